@@ -1,0 +1,114 @@
+// Package event defines the payloads that travel between services on NATS
+// subjects. Each type has a JSON Schema in schemas/ with the same version.
+package event
+
+import "time"
+
+// Subjects and subject prefixes of the pipeline.
+const (
+	SubjComplaintReceived  = "complaint.received"
+	SubjComplaintLocated   = "complaint.located"   // .<district>.<category>
+	SubjComplaintUnlocated = "complaint.unlocated" // triage
+	SubjComplaintClustered = "complaint.clustered" // .<district>.<category>
+	SubjHotspot            = "hotspot"             // .opened|updated|merged|escalated|cooled|closed
+	SubjCase               = "case"                // .opened|merged|assigned.<team>|accepted|...
+	SubjCallback           = "callback"            // .requested
+	SubjReport             = "report"              // .weekly.generated
+)
+
+// Location is a point as the hotline sent it.
+type Location struct {
+	Lon float64 `json:"lon"`
+	Lat float64 `json:"lat"`
+	CRS string  `json:"crs,omitempty"`
+}
+
+// ComplaintReceived is published by intake once a work order is stored. It
+// carries no personal data: the caller stays in PostgreSQL.
+type ComplaintReceived struct {
+	EventID         string    `json:"event_id"`
+	ComplaintID     string    `json:"complaint_id"`
+	TicketID        string    `json:"ticket_id"`
+	ReceivedAt      time.Time `json:"received_at"`
+	Description     string    `json:"description"`
+	Category        string    `json:"category,omitempty"`
+	Subcategory     string    `json:"subcategory,omitempty"`
+	HotlineCategory string    `json:"hotline_category,omitempty"`
+	Address         string    `json:"address,omitempty"`
+	Location        *Location `json:"location,omitempty"`
+	Channel         string    `json:"channel,omitempty"`
+}
+
+// ComplaintLocated is published by the geocoder for a complaint placed in a
+// district and classified into a category.
+type ComplaintLocated struct {
+	EventID           string    `json:"event_id"`
+	ComplaintID       string    `json:"complaint_id"`
+	TicketID          string    `json:"ticket_id"`
+	ReceivedAt        time.Time `json:"received_at"`
+	District          string    `json:"district"`
+	Subdistrict       string    `json:"subdistrict,omitempty"`
+	SubdistrictApprox bool      `json:"subdistrict_approx,omitempty"`
+	Lon               *float64  `json:"lon,omitempty"` // WGS-84
+	Lat               *float64  `json:"lat,omitempty"` // WGS-84
+	Method            string    `json:"method"`
+	Confidence        float64   `json:"confidence"`
+	Category          string    `json:"category"`
+	Subcategory       string    `json:"subcategory,omitempty"`
+	Priority          bool      `json:"priority"`
+	Urgent            bool      `json:"urgent"`
+	PlaceKey          string    `json:"place_key,omitempty"` // normalised address or named place
+	Place             string    `json:"place,omitempty"`
+}
+
+// ComplaintUnlocated is published for a complaint sent to triage.
+type ComplaintUnlocated struct {
+	EventID     string `json:"event_id"`
+	ComplaintID string `json:"complaint_id"`
+	TicketID    string `json:"ticket_id"`
+	Reason      string `json:"reason"`
+}
+
+// ComplaintClustered is a located complaint after hotspot detection.
+type ComplaintClustered struct {
+	ComplaintLocated
+	HotspotID *string `json:"hotspot_id"`
+}
+
+// HotspotChanged announces a hotspot lifecycle event.
+type HotspotChanged struct {
+	EventID        string    `json:"event_id"`
+	HotspotID      string    `json:"hotspot_id"`
+	Kind           string    `json:"kind"` // opened|updated|merged|escalated|cooled|closed
+	Category       string    `json:"category"`
+	District       string    `json:"district"`
+	Status         string    `json:"status"`
+	ComplaintCount int       `json:"complaint_count"`
+	MergedFrom     []string  `json:"merged_from,omitempty"`
+	At             time.Time `json:"at"`
+}
+
+// CaseChanged announces a case transition; Tickets lists every work order
+// the case holds so callbacks can answer each.
+type CaseChanged struct {
+	EventID  string     `json:"event_id"`
+	CaseID   string     `json:"case_id"`
+	Kind     string     `json:"kind"` // opened|merged|assigned|accepted|resolved|returned|reopened|escalated|closed
+	Status   string     `json:"status"`
+	Team     string     `json:"team,omitempty"`
+	Category string     `json:"category"`
+	District string     `json:"district"`
+	Note     string     `json:"note,omitempty"`
+	Actor    string     `json:"actor"`
+	Tickets  []string   `json:"tickets,omitempty"`
+	DueAt    *time.Time `json:"due_at,omitempty"`
+	At       time.Time  `json:"at"`
+}
+
+// ReportGenerated announces a stored weekly report.
+type ReportGenerated struct {
+	EventID string    `json:"event_id"`
+	Week    string    `json:"week"`
+	Total   int       `json:"total"`
+	At      time.Time `json:"at"`
+}
