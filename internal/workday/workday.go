@@ -1,0 +1,345 @@
+// Package workday answers which days the city's offices work, so that the
+// deadlines of the 12345 hotline ("sign for within 1 working day, resolve
+// within 5") follow China's public holidays and adjusted working days (调休).
+package workday
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"time"
+	_ "time/tzdata" // Asia/Shanghai must resolve on hosts without zoneinfo.
+
+	"github.com/xiamen-eeb/nuisance/seeds"
+)
+
+// SeedFile is the calendar's file name in the seeds file system.
+const SeedFile = "calendar.json"
+
+// Zone is the time zone every working-day rule is evaluated in: a day off
+// in Xiamen is a local calendar day, whatever zone a timestamp arrives in.
+const Zone = "Asia/Shanghai"
+
+// day is a local calendar date, the key of the holiday tables.
+type day struct {
+	y int
+	m time.Month
+	d int
+}
+
+func dayOf(t time.Time) day {
+	y, m, d := t.Date()
+	return day{y, m, d}
+}
+
+// Holiday is one announced holiday period: its days off and the weekend
+// days worked in exchange (调休上班).
+type Holiday struct {
+	Name        string   `json:"name"`
+	NameEN      string   `json:"name_en,omitempty"`
+	From        string   `json:"from"`
+	To          string   `json:"to"`
+	WorkingDays []string `json:"work"`
+}
+
+// Year is one year's announcement by the General Office of the State
+// Council.
+type Year struct {
+	Year     int       `json:"year"`
+	Source   string    `json:"source,omitempty"`
+	Holidays []Holiday `json:"holidays"`
+}
+
+// File is the layout of seeds/calendar.json, exported so that operators'
+// tools can validate a new year's announcement before it ships.
+type File struct {
+	Timezone string `json:"timezone"`
+	Years    []Year `json:"years"`
+}
+
+// Calendar knows the working days of the years it was given. Outside those
+// years it falls back to weekends only: Monday to Friday work, Saturday and
+// Sunday off, with no public holidays. Covers reports whether a time is
+// inside the announced years, so callers can flag a deadline computed on
+// the fallback (for instance when next year's announcement, usually
+// published in November, has not been added to the seed yet).
+type Calendar struct {
+	loc       *time.Location
+	off       map[day]string // holiday name of each day off
+	work      map[day]string // holiday name of each adjusted working day
+	firstYear int
+	lastYear  int
+}
+
+// Load reads the calendar embedded in the seeds package.
+func Load() (*Calendar, error) {
+	return LoadFS(seeds.FS)
+}
+
+// LoadFS reads calendar.json from fsys; tests and tools pass their own.
+func LoadFS(fsys fs.FS) (*Calendar, error) {
+	b, err := fs.ReadFile(fsys, SeedFile)
+	if err != nil {
+		return nil, fmt.Errorf("read calendar: %w", err)
+	}
+	var f File
+	if err := json.Unmarshal(b, &f); err != nil {
+		return nil, fmt.Errorf("decode %s: %w", SeedFile, err)
+	}
+	c, err := New(f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", SeedFile, err)
+	}
+	return c, nil
+}
+
+// New builds a calendar from decoded data and rejects announcements that
+// cannot be right: a day both off and worked, an adjusted working day that
+// is not a weekend day, days outside their year, or a gap between years.
+func New(f File) (*Calendar, error) {
+	zone := f.Timezone
+	if zone == "" {
+		zone = Zone
+	}
+	loc, err := time.LoadLocation(zone)
+	if err != nil {
+		return nil, fmt.Errorf("load time zone %q: %w", zone, err)
+	}
+	if len(f.Years) == 0 {
+		return nil, errors.New("calendar has no years")
+	}
+	c := &Calendar{
+		loc:  loc,
+		off:  make(map[day]string),
+		work: make(map[day]string),
+	}
+	seen := make(map[int]bool)
+	for _, y := range f.Years {
+		if seen[y.Year] {
+			return nil, fmt.Errorf("year %d listed twice", y.Year)
+		}
+		seen[y.Year] = true
+		if c.firstYear == 0 || y.Year < c.firstYear {
+			c.firstYear = y.Year
+		}
+		if y.Year > c.lastYear {
+			c.lastYear = y.Year
+		}
+		for _, h := range y.Holidays {
+			if err := c.addHoliday(y.Year, h); err != nil {
+				return nil, fmt.Errorf("year %d %s: %w", y.Year, h.Name, err)
+			}
+		}
+	}
+	for y := c.firstYear; y <= c.lastYear; y++ {
+		if !seen[y] {
+			return nil, fmt.Errorf("year %d missing between %d and %d", y, c.firstYear, c.lastYear)
+		}
+	}
+	return c, nil
+}
+
+func (c *Calendar) parseDay(year int, s string) (day, error) {
+	t, err := time.ParseInLocation(time.DateOnly, s, c.loc)
+	if err != nil {
+		return day{}, fmt.Errorf("parse date %q: %w", s, err)
+	}
+	if t.Year() != year {
+		return day{}, fmt.Errorf("date %s outside year %d", s, year)
+	}
+	return dayOf(t), nil
+}
+
+func (c *Calendar) addHoliday(year int, h Holiday) error {
+	if h.Name == "" {
+		return errors.New("holiday without a name")
+	}
+	from, err := c.parseDay(year, h.From)
+	if err != nil {
+		return err
+	}
+	to, err := c.parseDay(year, h.To)
+	if err != nil {
+		return err
+	}
+	start := time.Date(from.y, from.m, from.d, 12, 0, 0, 0, c.loc)
+	end := time.Date(to.y, to.m, to.d, 12, 0, 0, 0, c.loc)
+	if end.Before(start) {
+		return fmt.Errorf("holiday ends %s before it starts %s", h.To, h.From)
+	}
+	// The longest break ever announced is nine days (Spring Festival 2026);
+	// a longer range is a typing error.
+	if end.Sub(start) > 10*24*time.Hour {
+		return fmt.Errorf("holiday %s to %s longer than ten days", h.From, h.To)
+	}
+	for t := start; !t.After(end); t = t.AddDate(0, 0, 1) {
+		d := dayOf(t)
+		if _, dup := c.off[d]; dup {
+			return fmt.Errorf("day %s off twice", t.Format(time.DateOnly))
+		}
+		c.off[d] = h.Name
+	}
+	for _, s := range h.WorkingDays {
+		d, err := c.parseDay(year, s)
+		if err != nil {
+			return err
+		}
+		if _, clash := c.off[d]; clash {
+			return fmt.Errorf("day %s both off and worked", s)
+		}
+		if _, dup := c.work[d]; dup {
+			return fmt.Errorf("adjusted working day %s listed twice", s)
+		}
+		if wd := c.noon(d).Weekday(); wd != time.Saturday && wd != time.Sunday {
+			return fmt.Errorf("adjusted working day %s is a %s, not a weekend day", s, wd)
+		}
+		c.work[d] = h.Name
+	}
+	return nil
+}
+
+func (c *Calendar) noon(d day) time.Time {
+	return time.Date(d.y, d.m, d.d, 12, 0, 0, 0, c.loc)
+}
+
+// Location is the calendar's time zone, Asia/Shanghai; callers use it to
+// read clock times such as "22:00" the way the city does.
+func (c *Calendar) Location() *time.Location { return c.loc }
+
+// Years returns the first and last year whose holidays the calendar knows.
+func (c *Calendar) Years() (first, last int) { return c.firstYear, c.lastYear }
+
+// Covers reports whether t falls in a year whose announcement the calendar
+// holds; outside it, IsWorkingDay knows weekends only.
+func (c *Calendar) Covers(t time.Time) bool {
+	y := t.In(c.loc).Year()
+	return y >= c.firstYear && y <= c.lastYear
+}
+
+// IsWorkingDay reports whether the local day of t in Asia/Shanghai is a
+// working day: adjusted working days work, public holidays do not, and
+// otherwise Monday to Friday work. Outside the calendar's years only the
+// weekday rule applies (see Calendar).
+func (c *Calendar) IsWorkingDay(t time.Time) bool {
+	return c.isWorking(dayOf(t.In(c.loc)))
+}
+
+func (c *Calendar) isWorking(d day) bool {
+	if _, ok := c.work[d]; ok {
+		return true
+	}
+	if _, ok := c.off[d]; ok {
+		return false
+	}
+	wd := c.noon(d).Weekday()
+	return wd != time.Saturday && wd != time.Sunday
+}
+
+// Holiday names the public holiday or the holiday an adjusted working day
+// belongs to on the local day of t, for reports and for explaining a
+// deadline; ok is false on an ordinary day.
+func (c *Calendar) Holiday(t time.Time) (name string, adjustedWorkingDay bool, ok bool) {
+	d := dayOf(t.In(c.loc))
+	if n, found := c.work[d]; found {
+		return n, true, true
+	}
+	if n, found := c.off[d]; found {
+		return n, false, true
+	}
+	return "", false, false
+}
+
+// EndOfDay is the last second of the local day of t (23:59:59 in
+// Asia/Shanghai), the moment a day-based deadline expires.
+func (c *Calendar) EndOfDay(t time.Time) time.Time {
+	y, m, d := t.In(c.loc).Date()
+	return time.Date(y, m, d, 23, 59, 59, 0, c.loc)
+}
+
+// AddWorkingDays returns the deadline "within n working days of t", the
+// rule of the 12345 hotline: the day t falls on is never counted (期限开始
+// 的当日不计入), days off are skipped (遇节假日顺延), and the deadline is the
+// end (23:59:59 Asia/Shanghai) of the n-th working day after the local day
+// of t. A complaint received on a non-working day therefore starts counting
+// on the next working day, which is day 1. For n <= 0 the deadline is the
+// end of t's day if it is a working day, else of the next working day.
+func (c *Calendar) AddWorkingDays(t time.Time, n int) time.Time {
+	t = t.In(c.loc)
+	cur := time.Date(t.Year(), t.Month(), t.Day(), 12, 0, 0, 0, c.loc)
+	if n <= 0 {
+		for !c.isWorking(dayOf(cur)) {
+			cur = cur.AddDate(0, 0, 1)
+		}
+		return c.EndOfDay(cur)
+	}
+	for counted := 0; counted < n; {
+		cur = cur.AddDate(0, 0, 1)
+		if c.isWorking(dayOf(cur)) {
+			counted++
+		}
+	}
+	return c.EndOfDay(cur)
+}
+
+// WorkingDaysBetween counts the working days after the local day of from
+// up to and including the local day of to, the inverse of AddWorkingDays:
+// it tells a report how many working days a case took. It is 0 when to is
+// not after from's day.
+func (c *Calendar) WorkingDaysBetween(from, to time.Time) int {
+	f := from.In(c.loc)
+	t := to.In(c.loc)
+	cur := time.Date(f.Year(), f.Month(), f.Day(), 12, 0, 0, 0, c.loc)
+	end := time.Date(t.Year(), t.Month(), t.Day(), 12, 0, 0, 0, c.loc)
+	n := 0
+	for cur.Before(end) {
+		cur = cur.AddDate(0, 0, 1)
+		if c.isWorking(dayOf(cur)) {
+			n++
+		}
+	}
+	return n
+}
+
+// Span is the length of a deadline as the rules state it: either
+// wall-clock hours (urgent cases run through nights and holidays) or
+// working days. Exactly one is set.
+type Span struct {
+	Hours       int `json:"hours,omitempty"`
+	WorkingDays int `json:"working_days,omitempty"`
+}
+
+// Validate rejects a span that sets both or neither length, or a negative
+// one, so that a configuration mistake fails at start rather than at the
+// first complaint.
+func (s Span) Validate() error {
+	switch {
+	case s.Hours < 0 || s.WorkingDays < 0:
+		return fmt.Errorf("negative deadline %+v", s)
+	case s.Hours > 0 && s.WorkingDays > 0:
+		return fmt.Errorf("deadline sets both hours (%d) and working days (%d)", s.Hours, s.WorkingDays)
+	case s.Hours == 0 && s.WorkingDays == 0:
+		return errors.New("deadline sets neither hours nor working days")
+	}
+	return nil
+}
+
+// String renders the span for logs and explanations, e.g. "2h" or "3wd".
+func (s Span) String() string {
+	if s.Hours > 0 {
+		return fmt.Sprintf("%dh", s.Hours)
+	}
+	return fmt.Sprintf("%dwd", s.WorkingDays)
+}
+
+// Deadline applies a span to t: hours are added on the wall clock, working
+// days follow AddWorkingDays. An invalid span is an error.
+func (c *Calendar) Deadline(t time.Time, s Span) (time.Time, error) {
+	if err := s.Validate(); err != nil {
+		return time.Time{}, err
+	}
+	if s.Hours > 0 {
+		return t.In(c.loc).Add(time.Duration(s.Hours) * time.Hour), nil
+	}
+	return c.AddWorkingDays(t, s.WorkingDays), nil
+}
