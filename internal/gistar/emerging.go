@@ -1,0 +1,73 @@
+package gistar
+
+// Class is a cell's emerging-hotspot pattern over the analysed weeks, a
+// simplification of ESRI's emerging hot spot analysis that tells the
+// bureau which repeat-complaint places are new, growing, lasting or fading.
+type Class string
+
+// The patterns of a cell that is a significant hot spot in the target
+// week, decided in this order (K weeks in all, oldest first):
+//
+//   - ClassNew: hot in the target week and in no earlier week.
+//   - ClassIntensifying: hot in the target week and in most of the recent
+//     half of the weeks (at least ⌊R/2⌋+1 of the last R = ⌈K/2⌉), with a
+//     significant rising Mann–Kendall trend of its weekly z-scores.
+//   - ClassDiminishing: hot in more than half of the weeks with a
+//     significant falling trend.
+//   - ClassPersistent: hot in at least 90 % of the weeks (all 9 of 9) with
+//     no significant trend.
+//   - ClassSporadic: any other cell hot now: on and off.
+//
+// ClassCooled marks a cell that is not hot in the target week but was in
+// more than half of the trailing weeks: a hotspot that has calmed down.
+// Cold spots are not classified.
+const (
+	ClassNew          Class = "new"
+	ClassIntensifying Class = "intensifying"
+	ClassPersistent   Class = "persistent"
+	ClassDiminishing  Class = "diminishing"
+	ClassSporadic     Class = "sporadic"
+	ClassCooled       Class = "cooled"
+)
+
+// classify names the pattern of a cell from its weekly hot flags (oldest
+// first, the target week last) and the trend of its weekly z-scores. It
+// returns "" for a cell that is neither hot now nor cooled.
+func classify(hot []bool, trend Trend, trendAlpha float64) Class {
+	k := len(hot)
+	if k == 0 {
+		return ""
+	}
+	total := 0
+	for _, h := range hot {
+		if h {
+			total++
+		}
+	}
+	rising := trend.P <= trendAlpha && trend.S > 0
+	falling := trend.P <= trendAlpha && trend.S < 0
+	if !hot[k-1] {
+		if 2*total > k-1 && k > 1 {
+			return ClassCooled
+		}
+		return ""
+	}
+	recent := (k + 1) / 2
+	recentHot := 0
+	for _, h := range hot[k-recent:] {
+		if h {
+			recentHot++
+		}
+	}
+	switch {
+	case total == 1:
+		return ClassNew
+	case rising && recentHot >= recent/2+1:
+		return ClassIntensifying
+	case falling && 2*total > k:
+		return ClassDiminishing
+	case 10*total >= 9*k:
+		return ClassPersistent
+	}
+	return ClassSporadic
+}
