@@ -1,0 +1,76 @@
+// Package place turns free-text addresses into places in Xiamen: it
+// normalises the text and matches it against the gazetteer of districts,
+// sub-districts and named places.
+package place
+
+import (
+	"strings"
+	"unicode"
+)
+
+// districtShortNames are the short names of Xiamen's districts. A bare
+// "厦门" prefix is dropped only before one of them, so that names that
+// begin with the city's name (厦门大学, 厦门北站) keep it.
+var districtShortNames = []string{"思明", "海沧", "湖里", "集美", "同安", "翔安"}
+
+// Normalize folds an address into the form the gazetteer is matched on,
+// so that "福建省厦门市 思明区，厦港街道１２号" and "思明区厦港街道12号" compare
+// equal: full-width forms become half-width, spaces, punctuation and
+// symbols go, Latin letters are lower-cased, and the province and city
+// prefixes that every Xiamen address may or may not carry are stripped.
+func Normalize(s string) string {
+	var b strings.Builder
+	b.Grow(len(s))
+	for _, r := range s {
+		r = narrow(r)
+		if unicode.IsSpace(r) || unicode.IsPunct(r) || unicode.IsSymbol(r) || unicode.IsControl(r) {
+			continue
+		}
+		if r < 0x80 {
+			r = unicode.ToLower(r)
+		}
+		b.WriteRune(r)
+	}
+	return stripPrefixes(b.String())
+}
+
+// narrow maps the full-width ASCII variants (U+FF01–U+FF5E) and the
+// ideographic space to their ASCII forms. It is the part of Unicode's
+// width folding that addresses use, written out to keep the module's
+// dependencies as they are.
+func narrow(r rune) rune {
+	switch {
+	case r >= 0xFF01 && r <= 0xFF5E:
+		return r - 0xFEE0
+	case r == 0x3000:
+		return ' '
+	}
+	return r
+}
+
+// stripPrefixes drops the leading province and city names.
+func stripPrefixes(s string) string {
+	for {
+		switch {
+		case strings.HasPrefix(s, "福建省"):
+			s = s[len("福建省"):]
+		case strings.HasPrefix(s, "福建"):
+			s = s[len("福建"):]
+		case strings.HasPrefix(s, "厦门市"):
+			s = s[len("厦门市"):]
+		case strings.HasPrefix(s, "厦门") && startsWithDistrict(s[len("厦门"):]):
+			s = s[len("厦门"):]
+		default:
+			return s
+		}
+	}
+}
+
+func startsWithDistrict(s string) bool {
+	for _, d := range districtShortNames {
+		if strings.HasPrefix(s, d) {
+			return true
+		}
+	}
+	return false
+}
