@@ -1,0 +1,107 @@
+package place
+
+import (
+	"sort"
+	"strings"
+)
+
+// Address is what an address text says about where a complaint is.
+type Address struct {
+	Normalized string // the text as matched, see Normalize
+	// District is the slug the address names, "" when it names no known
+	// district, sub-district or place.
+	District    string
+	Subdistrict *Subdistrict // the sub-district named, if any
+	Place       *Place       // the named place, if any
+	Confidence  float64      // 0..1, how sure the text is about District
+	// Conflict names another district the text also points to, when its
+	// names disagree (e.g. a 思明区 address with a place of Huli).
+	Conflict string
+	// Key identifies the place complained about within its district: the
+	// named place, or the rest of the address once the district and
+	// sub-district names are removed, normalised. Empty when the address
+	// holds nothing but administrative names.
+	Key     string
+	Matches []Match
+}
+
+// Confidence of an address located by its strongest name.
+var baseConfidence = map[strength]float64{
+	districtFull:     0.7,
+	placeName:        0.85,
+	placeArea:        0.8,
+	subdistrictFull:  0.8,
+	districtAlias:    0.55,
+	subdistrictAlias: 0.65,
+}
+
+// Geocode locates an address by the gazetteer names it contains. The
+// strongest name decides the district (a full district name, then a
+// place, a sub-district, a district's short name, a sub-district's short
+// name; the longer and then the earlier on a tie); the sub-district and
+// place are kept when they lie in that district.
+func (m *Matcher) Geocode(address string) Address {
+	a := Address{Normalized: Normalize(address)}
+	a.Matches = m.Match(a.Normalized)
+	if len(a.Matches) == 0 {
+		a.Key = a.Normalized
+		return a
+	}
+	ranked := make([]Match, len(a.Matches))
+	copy(ranked, a.Matches)
+	sort.SliceStable(ranked, func(i, j int) bool {
+		if ranked[i].strength != ranked[j].strength {
+			return ranked[i].strength > ranked[j].strength
+		}
+		return ranked[i].End-ranked[i].Start > ranked[j].End-ranked[j].Start
+	})
+	best := ranked[0]
+	a.District = best.District
+	a.Confidence = baseConfidence[best.strength]
+	agree := 0
+	for _, mt := range ranked {
+		if mt.District != a.District {
+			if a.Conflict == "" {
+				a.Conflict = mt.District
+			}
+			continue
+		}
+		agree++
+		switch mt.Kind {
+		case KindPlace:
+			if a.Place == nil {
+				a.Place = &m.g.Places[mt.Index]
+			}
+		case KindSubdistrict:
+			if a.Subdistrict == nil {
+				a.Subdistrict = &m.g.Subdistricts[mt.Index]
+			}
+		}
+	}
+	if agree > 1 {
+		a.Confidence += 0.05
+	}
+	if a.Conflict != "" {
+		a.Confidence -= 0.15
+	}
+	a.Key = m.key(a)
+	return a
+}
+
+// key builds Address.Key.
+func (m *Matcher) key(a Address) string {
+	if a.Place != nil {
+		return Normalize(a.Place.Name)
+	}
+	var b strings.Builder
+	last := 0
+	for _, mt := range a.Matches {
+		if mt.Kind == KindPlace {
+			continue
+		}
+		b.WriteString(a.Normalized[last:mt.Start])
+		last = mt.End
+	}
+	b.WriteString(a.Normalized[last:])
+	return b.String()
+}
