@@ -1,0 +1,299 @@
+// Package classify decides which nuisance a citizen's complaint is about —
+// noise, dust or cooking smoke, and which kind of each — and whether the
+// bureau's 2024 plan makes it a priority. The hotline's own code is trusted
+// first, then its category path, then the citizen's words; a complaint about
+// none of the nuisances gets an empty category and goes to triage.
+//
+// Everything the classifier knows comes from seeds/categories.json and
+// seeds/priority.json, so the bureau can adjust keywords, weights and
+// priority districts without a code change.
+package classify
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"math"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/xiamen-eeb/nuisance/seeds"
+)
+
+// Methods a Result can be decided by, strongest first.
+const (
+	// MethodCode means the hotline sent a category code.
+	MethodCode = "code"
+	// MethodHotlineCategory means the hotline's category path named the nuisance.
+	MethodHotlineCategory = "hotline_category"
+	// MethodDescription means the citizen's description decided.
+	MethodDescription = "description"
+)
+
+// ErrInvalidCode is wrapped by Classify when the hotline sends a category or
+// subcategory code that does not exist, so callers can treat the complaint
+// as invalid input rather than retry it.
+var ErrInvalidCode = errors.New("invalid category code")
+
+// maxLabels bounds the number of subcategories so scoring runs on fixed
+// arrays without allocating.
+const maxLabels = 32
+
+// Input is what the hotline says about a complaint's kind.
+type Input struct {
+	Category        string
+	Subcategory     string
+	HotlineCategory string
+	Description     string
+}
+
+// Result is the classification of one complaint.
+type Result struct {
+	// Category and Subcategory are empty when the complaint is about none
+	// of the nuisances; such a complaint goes to triage.
+	Category    string
+	Subcategory string
+	// Method tells which part of the input decided: MethodCode,
+	// MethodHotlineCategory or MethodDescription.
+	Method string
+	// Score is the confidence in the result, 0..1; for an empty category it
+	// is the confidence that the text is about none of the nuisances.
+	Score float64
+	// AlsoMentioned lists other nuisances the description mentions, as
+	// "category/subcategory" or "category", strongest first, so a mixed
+	// complaint can be followed up on every count.
+	AlsoMentioned []string
+}
+
+// Priority tells how the 2024 plan ranks a complaint.
+type Priority struct {
+	// Priority is set for a complaint in one of the plan's priority
+	// districts for its kind, and for every urgent complaint.
+	Priority bool
+	// Urgent is set for nuisances that must be stopped now, such as
+	// construction noise at night.
+	Urgent bool
+	// Reason says which rules applied, for officers and reports.
+	Reason string
+}
+
+// Classifier classifies complaints with the rules of the seed files. It is
+// safe for concurrent use.
+type Classifier struct {
+	cats       []category
+	catIndex   map[string]int
+	labels     []label
+	labelIndex map[string]int
+
+	terms        map[string]*term
+	maxTermRunes int
+	minScore     float64
+	minSpecific  float64
+
+	negations, emphasis, secondary, discount []string
+	wEmphasis, wSecondary, wDiscount         float64
+
+	separators []string
+	hotline    []hotlineKeyword
+
+	loc           *time.Location
+	districtRules []rule
+	nightRules    []rule
+}
+
+type category struct {
+	code, name   string
+	defaultLabel int
+	first, end   int // labels[first:end] are its subcategories
+}
+
+type label struct {
+	cat        int
+	code, name string
+	key        string // "category/subcategory"
+}
+
+type weighted struct {
+	idx int
+	w   float64
+}
+
+// term is one keyword of the description vocabulary with its weights.
+type term struct {
+	cats    []weighted // evidence of a category
+	subs    []weighted // evidence of a subcategory
+	other   float64    // evidence of a complaint about something else
+	control bool       // a control measure: "no cover" is still a complaint
+}
+
+type hotlineKeyword struct {
+	text  string
+	cat   int
+	label int // -1 for a category-only keyword
+}
+
+type rule struct {
+	cat       int
+	labels    map[int]bool    // empty: every subcategory
+	districts map[string]bool // empty: every district
+	from, to  int             // minutes after midnight, night rules only
+	reason    string
+}
+
+// New builds a Classifier from the seeds embedded in the binary.
+func New() (*Classifier, error) {
+	return newFromFS(seeds.FS)
+}
+
+func newFromFS(fsys fs.FS) (*Classifier, error) {
+	var cs categoriesSeed
+	if err := readJSON(fsys, categoriesFile, &cs); err != nil {
+		return nil, err
+	}
+	var ps prioritySeed
+	if err := readJSON(fsys, priorityFile, &ps); err != nil {
+		return nil, err
+	}
+	c := &Classifier{}
+	if err := c.buildTaxonomy(&cs); err != nil {
+		return nil, err
+	}
+	if len(c.labels) > maxLabels {
+		return nil, fmt.Errorf("%s: %d subcategories, at most %d", categoriesFile, len(c.labels), maxLabels)
+	}
+	if err := c.buildPriority(&ps); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// Classify decides the category of a complaint: from the hotline's code
+// when given, else from its category path, else from the description. It
+// returns an error wrapping ErrInvalidCode for a code that does not exist.
+func (c *Classifier) Classify(in Input) (Result, error) {
+	ci, li, err := c.lookupCode(in.Category, in.Subcategory)
+	if err != nil {
+		return Result{}, err
+	}
+	text := normalise(in.Description)
+	sc := c.score(text)
+
+	if ci >= 0 {
+		res := Result{Category: c.cats[ci].code, Method: MethodCode, Score: 1}
+		if li < 0 {
+			var conf float64
+			li, conf = c.bestWithin(&sc, ci)
+			res.Score = 0.5 + 0.5*conf
+		}
+		res.Subcategory = c.labels[li].code
+		res.AlsoMentioned = c.mentions(&sc, li)
+		return res, nil
+	}
+
+	if hci, hli := c.hotlineCategory(in.HotlineCategory); hci >= 0 {
+		res := Result{Category: c.cats[hci].code, Method: MethodHotlineCategory, Score: 0.9}
+		if hli < 0 {
+			var conf float64
+			hli, conf = c.bestWithin(&sc, hci)
+			res.Score = 0.45 + 0.45*conf
+		}
+		res.Subcategory = c.labels[hli].code
+		res.AlsoMentioned = c.mentions(&sc, hli)
+		return res, nil
+	}
+
+	best, conf := c.best(&sc)
+	res := Result{Method: MethodDescription, Score: round3(conf)}
+	if best < 0 {
+		res.AlsoMentioned = c.mentions(&sc, -1)
+		return res, nil
+	}
+	l := c.labels[best]
+	res.Category, res.Subcategory = c.cats[l.cat].code, l.code
+	res.AlsoMentioned = c.mentions(&sc, best)
+	return res, nil
+}
+
+// lookupCode resolves the hotline's codes to a category and label index;
+// -1 means not given. A subcategory alone names its category, since
+// subcategory codes are unique across categories.
+func (c *Classifier) lookupCode(cat, sub string) (int, int, error) {
+	cat, sub = strings.TrimSpace(cat), strings.TrimSpace(sub)
+	if cat == "" && sub == "" {
+		return -1, -1, nil
+	}
+	if cat == "" {
+		ci, ok := c.subOwner(sub)
+		if !ok {
+			return -1, -1, fmt.Errorf("subcategory %q: %w", sub, ErrInvalidCode)
+		}
+		cat = c.cats[ci].code
+	}
+	ci, ok := c.catIndex[cat]
+	if !ok {
+		return -1, -1, fmt.Errorf("category %q: %w", cat, ErrInvalidCode)
+	}
+	if sub == "" {
+		return ci, -1, nil
+	}
+	li, ok := c.labelIndex[cat+"/"+sub]
+	if !ok {
+		return -1, -1, fmt.Errorf("subcategory %q of category %q: %w", sub, cat, ErrInvalidCode)
+	}
+	return ci, li, nil
+}
+
+// hotlineCategory reads the hotline's category path, most specific segment
+// first. It returns the category and label, or -1 when the path names none
+// of the nuisances.
+func (c *Classifier) hotlineCategory(path string) (int, int) {
+	path = normalise(strings.TrimSpace(path))
+	if path == "" {
+		return -1, -1
+	}
+	segments := []string{path}
+	for _, sep := range c.separators {
+		var next []string
+		for _, s := range segments {
+			next = append(next, strings.Split(s, sep)...)
+		}
+		segments = next
+	}
+	ci, li := -1, -1
+	for i := len(segments) - 1; i >= 0; i-- {
+		seg := strings.TrimSpace(segments[i])
+		if seg == "" {
+			continue
+		}
+		for _, hk := range c.hotline {
+			if !strings.Contains(seg, hk.text) {
+				continue
+			}
+			if ci < 0 {
+				ci = hk.cat
+			}
+			if hk.cat == ci && li < 0 && hk.label >= 0 {
+				li = hk.label
+			}
+			break // the longest keyword of a segment speaks for it
+		}
+		if li >= 0 {
+			break
+		}
+	}
+	return ci, li
+}
+
+func sortHotline(h []hotlineKeyword) {
+	sort.SliceStable(h, func(i, j int) bool {
+		if len(h[i].text) != len(h[j].text) {
+			return len(h[i].text) > len(h[j].text)
+		}
+		return h[i].text < h[j].text
+	})
+}
+
+func round3(x float64) float64 {
+	return math.Round(x*1000) / 1000
+}

@@ -1,0 +1,332 @@
+package classify
+
+import (
+	"encoding/json"
+	"fmt"
+	"io/fs"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// Seed file names inside the seeds filesystem.
+const (
+	categoriesFile = "categories.json"
+	priorityFile   = "priority.json"
+)
+
+// categoriesSeed is seeds/categories.json: the taxonomy, the weighted
+// keywords that recognise each category and subcategory in a citizen's
+// words, and the hotline's category path keywords.
+type categoriesSeed struct {
+	Version     int                `json:"version"`
+	MinScore    float64            `json:"min_score"`
+	MinSpecific float64            `json:"min_specific"`
+	Categories  []categorySeed     `json:"categories"`
+	Other       map[string]float64 `json:"other_keywords"`
+	Controls    []string           `json:"controls"`
+	Cues        struct {
+		Negation  []string `json:"negation"`
+		Emphasis  []string `json:"emphasis"`
+		Secondary []string `json:"secondary"`
+		Discount  []string `json:"discount"`
+	} `json:"cues"`
+	ClauseWeights struct {
+		Emphasis  float64 `json:"emphasis"`
+		Secondary float64 `json:"secondary"`
+		Discount  float64 `json:"discount"`
+	} `json:"clause_weights"`
+	Hotline struct {
+		Separators []string          `json:"separators"`
+		Keywords   map[string]string `json:"keywords"`
+	} `json:"hotline"`
+}
+
+type categorySeed struct {
+	Code               string             `json:"code"`
+	Name               string             `json:"name"`
+	DefaultSubcategory string             `json:"default_subcategory"`
+	Keywords           map[string]float64 `json:"keywords"`
+	Subcategories      []subcategorySeed  `json:"subcategories"`
+}
+
+type subcategorySeed struct {
+	Code     string             `json:"code"`
+	Name     string             `json:"name"`
+	Keywords map[string]float64 `json:"keywords"`
+}
+
+// prioritySeed is seeds/priority.json: the 2024 plan's priority districts
+// and the night-time rule.
+type prioritySeed struct {
+	Version       int        `json:"version"`
+	Source        string     `json:"source"`
+	Timezone      string     `json:"timezone"`
+	Districts     []string   `json:"districts"`
+	DistrictRules []ruleSeed `json:"district_rules"`
+	NightRules    []ruleSeed `json:"night_rules"`
+}
+
+type ruleSeed struct {
+	Category      string   `json:"category"`
+	Subcategories []string `json:"subcategories"`
+	Districts     []string `json:"districts"`
+	From          string   `json:"from"`
+	To            string   `json:"to"`
+	Reason        string   `json:"reason"`
+}
+
+func readJSON(fsys fs.FS, name string, v any) error {
+	b, err := fs.ReadFile(fsys, name)
+	if err != nil {
+		return fmt.Errorf("read seed %s: %w", name, err)
+	}
+	dec := json.NewDecoder(strings.NewReader(string(b)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return fmt.Errorf("decode seed %s: %w", name, err)
+	}
+	return nil
+}
+
+// buildTaxonomy validates the categories seed and compiles it into the
+// classifier's label table, term index and hotline keyword list.
+func (c *Classifier) buildTaxonomy(s *categoriesSeed) error {
+	if len(s.Categories) == 0 {
+		return fmt.Errorf("%s: no categories", categoriesFile)
+	}
+	if s.MinScore <= 0 {
+		return fmt.Errorf("%s: min_score must be positive", categoriesFile)
+	}
+	c.minScore = s.MinScore
+	c.minSpecific = s.MinSpecific
+	c.catIndex = map[string]int{}
+	c.labelIndex = map[string]int{}
+	c.terms = map[string]*term{}
+	for ci, cs := range s.Categories {
+		if cs.Code == "" {
+			return fmt.Errorf("%s: category %d has no code", categoriesFile, ci)
+		}
+		if _, dup := c.catIndex[cs.Code]; dup {
+			return fmt.Errorf("%s: duplicate category %q", categoriesFile, cs.Code)
+		}
+		if len(cs.Subcategories) == 0 {
+			return fmt.Errorf("%s: category %q has no subcategories", categoriesFile, cs.Code)
+		}
+		cat := category{code: cs.Code, name: cs.Name, defaultLabel: -1, first: len(c.labels)}
+		for _, ss := range cs.Subcategories {
+			key := cs.Code + "/" + ss.Code
+			if ss.Code == "" {
+				return fmt.Errorf("%s: category %q has a subcategory without code", categoriesFile, cs.Code)
+			}
+			if _, dup := c.labelIndex[key]; dup {
+				return fmt.Errorf("%s: duplicate subcategory %q", categoriesFile, key)
+			}
+			if ci, ok := c.subOwner(ss.Code); ok {
+				return fmt.Errorf("%s: subcategory %q in both %q and %q", categoriesFile, ss.Code, c.cats[ci].code, cs.Code)
+			}
+			li := len(c.labels)
+			c.labelIndex[key] = li
+			c.labels = append(c.labels, label{cat: ci, code: ss.Code, name: ss.Name, key: key})
+			if ss.Code == cs.DefaultSubcategory {
+				cat.defaultLabel = li
+			}
+			for t, w := range ss.Keywords {
+				if err := c.addTerm(t, w, func(tm *term) { tm.subs = append(tm.subs, weighted{li, w}) }); err != nil {
+					return fmt.Errorf("%s: %s: %w", categoriesFile, key, err)
+				}
+			}
+		}
+		cat.end = len(c.labels)
+		if cat.defaultLabel < 0 {
+			return fmt.Errorf("%s: category %q: default_subcategory %q is not one of its subcategories", categoriesFile, cs.Code, cs.DefaultSubcategory)
+		}
+		c.catIndex[cs.Code] = ci
+		c.cats = append(c.cats, cat)
+		for t, w := range cs.Keywords {
+			if err := c.addTerm(t, w, func(tm *term) { tm.cats = append(tm.cats, weighted{ci, w}) }); err != nil {
+				return fmt.Errorf("%s: %s: %w", categoriesFile, cs.Code, err)
+			}
+		}
+	}
+	for t, w := range s.Other {
+		if err := c.addTerm(t, w, func(tm *term) { tm.other += w }); err != nil {
+			return fmt.Errorf("%s: other_keywords: %w", categoriesFile, err)
+		}
+	}
+	for _, t := range s.Controls {
+		tm, ok := c.terms[normalise(t)]
+		if !ok {
+			return fmt.Errorf("%s: control %q is not a keyword", categoriesFile, t)
+		}
+		tm.control = true
+	}
+	c.negations = normaliseAll(s.Cues.Negation)
+	c.emphasis = normaliseAll(s.Cues.Emphasis)
+	c.secondary = normaliseAll(s.Cues.Secondary)
+	c.discount = normaliseAll(s.Cues.Discount)
+	c.wEmphasis, c.wSecondary, c.wDiscount = s.ClauseWeights.Emphasis, s.ClauseWeights.Secondary, s.ClauseWeights.Discount
+	for _, w := range []float64{c.wEmphasis, c.wSecondary, c.wDiscount} {
+		if w < 0 {
+			return fmt.Errorf("%s: clause weights must not be negative", categoriesFile)
+		}
+	}
+
+	c.separators = s.Hotline.Separators
+	for kw, target := range s.Hotline.Keywords {
+		cat, sub, _ := strings.Cut(target, "/")
+		ci, ok := c.catIndex[cat]
+		if !ok {
+			return fmt.Errorf("%s: hotline keyword %q: unknown category %q", categoriesFile, kw, cat)
+		}
+		hk := hotlineKeyword{text: normalise(kw), cat: ci, label: -1}
+		if sub != "" {
+			li, ok := c.labelIndex[target]
+			if !ok {
+				return fmt.Errorf("%s: hotline keyword %q: unknown subcategory %q", categoriesFile, kw, target)
+			}
+			hk.label = li
+		}
+		c.hotline = append(c.hotline, hk)
+	}
+	if len(c.hotline) == 0 {
+		return fmt.Errorf("%s: no hotline keywords", categoriesFile)
+	}
+	// Longest first, so a segment is read by its most specific keyword.
+	sortHotline(c.hotline)
+	return nil
+}
+
+func (c *Classifier) subOwner(code string) (int, bool) {
+	for _, l := range c.labels {
+		if l.code == code {
+			return l.cat, true
+		}
+	}
+	return 0, false
+}
+
+func (c *Classifier) addTerm(raw string, w float64, add func(*term)) error {
+	t := normalise(raw)
+	if t == "" {
+		return fmt.Errorf("empty keyword")
+	}
+	if w < 0 {
+		return fmt.Errorf("keyword %q: negative weight", raw)
+	}
+	tm, ok := c.terms[t]
+	if !ok {
+		tm = &term{}
+		c.terms[t] = tm
+		if n := utf8.RuneCountInString(t); n > c.maxTermRunes {
+			c.maxTermRunes = n
+		}
+	}
+	add(tm)
+	return nil
+}
+
+func normaliseAll(in []string) []string {
+	out := make([]string, 0, len(in))
+	for _, s := range in {
+		if n := normalise(s); n != "" {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// buildPriority validates the priority seed against the taxonomy.
+func (c *Classifier) buildPriority(s *prioritySeed) error {
+	loc, err := loadLocation(s.Timezone)
+	if err != nil {
+		return fmt.Errorf("%s: %w", priorityFile, err)
+	}
+	c.loc = loc
+	known := map[string]bool{}
+	for _, d := range s.Districts {
+		known[d] = true
+	}
+	if len(known) == 0 {
+		return fmt.Errorf("%s: no districts", priorityFile)
+	}
+	compile := func(kind string, r ruleSeed, night bool) (rule, error) {
+		ci, ok := c.catIndex[r.Category]
+		if !ok {
+			return rule{}, fmt.Errorf("%s: %s rule: unknown category %q", priorityFile, kind, r.Category)
+		}
+		out := rule{cat: ci, labels: map[int]bool{}, districts: map[string]bool{}, reason: r.Reason}
+		for _, sub := range r.Subcategories {
+			li, ok := c.labelIndex[r.Category+"/"+sub]
+			if !ok {
+				return rule{}, fmt.Errorf("%s: %s rule: %q is not a subcategory of %q", priorityFile, kind, sub, r.Category)
+			}
+			out.labels[li] = true
+		}
+		for _, d := range r.Districts {
+			if !known[d] {
+				return rule{}, fmt.Errorf("%s: %s rule: unknown district %q", priorityFile, kind, d)
+			}
+			out.districts[d] = true
+		}
+		if !night && len(out.districts) == 0 {
+			return rule{}, fmt.Errorf("%s: %s rule for %q names no district", priorityFile, kind, r.Category)
+		}
+		if r.Reason == "" {
+			return rule{}, fmt.Errorf("%s: %s rule for %q has no reason", priorityFile, kind, r.Category)
+		}
+		if night {
+			if out.from, err = parseClock(r.From); err != nil {
+				return rule{}, fmt.Errorf("%s: night rule from: %w", priorityFile, err)
+			}
+			if out.to, err = parseClock(r.To); err != nil {
+				return rule{}, fmt.Errorf("%s: night rule to: %w", priorityFile, err)
+			}
+			if out.from == out.to {
+				return rule{}, fmt.Errorf("%s: night rule from and to are equal", priorityFile)
+			}
+		}
+		return out, nil
+	}
+	for _, r := range s.DistrictRules {
+		cr, err := compile("district", r, false)
+		if err != nil {
+			return err
+		}
+		c.districtRules = append(c.districtRules, cr)
+	}
+	for _, r := range s.NightRules {
+		cr, err := compile("night", r, true)
+		if err != nil {
+			return err
+		}
+		c.nightRules = append(c.nightRules, cr)
+	}
+	return nil
+}
+
+// parseClock reads "HH:MM" as minutes after midnight.
+func parseClock(s string) (int, error) {
+	t, err := time.Parse("15:04", s)
+	if err != nil {
+		return 0, fmt.Errorf("clock %q: %w", s, err)
+	}
+	return t.Hour()*60 + t.Minute(), nil
+}
+
+// loadLocation loads the rules' time zone. China has kept UTC+8 without
+// daylight saving since 1991, so Asia/Shanghai falls back to a fixed zone on
+// hosts without a time zone database.
+func loadLocation(name string) (*time.Location, error) {
+	if name == "" {
+		return nil, fmt.Errorf("no timezone")
+	}
+	loc, err := time.LoadLocation(name)
+	if err == nil {
+		return loc, nil
+	}
+	if name == "Asia/Shanghai" {
+		return time.FixedZone("CST", 8*60*60), nil
+	}
+	return nil, fmt.Errorf("timezone %q: %w", name, err)
+}

@@ -1,0 +1,265 @@
+package classify
+
+import (
+	"math"
+	"sort"
+	"strings"
+	"unicode/utf8"
+)
+
+// scores is the evidence a description gives for each category and
+// subcategory, and for a complaint about something else.
+type scores struct {
+	cat   [maxLabels]float64
+	sub   [maxLabels]float64
+	other float64
+}
+
+// normalise folds full-width ASCII to half-width and ASCII to lower case,
+// so "ＫＴＶ", "KTV" and "ktv" read the same.
+func normalise(s string) string {
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r >= '！' && r <= '～':
+			r = r - '！' + '!'
+		case r == '\u3000':
+			r = ' '
+		}
+		if r >= 'A' && r <= 'Z' {
+			r += 'a' - 'A'
+		}
+		return r
+	}, s)
+}
+
+// isClauseBreak reports whether r ends a clause: cues such as negation,
+// "mainly" or "also" reach only as far as the clause they stand in.
+func isClauseBreak(r rune) bool {
+	switch r {
+	case '。', ',', '.', ';', '!', '?', ':', '\n', '\r', '\t', ' ', '…', '~':
+		return true
+	}
+	return false
+}
+
+// score reads a normalised description clause by clause. In each clause it
+// takes the longest keyword at each position, drops keywords inside a
+// longer one, drops negated keywords ("没有噪音") unless they name a missing
+// control measure ("没有覆盖"), and weighs the clause by its cues: the main
+// complaint ("主要是…") counts more, an aside ("另外…") or a settled matter
+// ("…已经解决了") less.
+func (c *Classifier) score(text string) scores {
+	var sc scores
+	start := 0
+	for i, r := range text {
+		if isClauseBreak(r) {
+			if i > start {
+				c.scoreClause(text[start:i], &sc)
+			}
+			start = i + utf8.RuneLen(r)
+		}
+	}
+	if start < len(text) {
+		c.scoreClause(text[start:], &sc)
+	}
+	return sc
+}
+
+func (c *Classifier) scoreClause(clause string, sc *scores) {
+	m := 1.0
+	switch {
+	case containsAny(clause, c.emphasis):
+		m = c.wEmphasis
+	case containsAny(clause, c.secondary):
+		m = c.wSecondary
+	}
+	if containsAny(clause, c.discount) {
+		m *= c.wDiscount
+	}
+	if m == 0 {
+		return
+	}
+	var ends [64]int
+	maxN := min(c.maxTermRunes, len(ends))
+	lastEnd := 0
+	for i := 0; i < len(clause); {
+		// Byte offsets of the next maxN rune ends from i.
+		n, e := 0, i
+		for n < maxN && e < len(clause) {
+			_, size := utf8.DecodeRuneInString(clause[e:])
+			e += size
+			ends[n] = e
+			n++
+		}
+		for k := n - 1; k >= 0; k-- {
+			tm, ok := c.terms[clause[i:ends[k]]]
+			if !ok {
+				continue
+			}
+			if ends[k] > lastEnd {
+				lastEnd = ends[k]
+				if tm.control || !c.negated(clause[:i]) {
+					for _, w := range tm.cats {
+						sc.cat[w.idx] += w.w * m
+					}
+					for _, w := range tm.subs {
+						sc.sub[w.idx] += w.w * m
+					}
+					sc.other += tm.other * m
+				}
+			}
+			break
+		}
+		i = ends[0]
+	}
+}
+
+// negated reports whether the text before a keyword ends in a negation
+// cue, allowing one rune between a one-rune cue and the keyword ("没盖")
+// and two after a longer one ("没有任何").
+func (c *Classifier) negated(before string) bool {
+	p := before
+	for gap := 0; gap <= 2; gap++ {
+		for _, cue := range c.negations {
+			if strings.HasSuffix(p, cue) && (gap <= 1 || utf8.RuneCountInString(cue) > 1) {
+				return true
+			}
+		}
+		if p == "" {
+			return false
+		}
+		_, size := utf8.DecodeLastRuneInString(p)
+		p = p[:len(p)-size]
+	}
+	return false
+}
+
+func containsAny(s string, subs []string) bool {
+	for _, x := range subs {
+		if strings.Contains(s, x) {
+			return true
+		}
+	}
+	return false
+}
+
+// total is the evidence for label li: its category's and its own.
+func (c *Classifier) total(sc *scores, li int) float64 {
+	return sc.cat[c.labels[li].cat] + sc.sub[li]
+}
+
+// confidence turns the winner's evidence and the strongest rival's into
+// 0..1: high when the winner has much evidence and the rival little.
+func confidence(best, rival float64) float64 {
+	if best <= 0 {
+		return 0
+	}
+	return best / (best + rival) * (1 - math.Exp(-best/4))
+}
+
+// best picks the label with the most evidence, or -1 when the text is
+// about none of the nuisances: too little evidence, evidence only of
+// context ("工地") without the nuisance itself, or more evidence of another
+// kind of complaint. The confidence is in the label, or for -1 in none.
+func (c *Classifier) best(sc *scores) (int, float64) {
+	// A complaint names its nuisance ("吵", "灰", "油烟"); where some
+	// category is named, context alone ("公交站", "工地") cannot win.
+	named := false
+	for ci := range c.cats {
+		named = named || sc.cat[ci] > 0
+	}
+	best, bestTotal := -1, 0.0
+	for li, l := range c.labels {
+		if named && sc.cat[l.cat] <= 0 {
+			continue
+		}
+		if t := c.total(sc, li); best < 0 || t > bestTotal {
+			best, bestTotal = li, t
+		}
+	}
+	l := c.labels[best]
+	if bestTotal < c.minScore || bestTotal <= sc.other ||
+		(sc.cat[l.cat] <= 0 && sc.sub[best] < c.minSpecific) {
+		if bestTotal <= 0 {
+			return -1, 1
+		}
+		return -1, round3(max(0, 1-bestTotal/(2*c.minScore)))
+	}
+	if sc.sub[best] <= 0 {
+		// Only the category is known: every subcategory ties.
+		best = c.cats[l.cat].defaultLabel
+	}
+	rival := sc.other
+	for li := range c.labels {
+		if li != best && (sc.sub[best] > 0 || c.labels[li].cat != l.cat) {
+			rival = max(rival, c.total(sc, li))
+		}
+	}
+	return best, confidence(bestTotal, rival)
+}
+
+// bestWithin picks the subcategory of category ci with the most evidence,
+// or its default when the text says nothing about it.
+func (c *Classifier) bestWithin(sc *scores, ci int) (int, float64) {
+	cat := c.cats[ci]
+	best, bestScore, rival := cat.defaultLabel, 0.0, 0.0
+	for li := cat.first; li < cat.end; li++ {
+		switch s := sc.sub[li]; {
+		case s > bestScore:
+			rival, best, bestScore = bestScore, li, s
+		case s > rival:
+			rival = s
+		}
+	}
+	return best, round3(confidence(bestScore, rival))
+}
+
+// mentions lists the other nuisances the description speaks of, strongest
+// first: for each other category it names, its subcategory with the most
+// evidence (or the bare category when no subcategory shows), and another
+// subcategory of the chosen category when the text is specific about it.
+func (c *Classifier) mentions(sc *scores, chosen int) []string {
+	type mention struct {
+		key   string
+		score float64
+	}
+	var out []mention
+	chosenCat := -1
+	if chosen >= 0 {
+		chosenCat = c.labels[chosen].cat
+	}
+	for ci, cat := range c.cats {
+		if ci == chosenCat {
+			for li := cat.first; li < cat.end; li++ {
+				if li != chosen && sc.sub[li] >= c.minSpecific {
+					out = append(out, mention{c.labels[li].key, c.total(sc, li)})
+				}
+			}
+			continue
+		}
+		if sc.cat[ci] <= 0 || sc.cat[ci] <= sc.other {
+			continue
+		}
+		best := cat.first
+		for li := cat.first + 1; li < cat.end; li++ {
+			if sc.sub[li] > sc.sub[best] {
+				best = li
+			}
+		}
+		switch t := c.total(sc, best); {
+		case sc.sub[best] > 0 && t >= c.minScore && t > sc.other:
+			out = append(out, mention{c.labels[best].key, t})
+		case sc.cat[ci] >= c.minScore:
+			out = append(out, mention{cat.code, sc.cat[ci]})
+		}
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].score > out[j].score })
+	keys := make([]string, len(out))
+	for i, m := range out {
+		keys[i] = m.key
+	}
+	return keys
+}
