@@ -5,29 +5,29 @@ package gistar
 // bureau which repeat-complaint places are new, growing, lasting or fading.
 type Class string
 
-// The patterns of a cell that is a significant hot spot in the target
-// week, decided in this order (K weeks in all, oldest first):
-//
-//   - ClassNew: hot in the target week and in no earlier week.
-//   - ClassIntensifying: hot in the target week and in most of the recent
-//     half of the weeks (at least ⌊R/2⌋+1 of the last R = ⌈K/2⌉), with a
-//     significant rising Mann–Kendall trend of its weekly z-scores.
-//   - ClassDiminishing: hot in more than half of the weeks with a
-//     significant falling trend.
-//   - ClassPersistent: hot in at least 90 % of the weeks (all 9 of 9) with
-//     no significant trend.
-//   - ClassSporadic: any other cell hot now: on and off.
-//
-// ClassCooled marks a cell that is not hot in the target week but was in
-// more than half of the trailing weeks: a hotspot that has calmed down.
-// Cold spots are not classified.
+// The patterns, decided in the order listed for a cell that is a
+// significant hot spot in the target week (K weeks analysed, 9 by default).
 const (
-	ClassNew          Class = "new"
+	// ClassNew is hot in the target week and in no earlier week: a place
+	// that has just started drawing complaints.
+	ClassNew Class = "new"
+	// ClassIntensifying is hot in the target week and in most of the recent
+	// half of the weeks (at least ⌊R/2⌋+1 of the last R = ⌈K/2⌉, 3 of 5),
+	// with a significantly rising Mann–Kendall trend of its weekly z-scores:
+	// a problem getting worse.
 	ClassIntensifying Class = "intensifying"
-	ClassPersistent   Class = "persistent"
-	ClassDiminishing  Class = "diminishing"
-	ClassSporadic     Class = "sporadic"
-	ClassCooled       Class = "cooled"
+	// ClassDiminishing is hot in more than half of the weeks with a
+	// significantly falling trend: remediation may be working.
+	ClassDiminishing Class = "diminishing"
+	// ClassPersistent is hot in at least 90 % of the weeks (9 of 9) with no
+	// significant trend: a chronic source that needs a lasting fix.
+	ClassPersistent Class = "persistent"
+	// ClassSporadic is any other cell hot in the target week: on and off.
+	ClassSporadic Class = "sporadic"
+	// ClassCooled is not hot in the target week but was in more than half
+	// of the trailing weeks: a hotspot that has calmed down, which the
+	// weekly report lists as resolved. Cold spots are never classified.
+	ClassCooled Class = "cooled"
 )
 
 // classify names the pattern of a cell from its weekly hot flags (oldest

@@ -115,8 +115,10 @@ func (o Options) withDefaults() (Options, error) {
 // week and its history over the analysed weeks.
 type Cell struct {
 	// ID is stable across weeks for the same cell size: "c_<col>_<row>".
-	ID       string `json:"id"`
-	Col, Row int    `json:"-"`
+	ID string `json:"id"`
+	// Col and Row locate the cell in the fixed grid of its cell size.
+	Col int `json:"col"`
+	Row int `json:"row"`
 	// Lon and Lat are the cell's centre, WGS-84.
 	Lon float64 `json:"lon"`
 	Lat float64 `json:"lat"`
@@ -240,7 +242,7 @@ func Analyze(points []Point, week string, opt Options) (Result, error) {
 	z := make([]float64, k*n)
 	q := make([]float64, k*n)
 	p := make([]float64, n)
-	idx := make([]int, n)
+	buf := make([]rankedP, n)
 	st := stencil(opt.BandMeters / opt.CellMeters)
 	for w := range k {
 		zw, qw := z[w*n:(w+1)*n], q[w*n:(w+1)*n]
@@ -248,7 +250,7 @@ func Analyze(points []Point, week string, opt Options) (Result, error) {
 		for i, v := range zw {
 			p[i] = pTwoSided(v)
 		}
-		benjaminiHochberg(p, qw, idx)
+		benjaminiHochberg(p, qw, buf)
 	}
 	hotAt := func(w, i int) bool { return q[w*n+i] <= opt.Alpha && z[w*n+i] > 0 }
 

@@ -1,6 +1,7 @@
 package gistar
 
 import (
+	"cmp"
 	"math"
 	"slices"
 )
@@ -80,33 +81,32 @@ func pTwoSided(z float64) float64 {
 // otherwise report hundreds of hot cells by chance alone.
 func BenjaminiHochberg(p []float64) []float64 {
 	q := make([]float64, len(p))
-	benjaminiHochberg(p, q, make([]int, len(p)))
+	benjaminiHochberg(p, q, make([]rankedP, len(p)))
 	return q
 }
 
-// benjaminiHochberg writes the q-values of p into q, using idx as scratch.
-func benjaminiHochberg(p, q []float64, idx []int) {
+// rankedP pairs a p-value with its test's index for sorting.
+type rankedP struct {
+	p float64
+	i int
+}
+
+// benjaminiHochberg writes the q-values of p into q, using buf as scratch:
+// q_(k) = min over j ≥ k of p_(j)·m/j. Tied p-values get the same q
+// whatever their order, so an unstable sort is enough.
+func benjaminiHochberg(p, q []float64, buf []rankedP) {
 	m := len(p)
-	for i := range idx {
-		idx[i] = i
+	for i, v := range p {
+		buf[i] = rankedP{v, i}
 	}
-	slices.SortFunc(idx, func(a, b int) int {
-		switch {
-		case p[a] < p[b]:
-			return -1
-		case p[a] > p[b]:
-			return 1
-		}
-		return a - b
-	})
+	slices.SortFunc(buf, func(a, b rankedP) int { return cmp.Compare(a.p, b.p) })
 	running := 1.0
 	for k := m; k >= 1; k-- {
-		i := idx[k-1]
-		v := p[i] * float64(m) / float64(k)
-		if v < running {
+		r := buf[k-1]
+		if v := r.p * float64(m) / float64(k); v < running {
 			running = v
 		}
-		q[i] = running
+		q[r.i] = running
 	}
 }
 
