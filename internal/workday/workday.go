@@ -55,6 +55,7 @@ type Year struct {
 // tools can validate a new year's announcement before it ships.
 type File struct {
 	Timezone string `json:"timezone"`
+	Note     string `json:"note,omitempty"`
 	Years    []Year `json:"years"`
 }
 
