@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/bits"
 	"sort"
 
 	"github.com/paulmach/orb"
@@ -40,37 +41,48 @@ type Hit struct {
 	Meters float64
 }
 
-// part is one polygon of a district with its bounds, the unit the index
-// tests points against.
+// part is one polygon of a district with its bounds, the unit snapping
+// measures distances to.
 type part struct {
 	bound    orb.Bound
 	poly     orb.Polygon
 	district int
 }
 
+// edge is one side of a ring, stored in every latitude band it spans.
+type edge struct {
+	x1, y1, x2, y2 float64
+	district       int
+}
+
 // Districts answers which district a WGS-84 point lies in. It is safe for
 // concurrent use once built.
+//
+// Containment is even-odd ray casting restricted to a band index: the
+// outlines' edges are bucketed by the latitude bands they span, so a
+// point's horizontal ray is tested only against the dozen or so edges of
+// its band instead of all 1,134. The districts do not overlap, so the
+// parity of crossings per district decides containment, holes included.
 type Districts struct {
 	list  []District
 	parts []part
-	// grid buckets the parts by cell so a lookup tests only the few
-	// polygons whose bounds cover the point's cell.
-	grid       [][]int32
-	origin     orb.Point
-	cellLon    float64
-	cellLat    float64
-	cols, rows int
+	bound orb.Bound
+	bands [][]edge
+	bandH float64
 }
 
-const gridCells = 64
+// bandCount is the number of latitude bands: about 130 m each over Xiamen.
+const bandCount = 512
 
 // NewDistricts indexes districts for point lookups.
 func NewDistricts(list []District) (*Districts, error) {
 	if len(list) == 0 {
 		return nil, errors.New("index districts: none given")
 	}
+	if len(list) > 64 {
+		return nil, fmt.Errorf("index districts: %d districts, at most 64", len(list))
+	}
 	d := &Districts{list: append([]District(nil), list...)}
-	var all orb.Bound
 	first := true
 	for i, dist := range d.list {
 		if dist.Slug == "" {
@@ -86,34 +98,35 @@ func NewDistricts(list []District) (*Districts, error) {
 			b := poly.Bound()
 			d.parts = append(d.parts, part{bound: b, poly: poly, district: i})
 			if first {
-				all, first = b, false
+				d.bound, first = b, false
 			} else {
-				all = all.Union(b)
+				d.bound = d.bound.Union(b)
 			}
 		}
 	}
-	d.origin = all.Min
-	d.cols, d.rows = gridCells, gridCells
-	d.cellLon = (all.Max[0] - all.Min[0]) / gridCells
-	d.cellLat = (all.Max[1] - all.Min[1]) / gridCells
-	d.grid = make([][]int32, d.cols*d.rows)
-	for pi, p := range d.parts {
-		c0, r0 := d.cell(p.bound.Min)
-		c1, r1 := d.cell(p.bound.Max)
-		for r := r0; r <= r1; r++ {
-			for c := c0; c <= c1; c++ {
-				d.grid[r*d.cols+c] = append(d.grid[r*d.cols+c], int32(pi))
+	d.bands = make([][]edge, bandCount)
+	d.bandH = (d.bound.Max[1] - d.bound.Min[1]) / bandCount
+	for _, p := range d.parts {
+		for _, ring := range p.poly {
+			n := len(ring)
+			for k := range n {
+				a, b := ring[k], ring[(k+1)%n]
+				if a == b {
+					continue
+				}
+				e := edge{a[0], a[1], b[0], b[1], p.district}
+				for bi := d.band(math.Min(a[1], b[1])); bi <= d.band(math.Max(a[1], b[1])); bi++ {
+					d.bands[bi] = append(d.bands[bi], e)
+				}
 			}
 		}
 	}
 	return d, nil
 }
 
-// cell returns the grid cell of p, clamped to the grid.
-func (d *Districts) cell(p orb.Point) (col, row int) {
-	col = int((p[0] - d.origin[0]) / d.cellLon)
-	row = int((p[1] - d.origin[1]) / d.cellLat)
-	return min(max(col, 0), d.cols-1), min(max(row, 0), d.rows-1)
+// band returns the latitude band of lat, clamped to the index.
+func (d *Districts) band(lat float64) int {
+	return min(max(int((lat-d.bound.Min[1])/d.bandH), 0), bandCount-1)
 }
 
 // ParseDistricts reads a GeoJSON FeatureCollection of (Multi)Polygons whose
@@ -185,19 +198,20 @@ func (d *Districts) BySlug(slug string) (*District, bool) {
 // Contains returns the district whose outline holds the WGS-84 point, or
 // false when the point is on no district's land.
 func (d *Districts) Contains(lon, lat float64) (*District, bool) {
-	pt := orb.Point{lon, lat}
-	if lon < d.origin[0] || lat < d.origin[1] ||
-		lon > d.origin[0]+d.cellLon*float64(d.cols) || lat > d.origin[1]+d.cellLat*float64(d.rows) {
+	if !d.bound.Contains(orb.Point{lon, lat}) {
 		return nil, false
 	}
-	c, r := d.cell(pt)
-	for _, pi := range d.grid[r*d.cols+c] {
-		p := &d.parts[pi]
-		if p.bound.Contains(pt) && planar.PolygonContains(p.poly, pt) {
-			return &d.list[p.district], true
+	var inside uint64 // crossing parity, one bit per district
+	for _, e := range d.bands[d.band(lat)] {
+		if (e.y1 > lat) != (e.y2 > lat) &&
+			lon < e.x1+(lat-e.y1)*(e.x2-e.x1)/(e.y2-e.y1) {
+			inside ^= 1 << e.district
 		}
 	}
-	return nil, false
+	if inside == 0 {
+		return nil, false
+	}
+	return &d.list[bits.TrailingZeros64(inside)], true
 }
 
 // Locate places a WGS-84 point: inside a district, or within SnapMeters of
@@ -206,18 +220,26 @@ func (d *Districts) Locate(lon, lat float64) (Hit, bool) {
 	if dist, ok := d.Contains(lon, lat); ok {
 		return Hit{District: dist}, true
 	}
-	best, bestM := -1, math.Inf(1)
-	// Degrees of latitude and longitude that SnapMeters spans here, to skip
-	// polygons whose bounds are farther than that.
+	// Only edges within SnapMeters can matter: those of the bands that
+	// span that far north and south, within that far east and west.
 	padLat := SnapMeters / metersPerDegLat
-	padLon := SnapMeters / (metersPerDegLat * math.Cos(lat*math.Pi/180))
-	for _, p := range d.parts {
-		b := p.bound
-		if lon < b.Min[0]-padLon || lon > b.Max[0]+padLon || lat < b.Min[1]-padLat || lat > b.Max[1]+padLat {
-			continue
-		}
-		if m := polygonDistanceMeters(p.poly, lon, lat); m < bestM {
-			best, bestM = p.district, m
+	kx := metersPerDegLat * math.Cos(lat*math.Pi/180)
+	padLon := SnapMeters / kx
+	if lon < d.bound.Min[0]-padLon || lon > d.bound.Max[0]+padLon ||
+		lat < d.bound.Min[1]-padLat || lat > d.bound.Max[1]+padLat {
+		return Hit{}, false
+	}
+	best, bestM := -1, math.Inf(1)
+	for bi := d.band(lat - padLat); bi <= d.band(lat+padLat); bi++ {
+		for _, e := range d.bands[bi] {
+			if math.Min(e.x1, e.x2) > lon+padLon || math.Max(e.x1, e.x2) < lon-padLon {
+				continue
+			}
+			m := segmentOriginDistance((e.x1-lon)*kx, (e.y1-lat)*metersPerDegLat,
+				(e.x2-lon)*kx, (e.y2-lat)*metersPerDegLat)
+			if m < bestM {
+				best, bestM = e.district, m
+			}
 		}
 	}
 	if best < 0 || bestM > SnapMeters {
