@@ -112,3 +112,21 @@ type ReportGenerated struct {
 	Total   int       `json:"total"`
 	At      time.Time `json:"at"`
 }
+
+// ID returns the event id consumers record for idempotency.
+func (e ComplaintReceived) ID() string { return e.EventID }
+
+// ID returns the event id consumers record for idempotency.
+func (e ComplaintLocated) ID() string { return e.EventID }
+
+// ID returns the event id consumers record for idempotency.
+func (e ComplaintUnlocated) ID() string { return e.EventID }
+
+// ID returns the event id consumers record for idempotency.
+func (e HotspotChanged) ID() string { return e.EventID }
+
+// ID returns the event id consumers record for idempotency.
+func (e CaseChanged) ID() string { return e.EventID }
+
+// ID returns the event id consumers record for idempotency.
+func (e ReportGenerated) ID() string { return e.EventID }

@@ -1,0 +1,54 @@
+// Command nuisance runs the whole complaint-handling system in one process
+// (`nuisance up`) and is the operator's command line.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+const usage = `nuisance — Xiamen nuisance complaint handling
+
+Usage:
+  nuisance up [--demo]                 run every service in one process
+  nuisance replay [--url URL] FILE     post an NDJSON file of hotline work orders, signed
+  nuisance simulate [flags]            write a realistic NDJSON feed of complaints
+  nuisance help                        this text
+
+Configuration (environment): NATS_URL, DATABASE_URL, NUISANCE_HTTP_ADDR,
+HOTLINE_SECRET, HOTLINE_CALLBACK_URL, NUISANCE_DATA_DIR, LOG_LEVEL.
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "nuisance:", err)
+		os.Exit(1)
+	}
+}
+
+// run dispatches a subcommand; tests call it directly.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return fmt.Errorf("no command given")
+	}
+	switch args[0] {
+	case "up":
+		return runUp(ctx, args[1:], getenv, stdout, stderr)
+	case "replay":
+		return runReplay(ctx, args[1:], getenv, stdout, stderr)
+	case "simulate":
+		return runSimulate(ctx, args[1:], getenv, stdout, stderr)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	fmt.Fprint(stderr, usage)
+	return fmt.Errorf("unknown command %q", args[0])
+}

@@ -1,0 +1,70 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/schollz/progressbar/v3"
+
+	"github.com/xiamen-eeb/nuisance/internal/config"
+	"github.com/xiamen-eeb/nuisance/internal/hotline"
+)
+
+func runReplay(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("replay", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	url := fs.String("url", "", "intake base URL (default http://NUISANCE_HTTP_ADDR)")
+	conc := fs.Int("c", 32, "concurrent requests")
+	quiet := fs.Bool("q", false, "no progress bar")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return fmt.Errorf("replay: give one NDJSON file (or - for standard input)")
+	}
+	cfg, err := config.FromEnv(getenv)
+	if err != nil {
+		return err
+	}
+	if err := cfg.LoadSecret(); err != nil {
+		return err
+	}
+	base := *url
+	if base == "" {
+		base = "http://" + cfg.HTTPAddr
+	}
+	client, err := hotline.New(base, cfg.HotlineSecret)
+	if err != nil {
+		return err
+	}
+	var in io.Reader = os.Stdin
+	total := -1
+	if name := fs.Arg(0); name != "-" {
+		b, err := os.ReadFile(name)
+		if err != nil {
+			return fmt.Errorf("replay: %w", err)
+		}
+		total = strings.Count(string(b), "\n")
+		in = strings.NewReader(string(b))
+	}
+	opt := hotline.ReplayOptions{Concurrency: *conc}
+	if !*quiet {
+		bar := progressbar.NewOptions(total, progressbar.OptionSetWriter(stderr), progressbar.OptionSetDescription("replay"),
+			progressbar.OptionShowCount(), progressbar.OptionShowIts(), progressbar.OptionThrottle(200_000_000))
+		opt.Progress = func(int) { _ = bar.Add(1) }
+		defer func() { _ = bar.Finish(); fmt.Fprintln(stderr) }()
+	}
+	sum, err := client.Replay(ctx, in, opt)
+	fmt.Fprintln(stdout, sum.String())
+	if err != nil {
+		return fmt.Errorf("replay interrupted (safe to re-run): %w", err)
+	}
+	if sum.Failed > 0 {
+		return fmt.Errorf("replay: %d work orders got no answer (safe to re-run)", sum.Failed)
+	}
+	return nil
+}

@@ -1,0 +1,120 @@
+// Package httpx holds the HTTP pieces every process shares: RFC 9457
+// problem responses, health and readiness, metrics, graceful serving.
+package httpx
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.uber.org/zap"
+
+	"github.com/xiamen-eeb/nuisance/internal/fault"
+)
+
+// Problem is an RFC 9457 problem detail.
+type Problem struct {
+	Type   string `json:"type"`
+	Title  string `json:"title"`
+	Status int    `json:"status"`
+	Detail string `json:"detail,omitempty"`
+	// Errors names each offending field (JSON pointer) and what is wrong.
+	Errors []FieldError `json:"errors,omitempty"`
+}
+
+// FieldError names one offending input field.
+type FieldError struct {
+	Field  string `json:"field"`
+	Detail string `json:"detail"`
+}
+
+// WriteProblem writes p as application/problem+json.
+func WriteProblem(w http.ResponseWriter, p Problem) {
+	if p.Type == "" {
+		p.Type = "about:blank"
+	}
+	if p.Title == "" {
+		p.Title = http.StatusText(p.Status)
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(p.Status)
+	_ = json.NewEncoder(w).Encode(p)
+}
+
+// WriteError writes err as a problem whose status follows its fault kind.
+// Internal errors are logged and shown without their detail.
+func WriteError(w http.ResponseWriter, log *zap.Logger, err error) {
+	k := fault.KindOf(err)
+	st := fault.HTTPStatus(k)
+	detail := err.Error()
+	if st >= 500 {
+		log.Error("request failed", zap.Error(err))
+		if k == fault.Internal {
+			detail = "internal error"
+		}
+	}
+	WriteProblem(w, Problem{Type: "https://nuisance.xm.gov/problems/" + k.String(), Status: st, Detail: detail})
+}
+
+// WriteJSON writes v as JSON with status.
+func WriteJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// Check is a readiness probe of one dependency.
+type Check struct {
+	Name string
+	Fn   func(ctx context.Context) error
+}
+
+// Ops mounts /healthz, /readyz and /metrics on mux.
+func Ops(mux *http.ServeMux, checks ...Check) {
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		WriteJSON(w, 200, map[string]string{"status": "ok"})
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		res := map[string]string{}
+		ok := true
+		for _, c := range checks {
+			if err := c.Fn(ctx); err != nil {
+				res[c.Name] = err.Error()
+				ok = false
+			} else {
+				res[c.Name] = "ok"
+			}
+		}
+		st := 200
+		if !ok {
+			st = 503
+		}
+		WriteJSON(w, st, res)
+	})
+	mux.Handle("GET /metrics", promhttp.Handler())
+}
+
+// Serve runs srv on ln until ctx is cancelled, then stops accepting and
+// waits up to grace for in-flight requests.
+func Serve(ctx context.Context, srv *http.Server, ln net.Listener, grace time.Duration) error {
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		if errors.Is(err, http.ErrServerClosed) {
+			return nil
+		}
+		return err
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), grace)
+	defer cancel()
+	return srv.Shutdown(sctx)
+}

@@ -1,0 +1,333 @@
+package natsx
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+	"github.com/santhosh-tekuri/jsonschema/v6"
+	"go.uber.org/zap"
+
+	"github.com/xiamen-eeb/nuisance/internal/fault"
+	"github.com/xiamen-eeb/nuisance/schemas"
+)
+
+// Event is what every payload provides: the id a consumer records to stay
+// idempotent.
+type Event interface {
+	ID() string
+}
+
+// Handler handles one decoded event inside the batch transaction tx. It
+// returns nil on success, a fault.Invalid error for input it can never
+// handle, and any other error for a transient failure.
+type Handler[T Event] func(ctx context.Context, tx pgx.Tx, ev T, m Meta) error
+
+// Meta is what a handler may know of the message besides its payload.
+type Meta struct {
+	Subject   string
+	Delivered uint64
+}
+
+// ConsumerSpec describes one durable consumer and its ack policy.
+type ConsumerSpec struct {
+	Stream     string
+	Durable    string
+	Filters    []string
+	Schema     string        // JSON Schema name, e.g. "complaint.received.v1"; empty: no validation
+	Batch      int           // messages per transaction (default 256)
+	MaxDeliver int           // then dead-letter (default 8)
+	AckWait    time.Duration // default 30s
+}
+
+func (s *ConsumerSpec) defaults() {
+	if s.Batch <= 0 {
+		s.Batch = 256
+	}
+	if s.MaxDeliver <= 0 {
+		s.MaxDeliver = 8
+	}
+	if s.AckWait <= 0 {
+		s.AckWait = 30 * time.Second
+	}
+}
+
+var (
+	consumed = promauto.NewCounterVec(prometheus.CounterOpts{
+		Name: "nuisance_consumer_messages_total",
+		Help: "Messages handled by consumers, by outcome (ok, duplicate, retry, dead_letter).",
+	}, []string{"consumer", "outcome"})
+	batchSize = promauto.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "nuisance_consumer_batch_size",
+		Help:    "Messages per consumer transaction.",
+		Buckets: []float64{1, 2, 4, 8, 16, 32, 64, 128, 256, 512},
+	}, []string{"consumer"})
+	batchSeconds = promauto.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "nuisance_consumer_batch_seconds",
+		Help:    "Time to handle and commit one batch.",
+		Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14),
+	}, []string{"consumer"})
+)
+
+// Backoff is the redelivery delay after the n-th failed delivery.
+func Backoff(delivered uint64) time.Duration {
+	d := 500 * time.Millisecond
+	for i := uint64(1); i < delivered && d < time.Minute; i++ {
+		d *= 2
+	}
+	if d > time.Minute {
+		d = time.Minute
+	}
+	return d
+}
+
+// Consumer is a declared durable consumer bound to its handler.
+type Consumer[T Event] struct {
+	spec   ConsumerSpec
+	js     jetstream.JetStream
+	cons   jetstream.Consumer
+	pool   *pgxpool.Pool
+	log    *zap.Logger
+	schema *jsonschema.Schema
+	handle Handler[T]
+}
+
+// NewConsumer declares the durable consumer (idempotently) and returns it
+// ready to Run.
+func NewConsumer[T Event](ctx context.Context, js jetstream.JetStream, pool *pgxpool.Pool, log *zap.Logger, spec ConsumerSpec, h Handler[T]) (*Consumer[T], error) {
+	spec.defaults()
+	cfg := jetstream.ConsumerConfig{
+		Durable:       spec.Durable,
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       spec.AckWait,
+		MaxDeliver:    spec.MaxDeliver + 2, // the loop dead-letters at spec.MaxDeliver; the margin covers a crash in between
+		MaxAckPending: spec.Batch * 8,
+		DeliverPolicy: jetstream.DeliverAllPolicy,
+	}
+	if len(spec.Filters) == 1 {
+		cfg.FilterSubject = spec.Filters[0]
+	} else {
+		cfg.FilterSubjects = spec.Filters
+	}
+	cons, err := js.CreateOrUpdateConsumer(ctx, spec.Stream, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("declare consumer %s: %w", spec.Durable, err)
+	}
+	c := &Consumer[T]{spec: spec, js: js, cons: cons, pool: pool, log: log.With(zap.String("consumer", spec.Durable)), handle: h}
+	if spec.Schema != "" {
+		if c.schema, err = schemas.Get(spec.Schema); err != nil {
+			return nil, err
+		}
+	}
+	return c, nil
+}
+
+// Run consumes until ctx is cancelled, then finishes the batch in hand and
+// returns. Messages are fetched in batches and each batch is handled in
+// one PostgreSQL transaction.
+func (c *Consumer[T]) Run(ctx context.Context) error {
+	it, err := c.cons.Messages(jetstream.PullMaxMessages(c.spec.Batch * 2))
+	if err != nil {
+		return fmt.Errorf("consume %s: %w", c.spec.Durable, err)
+	}
+	defer it.Stop()
+	go func() {
+		<-ctx.Done()
+		it.Drain()
+	}()
+	batch := make([]jetstream.Msg, 0, c.spec.Batch)
+	for {
+		batch = batch[:0]
+		msg, err := it.Next()
+		if err != nil {
+			if errors.Is(err, jetstream.ErrMsgIteratorClosed) || ctx.Err() != nil {
+				return nil
+			}
+			c.log.Warn("next message", zap.Error(err))
+			continue
+		}
+		batch = append(batch, msg)
+		for len(batch) < c.spec.Batch {
+			m, err := it.Next(jetstream.NextMaxWait(2 * time.Millisecond))
+			if err != nil {
+				break
+			}
+			batch = append(batch, m)
+		}
+		// Finish the batch in hand even when shutting down.
+		bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.spec.AckWait)
+		c.process(bctx, batch)
+		cancel()
+	}
+}
+
+type item[T Event] struct {
+	msg       jetstream.Msg
+	ev        T
+	delivered uint64
+}
+
+func (c *Consumer[T]) process(ctx context.Context, msgs []jetstream.Msg) {
+	start := time.Now()
+	items := make([]item[T], 0, len(msgs))
+	for _, m := range msgs {
+		var delivered uint64 = 1
+		if md, err := m.Metadata(); err == nil {
+			delivered = md.NumDelivered
+		}
+		ev, err := c.decode(m.Data())
+		if err != nil {
+			c.deadLetter(ctx, m, delivered, "", err.Error())
+			continue
+		}
+		items = append(items, item[T]{msg: m, ev: ev, delivered: delivered})
+	}
+	if len(items) == 0 {
+		return
+	}
+	batchSize.WithLabelValues(c.spec.Durable).Observe(float64(len(items)))
+
+	type outcome struct {
+		ok  bool
+		dup bool
+		err error
+	}
+	out := make([]outcome, len(items))
+	err := pgx.BeginFunc(ctx, c.pool, func(tx pgx.Tx) error {
+		for i, it := range items {
+			out[i] = outcome{}
+			sp, err := tx.Begin(ctx)
+			if err != nil {
+				return err
+			}
+			tag, err := sp.Exec(ctx, `INSERT INTO processed_events (consumer, event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING`, c.spec.Durable, it.ev.ID())
+			if err != nil {
+				_ = sp.Rollback(ctx)
+				return err
+			}
+			if tag.RowsAffected() == 0 {
+				out[i] = outcome{ok: true, dup: true}
+				if err := sp.Commit(ctx); err != nil {
+					return err
+				}
+				continue
+			}
+			herr := c.handle(ctx, sp, it.ev, Meta{Subject: it.msg.Subject(), Delivered: it.delivered})
+			if herr != nil {
+				if err := sp.Rollback(ctx); err != nil {
+					return err
+				}
+				out[i] = outcome{err: herr}
+				continue
+			}
+			if err := sp.Commit(ctx); err != nil {
+				return err
+			}
+			out[i] = outcome{ok: true}
+		}
+		return nil
+	})
+	batchSeconds.WithLabelValues(c.spec.Durable).Observe(time.Since(start).Seconds())
+	if err != nil {
+		// Nothing of the batch was committed: every message comes back.
+		c.log.Warn("batch transaction", zap.Int("messages", len(items)), zap.Error(err))
+		for _, it := range items {
+			c.retryOrDeadLetter(ctx, it.msg, it.ev.ID(), it.delivered, err)
+		}
+		return
+	}
+	for i, it := range items {
+		switch {
+		case out[i].ok:
+			if out[i].dup {
+				consumed.WithLabelValues(c.spec.Durable, "duplicate").Inc()
+			} else {
+				consumed.WithLabelValues(c.spec.Durable, "ok").Inc()
+			}
+			_ = it.msg.Ack()
+		case fault.KindOf(out[i].err) == fault.Invalid:
+			c.deadLetter(ctx, it.msg, it.delivered, it.ev.ID(), out[i].err.Error())
+		default:
+			c.log.Warn("handler", zap.String("event_id", it.ev.ID()), zap.Uint64("delivered", it.delivered), zap.Error(out[i].err))
+			c.retryOrDeadLetter(ctx, it.msg, it.ev.ID(), it.delivered, out[i].err)
+		}
+	}
+}
+
+func (c *Consumer[T]) decode(data []byte) (T, error) {
+	var ev T
+	if c.schema != nil {
+		doc, err := jsonschema.UnmarshalJSON(bytesReader(data))
+		if err != nil {
+			return ev, fmt.Errorf("not JSON: %w", err)
+		}
+		if fe := schemas.ValidateValue(c.schema, doc); fe != nil {
+			return ev, fmt.Errorf("schema %s: %s %s", c.spec.Schema, fe[0].Field, fe[0].Detail)
+		}
+	}
+	if err := json.Unmarshal(data, &ev); err != nil {
+		return ev, fmt.Errorf("decode: %w", err)
+	}
+	if ev.ID() == "" {
+		return ev, errors.New("event has no event_id")
+	}
+	return ev, nil
+}
+
+func (c *Consumer[T]) retryOrDeadLetter(ctx context.Context, m jetstream.Msg, eventID string, delivered uint64, cause error) {
+	if delivered >= uint64(c.spec.MaxDeliver) {
+		c.deadLetter(ctx, m, delivered, eventID, "max deliveries reached: "+cause.Error())
+		return
+	}
+	consumed.WithLabelValues(c.spec.Durable, "retry").Inc()
+	if ctx.Err() != nil {
+		_ = m.Nak()
+		return
+	}
+	_ = m.NakWithDelay(Backoff(delivered))
+}
+
+// deadLetter keeps the original with its reason in PostgreSQL and on the
+// DLQ stream, then terminates the message so it is never redelivered.
+func (c *Consumer[T]) deadLetter(ctx context.Context, m jetstream.Msg, delivered uint64, eventID, reason string) {
+	consumed.WithLabelValues(c.spec.Durable, "dead_letter").Inc()
+	msgID := m.Subject()
+	if md, err := m.Metadata(); err == nil {
+		msgID = md.Stream + ":" + strconv.FormatUint(md.Sequence.Stream, 10)
+	}
+	_, err := c.pool.Exec(ctx, `INSERT INTO dead_letters (consumer, subject, event_id, msg_id, deliveries, reason, payload)
+		VALUES ($1, $2, NULLIF($3, ''), $4, $5, $6, $7) ON CONFLICT (consumer, msg_id) DO NOTHING`,
+		c.spec.Durable, m.Subject(), eventID, msgID, int(delivered), reason, m.Data())
+	if err != nil {
+		// Not stored: leave it to redelivery rather than lose it.
+		c.log.Error("store dead letter", zap.String("msg_id", msgID), zap.Error(err))
+		_ = m.NakWithDelay(Backoff(delivered))
+		return
+	}
+	dl := nats.NewMsg("dlq." + c.spec.Durable)
+	dl.Data = m.Data()
+	dl.Header.Set("Nuisance-Reason", truncate(reason, 500))
+	dl.Header.Set("Nuisance-Subject", m.Subject())
+	dl.Header.Set(jetstream.MsgIDHeader, "dlq:"+c.spec.Durable+":"+msgID)
+	if _, err := c.js.PublishMsg(ctx, dl); err != nil {
+		c.log.Warn("publish dead letter", zap.String("msg_id", msgID), zap.Error(err))
+	}
+	c.log.Warn("dead-lettered", zap.String("msg_id", msgID), zap.String("event_id", eventID), zap.Uint64("delivered", delivered), zap.String("reason", truncate(reason, 200)))
+	_ = m.TermWithReason(truncate(reason, 100))
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
+}

@@ -1,0 +1,134 @@
+// Package natsx runs the embedded NATS server, declares the streams and
+// runs the one consume loop every service shares.
+package natsx
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/zap"
+)
+
+// Embedded is an in-process nats-server with JetStream.
+type Embedded struct {
+	Server *server.Server
+}
+
+// StartEmbedded starts nats-server with JetStream storing under dir,
+// listening on a free loopback port (port 0) or the given one.
+func StartEmbedded(dir string, port int) (*Embedded, error) {
+	if port == 0 {
+		port = server.RANDOM_PORT
+	}
+	opts := &server.Options{
+		ServerName: "nuisance-embedded",
+		Host:       "127.0.0.1",
+		Port:       port,
+		JetStream:  true,
+		StoreDir:   dir,
+		NoSigs:     true,
+		MaxPayload: 1 << 20,
+	}
+	ns, err := server.NewServer(opts)
+	if err != nil {
+		return nil, fmt.Errorf("nats server: %w", err)
+	}
+	go ns.Start()
+	if !ns.ReadyForConnections(30 * time.Second) {
+		ns.Shutdown()
+		return nil, fmt.Errorf("nats server not ready after 30s")
+	}
+	return &Embedded{Server: ns}, nil
+}
+
+// URL is the client URL of the embedded server.
+func (e *Embedded) URL() string { return e.Server.ClientURL() }
+
+// Shutdown stops the server after clients drained.
+func (e *Embedded) Shutdown() {
+	e.Server.Shutdown()
+	e.Server.WaitForShutdown()
+}
+
+// Connect dials url with reconnects that never give up: a process outlives
+// a NATS restart.
+func Connect(url, name string, log *zap.Logger, opts ...nats.Option) (*nats.Conn, error) {
+	base := []nats.Option{
+		nats.Name(name),
+		nats.MaxReconnects(-1),
+		nats.ReconnectWait(250 * time.Millisecond),
+		nats.RetryOnFailedConnect(true),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			if err != nil {
+				log.Warn("nats disconnected", zap.Error(err))
+			}
+		}),
+		nats.ReconnectHandler(func(c *nats.Conn) { log.Info("nats reconnected", zap.String("url", c.ConnectedUrlRedacted())) }),
+		nats.ErrorHandler(func(_ *nats.Conn, s *nats.Subscription, err error) {
+			subj := ""
+			if s != nil {
+				subj = s.Subject
+			}
+			log.Warn("nats async error", zap.String("subscription", subj), zap.Error(err))
+		}),
+	}
+	nc, err := nats.Connect(url, append(base, opts...)...)
+	if err != nil {
+		return nil, fmt.Errorf("connect nats: %w", err)
+	}
+	return nc, nil
+}
+
+// Streams are the JetStream streams of the pipeline, one per domain.
+func Streams(replicas int) []jetstream.StreamConfig {
+	if replicas < 1 {
+		replicas = 1
+	}
+	mk := func(name string, subjects []string, maxAge time.Duration) jetstream.StreamConfig {
+		return jetstream.StreamConfig{
+			Name:       name,
+			Subjects:   subjects,
+			Storage:    jetstream.FileStorage,
+			Retention:  jetstream.LimitsPolicy,
+			MaxAge:     maxAge,
+			Duplicates: 2 * time.Minute,
+			Replicas:   replicas,
+			Discard:    jetstream.DiscardOld,
+		}
+	}
+	week := 7 * 24 * time.Hour
+	return []jetstream.StreamConfig{
+		mk("COMPLAINTS", []string{"complaint.>"}, week),
+		mk("HOTSPOTS", []string{"hotspot.>"}, week),
+		mk("CASES", []string{"case.>"}, week),
+		mk("REPORTS", []string{"report.>"}, 30*24*time.Hour),
+		mk("DLQ", []string{"dlq.>"}, 30*24*time.Hour),
+	}
+}
+
+// DeclareStreams creates or updates every stream; safe to call from every
+// process at every start.
+func DeclareStreams(ctx context.Context, js jetstream.JetStream, replicas int) error {
+	for _, cfg := range Streams(replicas) {
+		if _, err := js.CreateOrUpdateStream(ctx, cfg); err != nil {
+			return fmt.Errorf("declare stream %s: %w", cfg.Name, err)
+		}
+	}
+	return nil
+}
+
+// StreamFor names the stream that holds subject.
+func StreamFor(subject string) string {
+	for _, p := range []struct{ prefix, stream string }{
+		{"complaint.", "COMPLAINTS"}, {"hotspot.", "HOTSPOTS"}, {"case.", "CASES"}, {"report.", "REPORTS"}, {"dlq.", "DLQ"},
+	} {
+		if len(subject) >= len(p.prefix) && subject[:len(p.prefix)] == p.prefix {
+			return p.stream
+		}
+	}
+	return ""
+}

@@ -1,0 +1,275 @@
+// Package outbox writes events to PostgreSQL in the transaction of their
+// effect and relays them to JetStream with Nats-Msg-Id = event id, so no
+// service ever writes twice (database and broker) without a transaction.
+package outbox
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+	"go.uber.org/zap"
+)
+
+// Add records an event to publish once tx commits. A second Add of the
+// same event id is a no-op, so replays of a handler stay idempotent.
+func Add(ctx context.Context, tx pgx.Tx, subject, eventID string, payload any) error {
+	b, err := json.Marshal(payload)
+	if err != nil {
+		return fmt.Errorf("outbox %s: %w", subject, err)
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO outbox (event_id, subject, payload) VALUES ($1, $2, $3) ON CONFLICT (event_id) DO NOTHING`, eventID, subject, b); err != nil {
+		return fmt.Errorf("outbox %s: %w", subject, err)
+	}
+	return nil
+}
+
+// Queue adds the event to a pgx batch instead, for hot paths that send many
+// statements in one round trip.
+func Queue(b *pgx.Batch, subject, eventID string, payload []byte) {
+	b.Queue(`INSERT INTO outbox (event_id, subject, payload) VALUES ($1, $2, $3) ON CONFLICT (event_id) DO NOTHING`, eventID, subject, payload)
+}
+
+var (
+	published = promauto.NewCounter(prometheus.CounterOpts{
+		Name: "nuisance_outbox_published_total",
+		Help: "Outbox events acknowledged by JetStream.",
+	})
+	republished = promauto.NewCounter(prometheus.CounterOpts{
+		Name: "nuisance_outbox_republished_total",
+		Help: "Events published again by the sweeper because a complaint stalled at a stage.",
+	})
+	pending = promauto.NewGauge(prometheus.GaugeOpts{
+		Name: "nuisance_outbox_pending",
+		Help: "Outbox events not yet published, as last seen by this relay.",
+	})
+)
+
+// Relay publishes unsent outbox rows. Several relays may run at once: rows
+// are claimed with FOR UPDATE SKIP LOCKED, and a row is marked sent only
+// after JetStream acknowledged it; a crash in between publishes it again
+// with the same Nats-Msg-Id, which JetStream deduplicates.
+type Relay struct {
+	Pool  *pgxpool.Pool
+	JS    jetstream.JetStream
+	Log   *zap.Logger
+	Batch int
+	// Poll is the interval between scans when no notification arrives.
+	Poll time.Duration
+	// Keep is how long sent rows stay for the sweeper and for audits.
+	Keep time.Duration
+	// AfterPublish, when set, runs after the publish and before the rows
+	// are marked sent; tests use it to simulate a crash in between.
+	AfterPublish func() error
+}
+
+// Run relays until ctx is cancelled.
+func (r *Relay) Run(ctx context.Context) error {
+	if r.Batch <= 0 {
+		r.Batch = 512
+	}
+	if r.Poll <= 0 {
+		r.Poll = time.Second
+	}
+	if r.Keep <= 0 {
+		r.Keep = 72 * time.Hour
+	}
+	wake := make(chan struct{}, 1)
+	go r.listen(ctx, wake)
+	lastClean := time.Time{}
+	for {
+		for {
+			n, err := r.RelayOnce(ctx)
+			if err != nil {
+				if ctx.Err() != nil {
+					return nil
+				}
+				r.Log.Warn("outbox relay", zap.Error(err))
+				break
+			}
+			if n < r.Batch {
+				break
+			}
+		}
+		if time.Since(lastClean) > time.Hour {
+			lastClean = time.Now()
+			if _, err := r.Pool.Exec(ctx, `DELETE FROM outbox WHERE sent_at < now() - $1::interval`, r.Keep.String()); err != nil && ctx.Err() == nil {
+				r.Log.Warn("outbox cleanup", zap.Error(err))
+			}
+		}
+		select {
+		case <-ctx.Done():
+			// One last pass so events committed before shutdown go out.
+			fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			_, _ = r.RelayOnce(fctx)
+			cancel()
+			return nil
+		case <-wake:
+		case <-time.After(r.Poll):
+		}
+	}
+}
+
+// listen turns PostgreSQL notifications on the outbox channel into wake-ups.
+func (r *Relay) listen(ctx context.Context, wake chan<- struct{}) {
+	for ctx.Err() == nil {
+		conn, err := r.Pool.Acquire(ctx)
+		if err != nil {
+			sleep(ctx, time.Second)
+			continue
+		}
+		if _, err := conn.Exec(ctx, "LISTEN outbox"); err != nil {
+			conn.Release()
+			sleep(ctx, time.Second)
+			continue
+		}
+		for ctx.Err() == nil {
+			_, err := conn.Conn().WaitForNotification(ctx)
+			if err != nil {
+				break
+			}
+			select {
+			case wake <- struct{}{}:
+			default:
+			}
+		}
+		// The connection may be in the middle of a wait: do not return it
+		// to the pool.
+		_ = conn.Conn().Close(context.Background())
+		conn.Release()
+	}
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	select {
+	case <-ctx.Done():
+	case <-time.After(d):
+	}
+}
+
+// RelayOnce publishes one batch of unsent events and reports how many rows
+// it claimed.
+func (r *Relay) RelayOnce(ctx context.Context) (int, error) {
+	if r.Batch <= 0 {
+		r.Batch = 512
+	}
+	claimed := 0
+	err := pgx.BeginFunc(ctx, r.Pool, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `SELECT seq, event_id, subject, payload FROM outbox
+			WHERE sent_at IS NULL ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED`, r.Batch)
+		if err != nil {
+			return err
+		}
+		type row struct {
+			seq     int64
+			id, sub string
+			payload []byte
+		}
+		var batch []row
+		for rows.Next() {
+			var x row
+			if err := rows.Scan(&x.seq, &x.id, &x.sub, &x.payload); err != nil {
+				rows.Close()
+				return err
+			}
+			batch = append(batch, x)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		claimed = len(batch)
+		pending.Set(float64(len(batch)))
+		if len(batch) == 0 {
+			return nil
+		}
+		futures := make([]jetstream.PubAckFuture, len(batch))
+		for i, x := range batch {
+			m := nats.NewMsg(x.sub)
+			m.Data = x.payload
+			m.Header.Set(jetstream.MsgIDHeader, x.id)
+			f, err := r.JS.PublishMsgAsync(m)
+			if err != nil {
+				return fmt.Errorf("publish %s: %w", x.sub, err)
+			}
+			futures[i] = f
+		}
+		var acked []int64
+		var firstErr error
+		timeout := time.After(10 * time.Second)
+		for i, f := range futures {
+			select {
+			case <-f.Ok():
+				acked = append(acked, batch[i].seq)
+			case err := <-f.Err():
+				if firstErr == nil {
+					firstErr = fmt.Errorf("publish %s: %w", batch[i].sub, err)
+				}
+			case <-timeout:
+				if firstErr == nil {
+					firstErr = errors.New("publish: no acknowledgement within 10s")
+				}
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		if r.AfterPublish != nil {
+			if err := r.AfterPublish(); err != nil {
+				return err
+			}
+		}
+		if len(acked) > 0 {
+			if _, err := tx.Exec(ctx, `UPDATE outbox SET sent_at = now() WHERE seq = ANY($1)`, acked); err != nil {
+				return err
+			}
+			published.Add(float64(len(acked)))
+		}
+		if firstErr != nil && len(acked) == 0 {
+			return firstErr
+		}
+		return nil
+	})
+	return claimed, err
+}
+
+// Republish publishes already-sent events again (the sweeper's tool), with a
+// fresh Nats-Msg-Id so JetStream does not drop it as a duplicate; consumers
+// stay idempotent through the event id in the payload.
+func Republish(ctx context.Context, pool *pgxpool.Pool, js jetstream.JetStream, eventIDs []string) (int, error) {
+	if len(eventIDs) == 0 {
+		return 0, nil
+	}
+	rows, err := pool.Query(ctx, `UPDATE outbox SET republished = republished + 1, sent_at = now()
+		WHERE event_id = ANY($1) AND sent_at IS NOT NULL RETURNING event_id, subject, payload, republished`, eventIDs)
+	if err != nil {
+		return 0, fmt.Errorf("republish: %w", err)
+	}
+	defer rows.Close()
+	n := 0
+	for rows.Next() {
+		var id, sub string
+		var payload []byte
+		var times int
+		if err := rows.Scan(&id, &sub, &payload, &times); err != nil {
+			return n, fmt.Errorf("republish: %w", err)
+		}
+		m := nats.NewMsg(sub)
+		m.Data = payload
+		m.Header.Set(jetstream.MsgIDHeader, id+"/r"+strconv.Itoa(times))
+		if _, err := js.PublishMsg(ctx, m); err != nil {
+			return n, fmt.Errorf("republish %s: %w", sub, err)
+		}
+		n++
+	}
+	republished.Add(float64(n))
+	return n, rows.Err()
+}

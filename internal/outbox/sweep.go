@@ -1,0 +1,124 @@
+package outbox
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/zap"
+)
+
+// Watch names a consumer whose input the sweeper checks: every outbox
+// event on a subject matching Filter must show up in processed_events
+// under Consumer within the sweeper's After.
+type Watch struct {
+	Consumer string
+	Filter   string // NATS subject filter, e.g. "complaint.located.>"
+}
+
+// Sweeper re-publishes any event a consumer has not processed within After
+// of its publication, so an event lost anywhere (an unsynced JetStream
+// write when the machine died, a bug) never leaves a complaint stuck.
+type Sweeper struct {
+	Pool    *pgxpool.Pool
+	JS      jetstream.JetStream
+	Log     *zap.Logger
+	After   time.Duration
+	Every   time.Duration
+	Watches []Watch
+
+	checked map[string]int64 // per consumer: every matching seq up to here was processed
+}
+
+// Run sweeps every Every until ctx is cancelled.
+func (s *Sweeper) Run(ctx context.Context) error {
+	if s.Every <= 0 {
+		s.Every = s.After / 4
+		if s.Every < time.Second {
+			s.Every = time.Second
+		}
+	}
+	for {
+		if _, err := s.SweepOnce(ctx); err != nil && ctx.Err() == nil {
+			s.Log.Warn("sweep", zap.Error(err))
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(s.Every):
+		}
+	}
+}
+
+// likePattern turns a NATS subject filter into a SQL LIKE pattern.
+func likePattern(filter string) string {
+	var b strings.Builder
+	for i, tok := range strings.Split(filter, ".") {
+		if i > 0 {
+			b.WriteByte('.')
+		}
+		switch tok {
+		case ">":
+			b.WriteString("%")
+		case "*":
+			b.WriteString("%") // looser than NATS's one token; the prefix keeps it precise enough
+		default:
+			b.WriteString(strings.NewReplacer("%", `\%`, "_", `\_`).Replace(tok))
+		}
+	}
+	return b.String()
+}
+
+// SweepOnce checks every watch once and returns how many events it
+// published again.
+func (s *Sweeper) SweepOnce(ctx context.Context) (int, error) {
+	if s.checked == nil {
+		s.checked = map[string]int64{}
+	}
+	total := 0
+	for _, w := range s.Watches {
+		rows, err := s.Pool.Query(ctx, `SELECT o.seq, o.event_id, o.sent_at IS NOT NULL AND o.sent_at < now() - $3::interval AS due,
+				EXISTS (SELECT 1 FROM processed_events p WHERE p.consumer = $2 AND p.event_id = o.event_id) AS done
+			FROM outbox o WHERE o.seq > $4 AND o.subject LIKE $1
+			ORDER BY o.seq LIMIT 5000`, likePattern(w.Filter), w.Consumer, s.After.String(), s.checked[w.Consumer])
+		if err != nil {
+			return total, err
+		}
+		var stalled []string
+		advance := true
+		for rows.Next() {
+			var seq int64
+			var id string
+			var due, done bool
+			if err := rows.Scan(&seq, &id, &due, &done); err != nil {
+				rows.Close()
+				return total, err
+			}
+			if done {
+				if advance {
+					s.checked[w.Consumer] = seq
+				}
+				continue
+			}
+			advance = false
+			if due {
+				stalled = append(stalled, id)
+			}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return total, err
+		}
+		if len(stalled) > 0 {
+			n, err := Republish(ctx, s.Pool, s.JS, stalled)
+			total += n
+			s.Log.Warn("republished stalled events", zap.String("consumer", w.Consumer), zap.Int("events", n))
+			if err != nil {
+				return total, err
+			}
+		}
+	}
+	return total, nil
+}

@@ -1,0 +1,135 @@
+// Package schemas holds the JSON Schemas of every event and external
+// payload, and compiles them for validation at the edges.
+package schemas
+
+import (
+	"bytes"
+	"embed"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
+)
+
+//go:embed *.json
+var FS embed.FS
+
+const base = "https://nuisance.xm.gov/schemas/"
+
+var (
+	once     sync.Once
+	compiled map[string]*jsonschema.Schema
+	loadErr  error
+)
+
+func load() {
+	c := jsonschema.NewCompiler()
+	c.AssertFormat()
+	entries, err := FS.ReadDir(".")
+	if err != nil {
+		loadErr = err
+		return
+	}
+	var names []string
+	for _, e := range entries {
+		if !strings.HasSuffix(e.Name(), ".v1.json") && !strings.Contains(e.Name(), ".v") {
+			continue
+		}
+		b, err := FS.ReadFile(e.Name())
+		if err != nil {
+			loadErr = err
+			return
+		}
+		doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(b))
+		if err != nil {
+			loadErr = fmt.Errorf("schema %s: %w", e.Name(), err)
+			return
+		}
+		if err := c.AddResource(base+e.Name(), doc); err != nil {
+			loadErr = fmt.Errorf("schema %s: %w", e.Name(), err)
+			return
+		}
+		names = append(names, e.Name())
+	}
+	compiled = make(map[string]*jsonschema.Schema, len(names))
+	for _, n := range names {
+		s, err := c.Compile(base + n)
+		if err != nil {
+			loadErr = fmt.Errorf("compile %s: %w", n, err)
+			return
+		}
+		compiled[strings.TrimSuffix(n, ".json")] = s
+	}
+}
+
+// Get returns the compiled schema by name without extension, e.g.
+// "hotline.complaint.v1" or "complaint.received.v1".
+func Get(name string) (*jsonschema.Schema, error) {
+	once.Do(load)
+	if loadErr != nil {
+		return nil, loadErr
+	}
+	s, ok := compiled[name]
+	if !ok {
+		return nil, fmt.Errorf("no schema %q", name)
+	}
+	return s, nil
+}
+
+// FieldError names one offending field by its JSON pointer.
+type FieldError struct {
+	Field  string `json:"field"`
+	Detail string `json:"detail"`
+}
+
+// Validate decodes body and checks it against the schema, returning the
+// offending fields (nil when valid) or an error when body is not JSON.
+func Validate(s *jsonschema.Schema, body []byte) ([]FieldError, error) {
+	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	return ValidateValue(s, doc), nil
+}
+
+// ValidateValue checks an already decoded document.
+func ValidateValue(s *jsonschema.Schema, doc any) []FieldError {
+	err := s.Validate(doc)
+	if err == nil {
+		return nil
+	}
+	var ve *jsonschema.ValidationError
+	if !errors.As(err, &ve) {
+		return []FieldError{{Field: "/", Detail: err.Error()}}
+	}
+	seen := map[string]bool{}
+	var out []FieldError
+	for _, u := range ve.BasicOutput().Errors {
+		if u.Error == nil {
+			continue
+		}
+		f := u.InstanceLocation
+		if f == "" {
+			f = "/"
+		}
+		d := u.Error.String()
+		if strings.HasPrefix(d, "validation failed") || strings.Contains(d, "doesn't validate with") ||
+			strings.HasPrefix(d, "'anyOf' failed") || strings.HasPrefix(d, "'allOf' failed") || strings.HasPrefix(d, "'oneOf' failed") {
+			continue
+		}
+		key := f + "\x00" + d
+		if seen[key] {
+			continue
+		}
+		seen[key] = true
+		out = append(out, FieldError{Field: f, Detail: d})
+	}
+	if len(out) == 0 {
+		out = append(out, FieldError{Field: "/", Detail: ve.Error()})
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Field < out[j].Field })
+	return out
+}

@@ -1,0 +1,61 @@
+package intake
+
+import (
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"go.uber.org/zap"
+
+	"github.com/xiamen-eeb/nuisance/internal/httpx"
+)
+
+// Status is the work order as the pipeline knows it; fields a later stage
+// fills are null until then.
+type Status struct {
+	TicketID     string     `json:"ticket_id"`
+	ComplaintID  string     `json:"complaint_id"`
+	Status       string     `json:"status"`
+	Category     *string    `json:"category"`
+	Subcategory  *string    `json:"subcategory"`
+	District     *string    `json:"district"`
+	DistrictName *string    `json:"district_name"`
+	Priority     *bool      `json:"priority"`
+	HotspotID    *string    `json:"hotspot_id"`
+	CaseID       *string    `json:"case_id"`
+	Team         *string    `json:"team"`
+	DueAt        *time.Time `json:"due_at"`
+	UpdatedAt    time.Time  `json:"updated_at"`
+}
+
+func (s *Service) handleLookup(w http.ResponseWriter, r *http.Request) {
+	if !s.limiter(clientOf(r)).Allow() {
+		w.Header().Set("Retry-After", "1")
+		problem(w, http.StatusTooManyRequests, "rate_limited", "too many requests from this client; retry after a second")
+		return
+	}
+	if err := s.verify(nil, r.Header); err != nil {
+		problem(w, http.StatusUnauthorized, "signature", signatureDetail(err))
+		return
+	}
+	ticket := r.PathValue("ticket_id")
+	var st Status
+	err := s.pool.QueryRow(r.Context(), `SELECT ticket_id, complaint_id, status, category, subcategory, district,
+		district_name, priority, hotspot_id, case_id, team, due_at, updated_at
+		FROM complaint_lookup WHERE ticket_id = $1`, ticket).Scan(&st.TicketID, &st.ComplaintID, &st.Status,
+		&st.Category, &st.Subcategory, &st.District, &st.DistrictName, &st.Priority, &st.HotspotID, &st.CaseID,
+		&st.Team, &st.DueAt, &st.UpdatedAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		problem(w, http.StatusNotFound, "not_found", "no work order with this ticket_id")
+		return
+	}
+	if err != nil {
+		if r.Context().Err() == nil {
+			s.log.Error("lookup", zap.Error(err))
+			problem(w, http.StatusServiceUnavailable, "unavailable", "the work order could not be read; retry")
+		}
+		return
+	}
+	httpx.WriteJSON(w, http.StatusOK, st)
+}

@@ -1,0 +1,229 @@
+package intake
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"mime"
+	"net"
+	"net/http"
+	"strconv"
+	"time"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
+
+	"github.com/xiamen-eeb/nuisance/internal/event"
+	"github.com/xiamen-eeb/nuisance/internal/httpx"
+	"github.com/xiamen-eeb/nuisance/schemas"
+)
+
+// MaxBody is the largest work order accepted.
+const MaxBody = 64 << 10
+
+// Complaint is the hotline payload (schemas/hotline.complaint.v1.json).
+type Complaint struct {
+	TicketID        string          `json:"ticket_id"`
+	ReceivedAt      time.Time       `json:"received_at"`
+	Description     string          `json:"description"`
+	Category        string          `json:"category,omitempty"`
+	Subcategory     string          `json:"subcategory,omitempty"`
+	HotlineCategory string          `json:"hotline_category,omitempty"`
+	Address         string          `json:"address,omitempty"`
+	Location        *event.Location `json:"location,omitempty"`
+	Caller          *Caller         `json:"caller,omitempty"`
+	Channel         string          `json:"channel,omitempty"`
+}
+
+// Caller is personal data: stored for the officers' call-back only.
+type Caller struct {
+	Name  string `json:"name,omitempty"`
+	Phone string `json:"phone,omitempty"`
+}
+
+// Answer is the intake's reply body.
+type Answer struct {
+	ComplaintID string `json:"complaint_id"`
+	TicketID    string `json:"ticket_id"`
+	Status      string `json:"status"` // accepted | duplicate
+}
+
+func problem(w http.ResponseWriter, status int, kind, detail string, fields ...httpx.FieldError) {
+	requests.WithLabelValues(strconv.Itoa(status)).Inc()
+	httpx.WriteProblem(w, httpx.Problem{
+		Type:   "https://nuisance.xm.gov/problems/" + kind,
+		Status: status,
+		Detail: detail,
+		Errors: fields,
+	})
+}
+
+func clientOf(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// verify checks the Standard Webhooks signature of body against every
+// configured secret; the library compares in constant time and enforces
+// the 5-minute timestamp tolerance.
+func (s *Service) verify(body []byte, h http.Header) error {
+	var err error
+	for _, wh := range s.hooks {
+		if err = wh.Verify(body, h); err == nil {
+			return nil
+		}
+	}
+	return err
+}
+
+func signatureDetail(err error) string {
+	switch {
+	case errors.Is(err, standardwebhooks.ErrRequiredHeaders):
+		return "missing webhook-id, webhook-timestamp or webhook-signature header"
+	case errors.Is(err, standardwebhooks.ErrInvalidHeaders):
+		return "webhook-timestamp is not a Unix time in seconds"
+	case errors.Is(err, standardwebhooks.ErrMessageTooOld), errors.Is(err, standardwebhooks.ErrMessageTooNew):
+		return "webhook-timestamp is more than 5 minutes from now"
+	}
+	return "no webhook-signature matches the body"
+}
+
+func (s *Service) handlePost(w http.ResponseWriter, r *http.Request) {
+	if !s.limiter(clientOf(r)).Allow() {
+		w.Header().Set("Retry-After", "1")
+		problem(w, http.StatusTooManyRequests, "rate_limited", "too many requests from this client; retry after a second")
+		return
+	}
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		mt, _, err := mime.ParseMediaType(ct)
+		if err != nil || (mt != "application/json" && mt != "application/webhook+json") {
+			problem(w, http.StatusUnsupportedMediaType, "unsupported_media_type", "Content-Type must be application/json")
+			return
+		}
+	} else {
+		problem(w, http.StatusUnsupportedMediaType, "unsupported_media_type", "Content-Type must be application/json")
+		return
+	}
+	if r.ContentLength > MaxBody {
+		problem(w, http.StatusRequestEntityTooLarge, "too_large", "body over 64 KiB")
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBody))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			problem(w, http.StatusRequestEntityTooLarge, "too_large", "body over 64 KiB")
+			return
+		}
+		problem(w, http.StatusBadRequest, "invalid", "body could not be read")
+		return
+	}
+	if err := s.verify(body, r.Header); err != nil {
+		problem(w, http.StatusUnauthorized, "signature", signatureDetail(err))
+		return
+	}
+	webhookID := r.Header.Get("webhook-id")
+	if len(webhookID) > 128 {
+		problem(w, http.StatusBadRequest, "invalid", "webhook-id longer than 128 characters")
+		return
+	}
+	if !utf8.Valid(body) {
+		problem(w, http.StatusBadRequest, "invalid", "body is not valid UTF-8")
+		return
+	}
+	c, fields, err := s.decode(body)
+	if err != nil {
+		problem(w, http.StatusBadRequest, "invalid", "body is not a JSON document: "+err.Error())
+		return
+	}
+	if len(fields) > 0 {
+		problem(w, http.StatusBadRequest, "invalid", "the work order does not match hotline.complaint.v1", fields...)
+		return
+	}
+	ans, status, err := s.submit(r.Context(), c, webhookID)
+	if err != nil {
+		if r.Context().Err() != nil {
+			return
+		}
+		problem(w, http.StatusServiceUnavailable, "unavailable", "the complaint could not be stored; retry with the same webhook-id")
+		return
+	}
+	requests.WithLabelValues(strconv.Itoa(status)).Inc()
+	httpx.WriteJSON(w, status, ans)
+}
+
+// decode validates body against the schema and decodes it. The returned
+// fields name every offending property.
+func (s *Service) decode(body []byte) (Complaint, []httpx.FieldError, error) {
+	var c Complaint
+	fe, err := schemas.Validate(s.schema, body)
+	if err != nil {
+		return c, nil, err
+	}
+	if len(fe) > 0 {
+		out := make([]httpx.FieldError, len(fe))
+		for i, f := range fe {
+			out[i] = httpx.FieldError{Field: f.Field, Detail: f.Detail}
+		}
+		return c, out, nil
+	}
+	if err := json.Unmarshal(body, &c); err != nil {
+		return c, []httpx.FieldError{{Field: "/", Detail: err.Error()}}, nil
+	}
+	return c, nil, nil
+}
+
+// submission is one work order waiting for a group commit.
+type submission struct {
+	c         Complaint
+	id        string
+	webhookID string
+	payload   []byte // complaint.received, without personal data
+	done      chan result
+}
+
+type result struct {
+	ans    Answer
+	status int
+	err    error
+}
+
+func (s *Service) submit(ctx context.Context, c Complaint, webhookID string) (Answer, int, error) {
+	id, err := uuid.NewV7()
+	if err != nil {
+		return Answer{}, 0, err
+	}
+	cid := id.String()
+	ev := event.ComplaintReceived{
+		EventID:         cid + ".received",
+		ComplaintID:     cid,
+		TicketID:        c.TicketID,
+		ReceivedAt:      c.ReceivedAt,
+		Description:     c.Description,
+		Category:        c.Category,
+		Subcategory:     c.Subcategory,
+		HotlineCategory: c.HotlineCategory,
+		Address:         c.Address,
+		Location:        c.Location,
+		Channel:         c.Channel,
+	}
+	payload, err := json.Marshal(ev)
+	if err != nil {
+		return Answer{}, 0, err
+	}
+	sub := &submission{c: c, id: cid, webhookID: webhookID, payload: payload, done: make(chan result, 1)}
+	select {
+	case s.subs <- sub:
+	case <-ctx.Done():
+		return Answer{}, 0, ctx.Err()
+	}
+	// The commit goes on even if the client hangs up: the answer is then
+	// given to its retry.
+	res := <-sub.done
+	return res.ans, res.status, res.err
+}

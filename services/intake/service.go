@@ -1,0 +1,116 @@
+// Package intake is the hotline's entry point: it verifies the signed work
+// order, validates it, stores it durably exactly once together with its
+// complaint.received event, and answers status look-ups.
+package intake
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+	"github.com/santhosh-tekuri/jsonschema/v6"
+	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
+	"go.uber.org/zap"
+	"golang.org/x/time/rate"
+
+	"github.com/xiamen-eeb/nuisance/schemas"
+)
+
+// Config tunes the intake.
+type Config struct {
+	// Secrets verify signatures; several allow key rotation.
+	Secrets []string
+	// RatePerClient and Burst limit requests per client address.
+	RatePerClient float64
+	Burst         int
+	// MaxBatch and MaxWait bound group commits.
+	MaxBatch int
+	MaxWait  time.Duration
+	// Committers is the number of concurrent group-commit loops.
+	Committers int
+}
+
+// DefaultConfig returns production defaults for secret.
+func DefaultConfig(secret string) Config {
+	return Config{
+		Secrets:       strings.Fields(secret),
+		RatePerClient: 20000,
+		Burst:         40000,
+		MaxBatch:      256,
+		MaxWait:       2 * time.Millisecond,
+		Committers:    4,
+	}
+}
+
+// Service is the intake.
+type Service struct {
+	cfg      Config
+	pool     *pgxpool.Pool
+	log      *zap.Logger
+	hooks    []*standardwebhooks.Webhook
+	schema   *jsonschema.Schema
+	subs     chan *submission
+	limiters sync.Map // client address -> *rate.Limiter
+	now      func() time.Time
+}
+
+var requests = promauto.NewCounterVec(prometheus.CounterOpts{
+	Name: "nuisance_intake_requests_total",
+	Help: "Hotline intake requests by answer status.",
+}, []string{"status"})
+
+// New builds the intake; Run must be running for posts to be stored.
+func New(cfg Config, pool *pgxpool.Pool, log *zap.Logger) (*Service, error) {
+	if len(cfg.Secrets) == 0 {
+		return nil, fmt.Errorf("intake: no hotline secret")
+	}
+	s := &Service{cfg: cfg, pool: pool, log: log, subs: make(chan *submission, cfg.MaxBatch*cfg.Committers*2), now: time.Now}
+	for i, sec := range cfg.Secrets {
+		wh, err := standardwebhooks.NewWebhook(sec)
+		if err != nil {
+			return nil, fmt.Errorf("intake: hotline secret %d is not whsec_<base64>", i+1)
+		}
+		s.hooks = append(s.hooks, wh)
+	}
+	sch, err := schemas.Get("hotline.complaint.v1")
+	if err != nil {
+		return nil, err
+	}
+	s.schema = sch
+	return s, nil
+}
+
+// Run runs the group-commit loops until ctx is cancelled and the queue is
+// drained.
+func (s *Service) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	for range s.cfg.Committers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s.commitLoop(ctx)
+		}()
+	}
+	wg.Wait()
+	return nil
+}
+
+// Routes mounts the hotline endpoints.
+func (s *Service) Routes(mux *http.ServeMux) {
+	mux.HandleFunc("POST /v1/hotline/complaints", s.handlePost)
+	mux.HandleFunc("GET /v1/hotline/complaints/{ticket_id}", s.handleLookup)
+}
+
+func (s *Service) limiter(client string) *rate.Limiter {
+	if l, ok := s.limiters.Load(client); ok {
+		return l.(*rate.Limiter)
+	}
+	l, _ := s.limiters.LoadOrStore(client, rate.NewLimiter(rate.Limit(s.cfg.RatePerClient), s.cfg.Burst))
+	return l.(*rate.Limiter)
+}
