@@ -1,0 +1,596 @@
+package cluster
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"sort"
+	"sync"
+	"time"
+)
+
+// sweepEvery is how far the newest complaint time advances between two
+// evictions of points older than the horizon.
+const sweepEvery = 6 * time.Hour
+
+// Engine clusters the complaints of its partition as they arrive. It is
+// safe for concurrent use, though a partition's complaints are best fed by
+// one consumer so that results are persisted in arrival order.
+type Engine struct {
+	mu        sync.Mutex
+	cfg       Config
+	store     Store
+	cats      []*catState
+	catIdx    map[string]uint8
+	districts map[string]bool // nil: every district
+	ix        *index
+	nodes     map[string]*node
+	hotspots  map[string]*hotspot
+	latest    int64
+	seen      bool
+	lastSweep int64
+	late      int64
+	horizonW  int64
+}
+
+// Option restricts or tunes an Engine.
+type Option func(*Engine)
+
+// WithDistricts restricts the engine to complaints of the given districts,
+// so that the detector can run one engine per district subject. Hotspots
+// never span districts, so any split of districts over engines gives the
+// same hotspots.
+func WithDistricts(slugs ...string) Option {
+	return func(e *Engine) {
+		e.districts = make(map[string]bool, len(slugs))
+		for _, s := range slugs {
+			e.districts[s] = true
+		}
+	}
+}
+
+// NewEngine returns an engine for a validated config (see LoadConfig). The
+// store may be nil when complaints never arrive later than cfg.LateSlack;
+// late complaints are then clustered against what memory still holds.
+func NewEngine(cfg Config, store Store, opts ...Option) *Engine {
+	e := &Engine{
+		cfg:      cfg,
+		store:    store,
+		catIdx:   make(map[string]uint8),
+		nodes:    make(map[string]*node),
+		hotspots: make(map[string]*hotspot),
+		late:     int64(cfg.LateSlack),
+		horizonW: int64(2*cfg.maxWindow() + cfg.LateSlack),
+	}
+	for i, name := range sortedKeys(cfg.Categories) {
+		cc := cfg.Categories[name]
+		cs := &catState{name: name, cfg: cc, def: toParam(cc.Params), subs: make(map[string]*param)}
+		cs.maxR, cs.maxW = cs.def.r, cs.def.w
+		for sub := range cc.Subcategories {
+			p := toParam(cc.Sub(sub))
+			cs.subs[sub] = &p
+			cs.maxR, cs.maxW = math.Max(cs.maxR, p.r), max(cs.maxW, p.w)
+		}
+		cs.cellM = cs.maxR
+		e.cats = append(e.cats, cs)
+		e.catIdx[name] = uint8(i)
+	}
+	e.ix = newIndex(e.cats)
+	for _, o := range opts {
+		o(e)
+	}
+	return e
+}
+
+func toParam(p Params) param {
+	return param{r: p.RadiusM, w: int64(p.Window), min: int32(p.MinCount)}
+}
+
+func (e *Engine) horizon() int64 { return e.latest - e.horizonW }
+
+func (e *Engine) newNode(p Point) (*node, error) {
+	switch {
+	case p.ID == "":
+		return nil, fmt.Errorf("%w: empty id", ErrInvalidPoint)
+	case p.At.IsZero():
+		return nil, fmt.Errorf("point %s: %w: no time", p.ID, ErrInvalidPoint)
+	case (p.Lon == nil) != (p.Lat == nil):
+		return nil, fmt.Errorf("point %s: %w: lon and lat must come together", p.ID, ErrInvalidPoint)
+	}
+	ci, ok := e.catIdx[p.Category]
+	if !ok {
+		return nil, fmt.Errorf("point %s: %w: unknown category %q", p.ID, ErrInvalidPoint, p.Category)
+	}
+	if e.districts != nil && !e.districts[p.District] {
+		return nil, fmt.Errorf("point %s in %q: %w", p.ID, p.District, ErrOtherDistrict)
+	}
+	n := &node{
+		id: p.ID, sub: p.Subcategory, district: p.District, key: p.PlaceKey,
+		lon: math.NaN(), lat: math.NaN(), at: p.At.UnixNano(), cat: ci,
+	}
+	if p.Lon != nil {
+		lon, lat := *p.Lon, *p.Lat
+		if math.IsNaN(lon) || math.IsNaN(lat) || math.Abs(lon) > 180 || math.Abs(lat) > 90 {
+			return nil, fmt.Errorf("point %s: %w: coordinates out of range", p.ID, ErrInvalidPoint)
+		}
+		n.lon, n.lat = lon, lat
+	}
+	n.params = e.cats[ci].paramsOf(p.Subcategory)
+	return n, nil
+}
+
+func (e *Engine) point(n *node) Point {
+	p := Point{
+		ID: n.id, Category: e.cats[n.cat].name, Subcategory: n.sub, District: n.district,
+		PlaceKey: n.key, At: time.Unix(0, n.at).UTC(),
+	}
+	if n.located() {
+		lon, lat := n.lon, n.lat
+		p.Lon, p.Lat = &lon, &lat
+	}
+	return p
+}
+
+func (e *Engine) put(n *node) {
+	e.ix.insert(n)
+	e.nodes[n.id] = n
+}
+
+func (e *Engine) drop(n *node) {
+	e.ix.remove(n)
+	delete(e.nodes, n.id)
+	if n.hs != nil {
+		n.hs.detach(n)
+	}
+}
+
+func hotspotID(n *node) string {
+	if n == nil || n.hs == nil {
+		return ""
+	}
+	return n.hs.rec.ID
+}
+
+// Add clusters one complaint. Adding a complaint already seen changes
+// nothing and returns its current hotspot.
+func (e *Engine) Add(ctx context.Context, p Point) (Result, error) {
+	n, err := e.newNode(p)
+	if err != nil {
+		return Result{}, err
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if old := e.nodes[p.ID]; old != nil {
+		return Result{HotspotID: hotspotID(old)}, nil
+	}
+	late := e.seen && n.at < e.latest-e.late
+	var loaded []*node
+	if late && e.store != nil {
+		loaded, err = e.load(ctx, n)
+		if err != nil {
+			e.unload(loaded)
+			return Result{}, fmt.Errorf("load history around %s: %w", p.ID, err)
+		}
+		if old := e.nodes[p.ID]; old != nil {
+			res := Result{HotspotID: hotspotID(old)}
+			e.unload(loaded)
+			return res, nil
+		}
+	}
+	e.put(n)
+	tx := newTxn()
+	e.cluster(tx, n)
+	res := e.result(tx, n)
+	switch {
+	case late:
+		e.unload(loaded)
+		if n.at < e.horizon() {
+			e.drop(n)
+		}
+	case !e.seen || n.at > e.latest:
+		e.latest, e.seen = n.at, true
+		if e.latest-e.lastSweep >= int64(sweepEvery) {
+			e.sweep()
+		}
+	}
+	return res, nil
+}
+
+// txn collects what one Add changed.
+type txn struct {
+	before  map[*node]*hotspot // hotspot of each moved point before the Add
+	order   []*node
+	touched map[*hotspot]Hotspot // record before the Add
+	opened  map[*hotspot]bool
+	merged  map[*hotspot][]string
+	changes []Change
+}
+
+func newTxn() *txn {
+	return &txn{
+		before:  make(map[*node]*hotspot),
+		touched: make(map[*hotspot]Hotspot),
+		opened:  make(map[*hotspot]bool),
+		merged:  make(map[*hotspot][]string),
+	}
+}
+
+func (tx *txn) touch(h *hotspot) {
+	if h == nil {
+		return
+	}
+	if _, ok := tx.touched[h]; !ok {
+		tx.touched[h] = h.rec
+	}
+}
+
+func (tx *txn) moved(n *node, from *hotspot) {
+	if _, ok := tx.before[n]; !ok {
+		tx.before[n] = from
+		tx.order = append(tx.order, n)
+	}
+}
+
+func (e *Engine) setHotspot(tx *txn, n *node, h *hotspot) {
+	if n.hs == h {
+		return
+	}
+	tx.moved(n, n.hs)
+	tx.touch(n.hs)
+	tx.touch(h)
+	if n.hs != nil {
+		n.hs.leave(n)
+	}
+	n.hs = h
+	h.join(n)
+}
+
+// cluster runs the incremental ST-DBSCAN step for a point just indexed.
+// Core status only ever grows, so the step makes the new core points, joins
+// their groups (merging hotspots they bridge), and lets non-core points
+// near a new core move to it when it is their nearest.
+func (e *Engine) cluster(tx *txn, p *node) {
+	type edge struct {
+		n *node
+		d float64
+	}
+	var nb []edge
+	var newCores []*node
+	p.count = 1
+	e.ix.neighbours(p, func(q *node, d float64) {
+		nb = append(nb, edge{q, d})
+		p.count++
+		q.count++
+		if !q.core && q.count >= q.params.min {
+			q.core, q.hasNear, q.nearID = true, false, ""
+			newCores = append(newCores, q)
+		}
+	})
+	if p.count >= p.params.min {
+		p.core = true
+		newCores = append(newCores, p)
+	}
+	if len(newCores) > 0 {
+		e.promote(tx, newCores)
+	}
+	if !p.core {
+		p.hasNear, p.nearID = false, ""
+		var best *node
+		for _, ed := range nb {
+			if ed.n.core && closer(p, ed.n, ed.d) {
+				p.hasNear, p.nearD, p.nearID = true, ed.d, ed.n.id
+				best = ed.n
+			}
+		}
+		if best != nil && best.hs != nil {
+			e.setHotspot(tx, p, best.hs)
+		}
+	}
+	e.lifecycle(tx, p)
+}
+
+// promote gives new core points their hotspot: each connected group of new
+// cores joins the hotspots of the old cores it touches (merging them) or
+// founds a new one; then their non-core neighbours re-attach to their
+// nearest core.
+func (e *Engine) promote(tx *txn, cores []*node) {
+	sort.Slice(cores, func(i, j int) bool { return before(cores[i], cores[j]) })
+	idx := make(map[*node]int, len(cores))
+	for i, c := range cores {
+		idx[c] = i
+	}
+	parent := make([]int, len(cores))
+	for i := range parent {
+		parent[i] = i
+	}
+	find := func(i int) int {
+		for parent[i] != i {
+			parent[i] = parent[parent[i]]
+			i = parent[i]
+		}
+		return i
+	}
+	type edge struct {
+		n *node
+		d float64
+	}
+	nbs := make([][]edge, len(cores))
+	touches := make([][]*hotspot, len(cores))
+	for i, c := range cores {
+		e.ix.neighbours(c, func(y *node, d float64) {
+			nbs[i] = append(nbs[i], edge{y, d})
+			if !y.core {
+				return
+			}
+			if j, ok := idx[y]; ok {
+				if a, b := find(i), find(j); a != b {
+					parent[max(a, b)] = min(a, b)
+				}
+			} else if y.hs != nil {
+				touches[i] = append(touches[i], y.hs)
+			}
+		})
+	}
+	groups := make(map[int][]int)
+	var roots []int
+	for i := range cores {
+		r := find(i)
+		if _, ok := groups[r]; !ok {
+			roots = append(roots, r)
+		}
+		groups[r] = append(groups[r], i)
+	}
+	for _, r := range roots {
+		var hs []*hotspot
+		for _, i := range groups[r] {
+			for _, h := range touches[i] {
+				hs = append(hs, h.resolve())
+			}
+		}
+		var target *hotspot
+		if len(hs) == 0 {
+			target = e.found(tx, cores[r]) // cores are sorted: the root is the earliest
+		} else {
+			target = e.merge(tx, hs)
+		}
+		for _, i := range groups[r] {
+			e.setHotspot(tx, cores[i], target)
+		}
+	}
+	for i, c := range cores {
+		for _, ed := range nbs[i] {
+			if y := ed.n; !y.core && closer(y, c, ed.d) {
+				y.hasNear, y.nearD, y.nearID = true, ed.d, c.id
+				e.setHotspot(tx, y, c.hs)
+			}
+		}
+	}
+}
+
+// found opens a hotspot named after its founding core point. A founder was
+// in no hotspot before, so the id is new.
+func (e *Engine) found(tx *txn, founder *node) *hotspot {
+	id := "hs_" + founder.id
+	for i := 2; e.hotspots[id] != nil; i++ {
+		id = fmt.Sprintf("hs_%s_%d", founder.id, i)
+	}
+	h := newHotspot(Hotspot{
+		ID: id, Category: e.cats[founder.cat].name, District: founder.district,
+		Status: StatusEmerging, PlaceKey: founder.key,
+	})
+	e.hotspots[id] = h
+	tx.opened[h] = true
+	tx.touch(h)
+	return h
+}
+
+// merge joins hotspots into the one whose earliest member is earliest.
+func (e *Engine) merge(tx *txn, hs []*hotspot) *hotspot {
+	sort.Slice(hs, func(i, j int) bool { return earlier(hs[i], hs[j]) })
+	s := hs[0]
+	tx.touch(s)
+	for _, o := range hs[1:] {
+		if o == s || o.into != nil {
+			continue
+		}
+		tx.touch(o)
+		for n := range o.members {
+			tx.moved(n, o)
+		}
+		s.absorb(o)
+		tx.merged[s] = append(tx.merged[s], o.rec.ID)
+		if tx.opened[o] {
+			// Opened and absorbed in the same step: only the survivor is news.
+			delete(tx.opened, o)
+		}
+	}
+	return s
+}
+
+// lifecycle applies the arrival of p to its hotspot's status.
+func (e *Engine) lifecycle(tx *txn, p *node) {
+	h := p.hs
+	if h == nil {
+		return
+	}
+	cc := e.cats[p.cat].cfg
+	at := time.Unix(0, p.at).UTC()
+	prev := tx.touched[h]
+	fresh := !at.Before(prev.LastAt)
+	st := h.rec.Status
+	switch {
+	case tx.opened[h]:
+	case st == StatusEmerging:
+		st = StatusActive
+	case fresh && (st == StatusCooling || st == StatusClosed):
+		st = StatusActive
+	}
+	repeat := !h.rec.ResolvedAt.IsZero() && at.After(h.rec.ResolvedAt)
+	burst := h.since(p.at-int64(cc.EscalateWithin), p.at) >= cc.EscalateCount
+	if (repeat || burst) && st != StatusEscalated {
+		st = StatusEscalated
+		h.rec.ResolvedAt = time.Time{}
+		h.rec.Status = st
+		tx.changes = append(tx.changes, Change{Kind: ChangeEscalated, HotspotID: h.rec.ID, Status: st, Count: h.rec.Count, At: at})
+		return
+	}
+	if repeat {
+		h.rec.ResolvedAt = time.Time{}
+	}
+	h.rec.Status = st
+}
+
+// result turns a finished step into the caller's Result.
+func (e *Engine) result(tx *txn, p *node) Result {
+	at := time.Unix(0, p.at).UTC()
+	res := Result{HotspotID: hotspotID(p)}
+	res.Members = append(res.Members, Member{Point: e.point(p), HotspotID: hotspotID(p)})
+	for _, n := range tx.order {
+		if n != p && tx.before[n] != n.hs {
+			res.Members = append(res.Members, Member{Point: e.point(n), HotspotID: hotspotID(n)})
+		}
+	}
+	var hs []*hotspot
+	for h := range tx.touched {
+		hs = append(hs, h)
+	}
+	sort.Slice(hs, func(i, j int) bool { return hs[i].rec.ID < hs[j].rec.ID })
+	var changes []Change
+	for _, h := range hs {
+		res.Hotspots = append(res.Hotspots, h.snapshot())
+		if h.into != nil {
+			continue
+		}
+		if abs := tx.merged[h]; len(abs) > 0 {
+			sort.Strings(abs)
+			changes = append(changes, Change{Kind: ChangeMerged, HotspotID: h.rec.ID, Status: h.rec.Status, Count: h.rec.Count, Absorbed: abs, At: at})
+		}
+		if tx.opened[h] {
+			changes = append(changes, Change{Kind: ChangeOpened, HotspotID: h.rec.ID, Status: h.rec.Status, Count: h.rec.Count, At: at})
+		} else if h.rec != tx.touched[h] && !escalatedIn(tx.changes, h.rec.ID) {
+			changes = append(changes, Change{Kind: ChangeUpdated, HotspotID: h.rec.ID, Status: h.rec.Status, Count: h.rec.Count, At: at})
+		}
+	}
+	res.Changes = append(changes, tx.changes...)
+	return res
+}
+
+func escalatedIn(cs []Change, id string) bool {
+	for _, c := range cs {
+		if c.HotspotID == id {
+			return true
+		}
+	}
+	return false
+}
+
+// MarkResolved records that the team resolved a hotspot at the given time,
+// so that a complaint received after it escalates the hotspot as a repeat.
+func (e *Engine) MarkResolved(hotspotID string, at time.Time) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	h := e.hotspots[hotspotID].resolve()
+	if h == nil {
+		return fmt.Errorf("mark %s resolved: %w", hotspotID, ErrUnknownHotspot)
+	}
+	h.rec.ResolvedAt = at.UTC()
+	return nil
+}
+
+// Tick applies the time-driven transitions at now: hotspots without a
+// complaint for the category's cooling time cool, and close after its
+// close time. Changes come sorted by hotspot id.
+func (e *Engine) Tick(now time.Time) []Change {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var out []Change
+	for _, h := range e.hotspots {
+		st := h.rec.Status
+		if st == StatusMerged || st == StatusClosed || h.rec.Count == 0 {
+			continue
+		}
+		cc := e.cfg.Categories[h.rec.Category]
+		idle := now.Sub(h.rec.LastAt)
+		switch {
+		case idle >= cc.Close:
+			h.rec.Status = StatusClosed
+			out = append(out, Change{Kind: ChangeClosed, HotspotID: h.rec.ID, Status: StatusClosed, Count: h.rec.Count, At: now})
+		case idle >= cc.Cooling && st != StatusCooling:
+			h.rec.Status = StatusCooling
+			out = append(out, Change{Kind: ChangeCooled, HotspotID: h.rec.ID, Status: StatusCooling, Count: h.rec.Count, At: now})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].HotspotID < out[j].HotspotID })
+	return out
+}
+
+// Hotspot returns a hotspot's current record as the engine holds it, for
+// status pages and tests; a merged record names its survivor.
+func (e *Engine) Hotspot(id string) (Hotspot, bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	h := e.hotspots[id]
+	if h == nil {
+		return Hotspot{}, false
+	}
+	return h.snapshot(), true
+}
+
+// Len is the number of complaints held in memory, for metrics.
+func (e *Engine) Len() int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return len(e.nodes)
+}
+
+// sweep evicts points older than the horizon and forgets closed or merged
+// hotspots that no late complaint can reach any more.
+func (e *Engine) sweep() {
+	e.lastSweep = e.latest
+	h := e.horizon()
+	for k, s := range e.ix.cells {
+		i := sort.Search(len(s), func(j int) bool { return s[j].at >= h })
+		if i == 0 {
+			continue
+		}
+		for _, n := range s[:i] {
+			e.forget(n)
+		}
+		if i == len(s) {
+			delete(e.ix.cells, k)
+		} else {
+			e.ix.cells[k] = append([]*node(nil), s[i:]...)
+		}
+	}
+	for k, s := range e.ix.places {
+		i := sort.Search(len(s), func(j int) bool { return s[j].at >= h })
+		if i == 0 {
+			continue
+		}
+		for _, n := range s[:i] {
+			e.forget(n)
+		}
+		if i == len(s) {
+			delete(e.ix.places, k)
+		} else {
+			e.ix.places[k] = append([]*node(nil), s[i:]...)
+		}
+	}
+	forgetBefore := time.Unix(0, h-e.horizonW).UTC()
+	for id, hs := range e.hotspots {
+		if (hs.rec.Status == StatusClosed || hs.rec.Status == StatusMerged) && len(hs.members) == 0 && hs.rec.LastAt.Before(forgetBefore) {
+			delete(e.hotspots, id)
+		}
+	}
+}
+
+// forget drops an evicted node from the node table and its hotspot; the
+// caller trims the index slices.
+func (e *Engine) forget(n *node) {
+	if e.nodes[n.id] == n {
+		delete(e.nodes, n.id)
+		if n.hs != nil {
+			n.hs.detach(n)
+		}
+	}
+}

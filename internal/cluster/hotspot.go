@@ -1,0 +1,175 @@
+package cluster
+
+import (
+	"sort"
+	"time"
+)
+
+// hotspot is a hotspot's record plus the members the engine holds in
+// memory; members outside memory are only counted in the record.
+type hotspot struct {
+	rec     Hotspot
+	into    *hotspot // survivor when merged
+	members map[*node]struct{}
+	times   []int64 // in-memory members' times, sorted
+	sumLon  float64
+	sumLat  float64
+}
+
+func newHotspot(rec Hotspot) *hotspot {
+	h := &hotspot{rec: rec, members: make(map[*node]struct{})}
+	if rec.Lon != nil && rec.Lat != nil {
+		h.sumLon = *rec.Lon * float64(rec.Located)
+		h.sumLat = *rec.Lat * float64(rec.Located)
+	}
+	return h
+}
+
+// resolve follows merges to the surviving hotspot.
+func (h *hotspot) resolve() *hotspot {
+	for h != nil && h.into != nil {
+		h = h.into
+	}
+	return h
+}
+
+// attach adds an in-memory member already counted in the record.
+func (h *hotspot) attach(n *node) {
+	h.members[n] = struct{}{}
+	i := sort.Search(len(h.times), func(j int) bool { return h.times[j] >= n.at })
+	h.times = append(h.times, 0)
+	copy(h.times[i+1:], h.times[i:])
+	h.times[i] = n.at
+}
+
+// detach drops an in-memory member, leaving the record as it is.
+func (h *hotspot) detach(n *node) {
+	delete(h.members, n)
+	i := sort.Search(len(h.times), func(j int) bool { return h.times[j] >= n.at })
+	if i < len(h.times) && h.times[i] == n.at {
+		h.times = append(h.times[:i], h.times[i+1:]...)
+	}
+}
+
+// join adds a new member to the record and to memory.
+func (h *hotspot) join(n *node) {
+	h.attach(n)
+	at := time.Unix(0, n.at).UTC()
+	if h.rec.Count == 0 || at.Before(h.rec.FirstAt) {
+		h.rec.FirstAt = at
+	}
+	if h.rec.Count == 0 || at.After(h.rec.LastAt) {
+		h.rec.LastAt = at
+	}
+	h.rec.Count++
+	if n.located() {
+		h.rec.Located++
+		h.sumLon += n.lon
+		h.sumLat += n.lat
+	}
+	if h.rec.PlaceKey == "" {
+		h.rec.PlaceKey = n.key
+	}
+	h.centroid()
+}
+
+// leave removes a member that moved to another hotspot.
+func (h *hotspot) leave(n *node) {
+	h.detach(n)
+	h.rec.Count--
+	if n.located() {
+		h.rec.Located--
+		h.sumLon -= n.lon
+		h.sumLat -= n.lat
+	}
+	// The first and last times are exact again when every member is in
+	// memory; otherwise they keep the wider span.
+	if len(h.times) > 0 && len(h.times) == h.rec.Count {
+		h.rec.FirstAt = time.Unix(0, h.times[0]).UTC()
+		h.rec.LastAt = time.Unix(0, h.times[len(h.times)-1]).UTC()
+	}
+	h.centroid()
+}
+
+// absorb moves every member of o into h.
+func (h *hotspot) absorb(o *hotspot) {
+	if o.rec.Count > 0 {
+		if h.rec.Count == 0 || o.rec.FirstAt.Before(h.rec.FirstAt) {
+			h.rec.FirstAt = o.rec.FirstAt
+		}
+		if h.rec.Count == 0 || o.rec.LastAt.After(h.rec.LastAt) {
+			h.rec.LastAt = o.rec.LastAt
+		}
+	}
+	h.rec.Count += o.rec.Count
+	h.rec.Located += o.rec.Located
+	h.sumLon += o.sumLon
+	h.sumLat += o.sumLat
+	if h.rec.PlaceKey == "" {
+		h.rec.PlaceKey = o.rec.PlaceKey
+	}
+	if o.rec.ResolvedAt.After(h.rec.ResolvedAt) {
+		h.rec.ResolvedAt = o.rec.ResolvedAt
+	}
+	for n := range o.members {
+		n.hs = h
+		h.members[n] = struct{}{}
+	}
+	h.times = mergeSorted(h.times, o.times)
+	h.centroid()
+	o.members, o.times = nil, nil
+	o.into = h
+	o.rec.Status = StatusMerged
+	o.rec.MergedInto = h.rec.ID
+}
+
+func (h *hotspot) centroid() {
+	if h.rec.Located <= 0 {
+		h.rec.Lon, h.rec.Lat = nil, nil
+		return
+	}
+	lon, lat := h.sumLon/float64(h.rec.Located), h.sumLat/float64(h.rec.Located)
+	h.rec.Lon, h.rec.Lat = &lon, &lat
+}
+
+// since counts in-memory members received in [from, to].
+func (h *hotspot) since(from, to int64) int {
+	lo := sort.Search(len(h.times), func(j int) bool { return h.times[j] >= from })
+	hi := sort.Search(len(h.times), func(j int) bool { return h.times[j] > to })
+	return hi - lo
+}
+
+// snapshot copies the record so callers cannot alias engine state.
+func (h *hotspot) snapshot() Hotspot {
+	r := h.rec
+	if r.Lon != nil {
+		lon, lat := *r.Lon, *r.Lat
+		r.Lon, r.Lat = &lon, &lat
+	}
+	return r
+}
+
+// earlier orders hotspots for the choice of a merge's survivor: the one
+// whose earliest member is earliest, ties by id.
+func earlier(a, b *hotspot) bool {
+	if !a.rec.FirstAt.Equal(b.rec.FirstAt) {
+		return a.rec.FirstAt.Before(b.rec.FirstAt)
+	}
+	return a.rec.ID < b.rec.ID
+}
+
+func mergeSorted(a, b []int64) []int64 {
+	out := make([]int64, 0, len(a)+len(b))
+	i, j := 0, 0
+	for i < len(a) && j < len(b) {
+		if a[i] <= b[j] {
+			out = append(out, a[i])
+			i++
+		} else {
+			out = append(out, b[j])
+			j++
+		}
+	}
+	out = append(out, a[i:]...)
+	return append(out, b[j:]...)
+}

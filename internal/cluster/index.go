@@ -1,0 +1,241 @@
+package cluster
+
+import (
+	"math"
+	"sort"
+
+	"github.com/xiamen-eeb/nuisance/internal/geo"
+)
+
+const (
+	// metresPerDegree is one degree of latitude on the sphere geo uses.
+	metresPerDegree = 6371008.8 * math.Pi / 180
+	// refCos scales longitude into grid cells; taken at Xiamen's latitude
+	// so cells are square there. Elsewhere queries span more cells and
+	// stay exact.
+	refCos = 0.9100 // cos(24.5°)
+)
+
+// node is a point held in memory with its clustering state.
+type node struct {
+	id, sub, district, key string
+	lon, lat               float64 // NaN when the point has no coordinates
+	at                     int64   // UnixNano
+	count                  int32   // points in its neighbourhood, itself included
+	cat                    uint8
+	core                   bool
+	// nearD and nearID identify the nearest core neighbour of a non-core
+	// point (hasNear false when it has none).
+	hasNear bool
+	nearD   float64
+	nearID  string
+	hs      *hotspot
+	params  *param
+}
+
+func (n *node) located() bool { return !math.IsNaN(n.lon) }
+
+// param is Params in the units the hot loops use.
+type param struct {
+	r   float64
+	w   int64
+	min int32
+}
+
+// catState is a category's configuration as the index uses it.
+type catState struct {
+	name  string
+	cfg   CategoryConfig
+	def   param
+	subs  map[string]*param
+	maxR  float64
+	maxW  int64
+	cellM float64
+}
+
+func (c *catState) paramsOf(sub string) *param {
+	if p, ok := c.subs[sub]; ok {
+		return p
+	}
+	return &c.def
+}
+
+type cellKey struct {
+	district string
+	x, y     int32
+	cat      uint8
+}
+
+type placeKey struct {
+	district, key string
+	cat           uint8
+}
+
+// index finds a point's space-time neighbours: a grid of cells one maximum
+// radius wide keyed by (category, district, cell), and a list per place
+// key, each slice sorted by time so a window is a binary search away.
+type index struct {
+	cats   []*catState
+	cells  map[cellKey][]*node
+	places map[placeKey][]*node
+}
+
+func newIndex(cats []*catState) *index {
+	return &index{cats: cats, cells: make(map[cellKey][]*node), places: make(map[placeKey][]*node)}
+}
+
+func (ix *index) cellOf(n *node) cellKey {
+	c := ix.cats[n.cat]
+	return cellKey{
+		district: n.district,
+		cat:      n.cat,
+		x:        int32(math.Floor(n.lon * refCos * metresPerDegree / c.cellM)),
+		y:        int32(math.Floor(n.lat * metresPerDegree / c.cellM)),
+	}
+}
+
+// before orders nodes by time, then id, the order of every slice.
+func before(a, b *node) bool {
+	if a.at != b.at {
+		return a.at < b.at
+	}
+	return a.id < b.id
+}
+
+func insertSorted(s []*node, n *node) []*node {
+	i := len(s)
+	if i > 0 && before(n, s[i-1]) {
+		i = sort.Search(len(s), func(j int) bool { return before(n, s[j]) })
+	}
+	s = append(s, nil)
+	copy(s[i+1:], s[i:])
+	s[i] = n
+	return s
+}
+
+func removeSorted(s []*node, n *node) []*node {
+	i := sort.Search(len(s), func(j int) bool { return !before(s[j], n) })
+	for ; i < len(s) && s[i].at == n.at; i++ {
+		if s[i] == n {
+			copy(s[i:], s[i+1:])
+			s[len(s)-1] = nil
+			return s[:len(s)-1]
+		}
+	}
+	return s
+}
+
+func (ix *index) insert(n *node) {
+	if n.located() {
+		k := ix.cellOf(n)
+		ix.cells[k] = insertSorted(ix.cells[k], n)
+	}
+	if n.key != "" {
+		k := placeKey{district: n.district, key: n.key, cat: n.cat}
+		ix.places[k] = insertSorted(ix.places[k], n)
+	}
+}
+
+func (ix *index) remove(n *node) {
+	if n.located() {
+		k := ix.cellOf(n)
+		if s := removeSorted(ix.cells[k], n); len(s) > 0 {
+			ix.cells[k] = s
+		} else {
+			delete(ix.cells, k)
+		}
+	}
+	if n.key != "" {
+		k := placeKey{district: n.district, key: n.key, cat: n.cat}
+		if s := removeSorted(ix.places[k], n); len(s) > 0 {
+			ix.places[k] = s
+		} else {
+			delete(ix.places, k)
+		}
+	}
+}
+
+// pair returns whether a and b are neighbours and their distance for the
+// choice of a nearest core: 0 at the same place key, else metres.
+func pair(a, b *node) (bool, float64) {
+	w := max(a.params.w, b.params.w)
+	if dt := a.at - b.at; dt > w || -dt > w {
+		return false, 0
+	}
+	if a.key != "" && a.key == b.key {
+		return true, 0
+	}
+	if !a.located() || !b.located() {
+		return false, 0
+	}
+	r := max(a.params.r, b.params.r)
+	if math.Abs(a.lat-b.lat)*metresPerDegree > r {
+		return false, 0
+	}
+	d := geo.DistanceMeters(a.lon, a.lat, b.lon, b.lat)
+	return d <= r, d
+}
+
+// window returns the part of a time-sorted slice within w of at.
+func window(s []*node, at, w int64) []*node {
+	lo := sort.Search(len(s), func(j int) bool { return s[j].at >= at-w })
+	hi := lo
+	for hi < len(s) && s[hi].at <= at+w {
+		hi++
+	}
+	return s[lo:hi]
+}
+
+// neighbours calls fn for every point in n's space-time neighbourhood other
+// than n, each once, with its distance.
+func (ix *index) neighbours(n *node, fn func(m *node, d float64)) {
+	c := ix.cats[n.cat]
+	if n.located() {
+		dLat := c.maxR / metresPerDegree
+		cosLat := math.Cos(math.Min(89, math.Abs(n.lat)+dLat) * math.Pi / 180)
+		dLon := c.maxR / (metresPerDegree * cosLat) * 1.001
+		x0 := int32(math.Floor((n.lon - dLon) * refCos * metresPerDegree / c.cellM))
+		x1 := int32(math.Floor((n.lon + dLon) * refCos * metresPerDegree / c.cellM))
+		y0 := int32(math.Floor((n.lat - dLat) * metresPerDegree / c.cellM))
+		y1 := int32(math.Floor((n.lat + dLat) * metresPerDegree / c.cellM))
+		for x := x0; x <= x1; x++ {
+			for y := y0; y <= y1; y++ {
+				for _, m := range window(ix.cells[cellKey{district: n.district, cat: n.cat, x: x, y: y}], n.at, c.maxW) {
+					if m == n || (n.key != "" && m.key == n.key) {
+						continue // same place: reported below
+					}
+					if ok, d := pair(n, m); ok {
+						fn(m, d)
+					}
+				}
+			}
+		}
+	}
+	if n.key == "" {
+		return
+	}
+	for _, m := range window(ix.places[placeKey{district: n.district, key: n.key, cat: n.cat}], n.at, c.maxW) {
+		if m != n && abs64(n.at-m.at) <= max(n.params.w, m.params.w) {
+			fn(m, 0)
+		}
+	}
+}
+
+func abs64(x int64) int64 {
+	if x < 0 {
+		return -x
+	}
+	return x
+}
+
+// closer reports whether core c at distance d is a nearer core for n than
+// its current one: by distance, ties by id.
+func closer(n *node, c *node, d float64) bool {
+	if !n.hasNear {
+		return true
+	}
+	if d != n.nearD {
+		return d < n.nearD
+	}
+	return c.id < n.nearID
+}
