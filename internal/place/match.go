@@ -158,16 +158,14 @@ func (m *Matcher) Gazetteer() *Gazetteer {
 }
 
 // Match finds the gazetteer names in normalised text (see Normalize),
-// longest first: at each position the longest name starting there, then
-// the names kept so that no two overlap, longer ones winning. The result
-// is in text order.
+// longest first: of all the names found anywhere, the longest are kept,
+// then shorter ones that overlap none kept (the earlier first on a tie).
+// The result is in text order.
 func (m *Matcher) Match(norm string) []Match {
 	var cands []Match
 	for start := 0; start < len(norm); {
 		_, size := utf8.DecodeRuneInString(norm[start:])
-		if c, ok := m.longestAt(norm, start); ok {
-			cands = append(cands, c)
-		}
+		cands = m.matchesAt(norm, start, cands)
 		start += size
 	}
 	if len(cands) < 2 {
@@ -197,11 +195,9 @@ func (m *Matcher) Match(norm string) []Match {
 	return kept
 }
 
-// longestAt walks the trie from start and returns the longest acceptable
-// name that begins there.
-func (m *Matcher) longestAt(norm string, start int) (Match, bool) {
-	var best Match
-	found := false
+// matchesAt walks the trie from start and appends every acceptable name
+// that begins there.
+func (m *Matcher) matchesAt(norm string, start int, out []Match) []Match {
 	node := int32(0)
 	for i := start; i < len(norm); {
 		r, size := utf8.DecodeRuneInString(norm[i:])
@@ -221,11 +217,10 @@ func (m *Matcher) longestAt(norm string, start int) (Match, bool) {
 				continue
 			}
 		}
-		best = Match{
+		out = append(out, Match{
 			Kind: e.kind, Start: start, End: i, Index: e.index, District: e.district,
 			Alias: e.strength == districtAlias || e.strength == subdistrictAlias, strength: e.strength,
-		}
-		found = true
+		})
 	}
-	return best, found
+	return out
 }
