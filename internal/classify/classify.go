@@ -94,8 +94,8 @@ type Classifier struct {
 	negations, emphasis, secondary, discount []string
 	wEmphasis, wSecondary, wDiscount         float64
 
-	separators []string
-	hotline    []hotlineKeyword
+	splitter *strings.Replacer // turns every path separator into ">"
+	hotline  []hotlineKeyword
 
 	loc           *time.Location
 	districtRules []rule
@@ -252,14 +252,7 @@ func (c *Classifier) hotlineCategory(path string) (int, int) {
 	if path == "" {
 		return -1, -1
 	}
-	segments := []string{path}
-	for _, sep := range c.separators {
-		var next []string
-		for _, s := range segments {
-			next = append(next, strings.Split(s, sep)...)
-		}
-		segments = next
-	}
+	segments := strings.Split(c.splitter.Replace(path), ">")
 	ci, li := -1, -1
 	for i := len(segments) - 1; i >= 0; i-- {
 		seg := strings.TrimSpace(segments[i])

@@ -172,7 +172,13 @@ func (c *Classifier) buildTaxonomy(s *categoriesSeed) error {
 		}
 	}
 
-	c.separators = s.Hotline.Separators
+	var pairs []string
+	for _, sep := range s.Hotline.Separators {
+		if sep = normalise(sep); sep != "" {
+			pairs = append(pairs, sep, ">")
+		}
+	}
+	c.splitter = strings.NewReplacer(pairs...)
 	for kw, target := range s.Hotline.Keywords {
 		cat, sub, _ := strings.Cut(target, "/")
 		ci, ok := c.catIndex[cat]
