@@ -147,7 +147,7 @@ func shortName(name string) string {
 func buildSubdistricts(src *sources, rep *gazetteerReport) ([]place.Subdistrict, error) {
 	var subs []place.Subdistrict
 	byCode := map[string]int{}
-	byName := map[string]int{}      // current full name
+	byName := map[string]int{}     // current full name
 	byShort := map[[2]string]int{} // district code, short name
 	for _, row := range src.streets {
 		slug, ok := slugs[row["areaCode"]]
