@@ -1,4 +1,4 @@
-"""Independent Gi* reference values for gistar_test.go.
+"""Independent Gi* reference values for refZ in stats_test.go.
 
 Getis and Ord (1992) ratio form, written from the paper rather than from
 the Go code: G*_i = sum_j w_ij x_j / sum_j x_j, E[G*_i] = W_i / n,
