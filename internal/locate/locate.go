@@ -34,10 +34,10 @@ const (
 // the sea at the snapping distance; snapping confidence falls linearly
 // between them.
 const (
-	confidenceInside     = 0.95
-	confidenceSnapNear   = 0.8
-	confidenceSnapFar    = 0.5
-	confidenceDisagreing = 0.8 // a point inside whose address names another district
+	confidenceInside      = 0.95
+	confidenceSnapNear    = 0.8
+	confidenceSnapFar     = 0.5
+	confidenceDisagreeing = 0.8 // a point inside whose address names another district
 )
 
 // Input is what a complaint says about its location.
@@ -179,7 +179,7 @@ func (l *Locator) fromPoint(hit geo.Hit, lon, lat float64, addr place.Address) R
 	}
 	if addr.District != "" && addr.District != r.District {
 		r.Disagreement = "coordinates in " + r.District + ", address names " + addr.District
-		r.Confidence = math.Min(r.Confidence, confidenceDisagreing)
+		r.Confidence = math.Min(r.Confidence, confidenceDisagreeing)
 	}
 	if addr.District == r.District {
 		if addr.Subdistrict != nil {
