@@ -1,0 +1,315 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"testing"
+	"time"
+)
+
+func setup(t *testing.T, opts ...Option) (*Engine, *MemStore) {
+	t.Helper()
+	s := NewMemStore()
+	return NewEngine(testConfig(30*day, 48*time.Hour), s, opts...), s
+}
+
+func kinds(cs []Change) []ChangeKind {
+	var out []ChangeKind
+	for _, c := range cs {
+		out = append(out, c.Kind)
+	}
+	return out
+}
+
+func TestJoin(t *testing.T) {
+	t.Parallel()
+	e, s := setup(t)
+	r1 := mustAdd(t, e, s, at("c1", 0, 0, days0(0)))
+	r2 := mustAdd(t, e, s, at("c2", 60, 0, days0(1)))
+	if r1.HotspotID != "" || r2.HotspotID != "" || len(r2.Changes) != 0 {
+		t.Fatalf("two complaints made a hotspot: %+v", r2)
+	}
+	r3 := mustAdd(t, e, s, at("c3", 0, 70, days0(2)))
+	if r3.HotspotID != "hs_c1" {
+		t.Fatalf("third complaint: hotspot %q, want hs_c1 (the earliest core)", r3.HotspotID)
+	}
+	if got := kinds(r3.Changes); !slices.Equal(got, []ChangeKind{ChangeOpened}) {
+		t.Fatalf("changes %v, want opened", got)
+	}
+	if len(r3.Members) != 3 {
+		t.Fatalf("members %d, want all three labelled", len(r3.Members))
+	}
+	h := r3.Hotspots[0]
+	if h.Count != 3 || h.Status != StatusEmerging || !h.FirstAt.Equal(days0(0)) || !h.LastAt.Equal(days0(2)) || h.Lon == nil {
+		t.Fatalf("hotspot record %+v", h)
+	}
+	r4 := mustAdd(t, e, s, at("c4", 30, 30, days0(3)))
+	if r4.HotspotID != "hs_c1" || r4.Hotspots[0].Status != StatusActive || r4.Hotspots[0].Count != 4 {
+		t.Fatalf("fourth complaint: %+v", r4)
+	}
+	if got := kinds(r4.Changes); !slices.Equal(got, []ChangeKind{ChangeUpdated}) {
+		t.Fatalf("changes %v, want updated", got)
+	}
+	// Far away in space or time: no neighbour.
+	if r := mustAdd(t, e, s, at("far", 2000, 0, days0(3))); r.HotspotID != "" {
+		t.Fatalf("far complaint joined %s", r.HotspotID)
+	}
+	if r := mustAdd(t, e, s, at("old", 0, 0, days0(-40))); r.HotspotID != "" {
+		t.Fatalf("complaint 40 days before joined %s", r.HotspotID)
+	}
+}
+
+func TestBorderPointSparseChain(t *testing.T) {
+	t.Parallel()
+	e, s := setup(t)
+	// A chain 140 m apart: every point has two neighbours at most, so with
+	// min count 3 only the inner ones are core and they link; a chain of
+	// points 200 m apart makes no hotspot at all.
+	for i := range 6 {
+		mustAdd(t, e, s, at(string(rune('a'+i)), float64(i)*200, 0, days0(float64(i))))
+	}
+	if got := storePartition(s); len(got) != 0 {
+		t.Fatalf("sparse chain made hotspots %v", got)
+	}
+}
+
+func TestMerge(t *testing.T) {
+	t.Parallel()
+	e, s := setup(t)
+	for i, p := range []Point{
+		at("a1", 0, 0, days0(0)), at("a2", 20, 0, days0(1)), at("a3", 0, 20, days0(2)),
+		at("b1", 260, 0, days0(0.5)), at("b2", 280, 0, days0(1.5)), at("b3", 260, 20, days0(2.5)),
+	} {
+		if r := mustAdd(t, e, s, p); i%3 == 2 && len(r.Changes) != 1 {
+			t.Fatalf("%s: changes %+v", p.ID, r.Changes)
+		}
+	}
+	if got := storePartition(s); len(got) != 2 {
+		t.Fatalf("before the bridge: %v, want two hotspots", got)
+	}
+	r := mustAdd(t, e, s, at("x", 130, 0, days0(3)))
+	if r.HotspotID != "hs_a1" {
+		t.Fatalf("bridge joined %q, want the survivor hs_a1 (earliest member)", r.HotspotID)
+	}
+	var merged *Change
+	for i := range r.Changes {
+		if r.Changes[i].Kind == ChangeMerged {
+			merged = &r.Changes[i]
+		}
+	}
+	if merged == nil || merged.HotspotID != "hs_a1" || !slices.Equal(merged.Absorbed, []string{"hs_b1"}) || merged.Count != 7 {
+		t.Fatalf("merge change %+v in %+v", merged, r.Changes)
+	}
+	moved := 0
+	for _, m := range r.Members {
+		if m.ID[0] == 'b' && m.HotspotID == "hs_a1" {
+			moved++
+		}
+	}
+	if moved != 3 {
+		t.Fatalf("%d absorbed members relabelled, want 3: %+v", moved, r.Members)
+	}
+	var absorbed Hotspot
+	for _, h := range r.Hotspots {
+		if h.ID == "hs_b1" {
+			absorbed = h
+		}
+	}
+	if absorbed.Status != StatusMerged || absorbed.MergedInto != "hs_a1" {
+		t.Fatalf("absorbed record %+v", absorbed)
+	}
+	if got := storePartition(s); len(got) != 1 {
+		t.Fatalf("after the bridge: %v, want one hotspot", got)
+	}
+}
+
+func TestPlaceKeyWithoutCoordinates(t *testing.T) {
+	t.Parallel()
+	e, s := setup(t)
+	addr := func(id, key string, d float64) Point {
+		return Point{ID: id, Category: "noise", District: "siming", PlaceKey: key, At: days0(d)}
+	}
+	mustAdd(t, e, s, addr("k1", "思明区湖滨南路100号", 0))
+	mustAdd(t, e, s, addr("k2", "思明区湖滨南路100号", 1))
+	mustAdd(t, e, s, addr("x1", "思明区湖滨南路102号", 1))
+	located := at("k3", 0, 0, days0(2))
+	located.PlaceKey = "思明区湖滨南路100号"
+	r := mustAdd(t, e, s, located)
+	if r.HotspotID != "hs_k1" || r.Hotspots[0].Count != 3 {
+		t.Fatalf("same place key: %+v", r)
+	}
+	for _, m := range s.Members() {
+		if m.ID == "x1" && m.HotspotID != "" {
+			t.Fatalf("another address joined the hotspot")
+		}
+	}
+}
+
+func TestIdempotent(t *testing.T) {
+	t.Parallel()
+	e, s := setup(t)
+	for _, p := range []Point{at("c1", 0, 0, days0(0)), at("c2", 10, 0, days0(1)), at("c3", 0, 10, days0(2))} {
+		mustAdd(t, e, s, p)
+	}
+	before := storePartition(s)
+	h, _ := e.Hotspot("hs_c1")
+	r := mustAdd(t, e, s, at("c2", 10, 0, days0(1)))
+	if r.HotspotID != "hs_c1" || len(r.Members) != 0 || len(r.Changes) != 0 || len(r.Hotspots) != 0 {
+		t.Fatalf("second add changed something: %+v", r)
+	}
+	after, _ := e.Hotspot("hs_c1")
+	if h.Count != after.Count || !equalParts(before, storePartition(s)) {
+		t.Fatalf("count %d -> %d", h.Count, after.Count)
+	}
+}
+
+func TestLifecycle(t *testing.T) {
+	t.Parallel()
+	e, s := setup(t)
+	status := func() Status {
+		h, ok := e.Hotspot("hs_c0")
+		if !ok {
+			t.Fatal("hotspot hs_c0 missing")
+		}
+		return h.Status
+	}
+	for i := range 3 {
+		mustAdd(t, e, s, at("c"+string(rune('0'+i)), float64(i)*10, 0, days0(float64(i)*3)))
+	}
+	if st := status(); st != StatusEmerging {
+		t.Fatalf("at min count: %s", st)
+	}
+	mustAdd(t, e, s, at("c3", 0, 5, days0(9)))
+	if st := status(); st != StatusActive {
+		t.Fatalf("next complaint: %s", st)
+	}
+	steps := []struct {
+		now  float64
+		want Status
+		kind ChangeKind
+	}{
+		{12, StatusActive, ""},
+		{16, StatusCooling, ChangeCooled},
+		{17, StatusCooling, ""},
+		{39, StatusClosed, ChangeClosed},
+		{50, StatusClosed, ""},
+	}
+	for _, st := range steps {
+		cs := e.Tick(days0(st.now))
+		if got := status(); got != st.want {
+			t.Fatalf("tick day %v: %s, want %s", st.now, got, st.want)
+		}
+		if (st.kind == "") != (len(cs) == 0) || (len(cs) > 0 && (cs[0].Kind != st.kind || cs[0].HotspotID != "hs_c0")) {
+			t.Fatalf("tick day %v: changes %+v", st.now, cs)
+		}
+	}
+	// A complaint wakes a cooling hotspot: start again from cooling.
+	mustAdd(t, e, s, at("c4", 5, 5, days0(20)))
+	e.Tick(days0(28))
+	if st := status(); st != StatusCooling {
+		t.Fatalf("before waking: %s", st)
+	}
+	r := mustAdd(t, e, s, at("c5", 5, 0, days0(29)))
+	if st := status(); st != StatusActive || !slices.Equal(kinds(r.Changes), []ChangeKind{ChangeUpdated}) {
+		t.Fatalf("woken: %s %v", st, kinds(r.Changes))
+	}
+	// Six complaints within seven days escalate: c5 and five more.
+	var last Result
+	for i := range 5 {
+		last = mustAdd(t, e, s, at("e"+string(rune('0'+i)), 0, float64(i), days0(30+float64(i))))
+		if st := status(); i < 4 && st != StatusActive {
+			t.Fatalf("%d complaints in a week: %s", i+2, st)
+		}
+	}
+	if st := status(); st != StatusEscalated || !slices.Contains(kinds(last.Changes), ChangeEscalated) {
+		t.Fatalf("burst: %s %v", st, kinds(last.Changes))
+	}
+}
+
+func TestRepeatAfterResolved(t *testing.T) {
+	t.Parallel()
+	e, s := setup(t)
+	for i := range 4 {
+		mustAdd(t, e, s, at("c"+string(rune('0'+i)), float64(i)*10, 0, days0(float64(i)*3)))
+	}
+	if err := e.MarkResolved("hs_c0", days0(10)); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.MarkResolved("hs_nope", days0(10)); !errors.Is(err, ErrUnknownHotspot) {
+		t.Fatalf("unknown hotspot: %v", err)
+	}
+	r := mustAdd(t, e, s, at("repeat", 5, 5, days0(12)))
+	if !slices.Equal(kinds(r.Changes), []ChangeKind{ChangeEscalated}) || r.Hotspots[0].Status != StatusEscalated {
+		t.Fatalf("repeat after close-out: %+v", r.Changes)
+	}
+}
+
+func TestDistricts(t *testing.T) {
+	t.Parallel()
+	e, s := setup(t, WithDistricts("siming"))
+	p := at("h1", 0, 0, days0(0))
+	p.District = "huli"
+	if _, err := e.Add(context.Background(), p); !errors.Is(err, ErrOtherDistrict) {
+		t.Fatalf("other district: %v", err)
+	}
+	// Same spot, two districts: never one hotspot.
+	all, s2 := setup(t)
+	for i := range 4 {
+		q := at("p"+string(rune('0'+i)), float64(i), 0, days0(float64(i)))
+		if i%2 == 1 {
+			q.District = "huli"
+		}
+		mustAdd(t, all, s2, q)
+	}
+	if got := storePartition(s2); len(got) != 0 {
+		t.Fatalf("hotspot across districts: %v", got)
+	}
+	_ = s
+}
+
+func TestInvalidPoints(t *testing.T) {
+	t.Parallel()
+	e, _ := setup(t)
+	lon := 118.1
+	cases := map[string]Point{
+		"no id":        {Category: "noise", At: t0},
+		"no time":      {ID: "x", Category: "noise"},
+		"unknown cat":  {ID: "x", Category: "smell", At: t0},
+		"half a point": {ID: "x", Category: "noise", At: t0, Lon: &lon},
+	}
+	for name, p := range cases {
+		if _, err := e.Add(context.Background(), p); !errors.Is(err, ErrInvalidPoint) {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+}
+
+func TestSeedConfig(t *testing.T) {
+	t.Parallel()
+	cfg, err := LoadConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for cat, r := range map[string]float64{"noise": 150, "cooking_smoke": 100, "dust": 300} {
+		cc := cfg.Categories[cat]
+		if cc.RadiusM != r || cc.Window != 30*day || cc.MinCount != 3 || cc.Cooling != 7*day || cc.Close != 30*day {
+			t.Errorf("%s: %+v", cat, cc.Params)
+		}
+	}
+	if got := cfg.Categories["noise"].Sub("construction"); got.RadiusM != 200 || got.MinCount != 3 {
+		t.Errorf("construction override: %+v", got)
+	}
+	bad := []string{
+		`{"categories":{}}`,
+		`{"categories":{"noise":{"radius_m":0,"window_days":30,"min_count":3,"escalate_count":6,"escalate_days":7,"cooling_days":7,"close_days":30}}}`,
+		`{"categories":{"noise":{"radius_m":100,"window_days":30,"min_count":3,"escalate_count":6,"escalate_days":7,"cooling_days":30,"close_days":7}}}`,
+		`{"categories":{"noise":{"radius_m":100,"window_days":30,"min_count":3,"escalate_count":6,"escalate_days":7,"cooling_days":7,"close_days":30,"subcategories":{"x":{"min_count":1}}}}}`,
+		`{"typo":1}`,
+	}
+	for _, b := range bad {
+		if _, err := ParseConfig([]byte(b)); err == nil {
+			t.Errorf("accepted %s", b)
+		}
+	}
+}
