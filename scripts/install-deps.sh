@@ -1,0 +1,207 @@
+#!/usr/bin/env bash
+# install-deps.sh prepares a Debian machine that has only Go for nuisance:
+# it installs the PostgreSQL server binaries that `nuisance up` and the
+# tests run their private cluster from, and optionally Chromium for the
+# browser tests. It is idempotent and never starts or stops the system's
+# PostgreSQL service.
+#
+# Usage: scripts/install-deps.sh [--chromium] [--dry-run]
+#   --chromium  also install Chromium
+#   --dry-run   print what would be done, change nothing
+set -euo pipefail
+
+PG_MAJOR=15
+# Where Debian installs one directory per PostgreSQL major version.
+PG_LIBDIR=${NUISANCE_PG_LIBDIR:-/usr/lib/postgresql}
+want_chromium=0
+dry_run=0
+
+usage() {
+	sed -n '2,12s/^# \{0,1\}//p' "$0"
+}
+
+for arg in "$@"; do
+	case "$arg" in
+	--chromium) want_chromium=1 ;;
+	--dry-run) dry_run=1 ;;
+	-h | --help)
+		usage
+		exit 0
+		;;
+	*)
+		echo "install-deps: unknown option $arg" >&2
+		usage >&2
+		exit 2
+		;;
+	esac
+done
+
+say() { echo "install-deps: $*"; }
+die() {
+	echo "install-deps: error: $*" >&2
+	exit 1
+}
+
+# Run as root, through sudo when the caller is not root.
+SUDO=()
+if [ "$(id -u)" -ne 0 ]; then
+	if command -v sudo >/dev/null 2>&1; then
+		SUDO=(sudo)
+	elif [ "$dry_run" -eq 0 ]; then
+		die "run as root, or install sudo: installing packages needs root"
+	fi
+fi
+
+run() {
+	if [ "$dry_run" -eq 1 ]; then
+		say "would run: ${SUDO[*]:+${SUDO[*]} }$*"
+		return 0
+	fi
+	"${SUDO[@]}" "$@"
+}
+
+# has_server_binaries DIR: the same test as internal/pgcluster.FindBinaries.
+has_server_binaries() {
+	[ -n "$1" ] && [ -x "$1/initdb" ] && [ -x "$1/pg_ctl" ] && [ -x "$1/postgres" ]
+}
+
+# find_pg_bindir prints the directory of initdb, pg_ctl and postgres, in
+# the order pgcluster looks for them, or fails.
+find_pg_bindir() {
+	local dir
+	if [ -n "${PG_BINDIR:-}" ] && has_server_binaries "$PG_BINDIR"; then
+		echo "$PG_BINDIR"
+		return 0
+	fi
+	if command -v pg_config >/dev/null 2>&1; then
+		dir=$(pg_config --bindir 2>/dev/null || true)
+		if has_server_binaries "$dir"; then
+			echo "$dir"
+			return 0
+		fi
+	fi
+	for dir in $(find "$PG_LIBDIR" -mindepth 2 -maxdepth 2 -name bin 2>/dev/null | sort -V -r); do
+		if has_server_binaries "$dir"; then
+			echo "$dir"
+			return 0
+		fi
+	done
+	if command -v initdb >/dev/null 2>&1; then
+		dir=$(dirname "$(readlink -f "$(command -v initdb)")")
+		if has_server_binaries "$dir"; then
+			echo "$dir"
+			return 0
+		fi
+	fi
+	return 1
+}
+
+command -v apt-get >/dev/null 2>&1 || apt_missing=1
+
+apt_updated=0
+apt_update_once() {
+	if [ "$apt_updated" -eq 0 ]; then
+		say "updating the package lists"
+		run env DEBIAN_FRONTEND=noninteractive apt-get update -q ||
+			die "apt-get update failed"
+		apt_updated=1
+	fi
+}
+
+# Forbid service starts while packages install, so the postgresql
+# package's post-install does not start the system cluster, and put back
+# whatever policy was there before, on every exit path.
+POLICY=/usr/sbin/policy-rc.d
+POLICY_SAVED=""
+policy_installed=0
+forbid_service_starts() {
+	[ "$policy_installed" -eq 1 ] && return 0
+	if [ "$dry_run" -eq 1 ]; then
+		say "would forbid service starts with $POLICY during the install"
+		policy_installed=1
+		return 0
+	fi
+	if [ -e "$POLICY" ]; then
+		POLICY_SAVED=$(mktemp)
+		"${SUDO[@]}" cp -p "$POLICY" "$POLICY_SAVED"
+	fi
+	printf '#!/bin/sh\n# Written by nuisance scripts/install-deps.sh during an install.\nexit 101\n' |
+		"${SUDO[@]}" tee "$POLICY" >/dev/null
+	"${SUDO[@]}" chmod 0755 "$POLICY"
+	policy_installed=1
+	trap restore_policy EXIT
+	trap 'exit 130' INT TERM
+}
+restore_policy() {
+	[ "$policy_installed" -eq 1 ] && [ "$dry_run" -eq 0 ] || return 0
+	if [ -n "$POLICY_SAVED" ]; then
+		"${SUDO[@]}" cp -p "$POLICY_SAVED" "$POLICY"
+		"${SUDO[@]}" rm -f "$POLICY_SAVED"
+	else
+		"${SUDO[@]}" rm -f "$POLICY"
+	fi
+	policy_installed=0
+}
+
+apt_install() {
+	[ -z "${apt_missing:-}" ] || die "apt-get not found: install $* by hand (this script supports Debian and Ubuntu)"
+	apt_update_once
+	forbid_service_starts
+	say "installing $*"
+	run env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "$@" ||
+		die "apt-get install $* failed"
+}
+
+# package_available NAME: whether the package lists offer NAME.
+package_available() {
+	local candidate
+	candidate=$(apt-cache policy "$1" 2>/dev/null | awk '/Candidate:/ { print $2 }')
+	[ -n "$candidate" ] && [ "$candidate" != "(none)" ]
+}
+
+did=()
+
+# PostgreSQL server binaries.
+if bindir=$(find_pg_bindir); then
+	say "PostgreSQL server binaries found in $bindir; nothing to install"
+else
+	[ -z "${apt_missing:-}" ] || die "no PostgreSQL server binaries and no apt-get: install PostgreSQL $PG_MAJOR and set PG_BINDIR"
+	apt_update_once
+	if package_available "postgresql-$PG_MAJOR"; then
+		apt_install "postgresql-$PG_MAJOR"
+	else
+		say "postgresql-$PG_MAJOR is not offered; installing the distribution's postgresql"
+		apt_install postgresql
+	fi
+	if [ "$dry_run" -eq 0 ]; then
+		bindir=$(find_pg_bindir) || die "PostgreSQL was installed but initdb, pg_ctl and postgres are still not found"
+		say "PostgreSQL server binaries installed in $bindir"
+	fi
+	did+=("installed PostgreSQL")
+fi
+
+# useradd, to create the unprivileged user the private cluster runs as
+# when there is no postgres user.
+if ! command -v useradd >/dev/null 2>&1 && ! getent passwd postgres >/dev/null 2>&1; then
+	apt_install passwd
+	did+=("installed passwd (useradd)")
+fi
+
+if [ "$want_chromium" -eq 1 ]; then
+	if command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1; then
+		say "Chromium found; nothing to install"
+	else
+		apt_install chromium
+		did+=("installed Chromium")
+	fi
+fi
+
+restore_policy
+
+if [ "${#did[@]}" -eq 0 ]; then
+	say "done: everything was already installed"
+elif [ "$dry_run" -eq 1 ]; then
+	say "dry run done, nothing changed; would have: ${did[*]}"
+else
+	say "done: ${did[*]}"
+fi
