@@ -510,6 +510,8 @@ func TestRoutePrecedence(t *testing.T) {
 		{ID: "any-sub", Category: "noise", District: "tongan", Department: DeptEcology, Mode: ModeOnSite},
 		{ID: "tongan", Category: "noise", Subcategory: "traffic", District: "tongan", Department: DeptUrbanManagement, Mode: ModeOnSite},
 		{ID: "night", Category: "noise", Subcategory: "traffic", Window: &Window{From: "23:00", To: "05:00"}, Department: DeptHousing, Mode: ModeNonSite},
+		{ID: "at-enterprise", Category: "noise", PlaceKind: PlacePositiveList, Department: DeptEcology, Mode: ModeNonSite},
+		{ID: "detailed", Category: "noise", Subcategory: "traffic", District: "jimei", Window: &Window{From: "00:00", To: "23:59"}, Details: []string{"horn"}, Department: DeptTrafficTransport, Mode: ModeOnSite},
 		{ID: "last-resort", Category: "noise", Subcategory: "traffic", District: "tongan", Window: &Window{From: "00:00", To: "23:59"}, Fallback: true, Department: DeptHousing, Mode: ModeOnSite},
 	}
 	r, err := New(cfg, cal)
@@ -519,24 +521,29 @@ func TestRoutePrecedence(t *testing.T) {
 	tests := []struct {
 		district string
 		clock    string
+		detail   string
+		place    string
 		exclude  []string
 		want     string
 	}{
-		{"huli", "10:00", nil, "generic"},
-		{"huli", "10:00", []string{"huli-traffic"}, "generic-twin"},
-		{"tongan", "10:00", nil, "tongan"},
-		{"tongan", "23:30", nil, "night"},
-		{"tongan", "10:00", []string{"tongan-urban"}, "any-sub"},
-		{"tongan", "10:00", []string{"tongan-urban", "tongan-eco"}, "generic"},
-		{"tongan", "10:00", []string{"tongan-urban", "tongan-eco", "tongan-traffic"}, "generic-twin"},
-		{"tongan", "10:00", []string{"tongan-urban", "tongan-eco", "tongan-traffic", "tongan-police"}, "last-resort"},
-		{"tongan", "10:00", []string{"tongan-urban", "tongan-eco", "tongan-traffic", "tongan-police", "tongan-housing"}, ""},
-		{"huli", "10:00", []string{"huli-traffic", "huli-police"}, ""},
-		{"huli", "04:59", nil, "night"},
-		{"huli", "05:00", nil, "generic"},
+		{"huli", "10:00", "", "", nil, "generic"},
+		{"huli", "10:00", "", "", []string{"huli-traffic"}, "generic-twin"},
+		{"tongan", "10:00", "", "", nil, "tongan"},
+		{"tongan", "23:30", "", "", nil, "night"},
+		{"tongan", "10:00", "", "", []string{"tongan-urban"}, "any-sub"},
+		{"tongan", "10:00", "", "", []string{"tongan-urban", "tongan-eco"}, "generic"},
+		{"tongan", "10:00", "", "", []string{"tongan-urban", "tongan-eco", "tongan-traffic"}, "generic-twin"},
+		{"tongan", "10:00", "", "", []string{"tongan-urban", "tongan-eco", "tongan-traffic", "tongan-police"}, "last-resort"},
+		{"tongan", "10:00", "", "", []string{"tongan-urban", "tongan-eco", "tongan-traffic", "tongan-police", "tongan-housing"}, ""},
+		{"huli", "10:00", "", "", []string{"huli-traffic", "huli-police"}, ""},
+		{"huli", "04:59", "", "", nil, "night"},
+		{"huli", "05:00", "", "", nil, "generic"},
+		{"jimei", "10:00", "horn", "", nil, "detailed"},
+		{"jimei", "10:00", "horn", "恒俊博电气", nil, "at-enterprise"},
+		{"jimei", "10:00", "horn", "恒俊博电气", []string{"jimei-eco"}, "detailed"},
 	}
 	for _, tt := range tests {
-		d, err := r.Route(Request{Category: "noise", Subcategory: "traffic", District: tt.district, At: at(t, "2024-03-05 "+tt.clock), ExcludeTeams: tt.exclude})
+		d, err := r.Route(Request{Category: "noise", Subcategory: "traffic", District: tt.district, Detail: tt.detail, Place: tt.place, At: at(t, "2024-03-05 "+tt.clock), ExcludeTeams: tt.exclude})
 		if tt.want == "" {
 			if !errors.Is(err, ErrNoRule) {
 				t.Errorf("%s %s excluding %v: %+v, %v; want ErrNoRule", tt.district, tt.clock, tt.exclude, d, err)

@@ -21,16 +21,66 @@ const SeedFile = "calendar.json"
 // in Xiamen is a local calendar day, whatever zone a timestamp arrives in.
 const Zone = "Asia/Shanghai"
 
-// day is a local calendar date, the key of the holiday tables.
-type day struct {
-	y int
-	m time.Month
-	d int
+// day numbers local calendar dates from 1970-01-01 (day 0), so that the
+// deadline arithmetic is integer arithmetic rather than time.Time calls.
+type day int
+
+// civil is the day number of a proleptic Gregorian date (H. Hinnant's
+// days_from_civil).
+func civil(y int, m time.Month, d int) day {
+	if m <= 2 {
+		y--
+	}
+	era := y / 400
+	if y < 0 && y%400 != 0 {
+		era--
+	}
+	yoe := y - era*400
+	mp := (int(m) + 9) % 12
+	doy := (153*mp+2)/5 + d - 1
+	doe := yoe*365 + yoe/4 - yoe/100 + doy
+	return day(era*146097 + doe - 719468)
 }
 
+// date is the inverse of civil.
+func (d day) date() (int, time.Month, int) {
+	z := int(d) + 719468
+	era := z / 146097
+	if z < 0 && z%146097 != 0 {
+		era--
+	}
+	doe := z - era*146097
+	yoe := (doe - doe/1460 + doe/36524 - doe/146096) / 365
+	doy := doe - (365*yoe + yoe/4 - yoe/100)
+	mp := (5*doy + 2) / 153
+	dd := doy - (153*mp+2)/5 + 1
+	m := (mp+2)%12 + 1
+	y := yoe + era*400
+	if m <= 2 {
+		y++
+	}
+	return y, time.Month(m), dd
+}
+
+// String formats the day as YYYY-MM-DD for error messages.
+func (d day) String() string {
+	y, m, dd := d.date()
+	return fmt.Sprintf("%04d-%02d-%02d", y, m, dd)
+}
+
+// weekday of a day number; 1970-01-01 was a Thursday.
+func (d day) weekday() time.Weekday {
+	return time.Weekday(((int(d)+4)%7 + 7) % 7)
+}
+
+func (d day) weekend() bool {
+	wd := d.weekday()
+	return wd == time.Saturday || wd == time.Sunday
+}
+
+// dayOf is the day number of t's date in t's own location.
 func dayOf(t time.Time) day {
-	y, m, d := t.Date()
-	return day{y, m, d}
+	return civil(t.Date())
 }
 
 // Holiday is one announced holiday period: its days off and the weekend
@@ -71,6 +121,9 @@ type Calendar struct {
 	work      map[day]string // holiday name of each adjusted working day
 	firstYear int
 	lastYear  int
+	// working answers for every day of the covered years, from day base.
+	base    day
+	working []bool
 }
 
 // Load reads the calendar embedded in the seeds package.
@@ -138,16 +191,24 @@ func New(f File) (*Calendar, error) {
 			return nil, fmt.Errorf("year %d missing between %d and %d", y, c.firstYear, c.lastYear)
 		}
 	}
+	c.base = civil(c.firstYear, time.January, 1)
+	c.working = make([]bool, civil(c.lastYear+1, time.January, 1)-c.base)
+	for i := range c.working {
+		d := c.base + day(i)
+		_, worked := c.work[d]
+		_, off := c.off[d]
+		c.working[i] = worked || !off && !d.weekend()
+	}
 	return c, nil
 }
 
 func (c *Calendar) parseDay(year int, s string) (day, error) {
 	t, err := time.ParseInLocation(time.DateOnly, s, c.loc)
 	if err != nil {
-		return day{}, fmt.Errorf("parse date %q: %w", s, err)
+		return 0, fmt.Errorf("parse date %q: %w", s, err)
 	}
 	if t.Year() != year {
-		return day{}, fmt.Errorf("date %s outside year %d", s, year)
+		return 0, fmt.Errorf("date %s outside year %d", s, year)
 	}
 	return dayOf(t), nil
 }
@@ -164,20 +225,17 @@ func (c *Calendar) addHoliday(year int, h Holiday) error {
 	if err != nil {
 		return err
 	}
-	start := time.Date(from.y, from.m, from.d, 12, 0, 0, 0, c.loc)
-	end := time.Date(to.y, to.m, to.d, 12, 0, 0, 0, c.loc)
-	if end.Before(start) {
+	if to < from {
 		return fmt.Errorf("holiday ends %s before it starts %s", h.To, h.From)
 	}
 	// The longest break ever announced is nine days (Spring Festival 2026);
 	// a longer range is a typing error.
-	if end.Sub(start) > 10*24*time.Hour {
+	if to-from >= 10 {
 		return fmt.Errorf("holiday %s to %s longer than ten days", h.From, h.To)
 	}
-	for t := start; !t.After(end); t = t.AddDate(0, 0, 1) {
-		d := dayOf(t)
+	for d := from; d <= to; d++ {
 		if _, dup := c.off[d]; dup {
-			return fmt.Errorf("day %s off twice", t.Format(time.DateOnly))
+			return fmt.Errorf("day %s off twice", d)
 		}
 		c.off[d] = h.Name
 	}
@@ -192,16 +250,12 @@ func (c *Calendar) addHoliday(year int, h Holiday) error {
 		if _, dup := c.work[d]; dup {
 			return fmt.Errorf("adjusted working day %s listed twice", s)
 		}
-		if wd := c.noon(d).Weekday(); wd != time.Saturday && wd != time.Sunday {
-			return fmt.Errorf("adjusted working day %s is a %s, not a weekend day", s, wd)
+		if !d.weekend() {
+			return fmt.Errorf("adjusted working day %s is a %s, not a weekend day", s, d.weekday())
 		}
 		c.work[d] = h.Name
 	}
 	return nil
-}
-
-func (c *Calendar) noon(d day) time.Time {
-	return time.Date(d.y, d.m, d.d, 12, 0, 0, 0, c.loc)
 }
 
 // Location is the calendar's time zone, Asia/Shanghai; callers use it to
@@ -227,14 +281,10 @@ func (c *Calendar) IsWorkingDay(t time.Time) bool {
 }
 
 func (c *Calendar) isWorking(d day) bool {
-	if _, ok := c.work[d]; ok {
-		return true
+	if i := int(d - c.base); i >= 0 && i < len(c.working) {
+		return c.working[i]
 	}
-	if _, ok := c.off[d]; ok {
-		return false
-	}
-	wd := c.noon(d).Weekday()
-	return wd != time.Saturday && wd != time.Sunday
+	return !d.weekend()
 }
 
 // Holiday names the public holiday or the holiday an adjusted working day
@@ -254,8 +304,7 @@ func (c *Calendar) Holiday(t time.Time) (name string, adjustedWorkingDay bool, o
 // EndOfDay is the last second of the local day of t (23:59:59 in
 // Asia/Shanghai), the moment a day-based deadline expires.
 func (c *Calendar) EndOfDay(t time.Time) time.Time {
-	y, m, d := t.In(c.loc).Date()
-	return time.Date(y, m, d, 23, 59, 59, 0, c.loc)
+	return c.endOf(dayOf(t.In(c.loc)))
 }
 
 // AddWorkingDays returns the deadline "within n working days of t", the
@@ -266,21 +315,25 @@ func (c *Calendar) EndOfDay(t time.Time) time.Time {
 // on the next working day, which is day 1. For n <= 0 the deadline is the
 // end of t's day if it is a working day, else of the next working day.
 func (c *Calendar) AddWorkingDays(t time.Time, n int) time.Time {
-	t = t.In(c.loc)
-	cur := time.Date(t.Year(), t.Month(), t.Day(), 12, 0, 0, 0, c.loc)
+	cur := dayOf(t.In(c.loc))
 	if n <= 0 {
-		for !c.isWorking(dayOf(cur)) {
-			cur = cur.AddDate(0, 0, 1)
+		for !c.isWorking(cur) {
+			cur++
 		}
-		return c.EndOfDay(cur)
+		return c.endOf(cur)
 	}
 	for counted := 0; counted < n; {
-		cur = cur.AddDate(0, 0, 1)
-		if c.isWorking(dayOf(cur)) {
+		cur++
+		if c.isWorking(cur) {
 			counted++
 		}
 	}
-	return c.EndOfDay(cur)
+	return c.endOf(cur)
+}
+
+func (c *Calendar) endOf(d day) time.Time {
+	y, m, dd := d.date()
+	return time.Date(y, m, dd, 23, 59, 59, 0, c.loc)
 }
 
 // WorkingDaysBetween counts the working days after the local day of from
@@ -288,14 +341,10 @@ func (c *Calendar) AddWorkingDays(t time.Time, n int) time.Time {
 // it tells a report how many working days a case took. It is 0 when to is
 // not after from's day.
 func (c *Calendar) WorkingDaysBetween(from, to time.Time) int {
-	f := from.In(c.loc)
-	t := to.In(c.loc)
-	cur := time.Date(f.Year(), f.Month(), f.Day(), 12, 0, 0, 0, c.loc)
-	end := time.Date(t.Year(), t.Month(), t.Day(), 12, 0, 0, 0, c.loc)
 	n := 0
-	for cur.Before(end) {
-		cur = cur.AddDate(0, 0, 1)
-		if c.isWorking(dayOf(cur)) {
+	for d, end := dayOf(from.In(c.loc)), dayOf(to.In(c.loc)); d < end; {
+		d++
+		if c.isWorking(d) {
 			n++
 		}
 	}

@@ -330,6 +330,29 @@ func TestAddWorkingDaysProperties(t *testing.T) {
 	}
 }
 
+// The day arithmetic agrees with the time package on every date from 1900
+// to 2200: number, date, weekday and text.
+func TestDayNumbers(t *testing.T) {
+	t.Parallel()
+	want := day(-25567) // 1900-01-01
+	for tm := time.Date(1900, 1, 1, 12, 0, 0, 0, time.UTC); tm.Year() < 2200; tm = tm.AddDate(0, 0, 1) {
+		d := dayOf(tm)
+		if d != want {
+			t.Fatalf("dayOf(%s) = %d, want %d", tm.Format(time.DateOnly), d, want)
+		}
+		want++
+		if y, m, dd := d.date(); y != tm.Year() || m != tm.Month() || dd != tm.Day() {
+			t.Fatalf("day %d date() = %d-%d-%d, want %s", d, y, m, dd, tm.Format(time.DateOnly))
+		}
+		if d.weekday() != tm.Weekday() {
+			t.Fatalf("day %s weekday %s, want %s", d, d.weekday(), tm.Weekday())
+		}
+		if d.String() != tm.Format(time.DateOnly) {
+			t.Fatalf("day %d String() = %s, want %s", d, d, tm.Format(time.DateOnly))
+		}
+	}
+}
+
 func TestHoliday(t *testing.T) {
 	t.Parallel()
 	c := setup(t)
@@ -361,6 +384,7 @@ func TestNewRejectsBadAnnouncements(t *testing.T) {
 	}{
 		{"no years", `{"years": []}`, "no years"},
 		{"worked weekday", `{"years": [{"year": 2024, "holidays": [{"name": "x", "from": "2024-01-01", "to": "2024-01-01", "work": ["2024-01-03"]}]}]}`, "not a weekend day"},
+		{"day off twice", `{"years": [{"year": 2024, "holidays": [{"name": "x", "from": "2024-05-01", "to": "2024-05-03"}, {"name": "y", "from": "2024-05-03", "to": "2024-05-04"}]}]}`, "day 2024-05-03 off twice"},
 		{"off and worked", `{"years": [{"year": 2024, "holidays": [{"name": "x", "from": "2024-02-10", "to": "2024-02-17", "work": ["2024-02-11"]}]}]}`, "both off and worked"},
 		{"date in other year", `{"years": [{"year": 2024, "holidays": [{"name": "x", "from": "2025-01-01", "to": "2025-01-01"}]}]}`, "outside year 2024"},
 		{"reversed range", `{"years": [{"year": 2024, "holidays": [{"name": "x", "from": "2024-05-05", "to": "2024-05-01"}]}]}`, "before it starts"},
@@ -390,10 +414,12 @@ func TestSeedTotals(t *testing.T) {
 	offPerYear := map[int]int{}
 	workPerYear := map[int]int{}
 	for d := range c.off {
-		offPerYear[d.y]++
+		y, _, _ := d.date()
+		offPerYear[y]++
 	}
 	for d := range c.work {
-		workPerYear[d.y]++
+		y, _, _ := d.date()
+		workPerYear[y]++
 	}
 	// 2024: 1+8+3+5+1+3+7 days off, 8 adjusted working days.
 	// 2025: 1+8+3+5+3+8 days off, 5 adjusted working days.
