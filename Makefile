@@ -1,0 +1,39 @@
+# nuisance — see README.md. Every target installs what it needs.
+SHELL := /bin/bash
+GO ?= go
+export GOFLAGS ?= -buildvcs=false
+NUISANCE_TEST_PG_DIR ?= /tmp/nuisance-test-pg
+export NUISANCE_TEST_PG_DIR
+
+.PHONY: run test deps build vet fuzz bench clean
+
+deps:
+	@bash scripts/install-deps.sh
+
+build:
+	$(GO) build -o bin/ ./cmd/...
+
+run: deps
+	$(GO) run ./cmd/nuisance up --demo
+
+vet:
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
+	$(GO) vet ./...
+
+# The whole suite against real PostgreSQL (TEST_DATABASE_URL, or a private
+# cluster) and real NATS servers started by the tests themselves.
+test: deps vet
+	@set -o pipefail; status=0; \
+	$(GO) test -count=1 -timeout 20m ./... || status=$$?; \
+	$(GO) test -count=1 -run '^$$' -fuzz FuzzIntakeDecode -fuzztime 15s ./services/intake || status=$$?; \
+	$(GO) run ./internal/pgtest/cmd/pgtest-stop >/dev/null 2>&1 || true; \
+	exit $$status
+
+fuzz: deps
+	$(GO) test -run '^$$' -fuzz FuzzIntakeDecode -fuzztime 5m ./services/intake
+
+bench: deps
+	$(GO) test -run '^$$' -bench . -benchmem -timeout 60m ./...
+
+clean:
+	rm -rf bin var

@@ -1,0 +1,209 @@
+package natsx_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/xiamen-eeb/nuisance/internal/event"
+	"github.com/xiamen-eeb/nuisance/internal/fault"
+	"github.com/xiamen-eeb/nuisance/internal/natsx"
+	"github.com/xiamen-eeb/nuisance/internal/testenv"
+)
+
+type setup struct {
+	pool *pgxpool.Pool
+	n    *testenv.NATS
+}
+
+func newSetup(t *testing.T) setup {
+	t.Helper()
+	pool := testenv.DB(t)
+	if _, err := pool.Exec(context.Background(), `CREATE TABLE effects (event_id text PRIMARY KEY, n int NOT NULL)`); err != nil {
+		t.Fatal(err)
+	}
+	return setup{pool: pool, n: testenv.StartNATS(t)}
+}
+
+func (s setup) publish(t *testing.T, msgID string, payload any) {
+	t.Helper()
+	b, ok := payload.([]byte)
+	if !ok {
+		var err error
+		if b, err = json.Marshal(payload); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m := nats.NewMsg("complaint.received")
+	m.Data = b
+	m.Header.Set(jetstream.MsgIDHeader, msgID)
+	if _, err := s.n.JS.PublishMsg(context.Background(), m); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (s setup) run(t *testing.T, h natsx.Handler[event.ComplaintReceived], maxDeliver int) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	c, err := natsx.NewConsumer(ctx, s.n.JS, s.pool, testenv.Log(t), natsx.ConsumerSpec{
+		Stream: "COMPLAINTS", Durable: "test", Filters: []string{"complaint.received"},
+		Schema: "complaint.received.v1", MaxDeliver: maxDeliver, AckWait: 5 * time.Second,
+	}, h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { _ = c.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+}
+
+func (s setup) count(t *testing.T, sql string, args ...any) int {
+	t.Helper()
+	var n int
+	if err := s.pool.QueryRow(context.Background(), sql, args...).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func received(id string) event.ComplaintReceived {
+	return event.ComplaintReceived{EventID: id, ComplaintID: "c-" + id, TicketID: "t-" + id,
+		ReceivedAt: time.Date(2024, 3, 11, 22, 0, 0, 0, time.UTC), Description: "夜间施工噪声"}
+}
+
+// record is a handler whose effect is a row per event id.
+func record(ctx context.Context, tx pgx.Tx, ev event.ComplaintReceived, _ natsx.Meta) error {
+	_, err := tx.Exec(ctx, `INSERT INTO effects (event_id, n) VALUES ($1, 1) ON CONFLICT (event_id) DO UPDATE SET n = effects.n + 1`, ev.EventID)
+	return err
+}
+
+func TestConsumeAcksAndIsIdempotent(t *testing.T) {
+	t.Parallel()
+	s := newSetup(t)
+	s.run(t, record, 5)
+	for i := range 50 {
+		ev := received("e" + string(rune('A'+i%26)) + string(rune('a'+i/26)))
+		s.publish(t, ev.EventID, ev)
+		// The same event again under another message id (a sweeper
+		// re-publication) must change nothing.
+		s.publish(t, ev.EventID+"/r1", ev)
+	}
+	testenv.Eventually(t, 20*time.Second, "50 effects", func() bool {
+		return s.count(t, `SELECT count(*) FROM effects`) == 50
+	})
+	testenv.Eventually(t, 10*time.Second, "all acknowledged", func() bool {
+		ci, err := s.n.JS.Consumer(context.Background(), "COMPLAINTS", "test")
+		if err != nil {
+			return false
+		}
+		info, err := ci.Info(context.Background())
+		return err == nil && info.NumAckPending == 0 && info.NumPending == 0
+	})
+	if n := s.count(t, `SELECT count(*) FROM effects WHERE n <> 1`); n != 0 {
+		t.Fatalf("%d events handled more than once", n)
+	}
+	if n := s.count(t, `SELECT count(*) FROM processed_events WHERE consumer = 'test'`); n != 50 {
+		t.Fatalf("processed_events has %d rows, want 50", n)
+	}
+}
+
+func TestConsumeDeadLettersInvalidPayload(t *testing.T) {
+	t.Parallel()
+	s := newSetup(t)
+	var calls atomic.Int32
+	s.run(t, func(ctx context.Context, tx pgx.Tx, ev event.ComplaintReceived, m natsx.Meta) error {
+		calls.Add(1)
+		return record(ctx, tx, ev, m)
+	}, 5)
+	s.publish(t, "bad-json", []byte(`{not json`))
+	s.publish(t, "bad-schema", []byte(`{"event_id":"x1","complaint_id":"c","ticket_id":"t","received_at":"yesterday","description":"d"}`))
+	testenv.Eventually(t, 10*time.Second, "two dead letters", func() bool {
+		return s.count(t, `SELECT count(*) FROM dead_letters WHERE consumer = 'test'`) == 2
+	})
+	if n := s.count(t, `SELECT count(*) FROM dead_letters WHERE reason LIKE '%received_at%'`); n != 1 {
+		t.Fatalf("schema dead letter does not name the field: %d", n)
+	}
+	testenv.Eventually(t, 10*time.Second, "dead letters on the DLQ stream", func() bool {
+		st, err := s.n.JS.Stream(context.Background(), "DLQ")
+		if err != nil {
+			return false
+		}
+		info, err := st.Info(context.Background())
+		return err == nil && info.State.Msgs == 2
+	})
+	if calls.Load() != 0 {
+		t.Fatalf("handler called %d times for invalid payloads", calls.Load())
+	}
+}
+
+func TestConsumeRetriesTransientErrors(t *testing.T) {
+	t.Parallel()
+	s := newSetup(t)
+	var calls atomic.Int32
+	s.run(t, func(ctx context.Context, tx pgx.Tx, ev event.ComplaintReceived, m natsx.Meta) error {
+		if calls.Add(1) == 1 {
+			// An effect written before the failure must be rolled back.
+			if err := record(ctx, tx, ev, m); err != nil {
+				return err
+			}
+			return errors.New("database hiccup")
+		}
+		return record(ctx, tx, ev, m)
+	}, 5)
+	ev := received("retry")
+	s.publish(t, ev.EventID, ev)
+	testenv.Eventually(t, 15*time.Second, "effect after a retry", func() bool {
+		return s.count(t, `SELECT count(*) FROM effects WHERE event_id = 'retry' AND n = 1`) == 1
+	})
+	if calls.Load() != 2 {
+		t.Fatalf("handler called %d times, want 2", calls.Load())
+	}
+	if n := s.count(t, `SELECT count(*) FROM dead_letters`); n != 0 {
+		t.Fatalf("%d dead letters for a transient error", n)
+	}
+}
+
+func TestConsumeDeadLettersAtMaxDeliver(t *testing.T) {
+	t.Parallel()
+	s := newSetup(t)
+	var calls atomic.Int32
+	s.run(t, func(context.Context, pgx.Tx, event.ComplaintReceived, natsx.Meta) error {
+		calls.Add(1)
+		return errors.New("always failing")
+	}, 3)
+	ev := received("poison")
+	s.publish(t, ev.EventID, ev)
+	testenv.Eventually(t, 30*time.Second, "dead letter after 3 deliveries", func() bool {
+		return s.count(t, `SELECT count(*) FROM dead_letters WHERE event_id = 'poison' AND deliveries = 3 AND reason LIKE 'max deliveries%'`) == 1
+	})
+	time.Sleep(3 * time.Second) // a terminated message must not come back
+	if calls.Load() != 3 {
+		t.Fatalf("handler called %d times, want 3", calls.Load())
+	}
+}
+
+func TestConsumeDeadLettersHandlerInvalid(t *testing.T) {
+	t.Parallel()
+	s := newSetup(t)
+	var calls atomic.Int32
+	s.run(t, func(context.Context, pgx.Tx, event.ComplaintReceived, natsx.Meta) error {
+		calls.Add(1)
+		return fault.Errorf(fault.Invalid, "category %q unknown", "smell")
+	}, 5)
+	ev := received("invalid")
+	s.publish(t, ev.EventID, ev)
+	testenv.Eventually(t, 10*time.Second, "dead letter", func() bool {
+		return s.count(t, `SELECT count(*) FROM dead_letters WHERE event_id = 'invalid' AND deliveries = 1 AND reason LIKE '%smell%'`) == 1
+	})
+	if calls.Load() != 1 {
+		t.Fatalf("handler called %d times, want 1", calls.Load())
+	}
+}

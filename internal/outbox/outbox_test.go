@@ -1,0 +1,147 @@
+package outbox_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/xiamen-eeb/nuisance/internal/outbox"
+	"github.com/xiamen-eeb/nuisance/internal/testenv"
+)
+
+func addEvents(t *testing.T, pool *pgxpool.Pool, n int, prefix string) {
+	t.Helper()
+	err := pgx.BeginFunc(context.Background(), pool, func(tx pgx.Tx) error {
+		for i := range n {
+			id := fmt.Sprintf("%s-%04d", prefix, i)
+			if err := outbox.Add(context.Background(), tx, "complaint.received", id, map[string]string{"event_id": id}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func streamMsgs(t *testing.T, n *testenv.NATS) uint64 {
+	t.Helper()
+	st, err := n.JS.Stream(context.Background(), "COMPLAINTS")
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := st.Info(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return info.State.Msgs
+}
+
+func TestRelayTwoRelaysAndACrashPublishEachEventOnce(t *testing.T) {
+	t.Parallel()
+	pool := testenv.DB(t)
+	n := testenv.StartNATS(t)
+	log := testenv.Log(t)
+	addEvents(t, pool, 1000, "ev")
+
+	// A relay that dies after JetStream acknowledged its batch but before
+	// it marked the rows sent.
+	crashing := &outbox.Relay{Pool: pool, JS: n.JS, Log: log, Batch: 300,
+		AfterPublish: func() error { return errors.New("killed") }}
+	if _, err := crashing.RelayOnce(context.Background()); err == nil {
+		t.Fatal("crashing relay reported success")
+	}
+	if got := streamMsgs(t, n); got != 300 {
+		t.Fatalf("after the crash the stream holds %d messages, want 300", got)
+	}
+
+	var wg sync.WaitGroup
+	for range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := &outbox.Relay{Pool: pool, JS: n.JS, Log: log, Batch: 100}
+			for {
+				claimed, err := r.RelayOnce(context.Background())
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if claimed == 0 {
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	var unsent int
+	if err := pool.QueryRow(context.Background(), `SELECT count(*) FROM outbox WHERE sent_at IS NULL`).Scan(&unsent); err != nil {
+		t.Fatal(err)
+	}
+	if unsent != 0 {
+		t.Fatalf("%d events left unsent", unsent)
+	}
+	if got := streamMsgs(t, n); got != 1000 {
+		t.Fatalf("stream holds %d messages, want exactly 1000", got)
+	}
+}
+
+func TestRelayRunWakesOnNotify(t *testing.T) {
+	t.Parallel()
+	pool := testenv.DB(t)
+	n := testenv.StartNATS(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	r := &outbox.Relay{Pool: pool, JS: n.JS, Log: testenv.Log(t), Poll: time.Hour}
+	go func() { _ = r.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	time.Sleep(200 * time.Millisecond) // let the first scan pass before the insert
+	addEvents(t, pool, 10, "wake")
+	testenv.Eventually(t, 5*time.Second, "events relayed without polling", func() bool { return streamMsgs(t, n) == 10 })
+}
+
+func TestSweeperRepublishesUnprocessedEvents(t *testing.T) {
+	t.Parallel()
+	pool := testenv.DB(t)
+	n := testenv.StartNATS(t)
+	log := testenv.Log(t)
+	addEvents(t, pool, 10, "sw")
+	r := &outbox.Relay{Pool: pool, JS: n.JS, Log: log}
+	if _, err := r.RelayOnce(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	// The consumer processed the first six; the rest were lost.
+	if _, err := pool.Exec(context.Background(), `INSERT INTO processed_events (consumer, event_id)
+		SELECT 'geocoder', event_id FROM outbox WHERE event_id < 'sw-0006'`); err != nil {
+		t.Fatal(err)
+	}
+	s := &outbox.Sweeper{Pool: pool, JS: n.JS, Log: log, After: time.Hour,
+		Watches: []outbox.Watch{{Consumer: "geocoder", Filter: "complaint.received"}}}
+	if got, err := s.SweepOnce(context.Background()); err != nil || got != 0 {
+		t.Fatalf("sweep before the deadline republished %d (err %v)", got, err)
+	}
+	if _, err := pool.Exec(context.Background(), `UPDATE outbox SET sent_at = now() - interval '2 hours'`); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.SweepOnce(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != 4 {
+		t.Fatalf("republished %d events, want the 4 unprocessed", got)
+	}
+	if m := streamMsgs(t, n); m != 14 {
+		t.Fatalf("stream holds %d messages, want 14 (republications are not deduplicated away)", m)
+	}
+	// Just republished: not again until After has passed once more.
+	if got, err := s.SweepOnce(context.Background()); err != nil || got != 0 {
+		t.Fatalf("second sweep republished %d (err %v)", got, err)
+	}
+}
