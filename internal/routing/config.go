@@ -1,6 +1,7 @@
 package routing
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -152,7 +153,7 @@ func ReadConfig(fsys fs.FS) (Config, error) {
 		if err != nil {
 			return Config{}, fmt.Errorf("read %s: %w", f.name, err)
 		}
-		dec := json.NewDecoder(strings.NewReader(string(b)))
+		dec := json.NewDecoder(bytes.NewReader(b))
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(f.dst); err != nil {
 			return Config{}, fmt.Errorf("decode %s: %w", f.name, err)

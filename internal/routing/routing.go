@@ -229,6 +229,17 @@ func (r *Router) Team(id string) (Team, bool) {
 	return t, ok
 }
 
+// Rule returns a rule by id, so that a decision's Rule can be explained
+// to an officer with its basis.
+func (r *Router) Rule(id string) (Rule, bool) {
+	for _, ru := range r.rules {
+		if ru.ID == id {
+			return ru.Rule, true
+		}
+	}
+	return Rule{}, false
+}
+
 // TeamFor is the team of a department in a district.
 func (r *Router) TeamFor(department, district string) (Team, bool) {
 	t, ok := r.teamByDept[[2]string{department, district}]

@@ -147,6 +147,9 @@ func TestRouteEveryCategoryAndDistrict(t *testing.T) {
 				if d.Rule != w.rule {
 					t.Errorf("rule %s, want %s", d.Rule, w.rule)
 				}
+				if ru, ok := r.Rule(d.Rule); !ok || ru.Department != d.Team.Department || ru.Basis == "" {
+					t.Errorf("Rule(%q) = %+v, %v; want the deciding rule with its basis", d.Rule, ru, ok)
+				}
 				if d.Mode != ModeOnSite {
 					t.Errorf("mode %s, want %s", d.Mode, ModeOnSite)
 				}
