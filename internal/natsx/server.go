@@ -105,6 +105,7 @@ func Streams(replicas int) []jetstream.StreamConfig {
 		mk("COMPLAINTS", []string{"complaint.>"}, week),
 		mk("HOTSPOTS", []string{"hotspot.>"}, week),
 		mk("CASES", []string{"case.>"}, week),
+		mk("TRIAGE", []string{"triage.>"}, week),
 		mk("REPORTS", []string{"report.>"}, 30*24*time.Hour),
 		mk("DLQ", []string{"dlq.>"}, 30*24*time.Hour),
 	}
@@ -124,7 +125,7 @@ func DeclareStreams(ctx context.Context, js jetstream.JetStream, replicas int) e
 // StreamFor names the stream that holds subject.
 func StreamFor(subject string) string {
 	for _, p := range []struct{ prefix, stream string }{
-		{"complaint.", "COMPLAINTS"}, {"hotspot.", "HOTSPOTS"}, {"case.", "CASES"}, {"report.", "REPORTS"}, {"dlq.", "DLQ"},
+		{"complaint.", "COMPLAINTS"}, {"hotspot.", "HOTSPOTS"}, {"case.", "CASES"}, {"triage.", "TRIAGE"}, {"report.", "REPORTS"}, {"dlq.", "DLQ"},
 	} {
 		if len(subject) >= len(p.prefix) && subject[:len(p.prefix)] == p.prefix {
 			return p.stream
