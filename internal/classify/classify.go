@@ -259,17 +259,23 @@ func (c *Classifier) hotlineCategory(path string) (int, int) {
 		if seg == "" {
 			continue
 		}
+		// The longest keyword names the segment's category; any keyword
+		// of that category may name the subcategory ("烧烤油烟").
+		segCat := -1
 		for _, hk := range c.hotline {
 			if !strings.Contains(seg, hk.text) {
 				continue
 			}
+			if segCat < 0 {
+				segCat = hk.cat
+			}
 			if ci < 0 {
-				ci = hk.cat
+				ci = segCat
 			}
-			if hk.cat == ci && li < 0 && hk.label >= 0 {
+			if segCat == ci && hk.cat == ci && hk.label >= 0 {
 				li = hk.label
+				break
 			}
-			break // the longest keyword of a segment speaks for it
 		}
 		if li >= 0 {
 			break
@@ -289,4 +295,20 @@ func sortHotline(h []hotlineKeyword) {
 
 func round3(x float64) float64 {
 	return math.Round(x*1000) / 1000
+}
+
+// Name returns the Chinese name of a category, or of a subcategory when
+// one is given ("建筑施工噪声"), so reports and consoles speak the bureau's
+// language; "" for an unknown code.
+func (c *Classifier) Name(category, subcategory string) string {
+	if subcategory == "" {
+		if ci, ok := c.catIndex[category]; ok {
+			return c.cats[ci].name
+		}
+		return ""
+	}
+	if li, ok := c.labelIndex[category+"/"+subcategory]; ok {
+		return c.labels[li].name
+	}
+	return ""
 }

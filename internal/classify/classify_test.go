@@ -96,6 +96,9 @@ func TestClassifyHotlineCategory(t *testing.T) {
 		{"城乡建设>建筑工地>施工扬尘", "", "dust", "construction_site", MethodHotlineCategory},
 		{"生态环境>大气污染>堆场扬尘", "", "dust", "yard", MethodHotlineCategory},
 		{"城市管理>市容环境>露天烧烤", "", "cooking_smoke", "open_air_bbq", MethodHotlineCategory},
+		{"城市管理>市容环境>烧烤油烟", "", "cooking_smoke", "open_air_bbq", MethodHotlineCategory},
+		{"城市管理>油烟污染>露天烧烤", "", "cooking_smoke", "open_air_bbq", MethodHotlineCategory},
+		{"城市管理>油烟污染>其他", "楼下夜市露天烧烤", "cooking_smoke", "open_air_bbq", MethodHotlineCategory},
 		{"生态环境＞噪声污染＞交通噪声", "", "noise", "traffic", MethodHotlineCategory},
 		{"生态环境 / 噪声污染 / 装修噪声", "", "noise", "social_life", MethodHotlineCategory},
 		{"噪声扰民", "晚上工地一直在打桩", "noise", "construction", MethodHotlineCategory},
@@ -201,4 +204,52 @@ func TestScoreOrdersConfidence(t *testing.T) {
 			t.Errorf("line %d: score %v out of 0..1", d.line, got.Score)
 		}
 	}
+}
+
+func TestName(t *testing.T) {
+	t.Parallel()
+	c := newClassifier(t)
+	tests := []struct{ cat, sub, want string }{
+		{"noise", "", "噪声"},
+		{"noise", "construction", "建筑施工噪声"},
+		{"dust", "yard", "堆场扬尘"},
+		{"cooking_smoke", "open_air_bbq", "露天烧烤"},
+		{"noise", "road", ""},
+		{"smell", "", ""},
+	}
+	for _, tt := range tests {
+		if got := c.Name(tt.cat, tt.sub); got != tt.want {
+			t.Errorf("Name(%q, %q) = %q, want %q", tt.cat, tt.sub, got, tt.want)
+		}
+	}
+}
+
+// FuzzClassify checks that any text classifies without error into a known
+// subcategory or none, with a score in 0..1 and no repeat of the result
+// among the mentions.
+func FuzzClassify(f *testing.F) {
+	for _, s := range []string{"", "工地打桩", "没有没有噪音", "主要是，，，另外", "ＫＴＶ\u3000吵", "\xff\xfe烧烤", "生态环境>>噪声"} {
+		f.Add(s, s)
+	}
+	c := newClassifier(f)
+	f.Fuzz(func(t *testing.T, description, hotline string) {
+		got, err := c.Classify(Input{Description: description, HotlineCategory: hotline})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Score < 0 || got.Score > 1 {
+			t.Errorf("score %v", got.Score)
+		}
+		key := got.Category + "/" + got.Subcategory
+		if got.Category != "" {
+			if _, ok := c.labelIndex[key]; !ok {
+				t.Errorf("unknown result %s", key)
+			}
+		} else if got.Subcategory != "" {
+			t.Errorf("subcategory %q without category", got.Subcategory)
+		}
+		if slices.Contains(got.AlsoMentioned, key) {
+			t.Errorf("mentions repeat the result %s", key)
+		}
+	})
 }
