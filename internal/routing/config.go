@@ -254,6 +254,11 @@ func (cfg Config) validate() error {
 		if r.Department == "" {
 			errs = append(errs, fmt.Errorf("rule %s: no department", r.ID))
 		}
+		for _, k := range append(slices.Clone(r.Keywords), r.Details...) {
+			if strings.TrimSpace(k) == "" {
+				errs = append(errs, fmt.Errorf("rule %s: empty detail or keyword would match every complaint", r.ID))
+			}
+		}
 		covered := cfg.Rules.Districts
 		if r.District != "" {
 			covered = []string{r.District}

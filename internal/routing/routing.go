@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -100,7 +101,6 @@ type Decision struct {
 
 type rule struct {
 	Rule
-	index    int
 	rank     int
 	from, to int // window, minutes after midnight
 	details  map[string]bool
@@ -153,7 +153,7 @@ func New(cfg Config, cal *workday.Calendar) (*Router, error) {
 		teamByID:   make(map[string]Team, len(cfg.Teams)),
 		teamByDept: make(map[[2]string]Team, len(cfg.Teams)),
 		districts:  make(map[string]bool),
-		categories: cfg.Rules.Categories,
+		categories: maps.Clone(cfg.Rules.Categories),
 		places:     slices.Clone(cfg.Places),
 		deadlines:  cfg.Deadlines,
 	}
@@ -164,8 +164,8 @@ func New(cfg Config, cal *workday.Calendar) (*Router, error) {
 		r.teamByID[t.ID] = t
 		r.teamByDept[[2]string{t.Department, t.District}] = t
 	}
-	for i, cr := range cfg.Rules.Rules {
-		ru := rule{Rule: cr, index: i, rank: rank(cr)}
+	for _, cr := range cfg.Rules.Rules {
+		ru := rule{Rule: cr, rank: rank(cr)}
 		if cr.Window != nil {
 			ru.from, _ = parseClock(cr.Window.From)
 			ru.to, _ = parseClock(cr.Window.To)

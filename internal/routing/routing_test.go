@@ -577,6 +577,7 @@ func TestNewRejectsBadConfiguration(t *testing.T) {
 		{"unknown rule district", func(c *Config) { c.Rules.Rules[0].District = "fuzhou" }, "unknown district \"fuzhou\""},
 		{"bad window", func(c *Config) { c.Rules.Rules[0].Window = &Window{From: "22:00", To: "25:00"} }, "not HH:MM"},
 		{"empty window", func(c *Config) { c.Rules.Rules[0].Window = &Window{From: "22:00", To: "22:00"} }, "empty window"},
+		{"empty keyword", func(c *Config) { c.Rules.Rules[0].Keywords = []string{"酒吧", " "} }, "empty detail or keyword"},
 		{"unknown place kind", func(c *Config) { c.Rules.Rules[0].PlaceKind = "school" }, "unknown place kind"},
 		{"duplicate rule", func(c *Config) { c.Rules.Rules[1].ID = c.Rules.Rules[0].ID }, "listed twice"},
 		{"team id not a slug", func(c *Config) { c.Teams[0].ID = "思明生态" }, "not an ascii slug"},
