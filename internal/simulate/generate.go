@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -66,12 +67,14 @@ func (g *generator) run() (Feed, error) {
 		inSpots = int(math.Round(float64(g.cfg.Count) * g.cfg.HotspotShare))
 	}
 	sizes := g.spotSizes(inSpots, g.cfg.Planted)
-	kinds := g.spotKinds(sizes)
+	kinds, districts := g.spotKinds(sizes)
 	g.out = make([]Complaint, 0, g.cfg.Count)
 
 	feed := Feed{Planted: make([]Planted, 0, len(sizes))}
+	taken := centres{}
 	for i, n := range sizes {
-		sp := g.plant(i, n, kinds[i], feed.Planted)
+		sp := g.plant(i, n, kinds[i], districts[i], taken)
+		taken.add(sp.Lon, sp.Lat)
 		feed.Planted = append(feed.Planted, sp.Planted)
 		for range n {
 			day := sp.from + g.rng.IntN(sp.span)
@@ -85,18 +88,34 @@ func (g *generator) run() (Feed, error) {
 		g.emit(sc, th, g.w.backgroundSite(g.rng, di), g.rng.IntN(g.cfg.Days), nil)
 	}
 
-	sort.SliceStable(g.out, func(a, b int) bool { return g.out[a].ReceivedAt.Before(g.out[b].ReceivedAt) })
+	feed.Complaints = sortByReceived(g.out)
 	seq, lastDay := 0, ""
-	for i := range g.out {
-		day := g.out[i].ReceivedAt.Format("20060102")
+	for i := range feed.Complaints {
+		c := &feed.Complaints[i]
+		day := c.ReceivedAt.Format("20060102")
 		if day != lastDay {
 			seq, lastDay = 0, day
 		}
 		seq++
-		g.out[i].TicketID = fmt.Sprintf("12345-%s-%06d", day, seq)
+		c.TicketID = fmt.Sprintf("12345-%s-%06d", day, seq)
 	}
-	feed.Complaints = g.out
 	return feed, nil
+}
+
+// sortByReceived returns the complaints in received_at order, ties in
+// their original order; it sorts indices rather than moving the large
+// structs around.
+func sortByReceived(cs []Complaint) []Complaint {
+	order := make([]int, len(cs))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int { return cs[a].ReceivedAt.Compare(cs[b].ReceivedAt) })
+	out := make([]Complaint, len(cs))
+	for i, j := range order {
+		out[i] = cs[j]
+	}
+	return out
 }
 
 // spotSizes splits the hotspot complaints over the planted hotspots: each
@@ -127,10 +146,11 @@ func (g *generator) spotSizes(total, n int) []int {
 	return sizes
 }
 
-// spotKinds gives each planted hotspot a subcategory so that the hotspot
-// complaints follow the overall category shares: largest hotspots first,
-// each drawn in proportion to what its subcategory still lacks.
-func (g *generator) spotKinds(sizes []int) []*subcat {
+// spotKinds gives each planted hotspot a subcategory and a district so
+// that the hotspot complaints follow the overall category and district
+// shares however skewed the sizes: largest hotspots first, each drawn in
+// proportion to what its subcategory, then its district, still lacks.
+func (g *generator) spotKinds(sizes []int) ([]*subcat, []int) {
 	total := 0
 	order := make([]int, len(sizes))
 	for i, n := range sizes {
@@ -142,7 +162,16 @@ func (g *generator) spotKinds(sizes []int) []*subcat {
 	for i, sc := range subcats {
 		lack[i] = sc.share * float64(total)
 	}
+	sumWeight := 0.0
+	for _, d := range g.w.districts {
+		sumWeight += d.weight
+	}
+	lackD := make([]float64, len(g.w.districts))
+	for i, d := range g.w.districts {
+		lackD[i] = d.weight / sumWeight * float64(total)
+	}
 	kinds := make([]*subcat, len(sizes))
+	districts := make([]int, len(sizes))
 	for _, i := range order {
 		sum := 0.0
 		for _, l := range lack {
@@ -162,13 +191,22 @@ func (g *generator) spotKinds(sizes []int) []*subcat {
 		}
 		kinds[i] = &subcats[k]
 		lack[k] -= float64(sizes[i])
+
+		tilt := categoryTilt[kinds[i].category]
+		di := pickIndex(g.rng, len(lackD), func(d int) float64 {
+			return tiltOf(tilt, g.w.districts[d].slug) * math.Max(lackD[d], 0)
+		})
+		if lackD[di] <= 0 {
+			di = g.w.pickDistrict(g.rng, kinds[i].category)
+		}
+		districts[i] = di
+		lackD[di] -= float64(sizes[i])
 	}
-	return kinds
+	return kinds, districts
 }
 
-func (g *generator) plant(i, n int, sc *subcat, taken []Planted) *spot {
+func (g *generator) plant(i, n int, sc *subcat, di int, taken centres) *spot {
 	th := pickTheme(g.rng, sc, true)
-	di := g.w.pickDistrict(g.rng, sc.category)
 	s := g.w.spotSite(g.rng, di, taken)
 	d := &g.w.districts[di]
 	sp := &spot{

@@ -12,7 +12,7 @@ import (
 	"io"
 	"math"
 	"math/rand/v2"
-	"sort"
+	"slices"
 	"time"
 
 	"github.com/xiamen-eeb/nuisance/internal/geo"
@@ -206,19 +206,16 @@ const minSpotSize = 3
 // WriteNDJSON writes the hotline payloads, one JSON object a line, in
 // received_at order. The ground truth is not written.
 func (f Feed) WriteNDJSON(w io.Writer) error {
-	order := make([]int, len(f.Complaints))
-	for i := range order {
-		order[i] = i
+	cs := f.Complaints
+	if !slices.IsSortedFunc(cs, func(a, b Complaint) int { return a.ReceivedAt.Compare(b.ReceivedAt) }) {
+		cs = sortByReceived(cs)
 	}
-	sort.SliceStable(order, func(a, b int) bool {
-		return f.Complaints[order[a]].ReceivedAt.Before(f.Complaints[order[b]].ReceivedAt)
-	})
 	bw := bufio.NewWriterSize(w, 64<<10)
 	enc := json.NewEncoder(bw)
 	enc.SetEscapeHTML(false)
-	for _, i := range order {
-		if err := enc.Encode(&f.Complaints[i]); err != nil {
-			return fmt.Errorf("write complaint %s: %w", f.Complaints[i].TicketID, err)
+	for i := range cs {
+		if err := enc.Encode(&cs[i]); err != nil {
+			return fmt.Errorf("write complaint %s: %w", cs[i].TicketID, err)
 		}
 	}
 	if err := bw.Flush(); err != nil {

@@ -68,8 +68,8 @@ var hurts = map[string][]string{
 }
 
 var durations = []string{
-	"最近一周", "连续好几天", "这半个月", "已经一个多月了", "这几天", "每天", "天天", "这段时间",
-	"从上个月开始", "几乎每天",
+	"最近一周", "连续好几天", "这半个月", "一个多月来", "这几天", "这段时间", "从上个月开始",
+	"近两个星期", "最近",
 }
 
 // subcats lists every subcategory of DOMAIN.md with its share: noise about
@@ -116,7 +116,7 @@ var subcats = []subcat{
 				sources: []string{"小区楼下的广场舞队伍", "公园里跳广场舞的", "附近广场上跳舞的阿姨们", "小区篮球场的广场舞"},
 				templates: []string{
 					"{loc}{src}{when}音响开得特别大，{hurt}。",
-					"{src}每天{when}都在放音乐，{dur}了，跟她们沟通过没用，{hurt}。",
+					"{src}{dur}每天{when}都在放音乐，跟她们沟通过没用，{hurt}。",
 					"{loc}广场舞噪音扰民，{src}{when}音响声还很大，{hurt}，希望管一管。",
 					"{src}用的大功率音箱，{when}低音炮震得窗户响，{hurt}。",
 					"投诉{src}：{when}开始跳到很晚，{hurt}，家里有高考生。",
@@ -298,7 +298,7 @@ var subcats = []subcat{
 					"{src}{dur}每到饭点油烟就很大，{hurt}。",
 					"投诉{loc}{src}油烟扰民，{hurt}，请城管执法处理。",
 					"{src}的油烟机好像从来不清洗，{when}油烟冒出来{hurt}。",
-					"我住在{src}楼上，{when}炒菜的油烟和味道{hurt}。",
+					"我住在{src}楼上，{when}炒菜的油烟和味道都飘上来，{hurt}。",
 					"{src}的烟囱高度不够，油烟直接飘进窗户，{hurt}。",
 					"{loc}{src}在后门炸东西，{when}满巷子的油烟，{hurt}。",
 					"{src}违规在住宅楼底下开餐饮，{hurt}。",
@@ -307,7 +307,7 @@ var subcats = []subcat{
 					"反映{src}餐饮油烟问题：{when}最严重，{hurt}。",
 					"{loc}{src}在门口支锅炒菜，{hurt}。",
 					"{src}的净化器形同虚设，{when}油烟还是很大，{hurt}。",
-					"{src}开业以后{dur}都这样，{when}{hurt}。",
+					"{src}开业以后就一直这样，{when}{hurt}。",
 				}},
 		},
 	},
@@ -331,7 +331,7 @@ var subcats = []subcat{
 					"{src}{when}烤生蚝烤鱿鱼，整条街都是烟，{hurt}。",
 					"{src}没有任何油烟处理，{when}{hurt}。",
 					"{src}把烧烤炉摆在楼道口，{when}烟往楼里灌，{hurt}。",
-					"{loc}{src}一到晚上就冒烟，{dur}了，{hurt}。",
+					"{loc}{src}{dur}一到晚上就冒烟，{hurt}。",
 					"{src}{when}还在烧炭，{hurt}，担心有安全隐患。",
 				}},
 		},
