@@ -1,0 +1,328 @@
+// Package caseflow is the case state machine of the pipeline: a case is
+// opened for a complaint, joined by repeat complaints about the same place,
+// assigned to one team at a time, accepted, resolved and closed, or
+// returned (退单) and routed again. Every transition runs in the caller's
+// transaction, is recorded in case_audit and announces itself through the
+// outbox, so the router, the officers' API and the CLI share one set of
+// rules and one audit trail.
+package caseflow
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/xiamen-eeb/nuisance/internal/event"
+	"github.com/xiamen-eeb/nuisance/internal/fault"
+	"github.com/xiamen-eeb/nuisance/internal/outbox"
+)
+
+// Statuses a case can be in (cases.status). Escalation (督办) and
+// reopening are flags and counters on top of these, not statuses.
+const (
+	StatusOpen     = "open"
+	StatusAssigned = "assigned"
+	StatusAccepted = "accepted"
+	StatusResolved = "resolved"
+	StatusReturned = "returned"
+	StatusClosed   = "closed"
+)
+
+// Roles an Actor acts in; they decide which cases it may see and change.
+const (
+	RoleService    = "service"
+	RoleOfficer    = "officer"
+	RoleSupervisor = "supervisor"
+	RoleAdmin      = "admin"
+)
+
+// Outcomes an officer may record when resolving a case.
+const (
+	OutcomeRectified   = "rectified"
+	OutcomeNoViolation = "no_violation"
+	OutcomePenalized   = "penalized"
+	OutcomeReferred    = "referred"
+)
+
+// Kinds of case event; the subject is "case.<kind>", and for assignments
+// "case.assigned.<team>" so each team can subscribe to its own work.
+const (
+	KindOpened    = "opened"
+	KindMerged    = "merged"
+	KindAssigned  = "assigned"
+	KindAccepted  = "accepted"
+	KindResolved  = "resolved"
+	KindReturned  = "returned"
+	KindReopened  = "reopened"
+	KindEscalated = "escalated"
+	KindClosed    = "closed"
+)
+
+// Timer kinds in case_timers: the sign-for (签收) and resolve (办结)
+// deadlines of the active assignment.
+const (
+	TimerSign    = "sign"
+	TimerResolve = "resolve"
+)
+
+// Actor is who performs a transition. ID is "service:<name>" or
+// "officer:<id>"; Team and District scope what an officer or a supervisor
+// may touch.
+type Actor struct {
+	ID       string
+	Team     string
+	District string
+	Role     string
+}
+
+// Service returns the actor of a pipeline service, e.g. Service("router").
+func Service(name string) Actor {
+	return Actor{ID: "service:" + name, Role: RoleService}
+}
+
+func (a Actor) role() string {
+	if a.Role == "" && strings.HasPrefix(a.ID, "service:") {
+		return RoleService
+	}
+	return a.Role
+}
+
+func (a Actor) check() error {
+	if a.ID == "" {
+		return fault.Errorf(fault.Unauthorized, "no actor")
+	}
+	switch a.role() {
+	case RoleService, RoleAdmin:
+	case RoleOfficer:
+		if a.Team == "" {
+			return fault.Errorf(fault.Forbidden, "officer %s has no team", a.ID)
+		}
+	case RoleSupervisor:
+		if a.District == "" {
+			return fault.Errorf(fault.Forbidden, "supervisor %s has no district", a.ID)
+		}
+	default:
+		return fault.Errorf(fault.Forbidden, "actor %s has unknown role %q", a.ID, a.Role)
+	}
+	return nil
+}
+
+// Case is a case as stored, for the officers' API, the look-up and the
+// router.
+type Case struct {
+	ID             string     `json:"id"`
+	Category       string     `json:"category"`
+	Subcategory    string     `json:"subcategory,omitempty"`
+	District       string     `json:"district"`
+	Subdistrict    string     `json:"subdistrict,omitempty"`
+	Team           string     `json:"team,omitempty"`
+	Status         string     `json:"status"`
+	Priority       string     `json:"priority"`
+	Mode           string     `json:"mode"`
+	HotspotID      string     `json:"hotspot_id,omitempty"`
+	Place          string     `json:"place,omitempty"`
+	PlaceKey       string     `json:"place_key,omitempty"`
+	QuietCommunity string     `json:"quiet_community,omitempty"`
+	PositiveList   string     `json:"positive_list,omitempty"`
+	Escalated      bool       `json:"escalated"`
+	Reopened       int        `json:"reopened"`
+	Outcome        string     `json:"outcome,omitempty"`
+	Note           string     `json:"note,omitempty"`
+	Lon            *float64   `json:"lon,omitempty"`
+	Lat            *float64   `json:"lat,omitempty"`
+	OpenedAt       time.Time  `json:"opened_at"`
+	SignDue        *time.Time `json:"sign_due,omitempty"`
+	ResolveDue     *time.Time `json:"resolve_due,omitempty"`
+	AcceptedAt     *time.Time `json:"accepted_at,omitempty"`
+	ResolvedAt     *time.Time `json:"resolved_at,omitempty"`
+	ClosedAt       *time.Time `json:"closed_at,omitempty"`
+	UpdatedAt      time.Time  `json:"updated_at"`
+	// Version counts the case's transitions; event ids carry it so that a
+	// replayed transition produces the same id.
+	Version int `json:"version"`
+}
+
+// Querier is what Get and the other readers need: a transaction, a
+// connection or a pool.
+type Querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+}
+
+const caseColumns = `c.id, c.category, COALESCE(c.subcategory, ''), c.district, COALESCE(c.subdistrict, ''), COALESCE(c.team, ''),
+	c.status, c.priority, c.mode, COALESCE(c.hotspot_id, ''), COALESCE(c.place, ''), COALESCE(c.place_key, ''),
+	COALESCE(c.quiet_community, ''), COALESCE(c.positive_list, ''), c.escalated, c.reopened, COALESCE(c.outcome, ''),
+	COALESCE(c.note, ''), c.lon, c.lat, c.opened_at, c.sign_due, c.resolve_due, c.accepted_at, c.resolved_at,
+	c.closed_at, c.updated_at, c.version`
+
+func scanCase(row pgx.Row) (Case, error) {
+	var c Case
+	err := row.Scan(&c.ID, &c.Category, &c.Subcategory, &c.District, &c.Subdistrict, &c.Team,
+		&c.Status, &c.Priority, &c.Mode, &c.HotspotID, &c.Place, &c.PlaceKey,
+		&c.QuietCommunity, &c.PositiveList, &c.Escalated, &c.Reopened, &c.Outcome,
+		&c.Note, &c.Lon, &c.Lat, &c.OpenedAt, &c.SignDue, &c.ResolveDue, &c.AcceptedAt, &c.ResolvedAt,
+		&c.ClosedAt, &c.UpdatedAt, &c.Version)
+	return c, err
+}
+
+// visible is the SQL condition under which the actor in $2 (role), $3
+// (team) and $4 (district) may see and act on case c: an officer only on
+// the cases its team holds the active assignment of, a supervisor on its
+// district's, admins and services on all.
+const visible = `(($2 = 'officer' AND EXISTS (SELECT 1 FROM assignments a WHERE a.case_id = c.id AND a.status = 'active' AND a.team = $3))
+	OR ($2 = 'supervisor' AND c.district = $4)
+	OR $2 IN ('admin', 'service'))`
+
+// Get reads a case regardless of who asks; fault.NotFound when there is
+// none.
+func Get(ctx context.Context, q Querier, id string) (Case, error) {
+	c, err := scanCase(q.QueryRow(ctx, `SELECT `+caseColumns+` FROM cases c WHERE c.id = $1`, id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Case{}, fault.Errorf(fault.NotFound, "case %s not found", id)
+	}
+	if err != nil {
+		return Case{}, fmt.Errorf("get case %s: %w", id, err)
+	}
+	return c, nil
+}
+
+// GetFor reads a case as the actor may see it: another team's case is
+// fault.NotFound, exactly like a case that does not exist, so an officer
+// learns nothing of other teams' work.
+func GetFor(ctx context.Context, q Querier, id string, by Actor) (Case, error) {
+	if err := by.check(); err != nil {
+		return Case{}, err
+	}
+	c, err := scanCase(q.QueryRow(ctx, `SELECT `+caseColumns+` FROM cases c WHERE c.id = $1 AND `+visible, id, by.role(), by.Team, by.District))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Case{}, fault.Errorf(fault.NotFound, "case %s not found", id)
+	}
+	if err != nil {
+		return Case{}, fmt.Errorf("get case %s: %w", id, err)
+	}
+	return c, nil
+}
+
+// Tickets lists the hotline work orders a case holds, so that every one
+// of them is answered when the case changes.
+func Tickets(ctx context.Context, q Querier, caseID string) ([]string, error) {
+	rows, err := q.Query(ctx, `SELECT m.ticket_id FROM case_complaints cc JOIN complaints m ON m.id = cc.complaint_id
+		WHERE cc.case_id = $1 ORDER BY m.ticket_id`, caseID)
+	if err != nil {
+		return nil, fmt.Errorf("tickets of case %s: %w", caseID, err)
+	}
+	t, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("tickets of case %s: %w", caseID, err)
+	}
+	return t, nil
+}
+
+// Complaints lists the complaint ids a case holds, oldest first.
+func Complaints(ctx context.Context, q Querier, caseID string) ([]string, error) {
+	rows, err := q.Query(ctx, `SELECT complaint_id FROM case_complaints WHERE case_id = $1 ORDER BY joined_at, complaint_id`, caseID)
+	if err != nil {
+		return nil, fmt.Errorf("complaints of case %s: %w", caseID, err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("complaints of case %s: %w", caseID, err)
+	}
+	return ids, nil
+}
+
+// ReturnedTeams lists the teams that returned a case (退单); the router
+// never assigns it to them again.
+func ReturnedTeams(ctx context.Context, q Querier, caseID string) ([]string, error) {
+	rows, err := q.Query(ctx, `SELECT DISTINCT team FROM assignments WHERE case_id = $1 AND status = 'returned' ORDER BY team`, caseID)
+	if err != nil {
+		return nil, fmt.Errorf("returned teams of case %s: %w", caseID, err)
+	}
+	teams, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("returned teams of case %s: %w", caseID, err)
+	}
+	return teams, nil
+}
+
+// AuditEntry is one recorded transition of a case.
+type AuditEntry struct {
+	ID     int64     `json:"id"`
+	Actor  string    `json:"actor"`
+	At     time.Time `json:"at"`
+	From   string    `json:"from,omitempty"`
+	To     string    `json:"to"`
+	Action string    `json:"action"`
+	Reason string    `json:"reason,omitempty"`
+}
+
+// Audit returns a case's transitions in order, for the officers' case view
+// and for inquiries into who did what.
+func Audit(ctx context.Context, q Querier, caseID string) ([]AuditEntry, error) {
+	rows, err := q.Query(ctx, `SELECT id, actor, at, COALESCE(from_status, ''), to_status, action, COALESCE(reason, '')
+		FROM case_audit WHERE case_id = $1 ORDER BY id`, caseID)
+	if err != nil {
+		return nil, fmt.Errorf("audit of case %s: %w", caseID, err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (AuditEntry, error) {
+		var e AuditEntry
+		err := r.Scan(&e.ID, &e.Actor, &e.At, &e.From, &e.To, &e.Action, &e.Reason)
+		return e, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("audit of case %s: %w", caseID, err)
+	}
+	return out, nil
+}
+
+// record writes the audit row and the case event of one transition. The
+// event id is "<case>.<kind>.<version>", so a replayed transition yields
+// the same id and the outbox keeps one.
+func record(ctx context.Context, tx pgx.Tx, c Case, by Actor, from, action, kind, reason string, at time.Time) error {
+	if _, err := tx.Exec(ctx, `INSERT INTO case_audit (case_id, actor, at, from_status, to_status, action, reason)
+		VALUES ($1, $2, $3, NULLIF($4, ''), $5, $6, NULLIF($7, ''))`, c.ID, by.ID, at, from, c.Status, action, reason); err != nil {
+		return fmt.Errorf("audit case %s: %w", c.ID, err)
+	}
+	return publish(ctx, tx, c, by, kind, reason, at, c.ID+"."+kind+"."+strconv.Itoa(c.Version))
+}
+
+func publish(ctx context.Context, tx pgx.Tx, c Case, by Actor, kind, note string, at time.Time, eventID string) error {
+	tickets, err := Tickets(ctx, tx, c.ID)
+	if err != nil {
+		return err
+	}
+	ev := event.CaseChanged{
+		EventID:  eventID,
+		CaseID:   c.ID,
+		Kind:     kind,
+		Status:   c.Status,
+		Team:     c.Team,
+		Category: c.Category,
+		District: c.District,
+		Note:     note,
+		Actor:    by.ID,
+		Tickets:  tickets,
+		DueAt:    c.ResolveDue,
+		At:       at.UTC(),
+	}
+	subject := event.SubjCase + "." + kind
+	if kind == KindAssigned {
+		subject += "." + c.Team
+	}
+	return outbox.Add(ctx, tx, subject, eventID, ev)
+}
+
+// Subject is the NATS subject of a case event of kind for team.
+func Subject(kind, team string) string {
+	if kind == KindAssigned {
+		return event.SubjCase + "." + kind + "." + team
+	}
+	return event.SubjCase + "." + kind
+}

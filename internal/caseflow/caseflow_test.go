@@ -1,0 +1,397 @@
+package caseflow_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/xiamen-eeb/nuisance/internal/caseflow"
+	"github.com/xiamen-eeb/nuisance/internal/event"
+	"github.com/xiamen-eeb/nuisance/internal/fault"
+	"github.com/xiamen-eeb/nuisance/internal/routing"
+	"github.com/xiamen-eeb/nuisance/internal/testenv"
+)
+
+var router = caseflow.Service("router")
+
+func setup(t *testing.T) (context.Context, *pgxpool.Pool) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	t.Cleanup(cancel)
+	return ctx, testenv.DB(t)
+}
+
+// complaint stores a bare work order and returns its id.
+func complaint(t *testing.T, ctx context.Context, pool *pgxpool.Pool, ticket string) string {
+	t.Helper()
+	id := "cmp_" + ticket
+	if _, err := pool.Exec(ctx, `INSERT INTO complaints (id, ticket_id, received_at, description) VALUES ($1, $2, $3, 'noise at night')`,
+		id, ticket, time.Date(2024, 3, 5, 2, 0, 0, 0, time.UTC)); err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
+func tx(t *testing.T, ctx context.Context, pool *pgxpool.Pool, f func(tx pgx.Tx) error) error {
+	t.Helper()
+	return pgx.BeginFunc(ctx, pool, f)
+}
+
+// assigned opens a case for ticket in siming and assigns it to team.
+func assigned(t *testing.T, ctx context.Context, pool *pgxpool.Pool, ticket, team string) caseflow.Case {
+	t.Helper()
+	cid := complaint(t, ctx, pool, ticket)
+	var c caseflow.Case
+	err := tx(t, ctx, pool, func(tx pgx.Tx) error {
+		var err error
+		c, _, err = caseflow.Open(ctx, tx, router, caseflow.NewCase{ID: caseflow.IDFor(cid), ComplaintID: cid, Category: "noise",
+			Subcategory: "construction", District: "siming", OpenedAt: time.Date(2024, 3, 5, 2, 0, 0, 0, time.UTC)})
+		if err != nil {
+			return err
+		}
+		c, err = caseflow.Assign(ctx, tx, c.ID, router, caseflow.Assignment{Team: team, Mode: routing.ModeOnSite, Priority: routing.PriorityNormal,
+			SignDue: time.Date(2024, 3, 6, 16, 0, 0, 0, time.UTC), ResolveDue: time.Date(2024, 3, 12, 16, 0, 0, 0, time.UTC), Reason: "rule noise.construction"})
+		return err
+	})
+	if err != nil {
+		t.Fatalf("open and assign: %v", err)
+	}
+	return c
+}
+
+type outboxEvent struct {
+	Subject string
+	Ev      event.CaseChanged
+}
+
+func events(t *testing.T, ctx context.Context, pool *pgxpool.Pool, caseID string) []outboxEvent {
+	t.Helper()
+	rows, err := pool.Query(ctx, `SELECT subject, payload FROM outbox WHERE payload->>'case_id' = $1 ORDER BY seq`, caseID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var out []outboxEvent
+	for rows.Next() {
+		var e outboxEvent
+		var b []byte
+		if err := rows.Scan(&e.Subject, &b); err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal(b, &e.Ev); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+func TestLifecycleAuditsAndAnnouncesEveryTransition(t *testing.T) {
+	t.Parallel()
+	ctx, pool := setup(t)
+	c := assigned(t, ctx, pool, "T1", "siming-eco")
+	second := complaint(t, ctx, pool, "T2")
+	officer := caseflow.Actor{ID: "officer:o1", Team: "siming-eco", District: "siming", Role: caseflow.RoleOfficer}
+	steps := []struct {
+		name string
+		do   func(tx pgx.Tx) (caseflow.Case, error)
+		want string
+	}{
+		{"merge", func(tx pgx.Tx) (caseflow.Case, error) {
+			c, _, err := caseflow.Merge(ctx, tx, c.ID, router, second, "hs_1")
+			return c, err
+		}, caseflow.StatusAssigned},
+		{"accept", func(tx pgx.Tx) (caseflow.Case, error) { return caseflow.Accept(ctx, tx, c.ID, officer) }, caseflow.StatusAccepted},
+		{"resolve", func(tx pgx.Tx) (caseflow.Case, error) {
+			return caseflow.Resolve(ctx, tx, c.ID, officer, caseflow.OutcomeRectified, "night work stopped")
+		}, caseflow.StatusResolved},
+		{"close", func(tx pgx.Tx) (caseflow.Case, error) { return caseflow.Close(ctx, tx, c.ID, officer, "closed out") }, caseflow.StatusClosed},
+	}
+	for _, s := range steps {
+		var got caseflow.Case
+		if err := tx(t, ctx, pool, func(tx pgx.Tx) error {
+			var err error
+			got, err = s.do(tx)
+			return err
+		}); err != nil {
+			t.Fatalf("%s: %v", s.name, err)
+		}
+		if got.Status != s.want {
+			t.Fatalf("%s: status %s, want %s", s.name, got.Status, s.want)
+		}
+	}
+	final, err := caseflow.Get(ctx, pool, c.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if final.HotspotID != "hs_1" || final.Outcome != caseflow.OutcomeRectified || final.ClosedAt == nil || final.AcceptedAt == nil {
+		t.Errorf("final case %+v: want hotspot adopted, outcome, accepted and closed times", final)
+	}
+
+	audit, err := caseflow.Audit(ctx, pool, c.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantAudit := [][3]string{{"", "open", "open"}, {"open", "assigned", "assign"}, {"assigned", "assigned", "merge"},
+		{"assigned", "accepted", "accept"}, {"accepted", "resolved", "resolve"}, {"resolved", "closed", "close"}}
+	if len(audit) != len(wantAudit) {
+		t.Fatalf("audit has %d rows, want %d: %+v", len(audit), len(wantAudit), audit)
+	}
+	for i, w := range wantAudit {
+		if a := audit[i]; a.From != w[0] || a.To != w[1] || a.Action != w[2] {
+			t.Errorf("audit %d: %s -> %s (%s), want %s -> %s (%s)", i, a.From, a.To, a.Action, w[0], w[1], w[2])
+		}
+	}
+	if audit[3].Actor != "officer:o1" || audit[0].Actor != "service:router" {
+		t.Errorf("actors %q, %q; want officer:o1 and service:router", audit[3].Actor, audit[0].Actor)
+	}
+
+	evs := events(t, ctx, pool, c.ID)
+	wantSubjects := []string{"case.opened", "case.assigned.siming-eco", "case.merged", "case.accepted", "case.resolved", "case.closed"}
+	if len(evs) != len(wantSubjects) {
+		t.Fatalf("%d events, want %d", len(evs), len(wantSubjects))
+	}
+	seen := map[string]bool{}
+	for i, e := range evs {
+		if e.Subject != wantSubjects[i] {
+			t.Errorf("event %d on %s, want %s", i, e.Subject, wantSubjects[i])
+		}
+		if seen[e.Ev.EventID] {
+			t.Errorf("event id %s used twice", e.Ev.EventID)
+		}
+		seen[e.Ev.EventID] = true
+	}
+	if res := evs[4].Ev; len(res.Tickets) != 2 || res.Tickets[0] != "T1" || res.Tickets[1] != "T2" || res.Team != "siming-eco" {
+		t.Errorf("resolved event tickets %v team %q, want [T1 T2] of siming-eco", res.Tickets, res.Team)
+	}
+}
+
+func TestTransitionsRefuseWhatTheActorMayNotDo(t *testing.T) {
+	t.Parallel()
+	ctx, pool := setup(t)
+	c := assigned(t, ctx, pool, "T1", "siming-eco")
+	other := caseflow.Actor{ID: "officer:o2", Team: "siming-urban", District: "siming", Role: caseflow.RoleOfficer}
+	own := caseflow.Actor{ID: "officer:o1", Team: "siming-eco", District: "siming", Role: caseflow.RoleOfficer}
+	elsewhere := caseflow.Actor{ID: "officer:s2", District: "huli", Role: caseflow.RoleSupervisor}
+	tests := []struct {
+		name string
+		do   func(tx pgx.Tx) error
+		want fault.Kind
+	}{
+		{"another team accepts", func(tx pgx.Tx) error { _, err := caseflow.Accept(ctx, tx, c.ID, other); return err }, fault.NotFound},
+		{"unknown case", func(tx pgx.Tx) error { _, err := caseflow.Accept(ctx, tx, "case_nope", own); return err }, fault.NotFound},
+		{"resolve before accept", func(tx pgx.Tx) error {
+			_, err := caseflow.Resolve(ctx, tx, c.ID, own, caseflow.OutcomeRectified, "")
+			return err
+		}, fault.Conflict},
+		{"unknown outcome", func(tx pgx.Tx) error { _, err := caseflow.Resolve(ctx, tx, c.ID, own, "fixed", ""); return err }, fault.Invalid},
+		{"close before resolve", func(tx pgx.Tx) error { _, err := caseflow.Close(ctx, tx, c.ID, own, ""); return err }, fault.Conflict},
+		{"return without reason", func(tx pgx.Tx) error { _, err := caseflow.Return(ctx, tx, c.ID, own, " "); return err }, fault.Invalid},
+		{"officer reassigns", func(tx pgx.Tx) error {
+			_, err := caseflow.Reassign(ctx, tx, c.ID, own, "siming-urban", "wrong team")
+			return err
+		}, fault.Forbidden},
+		{"supervisor of another district reassigns", func(tx pgx.Tx) error {
+			_, err := caseflow.Reassign(ctx, tx, c.ID, elsewhere, "siming-urban", "wrong team")
+			return err
+		}, fault.NotFound},
+		{"reassign to another district's team", func(tx pgx.Tx) error {
+			_, err := caseflow.Reassign(ctx, tx, c.ID, caseflow.Actor{ID: "officer:a", Role: caseflow.RoleAdmin}, "huli-urban", "wrong team")
+			return err
+		}, fault.Invalid},
+		{"assign twice", func(tx pgx.Tx) error {
+			_, err := caseflow.Assign(ctx, tx, c.ID, router, caseflow.Assignment{Team: "siming-urban", Mode: routing.ModeOnSite, Priority: routing.PriorityNormal})
+			return err
+		}, fault.Conflict},
+		{"no role", func(tx pgx.Tx) error { _, err := caseflow.Accept(ctx, tx, c.ID, caseflow.Actor{ID: "officer:x"}); return err }, fault.Forbidden},
+	}
+	for _, tt := range tests {
+		err := tx(t, ctx, pool, tt.do)
+		if err == nil || fault.KindOf(err) != tt.want {
+			t.Errorf("%s: error %v (%s), want %s", tt.name, err, fault.KindOf(err), tt.want)
+		}
+	}
+	got, err := caseflow.Get(ctx, pool, c.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Status != caseflow.StatusAssigned || got.Team != "siming-eco" || got.Version != c.Version {
+		t.Errorf("case changed by refused transitions: %+v", got)
+	}
+	if _, err := caseflow.GetFor(ctx, pool, c.ID, other); fault.KindOf(err) != fault.NotFound {
+		t.Errorf("GetFor another team: %v, want not found", err)
+	}
+	if _, err := caseflow.GetFor(ctx, pool, c.ID, own); err != nil {
+		t.Errorf("GetFor own team: %v", err)
+	}
+}
+
+func TestReturnNeverGoesBackToTheSameTeam(t *testing.T) {
+	t.Parallel()
+	ctx, pool := setup(t)
+	c := assigned(t, ctx, pool, "T1", "siming-eco")
+	own := caseflow.Actor{ID: "officer:o1", Team: "siming-eco", District: "siming", Role: caseflow.RoleOfficer}
+	if err := tx(t, ctx, pool, func(tx pgx.Tx) error { _, err := caseflow.Return(ctx, tx, c.ID, own, "night work permit is 住建's"); return err }); err != nil {
+		t.Fatal(err)
+	}
+	teams, err := caseflow.ReturnedTeams(ctx, pool, c.ID)
+	if err != nil || len(teams) != 1 || teams[0] != "siming-eco" {
+		t.Fatalf("returned teams %v, %v; want [siming-eco]", teams, err)
+	}
+	again := caseflow.Assignment{Team: "siming-eco", Mode: routing.ModeOnSite, Priority: routing.PriorityNormal}
+	if err := tx(t, ctx, pool, func(tx pgx.Tx) error { _, err := caseflow.Assign(ctx, tx, c.ID, router, again); return err }); fault.KindOf(err) != fault.Conflict {
+		t.Fatalf("assign to the returning team: %v, want conflict", err)
+	}
+	sup := caseflow.Actor{ID: "officer:s1", District: "siming", Role: caseflow.RoleSupervisor}
+	var got caseflow.Case
+	if err := tx(t, ctx, pool, func(tx pgx.Tx) error {
+		var err error
+		got, err = caseflow.Reassign(ctx, tx, c.ID, sup, "siming-housing", "site management")
+		return err
+	}); err != nil {
+		t.Fatalf("reassign: %v", err)
+	}
+	if got.Status != caseflow.StatusAssigned || got.Team != "siming-housing" || got.ResolveDue == nil || !got.ResolveDue.Equal(*c.ResolveDue) {
+		t.Errorf("reassigned case %+v: want assigned to siming-housing keeping its deadline", got)
+	}
+	var active int
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM assignments WHERE case_id = $1 AND status = 'active'`, c.ID).Scan(&active); err != nil || active != 1 {
+		t.Errorf("%d active assignments (%v), want 1", active, err)
+	}
+}
+
+// Fifty deliveries race to assign the same case; the database lets one win.
+func TestConcurrentAssignLeavesOneActiveAssignment(t *testing.T) {
+	t.Parallel()
+	ctx, pool := setup(t)
+	cid := complaint(t, ctx, pool, "T1")
+	if err := tx(t, ctx, pool, func(tx pgx.Tx) error {
+		_, _, err := caseflow.Open(ctx, tx, router, caseflow.NewCase{ID: "case_race", ComplaintID: cid, Category: "noise", District: "siming", OpenedAt: time.Now()})
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	teams := []string{"siming-eco", "siming-urban", "siming-housing", "siming-police", "siming-traffic"}
+	var wg sync.WaitGroup
+	errs := make([]error, 50)
+	for i := range errs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = tx(t, ctx, pool, func(tx pgx.Tx) error {
+				_, err := caseflow.Assign(ctx, tx, "case_race", router, caseflow.Assignment{Team: teams[i%len(teams)], Mode: routing.ModeOnSite, Priority: routing.PriorityNormal})
+				return err
+			})
+		}()
+	}
+	wg.Wait()
+	won := 0
+	for _, err := range errs {
+		switch {
+		case err == nil:
+			won++
+		case fault.KindOf(err) != fault.Conflict:
+			t.Errorf("loser's error %v, want conflict", err)
+		}
+	}
+	var active, assignedEvents int
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM assignments WHERE case_id = 'case_race' AND status = 'active'`).Scan(&active); err != nil {
+		t.Fatal(err)
+	}
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM outbox WHERE subject LIKE 'case.assigned.%'`).Scan(&assignedEvents); err != nil {
+		t.Fatal(err)
+	}
+	if won != 1 || active != 1 || assignedEvents != 1 {
+		t.Errorf("%d winners, %d active assignments, %d assigned events; want 1 each", won, active, assignedEvents)
+	}
+}
+
+func TestEscalateDueFiresEachDeadlineOnce(t *testing.T) {
+	t.Parallel()
+	ctx, pool := setup(t)
+	late := assigned(t, ctx, pool, "T1", "siming-eco")
+	signed := assigned(t, ctx, pool, "T2", "siming-eco")
+	own := caseflow.Actor{ID: "officer:o1", Team: "siming-eco", District: "siming", Role: caseflow.RoleOfficer}
+	if err := tx(t, ctx, pool, func(tx pgx.Tx) error { _, err := caseflow.Accept(ctx, tx, signed.ID, own); return err }); err != nil {
+		t.Fatal(err)
+	}
+	fire := func(now time.Time) []caseflow.Escalation {
+		var got []caseflow.Escalation
+		if err := tx(t, ctx, pool, func(tx pgx.Tx) error {
+			var err error
+			got, err = caseflow.EscalateDue(ctx, tx, router, now, 100)
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	// After the sign-for deadline only the unsigned case escalates.
+	afterSign := late.SignDue.Add(time.Minute)
+	first := fire(afterSign)
+	if len(first) != 1 || first[0].CaseID != late.ID || first[0].Kind != caseflow.TimerSign || !first[0].Escalated {
+		t.Fatalf("first firing %+v, want the sign-for deadline of %s", first, late.ID)
+	}
+	if again := fire(afterSign); len(again) != 0 {
+		t.Errorf("second firing at the same time %+v, want nothing", again)
+	}
+	// After the resolve deadline both cases are overdue.
+	second := fire(late.ResolveDue.Add(time.Minute))
+	if len(second) != 2 {
+		t.Fatalf("resolve firing %+v, want both cases", second)
+	}
+	for id, want := range map[string]int{late.ID: 2, signed.ID: 1} {
+		n := 0
+		for _, e := range events(t, ctx, pool, id) {
+			if e.Subject == "case.escalated" {
+				n++
+			}
+		}
+		if n != want {
+			t.Errorf("case %s: %d escalations, want %d", id, n, want)
+		}
+		c, err := caseflow.Get(ctx, pool, id)
+		if err != nil || !c.Escalated {
+			t.Errorf("case %s escalated=%v (%v), want true", id, c.Escalated, err)
+		}
+	}
+}
+
+func TestOpenAndMergeAreIdempotent(t *testing.T) {
+	t.Parallel()
+	ctx, pool := setup(t)
+	a := complaint(t, ctx, pool, "T1")
+	b := complaint(t, ctx, pool, "T2")
+	nc := caseflow.NewCase{ID: caseflow.IDFor(a), ComplaintID: a, Category: "dust", District: "jimei", OpenedAt: time.Now()}
+	for i := range 2 {
+		for _, step := range []func(tx pgx.Tx) (bool, error){
+			func(tx pgx.Tx) (bool, error) { _, ok, err := caseflow.Open(ctx, tx, router, nc); return ok, err },
+			func(tx pgx.Tx) (bool, error) { _, ok, err := caseflow.Merge(ctx, tx, nc.ID, router, b, ""); return ok, err },
+		} {
+			var changed bool
+			if err := tx(t, ctx, pool, func(tx pgx.Tx) error {
+				var err error
+				changed, err = step(tx)
+				return err
+			}); err != nil {
+				t.Fatal(err)
+			}
+			if changed != (i == 0) {
+				t.Errorf("round %d: changed=%v", i, changed)
+			}
+		}
+	}
+	tickets, err := caseflow.Tickets(ctx, pool, nc.ID)
+	if err != nil || fmt.Sprint(tickets) != "[T1 T2]" {
+		t.Errorf("tickets %v (%v), want [T1 T2]", tickets, err)
+	}
+	if n := len(events(t, ctx, pool, nc.ID)); n != 2 {
+		t.Errorf("%d events, want opened and merged once each", n)
+	}
+}

@@ -1,0 +1,531 @@
+package caseflow
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/xiamen-eeb/nuisance/internal/fault"
+	"github.com/xiamen-eeb/nuisance/internal/routing"
+)
+
+type clockKey struct{}
+
+// WithClock makes the transitions run under ctx read the time from now
+// instead of the wall clock, so that tests and replays of old complaints
+// stamp cases with the time they describe.
+func WithClock(ctx context.Context, now func() time.Time) context.Context {
+	return context.WithValue(ctx, clockKey{}, now)
+}
+
+func nowFrom(ctx context.Context) time.Time {
+	if f, ok := ctx.Value(clockKey{}).(func() time.Time); ok && f != nil {
+		return f().UTC()
+	}
+	return time.Now().UTC()
+}
+
+// lockFor reads and locks the case the actor may act on. The visibility
+// condition is part of the query, so another team's case is NotFound
+// exactly like a missing one.
+func lockFor(ctx context.Context, tx pgx.Tx, id string, by Actor) (Case, error) {
+	if err := by.check(); err != nil {
+		return Case{}, err
+	}
+	c, err := scanCase(tx.QueryRow(ctx, `SELECT `+caseColumns+` FROM cases c WHERE c.id = $1 AND `+visible+` FOR UPDATE OF c`,
+		id, by.role(), by.Team, by.District))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Case{}, fault.Errorf(fault.NotFound, "case %s not found", id)
+	}
+	if err != nil {
+		return Case{}, fmt.Errorf("lock case %s: %w", id, err)
+	}
+	return c, nil
+}
+
+// update applies set (a list of "col = $n" with $1 the case id and $2 the
+// time) to a case, bumps its version and returns it.
+func update(ctx context.Context, tx pgx.Tx, id string, at time.Time, set string, args ...any) (Case, error) {
+	all := append([]any{id, at}, args...)
+	c, err := scanCase(tx.QueryRow(ctx, `UPDATE cases AS c SET `+set+`, updated_at = $2, version = c.version + 1
+		WHERE c.id = $1 RETURNING `+caseColumns, all...))
+	if err != nil {
+		return Case{}, fmt.Errorf("update case %s: %w", id, err)
+	}
+	return c, nil
+}
+
+func conflict(c Case, action string, want ...string) error {
+	return fault.Errorf(fault.Conflict, "case %s is %s: cannot %s (needs %s)", c.ID, c.Status, action, strings.Join(want, " or "))
+}
+
+func dropTimers(ctx context.Context, tx pgx.Tx, caseID string, kinds ...string) error {
+	if _, err := tx.Exec(ctx, `DELETE FROM case_timers WHERE case_id = $1 AND kind = ANY($2) AND fired_at IS NULL`, caseID, kinds); err != nil {
+		return fmt.Errorf("drop timers of case %s: %w", caseID, err)
+	}
+	return nil
+}
+
+func setTimers(ctx context.Context, tx pgx.Tx, c Case) error {
+	for _, t := range []struct {
+		kind string
+		due  *time.Time
+	}{{TimerSign, c.SignDue}, {TimerResolve, c.ResolveDue}} {
+		if t.due == nil {
+			continue
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO case_timers (case_id, kind, due_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`, c.ID, t.kind, *t.due); err != nil {
+			return fmt.Errorf("set %s timer of case %s: %w", t.kind, c.ID, err)
+		}
+	}
+	return nil
+}
+
+// Accept records that the assigned team signed for the case (签收).
+func Accept(ctx context.Context, tx pgx.Tx, caseID string, by Actor) (Case, error) {
+	c, err := lockFor(ctx, tx, caseID, by)
+	if err != nil {
+		return Case{}, err
+	}
+	if c.Status != StatusAssigned {
+		return Case{}, conflict(c, "accept", StatusAssigned)
+	}
+	at := nowFrom(ctx)
+	n, err := update(ctx, tx, caseID, at, `status = 'accepted', accepted_at = $2`)
+	if err != nil {
+		return Case{}, err
+	}
+	if _, err := tx.Exec(ctx, `UPDATE assignments SET accepted_at = $2 WHERE case_id = $1 AND status = 'active'`, caseID, at); err != nil {
+		return Case{}, fmt.Errorf("accept case %s: %w", caseID, err)
+	}
+	if err := dropTimers(ctx, tx, caseID, TimerSign); err != nil {
+		return Case{}, err
+	}
+	return n, record(ctx, tx, n, by, c.Status, "accept", KindAccepted, "", at)
+}
+
+// ValidOutcome reports whether s is an outcome Resolve accepts.
+func ValidOutcome(s string) bool {
+	return slices.Contains([]string{OutcomeRectified, OutcomeNoViolation, OutcomePenalized, OutcomeReferred}, s)
+}
+
+// Resolve records the team's handling of an accepted case (办理) with its
+// outcome; the hotline is told of it through the case.resolved event.
+func Resolve(ctx context.Context, tx pgx.Tx, caseID string, by Actor, outcome, note string) (Case, error) {
+	if !ValidOutcome(outcome) {
+		return Case{}, fault.Errorf(fault.Invalid, "outcome %q: want rectified, no_violation, penalized or referred", outcome)
+	}
+	c, err := lockFor(ctx, tx, caseID, by)
+	if err != nil {
+		return Case{}, err
+	}
+	if c.Status != StatusAccepted {
+		return Case{}, conflict(c, "resolve", StatusAccepted)
+	}
+	at := nowFrom(ctx)
+	n, err := update(ctx, tx, caseID, at, `status = 'resolved', resolved_at = $2, outcome = $3, note = NULLIF($4, '')`, outcome, note)
+	if err != nil {
+		return Case{}, err
+	}
+	if err := dropTimers(ctx, tx, caseID, TimerSign, TimerResolve); err != nil {
+		return Case{}, err
+	}
+	reason := outcome
+	if note != "" {
+		reason += ": " + note
+	}
+	return n, record(ctx, tx, n, by, c.Status, "resolve", KindResolved, reason, at)
+}
+
+// Return sends a case back as wrongly dispatched (退单) with the reason; the
+// router routes it again, never to a team that returned it.
+func Return(ctx context.Context, tx pgx.Tx, caseID string, by Actor, reason string) (Case, error) {
+	reason = strings.TrimSpace(reason)
+	if reason == "" {
+		return Case{}, fault.Errorf(fault.Invalid, "a return needs a reason")
+	}
+	c, err := lockFor(ctx, tx, caseID, by)
+	if err != nil {
+		return Case{}, err
+	}
+	if c.Status != StatusAssigned && c.Status != StatusAccepted {
+		return Case{}, conflict(c, "return", StatusAssigned, StatusAccepted)
+	}
+	at := nowFrom(ctx)
+	if _, err := tx.Exec(ctx, `UPDATE assignments SET status = 'returned', ended_at = $2, reason = $3 WHERE case_id = $1 AND status = 'active'`, caseID, at, reason); err != nil {
+		return Case{}, fmt.Errorf("return case %s: %w", caseID, err)
+	}
+	n, err := update(ctx, tx, caseID, at, `status = 'returned', accepted_at = NULL`)
+	if err != nil {
+		return Case{}, err
+	}
+	if err := dropTimers(ctx, tx, caseID, TimerSign, TimerResolve); err != nil {
+		return Case{}, err
+	}
+	return n, record(ctx, tx, n, by, c.Status, "return", KindReturned, reason, at)
+}
+
+var (
+	teamsOnce sync.Once
+	teams     map[string]routing.Team
+	teamsErr  error
+)
+
+// teamByID finds a team of the seeds, for reassignments.
+func teamByID(id string) (routing.Team, bool, error) {
+	teamsOnce.Do(func() {
+		r, err := routing.Load()
+		if err != nil {
+			teamsErr = fmt.Errorf("load teams: %w", err)
+			return
+		}
+		teams = make(map[string]routing.Team)
+		for _, t := range r.Teams() {
+			teams[t.ID] = t
+		}
+	})
+	t, ok := teams[id]
+	return t, ok, teamsErr
+}
+
+// Reassign moves a case to another team of its district (改派), by a
+// supervisor of that district or an admin. The case keeps its deadlines:
+// they run from the citizen's call, not from the reassignment.
+func Reassign(ctx context.Context, tx pgx.Tx, caseID string, by Actor, team, reason string) (Case, error) {
+	switch by.role() {
+	case RoleSupervisor, RoleAdmin, RoleService:
+	default:
+		if err := by.check(); err != nil {
+			return Case{}, err
+		}
+		return Case{}, fault.Errorf(fault.Forbidden, "only a supervisor or an admin may reassign a case")
+	}
+	reason = strings.TrimSpace(reason)
+	if reason == "" {
+		return Case{}, fault.Errorf(fault.Invalid, "a reassignment needs a reason")
+	}
+	t, ok, err := teamByID(team)
+	if err != nil {
+		return Case{}, err
+	}
+	if !ok {
+		return Case{}, fault.Errorf(fault.Invalid, "unknown team %q", team)
+	}
+	c, err := lockFor(ctx, tx, caseID, by)
+	if err != nil {
+		return Case{}, err
+	}
+	if t.District != c.District {
+		return Case{}, fault.Errorf(fault.Invalid, "team %s works in %s, case %s is in %s", team, t.District, caseID, c.District)
+	}
+	switch c.Status {
+	case StatusOpen, StatusAssigned, StatusAccepted, StatusReturned:
+	default:
+		return Case{}, conflict(c, "reassign", StatusOpen, StatusAssigned, StatusAccepted, StatusReturned)
+	}
+	if c.Team == team && (c.Status == StatusAssigned || c.Status == StatusAccepted) {
+		return Case{}, fault.Errorf(fault.Conflict, "case %s is already with %s", caseID, team)
+	}
+	at := nowFrom(ctx)
+	if _, err := tx.Exec(ctx, `UPDATE assignments SET status = 'reassigned', ended_at = $2, reason = $3 WHERE case_id = $1 AND status = 'active'`, caseID, at, reason); err != nil {
+		return Case{}, fmt.Errorf("reassign case %s: %w", caseID, err)
+	}
+	a := Assignment{Team: team, Mode: c.Mode, Priority: c.Priority, QuietCommunity: c.QuietCommunity, PositiveList: c.PositiveList, Reason: reason}
+	if c.SignDue != nil {
+		a.SignDue = *c.SignDue
+	}
+	if c.ResolveDue != nil {
+		a.ResolveDue = *c.ResolveDue
+	}
+	return assign(ctx, tx, c, by, a, "reassign", at)
+}
+
+// Close closes out a resolved case (办结销号); the hotline is told through
+// the case.closed event.
+func Close(ctx context.Context, tx pgx.Tx, caseID string, by Actor, note string) (Case, error) {
+	c, err := lockFor(ctx, tx, caseID, by)
+	if err != nil {
+		return Case{}, err
+	}
+	if c.Status != StatusResolved {
+		return Case{}, conflict(c, "close", StatusResolved)
+	}
+	at := nowFrom(ctx)
+	if _, err := tx.Exec(ctx, `UPDATE assignments SET status = 'done', ended_at = $2 WHERE case_id = $1 AND status = 'active'`, caseID, at); err != nil {
+		return Case{}, fmt.Errorf("close case %s: %w", caseID, err)
+	}
+	n, err := update(ctx, tx, caseID, at, `status = 'closed', closed_at = $2`)
+	if err != nil {
+		return Case{}, err
+	}
+	if err := dropTimers(ctx, tx, caseID, TimerSign, TimerResolve); err != nil {
+		return Case{}, err
+	}
+	return n, record(ctx, tx, n, by, c.Status, "close", KindClosed, note, at)
+}
+
+// Assignment is what the router decided for a case: the team, how it
+// works the case and by when.
+type Assignment struct {
+	Team           string
+	Mode           string // routing.ModeOnSite or routing.ModeNonSite
+	Priority       string // routing.PriorityUrgent, PriorityHigh or PriorityNormal
+	QuietCommunity string
+	PositiveList   string
+	SignDue        time.Time
+	ResolveDue     time.Time
+	// Rule or reason that decided, for the audit log.
+	Reason string
+}
+
+func (a Assignment) validate() error {
+	switch {
+	case a.Team == "":
+		return fault.Errorf(fault.Invalid, "assignment without a team")
+	case a.Mode != routing.ModeOnSite && a.Mode != routing.ModeNonSite:
+		return fault.Errorf(fault.Invalid, "assignment mode %q", a.Mode)
+	case a.Priority != routing.PriorityUrgent && a.Priority != routing.PriorityHigh && a.Priority != routing.PriorityNormal:
+		return fault.Errorf(fault.Invalid, "assignment priority %q", a.Priority)
+	}
+	return nil
+}
+
+// Assign gives an open or returned case to a team (派单). The partial unique
+// index on assignments is the last line of defence: however many
+// deliveries race, a case has at most one active assignment, and the
+// losers get fault.Conflict.
+func Assign(ctx context.Context, tx pgx.Tx, caseID string, by Actor, a Assignment) (Case, error) {
+	if err := a.validate(); err != nil {
+		return Case{}, err
+	}
+	c, err := lockFor(ctx, tx, caseID, by)
+	if err != nil {
+		return Case{}, err
+	}
+	if c.Status != StatusOpen && c.Status != StatusReturned {
+		return Case{}, conflict(c, "assign", StatusOpen, StatusReturned)
+	}
+	returned, err := ReturnedTeams(ctx, tx, caseID)
+	if err != nil {
+		return Case{}, err
+	}
+	if slices.Contains(returned, a.Team) {
+		return Case{}, fault.Errorf(fault.Conflict, "team %s returned case %s: it is not assigned to it again", a.Team, caseID)
+	}
+	return assign(ctx, tx, c, by, a, "assign", nowFrom(ctx))
+}
+
+func assign(ctx context.Context, tx pgx.Tx, c Case, by Actor, a Assignment, action string, at time.Time) (Case, error) {
+	var sign, resolve *time.Time
+	if !a.SignDue.IsZero() {
+		sign = &a.SignDue
+	}
+	if !a.ResolveDue.IsZero() {
+		resolve = &a.ResolveDue
+	}
+	_, err := tx.Exec(ctx, `INSERT INTO assignments (case_id, team, mode, status, assigned_at, sign_due, resolve_due, reason)
+		VALUES ($1, $2, $3, 'active', $4, $5, $6, NULLIF($7, ''))`, c.ID, a.Team, a.Mode, at, sign, resolve, a.Reason)
+	if err != nil {
+		var pe *pgconn.PgError
+		if errors.As(err, &pe) && pe.Code == "23505" {
+			return Case{}, fault.Errorf(fault.Conflict, "case %s already has an active assignment", c.ID)
+		}
+		return Case{}, fmt.Errorf("assign case %s: %w", c.ID, err)
+	}
+	n, err := update(ctx, tx, c.ID, at, `status = 'assigned', team = $3, mode = $4, priority = $5,
+		quiet_community = NULLIF($6, ''), positive_list = NULLIF($7, ''), sign_due = $8, resolve_due = $9, accepted_at = NULL`,
+		a.Team, a.Mode, a.Priority, a.QuietCommunity, a.PositiveList, sign, resolve)
+	if err != nil {
+		return Case{}, err
+	}
+	if err := setTimers(ctx, tx, n); err != nil {
+		return Case{}, err
+	}
+	return n, record(ctx, tx, n, by, c.Status, action, KindAssigned, a.Reason, at)
+}
+
+// NewCase is a case the router opens for the first complaint about a place.
+type NewCase struct {
+	ID          string
+	ComplaintID string
+	Category    string
+	Subcategory string
+	District    string
+	Subdistrict string
+	HotspotID   string
+	Place       string
+	PlaceKey    string
+	Lon, Lat    *float64
+	OpenedAt    time.Time
+}
+
+// IDFor is the id of the case opened for a complaint; deterministic, so a
+// replayed complaint opens the same case.
+func IDFor(complaintID string) string { return "case_" + complaintID }
+
+// Open opens a case holding its first complaint. Opening a case that
+// exists already returns it unchanged, so a replay is harmless.
+func Open(ctx context.Context, tx pgx.Tx, by Actor, nc NewCase) (Case, bool, error) {
+	if nc.ID == "" || nc.ComplaintID == "" || nc.Category == "" || nc.District == "" || nc.OpenedAt.IsZero() {
+		return Case{}, false, fault.Errorf(fault.Invalid, "a new case needs an id, a complaint, a category, a district and a time")
+	}
+	at := nowFrom(ctx)
+	tag, err := tx.Exec(ctx, `INSERT INTO cases (id, category, subcategory, district, subdistrict, status, hotspot_id, place, place_key,
+			lon, lat, opened_at, updated_at, version)
+		VALUES ($1, $2, NULLIF($3, ''), $4, NULLIF($5, ''), 'open', NULLIF($6, ''), NULLIF($7, ''), NULLIF($8, ''), $9, $10, $11, $12, 1)
+		ON CONFLICT (id) DO NOTHING`,
+		nc.ID, nc.Category, nc.Subcategory, nc.District, nc.Subdistrict, nc.HotspotID, nc.Place, nc.PlaceKey, nc.Lon, nc.Lat, nc.OpenedAt, at)
+	if err != nil {
+		return Case{}, false, fmt.Errorf("open case %s: %w", nc.ID, err)
+	}
+	if tag.RowsAffected() == 0 {
+		c, err := Get(ctx, tx, nc.ID)
+		return c, false, err
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO case_complaints (complaint_id, case_id, joined_at) VALUES ($1, $2, $3)`, nc.ComplaintID, nc.ID, at); err != nil {
+		return Case{}, false, fmt.Errorf("open case %s: %w", nc.ID, err)
+	}
+	c, err := Get(ctx, tx, nc.ID)
+	if err != nil {
+		return Case{}, false, err
+	}
+	return c, true, record(ctx, tx, c, by, "", "open", KindOpened, "complaint "+nc.ComplaintID, at)
+}
+
+// Merge joins a repeat complaint to a case (并案); every work order in the
+// case is answered when it changes. A case without a hotspot adopts the
+// complaint's. Merging a complaint the case holds already changes nothing
+// and reports false.
+func Merge(ctx context.Context, tx pgx.Tx, caseID string, by Actor, complaintID, hotspotID string) (Case, bool, error) {
+	c, err := lockFor(ctx, tx, caseID, by)
+	if err != nil {
+		return Case{}, false, err
+	}
+	if c.Status == StatusClosed {
+		return Case{}, false, conflict(c, "merge a complaint into", StatusOpen, StatusAssigned, StatusAccepted, StatusResolved, StatusReturned)
+	}
+	at := nowFrom(ctx)
+	tag, err := tx.Exec(ctx, `INSERT INTO case_complaints (complaint_id, case_id, joined_at) VALUES ($1, $2, $3) ON CONFLICT (complaint_id) DO NOTHING`, complaintID, caseID, at)
+	if err != nil {
+		return Case{}, false, fmt.Errorf("merge %s into case %s: %w", complaintID, caseID, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return c, false, nil
+	}
+	n, err := update(ctx, tx, caseID, at, `hotspot_id = COALESCE(c.hotspot_id, NULLIF($3, ''))`, hotspotID)
+	if err != nil {
+		return Case{}, false, err
+	}
+	return n, true, record(ctx, tx, n, by, c.Status, "merge", KindMerged, "complaint "+complaintID, at)
+}
+
+// Reopen puts a resolved case back to its team when the nuisance comes
+// back (a new complaint at its place within the reopen window), with new
+// deadlines counted from that complaint.
+func Reopen(ctx context.Context, tx pgx.Tx, caseID string, by Actor, signDue, resolveDue time.Time, reason string) (Case, error) {
+	c, err := lockFor(ctx, tx, caseID, by)
+	if err != nil {
+		return Case{}, err
+	}
+	if c.Status != StatusResolved {
+		return Case{}, conflict(c, "reopen", StatusResolved)
+	}
+	at := nowFrom(ctx)
+	var sign, resolve *time.Time
+	if !signDue.IsZero() {
+		sign = &signDue
+	}
+	if !resolveDue.IsZero() {
+		resolve = &resolveDue
+	}
+	tag, err := tx.Exec(ctx, `UPDATE assignments SET accepted_at = NULL, sign_due = $2, resolve_due = $3 WHERE case_id = $1 AND status = 'active'`, caseID, sign, resolve)
+	if err != nil {
+		return Case{}, fmt.Errorf("reopen case %s: %w", caseID, err)
+	}
+	if tag.RowsAffected() != 1 {
+		return Case{}, fault.Errorf(fault.Conflict, "case %s has no active assignment to reopen", caseID)
+	}
+	n, err := update(ctx, tx, caseID, at, `status = 'assigned', reopened = c.reopened + 1, outcome = NULL, accepted_at = NULL,
+		resolved_at = NULL, sign_due = $3, resolve_due = $4`, sign, resolve)
+	if err != nil {
+		return Case{}, err
+	}
+	if err := setTimers(ctx, tx, n); err != nil {
+		return Case{}, err
+	}
+	return n, record(ctx, tx, n, by, c.Status, "reopen", KindReopened, reason, at)
+}
+
+// Escalation is one deadline that passed (督办).
+type Escalation struct {
+	CaseID string
+	Kind   string // TimerSign or TimerResolve
+	DueAt  time.Time
+	// Escalated is false when the case had moved on by the time the
+	// timer fired (signed for, resolved, returned) and nothing was done.
+	Escalated bool
+}
+
+// EscalateDue fires the deadline timers due at now, at most limit of
+// them. Each timer is claimed (fired_at set) in tx with SKIP LOCKED, so
+// several routers and restarts fire each timer exactly once: the claim and
+// the escalation commit together or not at all.
+func EscalateDue(ctx context.Context, tx pgx.Tx, by Actor, now time.Time, limit int) ([]Escalation, error) {
+	rows, err := tx.Query(ctx, `UPDATE case_timers t SET fired_at = $1
+		FROM (SELECT case_id, kind, due_at FROM case_timers WHERE fired_at IS NULL AND due_at <= $1
+			ORDER BY due_at LIMIT $2 FOR UPDATE SKIP LOCKED) d
+		WHERE t.case_id = d.case_id AND t.kind = d.kind AND t.due_at = d.due_at
+		RETURNING t.case_id, t.kind, t.due_at`, now, limit)
+	if err != nil {
+		return nil, fmt.Errorf("claim due timers: %w", err)
+	}
+	due, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Escalation, error) {
+		var e Escalation
+		err := r.Scan(&e.CaseID, &e.Kind, &e.DueAt)
+		return e, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("claim due timers: %w", err)
+	}
+	for i := range due {
+		ok, err := escalate(ctx, tx, by, due[i], now)
+		if err != nil {
+			return nil, err
+		}
+		due[i].Escalated = ok
+	}
+	return due, nil
+}
+
+func escalate(ctx context.Context, tx pgx.Tx, by Actor, e Escalation, now time.Time) (bool, error) {
+	c, err := lockFor(ctx, tx, e.CaseID, by)
+	if err != nil {
+		return false, err
+	}
+	live := c.Status == StatusAssigned || (e.Kind == TimerResolve && c.Status == StatusAccepted)
+	if !live {
+		return false, nil
+	}
+	n, err := update(ctx, tx, c.ID, now, `escalated = true`)
+	if err != nil {
+		return false, err
+	}
+	what := "sign-for"
+	if e.Kind == TimerResolve {
+		what = "resolve"
+	}
+	reason := fmt.Sprintf("%s deadline %s passed", what, e.DueAt.UTC().Format(time.RFC3339))
+	if _, err := tx.Exec(ctx, `INSERT INTO case_audit (case_id, actor, at, from_status, to_status, action, reason)
+		VALUES ($1, $2, $3, $4, $4, 'escalate', $5)`, c.ID, by.ID, now, c.Status, reason); err != nil {
+		return false, fmt.Errorf("audit case %s: %w", c.ID, err)
+	}
+	id := fmt.Sprintf("%s.%s.%s.%d", c.ID, KindEscalated, e.Kind, e.DueAt.Unix())
+	return true, publish(ctx, tx, n, by, KindEscalated, reason, now, id)
+}
