@@ -209,7 +209,10 @@ func TestTransitionsRefuseWhatTheActorMayNotDo(t *testing.T) {
 			_, err := caseflow.Assign(ctx, tx, c.ID, router, caseflow.Assignment{Team: "siming-urban", Mode: routing.ModeOnSite, Priority: routing.PriorityNormal})
 			return err
 		}, fault.Conflict},
-		{"no role", func(tx pgx.Tx) error { _, err := caseflow.Accept(ctx, tx, c.ID, caseflow.Actor{ID: "officer:x"}); return err }, fault.Forbidden},
+		{"no role", func(tx pgx.Tx) error {
+			_, err := caseflow.Accept(ctx, tx, c.ID, caseflow.Actor{ID: "officer:x"})
+			return err
+		}, fault.Forbidden},
 	}
 	for _, tt := range tests {
 		err := tx(t, ctx, pool, tt.do)
@@ -237,7 +240,10 @@ func TestReturnNeverGoesBackToTheSameTeam(t *testing.T) {
 	ctx, pool := setup(t)
 	c := assigned(t, ctx, pool, "T1", "siming-eco")
 	own := caseflow.Actor{ID: "officer:o1", Team: "siming-eco", District: "siming", Role: caseflow.RoleOfficer}
-	if err := tx(t, ctx, pool, func(tx pgx.Tx) error { _, err := caseflow.Return(ctx, tx, c.ID, own, "night work permit is 住建's"); return err }); err != nil {
+	if err := tx(t, ctx, pool, func(tx pgx.Tx) error {
+		_, err := caseflow.Return(ctx, tx, c.ID, own, "night work permit is 住建's")
+		return err
+	}); err != nil {
 		t.Fatal(err)
 	}
 	teams, err := caseflow.ReturnedTeams(ctx, pool, c.ID)
@@ -372,7 +378,10 @@ func TestOpenAndMergeAreIdempotent(t *testing.T) {
 	for i := range 2 {
 		for _, step := range []func(tx pgx.Tx) (bool, error){
 			func(tx pgx.Tx) (bool, error) { _, ok, err := caseflow.Open(ctx, tx, router, nc); return ok, err },
-			func(tx pgx.Tx) (bool, error) { _, ok, err := caseflow.Merge(ctx, tx, nc.ID, router, b, ""); return ok, err },
+			func(tx pgx.Tx) (bool, error) {
+				_, ok, err := caseflow.Merge(ctx, tx, nc.ID, router, b, "")
+				return ok, err
+			},
 		} {
 			var changed bool
 			if err := tx(t, ctx, pool, func(tx pgx.Tx) error {
