@@ -1,0 +1,156 @@
+package geocoder
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"go.uber.org/zap"
+
+	"github.com/xiamen-eeb/nuisance/internal/classify"
+	"github.com/xiamen-eeb/nuisance/internal/event"
+	"github.com/xiamen-eeb/nuisance/internal/locate"
+	"github.com/xiamen-eeb/nuisance/internal/natsx"
+)
+
+// Triage kinds, as the triage table's check constraint names them.
+const (
+	kindUnlocated    = "unlocated"
+	kindUnclassified = "unclassified"
+)
+
+// reasonUnclassified is the triage reason of a complaint whose words name
+// none of the nuisances.
+const reasonUnclassified = "description names no noise, dust or cooking smoke"
+
+// decision is what the geocoder concluded about one complaint, before it is
+// stored.
+type decision struct {
+	loc  locate.Result
+	cls  classify.Result
+	prio classify.Priority
+	// kind is "" for a complaint that goes on, else the triage kind, with
+	// reason saying why.
+	kind, reason string
+	// codeIgnored says the hotline's category code was not one we know,
+	// and the complaint was classified without it.
+	codeIgnored bool
+}
+
+// decide locates and classifies a complaint. It never fails on the
+// complaint's data: coordinates the locator rejects fall back to the
+// address, a category code that does not exist falls back to the text,
+// and what still cannot be decided is sent to triage with the reason.
+func (s *Service) decide(ev event.ComplaintReceived) (decision, error) {
+	var d decision
+	in := locate.Input{Address: ev.Address}
+	if ev.Location != nil {
+		lon, lat := ev.Location.Lon, ev.Location.Lat
+		in.Lon, in.Lat, in.CRS = &lon, &lat, ev.Location.CRS
+	}
+	loc, err := s.loc.Locate(in)
+	if err != nil {
+		rejected := "coordinates rejected: " + strings.TrimPrefix(err.Error(), "locate: ")
+		if loc, err = s.loc.Locate(locate.Input{Address: ev.Address}); err != nil {
+			return d, fmt.Errorf("locate %s by address: %w", ev.ComplaintID, err)
+		}
+		switch {
+		case loc.Located():
+			loc.Disagreement = joinReasons(rejected, loc.Disagreement)
+		case strings.TrimSpace(ev.Address) == "":
+			loc.Reason = rejected
+		default:
+			loc.Reason = joinReasons(rejected, loc.Reason)
+		}
+	}
+	d.loc = loc
+
+	cin := classify.Input{Category: ev.Category, Subcategory: ev.Subcategory, HotlineCategory: ev.HotlineCategory, Description: ev.Description}
+	cls, err := s.cls.Classify(cin)
+	if errors.Is(err, classify.ErrInvalidCode) && cin.Subcategory != "" {
+		// Keep a known category even when its subcategory is unknown.
+		d.codeIgnored = true
+		cin.Subcategory = ""
+		cls, err = s.cls.Classify(cin)
+	}
+	if errors.Is(err, classify.ErrInvalidCode) {
+		d.codeIgnored = true
+		cin.Category, cin.Subcategory = "", ""
+		cls, err = s.cls.Classify(cin)
+	}
+	if err != nil {
+		return d, fmt.Errorf("classify %s: %w", ev.ComplaintID, err)
+	}
+	d.cls = cls
+	if cls.Category != "" {
+		// Night construction is urgent in every district, so a complaint
+		// not yet located still learns that it is.
+		d.prio = s.cls.Prioritise(cls.Category, cls.Subcategory, loc.District, ev.ReceivedAt)
+	}
+
+	switch {
+	case !loc.Located() && cls.Category == "":
+		d.kind, d.reason = kindUnlocated, joinReasons(loc.Reason, reasonUnclassified)
+	case !loc.Located():
+		d.kind, d.reason = kindUnlocated, loc.Reason
+	case cls.Category == "":
+		d.kind, d.reason = kindUnclassified, reasonUnclassified
+	}
+	return d, nil
+}
+
+// joinReasons joins the non-empty reasons with "; ".
+func joinReasons(rs ...string) string {
+	var out []string
+	for _, r := range rs {
+		if r != "" {
+			out = append(out, r)
+		}
+	}
+	return strings.Join(out, "; ")
+}
+
+// HandleComplaintReceived locates and classifies a received complaint,
+// stores the result in locations, and publishes complaint.located or, with
+// a triage row, complaint.unlocated. A complaint already handled (under any
+// event id) keeps its first result: the same event ids are written again
+// and are no-ops.
+func (s *Service) HandleComplaintReceived(ctx context.Context, tx pgx.Tx, ev event.ComplaintReceived, _ natsx.Meta) error {
+	d, err := s.decide(ev)
+	if err != nil {
+		return err
+	}
+	if d.codeIgnored {
+		s.log.Warn("unknown category code ignored; classified from the text",
+			zap.String("complaint_id", ev.ComplaintID), zap.String("category", ev.Category), zap.String("subcategory", ev.Subcategory))
+	}
+	b := &pgx.Batch{}
+	queueLocation(b, ev, d)
+	if d.kind != "" {
+		queueTriage(b, ev.ComplaintID, d.kind, d.reason)
+		if err := queueOutbox(b, event.SubjComplaintUnlocated, event.ComplaintUnlocated{
+			EventID:     ev.ComplaintID + ".unlocated",
+			ComplaintID: ev.ComplaintID,
+			TicketID:    ev.TicketID,
+			Reason:      d.reason,
+		}); err != nil {
+			return err
+		}
+	} else {
+		located := locatedEvent(ev.ComplaintID+".located", ev.ComplaintID, ev.TicketID, ev.ReceivedAt, d.loc, d.cls.Category, d.cls.Subcategory, d.prio)
+		if err := queueOutbox(b, locatedSubject(located), located); err != nil {
+			return err
+		}
+	}
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+		return fmt.Errorf("store location of %s: %w", ev.ComplaintID, err)
+	}
+	outcome := d.kind
+	if outcome == "" {
+		outcome = "located"
+	}
+	decided.WithLabelValues(outcome, d.loc.Method).Inc()
+	return nil
+}
