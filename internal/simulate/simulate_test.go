@@ -16,6 +16,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/xiamen-eeb/nuisance/internal/geo"
+	"github.com/xiamen-eeb/nuisance/schemas"
 	"github.com/xiamen-eeb/nuisance/seeds"
 )
 
@@ -413,6 +414,21 @@ func TestPayloadsAreValid(t *testing.T) {
 	}
 	if lines != len(feed.Complaints) {
 		t.Fatalf("wrote %d lines for %d complaints", lines, len(feed.Complaints))
+	}
+}
+
+func TestPayloadsMatchHotlineSchema(t *testing.T) {
+	t.Parallel()
+	schema, err := schemas.Get("hotline.complaint.v1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	feed := generate(t, Config{Seed: 10, Count: 2000})
+	for i, line := range bytes.Split(bytes.TrimSpace(ndjson(t, feed)), []byte("\n")) {
+		bad, err := schemas.Validate(schema, line)
+		if err != nil || bad != nil {
+			t.Fatalf("line %d: %v %v: %s", i+1, err, bad, line)
+		}
 	}
 }
 
