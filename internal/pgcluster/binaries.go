@@ -32,7 +32,11 @@ var serverBinaries = []string{"initdb", "pg_ctl", "postgres"}
 // when all three programs are in it, because Debian's pg_config may come
 // from libpq-dev and name /usr/bin, which holds no server.
 func FindBinaries() (string, error) {
-	if dir := os.Getenv("PG_BINDIR"); dir != "" {
+	return findBinaries(os.Getenv)
+}
+
+func findBinaries(getenv func(string) string) (string, error) {
+	if dir := getenv("PG_BINDIR"); dir != "" {
 		if err := hasServerBinaries(dir); err != nil {
 			return "", fmt.Errorf("PG_BINDIR=%s: %w", dir, err)
 		}

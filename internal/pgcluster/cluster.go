@@ -267,7 +267,9 @@ func (c *Cluster) prepareDirs() error {
 	if err := c.acct.ownTree(c.Dir); err != nil {
 		return err
 	}
-	for _, p := range []string{filepath.Join(c.Dir, "log"), c.Socket} {
+	// Files root made after the tree changed hands, so that the account
+	// itself can manage the cluster later.
+	for _, p := range []string{filepath.Join(c.Dir, lockFileName), filepath.Join(c.Dir, "log"), c.Socket} {
 		if err := c.acct.own(p); err != nil {
 			return err
 		}
@@ -393,9 +395,16 @@ func (c *Cluster) clearStalePID(pid *postmasterPID) error {
 	if pid.PID > 0 && !pidExists(pid.PID) {
 		return nil
 	}
-	shmid, ok := c.sharedMemoryID()
-	if ok && shmAttached(shmid) {
-		return fmt.Errorf("processes of a killed server (pid %d) still use its shared memory %d; stop them before starting the cluster", pid.PID, shmid)
+	// The killed server's children exit as soon as they notice its
+	// death; give them that moment before judging them orphaned.
+	if shmid, ok := c.sharedMemoryID(); ok {
+		deadline := time.Now().Add(15 * time.Second)
+		for shmAttached(shmid) {
+			if time.Now().After(deadline) {
+				return fmt.Errorf("processes of a killed server (pid %d) still use its shared memory %d; stop them before starting the cluster", pid.PID, shmid)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
 	}
 	// The socket's lock file names the same pid and would stop the start
 	// just the same.
@@ -450,7 +459,7 @@ func (c *Cluster) start(ctx context.Context) error {
 		err := c.pgctl(ctx, "start", "-D", c.DataDir, "-w", "-t", c.timeoutSeconds(),
 			"-l", c.logPath("postgres.log"), "-o", opts)
 		if err == nil {
-			if err := os.WriteFile(filepath.Join(c.Dir, "port"), []byte(strconv.Itoa(port)+"\n"), 0o644); err != nil {
+			if err := c.writeOwned(filepath.Join(c.Dir, "port"), []byte(strconv.Itoa(port)+"\n"), 0o644); err != nil {
 				return fmt.Errorf("remember port: %w", err)
 			}
 			if err := c.waitReady(ctx, c.startTimeout); err != nil {
@@ -558,6 +567,9 @@ func (c *Cluster) run(ctx context.Context, logName, prog string, args ...string)
 		return fmt.Errorf("open %s: %w", logPath, err)
 	}
 	defer f.Close()
+	if err := c.acct.own(logPath); err != nil {
+		return err
+	}
 	offset, _ := f.Seek(0, io.SeekEnd)
 	fmt.Fprintf(f, "\n--- %s %s %s\n", time.Now().Format(time.RFC3339), prog, strings.Join(args, " "))
 

@@ -165,3 +165,60 @@ func TestMkdirAllSearchableIgnoresUmask(t *testing.T) {
 		}
 	}
 }
+
+func TestFindBinaries(t *testing.T) {
+	t.Parallel()
+	if _, err := findBinaries(func(string) string { return "" }); err != nil {
+		t.Skipf("no PostgreSQL on this machine: %v", err)
+	}
+	custom := t.TempDir()
+	for _, name := range serverBinaries {
+		if err := os.WriteFile(filepath.Join(custom, name), nil, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tests := []struct {
+		name    string
+		bindir  string
+		want    string
+		wantErr string
+	}{
+		{name: "PG_BINDIR wins", bindir: custom, want: custom},
+		{name: "PG_BINDIR without a server", bindir: t.TempDir(), wantErr: "PG_BINDIR="},
+		// Any directory with the three programs will do.
+		{name: "found on the machine"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			got, err := findBinaries(func(key string) string {
+				if key == "PG_BINDIR" {
+					return tt.bindir
+				}
+				return ""
+			})
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("err = %v, want one containing %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tt.want != "" && got != tt.want {
+				t.Errorf("got %s, want %s", got, tt.want)
+			}
+			if err := hasServerBinaries(got); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+}
+
+func TestNoBinariesErrorNamesTheFix(t *testing.T) {
+	t.Parallel()
+	if !strings.Contains(ErrNoBinaries.Error(), "scripts/install-deps.sh") {
+		t.Errorf("ErrNoBinaries does not point at the install script: %v", ErrNoBinaries)
+	}
+}
