@@ -77,7 +77,7 @@ func (g *generator) run() (Feed, error) {
 		taken.add(sp.Lon, sp.Lat)
 		feed.Planted = append(feed.Planted, sp.Planted)
 		for range n {
-			day := sp.from + g.rng.IntN(sp.span)
+			day := sp.from + g.spotDay(sp)
 			g.emit(sp.sc, sp.th, g.memberSite(sp), day, sp)
 		}
 	}
@@ -85,7 +85,7 @@ func (g *generator) run() (Feed, error) {
 		sc := pickSubcat(g.rng)
 		th := pickTheme(g.rng, sc, false)
 		di := g.w.pickDistrict(g.rng, sc.category)
-		g.emit(sc, th, g.w.backgroundSite(g.rng, di), g.rng.IntN(g.cfg.Days), nil)
+		g.emit(sc, th, g.w.backgroundSite(g.rng, di), g.pickDay(th, 0, g.cfg.Days), nil)
 	}
 
 	feed.Complaints = sortByReceived(g.out)
@@ -225,6 +225,7 @@ func (g *generator) plant(i, n int, sc *subcat, di int, taken centres) *spot {
 	place := strings.NewReplacer("{anchor}", anchorName, "{road}", sp.road).Replace(pick(g.rng, th.spots))
 	sp.span = min(g.cfg.Days, 7+g.rng.IntN(24))
 	sp.from = g.rng.IntN(g.cfg.Days - sp.span + 1)
+	trend := trends[g.rng.IntN(len(trends))]
 	for range 1 + g.rng.IntN(2) {
 		sp.regulars = append(sp.regulars, g.caller())
 	}
@@ -237,8 +238,47 @@ func (g *generator) plant(i, n int, sc *subcat, di int, taken centres) *spot {
 		Lat:         s.lat,
 		Count:       n,
 		Place:       place,
+		Trend:       trend,
 	}
 	return sp
+}
+
+// Trends of a planted hotspot's complaints over its active days, so that
+// weekly reports see hotspots appear, grow and fade.
+const (
+	TrendSteady  = "steady"
+	TrendGrowing = "growing"
+	TrendFading  = "fading"
+)
+
+var trends = []string{TrendSteady, TrendGrowing, TrendFading}
+
+// spotDay draws the day of one of a hotspot's complaints, counted from its
+// first active day: evenly for a steady hotspot, with a density rising
+// (growing) or falling (fading) linearly over its span.
+func (g *generator) spotDay(sp *spot) int {
+	u := g.rng.Float64()
+	switch sp.Trend {
+	case TrendGrowing:
+		u = math.Sqrt(u)
+	case TrendFading:
+		u = 1 - math.Sqrt(u)
+	}
+	return min(int(u*float64(sp.span)), sp.span-1)
+}
+
+// pickDay draws a day in [from, from+span), favouring weekends for themes
+// people notice more when at home.
+func (g *generator) pickDay(th *theme, from, span int) int {
+	for range 16 {
+		day := from + g.rng.IntN(span)
+		wd := g.start.AddDate(0, 0, day).Weekday()
+		weekend := wd == time.Saturday || wd == time.Sunday
+		if th.weekend <= 1 || weekend || g.rng.Float64()*th.weekend < 1 {
+			return day
+		}
+	}
+	return from + g.rng.IntN(span)
 }
 
 // memberSite draws where one of a hotspot's complaints comes from: within

@@ -127,6 +127,9 @@ type Planted struct {
 	Lon, Lat                             float64
 	Count                                int
 	Place                                string
+	// Trend is how its complaints spread over its active days:
+	// TrendSteady, TrendGrowing or TrendFading.
+	Trend string
 }
 
 // Feed is a generated feed: complaints sorted by received_at, and the

@@ -143,6 +143,29 @@ func TestGenerateProportions(t *testing.T) {
 		}
 	}
 
+	// Background social-life noise is likelier at weekends, when people are
+	// at home; construction noise is not.
+	perDay := func(sub string) float64 {
+		var weekend, weekday float64
+		for _, c := range feed.Complaints {
+			if c.Truth.Subcategory != sub || c.Truth.HotspotKey != "" {
+				continue
+			}
+			if wd := c.ReceivedAt.Weekday(); wd == time.Saturday || wd == time.Sunday {
+				weekend++
+			} else {
+				weekday++
+			}
+		}
+		return (weekend / 16) / (weekday / 40) // 56 days from a Monday
+	}
+	if r := perDay("social_life"); r < 1.25 {
+		t.Errorf("social life: weekend/weekday rate %.2f, want at least 1.25", r)
+	}
+	if r := perDay("construction"); r < 0.85 || r > 1.15 {
+		t.Errorf("construction: weekend/weekday rate %.2f, want about 1", r)
+	}
+
 	// Social life is the largest subcategory of noise, construction next.
 	if share(sub("social_life")) <= share(sub("construction")) || share(sub("construction")) <= share(sub("traffic")) {
 		t.Error("noise subcategories out of order: want social_life > construction > traffic")
@@ -270,6 +293,43 @@ func TestPlantedHotspots(t *testing.T) {
 				t.Errorf("%s and %s only %.0f m apart", a.Key, b.Key, d)
 			}
 		}
+	}
+}
+
+func TestSpotDayFollowsTrend(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		trend     string
+		low, high float64 // share of complaints in the second half
+	}{
+		{TrendSteady, 0.47, 0.53},
+		{TrendGrowing, 0.72, 0.78},
+		{TrendFading, 0.22, 0.28},
+	}
+	g := &generator{rng: newTestRand()}
+	for _, tt := range tests {
+		sp := &spot{Planted: Planted{Trend: tt.trend}, span: 20}
+		late := 0
+		const n = 20000
+		for range n {
+			d := g.spotDay(sp)
+			if d < 0 || d >= sp.span {
+				t.Fatalf("%s: day %d outside [0, %d)", tt.trend, d, sp.span)
+			}
+			if d >= sp.span/2 {
+				late++
+			}
+		}
+		if share := float64(late) / n; share < tt.low || share > tt.high {
+			t.Errorf("%s: %.3f of complaints in the second half, want [%.2f, %.2f]", tt.trend, share, tt.low, tt.high)
+		}
+	}
+	seen := map[string]int{}
+	for _, p := range generate(t, Config{Seed: 13, Count: 3000}).Planted {
+		seen[p.Trend]++
+	}
+	if len(seen) != 3 || seen[TrendSteady] == 0 || seen[TrendGrowing] == 0 || seen[TrendFading] == 0 {
+		t.Errorf("planted trends %v, want all three", seen)
 	}
 }
 

@@ -36,6 +36,7 @@ var (
 type theme struct {
 	weight    float64
 	hours     [24]float64
+	weekend   float64  // how many times likelier a weekend day is than a weekday; 0: as likely
 	sources   []string // the nuisance's source as a background caller names it
 	spots     []string // planted hotspot place patterns with {anchor} {road}; none: never planted
 	templates []string // description bodies with {loc} {src} {when} {dur} {hurt}
@@ -112,7 +113,7 @@ var subcats = []subcat{
 		category: "noise", code: "social_life", share: 0.29,
 		hotline: []string{"生态环境>噪声污染>社会生活噪声", "城市管理>噪声扰民>娱乐场所噪声", "城市管理>噪声扰民>商业经营噪声", "公安>治安管理>噪声扰民"},
 		themes: []theme{
-			{weight: 0.28, hours: hoursSquareDance, spots: []string{"{anchor}旁边的小广场", "{road}口的广场舞场地", "{anchor}附近的街心公园"},
+			{weight: 0.28, hours: hoursSquareDance, weekend: 1.2, spots: []string{"{anchor}旁边的小广场", "{road}口的广场舞场地", "{anchor}附近的街心公园"},
 				sources: []string{"小区楼下的广场舞队伍", "公园里跳广场舞的", "附近广场上跳舞的阿姨们", "小区篮球场的广场舞"},
 				templates: []string{
 					"{loc}{src}{when}音响开得特别大，{hurt}。",
@@ -121,7 +122,7 @@ var subcats = []subcat{
 					"{src}用的大功率音箱，{when}低音炮震得窗户响，{hurt}。",
 					"投诉{src}：{when}开始跳到很晚，{hurt}，家里有高考生。",
 				}},
-			{weight: 0.22, hours: hoursLateNight, spots: []string{"{anchor}附近的酒吧街", "{road}沿街的KTV", "{anchor}楼下的音乐餐吧"},
+			{weight: 0.22, hours: hoursLateNight, weekend: 1.6, spots: []string{"{anchor}附近的酒吧街", "{road}沿街的KTV", "{anchor}楼下的音乐餐吧"},
 				sources: []string{"楼下的酒吧", "附近的KTV", "沿街的清吧", "对面的夜场", "底商的音乐餐吧"},
 				templates: []string{
 					"{loc}{src}{when}还在放重低音音乐，{hurt}。",
@@ -130,7 +131,7 @@ var subcats = []subcat{
 					"我家在{loc}，{src}的音响{when}都还在响，楼板都在震，{hurt}。",
 					"{src}噪音扰民，{when}还在唱歌，报警过几次还是这样，{hurt}。",
 				}},
-			{weight: 0.18, hours: hoursShop, spots: []string{"{road}的步行商业街", "{anchor}门口的促销摊位"},
+			{weight: 0.18, hours: hoursShop, weekend: 1.3, spots: []string{"{road}的步行商业街", "{anchor}门口的促销摊位"},
 				sources: []string{"沿街商铺", "楼下的服装店", "附近的手机店", "菜市场门口的摊贩", "超市门口"},
 				templates: []string{
 					"{loc}{src}用大喇叭循环播放促销广告，{when}一直在喊，{hurt}。",
@@ -139,7 +140,7 @@ var subcats = []subcat{
 					"反映{loc}{src}高音喇叭扰民，{hurt}，请城管处理。",
 					"{src}{when}音乐开得很大声，路过都受不了，住在楼上{hurt}。",
 				}},
-			{weight: 0.17, hours: hoursRenovation, sources: []string{"楼上邻居家", "隔壁装修的住户", "同单元在装修的人家", "楼下的商铺装修"},
+			{weight: 0.17, hours: hoursRenovation, weekend: 1.8, sources: []string{"楼上邻居家", "隔壁装修的住户", "同单元在装修的人家", "楼下的商铺装修"},
 				templates: []string{
 					"{src}装修{when}还在电钻打墙，{hurt}。",
 					"{loc}{src}中午休息时间也在装修，{when}敲个不停，{hurt}。",
@@ -147,7 +148,7 @@ var subcats = []subcat{
 					"投诉{src}违规时间装修，{when}还有电锤声，物业管不了，{hurt}。",
 					"{src}装修噪音很大，{when}还在砸墙，{hurt}。",
 				}},
-			{weight: 0.15, hours: hoursNeighbour, sources: []string{"楼上住户", "隔壁邻居", "对门的住户", "楼下的人家"},
+			{weight: 0.15, hours: hoursNeighbour, weekend: 1.4, sources: []string{"楼上住户", "隔壁邻居", "对门的住户", "楼下的人家"},
 				templates: []string{
 					"{src}{when}还在蹦跳拖椅子，{hurt}。",
 					"{src}{dur}深夜打麻将，{when}还在洗牌喧哗，{hurt}。",
@@ -315,7 +316,7 @@ var subcats = []subcat{
 		category: "cooking_smoke", code: "open_air_bbq", share: 0.05,
 		hotline: []string{"城市管理>市容环境>露天烧烤", "生态环境>大气污染>餐饮油烟"},
 		themes: []theme{
-			{weight: 1, hours: hoursBarbecue, spots: []string{"{anchor}附近的夜市烧烤摊", "{road}路边烧烤摊", "{anchor}旁的露天烧烤大排档"},
+			{weight: 1, hours: hoursBarbecue, weekend: 1.5, spots: []string{"{anchor}附近的夜市烧烤摊", "{road}路边烧烤摊", "{anchor}旁的露天烧烤大排档"},
 				sources: []string{"路边的烧烤摊", "夜市的烧烤摊", "小区门口的露天烧烤", "沙滩边的烧烤摊", "大排档门口的烤串摊", "城中村里的烧烤摊"},
 				templates: []string{
 					"{loc}{src}{when}烟雾缭绕，{hurt}。",
