@@ -1,0 +1,145 @@
+package report
+
+import (
+	_ "embed"
+	"fmt"
+	"html/template"
+	"io"
+	"strings"
+	"time"
+)
+
+//go:embed report.html.tmpl
+var pageSource string
+
+// HTMLHotspotRows, HTMLCellRows and HTMLCaseRows cap the rows of the
+// printed tables; the CSV, GeoJSON and JSON keep every row.
+const (
+	HTMLHotspotRows = 40
+	HTMLCellRows    = 15
+	HTMLCaseRows    = 30
+)
+
+var page = template.Must(template.New("report").Funcs(template.FuncMap{
+	"category":    CategoryName,
+	"trend":       func(c string) string { return label(trendNames, c) },
+	"class":       func(c string) string { return label(classNames, c) },
+	"hstatus":     func(c string) string { return label(hotspotStatusNames, c) },
+	"cstatus":     func(c string) string { return label(caseStatusNames, c) },
+	"pct100":      pct100,
+	"rate":        ratePct,
+	"change":      change,
+	"changeClass": changeClass,
+	"date":        func(t time.Time) string { return t.In(shanghai).Format("1月2日") },
+	"datetime":    func(t time.Time) string { return t.In(shanghai).Format("2006-01-02 15:04") },
+	"place":       placeOf,
+	"f1":          func(v float64) string { return fmt.Sprintf("%.1f", v) },
+	"f2":          func(v float64) string { return fmt.Sprintf("%.2f", v) },
+	"f3":          func(v float64) string { return fmt.Sprintf("%.3f", v) },
+	"add":         func(a, b int) int { return a + b },
+}).Parse(pageSource))
+
+// htmlView is what the page template reads: the report and the parts the
+// template cannot compute itself.
+type htmlView struct {
+	*Report
+	WeekLabel   string
+	LastDay     time.Time
+	TotalCount  Count
+	MapSVG      template.HTML
+	TrendSVG    template.HTML
+	Hotspots    []Hotspot
+	MoreHotspot int
+	Gistar      []gistarView
+	Overdue     []OverdueCase
+	MoreOverdue int
+	Teams       []TeamRate
+}
+
+type gistarView struct {
+	Category string
+	Points   int
+	Cells    []Cell
+	More     int
+	Cooled   int
+}
+
+// renderHTML writes the page: self-contained (inline CSS and SVG, no
+// script, no external resource), in Chinese, laid out for A4.
+func renderHTML(r *Report, w io.Writer) error {
+	m, err := mapSVG(r)
+	if err != nil {
+		return err
+	}
+	v := htmlView{
+		Report:     r,
+		WeekLabel:  weekLabel(r.Week),
+		LastDay:    r.End.Add(-time.Hour),
+		TotalCount: NewCount(r.Total, r.PreviousTotal),
+		// Both SVGs are built from numbers and escaped text only.
+		MapSVG:   template.HTML(m),
+		TrendSVG: template.HTML(trendSVG(r)),
+	}
+	v.Hotspots, v.MoreHotspot = capped(r.Hotspots, HTMLHotspotRows)
+	v.Overdue, v.MoreOverdue = capped(r.Timeliness.Overdue, HTMLCaseRows)
+	v.MoreOverdue = r.Timeliness.OverdueTotal - len(v.Overdue)
+	for _, t := range r.Timeliness.ByTeam {
+		if t.Sign.Due+t.Resolve.Due > 0 {
+			v.Teams = append(v.Teams, t)
+		}
+	}
+	for _, g := range r.Gistar {
+		cells, more := capped(g.Cells, HTMLCellRows)
+		v.Gistar = append(v.Gistar, gistarView{Category: g.Category, Points: g.Points, Cells: cells, More: more, Cooled: len(g.Cooled)})
+	}
+	return page.Execute(w, v)
+}
+
+func capped[T any](s []T, n int) ([]T, int) {
+	if len(s) <= n {
+		return s, 0
+	}
+	return s[:n], len(s) - n
+}
+
+// weekLabel writes "2024-W11" as "2024年第11周".
+func weekLabel(week string) string {
+	if len(week) != 8 {
+		return week
+	}
+	return week[:4] + "年第" + strings.TrimLeft(week[6:], "0") + "周"
+}
+
+// pct100 writes a ratio as a percentage, "—" when there is none.
+func pct100(v *float64) string {
+	if v == nil {
+		return "—"
+	}
+	return fmt.Sprintf("%.1f%%", 100**v)
+}
+
+func ratePct(r Rate) string { return pct100(r.Rate) }
+
+// change writes a week-over-week change as "+12（+8.5%）".
+func change(c Count) string {
+	s := fmt.Sprintf("%+d", c.Change)
+	if c.Change == 0 {
+		s = "0"
+	}
+	if c.ChangePct != nil {
+		s += fmt.Sprintf("（%+.1f%%）", *c.ChangePct)
+	} else if c.Count > 0 {
+		s += "（新增）"
+	}
+	return s
+}
+
+func changeClass(c Count) string {
+	switch {
+	case c.Change > 0:
+		return "up"
+	case c.Change < 0:
+		return "down"
+	}
+	return "flat"
+}

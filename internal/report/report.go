@@ -1,0 +1,298 @@
+// Package report is the weekly hotspot report the bureau's leadership reads
+// on Monday morning: the Report a generator fills from the pipeline's
+// tables, and its renderings as a self-contained Chinese HTML page for A4
+// (with an SVG map and an SVG daily trend chart), CSV, GeoJSON and JSON.
+//
+// The package is pure rendering: it reads no database and nothing of the
+// environment, so the service, the command line and the tests render the
+// same bytes from the same Report. A Report carries no personal data: it
+// holds counts, places, teams and case ids, never a caller's name or phone.
+package report
+
+import (
+	"time"
+	_ "time/tzdata" // Asia/Shanghai must resolve on hosts without a zoneinfo database.
+)
+
+// Categories are the nuisance categories in the order every table and
+// chart shows them.
+var Categories = []string{"noise", "dust", "cooking_smoke"}
+
+// categoryNames are the categories' names as the bureau writes them.
+var categoryNames = map[string]string{
+	"noise":         "噪声",
+	"dust":          "扬尘",
+	"cooking_smoke": "油烟",
+}
+
+// CategoryName returns the Chinese name of a category code, or the code
+// itself when it is unknown, so a new category still shows up legibly.
+func CategoryName(code string) string {
+	if n, ok := categoryNames[code]; ok {
+		return n
+	}
+	return code
+}
+
+// The trends of a hotspot over the report week, decided by the generator.
+const (
+	// TrendNew is a hotspot whose first complaint came in the report week.
+	TrendNew = "new"
+	// TrendGrowing drew more complaints in the report week than the week before.
+	TrendGrowing = "growing"
+	// TrendPersistent drew complaints in the report week, not more than the week before.
+	TrendPersistent = "persistent"
+	// TrendResolved drew no complaint in the report week and was resolved
+	// or cooled down.
+	TrendResolved = "resolved"
+)
+
+// Trends lists the hotspot trends in the order the report summarises them.
+var Trends = []string{TrendNew, TrendGrowing, TrendPersistent, TrendResolved}
+
+// Report is one ISO week's report. Its JSON form is the report's JSON
+// format (schemas/report.weekly.v1.json); times are RFC 3339 in
+// Asia/Shanghai.
+type Report struct {
+	// Week is the ISO week, e.g. "2024-W11"; Start and End are its Monday
+	// 00:00 and the next Monday 00:00 in Asia/Shanghai (End exclusive).
+	Week         string    `json:"week"`
+	Start        time.Time `json:"start"`
+	End          time.Time `json:"end"`
+	PreviousWeek string    `json:"previous_week"`
+	GeneratedAt  time.Time `json:"generated_at"`
+
+	// Total counts the complaints received in the week; PreviousTotal
+	// those of the week before.
+	Total         int `json:"total"`
+	PreviousTotal int `json:"previous_total"`
+	// ByCategory and ByDistrict count the week's complaints by category
+	// code and district slug, every known key present. Unclassified and
+	// Unlocated are the complaints missing from each, so each map's sum
+	// plus its remainder is Total.
+	ByCategory   map[string]int `json:"by_category"`
+	ByDistrict   map[string]int `json:"by_district"`
+	Unclassified int            `json:"unclassified"`
+	Unlocated    int            `json:"unlocated"`
+
+	// Categories breaks each category down by district with the change
+	// from the week before, the priority districts first.
+	Categories []CategorySummary `json:"categories"`
+	// Daily counts complaints per day over the trend chart's days, the
+	// report week last.
+	Daily []Day `json:"daily"`
+
+	// Hotspots are the repeat-complaint hotspots of the week, the busiest
+	// first; HotspotTrends counts them by trend.
+	Hotspots      []Hotspot      `json:"hotspots"`
+	HotspotTrends map[string]int `json:"hotspot_trends"`
+	// Gistar holds, per category, the week's statistically significant
+	// Getis-Ord Gi* cells and the cells that cooled down.
+	Gistar []GistarCategory `json:"gistar"`
+
+	Timeliness Timeliness `json:"timeliness"`
+	Repeat     Repeat     `json:"repeat"`
+}
+
+// Count is a number this week beside the week before.
+type Count struct {
+	Count    int `json:"count"`
+	Previous int `json:"previous"`
+	Change   int `json:"change"`
+	// ChangePct is the relative change in percent, null when the week
+	// before had none.
+	ChangePct *float64 `json:"change_pct"`
+}
+
+// NewCount fills the change fields from the two counts.
+func NewCount(count, previous int) Count {
+	c := Count{Count: count, Previous: previous, Change: count - previous}
+	if previous > 0 {
+		c.ChangePct = Ratio(100*float64(count-previous), float64(previous))
+	}
+	return c
+}
+
+// Ratio returns a/b rounded to four decimals, or nil when b is zero, so
+// rates and percentages compare equal across runs and renderings.
+func Ratio(a, b float64) *float64 {
+	if b == 0 {
+		return nil
+	}
+	v := round(a/b, 4)
+	return &v
+}
+
+// CategorySummary is one category's week with its districts.
+type CategorySummary struct {
+	Category string `json:"category"`
+	Name     string `json:"name"`
+	Count
+	// Districts lists every district, the plan's priority districts for
+	// this category first, in the plan's order.
+	Districts []DistrictCount `json:"districts"`
+}
+
+// DistrictCount is one district's complaints of a category.
+type DistrictCount struct {
+	District string `json:"district"`
+	Name     string `json:"name"`
+	// Priority marks a priority district of the 2024 plan for the category.
+	Priority bool `json:"priority"`
+	Count
+}
+
+// Day is one day's complaints in Asia/Shanghai.
+type Day struct {
+	Date       string         `json:"date"` // 2024-03-11
+	Total      int            `json:"total"`
+	ByCategory map[string]int `json:"by_category"`
+	// InWeek marks the days of the report week.
+	InWeek bool `json:"in_week"`
+}
+
+// Hotspot is a repeat-complaint hotspot as the week saw it.
+type Hotspot struct {
+	ID           string   `json:"id"`
+	Category     string   `json:"category"`
+	Subcategory  string   `json:"subcategory,omitempty"`
+	District     string   `json:"district"`
+	DistrictName string   `json:"district_name"`
+	Subdistrict  string   `json:"subdistrict,omitempty"`
+	Place        string   `json:"place,omitempty"`
+	Lon          *float64 `json:"lon"` // WGS-84; null when no member has coordinates
+	Lat          *float64 `json:"lat"`
+	// WeekCount, PreviousCount and TotalCount are its complaints in the
+	// report week, the week before, and up to the end of the report week.
+	WeekCount     int       `json:"week_count"`
+	PreviousCount int       `json:"previous_count"`
+	TotalCount    int       `json:"total_count"`
+	Trend         string    `json:"trend"`  // new|growing|persistent|resolved
+	Status        string    `json:"status"` // the hotspot's lifecycle status
+	FirstAt       time.Time `json:"first_at"`
+	LastAt        time.Time `json:"last_at"`
+	// Team and CaseID name the hotspot's latest case, empty when none.
+	Team       string `json:"team,omitempty"`
+	TeamName   string `json:"team_name,omitempty"`
+	CaseID     string `json:"case_id,omitempty"`
+	CaseStatus string `json:"case_status,omitempty"`
+}
+
+// GistarCategory is the Gi* analysis of one category.
+type GistarCategory struct {
+	Category string `json:"category"`
+	// CellMeters is the side of the grid cells.
+	CellMeters float64 `json:"cell_meters"`
+	// Points counts the week's complaints analysed.
+	Points int `json:"points"`
+	// Cells are the week's significant hot spots, strongest first; Cooled
+	// the cells hot in most earlier weeks but not in this one.
+	Cells  []Cell `json:"cells"`
+	Cooled []Cell `json:"cooled"`
+}
+
+// Cell is one Gi* grid cell.
+type Cell struct {
+	ID       string       `json:"id"`
+	Lon      float64      `json:"lon"`
+	Lat      float64      `json:"lat"`
+	Polygon  [][2]float64 `json:"polygon"`
+	Count    int          `json:"count"`
+	Z        float64      `json:"z"`
+	Q        float64      `json:"q"`
+	Class    string       `json:"class"`
+	HotWeeks int          `json:"hot_weeks"`
+}
+
+// Timeliness is how fast the teams handled their cases. A case counts for
+// signing when its sign-for deadline fell in the week and for resolving
+// when its resolve deadline did, judged at the end of the week, so a
+// week's figures never change once the week is over.
+type Timeliness struct {
+	Sign       Rate           `json:"sign"`
+	Resolve    Rate           `json:"resolve"`
+	ByTeam     []TeamRate     `json:"by_team"`
+	ByDistrict []DistrictRate `json:"by_district"`
+	// Overdue lists cases past their resolve deadline and unresolved at
+	// the end of the week, the longest overdue first; OverdueTotal counts
+	// them all when the list is cut short.
+	Overdue      []OverdueCase `json:"overdue"`
+	OverdueTotal int           `json:"overdue_total"`
+	// Escalations lists the cases escalated (督办) during the week.
+	Escalations []Escalation `json:"escalations"`
+}
+
+// Rate is how many cases met a deadline out of those that had it.
+type Rate struct {
+	Due    int      `json:"due"`
+	OnTime int      `json:"on_time"`
+	Rate   *float64 `json:"rate"` // null when none was due
+}
+
+// NewRate fills Rate.
+func NewRate(due, onTime int) Rate {
+	return Rate{Due: due, OnTime: onTime, Rate: Ratio(float64(onTime), float64(due))}
+}
+
+// TeamRate is one team's timeliness.
+type TeamRate struct {
+	Team     string `json:"team"`
+	Name     string `json:"name"`
+	District string `json:"district"`
+	Sign     Rate   `json:"sign"`
+	Resolve  Rate   `json:"resolve"`
+}
+
+// DistrictRate is one district's timeliness.
+type DistrictRate struct {
+	District string `json:"district"`
+	Name     string `json:"name"`
+	Sign     Rate   `json:"sign"`
+	Resolve  Rate   `json:"resolve"`
+}
+
+// OverdueCase is a case past its resolve deadline at the end of the week.
+type OverdueCase struct {
+	CaseID       string    `json:"case_id"`
+	Category     string    `json:"category"`
+	District     string    `json:"district"`
+	DistrictName string    `json:"district_name"`
+	Team         string    `json:"team,omitempty"`
+	TeamName     string    `json:"team_name,omitempty"`
+	Place        string    `json:"place,omitempty"`
+	Status       string    `json:"status"`
+	ResolveDue   time.Time `json:"resolve_due"`
+	// DaysOverdue is the time past the deadline at the end of the week.
+	DaysOverdue float64 `json:"days_overdue"`
+	Escalated   bool    `json:"escalated"`
+}
+
+// Escalation is one escalation of a case during the week.
+type Escalation struct {
+	CaseID       string    `json:"case_id"`
+	At           time.Time `json:"at"`
+	Category     string    `json:"category"`
+	District     string    `json:"district"`
+	DistrictName string    `json:"district_name"`
+	Team         string    `json:"team,omitempty"`
+	TeamName     string    `json:"team_name,omitempty"`
+}
+
+// Repeat is the repeat-complaint rate: complaints of the week that joined
+// a hotspot that already had an earlier complaint, out of all the week's
+// complaints.
+type Repeat struct {
+	Complaints int      `json:"complaints"`
+	InHotspots int      `json:"in_hotspots"`
+	Repeats    int      `json:"repeats"`
+	Rate       *float64 `json:"rate"`
+}
+
+// shanghai is the zone the report's dates are written in.
+var shanghai = func() *time.Location {
+	loc, err := time.LoadLocation("Asia/Shanghai")
+	if err != nil {
+		return time.FixedZone("CST", 8*60*60)
+	}
+	return loc
+}()

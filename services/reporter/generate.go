@@ -1,0 +1,536 @@
+package reporter
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"io"
+	"math"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/xiamen-eeb/nuisance/internal/fault"
+	"github.com/xiamen-eeb/nuisance/internal/gistar"
+	"github.com/xiamen-eeb/nuisance/internal/report"
+)
+
+// TrendDays is how many days the daily trend chart covers, the report
+// week last.
+const TrendDays = 28
+
+// MaxOverdue caps the overdue cases a report lists; OverdueTotal still
+// counts them all.
+const MaxOverdue = 200
+
+// Generate builds the report of an ISO week ("2024-W11") from the
+// pipeline's tables in one consistent snapshot; now is its generation
+// time. A malformed week is a fault.Invalid error. The command line
+// (`nuisance report`) and the scheduler both call it.
+func Generate(ctx context.Context, pool *pgxpool.Pool, week string, now time.Time) (*report.Report, error) {
+	var r *report.Report
+	err := pgx.BeginTxFunc(ctx, pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+		var err error
+		r, err = generate(ctx, tx, week, now)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// Render writes a report as html, csv, json or geojson; an unknown
+// format is a fault.Invalid error.
+func Render(r *report.Report, format string, w io.Writer) error {
+	if !slices.Contains(report.Formats, format) {
+		return fault.Errorf(fault.Invalid, "render %s: unknown format %q, want html, csv, json or geojson", r.Week, format)
+	}
+	return report.Render(r, format, w)
+}
+
+// generate runs the report's queries in tx.
+func generate(ctx context.Context, tx pgx.Tx, week string, now time.Time) (*report.Report, error) {
+	ref, err := loadRef()
+	if err != nil {
+		return nil, fmt.Errorf("report %s: %w", week, err)
+	}
+	start, end, err := gistar.WeekBounds(week)
+	if err != nil {
+		return nil, fault.Wrap(fault.Invalid, fmt.Errorf("report: %w", err))
+	}
+	prevStart := start.AddDate(0, 0, -7)
+	r := &report.Report{
+		Week:         week,
+		Start:        start,
+		End:          end,
+		PreviousWeek: gistar.WeekOf(prevStart),
+		GeneratedAt:  now.In(start.Location()).Truncate(time.Second),
+	}
+	g := &gen{tx: tx, ref: ref, r: r, start: start, end: end, prevStart: prevStart}
+	steps := []struct {
+		name string
+		fn   func(context.Context) error
+	}{
+		{"counts", g.counts},
+		{"hotspots", g.hotspots},
+		{"timeliness", g.timeliness},
+		{"overdue", g.overdue},
+		{"escalations", g.escalations},
+		{"repeat", g.repeat},
+		{"gistar", g.gistar},
+	}
+	for _, s := range steps {
+		if err := s.fn(ctx); err != nil {
+			return nil, fmt.Errorf("report %s: %s: %w", week, s.name, err)
+		}
+	}
+	return r, nil
+}
+
+// gen holds one generation's state.
+type gen struct {
+	tx                    pgx.Tx
+	ref                   *ref
+	r                     *report.Report
+	start, end, prevStart time.Time
+}
+
+// counts fills the totals, the category × district tables with their
+// change, and the daily trend. A complaint's category is the geocoder's
+// classification, else the hotline's code; its district is the
+// geocoder's when it was located.
+func (g *gen) counts(ctx context.Context) error {
+	from := g.end.AddDate(0, 0, -TrendDays)
+	rows, err := g.tx.Query(ctx, `
+		SELECT to_char(c.received_at AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM-DD'),
+		       COALESCE(l.category, c.category, ''),
+		       CASE WHEN l.located THEN COALESCE(l.district, '') ELSE '' END,
+		       count(*)
+		FROM complaints c LEFT JOIN locations l ON l.complaint_id = c.id
+		WHERE c.received_at >= $1 AND c.received_at < $2
+		GROUP BY 1, 2, 3`, from, g.end)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	type key struct{ cat, district string }
+	this, prev := map[key]int{}, map[key]int{}
+	daily := map[string]*report.Day{}
+	r := g.r
+	r.Daily = make([]report.Day, TrendDays)
+	weekFirst := g.start.Format("2006-01-02")
+	prevFirst := g.prevStart.Format("2006-01-02")
+	for i := range TrendDays {
+		d := from.AddDate(0, 0, i).Format("2006-01-02")
+		r.Daily[i] = report.Day{Date: d, ByCategory: map[string]int{}, InWeek: d >= weekFirst}
+		for _, c := range report.Categories {
+			r.Daily[i].ByCategory[c] = 0
+		}
+	}
+	for i := range r.Daily {
+		daily[r.Daily[i].Date] = &r.Daily[i]
+	}
+	known := func(c string) bool { return slices.Contains(report.Categories, c) }
+	for rows.Next() {
+		var day, cat, district string
+		var n int
+		if err := rows.Scan(&day, &cat, &district, &n); err != nil {
+			return err
+		}
+		if !known(cat) {
+			cat = ""
+		}
+		if _, ok := g.ref.names[district]; !ok {
+			district = ""
+		}
+		if d, ok := daily[day]; ok {
+			d.Total += n
+			if cat != "" {
+				d.ByCategory[cat] += n
+			}
+		}
+		switch {
+		case day >= weekFirst:
+			this[key{cat, district}] += n
+		case day >= prevFirst:
+			prev[key{cat, district}] += n
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	r.ByCategory = map[string]int{}
+	r.ByDistrict = map[string]int{}
+	for _, c := range report.Categories {
+		r.ByCategory[c] = 0
+	}
+	for _, d := range g.ref.districts {
+		r.ByDistrict[d] = 0
+	}
+	for k, n := range this {
+		r.Total += n
+		if k.cat == "" {
+			r.Unclassified += n
+		} else {
+			r.ByCategory[k.cat] += n
+		}
+		if k.district == "" {
+			r.Unlocated += n
+		} else {
+			r.ByDistrict[k.district] += n
+		}
+	}
+	for _, n := range prev {
+		r.PreviousTotal += n
+	}
+	for _, c := range report.Categories {
+		cs := report.CategorySummary{Category: c, Name: report.CategoryName(c)}
+		catPrev := 0
+		for k, n := range prev {
+			if k.cat == c {
+				catPrev += n
+			}
+		}
+		cs.Count = report.NewCount(r.ByCategory[c], catPrev)
+		for _, d := range g.ref.orderedDistricts(c) {
+			cs.Districts = append(cs.Districts, report.DistrictCount{
+				District: d,
+				Name:     g.ref.districtName(d),
+				Priority: slices.Contains(g.ref.priority[c], d),
+				Count:    report.NewCount(this[key{c, d}], prev[key{c, d}]),
+			})
+		}
+		r.Categories = append(r.Categories, cs)
+	}
+	return nil
+}
+
+// hotspots lists the hotspots that drew complaints in the week or the
+// week before, or were resolved in the week, with their counts, trend
+// and latest case. Merged hotspots live on in the one they merged into.
+func (g *gen) hotspots(ctx context.Context) error {
+	rows, err := g.tx.Query(ctx, `
+		WITH ids AS (
+			SELECT hotspot_id AS id FROM hotspot_members
+			WHERE at >= $1 AND at < $3 AND hotspot_id IS NOT NULL
+			UNION
+			SELECT id FROM hotspots WHERE resolved_at >= $2 AND resolved_at < $3
+		), agg AS (
+			SELECT m.hotspot_id AS id,
+			       count(*) FILTER (WHERE m.at >= $2) AS week,
+			       count(*) FILTER (WHERE m.at >= $1 AND m.at < $2) AS prev,
+			       count(*) AS total, min(m.at) AS first_at, max(m.at) AS last_at
+			FROM hotspot_members m JOIN ids ON ids.id = m.hotspot_id
+			WHERE m.at < $3
+			GROUP BY m.hotspot_id
+		)
+		SELECT h.id, h.category, COALESCE(h.subcategory, ''), h.district, COALESCE(h.subdistrict, ''),
+		       COALESCE(NULLIF(h.place, ''), h.place_key, ''), h.lon, h.lat, h.status, h.resolved_at,
+		       COALESCE(a.week, 0), COALESCE(a.prev, 0), COALESCE(a.total, 0),
+		       COALESCE(a.first_at, h.first_at), COALESCE(a.last_at, h.last_at),
+		       COALESCE(k.id, ''), COALESCE(k.team, ''), COALESCE(k.status, '')
+		FROM ids JOIN hotspots h ON h.id = ids.id
+		LEFT JOIN agg a ON a.id = h.id
+		LEFT JOIN LATERAL (
+			SELECT id, team, status FROM cases
+			WHERE hotspot_id = h.id AND opened_at < $3
+			ORDER BY opened_at DESC, id DESC LIMIT 1
+		) k ON true
+		WHERE h.status <> 'merged'`, g.prevStart, g.start, g.end)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	r := g.r
+	r.Hotspots = []report.Hotspot{}
+	r.HotspotTrends = map[string]int{}
+	for _, t := range report.Trends {
+		r.HotspotTrends[t] = 0
+	}
+	for rows.Next() {
+		var h report.Hotspot
+		var resolvedAt *time.Time
+		if err := rows.Scan(&h.ID, &h.Category, &h.Subcategory, &h.District, &h.Subdistrict, &h.Place, &h.Lon, &h.Lat,
+			&h.Status, &resolvedAt, &h.WeekCount, &h.PreviousCount, &h.TotalCount, &h.FirstAt, &h.LastAt,
+			&h.CaseID, &h.Team, &h.CaseStatus); err != nil {
+			return err
+		}
+		resolvedInWeek := resolvedAt != nil && !resolvedAt.Before(g.start) && resolvedAt.Before(g.end)
+		h.Trend = g.trend(h, resolvedInWeek)
+		if h.Trend == "" {
+			continue
+		}
+		h.DistrictName = g.ref.districtName(h.District)
+		if h.Team != "" {
+			h.TeamName = g.ref.teamName(h.Team)
+		}
+		h.FirstAt, h.LastAt = h.FirstAt.In(g.start.Location()), h.LastAt.In(g.start.Location())
+		r.Hotspots = append(r.Hotspots, h)
+		r.HotspotTrends[h.Trend]++
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	slices.SortFunc(r.Hotspots, func(a, b report.Hotspot) int {
+		return cmp.Or(cmp.Compare(b.WeekCount, a.WeekCount), cmp.Compare(b.TotalCount, a.TotalCount), cmp.Compare(a.ID, b.ID))
+	})
+	return nil
+}
+
+// trend decides a hotspot's trend in the week, "" when the report leaves
+// it out (quiet this week and neither resolved nor cooling). A hotspot is
+// new when it had fewer complaints than its category's minimum before the
+// week: it became a hotspot this week.
+func (g *gen) trend(h report.Hotspot, resolvedInWeek bool) string {
+	switch {
+	case h.WeekCount > 0 && h.TotalCount-h.WeekCount < g.ref.minCount[h.Category]:
+		return report.TrendNew
+	case h.WeekCount > h.PreviousCount:
+		return report.TrendGrowing
+	case h.WeekCount > 0:
+		return report.TrendPersistent
+	case resolvedInWeek, h.PreviousCount > 0 && (h.Status == "cooling" || h.Status == "closed"):
+		return report.TrendResolved
+	}
+	return ""
+}
+
+// timeliness measures, by team and district, the cases whose sign-for or
+// resolve deadline fell in the week.
+func (g *gen) timeliness(ctx context.Context) error {
+	rows, err := g.tx.Query(ctx, `
+		SELECT COALESCE(team, ''), district,
+		       count(*) FILTER (WHERE sign_due >= $1 AND sign_due < $2),
+		       count(*) FILTER (WHERE sign_due >= $1 AND sign_due < $2 AND accepted_at <= sign_due),
+		       count(*) FILTER (WHERE resolve_due >= $1 AND resolve_due < $2),
+		       count(*) FILTER (WHERE resolve_due >= $1 AND resolve_due < $2 AND COALESCE(resolved_at, closed_at) <= resolve_due)
+		FROM cases
+		WHERE (sign_due >= $1 AND sign_due < $2) OR (resolve_due >= $1 AND resolve_due < $2)
+		GROUP BY 1, 2`, g.start, g.end)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	type tally struct{ signDue, signOK, resDue, resOK int }
+	byTeam, byDistrict := map[string]*tally{}, map[string]*tally{}
+	teamDistrict := map[string]string{}
+	var all tally
+	add := func(m map[string]*tally, k string, t tally) {
+		x := m[k]
+		if x == nil {
+			x = &tally{}
+			m[k] = x
+		}
+		x.signDue, x.signOK, x.resDue, x.resOK = x.signDue+t.signDue, x.signOK+t.signOK, x.resDue+t.resDue, x.resOK+t.resOK
+	}
+	for rows.Next() {
+		var team, district string
+		var t tally
+		if err := rows.Scan(&team, &district, &t.signDue, &t.signOK, &t.resDue, &t.resOK); err != nil {
+			return err
+		}
+		add(byDistrict, district, t)
+		if team != "" {
+			add(byTeam, team, t)
+			if _, ok := teamDistrict[team]; !ok {
+				teamDistrict[team] = district
+			}
+		}
+		all.signDue, all.signOK, all.resDue, all.resOK = all.signDue+t.signDue, all.signOK+t.signOK, all.resDue+t.resDue, all.resOK+t.resOK
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	tl := &g.r.Timeliness
+	tl.Sign, tl.Resolve = report.NewRate(all.signDue, all.signOK), report.NewRate(all.resDue, all.resOK)
+	tl.ByDistrict = []report.DistrictRate{}
+	for _, d := range g.ref.districts {
+		t := byDistrict[d]
+		if t == nil {
+			t = &tally{}
+		}
+		tl.ByDistrict = append(tl.ByDistrict, report.DistrictRate{District: d, Name: g.ref.districtName(d),
+			Sign: report.NewRate(t.signDue, t.signOK), Resolve: report.NewRate(t.resDue, t.resOK)})
+	}
+	tl.ByTeam = []report.TeamRate{}
+	for team, t := range byTeam {
+		d := teamDistrict[team]
+		if known, ok := g.ref.teams[team]; ok {
+			d = known.District
+		}
+		tl.ByTeam = append(tl.ByTeam, report.TeamRate{Team: team, Name: g.ref.teamName(team), District: d,
+			Sign: report.NewRate(t.signDue, t.signOK), Resolve: report.NewRate(t.resDue, t.resOK)})
+	}
+	order := func(d string) int {
+		if i := slices.Index(g.ref.districts, d); i >= 0 {
+			return i
+		}
+		return len(g.ref.districts)
+	}
+	slices.SortFunc(tl.ByTeam, func(a, b report.TeamRate) int {
+		return cmp.Or(cmp.Compare(order(a.District), order(b.District)), cmp.Compare(a.Team, b.Team))
+	})
+	return nil
+}
+
+// overdue lists the cases past their resolve deadline and unresolved at
+// the end of the week, with the status they had then.
+func (g *gen) overdue(ctx context.Context) error {
+	rows, err := g.tx.Query(ctx, `
+		WITH o AS (
+			SELECT id, category, district, team, place, status, accepted_at, resolve_due, escalated
+			FROM cases
+			WHERE resolved_at IS NULL AND closed_at IS NULL AND resolve_due < $1 AND opened_at < $1
+			UNION ALL
+			SELECT id, category, district, team, place, status, accepted_at, resolve_due, escalated
+			FROM cases
+			WHERE COALESCE(resolved_at, closed_at) > $1 AND resolve_due < $1 AND opened_at < $1
+		)
+		SELECT id, category, district, COALESCE(team, ''), COALESCE(place, ''),
+		       CASE WHEN status IN ('resolved', 'closed') THEN
+		                CASE WHEN accepted_at <= $1 THEN 'accepted' ELSE 'assigned' END
+		            ELSE status END,
+		       resolve_due, escalated, count(*) OVER ()
+		FROM o ORDER BY resolve_due, id LIMIT $2`, g.end, MaxOverdue)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	tl := &g.r.Timeliness
+	tl.Overdue = []report.OverdueCase{}
+	for rows.Next() {
+		var c report.OverdueCase
+		if err := rows.Scan(&c.CaseID, &c.Category, &c.District, &c.Team, &c.Place, &c.Status, &c.ResolveDue, &c.Escalated, &tl.OverdueTotal); err != nil {
+			return err
+		}
+		c.DistrictName = g.ref.districtName(c.District)
+		if c.Team != "" {
+			c.TeamName = g.ref.teamName(c.Team)
+		}
+		c.ResolveDue = c.ResolveDue.In(g.start.Location())
+		c.DaysOverdue = math.Round(g.end.Sub(c.ResolveDue).Hours()/24*10) / 10
+		tl.Overdue = append(tl.Overdue, c)
+	}
+	return rows.Err()
+}
+
+// escalations lists the escalations (督办) of cases during the week from
+// the case audit log.
+func (g *gen) escalations(ctx context.Context) error {
+	rows, err := g.tx.Query(ctx, `
+		SELECT a.case_id, a.at, k.category, k.district, COALESCE(k.team, '')
+		FROM case_audit a JOIN cases k ON k.id = a.case_id
+		WHERE a.at >= $1 AND a.at < $2 AND a.action LIKE 'escalat%'
+		ORDER BY a.at, a.id`, g.start, g.end)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	tl := &g.r.Timeliness
+	tl.Escalations = []report.Escalation{}
+	for rows.Next() {
+		var e report.Escalation
+		if err := rows.Scan(&e.CaseID, &e.At, &e.Category, &e.District, &e.Team); err != nil {
+			return err
+		}
+		e.At = e.At.In(g.start.Location())
+		e.DistrictName = g.ref.districtName(e.District)
+		if e.Team != "" {
+			e.TeamName = g.ref.teamName(e.Team)
+		}
+		tl.Escalations = append(tl.Escalations, e)
+	}
+	return rows.Err()
+}
+
+// repeat counts the week's complaints that joined a hotspot which already
+// had an earlier complaint.
+func (g *gen) repeat(ctx context.Context) error {
+	rp := &g.r.Repeat
+	err := g.tx.QueryRow(ctx, `
+		SELECT count(*) FILTER (WHERE m.hotspot_id IS NOT NULL),
+		       count(*) FILTER (WHERE h.first_at < m.at)
+		FROM hotspot_members m LEFT JOIN hotspots h ON h.id = m.hotspot_id
+		WHERE m.at >= $1 AND m.at < $2`, g.start, g.end).Scan(&rp.InHotspots, &rp.Repeats)
+	if err != nil {
+		return err
+	}
+	rp.Complaints = g.r.Total
+	rp.Rate = report.Ratio(float64(rp.Repeats), float64(rp.Complaints))
+	return nil
+}
+
+// gistarWeeks is the number of trailing weeks the Gi* classes look back.
+const gistarWeeks = 8
+
+// gistar runs the Gi* analysis of each category over the week and the
+// trailing weeks, the categories in parallel.
+func (g *gen) gistar(ctx context.Context) error {
+	from := g.start.AddDate(0, 0, -7*gistarWeeks)
+	rows, err := g.tx.Query(ctx, `
+		SELECT category, lon, lat, received_at FROM locations
+		WHERE received_at >= $1 AND received_at < $2 AND located
+		  AND lon IS NOT NULL AND lat IS NOT NULL AND category = ANY($3)`, from, g.end, report.Categories)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	points := map[string][]gistar.Point{}
+	for rows.Next() {
+		var cat string
+		var p gistar.Point
+		if err := rows.Scan(&cat, &p.Lon, &p.Lat, &p.At); err != nil {
+			return err
+		}
+		points[cat] = append(points[cat], p)
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	out := make([]report.GistarCategory, len(report.Categories))
+	errs := make([]error, len(report.Categories))
+	var wg sync.WaitGroup
+	for i, c := range report.Categories {
+		wg.Go(func() {
+			res, err := gistar.Analyze(points[c], g.r.Week, gistar.Options{Weeks: gistarWeeks})
+			if err != nil {
+				errs[i] = fmt.Errorf("%s: %w", c, err)
+				return
+			}
+			out[i] = report.GistarCategory{Category: c, CellMeters: res.CellMeters, Points: res.Points,
+				Cells: cells(res.Cells), Cooled: cells(res.Cooled)}
+		})
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	g.r.Gistar = out
+	return nil
+}
+
+// cells copies Gi* cells into the report, rounded so that renderings
+// compare equal across runs.
+func cells(in []gistar.Cell) []report.Cell {
+	out := make([]report.Cell, 0, len(in))
+	for _, c := range in {
+		poly := make([][2]float64, len(c.Polygon))
+		for i, p := range c.Polygon {
+			poly[i] = [2]float64{round(p[0], 6), round(p[1], 6)}
+		}
+		out = append(out, report.Cell{ID: c.ID, Lon: round(c.Lon, 6), Lat: round(c.Lat, 6), Polygon: poly,
+			Count: c.Count, Z: round(c.Z, 4), Q: round(c.Q, 4), Class: string(c.Class), HotWeeks: c.HotWeeks})
+	}
+	return out
+}
+
+func round(x float64, n int) float64 {
+	p := math.Pow10(n)
+	return math.Round(x*p) / p
+}
