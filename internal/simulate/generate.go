@@ -418,6 +418,9 @@ func (g *generator) describe(sc *subcat, th *theme, s site, sp *spot, wh where, 
 		}
 		tpl = tpl[i+j+1:]
 	}
+	if rng.Float64() < historyShare {
+		b.WriteString(pick(rng, histories))
+	}
 	if rng.Float64() < asideShare {
 		other := sc.category
 		for other == sc.category {

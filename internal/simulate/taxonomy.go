@@ -346,6 +346,20 @@ var asides = map[string][]string{
 	"cooking_smoke": {"楼下饭店的油烟也很大。", "晚上还有烧烤摊的烟飘上来。", "隔壁餐馆的排烟也对着我家窗户。"},
 }
 
+// Background some callers add: history, neighbours, escalation.
+var histories = []string{
+	"之前已经反映过好几次，工作人员来看过之后好了两天又恢复原样。",
+	"我们小区很多业主都有意见，已经在业主群里联名投诉。",
+	"找过物业和社区，都说管不了，让我们打12345。",
+	"家里有刚出生的宝宝和八十多岁的老人，实在是扛不住了。",
+	"上周也打过电话，回复说已经处理，但根本没有改变。",
+	"我拍了视频，可以提供给执法人员。",
+	"希望执法人员晚上过来现场看一下，白天来是看不到的。",
+	"如果再不处理，我们准备向媒体反映。",
+}
+
+const historyShare = 0.15 // of descriptions, adding some history
+
 var asideLeads = []string{"另外，", "还有，", "同时", "顺便反映一下，"}
 
 // Openings: operators summarise phone calls in the third person; citizens
