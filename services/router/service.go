@@ -1,0 +1,242 @@
+// Package router turns clustered complaints into cases: a complaint joins
+// the open case of its place (the hotspot's case, or before a hotspot has
+// formed a case within the category's hotspot radius or at the same named
+// place), or opens a new one that is routed to the responsible team with
+// working-day deadlines. It routes returned cases (退单) again, never to a
+// team that returned them, reopens a resolved case when the nuisance comes
+// back, and escalates (督办) every deadline that passes, once. All state
+// changes go through internal/caseflow.
+package router
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+	"go.uber.org/zap"
+
+	"github.com/xiamen-eeb/nuisance/internal/caseflow"
+	"github.com/xiamen-eeb/nuisance/internal/cluster"
+	"github.com/xiamen-eeb/nuisance/internal/event"
+	"github.com/xiamen-eeb/nuisance/internal/natsx"
+	"github.com/xiamen-eeb/nuisance/internal/outbox"
+	"github.com/xiamen-eeb/nuisance/internal/routing"
+)
+
+// Durable consumer names; processed events are recorded under them, and
+// the sweeper's watches refer to them.
+const (
+	// DurableClustered consumes complaint.clustered.>.
+	DurableClustered = "router"
+	// DurableReturned consumes case.returned; a consumer of its own so a
+	// burst of complaints never delays re-routing a returned case.
+	DurableReturned = "router-returned"
+)
+
+// actor is who the router's transitions are recorded as.
+var actor = caseflow.Service("router")
+
+// Config tunes the router.
+type Config struct {
+	// Batch is how many messages are handled in one transaction.
+	Batch int
+	// MaxDeliver is how many times a message is tried before it is
+	// dead-lettered.
+	MaxDeliver int
+	// AckWait is how long a delivery may take before JetStream redelivers.
+	AckWait time.Duration
+	// TimerEvery is how often due deadlines are looked for.
+	TimerEvery time.Duration
+	// ReopenWithin is how long after its resolution a new complaint at a
+	// case's place reopens the case instead of opening a new one.
+	ReopenWithin time.Duration
+	// Now is the clock of deadlines and escalations; nil is the wall clock.
+	Now func() time.Time
+}
+
+// DefaultConfig returns the production settings.
+func DefaultConfig() Config {
+	return Config{Batch: 256, MaxDeliver: 8, AckWait: 30 * time.Second, TimerEvery: 5 * time.Second, ReopenWithin: 30 * 24 * time.Hour}
+}
+
+// Service is the router. Its handlers are safe for concurrent use and
+// serialise per district and category in PostgreSQL, so several
+// instances may run on the same durable consumers.
+type Service struct {
+	cfg    Config
+	pool   *pgxpool.Pool
+	js     jetstream.JetStream
+	log    *zap.Logger
+	routes *routing.Router
+	radius map[[2]string]float64 // category, subcategory ("" for the category) -> metres
+}
+
+var (
+	routed = promauto.NewCounterVec(prometheus.CounterOpts{
+		Name: "nuisance_router_complaints_total",
+		Help: "Clustered complaints the router handled, by outcome (opened, merged, reopened, unrouted, duplicate).",
+	}, []string{"outcome"})
+	escalations = promauto.NewCounterVec(prometheus.CounterOpts{
+		Name: "nuisance_router_escalations_total",
+		Help: "Deadline timers fired, by kind (sign, resolve) and whether the case was escalated.",
+	}, []string{"kind", "escalated"})
+)
+
+// New builds the router from the embedded seeds; Run starts consuming.
+func New(cfg Config, pool *pgxpool.Pool, js jetstream.JetStream, log *zap.Logger) (*Service, error) {
+	def := DefaultConfig()
+	if cfg.Batch <= 0 {
+		cfg.Batch = def.Batch
+	}
+	if cfg.MaxDeliver <= 0 {
+		cfg.MaxDeliver = def.MaxDeliver
+	}
+	if cfg.AckWait <= 0 {
+		cfg.AckWait = def.AckWait
+	}
+	if cfg.TimerEvery <= 0 {
+		cfg.TimerEvery = def.TimerEvery
+	}
+	if cfg.ReopenWithin <= 0 {
+		cfg.ReopenWithin = def.ReopenWithin
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	routes, err := routing.Load()
+	if err != nil {
+		return nil, fmt.Errorf("router: %w", err)
+	}
+	hot, err := cluster.LoadConfig()
+	if err != nil {
+		return nil, fmt.Errorf("router: %w", err)
+	}
+	s := &Service{cfg: cfg, pool: pool, js: js, log: log, routes: routes, radius: map[[2]string]float64{}}
+	for cat, cc := range hot.Categories {
+		s.radius[[2]string{cat, ""}] = cc.RadiusM
+		for sub := range cc.Subcategories {
+			s.radius[[2]string{cat, sub}] = cc.Sub(sub).RadiusM
+		}
+	}
+	return s, nil
+}
+
+func (s *Service) now() time.Time { return s.cfg.Now().UTC() }
+
+// radiusOf is the hotspot radius of a category or subcategory: within it,
+// two complaints are about the same place.
+func (s *Service) radiusOf(category, subcategory string) float64 {
+	if r, ok := s.radius[[2]string{category, subcategory}]; ok {
+		return r
+	}
+	return s.radius[[2]string{category, ""}]
+}
+
+// Watches are the sweeper's checks on the router's input.
+func (s *Service) Watches() []outbox.Watch { return Watches() }
+
+// Watches is Service.Watches for wiring that has no Service at hand.
+func Watches() []outbox.Watch {
+	return []outbox.Watch{
+		{Consumer: DurableClustered, Filter: event.SubjComplaintClustered + ".>"},
+		{Consumer: DurableReturned, Filter: caseflow.Subject(caseflow.KindReturned, "")},
+	}
+}
+
+// Run declares the router's consumers and runs them and the deadline
+// timers until ctx is cancelled, finishing the batches in hand.
+func (s *Service) Run(ctx context.Context) error {
+	clustered, err := natsx.NewConsumer(ctx, s.js, s.pool, s.log, natsx.ConsumerSpec{
+		Stream:     natsx.StreamFor(event.SubjComplaintClustered),
+		Durable:    DurableClustered,
+		Filters:    []string{event.SubjComplaintClustered + ".>"},
+		Batch:      s.cfg.Batch,
+		MaxDeliver: s.cfg.MaxDeliver,
+		AckWait:    s.cfg.AckWait,
+	}, s.HandleComplaintClustered)
+	if err != nil {
+		return fmt.Errorf("router: %w", err)
+	}
+	returned, err := natsx.NewConsumer(ctx, s.js, s.pool, s.log, natsx.ConsumerSpec{
+		Stream:     natsx.StreamFor(caseflow.Subject(caseflow.KindReturned, "")),
+		Durable:    DurableReturned,
+		Filters:    []string{caseflow.Subject(caseflow.KindReturned, "")},
+		Schema:     "case.changed.v1",
+		Batch:      64,
+		MaxDeliver: s.cfg.MaxDeliver,
+		AckWait:    s.cfg.AckWait,
+	}, s.HandleCaseReturned)
+	if err != nil {
+		return fmt.Errorf("router: %w", err)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	loops := []func(context.Context) error{clustered.Run, returned.Run, s.runTimers}
+	errs := make([]error, len(loops))
+	for i, run := range loops {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if errs[i] = run(ctx); errs[i] != nil {
+				cancel() // one loop down: stop the others and report
+			}
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("router: %w", err)
+	}
+	return nil
+}
+
+// runTimers fires due deadlines every TimerEvery until ctx ends.
+func (s *Service) runTimers(ctx context.Context) error {
+	for {
+		if _, err := s.FireTimers(ctx); err != nil && ctx.Err() == nil {
+			s.log.Warn("fire deadline timers", zap.Error(err))
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(s.cfg.TimerEvery):
+		}
+	}
+}
+
+// FireTimers escalates every case whose deadline passed by the router's
+// clock and reports how many cases it escalated. Each timer fires once,
+// whatever the number of routers and restarts: its claim commits with the
+// escalation.
+func (s *Service) FireTimers(ctx context.Context) (int, error) {
+	const limit = 256
+	total := 0
+	for {
+		var fired []caseflow.Escalation
+		now := s.now()
+		err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+			var err error
+			fired, err = caseflow.EscalateDue(caseflow.WithClock(ctx, s.cfg.Now), tx, actor, now, limit)
+			return err
+		})
+		if err != nil {
+			return total, fmt.Errorf("escalate due cases: %w", err)
+		}
+		for _, e := range fired {
+			escalations.WithLabelValues(e.Kind, fmt.Sprint(e.Escalated)).Inc()
+			if e.Escalated {
+				total++
+			}
+		}
+		if len(fired) < limit {
+			return total, nil
+		}
+	}
+}
