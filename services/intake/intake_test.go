@@ -1,0 +1,300 @@
+package intake_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/xiamen-eeb/nuisance/internal/hotline"
+	"github.com/xiamen-eeb/nuisance/internal/testenv"
+	"github.com/xiamen-eeb/nuisance/services/intake"
+)
+
+const secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+
+type env struct {
+	pool   *pgxpool.Pool
+	srv    *httptest.Server
+	client *hotline.Client
+}
+
+func setup(t *testing.T, mutate ...func(*intake.Config)) env {
+	t.Helper()
+	pool := testenv.DB(t)
+	cfg := intake.DefaultConfig(secret + " whsec_b2xkLXNlY3JldC1rZXktZm9yLXJvdGF0aW9u")
+	for _, m := range mutate {
+		m(&cfg)
+	}
+	svc, err := intake.New(cfg, pool, testenv.Log(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = svc.Run(ctx); close(done) }()
+	mux := http.NewServeMux()
+	svc.Routes(mux)
+	srv := httptest.NewServer(mux)
+	t.Cleanup(func() { srv.Close(); cancel(); <-done })
+	c, err := hotline.New(srv.URL, secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return env{pool: pool, srv: srv, client: c}
+}
+
+func body(ticket string, extra string) []byte {
+	return []byte(fmt.Sprintf(`{"ticket_id":%q,"received_at":"2024-03-11T23:10:00+08:00","description":"工地夜里打桩，吵得睡不着","address":"思明区莲前街道","location":{"lon":118.1432,"lat":24.4871,"crs":"gcj02"},"caller":{"name":"王小明","phone":"13800138000"}%s}`, ticket, extra))
+}
+
+func (e env) count(t *testing.T, sql string, args ...any) int {
+	t.Helper()
+	var n int
+	if err := e.pool.QueryRow(context.Background(), sql, args...).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func TestAcceptStoresComplaintAndEventOnce(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	ctx := context.Background()
+	resp, err := e.client.Post(ctx, "msg-1", body("T-1", ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.Status != http.StatusAccepted {
+		t.Fatalf("status %d: %s", resp.Status, resp.Body)
+	}
+	var a intake.Answer
+	if err := resp.Decode(&a); err != nil || a.Status != "accepted" || a.TicketID != "T-1" || a.ComplaintID == "" {
+		t.Fatalf("answer %+v (%v)", a, err)
+	}
+	// The same ticket under a new delivery: 200 duplicate, same id.
+	resp, _ = e.client.Post(ctx, "msg-2", body("T-1", ""))
+	var d intake.Answer
+	_ = resp.Decode(&d)
+	if resp.Status != http.StatusOK || d.Status != "duplicate" || d.ComplaintID != a.ComplaintID {
+		t.Fatalf("duplicate answered %d %+v", resp.Status, d)
+	}
+	// The same delivery again (a retry after a lost answer): the original answer.
+	resp, _ = e.client.Post(ctx, "msg-1", body("T-1", ""))
+	var r intake.Answer
+	_ = resp.Decode(&r)
+	if resp.Status != http.StatusAccepted || r != a {
+		t.Fatalf("retried delivery answered %d %+v, want the original %+v", resp.Status, r, a)
+	}
+	if n := e.count(t, `SELECT count(*) FROM complaints WHERE ticket_id = 'T-1'`); n != 1 {
+		t.Fatalf("%d complaints stored", n)
+	}
+	if n := e.count(t, `SELECT count(*) FROM outbox WHERE subject = 'complaint.received' AND payload->>'ticket_id' = 'T-1'`); n != 1 {
+		t.Fatalf("%d events stored", n)
+	}
+	// The caller is stored for the officers, and never put in the event.
+	if n := e.count(t, `SELECT count(*) FROM complaints WHERE caller_phone = '13800138000'`); n != 1 {
+		t.Fatal("caller phone not stored")
+	}
+	if n := e.count(t, `SELECT count(*) FROM outbox WHERE payload::text LIKE '%13800138000%' OR payload::text LIKE '%王小明%'`); n != 0 {
+		t.Fatal("personal data in the event")
+	}
+}
+
+func TestConcurrentSameTicketStoresOnce(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	var wg sync.WaitGroup
+	ids := make(chan string, 40)
+	for i := range 40 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			resp, err := e.client.Post(context.Background(), fmt.Sprintf("m-%d", i), body("T-race", ""))
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			var a intake.Answer
+			_ = resp.Decode(&a)
+			ids <- a.ComplaintID
+		}()
+	}
+	wg.Wait()
+	close(ids)
+	first := ""
+	for id := range ids {
+		if first == "" {
+			first = id
+		}
+		if id != first || id == "" {
+			t.Fatalf("answers name different complaints: %q vs %q", id, first)
+		}
+	}
+	if n := e.count(t, `SELECT count(*) FROM complaints`); n != 1 {
+		t.Fatalf("%d complaints stored", n)
+	}
+}
+
+func post(t *testing.T, e env, contentType string, b []byte, sign func(*http.Request)) (int, map[string]any) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, e.srv.URL+"/v1/hotline/complaints", bytes.NewReader(b))
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	if sign != nil {
+		sign(req)
+	} else if err := e.client.Sign(req, "msg-x", b); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var p map[string]any
+	_ = json.NewDecoder(resp.Body).Decode(&p)
+	if resp.StatusCode >= 400 && resp.Header.Get("Content-Type") != "application/problem+json" {
+		t.Fatalf("error %d is not problem+json: %s", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	return resp.StatusCode, p
+}
+
+func TestRejections(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	big := body("T-big", fmt.Sprintf(`,"hotline_category":%q`, strings.Repeat("噪", 30000)))
+	cases := []struct {
+		name   string
+		ct     string
+		body   []byte
+		sign   func(*http.Request)
+		status int
+		field  string // an offending field the problem must name
+	}{
+		{"not json content type", "text/plain", body("T-a", ""), nil, 415, ""},
+		{"too large", "application/json", big, nil, 413, ""},
+		{"no signature", "application/json", body("T-b", ""), func(*http.Request) {}, 401, ""},
+		{"wrong signature", "application/json", body("T-c", ""), func(r *http.Request) {
+			r.Header.Set("webhook-id", "m")
+			r.Header.Set("webhook-timestamp", fmt.Sprint(time.Now().Unix()))
+			r.Header.Set("webhook-signature", "v1,Zm9vYmFy")
+		}, 401, ""},
+		{"stale timestamp", "application/json", body("T-d", ""), func(r *http.Request) {
+			c, _ := hotline.New(e.srv.URL, secret)
+			c.Now = func() time.Time { return time.Now().Add(-6 * time.Minute) }
+			b, _ := json.Marshal(json.RawMessage(body("T-d", "")))
+			_ = c.Sign(r, "m", b)
+		}, 401, ""},
+		{"missing required", "application/json", []byte(`{"ticket_id":"T-e","address":"思明区"}`), nil, 400, "/"},
+		{"wrong types", "application/json", []byte(`{"ticket_id":5,"received_at":"2024-03-11T23:10:00+08:00","description":"x","address":"思明区"}`), nil, 400, "/ticket_id"},
+		{"coordinates out of range", "application/json", body("T-f", "")[:0:0], nil, 400, "/location/lat"},
+		{"unknown field", "application/json", body("T-g", `,"priority":"high"`), nil, 400, "/"},
+		{"bad category", "application/json", body("T-h", `,"category":"smell"`), nil, 400, "/category"},
+		{"neither address nor location", "application/json", []byte(`{"ticket_id":"T-i","received_at":"2024-03-11T23:10:00+08:00","description":"吵"}`), nil, 400, "/"},
+		{"invalid utf-8", "application/json", []byte("{\"ticket_id\":\"T-j\",\"received_at\":\"2024-03-11T23:10:00+08:00\",\"description\":\"\xff\xfe\",\"address\":\"思明区\"}"), nil, 400, ""},
+		{"not json", "application/json", []byte(`{"ticket_id":`), nil, 400, ""},
+	}
+	cases[7].body = []byte(`{"ticket_id":"T-f","received_at":"2024-03-11T23:10:00+08:00","description":"吵","location":{"lon":118.1,"lat":95}}`)
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			st, p := post(t, e, tc.ct, tc.body, tc.sign)
+			if st != tc.status {
+				t.Fatalf("status %d, want %d: %v", st, tc.status, p)
+			}
+			if tc.field != "" {
+				found := false
+				errs, _ := p["errors"].([]any)
+				for _, x := range errs {
+					if f, _ := x.(map[string]any)["field"].(string); f == tc.field {
+						found = true
+					}
+				}
+				if !found {
+					t.Fatalf("problem does not name %s: %v", tc.field, p)
+				}
+			}
+		})
+	}
+	if n := e.count(t, `SELECT count(*) FROM complaints`); n != 0 {
+		t.Fatalf("rejected posts stored %d complaints", n)
+	}
+	if n := e.count(t, `SELECT count(*) FROM outbox`); n != 0 {
+		t.Fatalf("rejected posts stored %d events", n)
+	}
+}
+
+func TestSecretRotationAcceptsEitherKey(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	c2, err := hotline.New(e.srv.URL, "whsec_b2xkLXNlY3JldC1rZXktZm9yLXJvdGF0aW9u")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := c2.Post(context.Background(), "rot-1", body("T-rot", ""))
+	if err != nil || resp.Status != http.StatusAccepted {
+		t.Fatalf("second key refused: %v %d %s", err, resp.Status, resp.Body)
+	}
+}
+
+func TestRateLimit(t *testing.T) {
+	t.Parallel()
+	e := setup(t, func(c *intake.Config) { c.RatePerClient = 1; c.Burst = 3 })
+	got429 := false
+	for i := range 10 {
+		resp, err := e.client.Post(context.Background(), fmt.Sprintf("rl-%d", i), body(fmt.Sprintf("T-rl-%d", i), ""))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.Status == http.StatusTooManyRequests {
+			got429 = true
+		}
+	}
+	if !got429 {
+		t.Fatal("no 429 after 10 requests at 1/s with burst 3")
+	}
+}
+
+func TestLookup(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	ctx := context.Background()
+	resp, _ := e.client.Lookup(ctx, "l-1", "T-none")
+	if resp.Status != http.StatusNotFound {
+		t.Fatalf("unknown ticket: %d", resp.Status)
+	}
+	if _, err := e.client.Post(ctx, "p-1", body("T-look", "")); err != nil {
+		t.Fatal(err)
+	}
+	resp, _ = e.client.Lookup(ctx, "l-2", "T-look")
+	if resp.Status != http.StatusOK {
+		t.Fatalf("lookup %d %s", resp.Status, resp.Body)
+	}
+	var st map[string]any
+	_ = resp.Decode(&st)
+	if st["status"] != "received" || st["ticket_id"] != "T-look" || st["district"] != nil || st["case_id"] != nil {
+		t.Fatalf("lookup %v", st)
+	}
+	for _, k := range []string{"complaint_id", "status", "category", "subcategory", "district", "district_name", "priority", "hotspot_id", "case_id", "team", "due_at", "updated_at"} {
+		if _, ok := st[k]; !ok {
+			t.Fatalf("lookup lacks %s", k)
+		}
+	}
+	if strings.Contains(string(resp.Body), "13800138000") {
+		t.Fatal("lookup shows the caller's phone")
+	}
+	// Unsigned look-ups are refused.
+	r, _ := http.Get(e.srv.URL + "/v1/hotline/complaints/T-look")
+	if r.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("unsigned lookup: %d", r.StatusCode)
+	}
+	r.Body.Close()
+}
