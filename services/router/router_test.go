@@ -29,8 +29,8 @@ var shanghai = time.FixedZone("CST", 8*3600)
 type clock struct{ t atomic.Int64 }
 
 func newClock(t time.Time) *clock { c := &clock{}; c.set(t); return c }
-func (c *clock) set(t time.Time)   { c.t.Store(t.UnixNano()) }
-func (c *clock) now() time.Time    { return time.Unix(0, c.t.Load()).UTC() }
+func (c *clock) set(t time.Time)  { c.t.Store(t.UnixNano()) }
+func (c *clock) now() time.Time   { return time.Unix(0, c.t.Load()).UTC() }
 
 type env struct {
 	ctx   context.Context
@@ -286,7 +286,9 @@ func TestUnroutableComplaintsGoToTriage(t *testing.T) {
 	}
 }
 
-func contains(s, sub string) bool { return len(sub) == 0 || (len(s) >= len(sub) && indexOf(s, sub) >= 0) }
+func contains(s, sub string) bool {
+	return len(sub) == 0 || (len(s) >= len(sub) && indexOf(s, sub) >= 0)
+}
 
 func indexOf(s, sub string) int {
 	for i := 0; i+len(sub) <= len(s); i++ {
