@@ -75,7 +75,7 @@ type Check struct {
 }
 
 // Ops mounts /healthz, /readyz and /metrics on mux.
-func Ops(mux *http.ServeMux, checks ...Check) {
+func Ops(mux Mux, checks ...Check) {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		WriteJSON(w, 200, map[string]string{"status": "ok"})
 	})

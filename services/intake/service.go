@@ -6,7 +6,6 @@ package intake
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"strings"
 	"sync"
 	"time"
@@ -19,6 +18,7 @@ import (
 	"go.uber.org/zap"
 	"golang.org/x/time/rate"
 
+	"github.com/xiamen-eeb/nuisance/internal/httpx"
 	"github.com/xiamen-eeb/nuisance/schemas"
 )
 
@@ -102,7 +102,7 @@ func (s *Service) Run(ctx context.Context) error {
 }
 
 // Routes mounts the hotline endpoints.
-func (s *Service) Routes(mux *http.ServeMux) {
+func (s *Service) Routes(mux httpx.Mux) {
 	mux.HandleFunc("POST /v1/hotline/complaints", s.handlePost)
 	mux.HandleFunc("GET /v1/hotline/complaints/{ticket_id}", s.handleLookup)
 }
