@@ -1,0 +1,384 @@
+package callbacks_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/santhosh-tekuri/jsonschema/v6"
+	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
+
+	"github.com/xiamen-eeb/nuisance/internal/caseflow"
+	"github.com/xiamen-eeb/nuisance/internal/event"
+	"github.com/xiamen-eeb/nuisance/internal/natsx"
+	"github.com/xiamen-eeb/nuisance/internal/outbox"
+	"github.com/xiamen-eeb/nuisance/internal/routing"
+	"github.com/xiamen-eeb/nuisance/internal/testenv"
+	"github.com/xiamen-eeb/nuisance/schemas"
+	"github.com/xiamen-eeb/nuisance/services/callbacks"
+)
+
+const secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+
+// receiver is the hotline's callback endpoint: it fails the first
+// failures requests, verifies every signature and keeps what it accepted.
+type receiver struct {
+	t        *testing.T
+	srv      *httptest.Server
+	hook     *standardwebhooks.Webhook
+	schema   *jsonschema.Schema
+	failures atomic.Int64
+	down     atomic.Bool
+
+	mu        sync.Mutex
+	got       map[string][]callbacks.Body // ticket -> accepted bodies, in order
+	ids       map[string]int              // webhook-id -> accepted deliveries
+	attempts  int
+	badSigned int
+}
+
+func newReceiver(t *testing.T, failFirst int) *receiver {
+	t.Helper()
+	wh, err := standardwebhooks.NewWebhook(secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sch, err := schemas.Get("hotline.callback.v1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &receiver{t: t, hook: wh, schema: sch, got: map[string][]callbacks.Body{}, ids: map[string]int{}}
+	r.failures.Store(int64(failFirst))
+	r.srv = httptest.NewServer(http.HandlerFunc(r.serve))
+	t.Cleanup(r.srv.Close)
+	return r
+}
+
+func (r *receiver) serve(w http.ResponseWriter, req *http.Request) {
+	body, _ := io.ReadAll(req.Body)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.attempts++
+	if r.down.Load() || r.failures.Add(-1) >= 0 {
+		http.Error(w, "busy", http.StatusServiceUnavailable)
+		return
+	}
+	if err := r.hook.Verify(body, req.Header); err != nil {
+		r.badSigned++
+		http.Error(w, err.Error(), http.StatusUnauthorized)
+		return
+	}
+	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(body))
+	if err == nil {
+		err = r.schema.Validate(doc)
+	}
+	if err != nil {
+		r.t.Errorf("callback body %s: %v", body, err)
+	}
+	var b callbacks.Body
+	if err := json.Unmarshal(body, &b); err != nil {
+		r.t.Errorf("decode callback: %v", err)
+	}
+	r.got[b.TicketID] = append(r.got[b.TicketID], b)
+	r.ids[req.Header.Get("webhook-id")]++
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (r *receiver) statuses(ticket string) []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var s []string
+	for _, b := range r.got[ticket] {
+		s = append(s, b.Status)
+	}
+	return s
+}
+
+type env struct {
+	ctx  context.Context
+	pool *pgxpool.Pool
+}
+
+func setup(t *testing.T) *env {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	t.Cleanup(cancel)
+	return &env{ctx: ctx, pool: testenv.DB(t)}
+}
+
+func (e *env) service(t *testing.T, url string, js jetstream.JetStream) *callbacks.Service {
+	t.Helper()
+	cfg := callbacks.DefaultConfig(url, secret)
+	cfg.Poll, cfg.BaseBackoff, cfg.MaxBackoff = 20*time.Millisecond, 20*time.Millisecond, 100*time.Millisecond
+	s, err := callbacks.New(cfg, e.pool, js, testenv.Log(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func (e *env) complaint(t *testing.T, ticket string) string {
+	t.Helper()
+	id := "cmp_" + ticket
+	if _, err := e.pool.Exec(e.ctx, `INSERT INTO complaints (id, ticket_id, received_at, description, caller_name, caller_phone)
+		VALUES ($1, $2, now(), '夜间施工', '张三', '13800000000')`, id, ticket); err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
+func (e *env) tx(t *testing.T, f func(ctx context.Context, tx pgx.Tx) error) {
+	t.Helper()
+	if err := pgx.BeginFunc(e.ctx, e.pool, func(tx pgx.Tx) error { return f(e.ctx, tx) }); err != nil {
+		t.Fatal(err)
+	}
+}
+
+var router = caseflow.Service("router")
+
+// mergedCase opens a case for T1, assigns it, merges T2 and T3 into it and
+// has the team accept, resolve and close it.
+func (e *env) mergedCase(t *testing.T) string {
+	t.Helper()
+	first := e.complaint(t, "T1")
+	id := caseflow.IDFor(first)
+	officer := caseflow.Actor{ID: "officer:o1", Team: "siming-eco", District: "siming", Role: caseflow.RoleOfficer}
+	e.tx(t, func(ctx context.Context, tx pgx.Tx) error {
+		if _, _, err := caseflow.Open(ctx, tx, router, caseflow.NewCase{ID: id, ComplaintID: first, Category: "noise", District: "siming", OpenedAt: time.Now()}); err != nil {
+			return err
+		}
+		_, err := caseflow.Assign(ctx, tx, id, router, caseflow.Assignment{Team: "siming-eco", Mode: routing.ModeOnSite, Priority: routing.PriorityNormal,
+			SignDue: time.Now().Add(24 * time.Hour), ResolveDue: time.Now().Add(120 * time.Hour)})
+		return err
+	})
+	for _, ticket := range []string{"T2", "T3"} {
+		c := e.complaint(t, ticket)
+		e.tx(t, func(ctx context.Context, tx pgx.Tx) error {
+			_, _, err := caseflow.Merge(ctx, tx, id, router, c, "")
+			return err
+		})
+	}
+	e.tx(t, func(ctx context.Context, tx pgx.Tx) error {
+		_, err := caseflow.Accept(ctx, tx, id, officer)
+		return err
+	})
+	e.tx(t, func(ctx context.Context, tx pgx.Tx) error {
+		_, err := caseflow.Resolve(ctx, tx, id, officer, caseflow.OutcomeRectified, "施工已停止")
+		return err
+	})
+	e.tx(t, func(ctx context.Context, tx pgx.Tx) error {
+		_, err := caseflow.Close(ctx, tx, id, officer, "办结")
+		return err
+	})
+	return id
+}
+
+// The hotline fails the first attempts; once it recovers every ticket of
+// a merged case hears of its assignment, resolution and closure, in order,
+// each callback validly signed and delivered once.
+func TestEveryTicketAnsweredOnceTheHotlineRecovers(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	n := testenv.StartNATS(t)
+	rcv := newReceiver(t, 5)
+	relayCtx, stopRelay := context.WithCancel(e.ctx)
+	relay := &outbox.Relay{Pool: e.pool, JS: n.JS, Log: testenv.Log(t), Poll: 20 * time.Millisecond}
+	relayDone := make(chan struct{})
+	go func() { defer close(relayDone); _ = relay.Run(relayCtx) }()
+	t.Cleanup(func() { stopRelay(); <-relayDone })
+
+	svc := e.service(t, rcv.srv.URL, n.JS)
+	ctx, cancel := context.WithCancel(e.ctx)
+	done := make(chan error, 1)
+	go func() { done <- svc.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("run: %v", err)
+		}
+	})
+
+	caseID := e.mergedCase(t)
+	want := map[string][]string{
+		"T1": {"assigned", "resolved", "closed"},
+		"T2": {"assigned", "resolved", "closed"},
+		"T3": {"assigned", "resolved", "closed"},
+	}
+	testenv.Eventually(t, 30*time.Second, "every callback delivered", func() bool {
+		var undelivered, total int
+		err := e.pool.QueryRow(e.ctx, `SELECT count(*) FILTER (WHERE delivered_at IS NULL), count(*) FROM callbacks`).Scan(&undelivered, &total)
+		return err == nil && total == 9 && undelivered == 0
+	})
+	for ticket, w := range want {
+		if got := rcv.statuses(ticket); fmt.Sprint(got) != fmt.Sprint(w) {
+			t.Errorf("ticket %s heard %v, want %v", ticket, got, w)
+		}
+	}
+	rcv.mu.Lock()
+	defer rcv.mu.Unlock()
+	if rcv.badSigned != 0 {
+		t.Errorf("%d callbacks with a bad signature", rcv.badSigned)
+	}
+	if len(rcv.ids) != 9 {
+		t.Errorf("%d distinct webhook-ids accepted, want 9", len(rcv.ids))
+	}
+	for id, n := range rcv.ids {
+		if n != 1 {
+			t.Errorf("webhook-id %s accepted %d times", id, n)
+		}
+	}
+	if rcv.attempts < 9+5 {
+		t.Errorf("%d attempts, want the 5 failures retried", rcv.attempts)
+	}
+	for _, bodies := range rcv.got {
+		for _, b := range bodies {
+			if b.CaseID != caseID || b.Team == nil || *b.Team != "siming-eco" {
+				t.Errorf("callback %+v: want case %s of siming-eco", b, caseID)
+			}
+		}
+	}
+}
+
+// A delivery the hotline refuses for the whole retry window is dead,
+// visible to operators, and delivered after an operator's retry.
+func TestDeadDeliveriesWaitForAnOperatorsRetry(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	rcv := newReceiver(t, 0)
+	rcv.down.Store(true)
+	cfg := callbacks.DefaultConfig(rcv.srv.URL, secret)
+	cfg.BaseBackoff, cfg.MaxBackoff, cfg.RetryFor = 10*time.Millisecond, 20*time.Millisecond, 150*time.Millisecond
+	svc, err := callbacks.New(cfg, e.pool, nil, testenv.Log(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.complaint(t, "D1")
+	e.tx(t, func(ctx context.Context, tx pgx.Tx) error {
+		return svc.HandleCaseChanged(ctx, tx, event.CaseChanged{EventID: "case_x.resolved.4", CaseID: "case_x", Kind: "resolved", Status: "resolved",
+			Team: "huli-urban", Category: "cooking_smoke", District: "huli", Actor: "officer:o9", Tickets: []string{"D1"}, At: time.Now()}, natsx.Meta{})
+	})
+	testenv.Eventually(t, 10*time.Second, "delivery dead", func() bool {
+		if _, err := svc.DeliverOnce(e.ctx); err != nil {
+			t.Fatal(err)
+		}
+		dead, err := callbacks.Dead(e.ctx, e.pool, 10)
+		return err == nil && len(dead) == 1
+	})
+	dead, _ := callbacks.Dead(e.ctx, e.pool, 10)
+	if d := dead[0]; d.Attempts < 2 || d.LastError == "" || d.Body.TicketID != "D1" || d.ID != callbacks.WebhookID("case_x.resolved.4", "D1") {
+		t.Errorf("dead delivery %+v: want several attempts, the last error and its webhook-id", d)
+	}
+	// Dead stays dead: the loop does not try it again.
+	before := rcv.attempts
+	if _, err := svc.DeliverOnce(e.ctx); err != nil {
+		t.Fatal(err)
+	}
+	if rcv.attempts != before {
+		t.Errorf("a dead delivery was attempted again")
+	}
+	rcv.down.Store(false)
+	if n, err := callbacks.RetryDead(e.ctx, e.pool, nil); err != nil || n != 1 {
+		t.Fatalf("RetryDead: %d, %v; want 1", n, err)
+	}
+	testenv.Eventually(t, 10*time.Second, "delivered after retry", func() bool {
+		if _, err := svc.DeliverOnce(e.ctx); err != nil {
+			t.Fatal(err)
+		}
+		return len(rcv.statuses("D1")) == 1
+	})
+}
+
+// Without a URL, callbacks are stored and wait, visible; none is lost.
+func TestWithoutURLCallbacksWait(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	svc := e.service(t, "", nil)
+	e.complaint(t, "W1")
+	e.complaint(t, "W2")
+	ev := event.CaseChanged{EventID: "case_w.assigned.2", CaseID: "case_w", Kind: "assigned", Status: "assigned",
+		Team: "jimei-eco", Category: "noise", District: "jimei", Actor: "service:router", Tickets: []string{"W1", "W2"}, At: time.Now()}
+	for range 2 { // a redelivery stores nothing more
+		e.tx(t, func(ctx context.Context, tx pgx.Tx) error { return svc.HandleCaseChanged(ctx, tx, ev, natsx.Meta{}) })
+	}
+	if n, err := svc.DeliverOnce(e.ctx); err != nil || n != 0 {
+		t.Errorf("DeliverOnce without URL: %d, %v; want 0", n, err)
+	}
+	pending, err := callbacks.Pending(e.ctx, e.pool, 10)
+	if err != nil || len(pending) != 2 {
+		t.Fatalf("pending %d (%v), want 2", len(pending), err)
+	}
+	for _, p := range pending {
+		if p.Attempts != 0 || p.DeadAt != nil {
+			t.Errorf("waiting delivery %+v was attempted", p)
+		}
+	}
+}
+
+// Two instances deliver a hundred callbacks together: each exactly once.
+func TestTwoInstancesDeliverEachCallbackOnce(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	rcv := newReceiver(t, 0)
+	a, b := e.service(t, rcv.srv.URL, nil), e.service(t, rcv.srv.URL, nil)
+	var tickets []string
+	for i := range 100 {
+		tickets = append(tickets, fmt.Sprintf("M%03d", i))
+	}
+	e.tx(t, func(ctx context.Context, tx pgx.Tx) error {
+		return a.HandleCaseChanged(ctx, tx, event.CaseChanged{EventID: "case_m.closed.9", CaseID: "case_m", Kind: "closed", Status: "closed",
+			Team: "xiangan-housing", Category: "dust", District: "xiangan", Actor: "officer:s1", Tickets: tickets, At: time.Now()}, natsx.Meta{})
+	})
+	var wg sync.WaitGroup
+	for _, s := range []*callbacks.Service{a, b} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				n, err := s.DeliverOnce(e.ctx)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if n == 0 {
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	rcv.mu.Lock()
+	defer rcv.mu.Unlock()
+	if len(rcv.ids) != 100 || rcv.attempts != 100 {
+		t.Errorf("%d webhook-ids in %d attempts, want 100 in 100", len(rcv.ids), rcv.attempts)
+	}
+}
+
+func TestWebhookIDIsStablePerEventAndTicket(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		a, b [2]string
+		same bool
+	}{
+		{[2]string{"case_1.resolved.5", "T1"}, [2]string{"case_1.resolved.5", "T1"}, true},
+		{[2]string{"case_1.resolved.5", "T1"}, [2]string{"case_1.resolved.5", "T2"}, false},
+		{[2]string{"case_1.resolved.5", "T1"}, [2]string{"case_1.closed.6", "T1"}, false},
+		{[2]string{"a.b", "c"}, [2]string{"a", "b.c"}, false},
+	}
+	for _, tt := range tests {
+		x, y := callbacks.WebhookID(tt.a[0], tt.a[1]), callbacks.WebhookID(tt.b[0], tt.b[1])
+		if (x == y) != tt.same {
+			t.Errorf("WebhookID(%v) = %s, WebhookID(%v) = %s; same = %v, want %v", tt.a, x, tt.b, y, x == y, tt.same)
+		}
+	}
+}

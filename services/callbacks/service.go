@@ -1,0 +1,236 @@
+// Package callbacks answers the 12345 hotline: whenever a case is
+// assigned, resolved, returned or closed (and when a complaint joins a
+// case or a resolved case is reopened), every work order the case holds
+// gets one signed POST to HOTLINE_CALLBACK_URL. Each delivery is a row in
+// callbacks whose id is its stable webhook-id; a delivery loop retries it
+// with exponential backoff for 24 hours, then dead-letters it where
+// operators see it and can retry it. Several instances may run: rows are
+// claimed with SKIP LOCKED and a lease.
+package callbacks
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
+	"go.uber.org/zap"
+
+	"github.com/xiamen-eeb/nuisance/internal/caseflow"
+	"github.com/xiamen-eeb/nuisance/internal/natsx"
+	"github.com/xiamen-eeb/nuisance/internal/outbox"
+)
+
+// Durable is the consumer of the case events the hotline is told of; the
+// sweeper's watches refer to it.
+const Durable = "callbacks"
+
+// kinds are the case events that produce callbacks.
+var kinds = []string{caseflow.KindAssigned, caseflow.KindMerged, caseflow.KindReopened, caseflow.KindResolved, caseflow.KindReturned, caseflow.KindClosed}
+
+func filters() []string {
+	out := make([]string, len(kinds))
+	for i, k := range kinds {
+		out[i] = caseflow.Subject(k, "")
+		if k == caseflow.KindAssigned {
+			out[i] = caseflow.Subject(k, "*")
+		}
+	}
+	return out
+}
+
+// Config tunes the callbacks service.
+type Config struct {
+	// URL is HOTLINE_CALLBACK_URL; while it is empty deliveries wait,
+	// stored and visible, and none is lost.
+	URL string
+	// Secret is the hotline secret (whsec_<base64>); with several,
+	// space-separated, the first signs.
+	Secret string
+	// Batch, MaxDeliver and AckWait tune the case-event consumer.
+	Batch      int
+	MaxDeliver int
+	AckWait    time.Duration
+	// Poll is how often due deliveries are looked for.
+	Poll time.Duration
+	// Claim is how many deliveries one instance sends at a time, Workers
+	// how many in parallel.
+	Claim   int
+	Workers int
+	// Lease is how long a claimed delivery is left to its instance before
+	// another may try it (a crash mid-delivery).
+	Lease time.Duration
+	// BaseBackoff doubles after every failed attempt up to MaxBackoff.
+	BaseBackoff time.Duration
+	MaxBackoff  time.Duration
+	// RetryFor is how long a delivery is retried before it is dead.
+	RetryFor time.Duration
+	// Timeout bounds one POST.
+	Timeout time.Duration
+	// Now is the clock of signatures and backoff; nil is the wall clock.
+	Now func() time.Time
+}
+
+// DefaultConfig returns the production settings for url and secret.
+func DefaultConfig(url, secret string) Config {
+	return Config{
+		URL: url, Secret: secret,
+		Batch: 256, MaxDeliver: 8, AckWait: 30 * time.Second,
+		Poll: time.Second, Claim: 64, Workers: 8, Lease: time.Minute,
+		BaseBackoff: 5 * time.Second, MaxBackoff: time.Hour, RetryFor: 24 * time.Hour,
+		Timeout: 10 * time.Second,
+	}
+}
+
+// Service is the callbacks service.
+type Service struct {
+	cfg  Config
+	pool *pgxpool.Pool
+	js   jetstream.JetStream
+	log  *zap.Logger
+	hook *standardwebhooks.Webhook
+	http *http.Client
+}
+
+var (
+	attempts = promauto.NewCounterVec(prometheus.CounterOpts{
+		Name: "nuisance_callbacks_attempts_total",
+		Help: "Callback POSTs to the hotline by outcome (delivered, failed, dead).",
+	}, []string{"outcome"})
+	waiting = promauto.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "nuisance_callbacks",
+		Help: "Callbacks not delivered, by state (pending, dead), as last counted.",
+	}, []string{"state"})
+)
+
+// New builds the service. A URL without a secret is refused: the hotline
+// must be able to tell our callbacks from forgeries.
+func New(cfg Config, pool *pgxpool.Pool, js jetstream.JetStream, log *zap.Logger) (*Service, error) {
+	def := DefaultConfig(cfg.URL, cfg.Secret)
+	for _, d := range []struct {
+		v   *time.Duration
+		def time.Duration
+	}{{&cfg.AckWait, def.AckWait}, {&cfg.Poll, def.Poll}, {&cfg.Lease, def.Lease}, {&cfg.BaseBackoff, def.BaseBackoff},
+		{&cfg.MaxBackoff, def.MaxBackoff}, {&cfg.RetryFor, def.RetryFor}, {&cfg.Timeout, def.Timeout}} {
+		if *d.v <= 0 {
+			*d.v = d.def
+		}
+	}
+	for _, d := range []struct {
+		v   *int
+		def int
+	}{{&cfg.Batch, def.Batch}, {&cfg.MaxDeliver, def.MaxDeliver}, {&cfg.Claim, def.Claim}, {&cfg.Workers, def.Workers}} {
+		if *d.v <= 0 {
+			*d.v = d.def
+		}
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	s := &Service{cfg: cfg, pool: pool, js: js, log: log, http: &http.Client{Timeout: cfg.Timeout}}
+	keys := strings.Fields(cfg.Secret)
+	switch {
+	case len(keys) > 0:
+		wh, err := standardwebhooks.NewWebhook(keys[0])
+		if err != nil {
+			return nil, errors.New("callbacks: hotline secret is not whsec_<base64>")
+		}
+		s.hook = wh
+	case cfg.URL != "":
+		return nil, errors.New("callbacks: HOTLINE_CALLBACK_URL is set but no hotline secret to sign with")
+	}
+	return s, nil
+}
+
+// Watches are the sweeper's checks on the service's input: a case event
+// the hotline must hear of that was not processed in time is published
+// again.
+func (s *Service) Watches() []outbox.Watch { return Watches() }
+
+// Watches is Service.Watches for wiring that has no Service at hand.
+func Watches() []outbox.Watch {
+	var w []outbox.Watch
+	for _, f := range filters() {
+		w = append(w, outbox.Watch{Consumer: Durable, Filter: strings.Replace(f, "*", ">", 1)})
+	}
+	return w
+}
+
+// Run consumes case events and delivers callbacks until ctx is cancelled.
+func (s *Service) Run(ctx context.Context) error {
+	cons, err := natsx.NewConsumer(ctx, s.js, s.pool, s.log, natsx.ConsumerSpec{
+		Stream:     natsx.StreamFor(caseflow.Subject(caseflow.KindResolved, "")),
+		Durable:    Durable,
+		Filters:    filters(),
+		Schema:     "case.changed.v1",
+		Batch:      s.cfg.Batch,
+		MaxDeliver: s.cfg.MaxDeliver,
+		AckWait:    s.cfg.AckWait,
+	}, s.HandleCaseChanged)
+	if err != nil {
+		return fmt.Errorf("callbacks: %w", err)
+	}
+	if s.cfg.URL == "" {
+		s.log.Warn("HOTLINE_CALLBACK_URL is unset: callbacks are stored and wait until it is set")
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	loops := []func(context.Context) error{cons.Run, s.deliverLoop}
+	errs := make([]error, len(loops))
+	for i, run := range loops {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if errs[i] = run(ctx); errs[i] != nil {
+				cancel()
+			}
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("callbacks: %w", err)
+	}
+	return nil
+}
+
+func (s *Service) deliverLoop(ctx context.Context) error {
+	lastCount := time.Time{}
+	for {
+		n, err := s.DeliverOnce(ctx)
+		if err != nil && ctx.Err() == nil {
+			s.log.Warn("deliver callbacks", zap.Error(err))
+		}
+		if time.Since(lastCount) > 15*time.Second {
+			lastCount = time.Now()
+			s.count(ctx)
+		}
+		if n >= s.cfg.Claim {
+			continue // more are due
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(s.cfg.Poll):
+		}
+	}
+}
+
+func (s *Service) count(ctx context.Context) {
+	var pending, dead int
+	err := s.pool.QueryRow(ctx, `SELECT count(*) FILTER (WHERE dead_at IS NULL), count(*) FILTER (WHERE dead_at IS NOT NULL)
+		FROM callbacks WHERE delivered_at IS NULL`).Scan(&pending, &dead)
+	if err != nil {
+		return
+	}
+	waiting.WithLabelValues("pending").Set(float64(pending))
+	waiting.WithLabelValues("dead").Set(float64(dead))
+}
