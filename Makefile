@@ -25,12 +25,12 @@ vet:
 test: deps vet
 	@set -o pipefail; status=0; \
 	$(GO) test -count=1 -timeout 20m ./... || status=$$?; \
-	$(GO) test -count=1 -run '^$$' -fuzz FuzzIntakeDecode -fuzztime 15s ./services/intake || status=$$?; \
+	$(GO) test -count=1 -run '^$$' -fuzz FuzzIntakeDecode -fuzztime 15s ./services/intake/workorder || status=$$?; \
 	$(GO) run ./internal/pgtest/cmd/pgtest-stop >/dev/null 2>&1 || true; \
 	exit $$status
 
 fuzz: deps
-	$(GO) test -run '^$$' -fuzz FuzzIntakeDecode -fuzztime 5m ./services/intake
+	$(GO) test -run '^$$' -fuzz FuzzIntakeDecode -fuzztime 5m ./services/intake/workorder
 
 bench: deps
 	$(GO) test -run '^$$' -bench . -benchmem -timeout 60m ./...

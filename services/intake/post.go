@@ -9,39 +9,20 @@ import (
 	"net"
 	"net/http"
 	"strconv"
-	"time"
-	"unicode/utf8"
 
 	"github.com/google/uuid"
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
 	"github.com/xiamen-eeb/nuisance/internal/event"
 	"github.com/xiamen-eeb/nuisance/internal/httpx"
-	"github.com/xiamen-eeb/nuisance/schemas"
+	"github.com/xiamen-eeb/nuisance/services/intake/workorder"
 )
 
 // MaxBody is the largest work order accepted.
 const MaxBody = 64 << 10
 
-// Complaint is the hotline payload (schemas/hotline.complaint.v1.json).
-type Complaint struct {
-	TicketID        string          `json:"ticket_id"`
-	ReceivedAt      time.Time       `json:"received_at"`
-	Description     string          `json:"description"`
-	Category        string          `json:"category,omitempty"`
-	Subcategory     string          `json:"subcategory,omitempty"`
-	HotlineCategory string          `json:"hotline_category,omitempty"`
-	Address         string          `json:"address,omitempty"`
-	Location        *event.Location `json:"location,omitempty"`
-	Caller          *Caller         `json:"caller,omitempty"`
-	Channel         string          `json:"channel,omitempty"`
-}
-
-// Caller is personal data: stored for the officers' call-back only.
-type Caller struct {
-	Name  string `json:"name,omitempty"`
-	Phone string `json:"phone,omitempty"`
-}
+// Complaint is the hotline payload.
+type Complaint = workorder.Complaint
 
 // Answer is the intake's reply body.
 type Answer struct {
@@ -132,17 +113,21 @@ func (s *Service) handlePost(w http.ResponseWriter, r *http.Request) {
 		problem(w, http.StatusBadRequest, "invalid", "webhook-id longer than 128 characters")
 		return
 	}
-	if !utf8.Valid(body) {
-		problem(w, http.StatusBadRequest, "invalid", "body is not valid UTF-8")
+	c, fields, err := s.parser.Parse(body)
+	if errors.As(err, new(workorder.ErrNotUTF8)) {
+		problem(w, http.StatusBadRequest, "invalid", err.Error())
 		return
 	}
-	c, fields, err := s.decode(body)
 	if err != nil {
 		problem(w, http.StatusBadRequest, "invalid", "body is not a JSON document: "+err.Error())
 		return
 	}
 	if len(fields) > 0 {
-		problem(w, http.StatusBadRequest, "invalid", "the work order does not match hotline.complaint.v1", fields...)
+		fe := make([]httpx.FieldError, len(fields))
+		for i, f := range fields {
+			fe[i] = httpx.FieldError{Field: f.Field, Detail: f.Detail}
+		}
+		problem(w, http.StatusBadRequest, "invalid", "the work order does not match hotline.complaint.v1", fe...)
 		return
 	}
 	ans, status, err := s.submit(r.Context(), c, webhookID)
@@ -155,27 +140,6 @@ func (s *Service) handlePost(w http.ResponseWriter, r *http.Request) {
 	}
 	requests.WithLabelValues(strconv.Itoa(status)).Inc()
 	httpx.WriteJSON(w, status, ans)
-}
-
-// decode validates body against the schema and decodes it. The returned
-// fields name every offending property.
-func (s *Service) decode(body []byte) (Complaint, []httpx.FieldError, error) {
-	var c Complaint
-	fe, err := schemas.Validate(s.schema, body)
-	if err != nil {
-		return c, nil, err
-	}
-	if len(fe) > 0 {
-		out := make([]httpx.FieldError, len(fe))
-		for i, f := range fe {
-			out[i] = httpx.FieldError{Field: f.Field, Detail: f.Detail}
-		}
-		return c, out, nil
-	}
-	if err := json.Unmarshal(body, &c); err != nil {
-		return c, []httpx.FieldError{{Field: "/", Detail: err.Error()}}, nil
-	}
-	return c, nil, nil
 }
 
 // submission is one work order waiting for a group commit.

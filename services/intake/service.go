@@ -13,13 +13,12 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
-	"github.com/santhosh-tekuri/jsonschema/v6"
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 	"go.uber.org/zap"
 	"golang.org/x/time/rate"
 
 	"github.com/xiamen-eeb/nuisance/internal/httpx"
-	"github.com/xiamen-eeb/nuisance/schemas"
+	"github.com/xiamen-eeb/nuisance/services/intake/workorder"
 )
 
 // Config tunes the intake.
@@ -54,7 +53,7 @@ type Service struct {
 	pool     *pgxpool.Pool
 	log      *zap.Logger
 	hooks    []*standardwebhooks.Webhook
-	schema   *jsonschema.Schema
+	parser   *workorder.Parser
 	subs     chan *submission
 	limiters sync.Map // client address -> *rate.Limiter
 	now      func() time.Time
@@ -78,11 +77,11 @@ func New(cfg Config, pool *pgxpool.Pool, log *zap.Logger) (*Service, error) {
 		}
 		s.hooks = append(s.hooks, wh)
 	}
-	sch, err := schemas.Get("hotline.complaint.v1")
+	p, err := workorder.NewParser()
 	if err != nil {
 		return nil, err
 	}
-	s.schema = sch
+	s.parser = p
 	return s, nil
 }
 

@@ -1,10 +1,8 @@
-package intake
+package workorder
 
 import (
 	"testing"
 	"unicode/utf8"
-
-	"go.uber.org/zap"
 )
 
 // FuzzIntakeDecode feeds arbitrary bodies to the decoder: it must never
@@ -22,12 +20,12 @@ func FuzzIntakeDecode(f *testing.F) {
 	} {
 		f.Add([]byte(seed))
 	}
-	s, err := New(DefaultConfig("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"), nil, zap.NewNop())
+	p, err := NewParser()
 	if err != nil {
 		f.Fatal(err)
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
-		c, fields, err := s.decode(body)
+		c, fields, err := p.Parse(body)
 		if err != nil || len(fields) > 0 {
 			return
 		}

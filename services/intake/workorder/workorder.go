@@ -1,0 +1,84 @@
+// Package workorder parses the hotline's work order: schema validation
+// naming each offending field, then decoding. It is kept apart from the
+// intake's storage so the fuzz test exercises exactly the decoder.
+package workorder
+
+import (
+	"encoding/json"
+	"time"
+	"unicode/utf8"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
+
+	"github.com/xiamen-eeb/nuisance/internal/event"
+	"github.com/xiamen-eeb/nuisance/schemas"
+)
+
+// Complaint is the hotline payload (schemas/hotline.complaint.v1.json).
+type Complaint struct {
+	TicketID        string          `json:"ticket_id"`
+	ReceivedAt      time.Time       `json:"received_at"`
+	Description     string          `json:"description"`
+	Category        string          `json:"category,omitempty"`
+	Subcategory     string          `json:"subcategory,omitempty"`
+	HotlineCategory string          `json:"hotline_category,omitempty"`
+	Address         string          `json:"address,omitempty"`
+	Location        *event.Location `json:"location,omitempty"`
+	Caller          *Caller         `json:"caller,omitempty"`
+	Channel         string          `json:"channel,omitempty"`
+}
+
+// Caller is personal data: stored for the officers' call-back only.
+type Caller struct {
+	Name  string `json:"name,omitempty"`
+	Phone string `json:"phone,omitempty"`
+}
+
+// String keeps personal data out of any formatted output.
+func (Caller) String() string { return "caller(masked)" }
+
+// GoString keeps personal data out of %#v.
+func (Caller) GoString() string { return "caller(masked)" }
+
+// FieldError names one offending field by its JSON pointer.
+type FieldError = schemas.FieldError
+
+// Parser validates and decodes work orders.
+type Parser struct {
+	schema *jsonschema.Schema
+}
+
+// NewParser compiles the work-order schema.
+func NewParser() (*Parser, error) {
+	s, err := schemas.Get("hotline.complaint.v1")
+	if err != nil {
+		return nil, err
+	}
+	return &Parser{schema: s}, nil
+}
+
+// ErrNotUTF8 is returned for a body that is not valid UTF-8; the JSON
+// decoder would otherwise replace the bytes silently.
+type ErrNotUTF8 struct{}
+
+func (ErrNotUTF8) Error() string { return "body is not valid UTF-8" }
+
+// Parse validates body and decodes it. A non-nil error means body is not a
+// JSON document; fields name every offending property of one that is.
+func (p *Parser) Parse(body []byte) (Complaint, []FieldError, error) {
+	var c Complaint
+	if !utf8.Valid(body) {
+		return c, nil, ErrNotUTF8{}
+	}
+	fe, err := schemas.Validate(p.schema, body)
+	if err != nil {
+		return c, nil, err
+	}
+	if len(fe) > 0 {
+		return c, fe, nil
+	}
+	if err := json.Unmarshal(body, &c); err != nil {
+		return c, []FieldError{{Field: "/", Detail: err.Error()}}, nil
+	}
+	return c, nil, nil
+}
