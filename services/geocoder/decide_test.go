@@ -244,3 +244,24 @@ func TestLocatedSubjectAndRescope(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkDecide measures the geocoder's own work per complaint, without
+// the database: locating and classifying.
+func BenchmarkDecide(b *testing.B) {
+	s, err := New(DefaultConfig(), nil, nil, zap.NewNop())
+	if err != nil {
+		b.Fatal(err)
+	}
+	evs := []event.ComplaintReceived{
+		{ComplaintID: "a", Description: "工地夜里还在打桩，混凝土泵车轰隆隆，吵得睡不着", Location: at(inSiming, "gcj02"), Address: "思明区莲前街道", ReceivedAt: night},
+		{ComplaintID: "b", Description: "楼下烧烤店油烟直排，窗户都不敢开", Address: "厦门市湖里区江头街道", ReceivedAt: day},
+		{ComplaintID: "c", HotlineCategory: "生态环境>大气污染>扬尘污染", Description: "渣土车沿路撒土", Location: at(inHaicang, "bd09"), ReceivedAt: day},
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		if _, err := s.decide(evs[i%len(evs)]); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
