@@ -41,6 +41,11 @@ type env struct {
 
 func setup(t *testing.T) *env {
 	t.Helper()
+	return setupB(t)
+}
+
+func setupB(t testing.TB) *env {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	t.Cleanup(cancel)
 	e := &env{ctx: ctx, pool: testenv.DB(t), clock: newClock(time.Date(2024, 3, 5, 10, 0, 0, 0, shanghai))}
@@ -48,7 +53,7 @@ func setup(t *testing.T) *env {
 	return e
 }
 
-func (e *env) newRouter(t *testing.T, js jetstream.JetStream) *router.Service {
+func (e *env) newRouter(t testing.TB, js jetstream.JetStream) *router.Service {
 	t.Helper()
 	cfg := router.DefaultConfig()
 	cfg.Now = e.clock.now
@@ -63,14 +68,10 @@ func (e *env) newRouter(t *testing.T, js jetstream.JetStream) *router.Service {
 // site is a construction site on Xiamen Island (Siming).
 const siteLon, siteLat = 118.0894, 24.4798
 
-// complaint stores a work order and returns its clustered event, at
+// clustered is the event of a complaint about construction noise at
 // (east, north) metres from the site.
-func (e *env) complaint(t *testing.T, ticket string, at time.Time, east, north float64) event.ComplaintClustered {
-	t.Helper()
+func clustered(ticket string, at time.Time, east, north float64) event.ComplaintClustered {
 	id := "cmp_" + ticket
-	if _, err := e.pool.Exec(e.ctx, `INSERT INTO complaints (id, ticket_id, received_at, description) VALUES ($1, $2, $3, '工地夜间施工噪声')`, id, ticket, at); err != nil {
-		t.Fatal(err)
-	}
 	lon := siteLon + east/(111_320*0.91)
 	lat := siteLat + north/110_574
 	return event.ComplaintClustered{ComplaintLocated: event.ComplaintLocated{
@@ -78,6 +79,17 @@ func (e *env) complaint(t *testing.T, ticket string, at time.Time, east, north f
 		District: "siming", Lon: &lon, Lat: &lat, Method: "coordinates", Confidence: 1,
 		Category: "noise", Subcategory: "construction",
 	}}
+}
+
+// complaint stores a work order and returns its clustered event, at
+// (east, north) metres from the site.
+func (e *env) complaint(t *testing.T, ticket string, at time.Time, east, north float64) event.ComplaintClustered {
+	t.Helper()
+	ev := clustered(ticket, at, east, north)
+	if _, err := e.pool.Exec(e.ctx, `INSERT INTO complaints (id, ticket_id, received_at, description) VALUES ($1, $2, $3, '工地夜间施工噪声')`, ev.ComplaintID, ticket, at); err != nil {
+		t.Fatal(err)
+	}
+	return ev
 }
 
 func (e *env) handle(t *testing.T, evs ...event.ComplaintClustered) error {
