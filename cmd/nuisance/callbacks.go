@@ -1,0 +1,65 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"text/tabwriter"
+
+	"github.com/xiamen-eeb/nuisance/services/callbacks"
+)
+
+const callbacksUsage = `nuisance callbacks pending [-n N]     deliveries waiting for the hotline
+nuisance callbacks dead [-n N]        deliveries given up after 24 hours of retries
+nuisance callbacks retry [ID ...]     send dead deliveries again (all when no ID is given)
+`
+
+func runCallbacks(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, callbacksUsage)
+		return fmt.Errorf("callbacks: no subcommand")
+	}
+	fs := flag.NewFlagSet("callbacks "+args[0], flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	limit := fs.Int("n", 50, "how many to list")
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	pool, err := openDB(ctx, getenv, stderr)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	switch args[0] {
+	case "pending", "dead":
+		list := callbacks.Pending
+		if args[0] == "dead" {
+			list = callbacks.Dead
+		}
+		ds, err := list(ctx, pool, *limit)
+		if err != nil {
+			return err
+		}
+		tw := tabwriter.NewWriter(stdout, 2, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "ID\tTICKET\tCASE\tSTATUS\tATTEMPTS\tNEXT\tLAST ERROR")
+		for _, d := range ds {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\n", d.ID, d.Body.TicketID, d.Body.CaseID, d.Body.Status, d.Attempts,
+				d.NextAt.Format("2006-01-02 15:04:05"), d.LastError)
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "%d %s\n", len(ds), args[0])
+		return nil
+	case "retry":
+		n, err := callbacks.RetryDead(ctx, pool, fs.Args())
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "%d dead deliveries scheduled again\n", n)
+		return nil
+	}
+	fmt.Fprint(stderr, callbacksUsage)
+	return fmt.Errorf("callbacks: unknown subcommand %q", args[0])
+}
