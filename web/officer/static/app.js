@@ -1,0 +1,504 @@
+// Officers' console: sign in with a token, follow the team's assignments
+// live, open a case, act on it. No framework and nothing loaded from
+// outside this origin; every text from the API is set as textContent.
+(function () {
+  "use strict";
+
+  var TOKEN_KEY = "nuisance.officer.token";
+  var CATEGORY = { noise: "噪声", dust: "扬尘", cooking_smoke: "油烟" };
+  var SUBCATEGORY = {
+    construction: "建筑施工", social_life: "社会生活", traffic: "交通运输", industrial: "工业",
+    construction_site: "施工工地", road: "道路", yard: "堆场", restaurant: "餐饮", open_air_bbq: "露天烧烤"
+  };
+  var DISTRICT = { siming: "思明区", haicang: "海沧区", huli: "湖里区", jimei: "集美区", tongan: "同安区", xiangan: "翔安区" };
+  var PRIORITY = { urgent: "紧急", priority: "优先", normal: "一般" };
+  var STATUS = { open: "待派单", assigned: "待签收", accepted: "处理中", resolved: "已办结", returned: "已退单", closed: "已销号" };
+  var OUTCOME = { rectified: "已整改", no_violation: "无违法行为", penalized: "已处罚", referred: "已移交" };
+  var ACTION = {
+    opened: "立案", merged: "并案", assigned: "派单", accepted: "签收", resolved: "办结", returned: "退单",
+    reassigned: "改派", reopened: "重新交办", escalated: "督办", closed: "销号", callback_reveal: "查看回拨号码"
+  };
+  var TABS = { active: ["assigned", "accepted"], assigned: ["assigned"], accepted: ["accepted"], done: ["resolved", "closed"] };
+
+  var state = { tab: "active", items: [], next: "", fresh: {}, caseId: "", caseData: null, source: null, retry: 0 };
+  var districts = null;
+
+  function $(id) { return document.getElementById(id); }
+  function el(tag, cls, text) {
+    var e = document.createElement(tag);
+    if (cls) { e.className = cls; }
+    if (text !== undefined && text !== null) { e.textContent = String(text); }
+    return e;
+  }
+  function svgEl(tag, attrs) {
+    var e = document.createElementNS("http://www.w3.org/2000/svg", tag);
+    Object.keys(attrs || {}).forEach(function (k) { e.setAttribute(k, attrs[k]); });
+    return e;
+  }
+  function token() { try { return localStorage.getItem(TOKEN_KEY) || ""; } catch (e) { return ""; } }
+
+  var toastTimer = 0;
+  function toast(msg) {
+    var t = $("toast");
+    t.textContent = msg;
+    t.hidden = false;
+    clearTimeout(toastTimer);
+    toastTimer = setTimeout(function () { t.hidden = true; }, 3500);
+  }
+
+  // ApiError carries the problem+json detail of a failed call.
+  function ApiError(status, detail) { this.status = status; this.message = detail; }
+
+  function api(method, path, body) {
+    var headers = { "Accept": "application/json", "Authorization": "Bearer " + token() };
+    var init = { method: method, headers: headers, cache: "no-store", credentials: "same-origin" };
+    if (body !== undefined) {
+      headers["Content-Type"] = "application/json";
+      init.body = JSON.stringify(body);
+    }
+    return fetch(path, init).then(function (res) {
+      if (res.status === 401) {
+        signOut("令牌无效或已停用，请重新登录");
+        throw new ApiError(401, "未登录");
+      }
+      var ct = res.headers.get("Content-Type") || "";
+      var parsed = ct.indexOf("json") >= 0 ? res.json() : Promise.resolve(null);
+      return parsed.then(function (data) {
+        if (!res.ok) {
+          var detail = (data && (data.detail || data.title)) || ("请求失败 (" + res.status + ")");
+          throw new ApiError(res.status, detail);
+        }
+        return data;
+      });
+    });
+  }
+
+  function label(map, v) { return (v && map[v]) || v || ""; }
+  function categoryText(o) {
+    var c = label(CATEGORY, o.category) || "未分类";
+    return o.subcategory ? c + " · " + label(SUBCATEGORY, o.subcategory) : c;
+  }
+  function caseIdOf(o) { return o.case_id || o.id || ""; }
+  function pad(n) { return n < 10 ? "0" + n : String(n); }
+  function when(s) {
+    if (!s) { return ""; }
+    var d = new Date(s);
+    if (isNaN(d)) { return ""; }
+    return (d.getMonth() + 1) + "月" + d.getDate() + "日 " + pad(d.getHours()) + ":" + pad(d.getMinutes());
+  }
+
+  // dueOf is the deadline that matters now: signing for an assigned case,
+  // resolving an accepted one.
+  function dueOf(o) {
+    if (o.status === "assigned" && o.sign_due) { return { kind: "签收", at: o.sign_due }; }
+    if (o.status === "accepted" && o.resolve_due) { return { kind: "办结", at: o.resolve_due }; }
+    return null;
+  }
+
+  function span(ms) {
+    var s = Math.floor(Math.abs(ms) / 1000);
+    var d = Math.floor(s / 86400), h = Math.floor(s % 86400 / 3600), m = Math.floor(s % 3600 / 60);
+    if (d > 0) { return d + "天" + h + "小时"; }
+    return pad(h) + ":" + pad(m) + ":" + pad(s % 60);
+  }
+
+  function dueNode(o) {
+    var due = dueOf(o);
+    if (!due) { return el("span", "due", ""); }
+    var n = el("span", "due");
+    n.setAttribute("data-due", due.at);
+    n.setAttribute("data-kind", due.kind);
+    tickOne(n, Date.now());
+    return n;
+  }
+
+  function tickOne(n, now) {
+    var left = new Date(n.getAttribute("data-due")).getTime() - now;
+    var kind = n.getAttribute("data-kind");
+    if (left < 0) {
+      n.textContent = kind + "已超时 " + span(left);
+      n.classList.add("overdue");
+    } else {
+      n.textContent = kind + "剩余 " + span(left);
+      n.classList.remove("overdue");
+    }
+  }
+
+  function tick() {
+    var now = Date.now();
+    var nodes = document.querySelectorAll("[data-due]");
+    for (var i = 0; i < nodes.length; i++) { tickOne(nodes[i], now); }
+  }
+
+  // ---- views ----
+
+  function show(name) {
+    ["login", "list", "case"].forEach(function (v) { $("view-" + v).hidden = v !== name; });
+    $("signout").hidden = name === "login";
+  }
+
+  function route() {
+    if (!token()) { show("login"); closeStream(); $("token").focus(); return; }
+    openStream();
+    var m = /^#\/case\/(.+)$/.exec(location.hash);
+    if (m) { openCase(decodeURIComponent(m[1])); return; }
+    state.caseId = "";
+    show("list");
+    loadList(false);
+  }
+
+  function signOut(msg) {
+    try { localStorage.removeItem(TOKEN_KEY); } catch (e) { /* private mode */ }
+    closeStream();
+    state.items = [];
+    $("list").textContent = "";
+    if (msg) { var e = $("login-error"); e.textContent = msg; e.hidden = false; }
+    if (location.hash !== "#/login") { location.hash = "#/login"; } else { route(); }
+  }
+
+  function listPath(cursor) {
+    var q = [];
+    var statuses = TABS[state.tab];
+    for (var i = 0; i < statuses.length; i++) { q.push("status=" + encodeURIComponent(statuses[i])); }
+    if (cursor) { q.push("cursor=" + encodeURIComponent(cursor)); }
+    return "/api/v1/assignments?" + q.join("&");
+  }
+
+  function itemsOf(data) {
+    if (Array.isArray(data)) { return data; }
+    return (data && (data.assignments || data.items || data.cases)) || [];
+  }
+
+  function loadList(more) {
+    return api("GET", listPath(more ? state.next : "")).then(function (data) {
+      var got = itemsOf(data).filter(function (o) { return TABS[state.tab].indexOf(o.status) >= 0; });
+      state.items = more ? state.items.concat(got) : got;
+      state.next = (data && !Array.isArray(data) && (data.next_cursor || data.next)) || "";
+      renderList();
+    }).catch(function (err) { if (err.status !== 401) { toast("任务列表加载失败：" + err.message); } });
+  }
+
+  function renderList() {
+    var ul = $("list");
+    ul.textContent = "";
+    state.items.forEach(function (o) {
+      var id = caseIdOf(o);
+      var li = el("li");
+      var a = el("a", "card" + (state.fresh[id] ? " fresh" : ""));
+      a.href = "#/case/" + encodeURIComponent(id);
+      a.setAttribute("data-case", id);
+      var top = el("div", "top");
+      var p = o.priority || "normal";
+      top.appendChild(el("span", "badge " + p, label(PRIORITY, p)));
+      top.appendChild(el("span", "cat", categoryText(o)));
+      top.appendChild(el("span", "state " + o.status, label(STATUS, o.status)));
+      if (o.escalated) { top.appendChild(el("span", "flag", "督办")); }
+      a.appendChild(top);
+      var where = [label(DISTRICT, o.district), o.place || o.address || ""].filter(Boolean).join(" · ");
+      a.appendChild(el("div", "where", where));
+      var bottom = el("div", "bottom");
+      bottom.appendChild(dueNode(o));
+      var n = o.complaint_count || o.complaints;
+      bottom.appendChild(el("span", "hint", typeof n === "number" && n > 1 ? n + " 件投诉" : when(o.assigned_at || o.opened_at)));
+      a.appendChild(bottom);
+      li.appendChild(a);
+      ul.appendChild(li);
+    });
+    state.fresh = {};
+    $("list-empty").hidden = state.items.length > 0;
+    $("more").hidden = !state.next;
+  }
+
+  function openCase(id) {
+    state.caseId = id;
+    show("case");
+    $("resolve-form").hidden = true;
+    $("return-form").hidden = true;
+    return api("GET", "/api/v1/cases/" + encodeURIComponent(id)).then(function (data) {
+      if (state.caseId !== id) { return; }
+      state.caseData = data;
+      renderCase(data);
+    }).catch(function (err) {
+      if (err.status === 404) { toast("该案件不存在或不属于本单位"); location.hash = "#/"; return; }
+      if (err.status !== 401) { toast("案件加载失败：" + err.message); }
+    });
+  }
+
+  function renderCase(data) {
+    var c = data.case || data;
+    var complaints = data.complaints || c.complaints || [];
+    var head = $("case-head");
+    head.textContent = "";
+    var top = el("div", "top");
+    var p = c.priority || "normal";
+    top.appendChild(el("span", "badge " + p, label(PRIORITY, p)));
+    top.appendChild(el("span", "state " + c.status, label(STATUS, c.status)));
+    if (c.escalated) { top.appendChild(el("span", "flag", "督办")); }
+    head.appendChild(top);
+    head.appendChild(el("div", "title", categoryText(c)));
+    head.appendChild(el("div", "meta", [label(DISTRICT, c.district), c.subdistrict, c.place].filter(Boolean).join(" · ")));
+    var extra = [];
+    if (c.mode === "non_site") { extra.push("非现场检查"); }
+    if (c.quiet_community) { extra.push("宁静小区：" + c.quiet_community); }
+    if (c.positive_list) { extra.push("正面清单：" + c.positive_list); }
+    if (c.outcome) { extra.push("处置结果：" + label(OUTCOME, c.outcome)); }
+    if (c.note) { extra.push("说明：" + c.note); }
+    extra.forEach(function (t) { head.appendChild(el("div", "meta", t)); });
+    head.appendChild(el("div", "meta", "案件编号 " + caseIdOf(c)));
+
+    var due = $("case-due");
+    due.textContent = "";
+    due.appendChild(dueNode(c));
+
+    $("btn-accept").hidden = c.status !== "assigned";
+    $("btn-resolve").hidden = c.status !== "accepted";
+    $("btn-return").hidden = c.status !== "assigned" && c.status !== "accepted";
+
+    $("complaint-count").textContent = "(" + complaints.length + ")";
+    var ul = $("complaints");
+    ul.textContent = "";
+    complaints.forEach(function (cp) { ul.appendChild(complaintNode(c, cp)); });
+
+    var audit = $("audit");
+    audit.textContent = "";
+    (data.audit || c.audit || []).forEach(function (a) {
+      var t = when(a.at) + " " + label(ACTION, a.action) + (a.to_status ? " → " + label(STATUS, a.to_status) : "");
+      if (a.reason) { t += "（" + a.reason + "）"; }
+      audit.appendChild(el("li", "", t));
+    });
+    drawMap(c, complaints);
+  }
+
+  function complaintNode(c, cp) {
+    var li = el("li", "complaint");
+    var head = el("div", "head");
+    head.appendChild(el("span", "", "工单 " + (cp.ticket_id || "")));
+    head.appendChild(el("span", "", when(cp.received_at)));
+    li.appendChild(head);
+    li.appendChild(el("div", "text", cp.description || ""));
+    if (cp.address || cp.place) { li.appendChild(el("div", "addr", cp.address || cp.place)); }
+    var masked = cp.caller_phone || cp.phone || (cp.caller && cp.caller.phone) || "";
+    if (masked) {
+      var row = el("div", "caller");
+      var name = cp.caller_name || (cp.caller && cp.caller.name) || "来电人";
+      var ph = el("span", "phone", name + " " + masked);
+      row.appendChild(ph);
+      var active = c.status === "assigned" || c.status === "accepted";
+      if (active) {
+        var b = el("button", "secondary", "回拨");
+        b.type = "button";
+        b.setAttribute("data-complaint", cp.complaint_id || cp.id || "");
+        b.addEventListener("click", function () { reveal(c, cp, ph, b); });
+        row.appendChild(b);
+      }
+      li.appendChild(row);
+    }
+    return li;
+  }
+
+  // reveal asks for the caller's full number; the API records who asked.
+  function reveal(c, cp, ph, b) {
+    b.disabled = true;
+    api("POST", "/api/v1/cases/" + encodeURIComponent(caseIdOf(c)) + "/callback-reveal", { complaint_id: cp.complaint_id || cp.id })
+      .then(function (data) {
+        var phone = (data && (data.phone || data.caller_phone)) || "";
+        if (!phone) { throw new ApiError(0, "没有来电号码"); }
+        ph.textContent = "";
+        var a = el("a", "phone", phone);
+        a.href = "tel:" + phone.replace(/[^0-9+]/g, "");
+        ph.appendChild(a);
+        b.remove();
+      })
+      .catch(function (err) { b.disabled = false; if (err.status !== 401) { toast("无法获取号码：" + err.message); } });
+  }
+
+  function act(path, body, done) {
+    var id = state.caseId;
+    var buttons = document.querySelectorAll("#view-case button");
+    for (var i = 0; i < buttons.length; i++) { buttons[i].disabled = true; }
+    return api("POST", "/api/v1/cases/" + encodeURIComponent(id) + "/" + path, body)
+      .then(function () { toast(done); return true; })
+      .catch(function (err) { if (err.status !== 401) { toast("操作失败：" + err.message); } return false; })
+      .then(function (ok) {
+        for (var i = 0; i < buttons.length; i++) { buttons[i].disabled = false; }
+        if (ok && path !== "return" && state.caseId === id) { openCase(id); }
+        return ok;
+      });
+  }
+
+  // ---- map ----
+
+  function loadDistricts() {
+    if (districts) { return Promise.resolve(districts); }
+    return fetch("districts.json", { credentials: "same-origin" }).then(function (r) {
+      if (!r.ok) { throw new Error("districts " + r.status); }
+      return r.json();
+    }).then(function (fc) { districts = fc; return fc; });
+  }
+
+  function num(v) { return typeof v === "number" && isFinite(v); }
+
+  function drawMap(c, complaints) {
+    var pts = [];
+    complaints.forEach(function (cp) { if (num(cp.lon) && num(cp.lat)) { pts.push([cp.lon, cp.lat, "pt"]); } });
+    if (num(c.lon) && num(c.lat)) { pts.push([c.lon, c.lat, "pt case"]); }
+    loadDistricts().catch(function () { return { features: [] }; }).then(function (fc) {
+      if (state.caseData && (state.caseData.case || state.caseData) !== c) { return; }
+      var f = (fc.features || []).filter(function (f) { return f.properties && f.properties.slug === c.district; })[0];
+      renderMap(f, pts, c);
+    });
+  }
+
+  function renderMap(feature, pts, c) {
+    var svg = $("map");
+    svg.textContent = "";
+    var W = 320, H = 220, P = 12;
+    var polys = [];
+    if (feature) {
+      var g = feature.geometry;
+      polys = g.type === "Polygon" ? [g.coordinates] : g.coordinates;
+    }
+    var minX = Infinity, minY = Infinity, maxX = -Infinity, maxY = -Infinity;
+    function grow(lon, lat) {
+      if (lon < minX) { minX = lon; } if (lon > maxX) { maxX = lon; }
+      if (lat < minY) { minY = lat; } if (lat > maxY) { maxY = lat; }
+    }
+    polys.forEach(function (poly) { poly[0].forEach(function (p) { grow(p[0], p[1]); }); });
+    pts.forEach(function (p) { grow(p[0], p[1]); });
+    if (!isFinite(minX)) {
+      $("map-caption").textContent = "暂无位置信息";
+      return;
+    }
+    if (maxX - minX < 0.01) { minX -= 0.005; maxX += 0.005; }
+    if (maxY - minY < 0.01) { minY -= 0.005; maxY += 0.005; }
+    // Equirectangular projection, x shortened by cos(latitude).
+    var kx = Math.cos((minY + maxY) / 2 * Math.PI / 180);
+    var s = Math.min((W - 2 * P) / ((maxX - minX) * kx), (H - 2 * P) / (maxY - minY));
+    var ox = (W - (maxX - minX) * kx * s) / 2, oy = (H - (maxY - minY) * s) / 2;
+    function x(lon) { return (ox + (lon - minX) * kx * s).toFixed(1); }
+    function y(lat) { return (oy + (maxY - lat) * s).toFixed(1); }
+    polys.forEach(function (poly) {
+      var d = poly.map(function (ring) {
+        return "M" + ring.map(function (p) { return x(p[0]) + " " + y(p[1]); }).join("L") + "Z";
+      }).join("");
+      svg.appendChild(svgEl("path", { d: d, "class": "outline", "fill-rule": "evenodd" }));
+    });
+    pts.forEach(function (p) {
+      svg.appendChild(svgEl("circle", { cx: x(p[0]), cy: y(p[1]), r: p[2] === "pt" ? 5 : 4, "class": p[2] }));
+    });
+    var located = pts.filter(function (p) { return p[2] === "pt"; }).length;
+    $("map-caption").textContent = label(DISTRICT, c.district) + (located ? " · " + located + " 个投诉点" : " · 投诉未标注坐标");
+  }
+
+  // ---- live push ----
+
+  function closeStream() {
+    if (state.source) { state.source.close(); state.source = null; }
+    setLive(false);
+  }
+
+  function setLive(on) {
+    var n = $("live");
+    n.textContent = on ? "实时" : "离线";
+    n.className = "live " + (on ? "on" : "off");
+  }
+
+  // openStream follows the team's assignments. EventSource cannot send an
+  // Authorization header, so the token travels as access_token.
+  function openStream() {
+    if (state.source || !token() || typeof EventSource === "undefined") { return; }
+    var es = new EventSource("/api/v1/stream?access_token=" + encodeURIComponent(token()));
+    state.source = es;
+    es.onopen = function () { state.retry = 0; setLive(true); };
+    es.onerror = function () {
+      setLive(false);
+      if (es.readyState === EventSource.CLOSED) {
+        state.source = null;
+        state.retry = Math.min(state.retry + 1, 6);
+        setTimeout(function () { if (token()) { openStream(); } }, 1000 * Math.pow(2, state.retry));
+      }
+    };
+    var kinds = ["message", "assigned", "assignment", "accepted", "resolved", "returned", "reassigned", "reopened",
+      "escalated", "merged", "closed", "case", "changed"];
+    kinds.forEach(function (k) { es.addEventListener(k, onPush); });
+  }
+
+  var reloadTimer = 0;
+  function onPush(ev) {
+    var d = {};
+    try { d = JSON.parse(ev.data); } catch (e) { /* keep-alive or plain text */ }
+    var id = d.case_id || d.id || "";
+    var kind = d.kind || ev.type;
+    if (kind === "assigned" && id) {
+      state.fresh[id] = true;
+      toast("新任务：" + categoryText(d) + (d.district ? " · " + label(DISTRICT, d.district) : ""));
+    }
+    clearTimeout(reloadTimer);
+    reloadTimer = setTimeout(function () {
+      if (!$("view-list").hidden) { loadList(false); }
+      if (!$("view-case").hidden && id && id === state.caseId) { openCase(id); }
+    }, 150);
+  }
+
+  // ---- wiring ----
+
+  function init() {
+    $("login-form").addEventListener("submit", function (e) {
+      e.preventDefault();
+      var t = $("token").value.trim();
+      if (!t) { return; }
+      try { localStorage.setItem(TOKEN_KEY, t); } catch (err) { /* private mode */ }
+      $("token").value = "";
+      $("login-error").hidden = true;
+      api("GET", "/api/v1/assignments?limit=1").then(function () {
+        if (location.hash === "#/" ) { route(); } else { location.hash = "#/"; }
+      }).catch(function (err) {
+        if (err.status !== 401) { toast("登录失败：" + err.message); }
+      });
+    });
+    $("signout").addEventListener("click", function () { signOut(""); });
+    Array.prototype.forEach.call(document.querySelectorAll(".tab"), function (b) {
+      b.addEventListener("click", function () {
+        Array.prototype.forEach.call(document.querySelectorAll(".tab"), function (o) {
+          o.classList.toggle("on", o === b);
+          o.setAttribute("aria-selected", o === b ? "true" : "false");
+        });
+        state.tab = b.getAttribute("data-status");
+        loadList(false);
+      });
+    });
+    $("more").addEventListener("click", function () { loadList(true); });
+    $("btn-accept").addEventListener("click", function () { act("accept", {}, "已签收"); });
+    $("btn-resolve").addEventListener("click", function () {
+      $("return-form").hidden = true;
+      $("resolve-form").hidden = false;
+      $("resolve-note").focus();
+    });
+    $("btn-return").addEventListener("click", function () {
+      $("resolve-form").hidden = true;
+      $("return-form").hidden = false;
+      $("return-reason").focus();
+    });
+    $("resolve-form").addEventListener("submit", function (e) {
+      e.preventDefault();
+      act("resolve", { outcome: $("outcome").value, note: $("resolve-note").value.trim() }, "已办结")
+        .then(function (ok) { if (ok) { $("resolve-note").value = ""; } });
+    });
+    $("return-form").addEventListener("submit", function (e) {
+      e.preventDefault();
+      act("return", { reason: $("return-reason").value.trim() }, "已退单").then(function (ok) {
+        if (!ok) { return; }
+        $("return-reason").value = "";
+        location.hash = "#/";
+      });
+    });
+    Array.prototype.forEach.call(document.querySelectorAll("[data-cancel]"), function (b) {
+      b.addEventListener("click", function () { b.closest("form").hidden = true; });
+    });
+    window.addEventListener("hashchange", route);
+    setInterval(tick, 1000);
+    route();
+  }
+
+  if (document.readyState === "loading") { document.addEventListener("DOMContentLoaded", init); } else { init(); }
+}());
