@@ -104,6 +104,11 @@ func Ops(mux Mux, checks ...Check) {
 // Serve runs srv on ln until ctx is cancelled, then stops accepting and
 // waits up to grace for in-flight requests.
 func Serve(ctx context.Context, srv *http.Server, ln net.Listener, grace time.Duration) error {
+	closing := make(chan struct{})
+	srv.BaseContext = func(net.Listener) context.Context {
+		return context.WithValue(context.Background(), closingKey{}, (<-chan struct{})(closing))
+	}
+	srv.RegisterOnShutdown(func() { close(closing) })
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
@@ -117,4 +122,16 @@ func Serve(ctx context.Context, srv *http.Server, ln net.Listener, grace time.Du
 	sctx, cancel := context.WithTimeout(context.Background(), grace)
 	defer cancel()
 	return srv.Shutdown(sctx)
+}
+
+type closingKey struct{}
+
+// Closing is closed when the server begins shutting down: long-lived
+// responses (event streams) end on it so the shutdown does not wait for
+// them, while ordinary requests in flight finish.
+func Closing(ctx context.Context) <-chan struct{} {
+	if c, ok := ctx.Value(closingKey{}).(<-chan struct{}); ok {
+		return c
+	}
+	return nil
 }

@@ -1,0 +1,129 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/xiamen-eeb/nuisance/internal/config"
+	"github.com/xiamen-eeb/nuisance/internal/httpx"
+	"github.com/xiamen-eeb/nuisance/internal/logging"
+	"github.com/xiamen-eeb/nuisance/internal/outbox"
+)
+
+// Runner is anything that works until its context ends.
+type Runner interface {
+	Run(ctx context.Context) error
+}
+
+// Part is one service as a process runs it: its loops, its routes and the
+// consumers the sweeper watches for it.
+type Part struct {
+	Name    string
+	Runner  Runner
+	Routes  func(httpx.Mux)
+	Watches []outbox.Watch
+}
+
+// Serve runs parts together with the outbox relay and the sweeper (every
+// process relays the events its services write), serves their routes and
+// /healthz, /readyz, /metrics on ln, and on ctx's end stops accepting,
+// finishes requests in flight, then drains the parts. A part failing stops
+// the process.
+func Serve(ctx context.Context, sys *System, ln net.Listener, parts []Part) error {
+	log := sys.Log
+	mux := http.NewServeMux()
+	httpx.Ops(mux, sys.Checks()...)
+	var watches []outbox.Watch
+	for _, p := range parts {
+		if p.Routes != nil {
+			p.Routes(mux)
+		}
+		watches = append(watches, p.Watches...)
+	}
+	all := append([]Part(nil), parts...)
+	all = append(all, Part{Name: "outbox-relay", Runner: &outbox.Relay{Pool: sys.Pool, JS: sys.JS, Log: log.Named("relay")}})
+	if len(watches) > 0 {
+		all = append(all, Part{Name: "sweeper", Runner: &outbox.Sweeper{Pool: sys.Pool, JS: sys.JS, Log: log.Named("sweeper"), After: sys.Cfg.SweepAfter, Watches: watches}})
+	}
+
+	// The parts outlive the HTTP server by the time they need to finish
+	// the work in hand.
+	partCtx, partCancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer partCancel()
+	serveCtx, serveCancel := context.WithCancel(ctx)
+	defer serveCancel()
+	var wg sync.WaitGroup
+	var failMu sync.Mutex
+	var failed error
+	for _, p := range all {
+		if p.Runner == nil {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := p.Runner.Run(partCtx); err != nil {
+				log.Error("service stopped", zap.String("service", p.Name), zap.Error(err))
+				failMu.Lock()
+				if failed == nil {
+					failed = fmt.Errorf("%s: %w", p.Name, err)
+				}
+				failMu.Unlock()
+				serveCancel()
+			}
+		}()
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, IdleTimeout: 120 * time.Second}
+	err := httpx.Serve(serveCtx, srv, ln, 30*time.Second)
+	log.Info("http stopped; draining services")
+	partCancel()
+	wg.Wait()
+	log.Info("stopped")
+	if failed != nil {
+		return failed
+	}
+	if err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// Main is the whole life of a one-service process (cmd/<service>): the
+// configuration from getenv, JSON logs to stdout, NATS and PostgreSQL,
+// the parts build returns, HTTP on NUISANCE_HTTP_ADDR, graceful shutdown.
+func Main(ctx context.Context, name string, getenv func(string) string, stdout io.Writer, build func(*System) ([]Part, error)) error {
+	cfg, err := config.FromEnv(getenv)
+	if err != nil {
+		return err
+	}
+	log, err := logging.New(cfg.LogLevel, stdout)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = log.Sync() }()
+	log = log.With(zap.String("process", name))
+	log.Info("starting", zap.Any("config", cfg.Masked()))
+	sys, err := Open(ctx, cfg, log, Options{Name: name})
+	if err != nil {
+		return err
+	}
+	defer sys.Close()
+	parts, err := build(sys)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", cfg.HTTPAddr, err)
+	}
+	log.Info(name+" is up", zap.String("http", ln.Addr().String()))
+	return Serve(ctx, sys, ln, parts)
+}
