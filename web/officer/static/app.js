@@ -15,8 +15,8 @@
   var STATUS = { open: "待派单", assigned: "待签收", accepted: "处理中", resolved: "已办结", returned: "已退单", closed: "已销号" };
   var OUTCOME = { rectified: "已整改", no_violation: "无违法行为", penalized: "已处罚", referred: "已移交" };
   var ACTION = {
-    opened: "立案", merged: "并案", assigned: "派单", accepted: "签收", resolved: "办结", returned: "退单",
-    reassigned: "改派", reopened: "重新交办", escalated: "督办", closed: "销号", callback_reveal: "查看回拨号码"
+    open: "立案", merge: "并案", assign: "派单", reassign: "改派", accept: "签收", resolve: "办结", "return": "退单",
+    reopen: "重新交办", escalate: "督办", close: "销号", reveal_caller: "查看来电号码"
   };
   var TABS = { active: ["assigned", "accepted"], assigned: ["assigned"], accepted: ["accepted"], done: ["resolved", "closed"] };
 
@@ -147,9 +147,15 @@
     loadList(false);
   }
 
+  function showWho(me) {
+    var w = $("who");
+    w.textContent = me ? (me.team_name || me.district_name || "") + (me.name ? " · " + me.name : "") : "";
+  }
+
   function signOut(msg) {
     try { localStorage.removeItem(TOKEN_KEY); } catch (e) { /* private mode */ }
     closeStream();
+    showWho(null);
     state.items = [];
     $("list").textContent = "";
     if (msg) { var e = $("login-error"); e.textContent = msg; e.hidden = false; }
@@ -157,9 +163,7 @@
   }
 
   function listPath(cursor) {
-    var q = [];
-    var statuses = TABS[state.tab];
-    for (var i = 0; i < statuses.length; i++) { q.push("status=" + encodeURIComponent(statuses[i])); }
+    var q = ["status=" + encodeURIComponent(TABS[state.tab].join(","))];
     if (cursor) { q.push("cursor=" + encodeURIComponent(cursor)); }
     return "/api/v1/assignments?" + q.join("&");
   }
@@ -194,7 +198,7 @@
       top.appendChild(el("span", "state " + o.status, label(STATUS, o.status)));
       if (o.escalated) { top.appendChild(el("span", "flag", "督办")); }
       a.appendChild(top);
-      var where = [label(DISTRICT, o.district), o.place || o.address || ""].filter(Boolean).join(" · ");
+      var where = [o.district_name || label(DISTRICT, o.district), o.place || o.address || ""].filter(Boolean).join(" · ");
       a.appendChild(el("div", "where", where));
       var bottom = el("div", "bottom");
       bottom.appendChild(dueNode(o));
@@ -236,7 +240,8 @@
     if (c.escalated) { top.appendChild(el("span", "flag", "督办")); }
     head.appendChild(top);
     head.appendChild(el("div", "title", categoryText(c)));
-    head.appendChild(el("div", "meta", [label(DISTRICT, c.district), c.subdistrict, c.place].filter(Boolean).join(" · ")));
+    head.appendChild(el("div", "meta", [c.district_name || label(DISTRICT, c.district), c.subdistrict, c.place].filter(Boolean).join(" · ")));
+    if (c.team_name) { head.appendChild(el("div", "meta", "承办单位：" + c.team_name)); }
     var extra = [];
     if (c.mode === "non_site") { extra.push("非现场检查"); }
     if (c.quiet_community) { extra.push("宁静小区：" + c.quiet_community); }
@@ -262,7 +267,8 @@
     var audit = $("audit");
     audit.textContent = "";
     (data.audit || c.audit || []).forEach(function (a) {
-      var t = when(a.at) + " " + label(ACTION, a.action) + (a.to_status ? " → " + label(STATUS, a.to_status) : "");
+      var to = a.to || a.to_status;
+      var t = when(a.at) + " " + label(ACTION, a.action) + (to && to !== (a.from || a.from_status) ? " → " + label(STATUS, to) : "");
       if (a.reason) { t += "（" + a.reason + "）"; }
       audit.appendChild(el("li", "", t));
     });
@@ -301,7 +307,10 @@
     b.disabled = true;
     api("POST", "/api/v1/cases/" + encodeURIComponent(caseIdOf(c)) + "/callback-reveal", { complaint_id: cp.complaint_id || cp.id })
       .then(function (data) {
-        var phone = (data && (data.phone || data.caller_phone)) || "";
+        var id = cp.complaint_id || cp.id;
+        var callers = (data && data.callers) || [];
+        var hit = callers.filter(function (x) { return x.complaint_id === id; })[0] || callers[0] || {};
+        var phone = hit.phone || "";
         if (!phone) { throw new ApiError(0, "没有来电号码"); }
         ph.textContent = "";
         var a = el("a", "phone", phone);
@@ -418,9 +427,8 @@
         setTimeout(function () { if (token()) { openStream(); } }, 1000 * Math.pow(2, state.retry));
       }
     };
-    var kinds = ["message", "assigned", "assignment", "accepted", "resolved", "returned", "reassigned", "reopened",
-      "escalated", "merged", "closed", "case", "changed"];
-    kinds.forEach(function (k) { es.addEventListener(k, onPush); });
+    // The API names every event "case"; its data says what changed.
+    es.addEventListener("case", onPush);
   }
 
   var reloadTimer = 0;
@@ -450,7 +458,8 @@
       try { localStorage.setItem(TOKEN_KEY, t); } catch (err) { /* private mode */ }
       $("token").value = "";
       $("login-error").hidden = true;
-      api("GET", "/api/v1/assignments?limit=1").then(function () {
+      api("GET", "/api/v1/me").then(function (me) {
+        showWho(me);
         if (location.hash === "#/" ) { route(); } else { location.hash = "#/"; }
       }).catch(function (err) {
         if (err.status !== 401) { toast("登录失败：" + err.message); }
@@ -496,6 +505,7 @@
       b.addEventListener("click", function () { b.closest("form").hidden = true; });
     });
     window.addEventListener("hashchange", route);
+    if (token()) { api("GET", "/api/v1/me").then(showWho).catch(function () { /* route() reports it */ }); }
     setInterval(tick, 1000);
     route();
   }
