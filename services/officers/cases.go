@@ -1,0 +1,419 @@
+package officers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/jackc/pgx/v5"
+	"go.uber.org/zap"
+
+	"github.com/xiamen-eeb/nuisance/internal/auth"
+	"github.com/xiamen-eeb/nuisance/internal/caseflow"
+	"github.com/xiamen-eeb/nuisance/internal/fault"
+	"github.com/xiamen-eeb/nuisance/internal/httpx"
+	"github.com/xiamen-eeb/nuisance/internal/pgstore"
+)
+
+// maxText caps a note or a reason, in characters.
+const maxText = 2000
+
+// visible is the SQL condition under which the principal in $1 (role), $2
+// (team) and $3 (district) may see case c, whose active assignment is a:
+// an officer the cases its team holds, a supervisor its district's,
+// an admin all. It is the rule of caseflow, repeated in every query of
+// this package so no endpoint can forget it.
+const visible = `(($1 = 'officer' AND a.team = $2) OR ($1 = 'supervisor' AND c.district = $3) OR $1 = 'admin')`
+
+// caseStatuses are the statuses a list may be filtered by.
+var caseStatuses = []string{caseflow.StatusOpen, caseflow.StatusAssigned, caseflow.StatusAccepted,
+	caseflow.StatusResolved, caseflow.StatusReturned, caseflow.StatusClosed}
+
+// Assignment is one line of an officer's inbox: a case, where and what it
+// is, and its deadlines.
+type Assignment struct {
+	CaseID         string     `json:"case_id"`
+	Status         string     `json:"status"`
+	Category       string     `json:"category"`
+	Subcategory    string     `json:"subcategory,omitempty"`
+	CategoryName   string     `json:"category_name,omitempty"`
+	District       string     `json:"district"`
+	DistrictName   string     `json:"district_name,omitempty"`
+	Subdistrict    string     `json:"subdistrict,omitempty"`
+	Team           string     `json:"team,omitempty"`
+	TeamName       string     `json:"team_name,omitempty"`
+	Priority       string     `json:"priority"`
+	Mode           string     `json:"mode"`
+	Place          string     `json:"place,omitempty"`
+	HotspotID      string     `json:"hotspot_id,omitempty"`
+	Escalated      bool       `json:"escalated"`
+	Reopened       int        `json:"reopened"`
+	ComplaintCount int        `json:"complaint_count"`
+	Lon            *float64   `json:"lon,omitempty"`
+	Lat            *float64   `json:"lat,omitempty"`
+	OpenedAt       time.Time  `json:"opened_at"`
+	AssignedAt     *time.Time `json:"assigned_at,omitempty"`
+	SignDue        *time.Time `json:"sign_due,omitempty"`
+	ResolveDue     *time.Time `json:"resolve_due,omitempty"`
+	AcceptedAt     *time.Time `json:"accepted_at,omitempty"`
+	UpdatedAt      time.Time  `json:"updated_at"`
+}
+
+const listAssignments = `SELECT c.id, c.status, c.category, COALESCE(c.subcategory, ''), c.district, COALESCE(c.subdistrict, ''),
+	COALESCE(c.team, ''), c.priority, c.mode, COALESCE(c.place, ''), COALESCE(c.hotspot_id, ''), c.escalated, c.reopened,
+	(SELECT count(*) FROM case_complaints cc WHERE cc.case_id = c.id), c.lon, c.lat, c.opened_at, a.assigned_at,
+	c.sign_due, c.resolve_due, c.accepted_at, c.updated_at
+FROM cases c
+LEFT JOIN assignments a ON a.case_id = c.id AND a.status = 'active'
+WHERE ` + visible + `
+	AND (cardinality($4::text[]) = 0 OR c.status = ANY($4))
+	AND ($5::timestamptz IS NULL OR (c.opened_at, c.id) < ($5, $6))
+ORDER BY c.opened_at DESC, c.id DESC
+LIMIT $7`
+
+// handleAssignments lists the cases the principal may see, newest first:
+// an officer its team's, a supervisor its district's, an admin all.
+// ?status=assigned,accepted filters, ?limit and ?cursor page.
+func (s *Service) handleAssignments(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+	statuses, err := oneOf(r, "status", caseStatuses)
+	if err != nil {
+		return err
+	}
+	limit, err := s.page(r)
+	if err != nil {
+		return err
+	}
+	cur, err := parseCursor(r)
+	if err != nil {
+		return err
+	}
+	var at *time.Time
+	var after string
+	if cur != nil {
+		at, after = &cur.At, cur.ID
+	}
+	rows, err := s.pool.Query(r.Context(), listAssignments, p.Role, p.Team, p.District, statuses, at, after, limit+1)
+	if err != nil {
+		return fmt.Errorf("list assignments: %w", err)
+	}
+	items, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (Assignment, error) {
+		var a Assignment
+		err := row.Scan(&a.CaseID, &a.Status, &a.Category, &a.Subcategory, &a.District, &a.Subdistrict,
+			&a.Team, &a.Priority, &a.Mode, &a.Place, &a.HotspotID, &a.Escalated, &a.Reopened,
+			&a.ComplaintCount, &a.Lon, &a.Lat, &a.OpenedAt, &a.AssignedAt,
+			&a.SignDue, &a.ResolveDue, &a.AcceptedAt, &a.UpdatedAt)
+		return a, err
+	})
+	if err != nil {
+		return fmt.Errorf("list assignments: %w", err)
+	}
+	next := ""
+	if len(items) > limit {
+		items = items[:limit]
+		last := items[limit-1]
+		next = cursor{At: last.OpenedAt, ID: last.CaseID}.String()
+	}
+	for i := range items {
+		a := &items[i]
+		a.CategoryName = s.cls.Name(a.Category, a.Subcategory)
+		a.DistrictName = s.districtName(a.District)
+		a.TeamName = s.teamName(a.Team)
+	}
+	httpx.WriteJSON(w, http.StatusOK, struct {
+		Items      []Assignment `json:"items"`
+		NextCursor string       `json:"next_cursor,omitempty"`
+	}{items, next})
+	return nil
+}
+
+// Complaint is one hotline work order of a case as an officer sees it:
+// the caller masked, phone numbers in the description masked too.
+type Complaint struct {
+	ComplaintID  string    `json:"complaint_id"`
+	TicketID     string    `json:"ticket_id"`
+	ReceivedAt   time.Time `json:"received_at"`
+	Description  string    `json:"description"`
+	Address      string    `json:"address,omitempty"`
+	District     string    `json:"district,omitempty"`
+	DistrictName string    `json:"district_name,omitempty"`
+	Subdistrict  string    `json:"subdistrict,omitempty"`
+	Lon          *float64  `json:"lon,omitempty"` // WGS-84
+	Lat          *float64  `json:"lat,omitempty"`
+	Category     string    `json:"category,omitempty"`
+	Subcategory  string    `json:"subcategory,omitempty"`
+	CategoryName string    `json:"category_name,omitempty"`
+	Channel      string    `json:"channel,omitempty"`
+	CallerName   string    `json:"caller_name,omitempty"`  // masked, 王**
+	CallerPhone  string    `json:"caller_phone,omitempty"` // masked, 138****5678
+}
+
+// CaseView is a case with its work orders and its audit trail.
+type CaseView struct {
+	caseflow.Case
+	CategoryName string                `json:"category_name,omitempty"`
+	DistrictName string                `json:"district_name,omitempty"`
+	TeamName     string                `json:"team_name,omitempty"`
+	Complaints   []Complaint           `json:"complaints"`
+	Audit        []caseflow.AuditEntry `json:"audit"`
+}
+
+const caseComplaints = `SELECT m.id, m.ticket_id, m.received_at, m.description, COALESCE(m.address, ''),
+	COALESCE(l.district, ''), COALESCE(l.district_name, ''), COALESCE(l.subdistrict, ''), l.lon, l.lat,
+	COALESCE(l.category, m.category, ''), COALESCE(l.subcategory, m.subcategory, ''), COALESCE(m.channel, ''),
+	COALESCE(m.caller_name, ''), COALESCE(m.caller_phone, '')
+FROM cases c
+LEFT JOIN assignments a ON a.case_id = c.id AND a.status = 'active'
+JOIN case_complaints cc ON cc.case_id = c.id
+JOIN complaints m ON m.id = cc.complaint_id
+LEFT JOIN locations l ON l.complaint_id = m.id
+WHERE c.id = $4 AND ` + visible + `
+ORDER BY m.received_at, m.id`
+
+// handleCase shows a case with its complaints, callers masked.
+func (s *Service) handleCase(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+	id := r.PathValue("id")
+	ctx := r.Context()
+	var v CaseView
+	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{AccessMode: pgx.ReadOnly, IsoLevel: pgx.RepeatableRead}, func(tx pgx.Tx) error {
+		c, err := caseflow.GetFor(ctx, tx, id, actor(p))
+		if err != nil {
+			return err
+		}
+		v.Case = c
+		if v.Complaints, err = s.complaints(ctx, tx, id, p); err != nil {
+			return err
+		}
+		v.Audit, err = caseflow.Audit(ctx, tx, id)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	v.CategoryName = s.cls.Name(v.Category, v.Subcategory)
+	v.DistrictName = s.districtName(v.District)
+	v.TeamName = s.teamName(v.Team)
+	httpx.WriteJSON(w, http.StatusOK, v)
+	return nil
+}
+
+func (s *Service) complaints(ctx context.Context, q caseflow.Querier, caseID string, p auth.Principal) ([]Complaint, error) {
+	rows, err := q.Query(ctx, caseComplaints, p.Role, p.Team, p.District, caseID)
+	if err != nil {
+		return nil, fmt.Errorf("complaints of case %s: %w", caseID, err)
+	}
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (Complaint, error) {
+		var c Complaint
+		var name, phone string
+		err := row.Scan(&c.ComplaintID, &c.TicketID, &c.ReceivedAt, &c.Description, &c.Address,
+			&c.District, &c.DistrictName, &c.Subdistrict, &c.Lon, &c.Lat,
+			&c.Category, &c.Subcategory, &c.Channel, &name, &phone)
+		c.CallerName, c.CallerPhone = MaskName(name), MaskPhone(phone)
+		c.Description, c.Address = MaskText(c.Description), MaskText(c.Address)
+		return c, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("complaints of case %s: %w", caseID, err)
+	}
+	for i := range out {
+		out[i].CategoryName = s.cls.Name(out[i].Category, out[i].Subcategory)
+	}
+	return out, nil
+}
+
+// Caller is a work order's caller as revealed for a call-back: the full
+// phone, the name still masked.
+type Caller struct {
+	ComplaintID string `json:"complaint_id"`
+	TicketID    string `json:"ticket_id"`
+	Phone       string `json:"phone"`
+	Name        string `json:"name,omitempty"`
+}
+
+const revealCase = `SELECT c.status, COALESCE(a.team, '')
+FROM cases c LEFT JOIN assignments a ON a.case_id = c.id AND a.status = 'active'
+WHERE c.id = $4 AND ` + visible
+
+// revealCallers reads the callers only through the assigned team's active
+// assignment: the team is in the query, not just in the check before it.
+const revealCallers = `SELECT m.id, m.ticket_id, COALESCE(m.caller_phone, ''), COALESCE(m.caller_name, '')
+FROM assignments a
+JOIN case_complaints cc ON cc.case_id = a.case_id
+JOIN complaints m ON m.id = cc.complaint_id
+WHERE a.case_id = $1 AND a.status = 'active' AND a.team = $2 AND ($3 = '' OR m.id = $3)
+ORDER BY m.received_at, m.id`
+
+// handleReveal shows the callers' full phone numbers to the team assigned
+// the case, so it can call the citizen back; each reveal is recorded in
+// the case's audit log as reveal_caller with the complaints it showed.
+// Body (optional): {"complaint_id": "..."} to reveal one work order.
+func (s *Service) handleReveal(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+	var in struct {
+		ComplaintID string `json:"complaint_id"`
+	}
+	if err := decode(r, &in); err != nil {
+		return err
+	}
+	id := r.PathValue("id")
+	ctx := r.Context()
+	var callers []Caller
+	err := pgstore.InTx(ctx, s.pool, func(tx pgx.Tx) error {
+		var status, team string
+		err := tx.QueryRow(ctx, revealCase, p.Role, p.Team, p.District, id).Scan(&status, &team)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return fault.Errorf(fault.NotFound, "case %s not found", id)
+		}
+		if err != nil {
+			return fmt.Errorf("reveal callers of case %s: %w", id, err)
+		}
+		if p.Team == "" || team != p.Team {
+			return fault.Errorf(fault.Forbidden, "only the team assigned case %s may call its citizens back", id)
+		}
+		rows, err := tx.Query(ctx, revealCallers, id, p.Team, in.ComplaintID)
+		if err != nil {
+			return fmt.Errorf("reveal callers of case %s: %w", id, err)
+		}
+		callers, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (Caller, error) {
+			var c Caller
+			err := row.Scan(&c.ComplaintID, &c.TicketID, &c.Phone, &c.Name)
+			c.Name = MaskName(c.Name)
+			return c, err
+		})
+		if err != nil {
+			return fmt.Errorf("reveal callers of case %s: %w", id, err)
+		}
+		if len(callers) == 0 {
+			return fault.Errorf(fault.NotFound, "case %s holds no complaint %s", id, in.ComplaintID)
+		}
+		ids := make([]string, len(callers))
+		for i, c := range callers {
+			ids[i] = c.ComplaintID
+		}
+		_, err = tx.Exec(ctx, `INSERT INTO case_audit (case_id, actor, from_status, to_status, action, reason)
+			VALUES ($1, $2, $3, $3, 'reveal_caller', $4)`, id, p.Actor(), status, "complaints "+strings.Join(ids, ", "))
+		if err != nil {
+			return fmt.Errorf("audit reveal of case %s: %w", id, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	s.log.Info("callers revealed", zap.String("case", id), zap.String("officer", p.ID), zap.Int("complaints", len(callers)))
+	httpx.WriteJSON(w, http.StatusOK, struct {
+		CaseID  string   `json:"case_id"`
+		Callers []Caller `json:"callers"`
+	}{id, callers})
+	return nil
+}
+
+// transition runs one caseflow transition in a transaction and answers
+// the changed case.
+func (s *Service) transition(w http.ResponseWriter, r *http.Request, name string, fn func(ctx context.Context, tx pgx.Tx, id string) (caseflow.Case, error)) error {
+	id := r.PathValue("id")
+	ctx := r.Context()
+	var c caseflow.Case
+	err := pgstore.InTx(ctx, s.pool, func(tx pgx.Tx) error {
+		var err error
+		c, err = fn(ctx, tx, id)
+		return err
+	})
+	if err != nil {
+		actions.WithLabelValues(name, "rejected").Inc()
+		return err
+	}
+	actions.WithLabelValues(name, "ok").Inc()
+	httpx.WriteJSON(w, http.StatusOK, CaseView{Case: c, CategoryName: s.cls.Name(c.Category, c.Subcategory),
+		DistrictName: s.districtName(c.District), TeamName: s.teamName(c.Team)})
+	return nil
+}
+
+// handleAccept signs for a case (签收).
+func (s *Service) handleAccept(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+	if err := decode(r, &struct{}{}); err != nil {
+		return err
+	}
+	return s.transition(w, r, "accept", func(ctx context.Context, tx pgx.Tx, id string) (caseflow.Case, error) {
+		return caseflow.Accept(ctx, tx, id, actor(p))
+	})
+}
+
+// handleResolve records the handling of a case: {"outcome", "note"}.
+func (s *Service) handleResolve(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+	var in struct {
+		Outcome string `json:"outcome"`
+		Note    string `json:"note"`
+	}
+	if err := decode(r, &in); err != nil {
+		return err
+	}
+	in.Note = strings.TrimSpace(in.Note)
+	switch {
+	case in.Outcome == "":
+		return invalid("/outcome", "required: rectified, no_violation, penalized or referred")
+	case !caseflow.ValidOutcome(in.Outcome):
+		return invalid("/outcome", "%q: want rectified, no_violation, penalized or referred", in.Outcome)
+	case utf8.RuneCountInString(in.Note) > maxText:
+		return invalid("/note", "longer than %d characters", maxText)
+	}
+	return s.transition(w, r, "resolve", func(ctx context.Context, tx pgx.Tx, id string) (caseflow.Case, error) {
+		return caseflow.Resolve(ctx, tx, id, actor(p), in.Outcome, in.Note)
+	})
+}
+
+// handleReturn sends a case back as wrongly dispatched (退单): {"reason"}.
+func (s *Service) handleReturn(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+	var in struct {
+		Reason string `json:"reason"`
+	}
+	if err := decode(r, &in); err != nil {
+		return err
+	}
+	in.Reason = strings.TrimSpace(in.Reason)
+	switch {
+	case in.Reason == "":
+		return invalid("/reason", "required: why the case is not this team's")
+	case utf8.RuneCountInString(in.Reason) > maxText:
+		return invalid("/reason", "longer than %d characters", maxText)
+	}
+	return s.transition(w, r, "return", func(ctx context.Context, tx pgx.Tx, id string) (caseflow.Case, error) {
+		return caseflow.Return(ctx, tx, id, actor(p), in.Reason)
+	})
+}
+
+// handleReassign moves a case to another team of its district (改派), by a
+// supervisor or an admin: {"team", "reason"}.
+func (s *Service) handleReassign(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+	var in struct {
+		Team   string `json:"team"`
+		Reason string `json:"reason"`
+	}
+	if err := decode(r, &in); err != nil {
+		return err
+	}
+	in.Team, in.Reason = strings.TrimSpace(in.Team), strings.TrimSpace(in.Reason)
+	if in.Team == "" {
+		return invalid("/team", "required: the id of a team of the case's district")
+	}
+	if _, ok, err := s.tokens.Team(in.Team); err != nil {
+		return err
+	} else if !ok {
+		return invalid("/team", "unknown team %q", in.Team)
+	}
+	switch {
+	case in.Reason == "":
+		return invalid("/reason", "required: why the case changes team")
+	case utf8.RuneCountInString(in.Reason) > maxText:
+		return invalid("/reason", "longer than %d characters", maxText)
+	}
+	return s.transition(w, r, "reassign", func(ctx context.Context, tx pgx.Tx, id string) (caseflow.Case, error) {
+		c, err := caseflow.Reassign(ctx, tx, id, actor(p), in.Team, in.Reason)
+		if fault.KindOf(err) == fault.Invalid && strings.Contains(err.Error(), "works in") {
+			return c, invalid("/team", "%v", err)
+		}
+		return c, err
+	})
+}

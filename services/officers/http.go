@@ -1,0 +1,227 @@
+package officers
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/xiamen-eeb/nuisance/internal/auth"
+	"github.com/xiamen-eeb/nuisance/internal/caseflow"
+	"github.com/xiamen-eeb/nuisance/internal/fault"
+	"github.com/xiamen-eeb/nuisance/internal/httpx"
+)
+
+// maxBody caps a request body; the largest legitimate one is a note.
+const maxBody = 64 << 10
+
+var (
+	anyRole     = []string{auth.RoleOfficer, auth.RoleSupervisor, auth.RoleAdmin}
+	supervisors = []string{auth.RoleSupervisor, auth.RoleAdmin}
+)
+
+// Routes mounts the officers' API under /api/v1. Every route needs a
+// bearer token; the roles each allows are checked before the case is
+// looked up, so a role that may not act learns nothing of the case.
+func (s *Service) Routes(mux httpx.Mux) {
+	mux.Handle("GET /api/v1/me", s.route(anyRole, s.handleMe))
+	mux.Handle("GET /api/v1/assignments", s.route(anyRole, s.handleAssignments))
+	mux.Handle("GET /api/v1/cases/{id}", s.route(anyRole, s.handleCase))
+	mux.Handle("POST /api/v1/cases/{id}/callback-reveal", s.route(anyRole, s.handleReveal))
+	mux.Handle("POST /api/v1/cases/{id}/accept", s.route(anyRole, s.handleAccept))
+	mux.Handle("POST /api/v1/cases/{id}/resolve", s.route(anyRole, s.handleResolve))
+	mux.Handle("POST /api/v1/cases/{id}/return", s.route(anyRole, s.handleReturn))
+	mux.Handle("POST /api/v1/cases/{id}/reassign", s.route(supervisors, s.handleReassign))
+	mux.Handle("GET /api/v1/stream", s.route(anyRole, s.handleStream))
+	mux.Handle("GET /api/v1/triage", s.route(supervisors, s.handleTriage))
+	mux.Handle("POST /api/v1/triage/{complaint_id}/correct", s.route(supervisors, s.handleCorrect))
+}
+
+// handler is a route's body: it answers the request itself or returns an
+// error that route writes as a problem.
+type handler func(w http.ResponseWriter, r *http.Request, p auth.Principal) error
+
+// route authenticates the request, checks the role and runs h.
+func (s *Service) route(roles []string, h handler) http.Handler {
+	return s.tokens.Middleware(s.log)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := auth.Check(r.Context(), roles...); err != nil {
+			auth.Deny(w, s.log, err)
+			return
+		}
+		p, _ := auth.FromContext(r.Context())
+		w.Header().Set("Cache-Control", "private, no-store")
+		if err := h(w, r, p); err != nil {
+			writeError(w, s, err)
+		}
+	}))
+}
+
+// writeError writes err as a problem, naming the offending field of a
+// fieldError.
+func writeError(w http.ResponseWriter, s *Service, err error) {
+	var fe *fieldError
+	if errors.As(err, &fe) {
+		httpx.WriteProblem(w, httpx.Problem{
+			Type:   "https://nuisance.xm.gov/problems/invalid",
+			Status: http.StatusBadRequest,
+			Detail: fe.Error(),
+			Errors: []httpx.FieldError{{Field: fe.field, Detail: fe.detail}},
+		})
+		return
+	}
+	if fault.KindOf(err) == fault.Unauthorized {
+		auth.Deny(w, s.log, err)
+		return
+	}
+	httpx.WriteError(w, s.log, err)
+}
+
+// fieldError is invalid input in one named field (a JSON pointer, or the
+// name of a query parameter).
+type fieldError struct {
+	field, detail string
+}
+
+func (e *fieldError) Error() string { return strings.TrimPrefix(e.field, "/") + ": " + e.detail }
+
+func invalid(field, format string, args ...any) error {
+	return &fieldError{field: field, detail: fmt.Sprintf(format, args...)}
+}
+
+// decode reads a JSON object body into v. An empty body is an empty
+// object, so actions without parameters need no body.
+func decode(r *http.Request, v any) error {
+	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, maxBody))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return invalid("/", "body over %d bytes", maxBody)
+		}
+		return fault.Wrap(fault.Invalid, fmt.Errorf("read body: %w", err))
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		body = []byte("{}")
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var te *json.UnmarshalTypeError
+		var se *json.SyntaxError
+		switch {
+		case errors.As(err, &te):
+			return invalid("/"+strings.ReplaceAll(te.Field, ".", "/"), "want a %s", te.Type)
+		case errors.As(err, &se):
+			return invalid("/", "malformed JSON at byte %d", se.Offset)
+		case strings.HasPrefix(err.Error(), "json: unknown field "):
+			name, _ := strconv.Unquote(strings.TrimPrefix(err.Error(), "json: unknown field "))
+			return invalid("/"+name, "unknown field")
+		}
+		return invalid("/", "%v", err)
+	}
+	if dec.More() {
+		return invalid("/", "more than one JSON value")
+	}
+	return nil
+}
+
+// actor is the principal as caseflow sees it.
+func actor(p auth.Principal) caseflow.Actor {
+	return caseflow.Actor{ID: p.Actor(), Team: p.Team, District: p.District, Role: p.Role}
+}
+
+// page reads limit from the query.
+func (s *Service) page(r *http.Request) (int, error) {
+	v := r.URL.Query().Get("limit")
+	if v == "" {
+		return s.cfg.PageSize, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > s.cfg.MaxPage {
+		return 0, invalid("limit", "want 1 to %d", s.cfg.MaxPage)
+	}
+	return n, nil
+}
+
+// cursor is the position after the last item of a page: the sort key of
+// that item, a time and an id.
+type cursor struct {
+	At time.Time
+	ID string
+}
+
+func (c cursor) String() string {
+	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(c.At.UnixMicro(), 10) + "|" + c.ID))
+}
+
+// parseCursor reads the cursor query parameter; the zero cursor starts at
+// the first page.
+func parseCursor(r *http.Request) (*cursor, error) {
+	v := r.URL.Query().Get("cursor")
+	if v == "" {
+		return nil, nil
+	}
+	b, err := base64.RawURLEncoding.DecodeString(v)
+	if err != nil {
+		return nil, invalid("cursor", "not a cursor of this API")
+	}
+	us, id, ok := strings.Cut(string(b), "|")
+	n, err := strconv.ParseInt(us, 10, 64)
+	if !ok || err != nil || id == "" {
+		return nil, invalid("cursor", "not a cursor of this API")
+	}
+	return &cursor{At: time.UnixMicro(n).UTC(), ID: id}, nil
+}
+
+// oneOf checks a comma-separated query parameter against allowed values.
+func oneOf(r *http.Request, name string, allowed []string) ([]string, error) {
+	v := strings.TrimSpace(r.URL.Query().Get(name))
+	if v == "" {
+		return []string{}, nil
+	}
+	var out []string
+	for _, x := range strings.Split(v, ",") {
+		x = strings.TrimSpace(x)
+		if !slices.Contains(allowed, x) {
+			return nil, invalid(name, "%q: want %s", x, strings.Join(allowed, ", "))
+		}
+		out = append(out, x)
+	}
+	return out, nil
+}
+
+// handleMe tells the console who the token belongs to, with the team's
+// name, so a sign-in can be checked before any case is shown.
+func (s *Service) handleMe(w http.ResponseWriter, _ *http.Request, p auth.Principal) error {
+	out := struct {
+		auth.Principal
+		TeamName     string `json:"team_name,omitempty"`
+		DistrictName string `json:"district_name,omitempty"`
+	}{Principal: p, TeamName: s.teamName(p.Team), DistrictName: s.districtName(p.District)}
+	httpx.WriteJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func (s *Service) teamName(id string) string {
+	if id == "" {
+		return ""
+	}
+	t, ok, err := s.tokens.Team(id)
+	if err != nil || !ok {
+		return ""
+	}
+	return t.Name
+}
+
+func (s *Service) districtName(slug string) string {
+	if d, ok := s.districts.BySlug(slug); ok {
+		return d.Name
+	}
+	return ""
+}

@@ -1,0 +1,60 @@
+package officers
+
+import (
+	"regexp"
+	"strings"
+	"unicode/utf8"
+)
+
+// MaskPhone hides the middle of a phone number the way Chinese services
+// print them, 138****5678: enough for an officer to recognise a repeat
+// caller, not enough to call. Separators are dropped; a number too short
+// to keep anything of is starred out whole.
+func MaskPhone(phone string) string {
+	var digits []byte
+	for i := 0; i < len(phone); i++ {
+		if c := phone[i]; (c >= '0' && c <= '9') || c == '+' {
+			digits = append(digits, c)
+		}
+	}
+	n := len(digits)
+	switch {
+	case n == 0:
+		return ""
+	case n < 8:
+		return strings.Repeat("*", n)
+	}
+	return string(digits[:3]) + strings.Repeat("*", n-7) + string(digits[n-4:])
+}
+
+// MaskName keeps the family name and stars the rest, 王**, as on Chinese
+// work orders; a one-character name is starred whole.
+func MaskName(name string) string {
+	name = strings.TrimSpace(name)
+	n := utf8.RuneCountInString(name)
+	switch n {
+	case 0:
+		return ""
+	case 1:
+		return "*"
+	}
+	first, _ := utf8.DecodeRuneInString(name)
+	return string(first) + strings.Repeat("*", n-1)
+}
+
+// phoneInText finds phone numbers citizens type into their description:
+// mainland mobiles (1[3-9]x xxxx xxxx, with optional +86 and separators)
+// and landlines with an area code (0592-1234567).
+var phoneInText = regexp.MustCompile(`(?:\+?86[ -]?)?1[3-9]\d(?:[ -]?\d){8}|0\d{2,3}[ -]?\d{7,8}`)
+
+// MaskText masks every phone number inside free text, so a description
+// that quotes the caller's number shows it masked like the caller field.
+func MaskText(s string) string {
+	return phoneInText.ReplaceAllStringFunc(s, func(m string) string {
+		// Keep a +86 prefix out of the masked digits.
+		if rest, ok := strings.CutPrefix(m, "+86"); ok {
+			return "+86" + MaskPhone(rest)
+		}
+		return MaskPhone(m)
+	})
+}

@@ -1,0 +1,149 @@
+// Package officers is the enforcement officers' side of the pipeline: the
+// API through which a team receives its cases, signs for, resolves or
+// returns them, a supervisor reassigns them and corrects the complaints
+// the geocoder could not place, and a live stream of case changes fed
+// from the CASES stream. Every request carries a bearer token of
+// internal/auth; every case change goes through internal/caseflow, so the
+// state machine, the audit log and the hotline callbacks stay in one
+// place. An officer sees only the cases its team holds: the team is part
+// of every query, so another team's case answers 404 like a missing one.
+package officers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+	"go.uber.org/zap"
+
+	"github.com/xiamen-eeb/nuisance/internal/auth"
+	"github.com/xiamen-eeb/nuisance/internal/classify"
+	"github.com/xiamen-eeb/nuisance/internal/geo"
+	"github.com/xiamen-eeb/nuisance/internal/outbox"
+)
+
+// Config tunes the service; DefaultConfig gives production values.
+type Config struct {
+	// Heartbeat is how often an idle event stream sends a comment, so
+	// proxies and phones on mobile networks keep the connection open.
+	Heartbeat time.Duration
+	// PageSize is the default number of items of a list; MaxPage caps
+	// what a client may ask for.
+	PageSize, MaxPage int
+	// TokenCacheTTL is how long a token lookup is reused; a disabled
+	// token stops working within it.
+	TokenCacheTTL time.Duration
+	// Stream is the JetStream stream of case events.
+	Stream string
+}
+
+// DefaultConfig returns a 15 s heartbeat, pages of 50 (at most 200) and
+// the token cache of internal/auth.
+func DefaultConfig() Config {
+	return Config{Heartbeat: 15 * time.Second, PageSize: 50, MaxPage: 200, TokenCacheTTL: auth.DefaultCacheTTL, Stream: "CASES"}
+}
+
+// Service is the officers' API.
+type Service struct {
+	cfg       Config
+	pool      *pgxpool.Pool
+	js        jetstream.JetStream
+	log       *zap.Logger
+	tokens    *auth.Store
+	districts *geo.Districts
+	cls       *classify.Classifier
+
+	done      chan struct{}
+	closeOnce sync.Once
+}
+
+var (
+	streamsOpen = promauto.NewGauge(prometheus.GaugeOpts{
+		Name: "nuisance_officers_streams_open",
+		Help: "Officers' event streams (/api/v1/stream) open now.",
+	})
+	streamEvents = promauto.NewCounter(prometheus.CounterOpts{
+		Name: "nuisance_officers_stream_events_total",
+		Help: "Case events pushed to officers' event streams.",
+	})
+	actions = promauto.NewCounterVec(prometheus.CounterOpts{
+		Name: "nuisance_officers_actions_total",
+		Help: "Case actions and triage corrections by officers, by action and outcome (ok, rejected).",
+	}, []string{"action", "outcome"})
+)
+
+// New builds the service. js may be nil when the process serves no event
+// stream (the stream then answers 503).
+func New(cfg Config, pool *pgxpool.Pool, js jetstream.JetStream, log *zap.Logger) (*Service, error) {
+	if pool == nil {
+		return nil, errors.New("officers: no database pool")
+	}
+	if log == nil {
+		log = zap.NewNop()
+	}
+	def := DefaultConfig()
+	if cfg.Heartbeat <= 0 {
+		cfg.Heartbeat = def.Heartbeat
+	}
+	if cfg.PageSize <= 0 {
+		cfg.PageSize = def.PageSize
+	}
+	if cfg.MaxPage < cfg.PageSize {
+		cfg.MaxPage = max(def.MaxPage, cfg.PageSize)
+	}
+	if cfg.TokenCacheTTL < 0 {
+		return nil, fmt.Errorf("officers: negative token cache TTL %s", cfg.TokenCacheTTL)
+	}
+	if cfg.Stream == "" {
+		cfg.Stream = def.Stream
+	}
+	districts, err := geo.LoadDistricts()
+	if err != nil {
+		return nil, fmt.Errorf("officers: %w", err)
+	}
+	cls, err := classify.New()
+	if err != nil {
+		return nil, fmt.Errorf("officers: %w", err)
+	}
+	s := &Service{cfg: cfg, pool: pool, js: js, log: log, tokens: auth.NewStore(pool, cfg.TokenCacheTTL),
+		districts: districts, cls: cls, done: make(chan struct{})}
+	if _, _, err := s.tokens.Team(""); err != nil {
+		return nil, fmt.Errorf("officers: %w", err)
+	}
+	return s, nil
+}
+
+// Authorizer is the service's token check, for the other APIs of the same
+// process (hotspots, reports) so that they share its cache.
+func (s *Service) Authorizer() auth.Authorizer { return s.tokens.Authorizer() }
+
+// Watches is empty: the service consumes no events through durable
+// consumers. Its triage corrections are watched by the geocoder, and the
+// event stream reads the CASES stream with ordered consumers that need
+// no sweeping.
+func (s *Service) Watches() []outbox.Watch { return nil }
+
+// Run holds the service until ctx ends, then closes the open event
+// streams so that a graceful shutdown does not wait for them.
+func (s *Service) Run(ctx context.Context) error {
+	select {
+	case <-ctx.Done():
+	case <-s.done:
+	}
+	s.CloseStreams()
+	return nil
+}
+
+// CloseStreams ends every open event stream; clients reconnect with
+// Last-Event-ID to another instance or after the restart. Register it with
+// http.Server.RegisterOnShutdown: Shutdown does not end streaming
+// responses by itself.
+func (s *Service) CloseStreams() {
+	s.closeOnce.Do(func() { close(s.done) })
+}

@@ -1,0 +1,196 @@
+package officers
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/zap"
+
+	"github.com/xiamen-eeb/nuisance/internal/auth"
+	"github.com/xiamen-eeb/nuisance/internal/caseflow"
+	"github.com/xiamen-eeb/nuisance/internal/event"
+	"github.com/xiamen-eeb/nuisance/internal/fault"
+)
+
+// StreamEvent is the data of one "case" event of /api/v1/stream: a case
+// of the principal's scope changed. Its SSE id is the JetStream sequence
+// of the case event, which a reconnect sends back as Last-Event-ID.
+type StreamEvent struct {
+	Seq      uint64     `json:"seq"`
+	EventID  string     `json:"event_id"`
+	CaseID   string     `json:"case_id"`
+	Kind     string     `json:"kind"`
+	Status   string     `json:"status"`
+	Team     string     `json:"team,omitempty"`
+	District string     `json:"district"`
+	Category string     `json:"category"`
+	Note     string     `json:"note,omitempty"`
+	Actor    string     `json:"actor"`
+	DueAt    *time.Time `json:"due_at,omitempty"`
+	At       time.Time  `json:"at"`
+}
+
+// inScope reports whether a case event concerns the principal: an
+// officer's team, a supervisor's district, anything for an admin. An
+// opened case has no team yet and is no one's assignment.
+func inScope(p auth.Principal, ev event.CaseChanged) bool {
+	if ev.Kind == caseflow.KindOpened {
+		return false
+	}
+	switch p.Role {
+	case auth.RoleOfficer:
+		return p.Team != "" && ev.Team == p.Team
+	case auth.RoleSupervisor:
+		return p.District != "" && ev.District == p.District
+	case auth.RoleAdmin:
+		return true
+	}
+	return false
+}
+
+// lastEventID reads where a reconnecting client stopped: the
+// Last-Event-ID header its EventSource sends, or ?last_event_id= for
+// clients that open the stream afresh; 0 when it starts new.
+func lastEventID(r *http.Request) (uint64, error) {
+	v := strings.TrimSpace(r.Header.Get("Last-Event-ID"))
+	field := "Last-Event-ID"
+	if v == "" {
+		v, field = strings.TrimSpace(r.URL.Query().Get("last_event_id")), "last_event_id"
+	}
+	if v == "" {
+		return 0, nil
+	}
+	n, err := strconv.ParseUint(v, 10, 64)
+	if err != nil {
+		return 0, invalid(field, "want the id of an event of this stream")
+	}
+	return n, nil
+}
+
+// handleStream pushes the changes of the principal's cases as Server-Sent
+// Events: "event: case", the JetStream sequence as id, a StreamEvent as
+// data. A client that reconnects with Last-Event-ID gets every event
+// after it that the stream still holds, then the live ones. A comment
+// every Heartbeat keeps idle connections open.
+func (s *Service) handleStream(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+	if s.js == nil {
+		return fault.Errorf(fault.Unavailable, "no event stream in this process")
+	}
+	last, err := lastEventID(r)
+	if err != nil {
+		return err
+	}
+	ctx := r.Context()
+	cfg := jetstream.OrderedConsumerConfig{
+		FilterSubjects:    []string{event.SubjCase + ".>"},
+		DeliverPolicy:     jetstream.DeliverNewPolicy,
+		InactiveThreshold: time.Minute,
+	}
+	if last > 0 {
+		cfg.DeliverPolicy, cfg.OptStartSeq = jetstream.DeliverByStartSequencePolicy, last+1
+	}
+	cons, err := s.js.OrderedConsumer(ctx, s.cfg.Stream, cfg)
+	if err != nil {
+		return fault.Wrap(fault.Unavailable, fmt.Errorf("open case stream: %w", err))
+	}
+	it, err := cons.Messages()
+	if err != nil {
+		return fault.Wrap(fault.Unavailable, fmt.Errorf("open case stream: %w", err))
+	}
+	defer it.Stop()
+
+	rc := http.NewResponseController(w)
+	// A server-wide write timeout would cut the stream; it lives until
+	// the client or the service ends it.
+	if err := rc.SetWriteDeadline(time.Time{}); err != nil && !errors.Is(err, http.ErrNotSupported) {
+		return fmt.Errorf("stream: %w", err)
+	}
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-cache, no-store")
+	h.Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	// retry: how long a browser waits before reconnecting.
+	if _, err := fmt.Fprint(w, "retry: 3000\n: connected\n\n"); err != nil {
+		return nil
+	}
+	if err := rc.Flush(); err != nil {
+		return nil
+	}
+	streamsOpen.Inc()
+	defer streamsOpen.Dec()
+
+	msgs := make(chan jetstream.Msg)
+	quit := make(chan struct{})
+	defer close(quit)
+	go func() {
+		defer close(msgs)
+		for {
+			m, err := it.Next()
+			if err != nil {
+				return // the iterator was stopped
+			}
+			select {
+			case msgs <- m:
+			case <-quit:
+				return
+			}
+		}
+	}()
+
+	beat := time.NewTicker(s.cfg.Heartbeat)
+	defer beat.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-s.done:
+			return nil
+		case <-beat.C:
+			if _, err := fmt.Fprint(w, ": heartbeat\n\n"); err != nil {
+				return nil
+			}
+			if err := rc.Flush(); err != nil {
+				return nil
+			}
+		case m, ok := <-msgs:
+			if !ok {
+				return nil
+			}
+			md, err := m.Metadata()
+			if err != nil {
+				s.log.Warn("case event without metadata", zap.String("subject", m.Subject()), zap.Error(err))
+				continue
+			}
+			var ev event.CaseChanged
+			if err := json.Unmarshal(m.Data(), &ev); err != nil {
+				s.log.Warn("undecodable case event", zap.String("subject", m.Subject()), zap.Uint64("seq", md.Sequence.Stream), zap.Error(err))
+				continue
+			}
+			if !inScope(p, ev) {
+				continue
+			}
+			data, err := json.Marshal(StreamEvent{Seq: md.Sequence.Stream, EventID: ev.EventID, CaseID: ev.CaseID, Kind: ev.Kind,
+				Status: ev.Status, Team: ev.Team, District: ev.District, Category: ev.Category, Note: ev.Note,
+				Actor: ev.Actor, DueAt: ev.DueAt, At: ev.At})
+			if err != nil {
+				return fmt.Errorf("stream: %w", err)
+			}
+			if _, err := fmt.Fprintf(w, "id: %d\nevent: case\ndata: %s\n\n", md.Sequence.Stream, data); err != nil {
+				return nil
+			}
+			if err := rc.Flush(); err != nil {
+				return nil
+			}
+			streamEvents.Inc()
+			// Data flowed; the next heartbeat can wait a full period.
+			beat.Reset(s.cfg.Heartbeat)
+		}
+	}
+}

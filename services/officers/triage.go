@@ -1,0 +1,258 @@
+package officers
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/xiamen-eeb/nuisance/internal/auth"
+	"github.com/xiamen-eeb/nuisance/internal/event"
+	"github.com/xiamen-eeb/nuisance/internal/fault"
+	"github.com/xiamen-eeb/nuisance/internal/httpx"
+	"github.com/xiamen-eeb/nuisance/internal/outbox"
+	"github.com/xiamen-eeb/nuisance/internal/pgstore"
+)
+
+// triageKinds are the kinds of triage entry (triage.kind).
+var triageKinds = []string{"unlocated", "unclassified", "unrouted"}
+
+// triageVisible is the SQL condition under which the principal in $1
+// (role) and $2 (district) may see a triage entry whose location is l: a
+// supervisor those of its district and those placed in no district yet,
+// an admin all.
+const triageVisible = `($1 = 'admin' OR ($1 = 'supervisor' AND (l.district IS NULL OR l.district = $2)))`
+
+// TriageItem is a complaint the pipeline could not place, classify or
+// route, with what the hotline sent and what the geocoder made of it. It
+// carries no caller data.
+type TriageItem struct {
+	ComplaintID         string          `json:"complaint_id"`
+	TicketID            string          `json:"ticket_id"`
+	Kind                string          `json:"kind"`
+	Reason              string          `json:"reason"`
+	CreatedAt           time.Time       `json:"created_at"`
+	ReceivedAt          time.Time       `json:"received_at"`
+	Description         string          `json:"description"`
+	Address             string          `json:"address,omitempty"`
+	HotlineCategory     string          `json:"hotline_category,omitempty"`
+	ReportedCategory    string          `json:"reported_category,omitempty"`
+	ReportedSubcategory string          `json:"reported_subcategory,omitempty"`
+	ReportedLocation    *event.Location `json:"reported_location,omitempty"` // as sent, in its crs
+	District            string          `json:"district,omitempty"`
+	DistrictName        string          `json:"district_name,omitempty"`
+	Subdistrict         string          `json:"subdistrict,omitempty"`
+	Lon                 *float64        `json:"lon,omitempty"` // WGS-84, the geocoder's
+	Lat                 *float64        `json:"lat,omitempty"`
+	Category            string          `json:"category,omitempty"`
+	Subcategory         string          `json:"subcategory,omitempty"`
+	Disagreement        string          `json:"disagreement,omitempty"`
+	Corrections         int             `json:"corrections"`
+}
+
+const listTriage = `SELECT t.complaint_id, m.ticket_id, t.kind, t.reason, t.created_at, m.received_at, m.description,
+	COALESCE(m.address, ''), COALESCE(m.hotline_category, ''), COALESCE(m.category, ''), COALESCE(m.subcategory, ''),
+	m.loc_lon, m.loc_lat, COALESCE(m.loc_crs, ''),
+	COALESCE(l.district, ''), COALESCE(l.district_name, ''), COALESCE(l.subdistrict, ''), l.lon, l.lat,
+	COALESCE(l.category, ''), COALESCE(l.subcategory, ''), COALESCE(l.disagreement, ''),
+	(SELECT count(*) FROM triage_corrections tc WHERE tc.complaint_id = t.complaint_id)
+FROM triage t
+JOIN complaints m ON m.id = t.complaint_id
+LEFT JOIN locations l ON l.complaint_id = t.complaint_id
+WHERE t.resolved_at IS NULL AND ` + triageVisible + `
+	AND (cardinality($3::text[]) = 0 OR t.kind = ANY($3))
+	AND ($4::timestamptz IS NULL OR (t.created_at, t.complaint_id) < ($4, $5))
+ORDER BY t.created_at DESC, t.complaint_id DESC
+LIMIT $6`
+
+// handleTriage lists the open triage entries, newest first; ?kind=
+// unlocated,unclassified,unrouted filters, ?limit and ?cursor page.
+func (s *Service) handleTriage(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+	kinds, err := oneOf(r, "kind", triageKinds)
+	if err != nil {
+		return err
+	}
+	limit, err := s.page(r)
+	if err != nil {
+		return err
+	}
+	cur, err := parseCursor(r)
+	if err != nil {
+		return err
+	}
+	var at *time.Time
+	var after string
+	if cur != nil {
+		at, after = &cur.At, cur.ID
+	}
+	rows, err := s.pool.Query(r.Context(), listTriage, p.Role, p.District, kinds, at, after, limit+1)
+	if err != nil {
+		return fmt.Errorf("list triage: %w", err)
+	}
+	items, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (TriageItem, error) {
+		var it TriageItem
+		var lon, lat *float64
+		var crs string
+		err := row.Scan(&it.ComplaintID, &it.TicketID, &it.Kind, &it.Reason, &it.CreatedAt, &it.ReceivedAt, &it.Description,
+			&it.Address, &it.HotlineCategory, &it.ReportedCategory, &it.ReportedSubcategory,
+			&lon, &lat, &crs,
+			&it.District, &it.DistrictName, &it.Subdistrict, &it.Lon, &it.Lat,
+			&it.Category, &it.Subcategory, &it.Disagreement, &it.Corrections)
+		if lon != nil && lat != nil {
+			it.ReportedLocation = &event.Location{Lon: *lon, Lat: *lat, CRS: crs}
+		}
+		it.Description, it.Address = MaskText(it.Description), MaskText(it.Address)
+		return it, err
+	})
+	if err != nil {
+		return fmt.Errorf("list triage: %w", err)
+	}
+	next := ""
+	if len(items) > limit {
+		items = items[:limit]
+		last := items[limit-1]
+		next = cursor{At: last.CreatedAt, ID: last.ComplaintID}.String()
+	}
+	httpx.WriteJSON(w, http.StatusOK, struct {
+		Items      []TriageItem `json:"items"`
+		NextCursor string       `json:"next_cursor,omitempty"`
+	}{items, next})
+	return nil
+}
+
+// Correction is a supervisor's correction of a triage entry: where the
+// complaint is (a district, optionally a sub-district and a WGS-84 point)
+// and what it is about.
+type Correction struct {
+	District    string   `json:"district"`
+	Subdistrict string   `json:"subdistrict"`
+	Lon         *float64 `json:"lon"`
+	Lat         *float64 `json:"lat"`
+	Category    string   `json:"category"`
+	Subcategory string   `json:"subcategory"`
+}
+
+// validate checks a correction against the seeds: the districts of
+// geo.LoadDistricts, the taxonomy of internal/classify, a point inside
+// (or just off) the district it names.
+func (s *Service) validate(c *Correction) error {
+	c.District, c.Subdistrict = strings.TrimSpace(c.District), strings.TrimSpace(c.Subdistrict)
+	c.Category, c.Subcategory = strings.TrimSpace(c.Category), strings.TrimSpace(c.Subcategory)
+	if c.District == "" {
+		return invalid("/district", "required: siming, haicang, huli, jimei, tongan or xiangan")
+	}
+	if _, ok := s.districts.BySlug(c.District); !ok {
+		return invalid("/district", "unknown district %q: want siming, haicang, huli, jimei, tongan or xiangan", c.District)
+	}
+	if utf8.RuneCountInString(c.Subdistrict) > 100 {
+		return invalid("/subdistrict", "longer than 100 characters")
+	}
+	switch {
+	case c.Lon == nil && c.Lat != nil:
+		return invalid("/lon", "required with lat")
+	case c.Lon != nil && c.Lat == nil:
+		return invalid("/lat", "required with lon")
+	case c.Lon != nil:
+		lon, lat := *c.Lon, *c.Lat
+		if math.IsNaN(lon) || lon < -180 || lon > 180 {
+			return invalid("/lon", "want a WGS-84 longitude")
+		}
+		if math.IsNaN(lat) || lat < -90 || lat > 90 {
+			return invalid("/lat", "want a WGS-84 latitude")
+		}
+		hit, ok := s.districts.Locate(lon, lat)
+		if !ok {
+			return invalid("/lon", "point (%g, %g) is not in Xiamen", lon, lat)
+		}
+		if hit.District.Slug != c.District {
+			return invalid("/district", "point (%g, %g) lies in %s, not %s", lon, lat, hit.District.Slug, c.District)
+		}
+	}
+	switch {
+	case c.Category == "":
+		return invalid("/category", "required: noise, dust or cooking_smoke")
+	case s.cls.Name(c.Category, "") == "":
+		return invalid("/category", "unknown category %q: want noise, dust or cooking_smoke", c.Category)
+	case c.Subcategory == "":
+		return invalid("/subcategory", "required")
+	case s.cls.Name(c.Category, c.Subcategory) == "":
+		return invalid("/subcategory", "unknown subcategory %q of %s", c.Subcategory, c.Category)
+	}
+	return nil
+}
+
+const lockTriage = `SELECT t.kind, t.resolved_at
+FROM triage t LEFT JOIN locations l ON l.complaint_id = t.complaint_id
+WHERE t.complaint_id = $3 AND ` + triageVisible + `
+FOR UPDATE OF t`
+
+// handleCorrect records a supervisor's correction of a triage entry and
+// publishes triage.corrected through the outbox; the geocoder applies it
+// and the complaint re-enters the pipeline. The correction row and the
+// event commit together: the row is the audit of who corrected what.
+func (s *Service) handleCorrect(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+	var in Correction
+	if err := decode(r, &in); err != nil {
+		return err
+	}
+	if err := s.validate(&in); err != nil {
+		return err
+	}
+	id := r.PathValue("complaint_id")
+	ctx := r.Context()
+	var n int
+	var eventID string
+	err := pgstore.InTx(ctx, s.pool, func(tx pgx.Tx) error {
+		var kind string
+		var resolved *time.Time
+		err := tx.QueryRow(ctx, lockTriage, p.Role, p.District, id).Scan(&kind, &resolved)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return fault.Errorf(fault.NotFound, "no triage entry for complaint %s", id)
+		}
+		if err != nil {
+			return fmt.Errorf("correct %s: %w", id, err)
+		}
+		if resolved != nil {
+			return fault.Errorf(fault.Conflict, "complaint %s left triage at %s", id, resolved.UTC().Format(time.RFC3339))
+		}
+		if err := tx.QueryRow(ctx, `SELECT COALESCE(max(n), 0) + 1 FROM triage_corrections WHERE complaint_id = $1`, id).Scan(&n); err != nil {
+			return fmt.Errorf("correct %s: %w", id, err)
+		}
+		eventID = id + ".triage.corrected." + strconv.Itoa(n)
+		if _, err := tx.Exec(ctx, `INSERT INTO triage_corrections (complaint_id, n, officer_id, kind, district, subdistrict, lon, lat,
+				category, subcategory, event_id)
+			VALUES ($1, $2, $3, $4, $5, NULLIF($6, ''), $7, $8, $9, $10, $11)`,
+			id, n, p.ID, kind, in.District, in.Subdistrict, in.Lon, in.Lat, in.Category, in.Subcategory, eventID); err != nil {
+			return fmt.Errorf("correct %s: %w", id, err)
+		}
+		return outbox.Add(ctx, tx, event.SubjTriageCorrected, eventID, event.TriageCorrected{
+			EventID:     eventID,
+			ComplaintID: id,
+			District:    in.District,
+			Subdistrict: in.Subdistrict,
+			Lon:         in.Lon,
+			Lat:         in.Lat,
+			Category:    in.Category,
+			Subcategory: in.Subcategory,
+			Officer:     p.ID,
+		})
+	})
+	if err != nil {
+		actions.WithLabelValues("correct", "rejected").Inc()
+		return err
+	}
+	actions.WithLabelValues("correct", "ok").Inc()
+	httpx.WriteJSON(w, http.StatusAccepted, struct {
+		ComplaintID string `json:"complaint_id"`
+		Correction  int    `json:"correction"`
+		EventID     string `json:"event_id"`
+		Status      string `json:"status"`
+	}{id, n, eventID, "corrected"})
+	return nil
+}
