@@ -258,7 +258,7 @@ func TestDeadDeliveriesWaitForAnOperatorsRetry(t *testing.T) {
 	rcv := newReceiver(t, 0)
 	rcv.down.Store(true)
 	cfg := callbacks.DefaultConfig(rcv.srv.URL, secret)
-	cfg.BaseBackoff, cfg.MaxBackoff, cfg.RetryFor = 10*time.Millisecond, 20*time.Millisecond, 150*time.Millisecond
+	cfg.BaseBackoff, cfg.MaxBackoff, cfg.RetryFor = 10*time.Millisecond, 50*time.Millisecond, 2*time.Second
 	svc, err := callbacks.New(cfg, e.pool, nil, testenv.Log(t))
 	if err != nil {
 		t.Fatal(err)
