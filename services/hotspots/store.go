@@ -1,0 +1,193 @@
+package hotspots
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/xiamen-eeb/nuisance/internal/cluster"
+)
+
+// querier is what reads need: a pool, a transaction or a savepoint.
+type querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+}
+
+// memberStore is the engine's cluster.Store over hotspot_members. It reads
+// through the transaction of the complaint being handled, set by the
+// handler under the service's lock, so a late complaint also finds the
+// complaints handled earlier in the same, uncommitted, batch.
+type memberStore struct {
+	q querier
+}
+
+const selectMembers = `SELECT complaint_id, COALESCE(hotspot_id, ''), category, COALESCE(subcategory, ''), district,
+	lon, lat, COALESCE(place_key, ''), at FROM hotspot_members`
+
+// PointsNear implements cluster.Store.
+func (m *memberStore) PointsNear(ctx context.Context, category string, minLon, minLat, maxLon, maxLat float64, from, to time.Time, placeKey string) ([]cluster.Member, error) {
+	if m.q == nil {
+		return nil, fmt.Errorf("points near: no transaction")
+	}
+	// Two index scans (space-time and place) rather than one OR that
+	// would scan the category.
+	rows, err := m.q.Query(ctx, selectMembers+`
+		WHERE $2::float8 <= $4::float8 AND category = $1 AND lat BETWEEN $3 AND $5 AND lon BETWEEN $2 AND $4 AND at BETWEEN $6 AND $7
+		UNION
+		`+selectMembers+`
+		WHERE $8 <> '' AND category = $1 AND place_key = $8 AND at BETWEEN $6 AND $7`,
+		category, minLon, minLat, maxLon, maxLat, from, to, placeKey)
+	if err != nil {
+		return nil, fmt.Errorf("points near: %w", err)
+	}
+	out, err := scanMembers(rows)
+	if err != nil {
+		return nil, fmt.Errorf("points near: %w", err)
+	}
+	return out, nil
+}
+
+func scanMembers(rows pgx.Rows) ([]cluster.Member, error) {
+	defer rows.Close()
+	var out []cluster.Member
+	for rows.Next() {
+		var m cluster.Member
+		if err := rows.Scan(&m.ID, &m.HotspotID, &m.Category, &m.Subcategory, &m.District,
+			&m.Lon, &m.Lat, &m.PlaceKey, &m.At); err != nil {
+			return nil, err
+		}
+		m.At = m.At.UTC()
+		out = append(out, m)
+	}
+	return out, rows.Err()
+}
+
+// districtArg is the partition as a query argument: nil matches every
+// district.
+func (s *Service) districtArg() []string {
+	if len(s.cfg.Districts) == 0 {
+		return nil
+	}
+	return s.cfg.Districts
+}
+
+// loadState reads what Engine.Restore needs for the partition: the members
+// received since cfg.RestoreFrom(latest) and the hotspots they belong to,
+// with every hotspot still alive and every recently merged one.
+func (s *Service) loadState(ctx context.Context, q querier) ([]cluster.Member, []cluster.Hotspot, error) {
+	ds := s.districtArg()
+	var latest *time.Time
+	if err := q.QueryRow(ctx, `SELECT max(at) FROM hotspot_members WHERE $1::text[] IS NULL OR district = ANY($1)`, ds).Scan(&latest); err != nil {
+		return nil, nil, fmt.Errorf("latest member: %w", err)
+	}
+	if latest == nil {
+		return nil, nil, nil
+	}
+	from := s.cluster.RestoreFrom(*latest)
+	rows, err := q.Query(ctx, selectMembers+` WHERE at >= $1 AND ($2::text[] IS NULL OR district = ANY($2)) ORDER BY at, complaint_id`, from, ds)
+	if err != nil {
+		return nil, nil, fmt.Errorf("members: %w", err)
+	}
+	members, err := scanMembers(rows)
+	if err != nil {
+		return nil, nil, fmt.Errorf("members: %w", err)
+	}
+	rows, err = q.Query(ctx, `
+		SELECT id, category, district, status, complaint_count, first_at, last_at, lon, lat,
+		       COALESCE(place_key, ''), COALESCE(merged_into, ''), resolved_at,
+		       (SELECT count(*) FROM hotspot_members m WHERE m.hotspot_id = h.id AND m.lon IS NOT NULL)
+		FROM hotspots h
+		WHERE ($2::text[] IS NULL OR district = ANY($2))
+		  AND (status NOT IN ('closed', 'merged')
+		       OR (status = 'merged' AND last_at >= $1)
+		       OR EXISTS (SELECT 1 FROM hotspot_members m WHERE m.hotspot_id = h.id AND m.at >= $1))`, from, ds)
+	if err != nil {
+		return nil, nil, fmt.Errorf("hotspots: %w", err)
+	}
+	defer rows.Close()
+	var hs []cluster.Hotspot
+	for rows.Next() {
+		var h cluster.Hotspot
+		var status string
+		var resolved *time.Time
+		if err := rows.Scan(&h.ID, &h.Category, &h.District, &status, &h.Count, &h.FirstAt, &h.LastAt,
+			&h.Lon, &h.Lat, &h.PlaceKey, &h.MergedInto, &resolved, &h.Located); err != nil {
+			return nil, nil, fmt.Errorf("hotspots: %w", err)
+		}
+		h.Status = cluster.Status(status)
+		h.FirstAt, h.LastAt = h.FirstAt.UTC(), h.LastAt.UTC()
+		if resolved != nil {
+			h.ResolvedAt = resolved.UTC()
+		}
+		hs = append(hs, h)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, nil, fmt.Errorf("hotspots: %w", err)
+	}
+	return members, hs, nil
+}
+
+// rebuild replaces the engine with one restored from what q sees. The
+// caller holds s.mu.
+func (s *Service) rebuild(ctx context.Context, q querier) error {
+	members, hs, err := s.loadState(ctx, q)
+	if err != nil {
+		return fmt.Errorf("restore engine: %w", err)
+	}
+	var opts []cluster.Option
+	if len(s.cfg.Districts) > 0 {
+		opts = append(opts, cluster.WithDistricts(s.cfg.Districts...))
+	}
+	e := cluster.NewEngine(s.cluster, s.store, opts...)
+	if err := e.Restore(members, hs); err != nil {
+		return fmt.Errorf("restore engine: %w", err)
+	}
+	s.engine, s.stale = e, false
+	rebuilds.Inc()
+	inMemory.WithLabelValues(s.durable).Set(float64(e.Len()))
+	return nil
+}
+
+// Restore rebuilds the engine's memory from PostgreSQL; Run calls it at
+// start, and tests call it to simulate a restart.
+func (s *Service) Restore(ctx context.Context) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.rebuild(ctx, s.pool)
+}
+
+// sync makes sure the engine holds exactly what the database holds before
+// the located complaint handled in tx: it rebuilds the engine when a
+// handler failed since, or when the transaction of the last complaint did
+// not commit. The caller holds s.mu.
+func (s *Service) sync(ctx context.Context, tx querier) error {
+	var xact, last string
+	err := tx.QueryRow(ctx, `SELECT pg_current_xact_id()::text,
+		CASE WHEN $1 = '' THEN 'committed' ELSE COALESCE(pg_xact_status($1::xid8), 'unknown') END`, s.lastXact).Scan(&xact, &last)
+	if err != nil {
+		return fmt.Errorf("transaction status: %w", err)
+	}
+	if xact != s.lastXact {
+		switch last {
+		case "committed":
+		case "in progress":
+			// The last batch's commit is still under way: decide once it
+			// is known.
+			return fmt.Errorf("transaction %s still in progress", s.lastXact)
+		default:
+			s.stale = true
+		}
+	}
+	if s.stale || s.engine == nil {
+		if err := s.rebuild(ctx, tx); err != nil {
+			return err
+		}
+	}
+	s.lastXact = xact
+	return nil
+}

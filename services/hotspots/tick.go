@@ -1,0 +1,117 @@
+package hotspots
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"go.uber.org/zap"
+
+	"github.com/xiamen-eeb/nuisance/internal/cluster"
+)
+
+// runTicks applies the time-driven transitions every TickEvery until ctx
+// ends.
+func (s *Service) runTicks(ctx context.Context) error {
+	t := time.NewTicker(s.cfg.TickEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+		if _, err := s.TickOnce(ctx); err != nil && ctx.Err() == nil {
+			s.log.Warn("tick hotspots", zap.Error(err))
+		}
+	}
+}
+
+// TickOnce cools and closes the hotspots that went quiet by the service's
+// clock, stores their new status with hotspot.cooled or hotspot.closed,
+// and reports how many it changed. A status the database no longer
+// agrees with (a complaint came in meanwhile) is left to the complaint.
+func (s *Service) TickOnce(ctx context.Context) (int, error) {
+	now := s.cfg.Now()
+	s.mu.Lock()
+	if err := s.syncForTick(ctx); err != nil {
+		s.mu.Unlock()
+		return 0, err
+	}
+	if s.engine == nil || s.stale {
+		s.mu.Unlock()
+		return 0, nil // a batch in progress will rebuild the engine first
+	}
+	cs := s.engine.Tick(now)
+	recs := make([]cluster.Hotspot, len(cs))
+	for i, c := range cs {
+		recs[i], _ = s.engine.Hotspot(c.HotspotID)
+	}
+	s.mu.Unlock()
+	if len(cs) == 0 {
+		return 0, nil
+	}
+
+	// The lock is released before writing: the located consumer's batch
+	// may hold these rows, and it needs the lock to finish.
+	n, drift := 0, false
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		n, drift = 0, false
+		b := &pgx.Batch{}
+		for i, c := range cs {
+			tag, err := tx.Exec(ctx, `UPDATE hotspots SET status = $2, updated_at = now()
+				WHERE id = $1 AND last_at = $3 AND complaint_count = $4 AND status NOT IN ('merged', $2)`,
+				c.HotspotID, string(c.Status), recs[i].LastAt, c.Count)
+			if err != nil {
+				return err
+			}
+			if tag.RowsAffected() == 0 {
+				drift = true
+				continue
+			}
+			id := fmt.Sprintf("%s.%s.%d.%d", c.HotspotID, c.Kind, c.Count, recs[i].LastAt.UnixMilli())
+			if err := queueChange(b, id, c, recs[i].Category, recs[i].District); err != nil {
+				return err
+			}
+			n++
+		}
+		return tx.SendBatch(ctx, b).Close()
+	})
+	if err != nil || drift {
+		s.mu.Lock()
+		s.stale = true
+		s.mu.Unlock()
+	}
+	if err != nil {
+		return 0, fmt.Errorf("store hotspot statuses: %w", err)
+	}
+	for _, c := range cs {
+		changes.WithLabelValues(string(c.Kind)).Inc()
+	}
+	return n, nil
+}
+
+// syncForTick brings the engine in step with the database outside any
+// located batch: it rebuilds when the last batch did not commit or a write
+// failed, unless a batch is still in progress (its handlers rebuild first).
+// The caller holds s.mu.
+func (s *Service) syncForTick(ctx context.Context) error {
+	st := "committed"
+	if s.lastXact != "" {
+		if err := s.pool.QueryRow(ctx, `SELECT COALESCE(pg_xact_status($1::xid8), 'unknown')`, s.lastXact).Scan(&st); err != nil {
+			return fmt.Errorf("transaction status: %w", err)
+		}
+	}
+	switch st {
+	case "in progress":
+		return nil
+	case "committed":
+	default:
+		s.stale = true
+	}
+	if s.stale || s.engine == nil {
+		return s.rebuild(ctx, s.pool)
+	}
+	return nil
+}
