@@ -5,10 +5,14 @@ export GOFLAGS ?= -buildvcs=false
 NUISANCE_TEST_PG_DIR ?= /tmp/nuisance-test-pg
 export NUISANCE_TEST_PG_DIR
 
-.PHONY: run test deps build vet fuzz bench clean
+.PHONY: run test deps test-deps build vet fuzz bench clean
 
 deps:
 	@bash scripts/install-deps.sh
+
+# The browser tests need Chromium; make test installs it and requires it.
+test-deps:
+	@bash scripts/install-deps.sh --chromium
 
 build:
 	$(GO) build -o bin/ ./cmd/...
@@ -22,8 +26,8 @@ vet:
 
 # The whole suite against real PostgreSQL (TEST_DATABASE_URL, or a private
 # cluster) and real NATS servers started by the tests themselves.
-test: deps vet
-	@set -o pipefail; status=0; \
+test: test-deps vet
+	@set -o pipefail; status=0; export CHROMIUM_REQUIRED=1; \
 	$(GO) test -count=1 -timeout 20m ./... || status=$$?; \
 	$(GO) test -count=1 -run '^$$' -fuzz FuzzIntakeDecode -fuzztime 15s ./services/intake/workorder || status=$$?; \
 	$(GO) run ./internal/pgtest/cmd/pgtest-stop >/dev/null 2>&1 || true; \

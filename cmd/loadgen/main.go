@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -45,6 +46,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	clients := fs.Int("clients", 64, "concurrent clients")
 	dur := fs.Duration("duration", 15*time.Second, "how long to post")
 	rawN := fs.Int("raw", 50000, "messages/rows for the raw JetStream and PostgreSQL rates")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the intake phase to this file")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -107,6 +109,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		accepted atomic.Int64
 		failed   atomic.Int64
 	)
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+	}
 	deadline := time.Now().Add(*dur)
 	start := time.Now()
 	var cw sync.WaitGroup
@@ -135,6 +147,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	}
 	cw.Wait()
 	elapsed := time.Since(start)
+	pprof.StopCPUProfile()
 	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
 	pct := func(p float64) time.Duration {
 		if len(lat) == 0 {
