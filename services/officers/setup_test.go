@@ -67,14 +67,7 @@ func setup(t *testing.T, js jetstream.JetStream) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mux := httpx.NewRecordingMux()
-	svc.Routes(mux)
-	srv := httptest.NewServer(mux)
-	t.Cleanup(func() {
-		svc.CloseStreams()
-		srv.Close()
-	})
-	e := &env{t: t, pool: pool, js: js, svc: svc, srv: srv, tokens: map[string]string{}, ids: map[string]string{}}
+	e := &env{t: t, pool: pool, js: js, svc: svc, srv: newServer(t, svc), tokens: map[string]string{}, ids: map[string]string{}}
 	store := auth.NewStore(pool, 0)
 	ctx := context.Background()
 	for who, n := range map[string]auth.NewOfficer{
@@ -95,6 +88,18 @@ func setup(t *testing.T, js jetstream.JetStream) *env {
 		t.Fatal(err)
 	}
 	return e
+}
+
+// newServer serves svc's routes over real HTTP until the test ends.
+func newServer(t *testing.T, svc *Service) *httptest.Server {
+	mux := httpx.NewRecordingMux()
+	svc.Routes(mux)
+	srv := httptest.NewServer(mux)
+	t.Cleanup(func() {
+		svc.CloseStreams()
+		srv.Close()
+	})
+	return srv
 }
 
 // complaint is a work order of the fixture.

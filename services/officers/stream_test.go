@@ -1,0 +1,230 @@
+package officers
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/xiamen-eeb/nuisance/internal/auth"
+	"github.com/xiamen-eeb/nuisance/internal/outbox"
+	"github.com/xiamen-eeb/nuisance/internal/testenv"
+)
+
+// sse is one received Server-Sent Event.
+type sse struct {
+	id, event string
+	data      StreamEvent
+}
+
+// stream is an open /api/v1/stream connection.
+type stream struct {
+	t      *testing.T
+	cancel context.CancelFunc
+	events chan sse
+	beats  chan struct{}
+	ended  chan struct{} // closed when the server ends the response
+}
+
+// openStream connects as who, with lastID as Last-Event-ID when not "",
+// and reads events in the background.
+func (e *env) openStream(who, lastID string) *stream {
+	e.t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	req, err := http.NewRequestWithContext(ctx, "GET", e.srv.URL+"/api/v1/stream", nil)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+e.tokens[who])
+	req.Header.Set("Accept", "text/event-stream")
+	if lastID != "" {
+		req.Header.Set("Last-Event-ID", lastID)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		cancel()
+		e.t.Fatal(err)
+	}
+	if resp.StatusCode != 200 {
+		cancel()
+		e.t.Fatalf("stream: status %d", resp.StatusCode)
+	}
+	s := &stream{t: e.t, cancel: cancel, events: make(chan sse, 64), beats: make(chan struct{}, 64), ended: make(chan struct{})}
+	e.t.Cleanup(s.close)
+	go func() {
+		defer close(s.ended)
+		defer resp.Body.Close()
+		sc := bufio.NewScanner(resp.Body)
+		var cur sse
+		var data string
+		for sc.Scan() {
+			line := sc.Text()
+			switch {
+			case line == "":
+				if data != "" {
+					if err := json.Unmarshal([]byte(data), &cur.data); err != nil {
+						e.t.Errorf("event data %q: %v", data, err)
+					}
+					s.events <- cur
+				}
+				cur, data = sse{}, ""
+			case strings.HasPrefix(line, ": heartbeat"):
+				select {
+				case s.beats <- struct{}{}:
+				default:
+				}
+			case strings.HasPrefix(line, "id: "):
+				cur.id = strings.TrimPrefix(line, "id: ")
+			case strings.HasPrefix(line, "event: "):
+				cur.event = strings.TrimPrefix(line, "event: ")
+			case strings.HasPrefix(line, "data: "):
+				data += strings.TrimPrefix(line, "data: ")
+			}
+		}
+	}()
+	return s
+}
+
+func (s *stream) close() { s.cancel() }
+
+// next waits for the next event.
+func (s *stream) next() sse {
+	s.t.Helper()
+	select {
+	case ev := <-s.events:
+		return ev
+	case <-time.After(10 * time.Second):
+		s.t.Fatal("no event within 10s")
+	}
+	return sse{}
+}
+
+// none checks that no event arrives for a while.
+func (s *stream) none(d time.Duration) {
+	s.t.Helper()
+	select {
+	case ev := <-s.events:
+		s.t.Fatalf("unexpected event %+v", ev)
+	case <-time.After(d):
+	}
+}
+
+// TestStreamLiveAndReplay receives a new assignment live, then reconnects
+// with Last-Event-ID and receives the assignment made while it was away,
+// and only its own team's.
+func TestStreamLiveAndReplay(t *testing.T) {
+	t.Parallel()
+	n := testenv.StartNATS(t)
+	e := setup(t, n.JS)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	relay := &outbox.Relay{Pool: e.pool, JS: n.JS, Log: testenv.Log(t), Poll: 20 * time.Millisecond}
+	go func() { _ = relay.Run(ctx) }()
+
+	// An event before the stream opens is not replayed to a new stream.
+	before := e.newCase(ownTeam, complaint{})
+	e.waitPublished(n, before)
+
+	s := e.openStream(whoOwn, "")
+	sup := e.openStream(whoSupervisor, "")
+	first := e.newCase(ownTeam, complaint{})
+	ev := s.next()
+	if ev.event != "case" || ev.data.CaseID != first || ev.data.Kind != "assigned" || ev.data.Team != ownTeam || ev.data.Status != "assigned" {
+		t.Fatalf("live event %+v", ev)
+	}
+	if ev.id != strconv.FormatUint(ev.data.Seq, 10) || ev.data.DueAt == nil {
+		t.Fatalf("event id %q, seq %d, due %v", ev.id, ev.data.Seq, ev.data.DueAt)
+	}
+	if got := sup.next(); got.data.CaseID != first {
+		t.Fatalf("supervisor got %+v", got)
+	}
+	s.close()
+
+	// While the officer is away: another team's case, then one of its own
+	// that is also signed for.
+	other := e.newCase(otherTeam, complaint{})
+	missed := e.newCase(ownTeam, complaint{})
+	e.accept(missed)
+	for _, want := range []string{other, missed, missed} {
+		if got := sup.next(); got.data.CaseID != want {
+			t.Fatalf("supervisor got %+v, want %s", got, want)
+		}
+	}
+
+	again := e.openStream(whoOwn, ev.id)
+	got := again.next()
+	if got.data.CaseID != missed || got.data.Kind != "assigned" || got.data.Seq <= ev.data.Seq {
+		t.Fatalf("replayed %+v, want the assignment of %s after seq %d", got, missed, ev.data.Seq)
+	}
+	if got := again.next(); got.data.CaseID != missed || got.data.Kind != "accepted" {
+		t.Fatalf("replayed %+v, want the acceptance of %s", got, missed)
+	}
+	again.none(300 * time.Millisecond)
+
+	// And live again after the replay.
+	live := e.newCase(ownTeam, complaint{})
+	if got := again.next(); got.data.CaseID != live {
+		t.Fatalf("after replay got %+v, want %s", got, live)
+	}
+
+	// The other team never hears of Siming eco's cases.
+	otherStream := e.openStream(whoOtherTeam, "1")
+	if got := otherStream.next(); got.data.CaseID != other || got.data.Team != otherTeam {
+		t.Fatalf("other team replayed %+v", got)
+	}
+	otherStream.none(300 * time.Millisecond)
+}
+
+// waitPublished waits until the assignment of caseID is in the CASES stream.
+func (e *env) waitPublished(n *testenv.NATS, caseID string) {
+	e.t.Helper()
+	testenv.Eventually(e.t, 10*time.Second, "case event published", func() bool {
+		var sent bool
+		err := e.pool.QueryRow(context.Background(), `SELECT bool_and(sent_at IS NOT NULL) FROM outbox WHERE payload->>'case_id' = $1`, caseID).Scan(&sent)
+		return err == nil && sent
+	})
+}
+
+// TestStreamHeartbeatAndShutdown checks that an idle stream sends
+// heartbeats and that CloseStreams ends it.
+func TestStreamHeartbeatAndShutdown(t *testing.T) {
+	t.Parallel()
+	n := testenv.StartNATS(t)
+	pool := testenv.DB(t)
+	cfg := DefaultConfig()
+	cfg.Heartbeat = 50 * time.Millisecond
+	svc, err := New(cfg, pool, n.JS, testenv.Log(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, tok, err := auth.NewStore(pool, 0).Add(context.Background(), auth.NewOfficer{Name: "a", Role: auth.RoleAdmin})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &env{t: t, pool: pool, svc: svc, tokens: map[string]string{whoAdmin: tok}}
+	e.srv = newServer(t, svc)
+	s := e.openStream(whoAdmin, "")
+	for range 2 {
+		select {
+		case <-s.beats:
+		case <-time.After(5 * time.Second):
+			t.Fatal("no heartbeat")
+		}
+	}
+	runCtx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- svc.Run(runCtx) }()
+	stop()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-s.ended:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the stream outlived the service")
+	}
+}

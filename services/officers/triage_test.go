@@ -1,0 +1,152 @@
+package officers
+
+import (
+	"context"
+	"encoding/json"
+	"slices"
+	"testing"
+
+	"github.com/xiamen-eeb/nuisance/internal/event"
+	"github.com/xiamen-eeb/nuisance/schemas"
+)
+
+func TestTriageList(t *testing.T) {
+	t.Parallel()
+	e := setup(t, nil)
+	unlocated := e.triage("unlocated", "")
+	unclassified := e.triage("unclassified", district)
+	huli := e.triage("unclassified", "huli")
+	done := e.triage("unlocated", "")
+	if _, err := e.pool.Exec(context.Background(), `UPDATE triage SET resolved_at = now() WHERE complaint_id = $1`, done); err != nil {
+		t.Fatal(err)
+	}
+	list := func(who, query string) []string {
+		t.Helper()
+		code, body := e.do(who, "GET", "/api/v1/triage"+query, nil)
+		if code != 200 {
+			t.Fatalf("triage%s as %s: %d %s", query, who, code, body)
+		}
+		var out struct{ Items []TriageItem }
+		if err := json.Unmarshal(body, &out); err != nil {
+			t.Fatal(err)
+		}
+		var ids []string
+		for _, it := range out.Items {
+			ids = append(ids, it.ComplaintID)
+			if it.ReportedLocation == nil || it.ReportedLocation.CRS != "gcj02" || it.TicketID == "" || it.Reason == "" {
+				t.Errorf("item %+v", it)
+			}
+		}
+		return ids
+	}
+	for _, tc := range []struct {
+		who, query string
+		want       []string
+	}{
+		{whoAdmin, "", []string{huli, unclassified, unlocated}},
+		{whoAdmin, "?kind=unlocated", []string{unlocated}},
+		{whoAdmin, "?kind=unclassified,unrouted", []string{huli, unclassified}},
+		{whoSupervisor, "", []string{unclassified, unlocated}},
+		{whoOtherDist, "", []string{huli, unlocated}},
+		{whoAdmin, "?limit=1", []string{huli}},
+	} {
+		if got := list(tc.who, tc.query); !slices.Equal(got, tc.want) {
+			t.Errorf("triage%s as %s: %v, want %v", tc.query, tc.who, got, tc.want)
+		}
+	}
+	if code, body := e.do(whoAdmin, "GET", "/api/v1/triage?kind=lost", nil); code != 400 || problem(t, body).Errors[0].Field != "kind" {
+		t.Errorf("bad kind: %d %s", code, body)
+	}
+}
+
+func TestTriageCorrect(t *testing.T) {
+	t.Parallel()
+	e := setup(t, nil)
+	ctx := context.Background()
+	id := e.triage("unlocated", "")
+	path := "/api/v1/triage/" + id + "/correct"
+
+	for _, tc := range []struct {
+		name  string
+		body  map[string]any
+		field string
+	}{
+		{"no district", map[string]any{"category": "noise", "subcategory": "construction"}, "/district"},
+		{"unknown district", map[string]any{"district": "gulangyu", "category": "noise", "subcategory": "construction"}, "/district"},
+		{"lon alone", map[string]any{"district": "siming", "lon": 118.09, "category": "noise", "subcategory": "construction"}, "/lat"},
+		{"lat alone", map[string]any{"district": "siming", "lat": 24.46, "category": "noise", "subcategory": "construction"}, "/lon"},
+		{"point in Beijing", map[string]any{"district": "siming", "lon": 116.4, "lat": 39.9, "category": "noise", "subcategory": "construction"}, "/lon"},
+		{"point in another district", map[string]any{"district": "tongan", "lon": 118.09, "lat": 24.46, "category": "noise", "subcategory": "construction"}, "/district"},
+		{"latitude off the globe", map[string]any{"district": "siming", "lon": 118.09, "lat": 124.46, "category": "noise", "subcategory": "construction"}, "/lat"},
+		{"no category", map[string]any{"district": "siming", "subcategory": "construction"}, "/category"},
+		{"unknown category", map[string]any{"district": "siming", "category": "odour", "subcategory": "construction"}, "/category"},
+		{"no subcategory", map[string]any{"district": "siming", "category": "noise"}, "/subcategory"},
+		{"subcategory of another category", map[string]any{"district": "siming", "category": "dust", "subcategory": "construction"}, "/subcategory"},
+		{"unknown field", map[string]any{"district": "siming", "category": "noise", "subcategory": "construction", "crs": "gcj02"}, "/crs"},
+	} {
+		code, body := e.do(whoSupervisor, "POST", path, tc.body)
+		if code != 400 {
+			t.Errorf("%s: status %d, want 400: %s", tc.name, code, body)
+			continue
+		}
+		if p := problem(t, body); len(p.Errors) != 1 || p.Errors[0].Field != tc.field {
+			t.Errorf("%s: problem %+v, want field %s", tc.name, p, tc.field)
+		}
+	}
+
+	good := map[string]any{"district": "siming", "subdistrict": "鹭江街道", "lon": 118.09, "lat": 24.46, "category": "noise", "subcategory": "social_life"}
+	for n := 1; n <= 2; n++ {
+		code, body := e.do(whoSupervisor, "POST", path, good)
+		if code != 202 {
+			t.Fatalf("correction %d: %d %s", n, code, body)
+		}
+		var out struct {
+			Correction int    `json:"correction"`
+			EventID    string `json:"event_id"`
+		}
+		if err := json.Unmarshal(body, &out); err != nil || out.Correction != n {
+			t.Fatalf("correction %d answered %s", n, body)
+		}
+		var subject string
+		var payload []byte
+		if err := e.pool.QueryRow(ctx, `SELECT subject, payload FROM outbox WHERE event_id = $1`, out.EventID).Scan(&subject, &payload); err != nil {
+			t.Fatalf("no outbox event %s: %v", out.EventID, err)
+		}
+		if subject != event.SubjTriageCorrected {
+			t.Fatalf("subject %s", subject)
+		}
+		sch, err := schemas.Get("triage.corrected.v1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if errs, err := schemas.Validate(sch, payload); err != nil || errs != nil {
+			t.Fatalf("payload %s against the schema: %v %v", payload, errs, err)
+		}
+		var ev event.TriageCorrected
+		if err := json.Unmarshal(payload, &ev); err != nil {
+			t.Fatal(err)
+		}
+		if ev.ComplaintID != id || ev.District != "siming" || ev.Subcategory != "social_life" || ev.Officer != e.ids[whoSupervisor] || ev.Lon == nil {
+			t.Fatalf("event %+v", ev)
+		}
+	}
+	var rows int
+	var officer, kind string
+	if err := e.pool.QueryRow(ctx, `SELECT count(*), max(officer_id), max(kind) FROM triage_corrections WHERE complaint_id = $1`, id).Scan(&rows, &officer, &kind); err != nil {
+		t.Fatal(err)
+	}
+	if rows != 2 || officer != e.ids[whoSupervisor] || kind != "unlocated" {
+		t.Fatalf("audit: %d rows by %s of %s", rows, officer, kind)
+	}
+
+	// Once the geocoder has applied it, the entry is closed.
+	if _, err := e.pool.Exec(ctx, `UPDATE triage SET resolved_at = now() WHERE complaint_id = $1`, id); err != nil {
+		t.Fatal(err)
+	}
+	if code, body := e.do(whoSupervisor, "POST", path, good); code != 409 {
+		t.Fatalf("correcting a closed entry: %d %s", code, body)
+	}
+	if code, _ := e.do(whoSupervisor, "POST", "/api/v1/triage/cmp_nowhere/correct", good); code != 404 {
+		t.Fatalf("correcting an unknown complaint: %d", code)
+	}
+}
