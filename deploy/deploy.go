@@ -1,0 +1,173 @@
+// Package deploy describes the distributed deployment: the NATS users of
+// the services with the subjects each may publish and consume, rendered as
+// the nats-server authorization block that docker-compose.yml and the
+// loopback cluster of `make cluster` both load. Keeping the permissions in
+// one table lets the tests prove them against a real server.
+package deploy
+
+import (
+	"embed"
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// Streams are the JetStream streams every service declares at start; they
+// mirror natsx.Streams, which a test checks.
+var Streams = []string{"COMPLAINTS", "HOTSPOTS", "CASES", "TRIAGE", "REPORTS", "DLQ"}
+
+// Consumer is a durable consumer a service creates and reads. A Durable of
+// "*" allows any name on the stream: the hotspot detector names its
+// consumers after its district partition, and ordered consumers get
+// generated names.
+type Consumer struct {
+	Stream  string
+	Durable string
+	// Filters are the subjects the consumer reads; the sweeper of the
+	// service republishes events on them that it has not processed, so
+	// the service may publish them too.
+	Filters []string
+	// Ordered consumers (the officers' live push) are ephemeral, without
+	// acks, and deleted and recreated on a gap.
+	Ordered bool
+}
+
+// Service is one service's NATS identity.
+type Service struct {
+	Name string
+	// Publishes are the event subjects its outbox holds.
+	Publishes []string
+	Consumers []Consumer
+	// Stateless services scale by running more instances on the same
+	// durable consumers.
+	Stateless bool
+}
+
+// Services are the services of cmd/ with the subjects they use.
+var Services = []Service{
+	{Name: "intake", Publishes: []string{"complaint.received"}, Stateless: true},
+	{Name: "geocoder", Publishes: []string{"complaint.located.>", "complaint.unlocated"}, Stateless: true,
+		Consumers: []Consumer{
+			{Stream: "COMPLAINTS", Durable: "geocoder", Filters: []string{"complaint.received"}},
+			{Stream: "TRIAGE", Durable: "geocoder-triage", Filters: []string{"triage.corrected"}},
+		}},
+	{Name: "hotspots", Publishes: []string{"complaint.clustered.>", "hotspot.>"},
+		Consumers: []Consumer{
+			{Stream: "COMPLAINTS", Durable: "*", Filters: []string{"complaint.located.>"}},
+			{Stream: "CASES", Durable: "*", Filters: []string{"case.resolved"}},
+		}},
+	{Name: "router", Publishes: []string{"case.>"}, Stateless: true,
+		Consumers: []Consumer{
+			{Stream: "COMPLAINTS", Durable: "router", Filters: []string{"complaint.clustered.>"}},
+			{Stream: "CASES", Durable: "router-returned", Filters: []string{"case.returned"}},
+		}},
+	{Name: "officers", Publishes: []string{"case.>", "triage.corrected"}, Stateless: true,
+		Consumers: []Consumer{{Stream: "CASES", Durable: "*", Filters: []string{"case.>"}, Ordered: true}}},
+	{Name: "callbacks", Stateless: true,
+		Consumers: []Consumer{{Stream: "CASES", Durable: "callbacks", Filters: []string{"case.>"}}}},
+	{Name: "reporter", Publishes: []string{"report.>"}},
+}
+
+// OperatorUser is the user with every permission, for operators' tools and
+// the tests that inspect streams; no service runs as it.
+const OperatorUser = "operator"
+
+// PasswordVar is the environment variable that holds the NATS password of
+// user: nats-server resolves the $NAME references of the authorization
+// block from its environment, so no password is written in the repository.
+func PasswordVar(user string) string {
+	return "NATS_PASSWORD_" + strings.ToUpper(strings.ReplaceAll(user, "-", "_"))
+}
+
+// ServiceNamed returns the service called name, so commands and tests
+// look a service up by its process name.
+func ServiceNamed(name string) (Service, bool) {
+	i := slices.IndexFunc(Services, func(s Service) bool { return s.Name == name })
+	if i < 0 {
+		return Service{}, false
+	}
+	return Services[i], true
+}
+
+// PublishAllow is every subject s may publish: its events, the inputs its
+// sweeper republishes, dead letters, and the JetStream API calls it makes
+// (declare the streams, check the account for readiness, create, read and
+// ack its consumers).
+func (s Service) PublishAllow() []string {
+	var out []string
+	add := func(subj ...string) {
+		for _, x := range subj {
+			if !slices.Contains(out, x) {
+				out = append(out, x)
+			}
+		}
+	}
+	add(s.Publishes...)
+	for _, c := range s.Consumers {
+		add(c.Filters...)
+	}
+	add("dlq.>", "$JS.API.INFO")
+	for _, st := range Streams {
+		add("$JS.API.STREAM.INFO."+st, "$JS.API.STREAM.CREATE."+st, "$JS.API.STREAM.UPDATE."+st)
+	}
+	for _, c := range s.Consumers {
+		api := "$JS.API.CONSUMER."
+		add(api+"CREATE."+c.Stream+"."+c.Durable, api+"CREATE."+c.Stream+"."+c.Durable+".>",
+			api+"INFO."+c.Stream+"."+c.Durable, api+"MSG.NEXT."+c.Stream+"."+c.Durable)
+		if c.Ordered {
+			add(api + "DELETE." + c.Stream + "." + c.Durable)
+		} else {
+			add(api+"DURABLE.CREATE."+c.Stream+"."+c.Durable, "$JS.ACK."+c.Stream+"."+c.Durable+".>")
+		}
+	}
+	return out
+}
+
+// SubscribeAllow is every subject s may subscribe to: only its own
+// inboxes, where JetStream answers API calls and delivers pulled messages.
+func (s Service) SubscribeAllow() []string { return []string{"_INBOX.>"} }
+
+// Authorization renders the nats-server authorization block: one user per
+// service with its permissions, and the operator.
+func Authorization() string {
+	var b strings.Builder
+	b.WriteString("# Generated from deploy.Services by `go test ./deploy -update`; do not edit.\n")
+	b.WriteString("# One user per service, publish and subscribe limited to its subjects.\n")
+	b.WriteString("# Passwords come from the server's environment ($NATS_PASSWORD_<USER>).\n")
+	b.WriteString("authorization {\n  users = [\n")
+	for _, s := range Services {
+		fmt.Fprintf(&b, "    {\n      user: %s\n      password: $%s\n      permissions: {\n", s.Name, PasswordVar(s.Name))
+		writeList(&b, "publish", s.PublishAllow())
+		writeList(&b, "subscribe", s.SubscribeAllow())
+		b.WriteString("      }\n    }\n")
+	}
+	fmt.Fprintf(&b, "    {\n      user: %s\n      password: $%s\n    }\n", OperatorUser, PasswordVar(OperatorUser))
+	b.WriteString("  ]\n}\n")
+	return b.String()
+}
+
+func writeList(b *strings.Builder, key string, subjects []string) {
+	fmt.Fprintf(b, "        %s: { allow: [\n", key)
+	for _, s := range subjects {
+		fmt.Fprintf(b, "          %q\n", s)
+	}
+	b.WriteString("        ] }\n")
+}
+
+// Users are the NATS users the authorization block declares.
+func Users() []string {
+	out := make([]string, 0, len(Services)+1)
+	for _, s := range Services {
+		out = append(out, s.Name)
+	}
+	return append(out, OperatorUser)
+}
+
+// NATS holds the server configuration files of the deployment.
+//
+//go:embed nats/*.conf
+var NATS embed.FS
+
+// AuthorizationFile is the name, in NATS and beside every server's
+// configuration, of the rendered authorization block.
+const AuthorizationFile = "nats/authorization.conf"
