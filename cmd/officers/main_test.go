@@ -1,0 +1,106 @@
+package main
+
+import (
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/xiamen-eeb/nuisance/internal/auth"
+	"github.com/xiamen-eeb/nuisance/internal/pgstore"
+	"github.com/xiamen-eeb/nuisance/internal/pgtest"
+	"github.com/xiamen-eeb/nuisance/internal/testenv"
+)
+
+// The command serves the API and readiness, and stops promptly even with
+// an event stream open.
+func TestRunServesAndStopsWithOpenStream(t *testing.T) {
+	t.Parallel()
+	n := testenv.StartNATS(t)
+	dsn := pgtest.DSN(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	env := map[string]string{
+		"NATS_URL":           n.Server.URL(),
+		"DATABASE_URL":       dsn,
+		"NUISANCE_HTTP_ADDR": addr,
+		"NUISANCE_DATA_DIR":  t.TempDir(),
+		"LOG_LEVEL":          "warn",
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, nil, func(k string) string { return env[k] }, io.Discard) }()
+	testenv.Eventually(t, 30*time.Second, "ready", func() bool {
+		resp, err := http.Get("http://" + addr + "/readyz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
+
+	pool, err := pgstore.Open(ctx, dsn, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	_, tok, err := auth.NewStore(pool, 0).Add(ctx, auth.NewOfficer{Name: "值班员", Team: "jimei-eco"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	get := func(path, token string) *http.Response {
+		req, err := http.NewRequest("GET", "http://"+addr+path, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp
+	}
+	if resp := get("/api/v1/assignments", ""); resp.StatusCode != 401 {
+		t.Fatalf("without a token: %d", resp.StatusCode)
+	}
+	if resp := get("/api/v1/assignments", tok); resp.StatusCode != 200 {
+		t.Fatalf("with a token: %d", resp.StatusCode)
+	}
+	stream := get("/api/v1/stream", tok)
+	if stream.StatusCode != 200 {
+		t.Fatalf("stream: %d", stream.StatusCode)
+	}
+	ended := make(chan struct{})
+	go func() {
+		_, _ = io.Copy(io.Discard, stream.Body)
+		close(ended)
+	}()
+
+	start := time.Now()
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("run: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("run did not stop within 30s")
+	}
+	if d := time.Since(start); d > 8*time.Second {
+		t.Fatalf("shutdown waited %s for the open stream", d)
+	}
+	select {
+	case <-ended:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the stream was not ended by the shutdown")
+	}
+}
