@@ -1,0 +1,243 @@
+package hotspots
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/xiamen-eeb/nuisance/internal/auth"
+	"github.com/xiamen-eeb/nuisance/internal/event"
+	"github.com/xiamen-eeb/nuisance/internal/fault"
+	"github.com/xiamen-eeb/nuisance/internal/httpx"
+	"github.com/xiamen-eeb/nuisance/internal/testenv"
+)
+
+// tokens are the fake token store of the API tests.
+var tokens = map[string]auth.Principal{
+	"admin":        {ID: "a1", Name: "管理员", Role: auth.RoleAdmin},
+	"sup-siming":   {ID: "s1", Name: "思明督导", District: "siming", Role: auth.RoleSupervisor},
+	"officer-eco":  {ID: "o1", Name: "执法员甲", Team: "siming-eco", District: "siming", Role: auth.RoleOfficer},
+	"officer-cg":   {ID: "o2", Name: "执法员乙", Team: "huli-cg", District: "huli", Role: auth.RoleOfficer},
+	"officer-none": {ID: "o3", Name: "执法员丙", Team: "jimei-eco", District: "jimei", Role: auth.RoleOfficer},
+}
+
+func fakeAuthorize(r *http.Request) (auth.Principal, error) {
+	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	p, known := tokens[tok]
+	if !ok || !known {
+		return auth.Principal{}, fault.Errorf(fault.Unauthorized, "unknown token")
+	}
+	return p, nil
+}
+
+// seedHotspots stores hotspots and cases directly, as the detector and the
+// router would have.
+func seedHotspots(t testing.TB, pool *pgxpool.Pool) {
+	t.Helper()
+	_, err := pool.Exec(context.Background(), `
+		INSERT INTO hotspots (id, category, subcategory, district, status, complaint_count, first_at, last_at, lon, lat, place, merged_into) VALUES
+		('hs_siming_noise', 'noise', 'construction', 'siming', 'active', 5, '2024-03-01T08:00:00Z', '2024-03-10T08:00:00Z', 118.0894, 24.4798, '中山路', NULL),
+		('hs_huli_dust', 'dust', 'road', 'huli', 'escalated', 9, '2024-03-05T08:00:00Z', '2024-03-12T08:00:00Z', 118.1200, 24.5100, NULL, NULL),
+		('hs_siming_merged', 'noise', NULL, 'siming', 'merged', 3, '2024-03-02T08:00:00Z', '2024-03-04T08:00:00Z', 118.0900, 24.4800, NULL, 'hs_siming_noise'),
+		('hs_siming_old', 'cooking_smoke', 'restaurant', 'siming', 'closed', 4, '2024-01-01T08:00:00Z', '2024-01-10T08:00:00Z', NULL, NULL, '曾厝垵', NULL)`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The eco team holds the case of the hotspot that merged away; the
+	// urban-management team holds Huli's dust case.
+	openCase(t, pool, "case-eco", "hs_siming_merged", "siming-eco", "siming")
+	openCase(t, pool, "case-cg", "hs_huli_dust", "huli-cg", "huli")
+}
+
+func TestListHotspotsByRoleAndFilter(t *testing.T) {
+	t.Parallel()
+	pool := testenv.DB(t)
+	seedHotspots(t, pool)
+	cfg := DefaultConfig()
+	cfg.Authorize = fakeAuthorize
+	s, err := New(cfg, pool, nil, testenv.Log(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := httpx.NewRecordingMux()
+	s.Routes(mux)
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+
+	cases := []struct {
+		name, token, query string
+		want               []string
+	}{
+		{"admin sees every live hotspot", "admin", "", []string{"hs_huli_dust", "hs_siming_noise", "hs_siming_old"}},
+		{"supervisor sees the district", "sup-siming", "", []string{"hs_siming_noise", "hs_siming_old"}},
+		{"supervisor cannot widen to another district", "sup-siming", "district=huli", nil},
+		{"officer sees the team's hotspot, merged ones followed", "officer-eco", "", []string{"hs_siming_noise"}},
+		{"other team's officer", "officer-cg", "", []string{"hs_huli_dust"}},
+		{"officer of a team without cases", "officer-none", "", nil},
+		{"category", "admin", "category=dust", []string{"hs_huli_dust"}},
+		{"district", "admin", "district=siming", []string{"hs_siming_noise", "hs_siming_old"}},
+		{"status list", "admin", "status=closed,escalated", []string{"hs_huli_dust", "hs_siming_old"}},
+		{"merged only on request", "admin", "status=merged", []string{"hs_siming_merged"}},
+		{"from a date", "admin", "from=2024-03-11", []string{"hs_huli_dust"}},
+		{"to a date, inclusive", "admin", "to=2024-01-01", []string{"hs_siming_old"}},
+		{"an RFC 3339 window", "admin", "from=2024-02-01T00:00:00%2B08:00&to=2024-03-04T12:00:00Z", []string{"hs_siming_noise"}},
+		{"limit", "admin", "limit=1", []string{"hs_huli_dust"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			fc := getCollection(t, srv.URL+"/api/v1/hotspots?"+tc.query, tc.token)
+			var got []string
+			for _, f := range fc.Features {
+				got = append(got, f.ID)
+			}
+			slices.Sort(got)
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("got %v, want %v", got, tc.want)
+			}
+		})
+	}
+
+	t.Run("feature properties", func(t *testing.T) {
+		t.Parallel()
+		fc := getCollection(t, srv.URL+"/api/v1/hotspots?district=siming", "admin")
+		f := fc.Features[0]
+		p := f.Properties
+		if fc.Type != "FeatureCollection" || f.Type != "Feature" || f.Geometry == nil || f.Geometry.Type != "Point" {
+			t.Fatalf("not GeoJSON: %+v", fc)
+		}
+		coords, _ := f.Geometry.Coordinates.([]any)
+		if p.ID != "hs_siming_noise" || p.Category != "noise" || p.Subcategory != "construction" || p.District != "siming" ||
+			p.ComplaintCount != 5 || p.Status != "active" || p.Place != "中山路" ||
+			!p.FirstAt.Equal(time.Date(2024, 3, 1, 8, 0, 0, 0, time.UTC)) || !p.LastAt.Equal(time.Date(2024, 3, 10, 8, 0, 0, 0, time.UTC)) ||
+			len(coords) != 2 || coords[0] != 118.0894 || coords[1] != 24.4798 {
+			t.Errorf("feature %+v geometry %+v", p, f.Geometry)
+		}
+		if old := fc.Features[1]; old.Geometry != nil {
+			t.Errorf("a hotspot without coordinates has geometry %+v, want null", old.Geometry)
+		}
+	})
+
+	bad := []struct{ query, param string }{
+		{"category=odour", "category"},
+		{"district=xiamen", "district"},
+		{"status=open", "status"},
+		{"from=yesterday", "from"},
+		{"to=2024-13-01", "to"},
+		{"from=2024-03-10&to=2024-03-01", "to"},
+		{"limit=0", "limit"},
+	}
+	for _, tc := range bad {
+		t.Run("bad "+tc.query, func(t *testing.T) {
+			t.Parallel()
+			resp := get(t, srv.URL+"/api/v1/hotspots?"+tc.query, "admin")
+			defer resp.Body.Close()
+			var p httpx.Problem
+			_ = json.NewDecoder(resp.Body).Decode(&p)
+			if resp.StatusCode != http.StatusBadRequest || resp.Header.Get("Content-Type") != "application/problem+json" ||
+				len(p.Errors) != 1 || p.Errors[0].Field != tc.param {
+				t.Errorf("status %d %s, problem %+v; want 400 naming %s", resp.StatusCode, resp.Header.Get("Content-Type"), p, tc.param)
+			}
+		})
+	}
+
+	t.Run("no token", func(t *testing.T) {
+		t.Parallel()
+		resp := get(t, srv.URL+"/api/v1/hotspots", "")
+		_ = resp.Body.Close()
+		if resp.StatusCode != http.StatusUnauthorized || resp.Header.Get("WWW-Authenticate") == "" {
+			t.Errorf("status %d, challenge %q; want 401 with a challenge", resp.StatusCode, resp.Header.Get("WWW-Authenticate"))
+		}
+	})
+}
+
+func get(t *testing.T, u, token string) *http.Response {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, u, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp
+}
+
+func getCollection(t *testing.T, u, token string) FeatureCollection {
+	t.Helper()
+	resp := get(t, u, token)
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "application/geo+json" {
+		t.Fatalf("GET %s: %d %s", u, resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	var fc FeatureCollection
+	if err := json.NewDecoder(resp.Body).Decode(&fc); err != nil {
+		t.Fatal(err)
+	}
+	return fc
+}
+
+func TestWeeklyCellsOfStoredComplaints(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	cfg := DefaultConfig()
+	cfg.Authorize = fakeAuthorize
+	s, err := New(cfg, e.pool, nil, testenv.Log(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	s.Routes(mux)
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+
+	// A burst at one place in the week of 2024-03-11, over a thin
+	// background at the corners of a 10 km square in every week.
+	var evs []event.ComplaintLocated
+	week := time.Date(2024, 3, 11, 2, 0, 0, 0, time.UTC)
+	for i := range 12 {
+		evs = append(evs, located("burst"+string(rune('a'+i)), float64(i), 0, week.Add(hours(i))))
+	}
+	for w := range 9 {
+		for k := range 4 {
+			evs = append(evs, located("bg"+string(rune('a'+w))+string(rune('a'+k)), float64(k%2)*10000-5000, float64(k/2)*10000-5000, week.AddDate(0, 0, -7*w).Add(hours(30))))
+		}
+	}
+	e.handle(t, evs...)
+
+	resp := get(t, srv.URL+"/api/v1/hotspots/weekly?week=2024-W11&category=noise", "sup-siming")
+	defer resp.Body.Close()
+	var wc WeeklyCollection
+	if err := json.NewDecoder(resp.Body).Decode(&wc); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("status %d: %v", resp.StatusCode, err)
+	}
+	if wc.Week != "2024-W11" || wc.Points != 16 || len(wc.Weeks) != 9 {
+		t.Errorf("week %s with %d points over %d weeks, want 2024-W11, 16 points, 9 weeks", wc.Week, wc.Points, len(wc.Weeks))
+	}
+	var hot *CellFeature
+	for i, f := range wc.Features {
+		if f.Properties.Significant && f.Properties.Count >= 12 {
+			hot = &wc.Features[i]
+		}
+	}
+	if hot == nil || hot.Geometry.Type != "Polygon" || hot.Properties.Z <= 0 || hot.Properties.Q > 0.05 {
+		t.Errorf("no significant cell holding the burst: %+v", wc.Features)
+	}
+
+	resp = get(t, srv.URL+"/api/v1/hotspots/weekly?week=2024-W99&category=noise", "admin")
+	_ = resp.Body.Close()
+	if resp.StatusCode != http.StatusBadRequest {
+		t.Errorf("week 2024-W99: status %d, want 400", resp.StatusCode)
+	}
+}

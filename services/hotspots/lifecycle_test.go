@@ -1,0 +1,124 @@
+package hotspots
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/xiamen-eeb/nuisance/internal/event"
+)
+
+func day(n int) time.Duration { return time.Duration(n) * 24 * time.Hour }
+
+func TestTickCoolsThenClosesQuietHotspots(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	e.handle(t, located("c1", 0, 0, t0), located("c2", 10, 0, t0.Add(hours(1))), located("c3", 0, 10, t0.Add(hours(2))))
+	hs, _ := member(t, e.pool, "c1")
+	last := t0.Add(hours(2))
+	ctx := context.Background()
+
+	steps := []struct {
+		now    time.Time
+		want   int
+		status string
+		event  string
+	}{
+		{last.Add(day(6)), 0, "emerging", ""},
+		{last.Add(day(7)), 1, "cooling", fmt.Sprintf("%s.cooled.3.%d", hs, last.UnixMilli())},
+		{last.Add(day(8)), 0, "cooling", ""},
+		{last.Add(day(30)), 1, "closed", fmt.Sprintf("%s.closed.3.%d", hs, last.UnixMilli())},
+		{last.Add(day(31)), 0, "closed", ""},
+	}
+	for _, st := range steps {
+		e.clock.Set(st.now)
+		n, err := e.svc.TickOnce(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h, _ := hotspot(t, e.pool, hs)
+		if n != st.want || h.Status != st.status {
+			t.Errorf("tick at +%v: %d changes, status %s; want %d, %s", st.now.Sub(last), n, h.Status, st.want, st.status)
+		}
+		if st.event != "" {
+			if _, ev, ok := hotspotEvent(t, e.pool, st.event); !ok || ev.Status != st.status {
+				t.Errorf("tick at +%v: event %s %v %+v", st.now.Sub(last), st.event, ok, ev)
+			}
+		}
+	}
+
+	// A restart keeps the status: nothing to announce again.
+	restarted := newService(t, e.pool, e.clock)
+	if n, err := restarted.TickOnce(ctx); err != nil || n != 0 {
+		t.Errorf("tick after restart: %d changes, %v; want none", n, err)
+	}
+}
+
+// openCase stores a case of a hotspot held by team, as the router does.
+func openCase(t testing.TB, pool *pgxpool.Pool, caseID, hotspotID, team, district string) {
+	t.Helper()
+	_, err := pool.Exec(context.Background(), `INSERT INTO cases (id, category, district, team, status, hotspot_id, opened_at)
+		VALUES ($1, 'noise', $4, $3, 'assigned', NULLIF($2, ''), $5)`, caseID, hotspotID, team, district, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestRepeatAfterResolutionEscalates(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	e.handle(t, located("c1", 0, 0, t0), located("c2", 10, 0, t0.Add(hours(1))), located("c3", 0, 10, t0.Add(hours(2))))
+	hs, _ := member(t, e.pool, "c1")
+	openCase(t, e.pool, "case-1", hs, "siming-eco", "siming")
+	openCase(t, e.pool, "case-2", "", "siming-eco", "siming")
+
+	resolvedAt := t0.Add(day(3))
+	res := []event.CaseChanged{
+		{EventID: "case-1.resolved.1", CaseID: "case-1", Kind: "resolved", Status: "resolved", Category: "noise", District: "siming", Actor: "officer:o1", At: resolvedAt},
+		{EventID: "case-2.resolved.1", CaseID: "case-2", Kind: "resolved", Status: "resolved", Category: "noise", District: "siming", Actor: "officer:o1", At: resolvedAt},
+	}
+	for _, err := range batch(t, e.pool, e.svc.durableResolved(), e.svc.HandleCaseResolved, true, res...) {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if h, _ := hotspot(t, e.pool, hs); h.ResolvedAt == nil || !h.ResolvedAt.Equal(resolvedAt) {
+		t.Fatalf("hotspot resolved at %v, want %v", h.ResolvedAt, resolvedAt)
+	}
+
+	// The restarted detector still knows, and the next complaint there is
+	// a repeat after close-out.
+	restarted := newService(t, e.pool, e.clock)
+	handleWith(t, e.pool, restarted, located("c4", 5, 5, t0.Add(day(5))))
+	_, ev, ok := hotspotEvent(t, e.pool, hs+".escalated.c4")
+	if !ok || ev.Status != "escalated" || ev.ComplaintCount != 4 {
+		t.Errorf("escalated event after the repeat: %v %+v", ok, ev)
+	}
+	h, _ := hotspot(t, e.pool, hs)
+	if h.Status != "escalated" || h.ResolvedAt != nil {
+		t.Errorf("hotspot after the repeat: %s resolved %v, want escalated and no longer resolved", h.Status, h.ResolvedAt)
+	}
+}
+
+func TestResolutionOfAnotherPartitionIsIgnored(t *testing.T) {
+	t.Parallel()
+	e := setup(t, "huli")
+	// A Siming hotspot stored by the Siming instance.
+	other := newService(t, e.pool, e.clock, "siming")
+	handleWith(t, e.pool, other, located("c1", 0, 0, t0), located("c2", 10, 0, t0.Add(hours(1))), located("c3", 0, 10, t0.Add(hours(2))))
+	hs, _ := member(t, e.pool, "c1")
+	openCase(t, e.pool, "case-1", hs, "siming-eco", "siming")
+	ev := event.CaseChanged{EventID: "case-1.resolved.1", CaseID: "case-1", Kind: "resolved", Status: "resolved",
+		Category: "noise", District: "siming", Actor: "officer:o1", At: t0.Add(day(3))}
+	for _, err := range batch(t, e.pool, e.svc.durableResolved(), e.svc.HandleCaseResolved, true, ev) {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if h, _ := hotspot(t, e.pool, hs); h.ResolvedAt != nil {
+		t.Errorf("the Huli instance resolved Siming's hotspot %s", hs)
+	}
+}
