@@ -23,6 +23,7 @@ import (
 	"github.com/xiamen-eeb/nuisance/internal/config"
 	"github.com/xiamen-eeb/nuisance/internal/httpx"
 	"github.com/xiamen-eeb/nuisance/internal/logging"
+	"github.com/xiamen-eeb/nuisance/internal/outbox"
 	"github.com/xiamen-eeb/nuisance/services/officers"
 )
 
@@ -35,9 +36,11 @@ func main() {
 	}
 }
 
-// run starts the service and serves the API with /healthz, /readyz and
-// /metrics until ctx ends, then closes the event streams and finishes the
-// requests in flight; tests call it directly.
+// run starts the service and its outbox relay, serves the API with
+// /healthz, /readyz and /metrics until ctx ends, then closes the event
+// streams, finishes the requests in flight and relays what they wrote;
+// tests call it directly. It does not use app.Main because app.Serve has
+// no hook to end streaming responses at shutdown.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("officers", flag.ContinueOnError)
 	fs.SetOutput(stdout)
@@ -82,6 +85,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	defer svcCancel()
 	svcDone := make(chan error, 1)
 	go func() { svcDone <- svc.Run(svcCtx) }()
+	// The case transitions and triage corrections this process writes
+	// leave through its own relay, like every process's.
+	relay := &outbox.Relay{Pool: sys.Pool, JS: sys.JS, Log: log.Named("relay")}
+	relayDone := make(chan error, 1)
+	go func() { relayDone <- relay.Run(svcCtx) }()
 
 	serveCtx, serveCancel := context.WithCancel(ctx)
 	defer serveCancel()
@@ -100,6 +108,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	case err = <-serveDone:
 		svcCancel()
 		svcErr = <-svcDone
+	}
+	svcCancel()
+	if rerr := <-relayDone; rerr != nil && svcErr == nil {
+		svcErr = fmt.Errorf("outbox relay: %w", rerr)
 	}
 	log.Info("stopped")
 	if svcErr != nil {

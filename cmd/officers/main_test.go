@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -69,6 +70,35 @@ func TestRunServesAndStopsWithOpenStream(t *testing.T) {
 		}
 		return resp
 	}
+	// A triage correction leaves through this process's outbox relay.
+	_, supTok, err := auth.NewStore(pool, 0).Add(ctx, auth.NewOfficer{Name: "督导", Role: auth.RoleSupervisor, District: "jimei"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pool.Exec(ctx, `INSERT INTO complaints (id, ticket_id, received_at, description) VALUES ('c1', 'T1', now(), '夜里很吵');
+		INSERT INTO triage (complaint_id, reason, kind) VALUES ('c1', 'no address', 'unlocated')`); err != nil {
+		t.Fatal(err)
+	}
+	req, err := http.NewRequest("POST", "http://"+addr+"/api/v1/triage/c1/correct",
+		strings.NewReader(`{"district": "jimei", "category": "noise", "subcategory": "social_life"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+supTok)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 202 {
+		t.Fatalf("correction: %d", resp.StatusCode)
+	}
+	testenv.Eventually(t, 10*time.Second, "correction relayed", func() bool {
+		var sent bool
+		err := pool.QueryRow(ctx, `SELECT sent_at IS NOT NULL FROM outbox WHERE event_id = 'c1.triage.corrected.1'`).Scan(&sent)
+		return err == nil && sent
+	})
+
 	if resp := get("/api/v1/assignments", ""); resp.StatusCode != 401 {
 		t.Fatalf("without a token: %d", resp.StatusCode)
 	}
