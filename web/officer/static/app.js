@@ -214,10 +214,14 @@
   }
 
   function openCase(id) {
+    if (state.caseId !== id) {
+      // Another case: forget half-filled forms. A refresh of the same case
+      // (after an action, or pushed live) keeps what the officer is typing.
+      $("resolve-form").hidden = true;
+      $("return-form").hidden = true;
+    }
     state.caseId = id;
     show("case");
-    $("resolve-form").hidden = true;
-    $("return-form").hidden = true;
     return api("GET", "/api/v1/cases/" + encodeURIComponent(id)).then(function (data) {
       if (state.caseId !== id) { return; }
       state.caseData = data;
@@ -255,6 +259,8 @@
     due.textContent = "";
     due.appendChild(dueNode(c));
 
+    if (c.status !== "accepted") { $("resolve-form").hidden = true; }
+    if (c.status !== "assigned" && c.status !== "accepted") { $("return-form").hidden = true; }
     $("btn-accept").hidden = c.status !== "assigned";
     $("btn-resolve").hidden = c.status !== "accepted";
     $("btn-return").hidden = c.status !== "assigned" && c.status !== "accepted";
@@ -348,9 +354,9 @@
   function num(v) { return typeof v === "number" && isFinite(v); }
 
   function drawMap(c, complaints) {
-    var pts = [];
+    // The case's place as a ring under its complaints' points.
+    var pts = num(c.lon) && num(c.lat) ? [[c.lon, c.lat, "pt case"]] : [];
     complaints.forEach(function (cp) { if (num(cp.lon) && num(cp.lat)) { pts.push([cp.lon, cp.lat, "pt"]); } });
-    if (num(c.lon) && num(c.lat)) { pts.push([c.lon, c.lat, "pt case"]); }
     loadDistricts().catch(function () { return { features: [] }; }).then(function (fc) {
       if (state.caseData && (state.caseData.case || state.caseData) !== c) { return; }
       var f = (fc.features || []).filter(function (f) { return f.properties && f.properties.slug === c.district; })[0];
@@ -393,7 +399,7 @@
       svg.appendChild(svgEl("path", { d: d, "class": "outline", "fill-rule": "evenodd" }));
     });
     pts.forEach(function (p) {
-      svg.appendChild(svgEl("circle", { cx: x(p[0]), cy: y(p[1]), r: p[2] === "pt" ? 5 : 4, "class": p[2] }));
+      svg.appendChild(svgEl("circle", { cx: x(p[0]), cy: y(p[1]), r: p[2] === "pt" ? 5 : 9, "class": p[2] }));
     });
     var located = pts.filter(function (p) { return p[2] === "pt"; }).length;
     $("map-caption").textContent = label(DISTRICT, c.district) + (located ? " · " + located + " 个投诉点" : " · 投诉未标注坐标");

@@ -1,0 +1,524 @@
+// Package console drives the officers' web console in a real headless
+// Chromium against the officers API, the outbox relay and the hotline
+// callbacks on real PostgreSQL and NATS: an officer signs in on a phone,
+// sees a case arrive live, signs for it, resolves it, and the hotline is
+// told.
+package console
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"image/png"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
+
+	"github.com/xiamen-eeb/nuisance/internal/auth"
+	"github.com/xiamen-eeb/nuisance/internal/caseflow"
+	"github.com/xiamen-eeb/nuisance/internal/httpx"
+	"github.com/xiamen-eeb/nuisance/internal/openapi"
+	"github.com/xiamen-eeb/nuisance/internal/outbox"
+	"github.com/xiamen-eeb/nuisance/internal/pgstore"
+	"github.com/xiamen-eeb/nuisance/internal/testenv"
+	"github.com/xiamen-eeb/nuisance/services/callbacks"
+	"github.com/xiamen-eeb/nuisance/services/officers"
+	"github.com/xiamen-eeb/nuisance/web/officer"
+)
+
+const (
+	chromiumPath = "/usr/bin/chromium"
+	team         = "siming-urban"
+	callerPhone  = "13812345678"
+	maskedPhone  = "138****5678"
+)
+
+// chromium is the browser the test drives: $CHROMIUM or Debian's package.
+// Without one the test is skipped, unless CHROMIUM_REQUIRED says the run
+// must exercise the browser (make test sets it).
+func chromium(t *testing.T) string {
+	t.Helper()
+	p := os.Getenv("CHROMIUM")
+	if p == "" {
+		p = chromiumPath
+	}
+	if _, err := os.Stat(p); err != nil {
+		if os.Getenv("CHROMIUM_REQUIRED") != "" {
+			t.Fatalf("CHROMIUM_REQUIRED is set but %s is missing (install it with scripts/install-deps.sh --chromium)", p)
+		}
+		t.Skipf("chromium not installed at %s: the console is not driven in a browser (scripts/install-deps.sh --chromium installs it; make test sets CHROMIUM_REQUIRED)", p)
+	}
+	return p
+}
+
+// artifactDir is where screenshots are kept: $NUISANCE_ARTIFACTS (CI
+// uploads it) or the test's temporary directory.
+func artifactDir(t *testing.T) string {
+	t.Helper()
+	if dir := os.Getenv("NUISANCE_ARTIFACTS"); dir != "" {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		return dir
+	}
+	return t.TempDir()
+}
+
+// hotline is the 12345 hotline's side of the callbacks: it checks each
+// signature and keeps what it was told.
+type hotline struct {
+	hook *standardwebhooks.Webhook
+	mu   sync.Mutex
+	got  []map[string]any
+	bad  []string
+}
+
+func (h *hotline) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	if err := h.hook.Verify(body, r.Header); err != nil {
+		h.mu.Lock()
+		h.bad = append(h.bad, err.Error())
+		h.mu.Unlock()
+		http.Error(w, "bad signature", http.StatusUnauthorized)
+		return
+	}
+	var v map[string]any
+	if err := json.Unmarshal(body, &v); err != nil {
+		http.Error(w, "bad body", http.StatusBadRequest)
+		return
+	}
+	h.mu.Lock()
+	h.got = append(h.got, v)
+	h.mu.Unlock()
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// told reports whether the hotline received status for ticket.
+func (h *hotline) told(ticket, status string) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return slices.ContainsFunc(h.got, func(v map[string]any) bool { return v["ticket_id"] == ticket && v["status"] == status })
+}
+
+func (h *hotline) callback(ticket, status string) map[string]any {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, v := range h.got {
+		if v["ticket_id"] == ticket && v["status"] == status {
+			return v
+		}
+	}
+	return nil
+}
+
+// system is the part of the pipeline the console talks to.
+type system struct {
+	pool    *pgxpool.Pool
+	url     string
+	token   string
+	hotline *hotline
+	mux     *httpx.RecordingMux
+}
+
+func newSecret(t *testing.T) string {
+	t.Helper()
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatal(err)
+	}
+	return "whsec_" + base64.StdEncoding.EncodeToString(b)
+}
+
+func setup(t *testing.T) *system {
+	t.Helper()
+	pool := testenv.DB(t)
+	nats := testenv.StartNATS(t)
+	log := testenv.Log(t)
+	secret := newSecret(t)
+	hook, err := standardwebhooks.NewWebhook(secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hl := &hotline{hook: hook}
+	receiver := httptest.NewServer(hl)
+	t.Cleanup(receiver.Close)
+
+	off, err := officers.New(officers.DefaultConfig(), pool, nats.JS, log.Named("officers"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cbCfg := callbacks.DefaultConfig(receiver.URL, secret)
+	cbCfg.Poll = 50 * time.Millisecond
+	cb, err := callbacks.New(cbCfg, pool, nats.JS, log.Named("callbacks"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := httpx.NewRecordingMux()
+	off.Routes(mux)
+	officer.Routes(mux)
+	openapi.Routes(mux)
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	for _, r := range []interface{ Run(context.Context) error }{
+		off, cb, &outbox.Relay{Pool: pool, JS: nats.JS, Log: log.Named("relay"), Poll: 50 * time.Millisecond},
+	} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := r.Run(ctx); err != nil && ctx.Err() == nil {
+				t.Errorf("%T stopped: %v", r, err)
+			}
+		}()
+	}
+	// Runs before srv.Close (cleanups run last first): the services end
+	// their event streams so the server can close.
+	t.Cleanup(func() { cancel(); wg.Wait() })
+
+	_, token, err := auth.NewStore(pool, 0).Add(context.Background(), auth.NewOfficer{Name: "林晓", Team: team, Role: auth.RoleOfficer})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &system{pool: pool, url: srv.URL, token: token, hotline: hl, mux: mux}
+}
+
+// feed opens a case for one new complaint and assigns it to the team, as
+// the router does: through caseflow, so the outbox carries case.assigned
+// to the officers' stream and to the callbacks.
+func (s *system) feed(t *testing.T, n int, priority string, signDue time.Time) (caseID, ticket string) {
+	t.Helper()
+	ctx := context.Background()
+	complaintID := fmt.Sprintf("cmp_console_%d", n)
+	ticket = fmt.Sprintf("XM12345-2024-%06d", n)
+	lon, lat := 118.0894+float64(n)*0.001, 24.4798
+	err := pgstore.InTx(ctx, s.pool, func(tx pgx.Tx) error {
+		now := time.Now()
+		if _, err := tx.Exec(ctx, `INSERT INTO complaints (id, ticket_id, received_at, description, category, subcategory, address,
+				loc_lon, loc_lat, loc_crs, caller_name, caller_phone, channel)
+			VALUES ($1, $2, $3, $4, 'noise', 'construction', $5, $6, $7, 'wgs84', '陈美玲', $8, 'phone')`,
+			complaintID, ticket, now.Add(-10*time.Minute), "晚上十一点了工地还在打桩，吵得睡不着，回电"+callerPhone,
+			"思明区莲前西路2号工地", lon, lat, callerPhone); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO locations (complaint_id, located, district, district_name, lon, lat, method,
+				confidence, place, category, subcategory, priority, urgent, received_at)
+			VALUES ($1, true, 'siming', '思明区', $2, $3, 'coordinates', 1, '莲前西路2号工地', 'noise', 'construction', true, true, $4)`,
+			complaintID, lon, lat, now.Add(-10*time.Minute)); err != nil {
+			return err
+		}
+		router := caseflow.Service("router")
+		c, _, err := caseflow.Open(ctx, tx, router, caseflow.NewCase{
+			ID: caseflow.IDFor(complaintID), ComplaintID: complaintID, Category: "noise", Subcategory: "construction",
+			District: "siming", Place: "莲前西路2号工地", PlaceKey: "莲前西路2号", Lon: &lon, Lat: &lat, OpenedAt: now,
+		})
+		if err != nil {
+			return err
+		}
+		_, err = caseflow.Assign(ctx, tx, c.ID, router, caseflow.Assignment{
+			Team: team, Mode: "on_site", Priority: priority, SignDue: signDue, ResolveDue: signDue.Add(72 * time.Hour),
+			Reason: "console test feed",
+		})
+		caseID = c.ID
+		return err
+	})
+	if err != nil {
+		t.Fatalf("feed case %d: %v", n, err)
+	}
+	return caseID, ticket
+}
+
+// api calls the officers API with the officer's token and checks the
+// answer against the OpenAPI document.
+func (s *system) api(t *testing.T, doc *openapi.Document, op, path string) []byte {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, s.url+path, nil)
+	req.Header.Set("Authorization", "Bearer "+s.token)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	body, _ := io.ReadAll(res.Body)
+	if err := doc.Validate(op, res.StatusCode, res.Header.Get("Content-Type"), body); err != nil {
+		t.Errorf("the answer to %s breaks the OpenAPI document: %v\n%s", path, err, body)
+	}
+	return body
+}
+
+func TestOfficerResolvesLiveAssignmentOnPhone(t *testing.T) {
+	t.Parallel()
+	exec := chromium(t)
+	s := setup(t)
+	dir := artifactDir(t)
+
+	// The routes the console relies on are described by the document.
+	doc, err := openapi.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ops []string
+	for _, op := range doc.Operations() {
+		if strings.HasPrefix(op, "GET /api/") || strings.HasPrefix(op, "POST /api/v1/cases/") || strings.Contains(op, " /officer/") ||
+			strings.Contains(op, "triage") || op == "GET /openapi.json" {
+			ops = append(ops, op)
+		}
+	}
+	ops = slices.DeleteFunc(ops, func(op string) bool { return op == "GET /api/v1/hotspots" })
+	if err := openapi.CheckRoutes(ops, s.mux.Patterns()); err != nil {
+		t.Errorf("officers' routes and the OpenAPI document differ: %v", err)
+	}
+
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
+		chromedp.ExecPath(exec),
+		chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck,
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(375, 667),
+	)
+	t.Cleanup(cancelAlloc)
+	browser, cancelBrowser := chromedp.NewContext(allocCtx)
+	t.Cleanup(cancelBrowser)
+	// Start the browser on a context without a deadline: the first Run's
+	// context owns the browser's lifetime.
+	if err := chromedp.Do(browser, chromedp.EmulateViewport(375, 667, chromedp.EmulateScale(2), chromedp.EmulateMobile)); err != nil {
+		t.Fatalf("start chromium: %v", err)
+	}
+	var pageErrs []string
+	var errMu sync.Mutex
+	consoleCtx, stopConsole := context.WithCancel(browser)
+	defer stopConsole()
+	go func() {
+		for m, err := range chromedp.Console(consoleCtx) {
+			if err != nil {
+				return
+			}
+			if m.Type == chromedp.ConsoleError || m.IsException() || m.Type == chromedp.ConsoleWarning {
+				errMu.Lock()
+				pageErrs = append(pageErrs, m.String())
+				errMu.Unlock()
+			}
+		}
+	}()
+	ctx, cancel := context.WithTimeout(browser, 90*time.Second)
+	defer cancel()
+	start := time.Now()
+	step := func(what string, steps ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		if err := chromedp.Do(sctx, steps...); err != nil {
+			fctx, cancel := context.WithTimeout(browser, 10*time.Second)
+			defer cancel()
+			shot(t, fctx, dir, "console-failed.png")
+			t.Fatalf("%s: %v", what, err)
+		}
+		t.Logf("%5.1fs %s", time.Since(start).Seconds(), what)
+	}
+	text := func(sel string) string {
+		t.Helper()
+		v, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
+		if err != nil {
+			t.Fatalf("text of %s: %v", sel, err)
+		}
+		return v
+	}
+	eval := func(expr string) bool {
+		t.Helper()
+		v, err := chromedp.Run(ctx, chromedp.Evaluate[bool](expr))
+		if err != nil {
+			t.Fatalf("evaluate %s: %v", expr, err)
+		}
+		return v
+	}
+	wait := func(expr string) chromedp.Action[chromedp.Void] {
+		return chromedp.Poll[chromedp.Void](expr, chromedp.WithPollingInterval(50*time.Millisecond), chromedp.WithPollingTimeout(30*time.Second))
+	}
+
+	// Sign in.
+	step("open the console",
+		chromedp.Navigate(s.url+"/officer/"),
+		chromedp.WaitVisible(chromedp.CSS("#token")),
+		chromedp.SendKeys(chromedp.CSS("#token"), s.token),
+		chromedp.Click(chromedp.CSS("#login-form button[type=submit]")),
+		chromedp.WaitVisible(chromedp.CSS("#view-list")),
+		wait(`document.querySelector("#live").classList.contains("on")`),
+		wait(`document.querySelector("#who").textContent.includes("思明区城市管理综合执法大队")`),
+	)
+	if !eval(`localStorage.getItem("nuisance.officer.token") !== null`) {
+		t.Error("the token is not kept in localStorage")
+	}
+	if n := eval(`document.querySelectorAll("#list .card").length === 0`); !n {
+		t.Fatal("the list is not empty before any case was fed")
+	}
+
+	// An urgent case arrives while the page is open, and an overdue one.
+	step("mark the page", chromedp.Evaluate[chromedp.Void](`window.__sameDocument = true`))
+	caseID, ticket := s.feed(t, 1, "urgent", time.Now().Add(2*time.Hour))
+	lateID, _ := s.feed(t, 2, "normal", time.Now().Add(-10*time.Minute))
+	card := `#list a.card[data-case="` + caseID + `"]`
+	step("see the assignments arrive live",
+		chromedp.WaitVisible(chromedp.CSS(card)),
+		chromedp.WaitVisible(chromedp.CSS(`#list a.card[data-case="`+lateID+`"]`)),
+	)
+	if !eval(`window.__sameDocument === true`) {
+		t.Error("the page reloaded: the assignments did not arrive live")
+	}
+	got := text(card)
+	for _, want := range []string{"紧急", "噪声 · 建筑施工", "思明区", "莲前西路2号工地", "待签收"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("card %q lacks %q", got, want)
+		}
+	}
+	if !regexp.MustCompile(`签收剩余 0[01]:\d\d:\d\d`).MatchString(got) {
+		t.Errorf("card %q has no sign-for countdown of under two hours", got)
+	}
+	late := `#list a.card[data-case="` + lateID + `"] .due`
+	if lt := text(late); !strings.Contains(lt, "签收已超时 00:") || !eval(`document.querySelector('`+late+`').classList.contains("overdue")`) {
+		t.Errorf("overdue case shows %q, want a red 签收已超时", lt)
+	}
+	before := text(card + " .due")
+	step("let the countdown tick", wait(`document.querySelector('`+card+` .due').textContent !== `+jsString(before)))
+	shot(t, ctx, dir, "console-list-375x667.png")
+
+	// Open the case: its complaint with a masked caller, the map.
+	step("open the case",
+		chromedp.Click(chromedp.CSS(card)),
+		chromedp.WaitVisible(chromedp.CSS("#btn-accept")),
+		wait(`document.querySelectorAll("#map path.outline").length > 0 && document.querySelectorAll("#map circle").length > 0`),
+	)
+	if c := text("#complaints"); !strings.Contains(c, maskedPhone) || !strings.Contains(c, ticket) || strings.Contains(c, callerPhone) {
+		t.Errorf("complaints show %q: want ticket %s, caller %s and never the full number", c, ticket, maskedPhone)
+	}
+	html, err := chromedp.Run(ctx, chromedp.OuterHTML(chromedp.CSS("html")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(html, callerPhone) {
+		t.Error("the full phone number is in the page before any call-back was asked for")
+	}
+	if !eval(`(() => { const b = document.querySelector("#map circle").getBBox(); const v = document.querySelector("#map").viewBox.baseVal;
+		return b.x >= 0 && b.y >= 0 && b.x <= v.width && b.y <= v.height; })()`) {
+		t.Error("the complaint point lies outside the map")
+	}
+	s.api(t, doc, "GET /api/v1/cases/{id}", "/api/v1/cases/"+caseID)
+	s.api(t, doc, "GET /api/v1/assignments", "/api/v1/assignments")
+	s.api(t, doc, "GET /api/v1/me", "/api/v1/me")
+
+	// Call the citizen back: the number is revealed on demand only.
+	step("reveal the caller",
+		chromedp.Click(chromedp.CSS(`#complaints button[data-complaint]`)),
+		wait(`!!document.querySelector('#complaints a.phone[href="tel:`+callerPhone+`"]')`),
+	)
+
+	// Sign for it, then resolve it.
+	step("accept",
+		chromedp.Click(chromedp.CSS("#btn-accept")),
+		chromedp.WaitVisible(chromedp.CSS("#btn-resolve")),
+		wait(`document.querySelector("#case-due .due").textContent.startsWith("办结剩余")`),
+	)
+	step("resolve",
+		chromedp.Click(chromedp.CSS("#btn-resolve")),
+		chromedp.WaitVisible(chromedp.CSS("#resolve-form")),
+		chromedp.SetValue(chromedp.CSS("#outcome"), "penalized"),
+		chromedp.SendKeys(chromedp.CSS("#resolve-note"), "现场责令停止夜间施工，已立案处罚"),
+		chromedp.Click(chromedp.CSS("#resolve-form button[type=submit]")),
+		chromedp.WaitVisible(chromedp.CSS("#case-head .state.resolved")),
+		chromedp.WaitNotVisible(chromedp.CSS("#btn-resolve")),
+	)
+	if h := text("#case-head"); !strings.Contains(h, "已办结") || !strings.Contains(h, "已处罚") {
+		t.Errorf("case head %q does not show 已办结 and 已处罚", h)
+	}
+	if a := text("#audit"); !strings.Contains(a, "签收") || !strings.Contains(a, "办结") || !strings.Contains(a, "查看来电号码") {
+		t.Errorf("audit %q lacks the sign-for, the reveal or the resolution", a)
+	}
+	shot(t, ctx, dir, "console-case-375x667.png")
+
+	// The hotline hears of it, signed.
+	testenv.Eventually(t, 30*time.Second, "the hotline callback of the resolution", func() bool { return s.hotline.told(ticket, "resolved") })
+	if cb := s.hotline.callback(ticket, "resolved"); cb["case_id"] != caseID || cb["team"] != team {
+		t.Errorf("callback %v: want case %s, team %s", cb, caseID, team)
+	}
+	if !s.hotline.told(ticket, "assigned") {
+		t.Error("the hotline was not told of the assignment")
+	}
+	if len(s.hotline.bad) > 0 {
+		t.Errorf("callbacks with bad signatures: %v", s.hotline.bad)
+	}
+	var status, outcome, actor string
+	if err := s.pool.QueryRow(context.Background(), `SELECT c.status, c.outcome, a.actor FROM cases c
+		JOIN case_audit a ON a.case_id = c.id AND a.action = 'resolve' WHERE c.id = $1`, caseID).Scan(&status, &outcome, &actor); err != nil {
+		t.Fatal(err)
+	}
+	if status != "resolved" || outcome != "penalized" || !strings.HasPrefix(actor, "officer:") {
+		t.Errorf("stored case: status %s, outcome %s, resolved by %s", status, outcome, actor)
+	}
+
+	// Back on the list the resolved case has left the inbox; signing out
+	// forgets the token.
+	step("back to the list",
+		chromedp.Click(chromedp.CSS("a.back")),
+		chromedp.WaitVisible(chromedp.CSS(`#list a.card[data-case="`+lateID+`"]`)),
+		chromedp.WaitNotPresent(chromedp.CSS(card)),
+		chromedp.Click(chromedp.CSS("#signout")),
+		chromedp.WaitVisible(chromedp.CSS("#view-login")),
+	)
+	if !eval(`localStorage.getItem("nuisance.officer.token") === null`) {
+		t.Error("signing out left the token in localStorage")
+	}
+	stopConsole()
+	errMu.Lock()
+	defer errMu.Unlock()
+	for _, e := range pageErrs {
+		t.Errorf("the page logged: %s", e)
+	}
+}
+
+// shot saves a PNG of the viewport and checks it is a phone-sized page
+// with something drawn on it.
+func shot(t *testing.T, ctx context.Context, dir, name string) {
+	t.Helper()
+	b, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
+	if err != nil {
+		t.Errorf("screenshot %s: %v", name, err)
+		return
+	}
+	path := filepath.Join(dir, name)
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	img, err := png.Decode(bytes.NewReader(b))
+	if err != nil {
+		t.Fatalf("screenshot %s: %v", name, err)
+	}
+	if w, h := img.Bounds().Dx(), img.Bounds().Dy(); w != 750 || h != 1334 {
+		t.Errorf("screenshot %s is %dx%d, want a 375x667 phone at scale 2", name, w, h)
+	}
+	t.Logf("screenshot kept at %s", path)
+}
+
+func jsString(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
+}
