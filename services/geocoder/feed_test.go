@@ -56,7 +56,17 @@ func loadFeed(tb testing.TB, pool *pgxpool.Pool, js jetstream.JetStream, cs []si
 	if err != nil {
 		tb.Fatalf("copy complaints: %v", err)
 	}
-	for _, c := range cs {
+	wait := func() {
+		select {
+		case <-js.PublishAsyncComplete():
+		case <-time.After(60 * time.Second):
+			tb.Fatal("publishing the feed stalled for 60s")
+		}
+	}
+	for i, c := range cs {
+		if i > 0 && i%1000 == 0 {
+			wait() // stay under the client's limit of outstanding publishes
+		}
 		ev := event.ComplaintReceived{
 			EventID: c.TicketID + ".received", ComplaintID: c.TicketID, TicketID: c.TicketID, ReceivedAt: c.ReceivedAt,
 			Description: c.Description, Category: c.Category, Subcategory: c.Subcategory, HotlineCategory: c.HotlineCategory,
@@ -76,11 +86,7 @@ func loadFeed(tb testing.TB, pool *pgxpool.Pool, js jetstream.JetStream, cs []si
 			tb.Fatal(err)
 		}
 	}
-	select {
-	case <-js.PublishAsyncComplete():
-	case <-time.After(60 * time.Second):
-		tb.Fatal("publishing the feed took over 60s")
-	}
+	wait()
 }
 
 func nullable(s string) *string {

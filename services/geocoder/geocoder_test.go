@@ -514,9 +514,11 @@ func TestRedeliveryIsIdempotent(t *testing.T) {
 	for _, msgID := range []string{"dup.received", "dup.received/r1", "dup.received/r2"} {
 		e.publish(t, event.SubjComplaintReceived, msgID, ev)
 	}
+	// The replay would now be unclassified: it must neither overwrite the
+	// first result nor send the complaint to triage.
 	again := ev
 	again.EventID = "dup.received-again"
-	again.Description = "餐馆油烟"
+	again.Description = "想咨询一下社保怎么办理"
 	e.publish(t, event.SubjComplaintReceived, again.EventID, again)
 	e.waitLocated(t, "dup")
 	e.waitDrained(t, "COMPLAINTS", geocoder.DurableReceived)
@@ -525,6 +527,9 @@ func TestRedeliveryIsIdempotent(t *testing.T) {
 	}
 	if n := e.count(t, `SELECT count(*) FROM outbox WHERE subject LIKE 'complaint.located.%'`); n != 1 {
 		t.Errorf("%d located events, want 1", n)
+	}
+	if n := e.count(t, `SELECT count(*) FROM outbox WHERE subject = 'complaint.unlocated'`) + e.count(t, `SELECT count(*) FROM triage`); n != 0 {
+		t.Errorf("a replay of a located complaint sent it to triage")
 	}
 	if r := e.location(t, "dup"); str(r.Category) != "noise" {
 		t.Errorf("a replay under another event id changed the category to %s", str(r.Category))

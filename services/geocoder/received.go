@@ -126,26 +126,30 @@ func (s *Service) HandleComplaintReceived(ctx context.Context, tx pgx.Tx, ev eve
 		s.log.Warn("unknown category code ignored; classified from the text",
 			zap.String("complaint_id", ev.ComplaintID), zap.String("category", ev.Category), zap.String("subcategory", ev.Subcategory))
 	}
-	b := &pgx.Batch{}
-	queueLocation(b, ev, d)
+	var subject string
+	var out interface{ ID() string }
 	if d.kind != "" {
-		queueTriage(b, ev.ComplaintID, d.kind, d.reason)
-		if err := queueOutbox(b, event.SubjComplaintUnlocated, event.ComplaintUnlocated{
+		subject = event.SubjComplaintUnlocated
+		out = event.ComplaintUnlocated{
 			EventID:     ev.ComplaintID + ".unlocated",
 			ComplaintID: ev.ComplaintID,
 			TicketID:    ev.TicketID,
 			Reason:      d.reason,
-		}); err != nil {
-			return err
 		}
 	} else {
 		located := locatedEvent(ev.ComplaintID+".located", ev.ComplaintID, ev.TicketID, ev.ReceivedAt, d.loc, d.cls.Category, d.cls.Subcategory, d.prio)
-		if err := queueOutbox(b, locatedSubject(located), located); err != nil {
-			return err
-		}
+		subject, out = locatedSubject(located), located
 	}
-	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+	args, err := storeArgs(ev, d, subject, out)
+	if err != nil {
+		return err
+	}
+	var inserted int
+	if err := tx.QueryRow(ctx, storeDecision, args...).Scan(&inserted); err != nil {
 		return fmt.Errorf("store location of %s: %w", ev.ComplaintID, err)
+	}
+	if inserted == 0 {
+		return nil // handled before under another event id
 	}
 	outcome := d.kind
 	if outcome == "" {
