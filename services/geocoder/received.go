@@ -114,9 +114,8 @@ func joinReasons(rs ...string) string {
 
 // HandleComplaintReceived locates and classifies a received complaint,
 // stores the result in locations, and publishes complaint.located or, with
-// a triage row, complaint.unlocated. A complaint already handled (under any
-// event id) keeps its first result: the same event ids are written again
-// and are no-ops.
+// a triage row, complaint.unlocated. A complaint already handled, under
+// any event id, keeps its first result and nothing more is written.
 func (s *Service) HandleComplaintReceived(ctx context.Context, tx pgx.Tx, ev event.ComplaintReceived, _ natsx.Meta) error {
 	d, err := s.decide(ev)
 	if err != nil {
