@@ -475,12 +475,43 @@ func TestOfficerResolvesLiveAssignmentOnPhone(t *testing.T) {
 		t.Errorf("stored case: status %s, outcome %s, resolved by %s", status, outcome, actor)
 	}
 
-	// Back on the list the resolved case has left the inbox; signing out
-	// forgets the token.
-	step("back to the list",
+	// Back on the list the resolved case has left the inbox. The overdue
+	// one is not the team's: it goes back (退单) with a reason.
+	lateCard := `#list a.card[data-case="` + lateID + `"]`
+	step("return the other case",
 		chromedp.Click(chromedp.CSS("a.back")),
-		chromedp.WaitVisible(chromedp.CSS(`#list a.card[data-case="`+lateID+`"]`)),
+		chromedp.WaitVisible(chromedp.CSS(lateCard)),
 		chromedp.WaitNotPresent(chromedp.CSS(card)),
+		chromedp.Click(chromedp.CSS(lateCard)),
+		chromedp.WaitVisible(chromedp.CSS("#btn-return")),
+		chromedp.Click(chromedp.CSS("#btn-return")),
+		chromedp.WaitVisible(chromedp.CSS("#return-form")),
+		chromedp.SendKeys(chromedp.CSS("#return-reason"), "施工噪声夜间作业许可属生态环境部门职责"),
+		chromedp.Click(chromedp.CSS("#return-form button[type=submit]")),
+		chromedp.WaitVisible(chromedp.CSS("#view-list")),
+		chromedp.WaitNotPresent(chromedp.CSS(lateCard)),
+	)
+	var lateStatus string
+	if err := s.pool.QueryRow(context.Background(), `SELECT status FROM cases WHERE id = $1`, lateID).Scan(&lateStatus); err != nil {
+		t.Fatal(err)
+	}
+	if lateStatus != "returned" {
+		t.Errorf("returned case is %s", lateStatus)
+	}
+
+	// The same page on a desktop screen, then signing out forgets the
+	// token.
+	step("desktop", chromedp.EmulateViewport(1280, 800), chromedp.Evaluate[chromedp.Void](`location.hash = "#/case/` + caseID + `"`),
+		chromedp.WaitVisible(chromedp.CSS("#case-head .state.resolved")))
+	desk, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "console-case-desktop.png"), desk, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("screenshot kept at %s", filepath.Join(dir, "console-case-desktop.png"))
+	step("sign out",
 		chromedp.Click(chromedp.CSS("#signout")),
 		chromedp.WaitVisible(chromedp.CSS("#view-login")),
 	)
