@@ -501,7 +501,7 @@ func TestOfficerResolvesLiveAssignmentOnPhone(t *testing.T) {
 
 	// The same page on a desktop screen, then signing out forgets the
 	// token.
-	step("desktop", chromedp.EmulateViewport(1280, 800), chromedp.Evaluate[chromedp.Void](`location.hash = "#/case/` + caseID + `"`),
+	step("desktop", chromedp.EmulateViewport(1280, 800), chromedp.Evaluate[chromedp.Void](`location.hash = "#/case/`+caseID+`"`),
 		chromedp.WaitVisible(chromedp.CSS("#case-head .state.resolved")))
 	desk, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
 	if err != nil {
