@@ -47,6 +47,7 @@ type Document struct {
 		OpenAPI string                                `json:"openapi"`
 		Paths   map[string]map[string]json.RawMessage `json:"paths"`
 	}
+	tree        any // the whole document, decoded once for resolve
 	compileOnce sync.Once
 	compiler    *jsonschema.Compiler
 	compileErr  error
@@ -69,6 +70,9 @@ func Load() (*Document, error) { return loaded() }
 func Parse(b []byte) (*Document, error) {
 	d := &Document{raw: b, compiled: map[string]*jsonschema.Schema{}}
 	if err := json.Unmarshal(b, &d.doc); err != nil {
+		return nil, fmt.Errorf("openapi: %w", err)
+	}
+	if err := json.Unmarshal(b, &d.tree); err != nil {
 		return nil, fmt.Errorf("openapi: %w", err)
 	}
 	if !strings.HasPrefix(d.doc.OpenAPI, "3.1.") {
@@ -300,12 +304,8 @@ type node struct {
 
 // resolve finds the node at ptr, following a $ref to components once.
 func (d *Document) resolve(ptr string) (node, error) {
-	var v any
-	if err := json.Unmarshal(d.raw, &v); err != nil {
-		return node{}, err
-	}
 	for range 4 {
-		cur := v
+		cur := d.tree
 		for _, tok := range strings.Split(strings.TrimPrefix(ptr, "/"), "/") {
 			tok = strings.ReplaceAll(strings.ReplaceAll(tok, "~1", "/"), "~0", "~")
 			obj, ok := cur.(map[string]any)
