@@ -170,37 +170,62 @@ func (c *Consumer[T]) Run(ctx context.Context) error {
 	}
 }
 
-type item[T Event] struct {
-	msg       jetstream.Msg
-	ev        T
-	delivered uint64
+type outcome struct {
+	ok  bool
+	dup bool
+	err error
 }
 
-func (c *Consumer[T]) process(ctx context.Context, msgs []jetstream.Msg) {
-	start := time.Now()
-	items := make([]item[T], 0, len(msgs))
-	for _, m := range msgs {
-		var delivered uint64 = 1
-		if md, err := m.Metadata(); err == nil {
-			delivered = md.NumDelivered
-		}
-		ev, err := c.decode(m.Data())
-		if err != nil {
-			c.deadLetter(ctx, m, delivered, "", err.Error())
-			continue
-		}
-		items = append(items, item[T]{msg: m, ev: ev, delivered: delivered})
-	}
-	if len(items) == 0 {
-		return
-	}
-	batchSize.WithLabelValues(c.spec.Durable).Observe(float64(len(items)))
+var errHandler = errors.New("a handler failed")
 
-	type outcome struct {
-		ok  bool
-		dup bool
-		err error
+// runFast handles the batch in one transaction with one statement for the
+// idempotency record of every message: the common case, when every
+// handler succeeds.
+func (c *Consumer[T]) runFast(ctx context.Context, items []item[T]) ([]outcome, error) {
+	out := make([]outcome, len(items))
+	ids := make([]string, len(items))
+	for i, it := range items {
+		ids[i] = it.ev.ID()
 	}
+	err := pgx.BeginFunc(ctx, c.pool, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `INSERT INTO processed_events (consumer, event_id)
+			SELECT $1, unnest($2::text[]) ON CONFLICT DO NOTHING RETURNING event_id`, c.spec.Durable, ids)
+		if err != nil {
+			return err
+		}
+		fresh := map[string]bool{}
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return err
+			}
+			fresh[id] = true
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		for i, it := range items {
+			id := it.ev.ID()
+			if !fresh[id] {
+				out[i] = outcome{ok: true, dup: true}
+				continue
+			}
+			delete(fresh, id) // a second copy in the same batch is a duplicate
+			if herr := c.handle(ctx, tx, it.ev, Meta{Subject: it.msg.Subject(), Delivered: it.delivered}); herr != nil {
+				return errHandler
+			}
+			out[i] = outcome{ok: true}
+		}
+		return nil
+	})
+	return out, err
+}
+
+// runIsolated handles the batch in one transaction with a savepoint per
+// message, recording each message's own outcome.
+func (c *Consumer[T]) runIsolated(ctx context.Context, items []item[T]) ([]outcome, error) {
 	out := make([]outcome, len(items))
 	err := pgx.BeginFunc(ctx, c.pool, func(tx pgx.Tx) error {
 		for i, it := range items {
@@ -236,6 +261,41 @@ func (c *Consumer[T]) process(ctx context.Context, msgs []jetstream.Msg) {
 		}
 		return nil
 	})
+	return out, err
+}
+
+type item[T Event] struct {
+	msg       jetstream.Msg
+	ev        T
+	delivered uint64
+}
+
+func (c *Consumer[T]) process(ctx context.Context, msgs []jetstream.Msg) {
+	start := time.Now()
+	items := make([]item[T], 0, len(msgs))
+	for _, m := range msgs {
+		var delivered uint64 = 1
+		if md, err := m.Metadata(); err == nil {
+			delivered = md.NumDelivered
+		}
+		ev, err := c.decode(m.Data())
+		if err != nil {
+			c.deadLetter(ctx, m, delivered, "", err.Error())
+			continue
+		}
+		items = append(items, item[T]{msg: m, ev: ev, delivered: delivered})
+	}
+	if len(items) == 0 {
+		return
+	}
+	batchSize.WithLabelValues(c.spec.Durable).Observe(float64(len(items)))
+
+	out, err := c.runFast(ctx, items)
+	if errors.Is(err, errHandler) {
+		// A handler failed: redo the batch with a savepoint per message
+		// so that one message's failure does not hold back the others.
+		out, err = c.runIsolated(ctx, items)
+	}
 	batchSeconds.WithLabelValues(c.spec.Durable).Observe(time.Since(start).Seconds())
 	if err != nil {
 		// Nothing of the batch was committed: every message comes back.

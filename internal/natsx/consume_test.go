@@ -4,6 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"slices"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -147,9 +150,10 @@ func TestConsumeDeadLettersInvalidPayload(t *testing.T) {
 func TestConsumeRetriesTransientErrors(t *testing.T) {
 	t.Parallel()
 	s := newSetup(t)
-	var calls atomic.Int32
+	var maxDelivered atomic.Uint64
 	s.run(t, func(ctx context.Context, tx pgx.Tx, ev event.ComplaintReceived, m natsx.Meta) error {
-		if calls.Add(1) == 1 {
+		maxDelivered.Store(max(maxDelivered.Load(), m.Delivered))
+		if m.Delivered == 1 {
 			// An effect written before the failure must be rolled back.
 			if err := record(ctx, tx, ev, m); err != nil {
 				return err
@@ -163,8 +167,8 @@ func TestConsumeRetriesTransientErrors(t *testing.T) {
 	testenv.Eventually(t, 15*time.Second, "effect after a retry", func() bool {
 		return s.count(t, `SELECT count(*) FROM effects WHERE event_id = 'retry' AND n = 1`) == 1
 	})
-	if calls.Load() != 2 {
-		t.Fatalf("handler called %d times, want 2", calls.Load())
+	if maxDelivered.Load() != 2 {
+		t.Fatalf("handled on %d deliveries, want success on the second", maxDelivered.Load())
 	}
 	if n := s.count(t, `SELECT count(*) FROM dead_letters`); n != 0 {
 		t.Fatalf("%d dead letters for a transient error", n)
@@ -174,9 +178,9 @@ func TestConsumeRetriesTransientErrors(t *testing.T) {
 func TestConsumeDeadLettersAtMaxDeliver(t *testing.T) {
 	t.Parallel()
 	s := newSetup(t)
-	var calls atomic.Int32
-	s.run(t, func(context.Context, pgx.Tx, event.ComplaintReceived, natsx.Meta) error {
-		calls.Add(1)
+	var deliveries deliverySet
+	s.run(t, func(_ context.Context, _ pgx.Tx, _ event.ComplaintReceived, m natsx.Meta) error {
+		deliveries.add(m.Delivered)
 		return errors.New("always failing")
 	}, 3)
 	ev := received("poison")
@@ -185,17 +189,17 @@ func TestConsumeDeadLettersAtMaxDeliver(t *testing.T) {
 		return s.count(t, `SELECT count(*) FROM dead_letters WHERE event_id = 'poison' AND deliveries = 3 AND reason LIKE 'max deliveries%'`) == 1
 	})
 	time.Sleep(3 * time.Second) // a terminated message must not come back
-	if calls.Load() != 3 {
-		t.Fatalf("handler called %d times, want 3", calls.Load())
+	if got := deliveries.list(); len(got) != 3 || got[2] != 3 {
+		t.Fatalf("handled on deliveries %v, want 1, 2 and 3", got)
 	}
 }
 
 func TestConsumeDeadLettersHandlerInvalid(t *testing.T) {
 	t.Parallel()
 	s := newSetup(t)
-	var calls atomic.Int32
-	s.run(t, func(context.Context, pgx.Tx, event.ComplaintReceived, natsx.Meta) error {
-		calls.Add(1)
+	var deliveries deliverySet
+	s.run(t, func(_ context.Context, _ pgx.Tx, _ event.ComplaintReceived, m natsx.Meta) error {
+		deliveries.add(m.Delivered)
 		return fault.Errorf(fault.Invalid, "category %q unknown", "smell")
 	}, 5)
 	ev := received("invalid")
@@ -203,7 +207,55 @@ func TestConsumeDeadLettersHandlerInvalid(t *testing.T) {
 	testenv.Eventually(t, 10*time.Second, "dead letter", func() bool {
 		return s.count(t, `SELECT count(*) FROM dead_letters WHERE event_id = 'invalid' AND deliveries = 1 AND reason LIKE '%smell%'`) == 1
 	})
-	if calls.Load() != 1 {
-		t.Fatalf("handler called %d times, want 1", calls.Load())
+	if got := deliveries.list(); len(got) != 1 || got[0] != 1 {
+		t.Fatalf("handled on deliveries %v, want only the first", got)
+	}
+}
+
+// deliverySet records which deliveries of a message reached the handler
+// (a failing batch is retried message by message within one delivery).
+type deliverySet struct {
+	mu sync.Mutex
+	m  map[uint64]bool
+}
+
+func (d *deliverySet) add(n uint64) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.m == nil {
+		d.m = map[uint64]bool{}
+	}
+	d.m[n] = true
+}
+
+func (d *deliverySet) list() []uint64 {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	var out []uint64
+	for n := range d.m {
+		out = append(out, n)
+	}
+	slices.Sort(out)
+	return out
+}
+
+func TestConsumeOneBadMessageDoesNotHoldBackItsBatch(t *testing.T) {
+	t.Parallel()
+	s := newSetup(t)
+	for i := range 20 {
+		ev := received(fmt.Sprintf("mix-%02d", i))
+		s.publish(t, ev.EventID, ev)
+	}
+	s.run(t, func(ctx context.Context, tx pgx.Tx, ev event.ComplaintReceived, m natsx.Meta) error {
+		if ev.EventID == "mix-07" {
+			return fault.Errorf(fault.Invalid, "unusable")
+		}
+		return record(ctx, tx, ev, m)
+	}, 5)
+	testenv.Eventually(t, 15*time.Second, "19 effects and 1 dead letter", func() bool {
+		return s.count(t, `SELECT count(*) FROM effects`) == 19 && s.count(t, `SELECT count(*) FROM dead_letters WHERE event_id = 'mix-07'`) == 1
+	})
+	if n := s.count(t, `SELECT count(*) FROM processed_events WHERE event_id = 'mix-07'`); n != 0 {
+		t.Fatal("the dead-lettered event is recorded as processed")
 	}
 }

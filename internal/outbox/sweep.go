@@ -29,7 +29,7 @@ type Sweeper struct {
 	Every   time.Duration
 	Watches []Watch
 
-	checked map[string]int64 // per consumer: every matching seq up to here was processed
+	checked map[Watch]int64 // per watch: every matching seq up to here was processed or dead-lettered
 }
 
 // Run sweeps every Every until ctx is cancelled.
@@ -75,14 +75,15 @@ func likePattern(filter string) string {
 // published again.
 func (s *Sweeper) SweepOnce(ctx context.Context) (int, error) {
 	if s.checked == nil {
-		s.checked = map[string]int64{}
+		s.checked = map[Watch]int64{}
 	}
 	total := 0
 	for _, w := range s.Watches {
 		rows, err := s.Pool.Query(ctx, `SELECT o.seq, o.event_id, o.sent_at IS NOT NULL AND o.sent_at < now() - $3::interval AS due,
-				EXISTS (SELECT 1 FROM processed_events p WHERE p.consumer = $2 AND p.event_id = o.event_id) AS done
+				EXISTS (SELECT 1 FROM processed_events p WHERE p.consumer = $2 AND p.event_id = o.event_id)
+				OR EXISTS (SELECT 1 FROM dead_letters d WHERE d.consumer = $2 AND d.event_id = o.event_id) AS done
 			FROM outbox o WHERE o.seq > $4 AND o.subject LIKE $1
-			ORDER BY o.seq LIMIT 5000`, likePattern(w.Filter), w.Consumer, s.After.String(), s.checked[w.Consumer])
+			ORDER BY o.seq LIMIT 5000`, likePattern(w.Filter), w.Consumer, s.After.String(), s.checked[w])
 		if err != nil {
 			return total, err
 		}
@@ -98,7 +99,7 @@ func (s *Sweeper) SweepOnce(ctx context.Context) (int, error) {
 			}
 			if done {
 				if advance {
-					s.checked[w.Consumer] = seq
+					s.checked[w] = seq
 				}
 				continue
 			}
