@@ -41,8 +41,10 @@ func (s *Service) HandleComplaintLocated(ctx context.Context, tx pgx.Tx, ev even
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := s.sync(ctx, tx); err != nil {
-		return fmt.Errorf("cluster %s: %w", ev.ComplaintID, err)
+	if s.stale || s.engine == nil {
+		if err := s.rebuild(ctx, tx); err != nil {
+			return fmt.Errorf("cluster %s: %w", ev.ComplaintID, err)
+		}
 	}
 	s.store.q = tx
 	defer func() { s.store.q = nil }()
@@ -103,9 +105,13 @@ FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::floa
      AS t(id, hs, category, sub, district, lon, lat, pk, at)
 ON CONFLICT (complaint_id) DO UPDATE SET hotspot_id = EXCLUDED.hotspot_id`
 
-// persist queues everything one Add decided in one round trip.
+// persist stores everything one Add decided in one round trip. The round
+// trip first checks that the previous complaint's transaction committed:
+// when it did not, the engine was ahead of the database and everything
+// sent after the check is rolled back with the savepoint.
 func (s *Service) persist(ctx context.Context, tx pgx.Tx, ev event.ComplaintLocated, res cluster.Result) error {
 	b := &pgx.Batch{}
+	b.Queue(xactCheck, s.lastXact)
 	if len(res.Hotspots) > 0 {
 		n := len(res.Hotspots)
 		var (
@@ -185,8 +191,17 @@ func (s *Service) persist(ctx context.Context, tx pgx.Tx, ev event.ComplaintLoca
 			return err
 		}
 	}
-	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+	br := tx.SendBatch(ctx, b)
+	var xact, last string
+	if err := br.QueryRow().Scan(&xact, &last); err != nil {
+		_ = br.Close()
+		return fmt.Errorf("transaction status: %w", err)
+	}
+	if err := br.Close(); err != nil {
 		return err
+	}
+	if !s.checkXact(xact, last) {
+		return errEngineAhead
 	}
 	return nil
 }

@@ -2,6 +2,7 @@ package hotspots
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -161,33 +162,27 @@ func (s *Service) Restore(ctx context.Context) error {
 	return s.rebuild(ctx, s.pool)
 }
 
-// sync makes sure the engine holds exactly what the database holds before
-// the located complaint handled in tx: it rebuilds the engine when a
-// handler failed since, or when the transaction of the last complaint did
-// not commit. The caller holds s.mu.
-func (s *Service) sync(ctx context.Context, tx querier) error {
-	var xact, last string
-	err := tx.QueryRow(ctx, `SELECT pg_current_xact_id()::text,
-		CASE WHEN $1 = '' THEN 'committed' ELSE COALESCE(pg_xact_status($1::xid8), 'unknown') END`, s.lastXact).Scan(&xact, &last)
-	if err != nil {
-		return fmt.Errorf("transaction status: %w", err)
-	}
-	if xact != s.lastXact {
-		switch last {
-		case "committed":
-		case "in progress":
-			// The last batch's commit is still under way: decide once it
-			// is known.
-			return fmt.Errorf("transaction %s still in progress", s.lastXact)
-		default:
-			s.stale = true
-		}
-	}
-	if s.stale || s.engine == nil {
-		if err := s.rebuild(ctx, tx); err != nil {
-			return err
-		}
-	}
+// xactCheck is the first statement of every located complaint's batch: the
+// transaction it runs in, and whether the transaction of the previous
+// complaint committed.
+const xactCheck = `SELECT pg_current_xact_id()::text,
+	CASE WHEN $1 = '' THEN 'committed' ELSE COALESCE(pg_xact_status(NULLIF($1, '')::xid8), 'unknown') END`
+
+// errEngineAhead fails a complaint clustered by an engine that turned out
+// to hold decisions of a transaction that did not commit; the complaint is
+// retried on the rebuilt engine.
+var errEngineAhead = errors.New("the engine held complaints of a batch that did not commit; rebuilt, retry")
+
+// checkXact records the transaction of the complaint just handled and
+// reports whether the engine was in step with the database when it
+// clustered it: the previous complaint's transaction is this one, or it
+// committed. Otherwise the engine is marked for rebuilding. The caller
+// holds s.mu.
+func (s *Service) checkXact(xact, lastStatus string) bool {
+	ok := xact == s.lastXact || lastStatus == "committed"
 	s.lastXact = xact
-	return nil
+	if !ok {
+		s.stale = true
+	}
+	return ok
 }
