@@ -286,3 +286,28 @@ func TestMiddlewareAndRoles(t *testing.T) {
 		t.Fatalf("Role() = %q, %v", role, err)
 	}
 }
+
+// BenchmarkLookup measures authenticating a request's token: from the
+// cache, and from PostgreSQL on every request.
+func BenchmarkLookup(b *testing.B) {
+	ctx := context.Background()
+	pool := testenv.DB(b)
+	for _, bc := range []struct {
+		name string
+		ttl  time.Duration
+	}{{"cached", time.Hour}, {"database", 0}} {
+		b.Run(bc.name, func(b *testing.B) {
+			s := NewStore(pool, bc.ttl)
+			_, tok, err := s.Add(ctx, NewOfficer{Name: "bench", Team: "haicang-eco"})
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ResetTimer()
+			for b.Loop() {
+				if _, err := s.Lookup(ctx, tok); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

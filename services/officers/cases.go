@@ -22,12 +22,26 @@ import (
 // maxText caps a note or a reason, in characters.
 const maxText = 2000
 
-// visible is the SQL condition under which the principal in $1 (role), $2
-// (team) and $3 (district) may see case c, whose active assignment is a:
-// an officer the cases its team holds, a supervisor its district's,
-// an admin all. It is the rule of caseflow, repeated in every query of
-// this package so no endpoint can forget it.
-const visible = `(($1 = 'officer' AND a.team = $2) OR ($1 = 'supervisor' AND c.district = $3) OR $1 = 'admin')`
+// scoped puts into query, at {scope}, the SQL condition on $1 under which
+// principal p may see case c, whose active assignment is a: an officer
+// the cases its team holds, a supervisor its district's, an admin all. It
+// is the rule of caseflow, in every query of this package so no endpoint
+// can forget it, and one condition per role so that each query can use
+// its index.
+func scoped(query string, p auth.Principal) (string, string) {
+	cond, arg := "false AND $1::text IS NULL", p.Role
+	switch p.Role {
+	case auth.RoleOfficer:
+		// c.team equals a.team whenever a exists; it lets the query
+		// read the team's cases in index order.
+		cond, arg = "c.team = $1 AND a.team = $1", p.Team
+	case auth.RoleSupervisor:
+		cond, arg = "c.district = $1", p.District
+	case auth.RoleAdmin:
+		cond = "$1::text = 'admin'"
+	}
+	return strings.Replace(query, "{scope}", "("+cond+")", 1), arg
+}
 
 // caseStatuses are the statuses a list may be filtered by.
 var caseStatuses = []string{caseflow.StatusOpen, caseflow.StatusAssigned, caseflow.StatusAccepted,
@@ -69,11 +83,11 @@ const listAssignments = `SELECT c.id, c.status, c.category, COALESCE(c.subcatego
 	c.sign_due, c.resolve_due, c.accepted_at, c.updated_at
 FROM cases c
 LEFT JOIN assignments a ON a.case_id = c.id AND a.status = 'active'
-WHERE ` + visible + `
-	AND (cardinality($4::text[]) = 0 OR c.status = ANY($4))
-	AND ($5::timestamptz IS NULL OR (c.opened_at, c.id) < ($5, $6))
+WHERE {scope}
+	AND (cardinality($2::text[]) = 0 OR c.status = ANY($2))
+	AND ($3::timestamptz IS NULL OR (c.opened_at, c.id) < ($3, $4))
 ORDER BY c.opened_at DESC, c.id DESC
-LIMIT $7`
+LIMIT $5`
 
 // handleAssignments lists the cases the principal may see, newest first:
 // an officer its team's, a supervisor its district's, an admin all.
@@ -96,7 +110,8 @@ func (s *Service) handleAssignments(w http.ResponseWriter, r *http.Request, p au
 	if cur != nil {
 		at, after = &cur.At, cur.ID
 	}
-	rows, err := s.pool.Query(r.Context(), listAssignments, p.Role, p.Team, p.District, statuses, at, after, limit+1)
+	q, scope := scoped(listAssignments, p)
+	rows, err := s.pool.Query(r.Context(), q, scope, statuses, at, after, limit+1)
 	if err != nil {
 		return fmt.Errorf("list assignments: %w", err)
 	}
@@ -170,7 +185,7 @@ LEFT JOIN assignments a ON a.case_id = c.id AND a.status = 'active'
 JOIN case_complaints cc ON cc.case_id = c.id
 JOIN complaints m ON m.id = cc.complaint_id
 LEFT JOIN locations l ON l.complaint_id = m.id
-WHERE c.id = $4 AND ` + visible + `
+WHERE c.id = $2 AND {scope}
 ORDER BY m.received_at, m.id`
 
 // handleCase shows a case with its complaints, callers masked.
@@ -201,7 +216,8 @@ func (s *Service) handleCase(w http.ResponseWriter, r *http.Request, p auth.Prin
 }
 
 func (s *Service) complaints(ctx context.Context, q caseflow.Querier, caseID string, p auth.Principal) ([]Complaint, error) {
-	rows, err := q.Query(ctx, caseComplaints, p.Role, p.Team, p.District, caseID)
+	query, scope := scoped(caseComplaints, p)
+	rows, err := q.Query(ctx, query, scope, caseID)
 	if err != nil {
 		return nil, fmt.Errorf("complaints of case %s: %w", caseID, err)
 	}
@@ -235,7 +251,7 @@ type Caller struct {
 
 const revealCase = `SELECT c.status, COALESCE(a.team, '')
 FROM cases c LEFT JOIN assignments a ON a.case_id = c.id AND a.status = 'active'
-WHERE c.id = $4 AND ` + visible
+WHERE c.id = $2 AND {scope}`
 
 // revealCallers reads the callers only through the assigned team's active
 // assignment: the team is in the query, not just in the check before it.
@@ -262,7 +278,8 @@ func (s *Service) handleReveal(w http.ResponseWriter, r *http.Request, p auth.Pr
 	var callers []Caller
 	err := pgstore.InTx(ctx, s.pool, func(tx pgx.Tx) error {
 		var status, team string
-		err := tx.QueryRow(ctx, revealCase, p.Role, p.Team, p.District, id).Scan(&status, &team)
+		q, scope := scoped(revealCase, p)
+		err := tx.QueryRow(ctx, q, scope, id).Scan(&status, &team)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return fault.Errorf(fault.NotFound, "case %s not found", id)
 		}
