@@ -10,8 +10,12 @@ import (
 )
 
 // sweepEvery is how far the newest complaint time advances between two
-// evictions of points older than the horizon.
-const sweepEvery = 6 * time.Hour
+// evictions of points older than the horizon; bucketSpan is the time span
+// of the buckets points are evicted by.
+const (
+	sweepEvery = time.Hour
+	bucketSpan = time.Hour
+)
 
 // Engine clusters the complaints of its partition as they arrive. It is
 // safe for concurrent use, though a partition's complaints are best fed by
@@ -23,12 +27,15 @@ type Engine struct {
 	cats      []*catState
 	catIdx    map[string]uint8
 	districts map[string]bool // nil: every district
+	distIdx   map[string]uint16
 	ix        *index
 	nodes     map[string]*node
 	hotspots  map[string]*hotspot
 	latest    int64
 	seen      bool
 	lastSweep int64
+	buckets   map[int64][]*node // points by hour received, for eviction
+	minBucket int64
 	late      int64
 	horizonW  int64
 }
@@ -59,6 +66,8 @@ func NewEngine(cfg Config, store Store, opts ...Option) *Engine {
 		catIdx:   make(map[string]uint8),
 		nodes:    make(map[string]*node),
 		hotspots: make(map[string]*hotspot),
+		buckets:  make(map[int64][]*node),
+		distIdx:  make(map[string]uint16),
 		late:     int64(cfg.LateSlack),
 		horizonW: int64(2*cfg.maxWindow() + cfg.LateSlack),
 	}
@@ -116,6 +125,15 @@ func (e *Engine) newNode(p Point) (*node, error) {
 		n.lon, n.lat = lon, lat
 	}
 	n.params = e.cats[ci].paramsOf(p.Subcategory)
+	d, ok := e.distIdx[p.District]
+	if !ok {
+		if len(e.distIdx) > math.MaxUint16 {
+			return nil, fmt.Errorf("point %s: %w: too many districts", p.ID, ErrInvalidPoint)
+		}
+		d = uint16(len(e.distIdx))
+		e.distIdx[p.District] = d
+	}
+	n.dist = d
 	return n, nil
 }
 
@@ -134,6 +152,11 @@ func (e *Engine) point(n *node) Point {
 func (e *Engine) put(n *node) {
 	e.ix.insert(n)
 	e.nodes[n.id] = n
+	b := floorDiv(n.at, int64(bucketSpan))
+	if len(e.buckets) == 0 || b < e.minBucket {
+		e.minBucket = b
+	}
+	e.buckets[b] = append(e.buckets[b], n)
 }
 
 func (e *Engine) drop(n *node) {
@@ -154,12 +177,12 @@ func hotspotID(n *node) string {
 // Add clusters one complaint. Adding a complaint already seen changes
 // nothing and returns its current hotspot.
 func (e *Engine) Add(ctx context.Context, p Point) (Result, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
 	n, err := e.newNode(p)
 	if err != nil {
 		return Result{}, err
 	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
 	if old := e.nodes[p.ID]; old != nil {
 		return Result{HotspotID: hotspotID(old)}, nil
 	}
@@ -543,38 +566,20 @@ func (e *Engine) Len() int {
 	return len(e.nodes)
 }
 
-// sweep evicts points older than the horizon and forgets closed or merged
-// hotspots that no late complaint can reach any more.
+// sweep evicts points older than the horizon, bucket by bucket of arrival
+// hour, and forgets closed or merged hotspots no late complaint can reach.
 func (e *Engine) sweep() {
 	e.lastSweep = e.latest
 	h := e.horizon()
-	for k, s := range e.ix.cells {
-		i := sort.Search(len(s), func(j int) bool { return s[j].at >= h })
-		if i == 0 {
-			continue
+	last := floorDiv(h, int64(bucketSpan)) - 1
+	for b := e.minBucket; b <= last && len(e.buckets) > 0; b++ {
+		for _, n := range e.buckets[b] {
+			if e.nodes[n.id] == n {
+				e.drop(n)
+			}
 		}
-		for _, n := range s[:i] {
-			e.forget(n)
-		}
-		if i == len(s) {
-			delete(e.ix.cells, k)
-		} else {
-			e.ix.cells[k] = append([]*node(nil), s[i:]...)
-		}
-	}
-	for k, s := range e.ix.places {
-		i := sort.Search(len(s), func(j int) bool { return s[j].at >= h })
-		if i == 0 {
-			continue
-		}
-		for _, n := range s[:i] {
-			e.forget(n)
-		}
-		if i == len(s) {
-			delete(e.ix.places, k)
-		} else {
-			e.ix.places[k] = append([]*node(nil), s[i:]...)
-		}
+		delete(e.buckets, b)
+		e.minBucket = b + 1
 	}
 	forgetBefore := time.Unix(0, h-e.horizonW).UTC()
 	for id, hs := range e.hotspots {
@@ -584,13 +589,11 @@ func (e *Engine) sweep() {
 	}
 }
 
-// forget drops an evicted node from the node table and its hotspot; the
-// caller trims the index slices.
-func (e *Engine) forget(n *node) {
-	if e.nodes[n.id] == n {
-		delete(e.nodes, n.id)
-		if n.hs != nil {
-			n.hs.detach(n)
-		}
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if a%b != 0 && (a < 0) != (b < 0) {
+		q--
 	}
+	return q
 }
+

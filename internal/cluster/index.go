@@ -26,6 +26,7 @@ type node struct {
 	core                   bool
 	// nearD and nearID identify the nearest core neighbour of a non-core
 	// point (hasNear false when it has none).
+	dist    uint16 // interned district, for cheap cell keys
 	hasNear bool
 	nearD   float64
 	nearID  string
@@ -61,8 +62,8 @@ func (c *catState) paramsOf(sub string) *param {
 }
 
 type cellKey struct {
-	district string
 	x, y     int32
+	district uint16
 	cat      uint8
 }
 
@@ -87,7 +88,7 @@ func newIndex(cats []*catState) *index {
 func (ix *index) cellOf(n *node) cellKey {
 	c := ix.cats[n.cat]
 	return cellKey{
-		district: n.district,
+		district: n.dist,
 		cat:      n.cat,
 		x:        int32(math.Floor(n.lon * refCos * metresPerDegree / c.cellM)),
 		y:        int32(math.Floor(n.lat * metresPerDegree / c.cellM)),
@@ -200,7 +201,7 @@ func (ix *index) neighbours(n *node, fn func(m *node, d float64)) {
 		y1 := int32(math.Floor((n.lat + dLat) * metresPerDegree / c.cellM))
 		for x := x0; x <= x1; x++ {
 			for y := y0; y <= y1; y++ {
-				for _, m := range window(ix.cells[cellKey{district: n.district, cat: n.cat, x: x, y: y}], n.at, c.maxW) {
+				for _, m := range window(ix.cells[cellKey{district: n.dist, cat: n.cat, x: x, y: y}], n.at, c.maxW) {
 					if m == n || (n.key != "" && m.key == n.key) {
 						continue // same place: reported below
 					}
