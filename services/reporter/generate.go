@@ -100,26 +100,18 @@ type gen struct {
 }
 
 // counts fills the totals, the category × district tables with their
-// change, and the daily trend. A complaint's category is the geocoder's
-// classification, else the hotline's code; its district is the
-// geocoder's when it was located.
+// change, and the daily trend. A complaint's category and district are
+// the geocoder's.
 func (g *gen) counts(ctx context.Context) error {
 	from := g.end.AddDate(0, 0, -TrendDays)
-	rows, err := g.tx.Query(ctx, `
-		SELECT to_char(c.received_at AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM-DD'),
-		       COALESCE(l.category, c.category, ''),
-		       CASE WHEN l.located THEN COALESCE(l.district, '') ELSE '' END,
-		       count(*)
-		FROM complaints c LEFT JOIN locations l ON l.complaint_id = c.id
-		WHERE c.received_at >= $1 AND c.received_at < $2
-		GROUP BY 1, 2, 3`, from, g.end)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
+	// Days are counted from a Shanghai midnight: China keeps UTC+8 all
+	// year, so a day is always 86,400 seconds. The total comes from the
+	// complaints, the category and district from the geocoder's rows,
+	// each read from an index alone; a complaint the geocoder has not
+	// seen yet counts as unclassified and unlocated.
+	const day = `floor(extract(epoch FROM received_at - $1::timestamptz) / 86400)::int`
 	type key struct{ cat, district string }
 	this, prev := map[key]int{}, map[key]int{}
-	daily := map[string]*report.Day{}
 	r := g.r
 	r.Daily = make([]report.Day, TrendDays)
 	weekFirst := g.start.Format("2006-01-02")
@@ -131,33 +123,72 @@ func (g *gen) counts(ctx context.Context) error {
 			r.Daily[i].ByCategory[c] = 0
 		}
 	}
-	for i := range r.Daily {
-		daily[r.Daily[i].Date] = &r.Daily[i]
+	// tally moves n complaints of a day from unclassified and unlocated
+	// (the empty key) to their category and district.
+	tally := func(dayIndex int, cat, district string, n int) {
+		if dayIndex < 0 || dayIndex >= TrendDays {
+			return
+		}
+		d := &r.Daily[dayIndex]
+		if cat == "" && district == "" {
+			d.Total += n
+		} else if cat != "" {
+			d.ByCategory[cat] += n
+		}
+		var m map[key]int
+		switch {
+		case d.Date >= weekFirst:
+			m = this
+		case d.Date >= prevFirst:
+			m = prev
+		default:
+			return
+		}
+		if cat != "" || district != "" {
+			m[key{}] -= n
+		}
+		m[key{cat, district}] += n
 	}
-	known := func(c string) bool { return slices.Contains(report.Categories, c) }
+	rows, err := g.tx.Query(ctx, `SELECT `+day+`, count(*) FROM complaints
+		WHERE received_at >= $1 AND received_at < $2 GROUP BY 1`, from, g.end)
+	if err != nil {
+		return err
+	}
 	for rows.Next() {
-		var day, cat, district string
-		var n int
-		if err := rows.Scan(&day, &cat, &district, &n); err != nil {
+		var dayIndex, n int
+		if err := rows.Scan(&dayIndex, &n); err != nil {
+			rows.Close()
 			return err
 		}
-		if !known(cat) {
+		tally(dayIndex, "", "", n)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	rows, err = g.tx.Query(ctx, `
+		SELECT `+day+`, COALESCE(category, ''), CASE WHEN located THEN COALESCE(district, '') ELSE '' END, count(*)
+		FROM locations
+		WHERE received_at >= $1 AND received_at < $2 AND (category IS NOT NULL OR located)
+		GROUP BY 1, 2, 3`, from, g.end)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var dayIndex, n int
+		var cat, district string
+		if err := rows.Scan(&dayIndex, &cat, &district, &n); err != nil {
+			return err
+		}
+		if !slices.Contains(report.Categories, cat) {
 			cat = ""
 		}
 		if _, ok := g.ref.names[district]; !ok {
 			district = ""
 		}
-		if d, ok := daily[day]; ok {
-			d.Total += n
-			if cat != "" {
-				d.ByCategory[cat] += n
-			}
-		}
-		switch {
-		case day >= weekFirst:
-			this[key{cat, district}] += n
-		case day >= prevFirst:
-			prev[key{cat, district}] += n
+		if cat != "" || district != "" {
+			tally(dayIndex, cat, district, n)
 		}
 	}
 	if err := rows.Err(); err != nil {
@@ -213,28 +244,36 @@ func (g *gen) counts(ctx context.Context) error {
 // week before, or were resolved in the week, with their counts, trend
 // and latest case. Merged hotspots live on in the one they merged into.
 func (g *gen) hotspots(ctx context.Context) error {
+	// Counts in the two weeks come from the members of those weeks; the
+	// total at the week's end is the hotspot's count less the complaints
+	// that joined it later, so no hotspot's whole history is read.
 	rows, err := g.tx.Query(ctx, `
-		WITH ids AS (
-			SELECT hotspot_id AS id FROM hotspot_members
+		WITH w AS (
+			SELECT hotspot_id AS id,
+			       count(*) FILTER (WHERE at >= $2) AS week,
+			       count(*) FILTER (WHERE at < $2) AS prev,
+			       max(at) AS last_at
+			FROM hotspot_members
 			WHERE at >= $1 AND at < $3 AND hotspot_id IS NOT NULL
+			GROUP BY hotspot_id
+		), ids AS (
+			SELECT id FROM w
 			UNION
 			SELECT id FROM hotspots WHERE resolved_at >= $2 AND resolved_at < $3
-		), agg AS (
-			SELECT m.hotspot_id AS id,
-			       count(*) FILTER (WHERE m.at >= $2) AS week,
-			       count(*) FILTER (WHERE m.at >= $1 AND m.at < $2) AS prev,
-			       count(*) AS total, min(m.at) AS first_at, max(m.at) AS last_at
-			FROM hotspot_members m JOIN ids ON ids.id = m.hotspot_id
-			WHERE m.at < $3
-			GROUP BY m.hotspot_id
+		), later AS (
+			SELECT hotspot_id AS id, count(*) AS n FROM hotspot_members
+			WHERE at >= $3 AND hotspot_id IN (SELECT id FROM ids)
+			GROUP BY hotspot_id
 		)
 		SELECT h.id, h.category, COALESCE(h.subcategory, ''), h.district, COALESCE(h.subdistrict, ''),
 		       COALESCE(NULLIF(h.place, ''), h.place_key, ''), h.lon, h.lat, h.status, h.resolved_at,
-		       COALESCE(a.week, 0), COALESCE(a.prev, 0), COALESCE(a.total, 0),
-		       COALESCE(a.first_at, h.first_at), COALESCE(a.last_at, h.last_at),
+		       COALESCE(w.week, 0), COALESCE(w.prev, 0),
+		       GREATEST(h.complaint_count - COALESCE(later.n, 0), COALESCE(w.week, 0) + COALESCE(w.prev, 0)),
+		       h.first_at, COALESCE(w.last_at, h.last_at),
 		       COALESCE(k.id, ''), COALESCE(k.team, ''), COALESCE(k.status, '')
 		FROM ids JOIN hotspots h ON h.id = ids.id
-		LEFT JOIN agg a ON a.id = h.id
+		LEFT JOIN w ON w.id = h.id
+		LEFT JOIN later ON later.id = h.id
 		LEFT JOIN LATERAL (
 			SELECT id, team, status FROM cases
 			WHERE hotspot_id = h.id AND opened_at < $3
