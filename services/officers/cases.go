@@ -270,7 +270,7 @@ func (s *Service) handleReveal(w http.ResponseWriter, r *http.Request, p auth.Pr
 	var in struct {
 		ComplaintID string `json:"complaint_id"`
 	}
-	if err := decode(r, &in); err != nil {
+	if err := decode(w, r, &in); err != nil {
 		return err
 	}
 	id := r.PathValue("id")
@@ -350,7 +350,7 @@ func (s *Service) transition(w http.ResponseWriter, r *http.Request, name string
 
 // handleAccept signs for a case (签收).
 func (s *Service) handleAccept(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
-	if err := decode(r, &struct{}{}); err != nil {
+	if err := decode(w, r, &struct{}{}); err != nil {
 		return err
 	}
 	return s.transition(w, r, "accept", func(ctx context.Context, tx pgx.Tx, id string) (caseflow.Case, error) {
@@ -364,7 +364,7 @@ func (s *Service) handleResolve(w http.ResponseWriter, r *http.Request, p auth.P
 		Outcome string `json:"outcome"`
 		Note    string `json:"note"`
 	}
-	if err := decode(r, &in); err != nil {
+	if err := decode(w, r, &in); err != nil {
 		return err
 	}
 	in.Note = strings.TrimSpace(in.Note)
@@ -386,7 +386,7 @@ func (s *Service) handleReturn(w http.ResponseWriter, r *http.Request, p auth.Pr
 	var in struct {
 		Reason string `json:"reason"`
 	}
-	if err := decode(r, &in); err != nil {
+	if err := decode(w, r, &in); err != nil {
 		return err
 	}
 	in.Reason = strings.TrimSpace(in.Reason)
@@ -408,7 +408,7 @@ func (s *Service) handleReassign(w http.ResponseWriter, r *http.Request, p auth.
 		Team   string `json:"team"`
 		Reason string `json:"reason"`
 	}
-	if err := decode(r, &in); err != nil {
+	if err := decode(w, r, &in); err != nil {
 		return err
 	}
 	in.Team, in.Reason = strings.TrimSpace(in.Team), strings.TrimSpace(in.Reason)

@@ -58,14 +58,14 @@ func (s *Service) route(roles []string, h handler) http.Handler {
 		p, _ := auth.FromContext(r.Context())
 		w.Header().Set("Cache-Control", "private, no-store")
 		if err := h(w, r, p); err != nil {
-			writeError(w, s, err)
+			s.writeError(w, err)
 		}
 	}))
 }
 
 // writeError writes err as a problem, naming the offending field of a
 // fieldError.
-func writeError(w http.ResponseWriter, s *Service, err error) {
+func (s *Service) writeError(w http.ResponseWriter, err error) {
 	var fe *fieldError
 	if errors.As(err, &fe) {
 		httpx.WriteProblem(w, httpx.Problem{
@@ -97,8 +97,8 @@ func invalid(field, format string, args ...any) error {
 
 // decode reads a JSON object body into v. An empty body is an empty
 // object, so actions without parameters need no body.
-func decode(r *http.Request, v any) error {
-	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, maxBody))
+func decode(w http.ResponseWriter, r *http.Request, v any) error {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {

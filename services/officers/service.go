@@ -113,6 +113,7 @@ func New(cfg Config, pool *pgxpool.Pool, js jetstream.JetStream, log *zap.Logger
 	}
 	s := &Service{cfg: cfg, pool: pool, js: js, log: log, tokens: auth.NewStore(pool, cfg.TokenCacheTTL),
 		districts: districts, cls: cls, done: make(chan struct{})}
+	// Load the teams now: a broken seed stops the start, not a request.
 	if _, _, err := s.tokens.Team(""); err != nil {
 		return nil, fmt.Errorf("officers: %w", err)
 	}

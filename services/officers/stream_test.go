@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"strings"
 	"testing"
@@ -190,7 +191,8 @@ func (e *env) waitPublished(n *testenv.NATS, caseID string) {
 }
 
 // TestStreamHeartbeatAndShutdown checks that an idle stream sends
-// heartbeats and that CloseStreams ends it.
+// heartbeats, outlives the server's read and write timeouts (the
+// all-in-one server has them), and that Run's end closes it.
 func TestStreamHeartbeatAndShutdown(t *testing.T) {
 	t.Parallel()
 	n := testenv.StartNATS(t)
@@ -205,12 +207,20 @@ func TestStreamHeartbeatAndShutdown(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{t: t, pool: pool, svc: svc, tokens: map[string]string{whoAdmin: tok}}
-	e.srv = newServer(t, svc)
+	mux := http.NewServeMux()
+	svc.Routes(mux)
+	srv := httptest.NewUnstartedServer(mux)
+	srv.Config.ReadTimeout, srv.Config.WriteTimeout = 200*time.Millisecond, 200*time.Millisecond
+	srv.Start()
+	t.Cleanup(srv.Close)
+	e := &env{t: t, pool: pool, svc: svc, srv: srv, tokens: map[string]string{whoAdmin: tok}}
 	s := e.openStream(whoAdmin, "")
-	for range 2 {
+	start := time.Now()
+	for beats := 0; beats < 3 || time.Since(start) < time.Second; beats++ {
 		select {
 		case <-s.beats:
+		case <-s.ended:
+			t.Fatalf("the stream ended after %s", time.Since(start))
 		case <-time.After(5 * time.Second):
 			t.Fatal("no heartbeat")
 		}

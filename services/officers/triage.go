@@ -198,7 +198,7 @@ FOR UPDATE OF t`
 // event commit together: the row is the audit of who corrected what.
 func (s *Service) handleCorrect(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
 	var in Correction
-	if err := decode(r, &in); err != nil {
+	if err := decode(w, r, &in); err != nil {
 		return err
 	}
 	if err := s.validate(&in); err != nil {
