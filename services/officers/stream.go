@@ -93,7 +93,16 @@ func (s *Service) handleStream(w http.ResponseWriter, r *http.Request, p auth.Pr
 		InactiveThreshold: time.Minute,
 	}
 	if last > 0 {
-		cfg.DeliverPolicy, cfg.OptStartSeq = jetstream.DeliverByStartSequencePolicy, last+1
+		st, err := s.js.Stream(ctx, s.cfg.Stream)
+		if err != nil {
+			return fault.Wrap(fault.Unavailable, fmt.Errorf("open case stream: %w", err))
+		}
+		// An id beyond the stream's end is from a stream that was
+		// recreated since: start afresh rather than wait for that
+		// sequence and miss everything before it.
+		if last <= st.CachedInfo().State.LastSeq {
+			cfg.DeliverPolicy, cfg.OptStartSeq = jetstream.DeliverByStartSequencePolicy, last+1
+		}
 	}
 	cons, err := s.js.OrderedConsumer(ctx, s.cfg.Stream, cfg)
 	if err != nil {

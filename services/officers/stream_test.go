@@ -172,6 +172,13 @@ func TestStreamLiveAndReplay(t *testing.T) {
 		t.Fatalf("after replay got %+v, want %s", got, live)
 	}
 
+	// An id from a stream that was since recreated starts afresh.
+	future := e.openStream(whoOwn, "999999")
+	later := e.newCase(ownTeam, complaint{})
+	if got := future.next(); got.data.CaseID != later {
+		t.Fatalf("after an unknown id got %+v, want %s", got, later)
+	}
+
 	// The other team never hears of Siming eco's cases.
 	otherStream := e.openStream(whoOtherTeam, "1")
 	if got := otherStream.next(); got.data.CaseID != other || got.data.Team != otherTeam {
