@@ -4,20 +4,39 @@ import (
 	"context"
 
 	"github.com/xiamen-eeb/nuisance/internal/app"
+	"github.com/xiamen-eeb/nuisance/internal/auth"
+	"github.com/xiamen-eeb/nuisance/internal/httpx"
+	"github.com/xiamen-eeb/nuisance/internal/openapi"
 	"github.com/xiamen-eeb/nuisance/services/callbacks"
 	"github.com/xiamen-eeb/nuisance/services/geocoder"
+	"github.com/xiamen-eeb/nuisance/services/hotspots"
+	"github.com/xiamen-eeb/nuisance/services/officers"
+	"github.com/xiamen-eeb/nuisance/services/reporter"
 	"github.com/xiamen-eeb/nuisance/services/router"
+	"github.com/xiamen-eeb/nuisance/web/officer"
 )
 
-// pipeline builds the services behind the intake, as parts of the
-// all-in-one process.
+// pipeline builds every service behind the intake as parts of the
+// all-in-one process, with the officers' console and the OpenAPI document.
 func pipeline(_ context.Context, sys *app.System) ([]app.Part, error) {
 	log := sys.Log
+	tokens := auth.NewStore(sys.Pool, auth.DefaultCacheTTL)
+
 	geo, err := geocoder.New(geocoder.DefaultConfig(), sys.Pool, sys.JS, log.Named("geocoder"))
 	if err != nil {
 		return nil, err
 	}
+	hcfg := hotspots.DefaultConfig()
+	hcfg.Authorize = tokens.Authorizer()
+	hs, err := hotspots.New(hcfg, sys.Pool, sys.JS, log.Named("hotspots"))
+	if err != nil {
+		return nil, err
+	}
 	rt, err := router.New(router.DefaultConfig(), sys.Pool, sys.JS, log.Named("router"))
+	if err != nil {
+		return nil, err
+	}
+	off, err := officers.New(officers.DefaultConfig(), sys.Pool, sys.JS, log.Named("officers"))
 	if err != nil {
 		return nil, err
 	}
@@ -28,9 +47,17 @@ func pipeline(_ context.Context, sys *app.System) ([]app.Part, error) {
 	if sys.Cfg.CallbackURL == "" {
 		log.Info("HOTLINE_CALLBACK_URL is unset: callbacks wait in the callbacks table (nuisance callbacks pending)")
 	}
+	rep, err := reporter.New(reporter.DefaultConfig(reporter.Authorizer(tokens.Authorizer().Role())), sys.Pool, log.Named("reporter"))
+	if err != nil {
+		return nil, err
+	}
 	return []app.Part{
 		{Name: "geocoder", Runner: geo, Watches: geo.Watches()},
+		{Name: "hotspots", Runner: hs, Routes: hs.Routes, Watches: hs.Watches()},
 		{Name: "router", Runner: rt, Watches: rt.Watches()},
+		{Name: "officers", Runner: off, Routes: off.Routes},
 		{Name: "callbacks", Runner: cb, Watches: cb.Watches()},
+		{Name: "reporter", Runner: rep, Routes: rep.Routes},
+		{Name: "console", Routes: func(m httpx.Mux) { officer.Routes(m); openapi.Routes(m) }},
 	}, nil
 }

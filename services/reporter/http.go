@@ -17,7 +17,7 @@ import (
 // Routes mounts GET /reports/weekly/ (the stored weeks) and
 // GET /reports/weekly/{week}.{html|csv|json|geojson}, for supervisor and
 // admin tokens.
-func (s *Service) Routes(mux *http.ServeMux) {
+func (s *Service) Routes(mux httpx.Mux) {
 	mux.HandleFunc("GET /reports/weekly/{$}", s.authorized(s.handleList))
 	mux.HandleFunc("GET /reports/weekly/{file}", s.authorized(s.handleReport))
 }
