@@ -50,6 +50,15 @@ var phoneInText = regexp.MustCompile(`(?:\+?86[ -]?)?1[3-9]\d(?:[ -]?\d){8}|0\d{
 // MaskText masks every phone number inside free text, so a description
 // that quotes the caller's number shows it masked like the caller field.
 func MaskText(s string) string {
+	digits := 0
+	for i := 0; i < len(s); i++ {
+		if s[i] >= '0' && s[i] <= '9' {
+			digits++
+		}
+	}
+	if digits < 10 { // the shortest number the pattern matches
+		return s
+	}
 	return phoneInText.ReplaceAllStringFunc(s, func(m string) string {
 		// Keep a +86 prefix out of the masked digits.
 		if rest, ok := strings.CutPrefix(m, "+86"); ok {
