@@ -4,7 +4,6 @@ import (
 	"context"
 
 	"github.com/xiamen-eeb/nuisance/internal/app"
-	"github.com/xiamen-eeb/nuisance/internal/auth"
 	"github.com/xiamen-eeb/nuisance/internal/httpx"
 	"github.com/xiamen-eeb/nuisance/internal/openapi"
 	"github.com/xiamen-eeb/nuisance/services/callbacks"
@@ -20,23 +19,23 @@ import (
 // all-in-one process, with the officers' console and the OpenAPI document.
 func pipeline(_ context.Context, sys *app.System) ([]app.Part, error) {
 	log := sys.Log
-	tokens := auth.NewStore(sys.Pool, auth.DefaultCacheTTL)
-
+	// The officers service holds the token store; the hotspots API and the
+	// reports share its cache.
+	off, err := officers.New(officers.DefaultConfig(), sys.Pool, sys.JS, log.Named("officers"))
+	if err != nil {
+		return nil, err
+	}
 	geo, err := geocoder.New(geocoder.DefaultConfig(), sys.Pool, sys.JS, log.Named("geocoder"))
 	if err != nil {
 		return nil, err
 	}
 	hcfg := hotspots.DefaultConfig()
-	hcfg.Authorize = tokens.Authorizer()
+	hcfg.Authorize = off.Authorizer()
 	hs, err := hotspots.New(hcfg, sys.Pool, sys.JS, log.Named("hotspots"))
 	if err != nil {
 		return nil, err
 	}
 	rt, err := router.New(router.DefaultConfig(), sys.Pool, sys.JS, log.Named("router"))
-	if err != nil {
-		return nil, err
-	}
-	off, err := officers.New(officers.DefaultConfig(), sys.Pool, sys.JS, log.Named("officers"))
 	if err != nil {
 		return nil, err
 	}
@@ -47,7 +46,7 @@ func pipeline(_ context.Context, sys *app.System) ([]app.Part, error) {
 	if sys.Cfg.CallbackURL == "" {
 		log.Info("HOTLINE_CALLBACK_URL is unset: callbacks wait in the callbacks table (nuisance callbacks pending)")
 	}
-	rep, err := reporter.New(reporter.DefaultConfig(reporter.Authorizer(tokens.Authorizer().Role())), sys.Pool, log.Named("reporter"))
+	rep, err := reporter.New(reporter.DefaultConfig(reporter.Authorizer(off.Authorizer().Role())), sys.Pool, log.Named("reporter"))
 	if err != nil {
 		return nil, err
 	}
@@ -55,7 +54,7 @@ func pipeline(_ context.Context, sys *app.System) ([]app.Part, error) {
 		{Name: "geocoder", Runner: geo, Watches: geo.Watches()},
 		{Name: "hotspots", Runner: hs, Routes: hs.Routes, Watches: hs.Watches()},
 		{Name: "router", Runner: rt, Watches: rt.Watches()},
-		{Name: "officers", Runner: off, Routes: off.Routes},
+		{Name: "officers", Runner: off, Routes: off.Routes, OnShutdown: off.CloseStreams},
 		{Name: "callbacks", Runner: cb, Watches: cb.Watches()},
 		{Name: "reporter", Runner: rep, Routes: rep.Routes},
 		{Name: "console", Routes: func(m httpx.Mux) { officer.Routes(m); openapi.Routes(m) }},

@@ -30,6 +30,9 @@ type Part struct {
 	Runner  Runner
 	Routes  func(httpx.Mux)
 	Watches []outbox.Watch
+	// OnShutdown runs when the HTTP server begins shutting down: long-lived
+	// responses (event streams) end there instead of holding the shutdown.
+	OnShutdown func()
 }
 
 // Serve runs parts together with the outbox relay and the sweeper (every
@@ -82,6 +85,11 @@ func Serve(ctx context.Context, sys *System, ln net.Listener, parts []Part) erro
 		}()
 	}
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, IdleTimeout: 120 * time.Second}
+	for _, p := range parts {
+		if p.OnShutdown != nil {
+			srv.RegisterOnShutdown(p.OnShutdown)
+		}
+	}
 	err := httpx.Serve(serveCtx, srv, ln, 30*time.Second)
 	log.Info("http stopped; draining services")
 	partCancel()
