@@ -1,0 +1,162 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
+
+	"github.com/xiamen-eeb/nuisance/internal/hotline"
+	"github.com/xiamen-eeb/nuisance/internal/pgtest"
+	"github.com/xiamen-eeb/nuisance/internal/simulate"
+	"github.com/xiamen-eeb/nuisance/internal/testenv"
+)
+
+// hotlineReceiver is the hotline's end of the callbacks: it checks every
+// signature and records what each ticket was told.
+type hotlineReceiver struct {
+	mu       sync.Mutex
+	statuses map[string][]string
+	bad      int
+	hook     *standardwebhooks.Webhook
+}
+
+func (h *hotlineReceiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if err := h.hook.Verify(body, r.Header); err != nil {
+		h.bad++
+		w.WriteHeader(http.StatusUnauthorized)
+		return
+	}
+	var cb struct {
+		TicketID string `json:"ticket_id"`
+		Status   string `json:"status"`
+	}
+	_ = json.Unmarshal(body, &cb)
+	h.statuses[cb.TicketID] = append(h.statuses[cb.TicketID], cb.Status)
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// TestPipelineCarriesComplaintsToAssignedCases runs `nuisance up` as a
+// process, replays a simulated day through the signed intake, and checks
+// the invariants of the whole pipeline by querying it.
+func TestPipelineCarriesComplaintsToAssignedCases(t *testing.T) {
+	t.Parallel()
+	bin := buildBinary(t)
+	dsn := pgtest.DSN(t)
+	dataDir := t.TempDir()
+	addr := freeAddr(t)
+	hook, err := standardwebhooks.NewWebhook(e2eSecret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rcv := &hotlineReceiver{statuses: map[string][]string{}, hook: hook}
+	hl := httptest.NewServer(rcv)
+	defer hl.Close()
+
+	logf, err := os.Create(filepath.Join(dataDir, "up.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "up")
+	cmd.Env = append(os.Environ(), "DATABASE_URL="+dsn, "NUISANCE_DATA_DIR="+dataDir, "NUISANCE_HTTP_ADDR="+addr,
+		"HOTLINE_SECRET="+e2eSecret, "HOTLINE_CALLBACK_URL="+hl.URL, "LOG_LEVEL=info")
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait(); logf.Close() })
+	testenv.Eventually(t, 60*time.Second, "nuisance up ready", func() bool {
+		r, err := http.Get("http://" + addr + "/readyz")
+		if err != nil {
+			return false
+		}
+		r.Body.Close()
+		return r.StatusCode == 200
+	})
+
+	feed, err := simulate.Generate(simulate.Config{Seed: 11, Start: simulate.DefaultStart, Days: 2, Count: 400})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := feed.WriteNDJSON(&buf); err != nil {
+		t.Fatal(err)
+	}
+	client, err := hotline.New("http://"+addr, e2eSecret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum, err := client.Replay(context.Background(), &buf, hotline.ReplayOptions{Concurrency: 16})
+	if err != nil || sum.Accepted != 400 {
+		t.Fatalf("replay: %s (%v)", sum, err)
+	}
+
+	pool := pgtest.Pool(t, dsn)
+	ctx := context.Background()
+	count := func(sql string) int {
+		var n int
+		if err := pool.QueryRow(ctx, sql).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	testenv.Eventually(t, 120*time.Second, "every complaint assigned or in triage", func() bool {
+		return count(`SELECT count(*) FROM complaint_lookup WHERE status NOT IN ('assigned', 'unlocated')`) == 0
+	})
+	if n := count(`SELECT count(*) FROM complaint_lookup WHERE status = 'assigned'`); n < 380 {
+		t.Fatalf("only %d of 400 complaints assigned", n)
+	}
+	// Every located complaint is in exactly one case.
+	if n := count(`SELECT count(*) FROM locations l LEFT JOIN case_complaints cc ON cc.complaint_id = l.complaint_id
+		WHERE l.located AND l.category IS NOT NULL AND cc.case_id IS NULL`); n != 0 {
+		t.Fatalf("%d located complaints in no case", n)
+	}
+	// No case has more than one active assignment, and every assigned case has one.
+	if n := count(`SELECT count(*) FROM (SELECT case_id FROM assignments WHERE status = 'active' GROUP BY case_id HAVING count(*) > 1) x`); n != 0 {
+		t.Fatalf("%d cases with several active assignments", n)
+	}
+	if n := count(`SELECT count(*) FROM cases k WHERE NOT EXISTS (SELECT 1 FROM assignments a WHERE a.case_id = k.id AND a.status = 'active')`); n != 0 {
+		t.Fatalf("%d cases without an active assignment", n)
+	}
+	// Repeat complaints at one place were merged: fewer cases than complaints.
+	cases, assigned := count(`SELECT count(*) FROM cases`), count(`SELECT count(*) FROM case_complaints`)
+	if cases >= assigned {
+		t.Fatalf("%d cases for %d complaints: nothing merged", cases, assigned)
+	}
+	if count(`SELECT count(*) FROM hotspots`) == 0 {
+		t.Fatal("no hotspot detected in a feed with planted repeat complaints")
+	}
+	// Every assigned ticket was told, with a valid signature.
+	testenv.Eventually(t, 60*time.Second, "a callback for every assigned ticket", func() bool {
+		rcv.mu.Lock()
+		defer rcv.mu.Unlock()
+		return len(rcv.statuses) >= assigned
+	})
+	if rcv.bad != 0 {
+		t.Fatalf("%d callbacks with a bad signature", rcv.bad)
+	}
+	if n := count(`SELECT count(*) FROM dead_letters`); n != 0 {
+		t.Fatalf("%d dead letters for valid input", n)
+	}
+	// No caller's phone in the logs.
+	logs, _ := os.ReadFile(filepath.Join(dataDir, "up.log"))
+	for _, c := range feed.Complaints {
+		if c.Caller != nil && c.Caller.Phone != "" && bytes.Contains(logs, []byte(c.Caller.Phone)) {
+			t.Fatalf("a caller's phone appears in the logs")
+		}
+	}
+	t.Logf("400 complaints: %d assigned in %d cases, %d hotspots, %d tickets called back", assigned, cases, count(`SELECT count(*) FROM hotspots`), len(rcv.statuses))
+}
