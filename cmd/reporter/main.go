@@ -4,9 +4,9 @@
 // and /metrics on NUISANCE_HTTP_ADDR.
 //
 // It runs an outbox relay too, so its report.weekly.generated events
-// reach NATS whether or not another process relays. The report routes need
-// the officers' bearer tokens: until their token store is wired into this
-// process they answer 401, and the all-in-one command serves them.
+// reach NATS whether or not another process relays. The report routes
+// accept the officers' bearer tokens of supervisors and admins, checked
+// against the officers table.
 package main
 
 import (
@@ -25,8 +25,8 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/xiamen-eeb/nuisance/internal/app"
+	"github.com/xiamen-eeb/nuisance/internal/auth"
 	"github.com/xiamen-eeb/nuisance/internal/config"
-	"github.com/xiamen-eeb/nuisance/internal/fault"
 	"github.com/xiamen-eeb/nuisance/internal/httpx"
 	"github.com/xiamen-eeb/nuisance/internal/logging"
 	"github.com/xiamen-eeb/nuisance/internal/outbox"
@@ -64,7 +64,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	}
 	defer sys.Close()
 
-	svc, err := reporter.New(reporter.DefaultConfig(denyAll), sys.Pool, log.Named("reporter"))
+	tokens := auth.NewStore(sys.Pool, auth.DefaultCacheTTL)
+	svc, err := reporter.New(reporter.DefaultConfig(tokens.Authorizer().Role()), sys.Pool, log.Named("reporter"))
 	if err != nil {
 		return err
 	}
@@ -102,11 +103,4 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	wg.Wait()
 	log.Info("stopped")
 	return errors.Join(err, runErr)
-}
-
-// denyAll answers every report request 401 until the officers' token
-// store is wired into this process; the all-in-one command serves the
-// reports with it.
-func denyAll(*http.Request) (string, error) {
-	return "", fault.Errorf(fault.Unauthorized, "report access needs an officer token store, which this process does not have")
 }
