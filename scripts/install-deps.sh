@@ -183,6 +183,7 @@ fi
 # useradd, to create the unprivileged user the private cluster runs as
 # when there is no postgres user.
 if ! command -v useradd >/dev/null 2>&1 && ! getent passwd postgres >/dev/null 2>&1; then
+	apt_update_once
 	apt_install passwd
 	did+=("installed passwd (useradd)")
 fi
@@ -191,8 +192,18 @@ if [ "$want_chromium" -eq 1 ]; then
 	if command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1; then
 		say "Chromium found; nothing to install"
 	else
+		apt_update_once
 		apt_install chromium
 		did+=("installed Chromium")
+	fi
+	# The console and the report are in Chinese: without a CJK font their
+	# screenshots show empty boxes.
+	if dpkg -s fonts-wqy-zenhei >/dev/null 2>&1; then
+		say "a Chinese font (fonts-wqy-zenhei) found; nothing to install"
+	else
+		apt_update_once
+		apt_install fonts-wqy-zenhei
+		did+=("installed fonts-wqy-zenhei")
 	fi
 fi
 

@@ -17,6 +17,7 @@ Usage:
   nuisance up [--demo]                 run every service in one process
   nuisance replay [--url URL] FILE     post an NDJSON file of hotline work orders, signed
   nuisance simulate [flags]            write a realistic NDJSON feed of complaints
+  nuisance report [--week 2024-W11] [--format html|csv|json|geojson] [-o FILE]   the weekly hotspot report
   nuisance officers add|list|disable|rotate   officers' tokens (see nuisance officers help)
   nuisance callbacks pending|dead|retry  hotline callbacks waiting, given up, or sent again
   nuisance help                        this text
@@ -47,6 +48,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return runReplay(ctx, args[1:], getenv, stdout, stderr)
 	case "simulate":
 		return runSimulate(ctx, args[1:], getenv, stdout, stderr)
+	case "report":
+		return runReport(ctx, args[1:], getenv, stdout, stderr)
 	case "officers":
 		return runOfficers(ctx, args[1:], getenv, stdout, stderr)
 	case "callbacks":
