@@ -41,3 +41,14 @@ bench: deps
 
 clean:
 	rm -rf bin var
+
+# The distributed topology on loopback, without Docker: three clustered
+# nats-server processes (the version go.mod pins), PostgreSQL
+# (DATABASE_URL, or the private cluster under ./var) and every service as
+# its own process. Ctrl-C stops it. e2e/cluster tests the same topology.
+.PHONY: cluster cluster-test
+cluster: deps
+	$(GO) run ./cmd/devcluster
+
+cluster-test: deps
+	$(GO) test -count=1 -v -timeout 10m ./e2e/cluster ./deploy/...

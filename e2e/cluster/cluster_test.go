@@ -1,0 +1,219 @@
+// Package cluster tests the distributed topology end to end: three
+// clustered NATS nodes, PostgreSQL and one process per service, with a
+// service killed and a NATS node restarted in the middle of the feed.
+package cluster
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/xiamen-eeb/nuisance/deploy/devcluster"
+	"github.com/xiamen-eeb/nuisance/internal/hotline"
+	"github.com/xiamen-eeb/nuisance/internal/pgtest"
+	"github.com/xiamen-eeb/nuisance/internal/simulate"
+)
+
+const secret = "whsec_Y2x1c3Rlci1lMmUtc2VjcmV0LWZvci10aGUtaW50YWtl"
+
+// feedSize is the number of complaints posted through the intake.
+const feedSize = 200
+
+func TestClusterKeepsEveryComplaintThroughCrashes(t *testing.T) {
+	t.Parallel()
+	repo, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	services := devcluster.Available(repo)
+	bin := filepath.Join(t.TempDir(), "bin")
+	if err := devcluster.Build(context.Background(), repo, bin, services); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	dsn := pgtest.DSN(t)
+	dir := t.TempDir()
+	start := time.Now()
+	c, err := devcluster.Start(ctx, devcluster.Config{
+		Repo: repo, Dir: dir, Bin: bin, DatabaseURL: dsn, Services: services,
+		Env: []string{"HOTLINE_SECRET=" + secret, "NUISANCE_SWEEP_AFTER=3s", "LOG_LEVEL=warn"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		c.Stop()
+		if t.Failed() {
+			for _, p := range append(c.NATS, c.Services...) {
+				if b, err := os.ReadFile(p.LogFile()); err == nil {
+					t.Logf("--- %s (last 3000 bytes)\n%s", p.Name, tail(b, 3000))
+				}
+			}
+		}
+	})
+	t.Logf("cluster of %d NATS nodes and %v up in %s", len(c.NATS), services, time.Since(start).Round(time.Millisecond))
+	intake := c.Service("intake")
+	geocoder := c.Service("geocoder")
+	if intake == nil || geocoder == nil {
+		t.Fatalf("the cluster runs %v, want at least intake and geocoder", services)
+	}
+
+	feed, err := simulate.Generate(simulate.Config{Seed: 8, Count: feedSize})
+	if err != nil {
+		t.Fatal(err)
+	}
+	client, err := hotline.New("http://"+intake.Addr, secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	client.HTTP.Timeout = 10 * time.Second
+
+	// The feed goes in at a steady pace while processes fail under it.
+	var posted sync.WaitGroup
+	progress := make(chan int, feedSize)
+	posted.Add(1)
+	go func() {
+		defer posted.Done()
+		tick := time.NewTicker(40 * time.Millisecond)
+		defer tick.Stop()
+		for i, cpl := range feed.Complaints {
+			<-tick.C
+			var body bytes.Buffer
+			if err := json.NewEncoder(&body).Encode(cpl); err != nil {
+				t.Error(err)
+				return
+			}
+			sum, err := client.Replay(ctx, &body, hotline.ReplayOptions{Concurrency: 1, Retries: 50})
+			if err != nil || sum.Accepted+sum.Duplicate != 1 {
+				t.Errorf("post %d: %v %s", i, err, sum)
+				return
+			}
+			progress <- i + 1
+		}
+	}()
+	waitPosted := func(n int) {
+		t.Helper()
+		for done := 0; done < n; {
+			select {
+			case done = <-progress:
+			case <-ctx.Done():
+				t.Fatalf("feed stalled before %d complaints", n)
+			}
+		}
+	}
+
+	waitPosted(feedSize / 4)
+	if err := geocoder.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("geocoder killed with SIGKILL after %d complaints", feedSize/4)
+	waitPosted(feedSize / 3)
+	if err := geocoder.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.WaitReady(ctx, geocoder, 60*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	waitPosted(feedSize / 2)
+	node := c.NATS[1]
+	if err := node.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.WaitNATS(ctx, 1, 60*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%s restarted after %d complaints", node.Name, feedSize/2)
+	posted.Wait()
+	if t.Failed() {
+		t.FailNow()
+	}
+
+	pool := pgtest.Pool(t, dsn)
+	tickets := make([]string, len(feed.Complaints))
+	for i, cpl := range feed.Complaints {
+		tickets[i] = cpl.TicketID
+	}
+	var stored, distinct int
+	if err := pool.QueryRow(ctx, `SELECT count(*), count(DISTINCT ticket_id) FROM complaints WHERE ticket_id = ANY($1)`, tickets).Scan(&stored, &distinct); err != nil {
+		t.Fatal(err)
+	}
+	if stored != feedSize || distinct != feedSize {
+		t.Fatalf("%d complaints stored for %d distinct tickets, want each of %d once", stored, distinct, feedSize)
+	}
+
+	// Every complaint leaves intake and is located or sent to triage by
+	// the geocoder; with the hotspot detector and the router running,
+	// every located one reaches a team.
+	stage := func() (received, located, unlocated, assigned int) {
+		if err := pool.QueryRow(ctx, `SELECT count(*) FILTER (WHERE status = 'received'),
+				count(*) FILTER (WHERE status = 'located'),
+				count(*) FILTER (WHERE status = 'unlocated'),
+				count(*) FILTER (WHERE case_id IS NOT NULL AND team IS NOT NULL)
+			FROM complaint_lookup WHERE ticket_id = ANY($1)`, tickets).Scan(&received, &located, &unlocated, &assigned); err != nil {
+			t.Logf("complaint_lookup: %v", err)
+		}
+		return
+	}
+	eventually(t, pool, 90*time.Second, "every complaint past the geocoder", func() bool {
+		received, _, _, _ := stage()
+		return received == 0
+	})
+	if c.Service("hotspots") != nil && c.Service("router") != nil {
+		eventually(t, pool, 90*time.Second, "every located complaint assigned to a team", func() bool {
+			received, _, unlocated, assigned := stage()
+			return received == 0 && assigned == feedSize-unlocated
+		})
+	}
+	received, located, unlocated, assigned := stage()
+	if unlocated > feedSize/5 {
+		t.Fatalf("%d of %d complaints unlocated", unlocated, feedSize)
+	}
+	var deadLetters int
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM dead_letters`).Scan(&deadLetters); err != nil {
+		t.Fatal(err)
+	}
+	if deadLetters != 0 {
+		t.Fatalf("%d dead letters for valid input", deadLetters)
+	}
+	t.Logf("%d complaints: %d received, %d located, %d unlocated, %d assigned, in %s", feedSize, received, located, unlocated, assigned, time.Since(start).Round(time.Millisecond))
+}
+
+// eventually is testenv.Eventually that, on timeout, says which events
+// were never published, the usual reason a stage is not reached.
+func eventually(t *testing.T, pool *pgxpool.Pool, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			rows, err := pool.Query(context.Background(), `SELECT split_part(subject, '.', 1) || '.' || split_part(subject, '.', 2), count(*)
+				FROM outbox WHERE sent_at IS NULL GROUP BY 1 ORDER BY 1`)
+			if err == nil {
+				for rows.Next() {
+					var subj string
+					var n int
+					if rows.Scan(&subj, &n) == nil {
+						t.Logf("unpublished in the outbox: %d %s", n, subj)
+					}
+				}
+				rows.Close()
+			}
+			t.Fatalf("timed out after %s waiting for %s", timeout, what)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func tail(b []byte, n int) string {
+	if len(b) > n {
+		b = b[len(b)-n:]
+	}
+	return string(b)
+}
