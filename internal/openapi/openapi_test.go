@@ -97,6 +97,7 @@ var contract = []string{
 	"GET /api/v1/triage",
 	"POST /api/v1/triage/{complaint_id}/correct",
 	"GET /api/v1/hotspots",
+	"GET /api/v1/hotspots/weekly",
 	"GET /reports/weekly/",
 	"GET /reports/weekly/{file}",
 	"GET /healthz",

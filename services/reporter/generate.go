@@ -266,7 +266,7 @@ func (g *gen) hotspots(ctx context.Context) error {
 			GROUP BY hotspot_id
 		)
 		SELECT h.id, h.category, COALESCE(h.subcategory, ''), h.district, COALESCE(h.subdistrict, ''),
-		       COALESCE(NULLIF(h.place, ''), h.place_key, ''), h.lon, h.lat, h.status, h.resolved_at,
+		       COALESCE(NULLIF(h.place, ''), regexp_replace(h.place_key, '^[a-z]+/', ''), ''), h.lon, h.lat, h.status, h.resolved_at,
 		       COALESCE(w.week, 0), COALESCE(w.prev, 0),
 		       GREATEST(h.complaint_count - COALESCE(later.n, 0), COALESCE(w.week, 0) + COALESCE(w.prev, 0)),
 		       h.first_at, COALESCE(w.last_at, h.last_at),
