@@ -10,6 +10,7 @@ import (
 	"syscall"
 
 	"github.com/xiamen-eeb/nuisance/internal/app"
+	"github.com/xiamen-eeb/nuisance/services/geocoder"
 	"github.com/xiamen-eeb/nuisance/services/intake"
 )
 
@@ -24,7 +25,12 @@ func main() {
 		if err != nil {
 			return nil, err
 		}
-		return []app.Part{{Name: "intake", Runner: in, Routes: in.Routes}}, nil
+		return []app.Part{
+			{Name: "intake", Runner: in, Routes: in.Routes, Publishes: []string{"complaint.received"}},
+			// The geocoder consumes what the intake publishes: this
+			// process re-publishes what it has not processed in time.
+			{Name: "sweep", Watches: geocoder.Watches()},
+		}, nil
 	})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "intake:", err)

@@ -29,7 +29,16 @@ type Part struct {
 	Name    string
 	Runner  Runner
 	Routes  func(httpx.Mux)
+	// Watches are the consumers the sweeper checks. A process sweeps only
+	// the events it may publish, so in a distributed deployment the
+	// producer's process carries the watches of its consumers (a Part
+	// with only Watches).
 	Watches []outbox.Watch
+	// Publishes are the NATS subject filters the part's events go to; the
+	// process's outbox relay and sweeper keep to their union. A part with
+	// a Runner and no Publishes lets the process relay everything (the
+	// all-in-one process).
+	Publishes []string
 	// OnShutdown runs when the HTTP server begins shutting down: long-lived
 	// responses (event streams) end there instead of holding the shutdown.
 	OnShutdown func()
@@ -44,15 +53,29 @@ func Serve(ctx context.Context, sys *System, ln net.Listener, parts []Part) erro
 	log := sys.Log
 	mux := http.NewServeMux()
 	httpx.Ops(mux, sys.Checks()...)
-	var watches []outbox.Watch
+	publishes, everything := []string(nil), false
 	for _, p := range parts {
 		if p.Routes != nil {
 			p.Routes(mux)
 		}
-		watches = append(watches, p.Watches...)
+		if p.Runner != nil && len(p.Publishes) == 0 {
+			everything = true
+		}
+		publishes = append(publishes, p.Publishes...)
+	}
+	if everything {
+		publishes = nil
+	}
+	var watches []outbox.Watch
+	for _, p := range parts {
+		for _, w := range p.Watches {
+			if outbox.Covers(publishes, w.Filter) {
+				watches = append(watches, w)
+			}
+		}
 	}
 	all := append([]Part(nil), parts...)
-	all = append(all, Part{Name: "outbox-relay", Runner: &outbox.Relay{Pool: sys.Pool, JS: sys.JS, Log: log.Named("relay")}})
+	all = append(all, Part{Name: "outbox-relay", Runner: &outbox.Relay{Pool: sys.Pool, JS: sys.JS, Log: log.Named("relay"), Subjects: publishes}})
 	if len(watches) > 0 {
 		all = append(all, Part{Name: "sweeper", Runner: &outbox.Sweeper{Pool: sys.Pool, JS: sys.JS, Log: log.Named("sweeper"), After: sys.Cfg.SweepAfter, Watches: watches}})
 	}

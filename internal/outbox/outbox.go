@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -67,6 +68,11 @@ type Relay struct {
 	Poll time.Duration
 	// Keep is how long sent rows stay for the sweeper and for audits.
 	Keep time.Duration
+	// Subjects limits the relay to events on these NATS subject filters
+	// (e.g. "case.>"): in a distributed deployment each process relays
+	// only what its own services write, which is all its NATS user may
+	// publish. Empty relays everything.
+	Subjects []string
 	// AfterPublish, when set, runs after the publish and before the rows
 	// are marked sent; tests use it to simulate a crash in between.
 	AfterPublish func() error
@@ -165,7 +171,8 @@ func (r *Relay) RelayOnce(ctx context.Context) (int, error) {
 	claimed := 0
 	err := pgx.BeginFunc(ctx, r.Pool, func(tx pgx.Tx) error {
 		rows, err := tx.Query(ctx, `SELECT seq, event_id, subject, payload FROM outbox
-			WHERE sent_at IS NULL ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED`, r.Batch)
+			WHERE sent_at IS NULL AND (cardinality($2::text[]) = 0 OR subject LIKE ANY ($2))
+			ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED`, r.Batch, likePatterns(r.Subjects))
 		if err != nil {
 			return err
 		}
@@ -272,4 +279,46 @@ func Republish(ctx context.Context, pool *pgxpool.Pool, js jetstream.JetStream, 
 	}
 	republished.Add(float64(n))
 	return n, rows.Err()
+}
+
+// likePatterns turns NATS subject filters into SQL LIKE patterns.
+func likePatterns(filters []string) []string {
+	out := make([]string, len(filters))
+	for i, f := range filters {
+		out[i] = likePattern(f)
+	}
+	return out
+}
+
+// Covers reports whether subject matches one of the NATS filters (an
+// empty list covers everything).
+func Covers(filters []string, subject string) bool {
+	if len(filters) == 0 {
+		return true
+	}
+	for _, f := range filters {
+		if subjectMatches(f, subject) {
+			return true
+		}
+	}
+	return false
+}
+
+// subjectMatches applies NATS wildcard rules: "*" one token, ">" the rest.
+// A filter matches a narrower filter it contains, e.g. "case.>" covers
+// "case.assigned.*".
+func subjectMatches(filter, subject string) bool {
+	ft, st := strings.Split(filter, "."), strings.Split(subject, ".")
+	for i, tok := range ft {
+		if tok == ">" {
+			return len(st) > i
+		}
+		if i >= len(st) {
+			return false
+		}
+		if tok != "*" && tok != st[i] {
+			return false
+		}
+	}
+	return len(ft) == len(st)
 }

@@ -150,3 +150,58 @@ func TestSweeperRepublishesUnprocessedEvents(t *testing.T) {
 		t.Fatalf("second sweep republished %d (err %v)", got, err)
 	}
 }
+
+func TestRelayOnlyItsSubjects(t *testing.T) {
+	t.Parallel()
+	pool := testenv.DB(t)
+	n := testenv.StartNATS(t)
+	err := pgx.BeginFunc(context.Background(), pool, func(tx pgx.Tx) error {
+		for i, sub := range []string{"complaint.received", "complaint.located.siming.noise", "case.assigned.siming-eco", "case.resolved"} {
+			if err := outbox.Add(context.Background(), tx, sub, fmt.Sprintf("only-%d", i), map[string]int{"i": i}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &outbox.Relay{Pool: pool, JS: n.JS, Log: testenv.Log(t), Subjects: []string{"case.>"}}
+	if _, err := r.RelayOnce(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := pool.Query(context.Background(), `SELECT subject FROM outbox WHERE sent_at IS NOT NULL ORDER BY subject`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	subs, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(subs) != "[case.assigned.siming-eco case.resolved]" {
+		t.Fatalf("relayed %v, want only the case events", subs)
+	}
+}
+
+func TestCovers(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		filters []string
+		subject string
+		want    bool
+	}{
+		{nil, "anything.at.all", true},
+		{[]string{"case.>"}, "case.assigned.siming-eco", true},
+		{[]string{"case.>"}, "case.assigned.*", true},
+		{[]string{"case.>"}, "case", false},
+		{[]string{"complaint.received"}, "complaint.received", true},
+		{[]string{"complaint.received"}, "complaint.located.siming.noise", false},
+		{[]string{"complaint.located.*.*"}, "complaint.located.siming.noise", true},
+		{[]string{"complaint.located.*.*"}, "complaint.located.siming", false},
+		{[]string{"hotspot.>", "complaint.clustered.>"}, "complaint.clustered.>", true},
+	} {
+		if got := outbox.Covers(tc.filters, tc.subject); got != tc.want {
+			t.Errorf("Covers(%v, %q) = %v, want %v", tc.filters, tc.subject, got, tc.want)
+		}
+	}
+}
