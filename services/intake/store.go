@@ -52,18 +52,28 @@ func (s *Service) commitLoop(ctx context.Context) {
 	}
 }
 
-const insertSQL = `WITH ins AS (
+// insertSQL stores a whole batch in one statement: the complaints that
+// are new (a ticket or webhook-id seen before is skipped, also within the
+// batch) and, for exactly those, their complaint.received events.
+const insertSQL = `WITH input AS (
+	SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::text[], $6::text[], $7::text[],
+		$8::text[], $9::text[], $10::float8[], $11::float8[], $12::text[], $13::text[], $14::text[], $15::text[], $16::jsonb[])
+		AS t(id, ticket_id, webhook_id, received_at, description, category, subcategory, hotline_category, address,
+		     loc_lon, loc_lat, loc_crs, caller_name, caller_phone, channel, payload)
+), ins AS (
 	INSERT INTO complaints (id, ticket_id, webhook_id, received_at, description, category, subcategory,
 		hotline_category, address, loc_lon, loc_lat, loc_crs, caller_name, caller_phone, channel)
-	VALUES ($1, $2, NULLIF($3, ''), $4, $5, NULLIF($6, ''), NULLIF($7, ''), NULLIF($8, ''), NULLIF($9, ''),
-		$10, $11, $12, NULLIF($13, ''), NULLIF($14, ''), NULLIF($15, ''))
+	SELECT id, ticket_id, NULLIF(webhook_id, ''), received_at, description, NULLIF(category, ''), NULLIF(subcategory, ''),
+		NULLIF(hotline_category, ''), NULLIF(address, ''), loc_lon, loc_lat, loc_crs, NULLIF(caller_name, ''),
+		NULLIF(caller_phone, ''), NULLIF(channel, '')
+	FROM input
 	ON CONFLICT DO NOTHING
 	RETURNING id
 ), ob AS (
 	INSERT INTO outbox (event_id, subject, payload)
-	SELECT id || '.received', 'complaint.received', $16::jsonb FROM ins
+	SELECT input.id || '.received', 'complaint.received', input.payload FROM ins JOIN input USING (id)
 )
-SELECT count(*) FROM ins`
+SELECT id FROM ins`
 
 // commit stores a batch in one transaction and answers every submission.
 func (s *Service) commit(ctx context.Context, batch []*submission) {
@@ -72,42 +82,29 @@ func (s *Service) commit(ctx context.Context, batch []*submission) {
 	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		b := &pgx.Batch{}
-		for _, sub := range batch {
-			c := sub.c
-			var lon, lat *float64
-			var crs *string
-			if c.Location != nil {
-				lon, lat = &c.Location.Lon, &c.Location.Lat
-				v := c.Location.CRS
-				if v == "" {
-					v = "gcj02"
-				}
-				crs = &v
-			}
-			var name, phone string
-			if c.Caller != nil {
-				name, phone = c.Caller.Name, c.Caller.Phone
-			}
-			b.Queue(insertSQL, sub.id, c.TicketID, sub.webhookID, c.ReceivedAt, c.Description, c.Category, c.Subcategory,
-				c.HotlineCategory, c.Address, lon, lat, crs, name, phone, c.Channel, sub.payload)
+		cols := newColumns(len(batch))
+		for i, sub := range batch {
+			cols.set(i, sub)
 		}
-		br := tx.SendBatch(ctx, b)
+		rows, err := tx.Query(ctx, insertSQL, cols.args()...)
+		if err != nil {
+			return err
+		}
+		inserted, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			return err
+		}
+		fresh := make(map[string]bool, len(inserted))
+		for _, id := range inserted {
+			fresh[id] = true
+		}
 		var conflicts []int
-		for i := range batch {
-			var n int
-			if err := br.QueryRow().Scan(&n); err != nil {
-				br.Close()
-				return err
-			}
-			if n == 1 {
-				results[i] = result{ans: Answer{ComplaintID: batch[i].id, TicketID: batch[i].c.TicketID, Status: "accepted"}, status: http.StatusAccepted}
+		for i, sub := range batch {
+			if fresh[sub.id] {
+				results[i] = result{ans: Answer{ComplaintID: sub.id, TicketID: sub.c.TicketID, Status: "accepted"}, status: http.StatusAccepted}
 			} else {
 				conflicts = append(conflicts, i)
 			}
-		}
-		if err := br.Close(); err != nil {
-			return err
 		}
 		// A conflict is a ticket seen before (answer: duplicate) or a
 		// webhook-id seen before (answer: the original answer).
@@ -146,4 +143,45 @@ func (s *Service) commit(ctx context.Context, batch []*submission) {
 	for i, sub := range batch {
 		sub.done <- results[i]
 	}
+}
+
+// columns holds a batch column by column, for insertSQL's unnest.
+type columns struct {
+	ids, tickets, webhooks, descs, cats, subs, hcats, addrs, names, phones, channels, payloads []string
+	at                                                                                         []time.Time
+	lons, lats                                                                                 []*float64
+	crss                                                                                       []*string
+}
+
+func newColumns(n int) *columns {
+	str := func() []string { return make([]string, n) }
+	return &columns{
+		ids: str(), tickets: str(), webhooks: str(), descs: str(), cats: str(), subs: str(), hcats: str(), addrs: str(),
+		names: str(), phones: str(), channels: str(), payloads: str(),
+		at: make([]time.Time, n), lons: make([]*float64, n), lats: make([]*float64, n), crss: make([]*string, n),
+	}
+}
+
+func (c *columns) set(i int, sub *submission) {
+	w := sub.c
+	c.ids[i], c.tickets[i], c.webhooks[i], c.at[i], c.descs[i] = sub.id, w.TicketID, sub.webhookID, w.ReceivedAt, w.Description
+	c.cats[i], c.subs[i], c.hcats[i], c.addrs[i], c.channels[i] = w.Category, w.Subcategory, w.HotlineCategory, w.Address, w.Channel
+	if w.Location != nil {
+		c.lons[i], c.lats[i] = &w.Location.Lon, &w.Location.Lat
+		crs := w.Location.CRS
+		if crs == "" {
+			crs = "gcj02"
+		}
+		c.crss[i] = &crs
+	}
+	if w.Caller != nil {
+		c.names[i], c.phones[i] = w.Caller.Name, w.Caller.Phone
+	}
+	c.payloads[i] = string(sub.payload)
+}
+
+// args are insertSQL's parameters in order.
+func (c *columns) args() []any {
+	return []any{c.ids, c.tickets, c.webhooks, c.at, c.descs, c.cats, c.subs, c.hcats, c.addrs,
+		c.lons, c.lats, c.crss, c.names, c.phones, c.channels, c.payloads}
 }
