@@ -152,16 +152,23 @@ func TestClusterKeepsEveryComplaintThroughCrashes(t *testing.T) {
 	// Every complaint leaves intake and is located or sent to triage by
 	// the geocoder; with the hotspot detector and the router running,
 	// every located one reaches a team.
+	var lookupErr error
 	stage := func() (received, located, unlocated, assigned int) {
-		if err := pool.QueryRow(ctx, `SELECT count(*) FILTER (WHERE status = 'received'),
+		received = -1
+		if lookupErr := pool.QueryRow(ctx, `SELECT count(*) FILTER (WHERE status = 'received'),
 				count(*) FILTER (WHERE status = 'located'),
 				count(*) FILTER (WHERE status = 'unlocated'),
 				count(*) FILTER (WHERE case_id IS NOT NULL AND team IS NOT NULL)
-			FROM complaint_lookup WHERE ticket_id = ANY($1)`, tickets).Scan(&received, &located, &unlocated, &assigned); err != nil {
-			t.Logf("complaint_lookup: %v", err)
+			FROM complaint_lookup WHERE ticket_id = ANY($1)`, tickets).Scan(&received, &located, &unlocated, &assigned); lookupErr != nil {
+			received = -1
 		}
 		return
 	}
+	t.Cleanup(func() {
+		if t.Failed() && lookupErr != nil {
+			t.Logf("last complaint_lookup error: %v", lookupErr)
+		}
+	})
 	eventually(t, pool, 90*time.Second, "every complaint past the geocoder", func() bool {
 		received, _, _, _ := stage()
 		return received == 0
