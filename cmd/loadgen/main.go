@@ -46,6 +46,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	clients := fs.Int("clients", 64, "concurrent clients")
 	dur := fs.Duration("duration", 15*time.Second, "how long to post")
 	rawN := fs.Int("raw", 50000, "messages/rows for the raw JetStream and PostgreSQL rates")
+	committers := fs.Int("committers", 0, "intake group-commit loops (0: the default)")
+	maxWait := fs.Duration("max-wait", 0, "intake group-commit gathering time (0: the default)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the intake phase to this file")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -76,6 +78,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return err
 	}
 	icfg := intake.DefaultConfig(secret)
+	if *committers > 0 {
+		icfg.Committers = *committers
+	}
+	if *maxWait > 0 {
+		icfg.MaxWait = *maxWait
+	}
 	in, err := intake.New(icfg, sys.Pool, log)
 	if err != nil {
 		return err
