@@ -154,12 +154,12 @@ func TestClusterKeepsEveryComplaintThroughCrashes(t *testing.T) {
 	// every located one reaches a team.
 	var lookupErr error
 	stage := func() (received, located, unlocated, assigned int) {
-		received = -1
-		if lookupErr := pool.QueryRow(ctx, `SELECT count(*) FILTER (WHERE status = 'received'),
+		lookupErr = pool.QueryRow(ctx, `SELECT count(*) FILTER (WHERE status = 'received'),
 				count(*) FILTER (WHERE status = 'located'),
 				count(*) FILTER (WHERE status = 'unlocated'),
 				count(*) FILTER (WHERE case_id IS NOT NULL AND team IS NOT NULL)
-			FROM complaint_lookup WHERE ticket_id = ANY($1)`, tickets).Scan(&received, &located, &unlocated, &assigned); lookupErr != nil {
+			FROM complaint_lookup WHERE ticket_id = ANY($1)`, tickets).Scan(&received, &located, &unlocated, &assigned)
+		if lookupErr != nil {
 			received = -1
 		}
 		return
