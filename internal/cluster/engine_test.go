@@ -297,8 +297,22 @@ func TestSeedConfig(t *testing.T) {
 			t.Errorf("%s: %+v", cat, cc.Params)
 		}
 	}
-	if got := cfg.Categories["noise"].Sub("construction"); got.RadiusM != 200 || got.MinCount != 3 {
+	// The seed spaces every subcategory like its category: wider radii
+	// turned chance coincidences into hotspots (see eval_test.go).
+	for cat, cc := range cfg.Categories {
+		if len(cc.Subcategories) != 0 {
+			t.Errorf("%s: seed overrides subcategories %v", cat, cc.Subcategories)
+		}
+	}
+	over, err := ParseConfig([]byte(`{"categories":{"noise":{"radius_m":150,"window_days":30,"min_count":3,"escalate_count":6,"escalate_days":7,"cooling_days":7,"close_days":30,"subcategories":{"construction":{"radius_m":200}}}}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := over.Categories["noise"].Sub("construction"); got.RadiusM != 200 || got.MinCount != 3 || got.Window != 30*day {
 		t.Errorf("construction override: %+v", got)
+	}
+	if got := over.Categories["noise"].Sub("traffic"); got.RadiusM != 150 {
+		t.Errorf("subcategory without override: %+v", got)
 	}
 	bad := []string{
 		`{"categories":{}}`,

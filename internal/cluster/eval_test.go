@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/xiamen-eeb/nuisance/internal/geo"
 	"github.com/xiamen-eeb/nuisance/internal/simulate"
 )
 
@@ -89,8 +90,11 @@ func cityFeed(seed uint64, total, planted int, spread float64) []labelled {
 	return out
 }
 
-// score compares detected hotspots with planted ones: a detected hotspot
-// matches the planted hotspot most of its members belong to.
+// score compares detected hotspots with planted ones. A detected hotspot
+// matches the planted hotspot that holds more than half of its members; a
+// second detected hotspot matching the same planted one is a duplicate
+// alarm and counts as unmatched. Precision is matched detected hotspots
+// over detected ones, recall planted hotspots matched over planted ones.
 type score struct {
 	detected, matched, planted, found int
 }
@@ -98,17 +102,13 @@ type score struct {
 func (s score) precision() float64 { return float64(s.matched) / float64(max(s.detected, 1)) }
 func (s score) recall() float64    { return float64(s.found) / float64(max(s.planted, 1)) }
 
-func evaluate(t testing.TB, cfg Config, feed []labelled) score {
+// detect runs the engine over a feed in arrival order and returns each
+// complaint's final hotspot ("" for none).
+func detect(t testing.TB, cfg Config, feed []labelled) map[string]string {
 	t.Helper()
 	e := NewEngine(cfg, nil)
-	truth := make(map[string]string, len(feed))
-	plantedSet := make(map[string]bool)
 	hotspotOf := make(map[string]string, len(feed))
 	for _, c := range feed {
-		truth[c.ID] = c.truth
-		if c.truth != "" {
-			plantedSet[c.truth] = true
-		}
 		r, err := e.Add(context.Background(), c.Point)
 		if err != nil {
 			t.Fatal(err)
@@ -117,8 +117,21 @@ func evaluate(t testing.TB, cfg Config, feed []labelled) score {
 			hotspotOf[m.ID] = m.HotspotID
 		}
 	}
+	return hotspotOf
+}
+
+func evaluate(t testing.TB, cfg Config, feed []labelled) score {
+	t.Helper()
+	truth := make(map[string]string, len(feed))
+	plantedSet := make(map[string]bool)
+	for _, c := range feed {
+		truth[c.ID] = c.truth
+		if c.truth != "" {
+			plantedSet[c.truth] = true
+		}
+	}
 	groups := make(map[string][]string)
-	for id, h := range hotspotOf {
+	for id, h := range detect(t, cfg, feed) {
 		if h != "" {
 			groups[h] = append(groups[h], id)
 		}
@@ -131,7 +144,7 @@ func evaluate(t testing.TB, cfg Config, feed []labelled) score {
 			votes[truth[id]]++
 		}
 		for key, v := range votes {
-			if key != "" && 2*v > len(ids) {
+			if key != "" && 2*v > len(ids) && !found[key] {
 				s.matched++
 				found[key] = true
 			}
@@ -189,9 +202,9 @@ func calibrated(t testing.TB) Config {
 	return cfg
 }
 
-func simulatedFeed(t testing.TB, count int) []labelled {
+func simulatedFeed(t testing.TB, cfg simulate.Config) []labelled {
 	t.Helper()
-	f, err := simulate.Generate(simulate.Config{Seed: 11, Days: 30, Count: count})
+	f, err := simulate.Generate(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -206,30 +219,111 @@ func simulatedFeed(t testing.TB, count int) []labelled {
 	return out
 }
 
-// TestEvaluateSimulatedFeed scores the engine on internal/simulate's feed,
-// whose planted hotspots can be as small as three complaints and as close
-// as 400 m, so neighbouring ones merge at the seed's radii. The floors
-// guard against regressions; the figures are logged.
-func TestEvaluateSimulatedFeed(t *testing.T) {
+// TestEvaluateSimulatedMonth is issue 4's evaluation: a month of 50,000
+// complaints from `nuisance simulate` with its defaults (88 % from about
+// 2,200 planted repeat sites of at least 4 complaints, centres of one
+// category two radii plus 100 m apart; 12 %, 6,000 one-off complaints,
+// uniform over each district's land), clustered with the seed
+// configuration, must find the planted hotspots with precision and recall
+// of at least 0.95 each (score defines the matching).
+//
+// The planted truth does not give the figures away: nothing keeps the
+// one-off complaints apart from each other or from the planted sites. About
+// 7.5 % of them have two others of their category within the radius in the
+// month (measured below), and on their own they form about 200 chance
+// hotspots: three complaints within 150 m in 30 days, which the bureau's
+// rule reports and the truth calls background. Those that do not touch a
+// planted site are what holds precision near 0.965. Recall falls short of
+// 1 where chance complaints chain two planted sites of a category into one
+// hotspot. Other seeds of the generator give precision 0.96-0.98 and
+// recall 0.985-0.99. With the subcategory radii the seed used to have
+// (200-400 m), the chance rate doubles and the same month scores 0.947 and
+// 0.900. The test fails if the background forms no chance hotspot at all,
+// so a feed that stopped exercising precision would not pass unnoticed.
+func TestEvaluateSimulatedMonth(t *testing.T) {
 	t.Parallel()
-	feed := simulatedFeed(t, 20000)
-	seed, err := LoadConfig()
+	cfg, err := LoadConfig()
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, tc := range []struct {
-		name              string
-		cfg               Config
-		precision, recall float64
-	}{
-		{"seed", seed, 0.65, 0.70},
-		{"calibrated", calibrated(t), 0.88, 0.80},
-	} {
-		s := evaluate(t, tc.cfg, feed)
-		t.Logf("simulated feed, %s config: %d detected, %d matched, precision %.3f; %d planted, %d found, recall %.3f",
-			tc.name, s.detected, s.matched, s.precision(), s.planted, s.found, s.recall())
-		if s.precision() < tc.precision || s.recall() < tc.recall {
-			t.Errorf("%s config: precision %.3f, recall %.3f below floors %.2f, %.2f", tc.name, s.precision(), s.recall(), tc.precision, tc.recall)
+	feed := simulatedFeed(t, simulate.Config{Seed: 11, Days: 30, Count: 50000})
+	var background []labelled
+	for _, c := range feed {
+		if c.truth == "" {
+			background = append(background, c)
 		}
 	}
+	if len(feed) != 50000 {
+		t.Fatalf("feed of %d complaints, want 50,000", len(feed))
+	}
+	if share := 1 - float64(len(background))/float64(len(feed)); share < 0.85 || share > 0.9 {
+		t.Fatalf("hotspot share %.3f outside the 0.85-0.9 the evaluation is defined for", share)
+	}
+
+	chance := make(map[string]bool)
+	for _, h := range detect(t, cfg, background) {
+		if h != "" {
+			chance[h] = true
+		}
+	}
+	rate := chanceTripleRate(cfg, background)
+	t.Logf("background: %d complaints, %.1f %% with MinCount-1 others of their category within radius and window, %d chance hotspots on their own",
+		len(background), 100*rate, len(chance))
+	if len(chance) == 0 {
+		t.Fatal("the background forms no chance hotspot: the feed no longer tests precision")
+	}
+
+	s := evaluate(t, cfg, feed)
+	t.Logf("50,000-complaint month, seed config: %d detected, %d matched, precision %.3f; %d planted, %d found, recall %.3f",
+		s.detected, s.matched, s.precision(), s.planted, s.found, s.recall())
+	if s.precision() < 0.95 || s.recall() < 0.95 {
+		t.Errorf("precision %.3f, recall %.3f: want both at least 0.95", s.precision(), s.recall())
+	}
+}
+
+// chanceTripleRate is the share of complaints that are core points among
+// the given ones alone: at least MinCount-1 others of their category and
+// district within their radius and window, by brute force over a grid.
+func chanceTripleRate(cfg Config, feed []labelled) float64 {
+	type key struct {
+		cat, district string
+		x, y          int
+	}
+	const cell = 500.0 // wider than any radius
+	grid := make(map[key][]labelled)
+	cellOf := func(c labelled, dx, dy int) key {
+		return key{c.Category, c.District,
+			int(math.Floor(*c.Lon*metresPerDegree*refCos/cell)) + dx,
+			int(math.Floor(*c.Lat*metresPerDegree/cell)) + dy}
+	}
+	for _, c := range feed {
+		k := cellOf(c, 0, 0)
+		grid[k] = append(grid[k], c)
+	}
+	core := 0
+	for _, c := range feed {
+		p := cfg.Categories[c.Category].Sub(c.Subcategory)
+		n := 1
+		for dx := -1; dx <= 1; dx++ {
+			for dy := -1; dy <= 1; dy++ {
+				for _, o := range grid[cellOf(c, dx, dy)] {
+					if o.ID == c.ID {
+						continue
+					}
+					q := cfg.Categories[o.Category].Sub(o.Subcategory)
+					dt := c.At.Sub(o.At)
+					if dt < 0 {
+						dt = -dt
+					}
+					if dt <= max(p.Window, q.Window) && geo.DistanceMeters(*c.Lon, *c.Lat, *o.Lon, *o.Lat) <= max(p.RadiusM, q.RadiusM) {
+						n++
+					}
+				}
+			}
+		}
+		if n >= p.MinCount {
+			core++
+		}
+	}
+	return float64(core) / float64(max(len(feed), 1))
 }

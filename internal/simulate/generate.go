@@ -71,10 +71,10 @@ func (g *generator) run() (Feed, error) {
 	g.out = make([]Complaint, 0, g.cfg.Count)
 
 	feed := Feed{Planted: make([]Planted, 0, len(sizes))}
-	taken := centres{}
+	taken := newCentres(gaps(g.cfg.Radii))
 	for i, n := range sizes {
 		sp := g.plant(i, n, kinds[i], districts[i], taken)
-		taken.add(sp.Lon, sp.Lat)
+		taken.add(sp.Category, sp.Lon, sp.Lat)
 		feed.Planted = append(feed.Planted, sp.Planted)
 		for range n {
 			day := sp.from + g.spotDay(sp)
@@ -119,7 +119,7 @@ func sortByReceived(cs []Complaint) []Complaint {
 }
 
 // spotSizes splits the hotspot complaints over the planted hotspots: each
-// gets at least minSpotSize, the rest is skewed so that a few hotspots are
+// gets at least MinSpotSize, the rest is skewed so that a few hotspots are
 // large, as real repeat complaints are.
 func (g *generator) spotSizes(total, n int) []int {
 	if n == 0 {
@@ -132,11 +132,11 @@ func (g *generator) spotSizes(total, n int) []int {
 		weights[i] = g.rng.ExpFloat64()
 		sum += weights[i]
 	}
-	rest := total - n*minSpotSize
+	rest := total - n*MinSpotSize
 	given := 0
 	for i := range sizes {
 		extra := int(float64(rest) * weights[i] / sum)
-		sizes[i] = minSpotSize + extra
+		sizes[i] = MinSpotSize + extra
 		given += extra
 	}
 	for i := 0; given < rest; i = (i + 1) % n {
@@ -205,10 +205,24 @@ func (g *generator) spotKinds(sizes []int) ([]*subcat, []int) {
 	return kinds, districts
 }
 
-func (g *generator) plant(i, n int, sc *subcat, di int, taken centres) *spot {
+func (g *generator) plant(i, n int, sc *subcat, di int, taken *centres) *spot {
 	th := pickTheme(g.rng, sc, true)
-	s := g.w.spotSite(g.rng, di, taken)
-	d := &g.w.districts[di]
+	s, ok := g.w.spotSite(g.rng, di, sc.category, taken)
+	if !ok {
+		// The district is full of this category's hotspots: the next
+		// likeliest district with room takes it, so that planted hotspots
+		// never chain into each other.
+		for _, other := range g.w.byWeight(sc.category) {
+			if other == di {
+				continue
+			}
+			if o, ok := g.w.spotSite(g.rng, other, sc.category, taken); ok {
+				s = o
+				break
+			}
+		}
+	}
+	d := &g.w.districts[s.district]
 	sp := &spot{
 		sc: sc, th: th, site: s,
 		road:   pick(g.rng, d.roads),

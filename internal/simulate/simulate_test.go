@@ -7,12 +7,15 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
+	"math"
 	"math/rand/v2"
 	"os"
 	"regexp"
 	"slices"
 	"strings"
 	"testing"
+	"testing/fstest"
 	"time"
 	"unicode/utf8"
 
@@ -124,7 +127,7 @@ func TestGenerateProportions(t *testing.T) {
 		{"cooking smoke", share(cat("cooking_smoke")), 0.17, 0.23},
 		{"social life", share(sub("social_life")), 0.26, 0.32},
 		{"construction noise", share(sub("construction")), 0.13, 0.19},
-		{"in planted hotspots", share(func(c Complaint) bool { return c.Truth.HotspotKey != "" }), 0.59, 0.61},
+		{"in planted hotspots", share(func(c Complaint) bool { return c.Truth.HotspotKey != "" }), DefaultHotspotShare - 0.01, DefaultHotspotShare + 0.01},
 		{"gcj02", share(crs("gcj02")), 0.66, 0.74},
 		{"bd09", share(crs("bd09")), 0.12, 0.18},
 		{"wgs84", share(crs("wgs84")), 0.08, 0.12},
@@ -230,8 +233,8 @@ func TestPlantedHotspots(t *testing.T) {
 	t.Parallel()
 	const days = 90
 	feed := generate(t, Config{Seed: 5, Count: 4000, Days: days})
-	if len(feed.Planted) != 4000*6/10/DefaultHotspotSize {
-		t.Fatalf("got %d planted hotspots, want %d", len(feed.Planted), 4000*6/10/DefaultHotspotSize)
+	if want := int(math.Round(4000*DefaultHotspotShare)) / DefaultHotspotSize; len(feed.Planted) != want {
+		t.Fatalf("got %d planted hotspots, want %d", len(feed.Planted), want)
 	}
 	type span struct {
 		n           int
@@ -244,7 +247,7 @@ func TestPlantedHotspots(t *testing.T) {
 			t.Fatalf("duplicate key %s", p.Key)
 		}
 		planted[p.Key] = p
-		if p.Count < minSpotSize || p.Place == "" || strings.Contains(p.Place, "{") {
+		if p.Count < MinSpotSize || p.Place == "" || strings.Contains(p.Place, "{") {
 			t.Errorf("%s: count %d, place %q", p.Key, p.Count, p.Place)
 		}
 	}
@@ -287,12 +290,94 @@ func TestPlantedHotspots(t *testing.T) {
 			t.Errorf("%s: complaints spread over %v", key, s.last.Sub(s.first))
 		}
 	}
-	// Planted centres are far enough apart to be told apart.
-	for i, a := range feed.Planted {
-		for _, b := range feed.Planted[i+1:] {
-			if d := geo.DistanceMeters(a.Lon, a.Lat, b.Lon, b.Lat); d < 150 {
-				t.Errorf("%s and %s only %.0f m apart", a.Key, b.Key, d)
+}
+
+// TestPlantedHotspotsStayApart checks on a month of 50,000 complaints that
+// planted centres of a category are SpotGap apart, so that no complaint of
+// one lies within two clustering radii of a complaint of another.
+func TestPlantedHotspotsStayApart(t *testing.T) {
+	t.Parallel()
+	radii, err := LargestRadii(seeds.FS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	feed := generate(t, Config{Seed: 11, Count: 50000, Days: 30})
+	byCat := map[string][]Planted{}
+	for _, p := range feed.Planted {
+		byCat[p.Category] = append(byCat[p.Category], p)
+	}
+	if len(byCat) != len(radii) {
+		t.Fatalf("planted categories %d, radii for %d", len(byCat), len(radii))
+	}
+	for cat, ps := range byCat {
+		gap := SpotGap(radii[cat])
+		if gap <= 2*radii[cat] {
+			t.Fatalf("%s: gap %.0f m does not keep members two radii apart", cat, gap)
+		}
+		for i, a := range ps {
+			for _, b := range ps[i+1:] {
+				// approxMetres is what the generator spaces by; allow for
+				// its 0.4 % error against the haversine.
+				if d := geo.DistanceMeters(a.Lon, a.Lat, b.Lon, b.Lat); d < gap*0.995 {
+					t.Errorf("%s: %s and %s only %.0f m apart, want %.0f", cat, a.Key, b.Key, d, gap)
+				}
 			}
+		}
+	}
+}
+
+// TestMinSpotSizeAboveSeedMinCount keeps planted hotspots one complaint
+// above the detector's threshold, whatever the seed says.
+func TestMinSpotSizeAboveSeedMinCount(t *testing.T) {
+	t.Parallel()
+	b, err := fs.ReadFile(seeds.FS, HotspotConfigFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cfg struct {
+		Categories map[string]struct {
+			MinCount      int `json:"min_count"`
+			Subcategories map[string]struct {
+				MinCount int `json:"min_count"`
+			} `json:"subcategories"`
+		} `json:"categories"`
+	}
+	if err := json.Unmarshal(b, &cfg); err != nil {
+		t.Fatal(err)
+	}
+	for name, c := range cfg.Categories {
+		most := c.MinCount
+		for _, s := range c.Subcategories {
+			most = max(most, s.MinCount)
+		}
+		if MinSpotSize <= most {
+			t.Errorf("%s: MinSpotSize %d, seed min count %d", name, MinSpotSize, most)
+		}
+	}
+}
+
+func TestLargestRadii(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		json string
+		want map[string]float64
+		bad  bool
+	}{
+		{"category only", `{"categories":{"noise":{"radius_m":150}}}`, map[string]float64{"noise": 150}, false},
+		{"override above", `{"categories":{"dust":{"radius_m":300,"subcategories":{"road":{"radius_m":400},"yard":{}}}}}`, map[string]float64{"dust": 400}, false},
+		{"override below", `{"categories":{"noise":{"radius_m":150,"subcategories":{"social_life":{"radius_m":80}}}}}`, map[string]float64{"noise": 150}, false},
+		{"no radius", `{"categories":{"noise":{}}}`, nil, true},
+		{"not json", `{`, nil, true},
+	}
+	for _, tt := range tests {
+		got, err := LargestRadii(fstest.MapFS{HotspotConfigFile: {Data: []byte(tt.json)}})
+		if (err != nil) != tt.bad {
+			t.Errorf("%s: error %v", tt.name, err)
+			continue
+		}
+		if !maps.Equal(got, tt.want) {
+			t.Errorf("%s: got %v, want %v", tt.name, got, tt.want)
 		}
 	}
 }
@@ -339,7 +424,7 @@ func TestSpotDayFollowsTrend(t *testing.T) {
 // so that the detector's precision is measured against the planted ones.
 func TestBackgroundIsSpread(t *testing.T) {
 	t.Parallel()
-	feed := generate(t, Config{Seed: 11, Count: 2000, Days: 30})
+	feed := generate(t, Config{Seed: 11, Count: 2000, Days: 30, HotspotShare: 0.6})
 	var bg []Truth
 	seen := map[[2]float64]bool{}
 	for _, c := range feed.Complaints {
@@ -366,6 +451,75 @@ func TestBackgroundIsSpread(t *testing.T) {
 	}
 	if rate := float64(clustered) / float64(len(bg)); rate > 0.08 {
 		t.Errorf("%.1f %% of %d background complaints have 2 neighbours within 150 m", 100*rate, len(bg))
+	}
+}
+
+// TestBackgroundIsUniformOverLand compares the generator's land draws with
+// plain rejection sampling over Xiamen's whole extent, which is uniform
+// over the land by construction: the shares falling in each quarter of the
+// district must agree.
+func TestBackgroundIsUniformOverLand(t *testing.T) {
+	t.Parallel()
+	districts, err := geo.LoadDistricts()
+	if err != nil {
+		t.Fatal(err)
+	}
+	locate := func(lon, lat float64) (string, bool) {
+		d, ok := districts.Contains(lon, lat)
+		if !ok {
+			return "", false
+		}
+		return d.Slug, true
+	}
+	w := newWorld(fixture(t), locate)
+	rng := newTestRand()
+	const n = 20000
+	for di, d := range w.districts {
+		if len(d.land) == 0 {
+			t.Fatalf("%s: no land indexed", d.slug)
+		}
+		var ref [][2]float64
+		for len(ref) < n {
+			lon := minLon + rng.Float64()*(maxLon-minLon)
+			lat := minLat + rng.Float64()*(maxLat-minLat)
+			if w.belongs(di, lon, lat) {
+				ref = append(ref, [2]float64{lon, lat})
+			}
+		}
+		var midLon, midLat float64
+		for _, p := range ref {
+			midLon += p[0] / n
+			midLat += p[1] / n
+		}
+		quarters := func(pts [][2]float64) [4]float64 {
+			var q [4]float64
+			for _, p := range pts {
+				i := 0
+				if p[0] > midLon {
+					i++
+				}
+				if p[1] > midLat {
+					i += 2
+				}
+				q[i] += 1.0 / float64(len(pts))
+			}
+			return q
+		}
+		var got [][2]float64
+		for range n {
+			s := w.backgroundSite(rng, di)
+			if !w.belongs(di, s.lon, s.lat) {
+				t.Fatalf("%s: background point %.6f,%.6f off its land", d.slug, s.lon, s.lat)
+			}
+			got = append(got, [2]float64{s.lon, s.lat})
+		}
+		want, have := quarters(ref), quarters(got)
+		for i := range want {
+			// Each share has a standard error under 0.004 at n = 20,000.
+			if math.Abs(want[i]-have[i]) > 0.02 {
+				t.Errorf("%s: quarter %d holds %.3f of background, %.3f of the land", d.slug, i, have[i], want[i])
+			}
+		}
 	}
 }
 
@@ -663,12 +817,13 @@ func TestConfigDefaults(t *testing.T) {
 	if first.Before(DefaultStart) || !last.Before(end) {
 		t.Fatalf("complaints from %s to %s, want within [%s, %s)", first, last, DefaultStart, end)
 	}
-	if want := DefaultCount * 6 / 10 / DefaultHotspotSize; len(feed.Planted) != want {
+	if want := int(math.Round(DefaultCount*DefaultHotspotShare)) / DefaultHotspotSize; len(feed.Planted) != want {
 		t.Fatalf("got %d planted hotspots, want %d", len(feed.Planted), want)
 	}
-	few := generate(t, Config{Count: 4})
-	if len(few.Planted) != 0 || len(few.Complaints) != 4 {
-		t.Fatalf("4 complaints: %d planted, %d complaints", len(few.Planted), len(few.Complaints))
+	// Too few complaints for one hotspot: none is planted.
+	few := generate(t, Config{Count: MinSpotSize - 1})
+	if len(few.Planted) != 0 || len(few.Complaints) != MinSpotSize-1 {
+		t.Fatalf("%d complaints: %d planted, %d complaints", MinSpotSize-1, len(few.Planted), len(few.Complaints))
 	}
 }
 

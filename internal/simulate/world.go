@@ -3,6 +3,7 @@ package simulate
 import (
 	"math"
 	"math/rand/v2"
+	"slices"
 )
 
 // Radii of the discs background complaints are spread over, in metres.
@@ -16,7 +17,6 @@ const (
 	maxSubRadius         = 2500.0
 	spotPlaceOffset      = 300.0 // a planted hotspot lies this close to its named place
 	spotSubOffset        = 900.0
-	minSpotSeparation    = 400.0 // planted centres stay apart so they are told apart
 	maxDraws             = 64
 )
 
@@ -37,6 +37,7 @@ type district struct {
 	places     []anchor
 	roads      []string
 	weight     float64
+	land       [][2]int // grid cells holding its land, see indexLand
 }
 
 // site is a point of the world: where a complaint comes from.
@@ -100,6 +101,7 @@ func newWorld(g *Gazetteer, locate func(lon, lat float64) (string, bool)) *world
 			s.radius = math.Max(minSubRadius, math.Min(maxSubRadius, 0.6*nearest))
 		}
 	}
+	w.indexLand()
 	return w
 }
 
@@ -152,10 +154,15 @@ func (w *world) pickAnchor(rng *rand.Rand, di int, placeShare float64) (a anchor
 	return d.center, -1
 }
 
-// backgroundSite draws a point spread uniformly over a disc around an
-// anchor of district di, so that unrelated complaints do not pile up on the
-// same spots and pass for repeat hotspots.
+// backgroundSite draws a point uniformly over district di's land, so that
+// unrelated complaints neither pile up around the gazetteer's anchors nor
+// pass for repeat hotspots more often than chance makes them.
 func (w *world) backgroundSite(rng *rand.Rand, di int) site {
+	if s, ok := w.landSite(rng, di); ok {
+		return s
+	}
+	// No land index (a stand-in boundary the grid missed): spread over the
+	// anchors' discs instead.
 	var a anchor
 	place := -1
 	for range maxDraws {
@@ -168,28 +175,154 @@ func (w *world) backgroundSite(rng *rand.Rand, di int) site {
 	return w.site(di, a.lon, a.lat, place)
 }
 
-// centres indexes the planted hotspot centres on a grid of
-// minSpotSeparation cells, so the nearest one is found among 9 cells.
-type centres map[[2]int][][2]float64
+// landCell is the side, in metres, of the grid cells that index each
+// district's land for uniform draws.
+const landCell = 1000.0
 
-func centreCell(lon, lat float64) [2]int {
-	const cell = minSpotSeparation / metresPerDegree
-	return [2]int{int(math.Floor(lon * cosXiamen / cell)), int(math.Floor(lat / cell))}
+// landGrid steps over Xiamen's extent in degrees, cells about landCell
+// metres square.
+var (
+	landLonStep = landCell / (metresPerDegree * cosXiamen)
+	landLatStep = landCell / metresPerDegree
+)
+
+// indexLand lists, for every district, the grid cells that hold some of
+// its land: each cell is probed on a 4x4 lattice, and the cells around a
+// hit are kept as well so that slivers between probes are not lost. A draw
+// then picks a listed cell uniformly and a point uniformly in it, and keeps
+// it only on the district's land: the result is uniform over the land.
+func (w *world) indexLand() {
+	nx := int(math.Ceil((maxLon - minLon) / landLonStep))
+	ny := int(math.Ceil((maxLat - minLat) / landLatStep))
+	slug := make(map[string]int, len(w.districts))
+	for i, d := range w.districts {
+		slug[d.slug] = i
+	}
+	hit := make([]map[[2]int]bool, len(w.districts))
+	for i := range hit {
+		hit[i] = make(map[[2]int]bool)
+	}
+	const probes = 4
+	for x := range nx {
+		for y := range ny {
+			for px := range probes {
+				for py := range probes {
+					lon := minLon + (float64(x)+(float64(px)+0.5)/probes)*landLonStep
+					lat := minLat + (float64(y)+(float64(py)+0.5)/probes)*landLatStep
+					d, ok := w.locate(lon, lat)
+					if !ok {
+						continue
+					}
+					if di, ok := slug[d]; ok {
+						hit[di][[2]int{x, y}] = true
+					}
+				}
+			}
+		}
+	}
+	for di, cells := range hit {
+		keep := make(map[[2]int]bool, 2*len(cells))
+		for c := range cells {
+			for dx := -1; dx <= 1; dx++ {
+				for dy := -1; dy <= 1; dy++ {
+					keep[[2]int{c[0] + dx, c[1] + dy}] = true
+				}
+			}
+		}
+		list := make([][2]int, 0, len(keep))
+		for c := range keep {
+			list = append(list, c)
+		}
+		// Map order is random: sort so that the same seed draws the same
+		// points.
+		slices.SortFunc(list, func(a, b [2]int) int {
+			if a[0] != b[0] {
+				return a[0] - b[0]
+			}
+			return a[1] - b[1]
+		})
+		w.districts[di].land = list
+	}
 }
 
-func (c centres) add(lon, lat float64) {
-	k := centreCell(lon, lat)
-	c[k] = append(c[k], [2]float64{lon, lat})
+// landDraws bounds the rejection sampling of one uniform land point; the
+// listed cells are mostly land, so a few draws suffice.
+const landDraws = 1024
+
+// landSite draws a point uniformly over district di's land; false when the
+// district has no indexed land.
+func (w *world) landSite(rng *rand.Rand, di int) (site, bool) {
+	cells := w.districts[di].land
+	if len(cells) == 0 {
+		return site{}, false
+	}
+	for range landDraws {
+		c := cells[rng.IntN(len(cells))]
+		lon := minLon + (float64(c[0])+rng.Float64())*landLonStep
+		lat := minLat + (float64(c[1])+rng.Float64())*landLatStep
+		if w.belongs(di, lon, lat) {
+			return w.site(di, lon, lat, w.nearPlace(di, lon, lat)), true
+		}
+	}
+	return site{}, false
 }
 
-// gap is the distance to the nearest centre, or +Inf when none lies
-// within minSpotSeparation.
-func (c centres) gap(lon, lat float64) float64 {
-	k := centreCell(lon, lat)
+// nearPlace is the named place of district di within placeRadius of a
+// point, the nearest, or -1: callers near a landmark name it.
+func (w *world) nearPlace(di int, lon, lat float64) int {
+	best, bestD := -1, placeRadius
+	for i, p := range w.districts[di].places {
+		if d := approxMetres(lon, lat, p.lon, p.lat); d < bestD {
+			best, bestD = i, d
+		}
+	}
+	return best
+}
+
+// centres indexes the planted hotspot centres of each category on a grid
+// of cells as wide as the category's gap, so the nearest one is found
+// among 9 cells.
+type centres struct {
+	gaps  map[string]float64
+	cells map[string]map[[2]int][][2]float64
+}
+
+func newCentres(gaps map[string]float64) *centres {
+	return &centres{gaps: gaps, cells: make(map[string]map[[2]int][][2]float64)}
+}
+
+// gapOf is how far apart the centres of a category stay.
+func (c *centres) gapOf(category string) float64 {
+	if g, ok := c.gaps[category]; ok && g > 0 {
+		return g
+	}
+	return defaultGap
+}
+
+func (c *centres) cell(category string, lon, lat float64) [2]int {
+	size := c.gapOf(category) / metresPerDegree
+	return [2]int{int(math.Floor(lon * cosXiamen / size)), int(math.Floor(lat / size))}
+}
+
+func (c *centres) add(category string, lon, lat float64) {
+	m := c.cells[category]
+	if m == nil {
+		m = make(map[[2]int][][2]float64)
+		c.cells[category] = m
+	}
+	k := c.cell(category, lon, lat)
+	m[k] = append(m[k], [2]float64{lon, lat})
+}
+
+// gap is the distance to the nearest centre of the category, or +Inf
+// when none lies within the category's gap.
+func (c *centres) gap(category string, lon, lat float64) float64 {
+	k := c.cell(category, lon, lat)
+	m := c.cells[category]
 	gap := math.Inf(1)
 	for dx := -1; dx <= 1; dx++ {
 		for dy := -1; dy <= 1; dy++ {
-			for _, p := range c[[2]int{k[0] + dx, k[1] + dy}] {
+			for _, p := range m[[2]int{k[0] + dx, k[1] + dy}] {
 				gap = math.Min(gap, approxMetres(lon, lat, p[0], p[1]))
 			}
 		}
@@ -197,11 +330,30 @@ func (c centres) gap(lon, lat float64) float64 {
 	return gap
 }
 
-// spotSite draws the centre of a planted hotspot near a named place or
-// sub-district of district di, away from the centres already taken.
-func (w *world) spotSite(rng *rand.Rand, di int, taken centres) site {
+// spotDraws bounds the search for a free centre: first near the district's
+// named places and sub-districts, where callers are, then anywhere on its
+// land once those are crowded.
+const spotDraws = 1024
+
+// spotSite draws the centre of a planted hotspot of a category in
+// district di, more than the category's gap from the centres already
+// taken: near a named place or sub-district when one is free, anywhere on
+// the district's land otherwise. It reports false, with the draw farthest
+// from the others, when the district has no room left.
+func (w *world) spotSite(rng *rand.Rand, di int, category string, taken *centres) (site, bool) {
+	need := taken.gapOf(category)
 	var best site
 	bestGap := -1.0
+	try := func(s site) bool {
+		gap := taken.gap(category, s.lon, s.lat)
+		if gap > need {
+			return true
+		}
+		if gap > bestGap {
+			best, bestGap = s, gap
+		}
+		return false
+	}
 	for range maxDraws {
 		a, place := w.pickAnchor(rng, di, 0.6)
 		r := spotSubOffset
@@ -212,19 +364,24 @@ func (w *world) spotSite(rng *rand.Rand, di int, taken centres) site {
 		if !w.belongs(di, lon, lat) {
 			continue
 		}
-		gap := taken.gap(lon, lat)
-		if gap >= minSpotSeparation {
-			return w.site(di, lon, lat, place)
+		if s := w.site(di, lon, lat, place); try(s) {
+			return s, true
 		}
-		if gap > bestGap {
-			best, bestGap = w.site(di, lon, lat, place), gap
+	}
+	for range spotDraws {
+		s, ok := w.landSite(rng, di)
+		if !ok {
+			break
+		}
+		if try(s) {
+			return s, true
 		}
 	}
 	if bestGap < 0 {
 		a, place := w.pickAnchor(rng, di, 0.6)
-		return w.site(di, a.lon, a.lat, place)
+		return w.site(di, a.lon, a.lat, place), false
 	}
-	return best
+	return best, false
 }
 
 func (w *world) site(di int, lon, lat float64, place int) site {
@@ -253,6 +410,28 @@ func (w *world) pickDistrict(rng *rand.Rand, category string) int {
 		}
 	}
 	return len(w.districts) - 1
+}
+
+// byWeight lists the districts from the likeliest to the least likely for
+// a category.
+func (w *world) byWeight(category string) []int {
+	tilt := categoryTilt[category]
+	order := make([]int, len(w.districts))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int {
+		wa := w.districts[a].weight * tiltOf(tilt, w.districts[a].slug)
+		wb := w.districts[b].weight * tiltOf(tilt, w.districts[b].slug)
+		switch {
+		case wa > wb:
+			return -1
+		case wa < wb:
+			return 1
+		}
+		return 0
+	})
+	return order
 }
 
 func tiltOf(tilt map[string]float64, slug string) float64 {
