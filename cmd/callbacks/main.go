@@ -1,27 +1,18 @@
-// Command callbacks runs the hotline callbacks service on its own: it tells
-// the 12345 hotline, signed, what became of every work order, against the
-// NATS and PostgreSQL of the environment.
+// Command callbacks runs the hotline callbacks on its own: every work order of a
+// case is told when the case is assigned, resolved, returned or closed.
 package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
 	"time"
 
-	"go.uber.org/zap"
-
 	"github.com/xiamen-eeb/nuisance/internal/app"
-	"github.com/xiamen-eeb/nuisance/internal/config"
-	"github.com/xiamen-eeb/nuisance/internal/httpx"
-	"github.com/xiamen-eeb/nuisance/internal/logging"
 	"github.com/xiamen-eeb/nuisance/services/callbacks"
 )
 
@@ -34,86 +25,31 @@ func main() {
 	}
 }
 
-// run starts the service and serves /healthz, /readyz and /metrics until
-// ctx ends, then drains the consumers; tests call it directly.
+// run parses the flags and runs the service as a process until ctx ends;
+// tests call it directly.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("callbacks", flag.ContinueOnError)
 	fs.SetOutput(stdout)
+	var cfgFlags struct {
+		batch, maxDeliver, workers int
+		retryFor                   time.Duration
+	}
 	def := callbacks.DefaultConfig("", "")
-	batch := fs.Int("batch", def.Batch, "case events handled per transaction")
-	maxDeliver := fs.Int("max-deliver", def.MaxDeliver, "deliveries before a message is dead-lettered")
-	workers := fs.Int("workers", def.Workers, "callbacks posted in parallel")
-	retryFor := fs.Duration("retry-for", def.RetryFor, "how long a callback is retried before it is dead")
+	fs.IntVar(&cfgFlags.batch, "batch", def.Batch, "case events handled per transaction")
+	fs.IntVar(&cfgFlags.maxDeliver, "max-deliver", def.MaxDeliver, "deliveries before a message is dead-lettered")
+	fs.IntVar(&cfgFlags.workers, "workers", def.Workers, "callbacks posted in parallel")
+	fs.DurationVar(&cfgFlags.retryFor, "retry-for", def.RetryFor, "how long a callback is retried before it is dead")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	cfg, err := config.FromEnv(getenv)
-	if err != nil {
-		return err
-	}
-	log, err := logging.New(cfg.LogLevel, stdout)
-	if err != nil {
-		return err
-	}
-	defer func() { _ = log.Sync() }()
-	log.Info("starting", zap.Any("config", cfg.Masked()), zap.Int("batch", *batch), zap.Int("max_deliver", *maxDeliver), zap.Int("workers", *workers), zap.Duration("retry_for", *retryFor))
-
-	sys, err := app.Open(ctx, cfg, log, app.Options{Name: "callbacks"})
-	if err != nil {
-		return err
-	}
-	defer sys.Close()
-
-	if cfg.CallbackURL != "" {
-		// Callbacks are signed with the hotline secret: HOTLINE_SECRET, or
-		// the one `nuisance up` generated under the data directory.
-		if err := cfg.LoadSecret(); err != nil {
-			return err
+	return app.Main(ctx, "callbacks", getenv, stdout, func(sys *app.System) ([]app.Part, error) {
+		cfg := callbacks.DefaultConfig(sys.Cfg.CallbackURL, sys.Cfg.HotlineSecret)
+		cfg.Batch, cfg.MaxDeliver, cfg.Workers, cfg.RetryFor = cfgFlags.batch, cfgFlags.maxDeliver, cfgFlags.workers, cfgFlags.retryFor
+		svc, err := callbacks.New(cfg, sys.Pool, sys.JS, sys.Log.Named("callbacks"))
+		if err != nil {
+			return nil, err
 		}
-	}
-	cfgC := callbacks.DefaultConfig(cfg.CallbackURL, cfg.HotlineSecret)
-	cfgC.Batch, cfgC.MaxDeliver, cfgC.Workers, cfgC.RetryFor = *batch, *maxDeliver, *workers, *retryFor
-	svc, err := callbacks.New(cfgC, sys.Pool, sys.JS, log.Named("callbacks"))
-	if err != nil {
-		return err
-	}
-	mux := http.NewServeMux()
-	httpx.Ops(mux, sys.Checks()...)
-	ln, err := net.Listen("tcp", cfg.HTTPAddr)
-	if err != nil {
-		return fmt.Errorf("listen %s: %w", cfg.HTTPAddr, err)
-	}
-
-	// The consumers outlive the HTTP server by the time they need to finish
-	// the batches in hand.
-	svcCtx, svcCancel := context.WithCancel(context.WithoutCancel(ctx))
-	defer svcCancel()
-	svcDone := make(chan error, 1)
-	go func() { svcDone <- svc.Run(svcCtx) }()
-
-	serveCtx, serveCancel := context.WithCancel(ctx)
-	defer serveCancel()
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	serveDone := make(chan error, 1)
-	go func() { serveDone <- httpx.Serve(serveCtx, srv, ln, 10*time.Second) }()
-	log.Info("callbacks is up", zap.String("http", ln.Addr().String()))
-
-	var svcErr error
-	select {
-	case svcErr = <-svcDone:
-		// The consumers stopped on their own: a failure, reported below.
-		serveCancel()
-		err = <-serveDone
-	case err = <-serveDone:
-		svcCancel()
-		svcErr = <-svcDone
-	}
-	log.Info("stopped")
-	if svcErr != nil {
-		return svcErr
-	}
-	if err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	return nil
+		// Callbacks write no events: this process relays nothing.
+		return []app.Part{{Name: "callbacks", Runner: svc, Watches: svc.Watches(), Publishes: []string{}}}, nil
+	})
 }

@@ -10,7 +10,6 @@ import (
 	"syscall"
 
 	"github.com/xiamen-eeb/nuisance/internal/app"
-	"github.com/xiamen-eeb/nuisance/services/geocoder"
 	"github.com/xiamen-eeb/nuisance/services/intake"
 )
 
@@ -25,12 +24,7 @@ func main() {
 		if err != nil {
 			return nil, err
 		}
-		return []app.Part{
-			{Name: "intake", Runner: in, Routes: in.Routes, Publishes: []string{"complaint.received"}},
-			// The geocoder consumes what the intake publishes: this
-			// process re-publishes what it has not processed in time.
-			{Name: "sweep", Watches: geocoder.Watches()},
-		}, nil
+		return []app.Part{{Name: "intake", Runner: in, Routes: in.Routes, Publishes: []string{"complaint.received"}}}, nil
 	})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "intake:", err)

@@ -109,7 +109,7 @@ func Open(ctx context.Context, cfg config.Config, log *zap.Logger, opt Options) 
 	if s.NC, err = natsx.Connect(url, opt.Name, log, opts...); err != nil {
 		return nil, err
 	}
-	if s.JS, err = jetstream.New(s.NC, jetstream.WithPublishAsyncMaxPending(4096)); err != nil {
+	if s.JS, err = jetstream.New(s.NC, jetstream.WithPublishAsyncMaxPending(4096), jetstream.WithPublishAsyncTimeout(10*time.Second)); err != nil {
 		return nil, fmt.Errorf("jetstream: %w", err)
 	}
 	dctx, cancel := context.WithTimeout(ctx, 60*time.Second)

@@ -29,15 +29,14 @@ type Part struct {
 	Name    string
 	Runner  Runner
 	Routes  func(httpx.Mux)
-	// Watches are the consumers the sweeper checks. A process sweeps only
-	// the events it may publish, so in a distributed deployment the
-	// producer's process carries the watches of its consumers (a Part
-	// with only Watches).
+	// Watches are the part's consumers, which the process's sweeper
+	// checks: an input event not processed in time is published again
+	// (each service's NATS user may re-publish its inputs).
 	Watches []outbox.Watch
 	// Publishes are the NATS subject filters the part's events go to; the
-	// process's outbox relay and sweeper keep to their union. A part with
-	// a Runner and no Publishes lets the process relay everything (the
-	// all-in-one process).
+	// process's outbox relay keeps to their union. A part with a Runner
+	// and nil Publishes lets the process relay everything (the all-in-one
+	// process); an empty, non-nil list says the part writes no events.
 	Publishes []string
 	// OnShutdown runs when the HTTP server begins shutting down: long-lived
 	// responses (event streams) end there instead of holding the shutdown.
@@ -58,7 +57,7 @@ func Serve(ctx context.Context, sys *System, ln net.Listener, parts []Part) erro
 		if p.Routes != nil {
 			p.Routes(mux)
 		}
-		if p.Runner != nil && len(p.Publishes) == 0 {
+		if p.Runner != nil && p.Publishes == nil {
 			everything = true
 		}
 		publishes = append(publishes, p.Publishes...)
@@ -68,14 +67,12 @@ func Serve(ctx context.Context, sys *System, ln net.Listener, parts []Part) erro
 	}
 	var watches []outbox.Watch
 	for _, p := range parts {
-		for _, w := range p.Watches {
-			if outbox.Covers(publishes, w.Filter) {
-				watches = append(watches, w)
-			}
-		}
+		watches = append(watches, p.Watches...)
 	}
 	all := append([]Part(nil), parts...)
-	all = append(all, Part{Name: "outbox-relay", Runner: &outbox.Relay{Pool: sys.Pool, JS: sys.JS, Log: log.Named("relay"), Subjects: publishes}})
+	if everything || len(publishes) > 0 {
+		all = append(all, Part{Name: "outbox-relay", Runner: &outbox.Relay{Pool: sys.Pool, JS: sys.JS, Log: log.Named("relay"), Subjects: publishes}})
+	}
 	if len(watches) > 0 {
 		all = append(all, Part{Name: "sweeper", Runner: &outbox.Sweeper{Pool: sys.Pool, JS: sys.JS, Log: log.Named("sweeper"), After: sys.Cfg.SweepAfter, Watches: watches}})
 	}
