@@ -38,6 +38,27 @@ type Engine struct {
 	minBucket int64
 	late      int64
 	horizonW  int64
+	// tx and the scratch buffers are reused by every Add.
+	tx      *txn
+	scratch scratch
+}
+
+// edge is a neighbour and its distance, as cluster and promote collect
+// them.
+type edge struct {
+	n *node
+	d float64
+}
+
+// scratch holds the buffers of one clustering step.
+type scratch struct {
+	nb       []edge
+	newCores []*node
+	parent   []int
+	nbs      [][]edge
+	touches  [][]*hotspot
+	hs       []*hotspot
+	order    []int
 }
 
 // Option restricts or tunes an Engine.
@@ -68,6 +89,7 @@ func NewEngine(cfg Config, store Store, opts ...Option) *Engine {
 		hotspots: make(map[string]*hotspot),
 		buckets:  make(map[int64][]*node),
 		distIdx:  make(map[string]uint16),
+		tx:       newTxn(),
 		late:     int64(cfg.LateSlack),
 		horizonW: int64(2*cfg.maxWindow() + cfg.LateSlack),
 	}
@@ -125,6 +147,10 @@ func (e *Engine) newNode(p Point) (*node, error) {
 		n.lon, n.lat = lon, lat
 	}
 	n.params = e.cats[ci].paramsOf(p.Subcategory)
+	if n.located() {
+		dLat := e.cats[ci].maxR / metresPerDegree
+		n.cosLat = math.Cos(math.Min(89, math.Abs(n.lat)+dLat) * math.Pi / 180)
+	}
 	d, ok := e.distIdx[p.District]
 	if !ok {
 		if len(e.distIdx) > math.MaxUint16 {
@@ -143,8 +169,8 @@ func (e *Engine) point(n *node) Point {
 		PlaceKey: n.key, At: time.Unix(0, n.at).UTC(),
 	}
 	if n.located() {
-		lon, lat := n.lon, n.lat
-		p.Lon, p.Lat = &lon, &lat
+		ll := &[2]float64{n.lon, n.lat} // one allocation for both
+		p.Lon, p.Lat = &ll[0], &ll[1]
 	}
 	return p
 }
@@ -201,7 +227,8 @@ func (e *Engine) Add(ctx context.Context, p Point) (Result, error) {
 		}
 	}
 	e.put(n)
-	tx := newTxn()
+	tx := e.tx
+	tx.reset()
 	e.cluster(tx, n)
 	res := e.result(tx, n)
 	switch {
@@ -236,6 +263,19 @@ func newTxn() *txn {
 		opened:  make(map[*hotspot]bool),
 		merged:  make(map[*hotspot][]string),
 	}
+}
+
+// reset empties a txn for the next Add, keeping its maps' and slices'
+// storage: Add runs under the engine's lock, so one txn serves them all.
+// Nothing a Result holds points into it.
+func (tx *txn) reset() {
+	clear(tx.before)
+	clear(tx.touched)
+	clear(tx.opened)
+	clear(tx.merged)
+	clear(tx.order)
+	tx.order = tx.order[:0]
+	tx.changes = tx.changes[:0]
 }
 
 func (tx *txn) touch(h *hotspot) {
@@ -273,12 +313,9 @@ func (e *Engine) setHotspot(tx *txn, n *node, h *hotspot) {
 // their groups (merging hotspots they bridge), and lets non-core points
 // near a new core move to it when it is their nearest.
 func (e *Engine) cluster(tx *txn, p *node) {
-	type edge struct {
-		n *node
-		d float64
-	}
-	var nb []edge
-	var newCores []*node
+	sc := &e.scratch
+	nb := sc.nb[:0]
+	newCores := sc.newCores[:0]
 	p.count = 1
 	e.ix.neighbours(p, func(q *node, d float64) {
 		nb = append(nb, edge{q, d})
@@ -294,7 +331,7 @@ func (e *Engine) cluster(tx *txn, p *node) {
 		newCores = append(newCores, p)
 	}
 	if len(newCores) > 0 {
-		e.promote(tx, newCores)
+		e.promote(tx, newCores, p, nb)
 	}
 	if !p.core {
 		p.hasNear, p.nearID = false, ""
@@ -310,21 +347,31 @@ func (e *Engine) cluster(tx *txn, p *node) {
 		}
 	}
 	e.lifecycle(tx, p)
+	clear(nb)
+	clear(newCores)
+	sc.nb, sc.newCores = nb[:0], newCores[:0]
 }
 
 // promote gives new core points their hotspot: each connected group of new
 // cores joins the hotspots of the old cores it touches (merging them) or
 // founds a new one; then their non-core neighbours re-attach to their
-// nearest core.
-func (e *Engine) promote(tx *txn, cores []*node) {
+// nearest core. p is the point being added and pNb its neighbourhood,
+// already collected, so that p's is not searched twice.
+func (e *Engine) promote(tx *txn, cores []*node, p *node, pNb []edge) {
+	sc := &e.scratch
 	sort.Slice(cores, func(i, j int) bool { return before(cores[i], cores[j]) })
-	idx := make(map[*node]int, len(cores))
-	for i, c := range cores {
-		idx[c] = i
+	// idx finds a new core's position; the group is small, usually one.
+	idx := func(y *node) (int, bool) {
+		for j, c := range cores {
+			if c == y {
+				return j, true
+			}
+		}
+		return 0, false
 	}
-	parent := make([]int, len(cores))
-	for i := range parent {
-		parent[i] = i
+	parent := sc.parent[:0]
+	for i := range cores {
+		parent = append(parent, i)
 	}
 	find := func(i int) int {
 		for parent[i] != i {
@@ -333,39 +380,47 @@ func (e *Engine) promote(tx *txn, cores []*node) {
 		}
 		return i
 	}
-	type edge struct {
-		n *node
-		d float64
-	}
-	nbs := make([][]edge, len(cores))
-	touches := make([][]*hotspot, len(cores))
+	nbs := grow(sc.nbs, len(cores))
+	touches := grow(sc.touches, len(cores))
 	for i, c := range cores {
-		e.ix.neighbours(c, func(y *node, d float64) {
-			nbs[i] = append(nbs[i], edge{y, d})
+		link := func(y *node) {
 			if !y.core {
 				return
 			}
-			if j, ok := idx[y]; ok {
+			if j, ok := idx(y); ok {
 				if a, b := find(i), find(j); a != b {
 					parent[max(a, b)] = min(a, b)
 				}
 			} else if y.hs != nil {
 				touches[i] = append(touches[i], y.hs)
 			}
+		}
+		if c == p {
+			nbs[i] = pNb
+			for _, ed := range pNb {
+				link(ed.n)
+			}
+			continue
+		}
+		e.ix.neighbours(c, func(y *node, d float64) {
+			nbs[i] = append(nbs[i], edge{y, d})
+			link(y)
 		})
 	}
-	groups := make(map[int][]int)
-	var roots []int
+	// Groups in the order of their earliest core: a root is the smallest
+	// index of its group, and cores are sorted.
+	order := sc.order[:0]
 	for i := range cores {
-		r := find(i)
-		if _, ok := groups[r]; !ok {
-			roots = append(roots, r)
+		if find(i) == i {
+			order = append(order, i)
 		}
-		groups[r] = append(groups[r], i)
 	}
-	for _, r := range roots {
-		var hs []*hotspot
-		for _, i := range groups[r] {
+	for _, r := range order {
+		hs := sc.hs[:0]
+		for i := range cores {
+			if find(i) != r {
+				continue
+			}
 			for _, h := range touches[i] {
 				hs = append(hs, h.resolve())
 			}
@@ -376,9 +431,13 @@ func (e *Engine) promote(tx *txn, cores []*node) {
 		} else {
 			target = e.merge(tx, hs)
 		}
-		for _, i := range groups[r] {
-			e.setHotspot(tx, cores[i], target)
+		for i := range cores {
+			if find(i) == r {
+				e.setHotspot(tx, cores[i], target)
+			}
 		}
+		clear(hs)
+		sc.hs = hs[:0]
 	}
 	for i, c := range cores {
 		for _, ed := range nbs[i] {
@@ -388,6 +447,25 @@ func (e *Engine) promote(tx *txn, cores []*node) {
 			}
 		}
 	}
+	for i := range cores {
+		if cores[i] != p {
+			clear(nbs[i])
+			nbs[i] = nbs[i][:0]
+		} else {
+			nbs[i] = nil // p's belongs to cluster's buffer
+		}
+		clear(touches[i])
+		touches[i] = touches[i][:0]
+	}
+	sc.parent, sc.nbs, sc.touches, sc.order = parent[:0], nbs, touches, order[:0]
+}
+
+// grow returns s with at least n empty elements, keeping their storage.
+func grow[T any](s [][]T, n int) [][]T {
+	for len(s) < n {
+		s = append(s, nil)
+	}
+	return s
 }
 
 // found opens a hotspot named after its founding core point. A founder was
@@ -466,7 +544,7 @@ func (e *Engine) lifecycle(tx *txn, p *node) {
 // result turns a finished step into the caller's Result.
 func (e *Engine) result(tx *txn, p *node) Result {
 	at := time.Unix(0, p.at).UTC()
-	res := Result{HotspotID: hotspotID(p)}
+	res := Result{HotspotID: hotspotID(p), Members: make([]Member, 0, 1+len(tx.order))}
 	res.Members = append(res.Members, Member{Point: e.point(p), HotspotID: hotspotID(p)})
 	for _, n := range tx.order {
 		if n != p && tx.before[n] != n.hs {

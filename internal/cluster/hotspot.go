@@ -16,12 +16,16 @@ type hotspot struct {
 	sumLat  float64
 }
 
+// newHotspot keeps a record's centroid as sums over its located members;
+// the record's Lon and Lat stay nil inside the engine and snapshot fills
+// them, so that a join allocates nothing for them.
 func newHotspot(rec Hotspot) *hotspot {
 	h := &hotspot{rec: rec, members: make(map[*node]struct{})}
 	if rec.Lon != nil && rec.Lat != nil {
 		h.sumLon = *rec.Lon * float64(rec.Located)
 		h.sumLat = *rec.Lat * float64(rec.Located)
 	}
+	h.rec.Lon, h.rec.Lat = nil, nil
 	return h
 }
 
@@ -70,7 +74,6 @@ func (h *hotspot) join(n *node) {
 	if h.rec.PlaceKey == "" {
 		h.rec.PlaceKey = n.key
 	}
-	h.centroid()
 }
 
 // leave removes a member that moved to another hotspot.
@@ -88,7 +91,6 @@ func (h *hotspot) leave(n *node) {
 		h.rec.FirstAt = time.Unix(0, h.times[0]).UTC()
 		h.rec.LastAt = time.Unix(0, h.times[len(h.times)-1]).UTC()
 	}
-	h.centroid()
 }
 
 // absorb moves every member of o into h.
@@ -116,20 +118,10 @@ func (h *hotspot) absorb(o *hotspot) {
 		h.members[n] = struct{}{}
 	}
 	h.times = mergeSorted(h.times, o.times)
-	h.centroid()
 	o.members, o.times = nil, nil
 	o.into = h
 	o.rec.Status = StatusMerged
 	o.rec.MergedInto = h.rec.ID
-}
-
-func (h *hotspot) centroid() {
-	if h.rec.Located <= 0 {
-		h.rec.Lon, h.rec.Lat = nil, nil
-		return
-	}
-	lon, lat := h.sumLon/float64(h.rec.Located), h.sumLat/float64(h.rec.Located)
-	h.rec.Lon, h.rec.Lat = &lon, &lat
 }
 
 // since counts in-memory members received in [from, to].
@@ -139,12 +131,13 @@ func (h *hotspot) since(from, to int64) int {
 	return hi - lo
 }
 
-// snapshot copies the record so callers cannot alias engine state.
+// snapshot copies the record with its centroid, the mean of its located
+// members, so callers cannot alias engine state.
 func (h *hotspot) snapshot() Hotspot {
 	r := h.rec
-	if r.Lon != nil {
-		lon, lat := *r.Lon, *r.Lat
-		r.Lon, r.Lat = &lon, &lat
+	if r.Located > 0 {
+		ll := &[2]float64{h.sumLon / float64(r.Located), h.sumLat / float64(r.Located)}
+		r.Lon, r.Lat = &ll[0], &ll[1]
 	}
 	return r
 }

@@ -20,6 +20,7 @@ const (
 type node struct {
 	id, sub, district, key string
 	lon, lat               float64 // NaN when the point has no coordinates
+	cosLat                 float64 // cosine of a slightly higher |lat|, for pair's prefilter
 	at                     int64   // UnixNano
 	count                  int32   // points in its neighbourhood, itself included
 	cat                    uint8
@@ -61,10 +62,15 @@ func (c *catState) paramsOf(sub string) *param {
 	return &c.def
 }
 
-type cellKey struct {
-	x, y     int32
-	district uint16
-	cat      uint8
+// cellID packs a grid cell into one int64 for the fast map path:
+// category in the top 8 bits, district in the next 12, the cell's column
+// and row in 22 bits each. Columns and rows wrap beyond ±2^21 cells (about
+// 200 km at 100 m cells) and districts beyond 4,096: a wrapped cell only
+// shares a slice with far-away or other-district points, which neighbours
+// filters out, so packing never changes a result.
+func cellID(cat uint8, dist uint16, x, y int32) int64 {
+	const mask = 1<<22 - 1
+	return int64(cat)<<56 | int64(dist&0xfff)<<44 | (int64(x)&mask)<<22 | int64(y)&mask
 }
 
 type placeKey struct {
@@ -77,22 +83,19 @@ type placeKey struct {
 // key, each slice sorted by time so a window is a binary search away.
 type index struct {
 	cats   []*catState
-	cells  map[cellKey][]*node
+	cells  map[int64][]*node
 	places map[placeKey][]*node
 }
 
 func newIndex(cats []*catState) *index {
-	return &index{cats: cats, cells: make(map[cellKey][]*node), places: make(map[placeKey][]*node)}
+	return &index{cats: cats, cells: make(map[int64][]*node), places: make(map[placeKey][]*node)}
 }
 
-func (ix *index) cellOf(n *node) cellKey {
+func (ix *index) cellOf(n *node) int64 {
 	c := ix.cats[n.cat]
-	return cellKey{
-		district: n.dist,
-		cat:      n.cat,
-		x:        int32(math.Floor(n.lon * refCos * metresPerDegree / c.cellM)),
-		y:        int32(math.Floor(n.lat * metresPerDegree / c.cellM)),
-	}
+	return cellID(n.cat, n.dist,
+		int32(math.Floor(n.lon*refCos*metresPerDegree/c.cellM)),
+		int32(math.Floor(n.lat*metresPerDegree/c.cellM)))
 }
 
 // before orders nodes by time, then id, the order of every slice.
@@ -173,15 +176,29 @@ func pair(a, b *node) (bool, float64) {
 	if math.Abs(a.lat-b.lat)*metresPerDegree > r {
 		return false, 0
 	}
+	// A degree of longitude is at least cos(lat) degrees of arc at either
+	// point's latitude; the cheaper test rejects most of a cell's points.
+	if math.Abs(a.lon-b.lon)*metresPerDegree*math.Min(a.cosLat, b.cosLat) > r*1.001 {
+		return false, 0
+	}
 	d := geo.DistanceMeters(a.lon, a.lat, b.lon, b.lat)
 	return d <= r, d
 }
 
 // window returns the part of a time-sorted slice within w of at.
 func window(s []*node, at, w int64) []*node {
-	lo := sort.Search(len(s), func(j int) bool { return s[j].at >= at-w })
-	hi := lo
-	for hi < len(s) && s[hi].at <= at+w {
+	from, to := at-w, at+w
+	lo, hi := 0, len(s)
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if s[m].at < from {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	hi = lo
+	for hi < len(s) && s[hi].at <= to {
 		hi++
 	}
 	return s[lo:hi]
@@ -201,9 +218,9 @@ func (ix *index) neighbours(n *node, fn func(m *node, d float64)) {
 		y1 := int32(math.Floor((n.lat + dLat) * metresPerDegree / c.cellM))
 		for x := x0; x <= x1; x++ {
 			for y := y0; y <= y1; y++ {
-				for _, m := range window(ix.cells[cellKey{district: n.dist, cat: n.cat, x: x, y: y}], n.at, c.maxW) {
-					if m == n || (n.key != "" && m.key == n.key) {
-						continue // same place: reported below
+				for _, m := range window(ix.cells[cellID(n.cat, n.dist, x, y)], n.at, c.maxW) {
+					if m == n || m.dist != n.dist || m.cat != n.cat || (n.key != "" && m.key == n.key) {
+						continue // same place: reported below; other cells wrapped onto this one
 					}
 					if ok, d := pair(n, m); ok {
 						fn(m, d)
