@@ -26,9 +26,9 @@ type Runner interface {
 // Part is one service as a process runs it: its loops, its routes and the
 // consumers the sweeper watches for it.
 type Part struct {
-	Name    string
-	Runner  Runner
-	Routes  func(httpx.Mux)
+	Name   string
+	Runner Runner
+	Routes func(httpx.Mux)
 	// Watches are the part's consumers, which the process's sweeper
 	// checks: an input event not processed in time is published again
 	// (each service's NATS user may re-publish its inputs).
