@@ -28,6 +28,7 @@ type Engine struct {
 	catIdx    map[string]uint8
 	districts map[string]bool // nil: every district
 	distIdx   map[string]uint16
+	distNames []string // by interned index
 	ix        *index
 	nodes     map[string]*node
 	hotspots  map[string]*hotspot
@@ -136,7 +137,7 @@ func (e *Engine) newNode(p Point) (*node, error) {
 		return nil, fmt.Errorf("point %s in %q: %w", p.ID, p.District, ErrOtherDistrict)
 	}
 	n := &node{
-		id: p.ID, sub: p.Subcategory, district: p.District, key: p.PlaceKey,
+		id: p.ID, sub: p.Subcategory, key: p.PlaceKey,
 		lon: math.NaN(), lat: math.NaN(), at: p.At.UnixNano(), cat: ci,
 	}
 	if p.Lon != nil {
@@ -147,10 +148,6 @@ func (e *Engine) newNode(p Point) (*node, error) {
 		n.lon, n.lat = lon, lat
 	}
 	n.params = e.cats[ci].paramsOf(p.Subcategory)
-	if n.located() {
-		dLat := e.cats[ci].maxR / metresPerDegree
-		n.cosLat = math.Cos(math.Min(89, math.Abs(n.lat)+dLat) * math.Pi / 180)
-	}
 	d, ok := e.distIdx[p.District]
 	if !ok {
 		if len(e.distIdx) > math.MaxUint16 {
@@ -158,6 +155,7 @@ func (e *Engine) newNode(p Point) (*node, error) {
 		}
 		d = uint16(len(e.distIdx))
 		e.distIdx[p.District] = d
+		e.distNames = append(e.distNames, p.District)
 	}
 	n.dist = d
 	return n, nil
@@ -165,7 +163,7 @@ func (e *Engine) newNode(p Point) (*node, error) {
 
 func (e *Engine) point(n *node) Point {
 	p := Point{
-		ID: n.id, Category: e.cats[n.cat].name, Subcategory: n.sub, District: n.district,
+		ID: n.id, Category: e.cats[n.cat].name, Subcategory: n.sub, District: e.distNames[n.dist],
 		PlaceKey: n.key, At: time.Unix(0, n.at).UTC(),
 	}
 	if n.located() {
@@ -265,14 +263,29 @@ func newTxn() *txn {
 	}
 }
 
+// txnKeep is the most entries a txn's maps keep storage for between Adds.
+const txnKeep = 64
+
+func clearMap[K comparable, V any](m map[K]V) {
+	if len(m) > 0 {
+		clear(m)
+	}
+}
+
 // reset empties a txn for the next Add, keeping its maps' and slices'
 // storage: Add runs under the engine's lock, so one txn serves them all.
 // Nothing a Result holds points into it.
 func (tx *txn) reset() {
-	clear(tx.before)
-	clear(tx.touched)
-	clear(tx.opened)
-	clear(tx.merged)
+	if len(tx.order) > txnKeep || len(tx.touched) > txnKeep {
+		// A large merge grew the maps: clearing them would cost their
+		// whole capacity on every later Add.
+		*tx = *newTxn()
+		return
+	}
+	clearMap(tx.before)
+	clearMap(tx.touched)
+	clearMap(tx.opened)
+	clearMap(tx.merged)
 	clear(tx.order)
 	tx.order = tx.order[:0]
 	tx.changes = tx.changes[:0]
@@ -476,7 +489,7 @@ func (e *Engine) found(tx *txn, founder *node) *hotspot {
 		id = fmt.Sprintf("hs_%s_%d", founder.id, i)
 	}
 	h := newHotspot(Hotspot{
-		ID: id, Category: e.cats[founder.cat].name, District: founder.district,
+		ID: id, Category: e.cats[founder.cat].name, District: e.distNames[founder.dist],
 		Status: StatusEmerging, PlaceKey: founder.key,
 	})
 	e.hotspots[id] = h
@@ -551,11 +564,12 @@ func (e *Engine) result(tx *txn, p *node) Result {
 			res.Members = append(res.Members, Member{Point: e.point(n), HotspotID: hotspotID(n)})
 		}
 	}
-	var hs []*hotspot
+	hs := make([]*hotspot, 0, len(tx.touched))
 	for h := range tx.touched {
 		hs = append(hs, h)
 	}
 	sort.Slice(hs, func(i, j int) bool { return hs[i].rec.ID < hs[j].rec.ID })
+	res.Hotspots = make([]Hotspot, 0, len(hs))
 	var changes []Change
 	for _, h := range hs {
 		res.Hotspots = append(res.Hotspots, h.snapshot())

@@ -16,23 +16,23 @@ const (
 	refCos = 0.9100 // cos(24.5°)
 )
 
-// node is a point held in memory with its clustering state.
+// node is a point held in memory with its clustering state, laid out in
+// 128 bytes: its district is an index into Engine.distNames.
 type node struct {
-	id, sub, district, key string
-	lon, lat               float64 // NaN when the point has no coordinates
-	cosLat                 float64 // cosine of a slightly higher |lat|, for pair's prefilter
-	at                     int64   // UnixNano
-	count                  int32   // points in its neighbourhood, itself included
-	cat                    uint8
-	core                   bool
-	// nearD and nearID identify the nearest core neighbour of a non-core
-	// point (hasNear false when it has none).
-	dist    uint16 // interned district, for cheap cell keys
-	hasNear bool
-	nearD   float64
-	nearID  string
-	hs      *hotspot
-	params  *param
+	id, sub, key string
+	// nearID identifies the nearest core neighbour of a non-core point at
+	// distance nearD (hasNear false when it has none).
+	nearID   string
+	lon, lat float64 // NaN when the point has no coordinates
+	at       int64   // UnixNano
+	nearD    float64
+	hs       *hotspot
+	params   *param
+	count    int32  // points in its neighbourhood, itself included
+	dist     uint16 // interned district
+	cat      uint8
+	core     bool
+	hasNear  bool
 }
 
 func (n *node) located() bool { return !math.IsNaN(n.lon) }
@@ -74,8 +74,9 @@ func cellID(cat uint8, dist uint16, x, y int32) int64 {
 }
 
 type placeKey struct {
-	district, key string
-	cat           uint8
+	key  string
+	dist uint16
+	cat  uint8
 }
 
 // index finds a point's space-time neighbours: a grid of cells one maximum
@@ -135,7 +136,7 @@ func (ix *index) insert(n *node) {
 		ix.cells[k] = insertSorted(ix.cells[k], n)
 	}
 	if n.key != "" {
-		k := placeKey{district: n.district, key: n.key, cat: n.cat}
+		k := placeKey{dist: n.dist, key: n.key, cat: n.cat}
 		ix.places[k] = insertSorted(ix.places[k], n)
 	}
 }
@@ -150,7 +151,7 @@ func (ix *index) remove(n *node) {
 		}
 	}
 	if n.key != "" {
-		k := placeKey{district: n.district, key: n.key, cat: n.cat}
+		k := placeKey{dist: n.dist, key: n.key, cat: n.cat}
 		if s := removeSorted(ix.places[k], n); len(s) > 0 {
 			ix.places[k] = s
 		} else {
@@ -160,8 +161,9 @@ func (ix *index) remove(n *node) {
 }
 
 // pair returns whether a and b are neighbours and their distance for the
-// choice of a nearest core: 0 at the same place key, else metres.
-func pair(a, b *node) (bool, float64) {
+// choice of a nearest core: 0 at the same place key, else metres. cosLat
+// is the cosine of a's |latitude| plus its category's largest radius.
+func pair(a, b *node, cosLat float64) (bool, float64) {
 	w := max(a.params.w, b.params.w)
 	if dt := a.at - b.at; dt > w || -dt > w {
 		return false, 0
@@ -176,9 +178,10 @@ func pair(a, b *node) (bool, float64) {
 	if math.Abs(a.lat-b.lat)*metresPerDegree > r {
 		return false, 0
 	}
-	// A degree of longitude is at least cos(lat) degrees of arc at either
-	// point's latitude; the cheaper test rejects most of a cell's points.
-	if math.Abs(a.lon-b.lon)*metresPerDegree*math.Min(a.cosLat, b.cosLat) > r*1.001 {
+	// Past the latitude test, a degree of longitude spans at least cosLat
+	// degrees of arc at either point: the cheap test rejects most of a
+	// cell's points before the haversine.
+	if math.Abs(a.lon-b.lon)*metresPerDegree*cosLat > r*1.001 {
 		return false, 0
 	}
 	d := geo.DistanceMeters(a.lon, a.lat, b.lon, b.lat)
@@ -222,7 +225,7 @@ func (ix *index) neighbours(n *node, fn func(m *node, d float64)) {
 					if m == n || m.dist != n.dist || m.cat != n.cat || (n.key != "" && m.key == n.key) {
 						continue // same place: reported below; other cells wrapped onto this one
 					}
-					if ok, d := pair(n, m); ok {
+					if ok, d := pair(n, m, cosLat); ok {
 						fn(m, d)
 					}
 				}
@@ -232,7 +235,7 @@ func (ix *index) neighbours(n *node, fn func(m *node, d float64)) {
 	if n.key == "" {
 		return
 	}
-	for _, m := range window(ix.places[placeKey{district: n.district, key: n.key, cat: n.cat}], n.at, c.maxW) {
+	for _, m := range window(ix.places[placeKey{dist: n.dist, key: n.key, cat: n.cat}], n.at, c.maxW) {
 		if m != n && abs64(n.at-m.at) <= max(n.params.w, m.params.w) {
 			fn(m, 0)
 		}

@@ -57,7 +57,7 @@ func (e *Engine) attach(n *node, id string) {
 	}
 	h := e.hotspots[id]
 	if h == nil {
-		h = newHotspot(Hotspot{ID: id, Category: e.cats[n.cat].name, District: n.district, Status: StatusClosed})
+		h = newHotspot(Hotspot{ID: id, Category: e.cats[n.cat].name, District: e.distNames[n.dist], Status: StatusClosed})
 		e.hotspots[id] = h
 	}
 	h = h.resolve()
@@ -141,7 +141,7 @@ func (e *Engine) load(ctx context.Context, p *node) ([]*node, error) {
 			keys[key] = append(keys[key], span{from: b.from, to: b.to})
 		}
 		for _, m := range ms {
-			if m.Category != cs.name || m.District != p.district || e.nodes[m.ID] != nil {
+			if m.Category != cs.name || m.District != e.distNames[p.dist] || e.nodes[m.ID] != nil {
 				continue
 			}
 			n, err := e.newNode(m.Point)
