@@ -498,9 +498,10 @@ func (e *Engine) found(tx *txn, founder *node) *hotspot {
 	return h
 }
 
-// merge joins hotspots into the one whose earliest member is earliest.
+// merge joins hotspots into the largest (see survives), so that only the
+// smaller ones' members move.
 func (e *Engine) merge(tx *txn, hs []*hotspot) *hotspot {
-	sort.Slice(hs, func(i, j int) bool { return earlier(hs[i], hs[j]) })
+	sort.Slice(hs, func(i, j int) bool { return survives(hs[i], hs[j]) })
 	s := hs[0]
 	tx.touch(s)
 	for _, o := range hs[1:] {

@@ -3,6 +3,7 @@ package cluster
 import (
 	"context"
 	"errors"
+	"maps"
 	"slices"
 	"testing"
 	"time"
@@ -90,7 +91,7 @@ func TestMerge(t *testing.T) {
 	}
 	r := mustAdd(t, e, s, at("x", 130, 0, days0(3)))
 	if r.HotspotID != "hs_a1" {
-		t.Fatalf("bridge joined %q, want the survivor hs_a1 (earliest member)", r.HotspotID)
+		t.Fatalf("bridge joined %q, want the survivor hs_a1 (sizes equal: earliest member)", r.HotspotID)
 	}
 	var merged *Change
 	for i := range r.Changes {
@@ -118,6 +119,52 @@ func TestMerge(t *testing.T) {
 	}
 	if absorbed.Status != StatusMerged || absorbed.MergedInto != "hs_a1" {
 		t.Fatalf("absorbed record %+v", absorbed)
+	}
+	if got := storePartition(s); len(got) != 1 {
+		t.Fatalf("after the bridge: %v, want one hotspot", got)
+	}
+}
+
+// TestMergeKeepsTheLargerHotspot bridges a small early hotspot and a larger
+// later one: the larger survives, and only the smaller one's members are
+// relabelled, in the Result and in the store.
+func TestMergeKeepsTheLargerHotspot(t *testing.T) {
+	t.Parallel()
+	e, s := setup(t)
+	for _, p := range []Point{
+		at("a1", 0, 0, days0(0)), at("a2", 20, 0, days0(1)), at("a3", 0, 20, days0(2)),
+		at("b1", 260, 0, days0(0.5)), at("b2", 280, 0, days0(1.5)), at("b3", 260, 20, days0(2.5)),
+		at("b4", 270, 10, days0(2.6)), at("b5", 280, 20, days0(2.7)),
+	} {
+		mustAdd(t, e, s, p)
+	}
+	r := mustAdd(t, e, s, at("x", 130, 0, days0(3)))
+	if r.HotspotID != "hs_b1" {
+		t.Fatalf("bridge joined %q, want the larger hs_b1", r.HotspotID)
+	}
+	relabelled := map[string]bool{}
+	for _, m := range r.Members {
+		if m.ID != "x" {
+			relabelled[m.ID] = true
+		}
+		if m.HotspotID != "hs_b1" {
+			t.Errorf("member %s in %q", m.ID, m.HotspotID)
+		}
+	}
+	if want := map[string]bool{"a1": true, "a2": true, "a3": true}; !maps.Equal(relabelled, want) {
+		t.Fatalf("relabelled %v, want only the smaller hotspot's %v", relabelled, want)
+	}
+	var merged *Change
+	for i := range r.Changes {
+		if r.Changes[i].Kind == ChangeMerged {
+			merged = &r.Changes[i]
+		}
+	}
+	if merged == nil || merged.HotspotID != "hs_b1" || !slices.Equal(merged.Absorbed, []string{"hs_a1"}) || merged.Count != 9 {
+		t.Fatalf("merge change %+v in %+v", merged, r.Changes)
+	}
+	if h, ok := e.Hotspot("hs_b1"); !ok || !h.FirstAt.Equal(days0(0)) {
+		t.Fatalf("survivor %+v: want the absorbed hotspot's first complaint", h)
 	}
 	if got := storePartition(s); len(got) != 1 {
 		t.Fatalf("after the bridge: %v, want one hotspot", got)

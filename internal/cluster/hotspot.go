@@ -142,9 +142,14 @@ func (h *hotspot) snapshot() Hotspot {
 	return r
 }
 
-// earlier orders hotspots for the choice of a merge's survivor: the one
-// whose earliest member is earliest, ties by id.
-func earlier(a, b *hotspot) bool {
+// survives orders hotspots for the choice of a merge's survivor: the one
+// with the most complaints, so that a merge relabels only the smaller
+// hotspots' members, in memory and in the Store; then the one whose
+// earliest member is earliest; ties by id.
+func survives(a, b *hotspot) bool {
+	if a.rec.Count != b.rec.Count {
+		return a.rec.Count > b.rec.Count
+	}
 	if !a.rec.FirstAt.Equal(b.rec.FirstAt) {
 		return a.rec.FirstAt.Before(b.rec.FirstAt)
 	}
