@@ -64,10 +64,10 @@ func (c *catState) paramsOf(sub string) *param {
 
 // cellID packs a grid cell into one int64 for the fast map path:
 // category in the top 8 bits, district in the next 12, the cell's column
-// and row in 22 bits each. Columns and rows wrap beyond ±2^21 cells (about
-// 200 km at 100 m cells) and districts beyond 4,096: a wrapped cell only
-// shares a slice with far-away or other-district points, which neighbours
-// filters out, so packing never changes a result.
+// and row in 22 bits each, enough for the whole Earth with cells down to
+// 10 m. Smaller cells wrap, and districts beyond 4,096 share bits: a
+// wrapped cell only shares a slice with far-away or other-district points,
+// which neighbours filters out, so packing never changes a result.
 func cellID(cat uint8, dist uint16, x, y int32) int64 {
 	const mask = 1<<22 - 1
 	return int64(cat)<<56 | int64(dist&0xfff)<<44 | (int64(x)&mask)<<22 | int64(y)&mask
