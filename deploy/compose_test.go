@@ -235,7 +235,7 @@ func strs(v any) []string {
 
 // nonServiceCommands are the commands of cmd/ that are tools, not services
 // of the deployment.
-var nonServiceCommands = []string{"nuisance", "loadgen", "seedgen", "devcluster"}
+var nonServiceCommands = []string{"nuisance", "loadgen", "seedgen", "devcluster", "pipebench"}
 
 // TestComposeDescribesTheDistributedDeployment checks docker-compose.yml
 // without Docker: three clustered NATS nodes on the repository's
