@@ -38,6 +38,8 @@ fuzz: deps
 
 bench: deps
 	$(GO) test -run '^$$' -bench . -benchmem -timeout 60m ./...
+	@mkdir -p $(dir $(PIPEBENCH_OUT))
+	$(GO) run ./cmd/pipebench -n $(PIPEBENCH_N) -o $(PIPEBENCH_OUT)
 
 clean:
 	rm -rf bin var
@@ -52,3 +54,19 @@ cluster: deps
 
 cluster-test: deps
 	$(GO) test -count=1 -v -timeout 10m ./e2e/cluster ./deploy/...
+
+# Faults and load of the whole pipeline. chaos is the bounded chaos test
+# (also part of make test): kill -9 of every service, a NATS node restart,
+# PostgreSQL restarted in immediate mode, NATS stopped for 20 s, then the
+# invariants and a search for callers' phones. pipebench replays
+# PIPEBENCH_N complaints through the all-in-one and the multi-process
+# cluster and writes the markdown table for BENCHMARKS.md to PIPEBENCH_OUT.
+PIPEBENCH_N ?= 50000
+PIPEBENCH_OUT ?= var/pipebench.md
+.PHONY: chaos pipebench
+chaos: deps
+	$(GO) test -count=1 -v -timeout 10m ./e2e/chaos
+
+pipebench: deps
+	@mkdir -p $(dir $(PIPEBENCH_OUT))
+	$(GO) run ./cmd/pipebench -n $(PIPEBENCH_N) -o $(PIPEBENCH_OUT)
