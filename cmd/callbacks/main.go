@@ -5,25 +5,14 @@ package main
 import (
 	"context"
 	"flag"
-	"fmt"
 	"io"
-	"os"
-	"os/signal"
-	"syscall"
 	"time"
 
 	"github.com/xiamen-eeb/nuisance/internal/app"
 	"github.com/xiamen-eeb/nuisance/services/callbacks"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout); err != nil {
-		fmt.Fprintln(os.Stderr, "callbacks:", err)
-		os.Exit(1)
-	}
-}
+func main() { app.Command("callbacks", run) }
 
 // run parses the flags and runs the service as a process until ctx ends;
 // tests call it directly.

@@ -5,24 +5,13 @@ package main
 import (
 	"context"
 	"flag"
-	"fmt"
 	"io"
-	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/xiamen-eeb/nuisance/internal/app"
 	"github.com/xiamen-eeb/nuisance/services/geocoder"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout); err != nil {
-		fmt.Fprintln(os.Stderr, "geocoder:", err)
-		os.Exit(1)
-	}
-}
+func main() { app.Command("geocoder", run) }
 
 // run parses the flags and runs the service as a process until ctx ends;
 // tests call it directly.

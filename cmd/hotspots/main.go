@@ -6,26 +6,15 @@ package main
 import (
 	"context"
 	"flag"
-	"fmt"
 	"io"
-	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 
 	"github.com/xiamen-eeb/nuisance/internal/app"
 	"github.com/xiamen-eeb/nuisance/internal/auth"
 	"github.com/xiamen-eeb/nuisance/services/hotspots"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout); err != nil {
-		fmt.Fprintln(os.Stderr, "hotspots:", err)
-		os.Exit(1)
-	}
-}
+func main() { app.Command("hotspots", run) }
 
 // run parses the flags and runs the service as a process until ctx ends;
 // tests call it directly.

@@ -5,18 +5,17 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
-	"os/signal"
-	"syscall"
+	"io"
 
 	"github.com/xiamen-eeb/nuisance/internal/app"
 	"github.com/xiamen-eeb/nuisance/services/intake"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	err := app.Main(ctx, "intake", os.Getenv, os.Stdout, func(sys *app.System) ([]app.Part, error) {
+func main() { app.Command("intake", run) }
+
+// run runs the intake as a process until ctx ends.
+func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.Writer) error {
+	return app.Main(ctx, "intake", getenv, stdout, func(sys *app.System) ([]app.Part, error) {
 		if sys.Cfg.HotlineSecret == "" {
 			return nil, fmt.Errorf("HOTLINE_SECRET is required")
 		}
@@ -26,8 +25,4 @@ func main() {
 		}
 		return []app.Part{{Name: "intake", Runner: in, Routes: in.Routes, Publishes: []string{"complaint.received"}}}, nil
 	})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "intake:", err)
-		os.Exit(1)
-	}
 }

@@ -7,9 +7,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
-	"os/signal"
-	"syscall"
 	"time"
 
 	"github.com/xiamen-eeb/nuisance/internal/app"
@@ -19,14 +16,7 @@ import (
 	"github.com/xiamen-eeb/nuisance/web/officer"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout); err != nil {
-		fmt.Fprintln(os.Stderr, "officers:", err)
-		os.Exit(1)
-	}
-}
+func main() { app.Command("officers", run) }
 
 // run parses the flags and runs the service as a process until ctx ends;
 // tests call it directly.

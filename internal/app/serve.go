@@ -7,7 +7,10 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"os/signal"
 	"sync"
+	"syscall"
 	"time"
 
 	"go.uber.org/zap"
@@ -154,4 +157,16 @@ func Main(ctx context.Context, name string, getenv func(string) string, stdout i
 	}
 	log.Info(name+" is up", zap.String("http", ln.Addr().String()))
 	return Serve(ctx, sys, ln, parts)
+}
+
+// Command is a process's main: SIGINT and SIGTERM end ctx for a graceful
+// shutdown, and an error is printed and exits 1.
+func Command(name string, run func(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error) {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout)
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, name+":", err)
+		os.Exit(1)
+	}
 }
