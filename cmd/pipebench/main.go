@@ -45,6 +45,7 @@ type options struct {
 	concurrency int
 	raw         int
 	seed        int64
+	start       string
 	dir         string
 	out         string
 	timeout     time.Duration
@@ -59,6 +60,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	fs.IntVar(&o.concurrency, "concurrency", 64, "concurrent posts to the intake")
 	fs.IntVar(&o.raw, "raw", 50000, "messages and rows for the bare JetStream and PostgreSQL rates")
 	fs.Int64Var(&o.seed, "seed", 1, "seed of the simulated feed")
+	fs.StringVar(&o.start, "start", "", "day the feed is received, YYYY-MM-DD in Asia/Shanghai (default: today, so deadlines are not all past due)")
 	fs.StringVar(&o.dir, "dir", "", "working directory: binaries, NATS data, logs and the private PostgreSQL (default: a temporary directory)")
 	fs.StringVar(&o.out, "o", "", "also write the markdown table to this file")
 	fs.DurationVar(&o.timeout, "drain-timeout", 0, "how long to wait for the pipeline to drain after the last post (default: 2 minutes plus 5 ms a complaint)")
@@ -104,8 +106,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	}
 	_ = getenv // configuration is by flags; the processes get theirs from the bench
 
-	progress("generating %d complaints (seed %d)", o.n, o.seed)
-	feed, err := simulate.Generate(simulate.Config{Seed: o.seed, Count: o.n})
+	day := time.Now().In(simulate.Shanghai)
+	if o.start != "" {
+		if day, err = time.ParseInLocation(time.DateOnly, o.start, simulate.Shanghai); err != nil {
+			return fmt.Errorf("-start: %w", err)
+		}
+	}
+	progress("generating %d complaints received on %s (seed %d)", o.n, day.Format(time.DateOnly), o.seed)
+	// One day's complaints: a replayed month would put every case past its
+	// deadline at once and measure the escalation timers, not the flow.
+	feed, err := simulate.Generate(simulate.Config{Seed: o.seed, Count: o.n, Start: day, Days: 1})
 	if err != nil {
 		return err
 	}

@@ -33,8 +33,21 @@ func measureJetStream(ctx context.Context, js jetstream.JetStream, n, replicas i
 		m := nats.NewMsg("pipebench.raw")
 		m.Data = payload
 		m.Header.Set(jetstream.MsgIDHeader, fmt.Sprintf("raw-%d", i))
-		if _, err := js.PublishMsgAsync(m); err != nil {
-			return rawJS{}, fmt.Errorf("raw publish: %w", err)
+		for {
+			_, err := js.PublishMsgAsync(m)
+			if err == nil {
+				break
+			}
+			// A replicated stream acknowledges slower than the client
+			// publishes: let the window drain, then go on.
+			if !errors.Is(err, jetstream.ErrTooManyStalledMsgs) {
+				return rawJS{}, fmt.Errorf("raw publish: %w", err)
+			}
+			select {
+			case <-js.PublishAsyncComplete():
+			case <-ctx.Done():
+				return rawJS{}, ctx.Err()
+			}
 		}
 	}
 	select {
