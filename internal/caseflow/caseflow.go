@@ -298,7 +298,12 @@ func publish(ctx context.Context, tx pgx.Tx, c Case, by Actor, kind, note string
 	if err != nil {
 		return err
 	}
-	ev := event.CaseChanged{
+	return outbox.Add(ctx, tx, Subject(kind, c.Team), eventID, changed(c, by, kind, note, at, eventID, tickets))
+}
+
+// changed is the event of a transition of kind that left the case c.
+func changed(c Case, by Actor, kind, note string, at time.Time, eventID string, tickets []string) event.CaseChanged {
+	return event.CaseChanged{
 		EventID:  eventID,
 		CaseID:   c.ID,
 		Kind:     kind,
@@ -312,11 +317,6 @@ func publish(ctx context.Context, tx pgx.Tx, c Case, by Actor, kind, note string
 		DueAt:    c.ResolveDue,
 		At:       at.UTC(),
 	}
-	subject := event.SubjCase + "." + kind
-	if kind == KindAssigned {
-		subject += "." + c.Team
-	}
-	return outbox.Add(ctx, tx, subject, eventID, ev)
 }
 
 // Subject is the NATS subject of a case event of kind for team.
