@@ -104,7 +104,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	progress := func(format string, a ...any) {
 		fmt.Fprintf(os.Stderr, "%s "+format+"\n", append([]any{time.Now().Format("15:04:05")}, a...)...)
 	}
-	_ = getenv // configuration is by flags; the processes get theirs from the bench
+	_ = getenv // every setting is a flag: the bench builds each process's environment itself
 
 	day := time.Now().In(simulate.Shanghai)
 	if o.start != "" {

@@ -154,7 +154,7 @@ func TestMarkdownReportsRatiosAndEveryProcess(t *testing.T) {
 	md := r.Markdown()
 	for _, want := range []string{
 		"| all-in-one | nuisance up | 4.0 | 4.000 | 300 MiB |",
-		"| all-in-one (R1) | 8000 | 4000 | 10000 | 0.25 | 0.50 | 0.20 |",
+		"| all-in-one (R1) | 8000 | 4000 | 10000 | 0.250 | 0.500 | 0.200 |",
 		"**800 ms**",
 		"| **all** | **5.0** |",
 	} {

@@ -29,7 +29,7 @@ func ratio(a, b float64) string {
 	if b <= 0 {
 		return "—"
 	}
-	return fmt.Sprintf("%.2f", a/b)
+	return fmt.Sprintf("%.3f", a/b)
 }
 
 // Markdown renders the report as the tables BENCHMARKS.md holds.
