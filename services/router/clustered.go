@@ -255,8 +255,20 @@ const haversine = `(2 * 6371008.8 * asin(least(1, sqrt(power(sin(radians(c.lat -
 	+ cos(radians($8::float8)) * cos(radians(c.lat)) * power(sin(radians(c.lon - $7::float8) / 2), 2)))))`
 
 // findSQL finds and locks the case of a place with its tickets; see find.
-const findSQL = `WITH f AS (SELECT ` + caseflow.Columns + ` FROM cases c
-		WHERE c.district = $1 AND c.category = $2
+//
+// The candidates are gathered first by three index-friendly branches (the
+// hotspot, the place key, the bounding box), so the cost does not grow
+// with the number of open cases in the district; the full condition then
+// decides among them.
+const findSQL = `WITH cand AS (
+		SELECT id FROM cases WHERE $5 <> '' AND hotspot_id = $5
+		UNION
+		SELECT id FROM cases WHERE $6 <> '' AND district = $1 AND category = $2 AND place_key = $6
+		UNION
+		SELECT id FROM cases WHERE $7::float8 IS NOT NULL AND district = $1 AND category = $2
+		  AND lat BETWEEN $8::float8 - $11 AND $8::float8 + $11 AND lon BETWEEN $7::float8 - $12 AND $7::float8 + $12),
+	f AS (SELECT ` + caseflow.Columns + ` FROM cases c
+		WHERE c.id IN (SELECT id FROM cand) AND c.district = $1 AND c.category = $2
 		  AND c.status = ANY($3) AND (c.status <> 'resolved' OR c.resolved_at >= $10)
 		  AND (c.team = $4 OR c.team IS NULL
 		       OR EXISTS (SELECT 1 FROM assignments a WHERE a.case_id = c.id AND a.status = 'returned' AND a.team = $4))
