@@ -202,6 +202,10 @@ func TestRejections(t *testing.T) {
 		{"neither address nor location", "application/json", []byte(`{"ticket_id":"T-i","received_at":"2024-03-11T23:10:00+08:00","description":"吵"}`), nil, 400, "/"},
 		{"invalid utf-8", "application/json", []byte("{\"ticket_id\":\"T-j\",\"received_at\":\"2024-03-11T23:10:00+08:00\",\"description\":\"\xff\xfe\",\"address\":\"思明区\"}"), nil, 400, ""},
 		{"not json", "application/json", []byte(`{"ticket_id":`), nil, 400, ""},
+		{"huge number", "application/json", []byte(`{"ticket_id":"T-k","received_at":"2024-03-11T23:10:00+08:00","description":"吵","location":{"lon":1e400,"lat":24.5}}`), nil, 400, "/location/lon"},
+		{"deeply nested", "application/json", []byte(`{"ticket_id":"T-l","received_at":"2024-03-11T23:10:00+08:00","description":"吵","address":` + strings.Repeat("[", 5000) + strings.Repeat("]", 5000) + `}`), nil, 400, "/address"},
+		{"sql in the ticket id", "application/json", []byte(`{"ticket_id":"T'; DROP TABLE complaints;--","received_at":"2024-03-11T23:10:00+08:00","description":"吵","address":"思明区"}`), nil, 400, "/ticket_id"},
+		{"html in the channel", "application/json", []byte(`{"ticket_id":"T-m","received_at":"2024-03-11T23:10:00+08:00","description":"吵","address":"思明区","channel":"<script>alert(1)</script>"}`), nil, 400, "/channel"},
 	}
 	cases[7].body = []byte(`{"ticket_id":"T-f","received_at":"2024-03-11T23:10:00+08:00","description":"吵","location":{"lon":118.1,"lat":95}}`)
 	for _, tc := range cases {
@@ -229,6 +233,30 @@ func TestRejections(t *testing.T) {
 	}
 	if n := e.count(t, `SELECT count(*) FROM outbox`); n != 0 {
 		t.Fatalf("rejected posts stored %d events", n)
+	}
+}
+
+// A citizen's words may contain anything, SQL and HTML included: they are
+// stored as text, verbatim, and never interpreted.
+func TestHostileTextIsStoredVerbatim(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	desc := `工地噪声'); DROP TABLE complaints;-- <script>alert("x")</script> ${jndi:ldap://x}`
+	b, _ := json.Marshal(map[string]any{"ticket_id": "T-hostile", "received_at": "2024-03-11T23:10:00+08:00",
+		"description": desc, "address": `思明区<img src=x onerror=alert(1)>`})
+	resp, err := e.client.Post(context.Background(), "h-1", b)
+	if err != nil || resp.Status != http.StatusAccepted {
+		t.Fatalf("post: %v %d %s", err, resp.Status, resp.Body)
+	}
+	var got string
+	if err := e.pool.QueryRow(context.Background(), `SELECT description FROM complaints WHERE ticket_id = 'T-hostile'`).Scan(&got); err != nil {
+		t.Fatal(err)
+	}
+	if got != desc {
+		t.Fatalf("stored %q, want the text verbatim", got)
+	}
+	if n := e.count(t, `SELECT count(*) FROM complaints`); n != 1 {
+		t.Fatalf("%d complaints", n)
 	}
 }
 
