@@ -205,3 +205,31 @@ func TestCovers(t *testing.T) {
 		}
 	}
 }
+
+// After a start the sweeper reaches a stalled event behind many processed
+// ones in one sweep, not one page per sweep.
+func TestSweeperCatchesUpInOneSweep(t *testing.T) {
+	t.Parallel()
+	pool := testenv.DB(t)
+	n := testenv.StartNATS(t)
+	ctx := context.Background()
+	if _, err := pool.Exec(ctx, `INSERT INTO outbox (event_id, subject, payload, sent_at)
+		SELECT 'old-' || i, 'complaint.received', '{}', now() - interval '3 hours' FROM generate_series(1, 12000) i`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pool.Exec(ctx, `INSERT INTO processed_events (consumer, event_id) SELECT 'geocoder', event_id FROM outbox`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pool.Exec(ctx, `INSERT INTO outbox (event_id, subject, payload, sent_at) VALUES ('lost', 'complaint.received', '{}', now() - interval '3 hours')`); err != nil {
+		t.Fatal(err)
+	}
+	s := &outbox.Sweeper{Pool: pool, JS: n.JS, Log: testenv.Log(t), After: time.Hour,
+		Watches: []outbox.Watch{{Consumer: "geocoder", Filter: "complaint.received"}}}
+	got, err := s.SweepOnce(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != 1 {
+		t.Fatalf("republished %d events in the first sweep, want the lost one", got)
+	}
+}

@@ -71,55 +71,71 @@ func likePattern(filter string) string {
 	return b.String()
 }
 
+// sweepPage is how many outbox rows one query of the sweeper reads.
+const sweepPage = 5000
+
 // SweepOnce checks every watch once and returns how many events it
-// published again.
+// published again. After a start it pages quickly through the rows every
+// consumer has already processed, so recent events are reached at once.
 func (s *Sweeper) SweepOnce(ctx context.Context) (int, error) {
 	if s.checked == nil {
 		s.checked = map[Watch]int64{}
 	}
 	total := 0
 	for _, w := range s.Watches {
-		rows, err := s.Pool.Query(ctx, `SELECT o.seq, o.event_id, o.sent_at IS NOT NULL AND o.sent_at < now() - $3::interval AS due,
-				EXISTS (SELECT 1 FROM processed_events p WHERE p.consumer = $2 AND p.event_id = o.event_id)
-				OR EXISTS (SELECT 1 FROM dead_letters d WHERE d.consumer = $2 AND d.event_id = o.event_id) AS done
-			FROM outbox o WHERE o.seq > $4 AND o.subject LIKE $1
-			ORDER BY o.seq LIMIT 5000`, likePattern(w.Filter), w.Consumer, s.After.String(), s.checked[w])
-		if err != nil {
-			return total, err
-		}
-		var stalled []string
-		advance := true
-		for rows.Next() {
-			var seq int64
-			var id string
-			var due, done bool
-			if err := rows.Scan(&seq, &id, &due, &done); err != nil {
-				rows.Close()
-				return total, err
-			}
-			if done {
-				if advance {
-					s.checked[w] = seq
-				}
-				continue
-			}
-			advance = false
-			if due {
-				stalled = append(stalled, id)
-			}
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return total, err
-		}
-		if len(stalled) > 0 {
-			n, err := Republish(ctx, s.Pool, s.JS, stalled)
-			total += n
-			s.Log.Warn("republished stalled events", zap.String("consumer", w.Consumer), zap.Int("events", n))
+		for range 200 {
+			stalled, more, err := s.page(ctx, w)
 			if err != nil {
 				return total, err
+			}
+			if len(stalled) > 0 {
+				n, err := Republish(ctx, s.Pool, s.JS, stalled)
+				total += n
+				s.Log.Warn("republished stalled events", zap.String("consumer", w.Consumer), zap.Int("events", n))
+				if err != nil {
+					return total, err
+				}
+			}
+			if !more {
+				break
 			}
 		}
 	}
 	return total, nil
+}
+
+// page reads one page of w's events after its checkpoint, moves the
+// checkpoint over the processed ones, and returns the stalled ones and
+// whether the next page should be read at once (a full page, all done).
+func (s *Sweeper) page(ctx context.Context, w Watch) (stalled []string, more bool, err error) {
+	rows, err := s.Pool.Query(ctx, `SELECT o.seq, o.event_id, o.sent_at IS NOT NULL AND o.sent_at < now() - $3::interval AS due,
+			EXISTS (SELECT 1 FROM processed_events p WHERE p.consumer = $2 AND p.event_id = o.event_id)
+			OR EXISTS (SELECT 1 FROM dead_letters d WHERE d.consumer = $2 AND d.event_id = o.event_id) AS done
+		FROM outbox o WHERE o.seq > $4 AND o.subject LIKE $1
+		ORDER BY o.seq LIMIT $5`, likePattern(w.Filter), w.Consumer, s.After.String(), s.checked[w], sweepPage)
+	if err != nil {
+		return nil, false, err
+	}
+	defer rows.Close()
+	advance, n := true, 0
+	for rows.Next() {
+		n++
+		var seq int64
+		var id string
+		var due, done bool
+		if err := rows.Scan(&seq, &id, &due, &done); err != nil {
+			return nil, false, err
+		}
+		if done {
+			if advance {
+				s.checked[w] = seq
+			}
+			continue
+		}
+		advance = false
+		if due {
+			stalled = append(stalled, id)
+		}
+	}
+	return stalled, advance && n == sweepPage, rows.Err()
 }
