@@ -14,7 +14,6 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -23,6 +22,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promauto"
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 	"go.uber.org/zap"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/xiamen-eeb/nuisance/internal/caseflow"
 	"github.com/xiamen-eeb/nuisance/internal/natsx"
@@ -181,22 +181,12 @@ func (s *Service) Run(ctx context.Context) error {
 	if s.cfg.URL == "" {
 		s.log.Warn("HOTLINE_CALLBACK_URL is unset: callbacks are stored and wait until it is set")
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var wg sync.WaitGroup
-	loops := []func(context.Context) error{cons.Run, s.deliverLoop}
-	errs := make([]error, len(loops))
-	for i, run := range loops {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if errs[i] = run(ctx); errs[i] != nil {
-				cancel()
-			}
-		}()
+	// One loop down stops the others; the first error is reported.
+	g, ctx := errgroup.WithContext(ctx)
+	for _, run := range []func(context.Context) error{cons.Run, s.deliverLoop} {
+		g.Go(func() error { return run(ctx) })
 	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
+	if err := g.Wait(); err != nil {
 		return fmt.Errorf("callbacks: %w", err)
 	}
 	return nil

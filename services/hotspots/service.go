@@ -16,7 +16,6 @@ package hotspots
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -28,6 +27,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
 	"go.uber.org/zap"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/xiamen-eeb/nuisance/internal/auth"
 	"github.com/xiamen-eeb/nuisance/internal/caseflow"
@@ -255,22 +255,12 @@ func (s *Service) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("hotspots: %w", err)
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var wg sync.WaitGroup
-	loops := []func(context.Context) error{located.Run, resolved.Run, s.runTicks}
-	errs := make([]error, len(loops))
-	for i, run := range loops {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if errs[i] = run(ctx); errs[i] != nil {
-				cancel() // one loop down: stop the others and report
-			}
-		}()
+	// One loop down stops the others; the first error is reported.
+	g, ctx := errgroup.WithContext(ctx)
+	for _, run := range []func(context.Context) error{located.Run, resolved.Run, s.runTicks} {
+		g.Go(func() error { return run(ctx) })
 	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
+	if err := g.Wait(); err != nil {
 		return fmt.Errorf("hotspots: %w", err)
 	}
 	return nil

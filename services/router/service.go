@@ -10,9 +10,7 @@ package router
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -21,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
 	"go.uber.org/zap"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/xiamen-eeb/nuisance/internal/caseflow"
 	"github.com/xiamen-eeb/nuisance/internal/cluster"
@@ -176,22 +175,12 @@ func (s *Service) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("router: %w", err)
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var wg sync.WaitGroup
-	loops := []func(context.Context) error{clustered.Run, returned.Run, s.runTimers}
-	errs := make([]error, len(loops))
-	for i, run := range loops {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if errs[i] = run(ctx); errs[i] != nil {
-				cancel() // one loop down: stop the others and report
-			}
-		}()
+	// One loop down stops the others; the first error is reported.
+	g, ctx := errgroup.WithContext(ctx)
+	for _, run := range []func(context.Context) error{clustered.Run, returned.Run, s.runTimers} {
+		g.Go(func() error { return run(ctx) })
 	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
+	if err := g.Wait(); err != nil {
 		return fmt.Errorf("router: %w", err)
 	}
 	return nil
