@@ -1,12 +1,9 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"net"
 	"net/http"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,66 +12,14 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/xiamen-eeb/nuisance/internal/event"
-	"github.com/xiamen-eeb/nuisance/internal/pgtest"
 	"github.com/xiamen-eeb/nuisance/internal/testenv"
 )
 
-// syncBuffer is the process's stdout, written by the logger while the
-// test reads it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	_ = ln.Close()
-	return addr
-}
-
 func TestRunGeocodesUntilCancelled(t *testing.T) {
 	t.Parallel()
-	dsn := pgtest.DSN(t)
 	n := testenv.StartNATS(t)
-	addr := freeAddr(t)
-	env := map[string]string{
-		"DATABASE_URL":       dsn,
-		"NATS_URL":           n.Server.URL(),
-		"NUISANCE_HTTP_ADDR": addr,
-		"NUISANCE_DATA_DIR":  t.TempDir(),
-		"LOG_LEVEL":          "warn",
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	out := &syncBuffer{}
-	done := make(chan error, 1)
-	go func() { done <- run(ctx, nil, func(k string) string { return env[k] }, out) }()
-
-	testenv.Eventually(t, 30*time.Second, "/readyz answers 200", func() bool {
-		resp, err := http.Get("http://" + addr + "/readyz")
-		if err != nil {
-			return false
-		}
-		_ = resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
-	})
+	p := testenv.StartProcess(t, n, run, nil, nil)
+	dsn, addr := p.DSN, p.Addr
 
 	pool, err := pgxpool.New(context.Background(), dsn)
 	if err != nil {
@@ -100,15 +45,7 @@ func TestRunGeocodesUntilCancelled(t *testing.T) {
 		return err == nil && district == "huli"
 	})
 
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("run returned %v after shutdown, output:\n%s", err, out)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("run did not return within 30s of shutdown")
-	}
+	p.Stop(t)
 	if _, err := http.Get("http://" + addr + "/healthz"); err == nil {
 		t.Error("still serving after shutdown")
 	}
@@ -117,11 +54,11 @@ func TestRunGeocodesUntilCancelled(t *testing.T) {
 func TestRunRejectsBadConfiguration(t *testing.T) {
 	t.Parallel()
 	env := map[string]string{"LOG_LEVEL": "loud", "NUISANCE_DATA_DIR": t.TempDir()}
-	err := run(context.Background(), nil, func(k string) string { return env[k] }, &syncBuffer{})
+	err := run(context.Background(), nil, func(k string) string { return env[k] }, &testenv.SyncBuffer{})
 	if err == nil {
 		t.Fatal("run accepted LOG_LEVEL=loud")
 	}
-	if err := run(context.Background(), []string{"-batch=x"}, func(string) string { return "" }, &syncBuffer{}); err == nil {
+	if err := run(context.Background(), []string{"-batch=x"}, func(string) string { return "" }, &testenv.SyncBuffer{}); err == nil {
 		t.Fatal("run accepted -batch=x")
 	}
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -50,16 +49,6 @@ func buildBinary(t *testing.T) string {
 	return binPath
 }
 
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
 type proc struct {
 	cmd *exec.Cmd
 	log *os.File
@@ -99,7 +88,7 @@ func TestKill9KeepsEveryAcknowledgedComplaint(t *testing.T) {
 	bin := buildBinary(t)
 	dsn := pgtest.DSN(t)
 	dataDir := t.TempDir()
-	addr := freeAddr(t)
+	addr := testenv.FreeAddr(t)
 	p := startUp(t, bin, dsn, dataDir, addr)
 
 	client, err := hotline.New("http://"+addr, e2eSecret)

@@ -57,7 +57,7 @@ func TestPipelineCarriesComplaintsToAssignedCases(t *testing.T) {
 	bin := buildBinary(t)
 	dsn := pgtest.DSN(t)
 	dataDir := t.TempDir()
-	addr := freeAddr(t)
+	addr := testenv.FreeAddr(t)
 	hook, err := standardwebhooks.NewWebhook(e2eSecret)
 	if err != nil {
 		t.Fatal(err)

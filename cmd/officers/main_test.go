@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"io"
-	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -11,7 +10,6 @@ import (
 
 	"github.com/xiamen-eeb/nuisance/internal/auth"
 	"github.com/xiamen-eeb/nuisance/internal/pgstore"
-	"github.com/xiamen-eeb/nuisance/internal/pgtest"
 	"github.com/xiamen-eeb/nuisance/internal/testenv"
 )
 
@@ -19,33 +17,9 @@ import (
 // an event stream open.
 func TestRunServesAndStopsWithOpenStream(t *testing.T) {
 	t.Parallel()
-	n := testenv.StartNATS(t)
-	dsn := pgtest.DSN(t)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	env := map[string]string{
-		"NATS_URL":           n.Server.URL(),
-		"DATABASE_URL":       dsn,
-		"NUISANCE_HTTP_ADDR": addr,
-		"NUISANCE_DATA_DIR":  t.TempDir(),
-		"LOG_LEVEL":          "warn",
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	done := make(chan error, 1)
-	go func() { done <- run(ctx, nil, func(k string) string { return env[k] }, io.Discard) }()
-	testenv.Eventually(t, 30*time.Second, "ready", func() bool {
-		resp, err := http.Get("http://" + addr + "/readyz")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
-	})
+	ctx := context.Background()
+	proc := testenv.StartProcess(t, testenv.StartNATS(t), run, nil, nil)
+	dsn, addr := proc.DSN, proc.Addr
 
 	pool, err := pgstore.Open(ctx, dsn, 2)
 	if err != nil {
@@ -116,15 +90,7 @@ func TestRunServesAndStopsWithOpenStream(t *testing.T) {
 	}()
 
 	start := time.Now()
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("run: %v", err)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("run did not stop within 30s")
-	}
+	proc.Stop(t)
 	if d := time.Since(start); d > 8*time.Second {
 		t.Fatalf("shutdown waited %s for the open stream", d)
 	}
