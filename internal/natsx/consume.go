@@ -32,6 +32,14 @@ type Event interface {
 // handle, and any other error for a transient failure.
 type Handler[T Event] func(ctx context.Context, tx pgx.Tx, ev T, m Meta) error
 
+// BatchHandler handles the fresh events of one batch together inside the
+// batch transaction tx: one lookup for the whole batch, one statement per
+// table. evs and metas are parallel. When it fails, the consumer handles
+// the batch again with one event per call, each in its own savepoint, so
+// that the failure is pinned to its event; the error kinds are those of
+// Handler.
+type BatchHandler[T Event] func(ctx context.Context, tx pgx.Tx, evs []T, metas []Meta) error
+
 // Meta is what a handler may know of the message besides its payload.
 type Meta struct {
 	Subject   string
@@ -98,12 +106,25 @@ type Consumer[T Event] struct {
 	pool   *pgxpool.Pool
 	log    *zap.Logger
 	schema *jsonschema.Schema
-	handle Handler[T]
+	handle BatchHandler[T]
 }
 
 // NewConsumer declares the durable consumer (idempotently) and returns it
 // ready to Run.
 func NewConsumer[T Event](ctx context.Context, js jetstream.JetStream, pool *pgxpool.Pool, log *zap.Logger, spec ConsumerSpec, h Handler[T]) (*Consumer[T], error) {
+	return NewBatchConsumer(ctx, js, pool, log, spec, func(ctx context.Context, tx pgx.Tx, evs []T, metas []Meta) error {
+		for i, ev := range evs {
+			if err := h(ctx, tx, ev, metas[i]); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// NewBatchConsumer is NewConsumer for a handler that works a whole batch
+// at once.
+func NewBatchConsumer[T Event](ctx context.Context, js jetstream.JetStream, pool *pgxpool.Pool, log *zap.Logger, spec ConsumerSpec, h BatchHandler[T]) (*Consumer[T], error) {
 	spec.defaults()
 	cfg := jetstream.ConsumerConfig{
 		Durable:       spec.Durable,
@@ -206,6 +227,8 @@ func (c *Consumer[T]) runFast(ctx context.Context, items []item[T]) ([]outcome, 
 		if err := rows.Err(); err != nil {
 			return err
 		}
+		evs := make([]T, 0, len(items))
+		metas := make([]Meta, 0, len(items))
 		for i, it := range items {
 			id := it.ev.ID()
 			if !fresh[id] {
@@ -213,10 +236,15 @@ func (c *Consumer[T]) runFast(ctx context.Context, items []item[T]) ([]outcome, 
 				continue
 			}
 			delete(fresh, id) // a second copy in the same batch is a duplicate
-			if herr := c.handle(ctx, tx, it.ev, Meta{Subject: it.msg.Subject(), Delivered: it.delivered}); herr != nil {
-				return errHandler
-			}
+			evs = append(evs, it.ev)
+			metas = append(metas, Meta{Subject: it.msg.Subject(), Delivered: it.delivered})
 			out[i] = outcome{ok: true}
+		}
+		if len(evs) == 0 {
+			return nil
+		}
+		if herr := c.handle(ctx, tx, evs, metas); herr != nil {
+			return errHandler
 		}
 		return nil
 	})
@@ -246,7 +274,7 @@ func (c *Consumer[T]) runIsolated(ctx context.Context, items []item[T]) ([]outco
 				}
 				continue
 			}
-			herr := c.handle(ctx, sp, it.ev, Meta{Subject: it.msg.Subject(), Delivered: it.delivered})
+			herr := c.handle(ctx, sp, []T{it.ev}, []Meta{{Subject: it.msg.Subject(), Delivered: it.delivered}})
 			if herr != nil {
 				if err := sp.Rollback(ctx); err != nil {
 					return err

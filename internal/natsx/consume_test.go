@@ -259,3 +259,53 @@ func TestConsumeOneBadMessageDoesNotHoldBackItsBatch(t *testing.T) {
 		t.Fatal("the dead-lettered event is recorded as processed")
 	}
 }
+
+func TestBatchConsumerWorksBatchesAndIsolatesAFailure(t *testing.T) {
+	t.Parallel()
+	s := newSetup(t)
+	for i := range 40 {
+		ev := received(fmt.Sprintf("bat-%02d", i))
+		s.publish(t, ev.EventID, ev)
+	}
+	var mu sync.Mutex
+	var sizes []int
+	ctx, cancel := context.WithCancel(context.Background())
+	c, err := natsx.NewBatchConsumer(ctx, s.n.JS, s.pool, testenv.Log(t), natsx.ConsumerSpec{
+		Stream: "COMPLAINTS", Durable: "test", Filters: []string{"complaint.received"},
+		Schema: "complaint.received.v1", MaxDeliver: 5, AckWait: 5 * time.Second,
+	}, func(ctx context.Context, tx pgx.Tx, evs []event.ComplaintReceived, metas []natsx.Meta) error {
+		if len(evs) != len(metas) {
+			return fmt.Errorf("%d events, %d metas", len(evs), len(metas))
+		}
+		mu.Lock()
+		sizes = append(sizes, len(evs))
+		mu.Unlock()
+		ids := make([]string, len(evs))
+		for i, ev := range evs {
+			if ev.EventID == "bat-13" {
+				return fault.Errorf(fault.Invalid, "unusable")
+			}
+			ids[i] = ev.EventID
+		}
+		_, err := tx.Exec(ctx, `INSERT INTO effects (event_id, n) SELECT unnest($1::text[]), 1`, ids)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { _ = c.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+
+	testenv.Eventually(t, 15*time.Second, "39 effects and 1 dead letter", func() bool {
+		return s.count(t, `SELECT count(*) FROM effects`) == 39 && s.count(t, `SELECT count(*) FROM dead_letters WHERE event_id = 'bat-13'`) == 1
+	})
+	mu.Lock()
+	defer mu.Unlock()
+	if !slices.ContainsFunc(sizes, func(n int) bool { return n > 1 }) {
+		t.Fatalf("the handler was never given more than one event at once: calls of %v", sizes)
+	}
+	if n := s.count(t, `SELECT count(*) FROM processed_events WHERE event_id = 'bat-13'`); n != 0 {
+		t.Fatal("the dead-lettered event is recorded as processed")
+	}
+}

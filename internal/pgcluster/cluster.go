@@ -350,12 +350,18 @@ func (c *Cluster) settings() string {
 	if c.fast {
 		durable = "off"
 	}
-	return "# Managed by nuisance (internal/pgcluster); rewritten at every start.\n" +
+	conf := "# Managed by nuisance (internal/pgcluster); rewritten at every start.\n" +
 		"max_connections = 200\n" +
 		"shared_buffers = 256MB\n" +
 		"fsync = " + durable + "\n" +
 		"synchronous_commit = " + durable + "\n" +
 		"full_page_writes = " + durable + "\n"
+	// pg_stat_statements ships with Debian's server package; an operator
+	// finds the costly statements with CREATE EXTENSION pg_stat_statements.
+	if _, err := os.Stat(filepath.Join(c.BinDir, "..", "lib", "pg_stat_statements.so")); err == nil {
+		conf += "shared_preload_libraries = 'pg_stat_statements'\n"
+	}
+	return conf
 }
 
 // startOrReuse connects to a running server, or starts the cluster,
