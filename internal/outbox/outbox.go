@@ -40,6 +40,59 @@ func Queue(b *pgx.Batch, subject, eventID string, payload []byte) {
 	b.Queue(`INSERT INTO outbox (event_id, subject, payload) VALUES ($1, $2, $3) ON CONFLICT (event_id) DO NOTHING`, eventID, subject, payload)
 }
 
+// insertMany is the one statement that writes a set of events.
+const insertMany = `INSERT INTO outbox (event_id, subject, payload)
+	SELECT * FROM unnest($1::text[], $2::text[], $3::json[]) ON CONFLICT (event_id) DO NOTHING`
+
+// Events collects the events of a batch so that they are written with one
+// statement, whatever their number. The zero value is ready to use.
+type Events struct {
+	ids, subjects []string
+	payloads      []string
+}
+
+// Add marshals payload and adds the event.
+func (e *Events) Add(subject, eventID string, payload any) error {
+	b, err := json.Marshal(payload)
+	if err != nil {
+		return fmt.Errorf("outbox %s: %w", subject, err)
+	}
+	e.AddRaw(subject, eventID, b)
+	return nil
+}
+
+// AddRaw adds an event whose payload is JSON already.
+func (e *Events) AddRaw(subject, eventID string, payload []byte) {
+	e.ids = append(e.ids, eventID)
+	e.subjects = append(e.subjects, subject)
+	e.payloads = append(e.payloads, string(payload))
+}
+
+// Len is the number of events added.
+func (e *Events) Len() int { return len(e.ids) }
+
+// Write inserts the events in tx with one statement; with none it does
+// nothing. A second write of an event id is a no-op.
+func (e *Events) Write(ctx context.Context, tx pgx.Tx) error {
+	if len(e.ids) == 0 {
+		return nil
+	}
+	if _, err := tx.Exec(ctx, insertMany, e.ids, e.subjects, e.payloads); err != nil {
+		return fmt.Errorf("outbox: %d events: %w", len(e.ids), err)
+	}
+	return nil
+}
+
+// Queue puts the statement that writes the events into b, for callers
+// that send their statements in one round trip; with none it queues
+// nothing.
+func (e *Events) Queue(b *pgx.Batch) {
+	if len(e.ids) == 0 {
+		return
+	}
+	b.Queue(insertMany, e.ids, e.subjects, e.payloads)
+}
+
 var (
 	published = promauto.NewCounter(prometheus.CounterOpts{
 		Name: "nuisance_outbox_published_total",

@@ -233,3 +233,52 @@ func TestSweeperCatchesUpInOneSweep(t *testing.T) {
 		t.Fatalf("republished %d events in the first sweep, want the lost one", got)
 	}
 }
+
+func TestEventsWritesABatchInOneStatementAndKeepsThePayload(t *testing.T) {
+	t.Parallel()
+	pool := testenv.DB(t)
+	n := testenv.StartNATS(t)
+	ctx := context.Background()
+	var ev outbox.Events
+	if err := ev.Write(ctx, nil); err != nil { // nothing to write: no statement, no transaction needed
+		t.Fatal(err)
+	}
+	for i := range 300 {
+		id := fmt.Sprintf("many-%03d", i)
+		if err := ev.Add("complaint.received", id, map[string]string{"event_id": id, "z": "后", "a": "先"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ev.AddRaw("complaint.received", "many-000", []byte(`{"event_id":"many-000","again":true}`)) // the same id twice: the first stays
+	if ev.Len() != 301 {
+		t.Fatalf("Len = %d, want 301", ev.Len())
+	}
+	for range 2 { // a replay of the batch changes nothing
+		if err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error { return ev.Write(ctx, tx) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var again bool
+	if err := pool.QueryRow(ctx, `SELECT payload::text LIKE '%again%' FROM outbox WHERE event_id = 'many-000'`).Scan(&again); err != nil || again {
+		t.Fatalf("the second event with id many-000 replaced the first (%v)", err)
+	}
+	var rows int
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM outbox WHERE event_id LIKE 'many-%'`).Scan(&rows); err != nil || rows != 300 {
+		t.Fatalf("outbox holds %d rows (%v), want 300", rows, err)
+	}
+	r := &outbox.Relay{Pool: pool, JS: n.JS, Log: testenv.Log(t)}
+	if _, err := r.RelayOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	st, err := n.JS.Stream(ctx, "COMPLAINTS")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := st.GetLastMsgForSubject(ctx, "complaint.received")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := `{"a":"先","event_id":"many-299","z":"后"}`; string(m.Data) != want {
+		t.Fatalf("published %s, want the bytes written: %s", m.Data, want)
+	}
+}
