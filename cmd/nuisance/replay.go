@@ -20,6 +20,7 @@ func runReplay(ctx context.Context, args []string, getenv func(string) string, s
 	url := fs.String("url", "", "intake base URL (default http://NUISANCE_HTTP_ADDR)")
 	conc := fs.Int("c", 32, "concurrent requests")
 	quiet := fs.Bool("q", false, "no progress bar")
+	perSecond := fs.Float64("rate", 0, "post at most this many complaints a second (default: as fast as the intake answers)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -51,7 +52,10 @@ func runReplay(ctx context.Context, args []string, getenv func(string) string, s
 		total = strings.Count(string(b), "\n")
 		in = strings.NewReader(string(b))
 	}
-	opt := hotline.ReplayOptions{Concurrency: *conc}
+	if *perSecond < 0 {
+		return fmt.Errorf("replay: -rate must not be negative")
+	}
+	opt := hotline.ReplayOptions{Concurrency: *conc, Rate: *perSecond}
 	if !*quiet {
 		bar := progressbar.NewOptions(total, progressbar.OptionSetWriter(stderr), progressbar.OptionSetDescription("replay"),
 			progressbar.OptionShowCount(), progressbar.OptionShowIts(), progressbar.OptionThrottle(200_000_000))

@@ -295,7 +295,7 @@ func drive(ctx context.Context, o options, dsn, url string, feed simulate.Feed, 
 
 	start := time.Now()
 	step := max(o.n/10, 1)
-	sum, err := client.Replay(ctx, &body, hotline.ReplayOptions{Concurrency: o.concurrency, Retries: 30, Progress: func(done int) {
+	sum, err := client.Replay(ctx, &body, hotline.ReplayOptions{Concurrency: o.concurrency, Rate: o.rate, Retries: 30, Progress: func(done int) {
 		if done%step == 0 {
 			progress("posted %d of %d", done, o.n)
 		}

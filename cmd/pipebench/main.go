@@ -43,6 +43,7 @@ type options struct {
 	n           int
 	modes       string
 	concurrency int
+	rate        float64
 	raw         int
 	seed        int64
 	start       string
@@ -58,6 +59,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	fs.IntVar(&o.n, "n", 50000, "complaints to replay")
 	fs.StringVar(&o.modes, "modes", "all-in-one,cluster", "deployments to measure: all-in-one, cluster or both")
 	fs.IntVar(&o.concurrency, "concurrency", 64, "concurrent posts to the intake")
+	fs.Float64Var(&o.rate, "rate", 0, "offered load in complaints a second, a steady feed (default: as fast as the intake takes them)")
 	fs.IntVar(&o.raw, "raw", 50000, "messages and rows for the bare JetStream and PostgreSQL rates")
 	fs.Int64Var(&o.seed, "seed", 1, "seed of the simulated feed")
 	fs.StringVar(&o.start, "start", "", "day the feed is received, YYYY-MM-DD in Asia/Shanghai (default: today, so deadlines are not all past due)")
@@ -68,7 +70,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if o.n <= 0 || o.concurrency <= 0 || o.raw <= 0 {
+	if o.n <= 0 || o.concurrency <= 0 || o.raw <= 0 || o.rate < 0 {
 		return errors.New("-n, -concurrency and -raw must be positive")
 	}
 	if o.timeout == 0 {
@@ -125,7 +127,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	}
 	defer pg.Stop(context.Background()) //nolint:errcheck
 
-	rep := report{N: o.n, Cores: runtime.NumCPU(), Concurrency: o.concurrency, Raw: o.raw}
+	rep := report{N: o.n, Cores: runtime.NumCPU(), Concurrency: o.concurrency, Rate: o.rate, Raw: o.raw}
 	for _, m := range modes {
 		progress("%s: starting", m)
 		var res result

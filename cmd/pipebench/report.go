@@ -9,6 +9,7 @@ import (
 // report is what a pipebench invocation measured.
 type report struct {
 	N, Cores, Concurrency, Raw int
+	Rate                       float64 // offered complaints a second; 0: unpaced
 	Results                    []result
 }
 
@@ -35,7 +36,11 @@ func ratio(a, b float64) string {
 // Markdown renders the report as the tables BENCHMARKS.md holds.
 func (r report) Markdown() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "### Whole pipeline, %d complaints (pipebench, %d cores, %d concurrent posts)\n\n", r.N, r.Cores, r.Concurrency)
+	offered := "as fast as the intake takes them"
+	if r.Rate > 0 {
+		offered = fmt.Sprintf("offered at %g/s", r.Rate)
+	}
+	fmt.Fprintf(&b, "### Whole pipeline, %d complaints (pipebench, %d cores, %d concurrent posts, %s)\n\n", r.N, r.Cores, r.Concurrency, offered)
 	b.WriteString("| deployment | accepted | assigned | unlocated | cases | callbacks | drained | intake accepts/s | end to end complaints/s | first post → last assigned | p50 | p90 | p99 | p99.9 | max |\n")
 	b.WriteString("|---|--:|--:|--:|--:|--:|---|--:|--:|--:|--:|--:|--:|--:|--:|\n")
 	for _, x := range r.Results {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"golang.org/x/time/rate"
 )
 
 // Summary counts what a replay achieved.
@@ -50,6 +51,10 @@ type ReplayOptions struct {
 	Progress func(done int)
 	// Retries bounds attempts per line on 429, 503 and network errors.
 	Retries int
+	// Rate, when positive, paces the posts at this many lines a second
+	// (a steady feed, as the hotline sends it); zero posts as fast as the
+	// intake answers.
+	Rate float64
 }
 
 // Replay posts every NDJSON line of r through the signed intake. Each line
@@ -99,10 +104,20 @@ func (c *Client) Replay(ctx context.Context, r io.Reader, opt ReplayOptions) (Su
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 0, 128<<10), 1<<20)
 	var scanErr error
+	var pace *rate.Limiter
+	if opt.Rate > 0 {
+		pace = rate.NewLimiter(rate.Limit(opt.Rate), 1)
+	}
 	for sc.Scan() {
 		line := strings.TrimSpace(sc.Text())
 		if line == "" {
 			continue
+		}
+		if pace != nil {
+			if err := pace.Wait(ctx); err != nil {
+				scanErr = ctx.Err()
+				break
+			}
 		}
 		select {
 		case lines <- []byte(line):
