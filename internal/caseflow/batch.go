@@ -25,94 +25,128 @@ const Columns = caseColumns
 // Scan reads one row of Columns.
 func Scan(row pgx.Row) (Case, error) { return scanCase(row) }
 
-// Writes queues the writes of case transitions so that they reach
-// PostgreSQL in one round trip: on the router's hot path the case was
-// read and locked already, so each transition's effect, audit row and
-// event are known without asking the database again. The transitions
-// record the same rows and events, with the same ids, as Open, Assign,
-// Merge and Reopen. A Writes is used once, then discarded.
+// Writes collects the writes of case transitions, of one case or of many,
+// and sends them with one statement per table in one round trip: on the
+// router's hot path the cases were read and locked already, so each
+// transition's effect, audit row and event are known without asking the
+// database again. The transitions record the same rows and events, with
+// the same ids, as Open, Assign, Merge and Reopen. Several transitions of
+// one case collapse into one write of the case's last state. A Writes is
+// used once, then discarded; the zero value is ready to use.
 type Writes struct {
-	batch  pgx.Batch
-	checks []func(pgconn.CommandTag) error // one per queued statement; nil: no check
+	cases   map[string]*pendingCase
+	order   []string // case ids in the order they were first touched
+	members []member
+	assigns []assignmentRow
+	reopens map[string]dues // active assignments that get new deadlines, by case
+	timers  []timerRow
+	audit   []auditRow
+	events  outbox.Events
 }
 
-func (w *Writes) queue(check func(pgconn.CommandTag) error, sql string, args ...any) {
-	w.batch.Queue(sql, args...)
-	w.checks = append(w.checks, check)
+// pendingCase is a case the writes change: its state once they are sent,
+// and whether they insert it or update it from the version read.
+type pendingCase struct {
+	c      Case
+	opened bool
+	was    int // version as read, for an update
 }
 
-// one is the check of a statement that must change exactly one row; the
-// error when it did not is fault.Conflict: the case moved under the
-// caller, which is told to retry.
-func one(what string) func(pgconn.CommandTag) error {
-	return func(tag pgconn.CommandTag) error {
-		if tag.RowsAffected() != 1 {
-			return fault.Errorf(fault.Conflict, "%s: changed %d rows, want 1", what, tag.RowsAffected())
+type member struct {
+	complaintID, caseID string
+	at                  time.Time
+}
+
+type assignmentRow struct {
+	caseID, team, mode, reason string
+	at                         time.Time
+	sign, resolve              *time.Time
+}
+
+type dues struct{ sign, resolve *time.Time }
+
+type timerRow struct {
+	caseID, kind string
+	due          time.Time
+}
+
+type auditRow struct {
+	caseID, actor, from, to, action, reason string
+	at                                      time.Time
+}
+
+// Len is how many statements Send runs.
+func (w *Writes) Len() int {
+	n := 0
+	opened, updated := w.split()
+	for _, k := range []int{len(opened), len(updated), len(w.members), len(w.reopens), len(w.assigns), len(w.timers), len(w.audit), w.events.Len()} {
+		if k > 0 {
+			n++
 		}
+	}
+	return n
+}
+
+// Cases is how many cases the writes change.
+func (w *Writes) Cases() int { return len(w.order) }
+
+// split lists the cases to insert and those to update, in first-touch
+// order.
+func (w *Writes) split() (opened, updated []*pendingCase) {
+	for _, id := range w.order {
+		p := w.cases[id]
+		if p.opened {
+			opened = append(opened, p)
+		} else {
+			updated = append(updated, p)
+		}
+	}
+	return opened, updated
+}
+
+// touch records n as the state c moves to. c must be the case as read and
+// locked, or the state the last transition queued on these writes left
+// it in; anything else is a caller's stale copy and fault.Conflict.
+func (w *Writes) touch(c, n Case, opened bool) error {
+	if w.cases == nil {
+		w.cases = map[string]*pendingCase{}
+	}
+	p, ok := w.cases[c.ID]
+	if !ok {
+		w.cases[c.ID] = &pendingCase{c: n, opened: opened, was: c.Version}
+		w.order = append(w.order, c.ID)
 		return nil
 	}
+	if opened {
+		return fault.Errorf(fault.Conflict, "case %s is opened twice", c.ID)
+	}
+	if p.c.Version != c.Version {
+		return fault.Errorf(fault.Conflict, "case %s at version %d, queued at %d", c.ID, c.Version, p.c.Version)
+	}
+	p.c = n
+	return nil
 }
 
-// Len is how many statements are queued.
-func (w *Writes) Len() int { return len(w.checks) }
-
-// Send runs the queued writes in tx in one round trip. A unique
-// violation (a second active assignment, a case or membership that
-// exists) is fault.Conflict; tx is then to be rolled back.
-func (w *Writes) Send(ctx context.Context, tx pgx.Tx) error {
-	if len(w.checks) == 0 {
-		return nil
-	}
-	br := tx.SendBatch(ctx, &w.batch)
-	var first error
-	for _, check := range w.checks {
-		tag, err := br.Exec()
-		if err == nil && check != nil {
-			err = check(tag)
-		}
-		if err != nil {
-			first = err
-			break
-		}
-	}
-	if err := br.Close(); first == nil && err != nil {
-		first = err
-	}
-	if first == nil {
-		return nil
-	}
-	var pe *pgconn.PgError
-	if errors.As(first, &pe) && pe.Code == "23505" {
-		return fault.Errorf(fault.Conflict, "case writes: %s (%s)", pe.Message, pe.ConstraintName)
-	}
-	if fault.KindOf(first) == fault.Conflict {
-		return first
-	}
-	return fmt.Errorf("case writes: %w", first)
-}
-
-// record queues what record writes: the audit row and the case event of
+// record adds what record writes: the audit row and the case event of
 // one transition of n, whose work orders are tickets.
 func (w *Writes) record(n Case, by Actor, from, action, kind, reason string, tickets []string, at time.Time) error {
-	w.queue(nil, `INSERT INTO case_audit (case_id, actor, at, from_status, to_status, action, reason)
-		VALUES ($1, $2, $3, NULLIF($4, ''), $5, $6, NULLIF($7, ''))`, n.ID, by.ID, at, from, n.Status, action, reason)
+	w.audit = append(w.audit, auditRow{caseID: n.ID, actor: by.ID, at: at, from: from, to: n.Status, action: action, reason: reason})
 	id := n.ID + "." + kind + "." + strconv.Itoa(n.Version)
 	payload, err := json.Marshal(changed(n, by, kind, reason, at, id, tickets))
 	if err != nil {
 		return fmt.Errorf("case event %s: %w", id, err)
 	}
-	outbox.Queue(&w.batch, Subject(kind, n.Team), id, payload)
-	w.checks = append(w.checks, nil)
+	w.events.AddRaw(Subject(kind, n.Team), id, payload)
 	return nil
 }
 
-func (w *Writes) timers(n Case) {
+func (w *Writes) addTimers(n Case) {
 	for _, t := range []struct {
 		kind string
 		due  *time.Time
 	}{{TimerSign, n.SignDue}, {TimerResolve, n.ResolveDue}} {
 		if t.due != nil {
-			w.queue(nil, `INSERT INTO case_timers (case_id, kind, due_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`, n.ID, t.kind, *t.due)
+			w.timers = append(w.timers, timerRow{caseID: n.ID, kind: t.kind, due: *t.due})
 		}
 	}
 }
@@ -150,16 +184,12 @@ func (w *Writes) OpenAssigned(by Actor, nc NewCase, a Assignment, tickets []stri
 	n.SignDue, n.ResolveDue = dueOf(a.SignDue), dueOf(a.ResolveDue)
 	n.Version = 2
 
-	w.queue(one("open case "+n.ID), `INSERT INTO cases (id, category, subcategory, district, subdistrict, status, team, mode, priority,
-			hotspot_id, place, place_key, quiet_community, positive_list, lon, lat, opened_at, sign_due, resolve_due, updated_at, version)
-		VALUES ($1, $2, NULLIF($3, ''), $4, NULLIF($5, ''), $6, $7, $8, $9, NULLIF($10, ''), NULLIF($11, ''), NULLIF($12, ''),
-			NULLIF($13, ''), NULLIF($14, ''), $15, $16, $17, $18, $19, $20, $21)`,
-		n.ID, n.Category, n.Subcategory, n.District, n.Subdistrict, n.Status, n.Team, n.Mode, n.Priority,
-		n.HotspotID, n.Place, n.PlaceKey, n.QuietCommunity, n.PositiveList, n.Lon, n.Lat, n.OpenedAt, n.SignDue, n.ResolveDue, at, n.Version)
-	w.queue(nil, `INSERT INTO case_complaints (complaint_id, case_id, joined_at) VALUES ($1, $2, $3)`, nc.ComplaintID, n.ID, at)
-	w.queue(nil, `INSERT INTO assignments (case_id, team, mode, status, assigned_at, sign_due, resolve_due, reason)
-		VALUES ($1, $2, $3, 'active', $4, $5, $6, NULLIF($7, ''))`, n.ID, a.Team, a.Mode, at, n.SignDue, n.ResolveDue, a.Reason)
-	w.timers(n)
+	if err := w.touch(Case{ID: n.ID}, n, true); err != nil {
+		return Case{}, err
+	}
+	w.members = append(w.members, member{complaintID: nc.ComplaintID, caseID: n.ID, at: at})
+	w.assigns = append(w.assigns, assignmentRow{caseID: n.ID, team: a.Team, mode: a.Mode, at: at, sign: n.SignDue, resolve: n.ResolveDue, reason: a.Reason})
+	w.addTimers(n)
 	if err := w.record(opened, by, "", "open", KindOpened, "complaint "+nc.ComplaintID, tickets, at); err != nil {
 		return Case{}, err
 	}
@@ -171,7 +201,8 @@ func (w *Writes) OpenAssigned(by Actor, nc NewCase, a Assignment, tickets []stri
 
 // Merge queues Merge of a complaint no case holds into c, which the
 // caller read with Columns and locked (FOR UPDATE) in the transaction the
-// writes go to. tickets are the case's work orders with the complaint's.
+// writes go to, or which a transition queued on w returned. tickets are
+// the case's work orders with the complaint's.
 func (w *Writes) Merge(c Case, by Actor, complaintID, hotspotID string, tickets []string, at time.Time) (Case, error) {
 	if err := by.check(); err != nil {
 		return Case{}, err
@@ -185,11 +216,10 @@ func (w *Writes) Merge(c Case, by Actor, complaintID, hotspotID string, tickets 
 		n.HotspotID = hotspotID
 	}
 	n.UpdatedAt, n.Version = at, c.Version+1
-	w.queue(one("merge "+complaintID+" into case "+c.ID),
-		`INSERT INTO case_complaints (complaint_id, case_id, joined_at) VALUES ($1, $2, $3) ON CONFLICT (complaint_id) DO NOTHING`,
-		complaintID, c.ID, at)
-	w.queue(one("update case "+c.ID), `UPDATE cases AS c SET hotspot_id = COALESCE(c.hotspot_id, NULLIF($3, '')), updated_at = $2,
-		version = c.version + 1 WHERE c.id = $1 AND c.version = $4`, c.ID, at, hotspotID, c.Version)
+	if err := w.touch(c, n, false); err != nil {
+		return Case{}, err
+	}
+	w.members = append(w.members, member{complaintID: complaintID, caseID: c.ID, at: at})
 	return n, w.record(n, by, c.Status, "merge", KindMerged, "complaint "+complaintID, tickets, at)
 }
 
@@ -208,12 +238,201 @@ func (w *Writes) Reopen(c Case, by Actor, signDue, resolveDue time.Time, reason 
 	n.AcceptedAt, n.ResolvedAt = nil, nil
 	n.SignDue, n.ResolveDue = dueOf(signDue), dueOf(resolveDue)
 	n.UpdatedAt, n.Version = at, c.Version+1
-	w.queue(one("reopen case "+c.ID+": its active assignment"),
-		`UPDATE assignments SET accepted_at = NULL, sign_due = $2, resolve_due = $3 WHERE case_id = $1 AND status = 'active'`,
-		c.ID, n.SignDue, n.ResolveDue)
-	w.queue(one("update case "+c.ID), `UPDATE cases AS c SET status = 'assigned', reopened = c.reopened + 1, outcome = NULL, accepted_at = NULL,
-		resolved_at = NULL, sign_due = $3, resolve_due = $4, updated_at = $2, version = c.version + 1 WHERE c.id = $1 AND c.version = $5`,
-		c.ID, at, n.SignDue, n.ResolveDue, c.Version)
-	w.timers(n)
+	if err := w.touch(c, n, false); err != nil {
+		return Case{}, err
+	}
+	if w.reopens == nil {
+		w.reopens = map[string]dues{}
+	}
+	w.reopens[c.ID] = dues{sign: n.SignDue, resolve: n.ResolveDue}
+	w.addTimers(n)
 	return n, w.record(n, by, c.Status, "reopen", KindReopened, reason, tickets, at)
+}
+
+// The statements Send runs, one per table, each over arrays of the rows.
+const (
+	insertCases = `INSERT INTO cases (id, category, subcategory, district, subdistrict, status, team, mode, priority,
+			hotspot_id, place, place_key, quiet_community, positive_list, lon, lat, opened_at, sign_due, resolve_due,
+			reopened, updated_at, version)
+		SELECT id, category, NULLIF(subcategory, ''), district, NULLIF(subdistrict, ''), status, NULLIF(team, ''), mode, priority,
+			NULLIF(hotspot_id, ''), NULLIF(place, ''), NULLIF(place_key, ''), NULLIF(quiet_community, ''), NULLIF(positive_list, ''),
+			lon, lat, opened_at, sign_due, resolve_due, reopened, updated_at, version
+		FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[],
+			$10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::float8[], $16::float8[], $17::timestamptz[],
+			$18::timestamptz[], $19::timestamptz[], $20::int[], $21::timestamptz[], $22::int[])
+			AS u(id, category, subcategory, district, subdistrict, status, team, mode, priority, hotspot_id, place, place_key,
+			quiet_community, positive_list, lon, lat, opened_at, sign_due, resolve_due, reopened, updated_at, version)`
+	// updateCases sets what the router's transitions change (merge,
+	// reopen) to the state they left, where the case is still at the
+	// version the caller read.
+	updateCases = `UPDATE cases AS c SET hotspot_id = NULLIF(u.hotspot_id, ''), status = u.status, reopened = u.reopened,
+			outcome = NULLIF(u.outcome, ''), accepted_at = u.accepted_at, resolved_at = u.resolved_at,
+			sign_due = u.sign_due, resolve_due = u.resolve_due, updated_at = u.updated_at, version = u.version
+		FROM unnest($1::text[], $2::int[], $3::text[], $4::text[], $5::int[], $6::text[], $7::timestamptz[], $8::timestamptz[],
+			$9::timestamptz[], $10::timestamptz[], $11::timestamptz[], $12::int[])
+			AS u(id, was, hotspot_id, status, reopened, outcome, accepted_at, resolved_at, sign_due, resolve_due, updated_at, version)
+		WHERE c.id = u.id AND c.version = u.was`
+	insertMembers = `INSERT INTO case_complaints (complaint_id, case_id, joined_at)
+		SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[]) ON CONFLICT (complaint_id) DO NOTHING`
+	reopenAssignments = `UPDATE assignments AS a SET accepted_at = NULL, sign_due = u.sign_due, resolve_due = u.resolve_due
+		FROM unnest($1::text[], $2::timestamptz[], $3::timestamptz[]) AS u(case_id, sign_due, resolve_due)
+		WHERE a.case_id = u.case_id AND a.status = 'active'`
+	insertAssignments = `INSERT INTO assignments (case_id, team, mode, status, assigned_at, sign_due, resolve_due, reason)
+		SELECT case_id, team, mode, 'active', assigned_at, sign_due, resolve_due, NULLIF(reason, '')
+		FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::timestamptz[], $6::timestamptz[], $7::text[])
+			AS u(case_id, team, mode, assigned_at, sign_due, resolve_due, reason)`
+	insertTimers = `INSERT INTO case_timers (case_id, kind, due_at)
+		SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[]) ON CONFLICT DO NOTHING`
+	// insertAudit keeps the order of the rows: the audit trail is read
+	// in the order of its serial ids.
+	insertAudit = `INSERT INTO case_audit (case_id, actor, at, from_status, to_status, action, reason)
+		SELECT case_id, actor, at, NULLIF(from_status, ''), to_status, action, NULLIF(reason, '')
+		FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::text[], $5::text[], $6::text[], $7::text[])
+			WITH ORDINALITY AS u(case_id, actor, at, from_status, to_status, action, reason, i)
+		ORDER BY i`
+)
+
+// rowCheck is what Send verifies of one statement's result.
+type rowCheck func(pgconn.CommandTag) error
+
+// exactly is the check of a statement that must change want rows; the
+// error when it did not is fault.Conflict: a case moved under the
+// caller, which is told to retry.
+func exactly(want int, what string) rowCheck {
+	return func(tag pgconn.CommandTag) error {
+		if got := tag.RowsAffected(); got != int64(want) {
+			return fault.Errorf(fault.Conflict, "%s: changed %d rows, want %d", what, got, want)
+		}
+		return nil
+	}
+}
+
+// Send runs the collected writes in tx, one statement per table, in one
+// round trip. A unique violation (a second active assignment, a case or
+// membership that exists) or a case that moved since it was read is
+// fault.Conflict; tx is then to be rolled back.
+func (w *Writes) Send(ctx context.Context, tx pgx.Tx) error {
+	var b pgx.Batch
+	var checks []rowCheck
+	queue := func(check rowCheck, sql string, args ...any) {
+		b.Queue(sql, args...)
+		checks = append(checks, check)
+	}
+	opened, updated := w.split()
+	if len(opened) > 0 {
+		var (
+			ids, cats, subs, districts, subdistricts, statuses, teams, modes, prios []string
+			hotspots, places, keys, quiets, positives                              []string
+			lons, lats                                                             []*float64
+			openedAt, updatedAt                                                    []time.Time
+			signs, resolves                                                        []*time.Time
+			reopened, versions                                                     []int32
+		)
+		for _, p := range opened {
+			c := p.c
+			ids, cats, subs, districts, subdistricts = append(ids, c.ID), append(cats, c.Category), append(subs, c.Subcategory), append(districts, c.District), append(subdistricts, c.Subdistrict)
+			statuses, teams, modes, prios = append(statuses, c.Status), append(teams, c.Team), append(modes, c.Mode), append(prios, c.Priority)
+			hotspots, places, keys = append(hotspots, c.HotspotID), append(places, c.Place), append(keys, c.PlaceKey)
+			quiets, positives = append(quiets, c.QuietCommunity), append(positives, c.PositiveList)
+			lons, lats = append(lons, c.Lon), append(lats, c.Lat)
+			openedAt, updatedAt = append(openedAt, c.OpenedAt), append(updatedAt, c.UpdatedAt)
+			signs, resolves = append(signs, c.SignDue), append(resolves, c.ResolveDue)
+			reopened, versions = append(reopened, int32(c.Reopened)), append(versions, int32(c.Version))
+		}
+		queue(exactly(len(opened), "open cases"), insertCases, ids, cats, subs, districts, subdistricts, statuses, teams, modes, prios,
+			hotspots, places, keys, quiets, positives, lons, lats, openedAt, signs, resolves, reopened, updatedAt, versions)
+	}
+	if len(updated) > 0 {
+		var (
+			ids, hotspots, statuses, outcomes        []string
+			was, reopened, versions                  []int32
+			accepted, resolved, signs, resolves, upd []*time.Time
+		)
+		for _, p := range updated {
+			c := p.c
+			ids, hotspots, statuses, outcomes = append(ids, c.ID), append(hotspots, c.HotspotID), append(statuses, c.Status), append(outcomes, c.Outcome)
+			was, reopened, versions = append(was, int32(p.was)), append(reopened, int32(c.Reopened)), append(versions, int32(c.Version))
+			u := c.UpdatedAt
+			accepted, resolved, signs, resolves, upd = append(accepted, c.AcceptedAt), append(resolved, c.ResolvedAt), append(signs, c.SignDue), append(resolves, c.ResolveDue), append(upd, &u)
+		}
+		queue(exactly(len(updated), "update cases read at their version"), updateCases,
+			ids, was, hotspots, statuses, reopened, outcomes, accepted, resolved, signs, resolves, upd, versions)
+	}
+	if len(w.members) > 0 {
+		complaints, cases, at := make([]string, len(w.members)), make([]string, len(w.members)), make([]time.Time, len(w.members))
+		for i, m := range w.members {
+			complaints[i], cases[i], at[i] = m.complaintID, m.caseID, m.at
+		}
+		queue(exactly(len(w.members), "put complaints no case holds into cases"), insertMembers, complaints, cases, at)
+	}
+	if len(w.reopens) > 0 {
+		var cases []string
+		var signs, resolves []*time.Time
+		for _, id := range w.order {
+			if d, ok := w.reopens[id]; ok {
+				cases, signs, resolves = append(cases, id), append(signs, d.sign), append(resolves, d.resolve)
+			}
+		}
+		queue(exactly(len(cases), "reopen the active assignments of cases"), reopenAssignments, cases, signs, resolves)
+	}
+	if len(w.assigns) > 0 {
+		n := len(w.assigns)
+		cases, teams, modes, reasons := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		at, signs, resolves := make([]time.Time, n), make([]*time.Time, n), make([]*time.Time, n)
+		for i, a := range w.assigns {
+			cases[i], teams[i], modes[i], reasons[i], at[i], signs[i], resolves[i] = a.caseID, a.team, a.mode, a.reason, a.at, a.sign, a.resolve
+		}
+		queue(exactly(n, "assign cases"), insertAssignments, cases, teams, modes, at, signs, resolves, reasons)
+	}
+	if len(w.timers) > 0 {
+		n := len(w.timers)
+		cases, kinds, due := make([]string, n), make([]string, n), make([]time.Time, n)
+		for i, t := range w.timers {
+			cases[i], kinds[i], due[i] = t.caseID, t.kind, t.due
+		}
+		queue(nil, insertTimers, cases, kinds, due)
+	}
+	if len(w.audit) > 0 {
+		n := len(w.audit)
+		cases, actors, from, to, actions, reasons := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		at := make([]time.Time, n)
+		for i, a := range w.audit {
+			cases[i], actors[i], at[i], from[i], to[i], actions[i], reasons[i] = a.caseID, a.actor, a.at, a.from, a.to, a.action, a.reason
+		}
+		queue(nil, insertAudit, cases, actors, at, from, to, actions, reasons)
+	}
+	if w.events.Len() > 0 {
+		w.events.Queue(&b)
+		checks = append(checks, nil)
+	}
+	if len(checks) == 0 {
+		return nil
+	}
+
+	br := tx.SendBatch(ctx, &b)
+	var first error
+	for _, check := range checks {
+		tag, err := br.Exec()
+		if err == nil && check != nil {
+			err = check(tag)
+		}
+		if err != nil {
+			first = err
+			break
+		}
+	}
+	if err := br.Close(); first == nil && err != nil {
+		first = err
+	}
+	if first == nil {
+		return nil
+	}
+	var pe *pgconn.PgError
+	if errors.As(first, &pe) && pe.Code == "23505" {
+		return fault.Errorf(fault.Conflict, "case writes: %s (%s)", pe.Message, pe.ConstraintName)
+	}
+	if fault.KindOf(first) == fault.Conflict {
+		return first
+	}
+	return fmt.Errorf("case writes: %w", first)
 }

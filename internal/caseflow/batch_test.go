@@ -218,3 +218,100 @@ func TestWritesRefuseACaseThatMoved(t *testing.T) {
 		t.Errorf("%d events of case %s, want its opened and assigned only", n, c.ID)
 	}
 }
+
+// The transitions of several cases, some of one case in a row, go out as
+// one statement per table, and leave each case at its last state with an
+// audit row and an event per transition.
+func TestWritesOfManyCasesGoOutAsOneStatementPerTable(t *testing.T) {
+	t.Parallel()
+	ctx, pool := setup(t)
+	old := assigned(t, ctx, pool, "T0", "siming-eco")
+	ids := map[string]string{}
+	for _, ticket := range []string{"T1", "T2", "T3", "T4", "T5"} {
+		ids[ticket] = complaint(t, ctx, pool, ticket)
+	}
+	a := caseflow.Assignment{Team: "siming-eco", Mode: routing.ModeOnSite, Priority: routing.PriorityNormal,
+		SignDue: time.Date(2024, 3, 6, 16, 0, 0, 0, time.UTC), ResolveDue: time.Date(2024, 3, 12, 16, 0, 0, 0, time.UTC), Reason: "rule noise.construction"}
+	newCase := func(complaintID string) caseflow.NewCase {
+		return caseflow.NewCase{ID: caseflow.IDFor(complaintID), ComplaintID: complaintID, Category: "noise", District: "siming", OpenedAt: at}
+	}
+	var w caseflow.Writes
+	err := tx(t, ctx, pool, func(tx pgx.Tx) error {
+		first, err := w.OpenAssigned(router, newCase(ids["T1"]), a, []string{"T1"}, at)
+		if err != nil {
+			return err
+		}
+		first, err = w.Merge(first, router, ids["T2"], "hs_1", []string{"T1", "T2"}, at)
+		if err != nil {
+			return err
+		}
+		if _, err := w.OpenAssigned(router, newCase(ids["T3"]), a, []string{"T3"}, at); err != nil {
+			return err
+		}
+		merged, err := w.Merge(old, router, ids["T4"], "", []string{"T0", "T4"}, at)
+		if err != nil {
+			return err
+		}
+		if _, err := w.Merge(old, router, ids["T5"], "", []string{"T0", "T5"}, at); fault.KindOf(err) != fault.Conflict {
+			t.Errorf("merge into a stale copy of a queued case: %v, want a conflict", err)
+		}
+		if _, err := w.Merge(merged, router, ids["T5"], "", []string{"T0", "T4", "T5"}, at); err != nil {
+			return err
+		}
+		// cases inserted, cases updated, members, assignments, timers, audit, outbox
+		if n := w.Len(); n != 7 {
+			t.Errorf("%d statements for 3 cases, want 7", n)
+		}
+		return w.Send(ctx, tx)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, err := caseflow.Get(ctx, pool, caseflow.IDFor(ids["T1"]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first.Version != 3 || first.HotspotID != "hs_1" || first.Status != caseflow.StatusAssigned {
+		t.Errorf("first case at version %d, hotspot %q, %s; want 3, hs_1, assigned", first.Version, first.HotspotID, first.Status)
+	}
+	got, err := caseflow.Get(ctx, pool, old.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Version != old.Version+2 {
+		t.Errorf("case merged twice at version %d, want %d", got.Version, old.Version+2)
+	}
+	audit, err := caseflow.Audit(ctx, pool, first.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var actions []string
+	for _, e := range audit {
+		actions = append(actions, e.Action)
+	}
+	if fmt.Sprint(actions) != "[open assign merge]" {
+		t.Errorf("audit of the first case %v, want [open assign merge]", actions)
+	}
+	evs := events(t, ctx, pool, old.ID)
+	if len(evs) != 4 || fmt.Sprint(evs[3].Ev.Tickets) != "[T0 T4 T5]" {
+		t.Errorf("events of the old case %+v, want opened, assigned and two merges holding T0 T4 T5", evs)
+	}
+	for _, q := range []struct {
+		sql  string
+		want int
+	}{
+		{`SELECT count(*) FROM cases`, 3},
+		{`SELECT count(*) FROM assignments WHERE status = 'active'`, 3},
+		{`SELECT count(*) FROM case_complaints`, 6},
+		{`SELECT count(*) FROM case_audit`, 2 + 3 + 2 + 2},
+		{`SELECT count(*) FROM case_timers WHERE fired_at IS NULL`, 6},
+	} {
+		var n int
+		if err := pool.QueryRow(ctx, q.sql).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n != q.want {
+			t.Errorf("%s: %d, want %d", q.sql, n, q.want)
+		}
+	}
+}
