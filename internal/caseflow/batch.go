@@ -322,11 +322,11 @@ func (w *Writes) Send(ctx context.Context, tx pgx.Tx) error {
 	if len(opened) > 0 {
 		var (
 			ids, cats, subs, districts, subdistricts, statuses, teams, modes, prios []string
-			hotspots, places, keys, quiets, positives                              []string
-			lons, lats                                                             []*float64
-			openedAt, updatedAt                                                    []time.Time
-			signs, resolves                                                        []*time.Time
-			reopened, versions                                                     []int32
+			hotspots, places, keys, quiets, positives                               []string
+			lons, lats                                                              []*float64
+			openedAt, updatedAt                                                     []time.Time
+			signs, resolves                                                         []*time.Time
+			reopened, versions                                                      []int32
 		)
 		for _, p := range opened {
 			c := p.c
