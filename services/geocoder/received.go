@@ -112,48 +112,70 @@ func joinReasons(rs ...string) string {
 	return strings.Join(out, "; ")
 }
 
-// HandleComplaintReceived locates and classifies a received complaint,
-// stores the result in locations, and publishes complaint.located or, with
-// a triage row, complaint.unlocated. A complaint already handled, under
-// any event id, keeps its first result and nothing more is written.
-func (s *Service) HandleComplaintReceived(ctx context.Context, tx pgx.Tx, ev event.ComplaintReceived, _ natsx.Meta) error {
-	d, err := s.decide(ev)
+// HandleComplaintsReceived locates and classifies a batch of received
+// complaints and stores, with one statement for the whole batch, their
+// locations, their triage rows and their events: complaint.located, or
+// complaint.unlocated for a complaint that goes to triage. A complaint
+// already handled, under any event id, in an earlier batch or earlier in
+// this one, keeps its first result and nothing more is written for it.
+func (s *Service) HandleComplaintsReceived(ctx context.Context, tx pgx.Tx, evs []event.ComplaintReceived, _ []natsx.Meta) error {
+	var ds decisions
+	for _, ev := range evs {
+		d, err := s.decide(ev)
+		if err != nil {
+			return err
+		}
+		subject, out := announcement(ev, d)
+		added, err := ds.add(ev, d, subject, out)
+		if err != nil {
+			return err
+		}
+		if added && d.codeIgnored {
+			s.log.Warn("unknown category code ignored; classified from the text",
+				zap.String("complaint_id", ev.ComplaintID), zap.String("category", ev.Category), zap.String("subcategory", ev.Subcategory))
+		}
+	}
+	if len(ds.ids) == 0 {
+		return nil
+	}
+	rows, err := tx.Query(ctx, storeDecisions, ds.args()...)
 	if err != nil {
-		return err
+		return fmt.Errorf("store locations of %d complaints: %w", len(ds.ids), err)
 	}
-	if d.codeIgnored {
-		s.log.Warn("unknown category code ignored; classified from the text",
-			zap.String("complaint_id", ev.ComplaintID), zap.String("category", ev.Category), zap.String("subcategory", ev.Subcategory))
+	inserted := make(map[string]bool, len(ds.ids))
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return fmt.Errorf("store locations of %d complaints: %w", len(ds.ids), err)
+		}
+		inserted[id] = true
 	}
-	var subject string
-	var out interface{ ID() string }
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("store locations of %d complaints: %w", len(ds.ids), err)
+	}
+	// Complaints handled before under another event id count nothing.
+	for i, id := range ds.ids {
+		if inserted[id] {
+			decided.WithLabelValues(ds.outcomes[i], ds.outcomeMethods[i]).Inc()
+		}
+	}
+	return nil
+}
+
+// announcement is the event that carries a decided complaint on:
+// complaint.unlocated for one that goes to triage, else
+// complaint.located.<district>.<category>.
+func announcement(ev event.ComplaintReceived, d decision) (string, interface{ ID() string }) {
 	if d.kind != "" {
-		subject = event.SubjComplaintUnlocated
-		out = event.ComplaintUnlocated{
+		return event.SubjComplaintUnlocated, event.ComplaintUnlocated{
 			EventID:     ev.ComplaintID + ".unlocated",
 			ComplaintID: ev.ComplaintID,
 			TicketID:    ev.TicketID,
 			Reason:      d.reason,
 		}
-	} else {
-		located := locatedEvent(ev.ComplaintID+".located", ev.ComplaintID, ev.TicketID, ev.ReceivedAt, d.loc, d.cls.Category, d.cls.Subcategory, d.prio)
-		subject, out = locatedSubject(located), located
 	}
-	args, err := storeArgs(ev, d, subject, out)
-	if err != nil {
-		return err
-	}
-	var inserted int
-	if err := tx.QueryRow(ctx, storeDecision, args...).Scan(&inserted); err != nil {
-		return fmt.Errorf("store location of %s: %w", ev.ComplaintID, err)
-	}
-	if inserted == 0 {
-		return nil // handled before under another event id
-	}
-	outcome := d.kind
-	if outcome == "" {
-		outcome = "located"
-	}
-	decided.WithLabelValues(outcome, d.loc.Method).Inc()
-	return nil
+	located := locatedEvent(ev.ComplaintID+".located", ev.ComplaintID, ev.TicketID, ev.ReceivedAt, d.loc, d.cls.Category, d.cls.Subcategory, d.prio)
+	return locatedSubject(located), located
 }

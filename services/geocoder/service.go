@@ -128,7 +128,7 @@ func Watches() []outbox.Watch {
 // Run declares the geocoder's durable consumers and consumes until ctx is
 // cancelled, finishing the batches in hand.
 func (s *Service) Run(ctx context.Context) error {
-	received, err := natsx.NewConsumer(ctx, s.js, s.pool, s.log, natsx.ConsumerSpec{
+	received, err := natsx.NewBatchConsumer(ctx, s.js, s.pool, s.log, natsx.ConsumerSpec{
 		Stream:     natsx.StreamFor(event.SubjComplaintReceived),
 		Durable:    DurableReceived,
 		Filters:    []string{event.SubjComplaintReceived},
@@ -136,7 +136,7 @@ func (s *Service) Run(ctx context.Context) error {
 		Batch:      s.cfg.Batch,
 		MaxDeliver: s.cfg.MaxDeliver,
 		AckWait:    s.cfg.AckWait,
-	}, s.HandleComplaintReceived)
+	}, s.HandleComplaintsReceived)
 	if err != nil {
 		return fmt.Errorf("geocoder: %w", err)
 	}
