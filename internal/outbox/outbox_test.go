@@ -282,3 +282,33 @@ func TestEventsWritesABatchInOneStatementAndKeepsThePayload(t *testing.T) {
 		t.Fatalf("published %s, want the bytes written: %s", m.Data, want)
 	}
 }
+
+func TestSweeperDoesNotPassAnEventTooYoungToBeDue(t *testing.T) {
+	t.Parallel()
+	pool := testenv.DB(t)
+	n := testenv.StartNATS(t)
+	ctx := context.Background()
+	// young was sent just now (say, republished); after it comes an old
+	// event the consumer processed. The sweep must not move past young.
+	if _, err := pool.Exec(ctx, `INSERT INTO outbox (event_id, subject, payload, sent_at, created_at) VALUES
+		('old-1', 'complaint.received', '{}', now() - interval '3 hours', now() - interval '3 hours'),
+		('young', 'complaint.received', '{}', now(), now() - interval '3 hours'),
+		('old-2', 'complaint.received', '{}', now() - interval '3 hours', now() - interval '3 hours')`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pool.Exec(ctx, `INSERT INTO processed_events (consumer, event_id) VALUES ('geocoder', 'old-1'), ('geocoder', 'old-2')`); err != nil {
+		t.Fatal(err)
+	}
+	s := &outbox.Sweeper{Pool: pool, JS: n.JS, Log: testenv.Log(t), After: time.Hour,
+		Watches: []outbox.Watch{{Consumer: "geocoder", Filter: "complaint.received"}}}
+	if got, err := s.SweepOnce(ctx); err != nil || got != 0 {
+		t.Fatalf("first sweep republished %d (err %v), want none", got, err)
+	}
+	// An hour later young is still not processed: it is due.
+	if _, err := pool.Exec(ctx, `UPDATE outbox SET sent_at = now() - interval '2 hours' WHERE event_id = 'young'`); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.SweepOnce(ctx); err != nil || got != 1 {
+		t.Fatalf("second sweep republished %d (err %v), want the young event now due", got, err)
+	}
+}

@@ -107,11 +107,17 @@ func (s *Sweeper) SweepOnce(ctx context.Context) (int, error) {
 // page reads one page of w's events after its checkpoint, moves the
 // checkpoint over the processed ones, and returns the stalled ones and
 // whether the next page should be read at once (a full page, all done).
+// The page ends before the first event sent (or, unsent, written) within
+// After: it cannot be due yet, and stopping there keeps a backlog from
+// being read at every sweep without moving the checkpoint past it.
 func (s *Sweeper) page(ctx context.Context, w Watch) (stalled []string, more bool, err error) {
 	rows, err := s.Pool.Query(ctx, `SELECT o.seq, o.event_id, o.sent_at IS NOT NULL AND o.sent_at < now() - $3::interval AS due,
 			EXISTS (SELECT 1 FROM processed_events p WHERE p.consumer = $2 AND p.event_id = o.event_id)
 			OR EXISTS (SELECT 1 FROM dead_letters d WHERE d.consumer = $2 AND d.event_id = o.event_id) AS done
-		FROM outbox o WHERE o.seq > $4 AND o.subject LIKE $1
+		FROM outbox o
+		WHERE o.seq > $4 AND o.subject LIKE $1
+		  AND o.seq < COALESCE((SELECT min(y.seq) FROM outbox y WHERE y.seq > $4 AND y.subject LIKE $1
+		      AND COALESCE(y.sent_at, y.created_at) >= now() - $3::interval), 9223372036854775807)
 		ORDER BY o.seq LIMIT $5`, likePattern(w.Filter), w.Consumer, s.After.String(), s.checked[w], sweepPage)
 	if err != nil {
 		return nil, false, err
