@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"sync"
@@ -113,6 +114,14 @@ func Serve(ctx context.Context, sys *System, ln net.Listener, parts []Part) erro
 			srv.RegisterOnShutdown(p.OnShutdown)
 		}
 	}
+	if addr := sys.Cfg.DebugAddr; addr != "" {
+		stop, err := serveDebug(serveCtx, addr)
+		if err != nil {
+			return err
+		}
+		defer stop()
+		log.Info("profiler listening", zap.String("addr", addr))
+	}
 	err := httpx.Serve(serveCtx, srv, ln, 30*time.Second)
 	log.Info("http stopped; draining services")
 	partCancel()
@@ -169,4 +178,21 @@ func Command(name string, run func(ctx context.Context, args []string, getenv fu
 		fmt.Fprintln(os.Stderr, name+":", err)
 		os.Exit(1)
 	}
+}
+
+// serveDebug serves Go's profiler on addr until stop is called.
+func serveDebug(ctx context.Context, addr string) (stop func(), err error) {
+	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("NUISANCE_DEBUG_ADDR %s: %w", addr, err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	return func() { _ = srv.Close() }, nil
 }

@@ -28,6 +28,9 @@ type Config struct {
 	// SweepAfter is how long a complaint may sit at one stage before its
 	// event is published again.
 	SweepAfter time.Duration
+	// DebugAddr, when set, serves Go's profiler (/debug/pprof/) on its own
+	// listener, apart from the public API: for an operator on the host.
+	DebugAddr string
 }
 
 // FromEnv builds a Config from getenv with the documented defaults.
@@ -40,6 +43,7 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		CallbackURL:    getenv("HOTLINE_CALLBACK_URL"),
 		DataDir:        or(getenv("NUISANCE_DATA_DIR"), "./var"),
 		LogLevel:       or(getenv("LOG_LEVEL"), "info"),
+		DebugAddr:      getenv("NUISANCE_DEBUG_ADDR"),
 		StreamReplicas: 1,
 		SweepAfter:     2 * time.Minute,
 	}
