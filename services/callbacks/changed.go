@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -26,33 +27,80 @@ func WebhookID(eventID, ticketID string) string {
 // ticket of the case (a merged case's resolution answers each of its work
 // orders); a merge concerns the tickets the hotline has not yet heard of
 // in this case, which learn their case, team and status.
-func (s *Service) HandleCaseChanged(ctx context.Context, tx pgx.Tx, ev event.CaseChanged, _ natsx.Meta) error {
-	status := ev.Status
-	switch ev.Kind {
-	case caseflow.KindAssigned, caseflow.KindResolved, caseflow.KindReturned, caseflow.KindClosed, caseflow.KindReopened, caseflow.KindMerged:
-	default:
+func (s *Service) HandleCaseChanged(ctx context.Context, tx pgx.Tx, ev event.CaseChanged, m natsx.Meta) error {
+	return s.HandleCaseChanges(ctx, tx, []event.CaseChanged{ev}, []natsx.Meta{m})
+}
+
+// HandleCaseChanges is HandleCaseChanged for the events of one batch, in
+// the order they were delivered: their callbacks are stored with one
+// statement. A merge in the batch skips a work order an earlier event of
+// the batch already answers in that case, as it would had the events come
+// one by one.
+func (s *Service) HandleCaseChanges(ctx context.Context, tx pgx.Tx, evs []event.CaseChanged, _ []natsx.Meta) error {
+	var rows newCallbacks
+	answered := map[[2]string]bool{} // case, ticket -> a callback of the batch answers it
+	for _, ev := range evs {
+		switch ev.Kind {
+		case caseflow.KindAssigned, caseflow.KindResolved, caseflow.KindReturned, caseflow.KindClosed, caseflow.KindReopened, caseflow.KindMerged:
+		default:
+			continue
+		}
+		if ev.Status == caseflow.StatusOpen {
+			continue // nothing to tell before a team has it
+		}
+		note := ev.Note
+		if ev.Kind == caseflow.KindReopened {
+			note = "reopened: " + note
+		}
+		onlyNew := ev.Kind == caseflow.KindMerged
+		for _, t := range ev.Tickets {
+			key := [2]string{ev.CaseID, t}
+			if onlyNew && answered[key] {
+				continue
+			}
+			answered[key] = true
+			rows.add(WebhookID(ev.EventID, t), ev, t, note, onlyNew)
+		}
+	}
+	if len(rows.ids) == 0 {
 		return nil
 	}
-	if status == caseflow.StatusOpen {
-		return nil // nothing to tell before a team has it
-	}
-	note := ev.Note
-	if ev.Kind == caseflow.KindReopened {
-		note = "reopened: " + note
-	}
-	ids := make([]string, len(ev.Tickets))
-	for i, t := range ev.Tickets {
-		ids[i] = WebhookID(ev.EventID, t)
-	}
-	onlyNew := ev.Kind == caseflow.KindMerged
-	_, err := tx.Exec(ctx, `INSERT INTO callbacks (id, event_id, ticket_id, case_id, status, team, note, at)
-		SELECT t.id, $3, t.ticket, $4, $5, NULLIF($6, ''), NULLIF($7, ''), $8
-		FROM unnest($1::text[], $2::text[]) AS t(id, ticket)
-		WHERE NOT $9 OR NOT EXISTS (SELECT 1 FROM callbacks c WHERE c.ticket_id = t.ticket AND c.case_id = $4)
-		ON CONFLICT (id) DO NOTHING`,
-		ids, ev.Tickets, ev.EventID, ev.CaseID, status, ev.Team, note, ev.At, onlyNew)
-	if err != nil {
-		return fmt.Errorf("store callbacks of %s: %w", ev.EventID, err)
+	if _, err := tx.Exec(ctx, insertCallbacks, rows.ids, rows.events, rows.tickets, rows.cases, rows.statuses,
+		rows.teams, rows.notes, rows.ats, rows.onlyNew); err != nil {
+		if len(evs) == 1 {
+			return fmt.Errorf("store callbacks of %s: %w", evs[0].EventID, err)
+		}
+		return fmt.Errorf("store callbacks of %d case events: %w", len(evs), err)
 	}
 	return nil
+}
+
+// insertCallbacks stores the callbacks of a batch. A row marked only_new
+// (a merge's) is skipped when its work order already has a callback of
+// that case; a replayed row is skipped by its id.
+const insertCallbacks = `INSERT INTO callbacks (id, event_id, ticket_id, case_id, status, team, note, at)
+	SELECT r.id, r.event_id, r.ticket, r.case_id, r.status, NULLIF(r.team, ''), NULLIF(r.note, ''), r.at
+	FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::timestamptz[], $9::bool[])
+		AS r(id, event_id, ticket, case_id, status, team, note, at, only_new)
+	WHERE NOT r.only_new OR NOT EXISTS (SELECT 1 FROM callbacks c WHERE c.case_id = r.case_id AND c.ticket_id = r.ticket)
+	ON CONFLICT (id) DO NOTHING`
+
+// newCallbacks are the columns of the callbacks to store, one element per
+// callback.
+type newCallbacks struct {
+	ids, events, tickets, cases, statuses, teams, notes []string
+	ats                                                 []time.Time
+	onlyNew                                             []bool
+}
+
+func (n *newCallbacks) add(id string, ev event.CaseChanged, ticket, note string, onlyNew bool) {
+	n.ids = append(n.ids, id)
+	n.events = append(n.events, ev.EventID)
+	n.tickets = append(n.tickets, ticket)
+	n.cases = append(n.cases, ev.CaseID)
+	n.statuses = append(n.statuses, ev.Status)
+	n.teams = append(n.teams, ev.Team)
+	n.notes = append(n.notes, note)
+	n.ats = append(n.ats, ev.At)
+	n.onlyNew = append(n.onlyNew, onlyNew)
 }

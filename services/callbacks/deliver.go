@@ -41,23 +41,20 @@ type Delivery struct {
 }
 
 // DeliverOnce claims the due deliveries (at most Claim), POSTs them and
-// records each result; it reports how many it claimed. A work order's
-// callbacks go out in order: one waits while an earlier one for the same
-// ticket is still undelivered (and not dead). With no URL it does nothing.
+// records their results with one statement; it reports how many it
+// claimed. A work order's callbacks go out in order: one waits while an
+// earlier one for the same ticket is still undelivered (and not dead).
+// With no URL it does nothing.
 func (s *Service) DeliverOnce(ctx context.Context) (int, error) {
 	if s.cfg.URL == "" {
 		return 0, nil
 	}
 	now := s.cfg.Now().UTC()
-	rows, err := s.pool.Query(ctx, `UPDATE callbacks c SET next_at = $2, attempts = c.attempts + 1
-		WHERE c.id IN (
-			SELECT x.id FROM callbacks x
-			WHERE x.delivered_at IS NULL AND x.dead_at IS NULL AND x.next_at <= $1
-			  AND NOT EXISTS (SELECT 1 FROM callbacks o WHERE o.ticket_id = x.ticket_id
-			      AND o.delivered_at IS NULL AND o.dead_at IS NULL AND (o.at, o.id) < (x.at, x.id))
-			ORDER BY x.next_at LIMIT $3 FOR UPDATE SKIP LOCKED)
-		RETURNING c.id, c.ticket_id, c.case_id, c.status, c.team, c.note, c.at, c.attempts, c.retry_since`,
-		now, now.Add(s.cfg.Lease), s.cfg.Claim)
+	// The claimed set's POSTs end before its lease does, so that its
+	// results are recorded before another instance may claim it again.
+	sendCtx, cancel := context.WithTimeout(ctx, s.cfg.Lease-s.cfg.Lease/10)
+	defer cancel()
+	rows, err := s.pool.Query(ctx, claimDue, now, now.Add(s.cfg.Lease), s.cfg.Claim)
 	if err != nil {
 		return 0, fmt.Errorf("claim callbacks: %w", err)
 	}
@@ -69,55 +66,100 @@ func (s *Service) DeliverOnce(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("claim callbacks: %w", err)
 	}
-	work := make(chan Delivery)
+	if len(claimed) == 0 {
+		return 0, nil
+	}
+	results := make([]error, len(claimed))
+	work := make(chan int)
 	var wg sync.WaitGroup
 	for range min(s.cfg.Workers, len(claimed)) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for d := range work {
-				s.deliver(ctx, d)
+			for i := range work {
+				claimed[i].Body.At = claimed[i].Body.At.UTC()
+				results[i] = s.post(sendCtx, claimed[i])
 			}
 		}()
 	}
-	for _, d := range claimed {
-		work <- d
+	for i := range claimed {
+		work <- i
 	}
 	close(work)
 	wg.Wait()
+	// The results are recorded even when ctx ends, so that a shutdown
+	// never leaves a sent callback looking unsent for longer than its
+	// lease.
+	rctx, rcancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer rcancel()
+	if err := s.record(rctx, claimed, results); err != nil {
+		return len(claimed), err
+	}
 	return len(claimed), nil
 }
 
-// deliver POSTs one callback and records the outcome. The outcome is
-// recorded even when ctx ends, so that a shutdown never leaves a sent
-// callback looking unsent for longer than its lease.
-func (s *Service) deliver(ctx context.Context, d Delivery) {
-	d.Body.At = d.Body.At.UTC()
-	sendErr := s.post(ctx, d)
-	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-	defer cancel()
+// claimDue leases the due deliveries that head their work order's queue:
+// undelivered and not dead, and no earlier (at, id) of the same ticket
+// undelivered and not dead. callbacks_due_at finds them in next_at order;
+// OFFSET 0 keeps the per-ticket check a probe of callbacks_ticket_order
+// for each candidate, which the planner would otherwise turn into an
+// anti join that, on a table grown since its statistics, scans every
+// waiting callback for each candidate.
+const claimDue = `UPDATE callbacks c SET next_at = $2, attempts = c.attempts + 1
+	WHERE c.id IN (
+		SELECT x.id FROM callbacks x
+		WHERE x.delivered_at IS NULL AND x.dead_at IS NULL AND x.next_at <= $1
+		  AND NOT EXISTS (SELECT 1 FROM callbacks o WHERE o.ticket_id = x.ticket_id
+		      AND o.delivered_at IS NULL AND o.dead_at IS NULL AND (o.at, o.id) < (x.at, x.id) OFFSET 0)
+		ORDER BY x.next_at LIMIT $3 FOR UPDATE SKIP LOCKED)
+	RETURNING c.id, c.ticket_id, c.case_id, c.status, c.team, c.note, c.at, c.attempts, c.retry_since`
+
+// recordResults writes the outcomes of a claimed set: each row is either
+// delivered, dead, or due again at next_at; last_error is the failure's
+// message, or NULL once delivered.
+const recordResults = `UPDATE callbacks c SET
+		delivered_at = COALESCE(r.delivered_at, c.delivered_at),
+		dead_at = COALESCE(r.dead_at, c.dead_at),
+		next_at = COALESCE(r.next_at, c.next_at),
+		last_error = r.last_error
+	FROM unnest($1::text[], $2::timestamptz[], $3::timestamptz[], $4::timestamptz[], $5::text[])
+		AS r(id, delivered_at, dead_at, next_at, last_error)
+	WHERE c.id = r.id`
+
+// record decides each claimed delivery's outcome from its POST's error and
+// writes them all with one statement: delivered; dead once its retry
+// window is over; else due again after a backoff.
+func (s *Service) record(ctx context.Context, claimed []Delivery, results []error) error {
+	n := len(claimed)
+	ids := make([]string, n)
+	delivered := make([]*time.Time, n)
+	dead := make([]*time.Time, n)
+	next := make([]*time.Time, n)
+	lastErr := make([]*string, n)
 	now := s.cfg.Now().UTC()
-	if sendErr == nil {
-		attempts.WithLabelValues("delivered").Inc()
-		if _, err := s.pool.Exec(rctx, `UPDATE callbacks SET delivered_at = $2, last_error = NULL WHERE id = $1`, d.ID, now); err != nil {
-			s.log.Warn("record delivered callback", zap.String("callback_id", d.ID), zap.Error(err))
+	for i, d := range claimed {
+		ids[i] = d.ID
+		if results[i] == nil {
+			attempts.WithLabelValues("delivered").Inc()
+			delivered[i] = &now
+			continue
 		}
-		return
-	}
-	msg := truncate(sendErr.Error(), 300)
-	if now.Sub(d.RetrySince) >= s.cfg.RetryFor {
-		attempts.WithLabelValues("dead").Inc()
-		s.log.Warn("callback dead after retrying", zap.String("callback_id", d.ID), zap.Int("attempts", d.Attempts), zap.String("error", msg))
-		if _, err := s.pool.Exec(rctx, `UPDATE callbacks SET dead_at = $2, last_error = $3 WHERE id = $1`, d.ID, now, msg); err != nil {
-			s.log.Warn("record dead callback", zap.String("callback_id", d.ID), zap.Error(err))
+		msg := truncate(results[i].Error(), 300)
+		lastErr[i] = &msg
+		if now.Sub(d.RetrySince) >= s.cfg.RetryFor {
+			attempts.WithLabelValues("dead").Inc()
+			s.log.Warn("callback dead after retrying", zap.String("callback_id", d.ID), zap.Int("attempts", d.Attempts), zap.String("error", msg))
+			dead[i] = &now
+			continue
 		}
-		return
+		attempts.WithLabelValues("failed").Inc()
+		at := now.Add(s.backoff(d.Attempts))
+		next[i] = &at
 	}
-	attempts.WithLabelValues("failed").Inc()
-	next := now.Add(s.backoff(d.Attempts))
-	if _, err := s.pool.Exec(rctx, `UPDATE callbacks SET next_at = $2, last_error = $3 WHERE id = $1`, d.ID, next, msg); err != nil {
-		s.log.Warn("record failed callback", zap.String("callback_id", d.ID), zap.Error(err))
+	if _, err := s.pool.Exec(ctx, recordResults, ids, delivered, dead, next, lastErr); err != nil {
+		return fmt.Errorf("record the results of %d callbacks: %w", n, err)
 	}
+	return nil
 }
 
 // backoff is the delay after the n-th failed attempt: BaseBackoff doubled

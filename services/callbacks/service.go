@@ -166,7 +166,7 @@ func Watches() []outbox.Watch {
 
 // Run consumes case events and delivers callbacks until ctx is cancelled.
 func (s *Service) Run(ctx context.Context) error {
-	cons, err := natsx.NewConsumer(ctx, s.js, s.pool, s.log, natsx.ConsumerSpec{
+	cons, err := natsx.NewBatchConsumer(ctx, s.js, s.pool, s.log, natsx.ConsumerSpec{
 		Stream:     natsx.StreamFor(caseflow.Subject(caseflow.KindResolved, "")),
 		Durable:    Durable,
 		Filters:    filters(),
@@ -174,7 +174,7 @@ func (s *Service) Run(ctx context.Context) error {
 		Batch:      s.cfg.Batch,
 		MaxDeliver: s.cfg.MaxDeliver,
 		AckWait:    s.cfg.AckWait,
-	}, s.HandleCaseChanged)
+	}, s.HandleCaseChanges)
 	if err != nil {
 		return fmt.Errorf("callbacks: %w", err)
 	}
@@ -216,8 +216,10 @@ func (s *Service) deliverLoop(ctx context.Context) error {
 
 func (s *Service) count(ctx context.Context) {
 	var pending, dead int
-	err := s.pool.QueryRow(ctx, `SELECT count(*) FILTER (WHERE dead_at IS NULL), count(*) FILTER (WHERE dead_at IS NOT NULL)
-		FROM callbacks WHERE delivered_at IS NULL`).Scan(&pending, &dead)
+	// Each count reads its own partial index, not the delivered rows.
+	err := s.pool.QueryRow(ctx, `SELECT
+		(SELECT count(*) FROM callbacks WHERE delivered_at IS NULL AND dead_at IS NULL),
+		(SELECT count(*) FROM callbacks WHERE dead_at IS NOT NULL AND delivered_at IS NULL)`).Scan(&pending, &dead)
 	if err != nil {
 		return
 	}
