@@ -117,6 +117,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		accepted atomic.Int64
 		failed   atomic.Int64
 	)
+	cost, err := startCost(ctx, sys)
+	if err != nil {
+		return err
+	}
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)
 		if err != nil {
@@ -168,6 +172,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		accepted.Load(), failed.Load(), intakeRate, pct(0.50).Round(10*time.Microsecond), pct(0.99).Round(10*time.Microsecond), pct(1).Round(time.Millisecond))
 	cancel()
 	wg.Wait()
+	if err := cost.report(ctx, stdout, accepted.Load()); err != nil {
+		return err
+	}
 
 	jsRate, err := rawJetStream(ctx, sys.JS, *rawN)
 	if err != nil {

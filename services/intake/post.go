@@ -158,9 +158,27 @@ type result struct {
 }
 
 func (s *Service) submit(ctx context.Context, c Complaint, webhookID string) (Answer, int, error) {
-	id, err := uuid.NewV7()
+	sub, err := s.prepare(c, webhookID)
 	if err != nil {
 		return Answer{}, 0, err
+	}
+	select {
+	case s.subs <- sub:
+	case <-ctx.Done():
+		return Answer{}, 0, ctx.Err()
+	}
+	// The commit goes on even if the client hangs up: the answer is then
+	// given to its retry.
+	res := <-sub.done
+	return res.ans, res.status, res.err
+}
+
+// prepare gives the work order its complaint id and its complaint.received
+// event, ready for a group commit.
+func (s *Service) prepare(c Complaint, webhookID string) (*submission, error) {
+	id, err := uuid.NewV7()
+	if err != nil {
+		return nil, err
 	}
 	cid := id.String()
 	ev := event.ComplaintReceived{
@@ -178,16 +196,7 @@ func (s *Service) submit(ctx context.Context, c Complaint, webhookID string) (An
 	}
 	payload, err := json.Marshal(ev)
 	if err != nil {
-		return Answer{}, 0, err
+		return nil, err
 	}
-	sub := &submission{c: c, id: cid, webhookID: webhookID, payload: payload, done: make(chan result, 1)}
-	select {
-	case s.subs <- sub:
-	case <-ctx.Done():
-		return Answer{}, 0, ctx.Err()
-	}
-	// The commit goes on even if the client hangs up: the answer is then
-	// given to its retry.
-	res := <-sub.done
-	return res.ans, res.status, res.err
+	return &submission{c: c, id: cid, webhookID: webhookID, payload: payload, done: make(chan result, 1)}, nil
 }

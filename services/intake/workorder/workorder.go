@@ -65,11 +65,22 @@ func (ErrNotUTF8) Error() string { return "body is not valid UTF-8" }
 
 // Parse validates body and decodes it. A non-nil error means body is not a
 // JSON document; fields name every offending property of one that is.
+//
+// A plainly valid work order, the usual case, is decoded in one pass;
+// any other body goes through the schema, which names what is wrong.
 func (p *Parser) Parse(body []byte) (Complaint, []FieldError, error) {
-	var c Complaint
 	if !utf8.Valid(body) {
-		return c, nil, ErrNotUTF8{}
+		return Complaint{}, nil, ErrNotUTF8{}
 	}
+	if c, ok := decodePlain(body); ok {
+		return c, nil, nil
+	}
+	return p.parseSchema(body)
+}
+
+// parseSchema validates valid UTF-8 body against the schema and decodes it.
+func (p *Parser) parseSchema(body []byte) (Complaint, []FieldError, error) {
+	var c Complaint
 	fe, err := schemas.Validate(p.schema, body)
 	if err != nil {
 		return c, nil, err
