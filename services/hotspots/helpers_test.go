@@ -289,3 +289,70 @@ func ids(prefix string, n int) []string {
 }
 
 func isInvalid(err error) bool { return fault.KindOf(err) == fault.Invalid }
+
+// consume handles events the way natsx's consume loop does: one
+// transaction that records the event ids with one statement and hands the
+// fresh events to the batch handler in one call; when the handler fails,
+// the batch again with a savepoint per event (see batch). It returns each
+// event's error, nil for a success or a duplicate.
+func consume[T natsx.Event](t testing.TB, pool *pgxpool.Pool, consumer string, h natsx.BatchHandler[T], evs ...T) []error {
+	t.Helper()
+	ctx := context.Background()
+	ids := make([]string, len(evs))
+	for i, ev := range evs {
+		ids[i] = ev.ID()
+	}
+	var herr error
+	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `INSERT INTO processed_events (consumer, event_id)
+			SELECT $1, unnest($2::text[]) ON CONFLICT DO NOTHING RETURNING event_id`, consumer, ids)
+		if err != nil {
+			return err
+		}
+		fresh, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			return err
+		}
+		isFresh := make(map[string]bool, len(fresh))
+		for _, id := range fresh {
+			isFresh[id] = true
+		}
+		var todo []T
+		for _, ev := range evs {
+			if isFresh[ev.ID()] {
+				delete(isFresh, ev.ID())
+				todo = append(todo, ev)
+			}
+		}
+		if len(todo) == 0 {
+			return nil
+		}
+		herr = h(ctx, tx, todo, make([]natsx.Meta, len(todo)))
+		return herr
+	})
+	switch {
+	case err == nil:
+		return make([]error, len(evs))
+	case herr == nil:
+		t.Fatal(err)
+	}
+	one := func(ctx context.Context, tx pgx.Tx, ev T, m natsx.Meta) error {
+		return h(ctx, tx, []T{ev}, []natsx.Meta{m})
+	}
+	return batch(t, pool, consumer, one, true, evs...)
+}
+
+// consumeAll stores the complaints and clusters them as the consume loop
+// does, in batches of size, failing the test on any handler error.
+func (e env) consumeAll(t testing.TB, size int, evs ...event.ComplaintLocated) {
+	t.Helper()
+	addComplaints(t, e.pool, evs...)
+	for i := 0; i < len(evs); i += size {
+		part := evs[i:min(i+size, len(evs))]
+		for j, err := range consume(t, e.pool, e.svc.Durable(), e.svc.HandleComplaintsLocated, part...) {
+			if err != nil {
+				t.Fatalf("handle %s: %v", part[j].ComplaintID, err)
+			}
+		}
+	}
+}

@@ -90,7 +90,7 @@ type Service struct {
 	// stale says the engine may hold decisions the database does not:
 	// rebuild it before the next use.
 	stale bool
-	// lastXact is the transaction of the last located complaint handled;
+	// lastXact is the transaction of the last batch of located complaints;
 	// when it turns out not to have committed, the engine is rebuilt.
 	lastXact string
 }
@@ -229,7 +229,7 @@ func (s *Service) Run(ctx context.Context) error {
 	if err := s.Restore(ctx); err != nil {
 		return fmt.Errorf("hotspots: %w", err)
 	}
-	located, err := natsx.NewConsumer(ctx, s.js, s.pool, s.log, natsx.ConsumerSpec{
+	located, err := natsx.NewBatchConsumer(ctx, s.js, s.pool, s.log, natsx.ConsumerSpec{
 		Stream:     natsx.StreamFor(event.SubjComplaintLocated),
 		Durable:    s.durable,
 		Filters:    locatedFilters(s.cfg.Districts),
@@ -237,7 +237,7 @@ func (s *Service) Run(ctx context.Context) error {
 		Batch:      s.cfg.Batch,
 		MaxDeliver: s.cfg.MaxDeliver,
 		AckWait:    s.cfg.AckWait,
-	}, s.HandleComplaintLocated)
+	}, s.HandleComplaintsLocated)
 	if err != nil {
 		return fmt.Errorf("hotspots: %w", err)
 	}

@@ -2,7 +2,6 @@ package hotspots
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -20,11 +19,13 @@ type querier interface {
 }
 
 // memberStore is the engine's cluster.Store over hotspot_members. It reads
-// through the transaction of the complaint being handled, set by the
-// handler under the service's lock, so a late complaint also finds the
-// complaints handled earlier in the same, uncommitted, batch.
+// through the transaction of the batch being handled, set by the handler
+// under the service's lock, after flush has stored what the batch decided
+// so far, so a late complaint also finds the complaints handled earlier in
+// the same, uncommitted, batch.
 type memberStore struct {
-	q querier
+	q     querier
+	flush func(context.Context) error
 }
 
 const selectMembers = `SELECT complaint_id, COALESCE(hotspot_id, ''), category, COALESCE(subcategory, ''), district,
@@ -34,6 +35,11 @@ const selectMembers = `SELECT complaint_id, COALESCE(hotspot_id, ''), category, 
 func (m *memberStore) PointsNear(ctx context.Context, category string, minLon, minLat, maxLon, maxLat float64, from, to time.Time, placeKey string) ([]cluster.Member, error) {
 	if m.q == nil {
 		return nil, fmt.Errorf("points near: no transaction")
+	}
+	if m.flush != nil {
+		if err := m.flush(ctx); err != nil {
+			return nil, fmt.Errorf("points near: %w", err)
+		}
 	}
 	// Two index scans (space-time and place) rather than one OR that
 	// would scan the category.
@@ -162,27 +168,28 @@ func (s *Service) Restore(ctx context.Context) error {
 	return s.rebuild(ctx, s.pool)
 }
 
-// xactCheck is the first statement of every located complaint's batch: the
-// transaction it runs in, and whether the transaction of the previous
-// complaint committed.
+// xactCheck is the first statement of every batch of located complaints:
+// the transaction it runs in, and whether the transaction of the previous
+// batch committed.
 const xactCheck = `SELECT pg_current_xact_id()::text,
 	CASE WHEN $1 = '' THEN 'committed' ELSE COALESCE(pg_xact_status(NULLIF($1, '')::xid8), 'unknown') END`
 
-// errEngineAhead fails a complaint clustered by an engine that turned out
-// to hold decisions of a transaction that did not commit; the complaint is
-// retried on the rebuilt engine.
-var errEngineAhead = errors.New("the engine held complaints of a batch that did not commit; rebuilt, retry")
-
-// checkXact records the transaction of the complaint just handled and
-// reports whether the engine was in step with the database when it
-// clustered it: the previous complaint's transaction is this one, or it
-// committed. Otherwise the engine is marked for rebuilding. The caller
+// syncForBatch brings the engine in step with the database at the start
+// of a batch: when the previous batch ran in another transaction that did
+// not commit, or a write failed since, the engine is rebuilt from what tx
+// sees. It records tx as the transaction of the last batch. The caller
 // holds s.mu.
-func (s *Service) checkXact(xact, lastStatus string) bool {
-	ok := xact == s.lastXact || lastStatus == "committed"
-	s.lastXact = xact
-	if !ok {
+func (s *Service) syncForBatch(ctx context.Context, tx pgx.Tx) error {
+	var xact, last string
+	if err := tx.QueryRow(ctx, xactCheck, s.lastXact).Scan(&xact, &last); err != nil {
+		return fmt.Errorf("transaction status: %w", err)
+	}
+	if xact != s.lastXact && last != "committed" {
 		s.stale = true
 	}
-	return ok
+	s.lastXact = xact
+	if s.stale || s.engine == nil {
+		return s.rebuild(ctx, tx)
+	}
+	return nil
 }

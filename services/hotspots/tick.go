@@ -9,6 +9,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/xiamen-eeb/nuisance/internal/cluster"
+	"github.com/xiamen-eeb/nuisance/internal/outbox"
 )
 
 // runTicks applies the time-driven transitions every TickEvery until ctx
@@ -58,7 +59,7 @@ func (s *Service) TickOnce(ctx context.Context) (int, error) {
 	n, drift := 0, false
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		n, drift = 0, false
-		b := &pgx.Batch{}
+		var evs outbox.Events
 		for i, c := range cs {
 			tag, err := tx.Exec(ctx, `UPDATE hotspots SET status = $2, updated_at = now()
 				WHERE id = $1 AND last_at = $3 AND complaint_count = $4 AND status NOT IN ('merged', $2)`,
@@ -71,12 +72,12 @@ func (s *Service) TickOnce(ctx context.Context) (int, error) {
 				continue
 			}
 			id := fmt.Sprintf("%s.%s.%d.%d", c.HotspotID, c.Kind, c.Count, recs[i].LastAt.UnixMilli())
-			if err := queueChange(b, id, c, recs[i].Category, recs[i].District); err != nil {
+			if err := addChange(&evs, id, c, recs[i].Category, recs[i].District); err != nil {
 				return err
 			}
 			n++
 		}
-		return tx.SendBatch(ctx, b).Close()
+		return evs.Write(ctx, tx)
 	})
 	if err != nil || drift {
 		s.mu.Lock()
