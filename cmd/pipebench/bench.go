@@ -328,8 +328,9 @@ func drive(ctx context.Context, o options, dsn, url string, feed simulate.Feed, 
 			return res, ctx.Err()
 		// The counts scan the pipeline's tables: polling often would load
 		// the server it measures. The figures come from the rows' own
-		// timestamps, not from when the drain was noticed.
-		case <-time.After(2 * time.Second):
+		// timestamps, not from when the drain was noticed. Large runs
+		// poll less often: the counts grow with the tables.
+		case <-time.After(2*time.Second + time.Duration(o.n/20)*time.Millisecond):
 		}
 	}
 	res.Stored, res.Unlocated = state.Stored, state.Stored-state.Located

@@ -44,6 +44,7 @@ type options struct {
 	modes       string
 	concurrency int
 	rate        float64
+	days        int
 	raw         int
 	seed        int64
 	start       string
@@ -62,6 +63,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	fs.Float64Var(&o.rate, "rate", 0, "offered load in complaints a second, a steady feed (default: as fast as the intake takes them)")
 	fs.IntVar(&o.raw, "raw", 50000, "messages and rows for the bare JetStream and PostgreSQL rates")
 	fs.Int64Var(&o.seed, "seed", 1, "seed of the simulated feed")
+	fs.IntVar(&o.days, "days", 1, "days the feed's complaints are spread over, ending on -start (more than one replays history: deadlines already past escalate)")
 	fs.StringVar(&o.start, "start", "", "day the feed is received, YYYY-MM-DD in Asia/Shanghai (default: today, so deadlines are not all past due)")
 	fs.StringVar(&o.dir, "dir", "", "working directory: binaries, NATS data, logs and the private PostgreSQL (default: a temporary directory)")
 	fs.StringVar(&o.out, "o", "", "also write the markdown table to this file")
@@ -70,8 +72,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if o.n <= 0 || o.concurrency <= 0 || o.raw <= 0 || o.rate < 0 {
-		return errors.New("-n, -concurrency and -raw must be positive")
+	if o.n <= 0 || o.concurrency <= 0 || o.raw <= 0 || o.rate < 0 || o.days <= 0 {
+		return errors.New("-n, -concurrency, -raw and -days must be positive, -rate not negative")
 	}
 	if o.timeout == 0 {
 		o.timeout = 2*time.Minute + time.Duration(o.n)*5*time.Millisecond
@@ -114,10 +116,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 			return fmt.Errorf("-start: %w", err)
 		}
 	}
-	progress("generating %d complaints received on %s (seed %d)", o.n, day.Format(time.DateOnly), o.seed)
-	// One day's complaints: a replayed month would put every case past its
-	// deadline at once and measure the escalation timers, not the flow.
-	feed, err := simulate.Generate(simulate.Config{Seed: o.seed, Count: o.n, Start: day, Days: 1})
+	first := day.AddDate(0, 0, 1-o.days)
+	progress("generating %d complaints received from %s to %s (seed %d)", o.n, first.Format(time.DateOnly), day.Format(time.DateOnly), o.seed)
+	// By default one day's complaints: a replayed month would put every
+	// case past its deadline at once and measure the escalation timers,
+	// not the flow.
+	feed, err := simulate.Generate(simulate.Config{Seed: o.seed, Count: o.n, Start: first, Days: o.days})
 	if err != nil {
 		return err
 	}
