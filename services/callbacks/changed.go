@@ -5,12 +5,14 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/xiamen-eeb/nuisance/internal/caseflow"
 	"github.com/xiamen-eeb/nuisance/internal/event"
+	"github.com/xiamen-eeb/nuisance/internal/fault"
 	"github.com/xiamen-eeb/nuisance/internal/natsx"
 )
 
@@ -48,6 +50,9 @@ func (s *Service) HandleCaseChanges(ctx context.Context, tx pgx.Tx, evs []event.
 		if ev.Status == caseflow.StatusOpen {
 			continue // nothing to tell before a team has it
 		}
+		if err := storable(ev); err != nil {
+			return err
+		}
 		note := ev.Note
 		if ev.Kind == caseflow.KindReopened {
 			note = "reopened: " + note
@@ -71,6 +76,21 @@ func (s *Service) HandleCaseChanges(ctx context.Context, tx pgx.Tx, evs []event.
 			return fmt.Errorf("store callbacks of %s: %w", evs[0].EventID, err)
 		}
 		return fmt.Errorf("store callbacks of %d case events: %w", len(evs), err)
+	}
+	return nil
+}
+
+// storable refuses an event PostgreSQL cannot store: text with a NUL
+// character. The error names the field, never its content.
+func storable(ev event.CaseChanged) error {
+	fields := []struct{ name, v string }{{"case_id", ev.CaseID}, {"status", ev.Status}, {"team", ev.Team}, {"note", ev.Note}}
+	for _, t := range ev.Tickets {
+		fields = append(fields, struct{ name, v string }{"tickets", t})
+	}
+	for _, f := range fields {
+		if strings.ContainsRune(f.v, 0) {
+			return fault.Errorf(fault.Invalid, "case event %q: its %s holds a NUL character", ev.EventID, f.name)
+		}
 	}
 	return nil
 }
