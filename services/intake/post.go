@@ -49,19 +49,6 @@ func clientOf(r *http.Request) string {
 	return host
 }
 
-// verify checks the Standard Webhooks signature of body against every
-// configured secret; the library compares in constant time and enforces
-// the 5-minute timestamp tolerance.
-func (s *Service) verify(body []byte, h http.Header) error {
-	var err error
-	for _, wh := range s.hooks {
-		if err = wh.Verify(body, h); err == nil {
-			return nil
-		}
-	}
-	return err
-}
-
 func signatureDetail(err error) string {
 	switch {
 	case errors.Is(err, standardwebhooks.ErrRequiredHeaders):
@@ -108,7 +95,7 @@ func (s *Service) handlePost(w http.ResponseWriter, r *http.Request) {
 		problem(w, http.StatusUnauthorized, "signature", signatureDetail(err))
 		return
 	}
-	webhookID := r.Header.Get("webhook-id")
+	webhookID := header(r.Header, "Webhook-Id")
 	if len(webhookID) > 128 {
 		problem(w, http.StatusBadRequest, "invalid", "webhook-id longer than 128 characters")
 		return

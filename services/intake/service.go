@@ -13,7 +13,6 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
-	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 	"go.uber.org/zap"
 	"golang.org/x/time/rate"
 
@@ -52,7 +51,7 @@ type Service struct {
 	cfg      Config
 	pool     *pgxpool.Pool
 	log      *zap.Logger
-	hooks    []*standardwebhooks.Webhook
+	keys     []*signingKey
 	parser   *workorder.Parser
 	subs     chan *submission
 	limiters sync.Map // client address -> *rate.Limiter
@@ -71,11 +70,11 @@ func New(cfg Config, pool *pgxpool.Pool, log *zap.Logger) (*Service, error) {
 	}
 	s := &Service{cfg: cfg, pool: pool, log: log, subs: make(chan *submission, cfg.MaxBatch*cfg.Committers*2), now: time.Now}
 	for i, sec := range cfg.Secrets {
-		wh, err := standardwebhooks.NewWebhook(sec)
+		k, err := newSigningKey(sec)
 		if err != nil {
 			return nil, fmt.Errorf("intake: hotline secret %d is not whsec_<base64>", i+1)
 		}
-		s.hooks = append(s.hooks, wh)
+		s.keys = append(s.keys, k)
 	}
 	p, err := workorder.NewParser()
 	if err != nil {
