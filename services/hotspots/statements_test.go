@@ -52,19 +52,19 @@ func (s statements) report(b *testing.B, complaints int) {
 	}
 	b.ReportMetric(float64(calls)/float64(complaints), "stmts/complaint")
 	b.ReportMetric(ms/float64(complaints), "pg-ms/complaint")
-	rows, err := s.pool.Query(ctx, `SELECT calls, total_exec_time, left(regexp_replace(query, '\s+', ' ', 'g'), 90)
+	rows, err := s.pool.Query(ctx, `SELECT calls, rows, total_exec_time, left(regexp_replace(query, '\s+', ' ', 'g'), 90)
 		FROM pg_stat_statements WHERE dbid = $1 AND query NOT LIKE '%pg_stat_statements%' ORDER BY total_exec_time DESC LIMIT 8`, s.dbid)
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var n int64
+		var n, r int64
 		var t float64
 		var q string
-		if err := rows.Scan(&n, &t, &q); err != nil {
+		if err := rows.Scan(&n, &r, &t, &q); err != nil {
 			b.Fatal(err)
 		}
-		b.Logf("%7d calls %9.1f ms  %s", n, t, q)
+		b.Logf("%7d calls %8d rows %9.1f ms  %s", n, r, t, q)
 	}
 }

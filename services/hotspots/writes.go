@@ -12,6 +12,8 @@ import (
 	"github.com/xiamen-eeb/nuisance/internal/outbox"
 )
 
+// upsertHotspots writes the final records of a batch's hotspots; a row
+// that would not change is left as it is.
 const upsertHotspots = `
 INSERT INTO hotspots (id, category, subcategory, district, subdistrict, status, complaint_count, first_at, last_at,
                       lon, lat, place, place_key, merged_into, resolved_at, updated_at)
@@ -27,14 +29,25 @@ ON CONFLICT (id) DO UPDATE SET
     subdistrict = COALESCE(hotspots.subdistrict, EXCLUDED.subdistrict),
     place = COALESCE(hotspots.place, EXCLUDED.place),
     place_key = COALESCE(hotspots.place_key, EXCLUDED.place_key),
-    merged_into = EXCLUDED.merged_into, resolved_at = EXCLUDED.resolved_at, updated_at = now()`
+    merged_into = EXCLUDED.merged_into, resolved_at = EXCLUDED.resolved_at, updated_at = now()
+WHERE (hotspots.status, hotspots.complaint_count, hotspots.first_at, hotspots.last_at, hotspots.lon, hotspots.lat,
+       hotspots.merged_into, hotspots.resolved_at)
+      IS DISTINCT FROM (EXCLUDED.status, EXCLUDED.complaint_count, EXCLUDED.first_at, EXCLUDED.last_at, EXCLUDED.lon,
+       EXCLUDED.lat, EXCLUDED.merged_into, EXCLUDED.resolved_at)
+   OR (hotspots.subcategory IS NULL AND EXCLUDED.subcategory IS NOT NULL)
+   OR (hotspots.subdistrict IS NULL AND EXCLUDED.subdistrict IS NOT NULL)
+   OR (hotspots.place IS NULL AND EXCLUDED.place IS NOT NULL)
+   OR (hotspots.place_key IS NULL AND EXCLUDED.place_key IS NOT NULL)`
 
+// upsertMembers writes the members of a batch; a member whose hotspot is
+// unchanged is left as it is.
 const upsertMembers = `
 INSERT INTO hotspot_members (complaint_id, hotspot_id, category, subcategory, district, lon, lat, place_key, at)
 SELECT id, NULLIF(hs, ''), category, NULLIF(sub, ''), district, lon, lat, NULLIF(pk, ''), at
 FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::float8[], $7::float8[], $8::text[], $9::timestamptz[])
      AS t(id, hs, category, sub, district, lon, lat, pk, at)
-ON CONFLICT (complaint_id) DO UPDATE SET hotspot_id = EXCLUDED.hotspot_id`
+ON CONFLICT (complaint_id) DO UPDATE SET hotspot_id = EXCLUDED.hotspot_id
+WHERE hotspot_members.hotspot_id IS DISTINCT FROM EXCLUDED.hotspot_id`
 
 // Members the engine no longer holds still name an absorbed hotspot, and
 // so do hotspots merged into it before: both move to the survivor.
