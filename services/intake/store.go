@@ -3,6 +3,7 @@ package intake
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"time"
 
@@ -52,12 +53,14 @@ func (s *Service) commitLoop(ctx context.Context) {
 	}
 }
 
-// insertSQL stores a whole batch in one statement: the complaints that
-// are new (a ticket or webhook-id seen before is skipped, also within the
-// batch) and, for exactly those, their complaint.received events.
+// insertSQL stores a whole batch in one statement, and so in one implicit
+// transaction: the complaints that are new (a ticket or webhook-id seen
+// before is skipped, also within the batch) and, for exactly those, their
+// complaint.received events, whose payloads go to the json column as
+// they are.
 const insertSQL = `WITH input AS (
 	SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::text[], $6::text[], $7::text[],
-		$8::text[], $9::text[], $10::float8[], $11::float8[], $12::text[], $13::text[], $14::text[], $15::text[], $16::jsonb[])
+		$8::text[], $9::text[], $10::float8[], $11::float8[], $12::text[], $13::text[], $14::text[], $15::text[], $16::json[])
 		AS t(id, ticket_id, webhook_id, received_at, description, category, subcategory, hotline_category, address,
 		     loc_lon, loc_lat, loc_crs, caller_name, caller_phone, channel, payload)
 ), ins AS (
@@ -75,57 +78,27 @@ const insertSQL = `WITH input AS (
 )
 SELECT id FROM ins`
 
-// commit stores a batch in one transaction and answers every submission.
+// conflictSQL finds, for each work order the batch skipped, the complaint
+// it conflicted with: the one with its webhook-id (a retried delivery)
+// before one with its ticket (a duplicate). The skipping statement waited
+// for the conflicting row's transaction, so this later statement sees it.
+const conflictSQL = `SELECT k.i, c.id, c.ticket_id, k.webhook_id <> '' AND c.webhook_id IS NOT DISTINCT FROM k.webhook_id
+FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS k(ticket_id, webhook_id, i)
+CROSS JOIN LATERAL (
+	SELECT id, ticket_id, webhook_id FROM complaints
+	WHERE ticket_id = k.ticket_id OR (k.webhook_id <> '' AND webhook_id = k.webhook_id)
+	ORDER BY (webhook_id IS NOT DISTINCT FROM NULLIF(k.webhook_id, '')) DESC LIMIT 1
+) c`
+
+// commit stores a batch and answers every submission. The insert is one
+// statement outside any explicit transaction: pgx reads its result to the
+// server's ReadyForQuery, which follows the commit, so no work order is
+// answered before it is durable.
 func (s *Service) commit(ctx context.Context, batch []*submission) {
 	commitSize.Observe(float64(len(batch)))
-	results := make([]result, len(batch))
 	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		cols := newColumns(len(batch))
-		for i, sub := range batch {
-			cols.set(i, sub)
-		}
-		rows, err := tx.Query(ctx, insertSQL, cols.args()...)
-		if err != nil {
-			return err
-		}
-		inserted, err := pgx.CollectRows(rows, pgx.RowTo[string])
-		if err != nil {
-			return err
-		}
-		fresh := make(map[string]bool, len(inserted))
-		for _, id := range inserted {
-			fresh[id] = true
-		}
-		var conflicts []int
-		for i, sub := range batch {
-			if fresh[sub.id] {
-				results[i] = result{ans: Answer{ComplaintID: sub.id, TicketID: sub.c.TicketID, Status: "accepted"}, status: http.StatusAccepted}
-			} else {
-				conflicts = append(conflicts, i)
-			}
-		}
-		// A conflict is a ticket seen before (answer: duplicate) or a
-		// webhook-id seen before (answer: the original answer).
-		for _, i := range conflicts {
-			sub := batch[i]
-			var id, ticket string
-			var wid *string
-			err := tx.QueryRow(ctx, `SELECT id, ticket_id, webhook_id FROM complaints
-				WHERE ticket_id = $1 OR ($2 <> '' AND webhook_id = $2)
-				ORDER BY (webhook_id IS NOT DISTINCT FROM NULLIF($2, '')) DESC LIMIT 1`, sub.c.TicketID, sub.webhookID).Scan(&id, &ticket, &wid)
-			if err != nil {
-				return err
-			}
-			if sub.webhookID != "" && wid != nil && *wid == sub.webhookID {
-				results[i] = result{ans: Answer{ComplaintID: id, TicketID: ticket, Status: "accepted"}, status: http.StatusAccepted}
-			} else {
-				results[i] = result{ans: Answer{ComplaintID: id, TicketID: ticket, Status: "duplicate"}, status: http.StatusOK}
-			}
-		}
-		return nil
-	})
+	results, err := s.store(ctx, batch)
 	if err != nil {
 		s.log.Error("store complaints", zap.Int("batch", len(batch)), zap.Error(err))
 		if len(batch) > 1 && !errors.Is(err, context.DeadlineExceeded) {
@@ -143,6 +116,78 @@ func (s *Service) commit(ctx context.Context, batch []*submission) {
 	for i, sub := range batch {
 		sub.done <- results[i]
 	}
+}
+
+// store writes the batch and gives each submission its answer.
+func (s *Service) store(ctx context.Context, batch []*submission) ([]result, error) {
+	cols := newColumns(len(batch))
+	for i, sub := range batch {
+		cols.set(i, sub)
+	}
+	rows, err := s.pool.Query(ctx, insertSQL, cols.args()...)
+	if err != nil {
+		return nil, err
+	}
+	inserted, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, err
+	}
+	results := make([]result, len(batch))
+	if len(inserted) == len(batch) {
+		for i, sub := range batch {
+			results[i] = accepted(sub.id, sub.c.TicketID)
+		}
+		return results, nil
+	}
+	fresh := make(map[string]bool, len(inserted))
+	for _, id := range inserted {
+		fresh[id] = true
+	}
+	var tickets, webhooks []string
+	var conflicts []int
+	for i, sub := range batch {
+		if fresh[sub.id] {
+			results[i] = accepted(sub.id, sub.c.TicketID)
+			continue
+		}
+		conflicts = append(conflicts, i)
+		tickets = append(tickets, sub.c.TicketID)
+		webhooks = append(webhooks, sub.webhookID)
+	}
+	// A conflict is a ticket seen before (answer: duplicate) or a
+	// webhook-id seen before (answer: the original answer).
+	rows, err = s.pool.Query(ctx, conflictSQL, tickets, webhooks)
+	if err != nil {
+		return nil, err
+	}
+	found := 0
+	var k int
+	var id, ticket string
+	var sameDelivery bool
+	_, err = pgx.ForEachRow(rows, []any{&k, &id, &ticket, &sameDelivery}, func() error {
+		if k < 1 || k > len(conflicts) {
+			return fmt.Errorf("conflict lookup answered for work order %d of %d", k, len(conflicts))
+		}
+		i := conflicts[k-1]
+		if sameDelivery {
+			results[i] = accepted(id, ticket)
+		} else {
+			results[i] = result{ans: Answer{ComplaintID: id, TicketID: ticket, Status: "duplicate"}, status: http.StatusOK}
+		}
+		found++
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if found != len(conflicts) {
+		return nil, fmt.Errorf("%d of %d skipped work orders conflict with no stored complaint", len(conflicts)-found, len(conflicts))
+	}
+	return results, nil
+}
+
+func accepted(id, ticket string) result {
+	return result{ans: Answer{ComplaintID: id, TicketID: ticket, Status: "accepted"}, status: http.StatusAccepted}
 }
 
 // columns holds a batch column by column, for insertSQL's unnest.

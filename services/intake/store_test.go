@@ -1,0 +1,137 @@
+package intake
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/xiamen-eeb/nuisance/internal/testenv"
+)
+
+func storeSetup(t *testing.T) *Service {
+	t.Helper()
+	s, err := New(DefaultConfig(benchSecret), testenv.DB(t), testenv.Log(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func (s *Service) submission(t *testing.T, ticket, webhookID, description string) *submission {
+	t.Helper()
+	body := strings.Replace(string(benchBody(ticket)), "工地夜间打桩噪声扰民，已经连续三天", description, 1)
+	c, fields, err := s.parser.Parse([]byte(body))
+	if err != nil || len(fields) > 0 {
+		t.Fatalf("parse %s: %v %v", body, err, fields)
+	}
+	sub, err := s.prepare(c, webhookID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sub
+}
+
+func answers(batch []*submission) []result {
+	out := make([]result, len(batch))
+	for i, sub := range batch {
+		out[i] = <-sub.done
+	}
+	return out
+}
+
+func (s *Service) count(t *testing.T, sql string, args ...any) int {
+	t.Helper()
+	var n int
+	if err := s.pool.QueryRow(context.Background(), sql, args...).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// One group commit holds new work orders, a duplicate ticket and a retried
+// delivery, of each other and of work orders stored before: each gets its
+// own answer, and each ticket is stored once with one event.
+func TestGroupCommitAnswersEachWorkOrder(t *testing.T) {
+	t.Parallel()
+	s := storeSetup(t)
+	ctx := context.Background()
+	first := []*submission{s.submission(t, "T-old", "w-old", "吵")}
+	s.commit(ctx, first)
+	old := answers(first)[0]
+	if old.err != nil || old.status != http.StatusAccepted {
+		t.Fatalf("first commit answered %+v", old)
+	}
+	batch := []*submission{
+		s.submission(t, "T-a", "w-a", "吵"),
+		s.submission(t, "T-a", "w-a2", "吵"), // the same ticket in a new delivery
+		s.submission(t, "T-b", "w-b", "吵"),
+		s.submission(t, "T-b", "w-b", "吵"),      // the same delivery twice
+		s.submission(t, "T-old", "w-old2", "吵"), // a ticket stored before
+		s.submission(t, "T-old", "w-old", "吵"),  // a delivery stored before
+	}
+	s.commit(ctx, batch)
+	got := answers(batch)
+	for i, r := range got {
+		if r.err != nil {
+			t.Fatalf("answer %d: %v", i, r.err)
+		}
+	}
+	want := []struct {
+		status int
+		kind   string
+		sameAs Answer
+	}{
+		{http.StatusAccepted, "accepted", got[0].ans},
+		{http.StatusOK, "duplicate", got[0].ans},
+		{http.StatusAccepted, "accepted", got[2].ans},
+		{http.StatusAccepted, "accepted", got[2].ans},
+		{http.StatusOK, "duplicate", old.ans},
+		{http.StatusAccepted, "accepted", old.ans},
+	}
+	for i, w := range want {
+		r := got[i]
+		if r.status != w.status || r.ans.Status != w.kind || r.ans.ComplaintID != w.sameAs.ComplaintID || r.ans.TicketID != w.sameAs.TicketID {
+			t.Errorf("work order %d answered %d %+v, want %d %s of %+v", i, r.status, r.ans, w.status, w.kind, w.sameAs)
+		}
+	}
+	if got[0].ans.ComplaintID != batch[0].id || got[2].ans.ComplaintID != batch[2].id {
+		t.Errorf("new work orders answered with %s and %s, not their own ids", got[0].ans.ComplaintID, got[2].ans.ComplaintID)
+	}
+	if n := s.count(t, `SELECT count(*) FROM complaints`); n != 3 {
+		t.Errorf("%d complaints stored, want 3", n)
+	}
+	if n := s.count(t, `SELECT count(*) FROM outbox o JOIN complaints c ON o.event_id = c.id || '.received'`); n != 3 {
+		t.Errorf("%d complaint.received events for the stored complaints, want 3", n)
+	}
+	if n := s.count(t, `SELECT count(*) FROM outbox`); n != 3 {
+		t.Errorf("%d events stored, want 3", n)
+	}
+}
+
+// A work order PostgreSQL refuses fails alone: the rest of its group
+// commit is stored and accepted.
+func TestGroupCommitBadWorkOrderFailsAlone(t *testing.T) {
+	t.Parallel()
+	s := storeSetup(t)
+	ctx := context.Background()
+	batch := []*submission{
+		s.submission(t, "T-1", "w-1", "吵"),
+		s.submission(t, "T-2", "w-2", "NUL \\u0000 in text"),
+		s.submission(t, "T-3", "w-3", "吵"),
+	}
+	s.commit(ctx, batch)
+	got := answers(batch)
+	if got[0].status != http.StatusAccepted || got[2].status != http.StatusAccepted {
+		t.Fatalf("neighbours of a bad work order answered %+v and %+v", got[0], got[2])
+	}
+	if got[1].err == nil {
+		t.Fatalf("the bad work order answered %+v", got[1])
+	}
+	if n := s.count(t, `SELECT count(*) FROM complaints WHERE ticket_id IN ('T-1', 'T-3')`); n != 2 {
+		t.Fatalf("%d of the good work orders stored", n)
+	}
+	if n := s.count(t, `SELECT count(*) FROM outbox`); n != 2 {
+		t.Fatalf("%d events stored, want 2", n)
+	}
+}
