@@ -56,7 +56,7 @@ func logTopStatements(b *testing.B, ctx context.Context, pool *pgxpool.Pool) {
 	rows, err := pool.Query(ctx, `SELECT calls, total_exec_time, rows, left(regexp_replace(query, '\s+', ' ', 'g'), 160)
 		FROM pg_stat_statements
 		WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
-		  AND query NOT LIKE '%pg_stat_statements%' AND query NOT LIKE '%/* bench */%'
+		  AND query NOT LIKE '%pg_stat_statements%' AND query NOT LIKE '%/* bench */%' AND calls > 1
 		ORDER BY total_exec_time DESC LIMIT 6`)
 	if err != nil {
 		b.Logf("top statements: %v", err)
