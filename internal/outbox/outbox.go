@@ -108,10 +108,12 @@ var (
 	})
 )
 
-// Relay publishes unsent outbox rows. Several relays may run at once: rows
-// are claimed with FOR UPDATE SKIP LOCKED, and a row is marked sent only
-// after JetStream acknowledged it; a crash in between publishes it again
-// with the same Nats-Msg-Id, which JetStream deduplicates.
+// Relay publishes unsent outbox rows. Several relays may run at once:
+// relays of the same Subjects take turns, one batch each, under a
+// transaction-scoped advisory lock (cheaper than locking every row), and
+// relays of different Subjects work side by side. A row is marked sent
+// only after JetStream acknowledged it; a crash in between publishes it
+// again with the same Nats-Msg-Id, which JetStream deduplicates.
 type Relay struct {
 	Pool  *pgxpool.Pool
 	JS    jetstream.JetStream
@@ -223,9 +225,15 @@ func (r *Relay) RelayOnce(ctx context.Context) (int, error) {
 	}
 	claimed := 0
 	err := pgx.BeginFunc(ctx, r.Pool, func(tx pgx.Tx) error {
+		// Another relay of the same subjects is at work: its batch is
+		// this one's, so wait for the next turn.
+		var mine bool
+		if err := tx.QueryRow(ctx, `SELECT pg_try_advisory_xact_lock(hashtextextended('outbox relay ' || array_to_string(coalesce($1::text[], '{}'), ' '), 0))`, r.Subjects).Scan(&mine); err != nil || !mine {
+			return err
+		}
 		rows, err := tx.Query(ctx, `SELECT seq, event_id, subject, payload FROM outbox
 			WHERE sent_at IS NULL AND (cardinality($2::text[]) = 0 OR subject LIKE ANY ($2))
-			ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED`, r.Batch, likePatterns(r.Subjects))
+			ORDER BY seq LIMIT $1`, r.Batch, likePatterns(r.Subjects))
 		if err != nil {
 			return err
 		}
