@@ -86,6 +86,7 @@ func (c Config) Masked() map[string]any {
 		"log_level":       c.LogLevel,
 		"stream_replicas": c.StreamReplicas,
 		"sweep_after":     c.SweepAfter.String(),
+		"debug_addr":      or(c.DebugAddr, "off"),
 	}
 }
 
