@@ -122,3 +122,44 @@ func TestResolutionOfAnotherPartitionIsIgnored(t *testing.T) {
 		t.Errorf("the Huli instance resolved Siming's hotspot %s", hs)
 	}
 }
+
+func TestTickStoresEveryHotspotItChangesButADriftedOne(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	var evs []event.ComplaintLocated
+	for i, dx := range []float64{0, 2000, 4000} {
+		for j := range 3 {
+			evs = append(evs, located(fmt.Sprintf("p%dc%d", i, j), dx+float64(j*5), 0, t0.Add(hours(j))))
+		}
+	}
+	e.consumeAll(t, 256, evs...)
+	var hs []string
+	for i := range 3 {
+		h, _ := member(t, e.pool, fmt.Sprintf("p%dc0", i))
+		hs = append(hs, h)
+	}
+	// Another writer counted a complaint in the last one meanwhile.
+	if _, err := e.pool.Exec(context.Background(), `UPDATE hotspots SET complaint_count = 4 WHERE id = $1`, hs[2]); err != nil {
+		t.Fatal(err)
+	}
+	last := t0.Add(hours(2))
+	e.clock.Set(last.Add(day(7)))
+	n, err := e.svc.TickOnce(context.Background())
+	if err != nil || n != 2 {
+		t.Fatalf("tick: %d changes, %v; want the 2 hotspots the database agrees on", n, err)
+	}
+	for i, id := range hs {
+		h, _ := hotspot(t, e.pool, id)
+		_, _, announced := hotspotEvent(t, e.pool, fmt.Sprintf("%s.cooled.3.%d", id, last.UnixMilli()))
+		want := i < 2
+		if (h.Status == "cooling") != want || announced != want {
+			t.Errorf("hotspot %d: status %s, cooled announced %v; want cooled %v", i, h.Status, announced, want)
+		}
+	}
+	e.svc.mu.Lock()
+	stale := e.svc.stale
+	e.svc.mu.Unlock()
+	if !stale {
+		t.Error("the engine is not marked for rebuilding after a drift")
+	}
+}

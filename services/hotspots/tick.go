@@ -29,6 +29,14 @@ func (s *Service) runTicks(ctx context.Context) error {
 	}
 }
 
+// tickStatuses stores the statuses a tick decided, one hotspot at most
+// once, where the database still agrees with the record the tick judged,
+// and returns the hotspots it changed.
+const tickStatuses = `UPDATE hotspots h SET status = t.status, updated_at = now()
+FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::int[]) AS t(id, status, last_at, n)
+WHERE h.id = t.id AND h.last_at = t.last_at AND h.complaint_count = t.n AND h.status NOT IN ('merged', t.status)
+RETURNING h.id`
+
 // TickOnce cools and closes the hotspots that went quiet by the service's
 // clock, stores their new status with hotspot.cooled or hotspot.closed,
 // and reports how many it changed. A status the database no longer
@@ -59,15 +67,26 @@ func (s *Service) TickOnce(ctx context.Context) (int, error) {
 	n, drift := 0, false
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		n, drift = 0, false
+		ids, statuses, counts := make([]string, len(cs)), make([]string, len(cs)), make([]int, len(cs))
+		lasts := make([]time.Time, len(cs))
+		for i, c := range cs {
+			ids[i], statuses[i], counts[i], lasts[i] = c.HotspotID, string(c.Status), c.Count, recs[i].LastAt
+		}
+		rows, err := tx.Query(ctx, tickStatuses, ids, statuses, lasts, counts)
+		if err != nil {
+			return err
+		}
+		stored, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			return err
+		}
+		changed := make(map[string]bool, len(stored))
+		for _, id := range stored {
+			changed[id] = true
+		}
 		var evs outbox.Events
 		for i, c := range cs {
-			tag, err := tx.Exec(ctx, `UPDATE hotspots SET status = $2, updated_at = now()
-				WHERE id = $1 AND last_at = $3 AND complaint_count = $4 AND status NOT IN ('merged', $2)`,
-				c.HotspotID, string(c.Status), recs[i].LastAt, c.Count)
-			if err != nil {
-				return err
-			}
-			if tag.RowsAffected() == 0 {
+			if !changed[c.HotspotID] {
 				drift = true
 				continue
 			}
