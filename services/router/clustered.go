@@ -1,10 +1,12 @@
 package router
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -12,121 +14,158 @@ import (
 	"github.com/xiamen-eeb/nuisance/internal/caseflow"
 	"github.com/xiamen-eeb/nuisance/internal/event"
 	"github.com/xiamen-eeb/nuisance/internal/fault"
+	"github.com/xiamen-eeb/nuisance/internal/geo"
 	"github.com/xiamen-eeb/nuisance/internal/natsx"
 	"github.com/xiamen-eeb/nuisance/internal/routing"
 )
 
-// HandleComplaintClustered puts a clustered complaint into a case: it
-// joins the live case of its place for the team that would handle it,
-// reopens the case of its place resolved within ReopenWithin, or opens a
-// case and assigns it. A complaint no rule covers goes to triage as
-// unrouted, with the reason. It takes two round trips to PostgreSQL: one
-// finds and locks the place's case, one writes the transitions.
-func (s *Service) HandleComplaintClustered(ctx context.Context, tx pgx.Tx, ev event.ComplaintClustered, _ natsx.Meta) error {
-	if ev.ComplaintID == "" || ev.Category == "" || ev.District == "" || ev.ReceivedAt.IsZero() {
-		return fault.Errorf(fault.Invalid, "clustered complaint %q lacks its id, category, district or time", ev.ComplaintID)
+// HandleComplaintClustered is HandleComplaintsClustered for one
+// complaint.
+func (s *Service) HandleComplaintClustered(ctx context.Context, tx pgx.Tx, ev event.ComplaintClustered, m natsx.Meta) error {
+	return s.HandleComplaintsClustered(ctx, tx, []event.ComplaintClustered{ev}, []natsx.Meta{m})
+}
+
+// HandleComplaintsClustered puts the clustered complaints of a batch into
+// cases: each joins the live case of its place for the team that would
+// handle it, reopens the case of its place resolved within ReopenWithin,
+// or opens a case and assigns it. A complaint no rule covers goes to
+// triage as unrouted, with the reason.
+//
+// The batch is worked as a set, in three round trips whatever its size:
+// one takes the place locks and finds every complaint's candidate cases,
+// the decisions are taken in Go in the order of the events (so a
+// complaint joins the case an earlier complaint of the batch opened at
+// its place), and one sends the transitions of every case with one
+// statement per table.
+func (s *Service) HandleComplaintsClustered(ctx context.Context, tx pgx.Tx, evs []event.ComplaintClustered, _ []natsx.Meta) error {
+	var placed []placement
+	var unroutable []unroutableComplaint
+	for _, ev := range evs {
+		if ev.ComplaintID == "" || ev.Category == "" || ev.District == "" || ev.ReceivedAt.IsZero() {
+			return fault.Errorf(fault.Invalid, "clustered complaint %q lacks its id, category, district or time", ev.ComplaintID)
+		}
+		if (ev.Lon == nil) != (ev.Lat == nil) {
+			return fault.Errorf(fault.Invalid, "clustered complaint %s has half a point", ev.ComplaintID)
+		}
+		dec, err := s.routes.Route(routing.Request{
+			Category:    ev.Category,
+			Subcategory: ev.Subcategory,
+			District:    ev.District,
+			Lon:         ev.Lon,
+			Lat:         ev.Lat,
+			Place:       ev.Place,
+			At:          ev.ReceivedAt,
+			Priority:    ev.Priority,
+			Urgent:      ev.Urgent,
+		})
+		var noRoute *routing.NoRouteError
+		switch {
+		case errors.As(err, &noRoute):
+			unroutable = append(unroutable, unroutableComplaint{id: ev.ComplaintID, reason: noRoute.Error()})
+			continue
+		case errors.Is(err, routing.ErrInvalidRequest):
+			return fault.Wrap(fault.Invalid, fmt.Errorf("route complaint %s: %w", ev.ComplaintID, err))
+		case err != nil:
+			return fmt.Errorf("route complaint %s: %w", ev.ComplaintID, err)
+		}
+		placed = append(placed, s.placementOf(ev, dec))
 	}
-	if (ev.Lon == nil) != (ev.Lat == nil) {
-		return fault.Errorf(fault.Invalid, "clustered complaint %s has half a point", ev.ComplaintID)
-	}
-	dec, err := s.routes.Route(routing.Request{
-		Category:    ev.Category,
-		Subcategory: ev.Subcategory,
-		District:    ev.District,
-		Lon:         ev.Lon,
-		Lat:         ev.Lat,
-		Place:       ev.Place,
-		At:          ev.ReceivedAt,
-		Priority:    ev.Priority,
-		Urgent:      ev.Urgent,
-	})
-	if err != nil {
-		return s.unroutable(ctx, tx, ev, err)
-	}
-	hotspot := ""
-	if ev.HotspotID != nil {
-		hotspot = *ev.HotspotID
-	}
-	p := placeQuery{
-		district: ev.District, category: ev.Category, team: dec.Team.ID, hotspot: hotspot,
-		placeKey: ev.PlaceKey, lon: ev.Lon, lat: ev.Lat, radius: s.radiusOf(ev.Category, ev.Subcategory),
-		since: ev.ReceivedAt.Add(-s.cfg.ReopenWithin), complaintID: ev.ComplaintID,
-	}
-	f, err := p.find(ctx, tx)
+
+	found, err := find(ctx, tx, placed, unroutable)
 	if err != nil {
 		return err
-	}
-	if f.held {
-		routed.WithLabelValues("duplicate").Inc()
-		return nil // a replay: the complaint is in its case already
 	}
 
 	at := s.now()
 	var w caseflow.Writes
-	outcome := "merged"
-	switch {
-	case f.found && f.c.Status == caseflow.StatusResolved:
-		reopened, err := w.Reopen(f.c, actor, dec.SignDue, dec.ResolveDue, "complaint "+ev.ComplaintID+" at the same place", f.tickets, at)
+	counts := map[string]int{}
+	for _, p := range placed {
+		m := found.complaints[p.ev.ComplaintID]
+		if !m.stored {
+			return fmt.Errorf("complaint %s is not stored", p.ev.ComplaintID)
+		}
+		if m.held {
+			counts["duplicate"]++
+			continue // a replay, or a second copy in the batch: the complaint is in its case already
+		}
+		found.complaints[p.ev.ComplaintID] = complaintRow{stored: true, held: true, ticket: m.ticket}
+		outcome, err := s.place(&w, found, p, m.ticket, at)
 		if err != nil {
-			return err
+			return fmt.Errorf("route complaint %s: %w", p.ev.ComplaintID, err)
 		}
-		if _, err := w.Merge(reopened, actor, ev.ComplaintID, hotspot, f.withComplaint, at); err != nil {
-			return err
-		}
-		outcome = "reopened"
-	case f.found:
-		if _, err := w.Merge(f.c, actor, ev.ComplaintID, hotspot, f.withComplaint, at); err != nil {
-			return err
-		}
-	default:
-		_, err := w.OpenAssigned(actor, caseflow.NewCase{
-			ID:          caseflow.IDFor(ev.ComplaintID),
-			ComplaintID: ev.ComplaintID,
-			Category:    ev.Category,
-			Subcategory: ev.Subcategory,
-			District:    ev.District,
-			Subdistrict: ev.Subdistrict,
-			HotspotID:   hotspot,
-			Place:       ev.Place,
-			PlaceKey:    ev.PlaceKey,
-			Lon:         ev.Lon,
-			Lat:         ev.Lat,
-			OpenedAt:    ev.ReceivedAt,
-		}, assignment(dec, "rule "+dec.Rule), f.withComplaint, at)
-		if err != nil {
-			return err
-		}
-		outcome = "opened"
+		counts[outcome]++
 	}
 	if err := w.Send(ctx, tx); err != nil {
-		return fmt.Errorf("route complaint %s: %w", ev.ComplaintID, err)
+		return fmt.Errorf("route %d complaints: %w", len(placed), err)
 	}
-	routed.WithLabelValues(outcome).Inc()
+
+	var ids, reasons []string
+	for _, u := range unroutable {
+		if found.complaints[u.id].held {
+			counts["duplicate"]++
+			continue // a replay: the complaint is in its case already
+		}
+		ids, reasons = append(ids, u.id), append(reasons, u.reason)
+	}
+	if len(ids) > 0 {
+		if err := unrouted(ctx, tx, ids, reasons); err != nil {
+			return err
+		}
+		counts["unrouted"] += len(ids)
+	}
+	for outcome, n := range counts {
+		routed.WithLabelValues(outcome).Add(float64(n))
+	}
 	return nil
 }
 
-// unroutable handles a complaint the routing rules refused: one no rule
-// covers goes to triage as unrouted, unless a case holds it already.
-func (s *Service) unroutable(ctx context.Context, tx pgx.Tx, ev event.ComplaintClustered, err error) error {
-	var held bool
-	if qerr := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM case_complaints WHERE complaint_id = $1)`, ev.ComplaintID).Scan(&held); qerr != nil {
-		return fmt.Errorf("case of complaint %s: %w", ev.ComplaintID, qerr)
+// place puts one complaint into the case of its place among the batch's
+// candidates, reopening it if it was resolved, or opens a case for it,
+// and reports which.
+func (s *Service) place(w *caseflow.Writes, f *finding, p placement, ticket string, at time.Time) (string, error) {
+	c := f.best(p)
+	if c == nil {
+		n, err := w.OpenAssigned(actor, caseflow.NewCase{
+			ID:          caseflow.IDFor(p.ev.ComplaintID),
+			ComplaintID: p.ev.ComplaintID,
+			Category:    p.ev.Category,
+			Subcategory: p.ev.Subcategory,
+			District:    p.ev.District,
+			Subdistrict: p.ev.Subdistrict,
+			HotspotID:   p.hotspot,
+			Place:       p.ev.Place,
+			PlaceKey:    p.ev.PlaceKey,
+			Lon:         p.ev.Lon,
+			Lat:         p.ev.Lat,
+			OpenedAt:    p.ev.ReceivedAt,
+		}, assignment(p.dec, "rule "+p.dec.Rule), []string{ticket}, at)
+		if err != nil {
+			return "", err
+		}
+		f.cases = append(f.cases, &candidate{Case: n, tickets: []string{ticket}})
+		return "opened", nil
 	}
-	if held {
-		routed.WithLabelValues("duplicate").Inc()
-		return nil // a replay: the complaint is in its case already
+	outcome := "merged"
+	if c.Status == caseflow.StatusResolved {
+		n, err := w.Reopen(c.Case, actor, p.dec.SignDue, p.dec.ResolveDue, "complaint "+p.ev.ComplaintID+" at the same place", c.tickets, at)
+		if err != nil {
+			return "", err
+		}
+		c.Case, outcome = n, "reopened"
 	}
-	var noRoute *routing.NoRouteError
-	switch {
-	case errors.As(err, &noRoute):
-		routed.WithLabelValues("unrouted").Inc()
-		return unrouted(ctx, tx, []string{ev.ComplaintID}, noRoute.Error())
-	case errors.Is(err, routing.ErrInvalidRequest):
-		return fault.Wrap(fault.Invalid, fmt.Errorf("route complaint %s: %w", ev.ComplaintID, err))
-	default:
-		return fmt.Errorf("route complaint %s: %w", ev.ComplaintID, err)
+	i, _ := slices.BinarySearch(c.tickets, ticket)
+	c.tickets = slices.Insert(slices.Clone(c.tickets), i, ticket)
+	n, err := w.Merge(c.Case, actor, p.ev.ComplaintID, p.hotspot, c.tickets, at)
+	if err != nil {
+		return "", err
 	}
+	c.Case = n
+	return outcome, nil
 }
+
+// unroutableComplaint is a complaint the routing rules refused, with
+// their reason.
+type unroutableComplaint struct{ id, reason string }
 
 func assignment(dec routing.Decision, reason string) caseflow.Assignment {
 	return caseflow.Assignment{
@@ -141,16 +180,16 @@ func assignment(dec routing.Decision, reason string) caseflow.Assignment {
 	}
 }
 
-// unrouted puts complaints on the triage list as unrouted, with the
+// unrouted puts complaints on the triage list as unrouted, each with its
 // reason; a supervisor's earlier correction of the same complaint is
 // reopened rather than lost.
-func unrouted(ctx context.Context, tx pgx.Tx, complaintIDs []string, reason string) error {
+func unrouted(ctx context.Context, tx pgx.Tx, complaintIDs, reasons []string) error {
 	_, err := tx.Exec(ctx, `INSERT INTO triage (complaint_id, reason, kind)
-		SELECT unnest($1::text[]), $2, 'unrouted'
+		SELECT complaint_id, reason, 'unrouted' FROM unnest($1::text[], $2::text[]) AS u(complaint_id, reason)
 		ON CONFLICT (complaint_id) DO UPDATE SET reason = EXCLUDED.reason, kind = 'unrouted', created_at = now(), resolved_at = NULL, resolved_by = NULL`,
-		complaintIDs, reason)
+		complaintIDs, reasons)
 	if err != nil {
-		return fmt.Errorf("triage unrouted complaints: %w", err)
+		return fmt.Errorf("triage %d unrouted complaints: %w", len(complaintIDs), err)
 	}
 	return nil
 }
@@ -159,132 +198,285 @@ func unrouted(ctx context.Context, tx pgx.Tx, complaintIDs []string, reason stri
 // ones, and resolved (since a time) to reopen it.
 var findStatuses = []string{caseflow.StatusOpen, caseflow.StatusAssigned, caseflow.StatusAccepted, caseflow.StatusReturned, caseflow.StatusResolved}
 
-// placeQuery finds the case of a complaint's place.
-type placeQuery struct {
-	district, category, team string
-	hotspot, placeKey        string
-	lon, lat                 *float64
-	radius                   float64
-	since                    time.Time // a resolved case reopens if resolved since
-	complaintID              string
+// placement is a routed complaint and what finds the case of its place.
+type placement struct {
+	ev         event.ComplaintClustered
+	dec        routing.Decision
+	hotspot    string
+	radius     float64   // metres within which a point is the same place
+	dLat, dLon float64   // the radius in degrees, for the bounding box
+	since      time.Time // a resolved case reopens if resolved since
 }
 
-// found is what find learnt in its round trip.
-type found struct {
-	held          bool // a case holds the complaint already
-	found         bool // c is the case of the place, locked
-	c             caseflow.Case
-	tickets       []string // c's work orders
-	withComplaint []string // and the complaint's, in the order caseflow.Tickets lists them
-}
-
-// find serialises every decision about the complaint's district and
-// category until the transaction commits, so complaints about one place
-// arriving at once, or in one batch, find each other's case (a lock per
-// grid cell would let two complaints either side of a cell edge open two
-// cases). Under the lock, in the same round trip, it learns whether a
-// case holds the complaint already, and finds and locks the case the
-// complaint belongs to: a live one (open, assigned, accepted, returned)
-// before one resolved since p.since, for the same district and category,
-// held by the complaint's team or returned by it (the complaint is about
-// the same nuisance its case was re-routed for), and at the same place:
-// the complaint's hotspot, or for a case without a hotspot the same place
-// key or a point within the radius. The hotspot's case comes first, then
-// the nearest, then the oldest.
-func (p placeQuery) find(ctx context.Context, tx pgx.Tx) (found, error) {
-	var dLat, dLon float64
-	if p.lat != nil {
-		dLat = p.radius / 111_000
-		dLon = p.radius / (111_000 * math.Max(0.1, math.Cos(*p.lat*math.Pi/180)))
+func (s *Service) placementOf(ev event.ComplaintClustered, dec routing.Decision) placement {
+	p := placement{ev: ev, dec: dec, radius: s.radiusOf(ev.Category, ev.Subcategory), since: ev.ReceivedAt.Add(-s.cfg.ReopenWithin)}
+	if ev.HotspotID != nil {
+		p.hotspot = *ev.HotspotID
 	}
+	if ev.Lat != nil {
+		p.dLat = p.radius / 111_000
+		p.dLon = p.radius / (111_000 * math.Max(0.1, math.Cos(*ev.Lat*math.Pi/180)))
+	}
+	return p
+}
+
+// lockKey is the advisory lock that serialises every decision about the
+// cases of a district and category.
+func (p placement) lockKey() string { return "case-place:" + p.ev.District + ":" + p.ev.Category }
+
+// complaintRow is what the batch's lookup learnt of a complaint.
+type complaintRow struct {
+	stored bool   // the complaint is in the complaints table
+	held   bool   // a case holds it already
+	ticket string // its hotline work order
+}
+
+// candidate is a case a complaint of the batch may join, in the state the
+// batch's transitions so far left it.
+type candidate struct {
+	caseflow.Case
+	tickets  []string // its work orders, sorted
+	returned []string // the teams that returned it
+}
+
+// finding is what find learnt in its round trip, and then the cases the
+// batch opened and changed.
+type finding struct {
+	complaints map[string]complaintRow
+	cases      []*candidate
+}
+
+// best is the case complaint p belongs to, or nil: a live one (open,
+// assigned, accepted, returned) before one resolved since p.since, of the
+// same district and category, held by the complaint's team or returned by
+// it (the complaint is about the same nuisance its case was re-routed
+// for), and at the same place: the complaint's hotspot, or for a case
+// without a hotspot the same place key or a point within the radius. The
+// hotspot's case comes first, then the nearest, then the oldest.
+func (f *finding) best(p placement) *candidate {
+	var best *candidate
+	var bestDist float64
+	for _, c := range f.cases {
+		d, ok := p.matches(c)
+		if !ok {
+			continue
+		}
+		if best == nil || p.before(c, d, best, bestDist) {
+			best, bestDist = c, d
+		}
+	}
+	return best
+}
+
+// matches reports whether complaint p may join case c and how far c is
+// from it (+Inf without two points).
+func (p placement) matches(c *candidate) (float64, bool) {
+	dist := math.Inf(1)
+	if p.ev.Lon != nil && c.Lon != nil && c.Lat != nil {
+		dist = geo.DistanceMeters(*p.ev.Lon, *p.ev.Lat, *c.Lon, *c.Lat)
+	}
+	if c.District != p.ev.District || c.Category != p.ev.Category {
+		return dist, false
+	}
+	switch c.Status {
+	case caseflow.StatusOpen, caseflow.StatusAssigned, caseflow.StatusAccepted, caseflow.StatusReturned:
+	case caseflow.StatusResolved:
+		if c.ResolvedAt == nil || c.ResolvedAt.Before(p.since) {
+			return dist, false
+		}
+	default:
+		return dist, false
+	}
+	team := p.dec.Team.ID
+	if c.Team != team && c.Team != "" && !slices.Contains(c.returned, team) {
+		return dist, false
+	}
+	if p.hotspot != "" && c.HotspotID == p.hotspot {
+		return dist, true
+	}
+	if c.HotspotID != "" && p.hotspot != "" {
+		return dist, false
+	}
+	if p.ev.PlaceKey != "" && c.PlaceKey == p.ev.PlaceKey {
+		return dist, true
+	}
+	return dist, p.ev.Lon != nil && c.Lat != nil &&
+		math.Abs(*c.Lat-*p.ev.Lat) <= p.dLat && math.Abs(*c.Lon-*p.ev.Lon) <= p.dLon && dist <= p.radius
+}
+
+// before reports whether case a, at distance da, comes before case b, at
+// db, for complaint p.
+func (p placement) before(a *candidate, da float64, b *candidate, db float64) bool {
+	ar, br := a.Status == caseflow.StatusResolved, b.Status == caseflow.StatusResolved
+	if ar != br {
+		return !ar
+	}
+	ah, bh := p.hotspot != "" && a.HotspotID == p.hotspot, p.hotspot != "" && b.HotspotID == p.hotspot
+	if ah != bh {
+		return ah
+	}
+	if c := cmp.Compare(da, db); c != 0 {
+		return c < 0
+	}
+	if !a.OpenedAt.Equal(b.OpenedAt) {
+		return a.OpenedAt.Before(b.OpenedAt)
+	}
+	return a.ID < b.ID
+}
+
+// find takes the advisory lock of every district and category of the
+// batch, in one order for every router so that two batches never wait for
+// each other in a circle; it serialises every decision about their cases
+// until the transaction commits, so complaints about one place arriving at
+// once, in one batch or in two, find each other's case (a lock per grid
+// cell would let two complaints either side of a cell edge open two
+// cases). Under the locks, in the same round trip, it learns of every
+// complaint of the batch whether a case holds it already and its work
+// order, and finds and locks (in the order of their ids) every case a
+// complaint of the batch may join, with its work orders and the teams
+// that returned it.
+func find(ctx context.Context, tx pgx.Tx, placed []placement, unroutable []unroutableComplaint) (*finding, error) {
+	f := &finding{complaints: make(map[string]complaintRow, len(placed)+len(unroutable))}
+	ids := make([]string, 0, len(placed)+len(unroutable))
+	var keys []string
+	for _, p := range placed {
+		ids = append(ids, p.ev.ComplaintID)
+		keys = append(keys, p.lockKey())
+	}
+	for _, u := range unroutable {
+		ids = append(ids, u.id)
+	}
+	slices.Sort(keys)
+	keys = slices.Compact(keys)
+
 	var b pgx.Batch
-	b.Queue(`SELECT pg_advisory_xact_lock(hashtextextended('case-place:' || $1 || ':' || $2, 0))`, p.district, p.category)
-	b.Queue(`SELECT m.ticket_id, cc.case_id IS NOT NULL FROM complaints m LEFT JOIN case_complaints cc ON cc.complaint_id = m.id
-		WHERE m.id = $1`, p.complaintID)
-	b.Queue(findSQL,
-		p.district, p.category, findStatuses, p.team, p.hotspot, p.placeKey, p.lon, p.lat, p.radius, p.since, dLat, dLon, p.complaintID)
+	if len(keys) > 0 {
+		b.Queue(lockSQL, keys)
+	}
+	// Scalar subqueries keep each look-up on its primary key, whatever the
+	// planner thinks of the tables' sizes.
+	b.Queue(`SELECT u.id, (SELECT m.ticket_id FROM complaints m WHERE m.id = u.id),
+			(SELECT cc.case_id FROM case_complaints cc WHERE cc.complaint_id = u.id) IS NOT NULL
+		FROM unnest($1::text[]) AS u(id)`, ids)
+	if len(placed) > 0 {
+		n := len(placed)
+		districts, categories, teams, hotspots, placeKeys := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		lons, lats, dLats, dLons := make([]*float64, n), make([]*float64, n), make([]float64, n), make([]float64, n)
+		since := make([]time.Time, n)
+		for i, p := range placed {
+			districts[i], categories[i], teams[i], hotspots[i], placeKeys[i] = p.ev.District, p.ev.Category, p.dec.Team.ID, p.hotspot, p.ev.PlaceKey
+			lons[i], lats[i], dLats[i], dLons[i], since[i] = p.ev.Lon, p.ev.Lat, p.dLat, p.dLon, p.since
+		}
+		b.Queue(candidatesSQL, districts, categories, teams, hotspots, placeKeys, lons, lats, dLats, dLons, since, findStatuses)
+	}
+
 	br := tx.SendBatch(ctx, &b)
 	defer br.Close()
-	var f found
-	if _, err := br.Exec(); err != nil {
-		return f, fmt.Errorf("lock place of complaint %s: %w", p.complaintID, err)
+	if len(keys) > 0 {
+		if _, err := br.Exec(); err != nil {
+			return nil, fmt.Errorf("lock the places of %d complaints: %w", len(placed), err)
+		}
 	}
-	var ticket string
-	err := br.QueryRow().Scan(&ticket, &f.held)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return f, fmt.Errorf("complaint %s is not stored", p.complaintID)
-	}
-	if err != nil {
-		return f, fmt.Errorf("case of complaint %s: %w", p.complaintID, err)
-	}
-	f.withComplaint = []string{ticket}
 	rows, err := br.Query()
 	if err != nil {
-		return f, fmt.Errorf("find case of the place: %w", err)
+		return nil, fmt.Errorf("cases of %d complaints: %w", len(ids), err)
 	}
-	defer rows.Close()
-	if rows.Next() {
-		f.found = true
-		if f.c, err = caseflow.Scan(withTickets{rows, &f.tickets, &f.withComplaint}); err != nil {
-			return f, fmt.Errorf("find case of the place: %w", err)
+	for rows.Next() {
+		var id string
+		var ticket *string
+		var m complaintRow
+		if err := rows.Scan(&id, &ticket, &m.held); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("cases of %d complaints: %w", len(ids), err)
 		}
+		if ticket != nil {
+			m.stored, m.ticket = true, *ticket
+		}
+		f.complaints[id] = m
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
-		return f, fmt.Errorf("find case of the place: %w", err)
+		return nil, fmt.Errorf("cases of %d complaints: %w", len(ids), err)
+	}
+	if len(placed) > 0 {
+		rows, err := br.Query()
+		if err != nil {
+			return nil, fmt.Errorf("find the cases of %d places: %w", len(placed), err)
+		}
+		for rows.Next() {
+			c := &candidate{}
+			if c.Case, err = caseflow.Scan(withLists{rows, &c.tickets, &c.returned}); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("find the cases of %d places: %w", len(placed), err)
+			}
+			slices.Sort(c.tickets)
+			f.cases = append(f.cases, c)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("find the cases of %d places: %w", len(placed), err)
+		}
 	}
 	if err := br.Close(); err != nil {
-		return f, fmt.Errorf("find case of the place: %w", err)
+		return nil, fmt.Errorf("find the cases of %d places: %w", len(placed), err)
 	}
 	return f, nil
 }
 
-// withTickets scans a row of caseflow.Columns followed by the case's
-// tickets without and with the complaint's.
-type withTickets struct {
-	rows          pgx.Rows
-	tickets, with *[]string
+// withLists scans a row of caseflow.Columns followed by a case's tickets
+// and the teams that returned it.
+type withLists struct {
+	rows              pgx.Rows
+	tickets, returned *[]string
 }
 
-func (w withTickets) Scan(dest ...any) error {
-	return w.rows.Scan(append(dest, w.tickets, w.with)...)
+func (w withLists) Scan(dest ...any) error {
+	return w.rows.Scan(append(dest, w.tickets, w.returned)...)
 }
 
-// haversine is the distance in metres between case c and the point $7, $8.
-const haversine = `(2 * 6371008.8 * asin(least(1, sqrt(power(sin(radians(c.lat - $8::float8) / 2), 2)
-	+ cos(radians($8::float8)) * cos(radians(c.lat)) * power(sin(radians(c.lon - $7::float8) / 2), 2)))))`
+// lockSQL takes the advisory locks of a batch's keys in the order of
+// their hashes, which are the locks: the sorted subquery is evaluated
+// before the locks are taken.
+const lockSQL = `SELECT pg_advisory_xact_lock(h) FROM (
+		SELECT DISTINCT hashtextextended(k, 0) AS h FROM unnest($1::text[]) AS k ORDER BY h) AS keys`
 
-// findSQL finds and locks the case of a place with its tickets; see find.
-//
-// The candidates are gathered first by three index-friendly branches (the
-// hotspot, the place key, the bounding box), so the cost does not grow
-// with the number of open cases in the district; the full condition then
-// decides among them.
-const findSQL = `WITH cand AS (
-		SELECT id FROM cases WHERE $5 <> '' AND hotspot_id = $5
-		UNION
-		SELECT id FROM cases WHERE $6 <> '' AND district = $1 AND category = $2 AND place_key = $6
-		UNION
-		SELECT id FROM cases WHERE $7::float8 IS NOT NULL AND district = $1 AND category = $2
-		  AND lat BETWEEN $8::float8 - $11 AND $8::float8 + $11 AND lon BETWEEN $7::float8 - $12 AND $7::float8 + $12),
-	f AS (SELECT ` + caseflow.Columns + ` FROM cases c
-		WHERE c.id IN (SELECT id FROM cand) AND c.district = $1 AND c.category = $2
-		  AND c.status = ANY($3) AND (c.status <> 'resolved' OR c.resolved_at >= $10)
-		  AND (c.team = $4 OR c.team IS NULL
-		       OR EXISTS (SELECT 1 FROM assignments a WHERE a.case_id = c.id AND a.status = 'returned' AND a.team = $4))
-		  AND (($5 <> '' AND c.hotspot_id = $5)
-		       OR ((c.hotspot_id IS NULL OR $5 = '') AND (
-		            ($6 <> '' AND c.place_key = $6)
-		            OR ($7::float8 IS NOT NULL AND c.lat BETWEEN $8::float8 - $11 AND $8::float8 + $11
-		                AND c.lon BETWEEN $7::float8 - $12 AND $7::float8 + $12
-		                AND ` + haversine + ` <= $9))))
-		ORDER BY c.status = 'resolved',
-		         ($5 <> '' AND c.hotspot_id IS NOT DISTINCT FROM $5) DESC,
-		         CASE WHEN $7::float8 IS NOT NULL AND c.lat IS NOT NULL THEN ` + haversine + ` END NULLS LAST,
-		         c.opened_at, c.id
-		LIMIT 1
-		FOR UPDATE OF c),
-	held AS (SELECT (SELECT m.ticket_id FROM complaints m WHERE m.id = cc.complaint_id) AS t
-		FROM f JOIN case_complaints cc ON cc.case_id = f.id)
-	SELECT f.*, array(SELECT t FROM held ORDER BY t), array(SELECT t FROM held UNION ALL SELECT ticket_id FROM complaints WHERE id = $13 ORDER BY 1)
-	FROM f`
+// candidatesSQL finds and locks every case a complaint of the batch may
+// join, given as parallel arrays: district, category, team, hotspot,
+// place key, point, the radius in degrees and the time since which a
+// resolved case reopens. For each complaint, three index-friendly branches
+// (the hotspot, the place key, the bounding box) gather the cases near it
+// that it may join by district, category, status and team, so the cost
+// does not grow with the number of open cases in the district. The exact
+// place, the distance and the order among them are decided in Go,
+// together with what earlier complaints of the batch changed.
+const candidatesSQL = `WITH ev AS (
+		SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::float8[], $7::float8[],
+			$8::float8[], $9::float8[], $10::timestamptz[])
+			AS e(district, category, team, hotspot, place_key, lon, lat, dlat, dlon, since)),
+	cand AS (
+		SELECT DISTINCT x.id FROM ev
+		CROSS JOIN LATERAL (
+			SELECT k.id FROM cases k WHERE ev.hotspot <> '' AND k.hotspot_id = ev.hotspot AND ` + joinable + `
+			UNION ALL
+			SELECT k.id FROM cases k WHERE ev.place_key <> '' AND k.district = ev.district AND k.category = ev.category
+			  AND k.place_key = ev.place_key AND ` + joinable + `
+			UNION ALL
+			SELECT k.id FROM cases k WHERE ev.lon IS NOT NULL AND k.district = ev.district AND k.category = ev.category
+			  AND k.lat BETWEEN ev.lat - ev.dlat AND ev.lat + ev.dlat AND k.lon BETWEEN ev.lon - ev.dlon AND ev.lon + ev.dlon
+			  AND ` + joinable + `) AS x)
+	SELECT ` + caseflow.Columns + `,
+		array(SELECT (SELECT m.ticket_id FROM complaints m WHERE m.id = cc.complaint_id) FROM case_complaints cc WHERE cc.case_id = c.id),
+		array(SELECT DISTINCT a.team FROM assignments a WHERE a.case_id = c.id AND a.status = 'returned')
+	FROM cases c WHERE c.id IN (SELECT id FROM cand)
+	ORDER BY c.id
+	FOR UPDATE OF c`
+
+// joinable is the condition under which the complaint ev may join case k
+// wherever it is: the same district and category, a status it may join
+// ($11), resolved since ev.since if resolved, and held by the complaint's
+// team, by none, or returned by it. The returning teams are read through
+// the case's index, never by a hashed scan of every assignment.
+const joinable = `k.district = ev.district AND k.category = ev.category AND k.status = ANY($11)
+	AND (k.status <> 'resolved' OR k.resolved_at >= ev.since)
+	AND (k.team = ev.team OR k.team IS NULL
+	     OR ev.team = ANY (array(SELECT a.team FROM assignments a WHERE a.case_id = k.id AND a.status = 'returned')))`

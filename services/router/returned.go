@@ -53,8 +53,12 @@ func (s *Service) HandleCaseReturned(ctx context.Context, tx pgx.Tx, ev event.Ca
 		if err != nil {
 			return err
 		}
+		reasons := make([]string, len(complaints))
+		for i := range reasons {
+			reasons[i] = fmt.Sprintf("case %s returned: %s", c.ID, noRoute.Error())
+		}
 		routed.WithLabelValues("unrouted").Inc()
-		return unrouted(ctx, tx, complaints, fmt.Sprintf("case %s returned: %s", c.ID, noRoute.Error()))
+		return unrouted(ctx, tx, complaints, reasons)
 	}
 	if err != nil {
 		return fmt.Errorf("route returned case %s: %w", c.ID, err)

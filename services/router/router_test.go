@@ -92,15 +92,12 @@ func (e *env) complaint(t *testing.T, ticket string, at time.Time, east, north f
 	return ev
 }
 
+// handle hands the events to the router as one batch of the consume
+// loop, in one transaction.
 func (e *env) handle(t *testing.T, evs ...event.ComplaintClustered) error {
 	t.Helper()
 	return pgx.BeginFunc(e.ctx, e.pool, func(tx pgx.Tx) error {
-		for _, ev := range evs {
-			if err := e.svc.HandleComplaintClustered(e.ctx, tx, ev, natsx.Meta{}); err != nil {
-				return err
-			}
-		}
-		return nil
+		return e.svc.HandleComplaintsClustered(e.ctx, tx, evs, make([]natsx.Meta, len(evs)))
 	})
 }
 

@@ -152,14 +152,14 @@ func Watches() []outbox.Watch {
 // Run declares the router's consumers and runs them and the deadline
 // timers until ctx is cancelled, finishing the batches in hand.
 func (s *Service) Run(ctx context.Context) error {
-	clustered, err := natsx.NewConsumer(ctx, s.js, s.pool, s.log, natsx.ConsumerSpec{
+	clustered, err := natsx.NewBatchConsumer(ctx, s.js, s.pool, s.log, natsx.ConsumerSpec{
 		Stream:     natsx.StreamFor(event.SubjComplaintClustered),
 		Durable:    DurableClustered,
 		Filters:    []string{event.SubjComplaintClustered + ".>"},
 		Batch:      s.cfg.Batch,
 		MaxDeliver: s.cfg.MaxDeliver,
 		AckWait:    s.cfg.AckWait,
-	}, s.HandleComplaintClustered)
+	}, s.HandleComplaintsClustered)
 	if err != nil {
 		return fmt.Errorf("router: %w", err)
 	}
