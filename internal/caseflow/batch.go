@@ -249,6 +249,32 @@ func (w *Writes) Reopen(c Case, by Actor, signDue, resolveDue time.Time, reason 
 	return n, w.record(n, by, c.Status, "reopen", KindReopened, reason, tickets, at)
 }
 
+// escalate queues the escalation (督办) of the live case c, read with
+// Columns and locked by the caller, for its deadline e that passed: the
+// case is flagged, the audit row names the deadline, and the event id
+// names the timer, so a timer escalates its case once.
+func (w *Writes) escalate(c Case, by Actor, e Escalation, now time.Time, tickets []string) (Case, error) {
+	now = now.UTC()
+	n := c
+	n.Escalated, n.UpdatedAt, n.Version = true, now, c.Version+1
+	if err := w.touch(c, n, false); err != nil {
+		return Case{}, err
+	}
+	what := "sign-for"
+	if e.Kind == TimerResolve {
+		what = "resolve"
+	}
+	reason := fmt.Sprintf("%s deadline %s passed", what, e.DueAt.UTC().Format(time.RFC3339))
+	w.audit = append(w.audit, auditRow{caseID: c.ID, actor: by.ID, at: now, from: c.Status, to: c.Status, action: "escalate", reason: reason})
+	id := fmt.Sprintf("%s.%s.%s.%d", c.ID, KindEscalated, e.Kind, e.DueAt.Unix())
+	payload, err := json.Marshal(changed(n, by, KindEscalated, reason, now, id, tickets))
+	if err != nil {
+		return Case{}, fmt.Errorf("case event %s: %w", id, err)
+	}
+	w.events.AddRaw(Subject(KindEscalated, n.Team), id, payload)
+	return n, nil
+}
+
 // The statements Send runs, one per table, each over arrays of the rows.
 const (
 	insertCases = `INSERT INTO cases (id, category, subcategory, district, subdistrict, status, team, mode, priority,
@@ -267,10 +293,10 @@ const (
 	// version the caller read.
 	updateCases = `UPDATE cases AS c SET hotspot_id = NULLIF(u.hotspot_id, ''), status = u.status, reopened = u.reopened,
 			outcome = NULLIF(u.outcome, ''), accepted_at = u.accepted_at, resolved_at = u.resolved_at,
-			sign_due = u.sign_due, resolve_due = u.resolve_due, updated_at = u.updated_at, version = u.version
+			sign_due = u.sign_due, resolve_due = u.resolve_due, escalated = u.escalated, updated_at = u.updated_at, version = u.version
 		FROM unnest($1::text[], $2::int[], $3::text[], $4::text[], $5::int[], $6::text[], $7::timestamptz[], $8::timestamptz[],
-			$9::timestamptz[], $10::timestamptz[], $11::timestamptz[], $12::int[])
-			AS u(id, was, hotspot_id, status, reopened, outcome, accepted_at, resolved_at, sign_due, resolve_due, updated_at, version)
+			$9::timestamptz[], $10::timestamptz[], $11::bool[], $12::timestamptz[], $13::int[])
+			AS u(id, was, hotspot_id, status, reopened, outcome, accepted_at, resolved_at, sign_due, resolve_due, escalated, updated_at, version)
 		WHERE c.id = u.id AND c.version = u.was`
 	insertMembers = `INSERT INTO case_complaints (complaint_id, case_id, joined_at)
 		SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[]) ON CONFLICT (complaint_id) DO NOTHING`
@@ -347,6 +373,7 @@ func (w *Writes) Send(ctx context.Context, tx pgx.Tx) error {
 			ids, hotspots, statuses, outcomes        []string
 			was, reopened, versions                  []int32
 			accepted, resolved, signs, resolves, upd []*time.Time
+			escalated                                []bool
 		)
 		for _, p := range updated {
 			c := p.c
@@ -354,9 +381,10 @@ func (w *Writes) Send(ctx context.Context, tx pgx.Tx) error {
 			was, reopened, versions = append(was, int32(p.was)), append(reopened, int32(c.Reopened)), append(versions, int32(c.Version))
 			u := c.UpdatedAt
 			accepted, resolved, signs, resolves, upd = append(accepted, c.AcceptedAt), append(resolved, c.ResolvedAt), append(signs, c.SignDue), append(resolves, c.ResolveDue), append(upd, &u)
+			escalated = append(escalated, c.Escalated)
 		}
 		queue(exactly(len(updated), "update cases read at their version"), updateCases,
-			ids, was, hotspots, statuses, reopened, outcomes, accepted, resolved, signs, resolves, upd, versions)
+			ids, was, hotspots, statuses, reopened, outcomes, accepted, resolved, signs, resolves, escalated, upd, versions)
 	}
 	if len(w.members) > 0 {
 		complaints, cases, at := make([]string, len(w.members)), make([]string, len(w.members)), make([]time.Time, len(w.members))

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -402,5 +403,54 @@ func TestOpenAndMergeAreIdempotent(t *testing.T) {
 	}
 	if n := len(events(t, ctx, pool, nc.ID)); n != 2 {
 		t.Errorf("%d events, want opened and merged once each", n)
+	}
+}
+
+// Both deadlines of a case passing before one firing escalate it twice,
+// in the order of the deadlines, each with its audit row and event; the
+// cases of one firing are escalated together.
+func TestEscalateDueFiresBothDeadlinesOfACaseAtOnce(t *testing.T) {
+	t.Parallel()
+	ctx, pool := setup(t)
+	var cases []caseflow.Case
+	for i := range 3 {
+		cases = append(cases, assigned(t, ctx, pool, fmt.Sprintf("T%d", i), "siming-eco"))
+	}
+	var got []caseflow.Escalation
+	if err := tx(t, ctx, pool, func(tx pgx.Tx) error {
+		var err error
+		got, err = caseflow.EscalateDue(ctx, tx, router, cases[0].ResolveDue.Add(time.Minute), 100)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 6 {
+		t.Fatalf("%d escalations, want a sign-for and a resolve deadline for each of 3 cases: %+v", len(got), got)
+	}
+	for _, c := range cases {
+		n, err := caseflow.Get(ctx, pool, c.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !n.Escalated || n.Version != c.Version+2 {
+			t.Errorf("case %s escalated=%v at version %d, want escalated at %d", c.ID, n.Escalated, n.Version, c.Version+2)
+		}
+		audit, err := caseflow.Audit(ctx, pool, c.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		last := audit[len(audit)-2:]
+		if last[0].Action != "escalate" || last[1].Action != "escalate" || !strings.HasPrefix(last[0].Reason, "sign-for") || !strings.HasPrefix(last[1].Reason, "resolve") {
+			t.Errorf("case %s: last audit rows %+v, want the sign-for then the resolve escalation", c.ID, last)
+		}
+		var escalated []string
+		for _, e := range events(t, ctx, pool, c.ID) {
+			if e.Subject == "case.escalated" {
+				escalated = append(escalated, e.Ev.EventID)
+			}
+		}
+		if len(escalated) != 2 || escalated[0] == escalated[1] {
+			t.Errorf("case %s: escalated events %v, want two", c.ID, escalated)
+		}
 	}
 }

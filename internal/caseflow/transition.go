@@ -476,8 +476,14 @@ type Escalation struct {
 // EscalateDue fires the deadline timers due at now, at most limit of
 // them. Each timer is claimed (fired_at set) in tx with SKIP LOCKED, so
 // several routers and restarts fire each timer exactly once: the claim and
-// the escalation commit together or not at all.
+// the escalation commit together or not at all. The timers are worked as
+// a set: one statement claims them, one locks their cases (in the order of
+// their ids, as the router locks a batch's cases, so the two never wait
+// for each other in a circle) and one round trip writes the escalations.
 func EscalateDue(ctx context.Context, tx pgx.Tx, by Actor, now time.Time, limit int) ([]Escalation, error) {
+	if err := by.check(); err != nil {
+		return nil, err
+	}
 	rows, err := tx.Query(ctx, `UPDATE case_timers t SET fired_at = $1
 		FROM (SELECT case_id, kind, due_at FROM case_timers WHERE fired_at IS NULL AND due_at <= $1
 			ORDER BY due_at LIMIT $2 FOR UPDATE SKIP LOCKED) d
@@ -494,38 +500,66 @@ func EscalateDue(ctx context.Context, tx pgx.Tx, by Actor, now time.Time, limit 
 	if err != nil {
 		return nil, fmt.Errorf("claim due timers: %w", err)
 	}
-	for i := range due {
-		ok, err := escalate(ctx, tx, by, due[i], now)
-		if err != nil {
+	if len(due) == 0 {
+		return nil, nil
+	}
+	// The claim's order is the deadlines'; escalate in it, and the
+	// earlier deadline of a case first.
+	slices.SortStableFunc(due, func(a, b Escalation) int { return a.DueAt.Compare(b.DueAt) })
+	ids := make([]string, 0, len(due))
+	for _, e := range due {
+		ids = append(ids, e.CaseID)
+	}
+	slices.Sort(ids)
+	ids = slices.Compact(ids)
+	rows, err = tx.Query(ctx, `SELECT `+caseColumns+`,
+			array(SELECT (SELECT m.ticket_id FROM complaints m WHERE m.id = cc.complaint_id) FROM case_complaints cc WHERE cc.case_id = c.id)
+		FROM cases c WHERE c.id = ANY($1) ORDER BY c.id FOR UPDATE OF c`, ids)
+	if err != nil {
+		return nil, fmt.Errorf("lock %d cases with due deadlines: %w", len(ids), err)
+	}
+	type locked struct {
+		c       Case
+		tickets []string
+	}
+	cases := make(map[string]*locked, len(ids))
+	for rows.Next() {
+		l := &locked{}
+		if l.c, err = scanCase(withTickets{rows, &l.tickets}); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("lock %d cases with due deadlines: %w", len(ids), err)
+		}
+		slices.Sort(l.tickets)
+		cases[l.c.ID] = l
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("lock %d cases with due deadlines: %w", len(ids), err)
+	}
+	var w Writes
+	for i, e := range due {
+		l, ok := cases[e.CaseID]
+		if !ok {
+			return nil, fault.Errorf(fault.NotFound, "case %s not found", e.CaseID)
+		}
+		if !(l.c.Status == StatusAssigned || (e.Kind == TimerResolve && l.c.Status == StatusAccepted)) {
+			continue // moved on: signed for, resolved, returned
+		}
+		if l.c, err = w.escalate(l.c, by, e, now, l.tickets); err != nil {
 			return nil, err
 		}
-		due[i].Escalated = ok
+		due[i].Escalated = true
+	}
+	if err := w.Send(ctx, tx); err != nil {
+		return nil, fmt.Errorf("escalate %d cases: %w", w.Cases(), err)
 	}
 	return due, nil
 }
 
-func escalate(ctx context.Context, tx pgx.Tx, by Actor, e Escalation, now time.Time) (bool, error) {
-	c, err := lockFor(ctx, tx, e.CaseID, by)
-	if err != nil {
-		return false, err
-	}
-	live := c.Status == StatusAssigned || (e.Kind == TimerResolve && c.Status == StatusAccepted)
-	if !live {
-		return false, nil
-	}
-	n, err := update(ctx, tx, c.ID, now, `escalated = true`)
-	if err != nil {
-		return false, err
-	}
-	what := "sign-for"
-	if e.Kind == TimerResolve {
-		what = "resolve"
-	}
-	reason := fmt.Sprintf("%s deadline %s passed", what, e.DueAt.UTC().Format(time.RFC3339))
-	if _, err := tx.Exec(ctx, `INSERT INTO case_audit (case_id, actor, at, from_status, to_status, action, reason)
-		VALUES ($1, $2, $3, $4, $4, 'escalate', $5)`, c.ID, by.ID, now, c.Status, reason); err != nil {
-		return false, fmt.Errorf("audit case %s: %w", c.ID, err)
-	}
-	id := fmt.Sprintf("%s.%s.%s.%d", c.ID, KindEscalated, e.Kind, e.DueAt.Unix())
-	return true, publish(ctx, tx, n, by, KindEscalated, reason, now, id)
+// withTickets scans a row of caseColumns followed by the case's tickets.
+type withTickets struct {
+	rows    pgx.Rows
+	tickets *[]string
 }
+
+func (w withTickets) Scan(dest ...any) error { return w.rows.Scan(append(dest, w.tickets)...) }
