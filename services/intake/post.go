@@ -2,18 +2,15 @@ package intake
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"io"
 	"mime"
 	"net"
 	"net/http"
-	"strconv"
 
 	"github.com/google/uuid"
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
-	"github.com/xiamen-eeb/nuisance/internal/event"
 	"github.com/xiamen-eeb/nuisance/internal/httpx"
 	"github.com/xiamen-eeb/nuisance/services/intake/workorder"
 )
@@ -32,7 +29,7 @@ type Answer struct {
 }
 
 func problem(w http.ResponseWriter, status int, kind, detail string, fields ...httpx.FieldError) {
-	requests.WithLabelValues(strconv.Itoa(status)).Inc()
+	answered(status).Inc()
 	httpx.WriteProblem(w, httpx.Problem{
 		Type:   "https://nuisance.xm.gov/problems/" + kind,
 		Status: status,
@@ -125,8 +122,8 @@ func (s *Service) handlePost(w http.ResponseWriter, r *http.Request) {
 		problem(w, http.StatusServiceUnavailable, "unavailable", "the complaint could not be stored; retry with the same webhook-id")
 		return
 	}
-	requests.WithLabelValues(strconv.Itoa(status)).Inc()
-	httpx.WriteJSON(w, status, ans)
+	answered(status).Inc()
+	writeAnswer(w, status, ans)
 }
 
 // submission is one work order waiting for a group commit.
@@ -168,20 +165,7 @@ func (s *Service) prepare(c Complaint, webhookID string) (*submission, error) {
 		return nil, err
 	}
 	cid := id.String()
-	ev := event.ComplaintReceived{
-		EventID:         cid + ".received",
-		ComplaintID:     cid,
-		TicketID:        c.TicketID,
-		ReceivedAt:      c.ReceivedAt,
-		Description:     c.Description,
-		Category:        c.Category,
-		Subcategory:     c.Subcategory,
-		HotlineCategory: c.HotlineCategory,
-		Address:         c.Address,
-		Location:        c.Location,
-		Channel:         c.Channel,
-	}
-	payload, err := json.Marshal(ev)
+	payload, err := receivedPayload(cid, &c)
 	if err != nil {
 		return nil, err
 	}

@@ -6,6 +6,8 @@ package intake
 import (
 	"context"
 	"fmt"
+	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -62,6 +64,24 @@ var requests = promauto.NewCounterVec(prometheus.CounterOpts{
 	Name: "nuisance_intake_requests_total",
 	Help: "Hotline intake requests by answer status.",
 }, []string{"status"})
+
+// Counters of the answers every accepted or repeated work order gets,
+// looked up once.
+var (
+	answeredAccepted  = requests.WithLabelValues(strconv.Itoa(http.StatusAccepted))
+	answeredDuplicate = requests.WithLabelValues(strconv.Itoa(http.StatusOK))
+)
+
+// answered is the request counter of an answer status.
+func answered(status int) prometheus.Counter {
+	switch status {
+	case http.StatusAccepted:
+		return answeredAccepted
+	case http.StatusOK:
+		return answeredDuplicate
+	}
+	return requests.WithLabelValues(strconv.Itoa(status))
+}
 
 // New builds the intake; Run must be running for posts to be stored.
 func New(cfg Config, pool *pgxpool.Pool, log *zap.Logger) (*Service, error) {
