@@ -58,19 +58,46 @@ func signatureDetail(err error) string {
 	return "no webhook-signature matches the body"
 }
 
+// jsonContent tells whether a Content-Type names a JSON body.
+func jsonContent(ct string) bool {
+	if ct == "application/json" {
+		return true
+	}
+	mt, _, err := mime.ParseMediaType(ct)
+	return err == nil && (mt == "application/json" || mt == "application/webhook+json")
+}
+
+// readBody reads the body up to MaxBody, into one buffer of the announced
+// length when there is one.
+func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	rd := http.MaxBytesReader(w, r.Body, MaxBody)
+	n := 512
+	if r.ContentLength > 0 && r.ContentLength <= MaxBody {
+		n = int(r.ContentLength) + 1 // room to read the end without growing
+	}
+	b := make([]byte, 0, n)
+	for {
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+		}
+		m, err := rd.Read(b[len(b):cap(b)])
+		b = b[:len(b)+m]
+		if err == io.EOF {
+			return b, nil
+		}
+		if err != nil {
+			return b, err
+		}
+	}
+}
+
 func (s *Service) handlePost(w http.ResponseWriter, r *http.Request) {
 	if !s.limiter(clientOf(r)).Allow() {
 		w.Header().Set("Retry-After", "1")
 		problem(w, http.StatusTooManyRequests, "rate_limited", "too many requests from this client; retry after a second")
 		return
 	}
-	if ct := r.Header.Get("Content-Type"); ct != "" {
-		mt, _, err := mime.ParseMediaType(ct)
-		if err != nil || (mt != "application/json" && mt != "application/webhook+json") {
-			problem(w, http.StatusUnsupportedMediaType, "unsupported_media_type", "Content-Type must be application/json")
-			return
-		}
-	} else {
+	if !jsonContent(header(r.Header, "Content-Type")) {
 		problem(w, http.StatusUnsupportedMediaType, "unsupported_media_type", "Content-Type must be application/json")
 		return
 	}
@@ -78,7 +105,7 @@ func (s *Service) handlePost(w http.ResponseWriter, r *http.Request) {
 		problem(w, http.StatusRequestEntityTooLarge, "too_large", "body over 64 KiB")
 		return
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBody))
+	body, err := readBody(w, r)
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
