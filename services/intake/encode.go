@@ -130,6 +130,10 @@ func appendString(b []byte, s string) []byte {
 	return append(append(b, s[start:]...), '"')
 }
 
+// jsonContentType is the Content-Type header of every answer; net/http
+// only reads it.
+var jsonContentType = []string{"application/json"}
+
 // writeAnswer writes the answer as httpx.WriteJSON would, without an
 // encoder per request.
 func writeAnswer(w http.ResponseWriter, status int, a Answer) {
@@ -141,7 +145,7 @@ func writeAnswer(w http.ResponseWriter, status int, a Answer) {
 	b = append(b, `,"status":`...)
 	b = appendString(b, a.Status)
 	b = append(b, "}\n"...)
-	w.Header().Set("Content-Type", "application/json")
+	w.Header()["Content-Type"] = jsonContentType
 	w.WriteHeader(status)
 	_, _ = w.Write(b)
 }

@@ -205,6 +205,7 @@ func TestRejections(t *testing.T) {
 		{"huge number", "application/json", []byte(`{"ticket_id":"T-k","received_at":"2024-03-11T23:10:00+08:00","description":"吵","location":{"lon":1e400,"lat":24.5}}`), nil, 400, "/location/lon"},
 		{"deeply nested", "application/json", []byte(`{"ticket_id":"T-l","received_at":"2024-03-11T23:10:00+08:00","description":"吵","address":` + strings.Repeat("[", 5000) + strings.Repeat("]", 5000) + `}`), nil, 400, "/address"},
 		{"sql in the ticket id", "application/json", []byte(`{"ticket_id":"T'; DROP TABLE complaints;--","received_at":"2024-03-11T23:10:00+08:00","description":"吵","address":"思明区"}`), nil, 400, "/ticket_id"},
+		{"NUL in the description", "application/json", []byte(`{"ticket_id":"T-n","received_at":"2024-03-11T23:10:00+08:00","description":"吵\u0000","address":"思明区"}`), nil, 400, "/description"},
 		{"html in the channel", "application/json", []byte(`{"ticket_id":"T-m","received_at":"2024-03-11T23:10:00+08:00","description":"吵","address":"思明区","channel":"<script>alert(1)</script>"}`), nil, 400, "/channel"},
 	}
 	cases[7].body = []byte(`{"ticket_id":"T-f","received_at":"2024-03-11T23:10:00+08:00","description":"吵","location":{"lon":118.1,"lat":95}}`)

@@ -117,9 +117,12 @@ func TestGroupCommitBadWorkOrderFailsAlone(t *testing.T) {
 	ctx := context.Background()
 	batch := []*submission{
 		s.submission(t, "T-1", "w-1", "吵"),
-		s.submission(t, "T-2", "w-2", "NUL \\u0000 in text"),
+		s.submission(t, "T-2", "w-2", "吵"),
 		s.submission(t, "T-3", "w-3", "吵"),
 	}
+	// The decoder refuses U+0000; a work order PostgreSQL refuses for
+	// some other reason fails the same way.
+	batch[1].c.Description = "NUL \x00 in text"
 	s.commit(ctx, batch)
 	got := answers(batch)
 	if got[0].status != http.StatusAccepted || got[2].status != http.StatusAccepted {

@@ -5,6 +5,7 @@ package workorder
 
 import (
 	"encoding/json"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -72,10 +73,37 @@ func (p *Parser) Parse(body []byte) (Complaint, []FieldError, error) {
 	if !utf8.Valid(body) {
 		return Complaint{}, nil, ErrNotUTF8{}
 	}
-	if c, ok := decodePlain(body); ok {
-		return c, nil, nil
+	c, ok := decodePlain(body)
+	if !ok {
+		var fe []FieldError
+		var err error
+		if c, fe, err = p.parseSchema(body); err != nil || len(fe) > 0 {
+			return c, fe, err
+		}
 	}
-	return p.parseSchema(body)
+	if fe := unstorable(&c); len(fe) > 0 {
+		return Complaint{}, fe, nil
+	}
+	return c, nil, nil
+}
+
+// unstorable names the free-text fields holding U+0000, which JSON allows
+// and PostgreSQL text cannot hold: refused here, such a work order would
+// fail its group commit at every retry.
+func unstorable(c *Complaint) []FieldError {
+	var fe []FieldError
+	check := func(field, s string) {
+		if strings.IndexByte(s, 0) >= 0 {
+			fe = append(fe, FieldError{Field: field, Detail: "contains U+0000, which cannot be stored"})
+		}
+	}
+	check("/address", c.Address)
+	if c.Caller != nil {
+		check("/caller/name", c.Caller.Name)
+	}
+	check("/description", c.Description)
+	check("/hotline_category", c.HotlineCategory)
+	return fe
 }
 
 // parseSchema validates valid UTF-8 body against the schema and decodes it.
