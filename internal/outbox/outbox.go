@@ -219,36 +219,67 @@ func sleep(ctx context.Context, d time.Duration) {
 
 // RelayOnce publishes one batch of unsent events and reports how many rows
 // it claimed.
+//
+// Rows are read in the order of their writing transaction's id (xid) from
+// the relay's cursor on, through an index that marking a row sent leaves
+// alone, so the mark is a cheap in-page (HOT) update. The cursor moves to
+// the oldest transaction still running once every row before it has been
+// published: rows of transactions older than that are all committed or
+// gone, so none can appear behind the cursor later. A long transaction
+// holds the cursor back, not the relay: rows committed after it are
+// published at once.
 func (r *Relay) RelayOnce(ctx context.Context) (int, error) {
 	if r.Batch <= 0 {
 		r.Batch = 512
 	}
+	name := "outbox relay " + strings.Join(r.Subjects, " ")
 	claimed := 0
 	err := pgx.BeginFunc(ctx, r.Pool, func(tx pgx.Tx) error {
 		// Another relay of the same subjects is at work: its batch is
 		// this one's, so wait for the next turn.
 		var mine bool
-		if err := tx.QueryRow(ctx, `SELECT pg_try_advisory_xact_lock(hashtextextended('outbox relay ' || array_to_string(coalesce($1::text[], '{}'), ' '), 0))`, r.Subjects).Scan(&mine); err != nil || !mine {
+		if err := tx.QueryRow(ctx, `SELECT pg_try_advisory_xact_lock(hashtextextended($1, 0))`, name).Scan(&mine); err != nil || !mine {
 			return err
 		}
-		rows, err := tx.Query(ctx, `SELECT seq, event_id, subject, payload FROM outbox
-			WHERE sent_at IS NULL AND (cardinality($2::text[]) = 0 OR subject LIKE ANY ($2))
-			ORDER BY seq LIMIT $1`, r.Batch, likePatterns(r.Subjects))
+		var cursor string
+		err := tx.QueryRow(ctx, `SELECT xid::text FROM outbox_relays WHERE name = $1`, name).Scan(&cursor)
+		if errors.Is(err, pgx.ErrNoRows) {
+			// A new relay starts at the oldest unsent row (one scan).
+			err = tx.QueryRow(ctx, `SELECT COALESCE(min(xid), pg_snapshot_xmin(pg_current_snapshot()))::text
+				FROM outbox WHERE sent_at IS NULL`).Scan(&cursor)
+		}
+		if err != nil {
+			return fmt.Errorf("relay cursor: %w", err)
+		}
+		rows, err := tx.Query(ctx, `WITH h AS (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS horizon)
+			SELECT h.horizon::text, o.seq, o.xid::text, o.event_id, o.subject, o.payload
+			FROM h LEFT JOIN LATERAL (
+				SELECT seq, xid, event_id, subject, payload FROM outbox
+				WHERE xid >= $1::text::xid8 AND sent_at IS NULL
+				  AND (cardinality($3::text[]) = 0 OR subject LIKE ANY ($3))
+				ORDER BY xid, seq LIMIT $2) o ON true`, cursor, r.Batch, likePatterns(r.Subjects))
 		if err != nil {
 			return err
 		}
 		type row struct {
-			seq     int64
-			id, sub string
-			payload []byte
+			seq          int64
+			xid, id, sub string
+			payload      []byte
 		}
 		var batch []row
+		var horizon string
 		for rows.Next() {
 			var x row
-			if err := rows.Scan(&x.seq, &x.id, &x.sub, &x.payload); err != nil {
+			var seq *int64
+			var xid, id, sub *string
+			if err := rows.Scan(&horizon, &seq, &xid, &id, &sub, &x.payload); err != nil {
 				rows.Close()
 				return err
 			}
+			if seq == nil {
+				continue // nothing to send: the row carries only the horizon
+			}
+			x.seq, x.xid, x.id, x.sub = *seq, *xid, *id, *sub
 			batch = append(batch, x)
 		}
 		rows.Close()
@@ -257,49 +288,68 @@ func (r *Relay) RelayOnce(ctx context.Context) (int, error) {
 		}
 		claimed = len(batch)
 		pending.Set(float64(len(batch)))
-		if len(batch) == 0 {
-			return nil
-		}
-		futures := make([]jetstream.PubAckFuture, len(batch))
-		for i, x := range batch {
-			m := nats.NewMsg(x.sub)
-			m.Data = x.payload
-			m.Header.Set(jetstream.MsgIDHeader, x.id)
-			f, err := r.JS.PublishMsgAsync(m)
-			if err != nil {
-				return fmt.Errorf("publish %s: %w", x.sub, err)
-			}
-			futures[i] = f
-		}
 		var acked []int64
 		var firstErr error
-		timeout := time.After(10 * time.Second)
-		for i, f := range futures {
-			select {
-			case <-f.Ok():
-				acked = append(acked, batch[i].seq)
-			case err := <-f.Err():
-				if firstErr == nil {
-					firstErr = fmt.Errorf("publish %s: %w", batch[i].sub, err)
+		stuck := "" // the xid of the first row JetStream did not take
+		if len(batch) > 0 {
+			futures := make([]jetstream.PubAckFuture, len(batch))
+			for i, x := range batch {
+				m := nats.NewMsg(x.sub)
+				m.Data = x.payload
+				m.Header.Set(jetstream.MsgIDHeader, x.id)
+				f, err := r.JS.PublishMsgAsync(m)
+				if err != nil {
+					return fmt.Errorf("publish %s: %w", x.sub, err)
 				}
-			case <-timeout:
-				if firstErr == nil {
-					firstErr = errors.New("publish: no acknowledgement within 10s")
+				futures[i] = f
+			}
+			timeout := time.After(10 * time.Second)
+			for i, f := range futures {
+				select {
+				case <-f.Ok():
+					acked = append(acked, batch[i].seq)
+					continue
+				case err := <-f.Err():
+					if firstErr == nil {
+						firstErr = fmt.Errorf("publish %s: %w", batch[i].sub, err)
+					}
+				case <-timeout:
+					if firstErr == nil {
+						firstErr = errors.New("publish: no acknowledgement within 10s")
+					}
+				case <-ctx.Done():
+					return ctx.Err()
 				}
-			case <-ctx.Done():
-				return ctx.Err()
+				if stuck == "" {
+					stuck = batch[i].xid
+				}
+			}
+			if r.AfterPublish != nil {
+				if err := r.AfterPublish(); err != nil {
+					return err
+				}
+			}
+			if len(acked) > 0 {
+				if _, err := tx.Exec(ctx, `UPDATE outbox SET sent_at = now() WHERE seq = ANY($1)`, acked); err != nil {
+					return err
+				}
+				published.Add(float64(len(acked)))
 			}
 		}
-		if r.AfterPublish != nil {
-			if err := r.AfterPublish(); err != nil {
-				return err
-			}
+		// The cursor may pass the horizon's older transactions only when
+		// this read held all of their unsent rows and all were published;
+		// otherwise it stays where the work left off.
+		next := horizon
+		switch {
+		case stuck != "":
+			next = stuck
+		case len(batch) == r.Batch:
+			next = batch[len(batch)-1].xid
 		}
-		if len(acked) > 0 {
-			if _, err := tx.Exec(ctx, `UPDATE outbox SET sent_at = now() WHERE seq = ANY($1)`, acked); err != nil {
-				return err
-			}
-			published.Add(float64(len(acked)))
+		if _, err := tx.Exec(ctx, `INSERT INTO outbox_relays (name, xid) VALUES ($1, least($2::text::xid8, $3::text::xid8))
+			ON CONFLICT (name) DO UPDATE SET xid = EXCLUDED.xid, updated_at = now()
+			WHERE outbox_relays.xid IS DISTINCT FROM EXCLUDED.xid`, name, next, horizon); err != nil {
+			return fmt.Errorf("relay cursor: %w", err)
 		}
 		if firstErr != nil && len(acked) == 0 {
 			return firstErr

@@ -312,3 +312,52 @@ func TestSweeperDoesNotPassAnEventTooYoungToBeDue(t *testing.T) {
 		t.Fatalf("second sweep republished %d (err %v), want the young event now due", got, err)
 	}
 }
+
+func TestRelayIsNotHeldUpByALongTransactionAndMissesNoneOfItsRows(t *testing.T) {
+	t.Parallel()
+	pool := testenv.DB(t)
+	n := testenv.StartNATS(t)
+	ctx := context.Background()
+	r := &outbox.Relay{Pool: pool, JS: n.JS, Log: testenv.Log(t)}
+
+	// A long transaction writes its event first, and stays open.
+	long, err := pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer long.Rollback(ctx) //nolint:errcheck // committed below; a no-op then
+	if err := outbox.Add(ctx, long, "complaint.received", "long-1", map[string]string{"event_id": "long-1"}); err != nil {
+		t.Fatal(err)
+	}
+	// Later transactions commit theirs.
+	addEvents(t, pool, 5, "short")
+	if _, err := r.RelayOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := streamMsgs(t, n); got != 5 {
+		t.Fatalf("with a transaction still open, %d events were published, want the 5 committed", got)
+	}
+	// The long transaction commits: its older row is published next.
+	if err := long.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	addEvents(t, pool, 2, "after")
+	for range 3 {
+		if _, err := r.RelayOnce(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := streamMsgs(t, n); got != 8 {
+		t.Fatalf("%d events published, want all 8", got)
+	}
+	var unsent int
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM outbox WHERE sent_at IS NULL`).Scan(&unsent); err != nil || unsent != 0 {
+		t.Fatalf("%d rows unsent (%v)", unsent, err)
+	}
+	// A new relay of the same subjects continues from the stored cursor
+	// and finds nothing left.
+	again := &outbox.Relay{Pool: pool, JS: n.JS, Log: testenv.Log(t)}
+	if got, err := again.RelayOnce(ctx); err != nil || got != 0 {
+		t.Fatalf("a second relay claimed %d rows (%v), want none", got, err)
+	}
+}
