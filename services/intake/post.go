@@ -2,15 +2,18 @@ package intake
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"mime"
 	"net"
 	"net/http"
+	"strconv"
 
 	"github.com/google/uuid"
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
+	"github.com/xiamen-eeb/nuisance/internal/event"
 	"github.com/xiamen-eeb/nuisance/internal/httpx"
 	"github.com/xiamen-eeb/nuisance/services/intake/workorder"
 )
@@ -29,7 +32,7 @@ type Answer struct {
 }
 
 func problem(w http.ResponseWriter, status int, kind, detail string, fields ...httpx.FieldError) {
-	answered(status).Inc()
+	requests.WithLabelValues(strconv.Itoa(status)).Inc()
 	httpx.WriteProblem(w, httpx.Problem{
 		Type:   "https://nuisance.xm.gov/problems/" + kind,
 		Status: status,
@@ -44,6 +47,19 @@ func clientOf(r *http.Request) string {
 		return r.RemoteAddr
 	}
 	return host
+}
+
+// verify checks the Standard Webhooks signature of body against every
+// configured secret; the library compares in constant time and enforces
+// the 5-minute timestamp tolerance.
+func (s *Service) verify(body []byte, h http.Header) error {
+	var err error
+	for _, wh := range s.hooks {
+		if err = wh.Verify(body, h); err == nil {
+			return nil
+		}
+	}
+	return err
 }
 
 func signatureDetail(err error) string {
@@ -97,7 +113,7 @@ func (s *Service) handlePost(w http.ResponseWriter, r *http.Request) {
 		problem(w, http.StatusTooManyRequests, "rate_limited", "too many requests from this client; retry after a second")
 		return
 	}
-	if !jsonContent(header(r.Header, "Content-Type")) {
+	if !jsonContent(r.Header.Get("Content-Type")) {
 		problem(w, http.StatusUnsupportedMediaType, "unsupported_media_type", "Content-Type must be application/json")
 		return
 	}
@@ -119,7 +135,7 @@ func (s *Service) handlePost(w http.ResponseWriter, r *http.Request) {
 		problem(w, http.StatusUnauthorized, "signature", signatureDetail(err))
 		return
 	}
-	webhookID := header(r.Header, "Webhook-Id")
+	webhookID := r.Header.Get("webhook-id")
 	if len(webhookID) > 128 {
 		problem(w, http.StatusBadRequest, "invalid", "webhook-id longer than 128 characters")
 		return
@@ -149,8 +165,8 @@ func (s *Service) handlePost(w http.ResponseWriter, r *http.Request) {
 		problem(w, http.StatusServiceUnavailable, "unavailable", "the complaint could not be stored; retry with the same webhook-id")
 		return
 	}
-	answered(status).Inc()
-	writeAnswer(w, status, ans)
+	requests.WithLabelValues(strconv.Itoa(status)).Inc()
+	httpx.WriteJSON(w, status, ans)
 }
 
 // submission is one work order waiting for a group commit.
@@ -192,7 +208,20 @@ func (s *Service) prepare(c Complaint, webhookID string) (*submission, error) {
 		return nil, err
 	}
 	cid := id.String()
-	payload, err := receivedPayload(cid, &c)
+	ev := event.ComplaintReceived{
+		EventID:         cid + ".received",
+		ComplaintID:     cid,
+		TicketID:        c.TicketID,
+		ReceivedAt:      c.ReceivedAt,
+		Description:     c.Description,
+		Category:        c.Category,
+		Subcategory:     c.Subcategory,
+		HotlineCategory: c.HotlineCategory,
+		Address:         c.Address,
+		Location:        c.Location,
+		Channel:         c.Channel,
+	}
+	payload, err := json.Marshal(ev)
 	if err != nil {
 		return nil, err
 	}

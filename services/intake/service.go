@@ -6,8 +6,6 @@ package intake
 import (
 	"context"
 	"fmt"
-	"net/http"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -15,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
+	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 	"go.uber.org/zap"
 	"golang.org/x/time/rate"
 
@@ -56,7 +55,7 @@ type Service struct {
 	cfg      Config
 	pool     *pgxpool.Pool
 	log      *zap.Logger
-	keys     []*signingKey
+	hooks    []*standardwebhooks.Webhook
 	parser   *workorder.Parser
 	subs     chan *submission
 	limiters sync.Map // client address -> *rate.Limiter
@@ -68,24 +67,6 @@ var requests = promauto.NewCounterVec(prometheus.CounterOpts{
 	Help: "Hotline intake requests by answer status.",
 }, []string{"status"})
 
-// Counters of the answers every accepted or repeated work order gets,
-// looked up once.
-var (
-	answeredAccepted  = requests.WithLabelValues(strconv.Itoa(http.StatusAccepted))
-	answeredDuplicate = requests.WithLabelValues(strconv.Itoa(http.StatusOK))
-)
-
-// answered is the request counter of an answer status.
-func answered(status int) prometheus.Counter {
-	switch status {
-	case http.StatusAccepted:
-		return answeredAccepted
-	case http.StatusOK:
-		return answeredDuplicate
-	}
-	return requests.WithLabelValues(strconv.Itoa(status))
-}
-
 // New builds the intake; Run must be running for posts to be stored.
 func New(cfg Config, pool *pgxpool.Pool, log *zap.Logger) (*Service, error) {
 	if len(cfg.Secrets) == 0 {
@@ -93,11 +74,11 @@ func New(cfg Config, pool *pgxpool.Pool, log *zap.Logger) (*Service, error) {
 	}
 	s := &Service{cfg: cfg, pool: pool, log: log, subs: make(chan *submission, cfg.MaxBatch*cfg.Committers*2), now: time.Now}
 	for i, sec := range cfg.Secrets {
-		k, err := newSigningKey(sec)
+		wh, err := standardwebhooks.NewWebhook(sec)
 		if err != nil {
 			return nil, fmt.Errorf("intake: hotline secret %d is not whsec_<base64>", i+1)
 		}
-		s.keys = append(s.keys, k)
+		s.hooks = append(s.hooks, wh)
 	}
 	p, err := workorder.NewParser()
 	if err != nil {

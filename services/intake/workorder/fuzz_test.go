@@ -1,15 +1,13 @@
 package workorder
 
 import (
-	"reflect"
 	"strings"
 	"testing"
 	"unicode/utf8"
 )
 
 // FuzzIntakeDecode feeds arbitrary bodies to the decoder: it must never
-// panic, whatever it accepts must satisfy the contract, and the one-pass
-// decoder must give the schema path's answer for every body it takes.
+// panic, and whatever it accepts must satisfy the contract.
 func FuzzIntakeDecode(f *testing.F) {
 	for _, seed := range append(plainSeeds, []string{
 		`{"ticket_id":"T-1","received_at":"2024-03-11T23:10:00+08:00","description":"夜间施工","address":"思明区"}`,
@@ -29,9 +27,6 @@ func FuzzIntakeDecode(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
 		c, fields, err := p.Parse(body)
-		if utf8.Valid(body) {
-			agree(t, p, body)
-		}
 		if err != nil || len(fields) > 0 {
 			return
 		}
@@ -58,7 +53,8 @@ func FuzzIntakeDecode(f *testing.F) {
 	})
 }
 
-// plainSeeds are bodies at the edges of what the one-pass decoder takes.
+// plainSeeds are bodies at the edges of the contract: escapes, surrogates,
+// odd timestamps, numbers at the limits, repeated and unknown keys.
 var plainSeeds = []string{
 	`{"ticket_id":"T-30","received_at":"2024-03-11T23:10:00Z","description":"NUL \u0000 here","address":"x\u0000","caller":{"name":"\u0000"}}`,
 	`{"ticket_id":"T-6","received_at":"2024-03-11T23:10:00.123456+08:00","description":"a\"b\\c\/d\b\f\n\r\t\u00e9\u4e2d","address":"x"}`,
@@ -85,47 +81,4 @@ var plainSeeds = []string{
 	`{"ticket_id":"T-27","received_at":"2024-03-11T23:10:00Z","description":"x","address":"x",}`,
 	`{"ticket_id":"T-28","received_at":"0000-01-01T00:00:00.Z","description":"x","address":"x"}`,
 	`{"ticket_id":"T-29","received_at":"2024-03-11T23:10:00Z","description":"x","location":{"lon":118.1,"lat":24.5,"crs":"bd09","crs":"gcj02"}}`,
-}
-
-// agree fails t unless the one-pass decoder, when it takes body, gives
-// what the schema path gives.
-func agree(t *testing.T, p *Parser, body []byte) {
-	t.Helper()
-	c, ok := decodePlain(body)
-	if !ok {
-		return
-	}
-	want, fields, err := p.parseSchema(body)
-	if err != nil || len(fields) > 0 {
-		t.Fatalf("one-pass decoder took %q, the schema refuses it: %v %v", body, err, fields)
-	}
-	if !c.ReceivedAt.Equal(want.ReceivedAt) || c.ReceivedAt.String() != want.ReceivedAt.String() {
-		t.Fatalf("%q: received_at %v, the schema path %v", body, c.ReceivedAt, want.ReceivedAt)
-	}
-	c.ReceivedAt = want.ReceivedAt
-	if !reflect.DeepEqual(c, want) {
-		t.Fatalf("%q: decoded %#v, the schema path %#v", body, c, want)
-	}
-}
-
-func TestPlainDecoderAgreesWithSchema(t *testing.T) {
-	t.Parallel()
-	p, err := NewParser()
-	if err != nil {
-		t.Fatal(err)
-	}
-	took := 0
-	for _, seed := range plainSeeds {
-		agree(t, p, []byte(seed))
-		if _, ok := decodePlain([]byte(seed)); ok {
-			took++
-		}
-	}
-	// The typical bodies must take the one-pass path, or it saves nothing.
-	for _, body := range []string{plainSeeds[1], plainSeeds[20], plainSeeds[21]} {
-		if _, ok := decodePlain([]byte(body)); !ok {
-			t.Errorf("one-pass decoder refused %s", body)
-		}
-	}
-	t.Logf("one-pass decoder took %d of %d edge bodies", took, len(plainSeeds))
 }

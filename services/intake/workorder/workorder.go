@@ -66,20 +66,13 @@ func (ErrNotUTF8) Error() string { return "body is not valid UTF-8" }
 
 // Parse validates body and decodes it. A non-nil error means body is not a
 // JSON document; fields name every offending property of one that is.
-//
-// A plainly valid work order, the usual case, is decoded in one pass;
-// any other body goes through the schema, which names what is wrong.
 func (p *Parser) Parse(body []byte) (Complaint, []FieldError, error) {
 	if !utf8.Valid(body) {
 		return Complaint{}, nil, ErrNotUTF8{}
 	}
-	c, ok := decodePlain(body)
-	if !ok {
-		var fe []FieldError
-		var err error
-		if c, fe, err = p.parseSchema(body); err != nil || len(fe) > 0 {
-			return c, fe, err
-		}
+	c, fe, err := p.parseSchema(body)
+	if err != nil || len(fe) > 0 {
+		return c, fe, err
 	}
 	if fe := unstorable(&c); len(fe) > 0 {
 		return Complaint{}, fe, nil
