@@ -45,6 +45,7 @@ type options struct {
 	concurrency int
 	rate        float64
 	days        int
+	planted     int
 	raw         int
 	seed        int64
 	start       string
@@ -64,6 +65,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	fs.IntVar(&o.raw, "raw", 50000, "messages and rows for the bare JetStream and PostgreSQL rates")
 	fs.Int64Var(&o.seed, "seed", 1, "seed of the simulated feed")
 	fs.IntVar(&o.days, "days", 1, "days the feed's complaints are spread over, ending on -start (more than one replays history: deadlines already past escalate)")
+	fs.IntVar(&o.planted, "planted", 0, "repeat-complaint sites planted in the feed (default: the simulator's, one per 20 repeat complaints; a large feed over a small city needs fewer, larger sites)")
 	fs.StringVar(&o.start, "start", "", "day the feed is received, YYYY-MM-DD in Asia/Shanghai (default: today, so deadlines are not all past due)")
 	fs.StringVar(&o.dir, "dir", "", "working directory: binaries, NATS data, logs and the private PostgreSQL (default: a temporary directory)")
 	fs.StringVar(&o.out, "o", "", "also write the markdown table to this file")
@@ -72,8 +74,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if o.n <= 0 || o.concurrency <= 0 || o.raw <= 0 || o.rate < 0 || o.days <= 0 {
-		return errors.New("-n, -concurrency, -raw and -days must be positive, -rate not negative")
+	if o.n <= 0 || o.concurrency <= 0 || o.raw <= 0 || o.rate < 0 || o.days <= 0 || o.planted < 0 {
+		return errors.New("-n, -concurrency, -raw and -days must be positive, -rate and -planted not negative")
 	}
 	if o.timeout == 0 {
 		o.timeout = 2*time.Minute + time.Duration(o.n)*5*time.Millisecond
@@ -121,7 +123,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	// By default one day's complaints: a replayed month would put every
 	// case past its deadline at once and measure the escalation timers,
 	// not the flow.
-	feed, err := simulate.Generate(simulate.Config{Seed: o.seed, Count: o.n, Start: first, Days: o.days})
+	feed, err := simulate.Generate(simulate.Config{Seed: o.seed, Count: o.n, Start: first, Days: o.days, Planted: o.planted})
 	if err != nil {
 		return err
 	}
