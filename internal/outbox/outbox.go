@@ -194,9 +194,12 @@ func (r *Relay) listen(ctx context.Context, wake chan<- struct{}) {
 			continue
 		}
 		for ctx.Err() == nil {
-			_, err := conn.Conn().WaitForNotification(ctx)
+			n, err := conn.Conn().WaitForNotification(ctx)
 			if err != nil {
 				break
+			}
+			if !wakesFor(r.Subjects, n.Payload) {
+				continue // another relay's events
 			}
 			select {
 			case wake <- struct{}{}:
@@ -208,6 +211,22 @@ func (r *Relay) listen(ctx context.Context, wake chan<- struct{}) {
 		_ = conn.Conn().Close(context.Background())
 		conn.Release()
 	}
+}
+
+// wakesFor reports whether a notification of new events whose subjects
+// begin with the token payload concerns a relay of filters. An empty
+// payload concerns every relay.
+func wakesFor(filters []string, payload string) bool {
+	if len(filters) == 0 || payload == "" {
+		return true
+	}
+	for _, f := range filters {
+		first, _, _ := strings.Cut(f, ".")
+		if first == payload || first == "*" || first == ">" {
+			return true
+		}
+	}
+	return false
 }
 
 func sleep(ctx context.Context, d time.Duration) {

@@ -361,3 +361,29 @@ func TestRelayIsNotHeldUpByALongTransactionAndMissesNoneOfItsRows(t *testing.T) 
 		t.Fatalf("a second relay claimed %d rows (%v), want none", got, err)
 	}
 }
+
+func TestRelayOfSomeSubjectsWakesForThemAndNotForOthers(t *testing.T) {
+	t.Parallel()
+	pool := testenv.DB(t)
+	n := testenv.StartNATS(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	r := &outbox.Relay{Pool: pool, JS: n.JS, Log: testenv.Log(t), Poll: time.Hour, Subjects: []string{"complaint.>"}}
+	go func() { _ = r.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	time.Sleep(200 * time.Millisecond) // let the first scan pass before the insert
+	// Events on another relay's subjects first: the notification names
+	// them, and this relay stays asleep; then its own.
+	err := pgx.BeginFunc(context.Background(), pool, func(tx pgx.Tx) error {
+		return outbox.Add(context.Background(), tx, "case.assigned.x", "other-1", map[string]string{"event_id": "other-1"})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	addEvents(t, pool, 3, "mine")
+	testenv.Eventually(t, 5*time.Second, "its own events relayed without polling", func() bool { return streamMsgs(t, n) == 3 })
+	var sent bool
+	if err := pool.QueryRow(context.Background(), `SELECT sent_at IS NOT NULL FROM outbox WHERE event_id = 'other-1'`).Scan(&sent); err != nil || sent {
+		t.Fatalf("the other relay's event was sent (%v)", err)
+	}
+}
