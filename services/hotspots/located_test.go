@@ -5,8 +5,12 @@ import (
 	"math"
 	"slices"
 	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/xiamen-eeb/nuisance/internal/event"
+	"github.com/xiamen-eeb/nuisance/internal/natsx"
 )
 
 func TestComplaintsFormHotspotWithMembersAndEvents(t *testing.T) {
@@ -245,5 +249,44 @@ func TestInvalidComplaintsAreRefused(t *testing.T) {
 		} else if !isInvalid(errs[0]) {
 			t.Errorf("%s: %v is not marked invalid, so it would be retried", tc.name, errs[0])
 		}
+	}
+}
+
+func TestRebuildOutlastingTheBatchDeadlineIsNotRepeated(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	c1, c2 := located("c1", 0, 0, t0), located("c2", 10, 0, t0.Add(hours(1)))
+	e.handle(t, c1)
+	addComplaints(t, e.pool, c2)
+
+	rebuilt := 0
+	e.svc.mu.Lock()
+	e.svc.stale = true // a batch failed after the engine moved
+	e.svc.afterRebuild = func() {
+		rebuilt++
+		time.Sleep(400 * time.Millisecond) // a rebuild longer than the batch may take
+	}
+	e.svc.mu.Unlock()
+
+	// The batch's deadline passes during the rebuild: it fails, and the
+	// engine is left rebuilt, not marked for another rebuild.
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	err := pgx.BeginFunc(context.Background(), e.pool, func(tx pgx.Tx) error {
+		return e.svc.HandleComplaintsLocated(ctx, tx, []event.ComplaintLocated{c2}, []natsx.Meta{{}})
+	})
+	if err == nil {
+		t.Fatal("the batch outlived its deadline and did not fail")
+	}
+	if rebuilt != 1 {
+		t.Fatalf("%d rebuilds, want 1", rebuilt)
+	}
+	// The next delivery clusters without rebuilding again.
+	e.handle(t, c2)
+	if rebuilt != 1 {
+		t.Fatalf("%d rebuilds, want still 1: every batch would fail the same way", rebuilt)
+	}
+	if _, ok := member(t, e.pool, "c2"); !ok {
+		t.Fatal("c2 was not stored")
 	}
 }

@@ -93,6 +93,9 @@ type Service struct {
 	// lastXact is the transaction of the last batch of located complaints;
 	// when it turns out not to have committed, the engine is rebuilt.
 	lastXact string
+	// afterRebuild, when set, runs after every rebuild; tests use it to
+	// make a rebuild outlast a batch's deadline.
+	afterRebuild func()
 }
 
 var (

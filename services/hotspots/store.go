@@ -156,6 +156,9 @@ func (s *Service) rebuild(ctx context.Context, q querier) error {
 	}
 	s.engine, s.stale = e, false
 	rebuilds.Inc()
+	if s.afterRebuild != nil {
+		s.afterRebuild()
+	}
 	inMemory.WithLabelValues(s.durable).Set(float64(e.Len()))
 	return nil
 }
@@ -176,9 +179,14 @@ const xactCheck = `SELECT pg_current_xact_id()::text,
 
 // syncForBatch brings the engine in step with the database at the start
 // of a batch: when the previous batch ran in another transaction that did
-// not commit, or a write failed since, the engine is rebuilt from what tx
-// sees. It records tx as the transaction of the last batch. The caller
-// holds s.mu.
+// not commit, or a write failed since, the engine is rebuilt. It records
+// tx as the transaction of the last batch. The caller holds s.mu.
+//
+// The rebuild runs on its own time, not the batch's: a rebuild longer than
+// the batch's deadline would otherwise fail its batch, whose failure would
+// call for another rebuild, and so on for ever. When the deadline passed
+// meanwhile, the batch fails before the engine moves, and the next one
+// starts from the rebuilt engine.
 func (s *Service) syncForBatch(ctx context.Context, tx pgx.Tx) error {
 	var xact, last string
 	if err := tx.QueryRow(ctx, xactCheck, s.lastXact).Scan(&xact, &last); err != nil {
@@ -187,9 +195,32 @@ func (s *Service) syncForBatch(ctx context.Context, tx pgx.Tx) error {
 	if xact != s.lastXact && last != "committed" {
 		s.stale = true
 	}
-	s.lastXact = xact
 	if s.stale || s.engine == nil {
-		return s.rebuild(ctx, tx)
+		// At the first call in tx, tx has written nothing of the engine's
+		// and the engine is rebuilt from what is committed, whatever
+		// becomes of tx; later calls in tx (one complaint per savepoint)
+		// rebuild from tx, which sees its own earlier complaints.
+		first := xact != s.lastXact
+		var q querier = tx
+		if first {
+			q = s.pool
+		}
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), rebuildTimeout)
+		err := s.rebuild(rctx, q)
+		cancel()
+		if err != nil {
+			return err
+		}
+		if first {
+			s.lastXact = "" // the engine holds only what is committed
+		}
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("engine rebuilt after the batch's deadline: %w", err)
+		}
 	}
+	s.lastXact = xact
 	return nil
 }
+
+// rebuildTimeout bounds one rebuild of the engine from PostgreSQL.
+const rebuildTimeout = 10 * time.Minute
