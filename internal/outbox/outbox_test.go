@@ -10,6 +10,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/xiamen-eeb/nuisance/internal/outbox"
 	"github.com/xiamen-eeb/nuisance/internal/testenv"
@@ -385,5 +386,44 @@ func TestRelayOfSomeSubjectsWakesForThemAndNotForOthers(t *testing.T) {
 	var sent bool
 	if err := pool.QueryRow(context.Background(), `SELECT sent_at IS NOT NULL FROM outbox WHERE event_id = 'other-1'`).Scan(&sent); err != nil || sent {
 		t.Fatalf("the other relay's event was sent (%v)", err)
+	}
+}
+
+func TestSweeperWaitsForAConsumerWorkingThroughABacklog(t *testing.T) {
+	t.Parallel()
+	pool := testenv.DB(t)
+	n := testenv.StartNATS(t)
+	ctx := context.Background()
+	cons, err := n.JS.CreateOrUpdateConsumer(ctx, "COMPLAINTS", jetstream.ConsumerConfig{
+		Durable: "geocoder", AckPolicy: jetstream.AckExplicitPolicy, FilterSubject: "complaint.received"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Ten events published and sent long ago; the consumer has not been
+	// given them yet: a backlog, not a loss.
+	addEvents(t, pool, 10, "queued")
+	r := &outbox.Relay{Pool: pool, JS: n.JS, Log: testenv.Log(t)}
+	if _, err := r.RelayOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pool.Exec(ctx, `UPDATE outbox SET sent_at = now() - interval '2 hours', created_at = now() - interval '2 hours'`); err != nil {
+		t.Fatal(err)
+	}
+	s := &outbox.Sweeper{Pool: pool, JS: n.JS, Log: testenv.Log(t), After: time.Hour,
+		Watches: []outbox.Watch{{Consumer: "geocoder", Filter: "complaint.received"}}}
+	if got, err := s.SweepOnce(ctx); err != nil || got != 0 {
+		t.Fatalf("swept %d events (%v) of a consumer with a backlog, want none", got, err)
+	}
+	// The consumer takes the messages (and loses the effect of them):
+	// with nothing queued any more, the sweep republishes them.
+	batch, err := cons.Fetch(10, jetstream.FetchMaxWait(2*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for m := range batch.Messages() {
+		_ = m.Ack()
+	}
+	if got, err := s.SweepOnce(ctx); err != nil || got != 10 {
+		t.Fatalf("swept %d events (%v) once the backlog drained, want 10", got, err)
 	}
 }

@@ -8,6 +8,8 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
+
+	"github.com/xiamen-eeb/nuisance/internal/natsx"
 )
 
 // Watch names a consumer whose input the sweeper checks: every outbox
@@ -52,6 +54,22 @@ func (s *Sweeper) Run(ctx context.Context) error {
 	}
 }
 
+// behind reports whether w's consumer has messages in its stream it has
+// not yet been given: a consumer working through a backlog. A consumer
+// that cannot be found is not behind.
+func (s *Sweeper) behind(ctx context.Context, w Watch) bool {
+	stream := natsx.StreamFor(w.Filter)
+	if stream == "" {
+		return false
+	}
+	c, err := s.JS.Consumer(ctx, stream, w.Consumer)
+	if err != nil {
+		return false
+	}
+	info, err := c.Info(ctx)
+	return err == nil && info.NumPending > 0
+}
+
 // likePattern turns a NATS subject filter into a SQL LIKE pattern.
 func likePattern(filter string) string {
 	var b strings.Builder
@@ -83,6 +101,11 @@ func (s *Sweeper) SweepOnce(ctx context.Context) (int, error) {
 	}
 	total := 0
 	for _, w := range s.Watches {
+		if s.behind(ctx, w) {
+			// Its events are queued, not lost: republishing them would
+			// only add to the queue. The sweep waits until it drains.
+			continue
+		}
 		for range 200 {
 			stalled, more, err := s.page(ctx, w)
 			if err != nil {
