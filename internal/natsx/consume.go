@@ -139,7 +139,7 @@ func NewBatchConsumer[T Event](ctx context.Context, js jetstream.JetStream, pool
 	} else {
 		cfg.FilterSubjects = spec.Filters
 	}
-	cons, err := js.CreateOrUpdateConsumer(ctx, spec.Stream, cfg)
+	cons, err := declare(ctx, js, log, spec.Stream, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("declare consumer %s: %w", spec.Durable, err)
 	}
@@ -150,6 +150,33 @@ func NewBatchConsumer[T Event](ctx context.Context, js jetstream.JetStream, pool
 		}
 	}
 	return c, nil
+}
+
+// DeclareFor is how long a consumer's declaration is retried: JetStream may
+// be electing a leader after a node restarted, or the stream may not be
+// declared yet by the process that owns it.
+var DeclareFor = time.Minute
+
+// declare creates or updates the durable consumer, retrying with backoff
+// for DeclareFor.
+func declare(ctx context.Context, js jetstream.JetStream, log *zap.Logger, stream string, cfg jetstream.ConsumerConfig) (jetstream.Consumer, error) {
+	deadline := time.Now().Add(DeclareFor)
+	for attempt := uint64(1); ; attempt++ {
+		cons, err := js.CreateOrUpdateConsumer(ctx, stream, cfg)
+		if err == nil {
+			return cons, nil
+		}
+		wait := Backoff(attempt)
+		if ctx.Err() != nil || time.Now().Add(wait).After(deadline) {
+			return nil, err
+		}
+		log.Warn("declare consumer; retrying", zap.String("consumer", cfg.Durable), zap.Duration("in", wait), zap.Error(err))
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-time.After(wait):
+		}
+	}
 }
 
 // Run consumes until ctx is cancelled, then finishes the batch in hand and

@@ -309,3 +309,26 @@ func TestBatchConsumerWorksBatchesAndIsolatesAFailure(t *testing.T) {
 		t.Fatal("the dead-lettered event is recorded as processed")
 	}
 }
+
+func TestConsumerDeclaredBeforeItsStreamWaitsForIt(t *testing.T) {
+	t.Parallel()
+	s := newSetup(t)
+	ctx := context.Background()
+	// Another process declares the stream a moment later.
+	go func() {
+		time.Sleep(time.Second)
+		_, _ = s.n.JS.CreateStream(ctx, jetstream.StreamConfig{Name: "LATER", Subjects: []string{"later.>"}})
+	}()
+	c, err := natsx.NewConsumer(ctx, s.n.JS, s.pool, testenv.Log(t), natsx.ConsumerSpec{
+		Stream: "LATER", Durable: "waits", Filters: []string{"later.>"},
+	}, func(context.Context, pgx.Tx, event.ComplaintReceived, natsx.Meta) error { return nil })
+	if err != nil {
+		t.Fatalf("declared before its stream: %v", err)
+	}
+	if c == nil {
+		t.Fatal("no consumer")
+	}
+	if _, err := s.n.JS.Consumer(ctx, "LATER", "waits"); err != nil {
+		t.Fatalf("the consumer is not on the server: %v", err)
+	}
+}
