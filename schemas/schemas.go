@@ -5,9 +5,11 @@ package schemas
 import (
 	"bytes"
 	"embed"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -95,8 +97,13 @@ func Validate(s *jsonschema.Schema, body []byte) ([]FieldError, error) {
 	return ValidateValue(s, doc), nil
 }
 
-// ValidateValue checks an already decoded document.
+// ValidateValue checks an already decoded document. Numbers beyond the
+// range of a float64 are refused first, naming their field: the validator
+// cannot compare them (it panics on 1E1000001).
 func ValidateValue(s *jsonschema.Schema, doc any) []FieldError {
+	if out := outOfRange(doc, ""); len(out) > 0 {
+		return out
+	}
 	err := s.Validate(doc)
 	if err == nil {
 		return nil
@@ -133,3 +140,36 @@ func ValidateValue(s *jsonschema.Schema, doc any) []FieldError {
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Field < out[j].Field })
 	return out
 }
+
+// outOfRange names every number in doc, a document decoded with
+// json.Number, that a float64 cannot hold.
+func outOfRange(doc any, at string) []FieldError {
+	var out []FieldError
+	switch v := doc.(type) {
+	case json.Number:
+		if _, err := strconv.ParseFloat(string(v), 64); err != nil {
+			field := at
+			if field == "" {
+				field = "/"
+			}
+			out = append(out, FieldError{Field: field, Detail: "number out of range"})
+		}
+	case map[string]any:
+		keys := make([]string, 0, len(v))
+		for k := range v {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			out = append(out, outOfRange(v[k], at+"/"+pointerEscaper.Replace(k))...)
+		}
+	case []any:
+		for i, x := range v {
+			out = append(out, outOfRange(x, at+"/"+strconv.Itoa(i))...)
+		}
+	}
+	return out
+}
+
+// pointerEscaper escapes a key for a JSON pointer (RFC 6901).
+var pointerEscaper = strings.NewReplacer("~", "~0", "/", "~1")

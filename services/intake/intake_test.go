@@ -203,6 +203,7 @@ func TestRejections(t *testing.T) {
 		{"invalid utf-8", "application/json", []byte("{\"ticket_id\":\"T-j\",\"received_at\":\"2024-03-11T23:10:00+08:00\",\"description\":\"\xff\xfe\",\"address\":\"思明区\"}"), nil, 400, ""},
 		{"not json", "application/json", []byte(`{"ticket_id":`), nil, 400, ""},
 		{"huge number", "application/json", []byte(`{"ticket_id":"T-k","received_at":"2024-03-11T23:10:00+08:00","description":"吵","location":{"lon":1e400,"lat":24.5}}`), nil, 400, "/location/lon"},
+		{"number past any float", "application/json", []byte(`{"ticket_id":"T-k2","received_at":"2024-03-11T23:10:00+08:00","description":"吵","location":{"lon":118.1,"lat":1E1000001}}`), nil, 400, "/location/lat"},
 		{"deeply nested", "application/json", []byte(`{"ticket_id":"T-l","received_at":"2024-03-11T23:10:00+08:00","description":"吵","address":` + strings.Repeat("[", 5000) + strings.Repeat("]", 5000) + `}`), nil, 400, "/address"},
 		{"sql in the ticket id", "application/json", []byte(`{"ticket_id":"T'; DROP TABLE complaints;--","received_at":"2024-03-11T23:10:00+08:00","description":"吵","address":"思明区"}`), nil, 400, "/ticket_id"},
 		{"NUL in the description", "application/json", []byte(`{"ticket_id":"T-n","received_at":"2024-03-11T23:10:00+08:00","description":"吵\u0000","address":"思明区"}`), nil, 400, "/description"},
