@@ -45,22 +45,12 @@ func BenchmarkRelay(b *testing.B) {
 	}
 	write("old", 20000)
 	drain()
-	_, statErr := pool.Exec(ctx, `CREATE EXTENSION IF NOT EXISTS pg_stat_statements`)
-	if statErr == nil {
-		_, statErr = pool.Exec(ctx, `SELECT pg_stat_statements_reset(0, (SELECT oid FROM pg_database WHERE datname = current_database()), 0)`)
-	}
+	st := testenv.StartStatements(b, pool, "INSERT INTO outbox (%")
 	write(fmt.Sprintf("new%d", b.N), b.N)
 	b.ResetTimer()
 	drain()
 	b.StopTimer()
-	if statErr != nil {
-		return
-	}
-	var ms float64
-	if err := pool.QueryRow(ctx, `SELECT coalesce(sum(total_exec_time), 0) FROM pg_stat_statements s
-		JOIN pg_database d ON d.oid = s.dbid WHERE d.datname = current_database()
-		AND (query LIKE '%FROM outbox%' OR query LIKE 'UPDATE outbox%' OR query LIKE '%outbox relay%')
-		AND query NOT LIKE 'INSERT INTO outbox (%'`).Scan(&ms); err == nil {
+	if _, ms, ok := st.Totals(b); ok {
 		b.ReportMetric(ms*1000/float64(b.N), "pg-µs/event")
 	}
 }

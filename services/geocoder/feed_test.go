@@ -213,7 +213,7 @@ func BenchmarkConsumer(b *testing.B) {
 	pool, nt := testenv.DB(b), testenv.StartNATS(b)
 	cs := feed(b, b.N)
 	loadFeed(b, pool, nt.JS, cs)
-	st := startStatements(b, pool)
+	st := testenv.StartStatements(b, pool, "SELECT count(*) FROM processed_events%")
 	b.ResetTimer()
 	start := time.Now()
 	runGeocoder(b, pool, nt.JS)
@@ -223,5 +223,5 @@ func BenchmarkConsumer(b *testing.B) {
 	elapsed := time.Since(start)
 	b.StopTimer()
 	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "complaints/s")
-	st.report(b, b.N)
+	st.Report(b, b.N, "complaint")
 }

@@ -60,7 +60,7 @@ func BenchmarkHandleComplaintLocated(b *testing.B) {
 	evs := month(b.N)
 	copyComplaints(b, pool, evs)
 
-	st := startStatements(b, pool)
+	st := testenv.StartStatements(b, pool)
 	b.ResetTimer()
 	start := time.Now()
 	for i := 0; i < len(evs); i += 256 {
@@ -72,5 +72,5 @@ func BenchmarkHandleComplaintLocated(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "complaints/s")
 	b.StopTimer()
-	st.report(b, b.N)
+	st.Report(b, b.N, "complaint")
 }

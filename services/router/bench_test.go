@@ -12,6 +12,7 @@ import (
 
 	"github.com/xiamen-eeb/nuisance/internal/event"
 	"github.com/xiamen-eeb/nuisance/internal/natsx"
+	"github.com/xiamen-eeb/nuisance/internal/testenv"
 	"github.com/xiamen-eeb/nuisance/services/router"
 )
 
@@ -92,17 +93,13 @@ func BenchmarkHandleComplaintClustered(b *testing.B) {
 }
 
 // statements measures what PostgreSQL did for the benchmark: the
-// statements its pool sent, counted as they are sent, and their execution
-// time from pg_stat_statements, when the server preloads it. The test
-// cluster is shared, so pg_stat_statements may evict entries under load;
-// the time is then reported as a lower bound.
+// statements its pool sent, counted as they are sent (the test cluster is
+// shared, and pg_stat_statements may evict entries under load), and their
+// execution time from pg_stat_statements.
 type statements struct {
-	e       *env
-	pool    *pgxpool.Pool
-	sent    *atomic.Int64
-	dbid    uint32
-	dealloc int64
-	ok      bool
+	pool *pgxpool.Pool
+	sent *atomic.Int64
+	pg   *testenv.Statements
 }
 
 // counter counts every statement a connection sends, batched or not.
@@ -124,7 +121,7 @@ func (c counter) TraceBatchEnd(context.Context, *pgx.Conn, pgx.TraceBatchEndData
 // migrations are not the router's work.
 func startStatements(b *testing.B, e *env) statements {
 	b.Helper()
-	s := statements{e: e, sent: new(atomic.Int64)}
+	s := statements{sent: new(atomic.Int64)}
 	cfg := e.pool.Config().Copy()
 	cfg.ConnConfig.Tracer = counter{s.sent}
 	pool, err := pgxpool.NewWithConfig(e.ctx, cfg)
@@ -133,56 +130,16 @@ func startStatements(b *testing.B, e *env) statements {
 	}
 	b.Cleanup(pool.Close)
 	s.pool = pool
-	if _, err := e.pool.Exec(e.ctx, `CREATE EXTENSION IF NOT EXISTS pg_stat_statements`); err != nil {
-		b.Logf("no pg_stat_statements: %v", err)
-		return s
-	}
-	if err := e.pool.QueryRow(e.ctx, `SELECT oid FROM pg_database WHERE datname = current_database()`).Scan(&s.dbid); err != nil {
-		b.Fatal(err)
-	}
-	if _, err := e.pool.Exec(e.ctx, `SELECT pg_stat_statements_reset(0, $1, 0)`, s.dbid); err != nil {
-		b.Logf("reset pg_stat_statements: %v", err)
-		return s
-	}
-	if err := e.pool.QueryRow(e.ctx, `SELECT dealloc FROM pg_stat_statements_info`).Scan(&s.dealloc); err != nil {
-		b.Fatal(err)
-	}
-	s.ok = true
+	s.pg = testenv.StartStatements(b, e.pool)
 	return s
 }
 
 // report adds the statements sent and PostgreSQL's execution time per
-// complaint to the benchmark's figures, and logs the costliest
-// statements.
+// complaint to the benchmark's figures.
 func (s statements) report(b *testing.B, complaints int) {
 	b.Helper()
 	b.ReportMetric(float64(s.sent.Load())/float64(complaints), "stmts/complaint")
-	if !s.ok {
-		return
-	}
-	var ms float64
-	var dealloc int64
-	if err := s.e.pool.QueryRow(s.e.ctx, `SELECT COALESCE(sum(total_exec_time), 0)::float8, (SELECT dealloc FROM pg_stat_statements_info)
-		FROM pg_stat_statements WHERE dbid = $1 AND query NOT LIKE '%pg_stat_statements%'`, s.dbid).Scan(&ms, &dealloc); err != nil {
-		b.Fatal(err)
-	}
-	if dealloc != s.dealloc {
-		b.Logf("pg_stat_statements evicted entries during the run: pg-ms/complaint is a lower bound")
-	}
-	b.ReportMetric(ms/float64(complaints), "pg-ms/complaint")
-	rows, err := s.e.pool.Query(s.e.ctx, `SELECT calls, total_exec_time, left(regexp_replace(query, '\s+', ' ', 'g'), 90)
-		FROM pg_stat_statements WHERE dbid = $1 AND query NOT LIKE '%pg_stat_statements%' ORDER BY total_exec_time DESC LIMIT 8`, s.dbid)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var n int64
-		var t float64
-		var q string
-		if err := rows.Scan(&n, &t, &q); err != nil {
-			b.Fatal(err)
-		}
-		b.Logf("%7d calls %9.1f ms  %s", n, t, q)
+	if _, ms, ok := s.pg.Totals(b); ok {
+		b.ReportMetric(ms/float64(complaints), "pg-ms/complaint")
 	}
 }
