@@ -201,9 +201,9 @@ func (w *Writes) OpenAssigned(by Actor, nc NewCase, a Assignment, tickets []stri
 
 // Merge queues Merge of a complaint no case holds into c, which the
 // caller read with Columns and locked (FOR UPDATE) in the transaction the
-// writes go to, or which a transition queued on w returned. tickets are
-// the case's work orders with the complaint's.
-func (w *Writes) Merge(c Case, by Actor, complaintID, hotspotID string, tickets []string, at time.Time) (Case, error) {
+// writes go to, or which a transition queued on w returned. ticket is the
+// complaint's work order, the one its event concerns.
+func (w *Writes) Merge(c Case, by Actor, complaintID, hotspotID, ticket string, at time.Time) (Case, error) {
 	if err := by.check(); err != nil {
 		return Case{}, err
 	}
@@ -220,7 +220,7 @@ func (w *Writes) Merge(c Case, by Actor, complaintID, hotspotID string, tickets 
 		return Case{}, err
 	}
 	w.members = append(w.members, member{complaintID: complaintID, caseID: c.ID, at: at})
-	return n, w.record(n, by, c.Status, "merge", KindMerged, "complaint "+complaintID, tickets, at)
+	return n, w.record(n, by, c.Status, "merge", KindMerged, "complaint "+complaintID, []string{ticket}, at)
 }
 
 // Reopen queues Reopen of the resolved case c, read with Columns and

@@ -3,7 +3,6 @@ package caseflow_test
 import (
 	"context"
 	"fmt"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -51,19 +50,17 @@ var oneByOne = lifecycle{
 }
 
 // locked reads and locks a case as the router's place query does, with
-// its tickets and those with the complaint's.
-func locked(ctx context.Context, tx pgx.Tx, caseID, complaintID string) (caseflow.Case, []string, []string, error) {
+// its tickets, and names the complaint's ticket.
+func locked(ctx context.Context, tx pgx.Tx, caseID, complaintID string) (caseflow.Case, []string, string, error) {
 	c, err := caseflow.Scan(tx.QueryRow(ctx, `SELECT `+caseflow.Columns+` FROM cases c WHERE c.id = $1 FOR UPDATE`, caseID))
 	if err != nil {
-		return c, nil, nil, err
+		return c, nil, "", err
 	}
 	tickets, err := caseflow.Tickets(ctx, tx, caseID)
 	if err != nil {
-		return c, nil, nil, err
+		return c, nil, "", err
 	}
-	with := append(slices.Clone(tickets), strings.TrimPrefix(complaintID, "cmp_"))
-	slices.Sort(with)
-	return c, tickets, with, nil
+	return c, tickets, strings.TrimPrefix(complaintID, "cmp_"), nil
 }
 
 // queued runs the same transitions through caseflow.Writes.
@@ -76,18 +73,18 @@ var queued = lifecycle{
 		return w.Send(ctx, tx)
 	},
 	merge: func(ctx context.Context, tx pgx.Tx, caseID, complaintID, hotspot string) error {
-		c, _, with, err := locked(ctx, tx, caseID, complaintID)
+		c, _, ticket, err := locked(ctx, tx, caseID, complaintID)
 		if err != nil {
 			return err
 		}
 		var w caseflow.Writes
-		if _, err := w.Merge(c, router, complaintID, hotspot, with, at); err != nil {
+		if _, err := w.Merge(c, router, complaintID, hotspot, ticket, at); err != nil {
 			return err
 		}
 		return w.Send(ctx, tx)
 	},
 	reopen: func(ctx context.Context, tx pgx.Tx, caseID, complaintID string, sign, resolve time.Time) error {
-		c, tickets, with, err := locked(ctx, tx, caseID, complaintID)
+		c, tickets, ticket, err := locked(ctx, tx, caseID, complaintID)
 		if err != nil {
 			return err
 		}
@@ -96,7 +93,7 @@ var queued = lifecycle{
 		if err != nil {
 			return err
 		}
-		if _, err := w.Merge(n, router, complaintID, "", with, at); err != nil {
+		if _, err := w.Merge(n, router, complaintID, "", ticket, at); err != nil {
 			return err
 		}
 		return w.Send(ctx, tx)
@@ -169,7 +166,7 @@ func TestWritesLeaveWhatTheTransitionsLeave(t *testing.T) {
 	if got != want {
 		t.Errorf("queued writes left\n%s\nthe transitions one by one left\n%s", got, want)
 	}
-	for _, s := range []string{`"action": "reopen"`, `"case.assigned.siming-eco"`, `"case.merged"`, `"tickets": ["T1", "T2", "T3"]`, `"reopened": 1`} {
+	for _, s := range []string{`"action": "reopen"`, `"case.assigned.siming-eco"`, `"case.merged"`, `"tickets": ["T1", "T3"]`, `"tickets": ["T2"]`, `"reopened": 1`} {
 		if !strings.Contains(want, s) {
 			t.Errorf("the lifecycle left no %s:\n%s", s, want)
 		}
@@ -188,7 +185,7 @@ func TestWritesRefuseACaseThatMoved(t *testing.T) {
 		queue func(w *caseflow.Writes) error
 	}{
 		{"merge into a stale read", func(w *caseflow.Writes) error {
-			_, err := w.Merge(stale, router, second, "", []string{"T1", "T2"}, at)
+			_, err := w.Merge(stale, router, second, "", "T2", at)
 			return err
 		}},
 		{"reopen a case that is not resolved", func(w *caseflow.Writes) error {
@@ -241,21 +238,21 @@ func TestWritesOfManyCasesGoOutAsOneStatementPerTable(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		first, err = w.Merge(first, router, ids["T2"], "hs_1", []string{"T1", "T2"}, at)
+		first, err = w.Merge(first, router, ids["T2"], "hs_1", "T2", at)
 		if err != nil {
 			return err
 		}
 		if _, err := w.OpenAssigned(router, newCase(ids["T3"]), a, []string{"T3"}, at); err != nil {
 			return err
 		}
-		merged, err := w.Merge(old, router, ids["T4"], "", []string{"T0", "T4"}, at)
+		merged, err := w.Merge(old, router, ids["T4"], "", "T4", at)
 		if err != nil {
 			return err
 		}
-		if _, err := w.Merge(old, router, ids["T5"], "", []string{"T0", "T5"}, at); fault.KindOf(err) != fault.Conflict {
+		if _, err := w.Merge(old, router, ids["T5"], "", "T5", at); fault.KindOf(err) != fault.Conflict {
 			t.Errorf("merge into a stale copy of a queued case: %v, want a conflict", err)
 		}
-		if _, err := w.Merge(merged, router, ids["T5"], "", []string{"T0", "T4", "T5"}, at); err != nil {
+		if _, err := w.Merge(merged, router, ids["T5"], "", "T5", at); err != nil {
 			return err
 		}
 		// cases inserted, cases updated, members, assignments, timers, audit, outbox
@@ -293,8 +290,8 @@ func TestWritesOfManyCasesGoOutAsOneStatementPerTable(t *testing.T) {
 		t.Errorf("audit of the first case %v, want [open assign merge]", actions)
 	}
 	evs := events(t, ctx, pool, old.ID)
-	if len(evs) != 4 || fmt.Sprint(evs[3].Ev.Tickets) != "[T0 T4 T5]" {
-		t.Errorf("events of the old case %+v, want opened, assigned and two merges holding T0 T4 T5", evs)
+	if len(evs) != 4 || fmt.Sprint(evs[2].Ev.Tickets) != "[T4]" || fmt.Sprint(evs[3].Ev.Tickets) != "[T5]" {
+		t.Errorf("events of the old case %+v, want opened, assigned and two merges, of T4 and of T5", evs)
 	}
 	for _, q := range []struct {
 		sql  string

@@ -412,18 +412,21 @@ func Merge(ctx context.Context, tx pgx.Tx, caseID string, by Actor, complaintID,
 		return Case{}, false, conflict(c, "merge a complaint into", StatusOpen, StatusAssigned, StatusAccepted, StatusResolved, StatusReturned)
 	}
 	at := nowFrom(ctx)
-	tag, err := tx.Exec(ctx, `INSERT INTO case_complaints (complaint_id, case_id, joined_at) VALUES ($1, $2, $3) ON CONFLICT (complaint_id) DO NOTHING`, complaintID, caseID, at)
+	var ticket string
+	err = tx.QueryRow(ctx, `WITH j AS (INSERT INTO case_complaints (complaint_id, case_id, joined_at) VALUES ($1, $2, $3)
+			ON CONFLICT (complaint_id) DO NOTHING RETURNING complaint_id)
+		SELECT m.ticket_id FROM j JOIN complaints m ON m.id = j.complaint_id`, complaintID, caseID, at).Scan(&ticket)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return c, false, nil
+	}
 	if err != nil {
 		return Case{}, false, fmt.Errorf("merge %s into case %s: %w", complaintID, caseID, err)
-	}
-	if tag.RowsAffected() == 0 {
-		return c, false, nil
 	}
 	n, err := update(ctx, tx, caseID, at, `hotspot_id = COALESCE(c.hotspot_id, NULLIF($3, ''))`, hotspotID)
 	if err != nil {
 		return Case{}, false, err
 	}
-	return n, true, record(ctx, tx, n, by, c.Status, "merge", KindMerged, "complaint "+complaintID, at)
+	return n, true, recordFor(ctx, tx, n, by, c.Status, "merge", KindMerged, "complaint "+complaintID, at, []string{ticket})
 }
 
 // Reopen puts a resolved case back to its team when the nuisance comes

@@ -88,8 +88,12 @@ type HotspotChanged struct {
 	At             time.Time `json:"at"`
 }
 
-// CaseChanged announces a case transition; Tickets lists every work order
-// the case holds so callbacks can answer each.
+// CaseChanged announces a case transition; Tickets lists the work orders
+// it concerns, so callbacks can answer each: every work order the case
+// holds, except for a merge, which concerns only the joining work order
+// (the others have heard of the case already, or hear of it when it is
+// assigned). A merge's event thus stays the same size however many
+// complaints the case holds.
 type CaseChanged struct {
 	EventID  string     `json:"event_id"`
 	CaseID   string     `json:"case_id"`

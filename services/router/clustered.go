@@ -153,9 +153,11 @@ func (s *Service) place(w *caseflow.Writes, f *finding, p placement, ticket stri
 		}
 		c.Case, outcome = n, "reopened"
 	}
-	i, _ := slices.BinarySearch(c.tickets, ticket)
-	c.tickets = slices.Insert(slices.Clone(c.tickets), i, ticket)
-	n, err := w.Merge(c.Case, actor, p.ev.ComplaintID, p.hotspot, c.tickets, at)
+	if c.tickets != nil {
+		i, _ := slices.BinarySearch(c.tickets, ticket)
+		c.tickets = slices.Insert(slices.Clone(c.tickets), i, ticket)
+	}
+	n, err := w.Merge(c.Case, actor, p.ev.ComplaintID, p.hotspot, ticket, at)
 	if err != nil {
 		return "", err
 	}
@@ -235,7 +237,7 @@ type complaintRow struct {
 // batch's transitions so far left it.
 type candidate struct {
 	caseflow.Case
-	tickets  []string // its work orders, sorted
+	tickets  []string // its work orders, sorted: read only of a resolved case, which a reopening answers in full
 	returned []string // the teams that returned it
 }
 
@@ -465,7 +467,9 @@ const candidatesSQL = `WITH ev AS (
 			  AND k.lat BETWEEN ev.lat - ev.dlat AND ev.lat + ev.dlat AND k.lon BETWEEN ev.lon - ev.dlon AND ev.lon + ev.dlon
 			  AND ` + joinable + `) AS x)
 	SELECT ` + caseflow.Columns + `,
-		array(SELECT (SELECT m.ticket_id FROM complaints m WHERE m.id = cc.complaint_id) FROM case_complaints cc WHERE cc.case_id = c.id),
+		CASE WHEN c.status = 'resolved' THEN
+			array(SELECT (SELECT m.ticket_id FROM complaints m WHERE m.id = cc.complaint_id) FROM case_complaints cc WHERE cc.case_id = c.id)
+		END,
 		array(SELECT DISTINCT a.team FROM assignments a WHERE a.case_id = c.id AND a.status = 'returned')
 	FROM cases c WHERE c.id IN (SELECT id FROM cand)
 	ORDER BY c.id
