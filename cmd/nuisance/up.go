@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"runtime/debug"
 
 	"go.uber.org/zap"
 
@@ -14,6 +15,10 @@ import (
 	"github.com/xiamen-eeb/nuisance/internal/logging"
 	"github.com/xiamen-eeb/nuisance/services/intake"
 )
+
+// upMemoryLimit is the all-in-one's soft memory limit unless GOMEMLIMIT
+// sets another.
+const upMemoryLimit = 384 << 20
 
 func runUp(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("up", flag.ContinueOnError)
@@ -40,6 +45,13 @@ func runUp(ctx context.Context, args []string, getenv func(string) string, stdou
 		fmt.Fprintf(stdout, "hotline secret generated and kept in %s (set HOTLINE_SECRET to use your own)\n", secretPath)
 	}
 	log.Info("starting", zap.Any("config", cfg.Masked()))
+	if getenv("GOMEMLIMIT") == "" {
+		// One process holds the NATS server, every service and their
+		// batches: the collector keeps the whole of it near this size
+		// rather than at twice its live heap.
+		debug.SetMemoryLimit(upMemoryLimit)
+		log.Info("memory limit", zap.String("soft_limit", "384MiB"), zap.String("override", "GOMEMLIMIT"))
+	}
 
 	sys, err := app.Open(ctx, cfg, log, app.Options{Name: "nuisance", EmbedNATS: true, StopClusterOnClose: true, MaxConns: 40})
 	if err != nil {
