@@ -10,6 +10,8 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/xiamen-eeb/nuisance/internal/natsx"
 )
 
 // rawJS is the bare JetStream rate on the same server the pipeline ran
@@ -22,7 +24,7 @@ func measureJetStream(ctx context.Context, js jetstream.JetStream, n, replicas i
 	const name = "PIPEBENCH_RAW"
 	_ = js.DeleteStream(ctx, name)
 	s, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: name, Subjects: []string{"pipebench.raw"},
-		Storage: jetstream.FileStorage, Replicas: replicas, Duplicates: 2 * time.Minute})
+		Storage: jetstream.FileStorage, Replicas: replicas, Duplicates: natsx.DuplicateWindow})
 	if err != nil {
 		return rawJS{}, fmt.Errorf("raw stream: %w", err)
 	}

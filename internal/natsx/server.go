@@ -83,6 +83,14 @@ func Connect(url, name string, log *zap.Logger, opts ...nats.Option) (*nats.Conn
 	return nc, nil
 }
 
+// DuplicateWindow is how long a stream remembers message ids. The relay
+// republishes an event whose acknowledgement it missed within about 11 s
+// (a 10 s wait and a 1 s pause), so 30 s covers it; a republish after a
+// longer outage is delivered again, and the consumers, which record every
+// event they apply, drop it. The window is memory: the server keeps every
+// id of the window, about 70 bytes each at several events a complaint.
+const DuplicateWindow = 30 * time.Second
+
 // Streams are the JetStream streams of the pipeline, one per domain.
 func Streams(replicas int) []jetstream.StreamConfig {
 	if replicas < 1 {
@@ -95,7 +103,7 @@ func Streams(replicas int) []jetstream.StreamConfig {
 			Storage:    jetstream.FileStorage,
 			Retention:  jetstream.LimitsPolicy,
 			MaxAge:     maxAge,
-			Duplicates: 2 * time.Minute,
+			Duplicates: DuplicateWindow,
 			Replicas:   replicas,
 			Discard:    jetstream.DiscardOld,
 		}

@@ -235,6 +235,48 @@ func TestSweeperCatchesUpInOneSweep(t *testing.T) {
 	}
 }
 
+// A watch of a rare subject reaches its stalled event behind many events
+// of other subjects in one sweep, and later sweeps read from there: a
+// sweep's queries look at spans of the outbox, never all of it.
+func TestSweeperPassesOtherSubjectsInSpans(t *testing.T) {
+	t.Parallel()
+	pool := testenv.DB(t)
+	n := testenv.StartNATS(t)
+	ctx := context.Background()
+	if _, err := pool.Exec(ctx, `INSERT INTO outbox (event_id, subject, payload, sent_at, created_at)
+		SELECT 'other-' || i, 'complaint.received', '{}', now() - interval '3 hours', now() - interval '3 hours' FROM generate_series(1, 150000) i`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pool.Exec(ctx, `INSERT INTO outbox (event_id, subject, payload, sent_at, created_at) VALUES
+		('lost', 'triage.corrected', '{}', now() - interval '3 hours', now() - interval '3 hours'),
+		('last', 'complaint.received', '{}', now() - interval '3 hours', now() - interval '3 hours')`); err != nil {
+		t.Fatal(err)
+	}
+	s := &outbox.Sweeper{Pool: pool, JS: n.JS, Log: testenv.Log(t), After: time.Hour,
+		Watches: []outbox.Watch{{Consumer: "geocoder", Filter: "triage.corrected"}}}
+	if got, err := s.SweepOnce(ctx); err != nil || got != 1 {
+		t.Fatalf("first sweep republished %d (err %v), want the lost event", got, err)
+	}
+	// An hour later the republished event has been processed.
+	if _, err := pool.Exec(ctx, `INSERT INTO processed_events (consumer, event_id) VALUES ('geocoder', 'lost');
+		UPDATE outbox SET sent_at = now() - interval '2 hours' WHERE event_id = 'lost'`); err != nil {
+		t.Fatal(err)
+	}
+	// The last span ends past the outbox: the checkpoint stays after the
+	// lost event, and an event written later is found.
+	if got, err := s.SweepOnce(ctx); err != nil || got != 0 {
+		t.Fatalf("second sweep republished %d (err %v), want none", got, err)
+	}
+	if _, err := pool.Exec(ctx, `INSERT INTO outbox (event_id, subject, payload, sent_at, created_at) VALUES
+		('lost-2', 'triage.corrected', '{}', now() - interval '2 hours', now() - interval '2 hours'),
+		('after', 'complaint.received', '{}', now() - interval '2 hours', now() - interval '2 hours')`); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.SweepOnce(ctx); err != nil || got != 1 {
+		t.Fatalf("third sweep republished %d (err %v), want the second lost event", got, err)
+	}
+}
+
 func TestEventsWritesABatchInOneStatementAndKeepsThePayload(t *testing.T) {
 	t.Parallel()
 	pool := testenv.DB(t)

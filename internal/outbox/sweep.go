@@ -32,6 +32,7 @@ type Sweeper struct {
 	Watches []Watch
 
 	checked map[Watch]int64 // per watch: every matching seq up to here was processed or dead-lettered
+	span    map[Watch]int64 // per watch: the sequence numbers its next query looks at
 }
 
 // Run sweeps every Every until ctx is cancelled.
@@ -89,15 +90,24 @@ func likePattern(filter string) string {
 	return b.String()
 }
 
-// sweepPage is how many outbox rows one query of the sweeper reads.
-const sweepPage = 5000
+// sweepPage is how many outbox rows one query of the sweeper reads, and
+// sweepSpan how many sequence numbers of the outbox, of every subject, one
+// query looks at first: a watch whose subject is rare, or never written,
+// costs a span, not a scan of the whole outbox after its checkpoint. Each
+// span passed doubles the next, up to maxSweepSpan, so a sweep after a
+// restart reaches the end of a long outbox in a few queries.
+const (
+	sweepPage    = 5000
+	sweepSpan    = 20000
+	maxSweepSpan = 1 << 21
+)
 
 // SweepOnce checks every watch once and returns how many events it
 // published again. After a start it pages quickly through the rows every
 // consumer has already processed, so recent events are reached at once.
 func (s *Sweeper) SweepOnce(ctx context.Context) (int, error) {
 	if s.checked == nil {
-		s.checked = map[Watch]int64{}
+		s.checked, s.span = map[Watch]int64{}, map[Watch]int64{}
 	}
 	total := 0
 	for _, w := range s.Watches {
@@ -127,21 +137,27 @@ func (s *Sweeper) SweepOnce(ctx context.Context) (int, error) {
 	return total, nil
 }
 
-// page reads one page of w's events after its checkpoint, moves the
-// checkpoint over the processed ones, and returns the stalled ones and
-// whether the next page should be read at once (a full page, all done).
-// The page ends before the first event sent (or, unsent, written) within
-// After: it cannot be due yet, and stopping there keeps a backlog from
-// being read at every sweep without moving the checkpoint past it.
+// page reads one page of w's events in the span after its checkpoint,
+// moves the checkpoint over the processed ones, and returns the stalled
+// ones and whether the next page should be read at once (the checkpoint
+// moved over a full page or the whole span). The page ends before the
+// first event sent (or, unsent, written) within After: it cannot be due
+// yet, and stopping there keeps a backlog from being read at every sweep
+// without moving the checkpoint past it. The checkpoint passes the span's
+// end only when every event of w in the span is done and the first row at
+// or after that end is older than After: then no transaction still
+// writing can hold a sequence number in the span.
 func (s *Sweeper) page(ctx context.Context, w Watch) (stalled []string, more bool, err error) {
+	from, span := s.checked[w], max(s.span[w], sweepSpan)
+	to := from + span
 	rows, err := s.Pool.Query(ctx, `SELECT o.seq, o.event_id, o.sent_at IS NOT NULL AND o.sent_at < now() - $3::interval AS due,
 			EXISTS (SELECT 1 FROM processed_events p WHERE p.consumer = $2 AND p.event_id = o.event_id)
 			OR EXISTS (SELECT 1 FROM dead_letters d WHERE d.consumer = $2 AND d.event_id = o.event_id) AS done
 		FROM outbox o
-		WHERE o.seq > $4 AND o.subject LIKE $1
-		  AND o.seq < COALESCE((SELECT min(y.seq) FROM outbox y WHERE y.seq > $4 AND y.subject LIKE $1
-		      AND COALESCE(y.sent_at, y.created_at) >= now() - $3::interval), 9223372036854775807)
-		ORDER BY o.seq LIMIT $5`, likePattern(w.Filter), w.Consumer, s.After.String(), s.checked[w], sweepPage)
+		WHERE o.seq > $4 AND o.seq <= $6 AND o.subject LIKE $1
+		  AND o.seq < COALESCE((SELECT min(y.seq) FROM outbox y WHERE y.seq > $4 AND y.seq <= $6 AND y.subject LIKE $1
+		      AND COALESCE(y.sent_at, y.created_at) >= now() - $3::interval), $6 + 1)
+		ORDER BY o.seq LIMIT $5`, likePattern(w.Filter), w.Consumer, s.After.String(), from, sweepPage, to)
 	if err != nil {
 		return nil, false, err
 	}
@@ -166,5 +182,32 @@ func (s *Sweeper) page(ctx context.Context, w Watch) (stalled []string, more boo
 			stalled = append(stalled, id)
 		}
 	}
-	return stalled, advance && n == sweepPage, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, false, err
+	}
+	rows.Close()
+	if !advance {
+		s.span[w] = sweepSpan
+		return stalled, false, nil
+	}
+	if n == sweepPage {
+		s.span[w] = sweepSpan
+		return stalled, true, nil
+	}
+	// Every event of w the query saw is done: the checkpoint passes the
+	// span if nothing in it is young and its end is settled.
+	var settled bool
+	err = s.Pool.QueryRow(ctx, `SELECT NOT EXISTS (SELECT 1 FROM outbox y WHERE y.seq > $1 AND y.seq <= $2 AND y.subject LIKE $4
+			AND COALESCE(y.sent_at, y.created_at) >= now() - $3::interval)
+		AND COALESCE((SELECT COALESCE(z.sent_at, z.created_at) < now() - $3::interval FROM outbox z WHERE z.seq >= $2 ORDER BY z.seq LIMIT 1), false)`,
+		s.checked[w], to, s.After.String(), likePattern(w.Filter)).Scan(&settled)
+	if err != nil {
+		return nil, false, err
+	}
+	if !settled {
+		s.span[w] = sweepSpan
+		return stalled, false, nil
+	}
+	s.checked[w], s.span[w] = to, min(2*span, maxSweepSpan)
+	return stalled, true, nil
 }
