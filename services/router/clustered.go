@@ -271,39 +271,40 @@ func (f *finding) best(p placement) *candidate {
 }
 
 // matches reports whether complaint p may join case c and how far c is
-// from it (+Inf without two points).
+// from it (+Inf without two points). The cheap checks come first: a
+// batch's candidates are mostly other places, and the distance is only
+// wanted of a case the complaint may join.
 func (p placement) matches(c *candidate) (float64, bool) {
-	dist := math.Inf(1)
-	if p.ev.Lon != nil && c.Lon != nil && c.Lat != nil {
-		dist = geo.DistanceMeters(*p.ev.Lon, *p.ev.Lat, *c.Lon, *c.Lat)
-	}
 	if c.District != p.ev.District || c.Category != p.ev.Category {
-		return dist, false
+		return 0, false
 	}
 	switch c.Status {
 	case caseflow.StatusOpen, caseflow.StatusAssigned, caseflow.StatusAccepted, caseflow.StatusReturned:
 	case caseflow.StatusResolved:
 		if c.ResolvedAt == nil || c.ResolvedAt.Before(p.since) {
-			return dist, false
+			return 0, false
 		}
 	default:
-		return dist, false
+		return 0, false
 	}
 	team := p.dec.Team.ID
 	if c.Team != team && c.Team != "" && !slices.Contains(c.returned, team) {
-		return dist, false
+		return 0, false
 	}
-	if p.hotspot != "" && c.HotspotID == p.hotspot {
-		return dist, true
+	samePlace := p.hotspot != "" && c.HotspotID == p.hotspot
+	if !samePlace && c.HotspotID != "" && p.hotspot != "" {
+		return 0, false
 	}
-	if c.HotspotID != "" && p.hotspot != "" {
-		return dist, false
+	samePlace = samePlace || (p.ev.PlaceKey != "" && c.PlaceKey == p.ev.PlaceKey)
+	if !samePlace && (p.ev.Lon == nil || c.Lat == nil ||
+		math.Abs(*c.Lat-*p.ev.Lat) > p.dLat || math.Abs(*c.Lon-*p.ev.Lon) > p.dLon) {
+		return 0, false
 	}
-	if p.ev.PlaceKey != "" && c.PlaceKey == p.ev.PlaceKey {
-		return dist, true
+	dist := math.Inf(1)
+	if p.ev.Lon != nil && c.Lon != nil && c.Lat != nil {
+		dist = geo.DistanceMeters(*p.ev.Lon, *p.ev.Lat, *c.Lon, *c.Lat)
 	}
-	return dist, p.ev.Lon != nil && c.Lat != nil &&
-		math.Abs(*c.Lat-*p.ev.Lat) <= p.dLat && math.Abs(*c.Lon-*p.ev.Lon) <= p.dLon && dist <= p.radius
+	return dist, samePlace || dist <= p.radius
 }
 
 // before reports whether case a, at distance da, comes before case b, at
