@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
@@ -58,7 +59,7 @@ type Service struct {
 	hooks    []*standardwebhooks.Webhook
 	parser   *workorder.Parser
 	subs     chan *submission
-	limiters sync.Map // client address -> *rate.Limiter
+	limiters *lru.Cache[string, *rate.Limiter] // client address -> its limiter, the most recent maxClients
 	now      func() time.Time
 }
 
@@ -73,6 +74,10 @@ func New(cfg Config, pool *pgxpool.Pool, log *zap.Logger) (*Service, error) {
 		return nil, fmt.Errorf("intake: no hotline secret")
 	}
 	s := &Service{cfg: cfg, pool: pool, log: log, subs: make(chan *submission, cfg.MaxBatch*cfg.Committers*2), now: time.Now}
+	var err error
+	if s.limiters, err = lru.New[string, *rate.Limiter](maxClients); err != nil {
+		return nil, err
+	}
 	for i, sec := range cfg.Secrets {
 		wh, err := standardwebhooks.NewWebhook(sec)
 		if err != nil {
@@ -80,11 +85,9 @@ func New(cfg Config, pool *pgxpool.Pool, log *zap.Logger) (*Service, error) {
 		}
 		s.hooks = append(s.hooks, wh)
 	}
-	p, err := workorder.NewParser()
-	if err != nil {
+	if s.parser, err = workorder.NewParser(); err != nil {
 		return nil, err
 	}
-	s.parser = p
 	return s, nil
 }
 
@@ -109,10 +112,19 @@ func (s *Service) Routes(mux httpx.Mux) {
 	mux.HandleFunc("GET /v1/hotline/complaints/{ticket_id}", s.handleLookup)
 }
 
+// maxClients is how many client addresses the intake keeps a rate
+// limiter for. Limiters are made before a post's signature is checked, so
+// any address can add one; the least recently seen go first, and a client
+// seen again after that starts with a full burst.
+const maxClients = 4096
+
 func (s *Service) limiter(client string) *rate.Limiter {
-	if l, ok := s.limiters.Load(client); ok {
-		return l.(*rate.Limiter)
+	if l, ok := s.limiters.Get(client); ok {
+		return l
 	}
-	l, _ := s.limiters.LoadOrStore(client, rate.NewLimiter(rate.Limit(s.cfg.RatePerClient), s.cfg.Burst))
-	return l.(*rate.Limiter)
+	l := rate.NewLimiter(rate.Limit(s.cfg.RatePerClient), s.cfg.Burst)
+	if prev, ok, _ := s.limiters.PeekOrAdd(client, l); ok {
+		return prev
+	}
+	return l
 }
