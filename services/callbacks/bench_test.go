@@ -9,78 +9,15 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
-
 	"github.com/xiamen-eeb/nuisance/internal/caseflow"
 	"github.com/xiamen-eeb/nuisance/internal/event"
 	"github.com/xiamen-eeb/nuisance/internal/testenv"
 	"github.com/xiamen-eeb/nuisance/services/callbacks"
 )
 
-// pgCost is what PostgreSQL spent on the benchmark's database so far:
-// statements executed and their execution time, from pg_stat_statements.
-// The benchmark's own bookkeeping queries are left out.
-type pgCost struct {
-	calls  int64
-	execMs float64
-}
-
-// statCost reads pgCost; ok is false when the server has no
-// pg_stat_statements, and the benchmark then reports time only.
-func statCost(ctx context.Context, pool *pgxpool.Pool) (c pgCost, ok bool) {
-	err := pool.QueryRow(ctx, `SELECT COALESCE(sum(calls), 0)::bigint, COALESCE(sum(total_exec_time), 0)::float8
-		FROM pg_stat_statements
-		WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
-		  AND query NOT LIKE '%pg_stat_statements%' AND query NOT LIKE '%/* bench */%'`).Scan(&c.calls, &c.execMs)
-	return c, err == nil
-}
-
-// enableStats installs pg_stat_statements in the benchmark's database.
-func enableStats(b *testing.B, ctx context.Context, pool *pgxpool.Pool) bool {
-	b.Helper()
-	if _, err := pool.Exec(ctx, `CREATE EXTENSION IF NOT EXISTS pg_stat_statements`); err != nil {
-		b.Logf("no pg_stat_statements, reporting time only: %v", err)
-		return false
-	}
-	if _, ok := statCost(ctx, pool); !ok {
-		b.Logf("pg_stat_statements is not preloaded, reporting time only")
-		return false
-	}
-	return true
-}
-
-// logTopStatements logs the costliest statements of the benchmark's
-// database, to see where PostgreSQL's time goes.
-func logTopStatements(b *testing.B, ctx context.Context, pool *pgxpool.Pool) {
-	b.Helper()
-	rows, err := pool.Query(ctx, `SELECT calls, total_exec_time, rows, left(regexp_replace(query, '\s+', ' ', 'g'), 160)
-		FROM pg_stat_statements
-		WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
-		  AND query NOT LIKE '%pg_stat_statements%' AND query NOT LIKE '%/* bench */%' AND calls > 1
-		ORDER BY total_exec_time DESC LIMIT 6`)
-	if err != nil {
-		b.Logf("top statements: %v", err)
-		return
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var calls, n int64
-		var ms float64
-		var q string
-		if err := rows.Scan(&calls, &ms, &n, &q); err != nil {
-			b.Logf("top statements: %v", err)
-			return
-		}
-		b.Logf("%7d calls %9.1f ms %8d rows  %s", calls, ms, n, q)
-	}
-}
-
-// reportCost reports statements and PostgreSQL execution time per unit
-// between two readings.
-func reportCost(b *testing.B, before, after pgCost, units int, unit string) {
-	b.ReportMetric(float64(after.calls-before.calls)/float64(units), "stmts/"+unit)
-	b.ReportMetric((after.execMs-before.execMs)*1000/float64(units), "pg-µs/"+unit)
-}
+// benchQueries matches the benchmarks' own bookkeeping queries, which
+// the statement figures leave out.
+const benchQueries = "%/* bench */%"
 
 // BenchmarkDeliver delivers b.N callbacks, two per work order, to a local
 // receiver that accepts them all, from a table that already holds 20,000
@@ -89,7 +26,6 @@ func reportCost(b *testing.B, before, after pgCost, units int, unit string) {
 func BenchmarkDeliver(b *testing.B) {
 	ctx := context.Background()
 	pool := testenv.DB(b)
-	stats := enableStats(b, ctx, pool)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusNoContent)
 	}))
@@ -113,7 +49,7 @@ func BenchmarkDeliver(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	before, _ := statCost(ctx, pool)
+	st := testenv.StartStatements(b, pool, benchQueries)
 	b.ResetTimer()
 	for {
 		n, err := svc.DeliverOnce(ctx)
@@ -125,17 +61,13 @@ func BenchmarkDeliver(b *testing.B) {
 		}
 	}
 	b.StopTimer()
-	after, _ := statCost(ctx, pool)
+	st.Report(b, b.N, "callback")
 	var undelivered int
 	if err := pool.QueryRow(ctx, `/* bench */ SELECT count(*) FROM callbacks WHERE delivered_at IS NULL`).Scan(&undelivered); err != nil {
 		b.Fatal(err)
 	}
 	if undelivered != 0 {
 		b.Fatalf("%d callbacks left undelivered", undelivered)
-	}
-	if stats {
-		logTopStatements(b, ctx, pool)
-		reportCost(b, before, after, b.N, "callback")
 	}
 }
 
@@ -145,7 +77,6 @@ func BenchmarkDeliver(b *testing.B) {
 func BenchmarkConsumeCaseChanged(b *testing.B) {
 	ctx := context.Background()
 	pool := testenv.DB(b)
-	stats := enableStats(b, ctx, pool)
 	n := testenv.StartNATS(b)
 	at := time.Now().Add(-time.Hour)
 	for i := range b.N {
@@ -178,7 +109,7 @@ func BenchmarkConsumeCaseChanged(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	before, _ := statCost(ctx, pool)
+	st := testenv.StartStatements(b, pool, benchQueries)
 	b.ResetTimer()
 	runCtx, stop := context.WithCancel(ctx)
 	defer stop()
@@ -195,7 +126,7 @@ func BenchmarkConsumeCaseChanged(b *testing.B) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	b.StopTimer()
-	after, _ := statCost(ctx, pool)
+	st.Report(b, b.N, "event")
 	stop()
 	if err := <-done; err != nil {
 		b.Fatal(err)
@@ -206,10 +137,6 @@ func BenchmarkConsumeCaseChanged(b *testing.B) {
 	}
 	if want := callbacksFor(b.N); stored != want {
 		b.Fatalf("%d callbacks stored, want %d", stored, want)
-	}
-	if stats {
-		logTopStatements(b, ctx, pool)
-		reportCost(b, before, after, b.N, "event")
 	}
 }
 
