@@ -253,7 +253,12 @@ func (w *Writes) Reopen(c Case, by Actor, signDue, resolveDue time.Time, reason 
 // Columns and locked by the caller, for its deadline e that passed: the
 // case is flagged, the audit row names the deadline, and the event id
 // names the timer, so a timer escalates its case once.
-func (w *Writes) escalate(c Case, by Actor, e Escalation, now time.Time, tickets []string) (Case, error) {
+//
+// The event names no work order: an escalation is the bureau's own
+// business, the hotline is not told of it, and reading the work orders
+// of a case that gathered thousands of complaints for it would cost more
+// than the escalation.
+func (w *Writes) escalate(c Case, by Actor, e Escalation, now time.Time) (Case, error) {
 	now = now.UTC()
 	n := c
 	n.Escalated, n.UpdatedAt, n.Version = true, now, c.Version+1
@@ -267,7 +272,7 @@ func (w *Writes) escalate(c Case, by Actor, e Escalation, now time.Time, tickets
 	reason := fmt.Sprintf("%s deadline %s passed", what, e.DueAt.UTC().Format(time.RFC3339))
 	w.audit = append(w.audit, auditRow{caseID: c.ID, actor: by.ID, at: now, from: c.Status, to: c.Status, action: "escalate", reason: reason})
 	id := fmt.Sprintf("%s.%s.%s.%d", c.ID, KindEscalated, e.Kind, e.DueAt.Unix())
-	payload, err := json.Marshal(changed(n, by, KindEscalated, reason, now, id, tickets))
+	payload, err := json.Marshal(changed(n, by, KindEscalated, reason, now, id, nil))
 	if err != nil {
 		return Case{}, fmt.Errorf("case event %s: %w", id, err)
 	}

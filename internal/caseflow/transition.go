@@ -515,24 +515,18 @@ func EscalateDue(ctx context.Context, tx pgx.Tx, by Actor, now time.Time, limit 
 	}
 	slices.Sort(ids)
 	ids = slices.Compact(ids)
-	rows, err = tx.Query(ctx, `SELECT `+caseColumns+`,
-			array(SELECT (SELECT m.ticket_id FROM complaints m WHERE m.id = cc.complaint_id) FROM case_complaints cc WHERE cc.case_id = c.id)
-		FROM cases c WHERE c.id = ANY($1) ORDER BY c.id FOR UPDATE OF c`, ids)
+	rows, err = tx.Query(ctx, `SELECT `+caseColumns+` FROM cases c WHERE c.id = ANY($1) ORDER BY c.id FOR UPDATE OF c`, ids)
 	if err != nil {
 		return nil, fmt.Errorf("lock %d cases with due deadlines: %w", len(ids), err)
 	}
-	type locked struct {
-		c       Case
-		tickets []string
-	}
+	type locked struct{ c Case }
 	cases := make(map[string]*locked, len(ids))
 	for rows.Next() {
 		l := &locked{}
-		if l.c, err = scanCase(withTickets{rows, &l.tickets}); err != nil {
+		if l.c, err = scanCase(rows); err != nil {
 			rows.Close()
 			return nil, fmt.Errorf("lock %d cases with due deadlines: %w", len(ids), err)
 		}
-		slices.Sort(l.tickets)
 		cases[l.c.ID] = l
 	}
 	rows.Close()
@@ -548,7 +542,7 @@ func EscalateDue(ctx context.Context, tx pgx.Tx, by Actor, now time.Time, limit 
 		if !(l.c.Status == StatusAssigned || (e.Kind == TimerResolve && l.c.Status == StatusAccepted)) {
 			continue // moved on: signed for, resolved, returned
 		}
-		if l.c, err = w.escalate(l.c, by, e, now, l.tickets); err != nil {
+		if l.c, err = w.escalate(l.c, by, e, now); err != nil {
 			return nil, err
 		}
 		due[i].Escalated = true
@@ -558,11 +552,3 @@ func EscalateDue(ctx context.Context, tx pgx.Tx, by Actor, now time.Time, limit 
 	}
 	return due, nil
 }
-
-// withTickets scans a row of caseColumns followed by the case's tickets.
-type withTickets struct {
-	rows    pgx.Rows
-	tickets *[]string
-}
-
-func (w withTickets) Scan(dest ...any) error { return w.rows.Scan(append(dest, w.tickets)...) }

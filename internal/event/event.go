@@ -92,7 +92,8 @@ type HotspotChanged struct {
 // it concerns, so callbacks can answer each: every work order the case
 // holds, except for a merge, which concerns only the joining work order
 // (the others have heard of the case already, or hear of it when it is
-// assigned). A merge's event thus stays the same size however many
+// assigned), and an escalation, which concerns none (the hotline is not
+// told of it). Those two events thus stay the same size however many
 // complaints the case holds.
 type CaseChanged struct {
 	EventID  string     `json:"event_id"`
