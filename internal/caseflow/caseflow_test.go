@@ -358,6 +358,9 @@ func TestEscalateDueFiresEachDeadlineOnce(t *testing.T) {
 		for _, e := range events(t, ctx, pool, id) {
 			if e.Subject == "case.escalated" {
 				n++
+				if len(e.Ev.Tickets) > 0 {
+					t.Errorf("case %s: escalation %s names work orders %v, want none (the hotline is not told)", id, e.Ev.EventID, e.Ev.Tickets)
+				}
 			}
 		}
 		if n != want {
