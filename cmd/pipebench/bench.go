@@ -293,6 +293,7 @@ func drive(ctx context.Context, o options, dsn, url string, feed simulate.Feed, 
 		return res, err
 	}
 
+	stmts := startStatements(ctx, pool)
 	start := time.Now()
 	step := max(o.n/10, 1)
 	sum, err := client.Replay(ctx, &body, hotline.ReplayOptions{Concurrency: o.concurrency, Rate: o.rate, Retries: 30, Progress: func(done int) {
@@ -334,6 +335,7 @@ func drive(ctx context.Context, o options, dsn, url string, feed simulate.Feed, 
 		}
 	}
 	res.Stored, res.Unlocated = state.Stored, state.Stored-state.Located
+	stmts.log(ctx, pool, state.Stored, progress)
 
 	for i, p := range procs {
 		after, err := readUsage(p.Pid)
@@ -385,7 +387,7 @@ func (s drainState) done(posted int) bool {
 
 func readDrain(ctx context.Context, pool *pgxpool.Pool) (drainState, error) {
 	var s drainState
-	err := pool.QueryRow(ctx, `SELECT
+	err := pool.QueryRow(ctx, `SELECT /* pipebench */
 		(SELECT count(*) FROM complaints),
 		(SELECT count(*) FROM locations WHERE located),
 		(SELECT count(*) FROM locations),
@@ -413,7 +415,7 @@ func readLatency(ctx context.Context, pool *pgxpool.Pool) (latency, error) {
 	var last *time.Time
 	var p []float64
 	var mx *float64
-	err := pool.QueryRow(ctx, `WITH first AS (
+	err := pool.QueryRow(ctx, `/* pipebench */ WITH first AS (
 			SELECT case_id, min(assigned_at) AS at FROM assignments GROUP BY case_id
 		), d AS (
 			SELECT greatest(cc.joined_at, f.at) AS assigned, c.created_at
