@@ -202,8 +202,9 @@ func (w *Writes) OpenAssigned(by Actor, nc NewCase, a Assignment, tickets []stri
 // Merge queues Merge of a complaint no case holds into c, which the
 // caller read with Columns and locked (FOR UPDATE) in the transaction the
 // writes go to, or which a transition queued on w returned. ticket is the
-// complaint's work order, the one its event concerns.
-func (w *Writes) Merge(c Case, by Actor, complaintID, hotspotID, ticket string, at time.Time) (Case, error) {
+// complaint's work order, the one its event concerns; priority is the
+// complaint's, which the case takes when it ranks higher than its own.
+func (w *Writes) Merge(c Case, by Actor, complaintID, hotspotID, ticket, priority string, at time.Time) (Case, error) {
 	if err := by.check(); err != nil {
 		return Case{}, err
 	}
@@ -215,12 +216,17 @@ func (w *Writes) Merge(c Case, by Actor, complaintID, hotspotID, ticket string, 
 	if n.HotspotID == "" {
 		n.HotspotID = hotspotID
 	}
+	reason := "complaint " + complaintID
+	if Outranks(priority, c.Priority) {
+		n.Priority = priority
+		reason += "; priority raised to " + priority
+	}
 	n.UpdatedAt, n.Version = at, c.Version+1
 	if err := w.touch(c, n, false); err != nil {
 		return Case{}, err
 	}
 	w.members = append(w.members, member{complaintID: complaintID, caseID: c.ID, at: at})
-	return n, w.record(n, by, c.Status, "merge", KindMerged, "complaint "+complaintID, []string{ticket}, at)
+	return n, w.record(n, by, c.Status, "merge", KindMerged, reason, []string{ticket}, at)
 }
 
 // Reopen queues Reopen of the resolved case c, read with Columns and
@@ -298,10 +304,12 @@ const (
 	// version the caller read.
 	updateCases = `UPDATE cases AS c SET hotspot_id = NULLIF(u.hotspot_id, ''), status = u.status, reopened = u.reopened,
 			outcome = NULLIF(u.outcome, ''), accepted_at = u.accepted_at, resolved_at = u.resolved_at,
-			sign_due = u.sign_due, resolve_due = u.resolve_due, escalated = u.escalated, updated_at = u.updated_at, version = u.version
+			sign_due = u.sign_due, resolve_due = u.resolve_due, escalated = u.escalated, updated_at = u.updated_at, version = u.version,
+			priority = u.priority
 		FROM unnest($1::text[], $2::int[], $3::text[], $4::text[], $5::int[], $6::text[], $7::timestamptz[], $8::timestamptz[],
-			$9::timestamptz[], $10::timestamptz[], $11::bool[], $12::timestamptz[], $13::int[])
-			AS u(id, was, hotspot_id, status, reopened, outcome, accepted_at, resolved_at, sign_due, resolve_due, escalated, updated_at, version)
+			$9::timestamptz[], $10::timestamptz[], $11::bool[], $12::timestamptz[], $13::int[], $14::text[])
+			AS u(id, was, hotspot_id, status, reopened, outcome, accepted_at, resolved_at, sign_due, resolve_due, escalated, updated_at, version,
+				priority)
 		WHERE c.id = u.id AND c.version = u.was`
 	insertMembers = `INSERT INTO case_complaints (complaint_id, case_id, joined_at)
 		SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[]) ON CONFLICT (complaint_id) DO NOTHING`
@@ -375,7 +383,7 @@ func (w *Writes) Send(ctx context.Context, tx pgx.Tx) error {
 	}
 	if len(updated) > 0 {
 		var (
-			ids, hotspots, statuses, outcomes        []string
+			ids, hotspots, statuses, outcomes, prios []string
 			was, reopened, versions                  []int32
 			accepted, resolved, signs, resolves, upd []*time.Time
 			escalated                                []bool
@@ -386,10 +394,10 @@ func (w *Writes) Send(ctx context.Context, tx pgx.Tx) error {
 			was, reopened, versions = append(was, int32(p.was)), append(reopened, int32(c.Reopened)), append(versions, int32(c.Version))
 			u := c.UpdatedAt
 			accepted, resolved, signs, resolves, upd = append(accepted, c.AcceptedAt), append(resolved, c.ResolvedAt), append(signs, c.SignDue), append(resolves, c.ResolveDue), append(upd, &u)
-			escalated = append(escalated, c.Escalated)
+			escalated, prios = append(escalated, c.Escalated), append(prios, c.Priority)
 		}
 		queue(exactly(len(updated), "update cases read at their version"), updateCases,
-			ids, was, hotspots, statuses, reopened, outcomes, accepted, resolved, signs, resolves, escalated, upd, versions)
+			ids, was, hotspots, statuses, reopened, outcomes, accepted, resolved, signs, resolves, escalated, upd, versions, prios)
 	}
 	if len(w.members) > 0 {
 		complaints, cases, at := make([]string, len(w.members)), make([]string, len(w.members)), make([]time.Time, len(w.members))

@@ -37,14 +37,14 @@ var oneByOne = lifecycle{
 		return err
 	},
 	merge: func(ctx context.Context, tx pgx.Tx, caseID, complaintID, hotspot string) error {
-		_, _, err := caseflow.Merge(ctx, tx, caseID, router, complaintID, hotspot)
+		_, _, err := caseflow.Merge(ctx, tx, caseID, router, complaintID, hotspot, routing.PriorityUrgent)
 		return err
 	},
 	reopen: func(ctx context.Context, tx pgx.Tx, caseID, complaintID string, sign, resolve time.Time) error {
 		if _, err := caseflow.Reopen(ctx, tx, caseID, router, sign, resolve, "complaint "+complaintID+" at the same place"); err != nil {
 			return err
 		}
-		_, _, err := caseflow.Merge(ctx, tx, caseID, router, complaintID, "")
+		_, _, err := caseflow.Merge(ctx, tx, caseID, router, complaintID, "", routing.PriorityNormal)
 		return err
 	},
 }
@@ -78,7 +78,7 @@ var queued = lifecycle{
 			return err
 		}
 		var w caseflow.Writes
-		if _, err := w.Merge(c, router, complaintID, hotspot, ticket, at); err != nil {
+		if _, err := w.Merge(c, router, complaintID, hotspot, ticket, routing.PriorityUrgent, at); err != nil {
 			return err
 		}
 		return w.Send(ctx, tx)
@@ -93,7 +93,7 @@ var queued = lifecycle{
 		if err != nil {
 			return err
 		}
-		if _, err := w.Merge(n, router, complaintID, "", ticket, at); err != nil {
+		if _, err := w.Merge(n, router, complaintID, "", ticket, routing.PriorityNormal, at); err != nil {
 			return err
 		}
 		return w.Send(ctx, tx)
@@ -166,7 +166,8 @@ func TestWritesLeaveWhatTheTransitionsLeave(t *testing.T) {
 	if got != want {
 		t.Errorf("queued writes left\n%s\nthe transitions one by one left\n%s", got, want)
 	}
-	for _, s := range []string{`"action": "reopen"`, `"case.assigned.siming-eco"`, `"case.merged"`, `"tickets": ["T1", "T3"]`, `"tickets": ["T2"]`, `"reopened": 1`} {
+	for _, s := range []string{`"action": "reopen"`, `"case.assigned.siming-eco"`, `"case.merged"`, `"tickets": ["T1", "T3"]`, `"tickets": ["T2"]`, `"reopened": 1`,
+		`"priority": "urgent"`, `complaint cmp_T3; priority raised to urgent`} {
 		if !strings.Contains(want, s) {
 			t.Errorf("the lifecycle left no %s:\n%s", s, want)
 		}
@@ -185,7 +186,7 @@ func TestWritesRefuseACaseThatMoved(t *testing.T) {
 		queue func(w *caseflow.Writes) error
 	}{
 		{"merge into a stale read", func(w *caseflow.Writes) error {
-			_, err := w.Merge(stale, router, second, "", "T2", at)
+			_, err := w.Merge(stale, router, second, "", "T2", "", at)
 			return err
 		}},
 		{"reopen a case that is not resolved", func(w *caseflow.Writes) error {
@@ -238,21 +239,21 @@ func TestWritesOfManyCasesGoOutAsOneStatementPerTable(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		first, err = w.Merge(first, router, ids["T2"], "hs_1", "T2", at)
+		first, err = w.Merge(first, router, ids["T2"], "hs_1", "T2", "", at)
 		if err != nil {
 			return err
 		}
 		if _, err := w.OpenAssigned(router, newCase(ids["T3"]), a, []string{"T3"}, at); err != nil {
 			return err
 		}
-		merged, err := w.Merge(old, router, ids["T4"], "", "T4", at)
+		merged, err := w.Merge(old, router, ids["T4"], "", "T4", "", at)
 		if err != nil {
 			return err
 		}
-		if _, err := w.Merge(old, router, ids["T5"], "", "T5", at); fault.KindOf(err) != fault.Conflict {
+		if _, err := w.Merge(old, router, ids["T5"], "", "T5", "", at); fault.KindOf(err) != fault.Conflict {
 			t.Errorf("merge into a stale copy of a queued case: %v, want a conflict", err)
 		}
-		if _, err := w.Merge(merged, router, ids["T5"], "", "T5", at); err != nil {
+		if _, err := w.Merge(merged, router, ids["T5"], "", "T5", "", at); err != nil {
 			return err
 		}
 		// cases inserted, cases updated, members, assignments, timers, audit, outbox

@@ -401,9 +401,11 @@ func Open(ctx context.Context, tx pgx.Tx, by Actor, nc NewCase) (Case, bool, err
 
 // Merge joins a repeat complaint to a case (并案); every work order in the
 // case is answered when it changes. A case without a hotspot adopts the
-// complaint's. Merging a complaint the case holds already changes nothing
-// and reports false.
-func Merge(ctx context.Context, tx pgx.Tx, caseID string, by Actor, complaintID, hotspotID string) (Case, bool, error) {
+// complaint's, and a case takes the complaint's priority when it ranks
+// higher than its own (an urgent complaint makes its case urgent).
+// Merging a complaint the case holds already changes nothing and reports
+// false.
+func Merge(ctx context.Context, tx pgx.Tx, caseID string, by Actor, complaintID, hotspotID, priority string) (Case, bool, error) {
 	c, err := lockFor(ctx, tx, caseID, by)
 	if err != nil {
 		return Case{}, false, err
@@ -422,11 +424,15 @@ func Merge(ctx context.Context, tx pgx.Tx, caseID string, by Actor, complaintID,
 	if err != nil {
 		return Case{}, false, fmt.Errorf("merge %s into case %s: %w", complaintID, caseID, err)
 	}
-	n, err := update(ctx, tx, caseID, at, `hotspot_id = COALESCE(c.hotspot_id, NULLIF($3, ''))`, hotspotID)
+	reason, raised := "complaint "+complaintID, c.Priority
+	if Outranks(priority, c.Priority) {
+		reason, raised = reason+"; priority raised to "+priority, priority
+	}
+	n, err := update(ctx, tx, caseID, at, `hotspot_id = COALESCE(c.hotspot_id, NULLIF($3, '')), priority = $4`, hotspotID, raised)
 	if err != nil {
 		return Case{}, false, err
 	}
-	return n, true, recordFor(ctx, tx, n, by, c.Status, "merge", KindMerged, "complaint "+complaintID, at, []string{ticket})
+	return n, true, recordFor(ctx, tx, n, by, c.Status, "merge", KindMerged, reason, at, []string{ticket})
 }
 
 // Reopen puts a resolved case back to its team when the nuisance comes

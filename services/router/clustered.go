@@ -157,7 +157,7 @@ func (s *Service) place(w *caseflow.Writes, f *finding, p placement, ticket stri
 		i, _ := slices.BinarySearch(c.tickets, ticket)
 		c.tickets = slices.Insert(slices.Clone(c.tickets), i, ticket)
 	}
-	n, err := w.Merge(c.Case, actor, p.ev.ComplaintID, p.hotspot, ticket, at)
+	n, err := w.Merge(c.Case, actor, p.ev.ComplaintID, p.hotspot, ticket, p.dec.Priority, at)
 	if err != nil {
 		return "", err
 	}

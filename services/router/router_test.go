@@ -563,3 +563,35 @@ func TestEscalationAcrossARestartFiresOnce(t *testing.T) {
 		return err == nil && len(msg.Data) > 0
 	})
 }
+
+// An urgent complaint joining a case makes the case urgent, in the batch
+// that opened it or in a later one; a normal complaint after it does not
+// lower it again.
+func TestAnUrgentComplaintMakesItsCaseUrgent(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	at := time.Date(2024, 3, 5, 10, 0, 0, 0, shanghai)
+	first := e.complaint(t, "U1", at, 0, 0)
+	if err := e.handle(t, first); err != nil {
+		t.Fatal(err)
+	}
+	if c := e.caseOf(t, first.ComplaintID); c.Priority == routing.PriorityUrgent {
+		t.Fatalf("the first complaint's case is %s before any urgent complaint", c.Priority)
+	}
+	urgent := e.complaint(t, "U2", at.Add(time.Minute), 10, 0)
+	urgent.Urgent = true
+	later := e.complaint(t, "U3", at.Add(2*time.Minute), 0, 10)
+	if err := e.handle(t, urgent, later); err != nil {
+		t.Fatal(err)
+	}
+	c := e.caseOf(t, first.ComplaintID)
+	if e.caseOf(t, urgent.ComplaintID).ID != c.ID || e.caseOf(t, later.ComplaintID).ID != c.ID {
+		t.Fatal("the three complaints about one site are not in one case")
+	}
+	if c.Priority != routing.PriorityUrgent {
+		t.Errorf("case priority %s after an urgent complaint joined it, want urgent", c.Priority)
+	}
+	if n := e.count(t, `SELECT count(*) FROM case_audit WHERE case_id = $1 AND reason LIKE '%priority raised to urgent'`, c.ID); n != 1 {
+		t.Errorf("%d audit rows name the raised priority, want 1", n)
+	}
+}
