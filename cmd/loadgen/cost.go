@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/xiamen-eeb/nuisance/internal/app"
+	"github.com/xiamen-eeb/nuisance/internal/pgstats"
 )
 
 // ticksPerSecond is the kernel's USER_HZ, the unit of /proc/<pid>/stat's
@@ -25,7 +26,7 @@ type cost struct {
 	postmaster int
 	procCPU    time.Duration
 	pgCPU      time.Duration
-	statements bool
+	statements *pgstats.Measure // nil without pg_stat_statements
 }
 
 // startCost takes the starting readings. PostgreSQL's CPU is read from
@@ -41,10 +42,8 @@ func startCost(ctx context.Context, sys *app.System) (*cost, error) {
 		c.postmaster = st.ppid
 		c.pgCPU = serverCPU(c.postmaster)
 	}
-	if _, err := sys.Pool.Exec(ctx, `CREATE EXTENSION IF NOT EXISTS pg_stat_statements`); err == nil {
-		if _, err := sys.Pool.Exec(ctx, `SELECT pg_stat_statements_reset()`); err == nil {
-			c.statements = true
-		}
+	if m, err := pgstats.Start(ctx, sys.Pool); err == nil {
+		c.statements = m
 	}
 	return c, nil
 }
@@ -63,43 +62,21 @@ func (c *cost) report(ctx context.Context, w io.Writer, accepted int64) error {
 		fmt.Fprintf(w, ", PostgreSQL %s", per(serverCPU(c.postmaster)-c.pgCPU))
 	}
 	fmt.Fprintln(w)
-	if !c.statements {
+	if c.statements == nil {
 		return nil
 	}
-	rows, err := c.sys.Pool.Query(ctx, `SELECT calls, total_exec_time, rows, regexp_replace(query, '\s+', ' ', 'g')
-		FROM pg_stat_statements WHERE query NOT LIKE '%pg_stat_statements%' AND dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
-		ORDER BY total_exec_time DESC`)
+	calls, execMS, _, err := c.statements.Totals(ctx)
 	if err != nil {
-		return fmt.Errorf("read pg_stat_statements: %w", err)
-	}
-	defer rows.Close()
-	var calls, total int64
-	var execMS float64
-	var top []string
-	for rows.Next() {
-		var n, r int64
-		var ms float64
-		var q string
-		if err := rows.Scan(&n, &ms, &r, &q); err != nil {
-			return err
-		}
-		calls += n
-		execMS += ms
-		if len(top) < 5 {
-			if len(q) > 100 {
-				q = q[:100] + "…"
-			}
-			top = append(top, fmt.Sprintf("  %8d calls %9.1f ms %8d rows  %s", n, ms, r, q))
-		}
-		total++
-	}
-	if err := rows.Err(); err != nil {
 		return err
 	}
-	fmt.Fprintf(w, "PostgreSQL per accepted complaint: %.3f statements, %.1f µs execution (%d statement kinds)\n",
-		float64(calls)/float64(accepted), execMS*1000/float64(accepted), total)
+	top, err := c.statements.Top(ctx, 5)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "PostgreSQL per accepted complaint: %.3f statements, %.1f µs execution\n",
+		float64(calls)/float64(accepted), execMS*1000/float64(accepted))
 	for _, t := range top {
-		fmt.Fprintln(w, t)
+		fmt.Fprintf(w, "  %8d calls %9.1f ms %8d rows  %s\n", t.Calls, t.Ms, t.Rows, pgstats.Short(t.Query, 100))
 	}
 	return nil
 }

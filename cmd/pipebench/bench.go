@@ -335,7 +335,7 @@ func drive(ctx context.Context, o options, dsn, url string, feed simulate.Feed, 
 		}
 	}
 	res.Stored, res.Unlocated = state.Stored, state.Stored-state.Located
-	stmts.log(ctx, pool, state.Stored, progress)
+	logStatements(ctx, stmts, state.Stored, progress)
 
 	for i, p := range procs {
 		after, err := readUsage(p.Pid)
