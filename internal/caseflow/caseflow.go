@@ -286,27 +286,30 @@ func Audit(ctx context.Context, q Querier, caseID string) ([]AuditEntry, error) 
 // event id is "<case>.<kind>.<version>", so a replayed transition yields
 // the same id and the outbox keeps one.
 func record(ctx context.Context, tx pgx.Tx, c Case, by Actor, from, action, kind, reason string, at time.Time) error {
-	return recordFor(ctx, tx, c, by, from, action, kind, reason, at, nil)
+	return recordFor(ctx, tx, c, by, from, action, kind, reason, at, nil, "")
 }
 
-// recordFor is record of an event that concerns the given tickets; nil
-// means every ticket of the case.
-func recordFor(ctx context.Context, tx pgx.Tx, c Case, by Actor, from, action, kind, reason string, at time.Time, tickets []string) error {
+// recordFor is record of an event that concerns the given tickets (nil
+// means every ticket of the case) and names the team the case came from
+// (previousTeam, when another team held it).
+func recordFor(ctx context.Context, tx pgx.Tx, c Case, by Actor, from, action, kind, reason string, at time.Time, tickets []string, previousTeam string) error {
 	if _, err := tx.Exec(ctx, `INSERT INTO case_audit (case_id, actor, at, from_status, to_status, action, reason)
 		VALUES ($1, $2, $3, NULLIF($4, ''), $5, $6, NULLIF($7, ''))`, c.ID, by.ID, at, from, c.Status, action, reason); err != nil {
 		return fmt.Errorf("audit case %s: %w", c.ID, err)
 	}
-	return publish(ctx, tx, c, by, kind, reason, at, c.ID+"."+kind+"."+strconv.Itoa(c.Version), tickets)
+	return publish(ctx, tx, c, by, kind, reason, at, c.ID+"."+kind+"."+strconv.Itoa(c.Version), tickets, previousTeam)
 }
 
-func publish(ctx context.Context, tx pgx.Tx, c Case, by Actor, kind, note string, at time.Time, eventID string, tickets []string) error {
+func publish(ctx context.Context, tx pgx.Tx, c Case, by Actor, kind, note string, at time.Time, eventID string, tickets []string, previousTeam string) error {
 	if tickets == nil {
 		var err error
 		if tickets, err = Tickets(ctx, tx, c.ID); err != nil {
 			return err
 		}
 	}
-	return outbox.Add(ctx, tx, Subject(kind, c.Team), eventID, changed(c, by, kind, note, at, eventID, tickets))
+	ev := changed(c, by, kind, note, at, eventID, tickets)
+	ev.PreviousTeam = previousTeam
+	return outbox.Add(ctx, tx, Subject(kind, c.Team), eventID, ev)
 }
 
 // changed is the event of a transition of kind that left the case c.

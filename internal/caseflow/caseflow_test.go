@@ -271,6 +271,13 @@ func TestReturnNeverGoesBackToTheSameTeam(t *testing.T) {
 	if err := pool.QueryRow(ctx, `SELECT count(*) FROM assignments WHERE case_id = $1 AND status = 'active'`, c.ID).Scan(&active); err != nil || active != 1 {
 		t.Errorf("%d active assignments (%v), want 1", active, err)
 	}
+	// The reassignment's event names the team the case came from, so its
+	// officers hear that the case left them.
+	evs := events(t, ctx, pool, c.ID)
+	last := evs[len(evs)-1].Ev
+	if last.Kind != caseflow.KindAssigned || last.Team != "siming-housing" || last.PreviousTeam == "" || last.PreviousTeam == "siming-housing" {
+		t.Errorf("last event %+v, want the assignment to siming-housing naming the team before it", last)
+	}
 }
 
 // Fifty deliveries race to assign the same case; the database lets one win.

@@ -348,7 +348,11 @@ func assign(ctx context.Context, tx pgx.Tx, c Case, by Actor, a Assignment, acti
 	if err := setTimers(ctx, tx, n); err != nil {
 		return Case{}, err
 	}
-	return n, record(ctx, tx, n, by, c.Status, action, KindAssigned, a.Reason, at)
+	previous := ""
+	if c.Team != "" && c.Team != n.Team {
+		previous = c.Team
+	}
+	return n, recordFor(ctx, tx, n, by, c.Status, action, KindAssigned, a.Reason, at, nil, previous)
 }
 
 // NewCase is a case the router opens for the first complaint about a place.
@@ -432,7 +436,7 @@ func Merge(ctx context.Context, tx pgx.Tx, caseID string, by Actor, complaintID,
 	if err != nil {
 		return Case{}, false, err
 	}
-	return n, true, recordFor(ctx, tx, n, by, c.Status, "merge", KindMerged, reason, at, []string{ticket})
+	return n, true, recordFor(ctx, tx, n, by, c.Status, "merge", KindMerged, reason, at, []string{ticket}, "")
 }
 
 // Reopen puts a resolved case back to its team when the nuisance comes

@@ -96,18 +96,22 @@ type HotspotChanged struct {
 // told of it). Those two events thus stay the same size however many
 // complaints the case holds.
 type CaseChanged struct {
-	EventID  string     `json:"event_id"`
-	CaseID   string     `json:"case_id"`
-	Kind     string     `json:"kind"` // opened|merged|assigned|accepted|resolved|returned|reopened|escalated|closed
-	Status   string     `json:"status"`
-	Team     string     `json:"team,omitempty"`
-	Category string     `json:"category"`
-	District string     `json:"district"`
-	Note     string     `json:"note,omitempty"`
-	Actor    string     `json:"actor"`
-	Tickets  []string   `json:"tickets,omitempty"`
-	DueAt    *time.Time `json:"due_at,omitempty"`
-	At       time.Time  `json:"at"`
+	EventID  string   `json:"event_id"`
+	CaseID   string   `json:"case_id"`
+	Kind     string   `json:"kind"` // opened|merged|assigned|accepted|resolved|returned|reopened|escalated|closed
+	Status   string   `json:"status"`
+	Team     string   `json:"team,omitempty"`
+	Category string   `json:"category"`
+	District string   `json:"district"`
+	Note     string   `json:"note,omitempty"`
+	Actor    string   `json:"actor"`
+	Tickets  []string `json:"tickets,omitempty"`
+	// PreviousTeam is the team an assignment took the case from, when
+	// another team held it (a supervisor's reassignment, a return), so
+	// that team's officers hear that it left them.
+	PreviousTeam string     `json:"previous_team,omitempty"`
+	DueAt        *time.Time `json:"due_at,omitempty"`
+	At           time.Time  `json:"at"`
 }
 
 // ReportGenerated announces a stored weekly report.

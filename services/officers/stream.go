@@ -22,22 +22,27 @@ import (
 // of the principal's scope changed. Its SSE id is the JetStream sequence
 // of the case event, which a reconnect sends back as Last-Event-ID.
 type StreamEvent struct {
-	Seq      uint64     `json:"seq"`
-	EventID  string     `json:"event_id"`
-	CaseID   string     `json:"case_id"`
-	Kind     string     `json:"kind"`
-	Status   string     `json:"status"`
-	Team     string     `json:"team,omitempty"`
-	District string     `json:"district"`
-	Category string     `json:"category"`
-	Note     string     `json:"note,omitempty"`
-	Actor    string     `json:"actor"`
-	DueAt    *time.Time `json:"due_at,omitempty"`
-	At       time.Time  `json:"at"`
+	Seq     uint64 `json:"seq"`
+	EventID string `json:"event_id"`
+	CaseID  string `json:"case_id"`
+	Kind    string `json:"kind"`
+	Status  string `json:"status"`
+	Team    string `json:"team,omitempty"`
+	// PreviousTeam is the team an assignment took the case from; LeftTeam
+	// tells an officer of that team that the case is no longer theirs.
+	PreviousTeam string     `json:"previous_team,omitempty"`
+	LeftTeam     bool       `json:"left_team,omitempty"`
+	District     string     `json:"district"`
+	Category     string     `json:"category"`
+	Note         string     `json:"note,omitempty"`
+	Actor        string     `json:"actor"`
+	DueAt        *time.Time `json:"due_at,omitempty"`
+	At           time.Time  `json:"at"`
 }
 
 // inScope reports whether a case event concerns the principal: an
-// officer's team, a supervisor's district, anything for an admin. An
+// officer's team (the one that holds the case, or the one an assignment
+// took it from), a supervisor's district, anything for an admin. An
 // opened case has no team yet and is no one's assignment.
 func inScope(p auth.Principal, ev event.CaseChanged) bool {
 	if ev.Kind == caseflow.KindOpened {
@@ -45,7 +50,7 @@ func inScope(p auth.Principal, ev event.CaseChanged) bool {
 	}
 	switch p.Role {
 	case auth.RoleOfficer:
-		return p.Team != "" && ev.Team == p.Team
+		return p.Team != "" && (ev.Team == p.Team || ev.PreviousTeam == p.Team)
 	case auth.RoleSupervisor:
 		return p.District != "" && ev.District == p.District
 	case auth.RoleAdmin:
@@ -186,8 +191,9 @@ func (s *Service) handleStream(w http.ResponseWriter, r *http.Request, p auth.Pr
 				continue
 			}
 			data, err := json.Marshal(StreamEvent{Seq: md.Sequence.Stream, EventID: ev.EventID, CaseID: ev.CaseID, Kind: ev.Kind,
-				Status: ev.Status, Team: ev.Team, District: ev.District, Category: ev.Category, Note: ev.Note,
-				Actor: ev.Actor, DueAt: ev.DueAt, At: ev.At})
+				Status: ev.Status, Team: ev.Team, PreviousTeam: ev.PreviousTeam,
+				LeftTeam: p.Role == auth.RoleOfficer && ev.PreviousTeam == p.Team && ev.Team != p.Team,
+				District: ev.District, Category: ev.Category, Note: ev.Note, Actor: ev.Actor, DueAt: ev.DueAt, At: ev.At})
 			if err != nil {
 				return fmt.Errorf("stream: %w", err)
 			}

@@ -11,8 +11,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/xiamen-eeb/nuisance/internal/auth"
+	"github.com/xiamen-eeb/nuisance/internal/caseflow"
 	"github.com/xiamen-eeb/nuisance/internal/outbox"
+	"github.com/xiamen-eeb/nuisance/internal/pgstore"
 	"github.com/xiamen-eeb/nuisance/internal/testenv"
 )
 
@@ -244,4 +248,40 @@ func TestStreamHeartbeatAndShutdown(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("the stream outlived the service")
 	}
+}
+
+// A case a supervisor moves to another team reaches the officers of the
+// team it left, marked as having left them, and the new team's as a new
+// assignment.
+func TestStreamTellsTheTeamACaseLeft(t *testing.T) {
+	t.Parallel()
+	n := testenv.StartNATS(t)
+	e := setup(t, n.JS)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	relay := &outbox.Relay{Pool: e.pool, JS: n.JS, Log: testenv.Log(t), Poll: 20 * time.Millisecond}
+	go func() { _ = relay.Run(ctx) }()
+
+	own := e.openStream(whoOwn, "")
+	other := e.openStream(whoOtherTeam, "")
+	id := e.newCase(ownTeam, complaint{})
+	if got := own.next(); got.data.CaseID != id || got.data.Kind != "assigned" || got.data.LeftTeam {
+		t.Fatalf("own team got %+v, want the new assignment", got)
+	}
+	sup := caseflow.Actor{ID: "officer:sup", District: "siming", Role: caseflow.RoleSupervisor}
+	if err := pgstore.InTx(ctx, e.pool, func(tx pgx.Tx) error {
+		_, err := caseflow.Reassign(ctx, tx, id, sup, otherTeam, "construction site management")
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	left := own.next()
+	if left.data.CaseID != id || left.data.Kind != "assigned" || left.data.Team != otherTeam || left.data.PreviousTeam != ownTeam || !left.data.LeftTeam {
+		t.Fatalf("own team got %+v, want the case leaving it for %s", left, otherTeam)
+	}
+	got := other.next()
+	if got.data.CaseID != id || got.data.Team != otherTeam || got.data.PreviousTeam != ownTeam || got.data.LeftTeam {
+		t.Fatalf("new team got %+v, want a new assignment", got)
+	}
+	own.none(300 * time.Millisecond)
 }

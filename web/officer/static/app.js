@@ -443,7 +443,10 @@
     try { d = JSON.parse(ev.data); } catch (e) { /* keep-alive or plain text */ }
     var id = d.case_id || d.id || "";
     var kind = d.kind || ev.type;
-    if (kind === "assigned" && id) {
+    if (d.left_team && id) {
+      delete state.fresh[id];
+      toast("案件已转派其他队伍：" + categoryText(d));
+    } else if (kind === "assigned" && id) {
       state.fresh[id] = true;
       toast("新任务：" + categoryText(d) + (d.district ? " · " + label(DISTRICT, d.district) : ""));
     }
