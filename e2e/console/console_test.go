@@ -398,6 +398,26 @@ func TestOfficerResolvesLiveAssignmentOnPhone(t *testing.T) {
 	if lt := text(late); !strings.Contains(lt, "签收已超时 00:") || !eval(`document.querySelector('`+late+`').classList.contains("overdue")`) {
 		t.Errorf("overdue case shows %q, want a red 签收已超时", lt)
 	}
+	// A supervisor moves a third case to another team: it leaves the
+	// list live, and the officer is told it went elsewhere, not of a new
+	// task.
+	movedID, _ := s.feed(t, 3, "normal", time.Now().Add(5*time.Hour))
+	step("see the third case arrive", chromedp.WaitVisible(chromedp.CSS(`#list a.card[data-case="`+movedID+`"]`)))
+	if err := pgstore.InTx(context.Background(), s.pool, func(tx pgx.Tx) error {
+		sup := caseflow.Actor{ID: "officer:supervisor", District: "siming", Role: caseflow.RoleSupervisor}
+		_, err := caseflow.Reassign(context.Background(), tx, movedID, sup, "siming-eco", "sewage works, not urban management")
+		return err
+	}); err != nil {
+		t.Fatalf("reassign %s: %v", movedID, err)
+	}
+	step("see the reassigned case leave",
+		wait(`document.querySelector("#toast").textContent.includes("转派") && !document.querySelector("#toast").hidden`),
+		chromedp.WaitNotPresent(chromedp.CSS(`#list a.card[data-case="`+movedID+`"]`)),
+	)
+	if !eval(`window.__sameDocument === true`) {
+		t.Error("the page reloaded: the reassignment did not arrive live")
+	}
+
 	before := text(card + " .due")
 	step("let the countdown tick", wait(`document.querySelector('`+card+` .due').textContent !== `+jsString(before)))
 	shot(t, ctx, dir, "console-list-375x667.png")
