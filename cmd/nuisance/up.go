@@ -18,7 +18,7 @@ import (
 
 // upMemoryLimit is the all-in-one's soft memory limit unless GOMEMLIMIT
 // sets another.
-const upMemoryLimit = 384 << 20
+const upMemoryLimit = 320 << 20
 
 func runUp(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("up", flag.ContinueOnError)
@@ -50,7 +50,7 @@ func runUp(ctx context.Context, args []string, getenv func(string) string, stdou
 		// batches: the collector keeps the whole of it near this size
 		// rather than at twice its live heap.
 		debug.SetMemoryLimit(upMemoryLimit)
-		log.Info("memory limit", zap.String("soft_limit", "384MiB"), zap.String("override", "GOMEMLIMIT"))
+		log.Info("memory limit", zap.Int("soft_limit_mib", upMemoryLimit>>20), zap.String("override", "GOMEMLIMIT"))
 	}
 
 	sys, err := app.Open(ctx, cfg, log, app.Options{Name: "nuisance", EmbedNATS: true, StopClusterOnClose: true, MaxConns: 40})

@@ -85,11 +85,11 @@ func Connect(url, name string, log *zap.Logger, opts ...nats.Option) (*nats.Conn
 
 // DuplicateWindow is how long a stream remembers message ids. The relay
 // republishes an event whose acknowledgement it missed within about 11 s
-// (a 10 s wait and a 1 s pause), so 30 s covers it; a republish after a
+// (a 10 s wait and a 1 s pause), so 20 s covers it; a republish after a
 // longer outage is delivered again, and the consumers, which record every
 // event they apply, drop it. The window is memory: the server keeps every
 // id of the window, about 70 bytes each at several events a complaint.
-const DuplicateWindow = 30 * time.Second
+const DuplicateWindow = 20 * time.Second
 
 // Streams are the JetStream streams of the pipeline, one per domain.
 func Streams(replicas int) []jetstream.StreamConfig {

@@ -140,8 +140,12 @@ func (s *Service) loadState(ctx context.Context, q querier) ([]cluster.Member, [
 }
 
 // rebuild replaces the engine with one restored from what q sees. The
-// caller holds s.mu.
+// caller holds s.mu. The old engine is let go first: the old and the new
+// one together, with the members read for the new one, would double the
+// engine's memory for the time of the rebuild. A rebuild that fails
+// leaves no engine, and the next batch rebuilds again.
 func (s *Service) rebuild(ctx context.Context, q querier) error {
+	s.engine, s.stale = nil, true
 	members, hs, err := s.loadState(ctx, q)
 	if err != nil {
 		return fmt.Errorf("restore engine: %w", err)
