@@ -217,7 +217,7 @@ func (w *Writes) Merge(c Case, by Actor, complaintID, hotspotID, ticket, priorit
 		n.HotspotID = hotspotID
 	}
 	reason := "complaint " + complaintID
-	if Outranks(priority, c.Priority) {
+	if routing.Outranks(priority, c.Priority) {
 		n.Priority = priority
 		reason += "; priority raised to " + priority
 	}

@@ -330,13 +330,6 @@ func changed(c Case, by Actor, kind, note string, at time.Time, eventID string, 
 	}
 }
 
-// priorityRank orders the priorities of a case, lowest first.
-var priorityRank = map[string]int{"normal": 1, "priority": 2, "urgent": 3}
-
-// Outranks reports whether priority p ranks above q (urgent above
-// priority above normal; an unknown one ranks below all).
-func Outranks(p, q string) bool { return priorityRank[p] > priorityRank[q] }
-
 // Subject is the NATS subject of a case event of kind for team.
 func Subject(kind, team string) string {
 	if kind == KindAssigned {

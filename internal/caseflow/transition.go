@@ -429,7 +429,7 @@ func Merge(ctx context.Context, tx pgx.Tx, caseID string, by Actor, complaintID,
 		return Case{}, false, fmt.Errorf("merge %s into case %s: %w", complaintID, caseID, err)
 	}
 	reason, raised := "complaint "+complaintID, c.Priority
-	if Outranks(priority, c.Priority) {
+	if routing.Outranks(priority, c.Priority) {
 		reason, raised = reason+"; priority raised to "+priority, priority
 	}
 	n, err := update(ctx, tx, caseID, at, `hotspot_id = COALESCE(c.hotspot_id, NULLIF($3, '')), priority = $4`, hotspotID, raised)

@@ -150,61 +150,64 @@ func (s *Sweeper) SweepOnce(ctx context.Context) (int, error) {
 func (s *Sweeper) page(ctx context.Context, w Watch) (stalled []string, more bool, err error) {
 	from, span := s.checked[w], max(s.span[w], sweepSpan)
 	to := from + span
-	rows, err := s.Pool.Query(ctx, `SELECT o.seq, o.event_id, o.sent_at IS NOT NULL AND o.sent_at < now() - $3::interval AS due,
-			EXISTS (SELECT 1 FROM processed_events p WHERE p.consumer = $2 AND p.event_id = o.event_id)
-			OR EXISTS (SELECT 1 FROM dead_letters d WHERE d.consumer = $2 AND d.event_id = o.event_id) AS done
-		FROM outbox o
-		WHERE o.seq > $4 AND o.seq <= $6 AND o.subject LIKE $1
-		  AND o.seq < COALESCE((SELECT min(y.seq) FROM outbox y WHERE y.seq > $4 AND y.seq <= $6 AND y.subject LIKE $1
-		      AND COALESCE(y.sent_at, y.created_at) >= now() - $3::interval), $6 + 1)
-		ORDER BY o.seq LIMIT $5`, likePattern(w.Filter), w.Consumer, s.After.String(), from, sweepPage, to)
+	// One statement: where the span's first young event is, whether the
+	// row at the span's end is settled (old), and the page of w's events
+	// before the young one; a span without any event of w still yields a
+	// row, with a NULL seq, to carry the first two.
+	rows, err := s.Pool.Query(ctx, `WITH b AS (
+			SELECT (SELECT min(y.seq) FROM outbox y WHERE y.seq > $4 AND y.seq <= $6 AND y.subject LIKE $1
+			          AND COALESCE(y.sent_at, y.created_at) >= now() - $3::interval) AS young,
+			       COALESCE((SELECT COALESCE(z.sent_at, z.created_at) < now() - $3::interval FROM outbox z
+			          WHERE z.seq >= $6 ORDER BY z.seq LIMIT 1), false) AS end_old)
+		SELECT b.young IS NULL AND b.end_old, o.seq, o.event_id, o.due, o.done
+		FROM b LEFT JOIN LATERAL (
+			SELECT o.seq, o.event_id, o.sent_at IS NOT NULL AND o.sent_at < now() - $3::interval AS due,
+				EXISTS (SELECT 1 FROM processed_events p WHERE p.consumer = $2 AND p.event_id = o.event_id)
+				OR EXISTS (SELECT 1 FROM dead_letters d WHERE d.consumer = $2 AND d.event_id = o.event_id) AS done
+			FROM outbox o
+			WHERE o.seq > $4 AND o.seq <= $6 AND o.subject LIKE $1 AND o.seq < COALESCE(b.young, $6 + 1)
+			ORDER BY o.seq LIMIT $5) o ON true
+		ORDER BY o.seq`, likePattern(w.Filter), w.Consumer, s.After.String(), from, sweepPage, to)
 	if err != nil {
 		return nil, false, err
 	}
 	defer rows.Close()
-	advance, n := true, 0
+	advance, settled, n := true, false, 0
 	for rows.Next() {
-		n++
-		var seq int64
-		var id string
-		var due, done bool
-		if err := rows.Scan(&seq, &id, &due, &done); err != nil {
+		var seq *int64
+		var id *string
+		var due, done *bool
+		if err := rows.Scan(&settled, &seq, &id, &due, &done); err != nil {
 			return nil, false, err
 		}
-		if done {
+		if seq == nil {
+			continue // no event of w before the span's first young one
+		}
+		n++
+		if *done {
 			if advance {
-				s.checked[w] = seq
+				s.checked[w] = *seq
 			}
 			continue
 		}
 		advance = false
-		if due {
-			stalled = append(stalled, id)
+		if *due {
+			stalled = append(stalled, *id)
 		}
 	}
 	if err := rows.Err(); err != nil {
 		return nil, false, err
 	}
-	rows.Close()
-	if !advance {
+	switch {
+	case !advance:
 		s.span[w] = sweepSpan
 		return stalled, false, nil
-	}
-	if n == sweepPage {
+	case n == sweepPage:
 		s.span[w] = sweepSpan
 		return stalled, true, nil
-	}
-	// Every event of w the query saw is done: the checkpoint passes the
-	// span if nothing in it is young and its end is settled.
-	var settled bool
-	err = s.Pool.QueryRow(ctx, `SELECT NOT EXISTS (SELECT 1 FROM outbox y WHERE y.seq > $1 AND y.seq <= $2 AND y.subject LIKE $4
-			AND COALESCE(y.sent_at, y.created_at) >= now() - $3::interval)
-		AND COALESCE((SELECT COALESCE(z.sent_at, z.created_at) < now() - $3::interval FROM outbox z WHERE z.seq >= $2 ORDER BY z.seq LIMIT 1), false)`,
-		s.checked[w], to, s.After.String(), likePattern(w.Filter)).Scan(&settled)
-	if err != nil {
-		return nil, false, err
-	}
-	if !settled {
+	case !settled:
+		// Every event of w the query saw is done, but the span holds a
+		// young one, or its end is not settled yet.
 		s.span[w] = sweepSpan
 		return stalled, false, nil
 	}

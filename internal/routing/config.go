@@ -52,6 +52,13 @@ const (
 	PriorityNormal = "normal"
 )
 
+// priorityRank orders the priority levels, lowest first.
+var priorityRank = map[string]int{PriorityNormal: 1, PriorityHigh: 2, PriorityUrgent: 3}
+
+// Outranks reports whether priority p ranks above q (urgent above
+// priority above normal; an unknown level ranks below all).
+func Outranks(p, q string) bool { return priorityRank[p] > priorityRank[q] }
+
 // Team is a unit of one department in one district that receives cases.
 type Team struct {
 	ID         string `json:"id"`

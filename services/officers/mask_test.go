@@ -5,9 +5,7 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/xiamen-eeb/nuisance/internal/outbox"
 	"github.com/xiamen-eeb/nuisance/internal/testenv"
 )
 
@@ -71,10 +69,8 @@ func TestCallerMasked(t *testing.T) {
 	t.Parallel()
 	n := testenv.StartNATS(t)
 	e := setup(t, n.JS)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	relay := &outbox.Relay{Pool: e.pool, JS: n.JS, Log: testenv.Log(t), Poll: 20 * time.Millisecond}
-	go func() { _ = relay.Run(ctx) }()
+	e.relayEvents(n)
+	ctx := context.Background()
 
 	const phone, phone2 = "13812345678", "13698765432"
 	s := e.openStream(whoOwn, "")

@@ -19,6 +19,7 @@ import (
 	"github.com/xiamen-eeb/nuisance/internal/auth"
 	"github.com/xiamen-eeb/nuisance/internal/caseflow"
 	"github.com/xiamen-eeb/nuisance/internal/httpx"
+	"github.com/xiamen-eeb/nuisance/internal/outbox"
 	"github.com/xiamen-eeb/nuisance/internal/pgstore"
 	"github.com/xiamen-eeb/nuisance/internal/routing"
 	"github.com/xiamen-eeb/nuisance/internal/testenv"
@@ -269,4 +270,12 @@ func problem(t *testing.T, b []byte) httpx.Problem {
 		t.Fatalf("not a problem: %s", b)
 	}
 	return p
+}
+
+// relayEvents publishes what the outbox holds to n until the test ends.
+func (e *env) relayEvents(n *testenv.NATS) {
+	ctx, cancel := context.WithCancel(context.Background())
+	e.t.Cleanup(cancel)
+	relay := &outbox.Relay{Pool: e.pool, JS: n.JS, Log: testenv.Log(e.t), Poll: 20 * time.Millisecond}
+	go func() { _ = relay.Run(ctx) }()
 }

@@ -15,7 +15,6 @@ import (
 
 	"github.com/xiamen-eeb/nuisance/internal/auth"
 	"github.com/xiamen-eeb/nuisance/internal/caseflow"
-	"github.com/xiamen-eeb/nuisance/internal/outbox"
 	"github.com/xiamen-eeb/nuisance/internal/pgstore"
 	"github.com/xiamen-eeb/nuisance/internal/testenv"
 )
@@ -125,10 +124,7 @@ func TestStreamLiveAndReplay(t *testing.T) {
 	t.Parallel()
 	n := testenv.StartNATS(t)
 	e := setup(t, n.JS)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	relay := &outbox.Relay{Pool: e.pool, JS: n.JS, Log: testenv.Log(t), Poll: 20 * time.Millisecond}
-	go func() { _ = relay.Run(ctx) }()
+	e.relayEvents(n)
 
 	// An event before the stream opens is not replayed to a new stream.
 	before := e.newCase(ownTeam, complaint{})
@@ -257,10 +253,8 @@ func TestStreamTellsTheTeamACaseLeft(t *testing.T) {
 	t.Parallel()
 	n := testenv.StartNATS(t)
 	e := setup(t, n.JS)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	relay := &outbox.Relay{Pool: e.pool, JS: n.JS, Log: testenv.Log(t), Poll: 20 * time.Millisecond}
-	go func() { _ = relay.Run(ctx) }()
+	e.relayEvents(n)
+	ctx := context.Background()
 
 	own := e.openStream(whoOwn, "")
 	other := e.openStream(whoOtherTeam, "")

@@ -153,10 +153,6 @@ func (s *Service) place(w *caseflow.Writes, f *finding, p placement, ticket stri
 		}
 		c.Case, outcome = n, "reopened"
 	}
-	if c.tickets != nil {
-		i, _ := slices.BinarySearch(c.tickets, ticket)
-		c.tickets = slices.Insert(slices.Clone(c.tickets), i, ticket)
-	}
 	n, err := w.Merge(c.Case, actor, p.ev.ComplaintID, p.hotspot, ticket, p.dec.Priority, at)
 	if err != nil {
 		return "", err
@@ -237,7 +233,7 @@ type complaintRow struct {
 // batch's transitions so far left it.
 type candidate struct {
 	caseflow.Case
-	tickets  []string // its work orders, sorted: read only of a resolved case, which a reopening answers in full
+	tickets  []string // its work orders, sorted: read only of a resolved case, which a reopening answers in full (a merge leaves the case unresolved, so they are never read again)
 	returned []string // the teams that returned it
 }
 
