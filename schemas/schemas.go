@@ -101,8 +101,8 @@ func Validate(s *jsonschema.Schema, body []byte) ([]FieldError, error) {
 // range of a float64 are refused first, naming their field: the validator
 // cannot compare them (it panics on 1E1000001).
 func ValidateValue(s *jsonschema.Schema, doc any) []FieldError {
-	if out := outOfRange(doc, ""); len(out) > 0 {
-		return out
+	if anyOutOfRange(doc) {
+		return outOfRange(doc, "")
 	}
 	err := s.Validate(doc)
 	if err == nil {
@@ -139,6 +139,30 @@ func ValidateValue(s *jsonschema.Schema, doc any) []FieldError {
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Field < out[j].Field })
 	return out
+}
+
+// anyOutOfRange reports whether doc holds a number a float64 cannot hold,
+// without building the field names outOfRange gives: nearly every
+// document holds none.
+func anyOutOfRange(doc any) bool {
+	switch v := doc.(type) {
+	case json.Number:
+		_, err := strconv.ParseFloat(string(v), 64)
+		return err != nil
+	case map[string]any:
+		for _, x := range v {
+			if anyOutOfRange(x) {
+				return true
+			}
+		}
+	case []any:
+		for _, x := range v {
+			if anyOutOfRange(x) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // outOfRange names every number in doc, a document decoded with

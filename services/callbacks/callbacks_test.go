@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"sync"
@@ -40,6 +41,7 @@ type receiver struct {
 	schema   *jsonschema.Schema
 	failures atomic.Int64
 	down     atomic.Bool
+	conns    atomic.Int64 // connections opened to it
 
 	mu        sync.Mutex
 	got       map[string][]callbacks.Body // ticket -> accepted bodies, in order
@@ -60,7 +62,13 @@ func newReceiver(t *testing.T, failFirst int) *receiver {
 	}
 	r := &receiver{t: t, hook: wh, schema: sch, got: map[string][]callbacks.Body{}, ids: map[string]int{}}
 	r.failures.Store(int64(failFirst))
-	r.srv = httptest.NewServer(http.HandlerFunc(r.serve))
+	r.srv = httptest.NewUnstartedServer(http.HandlerFunc(r.serve))
+	r.srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			r.conns.Add(1)
+		}
+	}
+	r.srv.Start()
 	t.Cleanup(r.srv.Close)
 	return r
 }
@@ -380,5 +388,41 @@ func TestWebhookIDIsStablePerEventAndTicket(t *testing.T) {
 		if (x == y) != tt.same {
 			t.Errorf("WebhookID(%v) = %s, WebhookID(%v) = %s; same = %v, want %v", tt.a, x, tt.b, y, x == y, tt.same)
 		}
+	}
+}
+
+// Deliveries reuse their connections to the hotline: one per worker, not
+// one per callback.
+func TestDeliveriesKeepTheirConnections(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	rcv := newReceiver(t, 0)
+	s := e.service(t, rcv.srv.URL, nil)
+	var tickets []string
+	for i := range 300 {
+		tickets = append(tickets, fmt.Sprintf("K%03d", i))
+	}
+	e.tx(t, func(ctx context.Context, tx pgx.Tx) error {
+		return s.HandleCaseChanged(ctx, tx, event.CaseChanged{EventID: "case_k.assigned.1", CaseID: "case_k", Kind: "assigned", Status: "assigned",
+			Team: "siming-eco", Category: "noise", District: "siming", Actor: "router", Tickets: tickets, At: time.Now()}, natsx.Meta{})
+	})
+	for {
+		n, err := s.DeliverOnce(e.ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n == 0 {
+			break
+		}
+	}
+	rcv.mu.Lock()
+	delivered := len(rcv.ids)
+	rcv.mu.Unlock()
+	workers := callbacks.DefaultConfig("", "").Workers
+	if delivered != 300 {
+		t.Fatalf("%d callbacks delivered, want 300", delivered)
+	}
+	if n := rcv.conns.Load(); n > int64(workers) {
+		t.Errorf("300 callbacks opened %d connections to the hotline, want at most %d (one per worker)", n, workers)
 	}
 }

@@ -135,7 +135,13 @@ func New(cfg Config, pool *pgxpool.Pool, js jetstream.JetStream, log *zap.Logger
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	s := &Service{cfg: cfg, pool: pool, js: js, log: log, http: &http.Client{Timeout: cfg.Timeout}}
+	// Each worker keeps its connection to the hotline between callbacks:
+	// the default transport keeps two idle connections a host, so the
+	// other workers would dial (and the hotline accept) one per callback.
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConnsPerHost = cfg.Workers
+	tr.MaxIdleConns = max(tr.MaxIdleConns, cfg.Workers)
+	s := &Service{cfg: cfg, pool: pool, js: js, log: log, http: &http.Client{Timeout: cfg.Timeout, Transport: tr}}
 	keys := strings.Fields(cfg.Secret)
 	switch {
 	case len(keys) > 0:
