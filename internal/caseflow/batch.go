@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -38,7 +39,7 @@ type Writes struct {
 	order   []string // case ids in the order they were first touched
 	members []member
 	assigns []assignmentRow
-	reopens map[string]dues // active assignments that get new deadlines, by case
+	redue   map[string]dues // active assignments that get new deadlines, by case
 	timers  []timerRow
 	audit   []auditRow
 	events  outbox.Events
@@ -63,7 +64,12 @@ type assignmentRow struct {
 	sign, resolve              *time.Time
 }
 
-type dues struct{ sign, resolve *time.Time }
+// dues are an active assignment's new deadlines; reopen also clears its
+// signing for (a reopened case is signed for again).
+type dues struct {
+	sign, resolve *time.Time
+	reopen        bool
+}
 
 type timerRow struct {
 	caseID, kind string
@@ -79,7 +85,7 @@ type auditRow struct {
 func (w *Writes) Len() int {
 	n := 0
 	opened, updated := w.split()
-	for _, k := range []int{len(opened), len(updated), len(w.members), len(w.reopens), len(w.assigns), len(w.timers), len(w.audit), w.events.Len()} {
+	for _, k := range []int{len(opened), len(updated), len(w.members), len(w.redue), len(w.assigns), len(w.timers), len(w.audit), w.events.Len()} {
 		if k > 0 {
 			n++
 		}
@@ -204,7 +210,11 @@ func (w *Writes) OpenAssigned(by Actor, nc NewCase, a Assignment, tickets []stri
 // writes go to, or which a transition queued on w returned. ticket is the
 // complaint's work order, the one its event concerns; priority is the
 // complaint's, which the case takes when it ranks higher than its own.
-func (w *Writes) Merge(c Case, by Actor, complaintID, hotspotID, ticket, priority string, at time.Time) (Case, error) {
+// signDue and resolveDue are the complaint's own deadlines (zero: none):
+// every work order of a case must be answered in time, so a deadline of
+// the complaint earlier than the case's, while the case still has it to
+// meet, becomes the case's, its active assignment's and its timer's.
+func (w *Writes) Merge(c Case, by Actor, complaintID, hotspotID, ticket, priority string, signDue, resolveDue time.Time, at time.Time) (Case, error) {
 	if err := by.check(); err != nil {
 		return Case{}, err
 	}
@@ -221,12 +231,54 @@ func (w *Writes) Merge(c Case, by Actor, complaintID, hotspotID, ticket, priorit
 		n.Priority = priority
 		reason += "; priority raised to " + priority
 	}
+	var earlier []string
+	if c.Status == StatusAssigned && sooner(signDue, c.SignDue) {
+		d := signDue.UTC()
+		n.SignDue = &d
+		earlier = append(earlier, "sign-for by "+d.Format(time.RFC3339))
+	}
+	if (c.Status == StatusAssigned || c.Status == StatusAccepted) && sooner(resolveDue, c.ResolveDue) {
+		d := resolveDue.UTC()
+		n.ResolveDue = &d
+		earlier = append(earlier, "resolve by "+d.Format(time.RFC3339))
+	}
+	if len(earlier) > 0 {
+		reason += "; deadline brought forward: " + strings.Join(earlier, ", ")
+	}
 	n.UpdatedAt, n.Version = at, c.Version+1
 	if err := w.touch(c, n, false); err != nil {
 		return Case{}, err
 	}
+	if len(earlier) > 0 {
+		w.setDues(c.ID, n, false)
+		w.addTimers(n)
+	}
 	w.members = append(w.members, member{complaintID: complaintID, caseID: c.ID, at: at})
 	return n, w.record(n, by, c.Status, "merge", KindMerged, reason, []string{ticket}, at)
+}
+
+// sooner reports whether the deadline d is set and earlier than the
+// current one (or there is none).
+func sooner(d time.Time, current *time.Time) bool {
+	return !d.IsZero() && (current == nil || d.Before(*current))
+}
+
+// setDues queues the deadlines of n for case id's active assignment (or
+// gives them to the assignment these writes store); a reopen also clears
+// its signing for, and stays a reopen when a merge of the same writes
+// brings a deadline forward.
+func (w *Writes) setDues(id string, n Case, reopen bool) {
+	for i := len(w.assigns) - 1; i >= 0; i-- {
+		if w.assigns[i].caseID == id {
+			// Assigned by these writes: the assignment is not stored yet.
+			w.assigns[i].sign, w.assigns[i].resolve = n.SignDue, n.ResolveDue
+			return
+		}
+	}
+	if w.redue == nil {
+		w.redue = map[string]dues{}
+	}
+	w.redue[id] = dues{sign: n.SignDue, resolve: n.ResolveDue, reopen: reopen || w.redue[id].reopen}
 }
 
 // Reopen queues Reopen of the resolved case c, read with Columns and
@@ -247,10 +299,7 @@ func (w *Writes) Reopen(c Case, by Actor, signDue, resolveDue time.Time, reason 
 	if err := w.touch(c, n, false); err != nil {
 		return Case{}, err
 	}
-	if w.reopens == nil {
-		w.reopens = map[string]dues{}
-	}
-	w.reopens[c.ID] = dues{sign: n.SignDue, resolve: n.ResolveDue}
+	w.setDues(c.ID, n, true)
 	w.addTimers(n)
 	return n, w.record(n, by, c.Status, "reopen", KindReopened, reason, tickets, at)
 }
@@ -313,8 +362,11 @@ const (
 		WHERE c.id = u.id AND c.version = u.was`
 	insertMembers = `INSERT INTO case_complaints (complaint_id, case_id, joined_at)
 		SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[]) ON CONFLICT (complaint_id) DO NOTHING`
-	reopenAssignments = `UPDATE assignments AS a SET accepted_at = NULL, sign_due = u.sign_due, resolve_due = u.resolve_due
-		FROM unnest($1::text[], $2::timestamptz[], $3::timestamptz[]) AS u(case_id, sign_due, resolve_due)
+	// redueAssignments gives active assignments new deadlines, and clears
+	// the signing for of those of reopened cases.
+	redueAssignments = `UPDATE assignments AS a SET accepted_at = CASE WHEN u.reopen THEN NULL ELSE a.accepted_at END,
+			sign_due = u.sign_due, resolve_due = u.resolve_due
+		FROM unnest($1::text[], $2::timestamptz[], $3::timestamptz[], $4::bool[]) AS u(case_id, sign_due, resolve_due, reopen)
 		WHERE a.case_id = u.case_id AND a.status = 'active'`
 	insertAssignments = `INSERT INTO assignments (case_id, team, mode, status, assigned_at, sign_due, resolve_due, reason)
 		SELECT case_id, team, mode, 'active', assigned_at, sign_due, resolve_due, NULLIF(reason, '')
@@ -406,15 +458,16 @@ func (w *Writes) Send(ctx context.Context, tx pgx.Tx) error {
 		}
 		queue(exactly(len(w.members), "put complaints no case holds into cases"), insertMembers, complaints, cases, at)
 	}
-	if len(w.reopens) > 0 {
+	if len(w.redue) > 0 {
 		var cases []string
 		var signs, resolves []*time.Time
+		var reopens []bool
 		for _, id := range w.order {
-			if d, ok := w.reopens[id]; ok {
-				cases, signs, resolves = append(cases, id), append(signs, d.sign), append(resolves, d.resolve)
+			if d, ok := w.redue[id]; ok {
+				cases, signs, resolves, reopens = append(cases, id), append(signs, d.sign), append(resolves, d.resolve), append(reopens, d.reopen)
 			}
 		}
-		queue(exactly(len(cases), "reopen the active assignments of cases"), reopenAssignments, cases, signs, resolves)
+		queue(exactly(len(cases), "set the deadlines of the active assignments of cases"), redueAssignments, cases, signs, resolves, reopens)
 	}
 	if len(w.assigns) > 0 {
 		n := len(w.assigns)

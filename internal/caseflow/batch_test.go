@@ -21,7 +21,7 @@ import (
 // same rows and events.
 type lifecycle struct {
 	open   func(ctx context.Context, tx pgx.Tx, nc caseflow.NewCase, a caseflow.Assignment) error
-	merge  func(ctx context.Context, tx pgx.Tx, caseID, complaintID, hotspot string) error
+	merge  func(ctx context.Context, tx pgx.Tx, caseID, complaintID, hotspot string, sign, resolve time.Time) error
 	reopen func(ctx context.Context, tx pgx.Tx, caseID, complaintID string, sign, resolve time.Time) error
 }
 
@@ -36,15 +36,15 @@ var oneByOne = lifecycle{
 		_, err := caseflow.Assign(ctx, tx, nc.ID, router, a)
 		return err
 	},
-	merge: func(ctx context.Context, tx pgx.Tx, caseID, complaintID, hotspot string) error {
-		_, _, err := caseflow.Merge(ctx, tx, caseID, router, complaintID, hotspot, routing.PriorityUrgent)
+	merge: func(ctx context.Context, tx pgx.Tx, caseID, complaintID, hotspot string, sign, resolve time.Time) error {
+		_, _, err := caseflow.Merge(ctx, tx, caseID, router, complaintID, hotspot, routing.PriorityUrgent, sign, resolve)
 		return err
 	},
 	reopen: func(ctx context.Context, tx pgx.Tx, caseID, complaintID string, sign, resolve time.Time) error {
 		if _, err := caseflow.Reopen(ctx, tx, caseID, router, sign, resolve, "complaint "+complaintID+" at the same place"); err != nil {
 			return err
 		}
-		_, _, err := caseflow.Merge(ctx, tx, caseID, router, complaintID, "", routing.PriorityNormal)
+		_, _, err := caseflow.Merge(ctx, tx, caseID, router, complaintID, "", routing.PriorityNormal, sign, resolve)
 		return err
 	},
 }
@@ -72,13 +72,13 @@ var queued = lifecycle{
 		}
 		return w.Send(ctx, tx)
 	},
-	merge: func(ctx context.Context, tx pgx.Tx, caseID, complaintID, hotspot string) error {
+	merge: func(ctx context.Context, tx pgx.Tx, caseID, complaintID, hotspot string, sign, resolve time.Time) error {
 		c, _, ticket, err := locked(ctx, tx, caseID, complaintID)
 		if err != nil {
 			return err
 		}
 		var w caseflow.Writes
-		if _, err := w.Merge(c, router, complaintID, hotspot, ticket, routing.PriorityUrgent, at); err != nil {
+		if _, err := w.Merge(c, router, complaintID, hotspot, ticket, routing.PriorityUrgent, sign, resolve, at); err != nil {
 			return err
 		}
 		return w.Send(ctx, tx)
@@ -93,7 +93,7 @@ var queued = lifecycle{
 		if err != nil {
 			return err
 		}
-		if _, err := w.Merge(n, router, complaintID, "", ticket, routing.PriorityNormal, at); err != nil {
+		if _, err := w.Merge(n, router, complaintID, "", ticket, routing.PriorityNormal, sign, resolve, at); err != nil {
 			return err
 		}
 		return w.Send(ctx, tx)
@@ -116,7 +116,10 @@ func play(t *testing.T, l lifecycle) string {
 	officer := caseflow.Actor{ID: "officer:o1", Team: "siming-eco", District: "siming", Role: caseflow.RoleOfficer}
 	steps := []func(tx pgx.Tx) error{
 		func(tx pgx.Tx) error { return l.open(ctx, tx, nc, a) },
-		func(tx pgx.Tx) error { return l.merge(ctx, tx, nc.ID, second, "hs_1") },
+		// An urgent complaint, due sooner than the case.
+		func(tx pgx.Tx) error {
+			return l.merge(ctx, tx, nc.ID, second, "hs_1", time.Date(2024, 3, 5, 5, 0, 0, 0, time.UTC), time.Date(2024, 3, 6, 3, 0, 0, 0, time.UTC))
+		},
 		func(tx pgx.Tx) error { _, err := caseflow.Accept(ctx, tx, nc.ID, officer); return err },
 		func(tx pgx.Tx) error {
 			_, err := caseflow.Resolve(ctx, tx, nc.ID, officer, caseflow.OutcomeRectified, "stopped")
@@ -167,7 +170,8 @@ func TestWritesLeaveWhatTheTransitionsLeave(t *testing.T) {
 		t.Errorf("queued writes left\n%s\nthe transitions one by one left\n%s", got, want)
 	}
 	for _, s := range []string{`"action": "reopen"`, `"case.assigned.siming-eco"`, `"case.merged"`, `"tickets": ["T1", "T3"]`, `"tickets": ["T2"]`, `"reopened": 1`,
-		`"priority": "urgent"`, `complaint cmp_T3; priority raised to urgent`} {
+		`"priority": "urgent"`, `complaint cmp_T3; priority raised to urgent; deadline brought forward: sign-for by 2024-03-05T05:00:00Z, resolve by 2024-03-06T03:00:00Z`,
+		`"due_at": "2024-03-06T03:00:00Z", "status": "assigned", "case_id": "case_cmp_T1", "tickets": ["T3"]`} {
 		if !strings.Contains(want, s) {
 			t.Errorf("the lifecycle left no %s:\n%s", s, want)
 		}
@@ -186,7 +190,7 @@ func TestWritesRefuseACaseThatMoved(t *testing.T) {
 		queue func(w *caseflow.Writes) error
 	}{
 		{"merge into a stale read", func(w *caseflow.Writes) error {
-			_, err := w.Merge(stale, router, second, "", "T2", "", at)
+			_, err := w.Merge(stale, router, second, "", "T2", "", time.Time{}, time.Time{}, at)
 			return err
 		}},
 		{"reopen a case that is not resolved", func(w *caseflow.Writes) error {
@@ -239,21 +243,21 @@ func TestWritesOfManyCasesGoOutAsOneStatementPerTable(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		first, err = w.Merge(first, router, ids["T2"], "hs_1", "T2", "", at)
+		first, err = w.Merge(first, router, ids["T2"], "hs_1", "T2", "", time.Time{}, time.Time{}, at)
 		if err != nil {
 			return err
 		}
 		if _, err := w.OpenAssigned(router, newCase(ids["T3"]), a, []string{"T3"}, at); err != nil {
 			return err
 		}
-		merged, err := w.Merge(old, router, ids["T4"], "", "T4", "", at)
+		merged, err := w.Merge(old, router, ids["T4"], "", "T4", "", time.Time{}, time.Time{}, at)
 		if err != nil {
 			return err
 		}
-		if _, err := w.Merge(old, router, ids["T5"], "", "T5", "", at); fault.KindOf(err) != fault.Conflict {
+		if _, err := w.Merge(old, router, ids["T5"], "", "T5", "", time.Time{}, time.Time{}, at); fault.KindOf(err) != fault.Conflict {
 			t.Errorf("merge into a stale copy of a queued case: %v, want a conflict", err)
 		}
-		if _, err := w.Merge(merged, router, ids["T5"], "", "T5", "", at); err != nil {
+		if _, err := w.Merge(merged, router, ids["T5"], "", "T5", "", time.Time{}, time.Time{}, at); err != nil {
 			return err
 		}
 		// cases inserted, cases updated, members, assignments, timers, audit, outbox

@@ -105,7 +105,7 @@ func TestLifecycleAuditsAndAnnouncesEveryTransition(t *testing.T) {
 		want string
 	}{
 		{"merge", func(tx pgx.Tx) (caseflow.Case, error) {
-			c, _, err := caseflow.Merge(ctx, tx, c.ID, router, second, "hs_1", "")
+			c, _, err := caseflow.Merge(ctx, tx, c.ID, router, second, "hs_1", "", time.Time{}, time.Time{})
 			return c, err
 		}, caseflow.StatusAssigned},
 		{"accept", func(tx pgx.Tx) (caseflow.Case, error) { return caseflow.Accept(ctx, tx, c.ID, officer) }, caseflow.StatusAccepted},
@@ -390,7 +390,7 @@ func TestOpenAndMergeAreIdempotent(t *testing.T) {
 		for _, step := range []func(tx pgx.Tx) (bool, error){
 			func(tx pgx.Tx) (bool, error) { _, ok, err := caseflow.Open(ctx, tx, router, nc); return ok, err },
 			func(tx pgx.Tx) (bool, error) {
-				_, ok, err := caseflow.Merge(ctx, tx, nc.ID, router, b, "", "")
+				_, ok, err := caseflow.Merge(ctx, tx, nc.ID, router, b, "", "", time.Time{}, time.Time{})
 				return ok, err
 			},
 		} {

@@ -407,9 +407,11 @@ func Open(ctx context.Context, tx pgx.Tx, by Actor, nc NewCase) (Case, bool, err
 // case is answered when it changes. A case without a hotspot adopts the
 // complaint's, and a case takes the complaint's priority when it ranks
 // higher than its own (an urgent complaint makes its case urgent).
-// Merging a complaint the case holds already changes nothing and reports
-// false.
-func Merge(ctx context.Context, tx pgx.Tx, caseID string, by Actor, complaintID, hotspotID, priority string) (Case, bool, error) {
+// signDue and resolveDue are the complaint's own deadlines (zero: none);
+// one earlier than the case's, while the case still has it to meet,
+// becomes the case's, as in Writes.Merge. Merging a complaint the case
+// holds already changes nothing and reports false.
+func Merge(ctx context.Context, tx pgx.Tx, caseID string, by Actor, complaintID, hotspotID, priority string, signDue, resolveDue time.Time) (Case, bool, error) {
 	c, err := lockFor(ctx, tx, caseID, by)
 	if err != nil {
 		return Case{}, false, err
@@ -428,15 +430,26 @@ func Merge(ctx context.Context, tx pgx.Tx, caseID string, by Actor, complaintID,
 	if err != nil {
 		return Case{}, false, fmt.Errorf("merge %s into case %s: %w", complaintID, caseID, err)
 	}
-	reason, raised := "complaint "+complaintID, c.Priority
-	if routing.Outranks(priority, c.Priority) {
-		reason, raised = reason+"; priority raised to "+priority, priority
-	}
-	n, err := update(ctx, tx, caseID, at, `hotspot_id = COALESCE(c.hotspot_id, NULLIF($3, '')), priority = $4`, hotspotID, raised)
+	// The same decisions as Writes.Merge, which the router uses.
+	var w Writes
+	n, err := w.Merge(c, by, complaintID, hotspotID, ticket, priority, signDue, resolveDue, at)
 	if err != nil {
 		return Case{}, false, err
 	}
-	return n, true, recordFor(ctx, tx, n, by, c.Status, "merge", KindMerged, reason, at, []string{ticket}, "")
+	n, err = update(ctx, tx, caseID, at, `hotspot_id = COALESCE(c.hotspot_id, NULLIF($3, '')), priority = $4, sign_due = $5, resolve_due = $6`,
+		hotspotID, n.Priority, n.SignDue, n.ResolveDue)
+	if err != nil {
+		return Case{}, false, err
+	}
+	if d, ok := w.redue[caseID]; ok {
+		if _, err := tx.Exec(ctx, `UPDATE assignments SET sign_due = $2, resolve_due = $3 WHERE case_id = $1 AND status = 'active'`, caseID, d.sign, d.resolve); err != nil {
+			return Case{}, false, fmt.Errorf("merge %s into case %s: %w", complaintID, caseID, err)
+		}
+		if err := setTimers(ctx, tx, n); err != nil {
+			return Case{}, false, err
+		}
+	}
+	return n, true, recordFor(ctx, tx, n, by, c.Status, "merge", KindMerged, w.audit[0].reason, at, []string{ticket}, "")
 }
 
 // Reopen puts a resolved case back to its team when the nuisance comes
@@ -552,6 +565,9 @@ func EscalateDue(ctx context.Context, tx pgx.Tx, by Actor, now time.Time, limit 
 		if !(l.c.Status == StatusAssigned || (e.Kind == TimerResolve && l.c.Status == StatusAccepted)) {
 			continue // moved on: signed for, resolved, returned
 		}
+		if !l.c.isDeadline(e.Kind, e.DueAt) {
+			continue // superseded: an earlier deadline of a merged complaint, or a reopen's
+		}
 		if l.c, err = w.escalate(l.c, by, e, now); err != nil {
 			return nil, err
 		}
@@ -561,4 +577,14 @@ func EscalateDue(ctx context.Context, tx pgx.Tx, by Actor, now time.Time, limit 
 		return nil, fmt.Errorf("escalate %d cases: %w", w.Cases(), err)
 	}
 	return due, nil
+}
+
+// isDeadline reports whether due is c's current deadline of the timer
+// kind: a timer of a deadline since replaced fires without effect.
+func (c Case) isDeadline(kind string, due time.Time) bool {
+	d := c.SignDue
+	if kind == TimerResolve {
+		d = c.ResolveDue
+	}
+	return d != nil && d.Equal(due)
 }

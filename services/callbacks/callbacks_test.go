@@ -173,7 +173,7 @@ func (e *env) mergedCase(t *testing.T) string {
 	for _, ticket := range []string{"T2", "T3"} {
 		c := e.complaint(t, ticket)
 		e.tx(t, func(ctx context.Context, tx pgx.Tx) error {
-			_, _, err := caseflow.Merge(ctx, tx, id, router, c, "", "")
+			_, _, err := caseflow.Merge(ctx, tx, id, router, c, "", "", time.Time{}, time.Time{})
 			return err
 		})
 	}

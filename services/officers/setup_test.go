@@ -184,7 +184,7 @@ func (e *env) merge(caseID string, c complaint) {
 			VALUES ($1, $2, $3, $4, NULLIF($5, ''), NULLIF($6, ''))`, c.id, c.ticket, received, c.description, c.name, c.phone); err != nil {
 			return err
 		}
-		_, _, err := caseflow.Merge(ctx, tx, caseID, caseflow.Service("router"), c.id, "", "")
+		_, _, err := caseflow.Merge(ctx, tx, caseID, caseflow.Service("router"), c.id, "", "", time.Time{}, time.Time{})
 		return err
 	})
 	if err != nil {

@@ -153,7 +153,7 @@ func (s *Service) place(w *caseflow.Writes, f *finding, p placement, ticket stri
 		}
 		c.Case, outcome = n, "reopened"
 	}
-	n, err := w.Merge(c.Case, actor, p.ev.ComplaintID, p.hotspot, ticket, p.dec.Priority, at)
+	n, err := w.Merge(c.Case, actor, p.ev.ComplaintID, p.hotspot, ticket, p.dec.Priority, p.dec.SignDue, p.dec.ResolveDue, at)
 	if err != nil {
 		return "", err
 	}

@@ -591,7 +591,71 @@ func TestAnUrgentComplaintMakesItsCaseUrgent(t *testing.T) {
 	if c.Priority != routing.PriorityUrgent {
 		t.Errorf("case priority %s after an urgent complaint joined it, want urgent", c.Priority)
 	}
-	if n := e.count(t, `SELECT count(*) FROM case_audit WHERE case_id = $1 AND reason LIKE '%priority raised to urgent'`, c.ID); n != 1 {
+	if n := e.count(t, `SELECT count(*) FROM case_audit WHERE case_id = $1 AND reason LIKE '%priority raised to urgent%'`, c.ID); n != 1 {
 		t.Errorf("%d audit rows name the raised priority, want 1", n)
+	}
+}
+
+// An urgent complaint joining a case brings the case's deadlines forward
+// to its own (2 hours to sign for, 24 to resolve, from its call), with the
+// active assignment and the escalation timers; the case's later deadlines
+// no longer escalate it, and a normal complaint after it changes nothing.
+func TestAnUrgentComplaintBringsItsCasesDeadlinesForward(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	at := time.Date(2024, 3, 5, 10, 0, 0, 0, shanghai)
+	first := e.complaint(t, "D1", at, 0, 0)
+	if err := e.handle(t, first); err != nil {
+		t.Fatal(err)
+	}
+	before := e.caseOf(t, first.ComplaintID)
+	urgent := e.complaint(t, "D2", at.Add(30*time.Minute), 10, 0)
+	urgent.Urgent = true
+	if err := e.handle(t, urgent); err != nil {
+		t.Fatal(err)
+	}
+	later := e.complaint(t, "D3", at.Add(time.Hour), 0, 10)
+	if err := e.handle(t, later); err != nil {
+		t.Fatal(err)
+	}
+	c := e.caseOf(t, first.ComplaintID)
+	if e.caseOf(t, urgent.ComplaintID).ID != c.ID || e.caseOf(t, later.ComplaintID).ID != c.ID {
+		t.Fatal("the three complaints about one site are not in one case")
+	}
+	wantSign, wantResolve := urgent.ReceivedAt.Add(2*time.Hour), urgent.ReceivedAt.Add(24*time.Hour)
+	if c.SignDue == nil || !c.SignDue.Equal(wantSign) || c.ResolveDue == nil || !c.ResolveDue.Equal(wantResolve) {
+		t.Fatalf("case due to sign by %v and resolve by %v, want %v and %v (the urgent complaint's; before it %v and %v)",
+			c.SignDue, c.ResolveDue, wantSign, wantResolve, before.SignDue, before.ResolveDue)
+	}
+	var aSign, aResolve time.Time
+	if err := e.pool.QueryRow(e.ctx, `SELECT sign_due, resolve_due FROM assignments WHERE case_id = $1 AND status = 'active'`, c.ID).Scan(&aSign, &aResolve); err != nil {
+		t.Fatal(err)
+	}
+	if !aSign.Equal(wantSign) || !aResolve.Equal(wantResolve) {
+		t.Errorf("active assignment due %v / %v, want %v / %v", aSign, aResolve, wantSign, wantResolve)
+	}
+	if n := e.count(t, `SELECT count(*) FROM case_audit WHERE case_id = $1 AND reason LIKE '%deadline brought forward%'`, c.ID); n != 1 {
+		t.Errorf("%d audit rows name the earlier deadline, want 1", n)
+	}
+
+	escalations := func(what string) int {
+		return e.count(t, `SELECT count(*) FROM case_audit WHERE case_id = $1 AND action = 'escalate' AND reason LIKE $2`, c.ID, what+" deadline %")
+	}
+	fire := func(now time.Time) {
+		t.Helper()
+		e.clock.set(now)
+		if _, err := e.svc.FireTimers(e.ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fire(wantSign.Add(time.Minute))
+	if s, r := escalations("sign-for"), escalations("resolve"); s != 1 || r != 0 {
+		t.Fatalf("after the urgent sign-for deadline: %d sign-for and %d resolve escalations, want 1 and 0", s, r)
+	}
+	// Past every deadline the case ever had: the urgent resolve deadline
+	// escalates once more, the replaced ones not at all.
+	fire(before.ResolveDue.Add(time.Hour))
+	if s, r := escalations("sign-for"), escalations("resolve"); s != 1 || r != 1 {
+		t.Errorf("past the case's first deadlines: %d sign-for and %d resolve escalations, want 1 and 1", s, r)
 	}
 }
