@@ -83,6 +83,7 @@ type result struct {
 	Throughput                  float64 // assigned per second, first post to last assignment
 	Span                        time.Duration
 	P50, P90, P99, P999, Max    time.Duration
+	TellP50, TellP99            time.Duration // received → the hotline told of the assignment
 	Procs                       []procStat
 	PGCPU                       float64
 	BenchCPU                    float64
@@ -371,7 +372,29 @@ func drive(ctx context.Context, o options, dsn, url string, feed simulate.Feed, 
 		time.Sleep(200 * time.Millisecond)
 	}
 	res.Callbacks = sink.n.Load()
+	if res.TellP50, res.TellP99, err = readTellLatency(ctx, pool); err != nil {
+		return res, err
+	}
 	return res, nil
+}
+
+// readTellLatency is received → told: from the intake's commit of a
+// complaint to the delivery of its work order's first callback (the
+// assignment, or the merge into an assigned case), at p50 and p99.
+func readTellLatency(ctx context.Context, pool *pgxpool.Pool) (p50, p99 time.Duration, err error) {
+	var p []float64
+	err = pool.QueryRow(ctx, `/* pipebench */ WITH told AS (
+			SELECT ticket_id, min(delivered_at) AS at FROM callbacks WHERE delivered_at IS NOT NULL GROUP BY ticket_id
+		)
+		SELECT coalesce(percentile_cont(ARRAY[0.5, 0.99]) WITHIN GROUP (ORDER BY extract(epoch FROM t.at - c.created_at)), '{}')
+		FROM told t JOIN complaints c ON c.ticket_id = t.ticket_id`).Scan(&p)
+	if err != nil {
+		return 0, 0, fmt.Errorf("callback latency: %w", err)
+	}
+	if len(p) == 2 {
+		p50, p99 = time.Duration(p[0]*float64(time.Second)), time.Duration(p[1]*float64(time.Second))
+	}
+	return p50, p99, nil
 }
 
 // drainState is how far the pipeline has carried the stored complaints.

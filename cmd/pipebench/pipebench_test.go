@@ -145,7 +145,7 @@ func TestMarkdownReportsRatiosAndEveryProcess(t *testing.T) {
 	t.Parallel()
 	r := report{N: 1000, Cores: 2, Concurrency: 64, Raw: 5000, Results: []result{{
 		Mode: modeAllInOne, Accepted: 1000, Assigned: 950, Drained: true, Throughput: 2000,
-		P99: 800 * time.Millisecond, Replicas: 1,
+		P99: 800 * time.Millisecond, TellP50: 300 * time.Millisecond, TellP99: 1200 * time.Millisecond, Replicas: 1,
 		Procs: []procStat{{Name: "nuisance up", CPU: 4, PeakRSS: 300 << 20}},
 		PGCPU: 1,
 		RawJS: rawJS{Publish: 8000, Consume: 4000},
@@ -156,6 +156,7 @@ func TestMarkdownReportsRatiosAndEveryProcess(t *testing.T) {
 		"| all-in-one | nuisance up | 4.0 | 4.000 | 300 MiB |",
 		"| all-in-one (R1) | 8000 | 4000 | 10000 | 0.250 | 0.500 | 0.200 |",
 		"**800 ms**",
+		"| 300 ms / 1.20 s |",
 		"| **all** | **5.0** |",
 	} {
 		if !strings.Contains(md, want) {

@@ -41,18 +41,18 @@ func (r report) Markdown() string {
 		offered = fmt.Sprintf("offered at %g/s", r.Rate)
 	}
 	fmt.Fprintf(&b, "### Whole pipeline, %d complaints (pipebench, %d cores, %d concurrent posts, %s)\n\n", r.N, r.Cores, r.Concurrency, offered)
-	b.WriteString("| deployment | accepted | assigned | unlocated | cases | callbacks | drained | intake accepts/s | end to end complaints/s | first post → last assigned | p50 | p90 | p99 | p99.9 | max |\n")
-	b.WriteString("|---|--:|--:|--:|--:|--:|---|--:|--:|--:|--:|--:|--:|--:|--:|\n")
+	b.WriteString("| deployment | accepted | assigned | unlocated | cases | callbacks | drained | intake accepts/s | end to end complaints/s | first post → last assigned | p50 | p90 | p99 | p99.9 | max | hotline told p50 / p99 |\n")
+	b.WriteString("|---|--:|--:|--:|--:|--:|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
 	for _, x := range r.Results {
 		drained := "yes"
 		if !x.Drained {
 			drained = "**no**"
 		}
-		fmt.Fprintf(&b, "| %s | %d | %d | %d | %d | %d | %s | %.0f | **%.0f** | %s | %s | %s | **%s** | %s | %s |\n",
+		fmt.Fprintf(&b, "| %s | %d | %d | %d | %d | %d | %s | %.0f | **%.0f** | %s | %s | %s | **%s** | %s | %s | %s / %s |\n",
 			x.Mode, x.Accepted, x.Assigned, x.Unlocated, x.Cases, x.Callbacks, drained, x.PostRate, x.Throughput,
-			fmtDur(x.Span), fmtDur(x.P50), fmtDur(x.P90), fmtDur(x.P99), fmtDur(x.P999), fmtDur(x.Max))
+			fmtDur(x.Span), fmtDur(x.P50), fmtDur(x.P90), fmtDur(x.P99), fmtDur(x.P999), fmtDur(x.Max), fmtDur(x.TellP50), fmtDur(x.TellP99))
 	}
-	b.WriteString("\nLatency is received → assigned: the intake's commit of the complaint to its case's first assignment (or its joining an assigned case).\n\n")
+	b.WriteString("\nLatency is received → assigned: the intake's commit of the complaint to its case's first assignment (or its joining an assigned case). Hotline told: the intake's commit to the delivery of the work order's first callback.\n\n")
 
 	b.WriteString("| deployment | process | CPU s | CPU ms per complaint | peak RSS |\n|---|---|--:|--:|--:|\n")
 	for _, x := range r.Results {
