@@ -19,6 +19,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
 	"go.uber.org/zap"
+
+	"github.com/xiamen-eeb/nuisance/internal/pgstore"
 )
 
 // Add records an event to publish once tx commits. A second Add of the
@@ -182,35 +184,12 @@ func (r *Relay) Run(ctx context.Context) error {
 
 // listen turns PostgreSQL notifications on the outbox channel into wake-ups.
 func (r *Relay) listen(ctx context.Context, wake chan<- struct{}) {
-	for ctx.Err() == nil {
-		conn, err := r.Pool.Acquire(ctx)
-		if err != nil {
-			sleep(ctx, time.Second)
-			continue
+	signal := pgstore.Wake(wake)
+	pgstore.Listen(ctx, r.Pool, "outbox", func(payload string) {
+		if wakesFor(r.Subjects, payload) {
+			signal(payload)
 		}
-		if _, err := conn.Exec(ctx, "LISTEN outbox"); err != nil {
-			conn.Release()
-			sleep(ctx, time.Second)
-			continue
-		}
-		for ctx.Err() == nil {
-			n, err := conn.Conn().WaitForNotification(ctx)
-			if err != nil {
-				break
-			}
-			if !wakesFor(r.Subjects, n.Payload) {
-				continue // another relay's events
-			}
-			select {
-			case wake <- struct{}{}:
-			default:
-			}
-		}
-		// The connection may be in the middle of a wait: do not return it
-		// to the pool.
-		_ = conn.Conn().Close(context.Background())
-		conn.Release()
-	}
+	})
 }
 
 // wakesFor reports whether a notification of new events whose subjects
@@ -227,13 +206,6 @@ func wakesFor(filters []string, payload string) bool {
 		}
 	}
 	return false
-}
-
-func sleep(ctx context.Context, d time.Duration) {
-	select {
-	case <-ctx.Done():
-	case <-time.After(d):
-	}
 }
 
 // RelayOnce publishes one batch of unsent events and reports how many rows

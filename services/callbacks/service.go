@@ -27,6 +27,7 @@ import (
 	"github.com/xiamen-eeb/nuisance/internal/caseflow"
 	"github.com/xiamen-eeb/nuisance/internal/natsx"
 	"github.com/xiamen-eeb/nuisance/internal/outbox"
+	"github.com/xiamen-eeb/nuisance/internal/pgstore"
 )
 
 // Durable is the consumer of the case events the hotline is told of; the
@@ -198,7 +199,12 @@ func (s *Service) Run(ctx context.Context) error {
 	return nil
 }
 
+// deliverLoop delivers what is due whenever new callbacks are committed
+// (their notification), every Poll for retries, and at once again while
+// a round finds a full claim.
 func (s *Service) deliverLoop(ctx context.Context) error {
+	wake := make(chan struct{}, 1)
+	go pgstore.Listen(ctx, s.pool, "callbacks", pgstore.Wake(wake))
 	lastCount := time.Time{}
 	for {
 		n, err := s.DeliverOnce(ctx)
@@ -215,6 +221,7 @@ func (s *Service) deliverLoop(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			return nil
+		case <-wake:
 		case <-time.After(s.cfg.Poll):
 		}
 	}
