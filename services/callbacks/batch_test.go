@@ -215,15 +215,7 @@ func TestOneBadEventDoesNotHoldBackItsBatch(t *testing.T) {
 		}
 	}
 	svc := e.service(t, "", n.JS)
-	ctx, cancel := context.WithCancel(e.ctx)
-	done := make(chan error, 1)
-	go func() { done <- svc.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("run: %v", err)
-		}
-	})
+	e.run(t, svc)
 	testenv.Eventually(t, 20*time.Second, "the good events stored and the bad one dead-lettered", func() bool {
 		var stored, dead int
 		err := e.pool.QueryRow(e.ctx, `SELECT (SELECT count(*) FROM callbacks),

@@ -136,6 +136,33 @@ func (e *env) service(t *testing.T, url string, js jetstream.JetStream) *callbac
 	return s
 }
 
+// run runs svc until the test ends.
+func (e *env) run(t *testing.T, svc *callbacks.Service) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(e.ctx)
+	done := make(chan error, 1)
+	go func() { done <- svc.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("run: %v", err)
+		}
+	})
+}
+
+// storeCallbacks stores, through svc, the callbacks of one case event
+// about n work orders named <prefix>000, <prefix>001, ...
+func (e *env) storeCallbacks(t *testing.T, svc *callbacks.Service, ev event.CaseChanged, prefix string, n int) {
+	t.Helper()
+	for i := range n {
+		ev.Tickets = append(ev.Tickets, fmt.Sprintf("%s%03d", prefix, i))
+	}
+	if ev.At.IsZero() {
+		ev.At = time.Now()
+	}
+	e.tx(t, func(ctx context.Context, tx pgx.Tx) error { return svc.HandleCaseChanged(ctx, tx, ev, natsx.Meta{}) })
+}
+
 func (e *env) complaint(t *testing.T, ticket string) string {
 	t.Helper()
 	id := "cmp_" + ticket
@@ -207,15 +234,7 @@ func TestEveryTicketAnsweredOnceTheHotlineRecovers(t *testing.T) {
 	t.Cleanup(func() { stopRelay(); <-relayDone })
 
 	svc := e.service(t, rcv.srv.URL, n.JS)
-	ctx, cancel := context.WithCancel(e.ctx)
-	done := make(chan error, 1)
-	go func() { done <- svc.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("run: %v", err)
-		}
-	})
+	e.run(t, svc)
 
 	caseID := e.mergedCase(t)
 	want := map[string][]string{
@@ -339,14 +358,8 @@ func TestTwoInstancesDeliverEachCallbackOnce(t *testing.T) {
 	e := setup(t)
 	rcv := newReceiver(t, 0)
 	a, b := e.service(t, rcv.srv.URL, nil), e.service(t, rcv.srv.URL, nil)
-	var tickets []string
-	for i := range 100 {
-		tickets = append(tickets, fmt.Sprintf("M%03d", i))
-	}
-	e.tx(t, func(ctx context.Context, tx pgx.Tx) error {
-		return a.HandleCaseChanged(ctx, tx, event.CaseChanged{EventID: "case_m.closed.9", CaseID: "case_m", Kind: "closed", Status: "closed",
-			Team: "xiangan-housing", Category: "dust", District: "xiangan", Actor: "officer:s1", Tickets: tickets, At: time.Now()}, natsx.Meta{})
-	})
+	e.storeCallbacks(t, a, event.CaseChanged{EventID: "case_m.closed.9", CaseID: "case_m", Kind: "closed", Status: "closed",
+		Team: "xiangan-housing", Category: "dust", District: "xiangan", Actor: "officer:s1"}, "M", 100)
 	var wg sync.WaitGroup
 	for _, s := range []*callbacks.Service{a, b} {
 		wg.Add(1)
@@ -399,14 +412,8 @@ func TestDeliveriesKeepTheirConnections(t *testing.T) {
 	e := setup(t)
 	rcv := newReceiver(t, 0)
 	s := e.service(t, rcv.srv.URL, nil)
-	var tickets []string
-	for i := range 300 {
-		tickets = append(tickets, fmt.Sprintf("K%03d", i))
-	}
-	e.tx(t, func(ctx context.Context, tx pgx.Tx) error {
-		return s.HandleCaseChanged(ctx, tx, event.CaseChanged{EventID: "case_k.assigned.1", CaseID: "case_k", Kind: "assigned", Status: "assigned",
-			Team: "siming-eco", Category: "noise", District: "siming", Actor: "router", Tickets: tickets, At: time.Now()}, natsx.Meta{})
-	})
+	e.storeCallbacks(t, s, event.CaseChanged{EventID: "case_k.assigned.1", CaseID: "case_k", Kind: "assigned", Status: "assigned",
+		Team: "siming-eco", Category: "noise", District: "siming", Actor: "router"}, "K", 300)
 	for {
 		n, err := s.DeliverOnce(e.ctx)
 		if err != nil {
@@ -441,26 +448,16 @@ func TestNewCallbacksGoOutAtOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(e.ctx)
-	done := make(chan error, 1)
-	go func() { done <- svc.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("run: %v", err)
-		}
-	})
+	e.run(t, svc)
 	testenv.Eventually(t, 20*time.Second, "the deliverer listening", func() bool {
 		var listening int
 		err := e.pool.QueryRow(e.ctx, `SELECT count(*) FROM pg_stat_activity
 			WHERE datname = current_database() AND query = 'LISTEN "callbacks"'`).Scan(&listening)
 		return err == nil && listening == 1
 	})
-	e.tx(t, func(ctx context.Context, tx pgx.Tx) error {
-		return svc.HandleCaseChanged(ctx, tx, event.CaseChanged{EventID: "case_w.assigned.2", CaseID: "case_w", Kind: "assigned", Status: "assigned",
-			Team: "siming-eco", Category: "noise", District: "siming", Actor: "router", Tickets: []string{"W1", "W2"}, At: time.Now()}, natsx.Meta{})
-	})
+	e.storeCallbacks(t, svc, event.CaseChanged{EventID: "case_w.assigned.2", CaseID: "case_w", Kind: "assigned", Status: "assigned",
+		Team: "siming-eco", Category: "noise", District: "siming", Actor: "router"}, "W", 2)
 	testenv.Eventually(t, 10*time.Second, "both callbacks delivered within the hour's poll", func() bool {
-		return len(rcv.statuses("W1")) == 1 && len(rcv.statuses("W2")) == 1
+		return len(rcv.statuses("W000")) == 1 && len(rcv.statuses("W001")) == 1
 	})
 }
