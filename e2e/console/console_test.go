@@ -245,6 +245,25 @@ func (s *system) feed(t *testing.T, n int, priority string, signDue time.Time) (
 	return caseID, ticket
 }
 
+// mergeUrgent joins a complaint numbered n, due to be signed for by
+// signDue and resolved a day after, to the case caseID, as the router does.
+func (s *system) mergeUrgent(t *testing.T, caseID string, n int, signDue time.Time) {
+	t.Helper()
+	ctx := context.Background()
+	complaintID := fmt.Sprintf("cmp_console_%d", n)
+	err := pgstore.InTx(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `INSERT INTO complaints (id, ticket_id, received_at, description, channel)
+			VALUES ($1, $2, now(), '明天高考，工地还在夜间施工', 'phone')`, complaintID, fmt.Sprintf("XM12345-2024-%06d", n)); err != nil {
+			return err
+		}
+		_, _, err := caseflow.Merge(ctx, tx, caseID, caseflow.Service("router"), complaintID, "", "urgent", signDue, signDue.Add(22*time.Hour))
+		return err
+	})
+	if err != nil {
+		t.Fatalf("merge an urgent complaint into %s: %v", caseID, err)
+	}
+}
+
 // api calls the officers API with the officer's token and checks the
 // answer against the OpenAPI document.
 func (s *system) api(t *testing.T, doc *openapi.Document, op, path string) []byte {
@@ -416,6 +435,20 @@ func TestOfficerResolvesLiveAssignmentOnPhone(t *testing.T) {
 	)
 	if !eval(`window.__sameDocument === true`) {
 		t.Error("the page reloaded: the reassignment did not arrive live")
+	}
+
+	// An urgent complaint joins the fourth case, due in five hours: its
+	// sign-for deadline comes forward to the complaint's, live.
+	soonerID, _ := s.feed(t, 4, "normal", time.Now().Add(5*time.Hour))
+	sooner := `#list a.card[data-case="` + soonerID + `"] .due`
+	step("see the fourth case arrive", chromedp.WaitVisible(chromedp.CSS(sooner)))
+	s.mergeUrgent(t, soonerID, 5, time.Now().Add(30*time.Minute))
+	step("see its deadline come sooner",
+		wait(`document.querySelector("#toast").textContent.includes("时限提前") && !document.querySelector("#toast").hidden`),
+		wait(`/签收剩余 00:[0-3]\d:\d\d/.test(document.querySelector('`+sooner+`').textContent)`),
+	)
+	if !eval(`window.__sameDocument === true`) {
+		t.Error("the page reloaded: the earlier deadline did not arrive live")
 	}
 
 	before := text(card + " .due")

@@ -135,10 +135,10 @@ func (w *Writes) touch(c, n Case, opened bool) error {
 
 // record adds what record writes: the audit row and the case event of
 // one transition of n, whose work orders are tickets.
-func (w *Writes) record(n Case, by Actor, from, action, kind, reason string, tickets []string, at time.Time) error {
+func (w *Writes) record(n Case, by Actor, from, action, kind, reason string, tickets []string, at time.Time, opts ...eventOption) error {
 	w.audit = append(w.audit, auditRow{caseID: n.ID, actor: by.ID, at: at, from: from, to: n.Status, action: action, reason: reason})
 	id := n.ID + "." + kind + "." + strconv.Itoa(n.Version)
-	payload, err := json.Marshal(changed(n, by, kind, reason, at, id, tickets))
+	payload, err := json.Marshal(changed(n, by, kind, reason, at, id, tickets, opts...))
 	if err != nil {
 		return fmt.Errorf("case event %s: %w", id, err)
 	}
@@ -254,7 +254,11 @@ func (w *Writes) Merge(c Case, by Actor, complaintID, hotspotID, ticket, priorit
 		w.addTimers(n)
 	}
 	w.members = append(w.members, member{complaintID: complaintID, caseID: c.ID, at: at})
-	return n, w.record(n, by, c.Status, "merge", KindMerged, reason, []string{ticket}, at)
+	var opts []eventOption
+	if len(earlier) > 0 {
+		opts = append(opts, deadlineSooner)
+	}
+	return n, w.record(n, by, c.Status, "merge", KindMerged, reason, []string{ticket}, at, opts...)
 }
 
 // sooner reports whether the deadline d is set and earlier than the

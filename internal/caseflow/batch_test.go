@@ -171,7 +171,7 @@ func TestWritesLeaveWhatTheTransitionsLeave(t *testing.T) {
 	}
 	for _, s := range []string{`"action": "reopen"`, `"case.assigned.siming-eco"`, `"case.merged"`, `"tickets": ["T1", "T3"]`, `"tickets": ["T2"]`, `"reopened": 1`,
 		`"priority": "urgent"`, `complaint cmp_T3; priority raised to urgent; deadline brought forward: sign-for by 2024-03-05T05:00:00Z, resolve by 2024-03-06T03:00:00Z`,
-		`"due_at": "2024-03-06T03:00:00Z", "status": "assigned", "case_id": "case_cmp_T1", "tickets": ["T3"]`} {
+		`"due_at": "2024-03-06T03:00:00Z", "status": "assigned", "case_id": "case_cmp_T1", "tickets": ["T3"]`, `"deadline_sooner": true`} {
 		if !strings.Contains(want, s) {
 			t.Errorf("the lifecycle left no %s:\n%s", s, want)
 		}

@@ -292,29 +292,29 @@ func record(ctx context.Context, tx pgx.Tx, c Case, by Actor, from, action, kind
 // recordFor is record of an event that concerns the given tickets (nil
 // means every ticket of the case) and names the team the case came from
 // (previousTeam, when another team held it).
-func recordFor(ctx context.Context, tx pgx.Tx, c Case, by Actor, from, action, kind, reason string, at time.Time, tickets []string, previousTeam string) error {
+func recordFor(ctx context.Context, tx pgx.Tx, c Case, by Actor, from, action, kind, reason string, at time.Time, tickets []string, previousTeam string, opts ...eventOption) error {
 	if _, err := tx.Exec(ctx, `INSERT INTO case_audit (case_id, actor, at, from_status, to_status, action, reason)
 		VALUES ($1, $2, $3, NULLIF($4, ''), $5, $6, NULLIF($7, ''))`, c.ID, by.ID, at, from, c.Status, action, reason); err != nil {
 		return fmt.Errorf("audit case %s: %w", c.ID, err)
 	}
-	return publish(ctx, tx, c, by, kind, reason, at, c.ID+"."+kind+"."+strconv.Itoa(c.Version), tickets, previousTeam)
+	return publish(ctx, tx, c, by, kind, reason, at, c.ID+"."+kind+"."+strconv.Itoa(c.Version), tickets, previousTeam, opts...)
 }
 
-func publish(ctx context.Context, tx pgx.Tx, c Case, by Actor, kind, note string, at time.Time, eventID string, tickets []string, previousTeam string) error {
+func publish(ctx context.Context, tx pgx.Tx, c Case, by Actor, kind, note string, at time.Time, eventID string, tickets []string, previousTeam string, opts ...eventOption) error {
 	if tickets == nil {
 		var err error
 		if tickets, err = Tickets(ctx, tx, c.ID); err != nil {
 			return err
 		}
 	}
-	ev := changed(c, by, kind, note, at, eventID, tickets)
+	ev := changed(c, by, kind, note, at, eventID, tickets, opts...)
 	ev.PreviousTeam = previousTeam
 	return outbox.Add(ctx, tx, Subject(kind, c.Team), eventID, ev)
 }
 
 // changed is the event of a transition of kind that left the case c.
-func changed(c Case, by Actor, kind, note string, at time.Time, eventID string, tickets []string) event.CaseChanged {
-	return event.CaseChanged{
+func changed(c Case, by Actor, kind, note string, at time.Time, eventID string, tickets []string, opts ...eventOption) event.CaseChanged {
+	ev := event.CaseChanged{
 		EventID:  eventID,
 		CaseID:   c.ID,
 		Kind:     kind,
@@ -328,7 +328,18 @@ func changed(c Case, by Actor, kind, note string, at time.Time, eventID string, 
 		DueAt:    c.ResolveDue,
 		At:       at.UTC(),
 	}
+	for _, o := range opts {
+		o(&ev)
+	}
+	return ev
 }
+
+// eventOption sets what only some transitions' events say.
+type eventOption func(*event.CaseChanged)
+
+// deadlineSooner marks the event of a merge that brought a deadline of
+// the case forward.
+func deadlineSooner(ev *event.CaseChanged) { ev.DeadlineSooner = true }
 
 // Subject is the NATS subject of a case event of kind for team.
 func Subject(kind, team string) string {

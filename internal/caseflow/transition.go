@@ -449,7 +449,11 @@ func Merge(ctx context.Context, tx pgx.Tx, caseID string, by Actor, complaintID,
 			return Case{}, false, err
 		}
 	}
-	return n, true, recordFor(ctx, tx, n, by, c.Status, "merge", KindMerged, w.audit[0].reason, at, []string{ticket}, "")
+	var opts []eventOption
+	if _, ok := w.redue[caseID]; ok {
+		opts = append(opts, deadlineSooner)
+	}
+	return n, true, recordFor(ctx, tx, n, by, c.Status, "merge", KindMerged, w.audit[0].reason, at, []string{ticket}, "", opts...)
 }
 
 // Reopen puts a resolved case back to its team when the nuisance comes

@@ -109,9 +109,12 @@ type CaseChanged struct {
 	// PreviousTeam is the team an assignment took the case from, when
 	// another team held it (a supervisor's reassignment, a return), so
 	// that team's officers hear that it left them.
-	PreviousTeam string     `json:"previous_team,omitempty"`
-	DueAt        *time.Time `json:"due_at,omitempty"`
-	At           time.Time  `json:"at"`
+	PreviousTeam string `json:"previous_team,omitempty"`
+	// DeadlineSooner says a merge brought a deadline of the case forward:
+	// the complaint that joined it is due sooner than the case was.
+	DeadlineSooner bool       `json:"deadline_sooner,omitempty"`
+	DueAt          *time.Time `json:"due_at,omitempty"`
+	At             time.Time  `json:"at"`
 }
 
 // ReportGenerated announces a stored weekly report.

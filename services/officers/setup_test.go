@@ -177,6 +177,13 @@ func (e *env) accept(caseID string) {
 // merge joins another complaint to a case.
 func (e *env) merge(caseID string, c complaint) {
 	e.t.Helper()
+	e.mergeDue(caseID, c, time.Time{}, time.Time{})
+}
+
+// mergeDue joins another complaint, received 2024-03-12 08:00 UTC and
+// due to be signed for and resolved by sign and resolve, to a case.
+func (e *env) mergeDue(caseID string, c complaint, sign, resolve time.Time) {
+	e.t.Helper()
 	received := time.Date(2024, 3, 12, 8, 0, 0, 0, time.UTC)
 	ctx := context.Background()
 	err := pgstore.InTx(ctx, e.pool, func(tx pgx.Tx) error {
@@ -184,7 +191,7 @@ func (e *env) merge(caseID string, c complaint) {
 			VALUES ($1, $2, $3, $4, NULLIF($5, ''), NULLIF($6, ''))`, c.id, c.ticket, received, c.description, c.name, c.phone); err != nil {
 			return err
 		}
-		_, _, err := caseflow.Merge(ctx, tx, caseID, caseflow.Service("router"), c.id, "", "", time.Time{}, time.Time{})
+		_, _, err := caseflow.Merge(ctx, tx, caseID, caseflow.Service("router"), c.id, "", "", sign, resolve)
 		return err
 	})
 	if err != nil {

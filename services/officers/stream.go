@@ -30,14 +30,17 @@ type StreamEvent struct {
 	Team    string `json:"team,omitempty"`
 	// PreviousTeam is the team an assignment took the case from; LeftTeam
 	// tells an officer of that team that the case is no longer theirs.
-	PreviousTeam string     `json:"previous_team,omitempty"`
-	LeftTeam     bool       `json:"left_team,omitempty"`
-	District     string     `json:"district"`
-	Category     string     `json:"category"`
-	Note         string     `json:"note,omitempty"`
-	Actor        string     `json:"actor"`
-	DueAt        *time.Time `json:"due_at,omitempty"`
-	At           time.Time  `json:"at"`
+	PreviousTeam string `json:"previous_team,omitempty"`
+	LeftTeam     bool   `json:"left_team,omitempty"`
+	// DeadlineSooner: a complaint that joined the case brought one of its
+	// deadlines forward.
+	DeadlineSooner bool       `json:"deadline_sooner,omitempty"`
+	District       string     `json:"district"`
+	Category       string     `json:"category"`
+	Note           string     `json:"note,omitempty"`
+	Actor          string     `json:"actor"`
+	DueAt          *time.Time `json:"due_at,omitempty"`
+	At             time.Time  `json:"at"`
 }
 
 // inScope reports whether a case event concerns the principal: an
@@ -192,8 +195,9 @@ func (s *Service) handleStream(w http.ResponseWriter, r *http.Request, p auth.Pr
 			}
 			data, err := json.Marshal(StreamEvent{Seq: md.Sequence.Stream, EventID: ev.EventID, CaseID: ev.CaseID, Kind: ev.Kind,
 				Status: ev.Status, Team: ev.Team, PreviousTeam: ev.PreviousTeam,
-				LeftTeam: p.Role == auth.RoleOfficer && ev.PreviousTeam == p.Team && ev.Team != p.Team,
-				District: ev.District, Category: ev.Category, Note: ev.Note, Actor: ev.Actor, DueAt: ev.DueAt, At: ev.At})
+				LeftTeam:       p.Role == auth.RoleOfficer && ev.PreviousTeam == p.Team && ev.Team != p.Team,
+				DeadlineSooner: ev.DeadlineSooner,
+				District:       ev.District, Category: ev.Category, Note: ev.Note, Actor: ev.Actor, DueAt: ev.DueAt, At: ev.At})
 			if err != nil {
 				return fmt.Errorf("stream: %w", err)
 			}

@@ -279,3 +279,31 @@ func TestStreamTellsTheTeamACaseLeft(t *testing.T) {
 	}
 	own.none(300 * time.Millisecond)
 }
+
+// A complaint due sooner than its case, joining it, reaches the team's
+// officers saying that the case's deadline came sooner.
+func TestStreamSaysADeadlineCameSooner(t *testing.T) {
+	t.Parallel()
+	n := testenv.StartNATS(t)
+	e := setup(t, n.JS)
+	e.relayEvents(n)
+
+	own := e.openStream(whoOwn, "")
+	id := e.newCase(ownTeam, complaint{})
+	if got := own.next(); got.data.CaseID != id || got.data.Kind != "assigned" || got.data.DeadlineSooner {
+		t.Fatalf("own team got %+v, want the new assignment", got)
+	}
+	received := time.Date(2024, 3, 12, 8, 0, 0, 0, time.UTC)
+	e.mergeDue(id, complaint{id: "cmp_sooner", ticket: "TSOONER", description: "夜间施工，明天高考"}, received.Add(2*time.Hour), received.Add(24*time.Hour))
+	got := own.next()
+	if got.data.CaseID != id || got.data.Kind != "merged" || !got.data.DeadlineSooner {
+		t.Fatalf("own team got %+v, want the merge bringing the deadline forward", got)
+	}
+	if got.data.DueAt == nil || !got.data.DueAt.Equal(received.Add(24*time.Hour)) {
+		t.Errorf("due_at %v, want the urgent complaint's %v", got.data.DueAt, received.Add(24*time.Hour))
+	}
+	e.merge(id, complaint{id: "cmp_later", ticket: "TLATER", description: "还在施工"})
+	if got := own.next(); got.data.Kind != "merged" || got.data.DeadlineSooner {
+		t.Errorf("a complaint due later gave %+v, want a merge that moves no deadline", got)
+	}
+}

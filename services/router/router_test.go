@@ -637,6 +637,9 @@ func TestAnUrgentComplaintBringsItsCasesDeadlinesForward(t *testing.T) {
 	if n := e.count(t, `SELECT count(*) FROM case_audit WHERE case_id = $1 AND reason LIKE '%deadline brought forward%'`, c.ID); n != 1 {
 		t.Errorf("%d audit rows name the earlier deadline, want 1", n)
 	}
+	if n := e.count(t, `SELECT count(*) FROM outbox WHERE subject = 'case.merged' AND (payload->>'deadline_sooner')::bool`); n != 1 {
+		t.Errorf("%d merge events say a deadline came sooner, want 1 (the urgent complaint's)", n)
+	}
 
 	escalations := func(what string) int {
 		return e.count(t, `SELECT count(*) FROM case_audit WHERE case_id = $1 AND action = 'escalate' AND reason LIKE $2`, c.ID, what+" deadline %")

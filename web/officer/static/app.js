@@ -448,7 +448,8 @@
       toast("案件已转派其他队伍：" + categoryText(d));
     } else if (kind === "assigned" && id) {
       state.fresh[id] = true;
-      toast("新任务：" + categoryText(d) + (d.district ? " · " + label(DISTRICT, d.district) : ""));
+      toast("新任务：" + categoryText(d) + (d.district ? " · " + label(DISTRICT, d.district) : ""));    } else if (d.deadline_sooner && id) {
+      toast("时限提前：" + categoryText(d) + " · 新投诉时限更紧");
     }
     clearTimeout(reloadTimer);
     reloadTimer = setTimeout(function () {
