@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -133,6 +134,21 @@ type Relay struct {
 	// AfterPublish, when set, runs after the publish and before the rows
 	// are marked sent; tests use it to simulate a crash in between.
 	AfterPublish func() error
+
+	mu   sync.Mutex
+	seen *seen // what the last read saw whole, if it did
+}
+
+// seen is what a read that returned every unsent row after the cursor,
+// all of them published, leaves to the next one: the transactions then
+// still running (xip) and the first not yet started (xmax). Every other
+// transaction after the cursor had ended, so the read saw all its rows,
+// and the next read needs to look only at these; rows after the cursor
+// that are sent already, which a long transaction holding the cursor
+// back leaves in the index for every read to pass, are not visited.
+type seen struct {
+	xmax string
+	xip  []string
 }
 
 // Run relays until ctx is cancelled.
@@ -225,6 +241,9 @@ func (r *Relay) RelayOnce(ctx context.Context) (int, error) {
 	}
 	name := "outbox relay " + strings.Join(r.Subjects, " ")
 	claimed := 0
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var saw *seen
 	err := pgx.BeginFunc(ctx, r.Pool, func(tx pgx.Tx) error {
 		// Another relay of the same subjects is at work: its batch is
 		// this one's, so wait for the next turn.
@@ -242,13 +261,14 @@ func (r *Relay) RelayOnce(ctx context.Context) (int, error) {
 		if err != nil {
 			return fmt.Errorf("relay cursor: %w", err)
 		}
-		rows, err := tx.Query(ctx, `WITH h AS (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS horizon)
-			SELECT h.horizon::text, o.seq, o.xid::text, o.event_id, o.subject, o.payload
-			FROM h LEFT JOIN LATERAL (
-				SELECT seq, xid, event_id, subject, payload FROM outbox
-				WHERE xid >= $1::text::xid8 AND sent_at IS NULL
-				  AND (cardinality($3::text[]) = 0 OR subject LIKE ANY ($3))
-				ORDER BY xid, seq LIMIT $2) o ON true`, cursor, r.Batch, likePatterns(r.Subjects))
+		prev := r.seen
+		r.seen = nil // kept again below only if this read sees everything
+		var rows pgx.Rows
+		if prev == nil {
+			rows, err = tx.Query(ctx, readAfterCursor, cursor, r.Batch, likePatterns(r.Subjects))
+		} else {
+			rows, err = tx.Query(ctx, readSinceSeen, prev.xip, prev.xmax, r.Batch, likePatterns(r.Subjects))
+		}
 		if err != nil {
 			return err
 		}
@@ -259,11 +279,12 @@ func (r *Relay) RelayOnce(ctx context.Context) (int, error) {
 		}
 		var batch []row
 		var horizon string
+		var now seen
 		for rows.Next() {
 			var x row
 			var seq *int64
 			var xid, id, sub *string
-			if err := rows.Scan(&horizon, &seq, &xid, &id, &sub, &x.payload); err != nil {
+			if err := rows.Scan(&horizon, &now.xmax, &now.xip, &seq, &xid, &id, &sub, &x.payload); err != nil {
 				rows.Close()
 				return err
 			}
@@ -345,10 +366,45 @@ func (r *Relay) RelayOnce(ctx context.Context) (int, error) {
 		if firstErr != nil && len(acked) == 0 {
 			return firstErr
 		}
+		if stuck == "" && len(batch) < r.Batch {
+			saw = &now
+		}
 		return nil
 	})
+	if err == nil {
+		r.seen = saw
+	}
 	return claimed, err
 }
+
+// readAfterCursor reads the unsent rows after the cursor ($1) in the order
+// of their transactions, with the read's snapshot: its horizon (the
+// oldest transaction running), its xmax and its running transactions.
+// The lateral join returns the snapshot even when there is no row.
+const readAfterCursor = `WITH h AS (SELECT pg_current_snapshot() AS s)
+	SELECT pg_snapshot_xmin(h.s)::text, pg_snapshot_xmax(h.s)::text, ARRAY(SELECT pg_snapshot_xip(h.s)::text),
+		o.seq, o.xid::text, o.event_id, o.subject, o.payload
+	FROM h LEFT JOIN LATERAL (
+		SELECT seq, xid, event_id, subject, payload FROM outbox
+		WHERE xid >= $1::text::xid8 AND sent_at IS NULL
+		  AND (cardinality($3::text[]) = 0 OR subject LIKE ANY ($3))
+		ORDER BY xid, seq LIMIT $2) o ON true`
+
+// readSinceSeen is readAfterCursor after a read that saw everything: only
+// the rows of the transactions then running ($1) or started since ($2).
+const readSinceSeen = `WITH h AS (SELECT pg_current_snapshot() AS s)
+	SELECT pg_snapshot_xmin(h.s)::text, pg_snapshot_xmax(h.s)::text, ARRAY(SELECT pg_snapshot_xip(h.s)::text),
+		o.seq, o.xid::text, o.event_id, o.subject, o.payload
+	FROM h LEFT JOIN LATERAL (
+		SELECT seq, xid, event_id, subject, payload FROM (
+			SELECT seq, xid, event_id, subject, payload FROM outbox
+			WHERE xid = ANY ($1::text[]::xid8[]) AND sent_at IS NULL
+			  AND (cardinality($4::text[]) = 0 OR subject LIKE ANY ($4))
+			UNION ALL
+			SELECT seq, xid, event_id, subject, payload FROM outbox
+			WHERE xid >= $2::text::xid8 AND sent_at IS NULL
+			  AND (cardinality($4::text[]) = 0 OR subject LIKE ANY ($4))) u
+		ORDER BY xid, seq LIMIT $3) o ON true`
 
 // Republish publishes already-sent events again (the sweeper's tool), with a
 // fresh Nats-Msg-Id so JetStream does not drop it as a duplicate; consumers

@@ -469,3 +469,50 @@ func TestSweeperWaitsForAConsumerWorkingThroughABacklog(t *testing.T) {
 		t.Fatalf("swept %d events (%v) once the backlog drained, want 10", got, err)
 	}
 }
+
+// After a read that saw every unsent row, the next read looks only at the
+// transactions then running or started since: the rows a long transaction
+// keeps after the cursor, sent already, are not read again and again. A
+// row of an ended transaction that is unsent again (here by hand) shows
+// it: the relay that saw it sent passes it, a new relay sends it.
+func TestRelayReadsOnlyTransactionsItHasNotSeenEnd(t *testing.T) {
+	t.Parallel()
+	pool := testenv.DB(t)
+	n := testenv.StartNATS(t)
+	ctx := context.Background()
+	r := &outbox.Relay{Pool: pool, JS: n.JS, Log: testenv.Log(t)}
+
+	long, err := pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer long.Rollback(ctx) //nolint:errcheck // committed below; a no-op then
+	if err := outbox.Add(ctx, long, "complaint.received", "held-1", map[string]string{"event_id": "held-1"}); err != nil {
+		t.Fatal(err)
+	}
+	addEvents(t, pool, 3, "first")
+	if _, err := r.RelayOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pool.Exec(ctx, `UPDATE outbox SET sent_at = NULL WHERE event_id = 'first-0001'`); err != nil {
+		t.Fatal(err)
+	}
+	addEvents(t, pool, 2, "second")
+	if got, err := r.RelayOnce(ctx); err != nil || got != 2 {
+		t.Fatalf("the next read claimed %d rows (%v), want the 2 of the transaction started since", got, err)
+	}
+	// A new relay reads from the cursor, which the long transaction holds.
+	fresh := &outbox.Relay{Pool: pool, JS: n.JS, Log: testenv.Log(t)}
+	if got, err := fresh.RelayOnce(ctx); err != nil || got != 1 {
+		t.Fatalf("a new relay claimed %d rows (%v), want the one unsent by hand", got, err)
+	}
+	if err := long.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := r.RelayOnce(ctx); err != nil || got != 1 {
+		t.Fatalf("after the long transaction committed the read claimed %d rows (%v), want its 1", got, err)
+	}
+	if got := streamMsgs(t, n); got != 6 {
+		t.Fatalf("%d events in the stream, want the 6 written (JetStream drops the one sent twice by its id)", got)
+	}
+}
