@@ -98,6 +98,12 @@ func Serve(ctx context.Context, sys *System, ln net.Listener, parts []Part) erro
 		go func() {
 			defer wg.Done()
 			if err := p.Runner.Run(partCtx); err != nil {
+				if partCtx.Err() != nil && errors.Is(err, context.Canceled) {
+					// Stopped while it was still starting (declaring its
+					// consumers): the end of its context, not a failure.
+					log.Info("service stopped while starting", zap.String("service", p.Name))
+					return
+				}
 				log.Error("service stopped", zap.String("service", p.Name), zap.Error(err))
 				failMu.Lock()
 				if failed == nil {
