@@ -516,3 +516,38 @@ func TestRelayReadsOnlyTransactionsItHasNotSeenEnd(t *testing.T) {
 		t.Fatalf("%d events in the stream, want the 6 written (JetStream drops the one sent twice by its id)", got)
 	}
 }
+
+// A consumer of several subjects is checked by one read of the outbox:
+// the stalled events of each of its subjects are found, and an event of
+// a subject it does not watch is not.
+func TestSweeperChecksAConsumersSubjectsTogether(t *testing.T) {
+	t.Parallel()
+	pool := testenv.DB(t)
+	n := testenv.StartNATS(t)
+	ctx := context.Background()
+	if _, err := pool.Exec(ctx, `INSERT INTO outbox (event_id, subject, payload, sent_at, created_at) VALUES
+		('done-a', 'case.assigned.siming-eco', '{}', now() - interval '3 hours', now() - interval '3 hours'),
+		('lost-a', 'case.assigned.huli-urban', '{}', now() - interval '3 hours', now() - interval '3 hours'),
+		('lost-b', 'case.resolved', '{}', now() - interval '3 hours', now() - interval '3 hours'),
+		('other', 'case.escalated', '{}', now() - interval '3 hours', now() - interval '3 hours'),
+		('done-b', 'case.resolved', '{}', now() - interval '3 hours', now() - interval '3 hours');
+		INSERT INTO processed_events (consumer, event_id) VALUES ('callbacks', 'done-a'), ('callbacks', 'done-b')`); err != nil {
+		t.Fatal(err)
+	}
+	s := &outbox.Sweeper{Pool: pool, JS: n.JS, Log: testenv.Log(t), After: time.Hour,
+		Watches: []outbox.Watch{{Consumer: "callbacks", Filter: "case.assigned.>"}, {Consumer: "callbacks", Filter: "case.resolved"}}}
+	if got, err := s.SweepOnce(ctx); err != nil || got != 2 {
+		t.Fatalf("republished %d (err %v), want lost-a and lost-b", got, err)
+	}
+	var again []string
+	rows, err := pool.Query(ctx, `SELECT event_id FROM outbox WHERE event_id IN ('lost-a', 'lost-b', 'other') AND sent_at > now() - interval '1 minute' ORDER BY event_id`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again, err = pgx.CollectRows(rows, pgx.RowTo[string]); err != nil {
+		t.Fatal(err)
+	}
+	if len(again) != 2 || again[0] != "lost-a" || again[1] != "lost-b" {
+		t.Errorf("published again: %v, want [lost-a lost-b]", again)
+	}
+}

@@ -31,8 +31,33 @@ type Sweeper struct {
 	Every   time.Duration
 	Watches []Watch
 
-	checked map[Watch]int64 // per watch: every matching seq up to here was processed or dead-lettered
-	span    map[Watch]int64 // per watch: the sequence numbers its next query looks at
+	checked map[string]int64 // per consumer: every seq of its watches up to here was processed or dead-lettered
+	span    map[string]int64 // per consumer: the sequence numbers its next query looks at
+}
+
+// group is the watches of one consumer, which one query checks: a
+// consumer of several subjects (the callbacks' six kinds of case events)
+// costs one read of the outbox, not one for each subject.
+type group struct {
+	consumer string
+	filters  []string
+}
+
+// groups gathers the watches by consumer, in the order of their first
+// watch.
+func groups(ws []Watch) []group {
+	var out []group
+	at := map[string]int{}
+	for _, w := range ws {
+		i, ok := at[w.Consumer]
+		if !ok {
+			i = len(out)
+			at[w.Consumer] = i
+			out = append(out, group{consumer: w.Consumer})
+		}
+		out[i].filters = append(out[i].filters, w.Filter)
+	}
+	return out
 }
 
 // Run sweeps every Every until ctx is cancelled.
@@ -71,6 +96,23 @@ func (s *Sweeper) behind(ctx context.Context, w Watch) bool {
 	return err == nil && info.NumPending > 0
 }
 
+// groupBehind reports whether g's consumer is behind on any of its
+// streams.
+func (s *Sweeper) groupBehind(ctx context.Context, g group) bool {
+	seen := map[string]bool{}
+	for _, f := range g.filters {
+		stream := natsx.StreamFor(f)
+		if seen[stream] {
+			continue
+		}
+		seen[stream] = true
+		if s.behind(ctx, Watch{Consumer: g.consumer, Filter: f}) {
+			return true
+		}
+	}
+	return false
+}
+
 // likePattern turns a NATS subject filter into a SQL LIKE pattern.
 func likePattern(filter string) string {
 	var b strings.Builder
@@ -107,11 +149,11 @@ const (
 // consumer has already processed, so recent events are reached at once.
 func (s *Sweeper) SweepOnce(ctx context.Context) (int, error) {
 	if s.checked == nil {
-		s.checked, s.span = map[Watch]int64{}, map[Watch]int64{}
+		s.checked, s.span = map[string]int64{}, map[string]int64{}
 	}
 	total := 0
-	for _, w := range s.Watches {
-		if s.behind(ctx, w) {
+	for _, w := range groups(s.Watches) {
+		if s.groupBehind(ctx, w) {
 			// Its events are queued, not lost: republishing them would
 			// only add to the queue. The sweep waits until it drains.
 			continue
@@ -124,7 +166,7 @@ func (s *Sweeper) SweepOnce(ctx context.Context) (int, error) {
 			if len(stalled) > 0 {
 				n, err := Republish(ctx, s.Pool, s.JS, stalled)
 				total += n
-				s.Log.Warn("republished stalled events", zap.String("consumer", w.Consumer), zap.Int("events", n))
+				s.Log.Warn("republished stalled events", zap.String("consumer", w.consumer), zap.Int("events", n))
 				if err != nil {
 					return total, err
 				}
@@ -147,15 +189,15 @@ func (s *Sweeper) SweepOnce(ctx context.Context) (int, error) {
 // end only when every event of w in the span is done and the first row at
 // or after that end is older than After: then no transaction still
 // writing can hold a sequence number in the span.
-func (s *Sweeper) page(ctx context.Context, w Watch) (stalled []string, more bool, err error) {
-	from, span := s.checked[w], max(s.span[w], sweepSpan)
+func (s *Sweeper) page(ctx context.Context, w group) (stalled []string, more bool, err error) {
+	from, span := s.checked[w.consumer], max(s.span[w.consumer], sweepSpan)
 	to := from + span
 	// One statement: where the span's first young event is, whether the
 	// row at the span's end is settled (old), and the page of w's events
 	// before the young one; a span without any event of w still yields a
 	// row, with a NULL seq, to carry the first two.
 	rows, err := s.Pool.Query(ctx, `WITH b AS (
-			SELECT (SELECT min(y.seq) FROM outbox y WHERE y.seq > $4 AND y.seq <= $6 AND y.subject LIKE $1
+			SELECT (SELECT min(y.seq) FROM outbox y WHERE y.seq > $4 AND y.seq <= $6 AND y.subject LIKE ANY ($1)
 			          AND COALESCE(y.sent_at, y.created_at) >= now() - $3::interval) AS young,
 			       COALESCE((SELECT COALESCE(z.sent_at, z.created_at) < now() - $3::interval FROM outbox z
 			          WHERE z.seq >= $6 ORDER BY z.seq LIMIT 1), false) AS end_old)
@@ -165,9 +207,9 @@ func (s *Sweeper) page(ctx context.Context, w Watch) (stalled []string, more boo
 				EXISTS (SELECT 1 FROM processed_events p WHERE p.consumer = $2 AND p.event_id = o.event_id)
 				OR EXISTS (SELECT 1 FROM dead_letters d WHERE d.consumer = $2 AND d.event_id = o.event_id) AS done
 			FROM outbox o
-			WHERE o.seq > $4 AND o.seq <= $6 AND o.subject LIKE $1 AND o.seq < COALESCE(b.young, $6 + 1)
+			WHERE o.seq > $4 AND o.seq <= $6 AND o.subject LIKE ANY ($1) AND o.seq < COALESCE(b.young, $6 + 1)
 			ORDER BY o.seq LIMIT $5) o ON true
-		ORDER BY o.seq`, likePattern(w.Filter), w.Consumer, s.After.String(), from, sweepPage, to)
+		ORDER BY o.seq`, likePatterns(w.filters), w.consumer, s.After.String(), from, sweepPage, to)
 	if err != nil {
 		return nil, false, err
 	}
@@ -186,7 +228,7 @@ func (s *Sweeper) page(ctx context.Context, w Watch) (stalled []string, more boo
 		n++
 		if *done {
 			if advance {
-				s.checked[w] = *seq
+				s.checked[w.consumer] = *seq
 			}
 			continue
 		}
@@ -200,17 +242,17 @@ func (s *Sweeper) page(ctx context.Context, w Watch) (stalled []string, more boo
 	}
 	switch {
 	case !advance:
-		s.span[w] = sweepSpan
+		s.span[w.consumer] = sweepSpan
 		return stalled, false, nil
 	case n == sweepPage:
-		s.span[w] = sweepSpan
+		s.span[w.consumer] = sweepSpan
 		return stalled, true, nil
 	case !settled:
 		// Every event of w the query saw is done, but the span holds a
 		// young one, or its end is not settled yet.
-		s.span[w] = sweepSpan
+		s.span[w.consumer] = sweepSpan
 		return stalled, false, nil
 	}
-	s.checked[w], s.span[w] = to, min(2*span, maxSweepSpan)
+	s.checked[w.consumer], s.span[w.consumer] = to, min(2*span, maxSweepSpan)
 	return stalled, true, nil
 }
