@@ -232,15 +232,18 @@ func (w *Writes) Merge(c Case, by Actor, complaintID, hotspotID, ticket, priorit
 		reason += "; priority raised to " + priority
 	}
 	var earlier []string
+	var timers []timerRow // of the deadlines brought forward only
 	if c.Status == StatusAssigned && sooner(signDue, c.SignDue) {
 		d := signDue.UTC()
 		n.SignDue = &d
 		earlier = append(earlier, "sign-for by "+d.Format(time.RFC3339))
+		timers = append(timers, timerRow{caseID: c.ID, kind: TimerSign, due: d})
 	}
 	if (c.Status == StatusAssigned || c.Status == StatusAccepted) && sooner(resolveDue, c.ResolveDue) {
 		d := resolveDue.UTC()
 		n.ResolveDue = &d
 		earlier = append(earlier, "resolve by "+d.Format(time.RFC3339))
+		timers = append(timers, timerRow{caseID: c.ID, kind: TimerResolve, due: d})
 	}
 	if len(earlier) > 0 {
 		reason += "; deadline brought forward: " + strings.Join(earlier, ", ")
@@ -251,7 +254,7 @@ func (w *Writes) Merge(c Case, by Actor, complaintID, hotspotID, ticket, priorit
 	}
 	if len(earlier) > 0 {
 		w.setDues(c.ID, n, false)
-		w.addTimers(n)
+		w.timers = append(w.timers, timers...)
 	}
 	w.members = append(w.members, member{complaintID: complaintID, caseID: c.ID, at: at})
 	var opts []eventOption

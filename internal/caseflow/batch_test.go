@@ -317,3 +317,38 @@ func TestWritesOfManyCasesGoOutAsOneStatementPerTable(t *testing.T) {
 		}
 	}
 }
+
+// A complaint due sooner joining a case its team has signed for brings
+// only the resolve deadline forward: the sign-for deadline is met, and no
+// timer of it comes back.
+func TestMergeIntoASignedCaseBringsOnlyTheResolveDeadlineForward(t *testing.T) {
+	t.Parallel()
+	ctx, pool := setup(t)
+	ctx = caseflow.WithClock(ctx, func() time.Time { return at })
+	c := assigned(t, ctx, pool, "S1", "siming-eco")
+	officer := caseflow.Actor{ID: "officer:o1", Team: "siming-eco", District: "siming", Role: caseflow.RoleOfficer}
+	if err := tx(t, ctx, pool, func(tx pgx.Tx) error { _, err := caseflow.Accept(ctx, tx, c.ID, officer); return err }); err != nil {
+		t.Fatal(err)
+	}
+	second := complaint(t, ctx, pool, "S2")
+	sign, resolve := time.Date(2024, 3, 5, 5, 0, 0, 0, time.UTC), time.Date(2024, 3, 6, 3, 0, 0, 0, time.UTC)
+	var merged caseflow.Case
+	if err := tx(t, ctx, pool, func(tx pgx.Tx) error {
+		var err error
+		merged, _, err = caseflow.Merge(ctx, tx, c.ID, router, second, "", routing.PriorityUrgent, sign, resolve)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if merged.SignDue == nil || !merged.SignDue.Equal(*c.SignDue) || merged.ResolveDue == nil || !merged.ResolveDue.Equal(resolve) {
+		t.Errorf("signed case due %v / %v after the merge, want the sign-for deadline kept (%v) and resolve by %v", merged.SignDue, merged.ResolveDue, c.SignDue, resolve)
+	}
+	var signTimers, resolveTimers int
+	if err := pool.QueryRow(ctx, `SELECT count(*) FILTER (WHERE kind = 'sign' AND fired_at IS NULL), count(*) FILTER (WHERE kind = 'resolve' AND due_at = $2)
+		FROM case_timers WHERE case_id = $1`, c.ID, resolve).Scan(&signTimers, &resolveTimers); err != nil {
+		t.Fatal(err)
+	}
+	if signTimers != 0 || resolveTimers != 1 {
+		t.Errorf("%d pending sign-for timers and %d at the new resolve deadline, want 0 and 1", signTimers, resolveTimers)
+	}
+}

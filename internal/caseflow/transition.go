@@ -445,8 +445,10 @@ func Merge(ctx context.Context, tx pgx.Tx, caseID string, by Actor, complaintID,
 		if _, err := tx.Exec(ctx, `UPDATE assignments SET sign_due = $2, resolve_due = $3 WHERE case_id = $1 AND status = 'active'`, caseID, d.sign, d.resolve); err != nil {
 			return Case{}, false, fmt.Errorf("merge %s into case %s: %w", complaintID, caseID, err)
 		}
-		if err := setTimers(ctx, tx, n); err != nil {
-			return Case{}, false, err
+		for _, t := range w.timers { // the timers of the deadlines brought forward
+			if _, err := tx.Exec(ctx, `INSERT INTO case_timers (case_id, kind, due_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`, t.caseID, t.kind, t.due); err != nil {
+				return Case{}, false, fmt.Errorf("set %s timer of case %s: %w", t.kind, caseID, err)
+			}
 		}
 	}
 	var opts []eventOption
