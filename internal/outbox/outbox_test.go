@@ -32,6 +32,22 @@ func addEvents(t *testing.T, pool *pgxpool.Pool, n int, prefix string) {
 	}
 }
 
+// openWith begins a transaction that writes the event id and stays open
+// until the test commits it (or ends: then it rolls back).
+func openWith(t *testing.T, pool *pgxpool.Pool, id string) pgx.Tx {
+	t.Helper()
+	ctx := context.Background()
+	tx, err := pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = tx.Rollback(ctx) }) // a no-op once committed
+	if err := outbox.Add(ctx, tx, "complaint.received", id, map[string]string{"event_id": id}); err != nil {
+		t.Fatal(err)
+	}
+	return tx
+}
+
 func streamMsgs(t *testing.T, n *testenv.NATS) uint64 {
 	t.Helper()
 	st, err := n.JS.Stream(context.Background(), "COMPLAINTS")
@@ -364,14 +380,7 @@ func TestRelayIsNotHeldUpByALongTransactionAndMissesNoneOfItsRows(t *testing.T) 
 	r := &outbox.Relay{Pool: pool, JS: n.JS, Log: testenv.Log(t)}
 
 	// A long transaction writes its event first, and stays open.
-	long, err := pool.Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer long.Rollback(ctx) //nolint:errcheck // committed below; a no-op then
-	if err := outbox.Add(ctx, long, "complaint.received", "long-1", map[string]string{"event_id": "long-1"}); err != nil {
-		t.Fatal(err)
-	}
+	long := openWith(t, pool, "long-1")
 	// Later transactions commit theirs.
 	addEvents(t, pool, 5, "short")
 	if _, err := r.RelayOnce(ctx); err != nil {
@@ -482,14 +491,7 @@ func TestRelayReadsOnlyTransactionsItHasNotSeenEnd(t *testing.T) {
 	ctx := context.Background()
 	r := &outbox.Relay{Pool: pool, JS: n.JS, Log: testenv.Log(t)}
 
-	long, err := pool.Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer long.Rollback(ctx) //nolint:errcheck // committed below; a no-op then
-	if err := outbox.Add(ctx, long, "complaint.received", "held-1", map[string]string{"event_id": "held-1"}); err != nil {
-		t.Fatal(err)
-	}
+	long := openWith(t, pool, "held-1")
 	addEvents(t, pool, 3, "first")
 	if _, err := r.RelayOnce(ctx); err != nil {
 		t.Fatal(err)
