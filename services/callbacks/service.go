@@ -139,8 +139,11 @@ func New(cfg Config, pool *pgxpool.Pool, js jetstream.JetStream, log *zap.Logger
 	// Each worker keeps its connection to the hotline between callbacks:
 	// the default transport keeps two idle connections a host, so the
 	// other workers would dial (and the hotline accept) one per callback.
+	// At most one connection a worker: a worker whose last connection is
+	// not back in the pool yet waits for it rather than dial another.
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.MaxIdleConnsPerHost = cfg.Workers
+	tr.MaxConnsPerHost = cfg.Workers
 	tr.MaxIdleConns = max(tr.MaxIdleConns, cfg.Workers)
 	s := &Service{cfg: cfg, pool: pool, js: js, log: log, http: &http.Client{Timeout: cfg.Timeout, Transport: tr}}
 	keys := strings.Fields(cfg.Secret)
