@@ -4,10 +4,12 @@ package schemas
 
 import (
 	"bytes"
+	"cmp"
 	"embed"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -101,8 +103,8 @@ func Validate(s *jsonschema.Schema, body []byte) ([]FieldError, error) {
 // range of a float64 are refused first, naming their field: the validator
 // cannot compare them (it panics on 1E1000001).
 func ValidateValue(s *jsonschema.Schema, doc any) []FieldError {
-	if anyOutOfRange(doc) {
-		return outOfRange(doc, "")
+	if out := outOfRange(doc); len(out) > 0 {
+		return out
 	}
 	err := s.Validate(doc)
 	if err == nil {
@@ -141,58 +143,74 @@ func ValidateValue(s *jsonschema.Schema, doc any) []FieldError {
 	return out
 }
 
-// anyOutOfRange reports whether doc holds a number a float64 cannot hold,
-// without building the field names outOfRange gives: nearly every
-// document holds none.
-func anyOutOfRange(doc any) bool {
-	switch v := doc.(type) {
-	case json.Number:
-		_, err := strconv.ParseFloat(string(v), 64)
-		return err != nil
-	case map[string]any:
-		for _, x := range v {
-			if anyOutOfRange(x) {
-				return true
+// outOfRange names every number in doc, a document decoded with
+// json.Number, that a float64 cannot hold, in the order of the
+// document's keys and indices. Nearly every document holds none: a
+// field's name is built only for such a number.
+func outOfRange(doc any) []FieldError {
+	var hits [][]pointerToken
+	var path []pointerToken
+	var walk func(v any)
+	walk = func(v any) {
+		switch v := v.(type) {
+		case json.Number:
+			if _, err := strconv.ParseFloat(string(v), 64); err != nil {
+				hits = append(hits, slices.Clone(path))
 			}
-		}
-	case []any:
-		for _, x := range v {
-			if anyOutOfRange(x) {
-				return true
+		case map[string]any:
+			for k, x := range v {
+				path = append(path, pointerToken{key: k})
+				walk(x)
+				path = path[:len(path)-1]
+			}
+		case []any:
+			for i, x := range v {
+				path = append(path, pointerToken{index: i, isIndex: true})
+				walk(x)
+				path = path[:len(path)-1]
 			}
 		}
 	}
-	return false
-}
-
-// outOfRange names every number in doc, a document decoded with
-// json.Number, that a float64 cannot hold.
-func outOfRange(doc any, at string) []FieldError {
-	var out []FieldError
-	switch v := doc.(type) {
-	case json.Number:
-		if _, err := strconv.ParseFloat(string(v), 64); err != nil {
-			field := at
-			if field == "" {
-				field = "/"
+	walk(doc)
+	slices.SortFunc(hits, func(a, b []pointerToken) int {
+		for i := 0; i < len(a) && i < len(b); i++ {
+			if c := cmp.Or(cmp.Compare(a[i].index, b[i].index), strings.Compare(a[i].key, b[i].key)); c != 0 {
+				return c
 			}
-			out = append(out, FieldError{Field: field, Detail: "number out of range"})
 		}
-	case map[string]any:
-		keys := make([]string, 0, len(v))
-		for k := range v {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		for _, k := range keys {
-			out = append(out, outOfRange(v[k], at+"/"+pointerEscaper.Replace(k))...)
-		}
-	case []any:
-		for i, x := range v {
-			out = append(out, outOfRange(x, at+"/"+strconv.Itoa(i))...)
-		}
+		return cmp.Compare(len(a), len(b))
+	})
+	out := make([]FieldError, 0, len(hits))
+	for _, h := range hits {
+		out = append(out, FieldError{Field: jsonPointer(h), Detail: "number out of range"})
 	}
 	return out
+}
+
+// pointerToken is one step into a document: an object's key or an
+// array's index.
+type pointerToken struct {
+	key     string
+	index   int
+	isIndex bool
+}
+
+// jsonPointer is the JSON pointer (RFC 6901) of a path; "/" for the
+// document itself.
+func jsonPointer(path []pointerToken) string {
+	if len(path) == 0 {
+		return "/"
+	}
+	var b strings.Builder
+	for _, t := range path {
+		b.WriteByte('/')
+		if t.isIndex {
+			b.WriteString(strconv.Itoa(t.index))
+		} else {
+			b.WriteString(pointerEscaper.Replace(t.key))
+		}
+	}
+	return b.String()
 }
 
 // pointerEscaper escapes a key for a JSON pointer (RFC 6901).

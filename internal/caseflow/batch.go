@@ -252,15 +252,13 @@ func (w *Writes) Merge(c Case, by Actor, complaintID, hotspotID, ticket, priorit
 	if err := w.touch(c, n, false); err != nil {
 		return Case{}, err
 	}
+	var opts []eventOption
 	if len(earlier) > 0 {
 		w.setDues(c.ID, n, false)
 		w.timers = append(w.timers, timers...)
-	}
-	w.members = append(w.members, member{complaintID: complaintID, caseID: c.ID, at: at})
-	var opts []eventOption
-	if len(earlier) > 0 {
 		opts = append(opts, deadlineSooner)
 	}
+	w.members = append(w.members, member{complaintID: complaintID, caseID: c.ID, at: at})
 	return n, w.record(n, by, c.Status, "merge", KindMerged, reason, []string{ticket}, at, opts...)
 }
 

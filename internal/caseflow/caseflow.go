@@ -282,32 +282,27 @@ func Audit(ctx context.Context, q Querier, caseID string) ([]AuditEntry, error) 
 	return out, nil
 }
 
-// record writes the audit row and the case event of one transition. The
-// event id is "<case>.<kind>.<version>", so a replayed transition yields
-// the same id and the outbox keeps one.
+// record writes the audit row and the case event of one transition,
+// which concerns every ticket of the case. The event id is
+// "<case>.<kind>.<version>", so a replayed transition yields the same id
+// and the outbox keeps one.
 func record(ctx context.Context, tx pgx.Tx, c Case, by Actor, from, action, kind, reason string, at time.Time) error {
-	return recordFor(ctx, tx, c, by, from, action, kind, reason, at, nil, "")
+	return recordFrom(ctx, tx, c, by, from, action, kind, reason, at, "")
 }
 
-// recordFor is record of an event that concerns the given tickets (nil
-// means every ticket of the case) and names the team the case came from
-// (previousTeam, when another team held it).
-func recordFor(ctx context.Context, tx pgx.Tx, c Case, by Actor, from, action, kind, reason string, at time.Time, tickets []string, previousTeam string, opts ...eventOption) error {
+// recordFrom is record of a transition that names the team the case came
+// from (previousTeam, when another team held it).
+func recordFrom(ctx context.Context, tx pgx.Tx, c Case, by Actor, from, action, kind, reason string, at time.Time, previousTeam string) error {
 	if _, err := tx.Exec(ctx, `INSERT INTO case_audit (case_id, actor, at, from_status, to_status, action, reason)
 		VALUES ($1, $2, $3, NULLIF($4, ''), $5, $6, NULLIF($7, ''))`, c.ID, by.ID, at, from, c.Status, action, reason); err != nil {
 		return fmt.Errorf("audit case %s: %w", c.ID, err)
 	}
-	return publish(ctx, tx, c, by, kind, reason, at, c.ID+"."+kind+"."+strconv.Itoa(c.Version), tickets, previousTeam, opts...)
-}
-
-func publish(ctx context.Context, tx pgx.Tx, c Case, by Actor, kind, note string, at time.Time, eventID string, tickets []string, previousTeam string, opts ...eventOption) error {
-	if tickets == nil {
-		var err error
-		if tickets, err = Tickets(ctx, tx, c.ID); err != nil {
-			return err
-		}
+	tickets, err := Tickets(ctx, tx, c.ID)
+	if err != nil {
+		return err
 	}
-	ev := changed(c, by, kind, note, at, eventID, tickets, opts...)
+	eventID := c.ID + "." + kind + "." + strconv.Itoa(c.Version)
+	ev := changed(c, by, kind, reason, at, eventID, tickets)
 	ev.PreviousTeam = previousTeam
 	return outbox.Add(ctx, tx, Subject(kind, c.Team), eventID, ev)
 }

@@ -352,7 +352,7 @@ func assign(ctx context.Context, tx pgx.Tx, c Case, by Actor, a Assignment, acti
 	if c.Team != "" && c.Team != n.Team {
 		previous = c.Team
 	}
-	return n, recordFor(ctx, tx, n, by, c.Status, action, KindAssigned, a.Reason, at, nil, previous)
+	return n, recordFrom(ctx, tx, n, by, c.Status, action, KindAssigned, a.Reason, at, previous)
 }
 
 // NewCase is a case the router opens for the first complaint about a place.
@@ -416,46 +416,29 @@ func Merge(ctx context.Context, tx pgx.Tx, caseID string, by Actor, complaintID,
 	if err != nil {
 		return Case{}, false, err
 	}
-	if c.Status == StatusClosed {
-		return Case{}, false, conflict(c, "merge a complaint into", StatusOpen, StatusAssigned, StatusAccepted, StatusResolved, StatusReturned)
-	}
-	at := nowFrom(ctx)
 	var ticket string
-	err = tx.QueryRow(ctx, `WITH j AS (INSERT INTO case_complaints (complaint_id, case_id, joined_at) VALUES ($1, $2, $3)
-			ON CONFLICT (complaint_id) DO NOTHING RETURNING complaint_id)
-		SELECT m.ticket_id FROM j JOIN complaints m ON m.id = j.complaint_id`, complaintID, caseID, at).Scan(&ticket)
+	var held bool
+	err = tx.QueryRow(ctx, `SELECT m.ticket_id, EXISTS (SELECT 1 FROM case_complaints cc WHERE cc.complaint_id = m.id)
+		FROM complaints m WHERE m.id = $1`, complaintID).Scan(&ticket, &held)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return c, false, nil
+		return Case{}, false, fault.Errorf(fault.NotFound, "complaint %s not found", complaintID)
 	}
 	if err != nil {
 		return Case{}, false, fmt.Errorf("merge %s into case %s: %w", complaintID, caseID, err)
 	}
-	// The same decisions as Writes.Merge, which the router uses.
+	// The router's own transition, sent at once.
 	var w Writes
-	n, err := w.Merge(c, by, complaintID, hotspotID, ticket, priority, signDue, resolveDue, at)
+	n, err := w.Merge(c, by, complaintID, hotspotID, ticket, priority, signDue, resolveDue, nowFrom(ctx))
 	if err != nil {
 		return Case{}, false, err
 	}
-	n, err = update(ctx, tx, caseID, at, `hotspot_id = COALESCE(c.hotspot_id, NULLIF($3, '')), priority = $4, sign_due = $5, resolve_due = $6`,
-		hotspotID, n.Priority, n.SignDue, n.ResolveDue)
-	if err != nil {
-		return Case{}, false, err
+	if held {
+		return c, false, nil
 	}
-	if d, ok := w.redue[caseID]; ok {
-		if _, err := tx.Exec(ctx, `UPDATE assignments SET sign_due = $2, resolve_due = $3 WHERE case_id = $1 AND status = 'active'`, caseID, d.sign, d.resolve); err != nil {
-			return Case{}, false, fmt.Errorf("merge %s into case %s: %w", complaintID, caseID, err)
-		}
-		for _, t := range w.timers { // the timers of the deadlines brought forward
-			if _, err := tx.Exec(ctx, `INSERT INTO case_timers (case_id, kind, due_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`, t.caseID, t.kind, t.due); err != nil {
-				return Case{}, false, fmt.Errorf("set %s timer of case %s: %w", t.kind, caseID, err)
-			}
-		}
+	if err := w.Send(ctx, tx); err != nil {
+		return Case{}, false, fmt.Errorf("merge %s into case %s: %w", complaintID, caseID, err)
 	}
-	var opts []eventOption
-	if _, ok := w.redue[caseID]; ok {
-		opts = append(opts, deadlineSooner)
-	}
-	return n, true, recordFor(ctx, tx, n, by, c.Status, "merge", KindMerged, w.audit[0].reason, at, []string{ticket}, "", opts...)
+	return n, true, nil
 }
 
 // Reopen puts a resolved case back to its team when the nuisance comes

@@ -243,6 +243,8 @@ func (r *Relay) RelayOnce(ctx context.Context) (int, error) {
 	claimed := 0
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	prev := r.seen
+	r.seen = nil // set again below only if this read sees everything
 	var saw *seen
 	err := pgx.BeginFunc(ctx, r.Pool, func(tx pgx.Tx) error {
 		// Another relay of the same subjects is at work: its batch is
@@ -261,13 +263,11 @@ func (r *Relay) RelayOnce(ctx context.Context) (int, error) {
 		if err != nil {
 			return fmt.Errorf("relay cursor: %w", err)
 		}
-		prev := r.seen
-		r.seen = nil // kept again below only if this read sees everything
 		var rows pgx.Rows
 		if prev == nil {
-			rows, err = tx.Query(ctx, readAfterCursor, cursor, r.Batch, likePatterns(r.Subjects))
+			rows, err = tx.Query(ctx, readAfterCursor, r.Batch, likePatterns(r.Subjects), cursor)
 		} else {
-			rows, err = tx.Query(ctx, readSinceSeen, prev.xip, prev.xmax, r.Batch, likePatterns(r.Subjects))
+			rows, err = tx.Query(ctx, readSinceSeen, r.Batch, likePatterns(r.Subjects), prev.xip, prev.xmax)
 		}
 		if err != nil {
 			return err
@@ -377,34 +377,27 @@ func (r *Relay) RelayOnce(ctx context.Context) (int, error) {
 	return claimed, err
 }
 
-// readAfterCursor reads the unsent rows after the cursor ($1) in the order
-// of their transactions, with the read's snapshot: its horizon (the
-// oldest transaction running), its xmax and its running transactions.
-// The lateral join returns the snapshot even when there is no row.
-const readAfterCursor = `WITH h AS (SELECT pg_current_snapshot() AS s)
+// The relay's reads return, in the order of their transactions, at most
+// $1 unsent rows of its subjects ($2), with the read's snapshot: its
+// horizon (the oldest transaction running), its xmax and its running
+// transactions. The lateral join returns the snapshot even when there is
+// no row.
+const (
+	readSnapshot = `WITH h AS (SELECT pg_current_snapshot() AS s)
 	SELECT pg_snapshot_xmin(h.s)::text, pg_snapshot_xmax(h.s)::text, ARRAY(SELECT pg_snapshot_xip(h.s)::text),
 		o.seq, o.xid::text, o.event_id, o.subject, o.payload
-	FROM h LEFT JOIN LATERAL (
-		SELECT seq, xid, event_id, subject, payload FROM outbox
-		WHERE xid >= $1::text::xid8 AND sent_at IS NULL
-		  AND (cardinality($3::text[]) = 0 OR subject LIKE ANY ($3))
-		ORDER BY xid, seq LIMIT $2) o ON true`
+	FROM h LEFT JOIN LATERAL (`
+	unsentRows = `SELECT seq, xid, event_id, subject, payload FROM outbox
+		WHERE sent_at IS NULL AND (cardinality($2::text[]) = 0 OR subject LIKE ANY ($2)) AND `
+	readEnd = ` ORDER BY xid, seq LIMIT $1) o ON true`
 
-// readSinceSeen is readAfterCursor after a read that saw everything: only
-// the rows of the transactions then running ($1) or started since ($2).
-const readSinceSeen = `WITH h AS (SELECT pg_current_snapshot() AS s)
-	SELECT pg_snapshot_xmin(h.s)::text, pg_snapshot_xmax(h.s)::text, ARRAY(SELECT pg_snapshot_xip(h.s)::text),
-		o.seq, o.xid::text, o.event_id, o.subject, o.payload
-	FROM h LEFT JOIN LATERAL (
-		SELECT seq, xid, event_id, subject, payload FROM (
-			SELECT seq, xid, event_id, subject, payload FROM outbox
-			WHERE xid = ANY ($1::text[]::xid8[]) AND sent_at IS NULL
-			  AND (cardinality($4::text[]) = 0 OR subject LIKE ANY ($4))
-			UNION ALL
-			SELECT seq, xid, event_id, subject, payload FROM outbox
-			WHERE xid >= $2::text::xid8 AND sent_at IS NULL
-			  AND (cardinality($4::text[]) = 0 OR subject LIKE ANY ($4))) u
-		ORDER BY xid, seq LIMIT $3) o ON true`
+	// readAfterCursor reads the rows after the cursor ($3).
+	readAfterCursor = readSnapshot + unsentRows + `xid >= $3::text::xid8` + readEnd
+	// readSinceSeen reads, after a read that saw everything, only the rows
+	// of the transactions then running ($3) or started since ($4).
+	readSinceSeen = readSnapshot + `SELECT * FROM (` + unsentRows + `xid = ANY ($3::text[]::xid8[])
+		UNION ALL ` + unsentRows + `xid >= $4::text::xid8) u` + readEnd
+)
 
 // Republish publishes already-sent events again (the sweeper's tool), with a
 // fresh Nats-Msg-Id so JetStream does not drop it as a duplicate; consumers

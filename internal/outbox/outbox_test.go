@@ -538,8 +538,14 @@ func TestSweeperChecksAConsumersSubjectsTogether(t *testing.T) {
 	}
 	s := &outbox.Sweeper{Pool: pool, JS: n.JS, Log: testenv.Log(t), After: time.Hour,
 		Watches: []outbox.Watch{{Consumer: "callbacks", Filter: "case.assigned.>"}, {Consumer: "callbacks", Filter: "case.resolved"}}}
+	reads := testenv.StartStatements(t, pool, "UPDATE outbox SET republished%")
 	if got, err := s.SweepOnce(ctx); err != nil || got != 2 {
 		t.Fatalf("republished %d (err %v), want lost-a and lost-b", got, err)
+	}
+	if calls, _, ok := reads.Totals(t); !ok {
+		t.Log("no pg_stat_statements: the number of reads is not checked")
+	} else if calls != 1 {
+		t.Errorf("the sweep read the outbox %d times for one consumer's two subjects, want once", calls)
 	}
 	var again []string
 	rows, err := pool.Query(ctx, `SELECT event_id FROM outbox WHERE event_id IN ('lost-a', 'lost-b', 'other') AND sent_at > now() - interval '1 minute' ORDER BY event_id`)

@@ -80,33 +80,22 @@ func (s *Sweeper) Run(ctx context.Context) error {
 	}
 }
 
-// behind reports whether w's consumer has messages in its stream it has
-// not yet been given: a consumer working through a backlog. A consumer
-// that cannot be found is not behind.
-func (s *Sweeper) behind(ctx context.Context, w Watch) bool {
-	stream := natsx.StreamFor(w.Filter)
-	if stream == "" {
-		return false
-	}
-	c, err := s.JS.Consumer(ctx, stream, w.Consumer)
-	if err != nil {
-		return false
-	}
-	info, err := c.Info(ctx)
-	return err == nil && info.NumPending > 0
-}
-
-// groupBehind reports whether g's consumer is behind on any of its
-// streams.
-func (s *Sweeper) groupBehind(ctx context.Context, g group) bool {
-	seen := map[string]bool{}
+// behind reports whether g's consumer has messages in one of its streams
+// it has not yet been given: a consumer working through a backlog. A
+// consumer that cannot be found is not behind.
+func (s *Sweeper) behind(ctx context.Context, g group) bool {
+	asked := map[string]bool{}
 	for _, f := range g.filters {
 		stream := natsx.StreamFor(f)
-		if seen[stream] {
+		if stream == "" || asked[stream] {
 			continue
 		}
-		seen[stream] = true
-		if s.behind(ctx, Watch{Consumer: g.consumer, Filter: f}) {
+		asked[stream] = true
+		c, err := s.JS.Consumer(ctx, stream, g.consumer)
+		if err != nil {
+			continue
+		}
+		if info, err := c.Info(ctx); err == nil && info.NumPending > 0 {
 			return true
 		}
 	}
@@ -153,7 +142,7 @@ func (s *Sweeper) SweepOnce(ctx context.Context) (int, error) {
 	}
 	total := 0
 	for _, w := range groups(s.Watches) {
-		if s.groupBehind(ctx, w) {
+		if s.behind(ctx, w) {
 			// Its events are queued, not lost: republishing them would
 			// only add to the queue. The sweep waits until it drains.
 			continue

@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -19,7 +20,7 @@ func Listen(ctx context.Context, pool *pgxpool.Pool, channel string, notified fu
 			sleep(ctx, time.Second)
 			continue
 		}
-		if _, err := conn.Exec(ctx, "LISTEN "+quoteIdent(channel)); err != nil {
+		if _, err := conn.Exec(ctx, "LISTEN "+pgx.Identifier{channel}.Sanitize()); err != nil {
 			conn.Release()
 			sleep(ctx, time.Second)
 			continue
@@ -47,10 +48,6 @@ func Wake(wake chan<- struct{}) func(string) {
 		default:
 		}
 	}
-}
-
-func quoteIdent(s string) string {
-	return `"` + s + `"`
 }
 
 func sleep(ctx context.Context, d time.Duration) {
