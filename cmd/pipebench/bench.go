@@ -295,6 +295,7 @@ func drive(ctx context.Context, o options, dsn, url string, feed simulate.Feed, 
 	}
 
 	stmts := startStatements(ctx, pool)
+	wal := startWAL(ctx, pool)
 	start := time.Now()
 	step := max(o.n/10, 1)
 	sum, err := client.Replay(ctx, &body, hotline.ReplayOptions{Concurrency: o.concurrency, Rate: o.rate, Retries: 30, Progress: func(done int) {
@@ -337,6 +338,8 @@ func drive(ctx context.Context, o options, dsn, url string, feed simulate.Feed, 
 	}
 	res.Stored, res.Unlocated = state.Stored, state.Stored-state.Located
 	logStatements(ctx, stmts, state.Stored, progress)
+	logEvents(ctx, pool, state.Stored, progress)
+	wal.log(ctx, pool, state.Stored, progress)
 
 	for i, p := range procs {
 		after, err := readUsage(p.Pid)

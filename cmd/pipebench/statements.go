@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"fmt"
+	"strings"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -39,4 +41,70 @@ func logStatements(ctx context.Context, m *pgstats.Measure, complaints int, prog
 	for _, s := range top {
 		progress("  %6.1f µs/complaint %8d calls  %s", s.Ms*1000/float64(complaints), s.Calls, pgstats.Short(s.Query, 100))
 	}
+}
+
+// logEvents reports the events the run wrote to the outbox per complaint,
+// by the first two tokens of their subject, and the events each consumer
+// recorded as processed: the hops a complaint costs.
+func logEvents(ctx context.Context, pool *pgxpool.Pool, complaints int, progress func(string, ...any)) {
+	if complaints == 0 {
+		return
+	}
+	report := func(what, query string) {
+		rows, err := pool.Query(ctx, query)
+		if err != nil {
+			progress("%s: %v", what, err)
+			return
+		}
+		defer rows.Close()
+		var total int64
+		var parts []string
+		for rows.Next() {
+			var name string
+			var n int64
+			if err := rows.Scan(&name, &n); err != nil {
+				progress("%s: %v", what, err)
+				return
+			}
+			total += n
+			parts = append(parts, fmt.Sprintf("%s %.2f", name, float64(n)/float64(complaints)))
+		}
+		if err := rows.Err(); err != nil {
+			progress("%s: %v", what, err)
+			return
+		}
+		progress("%s per complaint: %.2f (%s)", what, float64(total)/float64(complaints), strings.Join(parts, ", "))
+	}
+	report("outbox events", `/* pipebench */ SELECT split_part(subject, '.', 1) || '.' || split_part(subject, '.', 2), count(*)
+		FROM outbox GROUP BY 1 ORDER BY 2 DESC, 1`)
+	report("processed events", `/* pipebench */ SELECT consumer, count(*) FROM processed_events GROUP BY 1 ORDER BY 2 DESC, 1`)
+}
+
+// walMark is the server's WAL counters at the start of a run.
+type walMark struct {
+	records, fpi, bytes int64
+	ok                  bool
+}
+
+// startWAL reads the WAL the server has written so far (pg_stat_wal).
+func startWAL(ctx context.Context, pool *pgxpool.Pool) walMark {
+	var m walMark
+	err := pool.QueryRow(ctx, `/* pipebench */ SELECT wal_records, wal_fpi, wal_bytes::bigint FROM pg_stat_wal`).Scan(&m.records, &m.fpi, &m.bytes)
+	m.ok = err == nil
+	return m
+}
+
+// log reports the WAL written since the mark per complaint: records, full
+// page images and bytes, the write volume every statement pays for.
+func (m walMark) log(ctx context.Context, pool *pgxpool.Pool, complaints int, progress func(string, ...any)) {
+	if !m.ok || complaints == 0 {
+		return
+	}
+	end := startWAL(ctx, pool)
+	if !end.ok {
+		return
+	}
+	n := float64(complaints)
+	progress("WAL per complaint: %.1f records, %.2f full-page images, %.1f KiB",
+		float64(end.records-m.records)/n, float64(end.fpi-m.fpi)/n, float64(end.bytes-m.bytes)/n/1024)
 }

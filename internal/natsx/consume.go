@@ -228,6 +228,37 @@ func (c *Consumer[T]) Run(ctx context.Context) error {
 	}
 }
 
+// commitHooks is what the handlers of one transaction (or of one
+// message's savepoint) asked to run once it commits.
+type commitHooks struct{ fns []func() }
+
+type commitHooksKey struct{}
+
+// OnCommit returns, for a handler the consume loop called, a function
+// that registers work to run once the handler's transaction has
+// committed: never when it rolls back, nor when the message's savepoint
+// does. Outside the consume loop (a handler called with a transaction of
+// its caller's) it returns nil and false, and the handler must not rely
+// on after-commit work.
+func OnCommit(ctx context.Context) (func(func()), bool) {
+	h, ok := ctx.Value(commitHooksKey{}).(*commitHooks)
+	if !ok {
+		return nil, false
+	}
+	return func(fn func()) { h.fns = append(h.fns, fn) }, true
+}
+
+func withCommitHooks(ctx context.Context) (context.Context, *commitHooks) {
+	h := &commitHooks{}
+	return context.WithValue(ctx, commitHooksKey{}, h), h
+}
+
+func (h *commitHooks) run() {
+	for _, fn := range h.fns {
+		fn()
+	}
+}
+
 type outcome struct {
 	ok  bool
 	dup bool
@@ -241,6 +272,7 @@ var errHandler = errors.New("a handler failed")
 // handler succeeds.
 func (c *Consumer[T]) runFast(ctx context.Context, items []item[T]) ([]outcome, error) {
 	out := make([]outcome, len(items))
+	var hooks *commitHooks // the handlers' after-commit work, once they succeeded
 	ids := make([]string, len(items))
 	for i, it := range items {
 		ids[i] = it.ev.ID()
@@ -280,11 +312,16 @@ func (c *Consumer[T]) runFast(ctx context.Context, items []item[T]) ([]outcome, 
 		if len(evs) == 0 {
 			return nil
 		}
-		if herr := c.handle(ctx, tx, evs, metas); herr != nil {
+		hctx, h := withCommitHooks(ctx)
+		if herr := c.handle(hctx, tx, evs, metas); herr != nil {
 			return errHandler
 		}
+		hooks = h
 		return nil
 	})
+	if err == nil && hooks != nil {
+		hooks.run()
+	}
 	return out, err
 }
 
@@ -292,7 +329,9 @@ func (c *Consumer[T]) runFast(ctx context.Context, items []item[T]) ([]outcome, 
 // message, recording each message's own outcome.
 func (c *Consumer[T]) runIsolated(ctx context.Context, items []item[T]) ([]outcome, error) {
 	out := make([]outcome, len(items))
+	var hooks commitHooks // of the messages whose savepoint committed
 	err := pgx.BeginFunc(ctx, c.pool, func(tx pgx.Tx) error {
+		hooks.fns = hooks.fns[:0] // a retried transaction starts over
 		for i, it := range items {
 			out[i] = outcome{}
 			sp, err := tx.Begin(ctx)
@@ -311,7 +350,8 @@ func (c *Consumer[T]) runIsolated(ctx context.Context, items []item[T]) ([]outco
 				}
 				continue
 			}
-			herr := c.handle(ctx, sp, []T{it.ev}, []Meta{{Subject: it.msg.Subject(), Delivered: it.delivered}})
+			hctx, h := withCommitHooks(ctx)
+			herr := c.handle(hctx, sp, []T{it.ev}, []Meta{{Subject: it.msg.Subject(), Delivered: it.delivered}})
 			if herr != nil {
 				if err := sp.Rollback(ctx); err != nil {
 					return err
@@ -322,10 +362,14 @@ func (c *Consumer[T]) runIsolated(ctx context.Context, items []item[T]) ([]outco
 			if err := sp.Commit(ctx); err != nil {
 				return err
 			}
+			hooks.fns = append(hooks.fns, h.fns...)
 			out[i] = outcome{ok: true}
 		}
 		return nil
 	})
+	if err == nil {
+		hooks.run()
+	}
 	return out, err
 }
 

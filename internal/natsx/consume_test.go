@@ -332,3 +332,67 @@ func TestConsumerDeclaredBeforeItsStreamWaitsForIt(t *testing.T) {
 		t.Fatalf("the consumer is not on the server: %v", err)
 	}
 }
+
+// Work a handler registers with OnCommit runs after its transaction
+// commits, when the effect is visible, and never for a message whose
+// handling rolled back; a handler called outside the consume loop gets
+// no hook.
+func TestOnCommitRunsOnlyForCommittedWork(t *testing.T) {
+	t.Parallel()
+	s := newSetup(t)
+	if _, ok := natsx.OnCommit(context.Background()); ok {
+		t.Fatal("OnCommit outside the consume loop offers a hook")
+	}
+	for i := range 30 {
+		ev := received(fmt.Sprintf("com-%02d", i))
+		s.publish(t, ev.EventID, ev)
+	}
+	var mu sync.Mutex
+	ran := map[string]int{}
+	var invisible []string
+	s.run(t, func(ctx context.Context, tx pgx.Tx, ev event.ComplaintReceived, m natsx.Meta) error {
+		register, ok := natsx.OnCommit(ctx)
+		if !ok {
+			return errors.New("no OnCommit in the consume loop")
+		}
+		if err := record(ctx, tx, ev, m); err != nil {
+			return err
+		}
+		register(func() {
+			// The effect must be committed when the hook runs.
+			var n int
+			err := s.pool.QueryRow(context.Background(), `SELECT count(*) FROM effects WHERE event_id = $1`, ev.EventID).Scan(&n)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil || n != 1 {
+				invisible = append(invisible, ev.EventID)
+			}
+			ran[ev.EventID]++
+		})
+		if ev.EventID == "com-11" {
+			return fault.Errorf(fault.Invalid, "unusable") // its hook must not run
+		}
+		return nil
+	}, 5)
+	testenv.Eventually(t, 15*time.Second, "29 effects and 1 dead letter", func() bool {
+		return s.count(t, `SELECT count(*) FROM effects`) == 29 && s.count(t, `SELECT count(*) FROM dead_letters WHERE event_id = 'com-11'`) == 1
+	})
+	testenv.Eventually(t, 5*time.Second, "29 hooks run", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(ran) == 29
+	})
+	mu.Lock()
+	defer mu.Unlock()
+	if ran["com-11"] != 0 {
+		t.Error("the hook of a rolled-back message ran")
+	}
+	for id, n := range ran {
+		if n != 1 {
+			t.Errorf("hook of %s ran %d times, want once", id, n)
+		}
+	}
+	if len(invisible) > 0 {
+		t.Errorf("hooks ran before their effect was committed: %v", invisible)
+	}
+}

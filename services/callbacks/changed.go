@@ -70,12 +70,48 @@ func (s *Service) HandleCaseChanges(ctx context.Context, tx pgx.Tx, evs []event.
 	if len(rows.ids) == 0 {
 		return nil
 	}
-	if _, err := tx.Exec(ctx, insertCallbacks, rows.ids, rows.events, rows.tickets, rows.cases, rows.statuses,
-		rows.teams, rows.notes, rows.ats, rows.onlyNew); err != nil {
+	// Callbacks stored by the consume loop are claimed as they are
+	// stored, as many as the deliverers have room for, and handed to them
+	// once the transaction commits: no claim of its own, no wait for a
+	// poll. The rest, and every callback stored outside the loop, wait
+	// for DeliverOnce.
+	register, afterCommit := natsx.OnCommit(ctx)
+	limit, until := 0, s.cfg.Now().UTC().Add(s.cfg.Lease)
+	if afterCommit && s.handoff != nil {
+		limit = cap(s.handoff) - len(s.handoff)
+	}
+	if limit > 0 {
+		// Instances take turns to claim while storing, so that one never
+		// claims a work order's callback while another is storing an
+		// earlier one of the same work order; the one that waits claims
+		// nothing, and DeliverOnce keeps the order.
+		var mine bool
+		if err := tx.QueryRow(ctx, `SELECT pg_try_advisory_xact_lock(hashtextextended($1, 0))`, claimLock).Scan(&mine); err != nil {
+			return fmt.Errorf("store callbacks: %w", err)
+		}
+		if !mine {
+			limit = 0
+		}
+	}
+	stored, err := tx.Query(ctx, insertCallbacks, rows.ids, rows.events, rows.tickets, rows.cases, rows.statuses,
+		rows.teams, rows.notes, rows.ats, rows.onlyNew, limit, until)
+	var claimed []handed
+	if err == nil {
+		claimed, err = pgx.CollectRows(stored, func(r pgx.CollectableRow) (handed, error) {
+			h := handed{until: until}
+			err := r.Scan(&h.d.ID, &h.d.Body.TicketID, &h.d.Body.CaseID, &h.d.Body.Status, &h.d.Body.Team, &h.d.Body.Note,
+				&h.d.Body.At, &h.d.Attempts, &h.d.RetrySince)
+			return h, err
+		})
+	}
+	if err != nil {
 		if len(evs) == 1 {
 			return fmt.Errorf("store callbacks of %s: %w", evs[0].EventID, err)
 		}
 		return fmt.Errorf("store callbacks of %d case events: %w", len(evs), err)
+	}
+	if len(claimed) > 0 {
+		register(func() { s.hand(claimed) })
 	}
 	return nil
 }
@@ -95,15 +131,36 @@ func storable(ev event.CaseChanged) error {
 	return nil
 }
 
+// claimLock is the advisory lock under which an instance claims the
+// callbacks it stores.
+const claimLock = "callbacks: claimed as stored"
+
 // insertCallbacks stores the callbacks of a batch. A row marked only_new
 // (a merge's) is skipped when its work order already has a callback of
-// that case; a replayed row is skipped by its id.
-const insertCallbacks = `INSERT INTO callbacks (id, event_id, ticket_id, case_id, status, team, note, at)
-	SELECT r.id, r.event_id, r.ticket, r.case_id, r.status, NULLIF(r.team, ''), NULLIF(r.note, ''), r.at
-	FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::timestamptz[], $9::bool[])
-		AS r(id, event_id, ticket, case_id, status, team, note, at, only_new)
-	WHERE NOT r.only_new OR NOT EXISTS (SELECT 1 FROM callbacks c WHERE c.case_id = r.case_id AND c.ticket_id = r.ticket)
-	ON CONFLICT (id) DO NOTHING`
+// that case; a replayed row is skipped by its id. At most $10 of the rows
+// are claimed as they are stored (leased until $11, their first attempt):
+// a row that heads its work order's queue, the first of its work order in
+// the batch with no undelivered callback of that work order stored
+// before. The claimed rows are returned.
+const insertCallbacks = `WITH r AS (
+		SELECT r.*, row_number() OVER (ORDER BY r.at, r.id) AS nth,
+			row_number() OVER (PARTITION BY r.ticket ORDER BY r.at, r.id) AS nth_of_ticket
+		FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::timestamptz[], $9::bool[])
+			AS r(id, event_id, ticket, case_id, status, team, note, at, only_new)
+		WHERE NOT r.only_new OR NOT EXISTS (SELECT 1 FROM callbacks c WHERE c.case_id = r.case_id AND c.ticket_id = r.ticket)
+	), c AS (
+		SELECT r.*, r.nth <= $10 AND r.nth_of_ticket = 1
+			AND NOT EXISTS (SELECT 1 FROM callbacks o WHERE o.ticket_id = r.ticket AND o.delivered_at IS NULL AND o.dead_at IS NULL) AS claim
+		FROM r
+	), stored AS (
+		INSERT INTO callbacks (id, event_id, ticket_id, case_id, status, team, note, at, next_at, attempts)
+		SELECT c.id, c.event_id, c.ticket, c.case_id, c.status, NULLIF(c.team, ''), NULLIF(c.note, ''), c.at,
+			CASE WHEN c.claim THEN $11::timestamptz ELSE now() END, CASE WHEN c.claim THEN 1 ELSE 0 END
+		FROM c
+		ON CONFLICT (id) DO NOTHING
+		RETURNING id, ticket_id, case_id, status, team, note, at, attempts, retry_since
+	)
+	SELECT * FROM stored WHERE attempts = 1`
 
 // newCallbacks are the columns of the callbacks to store, one element per
 // callback.

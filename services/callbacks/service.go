@@ -99,6 +99,9 @@ type Service struct {
 	log  *zap.Logger
 	hook *standardwebhooks.Webhook
 	http *http.Client
+	// handoff holds the deliveries claimed as they were stored, for the
+	// workers; nil without a URL.
+	handoff chan handed
 }
 
 var (
@@ -146,6 +149,9 @@ func New(cfg Config, pool *pgxpool.Pool, js jetstream.JetStream, log *zap.Logger
 	tr.MaxConnsPerHost = cfg.Workers
 	tr.MaxIdleConns = max(tr.MaxIdleConns, cfg.Workers)
 	s := &Service{cfg: cfg, pool: pool, js: js, log: log, http: &http.Client{Timeout: cfg.Timeout, Transport: tr}}
+	if cfg.URL != "" {
+		s.handoff = make(chan handed, cfg.Claim*4)
+	}
 	keys := strings.Fields(cfg.Secret)
 	switch {
 	case len(keys) > 0:
@@ -193,7 +199,11 @@ func (s *Service) Run(ctx context.Context) error {
 	}
 	// One loop down stops the others; the first error is reported.
 	g, ctx := errgroup.WithContext(ctx)
-	for _, run := range []func(context.Context) error{cons.Run, s.deliverLoop} {
+	runs := []func(context.Context) error{cons.Run, s.deliverLoop}
+	if s.handoff != nil {
+		runs = append(runs, s.handoffLoop)
+	}
+	for _, run := range runs {
 		g.Go(func() error { return run(ctx) })
 	}
 	if err := g.Wait(); err != nil {

@@ -1,0 +1,122 @@
+package callbacks
+
+import (
+	"context"
+	"time"
+
+	"go.uber.org/zap"
+)
+
+// handed is a delivery claimed as it was stored, leased to this instance
+// until until.
+type handed struct {
+	d     Delivery
+	until time.Time
+}
+
+// recordLinger is how long the recorder waits for more results before it
+// writes a set: one statement for a few dozen results, not one for each.
+const recordLinger = 20 * time.Millisecond
+
+// outcome is a handed delivery's result, for the recorder.
+type outcome struct {
+	d   Delivery
+	err error
+}
+
+// hand gives the deliveries claimed in a committed transaction to the
+// workers. One that finds no room stays claimed until its lease ends, and
+// DeliverOnce sends it then.
+func (s *Service) hand(claimed []handed) {
+	for _, h := range claimed {
+		select {
+		case s.handoff <- h:
+		default:
+			s.log.Warn("callback waits for its lease to end: the deliverers are full", zap.String("callback_id", h.d.ID))
+		}
+	}
+}
+
+// handoffLoop POSTs the handed deliveries with Workers workers and
+// records their results in sets, until ctx ends.
+func (s *Service) handoffLoop(ctx context.Context) error {
+	results := make(chan outcome, cap(s.handoff))
+	done := make(chan struct{})
+	for range s.cfg.Workers {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case h := <-s.handoff:
+					// The POST ends before the lease does, so its result is
+					// recorded before another instance may claim it again;
+					// one whose lease is nearly over is left to that.
+					left := h.until.Sub(s.cfg.Now()) - s.cfg.Lease/10
+					if left <= 0 {
+						continue
+					}
+					pctx, cancel := context.WithTimeout(ctx, left)
+					h.d.Body.At = h.d.Body.At.UTC()
+					err := s.post(pctx, h.d)
+					cancel()
+					results <- outcome{d: h.d, err: err}
+				}
+			}
+		}()
+	}
+	go func() {
+		for range s.cfg.Workers {
+			<-done
+		}
+		close(results)
+	}()
+	s.recordLoop(ctx, results)
+	return nil
+}
+
+// recordLoop writes the results as they come, in sets of up to Claim
+// with one statement each, until results is closed. The last results are
+// written even while shutting down, so a sent callback does not look
+// unsent for the rest of its lease.
+func (s *Service) recordLoop(ctx context.Context, results <-chan outcome) {
+	var claimed []Delivery
+	var errs []error
+	flush := func() {
+		if len(claimed) == 0 {
+			return
+		}
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		if err := s.record(rctx, claimed, errs); err != nil {
+			s.log.Warn("record callbacks", zap.Error(err))
+		}
+		cancel()
+		claimed, errs = claimed[:0], errs[:0]
+	}
+	for {
+		o, ok := <-results
+		if !ok {
+			flush()
+			return
+		}
+		claimed, errs = append(claimed, o.d), append(errs, o.err)
+		// Gather what else comes within recordLinger, or a claim's worth,
+		// then write the set.
+		linger := time.NewTimer(recordLinger)
+	more:
+		for len(claimed) < s.cfg.Claim {
+			select {
+			case o, ok := <-results:
+				if !ok {
+					break more
+				}
+				claimed, errs = append(claimed, o.d), append(errs, o.err)
+			case <-linger.C:
+				break more
+			}
+		}
+		linger.Stop()
+		flush()
+	}
+}

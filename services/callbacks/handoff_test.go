@@ -1,0 +1,126 @@
+package callbacks_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/xiamen-eeb/nuisance/internal/caseflow"
+	"github.com/xiamen-eeb/nuisance/internal/event"
+	"github.com/xiamen-eeb/nuisance/internal/testenv"
+	"github.com/xiamen-eeb/nuisance/services/callbacks"
+)
+
+// publish puts case events on their stream, as the router and the
+// officers' service do.
+func (e *env) publish(t *testing.T, n *testenv.NATS, evs ...event.CaseChanged) {
+	t.Helper()
+	for _, ev := range evs {
+		data, err := json.Marshal(ev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := n.JS.Publish(e.ctx, caseflow.Subject(ev.Kind, ev.Team), data); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// Callbacks the consumer stores go to the deliverers as their transaction
+// commits, without waiting to be found due. The deliverer's clock here
+// runs four minutes behind the database's (within the five minutes a
+// signature's timestamp may be off), so to DeliverOnce a callback stored
+// now is not due for four minutes: only the hand-over delivers it at
+// once.
+func TestStoredCallbacksAreHandedToTheDeliverers(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	rcv := newReceiver(t, 0)
+	n := testenv.StartNATS(t)
+	cfg := callbacks.DefaultConfig(rcv.srv.URL, secret)
+	cfg.Poll = 20 * time.Millisecond
+	cfg.Now = func() time.Time { return time.Now().Add(-4 * time.Minute) }
+	svc, err := callbacks.New(cfg, e.pool, n.JS, testenv.Log(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.run(t, svc)
+	var tickets []string
+	for i := range 40 {
+		tickets = append(tickets, fmt.Sprintf("H%03d", i))
+	}
+	e.publish(t, n, event.CaseChanged{EventID: "case_h.assigned.2", CaseID: "case_h", Kind: caseflow.KindAssigned,
+		Status: caseflow.StatusAssigned, Team: "siming-eco", Category: "noise", District: "siming", Actor: "service:router",
+		Tickets: tickets[:20], At: time.Now()})
+	e.publish(t, n, event.CaseChanged{EventID: "case_i.assigned.2", CaseID: "case_i", Kind: caseflow.KindAssigned,
+		Status: caseflow.StatusAssigned, Team: "huli-eco", Category: "noise", District: "huli", Actor: "service:router",
+		Tickets: tickets[20:], At: time.Now()})
+	testenv.Eventually(t, 15*time.Second, "40 callbacks delivered", func() bool {
+		var delivered int
+		err := e.pool.QueryRow(e.ctx, `SELECT count(*) FROM callbacks WHERE delivered_at IS NOT NULL`).Scan(&delivered)
+		return err == nil && delivered == 40
+	})
+	for _, tk := range tickets {
+		if got := rcv.statuses(tk); !slices.Equal(got, []string{caseflow.StatusAssigned}) {
+			t.Errorf("%s heard %v, want [assigned]", tk, got)
+		}
+	}
+	var attempts, open int
+	if err := e.pool.QueryRow(e.ctx, `SELECT max(attempts), count(*) FILTER (WHERE last_error IS NOT NULL) FROM callbacks`).Scan(&attempts, &open); err != nil {
+		t.Fatal(err)
+	}
+	if attempts != 1 || open != 0 {
+		t.Errorf("at most %d attempts and %d errors recorded, want 1 and none", attempts, open)
+	}
+}
+
+// Handed-over callbacks keep each work order's order: the first of a work
+// order goes out at once, the next waits until it is delivered, and a
+// failed POST is recorded and retried like any other.
+func TestHandedCallbacksKeepEachTicketsOrder(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	rcv := newReceiver(t, 7) // the hotline refuses the first 7 POSTs
+	n := testenv.StartNATS(t)
+	svc := e.service(t, rcv.srv.URL, n.JS)
+	e.run(t, svc)
+	var stories []event.CaseChanged
+	for i := range 10 {
+		stories = append(stories, caseStory(fmt.Sprintf("case_o%d", i), fmt.Sprintf("O%dA", i), fmt.Sprintf("O%dB", i))...)
+	}
+	// The stories interleaved, as cases progress side by side.
+	var feed []event.CaseChanged
+	for step := range 4 {
+		for i := range 10 {
+			feed = append(feed, stories[i*4+step])
+		}
+	}
+	e.publish(t, n, feed...)
+	want := map[string][]string{}
+	for i := range 10 {
+		want[fmt.Sprintf("O%dA", i)] = []string{caseflow.StatusAssigned, caseflow.StatusResolved, caseflow.StatusClosed}
+		want[fmt.Sprintf("O%dB", i)] = []string{caseflow.StatusAssigned, caseflow.StatusResolved, caseflow.StatusClosed}
+	}
+	testenv.Eventually(t, 30*time.Second, "every work order told its case's story", func() bool {
+		for tk, w := range want {
+			if len(rcv.statuses(tk)) < len(w) {
+				return false
+			}
+		}
+		return true
+	})
+	for tk, w := range want {
+		if got := rcv.statuses(tk); !slices.Equal(got, w) {
+			t.Errorf("%s heard %v, want %v", tk, got, w)
+		}
+	}
+	var failed int
+	if err := e.pool.QueryRow(e.ctx, `SELECT count(*) FROM callbacks WHERE attempts > 1 AND delivered_at IS NOT NULL`).Scan(&failed); err != nil {
+		t.Fatal(err)
+	}
+	if failed == 0 {
+		t.Error("no callback was retried after the hotline refused the first POSTs")
+	}
+}
