@@ -16,7 +16,7 @@ type handed struct {
 
 // recordLinger is how long the recorder waits for more results before it
 // writes a set: one statement for a few dozen results, not one for each.
-const recordLinger = 20 * time.Millisecond
+const recordLinger = 100 * time.Millisecond
 
 // outcome is a handed delivery's result, for the recorder.
 type outcome struct {
