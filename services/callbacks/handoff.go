@@ -73,7 +73,33 @@ func (s *Service) handoffLoop(ctx context.Context) error {
 		close(results)
 	}()
 	s.recordLoop(ctx, results)
+	s.release(context.WithoutCancel(ctx))
 	return nil
+}
+
+// release gives back, at shutdown, the handed deliveries no worker took:
+// due now and not counted as attempted, so that the next instance to look
+// sends them at once instead of after their lease.
+func (s *Service) release(ctx context.Context) {
+	var ids []string
+	for {
+		select {
+		case h := <-s.handoff:
+			ids = append(ids, h.d.ID)
+			continue
+		default:
+		}
+		break
+	}
+	if len(ids) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if _, err := s.pool.Exec(ctx, `UPDATE callbacks SET next_at = now(), attempts = attempts - 1
+		WHERE id = ANY($1) AND delivered_at IS NULL AND dead_at IS NULL AND attempts > 0`, ids); err != nil {
+		s.log.Warn("release callbacks at shutdown: they wait for their lease to end", zap.Int("callbacks", len(ids)), zap.Error(err))
+	}
 }
 
 // recordLoop writes the results as they come, in sets of up to Claim

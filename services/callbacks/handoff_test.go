@@ -1,8 +1,11 @@
 package callbacks_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"slices"
 	"testing"
 	"time"
@@ -123,4 +126,69 @@ func TestHandedCallbacksKeepEachTicketsOrder(t *testing.T) {
 	if failed == 0 {
 		t.Error("no callback was retried after the hotline refused the first POSTs")
 	}
+}
+
+// Callbacks handed to the deliverers but not yet sent when the service
+// stops are given back: the next instance sends them at once, not after
+// their minute's lease.
+func TestHandedCallbacksLeftAtShutdownGoOutAfterARestart(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	n := testenv.StartNATS(t)
+	// The hotline holds the first POST until the service has stopped.
+	held := make(chan struct{})
+	arrived := make(chan struct{}, 1)
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case arrived <- struct{}{}:
+			<-held
+		default:
+		}
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}))
+	t.Cleanup(slow.Close)
+	t.Cleanup(func() { close(held) })
+	cfg := callbacks.DefaultConfig(slow.URL, secret)
+	cfg.Workers = 1
+	first, err := callbacks.New(cfg, e.pool, n.JS, testenv.Log(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(e.ctx)
+	done := make(chan error, 1)
+	go func() { done <- first.Run(ctx) }()
+	var tickets []string
+	for i := range 5 {
+		tickets = append(tickets, fmt.Sprintf("R%03d", i))
+	}
+	e.publish(t, n, event.CaseChanged{EventID: "case_r.assigned.2", CaseID: "case_r", Kind: caseflow.KindAssigned,
+		Status: caseflow.StatusAssigned, Team: "siming-eco", Category: "noise", District: "siming", Actor: "service:router",
+		Tickets: tickets, At: time.Now()})
+	select {
+	case <-arrived:
+	case <-time.After(15 * time.Second):
+		t.Fatal("no callback reached the hotline")
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	var waiting int
+	if err := e.pool.QueryRow(e.ctx, `SELECT count(*) FROM callbacks WHERE attempts = 0 AND next_at <= now()`).Scan(&waiting); err != nil {
+		t.Fatal(err)
+	}
+	if waiting != 4 {
+		t.Errorf("%d callbacks given back at shutdown, want the 4 not sent", waiting)
+	}
+
+	rcv := newReceiver(t, 0)
+	second := e.service(t, rcv.srv.URL, n.JS)
+	e.run(t, second)
+	testenv.Eventually(t, 15*time.Second, "the 4 given back delivered by the next instance", func() bool {
+		got := 0
+		for _, tk := range tickets {
+			got += len(rcv.statuses(tk))
+		}
+		return got >= 4
+	})
 }
