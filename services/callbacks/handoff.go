@@ -45,7 +45,8 @@ func (s *Service) handoffLoop(ctx context.Context) error {
 	for range s.cfg.Workers {
 		go func() {
 			defer func() { done <- struct{}{} }()
-			for {
+			// A stopping service takes no more: what waits is given back.
+			for ctx.Err() == nil {
 				select {
 				case <-ctx.Done():
 					return
