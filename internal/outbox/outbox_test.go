@@ -559,3 +559,42 @@ func TestSweeperChecksAConsumersSubjectsTogether(t *testing.T) {
 		t.Errorf("published again: %v, want [lost-a lost-b]", again)
 	}
 }
+
+// The consumers of a sweeper are checked by one read of the outbox, not
+// one each: each finds its own stalled events, and an event two of them
+// have not processed is published again once.
+func TestSweeperChecksAllConsumersInOneRead(t *testing.T) {
+	t.Parallel()
+	pool := testenv.DB(t)
+	n := testenv.StartNATS(t)
+	ctx := context.Background()
+	if _, err := pool.Exec(ctx, `INSERT INTO outbox (event_id, subject, payload, sent_at, created_at)
+		SELECT id, subject, '{}', now() - interval '3 hours', now() - interval '3 hours' FROM (VALUES
+			('r-done', 'complaint.received'), ('r-lost', 'complaint.received'),
+			('l-done', 'complaint.located.siming.noise'), ('l-lost', 'complaint.located.huli.dust'),
+			('both-lost', 'case.resolved'), ('half-lost', 'case.resolved'), ('c-done', 'case.closed')) v (id, subject);
+		INSERT INTO processed_events (consumer, event_id) VALUES ('geocoder', 'r-done'), ('hotspots', 'l-done'),
+			('callbacks', 'half-lost'), ('callbacks', 'c-done')`); err != nil {
+		t.Fatal(err)
+	}
+	s := &outbox.Sweeper{Pool: pool, JS: n.JS, Log: testenv.Log(t), After: time.Hour, Watches: []outbox.Watch{
+		{Consumer: "geocoder", Filter: "complaint.received"},
+		{Consumer: "hotspots", Filter: "complaint.located.>"},
+		{Consumer: "hotspots-resolved", Filter: "case.resolved"},
+		{Consumer: "callbacks", Filter: "case.resolved"},
+		{Consumer: "callbacks", Filter: "case.closed"},
+	}}
+	reads := testenv.StartStatements(t, pool, "UPDATE outbox SET republished%")
+	if got, err := s.SweepOnce(ctx); err != nil || got != 4 {
+		t.Fatalf("republished %d (err %v), want r-lost, l-lost, both-lost and half-lost", got, err)
+	}
+	if calls, _, ok := reads.Totals(t); !ok {
+		t.Log("no pg_stat_statements: the number of reads is not checked")
+	} else if calls != 1 {
+		t.Errorf("the sweep read the outbox %d times for three consumers, want once", calls)
+	}
+	var times int
+	if err := pool.QueryRow(ctx, `SELECT republished FROM outbox WHERE event_id = 'both-lost'`).Scan(&times); err != nil || times != 1 {
+		t.Errorf("both-lost was published again %d times (%v), want once", times, err)
+	}
+}
