@@ -141,16 +141,20 @@ const claimLock = "callbacks: claimed as stored"
 // are claimed as they are stored (leased until $11, their first attempt):
 // a row that heads its work order's queue, the first of its work order in
 // the batch with no undelivered callback of that work order stored
-// before. The claimed rows are returned.
+// before. The claimed rows are returned. The claim is decided once a row
+// (MATERIALIZED: both columns that depend on it read it), and OFFSET 0
+// keeps its check a probe of callbacks_ticket_order for each row: on a
+// table grown since its statistics, the planner would otherwise hash
+// every undelivered callback for each batch (twice).
 const insertCallbacks = `WITH r AS (
 		SELECT r.*, row_number() OVER (ORDER BY r.at, r.id) AS nth,
 			row_number() OVER (PARTITION BY r.ticket ORDER BY r.at, r.id) AS nth_of_ticket
 		FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::timestamptz[], $9::bool[])
 			AS r(id, event_id, ticket, case_id, status, team, note, at, only_new)
 		WHERE NOT r.only_new OR NOT EXISTS (SELECT 1 FROM callbacks c WHERE c.case_id = r.case_id AND c.ticket_id = r.ticket)
-	), c AS (
+	), c AS MATERIALIZED (
 		SELECT r.*, r.nth <= $10 AND r.nth_of_ticket = 1
-			AND NOT EXISTS (SELECT 1 FROM callbacks o WHERE o.ticket_id = r.ticket AND o.delivered_at IS NULL AND o.dead_at IS NULL) AS claim
+			AND NOT EXISTS (SELECT 1 FROM callbacks o WHERE o.ticket_id = r.ticket AND o.delivered_at IS NULL AND o.dead_at IS NULL OFFSET 0) AS claim
 		FROM r
 	), stored AS (
 		INSERT INTO callbacks (id, event_id, ticket_id, case_id, status, team, note, at, next_at, attempts)
