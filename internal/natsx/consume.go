@@ -272,7 +272,7 @@ var errHandler = errors.New("a handler failed")
 // handler succeeds.
 func (c *Consumer[T]) runFast(ctx context.Context, items []item[T]) ([]outcome, error) {
 	out := make([]outcome, len(items))
-	var hooks *commitHooks // the handlers' after-commit work, once they succeeded
+	hctx, hooks := withCommitHooks(ctx)
 	ids := make([]string, len(items))
 	for i, it := range items {
 		ids[i] = it.ev.ID()
@@ -312,14 +312,12 @@ func (c *Consumer[T]) runFast(ctx context.Context, items []item[T]) ([]outcome, 
 		if len(evs) == 0 {
 			return nil
 		}
-		hctx, h := withCommitHooks(ctx)
 		if herr := c.handle(hctx, tx, evs, metas); herr != nil {
 			return errHandler
 		}
-		hooks = h
 		return nil
 	})
-	if err == nil && hooks != nil {
+	if err == nil {
 		hooks.run()
 	}
 	return out, err
@@ -331,7 +329,6 @@ func (c *Consumer[T]) runIsolated(ctx context.Context, items []item[T]) ([]outco
 	out := make([]outcome, len(items))
 	var hooks commitHooks // of the messages whose savepoint committed
 	err := pgx.BeginFunc(ctx, c.pool, func(tx pgx.Tx) error {
-		hooks.fns = hooks.fns[:0] // a retried transaction starts over
 		for i, it := range items {
 			out[i] = outcome{}
 			sp, err := tx.Begin(ctx)

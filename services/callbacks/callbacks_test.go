@@ -125,10 +125,15 @@ func setup(t *testing.T) *env {
 	return &env{ctx: ctx, pool: testenv.DB(t)}
 }
 
-func (e *env) service(t *testing.T, url string, js jetstream.JetStream) *callbacks.Service {
+// service builds the service for url with short polls and backoffs, and
+// then whatever configure changes.
+func (e *env) service(t *testing.T, url string, js jetstream.JetStream, configure ...func(*callbacks.Config)) *callbacks.Service {
 	t.Helper()
 	cfg := callbacks.DefaultConfig(url, secret)
 	cfg.Poll, cfg.BaseBackoff, cfg.MaxBackoff = 20*time.Millisecond, 20*time.Millisecond, 100*time.Millisecond
+	for _, c := range configure {
+		c(&cfg)
+	}
 	s, err := callbacks.New(cfg, e.pool, js, testenv.Log(t))
 	if err != nil {
 		t.Fatal(err)
@@ -284,12 +289,9 @@ func TestDeadDeliveriesWaitForAnOperatorsRetry(t *testing.T) {
 	e := setup(t)
 	rcv := newReceiver(t, 0)
 	rcv.down.Store(true)
-	cfg := callbacks.DefaultConfig(rcv.srv.URL, secret)
-	cfg.BaseBackoff, cfg.MaxBackoff, cfg.RetryFor = 10*time.Millisecond, 50*time.Millisecond, 2*time.Second
-	svc, err := callbacks.New(cfg, e.pool, nil, testenv.Log(t))
-	if err != nil {
-		t.Fatal(err)
-	}
+	svc := e.service(t, rcv.srv.URL, nil, func(cfg *callbacks.Config) {
+		cfg.BaseBackoff, cfg.MaxBackoff, cfg.RetryFor = 10*time.Millisecond, 50*time.Millisecond, 2*time.Second
+	})
 	e.complaint(t, "D1")
 	e.tx(t, func(ctx context.Context, tx pgx.Tx) error {
 		return svc.HandleCaseChanged(ctx, tx, event.CaseChanged{EventID: "case_x.resolved.4", CaseID: "case_x", Kind: "resolved", Status: "resolved",
@@ -441,12 +443,7 @@ func TestNewCallbacksGoOutAtOnce(t *testing.T) {
 	e := setup(t)
 	rcv := newReceiver(t, 0)
 	n := testenv.StartNATS(t)
-	cfg := callbacks.DefaultConfig(rcv.srv.URL, secret)
-	cfg.Poll = time.Hour
-	svc, err := callbacks.New(cfg, e.pool, n.JS, testenv.Log(t))
-	if err != nil {
-		t.Fatal(err)
-	}
+	svc := e.service(t, rcv.srv.URL, n.JS, func(cfg *callbacks.Config) { cfg.Poll = time.Hour })
 	e.run(t, svc)
 	testenv.Eventually(t, 20*time.Second, "the deliverer listening", func() bool {
 		var listening int

@@ -77,7 +77,6 @@ func (s *Service) DeliverOnce(ctx context.Context) (int, error) {
 		go func() {
 			defer wg.Done()
 			for i := range work {
-				claimed[i].Body.At = claimed[i].Body.At.UTC()
 				results[i] = s.post(sendCtx, claimed[i])
 			}
 		}()
@@ -174,7 +173,9 @@ func (s *Service) backoff(n int) time.Duration {
 	return d + time.Duration(rand.Int64N(int64(d)/5+1))
 }
 
+// post sends one delivery to the hotline, its time in UTC.
 func (s *Service) post(ctx context.Context, d Delivery) error {
+	d.Body.At = d.Body.At.UTC()
 	body, err := json.Marshal(d.Body)
 	if err != nil {
 		return fmt.Errorf("encode callback: %w", err)

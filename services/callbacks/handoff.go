@@ -59,7 +59,6 @@ func (s *Service) handoffLoop(ctx context.Context) error {
 						continue
 					}
 					pctx, cancel := context.WithTimeout(ctx, left)
-					h.d.Body.At = h.d.Body.At.UTC()
 					err := s.post(pctx, h.d)
 					cancel()
 					results <- outcome{d: h.d, err: err}
@@ -83,14 +82,14 @@ func (s *Service) handoffLoop(ctx context.Context) error {
 // sends them at once instead of after their lease.
 func (s *Service) release(ctx context.Context) {
 	var ids []string
+drain:
 	for {
 		select {
 		case h := <-s.handoff:
 			ids = append(ids, h.d.ID)
-			continue
 		default:
+			break drain
 		}
-		break
 	}
 	if len(ids) == 0 {
 		return

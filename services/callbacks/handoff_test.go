@@ -42,13 +42,9 @@ func TestStoredCallbacksAreHandedToTheDeliverers(t *testing.T) {
 	e := setup(t)
 	rcv := newReceiver(t, 0)
 	n := testenv.StartNATS(t)
-	cfg := callbacks.DefaultConfig(rcv.srv.URL, secret)
-	cfg.Poll = 20 * time.Millisecond
-	cfg.Now = func() time.Time { return time.Now().Add(-4 * time.Minute) }
-	svc, err := callbacks.New(cfg, e.pool, n.JS, testenv.Log(t))
-	if err != nil {
-		t.Fatal(err)
-	}
+	svc := e.service(t, rcv.srv.URL, n.JS, func(cfg *callbacks.Config) {
+		cfg.Now = func() time.Time { return time.Now().Add(-4 * time.Minute) }
+	})
 	e.run(t, svc)
 	var tickets []string
 	for i := range 40 {
@@ -148,12 +144,7 @@ func TestHandedCallbacksLeftAtShutdownGoOutAfterARestart(t *testing.T) {
 	}))
 	t.Cleanup(slow.Close)
 	t.Cleanup(func() { close(held) })
-	cfg := callbacks.DefaultConfig(slow.URL, secret)
-	cfg.Workers = 1
-	first, err := callbacks.New(cfg, e.pool, n.JS, testenv.Log(t))
-	if err != nil {
-		t.Fatal(err)
-	}
+	first := e.service(t, slow.URL, n.JS, func(cfg *callbacks.Config) { cfg.Workers = 1 })
 	ctx, cancel := context.WithCancel(e.ctx)
 	done := make(chan error, 1)
 	go func() { done <- first.Run(ctx) }()
@@ -191,4 +182,55 @@ func TestHandedCallbacksLeftAtShutdownGoOutAfterARestart(t *testing.T) {
 		}
 		return got >= 4
 	})
+}
+
+// Of a work order's callbacks stored together, only the first is handed
+// over; the later ones wait, unclaimed, until it is delivered. The hotline
+// here holds every POST, so what was claimed stays claimed while the
+// test looks.
+func TestOnlyAWorkOrdersFirstCallbackIsHandedOver(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	n := testenv.StartNATS(t)
+	held := make(chan struct{})
+	hotline := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		<-held
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}))
+	t.Cleanup(hotline.Close)
+	t.Cleanup(func() { close(held) })
+	e.run(t, e.service(t, hotline.URL, n.JS))
+	var feed []event.CaseChanged
+	for i := range 3 {
+		feed = append(feed, caseStory(fmt.Sprintf("case_f%d", i), fmt.Sprintf("F%dA", i), fmt.Sprintf("F%dB", i))...)
+	}
+	e.publish(t, n, feed...)
+	// Per case: A assigned, resolved and closed; B merged, resolved and closed.
+	testenv.Eventually(t, 15*time.Second, "18 callbacks stored", func() bool {
+		var stored int
+		err := e.pool.QueryRow(e.ctx, `SELECT count(*) FROM callbacks`).Scan(&stored)
+		return err == nil && stored == 18
+	})
+	rows, err := e.pool.Query(e.ctx, `SELECT ticket_id, count(*) FILTER (WHERE attempts > 0) FROM callbacks GROUP BY 1 ORDER BY 1`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	claimed := map[string]int{}
+	for rows.Next() {
+		var ticket string
+		var n int
+		if err := rows.Scan(&ticket, &n); err != nil {
+			t.Fatal(err)
+		}
+		claimed[ticket] = n
+	}
+	rows.Close()
+	if len(claimed) != 6 {
+		t.Fatalf("callbacks of %d work orders, want 6: %v", len(claimed), claimed)
+	}
+	for ticket, n := range claimed {
+		if n != 1 {
+			t.Errorf("%s has %d callbacks claimed, want its first only", ticket, n)
+		}
+	}
 }
