@@ -163,3 +163,53 @@ func TestTickStoresEveryHotspotItChangesButADriftedOne(t *testing.T) {
 		t.Error("the engine is not marked for rebuilding after a drift")
 	}
 }
+
+func TestTickOvertakenByAComplaintKeepsTheEngine(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	e.handle(t, located("c1", 0, 0, t0), located("c2", 10, 0, t0.Add(hours(1))), located("c3", 0, 10, t0.Add(hours(2))))
+	hs, _ := member(t, e.pool, "c1")
+	last := t0.Add(hours(2))
+	rebuilt := 0
+	e.svc.mu.Lock()
+	e.svc.afterRebuild = func() { rebuilt++ }
+	e.svc.mu.Unlock()
+
+	// The tick decides to cool the hotspot; before it writes, a complaint
+	// at the place is clustered and committed.
+	back := last.Add(day(7) + hours(1))
+	e.svc.beforeTickWrite = func() { e.handle(t, located("c4", 5, 5, back)) }
+	e.clock.Set(last.Add(day(7)))
+	n, err := e.svc.TickOnce(context.Background())
+	e.svc.beforeTickWrite = nil
+	if err != nil || n != 0 {
+		t.Fatalf("tick: %d changes, %v; want none stored: the complaint came first", n, err)
+	}
+	if _, _, ok := hotspotEvent(t, e.pool, fmt.Sprintf("%s.cooled.3.%d", hs, last.UnixMilli())); ok {
+		t.Error("hotspot.cooled announced for a hotspot a complaint had just come to")
+	}
+	h, _ := hotspot(t, e.pool, hs)
+	e.svc.mu.Lock()
+	stale := e.svc.stale
+	mem, _ := e.svc.engine.Hotspot(hs)
+	e.svc.mu.Unlock()
+	if h.Status == "cooling" || h.Count != 4 {
+		t.Errorf("hotspot in the database: %s with %d complaints; want active with 4", h.Status, h.Count)
+	}
+	if string(mem.Status) != h.Status || mem.Count != h.Count || !mem.LastAt.Equal(back) {
+		t.Errorf("engine %s/%d/%v, database %s/%d: they disagree", mem.Status, mem.Count, mem.LastAt, h.Status, h.Count)
+	}
+	if stale || rebuilt != 0 {
+		t.Errorf("stale %v after %d rebuilds: the complaint overtook the tick, and the engine holds what the database does", stale, rebuilt)
+	}
+
+	// The hotspot cools a week after the new complaint, from the engine
+	// as it is.
+	e.clock.Set(back.Add(day(7)))
+	if n, err := e.svc.TickOnce(context.Background()); err != nil || n != 1 {
+		t.Fatalf("tick a week later: %d changes, %v; want 1", n, err)
+	}
+	if h, _ := hotspot(t, e.pool, hs); h.Status != "cooling" || rebuilt != 0 {
+		t.Errorf("a week later: %s after %d rebuilds; want cooling after none", h.Status, rebuilt)
+	}
+}

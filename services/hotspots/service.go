@@ -96,6 +96,9 @@ type Service struct {
 	// afterRebuild, when set, runs after every rebuild; tests use it to
 	// make a rebuild outlast a batch's deadline.
 	afterRebuild func()
+	// beforeTickWrite, when set, runs between a tick's decisions and
+	// their writing; tests use it to let a complaint in between.
+	beforeTickWrite func()
 }
 
 var (

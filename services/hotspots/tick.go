@@ -52,21 +52,26 @@ func (s *Service) TickOnce(ctx context.Context) (int, error) {
 		s.mu.Unlock()
 		return 0, nil // a batch in progress will rebuild the engine first
 	}
-	cs := s.engine.Tick(now)
+	engine := s.engine
+	cs := engine.Tick(now)
 	recs := make([]cluster.Hotspot, len(cs))
 	for i, c := range cs {
-		recs[i], _ = s.engine.Hotspot(c.HotspotID)
+		recs[i], _ = engine.Hotspot(c.HotspotID)
 	}
 	s.mu.Unlock()
 	if len(cs) == 0 {
 		return 0, nil
 	}
+	if s.beforeTickWrite != nil {
+		s.beforeTickWrite()
+	}
 
 	// The lock is released before writing: the located consumer's batch
 	// may hold these rows, and it needs the lock to finish.
-	n, drift := 0, false
+	n := 0
+	var drifted []int
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		n, drift = 0, false
+		n, drifted = 0, drifted[:0]
 		ids, statuses, counts := make([]string, len(cs)), make([]string, len(cs)), make([]int, len(cs))
 		lasts := make([]time.Time, len(cs))
 		for i, c := range cs {
@@ -87,7 +92,7 @@ func (s *Service) TickOnce(ctx context.Context) (int, error) {
 		var evs outbox.Events
 		for i, c := range cs {
 			if !changed[c.HotspotID] {
-				drift = true
+				drifted = append(drifted, i)
 				continue
 			}
 			id := fmt.Sprintf("%s.%s.%d.%d", c.HotspotID, c.Kind, c.Count, recs[i].LastAt.UnixMilli())
@@ -98,11 +103,11 @@ func (s *Service) TickOnce(ctx context.Context) (int, error) {
 		}
 		return evs.Write(ctx, tx)
 	})
-	if err != nil || drift {
-		s.mu.Lock()
+	s.mu.Lock()
+	if err != nil || !s.overtaken(engine, cs, recs, drifted) {
 		s.stale = true
-		s.mu.Unlock()
 	}
+	s.mu.Unlock()
 	if err != nil {
 		return 0, fmt.Errorf("store hotspot statuses: %w", err)
 	}
@@ -110,6 +115,30 @@ func (s *Service) TickOnce(ctx context.Context) (int, error) {
 		changes.WithLabelValues(string(c.Kind)).Inc()
 	}
 	return n, nil
+}
+
+// overtaken reports whether every hotspot whose tick the database
+// refused (drifted, indices into cs) has moved on in the engine since the
+// tick decided it: a complaint clustered into it meanwhile. That batch
+// writes the hotspot's whole record, status included, so the engine and
+// the database agree on it again once the batch commits (and when the
+// batch does not commit, the next batch or tick finds out and rebuilds).
+// A refusal the engine cannot account for means the database changed
+// behind its back, and the engine must be rebuilt. The caller holds s.mu.
+func (s *Service) overtaken(engine *cluster.Engine, cs []cluster.Change, recs []cluster.Hotspot, drifted []int) bool {
+	if len(drifted) == 0 {
+		return true
+	}
+	if s.engine != engine {
+		return false // rebuilt meanwhile, perhaps before the tick's write
+	}
+	for _, i := range drifted {
+		now, ok := engine.Hotspot(cs[i].HotspotID)
+		if !ok || now.Count == recs[i].Count && now.LastAt.Equal(recs[i].LastAt) && now.Status == recs[i].Status {
+			return false
+		}
+	}
+	return true
 }
 
 // syncForTick brings the engine in step with the database outside any
