@@ -72,7 +72,7 @@ func (s *Service) HandleComplaintsLocated(ctx context.Context, tx pgx.Tx, evs []
 			if i > 0 {
 				// The engine holds the batch's earlier complaints, which
 				// roll back with this error.
-				s.stale = true
+				s.markStale("a batch failed after the engine moved")
 			}
 			if errors.Is(err, cluster.ErrInvalidPoint) || errors.Is(err, cluster.ErrOtherDistrict) {
 				return fault.Wrap(fault.Invalid, fmt.Errorf("cluster %s: %w", ev.ComplaintID, err))
@@ -80,7 +80,7 @@ func (s *Service) HandleComplaintsLocated(ctx context.Context, tx pgx.Tx, evs []
 			return fmt.Errorf("cluster %s: %w", ev.ComplaintID, err)
 		}
 		if err := w.add(ev, res); err != nil {
-			s.stale = true
+			s.markStale("a batch failed after the engine moved")
 			return err
 		}
 		switch {
@@ -97,7 +97,7 @@ func (s *Service) HandleComplaintsLocated(ctx context.Context, tx pgx.Tx, evs []
 	}
 	if err := w.finish(ctx, tx); err != nil {
 		// The transaction rolls back; the engine has moved on without it.
-		s.stale = true
+		s.markStale("a batch's writes failed")
 		return fmt.Errorf("store clustering of %d complaints: %w", len(evs), err)
 	}
 	for _, o := range outcomes {

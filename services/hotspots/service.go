@@ -88,8 +88,9 @@ type Service struct {
 	engine *cluster.Engine
 	store  *memberStore
 	// stale says the engine may hold decisions the database does not:
-	// rebuild it before the next use.
-	stale bool
+	// rebuild it before the next use, for the reason staleWhy (logged).
+	stale    bool
+	staleWhy string
 	// lastXact is the transaction of the last batch of located complaints;
 	// when it turns out not to have committed, the engine is rebuilt.
 	lastXact string

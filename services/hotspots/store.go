@@ -7,6 +7,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"go.uber.org/zap"
 
 	"github.com/xiamen-eeb/nuisance/internal/cluster"
 )
@@ -145,6 +146,15 @@ func (s *Service) loadState(ctx context.Context, q querier) ([]cluster.Member, [
 // engine's memory for the time of the rebuild. A rebuild that fails
 // leaves no engine, and the next batch rebuilds again.
 func (s *Service) rebuild(ctx context.Context, q querier) error {
+	why := s.staleWhy
+	switch {
+	case why != "":
+	case s.engine == nil:
+		why = "start"
+	default:
+		why = "asked"
+	}
+	start := time.Now()
 	s.engine, s.stale = nil, true
 	members, hs, err := s.loadState(ctx, q)
 	if err != nil {
@@ -158,8 +168,10 @@ func (s *Service) rebuild(ctx context.Context, q querier) error {
 	if err := e.Restore(members, hs); err != nil {
 		return fmt.Errorf("restore engine: %w", err)
 	}
-	s.engine, s.stale = e, false
+	s.engine, s.stale, s.staleWhy = e, false, ""
 	rebuilds.Inc()
+	s.log.Info("hotspot engine rebuilt from the database", zap.String("reason", why),
+		zap.Int("complaints", len(members)), zap.Int("hotspots", len(hs)), zap.Duration("took", time.Since(start)))
 	if s.afterRebuild != nil {
 		s.afterRebuild()
 	}
@@ -197,7 +209,7 @@ func (s *Service) syncForBatch(ctx context.Context, tx pgx.Tx) error {
 		return fmt.Errorf("transaction status: %w", err)
 	}
 	if xact != s.lastXact && last != "committed" {
-		s.stale = true
+		s.markStale("the last batch did not commit")
 	}
 	if s.stale || s.engine == nil {
 		// At the first call in tx, tx has written nothing of the engine's
@@ -224,6 +236,15 @@ func (s *Service) syncForBatch(ctx context.Context, tx pgx.Tx) error {
 	}
 	s.lastXact = xact
 	return nil
+}
+
+// markStale asks for a rebuild before the engine's next use. The caller
+// holds s.mu.
+func (s *Service) markStale(why string) {
+	if !s.stale {
+		s.staleWhy = why
+	}
+	s.stale = true
 }
 
 // rebuildTimeout bounds one rebuild of the engine from PostgreSQL.

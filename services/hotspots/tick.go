@@ -104,8 +104,11 @@ func (s *Service) TickOnce(ctx context.Context) (int, error) {
 		return evs.Write(ctx, tx)
 	})
 	s.mu.Lock()
-	if err != nil || !s.overtaken(engine, cs, recs, drifted) {
-		s.stale = true
+	switch {
+	case err != nil:
+		s.markStale("a tick's writes failed")
+	case !s.overtaken(engine, cs, recs, drifted):
+		s.markStale("the database refused a tick's status")
 	}
 	s.mu.Unlock()
 	if err != nil {
@@ -157,7 +160,7 @@ func (s *Service) syncForTick(ctx context.Context) error {
 		return nil
 	case "committed":
 	default:
-		s.stale = true
+		s.markStale("the last batch did not commit")
 	}
 	if s.stale || s.engine == nil {
 		return s.rebuild(ctx, s.pool)
