@@ -170,7 +170,13 @@ func (s *Service) rebuild(ctx context.Context, q querier) error {
 	}
 	s.engine, s.stale, s.staleWhy = e, false, ""
 	rebuilds.Inc()
-	s.log.Info("hotspot engine rebuilt from the database", zap.String("reason", why),
+	// Past the start, a rebuild follows a failure, and stalls the
+	// detector for its time: operators hear of it.
+	level := zap.WarnLevel
+	if why == "start" {
+		level = zap.InfoLevel
+	}
+	s.log.Log(level, "hotspot engine rebuilt from the database", zap.String("reason", why),
 		zap.Int("complaints", len(members)), zap.Int("hotspots", len(hs)), zap.Duration("took", time.Since(start)))
 	if s.afterRebuild != nil {
 		s.afterRebuild()
