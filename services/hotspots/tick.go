@@ -104,13 +104,20 @@ func (s *Service) TickOnce(ctx context.Context) (int, error) {
 		return evs.Write(ctx, tx)
 	})
 	s.mu.Lock()
+	var unexplained []string
 	switch {
 	case err != nil:
 		s.markStale("a tick's writes failed")
-	case !s.overtaken(engine, cs, recs, drifted):
-		s.markStale("the database refused a tick's status")
+	default:
+		unexplained = s.unexplained(engine, cs, recs, drifted)
+		if len(unexplained) > 0 {
+			s.markStale("the database refused a tick's status")
+		}
 	}
 	s.mu.Unlock()
+	if len(unexplained) > 0 {
+		s.logRefusals(ctx, engine, unexplained, cs, recs)
+	}
 	if err != nil {
 		return 0, fmt.Errorf("store hotspot statuses: %w", err)
 	}
@@ -120,28 +127,54 @@ func (s *Service) TickOnce(ctx context.Context) (int, error) {
 	return n, nil
 }
 
-// overtaken reports whether every hotspot whose tick the database
-// refused (drifted, indices into cs) has moved on in the engine since the
-// tick decided it: a complaint clustered into it meanwhile. That batch
-// writes the hotspot's whole record, status included, so the engine and
-// the database agree on it again once the batch commits (and when the
-// batch does not commit, the next batch or tick finds out and rebuilds).
-// A refusal the engine cannot account for means the database changed
-// behind its back, and the engine must be rebuilt. The caller holds s.mu.
-func (s *Service) overtaken(engine *cluster.Engine, cs []cluster.Change, recs []cluster.Hotspot, drifted []int) bool {
-	if len(drifted) == 0 {
-		return true
-	}
-	if s.engine != engine {
-		return false // rebuilt meanwhile, perhaps before the tick's write
-	}
+// unexplained returns the ids of the hotspots whose tick the database
+// refused (drifted, indices into cs) and that have not moved on in the
+// engine since the tick decided them. A hotspot a complaint clustered
+// into meanwhile has moved on: that batch writes the hotspot's whole
+// record, status included, so the engine and the database agree on it
+// again once the batch commits (and when the batch does not commit, the
+// next batch or tick finds out and rebuilds). Any other refusal means the
+// database changed behind the engine's back, and the engine must be
+// rebuilt. The caller holds s.mu.
+func (s *Service) unexplained(engine *cluster.Engine, cs []cluster.Change, recs []cluster.Hotspot, drifted []int) []string {
+	var out []string
 	for _, i := range drifted {
 		now, ok := engine.Hotspot(cs[i].HotspotID)
-		if !ok || now.Count == recs[i].Count && now.LastAt.Equal(recs[i].LastAt) && now.Status == recs[i].Status {
-			return false
+		if s.engine != engine || !ok || now.Count == recs[i].Count && now.LastAt.Equal(recs[i].LastAt) && now.Status == recs[i].Status {
+			out = append(out, cs[i].HotspotID)
 		}
 	}
-	return true
+	return out
+}
+
+// logRefusals tells operators which hotspots' statuses the database
+// refused, and what it holds for the first few of them.
+func (s *Service) logRefusals(ctx context.Context, engine *cluster.Engine, ids []string, cs []cluster.Change, recs []cluster.Hotspot) {
+	planned := make(map[string]string, len(cs))
+	for i, c := range cs {
+		planned[c.HotspotID] = fmt.Sprintf("%s, %d complaints, last %s", c.Status, c.Count, recs[i].LastAt.Format(time.RFC3339Nano))
+	}
+	shown := ids[:min(len(ids), 3)]
+	held := make([]string, 0, len(shown))
+	for _, id := range shown {
+		mem := "forgotten"
+		if h, ok := engine.Hotspot(id); ok {
+			mem = fmt.Sprintf("%s, %d complaints, last %s", h.Status, h.Count, h.LastAt.Format(time.RFC3339Nano))
+		}
+		var status string
+		var n int
+		var last time.Time
+		err := s.pool.QueryRow(ctx, `SELECT status, complaint_count, last_at FROM hotspots WHERE id = $1`, id).Scan(&status, &n, &last)
+		switch {
+		case err != nil:
+			held = append(held, fmt.Sprintf("%s: tick %s; engine now %s; database: %v", id, planned[id], mem, err))
+		default:
+			held = append(held, fmt.Sprintf("%s: tick %s; engine now %s; database %s, %d complaints, last %s",
+				id, planned[id], mem, status, n, last.UTC().Format(time.RFC3339Nano)))
+		}
+	}
+	s.log.Warn("the database refused statuses a tick decided; the engine will be rebuilt",
+		zap.Int("hotspots", len(ids)), zap.Strings("first", held))
 }
 
 // syncForTick brings the engine in step with the database outside any
