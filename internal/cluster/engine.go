@@ -613,13 +613,34 @@ func (e *Engine) MarkResolved(hotspotID string, at time.Time) error {
 	return nil
 }
 
-// Tick applies the time-driven transitions at now: hotspots without a
-// complaint for the category's cooling time cool, and close after its
-// close time. Changes come sorted by hotspot id.
+// Tick applies the time-driven transitions at now (Due, then Apply of
+// each) and returns them.
 func (e *Engine) Tick(now time.Time) []Change {
+	var out []Change
+	for _, d := range e.Due(now) {
+		if e.Apply(d) {
+			out = append(out, d.Change)
+		}
+	}
+	return out
+}
+
+// Transition is a time-driven change of a hotspot's status, with the
+// record it was decided on.
+type Transition struct {
+	Change
+	// From is the hotspot's record when the transition was decided.
+	From Hotspot
+}
+
+// Due returns the time-driven transitions at now, sorted by hotspot id,
+// without applying them: hotspots without a complaint for the category's
+// cooling time cool, and close after its close time. A caller that stores
+// them applies those it stored (Apply).
+func (e *Engine) Due(now time.Time) []Transition {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	var out []Change
+	var out []Transition
 	for _, h := range e.hotspots {
 		st := h.rec.Status
 		if st == StatusMerged || st == StatusClosed || h.rec.Count == 0 {
@@ -627,17 +648,34 @@ func (e *Engine) Tick(now time.Time) []Change {
 		}
 		cc := e.cfg.Categories[h.rec.Category]
 		idle := now.Sub(h.rec.LastAt)
+		c := Change{HotspotID: h.rec.ID, Count: h.rec.Count, At: now}
 		switch {
 		case idle >= cc.Close:
-			h.rec.Status = StatusClosed
-			out = append(out, Change{Kind: ChangeClosed, HotspotID: h.rec.ID, Status: StatusClosed, Count: h.rec.Count, At: now})
+			c.Kind, c.Status = ChangeClosed, StatusClosed
 		case idle >= cc.Cooling && st != StatusCooling:
-			h.rec.Status = StatusCooling
-			out = append(out, Change{Kind: ChangeCooled, HotspotID: h.rec.ID, Status: StatusCooling, Count: h.rec.Count, At: now})
+			c.Kind, c.Status = ChangeCooled, StatusCooling
+		default:
+			continue
 		}
+		out = append(out, Transition{Change: c, From: h.snapshot()})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].HotspotID < out[j].HotspotID })
 	return out
+}
+
+// Apply sets the status a transition decided, unless the hotspot has
+// changed since it was decided (a complaint came, or it merged): the
+// hotspot is then as its last change left it. It reports whether it
+// applied the transition.
+func (e *Engine) Apply(t Transition) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	h := e.hotspots[t.HotspotID]
+	if h == nil || h.rec.Status != t.From.Status || h.rec.Count != t.From.Count || !h.rec.LastAt.Equal(t.From.LastAt) {
+		return false
+	}
+	h.rec.Status = t.Status
+	return true
 }
 
 // Hotspot returns a hotspot's current record as the engine holds it, for

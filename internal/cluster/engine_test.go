@@ -374,3 +374,39 @@ func TestSeedConfig(t *testing.T) {
 		}
 	}
 }
+
+func TestDueTransitionsApplyOnlyToTheRecordTheyJudged(t *testing.T) {
+	t.Parallel()
+	e, s := setup(t)
+	for i := range 4 {
+		mustAdd(t, e, s, at("c"+string(rune('0'+i)), float64(i)*10, 0, days0(float64(i)*3)))
+	}
+	before, _ := e.Hotspot("hs_c0")
+	due := e.Due(days0(16))
+	if len(due) != 1 || due[0].Kind != ChangeCooled || due[0].From.Status != StatusActive || due[0].From.Count != 4 {
+		t.Fatalf("due at day 16: %+v", due)
+	}
+	if h, _ := e.Hotspot("hs_c0"); h.Status != before.Status {
+		t.Fatalf("Due changed the status: %s, was %s", h.Status, before.Status)
+	}
+	// A complaint comes before the transition is applied: it no longer
+	// applies, and the hotspot stays as the complaint left it.
+	mustAdd(t, e, s, at("c4", 5, 5, days0(15)))
+	if e.Apply(due[0]) {
+		t.Fatal("a transition applied to a hotspot a complaint changed since it was judged")
+	}
+	if h, _ := e.Hotspot("hs_c0"); h.Status != StatusActive || h.Count != 5 {
+		t.Fatalf("after the refused transition: %s with %d", h.Status, h.Count)
+	}
+	// Judged again, it applies.
+	due = e.Due(days0(23))
+	if len(due) != 1 || !e.Apply(due[0]) {
+		t.Fatalf("due at day 23: %+v", due)
+	}
+	if h, _ := e.Hotspot("hs_c0"); h.Status != StatusCooling {
+		t.Fatalf("after the transition: %s", h.Status)
+	}
+	if e.Apply(due[0]) {
+		t.Error("a transition applied twice")
+	}
+}

@@ -123,7 +123,7 @@ func TestResolutionOfAnotherPartitionIsIgnored(t *testing.T) {
 	}
 }
 
-func TestTickStoresEveryHotspotItChangesButADriftedOne(t *testing.T) {
+func TestTickStoresEveryHotspotItChangesButARefusedOne(t *testing.T) {
 	t.Parallel()
 	e := setup(t)
 	var evs []event.ComplaintLocated
@@ -156,11 +156,30 @@ func TestTickStoresEveryHotspotItChangesButADriftedOne(t *testing.T) {
 			t.Errorf("hotspot %d: status %s, cooled announced %v; want cooled %v", i, h.Status, announced, want)
 		}
 	}
-	e.svc.mu.Lock()
-	stale := e.svc.stale
-	e.svc.mu.Unlock()
-	if !stale {
-		t.Error("the engine is not marked for rebuilding after a drift")
+	// A complaint in flight would explain one refusal, and the engine is
+	// kept; the same refusal at the next tick is a database that holds
+	// another record than the engine, which is rebuilt.
+	stale := func() bool {
+		e.svc.mu.Lock()
+		defer e.svc.mu.Unlock()
+		return e.svc.stale
+	}
+	if stale() {
+		t.Error("the engine is marked for rebuilding after one refusal")
+	}
+	if n, err := e.svc.TickOnce(context.Background()); err != nil || n != 0 {
+		t.Fatalf("second tick: %d changes, %v; want none", n, err)
+	}
+	if !stale() {
+		t.Error("the engine is not marked for rebuilding after the same refusal at two ticks")
+	}
+	// The rebuilt engine holds the database's record, and the next tick
+	// cools the hotspot with its 4 complaints.
+	if n, err := e.svc.TickOnce(context.Background()); err != nil || n != 1 {
+		t.Fatalf("tick after the rebuild: %d changes, %v; want 1", n, err)
+	}
+	if h, _ := hotspot(t, e.pool, hs[2]); h.Status != "cooling" || h.Count != 4 {
+		t.Errorf("hotspot 2 after the rebuild's tick: %s with %d complaints, want cooling with 4", h.Status, h.Count)
 	}
 }
 

@@ -97,6 +97,11 @@ type Service struct {
 	// afterRebuild, when set, runs after every rebuild; tests use it to
 	// make a rebuild outlast a batch's deadline.
 	afterRebuild func()
+	// refused holds the records, as the engine judged them, of the
+	// hotspots whose transitions the database refused at the last tick.
+	refused map[string]cluster.Hotspot
+	// refusedPending is the batch in flight at that tick, "" for none.
+	refusedPending string
 	// beforeTickWrite, when set, runs between a tick's decisions and
 	// their writing; tests use it to let a complaint in between.
 	beforeTickWrite func()

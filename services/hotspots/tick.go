@@ -29,22 +29,32 @@ func (s *Service) runTicks(ctx context.Context) error {
 	}
 }
 
-// tickStatuses stores the statuses a tick decided, one hotspot at most
-// once, where the database still agrees with the record the tick judged,
-// and returns the hotspots it changed.
+// lockTicked locks and reads the hotspots a tick is about to change, in
+// the order of their ids: the order in which a batch of located
+// complaints writes its hotspots, so that the two never wait for each
+// other in a cycle.
+const lockTicked = `SELECT id, status, complaint_count, last_at FROM hotspots WHERE id = ANY($1) ORDER BY id FOR UPDATE`
+
+// tickStatuses stores the statuses a tick decided.
 const tickStatuses = `UPDATE hotspots h SET status = t.status, updated_at = now()
-FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::int[]) AS t(id, status, last_at, n)
-WHERE h.id = t.id AND h.last_at = t.last_at AND h.complaint_count = t.n AND h.status NOT IN ('merged', t.status)
-RETURNING h.id`
+FROM unnest($1::text[], $2::text[]) AS t(id, status) WHERE h.id = t.id`
 
 // TickOnce cools and closes the hotspots that went quiet by the service's
 // clock, stores their new status with hotspot.cooled or hotspot.closed,
-// and reports how many it changed. A status the database no longer
-// agrees with (a complaint came in meanwhile) is left to the complaint.
+// and reports how many it changed.
+//
+// The engine decides the transitions; they are stored where the database
+// holds the same record the engine judged, and only then applied to the
+// engine, each unless a complaint changed the hotspot meanwhile. A
+// transition the database refuses (a complaint came, perhaps in a batch
+// not yet committed when the engine judged it) is left to that
+// complaint, and a later tick decides again: nothing of a tick has to be
+// undone, and the engine never needs a rebuild because of one.
 func (s *Service) TickOnce(ctx context.Context) (int, error) {
 	now := s.cfg.Now()
 	s.mu.Lock()
-	if err := s.syncForTick(ctx); err != nil {
+	inFlight, err := s.syncForTick(ctx)
+	if err != nil {
 		s.mu.Unlock()
 		return 0, err
 	}
@@ -52,14 +62,15 @@ func (s *Service) TickOnce(ctx context.Context) (int, error) {
 		s.mu.Unlock()
 		return 0, nil // a batch in progress will rebuild the engine first
 	}
-	engine := s.engine
-	cs := engine.Tick(now)
-	recs := make([]cluster.Hotspot, len(cs))
-	for i, c := range cs {
-		recs[i], _ = engine.Hotspot(c.HotspotID)
+	due := s.engine.Due(now)
+	// The batch whose effects the engine held but the database may not
+	// have yet, if any: it explains refusals until it ends.
+	pending := ""
+	if inFlight {
+		pending = s.lastXact
 	}
 	s.mu.Unlock()
-	if len(cs) == 0 {
+	if len(due) == 0 {
 		return 0, nil
 	}
 	if s.beforeTickWrite != nil {
@@ -68,135 +79,151 @@ func (s *Service) TickOnce(ctx context.Context) (int, error) {
 
 	// The lock is released before writing: the located consumer's batch
 	// may hold these rows, and it needs the lock to finish.
+	var stored []string
 	n := 0
-	var drifted []int
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		n, drifted = 0, drifted[:0]
-		ids, statuses, counts := make([]string, len(cs)), make([]string, len(cs)), make([]int, len(cs))
-		lasts := make([]time.Time, len(cs))
-		for i, c := range cs {
-			ids[i], statuses[i], counts[i], lasts[i] = c.HotspotID, string(c.Status), c.Count, recs[i].LastAt
+	db := make(map[string]heldRecord, len(due))
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		stored, n = stored[:0], 0
+		clear(db)
+		ids, statuses, counts := make([]string, len(due)), make([]string, len(due)), make([]int, len(due))
+		lasts := make([]time.Time, len(due))
+		for i, d := range due {
+			ids[i], statuses[i], counts[i], lasts[i] = d.HotspotID, string(d.Status), d.Count, d.From.LastAt
 		}
-		rows, err := tx.Query(ctx, tickStatuses, ids, statuses, lasts, counts)
+		rows, err := tx.Query(ctx, lockTicked, ids)
 		if err != nil {
 			return err
 		}
-		stored, err := pgx.CollectRows(rows, pgx.RowTo[string])
-		if err != nil {
-			return err
-		}
-		changed := make(map[string]bool, len(stored))
-		for _, id := range stored {
-			changed[id] = true
-		}
-		var evs outbox.Events
-		for i, c := range cs {
-			if !changed[c.HotspotID] {
-				drifted = append(drifted, i)
-				continue
-			}
-			id := fmt.Sprintf("%s.%s.%d.%d", c.HotspotID, c.Kind, c.Count, recs[i].LastAt.UnixMilli())
-			if err := addChange(&evs, id, c, recs[i].Category, recs[i].District); err != nil {
+		for rows.Next() {
+			var id string
+			var h heldRecord
+			if err := rows.Scan(&id, &h.status, &h.n, &h.last); err != nil {
+				rows.Close()
 				return err
 			}
+			db[id] = h
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		// A hotspot whose count or last complaint differ has had a
+		// complaint the engine's judgement did not see. One that holds
+		// the decided status already (the engine lagged behind the
+		// database) takes it in memory without a second event.
+		var upIDs, upStatuses []string
+		var evs outbox.Events
+		for i, d := range due {
+			h, ok := db[d.HotspotID]
+			if !ok || h.n != counts[i] || !h.last.Equal(lasts[i]) || h.status == string(cluster.StatusMerged) {
+				continue
+			}
+			stored = append(stored, d.HotspotID)
+			if h.status == statuses[i] {
+				continue
+			}
+			upIDs, upStatuses = append(upIDs, d.HotspotID), append(upStatuses, statuses[i])
 			n++
+			id := fmt.Sprintf("%s.%s.%d.%d", d.HotspotID, d.Kind, d.Count, d.From.LastAt.UnixMilli())
+			if err := addChange(&evs, id, d.Change, d.From.Category, d.From.District); err != nil {
+				return err
+			}
+		}
+		if len(upIDs) > 0 {
+			if _, err := tx.Exec(ctx, tickStatuses, upIDs, upStatuses); err != nil {
+				return err
+			}
 		}
 		return evs.Write(ctx, tx)
 	})
-	s.mu.Lock()
-	var unexplained []string
-	switch {
-	case err != nil:
-		s.markStale("a tick's writes failed")
-	default:
-		unexplained = s.unexplained(engine, cs, recs, drifted)
-		if len(unexplained) > 0 {
-			s.markStale("the database refused a tick's status")
-		}
-	}
-	s.mu.Unlock()
-	if len(unexplained) > 0 {
-		s.logRefusals(ctx, engine, unexplained, cs, recs)
-	}
 	if err != nil {
 		return 0, fmt.Errorf("store hotspot statuses: %w", err)
 	}
-	for _, c := range cs {
-		changes.WithLabelValues(string(c.Kind)).Inc()
+
+	// Whatever engine is current (a batch may have rebuilt it meanwhile,
+	// before or after this commit) takes the stored statuses where it
+	// still holds the record they were decided on.
+	changed := make(map[string]bool, len(stored))
+	for _, id := range stored {
+		changed[id] = true
+	}
+	s.mu.Lock()
+	refused := make(map[string]cluster.Hotspot, len(due)-len(stored))
+	// The last tick's refusals are explained no more once the batch then
+	// in flight has ended: this tick judged after it.
+	settled := s.refusedPending == "" || s.refusedPending != pending
+	var again []string
+	for _, d := range due {
+		switch {
+		case changed[d.HotspotID]:
+			if s.engine != nil {
+				s.engine.Apply(d)
+			}
+		default:
+			refused[d.HotspotID] = d.From
+			if before, ok := s.refused[d.HotspotID]; ok && settled && sameRecord(before, d.From) {
+				again = append(again, d.HotspotID)
+			}
+		}
+	}
+	// A refusal that outlasts a tick is no batch in flight: the database
+	// holds another record than the engine, which is rebuilt.
+	s.refused, s.refusedPending = refused, pending
+	if len(again) > 0 {
+		s.markStale("the database holds other records of hotspots than the engine")
+	}
+	s.mu.Unlock()
+	if len(again) > 0 {
+		shown := make([]string, 0, 3)
+		for _, id := range again[:min(len(again), 3)] {
+			from, h := refused[id], db[id]
+			shown = append(shown, fmt.Sprintf("%s: engine %s, %d complaints, last %s; database %s, %d complaints, last %s",
+				id, from.Status, from.Count, from.LastAt.Format(time.RFC3339Nano), h.status, h.n, h.last.UTC().Format(time.RFC3339Nano)))
+		}
+		s.log.Warn("the database refused the same statuses at two ticks; the hotspot engine will be rebuilt",
+			zap.Int("hotspots", len(again)), zap.Strings("first", shown))
+	}
+	for _, d := range due {
+		if changed[d.HotspotID] {
+			changes.WithLabelValues(string(d.Kind)).Inc()
+		}
 	}
 	return n, nil
 }
 
-// unexplained returns the ids of the hotspots whose tick the database
-// refused (drifted, indices into cs) and that have not moved on in the
-// engine since the tick decided them. A hotspot a complaint clustered
-// into meanwhile has moved on: that batch writes the hotspot's whole
-// record, status included, so the engine and the database agree on it
-// again once the batch commits (and when the batch does not commit, the
-// next batch or tick finds out and rebuilds). Any other refusal means the
-// database changed behind the engine's back, and the engine must be
-// rebuilt. The caller holds s.mu.
-func (s *Service) unexplained(engine *cluster.Engine, cs []cluster.Change, recs []cluster.Hotspot, drifted []int) []string {
-	var out []string
-	for _, i := range drifted {
-		now, ok := engine.Hotspot(cs[i].HotspotID)
-		if s.engine != engine || !ok || now.Count == recs[i].Count && now.LastAt.Equal(recs[i].LastAt) && now.Status == recs[i].Status {
-			out = append(out, cs[i].HotspotID)
-		}
-	}
-	return out
+// heldRecord is what the database holds of a hotspot a tick judged.
+type heldRecord struct {
+	status string
+	n      int
+	last   time.Time
 }
 
-// logRefusals tells operators which hotspots' statuses the database
-// refused, and what it holds for the first few of them.
-func (s *Service) logRefusals(ctx context.Context, engine *cluster.Engine, ids []string, cs []cluster.Change, recs []cluster.Hotspot) {
-	planned := make(map[string]string, len(cs))
-	for i, c := range cs {
-		planned[c.HotspotID] = fmt.Sprintf("%s, %d complaints, last %s", c.Status, c.Count, recs[i].LastAt.Format(time.RFC3339Nano))
-	}
-	shown := ids[:min(len(ids), 3)]
-	held := make([]string, 0, len(shown))
-	for _, id := range shown {
-		mem := "forgotten"
-		if h, ok := engine.Hotspot(id); ok {
-			mem = fmt.Sprintf("%s, %d complaints, last %s", h.Status, h.Count, h.LastAt.Format(time.RFC3339Nano))
-		}
-		var status string
-		var n int
-		var last time.Time
-		err := s.pool.QueryRow(ctx, `SELECT status, complaint_count, last_at FROM hotspots WHERE id = $1`, id).Scan(&status, &n, &last)
-		switch {
-		case err != nil:
-			held = append(held, fmt.Sprintf("%s: tick %s; engine now %s; database: %v", id, planned[id], mem, err))
-		default:
-			held = append(held, fmt.Sprintf("%s: tick %s; engine now %s; database %s, %d complaints, last %s",
-				id, planned[id], mem, status, n, last.UTC().Format(time.RFC3339Nano)))
-		}
-	}
-	s.log.Warn("the database refused statuses a tick decided; the engine will be rebuilt",
-		zap.Int("hotspots", len(ids)), zap.Strings("first", held))
+// sameRecord reports whether two records of a hotspot agree on what a
+// tick judges.
+func sameRecord(a, b cluster.Hotspot) bool {
+	return a.Status == b.Status && a.Count == b.Count && a.LastAt.Equal(b.LastAt)
 }
 
 // syncForTick brings the engine in step with the database outside any
 // located batch: it rebuilds when the last batch did not commit or a write
-// failed, unless a batch is still in progress (its handlers rebuild first).
-// The caller holds s.mu.
-func (s *Service) syncForTick(ctx context.Context) error {
+// failed, unless a batch is still in progress (its handlers rebuild first),
+// which it reports. The caller holds s.mu.
+func (s *Service) syncForTick(ctx context.Context) (inFlight bool, err error) {
 	st := "committed"
 	if s.lastXact != "" {
 		if err := s.pool.QueryRow(ctx, `SELECT COALESCE(pg_xact_status($1::xid8), 'unknown')`, s.lastXact).Scan(&st); err != nil {
-			return fmt.Errorf("transaction status: %w", err)
+			return false, fmt.Errorf("transaction status: %w", err)
 		}
 	}
 	switch st {
 	case "in progress":
-		return nil
+		return true, nil
 	case "committed":
 	default:
 		s.markStale("the last batch did not commit")
 	}
 	if s.stale || s.engine == nil {
-		return s.rebuild(ctx, s.pool)
+		return false, s.rebuild(ctx, s.pool)
 	}
-	return nil
+	return false, nil
 }

@@ -3,6 +3,8 @@ package hotspots
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -158,6 +160,9 @@ func cmpOr(a, b string) string {
 // collected so far into b, and forgets them.
 func (w *writes) queue(b *pgx.Batch) {
 	if n := len(w.hotspots); n > 0 {
+		// In the order of their ids, the order in which a tick locks
+		// them: the two never wait for each other in a cycle.
+		slices.SortFunc(w.hotspots, func(a, b hotspotWrite) int { return strings.Compare(a.rec.ID, b.rec.ID) })
 		var (
 			ids, cats, subs, dists, subds, sts, places, pks, into = make([]string, n), make([]string, n), make([]string, n),
 				make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
