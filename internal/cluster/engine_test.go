@@ -3,6 +3,7 @@ package cluster
 import (
 	"context"
 	"errors"
+	"fmt"
 	"maps"
 	"slices"
 	"testing"
@@ -408,5 +409,45 @@ func TestDueTransitionsApplyOnlyToTheRecordTheyJudged(t *testing.T) {
 	}
 	if e.Apply(due[0]) {
 		t.Error("a transition applied twice")
+	}
+}
+
+// A late complaint at a hotspot the engine has forgotten (closed, and
+// quiet for longer than it keeps) joins the stored record: the loaded
+// members are only those near the complaint in space and time, and a
+// record rebuilt from them alone would lose the others.
+func TestLateComplaintAtAForgottenHotspotKeepsItsRecord(t *testing.T) {
+	t.Parallel()
+	e, s := setup(t)
+	var hs string
+	for i := 0; i <= 30; i++ {
+		hs = mustAdd(t, e, s, at(fmt.Sprintf("a%02d", i), float64(i%3)*10, 0, days0(float64(i*5)))).HotspotID
+	}
+	stored, _ := e.Hotspot(hs)
+	if stored.Count != 31 || !stored.LastAt.Equal(days0(150)) {
+		t.Fatalf("hotspot before: %d complaints, last %v", stored.Count, stored.LastAt)
+	}
+	for d := 300; d <= 420; d++ {
+		mustAdd(t, e, s, at(fmt.Sprintf("far%03d", d), 50000, float64(d%7)*3000, days0(float64(d))))
+		if d == 300 {
+			s.ApplyChanges(e.Tick(days0(300)))
+		}
+	}
+	if _, ok := e.Hotspot(hs); ok {
+		t.Fatal("the hotspot is still in memory; the test needs it forgotten")
+	}
+	r := mustAdd(t, e, s, at("late", 5, 0, days0(3)))
+	if r.HotspotID != hs {
+		t.Fatalf("the late complaint joined %q, want %s", r.HotspotID, hs)
+	}
+	var got Hotspot
+	for _, h := range r.Hotspots {
+		if h.ID == hs {
+			got = h
+		}
+	}
+	if got.Count != 32 || !got.FirstAt.Equal(days0(0)) || !got.LastAt.Equal(days0(150)) || got.Status != StatusClosed {
+		t.Errorf("record after the late complaint: %s, %d complaints, %v to %v; want closed, 32, %v to %v",
+			got.Status, got.Count, got.FirstAt, got.LastAt, days0(0), days0(150))
 	}
 }

@@ -148,6 +148,9 @@ func (e *Engine) load(ctx context.Context, p *node) ([]*node, error) {
 			if err != nil {
 				return fmt.Errorf("stored %w", err)
 			}
+			if err := e.recall(ctx, m.HotspotID); err != nil {
+				return err
+			}
 			e.put(n)
 			e.attach(n, m.HotspotID)
 			loaded = append(loaded, n)
@@ -215,6 +218,31 @@ func (e *Engine) load(ctx context.Context, p *node) ([]*node, error) {
 	}
 	e.settle(loaded)
 	return loaded, nil
+}
+
+// recall brings back from the Store the record of a hotspot the engine
+// has forgotten, so that the members a late complaint loads join a record
+// that counts all of its members, not only those loaded.
+func (e *Engine) recall(ctx context.Context, id string) error {
+	if id == "" || e.hotspots[id] != nil {
+		return nil
+	}
+	rec, ok, err := e.store.Hotspot(ctx, id)
+	if err != nil {
+		return fmt.Errorf("stored hotspot %s: %w", id, err)
+	}
+	if !ok {
+		return nil // attach makes a closed record of the members it meets
+	}
+	h := newHotspot(rec)
+	e.hotspots[id] = h
+	if rec.MergedInto != "" {
+		if err := e.recall(ctx, rec.MergedInto); err != nil {
+			return err
+		}
+		h.into = e.hotspots[rec.MergedInto]
+	}
+	return nil
 }
 
 func coveredBy(spans []span, b span) bool {

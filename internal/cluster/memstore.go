@@ -11,17 +11,38 @@ import (
 // hotspots service does in PostgreSQL, for tests, simulations and replays
 // that run without a database.
 type MemStore struct {
-	mu      sync.Mutex
-	members map[string]Member
+	mu       sync.Mutex
+	members  map[string]Member
+	hotspots map[string]Hotspot
 }
 
 // NewMemStore returns an empty store.
 func NewMemStore() *MemStore {
-	return &MemStore{members: make(map[string]Member)}
+	return &MemStore{members: make(map[string]Member), hotspots: make(map[string]Hotspot)}
 }
 
-// Apply persists a Result: its members, and the relabelling of every
-// stored member of a hotspot the Result reports as merged.
+// Hotspot implements Store.
+func (s *MemStore) Hotspot(_ context.Context, id string) (Hotspot, bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	h, ok := s.hotspots[id]
+	return h, ok, nil
+}
+
+// ApplyChanges persists the statuses of time-driven changes (Tick).
+func (s *MemStore) ApplyChanges(cs []Change) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, c := range cs {
+		if h, ok := s.hotspots[c.HotspotID]; ok {
+			h.Status = c.Status
+			s.hotspots[c.HotspotID] = h
+		}
+	}
+}
+
+// Apply persists a Result: its members and hotspots, and the relabelling
+// of every stored member of a hotspot the Result reports as merged.
 func (s *MemStore) Apply(r Result) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -30,6 +51,7 @@ func (s *MemStore) Apply(r Result) {
 	}
 	relabel := make(map[string]string)
 	for _, h := range r.Hotspots {
+		s.hotspots[h.ID] = h
 		if h.MergedInto != "" {
 			relabel[h.ID] = h.MergedInto
 		}

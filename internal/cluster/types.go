@@ -132,4 +132,8 @@ type Store interface {
 	// [from, to] that lie inside the box (when minLon <= maxLon) or whose
 	// PlaceKey equals placeKey (when placeKey is not empty).
 	PointsNear(ctx context.Context, category string, minLon, minLat, maxLon, maxLat float64, from, to time.Time, placeKey string) ([]Member, error)
+	// Hotspot returns the persisted record of a hotspot, false when none
+	// is stored: a late complaint may meet the members of a hotspot the
+	// engine has forgotten, and the record must count all of them.
+	Hotspot(ctx context.Context, id string) (Hotspot, bool, error)
 }

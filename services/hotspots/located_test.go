@@ -2,6 +2,7 @@ package hotspots
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"slices"
 	"testing"
@@ -288,5 +289,45 @@ func TestRebuildOutlastingTheBatchDeadlineIsNotRepeated(t *testing.T) {
 	}
 	if _, ok := member(t, e.pool, "c2"); !ok {
 		t.Fatal("c2 was not stored")
+	}
+}
+
+// A late complaint at a hotspot the detector has forgotten (closed, and
+// quiet for longer than it keeps in memory) is counted into the stored
+// record, whose other complaints lie outside what the late one loads.
+func TestLateComplaintAtAForgottenHotspotKeepsItsCount(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	var evs []event.ComplaintLocated
+	for i := 0; i <= 30; i++ {
+		evs = append(evs, located(fmt.Sprintf("a%02d", i), float64(i%3)*10, 0, t0.Add(day(i*5))))
+	}
+	e.consumeAll(t, 256, evs...)
+	hs, _ := member(t, e.pool, "a00")
+	e.clock.Set(t0.Add(day(300)))
+	if _, err := e.svc.TickOnce(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if h, _ := hotspot(t, e.pool, hs); h.Status != "closed" || h.Count != 31 {
+		t.Fatalf("hotspot before: %s with %d", h.Status, h.Count)
+	}
+	evs = evs[:0]
+	for d := 300; d <= 420; d++ {
+		evs = append(evs, located(fmt.Sprintf("far%03d", d), 20000, float64(d%7)*1000, t0.Add(day(d))))
+	}
+	e.consumeAll(t, 256, evs...)
+	e.svc.mu.Lock()
+	_, inMemory := e.svc.engine.Hotspot(hs)
+	e.svc.mu.Unlock()
+	if inMemory {
+		t.Fatal("the hotspot is still in memory; the test needs it forgotten")
+	}
+
+	e.consumeAll(t, 256, located("late", 5, 0, t0.Add(day(3))))
+	if got, _ := member(t, e.pool, "late"); got != hs {
+		t.Fatalf("the late complaint is in %q, want %s", got, hs)
+	}
+	if h, _ := hotspot(t, e.pool, hs); h.Status != "closed" || h.Count != 32 {
+		t.Errorf("hotspot after the late complaint: %s with %d complaints; want closed with 32", h.Status, h.Count)
 	}
 }

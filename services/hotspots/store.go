@@ -60,6 +60,56 @@ func (m *memberStore) PointsNear(ctx context.Context, category string, minLon, m
 	return out, nil
 }
 
+// Hotspot implements cluster.Store: the stored record of a hotspot the
+// engine has forgotten, read through the batch's transaction.
+func (m *memberStore) Hotspot(ctx context.Context, id string) (cluster.Hotspot, bool, error) {
+	if m.q == nil {
+		return cluster.Hotspot{}, false, fmt.Errorf("hotspot %s: no transaction", id)
+	}
+	if m.flush != nil {
+		if err := m.flush(ctx); err != nil {
+			return cluster.Hotspot{}, false, fmt.Errorf("hotspot %s: %w", id, err)
+		}
+	}
+	rows, err := m.q.Query(ctx, selectHotspots+` WHERE id = $1`, id)
+	if err != nil {
+		return cluster.Hotspot{}, false, fmt.Errorf("hotspot %s: %w", id, err)
+	}
+	hs, err := scanHotspots(rows)
+	if err != nil || len(hs) == 0 {
+		return cluster.Hotspot{}, false, err
+	}
+	return hs[0], true, nil
+}
+
+// selectHotspots reads hotspots as the engine holds them, with the number
+// of their members that have coordinates.
+const selectHotspots = `SELECT id, category, district, status, complaint_count, first_at, last_at, lon, lat,
+	COALESCE(place_key, ''), COALESCE(merged_into, ''), resolved_at,
+	(SELECT count(*) FROM hotspot_members m WHERE m.hotspot_id = h.id AND m.lon IS NOT NULL)
+	FROM hotspots h`
+
+func scanHotspots(rows pgx.Rows) ([]cluster.Hotspot, error) {
+	defer rows.Close()
+	var hs []cluster.Hotspot
+	for rows.Next() {
+		var h cluster.Hotspot
+		var status string
+		var resolved *time.Time
+		if err := rows.Scan(&h.ID, &h.Category, &h.District, &status, &h.Count, &h.FirstAt, &h.LastAt,
+			&h.Lon, &h.Lat, &h.PlaceKey, &h.MergedInto, &resolved, &h.Located); err != nil {
+			return nil, err
+		}
+		h.Status = cluster.Status(status)
+		h.FirstAt, h.LastAt = h.FirstAt.UTC(), h.LastAt.UTC()
+		if resolved != nil {
+			h.ResolvedAt = resolved.UTC()
+		}
+		hs = append(hs, h)
+	}
+	return hs, rows.Err()
+}
+
 func scanMembers(rows pgx.Rows) ([]cluster.Member, error) {
 	defer rows.Close()
 	var out []cluster.Member
@@ -105,11 +155,7 @@ func (s *Service) loadState(ctx context.Context, q querier) ([]cluster.Member, [
 	if err != nil {
 		return nil, nil, fmt.Errorf("members: %w", err)
 	}
-	rows, err = q.Query(ctx, `
-		SELECT id, category, district, status, complaint_count, first_at, last_at, lon, lat,
-		       COALESCE(place_key, ''), COALESCE(merged_into, ''), resolved_at,
-		       (SELECT count(*) FROM hotspot_members m WHERE m.hotspot_id = h.id AND m.lon IS NOT NULL)
-		FROM hotspots h
+	rows, err = q.Query(ctx, selectHotspots+`
 		WHERE ($2::text[] IS NULL OR district = ANY($2))
 		  AND (status NOT IN ('closed', 'merged')
 		       OR (status = 'merged' AND last_at >= $1)
@@ -117,24 +163,8 @@ func (s *Service) loadState(ctx context.Context, q querier) ([]cluster.Member, [
 	if err != nil {
 		return nil, nil, fmt.Errorf("hotspots: %w", err)
 	}
-	defer rows.Close()
-	var hs []cluster.Hotspot
-	for rows.Next() {
-		var h cluster.Hotspot
-		var status string
-		var resolved *time.Time
-		if err := rows.Scan(&h.ID, &h.Category, &h.District, &status, &h.Count, &h.FirstAt, &h.LastAt,
-			&h.Lon, &h.Lat, &h.PlaceKey, &h.MergedInto, &resolved, &h.Located); err != nil {
-			return nil, nil, fmt.Errorf("hotspots: %w", err)
-		}
-		h.Status = cluster.Status(status)
-		h.FirstAt, h.LastAt = h.FirstAt.UTC(), h.LastAt.UTC()
-		if resolved != nil {
-			h.ResolvedAt = resolved.UTC()
-		}
-		hs = append(hs, h)
-	}
-	if err := rows.Err(); err != nil {
+	hs, err := scanHotspots(rows)
+	if err != nil {
 		return nil, nil, fmt.Errorf("hotspots: %w", err)
 	}
 	return members, hs, nil
