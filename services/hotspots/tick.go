@@ -49,7 +49,9 @@ FROM unnest($1::text[], $2::text[]) AS t(id, status) WHERE h.id = t.id`
 // transition the database refuses (a complaint came, perhaps in a batch
 // not yet committed when the engine judged it) is left to that
 // complaint, and a later tick decides again: nothing of a tick has to be
-// undone, and the engine never needs a rebuild because of one.
+// undone. Only a refusal that outlasts the batch in flight when it was
+// first judged rebuilds the engine: the database then holds a record the
+// engine does not.
 func (s *Service) TickOnce(ctx context.Context) (int, error) {
 	now := s.cfg.Now()
 	s.mu.Lock()
