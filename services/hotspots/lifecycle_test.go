@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/xiamen-eeb/nuisance/internal/event"
 )
@@ -174,9 +176,15 @@ func TestTickStoresEveryHotspotItChangesButARefusedOne(t *testing.T) {
 		t.Error("the engine is not marked for rebuilding after the same refusal at two ticks")
 	}
 	// The rebuilt engine holds the database's record, and the next tick
-	// cools the hotspot with its 4 complaints.
+	// cools the hotspot with its 4 complaints. The rebuild is counted
+	// with its reason.
+	counted := rebuilds.WithLabelValues("the database holds other records of hotspots than the engine")
+	before := counterValue(t, counted)
 	if n, err := e.svc.TickOnce(context.Background()); err != nil || n != 1 {
 		t.Fatalf("tick after the rebuild: %d changes, %v; want 1", n, err)
+	}
+	if got := counterValue(t, counted) - before; got != 1 {
+		t.Errorf("%v rebuilds counted for the refusal, want 1", got)
 	}
 	if h, _ := hotspot(t, e.pool, hs[2]); h.Status != "cooling" || h.Count != 4 {
 		t.Errorf("hotspot 2 after the rebuild's tick: %s with %d complaints, want cooling with 4", h.Status, h.Count)
@@ -231,4 +239,14 @@ func TestTickOvertakenByAComplaintKeepsTheEngine(t *testing.T) {
 	if h, _ := hotspot(t, e.pool, hs); h.Status != "cooling" || rebuilt != 0 {
 		t.Errorf("a week later: %s after %d rebuilds; want cooling after none", h.Status, rebuilt)
 	}
+}
+
+// counterValue reads a counter's current value.
+func counterValue(t *testing.T, c prometheus.Counter) float64 {
+	t.Helper()
+	var m dto.Metric
+	if err := c.Write(&m); err != nil {
+		t.Fatal(err)
+	}
+	return m.GetCounter().GetValue()
 }

@@ -116,10 +116,10 @@ var (
 		Name: "nuisance_hotspots_changes_total",
 		Help: "Hotspot lifecycle events published, by kind.",
 	}, []string{"kind"})
-	rebuilds = promauto.NewCounter(prometheus.CounterOpts{
+	rebuilds = promauto.NewCounterVec(prometheus.CounterOpts{
 		Name: "nuisance_hotspots_rebuilds_total",
-		Help: "Times the engine's memory was rebuilt from PostgreSQL (starts, and transactions that did not commit).",
-	})
+		Help: "Times the engine's memory was rebuilt from PostgreSQL, by reason (start, or what failed).",
+	}, []string{"reason"})
 	inMemory = promauto.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "nuisance_hotspots_points_in_memory",
 		Help: "Complaints the engine holds in memory, by consumer.",

@@ -199,7 +199,7 @@ func (s *Service) rebuild(ctx context.Context, q querier) error {
 		return fmt.Errorf("restore engine: %w", err)
 	}
 	s.engine, s.stale, s.staleWhy = e, false, ""
-	rebuilds.Inc()
+	rebuilds.WithLabelValues(why).Inc()
 	// Past the start, a rebuild follows a failure, and stalls the
 	// detector for its time: operators hear of it.
 	level := zap.WarnLevel

@@ -161,6 +161,9 @@ func (s *Service) TickOnce(ctx context.Context) (int, error) {
 			if s.engine != nil {
 				s.engine.Apply(d)
 			}
+		case s.overtaken(d):
+			// A complaint changed the hotspot after the tick judged it:
+			// that explains the refusal.
 		default:
 			refused[d.HotspotID] = d.From
 			if before, ok := s.refused[d.HotspotID]; ok && settled && sameRecord(before, d.From) {
@@ -191,6 +194,17 @@ func (s *Service) TickOnce(ctx context.Context) (int, error) {
 		}
 	}
 	return n, nil
+}
+
+// overtaken reports whether the current engine holds another record of
+// a transition's hotspot than the one the tick judged. The caller holds
+// s.mu.
+func (s *Service) overtaken(d cluster.Transition) bool {
+	if s.engine == nil {
+		return false
+	}
+	now, ok := s.engine.Hotspot(d.HotspotID)
+	return ok && !sameRecord(now, d.From)
 }
 
 // heldRecord is what the database holds of a hotspot a tick judged.
