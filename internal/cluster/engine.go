@@ -671,7 +671,7 @@ func (e *Engine) Apply(t Transition) bool {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	h := e.hotspots[t.HotspotID]
-	if h == nil || h.rec.Status != t.From.Status || h.rec.Count != t.From.Count || !h.rec.LastAt.Equal(t.From.LastAt) {
+	if h == nil || !h.rec.SameState(t.From) {
 		return false
 	}
 	h.rec.Status = t.Status

@@ -86,6 +86,12 @@ type Hotspot struct {
 	ResolvedAt time.Time
 }
 
+// SameState reports whether two records of a hotspot agree on what its
+// time-driven transitions depend on: status, count and last complaint.
+func (h Hotspot) SameState(o Hotspot) bool {
+	return h.Status == o.Status && h.Count == o.Count && h.LastAt.Equal(o.LastAt)
+}
+
 // ChangeKind names a lifecycle event; each is published as hotspot.<kind>.
 type ChangeKind string
 

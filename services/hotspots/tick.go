@@ -81,29 +81,25 @@ func (s *Service) TickOnce(ctx context.Context) (int, error) {
 
 	// The lock is released before writing: the located consumer's batch
 	// may hold these rows, and it needs the lock to finish.
-	var stored []string
+	stored := make(map[string]bool, len(due))
 	n := 0
-	db := make(map[string]heldRecord, len(due))
+	db := make(map[string]cluster.Hotspot, len(due))
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		stored, n = stored[:0], 0
-		clear(db)
-		ids, statuses, counts := make([]string, len(due)), make([]string, len(due)), make([]int, len(due))
-		lasts := make([]time.Time, len(due))
+		ids := make([]string, len(due))
 		for i, d := range due {
-			ids[i], statuses[i], counts[i], lasts[i] = d.HotspotID, string(d.Status), d.Count, d.From.LastAt
+			ids[i] = d.HotspotID
 		}
 		rows, err := tx.Query(ctx, lockTicked, ids)
 		if err != nil {
 			return err
 		}
 		for rows.Next() {
-			var id string
-			var h heldRecord
-			if err := rows.Scan(&id, &h.status, &h.n, &h.last); err != nil {
+			var h cluster.Hotspot
+			if err := rows.Scan(&h.ID, &h.Status, &h.Count, &h.LastAt); err != nil {
 				rows.Close()
 				return err
 			}
-			db[id] = h
+			db[h.ID] = h
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
@@ -115,16 +111,16 @@ func (s *Service) TickOnce(ctx context.Context) (int, error) {
 		// database) takes it in memory without a second event.
 		var upIDs, upStatuses []string
 		var evs outbox.Events
-		for i, d := range due {
+		for _, d := range due {
 			h, ok := db[d.HotspotID]
-			if !ok || h.n != counts[i] || !h.last.Equal(lasts[i]) || h.status == string(cluster.StatusMerged) {
+			if !ok || h.Count != d.Count || !h.LastAt.Equal(d.From.LastAt) || h.Status == cluster.StatusMerged {
 				continue
 			}
-			stored = append(stored, d.HotspotID)
-			if h.status == statuses[i] {
+			stored[d.HotspotID] = true
+			if h.Status == d.Status {
 				continue
 			}
-			upIDs, upStatuses = append(upIDs, d.HotspotID), append(upStatuses, statuses[i])
+			upIDs, upStatuses = append(upIDs, d.HotspotID), append(upStatuses, string(d.Status))
 			n++
 			id := fmt.Sprintf("%s.%s.%d.%d", d.HotspotID, d.Kind, d.Count, d.From.LastAt.UnixMilli())
 			if err := addChange(&evs, id, d.Change, d.From.Category, d.From.District); err != nil {
@@ -145,10 +141,6 @@ func (s *Service) TickOnce(ctx context.Context) (int, error) {
 	// Whatever engine is current (a batch may have rebuilt it meanwhile,
 	// before or after this commit) takes the stored statuses where it
 	// still holds the record they were decided on.
-	changed := make(map[string]bool, len(stored))
-	for _, id := range stored {
-		changed[id] = true
-	}
 	s.mu.Lock()
 	refused := make(map[string]cluster.Hotspot, len(due)-len(stored))
 	// The last tick's refusals are explained no more once the batch then
@@ -157,7 +149,8 @@ func (s *Service) TickOnce(ctx context.Context) (int, error) {
 	var again []string
 	for _, d := range due {
 		switch {
-		case changed[d.HotspotID]:
+		case stored[d.HotspotID]:
+			changes.WithLabelValues(string(d.Kind)).Inc()
 			if s.engine != nil {
 				s.engine.Apply(d)
 			}
@@ -166,7 +159,7 @@ func (s *Service) TickOnce(ctx context.Context) (int, error) {
 			// that explains the refusal.
 		default:
 			refused[d.HotspotID] = d.From
-			if before, ok := s.refused[d.HotspotID]; ok && settled && sameRecord(before, d.From) {
+			if before, ok := s.refused[d.HotspotID]; ok && settled && before.SameState(d.From) {
 				again = append(again, d.HotspotID)
 			}
 		}
@@ -183,15 +176,10 @@ func (s *Service) TickOnce(ctx context.Context) (int, error) {
 		for _, id := range again[:min(len(again), 3)] {
 			from, h := refused[id], db[id]
 			shown = append(shown, fmt.Sprintf("%s: engine %s, %d complaints, last %s; database %s, %d complaints, last %s",
-				id, from.Status, from.Count, from.LastAt.Format(time.RFC3339Nano), h.status, h.n, h.last.UTC().Format(time.RFC3339Nano)))
+				id, from.Status, from.Count, from.LastAt.Format(time.RFC3339Nano), h.Status, h.Count, h.LastAt.UTC().Format(time.RFC3339Nano)))
 		}
 		s.log.Warn("the database refused the same statuses at two ticks; the hotspot engine will be rebuilt",
 			zap.Int("hotspots", len(again)), zap.Strings("first", shown))
-	}
-	for _, d := range due {
-		if changed[d.HotspotID] {
-			changes.WithLabelValues(string(d.Kind)).Inc()
-		}
 	}
 	return n, nil
 }
@@ -204,20 +192,7 @@ func (s *Service) overtaken(d cluster.Transition) bool {
 		return false
 	}
 	now, ok := s.engine.Hotspot(d.HotspotID)
-	return ok && !sameRecord(now, d.From)
-}
-
-// heldRecord is what the database holds of a hotspot a tick judged.
-type heldRecord struct {
-	status string
-	n      int
-	last   time.Time
-}
-
-// sameRecord reports whether two records of a hotspot agree on what a
-// tick judges.
-func sameRecord(a, b cluster.Hotspot) bool {
-	return a.Status == b.Status && a.Count == b.Count && a.LastAt.Equal(b.LastAt)
+	return ok && !now.SameState(d.From)
 }
 
 // syncForTick brings the engine in step with the database outside any
