@@ -457,7 +457,7 @@ func TestOfficerResolvesLiveAssignmentOnPhone(t *testing.T) {
 
 	// Open the case: its complaint with a masked caller, the map.
 	step("open the case",
-		chromedp.Click(chromedp.CSS(card)),
+		tapLive(card),
 		chromedp.WaitVisible(chromedp.CSS("#btn-accept")),
 		wait(`document.querySelectorAll("#map path.outline").length > 0 && document.querySelectorAll("#map circle").length > 0`),
 	)
@@ -481,7 +481,7 @@ func TestOfficerResolvesLiveAssignmentOnPhone(t *testing.T) {
 
 	// Call the citizen back: the number is revealed on demand only.
 	step("reveal the caller",
-		chromedp.Click(chromedp.CSS(`#complaints button[data-complaint]`)),
+		tapLive(`#complaints button[data-complaint]`),
 		wait(`!!document.querySelector('#complaints a.phone[href="tel:`+callerPhone+`"]')`),
 	)
 
@@ -535,7 +535,7 @@ func TestOfficerResolvesLiveAssignmentOnPhone(t *testing.T) {
 		chromedp.Click(chromedp.CSS("a.back")),
 		chromedp.WaitVisible(chromedp.CSS(lateCard)),
 		chromedp.WaitNotPresent(chromedp.CSS(card)),
-		chromedp.Click(chromedp.CSS(lateCard)),
+		tapLive(lateCard),
 		chromedp.WaitVisible(chromedp.CSS("#btn-return")),
 		chromedp.Click(chromedp.CSS("#btn-return")),
 		chromedp.WaitVisible(chromedp.CSS("#return-form")),
@@ -600,6 +600,40 @@ func shot(t *testing.T, ctx context.Context, dir, name string) {
 		t.Errorf("screenshot %s is %dx%d, want a 375x667 phone at scale 2", name, w, h)
 	}
 	t.Logf("screenshot kept at %s", path)
+}
+
+// tapLive clicks the element sel selects in a part of the page that is
+// redrawn when news arrives (the list, a case's complaints). A redraw
+// between finding the element and clicking it removes the node the click
+// was aimed at; a finger would land on its replacement, so the tap is
+// aimed again at the element sel now selects.
+func tapLive(sel string) chromedp.Action[chromedp.Void] {
+	click := chromedp.Click(chromedp.CSS(sel))
+	return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		for {
+			_, err := click(ctx, tg)
+			if err == nil || !isDetached(err) {
+				return err
+			}
+			select {
+			case <-ctx.Done():
+				return fmt.Errorf("tap %s: %w (last: %v)", sel, ctx.Err(), err)
+			case <-time.After(50 * time.Millisecond):
+			}
+		}
+	})
+}
+
+// isDetached reports whether err says the node a command was aimed at
+// left the document.
+func isDetached(err error) bool {
+	msg := err.Error()
+	for _, s := range []string{"Could not find node with given id", "No node with given id", "Node is detached", "Cannot find context with specified id"} {
+		if strings.Contains(msg, s) {
+			return true
+		}
+	}
+	return false
 }
 
 func jsString(s string) string {
