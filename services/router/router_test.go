@@ -662,3 +662,58 @@ func TestAnUrgentComplaintBringsItsCasesDeadlinesForward(t *testing.T) {
 		t.Errorf("past the case's first deadlines: %d sign-for and %d resolve escalations, want 1 and 1", s, r)
 	}
 }
+
+// When the hotspot detector merges hotspot A into B (a complaint between
+// them made them one place), the case opened for A is the case of B: a
+// complaint of B joins it, even one beyond the radius of its points,
+// instead of opening a second case at the same place, and the case takes
+// B's id. A complaint still carrying A, published before the merge and
+// routed after it, joins it too.
+func TestAComplaintJoinsTheCaseOfAHotspotMergedIntoItsOwn(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	at := time.Date(2024, 3, 5, 9, 0, 0, 0, shanghai)
+	a, b := "hs_siming_merged_a", "hs_siming_merged_b"
+	first := e.complaint(t, "MA1", at, 0, 0)
+	first.HotspotID = &a
+	if err := e.handle(t, first); err != nil {
+		t.Fatal(err)
+	}
+	x := e.caseOf(t, first.ComplaintID)
+	if x.HotspotID != a {
+		t.Fatalf("case %s has hotspot %q, want %q", x.ID, x.HotspotID, a)
+	}
+	// The detector's record of the merge.
+	if _, err := e.pool.Exec(e.ctx, `INSERT INTO hotspots (id, category, district, status, complaint_count, first_at, last_at, merged_into)
+		VALUES ($1, 'noise', 'siming', 'merged', 2, $3, $3, $2), ($2, 'noise', 'siming', 'active', 5, $3, $3, NULL)`, a, b, at); err != nil {
+		t.Fatal(err)
+	}
+	// 600 m east: beyond the radius of the case's point, in hotspot B.
+	far := e.complaint(t, "MB1", at.Add(time.Hour), 600, 0)
+	far.HotspotID = &b
+	if err := e.handle(t, far); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.caseOf(t, far.ComplaintID); got.ID != x.ID || got.HotspotID != b {
+		t.Errorf("a complaint of hotspot %s is in case %s of hotspot %q, want case %s taking hotspot %s", b, got.ID, got.HotspotID, x.ID, b)
+	}
+	// Beside the case's point.
+	near := e.complaint(t, "MB2", at.Add(2*time.Hour), 20, 0)
+	near.HotspotID = &b
+	stale := e.complaint(t, "MA2", at.Add(3*time.Hour), -600, 0)
+	stale.HotspotID = &a
+	if err := e.handle(t, near); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.handle(t, stale); err != nil {
+		t.Fatal(err)
+	}
+	for _, ev := range []event.ComplaintClustered{near, stale} {
+		if got := e.caseOf(t, ev.ComplaintID); got.ID != x.ID {
+			t.Errorf("%s (hotspot %s) in case %s, want %s", ev.TicketID, *ev.HotspotID, got.ID, x.ID)
+		}
+	}
+	if n := e.count(t, `SELECT count(*) FROM cases WHERE district = 'siming' AND category = 'noise' AND hotspot_id = ANY($1)`, []string{a, b}); n != 1 {
+		t.Errorf("%d cases of hotspots %s and %s, want 1", n, a, b)
+	}
+}
