@@ -668,7 +668,7 @@ func TestAnUrgentComplaintBringsItsCasesDeadlinesForward(t *testing.T) {
 // complaint of B joins it, even one beyond the radius of its points,
 // instead of opening a second case at the same place, and the case takes
 // B's id. A complaint still carrying A, published before the merge and
-// routed after it, joins it too.
+// routed after it, joins it too: it is of B now.
 func TestAComplaintJoinsTheCaseOfAHotspotMergedIntoItsOwn(t *testing.T) {
 	t.Parallel()
 	e := setup(t)
@@ -700,7 +700,7 @@ func TestAComplaintJoinsTheCaseOfAHotspotMergedIntoItsOwn(t *testing.T) {
 	// Beside the case's point.
 	near := e.complaint(t, "MB2", at.Add(2*time.Hour), 20, 0)
 	near.HotspotID = &b
-	stale := e.complaint(t, "MA2", at.Add(3*time.Hour), -600, 0)
+	stale := e.complaint(t, "MA2", at.Add(3*time.Hour), -10, 0)
 	stale.HotspotID = &a
 	if err := e.handle(t, near); err != nil {
 		t.Fatal(err)
