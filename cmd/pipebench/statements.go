@@ -78,16 +78,17 @@ func logEvents(ctx context.Context, pool *pgxpool.Pool, complaints int, progress
 	report("outbox events", `/* pipebench */ SELECT split_part(subject, '.', 1) || '.' || split_part(subject, '.', 2), count(*)
 		FROM outbox GROUP BY 1 ORDER BY 2 DESC, 1`)
 	report("processed events", `/* pipebench */ SELECT consumer, count(*) FROM processed_events GROUP BY 1 ORDER BY 2 DESC, 1`)
-	// A case naming a hotspot merged into another is one no complaint of
-	// the merged hotspot joins: the router relabels them, so none should
-	// be left.
-	var merged, stale int64
+	// The case of a hotspot merged into another stays the case of its
+	// place: complaints there, now of the other hotspot, still join it.
+	var merged, cases, joined int64
 	if err := pool.QueryRow(ctx, `/* pipebench */ SELECT (SELECT count(*) FROM hotspots WHERE merged_into IS NOT NULL),
-		(SELECT count(*) FROM cases k JOIN hotspots h ON h.id = k.hotspot_id WHERE h.merged_into IS NOT NULL)`).Scan(&merged, &stale); err != nil {
+		(SELECT count(*) FROM cases k JOIN hotspots h ON h.id = k.hotspot_id WHERE h.merged_into IS NOT NULL),
+		(SELECT count(*) FROM cases k JOIN hotspots h ON h.id = k.hotspot_id WHERE h.merged_into IS NOT NULL
+			AND EXISTS (SELECT 1 FROM case_complaints cc WHERE cc.case_id = k.id AND cc.joined_at > h.updated_at))`).Scan(&merged, &cases, &joined); err != nil {
 		progress("merged hotspots: %v", err)
 		return
 	}
-	progress("hotspots merged into others: %d; cases still naming one: %d", merged, stale)
+	progress("hotspots merged into others: %d; their cases: %d, joined by a complaint after the merge: %d", merged, cases, joined)
 }
 
 // walMark is the server's WAL counters at the start of a run.

@@ -235,6 +235,15 @@ type candidate struct {
 	caseflow.Case
 	tickets  []string // its work orders, sorted: read only of a resolved case, which a reopening answers in full (a merge leaves the case unresolved, so they are never read again)
 	returned []string // the teams that returned it
+	// mergedInto is the hotspot the detector merged the case's hotspot
+	// into, if it did.
+	mergedInto string
+}
+
+// of reports whether the case is one of hotspot h: opened for it, or for
+// a hotspot merged into it.
+func (c *candidate) of(h string) bool {
+	return h != "" && (c.HotspotID == h || c.mergedInto == h)
 }
 
 // finding is what find learnt in its round trip, and then the cases the
@@ -249,8 +258,13 @@ type finding struct {
 // same district and category, held by the complaint's team or returned by
 // it (the complaint is about the same nuisance its case was re-routed
 // for), and at the same place: the complaint's hotspot, or for a case
-// without a hotspot the same place key or a point within the radius. The
-// hotspot's case comes first, then the nearest, then the oldest.
+// without a hotspot the same place key or a point within the radius. A
+// case of a hotspot the detector merged into the complaint's is judged as
+// one without a hotspot: it is the case of its own place, which is now
+// part of the complaint's hotspot, and a complaint there joins it instead
+// of opening a second case at the same place or joining the hotspot's
+// case far away. The hotspot's cases come first, then the nearest, then
+// the oldest.
 func (f *finding) best(p placement) *candidate {
 	var best *candidate
 	var bestDist float64
@@ -288,8 +302,8 @@ func (p placement) matches(c *candidate) (float64, bool) {
 		return 0, false
 	}
 	samePlace := p.hotspot != "" && c.HotspotID == p.hotspot
-	if !samePlace && c.HotspotID != "" && p.hotspot != "" {
-		return 0, false
+	if !samePlace && c.HotspotID != "" && p.hotspot != "" && c.mergedInto != p.hotspot {
+		return 0, false // another hotspot is another place
 	}
 	samePlace = samePlace || (p.ev.PlaceKey != "" && c.PlaceKey == p.ev.PlaceKey)
 	if !samePlace && (p.ev.Lon == nil || c.Lat == nil ||
@@ -310,7 +324,7 @@ func (p placement) before(a *candidate, da float64, b *candidate, db float64) bo
 	if ar != br {
 		return !ar
 	}
-	ah, bh := p.hotspot != "" && a.HotspotID == p.hotspot, p.hotspot != "" && b.HotspotID == p.hotspot
+	ah, bh := a.of(p.hotspot), b.of(p.hotspot)
 	if ah != bh {
 		return ah
 	}
@@ -337,28 +351,20 @@ func (p placement) before(a *candidate, da float64, b *candidate, db float64) bo
 func find(ctx context.Context, tx pgx.Tx, placed []placement, unroutable []unroutableComplaint) (*finding, error) {
 	f := &finding{complaints: make(map[string]complaintRow, len(placed)+len(unroutable))}
 	ids := make([]string, 0, len(placed)+len(unroutable))
-	var keys, hotspots []string
+	var keys []string
 	for _, p := range placed {
 		ids = append(ids, p.ev.ComplaintID)
 		keys = append(keys, p.lockKey())
-		if p.hotspot != "" {
-			hotspots = append(hotspots, p.hotspot)
-		}
 	}
 	for _, u := range unroutable {
 		ids = append(ids, u.id)
 	}
 	slices.Sort(keys)
 	keys = slices.Compact(keys)
-	slices.Sort(hotspots)
-	hotspots = slices.Compact(hotspots)
 
 	var b pgx.Batch
 	if len(keys) > 0 {
 		b.Queue(lockSQL, keys)
-	}
-	if len(hotspots) > 0 {
-		b.Queue(relabelSQL, hotspots)
 	}
 	// Scalar subqueries keep each look-up on its primary key, whatever the
 	// planner thinks of the tables' sizes.
@@ -382,26 +388,6 @@ func find(ctx context.Context, tx pgx.Tx, placed []placement, unroutable []unrou
 	if len(keys) > 0 {
 		if _, err := br.Exec(); err != nil {
 			return nil, fmt.Errorf("lock the places of %d complaints: %w", len(placed), err)
-		}
-	}
-	if len(hotspots) > 0 {
-		rows, err := br.Query()
-		if err != nil {
-			return nil, fmt.Errorf("merged hotspots of %d complaints: %w", len(placed), err)
-		}
-		merged, err := pgx.CollectRows(rows, pgx.RowToStructByPos[hotspotMerge])
-		if err != nil {
-			return nil, fmt.Errorf("merged hotspots of %d complaints: %w", len(placed), err)
-		}
-		// A complaint clustered before its hotspot was merged into another,
-		// and routed after (its event published again by the sweeper),
-		// belongs to the hotspot its place is now part of.
-		for _, m := range merged {
-			for i := range placed {
-				if placed[i].hotspot == m.Absorbed {
-					placed[i].hotspot = m.Survivor
-				}
-			}
 		}
 	}
 	rows, err := br.Query()
@@ -432,7 +418,7 @@ func find(ctx context.Context, tx pgx.Tx, placed []placement, unroutable []unrou
 		}
 		for rows.Next() {
 			c := &candidate{}
-			if c.Case, err = caseflow.Scan(withLists{rows, &c.tickets, &c.returned}); err != nil {
+			if c.Case, err = caseflow.Scan(withLists{rows, &c.tickets, &c.returned, &c.mergedInto}); err != nil {
 				rows.Close()
 				return nil, fmt.Errorf("find the cases of %d places: %w", len(placed), err)
 			}
@@ -450,39 +436,17 @@ func find(ctx context.Context, tx pgx.Tx, placed []placement, unroutable []unrou
 	return f, nil
 }
 
-// withLists scans a row of caseflow.Columns followed by a case's tickets
-// and the teams that returned it.
+// withLists scans a row of caseflow.Columns followed by a case's tickets,
+// the teams that returned it and the hotspot its hotspot was merged into.
 type withLists struct {
 	rows              pgx.Rows
 	tickets, returned *[]string
+	mergedInto        *string
 }
 
 func (w withLists) Scan(dest ...any) error {
-	return w.rows.Scan(append(dest, w.tickets, w.returned)...)
+	return w.rows.Scan(append(dest, w.tickets, w.returned, w.mergedInto)...)
 }
-
-// hotspotMerge is a hotspot the detector merged into another.
-type hotspotMerge struct{ Absorbed, Survivor string }
-
-// relabelSQL gives the cases of hotspots the detector merged into others
-// the id of the hotspot they were merged into, for the hotspots of a batch
-// (each the survivor of a merge or one absorbed), and returns those
-// merges. A case opened for a hotspot is thus the case of the hotspot that
-// absorbed it, and complaints there join it instead of opening a second
-// case at the same place. The detector records a merge (hotspots.
-// merged_into, always the final survivor) in the transaction that
-// publishes the complaints clustered into the survivor, so the router
-// knows of a merge before any complaint of the survivor arrives. The
-// hotspots and the cases are read on their indexes (a batch's look-up of
-// some 80 hotspots takes about 0.3 ms).
-const relabelSQL = `WITH m AS (
-		SELECT h.id AS absorbed, h.merged_into AS survivor FROM hotspots h WHERE h.merged_into = ANY($1)
-		UNION
-		SELECT h.id, h.merged_into FROM hotspots h WHERE h.id = ANY($1) AND h.merged_into IS NOT NULL),
-	relabelled AS (
-		UPDATE cases k SET hotspot_id = (SELECT m.survivor FROM m WHERE m.absorbed = k.hotspot_id), version = k.version + 1
-		WHERE k.hotspot_id = ANY (array(SELECT absorbed FROM m)))
-	SELECT absorbed, survivor FROM m`
 
 // lockSQL takes the advisory locks of a batch's keys in the order of
 // their hashes, which are the locks: the sorted subquery is evaluated
@@ -518,7 +482,8 @@ const candidatesSQL = `WITH ev AS (
 		CASE WHEN c.status = 'resolved' THEN
 			array(SELECT (SELECT m.ticket_id FROM complaints m WHERE m.id = cc.complaint_id) FROM case_complaints cc WHERE cc.case_id = c.id)
 		END,
-		array(SELECT DISTINCT a.team FROM assignments a WHERE a.case_id = c.id AND a.status = 'returned')
+		array(SELECT DISTINCT a.team FROM assignments a WHERE a.case_id = c.id AND a.status = 'returned'),
+		COALESCE((SELECT h.merged_into FROM hotspots h WHERE h.id = c.hotspot_id), '')
 	FROM cases c WHERE c.id IN (SELECT id FROM cand)
 	ORDER BY c.id
 	FOR UPDATE OF c`

@@ -664,11 +664,11 @@ func TestAnUrgentComplaintBringsItsCasesDeadlinesForward(t *testing.T) {
 }
 
 // When the hotspot detector merges hotspot A into B (a complaint between
-// them made them one place), the case opened for A is the case of B: a
-// complaint of B joins it, even one beyond the radius of its points,
-// instead of opening a second case at the same place, and the case takes
-// B's id. A complaint still carrying A, published before the merge and
-// routed after it, joins it too: it is of B now.
+// them made them one hotspot), the case opened for A is still the case of
+// its place: a complaint of B there joins it instead of opening a second
+// case at the same place, while one of B elsewhere goes to B's own case.
+// A complaint still carrying A, published before the merge and routed
+// after it, joins A's case as before.
 func TestAComplaintJoinsTheCaseOfAHotspotMergedIntoItsOwn(t *testing.T) {
 	t.Parallel()
 	e := setup(t)
@@ -688,32 +688,37 @@ func TestAComplaintJoinsTheCaseOfAHotspotMergedIntoItsOwn(t *testing.T) {
 		VALUES ($1, 'noise', 'siming', 'merged', 2, $3, $3, $2), ($2, 'noise', 'siming', 'active', 5, $3, $3, NULL)`, a, b, at); err != nil {
 		t.Fatal(err)
 	}
-	// 600 m east: beyond the radius of the case's point, in hotspot B.
-	far := e.complaint(t, "MB1", at.Add(time.Hour), 600, 0)
+	near := e.complaint(t, "MB1", at.Add(time.Hour), 20, 0)
+	near.HotspotID = &b
+	if err := e.handle(t, near); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.caseOf(t, near.ComplaintID); got.ID != x.ID {
+		t.Errorf("a complaint of hotspot %s 20 m from case %s of the hotspot merged into it is in case %s", b, x.ID, got.ID)
+	}
+	// 600 m east, beyond the radius: B's own place.
+	far := e.complaint(t, "MB2", at.Add(2*time.Hour), 600, 0)
 	far.HotspotID = &b
 	if err := e.handle(t, far); err != nil {
 		t.Fatal(err)
 	}
-	if got := e.caseOf(t, far.ComplaintID); got.ID != x.ID || got.HotspotID != b {
-		t.Errorf("a complaint of hotspot %s is in case %s of hotspot %q, want case %s taking hotspot %s", b, got.ID, got.HotspotID, x.ID, b)
+	y := e.caseOf(t, far.ComplaintID)
+	if y.ID == x.ID || y.HotspotID != b {
+		t.Errorf("a complaint of hotspot %s 600 m from case %s is in case %s of hotspot %q, want a case of its own for %s", b, x.ID, y.ID, y.HotspotID, b)
 	}
-	// Beside the case's point.
-	near := e.complaint(t, "MB2", at.Add(2*time.Hour), 20, 0)
-	near.HotspotID = &b
 	stale := e.complaint(t, "MA2", at.Add(3*time.Hour), -10, 0)
 	stale.HotspotID = &a
-	if err := e.handle(t, near); err != nil {
+	again := e.complaint(t, "MB3", at.Add(3*time.Hour), 20, 0)
+	again.HotspotID = &b
+	if err := e.handle(t, stale, again); err != nil {
 		t.Fatal(err)
 	}
-	if err := e.handle(t, stale); err != nil {
-		t.Fatal(err)
-	}
-	for _, ev := range []event.ComplaintClustered{near, stale} {
+	for _, ev := range []event.ComplaintClustered{stale, again} {
 		if got := e.caseOf(t, ev.ComplaintID); got.ID != x.ID {
 			t.Errorf("%s (hotspot %s) in case %s, want %s", ev.TicketID, *ev.HotspotID, got.ID, x.ID)
 		}
 	}
-	if n := e.count(t, `SELECT count(*) FROM cases WHERE district = 'siming' AND category = 'noise' AND hotspot_id = ANY($1)`, []string{a, b}); n != 1 {
-		t.Errorf("%d cases of hotspots %s and %s, want 1", n, a, b)
+	if n := e.count(t, `SELECT count(*) FROM cases WHERE hotspot_id = ANY($1)`, []string{a, b}); n != 2 {
+		t.Errorf("%d cases of hotspots %s and %s, want 2", n, a, b)
 	}
 }
