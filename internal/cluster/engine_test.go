@@ -8,6 +8,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/xiamen-eeb/nuisance/internal/place"
 )
 
 func setup(t *testing.T, opts ...Option) (*Engine, *MemStore) {
@@ -191,6 +193,33 @@ func TestPlaceKeyWithoutCoordinates(t *testing.T) {
 		if m.ID == "x1" && m.HotspotID != "" {
 			t.Fatalf("another address joined the hotspot")
 		}
+	}
+}
+
+// One place key can name two places: the rest of "集美街道旁的在建工地" and
+// of "后溪镇旁的在建工地" is the same "旁的在建工地". Complaints with points
+// farther apart than place.KeyReach are not at the same place by their
+// key, and their sites stay two hotspots; nearer, the key joins them.
+func TestOnePlaceKeyFarApartIsTwoPlaces(t *testing.T) {
+	t.Parallel()
+	e, s := setup(t)
+	site := func(id string, east float64, d float64) Point {
+		p := at(id, east, 0, days0(d))
+		p.PlaceKey = "旁的在建工地"
+		return p
+	}
+	for i, east := range []float64{0, 5000, 0, 5000, 0, 5000} {
+		mustAdd(t, e, s, site(fmt.Sprintf("k%d", i+1), east+float64(i), float64(i)))
+	}
+	if got := storePartition(s); len(got) != 2 || !equalParts(got, []string{"k1,k3,k5", "k2,k4,k6"}) {
+		t.Fatalf("sites 5 km apart with one key: %v, want two hotspots of three", got)
+	}
+	near := site("k7", place.KeyReach-100, 7)
+	near2 := site("k8", place.KeyReach-100, 8)
+	mustAdd(t, e, s, near)
+	r := mustAdd(t, e, s, near2)
+	if r.HotspotID != "hs_k1" {
+		t.Fatalf("complaints %.0f m from a site with its key: hotspot %q, want hs_k1", place.KeyReach-100, r.HotspotID)
 	}
 }
 

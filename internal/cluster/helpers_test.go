@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/xiamen-eeb/nuisance/internal/geo"
+	"github.com/xiamen-eeb/nuisance/internal/place"
 )
 
 var (
@@ -112,13 +113,14 @@ func reference(cfg Config, pts []Point) []string {
 		if dt > max(a.w, b.w) {
 			return false, 0
 		}
-		if a.PlaceKey != "" && a.PlaceKey == b.PlaceKey {
-			return true, 0
-		}
+		sameKey := a.PlaceKey != "" && a.PlaceKey == b.PlaceKey
 		if a.Lon == nil || b.Lon == nil {
-			return false, 0
+			return sameKey, 0
 		}
 		d := geo.DistanceMeters(*a.Lon, *a.Lat, *b.Lon, *b.Lat)
+		if sameKey && d <= place.KeyReach {
+			return true, 0
+		}
 		return d <= max(a.r, b.r), d
 	}
 	adj := make([][]int, len(ps))

@@ -5,6 +5,7 @@ import (
 	"sort"
 
 	"github.com/xiamen-eeb/nuisance/internal/geo"
+	"github.com/xiamen-eeb/nuisance/internal/place"
 )
 
 const (
@@ -161,18 +162,20 @@ func (ix *index) remove(n *node) {
 }
 
 // pair returns whether a and b are neighbours and their distance for the
-// choice of a nearest core: 0 at the same place key, else metres. cosLat
+// choice of a nearest core: 0 at the same place key (within
+// place.KeyReach of each other when both have points), else metres. cosLat
 // is the cosine of a's |latitude| plus its category's largest radius.
 func pair(a, b *node, cosLat float64) (bool, float64) {
 	w := max(a.params.w, b.params.w)
 	if dt := a.at - b.at; dt > w || -dt > w {
 		return false, 0
 	}
-	if a.key != "" && a.key == b.key {
-		return true, 0
-	}
+	sameKey := a.key != "" && a.key == b.key
 	if !a.located() || !b.located() {
-		return false, 0
+		return sameKey, 0
+	}
+	if sameKey && geo.DistanceMeters(a.lon, a.lat, b.lon, b.lat) <= place.KeyReach {
+		return true, 0
 	}
 	r := max(a.params.r, b.params.r)
 	if math.Abs(a.lat-b.lat)*metresPerDegree > r {
@@ -236,9 +239,13 @@ func (ix *index) neighbours(n *node, fn func(m *node, d float64)) {
 		return
 	}
 	for _, m := range window(ix.places[placeKey{dist: n.dist, key: n.key, cat: n.cat}], n.at, c.maxW) {
-		if m != n && abs64(n.at-m.at) <= max(n.params.w, m.params.w) {
-			fn(m, 0)
+		if m == n || abs64(n.at-m.at) > max(n.params.w, m.params.w) {
+			continue
 		}
+		if n.located() && m.located() && geo.DistanceMeters(n.lon, n.lat, m.lon, m.lat) > place.KeyReach {
+			continue // one name for two places: far beyond any radius, so no neighbour either
+		}
+		fn(m, 0)
 	}
 }
 

@@ -25,6 +25,14 @@ type Address struct {
 	Matches []Match
 }
 
+// KeyReach is how far apart, in metres, two complaints with points may be
+// and still be at the place their common Key names. A key is the address
+// less its district and sub-district, so one key can name places in two
+// sub-districts: "旁的在建工地" of "集美街道旁的在建工地" and of
+// "后溪镇旁的在建工地", a site beside each. Named places and roads are
+// smaller than this; sub-districts' sites are usually farther apart.
+const KeyReach = 2000.0
+
 // Confidence of an address located by its strongest name.
 var baseConfidence = map[strength]float64{
 	districtFull:     0.7,

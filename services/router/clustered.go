@@ -16,6 +16,7 @@ import (
 	"github.com/xiamen-eeb/nuisance/internal/fault"
 	"github.com/xiamen-eeb/nuisance/internal/geo"
 	"github.com/xiamen-eeb/nuisance/internal/natsx"
+	"github.com/xiamen-eeb/nuisance/internal/place"
 	"github.com/xiamen-eeb/nuisance/internal/routing"
 )
 
@@ -258,13 +259,14 @@ type finding struct {
 // same district and category, held by the complaint's team or returned by
 // it (the complaint is about the same nuisance its case was re-routed
 // for), and at the same place: the complaint's hotspot, or for a case
-// without a hotspot the same place key or a point within the radius. A
-// case of a hotspot the detector merged into the complaint's is judged as
-// one without a hotspot: it is the case of its own place, which is now
-// part of the complaint's hotspot, and a complaint there joins it instead
-// of opening a second case at the same place or joining the hotspot's
-// case far away. The hotspot's cases come first, then the nearest, then
-// the oldest.
+// without a hotspot the same place key (within place.KeyReach when both
+// have points) or a point within the radius. A case of a hotspot the
+// detector merged into the complaint's is judged as one without a
+// hotspot: it is the case of its own place, which is now part of the
+// complaint's hotspot, and a complaint there joins it instead of opening
+// a second case at the same place or joining the hotspot's case far
+// away. The hotspot's cases come first, then the nearest, then the
+// oldest.
 func (f *finding) best(p placement) *candidate {
 	var best *candidate
 	var bestDist float64
@@ -305,16 +307,19 @@ func (p placement) matches(c *candidate) (float64, bool) {
 	if !samePlace && c.HotspotID != "" && p.hotspot != "" && c.mergedInto != p.hotspot {
 		return 0, false // another hotspot is another place
 	}
-	samePlace = samePlace || (p.ev.PlaceKey != "" && c.PlaceKey == p.ev.PlaceKey)
-	if !samePlace && (p.ev.Lon == nil || c.Lat == nil ||
+	sameKey := p.ev.PlaceKey != "" && c.PlaceKey == p.ev.PlaceKey
+	if !samePlace && !sameKey && (p.ev.Lon == nil || c.Lat == nil ||
 		math.Abs(*c.Lat-*p.ev.Lat) > p.dLat || math.Abs(*c.Lon-*p.ev.Lon) > p.dLon) {
 		return 0, false
 	}
 	dist := math.Inf(1)
 	if p.ev.Lon != nil && c.Lon != nil && c.Lat != nil {
 		dist = geo.DistanceMeters(*p.ev.Lon, *p.ev.Lat, *c.Lon, *c.Lat)
+		if dist > place.KeyReach {
+			sameKey = false // one name for two places far apart
+		}
 	}
-	return dist, samePlace || dist <= p.radius
+	return dist, samePlace || sameKey || dist <= p.radius
 }
 
 // before reports whether case a, at distance da, comes before case b, at

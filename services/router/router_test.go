@@ -722,3 +722,33 @@ func TestAComplaintJoinsTheCaseOfAHotspotMergedIntoItsOwn(t *testing.T) {
 		t.Errorf("%d cases of hotspots %s and %s, want 2", n, a, b)
 	}
 }
+
+// One place key can name two places ("旁的在建工地" is what is left of
+// "集美街道旁的在建工地" and of "后溪镇旁的在建工地" once the administrative
+// names go): a complaint joins the case of its key only within
+// place.KeyReach of it, and farther away it is another place.
+func TestOnePlaceKeyFarApartIsTwoCases(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	at := time.Date(2024, 3, 5, 9, 0, 0, 0, shanghai)
+	const key = "旁的在建工地"
+	first := e.complaint(t, "PK1", at, 0, 0)
+	first.PlaceKey = key
+	if err := e.handle(t, first); err != nil {
+		t.Fatal(err)
+	}
+	x := e.caseOf(t, first.ComplaintID)
+	far := e.complaint(t, "PK2", at.Add(time.Hour), 5000, 0)
+	far.PlaceKey = key
+	near := e.complaint(t, "PK3", at.Add(2*time.Hour), 600, 0)
+	near.PlaceKey = key
+	if err := e.handle(t, far, near); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.caseOf(t, far.ComplaintID); got.ID == x.ID {
+		t.Errorf("a complaint 5 km from case %s joined it by their place key %q", x.ID, key)
+	}
+	if got := e.caseOf(t, near.ComplaintID); got.ID != x.ID {
+		t.Errorf("a complaint 600 m from case %s with its place key is in case %s", x.ID, got.ID)
+	}
+}
