@@ -19,8 +19,10 @@ type Address struct {
 	Conflict string
 	// Key identifies the place complained about within its district: the
 	// named place, or the rest of the address once the district and
-	// sub-district names are removed, normalised. Empty when the address
-	// holds nothing but administrative names.
+	// sub-district names are removed, normalised (with the sub-district
+	// kept when the rest is said relative to it, see key). Empty when the
+	// address holds nothing but administrative names, or a place relative
+	// to the district alone.
 	Key     string
 	Matches []Match
 }
@@ -96,7 +98,11 @@ func (m *Matcher) Geocode(address string) Address {
 	return a
 }
 
-// key builds Address.Key.
+// key builds Address.Key. What is left of the address once its
+// administrative names go names the place, unless it is said relative to
+// them ("集美街道旁的在建工地", "后溪镇附近的街心公园"): then the
+// sub-district stays, by its full name, and without one the rest names no
+// place of its own.
 func (m *Matcher) key(a Address) string {
 	if a.Place != nil {
 		return Normalize(a.Place.Name)
@@ -111,5 +117,27 @@ func (m *Matcher) key(a Address) string {
 		last = mt.End
 	}
 	b.WriteString(a.Normalized[last:])
-	return b.String()
+	rest := b.String()
+	if !relative(rest) {
+		return rest
+	}
+	if a.Subdistrict == nil {
+		return ""
+	}
+	return Normalize(a.Subdistrict.Name) + rest
+}
+
+// relativeWords begin a description of a place by where it is from
+// another: beside, near, opposite, downstairs of...
+var relativeWords = []string{"旁边", "旁", "附近", "对面", "楼下", "楼上", "隔壁", "周边", "周围", "底商", "沿街", "后面", "门口", "边上"}
+
+// relative reports whether rest describes a place from an anchor the
+// address named before it.
+func relative(rest string) bool {
+	for _, w := range relativeWords {
+		if strings.HasPrefix(rest, w) {
+			return true
+		}
+	}
+	return false
 }

@@ -98,6 +98,11 @@ func TestGeocode(t *testing.T) {
 		{"former town name", "同安区新民镇建设路", "tongan", "新民街道", "", false, "建设路"},
 		{"merged name", "新沧街道工地", "haicang", "海沧街道", "", false, "工地"},
 		{"short sub-district", "厦港社区3号楼", "siming", "厦港街道", "", false, "社区3号楼"},
+		// A place said relative to its sub-district keeps it: without it,
+		// the sites beside every sub-district would share one key.
+		{"relative to a sub-district", "厦门市集美区集美街道集美街道旁的在建工地", "jimei", "集美街道", "", false, "集美街道旁的在建工地"},
+		{"relative to a short sub-district name", "厦港附近的街心公园", "siming", "厦港街道", "", false, "厦港街道附近的街心公园"},
+		{"relative to the district alone", "集美区楼下的音乐餐吧", "jimei", "", "", false, ""},
 		{"place", "厦门大学附属第一医院门口", "siming", "", "厦门大学附属第一医院", false, "厦门大学附属第一医院"},
 		{"place beats district alias", "集美大学附近", "jimei", "", "集美大学", false, "集美大学"},
 		{"full width", "思明区　厦港街道１２号", "siming", "厦港街道", "", false, "12号"},
