@@ -89,6 +89,21 @@ func logEvents(ctx context.Context, pool *pgxpool.Pool, complaints int, progress
 		return
 	}
 	progress("hotspots merged into others: %d; their cases: %d, joined by a complaint after the merge: %d", merged, cases, joined)
+	// A case is a place: how far its complaints are from its point says
+	// how well the hotspots and place keys the router trusts keep to one.
+	var placed, far int64
+	var p99 *float64
+	if err := pool.QueryRow(ctx, `/* pipebench */ WITH d AS (
+			SELECT sqrt(power((l.lon - k.lon) * 111320 * cos(radians(k.lat)), 2) + power((l.lat - k.lat) * 110574, 2)) AS m
+			FROM case_complaints cc JOIN cases k ON k.id = cc.case_id JOIN locations l ON l.complaint_id = cc.complaint_id
+			WHERE l.lon IS NOT NULL AND k.lon IS NOT NULL)
+		SELECT count(*), count(*) FILTER (WHERE m > 1000), percentile_cont(0.99) WITHIN GROUP (ORDER BY m) FROM d`).Scan(&placed, &far, &p99); err != nil {
+		progress("distance of complaints from their cases: %v", err)
+		return
+	}
+	if p99 != nil {
+		progress("complaints more than 1 km from their case's point: %d of %d; p99 of the distance %.0f m", far, placed, *p99)
+	}
 }
 
 // walMark is the server's WAL counters at the start of a run.
