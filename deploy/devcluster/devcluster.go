@@ -245,7 +245,9 @@ func (c *Cluster) Service(name string) *Proc {
 	return c.Services[i]
 }
 
-func freeAddr() (string, error) {
+// freeAddr is a loopback address free when it is chosen; a variable so
+// that a test can hand out a taken one.
+var freeAddr = func() (string, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return "", err
@@ -314,19 +316,68 @@ func Start(ctx context.Context, cfg Config) (c *Cluster, err error) {
 			return c, err
 		}
 	}
-	for _, p := range c.Services {
-		if err := c.WaitReady(ctx, p, 90*time.Second); err != nil {
-			return c, err
+	for i := 0; i < len(c.Services); i++ {
+		for attempt := 1; ; attempt++ {
+			p := c.Services[i]
+			err := c.WaitReady(ctx, p, 90*time.Second)
+			if err == nil {
+				break
+			}
+			// A service whose free port was taken before it bound it
+			// exits: it starts again on another.
+			if p.Running() || cfg.Addrs[p.Name] != "" || attempt == startAttempts {
+				return c, err
+			}
+			c.cfg.Log.Warn("service exited while starting, starting it on a new port", zap.String("service", p.Name), zap.Error(err))
+			if err := c.startService(p.Name); err != nil {
+				return c, err
+			}
+			last := len(c.Services) - 1
+			c.Services[i] = c.Services[last] // the new process takes the old one's place
+			c.Services = c.Services[:last]
 		}
 	}
 	return c, nil
 }
+
+// startAttempts is how many times the NATS nodes, and each service, are
+// started on new ports when one exits while starting: the ports are free
+// when chosen, but another process (a test beside this one) may take one
+// before the process binds it.
+const startAttempts = 3
 
 func (c *Cluster) startNATS(ctx context.Context) error {
 	auth, err := deploy.NATS.ReadFile(deploy.AuthorizationFile)
 	if err != nil {
 		return err
 	}
+	for attempt := 1; ; attempt++ {
+		err := c.startNATSOnce(ctx, auth)
+		if err == nil {
+			c.cfg.Log.Info("nats cluster ready", zap.Strings("urls", c.natsURLs))
+			return nil
+		}
+		exited := slices.ContainsFunc(c.NATS, func(p *Proc) bool { return !p.Running() })
+		if !exited || attempt == startAttempts {
+			return err
+		}
+		c.cfg.Log.Warn("nats node exited while starting, starting the cluster on new ports", zap.Int("attempt", attempt), zap.Error(err))
+		for _, p := range c.NATS {
+			_ = p.Stop(10 * time.Second)
+		}
+		for _, p := range c.NATS {
+			if err := os.RemoveAll(filepath.Join(c.cfg.Dir, p.Name)); err != nil {
+				return fmt.Errorf("%s: %w", p.Name, err)
+			}
+		}
+		c.NATS, c.natsURLs, c.monitor = nil, nil, nil
+	}
+}
+
+// startNATSOnce starts the cluster's NATS nodes on ports free now and
+// waits until each serves JetStream.
+func (c *Cluster) startNATSOnce(ctx context.Context, auth []byte) error {
+	var err error
 	type ports struct{ client, route, http string }
 	ps := make([]ports, Nodes)
 	for i := range ps {
@@ -387,14 +438,30 @@ include ./authorization.conf
 			return err
 		}
 	}
-	c.cfg.Log.Info("nats cluster ready", zap.Strings("urls", c.natsURLs))
 	return nil
 }
 
-// WaitNATS waits until node i serves JetStream.
+// WaitNATS waits until node i serves JetStream. A node that exits fails
+// the wait at once; the error ends with the tail of the node's log.
 func (c *Cluster) WaitNATS(ctx context.Context, i int, timeout time.Duration) error {
+	p := c.NATS[i]
 	url := "http://" + c.monitor[i] + "/healthz?js-enabled-only=true"
-	return poll(ctx, timeout, c.NATS[i].Name+" healthy", func() bool { return httpOK(url) })
+	var exited bool
+	err := poll(ctx, timeout, p.Name+" healthy", func() bool {
+		exited = !p.Running()
+		return exited || httpOK(url)
+	})
+	if err == nil && exited {
+		err = fmt.Errorf("%s exited", p.Name)
+	}
+	if err != nil {
+		b, _ := os.ReadFile(p.LogFile())
+		if len(b) > 2000 {
+			b = b[len(b)-2000:]
+		}
+		return fmt.Errorf("%w; the end of its log:\n%s", err, b)
+	}
+	return nil
 }
 
 // WaitJetStream waits until the cluster answers JetStream requests with
@@ -481,16 +548,17 @@ func (c *Cluster) startService(name string) error {
 	return nil
 }
 
-// WaitReady waits until the service answers /readyz.
+// WaitReady waits until the service answers /readyz. A service that
+// exits fails the wait at once.
 func (c *Cluster) WaitReady(ctx context.Context, p *Proc, timeout time.Duration) error {
+	var exited bool
 	err := poll(ctx, timeout, p.Name+" ready", func() bool {
-		select {
-		case <-p.done:
-			return false
-		default:
-		}
-		return httpOK("http://" + p.Addr + "/readyz")
+		exited = !p.Running()
+		return exited || httpOK("http://"+p.Addr+"/readyz")
 	})
+	if err == nil && exited {
+		err = fmt.Errorf("%s exited", p.Name)
+	}
 	if err != nil {
 		return fmt.Errorf("%w (log: %s)", err, p.log)
 	}

@@ -1,0 +1,116 @@
+package devcluster
+
+import (
+	"context"
+	"encoding/base64"
+	"net"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/xiamen-eeb/nuisance/deploy"
+	"github.com/xiamen-eeb/nuisance/internal/pgtest"
+)
+
+// A port chosen free may be taken before its node binds it (by a test
+// beside this one): the node exits, and the cluster starts again on new
+// ports instead of waiting a minute for a node that is gone.
+func TestNATSStartsAgainWhenANodesPortIsTaken(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	repo, bin := build(t, ctx, nil)
+	taken, calls := takeAddr(t, 7) // the third node's client address, in the first attempt
+
+	c := &Cluster{cfg: Config{Repo: repo, Dir: t.TempDir(), Bin: bin, Log: zap.NewNop()}, passwords: map[string]string{}}
+	for _, u := range deploy.Users() {
+		c.passwords[u] = password()
+	}
+	defer c.Stop()
+	if err := c.startNATS(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if *calls < 18 {
+		t.Errorf("%d addresses chosen, want a second attempt's 9 after the first's", *calls)
+	}
+	if len(c.NATS) != Nodes {
+		t.Fatalf("%d nodes, want %d", len(c.NATS), Nodes)
+	}
+	for _, p := range c.NATS {
+		if !p.Running() {
+			t.Errorf("%s is not running", p.Name)
+		}
+	}
+	if slices.Contains(c.natsURLs, "nats://"+taken.Addr().String()) {
+		t.Errorf("a node listens on the taken address %s", taken.Addr())
+	}
+	if _, err := os.Stat(filepath.Join(c.cfg.Dir, "nats-3", "node.conf")); err != nil {
+		t.Errorf("the second attempt's configuration: %v", err)
+	}
+}
+
+// So may a service's: it exits, and starts again on another port.
+func TestServiceStartsAgainWhenItsPortIsTaken(t *testing.T) {
+	const service = "reporter"
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	repo, bin := build(t, ctx, []string{service})
+	taken, calls := takeAddr(t, 3*Nodes+1) // the service's, after the nodes' three each
+
+	c, err := Start(ctx, Config{Repo: repo, Dir: t.TempDir(), Bin: bin, DatabaseURL: pgtest.DSN(t), Services: []string{service},
+		Env: []string{"HOTLINE_SECRET=whsec_" + base64.StdEncoding.EncodeToString([]byte("a secret of thirty-two bytes ...")), "LOG_LEVEL=warn"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Stop()
+	if *calls < 3*Nodes+2 {
+		t.Errorf("%d addresses chosen, want a second one for %s", *calls, service)
+	}
+	p := c.Service(service)
+	if p == nil || !p.Running() || p.Addr == taken.Addr().String() || len(c.Services) != 1 {
+		t.Fatalf("services %v: want one %s running on a port of its own", c.Services, service)
+	}
+	if !httpOK("http://" + p.Addr + "/readyz") {
+		t.Errorf("%s at %s is not ready", service, p.Addr)
+	}
+}
+
+// build builds nats-server and the services into a temporary directory
+// and returns the module's root and that directory.
+func build(t *testing.T, ctx context.Context, services []string) (repo, bin string) {
+	t.Helper()
+	repo, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin = filepath.Join(t.TempDir(), "bin")
+	if err := Build(ctx, repo, bin, services); err != nil {
+		t.Fatal(err)
+	}
+	return repo, bin
+}
+
+// takeAddr makes the nth address freeAddr chooses one a listener of the
+// test holds, for the rest of the test, and counts the addresses chosen.
+func takeAddr(t *testing.T, nth int) (net.Listener, *int) {
+	t.Helper()
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { taken.Close() })
+	free := freeAddr
+	calls := 0
+	freeAddr = func() (string, error) {
+		calls++
+		if calls == nth {
+			return taken.Addr().String(), nil
+		}
+		return free()
+	}
+	t.Cleanup(func() { freeAddr = free })
+	return taken, &calls
+}
