@@ -12,12 +12,14 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	mrand "math/rand/v2"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -245,15 +247,50 @@ func (c *Cluster) Service(name string) *Proc {
 	return c.Services[i]
 }
 
-// freeAddr is a loopback address free when it is chosen; a variable so
-// that a test can hand out a taken one.
+// freeAddr is a loopback address free when it is chosen, on a port below
+// the kernel's range for the local ports of outgoing connections: the
+// clients connecting all the while (and reconnecting to a node stopped
+// for a fault) cannot take it before, or while, its process binds it. A
+// variable so that a test can hand out a taken one.
 var freeAddr = func() (string, error) {
+	if lo := ephemeralLow(); lo > minPort+1000 {
+		for range 100 {
+			ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", minPort+mrand.IntN(lo-minPort)))
+			if err != nil {
+				continue // taken: try another
+			}
+			defer ln.Close()
+			return ln.Addr().String(), nil
+		}
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return "", err
 	}
 	defer ln.Close()
 	return ln.Addr().String(), nil
+}
+
+// minPort is the lowest port freeAddr chooses, above the well-known and
+// the usual services' ports (PostgreSQL's 5432, NATS's 4222, 8080).
+const minPort = 10000
+
+// ephemeralLow is the first port of the kernel's range for the local
+// ports of outgoing connections; 0 where it cannot be read.
+func ephemeralLow() int {
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return 0
+	}
+	lo, err := strconv.Atoi(f[0])
+	if err != nil {
+		return 0
+	}
+	return lo
 }
 
 func password() string {

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"testing"
 	"time"
 
@@ -113,4 +114,26 @@ func takeAddr(t *testing.T, nth int) (net.Listener, *int) {
 	}
 	t.Cleanup(func() { freeAddr = free })
 	return taken, &calls
+}
+
+// The cluster's ports are below the kernel's range for outgoing
+// connections' local ports, which no connecting client can take.
+func TestFreeAddrIsBelowTheOutgoingRange(t *testing.T) {
+	lo := ephemeralLow()
+	if lo <= minPort+1000 {
+		t.Skipf("the outgoing range starts at %d: free ports come from the kernel", lo)
+	}
+	for range 20 {
+		addr, err := freeAddr()
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, port, err := net.SplitHostPort(addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p, _ := strconv.Atoi(port); p < minPort || p >= lo {
+			t.Errorf("port %d outside [%d, %d)", p, minPort, lo)
+		}
+	}
 }
