@@ -628,7 +628,7 @@ func tapLive(sel string) chromedp.Action[chromedp.Void] {
 // left the document.
 func isDetached(err error) bool {
 	msg := err.Error()
-	for _, s := range []string{"Could not find node with given id", "No node with given id", "Node is detached", "Cannot find context with specified id"} {
+	for _, s := range []string{"Could not find node with given id", "No node with given id", "Node is detached"} {
 		if strings.Contains(msg, s) {
 			return true
 		}

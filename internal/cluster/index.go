@@ -161,21 +161,14 @@ func (ix *index) remove(n *node) {
 	}
 }
 
-// pair returns whether a and b are neighbours and their distance for the
-// choice of a nearest core: 0 at the same place key (within
-// place.KeyReach of each other when both have points), else metres. cosLat
-// is the cosine of a's |latitude| plus its category's largest radius.
+// pair returns whether two located points of different place keys are
+// neighbours, and their distance in metres; cosLat is the cosine of a's
+// |latitude| plus its category's largest radius. Points of one key are
+// neighbours through the index's places (see neighbours).
 func pair(a, b *node, cosLat float64) (bool, float64) {
 	w := max(a.params.w, b.params.w)
 	if dt := a.at - b.at; dt > w || -dt > w {
 		return false, 0
-	}
-	sameKey := a.key != "" && a.key == b.key
-	if !a.located() || !b.located() {
-		return sameKey, 0
-	}
-	if sameKey && geo.DistanceMeters(a.lon, a.lat, b.lon, b.lat) <= place.KeyReach {
-		return true, 0
 	}
 	r := max(a.params.r, b.params.r)
 	if math.Abs(a.lat-b.lat)*metresPerDegree > r {

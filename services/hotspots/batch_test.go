@@ -21,7 +21,7 @@ func engineCount(t *testing.T, s *Service, id string) int {
 	t.Helper()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.engine == nil || s.stale {
+	if s.engine == nil || s.stale() {
 		t.Fatalf("engine not in step with the database")
 	}
 	h, ok := s.engine.Hotspot(id)

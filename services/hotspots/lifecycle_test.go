@@ -164,7 +164,7 @@ func TestTickStoresEveryHotspotItChangesButARefusedOne(t *testing.T) {
 	stale := func() bool {
 		e.svc.mu.Lock()
 		defer e.svc.mu.Unlock()
-		return e.svc.stale
+		return e.svc.stale()
 	}
 	if stale() {
 		t.Error("the engine is marked for rebuilding after one refusal")
@@ -217,7 +217,7 @@ func TestTickOvertakenByAComplaintKeepsTheEngine(t *testing.T) {
 	}
 	h, _ := hotspot(t, e.pool, hs)
 	e.svc.mu.Lock()
-	stale := e.svc.stale
+	stale := e.svc.stale()
 	mem, _ := e.svc.engine.Hotspot(hs)
 	e.svc.mu.Unlock()
 	if h.Status == "cooling" || h.Count != 4 {

@@ -262,7 +262,7 @@ func TestRebuildOutlastingTheBatchDeadlineIsNotRepeated(t *testing.T) {
 
 	rebuilt := 0
 	e.svc.mu.Lock()
-	e.svc.stale = true // a batch failed after the engine moved
+	e.svc.markStale("a batch failed after the engine moved")
 	e.svc.afterRebuild = func() {
 		rebuilt++
 		time.Sleep(400 * time.Millisecond) // a rebuild longer than the batch may take

@@ -87,9 +87,9 @@ type Service struct {
 	mu     sync.Mutex
 	engine *cluster.Engine
 	store  *memberStore
-	// stale says the engine may hold decisions the database does not:
-	// rebuild it before the next use, for the reason staleWhy (logged).
-	stale    bool
+	// staleWhy, when set, says why the engine may hold decisions the
+	// database does not: it is rebuilt before its next use, and the
+	// reason logged (see stale).
 	staleWhy string
 	// lastXact is the transaction of the last batch of located complaints;
 	// when it turns out not to have committed, the engine is rebuilt.
@@ -161,9 +161,9 @@ func New(cfg Config, pool *pgxpool.Pool, js jetstream.JetStream, log *zap.Logger
 	}
 	s := &Service{
 		cfg: cfg, cluster: cc, pool: pool, js: js, log: log,
-		durable: Durable(ds),
-		store:   &memberStore{},
-		stale:   true,
+		durable:  Durable(ds),
+		store:    &memberStore{},
+		staleWhy: "start",
 	}
 	return s, nil
 }

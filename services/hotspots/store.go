@@ -1,6 +1,7 @@
 package hotspots
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"time"
@@ -176,16 +177,9 @@ func (s *Service) loadState(ctx context.Context, q querier) ([]cluster.Member, [
 // engine's memory for the time of the rebuild. A rebuild that fails
 // leaves no engine, and the next batch rebuilds again.
 func (s *Service) rebuild(ctx context.Context, q querier) error {
-	why := s.staleWhy
-	switch {
-	case why != "":
-	case s.engine == nil:
-		why = "start"
-	default:
-		why = "asked"
-	}
+	why := cmp.Or(s.staleWhy, "asked") // "start" when the service is new
 	start := time.Now()
-	s.engine, s.stale = nil, true
+	s.engine, s.staleWhy = nil, why
 	members, hs, err := s.loadState(ctx, q)
 	if err != nil {
 		return fmt.Errorf("restore engine: %w", err)
@@ -198,7 +192,7 @@ func (s *Service) rebuild(ctx context.Context, q querier) error {
 	if err := e.Restore(members, hs); err != nil {
 		return fmt.Errorf("restore engine: %w", err)
 	}
-	s.engine, s.stale, s.staleWhy = e, false, ""
+	s.engine, s.staleWhy = e, ""
 	rebuilds.WithLabelValues(why).Inc()
 	// Past the start, a rebuild follows a failure, and stalls the
 	// detector for its time: operators hear of it.
@@ -247,7 +241,7 @@ func (s *Service) syncForBatch(ctx context.Context, tx pgx.Tx) error {
 	if xact != s.lastXact && last != "committed" {
 		s.markStale("the last batch did not commit")
 	}
-	if s.stale || s.engine == nil {
+	if s.stale() || s.engine == nil {
 		// At the first call in tx, tx has written nothing of the engine's
 		// and the engine is rebuilt from what is committed, whatever
 		// becomes of tx; later calls in tx (one complaint per savepoint)
@@ -274,14 +268,17 @@ func (s *Service) syncForBatch(ctx context.Context, tx pgx.Tx) error {
 	return nil
 }
 
-// markStale asks for a rebuild before the engine's next use. The caller
-// holds s.mu.
+// markStale asks for a rebuild before the engine's next use; the first
+// reason asked stands. The caller holds s.mu.
 func (s *Service) markStale(why string) {
-	if !s.stale {
+	if !s.stale() {
 		s.staleWhy = why
 	}
-	s.stale = true
 }
+
+// stale reports whether the engine must be rebuilt before its next use.
+// The caller holds s.mu.
+func (s *Service) stale() bool { return s.staleWhy != "" }
 
 // rebuildTimeout bounds one rebuild of the engine from PostgreSQL.
 const rebuildTimeout = 10 * time.Minute

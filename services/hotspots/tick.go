@@ -60,7 +60,7 @@ func (s *Service) TickOnce(ctx context.Context) (int, error) {
 		s.mu.Unlock()
 		return 0, err
 	}
-	if s.engine == nil || s.stale {
+	if s.engine == nil || s.stale() {
 		s.mu.Unlock()
 		return 0, nil // a batch in progress will rebuild the engine first
 	}
@@ -213,7 +213,7 @@ func (s *Service) syncForTick(ctx context.Context) (inFlight bool, err error) {
 	default:
 		s.markStale("the last batch did not commit")
 	}
-	if s.stale || s.engine == nil {
+	if s.stale() || s.engine == nil {
 		return false, s.rebuild(ctx, s.pool)
 	}
 	return false, nil
