@@ -259,8 +259,10 @@ type finding struct {
 // same district and category, held by the complaint's team or returned by
 // it (the complaint is about the same nuisance its case was re-routed
 // for), and at the same place: the complaint's hotspot, or for a case
-// without a hotspot the same place key (within place.KeyReach when both
-// have points) or a point within the radius. A case of a hotspot the
+// without a hotspot the same place key or a point within the radius; a
+// hotspot or a place key joins only within place.KeyReach when both have
+// points, so a complaint of a hotspot far from each of its cases opens
+// another case of the hotspot. A case of a hotspot the
 // detector merged into the complaint's is judged as one without a
 // hotspot: it is the case of its own place, which is now part of the
 // complaint's hotspot, and a complaint there joins it instead of opening
@@ -316,7 +318,10 @@ func (p placement) matches(c *candidate) (float64, bool) {
 	if p.ev.Lon != nil && c.Lon != nil && c.Lat != nil {
 		dist = geo.DistanceMeters(*p.ev.Lon, *p.ev.Lat, *c.Lon, *c.Lat)
 		if dist > place.KeyReach {
-			sameKey = false // one name for two places far apart
+			// One name, or one hotspot, for places far apart: a chain
+			// of complaints can grow a hotspot across a district, and
+			// its case is the site an officer visits, not the chain.
+			sameKey, samePlace = false, false
 		}
 	}
 	return dist, samePlace || sameKey || dist <= p.radius

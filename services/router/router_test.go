@@ -752,3 +752,51 @@ func TestOnePlaceKeyFarApartIsTwoCases(t *testing.T) {
 		t.Errorf("a complaint 600 m from case %s with its place key is in case %s", x.ID, got.ID)
 	}
 }
+
+// A hotspot that grew across a district by a chain of complaints is still
+// one hotspot, but its case is a site: a complaint of the hotspot far from
+// each of its cases opens another case of the hotspot, and later
+// complaints join the case near them.
+func TestAHotspotsCaseFarAwayIsAnotherCase(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	at := time.Date(2024, 3, 5, 9, 0, 0, 0, shanghai)
+	hs := "hs_siming_far"
+	inHotspot := func(ticket string, h time.Duration, east float64) event.ComplaintClustered {
+		ev := e.complaint(t, ticket, at.Add(h), east, 0)
+		ev.HotspotID = &hs
+		return ev
+	}
+	first := inHotspot("F1", 0, 0)
+	if err := e.handle(t, first); err != nil {
+		t.Fatal(err)
+	}
+	x := e.caseOf(t, first.ComplaintID)
+	far, farther, near := inHotspot("F2", time.Hour, 5000), inHotspot("F3", 2*time.Hour, 5300), inHotspot("F4", 3*time.Hour, 600)
+	if err := e.handle(t, far, farther, near); err != nil {
+		t.Fatal(err)
+	}
+	y := e.caseOf(t, far.ComplaintID)
+	if y.ID == x.ID {
+		t.Fatalf("a complaint 5 km from case %s joined it by their hotspot", x.ID)
+	}
+	if y.HotspotID != hs {
+		t.Errorf("the far case's hotspot %q, want %q", y.HotspotID, hs)
+	}
+	if got := e.caseOf(t, farther.ComplaintID); got.ID != y.ID {
+		t.Errorf("a complaint 300 m from case %s is in case %s", y.ID, got.ID)
+	}
+	if got := e.caseOf(t, near.ComplaintID); got.ID != x.ID {
+		t.Errorf("a complaint of the hotspot 600 m from case %s is in case %s", x.ID, got.ID)
+	}
+	// Without a point, a complaint of the hotspot cannot be placed nearer
+	// one case than the other, and joins the hotspot's case.
+	noPoint := inHotspot("F5", 4*time.Hour, 0)
+	noPoint.Lon, noPoint.Lat = nil, nil
+	if err := e.handle(t, noPoint); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.caseOf(t, noPoint.ComplaintID); got.ID != x.ID && got.ID != y.ID {
+		t.Errorf("a complaint of the hotspot without a point opened case %s", got.ID)
+	}
+}
