@@ -334,12 +334,12 @@ func (e *Engine) cluster(tx *txn, p *node) {
 		nb = append(nb, edge{q, d})
 		p.count++
 		q.count++
-		if !q.core && q.count >= q.params.min {
+		if !q.core && q.count >= q.params.min && q.located() {
 			q.core, q.hasNear, q.nearID = true, false, ""
 			newCores = append(newCores, q)
 		}
 	})
-	if p.count >= p.params.min {
+	if p.count >= p.params.min && p.located() {
 		p.core = true
 		newCores = append(newCores, p)
 	}

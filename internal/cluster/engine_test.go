@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -186,7 +187,10 @@ func TestPlaceKeyWithoutCoordinates(t *testing.T) {
 	located := at("k3", 0, 0, days0(2))
 	located.PlaceKey = "思明区湖滨南路100号"
 	r := mustAdd(t, e, s, located)
-	if r.HotspotID != "hs_k1" || r.Hotspots[0].Count != 3 {
+	// The complaints without a point count towards the place's density,
+	// and the one with a point is its core (see
+	// TestAComplaintWithoutAPointBridgesNoSites).
+	if r.HotspotID != "hs_k3" || r.Hotspots[0].Count != 3 {
 		t.Fatalf("same place key: %+v", r)
 	}
 	for _, m := range s.Members() {
@@ -220,6 +224,41 @@ func TestOnePlaceKeyFarApartIsTwoPlaces(t *testing.T) {
 	r := mustAdd(t, e, s, near2)
 	if r.HotspotID != "hs_k1" {
 		t.Fatalf("complaints %.0f m from a site with its key: hotspot %q, want hs_k1", place.KeyReach-100, r.HotspotID)
+	}
+}
+
+// A complaint without a point is at every place its key names: "地铁3号线
+// 施工工地" is a site on each stretch of the line. It counts towards the
+// density of each, and joins one, but is never a core point, through which
+// the sites would become one hotspot.
+func TestAComplaintWithoutAPointBridgesNoSites(t *testing.T) {
+	t.Parallel()
+	e, s := setup(t)
+	const key = "地铁3号线施工工地"
+	site := func(id string, east float64, d float64) Point {
+		p := at(id, east, 0, days0(d))
+		p.PlaceKey = key
+		return p
+	}
+	for i, east := range []float64{0, 5000, 0, 5000} {
+		mustAdd(t, e, s, site(fmt.Sprintf("k%d", i+1), east+float64(i), float64(i)))
+	}
+	noPoint := func(id string, d float64) Point {
+		return Point{ID: id, Category: "noise", District: "siming", PlaceKey: key, At: days0(d)}
+	}
+	mustAdd(t, e, s, noPoint("n1", 4))
+	mustAdd(t, e, s, noPoint("n2", 5))
+	parts := storePartition(s)
+	if len(parts) != 2 {
+		t.Fatalf("two sites 5 km apart and two complaints naming both without a point: %v, want two hotspots", parts)
+	}
+	for _, part := range parts {
+		if strings.Contains(part, "k1") == strings.Contains(part, "k2") {
+			t.Fatalf("hotspots %v: want the sites apart", parts)
+		}
+	}
+	if n := len(strings.Split(parts[0], ",")) + len(strings.Split(parts[1], ",")); n != 6 {
+		t.Fatalf("hotspots %v hold %d complaints, want all 6", parts, n)
 	}
 }
 

@@ -132,7 +132,7 @@ func reference(cfg Config, pts []Point) []string {
 				}
 			}
 		}
-		ps[i].core = len(adj[i])+1 >= ps[i].min
+		ps[i].core = len(adj[i])+1 >= ps[i].min && ps[i].Lon != nil
 	}
 	comps := 0
 	for i := range ps {

@@ -77,7 +77,7 @@ func (e *Engine) settle(ns []*node) {
 	for _, n := range ns {
 		n.count = 1
 		e.ix.neighbours(n, func(*node, float64) { n.count++ })
-		n.core = n.count >= n.params.min
+		n.core = n.count >= n.params.min && n.located()
 	}
 	for _, n := range ns {
 		if n.core {
