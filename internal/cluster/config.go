@@ -17,11 +17,12 @@ const day = 24 * time.Hour
 // Params are the space-time neighbourhood of one category or subcategory:
 // two complaints are neighbours when they are at most RadiusM metres apart
 // (or name the same place) and at most Window apart in time; a complaint
-// with a point and at least MinCount complaints (itself included) in its
+// with at least MinCount complaints (itself included) in its
 // neighbourhood is a core point of a hotspot. A complaint without a point
-// is at every place its key names, so it is never a core point: it counts
-// in its neighbours' neighbourhoods and joins a hotspot as a border point,
-// but cannot connect two sites that share a name.
+// is at every place its key names: it counts in its neighbours'
+// neighbourhoods, but only complaints without a point count in its own,
+// so sites with points that share its name do not make it a core point
+// that would connect them (see counts).
 type Params struct {
 	RadiusM  float64
 	Window   time.Duration

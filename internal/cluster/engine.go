@@ -332,14 +332,18 @@ func (e *Engine) cluster(tx *txn, p *node) {
 	p.count = 1
 	e.ix.neighbours(p, func(q *node, d float64) {
 		nb = append(nb, edge{q, d})
-		p.count++
-		q.count++
-		if !q.core && q.count >= q.params.min && q.located() {
-			q.core, q.hasNear, q.nearID = true, false, ""
-			newCores = append(newCores, q)
+		if counts(p, q) {
+			p.count++
+		}
+		if counts(q, p) {
+			q.count++
+			if !q.core && q.count >= q.params.min {
+				q.core, q.hasNear, q.nearID = true, false, ""
+				newCores = append(newCores, q)
+			}
 		}
 	})
-	if p.count >= p.params.min && p.located() {
+	if p.count >= p.params.min {
 		p.core = true
 		newCores = append(newCores, p)
 	}

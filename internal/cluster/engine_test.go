@@ -175,20 +175,23 @@ func TestMergeKeepsTheLargerHotspot(t *testing.T) {
 	}
 }
 
+// unlocated is a noise complaint in Siming whose address gave no point.
+func unlocated(id, key string, d float64) Point {
+	return Point{ID: id, Category: "noise", District: "siming", PlaceKey: key, At: days0(d)}
+}
+
 func TestPlaceKeyWithoutCoordinates(t *testing.T) {
 	t.Parallel()
 	e, s := setup(t)
-	addr := func(id, key string, d float64) Point {
-		return Point{ID: id, Category: "noise", District: "siming", PlaceKey: key, At: days0(d)}
-	}
-	mustAdd(t, e, s, addr("k1", "思明区湖滨南路100号", 0))
-	mustAdd(t, e, s, addr("k2", "思明区湖滨南路100号", 1))
-	mustAdd(t, e, s, addr("x1", "思明区湖滨南路102号", 1))
+	mustAdd(t, e, s, unlocated("k1", "思明区湖滨南路100号", 0))
+	mustAdd(t, e, s, unlocated("k2", "思明区湖滨南路100号", 1))
+	mustAdd(t, e, s, unlocated("x1", "思明区湖滨南路102号", 1))
 	located := at("k3", 0, 0, days0(2))
 	located.PlaceKey = "思明区湖滨南路100号"
 	r := mustAdd(t, e, s, located)
 	// The complaints without a point count towards the place's density,
-	// and the one with a point is its core (see
+	// and the one with a point is its core: for the complaints without a
+	// point, only each other count (see
 	// TestAComplaintWithoutAPointBridgesNoSites).
 	if r.HotspotID != "hs_k3" || r.Hotspots[0].Count != 3 {
 		t.Fatalf("same place key: %+v", r)
@@ -229,8 +232,9 @@ func TestOnePlaceKeyFarApartIsTwoPlaces(t *testing.T) {
 
 // A complaint without a point is at every place its key names: "地铁3号线
 // 施工工地" is a site on each stretch of the line. It counts towards the
-// density of each, and joins one, but is never a core point, through which
-// the sites would become one hotspot.
+// density of each, and joins one; the sites' complaints with points do
+// not count for it, so it does not become a core point through which the
+// sites would become one hotspot.
 func TestAComplaintWithoutAPointBridgesNoSites(t *testing.T) {
 	t.Parallel()
 	e, s := setup(t)
@@ -243,11 +247,8 @@ func TestAComplaintWithoutAPointBridgesNoSites(t *testing.T) {
 	for i, east := range []float64{0, 5000, 0, 5000} {
 		mustAdd(t, e, s, site(fmt.Sprintf("k%d", i+1), east+float64(i), float64(i)))
 	}
-	noPoint := func(id string, d float64) Point {
-		return Point{ID: id, Category: "noise", District: "siming", PlaceKey: key, At: days0(d)}
-	}
-	mustAdd(t, e, s, noPoint("n1", 4))
-	mustAdd(t, e, s, noPoint("n2", 5))
+	mustAdd(t, e, s, unlocated("n1", key, 4))
+	mustAdd(t, e, s, unlocated("n2", key, 5))
 	parts := storePartition(s)
 	if len(parts) != 2 {
 		t.Fatalf("two sites 5 km apart and two complaints naming both without a point: %v, want two hotspots", parts)
@@ -259,6 +260,29 @@ func TestAComplaintWithoutAPointBridgesNoSites(t *testing.T) {
 	}
 	if n := len(strings.Split(parts[0], ",")) + len(strings.Split(parts[1], ",")); n != 6 {
 		t.Fatalf("hotspots %v hold %d complaints, want all 6", parts, n)
+	}
+}
+
+// A place that only complaints without a point name is a hotspot once
+// enough of them name it: they count for each other.
+func TestAPlaceNamedOnlyWithoutPointsIsAHotspot(t *testing.T) {
+	t.Parallel()
+	e, s := setup(t)
+	for i, p := range []Point{
+		unlocated("a1", "思明区湖滨南路100号", 0),
+		unlocated("a2", "思明区湖滨南路100号", 1),
+		unlocated("b1", "思明区湖滨南路102号", 1),
+	} {
+		if r := mustAdd(t, e, s, p); r.HotspotID != "" {
+			t.Fatalf("complaint %d of an address without a point is in hotspot %s", i+1, r.HotspotID)
+		}
+	}
+	r := mustAdd(t, e, s, unlocated("a3", "思明区湖滨南路100号", 2))
+	if r.HotspotID != "hs_a1" || len(r.Hotspots) != 1 || r.Hotspots[0].Count != 3 {
+		t.Fatalf("three complaints naming one address without a point: %+v", r)
+	}
+	if got := storePartition(s); !equalParts(got, []string{"a1,a2,a3"}) {
+		t.Fatalf("hotspots %v, want a1,a2,a3", got)
 	}
 }
 

@@ -125,14 +125,20 @@ func reference(cfg Config, pts []Point) []string {
 	}
 	adj := make([][]int, len(ps))
 	for i := range ps {
+		count := 1
 		for j := range ps {
 			if i != j {
 				if ok, _ := nbr(ps[i], ps[j]); ok {
 					adj[i] = append(adj[i], j)
+					// Only complaints without a point count for one
+					// without a point.
+					if ps[i].Lon != nil || ps[j].Lon == nil {
+						count++
+					}
 				}
 			}
 		}
-		ps[i].core = len(adj[i])+1 >= ps[i].min && ps[i].Lon != nil
+		ps[i].core = count >= ps[i].min
 	}
 	comps := 0
 	for i := range ps {

@@ -29,7 +29,7 @@ type node struct {
 	nearD    float64
 	hs       *hotspot
 	params   *param
-	count    int32  // points in its neighbourhood, itself included
+	count    int32  // points in its neighbourhood that count for it (see counts), itself included
 	dist     uint16 // interned district
 	cat      uint8
 	core     bool
@@ -248,6 +248,15 @@ func abs64(x int64) int64 {
 	}
 	return x
 }
+
+// counts reports whether neighbour m counts towards n's neighbourhood
+// size, which makes n a core point. A complaint without a point is at
+// every place its key names; only complaints without a point count for
+// it, so that it becomes a core point where the place is named without
+// points by itself (and not merely because sites with points share its
+// name, which it would then join into one hotspot). For a complaint with
+// a point every neighbour counts.
+func counts(n, m *node) bool { return n.located() || !m.located() }
 
 // closer reports whether core c at distance d is a nearer core for n than
 // its current one: by distance, ties by id.

@@ -76,8 +76,12 @@ func (e *Engine) attach(n *node, id string) {
 func (e *Engine) settle(ns []*node) {
 	for _, n := range ns {
 		n.count = 1
-		e.ix.neighbours(n, func(*node, float64) { n.count++ })
-		n.core = n.count >= n.params.min && n.located()
+		e.ix.neighbours(n, func(m *node, _ float64) {
+			if counts(n, m) {
+				n.count++
+			}
+		})
+		n.core = n.count >= n.params.min
 	}
 	for _, n := range ns {
 		if n.core {
