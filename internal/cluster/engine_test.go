@@ -244,23 +244,42 @@ func TestAComplaintWithoutAPointBridgesNoSites(t *testing.T) {
 		p.PlaceKey = key
 		return p
 	}
-	for i, east := range []float64{0, 5000, 0, 5000} {
-		mustAdd(t, e, s, site(fmt.Sprintf("k%d", i+1), east+float64(i), float64(i)))
-	}
-	mustAdd(t, e, s, unlocated("n1", key, 4))
-	mustAdd(t, e, s, unlocated("n2", key, 5))
-	parts := storePartition(s)
-	if len(parts) != 2 {
-		t.Fatalf("two sites 5 km apart and two complaints naming both without a point: %v, want two hotspots", parts)
-	}
-	for _, part := range parts {
-		if strings.Contains(part, "k1") == strings.Contains(part, "k2") {
-			t.Fatalf("hotspots %v: want the sites apart", parts)
+	recs := map[string]Hotspot{}
+	add := func(e *Engine, p Point) {
+		for _, h := range mustAdd(t, e, s, p).Hotspots {
+			recs[h.ID] = h
 		}
 	}
-	if n := len(strings.Split(parts[0], ",")) + len(strings.Split(parts[1], ",")); n != 6 {
-		t.Fatalf("hotspots %v hold %d complaints, want all 6", parts, n)
+	for i, east := range []float64{0, 5000, 0, 5000} {
+		add(e, site(fmt.Sprintf("k%d", i+1), east+float64(i), float64(i)))
 	}
+	add(e, unlocated("n1", key, 4))
+	add(e, unlocated("n2", key, 5))
+	apart := func(when string, want int) {
+		t.Helper()
+		parts := storePartition(s)
+		if len(parts) != 2 {
+			t.Fatalf("%s: two sites 5 km apart and two complaints naming both without a point: %v, want two hotspots", when, parts)
+		}
+		for _, part := range parts {
+			if strings.Contains(part, "k1") == strings.Contains(part, "k2") {
+				t.Fatalf("%s: hotspots %v: want the sites apart", when, parts)
+			}
+		}
+		if n := len(strings.Split(parts[0], ",")) + len(strings.Split(parts[1], ",")); n != want {
+			t.Fatalf("%s: hotspots %v hold %d complaints, want all %d", when, parts, n, want)
+		}
+	}
+	apart("as they came", 6)
+	// An engine restored from the store judges them by the same rule:
+	// the next complaint at each site joins its own.
+	e2 := NewEngine(e.cfg, s)
+	if err := e2.Restore(s.Members(), slices.Collect(maps.Values(recs))); err != nil {
+		t.Fatal(err)
+	}
+	add(e2, site("k5", 10, 6))
+	add(e2, site("k6", 5010, 7))
+	apart("after a restore", 8)
 }
 
 // A place that only complaints without a point name is a hotspot once

@@ -262,13 +262,12 @@ type finding struct {
 // without a hotspot the same place key or a point within the radius; a
 // hotspot or a place key joins only within place.KeyReach when both have
 // points, so a complaint of a hotspot far from each of its cases opens
-// another case of the hotspot. A case of a hotspot the
-// detector merged into the complaint's is judged as one without a
-// hotspot: it is the case of its own place, which is now part of the
-// complaint's hotspot, and a complaint there joins it instead of opening
-// a second case at the same place or joining the hotspot's case far
-// away. The hotspot's cases come first, then the nearest, then the
-// oldest.
+// another case of the hotspot. A case of a hotspot the detector merged
+// into the complaint's is judged as one without a hotspot: it is the case
+// of its own place, which is now part of the complaint's hotspot, and a
+// complaint there joins it instead of opening a second case at the same
+// place or joining the hotspot's case far away. The hotspot's cases come
+// first, then the nearest, then the oldest.
 func (f *finding) best(p placement) *candidate {
 	var best *candidate
 	var bestDist float64
