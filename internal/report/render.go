@@ -9,6 +9,7 @@ import (
 	"io"
 	"math"
 	"strconv"
+	"strings"
 )
 
 // Formats are the renderings Render knows, as the file extensions the
@@ -71,6 +72,7 @@ var csvHeader = []string{
 	"district", "district_name", "subdistrict", "place", "lon", "lat",
 	"week_count", "previous_count", "total_count", "trend", "trend_name",
 	"status", "first_at", "last_at", "team", "team_name", "case_id", "case_status",
+	"case_count", "case_ids",
 }
 
 // renderCSV writes one row per hotspot, with a UTF-8 byte order mark so
@@ -93,6 +95,7 @@ func renderCSV(r *Report, w io.Writer) error {
 			h.FirstAt.In(shanghai).Format("2006-01-02T15:04:05Z07:00"),
 			h.LastAt.In(shanghai).Format("2006-01-02T15:04:05Z07:00"),
 			h.Team, h.TeamName, h.CaseID, h.CaseStatus,
+			strconv.Itoa(h.CaseCount), caseIDs(h.Cases),
 		}
 		if err := cw.Write(row); err != nil {
 			return err
@@ -100,6 +103,15 @@ func renderCSV(r *Report, w io.Writer) error {
 	}
 	cw.Flush()
 	return cw.Error()
+}
+
+// caseIDs joins the ids of a hotspot's listed cases with semicolons.
+func caseIDs(cs []HotspotCase) string {
+	ids := make([]string, len(cs))
+	for i, c := range cs {
+		ids[i] = c.CaseID
+	}
+	return strings.Join(ids, ";")
 }
 
 func coord(v *float64) string {

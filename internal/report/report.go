@@ -171,11 +171,31 @@ type Hotspot struct {
 	Status        string    `json:"status"` // the hotspot's lifecycle status
 	FirstAt       time.Time `json:"first_at"`
 	LastAt        time.Time `json:"last_at"`
-	// Team and CaseID name the hotspot's latest case, empty when none.
+	// Team and CaseID name the hotspot's latest case opened before the
+	// week's end, empty when none.
 	Team       string `json:"team,omitempty"`
 	TeamName   string `json:"team_name,omitempty"`
 	CaseID     string `json:"case_id,omitempty"`
 	CaseStatus string `json:"case_status,omitempty"`
+	// Cases are the hotspot's cases that were open during the week: a
+	// hotspot spread over several sites has a case at each, and the cases
+	// of the hotspots merged into it count as its own. Latest opened
+	// first, at most MaxHotspotCases; CaseCount counts them all.
+	Cases     []HotspotCase `json:"cases"`
+	CaseCount int           `json:"case_count"`
+}
+
+// MaxHotspotCases caps the cases a report lists for one hotspot.
+const MaxHotspotCases = 20
+
+// HotspotCase is one case of a hotspot, with its current status.
+type HotspotCase struct {
+	CaseID   string    `json:"case_id"`
+	Team     string    `json:"team,omitempty"`
+	TeamName string    `json:"team_name,omitempty"`
+	Status   string    `json:"status"`
+	Place    string    `json:"place,omitempty"`
+	OpenedAt time.Time `json:"opened_at"`
 }
 
 // GistarCategory is the Gi* analysis of one category.

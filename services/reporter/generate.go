@@ -275,9 +275,13 @@ func (g *gen) hotspots(ctx context.Context) error {
 		LEFT JOIN w ON w.id = h.id
 		LEFT JOIN later ON later.id = h.id
 		LEFT JOIN LATERAL (
-			SELECT id, team, status FROM cases
-			WHERE hotspot_id = h.id AND opened_at < $3
-			ORDER BY opened_at DESC, id DESC LIMIT 1
+			SELECT l.* FROM (SELECT h.id UNION ALL SELECT m.id FROM hotspots m WHERE m.merged_into = h.id) s(id)
+			CROSS JOIN LATERAL (
+				SELECT id, team, status, opened_at FROM cases
+				WHERE hotspot_id = s.id AND opened_at < $3
+				ORDER BY opened_at DESC, id DESC LIMIT 1
+			) l
+			ORDER BY l.opened_at DESC, l.id DESC LIMIT 1
 		) k ON true
 		WHERE h.status <> 'merged'`, g.prevStart, g.start, g.end)
 	if err != nil {
@@ -317,7 +321,62 @@ func (g *gen) hotspots(ctx context.Context) error {
 	slices.SortFunc(r.Hotspots, func(a, b report.Hotspot) int {
 		return cmp.Or(cmp.Compare(b.WeekCount, a.WeekCount), cmp.Compare(b.TotalCount, a.TotalCount), cmp.Compare(a.ID, b.ID))
 	})
-	return nil
+	return g.hotspotCases(ctx)
+}
+
+// hotspotCases lists each reported hotspot's cases that were open during
+// the week: opened before its end and not resolved or closed before its
+// start (a reopened case is unresolved again). A hotspot spread over several sites has a case at each, and the
+// cases of the hotspots merged into it are its own.
+func (g *gen) hotspotCases(ctx context.Context) error {
+	r := g.r
+	ids := make([]string, len(r.Hotspots))
+	at := make(map[string]int, len(r.Hotspots))
+	for i := range r.Hotspots {
+		ids[i] = r.Hotspots[i].ID
+		at[ids[i]] = i
+		r.Hotspots[i].Cases = []report.HotspotCase{}
+	}
+	rows, err := g.tx.Query(ctx, `
+		WITH hs AS (SELECT unnest($1::text[]) AS id),
+		src AS (
+			SELECT hs.id AS hid, hs.id AS src FROM hs
+			UNION ALL
+			SELECT hs.id, m.id FROM hs JOIN hotspots m ON m.merged_into = hs.id
+		), c AS (
+			SELECT src.hid, c.* FROM src JOIN cases c ON c.hotspot_id = src.src
+			WHERE COALESCE(c.resolved_at, c.closed_at) IS NULL AND c.opened_at < $3
+			UNION ALL
+			SELECT src.hid, c.* FROM src JOIN cases c ON c.hotspot_id = src.src
+			WHERE COALESCE(c.resolved_at, c.closed_at) >= $2 AND c.opened_at < $3
+		), k AS (
+			SELECT hid, id, COALESCE(team, '') AS team, status, COALESCE(place, '') AS place, opened_at,
+			       row_number() OVER (PARTITION BY hid ORDER BY opened_at DESC, id DESC) AS nth,
+			       count(*) OVER (PARTITION BY hid) AS n
+			FROM c
+		)
+		SELECT hid, id, team, status, place, opened_at, n FROM k WHERE nth <= $4 ORDER BY hid, nth`,
+		ids, g.start, g.end, report.MaxHotspotCases)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var hid string
+		var c report.HotspotCase
+		var n int
+		if err := rows.Scan(&hid, &c.CaseID, &c.Team, &c.Status, &c.Place, &c.OpenedAt, &n); err != nil {
+			return err
+		}
+		if c.Team != "" {
+			c.TeamName = g.ref.teamName(c.Team)
+		}
+		c.OpenedAt = c.OpenedAt.In(g.start.Location())
+		h := &r.Hotspots[at[hid]]
+		h.Cases = append(h.Cases, c)
+		h.CaseCount = n
+	}
+	return rows.Err()
 }
 
 // trend decides a hotspot's trend in the week, "" when the report leaves

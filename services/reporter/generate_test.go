@@ -8,8 +8,10 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/xiamen-eeb/nuisance/internal/fault"
 	"github.com/xiamen-eeb/nuisance/internal/report"
@@ -344,5 +346,107 @@ func TestGenerateRejectsBadInput(t *testing.T) {
 	}
 	if err := Render(&report.Report{Week: fixtureWeek}, "pdf", &bytes.Buffer{}); fault.KindOf(err) != fault.Invalid {
 		t.Errorf("Render(pdf): %v, want an invalid-input error", err)
+	}
+}
+
+// TestHotspotCasesAreEveryOpenSite checks that a hotspot lists every case
+// open during the week, at every site and from the hotspots merged into
+// it, latest first, and leaves out the cases finished before the week or
+// opened after it.
+func TestHotspotCasesAreEveryOpenSite(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := testenv.DB(t)
+	seed(t, pool)
+	w := func(day, hour int) time.Time { return at(t, fixtureWeek, day, hour) }
+	prev := func(day, hour int) time.Time { return at(t, "2024-W10", day, hour) }
+	next := func(day, hour int) time.Time { return at(t, "2024-W12", day, hour) }
+	if _, err := pool.Exec(ctx, `INSERT INTO hotspots (id, category, district, status, merged_into, complaint_count, first_at, last_at, lon, lat)
+		VALUES ('hs-absorbed', 'noise', 'siming', 'merged', 'hs-growing', 3, $1, $1, 118.1300, 24.4700)`, prev(1, 9)); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		id, hotspot, status, place string
+		opened                     time.Time
+		resolved                   *time.Time
+	}{
+		// Another site of the hotspot, open since last week.
+		{"case-7", "hs-growing", "accepted", "湖滨南路东段", prev(1, 9), nil},
+		// Resolved before the week: not listed.
+		{"case-8", "hs-growing", "resolved", "湖滨南路西段", prev(0, 8), ptr(prev(3, 9))},
+		// Opened after the week: not listed.
+		{"case-9", "hs-growing", "assigned", "湖滨南路工地", next(0, 9), nil},
+		// The case of a hotspot merged into it, the latest opened.
+		{"case-10", "hs-absorbed", "assigned", "湖滨北路", w(1, 9), nil},
+	} {
+		if _, err := pool.Exec(ctx, `INSERT INTO cases (id, category, district, team, status, hotspot_id, place, opened_at, resolved_at)
+			VALUES ($1, 'noise', 'siming', 'siming-urban', $2, $3, $4, $5, $6)`, c.id, c.status, c.hotspot, c.place, c.opened, c.resolved); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r, err := Generate(ctx, pool, fixtureWeek, fixtureNow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var h *report.Hotspot
+	for i := range r.Hotspots {
+		if r.Hotspots[i].ID == "hs-growing" {
+			h = &r.Hotspots[i]
+		}
+		if r.Hotspots[i].ID == "hs-absorbed" {
+			t.Error("the merged hotspot is reported on its own")
+		}
+	}
+	if h == nil {
+		t.Fatal("hs-growing is not in the report")
+	}
+	var ids []string
+	for _, c := range h.Cases {
+		ids = append(ids, c.CaseID)
+	}
+	if want := []string{"case-10", "case-1", "case-7"}; !slices.Equal(ids, want) || h.CaseCount != 3 {
+		t.Errorf("hs-growing's cases %v (%d), want %v (3)", ids, h.CaseCount, want)
+	}
+	if h.CaseID != "case-10" || h.CaseStatus != "assigned" {
+		t.Errorf("hs-growing's latest case %s (%s), want case-10 (assigned)", h.CaseID, h.CaseStatus)
+	}
+	if c := h.Cases[len(h.Cases)-1]; c.Place != "湖滨南路东段" || c.Status != "accepted" || c.TeamName != "思明区城市管理综合执法大队" || !c.OpenedAt.Equal(prev(1, 9)) {
+		t.Errorf("case-7 listed as %+v", c)
+	}
+	for _, o := range r.Hotspots {
+		if o.ID != "hs-growing" && o.CaseCount != len(o.Cases) {
+			t.Errorf("%s: %d cases listed, case_count %d", o.ID, len(o.Cases), o.CaseCount)
+		}
+	}
+
+	var csvOut, htmlOut bytes.Buffer
+	if err := Render(r, "csv", &csvOut); err != nil {
+		t.Fatal(err)
+	}
+	recs, err := csv.NewReader(strings.NewReader(strings.TrimPrefix(csvOut.String(), "\ufeff"))).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	col := map[string]int{}
+	for i, name := range recs[0] {
+		col[name] = i
+	}
+	found := false
+	for _, rec := range recs[1:] {
+		if rec[col["hotspot_id"]] == "hs-growing" {
+			found = true
+			if rec[col["case_count"]] != "3" || rec[col["case_ids"]] != "case-10;case-1;case-7" {
+				t.Errorf("CSV row of hs-growing: case_count %q case_ids %q", rec[col["case_count"]], rec[col["case_ids"]])
+			}
+		}
+	}
+	if !found {
+		t.Error("no CSV row for hs-growing")
+	}
+	if err := Render(r, "html", &htmlOut); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(htmlOut.String(), "本周涉及 3 件") {
+		t.Error("the HTML report does not say that hs-growing has 3 cases")
 	}
 }
