@@ -7,6 +7,8 @@ import (
 	"sort"
 	"sync"
 	"time"
+
+	"github.com/xiamen-eeb/nuisance/internal/place"
 )
 
 // sweepEvery is how far the newest complaint time advances between two
@@ -137,7 +139,7 @@ func (e *Engine) newNode(p Point) (*node, error) {
 		return nil, fmt.Errorf("point %s in %q: %w", p.ID, p.District, ErrOtherDistrict)
 	}
 	n := &node{
-		id: p.ID, sub: p.Subcategory, key: p.PlaceKey,
+		id: p.ID, sub: p.Subcategory, key: p.PlaceKey, vague: place.Vague(p.PlaceKey),
 		lon: math.NaN(), lat: math.NaN(), at: p.At.UnixNano(), cat: ci,
 	}
 	if p.Lon != nil {

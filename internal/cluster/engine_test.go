@@ -230,6 +230,26 @@ func TestOnePlaceKeyFarApartIsTwoPlaces(t *testing.T) {
 	}
 }
 
+// keyed is a complaint east metres from the origin on day d, naming key.
+func keyed(id, key string, east, d float64) Point {
+	p := at(id, east, 0, days0(d))
+	p.PlaceKey = key
+	return p
+}
+
+// recorder adds complaints to engines over the store s and keeps every
+// hotspot's latest record, for an engine to restore from.
+func recorder(t *testing.T, s *MemStore) (add func(*Engine, Point), recs func() []Hotspot) {
+	t.Helper()
+	m := map[string]Hotspot{}
+	add = func(e *Engine, p Point) {
+		for _, h := range mustAdd(t, e, s, p).Hotspots {
+			m[h.ID] = h
+		}
+	}
+	return add, func() []Hotspot { return slices.Collect(maps.Values(m)) }
+}
+
 // A complaint without a point is at every place its key names: "地铁3号线
 // 施工工地" is a site on each stretch of the line. It counts towards the
 // density of each, and joins one; the sites' complaints with points do
@@ -239,17 +259,8 @@ func TestAComplaintWithoutAPointBridgesNoSites(t *testing.T) {
 	t.Parallel()
 	e, s := setup(t)
 	const key = "地铁3号线施工工地"
-	site := func(id string, east float64, d float64) Point {
-		p := at(id, east, 0, days0(d))
-		p.PlaceKey = key
-		return p
-	}
-	recs := map[string]Hotspot{}
-	add := func(e *Engine, p Point) {
-		for _, h := range mustAdd(t, e, s, p).Hotspots {
-			recs[h.ID] = h
-		}
-	}
+	site := func(id string, east float64, d float64) Point { return keyed(id, key, east, d) }
+	add, recs := recorder(t, s)
 	for i, east := range []float64{0, 5000, 0, 5000} {
 		add(e, site(fmt.Sprintf("k%d", i+1), east+float64(i), float64(i)))
 	}
@@ -274,12 +285,48 @@ func TestAComplaintWithoutAPointBridgesNoSites(t *testing.T) {
 	// An engine restored from the store judges them by the same rule:
 	// the next complaint at each site joins its own.
 	e2 := NewEngine(e.cfg, s)
-	if err := e2.Restore(s.Members(), slices.Collect(maps.Values(recs))); err != nil {
+	if err := e2.Restore(s.Members(), recs()); err != nil {
 		t.Fatal(err)
 	}
 	add(e2, site("k5", 10, 6))
 	add(e2, site("k6", 5010, 7))
 	apart("after a restore", 8)
+}
+
+// A key that describes a place from a road or a sub-district ("a
+// construction site beside Guankou town") fits sites kilometres apart: it
+// links complaints without a point to each other, and nothing else.
+func TestAVagueKeyLinksNoSites(t *testing.T) {
+	t.Parallel()
+	e, s := setup(t)
+	const key = "jimei/灌口镇旁的在建工地"
+	site := func(id string, east float64, d float64) Point { return keyed(id, key, east, d) }
+	add, recs := recorder(t, s)
+	// Two sites 1.5 km apart: one key within place.KeyReach would make
+	// them one place.
+	add(e, site("a1", 0, 0))
+	add(e, site("b1", 1500, 1))
+	add(e, site("a2", 5, 2))
+	add(e, site("b2", 1505, 3))
+	if got := storePartition(s); len(got) != 0 {
+		t.Fatalf("two complaints at each of two sites named alike: hotspots %v, want none", got)
+	}
+	add(e, site("a3", 10, 4))
+	for i := range 3 {
+		add(e, unlocated(fmt.Sprintf("n%d", i+1), key, float64(5+i)))
+	}
+	if got, want := storePartition(s), []string{"a1,a2,a3", "n1,n2,n3"}; !equalParts(got, want) {
+		t.Fatalf("hotspots %v, want %v: the site, and the complaints without a point apart from it", got, want)
+	}
+	// An engine restored from the store judges them by the same rule.
+	e2 := NewEngine(e.cfg, s)
+	if err := e2.Restore(s.Members(), recs()); err != nil {
+		t.Fatal(err)
+	}
+	add(e2, site("b3", 1510, 8))
+	if got, want := storePartition(s), []string{"a1,a2,a3", "b1,b2,b3", "n1,n2,n3"}; !equalParts(got, want) {
+		t.Fatalf("after a restore: hotspots %v, want %v", got, want)
+	}
 }
 
 // A place that only complaints without a point name is a hotspot once

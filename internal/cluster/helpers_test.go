@@ -114,6 +114,14 @@ func reference(cfg Config, pts []Point) []string {
 			return false, 0
 		}
 		sameKey := a.PlaceKey != "" && a.PlaceKey == b.PlaceKey
+		if sameKey && place.Vague(a.PlaceKey) {
+			// A key that names no one place links only complaints
+			// without a point; two points are linked by distance.
+			if a.Lon == nil || b.Lon == nil {
+				return a.Lon == nil && b.Lon == nil, 0
+			}
+			sameKey = false
+		}
 		if a.Lon == nil || b.Lon == nil {
 			return sameKey, 0
 		}

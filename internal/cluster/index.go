@@ -34,6 +34,9 @@ type node struct {
 	cat      uint8
 	core     bool
 	hasNear  bool
+	// vague marks a place key that names no one place (place.Vague): it
+	// links only complaints without a point, which have nothing else.
+	vague bool
 }
 
 func (n *node) located() bool { return !math.IsNaN(n.lon) }
@@ -218,7 +221,7 @@ func (ix *index) neighbours(n *node, fn func(m *node, d float64)) {
 		for x := x0; x <= x1; x++ {
 			for y := y0; y <= y1; y++ {
 				for _, m := range window(ix.cells[cellID(n.cat, n.dist, x, y)], n.at, c.maxW) {
-					if m == n || m.dist != n.dist || m.cat != n.cat || (n.key != "" && m.key == n.key) {
+					if m == n || m.dist != n.dist || m.cat != n.cat || (n.key != "" && !n.vague && m.key == n.key) {
 						continue // same place: reported below; other cells wrapped onto this one
 					}
 					if ok, d := pair(n, m, cosLat); ok {
@@ -228,12 +231,15 @@ func (ix *index) neighbours(n *node, fn func(m *node, d float64)) {
 			}
 		}
 	}
-	if n.key == "" {
-		return
+	if n.key == "" || (n.vague && n.located()) {
+		return // a vague key links a point to nothing its distance does not
 	}
 	for _, m := range window(ix.places[placeKey{dist: n.dist, key: n.key, cat: n.cat}], n.at, c.maxW) {
 		if m == n || abs64(n.at-m.at) > max(n.params.w, m.params.w) {
 			continue
+		}
+		if n.vague && m.located() {
+			continue // one of the many places the key fits, or none of them
 		}
 		if n.located() && m.located() && geo.DistanceMeters(n.lon, n.lat, m.lon, m.lat) > place.KeyReach {
 			continue // one name for two places: far beyond any radius, so no neighbour either

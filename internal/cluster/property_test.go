@@ -17,7 +17,7 @@ func randomFeed(rng *rand.Rand, n int, spanDays float64) []Point {
 	for i := range centres {
 		centres[i] = [2]float64{rng.Float64() * 1500, rng.Float64() * 1500}
 	}
-	keys := []string{"k-market", "k-site", "k-bar", "k-school"}
+	keys := []string{"k-market", "k-site", "k-bar", "k-school", "杏林街道旁的在建工地", "莲前西路沿街的ktv"}
 	cats := []string{"noise", "noise", "dust"}
 	subs := []string{"", "", "construction"}
 	out := make([]Point, n)

@@ -131,6 +131,42 @@ func (m *Matcher) key(a Address) string {
 // another: beside, near, opposite, downstairs of...
 var relativeWords = []string{"旁边", "旁", "附近", "对面", "楼下", "楼上", "隔壁", "周边", "周围", "底商", "沿街", "后面", "门口", "边上"}
 
+// lineOrArea ends the names of anchors that are lines or areas: roads,
+// streets, sub-districts, towns.
+var lineOrArea = []string{"路", "道", "街", "镇", "乡"}
+
+// Vague reports whether a place key (with or without its "district/"
+// prefix) describes a place by where it lies from an anchor that is a
+// line or an area ("灌口镇旁的在建工地", "龙山中路沿街的KTV", "梧村街道门口的
+// 促销摊位"): such a key fits any place of its kind along or near the
+// anchor, kilometres apart, and names no one place. A key said from a
+// point ("同集中路122号附近", "阳光家园楼下的烧烤店", "五缘湾广场旁的工地")
+// names one place.
+func Vague(key string) bool {
+	if i := strings.IndexByte(key, '/'); i >= 0 {
+		key = key[i+1:]
+	}
+	for _, w := range relativeWords {
+		for off := 0; ; {
+			i := strings.Index(key[off:], w)
+			if i < 0 {
+				break
+			}
+			i += off
+			anchor, after := key[:i], key[i+len(w):]
+			if after != "" && anchor != "" {
+				for _, suffix := range lineOrArea {
+					if strings.HasSuffix(anchor, suffix) {
+						return true
+					}
+				}
+			}
+			off = i + len(w)
+		}
+	}
+	return false
+}
+
 // relative reports whether rest describes a place from an anchor the
 // address named before it.
 func relative(rest string) bool {

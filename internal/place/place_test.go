@@ -208,3 +208,32 @@ func BenchmarkGeocode(b *testing.B) {
 		i++
 	}
 }
+
+func TestVague(t *testing.T) {
+	for key, want := range map[string]bool{
+		"jimei/灌口镇旁的在建工地":     true,
+		"灌口镇旁的在建工地":           true,
+		"siming/梧村街道门口的促销摊位":  true,
+		"siming/莲前西路沿街的ktv":   true,
+		"haicang/东孚街道附近的酒吧街":  true,
+		"xiangan/新圩镇附近的夜市烧烤摊": true,
+		"tongan/同集中路122号附近":   false, // said from an address: one place
+		"jimei/杏林西路阳光家园":      false,
+		"huli/五缘湾广场旁的在建工地":    false, // a square is a point
+		"jimei/阳光家园楼下的烧烤店":    false,
+		"siming/环岛东路与交叉口":     false,
+		"huli/悦华路地铁站施工现场":     false,
+		"集美街道":                false,
+		"":                    false,
+		"jimei/孙坂南路拆迁工地":      false,
+		"湖里区厦门大厦底商的烧腊快餐店":     false,
+		"jimei/杏林街道楼下的音乐餐吧":   true,
+		"tongan/五显镇旁边的小广场":    true,
+		"jimei/后溪镇旁的在建工地":     true,
+		"siming/莲前西路旁":        false, // nothing after the word: the road itself
+	} {
+		if got := Vague(key); got != want {
+			t.Errorf("Vague(%q) = %v, want %v", key, got, want)
+		}
+	}
+}

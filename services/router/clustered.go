@@ -205,10 +205,12 @@ type placement struct {
 	radius     float64   // metres within which a point is the same place
 	dLat, dLon float64   // the radius in degrees, for the bounding box
 	since      time.Time // a resolved case reopens if resolved since
+	vague      bool      // the place key names no one place (place.Vague)
 }
 
 func (s *Service) placementOf(ev event.ComplaintClustered, dec routing.Decision) placement {
-	p := placement{ev: ev, dec: dec, radius: s.radiusOf(ev.Category, ev.Subcategory), since: ev.ReceivedAt.Add(-s.cfg.ReopenWithin)}
+	p := placement{ev: ev, dec: dec, radius: s.radiusOf(ev.Category, ev.Subcategory), since: ev.ReceivedAt.Add(-s.cfg.ReopenWithin),
+		vague: place.Vague(ev.PlaceKey)}
 	if ev.HotspotID != nil {
 		p.hotspot = *ev.HotspotID
 	}
@@ -262,12 +264,13 @@ type finding struct {
 // without a hotspot the same place key or a point within the radius; a
 // hotspot or a place key joins only within place.KeyReach when both have
 // points, so a complaint of a hotspot far from each of its cases opens
-// another case of the hotspot. A case of a hotspot the detector merged
-// into the complaint's is judged as one without a hotspot: it is the case
-// of its own place, which is now part of the complaint's hotspot, and a
-// complaint there joins it instead of opening a second case at the same
-// place or joining the hotspot's case far away. The hotspot's cases come
-// first, then the nearest, then the oldest.
+// another case of the hotspot; a vague place key (place.Vague) joins only
+// a complaint and a case that both have no point. A case of a hotspot the
+// detector merged into the complaint's is judged as one without a
+// hotspot: it is the case of its own place, which is now part of the
+// complaint's hotspot, and a complaint there joins it instead of opening
+// a second case at the same place or joining the hotspot's case far away.
+// The hotspot's cases come first, then the nearest, then the oldest.
 func (f *finding) best(p placement) *candidate {
 	var best *candidate
 	var bestDist float64
@@ -308,7 +311,8 @@ func (p placement) matches(c *candidate) (float64, bool) {
 	if !samePlace && c.HotspotID != "" && p.hotspot != "" && c.mergedInto != p.hotspot {
 		return 0, false // another hotspot is another place
 	}
-	sameKey := p.ev.PlaceKey != "" && c.PlaceKey == p.ev.PlaceKey
+	// A vague key names no one place: it joins only what has no point.
+	sameKey := p.ev.PlaceKey != "" && c.PlaceKey == p.ev.PlaceKey && (!p.vague || (p.ev.Lon == nil && c.Lon == nil))
 	if !samePlace && !sameKey && (p.ev.Lon == nil || c.Lat == nil ||
 		math.Abs(*c.Lat-*p.ev.Lat) > p.dLat || math.Abs(*c.Lon-*p.ev.Lon) > p.dLon) {
 		return 0, false

@@ -753,6 +753,53 @@ func TestOnePlaceKeyFarApartIsTwoCases(t *testing.T) {
 	}
 }
 
+// A key said from a road or a sub-district ("梧村街道旁的在建工地") fits any
+// site beside it: complaints with points join by their distance alone, and
+// the key joins only complaints and cases that both have no point.
+func TestAVaguePlaceKeyJoinsNoSite(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	at := time.Date(2024, 3, 5, 9, 0, 0, 0, shanghai)
+	const key = "siming/梧村街道旁的在建工地"
+	withKey := func(ticket string, h time.Duration, east float64) event.ComplaintClustered {
+		ev := e.complaint(t, ticket, at.Add(h), east, 0)
+		ev.PlaceKey = key
+		return ev
+	}
+	first := withKey("V1", 0, 0)
+	if err := e.handle(t, first); err != nil {
+		t.Fatal(err)
+	}
+	x := e.caseOf(t, first.ComplaintID)
+	near, other := withKey("V2", time.Hour, 20), withKey("V3", 2*time.Hour, 600)
+	if err := e.handle(t, near, other); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.caseOf(t, near.ComplaintID); got.ID != x.ID {
+		t.Errorf("a complaint 20 m from case %s is in case %s", x.ID, got.ID)
+	}
+	if got := e.caseOf(t, other.ComplaintID); got.ID == x.ID {
+		t.Errorf("a complaint 600 m from case %s joined it by the vague key %q", x.ID, key)
+	}
+	noPoint := withKey("V4", 3*time.Hour, 0)
+	noPoint.Lon, noPoint.Lat = nil, nil
+	if err := e.handle(t, noPoint); err != nil {
+		t.Fatal(err)
+	}
+	y := e.caseOf(t, noPoint.ComplaintID)
+	if y.ID == x.ID || y.ID == e.caseOf(t, other.ComplaintID).ID {
+		t.Errorf("a complaint without a point joined case %s of a site by the vague key", y.ID)
+	}
+	again := withKey("V5", 4*time.Hour, 0)
+	again.Lon, again.Lat = nil, nil
+	if err := e.handle(t, again); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.caseOf(t, again.ComplaintID); got.ID != y.ID {
+		t.Errorf("a second complaint without a point naming %q is in case %s, want %s", key, got.ID, y.ID)
+	}
+}
+
 // A hotspot that grew across a district by a chain of complaints is still
 // one hotspot, but its case is a site: a complaint of the hotspot far from
 // each of its cases opens another case of the hotspot, and later
