@@ -537,6 +537,11 @@ func TestOfficerResolvesLiveAssignmentOnPhone(t *testing.T) {
 		chromedp.WaitNotPresent(chromedp.CSS(card)),
 		tapLive(lateCard),
 		chromedp.WaitVisible(chromedp.CSS("#btn-return")),
+	)
+	if !eval(`document.querySelector("#btn-extend").hidden`) {
+		t.Error("an officer is offered 延期, which only a supervisor may grant")
+	}
+	step("return it",
 		chromedp.Click(chromedp.CSS("#btn-return")),
 		chromedp.WaitVisible(chromedp.CSS("#return-form")),
 		chromedp.SendKeys(chromedp.CSS("#return-reason"), "施工噪声夜间作业许可属生态环境部门职责"),
@@ -571,6 +576,45 @@ func TestOfficerResolvesLiveAssignmentOnPhone(t *testing.T) {
 	if !eval(`localStorage.getItem("nuisance.officer.token") === null`) {
 		t.Error("signing out left the token in localStorage")
 	}
+
+	// The district's supervisor grants a case more time (延期): a date and
+	// a reason, and the case's deadline and record show it.
+	_, supToken, err := auth.NewStore(s.pool, 0).Add(context.Background(), auth.NewOfficer{Name: "郑明", District: "siming", Role: auth.RoleSupervisor})
+	if err != nil {
+		t.Fatal(err)
+	}
+	extendID, _ := s.feed(t, 6, "normal", time.Now().Add(4*time.Hour))
+	newDay := time.Now().In(shanghai).AddDate(0, 0, 10).Format("2006-01-02")
+	step("sign in as the supervisor and extend a case",
+		chromedp.WaitVisible(chromedp.CSS("#token")),
+		chromedp.SendKeys(chromedp.CSS("#token"), supToken),
+		chromedp.Click(chromedp.CSS("#login-form button[type=submit]")),
+		chromedp.WaitVisible(chromedp.CSS("#view-list")),
+		wait(`document.querySelector("#who").textContent.includes("郑明")`),
+		chromedp.Evaluate[chromedp.Void](`location.hash = "#/case/`+extendID+`"`),
+		chromedp.WaitVisible(chromedp.CSS("#btn-extend")),
+		chromedp.Click(chromedp.CSS("#btn-extend")),
+		chromedp.WaitVisible(chromedp.CSS("#extend-form")),
+		chromedp.Evaluate[chromedp.Void](`document.querySelector("#extend-date").value = `+jsString(newDay)),
+		chromedp.SendKeys(chromedp.CSS("#extend-reason"), "工地分阶段整改，已责令夜间停工"),
+		chromedp.Click(chromedp.CSS("#extend-form button[type=submit]")),
+		wait(`document.querySelector("#audit").textContent.includes("延期")`),
+		wait(`document.querySelector("#extend-form").hidden`),
+	)
+	var due time.Time
+	if err := s.pool.QueryRow(context.Background(), `SELECT resolve_due FROM cases WHERE id = $1`, extendID).Scan(&due); err != nil {
+		t.Fatal(err)
+	}
+	if want, _ := time.ParseInLocation("2006-01-02 15:04:05", newDay+" 23:59:59", shanghai); !due.Equal(want) {
+		t.Errorf("extended case due %s, want %s", due, want)
+	}
+	if audit := text("#audit"); !strings.Contains(audit, "工地分阶段整改") {
+		t.Errorf("the case's record %q lacks the extension's reason", audit)
+	}
+	step("sign the supervisor out",
+		chromedp.Click(chromedp.CSS("#signout")),
+		chromedp.WaitVisible(chromedp.CSS("#view-login")),
+	)
 	stopConsole()
 	errMu.Lock()
 	defer errMu.Unlock()
@@ -635,6 +679,9 @@ func isDetached(err error) bool {
 	}
 	return false
 }
+
+// shanghai is Xiamen's time, in which the console counts days.
+var shanghai = time.FixedZone("CST", 8*3600)
 
 func jsString(s string) string {
 	b, _ := json.Marshal(s)

@@ -61,6 +61,7 @@ const (
 	KindReturned  = "returned"
 	KindReopened  = "reopened"
 	KindEscalated = "escalated"
+	KindExtended  = "extended"
 	KindClosed    = "closed"
 )
 

@@ -464,3 +464,107 @@ func TestEscalateDueFiresBothDeadlinesOfACaseAtOnce(t *testing.T) {
 		}
 	}
 }
+
+func TestExtendMovesTheResolveDeadlineAndItsEscalation(t *testing.T) {
+	t.Parallel()
+	ctx, pool := setup(t)
+	c := assigned(t, ctx, pool, "T1", "siming-eco")
+	now := time.Date(2024, 3, 10, 2, 0, 0, 0, time.UTC)
+	ctx = caseflow.WithClock(ctx, func() time.Time { return now })
+	sup := caseflow.Actor{ID: "officer:s1", District: "siming", Role: caseflow.RoleSupervisor}
+	own := caseflow.Actor{ID: "officer:o1", Team: "siming-eco", District: "siming", Role: caseflow.RoleOfficer}
+	elsewhere := caseflow.Actor{ID: "officer:s2", District: "huli", Role: caseflow.RoleSupervisor}
+	old := *c.ResolveDue
+	week := old.Add(7 * 24 * time.Hour)
+	for _, tt := range []struct {
+		name   string
+		by     caseflow.Actor
+		due    time.Time
+		reason string
+		want   fault.Kind
+	}{
+		{"an officer", own, week, "施工分阶段整改", fault.Forbidden},
+		{"a supervisor of another district", elsewhere, week, "施工分阶段整改", fault.NotFound},
+		{"no reason", sup, week, " ", fault.Invalid},
+		{"an earlier deadline", sup, old.Add(-time.Hour), "施工分阶段整改", fault.Invalid},
+		{"the same deadline", sup, old, "施工分阶段整改", fault.Invalid},
+		{"more than 30 days", sup, old.Add(caseflow.MaxExtension + time.Minute), "施工分阶段整改", fault.Invalid},
+	} {
+		err := tx(t, ctx, pool, func(tx pgx.Tx) error {
+			_, err := caseflow.Extend(ctx, tx, c.ID, tt.by, tt.due, tt.reason)
+			return err
+		})
+		if fault.KindOf(err) != tt.want {
+			t.Errorf("%s: error %v (%s), want %s", tt.name, err, fault.KindOf(err), tt.want)
+		}
+	}
+	var got caseflow.Case
+	if err := tx(t, ctx, pool, func(tx pgx.Tx) error {
+		var err error
+		got, err = caseflow.Extend(ctx, tx, c.ID, sup, week, "施工分阶段整改")
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if got.ResolveDue == nil || !got.ResolveDue.Equal(week) || got.Status != caseflow.StatusAssigned || got.Version != c.Version+1 {
+		t.Fatalf("extended case %+v, want resolve due %s, still assigned, one version on", got, week)
+	}
+	var assignmentDue time.Time
+	var timers []time.Time
+	if err := pool.QueryRow(ctx, `SELECT resolve_due FROM assignments WHERE case_id = $1 AND status = 'active'`, c.ID).Scan(&assignmentDue); err != nil {
+		t.Fatal(err)
+	}
+	if !assignmentDue.Equal(week) {
+		t.Errorf("the active assignment is due %s, want %s", assignmentDue, week)
+	}
+	rows, err := pool.Query(ctx, `SELECT due_at FROM case_timers WHERE case_id = $1 AND kind = 'resolve' AND fired_at IS NULL`, c.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if timers, err = pgx.CollectRows(rows, pgx.RowTo[time.Time]); err != nil {
+		t.Fatal(err)
+	}
+	if len(timers) != 1 || !timers[0].Equal(week) {
+		t.Errorf("resolve timers %v, want one at %s", timers, week)
+	}
+	var extended []outboxEvent
+	for _, e := range events(t, ctx, pool, c.ID) {
+		if e.Subject == "case.extended" {
+			extended = append(extended, e)
+		}
+	}
+	if len(extended) != 1 || extended[0].Ev.DueAt == nil || !extended[0].Ev.DueAt.Equal(week) || extended[0].Ev.Note != "施工分阶段整改" {
+		t.Errorf("case.extended events %+v, want one with the new deadline and the reason", extended)
+	}
+	var actor, reason string
+	if err := pool.QueryRow(ctx, `SELECT actor, reason FROM case_audit WHERE case_id = $1 AND action = 'extend'`, c.ID).Scan(&actor, &reason); err != nil {
+		t.Fatalf("the extension's audit entry: %v", err)
+	}
+	if actor != sup.ID || reason != "施工分阶段整改" {
+		t.Errorf("the extension audited by %s (%s), want %s with the reason", actor, reason, sup.ID)
+	}
+	// The old deadline passes without escalation; the new one escalates.
+	fire := func(at time.Time) []caseflow.Escalation {
+		var got []caseflow.Escalation
+		if err := tx(t, ctx, pool, func(tx pgx.Tx) error {
+			var err error
+			got, err = caseflow.EscalateDue(ctx, tx, router, at, 100)
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	for _, e := range fire(old.Add(time.Minute)) {
+		if e.Kind == caseflow.TimerResolve && e.Escalated {
+			t.Errorf("the old resolve deadline escalated case %s", e.CaseID)
+		}
+	}
+	var escalated bool
+	for _, e := range fire(week.Add(time.Minute)) {
+		escalated = escalated || (e.CaseID == c.ID && e.Kind == caseflow.TimerResolve && e.Escalated)
+	}
+	if !escalated {
+		t.Error("the extended deadline passed without escalation")
+	}
+}

@@ -195,17 +195,25 @@ func teamByID(id string) (routing.Team, bool, error) {
 	return t, ok, teamsErr
 }
 
+// supervisorOnly refuses what only a supervisor or an admin (or a
+// service) may do.
+func supervisorOnly(by Actor, what string) error {
+	switch by.role() {
+	case RoleSupervisor, RoleAdmin, RoleService:
+		return nil
+	}
+	if err := by.check(); err != nil {
+		return err
+	}
+	return fault.Errorf(fault.Forbidden, "only a supervisor or an admin may %s", what)
+}
+
 // Reassign moves a case to another team of its district (改派), by a
 // supervisor of that district or an admin. The case keeps its deadlines:
 // they run from the citizen's call, not from the reassignment.
 func Reassign(ctx context.Context, tx pgx.Tx, caseID string, by Actor, team, reason string) (Case, error) {
-	switch by.role() {
-	case RoleSupervisor, RoleAdmin, RoleService:
-	default:
-		if err := by.check(); err != nil {
-			return Case{}, err
-		}
-		return Case{}, fault.Errorf(fault.Forbidden, "only a supervisor or an admin may reassign a case")
+	if err := supervisorOnly(by, "reassign a case"); err != nil {
+		return Case{}, err
 	}
 	reason = strings.TrimSpace(reason)
 	if reason == "" {
@@ -245,6 +253,64 @@ func Reassign(ctx context.Context, tx pgx.Tx, caseID string, by Actor, team, rea
 		a.ResolveDue = *c.ResolveDue
 	}
 	return assign(ctx, tx, c, by, a, "reassign", at)
+}
+
+// MaxExtension is the most one extension (延期) may move a case's resolve
+// deadline past the later of its current deadline and the time of the
+// extension.
+const MaxExtension = 30 * 24 * time.Hour
+
+// Extend moves the resolve deadline of a case its team is working on
+// (assigned or accepted) later (延期): a nuisance that cannot be ended in
+// time, a site that must stop work in stages. By a supervisor of its
+// district or an admin, with the reason; the new deadline is later than
+// the current one and than now, and at most MaxExtension past the later
+// of the two. The deadline's escalation (督办) moves with it; an
+// escalation already made stays on the case's record. Officers, the
+// supervisors and the hotline's status lookup see the new deadline; the
+// case.extended event carries it.
+func Extend(ctx context.Context, tx pgx.Tx, caseID string, by Actor, resolveDue time.Time, reason string) (Case, error) {
+	if err := supervisorOnly(by, "extend a case's deadline"); err != nil {
+		return Case{}, err
+	}
+	reason = strings.TrimSpace(reason)
+	if reason == "" {
+		return Case{}, fault.Errorf(fault.Invalid, "an extension needs a reason")
+	}
+	c, err := lockFor(ctx, tx, caseID, by)
+	if err != nil {
+		return Case{}, err
+	}
+	if c.Status != StatusAssigned && c.Status != StatusAccepted {
+		return Case{}, conflict(c, "extend", StatusAssigned, StatusAccepted)
+	}
+	at := nowFrom(ctx)
+	from := at
+	if c.ResolveDue != nil && c.ResolveDue.After(from) {
+		from = *c.ResolveDue
+	}
+	resolveDue = resolveDue.UTC()
+	switch {
+	case !resolveDue.After(from):
+		return Case{}, fault.Errorf(fault.Invalid, "the new deadline %s is not later than %s", resolveDue.Format(time.RFC3339), from.Format(time.RFC3339))
+	case resolveDue.Sub(from) > MaxExtension:
+		return Case{}, fault.Errorf(fault.Invalid, "the new deadline %s is more than %d days after %s", resolveDue.Format(time.RFC3339),
+			int(MaxExtension/(24*time.Hour)), from.Format(time.RFC3339))
+	}
+	if _, err := tx.Exec(ctx, `UPDATE assignments SET resolve_due = $2 WHERE case_id = $1 AND status = 'active'`, caseID, resolveDue); err != nil {
+		return Case{}, fmt.Errorf("extend case %s: %w", caseID, err)
+	}
+	n, err := update(ctx, tx, caseID, at, `resolve_due = $3`, resolveDue)
+	if err != nil {
+		return Case{}, err
+	}
+	if err := dropTimers(ctx, tx, caseID, TimerResolve); err != nil {
+		return Case{}, err
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO case_timers (case_id, kind, due_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`, caseID, TimerResolve, resolveDue); err != nil {
+		return Case{}, fmt.Errorf("set resolve timer of case %s: %w", caseID, err)
+	}
+	return n, record(ctx, tx, n, by, c.Status, "extend", KindExtended, reason, at)
 }
 
 // Close closes out a resolved case (办结销号); the hotline is told through

@@ -98,7 +98,7 @@ type HotspotChanged struct {
 type CaseChanged struct {
 	EventID  string   `json:"event_id"`
 	CaseID   string   `json:"case_id"`
-	Kind     string   `json:"kind"` // opened|merged|assigned|accepted|resolved|returned|reopened|escalated|closed
+	Kind     string   `json:"kind"` // opened|merged|assigned|accepted|resolved|returned|reopened|escalated|extended|closed
 	Status   string   `json:"status"`
 	Team     string   `json:"team,omitempty"`
 	Category string   `json:"category"`

@@ -92,6 +92,7 @@ var contract = []string{
 	"POST /api/v1/cases/{id}/resolve",
 	"POST /api/v1/cases/{id}/return",
 	"POST /api/v1/cases/{id}/reassign",
+	"POST /api/v1/cases/{id}/extend",
 	"POST /api/v1/cases/{id}/callback-reveal",
 	"GET /api/v1/stream",
 	"GET /api/v1/triage",

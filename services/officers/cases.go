@@ -434,3 +434,34 @@ func (s *Service) handleReassign(w http.ResponseWriter, r *http.Request, p auth.
 		return c, err
 	})
 }
+
+// handleExtend moves a case's resolve deadline later (延期), by a
+// supervisor or an admin: {"resolve_due" (RFC 3339), "reason"}.
+func (s *Service) handleExtend(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+	var in struct {
+		ResolveDue string `json:"resolve_due"`
+		Reason     string `json:"reason"`
+	}
+	if err := decode(w, r, &in); err != nil {
+		return err
+	}
+	in.Reason = strings.TrimSpace(in.Reason)
+	due, err := time.Parse(time.RFC3339, strings.TrimSpace(in.ResolveDue))
+	switch {
+	case strings.TrimSpace(in.ResolveDue) == "":
+		return invalid("/resolve_due", "required: the new resolve deadline, RFC 3339 (2024-03-19T23:59:59+08:00)")
+	case err != nil:
+		return invalid("/resolve_due", "not an RFC 3339 time (2024-03-19T23:59:59+08:00)")
+	case in.Reason == "":
+		return invalid("/reason", "required: why the case needs more time")
+	case utf8.RuneCountInString(in.Reason) > maxText:
+		return invalid("/reason", "longer than %d characters", maxText)
+	}
+	return s.transition(w, r, "extend", func(ctx context.Context, tx pgx.Tx, id string) (caseflow.Case, error) {
+		c, err := caseflow.Extend(ctx, tx, id, actor(p), due, in.Reason)
+		if fault.KindOf(err) == fault.Invalid && strings.Contains(err.Error(), "new deadline") {
+			return c, invalid("/resolve_due", "%v", err)
+		}
+		return c, err
+	})
+}

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestCaseLifecycle walks a case through the API the way an officer does
@@ -117,6 +118,11 @@ func TestBadInput(t *testing.T) {
 		{whoSupervisor, "/reassign", map[string]string{"team": "gulangyu-eco", "reason": "x"}, "/team"},
 		{whoSupervisor, "/reassign", map[string]string{"team": otherTeam}, "/reason"},
 		{whoAdmin, "/reassign", map[string]string{"team": "huli-eco", "reason": "x"}, "/team"},
+		{whoSupervisor, "/extend", map[string]string{"reason": "分阶段整改"}, "/resolve_due"},
+		{whoSupervisor, "/extend", map[string]string{"resolve_due": "下周五", "reason": "分阶段整改"}, "/resolve_due"},
+		{whoSupervisor, "/extend", map[string]string{"resolve_due": "2024-03-01T23:59:59+08:00", "reason": "分阶段整改"}, "/resolve_due"},
+		{whoSupervisor, "/extend", map[string]string{"resolve_due": time.Now().AddDate(0, 3, 0).Format(time.RFC3339), "reason": "分阶段整改"}, "/resolve_due"},
+		{whoSupervisor, "/extend", map[string]string{"resolve_due": time.Now().AddDate(0, 0, 20).Format(time.RFC3339)}, "/reason"},
 	} {
 		target := id
 		if tc.path == "/reassign" {

@@ -39,6 +39,7 @@ func (s *Service) Routes(mux httpx.Mux) {
 	mux.Handle("POST /api/v1/cases/{id}/resolve", s.route(anyRole, s.handleResolve))
 	mux.Handle("POST /api/v1/cases/{id}/return", s.route(anyRole, s.handleReturn))
 	mux.Handle("POST /api/v1/cases/{id}/reassign", s.route(supervisors, s.handleReassign))
+	mux.Handle("POST /api/v1/cases/{id}/extend", s.route(supervisors, s.handleExtend))
 	mux.Handle("GET /api/v1/stream", s.route(anyRole, s.handleStream))
 	mux.Handle("GET /api/v1/triage", s.route(supervisors, s.handleTriage))
 	mux.Handle("POST /api/v1/triage/{complaint_id}/correct", s.route(supervisors, s.handleCorrect))

@@ -107,6 +107,30 @@ func TestAccessMatrix(t *testing.T) {
 					t.Errorf("%s: active assignment with %q, %v", who, team, err)
 				}
 			}},
+		{method: "POST", route: "/api/v1/cases/{id}/extend",
+			prepare: func(e *env) (string, any) {
+				id := assigned(e)
+				var due time.Time
+				if err := e.pool.QueryRow(context.Background(), `SELECT resolve_due FROM cases WHERE id = $1`, id).Scan(&due); err != nil {
+					e.t.Fatal(err)
+				}
+				if now := time.Now(); now.After(due) {
+					due = now // the fixture's deadlines are in 2024
+				}
+				return "/api/v1/cases/" + id + "/extend", map[string]string{"resolve_due": due.AddDate(0, 0, 7).Format(time.RFC3339), "reason": "工地分阶段整改"}
+			},
+			want: codes(403, 403, 404, 200, 200),
+			check: func(t *testing.T, e *env, who, path string, body []byte) {
+				id := strings.Split(path, "/")[4]
+				var v CaseView
+				var due time.Time
+				if err := e.pool.QueryRow(context.Background(), `SELECT resolve_due FROM assignments WHERE case_id = $1 AND status = 'active'`, id).Scan(&due); err != nil {
+					t.Fatal(err)
+				}
+				if err := json.Unmarshal(body, &v); err != nil || v.ResolveDue == nil || !v.ResolveDue.Equal(due) || v.Status != "assigned" {
+					t.Errorf("%s: answer %s; the active assignment is due %s", who, body, due)
+				}
+			}},
 		{method: "GET", route: "/api/v1/stream", prepare: func(*env) (string, any) { return "/api/v1/stream", nil },
 			want: codes(200, 200, 200, 200, 200)},
 		{method: "GET", route: "/api/v1/triage",

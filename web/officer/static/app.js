@@ -15,12 +15,12 @@
   var STATUS = { open: "待派单", assigned: "待签收", accepted: "处理中", resolved: "已办结", returned: "已退单", closed: "已销号" };
   var OUTCOME = { rectified: "已整改", no_violation: "无违法行为", penalized: "已处罚", referred: "已移交" };
   var ACTION = {
-    open: "立案", merge: "并案", assign: "派单", reassign: "改派", accept: "签收", resolve: "办结", "return": "退单",
+    open: "立案", merge: "并案", assign: "派单", reassign: "改派", extend: "延期", accept: "签收", resolve: "办结", "return": "退单",
     reopen: "重新交办", escalate: "督办", close: "销号", reveal_caller: "查看来电号码"
   };
   var TABS = { active: ["assigned", "accepted"], assigned: ["assigned"], accepted: ["accepted"], done: ["resolved", "closed"] };
 
-  var state = { tab: "active", items: [], next: "", fresh: {}, caseId: "", caseData: null, source: null, retry: 0 };
+  var state = { tab: "active", items: [], next: "", fresh: {}, caseId: "", caseData: null, source: null, retry: 0, role: "", resolveDue: "" };
   var districts = null;
 
   function $(id) { return document.getElementById(id); }
@@ -80,6 +80,11 @@
   }
   function caseIdOf(o) { return o.case_id || o.id || ""; }
   function pad(n) { return n < 10 ? "0" + n : String(n); }
+  // shanghaiDate is the YYYY-MM-DD of d in Asia/Shanghai (UTC+8, no DST).
+  function shanghaiDate(d) {
+    var t = new Date(d.getTime() + 8 * 3600000);
+    return t.getUTCFullYear() + "-" + pad(t.getUTCMonth() + 1) + "-" + pad(t.getUTCDate());
+  }
   function when(s) {
     if (!s) { return ""; }
     var d = new Date(s);
@@ -148,6 +153,7 @@
   }
 
   function showWho(me) {
+    state.role = (me && me.role) || "";
     var w = $("who");
     w.textContent = me ? (me.team_name || me.district_name || "") + (me.name ? " · " + me.name : "") : "";
   }
@@ -219,6 +225,7 @@
       // (after an action, or pushed live) keeps what the officer is typing.
       $("resolve-form").hidden = true;
       $("return-form").hidden = true;
+      $("extend-form").hidden = true;
     }
     state.caseId = id;
     show("case");
@@ -264,6 +271,11 @@
     $("btn-accept").hidden = c.status !== "assigned";
     $("btn-resolve").hidden = c.status !== "accepted";
     $("btn-return").hidden = c.status !== "assigned" && c.status !== "accepted";
+    // 延期: the district's supervisors and admins, on a case being worked.
+    var mayExtend = (state.role === "supervisor" || state.role === "admin") && (c.status === "assigned" || c.status === "accepted");
+    $("btn-extend").hidden = !mayExtend;
+    if (!mayExtend) { $("extend-form").hidden = true; }
+    state.resolveDue = c.resolve_due || "";
 
     $("complaint-count").textContent = "(" + complaints.length + ")";
     var ul = $("complaints");
@@ -490,13 +502,33 @@
     $("btn-accept").addEventListener("click", function () { act("accept", {}, "已签收"); });
     $("btn-resolve").addEventListener("click", function () {
       $("return-form").hidden = true;
+      $("extend-form").hidden = true;
       $("resolve-form").hidden = false;
       $("resolve-note").focus();
     });
     $("btn-return").addEventListener("click", function () {
       $("resolve-form").hidden = true;
+      $("extend-form").hidden = true;
       $("return-form").hidden = false;
       $("return-reason").focus();
+    });
+    $("btn-extend").addEventListener("click", function () {
+      $("resolve-form").hidden = true;
+      $("return-form").hidden = true;
+      $("extend-form").hidden = false;
+      // A week after the current deadline (or today), by the calendar of Xiamen.
+      var from = new Date(state.resolveDue || Date.now());
+      if (isNaN(from) || from < new Date()) { from = new Date(); }
+      $("extend-date").value = shanghaiDate(new Date(from.getTime() + 7 * 86400000));
+      $("extend-date").min = shanghaiDate(new Date(Date.now() + 86400000));
+      $("extend-reason").focus();
+    });
+    $("extend-form").addEventListener("submit", function (e) {
+      e.preventDefault();
+      var day = $("extend-date").value;
+      if (!day) { return; }
+      act("extend", { resolve_due: day + "T23:59:59+08:00", reason: $("extend-reason").value.trim() }, "已延期")
+        .then(function (ok) { if (ok) { $("extend-reason").value = ""; $("extend-form").hidden = true; } });
     });
     $("resolve-form").addEventListener("submit", function (e) {
       e.preventDefault();
