@@ -337,6 +337,32 @@ func Close(ctx context.Context, tx pgx.Tx, caseID string, by Actor, note string)
 	return n, record(ctx, tx, n, by, c.Status, "close", KindClosed, note, at)
 }
 
+// CloseResolved closes out (办结销号), as Close does, up to limit cases
+// resolved before `before` that no complaint reopened: the router calls
+// it with the end of its reopen window, after which a complaint at the
+// place opens a new case. The oldest resolutions go first; a case
+// another transaction holds waits for the next round.
+func CloseResolved(ctx context.Context, tx pgx.Tx, by Actor, before time.Time, limit int, note string) ([]Case, error) {
+	rows, err := tx.Query(ctx, `SELECT id FROM cases WHERE status = 'resolved' AND resolved_at < $1
+		ORDER BY resolved_at, id LIMIT $2 FOR UPDATE SKIP LOCKED`, before, limit)
+	if err != nil {
+		return nil, fmt.Errorf("find resolved cases to close: %w", err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("find resolved cases to close: %w", err)
+	}
+	closed := make([]Case, 0, len(ids))
+	for _, id := range ids {
+		c, err := Close(ctx, tx, id, by, note)
+		if err != nil {
+			return nil, err
+		}
+		closed = append(closed, c)
+	}
+	return closed, nil
+}
+
 // Assignment is what the router decided for a case: the team, how it
 // works the case and by when.
 type Assignment struct {

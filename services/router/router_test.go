@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -417,6 +418,66 @@ func TestResolvedCaseReopensWithinThirtyDays(t *testing.T) {
 	}
 	if got := e.caseOf(t, late.ComplaintID); got.ID == c.ID {
 		t.Errorf("complaint 31 days after resolution reopened the old case")
+	}
+}
+
+// A resolved case that no complaint reopened within the reopen window is
+// closed out (办结销号), its work orders answered, and a complaint at its
+// place after that opens a new case.
+func TestAResolvedCaseClosesWhenItsReopenWindowPasses(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	at := time.Date(2024, 3, 5, 9, 0, 0, 0, shanghai)
+	resolved := func(ticket string, east float64, on time.Time) caseflow.Case {
+		t.Helper()
+		ev := e.complaint(t, ticket, at, east, 0)
+		if err := e.handle(t, ev); err != nil {
+			t.Fatal(err)
+		}
+		c := e.caseOf(t, ev.ComplaintID)
+		officer := caseflow.Actor{ID: "officer:o1", Team: c.Team, District: "siming", Role: caseflow.RoleOfficer}
+		ctx := caseflow.WithClock(e.ctx, func() time.Time { return on })
+		if err := pgx.BeginFunc(ctx, e.pool, func(tx pgx.Tx) error {
+			if _, err := caseflow.Accept(ctx, tx, c.ID, officer); err != nil {
+				return err
+			}
+			_, err := caseflow.Resolve(ctx, tx, c.ID, officer, caseflow.OutcomeRectified, "已停止夜间施工")
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	early := resolved("Q1", 0, at.Add(24*time.Hour))
+	recent := resolved("Q2", 5000, at.Add(20*24*time.Hour))
+	e.clock.set(at.Add(32 * 24 * time.Hour))
+	n, err := e.svc.CloseResolved(e.ctx)
+	if err != nil || n != 1 {
+		t.Fatalf("CloseResolved 31 days after the first resolution: %d, %v; want 1", n, err)
+	}
+	if got, _ := caseflow.Get(e.ctx, e.pool, early.ID); got.Status != caseflow.StatusClosed || got.ClosedAt == nil || !got.ClosedAt.Equal(e.clock.now()) {
+		t.Errorf("case resolved 31 days ago: %s closed at %v, want closed at %s", got.Status, got.ClosedAt, e.clock.now())
+	}
+	if got, _ := caseflow.Get(e.ctx, e.pool, recent.ID); got.Status != caseflow.StatusResolved {
+		t.Errorf("case resolved 12 days ago is %s, want still resolved", got.Status)
+	}
+	var tickets []string
+	if err := e.pool.QueryRow(e.ctx, `SELECT array(SELECT jsonb_array_elements_text(payload::jsonb->'tickets')) FROM outbox
+		WHERE subject = 'case.closed' AND payload->>'case_id' = $1`, early.ID).Scan(&tickets); err != nil {
+		t.Fatalf("the closure's case.closed event: %v", err)
+	}
+	if !slices.Equal(tickets, []string{"Q1"}) {
+		t.Errorf("case.closed names work orders %v, want [Q1]", tickets)
+	}
+	if n, err := e.svc.CloseResolved(e.ctx); err != nil || n != 0 {
+		t.Errorf("CloseResolved again: %d, %v; want 0", n, err)
+	}
+	back := e.complaint(t, "Q3", at.Add(33*24*time.Hour), 20, 0)
+	if err := e.handle(t, back); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.caseOf(t, back.ComplaintID); got.ID == early.ID {
+		t.Errorf("a complaint after the case was closed out joined it")
 	}
 }
 

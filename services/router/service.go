@@ -86,6 +86,10 @@ var (
 		Name: "nuisance_router_escalations_total",
 		Help: "Deadline timers fired, by kind (sign, resolve) and whether the case was escalated.",
 	}, []string{"kind", "escalated"})
+	closures = promauto.NewCounter(prometheus.CounterOpts{
+		Name: "nuisance_router_cases_closed_total",
+		Help: "Resolved cases closed out (办结销号) when their reopen window passed without a complaint.",
+	})
 )
 
 // New builds the router from the embedded seeds; Run starts consuming.
@@ -192,10 +196,41 @@ func (s *Service) runTimers(ctx context.Context) error {
 		if _, err := s.FireTimers(ctx); err != nil && ctx.Err() == nil {
 			s.log.Warn("fire deadline timers", zap.Error(err))
 		}
+		if _, err := s.CloseResolved(ctx); err != nil && ctx.Err() == nil {
+			s.log.Warn("close out resolved cases", zap.Error(err))
+		}
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-time.After(s.cfg.TimerEvery):
+		}
+	}
+}
+
+// CloseResolved closes out (办结销号) every resolved case whose reopen
+// window (ReopenWithin) has passed by the router's clock without a
+// complaint at its place, and reports how many it closed. The hotline is
+// told of each work order (case.closed); a later complaint there opens a
+// new case.
+func (s *Service) CloseResolved(ctx context.Context) (int, error) {
+	const limit = 256
+	total := 0
+	for {
+		var closed []caseflow.Case
+		now := s.now()
+		err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+			var err error
+			closed, err = caseflow.CloseResolved(caseflow.WithClock(ctx, s.cfg.Now), tx, actor, now.Add(-s.cfg.ReopenWithin), limit,
+				"no complaint within "+fmt.Sprint(int(s.cfg.ReopenWithin.Hours()/24))+" days of the resolution")
+			return err
+		})
+		if err != nil {
+			return total, fmt.Errorf("close out resolved cases: %w", err)
+		}
+		closures.Add(float64(len(closed)))
+		total += len(closed)
+		if len(closed) < limit {
+			return total, nil
 		}
 	}
 }
