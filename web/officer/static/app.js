@@ -18,7 +18,10 @@
     open: "立案", merge: "并案", assign: "派单", reassign: "改派", extend: "延期", accept: "签收", resolve: "办结", "return": "退单",
     reopen: "重新交办", escalate: "督办", close: "销号", reveal_caller: "查看来电号码"
   };
-  var TABS = { active: ["assigned", "accepted"], assigned: ["assigned"], accepted: ["accepted"], done: ["resolved", "closed"] };
+  var TABS = { active: ["assigned", "accepted"], assigned: ["assigned"], accepted: ["accepted"], done: ["resolved", "closed"], hotspots: [] };
+  // The hotspots tab lists the repeat-complaint places in the caller's
+  // scope (a supervisor's district, the places of an officer's cases).
+  var HOTSPOT_STATUS = { emerging: "新出现", active: "持续", escalated: "升级" };
 
   var state = { tab: "active", items: [], next: "", fresh: {}, caseId: "", caseData: null, source: null, retry: 0, role: "", resolveDue: "" };
   var districts = null;
@@ -180,6 +183,7 @@
   }
 
   function loadList(more) {
+    if (state.tab === "hotspots") { return loadHotspots(); }
     return api("GET", listPath(more ? state.next : "")).then(function (data) {
       var got = itemsOf(data).filter(function (o) { return TABS[state.tab].indexOf(o.status) >= 0; });
       state.items = more ? state.items.concat(got) : got;
@@ -188,7 +192,39 @@
     }).catch(function (err) { if (err.status !== 401) { toast("任务列表加载失败：" + err.message); } });
   }
 
+  function loadHotspots() {
+    return api("GET", "/api/v1/hotspots?status=emerging,active,escalated&limit=200").then(function (data) {
+      if (state.tab !== "hotspots") { return; }
+      var ul = $("list");
+      ul.textContent = "";
+      var fs = (data && data.features) || [];
+      fs.forEach(function (f) { ul.appendChild(hotspotNode(f.properties || {})); });
+      $("list-empty").textContent = "辖区内暂无重复投诉热点";
+      $("list-empty").hidden = fs.length > 0;
+      $("more").hidden = true;
+    }).catch(function (err) { if (err.status !== 401) { toast("热点加载失败：" + err.message); } });
+  }
+
+  function hotspotNode(h) {
+    var li = el("li");
+    var d = el("div", "card hotspot");
+    d.setAttribute("data-hotspot", h.id || "");
+    var top = el("div", "top");
+    top.appendChild(el("span", "cat", categoryText(h)));
+    top.appendChild(el("span", "state hs-" + h.status, label(HOTSPOT_STATUS, h.status)));
+    d.appendChild(top);
+    var where = [h.district_name || label(DISTRICT, h.district), h.subdistrict, h.place].filter(Boolean).join(" · ");
+    d.appendChild(el("div", "where", where));
+    var bottom = el("div", "bottom");
+    bottom.appendChild(el("span", "", h.complaint_count + " 件投诉"));
+    bottom.appendChild(el("span", "hint", "最近 " + when(h.last_at)));
+    d.appendChild(bottom);
+    li.appendChild(d);
+    return li;
+  }
+
   function renderList() {
+    $("list-empty").textContent = "暂无任务";
     var ul = $("list");
     ul.textContent = "";
     state.items.forEach(function (o) {
