@@ -618,6 +618,25 @@ func TestOfficerResolvesLiveAssignmentOnPhone(t *testing.T) {
 	if audit := text("#audit"); !strings.Contains(audit, "工地分阶段整改") {
 		t.Errorf("the case's record %q lacks the extension's reason", audit)
 	}
+	// And moves it to another team of the district (改派).
+	step("reassign the case",
+		chromedp.WaitVisible(chromedp.CSS("#btn-reassign")),
+		chromedp.Click(chromedp.CSS("#btn-reassign")),
+		chromedp.WaitVisible(chromedp.CSS("#reassign-form")),
+		wait(`document.querySelector("#reassign-team option[value='siming-eco']") !== null`),
+		chromedp.Evaluate[chromedp.Void](`document.querySelector("#reassign-team").value = "siming-eco"`),
+		chromedp.SendKeys(chromedp.CSS("#reassign-reason"), "夜间施工噪声属生态环境部门职责"),
+		chromedp.Click(chromedp.CSS("#reassign-form button[type=submit]")),
+		wait(`document.querySelector("#audit").textContent.includes("改派")`),
+	)
+	if eval(`document.querySelector("#reassign-team option[value='` + team + `']") !== null`) {
+		t.Error("the 改派 form offered the team that holds the case")
+	}
+	var newTeam string
+	if err := s.pool.QueryRow(context.Background(), `SELECT team FROM assignments WHERE case_id = $1 AND status = 'active'`, extendID).Scan(&newTeam); err != nil || newTeam != "siming-eco" {
+		t.Errorf("after 改派 the active assignment is with %q (%v), want siming-eco", newTeam, err)
+	}
+
 	// The district's repeat-complaint places, on the 热点 tab.
 	if _, err := s.pool.Exec(context.Background(), `INSERT INTO hotspots (id, category, subcategory, district, subdistrict, status,
 			complaint_count, first_at, last_at, lon, lat, place)

@@ -107,6 +107,7 @@ var contract = []string{
 	"GET /openapi.json",
 	"GET /officer/",
 	"GET /officer/districts.json",
+	"GET /officer/teams.json",
 }
 
 func load(t *testing.T) *Document {

@@ -20,6 +20,7 @@ import (
 	"sync"
 
 	"github.com/xiamen-eeb/nuisance/internal/httpx"
+	"github.com/xiamen-eeb/nuisance/seeds"
 )
 
 // Prefix is the path the console is served under.
@@ -37,6 +38,7 @@ func Routes(mux httpx.Mux) {
 	h := Handler()
 	mux.Handle("GET "+Prefix, h)
 	mux.Handle("GET "+Prefix+"districts.json", h)
+	mux.Handle("GET "+Prefix+"teams.json", h)
 }
 
 // Handler serves the console under /officer/ (it expects the full path,
@@ -73,7 +75,7 @@ var contentTypes = map[string]string{
 	".js":   "text/javascript; charset=utf-8",
 	".css":  "text/css; charset=utf-8",
 	".svg":  "image/svg+xml",
-	".json": "application/geo+json",
+	".json": "application/json",
 }
 
 func build() (*console, error) {
@@ -132,6 +134,15 @@ func build() (*console, error) {
 	if c.assets["districts.json"], err = newAsset("districts.json", outlines); err != nil {
 		return nil, err
 	}
+	c.assets["districts.json"].ctype = "application/geo+json"
+	// The teams a supervisor may move a case to (改派), as the seeds name them.
+	teams, err := seeds.FS.ReadFile("teams.json")
+	if err != nil {
+		return nil, fmt.Errorf("console teams: %w", err)
+	}
+	if c.assets["teams.json"], err = newAsset("teams.json", teams); err != nil {
+		return nil, err
+	}
 	return c, nil
 }
 
@@ -181,7 +192,7 @@ func (c *console) serve(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case a.static && r.URL.Query().Get("v") == a.hash:
 		h.Set("Cache-Control", "public, max-age=31536000, immutable")
-	case name == "districts.json":
+	case name == "districts.json", name == "teams.json":
 		h.Set("Cache-Control", "public, max-age=3600")
 	default:
 		// The page and unversioned URLs are revalidated on every load, so

@@ -68,6 +68,7 @@ func TestServesConsoleFiles(t *testing.T) {
 		{"/officer/" + links["app.css"], "text/css; charset=utf-8", "public, max-age=31536000, immutable", 200, "@media"},
 		{"/officer/" + links["icon.svg"], "image/svg+xml", "public, max-age=31536000, immutable", 200, "<svg"},
 		{"/officer/districts.json", "application/geo+json", "public, max-age=3600", 200, "FeatureCollection"},
+		{"/officer/teams.json", "application/json", "public, max-age=3600", 200, "思明区城市管理综合执法大队"},
 		{"/officer/missing.js", "application/problem+json", "", 404, "missing.js"},
 		{"/officer/static/app.js", "application/problem+json", "", 404, ""},
 		{"/elsewhere", "application/problem+json", "", 404, ""},
@@ -184,7 +185,7 @@ func TestRoutesMountConsole(t *testing.T) {
 	mux := httpx.NewRecordingMux()
 	Routes(mux)
 	got := strings.Join(mux.Patterns(), ",")
-	if got != "GET /officer/,GET /officer/districts.json" {
+	if got != "GET /officer/,GET /officer/districts.json,GET /officer/teams.json" {
 		t.Fatalf("patterns %s", got)
 	}
 	srv := httptest.NewServer(mux)

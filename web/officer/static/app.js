@@ -23,7 +23,8 @@
   // scope (a supervisor's district, the places of an officer's cases).
   var HOTSPOT_STATUS = { emerging: "新出现", active: "持续", escalated: "升级" };
 
-  var state = { tab: "active", items: [], next: "", fresh: {}, caseId: "", caseData: null, source: null, retry: 0, role: "", resolveDue: "" };
+  var state = { tab: "active", items: [], next: "", fresh: {}, caseId: "", caseData: null, source: null, retry: 0, role: "", resolveDue: "",
+    caseDistrict: "", caseTeam: "" };
   var districts = null;
 
   function $(id) { return document.getElementById(id); }
@@ -255,13 +256,17 @@
     $("more").hidden = !state.next;
   }
 
+  var FORMS = ["resolve-form", "return-form", "extend-form", "reassign-form"];
+  // hideForms hides the action forms, but the one named keep.
+  function hideForms(keep) {
+    FORMS.forEach(function (f) { $(f).hidden = f !== keep; });
+  }
+
   function openCase(id) {
     if (state.caseId !== id) {
       // Another case: forget half-filled forms. A refresh of the same case
       // (after an action, or pushed live) keeps what the officer is typing.
-      $("resolve-form").hidden = true;
-      $("return-form").hidden = true;
-      $("extend-form").hidden = true;
+      hideForms();
     }
     state.caseId = id;
     show("case");
@@ -312,6 +317,13 @@
     $("btn-extend").hidden = !mayExtend;
     if (!mayExtend) { $("extend-form").hidden = true; }
     state.resolveDue = c.resolve_due || "";
+    // 改派: the same, on a case not yet resolved, to another team of its district.
+    var mayReassign = (state.role === "supervisor" || state.role === "admin") &&
+      ["open", "assigned", "accepted", "returned"].indexOf(c.status) >= 0;
+    $("btn-reassign").hidden = !mayReassign;
+    if (!mayReassign) { $("reassign-form").hidden = true; }
+    state.caseDistrict = c.district || "";
+    state.caseTeam = c.status === "assigned" || c.status === "accepted" ? c.team || "" : "";
 
     $("complaint-count").textContent = "(" + complaints.length + ")";
     var ul = $("complaints");
@@ -387,6 +399,20 @@
         if (ok && path !== "return" && state.caseId === id) { openCase(id); }
         return ok;
       });
+  }
+
+  var teamsLoad = null;
+  // loadTeams fetches the teams once: the 改派 form offers those of the
+  // case's district.
+  function loadTeams() {
+    if (!teamsLoad) {
+      teamsLoad = fetch("teams.json", { credentials: "same-origin" }).then(function (r) {
+        if (!r.ok) { throw new Error("HTTP " + r.status); }
+        return r.json();
+      }).then(function (d) { return (d && d.teams) || []; });
+      teamsLoad.catch(function () { teamsLoad = null; });
+    }
+    return teamsLoad;
   }
 
   // ---- map ----
@@ -537,27 +563,39 @@
     $("more").addEventListener("click", function () { loadList(true); });
     $("btn-accept").addEventListener("click", function () { act("accept", {}, "已签收"); });
     $("btn-resolve").addEventListener("click", function () {
-      $("return-form").hidden = true;
-      $("extend-form").hidden = true;
-      $("resolve-form").hidden = false;
+      hideForms("resolve-form");
       $("resolve-note").focus();
     });
     $("btn-return").addEventListener("click", function () {
-      $("resolve-form").hidden = true;
-      $("extend-form").hidden = true;
-      $("return-form").hidden = false;
+      hideForms("return-form");
       $("return-reason").focus();
     });
     $("btn-extend").addEventListener("click", function () {
-      $("resolve-form").hidden = true;
-      $("return-form").hidden = true;
-      $("extend-form").hidden = false;
+      hideForms("extend-form");
       // A week after the current deadline (or today), by the calendar of Xiamen.
       var from = new Date(state.resolveDue || Date.now());
       if (isNaN(from) || from < new Date()) { from = new Date(); }
       $("extend-date").value = shanghaiDate(new Date(from.getTime() + 7 * 86400000));
       $("extend-date").min = shanghaiDate(new Date(Date.now() + 86400000));
       $("extend-reason").focus();
+    });
+    $("btn-reassign").addEventListener("click", function () {
+      loadTeams().then(function (teams) {
+        var sel = $("reassign-team");
+        sel.textContent = "";
+        teams.filter(function (t) { return t.district === state.caseDistrict && t.id !== state.caseTeam; }).forEach(function (t) {
+          var o = el("option", "", t.name);
+          o.value = t.id;
+          sel.appendChild(o);
+        });
+        hideForms("reassign-form");
+        $("reassign-reason").focus();
+      }).catch(function (err) { toast("单位列表加载失败：" + err.message); });
+    });
+    $("reassign-form").addEventListener("submit", function (e) {
+      e.preventDefault();
+      act("reassign", { team: $("reassign-team").value, reason: $("reassign-reason").value.trim() }, "已改派")
+        .then(function (ok) { if (ok) { $("reassign-reason").value = ""; $("reassign-form").hidden = true; } });
     });
     $("extend-form").addEventListener("submit", function (e) {
       e.preventDefault();
