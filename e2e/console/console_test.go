@@ -654,6 +654,53 @@ func TestOfficerResolvesLiveAssignmentOnPhone(t *testing.T) {
 	if got := text(hsCard); !strings.Contains(got, "莲前西路2号工地") || !strings.Contains(got, "7 件投诉") || !strings.Contains(got, "升级") {
 		t.Errorf("hotspot card %q, want its place, 7 complaints and 升级", got)
 	}
+	// A complaint the pipeline could not classify waits on the 分拣 tab;
+	// the supervisor says what it is about, and it goes back into the
+	// pipeline.
+	triaged := "cmp_console_triage"
+	if err := pgstore.InTx(context.Background(), s.pool, func(tx pgx.Tx) error {
+		ctx := context.Background()
+		if _, err := tx.Exec(ctx, `INSERT INTO complaints (id, ticket_id, received_at, description, address, caller_name, caller_phone)
+			VALUES ($1, 'XM12345-2024-000099', now() - interval '1 hour', '路边一直有很大的异味和灰，回电'||$2, '思明区莲前街道某路口', '陈美玲', $2)`,
+			triaged, callerPhone); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO locations (complaint_id, located, district, district_name, received_at)
+			VALUES ($1, true, 'siming', '思明区', now() - interval '1 hour')`, triaged); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `INSERT INTO triage (complaint_id, reason, kind, created_at) VALUES ($1, 'no category', 'unclassified', now())`, triaged)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	triageCard := `#list .card[data-complaint="` + triaged + `"]`
+	step("correct a complaint in triage",
+		chromedp.Click(chromedp.CSS(`.tab[data-status="triage"]`)),
+		chromedp.WaitVisible(chromedp.CSS(triageCard)),
+		chromedp.Click(chromedp.CSS(triageCard+" .bottom button")),
+		chromedp.WaitVisible(chromedp.CSS(triageCard+" form")),
+		chromedp.Evaluate[chromedp.Void](`(function () {
+			var f = document.querySelector('`+triageCard+` form');
+			var sel = f.querySelectorAll("select");
+			sel[1].value = "dust";
+			sel[1].dispatchEvent(new Event("change"));
+			sel[2].value = "road";
+		})()`),
+		chromedp.Click(chromedp.CSS(triageCard+" form button[type=submit]")),
+		chromedp.WaitNotPresent(chromedp.CSS(triageCard)),
+	)
+	if strings.Contains(text("#list"), callerPhone) {
+		t.Error("the triage list shows the caller's phone number")
+	}
+	var district, category, subcategory string
+	if err := s.pool.QueryRow(context.Background(), `SELECT district, category, subcategory FROM triage_corrections WHERE complaint_id = $1`,
+		triaged).Scan(&district, &category, &subcategory); err != nil {
+		t.Fatalf("the correction: %v", err)
+	}
+	if district != "siming" || category != "dust" || subcategory != "road" {
+		t.Errorf("correction %s/%s/%s, want siming/dust/road", district, category, subcategory)
+	}
 	step("sign the supervisor out",
 		chromedp.Click(chromedp.CSS("#signout")),
 		chromedp.WaitVisible(chromedp.CSS("#view-login")),

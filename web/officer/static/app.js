@@ -18,7 +18,15 @@
     open: "立案", merge: "并案", assign: "派单", reassign: "改派", extend: "延期", accept: "签收", resolve: "办结", "return": "退单",
     reopen: "重新交办", escalate: "督办", close: "销号", reveal_caller: "查看来电号码"
   };
-  var TABS = { active: ["assigned", "accepted"], assigned: ["assigned"], accepted: ["accepted"], done: ["resolved", "closed"], hotspots: [] };
+  var TABS = { active: ["assigned", "accepted"], assigned: ["assigned"], accepted: ["accepted"], done: ["resolved", "closed"], hotspots: [], triage: [] };
+  // The triage tab (分拣, supervisors and admins) lists the complaints the
+  // pipeline could not place, classify or route, to be corrected by hand.
+  var TRIAGE_KIND = { unlocated: "未能定位", unclassified: "未能分类", unrouted: "无法派单" };
+  var SUBCATEGORIES = {
+    noise: ["construction", "social_life", "traffic", "industrial"],
+    dust: ["construction_site", "road", "yard"],
+    cooking_smoke: ["restaurant", "open_air_bbq"]
+  };
   // The hotspots tab lists the repeat-complaint places in the caller's
   // scope (a supervisor's district, the places of an officer's cases).
   var HOTSPOT_STATUS = { emerging: "新出现", active: "持续", escalated: "升级" };
@@ -158,6 +166,10 @@
 
   function showWho(me) {
     state.role = (me && me.role) || "";
+    state.district = (me && me.district) || "";
+    var triageTab = document.querySelector('.tab[data-status="triage"]');
+    triageTab.hidden = state.role !== "supervisor" && state.role !== "admin";
+    if (triageTab.hidden && state.tab === "triage") { selectTab("active"); }
     var w = $("who");
     w.textContent = me ? (me.team_name || me.district_name || "") + (me.name ? " · " + me.name : "") : "";
   }
@@ -185,6 +197,7 @@
 
   function loadList(more) {
     if (state.tab === "hotspots") { return loadHotspots(); }
+    if (state.tab === "triage") { return loadTriage(); }
     return api("GET", listPath(more ? state.next : "")).then(function (data) {
       var got = itemsOf(data).filter(function (o) { return TABS[state.tab].indexOf(o.status) >= 0; });
       state.items = more ? state.items.concat(got) : got;
@@ -204,6 +217,98 @@
       $("list-empty").hidden = fs.length > 0;
       $("more").hidden = true;
     }).catch(function (err) { if (err.status !== 401) { toast("热点加载失败：" + err.message); } });
+  }
+
+  // selectTab marks the tab of the list named and makes it the list's.
+  function selectTab(name) {
+    Array.prototype.forEach.call(document.querySelectorAll(".tab"), function (o) {
+      var on = o.getAttribute("data-status") === name;
+      o.classList.toggle("on", on);
+      o.setAttribute("aria-selected", on ? "true" : "false");
+    });
+    state.tab = name;
+  }
+
+  function loadTriage() {
+    return api("GET", "/api/v1/triage?limit=100").then(function (data) {
+      if (state.tab !== "triage") { return; }
+      var ul = $("list");
+      ul.textContent = "";
+      var items = (data && data.items) || [];
+      items.forEach(function (it) { ul.appendChild(triageNode(it)); });
+      $("list-empty").textContent = "暂无待分拣的投诉";
+      $("list-empty").hidden = items.length > 0;
+      $("more").hidden = true;
+    }).catch(function (err) { if (err.status !== 401) { toast("分拣列表加载失败：" + err.message); } });
+  }
+
+  function options(sel, values, labels, chosen) {
+    sel.textContent = "";
+    values.forEach(function (v) {
+      var o = el("option", "", labels[v] || v);
+      o.value = v;
+      if (v === chosen) { o.selected = true; }
+      sel.appendChild(o);
+    });
+  }
+
+  // triageNode is a complaint awaiting correction, with a form that says
+  // where it is and what it is about; the complaint then re-enters the
+  // pipeline.
+  function triageNode(it) {
+    var li = el("li");
+    var d = el("div", "card triage");
+    d.setAttribute("data-complaint", it.complaint_id);
+    var top = el("div", "top");
+    top.appendChild(el("span", "state", label(TRIAGE_KIND, it.kind)));
+    top.appendChild(el("span", "cat", it.category ? categoryText(it) : "类别未定"));
+    d.appendChild(top);
+    d.appendChild(el("div", "text", it.description || ""));
+    var where = [it.district_name || label(DISTRICT, it.district), it.address].filter(Boolean).join(" · ");
+    if (where) { d.appendChild(el("div", "where", where)); }
+    var bottom = el("div", "bottom");
+    bottom.appendChild(el("span", "hint", "工单 " + (it.ticket_id || "") + " · " + when(it.received_at)));
+    var b = el("button", "secondary", "更正");
+    b.type = "button";
+    bottom.appendChild(b);
+    d.appendChild(bottom);
+
+    var f = el("form", "panel");
+    f.hidden = true;
+    var district = el("select");
+    options(district, Object.keys(DISTRICT), DISTRICT, it.district || state.district || "");
+    var cat = el("select");
+    var firstCat = it.category || it.reported_category || "noise";
+    options(cat, Object.keys(SUBCATEGORIES), CATEGORY, firstCat);
+    var sub = el("select");
+    var fillSub = function () { options(sub, SUBCATEGORIES[cat.value] || [], SUBCATEGORY, it.subcategory || it.reported_subcategory || ""); };
+    fillSub();
+    cat.addEventListener("change", fillSub);
+    district.setAttribute("aria-label", "所在区");
+    cat.setAttribute("aria-label", "类别");
+    sub.setAttribute("aria-label", "细类");
+    [el("label", "", "所在区"), district, el("label", "", "类别"), cat, el("label", "", "细类"), sub].forEach(function (n) { f.appendChild(n); });
+    var row = el("div", "row");
+    var ok = el("button", "primary", "确认更正");
+    ok.type = "submit";
+    var cancel = el("button", "secondary", "取消");
+    cancel.type = "button";
+    row.appendChild(ok);
+    row.appendChild(cancel);
+    f.appendChild(row);
+    d.appendChild(f);
+    b.addEventListener("click", function () { f.hidden = false; });
+    cancel.addEventListener("click", function () { f.hidden = true; });
+    f.addEventListener("submit", function (e) {
+      e.preventDefault();
+      ok.disabled = true;
+      api("POST", "/api/v1/triage/" + encodeURIComponent(it.complaint_id) + "/correct",
+        { district: district.value, category: cat.value, subcategory: sub.value })
+        .then(function () { toast("已更正，投诉重新进入处置流程"); li.remove(); })
+        .catch(function (err) { ok.disabled = false; if (err.status !== 401) { toast("更正失败：" + err.message); } });
+    });
+    li.appendChild(d);
+    return li;
   }
 
   function hotspotNode(h) {
@@ -552,11 +657,7 @@
     $("signout").addEventListener("click", function () { signOut(""); });
     Array.prototype.forEach.call(document.querySelectorAll(".tab"), function (b) {
       b.addEventListener("click", function () {
-        Array.prototype.forEach.call(document.querySelectorAll(".tab"), function (o) {
-          o.classList.toggle("on", o === b);
-          o.setAttribute("aria-selected", o === b ? "true" : "false");
-        });
-        state.tab = b.getAttribute("data-status");
+        selectTab(b.getAttribute("data-status"));
         loadList(false);
       });
     });
