@@ -543,6 +543,14 @@ func TestExtendMovesTheResolveDeadlineAndItsEscalation(t *testing.T) {
 	if actor != sup.ID || reason != "施工分阶段整改" {
 		t.Errorf("the extension audited by %s (%s), want %s with the reason", actor, reason, sup.ID)
 	}
+	// Once the deadline has passed, the case is escalated, not extended.
+	late := caseflow.WithClock(ctx, func() time.Time { return week.Add(time.Hour) })
+	if err := tx(t, late, pool, func(tx pgx.Tx) error {
+		_, err := caseflow.Extend(late, tx, c.ID, sup, week.Add(48*time.Hour), "再宽限两天")
+		return err
+	}); fault.KindOf(err) != fault.Conflict {
+		t.Errorf("an extension after the deadline: %v (%s), want a conflict", err, fault.KindOf(err))
+	}
 	// The old deadline passes without escalation; the new one escalates.
 	fire := func(at time.Time) []caseflow.Escalation {
 		var got []caseflow.Escalation

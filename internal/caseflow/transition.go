@@ -256,19 +256,19 @@ func Reassign(ctx context.Context, tx pgx.Tx, caseID string, by Actor, team, rea
 }
 
 // MaxExtension is the most one extension (延期) may move a case's resolve
-// deadline past the later of its current deadline and the time of the
-// extension.
+// deadline past its current one.
 const MaxExtension = 30 * 24 * time.Hour
 
 // Extend moves the resolve deadline of a case its team is working on
 // (assigned or accepted) later (延期): a nuisance that cannot be ended in
 // time, a site that must stop work in stages. By a supervisor of its
-// district or an admin, with the reason; the new deadline is later than
-// the current one and than now, and at most MaxExtension past the later
-// of the two. The deadline's escalation (督办) moves with it; an
-// escalation already made stays on the case's record. Officers, the
-// supervisors and the hotline's status lookup see the new deadline; the
-// case.extended event carries it.
+// district or an admin, with the reason, before the deadline passes (an
+// overdue case is escalated, 督办, not extended: so no week's report
+// changes after the week); the new deadline is later than the current
+// one (or now, for a case without one) and at most MaxExtension past it.
+// The deadline's escalation moves with it. Officers, the supervisors and
+// the hotline's status lookup see the new deadline; the case.extended
+// event carries it.
 func Extend(ctx context.Context, tx pgx.Tx, caseID string, by Actor, resolveDue time.Time, reason string) (Case, error) {
 	if err := supervisorOnly(by, "extend a case's deadline"); err != nil {
 		return Case{}, err
@@ -285,8 +285,12 @@ func Extend(ctx context.Context, tx pgx.Tx, caseID string, by Actor, resolveDue 
 		return Case{}, conflict(c, "extend", StatusAssigned, StatusAccepted)
 	}
 	at := nowFrom(ctx)
+	if c.ResolveDue != nil && !at.Before(*c.ResolveDue) {
+		return Case{}, fault.Errorf(fault.Conflict, "case %s was due at %s: an extension is granted before the deadline, an overdue case is escalated (督办)",
+			caseID, c.ResolveDue.UTC().Format(time.RFC3339))
+	}
 	from := at
-	if c.ResolveDue != nil && c.ResolveDue.After(from) {
+	if c.ResolveDue != nil {
 		from = *c.ResolveDue
 	}
 	resolveDue = resolveDue.UTC()

@@ -238,8 +238,10 @@ type Timeliness struct {
 	// them all when the list is cut short.
 	Overdue      []OverdueCase `json:"overdue"`
 	OverdueTotal int           `json:"overdue_total"`
-	// Escalations lists the cases escalated (督办) during the week.
+	// Escalations lists the cases escalated (督办) during the week, and
+	// Extensions the resolve deadlines extended (延期) in it.
 	Escalations []Escalation `json:"escalations"`
+	Extensions  []Escalation `json:"extensions"`
 }
 
 // Rate is how many cases met a deadline out of those that had it.
@@ -287,7 +289,8 @@ type OverdueCase struct {
 	Escalated   bool    `json:"escalated"`
 }
 
-// Escalation is one escalation of a case during the week.
+// Escalation is one escalation of a case during the week (in Extensions,
+// one extension of its deadline).
 type Escalation struct {
 	CaseID       string    `json:"case_id"`
 	At           time.Time `json:"at"`

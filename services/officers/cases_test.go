@@ -102,6 +102,7 @@ func TestBadInput(t *testing.T) {
 	id := e.newCase(ownTeam, complaint{})
 	e.accept(id)
 	moved := e.newCase(ownTeam, complaint{})
+	due := e.dueIn(e.newCase(ownTeam, complaint{}), 72*time.Hour)
 	for _, tc := range []struct {
 		who, path string
 		body      any
@@ -125,8 +126,11 @@ func TestBadInput(t *testing.T) {
 		{whoSupervisor, "/extend", map[string]string{"resolve_due": time.Now().AddDate(0, 0, 20).Format(time.RFC3339)}, "/reason"},
 	} {
 		target := id
-		if tc.path == "/reassign" {
+		switch tc.path {
+		case "/reassign":
 			target = moved
+		case "/extend":
+			target = due
 		}
 		code, body := e.do(tc.who, "POST", "/api/v1/cases/"+target+tc.path, tc.body)
 		if code != 400 {

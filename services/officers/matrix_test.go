@@ -109,15 +109,8 @@ func TestAccessMatrix(t *testing.T) {
 			}},
 		{method: "POST", route: "/api/v1/cases/{id}/extend",
 			prepare: func(e *env) (string, any) {
-				id := assigned(e)
-				var due time.Time
-				if err := e.pool.QueryRow(context.Background(), `SELECT resolve_due FROM cases WHERE id = $1`, id).Scan(&due); err != nil {
-					e.t.Fatal(err)
-				}
-				if now := time.Now(); now.After(due) {
-					due = now // the fixture's deadlines are in 2024
-				}
-				return "/api/v1/cases/" + id + "/extend", map[string]string{"resolve_due": due.AddDate(0, 0, 7).Format(time.RFC3339), "reason": "工地分阶段整改"}
+				id := e.dueIn(assigned(e), 72*time.Hour)
+				return "/api/v1/cases/" + id + "/extend", map[string]string{"resolve_due": time.Now().Add(10 * 24 * time.Hour).Format(time.RFC3339), "reason": "工地分阶段整改"}
 			},
 			want: codes(403, 403, 404, 200, 200),
 			check: func(t *testing.T, e *env, who, path string, body []byte) {

@@ -226,6 +226,18 @@ func (e *env) triage(kind, district string) string {
 	return id
 }
 
+// dueIn gives case id and its active assignment a resolve deadline d from
+// now (the fixture's deadlines are in 2024) and returns id.
+func (e *env) dueIn(id string, d time.Duration) string {
+	e.t.Helper()
+	due := time.Now().Add(d)
+	if _, err := e.pool.Exec(context.Background(), `WITH a AS (UPDATE assignments SET resolve_due = $2 WHERE case_id = $1 AND status = 'active')
+		UPDATE cases SET resolve_due = $2 WHERE id = $1`, id, due); err != nil {
+		e.t.Fatal(err)
+	}
+	return id
+}
+
 // do sends a request as who and returns the status and the body.
 func (e *env) do(who, method, path string, body any) (int, []byte) {
 	e.t.Helper()

@@ -280,6 +280,8 @@ func seed(t testing.TB, pool *pgxpool.Pool) *fixture {
 		{"case-5", "escalate", w(4, 9)},
 		{"case-1", "accept", w(0, 11)},
 		{"case-3", "escalated", prev(5, 9)}, // last week's escalation
+		{"case-2", "extend", w(2, 10)},
+		{"case-2", "extend", prev(6, 10)}, // last week's extension
 	} {
 		if _, err := pool.Exec(ctx, `INSERT INTO case_audit (case_id, actor, at, to_status, action, reason) VALUES ($1, 'service:router', $2, 'accepted', $3, $4)`,
 			a.caseID, a.at, a.action, "来电人 "+callerName); err != nil {

@@ -80,6 +80,7 @@ func generate(ctx context.Context, tx pgx.Tx, week string, now time.Time) (*repo
 		{"timeliness", g.timeliness},
 		{"overdue", g.overdue},
 		{"escalations", g.escalations},
+		{"extensions", g.extensions},
 		{"repeat", g.repeat},
 		{"gistar", g.gistar},
 	}
@@ -519,30 +520,45 @@ func (g *gen) overdue(ctx context.Context) error {
 // escalations lists the escalations (督办) of cases during the week from
 // the case audit log.
 func (g *gen) escalations(ctx context.Context) error {
+	var err error
+	g.r.Timeliness.Escalations, err = g.audited(ctx, "escalat%")
+	return err
+}
+
+// extensions lists the extensions (延期) of cases' deadlines during the
+// week from the case audit log.
+func (g *gen) extensions(ctx context.Context) error {
+	var err error
+	g.r.Timeliness.Extensions, err = g.audited(ctx, "extend")
+	return err
+}
+
+// audited lists the audit entries of the week whose action is like
+// action, with their cases, in the order they were made.
+func (g *gen) audited(ctx context.Context, action string) ([]report.Escalation, error) {
 	rows, err := g.tx.Query(ctx, `
 		SELECT a.case_id, a.at, k.category, k.district, COALESCE(k.team, '')
 		FROM case_audit a JOIN cases k ON k.id = a.case_id
-		WHERE a.at >= $1 AND a.at < $2 AND a.action LIKE 'escalat%'
-		ORDER BY a.at, a.id`, g.start, g.end)
+		WHERE a.at >= $1 AND a.at < $2 AND a.action LIKE $3
+		ORDER BY a.at, a.id`, g.start, g.end, action)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer rows.Close()
-	tl := &g.r.Timeliness
-	tl.Escalations = []report.Escalation{}
+	out := []report.Escalation{}
 	for rows.Next() {
 		var e report.Escalation
 		if err := rows.Scan(&e.CaseID, &e.At, &e.Category, &e.District, &e.Team); err != nil {
-			return err
+			return nil, err
 		}
 		e.At = e.At.In(g.start.Location())
 		e.DistrictName = g.ref.districtName(e.District)
 		if e.Team != "" {
 			e.TeamName = g.ref.teamName(e.Team)
 		}
-		tl.Escalations = append(tl.Escalations, e)
+		out = append(out, e)
 	}
-	return rows.Err()
+	return out, rows.Err()
 }
 
 // repeat counts the week's complaints that joined a hotspot which already

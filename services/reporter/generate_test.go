@@ -125,6 +125,7 @@ func TestGenerateCountsMatchSeedAndSQL(t *testing.T) {
 		{"resolved on time", r.Timeliness.Resolve.OnTime, 2, resOK},
 		{"overdue", r.Timeliness.OverdueTotal, 2, overdue},
 		{"escalations", len(r.Timeliness.Escalations), 2, 2},
+		{"extensions", len(r.Timeliness.Extensions), 1, 1},
 		{"in hotspots", r.Repeat.InHotspots, fx.inHotspots, fx.inHotspots},
 		{"repeats", r.Repeat.Repeats, fx.repeats, fx.repeats},
 	}
