@@ -687,6 +687,21 @@ func TestOfficerResolvesLiveAssignmentOnPhone(t *testing.T) {
 			sel[1].dispatchEvent(new Event("change"));
 			sel[2].value = "road";
 		})()`),
+	)
+	// A new assignment in the district arrives live while the correction
+	// is being made: the list is not redrawn under the supervisor's hands.
+	s.feed(t, 7, "normal", time.Now().Add(6*time.Hour))
+	step("keep the correction through a live push",
+		wait(`document.querySelector("#toast").textContent.includes("新任务")`),
+		chromedp.Sleep(500*time.Millisecond),
+	)
+	if !eval(`(function () {
+		var f = document.querySelector('` + triageCard + ` form');
+		return !!f && !f.hidden && f.querySelectorAll("select")[2].value === "road";
+	})()`) {
+		t.Error("a live push redrew the triage list and lost the correction being made")
+	}
+	step("send the correction",
 		chromedp.Click(chromedp.CSS(triageCard+" form button[type=submit]")),
 		chromedp.WaitNotPresent(chromedp.CSS(triageCard)),
 	)

@@ -632,7 +632,9 @@
     }
     clearTimeout(reloadTimer);
     reloadTimer = setTimeout(function () {
-      if (!$("view-list").hidden) { loadList(false); }
+      // Case events do not change the triage list, and redrawing it would
+      // lose a correction being typed.
+      if (!$("view-list").hidden && state.tab !== "triage") { loadList(false); }
       if (!$("view-case").hidden && id && id === state.caseId) { openCase(id); }
     }, 150);
   }
