@@ -66,6 +66,20 @@ func assigned(t *testing.T, ctx context.Context, pool *pgxpool.Pool, ticket, tea
 	return c
 }
 
+// escalateDue fires, as the router does, the deadline timers due at now.
+func escalateDue(t *testing.T, ctx context.Context, pool *pgxpool.Pool, now time.Time) []caseflow.Escalation {
+	t.Helper()
+	var got []caseflow.Escalation
+	if err := tx(t, ctx, pool, func(tx pgx.Tx) error {
+		var err error
+		got, err = caseflow.EscalateDue(ctx, tx, router, now, 100)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return got
+}
+
 type outboxEvent struct {
 	Subject string
 	Ev      event.CaseChanged
@@ -335,17 +349,7 @@ func TestEscalateDueFiresEachDeadlineOnce(t *testing.T) {
 	if err := tx(t, ctx, pool, func(tx pgx.Tx) error { _, err := caseflow.Accept(ctx, tx, signed.ID, own); return err }); err != nil {
 		t.Fatal(err)
 	}
-	fire := func(now time.Time) []caseflow.Escalation {
-		var got []caseflow.Escalation
-		if err := tx(t, ctx, pool, func(tx pgx.Tx) error {
-			var err error
-			got, err = caseflow.EscalateDue(ctx, tx, router, now, 100)
-			return err
-		}); err != nil {
-			t.Fatal(err)
-		}
-		return got
-	}
+	fire := func(now time.Time) []caseflow.Escalation { t.Helper(); return escalateDue(t, ctx, pool, now) }
 	// After the sign-for deadline only the unsigned case escalates.
 	afterSign := late.SignDue.Add(time.Minute)
 	first := fire(afterSign)
@@ -552,24 +556,13 @@ func TestExtendMovesTheResolveDeadlineAndItsEscalation(t *testing.T) {
 		t.Errorf("an extension after the deadline: %v (%s), want a conflict", err, fault.KindOf(err))
 	}
 	// The old deadline passes without escalation; the new one escalates.
-	fire := func(at time.Time) []caseflow.Escalation {
-		var got []caseflow.Escalation
-		if err := tx(t, ctx, pool, func(tx pgx.Tx) error {
-			var err error
-			got, err = caseflow.EscalateDue(ctx, tx, router, at, 100)
-			return err
-		}); err != nil {
-			t.Fatal(err)
-		}
-		return got
-	}
-	for _, e := range fire(old.Add(time.Minute)) {
+	for _, e := range escalateDue(t, ctx, pool, old.Add(time.Minute)) {
 		if e.Kind == caseflow.TimerResolve && e.Escalated {
 			t.Errorf("the old resolve deadline escalated case %s", e.CaseID)
 		}
 	}
 	var escalated bool
-	for _, e := range fire(week.Add(time.Minute)) {
+	for _, e := range escalateDue(t, ctx, pool, week.Add(time.Minute)) {
 		escalated = escalated || (e.CaseID == c.ID && e.Kind == caseflow.TimerResolve && e.Escalated)
 	}
 	if !escalated {

@@ -445,10 +445,10 @@ func (s *Service) handleExtend(w http.ResponseWriter, r *http.Request, p auth.Pr
 	if err := decode(w, r, &in); err != nil {
 		return err
 	}
-	in.Reason = strings.TrimSpace(in.Reason)
-	due, err := time.Parse(time.RFC3339, strings.TrimSpace(in.ResolveDue))
+	in.ResolveDue, in.Reason = strings.TrimSpace(in.ResolveDue), strings.TrimSpace(in.Reason)
+	due, err := time.Parse(time.RFC3339, in.ResolveDue)
 	switch {
-	case strings.TrimSpace(in.ResolveDue) == "":
+	case in.ResolveDue == "":
 		return invalid("/resolve_due", "required: the new resolve deadline, RFC 3339 (2024-03-19T23:59:59+08:00)")
 	case err != nil:
 		return invalid("/resolve_due", "not an RFC 3339 time (2024-03-19T23:59:59+08:00)")

@@ -327,8 +327,9 @@ func (g *gen) hotspots(ctx context.Context) error {
 
 // hotspotCases lists each reported hotspot's cases that were open during
 // the week: opened before its end and not resolved or closed before its
-// start (a reopened case is unresolved again). A hotspot spread over several sites has a case at each, and the
-// cases of the hotspots merged into it are its own.
+// start (a reopened case is unresolved again). A hotspot spread over
+// several sites has a case at each, and the cases of the hotspots merged
+// into it are its own.
 func (g *gen) hotspotCases(ctx context.Context) error {
 	r := g.r
 	ids := make([]string, len(r.Hotspots))

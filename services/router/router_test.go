@@ -372,6 +372,23 @@ func TestPositiveListEnterpriseGetsARemoteCheck(t *testing.T) {
 	}
 }
 
+// resolve has an officer of case c's team sign for it and resolve it at
+// the time on.
+func (e *env) resolve(t *testing.T, c caseflow.Case, on time.Time) {
+	t.Helper()
+	officer := caseflow.Actor{ID: "officer:o1", Team: c.Team, District: "siming", Role: caseflow.RoleOfficer}
+	ctx := caseflow.WithClock(e.ctx, func() time.Time { return on })
+	if err := pgx.BeginFunc(ctx, e.pool, func(tx pgx.Tx) error {
+		if _, err := caseflow.Accept(ctx, tx, c.ID, officer); err != nil {
+			return err
+		}
+		_, err := caseflow.Resolve(ctx, tx, c.ID, officer, caseflow.OutcomeRectified, "work stopped at 22:00")
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestResolvedCaseReopensWithinThirtyDays(t *testing.T) {
 	t.Parallel()
 	e := setup(t)
@@ -383,20 +400,7 @@ func TestResolvedCaseReopensWithinThirtyDays(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := e.caseOf(t, first.ComplaintID)
-	officer := caseflow.Actor{ID: "officer:o1", Team: c.Team, District: "siming", Role: caseflow.RoleOfficer}
-	resolve := func(on time.Time) {
-		t.Helper()
-		ctx := caseflow.WithClock(e.ctx, func() time.Time { return on })
-		if err := pgx.BeginFunc(ctx, e.pool, func(tx pgx.Tx) error {
-			if _, err := caseflow.Accept(ctx, tx, c.ID, officer); err != nil {
-				return err
-			}
-			_, err := caseflow.Resolve(ctx, tx, c.ID, officer, caseflow.OutcomeRectified, "work stopped at 22:00")
-			return err
-		}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	resolve := func(on time.Time) { t.Helper(); e.resolve(t, c, on) }
 	resolve(at.Add(24 * time.Hour))
 	back := e.complaint(t, "R2", at.Add(10*24*time.Hour), 30, 0)
 	back.HotspotID = &hs
@@ -435,17 +439,7 @@ func TestAResolvedCaseClosesWhenItsReopenWindowPasses(t *testing.T) {
 			t.Fatal(err)
 		}
 		c := e.caseOf(t, ev.ComplaintID)
-		officer := caseflow.Actor{ID: "officer:o1", Team: c.Team, District: "siming", Role: caseflow.RoleOfficer}
-		ctx := caseflow.WithClock(e.ctx, func() time.Time { return on })
-		if err := pgx.BeginFunc(ctx, e.pool, func(tx pgx.Tx) error {
-			if _, err := caseflow.Accept(ctx, tx, c.ID, officer); err != nil {
-				return err
-			}
-			_, err := caseflow.Resolve(ctx, tx, c.ID, officer, caseflow.OutcomeRectified, "已停止夜间施工")
-			return err
-		}); err != nil {
-			t.Fatal(err)
-		}
+		e.resolve(t, c, on)
 		return c
 	}
 	early := resolved("Q1", 0, at.Add(24*time.Hour))

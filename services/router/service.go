@@ -207,32 +207,50 @@ func (s *Service) runTimers(ctx context.Context) error {
 	}
 }
 
+// timerBatch is how many deadlines or close-outs one transaction of the
+// timer loop handles.
+const timerBatch = 256
+
+// inBatches runs step, each time in a transaction of its own with the
+// router's clock, and hands what each committed step handled to done,
+// until a step handles fewer than timerBatch items.
+func inBatches[T any](ctx context.Context, s *Service, step func(ctx context.Context, tx pgx.Tx, now time.Time) ([]T, error), done func([]T)) error {
+	for {
+		var got []T
+		now := s.now()
+		err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+			var err error
+			got, err = step(caseflow.WithClock(ctx, s.cfg.Now), tx, now)
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		done(got)
+		if len(got) < timerBatch {
+			return nil
+		}
+	}
+}
+
 // CloseResolved closes out (办结销号) every resolved case whose reopen
 // window (ReopenWithin) has passed by the router's clock without a
 // complaint at its place, and reports how many it closed. The hotline is
 // told of each work order (case.closed); a later complaint there opens a
 // new case.
 func (s *Service) CloseResolved(ctx context.Context) (int, error) {
-	const limit = 256
+	note := fmt.Sprintf("no complaint within %d days of the resolution", int(s.cfg.ReopenWithin.Hours()/24))
 	total := 0
-	for {
-		var closed []caseflow.Case
-		now := s.now()
-		err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-			var err error
-			closed, err = caseflow.CloseResolved(caseflow.WithClock(ctx, s.cfg.Now), tx, actor, now.Add(-s.cfg.ReopenWithin), limit,
-				"no complaint within "+fmt.Sprint(int(s.cfg.ReopenWithin.Hours()/24))+" days of the resolution")
-			return err
-		})
-		if err != nil {
-			return total, fmt.Errorf("close out resolved cases: %w", err)
-		}
+	err := inBatches(ctx, s, func(ctx context.Context, tx pgx.Tx, now time.Time) ([]caseflow.Case, error) {
+		return caseflow.CloseResolved(ctx, tx, actor, now.Add(-s.cfg.ReopenWithin), timerBatch, note)
+	}, func(closed []caseflow.Case) {
 		closures.Add(float64(len(closed)))
 		total += len(closed)
-		if len(closed) < limit {
-			return total, nil
-		}
+	})
+	if err != nil {
+		return total, fmt.Errorf("close out resolved cases: %w", err)
 	}
+	return total, nil
 }
 
 // FireTimers escalates every case whose deadline passed by the router's
@@ -240,27 +258,19 @@ func (s *Service) CloseResolved(ctx context.Context) (int, error) {
 // whatever the number of routers and restarts: its claim commits with the
 // escalation.
 func (s *Service) FireTimers(ctx context.Context) (int, error) {
-	const limit = 256
 	total := 0
-	for {
-		var fired []caseflow.Escalation
-		now := s.now()
-		err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-			var err error
-			fired, err = caseflow.EscalateDue(caseflow.WithClock(ctx, s.cfg.Now), tx, actor, now, limit)
-			return err
-		})
-		if err != nil {
-			return total, fmt.Errorf("escalate due cases: %w", err)
-		}
+	err := inBatches(ctx, s, func(ctx context.Context, tx pgx.Tx, now time.Time) ([]caseflow.Escalation, error) {
+		return caseflow.EscalateDue(ctx, tx, actor, now, timerBatch)
+	}, func(fired []caseflow.Escalation) {
 		for _, e := range fired {
 			escalations.WithLabelValues(e.Kind, fmt.Sprint(e.Escalated)).Inc()
 			if e.Escalated {
 				total++
 			}
 		}
-		if len(fired) < limit {
-			return total, nil
-		}
+	})
+	if err != nil {
+		return total, fmt.Errorf("escalate due cases: %w", err)
 	}
+	return total, nil
 }

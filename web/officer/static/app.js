@@ -164,11 +164,15 @@
     loadList(false);
   }
 
+  // supervising reports whether the signed-in officer is a supervisor or
+  // an admin, who may 改派, 延期 and correct triage.
+  function supervising() { return state.role === "supervisor" || state.role === "admin"; }
+
   function showWho(me) {
     state.role = (me && me.role) || "";
     state.district = (me && me.district) || "";
     var triageTab = document.querySelector('.tab[data-status="triage"]');
-    triageTab.hidden = state.role !== "supervisor" && state.role !== "admin";
+    triageTab.hidden = !supervising();
     if (triageTab.hidden && state.tab === "triage") { selectTab("active"); }
     var w = $("who");
     w.textContent = me ? (me.team_name || me.district_name || "") + (me.name ? " · " + me.name : "") : "";
@@ -206,17 +210,26 @@
     }).catch(function (err) { if (err.status !== 401) { toast("任务列表加载失败：" + err.message); } });
   }
 
-  function loadHotspots() {
-    return api("GET", "/api/v1/hotspots?status=emerging,active,escalated&limit=200").then(function (data) {
-      if (state.tab !== "hotspots") { return; }
+  // loadSide fills the list of a tab that is not an inbox (hotspots,
+  // triage): items picks the entries out of the answer to path, node
+  // draws one; the list is drawn only if the tab is still the one shown.
+  function loadSide(tab, path, items, node, empty, failed) {
+    return api("GET", path).then(function (data) {
+      if (state.tab !== tab) { return; }
       var ul = $("list");
       ul.textContent = "";
-      var fs = (data && data.features) || [];
-      fs.forEach(function (f) { ul.appendChild(hotspotNode(f.properties || {})); });
-      $("list-empty").textContent = "辖区内暂无重复投诉热点";
-      $("list-empty").hidden = fs.length > 0;
+      var got = items(data) || [];
+      got.forEach(function (o) { ul.appendChild(node(o)); });
+      $("list-empty").textContent = empty;
+      $("list-empty").hidden = got.length > 0;
       $("more").hidden = true;
-    }).catch(function (err) { if (err.status !== 401) { toast("热点加载失败：" + err.message); } });
+    }).catch(function (err) { if (err.status !== 401) { toast(failed + err.message); } });
+  }
+
+  function loadHotspots() {
+    return loadSide("hotspots", "/api/v1/hotspots?status=emerging,active,escalated&limit=200",
+      function (d) { return d && d.features; }, function (f) { return hotspotNode(f.properties || {}); },
+      "辖区内暂无重复投诉热点", "热点加载失败：");
   }
 
   // selectTab marks the tab of the list named and makes it the list's.
@@ -230,16 +243,8 @@
   }
 
   function loadTriage() {
-    return api("GET", "/api/v1/triage?limit=100").then(function (data) {
-      if (state.tab !== "triage") { return; }
-      var ul = $("list");
-      ul.textContent = "";
-      var items = (data && data.items) || [];
-      items.forEach(function (it) { ul.appendChild(triageNode(it)); });
-      $("list-empty").textContent = "暂无待分拣的投诉";
-      $("list-empty").hidden = items.length > 0;
-      $("more").hidden = true;
-    }).catch(function (err) { if (err.status !== 401) { toast("分拣列表加载失败：" + err.message); } });
+    return loadSide("triage", "/api/v1/triage?limit=100", function (d) { return d && d.items; }, triageNode,
+      "暂无待分拣的投诉", "分拣列表加载失败：");
   }
 
   function options(sel, values, labels, chosen) {
@@ -418,13 +423,12 @@
     $("btn-resolve").hidden = c.status !== "accepted";
     $("btn-return").hidden = c.status !== "assigned" && c.status !== "accepted";
     // 延期: the district's supervisors and admins, on a case being worked.
-    var mayExtend = (state.role === "supervisor" || state.role === "admin") && (c.status === "assigned" || c.status === "accepted");
+    var mayExtend = supervising() && (c.status === "assigned" || c.status === "accepted");
     $("btn-extend").hidden = !mayExtend;
     if (!mayExtend) { $("extend-form").hidden = true; }
     state.resolveDue = c.resolve_due || "";
     // 改派: the same, on a case not yet resolved, to another team of its district.
-    var mayReassign = (state.role === "supervisor" || state.role === "admin") &&
-      ["open", "assigned", "accepted", "returned"].indexOf(c.status) >= 0;
+    var mayReassign = supervising() && ["open", "assigned", "accepted", "returned"].indexOf(c.status) >= 0;
     $("btn-reassign").hidden = !mayReassign;
     if (!mayReassign) { $("reassign-form").hidden = true; }
     state.caseDistrict = c.district || "";
@@ -684,13 +688,11 @@
     });
     $("btn-reassign").addEventListener("click", function () {
       loadTeams().then(function (teams) {
-        var sel = $("reassign-team");
-        sel.textContent = "";
-        teams.filter(function (t) { return t.district === state.caseDistrict && t.id !== state.caseTeam; }).forEach(function (t) {
-          var o = el("option", "", t.name);
-          o.value = t.id;
-          sel.appendChild(o);
-        });
+        var names = {};
+        teams.forEach(function (t) { names[t.id] = t.name; });
+        var ids = teams.filter(function (t) { return t.district === state.caseDistrict && t.id !== state.caseTeam; })
+          .map(function (t) { return t.id; });
+        options($("reassign-team"), ids, names, "");
         hideForms("reassign-form");
         $("reassign-reason").focus();
       }).catch(function (err) { toast("单位列表加载失败：" + err.message); });
