@@ -4,16 +4,19 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
 	"github.com/xiamen-eeb/nuisance/internal/hotline"
@@ -113,9 +116,13 @@ func TestPipelineCarriesComplaintsToAssignedCases(t *testing.T) {
 		}
 		return n
 	}
-	testenv.Eventually(t, 120*time.Second, "every complaint assigned or in triage", func() bool {
-		return count(`SELECT count(*) FROM complaint_lookup WHERE status NOT IN ('assigned', 'unlocated')`) == 0
-	})
+	deadline := time.Now().Add(120 * time.Second)
+	for count(`SELECT count(*) FROM complaint_lookup WHERE status NOT IN ('assigned', 'unlocated')`) != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("after 2m, complaints not assigned or in triage by status: %s\nlog tail:\n%s", statusCounts(t, pool), logTail(filepath.Join(dataDir, "up.log"), 60))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 	if n := count(`SELECT count(*) FROM complaint_lookup WHERE status = 'assigned'`); n < 380 {
 		t.Fatalf("only %d of 400 complaints assigned", n)
 	}
@@ -159,4 +166,37 @@ func TestPipelineCarriesComplaintsToAssignedCases(t *testing.T) {
 		}
 	}
 	t.Logf("400 complaints: %d assigned in %d cases, %d hotspots, %d tickets called back", assigned, cases, count(`SELECT count(*) FROM hotspots`), len(rcv.statuses))
+}
+
+// statusCounts is the complaints by their lookup status, for a failure's
+// message.
+func statusCounts(t *testing.T, pool *pgxpool.Pool) string {
+	rows, err := pool.Query(context.Background(), `SELECT status, count(*) FROM complaint_lookup GROUP BY status ORDER BY status`)
+	if err != nil {
+		return err.Error()
+	}
+	defer rows.Close()
+	var b strings.Builder
+	for rows.Next() {
+		var s string
+		var n int
+		if err := rows.Scan(&s, &n); err != nil {
+			return err.Error()
+		}
+		fmt.Fprintf(&b, "%s=%d ", s, n)
+	}
+	return b.String()
+}
+
+// logTail is the last n lines of the file at path.
+func logTail(path string, n int) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err.Error()
+	}
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
 }
