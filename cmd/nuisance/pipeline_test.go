@@ -119,7 +119,8 @@ func TestPipelineCarriesComplaintsToAssignedCases(t *testing.T) {
 	deadline := time.Now().Add(120 * time.Second)
 	for count(`SELECT count(*) FROM complaint_lookup WHERE status NOT IN ('assigned', 'unlocated')`) != 0 {
 		if time.Now().After(deadline) {
-			t.Fatalf("after 2m, complaints not assigned or in triage by status: %s\nlog tail:\n%s", statusCounts(t, pool), logTail(filepath.Join(dataDir, "up.log"), 60))
+			t.Fatalf("after 2m, complaints not assigned or in triage by status: %s\ndead letters: %s\nmetrics:\n%s\nlog tail:\n%s",
+				statusCounts(pool), deadLetters(pool), metrics("http://"+addr+"/metrics"), logTail(filepath.Join(dataDir, "up.log"), 60))
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -170,8 +171,19 @@ func TestPipelineCarriesComplaintsToAssignedCases(t *testing.T) {
 
 // statusCounts is the complaints by their lookup status, for a failure's
 // message.
-func statusCounts(t *testing.T, pool *pgxpool.Pool) string {
-	rows, err := pool.Query(context.Background(), `SELECT status, count(*) FROM complaint_lookup GROUP BY status ORDER BY status`)
+func statusCounts(pool *pgxpool.Pool) string {
+	return counts(pool, `SELECT status, count(*) FROM complaint_lookup GROUP BY status ORDER BY status`)
+}
+
+// deadLetters is the dead letters by consumer and reason, for a failure's
+// message.
+func deadLetters(pool *pgxpool.Pool) string {
+	return counts(pool, `SELECT consumer || ': ' || left(reason, 300), count(*) FROM dead_letters GROUP BY 1 ORDER BY 1`)
+}
+
+// counts runs a query of (label, count) rows and prints them on a line.
+func counts(pool *pgxpool.Pool, query string) string {
+	rows, err := pool.Query(context.Background(), query)
 	if err != nil {
 		return err.Error()
 	}
@@ -199,4 +211,22 @@ func logTail(path string, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, "\n")
+}
+
+// metrics is the process's own metrics (nuisance_*), for a failure's
+// message.
+func metrics(url string) string {
+	r, err := http.Get(url)
+	if err != nil {
+		return err.Error()
+	}
+	defer r.Body.Close()
+	b, _ := io.ReadAll(r.Body)
+	var out []string
+	for _, l := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(l, "nuisance_") && !strings.Contains(l, "_bucket{") {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }
