@@ -602,6 +602,23 @@ func TestOfficerResolvesLiveAssignmentOnPhone(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS("#btn-extend")),
 		chromedp.Click(chromedp.CSS("#btn-extend")),
 		chromedp.WaitVisible(chromedp.CSS("#extend-form")),
+	)
+	// The date picker offers the days the server grants: from the day of
+	// the current deadline (its end is later) to 30 days after it.
+	var current time.Time
+	if err := s.pool.QueryRow(context.Background(), `SELECT resolve_due FROM cases WHERE id = $1`, extendID).Scan(&current); err != nil {
+		t.Fatal(err)
+	}
+	wantMin := current.In(shanghai).Format("2006-01-02")
+	wantMax := current.Add(30*24*time.Hour - (23*time.Hour + 59*time.Minute + 59*time.Second)).In(shanghai).Format("2006-01-02")
+	bounds, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`[document.querySelector("#extend-date").min, document.querySelector("#extend-date").max]`))
+	if err != nil || len(bounds) != 2 {
+		t.Fatalf("the 延期 date's bounds: %v %v", bounds, err)
+	}
+	if lo, hi := bounds[0], bounds[1]; lo != wantMin || hi != wantMax {
+		t.Errorf("延期 offers %s to %s for a deadline of %s, want %s to %s", lo, hi, current.In(shanghai), wantMin, wantMax)
+	}
+	step("extend it",
 		chromedp.Evaluate[chromedp.Void](`document.querySelector("#extend-date").value = `+jsString(newDay)),
 		chromedp.SendKeys(chromedp.CSS("#extend-reason"), "工地分阶段整改，已责令夜间停工"),
 		chromedp.Click(chromedp.CSS("#extend-form button[type=submit]")),
@@ -635,6 +652,18 @@ func TestOfficerResolvesLiveAssignmentOnPhone(t *testing.T) {
 	var newTeam string
 	if err := s.pool.QueryRow(context.Background(), `SELECT team FROM assignments WHERE case_id = $1 AND status = 'active'`, extendID).Scan(&newTeam); err != nil || newTeam != "siming-eco" {
 		t.Errorf("after 改派 the active assignment is with %q (%v), want siming-eco", newTeam, err)
+	}
+
+	// An overdue case is escalated (督办), not extended: 延期 is not
+	// offered on it, though 改派 still is.
+	overdueID, _ := s.feed(t, 8, "normal", time.Now().Add(-100*time.Hour))
+	step("open an overdue case",
+		chromedp.Evaluate[chromedp.Void](`location.hash = "#/case/`+overdueID+`"`),
+		wait(`document.querySelector("#case-due .due.overdue") !== null`),
+		chromedp.WaitVisible(chromedp.CSS("#btn-reassign")),
+	)
+	if !eval(`document.querySelector("#btn-extend").hidden`) {
+		t.Error("延期 is offered on an overdue case")
 	}
 
 	// The district's repeat-complaint places, on the 热点 tab.

@@ -422,8 +422,10 @@
     $("btn-accept").hidden = c.status !== "assigned";
     $("btn-resolve").hidden = c.status !== "accepted";
     $("btn-return").hidden = c.status !== "assigned" && c.status !== "accepted";
-    // 延期: the district's supervisors and admins, on a case being worked.
-    var mayExtend = supervising() && (c.status === "assigned" || c.status === "accepted");
+    // 延期: the district's supervisors and admins, on a case being worked
+    // and not yet overdue (an overdue case is escalated, 督办, instead).
+    var mayExtend = supervising() && (c.status === "assigned" || c.status === "accepted") &&
+      !(c.resolve_due && new Date(c.resolve_due) <= new Date());
     $("btn-extend").hidden = !mayExtend;
     if (!mayExtend) { $("extend-form").hidden = true; }
     state.resolveDue = c.resolve_due || "";
@@ -679,11 +681,15 @@
     });
     $("btn-extend").addEventListener("click", function () {
       hideForms("extend-form");
-      // A week after the current deadline (or today), by the calendar of Xiamen.
+      // A week after the current deadline (or today), by the calendar of
+      // Xiamen. The new deadline is the chosen day's end (23:59:59): the
+      // first day offered ends after the current deadline, the last ends
+      // at most MaxExtension (30 days) after it.
       var from = new Date(state.resolveDue || Date.now());
       if (isNaN(from) || from < new Date()) { from = new Date(); }
       $("extend-date").value = shanghaiDate(new Date(from.getTime() + 7 * 86400000));
-      $("extend-date").min = shanghaiDate(new Date(Date.now() + 86400000));
+      $("extend-date").min = shanghaiDate(new Date(from.getTime() + 1000));
+      $("extend-date").max = shanghaiDate(new Date(from.getTime() + 30 * 86400000 - 86399000));
       $("extend-reason").focus();
     });
     $("btn-reassign").addEventListener("click", function () {
