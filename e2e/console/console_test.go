@@ -322,6 +322,8 @@ func TestOfficerResolvesLiveAssignmentOnPhone(t *testing.T) {
 		chromedp.Flag("disable-dev-shm-usage", true),
 		chromedp.UserDataDir(t.TempDir()),
 		chromedp.WindowSize(375, 667),
+		// An officer's phone in Xiamen keeps the city's time.
+		chromedp.Env("TZ=Asia/Shanghai"),
 	)
 	t.Cleanup(cancelAlloc)
 	browser, cancelBrowser := chromedp.NewContext(allocCtx)
@@ -634,6 +636,12 @@ func TestOfficerResolvesLiveAssignmentOnPhone(t *testing.T) {
 	}
 	if audit := text("#audit"); !strings.Contains(audit, "工地分阶段整改") {
 		t.Errorf("the case's record %q lacks the extension's reason", audit)
+	}
+	// The record says by how much: the new deadline and the one it replaced.
+	newShown, oldShown := due.In(shanghai), current.In(shanghai)
+	if audit := text("#audit"); !strings.Contains(audit, fmt.Sprintf("至 %d月%d日 23:59", newShown.Month(), newShown.Day())) ||
+		!strings.Contains(audit, fmt.Sprintf("原 %d月%d日 %02d:%02d", oldShown.Month(), oldShown.Day(), oldShown.Hour(), oldShown.Minute())) {
+		t.Errorf("the case's record %q does not show the deadline moved from %s to %s", audit, oldShown, newShown)
 	}
 	// And moves it to another team of the district (改派).
 	step("reassign the case",

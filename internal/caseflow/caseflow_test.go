@@ -540,12 +540,29 @@ func TestExtendMovesTheResolveDeadlineAndItsEscalation(t *testing.T) {
 	if len(extended) != 1 || extended[0].Ev.DueAt == nil || !extended[0].Ev.DueAt.Equal(week) || extended[0].Ev.Note != "施工分阶段整改" {
 		t.Errorf("case.extended events %+v, want one with the new deadline and the reason", extended)
 	}
-	var actor, reason string
-	if err := pool.QueryRow(ctx, `SELECT actor, reason FROM case_audit WHERE case_id = $1 AND action = 'extend'`, c.ID).Scan(&actor, &reason); err != nil {
-		t.Fatalf("the extension's audit entry: %v", err)
+	entries, err := caseflow.Audit(ctx, pool, c.ID)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if actor != sup.ID || reason != "施工分阶段整改" {
-		t.Errorf("the extension audited by %s (%s), want %s with the reason", actor, reason, sup.ID)
+	var extensions int
+	for _, a := range entries {
+		if a.Action != "extend" {
+			if a.DueBefore != nil || a.DueAfter != nil {
+				t.Errorf("the %s entry has deadlines %v → %v; only an extension moves one", a.Action, a.DueBefore, a.DueAfter)
+			}
+			continue
+		}
+		extensions++
+		if a.Actor != sup.ID || a.Reason != "施工分阶段整改" {
+			t.Errorf("the extension audited by %s (%s), want %s with the reason", a.Actor, a.Reason, sup.ID)
+		}
+		// The entry says by how much: the deadline replaced and the one granted.
+		if a.DueBefore == nil || !a.DueBefore.Equal(old) || a.DueAfter == nil || !a.DueAfter.Equal(week) {
+			t.Errorf("the extension's entry moves the deadline %v → %v, want %s → %s", a.DueBefore, a.DueAfter, old, week)
+		}
+	}
+	if extensions != 1 {
+		t.Errorf("%d extension entries in the case's record, want 1", extensions)
 	}
 	// Once the deadline has passed, the case is escalated, not extended.
 	late := caseflow.WithClock(ctx, func() time.Time { return week.Add(time.Hour) })

@@ -299,6 +299,10 @@ type Escalation struct {
 	DistrictName string    `json:"district_name"`
 	Team         string    `json:"team,omitempty"`
 	TeamName     string    `json:"team_name,omitempty"`
+	// DueBefore and DueAfter are, for an extension, the resolve deadline
+	// it replaced and the one it granted.
+	DueBefore *time.Time `json:"due_before,omitempty"`
+	DueAfter  *time.Time `json:"due_after,omitempty"`
 }
 
 // Repeat is the repeat-complaint rate: complaints of the week that joined

@@ -273,18 +273,20 @@ func seed(t testing.TB, pool *pgxpool.Pool) *fixture {
 		}
 	}
 	for _, a := range []struct {
-		caseID, action string
-		at             time.Time
+		caseID, action      string
+		at                  time.Time
+		dueBefore, dueAfter *time.Time
 	}{
-		{"case-3", "escalated", w(1, 9)},
-		{"case-5", "escalate", w(4, 9)},
-		{"case-1", "accept", w(0, 11)},
-		{"case-3", "escalated", prev(5, 9)}, // last week's escalation
-		{"case-2", "extend", w(2, 10)},
-		{"case-2", "extend", prev(6, 10)}, // last week's extension
+		{"case-3", "escalated", w(1, 9), nil, nil},
+		{"case-5", "escalate", w(4, 9), nil, nil},
+		{"case-1", "accept", w(0, 11), nil, nil},
+		{"case-3", "escalated", prev(5, 9), nil, nil},                      // last week's escalation
+		{"case-2", "extend", w(2, 10), ptr(w(4, 17)), ptr(next(1, 17))},    // to the case's resolve deadline
+		{"case-2", "extend", prev(6, 10), ptr(prev(6, 17)), ptr(w(4, 17))}, // last week's extension
 	} {
-		if _, err := pool.Exec(ctx, `INSERT INTO case_audit (case_id, actor, at, to_status, action, reason) VALUES ($1, 'service:router', $2, 'accepted', $3, $4)`,
-			a.caseID, a.at, a.action, "来电人 "+callerName); err != nil {
+		if _, err := pool.Exec(ctx, `INSERT INTO case_audit (case_id, actor, at, to_status, action, reason, due_before, due_after)
+			VALUES ($1, 'service:router', $2, 'accepted', $3, $4, $5, $6)`,
+			a.caseID, a.at, a.action, "来电人 "+callerName, a.dueBefore, a.dueAfter); err != nil {
 			t.Fatalf("seed audit: %v", err)
 		}
 	}

@@ -146,6 +146,19 @@ func TestGenerateCountsMatchSeedAndSQL(t *testing.T) {
 			t.Errorf("%s: report %d, seeded %d, SQL %d", c.name, c.got, c.seed, c.sql)
 		}
 	}
+	// An extension says by how much: the deadline replaced and the one granted.
+	if len(r.Timeliness.Extensions) == 1 {
+		e := r.Timeliness.Extensions[0]
+		wantBefore, wantAfter := at(t, fixtureWeek, 4, 17), at(t, "2024-W12", 1, 17)
+		if e.CaseID != "case-2" || e.DueBefore == nil || !e.DueBefore.Equal(wantBefore) || e.DueAfter == nil || !e.DueAfter.Equal(wantAfter) {
+			t.Errorf("extension %+v, want case-2 moved from %s to %s", e, wantBefore, wantAfter)
+		}
+	}
+	for _, e := range r.Timeliness.Escalations {
+		if e.DueBefore != nil || e.DueAfter != nil {
+			t.Errorf("escalation %+v has an extension's deadlines", e)
+		}
+	}
 	if r.Total == 0 || r.Unclassified == 0 || r.Unlocated == 0 {
 		t.Fatalf("fixture too thin: total %d, unclassified %d, unlocated %d", r.Total, r.Unclassified, r.Unlocated)
 	}

@@ -446,6 +446,7 @@
     (data.audit || c.audit || []).forEach(function (a) {
       var to = a.to || a.to_status;
       var t = when(a.at) + " " + label(ACTION, a.action) + (to && to !== (a.from || a.from_status) ? " → " + label(STATUS, to) : "");
+      if (a.due_after) { t += " 至 " + when(a.due_after) + (a.due_before ? "（原 " + when(a.due_before) + "）" : ""); }
       if (a.reason) { t += "（" + a.reason + "）"; }
       audit.appendChild(el("li", "", t));
     });
