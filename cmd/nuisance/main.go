@@ -20,6 +20,7 @@ Usage:
   nuisance report [--week 2024-W11] [--format html|csv|json|geojson] [-o FILE]   the weekly hotspot report
   nuisance officers add|list|disable|rotate   officers' tokens (see nuisance officers help)
   nuisance callbacks pending|dead|retry  hotline callbacks waiting, given up, or sent again
+  nuisance deadletters list|retry      events a stage gave up on, and sending them again
   nuisance help                        this text
 
 Configuration (environment): NATS_URL, DATABASE_URL, NUISANCE_HTTP_ADDR,
@@ -54,6 +55,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return runOfficers(ctx, args[1:], getenv, stdout, stderr)
 	case "callbacks":
 		return runCallbacks(ctx, args[1:], getenv, stdout, stderr)
+	case "deadletters":
+		return runDeadLetters(ctx, args[1:], getenv, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

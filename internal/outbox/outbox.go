@@ -131,6 +131,9 @@ type Relay struct {
 	// only what its own services write, which is all its NATS user may
 	// publish. Empty relays everything.
 	Subjects []string
+	// RedriveEvery is how often the relay sends again the dead letters an
+	// operator asked to retry (Redrive); default 5 s.
+	RedriveEvery time.Duration
 	// AfterPublish, when set, runs after the publish and before the rows
 	// are marked sent; tests use it to simulate a crash in between.
 	AfterPublish func() error
@@ -162,9 +165,12 @@ func (r *Relay) Run(ctx context.Context) error {
 	if r.Keep <= 0 {
 		r.Keep = 72 * time.Hour
 	}
+	if r.RedriveEvery <= 0 {
+		r.RedriveEvery = 5 * time.Second
+	}
 	wake := make(chan struct{}, 1)
 	go r.listen(ctx, wake)
-	lastClean := time.Time{}
+	lastClean, lastRedrive := time.Time{}, time.Time{}
 	for {
 		for {
 			n, err := r.RelayOnce(ctx)
@@ -177,6 +183,12 @@ func (r *Relay) Run(ctx context.Context) error {
 			}
 			if n < r.Batch {
 				break
+			}
+		}
+		if time.Since(lastRedrive) >= r.RedriveEvery {
+			lastRedrive = time.Now()
+			if _, err := Redrive(ctx, r.Pool, r.JS, r.Subjects, r.Batch); err != nil && ctx.Err() == nil {
+				r.Log.Warn("send dead letters again", zap.Error(err))
 			}
 		}
 		if time.Since(lastClean) > time.Hour {

@@ -1,0 +1,87 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"strconv"
+	"text/tabwriter"
+
+	"github.com/xiamen-eeb/nuisance/internal/outbox"
+)
+
+const deadLettersUsage = `nuisance deadletters list [-consumer C] [-all] [-n N]   events a stage gave up on (not yet sent again; -all: every one)
+nuisance deadletters retry [-consumer C] [ID ...]       send them again once the cause is fixed (all not yet sent when no ID is given)
+`
+
+func runDeadLetters(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || (args[0] != "list" && args[0] != "retry") {
+		fmt.Fprint(stderr, deadLettersUsage)
+		if len(args) == 0 {
+			return fmt.Errorf("deadletters: no subcommand")
+		}
+		return fmt.Errorf("deadletters: unknown subcommand %q", args[0])
+	}
+	fs := flag.NewFlagSet("deadletters "+args[0], flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	consumer := fs.String("consumer", "", "only the dead letters of this consumer (durable name)")
+	all := fs.Bool("all", false, "list those sent again too")
+	limit := fs.Int("n", 50, "how many to list")
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	if args[0] == "list" && fs.NArg() > 0 {
+		return fmt.Errorf("deadletters list: unexpected %q (filter with -consumer)", fs.Arg(0))
+	}
+	var ids []int64
+	for _, a := range fs.Args() {
+		id, err := strconv.ParseInt(a, 10, 64)
+		if err != nil {
+			return fmt.Errorf("deadletters retry: %q is not a dead letter's ID", a)
+		}
+		ids = append(ids, id)
+	}
+	pool, err := openDB(ctx, getenv, stderr)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	if args[0] == "retry" {
+		n, err := outbox.RequestRetry(ctx, pool, *consumer, ids)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "%d dead letters to send again; a running process sends each within seconds\n", n)
+		if n < len(ids) {
+			fmt.Fprintf(stderr, "%d of the IDs given are unknown, of another consumer, or already asked for\n", len(ids)-n)
+		}
+		return nil
+	}
+	ds, err := outbox.DeadLetters(ctx, pool, *consumer, !*all, *limit)
+	if err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(stdout, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tCONSUMER\tSUBJECT\tEVENT\tDELIVERIES\tAT\tSTATE\tREASON")
+	for _, d := range ds {
+		state := "dead"
+		switch {
+		case d.Retried != nil:
+			state = "sent again " + d.Retried.Format("2006-01-02 15:04:05")
+		case d.RetryRequested != nil:
+			state = "to send again"
+		}
+		reason := d.Reason
+		if r := []rune(reason); len(r) > 120 {
+			reason = string(r[:120]) + "…"
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%d\t%s\t%s\t%s\n", d.ID, d.Consumer, d.Subject, d.EventID, d.Deliveries,
+			d.At.Format("2006-01-02 15:04:05"), state, reason)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "%d dead letters\n", len(ds))
+	return nil
+}

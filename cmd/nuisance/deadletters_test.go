@@ -1,0 +1,74 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/xiamen-eeb/nuisance/internal/pgtest"
+)
+
+// TestDeadLettersCLI lists a dead letter without its payload, which may
+// hold a caller's phone, and asks for it to be sent again.
+func TestDeadLettersCLI(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	dsn := pgtest.DSN(t)
+	env := map[string]string{"DATABASE_URL": dsn, "NUISANCE_DATA_DIR": t.TempDir()}
+	cli := func(args ...string) (string, string, error) {
+		var out, errOut bytes.Buffer
+		err := runDeadLetters(ctx, args, func(k string) string { return env[k] }, &out, &errOut)
+		return out.String(), errOut.String(), err
+	}
+	// The first call migrates the database.
+	if out, msg, err := cli("list"); err != nil || !strings.Contains(out, "0 dead letters") {
+		t.Fatalf("list of none: %q %q %v", out, msg, err)
+	}
+	pool := pgtest.Pool(t, dsn)
+	const phone = "13906001234"
+	for _, c := range []string{"router", "geocoder-received"} {
+		if _, err := pool.Exec(ctx, `INSERT INTO dead_letters (consumer, subject, event_id, msg_id, deliveries, reason, payload)
+			VALUES ($1, 'complaint.clustered.siming.noise', 'cmp_1.clustered', $1 || ':7', 8, 'max deliveries reached: route complaint cmp_1: statement timeout', $2)`,
+			c, []byte(`{"event_id":"cmp_1.clustered","caller":{"phone":"`+phone+`"}}`)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out, _, err := cli("list", "-consumer", "router")
+	if err != nil || !strings.Contains(out, "router") || strings.Contains(out, "geocoder-received") ||
+		!strings.Contains(out, "statement timeout") || !strings.Contains(out, "dead") || !strings.Contains(out, "1 dead letters") {
+		t.Fatalf("list -consumer router: %q (%v)", out, err)
+	}
+	if strings.Contains(out, phone) {
+		t.Fatal("the list shows a payload's phone number")
+	}
+	for _, bad := range [][]string{{"list", "router"}, {"retry", "x"}, {"resend"}, {}} {
+		if _, _, err := cli(bad...); err == nil {
+			t.Errorf("%v accepted", bad)
+		}
+	}
+	if out, msg, err := cli("retry", "-consumer", "router", "999999"); err != nil || !strings.HasPrefix(out, "0 dead letters") || !strings.Contains(msg, "unknown") {
+		t.Errorf("retry of an unknown ID: %q %q %v", out, msg, err)
+	}
+	if out, _, err := cli("retry", "-consumer", "router"); err != nil || !strings.HasPrefix(out, "1 dead letters") {
+		t.Fatalf("retry: %q %v", out, err)
+	}
+	var asked, left int
+	if err := pool.QueryRow(ctx, `SELECT count(*) FILTER (WHERE retry_requested_at IS NOT NULL), count(*) FILTER (WHERE retry_requested_at IS NULL)
+		FROM dead_letters`).Scan(&asked, &left); err != nil || asked != 1 || left != 1 {
+		t.Fatalf("%d asked to retry and %d left (%v), want the router's one and the geocoder's left", asked, left, err)
+	}
+	if out, _, _ := cli("list", "-consumer", "router"); !strings.Contains(out, "to send again") {
+		t.Errorf("list after retry: %q", out)
+	}
+	// Once sent, it leaves the default list and stays in the full one.
+	if _, err := pool.Exec(ctx, `UPDATE dead_letters SET retried_at = now() WHERE retry_requested_at IS NOT NULL`); err != nil {
+		t.Fatal(err)
+	}
+	if out, _, _ := cli("list", "-consumer", "router"); !strings.Contains(out, "0 dead letters") {
+		t.Errorf("list of those not sent again: %q", out)
+	}
+	if out, _, _ := cli("list", "-consumer", "router", "-all"); !strings.Contains(out, "sent again") || !strings.Contains(out, "1 dead letters") {
+		t.Errorf("list -all: %q", out)
+	}
+}

@@ -1,0 +1,128 @@
+package outbox
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+)
+
+var redriven = promauto.NewCounter(prometheus.CounterOpts{
+	Name: "nuisance_dead_letters_retried_total",
+	Help: "Dead letters sent again at an operator's request.",
+})
+
+// DeadLetter is a message a consumer gave up on, as an operator sees it:
+// never its payload, which may hold a caller's personal data.
+type DeadLetter struct {
+	ID             int64
+	Consumer       string
+	Subject        string
+	EventID        string
+	Deliveries     int
+	Reason         string
+	At             time.Time
+	RetryRequested *time.Time
+	Retried        *time.Time
+}
+
+// DeadLetters lists at most limit dead letters, the newest first, of one
+// consumer or (consumer "") of all; with pending, only those not sent
+// again.
+func DeadLetters(ctx context.Context, pool *pgxpool.Pool, consumer string, pending bool, limit int) ([]DeadLetter, error) {
+	rows, err := pool.Query(ctx, `SELECT id, consumer, subject, COALESCE(event_id, ''), deliveries, reason, created_at, retry_requested_at, retried_at
+		FROM dead_letters WHERE ($1 = '' OR consumer = $1) AND (NOT $2 OR retried_at IS NULL)
+		ORDER BY id DESC LIMIT $3`, consumer, pending, limit)
+	if err != nil {
+		return nil, fmt.Errorf("dead letters: %w", err)
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (DeadLetter, error) {
+		var d DeadLetter
+		err := r.Scan(&d.ID, &d.Consumer, &d.Subject, &d.EventID, &d.Deliveries, &d.Reason, &d.At, &d.RetryRequested, &d.Retried)
+		return d, err
+	})
+}
+
+// RequestRetry asks for the dead letters ids (all not yet sent again,
+// when ids is empty), of one consumer or (consumer "") of any, to be
+// sent again, and reports how many it asked for. The outbox relay of a
+// process that may publish a dead letter's subject sends it within
+// seconds (Relay.RedriveEvery).
+func RequestRetry(ctx context.Context, pool *pgxpool.Pool, consumer string, ids []int64) (int, error) {
+	tag, err := pool.Exec(ctx, `UPDATE dead_letters SET retry_requested_at = now()
+		WHERE retried_at IS NULL AND retry_requested_at IS NULL
+		AND ($1 = '' OR consumer = $1) AND (COALESCE(cardinality($2::bigint[]), 0) = 0 OR id = ANY($2))`, consumer, ids)
+	if err != nil {
+		return 0, fmt.Errorf("retry dead letters: %w", err)
+	}
+	return int(tag.RowsAffected()), nil
+}
+
+// Redrive sends again, with their original subject and payload, at most
+// limit dead letters whose retry was asked for and whose subjects match
+// filters (the subjects this process may publish; none: every subject),
+// and marks them sent. Each goes out under a Nats-Msg-Id of its own, so
+// JetStream does not take it for the original; every consumer of the
+// subject receives it, and those that handled the event before skip it by
+// its event id, while the one that gave up handles it anew. A crash
+// between the publish and the mark sends it once more, which the same
+// event id makes harmless.
+func Redrive(ctx context.Context, pool *pgxpool.Pool, js jetstream.JetStream, filters []string, limit int) (int, error) {
+	sent := 0
+	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `SELECT id, subject, payload FROM dead_letters
+			WHERE retry_requested_at IS NOT NULL AND retried_at IS NULL
+			AND (COALESCE(cardinality($1::text[]), 0) = 0 OR subject LIKE ANY ($1))
+			ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED`, likePatterns(filters), limit)
+		if err != nil {
+			return err
+		}
+		type letter struct {
+			id      int64
+			subject string
+			payload []byte
+		}
+		letters, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (letter, error) {
+			var l letter
+			err := r.Scan(&l.id, &l.subject, &l.payload)
+			return l, err
+		})
+		if err != nil {
+			return err
+		}
+		var done []int64
+		var pubErr error
+		for _, l := range letters {
+			m := nats.NewMsg(l.subject)
+			m.Data = l.payload
+			m.Header.Set(jetstream.MsgIDHeader, "dead-letter-retry:"+strconv.FormatInt(l.id, 10))
+			if _, err := js.PublishMsg(ctx, m); err != nil {
+				pubErr = fmt.Errorf("send dead letter %d again on %s: %w", l.id, l.subject, err)
+				break
+			}
+			done = append(done, l.id)
+		}
+		if len(done) > 0 {
+			if _, err := tx.Exec(ctx, `UPDATE dead_letters SET retried_at = now() WHERE id = ANY($1)`, done); err != nil {
+				return err
+			}
+		}
+		sent = len(done)
+		if sent == 0 {
+			return pubErr
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("redrive dead letters: %w", err)
+	}
+	redriven.Add(float64(sent))
+	return sent, nil
+}
