@@ -12,7 +12,7 @@ import (
 )
 
 const deadLettersUsage = `nuisance deadletters list [-consumer C] [-all] [-n N]   events a stage gave up on (not yet sent again; -all: every one)
-nuisance deadletters retry [-consumer C] [ID ...]       send them again once the cause is fixed (all not yet sent when no ID is given)
+nuisance deadletters retry [-consumer C] [ID ...]       send them again once the cause is fixed (all not yet asked for when no ID is given)
 `
 
 func runDeadLetters(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -54,7 +54,7 @@ func runDeadLetters(ctx context.Context, args []string, getenv func(string) stri
 		}
 		fmt.Fprintf(stdout, "%d dead letters to send again; a running process sends each within seconds\n", n)
 		if n < len(ids) {
-			fmt.Fprintf(stderr, "%d of the IDs given are unknown, of another consumer, or already asked for\n", len(ids)-n)
+			fmt.Fprintf(stderr, "%d of the IDs given are unknown or of another consumer\n", len(ids)-n)
 		}
 		return nil
 	}
@@ -63,7 +63,7 @@ func runDeadLetters(ctx context.Context, args []string, getenv func(string) stri
 		return err
 	}
 	tw := tabwriter.NewWriter(stdout, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tCONSUMER\tSUBJECT\tEVENT\tDELIVERIES\tAT\tSTATE\tREASON")
+	fmt.Fprintln(tw, "ID\tCONSUMER\tSUBJECT\tEVENT\tDELIVERIES\tAT\tSTATE\tHANDLED\tREASON")
 	for _, d := range ds {
 		state := "dead"
 		switch {
@@ -76,8 +76,12 @@ func runDeadLetters(ctx context.Context, args []string, getenv func(string) stri
 		if r := []rune(reason); len(r) > 120 {
 			reason = string(r[:120]) + "…"
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%d\t%s\t%s\t%s\n", d.ID, d.Consumer, d.Subject, d.EventID, d.Deliveries,
-			d.At.Format("2006-01-02 15:04:05"), state, reason)
+		handled := "no"
+		if d.Handled {
+			handled = "yes"
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\n", d.ID, d.Consumer, d.Subject, d.EventID, d.Deliveries,
+			d.At.Format("2006-01-02 15:04:05"), state, handled, reason)
 	}
 	if err := tw.Flush(); err != nil {
 		return err

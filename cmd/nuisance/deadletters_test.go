@@ -68,7 +68,25 @@ func TestDeadLettersCLI(t *testing.T) {
 	if out, _, _ := cli("list", "-consumer", "router"); !strings.Contains(out, "0 dead letters") {
 		t.Errorf("list of those not sent again: %q", out)
 	}
-	if out, _, _ := cli("list", "-consumer", "router", "-all"); !strings.Contains(out, "sent again") || !strings.Contains(out, "1 dead letters") {
-		t.Errorf("list -all: %q", out)
+	if out, _, _ := cli("list", "-consumer", "router", "-all"); !strings.Contains(out, "sent again") || !strings.Contains(out, "1 dead letters") ||
+		!strings.Contains(out, " no ") {
+		t.Errorf("list -all: %q, want it sent again and not handled", out)
+	}
+	// The stage has handled it since; asked for by its ID, it goes again.
+	if _, err := pool.Exec(ctx, `INSERT INTO processed_events (consumer, event_id) VALUES ('router', 'cmp_1.clustered')`); err != nil {
+		t.Fatal(err)
+	}
+	if out, _, _ := cli("list", "-consumer", "router", "-all"); !strings.Contains(out, " yes ") {
+		t.Errorf("list -all after the stage handled it: %q", out)
+	}
+	var id string
+	if err := pool.QueryRow(ctx, `SELECT id::text FROM dead_letters WHERE consumer = 'router'`).Scan(&id); err != nil {
+		t.Fatal(err)
+	}
+	if out, _, err := cli("retry", id); err != nil || !strings.HasPrefix(out, "1 dead letters") {
+		t.Errorf("retry by ID of one sent before: %q %v", out, err)
+	}
+	if out, _, _ := cli("list", "-consumer", "router"); !strings.Contains(out, "to send again") {
+		t.Errorf("list after a second retry: %q", out)
 	}
 }

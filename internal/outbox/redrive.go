@@ -31,34 +31,40 @@ type DeadLetter struct {
 	At             time.Time
 	RetryRequested *time.Time
 	Retried        *time.Time
+	// Handled says that the consumer has handled the event since (after
+	// it was sent again).
+	Handled bool
 }
 
 // DeadLetters lists at most limit dead letters, the newest first, of one
 // consumer or (consumer "") of all; with pending, only those not sent
 // again.
 func DeadLetters(ctx context.Context, pool *pgxpool.Pool, consumer string, pending bool, limit int) ([]DeadLetter, error) {
-	rows, err := pool.Query(ctx, `SELECT id, consumer, subject, COALESCE(event_id, ''), deliveries, reason, created_at, retry_requested_at, retried_at
-		FROM dead_letters WHERE ($1 = '' OR consumer = $1) AND (NOT $2 OR retried_at IS NULL)
-		ORDER BY id DESC LIMIT $3`, consumer, pending, limit)
+	rows, err := pool.Query(ctx, `SELECT d.id, d.consumer, d.subject, COALESCE(d.event_id, ''), d.deliveries, d.reason, d.created_at,
+			d.retry_requested_at, d.retried_at,
+			EXISTS (SELECT FROM processed_events p WHERE p.consumer = d.consumer AND p.event_id = d.event_id)
+		FROM dead_letters d WHERE ($1 = '' OR d.consumer = $1) AND (NOT $2 OR d.retried_at IS NULL)
+		ORDER BY d.id DESC LIMIT $3`, consumer, pending, limit)
 	if err != nil {
 		return nil, fmt.Errorf("dead letters: %w", err)
 	}
 	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (DeadLetter, error) {
 		var d DeadLetter
-		err := r.Scan(&d.ID, &d.Consumer, &d.Subject, &d.EventID, &d.Deliveries, &d.Reason, &d.At, &d.RetryRequested, &d.Retried)
+		err := r.Scan(&d.ID, &d.Consumer, &d.Subject, &d.EventID, &d.Deliveries, &d.Reason, &d.At, &d.RetryRequested, &d.Retried, &d.Handled)
 		return d, err
 	})
 }
 
-// RequestRetry asks for the dead letters ids (all not yet sent again,
-// when ids is empty), of one consumer or (consumer "") of any, to be
-// sent again, and reports how many it asked for. The outbox relay of a
-// process that may publish a dead letter's subject sends it within
-// seconds (Relay.RedriveEvery).
+// RequestRetry asks for dead letters, of one consumer or (consumer "")
+// of any, to be sent again, and reports how many it asked for: with ids,
+// those, even if sent again before (a second sending is harmless, the
+// event id deduplicates it); without, every one not asked for yet. The
+// outbox relay of a process that may publish a dead letter's subject
+// sends it within seconds (Relay.RedriveEvery).
 func RequestRetry(ctx context.Context, pool *pgxpool.Pool, consumer string, ids []int64) (int, error) {
-	tag, err := pool.Exec(ctx, `UPDATE dead_letters SET retry_requested_at = now()
-		WHERE retried_at IS NULL AND retry_requested_at IS NULL
-		AND ($1 = '' OR consumer = $1) AND (COALESCE(cardinality($2::bigint[]), 0) = 0 OR id = ANY($2))`, consumer, ids)
+	tag, err := pool.Exec(ctx, `UPDATE dead_letters SET retry_requested_at = now(), retried_at = NULL
+		WHERE ($1 = '' OR consumer = $1) AND CASE WHEN COALESCE(cardinality($2::bigint[]), 0) = 0
+			THEN retried_at IS NULL AND retry_requested_at IS NULL ELSE id = ANY($2) END`, consumer, ids)
 	if err != nil {
 		return 0, fmt.Errorf("retry dead letters: %w", err)
 	}

@@ -123,4 +123,20 @@ func TestARetriedDeadLetterIsHandledOnce(t *testing.T) {
 	if pending, err := outbox.DeadLetters(ctx, pool, "", true, 10); err != nil || len(pending) != 0 {
 		t.Errorf("dead letters still to send: %+v (%v)", pending, err)
 	}
+	sent, err := outbox.DeadLetters(ctx, pool, "flaky", false, 10)
+	if err != nil || len(sent) != 1 || sent[0].Retried == nil || !sent[0].Handled {
+		t.Fatalf("dead letters of flaky, all: %+v (%v), want it sent again and handled since", sent, err)
+	}
+	// Asked for by its ID, a dead letter sent before goes again, and the
+	// event id keeps every consumer from handling it twice.
+	if asked, err := outbox.RequestRetry(ctx, pool, "flaky", []int64{sent[0].ID}); err != nil || asked != 1 {
+		t.Fatalf("retry by ID asked for %d (%v), want 1", asked, err)
+	}
+	testenv.Eventually(t, 30*time.Second, "the dead letter sent a second time", func() bool {
+		return count(`SELECT count(*) FROM dead_letters WHERE id = $1 AND retried_at IS NOT NULL`, sent[0].ID) == 1
+	})
+	time.Sleep(500 * time.Millisecond)
+	if f, s := times("flaky", id), times("steady", id); f != 1 || s != 1 {
+		t.Errorf("after a second sending the event was handled %d and %d times, want once by each", f, s)
+	}
 }
