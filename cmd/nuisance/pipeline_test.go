@@ -116,11 +116,24 @@ func TestPipelineCarriesComplaintsToAssignedCases(t *testing.T) {
 		}
 		return n
 	}
+	const pending = `SELECT count(*) FROM complaint_lookup WHERE status NOT IN ('assigned', 'unlocated')`
 	deadline := time.Now().Add(120 * time.Second)
-	for count(`SELECT count(*) FROM complaint_lookup WHERE status NOT IN ('assigned', 'unlocated')`) != 0 {
+	for count(pending) != 0 {
 		if time.Now().After(deadline) {
-			t.Fatalf("after 2m, complaints not assigned or in triage by status: %s\ndead letters: %s\nmetrics:\n%s\nlog tail:\n%s",
-				statusCounts(pool), deadLetters(pool), metrics("http://"+addr+"/metrics"), logTail(filepath.Join(dataDir, "up.log"), 60))
+			// Failed. What the system looks like now, and then whether it
+			// recovers by itself (the sweeper republishes what a stage has
+			// not handled within 2 minutes), say where it stalled.
+			stalled := fmt.Sprintf("complaints by status: %s\ndead letters: %s\nmetrics:\n%s",
+				statusCounts(pool), deadLetters(pool), metrics("http://"+addr+"/metrics"))
+			recovered := "not within 3 more minutes"
+			for wait := time.Now(); time.Since(wait) < 3*time.Minute; time.Sleep(time.Second) {
+				if count(pending) == 0 {
+					recovered = fmt.Sprintf("after %s more", time.Since(wait).Round(time.Second))
+					break
+				}
+			}
+			t.Fatalf("after 2m, complaints not yet assigned or in triage; recovered %s.\nAt 2m: %s\nNow: complaints by status: %s\nmetrics:\n%s\nlog tail:\n%s",
+				recovered, stalled, statusCounts(pool), metrics("http://"+addr+"/metrics"), logTail(filepath.Join(dataDir, "up.log"), 80))
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
