@@ -74,16 +74,17 @@ func RequestRetry(ctx context.Context, pool *pgxpool.Pool, consumer string, ids 
 // Redrive sends again, with their original subject and payload, at most
 // limit dead letters whose retry was asked for and whose subjects match
 // filters (the subjects this process may publish; none: every subject),
-// and marks them sent. Each goes out under a Nats-Msg-Id of its own, so
-// JetStream does not take it for the original; every consumer of the
-// subject receives it, and those that handled the event before skip it by
-// its event id, while the one that gave up handles it anew. A crash
-// between the publish and the mark sends it once more, which the same
-// event id makes harmless.
+// and marks them sent. Each goes out under a Nats-Msg-Id of its own (of
+// the dead letter and the time its retry was asked for), so JetStream
+// takes it neither for the original nor for an earlier retry. Every
+// consumer of the subject receives it: those that handled the event
+// before skip it by its event id, and the one that gave up handles it
+// anew. A crash between the publish and the mark sends it once more,
+// which the same event id makes harmless.
 func Redrive(ctx context.Context, pool *pgxpool.Pool, js jetstream.JetStream, filters []string, limit int) (int, error) {
 	sent := 0
 	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, `SELECT id, subject, payload FROM dead_letters
+		rows, err := tx.Query(ctx, `SELECT id, subject, payload, retry_requested_at FROM dead_letters
 			WHERE retry_requested_at IS NOT NULL AND retried_at IS NULL
 			AND (COALESCE(cardinality($1::text[]), 0) = 0 OR subject LIKE ANY ($1))
 			ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED`, likePatterns(filters), limit)
@@ -94,10 +95,11 @@ func Redrive(ctx context.Context, pool *pgxpool.Pool, js jetstream.JetStream, fi
 			id      int64
 			subject string
 			payload []byte
+			asked   time.Time
 		}
 		letters, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (letter, error) {
 			var l letter
-			err := r.Scan(&l.id, &l.subject, &l.payload)
+			err := r.Scan(&l.id, &l.subject, &l.payload, &l.asked)
 			return l, err
 		})
 		if err != nil {
@@ -108,7 +110,7 @@ func Redrive(ctx context.Context, pool *pgxpool.Pool, js jetstream.JetStream, fi
 		for _, l := range letters {
 			m := nats.NewMsg(l.subject)
 			m.Data = l.payload
-			m.Header.Set(jetstream.MsgIDHeader, "dead-letter-retry:"+strconv.FormatInt(l.id, 10))
+			m.Header.Set(jetstream.MsgIDHeader, "dead-letter-retry:"+strconv.FormatInt(l.id, 10)+":"+strconv.FormatInt(l.asked.UnixMicro(), 10))
 			if _, err := js.PublishMsg(ctx, m); err != nil {
 				pubErr = fmt.Errorf("send dead letter %d again on %s: %w", l.id, l.subject, err)
 				break

@@ -129,12 +129,17 @@ func TestARetriedDeadLetterIsHandledOnce(t *testing.T) {
 	}
 	// Asked for by its ID, a dead letter sent before goes again, and the
 	// event id keeps every consumer from handling it twice.
+	before := streamMsgs(t, n)
 	if asked, err := outbox.RequestRetry(ctx, pool, "flaky", []int64{sent[0].ID}); err != nil || asked != 1 {
 		t.Fatalf("retry by ID asked for %d (%v), want 1", asked, err)
 	}
 	testenv.Eventually(t, 30*time.Second, "the dead letter sent a second time", func() bool {
 		return count(`SELECT count(*) FROM dead_letters WHERE id = $1 AND retried_at IS NOT NULL`, sent[0].ID) == 1
 	})
+	// JetStream stored it: its message id differs from the first retry's.
+	if after := streamMsgs(t, n); after != before+1 {
+		t.Errorf("the stream holds %d messages after the second retry, %d before: JetStream dropped it as a duplicate", after, before)
+	}
 	time.Sleep(500 * time.Millisecond)
 	if f, s := times("flaky", id), times("steady", id); f != 1 || s != 1 {
 		t.Errorf("after a second sending the event was handled %d and %d times, want once by each", f, s)
