@@ -19,6 +19,7 @@ import (
 	"github.com/xiamen-eeb/nuisance/internal/hotline"
 	"github.com/xiamen-eeb/nuisance/internal/pgtest"
 	"github.com/xiamen-eeb/nuisance/internal/simulate"
+	"github.com/xiamen-eeb/nuisance/services/router"
 )
 
 const secret = "whsec_Y2x1c3Rlci1lMmUtc2VjcmV0LWZvci10aGUtaW50YWtl"
@@ -190,7 +191,34 @@ func TestClusterKeepsEveryComplaintThroughCrashes(t *testing.T) {
 	if deadLetters != 0 {
 		t.Fatalf("%d dead letters for valid input", deadLetters)
 	}
+	if c.Service("hotspots") != nil && c.Service("router") != nil {
+		redriveInCluster(t, ctx, pool)
+	}
 	t.Logf("%d complaints: %d received, %d located, %d unlocated, %d assigned, in %s", feedSize, received, located, unlocated, assigned, time.Since(start).Round(time.Millisecond))
+}
+
+// redriveInCluster asks for a dead letter of the router to be sent again
+// and checks that a process allowed to publish its subject (the hotspot
+// detector's relay, under its own NATS user) does so, and that the
+// router, which had handled the event, takes the copy for what it is.
+func redriveInCluster(t *testing.T, ctx context.Context, pool *pgxpool.Pool) {
+	t.Helper()
+	var id int64
+	if err := pool.QueryRow(ctx, `INSERT INTO dead_letters (consumer, subject, event_id, msg_id, deliveries, reason, payload, retry_requested_at)
+		SELECT $1, subject, event_id, 'e2e:redrive', 8, 'max deliveries reached: e2e', convert_to(payload::text, 'UTF8'), now()
+		FROM outbox WHERE subject LIKE 'complaint.clustered.%' ORDER BY seq LIMIT 1 RETURNING id`, router.DurableClustered).Scan(&id); err != nil {
+		t.Fatalf("a dead letter of the router: %v", err)
+	}
+	eventually(t, pool, 30*time.Second, "the router's dead letter sent again", func() bool {
+		var sent bool
+		_ = pool.QueryRow(ctx, `SELECT retried_at IS NOT NULL FROM dead_letters WHERE id = $1`, id).Scan(&sent)
+		return sent
+	})
+	time.Sleep(2 * time.Second) // the router's answer to the copy, if it were to fail
+	var others int
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM dead_letters WHERE id <> $1`, id).Scan(&others); err != nil || others != 0 {
+		t.Fatalf("%d dead letters after the redrive (%v), want none", others, err)
+	}
 }
 
 // eventually is testenv.Eventually that, on timeout, says which events
