@@ -1,0 +1,127 @@
+package deploy
+
+import (
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/prometheus/prometheus/promql/parser"
+	"go.yaml.in/yaml/v3"
+)
+
+// alertRules is the part of a Prometheus rule file the operator's alerts
+// use.
+type alertRules struct {
+	Groups []struct {
+		Name  string `yaml:"name"`
+		Rules []struct {
+			Alert       string            `yaml:"alert"`
+			Expr        string            `yaml:"expr"`
+			For         string            `yaml:"for"`
+			Labels      map[string]string `yaml:"labels"`
+			Annotations map[string]string `yaml:"annotations"`
+		} `yaml:"rules"`
+	} `yaml:"groups"`
+}
+
+// registered is every metric name the project's code registers.
+func registered(t *testing.T) map[string]bool {
+	t.Helper()
+	name := regexp.MustCompile(`Name:\s+"(nuisance_[a-z_]+)"`)
+	out := map[string]bool{}
+	err := filepath.WalkDir("..", func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && (d.Name() == "var" || strings.HasPrefix(d.Name(), ".")) && path != ".." {
+			return filepath.SkipDir
+		}
+		if d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
+			return nil
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		for _, m := range name.FindAllSubmatch(b, -1) {
+			out[string(m[1])] = true
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// The alerting rules parse as Prometheus would parse them, name only
+// metrics the code registers (with their histogram and counter suffixes),
+// each tell the operator what to do, and cover what README.md tells the
+// operator to watch.
+func TestAlertRules(t *testing.T) {
+	b, err := os.ReadFile("prometheus/alerts.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rf alertRules
+	if err := yaml.Unmarshal(b, &rf); err != nil {
+		t.Fatalf("alerts.yml: %v", err)
+	}
+	metrics := registered(t)
+	if len(metrics) < 10 {
+		t.Fatalf("found only %d registered metrics: the scan is broken", len(metrics))
+	}
+	used := map[string]bool{}
+	seen := map[string]bool{}
+	for _, g := range rf.Groups {
+		for _, r := range g.Rules {
+			if r.Alert == "" || seen[r.Alert] {
+				t.Errorf("rule %q: empty or repeated alert name", r.Alert)
+			}
+			seen[r.Alert] = true
+			expr, err := parser.NewParser(parser.Options{}).ParseExpr(r.Expr)
+			if err != nil {
+				t.Errorf("%s: %v", r.Alert, err)
+				continue
+			}
+			parser.Inspect(expr, func(n parser.Node, _ []parser.Node) error {
+				vs, ok := n.(*parser.VectorSelector)
+				if !ok || !strings.HasPrefix(vs.Name, "nuisance_") {
+					return nil
+				}
+				used[vs.Name] = true
+				base := vs.Name
+				for _, suffix := range []string{"_bucket", "_sum", "_count"} {
+					base = strings.TrimSuffix(base, suffix)
+				}
+				if !metrics[vs.Name] && !metrics[base] {
+					t.Errorf("%s: %s is not a metric the code registers", r.Alert, vs.Name)
+				}
+				return nil
+			})
+			if sev := r.Labels["severity"]; sev != "critical" && sev != "warning" {
+				t.Errorf("%s: severity %q, want critical or warning", r.Alert, sev)
+			}
+			if r.Annotations["summary"] == "" || r.Annotations["description"] == "" {
+				t.Errorf("%s: needs a summary and a description of what to do", r.Alert)
+			}
+		}
+	}
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	watched := regexp.MustCompile("`(nuisance_[a-z_]+)").FindAllStringSubmatch(string(readme), -1)
+	if len(watched) == 0 {
+		t.Fatal("README.md names no metric to watch")
+	}
+	for _, m := range watched {
+		if !used[m[1]] && !slices.Contains([]string{"nuisance_dead_letters_retried_total"}, m[1]) {
+			t.Errorf("README.md tells the operator to watch %s, and no alert does", m[1])
+		}
+	}
+}
