@@ -673,6 +673,28 @@ func TestOfficerResolvesLiveAssignmentOnPhone(t *testing.T) {
 	if !eval(`document.querySelector("#btn-extend").hidden`) {
 		t.Error("延期 is offered on an overdue case")
 	}
+	// The router escalates it (督办); the case's record says which
+	// deadline passed, and when.
+	if err := pgstore.InTx(context.Background(), s.pool, func(tx pgx.Tx) error {
+		_, err := caseflow.EscalateDue(context.Background(), tx, caseflow.Service("router"), time.Now(), 100)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	var signDue time.Time
+	if err := s.pool.QueryRow(context.Background(), `SELECT sign_due FROM cases WHERE id = $1`, overdueID).Scan(&signDue); err != nil {
+		t.Fatal(err)
+	}
+	sd := signDue.In(shanghai)
+	step("see the escalation in the case's record",
+		chromedp.Evaluate[chromedp.Void](`location.hash = "#/list"`),
+		chromedp.WaitVisible(chromedp.CSS("#view-list")),
+		chromedp.Evaluate[chromedp.Void](`location.hash = "#/case/`+overdueID+`"`),
+		wait(`document.querySelector("#audit").textContent.includes("督办")`),
+	)
+	if audit, want := text("#audit"), fmt.Sprintf("签收时限 %d月%d日 %02d:%02d 已过", sd.Month(), sd.Day(), sd.Hour(), sd.Minute()); !strings.Contains(audit, want) {
+		t.Errorf("the case's record %q does not say %q", audit, want)
+	}
 
 	// The district's repeat-complaint places, on the 热点 tab.
 	if _, err := s.pool.Exec(context.Background(), `INSERT INTO hotspots (id, category, subcategory, district, subdistrict, status,

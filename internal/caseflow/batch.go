@@ -79,6 +79,10 @@ type timerRow struct {
 type auditRow struct {
 	caseID, actor, from, to, action, reason string
 	at                                      time.Time
+	// deadline and due are, for an escalation, the kind of the deadline
+	// that passed and when it was.
+	deadline string
+	due      *time.Time
 }
 
 // Len is how many statements Send runs.
@@ -330,7 +334,9 @@ func (w *Writes) escalate(c Case, by Actor, e Escalation, now time.Time) (Case, 
 		what = "resolve"
 	}
 	reason := fmt.Sprintf("%s deadline %s passed", what, e.DueAt.UTC().Format(time.RFC3339))
-	w.audit = append(w.audit, auditRow{caseID: c.ID, actor: by.ID, at: now, from: c.Status, to: c.Status, action: "escalate", reason: reason})
+	due := e.DueAt
+	w.audit = append(w.audit, auditRow{caseID: c.ID, actor: by.ID, at: now, from: c.Status, to: c.Status, action: "escalate", reason: reason,
+		deadline: e.Kind, due: &due})
 	id := fmt.Sprintf("%s.%s.%s.%d", c.ID, KindEscalated, e.Kind, e.DueAt.Unix())
 	payload, err := json.Marshal(changed(n, by, KindEscalated, reason, now, id, nil))
 	if err != nil {
@@ -381,10 +387,10 @@ const (
 		SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[]) ON CONFLICT DO NOTHING`
 	// insertAudit keeps the order of the rows: the audit trail is read
 	// in the order of its serial ids.
-	insertAudit = `INSERT INTO case_audit (case_id, actor, at, from_status, to_status, action, reason)
-		SELECT case_id, actor, at, NULLIF(from_status, ''), to_status, action, NULLIF(reason, '')
-		FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::text[], $5::text[], $6::text[], $7::text[])
-			WITH ORDINALITY AS u(case_id, actor, at, from_status, to_status, action, reason, i)
+	insertAudit = `INSERT INTO case_audit (case_id, actor, at, from_status, to_status, action, reason, deadline, due_before)
+		SELECT case_id, actor, at, NULLIF(from_status, ''), to_status, action, NULLIF(reason, ''), NULLIF(deadline, ''), due_before
+		FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::timestamptz[])
+			WITH ORDINALITY AS u(case_id, actor, at, from_status, to_status, action, reason, deadline, due_before, i)
 		ORDER BY i`
 )
 
@@ -494,11 +500,12 @@ func (w *Writes) Send(ctx context.Context, tx pgx.Tx) error {
 	if len(w.audit) > 0 {
 		n := len(w.audit)
 		cases, actors, from, to, actions, reasons := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
-		at := make([]time.Time, n)
+		at, deadlines, due := make([]time.Time, n), make([]string, n), make([]*time.Time, n)
 		for i, a := range w.audit {
 			cases[i], actors[i], at[i], from[i], to[i], actions[i], reasons[i] = a.caseID, a.actor, a.at, a.from, a.to, a.action, a.reason
+			deadlines[i], due[i] = a.deadline, a.due
 		}
-		queue(nil, insertAudit, cases, actors, at, from, to, actions, reasons)
+		queue(nil, insertAudit, cases, actors, at, from, to, actions, reasons, deadlines, due)
 	}
 	if w.events.Len() > 0 {
 		w.events.Queue(&b)

@@ -262,8 +262,11 @@ type AuditEntry struct {
 	To     string    `json:"to"`
 	Action string    `json:"action"`
 	Reason string    `json:"reason,omitempty"`
-	// DueBefore and DueAfter are, for an extension (延期), the resolve
-	// deadline it replaced and the one it granted.
+	// Deadline is the kind of deadline ("sign" or "resolve") the entry
+	// concerns: for an escalation (督办) the one that passed, at
+	// DueBefore; for an extension (延期) the resolve deadline, moved from
+	// DueBefore to DueAfter.
+	Deadline  string     `json:"deadline,omitempty"`
 	DueBefore *time.Time `json:"due_before,omitempty"`
 	DueAfter  *time.Time `json:"due_after,omitempty"`
 }
@@ -271,14 +274,15 @@ type AuditEntry struct {
 // Audit returns a case's transitions in order, for the officers' case view
 // and for inquiries into who did what.
 func Audit(ctx context.Context, q Querier, caseID string) ([]AuditEntry, error) {
-	rows, err := q.Query(ctx, `SELECT id, actor, at, COALESCE(from_status, ''), to_status, action, COALESCE(reason, ''), due_before, due_after
+	rows, err := q.Query(ctx, `SELECT id, actor, at, COALESCE(from_status, ''), to_status, action, COALESCE(reason, ''),
+			COALESCE(deadline, ''), due_before, due_after
 		FROM case_audit WHERE case_id = $1 ORDER BY id`, caseID)
 	if err != nil {
 		return nil, fmt.Errorf("audit of case %s: %w", caseID, err)
 	}
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (AuditEntry, error) {
 		var e AuditEntry
-		err := r.Scan(&e.ID, &e.Actor, &e.At, &e.From, &e.To, &e.Action, &e.Reason, &e.DueBefore, &e.DueAfter)
+		err := r.Scan(&e.ID, &e.Actor, &e.At, &e.From, &e.To, &e.Action, &e.Reason, &e.Deadline, &e.DueBefore, &e.DueAfter)
 		return e, err
 	})
 	if err != nil {
@@ -300,12 +304,14 @@ func record(ctx context.Context, tx pgx.Tx, c Case, by Actor, from, action, kind
 // the resolve deadline it replaced (dueBefore; the audit entry keeps it
 // with the case's new one).
 func recordFrom(ctx context.Context, tx pgx.Tx, c Case, by Actor, from, action, kind, reason string, at time.Time, previousTeam string, dueBefore *time.Time) error {
+	var deadline string
 	var dueAfter *time.Time
 	if dueBefore != nil {
-		dueAfter = c.ResolveDue
+		deadline, dueAfter = TimerResolve, c.ResolveDue
 	}
-	if _, err := tx.Exec(ctx, `INSERT INTO case_audit (case_id, actor, at, from_status, to_status, action, reason, due_before, due_after)
-		VALUES ($1, $2, $3, NULLIF($4, ''), $5, $6, NULLIF($7, ''), $8, $9)`, c.ID, by.ID, at, from, c.Status, action, reason, dueBefore, dueAfter); err != nil {
+	if _, err := tx.Exec(ctx, `INSERT INTO case_audit (case_id, actor, at, from_status, to_status, action, reason, deadline, due_before, due_after)
+		VALUES ($1, $2, $3, NULLIF($4, ''), $5, $6, NULLIF($7, ''), NULLIF($8, ''), $9, $10)`,
+		c.ID, by.ID, at, from, c.Status, action, reason, deadline, dueBefore, dueAfter); err != nil {
 		return fmt.Errorf("audit case %s: %w", c.ID, err)
 	}
 	tickets, err := Tickets(ctx, tx, c.ID)

@@ -457,6 +457,13 @@ func TestEscalateDueFiresBothDeadlinesOfACaseAtOnce(t *testing.T) {
 		if last[0].Action != "escalate" || last[1].Action != "escalate" || !strings.HasPrefix(last[0].Reason, "sign-for") || !strings.HasPrefix(last[1].Reason, "resolve") {
 			t.Errorf("case %s: last audit rows %+v, want the sign-for then the resolve escalation", c.ID, last)
 		}
+		// Each names the deadline that passed, and when.
+		if last[0].Deadline != caseflow.TimerSign || last[0].DueBefore == nil || !last[0].DueBefore.Equal(*c.SignDue) ||
+			last[1].Deadline != caseflow.TimerResolve || last[1].DueBefore == nil || !last[1].DueBefore.Equal(*c.ResolveDue) ||
+			last[0].DueAfter != nil || last[1].DueAfter != nil {
+			t.Errorf("case %s: escalations' deadlines %s %v and %s %v, want sign %s and resolve %s", c.ID,
+				last[0].Deadline, last[0].DueBefore, last[1].Deadline, last[1].DueBefore, c.SignDue, c.ResolveDue)
+		}
 		var escalated []string
 		for _, e := range events(t, ctx, pool, c.ID) {
 			if e.Subject == "case.escalated" {
@@ -547,10 +554,13 @@ func TestExtendMovesTheResolveDeadlineAndItsEscalation(t *testing.T) {
 	var extensions int
 	for _, a := range entries {
 		if a.Action != "extend" {
-			if a.DueBefore != nil || a.DueAfter != nil {
-				t.Errorf("the %s entry has deadlines %v → %v; only an extension moves one", a.Action, a.DueBefore, a.DueAfter)
+			if a.DueAfter != nil || (a.Action != "escalate" && (a.DueBefore != nil || a.Deadline != "")) {
+				t.Errorf("the %s entry has deadlines %s %v → %v; only an extension moves one", a.Action, a.Deadline, a.DueBefore, a.DueAfter)
 			}
 			continue
+		}
+		if a.Deadline != caseflow.TimerResolve {
+			t.Errorf("the extension concerns the %q deadline, want resolve", a.Deadline)
 		}
 		extensions++
 		if a.Actor != sup.ID || a.Reason != "施工分阶段整改" {

@@ -26,6 +26,7 @@ var page = template.Must(template.New("report").Funcs(template.FuncMap{
 	"class":       func(c string) string { return label(classNames, c) },
 	"hstatus":     func(c string) string { return label(hotspotStatusNames, c) },
 	"cstatus":     func(c string) string { return label(caseStatusNames, c) },
+	"deadline":    func(c string) string { return label(deadlineNames, c) },
 	"pct100":      pct100,
 	"rate":        ratePct,
 	"change":      change,

@@ -32,6 +32,10 @@ var (
 		"returned": "已退单",
 		"closed":   "已销号",
 	}
+	deadlineNames = map[string]string{
+		"sign":    "签收",
+		"resolve": "办结",
+	}
 )
 
 // label returns the name of code in names, or the code when it has none.

@@ -299,8 +299,10 @@ type Escalation struct {
 	DistrictName string    `json:"district_name"`
 	Team         string    `json:"team,omitempty"`
 	TeamName     string    `json:"team_name,omitempty"`
-	// DueBefore and DueAfter are, for an extension, the resolve deadline
-	// it replaced and the one it granted.
+	// Deadline is the kind of deadline ("sign" or "resolve") concerned:
+	// for an escalation the one that passed, at DueBefore; for an
+	// extension the resolve deadline, moved from DueBefore to DueAfter.
+	Deadline  string     `json:"deadline,omitempty"`
 	DueBefore *time.Time `json:"due_before,omitempty"`
 	DueAfter  *time.Time `json:"due_after,omitempty"`
 }

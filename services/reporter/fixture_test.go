@@ -273,20 +273,20 @@ func seed(t testing.TB, pool *pgxpool.Pool) *fixture {
 		}
 	}
 	for _, a := range []struct {
-		caseID, action      string
-		at                  time.Time
-		dueBefore, dueAfter *time.Time
+		caseID, action, deadline string
+		at                       time.Time
+		dueBefore, dueAfter      *time.Time
 	}{
-		{"case-3", "escalated", w(1, 9), nil, nil},
-		{"case-5", "escalate", w(4, 9), nil, nil},
-		{"case-1", "accept", w(0, 11), nil, nil},
-		{"case-3", "escalated", prev(5, 9), nil, nil},                      // last week's escalation
-		{"case-2", "extend", w(2, 10), ptr(w(4, 17)), ptr(next(1, 17))},    // to the case's resolve deadline
-		{"case-2", "extend", prev(6, 10), ptr(prev(6, 17)), ptr(w(4, 17))}, // last week's extension
+		{"case-3", "escalated", "resolve", w(1, 9), ptr(prev(4, 17)), nil},
+		{"case-5", "escalate", "sign", w(4, 9), ptr(w(3, 17)), nil},
+		{"case-1", "accept", "", w(0, 11), nil, nil},
+		{"case-3", "escalated", "resolve", prev(5, 9), ptr(prev(4, 17)), nil},         // last week's escalation
+		{"case-2", "extend", "resolve", w(2, 10), ptr(w(4, 17)), ptr(next(1, 17))},    // to the case's resolve deadline
+		{"case-2", "extend", "resolve", prev(6, 10), ptr(prev(6, 17)), ptr(w(4, 17))}, // last week's extension
 	} {
-		if _, err := pool.Exec(ctx, `INSERT INTO case_audit (case_id, actor, at, to_status, action, reason, due_before, due_after)
-			VALUES ($1, 'service:router', $2, 'accepted', $3, $4, $5, $6)`,
-			a.caseID, a.at, a.action, "来电人 "+callerName, a.dueBefore, a.dueAfter); err != nil {
+		if _, err := pool.Exec(ctx, `INSERT INTO case_audit (case_id, actor, at, to_status, action, reason, deadline, due_before, due_after)
+			VALUES ($1, 'service:router', $2, 'accepted', $3, $4, NULLIF($5, ''), $6, $7)`,
+			a.caseID, a.at, a.action, "来电人 "+callerName, a.deadline, a.dueBefore, a.dueAfter); err != nil {
 			t.Fatalf("seed audit: %v", err)
 		}
 	}

@@ -538,7 +538,7 @@ func (g *gen) extensions(ctx context.Context) error {
 // action, with their cases, in the order they were made.
 func (g *gen) audited(ctx context.Context, action string) ([]report.Escalation, error) {
 	rows, err := g.tx.Query(ctx, `
-		SELECT a.case_id, a.at, k.category, k.district, COALESCE(k.team, ''), a.due_before, a.due_after
+		SELECT a.case_id, a.at, k.category, k.district, COALESCE(k.team, ''), COALESCE(a.deadline, ''), a.due_before, a.due_after
 		FROM case_audit a JOIN cases k ON k.id = a.case_id
 		WHERE a.at >= $1 AND a.at < $2 AND a.action LIKE $3
 		ORDER BY a.at, a.id`, g.start, g.end, action)
@@ -549,7 +549,7 @@ func (g *gen) audited(ctx context.Context, action string) ([]report.Escalation, 
 	out := []report.Escalation{}
 	for rows.Next() {
 		var e report.Escalation
-		if err := rows.Scan(&e.CaseID, &e.At, &e.Category, &e.District, &e.Team, &e.DueBefore, &e.DueAfter); err != nil {
+		if err := rows.Scan(&e.CaseID, &e.At, &e.Category, &e.District, &e.Team, &e.Deadline, &e.DueBefore, &e.DueAfter); err != nil {
 			return nil, err
 		}
 		e.At = e.At.In(g.start.Location())

@@ -154,9 +154,18 @@ func TestGenerateCountsMatchSeedAndSQL(t *testing.T) {
 			t.Errorf("extension %+v, want case-2 moved from %s to %s", e, wantBefore, wantAfter)
 		}
 	}
+	// An escalation says which deadline passed, and when.
+	wantEscalations := map[string]struct {
+		deadline string
+		due      time.Time
+	}{
+		"case-3": {"resolve", at(t, "2024-W10", 4, 17)},
+		"case-5": {"sign", at(t, fixtureWeek, 3, 17)},
+	}
 	for _, e := range r.Timeliness.Escalations {
-		if e.DueBefore != nil || e.DueAfter != nil {
-			t.Errorf("escalation %+v has an extension's deadlines", e)
+		want, ok := wantEscalations[e.CaseID]
+		if !ok || e.Deadline != want.deadline || e.DueBefore == nil || !e.DueBefore.Equal(want.due) || e.DueAfter != nil {
+			t.Errorf("escalation %+v, want the %s deadline of %s", e, want.deadline, want.due)
 		}
 	}
 	if r.Total == 0 || r.Unclassified == 0 || r.Unlocated == 0 {

@@ -14,6 +14,7 @@
   var PRIORITY = { urgent: "紧急", priority: "优先", normal: "一般" };
   var STATUS = { open: "待派单", assigned: "待签收", accepted: "处理中", resolved: "已办结", returned: "已退单", closed: "已销号" };
   var OUTCOME = { rectified: "已整改", no_violation: "无违法行为", penalized: "已处罚", referred: "已移交" };
+  var DEADLINE = { sign: "签收", resolve: "办结" };
   var ACTION = {
     open: "立案", merge: "并案", assign: "派单", reassign: "改派", extend: "延期", accept: "签收", resolve: "办结", "return": "退单",
     reopen: "重新交办", escalate: "督办", close: "销号", reveal_caller: "查看来电号码"
@@ -446,7 +447,11 @@
     (data.audit || c.audit || []).forEach(function (a) {
       var to = a.to || a.to_status;
       var t = when(a.at) + " " + label(ACTION, a.action) + (to && to !== (a.from || a.from_status) ? " → " + label(STATUS, to) : "");
-      if (a.due_after) { t += " 至 " + when(a.due_after) + (a.due_before ? "（原 " + when(a.due_before) + "）" : ""); }
+      if (a.due_after) {
+        t += " 至 " + when(a.due_after) + (a.due_before ? "（原 " + when(a.due_before) + "）" : "");
+      } else if (a.due_before && a.deadline) {
+        t += "（" + label(DEADLINE, a.deadline) + "时限 " + when(a.due_before) + " 已过）";
+      }
       if (a.reason) { t += "（" + a.reason + "）"; }
       audit.appendChild(el("li", "", t));
     });
