@@ -447,12 +447,16 @@
     (data.audit || c.audit || []).forEach(function (a) {
       var to = a.to || a.to_status;
       var t = when(a.at) + " " + label(ACTION, a.action) + (to && to !== (a.from || a.from_status) ? " → " + label(STATUS, to) : "");
+      var reason = a.reason;
       if (a.due_after) {
         t += " 至 " + when(a.due_after) + (a.due_before ? "（原 " + when(a.due_before) + "）" : "");
       } else if (a.due_before && a.deadline) {
+        // An escalation: which deadline passed says it all; its recorded
+        // reason is the same, written for the log.
         t += "（" + label(DEADLINE, a.deadline) + "时限 " + when(a.due_before) + " 已过）";
+        reason = "";
       }
-      if (a.reason) { t += "（" + a.reason + "）"; }
+      if (reason) { t += "（" + reason + "）"; }
       audit.appendChild(el("li", "", t));
     });
     drawMap(c, complaints);
