@@ -28,6 +28,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/nats-io/nats.go/jetstream"
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
 	"github.com/xiamen-eeb/nuisance/internal/auth"
@@ -131,6 +132,7 @@ func (h *hotline) callback(ticket, status string) map[string]any {
 // system is the part of the pipeline the console talks to.
 type system struct {
 	pool    *pgxpool.Pool
+	js      jetstream.JetStream
 	url     string
 	token   string
 	hotline *hotline
@@ -205,7 +207,7 @@ func setup(t *testing.T) *system {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &system{pool: pool, url: srv.URL, token: token, hotline: hl, mux: mux}
+	return &system{pool: pool, js: nats.JS, url: srv.URL, token: token, hotline: hl, mux: mux}
 }
 
 // feed opens a case for one new complaint and assigns it to the team, as
@@ -760,6 +762,22 @@ func TestOfficerResolvesLiveAssignmentOnPhone(t *testing.T) {
 		return !!f && !f.hidden && f.querySelectorAll("select")[2].value === "road";
 	})()`) {
 		t.Error("a live push redrew the triage list and lost the correction being made")
+	}
+	// The same event again (the sweeper republishes what a stage was slow
+	// to handle; an operator may send a dead letter again) is not a new
+	// assignment: no second 新任务.
+	var assignedEvent string
+	if err := s.pool.QueryRow(context.Background(), `SELECT event_id FROM outbox WHERE subject LIKE 'case.assigned.%' AND payload->>'case_id' = $1`,
+		caseflow.IDFor("cmp_console_7")).Scan(&assignedEvent); err != nil {
+		t.Fatal(err)
+	}
+	step("hide the toast", chromedp.Evaluate[chromedp.Void](`document.querySelector("#toast").hidden = true; document.querySelector("#toast").textContent = ""`))
+	if n, err := outbox.Republish(context.Background(), s.pool, s.js, []string{assignedEvent}); err != nil || n != 1 {
+		t.Fatalf("republish the assignment: %d %v", n, err)
+	}
+	time.Sleep(1500 * time.Millisecond)
+	if eval(`document.querySelector("#toast").textContent.includes("新任务")`) {
+		t.Error("an assignment's event received twice announced 新任务 twice")
 	}
 	step("send the correction",
 		chromedp.Click(chromedp.CSS(triageCard+" form button[type=submit]")),

@@ -633,9 +633,22 @@
   }
 
   var reloadTimer = 0;
+  // The ids of the events pushed lately: an event can arrive twice (the
+  // pipeline sends again what a stage was slow to handle), and the second
+  // copy changes nothing.
+  var seenEvents = {}, seenOrder = [];
+  function firstSight(eventID) {
+    if (!eventID) { return true; }
+    if (seenEvents[eventID]) { return false; }
+    seenEvents[eventID] = true;
+    seenOrder.push(eventID);
+    if (seenOrder.length > 1000) { delete seenEvents[seenOrder.shift()]; }
+    return true;
+  }
   function onPush(ev) {
     var d = {};
     try { d = JSON.parse(ev.data); } catch (e) { /* keep-alive or plain text */ }
+    if (!firstSight(d.event_id)) { return; }
     var id = d.case_id || d.id || "";
     var kind = d.kind || ev.type;
     if (d.left_team && id) {
@@ -643,7 +656,8 @@
       toast("案件已转派其他队伍：" + categoryText(d));
     } else if (kind === "assigned" && id) {
       state.fresh[id] = true;
-      toast("新任务：" + categoryText(d) + (d.district ? " · " + label(DISTRICT, d.district) : ""));    } else if (d.deadline_sooner && id) {
+      toast("新任务：" + categoryText(d) + (d.district ? " · " + label(DISTRICT, d.district) : ""));
+    } else if (d.deadline_sooner && id) {
       toast("时限提前：" + categoryText(d) + " · 新投诉时限更紧");
     }
     clearTimeout(reloadTimer);
