@@ -80,7 +80,10 @@ func TestPipelineCarriesComplaintsToAssignedCases(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait(); logf.Close() })
+	exited := make(chan struct{}) // closed when the process has ended, with its error in exitErr
+	var exitErr error
+	go func() { exitErr = cmd.Wait(); close(exited) }()
+	t.Cleanup(func() { _ = cmd.Process.Kill(); <-exited; logf.Close() })
 	testenv.Eventually(t, 60*time.Second, "nuisance up ready", func() bool {
 		r, err := http.Get("http://" + addr + "/readyz")
 		if err != nil {
@@ -119,6 +122,11 @@ func TestPipelineCarriesComplaintsToAssignedCases(t *testing.T) {
 	const pending = `SELECT count(*) FROM complaint_lookup WHERE status NOT IN ('assigned', 'unlocated')`
 	deadline := time.Now().Add(120 * time.Second)
 	for count(pending) != 0 {
+		select {
+		case <-exited:
+			t.Fatalf("nuisance up exited (%v) with complaints by status %s\nlog tail:\n%s", exitErr, statusCounts(pool), logTail(filepath.Join(dataDir, "up.log"), 80))
+		default:
+		}
 		if time.Now().After(deadline) {
 			// Failed. What the system looks like now, and then whether it
 			// recovers by itself (the sweeper republishes what a stage has
