@@ -79,10 +79,8 @@ type timerRow struct {
 type auditRow struct {
 	caseID, actor, from, to, action, reason string
 	at                                      time.Time
-	// deadline and due are, for an escalation, the kind of the deadline
-	// that passed and when it was.
-	deadline string
-	due      *time.Time
+	// moved is, for an escalation, the deadline that passed.
+	moved deadlineMove
 }
 
 // Len is how many statements Send runs.
@@ -336,7 +334,7 @@ func (w *Writes) escalate(c Case, by Actor, e Escalation, now time.Time) (Case, 
 	reason := fmt.Sprintf("%s deadline %s passed", what, e.DueAt.UTC().Format(time.RFC3339))
 	due := e.DueAt
 	w.audit = append(w.audit, auditRow{caseID: c.ID, actor: by.ID, at: now, from: c.Status, to: c.Status, action: "escalate", reason: reason,
-		deadline: e.Kind, due: &due})
+		moved: deadlineMove{kind: e.Kind, before: &due}})
 	id := fmt.Sprintf("%s.%s.%s.%d", c.ID, KindEscalated, e.Kind, e.DueAt.Unix())
 	payload, err := json.Marshal(changed(n, by, KindEscalated, reason, now, id, nil))
 	if err != nil {
@@ -503,7 +501,7 @@ func (w *Writes) Send(ctx context.Context, tx pgx.Tx) error {
 		at, deadlines, due := make([]time.Time, n), make([]string, n), make([]*time.Time, n)
 		for i, a := range w.audit {
 			cases[i], actors[i], at[i], from[i], to[i], actions[i], reasons[i] = a.caseID, a.actor, a.at, a.from, a.to, a.action, a.reason
-			deadlines[i], due[i] = a.deadline, a.due
+			deadlines[i], due[i] = a.moved.kind, a.moved.before
 		}
 		queue(nil, insertAudit, cases, actors, at, from, to, actions, reasons, deadlines, due)
 	}

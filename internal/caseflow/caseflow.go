@@ -296,22 +296,24 @@ func Audit(ctx context.Context, q Querier, caseID string) ([]AuditEntry, error) 
 // "<case>.<kind>.<version>", so a replayed transition yields the same id
 // and the outbox keeps one.
 func record(ctx context.Context, tx pgx.Tx, c Case, by Actor, from, action, kind, reason string, at time.Time) error {
-	return recordFrom(ctx, tx, c, by, from, action, kind, reason, at, "", nil)
+	return recordFrom(ctx, tx, c, by, from, action, kind, reason, at, "", deadlineMove{})
+}
+
+// deadlineMove is, in an audit entry, the deadline a transition concerns:
+// its kind (TimerSign or TimerResolve), what it was and, when the
+// transition set a new one (延期), what it became. The zero value is none.
+type deadlineMove struct {
+	kind          string
+	before, after *time.Time
 }
 
 // recordFrom is record of a transition that names the team the case came
-// from (previousTeam, when another team held it) or, for an extension,
-// the resolve deadline it replaced (dueBefore; the audit entry keeps it
-// with the case's new one).
-func recordFrom(ctx context.Context, tx pgx.Tx, c Case, by Actor, from, action, kind, reason string, at time.Time, previousTeam string, dueBefore *time.Time) error {
-	var deadline string
-	var dueAfter *time.Time
-	if dueBefore != nil {
-		deadline, dueAfter = TimerResolve, c.ResolveDue
-	}
+// from (previousTeam, when another team held it) or the deadline it
+// concerns (moved).
+func recordFrom(ctx context.Context, tx pgx.Tx, c Case, by Actor, from, action, kind, reason string, at time.Time, previousTeam string, moved deadlineMove) error {
 	if _, err := tx.Exec(ctx, `INSERT INTO case_audit (case_id, actor, at, from_status, to_status, action, reason, deadline, due_before, due_after)
 		VALUES ($1, $2, $3, NULLIF($4, ''), $5, $6, NULLIF($7, ''), NULLIF($8, ''), $9, $10)`,
-		c.ID, by.ID, at, from, c.Status, action, reason, deadline, dueBefore, dueAfter); err != nil {
+		c.ID, by.ID, at, from, c.Status, action, reason, moved.kind, moved.before, moved.after); err != nil {
 		return fmt.Errorf("audit case %s: %w", c.ID, err)
 	}
 	tickets, err := Tickets(ctx, tx, c.ID)

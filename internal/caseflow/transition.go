@@ -314,7 +314,7 @@ func Extend(ctx context.Context, tx pgx.Tx, caseID string, by Actor, resolveDue 
 	if _, err := tx.Exec(ctx, `INSERT INTO case_timers (case_id, kind, due_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`, caseID, TimerResolve, resolveDue); err != nil {
 		return Case{}, fmt.Errorf("set resolve timer of case %s: %w", caseID, err)
 	}
-	return n, recordFrom(ctx, tx, n, by, c.Status, "extend", KindExtended, reason, at, "", c.ResolveDue)
+	return n, recordFrom(ctx, tx, n, by, c.Status, "extend", KindExtended, reason, at, "", deadlineMove{kind: TimerResolve, before: c.ResolveDue, after: &resolveDue})
 }
 
 // Close closes out a resolved case (办结销号); the hotline is told through
@@ -448,7 +448,7 @@ func assign(ctx context.Context, tx pgx.Tx, c Case, by Actor, a Assignment, acti
 	if c.Team != "" && c.Team != n.Team {
 		previous = c.Team
 	}
-	return n, recordFrom(ctx, tx, n, by, c.Status, action, KindAssigned, a.Reason, at, previous, nil)
+	return n, recordFrom(ctx, tx, n, by, c.Status, action, KindAssigned, a.Reason, at, previous, deadlineMove{})
 }
 
 // NewCase is a case the router opens for the first complaint about a place.
