@@ -26,8 +26,13 @@ func runDeadLetters(ctx context.Context, args []string, getenv func(string) stri
 	fs := flag.NewFlagSet("deadletters "+args[0], flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	consumer := fs.String("consumer", "", "only the dead letters of this consumer (durable name)")
-	all := fs.Bool("all", false, "list those sent again too")
-	limit := fs.Int("n", 50, "how many to list")
+	// -all and -n only shape a listing: retry does not accept them, so a
+	// retry meant for a few is never taken as one for all.
+	all, limit := new(bool), new(int)
+	if args[0] == "list" {
+		fs.BoolVar(all, "all", false, "list those sent again too")
+		fs.IntVar(limit, "n", 50, "how many to list")
+	}
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}

@@ -42,7 +42,7 @@ func TestDeadLettersCLI(t *testing.T) {
 	if strings.Contains(out, phone) {
 		t.Fatal("the list shows a payload's phone number")
 	}
-	for _, bad := range [][]string{{"list", "router"}, {"retry", "x"}, {"resend"}, {}} {
+	for _, bad := range [][]string{{"list", "router"}, {"retry", "x"}, {"retry", "-all"}, {"retry", "-n", "3"}, {"resend"}, {}} {
 		if _, _, err := cli(bad...); err == nil {
 			t.Errorf("%v accepted", bad)
 		}
