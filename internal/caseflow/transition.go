@@ -32,20 +32,32 @@ func nowFrom(ctx context.Context) time.Time {
 	return time.Now().UTC()
 }
 
-// lockFor reads and locks the case the actor may act on. The visibility
-// condition is part of the query, so another team's case is NotFound
-// exactly like a missing one.
+// lockFor reads and locks the case the actor may act on; another team's
+// case is NotFound exactly like a missing one.
+//
+// The actor's right is judged by a statement of its own once the lock is
+// held. Judged in the statement that locks, a right that waited for the
+// lock would be read from the assignments as they were before the
+// transaction it waited for committed: an officer whose case a supervisor
+// had just reassigned would accept, or return, the new team's assignment.
 func lockFor(ctx context.Context, tx pgx.Tx, id string, by Actor) (Case, error) {
 	if err := by.check(); err != nil {
 		return Case{}, err
 	}
-	c, err := scanCase(tx.QueryRow(ctx, `SELECT `+caseColumns+` FROM cases c WHERE c.id = $1 AND `+visible+` FOR UPDATE OF c`,
-		id, by.role(), by.Team, by.District))
+	c, err := scanCase(tx.QueryRow(ctx, `SELECT `+caseColumns+` FROM cases c WHERE c.id = $1 FOR UPDATE OF c`, id))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Case{}, fault.Errorf(fault.NotFound, "case %s not found", id)
 	}
 	if err != nil {
 		return Case{}, fmt.Errorf("lock case %s: %w", id, err)
+	}
+	var may bool
+	if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM cases c WHERE c.id = $1 AND `+visible+`)`,
+		id, by.role(), by.Team, by.District).Scan(&may); err != nil {
+		return Case{}, fmt.Errorf("check the right to case %s: %w", id, err)
+	}
+	if !may {
+		return Case{}, fault.Errorf(fault.NotFound, "case %s not found", id)
 	}
 	return c, nil
 }
