@@ -16,6 +16,7 @@ import (
 	"sync"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
+	"github.com/santhosh-tekuri/jsonschema/v6/kind"
 )
 
 //go:embed *.json
@@ -124,7 +125,7 @@ func ValidateValue(s *jsonschema.Schema, doc any) []FieldError {
 		if f == "" {
 			f = "/"
 		}
-		d := u.Error.String()
+		d := detail(u.Error)
 		if strings.HasPrefix(d, "validation failed") || strings.Contains(d, "doesn't validate with") ||
 			strings.HasPrefix(d, "'anyOf' failed") || strings.HasPrefix(d, "'allOf' failed") || strings.HasPrefix(d, "'oneOf' failed") {
 			continue
@@ -141,6 +142,20 @@ func ValidateValue(s *jsonschema.Schema, doc any) []FieldError {
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Field < out[j].Field })
 	return out
+}
+
+// detail is the validator's message for a failed keyword, except that
+// it never repeats the value: the value of a field such as the caller's
+// phone is personal data, and a problem's detail is written to the client,
+// to replay's summary and to logs.
+func detail(e *jsonschema.OutputError) string {
+	switch k := e.Kind.(type) {
+	case *kind.Pattern:
+		return fmt.Sprintf("does not match pattern '%s'", k.Want)
+	case *kind.Format:
+		return "is not a valid " + k.Want
+	}
+	return e.String()
 }
 
 // outOfRange names every number in doc, a document decoded with

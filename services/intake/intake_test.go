@@ -94,6 +94,12 @@ func TestAcceptStoresComplaintAndEventOnce(t *testing.T) {
 	if resp.Status != http.StatusAccepted || r != a {
 		t.Fatalf("retried delivery answered %d %+v, want the original %+v", resp.Status, r, a)
 	}
+	// Another work order under the same delivery id is not a retry: it is
+	// refused, naming the id's work order, and not answered as T-1.
+	resp, _ = e.client.Post(ctx, "msg-1", body("T-2", ""))
+	if resp.Status != http.StatusConflict || !strings.Contains(string(resp.Body), "T-1") || !strings.Contains(string(resp.Body), "webhook_reused") {
+		t.Fatalf("another work order under a used webhook-id answered %d %s", resp.Status, resp.Body)
+	}
 	if n := e.count(t, `SELECT count(*) FROM complaints WHERE ticket_id = 'T-1'`); n != 1 {
 		t.Fatalf("%d complaints stored", n)
 	}
@@ -207,6 +213,7 @@ func TestRejections(t *testing.T) {
 		{"deeply nested", "application/json", []byte(`{"ticket_id":"T-l","received_at":"2024-03-11T23:10:00+08:00","description":"吵","address":` + strings.Repeat("[", 5000) + strings.Repeat("]", 5000) + `}`), nil, 400, "/address"},
 		{"sql in the ticket id", "application/json", []byte(`{"ticket_id":"T'; DROP TABLE complaints;--","received_at":"2024-03-11T23:10:00+08:00","description":"吵","address":"思明区"}`), nil, 400, "/ticket_id"},
 		{"NUL in the description", "application/json", []byte(`{"ticket_id":"T-n","received_at":"2024-03-11T23:10:00+08:00","description":"吵\u0000","address":"思明区"}`), nil, 400, "/description"},
+		{"words in the caller's phone", "application/json", []byte(`{"ticket_id":"T-o","received_at":"2024-03-11T23:10:00+08:00","description":"吵","address":"思明区","caller":{"name":"王先生","phone":"13800138000 转 5"}}`), nil, 400, "/caller/phone"},
 		{"html in the channel", "application/json", []byte(`{"ticket_id":"T-m","received_at":"2024-03-11T23:10:00+08:00","description":"吵","address":"思明区","channel":"<script>alert(1)</script>"}`), nil, 400, "/channel"},
 	}
 	cases[7].body = []byte(`{"ticket_id":"T-f","received_at":"2024-03-11T23:10:00+08:00","description":"吵","location":{"lon":118.1,"lat":95}}`)
@@ -215,6 +222,11 @@ func TestRejections(t *testing.T) {
 			st, p := post(t, e, tc.ct, tc.body, tc.sign)
 			if st != tc.status {
 				t.Fatalf("status %d, want %d: %v", st, tc.status, p)
+			}
+			// The problem never repeats a caller's phone (its pattern's
+			// message would).
+			if text := fmt.Sprint(p); strings.Contains(text, "13800138000") {
+				t.Fatalf("the problem repeats the caller's phone: %s", text)
 			}
 			if tc.field != "" {
 				found := false

@@ -158,6 +158,11 @@ func (s *Service) handlePost(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ans, status, err := s.submit(r.Context(), c, webhookID)
+	var reused WebhookReusedError
+	if errors.As(err, &reused) {
+		problem(w, http.StatusConflict, "webhook_reused", reused.Error())
+		return
+	}
 	if err != nil {
 		if r.Context().Err() != nil {
 			return

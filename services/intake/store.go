@@ -79,16 +79,29 @@ const insertSQL = `WITH input AS (
 SELECT id FROM ins`
 
 // conflictSQL finds, for each work order the batch skipped, the complaint
-// it conflicted with: the one with its webhook-id (a retried delivery)
-// before one with its ticket (a duplicate). The skipping statement waited
-// for the conflicting row's transaction, so this later statement sees it.
-const conflictSQL = `SELECT k.i, c.id, c.ticket_id, k.webhook_id <> '' AND c.webhook_id IS NOT DISTINCT FROM k.webhook_id
+// it conflicted with: the one with its ticket (a duplicate, or a retried
+// delivery when the webhook-id is the same too) before one with only its
+// webhook-id (an id reused for another work order). The skipping statement
+// waited for the conflicting row's transaction, so this later statement
+// sees it.
+const conflictSQL = `SELECT k.i, c.id, c.ticket_id, c.ticket_id = k.ticket_id,
+	k.webhook_id <> '' AND c.webhook_id IS NOT DISTINCT FROM k.webhook_id
 FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS k(ticket_id, webhook_id, i)
 CROSS JOIN LATERAL (
 	SELECT id, ticket_id, webhook_id FROM complaints
 	WHERE ticket_id = k.ticket_id OR (k.webhook_id <> '' AND webhook_id = k.webhook_id)
-	ORDER BY (webhook_id IS NOT DISTINCT FROM NULLIF(k.webhook_id, '')) DESC LIMIT 1
+	ORDER BY ticket_id = k.ticket_id DESC LIMIT 1
 ) c`
+
+// WebhookReusedError is the answer to a work order whose webhook-id was
+// the id of another work order's delivery: it is not stored, and the
+// hotline is told to deliver it under an id of its own. (Taken for a
+// retry, it would be answered as that other work order and lost.)
+type WebhookReusedError struct{ OtherTicket string }
+
+func (e WebhookReusedError) Error() string {
+	return fmt.Sprintf("webhook-id was used before for work order %s; deliver each work order under a webhook-id of its own (a retry keeps the id of its first delivery)", e.OtherTicket)
+}
 
 // commit stores a batch and answers every submission. The insert is one
 // statement outside any explicit transaction: pgx reads its result to the
@@ -163,15 +176,18 @@ func (s *Service) store(ctx context.Context, batch []*submission) ([]result, err
 	found := 0
 	var k int
 	var id, ticket string
-	var sameDelivery bool
-	_, err = pgx.ForEachRow(rows, []any{&k, &id, &ticket, &sameDelivery}, func() error {
+	var sameTicket, sameDelivery bool
+	_, err = pgx.ForEachRow(rows, []any{&k, &id, &ticket, &sameTicket, &sameDelivery}, func() error {
 		if k < 1 || k > len(conflicts) {
 			return fmt.Errorf("conflict lookup answered for work order %d of %d", k, len(conflicts))
 		}
 		i := conflicts[k-1]
-		if sameDelivery {
+		switch {
+		case !sameTicket:
+			results[i] = result{err: WebhookReusedError{OtherTicket: ticket}}
+		case sameDelivery:
 			results[i] = accepted(id, ticket)
-		} else {
+		default:
 			results[i] = result{ans: Answer{ComplaintID: id, TicketID: ticket, Status: "duplicate"}, status: http.StatusOK}
 		}
 		found++

@@ -2,6 +2,7 @@ package intake
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"strings"
 	"testing"
@@ -69,12 +70,23 @@ func TestGroupCommitAnswersEachWorkOrder(t *testing.T) {
 		s.submission(t, "T-b", "w-b", "吵"),      // the same delivery twice
 		s.submission(t, "T-old", "w-old2", "吵"), // a ticket stored before
 		s.submission(t, "T-old", "w-old", "吵"),  // a delivery stored before
+		s.submission(t, "T-old", "w-b", "吵"),    // a ticket stored before, under another's delivery id
+		s.submission(t, "T-c", "w-old", "吵"),    // another work order under a stored delivery's id
+		s.submission(t, "T-d", "w-a", "吵"),      // another work order under the id of one in the batch
 	}
 	s.commit(ctx, batch)
 	got := answers(batch)
-	for i, r := range got {
+	for i, r := range got[:7] {
 		if r.err != nil {
 			t.Fatalf("answer %d: %v", i, r.err)
+		}
+	}
+	// A reused webhook-id is not a retry: taken for one, the work order
+	// would be answered as the other and never stored.
+	for i, other := range map[int]string{7: "T-old", 8: "T-a"} {
+		var reused WebhookReusedError
+		if !errors.As(got[i].err, &reused) || reused.OtherTicket != other {
+			t.Errorf("work order %d, under %s's webhook-id, answered %d %+v (%v); want it refused as a reused id", i, other, got[i].status, got[i].ans, got[i].err)
 		}
 	}
 	want := []struct {
@@ -88,6 +100,7 @@ func TestGroupCommitAnswersEachWorkOrder(t *testing.T) {
 		{http.StatusAccepted, "accepted", got[2].ans},
 		{http.StatusOK, "duplicate", old.ans},
 		{http.StatusAccepted, "accepted", old.ans},
+		{http.StatusOK, "duplicate", old.ans},
 	}
 	for i, w := range want {
 		r := got[i]
