@@ -53,11 +53,14 @@ func runCallbacks(ctx context.Context, args []string, getenv func(string) string
 		fmt.Fprintf(stdout, "%d %s\n", len(ds), args[0])
 		return nil
 	case "retry":
-		n, err := callbacks.RetryDead(ctx, pool, fs.Args())
+		n, superseded, err := callbacks.RetryDead(ctx, pool, fs.Args())
 		if err != nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "%d dead deliveries scheduled again\n", n)
+		if superseded > 0 {
+			fmt.Fprintf(stdout, "%d not sent: the hotline has had a later callback of their work order since\n", superseded)
+		}
 		return nil
 	}
 	fmt.Fprint(stderr, callbacksUsage)

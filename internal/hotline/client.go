@@ -33,9 +33,9 @@ func New(baseURL, secret string) (*Client, error) {
 		return nil, fmt.Errorf("no hotline secret")
 	}
 	// With several keys (rotation), sign with the first.
-	wh, err := standardwebhooks.NewWebhook(keys[0])
+	wh, err := NewWebhook(keys[0])
 	if err != nil {
-		return nil, fmt.Errorf("hotline secret is not whsec_<base64>: %w", err)
+		return nil, fmt.Errorf("hotline secret: %w", err)
 	}
 	return &Client{
 		BaseURL: strings.TrimRight(baseURL, "/"),

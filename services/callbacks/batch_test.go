@@ -152,8 +152,9 @@ func TestClaimedSetRecordsEachResult(t *testing.T) {
 	}
 	e.handleBatch(t, svc, []event.CaseChanged{{EventID: "case_x.closed.7", CaseID: "case_x", Kind: "closed", Status: "closed",
 		Team: "huli-urban", Category: "dust", District: "huli", Actor: "officer:o2", Tickets: []string{"X1", "X2", "X3", "X4"}, At: time.Now()}})
-	// X4 has been retried for longer than the window: its failure is its last.
-	if _, err := e.pool.Exec(e.ctx, `UPDATE callbacks SET retry_since = now() - interval '25 hours' WHERE ticket_id = 'X4'`); err != nil {
+	// X4 has been retried for longer than the window (its window starts at
+	// its first attempt): its failure is its last.
+	if _, err := e.pool.Exec(e.ctx, `UPDATE callbacks SET attempts = 1, retry_since = now() - interval '25 hours' WHERE ticket_id = 'X4'`); err != nil {
 		t.Fatal(err)
 	}
 	if n, err := svc.DeliverOnce(e.ctx); err != nil || n != 4 {
@@ -185,7 +186,7 @@ func TestClaimedSetRecordsEachResult(t *testing.T) {
 		{ticket: "X1", attempts: 1, delivered: true, nextLater: true}, // the lease's next_at stays
 		{ticket: "X2", attempts: 1, lastError: busy, nextLater: true},
 		{ticket: "X3", attempts: 1, delivered: true, nextLater: true},
-		{ticket: "X4", attempts: 1, dead: true, lastError: busy, nextLater: true},
+		{ticket: "X4", attempts: 2, dead: true, lastError: busy, nextLater: true},
 	}
 	if !slices.Equal(got, want) {
 		t.Errorf("recorded\n%+v\nwant\n%+v", got, want)

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -317,8 +318,8 @@ func TestDeadDeliveriesWaitForAnOperatorsRetry(t *testing.T) {
 		t.Errorf("a dead delivery was attempted again")
 	}
 	rcv.down.Store(false)
-	if n, err := callbacks.RetryDead(e.ctx, e.pool, nil); err != nil || n != 1 {
-		t.Fatalf("RetryDead: %d, %v; want 1", n, err)
+	if n, sup, err := callbacks.RetryDead(e.ctx, e.pool, nil); err != nil || n != 1 || sup != 0 {
+		t.Fatalf("RetryDead: %d revived, %d superseded, %v; want 1 and 0", n, sup, err)
 	}
 	testenv.Eventually(t, 10*time.Second, "delivered after retry", func() bool {
 		if _, err := svc.DeliverOnce(e.ctx); err != nil {
@@ -351,6 +352,184 @@ func TestWithoutURLCallbacksWait(t *testing.T) {
 		if p.Attempts != 0 || p.DeadAt != nil {
 			t.Errorf("waiting delivery %+v was attempted", p)
 		}
+	}
+}
+
+// storeEvent stores, through svc, the callback of one case event of
+// ticket at a given time.
+func (e *env) storeEvent(t *testing.T, svc *callbacks.Service, caseID, ticket, kind string, version int, at time.Time) {
+	t.Helper()
+	e.tx(t, func(ctx context.Context, tx pgx.Tx) error {
+		return svc.HandleCaseChanged(ctx, tx, event.CaseChanged{EventID: fmt.Sprintf("%s.%s.%d", caseID, kind, version), CaseID: caseID, Kind: kind,
+			Status: kind, Team: "siming-eco", Category: "noise", District: "siming", Actor: "service:router", Tickets: []string{ticket}, At: at}, natsx.Meta{})
+	})
+}
+
+// deliverAll runs delivery rounds until nothing is left to claim.
+func (e *env) deliverAll(t *testing.T, svc *callbacks.Service) {
+	t.Helper()
+	for range 100 {
+		n, err := svc.DeliverOnce(e.ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var waiting int
+		if err := e.pool.QueryRow(e.ctx, `SELECT count(*) FROM callbacks WHERE delivered_at IS NULL AND dead_at IS NULL`).Scan(&waiting); err != nil {
+			t.Fatal(err)
+		}
+		if n == 0 && waiting == 0 {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatal("callbacks still waiting after 100 rounds")
+}
+
+// A case event that comes late (a batch redelivered after a delay, a dead
+// letter sent again) is older than a callback the hotline has had: sent
+// now, it would take the work order back. It is stored superseded and
+// never sent, and it is not a dead delivery for the operator.
+func TestALateEarlierEventIsNotSentAfterALaterOne(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	rcv := newReceiver(t, 0)
+	svc := e.service(t, rcv.srv.URL, nil)
+	e.complaint(t, "L1")
+	t0 := time.Now().Add(-time.Hour)
+	e.storeEvent(t, svc, "case_l", "L1", "resolved", 4, t0.Add(30*time.Minute))
+	e.deliverAll(t, svc)
+	e.storeEvent(t, svc, "case_l", "L1", "assigned", 2, t0)
+	e.deliverAll(t, svc)
+	if got := rcv.statuses("L1"); fmt.Sprint(got) != "[resolved]" {
+		t.Errorf("the hotline heard %v, want [resolved]", got)
+	}
+	var by string
+	if err := e.pool.QueryRow(e.ctx, `SELECT COALESCE(superseded_by, '') FROM callbacks WHERE status = 'assigned'`).Scan(&by); err != nil || by != callbacks.WebhookID("case_l.resolved.4", "L1") {
+		t.Errorf("the late callback is superseded by %q (%v), want the resolved one", by, err)
+	}
+	if dead, err := callbacks.Dead(e.ctx, e.pool, 10); err != nil || len(dead) != 0 {
+		t.Errorf("dead deliveries %v (%v), want none", dead, err)
+	}
+	// Events in order, even when stored in one batch, are all sent.
+	e.storeEvent(t, svc, "case_m", "M1", "assigned", 2, t0)
+	e.storeEvent(t, svc, "case_m", "M1", "resolved", 4, t0.Add(time.Minute))
+	e.deliverAll(t, svc)
+	if got := rcv.statuses("M1"); fmt.Sprint(got) != "[assigned resolved]" {
+		t.Errorf("the hotline heard %v, want [assigned resolved]", got)
+	}
+}
+
+// The hotline is down until a work order's first callback is dead; the
+// case moves on and its next callback is sent once the hotline is back.
+// The operator's retry then does not send the dead one after it: it is
+// superseded. A dead callback with nothing later is sent again as before.
+func TestARetriedDeadCallbackIsNotSentAfterALaterOne(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	rcv := newReceiver(t, 0)
+	rcv.down.Store(true)
+	svc := e.service(t, rcv.srv.URL, nil, func(cfg *callbacks.Config) {
+		cfg.BaseBackoff, cfg.MaxBackoff, cfg.RetryFor = 10*time.Millisecond, 50*time.Millisecond, time.Second
+	})
+	e.complaint(t, "D1")
+	e.complaint(t, "D2")
+	e.storeEvent(t, svc, "case_d", "D1", "assigned", 2, time.Now())
+	e.storeEvent(t, svc, "case_e", "D2", "assigned", 2, time.Now())
+	testenv.Eventually(t, 10*time.Second, "both dead", func() bool {
+		if _, err := svc.DeliverOnce(e.ctx); err != nil {
+			t.Fatal(err)
+		}
+		dead, err := callbacks.Dead(e.ctx, e.pool, 10)
+		return err == nil && len(dead) == 2
+	})
+	e.storeEvent(t, svc, "case_d", "D1", "resolved", 4, time.Now())
+	rcv.down.Store(false)
+	e.deliverAll(t, svc)
+	n, sup, err := callbacks.RetryDead(e.ctx, e.pool, nil)
+	if err != nil || n != 1 || sup != 1 {
+		t.Fatalf("RetryDead: %d revived, %d superseded, %v; want 1 and 1", n, sup, err)
+	}
+	e.deliverAll(t, svc)
+	if got := rcv.statuses("D1"); fmt.Sprint(got) != "[resolved]" {
+		t.Errorf("D1: the hotline heard %v, want [resolved]", got)
+	}
+	if got := rcv.statuses("D2"); fmt.Sprint(got) != "[assigned]" {
+		t.Errorf("D2: the hotline heard %v, want [assigned]", got)
+	}
+	if dead, err := callbacks.Dead(e.ctx, e.pool, 10); err != nil || len(dead) != 0 {
+		t.Errorf("dead deliveries %v (%v), want none", dead, err)
+	}
+}
+
+// A delivery's retry window starts at its first attempt: one that waited
+// behind its work order's earlier callback is not dead at its first
+// failure.
+func TestAWaitingCallbacksRetryWindowStartsAtItsFirstAttempt(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	rcv := newReceiver(t, 0)
+	rcv.down.Store(true)
+	svc := e.service(t, "", nil)
+	e.complaint(t, "Q1")
+	e.storeEvent(t, svc, "case_q", "Q1", "assigned", 2, time.Now())
+	if _, err := e.pool.Exec(e.ctx, `UPDATE callbacks SET retry_since = now() - interval '2 days'`); err != nil {
+		t.Fatal(err)
+	}
+	svc = e.service(t, rcv.srv.URL, nil)
+	if _, err := svc.DeliverOnce(e.ctx); err != nil {
+		t.Fatal(err)
+	}
+	var dead bool
+	var attempts int
+	if err := e.pool.QueryRow(e.ctx, `SELECT dead_at IS NOT NULL, attempts FROM callbacks`).Scan(&dead, &attempts); err != nil {
+		t.Fatal(err)
+	}
+	if dead || attempts != 1 {
+		t.Errorf("after its first failed attempt: dead %v, %d attempts; want alive, 1", dead, attempts)
+	}
+}
+
+// A hotline that answers with a redirect has not taken the callback: the
+// client would follow it as a GET without the body. The attempt fails,
+// saying where the redirect points, and the callback waits for a retry.
+func TestARedirectIsNotADelivery(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	var posts, others atomic.Int64
+	mux := http.NewServeMux()
+	mux.HandleFunc("/old", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "/new", http.StatusMovedPermanently)
+	})
+	mux.HandleFunc("/new", func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost {
+			posts.Add(1)
+		} else {
+			others.Add(1)
+		}
+		w.WriteHeader(http.StatusOK)
+	})
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	svc := e.service(t, srv.URL+"/old", nil)
+	e.complaint(t, "R1")
+	e.tx(t, func(ctx context.Context, tx pgx.Tx) error {
+		return svc.HandleCaseChanged(ctx, tx, event.CaseChanged{EventID: "case_r.assigned.2", CaseID: "case_r", Kind: "assigned", Status: "assigned",
+			Team: "siming-eco", Category: "noise", District: "siming", Actor: "service:router", Tickets: []string{"R1"}, At: time.Now()}, natsx.Meta{})
+	})
+	if _, err := svc.DeliverOnce(e.ctx); err != nil {
+		t.Fatal(err)
+	}
+	var delivered bool
+	var attempts int
+	var lastError string
+	if err := e.pool.QueryRow(e.ctx, `SELECT delivered_at IS NOT NULL, attempts, COALESCE(last_error, '') FROM callbacks`).Scan(&delivered, &attempts, &lastError); err != nil {
+		t.Fatal(err)
+	}
+	if delivered || attempts != 1 || !strings.Contains(lastError, "301") || !strings.Contains(lastError, "/new") {
+		t.Errorf("after a 301: delivered %v, %d attempts, last error %q; want undelivered, 1 attempt, the redirect named", delivered, attempts, lastError)
+	}
+	if posts.Load() != 0 || others.Load() != 0 {
+		t.Errorf("the redirect was followed: %d POSTs and %d other requests at its target", posts.Load(), others.Load())
 	}
 }
 

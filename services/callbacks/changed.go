@@ -137,7 +137,9 @@ const claimLock = "callbacks: claimed as stored"
 
 // insertCallbacks stores the callbacks of a batch. A row marked only_new
 // (a merge's) is skipped when its work order already has a callback of
-// that case; a replayed row is skipped by its id. At most $10 of the rows
+// that case; a replayed row is skipped by its id. A row older than a
+// callback of its work order that has been attempted (a case event come
+// late) is stored superseded, never to be sent. At most $10 of the rows
 // are claimed as they are stored (leased until $11, their first attempt):
 // a row that heads its work order's queue, the first of its work order in
 // the batch with no undelivered callback of that work order stored
@@ -148,18 +150,21 @@ const claimLock = "callbacks: claimed as stored"
 // every undelivered callback for each batch (twice).
 const insertCallbacks = `WITH r AS (
 		SELECT r.*, row_number() OVER (ORDER BY r.at, r.id) AS nth,
-			row_number() OVER (PARTITION BY r.ticket ORDER BY r.at, r.id) AS nth_of_ticket
+			row_number() OVER (PARTITION BY r.ticket ORDER BY r.at, r.id) AS nth_of_ticket,
+			(SELECT o.id FROM callbacks o WHERE o.ticket_id = r.ticket AND o.attempts > 0 AND (o.at, o.id) > (r.at, r.id)
+				ORDER BY o.at DESC, o.id DESC LIMIT 1) AS superseded_by
 		FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::timestamptz[], $9::bool[])
 			AS r(id, event_id, ticket, case_id, status, team, note, at, only_new)
 		WHERE NOT r.only_new OR NOT EXISTS (SELECT 1 FROM callbacks c WHERE c.case_id = r.case_id AND c.ticket_id = r.ticket)
 	), c AS MATERIALIZED (
-		SELECT r.*, r.nth <= $10 AND r.nth_of_ticket = 1
+		SELECT r.*, r.superseded_by IS NULL AND r.nth <= $10 AND r.nth_of_ticket = 1
 			AND NOT EXISTS (SELECT 1 FROM callbacks o WHERE o.ticket_id = r.ticket AND o.delivered_at IS NULL AND o.dead_at IS NULL OFFSET 0) AS claim
 		FROM r
 	), stored AS (
-		INSERT INTO callbacks (id, event_id, ticket_id, case_id, status, team, note, at, next_at, attempts)
+		INSERT INTO callbacks (id, event_id, ticket_id, case_id, status, team, note, at, next_at, attempts, dead_at, superseded_by)
 		SELECT c.id, c.event_id, c.ticket, c.case_id, c.status, NULLIF(c.team, ''), NULLIF(c.note, ''), c.at,
-			CASE WHEN c.claim THEN $11::timestamptz ELSE now() END, CASE WHEN c.claim THEN 1 ELSE 0 END
+			CASE WHEN c.claim THEN $11::timestamptz ELSE now() END, CASE WHEN c.claim THEN 1 ELSE 0 END,
+			CASE WHEN c.superseded_by IS NOT NULL THEN now() END, c.superseded_by
 		FROM c
 		ON CONFLICT (id) DO NOTHING
 		RETURNING id, ticket_id, case_id, status, team, note, at, attempts, retry_since

@@ -99,12 +99,15 @@ func (s *Service) DeliverOnce(ctx context.Context) (int, error) {
 
 // claimDue leases the due deliveries that head their work order's queue:
 // undelivered and not dead, and no earlier (at, id) of the same ticket
-// undelivered and not dead. callbacks_due_at finds them in next_at order;
+// undelivered and not dead. A delivery's retry window starts at its first
+// attempt, not when it was stored: one that waited behind its work
+// order's earlier callbacks has its whole window still. callbacks_due_at finds them in next_at order;
 // OFFSET 0 keeps the per-ticket check a probe of callbacks_ticket_order
 // for each candidate, which the planner would otherwise turn into an
 // anti join that, on a table grown since its statistics, scans every
 // waiting callback for each candidate.
-const claimDue = `UPDATE callbacks c SET next_at = $2, attempts = c.attempts + 1
+const claimDue = `UPDATE callbacks c SET next_at = $2, attempts = c.attempts + 1,
+		retry_since = CASE WHEN c.attempts = 0 THEN $1 ELSE c.retry_since END
 	WHERE c.id IN (
 		SELECT x.id FROM callbacks x
 		WHERE x.delivered_at IS NULL AND x.dead_at IS NULL AND x.next_at <= $1
@@ -200,6 +203,9 @@ func (s *Service) post(ctx context.Context, d Delivery) error {
 	defer resp.Body.Close()
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		if loc := resp.Header.Get("Location"); resp.StatusCode >= 300 && resp.StatusCode < 400 && loc != "" {
+			return fmt.Errorf("hotline answered %s to %s (HOTLINE_CALLBACK_URL should be where it points)", resp.Status, truncate(loc, 200))
+		}
 		return fmt.Errorf("hotline answered %s", resp.Status)
 	}
 	return nil
@@ -214,19 +220,37 @@ func truncate(s string, n int) string {
 
 // RetryDead gives dead deliveries (those of ids, or all when ids is empty)
 // a new 24-hour retry window starting now; it reports how many it revived.
-// The operator's CLI calls it once the hotline is reachable again.
-func RetryDead(ctx context.Context, pool *pgxpool.Pool, ids []string) (int64, error) {
-	tag, err := pool.Exec(ctx, `UPDATE callbacks SET dead_at = NULL, attempts = 0, next_at = now(), retry_since = now()
-		WHERE dead_at IS NOT NULL AND delivered_at IS NULL AND (COALESCE(cardinality($1::text[]), 0) = 0 OR id = ANY($1))`, ids)
+// A dead delivery of a work order that the hotline has since been sent a
+// later callback of is superseded instead, never sent (it would take the
+// work order back); their number is the second result. The operator's CLI
+// calls it once the hotline is reachable again.
+func RetryDead(ctx context.Context, pool *pgxpool.Pool, ids []string) (revived, superseded int64, err error) {
+	err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE callbacks c SET superseded_by = l.id
+			FROM callbacks x CROSS JOIN LATERAL (
+				SELECT o.id FROM callbacks o WHERE o.ticket_id = x.ticket_id AND o.attempts > 0 AND (o.at, o.id) > (x.at, x.id)
+				ORDER BY o.at DESC, o.id DESC LIMIT 1) l
+			WHERE c.id = x.id AND x.dead_at IS NOT NULL AND x.delivered_at IS NULL AND x.superseded_by IS NULL
+			  AND (COALESCE(cardinality($1::text[]), 0) = 0 OR x.id = ANY($1))`, ids)
+		if err != nil {
+			return err
+		}
+		superseded = tag.RowsAffected()
+		tag, err = tx.Exec(ctx, `UPDATE callbacks SET dead_at = NULL, attempts = 0, next_at = now(), retry_since = now()
+			WHERE dead_at IS NOT NULL AND delivered_at IS NULL AND superseded_by IS NULL
+			  AND (COALESCE(cardinality($1::text[]), 0) = 0 OR id = ANY($1))`, ids)
+		revived = tag.RowsAffected()
+		return err
+	})
 	if err != nil {
-		return 0, fmt.Errorf("retry dead callbacks: %w", err)
+		return 0, 0, fmt.Errorf("retry dead callbacks: %w", err)
 	}
-	return tag.RowsAffected(), nil
+	return revived, superseded, nil
 }
 
 // Dead lists dead deliveries, newest first, at most limit, for operators.
 func Dead(ctx context.Context, pool *pgxpool.Pool, limit int) ([]Delivery, error) {
-	return list(ctx, pool, `dead_at IS NOT NULL AND delivered_at IS NULL ORDER BY dead_at DESC`, limit)
+	return list(ctx, pool, `dead_at IS NOT NULL AND delivered_at IS NULL AND superseded_by IS NULL ORDER BY dead_at DESC`, limit)
 }
 
 // Pending lists deliveries not yet delivered nor dead, oldest first, at

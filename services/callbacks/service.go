@@ -25,6 +25,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/xiamen-eeb/nuisance/internal/caseflow"
+	"github.com/xiamen-eeb/nuisance/internal/hotline"
 	"github.com/xiamen-eeb/nuisance/internal/natsx"
 	"github.com/xiamen-eeb/nuisance/internal/outbox"
 	"github.com/xiamen-eeb/nuisance/internal/pgstore"
@@ -148,16 +149,20 @@ func New(cfg Config, pool *pgxpool.Pool, js jetstream.JetStream, log *zap.Logger
 	tr.MaxIdleConnsPerHost = cfg.Workers
 	tr.MaxConnsPerHost = cfg.Workers
 	tr.MaxIdleConns = max(tr.MaxIdleConns, cfg.Workers)
-	s := &Service{cfg: cfg, pool: pool, js: js, log: log, http: &http.Client{Timeout: cfg.Timeout, Transport: tr}}
+	// A redirect is not followed: the client would send it on as a GET
+	// without the body, and the hotline's answer to that GET would be
+	// taken for the delivery's. A 3xx is a failed attempt, retried.
+	noRedirect := func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	s := &Service{cfg: cfg, pool: pool, js: js, log: log, http: &http.Client{Timeout: cfg.Timeout, Transport: tr, CheckRedirect: noRedirect}}
 	if cfg.URL != "" {
 		s.handoff = make(chan handed, cfg.Claim*4)
 	}
 	keys := strings.Fields(cfg.Secret)
 	switch {
 	case len(keys) > 0:
-		wh, err := standardwebhooks.NewWebhook(keys[0])
+		wh, err := hotline.NewWebhook(keys[0])
 		if err != nil {
-			return nil, errors.New("callbacks: hotline secret is not whsec_<base64>")
+			return nil, fmt.Errorf("callbacks: hotline secret: %w", err)
 		}
 		s.hook = wh
 	case cfg.URL != "":
@@ -245,7 +250,7 @@ func (s *Service) count(ctx context.Context) {
 	// Each count reads its own partial index, not the delivered rows.
 	err := s.pool.QueryRow(ctx, `SELECT
 		(SELECT count(*) FROM callbacks WHERE delivered_at IS NULL AND dead_at IS NULL),
-		(SELECT count(*) FROM callbacks WHERE dead_at IS NOT NULL AND delivered_at IS NULL)`).Scan(&pending, &dead)
+		(SELECT count(*) FROM callbacks WHERE dead_at IS NOT NULL AND delivered_at IS NULL AND superseded_by IS NULL)`).Scan(&pending, &dead)
 	if err != nil {
 		return
 	}

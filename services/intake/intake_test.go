@@ -287,6 +287,16 @@ func TestSecretRotationAcceptsEitherKey(t *testing.T) {
 	}
 }
 
+// An empty key ("whsec_" alone, as a configuration template leaves it)
+// would let anyone sign: the intake refuses to start with it.
+func TestAnEmptySecretIsRefused(t *testing.T) {
+	for _, secrets := range [][]string{{"whsec_"}, {secret, "whsec_"}} {
+		if _, err := intake.New(intake.Config{Secrets: secrets, MaxBatch: 1, Committers: 1}, nil, testenv.Log(t)); err == nil {
+			t.Errorf("the intake started with the secrets %q", secrets)
+		}
+	}
+}
+
 func TestRateLimit(t *testing.T) {
 	t.Parallel()
 	e := setup(t, func(c *intake.Config) { c.RatePerClient = 1; c.Burst = 3 })

@@ -18,6 +18,7 @@ import (
 	"go.uber.org/zap"
 	"golang.org/x/time/rate"
 
+	"github.com/xiamen-eeb/nuisance/internal/hotline"
 	"github.com/xiamen-eeb/nuisance/internal/httpx"
 	"github.com/xiamen-eeb/nuisance/services/intake/workorder"
 )
@@ -79,9 +80,9 @@ func New(cfg Config, pool *pgxpool.Pool, log *zap.Logger) (*Service, error) {
 		return nil, err
 	}
 	for i, sec := range cfg.Secrets {
-		wh, err := standardwebhooks.NewWebhook(sec)
+		wh, err := hotline.NewWebhook(sec)
 		if err != nil {
-			return nil, fmt.Errorf("intake: hotline secret %d is not whsec_<base64>", i+1)
+			return nil, fmt.Errorf("intake: hotline secret %d: %w", i+1, err)
 		}
 		s.hooks = append(s.hooks, wh)
 	}
