@@ -31,7 +31,50 @@ func Normalize(s string) string {
 		}
 		b.WriteRune(r)
 	}
-	return stripPrefixes(b.String())
+	return stripPrefixes(dropLongNumbers(b.String()))
+}
+
+// longNumber is the shortest run of digits dropped from a normalized
+// address: no house or building number is that long, and a phone number
+// (a landline without its area code has 7 digits) names a caller, not a
+// place. A place key made of the address must not carry it into the
+// hotspots, cases and reports that show the key.
+const longNumber = 7
+
+// dropLongNumbers removes every run of longNumber or more ASCII digits.
+func dropLongNumbers(s string) string {
+	run, found := 0, false
+	for i := 0; i < len(s) && !found; i++ {
+		if s[i] >= '0' && s[i] <= '9' {
+			run++
+			found = run >= longNumber
+		} else {
+			run = 0
+		}
+	}
+	if !found {
+		return s
+	}
+	var b strings.Builder
+	b.Grow(len(s))
+	for i := 0; i < len(s); {
+		j := i
+		for j < len(s) && s[j] >= '0' && s[j] <= '9' {
+			j++
+		}
+		if j-i < longNumber {
+			b.WriteString(s[i:j])
+		}
+		if j == len(s) {
+			break
+		}
+		if j == i {
+			b.WriteByte(s[i])
+			j++
+		}
+		i = j
+	}
+	return b.String()
 }
 
 // narrow maps the full-width ASCII variants (U+FF01–U+FF5E) and the

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/xiamen-eeb/nuisance/internal/pii"
+
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/xiamen-eeb/nuisance/internal/auth"
@@ -77,7 +79,7 @@ func BenchmarkMaskText(b *testing.B) {
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			for b.Loop() {
-				if !strings.Contains(MaskText(bc.desc), bc.want) {
+				if !strings.Contains(pii.MaskText(bc.desc), bc.want) {
 					b.Fatal("wrong result")
 				}
 			}

@@ -9,6 +9,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/xiamen-eeb/nuisance/internal/pii"
+
 	"github.com/jackc/pgx/v5"
 	"go.uber.org/zap"
 
@@ -227,8 +229,8 @@ func (s *Service) complaints(ctx context.Context, q caseflow.Querier, caseID str
 		err := row.Scan(&c.ComplaintID, &c.TicketID, &c.ReceivedAt, &c.Description, &c.Address,
 			&c.District, &c.DistrictName, &c.Subdistrict, &c.Lon, &c.Lat,
 			&c.Category, &c.Subcategory, &c.Channel, &name, &phone)
-		c.CallerName, c.CallerPhone = MaskName(name), MaskPhone(phone)
-		c.Description, c.Address = MaskText(c.Description), MaskText(c.Address)
+		c.CallerName, c.CallerPhone = pii.MaskName(name), pii.MaskPhone(phone)
+		c.Description, c.Address = pii.MaskText(c.Description), pii.MaskText(c.Address)
 		return c, err
 	})
 	if err != nil {
@@ -296,7 +298,7 @@ func (s *Service) handleReveal(w http.ResponseWriter, r *http.Request, p auth.Pr
 		callers, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (Caller, error) {
 			var c Caller
 			err := row.Scan(&c.ComplaintID, &c.TicketID, &c.Phone, &c.Name)
-			c.Name = MaskName(c.Name)
+			c.Name = pii.MaskName(c.Name)
 			return c, err
 		})
 		if err != nil {

@@ -10,6 +10,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/xiamen-eeb/nuisance/internal/pii"
+
 	"github.com/jackc/pgx/v5"
 
 	"github.com/xiamen-eeb/nuisance/internal/auth"
@@ -107,7 +109,7 @@ func (s *Service) handleTriage(w http.ResponseWriter, r *http.Request, p auth.Pr
 		if lon != nil && lat != nil {
 			it.ReportedLocation = &event.Location{Lon: *lon, Lat: *lat, CRS: crs}
 		}
-		it.Description, it.Address = MaskText(it.Description), MaskText(it.Address)
+		it.Description, it.Address = pii.MaskText(it.Description), pii.MaskText(it.Address)
 		return it, err
 	})
 	if err != nil {

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/xiamen-eeb/nuisance/internal/pii"
+
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -303,6 +305,10 @@ func (g *gen) hotspots(ctx context.Context) error {
 			&h.CaseID, &h.Team, &h.CaseStatus); err != nil {
 			return err
 		}
+		// A hotspot without a named place is shown by its key, which is
+		// made of a citizen's address: a phone number in a key stored
+		// before addresses lost them is masked.
+		h.Place = pii.MaskText(h.Place)
 		resolvedInWeek := resolvedAt != nil && !resolvedAt.Before(g.start) && resolvedAt.Before(g.end)
 		h.Trend = g.trend(h, resolvedInWeek)
 		if h.Trend == "" {

@@ -1,4 +1,7 @@
-package officers
+// Package pii masks personal data: the callers' phone numbers and names,
+// and phone numbers written into free text, wherever text a citizen typed
+// is shown.
+package pii
 
 import (
 	"regexp"

@@ -1,0 +1,61 @@
+package reporter
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/xiamen-eeb/nuisance/internal/report"
+	"github.com/xiamen-eeb/nuisance/internal/testenv"
+)
+
+// A hotspot whose address names no gazetteer place is shown by its place
+// key, the rest of a citizen's address. A key stored with a phone number
+// in it (addresses now lose theirs) shows it masked, in every format.
+func TestAHotspotShownByItsKeyShowsNoPhone(t *testing.T) {
+	ctx := context.Background()
+	pool := testenv.DB(t)
+	const addr = "厦门市思明区莲前街道前埔路88号 联系电话13800138000"
+	const key = "siming/前埔路88号联系电话13800138000" // as stored before addresses lost their phones
+	base := time.Date(2024, 3, 12, 22, 0, 0, 0, cst)
+	for i := range 3 {
+		id := "c" + string(rune('1'+i))
+		at := base.Add(time.Duration(i) * time.Hour)
+		if _, err := pool.Exec(ctx, `INSERT INTO complaints (id, ticket_id, received_at, description, category, address) VALUES ($1, $1, $2, 'x', 'noise', $3)`, id, at, addr); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := pool.Exec(ctx, `INSERT INTO locations (complaint_id, located, district, lon, lat, category, place_key, received_at) VALUES ($1, true, 'siming', 118.18, 24.48, 'noise', $2, $3)`, id, key, at); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := pool.Exec(ctx, `INSERT INTO hotspots (id, category, district, status, complaint_count, first_at, last_at, lon, lat, place, place_key)
+		VALUES ('hs-1', 'noise', 'siming', 'active', 3, $1, $2, 118.18, 24.48, NULL, $3)`, base, base.Add(2*time.Hour), key); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		id := "c" + string(rune('1'+i))
+		if _, err := pool.Exec(ctx, `INSERT INTO hotspot_members (complaint_id, hotspot_id, category, district, lon, lat, place_key, at) VALUES ($1, 'hs-1', 'noise', 'siming', 118.18, 24.48, $2, $3)`, id, key, base.Add(time.Duration(i)*time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r, err := Generate(ctx, pool, "2024-W11", fixtureNow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range report.Formats {
+		var buf bytes.Buffer
+		if err := Render(r, f, &buf); err != nil {
+			t.Fatal(err)
+		}
+		if i := strings.Index(buf.String(), "13800138000"); i >= 0 {
+			s := buf.String()
+			lo := max(0, i-60)
+			t.Errorf("%s report contains the caller's phone: ...%s...", f, s[lo:min(len(s), i+20)])
+		}
+		if !strings.Contains(buf.String(), "前埔路88号") {
+			t.Errorf("%s report does not show the hotspot's place", f)
+		}
+	}
+}
