@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -57,6 +58,11 @@ type Service struct {
 	cfg  Config
 	pool *pgxpool.Pool
 	log  *zap.Logger
+	// settling is set by CatchUp while a report stored in the last hour
+	// counted complaints still on their way: Run then looks again every
+	// Retry instead of every hour, so that the report is regenerated
+	// soon after they arrive.
+	settling atomic.Bool
 }
 
 var generated = promauto.NewCounterVec(prometheus.CounterOpts{
@@ -96,8 +102,10 @@ func New(cfg Config, pool *pgxpool.Pool, log *zap.Logger) (*Service, error) {
 func (s *Service) Watches() []outbox.Watch { return nil }
 
 // Run generates every missing report on start, then last week's report
-// each Monday at 00:00 plus Config.After Asia/Shanghai, until ctx ends.
-// It never stores a week twice, however many instances run.
+// each Monday at 00:00 plus Config.After Asia/Shanghai, until ctx ends;
+// in between it generates again a report its week has changed since
+// (CatchUp). It never stores a week twice at once, however many
+// instances run.
 func (s *Service) Run(ctx context.Context) error {
 	for {
 		wait := s.cfg.Retry
@@ -115,6 +123,9 @@ func (s *Service) Run(ctx context.Context) error {
 			// Wake at least hourly so a suspended host or a changed clock
 			// cannot push the report far past its time.
 			wait = min(next.Sub(now), time.Hour)
+			if s.settling.Load() {
+				wait = min(wait, s.cfg.Retry)
+			}
 		}
 		select {
 		case <-ctx.Done():

@@ -104,8 +104,11 @@ func TestCatchUpStoresEachMissingWeekOnce(t *testing.T) {
 	ctx := context.Background()
 	pool := testenv.DB(t)
 	seed(t, pool) // complaints from 2024-W03 to 2024-W11
-	// A week stored earlier is kept as it is.
-	if _, err := pool.Exec(ctx, `INSERT INTO weekly_reports (week, total, json, html, csv, geojson) VALUES ('2024-W09', 1, '{}', '', '', '')`); err != nil {
+	// A week stored earlier, with as many complaints as it has now, is
+	// kept as it is.
+	if _, err := pool.Exec(ctx, `INSERT INTO weekly_reports (week, total, json, html, csv, geojson, complaints)
+		SELECT '2024-W09', 1, '{}', '', '', '', count(*) FROM complaints
+		WHERE received_at >= '2024-02-26T00:00:00+08:00' AND received_at < '2024-03-04T00:00:00+08:00'`); err != nil {
 		t.Fatal(err)
 	}
 	// Wednesday of week 12: weeks 4 to 11 are due (eight weeks back).
@@ -187,6 +190,63 @@ func TestCatchUpStoresEachMissingWeekOnce(t *testing.T) {
 	}
 	if total != r.Total {
 		t.Errorf("stored total %d, report total %d", total, r.Total)
+	}
+}
+
+// A stored report is generated again when its week changes: a complaint
+// of the week stored after it (a hotline retry, a backfill), or complaints
+// it counted on their way through the pipeline that have arrived since. A
+// complaint that stays on its way does not make it generated again.
+func TestAStaleReportIsGeneratedAgain(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := testenv.DB(t)
+	seed(t, pool)
+	s := newService(t, pool, time.Date(2024, 3, 20, 10, 0, 0, 0, cst))
+	if _, err := s.CatchUp(ctx); err != nil {
+		t.Fatal(err)
+	}
+	stored := func() (total, complaints, unsettled int) {
+		t.Helper()
+		if err := pool.QueryRow(ctx, `SELECT total, complaints, unsettled FROM weekly_reports WHERE week = '2024-W11'`).Scan(&total, &complaints, &unsettled); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	catchUp := func(want ...string) {
+		t.Helper()
+		weeks, err := s.CatchUp(ctx)
+		if err != nil || !slices.Equal(weeks, want) {
+			t.Fatalf("catch-up stored %v (%v), want %v", weeks, err, want)
+		}
+	}
+	total, n, on := stored()
+	// A work order of the week arrives late: not yet located.
+	if _, err := pool.Exec(ctx, `INSERT INTO complaints (id, ticket_id, received_at, description, address)
+		VALUES ('late-1', 'T-late-1', '2024-03-17T23:00:00+08:00', '夜间施工', '思明区')`); err != nil {
+		t.Fatal(err)
+	}
+	catchUp("2024-W11")
+	if t2, n2, on2 := stored(); t2 != total+1 || n2 != n+1 || on2 != on+1 {
+		t.Errorf("after a late complaint: total %d, %d complaints, %d on their way; want %d, %d, %d", t2, n2, on2, total+1, n+1, on+1)
+	}
+	if !s.settling.Load() {
+		t.Error("a report with complaints on their way does not make the reporter look again soon")
+	}
+	catchUp() // nothing changed
+	// The late complaint is located and routed: the report is generated again.
+	if _, err := pool.Exec(ctx, `INSERT INTO locations (complaint_id, located, district, category, received_at)
+		VALUES ('late-1', false, NULL, NULL, '2024-03-17T23:00:00+08:00')`); err != nil {
+		t.Fatal(err)
+	}
+	catchUp("2024-W11")
+	if _, _, on3 := stored(); on3 != on {
+		t.Errorf("after the late complaint settled: %d on their way, want %d", on3, on)
+	}
+	catchUp()
+	var events int
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM outbox WHERE event_id = $1`, EventID("2024-W11")).Scan(&events); err != nil || events != 1 {
+		t.Errorf("%d report.weekly.generated events for the week (%v), want 1", events, err)
 	}
 }
 

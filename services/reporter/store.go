@@ -24,8 +24,10 @@ const SubjGenerated = event.SubjReport + ".weekly.generated"
 // on every replay.
 func EventID(week string) string { return "report.weekly." + week + ".generated" }
 
-// CatchUp stores the report of every finished week that has none: the
-// last Config.Backfill weeks, none before the earliest complaint's week,
+// CatchUp stores the report of every finished week that has none, or
+// whose stored report is stale (the week has complaints it did not count,
+// or fewer of them on their way through the pipeline): the last
+// Config.Backfill weeks, none before the earliest complaint's week,
 // oldest first. It returns the weeks it stored. A week another instance
 // is generating at the same moment is left to it.
 func (s *Service) CatchUp(ctx context.Context) ([]string, error) {
@@ -54,18 +56,20 @@ func (s *Service) CatchUp(ctx context.Context) ([]string, error) {
 	if len(weeks) == 0 {
 		return nil, nil
 	}
-	stored := map[string]bool{}
-	rows, err := s.pool.Query(ctx, `SELECT week FROM weekly_reports WHERE week = ANY($1)`, weeks)
+	type storedWeek struct{ complaints, unsettled int }
+	stored := map[string]storedWeek{}
+	rows, err := s.pool.Query(ctx, `SELECT week, complaints, unsettled FROM weekly_reports WHERE week = ANY($1)`, weeks)
 	if err != nil {
 		return nil, fmt.Errorf("catch up: stored weeks: %w", err)
 	}
 	for rows.Next() {
 		var w string
-		if err := rows.Scan(&w); err != nil {
+		var st storedWeek
+		if err := rows.Scan(&w, &st.complaints, &st.unsettled); err != nil {
 			rows.Close()
 			return nil, fmt.Errorf("catch up: stored weeks: %w", err)
 		}
-		stored[w] = true
+		stored[w] = st
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
@@ -73,8 +77,15 @@ func (s *Service) CatchUp(ctx context.Context) ([]string, error) {
 	}
 	var done []string
 	for _, w := range weeks {
-		if stored[w] {
-			continue
+		st, ok := stored[w]
+		if ok {
+			stale, err := s.stale(ctx, w, st.complaints, st.unsettled)
+			if err != nil {
+				return done, err
+			}
+			if !stale {
+				continue
+			}
 		}
 		ok, err := s.Store(ctx, w)
 		if err != nil {
@@ -86,13 +97,56 @@ func (s *Service) CatchUp(ctx context.Context) ([]string, error) {
 			done = append(done, w)
 		}
 	}
+	var settling bool
+	if err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM weekly_reports WHERE week = ANY($1) AND unsettled > 0 AND generated_at > $2)`,
+		weeks, now.Add(-time.Hour)).Scan(&settling); err != nil {
+		return done, fmt.Errorf("catch up: reports settling: %w", err)
+	}
+	s.settling.Store(settling)
 	return done, nil
 }
 
+// countsSQL counts the complaints of a week ($1 to $2), and those of them
+// still on their way through the pipeline: not yet located, or located
+// and classified but neither in a case nor on the triage list.
+const countsSQL = `SELECT count(*), count(*) FILTER (WHERE l.complaint_id IS NULL OR (l.located AND l.category IS NOT NULL
+	      AND NOT EXISTS (SELECT 1 FROM case_complaints cc WHERE cc.complaint_id = c.id)
+	      AND NOT EXISTS (SELECT 1 FROM triage t WHERE t.complaint_id = c.id)))
+	FROM complaints c LEFT JOIN locations l ON l.complaint_id = c.id
+	WHERE c.received_at >= $1 AND c.received_at < $2`
+
+// counts reads countsSQL for a week.
+func counts(ctx context.Context, q interface {
+	QueryRow(context.Context, string, ...any) pgx.Row
+}, week string) (complaints, unsettled int, err error) {
+	start, end, err := gistar.WeekBounds(week)
+	if err != nil {
+		return 0, 0, err
+	}
+	if err := q.QueryRow(ctx, countsSQL, start, end).Scan(&complaints, &unsettled); err != nil {
+		return 0, 0, fmt.Errorf("report %s: count its complaints: %w", week, err)
+	}
+	return complaints, unsettled, nil
+}
+
+// stale tells whether a week's stored report, which counted complaints
+// and unsettled, may differ from the week as it is now: the week has more
+// complaints, or fewer of them on their way. Complaints are never
+// deleted; one that stays stuck (a dead letter) does not make the report
+// stale again.
+func (s *Service) stale(ctx context.Context, week string, complaints, unsettled int) (bool, error) {
+	n, on, err := counts(ctx, s.pool, week)
+	if err != nil {
+		return false, err
+	}
+	return n != complaints || on < unsettled, nil
+}
+
 // Store generates a week's report and stores it with its
-// report.weekly.generated event in one transaction, unless it is already
-// stored or another instance holds the week. It reports whether it
-// stored the report.
+// report.weekly.generated event in one transaction, unless another
+// instance holds the week. A week stored before is replaced when it is
+// stale (its event is not sent again). It reports whether it stored the
+// report.
 func (s *Service) Store(ctx context.Context, week string) (bool, error) {
 	conn, err := s.pool.Acquire(ctx)
 	if err != nil {
@@ -119,11 +173,17 @@ func (s *Service) Store(ctx context.Context, week string) (bool, error) {
 	}()
 	stored := false
 	err = pgx.BeginTxFunc(ctx, conn, pgx.TxOptions{IsoLevel: pgx.RepeatableRead}, func(tx pgx.Tx) error {
-		var exists bool
-		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM weekly_reports WHERE week = $1)`, week).Scan(&exists); err != nil {
+		var had, hadOn *int
+		err := tx.QueryRow(ctx, `SELECT complaints, unsettled FROM weekly_reports WHERE week = $1`, week).Scan(&had, &hadOn)
+		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 			return err
 		}
-		if exists {
+		complaints, unsettled, err := counts(ctx, tx, week)
+		if err != nil {
+			return err
+		}
+		// Another instance may have stored it since this one looked.
+		if had != nil && complaints == *had && unsettled >= *hadOn {
 			return nil
 		}
 		now := s.cfg.Now()
@@ -139,8 +199,12 @@ func (s *Service) Store(ctx context.Context, week string) (bool, error) {
 			}
 			out[f] = buf.String()
 		}
-		if _, err := tx.Exec(ctx, `INSERT INTO weekly_reports (week, generated_at, total, json, html, csv, geojson)
-			VALUES ($1, $2, $3, $4, $5, $6, $7)`, week, r.GeneratedAt, r.Total, out["json"], out["html"], out["csv"], out["geojson"]); err != nil {
+		if _, err := tx.Exec(ctx, `INSERT INTO weekly_reports (week, generated_at, total, json, html, csv, geojson, complaints, unsettled)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+			ON CONFLICT (week) DO UPDATE SET generated_at = EXCLUDED.generated_at, total = EXCLUDED.total, json = EXCLUDED.json,
+				html = EXCLUDED.html, csv = EXCLUDED.csv, geojson = EXCLUDED.geojson,
+				complaints = EXCLUDED.complaints, unsettled = EXCLUDED.unsettled`,
+			week, r.GeneratedAt, r.Total, out["json"], out["html"], out["csv"], out["geojson"], complaints, unsettled); err != nil {
 			return err
 		}
 		ev := event.ReportGenerated{EventID: EventID(week), Week: week, Total: r.Total, At: r.GeneratedAt}
