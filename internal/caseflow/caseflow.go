@@ -181,6 +181,12 @@ const visible = `(($2 = 'officer' AND EXISTS (SELECT 1 FROM assignments a WHERE 
 	OR ($2 = 'supervisor' AND c.district = $4)
 	OR $2 IN ('admin', 'service'))`
 
+// readable is visible, and for an officer also the closed case its team
+// held last: 办结销号 ends the assignment, and the team still reads the
+// case it worked, but acts on it no more.
+const readable = `(` + visible + ` OR ($2 = 'officer' AND c.status = 'closed' AND c.team = $3
+	AND NOT EXISTS (SELECT 1 FROM assignments a WHERE a.case_id = c.id AND a.status = 'active')))`
+
 // Get reads a case regardless of who asks; fault.NotFound when there is
 // none.
 func Get(ctx context.Context, q Querier, id string) (Case, error) {
@@ -194,14 +200,14 @@ func Get(ctx context.Context, q Querier, id string) (Case, error) {
 	return c, nil
 }
 
-// GetFor reads a case as the actor may see it: another team's case is
-// fault.NotFound, exactly like a case that does not exist, so an officer
-// learns nothing of other teams' work.
+// GetFor reads a case as the actor may see it (readable): another team's
+// case is fault.NotFound, exactly like a case that does not exist, so an
+// officer learns nothing of other teams' work.
 func GetFor(ctx context.Context, q Querier, id string, by Actor) (Case, error) {
 	if err := by.check(); err != nil {
 		return Case{}, err
 	}
-	c, err := scanCase(q.QueryRow(ctx, `SELECT `+caseColumns+` FROM cases c WHERE c.id = $1 AND `+visible, id, by.role(), by.Team, by.District))
+	c, err := scanCase(q.QueryRow(ctx, `SELECT `+caseColumns+` FROM cases c WHERE c.id = $1 AND `+readable, id, by.role(), by.Team, by.District))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Case{}, fault.Errorf(fault.NotFound, "case %s not found", id)
 	}

@@ -29,14 +29,19 @@ const maxText = 2000
 // the cases its team holds, a supervisor its district's, an admin all. It
 // is the rule of caseflow, in every query of this package so no endpoint
 // can forget it, and one condition per role so that each query can use
-// its index.
-func scoped(query string, p auth.Principal) (string, string) {
+// its index. With closed, an officer also sees the closed cases its team
+// held last (办结销号 ends the assignment): the list of 已办结 and the case
+// the officer has open stay, read only.
+func scoped(query string, p auth.Principal, closed bool) (string, string) {
 	cond, arg := "false AND $1::text IS NULL", p.Role
 	switch p.Role {
 	case auth.RoleOfficer:
 		// c.team equals a.team whenever a exists; it lets the query
 		// read the team's cases in index order.
 		cond, arg = "c.team = $1 AND a.team = $1", p.Team
+		if closed {
+			cond = "c.team = $1 AND (a.team = $1 OR (c.status = 'closed' AND a.case_id IS NULL))"
+		}
 	case auth.RoleSupervisor:
 		cond, arg = "c.district = $1", p.District
 	case auth.RoleAdmin:
@@ -112,7 +117,7 @@ func (s *Service) handleAssignments(w http.ResponseWriter, r *http.Request, p au
 	if cur != nil {
 		at, after = &cur.At, cur.ID
 	}
-	q, scope := scoped(listAssignments, p)
+	q, scope := scoped(listAssignments, p, true)
 	rows, err := s.pool.Query(r.Context(), q, scope, statuses, at, after, limit+1)
 	if err != nil {
 		return fmt.Errorf("list assignments: %w", err)
@@ -218,7 +223,7 @@ func (s *Service) handleCase(w http.ResponseWriter, r *http.Request, p auth.Prin
 }
 
 func (s *Service) complaints(ctx context.Context, q caseflow.Querier, caseID string, p auth.Principal) ([]Complaint, error) {
-	query, scope := scoped(caseComplaints, p)
+	query, scope := scoped(caseComplaints, p, true)
 	rows, err := q.Query(ctx, query, scope, caseID)
 	if err != nil {
 		return nil, fmt.Errorf("complaints of case %s: %w", caseID, err)
@@ -280,7 +285,7 @@ func (s *Service) handleReveal(w http.ResponseWriter, r *http.Request, p auth.Pr
 	var callers []Caller
 	err := pgstore.InTx(ctx, s.pool, func(tx pgx.Tx) error {
 		var status, team string
-		q, scope := scoped(revealCase, p)
+		q, scope := scoped(revealCase, p, false)
 		err := tx.QueryRow(ctx, q, scope, id).Scan(&status, &team)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return fault.Errorf(fault.NotFound, "case %s not found", id)
