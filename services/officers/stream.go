@@ -161,6 +161,17 @@ func (s *Service) handleStream(w http.ResponseWriter, r *http.Request, p auth.Pr
 		}
 	}()
 
+	// The token is looked up again at each heartbeat and before each
+	// event (cached for TokenCacheTTL): a token disabled or rotated, or an
+	// officer moved to another team, ends the stream, which the client
+	// then reopens under what the token is now, or not at all.
+	still := func() bool {
+		q, err := s.tokens.Authorize(r)
+		if err != nil {
+			return fault.KindOf(err) != fault.Unauthorized
+		}
+		return q.ID == p.ID && q.Role == p.Role && q.Team == p.Team && q.District == p.District
+	}
 	beat := time.NewTicker(s.cfg.Heartbeat)
 	defer beat.Stop()
 	for {
@@ -170,6 +181,9 @@ func (s *Service) handleStream(w http.ResponseWriter, r *http.Request, p auth.Pr
 		case <-s.done:
 			return nil
 		case <-beat.C:
+			if !still() {
+				return nil
+			}
 			if _, err := fmt.Fprint(w, ": heartbeat\n\n"); err != nil {
 				return nil
 			}
@@ -192,6 +206,9 @@ func (s *Service) handleStream(w http.ResponseWriter, r *http.Request, p auth.Pr
 			}
 			if !inScope(p, ev) {
 				continue
+			}
+			if !still() {
+				return nil
 			}
 			data, err := json.Marshal(StreamEvent{Seq: md.Sequence.Stream, EventID: ev.EventID, CaseID: ev.CaseID, Kind: ev.Kind,
 				Status: ev.Status, Team: ev.Team, PreviousTeam: ev.PreviousTeam,

@@ -307,3 +307,28 @@ func TestStreamSaysADeadlineCameSooner(t *testing.T) {
 		t.Errorf("a complaint due later gave %+v, want a merge that moves no deadline", got)
 	}
 }
+
+// An operator disables a token (a lost phone): a stream it opened before
+// ends at its next event instead of pushing the team's cases to it, and
+// the token cannot open another.
+func TestStreamEndsWhenItsTokenIsDisabled(t *testing.T) {
+	t.Parallel()
+	n := testenv.StartNATS(t)
+	e := setup(t, n.JS)
+	e.relayEvents(n)
+	s := e.openStream(whoOwn, "")
+	if err := auth.NewStore(e.pool, 0).Disable(context.Background(), e.ids[whoOwn]); err != nil {
+		t.Fatal(err)
+	}
+	id := e.newCase(ownTeam, complaint{})
+	select {
+	case ev := <-s.events:
+		t.Errorf("the disabled token's stream was sent %+v (case %s)", ev.data, id)
+	case <-s.ended:
+	case <-time.After(15 * time.Second):
+		t.Error("the disabled token's stream is still open")
+	}
+	if code, _ := e.do(whoOwn, "GET", "/api/v1/stream", nil); code != http.StatusUnauthorized {
+		t.Errorf("the disabled token opened a stream: %d", code)
+	}
+}
