@@ -22,6 +22,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -137,6 +138,11 @@ type system struct {
 	token   string
 	hotline *hotline
 	mux     *httpx.RecordingMux
+	srv     *httptest.Server
+	// streamDown makes the server refuse the live stream (503), as while
+	// it restarts; streamRefused counts the refusals.
+	streamDown    *atomic.Bool
+	streamRefused *atomic.Int64
 }
 
 func newSecret(t *testing.T) string {
@@ -183,7 +189,15 @@ func setup(t *testing.T) *system {
 	hs.Routes(mux)
 	officer.Routes(mux)
 	openapi.Routes(mux)
-	srv := httptest.NewServer(mux)
+	streamDown, streamRefused := new(atomic.Bool), new(atomic.Int64)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if streamDown.Load() && r.URL.Path == "/api/v1/stream" {
+			streamRefused.Add(1)
+			httpx.WriteProblem(w, httpx.Problem{Status: http.StatusServiceUnavailable, Detail: "restarting"})
+			return
+		}
+		mux.ServeHTTP(w, r)
+	}))
 	t.Cleanup(srv.Close)
 
 	ctx, cancel := context.WithCancel(context.Background())
@@ -207,7 +221,7 @@ func setup(t *testing.T) *system {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &system{pool: pool, js: nats.JS, url: srv.URL, token: token, hotline: hl, mux: mux}
+	return &system{pool: pool, js: nats.JS, url: srv.URL, token: token, hotline: hl, mux: mux, srv: srv, streamDown: streamDown, streamRefused: streamRefused}
 }
 
 // feed opens a case for one new complaint and assigns it to the team, as
@@ -779,6 +793,35 @@ func TestOfficerResolvesLiveAssignmentOnPhone(t *testing.T) {
 	if eval(`document.querySelector("#toast").textContent.includes("新任务")`) {
 		t.Error("an assignment's event received twice announced 新任务 twice")
 	}
+	// The live stream is cut and refused for a while (the server
+	// restarting): an assignment made meanwhile is announced once the
+	// console's stream is back, from where it stopped.
+	errMu.Lock()
+	beforeOutage := len(pageErrs)
+	errMu.Unlock()
+	s.streamDown.Store(true)
+	s.srv.CloseClientConnections()
+	// The browser's own reconnection is refused, which closes the
+	// EventSource: the console opens a new one later.
+	testenv.Eventually(t, 15*time.Second, "the stream refused", func() bool { return s.streamRefused.Load() > 0 })
+	s.feed(t, 9, "normal", time.Now().Add(6*time.Hour))
+	time.Sleep(300 * time.Millisecond)
+	s.streamDown.Store(false)
+	step("announce the assignment made while the stream was down",
+		wait(`document.querySelector("#live").textContent === "实时"`),
+		wait(`document.querySelector("#toast").textContent.includes("新任务")`),
+	)
+	// The browser reports the cut stream and the refusals; nothing else
+	// the page logged meanwhile is forgiven.
+	errMu.Lock()
+	kept := pageErrs[:beforeOutage]
+	for _, e := range pageErrs[beforeOutage:] {
+		if !strings.Contains(e, "Failed to load resource") {
+			kept = append(kept, e)
+		}
+	}
+	pageErrs = kept
+	errMu.Unlock()
 	step("send the correction",
 		chromedp.Click(chromedp.CSS(triageCard+" form button[type=submit]")),
 		chromedp.WaitNotPresent(chromedp.CSS(triageCard)),

@@ -182,6 +182,7 @@
   function signOut(msg) {
     try { localStorage.removeItem(TOKEN_KEY); } catch (e) { /* private mode */ }
     closeStream();
+    state.lastEventId = "";
     showWho(null);
     state.items = [];
     $("list").textContent = "";
@@ -614,12 +615,22 @@
   }
 
   // openStream follows the team's assignments. EventSource cannot send an
-  // Authorization header, so the token travels as access_token.
+  // Authorization header, so the token travels as access_token. A stream
+  // opened again after it closed (the server unavailable for a while)
+  // starts after the last event this page had, so that nothing pushed in
+  // between is missed, and the list is read again.
   function openStream() {
     if (state.source || !token() || typeof EventSource === "undefined") { return; }
-    var es = new EventSource("/api/v1/stream?access_token=" + encodeURIComponent(token()));
+    var url = "/api/v1/stream?access_token=" + encodeURIComponent(token());
+    var again = !!state.lastEventId;
+    if (again) { url += "&last_event_id=" + encodeURIComponent(state.lastEventId); }
+    var es = new EventSource(url);
     state.source = es;
-    es.onopen = function () { state.retry = 0; setLive(true); };
+    es.onopen = function () {
+      state.retry = 0;
+      setLive(true);
+      if (again && !$("view-list").hidden && state.tab !== "triage") { loadList(false); }
+    };
     es.onerror = function () {
       setLive(false);
       if (es.readyState === EventSource.CLOSED) {
@@ -646,6 +657,7 @@
     return true;
   }
   function onPush(ev) {
+    if (ev.lastEventId) { state.lastEventId = ev.lastEventId; }
     var d = {};
     try { d = JSON.parse(ev.data); } catch (e) { /* keep-alive or plain text */ }
     if (!firstSight(d.event_id)) { return; }
