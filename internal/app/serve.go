@@ -114,7 +114,7 @@ func Serve(ctx context.Context, sys *System, ln net.Listener, parts []Part) erro
 			}
 		}()
 	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, IdleTimeout: 120 * time.Second}
+	srv := &http.Server{Handler: httpx.WithProblems(mux), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, IdleTimeout: 120 * time.Second}
 	for _, p := range parts {
 		if p.OnShutdown != nil {
 			srv.RegisterOnShutdown(p.OnShutdown)
