@@ -7,8 +7,11 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -48,8 +51,17 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		SweepAfter:     2 * time.Minute,
 	}
 	if v := getenv("NUISANCE_STREAM_REPLICAS"); v != "" {
-		if _, err := fmt.Sscan(v, &c.StreamReplicas); err != nil || c.StreamReplicas < 1 || c.StreamReplicas > 5 {
-			return c, fmt.Errorf("NUISANCE_STREAM_REPLICAS %q: want 1..5", v)
+		n, err := strconv.Atoi(strings.TrimSpace(v))
+		if err != nil || n < 1 || n > 5 {
+			return c, fmt.Errorf("NUISANCE_STREAM_REPLICAS %q: want a whole number 1..5", v)
+		}
+		c.StreamReplicas = n
+	}
+	if c.CallbackURL != "" {
+		// The URL is not repeated: it may carry a token.
+		u, err := url.Parse(c.CallbackURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return c, errors.New("HOTLINE_CALLBACK_URL: want an http:// or https:// URL with a host, e.g. https://12345.xm.gov.cn/callbacks")
 		}
 	}
 	if v := getenv("NUISANCE_SWEEP_AFTER"); v != "" {
@@ -97,20 +109,62 @@ func maskSecret(s string) string {
 	return "set (" + fmt.Sprint(len(strings.Fields(s))) + " key(s))"
 }
 
-func maskURL(u, empty string) string {
-	if u == "" {
+// maskURL shows a server's address without its secrets: the password or
+// token of its userinfo, query parameters that look like credentials, and
+// the password of a PostgreSQL key=value connection string. NATS_URL may
+// list several servers, separated by commas.
+func maskURL(raw, empty string) string {
+	if raw == "" {
 		return empty
 	}
-	// Hide a password in user:pass@host.
-	if at := strings.LastIndex(u, "@"); at > 0 {
-		if scheme := strings.Index(u, "://"); scheme >= 0 && scheme < at {
-			userinfo := u[scheme+3 : at]
-			if colon := strings.Index(userinfo, ":"); colon >= 0 {
-				return u[:scheme+3] + userinfo[:colon] + ":***" + u[at:]
-			}
+	parts := strings.Split(raw, ",")
+	for i, p := range parts {
+		parts[i] = maskOne(strings.TrimSpace(p))
+	}
+	return strings.Join(parts, ",")
+}
+
+// dsnPassword is the password of a key=value connection string, quoted or
+// not.
+var dsnPassword = regexp.MustCompile(`(?i)(\bpassword\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)`)
+
+func maskOne(s string) string {
+	if !strings.Contains(s, "://") {
+		return dsnPassword.ReplaceAllString(s, "${1}***")
+	}
+	u, err := url.Parse(s)
+	if err != nil {
+		return "(not a URL; not shown)"
+	}
+	const hidden = "HIDDEN-SECRET" // written as *** below: url would escape the stars
+	if u.User != nil {
+		if _, ok := u.User.Password(); ok {
+			u.User = url.UserPassword(u.User.Username(), hidden)
+		} else {
+			u.User = url.User(hidden) // a token alone, as NATS takes it
 		}
 	}
-	return u
+	if u.RawQuery != "" {
+		q := u.Query()
+		for k := range q {
+			if credential(k) {
+				q.Set(k, "REDACTED")
+			}
+		}
+		u.RawQuery = q.Encode()
+	}
+	return strings.Replace(u.String(), hidden, "***", 1)
+}
+
+// credential tells a query parameter that may hold a secret by its name.
+func credential(name string) bool {
+	n := strings.ToLower(name)
+	for _, w := range []string{"pass", "token", "secret", "key", "sig", "auth", "credential"} {
+		if strings.Contains(n, w) {
+			return true
+		}
+	}
+	return false
 }
 
 // SecretFile is where a generated hotline secret is kept.

@@ -1,0 +1,63 @@
+package config
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+)
+
+func env(kv ...string) func(string) string {
+	m := map[string]string{}
+	for i := 0; i+1 < len(kv); i += 2 {
+		m[kv[i]] = kv[i+1]
+	}
+	return func(k string) string { return m[k] }
+}
+
+// The configuration logged at start shows where each server is and never
+// a secret, whatever form its address takes.
+func TestMaskedShowsNoSecret(t *testing.T) {
+	for _, tc := range []struct{ db, nats, callback, want string }{
+		{"postgres://nuisance:S3cretPG@db:5432/nuisance?sslmode=disable", "", "", "postgres://nuisance:***@db:5432/nuisance?sslmode=disable"},
+		{"host=db.internal user=nuisance password=S3cretPG dbname=nuisance", "", "", "host=db.internal user=nuisance password=*** dbname=nuisance"},
+		{"host=db user=n password='S3cret PG' dbname=n", "", "", "host=db user=n password=*** dbname=n"},
+		{"postgres://db/nuisance?user=n&password=S3cretPG", "", "", "password=REDACTED"},
+		{"", "nats://S3cretToken@nats1:4222", "", "nats://***@nats1:4222"},
+		{"", "nats://n:S3cretPW@nats1:4222,nats://n:S3cretPW@nats2:4222", "", "nats://n:***@nats1:4222,nats://n:***@nats2:4222"},
+		{"", "", "https://hotline.example/cb?access_token=S3cretCB&v=1", "https://hotline.example/cb?access_token=REDACTED&v=1"},
+	} {
+		c, err := FromEnv(env("DATABASE_URL", tc.db, "NATS_URL", tc.nats, "HOTLINE_CALLBACK_URL", tc.callback))
+		if err != nil {
+			t.Fatal(err)
+		}
+		logged := fmt.Sprint(c.Masked())
+		if strings.Contains(logged, "S3cret") {
+			t.Errorf("logged %s", logged)
+		}
+		if !strings.Contains(logged, tc.want) {
+			t.Errorf("logged %s, want it to show %s", logged, tc.want)
+		}
+	}
+}
+
+func TestFromEnvRefusesWhatItCannotUse(t *testing.T) {
+	for _, kv := range [][]string{
+		{"HOTLINE_CALLBACK_URL", "hotline.example.gov.cn/v1/callbacks"},
+		{"HOTLINE_CALLBACK_URL", "ftp://hotline.example.gov.cn/cb"},
+		{"HOTLINE_CALLBACK_URL", "https:///cb"},
+		{"NUISANCE_STREAM_REPLICAS", "1.5"},
+		{"NUISANCE_STREAM_REPLICAS", "3x"},
+		{"NUISANCE_STREAM_REPLICAS", "0"},
+		{"NUISANCE_SWEEP_AFTER", "soon"},
+	} {
+		if _, err := FromEnv(env(kv...)); err == nil {
+			t.Errorf("%s=%q accepted", kv[0], kv[1])
+		} else if kv[0] == "HOTLINE_CALLBACK_URL" && strings.Contains(err.Error(), kv[1]) {
+			t.Errorf("the error repeats the URL, which may carry a token: %v", err)
+		}
+	}
+	c, err := FromEnv(env("NUISANCE_STREAM_REPLICAS", "3", "HOTLINE_CALLBACK_URL", "https://12345.xm.gov.cn/callbacks"))
+	if err != nil || c.StreamReplicas != 3 {
+		t.Errorf("good settings: %+v %v", c, err)
+	}
+}
