@@ -484,7 +484,9 @@ func (g *gen) timeliness(ctx context.Context) error {
 }
 
 // overdue lists the cases past their resolve deadline and unresolved at
-// the end of the week, with the status they had then.
+// the end of the week, with the status they had then (signed for or not,
+// by when they were) and whether they had been escalated by then: a
+// report generated again later shows the week as it ended.
 func (g *gen) overdue(ctx context.Context) error {
 	rows, err := g.tx.Query(ctx, `
 		WITH o AS (
@@ -497,10 +499,12 @@ func (g *gen) overdue(ctx context.Context) error {
 			WHERE COALESCE(resolved_at, closed_at) > $1 AND resolve_due < $1 AND opened_at < $1
 		)
 		SELECT id, category, district, COALESCE(team, ''), COALESCE(place, ''),
-		       CASE WHEN status IN ('resolved', 'closed') THEN
+		       CASE WHEN status IN ('assigned', 'accepted', 'resolved', 'closed') THEN
 		                CASE WHEN accepted_at <= $1 THEN 'accepted' ELSE 'assigned' END
 		            ELSE status END,
-		       resolve_due, escalated, count(*) OVER ()
+		       resolve_due,
+		       escalated AND COALESCE((SELECT min(a.at) FROM case_audit a WHERE a.case_id = o.id AND a.action = 'escalate') < $1, true),
+		       count(*) OVER ()
 		FROM o ORDER BY resolve_due, id LIMIT $2`, g.end, MaxOverdue)
 	if err != nil {
 		return err

@@ -59,3 +59,41 @@ func TestAHotspotShownByItsKeyShowsNoPhone(t *testing.T) {
 		}
 	}
 }
+
+// A report generated again after its week (by the CLI, or after a late
+// complaint) lists the overdue cases as they stood at the week's end: one
+// signed for and one escalated only the week after are shown assigned and
+// not escalated.
+func TestOverdueCasesAsTheWeekEnded(t *testing.T) {
+	ctx := context.Background()
+	pool := testenv.DB(t)
+	w10 := func(d, h int) time.Time { return at(t, "2024-W10", d, h) }
+	w11 := func(d, h int) time.Time { return at(t, "2024-W11", d, h) }
+	w12 := func(d, h int) time.Time { return at(t, "2024-W12", d, h) }
+	for _, c := range []struct {
+		id, status string
+		resolved   *time.Time
+	}{{"case-a", "accepted", nil}, {"case-b", "resolved", ptr(w12(2, 10))}} {
+		if _, err := pool.Exec(ctx, `INSERT INTO cases (id, category, district, team, status, escalated, opened_at, sign_due, resolve_due, accepted_at, resolved_at)
+			VALUES ($1, 'noise', 'siming', 'siming-eco', $2, true, $3, $4, $5, $6, $7)`,
+			c.id, c.status, w10(1, 9), w10(1, 17), w11(2, 17), w12(1, 9), c.resolved); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := pool.Exec(ctx, `INSERT INTO case_audit (case_id, actor, at, from_status, to_status, action, reason)
+			VALUES ($1, 'service:router', $2, 'assigned', 'assigned', 'escalate', 'resolve deadline passed')`, c.id, w12(1, 0)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r, err := Generate(ctx, pool, "2024-W11", w12(3, 9))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Timeliness.Overdue) != 2 {
+		t.Fatalf("overdue %+v, want both cases", r.Timeliness.Overdue)
+	}
+	for _, c := range r.Timeliness.Overdue {
+		if c.Status != "assigned" || c.Escalated {
+			t.Errorf("%s listed as %q, escalated %v at the end of W11; want assigned, not yet escalated", c.CaseID, c.Status, c.Escalated)
+		}
+	}
+}
