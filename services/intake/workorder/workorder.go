@@ -109,8 +109,39 @@ func (p *Parser) parseSchema(body []byte) (Complaint, []FieldError, error) {
 	if len(fe) > 0 {
 		return c, fe, nil
 	}
-	if err := json.Unmarshal(body, &c); err != nil {
+	// received_at is read apart: RFC 3339 allows a lower-case t and z and
+	// a leap second, which the schema's date-time accepts and Go's time
+	// parsing does not. (The outer field shadows the embedded one.)
+	var x struct {
+		Complaint
+		ReceivedAt string `json:"received_at"`
+	}
+	if err := json.Unmarshal(body, &x); err != nil {
 		return c, []FieldError{{Field: "/", Detail: err.Error()}}, nil
 	}
+	at, err := parseRFC3339(x.ReceivedAt)
+	if err != nil {
+		return c, []FieldError{{Field: "/received_at", Detail: "not an RFC 3339 date-time, e.g. 2024-03-11T23:10:00+08:00"}}, nil
+	}
+	c = x.Complaint
+	c.ReceivedAt = at
 	return c, nil, nil
+}
+
+// parseRFC3339 reads an RFC 3339 date-time, with its separators in either
+// case; a leap second (:60) is the first instant of the next minute.
+func parseRFC3339(s string) (time.Time, error) {
+	s = strings.ToUpper(s)
+	leap := false
+	if len(s) > 19 && s[10] == 'T' && s[17:19] == "60" {
+		s, leap = s[:17]+"59"+s[19:], true
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return time.Time{}, err
+	}
+	if leap {
+		t = t.Add(time.Second).Truncate(time.Second)
+	}
+	return t, nil
 }

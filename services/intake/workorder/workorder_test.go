@@ -1,0 +1,41 @@
+package workorder
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+// received_at takes every RFC 3339 form the schema's date-time accepts:
+// lower-case separators and a leap second too; anything else is refused,
+// naming the field.
+func TestReceivedAtTakesRFC3339(t *testing.T) {
+	p, err := NewParser()
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := func(at string) []byte {
+		return []byte(`{"ticket_id":"T-1","received_at":"` + at + `","description":"夜里施工 2024-03-11T23:10:00+08:00","address":"思明区"}`)
+	}
+	for at, want := range map[string]time.Time{
+		"2024-03-11T23:10:00+08:00":     time.Date(2024, 3, 11, 15, 10, 0, 0, time.UTC),
+		"2024-03-11t23:10:00z":          time.Date(2024, 3, 11, 23, 10, 0, 0, time.UTC),
+		"2016-12-31T23:59:60Z":          time.Date(2017, 1, 1, 0, 0, 0, 0, time.UTC),
+		"2024-03-11T23:10:00.250+08:00": time.Date(2024, 3, 11, 15, 10, 0, 250e6, time.UTC),
+	} {
+		c, fe, err := p.Parse(body(at))
+		if err != nil || len(fe) > 0 {
+			t.Errorf("%s refused: %v %v", at, err, fe)
+			continue
+		}
+		if !c.ReceivedAt.Equal(want) || c.TicketID != "T-1" || !strings.HasPrefix(c.Description, "夜里施工") {
+			t.Errorf("%s read as %s (%+v), want %s", at, c.ReceivedAt, c, want)
+		}
+	}
+	for _, at := range []string{"2024-03-11 23:10:00", "yesterday", "2024-02-30T10:00:00Z"} {
+		_, fe, err := p.Parse(body(at))
+		if err != nil || len(fe) == 0 || fe[0].Field != "/received_at" {
+			t.Errorf("%s: %v %+v, want it refused naming /received_at", at, err, fe)
+		}
+	}
+}
