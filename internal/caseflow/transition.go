@@ -254,12 +254,26 @@ func Reassign(ctx context.Context, tx pgx.Tx, caseID string, by Actor, team, rea
 		return Case{}, fault.Errorf(fault.Conflict, "case %s is already with %s", caseID, team)
 	}
 	at := nowFrom(ctx)
-	if _, err := tx.Exec(ctx, `UPDATE assignments SET status = 'reassigned', ended_at = $2, reason = $3 WHERE case_id = $1 AND status = 'active'`, caseID, at, reason); err != nil {
+	var assignedAt, signDue *time.Time
+	err = tx.QueryRow(ctx, `UPDATE assignments SET status = 'reassigned', ended_at = $2, reason = $3 WHERE case_id = $1 AND status = 'active'
+		RETURNING assigned_at, sign_due`, caseID, at, reason).Scan(&assignedAt, &signDue)
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 		return Case{}, fmt.Errorf("reassign case %s: %w", caseID, err)
 	}
 	a := Assignment{Team: team, Mode: c.Mode, Priority: c.Priority, QuietCommunity: c.QuietCommunity, PositiveList: c.PositiveList, Reason: reason}
 	if c.SignDue != nil {
 		a.SignDue = *c.SignDue
+		// The new team signs for the case itself: a sign-for deadline
+		// already past (met by the team before, or missed and escalated
+		// already) would escalate it at once. It gets the time the team
+		// before it had, counted from now.
+		if !c.SignDue.After(at) {
+			span := 24 * time.Hour
+			if assignedAt != nil && signDue != nil && signDue.After(*assignedAt) {
+				span = signDue.Sub(*assignedAt)
+			}
+			a.SignDue = at.Add(span)
+		}
 	}
 	if c.ResolveDue != nil {
 		a.ResolveDue = *c.ResolveDue

@@ -155,11 +155,13 @@ func TestComplaintsOfOneBatchSeeEachOthersTransitions(t *testing.T) {
 	}
 
 	officer := caseflow.Actor{ID: "officer:o1", Team: c.Team, District: "siming", Role: caseflow.RoleOfficer}
-	if err := pgx.BeginFunc(e.ctx, e.pool, func(tx pgx.Tx) error {
-		if _, err := caseflow.Accept(e.ctx, tx, c.ID, officer); err != nil {
+	// Resolved the next day: the complaints below come after it.
+	rctx := caseflow.WithClock(e.ctx, func() time.Time { return at.Add(24 * time.Hour) })
+	if err := pgx.BeginFunc(rctx, e.pool, func(tx pgx.Tx) error {
+		if _, err := caseflow.Accept(rctx, tx, c.ID, officer); err != nil {
 			return err
 		}
-		_, err := caseflow.Resolve(e.ctx, tx, c.ID, officer, caseflow.OutcomeRectified, "stopped")
+		_, err := caseflow.Resolve(rctx, tx, c.ID, officer, caseflow.OutcomeRectified, "stopped")
 		return err
 	}); err != nil {
 		t.Fatal(err)

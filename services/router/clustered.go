@@ -79,6 +79,7 @@ func (s *Service) HandleComplaintsClustered(ctx context.Context, tx pgx.Tx, evs 
 
 	at := s.now()
 	var w caseflow.Writes
+	var parked []unroutableComplaint
 	counts := map[string]int{}
 	for _, p := range placed {
 		m := found.complaints[p.ev.ComplaintID]
@@ -94,6 +95,13 @@ func (s *Service) HandleComplaintsClustered(ctx context.Context, tx pgx.Tx, evs 
 		if err != nil {
 			return fmt.Errorf("route complaint %s: %w", p.ev.ComplaintID, err)
 		}
+		if c := found.best(p); outcome == "merged" && c != nil && c.parked {
+			// Its case waits for a supervisor: so does the complaint, on
+			// the triage list beside the case's others.
+			outcome = "parked"
+			parked = append(parked, unroutableComplaint{id: p.ev.ComplaintID,
+				reason: "joined case " + c.ID + ", which every team the rules name returned; waiting for a supervisor"})
+		}
 		counts[outcome]++
 	}
 	if err := w.Send(ctx, tx); err != nil {
@@ -108,11 +116,14 @@ func (s *Service) HandleComplaintsClustered(ctx context.Context, tx pgx.Tx, evs 
 		}
 		ids, reasons = append(ids, u.id), append(reasons, u.reason)
 	}
+	for _, u := range parked {
+		ids, reasons = append(ids, u.id), append(reasons, u.reason)
+	}
 	if len(ids) > 0 {
 		if err := unrouted(ctx, tx, ids, reasons); err != nil {
 			return err
 		}
-		counts["unrouted"] += len(ids)
+		counts["unrouted"] += len(ids) - len(parked)
 	}
 	for outcome, n := range counts {
 		routed.WithLabelValues(outcome).Add(float64(n))
@@ -147,7 +158,11 @@ func (s *Service) place(w *caseflow.Writes, f *finding, p placement, ticket stri
 		return "opened", nil
 	}
 	outcome := "merged"
-	if c.Status == caseflow.StatusResolved {
+	// A complaint made after the case was resolved is the nuisance back:
+	// it reopens the case. One made before and arriving late (a backlog,
+	// a replay) is about what was resolved: it joins the case as it is,
+	// and its work order is answered with the resolution.
+	if c.Status == caseflow.StatusResolved && c.ResolvedAt != nil && p.ev.ReceivedAt.After(*c.ResolvedAt) {
 		n, err := w.Reopen(c.Case, actor, p.dec.SignDue, p.dec.ResolveDue, "complaint "+p.ev.ComplaintID+" at the same place", c.tickets, at)
 		if err != nil {
 			return "", err
@@ -241,6 +256,9 @@ type candidate struct {
 	// mergedInto is the hotspot the detector merged the case's hotspot
 	// into, if it did.
 	mergedInto string
+	// parked: every team the rules name returned the case, and its
+	// complaints wait on the triage list for a supervisor.
+	parked bool
 }
 
 // of reports whether the case is one of hotspot h: opened for it, or for
@@ -303,8 +321,11 @@ func (p placement) matches(c *candidate) (float64, bool) {
 	default:
 		return 0, false
 	}
+	// A case the complaint's team returned is the same nuisance only if it
+	// is of the complaint's subcategory: another kind of nuisance at the
+	// place is the returning team's own work, not the case's new team's.
 	team := p.dec.Team.ID
-	if c.Team != team && c.Team != "" && !slices.Contains(c.returned, team) {
+	if c.Team != team && c.Team != "" && (!slices.Contains(c.returned, team) || c.Subcategory != p.ev.Subcategory) {
 		return 0, false
 	}
 	samePlace := p.hotspot != "" && c.HotspotID == p.hotspot
@@ -431,7 +452,7 @@ func find(ctx context.Context, tx pgx.Tx, placed []placement, unroutable []unrou
 		}
 		for rows.Next() {
 			c := &candidate{}
-			if c.Case, err = caseflow.Scan(withLists{rows, &c.tickets, &c.returned, &c.mergedInto}); err != nil {
+			if c.Case, err = caseflow.Scan(withLists{rows, &c.tickets, &c.returned, &c.mergedInto, &c.parked}); err != nil {
 				rows.Close()
 				return nil, fmt.Errorf("find the cases of %d places: %w", len(placed), err)
 			}
@@ -455,10 +476,11 @@ type withLists struct {
 	rows              pgx.Rows
 	tickets, returned *[]string
 	mergedInto        *string
+	parked            *bool
 }
 
 func (w withLists) Scan(dest ...any) error {
-	return w.rows.Scan(append(dest, w.tickets, w.returned, w.mergedInto)...)
+	return w.rows.Scan(append(dest, w.tickets, w.returned, w.mergedInto, w.parked)...)
 }
 
 // lockSQL takes the advisory locks of a batch's keys in the order of
@@ -496,7 +518,9 @@ const candidatesSQL = `WITH ev AS (
 			array(SELECT (SELECT m.ticket_id FROM complaints m WHERE m.id = cc.complaint_id) FROM case_complaints cc WHERE cc.case_id = c.id)
 		END,
 		array(SELECT DISTINCT a.team FROM assignments a WHERE a.case_id = c.id AND a.status = 'returned'),
-		COALESCE((SELECT h.merged_into FROM hotspots h WHERE h.id = c.hotspot_id), '')
+		COALESCE((SELECT h.merged_into FROM hotspots h WHERE h.id = c.hotspot_id), ''),
+		c.status = 'returned' AND EXISTS (SELECT 1 FROM case_complaints cc JOIN triage t ON t.complaint_id = cc.complaint_id
+			WHERE cc.case_id = c.id AND t.kind = 'unrouted' AND t.resolved_at IS NULL)
 	FROM cases c WHERE c.id IN (SELECT id FROM cand)
 	ORDER BY c.id
 	FOR UPDATE OF c`
