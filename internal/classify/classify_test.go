@@ -149,6 +149,10 @@ func TestClassifyDescription(t *testing.T) {
 		{"off-topic rubbish", "垃圾没清运", "", "", nil},
 		{"empty", "", "", "", nil},
 		{"category only, default subcategory", "灰尘太大了", "dust", "construction_site", nil},
+		// Words that begin with a negation's character and negate nothing.
+		{"piling without a permit", "工地无证打桩", "noise", "construction", nil},
+		{"day and night", "没日没夜打桩", "noise", "construction", nil},
+		{"unlicensed stall", "无证烧烤摊", "cooking_smoke", "open_air_bbq", nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

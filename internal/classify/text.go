@@ -114,12 +114,22 @@ func (c *Classifier) scoreClause(clause string, sc *scores) {
 	}
 }
 
+// notNegations are words that begin with a negation's character and
+// negate nothing: 无证施工 is work without a permit, 没日没夜 day and night.
+var notNegations = []string{"无证", "无照", "无牌", "无资质", "无手续", "无许可", "没日没夜", "无休止", "无时无刻", "无日无夜"}
+
 // negated reports whether the text before a keyword ends in a negation
 // cue, allowing one rune between a one-rune cue and the keyword ("没盖")
-// and two after a longer one ("没有任何").
+// and two after a longer one ("没有任何"); a word of notNegations there is
+// no cue.
 func (c *Classifier) negated(before string) bool {
 	p := before
 	for gap := 0; gap <= 2; gap++ {
+		for _, w := range notNegations {
+			if strings.HasSuffix(p, w) {
+				return false
+			}
+		}
 		for _, cue := range c.negations {
 			if strings.HasSuffix(p, cue) && (gap <= 1 || utf8.RuneCountInString(cue) > 1) {
 				return true
