@@ -144,7 +144,7 @@ func (l *Locator) Locate(in Input) (Result, error) {
 			return l.fromPoint(hit, wLon, wLat, addr), nil
 		}
 		if !hasAddr || addr.District == "" {
-			return Result{Reason: ReasonOutside}, nil
+			return Result{Reason: ReasonOutside}, nil // the point, and the address if any, are outside
 		}
 		// A point outside Xiamen with an address inside it: the address is
 		// the better evidence, reported with the disagreement.
@@ -155,6 +155,9 @@ func (l *Locator) Locate(in Input) (Result, error) {
 	}
 	if !hasAddr {
 		return Result{Reason: ReasonNoLocation}, nil
+	}
+	if addr.Elsewhere != "" {
+		return Result{Reason: ReasonOutside}, nil
 	}
 	if addr.District == "" {
 		return Result{Reason: ReasonUnknownAddress, PlaceKey: addr.Normalized}, nil
@@ -179,6 +182,10 @@ func (l *Locator) fromPoint(hit geo.Hit, lon, lat float64, addr place.Address) R
 	}
 	if addr.District != "" && addr.District != r.District {
 		r.Disagreement = "coordinates in " + r.District + ", address names " + addr.District
+		r.Confidence = math.Min(r.Confidence, confidenceDisagreeing)
+	}
+	if addr.Elsewhere != "" {
+		r.Disagreement = "coordinates in " + r.District + ", address names " + addr.Elsewhere
 		r.Confidence = math.Min(r.Confidence, confidenceDisagreeing)
 	}
 	if addr.District == r.District {
@@ -217,6 +224,11 @@ func (l *Locator) fromAddress(addr place.Address) Result {
 		if r.Subdistrict == "" {
 			l.approximateSubdistrict(&r, lon, lat)
 		}
+	}
+	// An address that names two districts (a place on their border) is
+	// placed in the one its strongest name gives, and says so.
+	if addr.Conflict != "" {
+		r.Disagreement = "address names " + addr.District + " and " + addr.Conflict
 	}
 	return r
 }

@@ -260,3 +260,51 @@ func BenchmarkLocateEval(b *testing.B) {
 		i++
 	}
 }
+
+// An address in another city is not in Xiamen, whatever sub-district
+// names it shares with Xiamen's (开元街道 is in Quanzhou's 鲤城区 too): it
+// is outside, with or without a point there; with a point in Xiamen, the
+// point decides and the disagreement is reported.
+func TestAnAddressInAnotherCityIsOutside(t *testing.T) {
+	t.Parallel()
+	l := setup(t)
+	qzLon, qzLat := gcj(118.587, 24.908) // Quanzhou
+	hLon, hLat := gcj(118.082436, 24.453072)
+	for _, tc := range []struct {
+		address  string
+		lon, lat *float64
+		district string
+		reason   string
+	}{
+		{"福建省泉州市鲤城区开元街道中山路", nil, nil, "", ReasonOutside},
+		{"福建省泉州市鲤城区开元街道中山路", qzLon, qzLat, "", ReasonOutside},
+		{"福州市仓山区金山街道", nil, nil, "", ReasonOutside},
+		{"广东省深圳市南山区", nil, nil, "", ReasonOutside},
+		{"漳州市龙海区角美镇", hLon, hLat, "siming", ""},
+		{"思明区开元街道中山路", nil, nil, "siming", ""},
+		{"湖里区金山街道", nil, nil, "huli", ""},
+	} {
+		r, err := l.Locate(Input{Address: tc.address, Lon: tc.lon, Lat: tc.lat})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.District != tc.district || r.Reason != tc.reason {
+			t.Errorf("%s (point %v): %q, reason %q; want %q, reason %q", tc.address, tc.lon != nil, r.District, r.Reason, tc.district, tc.reason)
+		}
+		if tc.district != "" && tc.lon != nil && r.Disagreement == "" {
+			t.Errorf("%s with a point in Xiamen: no disagreement reported", tc.address)
+		}
+	}
+}
+
+// An address naming two districts is placed in one, and says it named both.
+func TestAnAddressNamingTwoDistrictsSaysSo(t *testing.T) {
+	t.Parallel()
+	r, err := setup(t).Locate(Input{Address: "湖里区江头街道与思明区莲前街道交界处的工地"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.District == "" || r.Disagreement == "" {
+		t.Errorf("located in %q with disagreement %q; want a district and both named", r.District, r.Disagreement)
+	}
+}

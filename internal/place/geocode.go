@@ -3,6 +3,7 @@ package place
 import (
 	"sort"
 	"strings"
+	"unicode/utf8"
 )
 
 // Address is what an address text says about where a complaint is.
@@ -25,6 +26,42 @@ type Address struct {
 	// to the district alone.
 	Key     string
 	Matches []Match
+	// Elsewhere names the other city or province the address begins with
+	// (泉州, 漳州, 广东省...): its names that Xiamen shares (a 开元街道 is in
+	// Quanzhou too) are not matched, and District is "".
+	Elsewhere string
+}
+
+// elsewhere are the cities and counties around Xiamen, and the rest of
+// Fujian's, whose addresses reach the hotline: an address that begins
+// with one is not in Xiamen, whatever sub-district names it shares.
+var elsewhere = []string{
+	"福州", "莆田", "三明", "泉州", "漳州", "南平", "龙岩", "宁德", "平潭",
+	"南安", "晋江", "石狮", "安溪", "惠安", "永春", "德化", "金门",
+	"长泰", "龙海", "漳浦", "华安", "南靖", "平和", "云霄", "诏安", "东山", "角美",
+}
+
+// elsewhereOf is the other city or province a normalized address begins
+// with, or "". A city counts with its 市, 县, 区 or 镇 only: Xiamen has
+// roads named after its neighbours.
+func elsewhereOf(normalized string) string {
+	for _, c := range elsewhere {
+		if rest, ok := strings.CutPrefix(normalized, c); ok {
+			for _, unit := range []string{"市", "县", "区", "镇"} {
+				if strings.HasPrefix(rest, unit) {
+					return c + unit
+				}
+			}
+		}
+	}
+	// Another province: two or three characters and 省 (福建省 is gone by
+	// now, see stripPrefixes).
+	if i := strings.Index(normalized, "省"); i > 0 {
+		if n := utf8.RuneCountInString(normalized[:i]); n >= 2 && n <= 3 {
+			return normalized[:i+len("省")]
+		}
+	}
+	return ""
 }
 
 // KeyReach is how far apart, in metres, two complaints with points may be
@@ -52,6 +89,9 @@ var baseConfidence = map[strength]float64{
 // place are kept when they lie in that district.
 func (m *Matcher) Geocode(address string) Address {
 	a := Address{Normalized: Normalize(address)}
+	if a.Elsewhere = elsewhereOf(a.Normalized); a.Elsewhere != "" {
+		return a
+	}
 	a.Matches = m.Match(a.Normalized)
 	if len(a.Matches) == 0 {
 		a.Key = a.Normalized
