@@ -64,6 +64,36 @@ type Result struct {
 	// "category/subcategory" or "category", strongest first, so a mixed
 	// complaint can be followed up on every count.
 	AlsoMentioned []string
+	// Detail is a finer kind of social-life noise that decides who acts
+	// on it, read from the hotline's category and the description:
+	// DetailBarKTV (a bar, KTV or dance hall), DetailNeighbour (between
+	// neighbours: the police's), or "".
+	Detail string
+}
+
+// The details of social-life noise, as the routing rules name them.
+const (
+	DetailNeighbour = "neighbour"
+	DetailBarKTV    = "bar_ktv"
+)
+
+// barKTVWords and neighbourWords tell the details apart; a venue is
+// looked for first ("楼下KTV" is a venue, not a neighbour).
+var (
+	barKTVWords    = []string{"ktv", "酒吧", "歌厅", "歌舞厅", "夜总会", "清吧", "酒馆", "练歌房", "livehouse", "迪厅", "夜店"}
+	neighbourWords = []string{"邻居", "邻里", "楼上住户", "楼下住户", "隔壁住户", "对门住户", "楼上", "对门"}
+)
+
+// socialLifeDetail reads the detail of a social-life noise complaint
+// from its normalised text.
+func socialLifeDetail(text string) string {
+	if containsAny(text, barKTVWords) {
+		return DetailBarKTV
+	}
+	if containsAny(text, neighbourWords) {
+		return DetailNeighbour
+	}
+	return ""
 }
 
 // Priority tells how the 2024 plan ranks a complaint.
@@ -172,6 +202,14 @@ func newFromFS(fsys fs.FS) (*Classifier, error) {
 // when given, else from its category path, else from the description. It
 // returns an error wrapping ErrInvalidCode for a code that does not exist.
 func (c *Classifier) Classify(in Input) (Result, error) {
+	res, err := c.classify(in)
+	if err == nil && res.Category == "noise" && res.Subcategory == "social_life" {
+		res.Detail = socialLifeDetail(normalise(in.HotlineCategory + " " + in.Description))
+	}
+	return res, err
+}
+
+func (c *Classifier) classify(in Input) (Result, error) {
 	ci, li, err := c.lookupCode(in.Category, in.Subcategory)
 	if err != nil {
 		return Result{}, err

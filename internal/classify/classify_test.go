@@ -257,3 +257,29 @@ func FuzzClassify(f *testing.F) {
 		}
 	})
 }
+
+// Social-life noise says who it is from, which decides the department: a
+// bar or KTV (the police at night), neighbours (the police), or neither.
+func TestSocialLifeDetail(t *testing.T) {
+	t.Parallel()
+	c := newClassifier(t)
+	for _, tc := range []struct {
+		in     Input
+		detail string
+	}{
+		{Input{Description: "楼上邻居每天半夜拖椅子、蹦跳，严重影响休息"}, DetailNeighbour},
+		{Input{Description: "楼下ＫＴＶ深夜音响声音太大"}, DetailBarKTV},
+		{Input{Description: "隔壁酒吧唱歌到凌晨两点"}, DetailBarKTV},
+		{Input{Description: "小区广场舞音响太吵"}, ""},
+		{Input{HotlineCategory: "生态环境>噪声污染>邻里噪声", Description: "太吵了"}, DetailNeighbour},
+		{Input{Description: "隔壁工地晚上打桩，楼上都能听到"}, ""}, // construction noise has no detail
+	} {
+		got, err := c.Classify(tc.in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Detail != tc.detail {
+			t.Errorf("%+v: %s/%s detail %q, want %q", tc.in, got.Category, got.Subcategory, got.Detail, tc.detail)
+		}
+	}
+}

@@ -59,6 +59,9 @@ type ComplaintLocated struct {
 	Urgent            bool      `json:"urgent"`
 	PlaceKey          string    `json:"place_key,omitempty"` // normalised address or named place
 	Place             string    `json:"place,omitempty"`
+	// Detail is a finer kind of social-life noise that decides the
+	// department (classify.Result.Detail): "neighbour" or "bar_ktv".
+	Detail string `json:"detail,omitempty"`
 }
 
 // ComplaintUnlocated is published for a complaint sent to triage.

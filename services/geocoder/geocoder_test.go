@@ -255,12 +255,16 @@ func TestLocatedComplaintsCarryDistrictCategoryAndPriority(t *testing.T) {
 		district, name   string
 		category, sub    string
 		priority, urgent bool
+		detail           string
 	}{
-		{"siming-night", at(23, 0), construction, simingNearHuli, "siming", "思明区", "noise", "construction", true, true},
-		{"haicang-day", at(10, 0), construction, haicangInland, "haicang", "海沧区", "noise", "construction", false, false},
-		{"haicang-night", at(23, 30), construction, haicangInland, "haicang", "海沧区", "noise", "construction", true, true},
-		{"huli-day-dancing", at(19, 30), "小区楼下广场舞音响开得很大声，天天如此", huliNearSiming, "huli", "湖里区", "noise", "social_life", true, false},
-		{"siming-bbq", at(21, 0), "路边露天烧烤，油烟很大熏得家里都是味道", simingNearHuli, "siming", "思明区", "cooking_smoke", "open_air_bbq", false, false},
+		{"siming-night", at(23, 0), construction, simingNearHuli, "siming", "思明区", "noise", "construction", true, true, ""},
+		{"haicang-day", at(10, 0), construction, haicangInland, "haicang", "海沧区", "noise", "construction", false, false, ""},
+		{"haicang-night", at(23, 30), construction, haicangInland, "haicang", "海沧区", "noise", "construction", true, true, ""},
+		{"huli-day-dancing", at(19, 30), "小区楼下广场舞音响开得很大声，天天如此", huliNearSiming, "huli", "湖里区", "noise", "social_life", true, false, ""},
+		{"siming-bbq", at(21, 0), "路边露天烧烤，油烟很大熏得家里都是味道", simingNearHuli, "siming", "思明区", "cooking_smoke", "open_air_bbq", false, false, ""},
+		// The detail of social-life noise goes to the router, which sends
+		// a neighbours' dispute to the police.
+		{"huli-neighbour", at(22, 30), "楼上邻居每天半夜拖椅子、蹦跳，吵得睡不着", huliNearSiming, "huli", "湖里区", "noise", "social_life", true, false, "neighbour"},
 	}
 	var ids []string
 	for _, c := range cases {
@@ -302,7 +306,8 @@ func TestLocatedComplaintsCarryDistrictCategoryAndPriority(t *testing.T) {
 				t.Fatal(err)
 			}
 			if ev.ComplaintID != c.id || ev.TicketID != "T-"+c.id || ev.District != c.district || ev.Category != c.category ||
-				ev.Subcategory != c.sub || ev.Priority != c.priority || ev.Urgent != c.urgent || !ev.ReceivedAt.Equal(c.at) || ev.Lon == nil {
+				ev.Subcategory != c.sub || ev.Priority != c.priority || ev.Urgent != c.urgent || !ev.ReceivedAt.Equal(c.at) || ev.Lon == nil ||
+				ev.Detail != c.detail {
 				t.Errorf("event %+v does not match the complaint", ev)
 			}
 			if strings.Contains(string(payload), "13800138000") || strings.Contains(string(payload), "王小明") {

@@ -177,5 +177,6 @@ func announcement(ev event.ComplaintReceived, d decision) (string, interface{ ID
 		}
 	}
 	located := locatedEvent(ev.ComplaintID+".located", ev.ComplaintID, ev.TicketID, ev.ReceivedAt, d.loc, d.cls.Category, d.cls.Subcategory, d.prio)
+	located.Detail = d.cls.Detail
 	return locatedSubject(located), located
 }

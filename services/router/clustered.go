@@ -55,6 +55,7 @@ func (s *Service) HandleComplaintsClustered(ctx context.Context, tx pgx.Tx, evs 
 			Lon:         ev.Lon,
 			Lat:         ev.Lat,
 			Place:       ev.Place,
+			Detail:      ev.Detail,
 			At:          ev.ReceivedAt,
 			Priority:    ev.Priority,
 			Urgent:      ev.Urgent,

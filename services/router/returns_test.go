@@ -184,3 +184,26 @@ func TestAReassignedCaseGetsItsOwnSignForDeadline(t *testing.T) {
 		t.Errorf("the new team's sign-for deadline %v, want one after the reassignment at %s", got.SignDue, moveAt)
 	}
 }
+
+// Social-life noise between neighbours, and from a KTV at night, goes to
+// the police by the detail the geocoder found in the description; without
+// one it goes to urban management.
+func TestSocialLifeNoiseGoesByItsDetail(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	at := time.Date(2024, 3, 5, 23, 30, 0, 0, shanghai)
+	for i, tc := range []struct{ ticket, detail, team string }{
+		{"N1", "neighbour", "siming-police"},
+		{"N2", "bar_ktv", "siming-police"},
+		{"N3", "", "siming-urban"},
+	} {
+		ev := e.complaint(t, tc.ticket, at, float64(i)*3000, 0)
+		ev.Subcategory, ev.Detail = "social_life", tc.detail
+		if err := e.handle(t, ev); err != nil {
+			t.Fatal(err)
+		}
+		if c := e.caseOf(t, ev.ComplaintID); c.Team != tc.team {
+			t.Errorf("%s (detail %q) at 23:30 went to %s, want %s", tc.ticket, tc.detail, c.Team, tc.team)
+		}
+	}
+}
