@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -20,6 +21,18 @@ import (
 // one per complaint, so a replay or a second location of the complaint
 // never publishes it twice.
 func ClusteredEventID(complaintID string) string { return complaintID + ".clustered" }
+
+// clusteredEventID is the id of the complaint.clustered that answers the
+// located event ev. A supervisor's correction of a complaint in triage
+// (its located event is <id>.located.c<n>) gets its own, <id>.clustered.c<n>:
+// under the first one's id it would be dropped as a copy, and a complaint
+// the router could not route would never reach it again, corrected.
+func clusteredEventID(ev event.ComplaintLocated) string {
+	if _, n, ok := strings.Cut(ev.EventID, ".located.c"); ok && n != "" {
+		return ClusteredEventID(ev.ComplaintID) + ".c" + n
+	}
+	return ClusteredEventID(ev.ComplaintID)
+}
 
 // ClusteredSubject is complaint.clustered.<district>.<category>.
 func ClusteredSubject(district, category string) string {

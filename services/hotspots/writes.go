@@ -121,7 +121,7 @@ func (w *writes) add(ev event.ComplaintLocated, res cluster.Result) error {
 	}
 
 	out := event.ComplaintClustered{ComplaintLocated: ev}
-	out.EventID = ClusteredEventID(ev.ComplaintID)
+	out.EventID = clusteredEventID(ev)
 	if res.HotspotID != "" {
 		id := res.HotspotID
 		out.HotspotID = &id
