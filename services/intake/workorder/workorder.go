@@ -47,6 +47,9 @@ type FieldError = schemas.FieldError
 // Parser validates and decodes work orders.
 type Parser struct {
 	schema *jsonschema.Schema
+	// Now is the clock received_at is checked against; time.Now unless a
+	// test sets it.
+	Now func() time.Time
 }
 
 // NewParser compiles the work-order schema.
@@ -55,8 +58,15 @@ func NewParser() (*Parser, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Parser{schema: s}, nil
+	return &Parser{schema: s, Now: time.Now}, nil
 }
+
+// Bounds of received_at: no work order is older than the hotline's
+// records, and none from the future beyond a clock's drift. Out of them a
+// time is a sender's error, and its deadlines would be nonsense.
+var earliestReceived = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
+
+const maxClockAhead = 24 * time.Hour
 
 // ErrNotUTF8 is returned for a body that is not valid UTF-8; the JSON
 // decoder would otherwise replace the bytes silently.
@@ -122,6 +132,9 @@ func (p *Parser) parseSchema(body []byte) (Complaint, []FieldError, error) {
 	at, err := parseRFC3339(x.ReceivedAt)
 	if err != nil {
 		return c, []FieldError{{Field: "/received_at", Detail: "not an RFC 3339 date-time, e.g. 2024-03-11T23:10:00+08:00"}}, nil
+	}
+	if at.Before(earliestReceived) || at.After(p.Now().Add(maxClockAhead)) {
+		return c, []FieldError{{Field: "/received_at", Detail: "not a time a work order was received: before 2000 or more than a day ahead"}}, nil
 	}
 	c = x.Complaint
 	c.ReceivedAt = at

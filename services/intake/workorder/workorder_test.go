@@ -32,7 +32,8 @@ func TestReceivedAtTakesRFC3339(t *testing.T) {
 			t.Errorf("%s read as %s (%+v), want %s", at, c.ReceivedAt, c, want)
 		}
 	}
-	for _, at := range []string{"2024-03-11 23:10:00", "yesterday", "2024-02-30T10:00:00Z"} {
+	future := time.Now().Add(72 * time.Hour).UTC().Format(time.RFC3339)
+	for _, at := range []string{"2024-03-11 23:10:00", "yesterday", "2024-02-30T10:00:00Z", "0001-01-01T00:00:00+00:00", "1999-12-31T23:59:59Z", future} {
 		_, fe, err := p.Parse(body(at))
 		if err != nil || len(fe) == 0 || fe[0].Field != "/received_at" {
 			t.Errorf("%s: %v %+v, want it refused naming /received_at", at, err, fe)
