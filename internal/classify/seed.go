@@ -203,6 +203,15 @@ func (c *Classifier) buildTaxonomy(s *categoriesSeed) error {
 	return nil
 }
 
+// CategoryOf is the category a subcategory code belongs to.
+func (c *Classifier) CategoryOf(sub string) (string, bool) {
+	ci, ok := c.subOwner(strings.TrimSpace(sub))
+	if !ok {
+		return "", false
+	}
+	return c.cats[ci].code, true
+}
+
 func (c *Classifier) subOwner(code string) (int, bool) {
 	for _, l := range c.labels {
 		if l.code == code {

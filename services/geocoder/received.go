@@ -70,8 +70,14 @@ func (s *Service) decide(ev event.ComplaintReceived) (decision, error) {
 	cin := classify.Input{Category: ev.Category, Subcategory: ev.Subcategory, HotlineCategory: ev.HotlineCategory, Description: ev.Description}
 	cls, err := s.cls.Classify(cin)
 	if errors.Is(err, classify.ErrInvalidCode) && cin.Subcategory != "" {
-		// Keep a known category even when its subcategory is unknown.
+		// Keep a known category even when its subcategory is unknown. A
+		// subcategory of another category contradicts it: neither code
+		// decides, the hotline's path or the description does (and a
+		// complaint they do not decide goes to triage).
 		d.codeIgnored = true
+		if owner, ok := s.cls.CategoryOf(cin.Subcategory); ok && owner != strings.TrimSpace(cin.Category) {
+			cin.Category = ""
+		}
 		cin.Subcategory = ""
 		cls, err = s.cls.Classify(cin)
 	}
