@@ -26,11 +26,11 @@ func runCallbacks(ctx context.Context, args []string, getenv func(string) string
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
-	pool, err := openDB(ctx, getenv, stderr)
+	pool, closeDB, err := openDB(ctx, getenv, stderr)
 	if err != nil {
 		return err
 	}
-	defer pool.Close()
+	defer closeDB()
 	switch args[0] {
 	case "pending", "dead":
 		list := callbacks.Pending

@@ -47,11 +47,11 @@ func runDeadLetters(ctx context.Context, args []string, getenv func(string) stri
 		}
 		ids = append(ids, id)
 	}
-	pool, err := openDB(ctx, getenv, stderr)
+	pool, closeDB, err := openDB(ctx, getenv, stderr)
 	if err != nil {
 		return err
 	}
-	defer pool.Close()
+	defer closeDB()
 	if args[0] == "retry" {
 		n, err := outbox.RequestRetry(ctx, pool, *consumer, ids)
 		if err != nil {

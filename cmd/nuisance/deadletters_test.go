@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -88,5 +90,23 @@ func TestDeadLettersCLI(t *testing.T) {
 	}
 	if out, _, _ := cli("list", "-consumer", "router"); !strings.Contains(out, "to send again") {
 		t.Errorf("list after a second retry: %q", out)
+	}
+}
+
+// An operator command run without DATABASE_URL and with a data directory
+// `nuisance up` never used refuses, instead of creating an empty database
+// there (its officers' tokens would open nothing).
+func TestCommandsNeverCreateADatabase(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	env := map[string]string{"NUISANCE_DATA_DIR": dir}
+	getenv := func(k string) string { return env[k] }
+	var out, errOut bytes.Buffer
+	err := runOfficers(context.Background(), []string{"list"}, getenv, &out, &errOut)
+	if err == nil || !strings.Contains(err.Error(), "nuisance up") {
+		t.Errorf("officers list in an unused data directory: %v, want a refusal naming nuisance up", err)
+	}
+	if _, statErr := os.Stat(filepath.Join(dir, "pg")); !os.IsNotExist(statErr) {
+		t.Errorf("the command created %s/pg (%v)", dir, statErr)
 	}
 }

@@ -59,11 +59,11 @@ func runOfficers(ctx context.Context, args []string, getenv func(string) string,
 		return fmt.Errorf("officers %s: unexpected arguments %q", sub, fs.Args())
 	}
 
-	pool, err := openDB(ctx, getenv, stderr)
+	pool, closeDB, err := openDB(ctx, getenv, stderr)
 	if err != nil {
 		return err
 	}
-	defer pool.Close()
+	defer closeDB()
 	store := auth.NewStore(pool, 0)
 
 	switch sub {

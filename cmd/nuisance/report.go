@@ -41,11 +41,11 @@ func runReport(ctx context.Context, args []string, getenv func(string) string, s
 	if err != nil {
 		return fmt.Errorf("report: %w", err)
 	}
-	pool, err := openDB(ctx, getenv, stderr)
+	pool, closeDB, err := openDB(ctx, getenv, stderr)
 	if err != nil {
 		return err
 	}
-	defer pool.Close()
+	defer closeDB()
 	r, err := reporter.Generate(ctx, pool, *week, now)
 	if err != nil {
 		return err

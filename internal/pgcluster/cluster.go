@@ -80,6 +80,8 @@ type Cluster struct {
 	User string
 	// BinDir holds the PostgreSQL programs the cluster runs with.
 	BinDir string
+	// Started tells that Ensure started the server, which was not running.
+	Started bool
 
 	log          *zap.Logger
 	acct         account
@@ -473,6 +475,7 @@ func (c *Cluster) start(ctx context.Context) error {
 			}
 			c.log.Info("postgresql started", zap.Int("port", port), zap.String("socket", c.Socket),
 				zap.Bool("fast", c.fast), zap.Duration("took", time.Since(began)))
+			c.Started = true
 			return nil
 		}
 		// The server's lines since this attempt are start-up messages,

@@ -11,7 +11,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -58,11 +57,6 @@ type Service struct {
 	cfg  Config
 	pool *pgxpool.Pool
 	log  *zap.Logger
-	// settling is set by CatchUp while a report stored in the last hour
-	// counted complaints still on their way: Run then looks again every
-	// Retry instead of every hour, so that the report is regenerated
-	// soon after they arrive.
-	settling atomic.Bool
 }
 
 var generated = promauto.NewCounterVec(prometheus.CounterOpts{
@@ -120,12 +114,10 @@ func (s *Service) Run(ctx context.Context) error {
 			}
 			now := s.cfg.Now()
 			next := NextRun(now, s.cfg.After)
-			// Wake at least hourly so a suspended host or a changed clock
-			// cannot push the report far past its time.
-			wait = min(next.Sub(now), time.Hour)
-			if s.settling.Load() {
-				wait = min(wait, s.cfg.Retry)
-			}
+			// Look again every Retry: a week's complaints may arrive
+			// after it ended (the demo's replay, a backfill, a backlog),
+			// and its report is stored, or generated again, soon after.
+			wait = min(next.Sub(now), s.cfg.Retry)
 		}
 		select {
 		case <-ctx.Done():
