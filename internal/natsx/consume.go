@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -222,9 +223,7 @@ func (c *Consumer[T]) Run(ctx context.Context) error {
 			batch = append(batch, m)
 		}
 		// Finish the batch in hand even when shutting down.
-		bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.spec.AckWait)
-		c.process(bctx, batch)
-		cancel()
+		c.process(context.WithoutCancel(ctx), batch)
 	}
 }
 
@@ -323,51 +322,42 @@ func (c *Consumer[T]) runFast(ctx context.Context, items []item[T]) ([]outcome, 
 	return out, err
 }
 
-// runIsolated handles the batch in one transaction with a savepoint per
-// message, recording each message's own outcome.
-func (c *Consumer[T]) runIsolated(ctx context.Context, items []item[T]) ([]outcome, error) {
+// runEach handles the messages one at a time, each in a transaction of
+// its own with half of AckWait to finish, recording each one's outcome:
+// a message that fails, or hangs until its time is up, fails alone. It is
+// the path after a failed batch, never the hot one.
+func (c *Consumer[T]) runEach(ctx context.Context, items []item[T]) ([]outcome, error) {
 	out := make([]outcome, len(items))
-	var hooks commitHooks // of the messages whose savepoint committed
-	err := pgx.BeginFunc(ctx, c.pool, func(tx pgx.Tx) error {
-		for i, it := range items {
-			out[i] = outcome{}
-			sp, err := tx.Begin(ctx)
+	for i, it := range items {
+		mctx, cancel := context.WithTimeout(ctx, max(c.spec.AckWait/2, time.Second))
+		hctx, hooks := withCommitHooks(mctx)
+		dup, handled := false, false
+		err := pgx.BeginFunc(mctx, c.pool, func(tx pgx.Tx) error {
+			tag, err := tx.Exec(mctx, `INSERT INTO processed_events (consumer, event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING`, c.spec.Durable, it.ev.ID())
 			if err != nil {
-				return err
-			}
-			tag, err := sp.Exec(ctx, `INSERT INTO processed_events (consumer, event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING`, c.spec.Durable, it.ev.ID())
-			if err != nil {
-				_ = sp.Rollback(ctx)
 				return err
 			}
 			if tag.RowsAffected() == 0 {
-				out[i] = outcome{ok: true, dup: true}
-				if err := sp.Commit(ctx); err != nil {
-					return err
-				}
-				continue
+				dup = true
+				return nil
 			}
-			hctx, h := withCommitHooks(ctx)
-			herr := c.handle(hctx, sp, []T{it.ev}, []Meta{{Subject: it.msg.Subject(), Delivered: it.delivered}})
-			if herr != nil {
-				if err := sp.Rollback(ctx); err != nil {
-					return err
-				}
-				out[i] = outcome{err: herr}
-				continue
+			handled = true
+			return c.handle(hctx, tx, []T{it.ev}, []Meta{{Subject: it.msg.Subject(), Delivered: it.delivered}})
+		})
+		cancel()
+		switch {
+		case err != nil:
+			out[i] = outcome{err: err}
+		case dup:
+			out[i] = outcome{ok: true, dup: true}
+		default:
+			if handled {
+				hooks.run()
 			}
-			if err := sp.Commit(ctx); err != nil {
-				return err
-			}
-			hooks.fns = append(hooks.fns, h.fns...)
 			out[i] = outcome{ok: true}
 		}
-		return nil
-	})
-	if err == nil {
-		hooks.run()
 	}
-	return out, err
+	return out, nil
 }
 
 type item[T Event] struct {
@@ -376,8 +366,29 @@ type item[T Event] struct {
 	delivered uint64
 }
 
+// process handles a batch: in one transaction, bounded by AckWait; if a
+// handler fails or the transaction runs out of time, each message again
+// in a transaction of its own, bounded by half of AckWait, so that one
+// slow or failing message fails alone. While it works, the batch's
+// messages are kept from being redelivered (InProgress).
 func (c *Consumer[T]) process(ctx context.Context, msgs []jetstream.Msg) {
 	start := time.Now()
+	working := make(chan struct{})
+	defer close(working)
+	go func() {
+		tick := time.NewTicker(max(c.spec.AckWait/3, 10*time.Millisecond))
+		defer tick.Stop()
+		for {
+			select {
+			case <-working:
+				return
+			case <-tick.C:
+				for _, m := range msgs {
+					_ = m.InProgress()
+				}
+			}
+		}
+	}()
 	items := make([]item[T], 0, len(msgs))
 	for _, m := range msgs {
 		var delivered uint64 = 1
@@ -386,7 +397,7 @@ func (c *Consumer[T]) process(ctx context.Context, msgs []jetstream.Msg) {
 		}
 		ev, err := c.decode(m.Data())
 		if err != nil {
-			c.deadLetter(ctx, m, delivered, "", err.Error())
+			c.deadLetter(ctx, m, delivered, looseEventID(m), err.Error())
 			continue
 		}
 		items = append(items, item[T]{msg: m, ev: ev, delivered: delivered})
@@ -396,11 +407,15 @@ func (c *Consumer[T]) process(ctx context.Context, msgs []jetstream.Msg) {
 	}
 	batchSize.WithLabelValues(c.spec.Durable).Observe(float64(len(items)))
 
-	out, err := c.runFast(ctx, items)
-	if errors.Is(err, errHandler) {
-		// A handler failed: redo the batch with a savepoint per message
-		// so that one message's failure does not hold back the others.
-		out, err = c.runIsolated(ctx, items)
+	fctx, cancel := context.WithTimeout(ctx, c.spec.AckWait)
+	out, err := c.runFast(fctx, items)
+	timedOut := err != nil && fctx.Err() != nil
+	cancel()
+	if errors.Is(err, errHandler) || timedOut {
+		// A handler failed, or one was too slow for the batch: redo the
+		// batch a message at a time so that one message's failure does
+		// not hold back the others.
+		out, err = c.runEach(ctx, items)
 	}
 	batchSeconds.WithLabelValues(c.spec.Durable).Observe(time.Since(start).Seconds())
 	if err != nil {
@@ -427,6 +442,23 @@ func (c *Consumer[T]) process(ctx context.Context, msgs []jetstream.Msg) {
 			c.retryOrDeadLetter(ctx, it.msg, it.ev.ID(), it.delivered, out[i].err)
 		}
 	}
+}
+
+// looseEventID is the event id of a message that does not decode as its
+// event: its event_id field if it has one, else its Nats-Msg-Id (the relay
+// publishes an event under its id). A dead letter keeps it, so that the
+// sweeper counts the event as dealt with and does not send it again.
+func looseEventID(m jetstream.Msg) string {
+	var v struct {
+		EventID string `json:"event_id"`
+	}
+	if json.Unmarshal(m.Data(), &v) == nil && v.EventID != "" {
+		return v.EventID
+	}
+	if id := m.Headers().Get(jetstream.MsgIDHeader); !strings.HasPrefix(id, "dead-letter-retry:") {
+		return id
+	}
+	return ""
 }
 
 func (c *Consumer[T]) decode(data []byte) (T, error) {
@@ -470,6 +502,10 @@ func (c *Consumer[T]) deadLetter(ctx context.Context, m jetstream.Msg, delivered
 	if md, err := m.Metadata(); err == nil {
 		msgID = md.Stream + ":" + strconv.FormatUint(md.Sequence.Stream, 10)
 	}
+	// The batch's own context may be spent (its deadline is what failed
+	// it): the dead letter is written under a context of its own.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
 	_, err := c.pool.Exec(ctx, `INSERT INTO dead_letters (consumer, subject, event_id, msg_id, deliveries, reason, payload)
 		VALUES ($1, $2, NULLIF($3, ''), $4, $5, $6, $7) ON CONFLICT (consumer, msg_id) DO NOTHING`,
 		c.spec.Durable, m.Subject(), eventID, msgID, int(delivered), reason, m.Data())

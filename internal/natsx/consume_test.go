@@ -134,6 +134,12 @@ func TestConsumeDeadLettersInvalidPayload(t *testing.T) {
 	if n := s.count(t, `SELECT count(*) FROM dead_letters WHERE reason LIKE '%received_at%'`); n != 1 {
 		t.Fatalf("schema dead letter does not name the field: %d", n)
 	}
+	// Each keeps its event's id (its event_id field, else its message id),
+	// so that the sweeper counts the event as dealt with instead of
+	// sending it again every two minutes.
+	if n := s.count(t, `SELECT count(*) FROM dead_letters WHERE (event_id, reason LIKE '%received_at%') IN (('x1', true), ('bad-json', false))`); n != 2 {
+		t.Fatalf("%d of the 2 dead letters keep their event's id", n)
+	}
 	testenv.Eventually(t, 10*time.Second, "dead letters on the DLQ stream", func() bool {
 		st, err := s.n.JS.Stream(context.Background(), "DLQ")
 		if err != nil {
@@ -394,5 +400,47 @@ func TestOnCommitRunsOnlyForCommittedWork(t *testing.T) {
 	}
 	if len(invisible) > 0 {
 		t.Errorf("hooks ran before their effect was committed: %v", invisible)
+	}
+}
+
+// One message whose handler outlasts the batch's deadline (AckWait, a
+// lock wait, a pathological query) fails alone: the others of its batch
+// are handled, and it is dead-lettered at its last delivery instead of
+// being dropped with them by JetStream.
+func TestASlowMessageFailsAlone(t *testing.T) {
+	s := newSetup(t)
+	for _, id := range []string{"ok-1", "ok-2", "slow", "ok-3", "ok-4"} {
+		s.publish(t, id, received(id))
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	c, err := natsx.NewConsumer(ctx, s.n.JS, s.pool, testenv.Log(t), natsx.ConsumerSpec{
+		Stream: "COMPLAINTS", Durable: "test", Filters: []string{"complaint.received"}, MaxDeliver: 3, AckWait: 2 * time.Second,
+	}, func(ctx context.Context, tx pgx.Tx, ev event.ComplaintReceived, m natsx.Meta) error {
+		if ev.EventID == "slow" {
+			<-ctx.Done() // e.g. a lock wait or a pathological query on this one input
+			return ctx.Err()
+		}
+		return record(ctx, tx, ev, m)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { _ = c.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	testenv.Eventually(t, 60*time.Second, "JetStream done with the messages", func() bool {
+		ci, err := s.n.JS.Consumer(context.Background(), "COMPLAINTS", "test")
+		if err != nil {
+			return false
+		}
+		info, err := ci.Info(context.Background())
+		time.Sleep(time.Second)
+		return err == nil && info.NumAckPending == 0 && info.NumPending == 0
+	})
+	time.Sleep(time.Second)
+	slow, others, ok := s.count(t, `SELECT count(*) FROM dead_letters WHERE event_id = 'slow'`),
+		s.count(t, `SELECT count(*) FROM dead_letters WHERE event_id IS DISTINCT FROM 'slow'`), s.count(t, `SELECT count(*) FROM effects`)
+	if slow != 1 || others != 0 || ok != 4 {
+		t.Fatalf("the slow message dead-lettered %d times, %d other dead letters, %d of 4 others handled; want 1, 0, 4", slow, others, ok)
 	}
 }
