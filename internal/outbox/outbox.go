@@ -314,7 +314,8 @@ func (r *Relay) RelayOnce(ctx context.Context) (int, error) {
 		pending.Set(float64(len(batch)))
 		var acked []int64
 		var firstErr error
-		stuck := "" // the xid of the first row JetStream did not take
+		var refused string // the first event the client would not send at all
+		stuck := ""        // the xid of the first row JetStream did not take
 		if len(batch) > 0 {
 			futures := make([]jetstream.PubAckFuture, len(batch))
 			for i, x := range batch {
@@ -323,12 +324,25 @@ func (r *Relay) RelayOnce(ctx context.Context) (int, error) {
 				m.Header.Set(jetstream.MsgIDHeader, x.id)
 				f, err := r.JS.PublishMsgAsync(m)
 				if err != nil {
-					return fmt.Errorf("publish %s: %w", x.sub, err)
+					// Refused before it left (too large, disconnected):
+					// like a refusal by JetStream, it stays unsent and
+					// holds the cursor, and the rest of the batch goes.
+					if firstErr == nil {
+						firstErr = fmt.Errorf("publish %s: %w", x.sub, err)
+						refused = x.id
+					}
+					continue
 				}
 				futures[i] = f
 			}
 			timeout := time.After(10 * time.Second)
 			for i, f := range futures {
+				if f == nil {
+					if stuck == "" {
+						stuck = batch[i].xid
+					}
+					continue
+				}
 				select {
 				case <-f.Ok():
 					acked = append(acked, batch[i].seq)
@@ -377,6 +391,10 @@ func (r *Relay) RelayOnce(ctx context.Context) (int, error) {
 		}
 		if firstErr != nil && len(acked) == 0 {
 			return firstErr
+		}
+		if firstErr != nil && r.Log != nil {
+			r.Log.Warn("outbox: events left unsent", zap.Int("published", len(acked)), zap.Int("read", len(batch)),
+				zap.String("first_refused", refused), zap.Error(firstErr))
 		}
 		if stuck == "" && len(batch) < r.Batch {
 			saw = &now

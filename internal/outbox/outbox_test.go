@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -596,5 +597,37 @@ func TestSweeperChecksAllConsumersInOneRead(t *testing.T) {
 	var times int
 	if err := pool.QueryRow(ctx, `SELECT republished FROM outbox WHERE event_id = 'both-lost'`).Scan(&times); err != nil || times != 1 {
 		t.Errorf("both-lost was published again %d times (%v), want once", times, err)
+	}
+}
+
+// One event NATS refuses to send at all (over the server's 1 MiB maximum
+// payload) stays unsent and is reported; the events before and after it,
+// in its transaction and in later ones, are published and marked sent.
+func TestAnUnpublishableEventDoesNotStopTheRelay(t *testing.T) {
+	t.Parallel()
+	pool := testenv.DB(t)
+	n := testenv.StartNATS(t)
+	ctx := context.Background()
+	big := strings.Repeat("x", 1<<20+100)
+	if err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		if err := outbox.Add(ctx, tx, "complaint.received", "before", map[string]string{"event_id": "before"}); err != nil {
+			return err
+		}
+		return outbox.Add(ctx, tx, "complaint.received", "huge", map[string]string{"event_id": "huge", "d": big})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	addEvents(t, pool, 3, "after")
+	r := &outbox.Relay{Pool: pool, JS: n.JS, Log: testenv.Log(t)}
+	for range 3 {
+		_, _ = r.RelayOnce(ctx)
+	}
+	rows, err := pool.Query(ctx, `SELECT event_id FROM outbox WHERE sent_at IS NULL ORDER BY seq`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	unsent, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil || len(unsent) != 1 || unsent[0] != "huge" {
+		t.Fatalf("unsent after 3 passes: %v (%v), want only the event NATS refuses", unsent, err)
 	}
 }
