@@ -207,8 +207,15 @@ func (c *Consumer[T]) Run(ctx context.Context) error {
 		batch = batch[:0]
 		msg, err := it.Next()
 		if err != nil {
-			if errors.Is(err, jetstream.ErrMsgIteratorClosed) || ctx.Err() != nil {
+			if ctx.Err() != nil {
 				return nil
+			}
+			// Closed, or its consumer gone, while the process runs (the
+			// durable deleted on the server): stop, loudly, so that the
+			// process stops and its restart declares the consumer again,
+			// rather than run on consuming nothing.
+			if errors.Is(err, jetstream.ErrMsgIteratorClosed) || errors.Is(err, jetstream.ErrConsumerDeleted) || errors.Is(err, jetstream.ErrConsumerNotFound) {
+				return fmt.Errorf("consume %s: %w", c.spec.Durable, err)
 			}
 			c.log.Warn("next message", zap.Error(err))
 			continue

@@ -444,3 +444,34 @@ func TestASlowMessageFailsAlone(t *testing.T) {
 		t.Fatalf("the slow message dead-lettered %d times, %d other dead letters, %d of 4 others handled; want 1, 0, 4", slow, others, ok)
 	}
 }
+
+// A consumer whose durable is deleted on the server stops with an error,
+// which stops its process (and its restart declares the consumer again),
+// instead of running on consuming nothing.
+func TestAConsumerWhoseDurableIsDeletedStops(t *testing.T) {
+	t.Parallel()
+	s := newSetup(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	c, err := natsx.NewConsumer(ctx, s.n.JS, s.pool, testenv.Log(t), natsx.ConsumerSpec{
+		Stream: "COMPLAINTS", Durable: "test", Filters: []string{"complaint.received"}, AckWait: 5 * time.Second,
+	}, record)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ret := make(chan error, 1)
+	go func() { ret <- c.Run(ctx) }()
+	s.publish(t, "a", received("a"))
+	testenv.Eventually(t, 10*time.Second, "first event", func() bool { return s.count(t, `SELECT count(*) FROM effects`) == 1 })
+	if err := s.n.JS.DeleteConsumer(ctx, "COMPLAINTS", "test"); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-ret:
+		if err == nil {
+			t.Error("Run returned nil with its context alive")
+		}
+	case <-time.After(20 * time.Second):
+		t.Error("Run goes on with its durable deleted")
+	}
+}
