@@ -16,6 +16,7 @@ const usage = `nuisance — Xiamen nuisance complaint handling
 Usage:
   nuisance up [--demo]                 run every service in one process
   nuisance replay [--url URL] FILE     post an NDJSON file of hotline work orders, signed
+  nuisance status [--url URL] TICKET   where a work order is, as the hotline's signed lookup answers
   nuisance simulate [flags]            write a realistic NDJSON feed of complaints
   nuisance report [--week 2024-W11] [--format html|csv|json|geojson] [-o FILE]   the weekly hotspot report
   nuisance officers add|list|disable|rotate   officers' tokens (see nuisance officers help)
@@ -47,6 +48,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return runUp(ctx, args[1:], getenv, stdout, stderr)
 	case "replay":
 		return runReplay(ctx, args[1:], getenv, stdout, stderr)
+	case "status":
+		return runStatus(ctx, args[1:], getenv, stdout, stderr)
 	case "simulate":
 		return runSimulate(ctx, args[1:], getenv, stdout, stderr)
 	case "report":

@@ -177,6 +177,20 @@ func TestPipelineCarriesComplaintsToAssignedCases(t *testing.T) {
 	if rcv.bad != 0 {
 		t.Fatalf("%d callbacks with a bad signature", rcv.bad)
 	}
+	// nuisance status asks as the hotline does, signed.
+	var ticket, caseID string
+	if err := pool.QueryRow(context.Background(), `SELECT m.ticket_id, cc.case_id FROM case_complaints cc JOIN complaints m ON m.id = cc.complaint_id LIMIT 1`).Scan(&ticket, &caseID); err != nil {
+		t.Fatal(err)
+	}
+	statusEnv := map[string]string{"HOTLINE_SECRET": e2eSecret, "NUISANCE_HTTP_ADDR": addr, "NUISANCE_DATA_DIR": dataDir}
+	var sout, serr bytes.Buffer
+	if err := run(context.Background(), []string{"status", ticket}, func(k string) string { return statusEnv[k] }, &sout, &serr); err != nil ||
+		!strings.Contains(sout.String(), `"status": "assigned"`) || !strings.Contains(sout.String(), caseID) {
+		t.Errorf("nuisance status %s: %v %s %s", ticket, err, sout.String(), serr.String())
+	}
+	if err := run(context.Background(), []string{"status", "no-such-ticket"}, func(k string) string { return statusEnv[k] }, &sout, &serr); err == nil || !strings.Contains(err.Error(), "404") {
+		t.Errorf("nuisance status of an unknown ticket: %v", err)
+	}
 	if n := count(`SELECT count(*) FROM dead_letters`); n != 0 {
 		t.Fatalf("%d dead letters for valid input", n)
 	}
