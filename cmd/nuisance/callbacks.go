@@ -20,6 +20,15 @@ func runCallbacks(ctx context.Context, args []string, getenv func(string) string
 		fmt.Fprint(stderr, callbacksUsage)
 		return fmt.Errorf("callbacks: no subcommand")
 	}
+	switch args[0] {
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, callbacksUsage)
+		return nil
+	case "pending", "dead", "retry":
+	default:
+		fmt.Fprint(stderr, callbacksUsage)
+		return fmt.Errorf("callbacks: unknown subcommand %q", args[0])
+	}
 	fs := flag.NewFlagSet("callbacks "+args[0], flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	limit := fs.Int("n", 50, "how many to list")

@@ -16,6 +16,10 @@ nuisance deadletters retry [-consumer C] [ID ...]       send them again once the
 `
 
 func runDeadLetters(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && (args[0] == "help" || args[0] == "-h" || args[0] == "--help") {
+		fmt.Fprint(stdout, deadLettersUsage)
+		return nil
+	}
 	if len(args) == 0 || (args[0] != "list" && args[0] != "retry") {
 		fmt.Fprint(stderr, deadLettersUsage)
 		if len(args) == 0 {

@@ -110,3 +110,20 @@ func TestCommandsNeverCreateADatabase(t *testing.T) {
 		t.Errorf("the command created %s/pg (%v)", dir, statErr)
 	}
 }
+
+// Each command's help is printed on standard output and is no error, with
+// no database needed.
+func TestSubcommandHelp(t *testing.T) {
+	t.Parallel()
+	getenv := func(k string) string { return map[string]string{"NUISANCE_DATA_DIR": t.TempDir()}[k] }
+	for _, args := range [][]string{{"help"}, {"officers", "help"}, {"callbacks", "help"}, {"deadletters", "help"}} {
+		var out, errOut bytes.Buffer
+		if err := run(context.Background(), args, getenv, &out, &errOut); err != nil || out.Len() == 0 {
+			t.Errorf("%v: %v, %d bytes of help", args, err, out.Len())
+		}
+	}
+	var out, errOut bytes.Buffer
+	if err := run(context.Background(), []string{"callbacks", "resend"}, getenv, &out, &errOut); err == nil || !strings.Contains(err.Error(), "unknown subcommand") {
+		t.Errorf("callbacks resend: %v", err)
+	}
+}

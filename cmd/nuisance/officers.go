@@ -27,6 +27,10 @@ func runOfficers(ctx context.Context, args []string, getenv func(string) string,
 		return fmt.Errorf("officers: no subcommand")
 	}
 	sub := args[0]
+	if sub == "help" || sub == "-h" || sub == "--help" {
+		fmt.Fprint(stdout, officersUsage)
+		return nil
+	}
 	fs := flag.NewFlagSet("officers "+sub, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var n auth.NewOfficer
