@@ -170,7 +170,14 @@ func (s *Service) place(w *caseflow.Writes, f *finding, p placement, ticket stri
 		}
 		c.Case, outcome = n, "reopened"
 	}
-	n, err := w.Merge(c.Case, actor, p.ev.ComplaintID, p.hotspot, ticket, p.dec.Priority, p.dec.SignDue, p.dec.ResolveDue, at)
+	// A resolve deadline a supervisor extended (延期) stands: a repeat
+	// complaint about the nuisance being worked on does not take the
+	// extension back (and escalate the team on the old timetable).
+	resolveDue := p.dec.ResolveDue
+	if c.extended {
+		resolveDue = time.Time{}
+	}
+	n, err := w.Merge(c.Case, actor, p.ev.ComplaintID, p.hotspot, ticket, p.dec.Priority, p.dec.SignDue, resolveDue, at)
 	if err != nil {
 		return "", err
 	}
@@ -260,6 +267,8 @@ type candidate struct {
 	// parked: every team the rules name returned the case, and its
 	// complaints wait on the triage list for a supervisor.
 	parked bool
+	// extended: its resolve deadline is one a supervisor granted (延期).
+	extended bool
 }
 
 // of reports whether the case is one of hotspot h: opened for it, or for
@@ -453,7 +462,7 @@ func find(ctx context.Context, tx pgx.Tx, placed []placement, unroutable []unrou
 		}
 		for rows.Next() {
 			c := &candidate{}
-			if c.Case, err = caseflow.Scan(withLists{rows, &c.tickets, &c.returned, &c.mergedInto, &c.parked}); err != nil {
+			if c.Case, err = caseflow.Scan(withLists{rows, &c.tickets, &c.returned, &c.mergedInto, &c.parked, &c.extended}); err != nil {
 				rows.Close()
 				return nil, fmt.Errorf("find the cases of %d places: %w", len(placed), err)
 			}
@@ -477,11 +486,11 @@ type withLists struct {
 	rows              pgx.Rows
 	tickets, returned *[]string
 	mergedInto        *string
-	parked            *bool
+	parked, extended  *bool
 }
 
 func (w withLists) Scan(dest ...any) error {
-	return w.rows.Scan(append(dest, w.tickets, w.returned, w.mergedInto, w.parked)...)
+	return w.rows.Scan(append(dest, w.tickets, w.returned, w.mergedInto, w.parked, w.extended)...)
 }
 
 // lockSQL takes the advisory locks of a batch's keys in the order of
@@ -521,7 +530,8 @@ const candidatesSQL = `WITH ev AS (
 		array(SELECT DISTINCT a.team FROM assignments a WHERE a.case_id = c.id AND a.status = 'returned'),
 		COALESCE((SELECT h.merged_into FROM hotspots h WHERE h.id = c.hotspot_id), ''),
 		c.status = 'returned' AND EXISTS (SELECT 1 FROM case_complaints cc JOIN triage t ON t.complaint_id = cc.complaint_id
-			WHERE cc.case_id = c.id AND t.kind = 'unrouted' AND t.resolved_at IS NULL)
+			WHERE cc.case_id = c.id AND t.kind = 'unrouted' AND t.resolved_at IS NULL),
+		c.resolve_due IS NOT NULL AND EXISTS (SELECT 1 FROM case_audit a WHERE a.case_id = c.id AND a.action = 'extend' AND a.due_after = c.resolve_due)
 	FROM cases c WHERE c.id IN (SELECT id FROM cand)
 	ORDER BY c.id
 	FOR UPDATE OF c`

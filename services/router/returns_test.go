@@ -207,3 +207,38 @@ func TestSocialLifeNoiseGoesByItsDetail(t *testing.T) {
 		}
 	}
 }
+
+// A supervisor extends (延期) the case's resolve deadline; a repeat
+// complaint about the same site two days later joins the case and leaves
+// the extension standing, instead of taking it back and escalating the
+// team on the old timetable.
+func TestARepeatComplaintLeavesAnExtensionStanding(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	at := time.Date(2024, 3, 5, 10, 0, 0, 0, shanghai)
+	ev := e.complaint(t, "EX1", at, 0, 0)
+	if err := e.handle(t, ev); err != nil {
+		t.Fatal(err)
+	}
+	c := e.caseOf(t, ev.ComplaintID)
+	sup := caseflow.Actor{ID: "officer:sup", District: "siming", Role: caseflow.RoleSupervisor}
+	extendTo := time.Date(2024, 3, 29, 23, 59, 59, 0, shanghai)
+	xctx := caseflow.WithClock(e.ctx, func() time.Time { return at.Add(2 * time.Hour) })
+	if err := pgx.BeginFunc(xctx, e.pool, func(tx pgx.Tx) error {
+		_, err := caseflow.Extend(xctx, tx, c.ID, sup, extendTo, "site must stop piling in stages")
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	repeat := e.complaint(t, "EX2", at.Add(48*time.Hour), 10, 0)
+	if err := e.handle(t, repeat); err != nil {
+		t.Fatal(err)
+	}
+	got := e.caseOf(t, repeat.ComplaintID)
+	if got.ID != c.ID {
+		t.Fatalf("repeat in another case")
+	}
+	if !got.ResolveDue.Equal(extendTo) {
+		t.Errorf("extended resolve deadline %s became %s after a repeat complaint", extendTo, got.ResolveDue.In(shanghai))
+	}
+}
