@@ -335,10 +335,12 @@ func (c *Consumer[T]) runFast(ctx context.Context, items []item[T]) ([]outcome, 
 // the path after a failed batch, never the hot one.
 func (c *Consumer[T]) runEach(ctx context.Context, items []item[T]) ([]outcome, error) {
 	out := make([]outcome, len(items))
+	timeouts := 0 // messages in a row that ran out of time
 	for i, it := range items {
 		mctx, cancel := context.WithTimeout(ctx, max(c.spec.AckWait/2, time.Second))
 		hctx, hooks := withCommitHooks(mctx)
 		dup, handled := false, false
+		var herr error
 		err := pgx.BeginFunc(mctx, c.pool, func(tx pgx.Tx) error {
 			tag, err := tx.Exec(mctx, `INSERT INTO processed_events (consumer, event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING`, c.spec.Durable, it.ev.ID())
 			if err != nil {
@@ -349,10 +351,26 @@ func (c *Consumer[T]) runEach(ctx context.Context, items []item[T]) ([]outcome, 
 				return nil
 			}
 			handled = true
-			return c.handle(hctx, tx, []T{it.ev}, []Meta{{Subject: it.msg.Subject(), Delivered: it.delivered}})
+			herr = c.handle(hctx, tx, []T{it.ev}, []Meta{{Subject: it.msg.Subject(), Delivered: it.delivered}})
+			return herr
 		})
+		timedOut := mctx.Err() != nil
 		cancel()
+		if timedOut {
+			timeouts++
+		} else {
+			timeouts = 0
+		}
 		switch {
+		case err != nil && (herr == nil || timeouts > 1):
+			// Not the message's own failure (or two in a row out of
+			// time): the database is unreachable or stalled, and the rest
+			// of the batch would only wait for it one by one. It all
+			// comes back.
+			for j := i; j < len(items); j++ {
+				out[j] = outcome{err: err}
+			}
+			return out, nil
 		case err != nil:
 			out[i] = outcome{err: err}
 		case dup:
