@@ -184,7 +184,7 @@ func (a account) checkTraversable(dir string) error {
 			return fmt.Errorf("stat %s: no ownership information", p)
 		}
 		if !a.canSearch(fi.Mode(), st.Uid, st.Gid) {
-			return fmt.Errorf("PostgreSQL runs as user %s, who cannot enter %s (mode %v): run `chmod o+x %s` or choose a data directory elsewhere (e.g. under /tmp or /var/lib)",
+			return fmt.Errorf("PostgreSQL runs as user %s, who cannot enter %s (mode %v): run `chmod o+x %s` or choose a data directory it can reach (e.g. under /var/lib)",
 				a.name, p, fi.Mode().Perm(), p)
 		}
 		if p == filepath.Dir(p) {
