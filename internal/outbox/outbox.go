@@ -109,6 +109,10 @@ var (
 		Name: "nuisance_outbox_pending",
 		Help: "Outbox events not yet published, as last seen by this relay.",
 	})
+	refused = promauto.NewCounter(prometheus.CounterOpts{
+		Name: "nuisance_outbox_refused_total",
+		Help: "Publishes of outbox events the NATS client or JetStream refused or left unacknowledged; each is tried again.",
+	})
 )
 
 // Relay publishes unsent outbox rows. Several relays may run at once:
@@ -314,8 +318,8 @@ func (r *Relay) RelayOnce(ctx context.Context) (int, error) {
 		pending.Set(float64(len(batch)))
 		var acked []int64
 		var firstErr error
-		var refused string // the first event the client would not send at all
-		stuck := ""        // the xid of the first row JetStream did not take
+		var firstRefused string // the first event the client would not send at all
+		stuck := ""             // the xid of the first row JetStream did not take
 		if len(batch) > 0 {
 			futures := make([]jetstream.PubAckFuture, len(batch))
 			for i, x := range batch {
@@ -324,12 +328,13 @@ func (r *Relay) RelayOnce(ctx context.Context) (int, error) {
 				m.Header.Set(jetstream.MsgIDHeader, x.id)
 				f, err := r.JS.PublishMsgAsync(m)
 				if err != nil {
+					refused.Inc()
 					// Refused before it left (too large, disconnected):
 					// like a refusal by JetStream, it stays unsent and
 					// holds the cursor, and the rest of the batch goes.
 					if firstErr == nil {
 						firstErr = fmt.Errorf("publish %s: %w", x.sub, err)
-						refused = x.id
+						firstRefused = x.id
 					}
 					continue
 				}
@@ -358,6 +363,7 @@ func (r *Relay) RelayOnce(ctx context.Context) (int, error) {
 				case <-ctx.Done():
 					return ctx.Err()
 				}
+				refused.Inc()
 				if stuck == "" {
 					stuck = batch[i].xid
 				}
@@ -394,7 +400,7 @@ func (r *Relay) RelayOnce(ctx context.Context) (int, error) {
 		}
 		if firstErr != nil && r.Log != nil {
 			r.Log.Warn("outbox: events left unsent", zap.Int("published", len(acked)), zap.Int("read", len(batch)),
-				zap.String("first_refused", refused), zap.Error(firstErr))
+				zap.String("first_refused", firstRefused), zap.Error(firstErr))
 		}
 		if stuck == "" && len(batch) < r.Batch {
 			saw = &now

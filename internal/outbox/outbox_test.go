@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/xiamen-eeb/nuisance/internal/outbox"
 	"github.com/xiamen-eeb/nuisance/internal/testenv"
@@ -619,8 +620,12 @@ func TestAnUnpublishableEventDoesNotStopTheRelay(t *testing.T) {
 	}
 	addEvents(t, pool, 3, "after")
 	r := &outbox.Relay{Pool: pool, JS: n.JS, Log: testenv.Log(t)}
+	before := refusedTotal(t)
 	for range 3 {
 		_, _ = r.RelayOnce(ctx)
+	}
+	if got := refusedTotal(t) - before; got < 3 {
+		t.Errorf("nuisance_outbox_refused_total rose by %v over 3 passes, want at least 3", got)
 	}
 	rows, err := pool.Query(ctx, `SELECT event_id FROM outbox WHERE sent_at IS NULL ORDER BY seq`)
 	if err != nil {
@@ -630,4 +635,21 @@ func TestAnUnpublishableEventDoesNotStopTheRelay(t *testing.T) {
 	if err != nil || len(unsent) != 1 || unsent[0] != "huge" {
 		t.Fatalf("unsent after 3 passes: %v (%v), want only the event NATS refuses", unsent, err)
 	}
+}
+
+// refusedTotal reads nuisance_outbox_refused_total from the default
+// registry.
+func refusedTotal(t *testing.T) float64 {
+	t.Helper()
+	mfs, err := prometheus.DefaultGatherer.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == "nuisance_outbox_refused_total" {
+			return mf.GetMetric()[0].GetCounter().GetValue()
+		}
+	}
+	t.Fatal("no nuisance_outbox_refused_total")
+	return 0
 }
