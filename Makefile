@@ -17,8 +17,11 @@ test-deps:
 build:
 	$(GO) build -o bin/ ./cmd/...
 
+# Built, then run (not `go run`, which turns Ctrl-C's clean stop into an
+# error exit).
 run: deps
-	$(GO) run ./cmd/nuisance up --demo
+	$(GO) build -o bin/nuisance ./cmd/nuisance
+	./bin/nuisance up --demo
 
 vet:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
