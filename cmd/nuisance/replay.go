@@ -27,18 +27,7 @@ func runReplay(ctx context.Context, args []string, getenv func(string) string, s
 	if fs.NArg() != 1 {
 		return fmt.Errorf("replay: give one NDJSON file (or - for standard input)")
 	}
-	cfg, err := config.FromEnv(getenv)
-	if err != nil {
-		return err
-	}
-	if err := cfg.LoadSecret(); err != nil {
-		return err
-	}
-	base := *url
-	if base == "" {
-		base = "http://" + cfg.HTTPAddr
-	}
-	client, err := hotline.New(base, cfg.HotlineSecret)
+	client, err := hotlineClient(getenv, *url)
 	if err != nil {
 		return err
 	}
@@ -71,4 +60,21 @@ func runReplay(ctx context.Context, args []string, getenv func(string) string, s
 		return fmt.Errorf("replay: %d work orders got no answer (safe to re-run)", sum.Failed)
 	}
 	return nil
+}
+
+// hotlineClient signs as the hotline does, with the secret `nuisance up`
+// uses (HOTLINE_SECRET, or the one it generated in the data directory),
+// for the intake at url or else at NUISANCE_HTTP_ADDR.
+func hotlineClient(getenv func(string) string, url string) (*hotline.Client, error) {
+	cfg, err := config.FromEnv(getenv)
+	if err != nil {
+		return nil, err
+	}
+	if err := cfg.LoadSecret(); err != nil {
+		return nil, err
+	}
+	if url == "" {
+		url = "http://" + cfg.HTTPAddr
+	}
+	return hotline.New(url, cfg.HotlineSecret)
 }

@@ -9,9 +9,6 @@ import (
 	"io"
 	"strconv"
 	"time"
-
-	"github.com/xiamen-eeb/nuisance/internal/config"
-	"github.com/xiamen-eeb/nuisance/internal/hotline"
 )
 
 // runStatus asks the intake, as the hotline does, where a work order is:
@@ -26,18 +23,7 @@ func runStatus(ctx context.Context, args []string, getenv func(string) string, s
 	if fs.NArg() != 1 {
 		return fmt.Errorf("status: give one ticket id")
 	}
-	cfg, err := config.FromEnv(getenv)
-	if err != nil {
-		return err
-	}
-	if err := cfg.LoadSecret(); err != nil {
-		return err
-	}
-	base := *url
-	if base == "" {
-		base = "http://" + cfg.HTTPAddr
-	}
-	client, err := hotline.New(base, cfg.HotlineSecret)
+	client, err := hotlineClient(getenv, *url)
 	if err != nil {
 		return err
 	}

@@ -148,11 +148,10 @@ const claimLock = "callbacks: claimed as stored"
 // keeps its check a probe of callbacks_ticket_order for each row: on a
 // table grown since its statistics, the planner would otherwise hash
 // every undelivered callback for each batch (twice).
-const insertCallbacks = `WITH r AS (
+var insertCallbacks = `WITH r AS (
 		SELECT r.*, row_number() OVER (ORDER BY r.at, r.id) AS nth,
 			row_number() OVER (PARTITION BY r.ticket ORDER BY r.at, r.id) AS nth_of_ticket,
-			(SELECT o.id FROM callbacks o WHERE o.ticket_id = r.ticket AND o.attempts > 0 AND (o.at, o.id) > (r.at, r.id)
-				ORDER BY o.at DESC, o.id DESC LIMIT 1) AS superseded_by
+			(` + supersedingSQL("r.ticket", "r.at", "r.id") + `) AS superseded_by
 		FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::timestamptz[], $9::bool[])
 			AS r(id, event_id, ticket, case_id, status, team, note, at, only_new)
 		WHERE NOT r.only_new OR NOT EXISTS (SELECT 1 FROM callbacks c WHERE c.case_id = r.case_id AND c.ticket_id = r.ticket)
@@ -170,6 +169,14 @@ const insertCallbacks = `WITH r AS (
 		RETURNING id, ticket_id, case_id, status, team, note, at, attempts, retry_since
 	)
 	SELECT * FROM stored WHERE attempts = 1`
+
+// supersedingSQL selects the id of the latest callback of the work order
+// ticket, later than (at, id), that the hotline may have heard (it was
+// attempted): a callback it supersedes is never sent after it.
+func supersedingSQL(ticket, at, id string) string {
+	return `SELECT o.id FROM callbacks o WHERE o.ticket_id = ` + ticket + ` AND o.attempts > 0 AND (o.at, o.id) > (` + at + `, ` + id + `)
+		ORDER BY o.at DESC, o.id DESC LIMIT 1`
+}
 
 // newCallbacks are the columns of the callbacks to store, one element per
 // callback.

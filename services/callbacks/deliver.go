@@ -227,9 +227,7 @@ func truncate(s string, n int) string {
 func RetryDead(ctx context.Context, pool *pgxpool.Pool, ids []string) (revived, superseded int64, err error) {
 	err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `UPDATE callbacks c SET superseded_by = l.id
-			FROM callbacks x CROSS JOIN LATERAL (
-				SELECT o.id FROM callbacks o WHERE o.ticket_id = x.ticket_id AND o.attempts > 0 AND (o.at, o.id) > (x.at, x.id)
-				ORDER BY o.at DESC, o.id DESC LIMIT 1) l
+			FROM callbacks x CROSS JOIN LATERAL (`+supersedingSQL("x.ticket_id", "x.at", "x.id")+`) l
 			WHERE c.id = x.id AND x.dead_at IS NOT NULL AND x.delivered_at IS NULL AND x.superseded_by IS NULL
 			  AND (COALESCE(cardinality($1::text[]), 0) = 0 OR x.id = ANY($1))`, ids)
 		if err != nil {

@@ -92,11 +92,11 @@ func (s *Service) HandleComplaintsClustered(ctx context.Context, tx pgx.Tx, evs 
 			continue // a replay, or a second copy in the batch: the complaint is in its case already
 		}
 		found.complaints[p.ev.ComplaintID] = complaintRow{stored: true, held: true, ticket: m.ticket}
-		outcome, err := s.place(&w, found, p, m.ticket, at)
+		outcome, c, err := s.place(&w, found, p, m.ticket, at)
 		if err != nil {
 			return fmt.Errorf("route complaint %s: %w", p.ev.ComplaintID, err)
 		}
-		if c := found.best(p); outcome == "merged" && c != nil && c.parked {
+		if outcome == "merged" && c.parked {
 			// Its case waits for a supervisor: so does the complaint, on
 			// the triage list beside the case's others.
 			outcome = "parked"
@@ -134,8 +134,8 @@ func (s *Service) HandleComplaintsClustered(ctx context.Context, tx pgx.Tx, evs 
 
 // place puts one complaint into the case of its place among the batch's
 // candidates, reopening it if it was resolved, or opens a case for it,
-// and reports which.
-func (s *Service) place(w *caseflow.Writes, f *finding, p placement, ticket string, at time.Time) (string, error) {
+// and reports which, with the case.
+func (s *Service) place(w *caseflow.Writes, f *finding, p placement, ticket string, at time.Time) (string, *candidate, error) {
 	c := f.best(p)
 	if c == nil {
 		n, err := w.OpenAssigned(actor, caseflow.NewCase{
@@ -153,10 +153,11 @@ func (s *Service) place(w *caseflow.Writes, f *finding, p placement, ticket stri
 			OpenedAt:    p.ev.ReceivedAt,
 		}, assignment(p.dec, "rule "+p.dec.Rule), []string{ticket}, at)
 		if err != nil {
-			return "", err
+			return "", nil, err
 		}
-		f.cases = append(f.cases, &candidate{Case: n, tickets: []string{ticket}})
-		return "opened", nil
+		opened := &candidate{Case: n, tickets: []string{ticket}}
+		f.cases = append(f.cases, opened)
+		return "opened", opened, nil
 	}
 	outcome := "merged"
 	// A complaint made after the case was resolved is the nuisance back:
@@ -166,7 +167,7 @@ func (s *Service) place(w *caseflow.Writes, f *finding, p placement, ticket stri
 	if c.Status == caseflow.StatusResolved && c.ResolvedAt != nil && p.ev.ReceivedAt.After(*c.ResolvedAt) {
 		n, err := w.Reopen(c.Case, actor, p.dec.SignDue, p.dec.ResolveDue, "complaint "+p.ev.ComplaintID+" at the same place", c.tickets, at)
 		if err != nil {
-			return "", err
+			return "", nil, err
 		}
 		c.Case, outcome = n, "reopened"
 	}
@@ -179,10 +180,10 @@ func (s *Service) place(w *caseflow.Writes, f *finding, p placement, ticket stri
 	}
 	n, err := w.Merge(c.Case, actor, p.ev.ComplaintID, p.hotspot, ticket, p.dec.Priority, p.dec.SignDue, resolveDue, at)
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	c.Case = n
-	return outcome, nil
+	return outcome, c, nil
 }
 
 // unroutableComplaint is a complaint the routing rules refused, with
