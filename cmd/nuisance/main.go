@@ -22,10 +22,12 @@ Usage:
   nuisance officers add|list|disable|rotate   officers' tokens (see nuisance officers help)
   nuisance callbacks pending|dead|retry  hotline callbacks waiting, given up, or sent again
   nuisance deadletters list|retry      events a stage gave up on, and sending them again
+  nuisance calendar [FILE]             the holidays deadlines follow, with an added year's file checked
   nuisance help                        this text
 
 Configuration (environment): NATS_URL, DATABASE_URL, NUISANCE_HTTP_ADDR,
-HOTLINE_SECRET, HOTLINE_CALLBACK_URL, NUISANCE_DATA_DIR, LOG_LEVEL.
+HOTLINE_SECRET, HOTLINE_CALLBACK_URL, NUISANCE_DATA_DIR, NUISANCE_CALENDAR,
+LOG_LEVEL.
 `
 
 func main() {
@@ -60,6 +62,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return runCallbacks(ctx, args[1:], getenv, stdout, stderr)
 	case "deadletters":
 		return runDeadLetters(ctx, args[1:], getenv, stdout, stderr)
+	case "calendar":
+		return runCalendar(ctx, args[1:], getenv, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

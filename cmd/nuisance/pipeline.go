@@ -35,7 +35,9 @@ func pipeline(_ context.Context, sys *app.System) ([]app.Part, error) {
 	if err != nil {
 		return nil, err
 	}
-	rt, err := router.New(router.DefaultConfig(), sys.Pool, sys.JS, log.Named("router"))
+	rcfg := router.DefaultConfig()
+	rcfg.CalendarFile = sys.Cfg.Calendar
+	rt, err := router.New(rcfg, sys.Pool, sys.JS, log.Named("router"))
 	if err != nil {
 		return nil, err
 	}

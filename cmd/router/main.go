@@ -27,6 +27,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return err
 	}
 	return app.Main(ctx, "router", getenv, stdout, func(sys *app.System) ([]app.Part, error) {
+		cfg.CalendarFile = sys.Cfg.Calendar
 		svc, err := router.New(cfg, sys.Pool, sys.JS, sys.Log.Named("router"))
 		if err != nil {
 			return nil, err

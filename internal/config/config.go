@@ -34,6 +34,10 @@ type Config struct {
 	// DebugAddr, when set, serves Go's profiler (/debug/pprof/) on its own
 	// listener, apart from the public API: for an operator on the host.
 	DebugAddr string
+	// Calendar is a calendar.json whose years are added to the built-in
+	// working-day calendar (next year's holidays, before a new build
+	// carries them); empty: the built-in calendar alone.
+	Calendar string
 }
 
 // FromEnv builds a Config from getenv with the documented defaults.
@@ -47,6 +51,7 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		DataDir:        or(getenv("NUISANCE_DATA_DIR"), "./var"),
 		LogLevel:       or(getenv("LOG_LEVEL"), "info"),
 		DebugAddr:      getenv("NUISANCE_DEBUG_ADDR"),
+		Calendar:       getenv("NUISANCE_CALENDAR"),
 		StreamReplicas: 1,
 		SweepAfter:     2 * time.Minute,
 	}
@@ -99,6 +104,7 @@ func (c Config) Masked() map[string]any {
 		"stream_replicas": c.StreamReplicas,
 		"sweep_after":     c.SweepAfter.String(),
 		"debug_addr":      or(c.DebugAddr, "off"),
+		"calendar":        or(c.Calendar, "built-in"),
 	}
 }
 

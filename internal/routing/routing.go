@@ -125,6 +125,16 @@ func Load() (*Router, error) {
 	return LoadFS(seeds.FS)
 }
 
+// LoadCalendar builds the router from the embedded seeds on the given
+// working-day calendar (workday.LoadWith reads an operator's additions).
+func LoadCalendar(cal *workday.Calendar) (*Router, error) {
+	cfg, err := ReadConfig(seeds.FS)
+	if err != nil {
+		return nil, err
+	}
+	return New(cfg, cal)
+}
+
 // LoadFS builds the router from the seed files in fsys (teams.json,
 // routing.json, special_places.json, deadlines.json and calendar.json).
 func LoadFS(fsys fs.FS) (*Router, error) {

@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
+	"slices"
 	"time"
 	_ "time/tzdata" // Asia/Shanghai must resolve on hosts without zoneinfo.
 
@@ -121,6 +123,7 @@ type Calendar struct {
 	work      map[day]string // holiday name of each adjusted working day
 	firstYear int
 	lastYear  int
+	years     []Year // as announced, in order
 	// working answers for every day of the covered years, from day base.
 	base    day
 	working []bool
@@ -131,15 +134,75 @@ func Load() (*Calendar, error) {
 	return LoadFS(seeds.FS)
 }
 
-// LoadFS reads calendar.json from fsys; tests and tools pass their own.
-func LoadFS(fsys fs.FS) (*Calendar, error) {
-	b, err := fs.ReadFile(fsys, SeedFile)
+// LoadWith reads the embedded calendar and, when path is not empty, the
+// calendar file at path on top of it: each year the file lists replaces
+// the embedded year of that number or adds to them. This is how an
+// operator adds next year's announcement (usually published in November)
+// without a new build. The result must still be whole years without a gap.
+func LoadWith(path string) (*Calendar, error) {
+	if path == "" {
+		return Load()
+	}
+	base, err := readFile(seeds.FS, SeedFile)
+	if err != nil {
+		return nil, err
+	}
+	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("read calendar: %w", err)
 	}
+	var extra File
+	if err := json.Unmarshal(b, &extra); err != nil {
+		return nil, fmt.Errorf("decode %s: %w", path, err)
+	}
+	if len(extra.Years) == 0 {
+		return nil, fmt.Errorf("%s lists no years", path)
+	}
+	if extra.Timezone != "" && extra.Timezone != base.Timezone {
+		return nil, fmt.Errorf("%s: time zone %q, the calendar's is %q", path, extra.Timezone, base.Timezone)
+	}
+	c, err := New(Merge(base, extra))
+	if err != nil {
+		return nil, fmt.Errorf("%s on top of the built-in calendar: %w", path, err)
+	}
+	return c, nil
+}
+
+// Merge returns base with the years of extra: a year in both is extra's.
+func Merge(base, extra File) File {
+	out := base
+	out.Years = nil
+	replaced := make(map[int]bool, len(extra.Years))
+	for _, y := range extra.Years {
+		replaced[y.Year] = true
+	}
+	for _, y := range base.Years {
+		if !replaced[y.Year] {
+			out.Years = append(out.Years, y)
+		}
+	}
+	out.Years = append(out.Years, extra.Years...)
+	slices.SortStableFunc(out.Years, func(a, b Year) int { return a.Year - b.Year })
+	return out
+}
+
+func readFile(fsys fs.FS, name string) (File, error) {
 	var f File
+	b, err := fs.ReadFile(fsys, name)
+	if err != nil {
+		return f, fmt.Errorf("read calendar: %w", err)
+	}
 	if err := json.Unmarshal(b, &f); err != nil {
-		return nil, fmt.Errorf("decode %s: %w", SeedFile, err)
+		return f, fmt.Errorf("decode %s: %w", name, err)
+	}
+	return f, nil
+}
+
+// LoadFS reads calendar.json from fsys; tests and tools pass their own.
+func LoadFS(fsys fs.FS) (*Calendar, error) {
+	f, err := readFile(fsys, SeedFile)
+	if err != nil {
+		return nil, err
 	}
 	c, err := New(f)
 	if err != nil {
@@ -174,6 +237,11 @@ func New(f File) (*Calendar, error) {
 			return nil, fmt.Errorf("year %d listed twice", y.Year)
 		}
 		seen[y.Year] = true
+		if len(y.Holidays) == 0 {
+			// Every announcement has at least New Year's Day: a year without
+			// holidays is a year not yet filled in, and would claim coverage.
+			return nil, fmt.Errorf("year %d lists no holidays", y.Year)
+		}
 		if c.firstYear == 0 || y.Year < c.firstYear {
 			c.firstYear = y.Year
 		}
@@ -191,6 +259,8 @@ func New(f File) (*Calendar, error) {
 			return nil, fmt.Errorf("year %d missing between %d and %d", y, c.firstYear, c.lastYear)
 		}
 	}
+	c.years = slices.Clone(f.Years)
+	slices.SortStableFunc(c.years, func(a, b Year) int { return a.Year - b.Year })
 	c.base = civil(c.firstYear, time.January, 1)
 	c.working = make([]bool, civil(c.lastYear+1, time.January, 1)-c.base)
 	for i := range c.working {
@@ -264,6 +334,10 @@ func (c *Calendar) Location() *time.Location { return c.loc }
 
 // Years returns the first and last year whose holidays the calendar knows.
 func (c *Calendar) Years() (first, last int) { return c.firstYear, c.lastYear }
+
+// Announcements returns the years the calendar holds, in order, as they
+// were announced: for an operator checking what the deadlines follow.
+func (c *Calendar) Announcements() []Year { return slices.Clone(c.years) }
 
 // Covers reports whether t falls in a year whose announcement the calendar
 // holds; outside it, IsWorkingDay knows weekends only.

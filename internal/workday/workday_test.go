@@ -2,6 +2,7 @@ package workday
 
 import (
 	"math/rand/v2"
+	"os"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -389,9 +390,10 @@ func TestNewRejectsBadAnnouncements(t *testing.T) {
 		{"date in other year", `{"years": [{"year": 2024, "holidays": [{"name": "x", "from": "2025-01-01", "to": "2025-01-01"}]}]}`, "outside year 2024"},
 		{"reversed range", `{"years": [{"year": 2024, "holidays": [{"name": "x", "from": "2024-05-05", "to": "2024-05-01"}]}]}`, "before it starts"},
 		{"too long", `{"years": [{"year": 2024, "holidays": [{"name": "x", "from": "2024-05-01", "to": "2024-05-30"}]}]}`, "longer than ten days"},
-		{"gap", `{"years": [{"year": 2024, "holidays": []}, {"year": 2026, "holidays": []}]}`, "year 2025 missing"},
-		{"duplicate year", `{"years": [{"year": 2024, "holidays": []}, {"year": 2024, "holidays": []}]}`, "listed twice"},
-		{"bad zone", `{"timezone": "Mars/Olympus", "years": [{"year": 2024, "holidays": []}]}`, "time zone"},
+		{"gap", `{"years": [{"year": 2024, "holidays": [{"name": "元旦", "from": "2024-01-01", "to": "2024-01-01"}]}, {"year": 2026, "holidays": [{"name": "元旦", "from": "2026-01-01", "to": "2026-01-01"}]}]}`, "year 2025 missing"},
+		{"duplicate year", `{"years": [{"year": 2024, "holidays": [{"name": "元旦", "from": "2024-01-01", "to": "2024-01-01"}]}, {"year": 2024, "holidays": [{"name": "元旦", "from": "2024-01-01", "to": "2024-01-01"}]}]}`, "listed twice"},
+		{"year without holidays", `{"years": [{"year": 2024, "holidays": [{"name": "元旦", "from": "2024-01-01", "to": "2024-01-01"}]}, {"year": 2025, "holidays": []}]}`, "year 2025 lists no holidays"},
+		{"bad zone", `{"timezone": "Mars/Olympus", "years": [{"year": 2024, "holidays": [{"name": "元旦", "from": "2024-01-01", "to": "2024-01-01"}]}]}`, "time zone"},
 		{"bad date", `{"years": [{"year": 2024, "holidays": [{"name": "x", "from": "2024-13-01", "to": "2024-13-01"}]}]}`, "parse date"},
 		{"not json", `{`, "decode"},
 	}
@@ -451,5 +453,79 @@ func BenchmarkIsWorkingDay(b *testing.B) {
 	d := time.Date(2024, 10, 3, 15, 0, 0, 0, shanghai)
 	for b.Loop() {
 		_ = c.IsWorkingDay(d)
+	}
+}
+
+// An operator's calendar file adds a year to the built-in calendar, or
+// replaces one, without a new build; a file that would leave a gap or
+// another time zone is refused, naming the file.
+func TestLoadWithAddsTheOperatorsYears(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	write := func(name, body string) string {
+		p := dir + "/" + name
+		if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	// Made-up holidays: the test needs days off, not the real announcement.
+	next := write("next.json", `{"years": [{"year": 2027, "holidays": [
+		{"name": "元旦", "from": "2027-01-01", "to": "2027-01-03", "work": []},
+		{"name": "测试假日", "from": "2027-03-08", "to": "2027-03-10", "work": ["2027-03-13"]}]}]}`)
+	c, err := LoadWith(next)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first, last := c.Years(); first != 2024 || last != 2027 {
+		t.Errorf("years %d..%d, want 2024..2027", first, last)
+	}
+	if !c.Covers(at(t, "2027-06-01 12:00")) {
+		t.Error("2027 not covered")
+	}
+	for date, want := range map[string]bool{
+		"2027-03-09": false, // the file's holiday
+		"2027-03-13": true,  // its adjusted working Saturday
+		"2026-10-01": false, // the built-in National Day 2026 stays
+		"2024-02-18": true,  // and 2024's adjusted working Sunday
+	} {
+		if got := c.IsWorkingDay(at(t, date+" 12:00")); got != want {
+			t.Errorf("IsWorkingDay(%s) = %v, want %v", date, got, want)
+		}
+	}
+	// A sign-for deadline of one working day from the eve of the file's
+	// holiday lands after it.
+	due, err := c.Deadline(at(t, "2027-03-05 16:00"), Span{WorkingDays: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := endOf(t, "2027-03-11"); !due.Equal(want) {
+		t.Errorf("deadline %s, want %s", due, want)
+	}
+
+	replace := write("replace.json", `{"years": [{"year": 2026, "holidays": [{"name": "元旦", "from": "2026-01-01", "to": "2026-01-01"}]}]}`)
+	c, err = LoadWith(replace)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.IsWorkingDay(at(t, "2026-10-08 12:00")) {
+		t.Error("the file's 2026 did not replace the built-in one")
+	}
+
+	for name, tt := range map[string]struct{ body, want string }{
+		"gap":     {`{"years": [{"year": 2028, "holidays": [{"name": "元旦", "from": "2028-01-01", "to": "2028-01-01"}]}]}`, "year 2027 missing"},
+		"zone":    {`{"timezone": "UTC", "years": [{"year": 2027, "holidays": [{"name": "元旦", "from": "2027-01-01", "to": "2027-01-01"}]}]}`, `time zone "UTC"`},
+		"empty":   {`{"years": []}`, "lists no years"},
+		"no days": {`{"years": [{"year": 2027, "holidays": []}]}`, "year 2027 lists no holidays"},
+		"broken":  {`{"years": [`, "decode"},
+	} {
+		p := write(name+".json", tt.body)
+		_, err := LoadWith(p)
+		if err == nil || !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), p) {
+			t.Errorf("%s: LoadWith = %v, want an error naming %s and %q", name, err, p, tt.want)
+		}
+	}
+	if _, err := LoadWith(dir + "/missing.json"); err == nil {
+		t.Error("a missing file was accepted")
 	}
 }

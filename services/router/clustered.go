@@ -70,6 +70,9 @@ func (s *Service) HandleComplaintsClustered(ctx context.Context, tx pgx.Tx, evs 
 		case err != nil:
 			return fmt.Errorf("route complaint %s: %w", ev.ComplaintID, err)
 		}
+		if !dec.CalendarCovered {
+			outsideCalendar.Inc()
+		}
 		placed = append(placed, s.placementOf(ev, dec))
 	}
 

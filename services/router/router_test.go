@@ -4,7 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -14,6 +17,9 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/xiamen-eeb/nuisance/internal/caseflow"
 	"github.com/xiamen-eeb/nuisance/internal/event"
@@ -901,4 +907,108 @@ func TestAHotspotsCaseFarAwayIsAnotherCase(t *testing.T) {
 	if got := e.caseOf(t, noPoint.ComplaintID); got.ID != x.ID && got.ID != y.ID {
 		t.Errorf("a complaint of the hotspot without a point opened case %s", got.ID)
 	}
+}
+
+// The working-day calendar ends with its last announced year. Past it, a
+// deadline counts weekends only: the router says so in a warning at start
+// from mid-November, counts each such deadline for the operator's alert,
+// and takes an operator's calendar file (NUISANCE_CALENDAR) with the new
+// year's holidays, whose deadlines then skip them.
+func TestTheCalendarsEndIsWarnedOfAndAFileExtendsIt(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	pool := testenv.DB(t)
+	// Made-up days off: the test needs a holiday in 2027, not the real one.
+	file := filepath.Join(t.TempDir(), "calendar-2027.json")
+	if err := os.WriteFile(file, []byte(`{"years": [{"year": 2027, "holidays": [
+		{"name": "元旦", "from": "2027-01-01", "to": "2027-01-03"},
+		{"name": "测试假日", "from": "2027-03-08", "to": "2027-03-10"}]}]}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	start := func(calendar string, now time.Time) (*router.Service, *observer.ObservedLogs) {
+		core, logs := observer.New(zap.InfoLevel)
+		cfg := router.DefaultConfig()
+		cfg.Now = func() time.Time { return now }
+		cfg.CalendarFile = calendar
+		svc, err := router.New(cfg, pool, nil, zap.New(core))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return svc, logs
+	}
+	warned := func(logs *observer.ObservedLogs) bool {
+		return logs.FilterLevelExact(zap.WarnLevel).FilterMessageSnippet("working-day calendar ends").Len() > 0
+	}
+	// Friday 2027-03-05 16:00: one working day to sign for.
+	at := time.Date(2027, 3, 5, 16, 0, 0, 0, shanghai)
+	route := func(svc *router.Service, ticket string, east float64) caseflow.Case {
+		e := &env{ctx: ctx, pool: pool, svc: svc}
+		ev := e.complaint(t, ticket, at, east, 0)
+		if err := e.handle(t, ev); err != nil {
+			t.Fatal(err)
+		}
+		return e.caseOf(t, ev.ComplaintID)
+	}
+
+	svc, logs := start("", time.Date(2026, 11, 20, 9, 0, 0, 0, shanghai))
+	if !warned(logs) {
+		t.Error("no warning on 2026-11-20 with a calendar ending in 2026")
+	}
+	if got := metricValue(t, "nuisance_calendar_last_year"); got != 2026 {
+		t.Errorf("nuisance_calendar_last_year = %v, want 2026", got)
+	}
+	before := metricValue(t, "nuisance_router_deadlines_outside_calendar_total")
+	c := route(svc, "CAL-1", 0)
+	if want := time.Date(2027, 3, 8, 23, 59, 59, 0, shanghai); c.SignDue == nil || !c.SignDue.Equal(want) {
+		t.Errorf("without the file: sign for by %v, want %s (weekends only)", c.SignDue, want)
+	}
+	if got := metricValue(t, "nuisance_router_deadlines_outside_calendar_total") - before; got != 1 {
+		t.Errorf("deadlines outside the calendar rose by %v, want 1", got)
+	}
+
+	if _, logs := start("", time.Date(2026, 10, 1, 9, 0, 0, 0, shanghai)); warned(logs) {
+		t.Error("warned on 2026-10-01, months before the calendar's end")
+	}
+	svc, logs = start(file, time.Date(2026, 11, 20, 9, 0, 0, 0, shanghai))
+	if warned(logs) {
+		t.Error("warned with next year's file given")
+	}
+	if got := metricValue(t, "nuisance_calendar_last_year"); got != 2027 {
+		t.Errorf("nuisance_calendar_last_year = %v, want 2027", got)
+	}
+	before = metricValue(t, "nuisance_router_deadlines_outside_calendar_total")
+	c = route(svc, "CAL-2", 5000)
+	if want := time.Date(2027, 3, 11, 23, 59, 59, 0, shanghai); c.SignDue == nil || !c.SignDue.Equal(want) {
+		t.Errorf("with the file: sign for by %v, want %s (after its holiday)", c.SignDue, want)
+	}
+	if got := metricValue(t, "nuisance_router_deadlines_outside_calendar_total") - before; got != 0 {
+		t.Errorf("deadlines outside the calendar rose by %v with the year in the file", got)
+	}
+
+	cfg := router.DefaultConfig()
+	cfg.CalendarFile = filepath.Join(t.TempDir(), "missing.json")
+	if _, err := router.New(cfg, pool, nil, testenv.Log(t)); err == nil || !strings.Contains(err.Error(), "NUISANCE_CALENDAR") {
+		t.Errorf("a missing calendar file: %v, want an error naming NUISANCE_CALENDAR", err)
+	}
+}
+
+// metricValue reads a metric without labels from the default registry.
+func metricValue(t *testing.T, name string) float64 {
+	t.Helper()
+	families, err := prometheus.DefaultGatherer.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range families {
+		if f.GetName() != name || len(f.GetMetric()) != 1 {
+			continue
+		}
+		m := f.GetMetric()[0]
+		if g := m.GetGauge(); g != nil {
+			return g.GetValue()
+		}
+		return m.GetCounter().GetValue()
+	}
+	t.Fatalf("metric %s not registered", name)
+	return 0
 }

@@ -27,6 +27,7 @@ import (
 	"github.com/xiamen-eeb/nuisance/internal/natsx"
 	"github.com/xiamen-eeb/nuisance/internal/outbox"
 	"github.com/xiamen-eeb/nuisance/internal/routing"
+	"github.com/xiamen-eeb/nuisance/internal/workday"
 )
 
 // Durable consumer names; processed events are recorded under them, and
@@ -58,7 +59,16 @@ type Config struct {
 	ReopenWithin time.Duration
 	// Now is the clock of deadlines and escalations; nil is the wall clock.
 	Now func() time.Time
+	// CalendarFile is an operator's calendar.json whose years are added to
+	// the built-in working-day calendar (NUISANCE_CALENDAR); empty: the
+	// built-in calendar alone.
+	CalendarFile string
 }
+
+// CalendarWarnAhead is how long before the calendar's last year ends the
+// router warns that next year's holidays are missing: the State Council
+// announces them in November.
+const CalendarWarnAhead = 45 * 24 * time.Hour
 
 // DefaultConfig returns the production settings.
 func DefaultConfig() Config {
@@ -86,6 +96,14 @@ var (
 		Name: "nuisance_router_escalations_total",
 		Help: "Deadline timers fired, by kind (sign, resolve) and whether the case was escalated.",
 	}, []string{"kind", "escalated"})
+	calendarLastYear = promauto.NewGauge(prometheus.GaugeOpts{
+		Name: "nuisance_calendar_last_year",
+		Help: "The last year whose public holidays the router's working-day calendar knows; after it, deadlines count weekends only.",
+	})
+	outsideCalendar = promauto.NewCounter(prometheus.CounterOpts{
+		Name: "nuisance_router_deadlines_outside_calendar_total",
+		Help: "Deadlines computed for a time outside the working-day calendar's years, on weekends alone (holidays unknown).",
+	})
 	closures = promauto.NewCounter(prometheus.CounterOpts{
 		Name: "nuisance_router_cases_closed_total",
 		Help: "Resolved cases closed out (办结销号) when their reopen window passed without a complaint.",
@@ -113,9 +131,25 @@ func New(cfg Config, pool *pgxpool.Pool, js jetstream.JetStream, log *zap.Logger
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	routes, err := routing.Load()
+	cal, err := workday.LoadWith(cfg.CalendarFile)
+	if err != nil {
+		return nil, fmt.Errorf("router: NUISANCE_CALENDAR: %w", err)
+	}
+	routes, err := routing.LoadCalendar(cal)
 	if err != nil {
 		return nil, fmt.Errorf("router: %w", err)
+	}
+	first, last := cal.Years()
+	calendarLastYear.Set(float64(last))
+	source := cfg.CalendarFile
+	if source == "" {
+		source = "built-in"
+	}
+	fields := []zap.Field{zap.Int("first_year", first), zap.Int("last_year", last), zap.String("calendar", source)}
+	if cfg.Now().Add(CalendarWarnAhead).In(cal.Location()).Year() > last {
+		log.Warn("the working-day calendar ends before the coming year: add its holidays with NUISANCE_CALENDAR, or deadlines after it count weekends only", fields...)
+	} else {
+		log.Info("working-day calendar", fields...)
 	}
 	hot, err := cluster.LoadConfig()
 	if err != nil {

@@ -1,0 +1,78 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/xiamen-eeb/nuisance/internal/workday"
+	"github.com/xiamen-eeb/nuisance/services/router"
+)
+
+const calendarUsage = `usage: nuisance calendar [FILE]
+
+Shows the public holidays and adjusted working days that deadlines follow:
+the built-in years and those of FILE (default NUISANCE_CALENDAR), a
+calendar.json of the layout of seeds/calendar.json whose years are added
+to the built-in ones or replace them. Fails, naming the problem, when the
+router would refuse the file.
+`
+
+// runCalendar shows the working-day calendar the deadlines follow: the
+// built-in years and those of an operator's file (NUISANCE_CALENDAR, or
+// the file given), checked as the router checks them at start.
+func runCalendar(_ context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && (args[0] == "help" || args[0] == "-h" || args[0] == "--help") {
+		_, err := io.WriteString(stdout, calendarUsage)
+		return err
+	}
+	fs := flag.NewFlagSet("calendar", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprint(stderr, calendarUsage) }
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 1 {
+		return fmt.Errorf("calendar: give at most one file")
+	}
+	file := getenv("NUISANCE_CALENDAR")
+	if fs.NArg() == 1 {
+		file = fs.Arg(0)
+	}
+	cal, err := workday.LoadWith(file)
+	if err != nil {
+		return fmt.Errorf("calendar: %w", err)
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "YEAR\tHOLIDAY\tDAYS OFF\tWORKED WEEKEND DAYS")
+	for _, y := range cal.Announcements() {
+		for _, h := range y.Holidays {
+			days := h.From
+			if h.To != h.From {
+				days += " – " + h.To
+			}
+			worked := "—"
+			if len(h.WorkingDays) > 0 {
+				worked = strings.Join(h.WorkingDays, ", ")
+			}
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\n", y.Year, h.Name, days, worked)
+		}
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	first, last := cal.Years()
+	source := "built-in"
+	if file != "" {
+		source = "built-in and " + file
+	}
+	fmt.Fprintf(stdout, "\n%s: %d to %d. After %d, deadlines count weekends only.\n", source, first, last, last)
+	if time.Now().Add(router.CalendarWarnAhead).In(cal.Location()).Year() > last {
+		fmt.Fprintf(stderr, "warning: the calendar ends with %d: add next year's holidays (国务院办公厅 部分节假日安排的通知) in a file and set NUISANCE_CALENDAR to it\n", last)
+	}
+	return nil
+}

@@ -1,0 +1,64 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// `nuisance calendar` lists the holidays deadlines follow, with those of
+// an operator's file added (from NUISANCE_CALENDAR or the argument), and
+// refuses, naming the problem, a file the router would refuse.
+func TestCalendarShowsAndChecksAnAddedYear(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	good := filepath.Join(dir, "2027.json")
+	// Made-up days off: the test needs a year, not the real announcement.
+	if err := os.WriteFile(good, []byte(`{"years": [{"year": 2027, "holidays": [{"name": "元旦", "from": "2027-01-01", "to": "2027-01-03", "work": ["2027-01-09"]}]}]}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	gap := filepath.Join(dir, "2028.json")
+	if err := os.WriteFile(gap, []byte(`{"years": [{"year": 2028, "holidays": [{"name": "元旦", "from": "2028-01-01", "to": "2028-01-01"}]}]}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{}
+	getenv := func(k string) string { return env[k] }
+
+	var out, errOut bytes.Buffer
+	if err := run(context.Background(), []string{"calendar"}, getenv, &out, &errOut); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "2026  春节") && !strings.Contains(out.String(), "2026-02-15 – 2026-02-23") {
+		t.Errorf("the built-in Spring Festival 2026 is not listed:\n%s", out.String())
+	}
+	if !strings.Contains(out.String(), "built-in: 2024 to 2026") {
+		t.Errorf("no coverage line:\n%s", out.String())
+	}
+
+	env["NUISANCE_CALENDAR"] = good
+	out.Reset()
+	errOut.Reset()
+	if err := run(context.Background(), []string{"calendar"}, getenv, &out, &errOut); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "2027-01-01 – 2027-01-03") || !strings.Contains(out.String(), "2027-01-09") ||
+		!strings.Contains(out.String(), "2024 to 2027") {
+		t.Errorf("the file's year is not listed:\n%s", out.String())
+	}
+
+	out.Reset()
+	err := run(context.Background(), []string{"calendar", gap}, getenv, &out, &errOut)
+	if err == nil || !strings.Contains(err.Error(), "year 2027 missing") || !strings.Contains(err.Error(), gap) {
+		t.Errorf("a file leaving a gap: %v, want an error naming the file and the missing year", err)
+	}
+	if err := run(context.Background(), []string{"calendar", good, gap}, getenv, &out, &errOut); err == nil {
+		t.Error("two files accepted")
+	}
+	out.Reset()
+	if err := run(context.Background(), []string{"calendar", "help"}, getenv, &out, &errOut); err != nil || !strings.Contains(out.String(), "usage: nuisance calendar") {
+		t.Errorf("calendar help: %v\n%s", err, out.String())
+	}
+}
