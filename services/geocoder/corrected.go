@@ -219,6 +219,8 @@ func (s *Service) HandleTriageCorrected(ctx context.Context, tx pgx.Tx, ev event
 	b := &pgx.Batch{}
 	b.Queue(`UPDATE triage SET resolved_at = now(), resolved_by = $2 WHERE complaint_id = $1 AND resolved_at IS NULL`,
 		ev.ComplaintID, ev.Officer)
+	// The officers' API refuses another correction until this one is applied.
+	b.Queue(`UPDATE triage_corrections SET applied_at = now() WHERE complaint_id = $1 AND event_id = $2`, ev.ComplaintID, ev.EventID)
 	located2 := locatedEvent(ev.ComplaintID+".located.c"+strconv.Itoa(n), ev.ComplaintID, cur.ticketID, cur.receivedAt,
 		c.loc, c.category, c.subcategory, prio)
 	if err := queueOutbox(b, locatedSubject(located2), located2); err != nil {

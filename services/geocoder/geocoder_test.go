@@ -565,10 +565,19 @@ func TestTriageCorrectionReentersPipeline(t *testing.T) {
 		t.Fatalf("status %s before the correction, want unlocated", l.Status)
 	}
 
+	// The officers' audit row of the correction, which the geocoder marks
+	// applied (the officers refuse another correction until then).
+	if _, err := e.pool.Exec(context.Background(), `INSERT INTO triage_corrections (complaint_id, n, officer_id, kind, district, category, subcategory, event_id)
+		VALUES ('fix', 1, 'off-7', 'unlocated', 'jimei', '', '', 'corr-1')`); err != nil {
+		t.Fatal(err)
+	}
 	e.correct(t, event.TriageCorrected{EventID: "corr-1", ComplaintID: "fix", District: "jimei", Subdistrict: "杏林街道", Officer: "off-7"})
 	testenv.Eventually(t, 20*time.Second, "first correction", func() bool {
 		return e.count(t, `SELECT count(*) FROM outbox WHERE event_id = 'fix.located.c1'`) == 1
 	})
+	if n := e.count(t, `SELECT count(*) FROM triage_corrections WHERE event_id = 'corr-1' AND applied_at IS NOT NULL`); n != 1 {
+		t.Error("the correction applied is not marked applied")
+	}
 	r := e.location(t, "fix")
 	if !r.Located || str(r.District) != "jimei" || str(r.DistrictName) != "集美区" || str(r.Subdistrict) != "杏林街道" ||
 		r.SubdistrictApprox || str(r.Method) != geocoder.MethodCorrected || str(r.CorrectedBy) != "off-7" {

@@ -194,6 +194,18 @@ FROM triage t LEFT JOIN locations l ON l.complaint_id = t.complaint_id
 WHERE t.complaint_id = $3 AND ` + triageVisible + `
 FOR UPDATE OF t`
 
+// CorrectionsConsumer is the geocoder's durable consumer of
+// triage.corrected (geocoder.DurableCorrected), under which it dead-letters
+// a correction it cannot apply.
+const CorrectionsConsumer = "geocoder-triage"
+
+// correctionsOf counts a complaint's corrections and names the latest one
+// the geocoder has neither applied nor given up on (a dead letter), if any.
+const correctionsOf = `SELECT COALESCE(max(c.n), 0),
+	COALESCE(max(c.n) FILTER (WHERE c.applied_at IS NULL AND NOT EXISTS (
+		SELECT 1 FROM dead_letters d WHERE d.consumer = $2 AND d.event_id = c.event_id)), 0)
+FROM triage_corrections c WHERE c.complaint_id = $1`
+
 // handleCorrect records a supervisor's correction of a triage entry and
 // publishes triage.corrected through the outbox; the geocoder applies it
 // and the complaint re-enters the pipeline. The correction row and the
@@ -223,9 +235,14 @@ func (s *Service) handleCorrect(w http.ResponseWriter, r *http.Request, p auth.P
 		if resolved != nil {
 			return fault.Errorf(fault.Conflict, "complaint %s left triage at %s", id, resolved.UTC().Format(time.RFC3339))
 		}
-		if err := tx.QueryRow(ctx, `SELECT COALESCE(max(n), 0) + 1 FROM triage_corrections WHERE complaint_id = $1`, id).Scan(&n); err != nil {
+		var pending int
+		if err := tx.QueryRow(ctx, correctionsOf, id, CorrectionsConsumer).Scan(&n, &pending); err != nil {
 			return fmt.Errorf("correct %s: %w", id, err)
 		}
+		if pending > 0 {
+			return fault.Errorf(fault.Conflict, "complaint %s: correction %d is still being applied; try again in a moment", id, pending)
+		}
+		n++
 		eventID = id + ".triage.corrected." + strconv.Itoa(n)
 		if _, err := tx.Exec(ctx, `INSERT INTO triage_corrections (complaint_id, n, officer_id, kind, district, subdistrict, lon, lat,
 				category, subcategory, event_id)

@@ -3,12 +3,23 @@ package officers
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/xiamen-eeb/nuisance/internal/event"
 	"github.com/xiamen-eeb/nuisance/schemas"
+	"github.com/xiamen-eeb/nuisance/services/geocoder"
 )
+
+// The officers name the geocoder's consumer of corrections without
+// importing the geocoder.
+func TestCorrectionsConsumerIsTheGeocoders(t *testing.T) {
+	if CorrectionsConsumer != geocoder.DurableCorrected {
+		t.Errorf("CorrectionsConsumer %q, the geocoder's is %q", CorrectionsConsumer, geocoder.DurableCorrected)
+	}
+}
 
 func TestTriageList(t *testing.T) {
 	t.Parallel()
@@ -95,7 +106,25 @@ func TestTriageCorrect(t *testing.T) {
 	}
 
 	good := map[string]any{"district": "siming", "subdistrict": "鹭江街道", "lon": 118.09, "lat": 24.46, "category": "noise", "subcategory": "social_life"}
-	for n := 1; n <= 2; n++ {
+	for n := 1; n <= 3; n++ {
+		if n > 1 {
+			// Until the geocoder has applied the last correction, or given
+			// up on it, another is refused: applied after the first had put
+			// the complaint in a case, it would move the complaint and not
+			// its case.
+			code, body := e.do(whoSupervisor, "POST", path, good)
+			if p := problem(t, body); code != 409 || !strings.Contains(p.Detail, fmt.Sprintf("correction %d is still being applied", n-1)) {
+				t.Fatalf("correction %d while %d is pending: %d %s", n, n-1, code, body)
+			}
+			settle := `UPDATE triage_corrections SET applied_at = now() WHERE complaint_id = $1 AND n = $2`
+			if n == 3 {
+				settle = `INSERT INTO dead_letters (consumer, subject, event_id, msg_id, deliveries, reason, payload)
+					SELECT '` + CorrectionsConsumer + `', 'triage.corrected', event_id, event_id, 8, 'refused', '\x7b7d' FROM triage_corrections WHERE complaint_id = $1 AND n = $2`
+			}
+			if _, err := e.pool.Exec(ctx, settle, id, n-1); err != nil {
+				t.Fatal(err)
+			}
+		}
 		code, body := e.do(whoSupervisor, "POST", path, good)
 		if code != 202 {
 			t.Fatalf("correction %d: %d %s", n, code, body)
@@ -135,7 +164,7 @@ func TestTriageCorrect(t *testing.T) {
 	if err := e.pool.QueryRow(ctx, `SELECT count(*), max(officer_id), max(kind) FROM triage_corrections WHERE complaint_id = $1`, id).Scan(&rows, &officer, &kind); err != nil {
 		t.Fatal(err)
 	}
-	if rows != 2 || officer != e.ids[whoSupervisor] || kind != "unlocated" {
+	if rows != 3 || officer != e.ids[whoSupervisor] || kind != "unlocated" {
 		t.Fatalf("audit: %d rows by %s of %s", rows, officer, kind)
 	}
 
