@@ -1,7 +1,7 @@
 # One image for every process of the distributed deployment: each service
 # of docker-compose.yml runs its own command from it.
 
-FROM golang:1.26-alpine AS build
+FROM golang:1.26.8-alpine AS build
 WORKDIR /src
 COPY go.mod go.sum ./
 RUN go mod download

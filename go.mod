@@ -2,6 +2,8 @@ module github.com/xiamen-eeb/nuisance
 
 go 1.26.0
 
+toolchain go1.26.8
+
 require (
 	github.com/chromedp/chromedp v0.23.0
 	github.com/google/uuid v1.6.0

@@ -3,6 +3,7 @@ package deploy
 import (
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -123,5 +124,23 @@ func TestAlertRules(t *testing.T) {
 		if !used[m[1]] && !slices.Contains([]string{"nuisance_dead_letters_retried_total"}, m[1]) {
 			t.Errorf("README.md tells the operator to watch %s, and no alert does", m[1])
 		}
+	}
+}
+
+// TestAlertRulesFireOnFirstEvent runs the rule unit tests of
+// prometheus/alerts_test.yml with promtool (Debian's prometheus package):
+// each alert on a labelled counter fires at its first event, when the
+// series is born with the value 1 and increase() alone sees no increase.
+func TestAlertRulesFireOnFirstEvent(t *testing.T) {
+	promtool, err := exec.LookPath("promtool")
+	if err != nil {
+		if os.Getenv("PROMTOOL_REQUIRED") != "" {
+			t.Fatal("promtool not installed: scripts/install-deps.sh --promtool")
+		}
+		t.Skip("promtool not installed (scripts/install-deps.sh --promtool)")
+	}
+	out, err := exec.Command(promtool, "test", "rules", "prometheus/alerts_test.yml").CombinedOutput()
+	if err != nil {
+		t.Fatalf("promtool test rules: %v\n%s", err, out)
 	}
 }

@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/xiamen-eeb/nuisance/internal/hotline"
 )
 
 // parseYAML reads a YAML document (docker-compose.yml) into maps and
@@ -282,5 +284,38 @@ func TestDockerfileBuildsStaticNonRootImage(t *testing.T) {
 	}
 	if u, _, _ := strings.Cut(user, ":"); u == "" || u == "root" || u == "0" {
 		t.Errorf("the final stage runs as %q, want an unprivileged user", user)
+	}
+}
+
+// The intake exits at once without HOTLINE_SECRET, and under restart:
+// unless-stopped would restart for ever while the rest of the stack comes
+// up healthy. Like the other secrets, HOTLINE_SECRET has a trial default:
+// a key the intake accepts, the same for the callbacks that sign with it.
+func TestComposeHotlineSecretHasATrialDefault(t *testing.T) {
+	t.Parallel()
+	src, err := os.ReadFile("../docker-compose.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := parseYAML(string(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fallback := regexp.MustCompile(`^\$\{HOTLINE_SECRET:-(whsec_[A-Za-z0-9+/=]+)\}$`)
+	var keys []string
+	for _, svc := range []string{"intake", "callbacks"} {
+		env, _ := path(doc, "services", svc, "environment").(map[string]any)
+		m := fallback.FindStringSubmatch(str(env["HOTLINE_SECRET"]))
+		if m == nil {
+			t.Errorf("%s: HOTLINE_SECRET is %q, want ${HOTLINE_SECRET:-whsec_...}", svc, str(env["HOTLINE_SECRET"]))
+			continue
+		}
+		if _, err := hotline.NewWebhook(m[1]); err != nil {
+			t.Errorf("%s: the trial secret is refused: %v", svc, err)
+		}
+		keys = append(keys, m[1])
+	}
+	if len(keys) == 2 && keys[0] != keys[1] {
+		t.Error("the intake and the callbacks have different trial secrets")
 	}
 }

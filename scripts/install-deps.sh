@@ -2,11 +2,12 @@
 # install-deps.sh prepares a Debian machine that has only Go for nuisance:
 # it installs the PostgreSQL server binaries that `nuisance up` and the
 # tests run their private cluster from, and optionally Chromium for the
-# browser tests. It is idempotent and never starts or stops the system's
-# PostgreSQL service.
+# browser tests and promtool for the alert rules' tests. It is idempotent
+# and never starts or stops the system's PostgreSQL or Prometheus service.
 #
-# Usage: scripts/install-deps.sh [--chromium] [--dry-run]
+# Usage: scripts/install-deps.sh [--chromium] [--promtool] [--dry-run]
 #   --chromium  also install Chromium
+#   --promtool  also install promtool (Debian's prometheus package)
 #   --dry-run   print what would be done, change nothing
 set -euo pipefail
 
@@ -14,15 +15,17 @@ PG_MAJOR=15
 # Where Debian installs one directory per PostgreSQL major version.
 PG_LIBDIR=${NUISANCE_PG_LIBDIR:-/usr/lib/postgresql}
 want_chromium=0
+want_promtool=0
 dry_run=0
 
 usage() {
-	sed -n '2,12s/^# \{0,1\}//p' "$0"
+	sed -n '2,13s/^# \{0,1\}//p' "$0"
 }
 
 for arg in "$@"; do
 	case "$arg" in
 	--chromium) want_chromium=1 ;;
+	--promtool) want_promtool=1 ;;
 	--dry-run) dry_run=1 ;;
 	-h | --help)
 		usage
@@ -204,6 +207,16 @@ if [ "$want_chromium" -eq 1 ]; then
 		apt_update_once
 		apt_install fonts-wqy-zenhei
 		did+=("installed fonts-wqy-zenhei")
+	fi
+fi
+
+if [ "$want_promtool" -eq 1 ]; then
+	if command -v promtool >/dev/null 2>&1; then
+		say "promtool found; nothing to install"
+	else
+		apt_update_once
+		apt_install prometheus
+		did+=("installed prometheus (promtool)")
 	fi
 fi
 

@@ -31,9 +31,20 @@ func runCallbacks(ctx context.Context, args []string, getenv func(string) string
 	}
 	fs := flag.NewFlagSet("callbacks "+args[0], flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	limit := fs.Int("n", 50, "how many to list")
+	// -n only shapes a listing: retry does not accept it, so a retry
+	// meant for a few is never taken as one for all.
+	limit := new(int)
+	if args[0] != "retry" {
+		fs.IntVar(limit, "n", 50, "how many to list")
+	}
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
+	}
+	if args[0] != "retry" && fs.NArg() > 0 {
+		return fmt.Errorf("callbacks %s: unexpected %q", args[0], fs.Arg(0))
+	}
+	if *limit < 0 {
+		return fmt.Errorf("callbacks %s: -n %d: want 0 or more", args[0], *limit)
 	}
 	pool, closeDB, err := openDB(ctx, getenv, stderr)
 	if err != nil {
@@ -59,7 +70,19 @@ func runCallbacks(ctx context.Context, args []string, getenv func(string) string
 		if err := tw.Flush(); err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "%d %s\n", len(ds), args[0])
+		pending, dead, err := callbacks.Counts(ctx, pool)
+		if err != nil {
+			return err
+		}
+		total := pending
+		if args[0] == "dead" {
+			total = dead
+		}
+		if total > len(ds) {
+			fmt.Fprintf(stdout, "%d %s, %d listed (-n)\n", total, args[0], len(ds))
+		} else {
+			fmt.Fprintf(stdout, "%d %s\n", len(ds), args[0])
+		}
 		return nil
 	case "retry":
 		n, superseded, err := callbacks.RetryDead(ctx, pool, fs.Args())
@@ -67,6 +90,9 @@ func runCallbacks(ctx context.Context, args []string, getenv func(string) string
 			return err
 		}
 		fmt.Fprintf(stdout, "%d dead deliveries scheduled again\n", n)
+		if ids := fs.Args(); len(ids) > 0 && int(n+superseded) < len(ids) {
+			fmt.Fprintf(stderr, "%d of the IDs given are unknown or not dead\n", len(ids)-int(n+superseded))
+		}
 		if superseded > 0 {
 			fmt.Fprintf(stdout, "%d not sent: the hotline has had a later callback of their work order since\n", superseded)
 		}

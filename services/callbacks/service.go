@@ -246,14 +246,24 @@ func (s *Service) deliverLoop(ctx context.Context) error {
 }
 
 func (s *Service) count(ctx context.Context) {
-	var pending, dead int
-	// Each count reads its own partial index, not the delivered rows.
-	err := s.pool.QueryRow(ctx, `SELECT
-		(SELECT count(*) FROM callbacks WHERE delivered_at IS NULL AND dead_at IS NULL),
-		(SELECT count(*) FROM callbacks WHERE dead_at IS NOT NULL AND delivered_at IS NULL AND superseded_by IS NULL)`).Scan(&pending, &dead)
+	pending, dead, err := Counts(ctx, s.pool)
 	if err != nil {
 		return
 	}
 	waiting.WithLabelValues("pending").Set(float64(pending))
 	waiting.WithLabelValues("dead").Set(float64(dead))
+}
+
+// Counts is how many callbacks wait (pending) and how many were given up
+// (dead), as the nuisance_callbacks gauge and the operator's listings
+// count them.
+func Counts(ctx context.Context, pool *pgxpool.Pool) (pending, dead int, err error) {
+	// Each count reads its own partial index, not the delivered rows.
+	err = pool.QueryRow(ctx, `SELECT
+		(SELECT count(*) FROM callbacks WHERE delivered_at IS NULL AND dead_at IS NULL),
+		(SELECT count(*) FROM callbacks WHERE dead_at IS NOT NULL AND delivered_at IS NULL AND superseded_by IS NULL)`).Scan(&pending, &dead)
+	if err != nil {
+		return 0, 0, fmt.Errorf("count callbacks: %w", err)
+	}
+	return pending, dead, nil
 }
