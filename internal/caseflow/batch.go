@@ -140,11 +140,13 @@ func (w *Writes) touch(c, n Case, opened bool) error {
 func (w *Writes) record(n Case, by Actor, from, action, kind, reason string, tickets []string, at time.Time, opts ...eventOption) error {
 	w.audit = append(w.audit, auditRow{caseID: n.ID, actor: by.ID, at: at, from: from, to: n.Status, action: action, reason: reason})
 	id := n.ID + "." + kind + "." + strconv.Itoa(n.Version)
-	payload, err := json.Marshal(changed(n, by, kind, reason, at, id, tickets, opts...))
-	if err != nil {
-		return fmt.Errorf("case event %s: %w", id, err)
+	for _, p := range changed(n, by, kind, reason, at, id, tickets, opts...).Paged() {
+		payload, err := json.Marshal(p)
+		if err != nil {
+			return fmt.Errorf("case event %s: %w", p.EventID, err)
+		}
+		w.events.AddRaw(Subject(kind, n.Team), p.EventID, payload)
 	}
-	w.events.AddRaw(Subject(kind, n.Team), id, payload)
 	return nil
 }
 

@@ -329,7 +329,12 @@ func recordFrom(ctx context.Context, tx pgx.Tx, c Case, by Actor, from, action, 
 	eventID := c.ID + "." + kind + "." + strconv.Itoa(c.Version)
 	ev := changed(c, by, kind, reason, at, eventID, tickets)
 	ev.PreviousTeam = previousTeam
-	return outbox.Add(ctx, tx, Subject(kind, c.Team), eventID, ev)
+	for _, p := range ev.Paged() {
+		if err := outbox.Add(ctx, tx, Subject(kind, c.Team), p.EventID, p); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // changed is the event of a transition of kind that left the case c.

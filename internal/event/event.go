@@ -2,7 +2,10 @@
 // subjects. Each type has a JSON Schema in schemas/ with the same version.
 package event
 
-import "time"
+import (
+	"strconv"
+	"time"
+)
 
 // Subjects and subject prefixes of the pipeline.
 const (
@@ -118,6 +121,55 @@ type CaseChanged struct {
 	DeadlineSooner bool       `json:"deadline_sooner,omitempty"`
 	DueAt          *time.Time `json:"due_at,omitempty"`
 	At             time.Time  `json:"at"`
+	// Part and Parts page the work orders of a transition that concerns
+	// more of them than one event may carry (MaxTickets): part 1 is the
+	// transition itself, with the event id <case>.<kind>.<version>; parts
+	// 2..Parts repeat it with the next work orders, with the event id
+	// <transition>.p<part>, and only the callbacks act on them. Zero is
+	// one event of every work order.
+	Part  int `json:"part,omitempty"`
+	Parts int `json:"parts,omitempty"`
+	// Transition is, on a part after the first, the event id of the
+	// transition it continues (the id of its part 1).
+	Transition string `json:"transition,omitempty"`
+}
+
+// MaxTickets is the most work orders one CaseChanged carries: 1,000 of
+// the longest ticket_id (64 characters) are 67 KB, far below the 1 MiB
+// NATS accepts, whatever the case's size.
+const MaxTickets = 1000
+
+// Continuation reports whether the event is a later part of a transition
+// (more of its work orders), which only the callbacks act on.
+func (e CaseChanged) Continuation() bool { return e.Part > 1 }
+
+// TransitionID is the event id of the transition the event is a part of.
+func (e CaseChanged) TransitionID() string {
+	if e.Transition != "" {
+		return e.Transition
+	}
+	return e.EventID
+}
+
+// Paged splits the event into parts of at most MaxTickets work orders
+// each; an event within the bound is returned as it is.
+func (e CaseChanged) Paged() []CaseChanged {
+	if len(e.Tickets) <= MaxTickets {
+		return []CaseChanged{e}
+	}
+	parts := (len(e.Tickets) + MaxTickets - 1) / MaxTickets
+	out := make([]CaseChanged, 0, parts)
+	for i := range parts {
+		p := e
+		p.Tickets = e.Tickets[i*MaxTickets : min((i+1)*MaxTickets, len(e.Tickets))]
+		p.Part, p.Parts = i+1, parts
+		if i > 0 {
+			p.EventID = e.EventID + ".p" + strconv.Itoa(i+1)
+			p.Transition = e.EventID
+		}
+		out = append(out, p)
+	}
+	return out
 }
 
 // ReportGenerated announces a stored weekly report.

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -109,9 +110,13 @@ var (
 		Name: "nuisance_outbox_pending",
 		Help: "Outbox events not yet published, as last seen by this relay.",
 	})
+	deadLettered = promauto.NewCounter(prometheus.CounterOpts{
+		Name: "nuisance_outbox_dead_letters_total",
+		Help: "Outbox events NATS can never take (over its maximum payload), moved to the dead letters.",
+	})
 	refused = promauto.NewCounter(prometheus.CounterOpts{
 		Name: "nuisance_outbox_refused_total",
-		Help: "Publishes of outbox events the NATS client or JetStream refused or left unacknowledged; each is tried again.",
+		Help: "Publishes of outbox events the NATS client or JetStream refused or left unacknowledged; each is tried again (except one over the maximum payload: see nuisance_outbox_dead_letters_total).",
 	})
 )
 
@@ -240,6 +245,20 @@ func wakesFor(filters []string, payload string) bool {
 	return false
 }
 
+// RelayDeadLetters is the consumer name of the dead letters the relay
+// writes: events NATS refuses for good.
+const RelayDeadLetters = "outbox-relay"
+
+// deadLetterTooLarge moves the outbox rows $1 to the dead letters of $2,
+// with the reason, in one statement.
+const deadLetterTooLarge = `WITH gone AS (DELETE FROM outbox WHERE seq = ANY($1) RETURNING event_id, subject, payload)
+INSERT INTO dead_letters (consumer, subject, event_id, msg_id, deliveries, reason, payload)
+SELECT $2, subject, event_id, event_id, 0,
+	'NATS refuses it: ' || octet_length(payload::text) || ' bytes, over its maximum payload of ' || $3::bigint || ' bytes',
+	convert_to(payload::text, 'UTF8')
+FROM gone
+ON CONFLICT (consumer, msg_id) DO NOTHING`
+
 // RelayOnce publishes one batch of unsent events and reports how many rows
 // it claimed.
 //
@@ -319,7 +338,9 @@ func (r *Relay) RelayOnce(ctx context.Context) (int, error) {
 		var acked []int64
 		var firstErr error
 		var firstRefused string // the first event the client would not send at all
-		stuck := ""             // the xid of the first row JetStream did not take
+		var tooLarge []int64    // events over the server's maximum payload
+		var tooLargeIDs []string
+		stuck := "" // the xid of the first row JetStream did not take
 		if len(batch) > 0 {
 			futures := make([]jetstream.PubAckFuture, len(batch))
 			for i, x := range batch {
@@ -327,6 +348,12 @@ func (r *Relay) RelayOnce(ctx context.Context) (int, error) {
 				m.Data = x.payload
 				m.Header.Set(jetstream.MsgIDHeader, x.id)
 				f, err := r.JS.PublishMsgAsync(m)
+				if errors.Is(err, nats.ErrMaxPayload) {
+					// Refused for good: no later try can send it.
+					tooLarge = append(tooLarge, x.seq)
+					tooLargeIDs = append(tooLargeIDs, x.id)
+					continue
+				}
 				if err != nil {
 					refused.Inc()
 					// Refused before it left (too large, disconnected):
@@ -342,6 +369,9 @@ func (r *Relay) RelayOnce(ctx context.Context) (int, error) {
 			}
 			timeout := time.After(10 * time.Second)
 			for i, f := range futures {
+				if f == nil && slices.Contains(tooLarge, batch[i].seq) {
+					continue
+				}
 				if f == nil {
 					if stuck == "" {
 						stuck = batch[i].xid
@@ -380,6 +410,18 @@ func (r *Relay) RelayOnce(ctx context.Context) (int, error) {
 				published.Add(float64(len(acked)))
 			}
 		}
+		if len(tooLarge) > 0 {
+			// Kept whole among the dead letters, where the operator sees
+			// them, rather than tried for ever ahead of everything else.
+			if _, err := tx.Exec(ctx, deadLetterTooLarge, tooLarge, RelayDeadLetters, r.JS.Conn().MaxPayload()); err != nil {
+				return fmt.Errorf("dead-letter events over the maximum payload: %w", err)
+			}
+			deadLettered.Add(float64(len(tooLarge)))
+			if r.Log != nil {
+				r.Log.Error("outbox: events over NATS's maximum payload moved to the dead letters (nuisance deadletters list -consumer "+RelayDeadLetters+")",
+					zap.Strings("event_ids", tooLargeIDs), zap.Int64("max_payload", r.JS.Conn().MaxPayload()))
+			}
+		}
 		// The cursor may pass the horizon's older transactions only when
 		// this read held all of their unsent rows and all were published;
 		// otherwise it stays where the work left off.
@@ -395,7 +437,7 @@ func (r *Relay) RelayOnce(ctx context.Context) (int, error) {
 			WHERE outbox_relays.xid IS DISTINCT FROM EXCLUDED.xid`, name, next, horizon); err != nil {
 			return fmt.Errorf("relay cursor: %w", err)
 		}
-		if firstErr != nil && len(acked) == 0 {
+		if firstErr != nil && len(acked) == 0 && len(tooLarge) == 0 {
 			return firstErr
 		}
 		if firstErr != nil && r.Log != nil {

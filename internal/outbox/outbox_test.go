@@ -602,8 +602,9 @@ func TestSweeperChecksAllConsumersInOneRead(t *testing.T) {
 }
 
 // One event NATS refuses to send at all (over the server's 1 MiB maximum
-// payload) stays unsent and is reported; the events before and after it,
-// in its transaction and in later ones, are published and marked sent.
+// payload) is moved to the dead letters, whole, and counted; the events
+// before and after it, in its transaction and in later ones, are published
+// and marked sent.
 func TestAnUnpublishableEventDoesNotStopTheRelay(t *testing.T) {
 	t.Parallel()
 	pool := testenv.DB(t)
@@ -620,36 +621,110 @@ func TestAnUnpublishableEventDoesNotStopTheRelay(t *testing.T) {
 	}
 	addEvents(t, pool, 3, "after")
 	r := &outbox.Relay{Pool: pool, JS: n.JS, Log: testenv.Log(t)}
-	before := refusedTotal(t)
+	before := counterValue(t, "nuisance_outbox_dead_letters_total")
 	for range 3 {
 		_, _ = r.RelayOnce(ctx)
 	}
-	if got := refusedTotal(t) - before; got < 3 {
-		t.Errorf("nuisance_outbox_refused_total rose by %v over 3 passes, want at least 3", got)
+	if got := counterValue(t, "nuisance_outbox_dead_letters_total") - before; got < 1 {
+		t.Errorf("nuisance_outbox_dead_letters_total rose by %v, want at least 1", got)
 	}
-	rows, err := pool.Query(ctx, `SELECT event_id FROM outbox WHERE sent_at IS NULL ORDER BY seq`)
-	if err != nil {
+	var unsent, sent int
+	if err := pool.QueryRow(ctx, `SELECT count(*) FILTER (WHERE sent_at IS NULL), count(*) FILTER (WHERE sent_at IS NOT NULL) FROM outbox`).Scan(&unsent, &sent); err != nil {
 		t.Fatal(err)
 	}
-	unsent, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil || len(unsent) != 1 || unsent[0] != "huge" {
-		t.Fatalf("unsent after 3 passes: %v (%v), want only the event NATS refuses", unsent, err)
+	if unsent != 0 || sent != 4 {
+		t.Errorf("after 3 passes %d unsent and %d sent, want none unsent and the 4 others sent", unsent, sent)
+	}
+	var size int
+	if err := pool.QueryRow(ctx, `SELECT octet_length(payload) FROM dead_letters WHERE consumer = $1 AND event_id = 'huge'`, outbox.RelayDeadLetters).Scan(&size); err != nil || size < 1<<20 {
+		t.Errorf("dead letter of the event: %d bytes, %v", size, err)
 	}
 }
 
-// refusedTotal reads nuisance_outbox_refused_total from the default
-// registry.
-func refusedTotal(t *testing.T) float64 {
+// counterValue reads a counter without labels from the default registry.
+func counterValue(t *testing.T, name string) float64 {
 	t.Helper()
 	mfs, err := prometheus.DefaultGatherer.Gather()
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, mf := range mfs {
-		if mf.GetName() == "nuisance_outbox_refused_total" {
+		if mf.GetName() == name {
 			return mf.GetMetric()[0].GetCounter().GetValue()
 		}
 	}
-	t.Fatal("no nuisance_outbox_refused_total")
+	t.Fatalf("no %s", name)
 	return 0
+}
+
+// Unpublishable events leave the outbox for the dead letters: left there,
+// each would hold the relay's cursor, and once as many had piled up as the
+// relay reads at a time (Batch, 512 in production), every read would
+// return only them and no later event would ever be published again. Here
+// Batch is 2 and two events are over the maximum payload.
+func TestUnpublishableEventsDoNotStarveTheRelay(t *testing.T) {
+	t.Parallel()
+	pool := testenv.DB(t)
+	n := testenv.StartNATS(t)
+	ctx := context.Background()
+	big := strings.Repeat("x", 1<<20+100)
+	for i := range 2 {
+		id := fmt.Sprintf("huge-%d", i)
+		if err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+			return outbox.Add(ctx, tx, "complaint.received", id, map[string]string{"event_id": id, "d": big})
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	addEvents(t, pool, 3, "after")
+	r := &outbox.Relay{Pool: pool, JS: n.JS, Log: testenv.Log(t), Batch: 2}
+	for range 5 {
+		_, _ = r.RelayOnce(ctx)
+	}
+	var unsent int
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM outbox WHERE sent_at IS NULL AND event_id LIKE 'after-%'`).Scan(&unsent); err != nil {
+		t.Fatal(err)
+	}
+	if unsent != 0 {
+		t.Errorf("%d ordinary events behind two unpublishable ones still unsent after 5 passes", unsent)
+	}
+	// Each unpublishable event is kept whole among the dead letters, with
+	// the reason, and is gone from the outbox.
+	var letters, whole int
+	var reason string
+	if err := pool.QueryRow(ctx, `SELECT count(*), count(*) FILTER (WHERE octet_length(payload) > 1048576), max(reason)
+		FROM dead_letters WHERE consumer = $1 AND event_id LIKE 'huge-%'`, outbox.RelayDeadLetters).Scan(&letters, &whole, &reason); err != nil {
+		t.Fatal(err)
+	}
+	if letters != 2 || whole != 2 || !strings.Contains(reason, "maximum payload") {
+		t.Errorf("%d dead letters (%d whole), reason %q; want both events, whole, named as over the maximum payload", letters, whole, reason)
+	}
+	var left int
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM outbox WHERE event_id LIKE 'huge-%'`).Scan(&left); err != nil {
+		t.Fatal(err)
+	}
+	if left != 0 {
+		t.Errorf("%d unpublishable events still in the outbox", left)
+	}
+
+	// Asked to send one again, the relay's redrive cannot: it withdraws
+	// the request and sends the other dead letters asked for.
+	if _, err := pool.Exec(ctx, `INSERT INTO dead_letters (consumer, subject, event_id, msg_id, deliveries, reason, payload)
+		VALUES ('router', 'complaint.received', 'small-1', 'small-1', 8, 'test', '\x7b7d')`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pool.Exec(ctx, `UPDATE dead_letters SET retry_requested_at = now()`); err != nil {
+		t.Fatal(err)
+	}
+	sent, err := outbox.Redrive(ctx, pool, n.JS, nil, 10)
+	if err != nil || sent != 1 {
+		t.Errorf("redrive: %d sent, %v; want the small one sent", sent, err)
+	}
+	var asked int
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM dead_letters WHERE retry_requested_at IS NOT NULL AND retried_at IS NULL`).Scan(&asked); err != nil {
+		t.Fatal(err)
+	}
+	if asked != 0 {
+		t.Errorf("%d retries still asked for after the redrive", asked)
+	}
 }

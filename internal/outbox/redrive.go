@@ -2,6 +2,7 @@ package outbox
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -105,13 +106,20 @@ func Redrive(ctx context.Context, pool *pgxpool.Pool, js jetstream.JetStream, fi
 		if err != nil {
 			return err
 		}
-		var done []int64
+		var done, withdrawn []int64
 		var pubErr error
 		for _, l := range letters {
 			m := nats.NewMsg(l.subject)
 			m.Data = l.payload
 			m.Header.Set(jetstream.MsgIDHeader, "dead-letter-retry:"+strconv.FormatInt(l.id, 10)+":"+strconv.FormatInt(l.asked.UnixMicro(), 10))
-			if _, err := js.PublishMsg(ctx, m); err != nil {
+			_, err := js.PublishMsg(ctx, m)
+			if errors.Is(err, nats.ErrMaxPayload) {
+				// No retry can send it (an event over the maximum payload):
+				// the request is withdrawn, and the others go.
+				withdrawn = append(withdrawn, l.id)
+				continue
+			}
+			if err != nil {
 				pubErr = fmt.Errorf("send dead letter %d again on %s: %w", l.id, l.subject, err)
 				break
 			}
@@ -122,8 +130,13 @@ func Redrive(ctx context.Context, pool *pgxpool.Pool, js jetstream.JetStream, fi
 				return err
 			}
 		}
+		if len(withdrawn) > 0 {
+			if _, err := tx.Exec(ctx, `UPDATE dead_letters SET retry_requested_at = NULL WHERE id = ANY($1)`, withdrawn); err != nil {
+				return err
+			}
+		}
 		sent = len(done)
-		if sent == 0 {
+		if sent == 0 && len(withdrawn) == 0 {
 			return pubErr
 		}
 		return nil

@@ -64,7 +64,9 @@ func (s *Service) HandleCaseChanges(ctx context.Context, tx pgx.Tx, evs []event.
 				continue
 			}
 			answered[key] = true
-			rows.add(WebhookID(ev.EventID, t), ev, t, note, onlyNew)
+			// The webhook-id is the transition's, whichever part of
+			// it names the work order.
+			rows.add(WebhookID(ev.TransitionID(), t), ev, t, note, onlyNew)
 		}
 	}
 	if len(rows.ids) == 0 {

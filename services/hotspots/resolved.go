@@ -17,7 +17,7 @@ import (
 // after close-out. Cases without a hotspot, or of another partition's
 // districts, change nothing.
 func (s *Service) HandleCaseResolved(ctx context.Context, tx pgx.Tx, ev event.CaseChanged, _ natsx.Meta) error {
-	if ev.Kind != "resolved" || ev.At.IsZero() {
+	if ev.Kind != "resolved" || ev.At.IsZero() || ev.Continuation() {
 		return nil
 	}
 	var id, district string

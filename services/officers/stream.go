@@ -204,8 +204,8 @@ func (s *Service) handleStream(w http.ResponseWriter, r *http.Request, p auth.Pr
 				s.log.Warn("undecodable case event", zap.String("subject", m.Subject()), zap.Uint64("seq", md.Sequence.Stream), zap.Error(err))
 				continue
 			}
-			if !inScope(p, ev) {
-				continue
+			if ev.Continuation() || !inScope(p, ev) {
+				continue // a later part of a transition: more work orders only
 			}
 			if !still() {
 				return nil

@@ -186,6 +186,12 @@ func (s *Service) place(w *caseflow.Writes, f *finding, p placement, ticket stri
 		return "", nil, err
 	}
 	c.Case = n
+	if n.Status == caseflow.StatusResolved {
+		// It joined the case as resolved: a reopening later in the
+		// batch answers its work order too.
+		c.tickets = append(c.tickets, ticket)
+		slices.Sort(c.tickets)
+	}
 	return outcome, c, nil
 }
 

@@ -20,6 +20,9 @@ import (
 // team has its full time. When no team is left, the case's complaints go
 // to triage as unrouted and a supervisor reassigns it.
 func (s *Service) HandleCaseReturned(ctx context.Context, tx pgx.Tx, ev event.CaseChanged, _ natsx.Meta) error {
+	if ev.Continuation() {
+		return nil // more work orders of a return already handled
+	}
 	ctx = caseflow.WithClock(ctx, s.cfg.Now)
 	c, err := caseflow.Get(ctx, tx, ev.CaseID)
 	if fault.KindOf(err) == fault.NotFound {
