@@ -278,6 +278,13 @@ func Reassign(ctx context.Context, tx pgx.Tx, caseID string, by Actor, team, rea
 	if c.ResolveDue != nil {
 		a.ResolveDue = *c.ResolveDue
 	}
+	// A returned case no team was left for put its complaints on the
+	// triage list as unrouted, waiting for this: they are routed now.
+	if _, err := tx.Exec(ctx, `UPDATE triage SET resolved_at = $2, resolved_by = $3
+		WHERE kind = 'unrouted' AND resolved_at IS NULL
+		  AND complaint_id IN (SELECT complaint_id FROM case_complaints WHERE case_id = $1)`, caseID, at, by.ID); err != nil {
+		return Case{}, fmt.Errorf("reassign case %s: clear its triage entries: %w", caseID, err)
+	}
 	return assign(ctx, tx, c, by, a, "reassign", at)
 }
 
@@ -597,7 +604,10 @@ func Reopen(ctx context.Context, tx pgx.Tx, caseID string, by Actor, signDue, re
 	if err := setTimers(ctx, tx, n); err != nil {
 		return Case{}, err
 	}
-	return n, record(ctx, tx, n, by, c.Status, "reopen", KindReopened, reason, at)
+	// The audit keeps the resolve deadline the reopen replaced, so that a
+	// week's report generated again later still sees the case as it stood.
+	return n, recordFrom(ctx, tx, n, by, c.Status, "reopen", KindReopened, reason, at, "",
+		deadlineMove{kind: TimerResolve, before: c.ResolveDue, after: n.ResolveDue})
 }
 
 // Escalation is one deadline that passed (督办).

@@ -92,6 +92,22 @@ type Report struct {
 
 	Timeliness Timeliness `json:"timeliness"`
 	Repeat     Repeat     `json:"repeat"`
+	// QuietCommunities are the quiet residential communities (宁静小区)
+	// that complaints of the week came from, the most complaints first.
+	QuietCommunities []QuietCommunity `json:"quiet_communities"`
+}
+
+// QuietCommunity is one quiet residential community (宁静小区) of the
+// 2024 pilot with the week's complaints inside it.
+type QuietCommunity struct {
+	Name         string `json:"name"`
+	District     string `json:"district"`
+	DistrictName string `json:"district_name"`
+	// Complaints counts the week's complaints in the community; Cases
+	// the cases that hold them, Open those unresolved at the week's end.
+	Complaints int `json:"complaints"`
+	Cases      int `json:"cases"`
+	Open       int `json:"open"`
 }
 
 // Count is a number this week beside the week before.

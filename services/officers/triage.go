@@ -235,6 +235,19 @@ func (s *Service) handleCorrect(w http.ResponseWriter, r *http.Request, p auth.P
 		if resolved != nil {
 			return fault.Errorf(fault.Conflict, "complaint %s left triage at %s", id, resolved.UTC().Format(time.RFC3339))
 		}
+		// A complaint a case holds already (one of a returned case no
+		// team is left for) is not routed again by a correction: the
+		// router would drop it as a replay and the case would wait for
+		// ever. Its case is reassigned (改派) instead.
+		var caseID, caseStatus string
+		err = tx.QueryRow(ctx, `SELECT c.id, c.status FROM case_complaints cc JOIN cases c ON c.id = cc.case_id
+			WHERE cc.complaint_id = $1`, id).Scan(&caseID, &caseStatus)
+		if err == nil {
+			return fault.Errorf(fault.Conflict, "complaint %s is in case %s (%s): reassign the case (改派) rather than correct the complaint", id, caseID, caseStatus)
+		}
+		if !errors.Is(err, pgx.ErrNoRows) {
+			return fmt.Errorf("correct %s: %w", id, err)
+		}
 		var pending int
 		if err := tx.QueryRow(ctx, correctionsOf, id, CorrectionsConsumer).Scan(&n, &pending); err != nil {
 			return fmt.Errorf("correct %s: %w", id, err)

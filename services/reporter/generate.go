@@ -7,6 +7,7 @@ import (
 	"io"
 	"math"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -84,6 +85,7 @@ func generate(ctx context.Context, tx pgx.Tx, week string, now time.Time) (*repo
 		{"escalations", g.escalations},
 		{"extensions", g.extensions},
 		{"repeat", g.repeat},
+		{"quiet", g.quiet},
 		{"gistar", g.gistar},
 	}
 	for _, s := range steps {
@@ -409,13 +411,21 @@ func (g *gen) trend(h report.Hotspot, resolvedInWeek bool) string {
 // resolve deadline fell in the week.
 func (g *gen) timeliness(ctx context.Context) error {
 	rows, err := g.tx.Query(ctx, `
+		WITH `+reopenedAfter+`,
+		k AS (
+			SELECT team, district, sign_due, accepted_at, resolve_due, resolved_at, closed_at FROM cases
+			WHERE ((sign_due >= $1 AND sign_due < $2) OR (resolve_due >= $1 AND resolve_due < $2))
+			  AND id NOT IN (SELECT case_id FROM r)
+			UNION ALL
+			SELECT team, district, sign_due, accepted_at, resolve_due, resolved_at, closed_at FROM ended
+			WHERE (sign_due >= $1 AND sign_due < $2) OR (resolve_due >= $1 AND resolve_due < $2)
+		)
 		SELECT COALESCE(team, ''), district,
 		       count(*) FILTER (WHERE sign_due >= $1 AND sign_due < $2),
 		       count(*) FILTER (WHERE sign_due >= $1 AND sign_due < $2 AND accepted_at <= sign_due),
 		       count(*) FILTER (WHERE resolve_due >= $1 AND resolve_due < $2),
 		       count(*) FILTER (WHERE resolve_due >= $1 AND resolve_due < $2 AND COALESCE(resolved_at, closed_at) <= resolve_due)
-		FROM cases
-		WHERE (sign_due >= $1 AND sign_due < $2) OR (resolve_due >= $1 AND resolve_due < $2)
+		FROM k
 		GROUP BY 1, 2`, g.start, g.end)
 	if err != nil {
 		return err
@@ -483,20 +493,50 @@ func (g *gen) timeliness(ctx context.Context) error {
 	return nil
 }
 
+// reopenedAfter (with the week's end in $2) and reopenedAfterEnd (in $1)
+// are the SQL of the cases reopened (重新交办) after the week: r, the
+// first such reopen of each, and ended, those cases as they stood when
+// it came, with the resolve deadline it replaced (recorded as its
+// due_before) and the resolution and signing for it undid. A reopen
+// clears both and sets new deadlines, so without them a week's report
+// generated again later would lose a case the week saw overdue or late.
+var (
+	reopenedAfter    = strings.ReplaceAll(reopenedAfterSQL, "$END", "$2")
+	reopenedAfterEnd = strings.ReplaceAll(reopenedAfterSQL, "$END", "$1")
+)
+
+const reopenedAfterSQL = `r AS (
+		SELECT DISTINCT ON (case_id) case_id, at, due_before FROM case_audit
+		WHERE action = 'reopen' AND at >= $END ORDER BY case_id, at, id
+	), ended AS (
+		SELECT c.id, c.category, c.district, c.team, c.place, c.status, c.escalated, c.opened_at, c.sign_due, c.closed_at,
+		       (SELECT max(a.at) FROM case_audit a WHERE a.case_id = c.id AND a.action = 'accept' AND a.at <= r.at) AS accepted_at,
+		       COALESCE(r.due_before, c.resolve_due) AS resolve_due,
+		       (SELECT max(a.at) FROM case_audit a WHERE a.case_id = c.id AND a.action = 'resolve' AND a.at <= r.at) AS resolved_at
+		FROM r JOIN cases c ON c.id = r.case_id
+	)`
+
 // overdue lists the cases past their resolve deadline and unresolved at
 // the end of the week, with the status they had then (signed for or not,
 // by when they were) and whether they had been escalated by then: a
 // report generated again later shows the week as it ended.
 func (g *gen) overdue(ctx context.Context) error {
 	rows, err := g.tx.Query(ctx, `
-		WITH o AS (
+		WITH `+reopenedAfterEnd+`,
+		o AS (
 			SELECT id, category, district, team, place, status, accepted_at, resolve_due, escalated
 			FROM cases
 			WHERE resolved_at IS NULL AND closed_at IS NULL AND resolve_due < $1 AND opened_at < $1
+			  AND id NOT IN (SELECT case_id FROM r)
 			UNION ALL
 			SELECT id, category, district, team, place, status, accepted_at, resolve_due, escalated
 			FROM cases
 			WHERE COALESCE(resolved_at, closed_at) > $1 AND resolve_due < $1 AND opened_at < $1
+			  AND id NOT IN (SELECT case_id FROM r)
+			UNION ALL
+			SELECT id, category, district, team, place, status, accepted_at, resolve_due, escalated
+			FROM ended
+			WHERE (resolved_at IS NULL OR resolved_at > $1) AND resolve_due < $1 AND opened_at < $1
 		)
 		SELECT id, category, district, COALESCE(team, ''), COALESCE(place, ''),
 		       CASE WHEN status IN ('assigned', 'accepted', 'resolved', 'closed') THEN
@@ -592,6 +632,34 @@ func (g *gen) repeat(ctx context.Context) error {
 	rp.Complaints = g.r.Total
 	rp.Rate = report.Ratio(float64(rp.Repeats), float64(rp.Complaints))
 	return nil
+}
+
+// quiet counts the week's complaints in each quiet residential community
+// (宁静小区) from the cases that hold them, which the router marked.
+func (g *gen) quiet(ctx context.Context) error {
+	rows, err := g.tx.Query(ctx, `
+		SELECT c.quiet_community, c.district, count(*), count(DISTINCT c.id),
+		       count(DISTINCT c.id) FILTER (WHERE COALESCE(c.resolved_at, c.closed_at) IS NULL OR COALESCE(c.resolved_at, c.closed_at) >= $2)
+		FROM complaints m
+		JOIN case_complaints cc ON cc.complaint_id = m.id
+		JOIN cases c ON c.id = cc.case_id
+		WHERE m.received_at >= $1 AND m.received_at < $2 AND c.quiet_community IS NOT NULL
+		GROUP BY 1, 2
+		ORDER BY 3 DESC, 1, 2`, g.start, g.end)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	g.r.QuietCommunities = []report.QuietCommunity{}
+	for rows.Next() {
+		var q report.QuietCommunity
+		if err := rows.Scan(&q.Name, &q.District, &q.Complaints, &q.Cases, &q.Open); err != nil {
+			return err
+		}
+		q.DistrictName = g.ref.districtName(q.District)
+		g.r.QuietCommunities = append(g.r.QuietCommunities, q)
+	}
+	return rows.Err()
 }
 
 // gistarWeeks is the number of trailing weeks the Gi* classes look back.

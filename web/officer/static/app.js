@@ -19,7 +19,9 @@
     open: "立案", merge: "并案", assign: "派单", reassign: "改派", extend: "延期", accept: "签收", resolve: "办结", "return": "退单",
     reopen: "重新交办", escalate: "督办", close: "销号", reveal_caller: "查看来电号码"
   };
-  var TABS = { active: ["assigned", "accepted"], assigned: ["assigned"], accepted: ["accepted"], done: ["resolved", "closed"], hotspots: [], triage: [] };
+  var TABS = { active: ["assigned", "accepted"], assigned: ["assigned"], accepted: ["accepted"], done: ["resolved", "closed"], waiting: ["open", "returned"], hotspots: [], triage: [] };
+  // The waiting tab (待派单, supervisors and admins) lists the cases no team
+  // holds: open, or returned (退单) with no team left, for 改派.
   // The triage tab (分拣, supervisors and admins) lists the complaints the
   // pipeline could not place, classify or route, to be corrected by hand.
   var TRIAGE_KIND = { unlocated: "未能定位", unclassified: "未能分类", unrouted: "无法派单" };
@@ -172,9 +174,11 @@
   function showWho(me) {
     state.role = (me && me.role) || "";
     state.district = (me && me.district) || "";
-    var triageTab = document.querySelector('.tab[data-status="triage"]');
-    triageTab.hidden = !supervising();
-    if (triageTab.hidden && state.tab === "triage") { selectTab("active"); }
+    ["triage", "waiting"].forEach(function (name) {
+      var tab = document.querySelector('.tab[data-status="' + name + '"]');
+      tab.hidden = !supervising();
+      if (tab.hidden && state.tab === name) { selectTab("active"); }
+    });
     var w = $("who");
     w.textContent = me ? (me.team_name || me.district_name || "") + (me.name ? " · " + me.name : "") : "";
   }

@@ -1,0 +1,58 @@
+package reporter
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/xiamen-eeb/nuisance/internal/testenv"
+)
+
+// DOMAIN.md: complaints inside a quiet residential community (宁静小区)
+// deserve attention in reports. The router marks the cases in one
+// (cases.quiet_community); the week's report must show them.
+func TestTheReportShowsQuietCommunities(t *testing.T) {
+	ctx := context.Background()
+	pool := testenv.DB(t)
+	const name = "莲前街道宁静小区"
+	for i, id := range []string{"cmp-q1", "cmp-q2"} {
+		if _, err := pool.Exec(ctx, `INSERT INTO complaints (id, ticket_id, received_at, description, address)
+			VALUES ($1, 'T'||$1, $2, '广场舞噪声', '思明区莲前街道')`, id, at(t, fixtureWeek, 1+i, 20)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := pool.Exec(ctx, `INSERT INTO cases (id, category, district, team, status, quiet_community, opened_at, sign_due, resolve_due)
+		VALUES ('case-q', 'noise', 'siming', 'siming-urban', 'assigned', $1, $2, $3, $4)`,
+		name, at(t, fixtureWeek, 1, 20), at(t, fixtureWeek, 2, 20), at(t, "2024-W12", 1, 20)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pool.Exec(ctx, `INSERT INTO case_complaints (complaint_id, case_id) VALUES ('cmp-q1', 'case-q'), ('cmp-q2', 'case-q')`); err != nil {
+		t.Fatal(err)
+	}
+	r, err := Generate(ctx, pool, fixtureWeek, fixtureNow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var js, html bytes.Buffer
+	if err := Render(r, "json", &js); err != nil {
+		t.Fatal(err)
+	}
+	if err := Render(r, "html", &html); err != nil {
+		t.Fatal(err)
+	}
+	var doc map[string]any
+	if err := json.Unmarshal(js.Bytes(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	q, ok := doc["quiet_communities"].([]any)
+	if !ok || len(q) != 1 || !strings.Contains(js.String(), name) {
+		t.Errorf("JSON report: quiet_communities %v; want %s with its 2 complaints of the week", doc["quiet_communities"], name)
+	} else if c, _ := q[0].(map[string]any); c["complaints"] != float64(2) {
+		t.Errorf("JSON report: %v; want 2 complaints", c)
+	}
+	if !strings.Contains(html.String(), name) {
+		t.Errorf("HTML report does not name %s, where 2 complaints came in the week", name)
+	}
+}
