@@ -62,6 +62,9 @@ type ConsumerSpec struct {
 	// few milliseconds of waiting make the batches, and the throughput,
 	// larger.
 	Linger time.Duration
+	// LagEvery is how often the consumer's backlog is read for
+	// nuisance_consumer_pending (default 15 s).
+	LagEvery time.Duration
 }
 
 func (s *ConsumerSpec) defaults() {
@@ -77,9 +80,16 @@ func (s *ConsumerSpec) defaults() {
 	if s.Linger <= 0 {
 		s.Linger = 10 * time.Millisecond
 	}
+	if s.LagEvery <= 0 {
+		s.LagEvery = 15 * time.Second
+	}
 }
 
 var (
+	backlog = promauto.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "nuisance_consumer_pending",
+		Help: "Messages of a durable consumer not yet acknowledged: waiting for delivery or being worked (JetStream's count for the durable, read every 15 s).",
+	}, []string{"consumer"})
 	consumed = promauto.NewCounterVec(prometheus.CounterOpts{
 		Name: "nuisance_consumer_messages_total",
 		Help: "Messages handled by consumers, by outcome (ok, duplicate, retry, dead_letter).",
@@ -202,6 +212,7 @@ func (c *Consumer[T]) Run(ctx context.Context) error {
 		<-ctx.Done()
 		it.Drain()
 	}()
+	go c.watchBacklog(ctx)
 	batch := make([]jetstream.Msg, 0, c.spec.Batch)
 	for {
 		batch = batch[:0]
@@ -231,6 +242,25 @@ func (c *Consumer[T]) Run(ctx context.Context) error {
 		}
 		// Finish the batch in hand even when shutting down.
 		c.process(context.WithoutCancel(ctx), batch)
+	}
+}
+
+// watchBacklog keeps nuisance_consumer_pending up to date until ctx ends:
+// a stage that is alive but does not get through its messages (stuck on a
+// lock, slower than its input) shows there, where no redelivery or
+// republication does.
+func (c *Consumer[T]) watchBacklog(ctx context.Context) {
+	t := time.NewTicker(c.spec.LagEvery)
+	defer t.Stop()
+	for {
+		if info, err := c.cons.Info(ctx); err == nil {
+			backlog.WithLabelValues(c.spec.Durable).Set(float64(info.NumPending) + float64(info.NumAckPending))
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
 	}
 }
 

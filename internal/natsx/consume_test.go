@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/xiamen-eeb/nuisance/internal/event"
 	"github.com/xiamen-eeb/nuisance/internal/fault"
@@ -474,4 +475,55 @@ func TestAConsumerWhoseDurableIsDeletedStops(t *testing.T) {
 	case <-time.After(20 * time.Second):
 		t.Error("Run goes on with its durable deleted")
 	}
+}
+
+// A consumer that is alive but does not get through its messages shows
+// its backlog in nuisance_consumer_pending, and the gauge falls back to 0
+// once it has worked through them.
+func TestTheBacklogOfAStuckConsumerIsExported(t *testing.T) {
+	t.Parallel()
+	s := newSetup(t)
+	for i := range 5 {
+		s.publish(t, fmt.Sprintf("lag-%d", i), received(fmt.Sprintf("lag-%d", i)))
+	}
+	release := make(chan struct{})
+	ctx, cancel := context.WithCancel(context.Background())
+	c, err := natsx.NewConsumer(ctx, s.n.JS, s.pool, testenv.Log(t), natsx.ConsumerSpec{
+		Stream: "COMPLAINTS", Durable: "lagging", Filters: []string{"complaint.received"},
+		Schema: "complaint.received.v1", AckWait: 30 * time.Second, LagEvery: 50 * time.Millisecond,
+	}, func(ctx context.Context, tx pgx.Tx, ev event.ComplaintReceived, _ natsx.Meta) error {
+		<-release // stuck: on a lock, say
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { _ = c.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	testenv.Eventually(t, 10*time.Second, "the backlog of 5 exported", func() bool { return pendingOf(t, "lagging") == 5 })
+	close(release)
+	testenv.Eventually(t, 10*time.Second, "the backlog back to 0", func() bool { return pendingOf(t, "lagging") == 0 })
+}
+
+// pendingOf reads nuisance_consumer_pending of a consumer.
+func pendingOf(t *testing.T, consumer string) float64 {
+	t.Helper()
+	mfs, err := prometheus.DefaultGatherer.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != "nuisance_consumer_pending" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "consumer" && l.GetValue() == consumer {
+					return m.GetGauge().GetValue()
+				}
+			}
+		}
+	}
+	return -1
 }

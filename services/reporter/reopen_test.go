@@ -50,7 +50,10 @@ func TestAReopenDoesNotRewriteAnEndedWeek(t *testing.T) {
 			Priority: routing.PriorityNormal, SignDue: w10(1, 17), ResolveDue: w11(2, 17), Reason: "test"})
 		return err
 	})
-	step(w10(1, 10), func(ctx context.Context, tx pgx.Tx) error { _, err := caseflow.Accept(ctx, tx, id, officer); return err })
+	step(w10(1, 10), func(ctx context.Context, tx pgx.Tx) error {
+		_, err := caseflow.Accept(ctx, tx, id, officer)
+		return err
+	})
 	step(w12(0, 10), func(ctx context.Context, tx pgx.Tx) error {
 		_, err := caseflow.Resolve(ctx, tx, id, officer, caseflow.OutcomeRectified, "")
 		return err
