@@ -63,10 +63,13 @@ func NewParser() (*Parser, error) {
 
 // Bounds of received_at: no work order is older than the hotline's
 // records, and none from the future beyond a clock's drift. Out of them a
-// time is a sender's error, and its deadlines would be nonsense.
+// time is a sender's error, and its deadlines would be nonsense. An hour
+// ahead is far more than two clocks drift apart, and less than the eight
+// hours of a Xiamen time sent as UTC ("23:10Z" for 23:10 local), the
+// likeliest error of an integration.
 var earliestReceived = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
 
-const maxClockAhead = 24 * time.Hour
+const maxClockAhead = time.Hour
 
 // ErrNotUTF8 is returned for a body that is not valid UTF-8; the JSON
 // decoder would otherwise replace the bytes silently.
@@ -134,7 +137,7 @@ func (p *Parser) parseSchema(body []byte) (Complaint, []FieldError, error) {
 		return c, []FieldError{{Field: "/received_at", Detail: "not an RFC 3339 date-time, e.g. 2024-03-11T23:10:00+08:00"}}, nil
 	}
 	if at.Before(earliestReceived) || at.After(p.Now().Add(maxClockAhead)) {
-		return c, []FieldError{{Field: "/received_at", Detail: "not a time a work order was received: before 2000 or more than a day ahead"}}, nil
+		return c, []FieldError{{Field: "/received_at", Detail: "not a time a work order was received: before 2000, or more than an hour ahead of this server's clock (a local time sent as UTC?)"}}, nil
 	}
 	c = x.Complaint
 	c.ReceivedAt = at

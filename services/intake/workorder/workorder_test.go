@@ -33,7 +33,9 @@ func TestReceivedAtTakesRFC3339(t *testing.T) {
 		}
 	}
 	future := time.Now().Add(72 * time.Hour).UTC().Format(time.RFC3339)
-	for _, at := range []string{"2024-03-11 23:10:00", "yesterday", "2024-02-30T10:00:00Z", "0001-01-01T00:00:00+00:00", "1999-12-31T23:59:59Z", future} {
+	// Xiamen's wall clock sent as UTC: eight hours ahead.
+	localAsUTC := time.Now().In(time.FixedZone("CST", 8*3600)).Format("2006-01-02T15:04:05") + "Z"
+	for _, at := range []string{"2024-03-11 23:10:00", "yesterday", "2024-02-30T10:00:00Z", "0001-01-01T00:00:00+00:00", "1999-12-31T23:59:59Z", future, localAsUTC} {
 		_, fe, err := p.Parse(body(at))
 		if err != nil || len(fe) == 0 || fe[0].Field != "/received_at" {
 			t.Errorf("%s: %v %+v, want it refused naming /received_at", at, err, fe)
