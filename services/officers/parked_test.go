@@ -65,7 +65,16 @@ func TestCorrectingAParkedComplaintIsRefused(t *testing.T) {
 	e := setup(t, nil)
 	caseID := e.newCase(ownTeam, complaint{})
 	cmp := e.park(caseID)[0]
-	code, body := e.do(whoSupervisor, "POST", "/api/v1/triage/"+cmp+"/correct",
+	// The triage list names the case, for the console to lead to it.
+	code, body := e.do(whoSupervisor, "GET", "/api/v1/triage", nil)
+	var list struct{ Items []TriageItem }
+	if err := json.Unmarshal(body, &list); code != 200 || err != nil {
+		t.Fatalf("triage: %d %s", code, body)
+	}
+	if i := slices.IndexFunc(list.Items, func(it TriageItem) bool { return it.ComplaintID == cmp }); i < 0 || list.Items[i].CaseID != caseID {
+		t.Errorf("the triage entry of %s does not name its case %s: %s", cmp, caseID, body)
+	}
+	code, body = e.do(whoSupervisor, "POST", "/api/v1/triage/"+cmp+"/correct",
 		map[string]any{"district": "siming", "category": "noise", "subcategory": "construction"})
 	if code != 409 {
 		t.Fatalf("correcting complaint %s of returned case %s: %d %s; want 409 naming the case to reassign", cmp, caseID, code, body)

@@ -56,6 +56,10 @@ type TriageItem struct {
 	Subcategory         string          `json:"subcategory,omitempty"`
 	Disagreement        string          `json:"disagreement,omitempty"`
 	Corrections         int             `json:"corrections"`
+	// CaseID is the case that holds the complaint already, when it does
+	// (a returned case no team is left for): it is moved with 改派, not
+	// corrected.
+	CaseID string `json:"case_id,omitempty"`
 }
 
 const listTriage = `SELECT t.complaint_id, m.ticket_id, t.kind, t.reason, t.created_at, m.received_at, m.description,
@@ -63,10 +67,11 @@ const listTriage = `SELECT t.complaint_id, m.ticket_id, t.kind, t.reason, t.crea
 	m.loc_lon, m.loc_lat, COALESCE(m.loc_crs, ''),
 	COALESCE(l.district, ''), COALESCE(l.district_name, ''), COALESCE(l.subdistrict, ''), l.lon, l.lat,
 	COALESCE(l.category, ''), COALESCE(l.subcategory, ''), COALESCE(l.disagreement, ''),
-	(SELECT count(*) FROM triage_corrections tc WHERE tc.complaint_id = t.complaint_id)
+	(SELECT count(*) FROM triage_corrections tc WHERE tc.complaint_id = t.complaint_id), COALESCE(cc.case_id, '')
 FROM triage t
 JOIN complaints m ON m.id = t.complaint_id
 LEFT JOIN locations l ON l.complaint_id = t.complaint_id
+LEFT JOIN case_complaints cc ON cc.complaint_id = t.complaint_id
 WHERE t.resolved_at IS NULL AND ` + triageVisible + `
 	AND (cardinality($3::text[]) = 0 OR t.kind = ANY($3))
 	AND ($4::timestamptz IS NULL OR (t.created_at, t.complaint_id) < ($4, $5))
@@ -105,7 +110,7 @@ func (s *Service) handleTriage(w http.ResponseWriter, r *http.Request, p auth.Pr
 			&it.Address, &it.HotlineCategory, &it.ReportedCategory, &it.ReportedSubcategory,
 			&lon, &lat, &crs,
 			&it.District, &it.DistrictName, &it.Subdistrict, &it.Lon, &it.Lat,
-			&it.Category, &it.Subcategory, &it.Disagreement, &it.Corrections)
+			&it.Category, &it.Subcategory, &it.Disagreement, &it.Corrections, &it.CaseID)
 		if lon != nil && lat != nil {
 			it.ReportedLocation = &event.Location{Lon: *lon, Lat: *lat, CRS: crs}
 		}

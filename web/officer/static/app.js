@@ -279,6 +279,17 @@
     if (where) { d.appendChild(el("div", "where", where)); }
     var bottom = el("div", "bottom");
     bottom.appendChild(el("span", "hint", "工单 " + (it.ticket_id || "") + " · " + when(it.received_at)));
+    if (it.case_id) {
+      // A case holds it already (退单 by every team the rules name): the
+      // case is moved with 改派 on its page, not corrected here.
+      var open = el("button", "secondary", "案件 · 改派");
+      open.type = "button";
+      open.addEventListener("click", function () { location.hash = "#/case/" + encodeURIComponent(it.case_id); });
+      bottom.appendChild(open);
+      d.appendChild(bottom);
+      li.appendChild(d);
+      return li;
+    }
     var b = el("button", "secondary", "更正");
     b.type = "button";
     bottom.appendChild(b);
