@@ -566,6 +566,9 @@ func TestOfficerResolvesLiveAssignmentOnPhone(t *testing.T) {
 	if !eval(`document.querySelector("#btn-extend").hidden`) {
 		t.Error("an officer is offered 延期, which only a supervisor may grant")
 	}
+	if !eval(`document.querySelector('.tab[data-status="waiting"]').hidden`) {
+		t.Error("an officer is shown 待派单, the supervisors' list of cases no team holds")
+	}
 	step("return it",
 		chromedp.Click(chromedp.CSS("#btn-return")),
 		chromedp.WaitVisible(chromedp.CSS("#return-form")),
@@ -659,6 +662,16 @@ func TestOfficerResolvesLiveAssignmentOnPhone(t *testing.T) {
 		!strings.Contains(audit, fmt.Sprintf("原 %d月%d日 %02d:%02d", oldShown.Month(), oldShown.Day(), oldShown.Hour(), oldShown.Minute())) {
 		t.Errorf("the case's record %q does not show the deadline moved from %s to %s", audit, oldShown, newShown)
 	}
+	// The case the officer returned waits for a team: the supervisor finds
+	// it under 待派单, which an officer is not shown.
+	step("see the returned case waiting for a team",
+		chromedp.Evaluate[chromedp.Void](`location.hash = "#/"`),
+		chromedp.WaitVisible(chromedp.CSS("#view-list")),
+		chromedp.Click(chromedp.CSS(`.tab[data-status="waiting"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#list a.card[data-case="`+lateID+`"]`)),
+		chromedp.Evaluate[chromedp.Void](`location.hash = "#/case/`+extendID+`"`),
+		chromedp.WaitVisible(chromedp.CSS("#btn-reassign")),
+	)
 	// And moves it to another team of the district (改派).
 	step("reassign the case",
 		chromedp.WaitVisible(chromedp.CSS("#btn-reassign")),
