@@ -286,6 +286,12 @@ func (r *Relay) RelayOnce(ctx context.Context) (int, error) {
 		// this one's, so wait for the next turn.
 		var mine bool
 		if err := tx.QueryRow(ctx, `SELECT pg_try_advisory_xact_lock(hashtextextended($1, 0))`, name).Scan(&mine); err != nil || !mine {
+			if err == nil {
+				// The other relay's gauge counts the batch: this one's
+				// would otherwise keep its last batch for as long as it
+				// loses, and look stuck.
+				pending.Set(0)
+			}
 			return err
 		}
 		var cursor string

@@ -728,3 +728,53 @@ func TestUnpublishableEventsDoNotStarveTheRelay(t *testing.T) {
 		t.Errorf("%d retries still asked for after the redrive", asked)
 	}
 }
+
+// A relay that loses its turn to another relay of the same subjects (two
+// replicas of a service) reports nothing pending: its last batch's count
+// would otherwise stay on its gauge while the other publishes, and the
+// operator's alert take it for a relay that cannot publish. Not parallel:
+// the gauge is the process's.
+func TestARelayWaitingForItsTurnHasNothingPending(t *testing.T) {
+	pool := testenv.DB(t)
+	n := testenv.StartNATS(t)
+	ctx := context.Background()
+	addEvents(t, pool, 3, "turn")
+	r := &outbox.Relay{Pool: pool, JS: n.JS, Log: testenv.Log(t), Batch: 3}
+	if got, err := r.RelayOnce(ctx); err != nil || got != 3 {
+		t.Fatalf("relayed %d, %v", got, err)
+	}
+	if got := gaugeValue(t, "nuisance_outbox_pending"); got != 3 {
+		t.Fatalf("nuisance_outbox_pending %v after a full batch, want 3", got)
+	}
+	// The other replica's relay holds the turn.
+	tx, err := pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = tx.Rollback(ctx) }()
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('outbox relay ', 0))`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.RelayOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := gaugeValue(t, "nuisance_outbox_pending"); got != 0 {
+		t.Errorf("nuisance_outbox_pending %v while the other relay has the turn, want 0", got)
+	}
+}
+
+// gaugeValue reads a gauge without labels from the default registry.
+func gaugeValue(t *testing.T, name string) float64 {
+	t.Helper()
+	mfs, err := prometheus.DefaultGatherer.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == name {
+			return mf.GetMetric()[0].GetGauge().GetValue()
+		}
+	}
+	t.Fatalf("no %s", name)
+	return 0
+}
