@@ -3,6 +3,7 @@ package deploy
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -317,5 +318,66 @@ func TestComposeHotlineSecretHasATrialDefault(t *testing.T) {
 	}
 	if len(keys) == 2 && keys[0] != keys[1] {
 		t.Error("the intake and the callbacks have different trial secrets")
+	}
+}
+
+// The deployment's Prometheus scrapes every replica of every service (by
+// the compose DNS name, on the port the services listen on) under a job
+// named nuisance-<service>, as the alerting rules expect, and loads them.
+func TestComposePrometheusScrapesEveryService(t *testing.T) {
+	t.Parallel()
+	src, err := os.ReadFile("../docker-compose.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := parseYAML(string(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(strs(path(doc, "services", "prometheus", "volumes")), "./deploy/prometheus:/etc/prometheus:ro") {
+		t.Error("the prometheus service does not mount deploy/prometheus")
+	}
+	b, err := os.ReadFile("prometheus/prometheus.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	type scrapeJob struct {
+		JobName      string `yaml:"job_name"`
+		DNSSDConfigs []struct {
+			Names []string `yaml:"names"`
+			Type  string   `yaml:"type"`
+			Port  int      `yaml:"port"`
+		} `yaml:"dns_sd_configs"`
+	}
+	var cfg struct {
+		RuleFiles     []string    `yaml:"rule_files"`
+		ScrapeConfigs []scrapeJob `yaml:"scrape_configs"`
+	}
+	if err := yaml.Unmarshal(b, &cfg); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(cfg.RuleFiles, "alerts.yml") {
+		t.Error("prometheus.yml does not load alerts.yml")
+	}
+	for _, svc := range Services {
+		i := slices.IndexFunc(cfg.ScrapeConfigs, func(c scrapeJob) bool { return c.JobName == "nuisance-"+svc.Name })
+		if i < 0 {
+			t.Errorf("no scrape job nuisance-%s", svc.Name)
+			continue
+		}
+		sd := cfg.ScrapeConfigs[i].DNSSDConfigs
+		if len(sd) != 1 || !slices.Equal(sd[0].Names, []string{svc.Name}) || sd[0].Port != 8080 {
+			t.Errorf("job nuisance-%s does not find the replicas of %s on 8080: %+v", svc.Name, svc.Name, sd)
+		}
+	}
+	promtool, err := exec.LookPath("promtool")
+	if err != nil {
+		if os.Getenv("PROMTOOL_REQUIRED") != "" {
+			t.Fatal("promtool not installed: scripts/install-deps.sh --promtool")
+		}
+		t.Skip("promtool not installed (scripts/install-deps.sh --promtool)")
+	}
+	if out, err := exec.Command(promtool, "check", "config", "prometheus/prometheus.yml").CombinedOutput(); err != nil {
+		t.Fatalf("promtool check config: %v\n%s", err, out)
 	}
 }

@@ -90,6 +90,10 @@ var (
 		Name: "nuisance_consumer_pending",
 		Help: "Messages of a durable consumer not yet acknowledged: waiting for delivery or being worked (JetStream's count for the durable, read every 15 s).",
 	}, []string{"consumer"})
+	replicasLost = promauto.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "nuisance_jetstream_replicas_lost",
+		Help: "Replicas of a durable consumer's JetStream group that are offline or behind (a NATS node down): one more lost replica can stop the stream.",
+	}, []string{"consumer"})
 	consumed = promauto.NewCounterVec(prometheus.CounterOpts{
 		Name: "nuisance_consumer_messages_total",
 		Help: "Messages handled by consumers, by outcome (ok, duplicate, retry, dead_letter).",
@@ -248,13 +252,24 @@ func (c *Consumer[T]) Run(ctx context.Context) error {
 // watchBacklog keeps nuisance_consumer_pending up to date until ctx ends:
 // a stage that is alive but does not get through its messages (stuck on a
 // lock, slower than its input) shows there, where no redelivery or
-// republication does.
+// republication does. It also counts the consumer's replicas a NATS node
+// down has left offline or behind (nuisance_jetstream_replicas_lost): the
+// services go on, and one more node lost stops them.
 func (c *Consumer[T]) watchBacklog(ctx context.Context) {
 	t := time.NewTicker(c.spec.LagEvery)
 	defer t.Stop()
 	for {
 		if info, err := c.cons.Info(ctx); err == nil {
 			backlog.WithLabelValues(c.spec.Durable).Set(float64(info.NumPending) + float64(info.NumAckPending))
+			lost := 0
+			if info.Cluster != nil {
+				for _, p := range info.Cluster.Replicas {
+					if p != nil && (p.Offline || !p.Current) {
+						lost++
+					}
+				}
+			}
+			replicasLost.WithLabelValues(c.spec.Durable).Set(float64(lost))
 		}
 		select {
 		case <-ctx.Done():

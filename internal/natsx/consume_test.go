@@ -507,14 +507,17 @@ func TestTheBacklogOfAStuckConsumerIsExported(t *testing.T) {
 }
 
 // pendingOf reads nuisance_consumer_pending of a consumer.
-func pendingOf(t *testing.T, consumer string) float64 {
+func pendingOf(t *testing.T, consumer string) float64 { return labelled(t, "nuisance_consumer_pending", consumer) }
+
+// labelled reads the gauge name of a consumer (-1: none).
+func labelled(t *testing.T, name, consumer string) float64 {
 	t.Helper()
 	mfs, err := prometheus.DefaultGatherer.Gather()
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, mf := range mfs {
-		if mf.GetName() != "nuisance_consumer_pending" {
+		if mf.GetName() != name {
 			continue
 		}
 		for _, m := range mf.GetMetric() {
