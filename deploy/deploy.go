@@ -91,7 +91,7 @@ func ServiceNamed(name string) (Service, bool) {
 
 // PublishAllow is every subject s may publish: its events, the inputs its
 // sweeper republishes, dead letters, and the JetStream API calls it makes
-// (declare the streams, check the account for readiness, create, read and
+// (declare the streams, never change them, check the account for readiness, create, read and
 // ack its consumers).
 func (s Service) PublishAllow() []string {
 	var out []string
@@ -108,7 +108,9 @@ func (s Service) PublishAllow() []string {
 	}
 	add("dlq.>", "$JS.API.INFO")
 	for _, st := range Streams {
-		add("$JS.API.STREAM.INFO."+st, "$JS.API.STREAM.CREATE."+st, "$JS.API.STREAM.UPDATE."+st)
+		// No STREAM.UPDATE: an update may add a RePublish that copies
+		// the stream to a subject of the updater's choosing.
+		add("$JS.API.STREAM.INFO."+st, "$JS.API.STREAM.CREATE."+st)
 	}
 	for _, c := range s.Consumers {
 		api := "$JS.API.CONSUMER."
@@ -125,7 +127,10 @@ func (s Service) PublishAllow() []string {
 
 // SubscribeAllow is every subject s may subscribe to: only its own
 // inboxes, where JetStream answers API calls and delivers pulled messages.
-func (s Service) SubscribeAllow() []string { return []string{"_INBOX.>"} }
+// They carry the user's name (natsx.InboxPrefix, which natsx.Connect sets
+// from the user of NATS_URL): with the shared "_INBOX.>" any service could
+// read what every other one pulls, the operator's dead letters included.
+func (s Service) SubscribeAllow() []string { return []string{"_INBOX_" + s.Name + ".>"} }
 
 // Authorization renders the nats-server authorization block: one user per
 // service with its permissions, and the operator.

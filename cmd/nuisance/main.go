@@ -23,6 +23,7 @@ Usage:
   nuisance callbacks pending|dead|retry  hotline callbacks waiting, given up, or sent again
   nuisance deadletters list|retry      events a stage gave up on, and sending them again
   nuisance calendar [FILE]             the holidays deadlines follow, with an added year's file checked
+  nuisance streams                     declare the JetStream streams as the operator (after an upgrade)
   nuisance help                        this text
 
 Configuration (environment): NATS_URL, DATABASE_URL, NUISANCE_HTTP_ADDR,
@@ -64,6 +65,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return runDeadLetters(ctx, args[1:], getenv, stdout, stderr)
 	case "calendar":
 		return runCalendar(ctx, args[1:], getenv, stdout, stderr)
+	case "streams":
+		return runStreams(ctx, args[1:], getenv, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

@@ -4,7 +4,10 @@ package natsx
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	neturl "net/url"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -76,11 +79,32 @@ func Connect(url, name string, log *zap.Logger, opts ...nats.Option) (*nats.Conn
 			log.Warn("nats async error", zap.String("subscription", subj), zap.Error(err))
 		}),
 	}
+	if user := urlUser(url); user != "" {
+		// Each user gets inboxes of its own, where JetStream answers its
+		// API calls and delivers what it pulls; its NATS permissions let
+		// it subscribe to those only, never to another user's deliveries.
+		base = append(base, nats.CustomInboxPrefix(InboxPrefix(user)))
+	}
 	nc, err := nats.Connect(url, append(base, opts...)...)
 	if err != nil {
 		return nil, fmt.Errorf("connect nats: %w", err)
 	}
 	return nc, nil
+}
+
+// InboxPrefix is the inbox prefix of a NATS user: the only subjects
+// (InboxPrefix(user)+".>") the user may subscribe to.
+func InboxPrefix(user string) string { return "_INBOX_" + user }
+
+// urlUser is the user named in the first server of a NATS_URL, "" when it
+// names none (the embedded server, a server without authorization).
+func urlUser(raw string) string {
+	first, _, _ := strings.Cut(raw, ",")
+	u, err := neturl.Parse(strings.TrimSpace(first))
+	if err != nil || u.User == nil {
+		return ""
+	}
+	return u.User.Username()
 }
 
 // DuplicateWindow is how long a stream remembers message ids. The relay
@@ -123,7 +147,18 @@ func Streams(replicas int) []jetstream.StreamConfig {
 // process at every start.
 func DeclareStreams(ctx context.Context, js jetstream.JetStream, replicas int) error {
 	for _, cfg := range Streams(replicas) {
-		if _, err := js.CreateOrUpdateStream(ctx, cfg); err != nil {
+		// Creating a stream that exists with the same configuration
+		// changes nothing, so services only create: the right to update a
+		// stream is the right to re-publish all it stores to any subject,
+		// which the services' NATS users do not have. A changed
+		// configuration is applied by a process with the operator's user.
+		_, err := js.CreateStream(ctx, cfg)
+		if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
+			if _, err = js.UpdateStream(ctx, cfg); err != nil {
+				return fmt.Errorf("declare stream %s: it exists with another configuration, which this user may not be allowed to change (the operator's may): %w", cfg.Name, err)
+			}
+		}
+		if err != nil {
 			return fmt.Errorf("declare stream %s: %w", cfg.Name, err)
 		}
 	}

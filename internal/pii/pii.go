@@ -15,9 +15,9 @@ import (
 // to keep anything of is starred out whole.
 func MaskPhone(phone string) string {
 	var digits []byte
-	for i := 0; i < len(phone); i++ {
-		if c := phone[i]; (c >= '0' && c <= '9') || c == '+' {
-			digits = append(digits, c)
+	for _, r := range phone {
+		if r = narrow(r); (r >= '0' && r <= '9') || r == '+' {
+			digits = append(digits, byte(r))
 		}
 	}
 	n := len(digits)
@@ -47,15 +47,31 @@ func MaskName(name string) string {
 
 // phoneInText finds phone numbers citizens type into their description:
 // mainland mobiles (1[3-9]x xxxx xxxx, with optional +86 and separators)
-// and landlines with an area code (0592-1234567).
-var phoneInText = regexp.MustCompile(`(?:\+?86[ -]?)?1[3-9]\d(?:[ -]?\d){8}|0\d{2,3}[ -]?\d{7,8}`)
+// and landlines with an area code (0592-1234567, (0592)1234567), in ASCII
+// or full-width digits (a Chinese input method in full-width mode), with
+// spaces (ideographic too), hyphens or dots between the groups.
+var phoneInText = regexp.MustCompile(`(?:[+＋]?[8８][6６]` + sep + `?)?[1１][3-9３-９]` + digit + `(?:` + sep + `?` + digit + `){8}` +
+	`|[(（]?[0０]` + digit + `{2,3}[)）]?` + sep + `?` + digit + `{7,8}`)
+
+const (
+	digit = `[0-9０-９]`
+	sep   = `[ \-.\x{3000}－．]`
+)
+
+// narrow maps a full-width ASCII variant (U+FF01–U+FF5E) to ASCII.
+func narrow(r rune) rune {
+	if r >= 0xFF01 && r <= 0xFF5E {
+		return r - 0xFEE0
+	}
+	return r
+}
 
 // MaskText masks every phone number inside free text, so a description
 // that quotes the caller's number shows it masked like the caller field.
 func MaskText(s string) string {
 	digits := 0
-	for i := 0; i < len(s); i++ {
-		if s[i] >= '0' && s[i] <= '9' {
+	for _, r := range s {
+		if r = narrow(r); r >= '0' && r <= '9' {
 			digits++
 		}
 	}
@@ -63,6 +79,7 @@ func MaskText(s string) string {
 		return s
 	}
 	return phoneInText.ReplaceAllStringFunc(s, func(m string) string {
+		m = strings.Map(narrow, m)
 		// Keep a +86 prefix out of the masked digits.
 		if rest, ok := strings.CutPrefix(m, "+86"); ok {
 			return "+86" + MaskPhone(rest)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/xiamen-eeb/nuisance/internal/event"
 	"github.com/xiamen-eeb/nuisance/internal/httpx"
+	"github.com/xiamen-eeb/nuisance/internal/pii"
 	"github.com/xiamen-eeb/nuisance/services/intake/workorder"
 )
 
@@ -213,16 +214,20 @@ func (s *Service) prepare(c Complaint, webhookID string) (*submission, error) {
 		return nil, err
 	}
 	cid := id.String()
+	// The complaint is stored verbatim; the event, which JetStream keeps
+	// and every consumer (and a dead letter) sees, carries the citizen's
+	// words with any phone number in them masked, as the officers' API
+	// shows them.
 	ev := event.ComplaintReceived{
 		EventID:         cid + ".received",
 		ComplaintID:     cid,
 		TicketID:        c.TicketID,
 		ReceivedAt:      c.ReceivedAt,
-		Description:     c.Description,
+		Description:     pii.MaskText(c.Description),
 		Category:        c.Category,
 		Subcategory:     c.Subcategory,
 		HotlineCategory: c.HotlineCategory,
-		Address:         c.Address,
+		Address:         pii.MaskText(c.Address),
 		Location:        c.Location,
 		Channel:         c.Channel,
 	}
