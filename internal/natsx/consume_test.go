@@ -507,7 +507,9 @@ func TestTheBacklogOfAStuckConsumerIsExported(t *testing.T) {
 }
 
 // pendingOf reads nuisance_consumer_pending of a consumer.
-func pendingOf(t *testing.T, consumer string) float64 { return labelled(t, "nuisance_consumer_pending", consumer) }
+func pendingOf(t *testing.T, consumer string) float64 {
+	return labelled(t, "nuisance_consumer_pending", consumer)
+}
 
 // labelled reads the gauge name of a consumer (-1: none).
 func labelled(t *testing.T, name, consumer string) float64 {
