@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 
@@ -379,5 +380,30 @@ func TestComposePrometheusScrapesEveryService(t *testing.T) {
 	}
 	if out, err := exec.Command(promtool, "check", "config", "prometheus/prometheus.yml").CombinedOutput(); err != nil {
 		t.Fatalf("promtool check config: %v\n%s", err, out)
+	}
+}
+
+// docker stop (a rolling upgrade, compose down) sends SIGTERM and, after
+// the stop grace period (10 s unless set), SIGKILL. A process's graceful
+// stop takes up to 30 s for the requests in flight (app.Serve), then the
+// batch in hand (up to its AckWait, 30 s), then 5 s to drain NATS: killed
+// at 10 s, a batch is rolled back and waits out its AckWait before it is
+// delivered again, the relay's last pass and the requests in flight are
+// cut. Every service is given the time its stop takes.
+func TestComposeGivesEveryServiceTimeToStop(t *testing.T) {
+	t.Parallel()
+	src, err := os.ReadFile("../docker-compose.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := parseYAML(string(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, svc := range []string{"intake", "geocoder", "hotspots", "router", "officers", "callbacks", "reporter"} {
+		d, err := time.ParseDuration(str(path(doc, "services", svc, "stop_grace_period")))
+		if err != nil || d < 65*time.Second {
+			t.Errorf("%s: stop_grace_period %q, want at least 65s (30 s HTTP drain + 30 s batch + 5 s NATS drain)", svc, str(path(doc, "services", svc, "stop_grace_period")))
+		}
 	}
 }

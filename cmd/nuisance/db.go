@@ -21,8 +21,13 @@ import (
 // data directory. It never creates one: a command run with another
 // NUISANCE_DATA_DIR than `nuisance up` would otherwise work on a new,
 // empty database. A cluster it had to start (nuisance up is not running)
-// is stopped again by the returned close. Migrations are applied.
+// is stopped again by the returned close. The schema must be the one
+// this binary was built for: it is checked, not migrated.
 func openDB(ctx context.Context, getenv func(string) string, stderr io.Writer) (*pgxpool.Pool, func(), error) {
+	return openDBFor(ctx, getenv, stderr, false)
+}
+
+func openDBFor(ctx context.Context, getenv func(string) string, stderr io.Writer, migrate bool) (*pgxpool.Pool, func(), error) {
 	cfg, err := config.FromEnv(getenv)
 	if err != nil {
 		return nil, nil, err
@@ -54,10 +59,36 @@ func openDB(ctx context.Context, getenv func(string) string, stderr io.Writer) (
 		stop()
 		return nil, nil, err
 	}
-	if err := pgstore.Migrate(ctx, pool); err != nil {
+	// An operator's command never migrates: a nuisance newer than the
+	// services would change the production schema underneath them (and
+	// every command, listing included, did). It works on the schema it
+	// was built for only; `nuisance migrate` migrates, deliberately.
+	// A database never migrated (a new one: no service runs on it yet) is
+	// migrated.
+	check := pgstore.CheckSchema
+	if fresh, err := pgstore.Fresh(ctx, pool); err != nil || fresh || migrate {
+		check = pgstore.Migrate
+	}
+	if err := check(ctx, pool); err != nil {
 		pool.Close()
 		stop()
 		return nil, nil, err
 	}
 	return pool, func() { pool.Close(); stop() }, nil
+}
+
+// runMigrate applies this version's migrations to the database: what the
+// services and nuisance up do at their start, for an operator who
+// upgrades the schema ahead of them.
+func runMigrate(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) > 0 {
+		return fmt.Errorf("migrate takes no arguments")
+	}
+	_, closeDB, err := openDBFor(ctx, getenv, stderr, true)
+	if err != nil {
+		return err
+	}
+	closeDB()
+	fmt.Fprintln(stdout, "the database schema is up to date")
+	return nil
 }

@@ -22,6 +22,7 @@ Usage:
   nuisance officers add|list|disable|rotate   officers' tokens (see nuisance officers help)
   nuisance callbacks pending|dead|retry  hotline callbacks waiting, given up, or sent again
   nuisance deadletters list|retry      events a stage gave up on, and sending them again
+  nuisance migrate                     apply this version's database migrations (the services do at their start)
   nuisance calendar [FILE]             the holidays deadlines follow, with an added year's file checked
   nuisance streams                     declare the JetStream streams as the operator (after an upgrade)
   nuisance help                        this text
@@ -63,6 +64,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return runCallbacks(ctx, args[1:], getenv, stdout, stderr)
 	case "deadletters":
 		return runDeadLetters(ctx, args[1:], getenv, stdout, stderr)
+	case "migrate":
+		return runMigrate(ctx, args[1:], getenv, stdout, stderr)
 	case "calendar":
 		return runCalendar(ctx, args[1:], getenv, stdout, stderr)
 	case "streams":

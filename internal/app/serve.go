@@ -19,6 +19,7 @@ import (
 	"github.com/xiamen-eeb/nuisance/internal/config"
 	"github.com/xiamen-eeb/nuisance/internal/httpx"
 	"github.com/xiamen-eeb/nuisance/internal/logging"
+	"github.com/xiamen-eeb/nuisance/internal/natsx"
 	"github.com/xiamen-eeb/nuisance/internal/outbox"
 )
 
@@ -76,6 +77,11 @@ func Serve(ctx context.Context, sys *System, ln net.Listener, parts []Part) erro
 	all := append([]Part(nil), parts...)
 	if everything || len(publishes) > 0 {
 		all = append(all, Part{Name: "outbox-relay", Runner: &outbox.Relay{Pool: sys.Pool, JS: sys.JS, Log: log.Named("relay"), Subjects: publishes}})
+	}
+	if sys.JS != nil {
+		// Streams lost with NATS's data come back without a restart of
+		// every process.
+		all = append(all, Part{Name: "streams", Runner: &natsx.StreamKeeper{JS: sys.JS, Replicas: sys.Cfg.StreamReplicas, Log: log.Named("streams")}})
 	}
 	if len(watches) > 0 {
 		all = append(all, Part{Name: "sweeper", Runner: &outbox.Sweeper{Pool: sys.Pool, JS: sys.JS, Log: log.Named("sweeper"), After: sys.Cfg.SweepAfter, Watches: watches}})

@@ -232,6 +232,15 @@ func (c *Consumer[T]) Run(ctx context.Context) error {
 			if errors.Is(err, jetstream.ErrMsgIteratorClosed) || errors.Is(err, jetstream.ErrConsumerDeleted) || errors.Is(err, jetstream.ErrConsumerNotFound) {
 				return fmt.Errorf("consume %s: %w", c.spec.Durable, err)
 			}
+			// No heartbeat: NATS is down, or it came back without the
+			// durable (a cluster restored empty, its volumes lost). The
+			// iterator would wait for ever on a durable that is gone:
+			// the server's answer says which.
+			if errors.Is(err, jetstream.ErrNoHeartbeat) {
+				if gone := c.durableGone(ctx); gone != nil {
+					return fmt.Errorf("consume %s: its durable is gone from JetStream (NATS lost its data?): %w", c.spec.Durable, gone)
+				}
+			}
 			c.log.Warn("next message", zap.Error(err))
 			continue
 		}
@@ -247,6 +256,23 @@ func (c *Consumer[T]) Run(ctx context.Context) error {
 		// Finish the batch in hand even when shutting down.
 		c.process(context.WithoutCancel(ctx), batch)
 	}
+}
+
+// durableGone returns the server's answer when it says the consumer's
+// stream or durable does not exist, and nil otherwise (it exists, or the
+// server did not answer).
+func (c *Consumer[T]) durableGone(ctx context.Context) error {
+	ictx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	_, err := c.cons.Info(ictx)
+	if errors.Is(err, jetstream.ErrConsumerNotFound) || errors.Is(err, jetstream.ErrStreamNotFound) {
+		return err
+	}
+	var apiErr *jetstream.APIError
+	if errors.As(err, &apiErr) && (apiErr.ErrorCode == jetstream.JSErrCodeStreamNotFound || apiErr.ErrorCode == jetstream.JSErrCodeConsumerNotFound) {
+		return err
+	}
+	return nil
 }
 
 // watchBacklog keeps nuisance_consumer_pending up to date until ctx ends:
@@ -466,6 +492,15 @@ func (c *Consumer[T]) process(ctx context.Context, msgs []jetstream.Msg) {
 			delivered = md.NumDelivered
 		}
 		ev, err := c.decode(m.Data())
+		if errors.Is(err, errSchema) {
+			// JSON this binary's schema refuses may be a newer
+			// producer's (an enum grown during a rolling upgrade): left
+			// for redelivery, a newer replica of the durable handles it;
+			// dead-lettered only once every delivery was refused.
+			c.log.Warn("event refused by this version's schema; left for redelivery", zap.String("subject", m.Subject()), zap.Uint64("delivered", delivered), zap.Error(err))
+			c.retryOrDeadLetter(ctx, m, looseEventID(m), delivered, err)
+			continue
+		}
 		if err != nil {
 			c.deadLetter(ctx, m, delivered, looseEventID(m), err.Error())
 			continue
@@ -531,6 +566,10 @@ func looseEventID(m jetstream.Msg) string {
 	return ""
 }
 
+// errSchema marks an event that is JSON but not valid under the
+// consumer's schema.
+var errSchema = errors.New("schema")
+
 func (c *Consumer[T]) decode(data []byte) (T, error) {
 	var ev T
 	if c.schema != nil {
@@ -539,7 +578,7 @@ func (c *Consumer[T]) decode(data []byte) (T, error) {
 			return ev, fmt.Errorf("not JSON: %w", err)
 		}
 		if fe := schemas.ValidateValue(c.schema, doc); fe != nil {
-			return ev, fmt.Errorf("schema %s: %s %s", c.spec.Schema, fe[0].Field, fe[0].Detail)
+			return ev, fmt.Errorf("%w %s: %s %s", errSchema, c.spec.Schema, fe[0].Field, fe[0].Detail)
 		}
 	}
 	if err := json.Unmarshal(data, &ev); err != nil {

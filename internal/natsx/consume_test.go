@@ -129,7 +129,7 @@ func TestConsumeDeadLettersInvalidPayload(t *testing.T) {
 	}, 5)
 	s.publish(t, "bad-json", []byte(`{not json`))
 	s.publish(t, "bad-schema", []byte(`{"event_id":"x1","complaint_id":"c","ticket_id":"t","received_at":"yesterday","description":"d"}`))
-	testenv.Eventually(t, 10*time.Second, "two dead letters", func() bool {
+	testenv.Eventually(t, 30*time.Second, "two dead letters", func() bool {
 		return s.count(t, `SELECT count(*) FROM dead_letters WHERE consumer = 'test'`) == 2
 	})
 	if n := s.count(t, `SELECT count(*) FROM dead_letters WHERE reason LIKE '%received_at%'`); n != 1 {

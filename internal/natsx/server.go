@@ -176,3 +176,49 @@ func StreamFor(subject string) string {
 	}
 	return ""
 }
+
+// StreamKeeper declares the streams again when they are gone while the
+// process runs: a NATS cluster that came back empty (its volumes lost, or
+// restored from nothing) has none, and the relay, the sweeper and the
+// consumers of processes that never restart (the intake has no consumer
+// to notice) would refuse every publish until someone restarted them all.
+// With the streams back, the consumers whose durables are gone stop and
+// their processes' restarts declare them, and the sweeper publishes again
+// every event a stage has not processed.
+type StreamKeeper struct {
+	JS       jetstream.JetStream
+	Replicas int
+	Log      *zap.Logger
+	Every    time.Duration // default 10 s
+}
+
+// Run checks the streams every Every until ctx ends.
+func (k *StreamKeeper) Run(ctx context.Context) error {
+	if k.Every <= 0 {
+		k.Every = 10 * time.Second
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(k.Every):
+		}
+		k.CheckOnce(ctx)
+	}
+}
+
+// CheckOnce declares again the streams the server says do not exist.
+func (k *StreamKeeper) CheckOnce(ctx context.Context) {
+	for _, cfg := range Streams(k.Replicas) {
+		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		_, err := k.JS.Stream(cctx, cfg.Name)
+		if errors.Is(err, jetstream.ErrStreamNotFound) {
+			if _, err := k.JS.CreateStream(cctx, cfg); err != nil {
+				k.Log.Error("stream gone from NATS; declaring it again failed", zap.String("stream", cfg.Name), zap.Error(err))
+			} else {
+				k.Log.Error("stream was gone from NATS (it lost its data?): declared again; the sweeper publishes again what the stages had not processed", zap.String("stream", cfg.Name))
+			}
+		}
+		cancel()
+	}
+}
