@@ -205,9 +205,12 @@ FOR UPDATE OF t`
 const CorrectionsConsumer = "geocoder-triage"
 
 // correctionsOf counts a complaint's corrections and names the latest one
-// the geocoder has neither applied nor given up on (a dead letter), if any.
+// the geocoder has neither applied nor given up on (a dead letter), if
+// any, made in the last 15 minutes: the geocoder applies one within a
+// second, and one it has not applied in 15 minutes (a geocoder down, or
+// of a version that does not mark them) no longer holds the next back.
 const correctionsOf = `SELECT COALESCE(max(c.n), 0),
-	COALESCE(max(c.n) FILTER (WHERE c.applied_at IS NULL AND NOT EXISTS (
+	COALESCE(max(c.n) FILTER (WHERE c.applied_at IS NULL AND c.at > now() - interval '15 minutes' AND NOT EXISTS (
 		SELECT 1 FROM dead_letters d WHERE d.consumer = $2 AND d.event_id = c.event_id)), 0)
 FROM triage_corrections c WHERE c.complaint_id = $1`
 

@@ -106,7 +106,7 @@ func TestTriageCorrect(t *testing.T) {
 	}
 
 	good := map[string]any{"district": "siming", "subdistrict": "鹭江街道", "lon": 118.09, "lat": 24.46, "category": "noise", "subcategory": "social_life"}
-	for n := 1; n <= 3; n++ {
+	for n := 1; n <= 4; n++ {
 		if n > 1 {
 			// Until the geocoder has applied the last correction, or given
 			// up on it, another is refused: applied after the first had put
@@ -117,9 +117,13 @@ func TestTriageCorrect(t *testing.T) {
 				t.Fatalf("correction %d while %d is pending: %d %s", n, n-1, code, body)
 			}
 			settle := `UPDATE triage_corrections SET applied_at = now() WHERE complaint_id = $1 AND n = $2`
-			if n == 3 {
+			switch n {
+			case 3:
 				settle = `INSERT INTO dead_letters (consumer, subject, event_id, msg_id, deliveries, reason, payload)
 					SELECT '` + CorrectionsConsumer + `', 'triage.corrected', event_id, event_id, 8, 'refused', '\x7b7d' FROM triage_corrections WHERE complaint_id = $1 AND n = $2`
+			case 4:
+				// Not applied for 15 minutes: it no longer holds the next back.
+				settle = `UPDATE triage_corrections SET at = now() - interval '16 minutes' WHERE complaint_id = $1 AND n = $2`
 			}
 			if _, err := e.pool.Exec(ctx, settle, id, n-1); err != nil {
 				t.Fatal(err)
@@ -164,7 +168,7 @@ func TestTriageCorrect(t *testing.T) {
 	if err := e.pool.QueryRow(ctx, `SELECT count(*), max(officer_id), max(kind) FROM triage_corrections WHERE complaint_id = $1`, id).Scan(&rows, &officer, &kind); err != nil {
 		t.Fatal(err)
 	}
-	if rows != 3 || officer != e.ids[whoSupervisor] || kind != "unlocated" {
+	if rows != 4 || officer != e.ids[whoSupervisor] || kind != "unlocated" {
 		t.Fatalf("audit: %d rows by %s of %s", rows, officer, kind)
 	}
 
