@@ -316,7 +316,7 @@ func (w *Writes) Reopen(c Case, by Actor, signDue, resolveDue time.Time, reason 
 	}
 	// The resolve deadline the reopen replaced, so that a week's report
 	// generated again later still sees the case as it stood.
-	w.audit[len(w.audit)-1].moved = deadlineMove{kind: TimerResolve, before: c.ResolveDue, after: n.ResolveDue}
+	w.audit[len(w.audit)-1].moved = deadlineMove{kind: TimerResolve, before: c.ResolveDue, after: n.ResolveDue, signBefore: c.SignDue}
 	return n, nil
 }
 
@@ -394,11 +394,11 @@ const (
 		SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[]) ON CONFLICT DO NOTHING`
 	// insertAudit keeps the order of the rows: the audit trail is read
 	// in the order of its serial ids.
-	insertAudit = `INSERT INTO case_audit (case_id, actor, at, from_status, to_status, action, reason, deadline, due_before, due_after)
-		SELECT case_id, actor, at, NULLIF(from_status, ''), to_status, action, NULLIF(reason, ''), NULLIF(deadline, ''), due_before, due_after
+	insertAudit = `INSERT INTO case_audit (case_id, actor, at, from_status, to_status, action, reason, deadline, due_before, due_after, sign_due_before)
+		SELECT case_id, actor, at, NULLIF(from_status, ''), to_status, action, NULLIF(reason, ''), NULLIF(deadline, ''), due_before, due_after, sign_due_before
 		FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::timestamptz[],
-				$10::timestamptz[])
-			WITH ORDINALITY AS u(case_id, actor, at, from_status, to_status, action, reason, deadline, due_before, due_after, i)
+				$10::timestamptz[], $11::timestamptz[])
+			WITH ORDINALITY AS u(case_id, actor, at, from_status, to_status, action, reason, deadline, due_before, due_after, sign_due_before, i)
 		ORDER BY i`
 )
 
@@ -508,12 +508,12 @@ func (w *Writes) Send(ctx context.Context, tx pgx.Tx) error {
 	if len(w.audit) > 0 {
 		n := len(w.audit)
 		cases, actors, from, to, actions, reasons := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
-		at, deadlines, due, dueAfter := make([]time.Time, n), make([]string, n), make([]*time.Time, n), make([]*time.Time, n)
+		at, deadlines, due, dueAfter, signBefore := make([]time.Time, n), make([]string, n), make([]*time.Time, n), make([]*time.Time, n), make([]*time.Time, n)
 		for i, a := range w.audit {
 			cases[i], actors[i], at[i], from[i], to[i], actions[i], reasons[i] = a.caseID, a.actor, a.at, a.from, a.to, a.action, a.reason
-			deadlines[i], due[i], dueAfter[i] = a.moved.kind, a.moved.before, a.moved.after
+			deadlines[i], due[i], dueAfter[i], signBefore[i] = a.moved.kind, a.moved.before, a.moved.after, a.moved.signBefore
 		}
-		queue(nil, insertAudit, cases, actors, at, from, to, actions, reasons, deadlines, due, dueAfter)
+		queue(nil, insertAudit, cases, actors, at, from, to, actions, reasons, deadlines, due, dueAfter, signBefore)
 	}
 	if w.events.Len() > 0 {
 		w.events.Queue(&b)

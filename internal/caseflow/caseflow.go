@@ -270,8 +270,8 @@ type AuditEntry struct {
 	Reason string    `json:"reason,omitempty"`
 	// Deadline is the kind of deadline ("sign" or "resolve") the entry
 	// concerns: for an escalation (督办) the one that passed, at
-	// DueBefore; for an extension (延期) the resolve deadline, moved from
-	// DueBefore to DueAfter.
+	// DueBefore; for an extension (延期) and a reopening (重新交办) the
+	// resolve deadline, moved from DueBefore to DueAfter.
 	Deadline  string     `json:"deadline,omitempty"`
 	DueBefore *time.Time `json:"due_before,omitempty"`
 	DueAfter  *time.Time `json:"due_after,omitempty"`
@@ -311,15 +311,18 @@ func record(ctx context.Context, tx pgx.Tx, c Case, by Actor, from, action, kind
 type deadlineMove struct {
 	kind          string
 	before, after *time.Time
+	// signBefore is, for a reopen, the sign deadline it replaced.
+	signBefore *time.Time
 }
 
 // recordFrom is record of a transition that names the team the case came
 // from (previousTeam, when another team held it) or the deadline it
 // concerns (moved).
 func recordFrom(ctx context.Context, tx pgx.Tx, c Case, by Actor, from, action, kind, reason string, at time.Time, previousTeam string, moved deadlineMove) error {
-	if _, err := tx.Exec(ctx, `INSERT INTO case_audit (case_id, actor, at, from_status, to_status, action, reason, deadline, due_before, due_after)
-		VALUES ($1, $2, $3, NULLIF($4, ''), $5, $6, NULLIF($7, ''), NULLIF($8, ''), $9, $10)`,
-		c.ID, by.ID, at, from, c.Status, action, reason, moved.kind, moved.before, moved.after); err != nil {
+	if _, err := tx.Exec(ctx, `INSERT INTO case_audit (case_id, actor, at, from_status, to_status, action, reason, deadline, due_before, due_after,
+			sign_due_before)
+		VALUES ($1, $2, $3, NULLIF($4, ''), $5, $6, NULLIF($7, ''), NULLIF($8, ''), $9, $10, $11)`,
+		c.ID, by.ID, at, from, c.Status, action, reason, moved.kind, moved.before, moved.after, moved.signBefore); err != nil {
 		return fmt.Errorf("audit case %s: %w", c.ID, err)
 	}
 	tickets, err := Tickets(ctx, tx, c.ID)

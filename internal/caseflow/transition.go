@@ -607,7 +607,7 @@ func Reopen(ctx context.Context, tx pgx.Tx, caseID string, by Actor, signDue, re
 	// The audit keeps the resolve deadline the reopen replaced, so that a
 	// week's report generated again later still sees the case as it stood.
 	return n, recordFrom(ctx, tx, n, by, c.Status, "reopen", KindReopened, reason, at, "",
-		deadlineMove{kind: TimerResolve, before: c.ResolveDue, after: n.ResolveDue})
+		deadlineMove{kind: TimerResolve, before: c.ResolveDue, after: n.ResolveDue, signBefore: c.SignDue})
 }
 
 // Escalation is one deadline that passed (督办).

@@ -53,7 +53,7 @@ func TestAMigrationWaitingForALockDoesNotStallTheTable(t *testing.T) {
 
 	migrated := make(chan error, 1)
 	go func() {
-		migrated <- migrate(ctx, pool, withMigration("00089_case_audit_note.sql",
+		migrated <- migrate(ctx, pool, withMigration("99999_case_audit_note.sql",
 			"-- +goose Up\nALTER TABLE case_audit ADD COLUMN test_note text;\n-- +goose Down\nALTER TABLE case_audit DROP COLUMN test_note;\n"))
 	}()
 	time.Sleep(time.Second) // the ALTER is queued behind the read

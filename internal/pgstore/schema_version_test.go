@@ -9,7 +9,7 @@ import (
 )
 
 // A rolling upgrade, or an operator's newer nuisance command, migrated
-// the database to a version this binary does not know (00089, say, a
+// the database to a version this binary does not know (99999, say, a
 // column the new code fills and reads). An old replica that restarts
 // must say so rather than run on it: goose passes over versions it does
 // not know without a word, and the old code would not write what the
@@ -31,7 +31,7 @@ func TestMigrateRefusesASchemaNewerThanItself(t *testing.T) {
 	}
 	// The newer version's migration.
 	if _, err := pool.Exec(ctx, `ALTER TABLE triage_corrections ADD COLUMN reviewed_by text;
-		INSERT INTO goose_db_version (version_id, is_applied) VALUES (89, true)`); err != nil {
+		INSERT INTO goose_db_version (version_id, is_applied) VALUES (99999, true)`); err != nil {
 		t.Fatal(err)
 	}
 	if err := Migrate(ctx, pool); !errors.Is(err, ErrSchemaNewer) {

@@ -2,16 +2,20 @@ package callbacks_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/nats-io/nats.go"
 
 	"github.com/xiamen-eeb/nuisance/internal/caseflow"
+	"github.com/xiamen-eeb/nuisance/internal/event"
 	"github.com/xiamen-eeb/nuisance/internal/outbox"
 	"github.com/xiamen-eeb/nuisance/internal/routing"
 	"github.com/xiamen-eeb/nuisance/internal/testenv"
+	"github.com/xiamen-eeb/nuisance/services/callbacks"
 )
 
 // A long-lived case (a site complained of every day, reopened within its
@@ -74,5 +78,43 @@ func TestALargeCaseStillAnswersEveryTicket(t *testing.T) {
 		var got int
 		err := e.pool.QueryRow(ctx, `SELECT count(*) FROM callbacks WHERE case_id = $1 AND status = 'resolved'`, id).Scan(&got)
 		return err == nil && got == members
+	})
+}
+
+// A case event of the version before paging names every work order of
+// its case in one event, however many (up to NATS's 1 MiB: some 15,000).
+// Such events are in JetStream and in the outbox when the new version
+// starts, and the old replicas go on writing them during a rolling
+// upgrade: the callbacks must still answer every work order of one, not
+// refuse it by the new schema's bound and dead-letter it.
+func TestAnUnpagedEventOfTheVersionBeforeIsAnswered(t *testing.T) {
+	const members = 1_200
+	e := setup(t)
+	n := testenv.StartNATS(t)
+	svc := e.service(t, "", n.JS, func(c *callbacks.Config) { c.MaxDeliver = 2 })
+	e.run(t, svc)
+	tickets := make([]string, members)
+	for i := range tickets {
+		tickets[i] = fmt.Sprintf("T-old-%05d", i)
+	}
+	ev := event.CaseChanged{EventID: "case_old.resolved.4", CaseID: "case_old", Kind: caseflow.KindResolved, Status: caseflow.StatusResolved,
+		Team: "siming-eco", Category: "noise", District: "siming", Actor: "officer:o1", Tickets: tickets, At: time.Now().UTC()}
+	data, err := json.Marshal(ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := nats.NewMsg(caseflow.Subject(caseflow.KindResolved, ""))
+	m.Data = data
+	if _, err := n.JS.PublishMsg(e.ctx, m); err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, 20*time.Second, "every work order of the unpaged event has its callback", func() bool {
+		var got, dead int
+		_ = e.pool.QueryRow(e.ctx, `SELECT (SELECT count(*) FROM callbacks WHERE case_id = 'case_old'),
+			(SELECT count(*) FROM dead_letters WHERE event_id = 'case_old.resolved.4')`).Scan(&got, &dead)
+		if dead > 0 {
+			t.Fatalf("the event was dead-lettered")
+		}
+		return got == members
 	})
 }

@@ -496,8 +496,9 @@ func (g *gen) timeliness(ctx context.Context) error {
 // reopenedAfter (with the week's end in $2) and reopenedAfterEnd (in $1)
 // are the SQL of the cases reopened (重新交办) after the week: r, the
 // first such reopen of each, and ended, those cases as they stood when
-// it came, with the resolve deadline it replaced (recorded as its
-// due_before) and the resolution and signing for it undid. A reopen
+// it came, with the resolve and sign deadlines it replaced (recorded as
+// its due_before and sign_due_before) and the resolution and signing for
+// it undid. A reopen
 // clears both and sets new deadlines, so without them a week's report
 // generated again later would lose a case the week saw overdue or late.
 var (
@@ -506,10 +507,11 @@ var (
 )
 
 const reopenedAfterSQL = `r AS (
-		SELECT DISTINCT ON (case_id) case_id, at, due_before FROM case_audit
+		SELECT DISTINCT ON (case_id) case_id, at, due_before, sign_due_before FROM case_audit
 		WHERE action = 'reopen' AND at >= $END ORDER BY case_id, at, id
 	), ended AS (
-		SELECT c.id, c.category, c.district, c.team, c.place, c.status, c.escalated, c.opened_at, c.sign_due, c.closed_at,
+		SELECT c.id, c.category, c.district, c.team, c.place, c.status, c.escalated, c.opened_at, c.closed_at,
+		       COALESCE(r.sign_due_before, c.sign_due) AS sign_due,
 		       (SELECT max(a.at) FROM case_audit a WHERE a.case_id = c.id AND a.action = 'accept' AND a.at <= r.at) AS accepted_at,
 		       COALESCE(r.due_before, c.resolve_due) AS resolve_due,
 		       (SELECT max(a.at) FROM case_audit a WHERE a.case_id = c.id AND a.action = 'resolve' AND a.at <= r.at) AS resolved_at
@@ -636,13 +638,18 @@ func (g *gen) repeat(ctx context.Context) error {
 
 // quiet counts the week's complaints in each quiet residential community
 // (宁静小区) from the cases that hold them, which the router marked.
+// A case reopened after the week is open or not as it stood when the
+// week ended (ended), not as the reopen left it.
 func (g *gen) quiet(ctx context.Context) error {
 	rows, err := g.tx.Query(ctx, `
+		WITH `+reopenedAfter+`
 		SELECT c.quiet_community, c.district, count(*), count(DISTINCT c.id),
-		       count(DISTINCT c.id) FILTER (WHERE COALESCE(c.resolved_at, c.closed_at) IS NULL OR COALESCE(c.resolved_at, c.closed_at) >= $2)
+		       count(DISTINCT c.id) FILTER (WHERE CASE WHEN e.id IS NOT NULL THEN e.resolved_at IS NULL OR e.resolved_at >= $2
+		           ELSE COALESCE(c.resolved_at, c.closed_at) IS NULL OR COALESCE(c.resolved_at, c.closed_at) >= $2 END)
 		FROM complaints m
 		JOIN case_complaints cc ON cc.complaint_id = m.id
 		JOIN cases c ON c.id = cc.case_id
+		LEFT JOIN ended e ON e.id = c.id
 		WHERE m.received_at >= $1 AND m.received_at < $2 AND c.quiet_community IS NOT NULL
 		GROUP BY 1, 2
 		ORDER BY 3 DESC, 1, 2`, g.start, g.end)

@@ -77,3 +77,68 @@ func TestAReopenDoesNotRewriteAnEndedWeek(t *testing.T) {
 		t.Errorf("overdue %+v; want %s due %s, accepted", c, id, w11(2, 17))
 	}
 }
+
+// A reopen sets a new sign deadline as well as a new resolve deadline
+// (and clears the signing). A case signed for on time in W11, resolved in
+// W11 and reopened in W12 must still count, in W11's report generated
+// again, as due for signing in W11 and signed on time: the reopen must not
+// take it out of the week's sign rate.
+func TestAReopenKeepsTheEndedWeeksSignDeadline(t *testing.T) {
+	ctx := context.Background()
+	pool := testenv.DB(t)
+	w11 := func(d, h int) time.Time { return at(t, "2024-W11", d, h) }
+	w12 := func(d, h int) time.Time { return at(t, "2024-W12", d, h) }
+	w13 := func(d, h int) time.Time { return at(t, "2024-W13", d, h) }
+	const id = "case_cmp-reopen-sign"
+	router := caseflow.Service("router")
+	officer := caseflow.Actor{ID: "officer:1", Team: "siming-eco", Role: caseflow.RoleOfficer}
+	step := func(when time.Time, fn func(ctx context.Context, tx pgx.Tx) error) {
+		t.Helper()
+		ctx := caseflow.WithClock(ctx, func() time.Time { return when })
+		if err := pgstore.InTx(ctx, pool, func(tx pgx.Tx) error { return fn(ctx, tx) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	step(w11(0, 9), func(ctx context.Context, tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `INSERT INTO complaints (id, ticket_id, received_at, description, address)
+			VALUES ('cmp-reopen-sign', 'T-reopen-sign', $1, '工地夜间施工', '思明区湖滨南路')`, w11(0, 9)); err != nil {
+			return err
+		}
+		if _, _, err := caseflow.Open(ctx, tx, router, caseflow.NewCase{ID: id, ComplaintID: "cmp-reopen-sign", Category: "noise",
+			District: "siming", OpenedAt: w11(0, 9)}); err != nil {
+			return err
+		}
+		_, err := caseflow.Assign(ctx, tx, id, router, caseflow.Assignment{Team: "siming-eco", Mode: routing.ModeOnSite,
+			Priority: routing.PriorityNormal, SignDue: w11(0, 17), ResolveDue: w11(4, 17), Reason: "test"})
+		return err
+	})
+	step(w11(0, 10), func(ctx context.Context, tx pgx.Tx) error {
+		_, err := caseflow.Accept(ctx, tx, id, officer)
+		return err
+	})
+	step(w11(2, 10), func(ctx context.Context, tx pgx.Tx) error {
+		_, err := caseflow.Resolve(ctx, tx, id, officer, caseflow.OutcomeRectified, "")
+		return err
+	})
+	before, err := Generate(ctx, pool, "2024-W11", w12(0, 9))
+	if err != nil {
+		t.Fatal(err)
+	}
+	step(w12(1, 9), func(ctx context.Context, tx pgx.Tx) error {
+		_, err := caseflow.Reopen(ctx, tx, id, router, w12(2, 9), w13(1, 17), "complaint at the place again")
+		return err
+	})
+	after, err := Generate(ctx, pool, "2024-W11", w12(3, 9))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := before.Timeliness.Sign; s.Due != 1 || s.OnTime != 1 {
+		t.Fatalf("W11 sign timeliness before the reopen %d due, %d on time; want 1 and 1", s.Due, s.OnTime)
+	}
+	if s := after.Timeliness.Sign; s.Due != 1 || s.OnTime != 1 {
+		t.Errorf("W11 sign timeliness after a reopen in W12: %d due, %d on time; want 1 and 1 as when the week ended", s.Due, s.OnTime)
+	}
+	if r := after.Timeliness.Resolve; r.Due != 1 || r.OnTime != 1 {
+		t.Errorf("W11 resolve timeliness after a reopen in W12: %d due, %d on time; want 1 and 1", r.Due, r.OnTime)
+	}
+}

@@ -158,7 +158,7 @@ func (s *Service) place(w *caseflow.Writes, f *finding, p placement, ticket stri
 		if err != nil {
 			return "", nil, err
 		}
-		opened := &candidate{Case: n, tickets: []string{ticket}}
+		opened := &candidate{Case: n, tickets: []string{ticket}, last: at}
 		f.cases = append(f.cases, opened)
 		return "opened", opened, nil
 	}
@@ -168,7 +168,7 @@ func (s *Service) place(w *caseflow.Writes, f *finding, p placement, ticket stri
 	// a replay) is about what was resolved: it joins the case as it is,
 	// and its work order is answered with the resolution.
 	if c.Status == caseflow.StatusResolved && c.ResolvedAt != nil && p.ev.ReceivedAt.After(*c.ResolvedAt) {
-		n, err := w.Reopen(c.Case, actor, p.dec.SignDue, p.dec.ResolveDue, "complaint "+p.ev.ComplaintID+" at the same place", c.tickets, at)
+		n, err := w.Reopen(c.Case, actor, p.dec.SignDue, p.dec.ResolveDue, "complaint "+p.ev.ComplaintID+" at the same place", c.tickets, c.next(at))
 		if err != nil {
 			return "", nil, err
 		}
@@ -181,7 +181,7 @@ func (s *Service) place(w *caseflow.Writes, f *finding, p placement, ticket stri
 	if c.extended {
 		resolveDue = time.Time{}
 	}
-	n, err := w.Merge(c.Case, actor, p.ev.ComplaintID, p.hotspot, ticket, p.dec.Priority, p.dec.SignDue, resolveDue, at)
+	n, err := w.Merge(c.Case, actor, p.ev.ComplaintID, p.hotspot, ticket, p.dec.Priority, p.dec.SignDue, resolveDue, c.next(at))
 	if err != nil {
 		return "", nil, err
 	}
@@ -279,6 +279,21 @@ type candidate struct {
 	parked bool
 	// extended: its resolve deadline is one a supervisor granted (延期).
 	extended bool
+	// last is the time of the case's latest transition in this batch.
+	last time.Time
+}
+
+// next is the time of the case's next transition in a batch made at at:
+// at, or just after the case's latest transition in the batch. The
+// callbacks order a work order's callbacks by time (then by webhook-id, a
+// hash): a work order that joined the resolved case (merged, "resolved")
+// must hear the reopening that follows it in the batch after it.
+func (c *candidate) next(at time.Time) time.Time {
+	if !c.last.IsZero() && !at.After(c.last) {
+		at = c.last.Add(time.Microsecond)
+	}
+	c.last = at
+	return at
 }
 
 // of reports whether the case is one of hotspot h: opened for it, or for
