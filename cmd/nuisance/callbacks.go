@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"slices"
 	"text/tabwriter"
 
 	"github.com/xiamen-eeb/nuisance/services/callbacks"
@@ -85,12 +86,13 @@ func runCallbacks(ctx context.Context, args []string, getenv func(string) string
 		}
 		return nil
 	case "retry":
-		n, superseded, err := callbacks.RetryDead(ctx, pool, fs.Args())
+		ids := slices.Compact(slices.Sorted(slices.Values(fs.Args())))
+		n, superseded, err := callbacks.RetryDead(ctx, pool, ids)
 		if err != nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "%d dead deliveries scheduled again\n", n)
-		if ids := fs.Args(); len(ids) > 0 && int(n+superseded) < len(ids) {
+		if len(ids) > 0 && int(n+superseded) < len(ids) {
 			fmt.Fprintf(stderr, "%d of the IDs given are unknown or not dead\n", len(ids)-int(n+superseded))
 		}
 		if superseded > 0 {

@@ -61,4 +61,8 @@ func TestCallbacksCLIRefusesWhatItsHelpDoesNotOffer(t *testing.T) {
 	if last := lines[len(lines)-1]; !strings.Contains(last, "3") {
 		t.Errorf("pending -n 2 with 3 waiting ends %q: the total is not told", last)
 	}
+	// One ID given twice is one callback, known.
+	if out, msg, err := cli("retry", "cb_dead_1", "cb_dead_1"); err != nil || strings.Contains(msg, "unknown") || !strings.HasPrefix(out, "1 dead") {
+		t.Errorf("retry of one dead ID given twice: %q %q %v", out, msg, err)
+	}
 }

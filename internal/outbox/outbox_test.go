@@ -727,6 +727,18 @@ func TestUnpublishableEventsDoNotStarveTheRelay(t *testing.T) {
 	if asked != 0 {
 		t.Errorf("%d retries still asked for after the redrive", asked)
 	}
+	// Retrying every dead letter leaves the relay's out: no retry sends
+	// them. Named by id, one is asked for (and withdrawn again).
+	if n, err := outbox.RequestRetry(ctx, pool, "", nil); err != nil || n != 0 {
+		t.Errorf("retry of all asked for %d (%v), want none of the relay's", n, err)
+	}
+	var id int64
+	if err := pool.QueryRow(ctx, `SELECT id FROM dead_letters WHERE consumer = $1 LIMIT 1`, outbox.RelayDeadLetters).Scan(&id); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := outbox.RequestRetry(ctx, pool, "", []int64{id}); err != nil || n != 1 {
+		t.Errorf("retry of relay dead letter %d by id asked for %d (%v), want 1", id, n, err)
+	}
 }
 
 // A relay that loses its turn to another relay of the same subjects (two

@@ -59,13 +59,14 @@ func DeadLetters(ctx context.Context, pool *pgxpool.Pool, consumer string, pendi
 // RequestRetry asks for dead letters, of one consumer or (consumer "")
 // of any, to be sent again, and reports how many it asked for: with ids,
 // those, even if sent again before (a second sending is harmless, the
-// event id deduplicates it); without, every one not asked for yet. The
-// outbox relay of a process that may publish a dead letter's subject
-// sends it within seconds (Relay.RedriveEvery).
+// event id deduplicates it); without, every one not asked for yet except
+// the relay's (RelayDeadLetters: events over NATS's maximum payload, which
+// no retry can send). The outbox relay of a process that may publish a
+// dead letter's subject sends it within seconds (Relay.RedriveEvery).
 func RequestRetry(ctx context.Context, pool *pgxpool.Pool, consumer string, ids []int64) (int, error) {
 	tag, err := pool.Exec(ctx, `UPDATE dead_letters SET retry_requested_at = now(), retried_at = NULL
 		WHERE ($1 = '' OR consumer = $1) AND CASE WHEN COALESCE(cardinality($2::bigint[]), 0) = 0
-			THEN retried_at IS NULL AND retry_requested_at IS NULL ELSE id = ANY($2) END`, consumer, ids)
+			THEN retried_at IS NULL AND retry_requested_at IS NULL AND consumer <> $3 ELSE id = ANY($2) END`, consumer, ids, RelayDeadLetters)
 	if err != nil {
 		return 0, fmt.Errorf("retry dead letters: %w", err)
 	}
