@@ -89,3 +89,41 @@ func TestAMigrationWaitingForALockDoesNotStallTheTable(t *testing.T) {
 		t.Fatalf("column not added (%d, %v)", n, err)
 	}
 }
+
+// Replicas starting together migrate one at a time. While one builds an
+// index CONCURRENTLY, which waits for every transaction older than itself,
+// the others waiting for their turn must not be such transactions: waiting
+// in pg_advisory_lock, they were, and neither side ever went on (the
+// multi-process deployment never became ready).
+func TestReplicasMigratingTogetherBuildAnIndexConcurrently(t *testing.T) {
+	ctx := context.Background()
+	dsn := pgtest.DSN(t)
+	fsys := withMigration("99999_concurrent_index.sql", "-- +goose NO TRANSACTION\n-- +goose Up\n"+
+		"SELECT pg_sleep(1);\nCREATE INDEX CONCURRENTLY case_audit_test_actor ON case_audit (actor);\n"+
+		"-- +goose Down\nDROP INDEX CONCURRENTLY IF EXISTS case_audit_test_actor;\n")
+	before := MigrateLockFor
+	MigrateLockFor = 15 * time.Second
+	defer func() { MigrateLockFor = before }()
+	errs := make(chan error, 3)
+	for range 3 {
+		go func() {
+			pool, err := Open(ctx, dsn, 4)
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer pool.Close()
+			errs <- migrate(ctx, pool, fsys)
+		}()
+	}
+	for range 3 {
+		select {
+		case err := <-errs:
+			if err != nil {
+				t.Errorf("a replica's migration: %v", err)
+			}
+		case <-time.After(60 * time.Second):
+			t.Fatal("the replicas' migrations did not end within a minute")
+		}
+	}
+}

@@ -79,8 +79,24 @@ func migrate(ctx context.Context, pool *pgxpool.Pool, fsys fs.FS) error {
 		return fmt.Errorf("migrate: %w", err)
 	}
 	defer conn.Release()
-	if _, err := conn.Exec(ctx, "SELECT pg_advisory_lock(727274)"); err != nil {
-		return fmt.Errorf("migrate lock: %w", err)
+	// One process migrates at a time. The others poll for the lock rather
+	// than wait in pg_advisory_lock: a statement waiting there holds a
+	// snapshot, and a migration that builds an index CONCURRENTLY waits
+	// for every snapshot older than itself, so the two would wait for
+	// each other.
+	for {
+		var got bool
+		if err := conn.QueryRow(ctx, "SELECT pg_try_advisory_lock(727274)").Scan(&got); err != nil {
+			return fmt.Errorf("migrate lock: %w", err)
+		}
+		if got {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("migrate lock: %w", ctx.Err())
+		case <-time.After(200 * time.Millisecond):
+		}
 	}
 	defer conn.Exec(context.Background(), "SELECT pg_advisory_unlock(727274)") //nolint:errcheck
 
