@@ -66,7 +66,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	fs.Int64Var(&o.seed, "seed", 1, "seed of the simulated feed")
 	fs.IntVar(&o.days, "days", 1, "days the feed's complaints are spread over, ending on -start (more than one replays history: deadlines already past escalate)")
 	fs.IntVar(&o.planted, "planted", 0, "repeat-complaint sites planted in the feed (default: the simulator's, one per 20 repeat complaints; a large feed over a small city needs fewer, larger sites)")
-	fs.StringVar(&o.start, "start", "", "day the feed is received, YYYY-MM-DD in Asia/Shanghai (default: today, so deadlines are not all past due)")
+	fs.StringVar(&o.start, "start", "", "last day the feed is received, YYYY-MM-DD in Asia/Shanghai (default: yesterday, the last whole day before now: recent, so deadlines are not all past due, and never ahead of the intake's clock, which refuses a work order more than an hour ahead)")
 	fs.StringVar(&o.dir, "dir", "", "working directory: binaries, NATS data, logs and the private PostgreSQL (default: a temporary directory)")
 	fs.StringVar(&o.out, "o", "", "also write the markdown table to this file")
 	fs.DurationVar(&o.timeout, "drain-timeout", 0, "how long to wait for the pipeline to drain after the last post (default: 2 minutes plus 5 ms a complaint)")
@@ -112,7 +112,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	}
 	_ = getenv // every setting is a flag: the bench builds each process's environment itself
 
-	day := time.Now().In(simulate.Shanghai)
+	day := time.Now().In(simulate.Shanghai).AddDate(0, 0, -1)
 	if o.start != "" {
 		if day, err = time.ParseInLocation(time.DateOnly, o.start, simulate.Shanghai); err != nil {
 			return fmt.Errorf("-start: %w", err)
