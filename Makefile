@@ -2,7 +2,9 @@
 SHELL := /bin/bash
 GO ?= go
 export GOFLAGS ?= -buildvcs=false
-NUISANCE_TEST_PG_DIR ?= /tmp/nuisance-test-pg
+# The tests' private PostgreSQL, one per checkout: two checkouts' runs
+# would otherwise share one cluster, and the first to finish stops it.
+NUISANCE_TEST_PG_DIR ?= /tmp/nuisance-test-pg-$(shell printf '%s' '$(CURDIR)' | cksum | cut -d' ' -f1)
 export NUISANCE_TEST_PG_DIR
 
 .PHONY: run test deps test-deps build vet fuzz bench clean
