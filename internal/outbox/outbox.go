@@ -133,7 +133,10 @@ type Relay struct {
 	Batch int
 	// Poll is the interval between scans when no notification arrives.
 	Poll time.Duration
-	// Keep is how long sent rows stay for the sweeper and for audits.
+	// Keep is how long sent rows stay for the sweeper and for audits
+	// (default 14 days): longer than JetStream keeps a message (7 days),
+	// so that an event a stage down for a week never received, and which
+	// JetStream has since dropped, can still be published again.
 	Keep time.Duration
 	// Subjects limits the relay to events on these NATS subject filters
 	// (e.g. "case.>"): in a distributed deployment each process relays
@@ -172,7 +175,7 @@ func (r *Relay) Run(ctx context.Context) error {
 		r.Poll = time.Second
 	}
 	if r.Keep <= 0 {
-		r.Keep = 72 * time.Hour
+		r.Keep = 14 * 24 * time.Hour
 	}
 	if r.RedriveEvery <= 0 {
 		r.RedriveEvery = 5 * time.Second
