@@ -143,6 +143,9 @@ type system struct {
 	// it restarts; streamRefused counts the refusals.
 	streamDown    *atomic.Bool
 	streamRefused *atomic.Int64
+	// hook, when set, sees each request first and may answer it itself
+	// (true): a flaky network in front of the API.
+	hook *atomic.Pointer[func(http.ResponseWriter, *http.Request) bool]
 }
 
 func newSecret(t *testing.T) string {
@@ -190,7 +193,11 @@ func setup(t *testing.T) *system {
 	officer.Routes(mux)
 	openapi.Routes(mux)
 	streamDown, streamRefused := new(atomic.Bool), new(atomic.Int64)
+	apiHook := new(atomic.Pointer[func(http.ResponseWriter, *http.Request) bool])
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if h := apiHook.Load(); h != nil && (*h)(w, r) {
+			return
+		}
 		if streamDown.Load() && r.URL.Path == "/api/v1/stream" {
 			streamRefused.Add(1)
 			httpx.WriteProblem(w, httpx.Problem{Status: http.StatusServiceUnavailable, Detail: "restarting"})
@@ -221,7 +228,7 @@ func setup(t *testing.T) *system {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &system{pool: pool, js: nats.JS, url: srv.URL, token: token, hotline: hl, mux: mux, srv: srv, streamDown: streamDown, streamRefused: streamRefused}
+	return &system{pool: pool, js: nats.JS, url: srv.URL, token: token, hotline: hl, mux: mux, srv: srv, streamDown: streamDown, streamRefused: streamRefused, hook: apiHook}
 }
 
 // feed opens a case for one new complaint and assigns it to the team, as
@@ -603,6 +610,9 @@ func TestOfficerResolvesLiveAssignmentOnPhone(t *testing.T) {
 	)
 	if !eval(`localStorage.getItem("nuisance.officer.token") === null`) {
 		t.Error("signing out left the token in localStorage")
+	}
+	if eval(`document.querySelector("#view-case").innerHTML.includes(` + jsString(callerPhone) + `)`) {
+		t.Error("signing out left the revealed caller's number in the page")
 	}
 
 	// The district's supervisor grants a case more time (延期): a date and

@@ -190,6 +190,10 @@
     showWho(null);
     state.items = [];
     $("list").textContent = "";
+    // Nothing of the last case (a caller's number revealed) stays in the
+    // page for whoever signs in next on this phone.
+    clearCase();
+    state.caseId = "";
     if (msg) { var e = $("login-error"); e.textContent = msg; e.hidden = false; }
     if (location.hash !== "#/login") { location.hash = "#/login"; } else { route(); }
   }
@@ -205,15 +209,29 @@
     return (data && (data.assignments || data.items || data.cases)) || [];
   }
 
+  // listSeq numbers the list's loads: only the answer to the latest one
+  // is drawn (a tab changed, or 加载更多 tapped again, on a slow network,
+  // must not be overtaken by an older answer).
+  var listSeq = 0, moreBusy = false;
   function loadList(more) {
+    if (more && moreBusy) { return Promise.resolve(); }
+    var seq = ++listSeq;
+    moreBusy = false;
+    $("more").disabled = false;
     if (state.tab === "hotspots") { return loadHotspots(); }
     if (state.tab === "triage") { return loadTriage(); }
+    if (more) { moreBusy = true; $("more").disabled = true; }
     return api("GET", listPath(more ? state.next : "")).then(function (data) {
+      if (seq !== listSeq) { return; }
       var got = itemsOf(data).filter(function (o) { return TABS[state.tab].indexOf(o.status) >= 0; });
       state.items = more ? state.items.concat(got) : got;
       state.next = (data && !Array.isArray(data) && (data.next_cursor || data.next)) || "";
       renderList();
-    }).catch(function (err) { if (err.status !== 401) { toast("任务列表加载失败：" + err.message); } });
+    }).catch(function (err) {
+      if (seq === listSeq && err.status !== 401) { toast("任务列表加载失败：" + err.message); }
+    }).then(function () {
+      if (seq === listSeq) { moreBusy = false; $("more").disabled = false; }
+    });
   }
 
   // loadSide fills the list of a tab that is not an inbox (hotspots,
@@ -389,19 +407,34 @@
     FORMS.forEach(function (f) { $(f).hidden = f !== keep; });
   }
 
+  // clearCase empties the case page, so that nothing of the case shown
+  // before (its head, its action buttons, its callers) stands in for the
+  // one being loaded.
+  function clearCase() {
+    state.caseData = null;
+    ["case-head", "case-due", "complaints", "audit", "map", "map-caption", "complaint-count"].forEach(function (n) { $(n).textContent = ""; });
+    ["btn-accept", "btn-resolve", "btn-return", "btn-extend", "btn-reassign"].forEach(function (n) { $(n).hidden = true; });
+    $("case-head").appendChild(el("div", "meta", "加载中…"));
+  }
+
   function openCase(id) {
+    var other = state.caseId !== id || $("view-case").hidden;
     if (state.caseId !== id) {
       // Another case: forget half-filled forms. A refresh of the same case
       // (after an action, or pushed live) keeps what the officer is typing.
       hideForms();
+      clearCase();
     }
     state.caseId = id;
     show("case");
+    // A screen reader or keyboard user lands on the case just opened.
+    if (other) { $("case-head").focus(); }
     return api("GET", "/api/v1/cases/" + encodeURIComponent(id)).then(function (data) {
       if (state.caseId !== id) { return; }
       state.caseData = data;
       renderCase(data);
     }).catch(function (err) {
+      if (state.caseId !== id) { return; }
       if (err.status === 404) { toast("该案件不存在或不属于本单位"); location.hash = "#/"; return; }
       if (err.status !== 401) { toast("案件加载失败：" + err.message); }
     });
@@ -530,7 +563,16 @@
     for (var i = 0; i < buttons.length; i++) { buttons[i].disabled = true; }
     return api("POST", "/api/v1/cases/" + encodeURIComponent(id) + "/" + path, body)
       .then(function () { toast(done); return true; })
-      .catch(function (err) { if (err.status !== 401) { toast("操作失败：" + err.message); } return false; })
+      .catch(function (err) {
+        if (err.status === 401) { return false; }
+        // The request may have been carried out though its answer was
+        // lost (a network error), or the case changed meanwhile (409):
+        // either way the case is read again, so that the page shows what
+        // the server holds rather than invite a second, refused, tap.
+        toast(err.status === 409 ? "案件状态已变化，已刷新" : "操作失败：" + (err.status ? err.message : "网络异常，已重新读取案件"));
+        if (state.caseId === id) { openCase(id); }
+        return false;
+      })
       .then(function (ok) {
         for (var i = 0; i < buttons.length; i++) { buttons[i].disabled = false; }
         if (ok && path !== "return" && state.caseId === id) { openCase(id); }
@@ -649,8 +691,11 @@
     es.onerror = function () {
       setLive(false);
       if (es.readyState === EventSource.CLOSED) {
-        state.source = null;
+        if (state.source === es) { state.source = null; }
         state.retry = Math.min(state.retry + 1, 6);
+        // EventSource does not say why it was refused: a token disabled
+        // meanwhile is found out by asking who we are (a 401 signs out).
+        api("GET", "/api/v1/me").then(showWho, function () { /* offline: retried below */ });
         setTimeout(function () { if (token()) { openStream(); } }, 1000 * Math.pow(2, state.retry));
       }
     };

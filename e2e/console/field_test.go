@@ -1,0 +1,339 @@
+package console
+
+// The console in the street: a phone on a poor mobile network, a token
+// disabled while the page is open, a supervisor at a desk.
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/xiamen-eeb/nuisance/internal/auth"
+)
+
+// page is one browser tab on the console.
+type page struct {
+	t       *testing.T
+	ctx     context.Context
+	browser context.Context
+	start   time.Time
+	dir     string
+	errMu   sync.Mutex
+	errs    []string
+}
+
+// openPhone starts Chromium as a phone of the given width and signs in
+// with tok.
+func openPhone(t *testing.T, s *system, width int, tok string) *page {
+	t.Helper()
+	exec := chromium(t)
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
+		chromedp.ExecPath(exec),
+		chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck,
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(width, 667),
+		chromedp.Env("TZ=Asia/Shanghai"),
+	)
+	t.Cleanup(cancelAlloc)
+	browser, cancelBrowser := chromedp.NewContext(allocCtx)
+	t.Cleanup(cancelBrowser)
+	if err := chromedp.Do(browser, chromedp.EmulateViewport(int64(width), 667, chromedp.EmulateScale(2), chromedp.EmulateMobile)); err != nil {
+		t.Fatalf("start chromium: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(browser, 120*time.Second)
+	t.Cleanup(cancel)
+	p := &page{t: t, ctx: ctx, browser: browser, start: time.Now(), dir: artifactDir(t)}
+	consoleCtx, stop := context.WithCancel(browser)
+	t.Cleanup(stop)
+	go func() {
+		for m, err := range chromedp.Console(consoleCtx) {
+			if err != nil {
+				return
+			}
+			if m.IsException() {
+				p.errMu.Lock()
+				p.errs = append(p.errs, m.String())
+				p.errMu.Unlock()
+			}
+		}
+	}()
+	p.step("sign in",
+		chromedp.Navigate(s.url+"/officer/"),
+		chromedp.WaitVisible(chromedp.CSS("#token")),
+		chromedp.SendKeys(chromedp.CSS("#token"), tok),
+		chromedp.Click(chromedp.CSS("#login-form button[type=submit]")),
+		chromedp.WaitVisible(chromedp.CSS("#view-list")),
+		p.wait(`document.querySelector("#live").classList.contains("on")`),
+		p.wait(`document.querySelector("#who").textContent !== ""`),
+	)
+	return p
+}
+
+func (p *page) step(what string, steps ...chromedp.Action[chromedp.Void]) {
+	p.t.Helper()
+	sctx, cancel := context.WithTimeout(p.ctx, 40*time.Second)
+	defer cancel()
+	if err := chromedp.Do(sctx, steps...); err != nil {
+		p.t.Fatalf("%s: %v", what, err)
+	}
+	p.t.Logf("%5.1fs %s", time.Since(p.start).Seconds(), what)
+}
+
+func (p *page) wait(expr string) chromedp.Action[chromedp.Void] {
+	return chromedp.Poll[chromedp.Void](expr, chromedp.WithPollingInterval(50*time.Millisecond), chromedp.WithPollingTimeout(30*time.Second))
+}
+
+// waitFor is wait with a shorter patience: what a person would wait.
+func (p *page) waitFor(expr string, d time.Duration) error {
+	_, err := chromedp.Run(p.ctx, chromedp.Poll[chromedp.Void](expr, chromedp.WithPollingInterval(50*time.Millisecond), chromedp.WithPollingTimeout(d)))
+	return err
+}
+
+func (p *page) eval(expr string) bool {
+	p.t.Helper()
+	v, err := chromedp.Run(p.ctx, chromedp.Evaluate[bool](expr))
+	if err != nil {
+		p.t.Fatalf("evaluate %s: %v", expr, err)
+	}
+	return v
+}
+
+func (p *page) str(expr string) string {
+	p.t.Helper()
+	v, err := chromedp.Run(p.ctx, chromedp.Evaluate[string](expr))
+	if err != nil {
+		p.t.Fatalf("evaluate %s: %v", expr, err)
+	}
+	return v
+}
+
+func (s *system) setHook(h func(http.ResponseWriter, *http.Request) bool) {
+	if h == nil {
+		s.hook.Store(nil)
+		return
+	}
+	s.hook.Store(&h)
+}
+
+// dropResponse lets the API act on the request, then cuts the connection
+// before the answer reaches the phone: the mobile network lost it.
+func (s *system) dropResponse(w http.ResponseWriter, r *http.Request) {
+	rec := httptest.NewRecorder()
+	s.mux.ServeHTTP(rec, r)
+	if hj, ok := w.(http.Hijacker); ok {
+		if c, _, err := hj.Hijack(); err == nil {
+			c.Close()
+			return
+		}
+	}
+	panic(http.ErrAbortHandler)
+}
+
+// An officer signs for a case; the server records it, but the answer is
+// lost on the way back. The console must then show the case as it is
+// (处理中, 办结 offered), not invite a second 签收 that the server refuses.
+func TestActionWhoseAnswerIsLostShowsTheCaseAsItIs(t *testing.T) {
+	s := setup(t)
+	caseID, _ := s.feed(t, 1, "urgent", time.Now().Add(2*time.Hour))
+	p := openPhone(t, s, 375, s.token)
+	p.step("open the case",
+		chromedp.Evaluate[chromedp.Void](`location.hash = "#/case/`+caseID+`"`),
+		chromedp.WaitVisible(chromedp.CSS("#btn-accept")),
+	)
+	// The phone's network is poor: the live stream is gone too, so no
+	// push comes to put the page right.
+	s.streamDown.Store(true)
+	s.srv.CloseClientConnections()
+	p.step("lose the live stream", p.wait(`document.querySelector("#live").textContent === "离线"`))
+	var dropped atomic.Int64
+	s.setHook(func(w http.ResponseWriter, r *http.Request) bool {
+		if r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/accept") && dropped.Add(1) == 1 {
+			s.dropResponse(w, r)
+			return true
+		}
+		return false
+	})
+	p.step("sign for it on a flaky network",
+		chromedp.Click(chromedp.CSS("#btn-accept")),
+		p.wait(`!document.querySelector("#toast").hidden && document.querySelector("#toast").textContent !== ""`),
+	)
+	var status string
+	if err := s.pool.QueryRow(context.Background(), `SELECT status FROM cases WHERE id = $1`, caseID).Scan(&status); err != nil || status != "accepted" {
+		t.Fatalf("the server did not record the 签收: %s %v", status, err)
+	}
+	if err := p.waitFor(`document.querySelector("#case-head .state.accepted") !== null && !document.querySelector("#btn-resolve").hidden &&
+		document.querySelector("#btn-accept").hidden`, 8*time.Second); err != nil {
+		t.Errorf("after a 签收 whose answer was lost the page still shows %q with 签收 offered (accept hidden: %v): a second tap is refused by the server",
+			p.str(`document.querySelector("#case-head .top").textContent`), p.eval(`document.querySelector("#btn-accept").hidden`))
+	}
+	if !p.eval(`!document.querySelector("#btn-resolve").disabled`) {
+		t.Error("the action buttons stay disabled after a failed request")
+	}
+}
+
+// A token disabled while the console is open (a lost phone reported, an
+// officer moved on): the console goes back to sign-in by itself, rather
+// than sitting "离线" and retrying the stream for ever.
+func TestDisabledTokenGoesBackToSignIn(t *testing.T) {
+	s := setup(t)
+	store := auth.NewStore(s.pool, 0)
+	o, tok, err := store.Add(context.Background(), auth.NewOfficer{Name: "王磊", Team: team, Role: auth.RoleOfficer})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := openPhone(t, s, 375, tok)
+	if err := store.Disable(context.Background(), o.ID); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(3500 * time.Millisecond) // the service's token cache
+	s.srv.CloseClientConnections()      // the stream ends, as at its next heartbeat
+	if err := p.waitFor(`!document.querySelector("#view-login").hidden && !document.querySelector("#login-error").hidden`, 20*time.Second); err != nil {
+		t.Errorf("20 s after its token was disabled the console still shows %q, live %q, not the sign-in",
+			p.str(`["login","list","case"].filter(v => !document.querySelector("#view-" + v).hidden).join()`),
+			p.str(`document.querySelector("#live").textContent`))
+	}
+}
+
+// On a slow network, opening a second case must not show the first one
+// (its head, its 签收 button) while the second loads: a tap on that 签收
+// would sign for the case not shown.
+func TestOpeningACaseNeverShowsThePreviousOne(t *testing.T) {
+	s := setup(t)
+	first, _ := s.feed(t, 1, "urgent", time.Now().Add(2*time.Hour))
+	second, _ := s.feed(t, 2, "normal", time.Now().Add(5*time.Hour))
+	p := openPhone(t, s, 375, s.token)
+	p.step("open the first case",
+		chromedp.Evaluate[chromedp.Void](`location.hash = "#/case/`+first+`"`),
+		p.wait(`document.querySelector("#case-head").textContent.includes(`+jsString(first)+`)`),
+		chromedp.WaitVisible(chromedp.CSS("#btn-accept")),
+		chromedp.Click(chromedp.CSS("a.back")),
+		chromedp.WaitVisible(chromedp.CSS("#view-list")),
+	)
+	release := make(chan struct{})
+	s.setHook(func(w http.ResponseWriter, r *http.Request) bool {
+		if r.Method == http.MethodGet && r.URL.Path == "/api/v1/cases/"+second {
+			<-release
+		}
+		return false
+	})
+	defer func() {
+		select {
+		case <-release:
+		default:
+			close(release)
+		}
+	}()
+	p.step("open the second case on a slow network",
+		chromedp.Evaluate[chromedp.Void](`location.hash = "#/case/`+second+`"`),
+		chromedp.WaitVisible(chromedp.CSS("#view-case")),
+		chromedp.Sleep(300*time.Millisecond),
+	)
+	if p.eval(`document.querySelector("#case-head").textContent.includes(` + jsString(first) + `)`) {
+		t.Error("while the second case loads, the page shows the first case's head")
+	}
+	if p.eval(`!document.querySelector("#btn-accept").hidden && !document.querySelector("#btn-accept").disabled`) {
+		t.Error("while the second case loads, a 签收 button (the first case's) can be tapped")
+	}
+	close(release)
+	p.step("the second case arrives", p.wait(`document.querySelector("#case-head").textContent.includes(`+jsString(second)+`)`),
+		chromedp.WaitVisible(chromedp.CSS("#btn-accept")))
+}
+
+// Paging on a slow network: a second tap on 加载更多 while the first is
+// on its way, or a tab changed before the last one answered, must not
+// show a case twice or the wrong tab's (empty) list.
+func TestListOnASlowNetwork(t *testing.T) {
+	s := setup(t)
+	ids := map[string]bool{}
+	for n := 1; n <= 51; n++ {
+		id, _ := s.feed(t, n, "normal", time.Now().Add(time.Duration(n)*time.Hour))
+		ids[id] = true
+	}
+	p := openPhone(t, s, 375, s.token)
+	p.step("see the first page", p.wait(`document.querySelectorAll("#list a.card").length === 50`), chromedp.WaitVisible(chromedp.CSS("#more")))
+	s.setHook(func(w http.ResponseWriter, r *http.Request) bool {
+		q := r.URL.Query()
+		if r.URL.Path == "/api/v1/assignments" && (q.Get("cursor") != "" || q.Get("status") == "resolved,closed") {
+			time.Sleep(1500 * time.Millisecond)
+		}
+		return false
+	})
+	p.step("tap 加载更多 twice",
+		chromedp.Evaluate[chromedp.Void](`document.querySelector("#more").click(); document.querySelector("#more").click()`),
+		chromedp.Sleep(3500*time.Millisecond),
+	)
+	if n := p.str(`String(document.querySelectorAll("#list a.card").length) + "/" + String(new Set([...document.querySelectorAll("#list a.card")].map(a => a.dataset.case)).size)`); n != fmt.Sprintf("%d/%d", len(ids), len(ids)) {
+		t.Errorf("after two taps on 加载更多 the list has %s cards/distinct cases, want %d/%d", n, len(ids), len(ids))
+	}
+	p.step("tap 已办结 then 待办 before it answers",
+		chromedp.Evaluate[chromedp.Void](`document.querySelector('.tab[data-status="done"]').click()`),
+		chromedp.Sleep(200*time.Millisecond),
+		chromedp.Evaluate[chromedp.Void](`document.querySelector('.tab[data-status="active"]').click()`),
+		chromedp.Sleep(2500*time.Millisecond),
+	)
+	if !p.eval(`document.querySelector('.tab.on').dataset.status === "active" && document.querySelectorAll("#list a.card").length > 0 && document.querySelector("#list-empty").hidden`) {
+		t.Errorf("待办 is shown with %s cards and %q: the late answer of 已办结 replaced it",
+			p.str(`String(document.querySelectorAll("#list a.card").length)`), p.str(`document.querySelector("#list-empty").hidden ? "" : document.querySelector("#list-empty").textContent`))
+	}
+}
+
+// A screen reader: the page's live region must not hold the countdown
+// that changes every second, and opening a case moves the focus to it.
+func TestScreenReaderBasics(t *testing.T) {
+	s := setup(t)
+	caseID, _ := s.feed(t, 1, "urgent", time.Now().Add(2*time.Hour))
+	p := openPhone(t, s, 375, s.token)
+	card := `#list a.card[data-case="` + caseID + `"]`
+	p.step("see the case", chromedp.WaitVisible(chromedp.CSS(card)))
+	if p.eval(`document.querySelector('[aria-live] [data-due]') !== null`) {
+		t.Error("a countdown ticking every second lies in an aria-live region: a screen reader reads it out every second")
+	}
+	p.step("open it", tapLive(card), chromedp.WaitVisible(chromedp.CSS("#btn-accept")), chromedp.Sleep(200*time.Millisecond))
+	if !p.eval(`document.querySelector("#view-case").contains(document.activeElement)`) {
+		t.Errorf("after opening a case the focus is on %s, not in the case", p.str(`document.activeElement.tagName + "#" + document.activeElement.id`))
+	}
+}
+
+// A 360 px phone: long Chinese places and notes, a long reason in the
+// record, the map: nothing is wider than the screen.
+func TestNarrowPhoneWithLongChineseText(t *testing.T) {
+	s := setup(t)
+	caseID, _ := s.feed(t, 1, "urgent", time.Now().Add(2*time.Hour))
+	long := strings.Repeat("思明区莲前街道莲前西路二号建筑工地东侧围挡外人行道", 4)
+	if _, err := s.pool.Exec(context.Background(), `UPDATE cases SET place = $2 WHERE id = $1`, caseID, long); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.pool.Exec(context.Background(), `UPDATE complaints SET address = $1, description = $2, caller_name = $3 WHERE id = 'cmp_console_1'`,
+		long, strings.Repeat("夜间施工噪声扰民严重影响休息", 10), "欧阳陈美玲欧阳陈美玲"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.pool.Exec(context.Background(), `UPDATE case_audit SET reason = $2 WHERE case_id = $1`, caseID,
+		"https://xm.example.gov.cn/"+strings.Repeat("a", 80)+" "+strings.Repeat("夜间施工", 30)); err != nil {
+		t.Fatal(err)
+	}
+	p := openPhone(t, s, 360, s.token)
+	card := `#list a.card[data-case="` + caseID + `"]`
+	p.step("see the case", chromedp.WaitVisible(chromedp.CSS(card)))
+	wide := `[...document.querySelectorAll("body *")].filter(e => e.offsetParent !== null && (e.getBoundingClientRect().right > 360.5 || e.scrollWidth > e.clientWidth + 1) && !e.closest(".tabs") && e.id !== "who").map(e => e.tagName + "." + e.className + "#" + e.id).slice(0, 5).join(" ") + " / page " + document.documentElement.scrollWidth`
+	if w := p.str(wide); !strings.HasSuffix(w, "page 360") || !strings.HasPrefix(w, " /") {
+		t.Errorf("the list at 360 px overflows: %s", w)
+	}
+	p.step("open it", tapLive(card), chromedp.WaitVisible(chromedp.CSS("#btn-accept")),
+		p.wait(`document.querySelectorAll("#map path.outline").length > 0`))
+	if w := p.str(wide); !strings.HasSuffix(w, "page 360") || !strings.HasPrefix(w, " /") {
+		t.Errorf("the case at 360 px overflows: %s", w)
+	}
+}
