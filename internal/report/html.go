@@ -29,6 +29,7 @@ var page = template.Must(template.New("report").Funcs(template.FuncMap{
 	"deadline":    func(c string) string { return label(deadlineNames, c) },
 	"pct100":      pct100,
 	"rate":        ratePct,
+	"repeatPct":   repeatPct,
 	"change":      change,
 	"changeClass": changeClass,
 	"date":        func(t time.Time) string { return t.In(shanghai).Format("1月2日") },
@@ -119,7 +120,42 @@ func pct100(v *float64) string {
 	return fmt.Sprintf("%.1f%%", 100**v)
 }
 
-func ratePct(r Rate) string { return pct100(r.Rate) }
+// ratePct writes a rate as a percentage from its counts, "—" when none
+// was due.
+func ratePct(r Rate) string {
+	if r.Due == 0 {
+		return "—"
+	}
+	return tenths(int64(r.OnTime), int64(r.Due), false)
+}
+
+// repeatPct writes the repeat-complaint rate from its counts.
+func repeatPct(r Repeat) string {
+	if r.Complaints == 0 {
+		return "—"
+	}
+	return tenths(int64(r.Repeats), int64(r.Complaints), false)
+}
+
+// tenths writes a/b as a percentage with one decimal, rounded once, half
+// away from zero, from the counts themselves: the four-decimal ratios of
+// the JSON rounded again (or Printf's rounding of an exact half to even)
+// would show 15 of 19 (78.947%) as 79.0% and 1 of 16 (6.25%) as 6.2%.
+func tenths(a, b int64, sign bool) string {
+	neg := a < 0
+	if neg {
+		a = -a
+	}
+	t := (2000*a + b) / (2 * b)
+	s := fmt.Sprintf("%d.%d%%", t/10, t%10)
+	switch {
+	case neg && t > 0:
+		s = "-" + s
+	case sign && !neg:
+		s = "+" + s
+	}
+	return s
+}
 
 // change writes a week-over-week change as "+12（+8.5%）".
 func change(c Count) string {
@@ -127,8 +163,8 @@ func change(c Count) string {
 	if c.Change == 0 {
 		s = "0"
 	}
-	if c.ChangePct != nil {
-		s += fmt.Sprintf("（%+.1f%%）", *c.ChangePct)
+	if c.Previous > 0 {
+		s += "（" + tenths(int64(c.Change), int64(c.Previous), true) + "）"
 	} else if c.Count > 0 {
 		s += "（新增）"
 	}

@@ -36,7 +36,9 @@ func CategoryName(code string) string {
 
 // The trends of a hotspot over the report week, decided by the generator.
 const (
-	// TrendNew is a hotspot whose first complaint came in the report week.
+	// TrendNew is a hotspot that became one in the report week: before it,
+	// it had fewer complaints than its category's minimum (it may have had
+	// some, even the week before).
 	TrendNew = "new"
 	// TrendGrowing drew more complaints in the report week than the week before.
 	TrendGrowing = "growing"
@@ -156,6 +158,10 @@ type DistrictCount struct {
 	// Priority marks a priority district of the 2024 plan for the category.
 	Priority bool `json:"priority"`
 	Count
+	// PriorityCount, in a priority district only, counts the complaints of
+	// the kinds the plan names (construction and social-life noise;
+	// construction-site and road dust): Count holds every kind.
+	PriorityCount *Count `json:"priority_count,omitempty"`
 }
 
 // Day is one day's complaints in Asia/Shanghai.

@@ -223,6 +223,41 @@ func (g *gen) counts(ctx context.Context) error {
 	for _, n := range prev {
 		r.PreviousTotal += n
 	}
+	// The complaints of the plan's priority kinds in each category and
+	// district: a priority district's row says how many of its complaints
+	// the plan names.
+	type sub struct{ this, prev int }
+	subs := map[key]*sub{}
+	srows, err := g.tx.Query(ctx, `
+		SELECT category, district, subcategory,
+		       count(*) FILTER (WHERE received_at >= $2), count(*) FILTER (WHERE received_at < $2)
+		FROM locations
+		WHERE received_at >= $1 AND received_at < $3 AND located AND category IS NOT NULL AND subcategory IS NOT NULL
+		GROUP BY 1, 2, 3`, g.prevStart, g.start, g.end)
+	if err != nil {
+		return err
+	}
+	for srows.Next() {
+		var cat, district, subcat string
+		var n, p int
+		if err := srows.Scan(&cat, &district, &subcat, &n, &p); err != nil {
+			srows.Close()
+			return err
+		}
+		if !slices.Contains(g.ref.prioritySubs[cat], subcat) {
+			continue
+		}
+		k := key{cat, district}
+		if subs[k] == nil {
+			subs[k] = &sub{}
+		}
+		subs[k].this += n
+		subs[k].prev += p
+	}
+	srows.Close()
+	if err := srows.Err(); err != nil {
+		return err
+	}
 	for _, c := range report.Categories {
 		cs := report.CategorySummary{Category: c, Name: report.CategoryName(c)}
 		catPrev := 0
@@ -233,12 +268,21 @@ func (g *gen) counts(ctx context.Context) error {
 		}
 		cs.Count = report.NewCount(r.ByCategory[c], catPrev)
 		for _, d := range g.ref.orderedDistricts(c) {
-			cs.Districts = append(cs.Districts, report.DistrictCount{
+			dc := report.DistrictCount{
 				District: d,
 				Name:     g.ref.districtName(d),
 				Priority: slices.Contains(g.ref.priority[c], d),
 				Count:    report.NewCount(this[key{c, d}], prev[key{c, d}]),
-			})
+			}
+			if dc.Priority {
+				var n, p int
+				if s := subs[key{c, d}]; s != nil {
+					n, p = s.this, s.prev
+				}
+				pc := report.NewCount(n, p)
+				dc.PriorityCount = &pc
+			}
+			cs.Districts = append(cs.Districts, dc)
 		}
 		r.Categories = append(r.Categories, cs)
 	}
@@ -415,9 +459,12 @@ func (g *gen) timeliness(ctx context.Context) error {
 		k AS (
 			SELECT team, district, sign_due, accepted_at, resolve_due, resolved_at, closed_at FROM cases
 			WHERE ((sign_due >= $1 AND sign_due < $2) OR (resolve_due >= $1 AND resolve_due < $2))
-			  AND id NOT IN (SELECT case_id FROM r)
+			  AND id NOT IN (SELECT case_id FROM r) AND id NOT IN (SELECT id FROM moved)
 			UNION ALL
 			SELECT team, district, sign_due, accepted_at, resolve_due, resolved_at, closed_at FROM ended
+			WHERE (sign_due >= $1 AND sign_due < $2) OR (resolve_due >= $1 AND resolve_due < $2)
+			UNION ALL
+			SELECT team, district, sign_due, accepted_at, resolve_due, resolved_at, closed_at FROM moved
 			WHERE (sign_due >= $1 AND sign_due < $2) OR (resolve_due >= $1 AND resolve_due < $2)
 		)
 		SELECT COALESCE(team, ''), district,
@@ -501,6 +548,10 @@ func (g *gen) timeliness(ctx context.Context) error {
 // it undid. A reopen
 // clears both and sets new deadlines, so without them a week's report
 // generated again later would lose a case the week saw overdue or late.
+// moved are the cases returned (退单) or reassigned (改派) after the week
+// and not reopened after it, as their assignment of the week's end left
+// them: a return clears the case's signing, a reassignment moves its team
+// and a passed sign deadline, and the assignment keeps what they replaced.
 var (
 	reopenedAfter    = strings.ReplaceAll(reopenedAfterSQL, "$END", "$2")
 	reopenedAfterEnd = strings.ReplaceAll(reopenedAfterSQL, "$END", "$1")
@@ -516,6 +567,19 @@ const reopenedAfterSQL = `r AS (
 		       COALESCE(r.due_before, c.resolve_due) AS resolve_due,
 		       (SELECT max(a.at) FROM case_audit a WHERE a.case_id = c.id AND a.action = 'resolve' AND a.at <= r.at) AS resolved_at
 		FROM r JOIN cases c ON c.id = r.case_id
+	), moved AS (
+		SELECT c.id, c.category, c.district, a.team, c.place,
+		       CASE WHEN a.ended_at < $END THEN 'returned' ELSE 'assigned' END AS status,
+		       c.escalated, c.opened_at, c.closed_at, a.sign_due,
+		       CASE WHEN a.ended_at IS NULL OR a.ended_at >= $END THEN a.accepted_at END AS accepted_at,
+		       a.resolve_due, c.resolved_at
+		FROM cases c
+		CROSS JOIN LATERAL (
+			SELECT team, sign_due, accepted_at, resolve_due, ended_at FROM assignments
+			WHERE case_id = c.id AND assigned_at < $END ORDER BY assigned_at DESC, id DESC LIMIT 1
+		) a
+		WHERE c.id IN (SELECT case_id FROM case_audit WHERE action IN ('return', 'reassign') AND at >= $END)
+		  AND c.id NOT IN (SELECT case_id FROM r)
 	)`
 
 // overdue lists the cases past their resolve deadline and unresolved at
@@ -529,12 +593,16 @@ func (g *gen) overdue(ctx context.Context) error {
 			SELECT id, category, district, team, place, status, accepted_at, resolve_due, escalated
 			FROM cases
 			WHERE resolved_at IS NULL AND closed_at IS NULL AND resolve_due < $1 AND opened_at < $1
-			  AND id NOT IN (SELECT case_id FROM r)
+			  AND id NOT IN (SELECT case_id FROM r) AND id NOT IN (SELECT id FROM moved)
 			UNION ALL
 			SELECT id, category, district, team, place, status, accepted_at, resolve_due, escalated
 			FROM cases
 			WHERE COALESCE(resolved_at, closed_at) > $1 AND resolve_due < $1 AND opened_at < $1
-			  AND id NOT IN (SELECT case_id FROM r)
+			  AND id NOT IN (SELECT case_id FROM r) AND id NOT IN (SELECT id FROM moved)
+			UNION ALL
+			SELECT id, category, district, team, place, status, accepted_at, resolve_due, escalated
+			FROM moved
+			WHERE (COALESCE(resolved_at, closed_at) IS NULL OR COALESCE(resolved_at, closed_at) > $1) AND resolve_due < $1 AND opened_at < $1
 			UNION ALL
 			SELECT id, category, district, team, place, status, accepted_at, resolve_due, escalated
 			FROM ended

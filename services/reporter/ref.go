@@ -19,16 +19,20 @@ type ref struct {
 	districts []string          // slugs in the plan's order
 	names     map[string]string // slug -> 思明区
 	priority  map[string][]string
-	teams     map[string]routing.Team
-	minCount  map[string]int
+	// prioritySubs are the subcategories the plan's priority rules name,
+	// by category.
+	prioritySubs map[string][]string
+	teams        map[string]routing.Team
+	minCount     map[string]int
 }
 
 // prioritySeed is the part of seeds/priority.json the report reads.
 type prioritySeed struct {
 	Districts     []string `json:"districts"`
 	DistrictRules []struct {
-		Category  string   `json:"category"`
-		Districts []string `json:"districts"`
+		Category      string   `json:"category"`
+		Subcategories []string `json:"subcategories"`
+		Districts     []string `json:"districts"`
 	} `json:"district_rules"`
 }
 
@@ -40,13 +44,18 @@ type hotspotSeed struct {
 }
 
 var loadRef = sync.OnceValues(func() (*ref, error) {
-	r := &ref{names: map[string]string{}, priority: map[string][]string{}, teams: map[string]routing.Team{}, minCount: map[string]int{}}
+	r := &ref{names: map[string]string{}, priority: map[string][]string{}, prioritySubs: map[string][]string{}, teams: map[string]routing.Team{}, minCount: map[string]int{}}
 	var ps prioritySeed
 	if err := readSeed("priority.json", &ps); err != nil {
 		return nil, err
 	}
 	r.districts = ps.Districts
 	for _, rule := range ps.DistrictRules {
+		for _, sub := range rule.Subcategories {
+			if !slices.Contains(r.prioritySubs[rule.Category], sub) {
+				r.prioritySubs[rule.Category] = append(r.prioritySubs[rule.Category], sub)
+			}
+		}
 		for _, d := range rule.Districts {
 			if !slices.Contains(r.priority[rule.Category], d) {
 				r.priority[rule.Category] = append(r.priority[rule.Category], d)
