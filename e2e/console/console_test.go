@@ -265,7 +265,7 @@ func (s *system) feed(t *testing.T, n int, priority string, signDue time.Time) (
 		}
 		_, err = caseflow.Assign(ctx, tx, c.ID, router, caseflow.Assignment{
 			Team: team, Mode: "on_site", Priority: priority, SignDue: signDue, ResolveDue: signDue.Add(72 * time.Hour),
-			Reason: "console test feed",
+			Reason: "rule noise-construction",
 		})
 		caseID = c.ID
 		return err
@@ -537,6 +537,11 @@ func TestOfficerResolvesLiveAssignmentOnPhone(t *testing.T) {
 	}
 	if a := text("#audit"); !strings.Contains(a, "签收") || !strings.Contains(a, "办结") || !strings.Contains(a, "查看来电号码") {
 		t.Errorf("audit %q lacks the sign-for, the reveal or the resolution", a)
+	}
+	// The reasons the services record for the log are shown in the
+	// console's words.
+	if a := text("#audit"); strings.Contains(a, "rule ") || strings.Contains(a, "complaint ") || !strings.Contains(a, "按派单规则 noise-construction") {
+		t.Errorf("audit %q shows the services' reasons as written for the log", a)
 	}
 	shot(t, ctx, dir, "console-case-375x667.png")
 

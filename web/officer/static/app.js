@@ -417,6 +417,25 @@
     $("case-head").appendChild(el("div", "meta", "加载中…"));
   }
 
+  // reasonText renders the reasons the services record for the log
+  // ("rule noise-construction", "complaint cmp_… at the same place") in
+  // the console's words; an officer's or supervisor's own reason is shown
+  // as typed.
+  var DEPT = { eco: "生态环境", urban: "城管", housing: "住建", police: "公安", traffic: "交警" };
+  function teamText(id) {
+    var i = id.lastIndexOf("-");
+    return i < 0 ? id : label(DISTRICT, id.slice(0, i)) + (DEPT[id.slice(i + 1)] || id.slice(i + 1));
+  }
+  function reasonText(r) {
+    var m = /^rule (\S+) after return by (.+)$/.exec(r);
+    if (m) { return "按派单规则 " + m[1] + " 重新派单，已退单：" + m[2].split(", ").map(teamText).join("、"); }
+    if ((m = /^rule (\S+)$/.exec(r))) { return "按派单规则 " + m[1]; }
+    if (/^complaint \S+ at the same place$/.test(r)) { return "同一地点又有投诉"; }
+    // 立案 and 并案 say it already: the complaint's id is for the log.
+    if (/^complaint \S+$/.test(r)) { return ""; }
+    return r;
+  }
+
   function openCase(id) {
     var other = state.caseId !== id || $("view-case").hidden;
     if (state.caseId !== id) {
@@ -505,6 +524,7 @@
         t += "（" + label(DEADLINE, a.deadline) + "时限 " + when(a.due_before) + " 已过）";
         reason = "";
       }
+      reason = reason && reasonText(reason);
       if (reason) { t += "（" + reason + "）"; }
       audit.appendChild(el("li", "", t));
     });
