@@ -1,12 +1,13 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"flag"
 	"fmt"
 	"io"
 	"os"
-	"strings"
+	"time"
 
 	"github.com/schollz/progressbar/v3"
 
@@ -21,6 +22,9 @@ func runReplay(ctx context.Context, args []string, getenv func(string) string, s
 	conc := fs.Int("c", 32, "concurrent requests")
 	quiet := fs.Bool("q", false, "no progress bar")
 	perSecond := fs.Float64("rate", 0, "post at most this many complaints a second (default: as fast as the intake answers)")
+	maxAge := fs.Duration("max-age", 0, "do not send work orders received longer ago than this, e.g. 168h (default 0: send all). "+
+		"The pipeline cannot mark a work order as already handled: an old one opens a case whose deadlines have passed, "+
+		"escalated (督办) at once, and the hotline is called back about it")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -34,17 +38,30 @@ func runReplay(ctx context.Context, args []string, getenv func(string) string, s
 	var in io.Reader = os.Stdin
 	total := -1
 	if name := fs.Arg(0); name != "-" {
-		b, err := os.ReadFile(name)
+		// Read as it posts: a year's export is hundreds of megabytes.
+		f, err := os.Open(name)
 		if err != nil {
 			return fmt.Errorf("replay: %w", err)
 		}
-		total = strings.Count(string(b), "\n")
-		in = strings.NewReader(string(b))
+		defer f.Close()
+		if total, err = countLines(f); err != nil {
+			return fmt.Errorf("replay: %w", err)
+		}
+		if _, err := f.Seek(0, io.SeekStart); err != nil {
+			return fmt.Errorf("replay: %w", err)
+		}
+		in = f
+	}
+	if *maxAge < 0 {
+		return fmt.Errorf("replay: -max-age must not be negative")
 	}
 	if *perSecond < 0 {
 		return fmt.Errorf("replay: -rate must not be negative")
 	}
 	opt := hotline.ReplayOptions{Concurrency: *conc, Rate: *perSecond}
+	if *maxAge > 0 {
+		opt.NotBefore = time.Now().Add(-*maxAge)
+	}
 	if !*quiet {
 		bar := progressbar.NewOptions(total, progressbar.OptionSetWriter(stderr), progressbar.OptionSetDescription("replay"),
 			progressbar.OptionShowCount(), progressbar.OptionShowIts(), progressbar.OptionThrottle(200_000_000))
@@ -59,7 +76,27 @@ func runReplay(ctx context.Context, args []string, getenv func(string) string, s
 	if sum.Failed > 0 {
 		return fmt.Errorf("replay: %d work orders got no answer (safe to re-run)", sum.Failed)
 	}
+	if sum.Rejected > 0 {
+		return fmt.Errorf("replay: %d work orders rejected or not sent (lines above)", sum.Rejected)
+	}
 	return nil
+}
+
+// countLines counts the lines of r, for the progress bar, without holding
+// them.
+func countLines(r io.Reader) (int, error) {
+	buf := make([]byte, 256<<10)
+	n := 0
+	for {
+		m, err := r.Read(buf)
+		n += bytes.Count(buf[:m], []byte{'\n'})
+		if err == io.EOF {
+			return n, nil
+		}
+		if err != nil {
+			return n, err
+		}
+	}
 }
 
 // hotlineClient signs as the hotline does, with the secret `nuisance up`

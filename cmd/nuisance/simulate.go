@@ -51,11 +51,32 @@ func runSimulate(_ context.Context, args []string, _ func(string) string, stdout
 // runDemo replays a generated last week through the signed intake so a
 // new user sees data at once.
 func runDemo(ctx context.Context, base, secret string, count int, stdout io.Writer) error {
-	loc, err := time.LoadLocation("Asia/Shanghai")
+	start, buf, err := demoFeed(time.Now(), count)
 	if err != nil {
 		return err
 	}
-	now := time.Now().In(loc)
+	client, err := hotline.New(base, secret)
+	if err != nil {
+		return err
+	}
+	sum, err := client.Replay(ctx, buf, hotline.ReplayOptions{Concurrency: 8})
+	fmt.Fprintf(stdout, "demo: replayed the week of %s: %s\n", start.Format("2006-01-02"), sum.String())
+	return err
+}
+
+// DemoTicketPrefix marks the demo's work orders: the simulator numbers
+// them as the hotline does (12345-YYYYMMDD-NNNNNN), and a real work order
+// of that week replayed later (a backfill) would be taken for a
+// duplicate of the simulated one and lost.
+const DemoTicketPrefix = "DEMO-"
+
+// demoFeed is the demo's simulated week: the last full week before now.
+func demoFeed(now time.Time, count int) (time.Time, *bytes.Buffer, error) {
+	loc, err := time.LoadLocation("Asia/Shanghai")
+	if err != nil {
+		return time.Time{}, nil, err
+	}
+	now = now.In(loc)
 	monday := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, loc)
 	for monday.Weekday() != time.Monday {
 		monday = monday.AddDate(0, 0, -1)
@@ -63,17 +84,14 @@ func runDemo(ctx context.Context, base, secret string, count int, stdout io.Writ
 	start := monday.AddDate(0, 0, -7)
 	feed, err := simulate.Generate(simulate.Config{Seed: start.Unix(), Start: start, Days: 7, Count: count})
 	if err != nil {
-		return err
+		return time.Time{}, nil, err
+	}
+	for i := range feed.Complaints {
+		feed.Complaints[i].TicketID = DemoTicketPrefix + feed.Complaints[i].TicketID
 	}
 	var buf bytes.Buffer
 	if err := feed.WriteNDJSON(&buf); err != nil {
-		return err
+		return time.Time{}, nil, err
 	}
-	client, err := hotline.New(base, secret)
-	if err != nil {
-		return err
-	}
-	sum, err := client.Replay(ctx, &buf, hotline.ReplayOptions{Concurrency: 8})
-	fmt.Fprintf(stdout, "demo: replayed the week of %s: %s\n", start.Format("2006-01-02"), sum.String())
-	return err
+	return start, &buf, nil
 }

@@ -2,6 +2,7 @@ package hotline
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -23,6 +24,10 @@ type Summary struct {
 	Rejected  int
 	// Reasons counts rejections by status and problem detail.
 	Reasons map[string]int
+	// Lines are the line numbers of the file that each reason's work
+	// orders were on (the first maxLinesShown), so the operator can find
+	// them without the summary repeating their personal data.
+	Lines map[string][]int
 	// Failed counts lines never answered after every retry.
 	Failed  int
 	Elapsed time.Duration
@@ -40,8 +45,41 @@ func (s Summary) String() string {
 	sort.Strings(keys)
 	for _, k := range keys {
 		fmt.Fprintf(&b, "\n  %6d × %s", s.Reasons[k], k)
+		if lines := s.Lines[k]; len(lines) > 0 {
+			sort.Ints(lines)
+			nums := make([]string, len(lines))
+			for i, n := range lines {
+				nums[i] = fmt.Sprint(n)
+			}
+			more := ""
+			if s.Reasons[k] > len(lines) {
+				more = ", …"
+			}
+			fmt.Fprintf(&b, " (line %s%s)", strings.Join(nums, ", "), more)
+		}
 	}
 	return b.String()
+}
+
+// maxLinesShown is how many line numbers the summary keeps per reason.
+const maxLinesShown = 20
+
+// MaxLine is the longest line Replay reads; a longer one is counted as
+// rejected without being sent (the intake takes 64 KiB) and the replay
+// goes on.
+const MaxLine = 1 << 20
+
+func (s *Summary) note(reason string, line int) {
+	s.Reasons[reason]++
+	if len(s.Lines[reason]) < maxLinesShown {
+		s.Lines[reason] = append(s.Lines[reason], line)
+	}
+}
+
+// numbered is a line of the file with its number, from 1.
+type numbered struct {
+	n    int
+	line []byte
 }
 
 // ReplayOptions tune Replay.
@@ -55,6 +93,25 @@ type ReplayOptions struct {
 	// (a steady feed, as the hotline sends it); zero posts as fast as the
 	// intake answers.
 	Rate float64
+	// NotBefore, when set, keeps back every work order received before it:
+	// counted as rejected with its line, never sent. The pipeline has no
+	// notion of a work order already handled; an old one would open a
+	// case with its deadlines long past, escalated at once, and call the
+	// hotline back.
+	NotBefore time.Time
+}
+
+// receivedBefore tells whether line is a work order received before t;
+// a line whose received_at cannot be read is left to the intake to judge.
+func receivedBefore(line []byte, t time.Time) bool {
+	var wo struct {
+		ReceivedAt string `json:"received_at"`
+	}
+	if json.Unmarshal(line, &wo) != nil {
+		return false
+	}
+	at, err := time.Parse(time.RFC3339Nano, strings.ToUpper(wo.ReceivedAt))
+	return err == nil && at.Before(t)
 }
 
 // Replay posts every NDJSON line of r through the signed intake. Each line
@@ -69,17 +126,17 @@ func (c *Client) Replay(ctx context.Context, r io.Reader, opt ReplayOptions) (Su
 		opt.Retries = 20
 	}
 	start := time.Now()
-	sum := Summary{Reasons: map[string]int{}}
+	sum := Summary{Reasons: map[string]int{}, Lines: map[string][]int{}}
 	var mu sync.Mutex
-	lines := make(chan []byte, opt.Concurrency*2)
+	lines := make(chan numbered, opt.Concurrency*2)
 	var wg sync.WaitGroup
 	done := 0
 	for range opt.Concurrency {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for line := range lines {
-				status, reason := c.postWithRetry(ctx, line, opt.Retries)
+			for l := range lines {
+				status, reason := c.postWithRetry(ctx, l.line, opt.Retries)
 				mu.Lock()
 				switch {
 				case status == http.StatusAccepted:
@@ -88,10 +145,10 @@ func (c *Client) Replay(ctx context.Context, r io.Reader, opt ReplayOptions) (Su
 					sum.Duplicate++
 				case status == 0:
 					sum.Failed++
-					sum.Reasons["failed: "+reason]++
+					sum.note("failed: "+reason, l.n)
 				default:
 					sum.Rejected++
-					sum.Reasons[fmt.Sprintf("%d %s", status, reason)]++
+					sum.note(fmt.Sprintf("%d %s", status, reason), l.n)
 				}
 				done++
 				if opt.Progress != nil {
@@ -101,40 +158,92 @@ func (c *Client) Replay(ctx context.Context, r io.Reader, opt ReplayOptions) (Su
 			}
 		}()
 	}
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 0, 128<<10), 1<<20)
+	rd := bufio.NewReaderSize(r, 64<<10)
 	var scanErr error
 	var pace *rate.Limiter
 	if opt.Rate > 0 {
 		pace = rate.NewLimiter(rate.Limit(opt.Rate), 1)
 	}
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
-		if line == "" {
-			continue
+	for n := 1; ; n++ {
+		raw, tooLong, err := readLine(rd, MaxLine)
+		if err != nil && err != io.EOF {
+			scanErr = err
+			break
 		}
-		if pace != nil {
-			if err := pace.Wait(ctx); err != nil {
+		line := bytes.TrimSpace(raw)
+		held := ""
+		switch {
+		case tooLong:
+			// Counted, not sent: the intake refuses it anyway, and one
+			// broken line must not stop a year's backfill.
+			held = fmt.Sprintf("line longer than %d KiB, not sent", MaxLine>>10)
+		case len(line) > 0 && !opt.NotBefore.IsZero() && receivedBefore(line, opt.NotBefore):
+			held = "received before " + opt.NotBefore.Format(time.RFC3339) + ", not sent: it would open a case already overdue, escalated at once, and call the hotline back (see -max-age)"
+		}
+		if held != "" {
+			mu.Lock()
+			sum.Rejected++
+			sum.note(held, n)
+			done++
+			if opt.Progress != nil {
+				opt.Progress(done)
+			}
+			mu.Unlock()
+		} else if len(line) > 0 {
+			if pace != nil {
+				if err := pace.Wait(ctx); err != nil {
+					scanErr = ctx.Err()
+					break
+				}
+			}
+			select {
+			case lines <- numbered{n: n, line: bytes.Clone(line)}:
+			case <-ctx.Done():
 				scanErr = ctx.Err()
+			}
+			if scanErr != nil {
 				break
 			}
 		}
-		select {
-		case lines <- []byte(line):
-		case <-ctx.Done():
-			scanErr = ctx.Err()
-		}
-		if scanErr != nil {
+		if err == io.EOF {
 			break
 		}
-	}
-	if scanErr == nil {
-		scanErr = sc.Err()
 	}
 	close(lines)
 	wg.Wait()
 	sum.Elapsed = time.Since(start)
 	return sum, scanErr
+}
+
+// readLine reads one line (without its newline) of at most max bytes; a
+// longer line is read to its end and dropped, reported as tooLong. At the
+// end of the input it returns io.EOF with the last line, if any. The line
+// may be the reader's buffer, valid until the next read.
+func readLine(rd *bufio.Reader, max int) (line []byte, tooLong bool, err error) {
+	var buf []byte
+	for first := true; ; first = false {
+		chunk, err := rd.ReadSlice('\n')
+		if first && err != bufio.ErrBufferFull {
+			// The whole line is in the reader's buffer, valid until the
+			// next read: the caller copies what it keeps.
+			return bytes.TrimSuffix(chunk, []byte("\n")), len(chunk) > max+1, err
+		}
+		if !tooLong {
+			if len(buf)+len(chunk) > max+1 { // +1: the newline
+				tooLong, buf = true, nil
+			} else {
+				buf = append(buf, chunk...)
+			}
+		}
+		switch err {
+		case bufio.ErrBufferFull:
+			continue
+		case nil:
+			return bytes.TrimSuffix(buf, []byte("\n")), tooLong, nil
+		default:
+			return buf, tooLong, err
+		}
+	}
 }
 
 func (c *Client) postWithRetry(ctx context.Context, line []byte, retries int) (int, string) {
