@@ -9,6 +9,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/xiamen-eeb/nuisance/internal/hotline"
 	"github.com/xiamen-eeb/nuisance/internal/simulate"
 )
@@ -62,6 +63,25 @@ func runDemo(ctx context.Context, base, secret string, count int, stdout io.Writ
 	sum, err := client.Replay(ctx, buf, hotline.ReplayOptions{Concurrency: 8})
 	fmt.Fprintf(stdout, "demo: replayed the week of %s: %s\n", start.Format("2006-01-02"), sum.String())
 	return err
+}
+
+// demoRefused says why the demo week must not be posted into the
+// system: a callback URL is set (the hotline would hear of simulated work
+// orders), or the database holds work orders that are not the demo's
+// (the hotline's own; the demo's would stand among them in every report).
+// "" means post it.
+func demoRefused(ctx context.Context, pool *pgxpool.Pool, callbackURL string) (string, error) {
+	if callbackURL != "" {
+		return "HOTLINE_CALLBACK_URL is set, and the hotline would be called back about simulated work orders", nil
+	}
+	var real bool
+	if err := pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM complaints WHERE ticket_id NOT LIKE $1 || '%')`, DemoTicketPrefix).Scan(&real); err != nil {
+		return "", fmt.Errorf("demo: %w", err)
+	}
+	if real {
+		return "the database holds work orders that are not the demo's", nil
+	}
+	return "", nil
 }
 
 // DemoTicketPrefix marks the demo's work orders: the simulator numbers

@@ -78,6 +78,17 @@ func runUp(ctx context.Context, args []string, getenv func(string) string, stdou
 	fmt.Fprintf(stdout, "nuisance is up: intake %s/v1/hotline/complaints, officers' console %s/officer/, reports %s/reports/weekly/, health %s/readyz, metrics %s/metrics\n",
 		base, base, base, base, base)
 	if *demo {
+		// The demo's simulated week belongs in a trial database only: not
+		// beside the hotline's real work orders, and not where a callback
+		// URL would send its cases to the hotline.
+		if why, err := demoRefused(ctx, sys.Pool, cfg.CallbackURL); err != nil {
+			return err
+		} else if why != "" {
+			log.Warn("no demo week: "+why, zap.String("hint", "run --demo with a data directory or database of its own"))
+			*demo = false
+		}
+	}
+	if *demo {
 		go func() {
 			if err := runDemo(ctx, base, cfg.HotlineSecret, *demoCount, stdout); err != nil && ctx.Err() == nil {
 				log.Warn("demo feed", zap.Error(err))
