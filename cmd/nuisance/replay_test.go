@@ -16,6 +16,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/xiamen-eeb/nuisance/internal/testenv"
 )
 
 // countingIntake answers 202 to every post and counts them.
@@ -132,6 +134,34 @@ func TestDemoTicketsAreNotTheHotlines(t *testing.T) {
 	for _, id := range tickets {
 		if real.MatchString(id) {
 			t.Fatalf("the demo posts work order %s, a number the hotline gives real work orders of that week", id)
+		}
+	}
+}
+
+// The demo week goes into a trial database only: not beside the hotline's
+// own work orders, and not where a callback URL would tell the hotline of
+// simulated ones.
+func TestTheDemoStaysOutOfARealSystem(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := testenv.DB(t)
+	for _, tc := range []struct {
+		ticket, callback string
+		refused          bool
+	}{
+		{"", "", false},
+		{"DEMO-12345-20261201-000001", "", false},
+		{"DEMO-12345-20261201-000001", "https://12345.example/callbacks", true},
+		{"12345-20261201-000002", "", true},
+	} {
+		if tc.ticket != "" {
+			if _, err := pool.Exec(ctx, `INSERT INTO complaints (id, ticket_id, received_at, description) VALUES ($1, $1, now(), 'x') ON CONFLICT DO NOTHING`, tc.ticket); err != nil {
+				t.Fatal(err)
+			}
+		}
+		why, err := demoRefused(ctx, pool, tc.callback)
+		if err != nil || (why != "") != tc.refused {
+			t.Errorf("with %q and callback %q: %q, %v; want refused %v", tc.ticket, tc.callback, why, err, tc.refused)
 		}
 	}
 }

@@ -96,7 +96,7 @@ func (s *Service) HandleCaseChanges(ctx context.Context, tx pgx.Tx, evs []event.
 		}
 	}
 	stored, err := tx.Query(ctx, insertCallbacks, rows.ids, rows.events, rows.tickets, rows.cases, rows.statuses,
-		rows.teams, rows.notes, rows.ats, rows.onlyNew, limit, until)
+		rows.teams, rows.notes, rows.ats, rows.onlyNew, limit, s.cfg.Lease.Microseconds())
 	var claimed []handed
 	if err == nil {
 		claimed, err = pgx.CollectRows(stored, func(r pgx.CollectableRow) (handed, error) {
@@ -142,7 +142,8 @@ const claimLock = "callbacks: claimed as stored"
 // that case; a replayed row is skipped by its id. A row older than a
 // callback of its work order that has been attempted (a case event come
 // late) is stored superseded, never to be sent. At most $10 of the rows
-// are claimed as they are stored (leased until $11, their first attempt):
+// are claimed as they are stored (leased for $11 microseconds of the
+// database's clock, their first attempt):
 // a row that heads its work order's queue, the first of its work order in
 // the batch with no undelivered callback of that work order stored
 // before. The claimed rows are returned. The claim is decided once a row
@@ -164,7 +165,7 @@ var insertCallbacks = `WITH r AS (
 	), stored AS (
 		INSERT INTO callbacks (id, event_id, ticket_id, case_id, status, team, note, at, next_at, attempts, dead_at, superseded_by)
 		SELECT c.id, c.event_id, c.ticket, c.case_id, c.status, NULLIF(c.team, ''), NULLIF(c.note, ''), c.at,
-			CASE WHEN c.claim THEN $11::timestamptz ELSE now() END, CASE WHEN c.claim THEN 1 ELSE 0 END,
+			CASE WHEN c.claim THEN statement_timestamp() + $11::bigint * interval '1 microsecond' ELSE now() END, CASE WHEN c.claim THEN 1 ELSE 0 END,
 			CASE WHEN c.superseded_by IS NOT NULL THEN now() END, c.superseded_by
 		FROM c
 		ON CONFLICT (id) DO NOTHING

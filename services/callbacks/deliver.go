@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"net/url"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -50,11 +53,14 @@ func (s *Service) DeliverOnce(ctx context.Context) (int, error) {
 		return 0, nil
 	}
 	now := s.cfg.Now().UTC()
+	if s.paused(now) > 0 {
+		return 0, nil // the hotline asked us to wait (Retry-After)
+	}
 	// The claimed set's POSTs end before its lease does, so that its
 	// results are recorded before another instance may claim it again.
 	sendCtx, cancel := context.WithTimeout(ctx, s.cfg.Lease-s.cfg.Lease/10)
 	defer cancel()
-	rows, err := s.pool.Query(ctx, claimDue, now, now.Add(s.cfg.Lease), s.cfg.Claim)
+	rows, err := s.pool.Query(ctx, claimDue, s.cfg.Lease.Microseconds(), s.cfg.Claim)
 	if err != nil {
 		return 0, fmt.Errorf("claim callbacks: %w", err)
 	}
@@ -106,26 +112,31 @@ func (s *Service) DeliverOnce(ctx context.Context) (int, error) {
 // for each candidate, which the planner would otherwise turn into an
 // anti join that, on a table grown since its statistics, scans every
 // waiting callback for each candidate.
-const claimDue = `UPDATE callbacks c SET next_at = $2, attempts = c.attempts + 1,
-		retry_since = CASE WHEN c.attempts = 0 THEN $1 ELSE c.retry_since END
+//
+// Leases and backoffs are reckoned on the database's clock, the one all
+// replicas share: on its own clock, a replica running ahead would find a
+// lease of another in force over and send its callback again.
+const claimDue = `UPDATE callbacks c SET next_at = now() + $1::bigint * interval '1 microsecond', attempts = c.attempts + 1,
+		retry_since = CASE WHEN c.attempts = 0 THEN now() ELSE c.retry_since END
 	WHERE c.id IN (
 		SELECT x.id FROM callbacks x
-		WHERE x.delivered_at IS NULL AND x.dead_at IS NULL AND x.next_at <= $1
+		WHERE x.delivered_at IS NULL AND x.dead_at IS NULL AND x.next_at <= now()
 		  AND NOT EXISTS (SELECT 1 FROM callbacks o WHERE o.ticket_id = x.ticket_id
 		      AND o.delivered_at IS NULL AND o.dead_at IS NULL AND (o.at, o.id) < (x.at, x.id) OFFSET 0)
-		ORDER BY x.next_at LIMIT $3 FOR UPDATE SKIP LOCKED)
+		ORDER BY x.next_at LIMIT $2 FOR UPDATE SKIP LOCKED)
 	RETURNING c.id, c.ticket_id, c.case_id, c.status, c.team, c.note, c.at, c.attempts, c.retry_since`
 
 // recordResults writes the outcomes of a claimed set: each row is either
 // delivered, dead, or due again at next_at; last_error is the failure's
-// message, or NULL once delivered.
+// message, or NULL once delivered. next_at is a delay from the database's
+// clock.
 const recordResults = `UPDATE callbacks c SET
 		delivered_at = COALESCE(r.delivered_at, c.delivered_at),
 		dead_at = COALESCE(r.dead_at, c.dead_at),
-		next_at = COALESCE(r.next_at, c.next_at),
+		next_at = COALESCE(now() + r.next_in * interval '1 microsecond', c.next_at),
 		last_error = r.last_error
-	FROM unnest($1::text[], $2::timestamptz[], $3::timestamptz[], $4::timestamptz[], $5::text[])
-		AS r(id, delivered_at, dead_at, next_at, last_error)
+	FROM unnest($1::text[], $2::timestamptz[], $3::timestamptz[], $4::bigint[], $5::text[])
+		AS r(id, delivered_at, dead_at, next_in, last_error)
 	WHERE c.id = r.id`
 
 // record decides each claimed delivery's outcome from its POST's error and
@@ -136,7 +147,7 @@ func (s *Service) record(ctx context.Context, claimed []Delivery, results []erro
 	ids := make([]string, n)
 	delivered := make([]*time.Time, n)
 	dead := make([]*time.Time, n)
-	next := make([]*time.Time, n)
+	next := make([]*int64, n) // microseconds from the database's now
 	lastErr := make([]*string, n)
 	now := s.cfg.Now().UTC()
 	for i, d := range claimed {
@@ -155,8 +166,12 @@ func (s *Service) record(ctx context.Context, claimed []Delivery, results []erro
 			continue
 		}
 		attempts.WithLabelValues("failed").Inc()
-		at := now.Add(s.backoff(d.Attempts))
-		next[i] = &at
+		wait := s.backoff(d.Attempts)
+		if ra, ok := errors.AsType[*retryAfterError](results[i]); ok {
+			wait = max(wait, ra.until.Sub(now))
+		}
+		us := wait.Microseconds()
+		next[i] = &us
 	}
 	if _, err := s.pool.Exec(ctx, recordResults, ids, delivered, dead, next, lastErr); err != nil {
 		return fmt.Errorf("record the results of %d callbacks: %w", n, err)
@@ -187,21 +202,47 @@ func (s *Service) post(ctx context.Context, d Delivery) error {
 	if err != nil {
 		return fmt.Errorf("callback request: %w", err)
 	}
+	// One POST at a time per slot; its timeout starts once it has one.
+	select {
+	case s.slots <- struct{}{}:
+	case <-ctx.Done():
+		return fmt.Errorf("post callback: %w", ctx.Err())
+	}
+	defer func() { <-s.slots }()
 	ts := s.cfg.Now()
-	sig, err := s.hook.Sign(d.ID, ts, body)
-	if err != nil {
-		return fmt.Errorf("sign callback: %w", err)
+	if until := s.paused(ts); until > 0 {
+		return &retryAfterError{until: ts.Add(until), msg: "not sent: the hotline asked to wait (Retry-After)"}
+	}
+	sigs := make([]string, len(s.hooks))
+	for i, h := range s.hooks {
+		sig, err := h.Sign(d.ID, ts, body)
+		if err != nil {
+			return fmt.Errorf("sign callback: %w", err)
+		}
+		sigs[i] = sig
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("webhook-id", d.ID)
 	req.Header.Set("webhook-timestamp", strconv.FormatInt(ts.Unix(), 10))
-	req.Header.Set("webhook-signature", sig)
+	req.Header.Set("webhook-signature", strings.Join(sigs, " "))
 	resp, err := s.http.Do(req)
 	if err != nil {
+		// The URL may carry the hotline's token: the error (logged, and
+		// kept in last_error) leaves it out.
+		if uerr, ok := errors.AsType[*url.Error](err); ok {
+			err = uerr.Err
+		}
 		return fmt.Errorf("post callback: %w", err)
 	}
 	defer resp.Body.Close()
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable {
+		if wait, ok := retryAfter(resp.Header.Get("Retry-After"), ts); ok {
+			wait = min(wait, s.cfg.RetryFor) // a bound on a hotline asking for days
+			s.pause(ts.Add(wait))
+			return &retryAfterError{until: ts.Add(wait), msg: fmt.Sprintf("hotline answered %s, Retry-After %s", resp.Status, wait.Round(time.Second))}
+		}
+	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		if loc := resp.Header.Get("Location"); resp.StatusCode >= 300 && resp.StatusCode < 400 && loc != "" {
 			return fmt.Errorf("hotline answered %s to %s (HOTLINE_CALLBACK_URL should be where it points)", resp.Status, truncate(loc, 200))
@@ -209,6 +250,48 @@ func (s *Service) post(ctx context.Context, d Delivery) error {
 		return fmt.Errorf("hotline answered %s", resp.Status)
 	}
 	return nil
+}
+
+// retryAfterError is a POST the hotline asked to be sent again no sooner
+// than until (429 or 503 with Retry-After).
+type retryAfterError struct {
+	until time.Time
+	msg   string
+}
+
+func (e *retryAfterError) Error() string { return e.msg }
+
+// retryAfter parses a Retry-After header, seconds or an HTTP date.
+func retryAfter(h string, now time.Time) (time.Duration, bool) {
+	h = strings.TrimSpace(h)
+	if h == "" {
+		return 0, false
+	}
+	if n, err := strconv.ParseInt(h, 10, 64); err == nil {
+		if n < 0 {
+			return 0, false
+		}
+		return time.Duration(min(n, int64(24*time.Hour/time.Second))) * time.Second, true
+	}
+	if t, err := http.ParseTime(h); err == nil {
+		return max(t.Sub(now), 0), true
+	}
+	return 0, false
+}
+
+// pause holds every POST of this instance until until.
+func (s *Service) pause(until time.Time) {
+	for {
+		cur := s.pausedUntil.Load()
+		if until.UnixNano() <= cur || s.pausedUntil.CompareAndSwap(cur, until.UnixNano()) {
+			return
+		}
+	}
+}
+
+// paused is how long from now the hotline asked to be left alone.
+func (s *Service) paused(now time.Time) time.Duration {
+	return max(time.Duration(s.pausedUntil.Load()-now.UnixNano()), 0)
 }
 
 func truncate(s string, n int) string {

@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -55,7 +56,8 @@ type Config struct {
 	// stored and visible, and none is lost.
 	URL string
 	// Secret is the hotline secret (whsec_<base64>); with several,
-	// space-separated, the first signs.
+	// space-separated (a key rotation), each signs: the signature header
+	// carries one signature per key.
 	Secret string
 	// Batch, MaxDeliver and AckWait tune the case-event consumer.
 	Batch      int
@@ -98,8 +100,19 @@ type Service struct {
 	pool *pgxpool.Pool
 	js   jetstream.JetStream
 	log  *zap.Logger
-	hook *standardwebhooks.Webhook
-	http *http.Client
+	// hooks sign every callback, one signature per configured key, so
+	// that during a key rotation a hotline verifying with either the old
+	// or the new key accepts it.
+	hooks []*standardwebhooks.Webhook
+	http  *http.Client
+	// slots bounds the POSTs in flight, from the hand-over and from
+	// DeliverOnce together, to Workers: a POST waits for its slot before
+	// its timeout starts, never for a connection within it (it would time
+	// out unsent, or sent late, and the hotline would hear it twice).
+	slots chan struct{}
+	// pausedUntil (Unix nanoseconds) is when the hotline, answering 429
+	// or 503 with Retry-After, may be asked again.
+	pausedUntil atomic.Int64
 	// handoff holds the deliveries claimed as they were stored, for the
 	// workers; nil without a URL.
 	handoff chan handed
@@ -153,19 +166,20 @@ func New(cfg Config, pool *pgxpool.Pool, js jetstream.JetStream, log *zap.Logger
 	// without the body, and the hotline's answer to that GET would be
 	// taken for the delivery's. A 3xx is a failed attempt, retried.
 	noRedirect := func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	s := &Service{cfg: cfg, pool: pool, js: js, log: log, http: &http.Client{Timeout: cfg.Timeout, Transport: tr, CheckRedirect: noRedirect}}
+	s := &Service{cfg: cfg, pool: pool, js: js, log: log, http: &http.Client{Timeout: cfg.Timeout, Transport: tr, CheckRedirect: noRedirect},
+		slots: make(chan struct{}, cfg.Workers)}
 	if cfg.URL != "" {
 		s.handoff = make(chan handed, cfg.Claim*4)
 	}
 	keys := strings.Fields(cfg.Secret)
-	switch {
-	case len(keys) > 0:
-		wh, err := hotline.NewWebhook(keys[0])
+	for i, k := range keys {
+		wh, err := hotline.NewWebhook(k)
 		if err != nil {
-			return nil, fmt.Errorf("callbacks: hotline secret: %w", err)
+			return nil, fmt.Errorf("callbacks: hotline secret %d of %d: %w", i+1, len(keys), err)
 		}
-		s.hook = wh
-	case cfg.URL != "":
+		s.hooks = append(s.hooks, wh)
+	}
+	if len(keys) == 0 && cfg.URL != "" {
 		return nil, errors.New("callbacks: HOTLINE_CALLBACK_URL is set but no hotline secret to sign with")
 	}
 	return s, nil
