@@ -41,12 +41,25 @@ type Config struct {
 	TokenCacheTTL time.Duration
 	// Stream is the JetStream stream of case events.
 	Stream string
+	// MaxStreamsPerToken caps the event streams one token holds open; a
+	// new one past it ends the token's oldest (a phone that reconnects
+	// from another network replaces the stream it left behind).
+	MaxStreamsPerToken int
+	// MaxStreams caps the event streams of the process, each a JetStream
+	// consumer (about 95 KiB and 11 goroutines with the embedded NATS):
+	// past it a new stream is refused with 503 and Retry-After.
+	MaxStreams int
+	// StreamWriteTimeout bounds one write to an event stream: a client
+	// that stops reading (a frozen phone) loses its stream instead of
+	// holding a goroutine, a consumer and a shutdown for ever.
+	StreamWriteTimeout time.Duration
 }
 
 // DefaultConfig returns a 15 s heartbeat, pages of 50 (at most 200) and
 // the token cache of internal/auth.
 func DefaultConfig() Config {
-	return Config{Heartbeat: 15 * time.Second, PageSize: 50, MaxPage: 200, TokenCacheTTL: auth.DefaultCacheTTL, Stream: "CASES"}
+	return Config{Heartbeat: 15 * time.Second, PageSize: 50, MaxPage: 200, TokenCacheTTL: auth.DefaultCacheTTL, Stream: "CASES",
+		MaxStreamsPerToken: 4, MaxStreams: 2000, StreamWriteTimeout: 10 * time.Second}
 }
 
 // Service is the officers' API.
@@ -61,6 +74,7 @@ type Service struct {
 
 	done      chan struct{}
 	closeOnce sync.Once
+	streams   streamSlots
 }
 
 var (
@@ -103,6 +117,15 @@ func New(cfg Config, pool *pgxpool.Pool, js jetstream.JetStream, log *zap.Logger
 	if cfg.Stream == "" {
 		cfg.Stream = def.Stream
 	}
+	if cfg.MaxStreamsPerToken <= 0 {
+		cfg.MaxStreamsPerToken = def.MaxStreamsPerToken
+	}
+	if cfg.MaxStreams <= 0 {
+		cfg.MaxStreams = def.MaxStreams
+	}
+	if cfg.StreamWriteTimeout <= 0 {
+		cfg.StreamWriteTimeout = def.StreamWriteTimeout
+	}
 	districts, err := geo.LoadDistricts()
 	if err != nil {
 		return nil, fmt.Errorf("officers: %w", err)
@@ -112,7 +135,7 @@ func New(cfg Config, pool *pgxpool.Pool, js jetstream.JetStream, log *zap.Logger
 		return nil, fmt.Errorf("officers: %w", err)
 	}
 	s := &Service{cfg: cfg, pool: pool, js: js, log: log, tokens: auth.NewStore(pool, cfg.TokenCacheTTL),
-		districts: districts, cls: cls, done: make(chan struct{})}
+		districts: districts, cls: cls, done: make(chan struct{}), streams: streamSlots{byID: map[string][]*streamSlot{}}}
 	// Load the teams now: a broken seed stops the start, not a request.
 	if _, _, err := s.tokens.Team(""); err != nil {
 		return nil, fmt.Errorf("officers: %w", err)

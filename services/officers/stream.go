@@ -1,12 +1,14 @@
 package officers
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -95,6 +97,12 @@ func (s *Service) handleStream(w http.ResponseWriter, r *http.Request, p auth.Pr
 		return err
 	}
 	ctx := r.Context()
+	slot, release, err := s.streams.admit(p.ID, s.cfg.MaxStreamsPerToken, s.cfg.MaxStreams)
+	if err != nil {
+		w.Header().Set("Retry-After", "30")
+		return err
+	}
+	defer release()
 	cfg := jetstream.OrderedConsumerConfig{
 		FilterSubjects:    []string{event.SubjCase + ".>"},
 		DeliverPolicy:     jetstream.DeliverNewPolicy,
@@ -116,6 +124,16 @@ func (s *Service) handleStream(w http.ResponseWriter, r *http.Request, p auth.Pr
 	if err != nil {
 		return fault.Wrap(fault.Unavailable, fmt.Errorf("open case stream: %w", err))
 	}
+	// The server would keep the consumer for its InactiveThreshold after
+	// the stream ends: a console reconnecting every few seconds, or a
+	// restart's reconnections, would pile them up. Delete it at once.
+	defer func() {
+		if info := cons.CachedInfo(); info != nil {
+			dctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			defer cancel()
+			_ = s.js.DeleteConsumer(dctx, s.cfg.Stream, info.Name)
+		}
+	}()
 	it, err := cons.Messages()
 	if err != nil {
 		return fault.Wrap(fault.Unavailable, fmt.Errorf("open case stream: %w", err))
@@ -123,10 +141,22 @@ func (s *Service) handleStream(w http.ResponseWriter, r *http.Request, p auth.Pr
 	defer it.Stop()
 
 	rc := http.NewResponseController(w)
-	// A server-wide write timeout would cut the stream; it lives until
-	// the client or the service ends it.
+	// A server-wide write timeout would cut the stream; each write gets
+	// its own deadline instead, so a client that stops reading loses
+	// its stream rather than holding it (and a shutdown) for ever.
 	if err := rc.SetWriteDeadline(time.Time{}); err != nil && !errors.Is(err, http.ErrNotSupported) {
 		return fmt.Errorf("stream: %w", err)
+	}
+	send := func(format string, args ...any) bool {
+		_ = rc.SetWriteDeadline(time.Now().Add(s.cfg.StreamWriteTimeout))
+		if _, err := fmt.Fprintf(w, format, args...); err != nil {
+			return false
+		}
+		if err := rc.Flush(); err != nil {
+			return false
+		}
+		_ = rc.SetWriteDeadline(time.Time{})
+		return true
 	}
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
@@ -134,10 +164,7 @@ func (s *Service) handleStream(w http.ResponseWriter, r *http.Request, p auth.Pr
 	h.Set("X-Accel-Buffering", "no")
 	w.WriteHeader(http.StatusOK)
 	// retry: how long a browser waits before reconnecting.
-	if _, err := fmt.Fprint(w, "retry: 3000\n: connected\n\n"); err != nil {
-		return nil
-	}
-	if err := rc.Flush(); err != nil {
+	if !send("retry: 3000\n: connected\n\n") {
 		return nil
 	}
 	streamsOpen.Inc()
@@ -146,6 +173,17 @@ func (s *Service) handleStream(w http.ResponseWriter, r *http.Request, p auth.Pr
 	msgs := make(chan jetstream.Msg)
 	quit := make(chan struct{})
 	defer close(quit)
+	// A shutdown or an eviction also ends a write blocked on a client
+	// that stopped reading.
+	go func() {
+		select {
+		case <-s.done:
+		case <-slot.evicted:
+		case <-quit:
+			return
+		}
+		_ = rc.SetWriteDeadline(time.Now())
+	}()
 	go func() {
 		defer close(msgs)
 		for {
@@ -180,14 +218,13 @@ func (s *Service) handleStream(w http.ResponseWriter, r *http.Request, p auth.Pr
 			return nil
 		case <-s.done:
 			return nil
+		case <-slot.evicted:
+			return nil
 		case <-beat.C:
 			if !still() {
 				return nil
 			}
-			if _, err := fmt.Fprint(w, ": heartbeat\n\n"); err != nil {
-				return nil
-			}
-			if err := rc.Flush(); err != nil {
+			if !send(": heartbeat\n\n") {
 				return nil
 			}
 		case m, ok := <-msgs:
@@ -218,10 +255,7 @@ func (s *Service) handleStream(w http.ResponseWriter, r *http.Request, p auth.Pr
 			if err != nil {
 				return fmt.Errorf("stream: %w", err)
 			}
-			if _, err := fmt.Fprintf(w, "id: %d\nevent: case\ndata: %s\n\n", md.Sequence.Stream, data); err != nil {
-				return nil
-			}
-			if err := rc.Flush(); err != nil {
+			if !send("id: %d\nevent: case\ndata: %s\n\n", md.Sequence.Stream, data) {
 				return nil
 			}
 			streamEvents.Inc()
@@ -229,4 +263,56 @@ func (s *Service) handleStream(w http.ResponseWriter, r *http.Request, p auth.Pr
 			beat.Reset(s.cfg.Heartbeat)
 		}
 	}
+}
+
+// streamSlots counts the open event streams, by token holder and in all.
+type streamSlots struct {
+	mu    sync.Mutex
+	total int
+	byID  map[string][]*streamSlot
+}
+
+// streamSlot is one open stream; evicted is closed when a newer stream
+// of the same token takes its place.
+type streamSlot struct {
+	evicted chan struct{}
+}
+
+// admit takes a slot for a stream of the token holder id: past perID the
+// holder's oldest stream is evicted, past total the stream is refused.
+func (t *streamSlots) admit(id string, perID, total int) (*streamSlot, func(), error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.total >= total {
+		return nil, nil, fault.Errorf(fault.Unavailable, "too many event streams open in this process; retry later")
+	}
+	slot := &streamSlot{evicted: make(chan struct{})}
+	t.total++
+	list := append(t.byID[id], slot)
+	for len(list) > perID {
+		close(list[0].evicted)
+		list = list[1:]
+	}
+	t.byID[id] = list
+	var once sync.Once
+	release := func() {
+		once.Do(func() {
+			t.mu.Lock()
+			defer t.mu.Unlock()
+			t.total--
+			list := t.byID[id]
+			for i, s := range list {
+				if s == slot {
+					list = append(list[:i:i], list[i+1:]...)
+					break
+				}
+			}
+			if len(list) == 0 {
+				delete(t.byID, id)
+			} else {
+				t.byID[id] = list
+			}
+		})
+	}
+	return slot, release, nil
 }

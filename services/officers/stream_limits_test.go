@@ -1,0 +1,186 @@
+package officers
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/xiamen-eeb/nuisance/internal/caseflow"
+	"github.com/xiamen-eeb/nuisance/internal/event"
+	"github.com/xiamen-eeb/nuisance/internal/httpx"
+	"github.com/xiamen-eeb/nuisance/internal/testenv"
+)
+
+// trackedServer serves svc's routes and counts the handlers running.
+func trackedServer(t *testing.T, svc *Service) (*httptest.Server, *atomic.Int64) {
+	t.Helper()
+	mux := httpx.NewRecordingMux()
+	svc.Routes(mux)
+	var running atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		running.Add(1)
+		defer running.Add(-1)
+		mux.ServeHTTP(w, r)
+	}))
+	t.Cleanup(func() {
+		svc.CloseStreams()
+		srv.CloseClientConnections()
+		srv.Close()
+	})
+	return srv, &running
+}
+
+// rawStream opens /api/v1/stream on a bare TCP connection with a tiny
+// receive buffer, reads the response head and returns the connection
+// without reading any further: a phone whose console froze.
+func rawStream(t *testing.T, srv *httptest.Server, token string) net.Conn {
+	t.Helper()
+	c, err := net.Dial("tcp", srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	if err := c.(*net.TCPConn).SetReadBuffer(4096); err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintf(c, "GET /api/v1/stream HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nAccept: text/event-stream\r\n\r\n", token)
+	br := bufio.NewReaderSize(c, 16)
+	line, err := br.ReadString('\n')
+	if err != nil || !strings.Contains(line, " 200 ") {
+		t.Fatalf("stream: %q %v", line, err)
+	}
+	return c
+}
+
+// publishCaseEvents puts n assignments of team with a long note straight
+// into the CASES stream.
+func publishCaseEvents(t *testing.T, n *testenv.NATS, team string, count int) {
+	t.Helper()
+	ctx := context.Background()
+	note := strings.Repeat("夜间施工噪声", 300)
+	for i := range count {
+		ev := event.CaseChanged{EventID: fmt.Sprintf("rev.%d", i), CaseID: fmt.Sprintf("case_rev%d", i), Kind: caseflow.KindAssigned,
+			Status: "assigned", Team: team, District: district, Category: "noise", Note: note, Actor: "router", At: time.Now()}
+		b, _ := json.Marshal(ev)
+		if _, err := n.JS.PublishAsync(caseflow.Subject(caseflow.KindAssigned, team), b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	select {
+	case <-n.JS.PublishAsyncComplete():
+	case <-ctx.Done():
+	case <-time.After(30 * time.Second):
+		t.Fatal("publish")
+	}
+}
+
+// A console that stops reading (a frozen phone, a suspended tab with the
+// TCP connection still up) blocks its stream's write forever: the stream
+// never sees CloseStreams, and http.Server.Shutdown waits out its whole
+// grace (30 s in internal/app) and then fails the process's exit.
+func TestAStalledStreamDoesNotHoldShutdown(t *testing.T) {
+	t.Parallel()
+	n := testenv.StartNATS(t)
+	e := setup(t, n.JS)
+	srv, running := trackedServer(t, e.svc)
+	c := rawStream(t, srv, e.tokens[whoAdmin])
+	_ = c
+	publishCaseEvents(t, n, ownTeam, 2000) // ~11 MB: more than the socket buffers hold
+	testenv.Eventually(t, 10*time.Second, "stream handler running", func() bool { return running.Load() == 1 })
+	time.Sleep(2 * time.Second) // let the stream fill the buffers and block
+	e.svc.CloseStreams()
+	deadline := time.Now().Add(5 * time.Second)
+	for running.Load() != 0 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if got := running.Load(); got != 0 {
+		t.Fatalf("5s after CloseStreams a stalled client's stream is still running (%d handlers): shutdown waits for it", got)
+	}
+}
+
+// One officer's token opens as many streams as it likes, each a
+// JetStream consumer with its goroutines and buffers: a console bug that
+// reopens the stream without closing it, or a curious officer with curl,
+// takes the process and the NATS server down (1,000 streams of one token:
+// 1,000 consumers, ~93 MiB, 11,000 goroutines, every case event sent
+// 2,000 times). Past the cap, the token's oldest stream ends.
+func TestOneTokenHoldsAFewStreams(t *testing.T) {
+	t.Parallel()
+	n := testenv.StartNATS(t)
+	e := setup(t, n.JS)
+	const tries, perToken = 40, 4
+	var open atomic.Int64
+	for range tries {
+		ctx, cancel := context.WithCancel(context.Background())
+		t.Cleanup(cancel)
+		req, _ := http.NewRequestWithContext(ctx, "GET", e.srv.URL+"/api/v1/stream", nil)
+		req.Header.Set("Authorization", "Bearer "+e.tokens[whoOwn])
+		req.Header.Set("Accept", "text/event-stream")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.StatusCode != 200 {
+			resp.Body.Close()
+			continue
+		}
+		open.Add(1)
+		go func() {
+			defer resp.Body.Close()
+			_, _ = io.Copy(io.Discard, resp.Body)
+			open.Add(-1)
+		}()
+	}
+	time.Sleep(500 * time.Millisecond) // let ended streams end
+	if got := open.Load(); got > perToken {
+		t.Fatalf("one officer's token holds %d open streams after %d opens; want at most %d", got, tries, perToken)
+	}
+	// The newest still works.
+	if code, _ := e.do(whoOwn, "GET", "/api/v1/me", nil); code != 200 {
+		t.Fatalf("me: %d", code)
+	}
+}
+
+// A stream that ends leaves its JetStream consumer on the server for the
+// InactiveThreshold (1 min): a console that reconnects every 3 s (its
+// retry) after a proxy cut, or a loop of opens, piles up consumers long
+// after the streams are gone.
+func TestAnEndedStreamLeavesNoConsumer(t *testing.T) {
+	t.Parallel()
+	n := testenv.StartNATS(t)
+	e := setup(t, n.JS)
+	for range 30 {
+		s := e.openStream(whoOwn, "")
+		s.close()
+		<-s.ended
+	}
+	st, err := n.JS.Stream(context.Background(), "CASES")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var left int
+	deadline := time.Now().Add(3 * time.Second)
+	for {
+		info, err := st.Info(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		left = info.State.Consumers
+		if left == 0 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if left != 0 {
+		t.Fatalf("3s after 30 streams ended, %d of their JetStream consumers are still on the server", left)
+	}
+}
