@@ -537,7 +537,11 @@ func (e *Engine) lifecycle(tx *txn, p *node) {
 	cc := e.cats[p.cat].cfg
 	at := time.Unix(0, p.at).UTC()
 	prev := tx.touched[h]
-	fresh := !at.Before(prev.LastAt)
+	// A complaint wakes a quiet hotspot when it is its latest and the
+	// feed has not gone on for the cooling time since: one delivered weeks
+	// late is no news of the place today, and a tick would quiet the
+	// hotspot again at once.
+	fresh := !at.Before(prev.LastAt) && (!e.seen || e.latest-p.at < int64(cc.Cooling))
 	st := h.rec.Status
 	switch {
 	case tx.opened[h]:
@@ -548,7 +552,10 @@ func (e *Engine) lifecycle(tx *txn, p *node) {
 	}
 	repeat := !h.rec.ResolvedAt.IsZero() && at.After(h.rec.ResolvedAt)
 	burst := h.since(p.at-int64(cc.EscalateWithin), p.at) >= cc.EscalateCount
-	if (repeat || burst) && st != StatusEscalated {
+	// A late complaint older than the hotspot's last one leaves a cooling
+	// or closed hotspot quiet: it is counted, but escalates nothing.
+	quiet := st == StatusCooling || st == StatusClosed
+	if (repeat || burst) && st != StatusEscalated && !quiet {
 		st = StatusEscalated
 		h.rec.ResolvedAt = time.Time{}
 		h.rec.Status = st

@@ -72,9 +72,26 @@ func (s *Service) HandleComplaintsLocated(ctx context.Context, tx pgx.Tx, evs []
 	s.store.flush = func(ctx context.Context) error { return w.flush(ctx, tx) }
 	defer func() { s.store.q, s.store.flush = nil, nil }()
 
+	elsewhere, err := s.clusteredElsewhere(ctx, tx, evs)
+	if err != nil {
+		return fmt.Errorf("cluster %d complaints: %w", len(evs), err)
+	}
 	outcomes := make([]string, 0, len(evs))
 	var kinds []cluster.ChangeKind
 	for i, ev := range evs {
+		if hs, ok := elsewhere[ev.ComplaintID]; ok {
+			// Corrected into this partition from another one, which
+			// clustered it: it keeps its hotspot, as a complaint the
+			// engine already holds does.
+			if err := w.add(ev, cluster.Result{HotspotID: hs}); err != nil {
+				if i > 0 {
+					s.markStale("a batch failed after the engine moved")
+				}
+				return err
+			}
+			outcomes = append(outcomes, "known")
+			continue
+		}
 		res, err := s.engine.Add(ctx, cluster.Point{
 			ID: ev.ComplaintID, Category: ev.Category, Subcategory: ev.Subcategory, District: ev.District,
 			Lon: ev.Lon, Lat: ev.Lat, PlaceKey: ev.PlaceKey,
@@ -121,6 +138,45 @@ func (s *Service) HandleComplaintsLocated(ctx context.Context, tx pgx.Tx, evs []
 	}
 	inMemory.WithLabelValues(s.durable).Set(float64(s.engine.Len()))
 	return nil
+}
+
+// clusteredElsewhere returns, for the corrections in evs (event id
+// <id>.located.c<n>) of complaints another partition clustered already, the
+// hotspot they are stored with ("" for none). A correction may move a
+// complaint to another district, hence to another instance, whose engine
+// has never seen it: clustering it again there would count it in two
+// hotspots, and overwrite its stored hotspot with one the stored row's
+// district does not lead back to, so that both instances rebuild other
+// hotspots than they had. An instance of every district ignores such a
+// correction (the engine holds the complaint); so does a partition.
+func (s *Service) clusteredElsewhere(ctx context.Context, q querier, evs []event.ComplaintLocated) (map[string]string, error) {
+	if len(s.cfg.Districts) == 0 {
+		return nil, nil
+	}
+	var ids []string
+	for _, ev := range evs {
+		if strings.Contains(ev.EventID, ".located.c") {
+			ids = append(ids, ev.ComplaintID)
+		}
+	}
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	rows, err := q.Query(ctx, `SELECT complaint_id, COALESCE(hotspot_id, '') FROM hotspot_members
+		WHERE complaint_id = ANY($1) AND NOT (district = ANY($2))`, ids, s.cfg.Districts)
+	if err != nil {
+		return nil, fmt.Errorf("complaints clustered in other partitions: %w", err)
+	}
+	defer rows.Close()
+	out := make(map[string]string)
+	for rows.Next() {
+		var id, hs string
+		if err := rows.Scan(&id, &hs); err != nil {
+			return nil, err
+		}
+		out[id] = hs
+	}
+	return out, rows.Err()
 }
 
 // validate refuses, before the engine sees it, a located complaint the

@@ -445,7 +445,11 @@ func (g *gen) trend(h report.Hotspot, resolvedInWeek bool) string {
 		return report.TrendGrowing
 	case h.WeekCount > 0:
 		return report.TrendPersistent
-	case resolvedInWeek, h.PreviousCount > 0 && (h.Status == "cooling" || h.Status == "closed"):
+	case resolvedInWeek, h.PreviousCount > 0 && !h.LastAt.Add(g.ref.cooling[h.Category]).After(g.end):
+		// Cooled by the week's end: quiet for the cooling time since
+		// its last complaint before the end (LastAt, the week before's
+		// here), whatever its status now that the week is over: it may
+		// have come back since.
 		return report.TrendResolved
 	}
 	return ""

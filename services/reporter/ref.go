@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/xiamen-eeb/nuisance/internal/geo"
 	"github.com/xiamen-eeb/nuisance/internal/report"
@@ -24,6 +25,9 @@ type ref struct {
 	prioritySubs map[string][]string
 	teams        map[string]routing.Team
 	minCount     map[string]int
+	// cooling is how long a hotspot of the category goes without a
+	// complaint before it cools.
+	cooling map[string]time.Duration
 }
 
 // prioritySeed is the part of seeds/priority.json the report reads.
@@ -39,12 +43,13 @@ type prioritySeed struct {
 // hotspotSeed is the part of seeds/hotspots.json the report reads.
 type hotspotSeed struct {
 	Categories map[string]struct {
-		MinCount int `json:"min_count"`
+		MinCount    int     `json:"min_count"`
+		CoolingDays float64 `json:"cooling_days"`
 	} `json:"categories"`
 }
 
 var loadRef = sync.OnceValues(func() (*ref, error) {
-	r := &ref{names: map[string]string{}, priority: map[string][]string{}, prioritySubs: map[string][]string{}, teams: map[string]routing.Team{}, minCount: map[string]int{}}
+	r := &ref{names: map[string]string{}, priority: map[string][]string{}, prioritySubs: map[string][]string{}, teams: map[string]routing.Team{}, minCount: map[string]int{}, cooling: map[string]time.Duration{}}
 	var ps prioritySeed
 	if err := readSeed("priority.json", &ps); err != nil {
 		return nil, err
@@ -87,6 +92,7 @@ var loadRef = sync.OnceValues(func() (*ref, error) {
 	}
 	for _, c := range report.Categories {
 		r.minCount[c] = max(hs.Categories[c].MinCount, 1)
+		r.cooling[c] = time.Duration(hs.Categories[c].CoolingDays * float64(24*time.Hour))
 	}
 	return r, nil
 })
