@@ -231,6 +231,12 @@ func TestServiceUsersDoWhatTheirServicesDo(t *testing.T) {
 				if got == 0 {
 					t.Fatalf("consumer %s fetched nothing: %v", name, batch.Error())
 				}
+				if cs.Ordered {
+					// The officers' stream deletes its consumer when it ends.
+					if err := c.js.DeleteConsumer(ctx, cs.Stream, cons.CachedInfo().Name); err != nil {
+						t.Fatalf("delete ordered consumer on %s: %v", cs.Stream, err)
+					}
+				}
 				if !cs.Ordered {
 					info, err := cons.Info(ctx)
 					if err != nil {

@@ -44,11 +44,16 @@ func runReplay(ctx context.Context, args []string, getenv func(string) string, s
 			return fmt.Errorf("replay: %w", err)
 		}
 		defer f.Close()
-		if total, err = countLines(f); err != nil {
-			return fmt.Errorf("replay: %w", err)
-		}
-		if _, err := f.Seek(0, io.SeekStart); err != nil {
-			return fmt.Errorf("replay: %w", err)
+		// Lines are counted, for the progress bar, only in a regular
+		// file: a pipe named as a file (<(zcat orders.ndjson.gz),
+		// /dev/stdin) can be read once, and cannot seek back.
+		if st, err := f.Stat(); err == nil && st.Mode().IsRegular() {
+			if total, err = countLines(f); err != nil {
+				return fmt.Errorf("replay: %w", err)
+			}
+			if _, err := f.Seek(0, io.SeekStart); err != nil {
+				return fmt.Errorf("replay: %w", err)
+			}
 		}
 		in = f
 	}

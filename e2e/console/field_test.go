@@ -337,3 +337,31 @@ func TestNarrowPhoneWithLongChineseText(t *testing.T) {
 		t.Errorf("the case at 360 px overflows: %s", w)
 	}
 }
+
+// A tab changed and 加载更多 tapped before the new tab's list answers (the
+// button of the previous tab's list is still there on a slow network):
+// the new tab must show its own list, not the previous tab's cases
+// continued with a page fetched by that tab's cursor.
+func TestMoreTappedAsTheTabChanges(t *testing.T) {
+	s := setup(t)
+	for n := 1; n <= 51; n++ {
+		s.feed(t, n, "normal", time.Now().Add(time.Duration(n)*time.Hour))
+	}
+	p := openPhone(t, s, 375, s.token)
+	p.step("see the first page", p.wait(`document.querySelectorAll("#list a.card").length === 50`), chromedp.WaitVisible(chromedp.CSS("#more")))
+	s.setHook(func(w http.ResponseWriter, r *http.Request) bool {
+		q := r.URL.Query()
+		if r.URL.Path == "/api/v1/assignments" && (q.Get("cursor") != "" || q.Get("status") == "resolved,closed") {
+			time.Sleep(1500 * time.Millisecond)
+		}
+		return false
+	})
+	p.step("tap 已办结, then 加载更多 before it answers",
+		chromedp.Evaluate[chromedp.Void](`document.querySelector('.tab[data-status="done"]').click(); document.querySelector("#more").click()`),
+		chromedp.Sleep(4*time.Second),
+	)
+	if !p.eval(`document.querySelector('.tab.on').dataset.status === "done" && document.querySelectorAll("#list a.card").length === 0`) {
+		t.Errorf("已办结 (no case resolved) shows %s cards: the 待办 list, continued by the tap on 加载更多",
+			p.str(`String(document.querySelectorAll("#list a.card").length)`))
+	}
+}

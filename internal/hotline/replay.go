@@ -110,8 +110,21 @@ func receivedBefore(line []byte, t time.Time) bool {
 	if json.Unmarshal(line, &wo) != nil {
 		return false
 	}
-	at, err := time.Parse(time.RFC3339Nano, strings.ToUpper(wo.ReceivedAt))
-	return err == nil && at.Before(t)
+	// Read as the intake reads it (services/intake/workorder): either
+	// case, and a leap second (:60) as the next minute's first instant.
+	s := strings.ToUpper(wo.ReceivedAt)
+	leap := false
+	if len(s) > 19 && s[10] == 'T' && s[17:19] == "60" {
+		s, leap = s[:17]+"59"+s[19:], true
+	}
+	at, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return false
+	}
+	if leap {
+		at = at.Add(time.Second).Truncate(time.Second)
+	}
+	return at.Before(t)
 }
 
 // Replay posts every NDJSON line of r through the signed intake. Each line

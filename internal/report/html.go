@@ -149,7 +149,9 @@ func tenths(a, b int64, sign bool) string {
 	t := (2000*a + b) / (2 * b)
 	s := fmt.Sprintf("%d.%d%%", t/10, t%10)
 	switch {
-	case neg && t > 0:
+	case neg:
+		// A fall keeps its sign even when it rounds to 0.0%, as a rise
+		// does (+0.0%).
 		s = "-" + s
 	case sign && !neg:
 		s = "+" + s

@@ -212,15 +212,20 @@
   // listSeq numbers the list's loads: only the answer to the latest one
   // is drawn (a tab changed, or 加载更多 tapped again, on a slow network,
   // must not be overtaken by an older answer).
-  var listSeq = 0, moreBusy = false;
+  // 加载更多 continues the list shown, with its cursor: not while another
+  // page of it is on its way, nor while the list itself is loading (a tab
+  // just changed: the list and cursor shown are the previous tab's).
+  var listSeq = 0, moreBusy = false, listBusy = false;
   function loadList(more) {
-    if (more && moreBusy) { return Promise.resolve(); }
+    if (more && (moreBusy || listBusy)) { return Promise.resolve(); }
     var seq = ++listSeq;
     moreBusy = false;
+    listBusy = false;
     $("more").disabled = false;
     if (state.tab === "hotspots") { return loadHotspots(); }
     if (state.tab === "triage") { return loadTriage(); }
-    if (more) { moreBusy = true; $("more").disabled = true; }
+    if (more) { moreBusy = true; } else { listBusy = true; }
+    $("more").disabled = true;
     return api("GET", listPath(more ? state.next : "")).then(function (data) {
       if (seq !== listSeq) { return; }
       var got = itemsOf(data).filter(function (o) { return TABS[state.tab].indexOf(o.status) >= 0; });
@@ -230,7 +235,7 @@
     }).catch(function (err) {
       if (seq === listSeq && err.status !== 401) { toast("任务列表加载失败：" + err.message); }
     }).then(function () {
-      if (seq === listSeq) { moreBusy = false; $("more").disabled = false; }
+      if (seq === listSeq) { moreBusy = false; listBusy = false; $("more").disabled = false; }
     });
   }
 
