@@ -79,7 +79,7 @@ func demoRefused(ctx context.Context, pool *pgxpool.Pool, callbackURL string) (s
 		return "", fmt.Errorf("demo: %w", err)
 	}
 	if real {
-		return "the database holds work orders that are not the demo's", nil
+		return "the database holds work orders that are not the demo's (the hotline's, or a demo week of a version before DEMO- numbers)", nil
 	}
 	return "", nil
 }
