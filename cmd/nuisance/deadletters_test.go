@@ -122,6 +122,14 @@ func TestSubcommandHelp(t *testing.T) {
 			t.Errorf("%v: %v, %d bytes of help", args, err, out.Len())
 		}
 	}
+	// -h prints a subcommand's flags (on standard error, as the flag
+	// package does) and is no error either.
+	for _, args := range [][]string{{"replay", "-h"}, {"status", "-h"}, {"report", "-h"}, {"simulate", "-h"}, {"up", "-h"}, {"streams", "-h"}} {
+		var out, errOut bytes.Buffer
+		if err := run(context.Background(), args, getenv, &out, &errOut); err != nil || out.Len()+errOut.Len() == 0 {
+			t.Errorf("%v: %v, %d bytes of help", args, err, out.Len()+errOut.Len())
+		}
+	}
 	var out, errOut bytes.Buffer
 	if err := run(context.Background(), []string{"callbacks", "resend"}, getenv, &out, &errOut); err == nil || !strings.Contains(err.Error(), "unknown subcommand") {
 		t.Errorf("callbacks resend: %v", err)

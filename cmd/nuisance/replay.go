@@ -67,13 +67,17 @@ func runReplay(ctx context.Context, args []string, getenv func(string) string, s
 	if *maxAge > 0 {
 		opt.NotBefore = time.Now().Add(-*maxAge)
 	}
+	// The bar is finished before the summary is printed: finished later,
+	// it redraws over the summary's line on a terminal.
+	finish := func() {}
 	if !*quiet {
 		bar := progressbar.NewOptions(total, progressbar.OptionSetWriter(stderr), progressbar.OptionSetDescription("replay"),
 			progressbar.OptionShowCount(), progressbar.OptionShowIts(), progressbar.OptionThrottle(200_000_000))
 		opt.Progress = func(int) { _ = bar.Add(1) }
-		defer func() { _ = bar.Finish(); fmt.Fprintln(stderr) }()
+		finish = func() { _ = bar.Finish(); fmt.Fprintln(stderr) }
 	}
 	sum, err := client.Replay(ctx, in, opt)
+	finish()
 	fmt.Fprintln(stdout, sum.String())
 	if err != nil {
 		return fmt.Errorf("replay interrupted (safe to re-run): %w", err)

@@ -23,7 +23,7 @@ type Config struct {
 	DatabaseURL   string // empty: private cluster under DataDir/pg
 	HTTPAddr      string
 	HotlineSecret string // whsec_<base64>; may hold several, space-separated, for rotation
-	CallbackURL   string // empty: callbacks wait in the outbox
+	CallbackURL   string // empty: callbacks wait in the callbacks table
 	DataDir       string
 	LogLevel      string
 	// StreamReplicas is the JetStream replication factor (3 on a cluster).
@@ -98,7 +98,7 @@ func (c Config) Masked() map[string]any {
 		"database_url":    maskURL(c.DatabaseURL, "private cluster"),
 		"http_addr":       c.HTTPAddr,
 		"hotline_secret":  maskSecret(c.HotlineSecret),
-		"callback_url":    maskURL(c.CallbackURL, "unset: callbacks wait in the outbox"),
+		"callback_url":    maskURL(c.CallbackURL, "unset: callbacks wait in the callbacks table"),
 		"data_dir":        c.DataDir,
 		"log_level":       c.LogLevel,
 		"stream_replicas": c.StreamReplicas,
