@@ -65,6 +65,14 @@ func runCalendar(_ context.Context, args []string, getenv func(string) string, s
 	if err := tw.Flush(); err != nil {
 		return err
 	}
+	// Each year's announcement has seven holidays (元旦, 春节, 清明节,
+	// 劳动节, 端午节, 中秋节, 国庆节; 中秋 and 国庆 sometimes as one): a
+	// year with fewer is likely a file not yet filled in.
+	for _, y := range cal.Announcements() {
+		if len(y.Holidays) < 6 {
+			fmt.Fprintf(stderr, "warning: %d lists %d holidays; an announcement has seven (元旦, 春节, 清明节, 劳动节, 端午节, 中秋节, 国庆节)\n", y.Year, len(y.Holidays))
+		}
+	}
 	first, last := cal.Years()
 	source := "built-in"
 	if file != "" {

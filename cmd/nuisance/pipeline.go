@@ -45,9 +45,6 @@ func pipeline(_ context.Context, sys *app.System) ([]app.Part, error) {
 	if err != nil {
 		return nil, err
 	}
-	if sys.Cfg.CallbackURL == "" {
-		log.Info("HOTLINE_CALLBACK_URL is unset: callbacks wait in the callbacks table (nuisance callbacks pending)")
-	}
 	rep, err := reporter.New(reporter.DefaultConfig(reporter.Authorizer(off.Authorizer().Role())), sys.Pool, log.Named("reporter"))
 	if err != nil {
 		return nil, err

@@ -214,7 +214,7 @@ func (s *Service) Run(ctx context.Context) error {
 		return fmt.Errorf("callbacks: %w", err)
 	}
 	if s.cfg.URL == "" {
-		s.log.Warn("HOTLINE_CALLBACK_URL is unset: callbacks are stored and wait until it is set")
+		s.log.Warn("HOTLINE_CALLBACK_URL is unset: callbacks are stored and wait until it is set (nuisance callbacks pending)")
 	}
 	// One loop down stops the others; the first error is reported.
 	g, ctx := errgroup.WithContext(ctx)
