@@ -16,6 +16,20 @@ import (
 	"github.com/xiamen-eeb/nuisance/internal/hotline"
 )
 
+// composeFile is docker-compose.yml, parsed.
+func composeFile(t *testing.T) map[string]any {
+	t.Helper()
+	src, err := os.ReadFile("../docker-compose.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := parseYAML(string(src))
+	if err != nil {
+		t.Fatalf("docker-compose.yml: %v", err)
+	}
+	return doc
+}
+
 // parseYAML reads a YAML document (docker-compose.yml) into maps and
 // slices, anchors and `<<` merges resolved, with every scalar as the text
 // it is written as: the test compares them as Compose reads them, as
@@ -111,14 +125,7 @@ var nonServiceCommands = []string{"nuisance", "loadgen", "seedgen", "devcluster"
 // the stateless ones and a readiness healthcheck.
 func TestComposeDescribesTheDistributedDeployment(t *testing.T) {
 	t.Parallel()
-	src, err := os.ReadFile("../docker-compose.yml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	doc, err := parseYAML(string(src))
-	if err != nil {
-		t.Fatalf("docker-compose.yml: %v", err)
-	}
+	doc := composeFile(t)
 	services, ok := doc["services"].(map[string]any)
 	if !ok {
 		t.Fatal("no services")
@@ -295,14 +302,7 @@ func TestDockerfileBuildsStaticNonRootImage(t *testing.T) {
 // a key the intake accepts, the same for the callbacks that sign with it.
 func TestComposeHotlineSecretHasATrialDefault(t *testing.T) {
 	t.Parallel()
-	src, err := os.ReadFile("../docker-compose.yml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	doc, err := parseYAML(string(src))
-	if err != nil {
-		t.Fatal(err)
-	}
+	doc := composeFile(t)
 	fallback := regexp.MustCompile(`^\$\{HOTLINE_SECRET:-(whsec_[A-Za-z0-9+/=]+)\}$`)
 	var keys []string
 	for _, svc := range []string{"intake", "callbacks"} {
@@ -327,14 +327,7 @@ func TestComposeHotlineSecretHasATrialDefault(t *testing.T) {
 // named nuisance-<service>, as the alerting rules expect, and loads them.
 func TestComposePrometheusScrapesEveryService(t *testing.T) {
 	t.Parallel()
-	src, err := os.ReadFile("../docker-compose.yml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	doc, err := parseYAML(string(src))
-	if err != nil {
-		t.Fatal(err)
-	}
+	doc := composeFile(t)
 	if !slices.Contains(strs(path(doc, "services", "prometheus", "volumes")), "./deploy/prometheus:/etc/prometheus:ro") {
 		t.Error("the prometheus service does not mount deploy/prometheus")
 	}
@@ -371,14 +364,8 @@ func TestComposePrometheusScrapesEveryService(t *testing.T) {
 			t.Errorf("job nuisance-%s does not find the replicas of %s on 8080: %+v", svc.Name, svc.Name, sd)
 		}
 	}
-	promtool, err := exec.LookPath("promtool")
-	if err != nil {
-		if os.Getenv("PROMTOOL_REQUIRED") != "" {
-			t.Fatal("promtool not installed: scripts/install-deps.sh --promtool")
-		}
-		t.Skip("promtool not installed (scripts/install-deps.sh --promtool)")
-	}
-	if out, err := exec.Command(promtool, "check", "config", "prometheus/prometheus.yml").CombinedOutput(); err != nil {
+	tool := promtool(t)
+	if out, err := exec.Command(tool, "check", "config", "prometheus/prometheus.yml").CombinedOutput(); err != nil {
 		t.Fatalf("promtool check config: %v\n%s", err, out)
 	}
 }
@@ -392,14 +379,7 @@ func TestComposePrometheusScrapesEveryService(t *testing.T) {
 // cut. Every service is given the time its stop takes.
 func TestComposeGivesEveryServiceTimeToStop(t *testing.T) {
 	t.Parallel()
-	src, err := os.ReadFile("../docker-compose.yml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	doc, err := parseYAML(string(src))
-	if err != nil {
-		t.Fatal(err)
-	}
+	doc := composeFile(t)
 	for _, svc := range []string{"intake", "geocoder", "hotspots", "router", "officers", "callbacks", "reporter"} {
 		d, err := time.ParseDuration(str(path(doc, "services", svc, "stop_grace_period")))
 		if err != nil || d < 65*time.Second {

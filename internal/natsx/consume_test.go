@@ -15,7 +15,6 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/xiamen-eeb/nuisance/internal/event"
 	"github.com/xiamen-eeb/nuisance/internal/fault"
@@ -506,29 +505,16 @@ func TestTheBacklogOfAStuckConsumerIsExported(t *testing.T) {
 	testenv.Eventually(t, 10*time.Second, "the backlog back to 0", func() bool { return pendingOf(t, "lagging") == 0 })
 }
 
-// pendingOf reads nuisance_consumer_pending of a consumer.
+// pendingOf reads nuisance_consumer_pending of a consumer (-1: none yet).
 func pendingOf(t *testing.T, consumer string) float64 {
-	return labelled(t, "nuisance_consumer_pending", consumer)
+	return consumerGauge(t, "nuisance_consumer_pending", consumer)
 }
 
-// labelled reads the gauge name of a consumer (-1: none).
-func labelled(t *testing.T, name, consumer string) float64 {
+// consumerGauge reads a gauge of a consumer (-1: none yet).
+func consumerGauge(t *testing.T, name, consumer string) float64 {
 	t.Helper()
-	mfs, err := prometheus.DefaultGatherer.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			for _, l := range m.GetLabel() {
-				if l.GetName() == "consumer" && l.GetValue() == consumer {
-					return m.GetGauge().GetValue()
-				}
-			}
-		}
+	if v, ok := testenv.Metric(t, name, "consumer", consumer); ok {
+		return v
 	}
 	return -1
 }

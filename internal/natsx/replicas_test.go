@@ -117,5 +117,5 @@ func TestALostNATSNodeIsCounted(t *testing.T) {
 
 // lostOf reads nuisance_jetstream_replicas_lost of a consumer (-1: none).
 func lostOf(t *testing.T, consumer string) float64 {
-	return labelled(t, "nuisance_jetstream_replicas_lost", consumer)
+	return consumerGauge(t, "nuisance_jetstream_replicas_lost", consumer)
 }

@@ -12,7 +12,6 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/nats-io/nats.go/jetstream"
-	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/xiamen-eeb/nuisance/internal/outbox"
 	"github.com/xiamen-eeb/nuisance/internal/testenv"
@@ -621,11 +620,11 @@ func TestAnUnpublishableEventDoesNotStopTheRelay(t *testing.T) {
 	}
 	addEvents(t, pool, 3, "after")
 	r := &outbox.Relay{Pool: pool, JS: n.JS, Log: testenv.Log(t)}
-	before := counterValue(t, "nuisance_outbox_dead_letters_total")
+	before := testenv.MustMetric(t, "nuisance_outbox_dead_letters_total")
 	for range 3 {
 		_, _ = r.RelayOnce(ctx)
 	}
-	if got := counterValue(t, "nuisance_outbox_dead_letters_total") - before; got < 1 {
+	if got := testenv.MustMetric(t, "nuisance_outbox_dead_letters_total") - before; got < 1 {
 		t.Errorf("nuisance_outbox_dead_letters_total rose by %v, want at least 1", got)
 	}
 	var unsent, sent int
@@ -639,22 +638,6 @@ func TestAnUnpublishableEventDoesNotStopTheRelay(t *testing.T) {
 	if err := pool.QueryRow(ctx, `SELECT octet_length(payload) FROM dead_letters WHERE consumer = $1 AND event_id = 'huge'`, outbox.RelayDeadLetters).Scan(&size); err != nil || size < 1<<20 {
 		t.Errorf("dead letter of the event: %d bytes, %v", size, err)
 	}
-}
-
-// counterValue reads a counter without labels from the default registry.
-func counterValue(t *testing.T, name string) float64 {
-	t.Helper()
-	mfs, err := prometheus.DefaultGatherer.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() == name {
-			return mf.GetMetric()[0].GetCounter().GetValue()
-		}
-	}
-	t.Fatalf("no %s", name)
-	return 0
 }
 
 // Unpublishable events leave the outbox for the dead letters: left there,
@@ -755,7 +738,7 @@ func TestARelayWaitingForItsTurnHasNothingPending(t *testing.T) {
 	if got, err := r.RelayOnce(ctx); err != nil || got != 3 {
 		t.Fatalf("relayed %d, %v", got, err)
 	}
-	if got := gaugeValue(t, "nuisance_outbox_pending"); got != 3 {
+	if got := testenv.MustMetric(t, "nuisance_outbox_pending"); got != 3 {
 		t.Fatalf("nuisance_outbox_pending %v after a full batch, want 3", got)
 	}
 	// The other replica's relay holds the turn.
@@ -770,23 +753,7 @@ func TestARelayWaitingForItsTurnHasNothingPending(t *testing.T) {
 	if _, err := r.RelayOnce(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if got := gaugeValue(t, "nuisance_outbox_pending"); got != 0 {
+	if got := testenv.MustMetric(t, "nuisance_outbox_pending"); got != 0 {
 		t.Errorf("nuisance_outbox_pending %v while the other relay has the turn, want 0", got)
 	}
-}
-
-// gaugeValue reads a gauge without labels from the default registry.
-func gaugeValue(t *testing.T, name string) float64 {
-	t.Helper()
-	mfs, err := prometheus.DefaultGatherer.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() == name {
-			return mf.GetMetric()[0].GetGauge().GetValue()
-		}
-	}
-	t.Fatalf("no %s", name)
-	return 0
 }

@@ -48,7 +48,7 @@ func (s *Service) HandleComplaintsClustered(ctx context.Context, tx pgx.Tx, evs 
 		if (ev.Lon == nil) != (ev.Lat == nil) {
 			return fault.Errorf(fault.Invalid, "clustered complaint %s has half a point", ev.ComplaintID)
 		}
-		dec, err := s.routes.Route(routing.Request{
+		dec, err := s.route(routing.Request{
 			Category:    ev.Category,
 			Subcategory: ev.Subcategory,
 			District:    ev.District,
@@ -69,9 +69,6 @@ func (s *Service) HandleComplaintsClustered(ctx context.Context, tx pgx.Tx, evs 
 			return fault.Wrap(fault.Invalid, fmt.Errorf("route complaint %s: %w", ev.ComplaintID, err))
 		case err != nil:
 			return fmt.Errorf("route complaint %s: %w", ev.ComplaintID, err)
-		}
-		if !dec.CalendarCovered {
-			outsideCalendar.Inc()
 		}
 		placed = append(placed, s.placementOf(ev, dec))
 	}

@@ -38,7 +38,7 @@ func (s *Service) HandleCaseReturned(ctx context.Context, tx pgx.Tx, ev event.Ca
 	if err != nil {
 		return err
 	}
-	dec, err := s.routes.Route(routing.Request{
+	dec, err := s.route(routing.Request{
 		Category:     c.Category,
 		Subcategory:  c.Subcategory,
 		District:     c.District,
@@ -65,9 +65,6 @@ func (s *Service) HandleCaseReturned(ctx context.Context, tx pgx.Tx, ev event.Ca
 	}
 	if err != nil {
 		return fmt.Errorf("route returned case %s: %w", c.ID, err)
-	}
-	if !dec.CalendarCovered {
-		outsideCalendar.Inc()
 	}
 	reason := "rule " + dec.Rule + " after return by " + strings.Join(excluded, ", ")
 	if _, err := caseflow.Assign(ctx, tx, c.ID, actor, assignment(dec, reason)); err != nil {

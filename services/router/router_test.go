@@ -17,7 +17,6 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
 
@@ -954,15 +953,15 @@ func TestTheCalendarsEndIsWarnedOfAndAFileExtendsIt(t *testing.T) {
 	if !warned(logs) {
 		t.Error("no warning on 2026-11-20 with a calendar ending in 2026")
 	}
-	if got := metricValue(t, "nuisance_calendar_last_year"); got != 2026 {
+	if got := testenv.MustMetric(t, "nuisance_calendar_last_year"); got != 2026 {
 		t.Errorf("nuisance_calendar_last_year = %v, want 2026", got)
 	}
-	before := metricValue(t, "nuisance_router_deadlines_outside_calendar_total")
+	before := testenv.MustMetric(t, "nuisance_router_deadlines_outside_calendar_total")
 	c := route(svc, "CAL-1", 0)
 	if want := time.Date(2027, 3, 8, 23, 59, 59, 0, shanghai); c.SignDue == nil || !c.SignDue.Equal(want) {
 		t.Errorf("without the file: sign for by %v, want %s (weekends only)", c.SignDue, want)
 	}
-	if got := metricValue(t, "nuisance_router_deadlines_outside_calendar_total") - before; got != 1 {
+	if got := testenv.MustMetric(t, "nuisance_router_deadlines_outside_calendar_total") - before; got != 1 {
 		t.Errorf("deadlines outside the calendar rose by %v, want 1", got)
 	}
 
@@ -973,15 +972,15 @@ func TestTheCalendarsEndIsWarnedOfAndAFileExtendsIt(t *testing.T) {
 	if warned(logs) {
 		t.Error("warned with next year's file given")
 	}
-	if got := metricValue(t, "nuisance_calendar_last_year"); got != 2027 {
+	if got := testenv.MustMetric(t, "nuisance_calendar_last_year"); got != 2027 {
 		t.Errorf("nuisance_calendar_last_year = %v, want 2027", got)
 	}
-	before = metricValue(t, "nuisance_router_deadlines_outside_calendar_total")
+	before = testenv.MustMetric(t, "nuisance_router_deadlines_outside_calendar_total")
 	c = route(svc, "CAL-2", 5000)
 	if want := time.Date(2027, 3, 11, 23, 59, 59, 0, shanghai); c.SignDue == nil || !c.SignDue.Equal(want) {
 		t.Errorf("with the file: sign for by %v, want %s (after its holiday)", c.SignDue, want)
 	}
-	if got := metricValue(t, "nuisance_router_deadlines_outside_calendar_total") - before; got != 0 {
+	if got := testenv.MustMetric(t, "nuisance_router_deadlines_outside_calendar_total") - before; got != 0 {
 		t.Errorf("deadlines outside the calendar rose by %v with the year in the file", got)
 	}
 
@@ -990,25 +989,4 @@ func TestTheCalendarsEndIsWarnedOfAndAFileExtendsIt(t *testing.T) {
 	if _, err := router.New(cfg, pool, nil, testenv.Log(t)); err == nil || !strings.Contains(err.Error(), "NUISANCE_CALENDAR") {
 		t.Errorf("a missing calendar file: %v, want an error naming NUISANCE_CALENDAR", err)
 	}
-}
-
-// metricValue reads a metric without labels from the default registry.
-func metricValue(t *testing.T, name string) float64 {
-	t.Helper()
-	families, err := prometheus.DefaultGatherer.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, f := range families {
-		if f.GetName() != name || len(f.GetMetric()) != 1 {
-			continue
-		}
-		m := f.GetMetric()[0]
-		if g := m.GetGauge(); g != nil {
-			return g.GetValue()
-		}
-		return m.GetCounter().GetValue()
-	}
-	t.Fatalf("metric %s not registered", name)
-	return 0
 }

@@ -110,6 +110,16 @@ var (
 	})
 )
 
+// route applies the routing rules to req, and counts a deadline set where
+// the working-day calendar knows no holidays.
+func (s *Service) route(req routing.Request) (routing.Decision, error) {
+	dec, err := s.routes.Route(req)
+	if err == nil && !dec.CalendarCovered {
+		outsideCalendar.Inc()
+	}
+	return dec, err
+}
+
 // New builds the router from the embedded seeds; Run starts consuming.
 func New(cfg Config, pool *pgxpool.Pool, js jetstream.JetStream, log *zap.Logger) (*Service, error) {
 	def := DefaultConfig()
