@@ -5,8 +5,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/xiamen-eeb/nuisance/internal/workday"
@@ -47,8 +47,7 @@ func runCalendar(_ context.Context, args []string, getenv func(string) string, s
 	if err != nil {
 		return fmt.Errorf("calendar: %w", err)
 	}
-	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "YEAR\tHOLIDAY\tDAYS OFF\tWORKED WEEKEND DAYS")
+	tw := newTable(stdout, "YEAR", "HOLIDAY", "DAYS OFF", "WORKED WEEKEND DAYS")
 	for _, y := range cal.Announcements() {
 		for _, h := range y.Holidays {
 			days := h.From
@@ -59,10 +58,10 @@ func runCalendar(_ context.Context, args []string, getenv func(string) string, s
 			if len(h.WorkingDays) > 0 {
 				worked = strings.Join(h.WorkingDays, ", ")
 			}
-			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\n", y.Year, h.Name, days, worked)
+			tw.row(strconv.Itoa(y.Year), h.Name, days, worked)
 		}
 	}
-	if err := tw.Flush(); err != nil {
+	if err := tw.flush(); err != nil {
 		return err
 	}
 	// Each year's announcement has seven holidays (元旦, 春节, 清明节,

@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
-	"text/tabwriter"
+	"strconv"
 
 	"github.com/xiamen-eeb/nuisance/services/callbacks"
 )
@@ -62,13 +62,12 @@ func runCallbacks(ctx context.Context, args []string, getenv func(string) string
 		if err != nil {
 			return err
 		}
-		tw := tabwriter.NewWriter(stdout, 2, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "ID\tTICKET\tCASE\tSTATUS\tATTEMPTS\tNEXT\tLAST ERROR")
+		tw := newTable(stdout, "ID", "TICKET", "CASE", "STATUS", "ATTEMPTS", "NEXT", "LAST ERROR")
 		for _, d := range ds {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\n", d.ID, d.Body.TicketID, d.Body.CaseID, d.Body.Status, d.Attempts,
+			tw.row(d.ID, d.Body.TicketID, d.Body.CaseID, d.Body.Status, strconv.Itoa(d.Attempts),
 				d.NextAt.Format("2006-01-02 15:04:05"), d.LastError)
 		}
-		if err := tw.Flush(); err != nil {
+		if err := tw.flush(); err != nil {
 			return err
 		}
 		pending, dead, err := callbacks.Counts(ctx, pool)

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"strconv"
-	"text/tabwriter"
 
 	"github.com/xiamen-eeb/nuisance/internal/outbox"
 )
@@ -71,8 +70,7 @@ func runDeadLetters(ctx context.Context, args []string, getenv func(string) stri
 	if err != nil {
 		return err
 	}
-	tw := tabwriter.NewWriter(stdout, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tCONSUMER\tSUBJECT\tEVENT\tDELIVERIES\tAT\tSTATE\tHANDLED\tREASON")
+	tw := newTable(stdout, "ID", "CONSUMER", "SUBJECT", "EVENT", "DELIVERIES", "AT", "STATE", "HANDLED", "REASON")
 	for _, d := range ds {
 		state := "dead"
 		switch {
@@ -89,10 +87,10 @@ func runDeadLetters(ctx context.Context, args []string, getenv func(string) stri
 		if d.Handled {
 			handled = "yes"
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\n", d.ID, d.Consumer, d.Subject, d.EventID, d.Deliveries,
+		tw.row(strconv.FormatInt(d.ID, 10), d.Consumer, d.Subject, d.EventID, strconv.Itoa(d.Deliveries),
 			d.At.Format("2006-01-02 15:04:05"), state, handled, reason)
 	}
-	if err := tw.Flush(); err != nil {
+	if err := tw.flush(); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "%d dead letters\n", len(ds))

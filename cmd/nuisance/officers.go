@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"text/tabwriter"
 
 	"github.com/xiamen-eeb/nuisance/internal/auth"
 )
@@ -89,8 +88,7 @@ func runOfficers(ctx context.Context, args []string, getenv func(string) string,
 			enc.SetIndent("", "  ")
 			return enc.Encode(list)
 		}
-		tw := tabwriter.NewWriter(stdout, 2, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "ID\tROLE\tTEAM\tDISTRICT\tNAME\tCREATED\tSTATE")
+		tw := newTable(stdout, "ID", "ROLE", "TEAM", "DISTRICT", "NAME", "CREATED", "STATE")
 		for _, o := range list {
 			state := "active"
 			switch {
@@ -99,10 +97,10 @@ func runOfficers(ctx context.Context, args []string, getenv func(string) string,
 			case o.RotatedAt != nil:
 				state = "active, rotated " + o.RotatedAt.Format("2006-01-02 15:04")
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", o.ID, o.Role, dash(o.Team), dash(o.District), o.Name,
+			tw.row(o.ID, o.Role, dash(o.Team), dash(o.District), o.Name,
 				o.CreatedAt.Format("2006-01-02 15:04"), state)
 		}
-		if err := tw.Flush(); err != nil {
+		if err := tw.flush(); err != nil {
 			return err
 		}
 	case "disable":

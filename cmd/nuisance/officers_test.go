@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/mattn/go-runewidth"
+
 	"github.com/xiamen-eeb/nuisance/internal/auth"
 	"github.com/xiamen-eeb/nuisance/internal/pgstore"
 	"github.com/xiamen-eeb/nuisance/internal/pgtest"
@@ -87,6 +89,29 @@ func TestOfficersCLI(t *testing.T) {
 		if strings.Contains(out, "token") || strings.Contains(out, "hash") {
 			t.Fatalf("%v shows a token field:\n%s", args, out)
 		}
+	}
+
+	// The columns line up on a terminal, where a Chinese name is twice
+	// as wide as its characters: the creation time starts in one column.
+	if _, msg, err := cli("add", "--team", "huli-eco", "--name", "Li Lei"); err != nil {
+		t.Fatalf("add: %v (%s)", err, msg)
+	}
+	out, _, err = cli("list")
+	if err != nil {
+		t.Fatal(err)
+	}
+	created := regexp.MustCompile(`\d{4}-\d{2}-\d{2} \d{2}:\d{2}`)
+	col := -1
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n")[1:] {
+		at := created.FindStringIndex(line)
+		if at == nil {
+			t.Fatalf("list line without a creation time: %q", line)
+		}
+		w := runewidth.StringWidth(line[:at[0]])
+		if col >= 0 && w != col {
+			t.Fatalf("list columns out of line (creation time at %d and %d on a terminal):\n%s", col, w, out)
+		}
+		col = w
 	}
 
 	cfg := officers.DefaultConfig()
