@@ -21,6 +21,7 @@ import (
 	"github.com/xiamen-eeb/nuisance/internal/logging"
 	"github.com/xiamen-eeb/nuisance/internal/natsx"
 	"github.com/xiamen-eeb/nuisance/internal/outbox"
+	"github.com/xiamen-eeb/nuisance/internal/retention"
 )
 
 // Runner is anything that works until its context ends.
@@ -82,6 +83,17 @@ func Serve(ctx context.Context, sys *System, ln net.Listener, parts []Part) erro
 		// Streams lost with NATS's data come back without a restart of
 		// every process.
 		all = append(all, Part{Name: "streams", Runner: &natsx.StreamKeeper{JS: sys.JS, Replicas: sys.Cfg.StreamReplicas, Log: log.Named("streams")}})
+	}
+	if sys.Pool != nil {
+		// Every process prunes; the replicas take turns (an advisory
+		// lock), so any one still running does it.
+		rcfg := retention.DefaultConfig()
+		rcfg.Callbacks, rcfg.PII = sys.Cfg.CallbackRetention, sys.Cfg.PIIRetention
+		job, err := retention.New(rcfg, sys.Pool, log.Named("retention"))
+		if err != nil {
+			return err
+		}
+		all = append(all, Part{Name: "retention", Runner: job})
 	}
 	if len(watches) > 0 {
 		all = append(all, Part{Name: "sweeper", Runner: &outbox.Sweeper{Pool: sys.Pool, JS: sys.JS, Log: log.Named("sweeper"), After: sys.Cfg.SweepAfter, Watches: watches}})

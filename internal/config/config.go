@@ -38,22 +38,29 @@ type Config struct {
 	// working-day calendar (next year's holidays, before a new build
 	// carries them); empty: the built-in calendar alone.
 	Calendar string
+	// CallbackRetention is how long a callback is kept once delivered or
+	// given up on (default 90 days); 0 keeps every callback.
+	CallbackRetention time.Duration
+	// PIIRetention is how long after a case was resolved or closed its
+	// callers' names and phones are erased; 0 (the default) keeps them.
+	PIIRetention time.Duration
 }
 
 // FromEnv builds a Config from getenv with the documented defaults.
 func FromEnv(getenv func(string) string) (Config, error) {
 	c := Config{
-		NATSURL:        getenv("NATS_URL"),
-		DatabaseURL:    getenv("DATABASE_URL"),
-		HTTPAddr:       or(getenv("NUISANCE_HTTP_ADDR"), "127.0.0.1:8080"),
-		HotlineSecret:  getenv("HOTLINE_SECRET"),
-		CallbackURL:    getenv("HOTLINE_CALLBACK_URL"),
-		DataDir:        or(getenv("NUISANCE_DATA_DIR"), "./var"),
-		LogLevel:       or(getenv("LOG_LEVEL"), "info"),
-		DebugAddr:      getenv("NUISANCE_DEBUG_ADDR"),
-		Calendar:       getenv("NUISANCE_CALENDAR"),
-		StreamReplicas: 1,
-		SweepAfter:     2 * time.Minute,
+		NATSURL:           getenv("NATS_URL"),
+		DatabaseURL:       getenv("DATABASE_URL"),
+		HTTPAddr:          or(getenv("NUISANCE_HTTP_ADDR"), "127.0.0.1:8080"),
+		HotlineSecret:     getenv("HOTLINE_SECRET"),
+		CallbackURL:       getenv("HOTLINE_CALLBACK_URL"),
+		DataDir:           or(getenv("NUISANCE_DATA_DIR"), "./var"),
+		LogLevel:          or(getenv("LOG_LEVEL"), "info"),
+		DebugAddr:         getenv("NUISANCE_DEBUG_ADDR"),
+		Calendar:          getenv("NUISANCE_CALENDAR"),
+		StreamReplicas:    1,
+		SweepAfter:        2 * time.Minute,
+		CallbackRetention: 90 * 24 * time.Hour,
 	}
 	if v := getenv("NUISANCE_STREAM_REPLICAS"); v != "" {
 		n, err := strconv.Atoi(strings.TrimSpace(v))
@@ -76,12 +83,65 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		}
 		c.SweepAfter = d
 	}
+	if v, ok := lookup(getenv, "NUISANCE_CALLBACK_RETENTION"); ok {
+		d, err := parseRetention(v)
+		if err != nil {
+			return c, fmt.Errorf("NUISANCE_CALLBACK_RETENTION %w", err)
+		}
+		c.CallbackRetention = d
+	}
+	if v, ok := lookup(getenv, "NUISANCE_PII_RETENTION"); ok {
+		d, err := parseRetention(v)
+		if err != nil {
+			return c, fmt.Errorf("NUISANCE_PII_RETENTION %w", err)
+		}
+		c.PIIRetention = d
+	}
 	abs, err := filepath.Abs(c.DataDir)
 	if err != nil {
 		return c, fmt.Errorf("data dir %q: %w", c.DataDir, err)
 	}
 	c.DataDir = abs
 	return c, nil
+}
+
+// lookup is getenv's value of name, and whether it is set to anything.
+func lookup(getenv func(string) string, name string) (string, bool) {
+	v := strings.TrimSpace(getenv(name))
+	return v, v != ""
+}
+
+// parseRetention reads a retention period: a number of days ("180d") or
+// a Go duration ("4320h"); "off" or "0" is 0, keep for ever.
+func parseRetention(v string) (time.Duration, error) {
+	bad := fmt.Errorf("%q: want a number of days such as 180d, a duration such as 4320h, or off", v)
+	switch strings.ToLower(v) {
+	case "off", "0":
+		return 0, nil
+	}
+	if days, ok := strings.CutSuffix(v, "d"); ok {
+		n, err := strconv.Atoi(days)
+		if err != nil || n <= 0 || n > 100*365 {
+			return 0, bad
+		}
+		return time.Duration(n) * 24 * time.Hour, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		return 0, bad
+	}
+	return d, nil
+}
+
+// retention shows a retention period in days where it is whole days.
+func retention(d time.Duration, off string) string {
+	switch {
+	case d <= 0:
+		return off
+	case d%(24*time.Hour) == 0:
+		return strconv.FormatInt(int64(d/(24*time.Hour)), 10) + "d"
+	}
+	return d.String()
 }
 
 func or(v, def string) string {
@@ -94,17 +154,19 @@ func or(v, def string) string {
 // Masked returns the configuration as log fields with secrets hidden.
 func (c Config) Masked() map[string]any {
 	return map[string]any{
-		"nats_url":        maskURL(c.NATSURL, "embedded"),
-		"database_url":    maskURL(c.DatabaseURL, "private cluster"),
-		"http_addr":       c.HTTPAddr,
-		"hotline_secret":  maskSecret(c.HotlineSecret),
-		"callback_url":    maskURL(c.CallbackURL, "unset: callbacks wait in the callbacks table"),
-		"data_dir":        c.DataDir,
-		"log_level":       c.LogLevel,
-		"stream_replicas": c.StreamReplicas,
-		"sweep_after":     c.SweepAfter.String(),
-		"debug_addr":      or(c.DebugAddr, "off"),
-		"calendar":        or(c.Calendar, "built-in"),
+		"nats_url":           maskURL(c.NATSURL, "embedded"),
+		"database_url":       maskURL(c.DatabaseURL, "private cluster"),
+		"http_addr":          c.HTTPAddr,
+		"hotline_secret":     maskSecret(c.HotlineSecret),
+		"callback_url":       maskURL(c.CallbackURL, "unset: callbacks wait in the callbacks table"),
+		"data_dir":           c.DataDir,
+		"log_level":          c.LogLevel,
+		"stream_replicas":    c.StreamReplicas,
+		"sweep_after":        c.SweepAfter.String(),
+		"debug_addr":         or(c.DebugAddr, "off"),
+		"calendar":           or(c.Calendar, "built-in"),
+		"callback_retention": retention(c.CallbackRetention, "off: every callback kept"),
+		"pii_retention":      retention(c.PIIRetention, "off: callers kept"),
 	}
 }
 

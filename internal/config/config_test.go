@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 )
 
 func env(kv ...string) func(string) string {
@@ -49,6 +50,10 @@ func TestFromEnvRefusesWhatItCannotUse(t *testing.T) {
 		{"NUISANCE_STREAM_REPLICAS", "3x"},
 		{"NUISANCE_STREAM_REPLICAS", "0"},
 		{"NUISANCE_SWEEP_AFTER", "soon"},
+		{"NUISANCE_PII_RETENTION", "180"},
+		{"NUISANCE_PII_RETENTION", "-1d"},
+		{"NUISANCE_PII_RETENTION", "half a year"},
+		{"NUISANCE_CALLBACK_RETENTION", "0d"},
 	} {
 		if _, err := FromEnv(env(kv...)); err == nil {
 			t.Errorf("%s=%q accepted", kv[0], kv[1])
@@ -59,5 +64,31 @@ func TestFromEnvRefusesWhatItCannotUse(t *testing.T) {
 	c, err := FromEnv(env("NUISANCE_STREAM_REPLICAS", "3", "HOTLINE_CALLBACK_URL", "https://12345.xm.gov.cn/callbacks"))
 	if err != nil || c.StreamReplicas != 3 {
 		t.Errorf("good settings: %+v %v", c, err)
+	}
+}
+
+// The callers' personal data is kept unless a retention period is set;
+// callbacks are kept 90 days unless the operator says otherwise, in days
+// or as a Go duration, or "off" for ever.
+func TestFromEnvReadsRetention(t *testing.T) {
+	day := 24 * time.Hour
+	for _, tc := range []struct {
+		env            []string
+		callbacks, pii time.Duration
+	}{
+		{nil, 90 * day, 0},
+		{[]string{"NUISANCE_PII_RETENTION", "180d"}, 90 * day, 180 * day},
+		{[]string{"NUISANCE_PII_RETENTION", "off", "NUISANCE_CALLBACK_RETENTION", "4320h"}, 180 * day, 0},
+		{[]string{"NUISANCE_CALLBACK_RETENTION", "off"}, 0, 0},
+		{[]string{"NUISANCE_CALLBACK_RETENTION", " 30d "}, 30 * day, 0},
+	} {
+		c, err := FromEnv(env(tc.env...))
+		if err != nil {
+			t.Errorf("%v: %v", tc.env, err)
+			continue
+		}
+		if c.CallbackRetention != tc.callbacks || c.PIIRetention != tc.pii {
+			t.Errorf("%v: callbacks %s, personal data %s; want %s, %s", tc.env, c.CallbackRetention, c.PIIRetention, tc.callbacks, tc.pii)
+		}
 	}
 }

@@ -120,6 +120,14 @@ var (
 	})
 )
 
+// DefaultKeep is how long a relay keeps sent rows (14 days): longer than
+// JetStream keeps a message (7 days), so that an event a stage down for a
+// week never received, and which JetStream has since dropped, can still
+// be published again. The consumers' idempotency records must outlive it
+// (see internal/retention): the sweeper publishes again any event of the
+// outbox a consumer has no record of.
+const DefaultKeep = 14 * 24 * time.Hour
+
 // Relay publishes unsent outbox rows. Several relays may run at once:
 // relays of the same Subjects take turns, one batch each, under a
 // transaction-scoped advisory lock (cheaper than locking every row), and
@@ -134,9 +142,7 @@ type Relay struct {
 	// Poll is the interval between scans when no notification arrives.
 	Poll time.Duration
 	// Keep is how long sent rows stay for the sweeper and for audits
-	// (default 14 days): longer than JetStream keeps a message (7 days),
-	// so that an event a stage down for a week never received, and which
-	// JetStream has since dropped, can still be published again.
+	// (default DefaultKeep).
 	Keep time.Duration
 	// Subjects limits the relay to events on these NATS subject filters
 	// (e.g. "case.>"): in a distributed deployment each process relays
@@ -175,7 +181,7 @@ func (r *Relay) Run(ctx context.Context) error {
 		r.Poll = time.Second
 	}
 	if r.Keep <= 0 {
-		r.Keep = 14 * 24 * time.Hour
+		r.Keep = DefaultKeep
 	}
 	if r.RedriveEvery <= 0 {
 		r.RedriveEvery = 5 * time.Second

@@ -1,0 +1,274 @@
+// Package retention removes what the pipeline needs only for a while and
+// erases the callers' personal data once their cases are long over.
+//
+// Three tables would otherwise grow for ever: processed_events (every
+// consumer's idempotency record of every event), callbacks (every
+// delivery to the hotline) and the callers' names and phones on
+// complaints. A Job prunes the first two and, when a retention period is
+// set, erases the third, in bounded batches, one replica at a time.
+// case_audit is history and is never pruned.
+package retention
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+	"go.uber.org/zap"
+
+	"github.com/xiamen-eeb/nuisance/internal/natsx"
+	"github.com/xiamen-eeb/nuisance/internal/outbox"
+)
+
+// Margin is what an idempotency record outlives the longest redelivery
+// by: a sweeper's republish an instant after the consumer recorded the
+// event starts the outbox row's Keep and the message's MaxAge again, and
+// the job itself runs only every Every.
+const Margin = 7 * 24 * time.Hour
+
+// ProcessedWindow is how long a consumer's record of an event is kept: the
+// longest time after which the event can still come back, plus Margin.
+// An event comes back from JetStream until its stream's MaxAge has passed
+// (7 days for the pipeline's streams, 30 for reports and dead letters),
+// and from the outbox sweeper, which publishes again every event of the
+// outbox a consumer has no record of, until the outbox drops it
+// (outbox.DefaultKeep, 14 days after it was last sent). A record pruned
+// sooner would let either apply the event a second time. Events a dead
+// letter holds are kept whatever their age (see Job).
+func ProcessedWindow() time.Duration {
+	longest := outbox.DefaultKeep
+	for _, s := range natsx.Streams(1) {
+		longest = max(longest, s.MaxAge)
+	}
+	return longest + Margin
+}
+
+// Config says what a Job keeps and how it works.
+type Config struct {
+	// Every is the time between passes (default 1 hour).
+	Every time.Duration
+	// Callbacks is how long a callback is kept after it was delivered or
+	// given up on (dead or superseded); 0 keeps every callback.
+	Callbacks time.Duration
+	// PII is how long after a case was resolved or closed its callers'
+	// names and phones are erased from its complaints; 0 keeps them.
+	PII time.Duration
+	// Pages is how many heap pages of a table one delete reads (default
+	// 128, 1 MiB): a batch removes at most the rows they hold, about
+	// 20,000 idempotency records or 8,000 callbacks.
+	Pages int
+	// Complaints is how many complaints one erasure reads (default 500).
+	Complaints int
+}
+
+// DefaultConfig keeps callbacks and personal data for ever; config.Config
+// sets the operator's choices.
+func DefaultConfig() Config {
+	return Config{Every: time.Hour, Pages: 128, Complaints: 500}
+}
+
+var (
+	removed = promauto.NewCounterVec(prometheus.CounterOpts{
+		Name: "nuisance_retention_removed_total",
+		Help: "Rows the retention job deleted, by table: processed_events (idempotency records past any redelivery) and callbacks (delivered or given up on, past NUISANCE_CALLBACK_RETENTION).",
+	}, []string{"table"})
+	erased = promauto.NewCounter(prometheus.CounterOpts{
+		Name: "nuisance_retention_pii_erased_total",
+		Help: "Complaints whose caller's name and phone the retention job erased (NUISANCE_PII_RETENTION after their case ended).",
+	})
+	lastPass = promauto.NewGauge(prometheus.GaugeOpts{
+		Name: "nuisance_retention_last_pass_timestamp_seconds",
+		Help: "When this process last completed a retention pass (0: never; the replicas take turns, so the latest of them counts).",
+	})
+)
+
+func init() {
+	// Zero series, so that a rate over them reads 0 rather than nothing.
+	removed.WithLabelValues("processed_events")
+	removed.WithLabelValues("callbacks")
+}
+
+// Job runs the passes. Every process may run one: the replicas take
+// turns under a session advisory lock, and one that finds it held skips
+// its pass.
+type Job struct {
+	cfg  Config
+	pool *pgxpool.Pool
+	log  *zap.Logger
+}
+
+// New checks cfg and fills in its defaults.
+func New(cfg Config, pool *pgxpool.Pool, log *zap.Logger) (*Job, error) {
+	def := DefaultConfig()
+	if cfg.Every <= 0 {
+		cfg.Every = def.Every
+	}
+	if cfg.Pages <= 0 {
+		cfg.Pages = def.Pages
+	}
+	if cfg.Complaints <= 0 {
+		cfg.Complaints = def.Complaints
+	}
+	if cfg.Callbacks < 0 || cfg.PII < 0 {
+		return nil, errors.New("retention: negative retention period")
+	}
+	return &Job{cfg: cfg, pool: pool, log: log}, nil
+}
+
+// Result is what one pass did.
+type Result struct {
+	// Ran is false when another replica held the lock.
+	Ran                  bool
+	Processed, Callbacks int64 // rows deleted
+	Erased               int64 // complaints whose personal data was erased
+}
+
+// lockKey names the advisory lock of the passes.
+const lockKey = "nuisance retention"
+
+// Run makes a pass every Every until ctx ends. A failed pass is logged
+// and tried again at the next.
+func (j *Job) Run(ctx context.Context) error {
+	for {
+		if _, err := j.RunOnce(ctx); err != nil && ctx.Err() == nil {
+			j.log.Warn("retention pass", zap.Error(err))
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(j.cfg.Every):
+		}
+	}
+}
+
+// RunOnce makes one pass, unless another replica is making one. The lock
+// is a session's: it is held on one connection, which runs every batch,
+// and goes with the connection if the process dies.
+func (j *Job) RunOnce(ctx context.Context) (Result, error) {
+	var res Result
+	conn, err := j.pool.Acquire(ctx)
+	if err != nil {
+		return res, fmt.Errorf("retention: %w", err)
+	}
+	var mine bool
+	if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock(hashtextextended($1, 0))`, lockKey).Scan(&mine); err != nil {
+		conn.Release()
+		return res, fmt.Errorf("retention lock: %w", err)
+	}
+	if !mine {
+		conn.Release()
+		return res, nil
+	}
+	defer func() {
+		uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if _, err := conn.Exec(uctx, `SELECT pg_advisory_unlock(hashtextextended($1, 0))`, lockKey); err != nil {
+			// A connection that may still hold the lock never goes back
+			// to the pool, where it would hold it for good.
+			_ = conn.Conn().Close(uctx)
+		}
+		conn.Release()
+	}()
+	res.Ran = true
+	start := time.Now()
+	c := conn.Conn()
+	if res.Processed, err = j.pruneProcessed(ctx, c); err != nil {
+		return res, err
+	}
+	if j.cfg.Callbacks > 0 {
+		if res.Callbacks, err = j.pruneCallbacks(ctx, c); err != nil {
+			return res, err
+		}
+	}
+	if j.cfg.PII > 0 {
+		if res.Erased, err = j.erase(ctx, c); err != nil {
+			return res, err
+		}
+	}
+	lastPass.SetToCurrentTime()
+	if res.Processed+res.Callbacks+res.Erased > 0 {
+		// Counts only: never a caller, a ticket or a complaint.
+		j.log.Info("retention pass", zap.Int64("processed_events_deleted", res.Processed),
+			zap.Int64("callbacks_deleted", res.Callbacks), zap.Int64("complaints_erased", res.Erased),
+			zap.Duration("took", time.Since(start)))
+	}
+	return res, nil
+}
+
+// interval renders d for a PostgreSQL interval parameter.
+func interval(d time.Duration) string {
+	return strconv.FormatInt(d.Microseconds(), 10) + " microseconds"
+}
+
+// tid is the first tuple id of heap page p.
+func tid(p int64) string { return "(" + strconv.FormatInt(p, 10) + ",0)" }
+
+// pages is the number of heap pages of table now.
+func pages(ctx context.Context, c querier, table string) (int64, error) {
+	var n int64
+	err := c.QueryRow(ctx, `SELECT pg_relation_size($1::regclass) / current_setting('block_size')::bigint`, table).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("size of %s: %w", table, err)
+	}
+	return n, nil
+}
+
+// walk runs del, a DELETE of table whose $1 and $2 are the tuple ids
+// that bound its range, over the table's heap Pages pages at a time, and
+// returns the rows it deleted. Each statement reads a bounded range of
+// pages through a TID range scan, needing no index: the tables it prunes
+// are written on the pipeline's hot paths, and an index for the job
+// alone would cost every write. Rows written after the walk began, or
+// moved behind it by an update, wait for the next pass.
+func (j *Job) walk(ctx context.Context, c querier, table, del string, args ...any) (int64, error) {
+	n, err := pages(ctx, c, table)
+	if err != nil {
+		return 0, err
+	}
+	var total int64
+	for p := int64(0); p < n; p += int64(j.cfg.Pages) {
+		tag, err := c.Exec(ctx, del, append([]any{tid(p), tid(p + int64(j.cfg.Pages))}, args...)...)
+		if err != nil {
+			return total, fmt.Errorf("prune %s: %w", table, err)
+		}
+		total += tag.RowsAffected()
+		removed.WithLabelValues(table).Add(float64(tag.RowsAffected()))
+	}
+	return total, nil
+}
+
+// pruneProcessedSQL deletes, in a range of pages, the idempotency records
+// older than $3, except those of an event a dead letter holds: an
+// operator may send it again (nuisance deadletters retry) at any time,
+// and it then reaches every consumer of its subject, which must skip it
+// if it handled it before.
+const pruneProcessedSQL = `DELETE FROM processed_events p
+WHERE p.ctid >= $1::tid AND p.ctid < $2::tid AND p.processed_at < now() - $3::interval
+  AND NOT EXISTS (SELECT FROM dead_letters d WHERE d.event_id = p.event_id)`
+
+func (j *Job) pruneProcessed(ctx context.Context, c querier) (int64, error) {
+	return j.walk(ctx, c, "processed_events", pruneProcessedSQL, interval(ProcessedWindow()))
+}
+
+// pruneCallbacksSQL deletes, in a range of pages, the callbacks delivered,
+// or given up on (dead, superseded), before $3, except the latest of
+// each work order that was attempted: a callback is never sent once the
+// hotline may have heard a later one of its work order (services/
+// callbacks stores a case event come late, or retries a dead delivery,
+// as superseded by it), so that one stays for as long as the work order
+// may be answered again, whatever its age. A work order keeps one row;
+// its earlier deliveries go. Undelivered callbacks still being retried
+// are never touched.
+const pruneCallbacksSQL = `DELETE FROM callbacks c
+WHERE c.ctid >= $1::tid AND c.ctid < $2::tid
+  AND (c.delivered_at < now() - $3::interval OR (c.delivered_at IS NULL AND c.dead_at < now() - $3::interval))
+  AND EXISTS (SELECT FROM callbacks o WHERE o.ticket_id = c.ticket_id AND o.attempts > 0 AND (o.at, o.id) > (c.at, c.id))`
+
+func (j *Job) pruneCallbacks(ctx context.Context, c querier) (int64, error) {
+	return j.walk(ctx, c, "callbacks", pruneCallbacksSQL, interval(j.cfg.Callbacks))
+}
