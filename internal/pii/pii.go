@@ -1,10 +1,10 @@
 // Package pii masks personal data: the callers' phone numbers and names,
-// and phone numbers written into free text, wherever text a citizen typed
-// is shown.
+// and the phone and ID-card numbers and callers' names written into free
+// text, wherever text a citizen or an officer typed is shown or kept.
 package pii
 
 import (
-	"regexp"
+	"slices"
 	"strings"
 	"unicode/utf8"
 )
@@ -45,19 +45,6 @@ func MaskName(name string) string {
 	return string(first) + strings.Repeat("*", n-1)
 }
 
-// phoneInText finds phone numbers citizens type into their description:
-// mainland mobiles (1[3-9]x xxxx xxxx, with optional +86 and separators)
-// and landlines with an area code (0592-1234567, (0592)1234567), in ASCII
-// or full-width digits (a Chinese input method in full-width mode), with
-// spaces (ideographic too), hyphens or dots between the groups.
-var phoneInText = regexp.MustCompile(`(?:[+＋]?[8８][6６]` + sep + `?)?[1１][3-9３-９]` + digit + `(?:` + sep + `?` + digit + `){8}` +
-	`|[(（]?[0０]` + digit + `{2,3}[)）]?` + sep + `?` + digit + `{7,8}`)
-
-const (
-	digit = `[0-9０-９]`
-	sep   = `[ \-.\x{3000}－．]`
-)
-
 // narrow maps a full-width ASCII variant (U+FF01–U+FF5E) to ASCII.
 func narrow(r rune) rune {
 	if r >= 0xFF01 && r <= 0xFF5E {
@@ -66,24 +53,320 @@ func narrow(r rune) rune {
 	return r
 }
 
-// MaskText masks every phone number inside free text, so a description
-// that quotes the caller's number shows it masked like the caller field.
+func isDigit(r rune) bool { r = narrow(r); return r >= '0' && r <= '9' }
+
+// isSep reports whether r may stand between the digit groups of one
+// number as people write them: spaces (ideographic too), hyphens and
+// dashes, dots, and the brackets of an area code, in ASCII or full width.
+func isSep(r rune) bool {
+	switch narrow(r) {
+	case ' ', '\u00a0', '\u3000', '-', '\u2010', '\u2013', '\u2014', '.', '(', ')':
+		return true
+	}
+	return false
+}
+
+// isIdent reports whether r belongs to an identifier (a case or complaint
+// id, a credit code): digits next to one are part of it, not a number a
+// person wrote.
+func isIdent(r rune) bool {
+	r = narrow(r)
+	return r == '_' || (r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z')
+}
+
+// maxSep is the most separator characters between two groups of one
+// number: "0592 - 1234567", "(0592) 1234567".
+const maxSep = 3
+
+// group is a run of digits in the text: its runes [start, end) and its
+// digits in ASCII.
+type group struct {
+	start, end int
+	digits     string
+}
+
+// MaskText masks the personal numbers inside free text (a citizen's
+// description, an officer's note): mainland mobiles (1[3-9]x xxxx xxxx,
+// with +86, 86 or 0086 before them), landlines with an area code
+// (0592-1234567, (0592)1234567, 010 1234 5678), and ID-card numbers (18
+// characters whose check digit holds, or the old 15 digits, each with a
+// birth date), in ASCII or full-width digits (a Chinese input method in
+// full-width mode), with spaces, hyphens or dots between the groups as
+// people type them. Phones keep the first three and last four digits, like
+// the caller field; ID cards the first three and last four characters.
+//
+// Everything else is left as typed: a number is only ever matched whole
+// (from one group to another, never from inside a group), so dates, times,
+// ticket ids (12345-20240315-000123), decibels, counts, addresses and
+// longer numbers are not partly masked, and digits followed by a Latin
+// letter or joined by an underscore or a hyphen to one (a case id, a UUID,
+// a credit code) belong to an identifier and are never a phone.
 func MaskText(s string) string {
 	digits := 0
 	for _, r := range s {
-		if r = narrow(r); r >= '0' && r <= '9' {
+		if isDigit(r) {
 			digits++
 		}
 	}
-	if digits < 10 { // the shortest number the pattern matches
+	if digits < 10 { // the shortest number masked, a landline of 3+7
 		return s
 	}
-	return phoneInText.ReplaceAllStringFunc(s, func(m string) string {
-		m = strings.Map(narrow, m)
-		// Keep a +86 prefix out of the masked digits.
-		if rest, ok := strings.CutPrefix(m, "+86"); ok {
-			return "+86" + MaskPhone(rest)
+	rs := []rune(s)
+	var b strings.Builder
+	done := 0 // rs[:done] is written to b
+	for i := 0; i < len(rs); {
+		if !isDigit(rs[i]) {
+			i++
+			continue
 		}
-		return MaskPhone(m)
-	})
+		end, n := runEnd(rs, i)
+		if n >= 10 && !identifier(rs, i, end) {
+			groups := scanRun(rs, i)
+			for g := 0; g < len(groups); {
+				start, stop, masked, next := match(rs, groups, g)
+				if next == 0 {
+					g++
+					continue
+				}
+				b.WriteString(string(rs[done:start]))
+				b.WriteString(masked)
+				done, g = stop, next
+			}
+		}
+		i = end
+	}
+	if done == 0 {
+		return s
+	}
+	b.WriteString(string(rs[done:]))
+	return b.String()
 }
+
+// runEnd reads, from rs[i], a digit, the groups of digits joined by at
+// most maxSep separators each: it returns where the last ends and how many
+// digits they hold, without allocating (most runs are a count or a house
+// number).
+func runEnd(rs []rune, i int) (end, digits int) {
+	for {
+		for i < len(rs) && isDigit(rs[i]) {
+			i++
+			digits++
+		}
+		end = i
+		for i < len(rs) && i-end < maxSep && isSep(rs[i]) {
+			i++
+		}
+		if i == end || i == len(rs) || !isDigit(rs[i]) {
+			return end, digits
+		}
+	}
+}
+
+// scanRun reads the groups of digits from rs[i], a digit, joined by at
+// most maxSep separators each.
+func scanRun(rs []rune, i int) []group {
+	var groups []group
+	for {
+		j := i
+		var d []byte
+		for j < len(rs) && isDigit(rs[j]) {
+			d = append(d, byte(narrow(rs[j])))
+			j++
+		}
+		groups = append(groups, group{start: i, end: j, digits: string(d)})
+		k := j
+		for k < len(rs) && k-j < maxSep && isSep(rs[k]) {
+			k++
+		}
+		if k == j || k == len(rs) || !isDigit(rs[k]) {
+			return groups
+		}
+		i = k
+	}
+}
+
+// identifier reports whether the digits rs[start:end] are part of an
+// identifier: an underscore before them, a Latin letter or an underscore
+// after them, or either across a hyphen (case_0190f3a2-…-013812345678). A
+// letter right before them is not enough: people write tel13812345678 and
+// wx13812345678.
+func identifier(rs []rune, start, end int) bool {
+	if start > 0 && narrow(rs[start-1]) == '_' {
+		return true
+	}
+	if start > 1 && narrow(rs[start-1]) == '-' && isIdent(rs[start-2]) {
+		return true
+	}
+	if end < len(rs) {
+		r := narrow(rs[end])
+		if r == 'X' || r == 'x' { // an ID card's check character, unless a word goes on
+			return end+1 < len(rs) && isIdent(rs[end+1])
+		}
+		if isIdent(r) || (r == '-' && end+1 < len(rs) && isIdent(rs[end+1])) {
+			return true
+		}
+	}
+	return false
+}
+
+// match finds the longest personal number that starts at group g: the
+// runes [start, stop) it covers (with a + or the bracket of an area code
+// before it), the masked text, and the group after it; next is 0 when
+// none starts there.
+func match(rs []rune, groups []group, g int) (start, stop int, masked string, next int) {
+	first := groups[g]
+	plus := first.start > 0 && narrow(rs[first.start-1]) == '+'
+	bracket := first.start > 0 && narrow(rs[first.start-1]) == '(' && first.end < len(rs) && narrow(rs[first.end]) == ')'
+	// The longest first: an ID card before the phone it might hold.
+	var d string
+	last := g
+	for last < len(groups)-1 && len(d)+len(groups[last].digits) <= 18 {
+		d += groups[last].digits
+		last++
+	}
+	if len(d)+len(groups[last].digits) <= 18 {
+		d += groups[last].digits
+	} else {
+		last--
+	}
+	for j := last; j >= g; j-- {
+		end := groups[j].end
+		if m, x := classify(d, len(first.digits), plus, checkChar(rs, end)); m != "" {
+			start = first.start
+			switch {
+			case plus && strings.HasPrefix(m, "+"):
+				start--
+			case bracket && j > g: // the closing bracket is inside
+				start--
+			}
+			if x {
+				end++
+			}
+			return start, end, m, j + 1
+		}
+		d = d[:len(d)-len(groups[j].digits)]
+	}
+	return 0, 0, "", 0
+}
+
+// checkChar is the X (or x) right after an ID card's seventeen digits at
+// rs[end], or 0.
+func checkChar(rs []rune, end int) byte {
+	if end < len(rs) {
+		if r := narrow(rs[end]); r == 'X' || r == 'x' {
+			return byte(r)
+		}
+	}
+	return 0
+}
+
+// classify masks d, the digits of one or more groups of which the first
+// has firstLen digits, when they are a personal number; x reports that
+// the ID card's check character x, after the digits, is part of it.
+func classify(d string, firstLen int, plus bool, x byte) (masked string, withX bool) {
+	switch {
+	case mobile(d):
+		return MaskPhone(d), false
+	case len(d) == 13 && strings.HasPrefix(d, "86") && mobile(d[2:]) && firstLen >= 2:
+		if plus {
+			return "+86" + MaskPhone(d[2:]), false
+		}
+		return "86" + MaskPhone(d[2:]), false
+	case len(d) == 15 && strings.HasPrefix(d, "0086") && mobile(d[4:]) && firstLen >= 4:
+		return "0086" + MaskPhone(d[4:]), false
+	case landline(d, firstLen):
+		return MaskPhone(d), false
+	case plus && strings.HasPrefix(d, "86") && firstLen == 2 && landline("0"+d[2:], len(d)):
+		return "+86" + MaskPhone(d[2:]), false
+	case len(d) == 18 && idCard(d):
+		return maskID(d), false
+	case len(d) == 17 && x != 0 && idCard(d+string(rune(x))):
+		return maskID(d + string(rune(x))), true
+	case len(d) == 15 && birthDate("19"+d[6:12]) && d[0] >= '1' && d[0] <= '8':
+		return maskID(d), false
+	}
+	return "", false
+}
+
+// mobile reports whether d is a mainland mobile number.
+func mobile(d string) bool {
+	return len(d) == 11 && d[0] == '1' && d[1] >= '3' && d[1] <= '9'
+}
+
+// landline reports whether d is a landline with its area code (010, 02x
+// or 0xxx) and a local number of 7 or 8 digits, the area code written
+// whole in the first group (its firstLen digits): "03-15 1381234" is a
+// date and a number, not a phone of the area 0315.
+func landline(d string, firstLen int) bool {
+	if len(d) < 10 || d[0] != '0' {
+		return false
+	}
+	area := 4
+	switch {
+	case d[1] == '1' && d[2] == '0', d[1] == '2':
+		area = 3
+	case d[1] < '3':
+		return false
+	}
+	local := len(d) - area
+	return firstLen >= area && (local == 7 || local == 8) && d[area] != '0'
+}
+
+// idCard reports whether d, 17 digits and a check character, is a
+// resident ID-card number: a region, a birth date, and the ISO 7064
+// MOD 11-2 check character of GB 11643. The check tells it from other
+// 18-digit numbers an officer may copy (a permit, an order).
+func idCard(d string) bool {
+	if d[0] < '1' || d[0] > '8' || !birthDate(d[6:14]) {
+		return false
+	}
+	weights := [17]int{7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2}
+	sum := 0
+	for i, w := range weights {
+		if d[i] < '0' || d[i] > '9' {
+			return false
+		}
+		sum += int(d[i]-'0') * w
+	}
+	c := d[17]
+	if c == 'x' {
+		c = 'X'
+	}
+	return "10X98765432"[sum%11] == c
+}
+
+// birthDate reports whether d is a plausible YYYYMMDD of birth.
+func birthDate(d string) bool {
+	y, m, day := d[0:4], d[4:6], d[6:8]
+	return (y >= "1900" && y <= "2099") && (m >= "01" && m <= "12") && (day >= "01" && day <= "31")
+}
+
+// maskID keeps the first three and last four characters of an ID card.
+func maskID(d string) string {
+	return d[:3] + strings.Repeat("*", len(d)-7) + d[len(d)-4:]
+}
+
+// MaskNames masks, in free text, each of names written whole, as MaskName
+// does: an officer copies the caller's name from the case into a note.
+// Names of one character, and the placeholders the hotline writes for a
+// caller who gave none, are not searched for: they are ordinary words.
+func MaskNames(s string, names ...string) string {
+	var found []string
+	for _, n := range names {
+		n = strings.TrimSpace(n)
+		if utf8.RuneCountInString(n) < 2 || slices.Contains(placeholders, n) || !strings.Contains(s, n) {
+			continue
+		}
+		found = append(found, n)
+	}
+	// The longest first: 欧阳娜娜 before 欧阳.
+	slices.SortFunc(found, func(a, b string) int { return utf8.RuneCountInString(b) - utf8.RuneCountInString(a) })
+	for _, n := range found {
+		s = strings.ReplaceAll(s, n, MaskName(n))
+	}
+	return s
+}
+
+// placeholders are what stands in the caller's name when the caller gave
+// none.
+var placeholders = []string{"匿名", "市民", "未知", "不详", "先生", "女士", "无名"}
