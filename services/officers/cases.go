@@ -9,8 +9,6 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/xiamen-eeb/nuisance/internal/pii"
-
 	"github.com/jackc/pgx/v5"
 	"go.uber.org/zap"
 
@@ -19,6 +17,7 @@ import (
 	"github.com/xiamen-eeb/nuisance/internal/fault"
 	"github.com/xiamen-eeb/nuisance/internal/httpx"
 	"github.com/xiamen-eeb/nuisance/internal/pgstore"
+	"github.com/xiamen-eeb/nuisance/internal/pii"
 )
 
 // maxText caps a note or a reason, in characters.
@@ -218,8 +217,49 @@ func (s *Service) handleCase(w http.ResponseWriter, r *http.Request, p auth.Prin
 	v.CategoryName = s.cls.Name(v.Category, v.Subcategory)
 	v.DistrictName = s.districtName(v.District)
 	v.TeamName = s.teamName(v.Team)
+	v.mask()
 	httpx.WriteJSON(w, http.StatusOK, v)
 	return nil
+}
+
+// mask masks again, on the way out, the numbers in the officers' text of
+// a case: a note taken before notes were masked as they are accepted (see
+// maskNote) is still stored whole.
+func (v *CaseView) mask() {
+	v.Note = pii.MaskText(v.Note)
+	for i := range v.Audit {
+		v.Audit[i].Reason = pii.MaskText(v.Audit[i].Reason)
+	}
+}
+
+// maskNote masks what an officer typed into a note or a reason: phone and
+// ID-card numbers (pii.MaskText) and the names of the case's callers,
+// which an officer copies from the case view (pii.MaskNames).
+//
+// It is masked here, as the request is accepted, before anything keeps
+// it, because from here it is copied everywhere: into the case row, its
+// audit and its assignment (case_audit, assignments), into the case event
+// through the outbox (JetStream keeps it; the callbacks send it to the
+// hotline as the work order's note; the live stream pushes it to every
+// console of the team and the district), and into this API's answers.
+// Masked once at the door, no copy of it is ever whole and no reader has
+// to remember to mask it; masked on the way out, the database, the stream
+// and the hotline would hold it whole. No officer needs the number in the
+// note: the audited call-back reveal gives the caller's.
+func maskNote(ctx context.Context, q caseflow.Querier, caseID, text string) (string, error) {
+	if text == "" {
+		return "", nil
+	}
+	rows, err := q.Query(ctx, `SELECT DISTINCT m.caller_name FROM case_complaints cc JOIN complaints m ON m.id = cc.complaint_id
+		WHERE cc.case_id = $1 AND m.caller_name IS NOT NULL`, caseID)
+	if err != nil {
+		return "", fmt.Errorf("callers of case %s: %w", caseID, err)
+	}
+	names, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return "", fmt.Errorf("callers of case %s: %w", caseID, err)
+	}
+	return pii.MaskText(pii.MaskNames(text, names...)), nil
 }
 
 func (s *Service) complaints(ctx context.Context, q caseflow.Querier, caseID string, p auth.Principal) ([]Complaint, error) {
@@ -350,8 +390,10 @@ func (s *Service) transition(w http.ResponseWriter, r *http.Request, name string
 		return err
 	}
 	actions.WithLabelValues(name, "ok").Inc()
-	httpx.WriteJSON(w, http.StatusOK, CaseView{Case: c, CategoryName: s.cls.Name(c.Category, c.Subcategory),
-		DistrictName: s.districtName(c.District), TeamName: s.teamName(c.Team)})
+	v := CaseView{Case: c, CategoryName: s.cls.Name(c.Category, c.Subcategory),
+		DistrictName: s.districtName(c.District), TeamName: s.teamName(c.Team)}
+	v.mask()
+	httpx.WriteJSON(w, http.StatusOK, v)
 	return nil
 }
 
@@ -384,7 +426,11 @@ func (s *Service) handleResolve(w http.ResponseWriter, r *http.Request, p auth.P
 		return invalid("/note", "longer than %d characters", maxText)
 	}
 	return s.transition(w, r, "resolve", func(ctx context.Context, tx pgx.Tx, id string) (caseflow.Case, error) {
-		return caseflow.Resolve(ctx, tx, id, actor(p), in.Outcome, in.Note)
+		note, err := maskNote(ctx, tx, id, in.Note)
+		if err != nil {
+			return caseflow.Case{}, err
+		}
+		return caseflow.Resolve(ctx, tx, id, actor(p), in.Outcome, note)
 	})
 }
 
@@ -404,7 +450,11 @@ func (s *Service) handleReturn(w http.ResponseWriter, r *http.Request, p auth.Pr
 		return invalid("/reason", "longer than %d characters", maxText)
 	}
 	return s.transition(w, r, "return", func(ctx context.Context, tx pgx.Tx, id string) (caseflow.Case, error) {
-		return caseflow.Return(ctx, tx, id, actor(p), in.Reason)
+		reason, err := maskNote(ctx, tx, id, in.Reason)
+		if err != nil {
+			return caseflow.Case{}, err
+		}
+		return caseflow.Return(ctx, tx, id, actor(p), reason)
 	})
 }
 
@@ -434,7 +484,11 @@ func (s *Service) handleReassign(w http.ResponseWriter, r *http.Request, p auth.
 		return invalid("/reason", "longer than %d characters", maxText)
 	}
 	return s.transition(w, r, "reassign", func(ctx context.Context, tx pgx.Tx, id string) (caseflow.Case, error) {
-		c, err := caseflow.Reassign(ctx, tx, id, actor(p), in.Team, in.Reason)
+		reason, err := maskNote(ctx, tx, id, in.Reason)
+		if err != nil {
+			return caseflow.Case{}, err
+		}
+		c, err := caseflow.Reassign(ctx, tx, id, actor(p), in.Team, reason)
 		if fault.KindOf(err) == fault.Invalid && strings.Contains(err.Error(), "works in") {
 			return c, invalid("/team", "%v", err)
 		}
@@ -465,7 +519,11 @@ func (s *Service) handleExtend(w http.ResponseWriter, r *http.Request, p auth.Pr
 		return invalid("/reason", "longer than %d characters", maxText)
 	}
 	return s.transition(w, r, "extend", func(ctx context.Context, tx pgx.Tx, id string) (caseflow.Case, error) {
-		c, err := caseflow.Extend(ctx, tx, id, actor(p), due, in.Reason)
+		reason, err := maskNote(ctx, tx, id, in.Reason)
+		if err != nil {
+			return caseflow.Case{}, err
+		}
+		c, err := caseflow.Extend(ctx, tx, id, actor(p), due, reason)
 		if fault.KindOf(err) == fault.Invalid && strings.Contains(err.Error(), "new deadline") {
 			return c, invalid("/resolve_due", "%v", err)
 		}

@@ -18,6 +18,7 @@ import (
 	"github.com/xiamen-eeb/nuisance/internal/caseflow"
 	"github.com/xiamen-eeb/nuisance/internal/event"
 	"github.com/xiamen-eeb/nuisance/internal/fault"
+	"github.com/xiamen-eeb/nuisance/internal/pii"
 )
 
 // StreamEvent is the data of one "case" event of /api/v1/stream: a case
@@ -251,7 +252,7 @@ func (s *Service) handleStream(w http.ResponseWriter, r *http.Request, p auth.Pr
 				Status: ev.Status, Team: ev.Team, PreviousTeam: ev.PreviousTeam,
 				LeftTeam:       p.Role == auth.RoleOfficer && ev.PreviousTeam == p.Team && ev.Team != p.Team,
 				DeadlineSooner: ev.DeadlineSooner,
-				District:       ev.District, Category: ev.Category, Note: ev.Note, Actor: ev.Actor, DueAt: ev.DueAt, At: ev.At})
+				District:       ev.District, Category: ev.Category, Note: pii.MaskText(ev.Note), Actor: ev.Actor, DueAt: ev.DueAt, At: ev.At})
 			if err != nil {
 				return fmt.Errorf("stream: %w", err)
 			}

@@ -10,8 +10,6 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/xiamen-eeb/nuisance/internal/pii"
-
 	"github.com/jackc/pgx/v5"
 
 	"github.com/xiamen-eeb/nuisance/internal/auth"
@@ -20,6 +18,7 @@ import (
 	"github.com/xiamen-eeb/nuisance/internal/httpx"
 	"github.com/xiamen-eeb/nuisance/internal/outbox"
 	"github.com/xiamen-eeb/nuisance/internal/pgstore"
+	"github.com/xiamen-eeb/nuisance/internal/pii"
 )
 
 // triageKinds are the kinds of triage entry (triage.kind).
@@ -160,6 +159,10 @@ func (s *Service) validate(c *Correction) error {
 	if utf8.RuneCountInString(c.Subdistrict) > 100 {
 		return invalid("/subdistrict", "longer than 100 characters")
 	}
+	// The one free text of a correction goes into the event and the
+	// complaint's location; a number typed into it is masked like a
+	// note's (see maskNote).
+	c.Subdistrict = pii.MaskText(c.Subdistrict)
 	switch {
 	case c.Lon == nil && c.Lat != nil:
 		return invalid("/lon", "required with lat")
