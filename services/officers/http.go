@@ -40,7 +40,7 @@ func (s *Service) Routes(mux httpx.Mux) {
 	mux.Handle("POST /api/v1/cases/{id}/return", s.route(anyRole, s.handleReturn))
 	mux.Handle("POST /api/v1/cases/{id}/reassign", s.route(supervisors, s.handleReassign))
 	mux.Handle("POST /api/v1/cases/{id}/extend", s.route(supervisors, s.handleExtend))
-	mux.Handle("GET /api/v1/stream", s.route(anyRole, s.handleStream))
+	mux.Handle("GET /api/v1/stream", s.routeUnlimited(anyRole, s.handleStream))
 	mux.Handle("GET /api/v1/triage", s.route(supervisors, s.handleTriage))
 	mux.Handle("POST /api/v1/triage/{complaint_id}/correct", s.route(supervisors, s.handleCorrect))
 }
@@ -49,9 +49,26 @@ func (s *Service) Routes(mux httpx.Mux) {
 // error that route writes as a problem.
 type handler func(w http.ResponseWriter, r *http.Request, p auth.Principal) error
 
-// route authenticates the request, checks the role and runs h.
+// route authenticates the request, holds its token to its rate (before
+// the role is checked: a refused request costs too), checks the role and
+// runs h.
 func (s *Service) route(roles []string, h handler) http.Handler {
+	return s.serve(roles, h, true)
+}
+
+// routeUnlimited is route without the rate limit, for the event stream:
+// a stream is one long request, capped per token by MaxStreamsPerToken,
+// and an EventSource reconnects by itself after a refusal, which would
+// only spend the token's budget again.
+func (s *Service) routeUnlimited(roles []string, h handler) http.Handler {
+	return s.serve(roles, h, false)
+}
+
+func (s *Service) serve(roles []string, h handler, limited bool) http.Handler {
 	return s.tokens.Middleware(s.log)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if p, _ := auth.FromContext(r.Context()); limited && s.limit(w, p) {
+			return
+		}
 		if err := auth.Check(r.Context(), roles...); err != nil {
 			auth.Deny(w, s.log, err)
 			return

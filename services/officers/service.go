@@ -53,13 +53,25 @@ type Config struct {
 	// that stops reading (a frozen phone) loses its stream instead of
 	// holding a goroutine, a consumer and a shutdown for ever.
 	StreamWriteTimeout time.Duration
+	// RatePerToken and RateBurst limit the requests of one token, every
+	// route but the event stream (which has its caps above): a token
+	// past them is answered 429 with Retry-After. A person on a phone
+	// makes a request every few seconds; the console makes 3 as it
+	// opens and 2 (the list and the open case) for each case event
+	// pushed to it, at most one every 150 ms, so a burst of 100 outlasts
+	// a backlog of pushed events, and 5 a second is more than a busy
+	// district's pushes ask for over time. A script holding the token
+	// gets 5 a second.
+	RatePerToken float64
+	RateBurst    int
 }
 
-// DefaultConfig returns a 15 s heartbeat, pages of 50 (at most 200) and
-// the token cache of internal/auth.
+// DefaultConfig returns a 15 s heartbeat, pages of 50 (at most 200), the
+// token cache of internal/auth and 5 requests a second a token, in bursts
+// of 100.
 func DefaultConfig() Config {
 	return Config{Heartbeat: 15 * time.Second, PageSize: 50, MaxPage: 200, TokenCacheTTL: auth.DefaultCacheTTL, Stream: "CASES",
-		MaxStreamsPerToken: 4, MaxStreams: 2000, StreamWriteTimeout: 10 * time.Second}
+		MaxStreamsPerToken: 4, MaxStreams: 2000, StreamWriteTimeout: 10 * time.Second, RatePerToken: 5, RateBurst: 100}
 }
 
 // Service is the officers' API.
@@ -75,6 +87,7 @@ type Service struct {
 	done      chan struct{}
 	closeOnce sync.Once
 	streams   streamSlots
+	limiters  *limiters
 }
 
 var (
@@ -126,6 +139,12 @@ func New(cfg Config, pool *pgxpool.Pool, js jetstream.JetStream, log *zap.Logger
 	if cfg.StreamWriteTimeout <= 0 {
 		cfg.StreamWriteTimeout = def.StreamWriteTimeout
 	}
+	if cfg.RatePerToken <= 0 {
+		cfg.RatePerToken = def.RatePerToken
+	}
+	if cfg.RateBurst <= 0 {
+		cfg.RateBurst = def.RateBurst
+	}
 	districts, err := geo.LoadDistricts()
 	if err != nil {
 		return nil, fmt.Errorf("officers: %w", err)
@@ -135,7 +154,8 @@ func New(cfg Config, pool *pgxpool.Pool, js jetstream.JetStream, log *zap.Logger
 		return nil, fmt.Errorf("officers: %w", err)
 	}
 	s := &Service{cfg: cfg, pool: pool, js: js, log: log, tokens: auth.NewStore(pool, cfg.TokenCacheTTL),
-		districts: districts, cls: cls, done: make(chan struct{}), streams: streamSlots{byID: map[string][]*streamSlot{}}}
+		districts: districts, cls: cls, done: make(chan struct{}), streams: streamSlots{byID: map[string][]*streamSlot{}},
+		limiters: newLimiters(cfg.RatePerToken, cfg.RateBurst)}
 	// Load the teams now: a broken seed stops the start, not a request.
 	if _, _, err := s.tokens.Team(""); err != nil {
 		return nil, fmt.Errorf("officers: %w", err)

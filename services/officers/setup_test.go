@@ -58,12 +58,15 @@ type env struct {
 
 // setup starts the service on a fresh database behind a real HTTP server,
 // with one token per kind of caller. js may be nil for tests without the
-// event stream.
-func setup(t *testing.T, js jetstream.JetStream) *env {
+// event stream; tune changes the configuration.
+func setup(t *testing.T, js jetstream.JetStream, tune ...func(*Config)) *env {
 	t.Helper()
 	pool := testenv.DB(t)
 	cfg := DefaultConfig()
 	cfg.TokenCacheTTL = 0
+	for _, f := range tune {
+		f(&cfg)
+	}
 	svc, err := New(cfg, pool, js, testenv.Log(t))
 	if err != nil {
 		t.Fatal(err)
