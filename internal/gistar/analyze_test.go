@@ -191,14 +191,24 @@ func TestAnalyzeAgreesWithNaivePipeline(t *testing.T) {
 		p[i] = math.Erfc(math.Abs(z[i]) / math.Sqrt2)
 	}
 	q := naiveQ(p)
+	// A hot spot is a significant cell with complaints of its own; the
+	// empty ones are significant through their neighbours, and counted.
 	var want []string
+	omitted := 0
 	for i := range z {
 		if q[i] <= 0.05 && z[i] > 0 {
+			if x[i] == 0 {
+				omitted++
+				continue
+			}
 			want = append(want, fmt.Sprintf("c_%d_%d", minC+i%cols, minR+i/cols))
 		}
 	}
-	if len(want) == 0 {
-		t.Fatal("the constructed data has no hot spot; the test proves nothing")
+	if len(want) == 0 || omitted == 0 {
+		t.Fatalf("the constructed data has %d hot spots and %d empty significant cells; the test proves nothing", len(want), omitted)
+	}
+	if res.Omitted != omitted {
+		t.Errorf("omitted %d empty significant cells, want %d", res.Omitted, omitted)
 	}
 	var got []string
 	for i, c := range res.Cells {
@@ -222,7 +232,7 @@ func TestAnalyzeAgreesWithNaivePipeline(t *testing.T) {
 	// FDR control must matter here: some cells pass p ≤ 0.05 but not q.
 	raw := 0
 	for i := range z {
-		if p[i] <= 0.05 && z[i] > 0 {
+		if p[i] <= 0.05 && z[i] > 0 && x[i] > 0 {
 			raw++
 		}
 	}
@@ -297,6 +307,7 @@ func TestAnalyzeRejectsBadInput(t *testing.T) {
 		{"negative weeks", "2024-W11", Options{Weeks: -1}},
 		{"alpha above one", "2024-W11", Options{Alpha: 1.5}},
 		{"trend alpha negative", "2024-W11", Options{TrendAlpha: -0.1}},
+		{"negative minimum count", "2024-W11", Options{MinCount: -1}},
 		{"empty bounds", "2024-W11", Options{Bounds: Bounds{MinLon: 118, MaxLon: 118, MinLat: 24, MaxLat: 25}}},
 		{"study area too large", "2024-W11", Options{CellMeters: 100, Bounds: world}},
 	}

@@ -20,7 +20,12 @@
 //     over all cells of the study area.
 //   - Significance. Two-sided normal p-values, Benjamini–Hochberg
 //     false-discovery-rate correction across the cells of each week at
-//     Options.Alpha (0.05); a cell is a hot spot when q ≤ α and z > 0.
+//     Options.Alpha (0.05); a cell is a hot spot when q ≤ α and z > 0
+//     and it holds at least Options.MinCount complaints (1) that week.
+//     Gi* adds a cell's neighbours to it, so the empty cells beside a
+//     busy one are significant through their neighbour alone: they stay
+//     in the statistic (its mean, variance and correction are over every
+//     cell) but are no hot spot, only counted (Result.Omitted).
 //   - Pattern. The Mann–Kendall trend test on each cell's weekly z-scores
 //     and its weekly hot flags decide its Class (see the Class constants).
 //
@@ -61,6 +66,10 @@ type Options struct {
 	TrendAlpha float64
 	// Bounds limits the points analysed; default XiamenBounds().
 	Bounds Bounds
+	// MinCount is the fewest complaints a significant cell must hold in
+	// a week to be a hot spot that week; default 1, so that a hot spot
+	// is always a place with complaints.
+	MinCount int
 }
 
 const (
@@ -102,6 +111,12 @@ func (o Options) withDefaults() (Options, error) {
 	if !(o.TrendAlpha > 0 && o.TrendAlpha < 1) {
 		return o, fmt.Errorf("options: trend alpha %v, want between 0 and 1", o.TrendAlpha)
 	}
+	if o.MinCount == 0 {
+		o.MinCount = 1
+	}
+	if o.MinCount < 1 {
+		return o, fmt.Errorf("options: minimum count %d, want at least 1", o.MinCount)
+	}
 	if o.Bounds == (Bounds{}) {
 		o.Bounds = XiamenBounds()
 	}
@@ -132,8 +147,8 @@ type Cell struct {
 	Z float64 `json:"z"`
 	P float64 `json:"p"`
 	Q float64 `json:"q"`
-	// Significant tells a hot spot of the target week (q ≤ α, z > 0) from
-	// a cooled one.
+	// Significant tells a hot spot of the target week (q ≤ α, z > 0, at
+	// least Options.MinCount complaints) from a cooled one.
 	Significant bool `json:"significant"`
 	// Class is the cell's emerging-hotspot pattern.
 	Class Class `json:"class"`
@@ -168,6 +183,10 @@ type Result struct {
 	// Skipped counts the complaints of the analysed weeks left out because
 	// their coordinates were not finite or fell outside Options.Bounds.
 	Skipped int `json:"skipped"`
+	// Omitted counts the cells significant in the target week (q ≤ α,
+	// z > 0) with fewer than Options.MinCount complaints of their own:
+	// Gi* found them through their neighbours, and they are not listed.
+	Omitted int `json:"omitted"`
 }
 
 // binned is a point reduced to its cell and week.
@@ -252,10 +271,15 @@ func Analyze(points []Point, week string, opt Options) (Result, error) {
 		}
 		benjaminiHochberg(p, qw, buf)
 	}
-	hotAt := func(w, i int) bool { return q[w*n+i] <= opt.Alpha && z[w*n+i] > 0 }
+	significant := func(w, i int) bool { return q[w*n+i] <= opt.Alpha && z[w*n+i] > 0 }
+	minCount := float64(opt.MinCount)
+	hotAt := func(w, i int) bool { return significant(w, i) && counts[w*n+i] >= minCount }
 
 	hot := make([]bool, k)
 	for i := range n {
+		if significant(k-1, i) && !hotAt(k-1, i) {
+			res.Omitted++
+		}
 		ever := false
 		for w := range k {
 			hot[w] = hotAt(w, i)

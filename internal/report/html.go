@@ -64,6 +64,7 @@ type gistarView struct {
 	Cells    []Cell
 	More     int
 	Cooled   int
+	Omitted  int
 }
 
 // renderHTML writes the page: self-contained (inline CSS and SVG, no
@@ -92,7 +93,7 @@ func renderHTML(r *Report, w io.Writer) error {
 	}
 	for _, g := range r.Gistar {
 		cells, more := capped(g.Cells, HTMLCellRows)
-		v.Gistar = append(v.Gistar, gistarView{Category: g.Category, Points: g.Points, Cells: cells, More: more, Cooled: len(g.Cooled)})
+		v.Gistar = append(v.Gistar, gistarView{Category: g.Category, Points: g.Points, Cells: cells, More: more, Cooled: len(g.Cooled), Omitted: g.Omitted})
 	}
 	return page.Execute(w, v)
 }

@@ -228,9 +228,12 @@ type GistarCategory struct {
 	// Points counts the week's complaints analysed.
 	Points int `json:"points"`
 	// Cells are the week's significant hot spots, strongest first; Cooled
-	// the cells hot in most earlier weeks but not in this one.
-	Cells  []Cell `json:"cells"`
-	Cooled []Cell `json:"cooled"`
+	// the cells hot in most earlier weeks but not in this one. A hot spot
+	// holds complaints of the week: Omitted counts the cells without any
+	// that Gi* found significant through their neighbours alone, left out.
+	Cells   []Cell `json:"cells"`
+	Cooled  []Cell `json:"cooled"`
+	Omitted int    `json:"omitted"`
 }
 
 // Cell is one Gi* grid cell.
