@@ -147,8 +147,11 @@ type CategorySummary struct {
 	Name     string `json:"name"`
 	Count
 	// Districts lists every district, the plan's priority districts for
-	// this category first, in the plan's order.
+	// this category first, in the plan's order. Unlocated counts the
+	// category's complaints in no district (awaiting triage), so the
+	// districts and Unlocated add up to Count, in both weeks.
 	Districts []DistrictCount `json:"districts"`
+	Unlocated Count           `json:"unlocated"`
 }
 
 // DistrictCount is one district's complaints of a category.

@@ -284,6 +284,10 @@ func (g *gen) counts(ctx context.Context) error {
 			}
 			cs.Districts = append(cs.Districts, dc)
 		}
+		// Classified but in no district (the geocoder could not place
+		// them, triage has not yet): a row of their own, or the
+		// districts would not add up to the category's total.
+		cs.Unlocated = report.NewCount(this[key{c, ""}], prev[key{c, ""}])
 		r.Categories = append(r.Categories, cs)
 	}
 	return nil

@@ -192,8 +192,14 @@ func TestGenerateCountsMatchSeedAndSQL(t *testing.T) {
 		t.Errorf("daily: %d days summing to %d in the week, want %d days summing to %d", len(r.Daily), daySum, TrendDays, r.Total)
 	}
 
-	// Category × district with the change from the week before.
+	// Category × district with the change from the week before; the
+	// category's complaints in no district have their own row.
 	for _, cs := range r.Categories {
+		k := [2]string{cs.Category, ""}
+		if cs.Unlocated.Count != fx.catDistrict[k] || cs.Unlocated.Previous != fx.prevCatDist[k] {
+			t.Errorf("%s unlocated: %d (previous %d), seeded %d (previous %d)", cs.Category,
+				cs.Unlocated.Count, cs.Unlocated.Previous, fx.catDistrict[k], fx.prevCatDist[k])
+		}
 		for _, d := range cs.Districts {
 			k := [2]string{cs.Category, d.District}
 			if d.Count.Count != fx.catDistrict[k] || d.Previous != fx.prevCatDist[k] || d.Change != fx.catDistrict[k]-fx.prevCatDist[k] {
