@@ -263,6 +263,10 @@ func seed(t testing.TB, pool *pgxpool.Pool) *fixture {
 		// Resolved on time and closed.
 		{id: "case-6", category: "dust", district: "tongan", team: "tongan-urban", status: "closed",
 			opened: prev(4, 9), signDue: prev(4, 17), resolveDue: w(1, 17), accepted: ptr(prev(4, 10)), resolved: ptr(w(1, 9)), closed: ptr(w(1, 12))},
+		// hs-resolved's other case, resolved this week: the hotspot is
+		// resolved in the week (its deadlines fall in other weeks).
+		{id: "case-11", category: "noise", district: "jimei", team: "jimei-eco", status: "resolved", hotspot: "hs-resolved", place: "集美学村 KTV",
+			opened: prev(1, 9), signDue: prev(1, 17), resolveDue: next(2, 17), accepted: ptr(prev(1, 10)), resolved: ptr(w(2, 15))},
 	}
 	for _, c := range cases {
 		if _, err := pool.Exec(ctx, `INSERT INTO cases (id, category, district, team, status, hotspot_id, place, escalated, opened_at, sign_due, resolve_due, accepted_at, resolved_at, closed_at, note)
@@ -283,9 +287,14 @@ func seed(t testing.TB, pool *pgxpool.Pool) *fixture {
 		{"case-3", "escalated", "resolve", prev(5, 9), ptr(prev(4, 17)), nil},         // last week's escalation
 		{"case-2", "extend", "resolve", w(2, 10), ptr(w(4, 17)), ptr(next(1, 17))},    // to the case's resolve deadline
 		{"case-2", "extend", "resolve", prev(6, 10), ptr(prev(6, 17)), ptr(w(4, 17))}, // last week's extension
+		// The resolutions, as the cases record them.
+		{"case-1", "resolve", "", w(3, 10), nil, nil},
+		{"case-4", "resolve", "", next(0, 10), nil, nil},
+		{"case-6", "resolve", "", w(1, 9), nil, nil},
+		{"case-11", "resolve", "", w(2, 15), nil, nil},
 	} {
 		if _, err := pool.Exec(ctx, `INSERT INTO case_audit (case_id, actor, at, to_status, action, reason, deadline, due_before, due_after)
-			VALUES ($1, 'service:router', $2, 'accepted', $3, $4, NULLIF($5, ''), $6, $7)`,
+			VALUES ($1, 'service:router', $2, CASE WHEN $3 = 'resolve' THEN 'resolved' ELSE 'accepted' END, $3, $4, NULLIF($5, ''), $6, $7)`,
 			a.caseID, a.at, a.action, "来电人 "+callerName, a.deadline, a.dueBefore, a.dueAfter); err != nil {
 			t.Fatalf("seed audit: %v", err)
 		}

@@ -299,7 +299,11 @@ func (g *gen) counts(ctx context.Context) error {
 func (g *gen) hotspots(ctx context.Context) error {
 	// Counts in the two weeks come from the members of those weeks; the
 	// total at the week's end is the hotspot's count less the complaints
-	// that joined it later, so no hotspot's whole history is read.
+	// that joined it later, so no hotspot's whole history is read. A
+	// hotspot was resolved in the week when the team resolved one of its
+	// cases in it, as the case audit log records: hotspots.resolved_at
+	// holds only the latest resolution, which a later one overwrites.
+	// Its last complaint is the last before the week's end.
 	rows, err := g.tx.Query(ctx, `
 		WITH w AS (
 			SELECT hotspot_id AS id,
@@ -309,24 +313,30 @@ func (g *gen) hotspots(ctx context.Context) error {
 			FROM hotspot_members
 			WHERE at >= $1 AND at < $3 AND hotspot_id IS NOT NULL
 			GROUP BY hotspot_id
+		), res AS (
+			SELECT DISTINCT COALESCE(h.merged_into, h.id) AS id
+			FROM case_audit a JOIN cases c ON c.id = a.case_id JOIN hotspots h ON h.id = c.hotspot_id
+			WHERE a.action = 'resolve' AND a.at >= $2 AND a.at < $3
 		), ids AS (
 			SELECT id FROM w
 			UNION
-			SELECT id FROM hotspots WHERE resolved_at >= $2 AND resolved_at < $3
+			SELECT id FROM res
 		), later AS (
 			SELECT hotspot_id AS id, count(*) AS n FROM hotspot_members
 			WHERE at >= $3 AND hotspot_id IN (SELECT id FROM ids)
 			GROUP BY hotspot_id
 		)
 		SELECT h.id, h.category, COALESCE(h.subcategory, ''), h.district, COALESCE(h.subdistrict, ''),
-		       COALESCE(NULLIF(h.place, ''), regexp_replace(h.place_key, '^[a-z]+/', ''), ''), h.lon, h.lat, h.status, h.resolved_at,
+		       COALESCE(NULLIF(h.place, ''), regexp_replace(h.place_key, '^[a-z]+/', ''), ''), h.lon, h.lat, h.status, res.id IS NOT NULL,
 		       COALESCE(w.week, 0), COALESCE(w.prev, 0),
 		       GREATEST(h.complaint_count - COALESCE(later.n, 0), COALESCE(w.week, 0) + COALESCE(w.prev, 0)),
-		       h.first_at, COALESCE(w.last_at, h.last_at),
+		       h.first_at,
+		       COALESCE(w.last_at, (SELECT max(m.at) FROM hotspot_members m WHERE m.hotspot_id = h.id AND m.at < $3), h.last_at),
 		       COALESCE(k.id, ''), COALESCE(k.team, ''), COALESCE(k.status, '')
 		FROM ids JOIN hotspots h ON h.id = ids.id
 		LEFT JOIN w ON w.id = h.id
 		LEFT JOIN later ON later.id = h.id
+		LEFT JOIN res ON res.id = h.id
 		LEFT JOIN LATERAL (
 			SELECT l.* FROM (SELECT h.id UNION ALL SELECT m.id FROM hotspots m WHERE m.merged_into = h.id) s(id)
 			CROSS JOIN LATERAL (
@@ -349,9 +359,9 @@ func (g *gen) hotspots(ctx context.Context) error {
 	}
 	for rows.Next() {
 		var h report.Hotspot
-		var resolvedAt *time.Time
+		var resolvedInWeek bool
 		if err := rows.Scan(&h.ID, &h.Category, &h.Subcategory, &h.District, &h.Subdistrict, &h.Place, &h.Lon, &h.Lat,
-			&h.Status, &resolvedAt, &h.WeekCount, &h.PreviousCount, &h.TotalCount, &h.FirstAt, &h.LastAt,
+			&h.Status, &resolvedInWeek, &h.WeekCount, &h.PreviousCount, &h.TotalCount, &h.FirstAt, &h.LastAt,
 			&h.CaseID, &h.Team, &h.CaseStatus); err != nil {
 			return err
 		}
@@ -359,7 +369,6 @@ func (g *gen) hotspots(ctx context.Context) error {
 		// made of a citizen's address: a phone number in a key stored
 		// before addresses lost them is masked.
 		h.Place = pii.MaskText(h.Place)
-		resolvedInWeek := resolvedAt != nil && !resolvedAt.Before(g.start) && resolvedAt.Before(g.end)
 		h.Trend = g.trend(h, resolvedInWeek)
 		if h.Trend == "" {
 			continue
