@@ -63,6 +63,10 @@ type Report struct {
 	End          time.Time `json:"end"`
 	PreviousWeek string    `json:"previous_week"`
 	GeneratedAt  time.Time `json:"generated_at"`
+	// Revision, in a stored report generated again after the week was
+	// first stored, says when it was first generated and why its figures
+	// changed; nil in a report generated once.
+	Revision *Revision `json:"revision,omitempty"`
 
 	// Total counts the complaints received in the week; PreviousTotal
 	// those of the week before.
@@ -97,6 +101,23 @@ type Report struct {
 	// QuietCommunities are the quiet residential communities (宁静小区)
 	// that complaints of the week came from, the most complaints first.
 	QuietCommunities []QuietCommunity `json:"quiet_communities"`
+}
+
+// Revision tells the readers of a revised report what changed since it
+// was first generated: the figures they read then differ now, and they
+// must not find that out by comparing printouts.
+type Revision struct {
+	FirstGeneratedAt time.Time `json:"first_generated_at"`
+	// Revisions counts the times the week was generated again since.
+	Revisions int `json:"revisions"`
+	// Corrected counts the week's complaints a supervisor corrected from
+	// triage (district or category) since the first generation, the
+	// latest of those corrections at LastCorrectedAt.
+	Corrected       int        `json:"corrected"`
+	LastCorrectedAt *time.Time `json:"last_corrected_at,omitempty"`
+	// Late counts the week's complaints that reached the system after
+	// the first generation.
+	Late int `json:"late"`
 }
 
 // QuietCommunity is one quiet residential community (宁静小区) of the

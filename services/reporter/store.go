@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -28,8 +29,11 @@ func EventID(week string) string { return "report.weekly." + week + ".generated"
 // whose stored report is stale (the week has complaints it did not count,
 // or fewer of them on their way through the pipeline): the last
 // Config.Backfill weeks, none before the earliest complaint's week,
-// oldest first. It returns the weeks it stored. A week another instance
-// is generating at the same moment is left to it.
+// oldest first. A stored week of any age whose complaints a supervisor
+// corrected from triage since it was stored is generated again too: its
+// served report would be wrong without a word, and the revised report
+// says what changed. It returns the weeks it stored. A week another
+// instance is generating at the same moment is left to it.
 func (s *Service) CatchUp(ctx context.Context) ([]string, error) {
 	now := s.cfg.Now()
 	last := LastDue(now, s.cfg.After)
@@ -53,6 +57,16 @@ func (s *Service) CatchUp(ctx context.Context) ([]string, error) {
 		}
 		weeks = append([]string{w}, weeks...)
 	}
+	corrected, err := s.corrected(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for w := range corrected {
+		if !slices.Contains(weeks, w) {
+			weeks = append(weeks, w)
+		}
+	}
+	slices.Sort(weeks)
 	if len(weeks) == 0 {
 		return nil, nil
 	}
@@ -78,7 +92,7 @@ func (s *Service) CatchUp(ctx context.Context) ([]string, error) {
 	var done []string
 	for _, w := range weeks {
 		st, ok := stored[w]
-		if ok {
+		if ok && !corrected[w] {
 			stale, err := s.stale(ctx, w, st.complaints, st.unsettled)
 			if err != nil {
 				return done, err
@@ -100,27 +114,62 @@ func (s *Service) CatchUp(ctx context.Context) ([]string, error) {
 	return done, nil
 }
 
+// correctedSQL names the stored weeks whose complaints were corrected
+// from triage more often than their report counted (corrections): read
+// from the corrected complaints alone (index locations_corrected).
+const correctedSQL = `SELECT r.week FROM (
+		SELECT to_char(received_at AT TIME ZONE 'Asia/Shanghai', 'IYYY-"W"IW') AS week, sum(corrections) AS n
+		FROM locations WHERE corrections > 0 GROUP BY 1
+	) l JOIN weekly_reports r ON r.week = l.week
+	WHERE l.n > r.corrections`
+
+// corrected returns the stored weeks a triage correction touched since
+// their report was stored.
+func (s *Service) corrected(ctx context.Context) (map[string]bool, error) {
+	rows, err := s.pool.Query(ctx, correctedSQL)
+	if err != nil {
+		return nil, fmt.Errorf("catch up: corrected weeks: %w", err)
+	}
+	weeks, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("catch up: corrected weeks: %w", err)
+	}
+	out := make(map[string]bool, len(weeks))
+	for _, w := range weeks {
+		out[w] = true
+	}
+	return out, nil
+}
+
 // countsSQL counts the complaints of a week ($1 to $2), and those of them
 // still on their way through the pipeline: not yet located, or located
-// and classified but neither in a case nor on the triage list.
+// and classified but neither in a case nor waiting on the triage list
+// (one a supervisor corrected is on its way again until it is in a
+// case, so the report is generated again once it is); and the
+// corrections applied to them.
 const countsSQL = `SELECT count(*), count(*) FILTER (WHERE l.complaint_id IS NULL OR (l.located AND l.category IS NOT NULL
 	      AND NOT EXISTS (SELECT 1 FROM case_complaints cc WHERE cc.complaint_id = c.id)
-	      AND NOT EXISTS (SELECT 1 FROM triage t WHERE t.complaint_id = c.id)))
+	      AND NOT EXISTS (SELECT 1 FROM triage t WHERE t.complaint_id = c.id AND t.resolved_at IS NULL))),
+	  COALESCE(sum(l.corrections), 0)
 	FROM complaints c LEFT JOIN locations l ON l.complaint_id = c.id
 	WHERE c.received_at >= $1 AND c.received_at < $2`
+
+// weekCounts is what countsSQL reads of a week.
+type weekCounts struct{ complaints, unsettled, corrections int }
 
 // counts reads countsSQL for a week.
 func counts(ctx context.Context, q interface {
 	QueryRow(context.Context, string, ...any) pgx.Row
-}, week string) (complaints, unsettled int, err error) {
+}, week string) (weekCounts, error) {
+	var c weekCounts
 	start, end, err := gistar.WeekBounds(week)
 	if err != nil {
-		return 0, 0, err
+		return c, err
 	}
-	if err := q.QueryRow(ctx, countsSQL, start, end).Scan(&complaints, &unsettled); err != nil {
-		return 0, 0, fmt.Errorf("report %s: count its complaints: %w", week, err)
+	if err := q.QueryRow(ctx, countsSQL, start, end).Scan(&c.complaints, &c.unsettled, &c.corrections); err != nil {
+		return c, fmt.Errorf("report %s: count its complaints: %w", week, err)
 	}
-	return complaints, unsettled, nil
+	return c, nil
 }
 
 // stale tells whether a week's stored report, which counted complaints
@@ -142,18 +191,19 @@ func (s *Service) stale(ctx context.Context, week string, complaints, unsettled 
 	if n != complaints || unsettled == 0 {
 		return n != complaints, nil
 	}
-	_, on, err := counts(ctx, s.pool, week)
+	now, err := counts(ctx, s.pool, week)
 	if err != nil {
 		return false, err
 	}
-	return on < unsettled, nil
+	return now.unsettled < unsettled, nil
 }
 
 // Store generates a week's report and stores it with its
 // report.weekly.generated event in one transaction, unless another
 // instance holds the week. A week stored before is replaced when it is
-// stale (its event is not sent again). It reports whether it stored the
-// report.
+// stale (its event is not sent again), and the new report says it is a
+// revision: when the week was first generated, and the corrections and
+// late complaints since. It reports whether it stored the report.
 func (s *Service) Store(ctx context.Context, week string) (bool, error) {
 	conn, err := s.pool.Acquire(ctx)
 	if err != nil {
@@ -180,23 +230,33 @@ func (s *Service) Store(ctx context.Context, week string) (bool, error) {
 	}()
 	stored := false
 	err = pgx.BeginTxFunc(ctx, conn, pgx.TxOptions{IsoLevel: pgx.RepeatableRead}, func(tx pgx.Tx) error {
-		var had, hadOn *int
-		err := tx.QueryRow(ctx, `SELECT complaints, unsettled FROM weekly_reports WHERE week = $1`, week).Scan(&had, &hadOn)
-		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		var had *storedReport
+		var st storedReport
+		err := tx.QueryRow(ctx, `SELECT complaints, unsettled, corrections, revisions, first_generated_at, first_stored_at
+			FROM weekly_reports WHERE week = $1`, week).Scan(&st.complaints, &st.unsettled, &st.corrections, &st.revisions, &st.firstGenerated, &st.firstStored)
+		switch {
+		case err == nil:
+			had = &st
+		case !errors.Is(err, pgx.ErrNoRows):
 			return err
 		}
-		complaints, unsettled, err := counts(ctx, tx, week)
+		c, err := counts(ctx, tx, week)
 		if err != nil {
 			return err
 		}
 		// Another instance may have stored it since this one looked.
-		if had != nil && complaints == *had && unsettled >= *hadOn {
+		if had != nil && c.complaints == had.complaints && c.unsettled >= had.unsettled && c.corrections <= had.corrections {
 			return nil
 		}
 		now := s.cfg.Now()
 		r, err := generate(ctx, tx, week, now)
 		if err != nil {
 			return err
+		}
+		if had != nil {
+			if r.Revision, err = revision(ctx, tx, r, *had); err != nil {
+				return err
+			}
 		}
 		out := map[string]string{}
 		for _, f := range report.Formats {
@@ -206,12 +266,14 @@ func (s *Service) Store(ctx context.Context, week string) (bool, error) {
 			}
 			out[f] = buf.String()
 		}
-		if _, err := tx.Exec(ctx, `INSERT INTO weekly_reports (week, generated_at, total, json, html, csv, geojson, complaints, unsettled)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+		// The first generation's times stay; a revision counts itself.
+		if _, err := tx.Exec(ctx, `INSERT INTO weekly_reports (week, generated_at, first_generated_at, total, json, html, csv, geojson, complaints, unsettled, corrections)
+			VALUES ($1, $2, $2, $3, $4, $5, $6, $7, $8, $9, $10)
 			ON CONFLICT (week) DO UPDATE SET generated_at = EXCLUDED.generated_at, total = EXCLUDED.total, json = EXCLUDED.json,
 				html = EXCLUDED.html, csv = EXCLUDED.csv, geojson = EXCLUDED.geojson,
-				complaints = EXCLUDED.complaints, unsettled = EXCLUDED.unsettled`,
-			week, r.GeneratedAt, r.Total, out["json"], out["html"], out["csv"], out["geojson"], complaints, unsettled); err != nil {
+				complaints = EXCLUDED.complaints, unsettled = EXCLUDED.unsettled, corrections = EXCLUDED.corrections,
+				revisions = weekly_reports.revisions + 1`,
+			week, r.GeneratedAt, r.Total, out["json"], out["html"], out["csv"], out["geojson"], c.complaints, c.unsettled, c.corrections); err != nil {
 			return err
 		}
 		ev := event.ReportGenerated{EventID: EventID(week), Week: week, Total: r.Total, At: r.GeneratedAt}
@@ -225,6 +287,35 @@ func (s *Service) Store(ctx context.Context, week string) (bool, error) {
 		return false, fmt.Errorf("store report %s: %w", week, err)
 	}
 	return stored, nil
+}
+
+// storedReport is what a stored week's row says of its generation.
+type storedReport struct {
+	complaints, unsettled, corrections, revisions int
+	// firstGenerated is the first report's generation time, firstStored
+	// when the database stored it (its clock, which the corrections'
+	// and complaints' own times are compared with).
+	firstGenerated, firstStored time.Time
+}
+
+// revision says what changed in a week since its first report: the
+// week's complaints corrected from triage after it was stored (each
+// once, however often corrected) and those stored after it.
+func revision(ctx context.Context, tx pgx.Tx, r *report.Report, had storedReport) (*report.Revision, error) {
+	rv := &report.Revision{FirstGeneratedAt: had.firstGenerated.In(r.Start.Location()), Revisions: had.revisions + 1}
+	err := tx.QueryRow(ctx, `SELECT
+		(SELECT count(*) FROM locations WHERE received_at >= $1 AND received_at < $2 AND corrections > 0 AND located_at > $3),
+		(SELECT max(located_at) FROM locations WHERE received_at >= $1 AND received_at < $2 AND corrections > 0 AND located_at > $3),
+		(SELECT count(*) FROM complaints WHERE received_at >= $1 AND received_at < $2 AND created_at > $3)`,
+		r.Start, r.End, had.firstStored).Scan(&rv.Corrected, &rv.LastCorrectedAt, &rv.Late)
+	if err != nil {
+		return nil, fmt.Errorf("revision: %w", err)
+	}
+	if rv.LastCorrectedAt != nil {
+		t := rv.LastCorrectedAt.In(r.Start.Location()).Truncate(time.Second)
+		rv.LastCorrectedAt = &t
+	}
+	return rv, nil
 }
 
 // Stored is a stored report as the list shows it.
