@@ -61,8 +61,42 @@
     toastTimer = setTimeout(function () { t.hidden = true; }, 3500);
   }
 
-  // ApiError carries the problem+json detail of a failed call.
+  // ApiError carries the problem+json detail of a failed call; status 0
+  // is the network's failure, with no answer from the server.
   function ApiError(status, detail) { this.status = status; this.message = detail; }
+
+  // TIMEOUT is how long a request waits for its answer. A mobile network
+  // can swallow a request with no answer and no error, and the browser
+  // would then wait for minutes with the buttons disabled.
+  var TIMEOUT = 15000;
+  var NO_ANSWER = "网络无应答";
+
+  // timed fetches path and reads its answer with read, within TIMEOUT: a
+  // request not answered by then is aborted and fails with NO_ANSWER; one
+  // the network broke fails with 网络异常 (the browser's own words are
+  // English).
+  function timed(path, init, read) {
+    var ctl = typeof AbortController === "function" ? new AbortController() : null;
+    if (ctl) { init.signal = ctl.signal; }
+    var timer = 0;
+    var late = new Promise(function (resolve, reject) {
+      timer = setTimeout(function () {
+        if (ctl) { ctl.abort(); }
+        reject(new ApiError(0, NO_ANSWER));
+      }, TIMEOUT);
+    });
+    var work = fetch(path, init).then(read).catch(function (err) {
+      if (err instanceof ApiError) { throw err; }
+      throw new ApiError(0, "网络异常");
+    });
+    return Promise.race([work, late]).then(function (v) {
+      clearTimeout(timer);
+      return v;
+    }, function (err) {
+      clearTimeout(timer);
+      throw err;
+    });
+  }
 
   function api(method, path, body) {
     var headers = { "Accept": "application/json", "Authorization": "Bearer " + token() };
@@ -71,7 +105,7 @@
       headers["Content-Type"] = "application/json";
       init.body = JSON.stringify(body);
     }
-    return fetch(path, init).then(function (res) {
+    return timed(path, init, function (res) {
       if (res.status === 401) {
         signOut("令牌无效或已停用，请重新登录");
         throw new ApiError(401, "未登录");
@@ -85,6 +119,15 @@
         }
         return data;
       });
+    });
+  }
+
+  // getFile reads one of the console's own JSON files (teams, district
+  // outlines), within TIMEOUT too.
+  function getFile(name) {
+    return timed(name, { credentials: "same-origin" }, function (r) {
+      if (!r.ok) { throw new ApiError(r.status, "请求失败 (" + r.status + ")"); }
+      return r.json();
     });
   }
 
@@ -460,7 +503,20 @@
     }).catch(function (err) {
       if (state.caseId !== id) { return; }
       if (err.status === 404) { toast("该案件不存在或不属于本单位"); location.hash = "#/"; return; }
-      if (err.status !== 401) { toast("案件加载失败：" + err.message); }
+      if (err.status === 401) { return; }
+      toast("案件加载失败：" + err.message);
+      // Nothing of the case is shown yet: say so in its place, with a
+      // way to try again (a refresh of a case shown keeps it).
+      if (!state.caseData) {
+        var head = $("case-head");
+        head.textContent = "";
+        head.appendChild(el("div", "meta", "案件加载失败：" + err.message));
+        var again = el("button", "secondary", "重试");
+        again.type = "button";
+        again.id = "case-retry";
+        again.addEventListener("click", function () { clearCase(); openCase(id); });
+        head.appendChild(again);
+      }
     });
   }
 
@@ -591,10 +647,11 @@
       .catch(function (err) {
         if (err.status === 401) { return false; }
         // The request may have been carried out though its answer was
-        // lost (a network error), or the case changed meanwhile (409):
-        // either way the case is read again, so that the page shows what
-        // the server holds rather than invite a second, refused, tap.
-        toast(err.status === 409 ? "案件状态已变化，已刷新" : "操作失败：" + (err.status ? err.message : "网络异常，已重新读取案件"));
+        // lost (a network error, or no answer within TIMEOUT), or the case
+        // changed meanwhile (409): either way the case is read again, so
+        // that the page shows what the server holds rather than invite a
+        // second, refused, tap.
+        toast(err.status === 409 ? "案件状态已变化，已刷新" : "操作失败：" + err.message + (err.status ? "" : "，已重新读取案件"));
         if (state.caseId === id) { openCase(id); }
         return false;
       })
@@ -610,10 +667,7 @@
   // case's district.
   function loadTeams() {
     if (!teamsLoad) {
-      teamsLoad = fetch("teams.json", { credentials: "same-origin" }).then(function (r) {
-        if (!r.ok) { throw new Error("HTTP " + r.status); }
-        return r.json();
-      }).then(function (d) { return (d && d.teams) || []; });
+      teamsLoad = getFile("teams.json").then(function (d) { return (d && d.teams) || []; });
       teamsLoad.catch(function () { teamsLoad = null; });
     }
     return teamsLoad;
@@ -623,10 +677,7 @@
 
   function loadDistricts() {
     if (districts) { return Promise.resolve(districts); }
-    return fetch("districts.json", { credentials: "same-origin" }).then(function (r) {
-      if (!r.ok) { throw new Error("districts " + r.status); }
-      return r.json();
-    }).then(function (fc) { districts = fc; return fc; });
+    return getFile("districts.json").then(function (fc) { districts = fc; return fc; });
   }
 
   function num(v) { return typeof v === "number" && isFinite(v); }

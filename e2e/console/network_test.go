@@ -1,0 +1,111 @@
+package console
+
+// The console on a phone whose network fails in the ways a phone's does:
+// requests swallowed without an answer.
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/xiamen-eeb/nuisance/internal/testenv"
+)
+
+// swallowed holds requests the network swallows: no answer and no error
+// until the phone gives up on them (it closes the connection) or the
+// test ends. Its cleanup is registered after setup's, so it runs before
+// the server waits for its requests to end.
+func swallowed(t *testing.T) func(r *http.Request) {
+	t.Helper()
+	done := make(chan struct{})
+	t.Cleanup(func() { close(done) })
+	return func(r *http.Request) {
+		select {
+		case <-r.Context().Done():
+		case <-done:
+		}
+	}
+}
+
+// A case opened on a network that swallows the request: the browser would
+// wait minutes with 加载中… on the page. The console gives up, says the
+// network did not answer, and offers to try again.
+func TestCaseReadThatGetsNoAnswerGivesUp(t *testing.T) {
+	s := setup(t)
+	caseID, _ := s.feed(t, 1, "urgent", time.Now().Add(2*time.Hour))
+	p := openPhone(t, s, 375, s.token)
+	swallow := swallowed(t)
+	var stalled atomic.Bool
+	stalled.Store(true)
+	s.setHook(func(w http.ResponseWriter, r *http.Request) bool {
+		if stalled.Load() && r.Method == http.MethodGet && r.URL.Path == "/api/v1/cases/"+caseID {
+			swallow(r)
+			return true
+		}
+		return false
+	})
+	p.step("open the case on a network that swallows the request",
+		chromedp.Evaluate[chromedp.Void](`location.hash = "#/case/`+caseID+`"`),
+		chromedp.WaitVisible(chromedp.CSS("#view-case")),
+	)
+	if err := p.waitFor(`document.querySelector("#case-head").textContent.includes("网络无应答") && document.querySelector("#case-retry") !== null`, 40*time.Second); err != nil {
+		t.Fatalf("40 s after opening a case whose request got no answer the page shows %q, and no 重试: it waits for the browser to give up",
+			p.str(`document.querySelector("#case-head").textContent`))
+	}
+	stalled.Store(false)
+	p.step("try again once the network is back",
+		chromedp.Click(chromedp.CSS("#case-retry")),
+		p.wait(`document.querySelector("#case-head").textContent.includes(`+jsString(caseID)+`)`),
+		chromedp.WaitVisible(chromedp.CSS("#btn-accept")),
+	)
+}
+
+// An officer signs for a case; the server records it, but its answer
+// never comes (the network swallowed it, with no error either). The
+// console gives up on it, says the network did not answer, gives the
+// buttons back and reads the case again, as for an answer lost with an
+// error: the page shows the case as it is, 处理中 with 办结 offered.
+func TestActionThatGetsNoAnswerGivesUpAndReadsTheCaseAgain(t *testing.T) {
+	s := setup(t)
+	caseID, _ := s.feed(t, 1, "urgent", time.Now().Add(2*time.Hour))
+	p := openPhone(t, s, 375, s.token)
+	p.step("open the case",
+		chromedp.Evaluate[chromedp.Void](`location.hash = "#/case/`+caseID+`"`),
+		chromedp.WaitVisible(chromedp.CSS("#btn-accept")),
+	)
+	// No live push comes to put the page right: the stream is gone too.
+	s.streamDown.Store(true)
+	s.srv.CloseClientConnections()
+	p.step("lose the live stream", p.wait(`document.querySelector("#live").textContent === "离线"`))
+	swallow := swallowed(t)
+	s.setHook(func(w http.ResponseWriter, r *http.Request) bool {
+		if r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/accept") {
+			s.mux.ServeHTTP(httptest.NewRecorder(), r)
+			swallow(r)
+			return true
+		}
+		return false
+	})
+	p.step("sign for it", chromedp.Click(chromedp.CSS("#btn-accept")))
+	testenv.Eventually(t, 20*time.Second, "the server records the 签收", func() bool {
+		var status string
+		err := s.pool.QueryRow(context.Background(), `SELECT status FROM cases WHERE id = $1`, caseID).Scan(&status)
+		return err == nil && status == "accepted"
+	})
+	if err := p.waitFor(`document.querySelector("#toast").textContent.includes("网络无应答")`, 40*time.Second); err != nil {
+		t.Errorf("40 s after a 签收 that got no answer the console has not said the network did not answer (buttons disabled: %v)",
+			p.eval(`[...document.querySelectorAll("#actions button")].every(b => b.disabled)`))
+	}
+	if err := p.waitFor(`document.querySelector("#case-head .state.accepted") !== null && document.querySelector("#btn-accept").hidden &&
+		!document.querySelector("#btn-resolve").hidden && !document.querySelector("#btn-resolve").disabled`, 20*time.Second); err != nil {
+		t.Errorf("after a 签收 that got no answer the page shows %q (签收 hidden %v, 办结 shown %v, enabled %v), not the case as the server holds it",
+			p.str(`document.querySelector("#case-head .top").textContent`), p.eval(`document.querySelector("#btn-accept").hidden`),
+			p.eval(`!document.querySelector("#btn-resolve").hidden`), p.eval(`!document.querySelector("#btn-resolve").disabled`))
+	}
+}
