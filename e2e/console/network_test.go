@@ -1,19 +1,23 @@
 package console
 
 // The console on a phone whose network fails in the ways a phone's does:
-// requests swallowed without an answer.
+// requests swallowed without an answer, the live stream lost for a while.
 
 import (
 	"context"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/jackc/pgx/v5"
 
+	"github.com/xiamen-eeb/nuisance/internal/caseflow"
+	"github.com/xiamen-eeb/nuisance/internal/pgstore"
 	"github.com/xiamen-eeb/nuisance/internal/testenv"
 )
 
@@ -32,6 +36,10 @@ func swallowed(t *testing.T) func(r *http.Request) {
 		}
 	}
 }
+
+// cardCount is the number of cases listed and of distinct ones, as "n/m".
+const cardCount = `String(document.querySelectorAll("#list a.card").length) + "/" +
+	String(new Set([...document.querySelectorAll("#list a.card")].map(a => a.dataset.case)).size)`
 
 // A case opened on a network that swallows the request: the browser would
 // wait minutes with 加载中… on the page. The console gives up, says the
@@ -107,5 +115,70 @@ func TestActionThatGetsNoAnswerGivesUpAndReadsTheCaseAgain(t *testing.T) {
 		t.Errorf("after a 签收 that got no answer the page shows %q (签收 hidden %v, 办结 shown %v, enabled %v), not the case as the server holds it",
 			p.str(`document.querySelector("#case-head .top").textContent`), p.eval(`document.querySelector("#btn-accept").hidden`),
 			p.eval(`!document.querySelector("#btn-resolve").hidden`), p.eval(`!document.querySelector("#btn-resolve").disabled`))
+	}
+}
+
+// The phone loses its network with a case open, before any live push
+// came (so there is no event to resume the stream after); meanwhile
+// another officer of the team signs for the case. When the stream is
+// back the case on screen shows it. Then, the list open, the network is
+// lost again, the browser reconnecting by itself this time, and a case
+// is assigned meanwhile: the list shows it once the stream is back.
+func TestStreamBackReadsTheScreenAgain(t *testing.T) {
+	s := setup(t)
+	caseID, _ := s.feed(t, 1, "urgent", time.Now().Add(2*time.Hour))
+	p := openPhone(t, s, 375, s.token)
+	p.step("open the case",
+		chromedp.Evaluate[chromedp.Void](`location.hash = "#/case/`+caseID+`"`),
+		chromedp.WaitVisible(chromedp.CSS("#btn-accept")),
+	)
+	// The server refuses the stream while the phone is away: the console
+	// opens a new one later.
+	s.streamDown.Store(true)
+	s.srv.CloseClientConnections()
+	p.step("lose the network with the case open", p.wait(`document.querySelector("#live").textContent === "离线"`))
+	testenv.Eventually(t, 20*time.Second, "the stream refused", func() bool { return s.streamRefused.Load() > 0 })
+	if err := pgstore.InTx(context.Background(), s.pool, func(tx pgx.Tx) error {
+		colleague := caseflow.Actor{ID: "officer:colleague", Team: team, District: "siming", Role: caseflow.RoleOfficer}
+		_, err := caseflow.Accept(context.Background(), tx, caseID, colleague)
+		return err
+	}); err != nil {
+		t.Fatalf("a colleague signs for %s: %v", caseID, err)
+	}
+	s.streamDown.Store(false)
+	p.step("the stream is back", p.wait(`document.querySelector("#live").textContent === "实时"`))
+	if err := p.waitFor(`document.querySelector("#case-head .state.accepted") !== null && document.querySelector("#btn-accept").hidden`, 20*time.Second); err != nil {
+		t.Errorf("20 s after the stream came back the case page still shows %q with 签收 offered: a colleague signed for it meanwhile",
+			p.str(`document.querySelector("#case-head .top").textContent`))
+	}
+	p.step("back to the list",
+		chromedp.Click(chromedp.CSS("a.back")),
+		chromedp.WaitVisible(chromedp.CSS(`#list a.card[data-case="`+caseID+`"]`)),
+	)
+	// The browser's own reconnection is held until the case is assigned,
+	// the phone still out of reach.
+	back := make(chan struct{})
+	var reopen sync.Once
+	reachable := func() { reopen.Do(func() { close(back) }) }
+	t.Cleanup(reachable)
+	var held atomic.Int64
+	s.setHook(func(w http.ResponseWriter, r *http.Request) bool {
+		if r.URL.Path == "/api/v1/stream" {
+			held.Add(1)
+			select {
+			case <-back:
+			case <-r.Context().Done():
+			}
+		}
+		return false
+	})
+	s.srv.CloseClientConnections()
+	p.step("lose the network with the list open", p.wait(`document.querySelector("#live").textContent === "离线"`))
+	testenv.Eventually(t, 20*time.Second, "the browser reconnecting", func() bool { return held.Load() > 0 })
+	newID, _ := s.feed(t, 2, "normal", time.Now().Add(5*time.Hour))
+	reachable()
+	p.step("the stream is back by itself", p.wait(`document.querySelector("#live").textContent === "实时"`))
+	if err := p.waitFor(`document.querySelector('#list a.card[data-case="`+newID+`"]') !== null`, 20*time.Second); err != nil {
+		t.Errorf("20 s after the stream came back the list (%s cards) lacks the case assigned meanwhile", p.str(cardCount))
 	}
 }

@@ -35,7 +35,7 @@
   var HOTSPOT_STATUS = { emerging: "新出现", active: "持续", escalated: "升级" };
 
   var state = { tab: "active", items: [], next: "", fresh: {}, caseId: "", caseData: null, source: null, retry: 0, role: "", resolveDue: "",
-    caseDistrict: "", caseTeam: "" };
+    caseDistrict: "", caseTeam: "", lastEventId: "", streamOpened: false };
   var districts = null;
 
   function $(id) { return document.getElementById(id); }
@@ -230,6 +230,7 @@
     try { localStorage.removeItem(TOKEN_KEY); } catch (e) { /* private mode */ }
     closeStream();
     state.lastEventId = "";
+    state.streamOpened = false;
     showWho(null);
     state.items = [];
     $("list").textContent = "";
@@ -751,18 +752,24 @@
   // Authorization header, so the token travels as access_token. A stream
   // opened again after it closed (the server unavailable for a while)
   // starts after the last event this page had, so that nothing pushed in
-  // between is missed, and the list is read again.
+  // between is missed.
+  // Whenever the stream comes back (a new one, or the browser's own
+  // reconnection after the phone lost its network) the page reads again
+  // what it shows, the case open or the list: the events missed may not
+  // all come back (none had arrived yet to resume after, or the stream no
+  // longer holds them), and a case reassigned or resolved meanwhile must
+  // not stay on screen as it was.
   function openStream() {
     if (state.source || !token() || typeof EventSource === "undefined") { return; }
     var url = "/api/v1/stream?access_token=" + encodeURIComponent(token());
-    var again = !!state.lastEventId;
-    if (again) { url += "&last_event_id=" + encodeURIComponent(state.lastEventId); }
+    if (state.lastEventId) { url += "&last_event_id=" + encodeURIComponent(state.lastEventId); }
     var es = new EventSource(url);
     state.source = es;
     es.onopen = function () {
       state.retry = 0;
       setLive(true);
-      if (again && !$("view-list").hidden && state.tab !== "triage") { loadList(false); }
+      if (state.streamOpened) { readAgain(); }
+      state.streamOpened = true;
     };
     es.onerror = function () {
       setLive(false);
@@ -777,6 +784,13 @@
     };
     // The API names every event "case"; its data says what changed.
     es.addEventListener("case", onPush);
+  }
+
+  // readAgain reads again what the page shows. Case events do not change
+  // the triage list, and redrawing it would lose a correction being typed.
+  function readAgain() {
+    if (!$("view-list").hidden && state.tab !== "triage") { loadList(false); }
+    if (!$("view-case").hidden && state.caseId) { openCase(state.caseId); }
   }
 
   var reloadTimer = 0;
