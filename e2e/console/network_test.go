@@ -1,7 +1,8 @@
 package console
 
 // The console on a phone whose network fails in the ways a phone's does:
-// requests swallowed without an answer, the live stream lost for a while.
+// requests swallowed without an answer, the live stream lost for a while,
+// news pushed while the officer pages through the list.
 
 import (
 	"context"
@@ -180,5 +181,42 @@ func TestStreamBackReadsTheScreenAgain(t *testing.T) {
 	p.step("the stream is back by itself", p.wait(`document.querySelector("#live").textContent === "实时"`))
 	if err := p.waitFor(`document.querySelector('#list a.card[data-case="`+newID+`"]') !== null`, 20*time.Second); err != nil {
 		t.Errorf("20 s after the stream came back the list (%s cards) lacks the case assigned meanwhile", p.str(cardCount))
+	}
+}
+
+// The officer loaded a second page with 加载更多; a case assigned then,
+// pushed live, must not take the second page away, nor the list shown
+// again after a case.
+func TestLivePushKeepsThePagesLoaded(t *testing.T) {
+	s := setup(t)
+	for n := 1; n <= 51; n++ {
+		s.feed(t, n, "normal", time.Now().Add(time.Duration(n)*time.Hour))
+	}
+	p := openPhone(t, s, 375, s.token)
+	p.step("load both pages",
+		p.wait(`document.querySelectorAll("#list a.card").length === 50`),
+		chromedp.WaitVisible(chromedp.CSS("#more")),
+		chromedp.Click(chromedp.CSS("#more")),
+		p.wait(`document.querySelectorAll("#list a.card").length === 51`),
+	)
+	newID, _ := s.feed(t, 52, "urgent", time.Now().Add(time.Hour))
+	p.step("see the new case arrive",
+		p.wait(`document.querySelector("#toast").textContent.includes("新任务")`),
+		chromedp.WaitVisible(chromedp.CSS(`#list a.card[data-case="`+newID+`"]`)),
+	)
+	if err := p.waitFor(cardCount+` === "52/52"`, 10*time.Second); err != nil {
+		t.Errorf("after a live push the list has %s cards/distinct cases, want 52/52: the page loaded with 加载更多 was dropped", p.str(cardCount))
+	}
+	// Nor does opening a case of the second page, and coming back.
+	oldest := `#list a.card[data-case="` + caseflow.IDFor("cmp_console_1") + `"]`
+	p.step("open a case of the second page and come back",
+		p.wait(`document.querySelector("#toast").hidden`), // it lies over the bottom of the list
+		tapLive(oldest),
+		chromedp.WaitVisible(chromedp.CSS("#btn-accept")),
+		chromedp.Click(chromedp.CSS("a.back")),
+		chromedp.WaitVisible(chromedp.CSS(oldest)),
+	)
+	if got := p.str(cardCount); got != "52/52" {
+		t.Errorf("back from a case the list has %s cards/distinct cases, want 52/52", got)
 	}
 }

@@ -35,7 +35,7 @@
   var HOTSPOT_STATUS = { emerging: "新出现", active: "持续", escalated: "升级" };
 
   var state = { tab: "active", items: [], next: "", fresh: {}, caseId: "", caseData: null, source: null, retry: 0, role: "", resolveDue: "",
-    caseDistrict: "", caseTeam: "", lastEventId: "", streamOpened: false };
+    caseDistrict: "", caseTeam: "", lastEventId: "", streamOpened: false, pages: 0 };
   var districts = null;
 
   function $(id) { return document.getElementById(id); }
@@ -207,7 +207,7 @@
     if (m) { openCase(decodeURIComponent(m[1])); return; }
     state.caseId = "";
     show("list");
-    loadList(false);
+    loadList("keep");
   }
 
   // supervising reports whether the signed-in officer is a supervisor or
@@ -233,6 +233,7 @@
     state.streamOpened = false;
     showWho(null);
     state.items = [];
+    state.pages = 0;
     $("list").textContent = "";
     // Nothing of the last case (a caller's number revealed) stays in the
     // page for whoever signs in next on this phone.
@@ -259,9 +260,18 @@
   // 加载更多 continues the list shown, with its cursor: not while another
   // page of it is on its way, nor while the list itself is loading (a tab
   // just changed: the list and cursor shown are the previous tab's).
+  // state.pages counts the pages of the list shown.
   var listSeq = 0, moreBusy = false, listBusy = false;
-  function loadList(more) {
+
+  // loadList reads the list of the tab shown: its first page ("first", a
+  // tab chosen), the page after those shown ("more", 加载更多), or again
+  // as many pages as are shown ("keep": a case pushed live, the stream
+  // back, the list shown again after a case), so that news never takes
+  // away the pages the officer loaded, nor the one on its way.
+  function loadList(mode) {
+    var more = mode === "more";
     if (more && (moreBusy || listBusy)) { return Promise.resolve(); }
+    var pages = mode === "keep" ? Math.max(1, state.pages + (moreBusy ? 1 : 0)) : 1;
     var seq = ++listSeq;
     moreBusy = false;
     listBusy = false;
@@ -270,11 +280,23 @@
     if (state.tab === "triage") { return loadTriage(); }
     if (more) { moreBusy = true; } else { listBusy = true; }
     $("more").disabled = true;
-    return api("GET", listPath(more ? state.next : "")).then(function (data) {
+    var got = [], next = "", read = 0;
+    // page reads the page at cursor, then the left ones after it; it
+    // stops if a later load started meanwhile.
+    function page(cursor, left) {
+      return api("GET", listPath(cursor)).then(function (data) {
+        if (seq !== listSeq) { return; }
+        read++;
+        got = got.concat(itemsOf(data).filter(function (o) { return TABS[state.tab].indexOf(o.status) >= 0; }));
+        next = (data && !Array.isArray(data) && (data.next_cursor || data.next)) || "";
+        if (left > 1 && next) { return page(next, left - 1); }
+      });
+    }
+    return page(more ? state.next : "", pages).then(function () {
       if (seq !== listSeq) { return; }
-      var got = itemsOf(data).filter(function (o) { return TABS[state.tab].indexOf(o.status) >= 0; });
       state.items = more ? state.items.concat(got) : got;
-      state.next = (data && !Array.isArray(data) && (data.next_cursor || data.next)) || "";
+      state.pages = more ? state.pages + 1 : read;
+      state.next = next;
       renderList();
     }).catch(function (err) {
       if (seq === listSeq && err.status !== 401) { toast("任务列表加载失败：" + err.message); }
@@ -313,6 +335,9 @@
       o.setAttribute("aria-selected", on ? "true" : "false");
     });
     state.tab = name;
+    // The pages shown are the previous tab's: news read again the new
+    // tab's first.
+    state.pages = 0;
   }
 
   function loadTriage() {
@@ -789,7 +814,7 @@
   // readAgain reads again what the page shows. Case events do not change
   // the triage list, and redrawing it would lose a correction being typed.
   function readAgain() {
-    if (!$("view-list").hidden && state.tab !== "triage") { loadList(false); }
+    if (!$("view-list").hidden && state.tab !== "triage") { loadList("keep"); }
     if (!$("view-case").hidden && state.caseId) { openCase(state.caseId); }
   }
 
@@ -826,7 +851,7 @@
     reloadTimer = setTimeout(function () {
       // Case events do not change the triage list, and redrawing it would
       // lose a correction being typed.
-      if (!$("view-list").hidden && state.tab !== "triage") { loadList(false); }
+      if (!$("view-list").hidden && state.tab !== "triage") { loadList("keep"); }
       if (!$("view-case").hidden && id && id === state.caseId) { openCase(id); }
     }, 150);
   }
@@ -852,10 +877,10 @@
     Array.prototype.forEach.call(document.querySelectorAll(".tab"), function (b) {
       b.addEventListener("click", function () {
         selectTab(b.getAttribute("data-status"));
-        loadList(false);
+        loadList("first");
       });
     });
-    $("more").addEventListener("click", function () { loadList(true); });
+    $("more").addEventListener("click", function () { loadList("more"); });
     $("btn-accept").addEventListener("click", function () { act("accept", {}, "已签收"); });
     $("btn-resolve").addEventListener("click", function () {
       hideForms("resolve-form");
