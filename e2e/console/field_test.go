@@ -30,9 +30,16 @@ type page struct {
 	errs    []string
 }
 
-// openPhone starts Chromium as a phone of the given width and signs in
-// with tok.
+// openPhone starts Chromium as a phone of the given width, keeping
+// Xiamen's time, and signs in with tok.
 func openPhone(t *testing.T, s *system, width int, tok string) *page {
+	t.Helper()
+	return openPhoneIn(t, s, width, tok, "Asia/Shanghai")
+}
+
+// openPhoneIn is openPhone on a phone set to the time zone tz (an
+// officer back from abroad, a phone set by hand).
+func openPhoneIn(t *testing.T, s *system, width int, tok, tz string) *page {
 	t.Helper()
 	exec := chromium(t)
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
@@ -45,7 +52,7 @@ func openPhone(t *testing.T, s *system, width int, tok string) *page {
 		chromedp.Flag("disable-dev-shm-usage", true),
 		chromedp.UserDataDir(t.TempDir()),
 		chromedp.WindowSize(width, 667),
-		chromedp.Env("TZ=Asia/Shanghai"),
+		chromedp.Env("TZ="+tz),
 	)
 	t.Cleanup(cancelAlloc)
 	browser, cancelBrowser := chromedp.NewContext(allocCtx)

@@ -1,11 +1,12 @@
 package console
 
-// The console on a phone whose network fails in the ways a phone's does:
-// requests swallowed without an answer, the live stream lost for a while,
-// news pushed while the officer pages through the list.
+// The console on a phone in the street: requests its network swallows
+// without an answer, the live stream lost for a while, news pushed while
+// the officer pages through the list, a phone set to another time zone.
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -218,5 +219,39 @@ func TestLivePushKeepsThePagesLoaded(t *testing.T) {
 	)
 	if got := p.str(cardCount); got != "52/52" {
 		t.Errorf("back from a case the list has %s cards/distinct cases, want 52/52", got)
+	}
+}
+
+// A phone set to another time zone (Los Angeles: 15 or 16 hours behind)
+// shows every time as Xiamen keeps it, as the bureau and the hotline do.
+func TestTimesInShanghaiOnAPhoneSetElsewhere(t *testing.T) {
+	s := setup(t)
+	caseID, _ := s.feed(t, 1, "urgent", time.Now().Add(2*time.Hour))
+	p := openPhoneIn(t, s, 375, s.token, "America/Los_Angeles")
+	if tz := p.str(`Intl.DateTimeFormat().resolvedOptions().timeZone`); tz != "America/Los_Angeles" {
+		t.Fatalf("the phone keeps %s, not the zone it was set to: the test proves nothing", tz)
+	}
+	shown := func(at time.Time) string {
+		at = at.In(shanghai)
+		return fmt.Sprintf("%d月%d日 %02d:%02d", at.Month(), at.Day(), at.Hour(), at.Minute())
+	}
+	var assigned, received, opened time.Time
+	if err := s.pool.QueryRow(context.Background(), `SELECT a.assigned_at, m.received_at, o.at FROM cases c
+		JOIN assignments a ON a.case_id = c.id AND a.status = 'active' JOIN complaints m ON m.id = 'cmp_console_1'
+		JOIN case_audit o ON o.case_id = c.id AND o.action = 'open'
+		WHERE c.id = $1`, caseID).Scan(&assigned, &received, &opened); err != nil {
+		t.Fatal(err)
+	}
+	card := `#list a.card[data-case="` + caseID + `"]`
+	p.step("see the case", chromedp.WaitVisible(chromedp.CSS(card)))
+	if got := p.str(`document.querySelector('` + card + `').textContent`); !strings.Contains(got, shown(assigned)) {
+		t.Errorf("the card %q does not show its assignment at %s, Xiamen's time", got, shown(assigned))
+	}
+	p.step("open it", tapLive(card), p.wait(`document.querySelectorAll("#audit li").length > 0`))
+	if got := p.str(`document.querySelector("#complaints").textContent`); !strings.Contains(got, shown(received)) {
+		t.Errorf("the complaint %q does not show its time %s, Xiamen's", got, shown(received))
+	}
+	if got := p.str(`document.querySelector("#audit").textContent`); !strings.Contains(got, shown(opened)+" 立案") {
+		t.Errorf("the case's record %q does not say 立案 at %s, Xiamen's time", got, shown(opened))
 	}
 }

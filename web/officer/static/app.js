@@ -138,16 +138,36 @@
   }
   function caseIdOf(o) { return o.case_id || o.id || ""; }
   function pad(n) { return n < 10 ? "0" + n : String(n); }
-  // shanghaiDate is the YYYY-MM-DD of d in Asia/Shanghai (UTC+8, no DST).
-  function shanghaiDate(d) {
+  // Every time is shown as Xiamen keeps it (Asia/Shanghai), whatever zone
+  // the phone is set to: the bureau, the hotline and the deadlines go by
+  // it. Without the zone's data (an old browser) it is UTC+8, which
+  // Shanghai has kept since 1991.
+  var SHANGHAI = null;
+  try {
+    SHANGHAI = new Intl.DateTimeFormat("en-US", { timeZone: "Asia/Shanghai", hourCycle: "h23",
+      year: "numeric", month: "numeric", day: "numeric", hour: "numeric", minute: "numeric" });
+  } catch (e) { /* no time zone data: UTC+8 below */ }
+  // inShanghai is d's calendar date and time of day in Asia/Shanghai.
+  function inShanghai(d) {
+    if (SHANGHAI && SHANGHAI.formatToParts) {
+      var p = {};
+      SHANGHAI.formatToParts(d).forEach(function (x) { p[x.type] = parseInt(x.value, 10); });
+      return { year: p.year, month: p.month, day: p.day, hour: p.hour % 24, minute: p.minute };
+    }
     var t = new Date(d.getTime() + 8 * 3600000);
-    return t.getUTCFullYear() + "-" + pad(t.getUTCMonth() + 1) + "-" + pad(t.getUTCDate());
+    return { year: t.getUTCFullYear(), month: t.getUTCMonth() + 1, day: t.getUTCDate(), hour: t.getUTCHours(), minute: t.getUTCMinutes() };
+  }
+  // shanghaiDate is the YYYY-MM-DD of d in Asia/Shanghai.
+  function shanghaiDate(d) {
+    var t = inShanghai(d);
+    return t.year + "-" + pad(t.month) + "-" + pad(t.day);
   }
   function when(s) {
     if (!s) { return ""; }
     var d = new Date(s);
     if (isNaN(d)) { return ""; }
-    return (d.getMonth() + 1) + "月" + d.getDate() + "日 " + pad(d.getHours()) + ":" + pad(d.getMinutes());
+    var t = inShanghai(d);
+    return t.month + "月" + t.day + "日 " + pad(t.hour) + ":" + pad(t.minute);
   }
 
   // dueOf is the deadline that matters now: signing for an assigned case,
