@@ -21,7 +21,7 @@
 //   - Significance. Two-sided normal p-values, Benjamini–Hochberg
 //     false-discovery-rate correction across the cells of each week at
 //     Options.Alpha (0.05); a cell is a hot spot when q ≤ α and z > 0
-//     and it holds at least Options.MinCount complaints (1) that week.
+//     and it holds at least Options.MinCount complaints (2, a repeat) that week.
 //     Gi* adds a cell's neighbours to it, so the empty cells beside a
 //     busy one are significant through their neighbour alone: they stay
 //     in the statistic (its mean, variance and correction are over every
@@ -67,8 +67,10 @@ type Options struct {
 	// Bounds limits the points analysed; default XiamenBounds().
 	Bounds Bounds
 	// MinCount is the fewest complaints a significant cell must hold in
-	// a week to be a hot spot that week; default 1, so that a hot spot
-	// is always a place with complaints.
+	// a week to be a hot spot that week; default 2: the report's hot
+	// spots are of repeat complaints (重复投诉), and a cell with one
+	// complaint is significant only through its neighbours, as an empty
+	// one is.
 	MinCount int
 }
 
@@ -76,6 +78,7 @@ const (
 	defaultCellMeters = 500
 	minCellMeters     = 100
 	defaultWeeks      = 8
+	defaultMinCount   = 2
 	maxWeeks          = 52
 	defaultAlpha      = 0.05
 )
@@ -112,7 +115,7 @@ func (o Options) withDefaults() (Options, error) {
 		return o, fmt.Errorf("options: trend alpha %v, want between 0 and 1", o.TrendAlpha)
 	}
 	if o.MinCount == 0 {
-		o.MinCount = 1
+		o.MinCount = defaultMinCount
 	}
 	if o.MinCount < 1 {
 		return o, fmt.Errorf("options: minimum count %d, want at least 1", o.MinCount)
@@ -187,6 +190,9 @@ type Result struct {
 	// z > 0) with fewer than Options.MinCount complaints of their own:
 	// Gi* found them through their neighbours, and they are not listed.
 	Omitted int `json:"omitted"`
+	// MinCount is the fewest complaints of its own a hot spot held: the
+	// Options.MinCount applied.
+	MinCount int `json:"min_count"`
 }
 
 // binned is a point reduced to its cell and week.
@@ -210,7 +216,7 @@ func Analyze(points []Point, week string, opt Options) (Result, error) {
 	}
 	k := opt.Weeks + 1
 	edges := make([]time.Time, k+1)
-	res := Result{Week: week, CellMeters: opt.CellMeters, Weeks: make([]string, k), Cells: []Cell{}, Cooled: []Cell{}}
+	res := Result{Week: week, CellMeters: opt.CellMeters, Weeks: make([]string, k), Cells: []Cell{}, Cooled: []Cell{}, MinCount: opt.MinCount}
 	for w := range k {
 		edges[w] = start.AddDate(0, 0, -7*(k-1-w))
 		res.Weeks[w] = WeekOf(edges[w])

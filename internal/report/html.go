@@ -65,6 +65,7 @@ type gistarView struct {
 	More     int
 	Cooled   int
 	Omitted  int
+	MinCount int
 }
 
 // renderHTML writes the page: self-contained (inline CSS and SVG, no
@@ -93,7 +94,7 @@ func renderHTML(r *Report, w io.Writer) error {
 	}
 	for _, g := range r.Gistar {
 		cells, more := capped(g.Cells, HTMLCellRows)
-		v.Gistar = append(v.Gistar, gistarView{Category: g.Category, Points: g.Points, Cells: cells, More: more, Cooled: len(g.Cooled), Omitted: g.Omitted})
+		v.Gistar = append(v.Gistar, gistarView{Category: g.Category, Points: g.Points, Cells: cells, More: more, Cooled: len(g.Cooled), Omitted: g.Omitted, MinCount: g.MinCount})
 	}
 	return page.Execute(w, v)
 }

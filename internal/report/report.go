@@ -253,11 +253,13 @@ type GistarCategory struct {
 	Points int `json:"points"`
 	// Cells are the week's significant hot spots, strongest first; Cooled
 	// the cells hot in most earlier weeks but not in this one. A hot spot
-	// holds complaints of the week: Omitted counts the cells without any
-	// that Gi* found significant through their neighbours alone, left out.
-	Cells   []Cell `json:"cells"`
-	Cooled  []Cell `json:"cooled"`
-	Omitted int    `json:"omitted"`
+	// holds at least MinCount complaints of the week (a repeat): Omitted
+	// counts the cells with fewer that Gi* found significant, mostly
+	// through their neighbours, left out.
+	Cells    []Cell `json:"cells"`
+	Cooled   []Cell `json:"cooled"`
+	Omitted  int    `json:"omitted"`
+	MinCount int    `json:"min_count"`
 }
 
 // Cell is one Gi* grid cell.

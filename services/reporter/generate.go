@@ -792,7 +792,7 @@ func (g *gen) gistar(ctx context.Context) error {
 				return
 			}
 			out[i] = report.GistarCategory{Category: c, CellMeters: res.CellMeters, Points: res.Points,
-				Cells: cells(res.Cells), Cooled: cells(res.Cooled), Omitted: res.Omitted}
+				Cells: cells(res.Cells), Cooled: cells(res.Cooled), Omitted: res.Omitted, MinCount: res.MinCount}
 		})
 	}
 	wg.Wait()
