@@ -40,6 +40,7 @@ func caseStory(caseID string, t1, t2 string) []event.CaseChanged {
 
 func (e *env) handleBatch(t *testing.T, svc *callbacks.Service, evs []event.CaseChanged) {
 	t.Helper()
+	bear(t, e.ctx, e.pool, evs...)
 	e.tx(t, func(ctx context.Context, tx pgx.Tx) error {
 		return svc.HandleCaseChanges(ctx, tx, evs, make([]natsx.Meta, len(evs)))
 	})
@@ -106,6 +107,7 @@ func TestReplayedBatchStoresNothingNew(t *testing.T) {
 	}
 
 	// The same story told one event at a time stores what the batch did.
+	bear(t, e.ctx, e.pool, other...)
 	for _, ev := range other {
 		e.tx(t, func(ctx context.Context, tx pgx.Tx) error { return svc.HandleCaseChanged(ctx, tx, ev, natsx.Meta{}) })
 	}
@@ -206,6 +208,7 @@ func TestOneBadEventDoesNotHoldBackItsBatch(t *testing.T) {
 	good := caseStory("case_g", "G1", "G2")
 	bad := event.CaseChanged{EventID: "case_b.resolved.4", CaseID: "case_b", Kind: "resolved", Status: "resolved", Team: "siming-eco",
 		Category: "noise", District: "siming", Note: "bad\x00note", Actor: "officer:o1", Tickets: []string{"B1"}, At: time.Now()}
+	bear(t, e.ctx, e.pool, good...)
 	for _, ev := range []event.CaseChanged{good[0], good[1], bad, good[2], good[3]} {
 		data, err := json.Marshal(ev)
 		if err != nil {

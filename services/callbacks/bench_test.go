@@ -79,6 +79,7 @@ func BenchmarkConsumeCaseChanged(b *testing.B) {
 	pool := testenv.DB(b)
 	n := testenv.StartNATS(b)
 	at := time.Now().Add(-time.Hour)
+	evs := make([]event.CaseChanged, 0, b.N)
 	for i := range b.N {
 		c, step := i/4, i%4
 		caseID := fmt.Sprintf("case_b%06d", c)
@@ -96,6 +97,10 @@ func BenchmarkConsumeCaseChanged(b *testing.B) {
 			ev.Kind, ev.Status, ev.Tickets = caseflow.KindClosed, caseflow.StatusClosed, []string{first, second}
 		}
 		ev.EventID = fmt.Sprintf("%s.%s.%d", caseID, ev.Kind, step+1)
+		evs = append(evs, ev)
+	}
+	bear(b, ctx, pool, evs...)
+	for _, ev := range evs {
 		data, err := json.Marshal(ev)
 		if err != nil {
 			b.Fatal(err)

@@ -166,6 +166,14 @@ func (e *env) storeCallbacks(t *testing.T, svc *callbacks.Service, ev event.Case
 	if ev.At.IsZero() {
 		ev.At = time.Now()
 	}
+	e.handle(t, svc, ev)
+}
+
+// handle has svc store the callbacks of ev, an event of a transition the
+// database bears out (bear), in a transaction of its own.
+func (e *env) handle(t *testing.T, svc *callbacks.Service, ev event.CaseChanged) {
+	t.Helper()
+	bear(t, e.ctx, e.pool, ev)
 	e.tx(t, func(ctx context.Context, tx pgx.Tx) error { return svc.HandleCaseChanged(ctx, tx, ev, natsx.Meta{}) })
 }
 
@@ -294,10 +302,8 @@ func TestDeadDeliveriesWaitForAnOperatorsRetry(t *testing.T) {
 		cfg.BaseBackoff, cfg.MaxBackoff, cfg.RetryFor = 10*time.Millisecond, 50*time.Millisecond, 2*time.Second
 	})
 	e.complaint(t, "D1")
-	e.tx(t, func(ctx context.Context, tx pgx.Tx) error {
-		return svc.HandleCaseChanged(ctx, tx, event.CaseChanged{EventID: "case_x.resolved.4", CaseID: "case_x", Kind: "resolved", Status: "resolved",
-			Team: "huli-urban", Category: "cooking_smoke", District: "huli", Actor: "officer:o9", Tickets: []string{"D1"}, At: time.Now()}, natsx.Meta{})
-	})
+	e.handle(t, svc, event.CaseChanged{EventID: "case_x.resolved.4", CaseID: "case_x", Kind: "resolved", Status: "resolved",
+		Team: "huli-urban", Category: "cooking_smoke", District: "huli", Actor: "officer:o9", Tickets: []string{"D1"}, At: time.Now()})
 	testenv.Eventually(t, 10*time.Second, "delivery dead", func() bool {
 		if _, err := svc.DeliverOnce(e.ctx); err != nil {
 			t.Fatal(err)
@@ -338,6 +344,7 @@ func TestWithoutURLCallbacksWait(t *testing.T) {
 	e.complaint(t, "W2")
 	ev := event.CaseChanged{EventID: "case_w.assigned.2", CaseID: "case_w", Kind: "assigned", Status: "assigned",
 		Team: "jimei-eco", Category: "noise", District: "jimei", Actor: "service:router", Tickets: []string{"W1", "W2"}, At: time.Now()}
+	bear(t, e.ctx, e.pool, ev)
 	for range 2 { // a redelivery stores nothing more
 		e.tx(t, func(ctx context.Context, tx pgx.Tx) error { return svc.HandleCaseChanged(ctx, tx, ev, natsx.Meta{}) })
 	}
@@ -359,10 +366,8 @@ func TestWithoutURLCallbacksWait(t *testing.T) {
 // ticket at a given time.
 func (e *env) storeEvent(t *testing.T, svc *callbacks.Service, caseID, ticket, kind string, version int, at time.Time) {
 	t.Helper()
-	e.tx(t, func(ctx context.Context, tx pgx.Tx) error {
-		return svc.HandleCaseChanged(ctx, tx, event.CaseChanged{EventID: fmt.Sprintf("%s.%s.%d", caseID, kind, version), CaseID: caseID, Kind: kind,
-			Status: kind, Team: "siming-eco", Category: "noise", District: "siming", Actor: "service:router", Tickets: []string{ticket}, At: at}, natsx.Meta{})
-	})
+	e.handle(t, svc, event.CaseChanged{EventID: fmt.Sprintf("%s.%s.%d", caseID, kind, version), CaseID: caseID, Kind: kind,
+		Status: kind, Team: "siming-eco", Category: "noise", District: "siming", Actor: "service:router", Tickets: []string{ticket}, At: at})
 }
 
 // deliverAll runs delivery rounds until nothing is left to claim.
@@ -512,10 +517,8 @@ func TestARedirectIsNotADelivery(t *testing.T) {
 	t.Cleanup(srv.Close)
 	svc := e.service(t, srv.URL+"/old", nil)
 	e.complaint(t, "R1")
-	e.tx(t, func(ctx context.Context, tx pgx.Tx) error {
-		return svc.HandleCaseChanged(ctx, tx, event.CaseChanged{EventID: "case_r.assigned.2", CaseID: "case_r", Kind: "assigned", Status: "assigned",
-			Team: "siming-eco", Category: "noise", District: "siming", Actor: "service:router", Tickets: []string{"R1"}, At: time.Now()}, natsx.Meta{})
-	})
+	e.handle(t, svc, event.CaseChanged{EventID: "case_r.assigned.2", CaseID: "case_r", Kind: "assigned", Status: "assigned",
+		Team: "siming-eco", Category: "noise", District: "siming", Actor: "service:router", Tickets: []string{"R1"}, At: time.Now()})
 	if _, err := svc.DeliverOnce(e.ctx); err != nil {
 		t.Fatal(err)
 	}

@@ -38,10 +38,16 @@ func (s *Service) HandleCaseChanged(ctx context.Context, tx pgx.Tx, ev event.Cas
 // statement. A merge in the batch skips a work order an earlier event of
 // the batch already answers in that case, as it would had the events come
 // one by one.
-func (s *Service) HandleCaseChanges(ctx context.Context, tx pgx.Tx, evs []event.CaseChanged, _ []natsx.Meta) error {
-	var rows newCallbacks
-	answered := map[[2]string]bool{} // case, ticket -> a callback of the batch answers it
-	for _, ev := range evs {
+//
+// Only what the database bears out is told: NATS credentials are shared
+// among services, and an event one of them could publish (forged, or a
+// real one altered) is refused unless the case's audit records its
+// transition, as check says. The events of the batch are checked with one
+// statement.
+func (s *Service) HandleCaseChanges(ctx context.Context, tx pgx.Tx, evs []event.CaseChanged, metas []natsx.Meta) error {
+	var told []event.CaseChanged
+	var toldMetas []natsx.Meta
+	for i, ev := range evs {
 		switch ev.Kind {
 		case caseflow.KindAssigned, caseflow.KindResolved, caseflow.KindReturned, caseflow.KindClosed, caseflow.KindReopened, caseflow.KindMerged:
 		default:
@@ -52,6 +58,30 @@ func (s *Service) HandleCaseChanges(ctx context.Context, tx pgx.Tx, evs []event.
 		}
 		if err := storable(ev); err != nil {
 			return err
+		}
+		var m natsx.Meta
+		if i < len(metas) {
+			m = metas[i]
+		}
+		told, toldMetas = append(told, ev), append(toldMetas, m)
+	}
+	if len(told) == 0 {
+		return nil
+	}
+	refusals, err := check(ctx, tx, told)
+	if err != nil {
+		return err
+	}
+	if len(refusals) > 0 {
+		if err := s.refuse(ctx, tx, told, toldMetas, refusals); err != nil {
+			return err
+		}
+	}
+	var rows newCallbacks
+	answered := map[[2]string]bool{} // case, ticket -> a callback of the batch answers it
+	for i, ev := range told {
+		if _, ok := refusals[i]; ok {
+			continue
 		}
 		note := ev.Note
 		if ev.Kind == caseflow.KindReopened {

@@ -17,8 +17,16 @@ import (
 )
 
 // publish puts case events on their stream, as the router and the
-// officers' service do.
+// officers' service do, with what they wrote in the database.
 func (e *env) publish(t *testing.T, n *testenv.NATS, evs ...event.CaseChanged) {
+	t.Helper()
+	bear(t, e.ctx, e.pool, evs...)
+	e.publishRaw(t, n, evs...)
+}
+
+// publishRaw puts case events on their stream as a service's stolen
+// credential could, without the database's record of them.
+func (e *env) publishRaw(t *testing.T, n *testenv.NATS, evs ...event.CaseChanged) {
 	t.Helper()
 	for _, ev := range evs {
 		data, err := json.Marshal(ev)

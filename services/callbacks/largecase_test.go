@@ -99,6 +99,7 @@ func TestAnUnpagedEventOfTheVersionBeforeIsAnswered(t *testing.T) {
 	}
 	ev := event.CaseChanged{EventID: "case_old.resolved.4", CaseID: "case_old", Kind: caseflow.KindResolved, Status: caseflow.StatusResolved,
 		Team: "siming-eco", Category: "noise", District: "siming", Actor: "officer:o1", Tickets: tickets, At: time.Now().UTC()}
+	bear(t, e.ctx, e.pool, ev)
 	data, err := json.Marshal(ev)
 	if err != nil {
 		t.Fatal(err)

@@ -1,6 +1,7 @@
 package callbacks_test
 
 import (
+	"context"
 	"encoding/base64"
 	"fmt"
 	"io"
@@ -12,13 +13,10 @@ import (
 	"testing"
 	"time"
 
-	"context"
-	"github.com/jackc/pgx/v5"
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
 	"github.com/xiamen-eeb/nuisance/internal/caseflow"
 	"github.com/xiamen-eeb/nuisance/internal/event"
-	"github.com/xiamen-eeb/nuisance/internal/natsx"
 	"github.com/xiamen-eeb/nuisance/internal/testenv"
 	"github.com/xiamen-eeb/nuisance/services/callbacks"
 )
@@ -135,7 +133,7 @@ func TestEveryConfiguredKeySigns(t *testing.T) {
 	t.Parallel()
 	e := setup(t)
 	newKey := "whsec_" + base64.StdEncoding.EncodeToString([]byte(strings.Repeat("n", 32)))
-	for _, verifyWith := range []string{newKey, secret} {
+	for i, verifyWith := range []string{newKey, secret} {
 		wh, err := standardwebhooks.NewWebhook(verifyWith)
 		if err != nil {
 			t.Fatal(err)
@@ -152,12 +150,8 @@ func TestEveryConfiguredKeySigns(t *testing.T) {
 			w.WriteHeader(http.StatusNoContent)
 		}))
 		svc := e.service(t, srv.URL, nil, func(cfg *callbacks.Config) { cfg.Secret = newKey + " " + secret })
-		if err := pgx.BeginFunc(e.ctx, e.pool, func(tx pgx.Tx) error {
-			return svc.HandleCaseChanged(e.ctx, tx, event.CaseChanged{EventID: "case_k.assigned." + verifyWith[6:10], CaseID: "case_k", Kind: "assigned",
-				Status: "assigned", Team: "siming-eco", Category: "noise", District: "siming", Actor: "router", Tickets: []string{"K" + verifyWith[6:10]}, At: time.Now()}, natsx.Meta{})
-		}); err != nil {
-			t.Fatal(err)
-		}
+		e.handle(t, svc, event.CaseChanged{EventID: fmt.Sprintf("case_k.assigned.%d", i+2), CaseID: "case_k", Kind: "assigned",
+			Status: "assigned", Team: "siming-eco", Category: "noise", District: "siming", Actor: "router", Tickets: []string{"K" + verifyWith[6:10]}, At: time.Now()})
 		if _, err := svc.DeliverOnce(context.Background()); err != nil {
 			t.Fatal(err)
 		}

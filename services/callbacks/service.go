@@ -1,7 +1,9 @@
 // Package callbacks answers the 12345 hotline: whenever a case is
 // assigned, resolved, returned or closed (and when a complaint joins a
 // case or a resolved case is reopened), every work order the case holds
-// gets one signed POST to HOTLINE_CALLBACK_URL. Each delivery is a row in
+// gets one signed POST to HOTLINE_CALLBACK_URL, once the database bears
+// the event out (the case's audit records its transition: another
+// service's NATS credential could publish one). Each delivery is a row in
 // callbacks whose id is its stable webhook-id; a delivery loop retries it
 // with exponential backoff for 24 hours, then dead-letters it where
 // operators see it and can retry it. Several instances may run: rows are
