@@ -126,55 +126,72 @@ const claimDue = `UPDATE callbacks c SET next_at = now() + $1::bigint * interval
 		ORDER BY x.next_at LIMIT $2 FOR UPDATE SKIP LOCKED)
 	RETURNING c.id, c.ticket_id, c.case_id, c.status, c.team, c.note, c.at, c.attempts, c.retry_since`
 
-// recordResults writes the outcomes of a claimed set: each row is either
-// delivered, dead, or due again at next_at; last_error is the failure's
-// message, or NULL once delivered. next_at is a delay from the database's
-// clock.
+// recordResults writes the outcomes of a claimed set, on the database's
+// clock, the one that stamped the first attempt (retry_since): a delivered
+// row is delivered now; a failed one is dead once its retry window ($5
+// microseconds) is over, else due again next_in microseconds from now.
+// last_error is the failure's message, or NULL once delivered. It
+// returns each row it wrote, with whether it is dead.
 const recordResults = `UPDATE callbacks c SET
-		delivered_at = COALESCE(r.delivered_at, c.delivered_at),
-		dead_at = COALESCE(r.dead_at, c.dead_at),
-		next_at = COALESCE(now() + r.next_in * interval '1 microsecond', c.next_at),
+		delivered_at = CASE WHEN r.ok THEN now() ELSE c.delivered_at END,
+		dead_at = CASE WHEN NOT r.ok AND now() - c.retry_since >= $5::bigint * interval '1 microsecond' THEN now() ELSE c.dead_at END,
+		next_at = CASE WHEN NOT r.ok AND now() - c.retry_since < $5::bigint * interval '1 microsecond'
+			THEN now() + r.next_in * interval '1 microsecond' ELSE c.next_at END,
 		last_error = r.last_error
-	FROM unnest($1::text[], $2::timestamptz[], $3::timestamptz[], $4::bigint[], $5::text[])
-		AS r(id, delivered_at, dead_at, next_in, last_error)
-	WHERE c.id = r.id`
+	FROM unnest($1::text[], $2::bool[], $3::bigint[], $4::text[]) AS r(id, ok, next_in, last_error)
+	WHERE c.id = r.id
+	RETURNING c.id, c.dead_at IS NOT NULL`
 
-// record decides each claimed delivery's outcome from its POST's error and
-// writes them all with one statement: delivered; dead once its retry
-// window is over; else due again after a backoff.
+// record writes the outcome of each claimed delivery from its POST's
+// error, all with one statement: delivered; dead once its retry window is
+// over; else due again after a backoff. The window is the database's to
+// judge: on its own clock, a replica running ahead would give callbacks up
+// early, one running behind retry them too long.
 func (s *Service) record(ctx context.Context, claimed []Delivery, results []error) error {
 	n := len(claimed)
 	ids := make([]string, n)
-	delivered := make([]*time.Time, n)
-	dead := make([]*time.Time, n)
-	next := make([]*int64, n) // microseconds from the database's now
+	ok := make([]bool, n)
+	next := make([]int64, n) // microseconds from the database's now, unless delivered or dead
 	lastErr := make([]*string, n)
-	now := s.cfg.Now().UTC()
+	now := s.cfg.Now()
 	for i, d := range claimed {
 		ids[i] = d.ID
 		if results[i] == nil {
-			attempts.WithLabelValues("delivered").Inc()
-			delivered[i] = &now
+			ok[i] = true
 			continue
 		}
 		msg := truncate(results[i].Error(), 300)
 		lastErr[i] = &msg
-		if now.Sub(d.RetrySince) >= s.cfg.RetryFor {
-			attempts.WithLabelValues("dead").Inc()
-			s.log.Warn("callback dead after retrying", zap.String("callback_id", d.ID), zap.Int("attempts", d.Attempts), zap.String("error", msg))
-			dead[i] = &now
-			continue
-		}
-		attempts.WithLabelValues("failed").Inc()
 		wait := s.backoff(d.Attempts)
-		if ra, ok := errors.AsType[*retryAfterError](results[i]); ok {
+		if ra, isRA := errors.AsType[*retryAfterError](results[i]); isRA {
 			wait = max(wait, ra.until.Sub(now))
 		}
-		us := wait.Microseconds()
-		next[i] = &us
+		next[i] = wait.Microseconds()
 	}
-	if _, err := s.pool.Exec(ctx, recordResults, ids, delivered, dead, next, lastErr); err != nil {
+	rows, err := s.pool.Query(ctx, recordResults, ids, ok, next, lastErr, s.cfg.RetryFor.Microseconds())
+	if err != nil {
 		return fmt.Errorf("record the results of %d callbacks: %w", n, err)
+	}
+	dead := make(map[string]bool, n) // of the rows written
+	var id string
+	var gone bool
+	if _, err := pgx.ForEachRow(rows, []any{&id, &gone}, func() error {
+		dead[id] = gone
+		return nil
+	}); err != nil {
+		return fmt.Errorf("record the results of %d callbacks: %w", n, err)
+	}
+	for i, d := range claimed {
+		switch written, isDead := dead[d.ID]; {
+		case !written:
+		case ok[i]:
+			attempts.WithLabelValues("delivered").Inc()
+		case isDead:
+			attempts.WithLabelValues("dead").Inc()
+			s.log.Warn("callback dead after retrying", zap.String("callback_id", d.ID), zap.Int("attempts", d.Attempts), zap.String("error", *lastErr[i]))
+		default:
+			attempts.WithLabelValues("failed").Inc()
+		}
 	}
 	return nil
 }

@@ -81,7 +81,10 @@ type Config struct {
 	RetryFor time.Duration
 	// Timeout bounds one POST.
 	Timeout time.Duration
-	// Now is the clock of signatures and backoff; nil is the wall clock.
+	// Now is the clock of signatures and of a pause the hotline asks for
+	// (Retry-After); nil is the wall clock. Leases, backoffs and retry
+	// windows are reckoned on the database's clock, which every replica
+	// shares.
 	Now func() time.Time
 }
 
