@@ -132,7 +132,7 @@ func (s *Service) HandleCaseChanges(ctx context.Context, tx pgx.Tx, evs []event.
 		claimed, err = pgx.CollectRows(stored, func(r pgx.CollectableRow) (handed, error) {
 			h := handed{until: until}
 			err := r.Scan(&h.d.ID, &h.d.Body.TicketID, &h.d.Body.CaseID, &h.d.Body.Status, &h.d.Body.Team, &h.d.Body.Note,
-				&h.d.Body.At, &h.d.Attempts, &h.d.RetrySince)
+				&h.d.Body.At, &h.d.Attempts, &h.d.RetrySince, &h.d.NextAt)
 			return h, err
 		})
 	}
@@ -199,7 +199,7 @@ var insertCallbacks = `WITH r AS (
 			CASE WHEN c.superseded_by IS NOT NULL THEN now() END, c.superseded_by
 		FROM c
 		ON CONFLICT (id) DO NOTHING
-		RETURNING id, ticket_id, case_id, status, team, note, at, attempts, retry_since
+		RETURNING id, ticket_id, case_id, status, team, note, at, attempts, retry_since, next_at
 	)
 	SELECT * FROM stored WHERE attempts = 1`
 

@@ -57,7 +57,9 @@ func (s *Service) DeliverOnce(ctx context.Context) (int, error) {
 		return 0, nil // the hotline asked us to wait (Retry-After)
 	}
 	// The claimed set's POSTs end before its lease does, so that its
-	// results are recorded before another instance may claim it again.
+	// results are recorded before another instance may claim it again;
+	// a result that comes later all the same (a stall) is not recorded
+	// over another's claim.
 	sendCtx, cancel := context.WithTimeout(ctx, s.cfg.Lease-s.cfg.Lease/10)
 	defer cancel()
 	rows, err := s.pool.Query(ctx, claimDue, s.cfg.Lease.Microseconds(), s.cfg.Claim)
@@ -66,7 +68,7 @@ func (s *Service) DeliverOnce(ctx context.Context) (int, error) {
 	}
 	claimed, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Delivery, error) {
 		var d Delivery
-		err := r.Scan(&d.ID, &d.Body.TicketID, &d.Body.CaseID, &d.Body.Status, &d.Body.Team, &d.Body.Note, &d.Body.At, &d.Attempts, &d.RetrySince)
+		err := r.Scan(&d.ID, &d.Body.TicketID, &d.Body.CaseID, &d.Body.Status, &d.Body.Team, &d.Body.Note, &d.Body.At, &d.Attempts, &d.RetrySince, &d.NextAt)
 		return d, err
 	})
 	if err != nil {
@@ -124,38 +126,51 @@ const claimDue = `UPDATE callbacks c SET next_at = now() + $1::bigint * interval
 		  AND NOT EXISTS (SELECT 1 FROM callbacks o WHERE o.ticket_id = x.ticket_id
 		      AND o.delivered_at IS NULL AND o.dead_at IS NULL AND (o.at, o.id) < (x.at, x.id) OFFSET 0)
 		ORDER BY x.next_at LIMIT $2 FOR UPDATE SKIP LOCKED)
-	RETURNING c.id, c.ticket_id, c.case_id, c.status, c.team, c.note, c.at, c.attempts, c.retry_since`
+	RETURNING c.id, c.ticket_id, c.case_id, c.status, c.team, c.note, c.at, c.attempts, c.retry_since, c.next_at`
 
 // recordResults writes the outcomes of a claimed set, on the database's
 // clock, the one that stamped the first attempt (retry_since): a delivered
-// row is delivered now; a failed one is dead once its retry window ($5
+// row is delivered now; a failed one is dead once its retry window ($7
 // microseconds) is over, else due again next_in microseconds from now.
-// last_error is the failure's message, or NULL once delivered. It
-// returns each row it wrote, with whether it is dead.
+// last_error is the failure's message, or NULL once delivered.
+//
+// A row is written only under the lease its result was posted under: its
+// attempt and the lease's end (next_at) as claimed, neither delivered nor
+// dead. Once another claim has taken it (the lease ran out while this
+// instance was slow), the other instance is posting it again and its
+// result is the one to record: recorded delivered now, this result would
+// let the work order's next callback go out beside that POST, and the
+// hotline could take the two in the wrong order. It returns each row it
+// wrote, with whether it is dead.
 const recordResults = `UPDATE callbacks c SET
-		delivered_at = CASE WHEN r.ok THEN now() ELSE c.delivered_at END,
-		dead_at = CASE WHEN NOT r.ok AND now() - c.retry_since >= $5::bigint * interval '1 microsecond' THEN now() ELSE c.dead_at END,
-		next_at = CASE WHEN NOT r.ok AND now() - c.retry_since < $5::bigint * interval '1 microsecond'
+		delivered_at = CASE WHEN r.ok THEN now() END,
+		dead_at = CASE WHEN NOT r.ok AND now() - c.retry_since >= $7::bigint * interval '1 microsecond' THEN now() END,
+		next_at = CASE WHEN NOT r.ok AND now() - c.retry_since < $7::bigint * interval '1 microsecond'
 			THEN now() + r.next_in * interval '1 microsecond' ELSE c.next_at END,
 		last_error = r.last_error
-	FROM unnest($1::text[], $2::bool[], $3::bigint[], $4::text[]) AS r(id, ok, next_in, last_error)
-	WHERE c.id = r.id
+	FROM unnest($1::text[], $2::int[], $3::timestamptz[], $4::bool[], $5::bigint[], $6::text[])
+		AS r(id, attempts, leased_until, ok, next_in, last_error)
+	WHERE c.id = r.id AND c.attempts = r.attempts AND c.next_at = r.leased_until
+	  AND c.delivered_at IS NULL AND c.dead_at IS NULL
 	RETURNING c.id, c.dead_at IS NOT NULL`
 
 // record writes the outcome of each claimed delivery from its POST's
 // error, all with one statement: delivered; dead once its retry window is
-// over; else due again after a backoff. The window is the database's to
+// over; else due again after a backoff; nothing when its lease has passed
+// to another claim (recordResults). The window is the database's to
 // judge: on its own clock, a replica running ahead would give callbacks up
 // early, one running behind retry them too long.
 func (s *Service) record(ctx context.Context, claimed []Delivery, results []error) error {
 	n := len(claimed)
 	ids := make([]string, n)
+	tries := make([]int32, n)
+	leases := make([]time.Time, n)
 	ok := make([]bool, n)
 	next := make([]int64, n) // microseconds from the database's now, unless delivered or dead
 	lastErr := make([]*string, n)
 	now := s.cfg.Now()
 	for i, d := range claimed {
-		ids[i] = d.ID
+		ids[i], tries[i], leases[i] = d.ID, int32(d.Attempts), d.NextAt
 		if results[i] == nil {
 			ok[i] = true
 			continue
@@ -168,7 +183,7 @@ func (s *Service) record(ctx context.Context, claimed []Delivery, results []erro
 		}
 		next[i] = wait.Microseconds()
 	}
-	rows, err := s.pool.Query(ctx, recordResults, ids, ok, next, lastErr, s.cfg.RetryFor.Microseconds())
+	rows, err := s.pool.Query(ctx, recordResults, ids, tries, leases, ok, next, lastErr, s.cfg.RetryFor.Microseconds())
 	if err != nil {
 		return fmt.Errorf("record the results of %d callbacks: %w", n, err)
 	}
@@ -184,6 +199,9 @@ func (s *Service) record(ctx context.Context, claimed []Delivery, results []erro
 	for i, d := range claimed {
 		switch written, isDead := dead[d.ID]; {
 		case !written:
+			attempts.WithLabelValues("lease_lost").Inc()
+			s.log.Info("callback result not recorded: its lease passed to another claim, whose result counts",
+				zap.String("callback_id", d.ID), zap.Int("attempt", d.Attempts), zap.Bool("posted", ok[i]))
 		case ok[i]:
 			attempts.WithLabelValues("delivered").Inc()
 		case isDead:

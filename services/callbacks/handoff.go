@@ -82,11 +82,13 @@ func (s *Service) handoffLoop(ctx context.Context) error {
 // sends them at once instead of after their lease.
 func (s *Service) release(ctx context.Context) {
 	var ids []string
+	var tries []int32
+	var leases []time.Time
 drain:
 	for {
 		select {
 		case h := <-s.handoff:
-			ids = append(ids, h.d.ID)
+			ids, tries, leases = append(ids, h.d.ID), append(tries, int32(h.d.Attempts)), append(leases, h.d.NextAt)
 		default:
 			break drain
 		}
@@ -96,8 +98,12 @@ drain:
 	}
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	if _, err := s.pool.Exec(ctx, `UPDATE callbacks SET next_at = now(), attempts = attempts - 1
-		WHERE id = ANY($1) AND delivered_at IS NULL AND dead_at IS NULL AND attempts > 0`, ids); err != nil {
+	// Only what is still under this instance's lease: one another claim
+	// has taken (the lease ran out) is being posted by another instance.
+	if _, err := s.pool.Exec(ctx, `UPDATE callbacks c SET next_at = now(), attempts = c.attempts - 1
+		FROM unnest($1::text[], $2::int[], $3::timestamptz[]) AS r(id, attempts, leased_until)
+		WHERE c.id = r.id AND c.attempts = r.attempts AND c.next_at = r.leased_until
+		  AND c.delivered_at IS NULL AND c.dead_at IS NULL AND c.attempts > 0`, ids, tries, leases); err != nil {
 		s.log.Warn("release callbacks at shutdown: they wait for their lease to end", zap.Int("callbacks", len(ids)), zap.Error(err))
 	}
 }

@@ -126,7 +126,7 @@ type Service struct {
 var (
 	attempts = promauto.NewCounterVec(prometheus.CounterOpts{
 		Name: "nuisance_callbacks_attempts_total",
-		Help: "Callback POSTs to the hotline by outcome (delivered, failed, dead).",
+		Help: "Callback POSTs to the hotline by outcome (delivered, failed, dead; lease_lost: not recorded, the callback's lease had passed to another claim, which posts it again).",
 	}, []string{"outcome"})
 	waiting = promauto.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "nuisance_callbacks",
