@@ -220,6 +220,20 @@ func TestPrunesOldCallbacksButNeverWhatTheHotlineStillNeeds(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// The callbacks service tells the hotline only of transitions the
+	// database bears out: the cases, their work orders, assignments and
+	// audit, as the router and the officers would have written them.
+	exec(t, pool, `INSERT INTO complaints (id, ticket_id, received_at, description) VALUES
+		('cmp-old', 'T-old', $1, '夜间施工'), ('cmp-recent', 'T-recent', $1, '夜间施工')`, t0)
+	exec(t, pool, `INSERT INTO cases (id, category, district, status, opened_at) VALUES
+		('K1', 'noise', 'siming', 'closed', $1), ('K2', 'noise', 'siming', 'resolved', $1)`, t0)
+	exec(t, pool, `INSERT INTO case_complaints (complaint_id, case_id, joined_at) VALUES ('cmp-old', 'K1', $1), ('cmp-recent', 'K2', $1)`, t0)
+	exec(t, pool, `INSERT INTO assignments (case_id, team, status, assigned_at) VALUES ('K1', 'siming-eco', 'done', $1), ('K2', 'siming-eco', 'done', $1)`, t0)
+	exec(t, pool, `INSERT INTO case_audit (case_id, actor, at, to_status, action) VALUES
+		('K1', 'service:router', $1, 'assigned', 'assign'), ('K1', 'service:router', $2, 'resolved', 'resolve'),
+		('K1', 'service:router', $3, 'closed', 'close'),
+		('K2', 'service:router', $1, 'assigned', 'assign'), ('K2', 'service:router', $2, 'resolved', 'resolve')`,
+		t0, t0.Add(day), t0.Add(2*day))
 	deliver := func() {
 		t.Helper()
 		for {
