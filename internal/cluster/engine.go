@@ -41,6 +41,8 @@ type Engine struct {
 	minBucket int64
 	late      int64
 	horizonW  int64
+	// now, when set, is the clock a complaint is old by (WithClock).
+	now func() time.Time
 	// tx and the scratch buffers are reused by every Add.
 	tx      *txn
 	scratch scratch
@@ -78,6 +80,15 @@ func WithDistricts(slugs ...string) Option {
 			e.districts[s] = true
 		}
 	}
+}
+
+// WithClock lets the engine tell a complaint long past by the clock as
+// well as by the feed: one older than the cooling time is no news of its
+// place, whatever came before it (a backfill of history into a system
+// that has no live feed yet is in time order, and no complaint of it is
+// late by the feed).
+func WithClock(now func() time.Time) Option {
+	return func(e *Engine) { e.now = now }
 }
 
 // NewEngine returns an engine for a validated config (see LoadConfig). The
@@ -537,11 +548,14 @@ func (e *Engine) lifecycle(tx *txn, p *node) {
 	cc := e.cats[p.cat].cfg
 	at := time.Unix(0, p.at).UTC()
 	prev := tx.touched[h]
-	// A complaint wakes a quiet hotspot when it is its latest and the
-	// feed has not gone on for the cooling time since: one delivered weeks
-	// late is no news of the place today, and a tick would quiet the
-	// hotspot again at once.
-	fresh := !at.Before(prev.LastAt) && (!e.seen || e.latest-p.at < int64(cc.Cooling))
+	// A complaint the feed, or the clock, has gone on past for the
+	// cooling time (one delivered weeks late, a backfill of history) is
+	// no news of the place today: it wakes no quiet hotspot, which a tick
+	// would quiet again at once, and escalates none, not even a hotspot
+	// only such complaints make (a burst a year ago is no reason for 督办
+	// now).
+	stale := (e.seen && e.latest-p.at >= int64(cc.Cooling)) || (e.now != nil && e.now().UnixNano()-p.at >= int64(cc.Cooling))
+	fresh := !at.Before(prev.LastAt) && !stale
 	st := h.rec.Status
 	switch {
 	case tx.opened[h]:
@@ -554,7 +568,7 @@ func (e *Engine) lifecycle(tx *txn, p *node) {
 	burst := h.since(p.at-int64(cc.EscalateWithin), p.at) >= cc.EscalateCount
 	// A late complaint older than the hotspot's last one leaves a cooling
 	// or closed hotspot quiet: it is counted, but escalates nothing.
-	quiet := st == StatusCooling || st == StatusClosed
+	quiet := st == StatusCooling || st == StatusClosed || stale
 	if (repeat || burst) && st != StatusEscalated && !quiet {
 		st = StatusEscalated
 		h.rec.ResolvedAt = time.Time{}

@@ -59,7 +59,9 @@ type Config struct {
 	AckWait time.Duration
 	// TickEvery is how often hotspots are checked for cooling and closing.
 	TickEvery time.Duration
-	// Now is the clock of the time-driven transitions; tests move it.
+	// Now is the clock of the time-driven transitions, and by which a
+	// complaint is long past (no news, see cluster.WithClock); tests move
+	// it.
 	Now func() time.Time
 	// Cluster is the engine's configuration; nil loads seeds/hotspots.json.
 	Cluster *cluster.Config

@@ -184,7 +184,7 @@ func (s *Service) rebuild(ctx context.Context, q querier) error {
 	if err != nil {
 		return fmt.Errorf("restore engine: %w", err)
 	}
-	var opts []cluster.Option
+	opts := []cluster.Option{cluster.WithClock(s.cfg.Now)}
 	if len(s.cfg.Districts) > 0 {
 		opts = append(opts, cluster.WithDistricts(s.cfg.Districts...))
 	}
