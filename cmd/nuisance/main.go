@@ -18,6 +18,7 @@ const usage = `nuisance — Xiamen nuisance complaint handling
 Usage:
   nuisance up [--demo]                 run every service in one process
   nuisance replay [--url URL] FILE     post an NDJSON file of hotline work orders, signed
+  nuisance replay -history FILE        backfill work orders handled before: counted and clustered, never a case
   nuisance status [--url URL] TICKET   where a work order is, as the hotline's signed lookup answers
   nuisance simulate [flags]            write a realistic NDJSON feed of complaints
   nuisance report [--week 2024-W11] [--format html|csv|json|geojson] [-o FILE]   the weekly hotspot report

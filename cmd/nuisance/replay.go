@@ -23,8 +23,12 @@ func runReplay(ctx context.Context, args []string, getenv func(string) string, s
 	quiet := fs.Bool("q", false, "no progress bar")
 	perSecond := fs.Float64("rate", 0, "post at most this many complaints a second (default: as fast as the intake answers)")
 	maxAge := fs.Duration("max-age", 0, "do not send work orders received longer ago than this, e.g. 168h (default 0: send all). "+
-		"The pipeline cannot mark a work order as already handled: an old one opens a case whose deadlines have passed, "+
-		"escalated (督办) at once, and the hotline is called back about it")
+		"Sent as the hotline's, an old work order opens a case whose deadlines have passed, "+
+		"escalated (督办) at once, and the hotline is called back about it: load old ones with -history")
+	history := fs.Bool("history", false, "backfill: post the work orders as history (POST /v1/hotline/history), handled before this system knew of them. "+
+		"Each is stored, located, classified and clustered into hotspots, and counted in its week's report, "+
+		"but opens no case and joins none, is never escalated, pushed to officers or called back to the hotline, "+
+		"and the hotline's look-up answers it closed")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -60,10 +64,13 @@ func runReplay(ctx context.Context, args []string, getenv func(string) string, s
 	if *maxAge < 0 {
 		return fmt.Errorf("replay: -max-age must not be negative")
 	}
+	if *history && *maxAge > 0 {
+		return fmt.Errorf("replay: -max-age holds back the old work orders -history is for: give one or the other")
+	}
 	if *perSecond < 0 {
 		return fmt.Errorf("replay: -rate must not be negative")
 	}
-	opt := hotline.ReplayOptions{Concurrency: *conc, Rate: *perSecond}
+	opt := hotline.ReplayOptions{Concurrency: *conc, Rate: *perSecond, History: *history}
 	if *maxAge > 0 {
 		opt.NotBefore = time.Now().Add(-*maxAge)
 	}

@@ -40,6 +40,12 @@ type ComplaintReceived struct {
 	Address         string    `json:"address,omitempty"`
 	Location        *Location `json:"location,omitempty"`
 	Channel         string    `json:"channel,omitempty"`
+	// History marks a work order loaded as history (POST
+	// /v1/hotline/history): handled before this system knew of it. It is
+	// located and clustered like any other, for the hotspots and the
+	// reports, and the mark travels with it so that no case is opened for
+	// it and the hotline is never called back about it.
+	History bool `json:"history,omitempty"`
 }
 
 // ComplaintLocated is published by the geocoder for a complaint placed in a
@@ -65,6 +71,9 @@ type ComplaintLocated struct {
 	// Detail is a finer kind of social-life noise that decides the
 	// department (classify.Result.Detail): "neighbour" or "bar_ktv".
 	Detail string `json:"detail,omitempty"`
+	// History is the mark of ComplaintReceived.History, carried on to
+	// complaint.clustered: the router opens no case for the complaint.
+	History bool `json:"history,omitempty"`
 }
 
 // ComplaintUnlocated is published for a complaint sent to triage.
@@ -73,6 +82,8 @@ type ComplaintUnlocated struct {
 	ComplaintID string `json:"complaint_id"`
 	TicketID    string `json:"ticket_id"`
 	Reason      string `json:"reason"`
+	// History is the mark of ComplaintReceived.History.
+	History bool `json:"history,omitempty"`
 }
 
 // ComplaintClustered is a located complaint after hotspot detection.

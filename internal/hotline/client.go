@@ -67,9 +67,23 @@ func (c *Client) Sign(req *http.Request, msgID string, body []byte) error {
 	return nil
 }
 
+// Paths of the intake's POSTs: the hotline's work orders, and the
+// operator's backfill of work orders handled before (history), which have
+// the same body, signature and answers.
+const (
+	ComplaintsPath = "/v1/hotline/complaints"
+	HistoryPath    = "/v1/hotline/history"
+)
+
 // Post sends one work order with webhook-id msgID.
 func (c *Client) Post(ctx context.Context, msgID string, body []byte) (Response, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.BaseURL+"/v1/hotline/complaints", bytes.NewReader(body))
+	return c.PostTo(ctx, ComplaintsPath, msgID, body)
+}
+
+// PostTo sends one work order with webhook-id msgID to path, one of
+// ComplaintsPath and HistoryPath.
+func (c *Client) PostTo(ctx context.Context, path, msgID string, body []byte) (Response, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.BaseURL+path, bytes.NewReader(body))
 	if err != nil {
 		return Response{}, err
 	}
@@ -82,7 +96,7 @@ func (c *Client) Post(ctx context.Context, msgID string, body []byte) (Response,
 
 // Lookup asks for the work order's status.
 func (c *Client) Lookup(ctx context.Context, msgID, ticketID string) (Response, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.BaseURL+"/v1/hotline/complaints/"+url.PathEscape(ticketID), nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.BaseURL+ComplaintsPath+"/"+url.PathEscape(ticketID), nil)
 	if err != nil {
 		return Response{}, err
 	}

@@ -94,11 +94,15 @@ type ReplayOptions struct {
 	// intake answers.
 	Rate float64
 	// NotBefore, when set, keeps back every work order received before it:
-	// counted as rejected with its line, never sent. The pipeline has no
-	// notion of a work order already handled; an old one would open a
-	// case with its deadlines long past, escalated at once, and call the
-	// hotline back.
+	// counted as rejected with its line, never sent. Posted as the
+	// hotline's, an old work order opens a case with its deadlines long
+	// past, escalated at once, and calls the hotline back; History is how
+	// to load it.
 	NotBefore time.Time
+	// History posts every line as history (HistoryPath): work orders the
+	// hotline handled before this system knew of them, which are located
+	// and clustered but put in no case, and never called back.
+	History bool
 }
 
 // receivedBefore tells whether line is a work order received before t;
@@ -138,6 +142,10 @@ func (c *Client) Replay(ctx context.Context, r io.Reader, opt ReplayOptions) (Su
 	if opt.Retries <= 0 {
 		opt.Retries = 20
 	}
+	path := ComplaintsPath
+	if opt.History {
+		path = HistoryPath
+	}
 	start := time.Now()
 	sum := Summary{Reasons: map[string]int{}, Lines: map[string][]int{}}
 	var mu sync.Mutex
@@ -149,7 +157,7 @@ func (c *Client) Replay(ctx context.Context, r io.Reader, opt ReplayOptions) (Su
 		go func() {
 			defer wg.Done()
 			for l := range lines {
-				status, reason := c.postWithRetry(ctx, l.line, opt.Retries)
+				status, reason := c.postWithRetry(ctx, path, l.line, opt.Retries)
 				mu.Lock()
 				switch {
 				case status == http.StatusAccepted:
@@ -191,7 +199,7 @@ func (c *Client) Replay(ctx context.Context, r io.Reader, opt ReplayOptions) (Su
 			// broken line must not stop a year's backfill.
 			held = fmt.Sprintf("line longer than %d KiB, not sent", MaxLine>>10)
 		case len(line) > 0 && !opt.NotBefore.IsZero() && receivedBefore(line, opt.NotBefore):
-			held = "received before " + opt.NotBefore.Format(time.RFC3339) + ", not sent: it would open a case already overdue, escalated at once, and call the hotline back (see -max-age)"
+			held = "received before " + opt.NotBefore.Format(time.RFC3339) + ", not sent: it would open a case already overdue, escalated at once, and call the hotline back (see -max-age; load it with -history)"
 		}
 		if held != "" {
 			mu.Lock()
@@ -259,12 +267,12 @@ func readLine(rd *bufio.Reader, max int) (line []byte, tooLong bool, err error) 
 	}
 }
 
-func (c *Client) postWithRetry(ctx context.Context, line []byte, retries int) (int, string) {
+func (c *Client) postWithRetry(ctx context.Context, path string, line []byte, retries int) (int, string) {
 	msgID := "msg_" + uuid.NewString()
 	backoff := 100 * time.Millisecond
 	last := ""
 	for range retries {
-		resp, err := c.Post(ctx, msgID, line)
+		resp, err := c.PostTo(ctx, path, msgID, line)
 		switch {
 		case err != nil:
 			last = "no answer"

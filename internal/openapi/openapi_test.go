@@ -81,10 +81,12 @@ func TestCheckRoutesNamesEachMismatchOnce(t *testing.T) {
 	}
 }
 
-// contract is every endpoint ARCHITECTURE.md and the officers' issue fix.
+// contract is every endpoint ARCHITECTURE.md and the officers' issue fix,
+// and the operator's backfill of history.
 var contract = []string{
 	"POST /v1/hotline/complaints",
 	"GET /v1/hotline/complaints/{ticket_id}",
+	"POST /v1/hotline/history",
 	"GET /api/v1/me",
 	"GET /api/v1/assignments",
 	"GET /api/v1/cases/{id}",

@@ -31,6 +31,9 @@ type current struct {
 	category    string
 	subcategory string
 	corrections int
+	// history: the work order was loaded as history, and stays so
+	// corrected.
+	history bool
 }
 
 // corrected is what a correction leaves: the location and category the
@@ -160,7 +163,7 @@ func rescope(key, from, to string) string {
 const selectCurrent = `SELECT c.ticket_id, l.received_at, l.located, COALESCE(l.district, ''), COALESCE(l.district_name, ''),
 	COALESCE(l.subdistrict, ''), COALESCE(l.subdistrict_code, ''), l.subdistrict_approx, l.lon, l.lat,
 	COALESCE(l.method, ''), COALESCE(l.confidence, 0), COALESCE(l.place, ''), COALESCE(l.place_key, ''),
-	COALESCE(l.category, ''), COALESCE(l.subcategory, ''), l.corrections
+	COALESCE(l.category, ''), COALESCE(l.subcategory, ''), l.corrections, c.history
 FROM locations l JOIN complaints c ON c.id = l.complaint_id
 WHERE l.complaint_id = $1
 FOR UPDATE OF l`
@@ -184,7 +187,7 @@ func (s *Service) HandleTriageCorrected(ctx context.Context, tx pgx.Tx, ev event
 	err := tx.QueryRow(ctx, selectCurrent, ev.ComplaintID).Scan(&cur.ticketID, &cur.receivedAt, &located,
 		&cur.loc.District, &cur.loc.DistrictName, &cur.loc.Subdistrict, &cur.loc.SubdistrictCode, &cur.loc.SubdistrictApprox,
 		&cur.loc.Lon, &cur.loc.Lat, &cur.loc.Method, &cur.loc.Confidence, &cur.loc.Place, &cur.loc.PlaceKey,
-		&cur.category, &cur.subcategory, &cur.corrections)
+		&cur.category, &cur.subcategory, &cur.corrections, &cur.history)
 	if errors.Is(err, pgx.ErrNoRows) {
 		var known bool
 		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM complaints WHERE id = $1)`, ev.ComplaintID).Scan(&known); err != nil {
@@ -223,6 +226,7 @@ func (s *Service) HandleTriageCorrected(ctx context.Context, tx pgx.Tx, ev event
 	b.Queue(`UPDATE triage_corrections SET applied_at = now() WHERE complaint_id = $1 AND event_id = $2`, ev.ComplaintID, ev.EventID)
 	located2 := locatedEvent(ev.ComplaintID+".located.c"+strconv.Itoa(n), ev.ComplaintID, cur.ticketID, cur.receivedAt,
 		c.loc, c.category, c.subcategory, prio)
+	located2.History = cur.history
 	if err := queueOutbox(b, locatedSubject(located2), located2); err != nil {
 		return err
 	}

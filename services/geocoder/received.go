@@ -180,9 +180,11 @@ func announcement(ev event.ComplaintReceived, d decision) (string, interface{ ID
 			ComplaintID: ev.ComplaintID,
 			TicketID:    ev.TicketID,
 			Reason:      d.reason,
+			History:     ev.History,
 		}
 	}
 	located := locatedEvent(ev.ComplaintID+".located", ev.ComplaintID, ev.TicketID, ev.ReceivedAt, d.loc, d.cls.Category, d.cls.Subcategory, d.prio)
 	located.Detail = d.cls.Detail
+	located.History = ev.History
 	return locatedSubject(located), located
 }

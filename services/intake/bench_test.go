@@ -45,7 +45,7 @@ func BenchmarkGroupCommit(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		sub, err := s.prepare(c, "bench-"+strconv.Itoa(n))
+		sub, err := s.prepare(c, "bench-"+strconv.Itoa(n), false)
 		if err != nil {
 			b.Fatal(err)
 		}

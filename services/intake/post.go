@@ -108,7 +108,19 @@ func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 	}
 }
 
-func (s *Service) handlePost(w http.ResponseWriter, r *http.Request) {
+// handlePost takes a work order of the hotline's, to be handled.
+func (s *Service) handlePost(w http.ResponseWriter, r *http.Request) { s.receive(w, r, false) }
+
+// handleHistory takes a work order the hotline handled before this system
+// knew of it (a backfill): the same body, signature and answers, and one
+// ticket is stored once whichever way it came. Stored marked as history,
+// it is located and clustered, for the hotspots and the reports, and put
+// in no case: nothing is assigned or escalated, and the hotline is never
+// called back about it.
+func (s *Service) handleHistory(w http.ResponseWriter, r *http.Request) { s.receive(w, r, true) }
+
+// receive verifies, validates and stores a work order, as history or not.
+func (s *Service) receive(w http.ResponseWriter, r *http.Request, history bool) {
 	if !s.limiter(clientOf(r)).Allow() {
 		w.Header().Set("Retry-After", "1")
 		problem(w, http.StatusTooManyRequests, "rate_limited", "too many requests from this client; retry after a second")
@@ -158,7 +170,7 @@ func (s *Service) handlePost(w http.ResponseWriter, r *http.Request) {
 		problem(w, http.StatusBadRequest, "invalid", "the work order does not match hotline.complaint.v1", fe...)
 		return
 	}
-	ans, status, err := s.submit(r.Context(), c, webhookID)
+	ans, status, err := s.submit(r.Context(), c, webhookID, history)
 	var reused WebhookReusedError
 	if errors.As(err, &reused) {
 		problem(w, http.StatusConflict, "webhook_reused", reused.Error())
@@ -180,6 +192,7 @@ type submission struct {
 	c         Complaint
 	id        string
 	webhookID string
+	history   bool
 	payload   []byte // complaint.received, without personal data
 	done      chan result
 }
@@ -190,8 +203,8 @@ type result struct {
 	err    error
 }
 
-func (s *Service) submit(ctx context.Context, c Complaint, webhookID string) (Answer, int, error) {
-	sub, err := s.prepare(c, webhookID)
+func (s *Service) submit(ctx context.Context, c Complaint, webhookID string, history bool) (Answer, int, error) {
+	sub, err := s.prepare(c, webhookID, history)
 	if err != nil {
 		return Answer{}, 0, err
 	}
@@ -208,7 +221,7 @@ func (s *Service) submit(ctx context.Context, c Complaint, webhookID string) (An
 
 // prepare gives the work order its complaint id and its complaint.received
 // event, ready for a group commit.
-func (s *Service) prepare(c Complaint, webhookID string) (*submission, error) {
+func (s *Service) prepare(c Complaint, webhookID string, history bool) (*submission, error) {
 	id, err := uuid.NewV7()
 	if err != nil {
 		return nil, err
@@ -230,10 +243,11 @@ func (s *Service) prepare(c Complaint, webhookID string) (*submission, error) {
 		Address:         pii.MaskText(c.Address),
 		Location:        c.Location,
 		Channel:         c.Channel,
+		History:         history,
 	}
 	payload, err := json.Marshal(ev)
 	if err != nil {
 		return nil, err
 	}
-	return &submission{c: c, id: cid, webhookID: webhookID, payload: payload, done: make(chan result, 1)}, nil
+	return &submission{c: c, id: cid, webhookID: webhookID, history: history, payload: payload, done: make(chan result, 1)}, nil
 }

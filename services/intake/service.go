@@ -107,10 +107,14 @@ func (s *Service) Run(ctx context.Context) error {
 	return nil
 }
 
-// Routes mounts the hotline endpoints.
+// Routes mounts the hotline endpoints, and the operator's backfill of
+// history (nuisance replay -history), which takes the hotline's work
+// orders, signed with its secret, at a path of its own: the hotline's
+// contract stays as it is.
 func (s *Service) Routes(mux httpx.Mux) {
-	mux.HandleFunc("POST /v1/hotline/complaints", s.handlePost)
-	mux.HandleFunc("GET /v1/hotline/complaints/{ticket_id}", s.handleLookup)
+	mux.HandleFunc("POST "+hotline.ComplaintsPath, s.handlePost)
+	mux.HandleFunc("POST "+hotline.HistoryPath, s.handleHistory)
+	mux.HandleFunc("GET "+hotline.ComplaintsPath+"/{ticket_id}", s.handleLookup)
 }
 
 // maxClients is how many client addresses the intake keeps a rate

@@ -57,18 +57,20 @@ func (s *Service) commitLoop(ctx context.Context) {
 // transaction: the complaints that are new (a ticket or webhook-id seen
 // before is skipped, also within the batch) and, for exactly those, their
 // complaint.received events, whose payloads go to the json column as
-// they are.
+// they are. A ticket is one complaint whether it came as the hotline's or
+// as history: the first stored keeps its mark.
 const insertSQL = `WITH input AS (
 	SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::text[], $6::text[], $7::text[],
-		$8::text[], $9::text[], $10::float8[], $11::float8[], $12::text[], $13::text[], $14::text[], $15::text[], $16::json[])
+		$8::text[], $9::text[], $10::float8[], $11::float8[], $12::text[], $13::text[], $14::text[], $15::text[], $16::json[],
+		$17::bool[])
 		AS t(id, ticket_id, webhook_id, received_at, description, category, subcategory, hotline_category, address,
-		     loc_lon, loc_lat, loc_crs, caller_name, caller_phone, channel, payload)
+		     loc_lon, loc_lat, loc_crs, caller_name, caller_phone, channel, payload, history)
 ), ins AS (
 	INSERT INTO complaints (id, ticket_id, webhook_id, received_at, description, category, subcategory,
-		hotline_category, address, loc_lon, loc_lat, loc_crs, caller_name, caller_phone, channel)
+		hotline_category, address, loc_lon, loc_lat, loc_crs, caller_name, caller_phone, channel, history)
 	SELECT id, ticket_id, NULLIF(webhook_id, ''), received_at, description, NULLIF(category, ''), NULLIF(subcategory, ''),
 		NULLIF(hotline_category, ''), NULLIF(address, ''), loc_lon, loc_lat, loc_crs, NULLIF(caller_name, ''),
-		NULLIF(caller_phone, ''), NULLIF(channel, '')
+		NULLIF(caller_phone, ''), NULLIF(channel, ''), history
 	FROM input
 	ON CONFLICT DO NOTHING
 	RETURNING id
@@ -212,6 +214,7 @@ type columns struct {
 	at                                                                                         []time.Time
 	lons, lats                                                                                 []*float64
 	crss                                                                                       []*string
+	history                                                                                    []bool
 }
 
 func newColumns(n int) *columns {
@@ -220,6 +223,7 @@ func newColumns(n int) *columns {
 		ids: str(), tickets: str(), webhooks: str(), descs: str(), cats: str(), subs: str(), hcats: str(), addrs: str(),
 		names: str(), phones: str(), channels: str(), payloads: str(),
 		at: make([]time.Time, n), lons: make([]*float64, n), lats: make([]*float64, n), crss: make([]*string, n),
+		history: make([]bool, n),
 	}
 }
 
@@ -239,10 +243,11 @@ func (c *columns) set(i int, sub *submission) {
 		c.names[i], c.phones[i] = w.Caller.Name, w.Caller.Phone
 	}
 	c.payloads[i] = string(sub.payload)
+	c.history[i] = sub.history
 }
 
 // args are insertSQL's parameters in order.
 func (c *columns) args() []any {
 	return []any{c.ids, c.tickets, c.webhooks, c.at, c.descs, c.cats, c.subs, c.hcats, c.addrs,
-		c.lons, c.lats, c.crss, c.names, c.phones, c.channels, c.payloads}
+		c.lons, c.lats, c.crss, c.names, c.phones, c.channels, c.payloads, c.history}
 }

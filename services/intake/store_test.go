@@ -26,7 +26,7 @@ func (s *Service) submission(t *testing.T, ticket, webhookID, description string
 	if err != nil || len(fields) > 0 {
 		t.Fatalf("parse %s: %v %v", body, err, fields)
 	}
-	sub, err := s.prepare(c, webhookID)
+	sub, err := s.prepare(c, webhookID, false)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -30,7 +30,10 @@ func (s *Service) HandleComplaintClustered(ctx context.Context, tx pgx.Tx, ev ev
 // cases: each joins the live case of its place for the team that would
 // handle it, reopens the case of its place resolved within ReopenWithin,
 // or opens a case and assigns it. A complaint no rule covers goes to
-// triage as unrouted, with the reason.
+// triage as unrouted, with the reason. A complaint loaded as history (the
+// event's mark, or the stored complaint's) is left as it is: it opens no
+// case and joins none, so nothing is assigned, escalated or called back,
+// and it goes on no triage list.
 //
 // The batch is worked as a set, in three round trips whatever its size:
 // one takes the place locks and finds every complaint's candidate cases,
@@ -41,12 +44,17 @@ func (s *Service) HandleComplaintClustered(ctx context.Context, tx pgx.Tx, ev ev
 func (s *Service) HandleComplaintsClustered(ctx context.Context, tx pgx.Tx, evs []event.ComplaintClustered, _ []natsx.Meta) error {
 	var placed []placement
 	var unroutable []unroutableComplaint
+	counts := map[string]int{}
 	for _, ev := range evs {
 		if ev.ComplaintID == "" || ev.Category == "" || ev.District == "" || ev.ReceivedAt.IsZero() {
 			return fault.Errorf(fault.Invalid, "clustered complaint %q lacks its id, category, district or time", ev.ComplaintID)
 		}
 		if (ev.Lon == nil) != (ev.Lat == nil) {
 			return fault.Errorf(fault.Invalid, "clustered complaint %s has half a point", ev.ComplaintID)
+		}
+		if ev.History {
+			counts["history"]++
+			continue
 		}
 		dec, err := s.route(routing.Request{
 			Category:    ev.Category,
@@ -73,6 +81,10 @@ func (s *Service) HandleComplaintsClustered(ctx context.Context, tx pgx.Tx, evs 
 		placed = append(placed, s.placementOf(ev, dec))
 	}
 
+	if len(placed) == 0 && len(unroutable) == 0 {
+		routed.WithLabelValues("history").Add(float64(counts["history"]))
+		return nil // a batch of history
+	}
 	found, err := find(ctx, tx, placed, unroutable)
 	if err != nil {
 		return err
@@ -81,11 +93,16 @@ func (s *Service) HandleComplaintsClustered(ctx context.Context, tx pgx.Tx, evs 
 	at := s.now()
 	var w caseflow.Writes
 	var parked []unroutableComplaint
-	counts := map[string]int{}
 	for _, p := range placed {
 		m := found.complaints[p.ev.ComplaintID]
 		if !m.stored {
 			return fmt.Errorf("complaint %s is not stored", p.ev.ComplaintID)
+		}
+		if m.history {
+			// Stored as history, announced without the mark (a
+			// geocoder of the version before, in a rolling upgrade).
+			counts["history"]++
+			continue
 		}
 		if m.held {
 			counts["duplicate"]++
@@ -111,6 +128,10 @@ func (s *Service) HandleComplaintsClustered(ctx context.Context, tx pgx.Tx, evs 
 
 	var ids, reasons []string
 	for _, u := range unroutable {
+		if found.complaints[u.id].history {
+			counts["history"]++
+			continue
+		}
 		if found.complaints[u.id].held {
 			counts["duplicate"]++
 			continue // a replay: the complaint is in its case already
@@ -257,9 +278,10 @@ func (p placement) lockKey() string { return "case-place:" + p.ev.District + ":"
 
 // complaintRow is what the batch's lookup learnt of a complaint.
 type complaintRow struct {
-	stored bool   // the complaint is in the complaints table
-	held   bool   // a case holds it already
-	ticket string // its hotline work order
+	stored  bool   // the complaint is in the complaints table
+	held    bool   // a case holds it already
+	history bool   // it was loaded as history: no case is its
+	ticket  string // its hotline work order
 }
 
 // candidate is a case a complaint of the batch may join, in the state the
@@ -410,10 +432,10 @@ func (p placement) before(a *candidate, da float64, b *candidate, db float64) bo
 // once, in one batch or in two, find each other's case (a lock per grid
 // cell would let two complaints either side of a cell edge open two
 // cases). Under the locks, in the same round trip, it learns of every
-// complaint of the batch whether a case holds it already and its work
-// order, and finds and locks (in the order of their ids) every case a
-// complaint of the batch may join, with its work orders and the teams
-// that returned it.
+// complaint of the batch whether a case holds it already, whether it was
+// loaded as history and its work order, and finds and locks (in the order
+// of their ids) every case a complaint of the batch may join, with its
+// work orders and the teams that returned it.
 func find(ctx context.Context, tx pgx.Tx, placed []placement, unroutable []unroutableComplaint) (*finding, error) {
 	f := &finding{complaints: make(map[string]complaintRow, len(placed)+len(unroutable))}
 	ids := make([]string, 0, len(placed)+len(unroutable))
@@ -432,11 +454,12 @@ func find(ctx context.Context, tx pgx.Tx, placed []placement, unroutable []unrou
 	if len(keys) > 0 {
 		b.Queue(lockSQL, keys)
 	}
-	// Scalar subqueries keep each look-up on its primary key, whatever the
-	// planner thinks of the tables' sizes.
-	b.Queue(`SELECT u.id, (SELECT m.ticket_id FROM complaints m WHERE m.id = u.id),
+	// Scalar and lateral subqueries keep each look-up on its primary key,
+	// whatever the planner thinks of the tables' sizes.
+	b.Queue(`SELECT u.id, m.ticket_id, COALESCE(m.history, false),
 			(SELECT cc.case_id FROM case_complaints cc WHERE cc.complaint_id = u.id) IS NOT NULL
-		FROM unnest($1::text[]) AS u(id)`, ids)
+		FROM unnest($1::text[]) AS u(id)
+		LEFT JOIN LATERAL (SELECT m.ticket_id, m.history FROM complaints m WHERE m.id = u.id) m ON true`, ids)
 	if len(placed) > 0 {
 		n := len(placed)
 		districts, categories, teams, hotspots, placeKeys := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
@@ -464,7 +487,7 @@ func find(ctx context.Context, tx pgx.Tx, placed []placement, unroutable []unrou
 		var id string
 		var ticket *string
 		var m complaintRow
-		if err := rows.Scan(&id, &ticket, &m.held); err != nil {
+		if err := rows.Scan(&id, &ticket, &m.history, &m.held); err != nil {
 			rows.Close()
 			return nil, fmt.Errorf("cases of %d complaints: %w", len(ids), err)
 		}

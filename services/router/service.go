@@ -90,7 +90,7 @@ type Service struct {
 var (
 	routed = promauto.NewCounterVec(prometheus.CounterOpts{
 		Name: "nuisance_router_complaints_total",
-		Help: "Clustered complaints the router handled, by outcome (opened, merged, reopened, unrouted, duplicate).",
+		Help: "Clustered complaints the router handled, by outcome (opened, merged, reopened, unrouted, duplicate, history).",
 	}, []string{"outcome"})
 	escalations = promauto.NewCounterVec(prometheus.CounterOpts{
 		Name: "nuisance_router_escalations_total",
