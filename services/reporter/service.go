@@ -54,9 +54,10 @@ func DefaultConfig(authorize Authorizer) Config {
 
 // Service is the reporter.
 type Service struct {
-	cfg  Config
-	pool *pgxpool.Pool
-	log  *zap.Logger
+	cfg   Config
+	pool  *pgxpool.Pool
+	log   *zap.Logger
+	older olderWeeks
 }
 
 var generated = promauto.NewCounterVec(prometheus.CounterOpts{

@@ -29,11 +29,13 @@ func EventID(week string) string { return "report.weekly." + week + ".generated"
 // whose stored report is stale (the week has complaints it did not count,
 // or fewer of them on their way through the pipeline): the last
 // Config.Backfill weeks, none before the earliest complaint's week,
-// oldest first. A stored week of any age whose complaints a supervisor
-// corrected from triage since it was stored is generated again too: its
-// served report would be wrong without a word, and the revised report
-// says what changed. It returns the weeks it stored. A week another
-// instance is generating at the same moment is left to it.
+// oldest first; and before them, the stale reports of earlier weeks that
+// complaints stored since have changed (staleBefore). A stored week of
+// any age whose complaints a supervisor corrected from triage since it
+// was stored is generated again too: its served report would be wrong
+// without a word, and the revised report says what changed. It returns
+// the weeks it stored. A week another instance is generating at the
+// same moment is left to it.
 func (s *Service) CatchUp(ctx context.Context) ([]string, error) {
 	now := s.cfg.Now()
 	last := LastDue(now, s.cfg.After)
@@ -57,18 +59,34 @@ func (s *Service) CatchUp(ctx context.Context) ([]string, error) {
 		}
 		weeks = append([]string{w}, weeks...)
 	}
+	older, err := s.staleBefore(ctx, gistar.WeekOf(start.AddDate(0, 0, -7*(s.cfg.Backfill-1))))
+	if err != nil {
+		return nil, fmt.Errorf("catch up: %w", err)
+	}
+	var done []string
+	for _, w := range older {
+		ok, err := s.Store(ctx, w)
+		if err != nil {
+			generated.WithLabelValues("failed").Inc()
+			return done, err
+		}
+		if ok {
+			generated.WithLabelValues("stored").Inc()
+			done = append(done, w)
+		}
+	}
 	corrected, err := s.corrected(ctx)
 	if err != nil {
-		return nil, err
+		return done, err
 	}
 	for w := range corrected {
-		if !slices.Contains(weeks, w) {
+		if !slices.Contains(weeks, w) && !slices.Contains(done, w) {
 			weeks = append(weeks, w)
 		}
 	}
 	slices.Sort(weeks)
 	if len(weeks) == 0 {
-		return nil, nil
+		return done, nil
 	}
 	type storedWeek struct{ complaints, unsettled int }
 	stored := map[string]storedWeek{}
@@ -89,7 +107,6 @@ func (s *Service) CatchUp(ctx context.Context) ([]string, error) {
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("catch up: stored weeks: %w", err)
 	}
-	var done []string
 	for _, w := range weeks {
 		st, ok := stored[w]
 		if ok && !corrected[w] {
@@ -143,13 +160,15 @@ func (s *Service) corrected(ctx context.Context) (map[string]bool, error) {
 
 // countsSQL counts the complaints of a week ($1 to $2), and those of them
 // still on their way through the pipeline: not yet located, or located
-// and classified but neither in a case nor waiting on the triage list
-// (one a supervisor corrected is on its way again until it is in a
-// case, so the report is generated again once it is); and the
+// and classified but neither in a case nor waiting on the triage list,
+// nor, for a work order loaded as history (which no case ever holds),
+// clustered (one a supervisor corrected is on its way again until it is
+// in a case, so the report is generated again once it is); and the
 // corrections applied to them.
 const countsSQL = `SELECT count(*), count(*) FILTER (WHERE l.complaint_id IS NULL OR (l.located AND l.category IS NOT NULL
 	      AND NOT EXISTS (SELECT 1 FROM case_complaints cc WHERE cc.complaint_id = c.id)
-	      AND NOT EXISTS (SELECT 1 FROM triage t WHERE t.complaint_id = c.id AND t.resolved_at IS NULL))),
+	      AND NOT EXISTS (SELECT 1 FROM triage t WHERE t.complaint_id = c.id AND t.resolved_at IS NULL)
+	      AND NOT (c.history AND EXISTS (SELECT 1 FROM hotspot_members m WHERE m.complaint_id = c.id)))),
 	  COALESCE(sum(l.corrections), 0)
 	FROM complaints c LEFT JOIN locations l ON l.complaint_id = c.id
 	WHERE c.received_at >= $1 AND c.received_at < $2`
