@@ -375,7 +375,8 @@ func (s *Service) handleReveal(w http.ResponseWriter, r *http.Request, p auth.Pr
 }
 
 // transition runs one caseflow transition in a transaction and answers
-// the changed case.
+// the changed case. The transaction ends with the request: a client that
+// goes away before it commits leaves the case as it was.
 func (s *Service) transition(w http.ResponseWriter, r *http.Request, name string, fn func(ctx context.Context, tx pgx.Tx, id string) (caseflow.Case, error)) error {
 	id := r.PathValue("id")
 	ctx := r.Context()
@@ -386,7 +387,11 @@ func (s *Service) transition(w http.ResponseWriter, r *http.Request, name string
 		return err
 	})
 	if err != nil {
-		actions.WithLabelValues(name, "rejected").Inc()
+		outcome := "rejected"
+		if abandoned(r, err) {
+			outcome = "abandoned"
+		}
+		actions.WithLabelValues(name, outcome).Inc()
 		return err
 	}
 	actions.WithLabelValues(name, "ok").Inc()

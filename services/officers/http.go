@@ -13,6 +13,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+	"go.uber.org/zap"
+
 	"github.com/xiamen-eeb/nuisance/internal/auth"
 	"github.com/xiamen-eeb/nuisance/internal/caseflow"
 	"github.com/xiamen-eeb/nuisance/internal/fault"
@@ -65,25 +69,51 @@ func (s *Service) routeUnlimited(roles []string, h handler) http.Handler {
 }
 
 func (s *Service) serve(roles []string, h handler, limited bool) http.Handler {
-	return s.tokens.Middleware(s.log)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if p, _ := auth.FromContext(r.Context()); limited && s.limit(w, p) {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p, err := s.tokens.Authorize(r)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		r = r.WithContext(auth.WithPrincipal(r.Context(), p))
+		if limited && s.limit(w, p) {
 			return
 		}
 		if err := auth.Check(r.Context(), roles...); err != nil {
-			auth.Deny(w, s.log, err)
+			s.writeError(w, r, err)
 			return
 		}
-		p, _ := auth.FromContext(r.Context())
 		w.Header().Set("Cache-Control", "private, no-store")
 		if err := h(w, r, p); err != nil {
-			s.writeError(w, err)
+			s.writeError(w, r, err)
 		}
-	}))
+	})
+}
+
+var abandonedTotal = promauto.NewCounterVec(prometheus.CounterOpts{
+	Name: "nuisance_officers_requests_abandoned_total",
+	Help: "Requests to the officers' API whose client went away before the answer (a phone giving up, a network lost), by route.",
+}, []string{"route"})
+
+// abandoned reports whether err only says that r's client went away: the
+// console gives up on a request after 15 s, a phone loses its network.
+// The request's context ended, and the database calls with it; an action
+// then rolled back whole (or had committed whole).
+func abandoned(r *http.Request, err error) bool {
+	end := r.Context().Err()
+	return end != nil && errors.Is(err, end)
 }
 
 // writeError writes err as a problem, naming the offending field of a
-// fieldError.
-func (s *Service) writeError(w http.ResponseWriter, err error) {
+// fieldError. A request its client gave up on is no failure of the
+// server: it is counted and logged at Info, not as an error.
+func (s *Service) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	if abandoned(r, err) {
+		abandonedTotal.WithLabelValues(r.Pattern).Inc()
+		s.log.Info("request abandoned by its client", zap.String("route", r.Pattern), zap.Error(err))
+		httpx.WriteProblem(w, httpx.Problem{Status: http.StatusServiceUnavailable, Detail: "request abandoned by its client"})
+		return
+	}
 	var fe *fieldError
 	if errors.As(err, &fe) {
 		httpx.WriteProblem(w, httpx.Problem{

@@ -101,7 +101,7 @@ var (
 	})
 	actions = promauto.NewCounterVec(prometheus.CounterOpts{
 		Name: "nuisance_officers_actions_total",
-		Help: "Case actions and triage corrections by officers, by action and outcome (ok, rejected).",
+		Help: "Case actions and triage corrections by officers, by action and outcome (ok, rejected, abandoned: the client went away).",
 	}, []string{"action", "outcome"})
 )
 

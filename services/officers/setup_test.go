@@ -15,6 +15,9 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/xiamen-eeb/nuisance/internal/auth"
 	"github.com/xiamen-eeb/nuisance/internal/caseflow"
@@ -54,6 +57,8 @@ type env struct {
 	tokens map[string]string
 	ids    map[string]string // officer ids by who
 	seq    atomic.Int64
+	// logs keeps what the service logged at Info and above.
+	logs *observer.ObservedLogs
 }
 
 // setup starts the service on a fresh database behind a real HTTP server,
@@ -67,11 +72,12 @@ func setup(t *testing.T, js jetstream.JetStream, tune ...func(*Config)) *env {
 	for _, f := range tune {
 		f(&cfg)
 	}
-	svc, err := New(cfg, pool, js, testenv.Log(t))
+	observed, logs := observer.New(zapcore.InfoLevel)
+	svc, err := New(cfg, pool, js, zap.New(zapcore.NewTee(testenv.Log(t).Core(), observed)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{t: t, pool: pool, js: js, svc: svc, srv: newServer(t, svc), tokens: map[string]string{}, ids: map[string]string{}}
+	e := &env{t: t, pool: pool, js: js, svc: svc, srv: newServer(t, svc), tokens: map[string]string{}, ids: map[string]string{}, logs: logs}
 	store := auth.NewStore(pool, 0)
 	ctx := context.Background()
 	for who, n := range map[string]auth.NewOfficer{
