@@ -157,7 +157,9 @@ func newSecret(t *testing.T) string {
 	return "whsec_" + base64.StdEncoding.EncodeToString(b)
 }
 
-func setup(t *testing.T) *system {
+// setup starts the system; tune changes the officers' service
+// configuration (a short heartbeat, for one).
+func setup(t *testing.T, tune ...func(*officers.Config)) *system {
 	t.Helper()
 	pool := testenv.DB(t)
 	nats := testenv.StartNATS(t)
@@ -171,7 +173,11 @@ func setup(t *testing.T) *system {
 	receiver := httptest.NewServer(hl)
 	t.Cleanup(receiver.Close)
 
-	off, err := officers.New(officers.DefaultConfig(), pool, nats.JS, log.Named("officers"))
+	offCfg := officers.DefaultConfig()
+	for _, f := range tune {
+		f(&offCfg)
+	}
+	off, err := officers.New(offCfg, pool, nats.JS, log.Named("officers"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/xiamen-eeb/nuisance/internal/caseflow"
 	"github.com/xiamen-eeb/nuisance/internal/pgstore"
 	"github.com/xiamen-eeb/nuisance/internal/testenv"
+	"github.com/xiamen-eeb/nuisance/services/officers"
 )
 
 // swallowed holds requests the network swallows: no answer and no error
@@ -253,5 +254,59 @@ func TestTimesInShanghaiOnAPhoneSetElsewhere(t *testing.T) {
 	}
 	if got := p.str(`document.querySelector("#audit").textContent`); !strings.Contains(got, shown(opened)+" 立案") {
 		t.Errorf("the case's record %q does not say 立案 at %s, Xiamen's time", got, shown(opened))
+	}
+}
+
+// blackHole is a response the network swallows: while silent is set,
+// what the server writes never reaches the phone, and nothing tells
+// either side (no error, no close).
+type blackHole struct {
+	http.ResponseWriter
+	silent *atomic.Bool
+}
+
+func (b *blackHole) Write(p []byte) (int, error) {
+	if b.silent.Load() {
+		return len(p), nil
+	}
+	return b.ResponseWriter.Write(p)
+}
+
+func (b *blackHole) Unwrap() http.ResponseWriter { return b.ResponseWriter }
+
+// The phone's network swallows the live stream without closing it (a
+// black hole: no event, no heartbeat, no error). The console must not
+// show 实时 for ever: once nothing has come for three heartbeats it says
+// 离线 and opens the stream again, and once the network is back a case
+// assigned meanwhile is listed. The heartbeat is 300 ms here, 15 s in
+// service.
+func TestSilentStreamIsNotLive(t *testing.T) {
+	s := setup(t, func(c *officers.Config) { c.Heartbeat = 300 * time.Millisecond })
+	var silent atomic.Bool
+	var opened atomic.Int64
+	s.setHook(func(w http.ResponseWriter, r *http.Request) bool {
+		if r.URL.Path != "/api/v1/stream" {
+			return false
+		}
+		opened.Add(1)
+		s.mux.ServeHTTP(&blackHole{ResponseWriter: w, silent: &silent}, r)
+		return true
+	})
+	p := openPhone(t, s, 375, s.token)
+	first := opened.Load()
+	silent.Store(true)
+	if err := p.waitFor(`document.querySelector("#live").textContent === "离线"`, 20*time.Second); err != nil {
+		t.Fatalf("20 s after the network swallowed the stream (heartbeats every 300 ms) the console still shows %q",
+			p.str(`document.querySelector("#live").textContent`))
+	}
+	testenv.Eventually(t, 20*time.Second, "the console opening the stream again", func() bool { return opened.Load() > first })
+	if err := p.waitFor(`document.querySelector("#live").textContent === "实时"`, 3*time.Second); err == nil {
+		t.Error("a stream opened again through the black hole, with not a heartbeat through, shows 实时")
+	}
+	newID, _ := s.feed(t, 1, "urgent", time.Now().Add(2*time.Hour))
+	silent.Store(false)
+	p.step("the network is back", p.wait(`document.querySelector("#live").textContent === "实时"`))
+	if err := p.waitFor(`document.querySelector('#list a.card[data-case="`+newID+`"]') !== null`, 20*time.Second); err != nil {
+		t.Errorf("20 s after the stream came back the list (%s cards) lacks the case assigned while it was swallowed", p.str(cardCount))
 	}
 }

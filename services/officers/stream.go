@@ -84,11 +84,40 @@ func lastEventID(r *http.Request) (uint64, error) {
 	return n, nil
 }
 
+// heartbeatEvents reads ?heartbeat=event, a client asking for its
+// heartbeats as events.
+func heartbeatEvents(r *http.Request) (bool, error) {
+	switch v := r.URL.Query().Get("heartbeat"); v {
+	case "":
+		return false, nil
+	case "event":
+		return true, nil
+	default:
+		return false, invalid("heartbeat", "%q: want event, or nothing for comments", v)
+	}
+}
+
+// Heartbeat is the data of a "heartbeat" event: how often they come
+// while nothing else does.
+type Heartbeat struct {
+	EveryMS int64 `json:"every_ms"`
+}
+
 // handleStream pushes the changes of the principal's cases as Server-Sent
 // Events: "event: case", the JetStream sequence as id, a StreamEvent as
 // data. A client that reconnects with Last-Event-ID gets every event
 // after it that the stream still holds, then the live ones. A comment
 // every Heartbeat keeps idle connections open.
+//
+// A browser's EventSource never hands a comment to the page, which then
+// cannot tell a stream the network swallows (silent, never closed: a
+// phone's connection dead without a word) from an idle one. A client that
+// asks (?heartbeat=event) gets each heartbeat as an event named heartbeat
+// instead, one as the stream opens and then every Heartbeat while no case
+// event comes, its data a Heartbeat; it has no id, so a reconnect still
+// resumes after the last case event. Clients that do not ask get the
+// comments, as before: one that takes every event for a case event is
+// not handed others.
 func (s *Service) handleStream(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
 	if s.js == nil {
 		return fault.Errorf(fault.Unavailable, "no event stream in this process")
@@ -96,6 +125,18 @@ func (s *Service) handleStream(w http.ResponseWriter, r *http.Request, p auth.Pr
 	last, err := lastEventID(r)
 	if err != nil {
 		return err
+	}
+	beatEvents, err := heartbeatEvents(r)
+	if err != nil {
+		return err
+	}
+	heartbeat := ": heartbeat\n\n"
+	if beatEvents {
+		b, err := json.Marshal(Heartbeat{EveryMS: s.cfg.Heartbeat.Milliseconds()})
+		if err != nil {
+			return fmt.Errorf("stream: %w", err)
+		}
+		heartbeat = "event: heartbeat\ndata: " + string(b) + "\n\n"
 	}
 	ctx := r.Context()
 	slot, release, err := s.streams.admit(p.ID, s.cfg.MaxStreamsPerToken, s.cfg.MaxStreams)
@@ -165,7 +206,11 @@ func (s *Service) handleStream(w http.ResponseWriter, r *http.Request, p auth.Pr
 	h.Set("X-Accel-Buffering", "no")
 	w.WriteHeader(http.StatusOK)
 	// retry: how long a browser waits before reconnecting.
-	if !send("retry: 3000\n: connected\n\n") {
+	opening := "retry: 3000\n: connected\n\n"
+	if beatEvents {
+		opening += heartbeat
+	}
+	if !send("%s", opening) {
 		return nil
 	}
 	streamsOpen.Inc()
@@ -225,7 +270,7 @@ func (s *Service) handleStream(w http.ResponseWriter, r *http.Request, p auth.Pr
 			if !still() {
 				return nil
 			}
-			if !send(": heartbeat\n\n") {
+			if !send("%s", heartbeat) {
 				return nil
 			}
 		case m, ok := <-msgs:

@@ -784,7 +784,36 @@
 
   function closeStream() {
     if (state.source) { state.source.close(); state.source = null; }
+    clearTimeout(watchdog);
     setLive(false);
+  }
+
+  // A stream the network swallows (a dead mobile connection that nothing
+  // closes) stays open in the browser and says nothing. The server sends
+  // a heartbeat event every beatEvery ms while it has nothing else (and
+  // one as the stream opens, saying how often): once nothing at all has
+  // come for STALE_BEATS of them, the stream is taken for dead, shown
+  // 离线, and opened again. beatEvents tells that the server sends them:
+  // a stream is then 实时 from its first heartbeat, not as it opens.
+  var STALE_BEATS = 3, beatEvery = 15000, beatEvents = false, watchdog = 0;
+  function heard(es) {
+    clearTimeout(watchdog);
+    watchdog = setTimeout(function () {
+      if (state.source !== es) { return; }
+      es.close();
+      state.source = null;
+      setLive(false);
+      openStream();
+    }, STALE_BEATS * beatEvery);
+  }
+  function onBeat(es, ev) {
+    var d = {};
+    try { d = JSON.parse(ev.data); } catch (e) { /* keep the last period */ }
+    if (typeof d.every_ms === "number" && d.every_ms >= 100 && d.every_ms <= 600000) { beatEvery = d.every_ms; }
+    beatEvents = true;
+    state.retry = 0;
+    setLive(true);
+    heard(es);
   }
 
   function setLive(on) {
@@ -806,20 +835,22 @@
   // not stay on screen as it was.
   function openStream() {
     if (state.source || !token() || typeof EventSource === "undefined") { return; }
-    var url = "/api/v1/stream?access_token=" + encodeURIComponent(token());
+    var url = "/api/v1/stream?heartbeat=event&access_token=" + encodeURIComponent(token());
     if (state.lastEventId) { url += "&last_event_id=" + encodeURIComponent(state.lastEventId); }
     var es = new EventSource(url);
     state.source = es;
+    // A stream that never opens, or never says a word, is given up too.
+    heard(es);
     es.onopen = function () {
       state.retry = 0;
-      setLive(true);
+      if (!beatEvents) { setLive(true); }
       if (state.streamOpened) { readAgain(); }
       state.streamOpened = true;
     };
     es.onerror = function () {
       setLive(false);
       if (es.readyState === EventSource.CLOSED) {
-        if (state.source === es) { state.source = null; }
+        if (state.source === es) { state.source = null; clearTimeout(watchdog); }
         state.retry = Math.min(state.retry + 1, 6);
         // EventSource does not say why it was refused: a token disabled
         // meanwhile is found out by asking who we are (a 401 signs out).
@@ -828,7 +859,12 @@
       }
     };
     // The API names every event "case"; its data says what changed.
-    es.addEventListener("case", onPush);
+    es.addEventListener("case", function (ev) {
+      heard(es);
+      setLive(true);
+      onPush(ev);
+    });
+    es.addEventListener("heartbeat", function (ev) { onBeat(es, ev); });
   }
 
   // readAgain reads again what the page shows. Case events do not change
