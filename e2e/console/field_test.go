@@ -372,3 +372,47 @@ func TestMoreTappedAsTheTabChanges(t *testing.T) {
 			p.str(`String(document.querySelectorAll("#list a.card").length)`))
 	}
 }
+
+// A toast (a case pushed live, an action done) lies over the bottom of
+// the screen for 3.5 s: a tap meant for what lies under it, 加载更多 at the
+// end of the list or the last card, must reach it rather than the toast,
+// which a screen reader still reads (a status, shown).
+func TestToastLetsTapsThrough(t *testing.T) {
+	s := setup(t)
+	for n := 1; n <= 51; n++ {
+		s.feed(t, n, "normal", time.Now().Add(time.Duration(n)*time.Hour))
+	}
+	p := openPhone(t, s, 375, s.token)
+	p.step("see the first page", p.wait(`document.querySelectorAll("#list a.card").length === 50`), chromedp.WaitVisible(chromedp.CSS("#more")))
+	s.feed(t, 52, "urgent", time.Now().Add(time.Hour))
+	// Scrolled to the end of the list, while the toast of the case pushed
+	// live is shown: what would a finger on 加载更多, under the toast, touch?
+	under := `(() => {
+		window.scrollTo(0, document.documentElement.scrollHeight);
+		const toast = document.querySelector("#toast"), more = document.querySelector("#more");
+		if (toast.hidden || !toast.textContent.includes("新任务") || more.disabled) { return "wait"; }
+		const a = toast.getBoundingClientRect(), b = more.getBoundingClientRect();
+		const x = (Math.max(a.left, b.left) + Math.min(a.right, b.right)) / 2, y = (Math.max(a.top, b.top) + Math.min(a.bottom, b.bottom)) / 2;
+		if (Math.max(a.left, b.left) >= Math.min(a.right, b.right) || Math.max(a.top, b.top) >= Math.min(a.bottom, b.bottom)) { return "apart"; }
+		const hit = document.elementFromPoint(x, y);
+		return hit === more ? "more" : hit && hit.closest("#toast") ? "toast" : String(hit && hit.tagName + "#" + hit.id);
+	})()`
+	if err := p.waitFor(`(() => { const r = `+under+`; window.__under = r; return r !== "wait"; })()`, 20*time.Second); err != nil {
+		t.Fatalf("no toast for the case pushed live over a list ready for 加载更多: %v", err)
+	}
+	switch got := p.str(`window.__under`); got {
+	case "apart":
+		t.Fatal("the toast does not lie over 加载更多 scrolled to the bottom: the test proves nothing")
+	case "more":
+	default:
+		t.Errorf("a tap on 加载更多 under the toast lands on %s", got)
+	}
+	if !p.eval(`(() => { const t = document.querySelector("#toast"); return t.getAttribute("role") === "status" && t.getAttribute("aria-hidden") !== "true" &&
+		getComputedStyle(t).visibility === "visible" && getComputedStyle(t).display !== "none"; })()`) {
+		t.Error("the toast is no longer a status a screen reader reads")
+	}
+	p.step("tap 加载更多", chromedp.Click(chromedp.CSS("#more")))
+	if err := p.waitFor(cardCount+` === "52/52"`, 20*time.Second); err != nil {
+		t.Errorf("after a tap on 加载更多 the list has %s cards/distinct cases, want 52/52", p.str(cardCount))
+	}
+}

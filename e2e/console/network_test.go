@@ -212,7 +212,6 @@ func TestLivePushKeepsThePagesLoaded(t *testing.T) {
 	// Nor does opening a case of the second page, and coming back.
 	oldest := `#list a.card[data-case="` + caseflow.IDFor("cmp_console_1") + `"]`
 	p.step("open a case of the second page and come back",
-		p.wait(`document.querySelector("#toast").hidden`), // it lies over the bottom of the list
 		tapLive(oldest),
 		chromedp.WaitVisible(chromedp.CSS("#btn-accept")),
 		chromedp.Click(chromedp.CSS("a.back")),
