@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -17,6 +19,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/xiamen-eeb/nuisance/internal/auth"
+	"github.com/xiamen-eeb/nuisance/internal/httpx"
 )
 
 // page is one browser tab on the console.
@@ -415,4 +418,76 @@ func TestToastLetsTapsThrough(t *testing.T) {
 	if err := p.waitFor(cardCount+` === "52/52"`, 20*time.Second); err != nil {
 		t.Errorf("after a tap on 加载更多 the list has %s cards/distinct cases, want 52/52", p.str(cardCount))
 	}
+}
+
+// The officers API holds each token to its rate: past it, 429 with
+// Retry-After and an English detail. The console says so in Chinese and
+// sends nothing before the wait is over (a request sent sooner is refused
+// again, and spends the budget): the 签收 refused is not done, its button
+// comes back after the wait, and a tap then signs for the case.
+func TestRateLimitedActionWaits(t *testing.T) {
+	s := setup(t)
+	caseID, _ := s.feed(t, 1, "urgent", time.Now().Add(2*time.Hour))
+	p := openPhone(t, s, 375, s.token)
+	p.step("open the case",
+		chromedp.Evaluate[chromedp.Void](`location.hash = "#/case/`+caseID+`"`),
+		chromedp.WaitVisible(chromedp.CSS("#btn-accept")),
+	)
+	const wait = 5 * time.Second
+	var (
+		mu        sync.Mutex
+		refusedAt time.Time
+		early     []string
+	)
+	s.setHook(func(w http.ResponseWriter, r *http.Request) bool {
+		if !strings.HasPrefix(r.URL.Path, "/api/") || r.URL.Path == "/api/v1/stream" {
+			return false
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if !refusedAt.IsZero() && time.Since(refusedAt) < wait {
+			early = append(early, r.Method+" "+r.URL.Path)
+		}
+		if refusedAt.IsZero() && r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/accept") {
+			refusedAt = time.Now()
+			// As services/officers answers past the rate.
+			w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds())))
+			httpx.WriteProblem(w, httpx.Problem{Type: "https://nuisance.xm.gov/problems/rate_limited", Status: http.StatusTooManyRequests,
+				Detail: "too many requests with this token; retry after 5 s"})
+			return true
+		}
+		return false
+	})
+	p.step("sign for it past the rate", chromedp.Click(chromedp.CSS("#btn-accept")))
+	// The toast and the button, read at once.
+	said := `(() => { const t = document.querySelector("#toast"); return t.hidden || t.textContent === "" ? "" :
+		t.textContent + " / 签收 " + (document.querySelector("#btn-accept").disabled ? "disabled" : "enabled"); })()`
+	if err := p.waitFor(said+` !== ""`, 20*time.Second); err != nil {
+		t.Fatal("no word after a 签收 refused for the rate")
+	}
+	if got := p.str(said); !strings.Contains(got, "操作过于频繁") || !strings.Contains(got, "5秒") || regexp.MustCompile(`[A-Za-z]{3}`).MatchString(strings.Split(got, " / ")[0]) {
+		t.Errorf("after a 签收 refused for the rate the console says %q, not in Chinese that it may be tried again in 5 seconds", got)
+	} else if !strings.HasSuffix(got, "disabled") {
+		t.Errorf("as it says %q, 签收 can be tapped again at once", got)
+	}
+	if err := p.waitFor(`!document.querySelector("#btn-accept").hidden && !document.querySelector("#btn-accept").disabled`, 20*time.Second); err != nil {
+		t.Fatalf("20 s after a 签收 refused for 5 s its button has not come back (hidden %v)", p.eval(`document.querySelector("#btn-accept").hidden`))
+	}
+	mu.Lock()
+	sent := early
+	mu.Unlock()
+	if len(sent) > 0 {
+		t.Errorf("within the %s the server asked to wait the console sent %q", wait, sent)
+	}
+	if st := p.str(`document.querySelector("#case-head .state").className`); !strings.Contains(st, "assigned") {
+		t.Errorf("the case refused its 签收 shows as %q", st)
+	}
+	var status string
+	if err := s.pool.QueryRow(context.Background(), `SELECT status FROM cases WHERE id = $1`, caseID).Scan(&status); err != nil || status != "assigned" {
+		t.Fatalf("a 签收 refused for the rate left the case %s (%v)", status, err)
+	}
+	p.step("sign for it after the wait",
+		chromedp.Click(chromedp.CSS("#btn-accept")),
+		p.wait(`document.querySelector("#case-head .state.accepted") !== null && !document.querySelector("#btn-resolve").hidden`),
+	)
 }

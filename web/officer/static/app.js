@@ -98,7 +98,24 @@
     });
   }
 
+  // calmUntil is when the server takes requests again, after it refused
+  // one for the token's rate (429, Retry-After): nothing is sent before,
+  // as a request sent sooner is refused again and spends the budget.
+  var calmUntil = 0;
+  function later(ms) { return new Promise(function (resolve) { setTimeout(resolve, Math.max(0, ms)); }); }
+
+  // retryAfter reads Retry-After, seconds or a date, as whole seconds
+  // from now (at least 1).
+  function retryAfter(res) {
+    var v = (res.headers.get("Retry-After") || "").trim();
+    var secs = /^[0-9]+$/.test(v) ? parseInt(v, 10) : Math.ceil((new Date(v).getTime() - Date.now()) / 1000);
+    return isFinite(secs) && secs >= 1 ? secs : 1;
+  }
+
   function api(method, path, body) {
+    if (Date.now() < calmUntil) {
+      return later(calmUntil - Date.now()).then(function () { return api(method, path, body); });
+    }
     var headers = { "Accept": "application/json", "Authorization": "Bearer " + token() };
     var init = { method: method, headers: headers, cache: "no-store", credentials: "same-origin" };
     if (body !== undefined) {
@@ -109,6 +126,12 @@
       if (res.status === 401) {
         signOut("令牌无效或已停用，请重新登录");
         throw new ApiError(401, "未登录");
+      }
+      if (res.status === 429) {
+        // The token is over its rate: the server's words are English.
+        var secs = retryAfter(res);
+        calmUntil = Math.max(calmUntil, Date.now() + secs * 1000);
+        throw new ApiError(429, "操作过于频繁，请" + secs + "秒后再试");
       }
       var ct = res.headers.get("Content-Type") || "";
       var parsed = ct.indexOf("json") >= 0 ? res.json() : Promise.resolve(null);
@@ -692,6 +715,12 @@
       .then(function () { toast(done); return true; })
       .catch(function (err) {
         if (err.status === 401) { return false; }
+        if (err.status === 429) {
+          // Refused before anything was done: the case is as shown, and
+          // the buttons come back when the server takes requests again.
+          toast(err.message);
+          return later(calmUntil - Date.now()).then(function () { return false; });
+        }
         // The request may have been carried out though its answer was
         // lost (a network error, or no answer within TIMEOUT), or the case
         // changed meanwhile (409): either way the case is read again, so
