@@ -491,3 +491,39 @@ func TestRateLimitedActionWaits(t *testing.T) {
 		p.wait(`document.querySelector("#case-head .state.accepted") !== null && !document.querySelector("#btn-resolve").hidden`),
 	)
 }
+
+// An officer working down a long list opens a case far down, then comes
+// back to the list, by 返回列表 or the phone's back: the list is where it
+// was, the case opened still in view, not back at its top.
+func TestBackToTheListKeepsItsPlace(t *testing.T) {
+	s := setup(t)
+	for n := 1; n <= 51; n++ {
+		s.feed(t, n, "normal", time.Now().Add(time.Duration(n)*time.Hour))
+	}
+	p := openPhone(t, s, 375, s.token)
+	p.step("see the list", p.wait(`document.querySelectorAll("#list a.card").length === 50`))
+	card := `#list a.card[data-case="` + p.str(`document.querySelectorAll("#list a.card")[40].dataset.case`) + `"]`
+	where := `(() => { const r = document.querySelector('` + card + `').getBoundingClientRect(); return r.top >= 0 && r.bottom <= innerHeight; })()`
+	for _, back := range []struct {
+		how string
+		do  chromedp.Action[chromedp.Void]
+	}{
+		{"返回列表", chromedp.Click(chromedp.CSS("a.back"))},
+		{"the phone's back", chromedp.Evaluate[chromedp.Void](`history.back()`)},
+	} {
+		p.step("scroll to the 41st card and open it",
+			chromedp.Evaluate[chromedp.Void](`document.querySelector('`+card+`').scrollIntoView({block: "center"})`),
+			tapLive(card),
+			chromedp.WaitVisible(chromedp.CSS("#btn-accept")),
+		)
+		p.step("back to the list by "+back.how, back.do,
+			chromedp.WaitVisible(chromedp.CSS("#view-list")),
+			// read again, and drawn
+			p.wait(`!document.querySelector("#more").disabled`),
+		)
+		if err := p.waitFor(where, 5*time.Second); err != nil {
+			t.Errorf("back to the list by %s the case opened is out of sight (scrolled to %s px): the officer lost their place",
+				back.how, p.str(`String(Math.round(scrollY))`))
+		}
+	}
+}

@@ -249,8 +249,38 @@
     var m = /^#\/case\/(.+)$/.exec(location.hash);
     if (m) { openCase(decodeURIComponent(m[1])); return; }
     state.caseId = "";
+    var back = $("view-list").hidden;
     show("list");
-    loadList("keep");
+    if (back) { returnToPlace(); }
+    loadList("keep").then(function () { if (back) { returnToPlace(); listPlace = null; } });
+  }
+
+  // listPlace is where the list was when a case was opened from it: the
+  // scroll position, and how far from the top of the screen that case's
+  // card was. Back from the case the list is put where it was, so that
+  // an officer working down a long list does not lose their place: by
+  // the card, which news may have moved, or by the scroll position.
+  var listPlace = null;
+  function cardOf(id) {
+    var cards = document.querySelectorAll("#list a.card");
+    for (var i = 0; i < cards.length; i++) { if (cards[i].getAttribute("data-case") === id) { return cards[i]; } }
+    return null;
+  }
+  function keepPlace(id) {
+    var a = cardOf(id);
+    listPlace = { id: id, y: window.scrollY, top: a ? a.getBoundingClientRect().top : null, tab: state.tab };
+  }
+  function returnToPlace() {
+    var p = listPlace;
+    if (!p || p.tab !== state.tab || $("view-list").hidden) { return; }
+    var a = cardOf(p.id);
+    if (a && p.top !== null) {
+      window.scrollBy(0, a.getBoundingClientRect().top - p.top);
+      // A keyboard or screen reader user is back on the case they left.
+      a.focus({ preventScroll: true });
+    } else {
+      window.scrollTo(0, p.y);
+    }
   }
 
   // supervising reports whether the signed-in officer is a supervisor or
@@ -277,6 +307,7 @@
     showWho(null);
     state.items = [];
     state.pages = 0;
+    listPlace = null;
     $("list").textContent = "";
     // Nothing of the last case (a caller's number revealed) stays in the
     // page for whoever signs in next on this phone.
@@ -554,6 +585,7 @@
   }
 
   function openCase(id) {
+    if (!$("view-list").hidden) { keepPlace(id); }
     var other = state.caseId !== id || $("view-case").hidden;
     if (state.caseId !== id) {
       // Another case: forget half-filled forms. A refresh of the same case
