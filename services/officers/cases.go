@@ -387,11 +387,7 @@ func (s *Service) transition(w http.ResponseWriter, r *http.Request, name string
 		return err
 	})
 	if err != nil {
-		outcome := "rejected"
-		if abandoned(r, err) {
-			outcome = "abandoned"
-		}
-		actions.WithLabelValues(name, outcome).Inc()
+		actions.WithLabelValues(name, failed(r, err)).Inc()
 		return err
 	}
 	actions.WithLabelValues(name, "ok").Inc()

@@ -104,6 +104,15 @@ func abandoned(r *http.Request, err error) bool {
 	return end != nil && errors.Is(err, end)
 }
 
+// failed is the outcome of an action that failed with err, as counted:
+// abandoned when its client went away, rejected otherwise.
+func failed(r *http.Request, err error) string {
+	if abandoned(r, err) {
+		return "abandoned"
+	}
+	return "rejected"
+}
+
 // writeError writes err as a problem, naming the offending field of a
 // fieldError. A request its client gave up on is no failure of the
 // server: it is counted and logged at Info, not as an error.

@@ -287,7 +287,7 @@ func (s *Service) handleCorrect(w http.ResponseWriter, r *http.Request, p auth.P
 		})
 	})
 	if err != nil {
-		actions.WithLabelValues("correct", "rejected").Inc()
+		actions.WithLabelValues("correct", failed(r, err)).Inc()
 		return err
 	}
 	actions.WithLabelValues("correct", "ok").Inc()
