@@ -142,6 +142,14 @@ const claimDue = `UPDATE callbacks c SET next_at = now() + $1::bigint * interval
 // let the work order's next callback go out beside that POST, and the
 // hotline could take the two in the wrong order. It returns each row it
 // wrote, with whether it is dead.
+//
+// The lease is matched through expressions no index serves (IS NOT
+// DISTINCT FROM, num_nulls), so that the rows are found by their primary
+// key: written as c.next_at = r.leased_until AND c.delivered_at IS NULL
+// AND c.dead_at IS NULL, the planner read every waiting callback through
+// callbacks_due_at for each batch (a claim's rows share one lease end)
+// and hashed them, 8 ms a statement in a burst of 20,000 complaints,
+// 134 µs of PostgreSQL a complaint against 16 by the primary key.
 const recordResults = `UPDATE callbacks c SET
 		delivered_at = CASE WHEN r.ok THEN now() END,
 		dead_at = CASE WHEN NOT r.ok AND now() - c.retry_since >= $7::bigint * interval '1 microsecond' THEN now() END,
@@ -150,8 +158,8 @@ const recordResults = `UPDATE callbacks c SET
 		last_error = r.last_error
 	FROM unnest($1::text[], $2::int[], $3::timestamptz[], $4::bool[], $5::bigint[], $6::text[])
 		AS r(id, attempts, leased_until, ok, next_in, last_error)
-	WHERE c.id = r.id AND c.attempts = r.attempts AND c.next_at = r.leased_until
-	  AND c.delivered_at IS NULL AND c.dead_at IS NULL
+	WHERE c.id = r.id AND (c.attempts, c.next_at) IS NOT DISTINCT FROM (r.attempts, r.leased_until)
+	  AND num_nulls(c.delivered_at, c.dead_at) = 2
 	RETURNING c.id, c.dead_at IS NOT NULL`
 
 // record writes the outcome of each claimed delivery from its POST's

@@ -100,10 +100,11 @@ drain:
 	defer cancel()
 	// Only what is still under this instance's lease: one another claim
 	// has taken (the lease ran out) is being posted by another instance.
+	// Matched by the primary key, as recordResults.
 	if _, err := s.pool.Exec(ctx, `UPDATE callbacks c SET next_at = now(), attempts = c.attempts - 1
 		FROM unnest($1::text[], $2::int[], $3::timestamptz[]) AS r(id, attempts, leased_until)
-		WHERE c.id = r.id AND c.attempts = r.attempts AND c.next_at = r.leased_until
-		  AND c.delivered_at IS NULL AND c.dead_at IS NULL AND c.attempts > 0`, ids, tries, leases); err != nil {
+		WHERE c.id = r.id AND (c.attempts, c.next_at) IS NOT DISTINCT FROM (r.attempts, r.leased_until)
+		  AND num_nulls(c.delivered_at, c.dead_at) = 2 AND c.attempts > 0`, ids, tries, leases); err != nil {
 		s.log.Warn("release callbacks at shutdown: they wait for their lease to end", zap.Int("callbacks", len(ids)), zap.Error(err))
 	}
 }
