@@ -210,15 +210,19 @@ type Hotspot struct {
 	Lat          *float64 `json:"lat"`
 	// WeekCount, PreviousCount and TotalCount are its complaints in the
 	// report week, the week before, and up to the end of the report week.
-	WeekCount     int       `json:"week_count"`
-	PreviousCount int       `json:"previous_count"`
-	TotalCount    int       `json:"total_count"`
-	Trend         string    `json:"trend"`  // new|growing|persistent|resolved
-	Status        string    `json:"status"` // the hotspot's lifecycle status
-	FirstAt       time.Time `json:"first_at"`
-	LastAt        time.Time `json:"last_at"`
+	WeekCount     int    `json:"week_count"`
+	PreviousCount int    `json:"previous_count"`
+	TotalCount    int    `json:"total_count"`
+	Trend         string `json:"trend"` // new|growing|persistent|resolved
+	// Status is the hotspot's lifecycle status at the week's end, empty
+	// when none was on record then (found later, or unchanged since
+	// before statuses were recorded and last written after the week).
+	Status  string    `json:"status"`
+	FirstAt time.Time `json:"first_at"`
+	LastAt  time.Time `json:"last_at"`
 	// Team and CaseID name the hotspot's latest case opened before the
-	// week's end, empty when none.
+	// week's end, empty when none; Team and CaseStatus are the case's at
+	// the week's end.
 	Team       string `json:"team,omitempty"`
 	TeamName   string `json:"team_name,omitempty"`
 	CaseID     string `json:"case_id,omitempty"`
@@ -234,7 +238,8 @@ type Hotspot struct {
 // MaxHotspotCases caps the cases a report lists for one hotspot.
 const MaxHotspotCases = 20
 
-// HotspotCase is one case of a hotspot, with its current status.
+// HotspotCase is one case of a hotspot, with its status and team at the
+// week's end.
 type HotspotCase struct {
 	CaseID   string    `json:"case_id"`
 	Team     string    `json:"team,omitempty"`

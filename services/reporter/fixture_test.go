@@ -225,6 +225,11 @@ func seed(t testing.TB, pool *pgxpool.Pool) *fixture {
 			h.id, h.category, h.district, h.status, counts[h.id], firstAt[h.id], lastAt[h.id], h.lon, h.lat, h.place, h.resolvedAt); err != nil {
 			t.Fatalf("seed hotspot: %v", err)
 		}
+		// Its status is the one of the week's end, on record since its
+		// last complaint.
+		if _, err := pool.Exec(ctx, `INSERT INTO hotspot_statuses (hotspot_id, status, at) VALUES ($1, $2, $3)`, h.id, h.status, lastAt[h.id]); err != nil {
+			t.Fatalf("seed hotspot status: %v", err)
+		}
 	}
 	_, err = pool.CopyFrom(ctx, pgx.Identifier{"hotspot_members"},
 		[]string{"complaint_id", "hotspot_id", "category", "district", "lon", "lat", "at"},
@@ -293,9 +298,19 @@ func seed(t testing.TB, pool *pgxpool.Pool) *fixture {
 		{"case-6", "resolve", "", w(1, 9), nil, nil},
 		{"case-11", "resolve", "", w(2, 15), nil, nil},
 	} {
-		if _, err := pool.Exec(ctx, `INSERT INTO case_audit (case_id, actor, at, to_status, action, reason, deadline, due_before, due_after)
-			VALUES ($1, 'service:router', $2, CASE WHEN $3 = 'resolve' THEN 'resolved' ELSE 'accepted' END, $3, $4, NULLIF($5, ''), $6, $7)`,
-			a.caseID, a.at, a.action, "来电人 "+callerName, a.deadline, a.dueBefore, a.dueAfter); err != nil {
+		// What the transition found and left: case-5 was never signed for.
+		from, to := "accepted", "accepted"
+		switch {
+		case a.action == "resolve":
+			to = "resolved"
+		case a.action == "accept":
+			from = "assigned"
+		case a.caseID == "case-5":
+			from, to = "assigned", "assigned"
+		}
+		if _, err := pool.Exec(ctx, `INSERT INTO case_audit (case_id, actor, at, from_status, to_status, action, reason, deadline, due_before, due_after)
+			VALUES ($1, 'service:router', $2, $3, $4, $5, $6, NULLIF($7, ''), $8, $9)`,
+			a.caseID, a.at, from, to, a.action, "来电人 "+callerName, a.deadline, a.dueBefore, a.dueAfter); err != nil {
 			t.Fatalf("seed audit: %v", err)
 		}
 	}

@@ -296,6 +296,11 @@ func (g *gen) counts(ctx context.Context) error {
 // hotspots lists the hotspots that drew complaints in the week or the
 // week before, or were resolved in the week, with their counts, trend
 // and latest case. Merged hotspots live on in the one they merged into.
+// A hotspot's status, and its latest case's status and team, are those
+// of the week's end (hotspotStatusAt, caseStatusAt, caseTeamAt): a week
+// generated again months later shows neither what has been escalated or
+// closed since nor what has been resolved since, beside counts and an
+// overdue list that are the week's.
 func (g *gen) hotspots(ctx context.Context) error {
 	// Counts in the two weeks come from the members of those weeks; the
 	// total at the week's end is the hotspot's count less the complaints
@@ -327,7 +332,7 @@ func (g *gen) hotspots(ctx context.Context) error {
 			GROUP BY hotspot_id
 		)
 		SELECT h.id, h.category, COALESCE(h.subcategory, ''), h.district, COALESCE(h.subdistrict, ''),
-		       COALESCE(NULLIF(h.place, ''), regexp_replace(h.place_key, '^[a-z]+/', ''), ''), h.lon, h.lat, h.status, res.id IS NOT NULL,
+		       COALESCE(NULLIF(h.place, ''), regexp_replace(h.place_key, '^[a-z]+/', ''), ''), h.lon, h.lat, `+hotspotStatusAt("h", "$3")+`, res.id IS NOT NULL,
 		       COALESCE(w.week, 0), COALESCE(w.prev, 0),
 		       GREATEST(h.complaint_count - COALESCE(later.n, 0), COALESCE(w.week, 0) + COALESCE(w.prev, 0)),
 		       h.first_at,
@@ -340,9 +345,9 @@ func (g *gen) hotspots(ctx context.Context) error {
 		LEFT JOIN LATERAL (
 			SELECT l.* FROM (SELECT h.id UNION ALL SELECT m.id FROM hotspots m WHERE m.merged_into = h.id) s(id)
 			CROSS JOIN LATERAL (
-				SELECT id, team, status, opened_at FROM cases
-				WHERE hotspot_id = s.id AND opened_at < $3
-				ORDER BY opened_at DESC, id DESC LIMIT 1
+				SELECT c.id, `+caseTeamAt("c", "$3")+` AS team, `+caseStatusAt("c", "$3")+` AS status, c.opened_at FROM cases c
+				WHERE c.hotspot_id = s.id AND c.opened_at < $3
+				ORDER BY c.opened_at DESC, c.id DESC LIMIT 1
 			) l
 			ORDER BY l.opened_at DESC, l.id DESC LIMIT 1
 		) k ON true
@@ -391,10 +396,11 @@ func (g *gen) hotspots(ctx context.Context) error {
 }
 
 // hotspotCases lists each reported hotspot's cases that were open during
-// the week: opened before its end and not resolved or closed before its
-// start (a reopened case is unresolved again). A hotspot spread over
-// several sites has a case at each, and the cases of the hotspots merged
-// into it are its own.
+// the week, with their status and team at its end: opened before its end,
+// and neither resolved nor closed at its start or reopened during it (a
+// case reopened after the week was resolved in it, however its row reads
+// now). A hotspot spread over several sites has a case at each, and the
+// cases of the hotspots merged into it are its own.
 func (g *gen) hotspotCases(ctx context.Context) error {
 	r := g.r
 	ids := make([]string, len(r.Hotspots))
@@ -410,12 +416,18 @@ func (g *gen) hotspotCases(ctx context.Context) error {
 			SELECT hs.id AS hid, hs.id AS src FROM hs
 			UNION ALL
 			SELECT hs.id, m.id FROM hs JOIN hotspots m ON m.merged_into = hs.id
-		), c AS (
+		), maybe AS (
 			SELECT src.hid, c.* FROM src JOIN cases c ON c.hotspot_id = src.src
 			WHERE COALESCE(c.resolved_at, c.closed_at) IS NULL AND c.opened_at < $3
 			UNION ALL
 			SELECT src.hid, c.* FROM src JOIN cases c ON c.hotspot_id = src.src
 			WHERE COALESCE(c.resolved_at, c.closed_at) >= $2 AND c.opened_at < $3
+		), c AS (
+			SELECT hid, id, `+caseTeamAt("c", "$3")+` AS team, `+caseStatusAt("c", "$3")+` AS status, place, opened_at
+			FROM maybe c
+			WHERE `+caseStatusAt("c", "$2")+` NOT IN ('resolved', 'closed')
+			   OR EXISTS (SELECT 1 FROM case_audit a WHERE a.case_id = c.id AND a.at >= $2 AND a.at < $3
+			              AND a.to_status NOT IN ('resolved', 'closed'))
 		), k AS (
 			SELECT hid, id, COALESCE(team, '') AS team, status, COALESCE(place, '') AS place, opened_at,
 			       row_number() OVER (PARTITION BY hid ORDER BY opened_at DESC, id DESC) AS nth,
@@ -444,6 +456,39 @@ func (g *gen) hotspotCases(ctx context.Context) error {
 		h.CaseCount = n
 	}
 	return rows.Err()
+}
+
+// hotspotStatusAt is the SQL of the status the hotspot h (an alias of
+// hotspots) had at t, as hotspot_statuses recorded it when it was taken;
+// empty when none was on record by then: a hotspot found after t (made of
+// complaints delivered late or backfilled), or one that has not changed
+// since before statuses were recorded (migration 00096) and was last
+// written after t.
+func hotspotStatusAt(h, t string) string {
+	return `COALESCE((SELECT s.status FROM hotspot_statuses s WHERE s.hotspot_id = ` + h + `.id AND s.at < ` + t + `
+		ORDER BY s.at DESC, s.id DESC LIMIT 1), '')`
+}
+
+// caseStatusAt is the SQL of the status the case c (an alias of cases, or
+// of rows with its id and status) had at t, from its audit: the status
+// its last transition before t left, or, when it had none by then, the
+// one its first transition after found (the opening's own, open, for a
+// case whose complaint of before t was delivered after it); the case's
+// status when its audit holds nothing.
+func caseStatusAt(c, t string) string {
+	return `COALESCE(
+		(SELECT a.to_status FROM case_audit a WHERE a.case_id = ` + c + `.id AND a.at < ` + t + ` ORDER BY a.at DESC, a.id DESC LIMIT 1),
+		(SELECT COALESCE(a.from_status, a.to_status) FROM case_audit a WHERE a.case_id = ` + c + `.id AND a.at >= ` + t + `
+		 ORDER BY a.at, a.id LIMIT 1),
+		` + c + `.status)`
+}
+
+// caseTeamAt is the SQL of the team that held the case c (an alias of
+// cases, or of rows with its id and team) at t: that of its last
+// assignment before t, or its team now when it had none by then.
+func caseTeamAt(c, t string) string {
+	return `COALESCE((SELECT a.team FROM assignments a WHERE a.case_id = ` + c + `.id AND a.assigned_at < ` + t + `
+		ORDER BY a.assigned_at DESC, a.id DESC LIMIT 1), ` + c + `.team)`
 }
 
 // trend decides a hotspot's trend in the week, "" when the report leaves
