@@ -13,7 +13,11 @@ import (
 	"github.com/xiamen-eeb/nuisance/internal/testenv"
 )
 
-func TestWeeklyAnalysesTheStoredWeeksOfOneCategory(t *testing.T) {
+// Weekly analyses the located complaints of one category with
+// coordinates in the week and its trailing weeks, where the geocoder (or a
+// supervisor's correction) placed them, and WeeklyAll gives the same for
+// each category.
+func TestWeeklyAnalysesTheLocatedComplaintsOfOneCategory(t *testing.T) {
 	t.Parallel()
 	pool := testenv.DB(t)
 	ctx := context.Background()
@@ -25,13 +29,14 @@ func TestWeeklyAnalysesTheStoredWeeksOfOneCategory(t *testing.T) {
 		category string
 		lon, lat *float64
 		at       time.Time
+		located  bool
 	}
 	pt := func(lon, lat float64) (*float64, *float64) { return &lon, &lat }
 	var rows []row
 	var want []gistar.Point // what Weekly must hand to the analysis
 	add := func(category string, lon, lat float64, at time.Time, analysed bool) {
 		x, y := pt(lon, lat)
-		rows = append(rows, row{category, x, y, at})
+		rows = append(rows, row{category, x, y, at, true})
 		if analysed {
 			want = append(want, gistar.Point{Lon: lon, Lat: lat, At: at})
 		}
@@ -47,7 +52,9 @@ func TestWeeklyAnalysesTheStoredWeeksOfOneCategory(t *testing.T) {
 	add("noise", 118.0894, 24.4798, start.AddDate(0, 0, -7*(TrailingWeeks+1)), false) // before the trailing weeks
 	add("noise", 118.0894, 24.4798, end, false)                                       // the next week
 	add("dust", 118.0894, 24.4798, start.Add(time.Hour), false)                       // another category
-	rows = append(rows, row{"noise", nil, nil, start.Add(2 * time.Hour)})             // no coordinates
+	rows = append(rows, row{"noise", nil, nil, start.Add(2 * time.Hour), true})       // no coordinates
+	x, y := pt(118.0894, 24.4798)
+	rows = append(rows, row{"noise", x, y, start.Add(3 * time.Hour), false}) // not located (a point outside the districts)
 
 	src := make([][]any, len(rows))
 	for i, r := range rows {
@@ -55,9 +62,9 @@ func TestWeeklyAnalysesTheStoredWeeksOfOneCategory(t *testing.T) {
 		if _, err := pool.Exec(ctx, `INSERT INTO complaints (id, ticket_id, received_at, description) VALUES ($1, $1, $2, '噪音')`, id, r.at); err != nil {
 			t.Fatal(err)
 		}
-		src[i] = []any{id, r.category, "siming", r.lon, r.lat, r.at}
+		src[i] = []any{id, r.located, r.category, "siming", r.lon, r.lat, r.at}
 	}
-	if _, err := pool.CopyFrom(ctx, pgx.Identifier{"hotspot_members"}, []string{"complaint_id", "category", "district", "lon", "lat", "at"}, pgx.CopyFromRows(src)); err != nil {
+	if _, err := pool.CopyFrom(ctx, pgx.Identifier{"locations"}, []string{"complaint_id", "located", "category", "district", "lon", "lat", "received_at"}, pgx.CopyFromRows(src)); err != nil {
 		t.Fatal(err)
 	}
 
@@ -72,6 +79,19 @@ func TestWeeklyAnalysesTheStoredWeeksOfOneCategory(t *testing.T) {
 	if got.Points != 19 || !reflect.DeepEqual(got, direct) {
 		t.Errorf("Weekly analysed %d points of the week, %d cells; the stored points analysed directly give %d points, %d cells",
 			got.Points, len(got.Cells), direct.Points, len(direct.Cells))
+	}
+	all, err := WeeklyAll(ctx, pool, "2024-W11")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, c := range Categories {
+		one, err := Weekly(ctx, pool, "2024-W11", c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(all[i], one) {
+			t.Errorf("WeeklyAll's %s differs from Weekly's", c)
+		}
 	}
 	burst := false
 	for _, c := range got.Cells {

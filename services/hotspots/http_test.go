@@ -226,6 +226,14 @@ func TestWeeklyCellsOfStoredComplaints(t *testing.T) {
 		}
 	}
 	e.handle(t, evs...)
+	// The weekly hot spots are of the complaints where the geocoder
+	// located them, as the weekly report's are.
+	for _, ev := range evs {
+		if _, err := e.pool.Exec(context.Background(), `INSERT INTO locations (complaint_id, located, district, lon, lat, category, received_at)
+			VALUES ($1, true, $2, $3, $4, $5, $6)`, ev.ComplaintID, ev.District, ev.Lon, ev.Lat, ev.Category, ev.ReceivedAt); err != nil {
+			t.Fatal(err)
+		}
+	}
 
 	resp := get(t, srv.URL+"/api/v1/hotspots/weekly?week=2024-W11&category=noise", "sup-siming")
 	defer resp.Body.Close()

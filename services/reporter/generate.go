@@ -8,7 +8,6 @@ import (
 	"math"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/xiamen-eeb/nuisance/internal/pii"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/xiamen-eeb/nuisance/internal/fault"
 	"github.com/xiamen-eeb/nuisance/internal/gistar"
+	"github.com/xiamen-eeb/nuisance/internal/hotspotstats"
 	"github.com/xiamen-eeb/nuisance/internal/report"
 )
 
@@ -799,52 +799,24 @@ func (g *gen) quiet(ctx context.Context) error {
 	return rows.Err()
 }
 
-// gistarWeeks is the number of trailing weeks the Gi* classes look back.
-const gistarWeeks = 8
-
 // gistar runs the Gi* analysis of each category over the week and the
-// trailing weeks, the categories in parallel.
+// trailing weeks as the hotspots API's weekly hot spots do
+// (hotspotstats), on the same complaints: leadership and supervisors see
+// the same hot spots for a week.
 func (g *gen) gistar(ctx context.Context) error {
-	from := g.start.AddDate(0, 0, -7*gistarWeeks)
-	rows, err := g.tx.Query(ctx, `
-		SELECT category, lon, lat, received_at FROM locations
-		WHERE received_at >= $1 AND received_at < $2 AND located
-		  AND lon IS NOT NULL AND lat IS NOT NULL AND category = ANY($3)`, from, g.end, report.Categories)
+	res, err := hotspotstats.WeeklyAll(ctx, g.tx, g.r.Week)
 	if err != nil {
 		return err
 	}
-	defer rows.Close()
-	points := map[string][]gistar.Point{}
-	for rows.Next() {
-		var cat string
-		var p gistar.Point
-		if err := rows.Scan(&cat, &p.Lon, &p.Lat, &p.At); err != nil {
-			return err
+	out := make([]report.GistarCategory, 0, len(report.Categories))
+	for _, c := range report.Categories {
+		i := slices.Index(hotspotstats.Categories, c)
+		if i < 0 {
+			return fmt.Errorf("%s: no Gi* analysis of the category", c)
 		}
-		points[cat] = append(points[cat], p)
-	}
-	if err := rows.Err(); err != nil {
-		return err
-	}
-	out := make([]report.GistarCategory, len(report.Categories))
-	errs := make([]error, len(report.Categories))
-	var wg sync.WaitGroup
-	for i, c := range report.Categories {
-		wg.Go(func() {
-			res, err := gistar.Analyze(points[c], g.r.Week, gistar.Options{Weeks: gistarWeeks})
-			if err != nil {
-				errs[i] = fmt.Errorf("%s: %w", c, err)
-				return
-			}
-			out[i] = report.GistarCategory{Category: c, CellMeters: res.CellMeters, Points: res.Points,
-				Cells: cells(res.Cells), Cooled: cells(res.Cooled), Omitted: res.Omitted, MinCount: res.MinCount}
-		})
-	}
-	wg.Wait()
-	for _, err := range errs {
-		if err != nil {
-			return err
-		}
+		r := res[i]
+		out = append(out, report.GistarCategory{Category: c, CellMeters: r.CellMeters, Points: r.Points,
+			Cells: cells(r.Cells), Cooled: cells(r.Cooled), Omitted: r.Omitted, MinCount: r.MinCount})
 	}
 	g.r.Gistar = out
 	return nil
