@@ -19,6 +19,7 @@ import (
 	"github.com/xiamen-eeb/nuisance/internal/gistar"
 	"github.com/xiamen-eeb/nuisance/internal/hotspotstats"
 	"github.com/xiamen-eeb/nuisance/internal/report"
+	"github.com/xiamen-eeb/nuisance/internal/routing"
 )
 
 // TrendDays is how many days the daily trend chart covers, the report
@@ -767,10 +768,21 @@ func (g *gen) repeat(ctx context.Context) error {
 }
 
 // quiet counts the week's complaints in each quiet residential community
-// (宁静小区) from the cases that hold them, which the router marked.
-// A case reopened after the week is open or not as it stood when the
-// week ended (ended), not as the reopen left it.
+// (宁静小区): those in a case in the community the router marked on it,
+// and the work orders loaded as history, which never join a case, in
+// the one it would have marked (historyQuiet). A case reopened after the
+// week is open or not as it stood when the week ended (ended), not as the
+// reopen left it.
 func (g *gen) quiet(ctx context.Context) error {
+	type key struct{ name, district string }
+	type tally struct{ complaints, cases, open int }
+	seen := map[key]*tally{}
+	at := func(k key) *tally {
+		if seen[k] == nil {
+			seen[k] = &tally{}
+		}
+		return seen[k]
+	}
 	rows, err := g.tx.Query(ctx, `
 		WITH `+reopenedAfter+`
 		SELECT c.quiet_community, c.district, count(*), count(DISTINCT c.id),
@@ -781,22 +793,64 @@ func (g *gen) quiet(ctx context.Context) error {
 		JOIN cases c ON c.id = cc.case_id
 		LEFT JOIN ended e ON e.id = c.id
 		WHERE m.received_at >= $1 AND m.received_at < $2 AND c.quiet_community IS NOT NULL
-		GROUP BY 1, 2
-		ORDER BY 3 DESC, 1, 2`, g.start, g.end)
+		GROUP BY 1, 2`, g.start, g.end)
 	if err != nil {
 		return err
 	}
-	defer rows.Close()
-	g.r.QuietCommunities = []report.QuietCommunity{}
-	for rows.Next() {
-		var q report.QuietCommunity
-		if err := rows.Scan(&q.Name, &q.District, &q.Complaints, &q.Cases, &q.Open); err != nil {
-			return err
-		}
-		q.DistrictName = g.ref.districtName(q.District)
-		g.r.QuietCommunities = append(g.r.QuietCommunities, q)
+	var k key
+	var n tally
+	if _, err := pgx.ForEachRow(rows, []any{&k.name, &k.district, &n.complaints, &n.cases, &n.open}, func() error {
+		*at(k) = n
+		return nil
+	}); err != nil {
+		return err
 	}
-	return rows.Err()
+	history, err := g.historyQuiet(ctx)
+	if err != nil {
+		return err
+	}
+	for _, k := range history {
+		at(k).complaints++
+	}
+	g.r.QuietCommunities = []report.QuietCommunity{}
+	for k, n := range seen {
+		g.r.QuietCommunities = append(g.r.QuietCommunities, report.QuietCommunity{Name: k.name, District: k.district,
+			DistrictName: g.ref.districtName(k.district), Complaints: n.complaints, Cases: n.cases, Open: n.open})
+	}
+	slices.SortFunc(g.r.QuietCommunities, func(a, b report.QuietCommunity) int {
+		return cmp.Or(cmp.Compare(b.Complaints, a.Complaints), cmp.Compare(a.Name, b.Name), cmp.Compare(a.District, b.District))
+	})
+	return nil
+}
+
+// historyQuiet returns, for each located work order of the week loaded
+// as history in a quiet community, the community and its district. No
+// case holds such a work order, so its community is the one the router
+// would have marked on its case (routing.Decision.QuietCommunity), from
+// where the geocoder or a correction placed it.
+func (g *gen) historyQuiet(ctx context.Context) ([]struct{ name, district string }, error) {
+	rows, err := g.tx.Query(ctx, `
+		SELECT l.category, COALESCE(l.subcategory, ''), l.district, l.lon, l.lat, COALESCE(l.place, ''), m.received_at
+		FROM complaints m JOIN locations l ON l.complaint_id = m.id
+		WHERE m.received_at >= $1 AND m.received_at < $2 AND m.history AND l.located
+		  AND l.category IS NOT NULL AND l.district IS NOT NULL
+		  AND NOT EXISTS (SELECT 1 FROM case_complaints cc WHERE cc.complaint_id = m.id)`, g.start, g.end)
+	if err != nil {
+		return nil, err
+	}
+	var out []struct{ name, district string }
+	var req routing.Request
+	if _, err := pgx.ForEachRow(rows, []any{&req.Category, &req.Subcategory, &req.District, &req.Lon, &req.Lat, &req.Place, &req.At}, func() error {
+		// A work order no rule routes would open no case either: it is in
+		// no community the router marks.
+		if d, err := g.ref.router.Route(req); err == nil && d.QuietCommunity != "" {
+			out = append(out, struct{ name, district string }{d.QuietCommunity, req.District})
+		}
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 // gistar runs the Gi* analysis of each category over the week and the

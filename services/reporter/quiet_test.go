@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/xiamen-eeb/nuisance/internal/report"
 	"github.com/xiamen-eeb/nuisance/internal/testenv"
 )
 
@@ -93,5 +96,49 @@ func TestQuietCommunitiesOpenAsTheWeekEnded(t *testing.T) {
 	}
 	if q := r.QuietCommunities[0]; q.Cases != 1 || q.Open != 0 {
 		t.Errorf("%+v; want its case, resolved at the week's end, not open", q)
+	}
+}
+
+// A work order of the week loaded as history (nuisance replay -history)
+// in a quiet community counts there like the week's other complaints,
+// though no case ever holds it: the report counts it in its district and
+// category, and its quiet community is the one the router would have
+// marked. Its week has one more complaint in the community, no more
+// cases.
+func TestQuietCommunitiesCountTheWeeksHistory(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := testenv.DB(t)
+	const name = "莲前街道宁静小区" // 118.146686, 24.480262, 500 m
+	exec := func(sql string, args ...any) {
+		t.Helper()
+		if _, err := pool.Exec(ctx, sql, args...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	complaint := func(id string, history bool, lon, lat float64, when time.Time) {
+		t.Helper()
+		exec(`INSERT INTO complaints (id, ticket_id, received_at, description, address, history)
+			VALUES ($1, 'T'||$1, $2, '广场舞噪声', '思明区莲前街道', $3)`, id, when, history)
+		exec(`INSERT INTO locations (complaint_id, located, district, district_name, lon, lat, category, subcategory, received_at)
+			VALUES ($1, true, 'siming', '思明区', $2, $3, 'noise', 'social_life', $4)`, id, lon, lat, when)
+		exec(`INSERT INTO hotspot_members (complaint_id, category, district, lon, lat, at) VALUES ($1, 'noise', 'siming', $2, $3, $4)`, id, lon, lat, when)
+	}
+	complaint("cmp-q1", false, 118.1467, 24.4803, at(t, fixtureWeek, 1, 20))
+	exec(`INSERT INTO cases (id, category, district, team, status, quiet_community, opened_at, sign_due, resolve_due)
+		VALUES ('case-q', 'noise', 'siming', 'siming-urban', 'assigned', $1, $2, $3, $4)`,
+		name, at(t, fixtureWeek, 1, 20), at(t, fixtureWeek, 2, 20), at(t, "2024-W12", 1, 20))
+	exec(`INSERT INTO case_complaints (complaint_id, case_id) VALUES ('cmp-q1', 'case-q')`)
+	complaint("hist-q2", true, 118.1470, 24.4800, at(t, fixtureWeek, 3, 21))
+	complaint("hist-far", true, 118.0894, 24.4798, at(t, fixtureWeek, 3, 22)) // in no quiet community
+	complaint("hist-prev", true, 118.1470, 24.4800, at(t, "2024-W10", 3, 21)) // the week before
+
+	r, err := Generate(ctx, pool, fixtureWeek, at(t, "2024-W20", 0, 9))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []report.QuietCommunity{{Name: name, District: "siming", DistrictName: "思明区", Complaints: 2, Cases: 1, Open: 1}}
+	if !slices.Equal(r.QuietCommunities, want) {
+		t.Errorf("quiet communities %+v; want %+v: the work order of history counts in its community", r.QuietCommunities, want)
 	}
 }

@@ -14,8 +14,9 @@ import (
 )
 
 // ref is the reference data a report is written with: district names and
-// order, the 2024 plan's priority districts, the teams, and the hotspot
-// detector's minimum count.
+// order, the 2024 plan's priority districts, the teams, the routing
+// rules (for the quiet communities) and the hotspot detector's minimum
+// count.
 type ref struct {
 	districts []string          // slugs in the plan's order
 	names     map[string]string // slug -> 思明区
@@ -24,7 +25,10 @@ type ref struct {
 	// by category.
 	prioritySubs map[string][]string
 	teams        map[string]routing.Team
-	minCount     map[string]int
+	// router marks the quiet communities of the work orders no case
+	// holds, as it marks those of cases.
+	router   *routing.Router
+	minCount map[string]int
 	// cooling is how long a hotspot of the category goes without a
 	// complaint before it cools.
 	cooling map[string]time.Duration
@@ -86,6 +90,7 @@ var loadRef = sync.OnceValues(func() (*ref, error) {
 	for _, t := range router.Teams() {
 		r.teams[t.ID] = t
 	}
+	r.router = router
 	var hs hotspotSeed
 	if err := readSeed("hotspots.json", &hs); err != nil {
 		return nil, err
