@@ -463,7 +463,7 @@ func (g *gen) hotspotCases(ctx context.Context) error {
 // hotspots) had at t, as hotspot_statuses recorded it when it was taken;
 // empty when none was on record by then: a hotspot found after t (made of
 // complaints delivered late or backfilled), or one that has not changed
-// since before statuses were recorded (migration 00096) and was last
+// since before statuses were recorded (migration 00095) and was last
 // written after t.
 func hotspotStatusAt(h, t string) string {
 	return `COALESCE((SELECT s.status FROM hotspot_statuses s WHERE s.hotspot_id = ` + h + `.id AND s.at < ` + t + `
