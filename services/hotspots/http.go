@@ -11,6 +11,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+
 	"github.com/xiamen-eeb/nuisance/internal/pii"
 
 	"github.com/xiamen-eeb/nuisance/internal/auth"
@@ -46,12 +49,19 @@ var shanghai = func() *time.Location {
 // FeatureCollection, and GET /api/v1/hotspots/weekly, the week's Gi* hot
 // cells of a category. Every request needs a bearer token: admins see
 // every hotspot, supervisors their district's, officers those whose case
-// their team holds.
+// their team holds. Each token is held to RatePerToken, over both.
 func (s *Service) Routes(mux httpx.Mux) {
 	mux.HandleFunc("GET /api/v1/hotspots", s.authorized(s.handleList))
 	mux.HandleFunc("GET /api/v1/hotspots/weekly", s.authorized(s.handleWeekly))
 }
 
+var rateLimited = promauto.NewCounter(prometheus.CounterOpts{
+	Name: "nuisance_hotspots_rate_limited_total",
+	Help: "Requests to the hotspots API refused (429) because their token was over its rate limit.",
+})
+
+// authorized authenticates the request and holds its token to its rate
+// before next runs.
 func (s *Service) authorized(next func(http.ResponseWriter, *http.Request, auth.Principal)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if s.cfg.Authorize == nil {
@@ -61,6 +71,9 @@ func (s *Service) authorized(next func(http.ResponseWriter, *http.Request, auth.
 		p, err := s.cfg.Authorize(r)
 		if err != nil {
 			auth.Deny(w, s.log, err)
+			return
+		}
+		if s.limiter.Limit(w, p) {
 			return
 		}
 		w.Header().Set("Cache-Control", "private, no-store")

@@ -67,11 +67,17 @@ type Config struct {
 	Cluster *cluster.Config
 	// Authorize tells who sends an API request; required by Routes.
 	Authorize auth.Authorizer
+	// RatePerToken and RateBurst limit the API requests of one token, as
+	// the officers' API does (whose console also shows the hotspots): a
+	// token past them is answered 429 with Retry-After.
+	RatePerToken float64
+	RateBurst    int
 }
 
 // DefaultConfig returns the production settings for every district.
 func DefaultConfig() Config {
-	return Config{Batch: 256, MaxDeliver: 8, AckWait: 30 * time.Second, TickEvery: time.Minute, Now: time.Now}
+	return Config{Batch: 256, MaxDeliver: 8, AckWait: 30 * time.Second, TickEvery: time.Minute, Now: time.Now,
+		RatePerToken: 5, RateBurst: 100}
 }
 
 // Service is the hotspot detector of one partition.
@@ -82,6 +88,7 @@ type Service struct {
 	js      jetstream.JetStream
 	log     *zap.Logger
 	durable string
+	limiter *auth.RateLimiter
 
 	// mu serialises every use of the engine and the bookkeeping that
 	// keeps it in step with the database. It is never held while waiting
@@ -147,6 +154,12 @@ func New(cfg Config, pool *pgxpool.Pool, js jetstream.JetStream, log *zap.Logger
 	if cfg.Now == nil {
 		cfg.Now = def.Now
 	}
+	if cfg.RatePerToken <= 0 {
+		cfg.RatePerToken = def.RatePerToken
+	}
+	if cfg.RateBurst <= 0 {
+		cfg.RateBurst = def.RateBurst
+	}
 	ds, err := partition(cfg.Districts)
 	if err != nil {
 		return nil, fmt.Errorf("hotspots: %w", err)
@@ -166,6 +179,7 @@ func New(cfg Config, pool *pgxpool.Pool, js jetstream.JetStream, log *zap.Logger
 		durable:  Durable(ds),
 		store:    &memberStore{},
 		staleWhy: "start",
+		limiter:  auth.NewRateLimiter(cfg.RatePerToken, cfg.RateBurst, rateLimited),
 	}
 	return s, nil
 }

@@ -87,7 +87,7 @@ type Service struct {
 	done      chan struct{}
 	closeOnce sync.Once
 	streams   streamSlots
-	limiters  *limiters
+	limiters  *auth.RateLimiter
 }
 
 var (
@@ -155,7 +155,7 @@ func New(cfg Config, pool *pgxpool.Pool, js jetstream.JetStream, log *zap.Logger
 	}
 	s := &Service{cfg: cfg, pool: pool, js: js, log: log, tokens: auth.NewStore(pool, cfg.TokenCacheTTL),
 		districts: districts, cls: cls, done: make(chan struct{}), streams: streamSlots{byID: map[string][]*streamSlot{}},
-		limiters: newLimiters(cfg.RatePerToken, cfg.RateBurst)}
+		limiters: auth.NewRateLimiter(cfg.RatePerToken, cfg.RateBurst, rateLimitedTotal)}
 	// Load the teams now: a broken seed stops the start, not a request.
 	if _, _, err := s.tokens.Team(""); err != nil {
 		return nil, fmt.Errorf("officers: %w", err)

@@ -1,0 +1,113 @@
+package auth
+
+import (
+	"math"
+	"net/http"
+	"strconv"
+	"time"
+
+	lru "github.com/hashicorp/golang-lru/v2"
+	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/time/rate"
+
+	"github.com/xiamen-eeb/nuisance/internal/httpx"
+)
+
+// maxLimited is how many keys (officers) a limiter keeps a token bucket
+// for; a key seen again after its bucket was dropped, the least recently
+// used, starts with a full burst.
+const maxLimited = 4096
+
+// buckets holds a token bucket per key.
+type buckets struct {
+	every rate.Limit
+	burst int
+	byKey *lru.Cache[string, *rate.Limiter]
+}
+
+func newBuckets(every rate.Limit, burst int) *buckets {
+	c, err := lru.New[string, *rate.Limiter](maxLimited)
+	if err != nil {
+		panic(err) // only for a size below 1
+	}
+	return &buckets{every: every, burst: burst, byKey: c}
+}
+
+func (b *buckets) get(key string) *rate.Limiter {
+	if lim, ok := b.byKey.Get(key); ok {
+		return lim
+	}
+	lim := rate.NewLimiter(b.every, b.burst)
+	if prev, ok, _ := b.byKey.PeekOrAdd(key, lim); ok {
+		return prev
+	}
+	return lim
+}
+
+// take spends one of key's budget at now and returns the reservation,
+// which the caller may cancel to give it back; or nil and how long to
+// wait for the next. A refused request spends nothing.
+func (b *buckets) take(key string, now time.Time) (*rate.Reservation, time.Duration) {
+	r := b.get(key).ReserveN(now, 1)
+	if !r.OK() {
+		return nil, time.Second
+	}
+	if d := r.DelayFrom(now); d > 0 {
+		r.CancelAt(now)
+		return nil, d
+	}
+	return r, 0
+}
+
+// RateLimiter holds each token holder to a rate of requests, in bursts,
+// so that a script holding a token cannot hammer an API that a person on
+// a phone calls every few seconds. Budgets are kept by officer (a rotated
+// token keeps its officer's), in this process.
+type RateLimiter struct {
+	b       *buckets
+	refused prometheus.Counter
+	now     func() time.Time
+}
+
+// NewRateLimiter lets each token holder make perSecond requests a second
+// in bursts of burst, and counts the refused ones in refused (nil: not
+// counted).
+func NewRateLimiter(perSecond float64, burst int, refused prometheus.Counter) *RateLimiter {
+	return &RateLimiter{b: newBuckets(rate.Limit(perSecond), burst), refused: refused, now: time.Now}
+}
+
+// Allow takes one request of p's budget, or tells how long to wait for
+// the next.
+func (l *RateLimiter) Allow(p Principal) (bool, time.Duration) {
+	r, wait := l.b.take(p.ID, l.now())
+	return r != nil, wait
+}
+
+// Limit answers 429 problem+json with Retry-After when p is over its
+// rate, counted, and reports whether it did.
+func (l *RateLimiter) Limit(w http.ResponseWriter, p Principal) bool {
+	ok, wait := l.Allow(p)
+	if ok {
+		return false
+	}
+	if l.refused != nil {
+		l.refused.Inc()
+	}
+	secs := retryAfter(wait)
+	w.Header().Set("Retry-After", strconv.Itoa(secs))
+	writeRateLimited(w, "too many requests with this token; retry after "+strconv.Itoa(secs)+" s")
+	return true
+}
+
+// retryAfter is wait in whole seconds, at least one.
+func retryAfter(wait time.Duration) int {
+	return max(1, int(math.Ceil(wait.Seconds())))
+}
+
+func writeRateLimited(w http.ResponseWriter, detail string) {
+	httpx.WriteProblem(w, httpx.Problem{
+		Type:   "https://nuisance.xm.gov/problems/rate_limited",
+		Status: http.StatusTooManyRequests,
+		Detail: detail,
+	})
+}
