@@ -102,8 +102,12 @@ func (s *Store) Middleware(log *zap.Logger) func(http.Handler) http.Handler {
 }
 
 // Deny answers a failed authentication or authorisation as a problem, with
-// the WWW-Authenticate challenge RFC 6750 asks of a 401.
+// the WWW-Authenticate challenge RFC 6750 asks of a 401, or as 429 with
+// Retry-After when the client's address failed too often.
 func Deny(w http.ResponseWriter, log *zap.Logger, err error) {
+	if denyLimited(w, err) {
+		return
+	}
 	if fault.KindOf(err) == fault.Unauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="nuisance"`)
 	}

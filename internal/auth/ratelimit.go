@@ -1,22 +1,41 @@
 package auth
 
 import (
+	"errors"
 	"math"
+	"net"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"time"
 
 	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
 	"golang.org/x/time/rate"
 
 	"github.com/xiamen-eeb/nuisance/internal/httpx"
 )
 
-// maxLimited is how many keys (officers) a limiter keeps a token bucket
-// for; a key seen again after its bucket was dropped, the least recently
-// used, starts with a full burst.
+// maxLimited is how many keys (officers, client addresses) a limiter
+// keeps a token bucket for; a key seen again after its bucket was
+// dropped, the least recently used, starts with a full burst.
 const maxLimited = 4096
+
+// Failed authentications: each client address may look up failureBurst
+// tokens that turn out unknown or disabled at once, and one more every
+// failureEvery. Past that, a token this process has not seen valid is
+// answered 429 without asking the database; a token it has (a colleague
+// behind the same NAT address) is looked up as usual.
+const (
+	failureBurst = 20
+	failureEvery = 3 * time.Second
+)
+
+var failuresLimited = promauto.NewCounter(prometheus.CounterOpts{
+	Name: "nuisance_auth_rate_limited_total",
+	Help: "Requests refused (429) without a database look-up: a token never seen valid, from a client address over its budget of failed authentications.",
+})
 
 // buckets holds a token bucket per key.
 type buckets struct {
@@ -110,4 +129,45 @@ func writeRateLimited(w http.ResponseWriter, detail string) {
 		Status: http.StatusTooManyRequests,
 		Detail: detail,
 	})
+}
+
+// failureLimited is the error of a token refused unseen because its
+// client address failed too often; Deny answers it 429 with Retry-After.
+type failureLimited struct{ wait time.Duration }
+
+func (e *failureLimited) Error() string {
+	return "too many unknown or disabled bearer tokens from this address; retry after " + strconv.Itoa(retryAfter(e.wait)) + " s"
+}
+
+// denyLimited answers err 429 when it is a failureLimited, and reports
+// whether it was.
+func denyLimited(w http.ResponseWriter, err error) bool {
+	var fl *failureLimited
+	if !errors.As(err, &fl) {
+		return false
+	}
+	w.Header().Set("Retry-After", strconv.Itoa(retryAfter(fl.wait)))
+	writeRateLimited(w, fl.Error())
+	return true
+}
+
+// clientOf is the address failed authentications are counted against:
+// the peer's IP, an IPv6 one by its /64 (the least a host is given, so
+// a single machine cannot draw a new budget per address).
+func clientOf(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	ip, err := netip.ParseAddr(host)
+	if err != nil {
+		return host
+	}
+	ip = ip.Unmap().WithZone("")
+	if ip.Is6() {
+		if p, err := ip.Prefix(64); err == nil {
+			return p.String()
+		}
+	}
+	return ip.String()
 }

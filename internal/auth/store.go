@@ -15,8 +15,10 @@ import (
 	"time"
 	"unicode/utf8"
 
+	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"golang.org/x/time/rate"
 
 	"github.com/xiamen-eeb/nuisance/internal/fault"
 	"github.com/xiamen-eeb/nuisance/internal/pgstore"
@@ -95,6 +97,29 @@ type Store struct {
 	mu    sync.Mutex
 	cache map[[sha256.Size]byte]cached
 
+	// misses are the hashes of tokens the database did not know, or knew
+	// disabled, and when, so that the same wrong token sent again (a
+	// console retrying a typo) asks nothing of the database for ttl. A
+	// miss is remembered by the token's exact hash, never by the address
+	// that sent it nor as a snapshot of the tokens that exist: a token
+	// created since is not refused, whichever process created it. It has
+	// a bound of its own, so random tokens do not evict the valid ones.
+	misses *lru.Cache[[sha256.Size]byte, time.Time]
+	// known are the hashes of tokens this process has seen valid, or
+	// found valid in the officers table when it last read them all. They
+	// are looked up whatever their address's failures (and so ended by a
+	// disable or a rotation as any other): an office behind one NAT
+	// address, or every client behind a proxy, is not locked out by one
+	// colleague's typos or a script. Only a token missing from them is
+	// refused unseen, and the table is read again, at most every
+	// knownEvery, before one is: a token created since is served then.
+	known   *lru.Cache[[sha256.Size]byte, struct{}]
+	knownMu sync.Mutex
+	knownAt time.Time
+	// failures holds each client address's budget of look-ups of unseen
+	// tokens that failed.
+	failures *buckets
+
 	teamsOnce sync.Once
 	teams     map[string]routing.Team
 	districts map[string]bool
@@ -106,24 +131,40 @@ type cached struct {
 	at time.Time
 }
 
-// NewStore returns a Store on pool that reuses a token lookup for ttl (0:
-// every request asks the database).
+// NewStore returns a Store on pool that reuses a token lookup, found or
+// not, for ttl (0: every request asks the database).
 func NewStore(pool *pgxpool.Pool, ttl time.Duration) *Store {
-	return &Store{pool: pool, ttl: ttl, now: time.Now, cache: make(map[[sha256.Size]byte]cached)}
+	misses, err := lru.New[[sha256.Size]byte, time.Time](maxCached)
+	if err != nil {
+		panic(err) // only for a size below 1
+	}
+	known, err := lru.New[[sha256.Size]byte, struct{}](maxCached)
+	if err != nil {
+		panic(err)
+	}
+	return &Store{pool: pool, ttl: ttl, now: time.Now, cache: make(map[[sha256.Size]byte]cached),
+		misses: misses, known: known, failures: newBuckets(rate.Every(failureEvery), failureBurst)}
 }
 
 // Authorizer returns the Store's authentication as an Authorizer.
 func (s *Store) Authorizer() Authorizer { return s.Authorize }
 
-// Authorize authenticates the bearer token of r.
+// Authorize authenticates the bearer token of r. A token this process
+// has not seen valid is looked up only within the budget of failed
+// authentications of r's client address; past it the answer is
+// fault.Unauthorized that Deny writes as 429 with Retry-After.
 func (s *Store) Authorize(r *http.Request) (Principal, error) {
-	return s.Lookup(r.Context(), bearer(r))
+	return s.lookup(r.Context(), bearer(r), clientOf(r), true)
 }
 
 // Lookup returns the holder of token: fault.Unauthorized when the token is
 // empty, malformed, unknown or disabled; fault.Unavailable when the
 // database does not answer.
 func (s *Store) Lookup(ctx context.Context, token string) (Principal, error) {
+	return s.lookup(ctx, token, "", false)
+}
+
+func (s *Store) lookup(ctx context.Context, token, client string, limited bool) (Principal, error) {
 	if token == "" {
 		return Principal{}, fault.Errorf(fault.Unauthorized, "no bearer token")
 	}
@@ -139,17 +180,40 @@ func (s *Store) Lookup(ctx context.Context, token string) (Principal, error) {
 		if ok && now.Sub(c.at) < s.ttl {
 			return c.p, nil
 		}
+		if at, ok := s.misses.Get(key); ok && now.Sub(at) < s.ttl {
+			return Principal{}, fault.Errorf(fault.Unauthorized, "unknown or disabled bearer token")
+		}
+	}
+	// A look-up that finds the token valid gives its share back: only
+	// failures spend the address's budget.
+	var spent *rate.Reservation
+	if limited && !s.known.Contains(key) {
+		r, wait := s.failures.take(client, now)
+		if r == nil && !s.reloadKnown(ctx, now, key) {
+			failuresLimited.Inc()
+			return Principal{}, fault.Wrap(fault.Unauthorized, &failureLimited{wait: wait})
+		}
+		spent = r
 	}
 	var p Principal
 	err := s.pool.QueryRow(ctx, `SELECT id, name, COALESCE(team, ''), COALESCE(district, ''), role
 		FROM officers WHERE token_hash = $1 AND disabled_at IS NULL`, key[:]).Scan(&p.ID, &p.Name, &p.Team, &p.District, &p.Role)
 	if errors.Is(err, pgx.ErrNoRows) {
 		s.forget(key)
+		s.known.Remove(key)
+		if s.ttl > 0 {
+			s.misses.Add(key, now)
+		}
 		return Principal{}, fault.Errorf(fault.Unauthorized, "unknown or disabled bearer token")
+	}
+	if spent != nil {
+		spent.CancelAt(now)
 	}
 	if err != nil {
 		return Principal{}, fault.Wrap(fault.Unavailable, fmt.Errorf("look up token: %w", err))
 	}
+	s.known.Add(key, struct{}{})
+	s.misses.Remove(key)
 	if s.ttl > 0 {
 		s.mu.Lock()
 		if len(s.cache) >= maxCached {
@@ -159,6 +223,40 @@ func (s *Store) Lookup(ctx context.Context, token string) (Principal, error) {
 		s.mu.Unlock()
 	}
 	return p, nil
+}
+
+// knownEvery is how often, at most, the valid tokens are read again for
+// a token refused unseen: the longest a token created meanwhile waits
+// when its address is over its failures, and one query per interval
+// whatever a script sends.
+const knownEvery = 5 * time.Second
+
+// reloadKnown reads every valid token's hash into known, unless it did
+// less than knownEvery ago, and reports whether key is known.
+func (s *Store) reloadKnown(ctx context.Context, now time.Time, key [sha256.Size]byte) bool {
+	s.knownMu.Lock()
+	defer s.knownMu.Unlock()
+	if s.known.Contains(key) {
+		return true // read by another request meanwhile
+	}
+	if !s.knownAt.IsZero() && now.Sub(s.knownAt) < knownEvery {
+		return false
+	}
+	s.knownAt = now // failed too: a database in trouble is not asked more
+	rows, err := s.pool.Query(ctx, `SELECT token_hash FROM officers WHERE disabled_at IS NULL`)
+	if err != nil {
+		return false
+	}
+	hashes, err := pgx.CollectRows(rows, pgx.RowTo[[]byte])
+	if err != nil {
+		return false
+	}
+	for _, h := range hashes {
+		if len(h) == sha256.Size {
+			s.known.Add([sha256.Size]byte(h), struct{}{})
+		}
+	}
+	return s.known.Contains(key)
 }
 
 func (s *Store) forget(key [sha256.Size]byte) {

@@ -19,7 +19,7 @@ const rateLimitedMetric = "nuisance_hotspots_rate_limited_total"
 // TestRateLimit: a token (or a script holding it) cannot hammer the
 // hotspots API any more than the officers' API: past its burst it is
 // answered 429 with Retry-After, counted, on both routes, while another
-// token goes on.
+// token goes on; random tokens from one address are held back too.
 func TestRateLimit(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -89,5 +89,24 @@ func TestRateLimit(t *testing.T) {
 	}
 	if resp, body := get(other, "/api/v1/hotspots"); resp.StatusCode != 200 {
 		t.Errorf("another token: %d %s", resp.StatusCode, body)
+	}
+
+	// Random tokens: 401 until the address has failed too often, then 429.
+	for i := range 200 {
+		tok, _, err := auth.NewToken()
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, body := get(tok, "/api/v1/hotspots")
+		if resp.StatusCode == 429 {
+			limitedAs("random tokens", resp, body)
+			break
+		}
+		if resp.StatusCode != 401 || i == 199 {
+			t.Fatalf("random token %d: %d %s", i+1, resp.StatusCode, body)
+		}
+	}
+	if resp, body := get(other, "/api/v1/hotspots"); resp.StatusCode != 200 {
+		t.Errorf("a valid token from the address that failed: %d %s", resp.StatusCode, body)
 	}
 }

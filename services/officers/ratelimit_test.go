@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/xiamen-eeb/nuisance/internal/auth"
 	"github.com/xiamen-eeb/nuisance/internal/testenv"
 )
 
@@ -83,6 +84,33 @@ func TestRateLimit(t *testing.T) {
 		time.Sleep(time.Duration(wait) * time.Second)
 		if code, body := e.do(whoOwn, "GET", "/api/v1/cases/"+id, nil); code != 200 {
 			t.Errorf("after Retry-After: %d %s", code, body)
+		}
+	})
+
+	t.Run("unknown tokens", func(t *testing.T) {
+		// Random tokens from one address: 401 until it failed too often,
+		// then 429 with Retry-After (internal/auth), the officers still
+		// served.
+		e := setup(t, n.JS)
+		for i := range 100 {
+			tok, _, err := auth.NewToken()
+			if err != nil {
+				t.Fatal(err)
+			}
+			e.tokens["script"] = tok
+			resp, body := e.send("script", "GET", "/api/v1/me", nil)
+			if resp.StatusCode == 429 {
+				if resp.Header.Get("Retry-After") == "" || resp.Header.Get("Content-Type") != "application/problem+json" {
+					t.Fatalf("429 %v %s", resp.Header, body)
+				}
+				break
+			}
+			if resp.StatusCode != 401 || i == 99 {
+				t.Fatalf("random token %d: %d %s", i+1, resp.StatusCode, body)
+			}
+		}
+		if code, body := e.do(whoOwn, "GET", "/api/v1/me", nil); code != 200 {
+			t.Errorf("an officer from the same address: %d %s", code, body)
 		}
 	})
 

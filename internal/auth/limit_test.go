@@ -1,0 +1,268 @@
+package auth
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/xiamen-eeb/nuisance/internal/testenv"
+)
+
+const failuresMetric = "nuisance_auth_rate_limited_total"
+
+// lookups counts the queries of the officers table a pool sends to
+// PostgreSQL: token look-ups, readings of the valid tokens.
+type lookups struct{ n atomic.Int64 }
+
+func (l *lookups) TraceQueryStart(ctx context.Context, _ *pgx.Conn, d pgx.TraceQueryStartData) context.Context {
+	if strings.Contains(d.SQL, "FROM officers") {
+		l.n.Add(1)
+	}
+	return ctx
+}
+
+func (l *lookups) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
+
+// countingPool is a second pool on the database of pool whose token
+// look-ups are counted.
+func countingPool(t *testing.T, pool *pgxpool.Pool) (*pgxpool.Pool, *lookups) {
+	t.Helper()
+	cfg := pool.Config()
+	l := &lookups{}
+	cfg.ConnConfig.Tracer = l
+	cp, err := pgxpool.NewWithConfig(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cp.Close)
+	return cp, l
+}
+
+// clientFrom is an HTTP client whose connections come from ip, another
+// address of the loopback network.
+func clientFrom(ip string) *http.Client {
+	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}}
+	return &http.Client{Transport: &http.Transport{DialContext: d.DialContext}}
+}
+
+// limitEnv is a Store behind a real HTTP server whose handler answers the
+// principal's id, on a database whose officers queries are counted, with
+// a clock the test moves.
+type limitEnv struct {
+	t      *testing.T
+	pool   *pgxpool.Pool
+	looked *lookups
+	cli    *Store // the operator's `officers add`, another process
+	mu     sync.Mutex
+	now    time.Time
+}
+
+func newLimitEnv(t *testing.T) *limitEnv {
+	pool, looked := countingPool(t, testenv.DB(t))
+	return &limitEnv{t: t, pool: pool, looked: looked, cli: NewStore(pool, 0), now: time.Date(2024, 3, 11, 9, 0, 0, 0, time.UTC)}
+}
+
+func (e *limitEnv) advance(d time.Duration) { e.mu.Lock(); e.now = e.now.Add(d); e.mu.Unlock() }
+
+// start starts a process: a Store with the cache of production, served.
+func (e *limitEnv) start() (*Store, *httptest.Server) {
+	s := NewStore(e.pool, DefaultCacheTTL)
+	s.now = func() time.Time { e.mu.Lock(); defer e.mu.Unlock(); return e.now }
+	srv := httptest.NewServer(s.Middleware(testenv.Log(e.t))(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p, _ := FromContext(r.Context())
+		_, _ = io.WriteString(w, p.ID)
+	})))
+	e.t.Cleanup(srv.Close)
+	return s, srv
+}
+
+func (e *limitEnv) add(name string) (Officer, string) {
+	o, tok, err := e.cli.Add(context.Background(), NewOfficer{Name: name, Team: "siming-eco"})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return o, tok
+}
+
+func get(t *testing.T, c *http.Client, srv *httptest.Server, tok string) (*http.Response, string) {
+	t.Helper()
+	req, err := http.NewRequest("GET", srv.URL+"/api/v1/hotspots", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+tok)
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp, string(b)
+}
+
+func random(t *testing.T) string {
+	tok, _, err := NewToken()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+// TestFailedAuthenticationsAreLimited: a script sending random tokens
+// from one address makes a bounded number of database queries and is
+// then answered 429 with Retry-After, counted; the same wrong token again
+// asks nothing of the database; a colleague's token from the same
+// address (an office behind one NAT) keeps working, and a token created
+// after misses works at once, or, from the address over its limit, within
+// a few seconds.
+func TestFailedAuthenticationsAreLimited(t *testing.T) {
+	t.Parallel()
+	e := newLimitEnv(t)
+	_, srv := e.start()
+	here := http.DefaultClient
+
+	colleague, colleagueTok := e.add("同事")
+	if resp, body := get(t, here, srv, colleagueTok); resp.StatusCode != 200 || body != colleague.ID {
+		t.Fatalf("the colleague signs in: %d %s", resp.StatusCode, body)
+	}
+
+	// A miss, then a new officer: the new token works at once.
+	missed := random(t)
+	if resp, body := get(t, here, srv, missed); resp.StatusCode != 401 {
+		t.Fatalf("an unknown token: %d %s", resp.StatusCode, body)
+	}
+	newbie, newbieTok := e.add("新同事")
+	if resp, body := get(t, here, srv, newbieTok); resp.StatusCode != 200 || body != newbie.ID {
+		t.Fatalf("a token created after a miss: %d %s", resp.StatusCode, body)
+	}
+
+	// A script of random tokens.
+	before, _ := testenv.Metric(t, failuresMetric)
+	e.looked.n.Store(0)
+	// At most the address's burst of look-ups, and one reading of the
+	// valid tokens once it is spent.
+	const tries, maxQueries = 100, failureBurst + 1
+	limited, wait := 0, 0
+	for i := range tries {
+		resp, body := get(t, here, srv, random(t))
+		switch resp.StatusCode {
+		case 401:
+			if limited > 0 {
+				t.Fatalf("random token %d answered 401 after a 429", i+1)
+			}
+		case 429:
+			limited++
+			if resp.Header.Get("Content-Type") != "application/problem+json" {
+				t.Fatalf("429 as %s: %s", resp.Header.Get("Content-Type"), body)
+			}
+			var p struct{ Status int }
+			if err := json.Unmarshal([]byte(body), &p); err != nil || p.Status != 429 {
+				t.Fatalf("429 problem %s: %v", body, err)
+			}
+			var err error
+			if wait, err = strconv.Atoi(resp.Header.Get("Retry-After")); err != nil || wait < 1 || wait > 60 {
+				t.Fatalf("Retry-After %q", resp.Header.Get("Retry-After"))
+			}
+		default:
+			t.Fatalf("random token %d: %d %s", i+1, resp.StatusCode, body)
+		}
+	}
+	if n := e.looked.n.Load(); n > maxQueries {
+		t.Errorf("%d random tokens made %d database queries, want at most %d", tries, n, maxQueries)
+	}
+	if limited == 0 {
+		t.Fatalf("%d random tokens from one address were never answered 429", tries)
+	}
+	if after, _ := testenv.Metric(t, failuresMetric); after-before != float64(limited) {
+		t.Errorf("%s went from %v to %v, want %d more", failuresMetric, before, after, limited)
+	}
+
+	// The same wrong token again (a console retrying a typo) asks the
+	// database nothing and spends nothing.
+	n := e.looked.n.Load()
+	if resp, body := get(t, here, srv, missed); resp.StatusCode != 401 {
+		t.Errorf("the missed token again: %d %s", resp.StatusCode, body)
+	}
+	if e.looked.n.Load() != n {
+		t.Errorf("the missed token again was looked up in the database")
+	}
+
+	// The colleague's token, its cached look-up expired, still works from
+	// the address over its limit; so does the new officer's.
+	e.advance(4 * time.Second)
+	for _, tc := range []struct{ tok, id string }{{colleagueTok, colleague.ID}, {newbieTok, newbie.ID}} {
+		if resp, body := get(t, here, srv, tc.tok); resp.StatusCode != 200 || body != tc.id {
+			t.Errorf("a valid token from the limited address: %d %s", resp.StatusCode, body)
+		}
+	}
+	if e.looked.n.Load() == n {
+		t.Errorf("the valid tokens were not looked up again after their cache expired")
+	}
+	// The 4 s gave the address one more look-up, not a new burst.
+	if resp, _ := get(t, here, srv, random(t)); resp.StatusCode != 401 {
+		t.Fatalf("a random token 4 s later: %d, want one more look-up", resp.StatusCode)
+	}
+	if resp, _ := get(t, here, srv, random(t)); resp.StatusCode != 429 {
+		t.Fatalf("the address is no longer limited: %d", resp.StatusCode)
+	}
+
+	// A token created now works at once from another address, and from
+	// the limited one within a few seconds, following Retry-After.
+	late, lateTok := e.add("后来者")
+	if resp, body := get(t, clientFrom("127.0.0.2"), srv, lateTok); resp.StatusCode != 200 || body != late.ID {
+		t.Errorf("a new token from another address: %d %s", resp.StatusCode, body)
+	}
+	last, lastTok := e.add("最后")
+	waited := time.Duration(0)
+	for {
+		resp, body := get(t, here, srv, lastTok)
+		if resp.StatusCode == 200 && body == last.ID {
+			break
+		}
+		if resp.StatusCode != 429 || waited > knownEvery+failureEvery {
+			t.Fatalf("a new token from the limited address, after %s: %d %s", waited, resp.StatusCode, body)
+		}
+		wait, _ = strconv.Atoi(resp.Header.Get("Retry-After"))
+		e.advance(time.Duration(wait) * time.Second)
+		waited += time.Duration(wait) * time.Second
+	}
+}
+
+// TestFailedAuthenticationsAfterRestart: a process that just started
+// has seen no token valid; a script spending its address's budget does
+// not lock out the officers of that address (or of a proxy in front of
+// every client), whose tokens exist in the database.
+func TestFailedAuthenticationsAfterRestart(t *testing.T) {
+	t.Parallel()
+	e := newLimitEnv(t)
+	officer, tok := e.add("同事")
+	_, srv := e.start()
+	limited := false
+	for range 100 {
+		if resp, _ := get(t, http.DefaultClient, srv, random(t)); resp.StatusCode == 429 {
+			limited = true
+			break
+		}
+	}
+	if !limited {
+		t.Fatal("random tokens were never limited")
+	}
+	for i := range 3 {
+		if resp, body := get(t, http.DefaultClient, srv, tok); resp.StatusCode != 200 || body != officer.ID {
+			t.Fatalf("request %d of an officer from the limited address: %d %s", i+1, resp.StatusCode, body)
+		}
+		e.advance(DefaultCacheTTL) // past the cache: looked up each time
+	}
+}
