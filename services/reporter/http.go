@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/xiamen-eeb/nuisance/internal/auth"
 	"github.com/xiamen-eeb/nuisance/internal/fault"
 	"github.com/xiamen-eeb/nuisance/internal/gistar"
 	"github.com/xiamen-eeb/nuisance/internal/httpx"
@@ -30,10 +31,7 @@ func (s *Service) authorized(next http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		role, err := s.cfg.Authorize(r)
 		if err != nil {
-			if fault.KindOf(err) == fault.Unauthorized {
-				w.Header().Set("WWW-Authenticate", `Bearer realm="nuisance"`)
-			}
-			httpx.WriteError(w, s.log, err)
+			auth.Deny(w, s.log, err) // 401 with its challenge, or 429 to an address failing too often
 			return
 		}
 		if !slices.Contains(readers, role) {
