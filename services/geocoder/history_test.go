@@ -6,8 +6,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/xiamen-eeb/nuisance/internal/event"
 	"github.com/xiamen-eeb/nuisance/internal/geo"
+	"github.com/xiamen-eeb/nuisance/internal/outbox"
 	"github.com/xiamen-eeb/nuisance/internal/testenv"
 )
 
@@ -72,5 +75,45 @@ func TestHistoryMarkTravelsWithTheComplaint(t *testing.T) {
 	})
 	if !mark("h-unloc.located.c1", "complaint.located.v1") {
 		t.Error("the corrected located event of history lost the mark")
+	}
+}
+
+// A work order loaded as history that cannot be placed goes on the
+// triage list marked as history, kept apart from today's: by the mark of
+// its event, or by the stored complaint's alone (an event published
+// before the mark travelled). A live one is not marked.
+func TestHistoryTriageEntryIsMarked(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	ctx := context.Background()
+	yearAgo := time.Now().AddDate(-1, 0, 0).Truncate(time.Second)
+	byEvent := complaint("h-ev", yearAgo, "工地夜间施工打桩", nil, "", "某某小区后面那条路")
+	byEvent.History = true
+	stored := complaint("h-stored", yearAgo, "工地夜间施工打桩", nil, "", "某某小区后面那条路")
+	live := complaint("l-unloc", yearAgo, "工地夜间施工打桩", nil, "", "某某小区后面那条路")
+	for _, ev := range []event.ComplaintReceived{byEvent, stored, live} {
+		err := pgx.BeginFunc(ctx, e.pool, func(tx pgx.Tx) error {
+			e.insertComplaint(t, tx, ev)
+			if ev.ComplaintID != "l-unloc" {
+				if _, err := tx.Exec(ctx, `UPDATE complaints SET history = true WHERE id = $1`, ev.ComplaintID); err != nil {
+					return err
+				}
+			}
+			return outbox.Add(ctx, tx, event.SubjComplaintReceived, ev.EventID, ev)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.waitLocated(t, "h-ev", "h-stored", "l-unloc")
+	for id, want := range map[string]bool{"h-ev": true, "h-stored": true, "l-unloc": false} {
+		var kind string
+		var history bool
+		if err := e.pool.QueryRow(ctx, `SELECT kind, history FROM triage WHERE complaint_id = $1`, id).Scan(&kind, &history); err != nil {
+			t.Fatalf("triage entry of %s: %v", id, err)
+		}
+		if kind != "unlocated" || history != want {
+			t.Errorf("triage entry of %s: %s, history %v; want unlocated, history %v", id, kind, history, want)
+		}
 	}
 }

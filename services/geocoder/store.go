@@ -17,15 +17,18 @@ import (
 // triage entries and their events, in one statement. The first result for
 // a complaint stands: a replay under another event id, or after a
 // supervisor's correction, inserts no location and therefore nothing else.
-// It returns the complaints whose location it inserted.
+// A triage entry is marked history when the complaint's event or the
+// stored complaint says it was loaded as history: the supervisors' list
+// keeps it apart from today's. It returns the complaints whose location
+// it inserted.
 const storeDecisions = `WITH t AS (
 	SELECT * FROM unnest($1::text[], $2::bool[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bool[],
 		$8::float8[], $9::float8[], $10::text[], $11::float8[], $12::text[], $13::text[], $14::text[], $15::text[],
 		$16::text[], $17::text[], $18::float8[], $19::text[], $20::bool[], $21::bool[], $22::text[], $23::timestamptz[],
-		$24::text[], $25::text[], $26::text[], $27::text[], $28::text[])
+		$24::text[], $25::text[], $26::text[], $27::text[], $28::text[], $29::bool[])
 	AS t(complaint_id, located, district, district_name, subdistrict, subdistrict_code, subdistrict_approx, lon, lat,
 		method, confidence, place, place_key, disagreement, category, subcategory, classify_method, classify_score,
-		also_mentioned, priority, urgent, priority_reason, received_at, reason, kind, event_id, subject, payload)
+		also_mentioned, priority, urgent, priority_reason, received_at, reason, kind, event_id, subject, payload, history)
 ), ins AS (
 	INSERT INTO locations (complaint_id, located, district, district_name, subdistrict,
 		subdistrict_code, subdistrict_approx, lon, lat, method, confidence, place, place_key, disagreement,
@@ -40,8 +43,9 @@ const storeDecisions = `WITH t AS (
 	ON CONFLICT (complaint_id) DO NOTHING
 	RETURNING complaint_id
 ), tri AS (
-	INSERT INTO triage (complaint_id, reason, kind)
-	SELECT t.complaint_id, t.reason, t.kind FROM t JOIN ins USING (complaint_id) WHERE t.kind <> ''
+	INSERT INTO triage (complaint_id, reason, kind, history)
+	SELECT t.complaint_id, t.reason, t.kind, t.history OR c.history
+	FROM t JOIN ins USING (complaint_id) JOIN complaints c ON c.id = t.complaint_id WHERE t.kind <> ''
 	ON CONFLICT (complaint_id) DO NOTHING
 ), ob AS (
 	INSERT INTO outbox (event_id, subject, payload)
@@ -56,10 +60,10 @@ type decisions struct {
 	ids, districts, districtNames, subdistricts, subdistrictCodes, methods, places, placeKeys,
 	disagreements, categories, subcategories, classifyMethods, alsoMentioned, priorityReasons,
 	reasons, kinds, eventIDs, subjects, payloads []string
-	located, approx, priority, urgent []bool
-	lons, lats, confidences           []*float64
-	scores                            []float64
-	receivedAt                        []time.Time
+	located, approx, priority, urgent, history []bool
+	lons, lats, confidences                    []*float64
+	scores                                     []float64
+	receivedAt                                 []time.Time
 	// outcomes are the metric labels of each row: outcome and method.
 	outcomes, outcomeMethods []string
 	seen                     map[string]bool
@@ -125,6 +129,7 @@ func (ds *decisions) add(ev event.ComplaintReceived, d decision, subject string,
 	ds.eventIDs = append(ds.eventIDs, out.ID())
 	ds.subjects = append(ds.subjects, subject)
 	ds.payloads = append(ds.payloads, string(payload))
+	ds.history = append(ds.history, ev.History)
 	ds.outcomes = append(ds.outcomes, outcome)
 	ds.outcomeMethods = append(ds.outcomeMethods, d.loc.Method)
 	return true, nil
@@ -135,7 +140,7 @@ func (ds *decisions) args() []any {
 	return []any{ds.ids, ds.located, ds.districts, ds.districtNames, ds.subdistricts, ds.subdistrictCodes, ds.approx,
 		ds.lons, ds.lats, ds.methods, ds.confidences, ds.places, ds.placeKeys, ds.disagreements, ds.categories,
 		ds.subcategories, ds.classifyMethods, ds.scores, ds.alsoMentioned, ds.priority, ds.urgent, ds.priorityReasons,
-		ds.receivedAt, ds.reasons, ds.kinds, ds.eventIDs, ds.subjects, ds.payloads}
+		ds.receivedAt, ds.reasons, ds.kinds, ds.eventIDs, ds.subjects, ds.payloads, ds.history}
 }
 
 // queueOutbox adds an event to the batch; its id is in the payload.

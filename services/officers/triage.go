@@ -59,30 +59,58 @@ type TriageItem struct {
 	// (a returned case no team is left for): it is moved with 改派, not
 	// corrected.
 	CaseID string `json:"case_id,omitempty"`
+	// History says the work order was loaded as history (nuisance replay
+	// -history): handled by the hotline long ago, it is listed apart from
+	// today's (?history=true) and, corrected, goes to the hotspots and
+	// the reports but to no case.
+	History bool `json:"history"`
 }
 
+// listTriage is the open triage entries of one side, {side}: today's
+// or those loaded as history. An entry is history when the geocoder
+// marked it so or its complaint is (an entry an older geocoder wrote
+// during a rollout): today's are read through triage_open_live, which
+// leaves out the thousands a backfill may add, and the complaint's mark
+// is checked on the rows read anyway.
 const listTriage = `SELECT t.complaint_id, m.ticket_id, t.kind, t.reason, t.created_at, m.received_at, m.description,
 	COALESCE(m.address, ''), COALESCE(m.hotline_category, ''), COALESCE(m.category, ''), COALESCE(m.subcategory, ''),
 	m.loc_lon, m.loc_lat, COALESCE(m.loc_crs, ''),
 	COALESCE(l.district, ''), COALESCE(l.district_name, ''), COALESCE(l.subdistrict, ''), l.lon, l.lat,
 	COALESCE(l.category, ''), COALESCE(l.subcategory, ''), COALESCE(l.disagreement, ''),
-	(SELECT count(*) FROM triage_corrections tc WHERE tc.complaint_id = t.complaint_id), COALESCE(cc.case_id, '')
+	(SELECT count(*) FROM triage_corrections tc WHERE tc.complaint_id = t.complaint_id), COALESCE(cc.case_id, ''),
+	t.history OR m.history
 FROM triage t
 JOIN complaints m ON m.id = t.complaint_id
 LEFT JOIN locations l ON l.complaint_id = t.complaint_id
 LEFT JOIN case_complaints cc ON cc.complaint_id = t.complaint_id
-WHERE t.resolved_at IS NULL AND ` + triageVisible + `
+WHERE t.resolved_at IS NULL AND {side} AND ` + triageVisible + `
 	AND (cardinality($3::text[]) = 0 OR t.kind = ANY($3))
 	AND ($4::timestamptz IS NULL OR (t.created_at, t.complaint_id) < ($4, $5))
 ORDER BY t.created_at DESC, t.complaint_id DESC
 LIMIT $6`
 
-// handleTriage lists the open triage entries, newest first; ?kind=
-// unlocated,unclassified,unrouted filters, ?limit and ?cursor page.
+var (
+	listTriageLive    = strings.Replace(listTriage, "{side}", "NOT t.history AND NOT m.history", 1)
+	listTriageHistory = strings.Replace(listTriage, "{side}", "(t.history OR m.history)", 1)
+)
+
+// handleTriage lists the open triage entries, newest first: today's, or
+// with ?history=true those of work orders loaded as history, which a
+// backfill may add by the thousand and which no supervisor must act on
+// today; ?kind=unlocated,unclassified,unrouted filters, ?limit and
+// ?cursor page.
 func (s *Service) handleTriage(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
 	kinds, err := oneOf(r, "kind", triageKinds)
 	if err != nil {
 		return err
+	}
+	list := listTriageLive
+	switch v := strings.TrimSpace(r.URL.Query().Get("history")); v {
+	case "", "false":
+	case "true":
+		list = listTriageHistory
+	default:
+		return invalid("history", "%q: want true or false", v)
 	}
 	limit, err := s.page(r)
 	if err != nil {
@@ -97,7 +125,7 @@ func (s *Service) handleTriage(w http.ResponseWriter, r *http.Request, p auth.Pr
 	if cur != nil {
 		at, after = &cur.At, cur.ID
 	}
-	rows, err := s.pool.Query(r.Context(), listTriage, p.Role, p.District, kinds, at, after, limit+1)
+	rows, err := s.pool.Query(r.Context(), list, p.Role, p.District, kinds, at, after, limit+1)
 	if err != nil {
 		return fmt.Errorf("list triage: %w", err)
 	}
@@ -109,7 +137,7 @@ func (s *Service) handleTriage(w http.ResponseWriter, r *http.Request, p auth.Pr
 			&it.Address, &it.HotlineCategory, &it.ReportedCategory, &it.ReportedSubcategory,
 			&lon, &lat, &crs,
 			&it.District, &it.DistrictName, &it.Subdistrict, &it.Lon, &it.Lat,
-			&it.Category, &it.Subcategory, &it.Disagreement, &it.Corrections, &it.CaseID)
+			&it.Category, &it.Subcategory, &it.Disagreement, &it.Corrections, &it.CaseID, &it.History)
 		if lon != nil && lat != nil {
 			it.ReportedLocation = &event.Location{Lon: *lon, Lat: *lat, CRS: crs}
 		}

@@ -23,7 +23,10 @@
   // The waiting tab (待派单, supervisors and admins) lists the cases no team
   // holds: open, or returned (退单) with no team left, for 改派.
   // The triage tab (分拣, supervisors and admins) lists the complaints the
-  // pipeline could not place, classify or route, to be corrected by hand.
+  // pipeline could not place, classify or route, to be corrected by hand:
+  // today's, or under 历史 those of work orders loaded as history (a
+  // backfill of what the hotline closed long ago), which may number
+  // thousands and must not bury today's.
   var TRIAGE_KIND = { unlocated: "未能定位", unclassified: "未能分类", unrouted: "无法派单" };
   var SUBCATEGORIES = {
     noise: ["construction", "social_life", "traffic", "industrial"],
@@ -35,7 +38,7 @@
   var HOTSPOT_STATUS = { emerging: "新出现", active: "持续", escalated: "升级" };
 
   var state = { tab: "active", items: [], next: "", fresh: {}, caseId: "", caseData: null, source: null, retry: 0, role: "", resolveDue: "",
-    caseDistrict: "", caseTeam: "", lastEventId: "", streamOpened: false, pages: 0 };
+    caseDistrict: "", caseTeam: "", lastEventId: "", streamOpened: false, pages: 0, triageHistory: false };
   var districts = null;
 
   function $(id) { return document.getElementById(id); }
@@ -193,6 +196,15 @@
     return t.month + "月" + t.day + "日 " + pad(t.hour) + ":" + pad(t.minute);
   }
 
+  // dayOf is the date of s in Asia/Shanghai with its year (2024年3月11日),
+  // for what happened long ago.
+  function dayOf(s) {
+    var d = new Date(s);
+    if (!s || isNaN(d)) { return ""; }
+    var t = inShanghai(d);
+    return t.year + "年" + t.month + "月" + t.day + "日";
+  }
+
   // dueOf is the deadline that matters now: signing for an assigned case,
   // resolving an accepted one.
   function dueOf(o) {
@@ -307,6 +319,7 @@
     showWho(null);
     state.items = [];
     state.pages = 0;
+    setTriageScope(false);
     listPlace = null;
     $("list").textContent = "";
     // Nothing of the last case (a caller's number revealed) stays in the
@@ -382,9 +395,11 @@
   // loadSide fills the list of a tab that is not an inbox (hotspots,
   // triage): items picks the entries out of the answer to path, node
   // draws one; the list is drawn only if the tab is still the one shown.
-  function loadSide(tab, path, items, node, empty, failed) {
+  // current, if given, says whether the answer is still wanted (the
+  // triage list switched between today's and history meanwhile).
+  function loadSide(tab, path, items, node, empty, failed, current) {
     return api("GET", path).then(function (data) {
-      if (state.tab !== tab) { return; }
+      if (state.tab !== tab || (current && !current())) { return; }
       var ul = $("list");
       ul.textContent = "";
       var got = items(data) || [];
@@ -392,7 +407,7 @@
       $("list-empty").textContent = empty;
       $("list-empty").hidden = got.length > 0;
       $("more").hidden = true;
-    }).catch(function (err) { if (err.status !== 401) { toast(failed + err.message); } });
+    }).catch(function (err) { if (err.status !== 401 && (!current || current())) { toast(failed + err.message); } });
   }
 
   function loadHotspots() {
@@ -412,11 +427,27 @@
     // The pages shown are the previous tab's: news read again the new
     // tab's first.
     state.pages = 0;
+    $("triage-scope").hidden = name !== "triage";
+    $("triage-history-hint").hidden = name !== "triage" || !state.triageHistory;
+  }
+
+  // setTriageScope chooses the triage list shown: today's, or the
+  // history's (历史).
+  function setTriageScope(history) {
+    state.triageHistory = history;
+    Array.prototype.forEach.call(document.querySelectorAll("#triage-scope button"), function (b) {
+      var on = (b.getAttribute("data-history") === "true") === history;
+      b.classList.toggle("on", on);
+      b.setAttribute("aria-pressed", on ? "true" : "false");
+    });
+    $("triage-history-hint").hidden = state.tab !== "triage" || !history;
   }
 
   function loadTriage() {
-    return loadSide("triage", "/api/v1/triage?limit=100", function (d) { return d && d.items; }, triageNode,
-      "暂无待分拣的投诉", "分拣列表加载失败：");
+    var history = state.triageHistory;
+    return loadSide("triage", "/api/v1/triage?limit=100" + (history ? "&history=true" : ""), function (d) { return d && d.items; }, triageNode,
+      history ? "暂无待分拣的历史工单" : "暂无待分拣的投诉", "分拣列表加载失败：",
+      function () { return state.triageHistory === history; });
   }
 
   function options(sel, values, labels, chosen) {
@@ -438,13 +469,15 @@
     d.setAttribute("data-complaint", it.complaint_id);
     var top = el("div", "top");
     top.appendChild(el("span", "state", label(TRIAGE_KIND, it.kind)));
+    if (it.history) { top.appendChild(el("span", "state history", "历史")); }
     top.appendChild(el("span", "cat", it.category ? categoryText(it) : "类别未定"));
     d.appendChild(top);
     d.appendChild(el("div", "text", it.description || ""));
     var where = [it.district_name || label(DISTRICT, it.district), it.address].filter(Boolean).join(" · ");
     if (where) { d.appendChild(el("div", "where", where)); }
     var bottom = el("div", "bottom");
-    bottom.appendChild(el("span", "hint", "工单 " + (it.ticket_id || "") + " · " + when(it.received_at)));
+    // A work order of history was taken long ago: its year is said.
+    bottom.appendChild(el("span", "hint", "工单 " + (it.ticket_id || "") + " · " + (it.history ? dayOf(it.received_at) : when(it.received_at))));
     if (it.case_id) {
       // A case holds it already (退单 by every team the rules name): the
       // case is moved with 改派 on its page, not corrected here.
@@ -492,7 +525,11 @@
       ok.disabled = true;
       api("POST", "/api/v1/triage/" + encodeURIComponent(it.complaint_id) + "/correct",
         { district: district.value, category: cat.value, subcategory: sub.value })
-        .then(function () { toast("已更正，投诉重新进入处置流程"); li.remove(); })
+        .then(function () {
+          // History goes on to the hotspots and the reports, to no case.
+          toast(it.history ? "已更正，历史工单计入热点和周报，不派单" : "已更正，投诉重新进入处置流程");
+          li.remove();
+        })
         .catch(function (err) { ok.disabled = false; if (err.status !== 401) { toast("更正失败：" + err.message); } });
     });
     li.appendChild(d);
@@ -998,6 +1035,12 @@
       });
     });
     $("more").addEventListener("click", function () { loadList("more"); });
+    Array.prototype.forEach.call(document.querySelectorAll("#triage-scope button"), function (b) {
+      b.addEventListener("click", function () {
+        setTriageScope(b.getAttribute("data-history") === "true");
+        loadList("first");
+      });
+    });
     $("btn-accept").addEventListener("click", function () { act("accept", {}, "已签收"); });
     $("btn-resolve").addEventListener("click", function () {
       hideForms("resolve-form");
