@@ -170,6 +170,10 @@ type Complaint struct {
 	Channel      string    `json:"channel,omitempty"`
 	CallerName   string    `json:"caller_name,omitempty"`  // masked, 王**
 	CallerPhone  string    `json:"caller_phone,omitempty"` // masked, 138****5678
+	// CallerErasedAt is when the retention job erased the caller's name
+	// and phone (NUISANCE_PII_RETENTION), its case having ended long
+	// before: the officer is told so, rather than shown no caller.
+	CallerErasedAt *time.Time `json:"caller_erased_at,omitempty"`
 }
 
 // CaseView is a case with its work orders and its audit trail.
@@ -185,7 +189,7 @@ type CaseView struct {
 const caseComplaints = `SELECT m.id, m.ticket_id, m.received_at, m.description, COALESCE(m.address, ''),
 	COALESCE(l.district, ''), COALESCE(l.district_name, ''), COALESCE(l.subdistrict, ''), l.lon, l.lat,
 	COALESCE(l.category, m.category, ''), COALESCE(l.subcategory, m.subcategory, ''), COALESCE(m.channel, ''),
-	COALESCE(m.caller_name, ''), COALESCE(m.caller_phone, '')
+	COALESCE(m.caller_name, ''), COALESCE(m.caller_phone, ''), m.pii_erased_at
 FROM cases c
 LEFT JOIN assignments a ON a.case_id = c.id AND a.status = 'active'
 JOIN case_complaints cc ON cc.case_id = c.id
@@ -273,7 +277,7 @@ func (s *Service) complaints(ctx context.Context, q caseflow.Querier, caseID str
 		var name, phone string
 		err := row.Scan(&c.ComplaintID, &c.TicketID, &c.ReceivedAt, &c.Description, &c.Address,
 			&c.District, &c.DistrictName, &c.Subdistrict, &c.Lon, &c.Lat,
-			&c.Category, &c.Subcategory, &c.Channel, &name, &phone)
+			&c.Category, &c.Subcategory, &c.Channel, &name, &phone, &c.CallerErasedAt)
 		c.CallerName, c.CallerPhone = pii.MaskName(name), pii.MaskPhone(phone)
 		c.Description, c.Address = pii.MaskText(c.Description), pii.MaskText(c.Address)
 		return c, err
@@ -288,12 +292,14 @@ func (s *Service) complaints(ctx context.Context, q caseflow.Querier, caseID str
 }
 
 // Caller is a work order's caller as revealed for a call-back: the full
-// phone, the name still masked.
+// phone, the name still masked; or, when the retention job erased them,
+// no phone and when they were erased.
 type Caller struct {
-	ComplaintID string `json:"complaint_id"`
-	TicketID    string `json:"ticket_id"`
-	Phone       string `json:"phone"`
-	Name        string `json:"name,omitempty"`
+	ComplaintID string     `json:"complaint_id"`
+	TicketID    string     `json:"ticket_id"`
+	Phone       string     `json:"phone"`
+	Name        string     `json:"name,omitempty"`
+	ErasedAt    *time.Time `json:"erased_at,omitempty"`
 }
 
 const revealCase = `SELECT c.status, COALESCE(a.team, '')
@@ -302,7 +308,7 @@ WHERE c.id = $2 AND {scope}`
 
 // revealCallers reads the callers only through the assigned team's active
 // assignment: the team is in the query, not just in the check before it.
-const revealCallers = `SELECT m.id, m.ticket_id, COALESCE(m.caller_phone, ''), COALESCE(m.caller_name, '')
+const revealCallers = `SELECT m.id, m.ticket_id, COALESCE(m.caller_phone, ''), COALESCE(m.caller_name, ''), m.pii_erased_at
 FROM assignments a
 JOIN case_complaints cc ON cc.case_id = a.case_id
 JOIN complaints m ON m.id = cc.complaint_id
@@ -311,8 +317,11 @@ ORDER BY m.received_at, m.id`
 
 // handleReveal shows the callers' full phone numbers to the team assigned
 // the case, so it can call the citizen back; each reveal is recorded in
-// the case's audit log as reveal_caller with the complaints it showed.
-// Body (optional): {"complaint_id": "..."} to reveal one work order.
+// the case's audit log as reveal_caller with the complaints it showed. A
+// caller the retention job erased (a case reopened after its callers'
+// data went) is answered with when it was erased, and shows nothing to
+// record. Body (optional): {"complaint_id": "..."} to reveal one work
+// order.
 func (s *Service) handleReveal(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
 	var in struct {
 		ComplaintID string `json:"complaint_id"`
@@ -342,7 +351,7 @@ func (s *Service) handleReveal(w http.ResponseWriter, r *http.Request, p auth.Pr
 		}
 		callers, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (Caller, error) {
 			var c Caller
-			err := row.Scan(&c.ComplaintID, &c.TicketID, &c.Phone, &c.Name)
+			err := row.Scan(&c.ComplaintID, &c.TicketID, &c.Phone, &c.Name, &c.ErasedAt)
 			c.Name = pii.MaskName(c.Name)
 			return c, err
 		})
@@ -352,9 +361,14 @@ func (s *Service) handleReveal(w http.ResponseWriter, r *http.Request, p auth.Pr
 		if len(callers) == 0 {
 			return fault.Errorf(fault.NotFound, "case %s holds no complaint %s", id, in.ComplaintID)
 		}
-		ids := make([]string, len(callers))
-		for i, c := range callers {
-			ids[i] = c.ComplaintID
+		var ids []string
+		for _, c := range callers {
+			if c.ErasedAt == nil {
+				ids = append(ids, c.ComplaintID)
+			}
+		}
+		if len(ids) == 0 {
+			return nil
 		}
 		_, err = tx.Exec(ctx, `INSERT INTO case_audit (case_id, actor, from_status, to_status, action, reason)
 			VALUES ($1, $2, $3, $3, 'reveal_caller', $4)`, id, p.Actor(), status, "complaints "+strings.Join(ids, ", "))
@@ -366,7 +380,14 @@ func (s *Service) handleReveal(w http.ResponseWriter, r *http.Request, p auth.Pr
 	if err != nil {
 		return err
 	}
-	s.log.Info("callers revealed", zap.String("case", id), zap.String("officer", p.ID), zap.Int("complaints", len(callers)))
+	erased := 0
+	for _, c := range callers {
+		if c.ErasedAt != nil {
+			erased++
+		}
+	}
+	s.log.Info("callers revealed", zap.String("case", id), zap.String("officer", p.ID), zap.Int("complaints", len(callers)-erased),
+		zap.Int("erased", erased))
 	httpx.WriteJSON(w, http.StatusOK, struct {
 		CaseID  string   `json:"case_id"`
 		Callers []Caller `json:"callers"`

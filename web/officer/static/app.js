@@ -739,7 +739,9 @@
     li.appendChild(el("div", "text", cp.description || ""));
     if (cp.address || cp.place) { li.appendChild(el("div", "addr", cp.address || cp.place)); }
     var masked = cp.caller_phone || cp.phone || (cp.caller && cp.caller.phone) || "";
-    if (masked) {
+    if (cp.caller_erased_at) {
+      li.appendChild(erasedNode(cp.caller_erased_at));
+    } else if (masked) {
       var row = el("div", "caller");
       var name = cp.caller_name || (cp.caller && cp.caller.name) || "来电人";
       var ph = el("span", "phone", name + " " + masked);
@@ -757,7 +759,15 @@
     return li;
   }
 
+  // erasedNode says, where the caller was, that the retention job erased
+  // the caller's name and phone (NUISANCE_PII_RETENTION) and on which
+  // day: a case reopened after its end can hold such a work order.
+  function erasedNode(at) {
+    return el("div", "caller erased", "来电人信息已按保存期限删除（" + dayOf(at) + "）");
+  }
+
   // reveal asks for the caller's full number; the API records who asked.
+  // A number erased since the page was drawn is said to be so.
   function reveal(c, cp, ph, b) {
     b.disabled = true;
     api("POST", "/api/v1/cases/" + encodeURIComponent(caseIdOf(c)) + "/callback-reveal", { complaint_id: cp.complaint_id || cp.id })
@@ -765,6 +775,11 @@
         var id = cp.complaint_id || cp.id;
         var callers = (data && data.callers) || [];
         var hit = callers.filter(function (x) { return x.complaint_id === id; })[0] || callers[0] || {};
+        if (hit.erased_at) {
+          var row = ph.parentNode;
+          row.parentNode.replaceChild(erasedNode(hit.erased_at), row);
+          return;
+        }
         var phone = hit.phone || "";
         if (!phone) { throw new ApiError(0, "没有来电号码"); }
         ph.textContent = "";
