@@ -173,13 +173,19 @@ func (s *Service) Authorizer() auth.Authorizer { return s.tokens.Authorizer() }
 // no sweeping.
 func (s *Service) Watches() []outbox.Watch { return nil }
 
-// Run holds the service until ctx ends, then closes the open event
-// streams so that a graceful shutdown does not wait for them.
+// Run holds the service until ctx ends, measuring the triage list every
+// minute (MeasureTriage), then closes the open event streams so that a
+// graceful shutdown does not wait for them.
 func (s *Service) Run(ctx context.Context) error {
+	mctx, stop := context.WithCancel(ctx)
+	measured := make(chan struct{})
+	go func() { defer close(measured); s.measureTriage(mctx, time.Minute) }()
 	select {
 	case <-ctx.Done():
 	case <-s.done:
 	}
+	stop()
+	<-measured
 	s.CloseStreams()
 	return nil
 }

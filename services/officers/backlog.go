@@ -1,0 +1,82 @@
+package officers
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+	"go.uber.org/zap"
+)
+
+// A complaint on the triage list has no case, no team and no deadline:
+// nobody but a supervisor will act on it, and the hotline hears nothing
+// of it. The gauges tell the operator how many wait and for how long, so
+// that a list nobody works (a district without a supervisor, a holiday)
+// is seen before the hotline asks.
+var (
+	triageWaiting = promauto.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "nuisance_triage_waiting",
+		Help: "Complaints waiting on the supervisors' triage list (unlocated, unclassified or unrouted), by list: current, or history (work orders loaded with replay -history).",
+	}, []string{"list"})
+	triageOldest = promauto.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "nuisance_triage_oldest_waiting_seconds",
+		Help: "How long the oldest complaint on the triage list has waited, by list (0 when none waits).",
+	}, []string{"list"})
+)
+
+// triageBacklogSQL counts the open triage entries of each list, with the
+// oldest's wait on the database's clock. An entry is history by its own
+// mark or its complaint's (one an older geocoder wrote in a rollout), as
+// the list reads it.
+const triageBacklogSQL = `SELECT t.history OR c.history, count(*), extract(epoch FROM now() - min(t.created_at))
+	FROM triage t JOIN complaints c ON c.id = t.complaint_id
+	WHERE t.resolved_at IS NULL GROUP BY 1`
+
+// MeasureTriage sets the triage gauges from the database.
+func (s *Service) MeasureTriage(ctx context.Context) error {
+	rows, err := s.pool.Query(ctx, triageBacklogSQL)
+	if err != nil {
+		return fmt.Errorf("measure the triage list: %w", err)
+	}
+	waiting := map[string]float64{"current": 0, "history": 0}
+	oldest := map[string]float64{"current": 0, "history": 0}
+	var history bool
+	var n int64
+	var age float64
+	if _, err := pgx.ForEachRow(rows, []any{&history, &n, &age}, func() error {
+		list := "current"
+		if history {
+			list = "history"
+		}
+		waiting[list], oldest[list] = float64(n), age
+		return nil
+	}); err != nil {
+		return fmt.Errorf("measure the triage list: %w", err)
+	}
+	for list, n := range waiting {
+		triageWaiting.WithLabelValues(list).Set(n)
+		triageOldest.WithLabelValues(list).Set(oldest[list])
+	}
+	return nil
+}
+
+// measureTriage keeps the gauges current every period until ctx ends.
+func (s *Service) measureTriage(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		if err := s.MeasureTriage(ctx); err != nil && ctx.Err() == nil {
+			s.log.Warn("triage list not measured", zap.Error(err))
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-s.done:
+			return
+		case <-t.C:
+		}
+	}
+}
