@@ -114,3 +114,30 @@ func TestKeepsCallersWithoutARetention(t *testing.T) {
 		t.Error("the caller was erased with no retention set")
 	}
 }
+
+// A work order loaded as history (nuisance replay -history) was closed by
+// the hotline before it was stored, and no case ever holds it: once it
+// has been stored longer than the retention period its caller is erased
+// like that of any case closed that long ago. (Taken for a complaint in
+// triage, it kept its caller for ever, and every pass read it again.)
+func TestErasesCallersOfHistoryLongAgo(t *testing.T) {
+	t.Parallel()
+	pool, job := setup(t, retention.Config{PII: 180 * day})
+	complaint(t, pool, "history-long-ago", "", 400*day, 0)
+	complaint(t, pool, "history-lately", "", 170*day, 0)
+	exec(t, pool, `UPDATE complaints SET history = true WHERE id LIKE 'history-%'`)
+	complaint(t, pool, "in-triage", "", 500*day, 0)
+
+	if res := pass(t, job); res.Erased != 1 {
+		t.Errorf("erased %d complaints, want 1", res.Erased)
+	}
+	if h := callerOf(t, pool, "history-long-ago"); h.name != nil || h.phone != nil || !h.erased ||
+		strings.Contains(*h.description, "13812345678") {
+		t.Errorf("history stored 400 days ago: caller still held (name %v, phone %v, erased %v)", h.name != nil, h.phone != nil, h.erased)
+	}
+	for _, id := range []string{"history-lately", "in-triage"} {
+		if h := callerOf(t, pool, id); h.erased || h.phone == nil {
+			t.Errorf("%s: personal data it must keep was erased", id)
+		}
+	}
+}
