@@ -30,10 +30,13 @@ const ended = `((k.status = 'closed' AND k.closed_at < now() - $1::interval)
 // than $1 whose personal data is still held, through complaints_pii_held,
 // and says of each whether its case ended long enough ago; the words
 // and address only of those. A complaint of an open case, or of none
-// (triage), keeps its data, and the cursor passes it. The case is looked
+// (triage), keeps its data, and the cursor passes it. A work order loaded
+// as history is in no case: the hotline closed it before it was stored,
+// so one stored longer ago than $1 ended longer ago too. The case is looked
 // up for each complaint read (LATERAL ... LIMIT 1): as an EXISTS, the
 // planner hashes every case that ended, for each batch.
-const pickSQL = `SELECT c.id, c.created_at, d.due IS NOT NULL, CASE WHEN d.due THEN c.description END, CASE WHEN d.due THEN c.address END
+const pickSQL = `SELECT c.id, c.created_at, c.history OR d.due IS NOT NULL, CASE WHEN c.history OR d.due THEN c.description END,
+	CASE WHEN c.history OR d.due THEN c.address END
 FROM complaints c
 LEFT JOIN LATERAL (SELECT true AS due FROM case_complaints cc JOIN cases k ON k.id = cc.case_id
 	WHERE cc.complaint_id = c.id AND ` + ended + ` LIMIT 1) d ON true
@@ -43,13 +46,13 @@ ORDER BY c.created_at, c.id LIMIT $4`
 // eraseSQL erases the callers of the complaints $2 and writes their words
 // $3 and addresses $4 where masking changed them (NULL: unchanged),
 // checking again that their cases ended ($1): a resolved case reopened
-// since the pick keeps its callers.
+// since the pick keeps its callers. A work order of history has none.
 const eraseSQL = `UPDATE complaints c SET caller_name = NULL, caller_phone = NULL,
 	description = COALESCE(u.description, c.description), address = COALESCE(u.address, c.address), pii_erased_at = now()
 FROM unnest($2::text[], $3::text[], $4::text[]) AS u(id, description, address)
-CROSS JOIN LATERAL (SELECT FROM case_complaints cc JOIN cases k ON k.id = cc.case_id
-	WHERE cc.complaint_id = u.id AND ` + ended + ` LIMIT 1) d
-WHERE c.id = u.id AND c.pii_erased_at IS NULL`
+LEFT JOIN LATERAL (SELECT true AS due FROM case_complaints cc JOIN cases k ON k.id = cc.case_id
+	WHERE cc.complaint_id = u.id AND ` + ended + ` LIMIT 1) d ON true
+WHERE c.id = u.id AND c.pii_erased_at IS NULL AND (c.history OR d.due)`
 
 // erase erases, Complaints at a time, the callers' names and phones of
 // the complaints whose case ended more than PII ago, and masks the phone
