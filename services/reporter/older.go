@@ -28,6 +28,11 @@ type olderWeeks struct {
 	watch map[string]bool
 }
 
+// olderWeeksSQL names the ISO weeks, in Xiamen, before $2 of the
+// complaints stored since $1.
+const olderWeeksSQL = `SELECT DISTINCT to_char(date_trunc('week', received_at AT TIME ZONE 'Asia/Shanghai'), 'IYYY-"W"IW')
+	FROM complaints WHERE created_at >= $1 AND received_at < $2`
+
 // olderLag is how far before a look the next one starts reading stored
 // complaints: a complaint's created_at is its transaction's start, which
 // may be before a look its commit follows.
@@ -57,9 +62,7 @@ func (s *Service) staleBefore(ctx context.Context, first string) ([]string, erro
 	if o.since.IsZero() {
 		rows, err = s.pool.Query(ctx, `SELECT week FROM weekly_reports WHERE week < $1`, first)
 	} else {
-		// The ISO weeks, in Xiamen, of the complaints stored since.
-		rows, err = s.pool.Query(ctx, `SELECT DISTINCT to_char(date_trunc('week', received_at AT TIME ZONE 'Asia/Shanghai'), 'IYYY-"W"IW')
-			FROM complaints WHERE created_at >= $1 AND received_at < $2`, o.since, start)
+		rows, err = s.pool.Query(ctx, olderWeeksSQL, o.since, start)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("weeks before %s: %w", first, err)
