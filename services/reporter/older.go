@@ -30,7 +30,7 @@ type olderWeeks struct {
 
 // olderWeeksSQL names the ISO weeks, in Xiamen, before $2 of the
 // complaints stored since $1, read through those complaints alone
-// (complaints_created_at, migration 00096).
+// (complaints_created_at, migration 00097).
 const olderWeeksSQL = `SELECT DISTINCT to_char(date_trunc('week', received_at AT TIME ZONE 'Asia/Shanghai'), 'IYYY-"W"IW')
 	FROM complaints WHERE created_at >= $1 AND received_at < $2`
 
