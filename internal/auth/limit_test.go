@@ -266,3 +266,36 @@ func TestFailedAuthenticationsAfterRestart(t *testing.T) {
 		e.advance(DefaultCacheTTL) // past the cache: looked up each time
 	}
 }
+
+// TestFailedAuthenticationsFromManyAddresses: a script spreading random
+// tokens over many client addresses (the /64s of one IPv6 /48, a botnet)
+// makes a bounded number of database queries: each new address came with
+// a burst of its own, and one evicted from the limiter's bounded memory
+// came back with a new one, so the queries had no end.
+func TestFailedAuthenticationsFromManyAddresses(t *testing.T) {
+	t.Parallel()
+	e := newLimitEnv(t)
+	s, _ := e.start()
+	officer, tok := e.add("同事")
+	e.looked.n.Store(0)
+	const addresses = 300
+	limited := 0
+	for i := range addresses {
+		r := httptest.NewRequest("GET", "/api/v1/hotspots", nil)
+		r.RemoteAddr = "[2001:db8:1:" + strconv.FormatInt(int64(i), 16) + "::1]:40000"
+		r.Header.Set("Authorization", "Bearer "+random(t))
+		if _, err := s.Authorize(r); err != nil && strings.Contains(err.Error(), "retry after") {
+			limited++
+		}
+	}
+	if n, most := e.looked.n.Load(), int64(addresses/2); n > most {
+		t.Errorf("random tokens from %d addresses made %d database queries (%d refused), want at most %d", addresses, n, limited, most)
+	}
+	// An officer's token is served all the same, from a new address too.
+	r := httptest.NewRequest("GET", "/api/v1/hotspots", nil)
+	r.RemoteAddr = "[2001:db8:2::1]:40000"
+	r.Header.Set("Authorization", "Bearer "+tok)
+	if p, err := s.Authorize(r); err != nil || p.ID != officer.ID {
+		t.Errorf("an officer's token during the flood: %+v %v", p, err)
+	}
+}
