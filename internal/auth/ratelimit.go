@@ -32,6 +32,16 @@ const (
 	failureEvery = 3 * time.Second
 )
 
+// Failed authentications of every address together: a look-up of an
+// unseen token also spends one of allFailuresBurst, given back one every
+// allFailuresEvery. An address's budget alone bounds nothing against many
+// addresses (the /64s of one IPv6 /48, a botnet), and the limiter keeps
+// maxLimited of them, so one it dropped comes back with a new burst.
+const (
+	allFailuresBurst = 100
+	allFailuresEvery = 100 * time.Millisecond
+)
+
 var failuresLimited = promauto.NewCounter(prometheus.CounterOpts{
 	Name: "nuisance_auth_rate_limited_total",
 	Help: "Requests refused (429) without a database look-up: a token never seen valid, from a client address over its budget of failed authentications.",

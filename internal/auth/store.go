@@ -117,8 +117,9 @@ type Store struct {
 	knownMu sync.Mutex
 	knownAt time.Time
 	// failures holds each client address's budget of look-ups of unseen
-	// tokens that failed.
-	failures *buckets
+	// tokens that failed; allFailures that of every address together.
+	failures    *buckets
+	allFailures *rate.Limiter
 
 	teamsOnce sync.Once
 	teams     map[string]routing.Team
@@ -143,7 +144,8 @@ func NewStore(pool *pgxpool.Pool, ttl time.Duration) *Store {
 		panic(err)
 	}
 	return &Store{pool: pool, ttl: ttl, now: time.Now, cache: make(map[[sha256.Size]byte]cached),
-		misses: misses, known: known, failures: newBuckets(rate.Every(failureEvery), failureBurst)}
+		misses: misses, known: known, failures: newBuckets(rate.Every(failureEvery), failureBurst),
+		allFailures: rate.NewLimiter(rate.Every(allFailuresEvery), allFailuresBurst)}
 }
 
 // Authorizer returns the Store's authentication as an Authorizer.
@@ -186,9 +188,17 @@ func (s *Store) lookup(ctx context.Context, token, client string, limited bool) 
 	}
 	// A look-up that finds the token valid gives its share back: only
 	// failures spend the address's budget.
-	var spent *rate.Reservation
+	var spent, spentAll *rate.Reservation
 	if limited && !s.known.Contains(key) {
 		r, wait := s.failures.take(client, now)
+		if r != nil {
+			if spentAll = s.allFailures.ReserveN(now, 1); spentAll.DelayFrom(now) > 0 {
+				wait = spentAll.DelayFrom(now)
+				spentAll.CancelAt(now)
+				r.CancelAt(now)
+				r, spentAll = nil, nil
+			}
+		}
 		if r == nil && !s.reloadKnown(ctx, now, key) {
 			failuresLimited.Inc()
 			return Principal{}, fault.Wrap(fault.Unauthorized, &failureLimited{wait: wait})
@@ -208,6 +218,7 @@ func (s *Store) lookup(ctx context.Context, token, client string, limited bool) 
 	}
 	if spent != nil {
 		spent.CancelAt(now)
+		spentAll.CancelAt(now)
 	}
 	if err != nil {
 		return Principal{}, fault.Wrap(fault.Unavailable, fmt.Errorf("look up token: %w", err))
