@@ -96,6 +96,10 @@ type Store struct {
 
 	mu    sync.Mutex
 	cache map[[sha256.Size]byte]cached
+	// forgotten counts forgetAll's calls: a look-up caches its answer
+	// only when none came while it asked the database, which may have
+	// answered before the disable or rotation that cleared the cache.
+	forgotten uint64
 
 	// misses are the hashes of tokens the database did not know, or knew
 	// disabled, and when, so that the same wrong token sent again (a
@@ -175,9 +179,11 @@ func (s *Store) lookup(ctx context.Context, token, client string, limited bool) 
 	}
 	key := sha256.Sum256([]byte(token))
 	now := s.now()
+	var gen uint64 // forgetAll's calls before the database is asked
 	if s.ttl > 0 {
 		s.mu.Lock()
 		c, ok := s.cache[key]
+		gen = s.forgotten
 		s.mu.Unlock()
 		if ok && now.Sub(c.at) < s.ttl {
 			return c.p, nil
@@ -230,7 +236,9 @@ func (s *Store) lookup(ctx context.Context, token, client string, limited bool) 
 		if len(s.cache) >= maxCached {
 			clear(s.cache)
 		}
-		s.cache[key] = cached{p: p, at: now}
+		if s.forgotten == gen {
+			s.cache[key] = cached{p: p, at: now}
+		}
 		s.mu.Unlock()
 	}
 	return p, nil
@@ -281,6 +289,7 @@ func (s *Store) forget(key [sha256.Size]byte) {
 func (s *Store) forgetAll() {
 	s.mu.Lock()
 	clear(s.cache)
+	s.forgotten++
 	s.mu.Unlock()
 }
 
