@@ -8,14 +8,11 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
-
-	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
 	"github.com/xiamen-eeb/nuisance/internal/gistar"
 	"github.com/xiamen-eeb/nuisance/internal/pgtest"
@@ -39,38 +36,8 @@ func workOrder(ticket string, at time.Time, east int) string {
 // ticket is a duplicate that changes nothing.
 func TestHistoryBackfillThroughThePipeline(t *testing.T) {
 	t.Parallel()
-	bin := buildBinary(t)
-	dsn := pgtest.DSN(t)
-	dataDir := t.TempDir()
-	addr := testenv.FreeAddr(t)
-	hook, err := standardwebhooks.NewWebhook(e2eSecret)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rcv := &hotlineReceiver{statuses: map[string][]string{}, hook: hook}
-	hl := httptest.NewServer(rcv)
-	defer hl.Close()
-	logf, err := os.Create(filepath.Join(dataDir, "up.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(bin, "up")
-	cmd.Env = append(os.Environ(), "DATABASE_URL="+dsn, "NUISANCE_DATA_DIR="+dataDir, "NUISANCE_HTTP_ADDR="+addr,
-		"HOTLINE_SECRET="+e2eSecret, "HOTLINE_CALLBACK_URL="+hl.URL, "LOG_LEVEL=warn")
-	cmd.Stdout, cmd.Stderr = logf, logf
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	var once sync.Once
-	t.Cleanup(func() { once.Do(func() { _ = cmd.Process.Kill(); _ = cmd.Wait(); logf.Close() }) })
-	testenv.Eventually(t, 60*time.Second, "nuisance up ready", func() bool {
-		r, err := http.Get("http://" + addr + "/readyz")
-		if err != nil {
-			return false
-		}
-		r.Body.Close()
-		return r.StatusCode == 200
-	})
+	up := upWithHotline(t, "warn")
+	dsn, dataDir, addr, rcv := up.dsn, up.dataDir, up.addr, up.rcv
 	env := map[string]string{"HOTLINE_SECRET": e2eSecret, "NUISANCE_HTTP_ADDR": addr, "NUISANCE_DATA_DIR": dataDir, "DATABASE_URL": dsn}
 	getenv := func(k string) string { return env[k] }
 	ctx := context.Background()

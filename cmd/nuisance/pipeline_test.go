@@ -52,46 +52,59 @@ func (h *hotlineReceiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
-// TestPipelineCarriesComplaintsToAssignedCases runs `nuisance up` as a
-// process, replays a simulated day through the signed intake, and checks
-// the invariants of the whole pipeline by querying it.
-func TestPipelineCarriesComplaintsToAssignedCases(t *testing.T) {
-	t.Parallel()
+// upProcess is `nuisance up` run as a process on a database of its own,
+// calling back an httptest hotline (rcv), ready to take work orders.
+type upProcess struct {
+	dsn, dataDir, addr string
+	rcv                *hotlineReceiver
+	exited             chan struct{} // closed when the process has ended, with its error in exitErr
+	exitErr            error
+}
+
+// upWithHotline starts `nuisance up` with LOG_LEVEL logLevel and waits until it
+// is ready; it is killed when the test ends.
+func upWithHotline(t *testing.T, logLevel string) *upProcess {
+	t.Helper()
 	bin := buildBinary(t)
-	dsn := pgtest.DSN(t)
-	dataDir := t.TempDir()
-	addr := testenv.FreeAddr(t)
+	u := &upProcess{dsn: pgtest.DSN(t), dataDir: t.TempDir(), addr: testenv.FreeAddr(t), exited: make(chan struct{})}
 	hook, err := standardwebhooks.NewWebhook(e2eSecret)
 	if err != nil {
 		t.Fatal(err)
 	}
-	rcv := &hotlineReceiver{statuses: map[string][]string{}, hook: hook}
-	hl := httptest.NewServer(rcv)
-	defer hl.Close()
-
-	logf, err := os.Create(filepath.Join(dataDir, "up.log"))
+	u.rcv = &hotlineReceiver{statuses: map[string][]string{}, hook: hook}
+	hl := httptest.NewServer(u.rcv)
+	t.Cleanup(hl.Close)
+	logf, err := os.Create(filepath.Join(u.dataDir, "up.log"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(bin, "up")
-	cmd.Env = append(os.Environ(), "DATABASE_URL="+dsn, "NUISANCE_DATA_DIR="+dataDir, "NUISANCE_HTTP_ADDR="+addr,
-		"HOTLINE_SECRET="+e2eSecret, "HOTLINE_CALLBACK_URL="+hl.URL, "LOG_LEVEL=info")
+	cmd.Env = append(os.Environ(), "DATABASE_URL="+u.dsn, "NUISANCE_DATA_DIR="+u.dataDir, "NUISANCE_HTTP_ADDR="+u.addr,
+		"HOTLINE_SECRET="+e2eSecret, "HOTLINE_CALLBACK_URL="+hl.URL, "LOG_LEVEL="+logLevel)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	exited := make(chan struct{}) // closed when the process has ended, with its error in exitErr
-	var exitErr error
-	go func() { exitErr = cmd.Wait(); close(exited) }()
-	t.Cleanup(func() { _ = cmd.Process.Kill(); <-exited; logf.Close() })
+	go func() { u.exitErr = cmd.Wait(); close(u.exited) }()
+	t.Cleanup(func() { _ = cmd.Process.Kill(); <-u.exited; logf.Close() })
 	testenv.Eventually(t, 60*time.Second, "nuisance up ready", func() bool {
-		r, err := http.Get("http://" + addr + "/readyz")
+		r, err := http.Get("http://" + u.addr + "/readyz")
 		if err != nil {
 			return false
 		}
 		r.Body.Close()
 		return r.StatusCode == 200
 	})
+	return u
+}
+
+// TestPipelineCarriesComplaintsToAssignedCases runs `nuisance up` as a
+// process, replays a simulated day through the signed intake, and checks
+// the invariants of the whole pipeline by querying it.
+func TestPipelineCarriesComplaintsToAssignedCases(t *testing.T) {
+	t.Parallel()
+	up := upWithHotline(t, "info")
+	dsn, dataDir, addr, rcv, exited := up.dsn, up.dataDir, up.addr, up.rcv, up.exited
 
 	feed, err := simulate.Generate(simulate.Config{Seed: 11, Start: simulate.DefaultStart, Days: 2, Count: 400})
 	if err != nil {
@@ -124,7 +137,7 @@ func TestPipelineCarriesComplaintsToAssignedCases(t *testing.T) {
 	for count(pending) != 0 {
 		select {
 		case <-exited:
-			t.Fatalf("nuisance up exited (%v) with complaints by status %s\nlog tail:\n%s", exitErr, statusCounts(pool), logTail(filepath.Join(dataDir, "up.log"), 80))
+			t.Fatalf("nuisance up exited (%v) with complaints by status %s\nlog tail:\n%s", up.exitErr, statusCounts(pool), logTail(filepath.Join(dataDir, "up.log"), 80))
 		default:
 		}
 		if time.Now().After(deadline) {
