@@ -1,0 +1,90 @@
+package console
+
+// A bad day (a geocoder down) or a year's backfill puts hundreds or
+// thousands of complaints on the 分拣 list: a supervisor works through
+// them all, page after page, and knows how many wait.
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/xiamen-eeb/nuisance/internal/auth"
+)
+
+func TestTriageListPagesThroughEveryEntry(t *testing.T) {
+	s := setup(t)
+	const n = 130
+	for i := 1; i <= n; i++ {
+		s.triaged(t, fmt.Sprintf("cmp_page_%03d", i), fmt.Sprintf("XM12345-2025-%06d", i), false, time.Now().Add(-time.Duration(n-i)*time.Minute))
+	}
+	caseID, _ := s.feed(t, 1, "normal", time.Now().Add(time.Hour))
+	_, tok, err := auth.NewStore(s.pool, 0).Add(context.Background(), auth.NewOfficer{Name: "郑明", District: "siming", Role: auth.RoleSupervisor})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := openPhone(t, s, 375, tok)
+	const cards = `document.querySelectorAll("#list .card[data-complaint]").length`
+	// The list is newest first: the oldest entry is the last of all.
+	oldest := `#list .card[data-complaint="cmp_page_001"]`
+	p.step("open 分拣",
+		chromedp.Click(chromedp.CSS(`.tab[data-status="triage"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#list .card[data-complaint="cmp_page_130"]`)),
+	)
+	if err := p.waitFor(`document.querySelector("#triage-total") !== null && document.querySelector("#triage-total").textContent.includes("共 130 条")`, 5*time.Second); err != nil {
+		t.Errorf("分拣 does not say how many wait (共 130 条): %q", p.str(`document.querySelector("#view-list").innerText.slice(0, 200)`))
+	}
+	if err := p.waitFor(`!document.querySelector("#more").hidden`, 5*time.Second); err != nil {
+		t.Fatalf("分拣 shows %s of %d entries and no 加载更多: entry 101 cannot be reached", p.str(`String(`+cards+`)`), n)
+	}
+	p.step("load the rest",
+		chromedp.Click(chromedp.CSS("#more")),
+		chromedp.WaitVisible(chromedp.CSS(oldest)),
+	)
+	if got := p.str(`String(` + cards + `)`); got != "130" {
+		t.Errorf("after 加载更多 分拣 shows %s entries, want 130", got)
+	}
+	if !p.eval(`document.querySelector("#more").hidden`) {
+		t.Error("加载更多 is still offered at the end of the list")
+	}
+	p.step("correct the oldest",
+		chromedp.Click(chromedp.CSS(oldest+" .bottom button")),
+		chromedp.WaitVisible(chromedp.CSS(oldest+" form")),
+		chromedp.Evaluate[chromedp.Void](`(function () {
+			var sel = document.querySelector('`+oldest+` form').querySelectorAll("select");
+			sel[1].value = "dust";
+			sel[1].dispatchEvent(new Event("change"));
+			sel[2].value = "road";
+		})()`),
+		chromedp.Click(chromedp.CSS(oldest+" form button[type=submit]")),
+		chromedp.WaitNotPresent(chromedp.CSS(oldest)),
+	)
+	if got := p.str(`String(` + cards + `)`); got != "129" {
+		t.Errorf("after a correction 分拣 shows %s entries, want 129: the pages loaded were lost", got)
+	}
+	if got := p.str(`document.querySelector("#triage-total").textContent`); got != "共 129 条" {
+		t.Errorf("after a correction the total reads %q, want 共 129 条", got)
+	}
+	// A case opened and left: the list comes back with its pages.
+	second := `#list .card[data-complaint="cmp_page_002"]`
+	p.step("open a case and come back",
+		chromedp.Evaluate[chromedp.Void](`location.hash = "#/case/`+caseID+`"`),
+		chromedp.WaitVisible(chromedp.CSS("#view-case")),
+		chromedp.Click(chromedp.CSS("a.back")),
+		chromedp.WaitVisible(chromedp.CSS(`.tab.on[data-status="triage"]`)),
+	)
+	if err := p.waitFor(`document.querySelector('`+second+`') !== null`, 10*time.Second); err != nil {
+		t.Errorf("back from a case 分拣 shows %s entries, want 129: the page loaded with 加载更多 was dropped", p.str(`String(`+cards+`)`))
+	}
+	if got := p.str(`String(` + cards + `)`); got != "129" {
+		t.Errorf("back from a case 分拣 shows %s entries, want 129", got)
+	}
+	p.errMu.Lock()
+	defer p.errMu.Unlock()
+	for _, e := range p.errs {
+		t.Errorf("the page logged: %s", e)
+	}
+}
