@@ -66,49 +66,82 @@ type TriageItem struct {
 	History bool `json:"history"`
 }
 
-// listTriage is the open triage entries of one side, {side}: today's
-// or those loaded as history. An entry is history when the geocoder
+// triageFrom is the open triage entries of one side, {side}: today's
+// or those loaded as history, visible to the principal in $1 and $2, of
+// the kinds in $3 (all if none). An entry is history when the geocoder
 // marked it so or its complaint is (an entry an older geocoder wrote
 // during a rollout): today's are read through triage_open_live, which
 // leaves out the thousands a backfill may add, and the complaint's mark
 // is checked on the rows read anyway.
+const triageFrom = `FROM triage t
+JOIN complaints m ON m.id = t.complaint_id
+LEFT JOIN locations l ON l.complaint_id = t.complaint_id
+WHERE t.resolved_at IS NULL AND {side} AND ` + triageVisible + `
+	AND (cardinality($3::text[]) = 0 OR t.kind = ANY($3))`
+
+// listTriage is a page of triageFrom, newest first, of at most $4
+// entries, {after} the cursor's: the page is read down the index by
+// created_at from the cursor on (a keyset, not an OFFSET), so the
+// thousandth page reads a page of rows as the first does, and an entry
+// corrected meanwhile moves no other from one page to the next.
 const listTriage = `SELECT t.complaint_id, m.ticket_id, t.kind, t.reason, t.created_at, m.received_at, m.description,
 	COALESCE(m.address, ''), COALESCE(m.hotline_category, ''), COALESCE(m.category, ''), COALESCE(m.subcategory, ''),
 	m.loc_lon, m.loc_lat, COALESCE(m.loc_crs, ''),
 	COALESCE(l.district, ''), COALESCE(l.district_name, ''), COALESCE(l.subdistrict, ''), l.lon, l.lat,
 	COALESCE(l.category, ''), COALESCE(l.subcategory, ''), COALESCE(l.disagreement, ''),
-	(SELECT count(*) FROM triage_corrections tc WHERE tc.complaint_id = t.complaint_id), COALESCE(cc.case_id, ''),
+	(SELECT count(*) FROM triage_corrections tc WHERE tc.complaint_id = t.complaint_id),
+	COALESCE((SELECT cc.case_id FROM case_complaints cc WHERE cc.complaint_id = t.complaint_id), ''),
 	t.history OR m.history
-FROM triage t
-JOIN complaints m ON m.id = t.complaint_id
-LEFT JOIN locations l ON l.complaint_id = t.complaint_id
-LEFT JOIN case_complaints cc ON cc.complaint_id = t.complaint_id
-WHERE t.resolved_at IS NULL AND {side} AND ` + triageVisible + `
-	AND (cardinality($3::text[]) = 0 OR t.kind = ANY($3))
-	AND ($4::timestamptz IS NULL OR (t.created_at, t.complaint_id) < ($4, $5))
+` + triageFrom + ` {after}
 ORDER BY t.created_at DESC, t.complaint_id DESC
-LIMIT $6`
+LIMIT $4`
 
-var (
-	listTriageLive    = strings.Replace(listTriage, "{side}", "NOT t.history AND NOT m.history", 1)
-	listTriageHistory = strings.Replace(listTriage, "{side}", "(t.history OR m.history)", 1)
-)
+// triageAfter is the keyset condition of a page after the first: the
+// entries before the cursor's ($5, $6) in the list's order. It is left
+// out of the first page's query rather than made optional in SQL (an OR
+// with "$5 IS NULL"), which a generic plan could not read through the
+// index from the cursor on.
+const triageAfter = `AND (t.created_at, t.complaint_id) < ($5, $6)`
+
+// countTriage is how many entries of triageFrom wait.
+const countTriage = `SELECT count(*) ` + triageFrom
+
+// triageSides are the conditions of today's side and of history's.
+var triageSides = [2]string{"NOT t.history AND NOT m.history", "(t.history OR m.history)"}
+
+// triageSQL is the query of a page of one side (history or today's),
+// the first or one after a cursor, and that of the side's count.
+func triageSQL(history, after bool) (list, count string) {
+	side := triageSides[0]
+	if history {
+		side = triageSides[1]
+	}
+	cond := ""
+	if after {
+		cond = triageAfter
+	}
+	list = strings.Replace(strings.Replace(listTriage, "{side}", side, 1), "{after}", cond, 1)
+	return list, strings.Replace(countTriage, "{side}", side, 1)
+}
 
 // handleTriage lists the open triage entries, newest first: today's, or
 // with ?history=true those of work orders loaded as history, which a
 // backfill may add by the thousand and which no supervisor must act on
 // today; ?kind=unlocated,unclassified,unrouted filters, ?limit and
-// ?cursor page.
+// ?cursor (next_cursor of the page before) page through any number of
+// them. The first page (no cursor) also says how many wait, total, of
+// the side and kinds asked for: the pages after it do not count them
+// again.
 func (s *Service) handleTriage(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
 	kinds, err := oneOf(r, "kind", triageKinds)
 	if err != nil {
 		return err
 	}
-	list := listTriageLive
+	history := false
 	switch v := strings.TrimSpace(r.URL.Query().Get("history")); v {
 	case "", "false":
 	case "true":
-		list = listTriageHistory
+		history = true
 	default:
 		return invalid("history", "%q: want true or false", v)
 	}
@@ -120,12 +153,20 @@ func (s *Service) handleTriage(w http.ResponseWriter, r *http.Request, p auth.Pr
 	if err != nil {
 		return err
 	}
-	var at *time.Time
-	var after string
+	list, count := triageSQL(history, cur != nil)
+	args := []any{p.Role, p.District, kinds, limit + 1}
 	if cur != nil {
-		at, after = &cur.At, cur.ID
+		args = append(args, cur.At, cur.ID)
 	}
-	rows, err := s.pool.Query(r.Context(), list, p.Role, p.District, kinds, at, after, limit+1)
+	var total *int
+	if cur == nil {
+		var n int
+		if err := s.pool.QueryRow(r.Context(), count, p.Role, p.District, kinds).Scan(&n); err != nil {
+			return fmt.Errorf("count triage: %w", err)
+		}
+		total = &n
+	}
+	rows, err := s.pool.Query(r.Context(), list, args...)
 	if err != nil {
 		return fmt.Errorf("list triage: %w", err)
 	}
@@ -153,10 +194,15 @@ func (s *Service) handleTriage(w http.ResponseWriter, r *http.Request, p auth.Pr
 		last := items[limit-1]
 		next = cursor{At: last.CreatedAt, ID: last.ComplaintID}.String()
 	}
+	if total != nil && *total < len(items) {
+		// An entry came between the count and the page.
+		*total = len(items)
+	}
 	httpx.WriteJSON(w, http.StatusOK, struct {
 		Items      []TriageItem `json:"items"`
 		NextCursor string       `json:"next_cursor,omitempty"`
-	}{items, next})
+		Total      *int         `json:"total,omitempty"`
+	}{items, next, total})
 	return nil
 }
 

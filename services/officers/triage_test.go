@@ -253,3 +253,66 @@ func TestTriageKeepsHistoryApart(t *testing.T) {
 		t.Fatalf("correcting history: %d %s", code, body)
 	}
 }
+
+// A long triage list is read page after page, with the cursor of the
+// page before: every entry once, newest first, however many are
+// corrected meanwhile; the first page says how many wait.
+func TestTriagePages(t *testing.T) {
+	t.Parallel()
+	e := setup(t, nil)
+	var ids []string
+	for range 5 {
+		ids = append([]string{e.triage("unlocated", "")}, ids...)
+	}
+	e.triage("unclassified", "huli") // not the supervisor's
+	type page struct {
+		Items      []TriageItem
+		NextCursor string `json:"next_cursor"`
+		Total      *int
+	}
+	get := func(query string) page {
+		t.Helper()
+		code, body := e.do(whoSupervisor, "GET", "/api/v1/triage?limit=2"+query, nil)
+		if code != 200 {
+			t.Fatalf("triage%s: %d %s", query, code, body)
+		}
+		var p page
+		if err := json.Unmarshal(body, &p); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	var got []string
+	first := get("")
+	if first.Total == nil || *first.Total != 5 {
+		t.Errorf("the first page's total: %v, want 5", first.Total)
+	}
+	for _, it := range first.Items {
+		got = append(got, it.ComplaintID)
+	}
+	// The first page's entries are corrected before the next is read.
+	if _, err := e.pool.Exec(context.Background(), `UPDATE triage SET resolved_at = now() WHERE complaint_id = ANY($1)`, got); err != nil {
+		t.Fatal(err)
+	}
+	for p := first; p.NextCursor != ""; {
+		p = get("&cursor=" + p.NextCursor)
+		if p.Total != nil {
+			t.Errorf("a page after the first counts again: total %d", *p.Total)
+		}
+		for _, it := range p.Items {
+			got = append(got, it.ComplaintID)
+		}
+		if len(got) > 10 {
+			t.Fatal("the pages do not end")
+		}
+	}
+	if !slices.Equal(got, ids) {
+		t.Errorf("the pages gave %v, want %v", got, ids)
+	}
+	if p := get(""); p.Total == nil || *p.Total != 3 {
+		t.Errorf("the total after two corrections: %v, want 3", p.Total)
+	}
+	if code, body := e.do(whoSupervisor, "GET", "/api/v1/triage?cursor=nope", nil); code != 400 || problem(t, body).Errors[0].Field != "cursor" {
+		t.Errorf("bad cursor: %d %s", code, body)
+	}
+}
