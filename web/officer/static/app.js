@@ -38,7 +38,7 @@
   var HOTSPOT_STATUS = { emerging: "新出现", active: "持续", escalated: "升级" };
 
   var state = { tab: "active", items: [], next: "", fresh: {}, caseId: "", caseData: null, source: null, retry: 0, role: "", resolveDue: "",
-    caseDistrict: "", caseTeam: "", lastEventId: "", streamOpened: false, pages: 0, triageHistory: false };
+    caseDistrict: "", caseTeam: "", lastEventId: "", streamOpened: false, pages: 0, triageHistory: false, triageTotal: -1 };
   var districts = null;
 
   function $(id) { return document.getElementById(id); }
@@ -330,11 +330,26 @@
     if (location.hash !== "#/login") { location.hash = "#/login"; } else { route(); }
   }
 
+  // TRIAGE_PAGE is the number of triage entries a page reads.
+  var TRIAGE_PAGE = 100;
+
+  // listPath is the address of the page at cursor of the list shown: the
+  // tab's cases, or the triage list (today's or history's).
   function listPath(cursor) {
-    var q = ["status=" + encodeURIComponent(TABS[state.tab].join(","))];
+    var q = [];
+    if (state.tab === "triage") {
+      q.push("limit=" + TRIAGE_PAGE);
+      if (state.triageHistory) { q.push("history=true"); }
+    } else {
+      q.push("status=" + encodeURIComponent(TABS[state.tab].join(",")));
+    }
     if (cursor) { q.push("cursor=" + encodeURIComponent(cursor)); }
-    return "/api/v1/assignments?" + q.join("&");
+    return (state.tab === "triage" ? "/api/v1/triage?" : "/api/v1/assignments?") + q.join("&");
   }
+
+  // listed says whether an item of a page belongs to the list shown: a
+  // case of the tab's statuses, or any triage entry.
+  function listed(o) { return state.tab === "triage" || TABS[state.tab].indexOf(o.status) >= 0; }
 
   function itemsOf(data) {
     if (Array.isArray(data)) { return data; }
@@ -354,7 +369,9 @@
   // tab chosen), the page after those shown ("more", 加载更多), or again
   // as many pages as are shown ("keep": a case pushed live, the stream
   // back, the list shown again after a case), so that news never takes
-  // away the pages the officer loaded, nor the one on its way.
+  // away the pages the officer loaded, nor the one on its way. The
+  // triage list (分拣) pages so too: a bad day or a backfill puts
+  // hundreds or thousands there, and its first page says how many.
   function loadList(mode) {
     var more = mode === "more";
     if (more && (moreBusy || listBusy)) { return Promise.resolve(); }
@@ -364,18 +381,19 @@
     listBusy = false;
     $("more").disabled = false;
     if (state.tab === "hotspots") { return loadHotspots(); }
-    if (state.tab === "triage") { return loadTriage(); }
+    var triage = state.tab === "triage";
     if (more) { moreBusy = true; } else { listBusy = true; }
     $("more").disabled = true;
-    var got = [], next = "", read = 0;
+    var got = [], next = "", read = 0, total = -1;
     // page reads the page at cursor, then the left ones after it; it
     // stops if a later load started meanwhile.
     function page(cursor, left) {
       return api("GET", listPath(cursor)).then(function (data) {
         if (seq !== listSeq) { return; }
         read++;
-        got = got.concat(itemsOf(data).filter(function (o) { return TABS[state.tab].indexOf(o.status) >= 0; }));
+        got = got.concat(itemsOf(data).filter(listed));
         next = (data && !Array.isArray(data) && (data.next_cursor || data.next)) || "";
+        if (data && typeof data.total === "number") { total = data.total; }
         if (left > 1 && next) { return page(next, left - 1); }
       });
     }
@@ -384,22 +402,26 @@
       state.items = more ? state.items.concat(got) : got;
       state.pages = more ? state.pages + 1 : read;
       state.next = next;
-      renderList();
+      if (!triage) { renderList(); return; }
+      // Only the first page counts the entries (the pages after it do not
+      // count them again).
+      if (!more) { state.triageTotal = total; }
+      // A page more is added under those shown, so that a correction
+      // being typed above is not lost.
+      renderTriage(more ? got : null);
     }).catch(function (err) {
-      if (seq === listSeq && err.status !== 401) { toast("任务列表加载失败：" + err.message); }
+      if (seq === listSeq && err.status !== 401) { toast((triage ? "分拣列表" : "任务列表") + "加载失败：" + err.message); }
     }).then(function () {
       if (seq === listSeq) { moreBusy = false; listBusy = false; $("more").disabled = false; }
     });
   }
 
-  // loadSide fills the list of a tab that is not an inbox (hotspots,
-  // triage): items picks the entries out of the answer to path, node
-  // draws one; the list is drawn only if the tab is still the one shown.
-  // current, if given, says whether the answer is still wanted (the
-  // triage list switched between today's and history meanwhile).
-  function loadSide(tab, path, items, node, empty, failed, current) {
+  // loadSide fills the list of a tab that is not an inbox (hotspots):
+  // items picks the entries out of the answer to path, node draws one;
+  // the list is drawn only if the tab is still the one shown.
+  function loadSide(tab, path, items, node, empty, failed) {
     return api("GET", path).then(function (data) {
-      if (state.tab !== tab || (current && !current())) { return; }
+      if (state.tab !== tab) { return; }
       var ul = $("list");
       ul.textContent = "";
       var got = items(data) || [];
@@ -407,7 +429,7 @@
       $("list-empty").textContent = empty;
       $("list-empty").hidden = got.length > 0;
       $("more").hidden = true;
-    }).catch(function (err) { if (err.status !== 401 && (!current || current())) { toast(failed + err.message); } });
+    }).catch(function (err) { if (err.status !== 401 && state.tab === tab) { toast(failed + err.message); } });
   }
 
   function loadHotspots() {
@@ -428,6 +450,7 @@
     // tab's first.
     state.pages = 0;
     $("triage-scope").hidden = name !== "triage";
+    $("triage-total").hidden = true;
     $("triage-history-hint").hidden = name !== "triage" || !state.triageHistory;
   }
 
@@ -435,6 +458,9 @@
   // history's (历史).
   function setTriageScope(history) {
     state.triageHistory = history;
+    // The count shown is the other list's until this one's first page.
+    state.triageTotal = -1;
+    $("triage-total").hidden = true;
     Array.prototype.forEach.call(document.querySelectorAll("#triage-scope button"), function (b) {
       var on = (b.getAttribute("data-history") === "true") === history;
       b.classList.toggle("on", on);
@@ -443,11 +469,43 @@
     $("triage-history-hint").hidden = state.tab !== "triage" || !history;
   }
 
-  function loadTriage() {
-    var history = state.triageHistory;
-    return loadSide("triage", "/api/v1/triage?limit=100" + (history ? "&history=true" : ""), function (d) { return d && d.items; }, triageNode,
-      history ? "暂无待分拣的历史工单" : "暂无待分拣的投诉", "分拣列表加载失败：",
-      function () { return state.triageHistory === history; });
+  // renderTriage draws the triage entries loaded, or adds those of a
+  // page more (added) under those shown, and says how many wait.
+  function renderTriage(added) {
+    var ul = $("list");
+    if (!added) { ul.textContent = ""; }
+    (added || state.items).forEach(function (o) { ul.appendChild(triageNode(o)); });
+    $("list-empty").textContent = state.triageHistory ? "暂无待分拣的历史工单" : "暂无待分拣的投诉";
+    $("list-empty").hidden = state.items.length > 0;
+    $("more").hidden = !state.next;
+    showTriageTotal();
+  }
+
+  // dropTriage takes the entry of complaint id, corrected, out of the
+  // triage list shown and its count; the pages loaded stay. The list may
+  // have been read again since the form was drawn: the entry is found by
+  // its id.
+  function dropTriage(id) {
+    if (state.tab !== "triage") { return; }
+    for (var i = 0; i < state.items.length; i++) {
+      if (state.items[i].complaint_id !== id) { continue; }
+      state.items.splice(i, 1);
+      if (state.triageTotal > 0) { state.triageTotal--; }
+      break;
+    }
+    Array.prototype.forEach.call(document.querySelectorAll("#list .card[data-complaint]"), function (c) {
+      if (c.getAttribute("data-complaint") === id) { c.parentNode.remove(); }
+    });
+    showTriageTotal();
+    $("list-empty").hidden = state.items.length > 0;
+  }
+
+  // showTriageTotal says how many entries of the triage list shown wait,
+  // as its first page counted them, less those corrected since.
+  function showTriageTotal() {
+    var n = state.triageTotal;
+    $("triage-total").textContent = n >= 0 ? "共 " + n + " 条" : "";
+    $("triage-total").hidden = state.tab !== "triage" || n < 0;
   }
 
   function options(sel, values, labels, chosen) {
@@ -483,7 +541,12 @@
       // case is moved with 改派 on its page, not corrected here.
       var open = el("button", "secondary", "案件 · 改派");
       open.type = "button";
-      open.addEventListener("click", function () { location.hash = "#/case/" + encodeURIComponent(it.case_id); });
+      open.addEventListener("click", function () {
+        // Back from the case, the list is read again, as many pages as
+        // shown, and put where it was.
+        listPlace = { id: "", y: window.scrollY, top: null, tab: state.tab };
+        location.hash = "#/case/" + encodeURIComponent(it.case_id);
+      });
       bottom.appendChild(open);
       d.appendChild(bottom);
       li.appendChild(d);
@@ -529,6 +592,7 @@
           // History goes on to the hotspots and the reports, to no case.
           toast(it.history ? "已更正，历史工单计入热点和周报，不派单" : "已更正，投诉重新进入处置流程");
           li.remove();
+          dropTriage(it.complaint_id);
         })
         .catch(function (err) { ok.disabled = false; if (err.status !== 401) { toast("更正失败：" + err.message); } });
     });
