@@ -41,7 +41,13 @@ func Normalize(s string) string {
 // hotspots, cases and reports that show the key.
 const longNumber = 7
 
-// dropLongNumbers removes every run of longNumber or more ASCII digits.
+// contactLabels are the words that introduce a phone number in an
+// address ("殿前一路5号，联系电话138…"): dropped with the number, so that the
+// address keys the same place as the one written without it.
+var contactLabels = []string{"联系电话", "联系方式", "电话号码", "手机号码", "手机号", "电话", "手机", "tel", "phone"}
+
+// dropLongNumbers removes every run of longNumber or more ASCII digits,
+// and a contact label just before one.
 func dropLongNumbers(s string) string {
 	run, found := 0, false
 	for i := 0; i < len(s) && !found; i++ {
@@ -64,6 +70,14 @@ func dropLongNumbers(s string) string {
 		}
 		if j-i < longNumber {
 			b.WriteString(s[i:j])
+		} else if out := b.String(); out != "" {
+			for _, l := range contactLabels {
+				if strings.HasSuffix(out, l) {
+					b.Reset()
+					b.WriteString(strings.TrimSuffix(out, l))
+					break
+				}
+			}
 		}
 		if j == len(s) {
 			break

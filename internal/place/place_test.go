@@ -23,9 +23,14 @@ func TestNormalize(t *testing.T) {
 		{"  ", ""},
 		{"集美区·杏林湾路《营运中心》", "集美区杏林湾路营运中心"},
 		// A phone number names a caller, not a place: it is no part of
-		// the address, nor so of a place key shown in reports.
-		{"思明区前埔路88号 联系电话13800138000", "思明区前埔路88号联系电话"},
-		{"湖里区殿前一路5号，电话0592-5551234", "湖里区殿前一路5号电话"},
+		// the address, nor so of a place key shown in reports; nor is
+		// the word that introduced it, so the address keys the same
+		// place as when written without it.
+		{"思明区前埔路88号 联系电话13800138000", "思明区前埔路88号"},
+		{"湖里区殿前一路5号，电话0592-5551234", "湖里区殿前一路5号"},
+		{"湖里区殿前一路5号 电话138****8000", "湖里区殿前一路5号"},
+		{"集美区杏林湾路1号 手机：13912345678", "集美区杏林湾路1号"},
+		{"思明区电话局宿舍3号", "思明区电话局宿舍3号"},
 		{"+86 138 1234 5678 集美区杏林湾路", "集美区杏林湾路"},
 		{"同安区城南街道５５５１２３４号", "同安区城南街道号"},
 		{"翔安区马巷街道123456号", "翔安区马巷街道123456号"},
