@@ -366,8 +366,13 @@ func TestWithoutURLCallbacksWait(t *testing.T) {
 // ticket at a given time.
 func (e *env) storeEvent(t *testing.T, svc *callbacks.Service, caseID, ticket, kind string, version int, at time.Time) {
 	t.Helper()
-	e.handle(t, svc, event.CaseChanged{EventID: fmt.Sprintf("%s.%s.%d", caseID, kind, version), CaseID: caseID, Kind: kind,
-		Status: kind, Team: "siming-eco", Category: "noise", District: "siming", Actor: "service:router", Tickets: []string{ticket}, At: at})
+	e.handle(t, svc, caseEventOf(caseID, ticket, kind, version, at))
+}
+
+// caseEventOf is the event of one transition of a case holding ticket.
+func caseEventOf(caseID, ticket, kind string, version int, at time.Time) event.CaseChanged {
+	return event.CaseChanged{EventID: fmt.Sprintf("%s.%s.%d", caseID, kind, version), CaseID: caseID, Kind: kind,
+		Status: kind, Team: "siming-eco", Category: "noise", District: "siming", Actor: "service:router", Tickets: []string{ticket}, At: at}
 }
 
 // deliverAll runs delivery rounds until nothing is left to claim.
@@ -401,10 +406,14 @@ func TestALateEarlierEventIsNotSentAfterALaterOne(t *testing.T) {
 	svc := e.service(t, rcv.srv.URL, nil)
 	e.complaint(t, "L1")
 	t0 := time.Now().Add(-time.Hour)
-	e.storeEvent(t, svc, "case_l", "L1", "resolved", 4, t0.Add(30*time.Minute))
-	e.deliverAll(t, svc)
-	e.storeEvent(t, svc, "case_l", "L1", "assigned", 2, t0)
-	e.deliverAll(t, svc)
+	// The case was assigned, then resolved; the assignment's event comes
+	// after the resolution's was delivered.
+	assigned, resolved := caseEventOf("case_l", "L1", "assigned", 2, t0), caseEventOf("case_l", "L1", "resolved", 4, t0.Add(30*time.Minute))
+	bear(t, e.ctx, e.pool, assigned, resolved)
+	for _, ev := range []event.CaseChanged{resolved, assigned} {
+		e.tx(t, func(ctx context.Context, tx pgx.Tx) error { return svc.HandleCaseChanged(ctx, tx, ev, natsx.Meta{}) })
+		e.deliverAll(t, svc)
+	}
 	if got := rcv.statuses("L1"); fmt.Sprint(got) != "[resolved]" {
 		t.Errorf("the hotline heard %v, want [resolved]", got)
 	}

@@ -68,7 +68,7 @@ func (s *Service) HandleCaseChanges(ctx context.Context, tx pgx.Tx, evs []event.
 	if len(told) == 0 {
 		return nil
 	}
-	refusals, err := check(ctx, tx, told)
+	refusals, seqs, err := check(ctx, tx, told)
 	if err != nil {
 		return err
 	}
@@ -96,7 +96,7 @@ func (s *Service) HandleCaseChanges(ctx context.Context, tx pgx.Tx, evs []event.
 			answered[key] = true
 			// The webhook-id is the transition's, whichever part of
 			// it names the work order.
-			rows.add(WebhookID(ev.TransitionID(), t), ev, t, note, onlyNew)
+			rows.add(WebhookID(ev.TransitionID(), t), ev, t, note, onlyNew, seqs[i])
 		}
 	}
 	if len(rows.ids) == 0 {
@@ -126,7 +126,7 @@ func (s *Service) HandleCaseChanges(ctx context.Context, tx pgx.Tx, evs []event.
 		}
 	}
 	stored, err := tx.Query(ctx, insertCallbacks, rows.ids, rows.events, rows.tickets, rows.cases, rows.statuses,
-		rows.teams, rows.notes, rows.ats, rows.onlyNew, limit, s.cfg.Lease.Microseconds())
+		rows.teams, rows.notes, rows.ats, rows.onlyNew, rows.seqs, limit, s.cfg.Lease.Microseconds())
 	var claimed []handed
 	if err == nil {
 		claimed, err = pgx.CollectRows(stored, func(r pgx.CollectableRow) (handed, error) {
@@ -169,33 +169,33 @@ const claimLock = "callbacks: claimed as stored"
 
 // insertCallbacks stores the callbacks of a batch. A row marked only_new
 // (a merge's) is skipped when its work order already has a callback of
-// that case; a replayed row is skipped by its id. A row older than a
-// callback of its work order that has been attempted (a case event come
-// late) is stored superseded, never to be sent. At most $10 of the rows
-// are claimed as they are stored (leased for $11 microseconds of the
-// database's clock, their first attempt):
+// that case; a replayed row is skipped by its id. A row older (by
+// callbackOrder) than a callback of its work order that has been
+// attempted (a case event come late) is stored superseded, never to be
+// sent. At most $11 of the rows are claimed as they are stored (leased
+// for $12 microseconds of the database's clock, their first attempt):
 // a row that heads its work order's queue, the first of its work order in
 // the batch with no undelivered callback of that work order stored
 // before. The claimed rows are returned. The claim is decided once a row
 // (MATERIALIZED: both columns that depend on it read it), and OFFSET 0
-// keeps its check a probe of callbacks_ticket_order for each row: on a
+// keeps its check a probe of callbacks_ticket_seq for each row: on a
 // table grown since its statistics, the planner would otherwise hash
 // every undelivered callback for each batch (twice).
 var insertCallbacks = `WITH r AS (
-		SELECT r.*, row_number() OVER (ORDER BY r.at, r.id) AS nth,
-			row_number() OVER (PARTITION BY r.ticket ORDER BY r.at, r.id) AS nth_of_ticket,
-			(` + supersedingSQL("r.ticket", "r.at", "r.id") + `) AS superseded_by
-		FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::timestamptz[], $9::bool[])
-			AS r(id, event_id, ticket, case_id, status, team, note, at, only_new)
+		SELECT r.*, row_number() OVER (ORDER BY r.seq, r.at, r.id) AS nth,
+			row_number() OVER (PARTITION BY r.ticket ORDER BY r.seq, r.at, r.id) AS nth_of_ticket,
+			(` + supersedingSQL("r.ticket", "r.seq", "r.at", "r.id") + `) AS superseded_by
+		FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::timestamptz[], $9::bool[], $10::bigint[])
+			AS r(id, event_id, ticket, case_id, status, team, note, at, only_new, seq)
 		WHERE NOT r.only_new OR NOT EXISTS (SELECT 1 FROM callbacks c WHERE c.case_id = r.case_id AND c.ticket_id = r.ticket)
 	), c AS MATERIALIZED (
-		SELECT r.*, r.superseded_by IS NULL AND r.nth <= $10 AND r.nth_of_ticket = 1
+		SELECT r.*, r.superseded_by IS NULL AND r.nth <= $11 AND r.nth_of_ticket = 1
 			AND NOT EXISTS (SELECT 1 FROM callbacks o WHERE o.ticket_id = r.ticket AND o.delivered_at IS NULL AND o.dead_at IS NULL OFFSET 0) AS claim
 		FROM r
 	), stored AS (
-		INSERT INTO callbacks (id, event_id, ticket_id, case_id, status, team, note, at, next_at, attempts, dead_at, superseded_by)
-		SELECT c.id, c.event_id, c.ticket, c.case_id, c.status, NULLIF(c.team, ''), NULLIF(c.note, ''), c.at,
-			CASE WHEN c.claim THEN statement_timestamp() + $11::bigint * interval '1 microsecond' ELSE now() END, CASE WHEN c.claim THEN 1 ELSE 0 END,
+		INSERT INTO callbacks (id, event_id, ticket_id, case_id, status, team, note, at, seq, next_at, attempts, dead_at, superseded_by)
+		SELECT c.id, c.event_id, c.ticket, c.case_id, c.status, NULLIF(c.team, ''), NULLIF(c.note, ''), c.at, c.seq,
+			CASE WHEN c.claim THEN statement_timestamp() + $12::bigint * interval '1 microsecond' ELSE now() END, CASE WHEN c.claim THEN 1 ELSE 0 END,
 			CASE WHEN c.superseded_by IS NOT NULL THEN now() END, c.superseded_by
 		FROM c
 		ON CONFLICT (id) DO NOTHING
@@ -203,12 +203,22 @@ var insertCallbacks = `WITH r AS (
 	)
 	SELECT * FROM stored WHERE attempts = 1`
 
+// callbackOrder is the order of a work order's callbacks, the order they
+// go out in: (seq, at, id). seq is the id of the case_audit entry of the
+// callback's transition, which the case's row lock puts in the order the
+// database committed the transitions of a case; at is the time the
+// service that made it stamped, by its machine's clock, which may run
+// behind another's (a router a second behind the officers' service stamps
+// the assignment that follows a return before the return). A callback
+// stored before seq was (migration 00098) has seq 0: those keep the
+// order they had, by (at, id), ahead of any stored since.
+//
 // supersedingSQL selects the id of the latest callback of the work order
-// ticket, later than (at, id), that the hotline may have heard (it was
-// attempted): a callback it supersedes is never sent after it.
-func supersedingSQL(ticket, at, id string) string {
-	return `SELECT o.id FROM callbacks o WHERE o.ticket_id = ` + ticket + ` AND o.attempts > 0 AND (o.at, o.id) > (` + at + `, ` + id + `)
-		ORDER BY o.at DESC, o.id DESC LIMIT 1`
+// ticket, later than (seq, at, id), that the hotline may have heard (it
+// was attempted): a callback it supersedes is never sent after it.
+func supersedingSQL(ticket, seq, at, id string) string {
+	return `SELECT o.id FROM callbacks o WHERE o.ticket_id = ` + ticket + ` AND o.attempts > 0 AND (o.seq, o.at, o.id) > (` + seq + `, ` + at + `, ` + id + `)
+		ORDER BY o.seq DESC, o.at DESC, o.id DESC LIMIT 1`
 }
 
 // newCallbacks are the columns of the callbacks to store, one element per
@@ -217,9 +227,10 @@ type newCallbacks struct {
 	ids, events, tickets, cases, statuses, teams, notes []string
 	ats                                                 []time.Time
 	onlyNew                                             []bool
+	seqs                                                []int64 // the transition's case_audit id (callbackOrder)
 }
 
-func (n *newCallbacks) add(id string, ev event.CaseChanged, ticket, note string, onlyNew bool) {
+func (n *newCallbacks) add(id string, ev event.CaseChanged, ticket, note string, onlyNew bool, seq int64) {
 	n.ids = append(n.ids, id)
 	n.events = append(n.events, ev.EventID)
 	n.tickets = append(n.tickets, ticket)
@@ -229,4 +240,5 @@ func (n *newCallbacks) add(id string, ev event.CaseChanged, ticket, note string,
 	n.notes = append(n.notes, note)
 	n.ats = append(n.ats, ev.At)
 	n.onlyNew = append(n.onlyNew, onlyNew)
+	n.seqs = append(n.seqs, seq)
 }

@@ -106,11 +106,11 @@ func (s *Service) DeliverOnce(ctx context.Context) (int, error) {
 }
 
 // claimDue leases the due deliveries that head their work order's queue:
-// undelivered and not dead, and no earlier (at, id) of the same ticket
-// undelivered and not dead. A delivery's retry window starts at its first
+// undelivered and not dead, and none earlier (callbackOrder) of the same
+// ticket undelivered and not dead. A delivery's retry window starts at its first
 // attempt, not when it was stored: one that waited behind its work
 // order's earlier callbacks has its whole window still. callbacks_due_at finds them in next_at order;
-// OFFSET 0 keeps the per-ticket check a probe of callbacks_ticket_order
+// OFFSET 0 keeps the per-ticket check a probe of callbacks_ticket_seq
 // for each candidate, which the planner would otherwise turn into an
 // anti join that, on a table grown since its statistics, scans every
 // waiting callback for each candidate.
@@ -124,7 +124,7 @@ const claimDue = `UPDATE callbacks c SET next_at = now() + $1::bigint * interval
 		SELECT x.id FROM callbacks x
 		WHERE x.delivered_at IS NULL AND x.dead_at IS NULL AND x.next_at <= now()
 		  AND NOT EXISTS (SELECT 1 FROM callbacks o WHERE o.ticket_id = x.ticket_id
-		      AND o.delivered_at IS NULL AND o.dead_at IS NULL AND (o.at, o.id) < (x.at, x.id) OFFSET 0)
+		      AND o.delivered_at IS NULL AND o.dead_at IS NULL AND (o.seq, o.at, o.id) < (x.seq, x.at, x.id) OFFSET 0)
 		ORDER BY x.next_at LIMIT $2 FOR UPDATE SKIP LOCKED)
 	RETURNING c.id, c.ticket_id, c.case_id, c.status, c.team, c.note, c.at, c.attempts, c.retry_since, c.next_at`
 
@@ -353,7 +353,7 @@ func truncate(s string, n int) string {
 func RetryDead(ctx context.Context, pool *pgxpool.Pool, ids []string) (revived, superseded int64, err error) {
 	err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `UPDATE callbacks c SET superseded_by = l.id
-			FROM callbacks x CROSS JOIN LATERAL (`+supersedingSQL("x.ticket_id", "x.at", "x.id")+`) l
+			FROM callbacks x CROSS JOIN LATERAL (`+supersedingSQL("x.ticket_id", "x.seq", "x.at", "x.id")+`) l
 			WHERE c.id = x.id AND x.dead_at IS NOT NULL AND x.delivered_at IS NULL AND x.superseded_by IS NULL
 			  AND (COALESCE(cardinality($1::text[]), 0) = 0 OR x.id = ANY($1))`, ids)
 		if err != nil {
@@ -377,10 +377,11 @@ func Dead(ctx context.Context, pool *pgxpool.Pool, limit int) ([]Delivery, error
 	return list(ctx, pool, `dead_at IS NOT NULL AND delivered_at IS NULL AND superseded_by IS NULL ORDER BY dead_at DESC`, limit)
 }
 
-// Pending lists deliveries not yet delivered nor dead, oldest first, at
-// most limit: what waits for the hotline, e.g. while no URL is set.
+// Pending lists deliveries not yet delivered nor dead, in the order they
+// go out (callbackOrder), at most limit: what waits for the hotline, e.g.
+// while no URL is set.
 func Pending(ctx context.Context, pool *pgxpool.Pool, limit int) ([]Delivery, error) {
-	return list(ctx, pool, `dead_at IS NULL AND delivered_at IS NULL ORDER BY at, id`, limit)
+	return list(ctx, pool, `dead_at IS NULL AND delivered_at IS NULL ORDER BY seq, at, id`, limit)
 }
 
 func list(ctx context.Context, pool *pgxpool.Pool, where string, limit int) ([]Delivery, error) {

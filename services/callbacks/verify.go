@@ -47,7 +47,9 @@ var auditActions = map[string][2]string{
 // time and its reason, which is the event's note), whatever the case has
 // done since: a resolution that arrives after a reopening is still the
 // case's. The audit entry is found by its time (case_audit_at), so an
-// event of the busiest case costs a probe, not a read of its history.
+// event of the busiest case costs a probe, not a read of its history; its
+// id, the place the database gave the transition among its case's, is
+// returned for every event it bears out (the callbacks' seq).
 //
 // Its team held the case then: its assignment was in force at the time
 // (given at or before it, not ended before it), or it is the latest given
@@ -65,22 +67,24 @@ const checkEvents = `WITH e AS MATERIALIZED (
 			WHERE m.ticket_id = t.ticket AND cc.case_id = e.case_id)
 	), found AS MATERIALIZED (
 		SELECT e.i,
-			EXISTS (SELECT 1 FROM case_audit a WHERE a.at = e.at AND a.case_id = e.case_id AND a.action IN (e.action, e.alt)
-				AND a.to_status = e.status AND COALESCE(a.reason, '') = e.note) AS audited,
+			(SELECT max(a.id) FROM case_audit a WHERE a.at = e.at AND a.case_id = e.case_id AND a.action IN (e.action, e.alt)
+				AND a.to_status = e.status AND COALESCE(a.reason, '') = e.note) AS audit_id,
 			EXISTS (SELECT 1 FROM assignments s WHERE s.case_id = e.case_id AND s.team = e.team AND s.assigned_at <= e.at
 				AND (s.ended_at IS NULL OR s.ended_at >= e.at))
 			OR (SELECT s.team FROM assignments s WHERE s.case_id = e.case_id AND s.assigned_at <= e.at
 				ORDER BY s.assigned_at DESC, s.id DESC LIMIT 1) IS NOT DISTINCT FROM NULLIF(e.team, '') AS held
 		FROM e
 	)
-	SELECT i, CASE WHEN NOT audited THEN '` + refusedTransition + `' WHEN NOT held THEN '` + refusedTeam + `' ELSE '` + refusedWorkOrder + `' END
-	FROM found
-	WHERE NOT audited OR NOT held OR i IN (SELECT i FROM missing)`
+	SELECT i, CASE WHEN audit_id IS NULL THEN '` + refusedTransition + `' WHEN NOT held THEN '` + refusedTeam + `'
+			WHEN i IN (SELECT i FROM missing) THEN '` + refusedWorkOrder + `' END, COALESCE(audit_id, 0)
+	FROM found`
 
 // check returns the reasons the database does not bear out the events of
-// evs it refuses, by index, with one statement for them all.
-func check(ctx context.Context, tx pgx.Tx, evs []event.CaseChanged) (map[int]string, error) {
+// evs it refuses, by index, and the id of the audit entry of each event it
+// bears out (0 for the others), with one statement for them all.
+func check(ctx context.Context, tx pgx.Tx, evs []event.CaseChanged) (map[int]string, []int64, error) {
 	out := map[int]string{}
+	seqs := make([]int64, len(evs))
 	var (
 		idx                                          []int32
 		cases, actions, alts, statuses, teams, notes []string
@@ -101,21 +105,26 @@ func check(ctx context.Context, tx pgx.Tx, evs []event.CaseChanged) (map[int]str
 		}
 	}
 	if len(idx) == 0 {
-		return out, nil
+		return out, seqs, nil
 	}
 	rows, err := tx.Query(ctx, checkEvents, idx, cases, actions, alts, statuses, teams, notes, ats, tIdx, tickets)
 	if err != nil {
-		return nil, fmt.Errorf("check %d case events against their cases: %w", len(idx), err)
+		return nil, nil, fmt.Errorf("check %d case events against their cases: %w", len(idx), err)
 	}
 	var i int32
-	var reason string
-	if _, err := pgx.ForEachRow(rows, []any{&i, &reason}, func() error {
-		out[int(i)] = reason
+	var reason *string
+	var seq int64
+	if _, err := pgx.ForEachRow(rows, []any{&i, &reason, &seq}, func() error {
+		if reason != nil {
+			out[int(i)] = *reason
+		} else {
+			seqs[i] = seq
+		}
 		return nil
 	}); err != nil {
-		return nil, fmt.Errorf("check %d case events against their cases: %w", len(idx), err)
+		return nil, nil, fmt.Errorf("check %d case events against their cases: %w", len(idx), err)
 	}
-	return out, nil
+	return out, seqs, nil
 }
 
 // wellNamed reports whether the event's id is one the case workflow gives
