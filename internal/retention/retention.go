@@ -263,11 +263,12 @@ func (j *Job) pruneProcessed(ctx context.Context, c querier) (int64, error) {
 // as superseded by it), so that one stays for as long as the work order
 // may be answered again, whatever its age. A work order keeps one row;
 // its earlier deliveries go. Undelivered callbacks still being retried
-// are never touched.
+// are never touched. "Latest" is in the order the hotline hears them
+// (seq, at, id: see services/callbacks).
 const pruneCallbacksSQL = `DELETE FROM callbacks c
 WHERE c.ctid >= $1::tid AND c.ctid < $2::tid
   AND (c.delivered_at < now() - $3::interval OR (c.delivered_at IS NULL AND c.dead_at < now() - $3::interval))
-  AND EXISTS (SELECT FROM callbacks o WHERE o.ticket_id = c.ticket_id AND o.attempts > 0 AND (o.at, o.id) > (c.at, c.id))`
+  AND EXISTS (SELECT FROM callbacks o WHERE o.ticket_id = c.ticket_id AND o.attempts > 0 AND (o.seq, o.at, o.id) > (c.seq, c.at, c.id))`
 
 func (j *Job) pruneCallbacks(ctx context.Context, c querier) (int64, error) {
 	return j.walk(ctx, c, "callbacks", pruneCallbacksSQL, interval(j.cfg.Callbacks))

@@ -116,7 +116,7 @@ func TestTheLateWorkOrderHearsTheReopeningLast(t *testing.T) {
 			t.Fatal(err)
 		}
 		var statuses []string
-		srows, err := e.pool.Query(e.ctx, `SELECT status FROM callbacks WHERE ticket_id = $1 AND superseded_by IS NULL ORDER BY at, id`, lateTicket)
+		srows, err := e.pool.Query(e.ctx, `SELECT status FROM callbacks WHERE ticket_id = $1 AND superseded_by IS NULL ORDER BY seq, at, id`, lateTicket)
 		if err != nil {
 			t.Fatal(err)
 		}
