@@ -107,7 +107,7 @@ func TestErasedCallerShownAsErased(t *testing.T) {
 		chromedp.Evaluate[chromedp.Void](`location.hash = "#/case/`+heldID+`"`),
 		chromedp.WaitVisible(chromedp.CSS("#complaints button[data-complaint]")),
 	)
-	if _, err := s.pool.Exec(context.Background(), `UPDATE complaints SET caller_name = NULL, caller_phone = NULL, pii_erased_at = now()
+	if _, err := s.pool.Exec(context.Background(), `UPDATE complaints SET caller_name = NULL, caller_phone = NULL, caller_erased = true, pii_erased_at = now()
 		WHERE id = 'cmp_console_2'`); err != nil {
 		t.Fatal(err)
 	}

@@ -3,6 +3,7 @@ package retention
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -26,36 +27,58 @@ type querier interface {
 const ended = `((k.status = 'closed' AND k.closed_at < now() - $1::interval)
 	OR (k.status = 'resolved' AND k.resolved_at < now() - $1::interval))`
 
+// dueJoins joins, for the complaint {id}, d.due when its case ended (ended)
+// and w.due when it has waited on the triage list, in no case, since
+// longer ago than $1: nobody could place, classify or route it, and it is
+// as stale as a case that ended then. A supervisor may still correct it
+// and open its case; the hotline, which keeps its own record of the
+// caller, can call the citizen back. An entry corrected (resolved) is
+// back in the pipeline and keeps its caller, as does a complaint on
+// triage whose case no team would take (unrouted, the case still open).
+// Each is looked up for the complaint alone (LATERAL ... LIMIT 1): as an
+// EXISTS, the planner hashes every case that ended, for each batch.
+const dueJoins = `LEFT JOIN LATERAL (SELECT true AS due FROM case_complaints cc JOIN cases k ON k.id = cc.case_id
+	WHERE cc.complaint_id = {id} AND ` + ended + ` LIMIT 1) d ON true
+LEFT JOIN LATERAL (SELECT true AS due FROM triage t WHERE t.complaint_id = {id} AND t.resolved_at IS NULL
+	AND t.created_at < now() - $1::interval
+	AND NOT EXISTS (SELECT FROM case_complaints cc WHERE cc.complaint_id = {id}) LIMIT 1) w ON true`
+
 // pickSQL reads, after the cursor ($2, $3), the next $4 complaints older
 // than $1 whose personal data is still held, through complaints_pii_held,
-// and says of each whether its case ended long enough ago; the words
-// and address only of those. A complaint of an open case, or of none
-// (triage), keeps its data, and the cursor passes it. A work order loaded
-// as history is in no case: the hotline closed it before it was stored,
-// so one stored longer ago than $1 ended longer ago too. The case is looked
-// up for each complaint read (LATERAL ... LIMIT 1): as an EXISTS, the
-// planner hashes every case that ended, for each batch.
-const pickSQL = `SELECT c.id, c.created_at, c.history OR d.due IS NOT NULL, CASE WHEN c.history OR d.due THEN c.description END,
-	CASE WHEN c.history OR d.due THEN c.address END
+// and says of each whether it is due (see dueJoins); the words and address
+// only of those. A complaint of an open case, of none on its way through
+// the pipeline, or on triage for less than $1, keeps its data, and the
+// cursor passes it. A work order loaded as history is in no case: the
+// hotline closed it before it was stored, so one stored longer ago than
+// $1 ended longer ago too.
+var pickSQL = `SELECT c.id, c.created_at, c.history OR d.due IS NOT NULL OR w.due IS NOT NULL,
+	CASE WHEN c.history OR d.due OR w.due THEN c.description END,
+	CASE WHEN c.history OR d.due OR w.due THEN c.address END
 FROM complaints c
-LEFT JOIN LATERAL (SELECT true AS due FROM case_complaints cc JOIN cases k ON k.id = cc.case_id
-	WHERE cc.complaint_id = c.id AND ` + ended + ` LIMIT 1) d ON true
+` + strings.ReplaceAll(dueJoins, "{id}", "c.id") + `
 WHERE c.pii_erased_at IS NULL AND c.created_at < now() - $1::interval AND (c.created_at, c.id) > ($2, $3)
 ORDER BY c.created_at, c.id LIMIT $4`
 
 // eraseSQL erases the callers of the complaints $2 and writes their words
 // $3 and addresses $4 where masking changed them (NULL: unchanged),
-// checking again that their cases ended ($1): a resolved case reopened
-// since the pick keeps its callers. A work order of history has none.
-const eraseSQL = `UPDATE complaints c SET caller_name = NULL, caller_phone = NULL,
+// checking again that they are due ($1): a resolved case reopened, or a
+// triage entry corrected, since the pick keeps its callers. A work order
+// of history has none. Every complaint it sweeps leaves the job's index
+// (pii_erased_at), caller or not; caller_erased says whether there was a
+// name or a phone to erase, so that the officers are told of an erasure
+// only where there was one. It answers how many callers it erased.
+var eraseSQL = `WITH e AS (UPDATE complaints c SET caller_name = NULL, caller_phone = NULL,
+	caller_erased = c.caller_name IS NOT NULL OR c.caller_phone IS NOT NULL,
 	description = COALESCE(u.description, c.description), address = COALESCE(u.address, c.address), pii_erased_at = now()
 FROM unnest($2::text[], $3::text[], $4::text[]) AS u(id, description, address)
-LEFT JOIN LATERAL (SELECT true AS due FROM case_complaints cc JOIN cases k ON k.id = cc.case_id
-	WHERE cc.complaint_id = u.id AND ` + ended + ` LIMIT 1) d ON true
-WHERE c.id = u.id AND c.pii_erased_at IS NULL AND (c.history OR d.due)`
+` + strings.ReplaceAll(dueJoins, "{id}", "u.id") + `
+WHERE c.id = u.id AND c.pii_erased_at IS NULL AND (c.history OR d.due OR w.due)
+RETURNING c.caller_erased)
+SELECT count(*) FILTER (WHERE caller_erased) FROM e`
 
 // erase erases, Complaints at a time, the callers' names and phones of
-// the complaints whose case ended more than PII ago, and masks the phone
+// the complaints whose case ended, or that have waited on triage, more
+// than PII ago, and masks the phone
 // numbers in their words and address as every output already shows
 // them (pii.MaskText): the citizen's own number is often written there.
 // The rest of the complaint stays, for the reports and the status
@@ -93,12 +116,12 @@ func (j *Job) erase(ctx context.Context, c querier) (int64, error) {
 			return total, fmt.Errorf("erase personal data: %w", err)
 		}
 		if len(ids) > 0 {
-			tag, err := c.Exec(ctx, eraseSQL, ret, ids, descs, addrs)
-			if err != nil {
+			var callers int64
+			if err := c.QueryRow(ctx, eraseSQL, ret, ids, descs, addrs).Scan(&callers); err != nil {
 				return total, fmt.Errorf("erase personal data: %w", err)
 			}
-			total += tag.RowsAffected()
-			erased.Add(float64(tag.RowsAffected()))
+			total += callers
+			erased.Add(float64(callers))
 		}
 		if n < j.cfg.Complaints {
 			return total, nil

@@ -13,7 +13,8 @@ import (
 
 // complaint stores a work order with its caller, the phone written into
 // its words too, in a case of status that ended (resolved or closed)
-// endedAgo ago; caseStatus "" leaves it in no case (triage).
+// endedAgo ago; caseStatus "" leaves it in no case, on its way through
+// the pipeline (onTriage puts it on the triage list).
 func complaint(t *testing.T, pool *pgxpool.Pool, id, caseStatus string, receivedAgo, endedAgo time.Duration) {
 	t.Helper()
 	exec(t, pool, `INSERT INTO complaints (id, ticket_id, received_at, description, address, caller_name, caller_phone, created_at)
@@ -48,7 +49,7 @@ func callerOf(t *testing.T, pool *pgxpool.Pool, id string) held {
 // whose case was closed or resolved more than 180 days ago are erased,
 // and the phone numbers in their words and address masked; the callers
 // of a case that ended within the period, of a case still open however
-// old, and of a complaint in no case (triage) stay. The hotline's status
+// old, and of a complaint in no case nor on triage (on its way) stay. The hotline's status
 // look-up answers the erased work order as before.
 func TestErasesCallersOfCasesEndedLongAgo(t *testing.T) {
 	t.Parallel()
@@ -57,7 +58,7 @@ func TestErasesCallersOfCasesEndedLongAgo(t *testing.T) {
 	complaint(t, pool, "resolved-long-ago", "resolved", 300*day, 190*day)
 	complaint(t, pool, "closed-lately", "closed", 400*day, 170*day)
 	complaint(t, pool, "open-for-long", "assigned", 500*day, 0)
-	complaint(t, pool, "in-triage", "", 500*day, 0)
+	complaint(t, pool, "on-its-way", "", 500*day, 0)
 	for i := range 5 { // more than one batch of erasures
 		complaint(t, pool, "closed-"+string(rune('a'+i)), "closed", 365*day, 300*day)
 	}
@@ -87,7 +88,7 @@ func TestErasesCallersOfCasesEndedLongAgo(t *testing.T) {
 			t.Errorf("%s: the address is %q, want its phone masked and the rest kept", id, *h.address)
 		}
 	}
-	for _, id := range []string{"closed-lately", "open-for-long", "in-triage"} {
+	for _, id := range []string{"closed-lately", "open-for-long", "on-its-way"} {
 		h := callerOf(t, pool, id)
 		if h.name == nil || *h.name != "王小明" || h.phone == nil || *h.phone != "13812345678" || h.erased ||
 			!strings.Contains(*h.description, "13812345678") || !strings.Contains(*h.address, "0592-5123456") {
@@ -126,7 +127,7 @@ func TestErasesCallersOfHistoryLongAgo(t *testing.T) {
 	complaint(t, pool, "history-long-ago", "", 400*day, 0)
 	complaint(t, pool, "history-lately", "", 170*day, 0)
 	exec(t, pool, `UPDATE complaints SET history = true WHERE id LIKE 'history-%'`)
-	complaint(t, pool, "in-triage", "", 500*day, 0)
+	complaint(t, pool, "on-its-way", "", 500*day, 0)
 
 	if res := pass(t, job); res.Erased != 1 {
 		t.Errorf("erased %d complaints, want 1", res.Erased)
@@ -135,9 +136,99 @@ func TestErasesCallersOfHistoryLongAgo(t *testing.T) {
 		strings.Contains(*h.description, "13812345678") {
 		t.Errorf("history stored 400 days ago: caller still held (name %v, phone %v, erased %v)", h.name != nil, h.phone != nil, h.erased)
 	}
-	for _, id := range []string{"history-lately", "in-triage"} {
+	for _, id := range []string{"history-lately", "on-its-way"} {
 		if h := callerOf(t, pool, id); h.erased || h.phone == nil {
 			t.Errorf("%s: personal data it must keep was erased", id)
 		}
+	}
+}
+
+// The job records whether there was a caller to erase: a work order that
+// came with neither name nor phone is swept like the others (the phones in
+// its words masked, and it leaves the job's index, so no pass reads it
+// again) but is not counted, nor marked, as a caller erased; one with a
+// name alone or a phone alone is.
+func TestMarksCallerErasedOnlyWhereThereWasOne(t *testing.T) {
+	t.Parallel()
+	pool, job := setup(t, retention.Config{PII: 180 * day})
+	complaint(t, pool, "with-caller", "closed", 400*day, 200*day)
+	complaint(t, pool, "name-only", "closed", 400*day, 200*day)
+	complaint(t, pool, "no-caller", "closed", 400*day, 200*day)
+	exec(t, pool, `UPDATE complaints SET caller_phone = NULL WHERE id = 'name-only'`)
+	exec(t, pool, `UPDATE complaints SET caller_name = NULL, caller_phone = NULL WHERE id = 'no-caller'`)
+
+	if res := pass(t, job); res.Erased != 2 {
+		t.Errorf("erased %d callers, want 2", res.Erased)
+	}
+	marked := func(id string) (swept bool, callerErased *bool) {
+		t.Helper()
+		if err := pool.QueryRow(context.Background(), `SELECT pii_erased_at IS NOT NULL, caller_erased FROM complaints WHERE id = $1`,
+			id).Scan(&swept, &callerErased); err != nil {
+			t.Fatal(err)
+		}
+		return swept, callerErased
+	}
+	for _, id := range []string{"with-caller", "name-only"} {
+		if swept, ce := marked(id); !swept || ce == nil || !*ce {
+			t.Errorf("%s: swept %v, caller erased %v; want both", id, swept, ce)
+		}
+	}
+	if swept, ce := marked("no-caller"); !swept || ce == nil || *ce {
+		t.Errorf("no-caller: swept %v, caller erased %v; want swept, and no caller erased", swept, ce)
+	}
+	if h := callerOf(t, pool, "no-caller"); strings.Contains(*h.description, "13812345678") {
+		t.Errorf("no-caller: the phone in its words is not masked: %q", *h.description)
+	}
+	if n := count(t, pool, `SELECT count(*) FROM complaints WHERE pii_erased_at IS NULL`); n != 0 {
+		t.Errorf("%d complaints left for the next pass to read again", n)
+	}
+}
+
+// onTriage puts complaint id on the triage list, waiting since waitedAgo
+// ago; resolvedAgo > 0 marks it corrected that long ago.
+func onTriage(t *testing.T, pool *pgxpool.Pool, id, kind string, waitedAgo, resolvedAgo time.Duration) {
+	t.Helper()
+	exec(t, pool, `INSERT INTO triage (complaint_id, reason, kind, created_at, resolved_at, resolved_by)
+		VALUES ($1, 'test', $2, now() - $3::interval, CASE WHEN $4 THEN now() - $5::interval END, CASE WHEN $4 THEN 'sup' END)`,
+		id, kind, waitedAgo.String(), resolvedAgo > 0, resolvedAgo.String())
+}
+
+// A complaint that has waited on the triage list longer than the
+// retention period, in no case, loses its caller like one whose case
+// ended that long ago: nobody could place, classify or route it, and if a
+// supervisor corrects it now its case is worked without the number (the
+// hotline, which keeps its own record of the caller, can call back). One
+// that has waited less, one a supervisor corrected and sent back into
+// the pipeline, one on its way there (no triage entry, no case) and one
+// whose case no team would take (unrouted, its case still open) keep
+// theirs. (The job erased ended cases and history alone: a complaint
+// left on triage kept its caller for ever, and every pass read it again.)
+func TestErasesCallersWaitingOnTriageLongAgo(t *testing.T) {
+	t.Parallel()
+	pool, job := setup(t, retention.Config{PII: 180 * day})
+	complaint(t, pool, "triage-long-ago", "", 400*day, 0)
+	onTriage(t, pool, "triage-long-ago", "unlocated", 400*day, 0)
+	complaint(t, pool, "triage-lately", "", 400*day, 0)
+	onTriage(t, pool, "triage-lately", "unrouted", 170*day, 0)
+	complaint(t, pool, "triage-corrected", "", 400*day, 0)
+	onTriage(t, pool, "triage-corrected", "unclassified", 400*day, day)
+	complaint(t, pool, "on-its-way", "", 500*day, 0)
+	complaint(t, pool, "unrouted-in-case", "returned", 400*day, 0)
+	onTriage(t, pool, "unrouted-in-case", "unrouted", 400*day, 0)
+
+	if res := pass(t, job); res.Erased != 1 {
+		t.Errorf("erased %d complaints, want 1", res.Erased)
+	}
+	if h := callerOf(t, pool, "triage-long-ago"); h.name != nil || h.phone != nil || !h.erased ||
+		strings.Contains(*h.description, "13812345678") || strings.Contains(*h.address, "5123456") {
+		t.Errorf("on triage for 400 days: caller still held (name %v, phone %v, erased %v)", h.name != nil, h.phone != nil, h.erased)
+	}
+	for _, id := range []string{"triage-lately", "triage-corrected", "on-its-way", "unrouted-in-case"} {
+		if h := callerOf(t, pool, id); h.erased || h.phone == nil || h.name == nil {
+			t.Errorf("%s: personal data it must keep was erased", id)
+		}
+	}
+	if n := count(t, pool, `SELECT count(*) FROM triage WHERE complaint_id = 'triage-long-ago' AND resolved_at IS NULL`); n != 1 {
+		t.Error("the erased complaint left the triage list: a supervisor may still correct it")
 	}
 }

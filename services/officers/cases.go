@@ -171,8 +171,10 @@ type Complaint struct {
 	CallerName   string    `json:"caller_name,omitempty"`  // masked, 王**
 	CallerPhone  string    `json:"caller_phone,omitempty"` // masked, 138****5678
 	// CallerErasedAt is when the retention job erased the caller's name
-	// and phone (NUISANCE_PII_RETENTION), its case having ended long
-	// before: the officer is told so, rather than shown no caller.
+	// and phone (NUISANCE_PII_RETENTION), its case having ended, or the
+	// complaint having waited on triage, long before: the officer is told
+	// so, rather than shown no caller. Absent for a work order that came
+	// with no caller, erased or not.
 	CallerErasedAt *time.Time `json:"caller_erased_at,omitempty"`
 }
 
@@ -186,10 +188,17 @@ type CaseView struct {
 	Audit        []caseflow.AuditEntry `json:"audit"`
 }
 
+// callerErasedAt is when the retention job erased the caller of the
+// complaint m, or NULL: not erased, or there was none to erase (the job
+// sweeps a work order that came with no caller too, and records that it
+// had none: caller_erased false). One swept before the job recorded it
+// (caller_erased NULL) is taken as erased, as it was then shown.
+const callerErasedAt = `CASE WHEN m.caller_erased IS NOT FALSE THEN m.pii_erased_at END`
+
 const caseComplaints = `SELECT m.id, m.ticket_id, m.received_at, m.description, COALESCE(m.address, ''),
 	COALESCE(l.district, ''), COALESCE(l.district_name, ''), COALESCE(l.subdistrict, ''), l.lon, l.lat,
 	COALESCE(l.category, m.category, ''), COALESCE(l.subcategory, m.subcategory, ''), COALESCE(m.channel, ''),
-	COALESCE(m.caller_name, ''), COALESCE(m.caller_phone, ''), m.pii_erased_at
+	COALESCE(m.caller_name, ''), COALESCE(m.caller_phone, ''), ` + callerErasedAt + `
 FROM cases c
 LEFT JOIN assignments a ON a.case_id = c.id AND a.status = 'active'
 JOIN case_complaints cc ON cc.case_id = c.id
@@ -308,7 +317,7 @@ WHERE c.id = $2 AND {scope}`
 
 // revealCallers reads the callers only through the assigned team's active
 // assignment: the team is in the query, not just in the check before it.
-const revealCallers = `SELECT m.id, m.ticket_id, COALESCE(m.caller_phone, ''), COALESCE(m.caller_name, ''), m.pii_erased_at
+const revealCallers = `SELECT m.id, m.ticket_id, COALESCE(m.caller_phone, ''), COALESCE(m.caller_name, ''), ` + callerErasedAt + `
 FROM assignments a
 JOIN case_complaints cc ON cc.case_id = a.case_id
 JOIN complaints m ON m.id = cc.complaint_id
@@ -361,9 +370,11 @@ func (s *Service) handleReveal(w http.ResponseWriter, r *http.Request, p auth.Pr
 		if len(callers) == 0 {
 			return fault.Errorf(fault.NotFound, "case %s holds no complaint %s", id, in.ComplaintID)
 		}
+		// Only the numbers shown are recorded: none of a caller erased,
+		// nor of a work order that came with no caller.
 		var ids []string
 		for _, c := range callers {
-			if c.ErasedAt == nil {
+			if c.Phone != "" {
 				ids = append(ids, c.ComplaintID)
 			}
 		}

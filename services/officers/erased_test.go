@@ -138,3 +138,66 @@ func TestErasedCallerSaysSo(t *testing.T) {
 		t.Errorf("reveals recorded: %q, want one of cmp_back alone", reasons)
 	}
 }
+
+// A work order that came with no caller (the hotline sent neither name
+// nor phone) has nothing the retention job could erase: its case view and
+// call-back reveal show it as before, with no caller and no erasure,
+// beside a caller of the same case that was erased. (The job marked every
+// complaint it swept, and the view read the mark as "caller erased".)
+func TestNoCallerIsNotSaidErased(t *testing.T) {
+	t.Parallel()
+	e := setup(t, nil)
+	id := e.newCase(ownTeam, complaint{id: "cmp_had_caller", ticket: "THADCALLER"})
+	e.merge(id, complaint{id: "cmp_no_caller", ticket: "TNOCALLER", description: "工地夜间施工"})
+	erasedAt := e.eraseAndReopen(id)
+
+	code, body := e.do(whoOwn, "GET", "/api/v1/cases/"+id, nil)
+	if code != 200 {
+		t.Fatalf("case: %d %s", code, body)
+	}
+	var v struct {
+		Complaints []struct {
+			ComplaintID    string     `json:"complaint_id"`
+			CallerPhone    string     `json:"caller_phone"`
+			CallerErasedAt *time.Time `json:"caller_erased_at"`
+		}
+	}
+	if err := json.Unmarshal(body, &v); err != nil {
+		t.Fatal(err)
+	}
+	erased := map[string]*time.Time{}
+	for _, c := range v.Complaints {
+		erased[c.ComplaintID] = c.CallerErasedAt
+	}
+	if at := erased["cmp_had_caller"]; at == nil || !at.Equal(erasedAt) {
+		t.Errorf("the erased caller: erased at %v, want %s", at, erasedAt)
+	}
+	if at, ok := erased["cmp_no_caller"]; !ok || at != nil {
+		t.Errorf("the work order with no caller: erased at %v (listed %v), want no erasure said", at, ok)
+	}
+
+	code, body = e.do(whoOwn, "POST", "/api/v1/cases/"+id+"/callback-reveal", map[string]string{"complaint_id": "cmp_no_caller"})
+	if code != 200 {
+		t.Fatalf("reveal: %d %s", code, body)
+	}
+	var out struct {
+		Callers []struct {
+			Phone    string     `json:"phone"`
+			ErasedAt *time.Time `json:"erased_at"`
+		}
+	}
+	if err := json.Unmarshal(body, &out); err != nil {
+		t.Fatal(err)
+	}
+	if len(out.Callers) != 1 || out.Callers[0].Phone != "" || out.Callers[0].ErasedAt != nil {
+		t.Errorf("reveal of the work order with no caller: %s, want no number and no erasure", body)
+	}
+	var audits int
+	if err := e.pool.QueryRow(context.Background(), `SELECT count(*) FROM case_audit WHERE case_id = $1 AND action = 'reveal_caller'`,
+		id).Scan(&audits); err != nil {
+		t.Fatal(err)
+	}
+	if audits != 0 {
+		t.Errorf("%d reveals recorded, want none: no number was shown", audits)
+	}
+}
