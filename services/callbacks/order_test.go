@@ -153,3 +153,37 @@ func TestCallbacksStoredBeforeTheirSequenceKeepTheirOrder(t *testing.T) {
 		t.Errorf("pending listed %v, want %s", listed, want)
 	}
 }
+
+// A work order's resolution was delivered before migration 00098 (seq 0);
+// the event of its assignment, earlier, comes late, after the upgrade,
+// and is given its audit id. It is older than what the hotline has heard
+// and is stored superseded, as it was before seq: sent, it would take the
+// work order back from resolved to assigned.
+func TestALateEventAfterTheUpgradeIsNotSentAfterOneDeliveredBefore(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	rcv := newReceiver(t, 0)
+	svc := e.service(t, rcv.srv.URL, nil)
+	e.complaint(t, "U1")
+	t0 := time.Now().Add(-time.Hour)
+	assigned, resolved := caseEventOf("case_u", "U1", "assigned", 2, t0), caseEventOf("case_u", "U1", "resolved", 4, t0.Add(30*time.Minute))
+	bear(t, e.ctx, e.pool, assigned, resolved)
+	e.tx(t, func(ctx context.Context, tx pgx.Tx) error {
+		return svc.HandleCaseChanged(ctx, tx, resolved, natsx.Meta{})
+	})
+	e.deliverAll(t, svc)
+	if _, err := e.pool.Exec(e.ctx, `UPDATE callbacks SET seq = 0 WHERE ticket_id = 'U1'`); err != nil {
+		t.Fatal(err)
+	}
+	e.tx(t, func(ctx context.Context, tx pgx.Tx) error {
+		return svc.HandleCaseChanged(ctx, tx, assigned, natsx.Meta{})
+	})
+	e.deliverAll(t, svc)
+	if got := rcv.statuses("U1"); fmt.Sprint(got) != "[resolved]" {
+		t.Errorf("the hotline heard %v, want [resolved]", got)
+	}
+	var by string
+	if err := e.pool.QueryRow(e.ctx, `SELECT COALESCE(superseded_by, '') FROM callbacks WHERE ticket_id = 'U1' AND status = 'assigned'`).Scan(&by); err != nil || by != callbacks.WebhookID("case_u.resolved.4", "U1") {
+		t.Errorf("the late callback is superseded by %q (%v), want the resolved one", by, err)
+	}
+}
