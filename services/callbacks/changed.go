@@ -215,9 +215,15 @@ var insertCallbacks = `WITH r AS (
 //
 // supersedingSQL selects the id of the latest callback of the work order
 // ticket, later than (seq, at, id), that the hotline may have heard (it
-// was attempted): a callback it supersedes is never sent after it.
+// was attempted): a callback it supersedes is never sent after it. One
+// the hotline heard before seq was (seq 0) is later than a callback
+// stamped before it, as it was before 00098, whatever that one's seq: the
+// event of an earlier transition come late after the upgrade is given its
+// audit id, which puts it after every callback of seq 0, and would
+// otherwise take the work order back to where it was.
 func supersedingSQL(ticket, seq, at, id string) string {
-	return `SELECT o.id FROM callbacks o WHERE o.ticket_id = ` + ticket + ` AND o.attempts > 0 AND (o.seq, o.at, o.id) > (` + seq + `, ` + at + `, ` + id + `)
+	return `SELECT o.id FROM callbacks o WHERE o.ticket_id = ` + ticket + ` AND o.attempts > 0
+		AND ((o.seq, o.at, o.id) > (` + seq + `, ` + at + `, ` + id + `) OR (o.seq = 0 AND (o.at, o.id) > (` + at + `, ` + id + `)))
 		ORDER BY o.seq DESC, o.at DESC, o.id DESC LIMIT 1`
 }
 
