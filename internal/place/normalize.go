@@ -4,6 +4,7 @@
 package place
 
 import (
+	"slices"
 	"strings"
 	"unicode"
 )
@@ -21,18 +22,29 @@ var districtShortNames = []string{"思明", "海沧", "湖里", "集美", "同�
 func Normalize(s string) string {
 	var b strings.Builder
 	b.Grow(len(s))
+	// words are the offsets in b where a Latin word begins after a
+	// separator dropped (Lujiang Hotel, Tel: the t of tel).
+	var words []int
+	cut := false
 	for _, r := range s {
 		r = narrow(r)
 		if unicode.IsSpace(r) || unicode.IsPunct(r) || unicode.IsSymbol(r) || unicode.IsControl(r) {
+			cut = true
 			continue
 		}
 		if r < 0x80 {
 			r = unicode.ToLower(r)
 		}
+		if cut && isLetter(r) {
+			words = append(words, b.Len())
+		}
+		cut = false
 		b.WriteRune(r)
 	}
-	return stripPrefixes(dropLongNumbers(b.String()))
+	return stripPrefixes(dropLongNumbers(b.String(), words))
 }
+
+func isLetter(r rune) bool { return r >= 'a' && r <= 'z' }
 
 // longNumber is the shortest run of digits dropped from a normalized
 // address: no house or building number is that long, and a phone number
@@ -47,8 +59,11 @@ const longNumber = 7
 var contactLabels = []string{"联系电话", "联系方式", "电话号码", "手机号码", "手机号", "电话", "手机", "tel", "phone"}
 
 // dropLongNumbers removes every run of longNumber or more ASCII digits,
-// and a contact label just before one.
-func dropLongNumbers(s string) string {
+// and a contact label just before one. A Latin label (tel, phone) is
+// one only as a word of its own, not the end of one (hotel, iphone): it
+// begins s, follows a character not a Latin letter, or begins one of
+// words, the offsets where the address had a separator before a letter.
+func dropLongNumbers(s string, words []int) string {
 	run, found := 0, false
 	for i := 0; i < len(s) && !found; i++ {
 		if s[i] >= '0' && s[i] <= '9' {
@@ -72,7 +87,7 @@ func dropLongNumbers(s string) string {
 			b.WriteString(s[i:j])
 		} else if out := b.String(); out != "" {
 			for _, l := range contactLabels {
-				if strings.HasSuffix(out, l) {
+				if strings.HasSuffix(out, l) && (l[0] >= 0x80 || strings.HasSuffix(s[:i], l) && labelWord(s, i-len(l), words)) {
 					b.Reset()
 					b.WriteString(strings.TrimSuffix(out, l))
 					break
@@ -89,6 +104,12 @@ func dropLongNumbers(s string) string {
 		i = j
 	}
 	return b.String()
+}
+
+// labelWord reports whether the Latin label at s[at:] is a word of its
+// own (dropLongNumbers).
+func labelWord(s string, at int, words []int) bool {
+	return at == 0 || !isLetter(rune(s[at-1])) || slices.Contains(words, at)
 }
 
 // narrow maps the full-width ASCII variants (U+FF01–U+FF5E) and the
