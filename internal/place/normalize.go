@@ -41,7 +41,23 @@ func Normalize(s string) string {
 		cut = false
 		b.WriteRune(r)
 	}
-	return stripPrefixes(dropLongNumbers(b.String(), words))
+	return stripPrefixes(dropLongNumbers(cutContact(b.String()), words))
+}
+
+// contactHeads begin the contact part a caller may add after the address
+// ("殿前一路5号 联系人：王小明 138…"): nothing after one names the place, and
+// a name there is the caller's, which a place key, shown in reports,
+// must not carry.
+var contactHeads = []string{"联系人", "联系电话", "联系方式"}
+
+// cutContact ends a normalized address where its contact part begins.
+func cutContact(s string) string {
+	for _, h := range contactHeads {
+		if i := strings.Index(s, h); i > 0 {
+			s = s[:i]
+		}
+	}
+	return s
 }
 
 func isLetter(r rune) bool { return r >= 'a' && r <= 'z' }

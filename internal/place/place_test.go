@@ -27,6 +27,10 @@ func TestNormalize(t *testing.T) {
 		// the word that introduced it, so the address keys the same
 		// place as when written without it.
 		{"思明区前埔路88号 联系电话13800138000", "思明区前埔路88号"},
+		// Nor is a name the caller gives for a call-back.
+		{"湖里区殿前一路5号 联系人：王小明 13800138000", "湖里区殿前一路5号"},
+		{"湖里区殿前一路5号（联系人王先生）", "湖里区殿前一路5号"},
+		{"集美区杏林湾路1号 联系方式：微信wxid123", "集美区杏林湾路1号"},
 		{"湖里区殿前一路5号，电话0592-5551234", "湖里区殿前一路5号"},
 		{"湖里区殿前一路5号 电话138****8000", "湖里区殿前一路5号"},
 		{"集美区杏林湾路1号 手机：13912345678", "集美区杏林湾路1号"},
