@@ -64,15 +64,21 @@ func (s *Service) CatchUp(ctx context.Context) ([]string, error) {
 		return nil, fmt.Errorf("catch up: %w", err)
 	}
 	var done []string
-	for _, w := range older {
+	store := func(w string) error {
 		ok, err := s.Store(ctx, w)
 		if err != nil {
 			generated.WithLabelValues("failed").Inc()
-			return done, err
+			return err
 		}
 		if ok {
 			generated.WithLabelValues("stored").Inc()
 			done = append(done, w)
+		}
+		return nil
+	}
+	for _, w := range older {
+		if err := store(w); err != nil {
+			return done, err
 		}
 	}
 	corrected, err := s.corrected(ctx)
@@ -118,14 +124,8 @@ func (s *Service) CatchUp(ctx context.Context) ([]string, error) {
 				continue
 			}
 		}
-		ok, err := s.Store(ctx, w)
-		if err != nil {
-			generated.WithLabelValues("failed").Inc()
+		if err := store(w); err != nil {
 			return done, err
-		}
-		if ok {
-			generated.WithLabelValues("stored").Inc()
-			done = append(done, w)
 		}
 	}
 	return done, nil
