@@ -20,6 +20,7 @@ import (
 
 	"github.com/xiamen-eeb/nuisance/internal/auth"
 	"github.com/xiamen-eeb/nuisance/internal/httpx"
+	"github.com/xiamen-eeb/nuisance/internal/testenv"
 )
 
 // page is one browser tab on the console.
@@ -525,5 +526,85 @@ func TestBackToTheListKeepsItsPlace(t *testing.T) {
 			t.Errorf("back to the list by %s the case opened is out of sight (scrolled to %s px): the officer lost their place",
 				back.how, p.str(`String(Math.round(scrollY))`))
 		}
+	}
+}
+
+// A case pushed live makes the list read again; if that read is refused
+// for the token's rate (429), the list is read again once the wait is
+// over, without another push or a tap: the new case appears after the
+// wait, and nothing is sent before it.
+func TestRateLimitedListRefreshIsReadAgain(t *testing.T) {
+	s := setup(t)
+	s.feed(t, 1, "normal", time.Now().Add(5*time.Hour))
+	p := openPhone(t, s, 375, s.token)
+	p.step("see the list", p.wait(`document.querySelectorAll("#list a.card").length === 1`),
+		p.wait(`document.querySelector("#live").textContent === "实时"`))
+	const wait = 3 * time.Second
+	var (
+		mu        sync.Mutex
+		refusedAt time.Time
+		early     []string
+	)
+	s.setHook(func(w http.ResponseWriter, r *http.Request) bool {
+		if !strings.HasPrefix(r.URL.Path, "/api/") || r.URL.Path == "/api/v1/stream" {
+			return false
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if !refusedAt.IsZero() && time.Since(refusedAt) < wait {
+			early = append(early, r.Method+" "+r.URL.Path)
+		}
+		if refusedAt.IsZero() && r.Method == http.MethodGet && r.URL.Path == "/api/v1/assignments" {
+			refusedAt = time.Now()
+			w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds())))
+			httpx.WriteProblem(w, httpx.Problem{Type: "https://nuisance.xm.gov/problems/rate_limited", Status: http.StatusTooManyRequests,
+				Detail: "too many requests with this token; retry after 3 s"})
+			return true
+		}
+		return false
+	})
+	newID, _ := s.feed(t, 2, "urgent", time.Now().Add(time.Hour))
+	testenv.Eventually(t, 20*time.Second, "the list's read after the push refused", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return !refusedAt.IsZero()
+	})
+	if err := p.waitFor(`document.querySelector('#list a.card[data-case="`+newID+`"]') !== null`, 20*time.Second); err != nil {
+		t.Errorf("20 s after the list's read was refused for %s the list (%s cards) still lacks the case pushed live", wait, p.str(cardCount))
+	}
+	mu.Lock()
+	sent := early
+	mu.Unlock()
+	if len(sent) > 0 {
+		t.Errorf("within the %s the server asked to wait the console sent %q", wait, sent)
+	}
+}
+
+// So is the case shown, read again after a push and refused for the
+// token's rate: the complaint merged into it appears after the wait.
+func TestRateLimitedCaseRefreshIsReadAgain(t *testing.T) {
+	s := setup(t)
+	caseID, _ := s.feed(t, 1, "normal", time.Now().Add(5*time.Hour))
+	p := openPhone(t, s, 375, s.token)
+	p.step("open the case",
+		p.wait(`document.querySelector("#live").textContent === "实时"`),
+		chromedp.Evaluate[chromedp.Void](`location.hash = "#/case/`+caseID+`"`),
+		p.wait(`document.querySelectorAll("#complaints li").length === 1`),
+	)
+	var refused atomic.Bool
+	s.setHook(func(w http.ResponseWriter, r *http.Request) bool {
+		if r.Method == http.MethodGet && r.URL.Path == "/api/v1/cases/"+caseID && refused.CompareAndSwap(false, true) {
+			w.Header().Set("Retry-After", "2")
+			httpx.WriteProblem(w, httpx.Problem{Type: "https://nuisance.xm.gov/problems/rate_limited", Status: http.StatusTooManyRequests,
+				Detail: "too many requests with this token; retry after 2 s"})
+			return true
+		}
+		return false
+	})
+	s.mergeUrgent(t, caseID, 2, time.Now().Add(2*time.Hour))
+	testenv.Eventually(t, 20*time.Second, "the case's read after the push refused", refused.Load)
+	if err := p.waitFor(`document.querySelectorAll("#complaints li").length === 2`, 20*time.Second); err != nil {
+		t.Errorf("20 s after the case's read was refused for 2 s it shows %s complaints, not the one merged into it",
+			p.str(`String(document.querySelectorAll("#complaints li").length)`))
 	}
 }

@@ -411,6 +411,15 @@
       renderTriage(more ? got : null);
     }).catch(function (err) {
       if (seq === listSeq && err.status !== 401) { toast((triage ? "分拣列表" : "任务列表") + "加载失败：" + err.message); }
+      // A read refused for the token's rate is read again once the wait
+      // is over, unless another load started meanwhile: news pushed live
+      // (a case assigned) must not stay unseen until the next push. A
+      // page more waits for a tap again.
+      if (seq === listSeq && err.status === 429 && !more) {
+        later(calmUntil - Date.now()).then(function () {
+          if (seq === listSeq && !$("view-list").hidden) { loadList("keep"); }
+        });
+      }
     }).then(function () {
       if (seq === listSeq) { moreBusy = false; listBusy = false; $("more").disabled = false; }
     });
@@ -707,6 +716,14 @@
       if (err.status === 404) { toast("该案件不存在或不属于本单位"); location.hash = "#/"; return; }
       if (err.status === 401) { return; }
       toast("案件加载失败：" + err.message);
+      // Refused for the token's rate: read again once the wait is over,
+      // if the case is still the one shown.
+      if (err.status === 429) {
+        later(calmUntil - Date.now()).then(function () {
+          if (state.caseId === id && !$("view-case").hidden) { openCase(id); }
+        });
+        if (state.caseData) { return; }
+      }
       // Nothing of the case is shown yet: say so in its place, with a
       // way to try again (a refresh of a case shown keeps it).
       if (!state.caseData) {
