@@ -96,3 +96,49 @@ func TestTriageListPagesThroughEveryEntry(t *testing.T) {
 		t.Errorf("the page logged: %s", e)
 	}
 }
+
+// The triage list has no push: a supervisor working down it is told,
+// without its being redrawn under a correction being typed, that
+// entries arrived or left, and a tap reads it again.
+func TestTriageListSaysItChanged(t *testing.T) {
+	s := setup(t)
+	s.triaged(t, "cmp_watch_1", "XM12345-2025-000001", false, time.Now().Add(-time.Hour))
+	s.triaged(t, "cmp_watch_2", "XM12345-2025-000002", false, time.Now().Add(-time.Minute))
+	_, tok, err := auth.NewStore(s.pool, 0).Add(context.Background(), auth.NewOfficer{Name: "郑明", District: "siming", Role: auth.RoleSupervisor})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := openPhone(t, s, 375, tok)
+	p.step("open 分拣 and start a correction",
+		chromedp.Evaluate[chromedp.Void](`window.NUISANCE_TRIAGE_WATCH_MS = 1000`),
+		chromedp.Click(chromedp.CSS(`.tab[data-status="triage"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#list .card[data-complaint="cmp_watch_1"]`)),
+		chromedp.Click(chromedp.CSS(`#list .card[data-complaint="cmp_watch_1"] .bottom button`)),
+		chromedp.WaitVisible(chromedp.CSS(`#list .card[data-complaint="cmp_watch_1"] form`)),
+	)
+	if err := p.waitFor(`document.querySelector("#triage-news").hidden`, 3*time.Second); err != nil {
+		t.Fatal("分拣 says it changed before anything changed")
+	}
+	// A complaint the geocoder could not place arrives.
+	s.triaged(t, "cmp_watch_3", "XM12345-2025-000003", false, time.Now())
+	if err := p.waitFor(`!document.querySelector("#triage-news").hidden && document.querySelector("#triage-news").textContent.includes("共 3 条")`, 15*time.Second); err != nil {
+		t.Fatalf("15 s after a complaint arrived on the triage list the page does not say so: %q", p.str(`document.querySelector("#view-list").innerText.slice(0, 200)`))
+	}
+	if !p.eval(`document.querySelector('#list .card[data-complaint="cmp_watch_1"] form') !== null && document.querySelector('#list .card[data-complaint="cmp_watch_3"]') === null`) {
+		t.Error("the list was redrawn by itself: the correction being typed is gone")
+	}
+	p.step("tap the news",
+		chromedp.Click(chromedp.CSS("#triage-news")),
+		chromedp.WaitVisible(chromedp.CSS(`#list .card[data-complaint="cmp_watch_3"]`)),
+	)
+	if !p.eval(`document.querySelector("#triage-news").hidden`) {
+		t.Error("the list read again still says it changed")
+	}
+	// A colleague's correction is applied: the entry leaves the list.
+	if _, err := s.pool.Exec(context.Background(), `UPDATE triage SET resolved_at = now(), resolved_by = 'geocoder' WHERE complaint_id = 'cmp_watch_2'`); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.waitFor(`!document.querySelector("#triage-news").hidden && document.querySelector("#triage-news").textContent.includes("共 2 条")`, 15*time.Second); err != nil {
+		t.Errorf("15 s after an entry left the triage list the page does not say so: %q", p.str(`document.querySelector("#view-list").innerText.slice(0, 200)`))
+	}
+}

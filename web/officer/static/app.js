@@ -246,6 +246,7 @@
     var now = Date.now();
     var nodes = document.querySelectorAll("[data-due]");
     for (var i = 0; i < nodes.length; i++) { tickOne(nodes[i], now); }
+    watchTriage(now);
   }
 
   // ---- views ----
@@ -383,6 +384,11 @@
     if (state.tab === "hotspots") { return loadHotspots(); }
     var triage = state.tab === "triage";
     if (more) { moreBusy = true; } else { listBusy = true; }
+    if (triage && !more) {
+      // The list is read whole again: news until now is in it.
+      $("triage-news").hidden = true;
+      triageWatchAt = Date.now() + (window.NUISANCE_TRIAGE_WATCH_MS || TRIAGE_WATCH);
+    }
     $("more").disabled = true;
     var got = [], next = "", read = 0, total = -1;
     // page reads the page at cursor, then the left ones after it; it
@@ -460,6 +466,7 @@
     state.pages = 0;
     $("triage-scope").hidden = name !== "triage";
     $("triage-total").hidden = true;
+    $("triage-news").hidden = true;
     $("triage-history-hint").hidden = name !== "triage" || !state.triageHistory;
   }
 
@@ -507,6 +514,36 @@
     });
     showTriageTotal();
     $("list-empty").hidden = state.items.length > 0;
+  }
+
+  // The triage list has no push: complaints the geocoder could not
+  // decide arrive, and colleagues correct others, while a supervisor
+  // works down it. Every TRIAGE_WATCH ms the list shown is asked for its
+  // newest entry and its count; when either differs from what is shown,
+  // a bar says so and a tap reads the list again. The list is never
+  // redrawn by itself: a correction being typed would be lost.
+  // window.NUISANCE_TRIAGE_WATCH_MS shortens the wait (the browser tests).
+  var TRIAGE_WATCH = 30000;
+  var triageWatchAt = 0, triageWatchBusy = false;
+  function watchTriage(now) {
+    var every = window.NUISANCE_TRIAGE_WATCH_MS || TRIAGE_WATCH;
+    if (state.tab !== "triage" || $("view-list").hidden || document.hidden || listBusy || moreBusy || triageWatchBusy) { return; }
+    if (now < triageWatchAt) { return; }
+    triageWatchAt = now + every;
+    triageWatchBusy = true;
+    var seq = listSeq, history = state.triageHistory;
+    api("GET", "/api/v1/triage?limit=1" + (history ? "&history=true" : "")).then(function (data) {
+      if (seq !== listSeq || state.tab !== "triage" || state.triageHistory !== history) { return; }
+      var first = itemsOf(data)[0];
+      var total = data && typeof data.total === "number" ? data.total : -1;
+      var newest = state.items.length ? state.items[0].complaint_id : "";
+      var changed = (first ? first.complaint_id : "") !== newest ||
+        (total >= 0 && state.triageTotal >= 0 && total !== state.triageTotal);
+      if (changed) { $("triage-news").textContent = "分拣列表有更新" + (total >= 0 ? "（现共 " + total + " 条）" : "") + "，点此刷新"; }
+      $("triage-news").hidden = !changed;
+    }, function () { /* offline or refused: asked again at the next turn */ }).then(function () {
+      triageWatchBusy = false;
+    });
   }
 
   // showTriageTotal says how many entries of the triage list shown wait,
@@ -1131,6 +1168,7 @@
       });
     });
     $("more").addEventListener("click", function () { loadList("more"); });
+    $("triage-news").addEventListener("click", function () { loadList("keep"); });
     Array.prototype.forEach.call(document.querySelectorAll("#triage-scope button"), function (b) {
       b.addEventListener("click", function () {
         setTriageScope(b.getAttribute("data-history") === "true");
