@@ -1,5 +1,6 @@
 // Package httpx holds the HTTP pieces every process shares: RFC 9457
-// problem responses, health and readiness, metrics, graceful serving.
+// problem responses, health and readiness, metrics, graceful serving, the
+// client a request comes from behind trusted proxies.
 package httpx
 
 import (
