@@ -100,3 +100,14 @@ func TestRunServesAndStopsWithOpenStream(t *testing.T) {
 		t.Fatal("the stream was not ended by the shutdown")
 	}
 }
+
+// A trusted proxy named wrongly stops the process before it starts, the
+// error naming the entry.
+func TestRunRefusesABadTrustedProxy(t *testing.T) {
+	t.Parallel()
+	env := map[string]string{"NUISANCE_TRUSTED_PROXIES": "10.0.0.0/8,lb.internal"}
+	err := run(context.Background(), nil, func(k string) string { return env[k] }, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), `NUISANCE_TRUSTED_PROXIES "lb.internal"`) {
+		t.Fatalf("run returned %v", err)
+	}
+}

@@ -132,7 +132,9 @@ func Serve(ctx context.Context, sys *System, ln net.Listener, parts []Part) erro
 			}
 		}()
 	}
-	srv := &http.Server{Handler: httpx.WithProblems(mux), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, IdleTimeout: 120 * time.Second}
+	// Behind the proxies of NUISANCE_TRUSTED_PROXIES, a request's client
+	// (which rate limits count against) is read from X-Forwarded-For.
+	srv := &http.Server{Handler: httpx.TrustProxies(sys.Cfg.TrustedProxies, httpx.WithProblems(mux)), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, IdleTimeout: 120 * time.Second}
 	for _, p := range parts {
 		if p.OnShutdown != nil {
 			srv.RegisterOnShutdown(p.OnShutdown)

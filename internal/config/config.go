@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -44,6 +45,11 @@ type Config struct {
 	// PIIRetention is how long after a case was resolved or closed its
 	// callers' names and phones are erased; 0 (the default) keeps them.
 	PIIRetention time.Duration
+	// TrustedProxies are the reverse proxies and load balancers in front
+	// of the process, whose X-Forwarded-For tells which client a request
+	// comes from, for the rate limits counted by client address; empty:
+	// every request's client is its TCP peer.
+	TrustedProxies []netip.Prefix
 }
 
 // FromEnv builds a Config from getenv with the documented defaults.
@@ -97,6 +103,13 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		}
 		c.PIIRetention = d
 	}
+	if v, ok := lookup(getenv, "NUISANCE_TRUSTED_PROXIES"); ok {
+		p, err := parseProxies(v)
+		if err != nil {
+			return c, fmt.Errorf("NUISANCE_TRUSTED_PROXIES %w", err)
+		}
+		c.TrustedProxies = p
+	}
 	abs, err := filepath.Abs(c.DataDir)
 	if err != nil {
 		return c, fmt.Errorf("data dir %q: %w", c.DataDir, err)
@@ -133,6 +146,56 @@ func parseRetention(v string) (time.Duration, error) {
 	return d, nil
 }
 
+// parseProxies reads a list of addresses and CIDR prefixes, separated by
+// commas or spaces. A prefix with bits set past its length (10.1.2.3/8)
+// is refused rather than read as the network it is in, and so is one
+// that holds every address, which would let any client write the address
+// it is counted as.
+func parseProxies(v string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, e := range strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == ' ' || r == '\t' }) {
+		if !strings.Contains(e, "/") {
+			a, err := netip.ParseAddr(e)
+			if err != nil || a.Zone() != "" {
+				return nil, fmt.Errorf("%q: want an IP address such as 10.0.0.2 or a CIDR prefix such as 10.0.0.0/8", e)
+			}
+			a = a.Unmap()
+			out = append(out, netip.PrefixFrom(a, a.BitLen()))
+			continue
+		}
+		p, err := netip.ParsePrefix(e)
+		if err != nil {
+			return nil, fmt.Errorf("%q: want a CIDR prefix such as 10.0.0.0/8 or fd00::/8, or an IP address", e)
+		}
+		if p.Addr().Is4In6() && p.Bits() >= 96 {
+			p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
+		}
+		if m := p.Masked(); m != p {
+			return nil, fmt.Errorf("%q: bits are set past its /%d; write %s for the network, or %s alone for the address", e, p.Bits(), m, p.Addr())
+		}
+		if p.Bits() == 0 {
+			return nil, fmt.Errorf("%q: trusts every address, so any client could write the address it is counted as; name the proxies' addresses", e)
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+// proxies shows the trusted proxies as the setting lists them.
+func proxies(ps []netip.Prefix) string {
+	if len(ps) == 0 {
+		return "none: every client is its TCP peer"
+	}
+	s := make([]string, len(ps))
+	for i, p := range ps {
+		s[i] = p.String()
+		if p.IsSingleIP() {
+			s[i] = p.Addr().String()
+		}
+	}
+	return strings.Join(s, ",")
+}
+
 // retention shows a retention period in days where it is whole days.
 func retention(d time.Duration, off string) string {
 	switch {
@@ -167,6 +230,7 @@ func (c Config) Masked() map[string]any {
 		"calendar":           or(c.Calendar, "built-in"),
 		"callback_retention": retention(c.CallbackRetention, "off: every callback kept"),
 		"pii_retention":      retention(c.PIIRetention, "off: callers kept"),
+		"trusted_proxies":    proxies(c.TrustedProxies),
 	}
 }
 

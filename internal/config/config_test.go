@@ -92,3 +92,51 @@ func TestFromEnvReadsRetention(t *testing.T) {
 		}
 	}
 }
+
+// The trusted proxies are addresses and CIDR prefixes; unset, none.
+func TestFromEnvReadsTrustedProxies(t *testing.T) {
+	for _, tc := range []struct{ v, want, logged string }{
+		{"", "[]", "none: every client is its TCP peer"},
+		{"10.0.0.0/8", "[10.0.0.0/8]", "10.0.0.0/8"},
+		{" 10.0.0.0/8, 192.168.1.10 ,fd00::/8,, ", "[10.0.0.0/8 192.168.1.10/32 fd00::/8]", "10.0.0.0/8,192.168.1.10,fd00::/8"},
+		{"172.16.0.0/12 2001:db8::1", "[172.16.0.0/12 2001:db8::1/128]", "172.16.0.0/12,2001:db8::1"},
+		{"::ffff:10.0.0.2,::ffff:192.168.0.0/112", "[10.0.0.2/32 192.168.0.0/16]", "10.0.0.2,192.168.0.0/16"},
+	} {
+		c, err := FromEnv(env("NUISANCE_TRUSTED_PROXIES", tc.v))
+		if err != nil {
+			t.Errorf("%q: %v", tc.v, err)
+			continue
+		}
+		if got := fmt.Sprint(c.TrustedProxies); got != tc.want {
+			t.Errorf("%q read as %s, want %s", tc.v, got, tc.want)
+		}
+		if got := c.Masked()["trusted_proxies"]; got != tc.logged {
+			t.Errorf("%q logged as %v, want %s", tc.v, got, tc.logged)
+		}
+	}
+}
+
+// A setting that names a proxy wrongly stops the process at start, the
+// error naming the entry.
+func TestFromEnvRefusesABadTrustedProxy(t *testing.T) {
+	for _, tc := range []struct{ v, bad string }{
+		{"10.0.0.0/8,proxy.internal", `"proxy.internal"`},
+		{"10.0.0.256", `"10.0.0.256"`},
+		{"10.0.0.0/33", `"10.0.0.0/33"`},
+		{"10.0.0.0/8;192.168.0.0/16", `"10.0.0.0/8;192.168.0.0/16"`},
+		{"10.1.2.3/8", `"10.1.2.3/8": bits are set past its /8; write 10.0.0.0/8`},
+		{"0.0.0.0/0", `"0.0.0.0/0": trusts every address`},
+		{"fd00::/8 ::/0", `"::/0": trusts every address`},
+		{"fe80::1%eth0", `"fe80::1%eth0"`},
+		{"10.0.0.2:8080", `"10.0.0.2:8080"`},
+	} {
+		_, err := FromEnv(env("NUISANCE_TRUSTED_PROXIES", tc.v))
+		if err == nil {
+			t.Errorf("%q accepted", tc.v)
+			continue
+		}
+		if !strings.HasPrefix(err.Error(), "NUISANCE_TRUSTED_PROXIES ") || !strings.Contains(err.Error(), tc.bad) {
+			t.Errorf("%q refused with %q, want it to name %s", tc.v, err, tc.bad)
+		}
+	}
+}
