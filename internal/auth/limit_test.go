@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"strconv"
 	"strings"
 	"sync"
@@ -17,6 +18,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/xiamen-eeb/nuisance/internal/httpx"
 	"github.com/xiamen-eeb/nuisance/internal/testenv"
 )
 
@@ -76,14 +78,16 @@ func newLimitEnv(t *testing.T) *limitEnv {
 
 func (e *limitEnv) advance(d time.Duration) { e.mu.Lock(); e.now = e.now.Add(d); e.mu.Unlock() }
 
-// start starts a process: a Store with the cache of production, served.
-func (e *limitEnv) start() (*Store, *httptest.Server) {
+// start starts a process: a Store with the cache of production, served,
+// behind the trusted proxies given (NUISANCE_TRUSTED_PROXIES) as every
+// process serves its routes.
+func (e *limitEnv) start(trusted ...netip.Prefix) (*Store, *httptest.Server) {
 	s := NewStore(e.pool, DefaultCacheTTL)
 	s.now = func() time.Time { e.mu.Lock(); defer e.mu.Unlock(); return e.now }
-	srv := httptest.NewServer(s.Middleware(testenv.Log(e.t))(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := httptest.NewServer(httpx.TrustProxies(trusted, s.Middleware(testenv.Log(e.t))(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p, _ := FromContext(r.Context())
 		_, _ = io.WriteString(w, p.ID)
-	})))
+	}))))
 	e.t.Cleanup(srv.Close)
 	return s, srv
 }
@@ -98,11 +102,21 @@ func (e *limitEnv) add(name string) (Officer, string) {
 
 func get(t *testing.T, c *http.Client, srv *httptest.Server, tok string) (*http.Response, string) {
 	t.Helper()
+	return getFor(t, c, srv, tok, "")
+}
+
+// getFor is get with the X-Forwarded-For xff, unless empty: a request a
+// proxy forwards.
+func getFor(t *testing.T, c *http.Client, srv *httptest.Server, tok, xff string) (*http.Response, string) {
+	t.Helper()
 	req, err := http.NewRequest("GET", srv.URL+"/api/v1/hotspots", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	req.Header.Set("Authorization", "Bearer "+tok)
+	if xff != "" {
+		req.Header.Set("X-Forwarded-For", xff)
+	}
 	resp, err := c.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -297,5 +311,84 @@ func TestFailedAuthenticationsFromManyAddresses(t *testing.T) {
 	r.Header.Set("Authorization", "Bearer "+tok)
 	if p, err := s.Authorize(r); err != nil || p.ID != officer.ID {
 		t.Errorf("an officer's token during the flood: %+v %v", p, err)
+	}
+}
+
+// TestFailedAuthenticationsBehindAProxy: behind a reverse proxy every
+// request comes from the proxy's address. With the proxy trusted
+// (NUISANCE_TRUSTED_PROXIES), a script's failures spend the budget of the
+// address the proxy forwarded for it, whatever it writes in
+// X-Forwarded-For itself, and another client behind the same proxy is
+// not held to it: its mistyped token is answered 401, and a token
+// created after the script was limited works at once. Without the
+// setting, as documented, the clients behind the proxy share the
+// proxy's budget. A client the setting does not name is counted as
+// itself whatever X-Forwarded-For it sends.
+func TestFailedAuthenticationsBehindAProxy(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name    string
+		trusted []netip.Prefix
+		// other and late are the answers to the other client's mistyped
+		// token and to a token created after the script was limited.
+		other, late int
+	}{
+		{"proxy trusted", []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}, 401, 200},
+		{"no setting", nil, 429, 429},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			e := newLimitEnv(t)
+			_, srv := e.start(tc.trusted...)
+			proxy := http.DefaultClient // on 127.0.0.1
+			const script, colleague = "203.0.113.66", "203.0.113.10"
+
+			limited := false
+			for i := range 100 {
+				// The script writes another address each time; the proxy
+				// appends the one it came from.
+				spoofed := "198.51.100." + strconv.Itoa(i) + ", " + script
+				resp, body := getFor(t, proxy, srv, random(t), spoofed)
+				if resp.StatusCode == 429 {
+					limited = true
+					break
+				}
+				if resp.StatusCode != 401 {
+					t.Fatalf("random token %d: %d %s", i+1, resp.StatusCode, body)
+				}
+			}
+			if !limited {
+				t.Fatal("100 random tokens through the proxy were never limited")
+			}
+			if resp, body := getFor(t, proxy, srv, random(t), colleague); resp.StatusCode != tc.other {
+				t.Errorf("another client's mistyped token: %d %s, want %d", resp.StatusCode, body, tc.other)
+			}
+			late, lateTok := e.add("新同事")
+			resp, body := getFor(t, proxy, srv, lateTok, colleague)
+			if resp.StatusCode != tc.late || (tc.late == 200 && body != late.ID) {
+				t.Errorf("another client's new token: %d %s, want %d", resp.StatusCode, body, tc.late)
+			}
+			if resp, _ := getFor(t, proxy, srv, random(t), "198.51.100.250, "+script); resp.StatusCode != 429 {
+				t.Errorf("the script through the proxy, after: %d, want 429", resp.StatusCode)
+			}
+
+			// A client the setting does not name (127.0.0.2) is counted
+			// as itself, however many addresses it claims to forward for.
+			direct := clientFrom("127.0.0.2")
+			limited = false
+			for i := range 100 {
+				resp, body := getFor(t, direct, srv, random(t), "198.51.100."+strconv.Itoa(i))
+				if resp.StatusCode == 429 {
+					limited = true
+					break
+				}
+				if resp.StatusCode != 401 {
+					t.Fatalf("random token %d from an untrusted peer: %d %s", i+1, resp.StatusCode, body)
+				}
+			}
+			if !limited {
+				t.Fatal("100 random tokens from an untrusted peer, each claiming another X-Forwarded-For, were never limited")
+			}
+		})
 	}
 }

@@ -3,9 +3,7 @@ package auth
 import (
 	"errors"
 	"math"
-	"net"
 	"net/http"
-	"net/netip"
 	"strconv"
 	"time"
 
@@ -162,18 +160,12 @@ func denyLimited(w http.ResponseWriter, err error) bool {
 }
 
 // clientOf is the address failed authentications are counted against:
-// the peer's IP, an IPv6 one by its /64 (the least a host is given, so
-// a single machine cannot draw a new budget per address).
+// the client's IP (httpx.ClientAddr: the peer's, or behind a trusted
+// proxy the one it forwarded for), an IPv6 one by its /64 (the least a
+// host is given, so a single machine cannot draw a new budget per
+// address).
 func clientOf(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		host = r.RemoteAddr
-	}
-	ip, err := netip.ParseAddr(host)
-	if err != nil {
-		return host
-	}
-	ip = ip.Unmap().WithZone("")
+	ip := httpx.ClientAddr(r)
 	if ip.Is6() {
 		if p, err := ip.Prefix(64); err == nil {
 			return p.String()
