@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"strings"
 	"sync"
 	"testing"
@@ -15,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/xiamen-eeb/nuisance/internal/hotline"
+	"github.com/xiamen-eeb/nuisance/internal/httpx"
 	"github.com/xiamen-eeb/nuisance/internal/testenv"
 	"github.com/xiamen-eeb/nuisance/services/intake"
 )
@@ -28,6 +30,14 @@ type env struct {
 }
 
 func setup(t *testing.T, mutate ...func(*intake.Config)) env {
+	t.Helper()
+	return setupBehind(t, nil, mutate...)
+}
+
+// setupBehind is setup with the intake served behind the trusted
+// proxies given, as every process serves its routes
+// (NUISANCE_TRUSTED_PROXIES).
+func setupBehind(t *testing.T, trusted []netip.Prefix, mutate ...func(*intake.Config)) env {
 	t.Helper()
 	pool := testenv.DB(t)
 	cfg := intake.DefaultConfig(secret + " whsec_b2xkLXNlY3JldC1rZXktZm9yLXJvdGF0aW9u")
@@ -43,7 +53,7 @@ func setup(t *testing.T, mutate ...func(*intake.Config)) env {
 	go func() { _ = svc.Run(ctx); close(done) }()
 	mux := http.NewServeMux()
 	svc.Routes(mux)
-	srv := httptest.NewServer(mux)
+	srv := httptest.NewServer(httpx.TrustProxies(trusted, mux))
 	t.Cleanup(func() { srv.Close(); cancel(); <-done })
 	c, err := hotline.New(srv.URL, secret)
 	if err != nil {
@@ -312,6 +322,74 @@ func TestRateLimit(t *testing.T) {
 	}
 	if !got429 {
 		t.Fatal("no 429 after 10 requests at 1/s with burst 3")
+	}
+}
+
+// forwardedFor is the reverse proxy in front of the intake: it sends
+// each request on with the address it came from appended to its
+// X-Forwarded-For.
+type forwardedFor string
+
+func (a forwardedFor) RoundTrip(req *http.Request) (*http.Response, error) {
+	req = req.Clone(req.Context())
+	xff := string(a)
+	if prior := req.Header.Get("X-Forwarded-For"); prior != "" {
+		xff = prior + ", " + xff
+	}
+	req.Header.Set("X-Forwarded-For", xff)
+	return http.DefaultTransport.RoundTrip(req)
+}
+
+// TestRateLimitBehindAProxy: behind a reverse proxy every request comes
+// from the proxy's address. With the proxy trusted
+// (NUISANCE_TRUSTED_PROXIES), a flood of posts spends the budget of the
+// address the proxy forwarded for it, whatever it writes in
+// X-Forwarded-For itself, and the hotline behind the same proxy is still
+// served. Without the setting, as documented, they share the proxy's.
+func TestRateLimitBehindAProxy(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name    string
+		trusted []netip.Prefix
+		hotline int // the answer to the hotline's work order after the flood
+	}{
+		{"proxy trusted", []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}, http.StatusAccepted},
+		{"no setting", nil, http.StatusTooManyRequests},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			e := setupBehind(t, tc.trusted, func(c *intake.Config) { c.RatePerClient = 0.01; c.Burst = 3 })
+			flood := &http.Client{Transport: forwardedFor("203.0.113.66")}
+			limited := false
+			for i := range 10 {
+				req, err := http.NewRequest("POST", e.srv.URL+hotline.ComplaintsPath, strings.NewReader(`{}`))
+				if err != nil {
+					t.Fatal(err)
+				}
+				req.Header.Set("Content-Type", "application/json")
+				req.Header.Set("X-Forwarded-For", fmt.Sprintf("198.51.100.%d", i))
+				resp, err := flood.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				resp.Body.Close()
+				if resp.StatusCode == http.StatusTooManyRequests {
+					limited = true
+					break
+				}
+			}
+			if !limited {
+				t.Fatal("10 posts at once through the proxy, at 0.01/s with burst 3, were never limited")
+			}
+			e.client.HTTP = &http.Client{Transport: forwardedFor("198.51.100.200")}
+			resp, err := e.client.Post(context.Background(), "proxied-1", body("T-proxied", ""))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if resp.Status != tc.hotline {
+				t.Errorf("the hotline's work order after the flood: %d %s, want %d", resp.Status, resp.Body, tc.hotline)
+			}
+		})
 	}
 }
 

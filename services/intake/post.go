@@ -6,7 +6,6 @@ import (
 	"errors"
 	"io"
 	"mime"
-	"net"
 	"net/http"
 	"strconv"
 
@@ -42,12 +41,12 @@ func problem(w http.ResponseWriter, status int, kind, detail string, fields ...h
 	})
 }
 
+// clientOf is the address the rate limit counts a request against,
+// before its signature is checked: the peer's, or behind a trusted proxy
+// the one it forwarded for, so that a flood through the proxy in front of
+// the hotline does not spend the hotline's budget.
 func clientOf(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
+	return httpx.ClientAddr(r).String()
 }
 
 // verify checks the Standard Webhooks signature of body against every
