@@ -45,7 +45,9 @@ func TestRateLimit(t *testing.T) {
 	n := testenv.StartNATS(t)
 
 	t.Run("script", func(t *testing.T) {
-		e := setup(t, n.JS, func(c *Config) { c.RatePerToken, c.RateBurst = 2, 10 })
+		// One request every 2 s: a busy machine's slow requests do not
+		// earn the 11th back.
+		e := setup(t, n.JS, func(c *Config) { c.RatePerToken, c.RateBurst = 0.5, 10 })
 		id := e.newCase(ownTeam, complaint{id: "cmp_rate", ticket: "TRATE"})
 		before, _ := testenv.Metric(t, rateLimited)
 		for i := range 10 {
