@@ -159,17 +159,6 @@ func denyLimited(w http.ResponseWriter, err error) bool {
 	return true
 }
 
-// clientOf is the address failed authentications are counted against:
-// the client's IP (httpx.ClientAddr: the peer's, or behind a trusted
-// proxy the one it forwarded for), an IPv6 one by its /64 (the least a
-// host is given, so a single machine cannot draw a new budget per
-// address).
-func clientOf(r *http.Request) string {
-	ip := httpx.ClientAddr(r)
-	if ip.Is6() {
-		if p, err := ip.Prefix(64); err == nil {
-			return p.String()
-		}
-	}
-	return ip.String()
-}
+// clientOf is the client failed authentications are counted against
+// (httpx.ClientKey: its address, an IPv6 one by its /64).
+func clientOf(r *http.Request) string { return httpx.ClientKey(r) }

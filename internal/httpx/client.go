@@ -68,6 +68,20 @@ func ClientAddr(r *http.Request) netip.Addr {
 	return peer
 }
 
+// ClientKey is what a per-client limit counts a request against: the
+// client's address (ClientAddr), an IPv6 one by its /64, the least a
+// host is given, so that a single machine cannot draw a new budget per
+// address.
+func ClientKey(r *http.Request) string {
+	ip := ClientAddr(r)
+	if ip.Is6() {
+		if p, err := ip.Prefix(64); err == nil {
+			return p.String()
+		}
+	}
+	return ip.String()
+}
+
 // peerAddr is the IP address of a RemoteAddr, or the zero Addr.
 func peerAddr(remote string) netip.Addr {
 	host, _, err := net.SplitHostPort(remote)

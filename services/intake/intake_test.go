@@ -428,3 +428,40 @@ func TestLookup(t *testing.T) {
 	}
 	r.Body.Close()
 }
+
+// TestRateLimitIPv6Host: a host is given at least a /64, so a flood from
+// one, each post from another of its addresses, spends one budget; a
+// client of another /64 is still served.
+func TestRateLimitIPv6Host(t *testing.T) {
+	t.Parallel()
+	e := setupBehind(t, []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}, func(c *intake.Config) { c.RatePerClient = 0.01; c.Burst = 3 })
+	limited := false
+	for i := range 10 {
+		flood := &http.Client{Transport: forwardedFor(fmt.Sprintf("2001:db8:1:2::%x", i+1))}
+		req, err := http.NewRequest("POST", e.srv.URL+hotline.ComplaintsPath, strings.NewReader(`{}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := flood.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusTooManyRequests {
+			limited = true
+			break
+		}
+	}
+	if !limited {
+		t.Fatal("10 posts at once from 10 addresses of one /64, at 0.01/s with burst 3, were never limited")
+	}
+	e.client.HTTP = &http.Client{Transport: forwardedFor("2001:db8:1:3::1")}
+	resp, err := e.client.Post(context.Background(), "v6-1", body("T-v6", ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.Status != http.StatusAccepted {
+		t.Errorf("a client of another /64 after the flood: %d %s", resp.Status, resp.Body)
+	}
+}

@@ -41,13 +41,12 @@ func problem(w http.ResponseWriter, status int, kind, detail string, fields ...h
 	})
 }
 
-// clientOf is the address the rate limit counts a request against,
-// before its signature is checked: the peer's, or behind a trusted proxy
-// the one it forwarded for, so that a flood through the proxy in front of
-// the hotline does not spend the hotline's budget.
-func clientOf(r *http.Request) string {
-	return httpx.ClientAddr(r).String()
-}
+// clientOf is the client the rate limit counts a request against,
+// before its signature is checked (httpx.ClientKey): the peer, or behind
+// a trusted proxy the one it forwarded for, so that a flood through the
+// proxy in front of the hotline does not spend the hotline's budget; an
+// IPv6 one by its /64, so that one host cannot draw a budget per address.
+func clientOf(r *http.Request) string { return httpx.ClientKey(r) }
 
 // verify checks the Standard Webhooks signature of body against every
 // configured secret; the library compares in constant time and enforces
