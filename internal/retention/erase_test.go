@@ -232,3 +232,81 @@ func TestErasesCallersWaitingOnTriageLongAgo(t *testing.T) {
 		t.Error("the erased complaint left the triage list: a supervisor may still correct it")
 	}
 }
+
+// deadLetter stores consumer's dead letter of event, written ago ago.
+func deadLetter(t *testing.T, pool *pgxpool.Pool, consumer, event string, ago time.Duration) {
+	t.Helper()
+	exec(t, pool, `INSERT INTO dead_letters (consumer, subject, event_id, msg_id, deliveries, reason, payload, created_at)
+		VALUES ($1, 'complaint.x', $2, $2, 8, 'max deliveries reached: boom', '\x7b7d', now() - $3::interval)`, consumer, event, ago.String())
+}
+
+// A complaint whose event a stage gave up on (a dead letter) is in no
+// case and on no list: nothing moves it on until an operator sends the
+// dead letter again. Once the dead letter has waited longer than the
+// retention period, unsent or sent and never handled, the complaint
+// loses its caller like one that has waited on triage that long; a
+// retry then carries it on without the number. One whose dead letter is
+// younger, was sent again within the period, or was handled since (the
+// complaint moved on), one in a case (a stage off its path gave up), one
+// on the triage list (the list's own period), one a supervisor corrected
+// within the period, and one on its way with no dead letter keep theirs.
+// (Each of these kept its caller for ever: only a case, triage and
+// history were read.)
+func TestErasesCallersOfComplaintsStoppedOnADeadLetter(t *testing.T) {
+	t.Parallel()
+	pool, job := setup(t, retention.Config{PII: 180 * day, Complaints: 3})
+	erasedIDs := []string{"stopped-received", "stopped-clustered", "stopped-after-correction", "stopped-twice"}
+	for _, id := range erasedIDs {
+		complaint(t, pool, id, "", 400*day, 0)
+	}
+	deadLetter(t, pool, "geocoder", "stopped-received.received", 400*day)
+	deadLetter(t, pool, "router", "stopped-clustered.clustered", 390*day)
+	onTriage(t, pool, "stopped-after-correction", "unlocated", 400*day, 300*day)
+	deadLetter(t, pool, "router", "stopped-after-correction.clustered.c1", 299*day)
+	// Sent again 200 days ago, and given up on again.
+	deadLetter(t, pool, "geocoder", "stopped-twice.received", 400*day)
+	exec(t, pool, `UPDATE dead_letters SET retry_requested_at = now() - interval '200 days', retried_at = now() - interval '200 days'
+		WHERE event_id = 'stopped-twice.received'`)
+
+	kept := []string{"dead-lettered-lately", "sent-again-lately", "handled-since", "in-a-case", "on-the-list",
+		"corrected-lately", "on-its-way", "neighbour"}
+	for _, id := range kept {
+		if id != "in-a-case" {
+			complaint(t, pool, id, "", 400*day, 0)
+		}
+	}
+	deadLetter(t, pool, "geocoder", "dead-lettered-lately.received", 170*day)
+	deadLetter(t, pool, "geocoder", "sent-again-lately.received", 400*day)
+	exec(t, pool, `UPDATE dead_letters SET retry_requested_at = now() - interval '1 day' WHERE event_id = 'sent-again-lately.received'`)
+	deadLetter(t, pool, "hotspots", "handled-since.located", 400*day)
+	exec(t, pool, `INSERT INTO processed_events (consumer, event_id, processed_at) VALUES ('hotspots', 'handled-since.located', now() - interval '300 days')`)
+	complaint(t, pool, "in-a-case", "assigned", 400*day, 0)
+	deadLetter(t, pool, "reporter", "in-a-case.located", 400*day)
+	onTriage(t, pool, "on-the-list", "unlocated", 100*day, 0)
+	deadLetter(t, pool, "officers", "on-the-list.unlocated", 400*day)
+	onTriage(t, pool, "corrected-lately", "unlocated", 400*day, 10*day)
+	deadLetter(t, pool, "hotspots", "corrected-lately.located", 400*day)
+	// A dead letter of another complaint whose id begins with this one's.
+	deadLetter(t, pool, "geocoder", "neighbour-2.received", 400*day)
+
+	if res := pass(t, job); res.Erased != int64(len(erasedIDs)) {
+		t.Errorf("erased %d complaints, want %d", res.Erased, len(erasedIDs))
+	}
+	for _, id := range erasedIDs {
+		if h := callerOf(t, pool, id); h.name != nil || h.phone != nil || !h.erased ||
+			strings.Contains(*h.description, "13812345678") || strings.Contains(*h.address, "5123456") {
+			t.Errorf("%s: caller still held (name %v, phone %v, erased %v)", id, h.name != nil, h.phone != nil, h.erased)
+		}
+	}
+	for _, id := range kept {
+		if h := callerOf(t, pool, id); h.erased || h.phone == nil || h.name == nil {
+			t.Errorf("%s: personal data it must keep was erased", id)
+		}
+	}
+	if n := count(t, pool, `SELECT count(*) FROM dead_letters`); n != 11 {
+		t.Errorf("%d dead letters left, want all 11: an operator must still see them", n)
+	}
+	if again := pass(t, job); again.Erased != 0 {
+		t.Errorf("a second pass erased %d more", again.Erased)
+	}
+}
