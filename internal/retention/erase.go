@@ -35,25 +35,42 @@ const ended = `((k.status = 'closed' AND k.closed_at < now() - $1::interval)
 // caller, can call the citizen back. An entry corrected (resolved) is
 // back in the pipeline and keeps its caller, as does a complaint on
 // triage whose case no team would take (unrouted, the case still open).
+// It joins s.due when the complaint stopped on a dead letter longer ago
+// than $1, in no case and on no list: a stage gave up on one of its
+// events (<complaint id>.received, .located.c1, ...; the range of ids
+// that begin so, through dead_letters_event_prefix), and nothing moves
+// it on until an operator sends the dead letter again. Sent again within
+// $1, or handled since (the complaint moved on), the dead letter is no
+// stop. A complaint on the list is the list's (w), as is one a
+// supervisor corrected within $1, back in the pipeline; one on its way
+// has no dead letter; one in a case is its case's, whatever a stage off
+// its path gave up on.
 // Each is looked up for the complaint alone (LATERAL ... LIMIT 1): as an
 // EXISTS, the planner hashes every case that ended, for each batch.
 const dueJoins = `LEFT JOIN LATERAL (SELECT true AS due FROM case_complaints cc JOIN cases k ON k.id = cc.case_id
 	WHERE cc.complaint_id = {id} AND ` + ended + ` LIMIT 1) d ON true
 LEFT JOIN LATERAL (SELECT true AS due FROM triage t WHERE t.complaint_id = {id} AND t.resolved_at IS NULL
 	AND t.created_at < now() - $1::interval
-	AND NOT EXISTS (SELECT FROM case_complaints cc WHERE cc.complaint_id = {id}) LIMIT 1) w ON true`
+	AND NOT EXISTS (SELECT FROM case_complaints cc WHERE cc.complaint_id = {id}) LIMIT 1) w ON true
+LEFT JOIN LATERAL (SELECT true AS due FROM dead_letters dl
+	WHERE dl.event_id ~>=~ ({id} || '.') AND dl.event_id ~<~ ({id} || '/')
+	AND GREATEST(dl.created_at, dl.retry_requested_at, dl.retried_at) < now() - $1::interval
+	AND NOT EXISTS (SELECT FROM processed_events p WHERE p.consumer = dl.consumer AND p.event_id = dl.event_id)
+	AND NOT EXISTS (SELECT FROM case_complaints cc WHERE cc.complaint_id = {id})
+	AND NOT EXISTS (SELECT FROM triage t WHERE t.complaint_id = {id} AND (t.resolved_at IS NULL OR t.resolved_at >= now() - $1::interval))
+	LIMIT 1) s ON true`
 
 // pickSQL reads, after the cursor ($2, $3), the next $4 complaints older
 // than $1 whose personal data is still held, through complaints_pii_held,
 // and says of each whether it is due (see dueJoins); the words and address
 // only of those. A complaint of an open case, of none on its way through
-// the pipeline, or on triage for less than $1, keeps its data, and the
-// cursor passes it. A work order loaded as history is in no case: the
-// hotline closed it before it was stored, so one stored longer ago than
-// $1 ended longer ago too.
-var pickSQL = `SELECT c.id, c.created_at, c.history OR d.due IS NOT NULL OR w.due IS NOT NULL,
-	CASE WHEN c.history OR d.due OR w.due THEN c.description END,
-	CASE WHEN c.history OR d.due OR w.due THEN c.address END
+// the pipeline, on triage for less than $1, or stopped on a dead letter
+// for less, keeps its data, and the cursor passes it. A work order loaded
+// as history is in no case: the hotline closed it before it was stored,
+// so one stored longer ago than $1 ended longer ago too.
+var pickSQL = `SELECT c.id, c.created_at, c.history OR d.due IS NOT NULL OR w.due IS NOT NULL OR s.due IS NOT NULL,
+	CASE WHEN c.history OR d.due OR w.due OR s.due THEN c.description END,
+	CASE WHEN c.history OR d.due OR w.due OR s.due THEN c.address END
 FROM complaints c
 ` + strings.ReplaceAll(dueJoins, "{id}", "c.id") + `
 WHERE c.pii_erased_at IS NULL AND c.created_at < now() - $1::interval AND (c.created_at, c.id) > ($2, $3)
@@ -61,8 +78,9 @@ ORDER BY c.created_at, c.id LIMIT $4`
 
 // eraseSQL erases the callers of the complaints $2 and writes their words
 // $3 and addresses $4 where masking changed them (NULL: unchanged),
-// checking again that they are due ($1): a resolved case reopened, or a
-// triage entry corrected, since the pick keeps its callers. A work order
+// checking again that they are due ($1): a resolved case reopened, a
+// triage entry corrected, or a dead letter sent again, since the pick
+// keeps its callers. A work order
 // of history has none. Every complaint it sweeps leaves the job's index
 // (pii_erased_at), caller or not; caller_erased says whether there was a
 // name or a phone to erase, so that the officers are told of an erasure
@@ -72,15 +90,15 @@ var eraseSQL = `WITH e AS (UPDATE complaints c SET caller_name = NULL, caller_ph
 	description = COALESCE(u.description, c.description), address = COALESCE(u.address, c.address), pii_erased_at = now()
 FROM unnest($2::text[], $3::text[], $4::text[]) AS u(id, description, address)
 ` + strings.ReplaceAll(dueJoins, "{id}", "u.id") + `
-WHERE c.id = u.id AND c.pii_erased_at IS NULL AND (c.history OR d.due OR w.due)
+WHERE c.id = u.id AND c.pii_erased_at IS NULL AND (c.history OR d.due OR w.due OR s.due)
 RETURNING c.caller_erased)
 SELECT count(*) FILTER (WHERE caller_erased) FROM e`
 
 // erase erases, Complaints at a time, the callers' names and phones of
-// the complaints whose case ended, or that have waited on triage, more
-// than PII ago, and masks the phone
-// numbers in their words and address as every output already shows
-// them (pii.MaskText): the citizen's own number is often written there.
+// the complaints whose case ended, or that have waited on triage or on a
+// dead letter, more than PII ago, and masks the phone numbers in their
+// words and address as every output already shows them (pii.MaskText):
+// the citizen's own number is often written there.
 // The rest of the complaint stays, for the reports and the status
 // look-up.
 func (j *Job) erase(ctx context.Context, c querier) (int64, error) {

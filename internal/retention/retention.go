@@ -57,8 +57,8 @@ type Config struct {
 	Callbacks time.Duration
 	// PII is how long after a case was resolved or closed its callers'
 	// names and phones are erased from its complaints, and after a
-	// complaint in no case began waiting on triage its caller's; 0 keeps
-	// them.
+	// complaint in no case began waiting on triage, or on a dead letter,
+	// its caller's; 0 keeps them.
 	PII time.Duration
 	// Pages is how many heap pages of a table one delete reads (default
 	// 128, 1 MiB): a batch removes at most the rows they hold, about
@@ -81,7 +81,7 @@ var (
 	}, []string{"table"})
 	erased = promauto.NewCounter(prometheus.CounterOpts{
 		Name: "nuisance_retention_pii_erased_total",
-		Help: "Complaints whose caller's name and phone the retention job erased (NUISANCE_PII_RETENTION after their case ended, or after they began waiting on triage with no case); work orders that came with no caller are not counted.",
+		Help: "Complaints whose caller's name and phone the retention job erased (NUISANCE_PII_RETENTION after their case ended, or after they began waiting on triage or on a dead letter with no case); work orders that came with no caller are not counted.",
 	})
 	lastPass = promauto.NewGauge(prometheus.GaugeOpts{
 		Name: "nuisance_retention_last_pass_timestamp_seconds",
