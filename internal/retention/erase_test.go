@@ -1,7 +1,9 @@
 package retention_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -9,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/xiamen-eeb/nuisance/internal/retention"
+	"github.com/xiamen-eeb/nuisance/schemas"
 )
 
 // complaint stores a work order with its caller, the phone written into
@@ -308,5 +311,160 @@ func TestErasesCallersOfComplaintsStoppedOnADeadLetter(t *testing.T) {
 	}
 	if again := pass(t, job); again.Erased != 0 {
 		t.Errorf("a second pass erased %d more", again.Erased)
+	}
+}
+
+// letter stores a dead letter of event with payload, written ago ago,
+// and returns its id.
+func letter(t *testing.T, pool *pgxpool.Pool, consumer, subject, event, reason string, payload []byte, ago time.Duration) int64 {
+	t.Helper()
+	var id int64
+	if err := pool.QueryRow(context.Background(), `INSERT INTO dead_letters (consumer, subject, event_id, msg_id, deliveries, reason, payload, created_at)
+		VALUES ($1, $2, $3, $3, 8, $4, $5, now() - $6::interval) RETURNING id`, consumer, subject, event, reason, payload, ago.String()).Scan(&id); err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
+type kept struct {
+	consumer, subject, event, msgID, reason string
+	deliveries                              int
+	at                                      time.Time
+	payload                                 []byte
+}
+
+func letterOf(t *testing.T, pool *pgxpool.Pool, id int64) kept {
+	t.Helper()
+	var k kept
+	if err := pool.QueryRow(context.Background(), `SELECT consumer, subject, event_id, msg_id, reason, deliveries, created_at, payload
+		FROM dead_letters WHERE id = $1`, id).Scan(&k.consumer, &k.subject, &k.event, &k.msgID, &k.reason, &k.deliveries, &k.at, &k.payload); err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+// A dead letter keeps the original a stage gave up on, and what it gave
+// up on may carry a caller: an event from a producer that put the
+// caller in (which the schema refuses: that is why it was given up on),
+// a citizen's number or name in the words or an officer's note. Once a
+// dead letter is older than NUISANCE_PII_RETENTION its payload loses
+// them, whether or not it was ever sent again: a caller field goes, and
+// every text but the ids has its phone numbers masked as the officers'
+// console shows them, and the names of the callers it held, or its
+// complaint still holds, masked too. The dead letter stays, with its
+// consumer, subject, event, reason and ids, for an operator to see and
+// send again; a complaint.received that the schema refused for its
+// caller is, erased, one the geocoder takes. A payload that is not JSON,
+// whose fields cannot be told apart, is emptied. A younger dead letter,
+// and one with nothing personal, is left byte for byte. (Dead letters
+// were never read: their payloads kept the callers for ever.)
+func TestErasesCallersInDeadLettersLongAgo(t *testing.T) {
+	t.Parallel()
+	pool, job := setup(t, retention.Config{PII: 180 * day, Complaints: 2})
+	received := func(id, extra string) []byte {
+		return []byte(`{"event_id": "` + id + `.received", "complaint_id": "` + id + `", "ticket_id": "13812345678",
+			"received_at": "2024-03-15T22:30:00+08:00", "description": "楼下KTV每晚唱到两点，请回电13812345678，联系人王小明",
+			"address": "湖滨南路88号 联系电话 0592-5123456", "category": "noise"` + extra + `}`)
+	}
+	withCaller := letter(t, pool, "geocoder", "complaint.received", "dl-caller.received",
+		"schema complaint.received.v1: /caller must not be present", received("dl-caller", `, "caller": {"name": "王小明", "phone": "13812345678"}`), 400*day)
+	flat := letter(t, pool, "geocoder", "complaint.received", "dl-flat.received",
+		"schema complaint.received.v1: /caller_name", received("dl-flat", `, "caller_name": "王小明", "caller_phone": "13812345678"`), 400*day)
+	// The complaint, stopped on this dead letter, is erased in the same
+	// pass: its caller's name is masked in the payload first.
+	complaint(t, pool, "dl-named", "", 400*day, 0)
+	named := letter(t, pool, "geocoder", "complaint.received", "dl-named.received",
+		"max deliveries reached: geocode: timeout", received("dl-named", ""), 400*day)
+	note := letter(t, pool, "callbacks", "case.resolved", "K1.resolved.2", "max deliveries reached: boom",
+		[]byte(`{"event_id":"K1.resolved.2","case_id":"K1","kind":"resolved","status":"resolved","category":"noise","district":"siming","actor":"officer:7","note":"已电话联系13812345678，答复满意","tickets":["13812345678"],"at":"2024-03-16T10:00:00+08:00"}`), 300*day)
+	notJSON := letter(t, pool, "geocoder", "complaint.received", "", "not JSON: invalid character", []byte("王小明 13812345678 湖滨南路88号"), 400*day)
+	clean := []byte(`{"event_id":"K2.assigned.1","case_id":"K2","kind":"assigned","status":"assigned","team":"siming-police","category":"noise","district":"siming","actor":"service:router","tickets":["13812345678"],"at":"2024-03-16T10:00:00+08:00"}`)
+	nothing := letter(t, pool, "callbacks", "case.assigned.siming-police", "K2.assigned.1", "max deliveries reached: boom", clean, 400*day)
+	young := letter(t, pool, "geocoder", "complaint.received", "dl-young.received",
+		"schema complaint.received.v1: /caller must not be present", received("dl-young", `, "caller": {"name": "王小明", "phone": "13812345678"}`), 170*day)
+	before := map[int64]kept{}
+	for _, id := range []int64{withCaller, flat, named, note, notJSON, nothing, young} {
+		before[id] = letterOf(t, pool, id)
+	}
+
+	pass(t, job)
+	fields := func(id int64) map[string]any {
+		t.Helper()
+		var m map[string]any
+		if err := json.Unmarshal(letterOf(t, pool, id).payload, &m); err != nil {
+			t.Fatalf("dead letter %d: the erased payload is not JSON: %v", id, err)
+		}
+		return m
+	}
+	for _, id := range []int64{withCaller, flat, named, note, notJSON, nothing, young} {
+		b, a := before[id], letterOf(t, pool, id)
+		if a.consumer != b.consumer || a.subject != b.subject || a.event != b.event || a.msgID != b.msgID ||
+			a.reason != b.reason || a.deliveries != b.deliveries || !a.at.Equal(b.at) {
+			t.Errorf("dead letter %d (%s): what an operator reads changed: %+v, was %+v", id, b.event, a, b)
+		}
+	}
+	// The work order's number, 13812345678 here, is an id and stays; no
+	// other copy of the number does.
+	for id, ids := range map[int64]int{withCaller: 1, flat: 1, named: 1, note: 1, notJSON: 0} {
+		if p := letterOf(t, pool, id).payload; bytes.Count(p, []byte("13812345678")) != ids || bytes.Contains(p, []byte("5123456")) {
+			t.Errorf("dead letter %d (%s): a phone number is left: %s", id, before[id].event, p)
+		}
+	}
+	for _, id := range []int64{withCaller, flat, named} {
+		m := fields(id)
+		if _, ok := m["caller"]; ok {
+			t.Errorf("dead letter %d: the caller is still there", id)
+		}
+		if _, ok := m["caller_name"]; ok {
+			t.Errorf("dead letter %d: caller_name is still there", id)
+		}
+		if _, ok := m["caller_phone"]; ok {
+			t.Errorf("dead letter %d: caller_phone is still there", id)
+		}
+		if d := m["description"].(string); d != "楼下KTV每晚唱到两点，请回电138****5678，联系人王**" {
+			t.Errorf("dead letter %d: the words are %q, want the number and the caller's name masked", id, d)
+		}
+		if a := m["address"].(string); strings.Contains(a, "5123456") || !strings.HasPrefix(a, "湖滨南路88号") {
+			t.Errorf("dead letter %d: the address is %q", id, a)
+		}
+		for k, v := range map[string]string{"event_id": before[id].event, "ticket_id": "13812345678", "received_at": "2024-03-15T22:30:00+08:00", "category": "noise"} {
+			if m[k] != v {
+				t.Errorf("dead letter %d: %s is %v, want %s as it was", id, k, m[k], v)
+			}
+		}
+	}
+	sch, err := schemas.Get("complaint.received.v1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fe, err := schemas.Validate(sch, letterOf(t, pool, withCaller).payload); err != nil || len(fe) > 0 {
+		t.Errorf("the erased complaint.received is no valid event, which a retry would send: %v %v", fe, err)
+	}
+	if h := callerOf(t, pool, "dl-named"); !h.erased || h.name != nil {
+		t.Error("the complaint stopped on the dead letter kept its caller")
+	}
+	if m := fields(note); m["note"] != "已电话联系138****5678，答复满意" || m["case_id"] != "K1" {
+		t.Errorf("the note is %q", m["note"])
+	}
+	if p := letterOf(t, pool, notJSON).payload; len(p) != 0 {
+		t.Errorf("a payload that is not JSON is kept: %q", p)
+	}
+	for _, id := range []int64{nothing, young} {
+		if p := letterOf(t, pool, id).payload; !bytes.Equal(p, before[id].payload) {
+			t.Errorf("dead letter %d (%s) changed: %s", id, before[id].event, p)
+		}
+	}
+	erased := map[int64][]byte{}
+	for _, id := range []int64{withCaller, flat, named, note} {
+		erased[id] = letterOf(t, pool, id).payload
+	}
+	pass(t, job)
+	for id, p := range erased {
+		if got := letterOf(t, pool, id).payload; !bytes.Equal(got, p) {
+			t.Errorf("a second pass rewrote dead letter %d: %s", id, got)
+		}
+	}
+	if n := count(t, pool, `SELECT count(*) FROM dead_letters`); n != 7 {
+		t.Errorf("%d dead letters left, want all 7", n)
 	}
 }
