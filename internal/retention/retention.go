@@ -5,8 +5,9 @@
 // consumer's idempotency record of every event), callbacks (every
 // delivery to the hotline) and the callers' names and phones on
 // complaints. A Job prunes the first two and, when a retention period is
-// set, erases the third, in bounded batches, one replica at a time.
-// case_audit is history and is never pruned.
+// set, erases the third, and the callers' data in the payloads of dead
+// letters, in bounded batches, one replica at a time. case_audit is
+// history and is never pruned.
 package retention
 
 import (
@@ -83,6 +84,10 @@ var (
 		Name: "nuisance_retention_pii_erased_total",
 		Help: "Complaints whose caller's name and phone the retention job erased (NUISANCE_PII_RETENTION after their case ended, or after they began waiting on triage or on a dead letter with no case); work orders that came with no caller are not counted.",
 	})
+	erasedLetters = promauto.NewCounter(prometheus.CounterOpts{
+		Name: "nuisance_retention_dead_letters_erased_total",
+		Help: "Dead letters whose payload the retention job erased callers' data from (a caller field, phone numbers, callers' names), NUISANCE_PII_RETENTION after they were written; those with nothing to erase are not counted.",
+	})
 	lastPass = promauto.NewGauge(prometheus.GaugeOpts{
 		Name: "nuisance_retention_last_pass_timestamp_seconds",
 		Help: "When this process last completed a retention pass (0: never; the replicas take turns, so the latest of them counts).",
@@ -128,6 +133,7 @@ type Result struct {
 	Ran                  bool
 	Processed, Callbacks int64 // rows deleted
 	Erased               int64 // complaints whose personal data was erased
+	ErasedLetters        int64 // dead letters whose payload lost personal data
 }
 
 // lockKey names the advisory lock of the passes.
@@ -188,16 +194,19 @@ func (j *Job) RunOnce(ctx context.Context) (Result, error) {
 		}
 	}
 	if j.cfg.PII > 0 {
+		if res.ErasedLetters, err = j.eraseLetters(ctx, c); err != nil {
+			return res, err
+		}
 		if res.Erased, err = j.erase(ctx, c); err != nil {
 			return res, err
 		}
 	}
 	lastPass.SetToCurrentTime()
-	if res.Processed+res.Callbacks+res.Erased > 0 {
+	if res.Processed+res.Callbacks+res.Erased+res.ErasedLetters > 0 {
 		// Counts only: never a caller, a ticket or a complaint.
 		j.log.Info("retention pass", zap.Int64("processed_events_deleted", res.Processed),
 			zap.Int64("callbacks_deleted", res.Callbacks), zap.Int64("complaints_erased", res.Erased),
-			zap.Duration("took", time.Since(start)))
+			zap.Int64("dead_letters_erased", res.ErasedLetters), zap.Duration("took", time.Since(start)))
 	}
 	return res, nil
 }
