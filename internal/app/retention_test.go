@@ -12,8 +12,9 @@ import (
 
 // Every process prunes with the operator's settings: a process started
 // with NUISANCE_PII_RETENTION set erases the callers of a case closed
-// longer ago, and drops idempotency records past any redelivery, while
-// the caller of a case closed within the period stays.
+// longer ago, and drops idempotency records past any redelivery and dead
+// letters settled longer ago than the default 90 days, while the caller
+// of a case closed within the period stays.
 func TestServeRunsTheRetentionJob(t *testing.T) {
 	t.Parallel()
 	pool := testenv.DB(t)
@@ -27,6 +28,10 @@ func TestServeRunsTheRetentionJob(t *testing.T) {
 			('K-old', 'noise', 'siming', 'siming-police', 'closed', now() - interval '1 year', now() - interval '200 days', now() - interval '200 days'),
 			('K-new', 'noise', 'siming', 'siming-police', 'closed', now() - interval '1 year', now() - interval '20 days', now() - interval '20 days')`,
 		`INSERT INTO case_complaints (complaint_id, case_id) VALUES ('c-old', 'K-old'), ('c-new', 'K-new')`,
+		`INSERT INTO dead_letters (consumer, subject, event_id, msg_id, deliveries, reason, payload, created_at, retry_requested_at, retried_at) VALUES
+			('geocoder', 'complaint.received', 'c-old.received', 'COMPLAINTS:1', 8, 'boom', '\x7b7d', now() - interval '1 year', now() - interval '200 days', now() - interval '200 days'),
+			('geocoder', 'complaint.received', 'c-new.received', 'COMPLAINTS:2', 8, 'boom', '\x7b7d', now() - interval '1 year', NULL, NULL)`,
+		`INSERT INTO processed_events (consumer, event_id, processed_at) VALUES ('geocoder', 'c-old.received', now() - interval '200 days')`,
 	} {
 		if _, err := pool.Exec(ctx, q); err != nil {
 			t.Fatal(err)
@@ -69,5 +74,15 @@ func TestServeRunsTheRetentionJob(t *testing.T) {
 	}
 	if len(records) != 1 || records[0] != "new" {
 		t.Errorf("idempotency records left: %v, want [new]", records)
+	}
+	var letters []string
+	rows, _ = pool.Query(ctx, `SELECT event_id FROM dead_letters ORDER BY 1`)
+	for rows.Next() {
+		var id string
+		_ = rows.Scan(&id)
+		letters = append(letters, id)
+	}
+	if len(letters) != 1 || letters[0] != "c-new.received" {
+		t.Errorf("dead letters left: %v, want [c-new.received]", letters)
 	}
 }

@@ -88,7 +88,7 @@ func Serve(ctx context.Context, sys *System, ln net.Listener, parts []Part) erro
 		// Every process prunes; the replicas take turns (an advisory
 		// lock), so any one still running does it.
 		rcfg := retention.DefaultConfig()
-		rcfg.Callbacks, rcfg.PII = sys.Cfg.CallbackRetention, sys.Cfg.PIIRetention
+		rcfg.Callbacks, rcfg.PII, rcfg.DeadLetters = sys.Cfg.CallbackRetention, sys.Cfg.PIIRetention, sys.Cfg.DeadLetterRetention
 		job, err := retention.New(rcfg, sys.Pool, log.Named("retention"))
 		if err != nil {
 			return err

@@ -50,23 +50,28 @@ type Config struct {
 	// comes from, for the rate limits counted by client address; empty:
 	// every request's client is its TCP peer.
 	TrustedProxies []netip.Prefix
+	// DeadLetterRetention is how long a dead letter is kept once its
+	// consumer has handled its event (default 90 days); 0 keeps every
+	// dead letter. One not handled is kept whatever its age.
+	DeadLetterRetention time.Duration
 }
 
 // FromEnv builds a Config from getenv with the documented defaults.
 func FromEnv(getenv func(string) string) (Config, error) {
 	c := Config{
-		NATSURL:           getenv("NATS_URL"),
-		DatabaseURL:       getenv("DATABASE_URL"),
-		HTTPAddr:          or(getenv("NUISANCE_HTTP_ADDR"), "127.0.0.1:8080"),
-		HotlineSecret:     getenv("HOTLINE_SECRET"),
-		CallbackURL:       getenv("HOTLINE_CALLBACK_URL"),
-		DataDir:           or(getenv("NUISANCE_DATA_DIR"), "./var"),
-		LogLevel:          or(getenv("LOG_LEVEL"), "info"),
-		DebugAddr:         getenv("NUISANCE_DEBUG_ADDR"),
-		Calendar:          getenv("NUISANCE_CALENDAR"),
-		StreamReplicas:    1,
-		SweepAfter:        2 * time.Minute,
-		CallbackRetention: 90 * 24 * time.Hour,
+		NATSURL:             getenv("NATS_URL"),
+		DatabaseURL:         getenv("DATABASE_URL"),
+		HTTPAddr:            or(getenv("NUISANCE_HTTP_ADDR"), "127.0.0.1:8080"),
+		HotlineSecret:       getenv("HOTLINE_SECRET"),
+		CallbackURL:         getenv("HOTLINE_CALLBACK_URL"),
+		DataDir:             or(getenv("NUISANCE_DATA_DIR"), "./var"),
+		LogLevel:            or(getenv("LOG_LEVEL"), "info"),
+		DebugAddr:           getenv("NUISANCE_DEBUG_ADDR"),
+		Calendar:            getenv("NUISANCE_CALENDAR"),
+		StreamReplicas:      1,
+		SweepAfter:          2 * time.Minute,
+		CallbackRetention:   90 * 24 * time.Hour,
+		DeadLetterRetention: 90 * 24 * time.Hour,
 	}
 	if v := getenv("NUISANCE_STREAM_REPLICAS"); v != "" {
 		n, err := strconv.Atoi(strings.TrimSpace(v))
@@ -95,6 +100,13 @@ func FromEnv(getenv func(string) string) (Config, error) {
 			return c, fmt.Errorf("NUISANCE_CALLBACK_RETENTION %w", err)
 		}
 		c.CallbackRetention = d
+	}
+	if v, ok := lookup(getenv, "NUISANCE_DEAD_LETTER_RETENTION"); ok {
+		d, err := parseRetention(v)
+		if err != nil {
+			return c, fmt.Errorf("NUISANCE_DEAD_LETTER_RETENTION %w", err)
+		}
+		c.DeadLetterRetention = d
 	}
 	if v, ok := lookup(getenv, "NUISANCE_PII_RETENTION"); ok {
 		d, err := parseRetention(v)
@@ -217,20 +229,21 @@ func or(v, def string) string {
 // Masked returns the configuration as log fields with secrets hidden.
 func (c Config) Masked() map[string]any {
 	return map[string]any{
-		"nats_url":           maskURL(c.NATSURL, "embedded"),
-		"database_url":       maskURL(c.DatabaseURL, "private cluster"),
-		"http_addr":          c.HTTPAddr,
-		"hotline_secret":     maskSecret(c.HotlineSecret),
-		"callback_url":       maskURL(c.CallbackURL, "unset: callbacks wait in the callbacks table"),
-		"data_dir":           c.DataDir,
-		"log_level":          c.LogLevel,
-		"stream_replicas":    c.StreamReplicas,
-		"sweep_after":        c.SweepAfter.String(),
-		"debug_addr":         or(c.DebugAddr, "off"),
-		"calendar":           or(c.Calendar, "built-in"),
-		"callback_retention": retention(c.CallbackRetention, "off: every callback kept"),
-		"pii_retention":      retention(c.PIIRetention, "off: callers kept"),
-		"trusted_proxies":    proxies(c.TrustedProxies),
+		"nats_url":              maskURL(c.NATSURL, "embedded"),
+		"database_url":          maskURL(c.DatabaseURL, "private cluster"),
+		"http_addr":             c.HTTPAddr,
+		"hotline_secret":        maskSecret(c.HotlineSecret),
+		"callback_url":          maskURL(c.CallbackURL, "unset: callbacks wait in the callbacks table"),
+		"data_dir":              c.DataDir,
+		"log_level":             c.LogLevel,
+		"stream_replicas":       c.StreamReplicas,
+		"sweep_after":           c.SweepAfter.String(),
+		"debug_addr":            or(c.DebugAddr, "off"),
+		"calendar":              or(c.Calendar, "built-in"),
+		"callback_retention":    retention(c.CallbackRetention, "off: every callback kept"),
+		"pii_retention":         retention(c.PIIRetention, "off: callers kept"),
+		"dead_letter_retention": retention(c.DeadLetterRetention, "off: every dead letter kept"),
+		"trusted_proxies":       proxies(c.TrustedProxies),
 	}
 }
 

@@ -54,6 +54,7 @@ func TestFromEnvRefusesWhatItCannotUse(t *testing.T) {
 		{"NUISANCE_PII_RETENTION", "-1d"},
 		{"NUISANCE_PII_RETENTION", "half a year"},
 		{"NUISANCE_CALLBACK_RETENTION", "0d"},
+		{"NUISANCE_DEAD_LETTER_RETENTION", "a while"},
 	} {
 		if _, err := FromEnv(env(kv...)); err == nil {
 			t.Errorf("%s=%q accepted", kv[0], kv[1])
@@ -68,27 +69,31 @@ func TestFromEnvRefusesWhatItCannotUse(t *testing.T) {
 }
 
 // The callers' personal data is kept unless a retention period is set;
-// callbacks are kept 90 days unless the operator says otherwise, in days
-// or as a Go duration, or "off" for ever.
+// callbacks and settled dead letters are kept 90 days unless the
+// operator says otherwise, in days or as a Go duration, or "off" for
+// ever.
 func TestFromEnvReadsRetention(t *testing.T) {
 	day := 24 * time.Hour
 	for _, tc := range []struct {
-		env            []string
-		callbacks, pii time.Duration
+		env                         []string
+		callbacks, pii, deadLetters time.Duration
 	}{
-		{nil, 90 * day, 0},
-		{[]string{"NUISANCE_PII_RETENTION", "180d"}, 90 * day, 180 * day},
-		{[]string{"NUISANCE_PII_RETENTION", "off", "NUISANCE_CALLBACK_RETENTION", "4320h"}, 180 * day, 0},
-		{[]string{"NUISANCE_CALLBACK_RETENTION", "off"}, 0, 0},
-		{[]string{"NUISANCE_CALLBACK_RETENTION", " 30d "}, 30 * day, 0},
+		{nil, 90 * day, 0, 90 * day},
+		{[]string{"NUISANCE_PII_RETENTION", "180d"}, 90 * day, 180 * day, 90 * day},
+		{[]string{"NUISANCE_PII_RETENTION", "off", "NUISANCE_CALLBACK_RETENTION", "4320h"}, 180 * day, 0, 90 * day},
+		{[]string{"NUISANCE_CALLBACK_RETENTION", "off"}, 0, 0, 90 * day},
+		{[]string{"NUISANCE_CALLBACK_RETENTION", " 30d "}, 30 * day, 0, 90 * day},
+		{[]string{"NUISANCE_DEAD_LETTER_RETENTION", "365d"}, 90 * day, 0, 365 * day},
+		{[]string{"NUISANCE_DEAD_LETTER_RETENTION", "off"}, 90 * day, 0, 0},
 	} {
 		c, err := FromEnv(env(tc.env...))
 		if err != nil {
 			t.Errorf("%v: %v", tc.env, err)
 			continue
 		}
-		if c.CallbackRetention != tc.callbacks || c.PIIRetention != tc.pii {
-			t.Errorf("%v: callbacks %s, personal data %s; want %s, %s", tc.env, c.CallbackRetention, c.PIIRetention, tc.callbacks, tc.pii)
+		if c.CallbackRetention != tc.callbacks || c.PIIRetention != tc.pii || c.DeadLetterRetention != tc.deadLetters {
+			t.Errorf("%v: callbacks %s, personal data %s, dead letters %s; want %s, %s, %s", tc.env,
+				c.CallbackRetention, c.PIIRetention, c.DeadLetterRetention, tc.callbacks, tc.pii, tc.deadLetters)
 		}
 	}
 }

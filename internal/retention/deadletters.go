@@ -10,6 +10,30 @@ import (
 	"github.com/xiamen-eeb/nuisance/internal/pii"
 )
 
+// pruneLettersSQL deletes, in a range of pages, the dead letters settled
+// before $3: their consumer has handled their event since (sent again
+// and taken, or taken by another way, as the second dead letter of an
+// event given up on twice), and nothing happened to them after $3 (no
+// retry asked for or sent, no handling). The rest stay, however old,
+// for an operator to see: a dead letter not sent again, sent and not
+// handled, the relay's (no retry can send it), and one with no event id.
+// Their idempotency records, kept while a retry could come (see
+// pruneProcessedSQL), go with them once past the window.
+const pruneLettersSQL = `DELETE FROM dead_letters d
+WHERE d.ctid >= $1::tid AND d.ctid < $2::tid
+  AND GREATEST(d.created_at, d.retry_requested_at, d.retried_at) < now() - $3::interval
+  AND EXISTS (SELECT FROM processed_events p WHERE p.consumer = d.consumer AND p.event_id = d.event_id
+    AND p.processed_at < now() - $3::interval)`
+
+// pruneLetters deletes the dead letters settled longer ago than
+// DeadLetters, or than ProcessedWindow if that is longer: a retry
+// publishes the event again, to every consumer of its subject, and
+// until the window has passed from then their records of it must stay,
+// which only the dead letter keeps.
+func (j *Job) pruneLetters(ctx context.Context, c querier) (int64, error) {
+	return j.walk(ctx, c, "dead_letters", pruneLettersSQL, interval(max(j.cfg.DeadLetters, ProcessedWindow())))
+}
+
 // pickLettersSQL reads, in a range of pages, the dead letters written
 // before $3 whose payload has not been swept.
 const pickLettersSQL = `SELECT id, payload FROM dead_letters

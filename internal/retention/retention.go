@@ -1,13 +1,14 @@
 // Package retention removes what the pipeline needs only for a while and
 // erases the callers' personal data once their cases are long over.
 //
-// Three tables would otherwise grow for ever: processed_events (every
+// Four tables would otherwise grow for ever: processed_events (every
 // consumer's idempotency record of every event), callbacks (every
-// delivery to the hotline) and the callers' names and phones on
-// complaints. A Job prunes the first two and, when a retention period is
-// set, erases the third, and the callers' data in the payloads of dead
-// letters, in bounded batches, one replica at a time. case_audit is
-// history and is never pruned.
+// delivery to the hotline), dead_letters (every event a stage gave up
+// on) and the callers' names and phones on complaints. A Job prunes the
+// first three (of dead letters, those settled) and, when a retention
+// period is set, erases the fourth, and the callers' data in the
+// payloads of dead letters, in bounded batches, one replica at a time.
+// case_audit is history and is never pruned.
 package retention
 
 import (
@@ -61,6 +62,11 @@ type Config struct {
 	// complaint in no case began waiting on triage, or on a dead letter,
 	// its caller's; 0 keeps them.
 	PII time.Duration
+	// DeadLetters is how long a dead letter is kept once settled (its
+	// consumer has handled its event since), and never less than
+	// ProcessedWindow; 0 keeps every dead letter. One not settled is
+	// kept for ever, for an operator to see.
+	DeadLetters time.Duration
 	// Pages is how many heap pages of a table one delete reads (default
 	// 128, 1 MiB): a batch removes at most the rows they hold, about
 	// 20,000 idempotency records or 8,000 callbacks.
@@ -78,7 +84,7 @@ func DefaultConfig() Config {
 var (
 	removed = promauto.NewCounterVec(prometheus.CounterOpts{
 		Name: "nuisance_retention_removed_total",
-		Help: "Rows the retention job deleted, by table: processed_events (idempotency records past any redelivery) and callbacks (delivered or given up on, past NUISANCE_CALLBACK_RETENTION).",
+		Help: "Rows the retention job deleted, by table: processed_events (idempotency records past any redelivery), callbacks (delivered or given up on, past NUISANCE_CALLBACK_RETENTION) and dead_letters (settled, past NUISANCE_DEAD_LETTER_RETENTION).",
 	}, []string{"table"})
 	erased = promauto.NewCounter(prometheus.CounterOpts{
 		Name: "nuisance_retention_pii_erased_total",
@@ -98,6 +104,7 @@ func init() {
 	// Zero series, so that a rate over them reads 0 rather than nothing.
 	removed.WithLabelValues("processed_events")
 	removed.WithLabelValues("callbacks")
+	removed.WithLabelValues("dead_letters")
 }
 
 // Job runs the passes. Every process may run one: the replicas take
@@ -121,7 +128,7 @@ func New(cfg Config, pool *pgxpool.Pool, log *zap.Logger) (*Job, error) {
 	if cfg.Complaints <= 0 {
 		cfg.Complaints = def.Complaints
 	}
-	if cfg.Callbacks < 0 || cfg.PII < 0 {
+	if cfg.Callbacks < 0 || cfg.PII < 0 || cfg.DeadLetters < 0 {
 		return nil, errors.New("retention: negative retention period")
 	}
 	return &Job{cfg: cfg, pool: pool, log: log}, nil
@@ -134,6 +141,7 @@ type Result struct {
 	Processed, Callbacks int64 // rows deleted
 	Erased               int64 // complaints whose personal data was erased
 	ErasedLetters        int64 // dead letters whose payload lost personal data
+	DeadLetters          int64 // settled dead letters deleted
 }
 
 // lockKey names the advisory lock of the passes.
@@ -185,6 +193,13 @@ func (j *Job) RunOnce(ctx context.Context) (Result, error) {
 	res.Ran = true
 	start := time.Now()
 	c := conn.Conn()
+	// Settled dead letters first: the idempotency records they kept go
+	// in the same pass.
+	if j.cfg.DeadLetters > 0 {
+		if res.DeadLetters, err = j.pruneLetters(ctx, c); err != nil {
+			return res, err
+		}
+	}
 	if res.Processed, err = j.pruneProcessed(ctx, c); err != nil {
 		return res, err
 	}
@@ -202,10 +217,11 @@ func (j *Job) RunOnce(ctx context.Context) (Result, error) {
 		}
 	}
 	lastPass.SetToCurrentTime()
-	if res.Processed+res.Callbacks+res.Erased+res.ErasedLetters > 0 {
+	if res.Processed+res.Callbacks+res.DeadLetters+res.Erased+res.ErasedLetters > 0 {
 		// Counts only: never a caller, a ticket or a complaint.
 		j.log.Info("retention pass", zap.Int64("processed_events_deleted", res.Processed),
-			zap.Int64("callbacks_deleted", res.Callbacks), zap.Int64("complaints_erased", res.Erased),
+			zap.Int64("callbacks_deleted", res.Callbacks), zap.Int64("dead_letters_deleted", res.DeadLetters),
+			zap.Int64("complaints_erased", res.Erased),
 			zap.Int64("dead_letters_erased", res.ErasedLetters), zap.Duration("took", time.Since(start)))
 	}
 	return res, nil

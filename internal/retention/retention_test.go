@@ -368,3 +368,93 @@ func TestCountsWhatItRemoves(t *testing.T) {
 		t.Errorf("last pass at %v", v)
 	}
 }
+
+// settledLetter stores consumer's dead letter of event (msg its message),
+// written ago ago; sentAgo > 0 marks it sent again that long ago, and
+// handledAgo > 0 records that consumer handled the event that long ago.
+func settledLetter(t *testing.T, pool *pgxpool.Pool, consumer, event, msg string, ago, sentAgo, handledAgo time.Duration) {
+	t.Helper()
+	exec(t, pool, `INSERT INTO dead_letters (consumer, subject, event_id, msg_id, deliveries, reason, payload, created_at, retry_requested_at, retried_at)
+		VALUES ($1, 'complaint.received', NULLIF($2, ''), $3, 8, 'boom', '\x7b7d', now() - $4::interval,
+			CASE WHEN $5 THEN now() - $6::interval END, CASE WHEN $5 THEN now() - $6::interval END)`,
+		consumer, event, msg, ago.String(), sentAgo > 0, sentAgo.String())
+	if handledAgo > 0 {
+		exec(t, pool, `INSERT INTO processed_events (consumer, event_id, processed_at) VALUES ($1, $2, now() - $3::interval)
+			ON CONFLICT DO NOTHING`, consumer, event, handledAgo.String())
+	}
+}
+
+// A dead letter whose event its consumer has since handled (sent again
+// and taken, or taken by another way: a second dead letter of the same
+// event) is settled: once settled longer ago than its retention it is
+// deleted, and the idempotency records of its event, kept for a retry
+// it no longer waits for, go in the same pass when they are past the
+// window. A dead letter settled within the period, one sent again and
+// not handled, one never sent again, the relay's (no retry can send
+// it) and one with no event stay, however old: an operator must see
+// them. The period is never shorter than the idempotency window: a
+// retry publishes the event again, and until the window has passed
+// from that publication the other consumers' records of it must stay.
+// (No dead letter was ever deleted: the table kept every one, with its
+// payload, for ever.)
+func TestPrunesSettledDeadLetters(t *testing.T) {
+	t.Parallel()
+	pool, job := setup(t, retention.Config{DeadLetters: 90 * day})
+	w := retention.ProcessedWindow()
+	settledLetter(t, pool, "geocoder", "c1.received", "COMPLAINTS:1", 400*day, 100*day, 100*day)
+	exec(t, pool, `INSERT INTO processed_events (consumer, event_id, processed_at) VALUES ('reporter', 'c1.received', now() - interval '400 days')`)
+	// Given up on twice (a redelivery after a restart); the event was
+	// handled once the first was sent again.
+	settledLetter(t, pool, "geocoder", "c2.received", "COMPLAINTS:2", 300*day, 120*day, 100*day)
+	settledLetter(t, pool, "geocoder", "c2.received", "COMPLAINTS:3", 300*day, 0, 0)
+	settledLetter(t, pool, "geocoder", "lately.received", "COMPLAINTS:4", 400*day, 30*day, 30*day)
+	settledLetter(t, pool, "geocoder", "sent-not-handled.received", "COMPLAINTS:5", 400*day, 100*day, 0)
+	exec(t, pool, `INSERT INTO processed_events (consumer, event_id, processed_at) VALUES ('reporter', 'sent-not-handled.received', now() - interval '100 days')`)
+	settledLetter(t, pool, "router", "never-sent.clustered", "COMPLAINTS:6", 400*day, 0, 0)
+	settledLetter(t, pool, "outbox-relay", "too-large.received", "too-large.received", 400*day, 0, 0)
+	settledLetter(t, pool, "geocoder", "", "COMPLAINTS:7", 400*day, 0, 0)
+
+	res := pass(t, job)
+	if res.DeadLetters != 3 {
+		t.Errorf("deleted %d dead letters, want the 3 settled longer ago than 90 days", res.DeadLetters)
+	}
+	left := func() []string {
+		t.Helper()
+		rows, _ := pool.Query(context.Background(), `SELECT msg_id FROM dead_letters ORDER BY id`)
+		got, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	if got := fmt.Sprint(left()); got != "[COMPLAINTS:4 COMPLAINTS:5 COMPLAINTS:6 too-large.received COMPLAINTS:7]" {
+		t.Errorf("dead letters left: %s", got)
+	}
+	if n := count(t, pool, `SELECT count(*) FROM processed_events WHERE event_id IN ('c1.received', 'c2.received')`); n != 0 {
+		t.Errorf("%d idempotency records of the deleted dead letters' events are left past the window", n)
+	}
+	if n := count(t, pool, `SELECT count(*) FROM processed_events WHERE event_id IN ('lately.received', 'sent-not-handled.received')`); n != 2 {
+		t.Errorf("%d idempotency records of the dead letters kept are left, want 2", n)
+	}
+	if again := pass(t, job); again.DeadLetters != 0 {
+		t.Errorf("a second pass deleted %d more", again.DeadLetters)
+	}
+
+	// A period shorter than the window is the window.
+	pool, job = setup(t, retention.Config{DeadLetters: 7 * day})
+	settledLetter(t, pool, "geocoder", "within.received", "COMPLAINTS:1", 400*day, w-day, w-day)
+	settledLetter(t, pool, "geocoder", "past.received", "COMPLAINTS:2", 400*day, w+day, w+day)
+	if res := pass(t, job); res.DeadLetters != 1 {
+		t.Errorf("with a period of 7 days deleted %d dead letters, want 1 (settled past the window)", res.DeadLetters)
+	}
+	if got := fmt.Sprint(left()); got != "[COMPLAINTS:1]" {
+		t.Errorf("with a period of 7 days, dead letters left: %s", got)
+	}
+
+	// Without a period none goes.
+	pool, job = setup(t, retention.DefaultConfig())
+	settledLetter(t, pool, "geocoder", "c1.received", "COMPLAINTS:1", 3*365*day, 2*365*day, 2*365*day)
+	if res := pass(t, job); res.DeadLetters != 0 || count(t, pool, `SELECT count(*) FROM dead_letters`) != 1 {
+		t.Errorf("deleted %d dead letters with no period set", res.DeadLetters)
+	}
+}
