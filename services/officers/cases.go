@@ -172,8 +172,8 @@ type Complaint struct {
 	CallerPhone  string    `json:"caller_phone,omitempty"` // masked, 138****5678
 	// CallerErasedAt is when the retention job erased the caller's name
 	// and phone (NUISANCE_PII_RETENTION), its case having ended, or the
-	// complaint having waited on triage, long before: the officer is told
-	// so, rather than shown no caller. Absent for a work order that came
+	// complaint having waited on triage or on a dead letter, long before:
+	// the officer is told so, rather than shown no caller. Absent for a work order that came
 	// with no caller, erased or not.
 	CallerErasedAt *time.Time `json:"caller_erased_at,omitempty"`
 }
