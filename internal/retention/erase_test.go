@@ -468,3 +468,27 @@ func TestErasesCallersInDeadLettersLongAgo(t *testing.T) {
 		t.Errorf("%d dead letters left, want all 7", n)
 	}
 }
+
+// A citizen often writes the name to call back in the words or the
+// address (联系人：王小明), where the caller's name column is not: the
+// erasure masks that name there too (王**), as the officers' console
+// shows it, with the phone numbers, and leaves the rest. (The name was
+// erased from the caller's columns alone, and stayed in the words and
+// the address for ever.)
+func TestErasesTheCallersNameInTheWordsAndAddress(t *testing.T) {
+	t.Parallel()
+	pool, job := setup(t, retention.Config{PII: 180 * day})
+	complaint(t, pool, "named", "closed", 400*day, 200*day)
+	exec(t, pool, `UPDATE complaints SET description = '楼下KTV每晚唱到两点，联系人王小明，请回电', address = '湖滨南路88号 联系人：王小明' WHERE id = 'named'`)
+
+	if res := pass(t, job); res.Erased != 1 {
+		t.Errorf("erased %d complaints, want 1", res.Erased)
+	}
+	h := callerOf(t, pool, "named")
+	if *h.description != "楼下KTV每晚唱到两点，联系人王**，请回电" {
+		t.Errorf("the words are %q, want the caller's name masked", *h.description)
+	}
+	if *h.address != "湖滨南路88号 联系人：王**" {
+		t.Errorf("the address is %q, want the caller's name masked", *h.address)
+	}
+}
