@@ -62,15 +62,16 @@ LEFT JOIN LATERAL (SELECT true AS due FROM dead_letters dl
 
 // pickSQL reads, after the cursor ($2, $3), the next $4 complaints older
 // than $1 whose personal data is still held, through complaints_pii_held,
-// and says of each whether it is due (see dueJoins); the words and address
-// only of those. A complaint of an open case, of none on its way through
+// and says of each whether it is due (see dueJoins); the words, address
+// and caller's name only of those. A complaint of an open case, of none on its way through
 // the pipeline, on triage for less than $1, or stopped on a dead letter
 // for less, keeps its data, and the cursor passes it. A work order loaded
 // as history is in no case: the hotline closed it before it was stored,
 // so one stored longer ago than $1 ended longer ago too.
 var pickSQL = `SELECT c.id, c.created_at, c.history OR d.due IS NOT NULL OR w.due IS NOT NULL OR s.due IS NOT NULL,
 	CASE WHEN c.history OR d.due OR w.due OR s.due THEN c.description END,
-	CASE WHEN c.history OR d.due OR w.due OR s.due THEN c.address END
+	CASE WHEN c.history OR d.due OR w.due OR s.due THEN c.address END,
+	CASE WHEN c.history OR d.due OR w.due OR s.due THEN c.caller_name END
 FROM complaints c
 ` + strings.ReplaceAll(dueJoins, "{id}", "c.id") + `
 WHERE c.pii_erased_at IS NULL AND c.created_at < now() - $1::interval AND (c.created_at, c.id) > ($2, $3)
@@ -97,8 +98,10 @@ SELECT count(*) FILTER (WHERE caller_erased) FROM e`
 // erase erases, Complaints at a time, the callers' names and phones of
 // the complaints whose case ended, or that have waited on triage or on a
 // dead letter, more than PII ago, and masks the phone numbers in their
-// words and address as every output already shows them (pii.MaskText):
-// the citizen's own number is often written there.
+// words and address as every output already shows them (pii.MaskText),
+// and the caller's name written there as the officers are shown a
+// caller's name (pii.MaskNames, 王**): the citizen often writes the
+// number and the name to call back (联系人：王小明).
 // The rest of the complaint stays, for the reports and the status
 // look-up.
 func (j *Job) erase(ctx context.Context, c querier) (int64, error) {
@@ -115,8 +118,8 @@ func (j *Job) erase(ctx context.Context, c querier) (int64, error) {
 		n := 0
 		for rows.Next() {
 			var due bool
-			var desc, addr *string
-			if err := rows.Scan(&id, &at, &due, &desc, &addr); err != nil {
+			var desc, addr, name *string
+			if err := rows.Scan(&id, &at, &due, &desc, &addr, &name); err != nil {
 				rows.Close()
 				return total, fmt.Errorf("erase personal data: %w", err)
 			}
@@ -126,8 +129,8 @@ func (j *Job) erase(ctx context.Context, c querier) (int64, error) {
 			}
 			cid := id
 			ids = append(ids, &cid)
-			descs = append(descs, masked(desc))
-			addrs = append(addrs, masked(addr))
+			descs = append(descs, masked(desc, name))
+			addrs = append(addrs, masked(addr, name))
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
@@ -147,12 +150,17 @@ func (j *Job) erase(ctx context.Context, c querier) (int64, error) {
 	}
 }
 
-// masked is s with its phone numbers masked, or nil when it has none.
-func masked(s *string) *string {
+// masked is s with its phone numbers and the name masked, or nil when it
+// has none.
+func masked(s, name *string) *string {
 	if s == nil {
 		return nil
 	}
-	m := pii.MaskText(*s)
+	m := *s
+	if name != nil {
+		m = pii.MaskNames(m, *name)
+	}
+	m = pii.MaskText(m)
 	if m == *s {
 		return nil
 	}
