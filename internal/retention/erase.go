@@ -63,11 +63,12 @@ LEFT JOIN LATERAL (SELECT true AS due FROM dead_letters dl
 // pickSQL reads, after the cursor ($2, $3), the next $4 complaints older
 // than $1 whose personal data is still held, through complaints_pii_held,
 // and says of each whether it is due (see dueJoins); the words, address
-// and caller's name only of those. A complaint of an open case, of none on its way through
-// the pipeline, on triage for less than $1, or stopped on a dead letter
-// for less, keeps its data, and the cursor passes it. A work order loaded
-// as history is in no case: the hotline closed it before it was stored,
-// so one stored longer ago than $1 ended longer ago too.
+// and caller's name only of those. A complaint of an open case, of none
+// on its way through the pipeline, on triage for less than $1, or
+// stopped on a dead letter for less, keeps its data, and the cursor
+// passes it. A work order loaded as history is in no case: the hotline
+// closed it before it was stored, so one stored longer ago than $1 ended
+// longer ago too.
 var pickSQL = `SELECT c.id, c.created_at, c.history OR d.due IS NOT NULL OR w.due IS NOT NULL OR s.due IS NOT NULL,
 	CASE WHEN c.history OR d.due OR w.due OR s.due THEN c.description END,
 	CASE WHEN c.history OR d.due OR w.due OR s.due THEN c.address END,
@@ -81,8 +82,7 @@ ORDER BY c.created_at, c.id LIMIT $4`
 // $3 and addresses $4 where masking changed them (NULL: unchanged),
 // checking again that they are due ($1): a resolved case reopened, a
 // triage entry corrected, or a dead letter sent again, since the pick
-// keeps its callers. A work order
-// of history has none. Every complaint it sweeps leaves the job's index
+// keeps its callers. A work order of history has none. Every complaint it sweeps leaves the job's index
 // (pii_erased_at), caller or not; caller_erased says whether there was a
 // name or a phone to erase, so that the officers are told of an erasure
 // only where there was one. It answers how many callers it erased.
