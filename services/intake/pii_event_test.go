@@ -11,11 +11,12 @@ import (
 // complaint is stored verbatim for the record, but complaint.received goes
 // to the outbox, to JetStream (a week's retention, every consumer's
 // inbox) and to the dead letters, which must carry no caller phone: the
-// number is masked there as the officers' API masks it.
+// number, and the caller's name, are masked there as the officers' API
+// masks them.
 func TestCallerPhoneInTheDescriptionStaysOutOfTheEvent(t *testing.T) {
 	t.Parallel()
 	e := setup(t)
-	b := []byte(`{"ticket_id":"T-pii","received_at":"2024-03-11T23:10:00+08:00","description":"工地夜里打桩，我的电话13800138000，请回电","address":"思明区莲前街道前埔路1号 联系人手机 139 1234 5678","caller":{"name":"王小明","phone":"13800138000"}}`)
+	b := []byte(`{"ticket_id":"T-pii","received_at":"2024-03-11T23:10:00+08:00","description":"工地夜里打桩，我是王小明，我的电话13800138000，请回电","address":"思明区莲前街道前埔路1号 联系人手机 139 1234 5678","caller":{"name":"王小明","phone":"13800138000"}}`)
 	resp, err := e.client.Post(context.Background(), "pii-1", b)
 	if err != nil || resp.Status != http.StatusAccepted {
 		t.Fatalf("post: %v %d %s", err, resp.Status, resp.Body)
@@ -31,6 +32,10 @@ func TestCallerPhoneInTheDescriptionStaysOutOfTheEvent(t *testing.T) {
 		if contains(payload, phone) {
 			t.Errorf("complaint.received carries the phone %s: %s", phone, payload)
 		}
+	}
+	// Nor the caller's name, given in their own words.
+	if contains(payload, "王小明") {
+		t.Errorf("complaint.received carries the caller's name: %s", payload)
 	}
 }
 

@@ -227,18 +227,22 @@ func (s *Service) prepare(c Complaint, webhookID string, history bool) (*submiss
 	cid := id.String()
 	// The complaint is stored verbatim; the event, which JetStream keeps
 	// and every consumer (and a dead letter) sees, carries the citizen's
-	// words with any phone number in them masked, as the officers' API
-	// shows them.
+	// words with any phone number and the caller's name in them masked,
+	// as the officers' API shows them.
+	var caller string
+	if c.Caller != nil {
+		caller = c.Caller.Name
+	}
 	ev := event.ComplaintReceived{
 		EventID:         cid + ".received",
 		ComplaintID:     cid,
 		TicketID:        c.TicketID,
 		ReceivedAt:      c.ReceivedAt,
-		Description:     pii.MaskText(c.Description),
+		Description:     pii.MaskText(pii.MaskNames(c.Description, caller)),
 		Category:        c.Category,
 		Subcategory:     c.Subcategory,
 		HotlineCategory: c.HotlineCategory,
-		Address:         pii.MaskText(c.Address),
+		Address:         pii.MaskText(pii.MaskNames(c.Address, caller)),
 		Location:        c.Location,
 		Channel:         c.Channel,
 		History:         history,

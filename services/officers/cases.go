@@ -288,7 +288,9 @@ func (s *Service) complaints(ctx context.Context, q caseflow.Querier, caseID str
 			&c.District, &c.DistrictName, &c.Subdistrict, &c.Lon, &c.Lat,
 			&c.Category, &c.Subcategory, &c.Channel, &name, &phone, &c.CallerErasedAt)
 		c.CallerName, c.CallerPhone = pii.MaskName(name), pii.MaskPhone(phone)
-		c.Description, c.Address = pii.MaskText(c.Description), pii.MaskText(c.Address)
+		// A caller names themself in their words or address as often as
+		// they give their number there: masked alike.
+		c.Description, c.Address = pii.MaskText(pii.MaskNames(c.Description, name)), pii.MaskText(pii.MaskNames(c.Address, name))
 		return c, err
 	})
 	if err != nil {

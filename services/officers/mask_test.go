@@ -18,7 +18,7 @@ func TestCallerMasked(t *testing.T) {
 
 	const phone, phone2 = "13812345678", "13698765432"
 	s := e.openStream(whoOwn, "")
-	id := e.newCase(ownTeam, complaint{name: "王小明", phone: phone, description: "工地半夜打桩，我的电话13812345678，请尽快处理"})
+	id := e.newCase(ownTeam, complaint{name: "王小明", phone: phone, description: "工地半夜打桩，我是王小明，我的电话13812345678，请尽快处理"})
 	e.merge(id, complaint{id: "cmp_mask_2", ticket: "TMASK2", description: "又在施工", name: "欧阳娜娜", phone: phone2})
 	e.triage("unlocated", "")
 
