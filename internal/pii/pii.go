@@ -95,12 +95,22 @@ type group struct {
 // people type them. Phones keep the first three and last four digits, like
 // the caller field; ID cards the first three and last four characters.
 //
+// A local number, the 7 or 8 digits of a landline without its area code
+// (5551234, as callers in Xiamen give theirs), is starred whole, but only
+// where it is one: introduced by a contact word (电话, 手机, 座机, 联系, 打,
+// tel …, see contactWords) or by a personal number masked just before it
+// (138…或5551234), or written alone in a phone's two groups (555-1234,
+// 2022 922) that are no range of house numbers or times (阳翟路2791-2799,
+// 2230-0600) and have no unit after them (2201-2205室). Its first digit
+// is 2 to 9, and eight digits that read as a date (20261207) are a date.
+//
 // Everything else is left as typed: a number is only ever matched whole
 // (from one group to another, never from inside a group), so dates, times,
-// ticket ids (12345-20240315-000123), decibels, counts, addresses and
-// longer numbers are not partly masked, and digits followed by a Latin
-// letter or joined by an underscore or a hyphen to one (a case id, a UUID,
-// a credit code) belong to an identifier and are never a phone.
+// ticket ids (12345-20240315-000123), decibels, counts, addresses, house
+// and order numbers and longer numbers are not partly masked, and digits
+// followed by a Latin letter or joined by an underscore or a hyphen to one
+// (a case id, a UUID, a credit code) belong to an identifier and are never
+// a phone.
 func MaskText(s string) string {
 	digits := 0
 	for _, r := range s {
@@ -108,7 +118,7 @@ func MaskText(s string) string {
 			digits++
 		}
 	}
-	if digits < 10 { // the shortest number masked, a landline of 3+7
+	if digits < localMin { // the shortest number masked, a local one
 		return s
 	}
 	rs := []rune(s)
@@ -120,10 +130,14 @@ func MaskText(s string) string {
 			continue
 		}
 		end, n := runEnd(rs, i)
-		if n >= 10 && !identifier(rs, i, end) {
+		if n >= localMin && !identifier(rs, i, end) {
 			groups := scanRun(rs, i)
 			for g := 0; g < len(groups); {
-				start, stop, masked, next := match(rs, groups, g)
+				prev := done // where the personal number masked last ends
+				if done == 0 {
+					prev = -1
+				}
+				start, stop, masked, next := match(rs, groups, g, prev)
 				if next == 0 {
 					g++
 					continue
@@ -212,8 +226,9 @@ func identifier(rs []rune, start, end int) bool {
 // match finds the longest personal number that starts at group g: the
 // runes [start, stop) it covers (with a + or the bracket of an area code
 // before it), the masked text, and the group after it; next is 0 when
-// none starts there.
-func match(rs []rune, groups []group, g int) (start, stop int, masked string, next int) {
+// none starts there. prev is where the personal number masked before it
+// in the text ends, or -1.
+func match(rs []rune, groups []group, g, prev int) (start, stop int, masked string, next int) {
 	first := groups[g]
 	plus := first.start > 0 && narrow(rs[first.start-1]) == '+'
 	bracket := first.start > 0 && narrow(rs[first.start-1]) == '(' && first.end < len(rs) && narrow(rs[first.end]) == ')'
@@ -244,10 +259,144 @@ func match(rs []rune, groups []group, g int) (start, stop int, masked string, ne
 			}
 			return start, end, m, j + 1
 		}
+		if localNumber(rs, groups, g, j, d, prev) {
+			// Starred whole, as MaskPhone stars a number of 7 digits: it
+			// would keep 7 of 8.
+			return first.start, end, strings.Repeat("*", len(d)), j + 1
+		}
 		d = d[:len(d)-len(groups[j].digits)]
 	}
 	return 0, 0, "", 0
 }
+
+// localMin and localMax are the lengths of a local number, a landline
+// without its area code: 7 digits in Xiamen, 8 in the largest cities.
+const localMin, localMax = 7, 8
+
+// localNumber reports whether d, the digits of groups[g:j+1], is a local
+// number (see MaskText): one group, or two of a phone's (3 or 4 digits
+// each), introduced by a contact word or the personal number masked
+// before it (ending at prev), or two groups alone in their run, joined by
+// a space or a hyphen, no unit after them, and no range.
+func localNumber(rs []rune, groups []group, g, j int, d string, prev int) bool {
+	if len(d) < localMin || len(d) > localMax || d[0] < '2' || (len(d) == 8 && birthDate(d)) {
+		return false
+	}
+	if j == g {
+		return introduced(rs, groups[g].start, prev)
+	}
+	a, b := len(groups[g].digits), len(groups[j].digits)
+	if j > g+1 || a < 3 || a > 4 || b < 3 || b > 4 {
+		return false
+	}
+	if introduced(rs, groups[g].start, prev) {
+		return true
+	}
+	alone := (g == 0 || groups[g-1].end <= prev) && j == len(groups)-1
+	return alone && phoneSeps(rs[groups[g].end:groups[j].start]) && !unitAfter(rs, groups[j].end) &&
+		!numberRange(groups[g].digits, groups[j].digits)
+}
+
+// numberRange reports whether two groups read as a range of house or room
+// numbers (阳翟路2791-2799, 5088-5200): as long as each other, the first
+// digit the same, the second higher; or of times of day (2230-0600).
+func numberRange(a, b string) bool {
+	return len(a) == len(b) && a[0] == b[0] && a < b || clock(a) && clock(b)
+}
+
+// clock reports whether d is a time of day written HHMM.
+func clock(d string) bool {
+	return len(d) == 4 && d[:2] <= "23" && d[2:] <= "59"
+}
+
+// maxBridge is the most runes between a contact word and the number it
+// introduces: "电话号码为：", "座机号码是 ".
+const maxBridge = 5
+
+// bridge reports whether r may stand between a contact word and its
+// number: a space, a colon, a bracket, a hyphen or a dot, the 号码 of
+// 电话号码, a copula (是, 为), or a conjunction after the number before
+// (或, 、, 和, /).
+func bridge(r rune) bool {
+	switch narrow(r) {
+	case ' ', '\u00a0', '\u3000', ':', '(', '-', '\u2010', '\u2013', '\u2014', '.',
+		'号', '码', '是', '为', '或', '、', ',', '，', ';', '；', '/', '和', '及':
+		return true
+	}
+	return false
+}
+
+// contactWords introduce a phone number: the number after one is the
+// caller's or another person's, not a house or order number. A Latin one
+// is a word of its own (hotel is not tel).
+var contactWords = [][]rune{
+	[]rune("电话"), []rune("手机"), []rune("座机"), []rune("固话"), []rune("联系"),
+	[]rune("打"), []rune("拨"), []rune("致电"), []rune("回电"), []rune("来电"),
+	[]rune("tel"), []rune("phone"), []rune("mobile"), []rune("call"),
+}
+
+// introduced reports whether the number at rs[start] follows a contact
+// word or the personal number masked before it, ending at prev, with at
+// most maxBridge bridge runes between.
+func introduced(rs []rune, start, prev int) bool {
+	k := start
+	for n := 0; k > 0 && n < maxBridge && bridge(rs[k-1]); n++ {
+		k--
+	}
+	if k == prev {
+		return true
+	}
+	for _, w := range contactWords {
+		if endsWithWord(rs[:k], w) {
+			return true
+		}
+	}
+	return false
+}
+
+// endsWithWord reports whether rs ends with w, Latin letters in any case
+// and width; a Latin w only as a word of its own.
+func endsWithWord(rs, w []rune) bool {
+	if len(rs) < len(w) {
+		return false
+	}
+	at := len(rs) - len(w)
+	for i, c := range w {
+		r := narrow(rs[at+i])
+		if r >= 'A' && r <= 'Z' {
+			r += 'a' - 'A'
+		}
+		if r != c {
+			return false
+		}
+	}
+	return w[0] >= 0x80 || at == 0 || !isIdent(rs[at-1])
+}
+
+// phoneSeps reports whether seps, between two groups, are how a phone's
+// groups are joined: spaces and hyphens, not the dot of a decimal.
+func phoneSeps(seps []rune) bool {
+	for _, r := range seps {
+		switch narrow(r) {
+		case ' ', '\u00a0', '\u3000', '-', '\u2010', '\u2013', '\u2014':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// unitAfter reports whether the rune at rs[end] makes the digits before it
+// a quantity, a room or a range (2201-2205室, 2000 5000元), not a phone.
+func unitAfter(rs []rune, end int) bool {
+	if end >= len(rs) {
+		return false
+	}
+	return strings.ContainsRune(units, narrow(rs[end]))
+}
+
+// units are the words that follow a quantity or a number of a place.
+const units = "号室楼栋幢层座单户间套元米年月日时分秒点次个件台辆吨平天周岁块万千百亿度%"
 
 // checkChar is the X (or x) right after an ID card's seventeen digits at
 // rs[end], or 0.
