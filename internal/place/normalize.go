@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 )
 
 // districtShortNames are the short names of Xiamen's districts. A bare
@@ -22,10 +23,15 @@ var districtShortNames = []string{"思明", "海沧", "湖里", "集美", "同�
 func Normalize(s string) string {
 	var b strings.Builder
 	b.Grow(len(s))
-	// words are the offsets in b where a Latin word begins after a
-	// separator dropped (Lujiang Hotel, Tel: the t of tel).
-	var words []int
+	// cuts are the offsets in b where the address had a separator,
+	// dropped: where a word of its own begins (Lujiang Hotel, Tel: the t
+	// of tel) or ends (电话：无，湖里区: after the 无).
+	var buf [8]int
+	cuts := buf[:0]
 	cut := false
+	// contact reports a run of longNumber digits or the first two
+	// characters of a contact label: dropContacts has work to do.
+	run, contact, prev := 0, false, rune(0)
 	for _, r := range s {
 		r = narrow(r)
 		if unicode.IsSpace(r) || unicode.IsPunct(r) || unicode.IsSymbol(r) || unicode.IsControl(r) {
@@ -35,20 +41,32 @@ func Normalize(s string) string {
 		if r < 0x80 {
 			r = unicode.ToLower(r)
 		}
-		if cut && isLetter(r) {
-			words = append(words, b.Len())
+		if cut && b.Len() > 0 {
+			cuts = append(cuts, b.Len())
 		}
 		cut = false
+		if r >= '0' && r <= '9' {
+			run++
+			contact = contact || run >= longNumber
+		} else {
+			run = 0
+			contact = contact || labelStart(prev, r)
+		}
+		prev = r
 		b.WriteRune(r)
 	}
-	return stripPrefixes(dropLongNumbers(cutContact(b.String()), words))
+	n := cutContact(b.String())
+	if contact {
+		n = dropContacts(n, cuts)
+	}
+	return stripPrefixes(n)
 }
 
 // contactHeads begin the contact part a caller may add after the address
 // ("殿前一路5号 联系人：王小明 138…"): nothing after one names the place, and
 // a name there is the caller's, which a place key, shown in reports,
 // must not carry.
-var contactHeads = []string{"联系人", "联系电话", "联系方式"}
+var contactHeads = []string{"联系人", "联系电话", "联系方式", "联系号码", "联系手机", "联系座机"}
 
 // cutContact ends a normalized address where its contact part begins.
 func cutContact(s string) string {
@@ -70,62 +88,162 @@ func isLetter(r rune) bool { return r >= 'a' && r <= 'z' }
 const longNumber = 7
 
 // contactLabels are the words that introduce a phone number in an
-// address ("殿前一路5号，联系电话138…"): dropped with the number, so that the
-// address keys the same place as the one written without it.
-var contactLabels = []string{"联系电话", "联系方式", "电话号码", "手机号码", "手机号", "电话", "手机", "tel", "phone"}
+// address ("殿前一路5号，联系电话138…", "座机：无"): dropped with the number,
+// or with the word that says there is none, so that the address keys the
+// same place as the one written without them. Of two labels where one
+// holds the other, the longer comes first (联系电话 before 电话 and 联系,
+// 电话号码 before 电话号).
+var contactLabels = []string{
+	"联系电话", "联系方式", "联系号码", "联系手机", "联系座机", "固定电话", "移动电话",
+	"电话号码", "手机号码", "座机号码", "固话号码", "电话号", "手机号", "座机号",
+	"电话", "手机", "座机", "固话", "联系", "telephone", "mobile", "tel", "phone",
+}
 
-// dropLongNumbers removes every run of longNumber or more ASCII digits,
-// and a contact label just before one. A Latin label (tel, phone) is
-// one only as a word of its own, not the end of one (hotel, iphone): it
-// begins s, follows a character not a Latin letter, or begins one of
-// words, the offsets where the address had a separator before a letter.
-func dropLongNumbers(s string, words []int) string {
-	run, found := 0, false
-	for i := 0; i < len(s) && !found; i++ {
-		if s[i] >= '0' && s[i] <= '9' {
-			run++
-			found = run >= longNumber
-		} else {
-			run = 0
-		}
-	}
-	if !found {
-		return s
-	}
+// noPhone are the words written after a label for a number not given
+// (电话：无, 手机 未提供, Tel: N/A). One of a single character (无, 空) or
+// Latin counts only as a word of its own: 手机无线, 手机空调 are shops.
+var noPhone = []string{"暂无", "不详", "未知", "未提供", "未留", "没有", "保密", "无", "空", "none", "na"}
+
+// dropContacts removes every run of longNumber or more ASCII digits with
+// a contact label just before one; a contact label followed by a word
+// for no number, with that word; and a label that ends the address as a
+// word of its own ("殿前一路5号，电话："), not a place's (公用电话). A label
+// is dropped before nothing else: 电话局, 手机城 and A座机房 are places.
+// A Latin label (tel, phone) is one only as a word of its own, not the
+// end of one (hotel, iphone): it begins s, follows a character not a
+// Latin letter, or begins after one of cuts, the offsets where the
+// address had a separator.
+func dropContacts(s string, cuts []int) string {
 	var b strings.Builder
-	b.Grow(len(s))
+	kept := 0 // s[:kept] is written to b, less what was dropped
 	for i := 0; i < len(s); {
 		j := i
 		for j < len(s) && s[j] >= '0' && s[j] <= '9' {
 			j++
 		}
-		if j-i < longNumber {
-			b.WriteString(s[i:j])
-		} else if out := b.String(); out != "" {
-			for _, l := range contactLabels {
-				if strings.HasSuffix(out, l) && (l[0] >= 0x80 || strings.HasSuffix(s[:i], l) && labelWord(s, i-len(l), words)) {
-					b.Reset()
-					b.WriteString(strings.TrimSuffix(out, l))
-					break
+		if j-i >= longNumber {
+			if b.Cap() == 0 {
+				b.Grow(len(s))
+			}
+			b.WriteString(s[kept:i])
+			dropLabel(&b, s, i, cuts)
+			i, kept = j, j
+			continue
+		}
+		if j > i {
+			i = j
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if labelFirst(r) {
+			if n := labelAt(s, i, labelsFrom[r], cuts); n > 0 {
+				k := i + n
+				m := noPhoneAt(s, k, cuts)
+				if m > 0 || k == len(s) && (i == 0 || slices.Contains(cuts, i)) {
+					if b.Cap() == 0 {
+						b.Grow(len(s))
+					}
+					b.WriteString(s[kept:i])
+					i, kept = k+m, k+m
+					continue
 				}
 			}
 		}
-		if j == len(s) {
-			break
-		}
-		if j == i {
-			b.WriteByte(s[i])
-			j++
-		}
-		i = j
+		i += size
 	}
+	if kept == 0 {
+		return s
+	}
+	b.WriteString(s[kept:])
 	return b.String()
 }
 
+// labelStart reports whether p and r are the first two characters of one
+// of contactLabels.
+func labelStart(p, r rune) bool {
+	switch p {
+	case '电', '固':
+		return r == '话'
+	case '手', '座':
+		return r == '机'
+	case '联':
+		return r == '系'
+	case '移':
+		return r == '动'
+	case 't':
+		return r == 'e'
+	case 'p':
+		return r == 'h'
+	case 'm':
+		return r == 'o'
+	}
+	return false
+}
+
+// labelFirst reports whether r is the first character of one of
+// contactLabels.
+func labelFirst(r rune) bool {
+	switch r {
+	case '联', '固', '移', '电', '手', '座', 't', 'm', 'p':
+		return true
+	}
+	return false
+}
+
+// dropLabel removes from b the contact label it ends with, before the
+// long number at s[i:].
+func dropLabel(b *strings.Builder, s string, i int, cuts []int) {
+	out := b.String()
+	for _, l := range contactLabels {
+		if strings.HasSuffix(out, l) && (l[0] >= 0x80 || strings.HasSuffix(s[:i], l) && labelWord(s, i-len(l), cuts)) {
+			b.Reset()
+			b.WriteString(strings.TrimSuffix(out, l))
+			return
+		}
+	}
+}
+
+// labelsFrom holds contactLabels by their first character, in their
+// order.
+var labelsFrom = func() map[rune][]string {
+	m := map[rune][]string{}
+	for _, l := range contactLabels {
+		r, _ := utf8.DecodeRuneInString(l)
+		m[r] = append(m[r], l)
+	}
+	return m
+}()
+
+// labelAt is the length of the contact label of labels s[i:] begins with,
+// 0 when none does.
+func labelAt(s string, i int, labels []string, cuts []int) int {
+	for _, l := range labels {
+		if strings.HasPrefix(s[i:], l) && (l[0] >= 0x80 || labelWord(s, i, cuts)) {
+			return len(l)
+		}
+	}
+	return 0
+}
+
+// noPhoneAt is the length of the word for no number s[k:] begins with,
+// 0 when none does.
+func noPhoneAt(s string, k int, cuts []int) int {
+	for _, w := range noPhone {
+		if !strings.HasPrefix(s[k:], w) {
+			continue
+		}
+		e := k + len(w)
+		if utf8.RuneCountInString(w) > 1 && w[0] >= 0x80 || e == len(s) || slices.Contains(cuts, e) {
+			return len(w)
+		}
+	}
+	return 0
+}
+
 // labelWord reports whether the Latin label at s[at:] is a word of its
-// own (dropLongNumbers).
-func labelWord(s string, at int, words []int) bool {
-	return at == 0 || !isLetter(rune(s[at-1])) || slices.Contains(words, at)
+// own (dropContacts).
+func labelWord(s string, at int, cuts []int) bool {
+	return at == 0 || !isLetter(rune(s[at-1])) || slices.Contains(cuts, at)
 }
 
 // narrow maps the full-width ASCII variants (U+FF01–U+FF5E) and the
