@@ -7,11 +7,18 @@
 #
 # Usage: scripts/install-deps.sh [--chromium] [--promtool] [--dry-run]
 #   --chromium  also install Chromium
-#   --promtool  also install promtool (Debian's prometheus package)
+#   --promtool  also install promtool: Debian's prometheus package of the
+#               version pinned below, or, where the package lists offer
+#               another, promtool built from the pinned Prometheus module
+#               (several minutes)
 #   --dry-run   print what would be done, change nothing
 set -euo pipefail
 
 PG_MAJOR=15
+# promtool's pinned versions: Debian 12's prometheus package, and the Go
+# module it is built from where that package is not offered.
+PROMTOOL_DEB_VERSION=2.42.0+ds-5+deb12u1
+PROMTOOL_MODULE_VERSION=v0.316.0
 # Where Debian installs one directory per PostgreSQL major version.
 PG_LIBDIR=${NUISANCE_PG_LIBDIR:-/usr/lib/postgresql}
 want_chromium=0
@@ -19,7 +26,7 @@ want_promtool=0
 dry_run=0
 
 usage() {
-	sed -n '2,13s/^# \{0,1\}//p' "$0"
+	sed -n '2,14s/^# \{0,1\}//p' "$0"
 }
 
 for arg in "$@"; do
@@ -155,10 +162,16 @@ apt_install() {
 		die "apt-get install $* failed"
 }
 
+# candidate_version NAME: the version of NAME the package lists offer,
+# "(none)" or empty when they offer none.
+candidate_version() {
+	apt-cache policy "$1" 2>/dev/null | awk '/Candidate:/ { print $2 }'
+}
+
 # package_available NAME: whether the package lists offer NAME.
 package_available() {
 	local candidate
-	candidate=$(apt-cache policy "$1" 2>/dev/null | awk '/Candidate:/ { print $2 }')
+	candidate=$(candidate_version "$1")
 	[ -n "$candidate" ] && [ "$candidate" != "(none)" ]
 }
 
@@ -215,8 +228,15 @@ if [ "$want_promtool" -eq 1 ]; then
 		say "promtool found; nothing to install"
 	else
 		apt_update_once
-		apt_install prometheus
-		did+=("installed prometheus (promtool)")
+		if [ "$(candidate_version prometheus)" = "$PROMTOOL_DEB_VERSION" ]; then
+			apt_install "prometheus=$PROMTOOL_DEB_VERSION"
+			did+=("installed prometheus $PROMTOOL_DEB_VERSION (promtool)")
+		else
+			say "prometheus $PROMTOOL_DEB_VERSION is not offered: building promtool $PROMTOOL_MODULE_VERSION from the Go module proxy"
+			run env GOBIN=/usr/local/bin GOFLAGS=-mod=mod go install "github.com/prometheus/prometheus/cmd/promtool@$PROMTOOL_MODULE_VERSION" ||
+				die "go install promtool@$PROMTOOL_MODULE_VERSION failed"
+			did+=("built promtool $PROMTOOL_MODULE_VERSION")
+		fi
 	fi
 fi
 
