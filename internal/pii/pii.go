@@ -11,8 +11,10 @@ import (
 
 // MaskPhone hides the middle of a phone number the way Chinese services
 // print them, 138****5678: enough for an officer to recognise a repeat
-// caller, not enough to call. Separators are dropped; a number too short
-// to keep anything of is starred out whole.
+// caller, not enough to call. Separators are dropped; at least four
+// digits are starred: a number of 8 to 10 digits (a landline without its
+// area code, 2202 2922) keeps its last four only, and one too short to
+// keep anything of is starred out whole.
 func MaskPhone(phone string) string {
 	var digits []byte
 	for _, r := range phone {
@@ -26,6 +28,8 @@ func MaskPhone(phone string) string {
 		return ""
 	case n < 8:
 		return strings.Repeat("*", n)
+	case n < 11:
+		return strings.Repeat("*", n-4) + string(digits[n-4:])
 	}
 	return string(digits[:3]) + strings.Repeat("*", n-7) + string(digits[n-4:])
 }
