@@ -68,11 +68,10 @@ type TriageItem struct {
 
 // triageFrom is the open triage entries of one side, {side}: today's
 // or those loaded as history, visible to the principal in $1 and $2, of
-// the kinds in $3 (all if none). An entry is history when the geocoder
-// marked it so or its complaint is (an entry an older geocoder wrote
-// during a rollout): today's are read through triage_open_live, which
-// leaves out the thousands a backfill may add, and the complaint's mark
-// is checked on the rows read anyway.
+// the kinds in $3 (all if none). An entry is history by its own mark,
+// which the database sets on an entry of a complaint stored as history
+// whoever writes it (00100, an older geocoder during a rollout
+// included), so that each side is read apart from the other.
 const triageFrom = `FROM triage t
 JOIN complaints m ON m.id = t.complaint_id
 LEFT JOIN locations l ON l.complaint_id = t.complaint_id
@@ -91,7 +90,7 @@ const listTriage = `SELECT t.complaint_id, m.ticket_id, t.kind, t.reason, t.crea
 	COALESCE(l.category, ''), COALESCE(l.subcategory, ''), COALESCE(l.disagreement, ''),
 	(SELECT count(*) FROM triage_corrections tc WHERE tc.complaint_id = t.complaint_id),
 	COALESCE((SELECT cc.case_id FROM case_complaints cc WHERE cc.complaint_id = t.complaint_id), ''),
-	t.history OR m.history
+	t.history
 ` + triageFrom + ` {after}
 ORDER BY t.created_at DESC, t.complaint_id DESC
 LIMIT $4`
@@ -107,7 +106,7 @@ const triageAfter = `AND (t.created_at, t.complaint_id) < ($5, $6)`
 const countTriage = `SELECT count(*) ` + triageFrom
 
 // triageSides are the conditions of today's side and of history's.
-var triageSides = [2]string{"NOT t.history AND NOT m.history", "(t.history OR m.history)"}
+var triageSides = [2]string{"NOT t.history", "t.history"}
 
 // triageSQL is the query of a page of one side (history or today's),
 // the first or one after a cursor, and that of the side's count.

@@ -193,14 +193,17 @@ func TestTriageKeepsHistoryApart(t *testing.T) {
 	e := setup(t, nil)
 	ctx := context.Background()
 	live := e.triage("unlocated", "")
-	old := e.triage("unlocated", "")
-	oldSiming := e.triage("unclassified", district)
-	oldHuli := e.triage("unclassified", "huli")
 	// The intake stores the mark on the complaint; the geocoder copies it
-	// to the triage entry. Either is enough to keep the item apart.
-	if _, err := e.pool.Exec(ctx, `UPDATE complaints SET history = true WHERE id = ANY($1)`, []string{old, oldSiming, oldHuli}); err != nil {
+	// to the triage entry, and the database does for a geocoder that
+	// does not (one older than 00096, during a rollout): oldSiming and
+	// oldHuli are written without it.
+	old := e.triage("unlocated", "")
+	if _, err := e.pool.Exec(ctx, `WITH c AS (UPDATE complaints SET history = true WHERE id = $1)
+		UPDATE triage SET history = true WHERE complaint_id = $1`, old); err != nil {
 		t.Fatal(err)
 	}
+	oldSiming := e.triageOf("unclassified", district, true)
+	oldHuli := e.triageOf("unclassified", "huli", true)
 	type item struct {
 		ComplaintID string `json:"complaint_id"`
 		History     bool   `json:"history"`
@@ -251,6 +254,26 @@ func TestTriageKeepsHistoryApart(t *testing.T) {
 	good := map[string]any{"district": "siming", "category": "noise", "subcategory": "social_life"}
 	if code, body := e.do(whoSupervisor, "POST", "/api/v1/triage/"+old+"/correct", good); code != 202 {
 		t.Fatalf("correcting history: %d %s", code, body)
+	}
+}
+
+// A triage entry written without the history mark (by a geocoder older
+// than 00096, still running during a rollout) of a complaint stored as
+// history is marked by the database: the list reads the entry's mark
+// alone, and the entry is listed with the history, not today's.
+func TestTriageEntryOfHistoryIsMarked(t *testing.T) {
+	t.Parallel()
+	e := setup(t, nil)
+	live := e.triageOf("unlocated", "", false)
+	old := e.triageOf("unlocated", "", true)
+	for id, want := range map[string]bool{live: false, old: true} {
+		var history bool
+		if err := e.pool.QueryRow(context.Background(), `SELECT history FROM triage WHERE complaint_id = $1`, id).Scan(&history); err != nil {
+			t.Fatal(err)
+		}
+		if history != want {
+			t.Errorf("the entry of %s: history %v, want %v", id, history, want)
+		}
 	}
 }
 
