@@ -79,10 +79,12 @@ WHERE t.resolved_at IS NULL AND {side} AND ` + triageVisible + `
 	AND (cardinality($3::text[]) = 0 OR t.kind = ANY($3))`
 
 // listTriage is a page of triageFrom, newest first, of at most $4
-// entries, {after} the cursor's: the page is read down the index by
-// created_at from the cursor on (a keyset, not an OFFSET), so the
-// thousandth page reads a page of rows as the first does, and an entry
-// corrected meanwhile moves no other from one page to the next.
+// entries, {after} the cursor's: the page is read down the side's part
+// of triage_open_list, (history, created_at, complaint_id), from the
+// cursor on (a keyset, not an OFFSET), so the thousandth page reads a
+// page of rows as the first does, a cursor inside a geocoder's batch
+// (whose entries share created_at) included, and an entry corrected
+// meanwhile moves no other from one page to the next.
 const listTriage = `SELECT t.complaint_id, m.ticket_id, t.kind, t.reason, t.created_at, m.received_at, m.description,
 	COALESCE(m.address, ''), COALESCE(m.hotline_category, ''), COALESCE(m.category, ''), COALESCE(m.subcategory, ''),
 	m.loc_lon, m.loc_lat, COALESCE(m.loc_crs, ''),
