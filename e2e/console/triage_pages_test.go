@@ -97,6 +97,33 @@ func TestTriageListPagesThroughEveryEntry(t *testing.T) {
 	}
 }
 
+// A backfill of more than 10,000 work orders nobody could place: the
+// first page counts the newest 10,001 alone, and 分拣 says at least how
+// many wait (共 10000+ 条), not a number that looks exact.
+func TestTriageListSaysAtLeastPastTheCount(t *testing.T) {
+	s := setup(t)
+	if _, err := s.pool.Exec(context.Background(), `WITH c AS (
+			INSERT INTO complaints (id, ticket_id, received_at, description)
+			SELECT 'cmp_many_' || g, 'XM12345-2025-9' || lpad(g::text, 5, '0'), now() - g * interval '1 minute', '工地夜间施工噪声'
+			FROM generate_series(1, 10050) g RETURNING id, received_at),
+		l AS (INSERT INTO locations (complaint_id, located, received_at) SELECT id, false, received_at FROM c)
+		INSERT INTO triage (complaint_id, reason, kind, created_at) SELECT id, 'no address', 'unlocated', received_at FROM c`); err != nil {
+		t.Fatal(err)
+	}
+	_, tok, err := auth.NewStore(s.pool, 0).Add(context.Background(), auth.NewOfficer{Name: "郑明", District: "siming", Role: auth.RoleSupervisor})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := openPhone(t, s, 375, tok)
+	p.step("open 分拣",
+		chromedp.Click(chromedp.CSS(`.tab[data-status="triage"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#list .card[data-complaint="cmp_many_1"]`)),
+	)
+	if err := p.waitFor(`document.querySelector("#triage-total").textContent === "共 10000+ 条"`, 5*time.Second); err != nil {
+		t.Errorf("分拣 with 10,050 waiting reads %q, want 共 10000+ 条", p.str(`document.querySelector("#triage-total").textContent`))
+	}
+}
+
 // The triage list has no push: a supervisor working down it is told,
 // without its being redrawn under a correction being typed, that
 // entries arrived or left, and a tap reads it again.

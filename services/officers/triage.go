@@ -104,8 +104,28 @@ LIMIT $4`
 // index from the cursor on.
 const triageAfter = `AND (t.created_at, t.complaint_id) < ($5, $6)`
 
-// countTriage is how many entries of triageFrom wait.
-const countTriage = `SELECT count(*) ` + triageFrom
+// triageCountCap is how many entries of a side the first page counts at
+// most: a backfill's hundred thousand are not read, with the location of
+// each, on every load of 分拣.
+const triageCountCap = 10000
+
+// countTriage reads the newest triageCountCap and one open entries of a
+// side, of the kinds in $3, and counts those the principal may see
+// (triageVisible) and those it read: past triageCountCap read, the first
+// is how many at least wait. The entries are read down triage_open_list
+// as the pages are (without the order, PostgreSQL may scan the table
+// from its oldest entries for them), from the index alone; no complaint
+// is read (triage's foreign key holds it), and each entry's location is
+// looked up on its own (LATERAL ... LIMIT 1: as a join, the planner
+// hashes every location ever stored). With the limit in the text, the
+// cost PostgreSQL estimates, a look-up an entry, stays under
+// jit_above_cost.
+var countTriage = `SELECT count(*) FILTER (WHERE ` + triageVisible + `), count(*)
+FROM (SELECT t.complaint_id FROM triage t
+	WHERE t.resolved_at IS NULL AND {side} AND (cardinality($3::text[]) = 0 OR t.kind = ANY($3))
+	ORDER BY t.created_at DESC, t.complaint_id DESC
+	LIMIT ` + strconv.Itoa(triageCountCap+1) + `) t
+LEFT JOIN LATERAL (SELECT l.district FROM locations l WHERE l.complaint_id = t.complaint_id LIMIT 1) l ON true`
 
 // triageSides are the conditions of today's side and of history's.
 var triageSides = [2]string{"NOT t.history", "t.history"}
@@ -131,7 +151,8 @@ func triageSQL(history, after bool) (list, count string) {
 // today; ?kind=unlocated,unclassified,unrouted filters, ?limit and
 // ?cursor (next_cursor of the page before) page through any number of
 // them. The first page (no cursor) also says how many wait, total, of
-// the side and kinds asked for: the pages after it do not count them
+// the side and kinds asked for, or, past triageCountCap entries, how
+// many at least (total_capped): the pages after it do not count them
 // again.
 func (s *Service) handleTriage(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
 	kinds, err := oneOf(r, "kind", triageKinds)
@@ -160,10 +181,14 @@ func (s *Service) handleTriage(w http.ResponseWriter, r *http.Request, p auth.Pr
 		args = append(args, cur.At, cur.ID)
 	}
 	var total *int
+	capped := false
 	if cur == nil {
-		var n int
-		if err := s.pool.QueryRow(r.Context(), count, p.Role, p.District, kinds).Scan(&n); err != nil {
+		var n, read int
+		if err := s.pool.QueryRow(r.Context(), count, p.Role, p.District, kinds).Scan(&n, &read); err != nil {
 			return fmt.Errorf("count triage: %w", err)
+		}
+		if read > triageCountCap {
+			n, capped = min(n, triageCountCap), true
 		}
 		total = &n
 	}
@@ -203,7 +228,10 @@ func (s *Service) handleTriage(w http.ResponseWriter, r *http.Request, p auth.Pr
 		Items      []TriageItem `json:"items"`
 		NextCursor string       `json:"next_cursor,omitempty"`
 		Total      *int         `json:"total,omitempty"`
-	}{items, next, total})
+		// TotalCapped says that Total is how many at least wait:
+		// the count read the newest triageCountCap entries alone.
+		TotalCapped bool `json:"total_capped,omitempty"`
+	}{items, next, total, capped})
 	return nil
 }
 

@@ -127,3 +127,86 @@ func TestTriagePageReadsAPageOfRows(t *testing.T) {
 		}
 	}
 }
+
+// The first page of a side a geocoder down for days left 12,000 entries
+// on counts the newest triageCountCap and one alone, from
+// triage_open_list, with a location looked up for each and no complaint
+// read: it read every entry of the side, with its complaint and its
+// location, on every load of 分拣. Its plan, the one PostgreSQL chooses
+// for the values of a run or the generic one a prepared statement may
+// end up with, is estimated under jit_above_cost: compiling it would
+// cost more than running it.
+func TestTriageCountReadsAtMostTheCap(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := testenv.DB(t)
+	// The entries in batches of 500, a tenth placed in Huli; and the
+	// complaints located as a rule, never on the list.
+	if _, err := pool.Exec(ctx, `WITH c AS (
+			INSERT INTO complaints (id, ticket_id, received_at, description)
+			SELECT 'cmp_count_' || g, 'T-count-' || g, now() - g * interval '1 minute', '夜间施工噪声扰民'
+			FROM generate_series(1, 112000) g RETURNING id, received_at),
+		l AS (INSERT INTO locations (complaint_id, located, district, district_name, received_at)
+			SELECT id, split_part(id, '_', 3)::int > 12000, CASE WHEN right(id, 1) = '7' THEN 'huli' END, CASE WHEN right(id, 1) = '7' THEN '湖里区' END, received_at FROM c)
+		INSERT INTO triage (complaint_id, reason, kind, created_at)
+		SELECT id, 'geocoder unavailable', 'unlocated', now() - split_part(id, '_', 3)::int / 500 * interval '1 minute'
+		FROM c WHERE split_part(id, '_', 3)::int <= 12000`); err != nil {
+		t.Fatal(err)
+	}
+	// Autovacuum has been through the entries of days.
+	for _, sql := range []string{`VACUUM ANALYZE triage`, `ANALYZE complaints`, `ANALYZE locations`} {
+		if _, err := pool.Exec(ctx, sql); err != nil {
+			t.Fatal(err)
+		}
+	}
+	conn, err := pool.Acquire(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Release()
+	var jitAbove float64
+	if err := conn.QueryRow(ctx, `SELECT current_setting('jit_above_cost')::float8`).Scan(&jitAbove); err != nil {
+		t.Fatal(err)
+	}
+	_, count := triageSQL(false, false)
+	if _, err := conn.Exec(ctx, `PREPARE count_today (text, text, text[]) AS `+count); err != nil {
+		t.Fatal(err)
+	}
+	for _, mode := range []string{"force_custom_plan", "force_generic_plan"} {
+		for _, who := range []struct {
+			role, district string
+			seen           int
+		}{{"admin", "", triageCountCap + 1}, {"supervisor", "siming", triageCountCap + 1 - (triageCountCap+1)/10}} {
+			if _, err := conn.Exec(ctx, `SET plan_cache_mode = `+mode); err != nil {
+				t.Fatal(err)
+			}
+			run := fmt.Sprintf(`EXECUTE count_today('%s', '%s', '{}')`, who.role, who.district)
+			var seen, read int
+			if err := conn.QueryRow(ctx, run).Scan(&seen, &read); err != nil {
+				t.Fatal(err)
+			}
+			// A supervisor of Siming sees nine entries in ten.
+			if read != triageCountCap+1 || seen < who.seen-1 || seen > who.seen+1 {
+				t.Errorf("%s, %s: %d seen of %d read, want about %d of %d", mode, who.role, seen, read, who.seen, triageCountCap+1)
+			}
+			var raw []byte
+			if err := conn.QueryRow(ctx, `EXPLAIN (ANALYZE, FORMAT JSON) `+run).Scan(&raw); err != nil {
+				t.Fatal(err)
+			}
+			var out []map[string]any
+			if err := json.Unmarshal(raw, &out); err != nil {
+				t.Fatal(err)
+			}
+			plan, _ := out[0]["Plan"].(map[string]any)
+			tri, cmp, loc := planRows(plan, "triage"), planRows(plan, "complaints"), planRows(plan, "locations")
+			cost, _ := plan["Total Cost"].(float64)
+			t.Logf("%s, %s: %.0f triage, %.0f complaints, %.0f locations rows read; cost %.0f", mode, who.role, tri, cmp, loc, cost)
+			if tri > triageCountCap+1 || cmp > 0 || loc > triageCountCap+1 {
+				t.Errorf("%s, %s: the count read %.0f triage rows, %.0f complaints and %.0f locations:\n%s", mode, who.role, tri, cmp, loc, raw)
+			}
+			if cost >= jitAbove {
+				t.Errorf("%s, %s: the count's plan is estimated at %.0f, over jit_above_cost (%.0f):\n%s", mode, who.role, cost, jitAbove, raw)
+			}
+		}
+	}
+}

@@ -289,9 +289,10 @@ func TestTriagePages(t *testing.T) {
 	}
 	e.triage("unclassified", "huli") // not the supervisor's
 	type page struct {
-		Items      []TriageItem
-		NextCursor string `json:"next_cursor"`
-		Total      *int
+		Items       []TriageItem
+		NextCursor  string `json:"next_cursor"`
+		Total       *int
+		TotalCapped bool `json:"total_capped"`
 	}
 	get := func(query string) page {
 		t.Helper()
@@ -307,8 +308,8 @@ func TestTriagePages(t *testing.T) {
 	}
 	var got []string
 	first := get("")
-	if first.Total == nil || *first.Total != 5 {
-		t.Errorf("the first page's total: %v, want 5", first.Total)
+	if first.Total == nil || *first.Total != 5 || first.TotalCapped {
+		t.Errorf("the first page's total: %v (capped %v), want 5", first.Total, first.TotalCapped)
 	}
 	for _, it := range first.Items {
 		got = append(got, it.ComplaintID)
@@ -338,4 +339,53 @@ func TestTriagePages(t *testing.T) {
 	if code, body := e.do(whoSupervisor, "GET", "/api/v1/triage?cursor=nope", nil); code != 400 || problem(t, body).Errors[0].Field != "cursor" {
 		t.Errorf("bad cursor: %d %s", code, body)
 	}
+}
+
+// A side of the triage list longer than triageCountCap is not counted
+// to its end on each first page: the total says how many of the newest
+// (triageCountCap and one) the officer sees, at most triageCountCap, and
+// that at least as many wait (total_capped).
+func TestTriageTotalCapped(t *testing.T) {
+	t.Parallel()
+	e := setup(t, nil)
+	// A geocoder down for days: 10,200 entries, the newest 100 in Huli.
+	const n = triageCountCap + 200
+	if _, err := e.pool.Exec(context.Background(), `WITH c AS (
+			INSERT INTO complaints (id, ticket_id, received_at, description)
+			SELECT 'cmp_cap_' || g, 'T-cap-' || g, now() - g * interval '1 minute', '夜间施工噪声扰民'
+			FROM generate_series(1, $1::int) g RETURNING id, received_at),
+		l AS (INSERT INTO locations (complaint_id, located, district, district_name, received_at)
+			SELECT id, false, CASE WHEN split_part(id, '_', 3)::int <= 100 THEN 'huli' END,
+				CASE WHEN split_part(id, '_', 3)::int <= 100 THEN '湖里区' END, received_at FROM c)
+		INSERT INTO triage (complaint_id, reason, kind, created_at)
+		SELECT id, 'geocoder unavailable', 'unlocated', received_at FROM c`, n); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		who   string
+		total int
+	}{{whoAdmin, triageCountCap}, {whoSupervisor, triageCountCap + 1 - 100}} {
+		code, body := e.do(tc.who, "GET", "/api/v1/triage?limit=1", nil)
+		if code != 200 {
+			t.Fatalf("triage as %s: %d %s", tc.who, code, body)
+		}
+		var p struct {
+			Total       *int
+			TotalCapped bool `json:"total_capped"`
+		}
+		if err := json.Unmarshal(body, &p); err != nil {
+			t.Fatal(err)
+		}
+		if p.Total == nil || *p.Total != tc.total || !p.TotalCapped {
+			t.Errorf("triage as %s: total %d, capped %v; want %d, capped", tc.who, deref(p.Total), p.TotalCapped, tc.total)
+		}
+	}
+}
+
+// deref is *p, or -1 for nil.
+func deref(p *int) int {
+	if p == nil {
+		return -1
+	}
+	return *p
 }

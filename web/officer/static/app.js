@@ -38,7 +38,8 @@
   var HOTSPOT_STATUS = { emerging: "新出现", active: "持续", escalated: "升级" };
 
   var state = { tab: "active", items: [], next: "", fresh: {}, caseId: "", caseData: null, source: null, retry: 0, role: "", resolveDue: "",
-    caseDistrict: "", caseTeam: "", lastEventId: "", streamOpened: false, pages: 0, triageHistory: false, triageTotal: -1 };
+    caseDistrict: "", caseTeam: "", lastEventId: "", streamOpened: false, pages: 0, triageHistory: false, triageTotal: -1,
+    triageCapped: false };
   var districts = null;
 
   function $(id) { return document.getElementById(id); }
@@ -390,7 +391,7 @@
       triageWatchAt = Date.now() + (window.NUISANCE_TRIAGE_WATCH_MS || TRIAGE_WATCH);
     }
     $("more").disabled = true;
-    var got = [], next = "", read = 0, total = -1;
+    var got = [], next = "", read = 0, total = -1, capped = false;
     // page reads the page at cursor, then the left ones after it; it
     // stops if a later load started meanwhile.
     function page(cursor, left) {
@@ -399,7 +400,7 @@
         read++;
         got = got.concat(itemsOf(data).filter(listed));
         next = (data && !Array.isArray(data) && (data.next_cursor || data.next)) || "";
-        if (data && typeof data.total === "number") { total = data.total; }
+        if (data && typeof data.total === "number") { total = data.total; capped = data.total_capped === true; }
         if (left > 1 && next) { return page(next, left - 1); }
       });
     }
@@ -410,8 +411,8 @@
       state.next = next;
       if (!triage) { renderList(); return; }
       // Only the first page counts the entries (the pages after it do not
-      // count them again).
-      if (!more) { state.triageTotal = total; }
+      // count them again); past 10,000 it says how many at least wait.
+      if (!more) { state.triageTotal = total; state.triageCapped = capped; }
       // A page more is added under those shown, so that a correction
       // being typed above is not lost.
       renderTriage(more ? got : null);
@@ -547,10 +548,11 @@
   }
 
   // showTriageTotal says how many entries of the triage list shown wait,
-  // as its first page counted them, less those corrected since.
+  // as its first page counted them, less those corrected since: 共 N+ 条
+  // when the count stopped (total_capped), at least N.
   function showTriageTotal() {
     var n = state.triageTotal;
-    $("triage-total").textContent = n >= 0 ? "共 " + n + " 条" : "";
+    $("triage-total").textContent = n >= 0 ? "共 " + n + (state.triageCapped ? "+" : "") + " 条" : "";
     $("triage-total").hidden = state.tab !== "triage" || n < 0;
   }
 
