@@ -226,7 +226,7 @@ func (e *env) triageOf(kind, district string, history bool) string {
 	err := pgstore.InTx(ctx, e.pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `INSERT INTO complaints (id, ticket_id, received_at, description, address, loc_lon, loc_lat, loc_crs,
 				caller_name, caller_phone, history)
-			VALUES ($1, $2, $3, '楼下有人很吵，电话13912345678', '某小区', 118.1, 24.5, 'gcj02', '赵小六', '13912345678', $4)`,
+			VALUES ($1, $2, $3, '楼下有人很吵，我是赵小六，电话13912345678', '某小区', 118.1, 24.5, 'gcj02', '赵小六', '13912345678', $4)`,
 			id, "TT"+id, received, history); err != nil {
 			return err
 		}

@@ -92,7 +92,7 @@ const listTriage = `SELECT t.complaint_id, m.ticket_id, t.kind, t.reason, t.crea
 	COALESCE(l.category, ''), COALESCE(l.subcategory, ''), COALESCE(l.disagreement, ''),
 	(SELECT count(*) FROM triage_corrections tc WHERE tc.complaint_id = t.complaint_id),
 	COALESCE((SELECT cc.case_id FROM case_complaints cc WHERE cc.complaint_id = t.complaint_id), ''),
-	t.history
+	t.history, COALESCE(m.caller_name, '')
 ` + triageFrom + ` {after}
 ORDER BY t.created_at DESC, t.complaint_id DESC
 LIMIT $4`
@@ -199,16 +199,17 @@ func (s *Service) handleTriage(w http.ResponseWriter, r *http.Request, p auth.Pr
 	items, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (TriageItem, error) {
 		var it TriageItem
 		var lon, lat *float64
-		var crs string
+		var crs, caller string
 		err := row.Scan(&it.ComplaintID, &it.TicketID, &it.Kind, &it.Reason, &it.CreatedAt, &it.ReceivedAt, &it.Description,
 			&it.Address, &it.HotlineCategory, &it.ReportedCategory, &it.ReportedSubcategory,
 			&lon, &lat, &crs,
 			&it.District, &it.DistrictName, &it.Subdistrict, &it.Lon, &it.Lat,
-			&it.Category, &it.Subcategory, &it.Disagreement, &it.Corrections, &it.CaseID, &it.History)
+			&it.Category, &it.Subcategory, &it.Disagreement, &it.Corrections, &it.CaseID, &it.History, &caller)
 		if lon != nil && lat != nil {
 			it.ReportedLocation = &event.Location{Lon: *lon, Lat: *lat, CRS: crs}
 		}
-		it.Description, it.Address = pii.MaskText(it.Description), pii.MaskText(it.Address)
+		// The caller's name in their own words, as their phone, is masked.
+		it.Description, it.Address = pii.MaskText(pii.MaskNames(it.Description, caller)), pii.MaskText(pii.MaskNames(it.Address, caller))
 		return it, err
 	})
 	if err != nil {

@@ -537,10 +537,11 @@
       if (seq !== listSeq || state.tab !== "triage" || state.triageHistory !== history) { return; }
       var first = itemsOf(data)[0];
       var total = data && typeof data.total === "number" ? data.total : -1;
+      var capped = !!(data && data.total_capped === true);
       var newest = state.items.length ? state.items[0].complaint_id : "";
       var changed = (first ? first.complaint_id : "") !== newest ||
         (total >= 0 && state.triageTotal >= 0 && total !== state.triageTotal);
-      if (changed) { $("triage-news").textContent = "分拣列表有更新" + (total >= 0 ? "（现共 " + total + " 条）" : "") + "，点此刷新"; }
+      if (changed) { $("triage-news").textContent = "分拣列表有更新" + (total >= 0 ? "（现共 " + total + (capped ? "+" : "") + " 条）" : "") + "，点此刷新"; }
       $("triage-news").hidden = !changed;
     }, function () { /* offline or refused: asked again at the next turn */ }).then(function () {
       triageWatchBusy = false;
