@@ -205,7 +205,7 @@ func (s *Service) record(ctx context.Context, claimed []Delivery, results []erro
 		return fmt.Errorf("record the results of %d callbacks: %w", n, err)
 	}
 	for i, d := range claimed {
-		switch written, isDead := dead[d.ID]; {
+		switch isDead, written := dead[d.ID]; {
 		case !written:
 			attempts.WithLabelValues("lease_lost").Inc()
 			s.log.Info("callback result not recorded: its lease passed to another claim, whose result counts",
