@@ -114,7 +114,10 @@ func (s *Service) Run(ctx context.Context) error {
 func (s *Service) Routes(mux httpx.Mux) {
 	mux.HandleFunc("POST "+hotline.ComplaintsPath, s.handlePost)
 	mux.HandleFunc("POST "+hotline.HistoryPath, s.handleHistory)
-	mux.HandleFunc("GET "+hotline.ComplaintsPath+"/{ticket_id}", s.handleLookup)
+	// A ticket_id may hold slashes (the schema allows them): the look-up
+	// takes the rest of the path, so that one sent unescaped finds its
+	// work order as one with each slash escaped (%2F) does.
+	mux.HandleFunc("GET "+hotline.ComplaintsPath+"/{ticket_id...}", s.handleLookup)
 }
 
 // maxClients is how many client addresses the intake keeps a rate
