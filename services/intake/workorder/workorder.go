@@ -120,7 +120,7 @@ func (p *Parser) parseSchema(body []byte) (Complaint, []FieldError, error) {
 		return c, nil, err
 	}
 	if len(fe) > 0 {
-		return c, fe, nil
+		return c, explain(fe), nil
 	}
 	// received_at is read apart: RFC 3339 allows a lower-case t and z and
 	// a leap second, which the schema's date-time accepts and Go's time
@@ -142,6 +142,39 @@ func (p *Parser) parseSchema(body []byte) (Complaint, []FieldError, error) {
 	c = x.Complaint
 	c.ReceivedAt = at
 	return c, nil, nil
+}
+
+// Details of the schema's errors that tell a sender less than they need.
+const (
+	missingAddress  = "missing property 'address'"
+	missingLocation = "missing property 'location'"
+	neitherDetail   = "needs one of address and location (or both): the work order has neither"
+	receivedAtForm  = "not an RFC 3339 date-time with its offset, e.g. 2024-03-11T23:10:00+08:00"
+)
+
+// explain rewrites the schema's errors a sender would misread: the two
+// alternatives of anyOf, address and location, each reported missing as if
+// both were required, become one error saying one of them is needed; a
+// received_at of another form says the form needed.
+func explain(fe []FieldError) []FieldError {
+	var address, location bool
+	for _, f := range fe {
+		address = address || f.Field == "/" && f.Detail == missingAddress
+		location = location || f.Field == "/" && f.Detail == missingLocation
+	}
+	out := make([]FieldError, 0, len(fe))
+	for _, f := range fe {
+		switch {
+		case address && location && f.Field == "/" && f.Detail == missingAddress:
+			f.Detail = neitherDetail
+		case address && location && f.Field == "/" && f.Detail == missingLocation:
+			continue
+		case f.Field == "/received_at" && strings.HasPrefix(f.Detail, "is not a valid date-time"):
+			f.Detail = receivedAtForm
+		}
+		out = append(out, f)
+	}
+	return out
 }
 
 // parseRFC3339 reads an RFC 3339 date-time, with its separators in either

@@ -42,3 +42,42 @@ func TestReceivedAtTakesRFC3339(t *testing.T) {
 		}
 	}
 }
+
+// A work order with neither address nor location is told it needs one of
+// the two, in one error: the schema's two alternatives, each reported
+// missing, read as if both were required.
+func TestNeitherAddressNorLocationSaysOneIsNeeded(t *testing.T) {
+	p, err := NewParser()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, fe, err := p.Parse([]byte(`{"ticket_id":"T-1","received_at":"2024-03-11T23:10:00+08:00","description":"吵"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(fe) != 1 || fe[0].Field != "/" || !strings.Contains(fe[0].Detail, "address") || !strings.Contains(fe[0].Detail, "location") ||
+		!strings.Contains(fe[0].Detail, "one of") {
+		t.Errorf("problem fields %+v, want one naming address and location as alternatives", fe)
+	}
+	// Another error beside it is still named.
+	_, fe, _ = p.Parse([]byte(`{"ticket_id":"T-1","received_at":"2024-03-11T23:10:00+08:00","description":"吵","category":"smell"}`))
+	if len(fe) != 2 || fe[0].Field != "/" || fe[1].Field != "/category" {
+		t.Errorf("problem fields %+v, want the missing address or location and /category", fe)
+	}
+}
+
+// A received_at that is no RFC 3339 date-time is told the form it needs,
+// as one out of range is: "is not a valid date-time" left the sender to
+// guess which of its forms (a space, no offset) was wrong.
+func TestAReceivedAtOfAnotherFormSaysTheFormNeeded(t *testing.T) {
+	p, err := NewParser()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, at := range []string{"2024-03-11 23:10:00", "2024-03-11T23:10:00", "1710169800"} {
+		_, fe, err := p.Parse([]byte(`{"ticket_id":"T-1","received_at":"` + at + `","description":"吵","address":"思明区"}`))
+		if err != nil || len(fe) != 1 || fe[0].Field != "/received_at" || !strings.Contains(fe[0].Detail, "+08:00") {
+			t.Errorf("%s: %v %+v, want /received_at with an example of the form", at, err, fe)
+		}
+	}
+}
