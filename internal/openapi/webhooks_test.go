@@ -83,3 +83,32 @@ func TestHotlineCallbackIsDescribed(t *testing.T) {
 		}
 	}
 }
+
+// TestWorkOrderStatusSaysWhatEachStatusMeans: the look-up's statuses are
+// each explained, unlocated above all, which also answers a work order
+// placed in a district but not classified (district set, category null):
+// only closed was, and the hotline read unlocated beside a district as a
+// contradiction.
+func TestWorkOrderStatusSaysWhatEachStatusMeans(t *testing.T) {
+	t.Parallel()
+	d := load(t)
+	n, err := d.resolve("/components/schemas/WorkOrderStatus/properties/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st struct {
+		Enum        []string `json:"enum"`
+		Description string   `json:"description"`
+	}
+	if err := json.Unmarshal(n.raw, &st); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range st.Enum {
+		if !strings.Contains(st.Description, s+":") {
+			t.Errorf("the status description does not say what %s means", s)
+		}
+	}
+	if !strings.Contains(st.Description, "not classified") {
+		t.Error("the status description does not say unlocated also answers a work order not classified")
+	}
+}
