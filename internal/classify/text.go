@@ -5,6 +5,8 @@ import (
 	"sort"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/xiamen-eeb/nuisance/internal/hanzi"
 )
 
 // scores is the evidence a description gives for each category and
@@ -15,8 +17,9 @@ type scores struct {
 	other float64
 }
 
-// normalise folds full-width ASCII to half-width and ASCII to lower case,
-// so "ＫＴＶ", "KTV" and "ktv" read the same.
+// normalise folds full-width ASCII to half-width, ASCII to lower case and
+// traditional characters to simplified, so "ＫＴＶ", "KTV" and "ktv" read
+// the same, and so do "油煙" and "油烟".
 func normalise(s string) string {
 	return strings.Map(func(r rune) rune {
 		switch {
@@ -29,7 +32,7 @@ func normalise(s string) string {
 			r += 'a' - 'A'
 		}
 		return r
-	}, s)
+	}, hanzi.Fold(s))
 }
 
 // isClauseBreak reports whether r ends a clause: cues such as negation,

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/xiamen-eeb/nuisance/internal/hanzi"
 )
 
 // districtShortNames are the short names of Xiamen's districts. A bare
@@ -17,7 +19,8 @@ var districtShortNames = []string{"思明", "海沧", "湖里", "集美", "同�
 
 // Normalize folds an address into the form the gazetteer is matched on,
 // so that "福建省厦门市 思明区，厦港街道１２号" and "思明区厦港街道12号" compare
-// equal: full-width forms become half-width, spaces, punctuation and
+// equal: full-width forms become half-width, traditional characters
+// simplified ones (廈門市思明區 reads 厦门市思明区), spaces, punctuation and
 // symbols go, Latin letters are lower-cased, and the province and city
 // prefixes that every Xiamen address may or may not carry are stripped.
 func Normalize(s string) string {
@@ -32,7 +35,7 @@ func Normalize(s string) string {
 	// contact reports a run of longNumber digits or the first two
 	// characters of a contact label: dropContacts has work to do.
 	run, contact, prev := 0, false, rune(0)
-	for _, r := range s {
+	for _, r := range hanzi.Fold(s) {
 		r = narrow(r)
 		if unicode.IsSpace(r) || unicode.IsPunct(r) || unicode.IsSymbol(r) || unicode.IsControl(r) {
 			cut = true
