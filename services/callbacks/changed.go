@@ -83,10 +83,7 @@ func (s *Service) HandleCaseChanges(ctx context.Context, tx pgx.Tx, evs []event.
 		if _, ok := refusals[i]; ok {
 			continue
 		}
-		note := ev.Note
-		if ev.Kind == caseflow.KindReopened {
-			note = "reopened: " + note
-		}
+		note := hotlineNote(ev)
 		onlyNew := ev.Kind == caseflow.KindMerged
 		for _, t := range ev.Tickets {
 			key := [2]string{ev.CaseID, t}
@@ -146,6 +143,24 @@ func (s *Service) HandleCaseChanges(ctx context.Context, tx pgx.Tx, evs []event.
 		register(func() { s.hand(claimed) })
 	}
 	return nil
+}
+
+// hotlineNote is the note the hotline is told of a transition: the one a
+// person wrote (a resolution's 办理说明, a return's or a move's reason), or
+// a closing out's, and none of the pipeline's own for an assignment or a
+// merge ("rule noise.construction", "complaint 01a2…"), whose rule names
+// and complaint ids mean nothing to the hotline. A reopening says so.
+func hotlineNote(ev event.CaseChanged) string {
+	byService := strings.HasPrefix(ev.Actor, "service:")
+	switch {
+	case ev.Kind == caseflow.KindReopened && byService:
+		return "reopened: another complaint at the same place"
+	case ev.Kind == caseflow.KindReopened:
+		return "reopened: " + ev.Note
+	case byService && (ev.Kind == caseflow.KindAssigned || ev.Kind == caseflow.KindMerged):
+		return ""
+	}
+	return ev.Note
 }
 
 // storable refuses an event PostgreSQL cannot store: text with a NUL
