@@ -126,6 +126,11 @@ func ValidateValue(s *jsonschema.Schema, doc any) []FieldError {
 			f = "/"
 		}
 		d := detail(u.Error)
+		if v, ok := valueAt(doc, f); ok && v == nil && f != "/" && !strings.HasPrefix(d, "validation failed") {
+			// Many systems write a field with no value as null: the
+			// enum's or the type's words do not say that null is it.
+			d = nullDetail
+		}
 		if strings.HasPrefix(d, "validation failed") || strings.Contains(d, "doesn't validate with") ||
 			strings.HasPrefix(d, "'anyOf' failed") || strings.HasPrefix(d, "'allOf' failed") || strings.HasPrefix(d, "'oneOf' failed") {
 			continue
@@ -142,6 +147,41 @@ func ValidateValue(s *jsonschema.Schema, doc any) []FieldError {
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Field < out[j].Field })
 	return out
+}
+
+// nullDetail is the detail of a field sent as null where null is no
+// value it may take.
+const nullDetail = "is null, which this field does not take: give it a value, or leave the field out if it is optional and has none"
+
+// valueAt is the value of doc at the JSON pointer p, and whether there
+// is one.
+func valueAt(doc any, p string) (any, bool) {
+	if p == "" || p == "/" {
+		return doc, true
+	}
+	if !strings.HasPrefix(p, "/") {
+		return nil, false
+	}
+	v := doc
+	for _, tok := range strings.Split(p[1:], "/") {
+		tok = strings.ReplaceAll(strings.ReplaceAll(tok, "~1", "/"), "~0", "~")
+		switch x := v.(type) {
+		case map[string]any:
+			var ok bool
+			if v, ok = x[tok]; !ok {
+				return nil, false
+			}
+		case []any:
+			i, err := strconv.Atoi(tok)
+			if err != nil || i < 0 || i >= len(x) {
+				return nil, false
+			}
+			v = x[i]
+		default:
+			return nil, false
+		}
+	}
+	return v, true
 }
 
 // detail is the validator's message for a failed keyword, except that

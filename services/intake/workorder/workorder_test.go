@@ -81,3 +81,31 @@ func TestAReceivedAtOfAnotherFormSaysTheFormNeeded(t *testing.T) {
 		}
 	}
 }
+
+// An optional field sent as null, as many systems write a field with no
+// value, is told to be left out: "value must be one of …" or "got null,
+// want string" did not say that null was the trouble.
+func TestAnOptionalFieldSentAsNullSaysLeaveItOut(t *testing.T) {
+	p, err := NewParser()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, field := range []string{"category", "channel", "caller", "location"} {
+		_, fe, err := p.Parse([]byte(`{"ticket_id":"T-1","received_at":"2024-03-11T23:10:00+08:00","description":"吵","address":"思明区","` + field + `":null}`))
+		if err != nil || len(fe) != 1 || fe[0].Field != "/"+field || !strings.Contains(fe[0].Detail, "null") || !strings.Contains(fe[0].Detail, "leave") {
+			t.Errorf("%s null: %v %+v, want one error on /%s saying null is not a value and to leave the field out", field, err, fe, field)
+		}
+	}
+}
+
+// A required field sent as null is not told to be left out alone.
+func TestARequiredFieldSentAsNullIsToldToHaveAValue(t *testing.T) {
+	p, err := NewParser()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, fe, err := p.Parse([]byte(`{"ticket_id":"T-1","received_at":"2024-03-11T23:10:00+08:00","description":null,"address":"思明区"}`))
+	if err != nil || len(fe) != 1 || fe[0].Field != "/description" || !strings.Contains(fe[0].Detail, "give it a value") {
+		t.Errorf("description null: %v %+v, want one error on /description asking for a value", err, fe)
+	}
+}
