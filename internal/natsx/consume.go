@@ -604,9 +604,11 @@ func (c *Consumer[T]) retryOrDeadLetter(ctx context.Context, m jetstream.Msg, ev
 }
 
 // deadLetter keeps the original with its reason in PostgreSQL and on the
-// DLQ stream, then terminates the message so it is never redelivered.
+// DLQ stream, then terminates the message so it is never redelivered. It
+// is counted as a dead letter only once stored: one the database refused
+// comes back, and the operator's `nuisance deadletters list` would not
+// show it.
 func (c *Consumer[T]) deadLetter(ctx context.Context, m jetstream.Msg, delivered uint64, eventID, reason string) {
-	consumed.WithLabelValues(c.spec.Durable, "dead_letter").Inc()
 	msgID := m.Subject()
 	if md, err := m.Metadata(); err == nil {
 		msgID = md.Stream + ":" + strconv.FormatUint(md.Sequence.Stream, 10)
@@ -620,10 +622,12 @@ func (c *Consumer[T]) deadLetter(ctx context.Context, m jetstream.Msg, delivered
 		c.spec.Durable, m.Subject(), eventID, msgID, int(delivered), reason, m.Data())
 	if err != nil {
 		// Not stored: leave it to redelivery rather than lose it.
-		c.log.Error("store dead letter", zap.String("msg_id", msgID), zap.Error(err))
+		c.log.Error("store dead letter; left for redelivery", zap.String("msg_id", msgID), zap.String("event_id", eventID), zap.Error(err))
+		consumed.WithLabelValues(c.spec.Durable, "retry").Inc()
 		_ = m.NakWithDelay(Backoff(delivered))
 		return
 	}
+	consumed.WithLabelValues(c.spec.Durable, "dead_letter").Inc()
 	dl := nats.NewMsg("dlq." + c.spec.Durable)
 	dl.Data = m.Data()
 	dl.Header.Set("Nuisance-Reason", truncate(reason, 500))

@@ -518,3 +518,50 @@ func consumerGauge(t *testing.T, name, consumer string) float64 {
 	}
 	return -1
 }
+
+// A dead letter that could not be stored (the database refused it) is
+// left for redelivery, not counted: counted, the operator's alert
+// NuisanceDeadLetters fired and `nuisance deadletters list` showed
+// nothing, the event handled since. It is counted once stored.
+func TestADeadLetterNotStoredIsNotCounted(t *testing.T) {
+	t.Parallel()
+	s := newSetup(t)
+	ctx := context.Background()
+	if _, err := s.pool.Exec(ctx, `ALTER TABLE dead_letters ADD CONSTRAINT refuse_all CHECK (false) NOT VALID`); err != nil {
+		t.Fatal(err)
+	}
+	const durable = "test-unstored"
+	var deliveries deliverySet
+	cctx, cancel := context.WithCancel(ctx)
+	c, err := natsx.NewConsumer(cctx, s.n.JS, s.pool, testenv.Log(t), natsx.ConsumerSpec{
+		Stream: "COMPLAINTS", Durable: durable, Filters: []string{"complaint.received"},
+		Schema: "complaint.received.v1", MaxDeliver: 8, AckWait: 5 * time.Second,
+	}, func(_ context.Context, _ pgx.Tx, _ event.ComplaintReceived, m natsx.Meta) error {
+		deliveries.add(m.Delivered)
+		return fault.Errorf(fault.Invalid, "category %q unknown", "smell")
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { _ = c.Run(cctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+
+	ev := received("unstored")
+	s.publish(t, ev.EventID, ev)
+	testenv.Eventually(t, 20*time.Second, "a second delivery after the dead letter was refused", func() bool {
+		return len(deliveries.list()) >= 2
+	})
+	if v, _ := testenv.Metric(t, "nuisance_consumer_messages_total", "consumer", durable, "outcome", "dead_letter"); v != 0 {
+		t.Errorf("nuisance_consumer_messages_total{outcome=\"dead_letter\"} is %v with no dead letter stored, want 0", v)
+	}
+	if _, err := s.pool.Exec(ctx, `ALTER TABLE dead_letters DROP CONSTRAINT refuse_all`); err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, 30*time.Second, "the dead letter stored", func() bool {
+		return s.count(t, `SELECT count(*) FROM dead_letters WHERE consumer = $1 AND event_id = 'unstored'`, durable) == 1
+	})
+	if v, _ := testenv.Metric(t, "nuisance_consumer_messages_total", "consumer", durable, "outcome", "dead_letter"); v != 1 {
+		t.Errorf("nuisance_consumer_messages_total{outcome=\"dead_letter\"} is %v with one dead letter stored, want 1", v)
+	}
+}
