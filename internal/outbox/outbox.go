@@ -352,7 +352,7 @@ func (r *Relay) RelayOnce(ctx context.Context) (int, error) {
 		pending.Set(float64(len(batch)))
 		var acked []int64
 		var firstErr error
-		var firstRefused string // the first event the client would not send at all
+		var firstRefused string // the event of firstErr: the first not sent or not acknowledged
 		var tooLarge []int64    // events over the server's maximum payload
 		var tooLargeIDs []string
 		stuck := "" // the xid of the first row JetStream did not take
@@ -375,7 +375,7 @@ func (r *Relay) RelayOnce(ctx context.Context) (int, error) {
 					// like a refusal by JetStream, it stays unsent and
 					// holds the cursor, and the rest of the batch goes.
 					if firstErr == nil {
-						firstErr = fmt.Errorf("publish %s: %w", x.sub, err)
+						firstErr = fmt.Errorf("publish %s (event %s): %w", x.sub, x.id, err)
 						firstRefused = x.id
 					}
 					continue
@@ -399,11 +399,13 @@ func (r *Relay) RelayOnce(ctx context.Context) (int, error) {
 					continue
 				case err := <-f.Err():
 					if firstErr == nil {
-						firstErr = fmt.Errorf("publish %s: %w", batch[i].sub, err)
+						firstErr = fmt.Errorf("publish %s (event %s): %w", batch[i].sub, batch[i].id, err)
+						firstRefused = batch[i].id
 					}
 				case <-timeout:
 					if firstErr == nil {
-						firstErr = errors.New("publish: no acknowledgement within 10s")
+						firstErr = fmt.Errorf("publish %s (event %s): no acknowledgement within 10s", batch[i].sub, batch[i].id)
+						firstRefused = batch[i].id
 					}
 				case <-ctx.Done():
 					return ctx.Err()

@@ -12,6 +12,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/xiamen-eeb/nuisance/internal/outbox"
 	"github.com/xiamen-eeb/nuisance/internal/testenv"
@@ -755,5 +757,38 @@ func TestARelayWaitingForItsTurnHasNothingPending(t *testing.T) {
 	}
 	if got := testenv.MustMetric(t, "nuisance_outbox_pending"); got != 0 {
 		t.Errorf("nuisance_outbox_pending %v while the other relay has the turn, want 0", got)
+	}
+}
+
+// An event JetStream refuses every time (its subject in no stream) is
+// named by the relay's warnings, as the operator's runbook
+// (NuisanceOutboxEventRefused) says: by the error a relay that published
+// nothing else returns, which Run logs, and by the first_refused of
+// "outbox: events left unsent" when the others went.
+func TestTheRelayNamesTheEventJetStreamRefuses(t *testing.T) {
+	t.Parallel()
+	pool := testenv.DB(t)
+	n := testenv.StartNATS(t)
+	ctx := context.Background()
+	if err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		return outbox.Add(ctx, tx, "nowhere.x", "stray-1", map[string]string{"event_id": "stray-1"})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	core, logs := observer.New(zap.WarnLevel)
+	r := &outbox.Relay{Pool: pool, JS: n.JS, Log: zap.New(core)}
+	if _, err := r.RelayOnce(ctx); err == nil || !strings.Contains(err.Error(), "stray-1") {
+		t.Errorf("a pass that published nothing but the refused event: error %v, want it to name stray-1", err)
+	}
+	addEvents(t, pool, 2, "ok")
+	if _, err := r.RelayOnce(ctx); err != nil {
+		t.Fatalf("a pass that published the others: %v", err)
+	}
+	unsent := logs.FilterMessage("outbox: events left unsent").All()
+	if len(unsent) == 0 {
+		t.Fatal("no warning \"outbox: events left unsent\"")
+	}
+	if got := unsent[0].ContextMap()["first_refused"]; got != "stray-1" {
+		t.Errorf("the warning's first_refused is %q, want stray-1", got)
 	}
 }
