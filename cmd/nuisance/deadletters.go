@@ -93,6 +93,17 @@ func runDeadLetters(ctx context.Context, args []string, getenv func(string) stri
 	if err := tw.flush(); err != nil {
 		return err
 	}
+	if len(ds) == *limit {
+		// Cut short by -n: say how many there are.
+		total, err := outbox.CountDeadLetters(ctx, pool, *consumer, !*all)
+		if err != nil {
+			return err
+		}
+		if total > len(ds) {
+			fmt.Fprintf(stdout, "%d dead letters, %d listed (-n)\n", total, len(ds))
+			return nil
+		}
+	}
 	fmt.Fprintf(stdout, "%d dead letters\n", len(ds))
 	return nil
 }

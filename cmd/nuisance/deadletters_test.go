@@ -135,3 +135,36 @@ func TestSubcommandHelp(t *testing.T) {
 		t.Errorf("callbacks resend: %v", err)
 	}
 }
+
+// A list cut short by -n says how many there are: "2 dead letters" under
+// a list of 2 of 3 told the operator there were no more.
+func TestDeadLettersListSaysHowManyItLeftOut(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	dsn := pgtest.DSN(t)
+	env := map[string]string{"DATABASE_URL": dsn, "NUISANCE_DATA_DIR": t.TempDir()}
+	cli := func(args ...string) string {
+		var out, errOut bytes.Buffer
+		if err := runDeadLetters(ctx, args, func(k string) string { return env[k] }, &out, &errOut); err != nil {
+			t.Fatalf("%v: %v (%s)", args, err, errOut.String())
+		}
+		return out.String()
+	}
+	cli("list") // migrates the database
+	pool := pgtest.Pool(t, dsn)
+	for i := range 3 {
+		if _, err := pool.Exec(ctx, `INSERT INTO dead_letters (consumer, subject, event_id, msg_id, deliveries, reason, payload)
+			VALUES ('router', 'complaint.clustered.siming.noise', 'ev-' || $1::int, 'COMPLAINTS:' || $1::int, 8, 'max deliveries reached', '\x7b7d')`, i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if out := cli("list", "-n", "2"); !strings.Contains(out, "3 dead letters, 2 listed (-n)") {
+		t.Errorf("list -n 2 of 3:\n%s", out)
+	}
+	if out := cli("list", "-n", "3"); !strings.HasSuffix(out, "\n3 dead letters\n") {
+		t.Errorf("list -n 3 of 3:\n%s", out)
+	}
+	if out := cli("list", "-consumer", "geocoder", "-n", "2"); !strings.HasSuffix(out, "\n0 dead letters\n") {
+		t.Errorf("list of another consumer:\n%s", out)
+	}
+}

@@ -56,6 +56,17 @@ func DeadLetters(ctx context.Context, pool *pgxpool.Pool, consumer string, pendi
 	})
 }
 
+// CountDeadLetters counts the dead letters DeadLetters would list
+// without its limit.
+func CountDeadLetters(ctx context.Context, pool *pgxpool.Pool, consumer string, pending bool) (int, error) {
+	var n int
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM dead_letters d WHERE ($1 = '' OR d.consumer = $1) AND (NOT $2 OR d.retried_at IS NULL)`,
+		consumer, pending).Scan(&n); err != nil {
+		return 0, fmt.Errorf("dead letters: %w", err)
+	}
+	return n, nil
+}
+
 // RequestRetry asks for dead letters, of one consumer or (consumer "")
 // of any, to be sent again, and reports how many it asked for: with ids,
 // those, even if sent again before (a second sending is harmless, the
