@@ -231,3 +231,51 @@ func TestOneBadEventDoesNotHoldBackItsBatch(t *testing.T) {
 		t.Errorf("%d callbacks of the bad event (%v), want none", badStored, err)
 	}
 }
+
+// Each result recorded is counted by its outcome in
+// nuisance_callbacks_attempts_total: delivered, failed, dead. Every
+// delivered or failed one was counted lease_lost (and logged as a result
+// not recorded), so NuisanceCallbacksFailing, which reads the failed ones,
+// could never fire. Not parallel: the counters are the process's.
+func TestEachRecordedResultIsCountedByItsOutcome(t *testing.T) {
+	e := setup(t)
+	refuse := map[string]bool{"Y2": true, "Y4": true}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var b callbacks.Body
+		body, _ := io.ReadAll(r.Body)
+		if err := json.Unmarshal(body, &b); err != nil || refuse[b.TicketID] {
+			http.Error(w, "busy", http.StatusServiceUnavailable)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	t.Cleanup(srv.Close)
+	svc, err := callbacks.New(callbacks.DefaultConfig(srv.URL, secret), e.pool, nil, testenv.Log(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.handleBatch(t, svc, []event.CaseChanged{{EventID: "case_y.closed.7", CaseID: "case_y", Kind: "closed", Status: "closed",
+		Team: "huli-urban", Category: "dust", District: "huli", Actor: "officer:o2", Tickets: []string{"Y1", "Y2", "Y3", "Y4"}, At: time.Now()}})
+	if _, err := e.pool.Exec(e.ctx, `UPDATE callbacks SET attempts = 1, retry_since = now() - interval '25 hours' WHERE ticket_id = 'Y4'`); err != nil {
+		t.Fatal(err)
+	}
+	outcomes := []string{"delivered", "failed", "dead", "lease_lost"}
+	count := func() map[string]float64 {
+		m := map[string]float64{}
+		for _, o := range outcomes {
+			m[o], _ = testenv.Metric(t, "nuisance_callbacks_attempts_total", "outcome", o)
+		}
+		return m
+	}
+	before := count()
+	if n, err := svc.DeliverOnce(e.ctx); err != nil || n != 4 {
+		t.Fatalf("DeliverOnce: %d, %v; want 4 claimed", n, err)
+	}
+	after := count()
+	want := map[string]float64{"delivered": 2, "failed": 1, "dead": 1, "lease_lost": 0}
+	for _, o := range outcomes {
+		if got := after[o] - before[o]; got != want[o] {
+			t.Errorf("nuisance_callbacks_attempts_total{outcome=%q} rose by %v, want %v", o, got, want[o])
+		}
+	}
+}
