@@ -497,7 +497,8 @@ func (c *Consumer[T]) process(ctx context.Context, msgs []jetstream.Msg) {
 			// producer's (an enum grown during a rolling upgrade): left
 			// for redelivery, a newer replica of the durable handles it;
 			// dead-lettered only once every delivery was refused.
-			c.log.Warn("event refused by this version's schema; left for redelivery", zap.String("subject", m.Subject()), zap.Uint64("delivered", delivered), zap.Error(err))
+			c.log.Warn("event refused by this version's schema; left for redelivery", zap.String("subject", m.Subject()),
+				zap.String("msg_id", streamMsgID(m)), zap.String("event_id", looseEventID(m)), zap.Uint64("delivered", delivered), zap.Error(err))
 			c.retryOrDeadLetter(ctx, m, looseEventID(m), delivered, err)
 			continue
 		}
@@ -609,10 +610,7 @@ func (c *Consumer[T]) retryOrDeadLetter(ctx context.Context, m jetstream.Msg, ev
 // comes back, and the operator's `nuisance deadletters list` would not
 // show it.
 func (c *Consumer[T]) deadLetter(ctx context.Context, m jetstream.Msg, delivered uint64, eventID, reason string) {
-	msgID := m.Subject()
-	if md, err := m.Metadata(); err == nil {
-		msgID = md.Stream + ":" + strconv.FormatUint(md.Sequence.Stream, 10)
-	}
+	msgID := streamMsgID(m)
 	// The batch's own context may be spent (its deadline is what failed
 	// it): the dead letter is written under a context of its own.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
@@ -638,6 +636,15 @@ func (c *Consumer[T]) deadLetter(ctx context.Context, m jetstream.Msg, delivered
 	}
 	c.log.Warn("dead-lettered", zap.String("msg_id", msgID), zap.String("event_id", eventID), zap.Uint64("delivered", delivered), zap.String("reason", truncate(reason, 200)))
 	_ = m.TermWithReason(truncate(reason, 100))
+}
+
+// streamMsgID names a message by its place in its stream (COMPLAINTS:42),
+// as its dead letter keeps it; without metadata, by its subject.
+func streamMsgID(m jetstream.Msg) string {
+	if md, err := m.Metadata(); err == nil {
+		return md.Stream + ":" + strconv.FormatUint(md.Sequence.Stream, 10)
+	}
+	return m.Subject()
 }
 
 func truncate(s string, n int) string {

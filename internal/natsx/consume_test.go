@@ -15,6 +15,8 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/xiamen-eeb/nuisance/internal/event"
 	"github.com/xiamen-eeb/nuisance/internal/fault"
@@ -563,5 +565,40 @@ func TestADeadLetterNotStoredIsNotCounted(t *testing.T) {
 	})
 	if v, _ := testenv.Metric(t, "nuisance_consumer_messages_total", "consumer", durable, "outcome", "dead_letter"); v != 1 {
 		t.Errorf("nuisance_consumer_messages_total{outcome=\"dead_letter\"} is %v with one dead letter stored, want 1", v)
+	}
+}
+
+// An event this version's schema refuses is logged at each delivery with
+// the ids an operator finds it by: its event id and its message's place in
+// the stream, as the dead letter it becomes is. The warning named only the
+// subject, the same for every event refused.
+func TestAnEventTheSchemaRefusesIsLoggedWithItsIDs(t *testing.T) {
+	t.Parallel()
+	s := newSetup(t)
+	core, logs := observer.New(zap.WarnLevel)
+	ctx, cancel := context.WithCancel(context.Background())
+	c, err := natsx.NewConsumer(ctx, s.n.JS, s.pool, zap.New(core), natsx.ConsumerSpec{
+		Stream: "COMPLAINTS", Durable: "test-schema-ids", Filters: []string{"complaint.received"},
+		Schema: "complaint.received.v1", MaxDeliver: 2, AckWait: 5 * time.Second,
+	}, record)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { _ = c.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	s.publish(t, "newer-1", []byte(`{"event_id":"newer-1","complaint_id":"c","ticket_id":"t","received_at":"yesterday","description":"d"}`))
+	testenv.Eventually(t, 20*time.Second, "the dead letter", func() bool {
+		return s.count(t, `SELECT count(*) FROM dead_letters WHERE consumer = 'test-schema-ids'`) == 1
+	})
+	refused := logs.FilterMessageSnippet("refused by this version's schema").All()
+	if len(refused) == 0 {
+		t.Fatal("no warning of the event refused")
+	}
+	for _, e := range refused {
+		f := e.ContextMap()
+		if f["event_id"] != "newer-1" || f["msg_id"] != "COMPLAINTS:1" {
+			t.Errorf("warning %q has event_id %v and msg_id %v, want newer-1 and COMPLAINTS:1", e.Message, f["event_id"], f["msg_id"])
+		}
 	}
 }
