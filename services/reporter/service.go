@@ -62,7 +62,7 @@ type Service struct {
 
 var generated = promauto.NewCounterVec(prometheus.CounterOpts{
 	Name: "nuisance_reporter_reports_total",
-	Help: "Weekly reports the reporter tried to generate and store, by outcome (stored, failed).",
+	Help: "Weekly reports stored (outcome stored), and the reporter's passes that failed to generate or store the reports due (outcome failed).",
 }, []string{"outcome"})
 
 // New builds the reporter; Run generates the reports and Routes serves them.
@@ -108,6 +108,9 @@ func (s *Service) Run(ctx context.Context) error {
 			if ctx.Err() != nil {
 				return nil
 			}
+			// Failed before a report was stored or while storing one,
+			// the reports due wait: either is a failure to alert on.
+			generated.WithLabelValues("failed").Inc()
 			s.log.Warn("weekly reports: catch-up failed, retrying", zap.Error(err), zap.Duration("retry_in", wait))
 		} else {
 			if len(weeks) > 0 {

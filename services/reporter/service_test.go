@@ -372,3 +372,28 @@ func TestNewRequiresAuthorizer(t *testing.T) {
 		t.Error("New without an authorizer succeeded")
 	}
 }
+
+// A catch-up that fails before it comes to store a report (a query of the
+// weeks to generate refused) is counted failed, as one whose store failed
+// is: it was counted nowhere, and the reports due were never generated
+// while NuisanceWeeklyReportFailed stayed silent. Not parallel: the
+// counter is the process's.
+func TestACatchUpThatFailsIsCounted(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	pool := testenv.DB(t)
+	seed(t, pool)
+	if _, err := pool.Exec(ctx, `ALTER TABLE weekly_reports RENAME TO weekly_reports_away`); err != nil {
+		t.Fatal(err)
+	}
+	s := newService(t, pool, time.Date(2024, 3, 18, 0, 6, 0, 0, cst))
+	s.cfg.Retry = 50 * time.Millisecond
+	before, _ := testenv.Metric(t, "nuisance_reporter_reports_total", "outcome", "failed")
+	done := make(chan struct{})
+	go func() { defer close(done); _ = s.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	testenv.Eventually(t, 10*time.Second, "a failed catch-up counted", func() bool {
+		v, _ := testenv.Metric(t, "nuisance_reporter_reports_total", "outcome", "failed")
+		return v > before
+	})
+}

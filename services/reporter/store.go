@@ -67,8 +67,7 @@ func (s *Service) CatchUp(ctx context.Context) ([]string, error) {
 	store := func(w string) error {
 		ok, err := s.Store(ctx, w)
 		if err != nil {
-			generated.WithLabelValues("failed").Inc()
-			return err
+			return err // counted failed by Run, as every catch-up that fails
 		}
 		if ok {
 			generated.WithLabelValues("stored").Inc()
