@@ -115,7 +115,13 @@ func (s *Service) commit(ctx context.Context, batch []*submission) {
 	defer cancel()
 	results, err := s.store(ctx, batch)
 	if err != nil {
-		s.log.Error("store complaints", zap.Int("batch", len(batch)), zap.Error(err))
+		fields := []zap.Field{zap.Int("batch", len(batch)), zap.Error(err)}
+		if len(batch) == 1 {
+			// Alone, it is the work order to find: by the hotline's
+			// ticket and delivery, never by its caller.
+			fields = append(fields, zap.String("ticket_id", batch[0].c.TicketID), zap.String("webhook_id", batch[0].webhookID))
+		}
+		s.log.Error("store complaints", fields...)
 		if len(batch) > 1 && !errors.Is(err, context.DeadlineExceeded) {
 			// One bad row must not fail its neighbours: retry one by one.
 			for _, sub := range batch {

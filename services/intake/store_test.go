@@ -7,6 +7,9 @@ import (
 	"strings"
 	"testing"
 
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
+
 	"github.com/xiamen-eeb/nuisance/internal/testenv"
 )
 
@@ -149,5 +152,38 @@ func TestGroupCommitBadWorkOrderFailsAlone(t *testing.T) {
 	}
 	if n := s.count(t, `SELECT count(*) FROM outbox`); n != 2 {
 		t.Fatalf("%d events stored, want 2", n)
+	}
+}
+
+// The work order PostgreSQL refuses alone is logged with its ticket and
+// delivery ids, which the operator needs to find it in the hotline's
+// records (the hotline is answered 503 and retries it): the log said only
+// "store complaints" and the batch's size.
+func TestAWorkOrderRefusedAloneIsLoggedWithItsTicket(t *testing.T) {
+	t.Parallel()
+	core, logs := observer.New(zap.WarnLevel)
+	s, err := New(DefaultConfig(benchSecret), testenv.DB(t), zap.New(core))
+	if err != nil {
+		t.Fatal(err)
+	}
+	batch := []*submission{
+		s.submission(t, "T-1", "w-1", "吵"),
+		s.submission(t, "T-2", "w-2", "吵"),
+		s.submission(t, "T-3", "w-3", "吵"),
+	}
+	batch[1].c.Description = "NUL \x00 in text"
+	s.commit(context.Background(), batch)
+	answers(batch)
+	var alone []observer.LoggedEntry
+	for _, e := range logs.FilterMessage("store complaints").All() {
+		if e.ContextMap()["batch"] == int64(1) {
+			alone = append(alone, e)
+		}
+	}
+	if len(alone) != 1 {
+		t.Fatalf("%d failures of a work order alone logged, want 1: %v", len(alone), logs.All())
+	}
+	if f := alone[0].ContextMap(); f["ticket_id"] != "T-2" || f["webhook_id"] != "w-2" {
+		t.Errorf("the failure is logged with ticket_id %v and webhook_id %v, want T-2 and w-2", f["ticket_id"], f["webhook_id"])
 	}
 }
