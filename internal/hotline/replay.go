@@ -21,8 +21,13 @@ import (
 type Summary struct {
 	Accepted  int
 	Duplicate int
-	Rejected  int
-	// Reasons counts rejections by status and problem detail.
+	// Differs counts the duplicates whose contents differ from the work
+	// order stored under their ticket (not applied); they are listed by
+	// line under Reasons too.
+	Differs  int
+	Rejected int
+	// Reasons counts rejections by status and problem detail, and the
+	// duplicates that differ.
 	Reasons map[string]int
 	// Lines are the line numbers of the file that each reason's work
 	// orders were on (the first maxLinesShown), so the operator can find
@@ -164,6 +169,10 @@ func (c *Client) Replay(ctx context.Context, r io.Reader, opt ReplayOptions) (Su
 					sum.Accepted++
 				case status == http.StatusOK:
 					sum.Duplicate++
+					if reason == differsReason {
+						sum.Differs++
+						sum.note(differsReason, l.n)
+					}
 				case status == 0:
 					sum.Failed++
 					sum.note("failed: "+reason, l.n)
@@ -282,6 +291,9 @@ func (c *Client) postWithRetry(ctx context.Context, path string, line []byte, re
 			if resp.Status >= 400 {
 				return resp.Status, problemReason(resp.Body)
 			}
+			if resp.Status == http.StatusOK && differs(resp.Body) {
+				return resp.Status, differsReason
+			}
 			return resp.Status, ""
 		}
 		select {
@@ -294,6 +306,18 @@ func (c *Client) postWithRetry(ctx context.Context, path string, line []byte, re
 		}
 	}
 	return 0, last
+}
+
+// differsReason lists the duplicates whose contents differ from the
+// work order stored under their ticket.
+const differsReason = "200 duplicate with other contents than the work order stored under its ticket: not applied"
+
+// differs reads a duplicate's answer for "differs": true.
+func differs(body []byte) bool {
+	var a struct {
+		Differs bool `json:"differs"`
+	}
+	return json.Unmarshal(body, &a) == nil && a.Differs
 }
 
 // problemReason extracts a short reason from a problem+json body.

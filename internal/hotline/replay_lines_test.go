@@ -14,7 +14,8 @@ import (
 )
 
 // fakeIntake answers 202 to every work order whose ticket_id starts with
-// "OK", 400 naming a field to the others, and records the tickets posted.
+// "OK", 200 duplicate to "DUP" (differing for "DUP-NEW"), 400 naming a
+// field to the others, and records the tickets posted.
 func fakeIntake(t *testing.T) (*hotline.Client, func() []string) {
 	t.Helper()
 	var mu sync.Mutex
@@ -27,6 +28,12 @@ func fakeIntake(t *testing.T) (*hotline.Client, func() []string) {
 		mu.Lock()
 		got = append(got, wo.TicketID)
 		mu.Unlock()
+		if strings.HasPrefix(wo.TicketID, "DUP") {
+			w.WriteHeader(http.StatusOK)
+			differs := strings.HasPrefix(wo.TicketID, "DUP-NEW")
+			fmt.Fprintf(w, `{"complaint_id":"c","ticket_id":%q,"status":"duplicate","differs":%t}`, wo.TicketID, differs)
+			return
+		}
 		if strings.HasPrefix(wo.TicketID, "OK") {
 			w.WriteHeader(http.StatusAccepted)
 			fmt.Fprintf(w, `{"complaint_id":"c","ticket_id":%q,"status":"accepted"}`, wo.TicketID)
@@ -91,5 +98,23 @@ func TestReplayNamesTheLinesItRejected(t *testing.T) {
 	}
 	if strings.Contains(out, "13800138000") {
 		t.Fatalf("the summary shows a caller's phone:\n%s", out)
+	}
+}
+
+// TestReplayNamesTheDuplicatesThatDiffer: a ticket sent again with other
+// contents is a duplicate that is not applied; the summary counts and
+// lists those lines apart from the plain duplicates, and they do not fail
+// the replay.
+func TestReplayNamesTheDuplicatesThatDiffer(t *testing.T) {
+	t.Parallel()
+	client, _ := fakeIntake(t)
+	feed := `{"ticket_id":"OK-1"}` + "\n" + `{"ticket_id":"DUP-2"}` + "\n" + `{"ticket_id":"DUP-NEW-3"}` + "\n"
+	sum, err := client.Replay(context.Background(), strings.NewReader(feed), hotline.ReplayOptions{Concurrency: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := sum.String()
+	if sum.Duplicate != 2 || sum.Differs != 1 || sum.Rejected != 0 || !strings.Contains(out, "not applied") || !strings.Contains(out, "line 3") || strings.Contains(out, "line 2") {
+		t.Fatalf("want 2 duplicates, line 3 listed as differing and not applied, nothing rejected:\n%s", out)
 	}
 }

@@ -465,3 +465,50 @@ func TestRateLimitIPv6Host(t *testing.T) {
 		t.Errorf("a client of another /64 after the flood: %d %s", resp.Status, resp.Body)
 	}
 }
+
+// TestDuplicateWithOtherContentsSaysSo: the same ticket sent again with
+// other words (an addition, a correction) is a duplicate, and the first
+// work order stays the record; the answer says the contents differ, so
+// the hotline does not take the change for applied. The same contents
+// sent again are a plain duplicate, and a work order sent with no
+// address or location stored as none is not said to differ.
+func TestDuplicateWithOtherContentsSaysSo(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	ctx := context.Background()
+	post := func(delivery string, b []byte) (int, intake.Answer) {
+		t.Helper()
+		resp, err := e.client.Post(ctx, delivery, b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var a intake.Answer
+		if err := resp.Decode(&a); err != nil {
+			t.Fatalf("%s: %d %s", delivery, resp.Status, resp.Body)
+		}
+		return resp.Status, a
+	}
+	if code, a := post("d-1", body("T-d", "")); code != http.StatusAccepted || a.Differs {
+		t.Fatalf("first: %d %+v", code, a)
+	}
+	if code, a := post("d-2", body("T-d", "")); code != http.StatusOK || a.Status != "duplicate" || a.Differs || a.Detail != "" {
+		t.Errorf("the same contents again: %d %+v, want a plain duplicate", code, a)
+	}
+	other := []byte(`{"ticket_id":"T-d","received_at":"2024-03-11T23:10:00+08:00","description":"工地夜里打桩，吵得睡不着。补充：凌晨两点还在施工","address":"思明区莲前街道","location":{"lon":118.1432,"lat":24.4871,"crs":"gcj02"}}`)
+	code, a := post("d-3", other)
+	if code != http.StatusOK || a.Status != "duplicate" || !a.Differs || !strings.Contains(a.Detail, "not applied") {
+		t.Errorf("other words under the same ticket: %d %+v, want a duplicate that differs", code, a)
+	}
+	if n := e.count(t, `SELECT count(*) FROM complaints WHERE ticket_id = 'T-d' AND description NOT LIKE '%补充%'`); n != 1 {
+		t.Errorf("the stored work order changed (%d as first stored)", n)
+	}
+	moved := []byte(`{"ticket_id":"T-d","received_at":"2024-03-11T23:10:00+08:00","description":"工地夜里打桩，吵得睡不着","address":"思明区莲前街道","location":{"lon":118.15,"lat":24.4871,"crs":"gcj02"}}`)
+	if code, a := post("d-4", moved); !a.Differs {
+		t.Errorf("other coordinates under the same ticket: %d %+v, want a duplicate that differs", code, a)
+	}
+	bare := []byte(`{"ticket_id":"T-bare","received_at":"2024-03-11T23:10:00+08:00","description":"吵","location":{"lon":118.1432,"lat":24.4871}}`)
+	post("b-1", bare)
+	if code, a := post("b-2", bare); code != http.StatusOK || a.Differs {
+		t.Errorf("a work order with no address sent again: %d %+v, want a plain duplicate", code, a)
+	}
+}

@@ -29,7 +29,17 @@ type Answer struct {
 	ComplaintID string `json:"complaint_id"`
 	TicketID    string `json:"ticket_id"`
 	Status      string `json:"status"` // accepted | duplicate
+	// Differs says a duplicate's words, address, time or coordinates are
+	// not those of the work order stored under its ticket, which stays
+	// the record: a change sent again under the same ticket is not
+	// applied, and the hotline is told so rather than left to think it
+	// was.
+	Differs bool   `json:"differs,omitempty"`
+	Detail  string `json:"detail,omitempty"`
 }
+
+// differsDetail is the Detail of a duplicate that differs.
+const differsDetail = "a work order with this ticket_id was stored before, with other contents; it stays as first stored, and the contents of this one are not applied"
 
 func problem(w http.ResponseWriter, status int, kind, detail string, fields ...httpx.FieldError) {
 	requests.WithLabelValues(strconv.Itoa(status)).Inc()

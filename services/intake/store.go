@@ -86,11 +86,16 @@ SELECT id FROM ins`
 // webhook-id (an id reused for another work order). The skipping statement
 // waited for the conflicting row's transaction, so this later statement
 // sees it.
+// A duplicate whose words, address, time or coordinates differ from the
+// stored work order's is said to differ: the first stays the record.
 const conflictSQL = `SELECT k.i, c.id, c.ticket_id, c.ticket_id = k.ticket_id,
-	k.webhook_id <> '' AND c.webhook_id IS NOT DISTINCT FROM k.webhook_id
-FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS k(ticket_id, webhook_id, i)
+	k.webhook_id <> '' AND c.webhook_id IS NOT DISTINCT FROM k.webhook_id,
+	c.description IS DISTINCT FROM k.description OR c.address IS DISTINCT FROM NULLIF(k.address, '')
+		OR c.received_at <> k.received_at OR c.loc_lon IS DISTINCT FROM k.lon OR c.loc_lat IS DISTINCT FROM k.lat
+FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::float8[], $7::float8[])
+	WITH ORDINALITY AS k(ticket_id, webhook_id, description, address, received_at, lon, lat, i)
 CROSS JOIN LATERAL (
-	SELECT id, ticket_id, webhook_id FROM complaints
+	SELECT id, ticket_id, webhook_id, description, address, received_at, loc_lon, loc_lat FROM complaints
 	WHERE ticket_id = k.ticket_id OR (k.webhook_id <> '' AND webhook_id = k.webhook_id)
 	ORDER BY ticket_id = k.ticket_id DESC LIMIT 1
 ) c`
@@ -164,7 +169,9 @@ func (s *Service) store(ctx context.Context, batch []*submission) ([]result, err
 	for _, id := range inserted {
 		fresh[id] = true
 	}
-	var tickets, webhooks []string
+	var tickets, webhooks, descs, addrs []string
+	var ats []time.Time
+	var lons, lats []*float64
 	var conflicts []int
 	for i, sub := range batch {
 		if fresh[sub.id] {
@@ -174,18 +181,20 @@ func (s *Service) store(ctx context.Context, batch []*submission) ([]result, err
 		conflicts = append(conflicts, i)
 		tickets = append(tickets, sub.c.TicketID)
 		webhooks = append(webhooks, sub.webhookID)
+		descs, addrs, ats = append(descs, cols.descs[i]), append(addrs, cols.addrs[i]), append(ats, cols.at[i])
+		lons, lats = append(lons, cols.lons[i]), append(lats, cols.lats[i])
 	}
 	// A conflict is a ticket seen before (answer: duplicate) or a
 	// webhook-id seen before (answer: the original answer).
-	rows, err = s.pool.Query(ctx, conflictSQL, tickets, webhooks)
+	rows, err = s.pool.Query(ctx, conflictSQL, tickets, webhooks, descs, addrs, ats, lons, lats)
 	if err != nil {
 		return nil, err
 	}
 	found := 0
 	var k int
 	var id, ticket string
-	var sameTicket, sameDelivery bool
-	_, err = pgx.ForEachRow(rows, []any{&k, &id, &ticket, &sameTicket, &sameDelivery}, func() error {
+	var sameTicket, sameDelivery, differs bool
+	_, err = pgx.ForEachRow(rows, []any{&k, &id, &ticket, &sameTicket, &sameDelivery, &differs}, func() error {
 		if k < 1 || k > len(conflicts) {
 			return fmt.Errorf("conflict lookup answered for work order %d of %d", k, len(conflicts))
 		}
@@ -196,7 +205,11 @@ func (s *Service) store(ctx context.Context, batch []*submission) ([]result, err
 		case sameDelivery:
 			results[i] = accepted(id, ticket)
 		default:
-			results[i] = result{ans: Answer{ComplaintID: id, TicketID: ticket, Status: "duplicate"}, status: http.StatusOK}
+			ans := Answer{ComplaintID: id, TicketID: ticket, Status: "duplicate"}
+			if differs {
+				ans.Differs, ans.Detail = true, differsDetail
+			}
+			results[i] = result{ans: ans, status: http.StatusOK}
 		}
 		found++
 		return nil
