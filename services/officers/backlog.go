@@ -29,10 +29,11 @@ var (
 
 // triageBacklogSQL counts the open triage entries of each list, with the
 // oldest's wait on the database's clock. An entry is history by its own
-// mark or its complaint's (one an older geocoder wrote in a rollout), as
-// the list reads it.
-const triageBacklogSQL = `SELECT t.history OR c.history, count(*), extract(epoch FROM now() - min(t.created_at))
-	FROM triage t JOIN complaints c ON c.id = t.complaint_id
+// mark, which the database sets from its complaint whoever writes it
+// (00100), as the list reads it: the open entries are read from
+// triage_open_list alone, no complaint joined.
+const triageBacklogSQL = `SELECT t.history, count(*), extract(epoch FROM now() - min(t.created_at))
+	FROM triage t
 	WHERE t.resolved_at IS NULL GROUP BY 1`
 
 // MeasureTriage sets the triage gauges from the database.
