@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"regexp"
 	"strings"
 	"time"
 
@@ -145,16 +146,26 @@ func (s *Service) HandleCaseChanges(ctx context.Context, tx pgx.Tx, evs []event.
 	return nil
 }
 
+// closedQuiet is the router's note of a case it closes out when no
+// complaint came within the reopen window of its resolution.
+var closedQuiet = regexp.MustCompile(`^no complaint within (\d+) days of the resolution$`)
+
 // hotlineNote is the note the hotline is told of a transition: the one a
 // person wrote (a resolution's 办理说明, a return's or a move's reason), or
 // a closing out's, and none of the pipeline's own for an assignment or a
 // merge ("rule noise.construction", "complaint 01a2…"), whose rule names
-// and complaint ids mean nothing to the hotline. A reopening says so.
+// and complaint ids mean nothing to the hotline. A reopening says so, and
+// the router's own reopening and closing out say why in Chinese, as the
+// hotline's staff read them to the citizen.
 func hotlineNote(ev event.CaseChanged) string {
 	byService := strings.HasPrefix(ev.Actor, "service:")
 	switch {
 	case ev.Kind == caseflow.KindReopened && byService:
-		return "reopened: another complaint at the same place"
+		return "reopened: 同一地点又有投诉，重新派单"
+	case ev.Kind == caseflow.KindClosed && byService:
+		if m := closedQuiet.FindStringSubmatch(ev.Note); m != nil {
+			return "办结后" + m[1] + "日内该地点无新投诉，办结销号"
+		}
 	case ev.Kind == caseflow.KindReopened:
 		return "reopened: " + ev.Note
 	case byService && (ev.Kind == caseflow.KindAssigned || ev.Kind == caseflow.KindMerged):
