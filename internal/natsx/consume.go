@@ -561,6 +561,9 @@ func looseEventID(m jetstream.Msg) string {
 	if json.Unmarshal(m.Data(), &v) == nil && v.EventID != "" {
 		return v.EventID
 	}
+	if id := m.Headers().Get(EventIDHeader); id != "" {
+		return id
+	}
 	if id := m.Headers().Get(jetstream.MsgIDHeader); !strings.HasPrefix(id, "dead-letter-retry:") {
 		return id
 	}
@@ -570,6 +573,11 @@ func looseEventID(m jetstream.Msg) string {
 // errSchema marks an event that is JSON but not valid under the
 // consumer's schema.
 var errSchema = errors.New("schema")
+
+// EventIDHeader carries the event id of a dead letter sent again
+// (outbox.Redrive): a payload that is still no event is dead-lettered
+// again under it.
+const EventIDHeader = "Nuisance-Event-Id"
 
 func (c *Consumer[T]) decode(data []byte) (T, error) {
 	var ev T

@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
+	"github.com/xiamen-eeb/nuisance/internal/natsx"
 )
 
 var redriven = promauto.NewCounter(prometheus.CounterOpts{
@@ -97,7 +98,7 @@ func RequestRetry(ctx context.Context, pool *pgxpool.Pool, consumer string, ids 
 func Redrive(ctx context.Context, pool *pgxpool.Pool, js jetstream.JetStream, filters []string, limit int) (int, error) {
 	sent := 0
 	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, `SELECT id, subject, payload, retry_requested_at FROM dead_letters
+		rows, err := tx.Query(ctx, `SELECT id, subject, payload, retry_requested_at, COALESCE(event_id, '') FROM dead_letters
 			WHERE retry_requested_at IS NOT NULL AND retried_at IS NULL
 			AND (COALESCE(cardinality($1::text[]), 0) = 0 OR subject LIKE ANY ($1))
 			ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED`, likePatterns(filters), limit)
@@ -109,10 +110,11 @@ func Redrive(ctx context.Context, pool *pgxpool.Pool, js jetstream.JetStream, fi
 			subject string
 			payload []byte
 			asked   time.Time
+			eventID string
 		}
 		letters, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (letter, error) {
 			var l letter
-			err := r.Scan(&l.id, &l.subject, &l.payload, &l.asked)
+			err := r.Scan(&l.id, &l.subject, &l.payload, &l.asked, &l.eventID)
 			return l, err
 		})
 		if err != nil {
@@ -124,6 +126,9 @@ func Redrive(ctx context.Context, pool *pgxpool.Pool, js jetstream.JetStream, fi
 			m := nats.NewMsg(l.subject)
 			m.Data = l.payload
 			m.Header.Set(jetstream.MsgIDHeader, "dead-letter-retry:"+strconv.FormatInt(l.id, 10)+":"+strconv.FormatInt(l.asked.UnixMicro(), 10))
+			if l.eventID != "" {
+				m.Header.Set(natsx.EventIDHeader, l.eventID)
+			}
 			_, err := js.PublishMsg(ctx, m)
 			if errors.Is(err, nats.ErrMaxPayload) {
 				// No retry can send it (an event over the maximum payload):

@@ -145,3 +145,39 @@ func TestARetriedDeadLetterIsHandledOnce(t *testing.T) {
 		t.Errorf("after a second sending the event was handled %d and %d times, want once by each", f, s)
 	}
 }
+
+// A dead letter whose payload is still no event when it is sent again
+// (not JSON) is dead-lettered again under its event's id, which the
+// retry carries in a header: the new dead letter had no event id, and the
+// operator could not tell which event it was.
+func TestARetriedDeadLetterStillBrokenKeepsItsEventID(t *testing.T) {
+	t.Parallel()
+	pool := testenv.DB(t)
+	n := testenv.StartNATS(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	c, err := natsx.NewConsumer(ctx, n.JS, pool, testenv.Log(t), natsx.ConsumerSpec{
+		Stream: "COMPLAINTS", Durable: "broken", Filters: []string{"complaint.received"}, MaxDeliver: 1, AckWait: 5 * time.Second,
+	}, func(context.Context, pgx.Tx, event.ComplaintReceived, natsx.Meta) error { return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { _ = c.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	var first int64
+	if err := pool.QueryRow(ctx, `INSERT INTO dead_letters (consumer, subject, event_id, msg_id, deliveries, reason, payload, retry_requested_at)
+		VALUES ('broken', 'complaint.received', 'dl-9.received', 'COMPLAINTS:999', 1, 'not JSON', '\x7b2265', now()) RETURNING id`).Scan(&first); err != nil {
+		t.Fatal(err)
+	}
+	if sent, err := outbox.Redrive(ctx, pool, n.JS, nil, 10); err != nil || sent != 1 {
+		t.Fatalf("redrive: %d %v", sent, err)
+	}
+	var eventID string
+	testenv.Eventually(t, 10*time.Second, "the retry dead-lettered again", func() bool {
+		return pool.QueryRow(ctx, `SELECT COALESCE(event_id, '') FROM dead_letters WHERE id > $1`, first).Scan(&eventID) == nil
+	})
+	if eventID != "dl-9.received" {
+		t.Errorf("the retry's dead letter has event id %q, want dl-9.received", eventID)
+	}
+}
