@@ -45,43 +45,65 @@ func isClauseBreak(r rune) bool {
 	return false
 }
 
+// isSentenceEnd reports whether r ends a sentence: a lead-in cue standing
+// alone in its clause ("另外，…") reaches as far as that.
+func isSentenceEnd(r rune) bool {
+	switch r {
+	case '。', '.', ';', '!', '?', '\n', '\r':
+		return true
+	}
+	return false
+}
+
 // score reads a normalised description clause by clause. In each clause it
 // takes the longest keyword at each position, drops keywords inside a
 // longer one, drops negated keywords ("没有噪音") unless they name a missing
 // control measure ("没有覆盖"), and weighs the clause by its cues: the main
 // complaint ("主要是…") counts more, an aside ("另外…") or a settled matter
-// ("…已经解决了") less.
+// ("…已经解决了") less. A cue that stands in a clause of its own, as
+// people write it ("另外，路面灰尘也很多"), weighs the rest of its sentence.
 func (c *Classifier) score(text string) scores {
 	var sc scores
-	start := 0
+	start, lead := 0, 1.0
 	for i, r := range text {
 		if isClauseBreak(r) {
 			if i > start {
-				c.scoreClause(text[start:i], &sc)
+				lead = c.scoreClause(text[start:i], lead, &sc)
+			}
+			if isSentenceEnd(r) {
+				lead = 1
 			}
 			start = i + utf8.RuneLen(r)
 		}
 	}
 	if start < len(text) {
-		c.scoreClause(text[start:], &sc)
+		c.scoreClause(text[start:], lead, &sc)
 	}
 	return sc
 }
 
-func (c *Classifier) scoreClause(clause string, sc *scores) {
-	m := 1.0
+// scoreClause adds a clause's evidence to sc, weighed by its own cue or
+// else by lead, the weight of a lead-in cue before it in its sentence. It
+// returns the weight of the clauses after it: its own cue's when the
+// clause is a lead-in (a cue and no keyword), else lead.
+func (c *Classifier) scoreClause(clause string, lead float64, sc *scores) float64 {
+	m, cue := lead, 0.0
 	switch {
 	case containsAny(clause, c.emphasis):
-		m = c.wEmphasis
+		cue = c.wEmphasis
 	case containsAny(clause, c.secondary):
-		m = c.wSecondary
+		cue = c.wSecondary
+	}
+	if cue > 0 {
+		m = cue
 	}
 	if containsAny(clause, c.discount) {
 		m *= c.wDiscount
 	}
 	if m == 0 {
-		return
+		return lead
 	}
+	found := false
 	var ends [64]int
 	maxN := min(c.maxTermRunes, len(ends))
 	lastEnd := 0
@@ -101,6 +123,7 @@ func (c *Classifier) scoreClause(clause string, sc *scores) {
 			}
 			if ends[k] > lastEnd {
 				lastEnd = ends[k]
+				found = true
 				if tm.control || !c.negated(clause[:i]) {
 					for _, w := range tm.cats {
 						sc.cat[w.idx] += w.w * m
@@ -115,6 +138,10 @@ func (c *Classifier) scoreClause(clause string, sc *scores) {
 		}
 		i = ends[0]
 	}
+	if cue > 0 && !found {
+		return cue
+	}
+	return lead
 }
 
 // notNegations are words that begin with a negation's character and
