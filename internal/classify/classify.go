@@ -80,7 +80,7 @@ const (
 // barKTVWords and neighbourWords tell the details apart; a venue is
 // looked for first ("楼下KTV" is a venue, not a neighbour).
 var (
-	barKTVWords    = []string{"ktv", "酒吧", "歌厅", "歌舞厅", "夜总会", "清吧", "酒馆", "练歌房", "livehouse", "迪厅", "夜店"}
+	barKTVWords    = []string{"ktv", "酒吧", "歌厅", "歌舞厅", "夜总会", "清吧", "酒馆", "练歌房", "livehouse", "迪厅", "夜店", "夜场", "驻唱"}
 	neighbourWords = []string{"邻居", "邻里", "楼上住户", "楼下住户", "隔壁住户", "对门住户", "楼上", "对门"}
 )
 
