@@ -29,6 +29,9 @@ type System struct {
 	Pool *pgxpool.Pool
 	NC   *nats.Conn
 	JS   jetstream.JetStream
+	// ReadyEvery is how often Serve runs the readiness checks for
+	// nuisance_ready between requests to /readyz (default 5 s).
+	ReadyEvery time.Duration
 
 	embedded *natsx.Embedded
 	cluster  *pgcluster.Cluster
@@ -131,7 +134,10 @@ func Open(ctx context.Context, cfg config.Config, log *zap.Logger, opt Options) 
 
 // Checks are the readiness probes: NATS, JetStream and PostgreSQL.
 func (s *System) Checks() []httpx.Check {
-	checks := []httpx.Check{{Name: "postgres", Fn: func(ctx context.Context) error { return s.Pool.Ping(ctx) }}}
+	var checks []httpx.Check
+	if s.Pool != nil {
+		checks = append(checks, httpx.Check{Name: "postgres", Fn: func(ctx context.Context) error { return s.Pool.Ping(ctx) }})
+	}
 	if s.NC != nil {
 		checks = append(checks,
 			httpx.Check{Name: "nats", Fn: func(context.Context) error {

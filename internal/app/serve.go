@@ -51,7 +51,8 @@ type Part struct {
 
 // Serve runs parts together with the outbox relay and the sweeper (every
 // process relays the events its services write), serves their routes and
-// /healthz, /readyz, /metrics on ln, and on ctx's end stops accepting,
+// /healthz, /readyz, /metrics on ln, keeps nuisance_ready current with the
+// checks of /readyz every sys.ReadyEvery, and on ctx's end stops accepting,
 // finishes requests in flight, then drains the parts. A part failing stops
 // the process.
 func Serve(ctx context.Context, sys *System, ln net.Listener, parts []Part) error {
@@ -76,6 +77,11 @@ func Serve(ctx context.Context, sys *System, ln net.Listener, parts []Part) erro
 		watches = append(watches, p.Watches...)
 	}
 	all := append([]Part(nil), parts...)
+	every := sys.ReadyEvery
+	if every <= 0 {
+		every = 5 * time.Second
+	}
+	all = append(all, Part{Name: "readiness", Runner: &readiness{checks: sys.Checks(), every: every, log: log.Named("ready")}})
 	if everything || len(publishes) > 0 {
 		all = append(all, Part{Name: "outbox-relay", Runner: &outbox.Relay{Pool: sys.Pool, JS: sys.JS, Log: log.Named("relay"), Subjects: publishes}})
 	}

@@ -9,8 +9,11 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.uber.org/zap"
 
@@ -75,27 +78,62 @@ type Check struct {
 	Fn   func(ctx context.Context) error
 }
 
+// ready is what the readiness checks last found, for Prometheus: a
+// process whose database is gone answers /readyz 503 while its up stays
+// 1, and on a quiet night no request fails to tell it.
+var ready = promauto.NewGaugeVec(prometheus.GaugeOpts{
+	Name: "nuisance_ready",
+	Help: "Whether the process's dependency answered its readiness check (1) or not (0), by check (postgres, nats, jetstream): the checks of /readyz, run every 5 s.",
+}, []string{"check"})
+
+// CheckTimeout bounds each readiness check.
+const CheckTimeout = 2 * time.Second
+
+// RunChecks runs the checks side by side, each within CheckTimeout, sets
+// nuisance_ready from their outcome and returns their errors in order
+// (nil for a check that passed). Once ctx has ended (a client gone, a
+// shutdown) the outcome says nothing of the dependencies and is not
+// recorded.
+func RunChecks(ctx context.Context, checks []Check) []error {
+	errs := make([]error, len(checks))
+	var wg sync.WaitGroup
+	for i, c := range checks {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			cctx, cancel := context.WithTimeout(ctx, CheckTimeout)
+			defer cancel()
+			errs[i] = c.Fn(cctx)
+		}()
+	}
+	wg.Wait()
+	if ctx.Err() == nil {
+		for i, c := range checks {
+			v := 1.0
+			if errs[i] != nil {
+				v = 0
+			}
+			ready.WithLabelValues(c.Name).Set(v)
+		}
+	}
+	return errs
+}
+
 // Ops mounts /healthz, /readyz and /metrics on mux.
 func Ops(mux Mux, checks ...Check) {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		WriteJSON(w, 200, map[string]string{"status": "ok"})
 	})
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-		defer cancel()
 		res := map[string]string{}
-		ok := true
-		for _, c := range checks {
-			if err := c.Fn(ctx); err != nil {
-				res[c.Name] = err.Error()
-				ok = false
-			} else {
-				res[c.Name] = "ok"
-			}
-		}
 		st := 200
-		if !ok {
-			st = 503
+		for i, err := range RunChecks(r.Context(), checks) {
+			if err != nil {
+				res[checks[i].Name] = err.Error()
+				st = 503
+			} else {
+				res[checks[i].Name] = "ok"
+			}
 		}
 		WriteJSON(w, st, res)
 	})
