@@ -19,6 +19,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/xiamen-eeb/nuisance/internal/fault"
+	"github.com/xiamen-eeb/nuisance/internal/refresh"
 	"github.com/xiamen-eeb/nuisance/schemas"
 )
 
@@ -280,12 +281,19 @@ func (c *Consumer[T]) durableGone(ctx context.Context) error {
 // lock, slower than its input) shows there, where no redelivery or
 // republication does. It also counts the consumer's replicas a NATS node
 // down has left offline or behind (nuisance_jetstream_replicas_lost): the
-// services go on, and one more node lost stops them.
+// services go on, and one more node lost stops them. A read JetStream
+// does not answer leaves both gauges as they were: it is counted and
+// logged (refresh), not dropped.
 func (c *Consumer[T]) watchBacklog(ctx context.Context) {
 	t := time.NewTicker(c.spec.LagEvery)
 	defer t.Stop()
+	read := refresh.New("nuisance_consumer_pending", c.log)
 	for {
-		if info, err := c.cons.Info(ctx); err == nil {
+		ictx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		info, err := c.cons.Info(ictx)
+		cancel()
+		read.Done(ctx, err)
+		if err == nil {
 			backlog.WithLabelValues(c.spec.Durable).Set(float64(info.NumPending) + float64(info.NumAckPending))
 			lost := 0
 			if info.Cluster != nil {

@@ -32,6 +32,7 @@ import (
 	"github.com/xiamen-eeb/nuisance/internal/natsx"
 	"github.com/xiamen-eeb/nuisance/internal/outbox"
 	"github.com/xiamen-eeb/nuisance/internal/pgstore"
+	"github.com/xiamen-eeb/nuisance/internal/refresh"
 )
 
 // Durable is the consumer of the case events the hotline is told of; the
@@ -67,6 +68,9 @@ type Config struct {
 	AckWait    time.Duration
 	// Poll is how often due deliveries are looked for.
 	Poll time.Duration
+	// CountEvery is how often the callbacks waiting and dead are counted
+	// for nuisance_callbacks (default 15 s).
+	CountEvery time.Duration
 	// Claim is how many deliveries one instance sends at a time, Workers
 	// how many in parallel.
 	Claim   int
@@ -93,7 +97,7 @@ func DefaultConfig(url, secret string) Config {
 	return Config{
 		URL: url, Secret: secret,
 		Batch: 256, MaxDeliver: 8, AckWait: 30 * time.Second,
-		Poll: time.Second, Claim: 64, Workers: 8, Lease: time.Minute,
+		Poll: time.Second, CountEvery: 15 * time.Second, Claim: 64, Workers: 8, Lease: time.Minute,
 		BaseBackoff: 5 * time.Second, MaxBackoff: time.Hour, RetryFor: 24 * time.Hour,
 		Timeout: 10 * time.Second,
 	}
@@ -121,6 +125,8 @@ type Service struct {
 	// handoff holds the deliveries claimed as they were stored, for the
 	// workers; nil without a URL.
 	handoff chan handed
+	// counted counts and logs the counts of nuisance_callbacks that fail.
+	counted *refresh.Tracker
 }
 
 var (
@@ -141,7 +147,7 @@ func New(cfg Config, pool *pgxpool.Pool, js jetstream.JetStream, log *zap.Logger
 	for _, d := range []struct {
 		v   *time.Duration
 		def time.Duration
-	}{{&cfg.AckWait, def.AckWait}, {&cfg.Poll, def.Poll}, {&cfg.Lease, def.Lease}, {&cfg.BaseBackoff, def.BaseBackoff},
+	}{{&cfg.AckWait, def.AckWait}, {&cfg.Poll, def.Poll}, {&cfg.CountEvery, def.CountEvery}, {&cfg.Lease, def.Lease}, {&cfg.BaseBackoff, def.BaseBackoff},
 		{&cfg.MaxBackoff, def.MaxBackoff}, {&cfg.RetryFor, def.RetryFor}, {&cfg.Timeout, def.Timeout}} {
 		if *d.v <= 0 {
 			*d.v = d.def
@@ -172,7 +178,7 @@ func New(cfg Config, pool *pgxpool.Pool, js jetstream.JetStream, log *zap.Logger
 	// taken for the delivery's. A 3xx is a failed attempt, retried.
 	noRedirect := func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	s := &Service{cfg: cfg, pool: pool, js: js, log: log, http: &http.Client{Timeout: cfg.Timeout, Transport: tr, CheckRedirect: noRedirect},
-		slots: make(chan struct{}, cfg.Workers)}
+		slots: make(chan struct{}, cfg.Workers), counted: refresh.New("nuisance_callbacks", log)}
 	if cfg.URL != "" {
 		s.handoff = make(chan handed, cfg.Claim*4)
 	}
@@ -248,9 +254,9 @@ func (s *Service) deliverLoop(ctx context.Context) error {
 		if err != nil && ctx.Err() == nil {
 			s.log.Warn("deliver callbacks", zap.Error(err))
 		}
-		if time.Since(lastCount) > 15*time.Second {
+		if time.Since(lastCount) >= s.cfg.CountEvery {
 			lastCount = time.Now()
-			s.count(ctx)
+			s.counted.Done(ctx, s.count(ctx))
 		}
 		if n >= s.cfg.Claim {
 			continue // more are due
@@ -264,13 +270,16 @@ func (s *Service) deliverLoop(ctx context.Context) error {
 	}
 }
 
-func (s *Service) count(ctx context.Context) {
+// count sets nuisance_callbacks; when the count fails the gauge keeps
+// its last value, and s.counted tells of it.
+func (s *Service) count(ctx context.Context) error {
 	pending, dead, err := Counts(ctx, s.pool)
 	if err != nil {
-		return
+		return err
 	}
 	waiting.WithLabelValues("pending").Set(float64(pending))
 	waiting.WithLabelValues("dead").Set(float64(dead))
+	return nil
 }
 
 // Counts is how many callbacks wait (pending) and how many were given up
