@@ -23,6 +23,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/xiamen-eeb/nuisance/internal/pgstore"
+	"github.com/xiamen-eeb/nuisance/internal/refresh"
 )
 
 // Add records an event to publish once tx commits. A second Add of the
@@ -158,6 +159,9 @@ type Relay struct {
 
 	mu   sync.Mutex
 	seen *seen // what the last read saw whole, if it did
+	// read counts and logs the passes that could not read the outbox,
+	// which leave nuisance_outbox_pending at its last value.
+	read *refresh.Tracker
 }
 
 // seen is what a read that returned every unsent row after the cursor,
@@ -287,6 +291,10 @@ func (r *Relay) RelayOnce(ctx context.Context) (int, error) {
 	claimed := 0
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if r.read == nil {
+		r.read = refresh.New("nuisance_outbox_pending", r.Log)
+	}
+	read := false // whether nuisance_outbox_pending was set
 	prev := r.seen
 	r.seen = nil // set again below only if this read sees everything
 	var saw *seen
@@ -300,6 +308,7 @@ func (r *Relay) RelayOnce(ctx context.Context) (int, error) {
 				// would otherwise keep its last batch for as long as it
 				// loses, and look stuck.
 				pending.Set(0)
+				read = true
 			}
 			return err
 		}
@@ -350,6 +359,7 @@ func (r *Relay) RelayOnce(ctx context.Context) (int, error) {
 		}
 		claimed = len(batch)
 		pending.Set(float64(len(batch)))
+		read = true
 		var acked []int64
 		var firstErr error
 		var firstRefused string // the event of firstErr: the first not sent or not acknowledged
@@ -468,6 +478,13 @@ func (r *Relay) RelayOnce(ctx context.Context) (int, error) {
 	})
 	if err == nil {
 		r.seen = saw
+	}
+	// A pass that read the outbox and then failed (a publish refused)
+	// refreshed the gauge all the same.
+	if read {
+		r.read.Done(ctx, nil)
+	} else {
+		r.read.Done(ctx, err)
 	}
 	return claimed, err
 }

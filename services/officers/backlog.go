@@ -8,7 +8,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
-	"go.uber.org/zap"
+
+	"github.com/xiamen-eeb/nuisance/internal/refresh"
 )
 
 // A complaint on the triage list has no case, no team and no deadline:
@@ -64,14 +65,15 @@ func (s *Service) MeasureTriage(ctx context.Context) error {
 	return nil
 }
 
-// measureTriage keeps the gauges current every period until ctx ends.
+// measureTriage keeps the gauges current every period until ctx ends. A
+// read that fails leaves them as they were: it is counted and logged
+// once for its streak (refresh).
 func (s *Service) measureTriage(ctx context.Context, every time.Duration) {
 	t := time.NewTicker(every)
 	defer t.Stop()
+	read := refresh.New("nuisance_triage_waiting", s.log)
 	for {
-		if err := s.MeasureTriage(ctx); err != nil && ctx.Err() == nil {
-			s.log.Warn("triage list not measured", zap.Error(err))
-		}
+		read.Done(ctx, s.MeasureTriage(ctx))
 		select {
 		case <-ctx.Done():
 			return

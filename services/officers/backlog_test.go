@@ -3,6 +3,9 @@ package officers
 import (
 	"context"
 	"testing"
+	"time"
+
+	"go.uber.org/zap"
 
 	"github.com/xiamen-eeb/nuisance/internal/testenv"
 )
@@ -50,4 +53,36 @@ func TestTriageBacklogIsMeasured(t *testing.T) {
 			}
 		}
 	}
+}
+
+// The triage list cannot be read (here its table is away): its gauges
+// keep their last value, and the failed reads are counted and logged once
+// for the streak, where a warning was logged every minute and nothing
+// counted; the reads' return is logged.
+func TestAFailedMeasureOfTheTriageListIsCounted(t *testing.T) {
+	t.Parallel()
+	e := setup(t, nil)
+	failures := func() float64 {
+		v, _ := testenv.Metric(t, "nuisance_gauge_refresh_failures_total", "gauge", "nuisance_triage_waiting")
+		return v
+	}
+	before := failures()
+	ctx, cancel := context.WithCancel(context.Background())
+	if _, err := e.pool.Exec(ctx, `ALTER TABLE triage RENAME TO triage_away`); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { defer close(done); e.svc.measureTriage(ctx, 20*time.Millisecond) }()
+	defer func() { cancel(); <-done }()
+	testenv.Eventually(t, 10*time.Second, "failed reads counted", func() bool { return failures() >= before+3 })
+	gauge := zap.String("gauge", "nuisance_triage_waiting")
+	if n := e.logs.FilterMessageSnippet("gauge not refreshed").FilterField(gauge).Len(); n != 1 {
+		t.Errorf("%d warnings for the streak of failed reads, want 1", n)
+	}
+	if _, err := e.pool.Exec(ctx, `ALTER TABLE triage_away RENAME TO triage`); err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, 10*time.Second, "the reads' return logged", func() bool {
+		return e.logs.FilterMessage("gauge refreshed again").FilterField(gauge).Len() == 1
+	})
 }
