@@ -23,7 +23,7 @@ Usage:
   nuisance simulate [flags]            write a realistic NDJSON feed of complaints
   nuisance report [--week 2024-W11] [--format html|csv|json|geojson] [-o FILE]   the weekly hotspot report
   nuisance officers add|list|disable|rotate   officers' tokens (see nuisance officers help)
-  nuisance callbacks pending|dead|retry  hotline callbacks waiting, given up, or sent again
+  nuisance callbacks pending|dead|retry|discard  hotline callbacks waiting, given up, sent again, or discarded
   nuisance deadletters list|retry      events a stage gave up on, and sending them again
   nuisance migrate                     apply this version's database migrations (the services do at their start)
   nuisance calendar [FILE]             the holidays deadlines follow, with an added year's file checked

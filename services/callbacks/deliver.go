@@ -41,6 +41,11 @@ type Delivery struct {
 	DeliveredAt *time.Time `json:"delivered_at,omitempty"`
 	DeadAt      *time.Time `json:"dead_at,omitempty"`
 	LastError   string     `json:"last_error,omitempty"`
+	// DiscardedAt, DiscardedBy and DiscardReason record an operator's
+	// giving up on a dead delivery for good (Discard).
+	DiscardedAt   *time.Time `json:"discarded_at,omitempty"`
+	DiscardedBy   string     `json:"discarded_by,omitempty"`
+	DiscardReason string     `json:"discard_reason,omitempty"`
 }
 
 // DeliverOnce claims the due deliveries (at most Claim), POSTs them and
@@ -346,6 +351,7 @@ func truncate(s string, n int) string {
 
 // RetryDead gives dead deliveries (those of ids, or all when ids is empty)
 // a new 24-hour retry window starting now; it reports how many it revived.
+// A discarded delivery (Discard) is never revived.
 // A dead delivery of a work order that the hotline has since been sent a
 // later callback of is superseded instead, never sent (it would take the
 // work order back); their number is the second result. The operator's CLI
@@ -354,14 +360,14 @@ func RetryDead(ctx context.Context, pool *pgxpool.Pool, ids []string) (revived, 
 	err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `UPDATE callbacks c SET superseded_by = l.id
 			FROM callbacks x CROSS JOIN LATERAL (`+supersedingSQL("x.ticket_id", "x.seq", "x.at", "x.id")+`) l
-			WHERE c.id = x.id AND x.dead_at IS NOT NULL AND x.delivered_at IS NULL AND x.superseded_by IS NULL
+			WHERE c.id = x.id AND x.dead_at IS NOT NULL AND x.delivered_at IS NULL AND x.superseded_by IS NULL AND x.discarded_at IS NULL
 			  AND (COALESCE(cardinality($1::text[]), 0) = 0 OR x.id = ANY($1))`, ids)
 		if err != nil {
 			return err
 		}
 		superseded = tag.RowsAffected()
 		tag, err = tx.Exec(ctx, `UPDATE callbacks SET dead_at = NULL, attempts = 0, next_at = now(), retry_since = now()
-			WHERE dead_at IS NOT NULL AND delivered_at IS NULL AND superseded_by IS NULL
+			WHERE dead_at IS NOT NULL AND delivered_at IS NULL AND superseded_by IS NULL AND discarded_at IS NULL
 			  AND (COALESCE(cardinality($1::text[]), 0) = 0 OR id = ANY($1))`, ids)
 		revived = tag.RowsAffected()
 		return err
@@ -372,9 +378,99 @@ func RetryDead(ctx context.Context, pool *pgxpool.Pool, ids []string) (revived, 
 	return revived, superseded, nil
 }
 
-// Dead lists dead deliveries, newest first, at most limit, for operators.
+// Dead lists dead deliveries, newest first, at most limit, for operators;
+// not those discarded (Discarded).
 func Dead(ctx context.Context, pool *pgxpool.Pool, limit int) ([]Delivery, error) {
-	return list(ctx, pool, `dead_at IS NOT NULL AND delivered_at IS NULL AND superseded_by IS NULL ORDER BY dead_at DESC`, limit)
+	return list(ctx, pool, `dead_at IS NOT NULL AND delivered_at IS NULL AND superseded_by IS NULL AND discarded_at IS NULL ORDER BY dead_at DESC`, limit)
+}
+
+// Discarded lists the dead deliveries an operator discarded, latest
+// discarded first, at most limit.
+func Discarded(ctx context.Context, pool *pgxpool.Pool, limit int) ([]Delivery, error) {
+	return list(ctx, pool, `discarded_at IS NOT NULL ORDER BY discarded_at DESC, id`, limit)
+}
+
+// CountDiscarded is how many deliveries were discarded.
+func CountDiscarded(ctx context.Context, pool *pgxpool.Pool) (int, error) {
+	var n int
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM callbacks WHERE discarded_at IS NOT NULL`).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count discarded callbacks: %w", err)
+	}
+	return n, nil
+}
+
+// NotDiscarded is an ID given to Discard that was not discarded, and why:
+// unknown, delivered, superseded, or not dead (still being retried).
+type NotDiscarded struct {
+	ID, Why string
+}
+
+// Discard gives up for good on the dead deliveries ids, which the hotline
+// will never take (it deleted their work order and answers 404 or 410 to
+// every retry): each is kept, marked discarded now by by for reason, and
+// is counted (the nuisance_callbacks gauge), listed and retried as dead no
+// more. It stays dead, so no queue holds it: its work order's later
+// callbacks go out as after any dead one. It is all or nothing: when one
+// of ids is not a dead delivery, none is discarded, and those refused are
+// returned. One discarded before is left as it was and returned in
+// already.
+func Discard(ctx context.Context, pool *pgxpool.Pool, ids []string, by, reason string) (discarded int64, already []Delivery, refused []NotDiscarded, err error) {
+	if len(ids) == 0 {
+		return 0, nil, nil, errors.New("discard callbacks: no ID given")
+	}
+	err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `SELECT id, delivered_at IS NOT NULL, dead_at IS NOT NULL, superseded_by IS NOT NULL,
+				discarded_at, COALESCE(discarded_by, ''), COALESCE(discard_reason, '')
+			FROM callbacks WHERE id = ANY($1) FOR UPDATE`, ids)
+		if err != nil {
+			return err
+		}
+		type state struct {
+			delivered, dead, superseded bool
+			d                           Delivery
+		}
+		found := map[string]state{}
+		var st state
+		if _, err := pgx.ForEachRow(rows, []any{&st.d.ID, &st.delivered, &st.dead, &st.superseded, &st.d.DiscardedAt, &st.d.DiscardedBy, &st.d.DiscardReason}, func() error {
+			if st.d.DiscardedAt != nil { // its own, not the scan's
+				at := *st.d.DiscardedAt
+				st.d.DiscardedAt = &at
+			}
+			found[st.d.ID] = st
+			return nil
+		}); err != nil {
+			return err
+		}
+		var todo []string
+		for _, id := range ids {
+			st, ok := found[id]
+			switch {
+			case !ok:
+				refused = append(refused, NotDiscarded{id, "unknown"})
+			case st.d.DiscardedAt != nil:
+				already = append(already, st.d)
+			case st.delivered:
+				refused = append(refused, NotDiscarded{id, "delivered"})
+			case st.superseded:
+				refused = append(refused, NotDiscarded{id, "superseded: never sent, the hotline had a later callback of its work order"})
+			case !st.dead:
+				refused = append(refused, NotDiscarded{id, "not dead: still being retried"})
+			default:
+				todo = append(todo, id)
+			}
+		}
+		if len(refused) > 0 || len(todo) == 0 {
+			return nil
+		}
+		tag, err := tx.Exec(ctx, `UPDATE callbacks SET discarded_at = now(), discarded_by = $2, discard_reason = $3
+			WHERE id = ANY($1) AND dead_at IS NOT NULL AND discarded_at IS NULL`, todo, by, reason)
+		discarded = tag.RowsAffected()
+		return err
+	})
+	if err != nil {
+		return 0, nil, nil, fmt.Errorf("discard callbacks: %w", err)
+	}
+	return discarded, already, refused, nil
 }
 
 // Pending lists deliveries not yet delivered nor dead, in the order they
@@ -386,7 +482,7 @@ func Pending(ctx context.Context, pool *pgxpool.Pool, limit int) ([]Delivery, er
 
 func list(ctx context.Context, pool *pgxpool.Pool, where string, limit int) ([]Delivery, error) {
 	rows, err := pool.Query(ctx, `SELECT id, ticket_id, case_id, status, team, note, at, attempts, next_at, retry_since,
-			delivered_at, dead_at, COALESCE(last_error, '')
+			delivered_at, dead_at, COALESCE(last_error, ''), discarded_at, COALESCE(discarded_by, ''), COALESCE(discard_reason, '')
 		FROM callbacks WHERE `+where+` LIMIT $1`, limit)
 	if err != nil {
 		return nil, fmt.Errorf("list callbacks: %w", err)
@@ -394,7 +490,7 @@ func list(ctx context.Context, pool *pgxpool.Pool, where string, limit int) ([]D
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Delivery, error) {
 		var d Delivery
 		err := r.Scan(&d.ID, &d.Body.TicketID, &d.Body.CaseID, &d.Body.Status, &d.Body.Team, &d.Body.Note, &d.Body.At,
-			&d.Attempts, &d.NextAt, &d.RetrySince, &d.DeliveredAt, &d.DeadAt, &d.LastError)
+			&d.Attempts, &d.NextAt, &d.RetrySince, &d.DeliveredAt, &d.DeadAt, &d.LastError, &d.DiscardedAt, &d.DiscardedBy, &d.DiscardReason)
 		return d, err
 	})
 	if err != nil {

@@ -283,13 +283,13 @@ func (s *Service) count(ctx context.Context) error {
 }
 
 // Counts is how many callbacks wait (pending) and how many were given up
-// (dead), as the nuisance_callbacks gauge and the operator's listings
-// count them.
+// (dead, not discarded by an operator), as the nuisance_callbacks gauge
+// and the operator's listings count them.
 func Counts(ctx context.Context, pool *pgxpool.Pool) (pending, dead int, err error) {
 	// Each count reads its own partial index, not the delivered rows.
 	err = pool.QueryRow(ctx, `SELECT
 		(SELECT count(*) FROM callbacks WHERE delivered_at IS NULL AND dead_at IS NULL),
-		(SELECT count(*) FROM callbacks WHERE dead_at IS NOT NULL AND delivered_at IS NULL AND superseded_by IS NULL)`).Scan(&pending, &dead)
+		(SELECT count(*) FROM callbacks WHERE dead_at IS NOT NULL AND delivered_at IS NULL AND superseded_by IS NULL AND discarded_at IS NULL)`).Scan(&pending, &dead)
 	if err != nil {
 		return 0, 0, fmt.Errorf("count callbacks: %w", err)
 	}
