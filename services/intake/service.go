@@ -20,6 +20,7 @@ import (
 
 	"github.com/xiamen-eeb/nuisance/internal/hotline"
 	"github.com/xiamen-eeb/nuisance/internal/httpx"
+	"github.com/xiamen-eeb/nuisance/internal/logging"
 	"github.com/xiamen-eeb/nuisance/services/intake/workorder"
 )
 
@@ -57,6 +58,7 @@ type Service struct {
 	cfg      Config
 	pool     *pgxpool.Pool
 	log      *zap.Logger
+	storeLog *logging.Throttle // the commits' failures, at a bounded rate
 	hooks    []*standardwebhooks.Webhook
 	parser   *workorder.Parser
 	subs     chan *submission
@@ -74,7 +76,7 @@ func New(cfg Config, pool *pgxpool.Pool, log *zap.Logger) (*Service, error) {
 	if len(cfg.Secrets) == 0 {
 		return nil, fmt.Errorf("intake: no hotline secret")
 	}
-	s := &Service{cfg: cfg, pool: pool, log: log, subs: make(chan *submission, cfg.MaxBatch*cfg.Committers*2), now: time.Now}
+	s := &Service{cfg: cfg, pool: pool, log: log, storeLog: logging.NewThrottle(log, logging.ThrottleEvery), subs: make(chan *submission, cfg.MaxBatch*cfg.Committers*2), now: time.Now}
 	var err error
 	if s.limiters, err = lru.New[string, *rate.Limiter](maxClients); err != nil {
 		return nil, err

@@ -8,9 +8,11 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 )
 
 var commitSize = promauto.NewHistogram(prometheus.HistogramOpts{
@@ -126,7 +128,7 @@ func (s *Service) commit(ctx context.Context, batch []*submission) {
 			// ticket and delivery, never by its caller.
 			fields = append(fields, zap.String("ticket_id", batch[0].c.TicketID), zap.String("webhook_id", batch[0].webhookID))
 		}
-		s.log.Error("store complaints", fields...)
+		s.storeLog.Fail(zapcore.ErrorLevel, storeFailure(batch, err), "store complaints", fields...)
 		if len(batch) > 1 && !errors.Is(err, context.DeadlineExceeded) {
 			// One bad row must not fail its neighbours: retry one by one.
 			for _, sub := range batch {
@@ -139,9 +141,38 @@ func (s *Service) commit(ctx context.Context, batch []*submission) {
 		}
 		return
 	}
+	s.storeLog.OK(storeFailed)
 	for i, sub := range batch {
 		sub.done <- results[i]
 	}
+}
+
+// storeFailed is the key of the intake's store failures that are the
+// database's, not a work order's (storeFailure).
+const storeFailed = "store"
+
+// storeFailure is the key under which a failed commit is logged, at most
+// once every 30 seconds a key (logging.Throttle): PostgreSQL unreachable,
+// every request of the hotline fails alike, and was logged one line each,
+// 909 lines in 100 s. A work order PostgreSQL refuses for what it holds
+// (SQLSTATE classes 22, 23, 54: its data, a constraint, a limit) is a key
+// of its own, its ticket, so that each such work order is logged with its
+// ids as it fails, and the hotline's retries of it are not; the batches
+// such work orders fail, retried one by one, share a key.
+func storeFailure(batch []*submission, err error) string {
+	pgErr, ok := errors.AsType[*pgconn.PgError](err)
+	if !ok || len(pgErr.Code) < 2 {
+		return storeFailed
+	}
+	switch pgErr.Code[:2] {
+	case "22", "23", "54":
+	default:
+		return storeFailed
+	}
+	if len(batch) > 1 {
+		return "refused batch"
+	}
+	return "refused " + batch[0].c.TicketID
 }
 
 // store writes the batch and gives each submission its answer.

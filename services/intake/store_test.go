@@ -3,10 +3,15 @@ package intake
 import (
 	"context"
 	"errors"
+	"fmt"
+	"net"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
 
@@ -185,5 +190,78 @@ func TestAWorkOrderRefusedAloneIsLoggedWithItsTicket(t *testing.T) {
 	}
 	if f := alone[0].ContextMap(); f["ticket_id"] != "T-2" || f["webhook_id"] != "w-2" {
 		t.Errorf("the failure is logged with ticket_id %v and webhook_id %v, want T-2 and w-2", f["ticket_id"], f["webhook_id"])
+	}
+}
+
+// PostgreSQL unreachable, every request of the hotline fails its commit
+// alike: the intake logged one "store complaints" error each, 909 lines in
+// 100 s of an outage. The first is logged at once, the others counted
+// (at most one line every 30 s says how many), and the commit that
+// succeeds again logs one line with the count. A work order PostgreSQL
+// refuses for what it holds, meanwhile, is still logged with its ticket.
+func TestAnOutageIsLoggedAtABoundedRate(t *testing.T) {
+	t.Parallel()
+	db := testenv.DB(t)
+	// The pool connects to a port nothing listens on while down: the
+	// refusal is the operating system's, as in an outage.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := uint16(ln.Addr().(*net.TCPAddr).Port)
+	ln.Close()
+	var down atomic.Bool
+	cfg := db.Config().Copy()
+	cfg.BeforeConnect = func(_ context.Context, cc *pgx.ConnConfig) error {
+		if down.Load() {
+			cc.Host, cc.Port, cc.Fallbacks = "127.0.0.1", closed, nil
+		}
+		return nil
+	}
+	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	core, logs := observer.New(zap.InfoLevel)
+	s, err := New(DefaultConfig(benchSecret), pool, zap.New(core))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	down.Store(true)
+	pool.Reset()
+	failures := 0
+	for i := range 100 {
+		sub := []*submission{s.submission(t, fmt.Sprintf("T-out-%d", i), fmt.Sprintf("w-out-%d", i), "吵")}
+		s.commit(ctx, sub)
+		if answers(sub)[0].err == nil {
+			t.Fatal("a work order was stored with PostgreSQL unreachable")
+		}
+		failures++
+	}
+	batch := []*submission{s.submission(t, "T-b1", "w-b1", "吵"), s.submission(t, "T-b2", "w-b2", "吵")}
+	s.commit(ctx, batch) // fails, and fails again one by one
+	answers(batch)
+	failures += 3
+	if n := logs.FilterMessage("store complaints").Len(); n != 1 {
+		t.Errorf("%d lines \"store complaints\" for %d failed commits in an outage, want 1", n, failures)
+	}
+	down.Store(false)
+	ok := []*submission{s.submission(t, "T-back", "w-back", "吵")}
+	s.commit(ctx, ok)
+	if a := answers(ok)[0]; a.err != nil {
+		t.Fatalf("PostgreSQL back, the work order answered %+v", a)
+	}
+	back := logs.FilterMessage("store complaints: recovered").All()
+	if len(back) != 1 || back[0].ContextMap()["failures"] != int64(failures) || back[0].ContextMap()["suppressed"] != int64(failures-1) {
+		t.Errorf("recovery logged %v, want one line counting %d failures, %d not logged", back, failures, failures-1)
+	}
+	bad := []*submission{s.submission(t, "T-nul", "w-nul", "吵")}
+	bad[0].c.Description = "NUL \x00 in text"
+	s.commit(ctx, bad)
+	answers(bad)
+	if refused := logs.FilterField(zap.String("ticket_id", "T-nul")).Len(); refused != 1 {
+		t.Errorf("the work order refused after the outage logged %d times with its ticket, want 1", refused)
 	}
 }
