@@ -22,6 +22,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promauto"
 	"go.uber.org/zap"
 
+	"github.com/xiamen-eeb/nuisance/internal/logging"
 	"github.com/xiamen-eeb/nuisance/internal/pgstore"
 	"github.com/xiamen-eeb/nuisance/internal/refresh"
 )
@@ -193,6 +194,9 @@ func (r *Relay) Run(ctx context.Context) error {
 	wake := make(chan struct{}, 1)
 	go r.listen(ctx, wake)
 	lastClean, lastRedrive := time.Time{}, time.Time{}
+	// A pass that fails (PostgreSQL or NATS unreachable, an event refused)
+	// fails again at the next, every Poll: logged once, then every 30 s.
+	warn := logging.NewThrottle(r.Log, logging.ThrottleEvery)
 	for {
 		for {
 			n, err := r.RelayOnce(ctx)
@@ -200,9 +204,10 @@ func (r *Relay) Run(ctx context.Context) error {
 				if ctx.Err() != nil {
 					return nil
 				}
-				r.Log.Warn("outbox relay", zap.Error(err))
+				warn.Warn("outbox relay", zap.Error(err))
 				break
 			}
+			warn.OK("outbox relay")
 			if n < r.Batch {
 				break
 			}
@@ -210,13 +215,17 @@ func (r *Relay) Run(ctx context.Context) error {
 		if time.Since(lastRedrive) >= r.RedriveEvery {
 			lastRedrive = time.Now()
 			if _, err := Redrive(ctx, r.Pool, r.JS, r.Subjects, r.Batch); err != nil && ctx.Err() == nil {
-				r.Log.Warn("send dead letters again", zap.Error(err))
+				warn.Warn("send dead letters again", zap.Error(err))
+			} else if err == nil {
+				warn.OK("send dead letters again")
 			}
 		}
 		if time.Since(lastClean) > time.Hour {
 			lastClean = time.Now()
 			if _, err := r.Pool.Exec(ctx, `DELETE FROM outbox WHERE sent_at < now() - $1::interval`, r.Keep.String()); err != nil && ctx.Err() == nil {
-				r.Log.Warn("outbox cleanup", zap.Error(err))
+				warn.Warn("outbox cleanup", zap.Error(err))
+			} else if err == nil {
+				warn.OK("outbox cleanup")
 			}
 		}
 		select {

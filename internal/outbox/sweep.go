@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
 
+	"github.com/xiamen-eeb/nuisance/internal/logging"
 	"github.com/xiamen-eeb/nuisance/internal/natsx"
 )
 
@@ -72,9 +73,12 @@ func (s *Sweeper) Run(ctx context.Context) error {
 			s.Every = time.Second
 		}
 	}
+	warn := logging.NewThrottle(s.Log, logging.ThrottleEvery)
 	for {
 		if _, err := s.SweepOnce(ctx); err != nil && ctx.Err() == nil {
-			s.Log.Warn("sweep", zap.Error(err))
+			warn.Warn("sweep", zap.Error(err))
+		} else if err == nil {
+			warn.OK("sweep")
 		}
 		select {
 		case <-ctx.Done():

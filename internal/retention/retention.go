@@ -23,6 +23,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promauto"
 	"go.uber.org/zap"
 
+	"github.com/xiamen-eeb/nuisance/internal/logging"
 	"github.com/xiamen-eeb/nuisance/internal/natsx"
 	"github.com/xiamen-eeb/nuisance/internal/outbox"
 )
@@ -150,9 +151,12 @@ const lockKey = "nuisance retention"
 // Run makes a pass every Every until ctx ends. A failed pass is logged
 // and tried again at the next.
 func (j *Job) Run(ctx context.Context) error {
+	warn := logging.NewThrottle(j.log, logging.ThrottleEvery)
 	for {
 		if _, err := j.RunOnce(ctx); err != nil && ctx.Err() == nil {
-			j.log.Warn("retention pass", zap.Error(err))
+			warn.Warn("retention pass", zap.Error(err))
+		} else if err == nil {
+			warn.OK("retention pass")
 		}
 		select {
 		case <-ctx.Done():

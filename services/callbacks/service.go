@@ -29,6 +29,7 @@ import (
 
 	"github.com/xiamen-eeb/nuisance/internal/caseflow"
 	"github.com/xiamen-eeb/nuisance/internal/hotline"
+	"github.com/xiamen-eeb/nuisance/internal/logging"
 	"github.com/xiamen-eeb/nuisance/internal/natsx"
 	"github.com/xiamen-eeb/nuisance/internal/outbox"
 	"github.com/xiamen-eeb/nuisance/internal/pgstore"
@@ -249,10 +250,13 @@ func (s *Service) deliverLoop(ctx context.Context) error {
 	wake := make(chan struct{}, 1)
 	go pgstore.Listen(ctx, s.pool, "callbacks", pgstore.Wake(wake))
 	lastCount := time.Time{}
+	warn := logging.NewThrottle(s.log, logging.ThrottleEvery)
 	for {
 		n, err := s.DeliverOnce(ctx)
 		if err != nil && ctx.Err() == nil {
-			s.log.Warn("deliver callbacks", zap.Error(err))
+			warn.Warn("deliver callbacks", zap.Error(err))
+		} else if err == nil {
+			warn.OK("deliver callbacks")
 		}
 		if time.Since(lastCount) >= s.cfg.CountEvery {
 			lastCount = time.Now()

@@ -9,6 +9,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/xiamen-eeb/nuisance/internal/cluster"
+	"github.com/xiamen-eeb/nuisance/internal/logging"
 	"github.com/xiamen-eeb/nuisance/internal/outbox"
 )
 
@@ -17,6 +18,7 @@ import (
 func (s *Service) runTicks(ctx context.Context) error {
 	t := time.NewTicker(s.cfg.TickEvery)
 	defer t.Stop()
+	warn := logging.NewThrottle(s.log, logging.ThrottleEvery)
 	for {
 		select {
 		case <-ctx.Done():
@@ -24,7 +26,9 @@ func (s *Service) runTicks(ctx context.Context) error {
 		case <-t.C:
 		}
 		if _, err := s.TickOnce(ctx); err != nil && ctx.Err() == nil {
-			s.log.Warn("tick hotspots", zap.Error(err))
+			warn.Warn("tick hotspots", zap.Error(err))
+		} else if err == nil {
+			warn.OK("tick hotspots")
 		}
 	}
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/xiamen-eeb/nuisance/internal/caseflow"
 	"github.com/xiamen-eeb/nuisance/internal/cluster"
 	"github.com/xiamen-eeb/nuisance/internal/event"
+	"github.com/xiamen-eeb/nuisance/internal/logging"
 	"github.com/xiamen-eeb/nuisance/internal/natsx"
 	"github.com/xiamen-eeb/nuisance/internal/outbox"
 	"github.com/xiamen-eeb/nuisance/internal/routing"
@@ -236,12 +237,17 @@ func (s *Service) Run(ctx context.Context) error {
 
 // runTimers fires due deadlines every TimerEvery until ctx ends.
 func (s *Service) runTimers(ctx context.Context) error {
+	warn := logging.NewThrottle(s.log, logging.ThrottleEvery)
 	for {
 		if _, err := s.FireTimers(ctx); err != nil && ctx.Err() == nil {
-			s.log.Warn("fire deadline timers", zap.Error(err))
+			warn.Warn("fire deadline timers", zap.Error(err))
+		} else if err == nil {
+			warn.OK("fire deadline timers")
 		}
 		if _, err := s.CloseResolved(ctx); err != nil && ctx.Err() == nil {
-			s.log.Warn("close out resolved cases", zap.Error(err))
+			warn.Warn("close out resolved cases", zap.Error(err))
+		} else if err == nil {
+			warn.OK("close out resolved cases")
 		}
 		select {
 		case <-ctx.Done():
