@@ -608,3 +608,55 @@ func TestRateLimitedCaseRefreshIsReadAgain(t *testing.T) {
 			p.str(`String(document.querySelectorAll("#complaints li").length)`))
 	}
 }
+
+// Two reads of the case shown, both refused for the token's rate (a push
+// and the officer's own refresh, say), read it again once the wait is
+// over, and once: each refused read does not keep a retry of its own,
+// which would read the case as many times after every wait and spend the
+// token's budget on copies.
+func TestRateLimitedCaseIsReadAgainOnce(t *testing.T) {
+	s := setup(t)
+	caseID, _ := s.feed(t, 1, "normal", time.Now().Add(5*time.Hour))
+	p := openPhone(t, s, 375, s.token)
+	p.step("open the case",
+		p.wait(`document.querySelector("#live").textContent === "实时"`),
+		chromedp.Evaluate[chromedp.Void](`location.hash = "#/case/`+caseID+`"`),
+		p.wait(`document.querySelectorAll("#complaints li").length === 1`),
+	)
+	var (
+		mu      sync.Mutex
+		refused int
+		after   int // reads of the case after the two refused
+	)
+	s.setHook(func(w http.ResponseWriter, r *http.Request) bool {
+		if r.Method != http.MethodGet || r.URL.Path != "/api/v1/cases/"+caseID {
+			return false
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if refused < 2 {
+			refused++
+			w.Header().Set("Retry-After", "2")
+			httpx.WriteProblem(w, httpx.Problem{Type: "https://nuisance.xm.gov/problems/rate_limited", Status: http.StatusTooManyRequests,
+				Detail: "too many requests with this token; retry after 2 s"})
+			return true
+		}
+		after++
+		return false
+	})
+	// Two reads of the case at once, as a push and a refresh make them.
+	p.step("read the case twice", chromedp.Evaluate[chromedp.Void](
+		`window.dispatchEvent(new HashChangeEvent("hashchange")); window.dispatchEvent(new HashChangeEvent("hashchange"))`))
+	testenv.Eventually(t, 20*time.Second, "both reads of the case refused", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return refused == 2
+	})
+	time.Sleep(7 * time.Second) // the wait, and more than twice over
+	mu.Lock()
+	n := after
+	mu.Unlock()
+	if n != 1 {
+		t.Errorf("after two reads refused for 2 s the case was read %d times, want once", n)
+	}
+}

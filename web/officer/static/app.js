@@ -734,7 +734,12 @@
     return r;
   }
 
+  // caseSeq numbers the reads of a case: only the latest one refused for
+  // the token's rate reads it again, so that reads refused side by side
+  // (a push and a refresh) do not each keep a retry going.
+  var caseSeq = 0;
   function openCase(id) {
+    var seq = ++caseSeq;
     if (!$("view-list").hidden) { keepPlace(id); }
     var other = state.caseId !== id || $("view-case").hidden;
     if (state.caseId !== id) {
@@ -757,11 +762,13 @@
       if (err.status === 401) { return; }
       toast("案件加载失败：" + err.message);
       // Refused for the token's rate: read again once the wait is over,
-      // if the case is still the one shown.
+      // if the case is still the one shown and no later read started.
       if (err.status === 429) {
-        later(calmUntil - Date.now()).then(function () {
-          if (state.caseId === id && !$("view-case").hidden) { openCase(id); }
-        });
+        if (seq === caseSeq) {
+          later(calmUntil - Date.now()).then(function () {
+            if (seq === caseSeq && state.caseId === id && !$("view-case").hidden) { openCase(id); }
+          });
+        }
         if (state.caseData) { return; }
       }
       // Nothing of the case is shown yet: say so in its place, with a
