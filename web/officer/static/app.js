@@ -386,8 +386,10 @@
     var triage = state.tab === "triage";
     if (more) { moreBusy = true; } else { listBusy = true; }
     if (triage && !more) {
-      // The list is read whole again: news until now is in it.
+      // The list is read whole again: news until now is in it, and so
+      // are the corrections not yet applied.
       $("triage-news").hidden = true;
+      triagePending = {};
       triageWatchAt = Date.now() + (window.NUISANCE_TRIAGE_WATCH_MS || TRIAGE_WATCH);
     }
     $("more").disabled = true;
@@ -508,6 +510,7 @@
       if (state.items[i].complaint_id !== id) { continue; }
       state.items.splice(i, 1);
       if (state.triageTotal > 0) { state.triageTotal--; }
+      triagePending[id] = Date.now();
       break;
     }
     Array.prototype.forEach.call(document.querySelectorAll("#list .card[data-complaint]"), function (c) {
@@ -524,23 +527,39 @@
   // a bar says so and a tap reads the list again. The list is never
   // redrawn by itself: a correction being typed would be lost.
   // window.NUISANCE_TRIAGE_WATCH_MS shortens the wait (the browser tests).
-  var TRIAGE_WATCH = 30000;
-  var triageWatchAt = 0, triageWatchBusy = false;
+  //
+  // An entry this page corrected left the list shown at once, but the
+  // server lists it until the pipeline has applied the correction, a
+  // moment later (longer when the pipeline lags): for TRIAGE_PENDING ms
+  // the watch does not take it for news, skipping it as the newest and
+  // allowing for it in the count.
+  var TRIAGE_WATCH = 30000, TRIAGE_PENDING = 120000;
+  var triageWatchAt = 0, triageWatchBusy = false, triagePending = {};
   function watchTriage(now) {
     var every = window.NUISANCE_TRIAGE_WATCH_MS || TRIAGE_WATCH;
     if (state.tab !== "triage" || $("view-list").hidden || document.hidden || listBusy || moreBusy || triageWatchBusy) { return; }
     if (now < triageWatchAt) { return; }
     triageWatchAt = now + every;
     triageWatchBusy = true;
+    var pending = [];
+    Object.keys(triagePending).forEach(function (id) {
+      if (now - triagePending[id] > TRIAGE_PENDING) { delete triagePending[id]; } else { pending.push(id); }
+    });
     var seq = listSeq, history = state.triageHistory;
-    api("GET", "/api/v1/triage?limit=1" + (history ? "&history=true" : "")).then(function (data) {
+    var limit = Math.min(1 + pending.length, 50);
+    api("GET", "/api/v1/triage?limit=" + limit + (history ? "&history=true" : "")).then(function (data) {
       if (seq !== listSeq || state.tab !== "triage" || state.triageHistory !== history) { return; }
-      var first = itemsOf(data)[0];
+      // A correction made while the answer was on its way is allowed
+      // for at the next turn.
+      var waiting = pending.filter(function (id) { return triagePending[id]; });
+      if (waiting.length !== Object.keys(triagePending).length) { return; }
+      var first = itemsOf(data).filter(function (it) { return !triagePending[it.complaint_id]; })[0];
       var total = data && typeof data.total === "number" ? data.total : -1;
       var capped = !!(data && data.total_capped === true);
       var newest = state.items.length ? state.items[0].complaint_id : "";
+      var over = total - state.triageTotal; // entries listed there and not here
       var changed = (first ? first.complaint_id : "") !== newest ||
-        (total >= 0 && state.triageTotal >= 0 && total !== state.triageTotal);
+        (total >= 0 && state.triageTotal >= 0 && (over < 0 || over > waiting.length));
       if (changed) { $("triage-news").textContent = "分拣列表有更新" + (total >= 0 ? "（现共 " + total + (capped ? "+" : "") + " 条）" : "") + "，点此刷新"; }
       $("triage-news").hidden = !changed;
     }, function () { /* offline or refused: asked again at the next turn */ }).then(function () {
