@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Writes internal/hanzi/table.go: each traditional character of the CJK
-Unified Ideographs block that is no character of GB 2312 (so never one a
-simplified text uses) and that OpenCC's t2s conversion turns into one
+Unified Ideographs block that is no character of GB 2312 nor of the
+standard table's few beyond it (STANDARD: so never one a simplified text
+uses) and that OpenCC's t2s conversion turns into one
 character of GB 2312, with that character.
 
 Needs the opencc command (Debian's opencc package). Run from the
@@ -16,7 +17,13 @@ def in_gb2312(c):
     except UnicodeEncodeError:
         return False
 
-chars = [chr(cp) for cp in range(0x4E00, 0xA000) if not in_gb2312(chr(cp))]
+# Characters outside GB 2312 that the standard table of simplified
+# characters (通用规范汉字表, 2013) holds, and t2s would fold all the same:
+# simplified text writes them (李昇, 陈陞, 氾水, 甦醒, 蒐集, 二噁英), and a
+# place key made of them must not change.
+STANDARD = set("昇陞甦氾蒐噁")
+
+chars = [chr(cp) for cp in range(0x4E00, 0xA000) if not in_gb2312(chr(cp)) and chr(cp) not in STANDARD]
 out = subprocess.run(["opencc", "-c", "t2s.json"], input="\n".join(chars) + "\n",
                      capture_output=True, text=True, check=True).stdout.split("\n")
 pairs = []
