@@ -130,18 +130,30 @@ func (t *Throttle) counts(f *failing) []zap.Field {
 // forget drops, once the Throttle holds maxRuns runs, those whose last
 // failure is Every old or more, after logging the latest failure of
 // those that have some not logged: keys may be many (one for each work
-// order PostgreSQL refuses), and most are never OK.
+// order PostgreSQL refuses), and most are never OK. If all failed
+// lately, the one whose last failure is the oldest goes, so that the
+// runs stay bounded.
 func (t *Throttle) forget(now time.Time) {
 	if len(t.runs) < maxRuns {
 		return
 	}
-	for k, f := range t.runs {
-		if now.Sub(f.last) < t.every {
-			continue
-		}
+	drop := func(k string, f *failing) {
 		if f.suppressed > 0 {
 			t.log.Log(f.lvl, f.msg, append(f.fields[:len(f.fields):len(f.fields)], t.counts(f)...)...)
 		}
 		delete(t.runs, k)
+	}
+	oldest := ""
+	for k, f := range t.runs {
+		if now.Sub(f.last) >= t.every {
+			drop(k, f)
+			continue
+		}
+		if oldest == "" || f.last.Before(t.runs[oldest].last) {
+			oldest = k
+		}
+	}
+	if len(t.runs) >= maxRuns && oldest != "" {
+		drop(oldest, t.runs[oldest])
 	}
 }

@@ -130,3 +130,16 @@ func TestThrottleForgetsQuietKeys(t *testing.T) {
 		t.Errorf("forgetting wrote %v: want the one failure of refused 0 not logged, then the new key's", lines)
 	}
 }
+
+// Keys all failing at once past maxRuns (a burst of work orders
+// PostgreSQL refuses) are still bounded: the one quiet longest goes.
+func TestThrottleBoundsKeysFailingAtOnce(t *testing.T) {
+	t.Parallel()
+	th, _, _ := throttled(30 * time.Second)
+	for i := range 10 * maxRuns {
+		th.Fail(zapcore.ErrorLevel, fmt.Sprint("refused ", i), "store complaints")
+	}
+	if n := len(th.runs); n > maxRuns {
+		t.Errorf("%d runs kept, want at most %d", n, maxRuns)
+	}
+}
