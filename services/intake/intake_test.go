@@ -506,6 +506,18 @@ func TestDuplicateWithOtherContentsSaysSo(t *testing.T) {
 	if code, a := post("d-4", moved); !a.Differs {
 		t.Errorf("other coordinates under the same ticket: %d %+v, want a duplicate that differs", code, a)
 	}
+	// The caller erased by the retention job, the words masked with it:
+	// the same work order sent again is no different.
+	named := body("T-e", "")
+	named = []byte(strings.Replace(string(named), "吵得睡不着", "吵得睡不着，我是王小明", 1))
+	post("e-1", named)
+	if _, err := e.pool.Exec(ctx, `UPDATE complaints SET description = '工地夜里打桩，吵得睡不着，我是王**', caller_name = NULL, caller_phone = NULL,
+		pii_erased_at = now() WHERE ticket_id = 'T-e'`); err != nil {
+		t.Fatal(err)
+	}
+	if code, a := post("e-2", named); code != http.StatusOK || a.Differs {
+		t.Errorf("a work order whose stored caller was erased, sent again: %d %+v, want a plain duplicate", code, a)
+	}
 	bare := []byte(`{"ticket_id":"T-bare","received_at":"2024-03-11T23:10:00+08:00","description":"吵","location":{"lon":118.1432,"lat":24.4871}}`)
 	post("b-1", bare)
 	if code, a := post("b-2", bare); code != http.StatusOK || a.Differs {

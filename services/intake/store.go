@@ -90,14 +90,16 @@ SELECT id FROM ins`
 // sees it.
 // A duplicate whose words, address, time or coordinates differ from the
 // stored work order's is said to differ: the first stays the record.
+// Once the retention job has erased the stored one's caller (and masked
+// the caller in its words), they cannot be compared: not said to differ.
 const conflictSQL = `SELECT k.i, c.id, c.ticket_id, c.ticket_id = k.ticket_id,
 	k.webhook_id <> '' AND c.webhook_id IS NOT DISTINCT FROM k.webhook_id,
-	c.description IS DISTINCT FROM k.description OR c.address IS DISTINCT FROM NULLIF(k.address, '')
-		OR c.received_at <> k.received_at OR c.loc_lon IS DISTINCT FROM k.lon OR c.loc_lat IS DISTINCT FROM k.lat
+	c.pii_erased_at IS NULL AND (c.description IS DISTINCT FROM k.description OR c.address IS DISTINCT FROM NULLIF(k.address, '')
+		OR c.received_at <> k.received_at OR c.loc_lon IS DISTINCT FROM k.lon OR c.loc_lat IS DISTINCT FROM k.lat)
 FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::float8[], $7::float8[])
 	WITH ORDINALITY AS k(ticket_id, webhook_id, description, address, received_at, lon, lat, i)
 CROSS JOIN LATERAL (
-	SELECT id, ticket_id, webhook_id, description, address, received_at, loc_lon, loc_lat FROM complaints
+	SELECT id, ticket_id, webhook_id, description, address, received_at, loc_lon, loc_lat, pii_erased_at FROM complaints
 	WHERE ticket_id = k.ticket_id OR (k.webhook_id <> '' AND webhook_id = k.webhook_id)
 	ORDER BY ticket_id = k.ticket_id DESC LIMIT 1
 ) c`
