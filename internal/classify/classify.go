@@ -2,7 +2,11 @@
 // noise, dust or cooking smoke, and which kind of each — and whether the
 // bureau's 2024 plan makes it a priority. The hotline's own code is trusted
 // first, then its category path, then the citizen's words; a complaint about
-// none of the nuisances gets an empty category and goes to triage.
+// none of the nuisances gets an empty category and goes to triage. The
+// words are weighed keyword by keyword; a few rules (the seed's overrides)
+// then read who or what the text names: a household's kitchen is no
+// restaurant and goes to triage, mud a site's lorries carry out of its
+// exit is the site's dust, not the road's.
 //
 // Everything the classifier knows comes from seeds/categories.json and
 // seeds/priority.json, so the bureau can adjust keywords, weights and
@@ -127,6 +131,8 @@ type Classifier struct {
 	splitter *strings.Replacer // turns every path separator into ">"
 	hotline  []hotlineKeyword
 
+	overrides []override
+
 	loc           *time.Location
 	districtRules []rule
 	nightRules    []rule
@@ -161,6 +167,49 @@ type hotlineKeyword struct {
 	text  string
 	cat   int
 	label int // -1 for a category-only keyword
+}
+
+// without returns keys without key, nil when none is left.
+func without(keys []string, key string) []string {
+	var out []string
+	for _, k := range keys {
+		if k != key {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// override takes label from, read from the text, to label to, or to
+// triage when to is -1, when a word of each group of all is in one
+// sentence of the text and no word of none is in the text.
+type override struct {
+	from, to int
+	all      [][]string
+	none     []string
+}
+
+// overridden returns the label a text's words take li to: li itself, a
+// label of its category, or -1 for triage. With sameCategory set (the
+// hotline named the category), a rule that would triage is passed over.
+func (c *Classifier) overridden(text string, li int, sameCategory bool) int {
+	for _, o := range c.overrides {
+		if o.from != li || (sameCategory && o.to < 0) || containsAny(text, o.none) {
+			continue
+		}
+		// The words of all name one thing: they are looked for in one
+		// sentence ("…带泥上路。还有，旁边工地…" ties no mud to a site).
+		for sentence := range strings.FieldsFuncSeq(text, isSentenceEnd) {
+			all := true
+			for _, g := range o.all {
+				all = all && containsAny(sentence, g)
+			}
+			if all {
+				return o.to
+			}
+		}
+	}
+	return li
 }
 
 type rule struct {
@@ -219,25 +268,29 @@ func (c *Classifier) classify(in Input) (Result, error) {
 
 	if ci >= 0 {
 		res := Result{Category: c.cats[ci].code, Method: MethodCode, Score: 1}
+		read := li
 		if li < 0 {
 			var conf float64
-			li, conf = c.bestWithin(&sc, ci)
+			read, conf = c.bestWithin(&sc, ci)
+			li = c.overridden(text, read, true)
 			res.Score = 0.5 + 0.5*conf
 		}
 		res.Subcategory = c.labels[li].code
-		res.AlsoMentioned = c.mentions(&sc, li)
+		res.AlsoMentioned = without(c.mentions(&sc, li), c.labels[read].key)
 		return res, nil
 	}
 
 	if hci, hli := c.hotlineCategory(in.HotlineCategory); hci >= 0 {
 		res := Result{Category: c.cats[hci].code, Method: MethodHotlineCategory, Score: 0.9}
+		read := hli
 		if hli < 0 {
 			var conf float64
-			hli, conf = c.bestWithin(&sc, hci)
+			read, conf = c.bestWithin(&sc, hci)
+			hli = c.overridden(text, read, true)
 			res.Score = 0.45 + 0.45*conf
 		}
 		res.Subcategory = c.labels[hli].code
-		res.AlsoMentioned = c.mentions(&sc, hli)
+		res.AlsoMentioned = without(c.mentions(&sc, hli), c.labels[read].key)
 		return res, nil
 	}
 
@@ -247,9 +300,23 @@ func (c *Classifier) classify(in Input) (Result, error) {
 		res.AlsoMentioned = c.mentions(&sc, -1)
 		return res, nil
 	}
-	l := c.labels[best]
+	to := c.overridden(text, best, false)
+	if to < 0 {
+		// The words name the nuisance and rule it out of every
+		// subcategory (a household's kitchen): triage, without the
+		// category they resemble among the mentions.
+		cat := c.cats[c.labels[best].cat].code
+		for _, m := range c.mentions(&sc, -1) {
+			if m != cat && !strings.HasPrefix(m, cat+"/") {
+				res.AlsoMentioned = append(res.AlsoMentioned, m)
+			}
+		}
+		return res, nil
+	}
+	l := c.labels[to]
 	res.Category, res.Subcategory = c.cats[l.cat].code, l.code
-	res.AlsoMentioned = c.mentions(&sc, best)
+	// A subcategory a rule overrode is no mention of another.
+	res.AlsoMentioned = without(c.mentions(&sc, to), c.labels[best].key)
 	return res, nil
 }
 

@@ -40,6 +40,23 @@ type categoriesSeed struct {
 		Separators []string          `json:"separators"`
 		Keywords   map[string]string `json:"keywords"`
 	} `json:"hotline"`
+	Overrides []overrideSeed `json:"overrides"`
+}
+
+// overrideSeed is a rule that takes a subcategory read from the citizen's
+// words to another, or to triage, when the text names what the keyword
+// weights cannot weigh: who makes the nuisance, or where it comes from.
+// It applies when From ("category/subcategory") was read from the text, a
+// word of every group of All is in one of its sentences and no word of
+// None is in it; To is
+// another subcategory of the same category, or "" for triage. Why says
+// for the bureau which rule of DOMAIN.md it applies.
+type overrideSeed struct {
+	From string     `json:"from"`
+	To   string     `json:"to"`
+	All  [][]string `json:"all"`
+	None []string   `json:"none"`
+	Why  string     `json:"why"`
 }
 
 type categorySeed struct {
@@ -198,6 +215,13 @@ func (c *Classifier) buildTaxonomy(s *categoriesSeed) error {
 	if len(c.hotline) == 0 {
 		return fmt.Errorf("%s: no hotline keywords", categoriesFile)
 	}
+	for i, ov := range s.Overrides {
+		o, err := c.buildOverride(ov)
+		if err != nil {
+			return fmt.Errorf("%s: override %d: %w", categoriesFile, i, err)
+		}
+		c.overrides = append(c.overrides, o)
+	}
 	// Longest first, so a segment is read by its most specific keyword.
 	sortHotline(c.hotline)
 	return nil
@@ -344,4 +368,32 @@ func loadLocation(name string) (*time.Location, error) {
 		return time.FixedZone("CST", 8*60*60), nil
 	}
 	return nil, fmt.Errorf("timezone %q: %w", name, err)
+}
+
+func (c *Classifier) buildOverride(s overrideSeed) (override, error) {
+	from, ok := c.labelIndex[s.From]
+	if !ok {
+		return override{}, fmt.Errorf("from: unknown subcategory %q", s.From)
+	}
+	o := override{from: from, to: -1, none: normaliseAll(s.None)}
+	if s.To != "" {
+		to, ok := c.labelIndex[s.To]
+		if !ok {
+			return override{}, fmt.Errorf("to: unknown subcategory %q", s.To)
+		}
+		if c.labels[to].cat != c.labels[from].cat || to == from {
+			return override{}, fmt.Errorf("to %q: want another subcategory of %q's category", s.To, s.From)
+		}
+		o.to = to
+	}
+	if len(s.All) == 0 {
+		return override{}, fmt.Errorf("%s: no words in all", s.From)
+	}
+	for _, g := range s.All {
+		if g = normaliseAll(g); len(g) == 0 {
+			return override{}, fmt.Errorf("%s: an empty group in all", s.From)
+		}
+		o.all = append(o.all, g)
+	}
+	return o, nil
 }
