@@ -60,6 +60,15 @@ func NewThrottle(log *zap.Logger, every time.Duration) *Throttle {
 	return &Throttle{log: log.WithOptions(zap.AddCallerSkip(2)), every: every, now: time.Now, runs: map[string]*failing{}}
 }
 
+// SetClock makes the Throttle read the time from now (a test's clock,
+// moved by hand) instead of time.Now. It is called before the Throttle's
+// first use.
+func (t *Throttle) SetClock(now func() time.Time) {
+	if now != nil {
+		t.now = now
+	}
+}
+
 // Warn is Fail at warn level with msg as its key.
 func (t *Throttle) Warn(msg string, fields ...zap.Field) {
 	t.fail(zapcore.WarnLevel, msg, msg, fields)
