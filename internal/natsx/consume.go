@@ -19,6 +19,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/xiamen-eeb/nuisance/internal/fault"
+	"github.com/xiamen-eeb/nuisance/internal/logging"
 	"github.com/xiamen-eeb/nuisance/internal/refresh"
 	"github.com/xiamen-eeb/nuisance/schemas"
 )
@@ -132,6 +133,11 @@ type Consumer[T Event] struct {
 	log    *zap.Logger
 	schema *jsonschema.Schema
 	handle BatchHandler[T]
+	// warn logs the failures that repeat while PostgreSQL or NATS is
+	// unreachable (the next message, the batch's transaction, a dead
+	// letter's row), keyed by their message: the first at once, then at
+	// most one line every 30 s, with the ids of the event it names.
+	warn *logging.Throttle
 }
 
 // NewConsumer declares the durable consumer (idempotently) and returns it
@@ -169,6 +175,7 @@ func NewBatchConsumer[T Event](ctx context.Context, js jetstream.JetStream, pool
 		return nil, fmt.Errorf("declare consumer %s: %w", spec.Durable, err)
 	}
 	c := &Consumer[T]{spec: spec, js: js, cons: cons, pool: pool, log: log.With(zap.String("consumer", spec.Durable)), handle: h}
+	c.warn = logging.NewThrottle(c.log, logging.ThrottleEvery)
 	if spec.Schema != "" {
 		if c.schema, err = schemas.Get(spec.Schema); err != nil {
 			return nil, err
@@ -242,9 +249,10 @@ func (c *Consumer[T]) Run(ctx context.Context) error {
 					return fmt.Errorf("consume %s: its durable is gone from JetStream (NATS lost its data?): %w", c.spec.Durable, gone)
 				}
 			}
-			c.log.Warn("next message", zap.Error(err))
+			c.warn.Warn("next message", zap.Error(err))
 			continue
 		}
+		c.warn.OK("next message")
 		batch = append(batch, msg)
 		linger := time.Now().Add(c.spec.Linger)
 		for len(batch) < c.spec.Batch {
@@ -534,12 +542,13 @@ func (c *Consumer[T]) process(ctx context.Context, msgs []jetstream.Msg) {
 	batchSeconds.WithLabelValues(c.spec.Durable).Observe(time.Since(start).Seconds())
 	if err != nil {
 		// Nothing of the batch was committed: every message comes back.
-		c.log.Warn("batch transaction", zap.Int("messages", len(items)), zap.Error(err))
+		c.warn.Warn("batch transaction", zap.Int("messages", len(items)), zap.Error(err))
 		for _, it := range items {
 			c.retryOrDeadLetter(ctx, it.msg, it.ev.ID(), it.delivered, err)
 		}
 		return
 	}
+	c.warn.OK("batch transaction")
 	for i, it := range items {
 		switch {
 		case out[i].ok:
@@ -636,11 +645,12 @@ func (c *Consumer[T]) deadLetter(ctx context.Context, m jetstream.Msg, delivered
 		c.spec.Durable, m.Subject(), eventID, msgID, int(delivered), reason, m.Data())
 	if err != nil {
 		// Not stored: leave it to redelivery rather than lose it.
-		c.log.Error("store dead letter; left for redelivery", zap.String("msg_id", msgID), zap.String("event_id", eventID), zap.Error(err))
+		c.warn.Error("store dead letter; left for redelivery", zap.String("msg_id", msgID), zap.String("event_id", eventID), zap.Error(err))
 		consumed.WithLabelValues(c.spec.Durable, "retry").Inc()
 		_ = m.NakWithDelay(Backoff(delivered))
 		return
 	}
+	c.warn.OK("store dead letter; left for redelivery")
 	consumed.WithLabelValues(c.spec.Durable, "dead_letter").Inc()
 	dl := nats.NewMsg("dlq." + c.spec.Durable)
 	dl.Data = m.Data()
