@@ -163,6 +163,11 @@ type Relay struct {
 	// read counts and logs the passes that could not read the outbox,
 	// which leave nuisance_outbox_pending at its last value.
 	read *refresh.Tracker
+	// unsent logs the passes that published part of their batch: while
+	// NATS refuses the rest, every pass does, and it is logged at the
+	// first, then at most once every 30 s, each line with the first
+	// event refused.
+	unsent *logging.Throttle
 }
 
 // seen is what a read that returned every unsent row after the cursor,
@@ -302,6 +307,9 @@ func (r *Relay) RelayOnce(ctx context.Context) (int, error) {
 	defer r.mu.Unlock()
 	if r.read == nil {
 		r.read = refresh.New("nuisance_outbox_pending", r.Log)
+	}
+	if r.unsent == nil {
+		r.unsent = logging.NewThrottle(r.Log, logging.ThrottleEvery)
 	}
 	read := false // whether nuisance_outbox_pending was set
 	prev := r.seen
@@ -476,9 +484,11 @@ func (r *Relay) RelayOnce(ctx context.Context) (int, error) {
 		if firstErr != nil && len(acked) == 0 && len(tooLarge) == 0 {
 			return firstErr
 		}
-		if firstErr != nil && r.Log != nil {
-			r.Log.Warn("outbox: events left unsent", zap.Int("published", len(acked)), zap.Int("read", len(batch)),
+		if firstErr != nil {
+			r.unsent.Warn("outbox: events left unsent", zap.Int("published", len(acked)), zap.Int("read", len(batch)),
 				zap.String("first_refused", firstRefused), zap.Error(firstErr))
+		} else {
+			r.unsent.OK("outbox: events left unsent")
 		}
 		if stuck == "" && len(batch) < r.Batch {
 			saw = &now

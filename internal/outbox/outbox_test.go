@@ -791,4 +791,16 @@ func TestTheRelayNamesTheEventJetStreamRefuses(t *testing.T) {
 	if got := unsent[0].ContextMap()["first_refused"]; got != "stray-1" {
 		t.Errorf("the warning's first_refused is %q, want stray-1", got)
 	}
+	// The event is refused at every pass, in production once a second:
+	// the warning is a run of one failure, logged at its first, then at
+	// most once every 30 s.
+	for i := range 10 {
+		addEvents(t, pool, 1, fmt.Sprintf("more%d", i))
+		if _, err := r.RelayOnce(ctx); err != nil {
+			t.Fatalf("pass %d: %v", i, err)
+		}
+	}
+	if n := logs.FilterMessage("outbox: events left unsent").Len(); n != 1 {
+		t.Errorf("11 passes leaving stray-1 unsent logged %d warnings, want 1", n)
+	}
 }
