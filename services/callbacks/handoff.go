@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+
+	"github.com/xiamen-eeb/nuisance/internal/logging"
 )
 
 // handed is a delivery claimed as it was stored, leased to this instance
@@ -112,8 +114,11 @@ drain:
 // recordLoop writes the results as they come, in sets of up to Claim
 // with one statement each, until results is closed. The last results are
 // written even while shutting down, so a sent callback does not look
-// unsent for the rest of its lease.
+// unsent for the rest of its lease. A write that fails (PostgreSQL
+// unreachable) fails again at the next set: logged at its first, then at
+// most once every 30 s.
 func (s *Service) recordLoop(ctx context.Context, results <-chan outcome) {
+	warn := logging.NewThrottle(s.log, logging.ThrottleEvery)
 	var claimed []Delivery
 	var errs []error
 	flush := func() {
@@ -122,7 +127,9 @@ func (s *Service) recordLoop(ctx context.Context, results <-chan outcome) {
 		}
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		if err := s.record(rctx, claimed, errs); err != nil {
-			s.log.Warn("record callbacks", zap.Error(err))
+			warn.Warn("record callbacks", zap.Int("callbacks", len(claimed)), zap.Error(err))
+		} else {
+			warn.OK("record callbacks")
 		}
 		cancel()
 		claimed, errs = claimed[:0], errs[:0]
