@@ -16,7 +16,8 @@ import (
 
 const callbacksUsage = `nuisance callbacks pending [-n N]     deliveries waiting for the hotline
 nuisance callbacks dead [-n N] [-discarded]   deliveries given up after 24 hours of retries (-discarded: those discarded instead)
-nuisance callbacks retry [ID ...]     send dead deliveries again (all when no ID is given)
+nuisance callbacks retry [ID ...]     send dead deliveries again (all when no ID is given); exits 1 when an ID
+                                      is unknown or not dead, the others sent
 nuisance callbacks discard ID ... -reason TEXT [-by NAME]   give up for good on dead deliveries the hotline will never take
                                       (it deleted their work order: 404, 410); kept, counted and retried as dead no more
 `
@@ -48,7 +49,16 @@ func runCallbacks(ctx context.Context, args []string, getenv func(string) string
 	if args[0] == "dead" {
 		fs.BoolVar(discarded, "discarded", false, "list the dead deliveries discarded (callbacks discard) instead")
 	}
-	if err := fs.Parse(args[1:]); err != nil {
+	// retry's IDs may come before a flag typed after them: a flag among
+	// them is parsed as one (and -n refused), never taken for an ID.
+	var ids []string
+	if args[0] == "retry" {
+		rest, err := parseInterspersed(fs, args[1:])
+		if err != nil {
+			return err
+		}
+		ids = slices.Compact(slices.Sorted(slices.Values(rest)))
+	} else if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
 	if args[0] != "retry" && fs.NArg() > 0 {
@@ -97,17 +107,17 @@ func runCallbacks(ctx context.Context, args []string, getenv func(string) string
 		}
 		return nil
 	case args[0] == "retry":
-		ids := slices.Compact(slices.Sorted(slices.Values(fs.Args())))
 		n, superseded, err := callbacks.RetryDead(ctx, pool, ids)
 		if err != nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "%d dead deliveries scheduled again\n", n)
-		if len(ids) > 0 && int(n+superseded) < len(ids) {
-			fmt.Fprintf(stderr, "%d of the IDs given are unknown or not dead\n", len(ids)-int(n+superseded))
-		}
 		if superseded > 0 {
 			fmt.Fprintf(stdout, "%d not sent: the hotline has had a later callback of their work order since\n", superseded)
+		}
+		if len(ids) > 0 && int(n+superseded) < len(ids) {
+			// The others are scheduled; a script sees that not all were.
+			return fmt.Errorf("callbacks retry: %d of the IDs given are unknown or not dead", len(ids)-int(n+superseded))
 		}
 		return nil
 	}
