@@ -2,13 +2,9 @@ package natsx_test
 
 import (
 	"context"
-	"net"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
 
@@ -28,26 +24,7 @@ func TestAConsumerLogsAnOutageAtABoundedRate(t *testing.T) {
 	if _, err := db.Exec(ctx, `CREATE TABLE effects (event_id text PRIMARY KEY, n int NOT NULL)`); err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	closed := uint16(ln.Addr().(*net.TCPAddr).Port)
-	ln.Close()
-	var down atomic.Bool
-	cfg := db.Config().Copy()
-	cfg.BeforeConnect = func(_ context.Context, cc *pgx.ConnConfig) error {
-		if down.Load() {
-			cc.Host, cc.Port, cc.Fallbacks = "127.0.0.1", closed, nil
-		}
-		return nil
-	}
-	down.Store(true)
-	pool, err := pgxpool.NewWithConfig(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
+	pool, outage := testenv.Cuttable(t, db, true)
 	s := setup{pool: pool, n: testenv.StartNATS(t)}
 
 	const durable = "test-outage"
@@ -88,7 +65,7 @@ func TestAConsumerLogsAnOutageAtABoundedRate(t *testing.T) {
 		t.Errorf("the dead letter refused logged %v, want its event_id, msg_id and consumer", m)
 	}
 
-	down.Store(false)
+	outage.Down(false)
 	testenv.Eventually(t, 30*time.Second, "the events handled once PostgreSQL is back", func() bool {
 		var n int
 		_ = db.QueryRow(ctx, `SELECT count(*) FROM effects`).Scan(&n)

@@ -2,13 +2,9 @@ package outbox_test
 
 import (
 	"context"
-	"net"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
 
@@ -25,40 +21,19 @@ func TestRelayLogsAnOutageAtABoundedRate(t *testing.T) {
 	t.Parallel()
 	db := testenv.DB(t)
 	n := testenv.StartNATS(t)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	closed := uint16(ln.Addr().(*net.TCPAddr).Port)
-	ln.Close()
-	var down atomic.Bool
-	var refused atomic.Int64 // connections attempted while down
-	cfg := db.Config().Copy()
-	cfg.BeforeConnect = func(_ context.Context, cc *pgx.ConnConfig) error {
-		if down.Load() {
-			refused.Add(1)
-			cc.Host, cc.Port, cc.Fallbacks = "127.0.0.1", closed, nil
-		}
-		return nil
-	}
-	down.Store(true)
-	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
+	pool, outage := testenv.Cuttable(t, db, true)
 	core, logs := observer.New(zap.InfoLevel)
 	r := &outbox.Relay{Pool: pool, JS: n.JS, Log: zap.New(core), Poll: 5 * time.Millisecond, RedriveEvery: 5 * time.Millisecond}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { _ = r.Run(ctx); close(done) }()
 	defer func() { cancel(); <-done }()
-	testenv.Eventually(t, 20*time.Second, "100 connections refused", func() bool { return refused.Load() >= 100 })
-	down.Store(false)
+	testenv.Eventually(t, 20*time.Second, "100 connections refused", func() bool { return outage.Refused() >= 100 })
+	outage.Down(false)
 	addEvents(t, db, 1, "back")
 	testenv.Eventually(t, 20*time.Second, "an event relayed once PostgreSQL is back", func() bool { return streamMsgs(t, n) == 1 })
 	if n := logs.FilterMessage("outbox relay").Len(); n != 1 {
-		t.Errorf("%d warnings \"outbox relay\" in an outage of %d failed connections, want 1", n, refused.Load())
+		t.Errorf("%d warnings \"outbox relay\" in an outage of %d failed connections, want 1", n, outage.Refused())
 	}
 	if n := logs.FilterMessage("send dead letters again").Len(); n != 1 {
 		t.Errorf("%d warnings \"send dead letters again\" in an outage, want 1", n)

@@ -340,6 +340,33 @@ func (a forwardedFor) RoundTrip(req *http.Request) (*http.Response, error) {
 	return http.DefaultTransport.RoundTrip(req)
 }
 
+// flood posts 10 unsigned work orders through the proxy, the i-th from
+// the client address from(i) gives and with the X-Forwarded-For it gives
+// (none if empty), and says whether one was answered 429.
+func (e env) flood(t *testing.T, from func(i int) (client, xff string)) bool {
+	t.Helper()
+	for i := range 10 {
+		client, xff := from(i)
+		req, err := http.NewRequest("POST", e.srv.URL+hotline.ComplaintsPath, strings.NewReader(`{}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/json")
+		if xff != "" {
+			req.Header.Set("X-Forwarded-For", xff)
+		}
+		resp, err := (&http.Client{Transport: forwardedFor(client)}).Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusTooManyRequests {
+			return true
+		}
+	}
+	return false
+}
+
 // TestRateLimitBehindAProxy: behind a reverse proxy every request comes
 // from the proxy's address. With the proxy trusted
 // (NUISANCE_TRUSTED_PROXIES), a flood of posts spends the budget of the
@@ -359,25 +386,8 @@ func TestRateLimitBehindAProxy(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			e := setupBehind(t, tc.trusted, func(c *intake.Config) { c.RatePerClient = 0.01; c.Burst = 3 })
-			flood := &http.Client{Transport: forwardedFor("203.0.113.66")}
-			limited := false
-			for i := range 10 {
-				req, err := http.NewRequest("POST", e.srv.URL+hotline.ComplaintsPath, strings.NewReader(`{}`))
-				if err != nil {
-					t.Fatal(err)
-				}
-				req.Header.Set("Content-Type", "application/json")
-				req.Header.Set("X-Forwarded-For", fmt.Sprintf("198.51.100.%d", i))
-				resp, err := flood.Do(req)
-				if err != nil {
-					t.Fatal(err)
-				}
-				resp.Body.Close()
-				if resp.StatusCode == http.StatusTooManyRequests {
-					limited = true
-					break
-				}
-			}
+			// The script writes an X-Forwarded-For of its own each time.
+			limited := e.flood(t, func(i int) (string, string) { return "203.0.113.66", fmt.Sprintf("198.51.100.%d", i) })
 			if !limited {
 				t.Fatal("10 posts at once through the proxy, at 0.01/s with burst 3, were never limited")
 			}
@@ -435,24 +445,7 @@ func TestLookup(t *testing.T) {
 func TestRateLimitIPv6Host(t *testing.T) {
 	t.Parallel()
 	e := setupBehind(t, []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}, func(c *intake.Config) { c.RatePerClient = 0.01; c.Burst = 3 })
-	limited := false
-	for i := range 10 {
-		flood := &http.Client{Transport: forwardedFor(fmt.Sprintf("2001:db8:1:2::%x", i+1))}
-		req, err := http.NewRequest("POST", e.srv.URL+hotline.ComplaintsPath, strings.NewReader(`{}`))
-		if err != nil {
-			t.Fatal(err)
-		}
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := flood.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode == http.StatusTooManyRequests {
-			limited = true
-			break
-		}
-	}
+	limited := e.flood(t, func(i int) (string, string) { return fmt.Sprintf("2001:db8:1:2::%x", i+1), "" })
 	if !limited {
 		t.Fatal("10 posts at once from 10 addresses of one /64, at 0.01/s with burst 3, were never limited")
 	}

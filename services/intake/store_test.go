@@ -4,14 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"strings"
-	"sync/atomic"
 	"testing"
 
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
 
@@ -204,32 +200,14 @@ func TestAnOutageIsLoggedAtABoundedRate(t *testing.T) {
 	db := testenv.DB(t)
 	// The pool connects to a port nothing listens on while down: the
 	// refusal is the operating system's, as in an outage.
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	closed := uint16(ln.Addr().(*net.TCPAddr).Port)
-	ln.Close()
-	var down atomic.Bool
-	cfg := db.Config().Copy()
-	cfg.BeforeConnect = func(_ context.Context, cc *pgx.ConnConfig) error {
-		if down.Load() {
-			cc.Host, cc.Port, cc.Fallbacks = "127.0.0.1", closed, nil
-		}
-		return nil
-	}
-	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
+	pool, outage := testenv.Cuttable(t, db, false)
 	core, logs := observer.New(zap.InfoLevel)
 	s, err := New(DefaultConfig(benchSecret), pool, zap.New(core))
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	down.Store(true)
+	outage.Down(true)
 	pool.Reset()
 	failures := 0
 	for i := range 100 {
@@ -247,7 +225,7 @@ func TestAnOutageIsLoggedAtABoundedRate(t *testing.T) {
 	if n := logs.FilterMessage("store complaints").Len(); n != 1 {
 		t.Errorf("%d lines \"store complaints\" for %d failed commits in an outage, want 1", n, failures)
 	}
-	down.Store(false)
+	outage.Down(false)
 	ok := []*submission{s.submission(t, "T-back", "w-back", "吵")}
 	s.commit(ctx, ok)
 	if a := answers(ok)[0]; a.err != nil {
