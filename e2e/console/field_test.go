@@ -421,6 +421,33 @@ func TestToastLetsTapsThrough(t *testing.T) {
 	}
 }
 
+// 加载更多 tapped while the list is read again because a case was pushed
+// live (the read slow to answer): the tap is not lost on a button
+// disabled under the finger; once the read is in, the page after it is
+// read, and all the cases are listed.
+func TestMoreTappedWhileTheListIsReadAgain(t *testing.T) {
+	s := setup(t)
+	for n := 1; n <= 51; n++ {
+		s.feed(t, n, "normal", time.Now().Add(time.Duration(n)*time.Hour))
+	}
+	p := openPhone(t, s, 375, s.token)
+	p.step("see the first page", p.wait(`document.querySelectorAll("#list a.card").length === 50`), chromedp.WaitVisible(chromedp.CSS("#more")))
+	var reading atomic.Int64
+	s.setHook(func(w http.ResponseWriter, r *http.Request) bool {
+		if r.URL.Path == "/api/v1/assignments" && r.URL.Query().Get("cursor") == "" {
+			reading.Add(1)
+			time.Sleep(2 * time.Second)
+		}
+		return false
+	})
+	s.feed(t, 52, "urgent", time.Now().Add(time.Hour))
+	testenv.Eventually(t, 20*time.Second, "the list read again for the case pushed live", func() bool { return reading.Load() > 0 })
+	p.step("tap 加载更多 while it is read", chromedp.Evaluate[chromedp.Void](`document.querySelector("#more").click()`))
+	if err := p.waitFor(cardCount+` === "52/52"`, 20*time.Second); err != nil {
+		t.Errorf("加载更多 tapped while the list was read again: the list has %s cards/distinct cases, want 52/52", p.str(cardCount))
+	}
+}
+
 // The officers API holds each token to its rate: past it, 429 with
 // Retry-After and an English detail. The console says so in Chinese and
 // sends nothing before the wait is over (a request sent sooner is refused

@@ -277,10 +277,14 @@ func (b *blackHole) Unwrap() http.ResponseWriter { return b.ResponseWriter }
 // black hole: no event, no heartbeat, no error). The console must not
 // show 实时 for ever: once nothing has come for three heartbeats it says
 // 离线 and opens the stream again, and once the network is back a case
-// assigned meanwhile is listed. The heartbeat is 300 ms here, 15 s in
+// assigned meanwhile is listed. The stream opened again opens (its
+// headers pass) and then carries nothing; the case is assigned after it
+// opened and the network comes back before it is given up: the case is
+// listed at the first heartbeat that passes, not only when a stream
+// opens. The heartbeat is 2 s here (given up after 6 s), 15 s in
 // service.
 func TestSilentStreamIsNotLive(t *testing.T) {
-	s := setup(t, func(c *officers.Config) { c.Heartbeat = 300 * time.Millisecond })
+	s := setup(t, func(c *officers.Config) { c.Heartbeat = 2 * time.Second })
 	var silent atomic.Bool
 	var opened atomic.Int64
 	s.setHook(func(w http.ResponseWriter, r *http.Request) bool {
@@ -299,10 +303,15 @@ func TestSilentStreamIsNotLive(t *testing.T) {
 			p.str(`document.querySelector("#live").textContent`))
 	}
 	testenv.Eventually(t, 20*time.Second, "the console opening the stream again", func() bool { return opened.Load() > first })
-	if err := p.waitFor(`document.querySelector("#live").textContent === "实时"`, 3*time.Second); err == nil {
+	reopened := time.Now()
+	newID, _ := s.feed(t, 1, "urgent", time.Now().Add(2*time.Hour))
+	if err := p.waitFor(`document.querySelector("#live").textContent === "实时"`, 2*time.Second); err == nil {
 		t.Error("a stream opened again through the black hole, with not a heartbeat through, shows 实时")
 	}
-	newID, _ := s.feed(t, 1, "urgent", time.Now().Add(2*time.Hour))
+	if opened.Load() != first+1 {
+		t.Logf("the stream was opened again %d times before the network came back (%v after the first): the case may be listed as one opened, not at a heartbeat",
+			opened.Load()-first, time.Since(reopened).Round(time.Millisecond))
+	}
 	silent.Store(false)
 	p.step("the network is back", p.wait(`document.querySelector("#live").textContent === "实时"`))
 	if err := p.waitFor(`document.querySelector('#list a.card[data-case="`+newID+`"]') !== null`, 20*time.Second); err != nil {

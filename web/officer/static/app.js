@@ -364,8 +364,12 @@
   // 加载更多 continues the list shown, with its cursor: not while another
   // page of it is on its way, nor while the list itself is loading (a tab
   // just changed: the list and cursor shown are the previous tab's).
+  // While the list shown is read again (a case pushed live, the stream
+  // back), 加载更多 stays to tap: the tap waits for that read and then
+  // reads the page after it (moreWanted), where it was lost on a button
+  // disabled under the finger.
   // state.pages counts the pages of the list shown.
-  var listSeq = 0, moreBusy = false, listBusy = false;
+  var listSeq = 0, moreBusy = false, listBusy = false, listKeep = false, moreWanted = false;
 
   // loadList reads the list of the tab shown: its first page ("first", a
   // tab chosen), the page after those shown ("more", 加载更多), or again
@@ -375,16 +379,18 @@
   // triage list (分拣) pages so too: a bad day or a backfill puts
   // hundreds or thousands there, and its first page says how many.
   function loadList(mode) {
-    var more = mode === "more";
+    var more = mode === "more", keep = mode === "keep";
+    if (more && listBusy && listKeep) { moreWanted = true; return Promise.resolve(); }
     if (more && (moreBusy || listBusy)) { return Promise.resolve(); }
-    var pages = mode === "keep" ? Math.max(1, state.pages + (moreBusy ? 1 : 0)) : 1;
+    var pages = keep ? Math.max(1, state.pages + (moreBusy ? 1 : 0)) : 1;
     var seq = ++listSeq;
     moreBusy = false;
     listBusy = false;
+    if (!keep) { moreWanted = false; }
     $("more").disabled = false;
     if (state.tab === "hotspots") { return loadHotspots(); }
     var triage = state.tab === "triage";
-    if (more) { moreBusy = true; } else { listBusy = true; }
+    if (more) { moreBusy = true; } else { listBusy = true; listKeep = keep; }
     if (triage && !more) {
       // The list is read whole again: news until now is in it, and so
       // are the corrections not yet applied.
@@ -392,8 +398,8 @@
       triagePending = {};
       triageWatchAt = Date.now() + (window.NUISANCE_TRIAGE_WATCH_MS || TRIAGE_WATCH);
     }
-    $("more").disabled = true;
-    var got = [], next = "", read = 0, total = -1, capped = false;
+    $("more").disabled = !keep;
+    var got = [], next = "", read = 0, total = -1, capped = false, drawn = false;
     // page reads the page at cursor, then the left ones after it; it
     // stops if a later load started meanwhile.
     function page(cursor, left) {
@@ -408,6 +414,7 @@
     }
     return page(more ? state.next : "", pages).then(function () {
       if (seq !== listSeq) { return; }
+      drawn = true;
       state.items = more ? state.items.concat(got) : got;
       state.pages = more ? state.pages + 1 : read;
       state.next = next;
@@ -430,7 +437,14 @@
         });
       }
     }).then(function () {
-      if (seq === listSeq) { moreBusy = false; listBusy = false; $("more").disabled = false; }
+      if (seq !== listSeq) { return; }
+      moreBusy = false;
+      listBusy = false;
+      $("more").disabled = false;
+      // 加载更多 tapped while the list was read again: the page after it.
+      var wanted = moreWanted;
+      moreWanted = false;
+      if (wanted && drawn && state.next && !$("view-list").hidden) { loadList("more"); }
     });
   }
 
@@ -1074,6 +1088,19 @@
     state.retry = 0;
     setLive(true);
     heard(es);
+    caughtUp(es);
+  }
+
+  // caughtUp reads the screen again the first time a stream opened again
+  // is heard from (its first heartbeat or event), where it becomes 实时.
+  // A stream can open and then say nothing (the network swallows what it
+  // carries): what was pushed meanwhile is lost with it, and the screen
+  // read as it opened is older than that.
+  function caughtUp(es) {
+    if (es.readAgainAtFirstWord) {
+      es.readAgainAtFirstWord = false;
+      readAgain();
+    }
   }
 
   function setLive(on) {
@@ -1089,7 +1116,8 @@
   // between is missed.
   // Whenever the stream comes back (a new one, or the browser's own
   // reconnection after the phone lost its network) the page reads again
-  // what it shows, the case open or the list: the events missed may not
+  // what it shows, the case open or the list, at the first word the
+  // stream carries (caughtUp): the events missed may not
   // all come back (none had arrived yet to resume after, or the stream no
   // longer holds them), and a case reassigned or resolved meanwhile must
   // not stay on screen as it was.
@@ -1104,7 +1132,12 @@
     es.onopen = function () {
       state.retry = 0;
       if (!beatEvents) { setLive(true); }
-      if (state.streamOpened) { readAgain(); }
+      // A server that sends heartbeats says its first as the stream
+      // opens: the screen is read again then, so that 实时 means it holds
+      // all that was pushed before. One that does not is read now.
+      if (state.streamOpened) {
+        if (beatEvents) { es.readAgainAtFirstWord = true; } else { readAgain(); }
+      }
       state.streamOpened = true;
     };
     es.onerror = function () {
@@ -1123,6 +1156,7 @@
       heard(es);
       setLive(true);
       onPush(ev);
+      caughtUp(es);
     });
     es.addEventListener("heartbeat", function (ev) { onBeat(es, ev); });
   }
