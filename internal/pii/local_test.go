@@ -72,3 +72,52 @@ func TestMaskTextLocalNumbers(t *testing.T) {
 		}
 	}
 }
+
+// TestMaskTextLocalNumberAfterName: a caller or an officer often writes
+// the name of the person to call between the contact word and the number
+// (联系人：王先生，5551234). The number is introduced by the contact word as
+// much as without the name: any name after 联系人, a name with a title (王先生,
+// 陈女士, 李师傅, 王总) or a familiar one (小张, 老王) after another contact
+// word. The words of a place or an order after a contact word (电话局,
+// 业主，工单号) still make no phone of the number after them.
+func TestMaskTextLocalNumberAfterName(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ in, want string }{
+		{"联系人王先生 5551234", "联系人王先生 *******"},
+		{"联系人：王先生，5551234", "联系人：王先生，*******"},
+		{"联系人：王五 2022922", "联系人：王五 *******"},
+		{"联系人欧阳娜娜5551234", "联系人欧阳娜娜*******"},
+		{"联系人（王先生）5551234", "联系人（王先生）*******"},
+		{"联系人：李师傅 555 1234", "联系人：李师傅 *******"},
+		{"联系电话陈女士5551234", "联系电话陈女士*******"},
+		{"联系电话陈女士22022922", "联系电话陈女士********"},
+		{"已电话联系小张，5551234", "已电话联系小张，*******"},
+		{"请打给老王：2022922", "请打给老王：*******"},
+		{"致电王总5551234未接", "致电王总*******未接"},
+		{"电话：欧阳先生 5551234", "电话：欧阳先生 *******"},
+		{"联系物业经理5551234", "联系物业经理*******"},
+		// The contact word alone, a person's: 联系人, 联系方式, 来电人.
+		{"联系人5551234", "联系人*******"},
+		{"联系人：5551234", "联系人：*******"},
+		{"联系方式：5551234", "联系方式：*******"},
+		{"来电人：5551234", "来电人：*******"},
+		// A mobile or a landline with its area code was masked anyway.
+		{"联系电话陈女士13812345678", "联系电话陈女士138****5678"},
+		{"联系人：王先生 0592-5551234", "联系人：王先生 059****1234"},
+		// Kept: no name between the contact word and the number.
+		{"电话局5551234号", "电话局5551234号"},
+		{"已电话联系业主，工单号2026120", "已电话联系业主，工单号2026120"},
+		{"已联系王先生，门牌号 2345678", "已联系王先生，门牌号 2345678"},
+		{"联系人不在，工单号2026120", "联系人不在，工单号2026120"},
+		{"来电人反映2026120工单未处理", "来电人反映2026120工单未处理"},
+		{"联系小区2345678", "联系小区2345678"},
+		{"联系王先生，于20261207回访", "联系王先生，于20261207回访"},
+		{"联系人王先生 2024-03-15", "联系人王先生 2024-03-15"},
+		{"联系人王先生 20261207", "联系人王先生 20261207"},
+		{"联系人王先生 1234567", "联系人王先生 1234567"},
+	} {
+		if got := MaskText(tc.in); got != tc.want {
+			t.Errorf("MaskText(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}

@@ -6,6 +6,7 @@ package pii
 import (
 	"slices"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -102,11 +103,13 @@ type group struct {
 // A local number, the 7 or 8 digits of a landline without its area code
 // (5551234, as callers in Xiamen give theirs), is starred whole, but only
 // where it is one: introduced by a contact word (电话, 手机, 座机, 联系, 打,
-// tel …, see contactWords) or by a personal number masked just before it
-// (138…或5551234), or written alone in a phone's two groups (555-1234,
-// 2022 922) that are no range of house numbers or times (阳翟路2791-2799,
-// 2230-0600) and have no unit after them (2201-2205室). Its first digit
-// is 2 to 9, and eight digits that read as a date (20261207) are a date.
+// tel …, see contactWords), by a contact word and the name of the person
+// it gives the number of (联系人：王先生，5551234, 电话陈女士5551234, see
+// named) or by a personal number masked just before it (138…或5551234),
+// or written alone in a phone's two groups (555-1234, 2022 922) that are
+// no range of house numbers or times (阳翟路2791-2799, 2230-0600) and have
+// no unit after them (2201-2205室). Its first digit is 2 to 9, and eight
+// digits that read as a date (20261207) are a date.
 //
 // Everything else is left as typed: a number is only ever matched whole
 // (from one group to another, never from inside a group), so dates, times,
@@ -335,13 +338,21 @@ func bridge(r rune) bool {
 // is a word of its own (hotel is not tel).
 var contactWords = [][]rune{
 	[]rune("电话"), []rune("手机"), []rune("座机"), []rune("固话"), []rune("联系"),
-	[]rune("打"), []rune("拨"), []rune("致电"), []rune("回电"), []rune("来电"),
+	[]rune("联系人"), []rune("联系方式"), []rune("来电人"),
+	[]rune("打"), []rune("打给"), []rune("拨"), []rune("致电"), []rune("回电"), []rune("来电"),
 	[]rune("tel"), []rune("phone"), []rune("mobile"), []rune("call"),
 }
 
+// personWords are the contact words a person's name follows (联系人：王五),
+// whatever the name: see named. 来电人 is not one: 来电人反映 is what the
+// caller said.
+var personWords = [][]rune{[]rune("联系人")}
+
 // introduced reports whether the number at rs[start] follows a contact
 // word or the personal number masked before it, ending at prev, with at
-// most maxBridge bridge runes between.
+// most maxBridge bridge runes between; or follows the name of the person
+// a contact word introduces (联系人王先生 5551234, 联系电话陈女士5551234,
+// see named).
 func introduced(rs []rune, start, prev int) bool {
 	k := start
 	for n := 0; k > 0 && n < maxBridge && bridge(rs[k-1]); n++ {
@@ -352,6 +363,80 @@ func introduced(rs []rune, start, prev int) bool {
 	}
 	for _, w := range contactWords {
 		if endsWithWord(rs[:k], w) {
+			return true
+		}
+	}
+	// The name may be bracketed: 联系人（王先生）5551234.
+	for n := 0; k > 0 && n < maxBridge && (bridge(rs[k-1]) || narrow(rs[k-1]) == ')'); n++ {
+		k--
+	}
+	return named(rs[:k])
+}
+
+// maxName is the most characters of a name between a contact word and
+// its number: 欧阳先生, 欧阳娜娜.
+const maxName = 4
+
+// named reports whether rs ends with a person's name of 1 to maxName
+// Chinese characters that a contact word introduces, with at most
+// maxBridge bridge runes (a colon, a space, a bracket) between them.
+// After 联系人 any such name counts; after another contact word (电话, 联系,
+// 打 …) only a name with a title (王先生, 陈女士, 李师傅, 王总) or a familiar
+// one (小张, 老王), so that the words of a place or an order after one
+// (电话局, 联系业主，工单号) do not make the number after them a phone.
+func named(rs []rune) bool {
+	for n := 1; n <= maxName && n <= len(rs); n++ {
+		name := rs[len(rs)-n:]
+		if !unicode.Is(unicode.Han, name[0]) {
+			return false
+		}
+		k := len(rs) - n
+		for b := 0; k > 0 && b < maxBridge && bridge(rs[k-1]); b++ {
+			k--
+		}
+		for _, w := range personWords {
+			if endsWithWord(rs[:k], w) {
+				return true
+			}
+		}
+		if !titled(name) {
+			continue
+		}
+		for _, w := range contactWords {
+			if endsWithWord(rs[:k], w) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// titles follow a family name (王先生, 欧阳女士) or stand alone (师傅); a
+// title of one character only after a family name of one (王总, 李姐).
+var titles = [][]rune{
+	[]rune("先生"), []rune("女士"), []rune("小姐"), []rune("师傅"), []rune("老师"),
+	[]rune("阿姨"), []rune("大爷"), []rune("大妈"), []rune("大姐"), []rune("大哥"),
+	[]rune("经理"), []rune("老板"), []rune("主任"), []rune("总"), []rune("姐"),
+	[]rune("哥"), []rune("叔"), []rune("伯"),
+}
+
+// familyNames are common family names, Xiamen's among them, that 小 or
+// 老 before one makes a name (小张, 老王). 于 is left out: 小于 is "less
+// than".
+const familyNames = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘蒋蔡余杜叶程苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付傅方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤洪庄柯颜施詹游纪"
+
+// titled reports whether name, Chinese characters, is a name with a
+// title or a familiar name (see named).
+func titled(name []rune) bool {
+	if len(name) == 2 && (name[0] == '小' || name[0] == '老') && strings.ContainsRune(familyNames, name[1]) {
+		return true
+	}
+	for _, t := range titles {
+		if len(name) < len(t) || !slices.Equal(name[len(name)-len(t):], t) {
+			continue
+		}
+		family := len(name) - len(t)
+		if len(t) == 1 && family == 1 || len(t) > 1 && family <= 2 {
 			return true
 		}
 	}
