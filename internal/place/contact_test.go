@@ -38,6 +38,21 @@ func TestContactTails(t *testing.T) {
 		{"湖里区殿前一路5号，电话：", "湖里区殿前一路5号"},
 		{"湖里区殿前一路5号 电话：无 手机：13912345678", "湖里区殿前一路5号"},
 		{"电话：无，湖里区殿前一路5号", "湖里区殿前一路5号"},
+		// Labels with nothing between them and what is around them: a
+		// colon ends the address after one, and a word for no number
+		// runs into the number, the label or the address after it.
+		{"湖里区殿前一路5号电话：", "湖里区殿前一路5号"},
+		{"湖里区殿前一路5号手机: ", "湖里区殿前一路5号"},
+		{"湖里区殿前一路5号电话号码：", "湖里区殿前一路5号"},
+		{"湖里区殿前一路5号Tel:", "湖里区殿前一路5号"},
+		{"湖里区殿前一路5号电话：联系人王先生", "湖里区殿前一路5号"},
+		{"湖里区殿前一路5号电话无", "湖里区殿前一路5号"},
+		{"湖里区殿前一路5号电话无13812345678", "湖里区殿前一路5号"},
+		{"湖里区殿前一路5号 电话：无13812345678", "湖里区殿前一路5号"},
+		{"湖里区殿前一路5号电话无手机13912345678", "湖里区殿前一路5号"},
+		{"湖里区殿前一路5号座机空5551234", "湖里区殿前一路5号"},
+		{"电话无湖里区殿前一路5号", "湖里区殿前一路5号"},
+		{"电话无厦门市湖里区殿前一路5号", "湖里区殿前一路5号"},
 		// Places whose names hold a label's characters stay whole.
 		{"思明区电话局宿舍3号", "思明区电话局宿舍3号"},
 		{"思明区中山路手机城2楼", "思明区中山路手机城2楼"},
@@ -51,6 +66,10 @@ func TestContactTails(t *testing.T) {
 		{"思明区人大代表联系点", "思明区人大代表联系点"},
 		{"湖里区固话营业厅门口", "湖里区固话营业厅门口"},
 		{"思明区Hotel Tel Aviv", "思明区hoteltelaviv"},
+		{"湖里区Lujiang Hotel:", "湖里区lujianghotel"},
+		{"手机无线充电体验店", "手机无线充电体验店"},
+		{"手机空调维修部集美区", "手机空调维修部集美区"},
+		{"湖里区手机城：", "湖里区手机城"},
 	} {
 		if got := Normalize(tc.in); got != tc.want {
 			t.Errorf("Normalize(%q) = %q, want %q", tc.in, got, tc.want)
@@ -64,7 +83,8 @@ func TestContactTails(t *testing.T) {
 func TestContactTailsKeySamePlace(t *testing.T) {
 	t.Parallel()
 	m := setup(t)
-	tails := []string{"，电话：无", " 电话号0592-5551234", " 座机：5551234", " 手机 未提供", " 固话 不详", " 联系号码13912345678"}
+	tails := []string{"，电话：无", " 电话号0592-5551234", " 座机：5551234", " 手机 未提供", " 固话 不详", " 联系号码13912345678",
+		"电话：", "手机号：", "电话无", "电话无13812345678", "电话无手机13912345678"}
 	addrs := []string{"湖里区殿前一路5号", "厦港街道沙坡尾12号楼下烧烤店", "集美区杏林湾路1号"}
 	for _, p := range m.Gazetteer().Places {
 		addrs = append(addrs, p.Name)

@@ -32,12 +32,19 @@ func Normalize(s string) string {
 	var buf [8]int
 	cuts := buf[:0]
 	cut := false
+	// colons are the offsets in b where a colon followed: a label before
+	// one that ends the address is one (殿前一路5号电话：).
+	var colonBuf [2]int
+	colons := colonBuf[:0]
 	// contact reports a run of longNumber digits or the first two
 	// characters of a contact label: dropContacts has work to do.
 	run, contact, prev := 0, false, rune(0)
 	for _, r := range hanzi.Fold(s) {
 		r = narrow(r)
 		if unicode.IsSpace(r) || unicode.IsPunct(r) || unicode.IsSymbol(r) || unicode.IsControl(r) {
+			if r == ':' && (len(colons) == 0 || colons[len(colons)-1] != b.Len()) {
+				colons = append(colons, b.Len())
+			}
 			cut = true
 			continue
 		}
@@ -60,7 +67,7 @@ func Normalize(s string) string {
 	}
 	n := cutContact(b.String())
 	if contact {
-		n = dropContacts(n, cuts)
+		n = dropContacts(n, cuts, colons)
 	}
 	return stripPrefixes(n)
 }
@@ -104,19 +111,22 @@ var contactLabels = []string{
 
 // noPhone are the words written after a label for a number not given
 // (电话：无, 手机 未提供, Tel: N/A). One of a single character (无, 空) or
-// Latin counts only as a word of its own: 手机无线, 手机空调 are shops.
+// Latin counts only as a word of its own, or before what comes after a
+// contact part with nothing between (see noPhoneAt): 手机无线, 手机空调 are
+// shops.
 var noPhone = []string{"暂无", "不详", "未知", "未提供", "未留", "没有", "保密", "无", "空", "none", "na"}
 
 // dropContacts removes every run of longNumber or more ASCII digits with
 // a contact label just before one; a contact label followed by a word
 // for no number, with that word; and a label that ends the address as a
-// word of its own ("殿前一路5号，电话："), not a place's (公用电话). A label
-// is dropped before nothing else: 电话局, 手机城 and A座机房 are places.
-// A Latin label (tel, phone) is one only as a word of its own, not the
-// end of one (hotel, iphone): it begins s, follows a character not a
-// Latin letter, or begins after one of cuts, the offsets where the
-// address had a separator.
-func dropContacts(s string, cuts []int) string {
+// word of its own ("殿前一路5号，电话："), not a place's (公用电话), or with
+// a colon after it (殿前一路5号电话：), at one of colons, the offsets where
+// the address had one. A label is dropped before nothing else: 电话局,
+// 手机城 and A座机房 are places. A Latin label (tel, phone) is one only as
+// a word of its own, not the end of one (hotel, iphone): it begins s,
+// follows a character not a Latin letter, or begins after one of cuts,
+// the offsets where the address had a separator.
+func dropContacts(s string, cuts, colons []int) string {
 	var b strings.Builder
 	kept := 0 // s[:kept] is written to b, less what was dropped
 	for i := 0; i < len(s); {
@@ -142,7 +152,7 @@ func dropContacts(s string, cuts []int) string {
 			if n := labelAt(s, i, labelsFrom[r], cuts); n > 0 {
 				k := i + n
 				m := noPhoneAt(s, k, cuts)
-				if m > 0 || k == len(s) && (i == 0 || slices.Contains(cuts, i)) {
+				if m > 0 || k == len(s) && (i == 0 || slices.Contains(cuts, i) || slices.Contains(colons, k)) {
 					if b.Cap() == 0 {
 						b.Grow(len(s))
 					}
@@ -236,11 +246,34 @@ func noPhoneAt(s string, k int, cuts []int) int {
 			continue
 		}
 		e := k + len(w)
-		if utf8.RuneCountInString(w) > 1 && w[0] >= 0x80 || e == len(s) || slices.Contains(cuts, e) {
+		if utf8.RuneCountInString(w) > 1 && w[0] >= 0x80 || e == len(s) || slices.Contains(cuts, e) || contactEnds(s, e, cuts) {
 			return len(w)
 		}
 	}
 	return 0
+}
+
+// contactEnds reports whether s[e:], right after a word for no number,
+// is what follows a contact part, not the rest of a word (手机无线): a
+// number (电话无13812345678), another contact label (电话无手机138…), or
+// the province, city or district an address begins with
+// (电话无湖里区殿前一路5号).
+func contactEnds(s string, e int, cuts []int) bool {
+	j := e
+	for j < len(s) && s[j] >= '0' && s[j] <= '9' {
+		j++
+	}
+	if j-e >= longNumber {
+		return true
+	}
+	if j > e {
+		return false
+	}
+	r, _ := utf8.DecodeRuneInString(s[e:])
+	if labelFirst(r) && labelAt(s, e, labelsFrom[r], cuts) > 0 {
+		return true
+	}
+	return strings.HasPrefix(s[e:], "福建") || strings.HasPrefix(s[e:], "厦门") || startsWithDistrict(s[e:])
 }
 
 // labelWord reports whether the Latin label at s[at:] is a word of its
