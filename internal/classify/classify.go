@@ -6,7 +6,8 @@
 // words are weighed keyword by keyword; a few rules (the seed's overrides)
 // then read who or what the text names: a household's kitchen is no
 // restaurant and goes to triage, mud a site's lorries carry out of its
-// exit is the site's dust, not the road's.
+// exit is the site's dust, not the road's. The other nuisances a
+// complaint mentions are read by the same rules.
 //
 // Everything the classifier knows comes from seeds/categories.json and
 // seeds/priority.json, so the bureau can adjust keywords, weights and
@@ -66,7 +67,8 @@ type Result struct {
 	Score float64
 	// AlsoMentioned lists other nuisances the description mentions, as
 	// "category/subcategory" or "category", strongest first, so a mixed
-	// complaint can be followed up on every count.
+	// complaint can be followed up on every count; the seed's overrides
+	// read them as they read the result (a neighbour's kitchen is none).
 	AlsoMentioned []string
 	// Detail is a finer kind of social-life noise that decides who acts
 	// on it, read from the hotline's category and the description:
@@ -276,7 +278,7 @@ func (c *Classifier) classify(in Input) (Result, error) {
 			res.Score = 0.5 + 0.5*conf
 		}
 		res.Subcategory = c.labels[li].code
-		res.AlsoMentioned = without(c.mentions(&sc, li), c.labels[read].key)
+		res.AlsoMentioned = without(c.mentions(text, &sc, li), c.labels[read].key)
 		return res, nil
 	}
 
@@ -290,14 +292,14 @@ func (c *Classifier) classify(in Input) (Result, error) {
 			res.Score = 0.45 + 0.45*conf
 		}
 		res.Subcategory = c.labels[hli].code
-		res.AlsoMentioned = without(c.mentions(&sc, hli), c.labels[read].key)
+		res.AlsoMentioned = without(c.mentions(text, &sc, hli), c.labels[read].key)
 		return res, nil
 	}
 
 	best, conf := c.best(&sc)
 	res := Result{Method: MethodDescription, Score: round3(conf)}
 	if best < 0 {
-		res.AlsoMentioned = c.mentions(&sc, -1)
+		res.AlsoMentioned = c.mentions(text, &sc, -1)
 		return res, nil
 	}
 	to := c.overridden(text, best, false)
@@ -306,7 +308,7 @@ func (c *Classifier) classify(in Input) (Result, error) {
 		// subcategory (a household's kitchen): triage, without the
 		// category they resemble among the mentions.
 		cat := c.cats[c.labels[best].cat].code
-		for _, m := range c.mentions(&sc, -1) {
+		for _, m := range c.mentions(text, &sc, -1) {
 			if m != cat && !strings.HasPrefix(m, cat+"/") {
 				res.AlsoMentioned = append(res.AlsoMentioned, m)
 			}
@@ -316,7 +318,7 @@ func (c *Classifier) classify(in Input) (Result, error) {
 	l := c.labels[to]
 	res.Category, res.Subcategory = c.cats[l.cat].code, l.code
 	// A subcategory a rule overrode is no mention of another.
-	res.AlsoMentioned = without(c.mentions(&sc, to), c.labels[best].key)
+	res.AlsoMentioned = without(c.mentions(text, &sc, to), c.labels[best].key)
 	return res, nil
 }
 

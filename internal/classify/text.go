@@ -254,16 +254,31 @@ func (c *Classifier) bestWithin(sc *scores, ci int) (int, float64) {
 	return best, round3(confidence(bestScore, rival))
 }
 
-// mentions lists the other nuisances the description speaks of, strongest
-// first: for each other category it names, its subcategory with the most
-// evidence (or the bare category when no subcategory shows), and another
-// subcategory of the chosen category when the text is specific about it.
-func (c *Classifier) mentions(sc *scores, chosen int) []string {
+// mentions lists the other nuisances the normalised text speaks of,
+// strongest first: for each other category it names, its subcategory with
+// the most evidence (or the bare category when no subcategory shows), and
+// another subcategory of the chosen category when the text is specific
+// about it. A subcategory is read through the seed's overrides as a
+// result is: a neighbour's kitchen named beside the main complaint is out
+// of scope and no mention, mud a site's vehicles carry out is the site's.
+func (c *Classifier) mentions(text string, sc *scores, chosen int) []string {
 	type mention struct {
 		key   string
 		score float64
 	}
 	var out []mention
+	add := func(li int, score float64) {
+		to := c.overridden(text, li, false)
+		if to < 0 || to == chosen {
+			return
+		}
+		for _, m := range out {
+			if m.key == c.labels[to].key {
+				return
+			}
+		}
+		out = append(out, mention{c.labels[to].key, score})
+	}
 	chosenCat := -1
 	if chosen >= 0 {
 		chosenCat = c.labels[chosen].cat
@@ -272,7 +287,7 @@ func (c *Classifier) mentions(sc *scores, chosen int) []string {
 		if ci == chosenCat {
 			for li := cat.first; li < cat.end; li++ {
 				if li != chosen && sc.sub[li] >= c.minSpecific {
-					out = append(out, mention{c.labels[li].key, c.total(sc, li)})
+					add(li, c.total(sc, li))
 				}
 			}
 			continue
@@ -288,7 +303,7 @@ func (c *Classifier) mentions(sc *scores, chosen int) []string {
 		}
 		switch t := c.total(sc, best); {
 		case sc.sub[best] > 0 && t >= c.minScore && t > sc.other:
-			out = append(out, mention{c.labels[best].key, t})
+			add(best, t)
 		case sc.cat[ci] >= c.minScore:
 			out = append(out, mention{cat.code, sc.cat[ci]})
 		}
