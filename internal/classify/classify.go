@@ -6,7 +6,8 @@
 // words are weighed keyword by keyword; a few rules (the seed's overrides)
 // then read who or what the text names: a household's kitchen is no
 // restaurant and goes to triage, mud a site's lorries carry out of its
-// exit is the site's dust, not the road's. The other nuisances a
+// exit is the site's dust, not the road's, and so is the sand and gravel a
+// site keeps in the open, not a storage yard's. The other nuisances a
 // complaint mentions are read by the same rules.
 //
 // Everything the classifier knows comes from seeds/categories.json and

@@ -56,6 +56,15 @@ func TestCommonPhrasings(t *testing.T) {
 		{"工地出来的泥头车带泥上路", "dust", "road", ""},
 		{"工地的渣土外运没有密闭，沿路撒落", "dust", "road", ""},
 		{"这条路路面全是泥，车一过灰很大", "dust", "road", ""},
+		// Sand and gravel a site keeps in the open is the site's own
+		// stockpile, its dust 施工扬尘; a storage yard's, even beside a
+		// site, is 堆场扬尘.
+		{"工地的砂石料露天堆放，起风时灰尘满天飞", "dust", "construction_site", ""},
+		{"旁边在建楼盘的沙子石子露天堆放，也不盖网，全是灰", "dust", "construction_site", ""},
+		{"施工现场堆了很多砂石，风一吹全是灰", "dust", "construction_site", ""},
+		{"工地旁边的砂石料场露天堆放，灰很大", "dust", "yard", ""},
+		{"给工地供料的混凝土搅拌站砂石露天堆放，粉尘很大", "dust", "yard", ""},
+		{"附近的砂石料场露天堆放沙子石子，风一吹灰尘满天飞", "dust", "yard", ""},
 		// Cooking smoke.
 		{"楼下饭店油烟很大", "cooking_smoke", "restaurant", ""},
 		// A household named beside an eatery: the eatery's smoke.
