@@ -12,8 +12,9 @@ import (
 // TestSimulatedWeeks classifies the descriptions of four demo weeks (3,000
 // complaints each, as `nuisance up --demo` replays them) from the text
 // alone and counts, by the simulator's intended subcategory, those left
-// undecided and those put in another category. Some of the simulator's
-// texts name no nuisance a reader could tell (BENCHMARKS.md lists them),
+// undecided, those put in another category and those put in another
+// subcategory of the right one. A few of the simulator's texts are read
+// otherwise though their label is DOMAIN.md's (BENCHMARKS.md lists them),
 // so the bounds are not zero.
 func TestSimulatedWeeks(t *testing.T) {
 	t.Parallel()
@@ -66,10 +67,13 @@ func TestSimulatedWeeks(t *testing.T) {
 		}
 		t.Logf("%-26s %5d: undecided %4d, other category %4d, other subcategory %4d", k, v.n, v.undecided, v.wrongCat, v.wrongSub)
 	}
-	if pct := 100 * float64(all.undecided) / float64(all.n); pct > 1.5 {
-		t.Errorf("%.2f%% undecided, want at most 1.5%%", pct)
+	if pct := 100 * float64(all.undecided) / float64(all.n); pct > 0.5 {
+		t.Errorf("%.2f%% undecided, want at most 0.5%%", pct)
 	}
 	if pct := 100 * float64(all.wrongCat) / float64(all.n); pct > 1.5 {
 		t.Errorf("%.2f%% in another category, want at most 1.5%%", pct)
+	}
+	if pct := 100 * float64(all.wrongSub) / float64(all.n); pct > 1.5 {
+		t.Errorf("%.2f%% in another subcategory of the right category, want at most 1.5%%", pct)
 	}
 }
