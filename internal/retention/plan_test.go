@@ -1,0 +1,102 @@
+package retention
+
+import (
+	"context"
+	"encoding/json"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/xiamen-eeb/nuisance/internal/testenv"
+)
+
+// scans lists, for every node of an EXPLAIN (FORMAT JSON) plan that
+// reads relation, how it reads it: "Seq Scan", or the name of the index.
+// A Bitmap Index Scan names its index and no relation: it is counted
+// under the Bitmap Heap Scan above it.
+func scans(node map[string]any, relation string, out *[]string) {
+	typ, _ := node["Node Type"].(string)
+	plans, _ := node["Plans"].([]any)
+	if node["Relation Name"] == relation {
+		switch typ {
+		case "Seq Scan", "Tid Range Scan", "Tid Scan":
+			*out = append(*out, typ)
+		case "Bitmap Heap Scan":
+			for _, p := range plans {
+				if m, ok := p.(map[string]any); ok {
+					if name, ok := m["Index Name"].(string); ok {
+						*out = append(*out, name)
+					}
+				}
+			}
+		default:
+			if name, ok := node["Index Name"].(string); ok {
+				*out = append(*out, name)
+			}
+		}
+	}
+	for _, p := range plans {
+		if m, ok := p.(map[string]any); ok {
+			scans(m, relation, out)
+		}
+	}
+}
+
+// dead_letters_event (00091) went in 00109: dead_letters_event_prefix
+// (00104), under text_pattern_ops, serves equality as well as the
+// prefixes. With 60,000 dead letters, the look-ups by event id alone
+// still read that index and never the whole table: the idempotency
+// records a dead letter keeps (pruneProcessedSQL, event_id =), an
+// event's dead letters by its id, and a complaint's by the prefix of its
+// events (<id>.received, .located.c1, ...: pickSQL and eraseSQL).
+func TestEventLookUpsReadTheRemainingIndex(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := testenv.DB(t)
+	var n int
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM pg_indexes WHERE tablename = 'dead_letters' AND indexname = 'dead_letters_event'`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != 0 {
+		t.Error("dead_letters_event is still there, beside dead_letters_event_prefix: every dead letter costs two entries of one column")
+	}
+	for _, q := range []string{
+		`INSERT INTO dead_letters (consumer, subject, event_id, msg_id, deliveries, reason, payload, created_at)
+			SELECT 'geocoder', 'complaint.received', 'c' || i || '.received', 'COMPLAINTS:' || i, 8, 'max deliveries reached: boom', '\x7b7d', now() - interval '400 days'
+			FROM generate_series(1, 60000) i`,
+		`INSERT INTO processed_events (consumer, event_id, processed_at)
+			SELECT 'router', 'c' || i || '.clustered', now() - interval '60 days' FROM generate_series(1, 200) i`,
+		`INSERT INTO complaints (id, ticket_id, received_at, description, caller_name, caller_phone, created_at)
+			SELECT 'c' || i, 'T' || i, now() - interval '400 days', '噪声', '王小明', '13812345678', now() - interval '400 days'
+			FROM generate_series(1, 200) i`,
+		`ANALYZE dead_letters`, `ANALYZE processed_events`, `ANALYZE complaints`,
+	} {
+		if _, err := pool.Exec(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ret := interval(180 * 24 * time.Hour)
+	for _, c := range []struct {
+		name, sql string
+		args      []any
+	}{
+		{"idempotency records a dead letter keeps", pruneProcessedSQL, []any{tid(0), tid(128), interval(ProcessedWindow())}},
+		{"an event's dead letters", `SELECT id FROM dead_letters WHERE event_id = $1`, []any{"c7.received"}},
+		{"a complaint's dead letters, picked", pickSQL, []any{ret, time.Time{}, "", 500}},
+		{"a complaint's dead letters, erased", eraseSQL, []any{ret, []string{"c7"}, []*string{nil}, []*string{nil}}},
+	} {
+		var plan []map[string]any
+		var raw []byte
+		if err := pool.QueryRow(ctx, `EXPLAIN (FORMAT JSON) `+c.sql, c.args...).Scan(&raw); err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		if err := json.Unmarshal(raw, &plan); err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		scans(plan[0]["Plan"].(map[string]any), "dead_letters", &got)
+		if len(got) == 0 || slices.Contains(got, "Seq Scan") || !slices.Contains(got, "dead_letters_event_prefix") {
+			t.Errorf("%s reads dead_letters by %v, want dead_letters_event_prefix", c.name, got)
+		}
+	}
+}
