@@ -36,24 +36,25 @@ func (j *Job) pruneLetters(ctx context.Context, c querier) (int64, error) {
 
 // pickLettersSQL reads, in a range of pages, the dead letters written
 // before $3 whose payload has not been swept.
-const pickLettersSQL = `SELECT id, payload FROM dead_letters
+const pickLettersSQL = `SELECT id, payload, reason FROM dead_letters
 WHERE ctid >= $1::tid AND ctid < $2::tid AND pii_erased_at IS NULL AND created_at < now() - $3::interval`
 
 // heldNamesSQL reads the callers' names the complaints $1 still hold.
 const heldNamesSQL = `SELECT id, caller_name FROM complaints WHERE id = ANY($1) AND caller_name IS NOT NULL`
 
-// sweepLettersSQL writes the payloads $2 of the dead letters $1 (NULL:
-// unchanged) and marks them swept.
-const sweepLettersSQL = `UPDATE dead_letters d SET payload = COALESCE(u.payload, d.payload), pii_erased_at = now()
-FROM unnest($1::bigint[], $2::bytea[]) AS u(id, payload)
+// sweepLettersSQL writes the payloads $2 and reasons $3 of the dead
+// letters $1 (NULL: unchanged) and marks them swept.
+const sweepLettersSQL = `UPDATE dead_letters d SET payload = COALESCE(u.payload, d.payload), reason = COALESCE(u.reason, d.reason),
+	pii_erased_at = now()
+FROM unnest($1::bigint[], $2::bytea[], $3::text[]) AS u(id, payload, reason)
 WHERE d.id = u.id AND d.pii_erased_at IS NULL`
 
 // eraseLetters erases, Pages heap pages of dead_letters at a time, the
 // callers' data in the payloads of the dead letters written more than PII
-// ago (see erasePayload), whether sent again or not, and answers how many
-// payloads it changed. The row stays as it was otherwise: an operator
-// still sees what gave up on which event, and why, and may send it
-// again. It runs before the complaints' erasure, so that a complaint
+// ago (see erasePayload), whether sent again or not, and in their reasons
+// (see eraseReason), and answers how many dead letters it changed. The
+// row stays as it was otherwise: an operator still sees what gave up on
+// which event, and why, and may send it again. It runs before the complaints' erasure, so that a complaint
 // erased in the same pass still gives its caller's name.
 func (j *Job) eraseLetters(ctx context.Context, c querier) (int64, error) {
 	n, err := pages(ctx, c, "dead_letters")
@@ -69,14 +70,16 @@ func (j *Job) eraseLetters(ctx context.Context, c querier) (int64, error) {
 		}
 		var ids []int64
 		var payloads [][]byte
+		var reasons []string
 		for rows.Next() {
 			var id int64
 			var payload []byte
-			if err := rows.Scan(&id, &payload); err != nil {
+			var reason string
+			if err := rows.Scan(&id, &payload, &reason); err != nil {
 				rows.Close()
 				return total, fmt.Errorf("erase dead letters: %w", err)
 			}
-			ids, payloads = append(ids, id), append(payloads, payload)
+			ids, payloads, reasons = append(ids, id), append(payloads, payload), append(reasons, reason)
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
@@ -90,14 +93,22 @@ func (j *Job) eraseLetters(ctx context.Context, c querier) (int64, error) {
 			return total, err
 		}
 		out := make([][]byte, len(payloads))
+		outReasons := make([]*string, len(reasons))
 		var changed int64
 		for i, payload := range payloads {
-			if e, ok := erasePayload(payload, held); ok {
+			e, ok := erasePayload(payload, held)
+			if ok {
 				out[i] = e
+			}
+			if r, rok := eraseReason(reasons[i], payload, held); rok {
+				outReasons[i] = &r
+				ok = true
+			}
+			if ok {
 				changed++
 			}
 		}
-		if _, err := c.Exec(ctx, sweepLettersSQL, ids, out); err != nil {
+		if _, err := c.Exec(ctx, sweepLettersSQL, ids, out, outReasons); err != nil {
 			return total, fmt.Errorf("erase dead letters: %w", err)
 		}
 		total += changed
@@ -181,6 +192,31 @@ func erasePayload(payload []byte, held map[string]string) ([]byte, bool) {
 		return []byte{}, true
 	}
 	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), true
+}
+
+// eraseReason is reason, the error a stage gave up on payload with,
+// without the callers' data it may quote, and whether that changed it.
+// A reason is an error's text, and many quote the value they failed on:
+// PostgreSQL's (invalid input syntax for type date: "王小明
+// 13812345678"; value "13812345678" is out of range for type integer),
+// Go's JSON decoder's (cannot unmarshal number 13812345678 into ... of
+// type int32), a stage's own (unknown category "..."). Its phone and
+// ID-card numbers are masked (pii.MaskText) and the callers' names the
+// payload carries, or its complaint still holds, masked (pii.MaskNames),
+// as in the payload; the rest, what kind of error it was, stays.
+func eraseReason(reason string, payload []byte, held map[string]string) (string, bool) {
+	var names []string
+	var v any
+	if json.Unmarshal(payload, &v) == nil {
+		collectNames(v, &names)
+		if m, ok := v.(map[string]any); ok {
+			if id, ok := m["complaint_id"].(string); ok && held[id] != "" {
+				names = append(names, held[id])
+			}
+		}
+	}
+	m := pii.MaskText(pii.MaskNames(reason, names...))
+	return m, m != reason
 }
 
 // callerField says whether a field of an object is a caller's.

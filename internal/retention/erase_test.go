@@ -492,3 +492,62 @@ func TestErasesTheCallersNameInTheWordsAndAddress(t *testing.T) {
 		t.Errorf("the address is %q, want the caller's name masked", *h.address)
 	}
 }
+
+// A dead letter's reason is the error its stage gave up with, and errors
+// quote the value they failed on: PostgreSQL's (invalid input syntax, out
+// of range), Go's JSON decoder's, a stage's own. Once the dead letter is
+// older than NUISANCE_PII_RETENTION its reason loses, with its payload,
+// the phone numbers and the callers' names it quotes (the payload's
+// caller, or the name its complaint still holds), and keeps the kind of
+// error it was; a reason with nothing personal, and a younger dead
+// letter's, stay as they were. (The reason was never read: it kept the
+// number and the name for ever, in what `nuisance deadletters list`
+// shows.)
+func TestErasesCallersInDeadLetterReasons(t *testing.T) {
+	t.Parallel()
+	pool, job := setup(t, retention.Config{PII: 180 * day})
+	ctx := context.Background()
+	// The errors, as the database and the decoder give them.
+	_, dateErr := pool.Exec(ctx, `SELECT $1::text::date`, "王小明 13812345678")
+	_, rangeErr := pool.Exec(ctx, `SELECT $1::text::int`, "13812345678")
+	var v struct {
+		N int32 `json:"n"`
+	}
+	jsonErr := json.Unmarshal([]byte(`{"n": 13812345678}`), &v)
+	if dateErr == nil || rangeErr == nil || jsonErr == nil ||
+		!strings.Contains(dateErr.Error(), "13812345678") || !strings.Contains(rangeErr.Error(), "13812345678") || !strings.Contains(jsonErr.Error(), "13812345678") {
+		t.Fatalf("the errors do not quote the value: %v / %v / %v", dateErr, rangeErr, jsonErr)
+	}
+	withCaller := []byte(`{"event_id":"dr-1.received","complaint_id":"dr-1","ticket_id":"T1","description":"噪声","caller":{"name":"王小明","phone":"13812345678"}}`)
+	plain := []byte(`{"event_id":"dr-2.received","complaint_id":"dr-2","ticket_id":"T2","description":"噪声"}`)
+	complaint(t, pool, "dr-2", "assigned", 10*day, 0) // holds 王小明, in an open case
+	dated := letter(t, pool, "geocoder", "complaint.received", "dr-1.received", "max deliveries reached: store: "+dateErr.Error(), withCaller, 400*day)
+	ranged := letter(t, pool, "geocoder", "complaint.received", "dr-2.received", "max deliveries reached: "+rangeErr.Error()+" (王小明)", plain, 400*day)
+	decoded := letter(t, pool, "router", "complaint.clustered.c1", "dr-3.clustered.c1", "decode: "+jsonErr.Error(), []byte(`{"n": 13812345678}`), 400*day)
+	clean := letter(t, pool, "geocoder", "complaint.received", "dr-4.received", "max deliveries reached: geocode: timeout", plain, 400*day)
+	young := letter(t, pool, "geocoder", "complaint.received", "dr-5.received", "max deliveries reached: store: "+dateErr.Error(), withCaller, 170*day)
+	before := map[int64]string{}
+	for _, id := range []int64{dated, ranged, decoded, clean, young} {
+		before[id] = letterOf(t, pool, id).reason
+	}
+
+	res := pass(t, job)
+	want := map[int64]string{
+		dated:   `max deliveries reached: store: ERROR: invalid input syntax for type date: "王** 138****5678" (SQLSTATE 22007)`,
+		ranged:  `max deliveries reached: ERROR: value "138****5678" is out of range for type integer (SQLSTATE 22003) (王**)`,
+		decoded: `decode: json: cannot unmarshal number 138****5678 into Go struct field .n of type int32`,
+		clean:   before[clean],
+		young:   before[young],
+	}
+	for id, w := range want {
+		if got := letterOf(t, pool, id).reason; got != w {
+			t.Errorf("dead letter %d: the reason is %q, want %q", id, got, w)
+		}
+	}
+	if res.ErasedLetters != 3 {
+		t.Errorf("%d dead letters erased, want 3 (the caller's payload, and two reasons alone)", res.ErasedLetters)
+	}
+	if again := pass(t, job); again.ErasedLetters != 0 {
+		t.Errorf("a second pass erased %d more", again.ErasedLetters)
+	}
+}

@@ -93,7 +93,7 @@ var (
 	})
 	erasedLetters = promauto.NewCounter(prometheus.CounterOpts{
 		Name: "nuisance_retention_dead_letters_erased_total",
-		Help: "Dead letters whose payload the retention job erased callers' data from (a caller field, phone numbers, callers' names), NUISANCE_PII_RETENTION after they were written; those with nothing to erase are not counted.",
+		Help: "Dead letters whose payload or reason the retention job erased callers' data from (a caller field, phone numbers, callers' names), NUISANCE_PII_RETENTION after they were written; those with nothing to erase are not counted.",
 	})
 	lastPass = promauto.NewGauge(prometheus.GaugeOpts{
 		Name: "nuisance_retention_last_pass_timestamp_seconds",
@@ -141,7 +141,7 @@ type Result struct {
 	Ran                  bool
 	Processed, Callbacks int64 // rows deleted
 	Erased               int64 // complaints whose personal data was erased
-	ErasedLetters        int64 // dead letters whose payload lost personal data
+	ErasedLetters        int64 // dead letters whose payload or reason lost personal data
 	DeadLetters          int64 // settled dead letters deleted
 }
 
