@@ -106,7 +106,10 @@ func (s Service) PublishAllow() []string {
 	for _, c := range s.Consumers {
 		add(c.Filters...)
 	}
-	add("dlq.>", "$JS.API.INFO")
+	// MSG.DELETE of the DLQ: every process runs the retention job, which
+	// deletes a dead letter's copy there once its callers are erased; a
+	// delete by sequence reads nothing.
+	add("dlq.>", "$JS.API.INFO", "$JS.API.STREAM.MSG.DELETE.DLQ")
 	for _, st := range Streams {
 		// No STREAM.UPDATE: an update may add a RePublish that copies
 		// the stream to a subject of the updater's choosing.

@@ -183,8 +183,20 @@ func TestServiceUsersDoWhatTheirServicesDo(t *testing.T) {
 				m := nats.NewMsg(subj)
 				m.Data = []byte(`{"event_id":"x"}`)
 				m.Header.Set(jetstream.MsgIDHeader, fmt.Sprintf("%s-pub-%d", s.Name, i))
-				if _, err := c.js.PublishMsg(ctx, m); err != nil {
+				ack, err := c.js.PublishMsg(ctx, m)
+				if err != nil {
 					t.Fatalf("publish %s: %v", subj, err)
+				}
+				if subj == "dlq."+s.Name {
+					// The retention job deletes a dead letter's copy once
+					// its callers are erased.
+					st, err := c.js.Stream(ctx, "DLQ")
+					if err != nil {
+						t.Fatalf("look the DLQ stream up: %v", err)
+					}
+					if err := st.SecureDeleteMsg(ctx, ack.Sequence); err != nil {
+						t.Fatalf("delete the dead letter's copy from the DLQ stream: %v", err)
+					}
 				}
 			}
 			for i, cs := range s.Consumers {

@@ -95,6 +95,9 @@ func Serve(ctx context.Context, sys *System, ln net.Listener, parts []Part) erro
 		// lock), so any one still running does it.
 		rcfg := retention.DefaultConfig()
 		rcfg.Callbacks, rcfg.PII, rcfg.DeadLetters = sys.Cfg.CallbackRetention, sys.Cfg.PIIRetention, sys.Cfg.DeadLetterRetention
+		if sys.JS != nil {
+			rcfg.DLQ = sys.JS
+		}
 		job, err := retention.New(rcfg, sys.Pool, log.Named("retention"))
 		if err != nil {
 			return err

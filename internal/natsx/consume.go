@@ -630,7 +630,8 @@ func (c *Consumer[T]) retryOrDeadLetter(ctx context.Context, m jetstream.Msg, ev
 }
 
 // deadLetter keeps the original with its reason in PostgreSQL and on the
-// DLQ stream, then terminates the message so it is never redelivered. It
+// DLQ stream (the copy's sequence recorded in dlq_seq, for the retention
+// job to delete it by), then terminates the message so it is never redelivered. It
 // is counted as a dead letter only once stored: one the database refused
 // comes back, and the operator's `nuisance deadletters list` would not
 // show it.
@@ -657,8 +658,13 @@ func (c *Consumer[T]) deadLetter(ctx context.Context, m jetstream.Msg, delivered
 	dl.Header.Set("Nuisance-Reason", truncate(reason, 500))
 	dl.Header.Set("Nuisance-Subject", m.Subject())
 	dl.Header.Set(jetstream.MsgIDHeader, "dlq:"+c.spec.Durable+":"+msgID)
-	if _, err := c.js.PublishMsg(ctx, dl); err != nil {
+	if ack, err := c.js.PublishMsg(ctx, dl); err != nil {
 		c.log.Warn("publish dead letter", zap.String("msg_id", msgID), zap.Error(err))
+	} else if _, err := c.pool.Exec(ctx, `UPDATE dead_letters SET dlq_seq = $3 WHERE consumer = $1 AND msg_id = $2`,
+		c.spec.Durable, msgID, int64(ack.Sequence)); err != nil {
+		// The copy then expires with the stream's MaxAge rather than
+		// when the retention job erases the dead letter.
+		c.log.Warn("record the dead letter's DLQ sequence", zap.String("msg_id", msgID), zap.Error(err))
 	}
 	c.log.Warn("dead-lettered", zap.String("msg_id", msgID), zap.String("event_id", eventID), zap.Uint64("delivered", delivered), zap.String("reason", truncate(reason, 200)))
 	_ = m.TermWithReason(truncate(reason, 100))

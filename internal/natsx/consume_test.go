@@ -150,6 +150,11 @@ func TestConsumeDeadLettersInvalidPayload(t *testing.T) {
 		info, err := st.Info(context.Background())
 		return err == nil && info.State.Msgs == 2
 	})
+	// Each records its copy's sequence, for the retention job to delete
+	// the copy by.
+	testenv.Eventually(t, 10*time.Second, "the copies' sequences recorded", func() bool {
+		return s.count(t, `SELECT count(DISTINCT dlq_seq) FROM dead_letters WHERE consumer = 'test' AND dlq_seq BETWEEN 1 AND 2`) == 2
+	})
 	if calls.Load() != 0 {
 		t.Fatalf("handler called %d times for invalid payloads", calls.Load())
 	}

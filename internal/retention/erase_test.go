@@ -4,13 +4,17 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/xiamen-eeb/nuisance/internal/retention"
+	"github.com/xiamen-eeb/nuisance/internal/testenv"
 	"github.com/xiamen-eeb/nuisance/schemas"
 )
 
@@ -549,5 +553,76 @@ func TestErasesCallersInDeadLetterReasons(t *testing.T) {
 	}
 	if again := pass(t, job); again.ErasedLetters != 0 {
 		t.Errorf("a second pass erased %d more", again.ErasedLetters)
+	}
+}
+
+// The consumers copy each dead letter to the DLQ stream (payload and
+// reason), which keeps it 30 days: with NUISANCE_PII_RETENTION shorter,
+// the copy kept the callers the dead letter's row had lost. A pass
+// deletes the copy of every dead letter older than the period, by the
+// sequence its publication was acknowledged with, and clears dlq_seq; a
+// copy gone already (an operator's, the stream's MaxAge) is no error,
+// and a younger dead letter's stays. (The copies were left to the
+// stream's 30 days whatever the period.)
+func TestDeletesTheDLQCopiesOfDeadLettersLongAgo(t *testing.T) {
+	t.Parallel()
+	n := testenv.StartNATS(t)
+	pool, job := setup(t, retention.Config{PII: 10 * day, DLQ: n.JS})
+	ctx := context.Background()
+	payload := []byte(`{"event_id":"x.received","complaint_id":"x","ticket_id":"T","description":"请回电13812345678","caller":{"name":"王小明","phone":"13812345678"}}`)
+	copyOf := func(event string, ago time.Duration) (int64, uint64) {
+		t.Helper()
+		m := nats.NewMsg("dlq.geocoder")
+		m.Data = payload
+		m.Header.Set("Nuisance-Reason", "schema complaint.received.v1: / 'not' failed")
+		m.Header.Set(jetstream.MsgIDHeader, "dlq:geocoder:"+event)
+		ack, err := n.JS.PublishMsg(ctx, m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		id := letter(t, pool, "geocoder", "complaint.received", event, "schema complaint.received.v1: / 'not' failed", payload, ago)
+		exec(t, pool, `UPDATE dead_letters SET dlq_seq = $2 WHERE id = $1`, id, int64(ack.Sequence))
+		return id, ack.Sequence
+	}
+	oldID, oldSeq := copyOf("old.received", 20*day)
+	youngID, youngSeq := copyOf("young.received", 5*day)
+	goneID, goneSeq := copyOf("gone.received", 20*day)
+	letter(t, pool, "geocoder", "complaint.received", "nocopy.received", "boom", payload, 20*day)
+	st, err := n.JS.Stream(ctx, "DLQ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.DeleteMsg(ctx, goneSeq); err != nil {
+		t.Fatal(err)
+	}
+
+	res := pass(t, job)
+	if res.DLQDeleted != 1 {
+		t.Errorf("%d copies deleted, want 1", res.DLQDeleted)
+	}
+	if _, err := st.GetMsg(ctx, oldSeq); !errors.Is(err, jetstream.ErrMsgNotFound) {
+		t.Errorf("the copy of the dead letter 20 days old is still on the DLQ stream (%v)", err)
+	}
+	if m, err := st.GetMsg(ctx, youngSeq); err != nil || !bytes.Equal(m.Data, payload) {
+		t.Errorf("the copy of the dead letter 5 days old is gone or changed: %v", err)
+	}
+	seqs := func(id int64) *int64 {
+		var s *int64
+		if err := pool.QueryRow(ctx, `SELECT dlq_seq FROM dead_letters WHERE id = $1`, id).Scan(&s); err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	if seqs(oldID) != nil || seqs(goneID) != nil {
+		t.Error("dlq_seq is kept for a copy deleted or gone")
+	}
+	if s := seqs(youngID); s == nil || uint64(*s) != youngSeq {
+		t.Errorf("dlq_seq of the young dead letter is %v, want %d", s, youngSeq)
+	}
+	if again := pass(t, job); again.DLQDeleted != 0 {
+		t.Errorf("a second pass deleted %d more", again.DLQDeleted)
+	}
+	if c := count(t, pool, `SELECT count(*) FROM dead_letters`); c != 4 {
+		t.Errorf("%d dead letters left, want all 4", c)
 	}
 }

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
 	"go.uber.org/zap"
@@ -74,6 +75,10 @@ type Config struct {
 	Pages int
 	// Complaints is how many complaints one erasure reads (default 500).
 	Complaints int
+	// DLQ is the JetStream the dead letters' copies on the DLQ stream are
+	// deleted through once PII old (see Job.dropCopies); nil leaves them
+	// to the stream's MaxAge.
+	DLQ jetstream.JetStream
 }
 
 // DefaultConfig keeps callbacks and personal data for ever; config.Config
@@ -94,6 +99,10 @@ var (
 	erasedLetters = promauto.NewCounter(prometheus.CounterOpts{
 		Name: "nuisance_retention_dead_letters_erased_total",
 		Help: "Dead letters whose payload or reason the retention job erased callers' data from (a caller field, phone numbers, callers' names), NUISANCE_PII_RETENTION after they were written; those with nothing to erase are not counted.",
+	})
+	dlqDeleted = promauto.NewCounter(prometheus.CounterOpts{
+		Name: "nuisance_retention_dlq_deleted_total",
+		Help: "Copies of dead letters the retention job deleted from the DLQ stream, NUISANCE_PII_RETENTION after they were written (their payloads and reasons erased in PostgreSQL).",
 	})
 	lastPass = promauto.NewGauge(prometheus.GaugeOpts{
 		Name: "nuisance_retention_last_pass_timestamp_seconds",
@@ -143,6 +152,7 @@ type Result struct {
 	Erased               int64 // complaints whose personal data was erased
 	ErasedLetters        int64 // dead letters whose payload or reason lost personal data
 	DeadLetters          int64 // settled dead letters deleted
+	DLQDeleted           int64 // dead letters' copies deleted from the DLQ stream
 }
 
 // lockKey names the advisory lock of the passes.
@@ -219,14 +229,19 @@ func (j *Job) RunOnce(ctx context.Context) (Result, error) {
 		if res.Erased, err = j.erase(ctx, c); err != nil {
 			return res, err
 		}
+		if j.cfg.DLQ != nil {
+			if res.DLQDeleted, err = j.dropCopies(ctx, c); err != nil {
+				return res, err
+			}
+		}
 	}
 	lastPass.SetToCurrentTime()
-	if res.Processed+res.Callbacks+res.DeadLetters+res.Erased+res.ErasedLetters > 0 {
+	if res.Processed+res.Callbacks+res.DeadLetters+res.Erased+res.ErasedLetters+res.DLQDeleted > 0 {
 		// Counts only: never a caller, a ticket or a complaint.
 		j.log.Info("retention pass", zap.Int64("processed_events_deleted", res.Processed),
 			zap.Int64("callbacks_deleted", res.Callbacks), zap.Int64("dead_letters_deleted", res.DeadLetters),
 			zap.Int64("complaints_erased", res.Erased),
-			zap.Int64("dead_letters_erased", res.ErasedLetters), zap.Duration("took", time.Since(start)))
+			zap.Int64("dead_letters_erased", res.ErasedLetters), zap.Int64("dlq_copies_deleted", res.DLQDeleted), zap.Duration("took", time.Since(start)))
 	}
 	return res, nil
 }
