@@ -6,7 +6,9 @@ package console
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -99,10 +101,13 @@ func TestErasedCallerShownAsErased(t *testing.T) {
 
 	// The page was drawn while the number was held; the retention job
 	// erases it before the officer taps 回拨. (The case arrives in the
-	// list live first, so that no news of it redraws the page after.)
+	// list live first, its push and the list's reading again over, so
+	// that no news of it draws the page again after the tap.)
 	heldID, _ := s.feed(t, 2, "normal", time.Now().Add(4*time.Hour))
 	p.step("open a case whose caller is held",
 		chromedp.Evaluate[chromedp.Void](`location.hash = "#/"`),
+		p.wait(`document.querySelector("#toast").textContent.includes("新任务")`),
+		chromedp.Sleep(500*time.Millisecond),
 		chromedp.WaitVisible(chromedp.CSS(`#list a.card[data-case="`+heldID+`"]`)),
 		chromedp.Evaluate[chromedp.Void](`location.hash = "#/case/`+heldID+`"`),
 		chromedp.WaitVisible(chromedp.CSS("#complaints button[data-complaint]")),
@@ -123,5 +128,35 @@ func TestErasedCallerShownAsErased(t *testing.T) {
 	defer p.errMu.Unlock()
 	for _, e := range p.errs {
 		t.Errorf("the page logged: %s", e)
+	}
+}
+
+// 回拨 tapped, and the case drawn again before the number comes (news of
+// it pushed meanwhile, a complaint merged): the number is shown in the
+// case as drawn now, not in the row tapped, which is no longer on the
+// page.
+func TestRevealAnsweredAfterTheCaseIsDrawnAgain(t *testing.T) {
+	s := setup(t)
+	caseID, _ := s.feed(t, 1, "urgent", time.Now().Add(2*time.Hour))
+	p := openPhone(t, s, 375, s.token)
+	p.step("open the case",
+		chromedp.Evaluate[chromedp.Void](`location.hash = "#/case/`+caseID+`"`),
+		chromedp.WaitVisible(chromedp.CSS("#complaints button[data-complaint]")),
+	)
+	var asked atomic.Int64
+	s.setHook(func(w http.ResponseWriter, r *http.Request) bool {
+		if strings.HasSuffix(r.URL.Path, "/callback-reveal") {
+			asked.Add(1)
+			time.Sleep(3 * time.Second)
+		}
+		return false
+	})
+	p.step("tap 回拨", chromedp.Click(chromedp.CSS("#complaints button[data-complaint]")))
+	testenv.Eventually(t, 10*time.Second, "回拨 asked for", func() bool { return asked.Load() > 0 })
+	s.mergeUrgent(t, caseID, 2, time.Now().Add(time.Hour))
+	p.step("the case is drawn again with the complaint merged", p.wait(`document.querySelectorAll("#complaints li").length === 2`))
+	if err := p.waitFor(`document.querySelector('#complaints a.phone[href^="tel:"]') !== null`, 10*time.Second); err != nil {
+		t.Errorf("the number asked for before the case was drawn again is not shown: the complaints read %q",
+			p.str(`document.querySelector("#complaints").textContent`))
 	}
 }

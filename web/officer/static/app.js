@@ -928,12 +928,24 @@
   }
 
   // reveal asks for the caller's full number; the API records who asked.
-  // A number erased since the page was drawn is said to be so.
+  // A number erased since the page was drawn is said to be so. The answer
+  // goes to the complaint's row as shown when it comes: news pushed
+  // meanwhile may have drawn the case again, and the row tapped is then
+  // no longer on the page.
   function reveal(c, cp, ph, b) {
     b.disabled = true;
-    api("POST", "/api/v1/cases/" + encodeURIComponent(caseIdOf(c)) + "/callback-reveal", { complaint_id: cp.complaint_id || cp.id })
+    var caseId = caseIdOf(c);
+    api("POST", "/api/v1/cases/" + encodeURIComponent(caseId) + "/callback-reveal", { complaint_id: cp.complaint_id || cp.id })
       .then(function (data) {
         var id = cp.complaint_id || cp.id;
+        if (!ph.isConnected) {
+          if (state.caseId !== caseId) { return; }
+          var now = Array.prototype.filter.call(document.querySelectorAll("#complaints button[data-complaint]"),
+            function (x) { return x.getAttribute("data-complaint") === id; })[0];
+          if (!now) { return; }
+          b = now;
+          ph = now.parentNode.querySelector(".phone");
+        }
         var callers = (data && data.callers) || [];
         var hit = callers.filter(function (x) { return x.complaint_id === id; })[0] || callers[0] || {};
         if (hit.erased_at) {
