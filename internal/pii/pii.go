@@ -608,3 +608,49 @@ func MaskNames(s string, names ...string) string {
 // placeholders are what stands in the caller's name when the caller gave
 // none.
 var placeholders = []string{"匿名", "市民", "未知", "不详", "先生", "女士", "无名"}
+
+// compoundFamilies are family names of two characters: 欧阳先生 is one
+// name, not 阳先生 after 欧.
+var compoundFamilies = [][]rune{
+	[]rune("欧阳"), []rune("司马"), []rune("上官"), []rune("诸葛"), []rune("东方"),
+	[]rune("皇甫"), []rune("司徒"), []rune("夏侯"), []rune("慕容"), []rune("公孙"),
+}
+
+// TrailingName is the name with a title or the familiar name s ends with
+// (殿前一路5号王先生: 王先生), "" when s ends with none. The family name
+// before a title is one of familyNames or compoundFamilies; a title of
+// two characters (先生, 师傅) counts alone after any other character, so
+// that 5号 stays whole (殿前一路5号先生: 先生), and one of one character
+// (总, 姐) only after a family name.
+func TrailingName(s string) string {
+	// The longest name is a family name of two and a title of two.
+	var buf [maxName]rune
+	n := 0
+	for e := len(s); e > 0 && n < maxName; n++ {
+		r, size := utf8.DecodeLastRuneInString(s[:e])
+		buf[maxName-1-n] = r
+		e -= size
+	}
+	rs := buf[maxName-n:]
+	if n >= 2 && (rs[n-2] == '小' || rs[n-2] == '老') && strings.ContainsRune(familyNames, rs[n-1]) {
+		return string(rs[n-2:])
+	}
+	for _, t := range titles {
+		if n < len(t) || !slices.Equal(rs[n-len(t):], t) {
+			continue
+		}
+		before := rs[:n-len(t)]
+		for _, f := range compoundFamilies {
+			if len(before) >= len(f) && slices.Equal(before[len(before)-len(f):], f) {
+				return string(rs[n-len(t)-len(f):])
+			}
+		}
+		if len(before) > 0 && strings.ContainsRune(familyNames, before[len(before)-1]) {
+			return string(rs[n-len(t)-1:])
+		}
+		if len(t) > 1 {
+			return string(t)
+		}
+	}
+	return ""
+}

@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/xiamen-eeb/nuisance/internal/hanzi"
+	"github.com/xiamen-eeb/nuisance/internal/pii"
 )
 
 // districtShortNames are the short names of Xiamen's districts. A bare
@@ -117,8 +118,11 @@ var contactLabels = []string{
 var noPhone = []string{"暂无", "不详", "未知", "未提供", "未留", "没有", "保密", "无", "空", "none", "na"}
 
 // dropContacts removes every run of longNumber or more ASCII digits with
-// a contact label just before one; a contact label followed by a word
-// for no number, with that word; and a label that ends the address as a
+// a contact label just before one, and with the caller's name with a
+// title or familiar name just before or after it (王先生138…, 138…王先生,
+// see contactBefore); a contact label followed by a word for no number,
+// with that word, or by the caller's name (电话：王先生, see nameAfter),
+// with the name; and a label that ends the address as a
 // word of its own ("殿前一路5号，电话："), not a place's (公用电话), or with
 // a colon after it (殿前一路5号电话：), at one of colons, the offsets where
 // the address had one. A label is dropped before nothing else: 电话局,
@@ -138,9 +142,11 @@ func dropContacts(s string, cuts, colons []int) string {
 			if b.Cap() == 0 {
 				b.Grow(len(s))
 			}
-			b.WriteString(s[kept:i])
-			dropLabel(&b, s, i, cuts)
+			b.WriteString(s[kept:contactBefore(s, kept, i, cuts)])
 			i, kept = j, j
+			if e := nameRun(s, j, cuts); e > j && tailEnd(s, e, cuts) && pii.TrailingName(s[j:e]) == s[j:e] {
+				i, kept = e, e // 138…王先生
+			}
 			continue
 		}
 		if j > i {
@@ -152,6 +158,9 @@ func dropContacts(s string, cuts, colons []int) string {
 			if n := labelAt(s, i, labelsFrom[r], cuts); n > 0 {
 				k := i + n
 				m := noPhoneAt(s, k, cuts)
+				if m == 0 {
+					m = nameAfter(s, k, cuts, colons)
+				}
 				if m > 0 || k == len(s) && (i == 0 || slices.Contains(cuts, i) || slices.Contains(colons, k)) {
 					if b.Cap() == 0 {
 						b.Grow(len(s))
@@ -203,17 +212,84 @@ func labelFirst(r rune) bool {
 	return false
 }
 
-// dropLabel removes from b the contact label it ends with, before the
-// long number at s[i:].
-func dropLabel(b *strings.Builder, s string, i int, cuts []int) {
-	out := b.String()
+// contactBefore is where the contact part ending at s[i], a long number,
+// begins, no earlier than kept: the contact label just before the number
+// (电话138…), the caller's name with a title or familiar name just before
+// either (王先生138…, 陈女士电话138…, see pii.TrailingName), and the label
+// before the name (电话王先生138…). i when there is none of them.
+func contactBefore(s string, kept, i int, cuts []int) int {
+	i -= labelBefore(s, kept, i, cuts)
+	name := pii.TrailingName(s[kept:i])
+	if name == "" {
+		return i
+	}
+	i -= len(name)
+	return i - labelBefore(s, kept, i, cuts)
+}
+
+// labelBefore is the length of the contact label s[kept:i] ends with, 0
+// when it ends with none.
+func labelBefore(s string, kept, i int, cuts []int) int {
 	for _, l := range contactLabels {
-		if strings.HasSuffix(out, l) && (l[0] >= 0x80 || strings.HasSuffix(s[:i], l) && labelWord(s, i-len(l), cuts)) {
-			b.Reset()
-			b.WriteString(strings.TrimSuffix(out, l))
-			return
+		if i-len(l) >= kept && strings.HasSuffix(s[:i], l) && (l[0] >= 0x80 || labelWord(s, i-len(l), cuts)) {
+			return len(l)
 		}
 	}
+	return 0
+}
+
+// maxName is the most characters of a name of any kind after a contact
+// label and a colon (电话：王小明, 电话：欧阳娜娜).
+const maxName = 4
+
+// nameAfter is the length of the caller's name s[k:] begins with, right
+// after a contact label, 0 when it begins with none: a run of Chinese
+// characters up to what ends a contact part (see tailEnd) that is a name
+// with a title or a familiar one (电话王先生, 手机：小张, see
+// pii.TrailingName), or any run of 1 to maxName after a colon that
+// follows the label (电话：王小明). A place's words after a label (电话局,
+// 手机城二楼) are neither.
+func nameAfter(s string, k int, cuts, colons []int) int {
+	e := nameRun(s, k, cuts)
+	if e == k || !tailEnd(s, e, cuts) {
+		return 0
+	}
+	if name := s[k:e]; pii.TrailingName(name) == name || slices.Contains(colons, k) && utf8.RuneCountInString(name) <= maxName {
+		return e - k
+	}
+	return 0
+}
+
+// nameRun is the end of the run of Chinese characters from s[k], before
+// any contact label.
+func nameRun(s string, k int, cuts []int) int {
+	e := k
+	for e < len(s) {
+		r, size := utf8.DecodeRuneInString(s[e:])
+		if !unicode.Is(unicode.Han, r) || e > k && labelFirst(r) && labelAt(s, e, labelsFrom[r], cuts) > 0 {
+			break
+		}
+		e += size
+	}
+	return e
+}
+
+// tailEnd reports whether a name ending at s[e] ends a contact part: the
+// address ends, or a number of longNumber digits or more or another
+// contact label follows.
+func tailEnd(s string, e int, cuts []int) bool {
+	if e == len(s) {
+		return true
+	}
+	j := e
+	for j < len(s) && s[j] >= '0' && s[j] <= '9' {
+		j++
+	}
+	if j-e >= longNumber {
+		return true
+	}
+	r, _ := utf8.DecodeRuneInString(s[e:])
+	return labelFirst(r) && labelAt(s, e, labelsFrom[r], cuts) > 0
 }
 
 // labelsFrom holds contactLabels by their first character, in their

@@ -1,0 +1,33 @@
+package pii
+
+import "testing"
+
+// TestTrailingName: the name with a title or familiar name an address
+// ends with is the caller's whole name, its family name with it, and
+// nothing of the place before it (5号 stays).
+func TestTrailingName(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ in, want string }{
+		{"殿前一路5号王先生", "王先生"},
+		{"殿前一路5号欧阳女士", "欧阳女士"},
+		{"殿前一路5号李师傅", "李师傅"},
+		{"殿前一路5号王小姐", "王小姐"},
+		{"殿前一路5号王总", "王总"},
+		{"殿前一路5号李姐", "李姐"},
+		{"殿前一路5号小张", "小张"},
+		{"殿前一路5号老王", "老王"},
+		{"殿前一路5号先生", "先生"},
+		{"物业经理", "经理"},
+		{"王先生", "王先生"},
+		// No name.
+		{"殿前一路5号", ""},
+		{"王师傅烧烤", ""},
+		{"殿前一路5号总", ""},
+		{"殿前一路5号大姐", "大姐"},
+		{"", ""},
+	} {
+		if got := TrailingName(tc.in); got != tc.want {
+			t.Errorf("TrailingName(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
