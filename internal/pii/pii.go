@@ -654,3 +654,19 @@ func TrailingName(s string) string {
 	}
 	return ""
 }
+
+// MaskPlace masks the personal data a place shown by its key may hold,
+// the key being made of a citizen's address: the numbers MaskText masks,
+// and the name with a title or familiar name (see TrailingName) that ends
+// it or stands just before a number ending it, as MaskName does (王**).
+// Keys stored before addresses lost them carry the caller's name that way
+// (殿前一路5号电话王先生 from 殿前一路5号 电话：王先生 138…).
+func MaskPlace(s string) string {
+	s = MaskText(s)
+	body := strings.TrimRightFunc(s, func(r rune) bool { return isDigit(r) || r == '*' || isSep(r) })
+	name := TrailingName(body)
+	if name == "" || utf8.RuneCountInString(name) < 2 {
+		return s
+	}
+	return strings.TrimSuffix(body, name) + MaskName(name) + s[len(body):]
+}

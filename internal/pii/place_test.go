@@ -31,3 +31,27 @@ func TestTrailingName(t *testing.T) {
 		}
 	}
 }
+
+// TestMaskPlace: a place shown by its key, made of a citizen's address,
+// shows no phone and no caller's name with a title that keys stored
+// before carry (殿前一路5号电话王先生), at the end or before a number.
+func TestMaskPlace(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ in, want string }{
+		{"huli/殿前一路5号电话王先生", "huli/殿前一路5号电话王**"},
+		{"huli/殿前一路5号王先生", "huli/殿前一路5号王**"},
+		{"殿前一路5号欧阳女士", "殿前一路5号欧***"},
+		{"殿前一路5号小张", "殿前一路5号小*"},
+		{"huli/殿前一路5号电话王先生13800138000", "huli/殿前一路5号电话王**138****8000"},
+		{"huli/殿前一路5号电话13800138000", "huli/殿前一路5号电话138****8000"},
+		// Places stay as they are.
+		{"huli/殿前一路5号", "huli/殿前一路5号"},
+		{"王师傅烧烤店", "王师傅烧烤店"},
+		{"思明区电话局宿舍3号", "思明区电话局宿舍3号"},
+		{"", ""},
+	} {
+		if got := MaskPlace(tc.in); got != tc.want {
+			t.Errorf("MaskPlace(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}

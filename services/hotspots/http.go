@@ -267,7 +267,7 @@ func (s *Service) List(ctx context.Context, p auth.Principal, f Filter) (Feature
 			return FeatureCollection{}, fmt.Errorf("list hotspots: %w", err)
 		}
 		v.FirstAt, v.LastAt = v.FirstAt.UTC(), v.LastAt.UTC()
-		v.Place = pii.MaskText(v.Place) // a key made of an address, as the report shows it
+		v.Place = pii.MaskPlace(v.Place) // a key made of an address, as the report shows it
 		if v.ResolvedAt != nil {
 			r := v.ResolvedAt.UTC()
 			v.ResolvedAt = &r

@@ -44,7 +44,7 @@ func seedHotspots(t testing.TB, pool *pgxpool.Pool) {
 	_, err := pool.Exec(context.Background(), `
 		INSERT INTO hotspots (id, category, subcategory, district, status, complaint_count, first_at, last_at, lon, lat, place, merged_into, place_key) VALUES
 		('hs_siming_noise', 'noise', 'construction', 'siming', 'active', 5, '2024-03-01T08:00:00Z', '2024-03-10T08:00:00Z', 118.0894, 24.4798, '中山路', NULL, NULL),
-		('hs_huli_dust', 'dust', 'road', 'huli', 'escalated', 9, '2024-03-05T08:00:00Z', '2024-03-12T08:00:00Z', 118.1200, 24.5100, NULL, NULL, 'huli/殿前一路5号电话13800138000'),
+		('hs_huli_dust', 'dust', 'road', 'huli', 'escalated', 9, '2024-03-05T08:00:00Z', '2024-03-12T08:00:00Z', 118.1200, 24.5100, NULL, NULL, 'huli/殿前一路5号电话王先生13800138000'),
 		('hs_siming_merged', 'noise', NULL, 'siming', 'merged', 3, '2024-03-02T08:00:00Z', '2024-03-04T08:00:00Z', 118.0900, 24.4800, NULL, 'hs_siming_noise', NULL),
 		('hs_siming_old', 'cooking_smoke', 'restaurant', 'siming', 'closed', 4, '2024-01-01T08:00:00Z', '2024-01-10T08:00:00Z', NULL, NULL, '曾厝垵', NULL, NULL)`)
 	if err != nil {
@@ -106,13 +106,13 @@ func TestListHotspotsByRoleAndFilter(t *testing.T) {
 	}
 
 	// A hotspot without a named place is shown by its key, made of an
-	// address: a phone number in a key stored before addresses lost theirs
-	// is masked.
-	t.Run("a place key shows no phone", func(t *testing.T) {
+	// address: a phone number and a caller's name with a title in a key
+	// stored before addresses lost theirs are masked.
+	t.Run("a place key shows no phone and no name", func(t *testing.T) {
 		t.Parallel()
 		fc := getCollection(t, srv.URL+"/api/v1/hotspots?district=huli", "admin")
-		if len(fc.Features) != 1 || fc.Features[0].Properties.Place != "huli/殿前一路5号电话138****8000" {
-			t.Errorf("features %+v, want the dust hotspot by its key, its phone masked", fc.Features)
+		if len(fc.Features) != 1 || fc.Features[0].Properties.Place != "huli/殿前一路5号电话王**138****8000" {
+			t.Errorf("features %+v, want the dust hotspot by its key, its phone and name masked", fc.Features)
 		}
 	})
 

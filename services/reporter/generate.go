@@ -372,9 +372,10 @@ func (g *gen) hotspots(ctx context.Context) error {
 			return err
 		}
 		// A hotspot without a named place is shown by its key, which is
-		// made of a citizen's address: a phone number in a key stored
-		// before addresses lost them is masked.
-		h.Place = pii.MaskText(h.Place)
+		// made of a citizen's address: a phone number or a caller's name
+		// with a title in a key stored before addresses lost them is
+		// masked.
+		h.Place = pii.MaskPlace(h.Place)
 		h.Trend = g.trend(h, resolvedInWeek)
 		if h.Trend == "" {
 			continue

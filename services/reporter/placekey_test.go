@@ -15,10 +15,29 @@ import (
 // key, the rest of a citizen's address. A key stored with a phone number
 // in it (addresses now lose theirs) shows it masked, in every format.
 func TestAHotspotShownByItsKeyShowsNoPhone(t *testing.T) {
+	// As stored before addresses lost their phones.
+	hotspotShownByKey(t, "厦门市思明区莲前街道前埔路88号 联系电话13800138000", "siming/前埔路88号联系电话13800138000", "13800138000")
+}
+
+// A key stored with the caller's name with a title in it, after a contact
+// label (电话：王先生 138…) or before the phone number (，王先生138…),
+// shows the name masked (王**), in every format: addresses now lose it.
+func TestAHotspotShownByItsKeyShowsNoName(t *testing.T) {
+	t.Run("after a label", func(t *testing.T) {
+		hotspotShownByKey(t, "厦门市思明区莲前街道前埔路88号 电话：王先生 13800138000", "siming/前埔路88号电话王先生", "王先生")
+	})
+	t.Run("before the number", func(t *testing.T) {
+		hotspotShownByKey(t, "厦门市思明区莲前街道前埔路88号，欧阳女士13800138000", "siming/前埔路88号欧阳女士", "欧阳女士")
+	})
+}
+
+// hotspotShownByKey reports a hotspot of three complaints at addr, stored
+// with key, and checks that no format shows secret and every one shows
+// the place.
+func hotspotShownByKey(t *testing.T, addr, key, secret string) {
+	t.Helper()
 	ctx := context.Background()
 	pool := testenv.DB(t)
-	const addr = "厦门市思明区莲前街道前埔路88号 联系电话13800138000"
-	const key = "siming/前埔路88号联系电话13800138000" // as stored before addresses lost their phones
 	base := time.Date(2024, 3, 12, 22, 0, 0, 0, cst)
 	for i := range 3 {
 		id := "c" + string(rune('1'+i))
@@ -49,10 +68,10 @@ func TestAHotspotShownByItsKeyShowsNoPhone(t *testing.T) {
 		if err := Render(r, f, &buf); err != nil {
 			t.Fatal(err)
 		}
-		if i := strings.Index(buf.String(), "13800138000"); i >= 0 {
+		if i := strings.Index(buf.String(), secret); i >= 0 {
 			s := buf.String()
 			lo := max(0, i-60)
-			t.Errorf("%s report contains the caller's phone: ...%s...", f, s[lo:min(len(s), i+20)])
+			t.Errorf("%s report contains the caller's %s: ...%s...", f, secret, s[lo:min(len(s), i+20)])
 		}
 		if !strings.Contains(buf.String(), "前埔路88号") {
 			t.Errorf("%s report does not show the hotspot's place", f)
