@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -224,7 +225,15 @@ func (c *Consumer[T]) Run(ctx context.Context) error {
 		<-ctx.Done()
 		it.Drain()
 	}()
-	go c.watchBacklog(ctx)
+	// Run returns once the backlog's watch has ended too, so that no line
+	// of this consumer comes after it; the failures not logged yet are
+	// written then.
+	var watch sync.WaitGroup
+	wctx, stopWatch := context.WithCancel(ctx)
+	watch.Go(func() { c.watchBacklog(wctx) })
+	defer c.warn.Stop()
+	defer watch.Wait()
+	defer stopWatch()
 	batch := make([]jetstream.Msg, 0, c.spec.Batch)
 	for {
 		batch = batch[:0]
@@ -296,6 +305,7 @@ func (c *Consumer[T]) watchBacklog(ctx context.Context) {
 	t := time.NewTicker(c.spec.LagEvery)
 	defer t.Stop()
 	read := refresh.New("nuisance_consumer_pending", c.log)
+	defer read.Stop()
 	for {
 		ictx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		info, err := c.cons.Info(ictx)

@@ -202,6 +202,17 @@ func (r *Relay) Run(ctx context.Context) error {
 	// A pass that fails (PostgreSQL or NATS unreachable, an event refused)
 	// fails again at the next, every Poll: logged once, then every 30 s.
 	warn := logging.NewThrottle(r.Log, logging.ThrottleEvery)
+	defer warn.Stop()
+	defer func() {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		if r.unsent != nil {
+			r.unsent.Stop()
+		}
+		if r.read != nil {
+			r.read.Stop()
+		}
+	}()
 	for {
 		for {
 			n, err := r.RelayOnce(ctx)

@@ -74,6 +74,7 @@ func (s *Sweeper) Run(ctx context.Context) error {
 		}
 	}
 	warn := logging.NewThrottle(s.Log, logging.ThrottleEvery)
+	defer warn.Stop()
 	for {
 		if _, err := s.SweepOnce(ctx); err != nil && ctx.Err() == nil {
 			warn.Warn("sweep", zap.Error(err))

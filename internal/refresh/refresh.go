@@ -61,6 +61,10 @@ func New(gauge string, log *zap.Logger, opts ...Option) *Tracker {
 	return t
 }
 
+// Stop is called when the gauge's reader ends: the failures not logged
+// yet are written (logging.Throttle's Stop).
+func (t *Tracker) Stop() { t.warn.Stop() }
+
 // Done records one refresh: err is nil when the gauge was set. A failure
 // is counted every time and logged as a warning, keyed by the gauge, by
 // the rule of logging.Throttle: the first of a streak, then at most one

@@ -162,6 +162,7 @@ const lockKey = "nuisance retention"
 // and tried again at the next.
 func (j *Job) Run(ctx context.Context) error {
 	warn := logging.NewThrottle(j.log, logging.ThrottleEvery)
+	defer warn.Stop()
 	for {
 		if _, err := j.RunOnce(ctx); err != nil && ctx.Err() == nil {
 			warn.Warn("retention pass", zap.Error(err))

@@ -5,6 +5,7 @@ package testenv
 
 import (
 	"context"
+	"sync"
 	"testing"
 	"time"
 
@@ -69,8 +70,34 @@ func StartNATS(t testing.TB) *NATS {
 	return &NATS{Server: srv, NC: nc, JS: js}
 }
 
-// Log is a logger that writes to the test's output.
-func Log(t testing.TB) *zap.Logger { return zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)) }
+// Log is a logger that writes to the test's output, warnings and up,
+// until the test ends: a line that comes later (a logging.Throttle's
+// timer writing the failures it did not log) is dropped, where testing
+// would panic on it.
+func Log(t testing.TB) *zap.Logger {
+	l := &untilEnd{TB: t}
+	t.Cleanup(func() {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		l.ended = true
+	})
+	return zaptest.NewLogger(l, zaptest.Level(zap.WarnLevel))
+}
+
+// untilEnd is t, whose log drops the lines that come once t has ended.
+type untilEnd struct {
+	testing.TB
+	mu    sync.RWMutex
+	ended bool
+}
+
+func (l *untilEnd) Logf(format string, args ...any) {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	if !l.ended {
+		l.TB.Logf(format, args...)
+	}
+}
 
 // Eventually polls cond every 20 ms until it holds or timeout passes.
 func Eventually(t testing.TB, timeout time.Duration, what string, cond func() bool) {

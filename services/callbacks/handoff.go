@@ -119,6 +119,7 @@ drain:
 // most once every 30 s.
 func (s *Service) recordLoop(ctx context.Context, results <-chan outcome) {
 	warn := logging.NewThrottle(s.log, logging.ThrottleEvery)
+	defer warn.Stop()
 	var claimed []Delivery
 	var errs []error
 	flush := func() {

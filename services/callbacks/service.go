@@ -251,6 +251,8 @@ func (s *Service) deliverLoop(ctx context.Context) error {
 	go pgstore.Listen(ctx, s.pool, "callbacks", pgstore.Wake(wake))
 	lastCount := time.Time{}
 	warn := logging.NewThrottle(s.log, logging.ThrottleEvery)
+	defer warn.Stop()
+	defer s.counted.Stop()
 	for {
 		n, err := s.DeliverOnce(ctx)
 		if err != nil && ctx.Err() == nil {

@@ -19,6 +19,7 @@ func (s *Service) runTicks(ctx context.Context) error {
 	t := time.NewTicker(s.cfg.TickEvery)
 	defer t.Stop()
 	warn := logging.NewThrottle(s.log, logging.ThrottleEvery)
+	defer warn.Stop()
 	for {
 		select {
 		case <-ctx.Done():

@@ -106,6 +106,7 @@ func (s *Service) Run(ctx context.Context) error {
 		}()
 	}
 	wg.Wait()
+	s.storeLog.Stop()
 	return nil
 }
 

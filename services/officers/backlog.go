@@ -72,6 +72,7 @@ func (s *Service) measureTriage(ctx context.Context, every time.Duration) {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	read := refresh.New("nuisance_triage_waiting", s.log)
+	defer read.Stop()
 	for {
 		read.Done(ctx, s.MeasureTriage(ctx))
 		select {

@@ -238,6 +238,7 @@ func (s *Service) Run(ctx context.Context) error {
 // runTimers fires due deadlines every TimerEvery until ctx ends.
 func (s *Service) runTimers(ctx context.Context) error {
 	warn := logging.NewThrottle(s.log, logging.ThrottleEvery)
+	defer warn.Stop()
 	for {
 		if _, err := s.FireTimers(ctx); err != nil && ctx.Err() == nil {
 			warn.Warn("fire deadline timers", zap.Error(err))
