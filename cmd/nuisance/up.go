@@ -91,7 +91,7 @@ func runUp(ctx context.Context, args []string, getenv func(string) string, stdou
 	if *demo {
 		go func() {
 			if err := runDemo(ctx, base, cfg.HotlineSecret, *demoCount, stdout); err != nil && ctx.Err() == nil {
-				log.Warn("demo feed", zap.Error(err))
+				log.Warn("demo feed", logging.Error(err))
 			}
 		}()
 	}

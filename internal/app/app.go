@@ -17,6 +17,7 @@ import (
 
 	"github.com/xiamen-eeb/nuisance/internal/config"
 	"github.com/xiamen-eeb/nuisance/internal/httpx"
+	"github.com/xiamen-eeb/nuisance/internal/logging"
 	"github.com/xiamen-eeb/nuisance/internal/natsx"
 	"github.com/xiamen-eeb/nuisance/internal/pgcluster"
 	"github.com/xiamen-eeb/nuisance/internal/pgstore"
@@ -122,7 +123,7 @@ func Open(ctx context.Context, cfg config.Config, log *zap.Logger, opt Options) 
 		if err == nil || dctx.Err() != nil {
 			break
 		}
-		log.Warn("declare streams, retrying", zap.Error(err))
+		log.Warn("declare streams, retrying", logging.Error(err))
 		time.Sleep(time.Second)
 	}
 	if err != nil {
@@ -173,7 +174,7 @@ func (s *System) Close() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		if err := s.cluster.Stop(ctx); err != nil {
-			s.Log.Warn("stop private postgres", zap.Error(err))
+			s.Log.Warn("stop private postgres", logging.Error(err))
 		}
 	}
 }

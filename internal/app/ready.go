@@ -7,6 +7,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/xiamen-eeb/nuisance/internal/httpx"
+	"github.com/xiamen-eeb/nuisance/internal/logging"
 )
 
 // readiness runs the checks of /readyz every period, so that
@@ -37,7 +38,7 @@ func (r *readiness) Run(ctx context.Context) error {
 			switch {
 			case err != nil && since[i].IsZero():
 				since[i] = time.Now()
-				r.log.Warn("not ready: "+name+" does not answer (nuisance_ready 0, /readyz 503)", zap.String("check", name), zap.Error(err))
+				r.log.Warn("not ready: "+name+" does not answer (nuisance_ready 0, /readyz 503)", zap.String("check", name), logging.Error(err))
 			case err == nil && !since[i].IsZero():
 				r.log.Info("ready again: "+name+" answers", zap.String("check", name), zap.Duration("failed_for", time.Since(since[i]).Round(time.Second)))
 				since[i] = time.Time{}

@@ -131,7 +131,7 @@ func Serve(ctx context.Context, sys *System, ln net.Listener, parts []Part) erro
 					log.Info("service stopped while starting", zap.String("service", p.Name))
 					return
 				}
-				log.Error("service stopped", zap.String("service", p.Name), zap.Error(err))
+				log.Error("service stopped", zap.String("service", p.Name), logging.Error(err))
 				failMu.Lock()
 				if failed == nil {
 					failed = fmt.Errorf("%s: %w", p.Name, err)

@@ -18,6 +18,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/xiamen-eeb/nuisance/internal/fault"
+	"github.com/xiamen-eeb/nuisance/internal/logging"
 )
 
 // Problem is an RFC 9457 problem detail.
@@ -57,7 +58,7 @@ func WriteError(w http.ResponseWriter, log *zap.Logger, err error) {
 	st := fault.HTTPStatus(k)
 	detail := err.Error()
 	if st >= 500 {
-		log.Error("request failed", zap.Error(err))
+		log.Error("request failed", logging.Error(err))
 		if k == fault.Internal {
 			detail = "internal error"
 		}

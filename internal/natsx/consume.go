@@ -5,10 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -21,6 +23,7 @@ import (
 
 	"github.com/xiamen-eeb/nuisance/internal/fault"
 	"github.com/xiamen-eeb/nuisance/internal/logging"
+	"github.com/xiamen-eeb/nuisance/internal/pii"
 	"github.com/xiamen-eeb/nuisance/internal/refresh"
 	"github.com/xiamen-eeb/nuisance/schemas"
 )
@@ -203,7 +206,7 @@ func declare(ctx context.Context, js jetstream.JetStream, log *zap.Logger, strea
 		if ctx.Err() != nil || time.Now().Add(wait).After(deadline) {
 			return nil, err
 		}
-		log.Warn("declare consumer; retrying", zap.String("consumer", cfg.Durable), zap.Duration("in", wait), zap.Error(err))
+		log.Warn("declare consumer; retrying", zap.String("consumer", cfg.Durable), zap.Duration("in", wait), logging.Error(err))
 		select {
 		case <-ctx.Done():
 			return nil, err
@@ -258,7 +261,7 @@ func (c *Consumer[T]) Run(ctx context.Context) error {
 					return fmt.Errorf("consume %s: its durable is gone from JetStream (NATS lost its data?): %w", c.spec.Durable, gone)
 				}
 			}
-			c.warn.Warn("next message", zap.Error(err))
+			c.warn.Warn("next message", logging.Error(err))
 			continue
 		}
 		c.warn.OK("next message")
@@ -524,7 +527,8 @@ func (c *Consumer[T]) process(ctx context.Context, msgs []jetstream.Msg) {
 			// for redelivery, a newer replica of the durable handles it;
 			// dead-lettered only once every delivery was refused.
 			c.log.Warn("event refused by this version's schema; left for redelivery", zap.String("subject", m.Subject()),
-				zap.String("msg_id", streamMsgID(m)), zap.String("event_id", looseEventID(m)), zap.Uint64("delivered", delivered), zap.Error(err))
+				zap.String("msg_id", streamMsgID(m)), zap.String("event_id", looseEventID(m)), zap.Uint64("delivered", delivered),
+				logging.Error(err, c.callerNames(ctx, []jetstream.Msg{m})[0]...))
 			c.retryOrDeadLetter(ctx, m, looseEventID(m), delivered, err)
 			continue
 		}
@@ -552,13 +556,23 @@ func (c *Consumer[T]) process(ctx context.Context, msgs []jetstream.Msg) {
 	batchSeconds.WithLabelValues(c.spec.Durable).Observe(time.Since(start).Seconds())
 	if err != nil {
 		// Nothing of the batch was committed: every message comes back.
-		c.warn.Warn("batch transaction", zap.Int("messages", len(items)), zap.Error(err))
+		c.warn.Warn("batch transaction", zap.Int("messages", len(items)), logging.Error(err))
 		for _, it := range items {
 			c.retryOrDeadLetter(ctx, it.msg, it.ev.ID(), it.delivered, err)
 		}
 		return
 	}
 	c.warn.OK("batch transaction")
+	// The callers' names the failures' errors may quote, read once for
+	// the batch, and only when a message failed.
+	var names [][]string
+	if slices.ContainsFunc(out, func(o outcome) bool { return !o.ok }) {
+		msgs := make([]jetstream.Msg, len(items))
+		for i, it := range items {
+			msgs[i] = it.msg
+		}
+		names = c.callerNames(ctx, msgs)
+	}
 	for i, it := range items {
 		switch {
 		case out[i].ok:
@@ -569,10 +583,10 @@ func (c *Consumer[T]) process(ctx context.Context, msgs []jetstream.Msg) {
 			}
 			_ = it.msg.Ack()
 		case fault.KindOf(out[i].err) == fault.Invalid:
-			c.deadLetter(ctx, it.msg, it.delivered, it.ev.ID(), out[i].err.Error())
+			c.deadLetterNamed(ctx, it.msg, it.delivered, it.ev.ID(), out[i].err.Error(), names[i])
 		default:
-			c.log.Warn("handler", zap.String("event_id", it.ev.ID()), zap.Uint64("delivered", it.delivered), zap.Error(out[i].err))
-			c.retryOrDeadLetter(ctx, it.msg, it.ev.ID(), it.delivered, out[i].err)
+			c.log.Warn("handler", zap.String("event_id", it.ev.ID()), zap.Uint64("delivered", it.delivered), logging.Error(out[i].err, names[i]...))
+			c.retryOrDeadLetterNamed(ctx, it.msg, it.ev.ID(), it.delivered, out[i].err, names[i])
 		}
 	}
 }
@@ -627,8 +641,15 @@ func (c *Consumer[T]) decode(data []byte) (T, error) {
 }
 
 func (c *Consumer[T]) retryOrDeadLetter(ctx context.Context, m jetstream.Msg, eventID string, delivered uint64, cause error) {
+	c.retryOrDeadLetterNamed(ctx, m, eventID, delivered, cause, nil)
+}
+
+// retryOrDeadLetterNamed is retryOrDeadLetter for a message whose
+// callers' names are known (callerNames): nil, they are read when it is
+// dead-lettered.
+func (c *Consumer[T]) retryOrDeadLetterNamed(ctx context.Context, m jetstream.Msg, eventID string, delivered uint64, cause error, names []string) {
 	if delivered >= uint64(c.spec.MaxDeliver) {
-		c.deadLetter(ctx, m, delivered, eventID, "max deliveries reached: "+cause.Error())
+		c.deadLetterNamed(ctx, m, delivered, eventID, "max deliveries reached: "+cause.Error(), names)
 		return
 	}
 	consumed.WithLabelValues(c.spec.Durable, "retry").Inc()
@@ -641,22 +662,41 @@ func (c *Consumer[T]) retryOrDeadLetter(ctx context.Context, m jetstream.Msg, ev
 
 // deadLetter keeps the original with its reason in PostgreSQL and on the
 // DLQ stream (the copy's sequence recorded in dlq_seq, for the retention
-// job to delete it by), then terminates the message so it is never redelivered. It
-// is counted as a dead letter only once stored: one the database refused
-// comes back, and the operator's `nuisance deadletters list` would not
-// show it.
+// job to delete it by), then terminates the message so it is never
+// redelivered. It is counted as a dead letter only once stored: one the
+// database refused comes back, and the operator's `nuisance deadletters
+// list` would not show it.
+//
+// The reason is an error's text, and errors quote the value they failed
+// on, a caller's phone or name among them. PostgreSQL's row keeps it
+// whole, for the operator, until the retention job masks it with the
+// callers' other data; the log line, the DLQ copy's Nuisance-Reason
+// header and the reason NATS keeps for the termination carry it masked
+// (pii.MaskError: phone and ID-card numbers, and the callers' names of
+// the message and its complaint, callerNames), the kind of error and the
+// event and message ids readable.
 func (c *Consumer[T]) deadLetter(ctx context.Context, m jetstream.Msg, delivered uint64, eventID, reason string) {
+	c.deadLetterNamed(ctx, m, delivered, eventID, reason, nil)
+}
+
+// deadLetterNamed is deadLetter for a message whose callers' names are
+// known: nil, they are read here.
+func (c *Consumer[T]) deadLetterNamed(ctx context.Context, m jetstream.Msg, delivered uint64, eventID, reason string, names []string) {
 	msgID := streamMsgID(m)
 	// The batch's own context may be spent (its deadline is what failed
 	// it): the dead letter is written under a context of its own.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
+	if names == nil {
+		names = c.callerNames(ctx, []jetstream.Msg{m})[0]
+	}
+	masked := pii.MaskError(reason, names...)
 	_, err := c.pool.Exec(ctx, `INSERT INTO dead_letters (consumer, subject, event_id, msg_id, deliveries, reason, payload)
 		VALUES ($1, $2, NULLIF($3, ''), $4, $5, $6, $7) ON CONFLICT (consumer, msg_id) DO NOTHING`,
 		c.spec.Durable, m.Subject(), eventID, msgID, int(delivered), reason, m.Data())
 	if err != nil {
 		// Not stored: leave it to redelivery rather than lose it.
-		c.warn.Error("store dead letter; left for redelivery", zap.String("msg_id", msgID), zap.String("event_id", eventID), zap.Error(err))
+		c.warn.Error("store dead letter; left for redelivery", zap.String("msg_id", msgID), zap.String("event_id", eventID), logging.Error(err, names...))
 		consumed.WithLabelValues(c.spec.Durable, "retry").Inc()
 		_ = m.NakWithDelay(Backoff(delivered))
 		return
@@ -665,19 +705,19 @@ func (c *Consumer[T]) deadLetter(ctx context.Context, m jetstream.Msg, delivered
 	consumed.WithLabelValues(c.spec.Durable, "dead_letter").Inc()
 	dl := nats.NewMsg("dlq." + c.spec.Durable)
 	dl.Data = m.Data()
-	dl.Header.Set("Nuisance-Reason", truncate(reason, 500))
+	dl.Header.Set("Nuisance-Reason", truncate(masked, 500))
 	dl.Header.Set("Nuisance-Subject", m.Subject())
 	dl.Header.Set(jetstream.MsgIDHeader, "dlq:"+c.spec.Durable+":"+msgID)
 	if ack, err := c.js.PublishMsg(ctx, dl); err != nil {
-		c.log.Warn("publish dead letter", zap.String("msg_id", msgID), zap.Error(err))
+		c.log.Warn("publish dead letter", zap.String("msg_id", msgID), logging.Error(err))
 	} else if _, err := c.pool.Exec(ctx, `UPDATE dead_letters SET dlq_seq = $3 WHERE consumer = $1 AND msg_id = $2`,
 		c.spec.Durable, msgID, int64(ack.Sequence)); err != nil {
 		// The copy then expires with the stream's MaxAge rather than
 		// when the retention job erases the dead letter.
-		c.log.Warn("record the dead letter's DLQ sequence", zap.String("msg_id", msgID), zap.Error(err))
+		c.log.Warn("record the dead letter's DLQ sequence", zap.String("msg_id", msgID), logging.Error(err))
 	}
-	c.log.Warn("dead-lettered", zap.String("msg_id", msgID), zap.String("event_id", eventID), zap.Uint64("delivered", delivered), zap.String("reason", truncate(reason, 200)))
-	_ = m.TermWithReason(truncate(reason, 100))
+	c.log.Warn("dead-lettered", zap.String("msg_id", msgID), zap.String("event_id", eventID), zap.Uint64("delivered", delivered), zap.String("reason", truncate(masked, 200)))
+	_ = m.TermWithReason(truncate(masked, 100))
 }
 
 // streamMsgID names a message by its place in its stream (COMPLAINTS:42),
@@ -689,9 +729,67 @@ func streamMsgID(m jetstream.Msg) string {
 	return m.Subject()
 }
 
+// truncate is s cut to at most n bytes, at a character's boundary: a
+// reason is often Chinese, and a header or a log line with half a
+// character is no valid UTF-8.
 func truncate(s string, n int) string {
 	if len(s) <= n {
 		return s
 	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
 	return s[:n]
+}
+
+// callerNamesSQL reads the callers' names the complaints $1 hold.
+const callerNamesSQL = `SELECT id, caller_name FROM complaints WHERE id = ANY($1) AND caller_name IS NOT NULL`
+
+// callerNames returns, for each of msgs, the callers' names an error about
+// it may quote: those its payload carries in a caller field
+// (pii.PayloadNames), and the one its complaint (complaint_id) holds in
+// PostgreSQL, where an event, which carries none, leaves it. It is read
+// only for messages that failed, in one statement; a read that fails
+// (PostgreSQL unreachable: the error is then likely its own) leaves the
+// complaints' out, and the phone numbers are masked all the same.
+func (c *Consumer[T]) callerNames(ctx context.Context, msgs []jetstream.Msg) [][]string {
+	names := make([][]string, len(msgs))
+	if len(msgs) == 0 {
+		return names
+	}
+	complaint := make([]string, len(msgs))
+	var ids []string
+	for i, m := range msgs {
+		names[i] = pii.PayloadNames(m.Data())
+		var v struct {
+			ComplaintID string `json:"complaint_id"`
+		}
+		if json.Unmarshal(m.Data(), &v) == nil && v.ComplaintID != "" {
+			complaint[i] = v.ComplaintID
+			ids = append(ids, v.ComplaintID)
+		}
+	}
+	if len(ids) == 0 || c.pool == nil {
+		return names
+	}
+	qctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+	defer cancel()
+	rows, err := c.pool.Query(qctx, callerNamesSQL, ids)
+	if err != nil {
+		return names
+	}
+	held := map[string]string{}
+	for rows.Next() {
+		var id, name string
+		if rows.Scan(&id, &name) == nil {
+			held[id] = name
+		}
+	}
+	rows.Close()
+	for i, id := range complaint {
+		if name := held[id]; name != "" {
+			names[i] = append(names[i], name)
+		}
+	}
+	return names
 }

@@ -14,6 +14,8 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
+
+	"github.com/xiamen-eeb/nuisance/internal/logging"
 )
 
 // Embedded is an in-process nats-server with JetStream.
@@ -67,7 +69,7 @@ func Connect(url, name string, log *zap.Logger, opts ...nats.Option) (*nats.Conn
 		nats.RetryOnFailedConnect(true),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
 			if err != nil {
-				log.Warn("nats disconnected", zap.Error(err))
+				log.Warn("nats disconnected", logging.Error(err))
 			}
 		}),
 		nats.ReconnectHandler(func(c *nats.Conn) { log.Info("nats reconnected", zap.String("url", c.ConnectedUrlRedacted())) }),
@@ -76,7 +78,7 @@ func Connect(url, name string, log *zap.Logger, opts ...nats.Option) (*nats.Conn
 			if s != nil {
 				subj = s.Subject
 			}
-			log.Warn("nats async error", zap.String("subscription", subj), zap.Error(err))
+			log.Warn("nats async error", zap.String("subscription", subj), logging.Error(err))
 		}),
 	}
 	if user := urlUser(url); user != "" {
@@ -214,7 +216,7 @@ func (k *StreamKeeper) CheckOnce(ctx context.Context) {
 		_, err := k.JS.Stream(cctx, cfg.Name)
 		if errors.Is(err, jetstream.ErrStreamNotFound) {
 			if _, err := k.JS.CreateStream(cctx, cfg); err != nil {
-				k.Log.Error("stream gone from NATS; declaring it again failed", zap.String("stream", cfg.Name), zap.Error(err))
+				k.Log.Error("stream gone from NATS; declaring it again failed", zap.String("stream", cfg.Name), logging.Error(err))
 			} else {
 				k.Log.Error("stream was gone from NATS (it lost its data?): declared again; the sweeper publishes again what the stages had not processed", zap.String("stream", cfg.Name))
 			}

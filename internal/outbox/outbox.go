@@ -220,7 +220,7 @@ func (r *Relay) Run(ctx context.Context) error {
 				if ctx.Err() != nil {
 					return nil
 				}
-				warn.Warn("outbox relay", zap.Error(err))
+				warn.Warn("outbox relay", logging.Error(err))
 				break
 			}
 			warn.OK("outbox relay")
@@ -231,7 +231,7 @@ func (r *Relay) Run(ctx context.Context) error {
 		if time.Since(lastRedrive) >= r.RedriveEvery {
 			lastRedrive = time.Now()
 			if _, err := Redrive(ctx, r.Pool, r.JS, r.Subjects, r.Batch); err != nil && ctx.Err() == nil {
-				warn.Warn("send dead letters again", zap.Error(err))
+				warn.Warn("send dead letters again", logging.Error(err))
 			} else if err == nil {
 				warn.OK("send dead letters again")
 			}
@@ -239,7 +239,7 @@ func (r *Relay) Run(ctx context.Context) error {
 		if time.Since(lastClean) > time.Hour {
 			lastClean = time.Now()
 			if _, err := r.Pool.Exec(ctx, `DELETE FROM outbox WHERE sent_at < now() - $1::interval`, r.Keep.String()); err != nil && ctx.Err() == nil {
-				warn.Warn("outbox cleanup", zap.Error(err))
+				warn.Warn("outbox cleanup", logging.Error(err))
 			} else if err == nil {
 				warn.OK("outbox cleanup")
 			}
@@ -497,7 +497,7 @@ func (r *Relay) RelayOnce(ctx context.Context) (int, error) {
 		}
 		if firstErr != nil {
 			r.unsent.Warn("outbox: events left unsent", zap.Int("published", len(acked)), zap.Int("read", len(batch)),
-				zap.String("first_refused", firstRefused), zap.Error(firstErr))
+				zap.String("first_refused", firstRefused), logging.Error(firstErr))
 		} else {
 			r.unsent.OK("outbox: events left unsent")
 		}

@@ -77,7 +77,7 @@ func (s *Sweeper) Run(ctx context.Context) error {
 	defer warn.Stop()
 	for {
 		if _, err := s.SweepOnce(ctx); err != nil && ctx.Err() == nil {
-			warn.Warn("sweep", zap.Error(err))
+			warn.Warn("sweep", logging.Error(err))
 		} else if err == nil {
 			warn.OK("sweep")
 		}

@@ -33,6 +33,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"go.uber.org/zap"
+
+	"github.com/xiamen-eeb/nuisance/internal/logging"
 )
 
 // DefaultDatabase is the database Ensure creates for the application.
@@ -647,7 +649,7 @@ func (c *Cluster) rotateLog() {
 	p := c.logPath("postgres.log")
 	if fi, err := os.Stat(p); err == nil && fi.Size() > 64<<20 {
 		if err := os.Rename(p, p+".1"); err != nil {
-			c.log.Warn("rotate postgresql log", zap.Error(err))
+			c.log.Warn("rotate postgresql log", logging.Error(err))
 		}
 	}
 }

@@ -4,6 +4,7 @@
 package pii
 
 import (
+	"encoding/json"
 	"slices"
 	"strings"
 	"unicode"
@@ -669,4 +670,68 @@ func MaskPlace(s string) string {
 		return s
 	}
 	return strings.TrimSuffix(body, name) + MaskName(name) + s[len(body):]
+}
+
+// MaskError is an error's text (err.Error(), or a reason kept from one)
+// as it may be logged, sent in a message header or a NATS termination
+// reason, or kept where the callers' data is not: its phone and ID-card
+// numbers masked (MaskText) and names, the callers' the code at hand
+// knows of (those CallerNames reads from the message the error is
+// about), masked (MaskNames). An error quotes the value it failed on:
+// PostgreSQL's (invalid input syntax for type date: "王小明
+// 13812345678"; value "13812345678" is out of range for type integer),
+// Go's JSON decoder's (cannot unmarshal number 13812345678 into ... of
+// type int32), a stage's own (unknown category "..."). The rest, the
+// kind of error and the ids it names, stays as it was. A name no caller
+// field gives cannot be told from other words and stays.
+func MaskError(s string, names ...string) string {
+	return MaskText(MaskNames(s, names...))
+}
+
+// CallerNames returns the callers' names a decoded JSON value (an event,
+// a work order) carries in its caller fields, at any depth: caller_name,
+// caller as a text, and caller.name.
+func CallerNames(v any) []string {
+	var names []string
+	collectNames(v, &names)
+	return names
+}
+
+// PayloadNames is CallerNames of a JSON payload; none when it is not
+// JSON.
+func PayloadNames(payload []byte) []string {
+	var v any
+	if json.Unmarshal(payload, &v) != nil {
+		return nil
+	}
+	return CallerNames(v)
+}
+
+func collectNames(v any, names *[]string) {
+	switch x := v.(type) {
+	case map[string]any:
+		for k, f := range x {
+			switch {
+			case k == "caller_name":
+				if s, ok := f.(string); ok {
+					*names = append(*names, s)
+				}
+			case k == "caller":
+				switch c := f.(type) {
+				case string:
+					*names = append(*names, c)
+				case map[string]any:
+					if s, ok := c["name"].(string); ok {
+						*names = append(*names, s)
+					}
+				}
+			default:
+				collectNames(f, names)
+			}
+		}
+	case []any:
+		for _, f := range x {
+			collectNames(f, names)
+		}
+	}
 }

@@ -66,3 +66,25 @@ func TestMaskText(t *testing.T) {
 // TestCallerMasked checks that the full phone number of a caller shows
 // nowhere (case view, inbox, triage list, event stream, case events)
 // except in the audited call-back reveal, and only to the assigned team.
+
+// An error's text keeps its kind and loses the phone numbers and the
+// callers' names it quotes: PostgreSQL's, Go's JSON decoder's, a stage's.
+func TestMaskError(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{`ERROR: invalid input syntax for type date: "王小明 13812345678" (SQLSTATE 22007)`,
+			`ERROR: invalid input syntax for type date: "王** 138****5678" (SQLSTATE 22007)`},
+		{`ERROR: value "13812345678" is out of range for type integer (SQLSTATE 22003)`,
+			`ERROR: value "138****5678" is out of range for type integer (SQLSTATE 22003)`},
+		{`decode: json: cannot unmarshal number 13812345678 into Go struct field Complaint.phone of type int32`,
+			`decode: json: cannot unmarshal number 138****5678 into Go struct field Complaint.phone of type int32`},
+		{`unknown category "王小明来电"`, `unknown category "王**来电"`},
+		{`complaint c-0190f3a2: no district`, `complaint c-0190f3a2: no district`},
+	} {
+		if got := MaskError(c.in, "王小明"); got != c.want {
+			t.Errorf("MaskError(%q) = %q, want %q", c.in, got, c.want)
+		}
+	}
+	if got := PayloadNames([]byte(`{"caller":{"name":"王小明","phone":"13812345678"},"items":[{"caller_name":"李四"}]}`)); len(got) != 2 {
+		t.Errorf("PayloadNames = %q, want 王小明 and 李四", got)
+	}
+}

@@ -81,5 +81,5 @@ func (t *Tracker) Done(ctx context.Context, err error) {
 		return
 	}
 	failures.WithLabelValues(t.gauge).Inc()
-	t.warn.Fail(zap.WarnLevel, t.gauge, Failed, zap.Error(err))
+	t.warn.Fail(zap.WarnLevel, t.gauge, Failed, logging.Error(err))
 }

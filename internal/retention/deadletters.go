@@ -174,8 +174,7 @@ func erasePayload(payload []byte, held map[string]string) ([]byte, bool) {
 	if err := dec.Decode(&v); err != nil {
 		return []byte{}, true
 	}
-	var names []string
-	collectNames(v, &names)
+	names := pii.CallerNames(v)
 	if m, ok := v.(map[string]any); ok {
 		if id, ok := m["complaint_id"].(string); ok && held[id] != "" {
 			names = append(names, held[id])
@@ -201,21 +200,21 @@ func erasePayload(payload []byte, held map[string]string) ([]byte, bool) {
 // 13812345678"; value "13812345678" is out of range for type integer),
 // Go's JSON decoder's (cannot unmarshal number 13812345678 into ... of
 // type int32), a stage's own (unknown category "..."). Its phone and
-// ID-card numbers are masked (pii.MaskText) and the callers' names the
-// payload carries, or its complaint still holds, masked (pii.MaskNames),
-// as in the payload; the rest, what kind of error it was, stays.
+// ID-card numbers and the callers' names the payload carries, or its
+// complaint still holds, are masked (pii.MaskError), as in the payload;
+// the rest, what kind of error it was, stays.
 func eraseReason(reason string, payload []byte, held map[string]string) (string, bool) {
 	var names []string
 	var v any
 	if json.Unmarshal(payload, &v) == nil {
-		collectNames(v, &names)
+		names = pii.CallerNames(v)
 		if m, ok := v.(map[string]any); ok {
 			if id, ok := m["complaint_id"].(string); ok && held[id] != "" {
 				names = append(names, held[id])
 			}
 		}
 	}
-	m := pii.MaskText(pii.MaskNames(reason, names...))
+	m := pii.MaskError(reason, names...)
 	return m, m != reason
 }
 
@@ -227,36 +226,6 @@ func callerField(k string) bool {
 // idField says whether a field of an object holds ids.
 func idField(k string) bool {
 	return k == "id" || strings.HasSuffix(k, "_id") || k == "tickets" || k == "transition" || k == "merged_from"
-}
-
-// collectNames adds the names the caller fields of v hold.
-func collectNames(v any, names *[]string) {
-	switch x := v.(type) {
-	case map[string]any:
-		for k, f := range x {
-			switch {
-			case k == "caller_name":
-				if s, ok := f.(string); ok {
-					*names = append(*names, s)
-				}
-			case k == "caller":
-				switch c := f.(type) {
-				case string:
-					*names = append(*names, c)
-				case map[string]any:
-					if s, ok := c["name"].(string); ok {
-						*names = append(*names, s)
-					}
-				}
-			default:
-				collectNames(f, names)
-			}
-		}
-	case []any:
-		for _, f := range x {
-			collectNames(f, names)
-		}
-	}
 }
 
 // erase is v, the value of field key, erased as erasePayload says.

@@ -165,7 +165,7 @@ func (j *Job) Run(ctx context.Context) error {
 	defer warn.Stop()
 	for {
 		if _, err := j.RunOnce(ctx); err != nil && ctx.Err() == nil {
-			warn.Warn("retention pass", zap.Error(err))
+			warn.Warn("retention pass", logging.Error(err))
 		} else if err == nil {
 			warn.OK("retention pass")
 		}

@@ -107,7 +107,7 @@ drain:
 		FROM unnest($1::text[], $2::int[], $3::timestamptz[]) AS r(id, attempts, leased_until)
 		WHERE c.id = r.id AND (c.attempts, c.next_at) IS NOT DISTINCT FROM (r.attempts, r.leased_until)
 		  AND num_nulls(c.delivered_at, c.dead_at) = 2 AND c.attempts > 0`, ids, tries, leases); err != nil {
-		s.log.Warn("release callbacks at shutdown: they wait for their lease to end", zap.Int("callbacks", len(ids)), zap.Error(err))
+		s.log.Warn("release callbacks at shutdown: they wait for their lease to end", zap.Int("callbacks", len(ids)), logging.Error(err))
 	}
 }
 
@@ -128,7 +128,7 @@ func (s *Service) recordLoop(ctx context.Context, results <-chan outcome) {
 		}
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		if err := s.record(rctx, claimed, errs); err != nil {
-			warn.Warn("record callbacks", zap.Int("callbacks", len(claimed)), zap.Error(err))
+			warn.Warn("record callbacks", zap.Int("callbacks", len(claimed)), logging.Error(err))
 		} else {
 			warn.OK("record callbacks")
 		}

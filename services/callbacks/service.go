@@ -256,7 +256,7 @@ func (s *Service) deliverLoop(ctx context.Context) error {
 	for {
 		n, err := s.DeliverOnce(ctx)
 		if err != nil && ctx.Err() == nil {
-			warn.Warn("deliver callbacks", zap.Error(err))
+			warn.Warn("deliver callbacks", logging.Error(err))
 		} else if err == nil {
 			warn.OK("deliver callbacks")
 		}

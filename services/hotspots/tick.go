@@ -27,7 +27,7 @@ func (s *Service) runTicks(ctx context.Context) error {
 		case <-t.C:
 		}
 		if _, err := s.TickOnce(ctx); err != nil && ctx.Err() == nil {
-			warn.Warn("tick hotspots", zap.Error(err))
+			warn.Warn("tick hotspots", logging.Error(err))
 		} else if err == nil {
 			warn.OK("tick hotspots")
 		}

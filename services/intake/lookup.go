@@ -6,9 +6,9 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"go.uber.org/zap"
 
 	"github.com/xiamen-eeb/nuisance/internal/httpx"
+	"github.com/xiamen-eeb/nuisance/internal/logging"
 )
 
 // Status is the work order as the pipeline knows it; fields a later stage
@@ -52,7 +52,7 @@ func (s *Service) handleLookup(w http.ResponseWriter, r *http.Request) {
 	}
 	if err != nil {
 		if r.Context().Err() == nil {
-			s.log.Error("lookup", zap.Error(err))
+			s.log.Error("lookup", logging.Error(err))
 			problem(w, http.StatusServiceUnavailable, "unavailable", "the work order could not be read; retry")
 		}
 		return

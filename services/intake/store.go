@@ -13,6 +13,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promauto"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
+
+	"github.com/xiamen-eeb/nuisance/internal/logging"
 )
 
 var commitSize = promauto.NewHistogram(prometheus.HistogramOpts{
@@ -124,7 +126,15 @@ func (s *Service) commit(ctx context.Context, batch []*submission) {
 	defer cancel()
 	results, err := s.store(ctx, batch)
 	if err != nil {
-		fields := []zap.Field{zap.Int("batch", len(batch)), zap.Error(err)}
+		// The error may quote a value of a work order, its caller's among
+		// them: it is logged masked, with the callers' names of the batch.
+		var names []string
+		for _, sub := range batch {
+			if sub.c.Caller != nil {
+				names = append(names, sub.c.Caller.Name)
+			}
+		}
+		fields := []zap.Field{zap.Int("batch", len(batch)), logging.Error(err, names...)}
 		if len(batch) == 1 {
 			// Alone, it is the work order to find: by the hotline's
 			// ticket and delivery, never by its caller.

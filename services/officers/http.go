@@ -21,6 +21,7 @@ import (
 	"github.com/xiamen-eeb/nuisance/internal/caseflow"
 	"github.com/xiamen-eeb/nuisance/internal/fault"
 	"github.com/xiamen-eeb/nuisance/internal/httpx"
+	"github.com/xiamen-eeb/nuisance/internal/logging"
 )
 
 // maxBody caps a request body; the largest legitimate one is a note.
@@ -119,7 +120,7 @@ func failed(r *http.Request, err error) string {
 func (s *Service) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	if abandoned(r, err) {
 		abandonedTotal.WithLabelValues(r.Pattern).Inc()
-		s.log.Info("request abandoned by its client", zap.String("route", r.Pattern), zap.Error(err))
+		s.log.Info("request abandoned by its client", zap.String("route", r.Pattern), logging.Error(err))
 		httpx.WriteProblem(w, httpx.Problem{Status: http.StatusServiceUnavailable, Detail: "request abandoned by its client"})
 		return
 	}

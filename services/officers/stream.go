@@ -18,6 +18,7 @@ import (
 	"github.com/xiamen-eeb/nuisance/internal/caseflow"
 	"github.com/xiamen-eeb/nuisance/internal/event"
 	"github.com/xiamen-eeb/nuisance/internal/fault"
+	"github.com/xiamen-eeb/nuisance/internal/logging"
 	"github.com/xiamen-eeb/nuisance/internal/pii"
 )
 
@@ -279,12 +280,12 @@ func (s *Service) handleStream(w http.ResponseWriter, r *http.Request, p auth.Pr
 			}
 			md, err := m.Metadata()
 			if err != nil {
-				s.log.Warn("case event without metadata", zap.String("subject", m.Subject()), zap.Error(err))
+				s.log.Warn("case event without metadata", zap.String("subject", m.Subject()), logging.Error(err))
 				continue
 			}
 			var ev event.CaseChanged
 			if err := json.Unmarshal(m.Data(), &ev); err != nil {
-				s.log.Warn("undecodable case event", zap.String("subject", m.Subject()), zap.Uint64("seq", md.Sequence.Stream), zap.Error(err))
+				s.log.Warn("undecodable case event", zap.String("subject", m.Subject()), zap.Uint64("seq", md.Sequence.Stream), logging.Error(err))
 				continue
 			}
 			if ev.Continuation() || !inScope(p, ev) {

@@ -19,6 +19,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/xiamen-eeb/nuisance/internal/gistar"
+	"github.com/xiamen-eeb/nuisance/internal/logging"
 	"github.com/xiamen-eeb/nuisance/internal/outbox"
 )
 
@@ -111,7 +112,7 @@ func (s *Service) Run(ctx context.Context) error {
 			// Failed before a report was stored or while storing one,
 			// the reports due wait: either is a failure to alert on.
 			generated.WithLabelValues("failed").Inc()
-			s.log.Warn("weekly reports: catch-up failed, retrying", zap.Error(err), zap.Duration("retry_in", wait))
+			s.log.Warn("weekly reports: catch-up failed, retrying", logging.Error(err), zap.Duration("retry_in", wait))
 		} else {
 			if len(weeks) > 0 {
 				s.log.Info("weekly reports stored", zap.Strings("weeks", weeks))

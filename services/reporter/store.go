@@ -14,6 +14,7 @@ import (
 
 	"github.com/xiamen-eeb/nuisance/internal/event"
 	"github.com/xiamen-eeb/nuisance/internal/gistar"
+	"github.com/xiamen-eeb/nuisance/internal/logging"
 	"github.com/xiamen-eeb/nuisance/internal/outbox"
 	"github.com/xiamen-eeb/nuisance/internal/report"
 )
@@ -241,7 +242,7 @@ func (s *Service) Store(ctx context.Context, week string) (bool, error) {
 		uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer cancel()
 		if _, err := conn.Exec(uctx, `SELECT pg_advisory_unlock(hashtextextended('nuisance.reporter.' || $1, 0))`, week); err != nil {
-			s.log.Warn("unlock report week", zap.String("week", week), zap.Error(err))
+			s.log.Warn("unlock report week", zap.String("week", week), logging.Error(err))
 			// A connection still holding the lock must not go back to the pool.
 			_ = conn.Conn().Close(uctx)
 		}

@@ -241,12 +241,12 @@ func (s *Service) runTimers(ctx context.Context) error {
 	defer warn.Stop()
 	for {
 		if _, err := s.FireTimers(ctx); err != nil && ctx.Err() == nil {
-			warn.Warn("fire deadline timers", zap.Error(err))
+			warn.Warn("fire deadline timers", logging.Error(err))
 		} else if err == nil {
 			warn.OK("fire deadline timers")
 		}
 		if _, err := s.CloseResolved(ctx); err != nil && ctx.Err() == nil {
-			warn.Warn("close out resolved cases", zap.Error(err))
+			warn.Warn("close out resolved cases", logging.Error(err))
 		} else if err == nil {
 			warn.OK("close out resolved cases")
 		}
