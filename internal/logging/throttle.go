@@ -61,6 +61,7 @@ type failing struct {
 	suppressed int                 // failures since the latest line
 	caller     zapcore.EntryCaller // the latest failure's, while suppressed
 	stop       func() bool         // the timer writing the suppressed, while armed
+	armed      uint64              // which of the key's timers stop is
 }
 
 // NewThrottle returns a Throttle writing to log (nil: nowhere), logging a
@@ -134,7 +135,9 @@ func (t *Throttle) fail(lvl zapcore.Level, key, msg string, fields []zap.Field) 
 		// fail is called by Warn, Error or Fail: two frames up is theirs.
 		f.caller = zapcore.NewEntryCaller(runtime.Caller(2))
 		if f.stop == nil && !t.stopped && t.after != nil {
-			f.stop = t.after(f.logged.Add(t.every).Sub(now), func() { t.due(key, f) })
+			f.armed++
+			armed := f.armed
+			f.stop = t.after(f.logged.Add(t.every).Sub(now), func() { t.due(key, f, armed) })
 		}
 		return
 	}
@@ -143,11 +146,16 @@ func (t *Throttle) fail(lvl zapcore.Level, key, msg string, fields []zap.Field) 
 	t.disarm(f)
 }
 
-// due is key's timer: run's failures not logged, if it is key's run
-// still and has some, are written now.
-func (t *Throttle) due(key string, run *failing) {
+// due is key's timer armed: run's failures not logged, if it is key's
+// run still and has some, are written now. A timer that fired while its
+// key was logging, disarmed too late to stop its call, finds another
+// timer armed, or none: it writes nothing, and leaves the other armed.
+func (t *Throttle) due(key string, run *failing, armed uint64) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	if run.stop == nil || run.armed != armed {
+		return
+	}
 	run.stop = nil
 	if t.runs[key] != run {
 		return

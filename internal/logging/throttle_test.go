@@ -350,3 +350,42 @@ func TestThrottleTimersRace(t *testing.T) {
 		t.Errorf("the lines count %d failures, want %d", total, 8*297)
 	}
 }
+
+// A timer that fired while its key was logging a line, its call waiting
+// for the Throttle, comes late: the key has logged, and armed a timer for
+// its next failure not logged. The late call writes nothing (the window
+// of the line just logged is not over) and leaves the new timer armed,
+// which Stop then disarms: no line comes within Every of the one before,
+// nor after Stop.
+func TestThrottleTimerFiredLateWritesNothing(t *testing.T) {
+	t.Parallel()
+	th, logs, c := throttled(30 * time.Second)
+	th.Warn("sweep")
+	c.step(time.Second)
+	th.Warn("sweep") // not logged: its timer is armed for 30 s
+	if c.armed() != 1 {
+		t.Fatalf("%d timers armed, want 1", c.armed())
+	}
+	// 30 s: the timer fires, as time.AfterFunc's do, in a goroutine of
+	// its own, whose call waits for the lock held by a failure of the
+	// key, which logs.
+	c.t = c.t.Add(29 * time.Second)
+	fired := c.timers[0]
+	fired.stopped = true
+	late := fired.f
+	th.Warn("sweep")
+	c.step(time.Second)
+	th.Warn("sweep") // not logged: a new timer is armed
+	late()
+	all := logs.AllUntimed()
+	if len(all) != 2 {
+		t.Fatalf("%d lines, want 2 (the first failure, the one at 30 s); a late timer wrote %v", len(all), all[2:])
+	}
+	th.Stop()
+	if c.armed() != 0 {
+		t.Errorf("%d timers armed after Stop, want none", c.armed())
+	}
+	if all := logs.AllUntimed(); len(all) != 3 || all[2].ContextMap()["suppressed"] != int64(1) {
+		t.Errorf("at Stop: %v, want the failure not logged written once", all)
+	}
+}
