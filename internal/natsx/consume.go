@@ -708,10 +708,22 @@ func (c *Consumer[T]) deadLetterNamed(ctx context.Context, m jetstream.Msg, deli
 	dl.Header.Set("Nuisance-Reason", truncate(masked, 500))
 	dl.Header.Set("Nuisance-Subject", m.Subject())
 	dl.Header.Set(jetstream.MsgIDHeader, "dlq:"+c.spec.Durable+":"+msgID)
+	// The stream the copy goes to, looked up before it is published: a
+	// stream declared again (NATS lost its data) numbers its messages
+	// from 1 again, and the sequence is recorded with the creation of
+	// the stream it was given by, so that the retention job never
+	// deletes another dead letter's copy by it. A copy whose stream is
+	// not known is left to the stream's MaxAge.
+	var created time.Time
+	if st, err := c.js.Stream(ctx, StreamFor(dl.Subject)); err == nil {
+		created = st.CachedInfo().Created
+	}
 	if ack, err := c.js.PublishMsg(ctx, dl); err != nil {
 		c.log.Warn("publish dead letter", zap.String("msg_id", msgID), logging.Error(err))
-	} else if _, err := c.pool.Exec(ctx, `UPDATE dead_letters SET dlq_seq = $3 WHERE consumer = $1 AND msg_id = $2`,
-		c.spec.Durable, msgID, int64(ack.Sequence)); err != nil {
+	} else if created.IsZero() || ack.Stream != StreamFor(dl.Subject) {
+		c.log.Warn("record the dead letter's DLQ sequence: its stream is not known", zap.String("msg_id", msgID), zap.String("stream", ack.Stream))
+	} else if _, err := c.pool.Exec(ctx, `UPDATE dead_letters SET dlq_seq = $3, dlq_stream_created = $4 WHERE consumer = $1 AND msg_id = $2`,
+		c.spec.Durable, msgID, int64(ack.Sequence), created); err != nil {
 		// The copy then expires with the stream's MaxAge rather than
 		// when the retention job erases the dead letter.
 		c.log.Warn("record the dead letter's DLQ sequence", zap.String("msg_id", msgID), logging.Error(err))

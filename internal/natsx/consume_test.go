@@ -151,9 +151,15 @@ func TestConsumeDeadLettersInvalidPayload(t *testing.T) {
 		return err == nil && info.State.Msgs == 2
 	})
 	// Each records its copy's sequence, for the retention job to delete
-	// the copy by.
+	// the copy by, with the creation of the stream that numbered it.
+	st, err := s.n.JS.Stream(context.Background(), "DLQ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	created := st.CachedInfo().Created
 	testenv.Eventually(t, 10*time.Second, "the copies' sequences recorded", func() bool {
-		return s.count(t, `SELECT count(DISTINCT dlq_seq) FROM dead_letters WHERE consumer = 'test' AND dlq_seq BETWEEN 1 AND 2`) == 2
+		return s.count(t, `SELECT count(DISTINCT dlq_seq) FROM dead_letters WHERE consumer = 'test' AND dlq_seq BETWEEN 1 AND 2
+			AND abs(extract(epoch FROM dlq_stream_created - $1::timestamptz)) < 0.001`, created) == 2
 	})
 	if calls.Load() != 0 {
 		t.Fatalf("handler called %d times for invalid payloads", calls.Load())

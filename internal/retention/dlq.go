@@ -26,10 +26,11 @@ func dlqMaxAge() time.Duration {
 }
 
 // pickCopiesSQL reads, in a range of pages, the dead letters written
-// before $3 whose copy on the DLQ stream has not been deleted, and
-// whether the copy may still be there (written within $4, the stream's
-// MaxAge).
-const pickCopiesSQL = `SELECT id, dlq_seq, created_at >= now() - $4::interval FROM dead_letters
+// before $3 whose copy on the DLQ stream has not been deleted, whether
+// the copy may still be there (written within $4, the stream's MaxAge),
+// when they were written and when the stream their copy went to was
+// created (NULL: not recorded).
+const pickCopiesSQL = `SELECT id, dlq_seq, created_at >= now() - $4::interval, created_at, dlq_stream_created FROM dead_letters
 WHERE ctid >= $1::tid AND ctid < $2::tid AND dlq_seq IS NOT NULL AND created_at < now() - $3::interval`
 
 // dropCopies deletes, Pages heap pages of dead_letters at a time, the
@@ -42,8 +43,14 @@ WHERE ctid >= $1::tid AND ctid < $2::tid AND dlq_seq IS NOT NULL AND created_at 
 // bytes overwritten (SecureDeleteMsg): the job's NATS user may delete
 // from the stream and not read it. One gone already (the stream's
 // MaxAge, an operator) counts as done; one past the MaxAge is not asked
-// for. dlq_seq is cleared once its copy is gone; a copy NATS would not
-// delete keeps it, and the next pass tries again.
+// for. A stream declared again since the copy was published (NATS lost
+// its data, an operator deleted it) numbers its messages from 1 again:
+// the sequence is asked for only on the stream it was recorded for
+// (dlq_stream_created, or, not recorded, a stream created before the
+// dead letter was written), where another dead letter's copy may hold
+// it now, and the copy counts as gone with its stream. dlq_seq is
+// cleared once its copy is gone; a copy NATS would not delete keeps it,
+// and the next pass tries again.
 func (j *Job) dropCopies(ctx context.Context, c querier) (int64, error) {
 	n, err := pages(ctx, c, "dead_letters")
 	if err != nil {
@@ -60,11 +67,13 @@ func (j *Job) dropCopies(ctx context.Context, c querier) (int64, error) {
 		type copyOf struct {
 			id, seq int64
 			live    bool
+			written time.Time
+			stream  *time.Time
 		}
 		var picked []copyOf
 		for rows.Next() {
 			var k copyOf
-			if err := rows.Scan(&k.id, &k.seq, &k.live); err != nil {
+			if err := rows.Scan(&k.id, &k.seq, &k.live, &k.written, &k.stream); err != nil {
 				rows.Close()
 				return total, fmt.Errorf("delete DLQ copies: %w", err)
 			}
@@ -82,6 +91,10 @@ func (j *Job) dropCopies(ctx context.Context, c querier) (int64, error) {
 					if stream, failed = j.cfg.DLQ.Stream(ctx, dlqStream); failed != nil {
 						break
 					}
+				}
+				if !sameStream(k.written, k.stream, stream.CachedInfo().Created) {
+					done = append(done, k.id)
+					continue
 				}
 				err := stream.SecureDeleteMsg(ctx, uint64(k.seq))
 				if err != nil && !gone(err) {
@@ -105,6 +118,18 @@ func (j *Job) dropCopies(ctx context.Context, c querier) (int64, error) {
 		}
 	}
 	return total, nil
+}
+
+// sameStream says whether the DLQ stream created at created is the one
+// a dead letter written at written put its copy on, that stream's
+// creation recorded as stream (nil: not recorded). PostgreSQL keeps
+// microseconds, NATS nanoseconds.
+func sameStream(written time.Time, stream *time.Time, created time.Time) bool {
+	if stream == nil {
+		return !created.After(written)
+	}
+	d := stream.Sub(created)
+	return d < time.Millisecond && d > -time.Millisecond
 }
 
 // gone says whether err, a delete's, says the message is no longer on

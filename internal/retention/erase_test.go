@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/xiamen-eeb/nuisance/internal/natsx"
 	"github.com/xiamen-eeb/nuisance/internal/retention"
 	"github.com/xiamen-eeb/nuisance/internal/testenv"
 	"github.com/xiamen-eeb/nuisance/schemas"
@@ -581,7 +582,12 @@ func TestDeletesTheDLQCopiesOfDeadLettersLongAgo(t *testing.T) {
 			t.Fatal(err)
 		}
 		id := letter(t, pool, "geocoder", "complaint.received", event, "schema complaint.received.v1: / 'not' failed", payload, ago)
-		exec(t, pool, `UPDATE dead_letters SET dlq_seq = $2 WHERE id = $1`, id, int64(ack.Sequence))
+		// The consumer records the stream's creation with the sequence.
+		st, err := n.JS.Stream(ctx, "DLQ")
+		if err != nil {
+			t.Fatal(err)
+		}
+		exec(t, pool, `UPDATE dead_letters SET dlq_seq = $2, dlq_stream_created = $3 WHERE id = $1`, id, int64(ack.Sequence), st.CachedInfo().Created)
 		return id, ack.Sequence
 	}
 	oldID, oldSeq := copyOf("old.received", 20*day)
@@ -624,5 +630,75 @@ func TestDeletesTheDLQCopiesOfDeadLettersLongAgo(t *testing.T) {
 	}
 	if c := count(t, pool, `SELECT count(*) FROM dead_letters`); c != 4 {
 		t.Errorf("%d dead letters left, want all 4", c)
+	}
+}
+
+// NATS lost its data and the DLQ stream was declared again (the stream
+// keeper, an operator): its messages are numbered from 1 again, and the
+// sequences recorded for the copies on the stream lost are those of
+// other dead letters' copies on the new one. A pass deletes none of
+// them: the copies of the dead letters 20 days old went with their
+// stream, recorded with its creation or, recorded before it was, written
+// before the new stream was created; the new copies stay, and the old
+// dead letters' dlq_seq is cleared.
+func TestKeepsTheCopiesOfAStreamDeclaredAgain(t *testing.T) {
+	t.Parallel()
+	n := testenv.StartNATS(t)
+	pool, job := setup(t, retention.Config{PII: 10 * day, DLQ: n.JS})
+	ctx := context.Background()
+	payload := []byte(`{"event_id":"x.received","complaint_id":"x","ticket_id":"T"}`)
+	publish := func(event string) (uint64, time.Time) {
+		t.Helper()
+		m := nats.NewMsg("dlq.geocoder")
+		m.Data = payload
+		m.Header.Set(jetstream.MsgIDHeader, "dlq:geocoder:"+event)
+		ack, err := n.JS.PublishMsg(ctx, m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		st, err := n.JS.Stream(ctx, "DLQ")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ack.Sequence, st.CachedInfo().Created
+	}
+	recordedSeq, lost := publish("recorded.received")
+	recorded := letter(t, pool, "geocoder", "complaint.received", "recorded.received", "boom", payload, 20*day)
+	exec(t, pool, `UPDATE dead_letters SET dlq_seq = $2, dlq_stream_created = $3 WHERE id = $1`, recorded, int64(recordedSeq), lost)
+	olderSeq, _ := publish("older.received")
+	older := letter(t, pool, "geocoder", "complaint.received", "older.received", "boom", payload, 20*day)
+	exec(t, pool, `UPDATE dead_letters SET dlq_seq = $2 WHERE id = $1`, older, int64(olderSeq))
+
+	if err := n.JS.DeleteStream(ctx, "DLQ"); err != nil {
+		t.Fatal(err)
+	}
+	for _, cfg := range natsx.Streams(1) {
+		if cfg.Name == "DLQ" {
+			if _, err := n.JS.CreateStream(ctx, cfg); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	s1, _ := publish("new1.received")
+	s2, _ := publish("new2.received")
+	if s1 != recordedSeq || s2 != olderSeq {
+		t.Fatalf("the new stream numbered its copies %d, %d; want %d, %d as the lost one did", s1, s2, recordedSeq, olderSeq)
+	}
+
+	res := pass(t, job)
+	if res.DLQDeleted != 0 {
+		t.Errorf("%d copies deleted, want none", res.DLQDeleted)
+	}
+	st, err := n.JS.Stream(ctx, "DLQ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, seq := range []uint64{s1, s2} {
+		if _, err := st.GetMsg(ctx, seq); err != nil {
+			t.Errorf("the new stream's copy %d is gone: %v", seq, err)
+		}
+	}
+	if c := count(t, pool, `SELECT count(*) FROM dead_letters WHERE dlq_seq IS NOT NULL`); c != 0 {
+		t.Errorf("%d dead letters keep the sequence of a copy on the stream lost", c)
 	}
 }
