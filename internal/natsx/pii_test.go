@@ -103,7 +103,11 @@ func TestADeadLetterReasonIsLoggedAndCopiedWithoutTheCaller(t *testing.T) {
 		}
 	}
 
-	// The log lines.
+	// The log lines. A dead letter's line comes after its row, its copy
+	// and its copy's sequence are written.
+	testenv.Eventually(t, 10*time.Second, "two dead-lettered lines", func() bool {
+		return logs.FilterMessage("dead-lettered").Len() == 2
+	})
 	var deadLettered, handler int
 	for _, e := range logs.All() {
 		var b strings.Builder
