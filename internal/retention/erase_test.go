@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/xiamen-eeb/nuisance/internal/natsx"
 	"github.com/xiamen-eeb/nuisance/internal/retention"
@@ -701,4 +702,76 @@ func TestKeepsTheCopiesOfAStreamDeclaredAgain(t *testing.T) {
 	if c := count(t, pool, `SELECT count(*) FROM dead_letters WHERE dlq_seq IS NOT NULL`); c != 0 {
 		t.Errorf("%d dead letters keep the sequence of a copy on the stream lost", c)
 	}
+}
+
+// NATS unreachable, or the service's NATS user not allowed to delete from
+// the DLQ stream (a deployment whose permissions were not updated): the
+// pass still erases the callers in PostgreSQL and counts as made, so
+// that NuisanceRetentionNotRunning stays quiet about a job that erases;
+// the copies' failure is counted apart, said in the pass's error, and
+// their sequences kept for the next pass. (The whole pass failed, and
+// its last completion stayed where it was.) Not parallel: it reads the
+// process's metrics.
+func TestErasesWhenTheDLQCannotBeReached(t *testing.T) {
+	n := testenv.StartNATS(t)
+	pool, job := setup(t, retention.Config{PII: 10 * day, DLQ: n.JS})
+	ctx := context.Background()
+	payload := []byte(`{"event_id":"y.received","complaint_id":"y","ticket_id":"T","description":"请回电13812345678","caller":{"name":"王小明","phone":"13812345678"}}`)
+	m := nats.NewMsg("dlq.geocoder")
+	m.Data = payload
+	ack, err := n.JS.PublishMsg(ctx, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := n.JS.Stream(ctx, "DLQ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := letter(t, pool, "geocoder", "complaint.received", "unreached.received", "boom", payload, 20*day)
+	exec(t, pool, `UPDATE dead_letters SET dlq_seq = $2, dlq_stream_created = $3 WHERE id = $1`, id, int64(ack.Sequence), st.CachedInfo().Created)
+	n.NC.Close()
+
+	failures := metric(t, "nuisance_retention_dlq_delete_failures_total")
+	before := time.Now().Add(-time.Second)
+	res, err := job.RunOnce(ctx)
+	if err == nil || !strings.Contains(err.Error(), "DLQ") {
+		t.Errorf("the pass says %v, want the DLQ copies not deleted", err)
+	}
+	if res.ErasedLetters != 1 {
+		t.Errorf("%d dead letters erased, want 1: the erasure in PostgreSQL waited on NATS", res.ErasedLetters)
+	}
+	if got := metric(t, "nuisance_retention_last_pass_timestamp_seconds"); got < float64(before.Unix()) {
+		t.Errorf("the last pass is at %v, before this one: the pass did not count as made", time.Unix(int64(got), 0))
+	}
+	if got := metric(t, "nuisance_retention_dlq_delete_failures_total"); got != failures+1 {
+		t.Errorf("nuisance_retention_dlq_delete_failures_total went from %v to %v, want one more", failures, got)
+	}
+	var seq *int64
+	if err := pool.QueryRow(ctx, `SELECT dlq_seq FROM dead_letters WHERE id = $1`, id).Scan(&seq); err != nil {
+		t.Fatal(err)
+	}
+	if seq == nil || uint64(*seq) != ack.Sequence {
+		t.Errorf("dlq_seq is %v, want %d kept for the next pass", seq, ack.Sequence)
+	}
+}
+
+// metric is the value of the process's metric name (one series, no labels).
+func metric(t *testing.T, name string) float64 {
+	t.Helper()
+	mfs, err := prometheus.DefaultGatherer.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name || len(mf.GetMetric()) != 1 {
+			continue
+		}
+		m := mf.GetMetric()[0]
+		if m.GetCounter() != nil {
+			return m.GetCounter().GetValue()
+		}
+		return m.GetGauge().GetValue()
+	}
+	t.Fatalf("no metric %s", name)
+	return 0
 }

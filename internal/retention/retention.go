@@ -104,6 +104,10 @@ var (
 		Name: "nuisance_retention_dlq_deleted_total",
 		Help: "Copies of dead letters the retention job deleted from the DLQ stream, NUISANCE_PII_RETENTION after they were written (their payloads and reasons erased in PostgreSQL).",
 	})
+	dlqFailures = promauto.NewCounter(prometheus.CounterOpts{
+		Name: "nuisance_retention_dlq_delete_failures_total",
+		Help: "Retention passes whose erasure in PostgreSQL was done but whose deletion of dead letters' copies from the DLQ stream failed (NATS unreachable, or the service's NATS user without $JS.API.STREAM.MSG.DELETE.DLQ); the copies wait for the next pass, or the stream's 30 days.",
+	})
 	lastPass = promauto.NewGauge(prometheus.GaugeOpts{
 		Name: "nuisance_retention_last_pass_timestamp_seconds",
 		Help: "When this process last completed a retention pass (0: never; the replicas take turns, so the latest of them counts).",
@@ -206,6 +210,7 @@ func (j *Job) RunOnce(ctx context.Context) (Result, error) {
 		conn.Release()
 	}()
 	res.Ran = true
+	var dlqErr error
 	start := time.Now()
 	c := conn.Conn()
 	// Settled dead letters first: the idempotency records they kept go
@@ -231,8 +236,14 @@ func (j *Job) RunOnce(ctx context.Context) (Result, error) {
 			return res, err
 		}
 		if j.cfg.DLQ != nil {
+			// The erasure in PostgreSQL is done whatever NATS answers:
+			// the pass counts as made (NuisanceRetentionNotRunning is
+			// about PostgreSQL's tables), and a failure to delete the
+			// copies is counted and said apart, for the next pass to
+			// try again.
 			if res.DLQDeleted, err = j.dropCopies(ctx, c); err != nil {
-				return res, err
+				dlqFailures.Inc()
+				dlqErr = fmt.Errorf("retention: dead letters' copies not deleted from the DLQ stream (the erasure in PostgreSQL is done; the next pass tries again): %w", err)
 			}
 		}
 	}
@@ -244,7 +255,7 @@ func (j *Job) RunOnce(ctx context.Context) (Result, error) {
 			zap.Int64("complaints_erased", res.Erased),
 			zap.Int64("dead_letters_erased", res.ErasedLetters), zap.Int64("dlq_copies_deleted", res.DLQDeleted), zap.Duration("took", time.Since(start)))
 	}
-	return res, nil
+	return res, dlqErr
 }
 
 // interval renders d for a PostgreSQL interval parameter.
