@@ -71,11 +71,14 @@ func BenchmarkPrune(b *testing.B) {
 
 // BenchmarkErase measures erasing the callers of 20,000 complaints whose
 // cases closed long ago, or (dead-lettered) that stopped long ago on a
-// dead letter of their complaint.received, in no case, 500 complaints a
-// batch.
+// dead letter of their complaint.received, in no case, or (lost) whose
+// event was lost long ago, in no case and on no dead letter, beside an
+// outbox of 100,000 other events, 500 complaints a batch.
+//
+//	go test -run '^$' -bench Erase -benchtime 3x ./internal/retention/
 func BenchmarkErase(b *testing.B) {
 	const n = 20_000
-	for _, stop := range []string{"case-closed", "dead-lettered"} {
+	for _, stop := range []string{"case-closed", "dead-lettered", "lost"} {
 		b.Run(stop, func(b *testing.B) {
 			pool := testenv.DB(b)
 			ctx := context.Background()
@@ -87,7 +90,7 @@ func BenchmarkErase(b *testing.B) {
 			var took time.Duration
 			for b.Loop() {
 				b.StopTimer()
-				if _, err := pool.Exec(ctx, `TRUNCATE complaints, cases, case_complaints, locations, hotspot_members, triage, triage_corrections, case_audit, assignments, case_timers, dead_letters CASCADE`); err != nil {
+				if _, err := pool.Exec(ctx, `TRUNCATE complaints, cases, case_complaints, locations, hotspot_members, triage, triage_corrections, case_audit, assignments, case_timers, dead_letters, outbox CASCADE`); err != nil {
 					b.Fatal(err)
 				}
 				if _, err := pool.Exec(ctx, `INSERT INTO complaints (id, ticket_id, received_at, description, address, caller_name, caller_phone, created_at)
@@ -109,12 +112,17 @@ func BenchmarkErase(b *testing.B) {
 							'\x7b7d', now() - interval '399 days', now() - interval '1 day'
 						FROM generate_series(1, $1) i`}
 				}
+				if stop == "lost" {
+					fill = []string{`INSERT INTO outbox (event_id, subject, payload, sent_at)
+						SELECT 'e' || i || '.received', 'complaint.received', '{}', now() - interval '1 day'
+						FROM generate_series(1, 5 * $1) i`}
+				}
 				for _, q := range fill {
 					if _, err := pool.Exec(ctx, q, n); err != nil {
 						b.Fatal(err)
 					}
 				}
-				for _, t := range []string{"complaints", "cases", "case_complaints", "dead_letters"} {
+				for _, t := range []string{"complaints", "cases", "case_complaints", "dead_letters", "outbox"} {
 					if _, err := pool.Exec(ctx, `VACUUM ANALYZE `+t); err != nil {
 						b.Fatal(err)
 					}

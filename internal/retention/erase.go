@@ -45,6 +45,20 @@ const ended = `((k.status = 'closed' AND k.closed_at < now() - $1::interval)
 // supervisor corrected within $1, back in the pipeline; one on its way
 // has no dead letter; one in a case is its case's, whatever a stage off
 // its path gave up on.
+// It joins o.due when the complaint is in no case, has no triage entry
+// and no dead letter of any of its events, and the outbox holds none of
+// the events that carry it to a case or the list (<id>.received,
+// .located, .clustered: the geocoder writes the triage entry with
+// .unlocated, and a correction's events follow an entry): its event was
+// lost, published and never handled, or it is still on its way. Once it
+// was stored longer ago than both $1 and the idempotency window (see
+// lost), it was lost: the outbox keeps a sent event 14 days after it was
+// last sent, its sweeper publishing it again meanwhile to a consumer
+// with no record of it, and JetStream a message 7 days after it was
+// last published, so nothing can bring the event back. An event the
+// relay has not sent, or sent lately, is still in the outbox, and its
+// complaint keeps its caller. The outbox is probed by event id
+// (outbox_event_id_key), which serves equality under any collation.
 // Each is looked up for the complaint alone (LATERAL ... LIMIT 1): as an
 // EXISTS, the planner hashes every case that ended, for each batch.
 const dueJoins = `LEFT JOIN LATERAL (SELECT true AS due FROM case_complaints cc JOIN cases k ON k.id = cc.case_id
@@ -58,21 +72,36 @@ LEFT JOIN LATERAL (SELECT true AS due FROM dead_letters dl
 	AND NOT EXISTS (SELECT FROM processed_events p WHERE p.consumer = dl.consumer AND p.event_id = dl.event_id)
 	AND NOT EXISTS (SELECT FROM case_complaints cc WHERE cc.complaint_id = {id})
 	AND NOT EXISTS (SELECT FROM triage t WHERE t.complaint_id = {id} AND (t.resolved_at IS NULL OR t.resolved_at >= now() - $1::interval))
-	LIMIT 1) s ON true`
+	LIMIT 1) s ON true
+LEFT JOIN LATERAL (SELECT true AS due
+	WHERE NOT EXISTS (SELECT FROM case_complaints cc WHERE cc.complaint_id = {id})
+	AND NOT EXISTS (SELECT FROM triage t WHERE t.complaint_id = {id})
+	AND NOT EXISTS (SELECT FROM dead_letters dl WHERE dl.event_id ~>=~ ({id} || '.') AND dl.event_id ~<~ ({id} || '/'))
+	AND NOT EXISTS (SELECT FROM outbox ob WHERE ob.event_id IN ({id} || '.received', {id} || '.located', {id} || '.clustered'))
+	LIMIT 1) o ON true`
+
+// lost holds for the complaint c joined o.due (see dueJoins) when it was
+// stored longer ago than $5, the later of the retention period and the
+// idempotency window. The erasure's joins cannot read the complaint it
+// updates: its age is checked here.
+const lost = `(o.due AND c.created_at < now() - $5::interval)`
+
+// due holds for a complaint whose personal data may go.
+const due = `c.history OR d.due OR w.due OR s.due OR ` + lost
 
 // pickSQL reads, after the cursor ($2, $3), the next $4 complaints older
 // than $1 whose personal data is still held, through complaints_pii_held,
 // and says of each whether it is due (see dueJoins); the words, address
-// and caller's name only of those. A complaint of an open case, of none
-// on its way through the pipeline, on triage for less than $1, or
-// stopped on a dead letter for less, keeps its data, and the cursor
-// passes it. A work order loaded as history is in no case: the hotline
-// closed it before it was stored, so one stored longer ago than $1 ended
-// longer ago too.
-var pickSQL = `SELECT c.id, c.created_at, c.history OR d.due IS NOT NULL OR w.due IS NOT NULL OR s.due IS NOT NULL,
-	CASE WHEN c.history OR d.due OR w.due OR s.due THEN c.description END,
-	CASE WHEN c.history OR d.due OR w.due OR s.due THEN c.address END,
-	CASE WHEN c.history OR d.due OR w.due OR s.due THEN c.caller_name END
+// and caller's name only of those. A complaint of an open case, on
+// triage for less than $1, stopped on a dead letter for less, or in none
+// of them stored within $5 or with an event the outbox holds, keeps its
+// data, and the cursor passes it. A work order loaded as history is in
+// no case: the hotline closed it before it was stored, so one stored
+// longer ago than $1 ended longer ago too.
+var pickSQL = `SELECT c.id, c.created_at, COALESCE(` + due + `, false),
+	CASE WHEN ` + due + ` THEN c.description END,
+	CASE WHEN ` + due + ` THEN c.address END,
+	CASE WHEN ` + due + ` THEN c.caller_name END
 FROM complaints c
 ` + strings.ReplaceAll(dueJoins, "{id}", "c.id") + `
 WHERE c.pii_erased_at IS NULL AND c.created_at < now() - $1::interval AND (c.created_at, c.id) > ($2, $3)
@@ -80,9 +109,9 @@ ORDER BY c.created_at, c.id LIMIT $4`
 
 // eraseSQL erases the callers of the complaints $2 and writes their words
 // $3 and addresses $4 where masking changed them (NULL: unchanged),
-// checking again that they are due ($1): a resolved case reopened, a
-// triage entry corrected, or a dead letter sent again, since the pick
-// keeps its callers. A work order of history has none. Every complaint it sweeps leaves the job's index
+// checking again that they are due ($1, $5): a resolved case reopened, a
+// triage entry corrected, a dead letter sent again, or a lost complaint
+// moved on, since the pick keeps its callers. A work order of history has none. Every complaint it sweeps leaves the job's index
 // (pii_erased_at), caller or not; caller_erased says whether there was a
 // name or a phone to erase, so that the officers are told of an erasure
 // only where there was one. It answers how many callers it erased.
@@ -91,26 +120,28 @@ var eraseSQL = `WITH e AS (UPDATE complaints c SET caller_name = NULL, caller_ph
 	description = COALESCE(u.description, c.description), address = COALESCE(u.address, c.address), pii_erased_at = now()
 FROM unnest($2::text[], $3::text[], $4::text[]) AS u(id, description, address)
 ` + strings.ReplaceAll(dueJoins, "{id}", "u.id") + `
-WHERE c.id = u.id AND c.pii_erased_at IS NULL AND (c.history OR d.due OR w.due OR s.due)
+WHERE c.id = u.id AND c.pii_erased_at IS NULL AND (` + due + `)
 RETURNING c.caller_erased)
 SELECT count(*) FILTER (WHERE caller_erased) FROM e`
 
 // erase erases, Complaints at a time, the callers' names and phones of
 // the complaints whose case ended, or that have waited on triage or on a
-// dead letter, more than PII ago, and masks the phone numbers in their
-// words and address as every output already shows them (pii.MaskText),
-// and the caller's name written there as the officers are shown a
-// caller's name (pii.MaskNames, 王**): the citizen often writes the
-// number and the name to call back (联系人：王小明).
+// dead letter, more than PII ago, or whose event was lost (stored longer
+// ago than PII and ProcessedWindow, see dueJoins), and masks the phone
+// numbers in their words and address as every output already shows them
+// (pii.MaskText), and the caller's name written there as the officers
+// are shown a caller's name (pii.MaskNames, 王**): the citizen often
+// writes the number and the name to call back (联系人：王小明).
 // The rest of the complaint stays, for the reports and the status
 // look-up.
 func (j *Job) erase(ctx context.Context, c querier) (int64, error) {
 	ret := interval(j.cfg.PII)
+	lostAfter := interval(max(j.cfg.PII, ProcessedWindow()))
 	var total int64
 	var at time.Time
 	id := ""
 	for {
-		rows, err := c.Query(ctx, pickSQL, ret, at, id, j.cfg.Complaints)
+		rows, err := c.Query(ctx, pickSQL, ret, at, id, j.cfg.Complaints, lostAfter)
 		if err != nil {
 			return total, fmt.Errorf("erase personal data: %w", err)
 		}
@@ -138,7 +169,7 @@ func (j *Job) erase(ctx context.Context, c querier) (int64, error) {
 		}
 		if len(ids) > 0 {
 			var callers int64
-			if err := c.QueryRow(ctx, eraseSQL, ret, ids, descs, addrs).Scan(&callers); err != nil {
+			if err := c.QueryRow(ctx, eraseSQL, ret, ids, descs, addrs, lostAfter).Scan(&callers); err != nil {
 				return total, fmt.Errorf("erase personal data: %w", err)
 			}
 			total += callers

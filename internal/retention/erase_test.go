@@ -56,10 +56,11 @@ func callerOf(t *testing.T, pool *pgxpool.Pool, id string) held {
 
 // With NUISANCE_PII_RETENTION at 180 days, the callers of complaints
 // whose case was closed or resolved more than 180 days ago are erased,
-// and the phone numbers in their words and address masked; the callers
-// of a case that ended within the period, of a case still open however
-// old, and of a complaint in no case nor on triage (on its way) stay. The hotline's status
-// look-up answers the erased work order as before.
+// and the phone numbers in their words and address masked, as are those
+// of a complaint in no case, on no list and on no dead letter stored 500
+// days ago, whose event was lost; the callers of a case that ended
+// within the period and of a case still open however old stay. The
+// hotline's status look-up answers the erased work order as before.
 func TestErasesCallersOfCasesEndedLongAgo(t *testing.T) {
 	t.Parallel()
 	pool, job := setup(t, retention.Config{PII: 180 * day, Complaints: 2})
@@ -67,7 +68,7 @@ func TestErasesCallersOfCasesEndedLongAgo(t *testing.T) {
 	complaint(t, pool, "resolved-long-ago", "resolved", 300*day, 190*day)
 	complaint(t, pool, "closed-lately", "closed", 400*day, 170*day)
 	complaint(t, pool, "open-for-long", "assigned", 500*day, 0)
-	complaint(t, pool, "on-its-way", "", 500*day, 0)
+	complaint(t, pool, "lost", "", 500*day, 0)
 	for i := range 5 { // more than one batch of erasures
 		complaint(t, pool, "closed-"+string(rune('a'+i)), "closed", 365*day, 300*day)
 	}
@@ -82,10 +83,10 @@ func TestErasesCallersOfCasesEndedLongAgo(t *testing.T) {
 	before := lookup("T-closed-long-ago")
 
 	res := pass(t, job)
-	if res.Erased != 7 {
-		t.Errorf("erased %d complaints, want 7", res.Erased)
+	if res.Erased != 8 {
+		t.Errorf("erased %d complaints, want 8", res.Erased)
 	}
-	for _, id := range []string{"closed-long-ago", "resolved-long-ago", "closed-a", "closed-e"} {
+	for _, id := range []string{"closed-long-ago", "resolved-long-ago", "closed-a", "closed-e", "lost"} {
 		h := callerOf(t, pool, id)
 		if h.name != nil || h.phone != nil || !h.erased {
 			t.Errorf("%s: caller still held (name %v, phone %v, erased %v)", id, h.name != nil, h.phone != nil, h.erased)
@@ -97,7 +98,7 @@ func TestErasesCallersOfCasesEndedLongAgo(t *testing.T) {
 			t.Errorf("%s: the address is %q, want its phone masked and the rest kept", id, *h.address)
 		}
 	}
-	for _, id := range []string{"closed-lately", "open-for-long", "on-its-way"} {
+	for _, id := range []string{"closed-lately", "open-for-long"} {
 		h := callerOf(t, pool, id)
 		if h.name == nil || *h.name != "王小明" || h.phone == nil || *h.phone != "13812345678" || h.erased ||
 			!strings.Contains(*h.description, "13812345678") || !strings.Contains(*h.address, "0592-5123456") {
@@ -128,8 +129,10 @@ func TestKeepsCallersWithoutARetention(t *testing.T) {
 // A work order loaded as history (nuisance replay -history) was closed by
 // the hotline before it was stored, and no case ever holds it: once it
 // has been stored longer than the retention period its caller is erased
-// like that of any case closed that long ago. (Taken for a complaint in
-// triage, it kept its caller for ever, and every pass read it again.)
+// like that of any case closed that long ago; a complaint stored as long
+// ago, not history, whose event is still on its way (in the outbox),
+// keeps its caller. (Taken for a complaint in triage, it kept its caller
+// for ever, and every pass read it again.)
 func TestErasesCallersOfHistoryLongAgo(t *testing.T) {
 	t.Parallel()
 	pool, job := setup(t, retention.Config{PII: 180 * day})
@@ -137,6 +140,7 @@ func TestErasesCallersOfHistoryLongAgo(t *testing.T) {
 	complaint(t, pool, "history-lately", "", 170*day, 0)
 	exec(t, pool, `UPDATE complaints SET history = true WHERE id LIKE 'history-%'`)
 	complaint(t, pool, "on-its-way", "", 500*day, 0)
+	outboxed(t, pool, "on-its-way.received", "complaint.received", 500*day, 0)
 
 	if res := pass(t, job); res.Erased != 1 {
 		t.Errorf("erased %d complaints, want 1", res.Erased)
@@ -208,7 +212,8 @@ func onTriage(t *testing.T, pool *pgxpool.Pool, id, kind string, waitedAgo, reso
 // supervisor corrects it now its case is worked without the number (the
 // hotline, which keeps its own record of the caller, can call back). One
 // that has waited less, one a supervisor corrected and sent back into
-// the pipeline, one on its way there (no triage entry, no case) and one
+// the pipeline, one on its way there (no triage entry, no case, its
+// complaint.located still in the outbox) and one
 // whose case no team would take (unrouted, its case still open) keep
 // theirs. (The job erased ended cases and history alone: a complaint
 // left on triage kept its caller for ever, and every pass read it again.)
@@ -222,6 +227,7 @@ func TestErasesCallersWaitingOnTriageLongAgo(t *testing.T) {
 	complaint(t, pool, "triage-corrected", "", 400*day, 0)
 	onTriage(t, pool, "triage-corrected", "unclassified", 400*day, day)
 	complaint(t, pool, "on-its-way", "", 500*day, 0)
+	outboxed(t, pool, "on-its-way.located", "complaint.located.siming.noise", 500*day, 0)
 	complaint(t, pool, "unrouted-in-case", "returned", 400*day, 0)
 	onTriage(t, pool, "unrouted-in-case", "unrouted", 400*day, 0)
 
@@ -258,7 +264,8 @@ func deadLetter(t *testing.T, pool *pgxpool.Pool, consumer, event string, ago ti
 // younger, was sent again within the period, or was handled since (the
 // complaint moved on), one in a case (a stage off its path gave up), one
 // on the triage list (the list's own period), one a supervisor corrected
-// within the period, and one on its way with no dead letter keep theirs.
+// within the period, and one on its way with no dead letter (its
+// complaint.clustered still in the outbox) keep theirs.
 // (Each of these kept its caller for ever: only a case, triage and
 // history were read.)
 func TestErasesCallersOfComplaintsStoppedOnADeadLetter(t *testing.T) {
@@ -297,6 +304,9 @@ func TestErasesCallersOfComplaintsStoppedOnADeadLetter(t *testing.T) {
 	deadLetter(t, pool, "hotspots", "corrected-lately.located", 400*day)
 	// A dead letter of another complaint whose id begins with this one's.
 	deadLetter(t, pool, "geocoder", "neighbour-2.received", 400*day)
+	for _, id := range []string{"on-its-way", "neighbour"} {
+		outboxed(t, pool, id+".clustered", "complaint.clustered.siming.noise", 400*day, day)
+	}
 
 	if res := pass(t, job); res.Erased != int64(len(erasedIDs)) {
 		t.Errorf("erased %d complaints, want %d", res.Erased, len(erasedIDs))
@@ -774,4 +784,62 @@ func metric(t *testing.T, name string) float64 {
 	}
 	t.Fatalf("no metric %s", name)
 	return 0
+}
+
+// outboxed writes event to the outbox, unsent, or sent sentAgo ago when
+// sentAgo > 0.
+func outboxed(t *testing.T, pool *pgxpool.Pool, event, subject string, writtenAgo, sentAgo time.Duration) {
+	t.Helper()
+	exec(t, pool, `INSERT INTO outbox (event_id, subject, payload, created_at, sent_at)
+		VALUES ($1, $2, '{}', now() - $3::interval, CASE WHEN $4 THEN now() - $5::interval END)`,
+		event, subject, writtenAgo.String(), sentAgo > 0, sentAgo.String())
+}
+
+// A complaint whose event was lost (published and never handled, no
+// stage giving up on it) is in no case, on no list and on no dead
+// letter: nothing moves it on once the outbox has dropped its events and
+// the streams their messages. It loses its caller once it was stored
+// longer ago than the retention period and the idempotency window (37
+// days), after which neither the outbox's sweeper nor JetStream can
+// bring its event back. With a period of 10 days, one stored 50 days ago
+// is erased; one stored 20 days ago (within the window), one whose
+// complaint.received is still unsent in the outbox (the relay down that
+// long) and one whose complaint.located the outbox still holds, sent 3
+// days ago (the sweeper may publish it again), keep theirs, as do one of
+// an open case and one on triage within the period. (Such a complaint
+// kept its caller for ever: only a case, triage, a dead letter and
+// history were read.)
+func TestErasesCallersOfComplaintsWhoseEventWasLost(t *testing.T) {
+	t.Parallel()
+	pool, job := setup(t, retention.Config{PII: 10 * day})
+	complaint(t, pool, "lost-long-ago", "", 50*day, 0)
+	complaint(t, pool, "lost-lately", "", 20*day, 0)
+	complaint(t, pool, "received-unsent", "", 50*day, 0)
+	outboxed(t, pool, "received-unsent.received", "complaint.received", 50*day, 0)
+	complaint(t, pool, "located-in-outbox", "", 50*day, 0)
+	outboxed(t, pool, "located-in-outbox.located", "complaint.located.siming.noise", 50*day, 3*day)
+	complaint(t, pool, "open-case", "assigned", 50*day, 0)
+	complaint(t, pool, "on-the-list", "", 50*day, 0)
+	onTriage(t, pool, "on-the-list", "unlocated", 5*day, 0)
+	// Another complaint's event, whose id begins with this one's.
+	complaint(t, pool, "lost", "", 50*day, 0)
+	outboxed(t, pool, "lost-2.received", "complaint.received", 50*day, 0)
+
+	if res := pass(t, job); res.Erased != 2 {
+		t.Errorf("erased %d complaints, want 2", res.Erased)
+	}
+	for _, id := range []string{"lost-long-ago", "lost"} {
+		if h := callerOf(t, pool, id); h.name != nil || h.phone != nil || !h.erased ||
+			strings.Contains(*h.description, "13812345678") || strings.Contains(*h.address, "5123456") {
+			t.Errorf("%s: caller still held (name %v, phone %v, erased %v)", id, h.name != nil, h.phone != nil, h.erased)
+		}
+	}
+	for _, id := range []string{"lost-lately", "received-unsent", "located-in-outbox", "open-case", "on-the-list"} {
+		if h := callerOf(t, pool, id); h.erased || h.phone == nil || h.name == nil {
+			t.Errorf("%s: personal data it must keep was erased", id)
+		}
+	}
+	if again := pass(t, job); again.Erased != 0 {
+		t.Errorf("a second pass erased %d more", again.Erased)
+	}
 }

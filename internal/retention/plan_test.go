@@ -75,15 +75,15 @@ func TestEventLookUpsReadTheRemainingIndex(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	ret := interval(180 * 24 * time.Hour)
+	ret, lost := interval(180*24*time.Hour), interval(180*24*time.Hour)
 	for _, c := range []struct {
 		name, sql string
 		args      []any
 	}{
 		{"idempotency records a dead letter keeps", pruneProcessedSQL, []any{tid(0), tid(128), interval(ProcessedWindow())}},
 		{"an event's dead letters", `SELECT id FROM dead_letters WHERE event_id = $1`, []any{"c7.received"}},
-		{"a complaint's dead letters, picked", pickSQL, []any{ret, time.Time{}, "", 500}},
-		{"a complaint's dead letters, erased", eraseSQL, []any{ret, []string{"c7"}, []*string{nil}, []*string{nil}}},
+		{"a complaint's dead letters, picked", pickSQL, []any{ret, time.Time{}, "", 500, lost}},
+		{"a complaint's dead letters, erased", eraseSQL, []any{ret, []string{"c7"}, []*string{nil}, []*string{nil}, lost}},
 	} {
 		var plan []map[string]any
 		var raw []byte
@@ -97,6 +97,60 @@ func TestEventLookUpsReadTheRemainingIndex(t *testing.T) {
 		scans(plan[0]["Plan"].(map[string]any), "dead_letters", &got)
 		if len(got) == 0 || slices.Contains(got, "Seq Scan") || !slices.Contains(got, "dead_letters_event_prefix") {
 			t.Errorf("%s reads dead_letters by %v, want dead_letters_event_prefix", c.name, got)
+		}
+	}
+}
+
+// A complaint whose event was lost is one in no case, with no triage
+// entry, no dead letter and none of its events in the outbox (see
+// dueJoins). The pick and the erasure look each up for the complaint
+// alone, by index: the outbox by event id (outbox_event_id_key), never
+// reading the table (a relay's backlog or 14 days of sent events), and
+// case_complaints and triage by the complaint, never hashing either
+// whole for each batch of 500.
+func TestLostComplaintLookUpsReadIndexes(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := testenv.DB(t)
+	for _, q := range []string{
+		`INSERT INTO complaints (id, ticket_id, received_at, description, caller_name, caller_phone, created_at)
+			SELECT 'c' || i, 'T' || i, now() - interval '400 days', '噪声', '王小明', '13812345678', now() - interval '400 days'
+			FROM generate_series(1, 20000) i`,
+		`INSERT INTO cases (id, category, district, team, status, opened_at)
+			SELECT 'K' || i, 'noise', 'siming', 'siming-police', 'assigned', now() - interval '400 days' FROM generate_series(1, 10000) i`,
+		`INSERT INTO case_complaints (complaint_id, case_id) SELECT 'c' || i, 'K' || i FROM generate_series(1, 10000) i`,
+		`INSERT INTO triage (complaint_id, reason, kind, created_at) SELECT 'c' || i, 'test', 'unlocated', now() - interval '10 days'
+			FROM generate_series(10001, 15000) i`,
+		`INSERT INTO outbox (event_id, subject, payload, sent_at)
+			SELECT 'e' || i || '.received', 'complaint.received', '{}', now() - interval '1 day' FROM generate_series(1, 60000) i`,
+		`ANALYZE complaints`, `ANALYZE cases`, `ANALYZE case_complaints`, `ANALYZE triage`, `ANALYZE outbox`,
+	} {
+		if _, err := pool.Exec(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ret, lost := interval(180*24*time.Hour), interval(180*24*time.Hour)
+	for _, c := range []struct {
+		name, sql string
+		args      []any
+	}{
+		{"picked", pickSQL, []any{ret, time.Time{}, "", 500, lost}},
+		{"erased", eraseSQL, []any{ret, []string{"c17000"}, []*string{nil}, []*string{nil}, lost}},
+	} {
+		var plan []map[string]any
+		var raw []byte
+		if err := pool.QueryRow(ctx, `EXPLAIN (FORMAT JSON) `+c.sql, c.args...).Scan(&raw); err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		if err := json.Unmarshal(raw, &plan); err != nil {
+			t.Fatal(err)
+		}
+		for table, index := range map[string]string{"outbox": "outbox_event_id_key", "case_complaints": "case_complaints_pkey", "triage": ""} {
+			var got []string
+			scans(plan[0]["Plan"].(map[string]any), table, &got)
+			if len(got) == 0 || slices.Contains(got, "Seq Scan") || (index != "" && !slices.Contains(got, index)) {
+				t.Errorf("%s: reads %s by %v, want an index (%s)", c.name, table, got, index)
+			}
 		}
 	}
 }

@@ -62,7 +62,9 @@ type Config struct {
 	// PII is how long after a case was resolved or closed its callers'
 	// names and phones are erased from its complaints, and after a
 	// complaint in no case began waiting on triage, or on a dead letter,
-	// its caller's; 0 keeps them.
+	// its caller's, and that of a complaint whose event was lost (in none
+	// of them, none of its events in the outbox) once it was stored
+	// longer ago than PII and ProcessedWindow; 0 keeps them.
 	PII time.Duration
 	// DeadLetters is how long a dead letter is kept once settled (its
 	// consumer has handled its event since), and never less than
@@ -94,7 +96,7 @@ var (
 	}, []string{"table"})
 	erased = promauto.NewCounter(prometheus.CounterOpts{
 		Name: "nuisance_retention_pii_erased_total",
-		Help: "Complaints whose caller's name and phone the retention job erased (NUISANCE_PII_RETENTION after their case ended, or after they began waiting on triage or on a dead letter with no case); work orders that came with no caller are not counted.",
+		Help: "Complaints whose caller's name and phone the retention job erased (NUISANCE_PII_RETENTION after their case ended, or after they began waiting on triage or on a dead letter with no case, or, their event lost, after they were stored and at least 37 days); work orders that came with no caller are not counted.",
 	})
 	erasedLetters = promauto.NewCounter(prometheus.CounterOpts{
 		Name: "nuisance_retention_dead_letters_erased_total",
