@@ -607,6 +607,39 @@ func TestRateLimitedListRefreshIsReadAgain(t *testing.T) {
 	}
 }
 
+// 加载更多 tapped while the list is read again after a push, and that
+// read refused for the token's rate (429): the tap is not lost with the
+// read; once the wait is over the list is read again and the page after
+// it too.
+func TestMoreTappedWhileARefusedReadIsOnItsWay(t *testing.T) {
+	s := setup(t)
+	for n := 1; n <= 51; n++ {
+		s.feed(t, n, "normal", time.Now().Add(time.Duration(n)*time.Hour))
+	}
+	p := openPhone(t, s, 375, s.token)
+	p.step("see the first page", p.wait(`document.querySelectorAll("#list a.card").length === 50`), chromedp.WaitVisible(chromedp.CSS("#more")))
+	var refused atomic.Bool
+	var reading atomic.Int64
+	s.setHook(func(w http.ResponseWriter, r *http.Request) bool {
+		if r.URL.Path != "/api/v1/assignments" || r.URL.Query().Get("cursor") != "" || refused.Load() {
+			return false
+		}
+		reading.Add(1)
+		time.Sleep(2 * time.Second)
+		refused.Store(true)
+		w.Header().Set("Retry-After", "2")
+		httpx.WriteProblem(w, httpx.Problem{Type: "https://nuisance.xm.gov/problems/rate_limited", Status: http.StatusTooManyRequests,
+			Detail: "too many requests with this token; retry after 2 s"})
+		return true
+	})
+	s.feed(t, 52, "urgent", time.Now().Add(time.Hour))
+	testenv.Eventually(t, 20*time.Second, "the list read again for the case pushed live", func() bool { return reading.Load() > 0 })
+	p.step("tap 加载更多 while it is read", chromedp.Evaluate[chromedp.Void](`document.querySelector("#more").click()`))
+	if err := p.waitFor(cardCount+` === "52/52"`, 20*time.Second); err != nil {
+		t.Errorf("加载更多 tapped while a read refused for the rate was on its way: the list has %s cards/distinct cases, want 52/52", p.str(cardCount))
+	}
+}
+
 // So is the case shown, read again after a push and refused for the
 // token's rate: the complaint merged into it appears after the wait.
 func TestRateLimitedCaseRefreshIsReadAgain(t *testing.T) {

@@ -399,7 +399,7 @@
       triageWatchAt = Date.now() + (window.NUISANCE_TRIAGE_WATCH_MS || TRIAGE_WATCH);
     }
     $("more").disabled = !keep;
-    var got = [], next = "", read = 0, total = -1, capped = false, drawn = false;
+    var got = [], next = "", read = 0, total = -1, capped = false, drawn = false, retrying = false;
     // page reads the page at cursor, then the left ones after it; it
     // stops if a later load started meanwhile.
     function page(cursor, left) {
@@ -430,8 +430,10 @@
       // A read refused for the token's rate is read again once the wait
       // is over, unless another load started meanwhile: news pushed live
       // (a case assigned) must not stay unseen until the next push. A
-      // page more waits for a tap again.
+      // page more waits for a tap again; one tapped during this read is
+      // read after the read again.
       if (seq === listSeq && err.status === 429 && !more) {
+        retrying = true;
         later(calmUntil - Date.now()).then(function () {
           if (seq === listSeq && !$("view-list").hidden) { loadList("keep"); }
         });
@@ -443,6 +445,7 @@
       $("more").disabled = false;
       // 加载更多 tapped while the list was read again: the page after it.
       var wanted = moreWanted;
+      if (retrying) { return; }
       moreWanted = false;
       if (wanted && drawn && state.next && !$("view-list").hidden) { loadList("more"); }
     });
