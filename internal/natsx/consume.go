@@ -71,6 +71,13 @@ type ConsumerSpec struct {
 	// LagEvery is how often the consumer's backlog is read for
 	// nuisance_consumer_pending (default 15 s).
 	LagEvery time.Duration
+	// Heartbeat is the idle heartbeat the consumer's pulls ask of
+	// JetStream: with neither a message nor a heartbeat for twice its
+	// time, the next message fails (no heartbeat) and the pull is made
+	// again. Zero (or less) leaves nats.go's default, half of the
+	// pull's 30 s expiry; nats.go takes 500 ms to 30 s, and Run fails at
+	// its start on another value.
+	Heartbeat time.Duration
 }
 
 func (s *ConsumerSpec) defaults() {
@@ -219,7 +226,11 @@ func declare(ctx context.Context, js jetstream.JetStream, log *zap.Logger, strea
 // returns. Messages are fetched in batches and each batch is handled in
 // one PostgreSQL transaction.
 func (c *Consumer[T]) Run(ctx context.Context) error {
-	it, err := c.cons.Messages(jetstream.PullMaxMessages(c.spec.Batch * 2))
+	opts := []jetstream.PullMessagesOpt{jetstream.PullMaxMessages(c.spec.Batch * 2)}
+	if c.spec.Heartbeat > 0 {
+		opts = append(opts, jetstream.PullHeartbeat(c.spec.Heartbeat))
+	}
+	it, err := c.cons.Messages(opts...)
 	if err != nil {
 		return fmt.Errorf("consume %s: %w", c.spec.Durable, err)
 	}
