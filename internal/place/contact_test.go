@@ -95,6 +95,41 @@ func TestContactTails(t *testing.T) {
 		{"手机无线充电体验店", "手机无线充电体验店"},
 		{"手机空调维修部集美区", "手机空调维修部集美区"},
 		{"湖里区手机城：", "湖里区手机城"},
+		// A house number ending the address stays before the number
+		// written after it, however its groups are written; the phone
+		// alone after an address with no house number goes whole.
+		{"湖里区殿前一路28号 13812345678", "湖里区殿前一路28号"},
+		{"湖里区殿前一路28 13812345678", "湖里区殿前一路28"},
+		{"湖里区殿前一路28 138 1234 5678", "湖里区殿前一路28"},
+		{"湖里区殿前一路28 138-1234-5678", "湖里区殿前一路28"},
+		{"湖里区殿前一路28，0592-5551234", "湖里区殿前一路28"},
+		{"湖里区殿前一路28 (0592) 555 1234", "湖里区殿前一路28"},
+		{"湖里区殿前一路28 5551234", "湖里区殿前一路28"},
+		{"湖里区殿前一路28 555-1234", "湖里区殿前一路28"},
+		{"湖里区殿前一路8 5551234", "湖里区殿前一路8"},
+		{"湖里区殿前一路28 +86 138 1234 5678", "湖里区殿前一路28"},
+		{"湖里区殿前一路86 13812345678", "湖里区殿前一路86"},
+		{"湖里区殿前一路28 400-123-4567", "湖里区殿前一路28"},
+		{"湖里区殿前一路28-30 13812345678", "湖里区殿前一路2830"},
+		{"湖里区殿前一路28 13812345678 13698765432", "湖里区殿前一路28"},
+		{"美溪道思明工业园28 13812345678", "美溪道思明工业园28"},
+		{"厦门湖里万达广场-C1 13812345678", "湖里万达广场c1"},
+		{"湖里区殿前一路 138 1234 5678", "湖里区殿前一路"},
+		{"湖里区殿前一路 138-1234-5678", "湖里区殿前一路"},
+		{"湖里区殿前一路 1381234 5678", "湖里区殿前一路"},
+		{"湖里区殿前一路，0592-5551234", "湖里区殿前一路"},
+		{"湖里区殿前一路 (0592) 555 1234", "湖里区殿前一路"},
+		{"湖里区殿前一路 555 1234", "湖里区殿前一路"},
+		{"湖里区殿前一路 2022-922", "湖里区殿前一路"},
+		{"湖里区殿前一路 +86 138 1234 5678", "湖里区殿前一路"},
+		{"湖里区殿前一路 0086 13812345678", "湖里区殿前一路"},
+		{"湖里区殿前一路 +86 592 555 1234", "湖里区殿前一路"},
+		{"湖里区殿前一路 400 123 4567", "湖里区殿前一路"},
+		{"湖里区殿前一路 0592-5551234-8001", "湖里区殿前一路"},
+		{"湖里区殿前一路 13812345678 13698765432", "湖里区殿前一路"},
+		// What a label or a name introduces is the contact part's.
+		{"湖里区殿前一路5号 手机 86 13812345678", "湖里区殿前一路5号"},
+		{"湖里区殿前一路5号 王先生 28 13812345678", "湖里区殿前一路5号"},
 	} {
 		if got := Normalize(tc.in); got != tc.want {
 			t.Errorf("Normalize(%q) = %q, want %q", tc.in, got, tc.want)
@@ -123,5 +158,48 @@ func TestContactTailsKeySamePlace(t *testing.T) {
 				t.Errorf("%q keyed %q (%q), want %q (%q) as without %q", a+tail, got.Key, got.Normalized, want.Key, want.Normalized, tail)
 			}
 		}
+	}
+}
+
+// TestHouseNumberBeforePhoneKeysSamePlace: a house number ending the
+// address keys the same place with a phone written after it, in any of
+// the ways people group one, as without; an address with no house number
+// keys the same with a phone in groups after it as without, across the
+// gazetteer's names; and two house numbers of a road, or one and none,
+// key different places.
+func TestHouseNumberBeforePhoneKeysSamePlace(t *testing.T) {
+	t.Parallel()
+	m := setup(t)
+	tails := []string{" 13812345678", " 138 1234 5678", " 138-1234-5678", " 1381234 5678", "，0592-5551234",
+		" 0592 555 1234", " (0592)5551234", " 5551234", " 555 1234", " 2022-922", " +86 138 1234 5678", " 400-123-4567",
+		" 13812345678 0592-5551234"}
+	addrs := []string{"湖里区殿前一路", "美溪道", "厦港街道沙坡尾"}
+	for _, p := range m.Gazetteer().Places {
+		addrs = append(addrs, p.Name)
+	}
+	for _, a := range addrs {
+		for _, h := range []string{"", "28", "3"} {
+			want := m.Geocode(a + h)
+			for _, tail := range tails {
+				if got := m.Geocode(a + h + tail); got.Key != want.Key || got.Normalized != want.Normalized {
+					t.Errorf("%q keyed %q (%q), want %q (%q) as without %q", a+h+tail, got.Key, got.Normalized, want.Key, want.Normalized, tail)
+				}
+			}
+		}
+	}
+	for _, place := range [][]string{
+		{"湖里区殿前一路28", "湖里区殿前一路28 13812345678", "湖里区殿前一路28 138 1234 5678", "湖里区殿前一路28，0592-5551234"},
+		{"湖里区殿前一路30", "湖里区殿前一路30 13812345678", "湖里区殿前一路30，0592-5551234"},
+		{"湖里区殿前一路", "湖里区殿前一路 13812345678", "湖里区殿前一路 138 1234 5678"},
+	} {
+		want := m.Geocode(place[0]).Key
+		for _, a := range place[1:] {
+			if got := m.Geocode(a).Key; got != want {
+				t.Errorf("%q keyed %q, want %q as %q", a, got, want, place[0])
+			}
+		}
+	}
+	if m.Geocode("湖里区殿前一路28").Key == m.Geocode("湖里区殿前一路30").Key || m.Geocode("湖里区殿前一路28").Key == m.Geocode("湖里区殿前一路").Key {
+		t.Error("湖里区殿前一路28, 30 and 湖里区殿前一路 keyed the same place")
 	}
 }

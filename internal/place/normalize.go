@@ -37,6 +37,10 @@ func Normalize(s string) string {
 	// one that ends the address is one (殿前一路5号电话：).
 	var colonBuf [2]int
 	colons := colonBuf[:0]
+	// pluses are the offsets in b where a plus went before: a number
+	// after one is written with its country code (+86 138…).
+	var plusBuf [2]int
+	pluses := plusBuf[:0]
 	// contact reports a run of longNumber digits or the first two
 	// characters of a contact label: dropContacts has work to do.
 	run, contact, prev := 0, false, rune(0)
@@ -45,6 +49,9 @@ func Normalize(s string) string {
 		if unicode.IsSpace(r) || unicode.IsPunct(r) || unicode.IsSymbol(r) || unicode.IsControl(r) {
 			if r == ':' && (len(colons) == 0 || colons[len(colons)-1] != b.Len()) {
 				colons = append(colons, b.Len())
+			}
+			if r == '+' {
+				pluses = append(pluses, b.Len())
 			}
 			cut = true
 			continue
@@ -68,7 +75,7 @@ func Normalize(s string) string {
 	}
 	n := cutContact(b.String())
 	if contact {
-		n = dropContacts(n, cuts, colons)
+		n = dropContacts(n, cuts, colons, pluses)
 	}
 	return stripPrefixes(n)
 }
@@ -129,8 +136,9 @@ var noPhone = []string{"暂无", "不详", "未知", "未提供", "未留", "没
 // 手机城 and A座机房 are places. A Latin label (tel, phone) is one only as
 // a word of its own, not the end of one (hotel, iphone): it begins s,
 // follows a character not a Latin letter, or begins after one of cuts,
-// the offsets where the address had a separator.
-func dropContacts(s string, cuts, colons []int) string {
+// the offsets where the address had a separator. A house number that
+// ends the address before a number stays (see numberAfterHouse).
+func dropContacts(s string, cuts, colons, pluses []int) string {
 	var b strings.Builder
 	kept := 0 // s[:kept] is written to b, less what was dropped
 	for i := 0; i < len(s); {
@@ -142,7 +150,11 @@ func dropContacts(s string, cuts, colons []int) string {
 			if b.Cap() == 0 {
 				b.Grow(len(s))
 			}
-			b.WriteString(s[kept:contactBefore(s, kept, i, cuts)])
+			from := contactBefore(s, kept, i, cuts)
+			if from == i {
+				from = numberAfterHouse(s, i, j, cuts, pluses)
+			}
+			b.WriteString(s[kept:from])
 			i, kept = j, j
 			if e := nameRun(s, j, cuts); e > j && tailEnd(s, e, cuts) && pii.TrailingName(s[j:e]) == s[j:e] {
 				i, kept = e, e // 138…王先生
@@ -397,4 +409,121 @@ func startsWithDistrict(s string) bool {
 		}
 	}
 	return false
+}
+
+// maxPhone is the most digits of one phone number: a mobile with 0086
+// before it (0086 138 1234 5678).
+const maxPhone = 15
+
+// numberAfterHouse is where the phone numbers of the run of digits
+// s[i:j] begin, i when the whole run is one or more of them. The run
+// lost its separators: a house number that ends the address joins the
+// phone written after it (美溪道28 13812345678 reads 2813812345678, 13
+// digits). Where the run's groups, as the address had them (between
+// cuts), are not phones written in groups (138 1234 5678, 0592-5551234,
+// 555 1234) while the groups after its first few are, those first groups
+// are a house number and stay: under longNumber digits, the first not a
+// 0 and no plus before it (+86 is a country code).
+func numberAfterHouse(s string, i, j int, cuts, pluses []int) int {
+	var buf [8]int
+	bounds := append(buf[:0], i)
+	for _, c := range cuts {
+		if c > i && c < j {
+			bounds = append(bounds, c)
+		}
+	}
+	bounds = append(bounds, j)
+	if len(bounds) < 3 || s[i] == '0' || slices.Contains(pluses, i) {
+		return i
+	}
+	// phones[k] reports whether the groups from the k-th on are phones,
+	// one after another.
+	n := len(bounds) - 1
+	phones := make([]bool, n+1)
+	phones[n] = true
+	for k := n - 1; k >= 0; k-- {
+		for e := k + 1; e <= n && bounds[e]-bounds[k] <= maxPhone; e++ {
+			if phones[e] && phoneGroups(s, bounds[k:e+1], slices.Contains(pluses, bounds[k])) {
+				phones[k] = true
+				break
+			}
+		}
+	}
+	if phones[0] {
+		return i
+	}
+	for k := 1; k < n && bounds[k]-i < longNumber; k++ {
+		if phones[k] {
+			return bounds[k]
+		}
+	}
+	return i
+}
+
+// phoneGroups reports whether the digits s[bounds[0]:bounds[len-1]],
+// in the groups between bounds, are one phone number as people write it:
+// a mobile (11 digits, 1 and 3 to 9) whose first group has 3 digits or
+// more (1 400 123 4567 is a house number and a 400 number), with 86
+// before it after a plus or joined to its digits, or 0086; a landline
+// with its area code (0592, 010, 02x) written whole in the first group,
+// or after +86 without its 0; a 400 or 800 number (10 digits); or a
+// local number of 7 or 8 digits whose first is 2 to 9, in one group or
+// two of 3 or 4 digits, the second not beginning with 0 (555 1234, where
+// 8 5551234 is a house number and a phone, and 2828 0592 555 1234 a
+// house number and a landline with its area code).
+func phoneGroups(s string, bounds []int, plus bool) bool {
+	d := s[bounds[0]:bounds[len(bounds)-1]]
+	first := bounds[1] - bounds[0]
+	groups := len(bounds) - 1
+	switch {
+	case mobile(d):
+		return first >= 3
+	case landline(d, first):
+		return true
+	case len(d) == 10 && (strings.HasPrefix(d, "400") || strings.HasPrefix(d, "800")):
+		return true
+	case len(d) == 13 && strings.HasPrefix(d, "86") && mobile(d[2:]):
+		return plus || first > 2
+	case len(d) == 15 && strings.HasPrefix(d, "0086") && mobile(d[4:]):
+		return first >= 4
+	case plus && strings.HasPrefix(d, "86") && first == 2 && groups > 1:
+		return landline("0"+d[2:], 1+bounds[2]-bounds[1])
+	case len(d) == localMin || len(d) == localMax:
+		if d[0] < '2' {
+			return false
+		}
+		if groups == 1 {
+			return true
+		}
+		second := bounds[2] - bounds[1]
+		return groups == 2 && first >= 3 && first <= 4 && second >= 3 && second <= 4 && d[first] != '0'
+	}
+	return false
+}
+
+// localMin and localMax are the lengths of a local number, a landline
+// without its area code: 7 digits in Xiamen, 8 in the largest cities.
+const localMin, localMax = 7, 8
+
+// mobile reports whether d is a mainland mobile number.
+func mobile(d string) bool {
+	return len(d) == 11 && d[0] == '1' && d[1] >= '3' && d[1] <= '9'
+}
+
+// landline reports whether d is a landline with its area code (010, 02x
+// or 0xxx) and a local number of 7 or 8 digits, the area code written
+// whole in the first group, of firstLen digits.
+func landline(d string, firstLen int) bool {
+	if len(d) < 10 || d[0] != '0' {
+		return false
+	}
+	area := 4
+	switch {
+	case d[1] == '1' && d[2] == '0', d[1] == '2':
+		area = 3
+	case d[1] < '3':
+		return false
+	}
+	local := len(d) - area
+	return firstLen >= area && (local == localMin || local == localMax) && d[area] != '0'
 }
