@@ -121,3 +121,36 @@ func TestMaskTextLocalNumberAfterName(t *testing.T) {
 		}
 	}
 }
+
+// TestMaskTextHouseNumberBeforePhone: an address often ends with a house
+// number and the caller's phone right after it (美溪道28 13812345678). The
+// phone is masked and the house number kept as typed, whatever the
+// groups of either: joined to the mobile, 86 read as a country code, four
+// digits as an old ID card, and a local number after one was not alone.
+func TestMaskTextHouseNumberBeforePhone(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ in, want string }{
+		{"美溪道思明工业园28号 13812345678", "美溪道思明工业园28号 138****5678"},
+		{"美溪道思明工业园28 13812345678", "美溪道思明工业园28 138****5678"},
+		{"美溪道思明工业园28 138 1234 5678", "美溪道思明工业园28 138****5678"},
+		{"美溪道思明工业园28-138-1234-5678", "美溪道思明工业园28-138****5678"},
+		{"美溪道思明工业园28，0592-5551234", "美溪道思明工业园28，059****1234"},
+		{"美溪道思明工业园28 0592 555 1234", "美溪道思明工业园28 059****1234"},
+		{"美溪道86 13812345678", "美溪道86 138****5678"},
+		{"美溪道86 138 1234 5678", "美溪道86 138****5678"},
+		{"阳翟路1234 13801011234", "阳翟路1234 138****1234"},
+		{"美溪道28 555-1234", "美溪道28 *******"},
+		{"美溪道28 2022 922", "美溪道28 *******"},
+		{"美溪道 555-1234", "美溪道 *******"},
+		// A country code, an area code and an ID card stay what they were.
+		{"回访+86 138 1234 5678", "回访+86138****5678"},
+		{"回访0086 13812345678", "回访0086138****5678"},
+		{"座机0592 5551234", "座机059****1234"},
+		{"身份证 350203 19900101123X", "身份证 350***********123X"},
+		{"12-555-1234", "12-555-1234"},
+	} {
+		if got := MaskText(tc.in); got != tc.want {
+			t.Errorf("MaskText(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}

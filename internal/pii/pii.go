@@ -109,8 +109,16 @@ type group struct {
 // named) or by a personal number masked just before it (138…或5551234),
 // or written alone in a phone's two groups (555-1234, 2022 922) that are
 // no range of house numbers or times (阳翟路2791-2799, 2230-0600) and have
-// no unit after them (2201-2205室). Its first digit is 2 to 9, and eight
-// digits that read as a date (20261207) are a date.
+// no unit after them (2201-2205室), or after a house number and a space
+// (美溪道28 555-1234). Its first digit is 2 to 9, and eight digits that
+// read as a date (20261207) are a date.
+//
+// A house number written before a phone (美溪道28 13812345678, 美溪道86
+// 13812345678, 阳翟路1234 13801011234), of 1 to 6 digits, the first not
+// 0 and no plus before it, stays as typed and the phone after it is
+// masked: joined to the mobile, 86 read as a country code and four digits
+// as an old ID card of 15 digits. An ID card of 18 characters keeps its
+// first group (350203 19900101124X).
 //
 // Everything else is left as typed: a number is only ever matched whole
 // (from one group to another, never from inside a group), so dates, times,
@@ -252,9 +260,10 @@ func match(rs []rune, groups []group, g, prev int) (start, stop int, masked stri
 	} else {
 		last--
 	}
+	house := houseNumber(rs, groups, g)
 	for j := last; j >= g; j-- {
 		end := groups[j].end
-		if m, x := classify(d, len(first.digits), plus, checkChar(rs, end)); m != "" {
+		if m, x := classify(d, len(first.digits), plus, checkChar(rs, end)); m != "" && !(house && j > g && len(d) < 17 && personal(rs, groups, g+1, j)) {
 			start = first.start
 			switch {
 			case plus && strings.HasPrefix(m, "+"):
@@ -275,6 +284,28 @@ func match(rs []rune, groups []group, g, prev int) (start, stop int, masked stri
 		d = d[:len(d)-len(groups[j].digits)]
 	}
 	return 0, 0, "", 0
+}
+
+// houseNumber reports whether groups[g], followed by another group, may
+// be a house number written before a phone (美溪道28 13812345678):
+// shorter than a local number, its first digit not 0 (0592 is an area
+// code) and no plus before it (+86 is a country code).
+func houseNumber(rs []rune, groups []group, g int) bool {
+	d := groups[g].digits
+	return g < len(groups)-1 && len(d) < localMin && d[0] != '0' &&
+		(groups[g].start == 0 || narrow(rs[groups[g].start-1]) != '+')
+}
+
+// personal reports whether the digits of groups[a:j+1] alone are a
+// personal number (see classify).
+func personal(rs []rune, groups []group, a, j int) bool {
+	var d strings.Builder
+	for _, gr := range groups[a : j+1] {
+		d.WriteString(gr.digits)
+	}
+	plus := groups[a].start > 0 && narrow(rs[groups[a].start-1]) == '+'
+	m, _ := classify(d.String(), len(groups[a].digits), plus, checkChar(rs, groups[j].end))
+	return m != ""
 }
 
 // localMin and localMax are the lengths of a local number, a landline
@@ -300,7 +331,10 @@ func localNumber(rs []rune, groups []group, g, j int, d string, prev int) bool {
 	if introduced(rs, groups[g].start, prev) {
 		return true
 	}
-	alone := (g == 0 || groups[g-1].end <= prev) && j == len(groups)-1
+	// Alone, or after a house number and a space (美溪道28 555-1234): not
+	// 12-555-1234.
+	alone := (g == 0 || groups[g-1].end <= prev ||
+		g == 1 && houseNumber(rs, groups, 0) && spaces(rs[groups[0].end:groups[1].start])) && j == len(groups)-1
 	return alone && phoneSeps(rs[groups[g].end:groups[j].start]) && !unitAfter(rs, groups[j].end) &&
 		!numberRange(groups[g].digits, groups[j].digits)
 }
@@ -469,6 +503,18 @@ func phoneSeps(seps []rune) bool {
 	for _, r := range seps {
 		switch narrow(r) {
 		case ' ', '\u00a0', '\u3000', '-', '\u2010', '\u2013', '\u2014':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// spaces reports whether seps, between two groups, are spaces only.
+func spaces(seps []rune) bool {
+	for _, r := range seps {
+		switch narrow(r) {
+		case ' ', '\u00a0', '\u3000':
 		default:
 			return false
 		}
