@@ -640,6 +640,105 @@ func TestMoreTappedWhileARefusedReadIsOnItsWay(t *testing.T) {
 	}
 }
 
+// 加载更多 tapped while a read after a push is refused for the token's
+// rate, then tapped again during the wait, the list unchanged: the second
+// tap waits with the first for the list's read again, where it read the
+// page after the list shown with its old cursor and the read again was
+// never made: the case pushed live stayed unseen until the next push.
+func TestMoreTappedAgainDuringTheWaitOfARefusedRead(t *testing.T) {
+	s := setup(t)
+	for n := 1; n <= 51; n++ {
+		s.feed(t, n, "normal", time.Now().Add(time.Duration(n)*time.Hour))
+	}
+	p := openPhone(t, s, 375, s.token)
+	p.step("see the first page", p.wait(`document.querySelectorAll("#list a.card").length === 50`), chromedp.WaitVisible(chromedp.CSS("#more")))
+	var refused atomic.Bool
+	var reading, pages atomic.Int64
+	s.setHook(func(w http.ResponseWriter, r *http.Request) bool {
+		if r.URL.Path != "/api/v1/assignments" {
+			return false
+		}
+		if r.URL.Query().Get("cursor") != "" {
+			pages.Add(1)
+			return false
+		}
+		if refused.Load() {
+			return false
+		}
+		reading.Add(1)
+		time.Sleep(2 * time.Second)
+		refused.Store(true)
+		w.Header().Set("Retry-After", "3")
+		httpx.WriteProblem(w, httpx.Problem{Type: "https://nuisance.xm.gov/problems/rate_limited", Status: http.StatusTooManyRequests,
+			Detail: "too many requests with this token; retry after 3 s"})
+		return true
+	})
+	newID, _ := s.feed(t, 52, "urgent", time.Now().Add(time.Hour))
+	testenv.Eventually(t, 20*time.Second, "the list read again for the case pushed live", func() bool { return reading.Load() > 0 })
+	p.step("tap 加载更多 while it is read", chromedp.Evaluate[chromedp.Void](`document.querySelector("#more").click()`))
+	testenv.Eventually(t, 20*time.Second, "the read refused", func() bool { return refused.Load() })
+	p.step("tap 加载更多 again during the wait", p.wait(`!document.querySelector("#more").disabled`),
+		chromedp.Evaluate[chromedp.Void](`document.querySelector("#more").click()`))
+	if err := p.waitFor(cardCount+` === "52/52"`, 20*time.Second); err != nil {
+		t.Errorf("加载更多 tapped during the wait of a refused read: the list has %s cards/distinct cases, want 52/52", p.str(cardCount))
+	}
+	if !p.eval(`document.querySelector('#list a.card[data-case="` + newID + `"]') !== null`) {
+		t.Error("the case pushed live is not listed: the list was not read again")
+	}
+	if n := pages.Load(); n != 1 {
+		t.Errorf("%d pages after the first read, want 1", n)
+	}
+}
+
+// 加载更多 tapped while a read after a push is refused for the token's
+// rate, and the officer opens a case before the wait is over: the tap
+// goes with the list left, as with a read that answers while the list is
+// not shown. Back on the list, it is read again, without the page more
+// the officer tapped for before they left (which was read then, its cards
+// under those they came back to).
+func TestMoreTappedBeforeLeavingTheListDuringARefusedRead(t *testing.T) {
+	s := setup(t)
+	for n := 1; n <= 51; n++ {
+		s.feed(t, n, "normal", time.Now().Add(time.Duration(n)*time.Hour))
+	}
+	p := openPhone(t, s, 375, s.token)
+	p.step("see the first page", p.wait(`document.querySelectorAll("#list a.card").length === 50`), chromedp.WaitVisible(chromedp.CSS("#more")))
+	var refused atomic.Bool
+	var reading, pages atomic.Int64
+	s.setHook(func(w http.ResponseWriter, r *http.Request) bool {
+		if r.URL.Path != "/api/v1/assignments" {
+			return false
+		}
+		if r.URL.Query().Get("cursor") != "" {
+			pages.Add(1)
+			return false
+		}
+		if refused.Load() {
+			return false
+		}
+		reading.Add(1)
+		time.Sleep(2 * time.Second)
+		refused.Store(true)
+		w.Header().Set("Retry-After", "5")
+		httpx.WriteProblem(w, httpx.Problem{Type: "https://nuisance.xm.gov/problems/rate_limited", Status: http.StatusTooManyRequests,
+			Detail: "too many requests with this token; retry after 5 s"})
+		return true
+	})
+	s.feed(t, 52, "urgent", time.Now().Add(time.Hour))
+	testenv.Eventually(t, 20*time.Second, "the list read again for the case pushed live", func() bool { return reading.Load() > 0 })
+	p.step("tap 加载更多 while it is read", chromedp.Evaluate[chromedp.Void](`document.querySelector("#more").click()`))
+	testenv.Eventually(t, 20*time.Second, "the read refused", func() bool { return refused.Load() })
+	p.step("open a case during the wait, and stay past it", tapLive("#list a.card"),
+		p.wait(`document.querySelector("#view-list").hidden`), chromedp.Sleep(6*time.Second),
+		chromedp.WaitVisible(chromedp.CSS("#btn-accept")))
+	p.step("back to the list", chromedp.Click(chromedp.CSS("a.back")), chromedp.WaitVisible(chromedp.CSS("#view-list")),
+		p.wait(`document.querySelector('#list a.card') !== null && !document.querySelector("#more").disabled`),
+		chromedp.Sleep(2*time.Second))
+	if n := pages.Load(); n != 0 {
+		t.Errorf("back on the list, %d pages more were read for a tap made before the officer left it (%s cards/distinct cases)", n, p.str(cardCount))
+	}
+}
+
 // So is the case shown, read again after a push and refused for the
 // token's rate: the complaint merged into it appears after the wait.
 func TestRateLimitedCaseRefreshIsReadAgain(t *testing.T) {

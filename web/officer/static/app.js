@@ -367,9 +367,13 @@
   // While the list shown is read again (a case pushed live, the stream
   // back), 加载更多 stays to tap: the tap waits for that read and then
   // reads the page after it (moreWanted), where it was lost on a button
-  // disabled under the finger.
+  // disabled under the finger. So does a tap while the list waits to be
+  // read again after a read refused for the token's rate (listWaits): a
+  // page read then would follow the list before the news, which the read
+  // again would never bring. A tap still waiting when the list is no
+  // longer shown (a case opened meanwhile) is dropped.
   // state.pages counts the pages of the list shown.
-  var listSeq = 0, moreBusy = false, listBusy = false, listKeep = false, moreWanted = false;
+  var listSeq = 0, moreBusy = false, listBusy = false, listKeep = false, moreWanted = false, listWaits = false;
 
   // loadList reads the list of the tab shown: its first page ("first", a
   // tab chosen), the page after those shown ("more", 加载更多), or again
@@ -380,10 +384,11 @@
   // hundreds or thousands there, and its first page says how many.
   function loadList(mode) {
     var more = mode === "more", keep = mode === "keep";
-    if (more && listBusy && listKeep) { moreWanted = true; return Promise.resolve(); }
+    if (more && ((listBusy && listKeep) || listWaits)) { moreWanted = true; return Promise.resolve(); }
     if (more && (moreBusy || listBusy)) { return Promise.resolve(); }
     var pages = keep ? Math.max(1, state.pages + (moreBusy ? 1 : 0)) : 1;
     var seq = ++listSeq;
+    listWaits = false;
     moreBusy = false;
     listBusy = false;
     if (!keep) { moreWanted = false; }
@@ -430,12 +435,16 @@
       // A read refused for the token's rate is read again once the wait
       // is over, unless another load started meanwhile: news pushed live
       // (a case assigned) must not stay unseen until the next push. A
-      // page more waits for a tap again; one tapped during this read is
-      // read after the read again.
+      // page more waits for a tap again; one tapped during this read or
+      // the wait is read after the read again, and dropped if the list is
+      // no longer shown then.
       if (seq === listSeq && err.status === 429 && !more) {
         retrying = true;
+        listWaits = true;
         later(calmUntil - Date.now()).then(function () {
-          if (seq === listSeq && !$("view-list").hidden) { loadList("keep"); }
+          if (seq !== listSeq) { return; }
+          listWaits = false;
+          if (!$("view-list").hidden) { loadList("keep"); } else { moreWanted = false; }
         });
       }
     }).then(function () {
