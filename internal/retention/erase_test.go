@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
 
 	"github.com/xiamen-eeb/nuisance/internal/natsx"
 	"github.com/xiamen-eeb/nuisance/internal/retention"
@@ -720,8 +721,10 @@ func TestKeepsTheCopiesOfAStreamDeclaredAgain(t *testing.T) {
 // that NuisanceRetentionNotRunning stays quiet about a job that erases;
 // the copies' failure is counted apart, said in the pass's error, and
 // their sequences kept for the next pass. (The whole pass failed, and
-// its last completion stayed where it was.) Not parallel: it reads the
-// process's metrics.
+// its last completion stayed where it was.) NATS reachable again, the
+// next pass deletes them and counts its deletion done, which clears
+// NuisanceRetentionDLQCopiesKept. Not parallel: it reads the process's
+// metrics.
 func TestErasesWhenTheDLQCannotBeReached(t *testing.T) {
 	n := testenv.StartNATS(t)
 	pool, job := setup(t, retention.Config{PII: 10 * day, DLQ: n.JS})
@@ -742,6 +745,7 @@ func TestErasesWhenTheDLQCannotBeReached(t *testing.T) {
 	n.NC.Close()
 
 	failures := metric(t, "nuisance_retention_dlq_delete_failures_total")
+	done := metric(t, "nuisance_retention_dlq_deletions_done_total")
 	before := time.Now().Add(-time.Second)
 	res, err := job.RunOnce(ctx)
 	if err == nil || !strings.Contains(err.Error(), "DLQ") {
@@ -762,6 +766,32 @@ func TestErasesWhenTheDLQCannotBeReached(t *testing.T) {
 	}
 	if seq == nil || uint64(*seq) != ack.Sequence {
 		t.Errorf("dlq_seq is %v, want %d kept for the next pass", seq, ack.Sequence)
+	}
+	if got := metric(t, "nuisance_retention_dlq_deletions_done_total"); got != done {
+		t.Errorf("nuisance_retention_dlq_deletions_done_total went from %v to %v on a pass that deleted nothing", done, got)
+	}
+
+	nc, err := natsx.Connect(n.Server.URL(), t.Name(), zap.NewNop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := retention.New(retention.Config{PII: 10 * day, DLQ: js, Pages: 2}, pool, testenv.Log(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res, err := again.RunOnce(ctx); err != nil || res.DLQDeleted != 1 {
+		t.Errorf("NATS reachable again, the pass deleted %d copies (%v), want 1", res.DLQDeleted, err)
+	}
+	if got := metric(t, "nuisance_retention_dlq_deletions_done_total"); got != done+1 {
+		t.Errorf("nuisance_retention_dlq_deletions_done_total went from %v to %v, want one more", done, got)
+	}
+	if got := metric(t, "nuisance_retention_dlq_delete_failures_total"); got != failures+1 {
+		t.Errorf("nuisance_retention_dlq_delete_failures_total went from %v to %v over both passes, want one more", failures, got)
 	}
 }
 

@@ -110,6 +110,10 @@ var (
 		Name: "nuisance_retention_dlq_delete_failures_total",
 		Help: "Retention passes whose erasure in PostgreSQL was done but whose deletion of dead letters' copies from the DLQ stream failed (NATS unreachable, or the service's NATS user without $JS.API.STREAM.MSG.DELETE.DLQ); the copies wait for the next pass, or the stream's 30 days.",
 	})
+	dlqDone = promauto.NewCounter(prometheus.CounterOpts{
+		Name: "nuisance_retention_dlq_deletions_done_total",
+		Help: "Retention passes that deleted from the DLQ stream every dead letter's copy due, or found none: after failures (nuisance_retention_dlq_delete_failures_total), NATS allows the deletion again.",
+	})
 	lastPass = promauto.NewGauge(prometheus.GaugeOpts{
 		Name: "nuisance_retention_last_pass_timestamp_seconds",
 		Help: "When this process last completed a retention pass (0: never; the replicas take turns, so the latest of them counts).",
@@ -246,6 +250,8 @@ func (j *Job) RunOnce(ctx context.Context) (Result, error) {
 			if res.DLQDeleted, err = j.dropCopies(ctx, c); err != nil {
 				dlqFailures.Inc()
 				dlqErr = fmt.Errorf("retention: dead letters' copies not deleted from the DLQ stream (the erasure in PostgreSQL is done; the next pass tries again): %w", err)
+			} else {
+				dlqDone.Inc()
 			}
 		}
 	}
