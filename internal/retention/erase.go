@@ -50,14 +50,16 @@ const ended = `((k.status = 'closed' AND k.closed_at < now() - $1::interval)
 // the events that carry it to a case or the list (<id>.received,
 // .located, .clustered: the geocoder writes the triage entry with
 // .unlocated, and a correction's events follow an entry): its event was
-// lost, published and never handled, or it is still on its way. Once it
-// was stored longer ago than both $1 and the idempotency window (see
-// lost), it was lost: the outbox keeps a sent event 14 days after it was
-// last sent, its sweeper publishing it again meanwhile to a consumer
-// with no record of it, and JetStream a message 7 days after it was
-// last published, so nothing can bring the event back. An event the
-// relay has not sent, or sent lately, is still in the outbox, and its
-// complaint keeps its caller. The outbox is probed by event id
+// lost, published and never handled, or it is still on its way. What
+// tells the two apart is the outbox: it keeps a sent event 14 days after
+// it was last sent, its sweeper publishing it again meanwhile to a
+// consumer with no record of it, and JetStream keeps a message 7 days
+// after it was last published; once the outbox holds none of the three
+// events, nothing can bring them back, and the complaint was lost. An
+// event the relay has not sent, or sent lately, is still in the outbox,
+// and its complaint keeps its caller, however old. The age (stored
+// longer ago than both $1 and the idempotency window, see lost) is a
+// margin on top of that, not what makes it safe. The outbox is probed by event id
 // (outbox_event_id_key), which serves equality under any collation.
 // Each is looked up for the complaint alone (LATERAL ... LIMIT 1): as an
 // EXISTS, the planner hashes every case that ended, for each batch.
