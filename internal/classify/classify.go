@@ -125,6 +125,7 @@ type Classifier struct {
 
 	terms        map[string]*term
 	maxTermRunes int
+	notKeywords  []string // the terms that are no keyword, see term.not
 	minScore     float64
 	minSpecific  float64
 
@@ -164,6 +165,7 @@ type term struct {
 	subs    []weighted // evidence of a subcategory
 	other   float64    // evidence of a complaint about something else
 	control bool       // a control measure: "no cover" is still a complaint
+	not     bool       // a word that holds a keyword and is not it ("写作业")
 }
 
 type hotlineKeyword struct {
@@ -197,7 +199,7 @@ type override struct {
 // hotline named the category), a rule that would triage is passed over.
 func (c *Classifier) overridden(text string, li int, sameCategory bool) int {
 	for _, o := range c.overrides {
-		if o.from != li || (sameCategory && o.to < 0) || containsAny(text, o.none) {
+		if o.from != li || (sameCategory && o.to < 0) || c.containsAnyWord(text, o.none) {
 			continue
 		}
 		// The words of all name one thing: they are looked for in one
@@ -205,7 +207,7 @@ func (c *Classifier) overridden(text string, li int, sameCategory bool) int {
 		for sentence := range strings.FieldsFuncSeq(text, isSentenceEnd) {
 			all := true
 			for _, g := range o.all {
-				all = all && containsAny(sentence, g)
+				all = all && c.containsAnyWord(sentence, g)
 			}
 			if all {
 				return o.to

@@ -35,6 +35,10 @@ func TestCommonPhrasings(t *testing.T) {
 		{"工地连夜施工，窗户关着都听得到", "noise", "construction", ""},
 		{"路口车辆呼啸而过，根本没法休息", "noise", "traffic", ""},
 		{"厂房的设备有低频嗡鸣，晚上特别明显", "noise", "industrial", ""},
+		// 在建 (under construction) inside 住在建发花园, an estate's
+		// name, is no site; 在建 of a site still is.
+		{"小区旁边在建的楼盘半夜还在作业", "noise", "construction", ""},
+		{"我住在建发花园，每天晚上都很吵", "noise", "social_life", ""},
 		// Dust.
 		{"渣土车沿路撒漏", "dust", "road", ""},
 		{"渣土车没有盖篷布，一路掉土", "dust", "road", ""},
@@ -44,6 +48,8 @@ func TestCommonPhrasings(t *testing.T) {
 		{"工地黄土裸露也不覆盖", "dust", "construction_site", ""},
 		{"基坑开挖工地的土堆没有盖防尘网", "dust", "construction_site", ""},
 		{"混凝土搅拌站的水泥粉末到处飘", "dust", "yard", ""},
+		{"我家在建发花园，路口的混凝土搅拌站灰很大", "dust", "yard", ""},
+		{"我家在建发花园，旁边的砂石露天堆着，风一吹全是灰", "dust", "yard", ""},
 		{"废品回收站灰很大", "dust", "yard", ""},
 		// Mud a site's vehicles carry out of its exit unwashed is the
 		// site's dust (施工扬尘: no wheel washing); muck trucks spilling
@@ -67,6 +73,8 @@ func TestCommonPhrasings(t *testing.T) {
 		{"附近的砂石料场露天堆放沙子石子，风一吹灰尘满天飞", "dust", "yard", ""},
 		// Cooking smoke.
 		{"楼下饭店油烟很大", "cooking_smoke", "restaurant", ""},
+		{"我住在建发花园，楼下饭店油烟很大", "cooking_smoke", "restaurant", ""},
+		{"我家在建达花园，楼下饭店油烟很大", "cooking_smoke", "restaurant", ""},
 		// A household named beside an eatery: the eatery's smoke.
 		{"邻居家楼下的饭店油烟很大", "cooking_smoke", "restaurant", ""},
 		{"楼下住户说是隔壁小吃店炒菜的油烟", "cooking_smoke", "restaurant", ""},

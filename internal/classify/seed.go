@@ -25,6 +25,7 @@ type categoriesSeed struct {
 	Categories  []categorySeed     `json:"categories"`
 	Other       map[string]float64 `json:"other_keywords"`
 	Controls    []string           `json:"controls"`
+	NotKeywords []string           `json:"not_keywords"`
 	Cues        struct {
 		Negation  []string `json:"negation"`
 		Emphasis  []string `json:"emphasis"`
@@ -178,6 +179,11 @@ func (c *Classifier) buildTaxonomy(s *categoriesSeed) error {
 		}
 		tm.control = true
 	}
+	for _, t := range s.NotKeywords {
+		if err := c.addNotKeyword(t); err != nil {
+			return fmt.Errorf("%s: not_keywords: %w", categoriesFile, err)
+		}
+	}
 	c.negations = normaliseAll(s.Cues.Negation)
 	c.emphasis = normaliseAll(s.Cues.Emphasis)
 	c.secondary = normaliseAll(s.Cues.Secondary)
@@ -262,6 +268,32 @@ func (c *Classifier) addTerm(raw string, w float64, add func(*term)) error {
 		}
 	}
 	add(tm)
+	return nil
+}
+
+// addNotKeyword adds a word that holds a keyword and is not it ("住在建"
+// of "我住在建发花园" holds 在建, under construction): where the text has
+// it, the keyword inside counts for nothing, in the scores and in the
+// overrides. It must hold a keyword and be none itself.
+func (c *Classifier) addNotKeyword(raw string) error {
+	t := normalise(raw)
+	if t == "" {
+		return fmt.Errorf("empty word")
+	}
+	if _, ok := c.terms[t]; ok {
+		return fmt.Errorf("%q is a keyword", raw)
+	}
+	holds := false
+	for kw := range c.terms {
+		holds = holds || strings.Contains(t, kw)
+	}
+	if !holds {
+		return fmt.Errorf("%q holds no keyword", raw)
+	}
+	if err := c.addTerm(t, 0, func(tm *term) { tm.not = true }); err != nil {
+		return err
+	}
+	c.notKeywords = append(c.notKeywords, t)
 	return nil
 }
 

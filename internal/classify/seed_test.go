@@ -55,6 +55,8 @@ func TestSeedsInvalid(t *testing.T) {
 		{"subcategory in two categories", categoriesFile, `"code": "road"`, `"code": "construction"`, "in both"},
 		{"default not a subcategory", categoriesFile, `"default_subcategory": "restaurant"`, `"default_subcategory": "bbq"`, "default_subcategory"},
 		{"negative weight", categoriesFile, `"打桩": 3`, `"打桩": -3`, "negative weight"},
+		{"not-keyword is a keyword", categoriesFile, `"在建发"`, `"在建"`, "is a keyword"},
+		{"not-keyword holds no keyword", categoriesFile, `"在建发"`, `"建发"`, "holds no keyword"},
 		{"control not a keyword", categoriesFile, `"覆盖", "遮盖"`, `"覆盖", "罩布"`, "not a keyword"},
 		{"hotline to unknown category", categoriesFile, `"餐饮油烟": "cooking_smoke/restaurant"`, `"餐饮油烟": "smoke/restaurant"`, "unknown category"},
 		{"hotline to unknown subcategory", categoriesFile, `"餐饮油烟": "cooking_smoke/restaurant"`, `"餐饮油烟": "cooking_smoke/canteen"`, "unknown subcategory"},

@@ -123,6 +123,10 @@ func (c *Classifier) scoreClause(clause string, lead float64, sc *scores) float6
 			}
 			if ends[k] > lastEnd {
 				lastEnd = ends[k]
+				if tm.not {
+					// The keyword inside is no keyword here.
+					break
+				}
 				found = true
 				if tm.control || !c.negated(clause[:i]) {
 					for _, w := range tm.cats {
@@ -170,6 +174,38 @@ func (c *Classifier) negated(before string) bool {
 		}
 		_, size := utf8.DecodeLastRuneInString(p)
 		p = p[:len(p)-size]
+	}
+	return false
+}
+
+// containsAnyWord reports whether s holds one of words other than inside
+// a word of the seed's not_keywords: "在建" is no word of "我住在建发花园".
+func (c *Classifier) containsAnyWord(s string, words []string) bool {
+	for _, w := range words {
+		for i := 0; i < len(s); {
+			j := strings.Index(s[i:], w)
+			if j < 0 {
+				break
+			}
+			if !c.insideNotKeyword(s, i+j, i+j+len(w)) {
+				return true
+			}
+			_, size := utf8.DecodeRuneInString(s[i+j:])
+			i += j + size
+		}
+	}
+	return false
+}
+
+// insideNotKeyword reports whether s[from:to] lies inside a word of the
+// seed's not_keywords.
+func (c *Classifier) insideNotKeyword(s string, from, to int) bool {
+	for _, nk := range c.notKeywords {
+		for q := max(0, to-len(nk)); q <= from; q++ {
+			if strings.HasPrefix(s[q:], nk) {
+				return true
+			}
+		}
 	}
 	return false
 }
