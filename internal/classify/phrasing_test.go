@@ -15,6 +15,9 @@ func TestCommonPhrasings(t *testing.T) {
 	for _, tt := range []struct{ text, cat, sub, detail string }{
 		// Neighbours: the police's.
 		{"楼下蹦跳拖椅子，孩子没法写作业", "noise", "social_life", ""},
+		// 写作业 is homework, no 作业 (work on a site).
+		{"楼上每天晚上蹦跳，孩子没法写作业", "noise", "social_life", DetailNeighbour},
+		{"楼上每天晚上蹦跳，孩子做作业都没法集中精神", "noise", "social_life", DetailNeighbour},
 		{"楼上住户半夜还在蹦跳拖椅子", "noise", "social_life", DetailNeighbour},
 		{"楼上小孩每天晚上跑跳，咚咚的", "noise", "social_life", DetailNeighbour},
 		{"楼上每天晚上拖拉桌椅", "noise", "social_life", DetailNeighbour},
@@ -35,6 +38,8 @@ func TestCommonPhrasings(t *testing.T) {
 		{"工地连夜施工，窗户关着都听得到", "noise", "construction", ""},
 		{"路口车辆呼啸而过，根本没法休息", "noise", "traffic", ""},
 		{"厂房的设备有低频嗡鸣，晚上特别明显", "noise", "industrial", ""},
+		{"冷链仓库的设备有低频嗡鸣，晚上特别明显，孩子没法写作业", "noise", "industrial", ""},
+		{"附近的工地混凝土泵车半夜还在作业，孩子没法写作业", "noise", "construction", ""},
 		// 在建 (under construction) inside 住在建发花园, an estate's
 		// name, is no site; 在建 of a site still is.
 		{"小区旁边在建的楼盘半夜还在作业", "noise", "construction", ""},
