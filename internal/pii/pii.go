@@ -704,18 +704,74 @@ func TrailingName(s string) string {
 
 // MaskPlace masks the personal data a place shown by its key may hold,
 // the key being made of a citizen's address: the numbers MaskText masks,
-// and the name with a title or familiar name (see TrailingName) that ends
-// it or stands just before a number ending it, as MaskName does (王**).
+// and the name that ends it or stands just before a number ending it, as
+// MaskName does (王**): a name with a title or familiar name (see
+// TrailingName), or a plain name after a contact word (see LabelledName).
 // Keys stored before addresses lost them carry the caller's name that way
-// (殿前一路5号电话王先生 from 殿前一路5号 电话：王先生 138…).
+// (殿前一路5号电话王先生 from 殿前一路5号 电话：王先生 138…, 殿前一路5号电话王小明
+// from 殿前一路5号 电话：王小明 138…).
 func MaskPlace(s string) string {
 	s = MaskText(s)
 	body := strings.TrimRightFunc(s, func(r rune) bool { return isDigit(r) || r == '*' || isSep(r) })
 	name := TrailingName(body)
+	if name == "" {
+		name = LabelledName(body)
+	}
 	if name == "" || utf8.RuneCountInString(name) < 2 {
 		return s
 	}
 	return strings.TrimSuffix(body, name) + MaskName(name) + s[len(body):]
+}
+
+// LabelledName is the plain name s ends with right after a contact word
+// (殿前一路5号电话王小明: 王小明, 联系人李娜: 李娜, 手机号：欧阳娜娜: 欧阳娜娜),
+// "" when s ends with none: 2 to maxName Chinese characters, the first a
+// family name of familyNames or the first two one of compoundFamilies,
+// after one of contactWords of two characters or more (打 and 拨 alone are
+// verbs of a place's name too: 打石场) with at most maxBridge bridge runes
+// between (a colon, a space, the 号码 of 电话号码). A place's words after a
+// contact word (手机维修店, 电话亭, 手机城) do not begin with a family name
+// and stay.
+func LabelledName(s string) string {
+	var buf [maxName + maxBridge + 8]rune // the name, the bridge, the longest contact word
+	n := 0
+	for e := len(s); e > 0 && n < len(buf); n++ {
+		r, size := utf8.DecodeLastRuneInString(s[:e])
+		buf[len(buf)-1-n] = r
+		e -= size
+	}
+	rs := buf[len(buf)-n:]
+	for l := 2; l <= maxName && l <= len(rs); l++ {
+		name := rs[len(rs)-l:]
+		if !slices.ContainsFunc(name, func(r rune) bool { return unicode.Is(unicode.Han, r) }) ||
+			slices.ContainsFunc(name, func(r rune) bool { return !unicode.Is(unicode.Han, r) }) {
+			break
+		}
+		if !family(name) {
+			continue
+		}
+		k := len(rs) - l
+		for b := 0; k > 0 && b < maxBridge && bridge(rs[k-1]); b++ {
+			k--
+		}
+		for _, w := range contactWords {
+			if len(w) >= 2 && endsWithWord(rs[:k], w) {
+				return string(name)
+			}
+		}
+	}
+	return ""
+}
+
+// family reports whether name, Chinese characters, begins with a family
+// name (familyNames, compoundFamilies) with more after it.
+func family(name []rune) bool {
+	for _, f := range compoundFamilies {
+		if len(name) > len(f) && slices.Equal(name[:len(f)], f) {
+			return true
+		}
+	}
+	return strings.ContainsRune(familyNames, name[0])
 }
 
 // MaskError is an error's text (err.Error(), or a reason kept from one)
