@@ -9,10 +9,12 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -121,6 +123,10 @@ var (
 		Help:    "Time to handle and commit one batch.",
 		Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14),
 	}, []string{"consumer"})
+	nameLookups = promauto.NewCounterVec(prometheus.CounterOpts{
+		Name: "nuisance_consumer_caller_name_lookups_total",
+		Help: "Reads in PostgreSQL of the callers' names the errors of failed messages are masked of, by outcome (read, failed, skipped: PostgreSQL unreachable, the names of the payloads only).",
+	}, []string{"consumer", "outcome"})
 )
 
 // Backoff is the redelivery delay after the n-th failed delivery.
@@ -149,6 +155,10 @@ type Consumer[T Event] struct {
 	// letter's row), keyed by their message: the first at once, then at
 	// most one line every 30 s, with the ids of the event it names.
 	warn *logging.Throttle
+	// namesFailed is when a read of the callers' names last failed, in
+	// Unix nanoseconds (0: none has): for namesPause after it, none is
+	// tried.
+	namesFailed atomic.Int64
 }
 
 // NewConsumer declares the durable consumer (idempotently) and returns it
@@ -539,12 +549,12 @@ func (c *Consumer[T]) process(ctx context.Context, msgs []jetstream.Msg) {
 			// dead-lettered only once every delivery was refused.
 			c.log.Warn("event refused by this version's schema; left for redelivery", zap.String("subject", m.Subject()),
 				zap.String("msg_id", streamMsgID(m)), zap.String("event_id", looseEventID(m)), zap.Uint64("delivered", delivered),
-				logging.Error(err, c.callerNames(ctx, []jetstream.Msg{m})[0]...))
+				logging.Error(err, c.callerNames(ctx, []jetstream.Msg{m}, err)[0]...))
 			c.retryOrDeadLetter(ctx, m, looseEventID(m), delivered, err)
 			continue
 		}
 		if err != nil {
-			c.deadLetter(ctx, m, delivered, looseEventID(m), err.Error())
+			c.deadLetter(ctx, m, delivered, looseEventID(m), err)
 			continue
 		}
 		items = append(items, item[T]{msg: m, ev: ev, delivered: delivered})
@@ -576,13 +586,22 @@ func (c *Consumer[T]) process(ctx context.Context, msgs []jetstream.Msg) {
 	c.warn.OK("batch transaction")
 	// The callers' names the failures' errors may quote, read once for
 	// the batch, and only when a message failed.
+	// A failure that is PostgreSQL unreachable skips the read: it would
+	// fail too.
 	var names [][]string
-	if slices.ContainsFunc(out, func(o outcome) bool { return !o.ok }) {
+	if i := slices.IndexFunc(out, func(o outcome) bool { return !o.ok }); i >= 0 {
 		msgs := make([]jetstream.Msg, len(items))
 		for i, it := range items {
 			msgs[i] = it.msg
 		}
-		names = c.callerNames(ctx, msgs)
+		var cause error
+		for _, o := range out[i:] {
+			if !o.ok && pgUnreachable(o.err) {
+				cause = o.err
+				break
+			}
+		}
+		names = c.callerNames(ctx, msgs, cause)
 	}
 	for i, it := range items {
 		switch {
@@ -594,7 +613,7 @@ func (c *Consumer[T]) process(ctx context.Context, msgs []jetstream.Msg) {
 			}
 			_ = it.msg.Ack()
 		case fault.KindOf(out[i].err) == fault.Invalid:
-			c.deadLetterNamed(ctx, it.msg, it.delivered, it.ev.ID(), out[i].err.Error(), names[i])
+			c.deadLetterNamed(ctx, it.msg, it.delivered, it.ev.ID(), out[i].err.Error(), out[i].err, names[i])
 		default:
 			c.log.Warn("handler", zap.String("event_id", it.ev.ID()), zap.Uint64("delivered", it.delivered), logging.Error(out[i].err, names[i]...))
 			c.retryOrDeadLetterNamed(ctx, it.msg, it.ev.ID(), it.delivered, out[i].err, names[i])
@@ -660,7 +679,7 @@ func (c *Consumer[T]) retryOrDeadLetter(ctx context.Context, m jetstream.Msg, ev
 // dead-lettered.
 func (c *Consumer[T]) retryOrDeadLetterNamed(ctx context.Context, m jetstream.Msg, eventID string, delivered uint64, cause error, names []string) {
 	if delivered >= uint64(c.spec.MaxDeliver) {
-		c.deadLetterNamed(ctx, m, delivered, eventID, "max deliveries reached: "+cause.Error(), names)
+		c.deadLetterNamed(ctx, m, delivered, eventID, "max deliveries reached: "+cause.Error(), cause, names)
 		return
 	}
 	consumed.WithLabelValues(c.spec.Durable, "retry").Inc()
@@ -686,20 +705,21 @@ func (c *Consumer[T]) retryOrDeadLetterNamed(ctx context.Context, m jetstream.Ms
 // (pii.MaskError: phone and ID-card numbers, and the callers' names of
 // the message and its complaint, callerNames), the kind of error and the
 // event and message ids readable.
-func (c *Consumer[T]) deadLetter(ctx context.Context, m jetstream.Msg, delivered uint64, eventID, reason string) {
-	c.deadLetterNamed(ctx, m, delivered, eventID, reason, nil)
+func (c *Consumer[T]) deadLetter(ctx context.Context, m jetstream.Msg, delivered uint64, eventID string, cause error) {
+	c.deadLetterNamed(ctx, m, delivered, eventID, cause.Error(), cause, nil)
 }
 
 // deadLetterNamed is deadLetter for a message whose callers' names are
-// known: nil, they are read here.
-func (c *Consumer[T]) deadLetterNamed(ctx context.Context, m jetstream.Msg, delivered uint64, eventID, reason string, names []string) {
+// known: nil, they are read here (callerNames, of the error cause the
+// reason is made of).
+func (c *Consumer[T]) deadLetterNamed(ctx context.Context, m jetstream.Msg, delivered uint64, eventID, reason string, cause error, names []string) {
 	msgID := streamMsgID(m)
 	// The batch's own context may be spent (its deadline is what failed
 	// it): the dead letter is written under a context of its own.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
 	if names == nil {
-		names = c.callerNames(ctx, []jetstream.Msg{m})[0]
+		names = c.callerNames(ctx, []jetstream.Msg{m}, cause)[0]
 	}
 	masked := pii.MaskError(reason, names...)
 	_, err := c.pool.Exec(ctx, `INSERT INTO dead_letters (consumer, subject, event_id, msg_id, deliveries, reason, payload)
@@ -768,14 +788,36 @@ func truncate(s string, n int) string {
 // callerNamesSQL reads the callers' names the complaints $1 hold.
 const callerNamesSQL = `SELECT id, caller_name FROM complaints WHERE id = ANY($1) AND caller_name IS NOT NULL`
 
+// namesTimeout bounds a read of the callers' names, and namesPause is how
+// long after one failed none is tried: PostgreSQL unreachable is when
+// messages fail, and a read waiting on it at each failing batch and each
+// message that does not decode would hold the handling of the failures
+// back.
+const (
+	namesTimeout = 200 * time.Millisecond
+	namesPause   = 5 * time.Second
+)
+
+// pgUnreachable reports whether err is PostgreSQL unreachable: a
+// connection that could not be made, or a statement that never reached
+// the server (pgconn.SafeToRetry).
+func pgUnreachable(err error) bool {
+	var ce *pgconn.ConnectError
+	return err != nil && (errors.As(err, &ce) || pgconn.SafeToRetry(err))
+}
+
 // callerNames returns, for each of msgs, the callers' names an error about
 // it may quote: those its payload carries in a caller field
 // (pii.PayloadNames), and the one its complaint (complaint_id) holds in
 // PostgreSQL, where an event, which carries none, leaves it. It is read
-// only for messages that failed, in one statement; a read that fails
-// (PostgreSQL unreachable: the error is then likely its own) leaves the
-// complaints' out, and the phone numbers are masked all the same.
-func (c *Consumer[T]) callerNames(ctx context.Context, msgs []jetstream.Msg) [][]string {
+// only for messages that failed, in one statement of at most
+// namesTimeout; a read that fails leaves the complaints' out, and the
+// phone numbers are masked all the same. The read is skipped, the
+// complaints' names left out, while PostgreSQL is known unreachable: the
+// failure, cause, is a connection to it that failed, or a read failed
+// less than namesPause ago (nuisance_consumer_caller_name_lookups_total
+// counts the reads by outcome).
+func (c *Consumer[T]) callerNames(ctx context.Context, msgs []jetstream.Msg, cause error) [][]string {
 	names := make([][]string, len(msgs))
 	if len(msgs) == 0 {
 		return names
@@ -795,20 +837,30 @@ func (c *Consumer[T]) callerNames(ctx context.Context, msgs []jetstream.Msg) [][
 	if len(ids) == 0 || c.pool == nil {
 		return names
 	}
-	qctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
-	defer cancel()
-	rows, err := c.pool.Query(qctx, callerNamesSQL, ids)
-	if err != nil {
+	if failed := c.namesFailed.Load(); pgUnreachable(cause) || failed != 0 && time.Since(time.Unix(0, failed)) < namesPause {
+		nameLookups.WithLabelValues(c.spec.Durable, "skipped").Inc()
 		return names
 	}
+	qctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), namesTimeout)
+	defer cancel()
 	held := map[string]string{}
-	for rows.Next() {
-		var id, name string
-		if rows.Scan(&id, &name) == nil {
-			held[id] = name
+	rows, err := c.pool.Query(qctx, callerNamesSQL, ids)
+	if err == nil {
+		for rows.Next() {
+			var id, name string
+			if rows.Scan(&id, &name) == nil {
+				held[id] = name
+			}
 		}
+		rows.Close()
+		err = rows.Err()
 	}
-	rows.Close()
+	if err != nil {
+		c.namesFailed.Store(time.Now().UnixNano())
+		nameLookups.WithLabelValues(c.spec.Durable, "failed").Inc()
+		return names
+	}
+	nameLookups.WithLabelValues(c.spec.Durable, "read").Inc()
 	for i, id := range complaint {
 		if name := held[id]; name != "" {
 			names[i] = append(names[i], name)
