@@ -607,45 +607,21 @@ func TestRateLimitedListRefreshIsReadAgain(t *testing.T) {
 	}
 }
 
-// 加载更多 tapped while the list is read again after a push, and that
-// read refused for the token's rate (429): the tap is not lost with the
-// read; once the wait is over the list is read again and the page after
-// it too.
-func TestMoreTappedWhileARefusedReadIsOnItsWay(t *testing.T) {
-	s := setup(t)
-	for n := 1; n <= 51; n++ {
-		s.feed(t, n, "normal", time.Now().Add(time.Duration(n)*time.Hour))
-	}
-	p := openPhone(t, s, 375, s.token)
-	p.step("see the first page", p.wait(`document.querySelectorAll("#list a.card").length === 50`), chromedp.WaitVisible(chromedp.CSS("#more")))
-	var refused atomic.Bool
-	var reading atomic.Int64
-	s.setHook(func(w http.ResponseWriter, r *http.Request) bool {
-		if r.URL.Path != "/api/v1/assignments" || r.URL.Query().Get("cursor") != "" || refused.Load() {
-			return false
-		}
-		reading.Add(1)
-		time.Sleep(2 * time.Second)
-		refused.Store(true)
-		w.Header().Set("Retry-After", "2")
-		httpx.WriteProblem(w, httpx.Problem{Type: "https://nuisance.xm.gov/problems/rate_limited", Status: http.StatusTooManyRequests,
-			Detail: "too many requests with this token; retry after 2 s"})
-		return true
-	})
-	s.feed(t, 52, "urgent", time.Now().Add(time.Hour))
-	testenv.Eventually(t, 20*time.Second, "the list read again for the case pushed live", func() bool { return reading.Load() > 0 })
-	p.step("tap 加载更多 while it is read", chromedp.Evaluate[chromedp.Void](`document.querySelector("#more").click()`))
-	if err := p.waitFor(cardCount+` === "52/52"`, 20*time.Second); err != nil {
-		t.Errorf("加载更多 tapped while a read refused for the rate was on its way: the list has %s cards/distinct cases, want 52/52", p.str(cardCount))
-	}
+// refusedRead is a phone showing the first page of 51 cases, on which
+// case 52 was pushed live and 加载更多 tapped while the list's read again
+// was on its way, that read refused for the token's rate (429, after 2 s,
+// Retry-After wait seconds). pages counts the pages read with a cursor
+// from then on.
+type refusedRead struct {
+	s       *system
+	p       *page
+	newID   string
+	refused *atomic.Bool
+	pages   *atomic.Int64
 }
 
-// 加载更多 tapped while a read after a push is refused for the token's
-// rate, then tapped again during the wait, the list unchanged: the second
-// tap waits with the first for the list's read again, where it read the
-// page after the list shown with its old cursor and the read again was
-// never made: the case pushed live stayed unseen until the next push.
-func TestMoreTappedAgainDuringTheWaitOfARefusedRead(t *testing.T) {
+func tapDuringRefusedRead(t *testing.T, wait int) refusedRead {
+	t.Helper()
 	s := setup(t)
 	for n := 1; n <= 51; n++ {
 		s.feed(t, n, "normal", time.Now().Add(time.Duration(n)*time.Hour))
@@ -668,21 +644,43 @@ func TestMoreTappedAgainDuringTheWaitOfARefusedRead(t *testing.T) {
 		reading.Add(1)
 		time.Sleep(2 * time.Second)
 		refused.Store(true)
-		w.Header().Set("Retry-After", "3")
+		w.Header().Set("Retry-After", strconv.Itoa(wait))
 		httpx.WriteProblem(w, httpx.Problem{Type: "https://nuisance.xm.gov/problems/rate_limited", Status: http.StatusTooManyRequests,
-			Detail: "too many requests with this token; retry after 3 s"})
+			Detail: fmt.Sprintf("too many requests with this token; retry after %d s", wait)})
 		return true
 	})
 	newID, _ := s.feed(t, 52, "urgent", time.Now().Add(time.Hour))
 	testenv.Eventually(t, 20*time.Second, "the list read again for the case pushed live", func() bool { return reading.Load() > 0 })
 	p.step("tap 加载更多 while it is read", chromedp.Evaluate[chromedp.Void](`document.querySelector("#more").click()`))
+	return refusedRead{s: s, p: p, newID: newID, refused: &refused, pages: &pages}
+}
+
+// 加载更多 tapped while the list is read again after a push, and that
+// read refused for the token's rate (429): the tap is not lost with the
+// read; once the wait is over the list is read again and the page after
+// it too.
+func TestMoreTappedWhileARefusedReadIsOnItsWay(t *testing.T) {
+	p := tapDuringRefusedRead(t, 2).p
+	if err := p.waitFor(cardCount+` === "52/52"`, 20*time.Second); err != nil {
+		t.Errorf("加载更多 tapped while a read refused for the rate was on its way: the list has %s cards/distinct cases, want 52/52", p.str(cardCount))
+	}
+}
+
+// 加载更多 tapped while a read after a push is refused for the token's
+// rate, then tapped again during the wait, the list unchanged: the second
+// tap waits with the first for the list's read again, where it read the
+// page after the list shown with its old cursor and the read again was
+// never made: the case pushed live stayed unseen until the next push.
+func TestMoreTappedAgainDuringTheWaitOfARefusedRead(t *testing.T) {
+	r := tapDuringRefusedRead(t, 3)
+	p, refused, pages := r.p, r.refused, r.pages
 	testenv.Eventually(t, 20*time.Second, "the read refused", func() bool { return refused.Load() })
 	p.step("tap 加载更多 again during the wait", p.wait(`!document.querySelector("#more").disabled`),
 		chromedp.Evaluate[chromedp.Void](`document.querySelector("#more").click()`))
 	if err := p.waitFor(cardCount+` === "52/52"`, 20*time.Second); err != nil {
 		t.Errorf("加载更多 tapped during the wait of a refused read: the list has %s cards/distinct cases, want 52/52", p.str(cardCount))
 	}
-	if !p.eval(`document.querySelector('#list a.card[data-case="` + newID + `"]') !== null`) {
+	if !p.eval(`document.querySelector('#list a.card[data-case="` + r.newID + `"]') !== null`) {
 		t.Error("the case pushed live is not listed: the list was not read again")
 	}
 	if n := pages.Load(); n != 1 {
@@ -697,36 +695,8 @@ func TestMoreTappedAgainDuringTheWaitOfARefusedRead(t *testing.T) {
 // the officer tapped for before they left (which was read then, its cards
 // under those they came back to).
 func TestMoreTappedBeforeLeavingTheListDuringARefusedRead(t *testing.T) {
-	s := setup(t)
-	for n := 1; n <= 51; n++ {
-		s.feed(t, n, "normal", time.Now().Add(time.Duration(n)*time.Hour))
-	}
-	p := openPhone(t, s, 375, s.token)
-	p.step("see the first page", p.wait(`document.querySelectorAll("#list a.card").length === 50`), chromedp.WaitVisible(chromedp.CSS("#more")))
-	var refused atomic.Bool
-	var reading, pages atomic.Int64
-	s.setHook(func(w http.ResponseWriter, r *http.Request) bool {
-		if r.URL.Path != "/api/v1/assignments" {
-			return false
-		}
-		if r.URL.Query().Get("cursor") != "" {
-			pages.Add(1)
-			return false
-		}
-		if refused.Load() {
-			return false
-		}
-		reading.Add(1)
-		time.Sleep(2 * time.Second)
-		refused.Store(true)
-		w.Header().Set("Retry-After", "5")
-		httpx.WriteProblem(w, httpx.Problem{Type: "https://nuisance.xm.gov/problems/rate_limited", Status: http.StatusTooManyRequests,
-			Detail: "too many requests with this token; retry after 5 s"})
-		return true
-	})
-	s.feed(t, 52, "urgent", time.Now().Add(time.Hour))
-	testenv.Eventually(t, 20*time.Second, "the list read again for the case pushed live", func() bool { return reading.Load() > 0 })
-	p.step("tap 加载更多 while it is read", chromedp.Evaluate[chromedp.Void](`document.querySelector("#more").click()`))
+	r := tapDuringRefusedRead(t, 5)
+	p, refused, pages := r.p, r.refused, r.pages
 	testenv.Eventually(t, 20*time.Second, "the read refused", func() bool { return refused.Load() })
 	p.step("open a case during the wait, and stay past it", tapLive("#list a.card"),
 		p.wait(`document.querySelector("#view-list").hidden`), chromedp.Sleep(6*time.Second),

@@ -134,7 +134,7 @@ func MaskText(s string) string {
 			digits++
 		}
 	}
-	if digits < localMin { // the shortest number masked, a local one
+	if digits < LocalMin { // the shortest number masked, a local one
 		return s
 	}
 	rs := []rune(s)
@@ -146,7 +146,7 @@ func MaskText(s string) string {
 			continue
 		}
 		end, n := runEnd(rs, i)
-		if n >= localMin && !identifier(rs, i, end) {
+		if n >= LocalMin && !identifier(rs, i, end) {
 			groups := scanRun(rs, i)
 			for g := 0; g < len(groups); {
 				prev := done // where the personal number masked last ends
@@ -292,7 +292,7 @@ func match(rs []rune, groups []group, g, prev int) (start, stop int, masked stri
 // code) and no plus before it (+86 is a country code).
 func houseNumber(rs []rune, groups []group, g int) bool {
 	d := groups[g].digits
-	return g < len(groups)-1 && len(d) < localMin && d[0] != '0' &&
+	return g < len(groups)-1 && len(d) < LocalMin && d[0] != '0' &&
 		(groups[g].start == 0 || narrow(rs[groups[g].start-1]) != '+')
 }
 
@@ -308,9 +308,9 @@ func personal(rs []rune, groups []group, a, j int) bool {
 	return m != ""
 }
 
-// localMin and localMax are the lengths of a local number, a landline
+// LocalMin and LocalMax are the lengths of a local number, a landline
 // without its area code: 7 digits in Xiamen, 8 in the largest cities.
-const localMin, localMax = 7, 8
+const LocalMin, LocalMax = 7, 8
 
 // localNumber reports whether d, the digits of groups[g:j+1], is a local
 // number (see MaskText): one group, or two of a phone's (3 or 4 digits
@@ -318,7 +318,7 @@ const localMin, localMax = 7, 8
 // before it (ending at prev), or two groups alone in their run, joined by
 // a space or a hyphen, no unit after them, and no range.
 func localNumber(rs []rune, groups []group, g, j int, d string, prev int) bool {
-	if len(d) < localMin || len(d) > localMax || d[0] < '2' || (len(d) == 8 && birthDate(d)) {
+	if len(d) < LocalMin || len(d) > LocalMax || d[0] < '2' || (len(d) == 8 && birthDate(d)) {
 		return false
 	}
 	if j == g {
@@ -550,18 +550,18 @@ func checkChar(rs []rune, end int) byte {
 // the ID card's check character x, after the digits, is part of it.
 func classify(d string, firstLen int, plus bool, x byte) (masked string, withX bool) {
 	switch {
-	case mobile(d):
+	case Mobile(d):
 		return MaskPhone(d), false
-	case len(d) == 13 && strings.HasPrefix(d, "86") && mobile(d[2:]) && firstLen >= 2:
+	case len(d) == 13 && strings.HasPrefix(d, "86") && Mobile(d[2:]) && firstLen >= 2:
 		if plus {
 			return "+86" + MaskPhone(d[2:]), false
 		}
 		return "86" + MaskPhone(d[2:]), false
-	case len(d) == 15 && strings.HasPrefix(d, "0086") && mobile(d[4:]) && firstLen >= 4:
+	case len(d) == 15 && strings.HasPrefix(d, "0086") && Mobile(d[4:]) && firstLen >= 4:
 		return "0086" + MaskPhone(d[4:]), false
-	case landline(d, firstLen):
+	case Landline(d, firstLen):
 		return MaskPhone(d), false
-	case plus && strings.HasPrefix(d, "86") && firstLen == 2 && landline("0"+d[2:], len(d)):
+	case plus && strings.HasPrefix(d, "86") && firstLen == 2 && Landline("0"+d[2:], len(d)):
 		return "+86" + MaskPhone(d[2:]), false
 	case len(d) == 18 && idCard(d):
 		return maskID(d), false
@@ -573,16 +573,16 @@ func classify(d string, firstLen int, plus bool, x byte) (masked string, withX b
 	return "", false
 }
 
-// mobile reports whether d is a mainland mobile number.
-func mobile(d string) bool {
+// Mobile reports whether d is a mainland mobile number.
+func Mobile(d string) bool {
 	return len(d) == 11 && d[0] == '1' && d[1] >= '3' && d[1] <= '9'
 }
 
-// landline reports whether d is a landline with its area code (010, 02x
+// Landline reports whether d is a landline with its area code (010, 02x
 // or 0xxx) and a local number of 7 or 8 digits, the area code written
 // whole in the first group (its firstLen digits): "03-15 1381234" is a
 // date and a number, not a phone of the area 0315.
-func landline(d string, firstLen int) bool {
+func Landline(d string, firstLen int) bool {
 	if len(d) < 10 || d[0] != '0' {
 		return false
 	}
@@ -594,7 +594,7 @@ func landline(d string, firstLen int) bool {
 		return false
 	}
 	local := len(d) - area
-	return firstLen >= area && (local == 7 || local == 8) && d[area] != '0'
+	return firstLen >= area && (local == LocalMin || local == LocalMax) && d[area] != '0'
 }
 
 // idCard reports whether d, 17 digits and a check character, is a

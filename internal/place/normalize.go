@@ -476,19 +476,19 @@ func phoneGroups(s string, bounds []int, plus bool) bool {
 	first := bounds[1] - bounds[0]
 	groups := len(bounds) - 1
 	switch {
-	case mobile(d):
+	case pii.Mobile(d):
 		return first >= 3
-	case landline(d, first):
+	case pii.Landline(d, first):
 		return true
 	case len(d) == 10 && (strings.HasPrefix(d, "400") || strings.HasPrefix(d, "800")):
 		return true
-	case len(d) == 13 && strings.HasPrefix(d, "86") && mobile(d[2:]):
+	case len(d) == 13 && strings.HasPrefix(d, "86") && pii.Mobile(d[2:]):
 		return plus || first > 2
-	case len(d) == 15 && strings.HasPrefix(d, "0086") && mobile(d[4:]):
+	case len(d) == 15 && strings.HasPrefix(d, "0086") && pii.Mobile(d[4:]):
 		return first >= 4
 	case plus && strings.HasPrefix(d, "86") && first == 2 && groups > 1:
-		return landline("0"+d[2:], 1+bounds[2]-bounds[1])
-	case len(d) == localMin || len(d) == localMax:
+		return pii.Landline("0"+d[2:], 1+bounds[2]-bounds[1])
+	case len(d) == pii.LocalMin || len(d) == pii.LocalMax:
 		if d[0] < '2' {
 			return false
 		}
@@ -499,31 +499,4 @@ func phoneGroups(s string, bounds []int, plus bool) bool {
 		return groups == 2 && first >= 3 && first <= 4 && second >= 3 && second <= 4 && d[first] != '0'
 	}
 	return false
-}
-
-// localMin and localMax are the lengths of a local number, a landline
-// without its area code: 7 digits in Xiamen, 8 in the largest cities.
-const localMin, localMax = 7, 8
-
-// mobile reports whether d is a mainland mobile number.
-func mobile(d string) bool {
-	return len(d) == 11 && d[0] == '1' && d[1] >= '3' && d[1] <= '9'
-}
-
-// landline reports whether d is a landline with its area code (010, 02x
-// or 0xxx) and a local number of 7 or 8 digits, the area code written
-// whole in the first group, of firstLen digits.
-func landline(d string, firstLen int) bool {
-	if len(d) < 10 || d[0] != '0' {
-		return false
-	}
-	area := 4
-	switch {
-	case d[1] == '1' && d[2] == '0', d[1] == '2':
-		area = 3
-	case d[1] < '3':
-		return false
-	}
-	local := len(d) - area
-	return firstLen >= area && (local == localMin || local == localMax) && d[area] != '0'
 }
