@@ -125,7 +125,24 @@ func Accept(ctx context.Context, tx pgx.Tx, caseID string, by Actor) (Case, erro
 
 // ValidOutcome reports whether s is an outcome Resolve accepts.
 func ValidOutcome(s string) bool {
-	return slices.Contains([]string{OutcomeRectified, OutcomeNoViolation, OutcomePenalized, OutcomeReferred}, s)
+	_, ok := outcomeLabels[s]
+	return ok
+}
+
+// outcomeLabels are the outcomes in the words the officers' console shows
+// and the hotline's staff read to the citizen.
+var outcomeLabels = map[string]string{
+	OutcomeRectified:   "已整改",
+	OutcomeNoViolation: "无违法行为",
+	OutcomePenalized:   "已处罚",
+	OutcomeReferred:    "已移交",
+}
+
+// OutcomeLabel is outcome in Chinese, and whether outcome is one; the
+// audit keeps the code, which the hotline would have to translate.
+func OutcomeLabel(outcome string) (string, bool) {
+	l, ok := outcomeLabels[outcome]
+	return l, ok
 }
 
 // Resolve records the team's handling of an accepted case (办理) with its

@@ -28,7 +28,7 @@ func TestHotlineCallbackIsDescribed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	team, note := "siming-eco", "rectified: 已责令停止夜间施工"
+	team, note := "siming-eco", "已整改：已责令停止夜间施工"
 	for _, b := range []callbacks.Body{
 		{TicketID: "12345-20240311-000001", CaseID: "case_1", Status: "resolved", Team: &team, Note: &note, At: time.Now().UTC()},
 		{TicketID: "12345-20240311-000002", CaseID: "case_1", Status: "assigned", Team: &team, At: time.Now().UTC()},

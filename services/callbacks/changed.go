@@ -156,7 +156,7 @@ var closedQuiet = regexp.MustCompile(`^no complaint within (\d+) days of the res
 // merge ("rule noise.construction", "complaint 01a2…"), whose rule names
 // and complaint ids mean nothing to the hotline. A reopening says so, and
 // the router's own reopening and closing out say why in Chinese, as the
-// hotline's staff read them to the citizen.
+// hotline's staff read them to the citizen; so does a resolution's outcome.
 func hotlineNote(ev event.CaseChanged) string {
 	byService := strings.HasPrefix(ev.Actor, "service:")
 	switch {
@@ -170,8 +170,26 @@ func hotlineNote(ev event.CaseChanged) string {
 		return "reopened: " + ev.Note
 	case byService && (ev.Kind == caseflow.KindAssigned || ev.Kind == caseflow.KindMerged):
 		return ""
+	case ev.Kind == caseflow.KindResolved:
+		return resolutionNote(ev.Note)
 	}
 	return ev.Note
+}
+
+// resolutionNote is a resolution's note, "<outcome>" or "<outcome>: <办理说明>"
+// as the audit records it, with the outcome in Chinese ("已整改：…"): the
+// hotline's staff read it to the citizen. A note of another form is told
+// as it is.
+func resolutionNote(note string) string {
+	code, text, _ := strings.Cut(note, ": ")
+	label, ok := caseflow.OutcomeLabel(code)
+	switch {
+	case !ok:
+		return note
+	case text == "":
+		return label
+	}
+	return label + "：" + text
 }
 
 // storable refuses an event PostgreSQL cannot store: text with a NUL

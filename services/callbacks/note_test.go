@@ -26,7 +26,11 @@ func TestTheHotlineHearsOnlyNotesPeopleWrote(t *testing.T) {
 		{event.CaseChanged{EventID: "case_n1.assigned.1", CaseID: "case_n1", Kind: "assigned", Status: "assigned", Actor: "service:router", Note: "rule noise.construction", Tickets: []string{"N1"}}, nil},
 		{event.CaseChanged{EventID: "case_n1.merged.2", CaseID: "case_n1", Kind: "merged", Status: "assigned", Actor: "service:router", Note: "complaint 01a25006-7ead-7b6e-bcff-643d491f532d", Tickets: []string{"N2"}}, nil},
 		{event.CaseChanged{EventID: "case_n3.assigned.1", CaseID: "case_n3", Kind: "assigned", Status: "assigned", Actor: "supervisor:s1", Note: "属住建部门管辖", Tickets: []string{"N3"}}, ptr("属住建部门管辖")},
-		{event.CaseChanged{EventID: "case_n4.resolved.3", CaseID: "case_n4", Kind: "resolved", Status: "resolved", Actor: "officer:o1", Note: "rectified: 已责令停止夜间施工", Tickets: []string{"N4"}}, ptr("rectified: 已责令停止夜间施工")},
+		{event.CaseChanged{EventID: "case_n4.resolved.3", CaseID: "case_n4", Kind: "resolved", Status: "resolved", Actor: "officer:o1", Note: "rectified: 已责令停止夜间施工", Tickets: []string{"N4"}}, ptr("已整改：已责令停止夜间施工")},
+		// The outcome is told in Chinese, as the console shows it, with or
+		// without the team's 办理说明.
+		{event.CaseChanged{EventID: "case_n7.resolved.3", CaseID: "case_n7", Kind: "resolved", Status: "resolved", Actor: "officer:o1", Note: "no_violation", Tickets: []string{"N7"}}, ptr("无违法行为")},
+		{event.CaseChanged{EventID: "case_n8.resolved.3", CaseID: "case_n8", Kind: "resolved", Status: "resolved", Actor: "officer:o1", Note: "referred: 属住建部门管辖: 已移交", Tickets: []string{"N8"}}, ptr("已移交：属住建部门管辖: 已移交")},
 		{event.CaseChanged{EventID: "case_n5.reopened.4", CaseID: "case_n5", Kind: "reopened", Status: "assigned", Actor: "service:router", Note: "complaint 01a25006-866e-73dd-b7f0-e777859b4472 at the same place", Tickets: []string{"N5"}}, ptr("reopened: 同一地点又有投诉，重新派单")},
 		// The closing out the router does by itself is told in the
 		// hotline's words, not the audit's English.

@@ -232,8 +232,8 @@ func TestForgedCaseEventsAreRefused(t *testing.T) {
 		t.Errorf("%d forged event ids recorded as processed (%v), want only W's resolution, which came for real", processed, err)
 	}
 	var note string
-	if err := e.pool.QueryRow(e.ctx, `SELECT COALESCE(note, '') FROM callbacks WHERE ticket_id = 'W1' AND status = 'resolved'`).Scan(&note); err != nil || note != "no_violation" {
-		t.Errorf("W1's resolution says %q (%v), want the real one's no_violation", note, err)
+	if err := e.pool.QueryRow(e.ctx, `SELECT COALESCE(note, '') FROM callbacks WHERE ticket_id = 'W1' AND status = 'resolved'`).Scan(&note); err != nil || note != "无违法行为" {
+		t.Errorf("W1's resolution says %q (%v), want the real one's 无违法行为 (no_violation)", note, err)
 	}
 }
 
