@@ -5,6 +5,10 @@ package testenv
 
 import (
 	"context"
+	"fmt"
+	"io"
+	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -71,11 +75,17 @@ func StartNATS(t testing.TB) *NATS {
 }
 
 // Log is a logger that writes to the test's output, warnings and up,
-// until the test ends: a line that comes later (a logging.Throttle's
-// timer writing the failures it did not log) is dropped, where testing
-// would panic on it.
+// until the test ends: a line that comes later (a goroutine that outlived
+// the test) goes to the process's standard error, named for the test,
+// where testing would panic on it, so that it is neither lost nor fatal.
 func Log(t testing.TB) *zap.Logger {
-	l := &untilEnd{TB: t}
+	return logTo(t, nil)
+}
+
+// logTo is Log, writing the lines that come after t to late (os.Stderr
+// when nil).
+func logTo(t testing.TB, late io.Writer) *zap.Logger {
+	l := &untilEnd{TB: t, late: late}
 	t.Cleanup(func() {
 		l.mu.Lock()
 		defer l.mu.Unlock()
@@ -84,11 +94,13 @@ func Log(t testing.TB) *zap.Logger {
 	return zaptest.NewLogger(l, zaptest.Level(zap.WarnLevel))
 }
 
-// untilEnd is t, whose log drops the lines that come once t has ended.
+// untilEnd is t, whose log writes the lines that come once t has ended
+// to late.
 type untilEnd struct {
 	testing.TB
 	mu    sync.RWMutex
 	ended bool
+	late  io.Writer // os.Stderr when nil
 }
 
 func (l *untilEnd) Logf(format string, args ...any) {
@@ -96,7 +108,13 @@ func (l *untilEnd) Logf(format string, args ...any) {
 	defer l.mu.RUnlock()
 	if !l.ended {
 		l.TB.Logf(format, args...)
+		return
 	}
+	w := l.late
+	if w == nil {
+		w = os.Stderr
+	}
+	fmt.Fprintf(w, "%s (logged after it ended): %s\n", l.TB.Name(), strings.TrimRight(fmt.Sprintf(format, args...), "\n"))
 }
 
 // Eventually polls cond every 20 ms until it holds or timeout passes.
