@@ -546,15 +546,16 @@ func TestOfficerResolvesLiveAssignmentOnPhone(t *testing.T) {
 	}
 	// The reasons the services record for the log are shown in the
 	// console's words.
-	if a := text("#audit"); strings.Contains(a, "rule ") || strings.Contains(a, "complaint ") || !strings.Contains(a, "按派单规则 noise-construction") {
+	if a := text("#audit"); strings.Contains(a, "rule ") || strings.Contains(a, "complaint") || !strings.Contains(a, "按派单规则 noise-construction") ||
+		strings.Contains(a, "penalized") || !strings.Contains(a, "已处罚：现场责令停止夜间施工") {
 		t.Errorf("audit %q shows the services' reasons as written for the log", a)
 	}
 	shot(t, ctx, dir, "console-case-375x667.png")
 
 	// The hotline hears of it, signed.
 	testenv.Eventually(t, 30*time.Second, "the hotline callback of the resolution", func() bool { return s.hotline.told(ticket, "resolved") })
-	if cb := s.hotline.callback(ticket, "resolved"); cb["case_id"] != caseID || cb["team"] != team {
-		t.Errorf("callback %v: want case %s, team %s", cb, caseID, team)
+	if cb := s.hotline.callback(ticket, "resolved"); cb["case_id"] != caseID || cb["team"] != team || cb["note"] != "已处罚：现场责令停止夜间施工，已立案处罚" {
+		t.Errorf("callback %v: want case %s, team %s, the note 已处罚：现场责令停止夜间施工，已立案处罚", cb, caseID, team)
 	}
 	if !s.hotline.told(ticket, "assigned") {
 		t.Error("the hotline was not told of the assignment")

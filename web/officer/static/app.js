@@ -769,13 +769,20 @@
     var i = id.lastIndexOf("-");
     return i < 0 ? id : label(DISTRICT, id.slice(0, i)) + (DEPT[id.slice(i + 1)] || id.slice(i + 1));
   }
-  function reasonText(r) {
-    var m = /^rule (\S+) after return by (.+)$/.exec(r);
+  function reasonText(r, action) {
+    var m;
+    // A resolution's reason is its outcome's code, then the team's note.
+    if (action === "resolve" && (m = /^(\w+)(?:: ([\s\S]*))?$/.exec(r)) && OUTCOME[m[1]]) {
+      return OUTCOME[m[1]] + (m[2] ? "：" + m[2] : "");
+    }
+    m = /^rule (\S+) after return by (.+)$/.exec(r);
     if (m) { return "按派单规则 " + m[1] + " 重新派单，已退单：" + m[2].split(", ").map(teamText).join("、"); }
     if ((m = /^rule (\S+)$/.exec(r))) { return "按派单规则 " + m[1]; }
     if (/^complaint \S+ at the same place$/.test(r)) { return "同一地点又有投诉"; }
     // 立案 and 并案 say it already: the complaint's id is for the log.
     if (/^complaint \S+$/.test(r)) { return ""; }
+    // Whose number was looked at is for the log too.
+    if (/^complaints \S+(, \S+)*$/.test(r)) { return ""; }
     return r;
   }
 
@@ -896,7 +903,7 @@
         t += "（" + label(DEADLINE, a.deadline) + "时限 " + when(a.due_before) + " 已过）";
         reason = "";
       }
-      reason = reason && reasonText(reason);
+      reason = reason && reasonText(reason, a.action);
       if (reason) { t += "（" + reason + "）"; }
       audit.appendChild(el("li", "", t));
     });
