@@ -572,6 +572,26 @@ func TestOfficerResolvesLiveAssignmentOnPhone(t *testing.T) {
 		t.Errorf("stored case: status %s, outcome %s, resolved by %s", status, outcome, actor)
 	}
 
+	// The router closes it out (办结销号) when no complaint came within the
+	// reopen window: the record says why in the console's words, pushed
+	// to the case on screen.
+	if err := pgx.BeginFunc(context.Background(), s.pool, func(tx pgx.Tx) error {
+		closed, err := caseflow.CloseResolved(context.Background(), tx, caseflow.Service("router"), time.Now().Add(time.Hour), 10,
+			"no complaint within 30 days of the resolution")
+		if err == nil && len(closed) != 1 {
+			err = fmt.Errorf("closed %d cases, want the one resolved", len(closed))
+		}
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	step("the case closed out",
+		wait(`document.querySelector("#audit").textContent.includes("销号")`),
+	)
+	if a := text("#audit"); strings.Contains(a, "no complaint") || !strings.Contains(a, "办结后30日内该地点无新投诉") {
+		t.Errorf("audit %q shows the closing out as written for the log", a)
+	}
+
 	// Back on the list the resolved case has left the inbox. The overdue
 	// one is not the team's: it goes back (退单) with a reason.
 	lateCard := `#list a.card[data-case="` + lateID + `"]`
@@ -607,7 +627,7 @@ func TestOfficerResolvesLiveAssignmentOnPhone(t *testing.T) {
 	// The same page on a desktop screen, then signing out forgets the
 	// token.
 	step("desktop", chromedp.EmulateViewport(1280, 800), chromedp.Evaluate[chromedp.Void](`location.hash = "#/case/`+caseID+`"`),
-		chromedp.WaitVisible(chromedp.CSS("#case-head .state.resolved")))
+		chromedp.WaitVisible(chromedp.CSS("#case-head .state.closed")))
 	desk, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
 	if err != nil {
 		t.Fatal(err)

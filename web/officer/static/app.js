@@ -781,6 +781,7 @@
     if (/^complaint \S+ at the same place$/.test(r)) { return "同一地点又有投诉"; }
     // 立案 and 并案 say it already: the complaint's id is for the log.
     if (/^complaint \S+$/.test(r)) { return ""; }
+    if ((m = /^no complaint within (\d+) days of the resolution$/.exec(r))) { return "办结后" + m[1] + "日内该地点无新投诉，办结销号"; }
     // Whose number was looked at is for the log too.
     if (/^complaints \S+(, \S+)*$/.test(r)) { return ""; }
     return r;
