@@ -67,6 +67,14 @@ func TestCommonPhrasings(t *testing.T) {
 		{"工地出来的泥头车带泥上路", "dust", "road", ""},
 		{"工地的渣土外运没有密闭，沿路撒落", "dust", "road", ""},
 		{"这条路路面全是泥，车一过灰很大", "dust", "road", ""},
+		// A lorry carrying sand or gravel on the road is road dust
+		// (transport), not a storage yard's: its 砂石 is its load.
+		{"运砂石的货车开得飞快，后面一路尘土", "dust", "road", ""},
+		{"反映运砂石的货车扬尘问题，空气非常差", "dust", "road", ""},
+		{"拉沙车来来往往，灰尘满天飞", "dust", "road", ""},
+		{"砂石车经过的时候扬尘很大", "dust", "road", ""},
+		{"运沙石的大货车没盖篷布，沙子一路往下掉", "dust", "road", ""},
+		{"砂石料场的铲车装卸的时候灰很大", "dust", "yard", ""},
 		// Sand and gravel a site keeps in the open is the site's own
 		// stockpile, its dust 施工扬尘; a storage yard's, even beside a
 		// site, is 堆场扬尘.

@@ -13,8 +13,6 @@ import (
 var misread = []struct{ label, template, source, why string }{
 	{"dust/construction_site", "扬尘", "道路施工现场",
 		"roadworks are a site (施工扬尘); the road words outweigh 施工"},
-	{"dust/road", "", "运砂石的货车",
-		"a lorry on the road is road dust (道路扬尘); 砂石 is a storage yard's word, and 轰隆隆 traffic noise's"},
 	{"dust/yard", "喷淋设施坏了", "搅拌站",
 		"a mixing plant's broken sprinklers name no dust"},
 	{"dust/yard", "的运输车进出不冲洗", "",
