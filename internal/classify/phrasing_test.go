@@ -49,6 +49,11 @@ func TestCommonPhrasings(t *testing.T) {
 		{"渣土车没有盖篷布，一路掉土", "dust", "road", ""},
 		{"渣土外运没有密闭，沿路撒落", "dust", "road", ""},
 		{"工地扬尘很大", "dust", "construction_site", ""},
+		// Roadworks are a site (施工扬尘), not the road's dust.
+		{"投诉道路施工现场扬尘污染，一直没有洒水", "dust", "construction_site", ""},
+		{"道路施工现场扬尘严重，灰尘满天飞", "dust", "construction_site", ""},
+		{"这段道路施工扬尘很大，路过都要捂鼻子", "dust", "construction_site", ""},
+		{"道路施工现场半夜还在用切割机，吵得睡不着", "noise", "construction", ""},
 		{"这条路道路扬尘很严重", "dust", "road", ""},
 		{"工地黄土裸露也不覆盖", "dust", "construction_site", ""},
 		{"基坑开挖工地的土堆没有盖防尘网", "dust", "construction_site", ""},

@@ -11,8 +11,6 @@ import (
 // that the classifier reads otherwise: the template (a fragment of it) and
 // the source or planted place (a fragment, "" for any) of a label.
 var misread = []struct{ label, template, source, why string }{
-	{"dust/construction_site", "扬尘", "道路施工现场",
-		"roadworks are a site (施工扬尘); the road words outweigh 施工"},
 	{"dust/yard", "喷淋设施坏了", "搅拌站",
 		"a mixing plant's broken sprinklers name no dust"},
 	{"dust/yard", "的运输车进出不冲洗", "",
