@@ -148,9 +148,11 @@ func (c *Classifier) scoreClause(clause string, lead float64, sc *scores) float6
 	return lead
 }
 
-// notNegations are words that begin with a negation's character and
-// negate nothing: 无证施工 is work without a permit, 没日没夜 day and night.
-var notNegations = []string{"无证", "无照", "无牌", "无资质", "无手续", "无许可", "没日没夜", "无休止", "无时无刻", "无日无夜"}
+// notNegations are words that hold a negation and negate nothing: 无证施工
+// is work without a permit, 没日没夜 day and night, and a question
+// (有没有, 有无, 是不是) asks: "请问他们有没有夜间施工许可" complains of
+// night work.
+var notNegations = []string{"无证", "无照", "无牌", "无资质", "无手续", "无许可", "没日没夜", "无休止", "无时无刻", "无日无夜", "有没有", "有无", "是不是"}
 
 // negated reports whether the text before a keyword ends in a negation
 // cue, allowing one rune between a one-rune cue and the keyword ("没盖")

@@ -59,6 +59,11 @@ func TestNegated(t *testing.T) {
 		{"晚上还在", false},
 		{"睡不着", false},
 		{"并非", true},
+		// A question negates nothing: "请问他们有没有夜间施工许可".
+		{"请问他们有没有", false},
+		{"有没有", false},
+		{"有无", false},
+		{"是不是", false},
 	}
 	for _, tt := range tests {
 		if got := c.negated(tt.before); got != tt.want {
