@@ -36,9 +36,12 @@ func TestCommonPhrasings(t *testing.T) {
 		// Other noise.
 		{"道路改造工程夜间违规施工，十点了还没停", "noise", "construction", ""},
 		{"工地连夜施工，窗户关着都听得到", "noise", "construction", ""},
-		// Asking after a night-work permit negates nothing.
+		// Municipal and road works are construction, whatever machine
+		// or crossing they are at; asking after a permit negates nothing.
+		{"路口的市政工程工人还在大声喊叫，机器也不停，整晚失眠", "noise", "construction", ""},
 		{"楼下道路改造工程凌晨一点多机器轰鸣，请问他们有没有夜间施工许可？", "noise", "construction", ""},
 		{"我住在工业园附近，对面的地铁施工围挡晚上十点多机器轰鸣，请问他们有没有夜间施工许可？", "noise", "construction", ""},
+		{"小区门口的管网改造工程半夜还在挖，机器声音很大", "noise", "construction", ""},
 		{"路口车辆呼啸而过，根本没法休息", "noise", "traffic", ""},
 		{"厂房的设备有低频嗡鸣，晚上特别明显", "noise", "industrial", ""},
 		{"冷链仓库的设备有低频嗡鸣，晚上特别明显，孩子没法写作业", "noise", "industrial", ""},

@@ -17,8 +17,6 @@ var misread = []struct{ label, template, source, why string }{
 		"a yard's unwashed lorries are its dust (堆场扬尘); the classifier takes wheel washing for a site's"},
 	{"dust/yard", "的铲车", "搅拌站",
 		"a loader at a mixing plant names no dust, and the plant reads as a factory"},
-	{"noise/construction", "机器", "工程",
-		"municipal and road works (工程) are construction; 机器 and 路口 read as a factory or traffic"},
 	{"noise/industrial", "", "冷链仓库",
 		"a cold-store's plant is industrial noise; 仓库 and 装卸 read as a yard, 发电机 and 切割 as other noise"},
 }
