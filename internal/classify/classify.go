@@ -125,7 +125,7 @@ type Classifier struct {
 
 	terms        map[string]*term
 	maxTermRunes int
-	notKeywords  []string // the terms that are no keyword, see term.not
+	notKeywords  []notKeyword // the terms that are no keyword, see term.not
 	minScore     float64
 	minSpecific  float64
 
@@ -166,6 +166,16 @@ type term struct {
 	other   float64    // evidence of a complaint about something else
 	control bool       // a control measure: "no cover" is still a complaint
 	not     bool       // a word that holds a keyword and is not it ("写作业")
+	cut     int        // for a not-word, where its two words meet ("在|建发"), in bytes; 0 for one word
+}
+
+// notKeyword is a word of the seed's not_keywords: a word that holds a
+// keyword and is not it, or two words ("在|建发") that meet inside a
+// keyword, which is then none: 在建 (under construction) is no word of
+// 住在建发花园, where 在 meets the name 建发.
+type notKeyword struct {
+	text string
+	cut  int // where its two words meet, in bytes; 0 for one word
 }
 
 type hotlineKeyword struct {

@@ -50,6 +50,12 @@ func TestCommonPhrasings(t *testing.T) {
 		// name, is no site; 在建 of a site still is.
 		{"小区旁边在建的楼盘半夜还在作业", "noise", "construction", ""},
 		{"我住在建发花园，每天晚上都很吵", "noise", "social_life", ""},
+		// Nor is 在建 where 建 begins a name: 在建业大厦, 在建行 (a
+		// bank), 在建材城 (a building-materials market, whose 建材 still
+		// counts).
+		{"我办公室在建业大厦，楼下空地堆了很多沙子，风一吹全是灰", "dust", "yard", ""},
+		{"我在建行上班，门口空地堆着沙子，风一吹全是灰", "dust", "yard", ""},
+		{"我在建材城上班，粉尘很大", "dust", "yard", ""},
 		// Dust.
 		{"渣土车沿路撒漏", "dust", "road", ""},
 		{"渣土车没有盖篷布，一路掉土", "dust", "road", ""},

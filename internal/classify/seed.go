@@ -271,29 +271,45 @@ func (c *Classifier) addTerm(raw string, w float64, add func(*term)) error {
 	return nil
 }
 
-// addNotKeyword adds a word that holds a keyword and is not it ("住在建"
-// of "我住在建发花园" holds 在建, under construction): where the text has
-// it, the keyword inside counts for nothing, in the scores and in the
-// overrides. It must hold a keyword and be none itself.
+// addNotKeyword adds a word of not_keywords. A word ("写作业") holds a
+// keyword and is not it: where the text has it, every keyword inside
+// counts for nothing. Two words with "|" where they meet ("在|建发" of
+// "我住在建发花园", 在 and the name 建发) hold a keyword across that
+// boundary (在建, under construction): where the text has them, the
+// keywords across it count for nothing and those on either side count
+// (在|建材 keeps 建材). Both count so in the scores and in the overrides.
+// A word must not be a keyword itself.
 func (c *Classifier) addNotKeyword(raw string) error {
 	t := normalise(raw)
+	cut := 0
+	if before, after, ok := strings.Cut(t, "|"); ok {
+		if before == "" || after == "" || strings.Contains(after, "|") {
+			return fmt.Errorf("%q: one boundary \"|\" between two words", raw)
+		}
+		t, cut = before+after, len(before)
+	}
 	if t == "" {
 		return fmt.Errorf("empty word")
 	}
 	if _, ok := c.terms[t]; ok {
-		return fmt.Errorf("%q is a keyword", raw)
+		return fmt.Errorf("%q is a keyword or given twice", raw)
 	}
 	holds := false
 	for kw := range c.terms {
-		holds = holds || strings.Contains(t, kw)
+		for i := 0; !holds && i < len(t); i++ {
+			holds = strings.HasPrefix(t[i:], kw) && (cut == 0 || i < cut && cut < i+len(kw))
+		}
 	}
-	if !holds {
+	switch {
+	case !holds && cut > 0:
+		return fmt.Errorf("%q holds no keyword across its boundary", raw)
+	case !holds:
 		return fmt.Errorf("%q holds no keyword", raw)
 	}
-	if err := c.addTerm(t, 0, func(tm *term) { tm.not = true }); err != nil {
+	if err := c.addTerm(t, 0, func(tm *term) { tm.not, tm.cut = true, cut }); err != nil {
 		return err
 	}
-	c.notKeywords = append(c.notKeywords, t)
+	c.notKeywords = append(c.notKeywords, notKeyword{text: t, cut: cut})
 	return nil
 }
 

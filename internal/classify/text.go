@@ -107,6 +107,7 @@ func (c *Classifier) scoreClause(clause string, lead float64, sc *scores) float6
 	var ends [64]int
 	maxN := min(c.maxTermRunes, len(ends))
 	lastEnd := 0
+	cut := 0 // keywords from before it across it are none (see notKeyword)
 	for i := 0; i < len(clause); {
 		// Byte offsets of the next maxN rune ends from i.
 		n, e := 0, i
@@ -117,8 +118,16 @@ func (c *Classifier) scoreClause(clause string, lead float64, sc *scores) float6
 			n++
 		}
 		for k := n - 1; k >= 0; k-- {
+			if i < cut && ends[k] > cut {
+				continue
+			}
 			tm, ok := c.terms[clause[i:ends[k]]]
 			if !ok {
+				continue
+			}
+			if tm.not && tm.cut > 0 {
+				// Two words: read each, and no keyword across them.
+				cut = max(cut, i+tm.cut)
 				continue
 			}
 			if ends[k] > lastEnd {
@@ -200,11 +209,16 @@ func (c *Classifier) containsAnyWord(s string, words []string) bool {
 }
 
 // insideNotKeyword reports whether s[from:to] lies inside a word of the
-// seed's not_keywords.
+// seed's not_keywords, or starts in the first of two and ends in the
+// second.
 func (c *Classifier) insideNotKeyword(s string, from, to int) bool {
 	for _, nk := range c.notKeywords {
-		for q := max(0, to-len(nk)); q <= from; q++ {
-			if strings.HasPrefix(s[q:], nk) {
+		lo := to - len(nk.text)
+		if nk.cut > 0 {
+			lo = from - nk.cut + 1
+		}
+		for q := max(0, lo); q <= from; q++ {
+			if strings.HasPrefix(s[q:], nk.text) && (nk.cut == 0 || q+nk.cut < to) {
 				return true
 			}
 		}
