@@ -197,7 +197,8 @@ func without(keys []string, key string) []string {
 
 // override takes label from, read from the text, to label to, or to
 // triage when to is -1, when a word of each group of all is in one
-// sentence of the text and no word of none is in the text.
+// sentence of the text and no word of none is in a sentence that may
+// speak of from's nuisance (see namesNone).
 type override struct {
 	from, to int
 	all      [][]string
@@ -209,7 +210,7 @@ type override struct {
 // hotline named the category), a rule that would triage is passed over.
 func (c *Classifier) overridden(text string, li int, sameCategory bool) int {
 	for _, o := range c.overrides {
-		if o.from != li || (sameCategory && o.to < 0) || c.containsAnyWord(text, o.none) {
+		if o.from != li || (sameCategory && o.to < 0) {
 			continue
 		}
 		// The words of all name one thing: they are looked for in one
@@ -220,11 +221,37 @@ func (c *Classifier) overridden(text string, li int, sameCategory bool) int {
 				all = all && c.containsAnyWord(sentence, g)
 			}
 			if all {
-				return o.to
+				if !c.namesNone(text, &o) {
+					return o.to
+				}
+				break
 			}
 		}
 	}
 	return li
+}
+
+// namesNone reports whether a word of o's none is in a sentence of the
+// text that may speak of o.from's nuisance: one that names it, or names
+// no nuisance ("楼下新开了一家饭店。"). A sentence about another nuisance
+// only says nothing of this one's source: the shop of "楼下商铺的音响很吵。
+// 另外，邻居家做饭油烟也很大。" is the noise's, and the smoke a household's.
+func (c *Classifier) namesNone(text string, o *override) bool {
+	ci := c.labels[o.from].cat
+	for sentence := range strings.FieldsFuncSeq(text, isSentenceEnd) {
+		if !c.containsAnyWord(sentence, o.none) {
+			continue
+		}
+		sc := c.score(sentence)
+		other := false
+		for cj := range c.cats {
+			other = other || (cj != ci && sc.cat[cj] > 0)
+		}
+		if sc.cat[ci] > 0 || !other {
+			return true
+		}
+	}
+	return false
 }
 
 type rule struct {

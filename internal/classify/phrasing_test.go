@@ -109,6 +109,8 @@ func TestCommonPhrasings(t *testing.T) {
 		{"邻居家楼下的饭店油烟很大", "cooking_smoke", "restaurant", ""},
 		{"楼下住户说是隔壁小吃店炒菜的油烟", "cooking_smoke", "restaurant", ""},
 		{"邻居家旁边的烧烤摊烟很大", "cooking_smoke", "open_air_bbq", ""},
+		// An eatery named in a sentence of its own is the smoke's.
+		{"楼下新开了一家饭店。每天晚上油烟很大，邻居们都受不了。", "cooking_smoke", "restaurant", ""},
 		// A neighbour grilling out in the open, not at home.
 		{"邻居在楼下空地烧烤，烟很大", "cooking_smoke", "open_air_bbq", ""},
 		{"餐馆的排烟管道直接对着居民楼", "cooking_smoke", "restaurant", ""},
@@ -158,6 +160,9 @@ func TestNearMisses(t *testing.T) {
 		{"a household's kitchen", "隔壁那户人家厨房的油烟天天飘进来"},
 		{"a household's balcony barbecue", "邻居家在阳台烧烤，烟很大"},
 		{"a household's balcony barbecue", "楼上住户周末在阳台上烤肉，烟熏得衣服都不能晾"},
+		// A shop named only about another nuisance is no eatery the
+		// smoke comes from.
+		{"a household's kitchen, and a shop's noise", "邻居家做饭油烟很大，天天飘进我家。另外，楼下小卖店门口的喇叭也很吵。"},
 	} {
 		t.Run(tt.text, func(t *testing.T) {
 			t.Parallel()
@@ -249,6 +254,9 @@ func TestMentionsFollowTheOverrides(t *testing.T) {
 		{"小区楼下的广场舞音响很大。还有，楼下住户炒菜的油烟飘到我家。", "noise", "social_life", "", "cooking_smoke"},
 		{"楼上装修砸墙很吵，吵得睡不着。另外，邻居家在阳台烧烤，烟很大。", "noise", "social_life", "", "cooking_smoke"},
 		{"楼上装修砸墙很吵，吵得睡不着。另外，楼下饭店的油烟也很大。", "noise", "social_life", "cooking_smoke/restaurant", ""},
+		// A shop named in the sentence about the noise says nothing of
+		// whose kitchen the smoke comes from.
+		{"楼下商铺的音响很吵，吵得睡不着。另外，邻居家做饭油烟也很大。", "noise", "social_life", "", "cooking_smoke"},
 		{"附近的工厂机器一直在运转，嗡嗡声不断。另外，旁边工地出口路面全是泥，车一过灰尘满天飞。", "noise", "industrial", "dust/construction_site", "dust/road"},
 	} {
 		t.Run(tt.text, func(t *testing.T) {

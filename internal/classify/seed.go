@@ -49,9 +49,10 @@ type categoriesSeed struct {
 // weights cannot weigh: who makes the nuisance, or where it comes from.
 // It applies when From ("category/subcategory") was read from the text, a
 // word of every group of All is in one of its sentences and no word of
-// None is in it; To is
-// another subcategory of the same category, or "" for triage. Why says
-// for the bureau which rule of DOMAIN.md it applies.
+// None is in a sentence that names From's nuisance or none (a shop named
+// about another nuisance is not the source of this one); To is another
+// subcategory of the same category, or "" for triage. Why says for the
+// bureau which rule of DOMAIN.md it applies.
 type overrideSeed struct {
 	From string     `json:"from"`
 	To   string     `json:"to"`
