@@ -73,6 +73,15 @@ func TestCommonPhrasings(t *testing.T) {
 		{"我家在建发花园，路口的混凝土搅拌站灰很大", "dust", "yard", ""},
 		{"我家在建发花园，旁边的砂石露天堆着，风一吹全是灰", "dust", "yard", ""},
 		{"废品回收站灰很大", "dust", "yard", ""},
+		// A yard's lorries leaving unwashed and its loaders are its own
+		// dust, not a site's: a mixing plant, a disposal yard for
+		// construction waste (消纳场), a recycling station.
+		{"混凝土搅拌站的运输车进出不冲洗，灰尘满天飞", "dust", "yard", ""},
+		{"建筑垃圾消纳场的运输车进出不冲洗，灰很大", "dust", "yard", ""},
+		{"废品回收站的运输车进出不冲洗，灰尘满天飞", "dust", "yard", ""},
+		{"混凝土搅拌站刚才在筛沙，粉尘很大", "dust", "yard", ""},
+		{"混凝土搅拌站的喷淋设施坏了，好几天都没修", "dust", "yard", ""},
+		{"搅拌站的机器噪音很大，晚上也不停", "noise", "industrial", ""},
 		// Mud a site's vehicles carry out of its exit unwashed is the
 		// site's dust (施工扬尘: no wheel washing); muck trucks spilling
 		// on the road are the road's, even from a site.

@@ -11,12 +11,6 @@ import (
 // that the classifier reads otherwise: the template (a fragment of it) and
 // the source or planted place (a fragment, "" for any) of a label.
 var misread = []struct{ label, template, source, why string }{
-	{"dust/yard", "喷淋设施坏了", "搅拌站",
-		"a mixing plant's broken sprinklers name no dust"},
-	{"dust/yard", "的运输车进出不冲洗", "",
-		"a yard's unwashed lorries are its dust (堆场扬尘); the classifier takes wheel washing for a site's"},
-	{"dust/yard", "的铲车", "搅拌站",
-		"a loader at a mixing plant names no dust, and the plant reads as a factory"},
 	{"noise/industrial", "", "冷链仓库",
 		"a cold-store's plant is industrial noise; 仓库 and 装卸 read as a yard, 发电机 and 切割 as other noise"},
 }
