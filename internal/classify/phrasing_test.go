@@ -43,6 +43,11 @@ func TestCommonPhrasings(t *testing.T) {
 		{"我住在工业园附近，对面的地铁施工围挡晚上十点多机器轰鸣，请问他们有没有夜间施工许可？", "noise", "construction", ""},
 		{"小区门口的管网改造工程半夜还在挖，机器声音很大", "noise", "construction", ""},
 		{"路口车辆呼啸而过，根本没法休息", "noise", "traffic", ""},
+		// Heavy lorries shaking the houses are traffic noise, whatever
+		// the crossing is named after or the road's dust beside them.
+		{"路口路面坑洼，重车经过震动很大，晚上尤其明显。另外，附近渣土车经过还掉土。", "noise", "traffic", ""},
+		{"环城北路与思明工业园交叉口路面坑洼，重车经过震动很大，吵得睡不着", "noise", "traffic", ""},
+		{"工地打桩震动很大，家里墙都有裂缝了", "noise", "construction", ""},
 		{"厂房的设备有低频嗡鸣，晚上特别明显", "noise", "industrial", ""},
 		{"冷链仓库的设备有低频嗡鸣，晚上特别明显，孩子没法写作业", "noise", "industrial", ""},
 		{"附近的工地混凝土泵车半夜还在作业，孩子没法写作业", "noise", "construction", ""},
