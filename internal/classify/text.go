@@ -107,7 +107,7 @@ func (c *Classifier) scoreClause(clause string, lead float64, sc *scores) float6
 	var ends [64]int
 	maxN := min(c.maxTermRunes, len(ends))
 	lastEnd := 0
-	cut := 0 // keywords from before it across it are none (see notKeyword)
+	cut := 0 // where two words of a not-keyword meet: no keyword spans it
 	for i := 0; i < len(clause); {
 		// Byte offsets of the next maxN rune ends from i.
 		n, e := 0, i
