@@ -46,21 +46,28 @@ const ended = `((k.status = 'closed' AND k.closed_at < now() - $1::interval)
 // has no dead letter; one in a case is its case's, whatever a stage off
 // its path gave up on.
 // It joins o.due when the complaint is in no case, has no triage entry
-// and no dead letter of any of its events, and the outbox holds none of
-// the events that carry it to a case or the list (<id>.received,
-// .located, .clustered: the geocoder writes the triage entry with
-// .unlocated, and a correction's events follow an entry): its event was
-// lost, published and never handled, or it is still on its way. What
+// but one corrected longer ago than $5, no dead letter of any of its
+// events, and the outbox holds none of the events that carry it to a
+// case or the list (<id>.received, .located, .clustered: the geocoder
+// writes the triage entry with .unlocated; and of each correction n,
+// <id>.triage.corrected.<n> and the <id>.located.c<k> and
+// <id>.clustered.c<k> that follow an applied one, k never more than n):
+// its event was lost, published and never handled, or it is still on
+// its way. A corrected entry is back in the pipeline as a complaint
+// never triaged is, by the events of its correction, and reopened if
+// the router cannot route it again. What
 // tells the two apart is the outbox: it keeps a sent event 14 days after
 // it was last sent, its sweeper publishing it again meanwhile to a
 // consumer with no record of it, and JetStream keeps a message 7 days
-// after it was last published; once the outbox holds none of the three
+// after it was last published; once the outbox holds none of these
 // events, nothing can bring them back, and the complaint was lost. An
 // event the relay has not sent, or sent lately, is still in the outbox,
-// and its complaint keeps its caller, however old. The age (stored
-// longer ago than both $1 and the idempotency window, see lost) is a
-// margin on top of that, not what makes it safe. The outbox is probed by event id
-// (outbox_event_id_key), which serves equality under any collation.
+// and its complaint keeps its caller, however old. The age (stored, and
+// corrected, longer ago than both $1 and the idempotency window, see
+// lost) is a margin on top of that, not what makes it safe. The outbox
+// is probed by event id (outbox_event_id_key), which serves equality
+// under any collation; a complaint's corrections are read by its key
+// (triage_corrections_pkey).
 // Each is looked up for the complaint alone (LATERAL ... LIMIT 1): as an
 // EXISTS, the planner hashes every case that ended, for each batch.
 const dueJoins = `LEFT JOIN LATERAL (SELECT true AS due FROM case_complaints cc JOIN cases k ON k.id = cc.case_id
@@ -77,9 +84,11 @@ LEFT JOIN LATERAL (SELECT true AS due FROM dead_letters dl
 	LIMIT 1) s ON true
 LEFT JOIN LATERAL (SELECT true AS due
 	WHERE NOT EXISTS (SELECT FROM case_complaints cc WHERE cc.complaint_id = {id})
-	AND NOT EXISTS (SELECT FROM triage t WHERE t.complaint_id = {id})
+	AND NOT EXISTS (SELECT FROM triage t WHERE t.complaint_id = {id} AND (t.resolved_at IS NULL OR t.resolved_at >= now() - $5::interval))
 	AND NOT EXISTS (SELECT FROM dead_letters dl WHERE dl.event_id ~>=~ ({id} || '.') AND dl.event_id ~<~ ({id} || '/'))
 	AND NOT EXISTS (SELECT FROM outbox ob WHERE ob.event_id IN ({id} || '.received', {id} || '.located', {id} || '.clustered'))
+	AND NOT EXISTS (SELECT FROM triage_corrections tc JOIN outbox ob
+		ON ob.event_id IN (tc.event_id, {id} || '.located.c' || tc.n, {id} || '.clustered.c' || tc.n) WHERE tc.complaint_id = {id})
 	LIMIT 1) o ON true`
 
 // lost holds for the complaint c joined o.due (see dueJoins) when it was

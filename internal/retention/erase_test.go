@@ -873,3 +873,65 @@ func TestErasesCallersOfComplaintsWhoseEventWasLost(t *testing.T) {
 		t.Errorf("a second pass erased %d more", again.Erased)
 	}
 }
+
+// corrected records correction n of complaint id, made ago ago, applied.
+func corrected(t *testing.T, pool *pgxpool.Pool, id string, n int, ago time.Duration) {
+	t.Helper()
+	exec(t, pool, `INSERT INTO triage_corrections (complaint_id, n, officer_id, at, kind, district, category, subcategory, event_id, applied_at)
+		VALUES ($1, $2::int, 'sup', now() - $3::interval, 'unlocated', 'siming', 'noise', 'social_life', $1 || '.triage.corrected.' || $2::int, now() - $3::interval)`,
+		id, n, ago.String())
+}
+
+// A complaint a supervisor corrected on triage is back in the pipeline,
+// its correction's events (triage.corrected, complaint.located.c<n>,
+// complaint.clustered.c<n>) carrying it on; one of them lost, it stays
+// in no case with its entry corrected. With a period of 10 days, one
+// stored 60 days ago and corrected 50 days ago, none of its correction's
+// events in the outbox, is erased like a complaint never triaged whose
+// event was lost. One corrected 20 days ago (within the 37 days), one
+// whose complaint.located.c1 the outbox still holds, one whose
+// triage.corrected the relay has not sent, one whose second correction's
+// complaint.clustered.c2 is there, and one back on the list (the router
+// could not route it again) keep theirs. (A corrected complaint whose
+// later event was lost kept its caller for ever: any triage entry held
+// it.)
+func TestErasesCallersOfCorrectedComplaintsWhoseEventWasLost(t *testing.T) {
+	t.Parallel()
+	pool, job := setup(t, retention.Config{PII: 10 * day})
+	ids := []string{"corrected-lost", "corrected-lately", "located-in-outbox", "correction-unsent", "second-in-outbox", "back-on-the-list"}
+	for _, id := range ids {
+		complaint(t, pool, id, "", 60*day, 0)
+	}
+	onTriage(t, pool, "corrected-lost", "unlocated", 60*day, 50*day)
+	corrected(t, pool, "corrected-lost", 1, 50*day)
+	onTriage(t, pool, "corrected-lately", "unlocated", 60*day, 20*day)
+	corrected(t, pool, "corrected-lately", 1, 20*day)
+	onTriage(t, pool, "located-in-outbox", "unclassified", 60*day, 50*day)
+	corrected(t, pool, "located-in-outbox", 1, 50*day)
+	outboxed(t, pool, "located-in-outbox.located.c1", "complaint.located.siming.noise", 50*day, 3*day)
+	onTriage(t, pool, "correction-unsent", "unlocated", 60*day, 50*day)
+	corrected(t, pool, "correction-unsent", 1, 50*day)
+	outboxed(t, pool, "correction-unsent.triage.corrected.1", "triage.corrected", 50*day, 0)
+	onTriage(t, pool, "second-in-outbox", "unrouted", 60*day, 45*day)
+	corrected(t, pool, "second-in-outbox", 1, 55*day)
+	corrected(t, pool, "second-in-outbox", 2, 45*day)
+	outboxed(t, pool, "second-in-outbox.clustered.c2", "complaint.clustered.siming.noise", 45*day, 2*day)
+	onTriage(t, pool, "back-on-the-list", "unrouted", 5*day, 0)
+	corrected(t, pool, "back-on-the-list", 1, 50*day)
+
+	if res := pass(t, job); res.Erased != 1 {
+		t.Errorf("erased %d complaints, want 1", res.Erased)
+	}
+	if h := callerOf(t, pool, "corrected-lost"); h.name != nil || h.phone != nil || !h.erased ||
+		strings.Contains(*h.description, "13812345678") || strings.Contains(*h.address, "5123456") {
+		t.Errorf("corrected 50 days ago, its event lost: caller still held (name %v, phone %v, erased %v)", h.name != nil, h.phone != nil, h.erased)
+	}
+	for _, id := range ids[1:] {
+		if h := callerOf(t, pool, id); h.erased || h.phone == nil || h.name == nil {
+			t.Errorf("%s: personal data it must keep was erased", id)
+		}
+	}
+	if again := pass(t, job); again.Erased != 0 {
+		t.Errorf("a second pass erased %d more", again.Erased)
+	}
+}

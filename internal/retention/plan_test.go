@@ -102,11 +102,12 @@ func TestEventLookUpsReadTheRemainingIndex(t *testing.T) {
 }
 
 // A complaint whose event was lost is one in no case, with no triage
-// entry, no dead letter and none of its events in the outbox (see
-// dueJoins). The pick and the erasure look each up for the complaint
-// alone, by index: the outbox by event id (outbox_event_id_key), never
-// reading the table (a relay's backlog or 14 days of sent events), and
-// case_complaints and triage by the complaint, never hashing either
+// entry (or one corrected long ago), no dead letter and none of its
+// events in the outbox, its corrections' included (see dueJoins). The
+// pick and the erasure look each up for the complaint alone, by index:
+// the outbox by event id (outbox_event_id_key), never reading the table
+// (a relay's backlog or 14 days of sent events), and case_complaints,
+// triage and triage_corrections by the complaint, never hashing any
 // whole for each batch of 500.
 func TestLostComplaintLookUpsReadIndexes(t *testing.T) {
 	t.Parallel()
@@ -121,9 +122,13 @@ func TestLostComplaintLookUpsReadIndexes(t *testing.T) {
 		`INSERT INTO case_complaints (complaint_id, case_id) SELECT 'c' || i, 'K' || i FROM generate_series(1, 10000) i`,
 		`INSERT INTO triage (complaint_id, reason, kind, created_at) SELECT 'c' || i, 'test', 'unlocated', now() - interval '10 days'
 			FROM generate_series(10001, 15000) i`,
+		`INSERT INTO triage (complaint_id, reason, kind, created_at, resolved_at) SELECT 'c' || i, 'test', 'unlocated', now() - interval '300 days', now() - interval '290 days'
+			FROM generate_series(15001, 18000) i`,
+		`INSERT INTO triage_corrections (complaint_id, n, officer_id, kind, district, category, subcategory, event_id)
+			SELECT 'c' || i, 1, 'sup', 'unlocated', 'siming', 'noise', 'social_life', 'c' || i || '.triage.corrected.1' FROM generate_series(10001, 18000) i`,
 		`INSERT INTO outbox (event_id, subject, payload, sent_at)
 			SELECT 'e' || i || '.received', 'complaint.received', '{}', now() - interval '1 day' FROM generate_series(1, 60000) i`,
-		`ANALYZE complaints`, `ANALYZE cases`, `ANALYZE case_complaints`, `ANALYZE triage`, `ANALYZE outbox`,
+		`ANALYZE complaints`, `ANALYZE cases`, `ANALYZE case_complaints`, `ANALYZE triage`, `ANALYZE triage_corrections`, `ANALYZE outbox`,
 	} {
 		if _, err := pool.Exec(ctx, q); err != nil {
 			t.Fatal(err)
@@ -145,7 +150,8 @@ func TestLostComplaintLookUpsReadIndexes(t *testing.T) {
 		if err := json.Unmarshal(raw, &plan); err != nil {
 			t.Fatal(err)
 		}
-		for table, index := range map[string]string{"outbox": "outbox_event_id_key", "case_complaints": "case_complaints_pkey", "triage": ""} {
+		for table, index := range map[string]string{"outbox": "outbox_event_id_key", "case_complaints": "case_complaints_pkey", "triage": "",
+			"triage_corrections": "triage_corrections_pkey"} {
 			var got []string
 			scans(plan[0]["Plan"].(map[string]any), table, &got)
 			if len(got) == 0 || slices.Contains(got, "Seq Scan") || (index != "" && !slices.Contains(got, index)) {
