@@ -47,7 +47,10 @@ const ended = `((k.status = 'closed' AND k.closed_at < now() - $1::interval)
 // its path gave up on.
 // It joins o.due when the complaint is in no case, has no triage entry
 // but one corrected longer ago than $5, no dead letter of any of its
-// events, and the outbox holds none of the events that carry it to a
+// events but ones handled since (their consumer's record of the event,
+// kept while the dead letter is, see pruneProcessedSQL), written and
+// last sent again longer ago than $5 with no retry waiting to be sent,
+// and the outbox holds none of the events that carry it to a
 // case or the list (<id>.received, .located, .clustered: the geocoder
 // writes the triage entry with .unlocated; and of each correction n,
 // <id>.triage.corrected.<n> and the <id>.located.c<k> and
@@ -85,7 +88,10 @@ LEFT JOIN LATERAL (SELECT true AS due FROM dead_letters dl
 LEFT JOIN LATERAL (SELECT true AS due
 	WHERE NOT EXISTS (SELECT FROM case_complaints cc WHERE cc.complaint_id = {id})
 	AND NOT EXISTS (SELECT FROM triage t WHERE t.complaint_id = {id} AND (t.resolved_at IS NULL OR t.resolved_at >= now() - $5::interval))
-	AND NOT EXISTS (SELECT FROM dead_letters dl WHERE dl.event_id ~>=~ ({id} || '.') AND dl.event_id ~<~ ({id} || '/'))
+	AND NOT EXISTS (SELECT FROM dead_letters dl WHERE dl.event_id ~>=~ ({id} || '.') AND dl.event_id ~<~ ({id} || '/')
+		AND NOT (EXISTS (SELECT FROM processed_events p WHERE p.consumer = dl.consumer AND p.event_id = dl.event_id)
+			AND GREATEST(dl.created_at, dl.retry_requested_at, dl.retried_at) < now() - $5::interval
+			AND (dl.retry_requested_at IS NULL OR dl.retried_at IS NOT NULL)))
 	AND NOT EXISTS (SELECT FROM outbox ob WHERE ob.event_id IN ({id} || '.received', {id} || '.located', {id} || '.clustered'))
 	AND NOT EXISTS (SELECT FROM triage_corrections tc JOIN outbox ob
 		ON ob.event_id IN (tc.event_id, {id} || '.located.c' || tc.n, {id} || '.clustered.c' || tc.n) WHERE tc.complaint_id = {id})

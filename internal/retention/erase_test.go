@@ -263,7 +263,7 @@ func deadLetter(t *testing.T, pool *pgxpool.Pool, consumer, event string, ago ti
 // loses its caller like one that has waited on triage that long; a
 // retry then carries it on without the number. One whose dead letter is
 // younger, was sent again within the period, or was handled since (the
-// complaint moved on), one in a case (a stage off its path gave up), one
+// complaint moved on, its complaint.clustered in the outbox), one in a case (a stage off its path gave up), one
 // on the triage list (the list's own period), one a supervisor corrected
 // within the period, and one on its way with no dead letter (its
 // complaint.clustered still in the outbox) keep theirs.
@@ -305,7 +305,7 @@ func TestErasesCallersOfComplaintsStoppedOnADeadLetter(t *testing.T) {
 	deadLetter(t, pool, "hotspots", "corrected-lately.located", 400*day)
 	// A dead letter of another complaint whose id begins with this one's.
 	deadLetter(t, pool, "geocoder", "neighbour-2.received", 400*day)
-	for _, id := range []string{"on-its-way", "neighbour"} {
+	for _, id := range []string{"on-its-way", "neighbour", "handled-since"} {
 		outboxed(t, pool, id+".clustered", "complaint.clustered.siming.noise", 400*day, day)
 	}
 
@@ -930,6 +930,67 @@ func TestErasesCallersOfCorrectedComplaintsWhoseEventWasLost(t *testing.T) {
 		if h := callerOf(t, pool, id); h.erased || h.phone == nil || h.name == nil {
 			t.Errorf("%s: personal data it must keep was erased", id)
 		}
+	}
+	if again := pass(t, job); again.Erased != 0 {
+		t.Errorf("a second pass erased %d more", again.Erased)
+	}
+}
+
+// A complaint whose dead letter was handled since (sent again and taken)
+// moved on, and one whose later event was then lost stops as one never
+// dead-lettered does: with a period of 10 days, one stored 60 days ago
+// whose complaint.received was dead-lettered 59 days ago and handled 58
+// days ago, nothing of it in the outbox, is erased, its dead letter kept
+// for the operator (NUISANCE_DEAD_LETTER_RETENTION off). One whose dead
+// letter is not handled (written 5 days ago, within the period a dead
+// letter stops it), one with a handled dead letter beside one not
+// handled, one whose handled dead letter was sent again 20 days ago
+// (within the 37 days), one whose retry an operator asked for and the
+// relay has not sent, and one whose next event the outbox still holds
+// keep theirs. (A handled dead letter held the complaint until its row
+// was deleted: for ever, with NUISANCE_DEAD_LETTER_RETENTION off.)
+func TestErasesCallersOfComplaintsWhoseEventWasLostAfterAHandledDeadLetter(t *testing.T) {
+	t.Parallel()
+	pool, job := setup(t, retention.Config{PII: 10 * day})
+	ids := []string{"handled-then-lost", "not-handled", "one-of-two-handled", "sent-again-lately", "retry-waiting", "next-in-outbox"}
+	for _, id := range ids {
+		complaint(t, pool, id, "", 60*day, 0)
+	}
+	handled := func(consumer, event string, ago time.Duration) {
+		t.Helper()
+		exec(t, pool, `INSERT INTO processed_events (consumer, event_id, processed_at) VALUES ($1, $2, now() - $3::interval)`, consumer, event, ago.String())
+	}
+	deadLetter(t, pool, "geocoder", "handled-then-lost.received", 59*day)
+	handled("geocoder", "handled-then-lost.received", 58*day)
+	deadLetter(t, pool, "hotspots", "not-handled.located", 5*day)
+	deadLetter(t, pool, "geocoder", "one-of-two-handled.received", 59*day)
+	handled("geocoder", "one-of-two-handled.received", 58*day)
+	deadLetter(t, pool, "router", "one-of-two-handled.clustered", 5*day)
+	deadLetter(t, pool, "geocoder", "sent-again-lately.received", 59*day)
+	exec(t, pool, `UPDATE dead_letters SET retry_requested_at = now() - interval '20 days', retried_at = now() - interval '20 days'
+		WHERE event_id = 'sent-again-lately.received'`)
+	handled("geocoder", "sent-again-lately.received", 20*day)
+	deadLetter(t, pool, "geocoder", "retry-waiting.received", 59*day)
+	handled("geocoder", "retry-waiting.received", 58*day)
+	exec(t, pool, `UPDATE dead_letters SET retry_requested_at = now() - interval '50 days' WHERE event_id = 'retry-waiting.received'`)
+	deadLetter(t, pool, "geocoder", "next-in-outbox.received", 59*day)
+	handled("geocoder", "next-in-outbox.received", 58*day)
+	outboxed(t, pool, "next-in-outbox.located", "complaint.located.siming.noise", 58*day, 3*day)
+
+	if res := pass(t, job); res.Erased != 1 {
+		t.Errorf("erased %d complaints, want 1", res.Erased)
+	}
+	if h := callerOf(t, pool, "handled-then-lost"); h.name != nil || h.phone != nil || !h.erased ||
+		strings.Contains(*h.description, "13812345678") || strings.Contains(*h.address, "5123456") {
+		t.Errorf("dead letter handled, later event lost: caller still held (name %v, phone %v, erased %v)", h.name != nil, h.phone != nil, h.erased)
+	}
+	for _, id := range ids[1:] {
+		if h := callerOf(t, pool, id); h.erased || h.phone == nil || h.name == nil {
+			t.Errorf("%s: personal data it must keep was erased", id)
+		}
+	}
+	if n := count(t, pool, `SELECT count(*) FROM dead_letters`); n != 7 {
+		t.Errorf("%d dead letters left, want all 7: an operator must still see them", n)
 	}
 	if again := pass(t, job); again.Erased != 0 {
 		t.Errorf("a second pass erased %d more", again.Erased)

@@ -63,8 +63,9 @@ type Config struct {
 	// names and phones are erased from its complaints, and after a
 	// complaint in no case began waiting on triage, or on a dead letter,
 	// its caller's, and that of a complaint whose event was lost (in none
-	// of them, none of its events in the outbox) once it was stored
-	// longer ago than PII and ProcessedWindow; 0 keeps them.
+	// of them but a triage entry corrected, or dead letters handled,
+	// that long ago; none of its events in the outbox) once it was
+	// stored longer ago than PII and ProcessedWindow; 0 keeps them.
 	PII time.Duration
 	// DeadLetters is how long a dead letter is kept once settled (its
 	// consumer has handled its event since), and never less than
