@@ -690,9 +690,22 @@ func (c *Consumer[T]) retryOrDeadLetterNamed(ctx context.Context, m jetstream.Ms
 	_ = m.NakWithDelay(Backoff(delivered))
 }
 
+// recordCopySQL records the copy of the dead letter ($1, $2) the DLQ
+// stream created at $4 acknowledged with sequence $3, beside the copies
+// recorded before: a message dead-lettered again past the stream's
+// duplicate window (its termination lost) is copied again, under a
+// sequence of its own, and the retention job deletes every copy. The
+// same sequence again is the same copy (a publication deduplicated), or,
+// on a stream declared since, a new copy where the old one went with its
+// stream.
+const recordCopySQL = `INSERT INTO dead_letter_copies (dead_letter_id, seq, stream_created)
+SELECT id, $3, $4 FROM dead_letters WHERE consumer = $1 AND msg_id = $2
+ON CONFLICT (dead_letter_id, seq) DO UPDATE SET stream_created = EXCLUDED.stream_created, created_at = now()
+WHERE dead_letter_copies.stream_created IS DISTINCT FROM EXCLUDED.stream_created`
+
 // deadLetter keeps the original with its reason in PostgreSQL and on the
-// DLQ stream (the copy's sequence recorded in dlq_seq, for the retention
-// job to delete it by), then terminates the message so it is never
+// DLQ stream (every copy's sequence recorded in dead_letter_copies, for
+// the retention job to delete it by), then terminates the message so it is never
 // redelivered. It is counted as a dead letter only once stored: one the
 // database refused comes back, and the operator's `nuisance deadletters
 // list` would not show it.
@@ -753,8 +766,7 @@ func (c *Consumer[T]) deadLetterNamed(ctx context.Context, m jetstream.Msg, deli
 		c.log.Warn("publish dead letter", zap.String("msg_id", msgID), logging.Error(err))
 	} else if created.IsZero() || ack.Stream != StreamFor(dl.Subject) {
 		c.log.Warn("record the dead letter's DLQ sequence: its stream is not known", zap.String("msg_id", msgID), zap.String("stream", ack.Stream))
-	} else if _, err := c.pool.Exec(ctx, `UPDATE dead_letters SET dlq_seq = $3, dlq_stream_created = $4 WHERE consumer = $1 AND msg_id = $2`,
-		c.spec.Durable, msgID, int64(ack.Sequence), created); err != nil {
+	} else if _, err := c.pool.Exec(ctx, recordCopySQL, c.spec.Durable, msgID, int64(ack.Sequence), created); err != nil {
 		// The copy then expires with the stream's MaxAge rather than
 		// when the retention job erases the dead letter.
 		c.log.Warn("record the dead letter's DLQ sequence", zap.String("msg_id", msgID), logging.Error(err))

@@ -158,8 +158,9 @@ func TestConsumeDeadLettersInvalidPayload(t *testing.T) {
 	}
 	created := st.CachedInfo().Created
 	testenv.Eventually(t, 10*time.Second, "the copies' sequences recorded", func() bool {
-		return s.count(t, `SELECT count(DISTINCT dlq_seq) FROM dead_letters WHERE consumer = 'test' AND dlq_seq BETWEEN 1 AND 2
-			AND abs(extract(epoch FROM dlq_stream_created - $1::timestamptz)) < 0.001`, created) == 2
+		return s.count(t, `SELECT count(DISTINCT k.seq) FROM dead_letters d JOIN dead_letter_copies k ON k.dead_letter_id = d.id
+			WHERE d.consumer = 'test' AND k.seq BETWEEN 1 AND 2
+			AND abs(extract(epoch FROM k.stream_created - $1::timestamptz)) < 0.001`, created) == 2
 	})
 	if calls.Load() != 0 {
 		t.Fatalf("handler called %d times for invalid payloads", calls.Load())
@@ -621,5 +622,62 @@ func TestAnEventTheSchemaRefusesIsLoggedWithItsIDs(t *testing.T) {
 		if f["event_id"] != "newer-1" || f["msg_id"] != "COMPLAINTS:1" {
 			t.Errorf("warning %q has event_id %v and msg_id %v, want newer-1 and COMPLAINTS:1", e.Message, f["event_id"], f["msg_id"])
 		}
+	}
+}
+
+// A message whose termination was lost comes back after it was
+// dead-lettered (here its consumer is declared again, which delivers the
+// stream from its start), and past the DLQ stream's duplicate window
+// (shortened here from 2 minutes) its copy is published again under a
+// sequence of its own. The dead letter is stored once and records both
+// copies, for the retention job to delete both. (The second sequence
+// was written over the first, whose copy the job never deleted.)
+func TestDeadLetteredAgainRecordsEveryCopy(t *testing.T) {
+	t.Parallel()
+	s := newSetup(t)
+	ctx := context.Background()
+	st, err := s.n.JS.Stream(ctx, "DLQ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := st.CachedInfo().Config
+	cfg.Duplicates = 100 * time.Millisecond
+	if _, err := s.n.JS.UpdateStream(ctx, cfg); err != nil {
+		t.Fatal(err)
+	}
+	s.publish(t, "bad-json", []byte(`{not json`))
+	copies := func() int {
+		return s.count(t, `SELECT count(*) FROM dead_letters d JOIN dead_letter_copies k ON k.dead_letter_id = d.id WHERE d.consumer = 'test'`)
+	}
+	for i := 1; i <= 2; i++ {
+		runCtx, cancel := context.WithCancel(ctx)
+		c, err := natsx.NewConsumer(runCtx, s.n.JS, s.pool, testenv.Log(t), natsx.ConsumerSpec{
+			Stream: "COMPLAINTS", Durable: "test", Filters: []string{"complaint.received"},
+			Schema: "complaint.received.v1", MaxDeliver: 3, AckWait: 5 * time.Second,
+		}, record)
+		if err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan struct{})
+		go func() { _ = c.Run(runCtx); close(done) }()
+		testenv.Eventually(t, 30*time.Second, fmt.Sprintf("copy %d recorded", i), func() bool { return copies() == i })
+		cancel()
+		<-done
+		if err := s.n.JS.DeleteConsumer(ctx, "COMPLAINTS", "test"); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(200 * time.Millisecond) // past the shortened window
+	}
+	if n := s.count(t, `SELECT count(*) FROM dead_letters WHERE consumer = 'test'`); n != 1 {
+		t.Fatalf("%d dead letters, want the one", n)
+	}
+	info, err := st.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := s.count(t, `SELECT count(DISTINCT k.seq) FROM dead_letters d JOIN dead_letter_copies k ON k.dead_letter_id = d.id
+		WHERE d.consumer = 'test' AND k.seq BETWEEN 1 AND 2 AND abs(extract(epoch FROM k.stream_created - $1::timestamptz)) < 0.001`,
+		info.Created); n != 2 || info.State.Msgs != 2 {
+		t.Fatalf("%d of the 2 copies on the DLQ stream (%d) recorded with their stream", n, info.State.Msgs)
 	}
 }

@@ -25,34 +25,43 @@ func dlqMaxAge() time.Duration {
 	return 0
 }
 
-// pickCopiesSQL reads, in a range of pages, the dead letters written
-// before $3 whose copy on the DLQ stream has not been deleted, whether
-// the copy may still be there (written within $4, the stream's MaxAge),
-// when they were written and when the stream their copy went to was
-// created (NULL: not recorded).
-const pickCopiesSQL = `SELECT id, dlq_seq, created_at >= now() - $4::interval, created_at, dlq_stream_created FROM dead_letters
-WHERE ctid >= $1::tid AND ctid < $2::tid AND dlq_seq IS NOT NULL AND created_at < now() - $3::interval`
+// pickCopiesSQL reads, in a range of pages of dead_letter_copies, the
+// copies on the DLQ stream not yet deleted of the dead letters written
+// before $3: each one's dead letter and sequence, whether it may still
+// be there (recorded within $4, the stream's MaxAge), when it was
+// recorded and when the stream it went to was created (NULL: not
+// recorded).
+const pickCopiesSQL = `SELECT k.dead_letter_id, k.seq, k.created_at >= now() - $4::interval, k.created_at, k.stream_created
+FROM dead_letter_copies k JOIN dead_letters d ON d.id = k.dead_letter_id
+WHERE k.ctid >= $1::tid AND k.ctid < $2::tid AND d.created_at < now() - $3::interval`
 
-// dropCopies deletes, Pages heap pages of dead_letters at a time, the
-// copies on the DLQ stream of the dead letters written more than PII ago,
-// and answers how many it deleted. A copy holds the payload as the stage
-// gave up on it and its reason (a header), callers included, and the
-// stream keeps it 30 days, longer than a shorter PII: the payload
-// erased in PostgreSQL would stay whole there. The copy is deleted by
-// the sequence its publication was acknowledged with (dlq_seq), its
-// bytes overwritten (SecureDeleteMsg): the job's NATS user may delete
-// from the stream and not read it. One gone already (the stream's
-// MaxAge, an operator) counts as done; one past the MaxAge is not asked
-// for. A stream declared again since the copy was published (NATS lost
-// its data, an operator deleted it) numbers its messages from 1 again:
-// the sequence is asked for only on the stream it was recorded for
-// (dlq_stream_created, or, not recorded, a stream created before the
-// dead letter was written), where another dead letter's copy may hold
-// it now, and the copy counts as gone with its stream. dlq_seq is
-// cleared once its copy is gone; a copy NATS would not delete keeps it,
-// and the next pass tries again.
+// dropCopiesSQL forgets the copies ($1, $2: dead letter, sequence)
+// deleted or gone.
+const dropCopiesSQL = `DELETE FROM dead_letter_copies k USING unnest($1::bigint[], $2::bigint[]) AS u(id, seq)
+WHERE k.dead_letter_id = u.id AND k.seq = u.seq`
+
+// dropCopies deletes, Pages heap pages of dead_letter_copies at a time,
+// the copies on the DLQ stream of the dead letters written more than PII
+// ago, and answers how many it deleted. A copy holds the payload as the
+// stage gave up on it and its reason (a header), callers included, and
+// the stream keeps it 30 days, longer than a shorter PII: the payload
+// erased in PostgreSQL would stay whole there. A dead letter has one
+// copy, or more when its message was dead-lettered again past the
+// stream's duplicate window, and a copy published after the dead letter
+// was erased goes at the next pass. Each is deleted by the sequence its
+// publication was acknowledged with, its bytes overwritten
+// (SecureDeleteMsg): the job's NATS user may delete from the stream and
+// not read it. One gone already (the stream's MaxAge, an operator)
+// counts as done; one past the MaxAge is not asked for. A stream
+// declared again since the copy was published (NATS lost its data, an
+// operator deleted it) numbers its messages from 1 again: the sequence
+// is asked for only on the stream it was recorded for (stream_created,
+// or, not recorded, a stream created before the copy was recorded),
+// where another dead letter's copy may hold it now, and the copy counts
+// as gone with its stream. A copy's row goes once the copy is gone; one
+// NATS would not delete stays, and the next pass tries again.
 func (j *Job) dropCopies(ctx context.Context, c querier) (int64, error) {
-	n, err := pages(ctx, c, "dead_letters")
+	n, err := pages(ctx, c, "dead_letter_copies")
 	if err != nil {
 		return 0, err
 	}
@@ -65,15 +74,15 @@ func (j *Job) dropCopies(ctx context.Context, c querier) (int64, error) {
 			return total, fmt.Errorf("delete DLQ copies: %w", err)
 		}
 		type copyOf struct {
-			id, seq int64
-			live    bool
-			written time.Time
-			stream  *time.Time
+			id, seq  int64
+			live     bool
+			recorded time.Time
+			stream   *time.Time
 		}
 		var picked []copyOf
 		for rows.Next() {
 			var k copyOf
-			if err := rows.Scan(&k.id, &k.seq, &k.live, &k.written, &k.stream); err != nil {
+			if err := rows.Scan(&k.id, &k.seq, &k.live, &k.recorded, &k.stream); err != nil {
 				rows.Close()
 				return total, fmt.Errorf("delete DLQ copies: %w", err)
 			}
@@ -83,7 +92,7 @@ func (j *Job) dropCopies(ctx context.Context, c querier) (int64, error) {
 		if err := rows.Err(); err != nil {
 			return total, fmt.Errorf("delete DLQ copies: %w", err)
 		}
-		var done []int64
+		var ids, seqs []int64
 		var failed error
 		for _, k := range picked {
 			if k.live {
@@ -92,8 +101,8 @@ func (j *Job) dropCopies(ctx context.Context, c querier) (int64, error) {
 						break
 					}
 				}
-				if !sameStream(k.written, k.stream, stream.CachedInfo().Created) {
-					done = append(done, k.id)
+				if !sameStream(k.recorded, k.stream, stream.CachedInfo().Created) {
+					ids, seqs = append(ids, k.id), append(seqs, k.seq)
 					continue
 				}
 				err := stream.SecureDeleteMsg(ctx, uint64(k.seq))
@@ -106,10 +115,10 @@ func (j *Job) dropCopies(ctx context.Context, c querier) (int64, error) {
 					dlqDeleted.Inc()
 				}
 			}
-			done = append(done, k.id)
+			ids, seqs = append(ids, k.id), append(seqs, k.seq)
 		}
-		if len(done) > 0 {
-			if _, err := c.Exec(ctx, `UPDATE dead_letters SET dlq_seq = NULL WHERE id = ANY($1)`, done); err != nil {
+		if len(ids) > 0 {
+			if _, err := c.Exec(ctx, dropCopiesSQL, ids, seqs); err != nil {
 				return total, fmt.Errorf("delete DLQ copies: %w", err)
 			}
 		}
@@ -121,8 +130,8 @@ func (j *Job) dropCopies(ctx context.Context, c querier) (int64, error) {
 }
 
 // sameStream says whether the DLQ stream created at created is the one
-// a dead letter written at written put its copy on, that stream's
-// creation recorded as stream (nil: not recorded). PostgreSQL keeps
+// a copy recorded at written went to, that stream's creation recorded as
+// stream (nil: not recorded). PostgreSQL keeps
 // microseconds, NATS nanoseconds.
 func sameStream(written time.Time, stream *time.Time, created time.Time) bool {
 	if stream == nil {

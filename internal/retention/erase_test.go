@@ -5,10 +5,13 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -569,11 +572,35 @@ func TestErasesCallersInDeadLetterReasons(t *testing.T) {
 	}
 }
 
+// recordCopy records, as the consumer does, the copy seq of dead letter
+// id on the DLQ stream created at stream (nil: not recorded), recorded
+// ago ago.
+func recordCopy(t *testing.T, pool *pgxpool.Pool, id int64, seq uint64, stream *time.Time, ago time.Duration) {
+	t.Helper()
+	exec(t, pool, `INSERT INTO dead_letter_copies (dead_letter_id, seq, stream_created, created_at) VALUES ($1, $2, $3, now() - $4::interval)`,
+		id, int64(seq), stream, ago.String())
+}
+
+// copiesOf is the sequences of the copies recorded of the dead letters
+// ids, in order.
+func copiesOf(t *testing.T, pool *pgxpool.Pool, ids ...int64) []uint64 {
+	t.Helper()
+	rows, err := pool.Query(context.Background(), `SELECT seq FROM dead_letter_copies WHERE dead_letter_id = ANY($1) ORDER BY seq`, ids)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seqs, err := pgx.CollectRows(rows, pgx.RowTo[uint64])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return seqs
+}
+
 // The consumers copy each dead letter to the DLQ stream (payload and
 // reason), which keeps it 30 days: with NUISANCE_PII_RETENTION shorter,
 // the copy kept the callers the dead letter's row had lost. A pass
 // deletes the copy of every dead letter older than the period, by the
-// sequence its publication was acknowledged with, and clears dlq_seq; a
+// sequence its publication was acknowledged with, and forgets it; a
 // copy gone already (an operator's, the stream's MaxAge) is no error,
 // and a younger dead letter's stays. (The copies were left to the
 // stream's 30 days whatever the period.)
@@ -599,7 +626,8 @@ func TestDeletesTheDLQCopiesOfDeadLettersLongAgo(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		exec(t, pool, `UPDATE dead_letters SET dlq_seq = $2, dlq_stream_created = $3 WHERE id = $1`, id, int64(ack.Sequence), st.CachedInfo().Created)
+		created := st.CachedInfo().Created
+		recordCopy(t, pool, id, ack.Sequence, &created, ago)
 		return id, ack.Sequence
 	}
 	oldID, oldSeq := copyOf("old.received", 20*day)
@@ -624,18 +652,11 @@ func TestDeletesTheDLQCopiesOfDeadLettersLongAgo(t *testing.T) {
 	if m, err := st.GetMsg(ctx, youngSeq); err != nil || !bytes.Equal(m.Data, payload) {
 		t.Errorf("the copy of the dead letter 5 days old is gone or changed: %v", err)
 	}
-	seqs := func(id int64) *int64 {
-		var s *int64
-		if err := pool.QueryRow(ctx, `SELECT dlq_seq FROM dead_letters WHERE id = $1`, id).Scan(&s); err != nil {
-			t.Fatal(err)
-		}
-		return s
+	if got := copiesOf(t, pool, oldID, goneID); len(got) != 0 {
+		t.Errorf("the copies %v are kept recorded, deleted or gone", got)
 	}
-	if seqs(oldID) != nil || seqs(goneID) != nil {
-		t.Error("dlq_seq is kept for a copy deleted or gone")
-	}
-	if s := seqs(youngID); s == nil || uint64(*s) != youngSeq {
-		t.Errorf("dlq_seq of the young dead letter is %v, want %d", s, youngSeq)
+	if got := copiesOf(t, pool, youngID); !slices.Equal(got, []uint64{youngSeq}) {
+		t.Errorf("the young dead letter's copies recorded are %v, want [%d]", got, youngSeq)
 	}
 	if again := pass(t, job); again.DLQDeleted != 0 {
 		t.Errorf("a second pass deleted %d more", again.DLQDeleted)
@@ -652,7 +673,7 @@ func TestDeletesTheDLQCopiesOfDeadLettersLongAgo(t *testing.T) {
 // them: the copies of the dead letters 20 days old went with their
 // stream, recorded with its creation or, recorded before it was, written
 // before the new stream was created; the new copies stay, and the old
-// dead letters' dlq_seq is cleared.
+// dead letters' are forgotten.
 func TestKeepsTheCopiesOfAStreamDeclaredAgain(t *testing.T) {
 	t.Parallel()
 	n := testenv.StartNATS(t)
@@ -676,10 +697,10 @@ func TestKeepsTheCopiesOfAStreamDeclaredAgain(t *testing.T) {
 	}
 	recordedSeq, lost := publish("recorded.received")
 	recorded := letter(t, pool, "geocoder", "complaint.received", "recorded.received", "boom", payload, 20*day)
-	exec(t, pool, `UPDATE dead_letters SET dlq_seq = $2, dlq_stream_created = $3 WHERE id = $1`, recorded, int64(recordedSeq), lost)
+	recordCopy(t, pool, recorded, recordedSeq, &lost, 20*day)
 	olderSeq, _ := publish("older.received")
 	older := letter(t, pool, "geocoder", "complaint.received", "older.received", "boom", payload, 20*day)
-	exec(t, pool, `UPDATE dead_letters SET dlq_seq = $2 WHERE id = $1`, older, int64(olderSeq))
+	recordCopy(t, pool, older, olderSeq, nil, 20*day)
 
 	if err := n.JS.DeleteStream(ctx, "DLQ"); err != nil {
 		t.Fatal(err)
@@ -710,7 +731,7 @@ func TestKeepsTheCopiesOfAStreamDeclaredAgain(t *testing.T) {
 			t.Errorf("the new stream's copy %d is gone: %v", seq, err)
 		}
 	}
-	if c := count(t, pool, `SELECT count(*) FROM dead_letters WHERE dlq_seq IS NOT NULL`); c != 0 {
+	if c := count(t, pool, `SELECT count(*) FROM dead_letter_copies`); c != 0 {
 		t.Errorf("%d dead letters keep the sequence of a copy on the stream lost", c)
 	}
 }
@@ -741,7 +762,8 @@ func TestErasesWhenTheDLQCannotBeReached(t *testing.T) {
 		t.Fatal(err)
 	}
 	id := letter(t, pool, "geocoder", "complaint.received", "unreached.received", "boom", payload, 20*day)
-	exec(t, pool, `UPDATE dead_letters SET dlq_seq = $2, dlq_stream_created = $3 WHERE id = $1`, id, int64(ack.Sequence), st.CachedInfo().Created)
+	created := st.CachedInfo().Created
+	recordCopy(t, pool, id, ack.Sequence, &created, 20*day)
 	n.NC.Close()
 
 	failures := metric(t, "nuisance_retention_dlq_delete_failures_total")
@@ -760,12 +782,8 @@ func TestErasesWhenTheDLQCannotBeReached(t *testing.T) {
 	if got := metric(t, "nuisance_retention_dlq_delete_failures_total"); got != failures+1 {
 		t.Errorf("nuisance_retention_dlq_delete_failures_total went from %v to %v, want one more", failures, got)
 	}
-	var seq *int64
-	if err := pool.QueryRow(ctx, `SELECT dlq_seq FROM dead_letters WHERE id = $1`, id).Scan(&seq); err != nil {
-		t.Fatal(err)
-	}
-	if seq == nil || uint64(*seq) != ack.Sequence {
-		t.Errorf("dlq_seq is %v, want %d kept for the next pass", seq, ack.Sequence)
+	if got := copiesOf(t, pool, id); !slices.Equal(got, []uint64{ack.Sequence}) {
+		t.Errorf("the copies recorded are %v, want [%d] kept for the next pass", got, ack.Sequence)
 	}
 	if got := metric(t, "nuisance_retention_dlq_deletions_done_total"); got != done {
 		t.Errorf("nuisance_retention_dlq_deletions_done_total went from %v to %v on a pass that deleted nothing", done, got)
@@ -994,5 +1012,53 @@ func TestErasesCallersOfComplaintsWhoseEventWasLostAfterAHandledDeadLetter(t *te
 	}
 	if again := pass(t, job); again.Erased != 0 {
 		t.Errorf("a second pass erased %d more", again.Erased)
+	}
+}
+
+// A message dead-lettered again past the DLQ stream's duplicate window
+// (2 minutes: its termination was lost and it came back) is copied to
+// the stream again, under a sequence of its own. A pass deletes both
+// copies of the dead letter, as the consumer of a version before
+// dead_letter_copies recorded them too (dlq_seq, written over by the
+// second): the database keeps each. (The first copy stayed the stream's
+// 30 days, the payload whole.)
+func TestDeletesEveryDLQCopyOfADeadLetter(t *testing.T) {
+	t.Parallel()
+	n := testenv.StartNATS(t)
+	pool, job := setup(t, retention.Config{PII: 10 * day, DLQ: n.JS})
+	ctx := context.Background()
+	payload := []byte(`{"event_id":"z.received","complaint_id":"z","ticket_id":"T","description":"请回电13812345678","caller":{"name":"王小明","phone":"13812345678"}}`)
+	id := letter(t, pool, "geocoder", "complaint.received", "twice.received", "boom", payload, 20*day)
+	st, err := n.JS.Stream(ctx, "DLQ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var seqs []uint64
+	for i := range 2 {
+		m := nats.NewMsg("dlq.geocoder")
+		m.Data = payload
+		// One Nats-Msg-Id past the window is no duplicate; two stand for it.
+		m.Header.Set(jetstream.MsgIDHeader, "dlq:geocoder:COMPLAINTS:7:"+strconv.Itoa(i))
+		ack, err := n.JS.PublishMsg(ctx, m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		seqs = append(seqs, ack.Sequence)
+		exec(t, pool, `UPDATE dead_letters SET dlq_seq = $2, dlq_stream_created = $3 WHERE id = $1`, id, int64(ack.Sequence), st.CachedInfo().Created)
+	}
+
+	if res := pass(t, job); res.DLQDeleted != 2 {
+		t.Errorf("%d copies deleted, want both", res.DLQDeleted)
+	}
+	for _, seq := range seqs {
+		if _, err := st.GetMsg(ctx, seq); !errors.Is(err, jetstream.ErrMsgNotFound) {
+			t.Errorf("the copy %d of the dead letter 20 days old is still on the DLQ stream (%v)", seq, err)
+		}
+	}
+	if c := count(t, pool, `SELECT count(*) FROM dead_letters`); c != 1 {
+		t.Errorf("%d dead letters left, want the one", c)
+	}
+	if again := pass(t, job); again.DLQDeleted != 0 {
+		t.Errorf("a second pass deleted %d more", again.DLQDeleted)
 	}
 }
