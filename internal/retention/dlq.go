@@ -40,6 +40,15 @@ WHERE k.ctid >= $1::tid AND k.ctid < $2::tid AND d.created_at < now() - $3::inte
 const dropCopiesSQL = `DELETE FROM dead_letter_copies k USING unnest($1::bigint[], $2::bigint[]) AS u(id, seq)
 WHERE k.dead_letter_id = u.id AND k.seq = u.seq`
 
+// copyError is NATS's failure to delete a copy: the erasure in
+// PostgreSQL is done, and the next pass tries again. PostgreSQL's
+// failures in the same step are not copyErrors: they fail the pass, as
+// in any other step.
+type copyError struct{ err error }
+
+func (e copyError) Error() string { return e.err.Error() }
+func (e copyError) Unwrap() error { return e.err }
+
 // dropCopies deletes, Pages heap pages of dead_letter_copies at a time,
 // the copies on the DLQ stream of the dead letters written more than PII
 // ago, and answers how many it deleted. A copy holds the payload as the
@@ -59,7 +68,8 @@ WHERE k.dead_letter_id = u.id AND k.seq = u.seq`
 // or, not recorded, a stream created before the copy was recorded),
 // where another dead letter's copy may hold it now, and the copy counts
 // as gone with its stream. A copy's row goes once the copy is gone; one
-// NATS would not delete stays, and the next pass tries again.
+// NATS would not delete stays, and the next pass tries again. NATS's
+// failure is a copyError.
 func (j *Job) dropCopies(ctx context.Context, c querier) (int64, error) {
 	n, err := pages(ctx, c, "dead_letter_copies")
 	if err != nil {
@@ -123,7 +133,7 @@ func (j *Job) dropCopies(ctx context.Context, c querier) (int64, error) {
 			}
 		}
 		if failed != nil {
-			return total, fmt.Errorf("delete DLQ copies: %w", failed)
+			return total, copyError{fmt.Errorf("delete DLQ copies: %w", failed)}
 		}
 	}
 	return total, nil

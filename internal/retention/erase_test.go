@@ -1062,3 +1062,51 @@ func TestDeletesEveryDLQCopyOfADeadLetter(t *testing.T) {
 		t.Errorf("a second pass deleted %d more", again.DLQDeleted)
 	}
 }
+
+// PostgreSQL failing in the pass's DLQ step (here, as the deleted copy
+// is forgotten) fails the pass as it does in any other step: the pass is
+// not counted as made, and it is no DLQ deletion failure, which
+// NuisanceRetentionDLQCopiesKept would blame on NATS and its
+// permissions. (It was counted in
+// nuisance_retention_dlq_delete_failures_total, the pass made.) Not
+// parallel: it reads the process's metrics.
+func TestAPostgreSQLFailureInTheDLQStepFailsThePass(t *testing.T) {
+	n := testenv.StartNATS(t)
+	pool, job := setup(t, retention.Config{PII: 10 * day, DLQ: n.JS})
+	ctx := context.Background()
+	payload := []byte(`{"event_id":"w.received","complaint_id":"w","ticket_id":"T"}`)
+	m := nats.NewMsg("dlq.geocoder")
+	m.Data = payload
+	ack, err := n.JS.PublishMsg(ctx, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := n.JS.Stream(ctx, "DLQ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := letter(t, pool, "geocoder", "complaint.received", "pgfails.received", "boom", payload, 20*day)
+	created := st.CachedInfo().Created
+	recordCopy(t, pool, id, ack.Sequence, &created, 20*day)
+	exec(t, pool, `CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'refused'; END $$`)
+	exec(t, pool, `CREATE TRIGGER refuse BEFORE DELETE ON dead_letter_copies FOR EACH ROW EXECUTE FUNCTION refuse()`)
+
+	failures := metric(t, "nuisance_retention_dlq_delete_failures_total")
+	done := metric(t, "nuisance_retention_dlq_deletions_done_total")
+	last := metric(t, "nuisance_retention_last_pass_timestamp_seconds")
+	if _, err := job.RunOnce(ctx); err == nil || !strings.Contains(err.Error(), "refused") {
+		t.Errorf("the pass says %v, want PostgreSQL's error", err)
+	}
+	if got := metric(t, "nuisance_retention_dlq_delete_failures_total"); got != failures {
+		t.Errorf("nuisance_retention_dlq_delete_failures_total went from %v to %v on PostgreSQL's failure", failures, got)
+	}
+	if got := metric(t, "nuisance_retention_dlq_deletions_done_total"); got != done {
+		t.Errorf("nuisance_retention_dlq_deletions_done_total went from %v to %v on a failed pass", done, got)
+	}
+	if got := metric(t, "nuisance_retention_last_pass_timestamp_seconds"); got != last {
+		t.Errorf("the last pass moved from %v to %v: a pass PostgreSQL failed counted as made", last, got)
+	}
+	if got := copiesOf(t, pool, id); !slices.Equal(got, []uint64{ack.Sequence}) {
+		t.Errorf("the copies recorded are %v, want [%d] kept", got, ack.Sequence)
+	}
+}

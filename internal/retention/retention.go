@@ -109,7 +109,7 @@ var (
 	})
 	dlqFailures = promauto.NewCounter(prometheus.CounterOpts{
 		Name: "nuisance_retention_dlq_delete_failures_total",
-		Help: "Retention passes whose erasure in PostgreSQL was done but whose deletion of dead letters' copies from the DLQ stream failed (NATS unreachable, or the service's NATS user without $JS.API.STREAM.MSG.DELETE.DLQ); the copies wait for the next pass, or the stream's 30 days.",
+		Help: "Retention passes whose erasure in PostgreSQL was done but whose deletion of dead letters' copies from the DLQ stream failed (NATS unreachable, or the service's NATS user without $JS.API.STREAM.MSG.DELETE.DLQ); the copies wait for the next pass, or the stream's 30 days. PostgreSQL failing in that step fails the pass instead.",
 	})
 	dlqDone = promauto.NewCounter(prometheus.CounterOpts{
 		Name: "nuisance_retention_dlq_deletions_done_total",
@@ -245,13 +245,19 @@ func (j *Job) RunOnce(ctx context.Context) (Result, error) {
 		if j.cfg.DLQ != nil {
 			// The erasure in PostgreSQL is done whatever NATS answers:
 			// the pass counts as made (NuisanceRetentionNotRunning is
-			// about PostgreSQL's tables), and a failure to delete the
-			// copies is counted and said apart, for the next pass to
-			// try again.
-			if res.DLQDeleted, err = j.dropCopies(ctx, c); err != nil {
+			// about PostgreSQL's tables), and NATS's failure to delete
+			// the copies is counted and said apart, for the next pass
+			// to try again. PostgreSQL failing in this step fails the
+			// pass, as in the others: it is no DLQ deletion failure.
+			var ce copyError
+			res.DLQDeleted, err = j.dropCopies(ctx, c)
+			switch {
+			case errors.As(err, &ce):
 				dlqFailures.Inc()
 				dlqErr = fmt.Errorf("retention: dead letters' copies not deleted from the DLQ stream (the erasure in PostgreSQL is done; the next pass tries again): %w", err)
-			} else {
+			case err != nil:
+				return res, err
+			default:
 				dlqDone.Inc()
 			}
 		}
