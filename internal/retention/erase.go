@@ -50,26 +50,28 @@ const ended = `((k.status = 'closed' AND k.closed_at < now() - $1::interval)
 // events but ones handled since (their consumer's record of the event,
 // kept while the dead letter is, see pruneProcessedSQL), written and
 // last sent again longer ago than $5 with no retry waiting to be sent,
-// and the outbox holds none of the events that carry it to a
-// case or the list (<id>.received, .located, .clustered: the geocoder
-// writes the triage entry with .unlocated; and of each correction n,
+// and the outbox holds none of the events that carry it to a case or
+// the list (<id>.received, .located, .clustered: the geocoder writes the
+// triage entry with .unlocated; and of each correction n,
 // <id>.triage.corrected.<n> and the <id>.located.c<k> and
 // <id>.clustered.c<k> that follow an applied one, k never more than n):
 // its event was lost, published and never handled, or it is still on
-// its way. A corrected entry is back in the pipeline as a complaint
-// never triaged is, by the events of its correction, and reopened if
-// the router cannot route it again. What
-// tells the two apart is the outbox: it keeps a sent event 14 days after
-// it was last sent, its sweeper publishing it again meanwhile to a
-// consumer with no record of it, and JetStream keeps a message 7 days
-// after it was last published; once the outbox holds none of these
-// events, nothing can bring them back, and the complaint was lost. An
-// event the relay has not sent, or sent lately, is still in the outbox,
-// and its complaint keeps its caller, however old. The age (stored, and
-// corrected, longer ago than both $1 and the idempotency window, see
-// lost) is a margin on top of that, not what makes it safe. The outbox
-// is probed by event id (outbox_event_id_key), which serves equality
-// under any collation; a complaint's corrections are read by its key
+// its way. What tells the two apart is the outbox: it keeps a sent event
+// 14 days after it was last sent, its sweeper publishing it again
+// meanwhile to a consumer with no record of it, and JetStream keeps a
+// message 7 days after it was last published; once the outbox holds
+// none of these events, nothing can bring them back, and the complaint
+// was lost. An event the relay has not sent, or sent lately, is still in
+// the outbox, and its complaint keeps its caller, however old. A
+// corrected entry is back in the pipeline as a complaint never triaged
+// is, carried by its correction's events (and reopened if the router
+// cannot route it again); a handled dead letter's event was taken, and
+// what its handling sent on is in the outbox as any other event. The age
+// (stored, corrected, and a handled dead letter written and sent again,
+// longer ago than both $1 and the idempotency window, see lost) is a
+// margin on top of that, not what makes it safe. The outbox is probed by
+// event id (outbox_event_id_key), which serves equality under any
+// collation; a complaint's corrections are read by its key
 // (triage_corrections_pkey).
 // Each is looked up for the complaint alone (LATERAL ... LIMIT 1): as an
 // EXISTS, the planner hashes every case that ended, for each batch.
