@@ -416,9 +416,11 @@ const maxName = 4
 // Chinese characters that a contact word introduces, with at most
 // maxBridge bridge runes (a colon, a space, a bracket) between them.
 // After 联系人 any such name counts; after another contact word (电话, 联系,
-// 打 …) only a name with a title (王先生, 陈女士, 李师傅, 王总) or a familiar
-// one (小张, 老王), so that the words of a place or an order after one
-// (电话局, 联系业主，工单号) do not make the number after them a phone.
+// 打 …) a name with a title (王先生, 陈女士, 李师傅, 王总) or a familiar one
+// (小张, 老王), or after one of two characters or more a full name
+// (电话王小明, see plainName), so that the words of a place or an order
+// after one (电话局, 联系业主，工单号, 来电人反映, 手机钟表店) do not make the
+// number after them a phone.
 func named(rs []rune) bool {
 	for n := 1; n <= maxName && n <= len(rs); n++ {
 		name := rs[len(rs)-n:]
@@ -434,11 +436,12 @@ func named(rs []rune) bool {
 				return true
 			}
 		}
-		if !titled(name) {
+		plain := !titled(name)
+		if plain && !plainName(name) {
 			continue
 		}
 		for _, w := range contactWords {
-			if endsWithWord(rs[:k], w) {
+			if (!plain || len(w) >= 2) && endsWithWord(rs[:k], w) {
 				return true
 			}
 		}
@@ -710,17 +713,57 @@ func TrailingName(s string) string {
 // Keys stored before addresses lost them carry the caller's name that way
 // (殿前一路5号电话王先生 from 殿前一路5号 电话：王先生 138…, 殿前一路5号电话王小明
 // from 殿前一路5号 电话：王小明 138…).
+//
+// A given name without a family name (阿明, 建国) after a contact word is
+// masked too where a phone ends the key (殿前一路5号电话阿明13800138000);
+// without one it cannot be told from a place's words. A run of LocalMin
+// digits or more after such a name is starred whole (电话阿明5551234): a
+// key holds no such run but a phone, keys having lost them.
 func MaskPlace(s string) string {
 	s = MaskText(s)
 	body := strings.TrimRightFunc(s, func(r rune) bool { return isDigit(r) || r == '*' || isSep(r) })
+	tail := s[len(body):]
 	name := TrailingName(body)
 	if name == "" {
-		name = LabelledName(body)
+		name = labelledName(body, false)
+	}
+	if name == "" && phoneTail(tail) {
+		if name = labelledName(body, true); name != "" && !strings.ContainsRune(tail, '*') {
+			tail = starDigits(tail)
+		}
 	}
 	if name == "" || utf8.RuneCountInString(name) < 2 {
 		return s
 	}
-	return strings.TrimSuffix(body, name) + MaskName(name) + s[len(body):]
+	return strings.TrimSuffix(body, name) + MaskName(name) + tail
+}
+
+// phoneTail reports whether tail, the digits, stars and separators that
+// end a key, holds a phone: one MaskText masked, or a run of LocalMin
+// digits or more.
+func phoneTail(tail string) bool {
+	if strings.ContainsRune(tail, '*') {
+		return true
+	}
+	run := 0
+	for _, r := range tail {
+		if !isDigit(r) {
+			run = 0
+		} else if run++; run >= LocalMin {
+			return true
+		}
+	}
+	return false
+}
+
+// starDigits stars the digits of tail.
+func starDigits(tail string) string {
+	return strings.Map(func(r rune) rune {
+		if isDigit(r) {
+			return '*'
+		}
+		return r
+	}, tail)
 }
 
 // LabelledName is the plain name s ends with right after a contact word
@@ -730,9 +773,15 @@ func MaskPlace(s string) string {
 // after one of contactWords of two characters or more (打 and 拨 alone are
 // verbs of a place's name too: 打石场) with at most maxBridge bridge runes
 // between (a colon, a space, the 号码 of 电话号码). A place's words after a
-// contact word (手机维修店, 电话亭, 手机城) do not begin with a family name
-// and stay.
-func LabelledName(s string) string {
+// contact word (手机维修店, 电话亭, 手机城) do not begin with a family name,
+// or end as a place's name does (手机钟表店, 电话金山社区, see plainName), and
+// stay.
+func LabelledName(s string) string { return labelledName(s, false) }
+
+// labelledName is LabelledName; with given, a name of 2 to maxName
+// Chinese characters that no family name begins counts too, no word of a
+// place or a trade (see plainName) all the same.
+func labelledName(s string, given bool) string {
 	var buf [maxName + maxBridge + 8]rune // the name, the bridge, the longest contact word
 	n := 0
 	for e := len(s); e > 0 && n < len(buf); n++ {
@@ -747,7 +796,7 @@ func LabelledName(s string) string {
 			slices.ContainsFunc(name, func(r rune) bool { return !unicode.Is(unicode.Han, r) }) {
 			break
 		}
-		if !family(name) {
+		if !plainName(name) && !(given && !placeWords(name)) {
 			continue
 		}
 		k := len(rs) - l
@@ -762,6 +811,29 @@ func LabelledName(s string) string {
 	}
 	return ""
 }
+
+// plainName reports whether name, Chinese characters, may be a person's
+// full name given without a title (王小明, 欧阳娜娜): it begins with a family
+// name (see family) and holds no word of a place or a trade, which a
+// family name's character may begin too (钟表店, 石材厂, 江头街道, 金山社区).
+func plainName(name []rune) bool {
+	return len(name) >= 2 && len(name) <= maxName && family(name) && !placeWords(name)
+}
+
+// placeWords reports whether name, Chinese characters, ends as a place's
+// or a shop's name does or holds a trade's word.
+func placeWords(name []rune) bool {
+	return strings.ContainsRune(placeEnds, name[len(name)-1]) ||
+		slices.ContainsFunc(name, func(r rune) bool { return strings.ContainsRune(tradeChars, r) })
+}
+
+// placeEnds end the names of places and shops (店, 厂, 场, 街, 区 …) and
+// no given name; tradeChars are the trade's words (维修, 销售, 专卖) found in
+// a shop's name and no person's.
+const (
+	placeEnds  = "店铺厂馆厅亭局站部室屋舍场所社街道巷路村区楼院城园库坊房司"
+	tradeChars = "修售卖批"
+)
 
 // family reports whether name, Chinese characters, begins with a family
 // name (familyNames, compoundFamilies) with more after it.

@@ -54,6 +54,14 @@ func TestMaskPlace(t *testing.T) {
 		{"huli/殿前一路5号手机号：欧阳娜娜", "huli/殿前一路5号手机号：欧***"},
 		{"huli/殿前一路5号电话 王小明", "huli/殿前一路5号电话 王**"},
 		{"huli/殿前一路5号电话王小明13800138000", "huli/殿前一路5号电话王**138****8000"},
+		// A given name after a contact word, before a phone.
+		{"huli/殿前一路5号电话阿明13800138000", "huli/殿前一路5号电话阿*138****8000"},
+		{"huli/殿前一路5号联系电话：建国 5551234", "huli/殿前一路5号联系电话：建* *******"},
+		{"huli/殿前一路5号电话阿明", "huli/殿前一路5号电话阿明"},
+		{"huli/殿前一路5号电话局宿舍13800138000", "huli/殿前一路5号电话局宿舍138****8000"},
+		{"huli/殿前一路5号手机钟表店13800138000", "huli/殿前一路5号手机钟表店138****8000"},
+		{"huli/殿前一路5号电话阿明3号", "huli/殿前一路5号电话阿明3号"},
+		{"huli/殿前一路5号电话阿明201", "huli/殿前一路5号电话阿明201"},
 		// Places stay as they are.
 		{"huli/殿前一路5号", "huli/殿前一路5号"},
 		{"huli/殿前一路5号手机维修店", "huli/殿前一路5号手机维修店"},
@@ -62,6 +70,9 @@ func TestMaskPlace(t *testing.T) {
 		{"huli/殿前一路电话局宿舍", "huli/殿前一路电话局宿舍"},
 		{"huli/人大代表联系点", "huli/人大代表联系点"},
 		{"huli/殿前一路打石场", "huli/殿前一路打石场"},
+		{"huli/殿前一路5号手机钟表店", "huli/殿前一路5号手机钟表店"},
+		{"huli/殿前一路5号电话金山社区", "huli/殿前一路5号电话金山社区"},
+		{"huli/殿前一路5号手机黄金维修", "huli/殿前一路5号手机黄金维修"},
 		{"huli/殿前一路5号王小明", "huli/殿前一路5号王小明"},
 		{"王师傅烧烤店", "王师傅烧烤店"},
 		{"思明区电话局宿舍3号", "思明区电话局宿舍3号"},
@@ -70,5 +81,16 @@ func TestMaskPlace(t *testing.T) {
 		if got := MaskPlace(tc.in); got != tc.want {
 			t.Errorf("MaskPlace(%q) = %q, want %q", tc.in, got, tc.want)
 		}
+	}
+}
+
+// BenchmarkMaskPlace: the hotspots' API and the weekly report mask every
+// place key they show.
+func BenchmarkMaskPlace(b *testing.B) {
+	keys := []string{"huli/殿前一路5号", "siming/厦港街道沙坡尾12号楼下烧烤店", "huli/殿前一路5号电话王小明13800138000", "huli/殿前一路5号手机钟表店"}
+	i := 0
+	for b.Loop() {
+		MaskPlace(keys[i%len(keys)])
+		i++
 	}
 }
