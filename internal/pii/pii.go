@@ -705,6 +705,20 @@ func TrailingName(s string) string {
 	return ""
 }
 
+// Title reports whether s is a title alone (先生, 经理), as TrailingName
+// returns one after a character that is no family name of its lists: the
+// caller's family name, when the character is a rare one (佘先生), or the
+// place's word before it (5号先生, 物业经理), which only its context tells.
+func Title(s string) bool {
+	rs := []rune(s)
+	for _, t := range titles {
+		if len(t) > 1 && slices.Equal(rs, t) {
+			return true
+		}
+	}
+	return false
+}
+
 // MaskPlace masks the personal data a place shown by its key may hold,
 // the key being made of a citizen's address: the numbers MaskText masks,
 // and the name that ends it or stands just before a number ending it, as

@@ -75,9 +75,86 @@ func Normalize(s string) string {
 	}
 	n := cutContact(b.String())
 	if contact {
-		n = dropContacts(n, cuts, colons, pluses)
+		d := dropContacts(n, cuts, colons, pluses)
+		if !strings.HasPrefix(n, d) {
+			cuts = nil // offsets into n, not d
+		}
+		n = d
 	}
-	return stripPrefixes(n)
+	return stripPrefixes(dropTrailingName(n, cuts))
+}
+
+// dropTrailingName drops the caller's name that ends an address with no
+// number after it (殿前一路5号 王先生, 殿前一路5号王女士, 殿前一路5号 佘先生, see
+// nameStart), with a contact label before it: where it follows a house
+// number, a digit or a separator the address had (at one of cuts), or is
+// of a family name and 先生, 女士 or 小姐, which name no shop. A name with
+// another title after a place's words (殿前一路王师傅, 殿前一路李大姐) may be
+// the shop's and stays.
+func dropTrailingName(s string, cuts []int) string {
+	at := nameStart(s, 0, len(s), cuts)
+	if at == 0 || at == len(s) {
+		return s
+	}
+	name := s[at:]
+	if !boundaryAt(s, at, cuts) && (pii.Title(name) || !politeTitle(name)) {
+		return s
+	}
+	return s[:at-labelBefore(s, 0, at, cuts)]
+}
+
+// politeTitle reports whether name ends with 先生, 女士 or 小姐.
+func politeTitle(name string) bool {
+	return strings.HasSuffix(name, "先生") || strings.HasSuffix(name, "女士") || strings.HasSuffix(name, "小姐")
+}
+
+// unitEnds end a house number (5号, 3栋, 2单元, 1201室, A座): a name after one is
+// no part of the place's name.
+const unitEnds = "号室栋幢楼层座元户"
+
+// roles are the words before a title alone that name whose it is (物业经理,
+// 项目经理, 工地老板): the person to call, no part of the place's name.
+var roles = []string{"物业", "项目", "工地", "工程", "施工方"}
+
+// boundaryAt reports whether a name may begin at s[at], the place's name
+// ending before it: at the start, after a separator the address had (at
+// one of cuts), a digit, a house number's unit or a contact label.
+func boundaryAt(s string, at int, cuts []int) bool {
+	if at == 0 || slices.Contains(cuts, at) {
+		return true
+	}
+	r, _ := utf8.DecodeLastRuneInString(s[:at])
+	return r >= '0' && r <= '9' || strings.ContainsRune(unitEnds, r) || labelBefore(s, 0, at, cuts) > 0
+}
+
+// nameStart is where the caller's name that s[from:i] ends with begins, i
+// when it ends with none: a name with a title or a familiar one (see
+// pii.TrailingName); before a title alone, the role it is of (物业经理) or
+// the character of a family name pii's lists lack (佘先生), a Chinese
+// character, either with a boundary before it (see boundaryAt: 万科物业经理
+// keeps the company's 物业) and none after it.
+func nameStart(s string, from, i int, cuts []int) int {
+	name := pii.TrailingName(s[from:i])
+	if name == "" {
+		return i
+	}
+	at := i - len(name)
+	if at == from || !pii.Title(name) {
+		return at
+	}
+	if slices.Contains(cuts, at) {
+		return at
+	}
+	for _, r := range roles {
+		if b := at - len(r); b >= from && strings.HasSuffix(s[:at], r) && (b == from || boundaryAt(s, b, cuts)) {
+			return b
+		}
+	}
+	x, size := utf8.DecodeLastRuneInString(s[from:at])
+	if b := at - size; unicode.Is(unicode.Han, x) && !strings.ContainsRune(unitEnds, x) && (b == from || boundaryAt(s, b, cuts)) {
+		return b
+	}
+	return at
 }
 
 // contactHeads begin the contact part a caller may add after the address
@@ -227,16 +304,16 @@ func labelFirst(r rune) bool {
 // contactBefore is where the contact part ending at s[i], a long number,
 // begins, no earlier than kept: the contact label just before the number
 // (电话138…), the caller's name with a title or familiar name just before
-// either (王先生138…, 陈女士电话138…, see pii.TrailingName), and the label
-// before the name (电话王先生138…). i when there is none of them.
+// either (王先生138…, 陈女士电话138…, 佘先生138…, 物业经理138…, see
+// nameStart), and the label before the name (电话王先生138…). i when there
+// is none of them.
 func contactBefore(s string, kept, i int, cuts []int) int {
 	i -= labelBefore(s, kept, i, cuts)
-	name := pii.TrailingName(s[kept:i])
-	if name == "" {
+	at := nameStart(s, kept, i, cuts)
+	if at == i {
 		return i
 	}
-	i -= len(name)
-	return i - labelBefore(s, kept, i, cuts)
+	return at - labelBefore(s, kept, at, cuts)
 }
 
 // labelBefore is the length of the contact label s[kept:i] ends with, 0
