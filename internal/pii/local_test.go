@@ -28,6 +28,7 @@ func TestMaskTextLocalNumbers(t *testing.T) {
 		{"电话22022922", "电话********"},
 		{"Tel: 555-1234", "Tel: *******"},
 		{"phone 5551234", "phone *******"},
+		{"Telephone: 5551234", "Telephone: *******"},
 		{"电话5551234转8001", "电话*******转8001"},
 		// After a personal number masked just before it.
 		{"电话13812345678或5551234", "电话138****5678或*******"},

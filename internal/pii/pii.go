@@ -373,9 +373,25 @@ func bridge(r rune) bool {
 // is a word of its own (hotel is not tel).
 var contactWords = [][]rune{
 	[]rune("电话"), []rune("手机"), []rune("座机"), []rune("固话"), []rune("联系"),
+	[]rune("固定电话"), []rune("移动电话"),
 	[]rune("联系人"), []rune("联系方式"), []rune("来电人"),
 	[]rune("打"), []rune("打给"), []rune("拨"), []rune("致电"), []rune("回电"), []rune("来电"),
-	[]rune("tel"), []rune("phone"), []rune("mobile"), []rune("call"),
+	[]rune("tel"), []rune("telephone"), []rune("phone"), []rune("mobile"), []rune("call"),
+}
+
+// ContactWords returns the words that introduce a phone number (see
+// MaskText), the longest first, Latin ones in lower case: the one list of
+// them, so that what drops a caller's number from a place key is what
+// masks it in text.
+func ContactWords() []string {
+	words := make([]string, len(contactWords))
+	for i, w := range contactWords {
+		words[i] = string(w)
+	}
+	slices.SortStableFunc(words, func(a, b string) int {
+		return utf8.RuneCountInString(b) - utf8.RuneCountInString(a)
+	})
+	return words
 }
 
 // personWords are the contact words a person's name follows (联系人：王五),

@@ -1,6 +1,10 @@
 package place
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/xiamen-eeb/nuisance/internal/pii"
+)
 
 // TestContactTails: callers add a contact part after the address under
 // many labels, with a number or without one (电话：无). Whatever the label
@@ -25,6 +29,15 @@ func TestContactTails(t *testing.T) {
 		{"湖里区殿前一路5号，联系：13912345678", "湖里区殿前一路5号"},
 		{"湖里区殿前一路5号 Telephone: 0592-5551234", "湖里区殿前一路5号"},
 		{"湖里区殿前一路5号 Mobile 13912345678", "湖里区殿前一路5号"},
+		// pii's contact words, and several of them in a row.
+		{"湖里区殿前一路5号 来电人：王小明", "湖里区殿前一路5号"},
+		{"湖里区殿前一路5号 致电13812345678", "湖里区殿前一路5号"},
+		{"湖里区殿前一路5号 回电：5551234", "湖里区殿前一路5号"},
+		{"湖里区殿前一路5号 Call 13812345678", "湖里区殿前一路5号"},
+		{"湖里区殿前一路5号 固定电话号码：0592-5551234", "湖里区殿前一路5号"},
+		{"湖里区殿前一路5号 电话手机：13812345678", "湖里区殿前一路5号"},
+		{"集美区致电大厦3号", "集美区致电大厦3号"},
+		{"湖里区殿前一路打石场", "湖里区殿前一路打石场"},
 		// Labels with no number.
 		{"湖里区殿前一路5号，电话：无", "湖里区殿前一路5号"},
 		{"湖里区殿前一路5号 电话: 不详", "湖里区殿前一路5号"},
@@ -172,7 +185,7 @@ func TestContactTailsKeySamePlace(t *testing.T) {
 		"电话：", "手机号：", "电话无", "电话无13812345678", "电话无手机13912345678",
 		" 电话：王先生 13812345678", "，王先生13812345678", "电话王先生", " 手机：王小明", " 联系 李师傅 5551234",
 		" 欧阳女士 13912345678", " 小张 0592-5551234", " 陈女士，电话13812345678", " 电话13812345678（王先生）",
-		" 王先生", "王女士", " 李师傅", " 佘先生", " 佘女士 13912345678", " 物业经理 5551234", " 物业经理"}
+		" 来电人：王小明", " 致电13812345678", " 王先生", "王女士", " 李师傅", " 佘先生", " 佘女士 13912345678", " 物业经理 5551234", " 物业经理"}
 	addrs := []string{"湖里区殿前一路5号", "厦港街道沙坡尾12号楼下烧烤店", "集美区杏林湾路1号"}
 	for _, p := range m.Gazetteer().Places {
 		addrs = append(addrs, p.Name)
@@ -227,5 +240,22 @@ func TestHouseNumberBeforePhoneKeysSamePlace(t *testing.T) {
 	}
 	if m.Geocode("湖里区殿前一路28").Key == m.Geocode("湖里区殿前一路30").Key || m.Geocode("湖里区殿前一路28").Key == m.Geocode("湖里区殿前一路").Key {
 		t.Error("湖里区殿前一路28, 30 and 湖里区殿前一路 keyed the same place")
+	}
+}
+
+// TestContactWordsArePII: a place key drops what pii masks after: each of
+// pii's contact words of two characters or more, before a number, a word
+// for none or the caller's name, goes from the address with them.
+func TestContactWordsArePII(t *testing.T) {
+	t.Parallel()
+	for _, w := range pii.ContactWords() {
+		if len([]rune(w)) < 2 {
+			continue
+		}
+		for _, tail := range []string{" 13812345678", "：5551234", "：无", "：王小明"} {
+			if got := Normalize("湖里区殿前一路5号 " + w + tail); got != "湖里区殿前一路5号" {
+				t.Errorf("Normalize(%q) = %q, want 湖里区殿前一路5号", "湖里区殿前一路5号 "+w+tail, got)
+			}
+		}
 	}
 }

@@ -157,20 +157,23 @@ func nameStart(s string, from, i int, cuts []int) int {
 	return at
 }
 
-// contactHeads begin the contact part a caller may add after the address
-// ("殿前一路5号 联系人：王小明 138…"): nothing after one names the place, and
-// a name there is the caller's, which a place key, shown in reports,
-// must not carry.
-var contactHeads = []string{"联系人", "联系电话", "联系方式", "联系号码", "联系手机", "联系座机"}
-
-// cutContact ends a normalized address where its contact part begins.
+// cutContact ends a normalized address where its contact part begins:
+// at a contact label, not at the start, that begins with 联系 and goes on
+// (联系人, 联系电话, 联系方式, 联系号码: "殿前一路5号 联系人：王小明 138…").
+// Nothing after one names the place, and a name there is the caller's,
+// which a place key, shown in reports, must not carry. 联系 alone is a
+// place's word too (人大代表联系点).
 func cutContact(s string) string {
-	for _, h := range contactHeads {
-		if i := strings.Index(s, h); i > 0 {
-			s = s[:i]
+	const head = "联系"
+	for i := 0; ; i += len(head) {
+		j := strings.Index(s[i:], head)
+		if j < 0 {
+			return s
+		}
+		if i += j; i > 0 && labelAt(s, i, nil) > len(head) {
+			return s[:i]
 		}
 	}
-	return s
 }
 
 func isLetter(r rune) bool { return r >= 'a' && r <= 'z' }
@@ -182,17 +185,29 @@ func isLetter(r rune) bool { return r >= 'a' && r <= 'z' }
 // hotspots, cases and reports that show the key.
 const longNumber = 7
 
-// contactLabels are the words that introduce a phone number in an
-// address ("殿前一路5号，联系电话138…", "座机：无"): dropped with the number,
-// or with the word that says there is none, so that the address keys the
-// same place as the one written without them. Of two labels where one
-// holds the other, the longer comes first (联系电话 before 电话 and 联系,
-// 电话号码 before 电话号).
-var contactLabels = []string{
-	"联系电话", "联系方式", "联系号码", "联系手机", "联系座机", "固定电话", "移动电话",
-	"电话号码", "手机号码", "座机号码", "固话号码", "电话号", "手机号", "座机号",
-	"电话", "手机", "座机", "固话", "联系", "telephone", "mobile", "tel", "phone",
-}
+// contactWords are the words of a contact label, pii's contact words
+// (pii.ContactWords: what introduces a number MaskText masks) of two
+// characters or more, the longest first: one of one character (打, 拨)
+// is a verb of a place's name too (打石场).
+var contactWords = func() []string {
+	var words []string
+	for _, w := range pii.ContactWords() {
+		if utf8.RuneCountInString(w) >= 2 {
+			words = append(words, w)
+		}
+	}
+	return words
+}()
+
+// numberWords end a contact label (电话号码, 手机号).
+var numberWords = []string{"号码", "号"}
+
+// A contact label introduces a phone number in an address
+// ("殿前一路5号，联系电话138…", "座机：无"): one or more contactWords
+// (联系电话, 固定电话, 来电人) and one of numberWords or none (电话号码,
+// 手机号). It is dropped with the number, or with the word that says there
+// is none, so that the address keys the same place as the one written
+// without them.
 
 // noPhone are the words written after a label for a number not given
 // (电话：无, 手机 未提供, Tel: N/A). One of a single character (无, 空) or
@@ -244,7 +259,7 @@ func dropContacts(s string, cuts, colons, pluses []int) string {
 		}
 		r, size := utf8.DecodeRuneInString(s[i:])
 		if labelFirst(r) {
-			if n := labelAt(s, i, labelsFrom[r], cuts); n > 0 {
+			if n := labelAt(s, i, cuts); n > 0 {
 				k := i + n
 				m := noPhoneAt(s, k, cuts)
 				if m == 0 {
@@ -270,36 +285,37 @@ func dropContacts(s string, cuts, colons, pluses []int) string {
 }
 
 // labelStart reports whether p and r are the first two characters of one
-// of contactLabels.
+// of contactWords.
 func labelStart(p, r rune) bool {
-	switch p {
-	case '电', '固':
-		return r == '话'
-	case '手', '座':
-		return r == '机'
-	case '联':
-		return r == '系'
-	case '移':
-		return r == '动'
-	case 't':
-		return r == 'e'
-	case 'p':
-		return r == 'h'
-	case 'm':
-		return r == 'o'
+	if !labelFirst(p) {
+		return false
+	}
+	for i := 0; i < len(wordPairs); i += 2 {
+		if wordPairs[i] == p && wordPairs[i+1] == r {
+			return true
+		}
 	}
 	return false
 }
 
 // labelFirst reports whether r is the first character of one of
-// contactLabels.
+// contactWords.
 func labelFirst(r rune) bool {
-	switch r {
-	case '联', '固', '移', '电', '手', '座', 't', 'm', 'p':
-		return true
-	}
-	return false
+	return r < 1<<16 && wordFirsts[r>>6]&(1<<(r&63)) != 0
 }
+
+// wordFirsts holds the first characters of contactWords, of the Basic
+// Multilingual Plane, as bits (Normalize asks of every character);
+// wordPairs their first two characters, pair after pair.
+var wordFirsts, wordPairs = func() (firsts *[1 << 16 / 64]uint64, pairs []rune) {
+	firsts = new([1 << 16 / 64]uint64)
+	for _, w := range contactWords {
+		rs := []rune(w)
+		firsts[rs[0]>>6] |= 1 << (rs[0] & 63)
+		pairs = append(pairs, rs[0], rs[1])
+	}
+	return firsts, pairs
+}()
 
 // contactBefore is where the contact part ending at s[i], a long number,
 // begins, no earlier than kept: the contact label just before the number
@@ -319,12 +335,31 @@ func contactBefore(s string, kept, i int, cuts []int) int {
 // labelBefore is the length of the contact label s[kept:i] ends with, 0
 // when it ends with none.
 func labelBefore(s string, kept, i int, cuts []int) int {
-	for _, l := range contactLabels {
-		if i-len(l) >= kept && strings.HasSuffix(s[:i], l) && (l[0] >= 0x80 || labelWord(s, i-len(l), cuts)) {
-			return len(l)
+	e := i
+	for _, w := range numberWords {
+		if e-len(w) >= kept && strings.HasSuffix(s[:e], w) {
+			e -= len(w)
+			break
 		}
 	}
-	return 0
+	b := e
+	for b > kept {
+		n := 0
+		for _, w := range contactWords {
+			if b-len(w) >= kept && strings.HasSuffix(s[:b], w) && (w[0] >= 0x80 || labelWord(s, b-len(w), cuts)) {
+				n = len(w)
+				break
+			}
+		}
+		if n == 0 {
+			break
+		}
+		b -= n
+	}
+	if b == e {
+		return 0
+	}
+	return i - b
 }
 
 // maxName is the most characters of a name of any kind after a contact
@@ -355,7 +390,7 @@ func nameRun(s string, k int, cuts []int) int {
 	e := k
 	for e < len(s) {
 		r, size := utf8.DecodeRuneInString(s[e:])
-		if !unicode.Is(unicode.Han, r) || e > k && labelFirst(r) && labelAt(s, e, labelsFrom[r], cuts) > 0 {
+		if !unicode.Is(unicode.Han, r) || e > k && labelFirst(r) && labelAt(s, e, cuts) > 0 {
 			break
 		}
 		e += size
@@ -378,29 +413,47 @@ func tailEnd(s string, e int, cuts []int) bool {
 		return true
 	}
 	r, _ := utf8.DecodeRuneInString(s[e:])
-	return labelFirst(r) && labelAt(s, e, labelsFrom[r], cuts) > 0
+	return labelFirst(r) && labelAt(s, e, cuts) > 0
 }
 
-// labelsFrom holds contactLabels by their first character, in their
-// order.
-var labelsFrom = func() map[rune][]string {
+// wordsFrom holds contactWords by their first character, the longest
+// first.
+var wordsFrom = func() map[rune][]string {
 	m := map[rune][]string{}
-	for _, l := range contactLabels {
-		r, _ := utf8.DecodeRuneInString(l)
-		m[r] = append(m[r], l)
+	for _, w := range contactWords {
+		r, _ := utf8.DecodeRuneInString(w)
+		m[r] = append(m[r], w)
 	}
 	return m
 }()
 
-// labelAt is the length of the contact label of labels s[i:] begins with,
-// 0 when none does.
-func labelAt(s string, i int, labels []string, cuts []int) int {
-	for _, l := range labels {
-		if strings.HasPrefix(s[i:], l) && (l[0] >= 0x80 || labelWord(s, i, cuts)) {
-			return len(l)
+// labelAt is the length of the contact label s[i:] begins with, 0 when
+// none does.
+func labelAt(s string, i int, cuts []int) int {
+	e := i
+	for e < len(s) {
+		r, _ := utf8.DecodeRuneInString(s[e:])
+		n := 0
+		for _, w := range wordsFrom[r] {
+			if strings.HasPrefix(s[e:], w) && (w[0] >= 0x80 || labelWord(s, e, cuts)) {
+				n = len(w)
+				break
+			}
+		}
+		if n == 0 {
+			break
+		}
+		e += n
+	}
+	if e == i {
+		return 0
+	}
+	for _, w := range numberWords {
+		if strings.HasPrefix(s[e:], w) {
+			return e + len(w) - i
 		}
 	}
-	return 0
+	return e - i
 }
 
 // noPhoneAt is the length of the word for no number s[k:] begins with,
@@ -435,7 +488,7 @@ func contactEnds(s string, e int, cuts []int) bool {
 		return false
 	}
 	r, _ := utf8.DecodeRuneInString(s[e:])
-	if labelFirst(r) && labelAt(s, e, labelsFrom[r], cuts) > 0 {
+	if labelFirst(r) && labelAt(s, e, cuts) > 0 {
 		return true
 	}
 	return strings.HasPrefix(s[e:], "福建") || strings.HasPrefix(s[e:], "厦门") || startsWithDistrict(s[e:])
