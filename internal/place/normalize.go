@@ -573,7 +573,7 @@ func numberAfterHouse(s string, i, j int, cuts, pluses []int) int {
 	phones[n] = true
 	for k := n - 1; k >= 0; k-- {
 		for e := k + 1; e <= n && bounds[e]-bounds[k] <= maxPhone; e++ {
-			if phones[e] && phoneGroups(s, bounds[k:e+1], slices.Contains(pluses, bounds[k])) {
+			if phones[e] && phoneGroups(s, bounds[k:e+1], slices.Contains(pluses, bounds[k]), e == n) {
 				phones[k] = true
 				break
 			}
@@ -598,10 +598,11 @@ func numberAfterHouse(s string, i, j int, cuts, pluses []int) int {
 // with its area code (0592, 010, 02x) written whole in the first group,
 // or after +86 without its 0; a 400 or 800 number (10 digits); or a
 // local number of 7 or 8 digits whose first is 2 to 9, in one group or
-// two of 3 or 4 digits, the second not beginning with 0 (555 1234, where
-// 8 5551234 is a house number and a phone, and 2828 0592 555 1234 a
-// house number and a landline with its area code).
-func phoneGroups(s string, bounds []int, plus bool) bool {
+// two of 3 or 4 digits (555 1234, where 8 5551234 is a house number and a
+// phone), the second beginning with 0 only where the run ends with it,
+// last (28 555 0123, where 2828 0592 555 1234 is a house number and a
+// landline with its area code).
+func phoneGroups(s string, bounds []int, plus, last bool) bool {
 	d := s[bounds[0]:bounds[len(bounds)-1]]
 	first := bounds[1] - bounds[0]
 	groups := len(bounds) - 1
@@ -626,7 +627,7 @@ func phoneGroups(s string, bounds []int, plus bool) bool {
 			return true
 		}
 		second := bounds[2] - bounds[1]
-		return groups == 2 && first >= 3 && first <= 4 && second >= 3 && second <= 4 && d[first] != '0'
+		return groups == 2 && first >= 3 && first <= 4 && second >= 3 && second <= 4 && (d[first] != '0' || last)
 	}
 	return false
 }
