@@ -480,9 +480,14 @@ var titles = [][]rune{
 const familyNames = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘蒋蔡余杜叶程苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付傅方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤洪庄柯颜施詹游纪"
 
 // titled reports whether name, Chinese characters, is a name with a
-// title or a familiar name (see named).
+// title or a familiar name (see named): 小 or 老 and a family name, or 阿
+// and a given name's character (阿明, 阿珍), as people in Xiamen call one
+// another.
 func titled(name []rune) bool {
 	if len(name) == 2 && (name[0] == '小' || name[0] == '老') && strings.ContainsRune(familyNames, name[1]) {
+		return true
+	}
+	if len(name) == 2 && name[0] == '阿' && !strings.ContainsRune(placeEnds, name[1]) {
 		return true
 	}
 	for _, t := range titles {
