@@ -105,12 +105,12 @@ type group struct {
 // (5551234, as callers in Xiamen give theirs), is starred whole, but only
 // where it is one: introduced by a contact word (电话, 手机, 座机, 联系, 打,
 // tel …, see contactWords), by a contact word and the name of the person
-// it gives the number of (联系人：王先生，5551234, 电话陈女士5551234, see
-// named) or by a personal number masked just before it (138…或5551234),
-// or written alone in a phone's two groups (555-1234, 2022 922) that are
-// no range of house numbers or times (阳翟路2791-2799, 2230-0600) and have
-// no unit after them (2201-2205室), or after a house number and a space
-// (美溪道28 555-1234). Its first digit is 2 to 9, and eight digits that
+// it gives the number of (联系人：王先生，5551234, 电话陈女士5551234,
+// 电话王小明5551234, see named) or by a personal number masked just
+// before it (138…或5551234), or written alone in a phone's two groups
+// (555-1234, 2022 922) that are no range of house numbers or times
+// (阳翟路2791-2799, 2230-0600) and have no unit after them (2201-2205室),
+// or after a house number and a space (美溪道28 555-1234). Its first digit is 2 to 9, and eight digits that
 // read as a date (20261207) are a date.
 //
 // A house number written before a phone (美溪道28 13812345678, 美溪道86

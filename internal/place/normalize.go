@@ -129,10 +129,11 @@ func boundaryAt(s string, at int, cuts []int) bool {
 
 // nameStart is where the caller's name that s[from:i] ends with begins, i
 // when it ends with none: a name with a title or a familiar one (see
-// pii.TrailingName); before a title alone, the role it is of (物业经理) or
-// the character of a family name pii's lists lack (佘先生), a Chinese
-// character, either with a boundary before it (see boundaryAt: 万科物业经理
-// keeps the company's 物业) and none after it.
+// pii.TrailingName), and before a title alone the role it is of (物业经理)
+// or the family name pii's lists lack (佘先生: a Chinese character that
+// ends no house number), where a boundary (see boundaryAt) comes before
+// either and none between it and the title: 万科物业经理 keeps the
+// company's 物业.
 func nameStart(s string, from, i int, cuts []int) int {
 	name := pii.TrailingName(s[from:i])
 	if name == "" {
@@ -199,15 +200,8 @@ var contactWords = func() []string {
 	return words
 }()
 
-// numberWords end a contact label (电话号码, 手机号).
+// numberWords end a contact label (电话号码, 手机号, see labelAt).
 var numberWords = []string{"号码", "号"}
-
-// A contact label introduces a phone number in an address
-// ("殿前一路5号，联系电话138…", "座机：无"): one or more contactWords
-// (联系电话, 固定电话, 来电人) and one of numberWords or none (电话号码,
-// 手机号). It is dropped with the number, or with the word that says there
-// is none, so that the address keys the same place as the one written
-// without them.
 
 // noPhone are the words written after a label for a number not given
 // (电话：无, 手机 未提供, Tel: N/A). One of a single character (无, 空) or
@@ -428,7 +422,12 @@ var wordsFrom = func() map[rune][]string {
 }()
 
 // labelAt is the length of the contact label s[i:] begins with, 0 when
-// none does.
+// none does. A contact label introduces a phone number in an address
+// ("殿前一路5号，联系电话138…", "座机：无"): one or more contactWords
+// (联系电话, 固定电话, 来电人) and one of numberWords or none (电话号码,
+// 手机号). It is dropped with the number, or with the word that says there
+// is none, so that the address keys the same place as the one written
+// without them.
 func labelAt(s string, i int, cuts []int) int {
 	e := i
 	for e < len(s) {
