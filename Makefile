@@ -12,10 +12,11 @@ export NUISANCE_TEST_PG_DIR
 deps:
 	@bash scripts/install-deps.sh
 
-# The browser tests need Chromium and the alert rules' tests promtool; make
-# test installs both and requires them.
+# The browser tests need Chromium, the alert rules' tests promtool and the
+# Alertmanager configuration's amtool; make test installs them and
+# requires them.
 test-deps:
-	@bash scripts/install-deps.sh --chromium --promtool
+	@bash scripts/install-deps.sh --chromium --promtool --amtool
 
 build:
 	$(GO) build -o bin/ ./cmd/...
@@ -33,7 +34,7 @@ vet:
 # The whole suite against real PostgreSQL (TEST_DATABASE_URL, or a private
 # cluster) and real NATS servers started by the tests themselves.
 test: test-deps vet
-	@set -o pipefail; status=0; export CHROMIUM_REQUIRED=1 PROMTOOL_REQUIRED=1; \
+	@set -o pipefail; status=0; export CHROMIUM_REQUIRED=1 PROMTOOL_REQUIRED=1 AMTOOL_REQUIRED=1; \
 	$(GO) test -count=1 -timeout 20m ./... || status=$$?; \
 	$(GO) test -count=1 -run '^$$' -fuzz FuzzIntakeDecode -fuzztime 400000x -fuzzminimizetime 2s ./services/intake/workorder || status=$$?; \
 	$(GO) run ./internal/pgtest/cmd/pgtest-stop >/dev/null 2>&1 || true; \

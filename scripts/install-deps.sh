@@ -2,15 +2,20 @@
 # install-deps.sh prepares a Debian machine that has only Go for nuisance:
 # it installs the PostgreSQL server binaries that `nuisance up` and the
 # tests run their private cluster from, and optionally Chromium for the
-# browser tests and promtool for the alert rules' tests. It is idempotent
-# and never starts or stops the system's PostgreSQL or Prometheus service.
+# browser tests, promtool for the alert rules' tests and amtool for the
+# Alertmanager configuration's. It is idempotent and never starts or stops
+# the system's PostgreSQL, Prometheus or Alertmanager service.
 #
-# Usage: scripts/install-deps.sh [--chromium] [--promtool] [--dry-run]
+# Usage: scripts/install-deps.sh [--chromium] [--promtool] [--amtool] [--dry-run]
 #   --chromium  also install Chromium
 #   --promtool  also install promtool: Debian's prometheus package of the
 #               version pinned below, or, where the package lists offer
 #               another, promtool built from the pinned Prometheus module
 #               (several minutes)
+#   --amtool    also install amtool: Debian's prometheus-alertmanager
+#               package of the version pinned below, or, where the
+#               package lists offer another, amtool built from the pinned
+#               Alertmanager module
 #   --dry-run   print what would be done, change nothing
 set -euo pipefail
 
@@ -19,20 +24,26 @@ PG_MAJOR=15
 # module it is built from where that package is not offered.
 PROMTOOL_DEB_VERSION=2.42.0+ds-5+deb12u1
 PROMTOOL_MODULE_VERSION=v0.316.0
+# amtool's: Debian 12's prometheus-alertmanager package, and the module of
+# the same release (the version compose's alertmanager image runs).
+AMTOOL_DEB_VERSION=0.25.0-1+b4
+AMTOOL_MODULE_VERSION=v0.25.0
 # Where Debian installs one directory per PostgreSQL major version.
 PG_LIBDIR=${NUISANCE_PG_LIBDIR:-/usr/lib/postgresql}
 want_chromium=0
 want_promtool=0
+want_amtool=0
 dry_run=0
 
 usage() {
-	sed -n '2,14s/^# \{0,1\}//p' "$0"
+	sed -n '2,19s/^# \{0,1\}//p' "$0"
 }
 
 for arg in "$@"; do
 	case "$arg" in
 	--chromium) want_chromium=1 ;;
 	--promtool) want_promtool=1 ;;
+	--amtool) want_amtool=1 ;;
 	--dry-run) dry_run=1 ;;
 	-h | --help)
 		usage
@@ -236,6 +247,23 @@ if [ "$want_promtool" -eq 1 ]; then
 			run env GOBIN=/usr/local/bin GOFLAGS=-mod=mod go install "github.com/prometheus/prometheus/cmd/promtool@$PROMTOOL_MODULE_VERSION" ||
 				die "go install promtool@$PROMTOOL_MODULE_VERSION failed"
 			did+=("built promtool $PROMTOOL_MODULE_VERSION")
+		fi
+	fi
+fi
+
+if [ "$want_amtool" -eq 1 ]; then
+	if command -v amtool >/dev/null 2>&1; then
+		say "amtool found; nothing to install"
+	else
+		apt_update_once
+		if [ "$(candidate_version prometheus-alertmanager)" = "$AMTOOL_DEB_VERSION" ]; then
+			apt_install "prometheus-alertmanager=$AMTOOL_DEB_VERSION"
+			did+=("installed prometheus-alertmanager $AMTOOL_DEB_VERSION (amtool)")
+		else
+			say "prometheus-alertmanager $AMTOOL_DEB_VERSION is not offered: building amtool $AMTOOL_MODULE_VERSION from the Go module proxy"
+			run env GOBIN=/usr/local/bin GOFLAGS=-mod=mod go install "github.com/prometheus/alertmanager/cmd/amtool@$AMTOOL_MODULE_VERSION" ||
+				die "go install amtool@$AMTOOL_MODULE_VERSION failed"
+			did+=("built amtool $AMTOOL_MODULE_VERSION")
 		fi
 	fi
 fi
