@@ -595,7 +595,8 @@ func sleepScaled(d time.Duration) { time.Sleep(d / timeScale) }
 // behind after it), and the operator is paged once, for PostgreSQL, with
 // every process in the one notification; the stages behind, which no
 // process's outage can be told to explain, are one ticket. PostgreSQL
-// back, the page is resolved in one notification.
+// back, the alerts end in the order they do, and the page is resolved in
+// one notification.
 func TestAlertmanagerPostgresOutagePagesOnce(t *testing.T) {
 	t.Parallel()
 	url, sent := testAlertmanager(t)
@@ -640,7 +641,14 @@ func TestAlertmanagerPostgresOutagePagesOnce(t *testing.T) {
 		t.Errorf("tickets %+v, want one, of the stages falling behind", tickets)
 	}
 
-	postAlerts(t, url, scenario, true)
+	// PostgreSQL back: the relays publish, the intake's 503s end 5
+	// minutes later (their window), NuisanceNotReady 10 (its
+	// keep_firing_for).
+	postAlerts(t, url, append(after, only(scenario, "NuisanceHotspotEngineRebuilt")...), true)
+	sleepScaled(5 * time.Minute)
+	postAlerts(t, url, only(scenario, "NuisanceIntakeCannotStore"), true)
+	sleepScaled(5 * time.Minute)
+	postAlerts(t, url, notReady, true)
 	sleepScaled(6 * time.Minute)
 	var resolved int
 	for _, n := range sent()[len(pages)+len(tickets):] {
