@@ -759,3 +759,36 @@ func TestComposeAlertmanagerReceivesTheAlerts(t *testing.T) {
 		t.Errorf("prometheus.yml sends its alerts to %v, want compose's alertmanager:9093", targets)
 	}
 }
+
+// A night without NATS: every process fails its nats and its jetstream
+// check, and every relay then stops publishing. The operator is paged
+// once, for NATS.
+func TestAlertmanagerNATSOutagePagesOnce(t *testing.T) {
+	t.Parallel()
+	url, sent := testAlertmanager(t)
+	var notReady, relays []map[string]string
+	for job, instances := range composeInstances() {
+		for _, inst := range instances {
+			for _, check := range []string{"nats", "jetstream"} {
+				notReady = append(notReady, map[string]string{"alertname": "NuisanceNotReady", "severity": "critical", "check": check, "job": job, "instance": inst})
+			}
+			relays = append(relays, map[string]string{"alertname": "NuisanceOutboxNotPublishing", "severity": "critical", "job": job, "instance": inst})
+		}
+	}
+	postAlerts(t, url, notReady, false)
+	sleepScaled(2 * time.Minute)
+	postAlerts(t, url, relays, false)
+	sleepScaled(4 * time.Minute)
+
+	pages := sent()
+	if len(pages) != 1 {
+		for _, p := range pages {
+			t.Logf("page: %v, %d alerts", p.GroupLabels, len(p.Alerts))
+		}
+		t.Fatalf("%d pages for one NATS outage, want 1", len(pages))
+	}
+	// One relay per process.
+	if p := pages[0]; p.GroupLabels["alertname"] != "NuisanceNotReady" || p.GroupLabels["check"] != "nats" || len(p.Alerts) != len(relays) {
+		t.Errorf("page %v with %d alerts, want NuisanceNotReady for nats of all %d processes", p.GroupLabels, len(p.Alerts), len(relays))
+	}
+}
