@@ -131,6 +131,12 @@ func TestCommonPhrasings(t *testing.T) {
 		{"面馆的油烟管道漏油", "cooking_smoke", "restaurant", ""},
 		{"路边烧烤摊烟很大", "cooking_smoke", "open_air_bbq", ""},
 		{"楼下有人烧烤到半夜", "cooking_smoke", "open_air_bbq", ""},
+		// A barbecue restaurant's kitchen and flue are 餐饮油烟; it is 露天烧烤
+		// when it grills outside.
+		{"楼下烧烤店油烟很大", "cooking_smoke", "restaurant", ""},
+		{"小区底商的烤肉店排烟管道对着我家窗户，烟味很重", "cooking_smoke", "restaurant", ""},
+		{"楼下烧烤店每天晚上在店外人行道上摆炉子烤串，烟很大", "cooking_smoke", "open_air_bbq", ""},
+		{"烧烤店在门口露天烧烤，烟熏得窗户都不能开", "cooking_smoke", "open_air_bbq", ""},
 	} {
 		t.Run(tt.text, func(t *testing.T) {
 			t.Parallel()
