@@ -30,6 +30,14 @@ var refused = promauto.NewCounterVec(prometheus.CounterOpts{
 	Help: "Case events the callbacks refused because the database does not bear them out (forged or altered), by reason (event_id, transition, team, work_order).",
 }, []string{"reason"})
 
+// Every reason is on /metrics from the start, at 0: a first refusal is
+// then an increase, and an operator sees the counter before it moves.
+func init() {
+	for _, r := range []string{refusedEventID, refusedTransition, refusedTeam, refusedWorkOrder} {
+		refused.WithLabelValues(r)
+	}
+}
+
 // auditActions are the case_audit actions internal/caseflow records for
 // the transitions of each kind of event the hotline hears of.
 var auditActions = map[string][2]string{

@@ -393,3 +393,14 @@ func TestTransitionsStampedBySkewedClocksAreTold(t *testing.T) {
 		t.Errorf("callbacks stored:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
+
+// Each reason's count is on /metrics before any refusal (the README lists
+// the counter), so that the first refusal is an increase from 0. Not
+// parallel: it runs before the parallel tests that refuse events.
+func TestRefusalsAreCountedFromZero(t *testing.T) {
+	for _, reason := range []string{"event_id", "transition", "team", "work_order"} {
+		if _, ok := testenv.Metric(t, "nuisance_callbacks_refused_total", "reason", reason); !ok {
+			t.Errorf("nuisance_callbacks_refused_total{reason=%q} is not on /metrics", reason)
+		}
+	}
+}
