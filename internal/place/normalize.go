@@ -364,15 +364,17 @@ const maxName = 4
 // after a contact label, 0 when it begins with none: a run of Chinese
 // characters up to what ends a contact part (see tailEnd) that is a name
 // with a title or a familiar one (电话王先生, 手机：小张, see
-// pii.TrailingName), or any run of 1 to maxName after a colon that
+// pii.TrailingName), a full name pii masks after a label (电话王小明, see
+// pii.LabelledName), or any run of 1 to maxName after a colon that
 // follows the label (电话：王小明). A place's words after a label (电话局,
-// 手机城二楼) are neither.
+// 手机城二楼, 手机钟表店) are none of them.
 func nameAfter(s string, k int, cuts, colons []int) int {
 	e := nameRun(s, k, cuts)
 	if e == k || !tailEnd(s, e, cuts) {
 		return 0
 	}
-	if name := s[k:e]; pii.TrailingName(name) == name || slices.Contains(colons, k) && utf8.RuneCountInString(name) <= maxName {
+	if name := s[k:e]; pii.TrailingName(name) == name || pii.LabelledName(s[:e]) == name ||
+		slices.Contains(colons, k) && utf8.RuneCountInString(name) <= maxName {
 		return e - k
 	}
 	return 0
