@@ -487,7 +487,7 @@ func titled(name []rune) bool {
 	if len(name) == 2 && (name[0] == '小' || name[0] == '老') && strings.ContainsRune(familyNames, name[1]) {
 		return true
 	}
-	if len(name) == 2 && name[0] == '阿' && !strings.ContainsRune(placeEnds, name[1]) {
+	if familiar(name) {
 		return true
 	}
 	for _, t := range titles {
@@ -724,6 +724,16 @@ func TrailingName(s string) string {
 		}
 	}
 	return ""
+}
+
+// Familiar reports whether s is a familiar name of 阿 and a given name's
+// character (阿明, 阿珍), which MaskText takes for a person's after a
+// contact word: a place key drops one there, before a number, as pii
+// masks the number after it.
+func Familiar(s string) bool { return familiar([]rune(s)) }
+
+func familiar(name []rune) bool {
+	return len(name) == 2 && name[0] == '阿' && unicode.Is(unicode.Han, name[1]) && !strings.ContainsRune(placeEnds, name[1])
 }
 
 // Title reports whether s is a title alone (先生, 经理), as TrailingName

@@ -116,6 +116,12 @@ func TestContactTails(t *testing.T) {
 		{"湖里区殿前一路5号 手机号欧阳娜娜13912345678", "湖里区殿前一路5号"},
 		{"湖里区殿前一路 联系电话林晓燕 0592-5551234", "湖里区殿前一路"},
 		{"湖里区殿前一路5号 手机钟表店", "湖里区殿前一路5号手机钟表店"},
+		// A familiar name of 阿 and a given name's character after a
+		// label, a number after it; with none it cannot be told from a
+		// place's words, as pii says.
+		{"湖里区殿前一路5号 电话阿明 13812345678", "湖里区殿前一路5号"},
+		{"湖里区殿前一路5号 联系阿珍5551234", "湖里区殿前一路5号"},
+		{"湖里区殿前一路5号电话阿明", "湖里区殿前一路5号电话阿明"},
 		{"湖里区殿前一路5号电话金山社区", "湖里区殿前一路5号电话金山社区"},
 		// Names of shops and places with a title in them stay, at the start
 		// of an address or anywhere not followed by a number or after a
@@ -200,7 +206,7 @@ func TestContactTailsKeySamePlace(t *testing.T) {
 		" 电话：王先生 13812345678", "，王先生13812345678", "电话王先生", " 手机：王小明", " 联系 李师傅 5551234",
 		" 欧阳女士 13912345678", " 小张 0592-5551234", " 陈女士，电话13812345678", " 电话13812345678（王先生）",
 		" 来电人：王小明", " 致电13812345678", " 王先生", "王女士", " 李师傅", " 佘先生", " 佘女士 13912345678", " 物业经理 5551234", " 物业经理",
-		" 电话王小明", " 电话 陈建国 13812345678", " 手机号欧阳娜娜13912345678"}
+		" 电话王小明", " 电话 陈建国 13812345678", " 手机号欧阳娜娜13912345678", " 电话阿明 13812345678"}
 	addrs := []string{"湖里区殿前一路5号", "厦港街道沙坡尾12号楼下烧烤店", "集美区杏林湾路1号"}
 	for _, p := range m.Gazetteer().Places {
 		addrs = append(addrs, p.Name)

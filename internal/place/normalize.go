@@ -365,7 +365,8 @@ const maxName = 4
 // characters up to what ends a contact part (see tailEnd) that is a name
 // with a title or a familiar one (电话王先生, 手机：小张, see
 // pii.TrailingName), a full name pii masks after a label (电话王小明, see
-// pii.LabelledName), or any run of 1 to maxName after a colon that
+// pii.LabelledName), a familiar one of 阿 before a number (电话阿明138…,
+// see pii.Familiar), or any run of 1 to maxName after a colon that
 // follows the label (电话：王小明). A place's words after a label (电话局,
 // 手机城二楼, 手机钟表店) are none of them.
 func nameAfter(s string, k int, cuts, colons []int) int {
@@ -374,6 +375,7 @@ func nameAfter(s string, k int, cuts, colons []int) int {
 		return 0
 	}
 	if name := s[k:e]; pii.TrailingName(name) == name || pii.LabelledName(s[:e]) == name ||
+		e < len(s) && s[e] >= '0' && s[e] <= '9' && pii.Familiar(name) ||
 		slices.Contains(colons, k) && utf8.RuneCountInString(name) <= maxName {
 		return e - k
 	}
