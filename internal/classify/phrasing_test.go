@@ -183,6 +183,15 @@ func TestNearMisses(t *testing.T) {
 		// A shop named only about another nuisance is no eatery the
 		// smoke comes from.
 		{"a household's kitchen, and a shop's noise", "邻居家做饭油烟很大，天天飘进我家。另外，楼下小卖店门口的喇叭也很吵。"},
+		// Works named with no noise or dust are some other department's
+		// matter (a road dug up, a lane taken, works not finished): a
+		// works' name is where a nuisance comes from, not one.
+		{"works not finished", "市政工程什么时候完工"},
+		{"works not finished", "门口的道路改造工程一直没完工"},
+		{"a road dug up and not restored", "管网改造工程把路挖开了一直没恢复，出行不便"},
+		{"a lane taken by works", "市政工程占道，出行不便"},
+		{"a lane taken by roadworks", "道路施工占道，出行不便"},
+		{"traffic jammed by roadworks", "门口道路施工，交通拥堵"},
 	} {
 		t.Run(tt.text, func(t *testing.T) {
 			t.Parallel()
