@@ -35,6 +35,16 @@ func TestCommonPhrasings(t *testing.T) {
 		{"对面的夜场营业到凌晨，驻唱声音很大", "noise", "social_life", DetailBarKTV},
 		// Other noise.
 		{"道路改造工程夜间违规施工，十点了还没停", "noise", "construction", ""},
+		// Works in a household's or a shop's own rooms are renovation,
+		// social-life noise; a site, road or municipal works is not.
+		{"楼上在做防水工程，电锤声很大", "noise", "social_life", DetailNeighbour},
+		{"楼上在施工，电钻声很大", "noise", "social_life", DetailNeighbour},
+		{"隔壁商铺在做工程，天天电钻声", "noise", "social_life", ""},
+		{"楼上住户说是楼下工地晚上还在施工", "noise", "construction", ""},
+		{"邻居反映小区旁边的工地夜间施工", "noise", "construction", ""},
+		{"小区在做外墙改造工程，脚手架上敲敲打打很吵", "noise", "construction", ""},
+		// 工程车 are vehicles on the road: their noise passing is traffic's.
+		{"工程车半夜经过，声音很大", "noise", "traffic", ""},
 		{"工地连夜施工，窗户关着都听得到", "noise", "construction", ""},
 		// Municipal and road works are construction, whatever machine
 		// or crossing they are at; asking after a permit negates nothing.
