@@ -783,7 +783,7 @@
     if (/^complaint \S+$/.test(r)) { return ""; }
     if ((m = /^no complaint within (\d+) days of the resolution$/.exec(r))) { return "办结后" + m[1] + "日内该地点无新投诉，办结销号"; }
     // Whose number was looked at is for the log too.
-    if (/^complaints \S+(, \S+)*$/.test(r)) { return ""; }
+    if (action === "reveal_caller" && /^complaints \S+(, \S+)*$/.test(r)) { return ""; }
     return r;
   }
 
