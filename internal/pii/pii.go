@@ -872,11 +872,11 @@ func placeWords(name []rune) bool {
 		slices.ContainsFunc(name, func(r rune) bool { return strings.ContainsRune(tradeChars, r) })
 }
 
-// placeEnds end the names of places and shops (店, 厂, 场, 街, 区 …) and
-// no given name; tradeChars are the trade's words (维修, 销售, 专卖) found in
+// placeEnds end the names of places and shops (店, 厂, 场, 街, 区 …, and
+// Xiamen's villages and places: 黄厝, 曾厝垵, 后埔, 沙坡尾) and no given name; tradeChars are the trade's words (维修, 销售, 专卖) found in
 // a shop's name and no person's.
 const (
-	placeEnds  = "店铺厂馆厅亭局站部室屋舍场所社街道巷路村区楼院城园库坊房司"
+	placeEnds  = "店铺厂馆厅亭局站部室屋舍场所社街道巷路村区楼院城园库坊房司厝垵埔埭墩寮埕寨坂垄坑尾湾岛港宫庙寺"
 	tradeChars = "修售卖批"
 )
 

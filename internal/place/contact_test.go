@@ -123,6 +123,7 @@ func TestContactTails(t *testing.T) {
 		{"湖里区殿前一路5号 联系阿珍5551234", "湖里区殿前一路5号"},
 		{"湖里区殿前一路5号电话阿明", "湖里区殿前一路5号电话阿明"},
 		{"湖里区殿前一路5号电话金山社区", "湖里区殿前一路5号电话金山社区"},
+		{"思明区环岛路联系黄厝", "思明区环岛路联系黄厝"},
 		// Names of shops and places with a title in them stay, at the start
 		// of an address or anywhere not followed by a number or after a
 		// label.
