@@ -28,6 +28,7 @@ Usage:
   nuisance migrate                     apply this version's database migrations (the services do at their start)
   nuisance calendar [FILE]             the holidays deadlines follow, with an added year's file checked
   nuisance streams                     declare the JetStream streams as the operator (after an upgrade)
+  nuisance gateway [-routes ROUTES]    the distributed deployment's front door: console and APIs on one address
   nuisance help                        this text
 
 Configuration (environment): NATS_URL, DATABASE_URL, NUISANCE_HTTP_ADDR,
@@ -81,6 +82,8 @@ func dispatch(ctx context.Context, args []string, getenv func(string) string, st
 		return runCalendar(ctx, args[1:], getenv, stdout, stderr)
 	case "streams":
 		return runStreams(ctx, args[1:], getenv, stdout, stderr)
+	case "gateway":
+		return runGateway(ctx, args[1:], getenv, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
