@@ -2,8 +2,10 @@
 // without Docker, as `make cluster` does: three clustered nats-server
 // processes with JetStream and a user per service, PostgreSQL
 // (DATABASE_URL, or the private cluster under the data directory), and
-// every service as its own process on streams replicated three times.
-// It prints where everything listens and stops it all on Ctrl-C.
+// every service as its own process on streams replicated three times,
+// behind the gateway that serves the officers' console and its APIs on
+// one address. It prints where everything listens and stops it all on
+// Ctrl-C.
 package main
 
 import (
@@ -14,6 +16,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 
@@ -42,7 +45,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	repo := fs.String("repo", ".", "the module's root directory")
 	bin := fs.String("bin", "bin", "where nats-server and the service binaries are built")
 	intakeAddr := fs.String("intake-addr", "127.0.0.1:8080", "HTTP address of the intake (the hotline posts here)")
-	officersAddr := fs.String("officers-addr", "127.0.0.1:8090", "HTTP address of the officers' API and console")
+	consoleAddr := fs.String("console-addr", "127.0.0.1:8090", "HTTP address of the gateway: the officers' console and every API it calls")
+	officersAddr := fs.String("officers-addr", "", "HTTP address of the officers' process behind the gateway (default: a free port)")
 	only := fs.String("services", "", "comma-separated services to run (default: every service whose command exists)")
 	noBuild := fs.Bool("no-build", false, "use the binaries already in -bin")
 	if err := fs.Parse(args); err != nil {
@@ -71,7 +75,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	}
 	if !*noBuild {
 		log.Info("building", zap.String("bin", *bin), zap.Strings("services", services))
-		if err := devcluster.Build(ctx, *repo, *bin, services); err != nil {
+		if err := devcluster.Build(ctx, *repo, *bin, append(slices.Clone(services), devcluster.GatewayCommand)); err != nil {
 			return err
 		}
 	}
@@ -87,6 +91,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		Services:    services,
 		Addrs:       map[string]string{"intake": *intakeAddr, "officers": *officersAddr},
 		Env:         env,
+		Gateway:     true,
+		GatewayAddr: *consoleAddr,
 		Log:         log,
 	})
 	if err != nil {
@@ -101,6 +107,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	fmt.Fprintln(stdout, "Services:")
 	for _, p := range c.Services {
 		fmt.Fprintf(stdout, "  %-9s http://%s   pid %d   log %s\n", p.Name, p.Addr, p.Pid(), p.LogFile())
+	}
+	if g := c.Gateway; g != nil {
+		fmt.Fprintf(stdout, "Gateway:\n  %-9s http://%s   pid %d   log %s\n", g.Name, g.Addr, g.Pid(), g.LogFile())
+		fmt.Fprintf(stdout, "  routes    %s\n", c.GatewayRoutes())
+		fmt.Fprintf(stdout, "Officers' console: http://%s/officer/ (the gateway; the hotline posts to the intake).\n", g.Addr)
 	}
 	fmt.Fprintf(stdout, "Hotline secret in %s. Ctrl-C stops the cluster.\n", cfg.SecretFile())
 	<-ctx.Done()

@@ -2,8 +2,10 @@
 // on loopback without Docker: three clustered nats-server processes with
 // JetStream and the deployment's users, PostgreSQL, and every service as
 // its own process from cmd/<service>, each logged in as its own NATS user,
-// on streams replicated three times. `make cluster` and the end-to-end
-// cluster tests run it; the tests also kill and restart its processes.
+// on streams replicated three times, with the gateway (`nuisance gateway`)
+// in front of the services that serve HTTP clients, as in
+// docker-compose.yml. `make cluster` and the end-to-end cluster tests run
+// it; the tests also kill and restart its processes.
 package devcluster
 
 import (
@@ -62,8 +64,38 @@ type Config struct {
 	// Env is added to every service's environment (HOTLINE_SECRET,
 	// NUISANCE_SWEEP_AFTER, LOG_LEVEL, ...).
 	Env []string
-	Log *zap.Logger
+	// Gateway starts `nuisance gateway` (GatewayCommand, built into
+	// Bin) in front of the services, on GatewayAddr (empty: a free
+	// loopback port), and has those services trust its address for
+	// the client behind it.
+	Gateway     bool
+	GatewayAddr string
+	Log         *zap.Logger
 }
+
+// GatewayCommand is the command whose gateway subcommand runs the
+// front door; Build builds it like a service's.
+const GatewayCommand = "nuisance"
+
+type gatewayRoute struct{ service, prefix string }
+
+// fronted reports whether the gateway sends requests to the service.
+func fronted(service string) bool {
+	return slices.ContainsFunc(gatewayPrefixes, func(r gatewayRoute) bool { return r.service == service })
+}
+
+// gatewayPrefixes are the paths the gateway sends to each service; the
+// officers take everything else (the console and /api/v1/).
+var gatewayPrefixes = []gatewayRoute{
+	{"hotspots", "/api/v1/hotspots"},
+	{"reporter", "/reports/"},
+	{"intake", "/v1/hotline/"},
+	{"officers", "/"},
+}
+
+// gatewayProxies is what the services behind the gateway trust as their
+// proxy: the gateway, on loopback like every process of the cluster.
+const gatewayProxies = "127.0.0.1"
 
 // Available lists the services of the deployment whose commands exist in
 // repo, in the pipeline's order.
@@ -77,7 +109,8 @@ func Available(repo string) []string {
 	return out
 }
 
-// Build compiles nats-server and the given services' commands into bin.
+// Build compiles nats-server and the given commands (services, and
+// GatewayCommand for the gateway) into bin.
 func Build(ctx context.Context, repo, bin string, services []string) error {
 	if err := os.MkdirAll(bin, 0o755); err != nil {
 		return fmt.Errorf("build: %w", err)
@@ -212,9 +245,12 @@ func (p *Proc) LogFile() string { return p.log }
 
 // Cluster is the running topology.
 type Cluster struct {
-	cfg       Config
-	NATS      []*Proc
-	Services  []*Proc
+	cfg      Config
+	NATS     []*Proc
+	Services []*Proc
+	// Gateway is the front door when Config.Gateway asked for it: the
+	// address of the officers' console and every API it calls.
+	Gateway   *Proc
 	passwords map[string]string
 	natsURLs  []string // without credentials
 	monitor   []string // NATS monitoring addresses
@@ -374,7 +410,60 @@ func Start(ctx context.Context, cfg Config) (c *Cluster, err error) {
 			c.Services = c.Services[:last]
 		}
 	}
+	if cfg.Gateway {
+		if err := c.startGateway(ctx); err != nil {
+			return c, err
+		}
+	}
 	return c, nil
+}
+
+// GatewayRoutes are the gateway's routes to the running services, as
+// NUISANCE_GATEWAY_ROUTES writes them.
+func (c *Cluster) GatewayRoutes() string {
+	var routes []string
+	for _, r := range gatewayPrefixes {
+		if p := c.Service(r.service); p != nil {
+			routes = append(routes, r.prefix+"=http://"+p.Addr)
+		}
+	}
+	return strings.Join(routes, ";")
+}
+
+// startGateway starts the gateway once the services are ready, and
+// starts it again on another port if its free one was taken. Without
+// any of the services it fronts, there is none.
+func (c *Cluster) startGateway(ctx context.Context) error {
+	routes := c.GatewayRoutes()
+	if routes == "" {
+		return nil // none of the services it fronts runs
+	}
+	for attempt := 1; ; attempt++ {
+		addr := c.cfg.GatewayAddr
+		if addr == "" {
+			var err error
+			if addr, err = freeAddr(); err != nil {
+				return fmt.Errorf("gateway address: %w", err)
+			}
+		}
+		set := []string{"NATS_URL", "DATABASE_URL", "NUISANCE_HTTP_ADDR", "NUISANCE_GATEWAY_ROUTES", "NUISANCE_DATA_DIR"}
+		env := append(withoutKeys(os.Environ(), set...), c.cfg.Env...)
+		env = append(withoutKeys(env, set...),
+			"NUISANCE_HTTP_ADDR="+addr,
+			"NUISANCE_GATEWAY_ROUTES="+routes,
+			"NUISANCE_DATA_DIR="+filepath.Join(c.cfg.Dir, "gateway"),
+		)
+		c.Gateway = &Proc{Name: "gateway", Addr: addr, bin: filepath.Join(c.cfg.Bin, GatewayCommand), args: []string{"gateway"},
+			env: env, log: filepath.Join(c.cfg.Dir, "gateway.log")}
+		if err := c.Gateway.start(); err != nil {
+			return err
+		}
+		err := c.WaitReady(ctx, c.Gateway, 30*time.Second)
+		if err == nil || c.Gateway.Running() || c.cfg.GatewayAddr != "" || attempt == startAttempts {
+			return err
+		}
+		c.cfg.Log.Warn("gateway exited while starting, starting it on a new port", zap.Error(err))
+	}
 }
 
 // startAttempts is how many times the NATS nodes, and each service, are
@@ -568,21 +657,33 @@ func (c *Cluster) startService(name string) error {
 	if err := os.MkdirAll(dataDir, 0o755); err != nil {
 		return fmt.Errorf("%s: %w", name, err)
 	}
+	p := &Proc{Name: name, Addr: addr, bin: filepath.Join(c.cfg.Bin, name), env: c.serviceEnv(name, addr, dataDir), log: filepath.Join(c.cfg.Dir, name+".log")}
+	if err := p.start(); err != nil {
+		return err
+	}
+	c.Services = append(c.Services, p)
+	return nil
+}
+
+// serviceEnv is the environment of the service name: the machine's, then
+// Config.Env, then what the cluster sets.
+func (c *Cluster) serviceEnv(name, addr, dataDir string) []string {
 	set := []string{"NATS_URL", "DATABASE_URL", "NUISANCE_HTTP_ADDR", "NUISANCE_STREAM_REPLICAS", "NUISANCE_DATA_DIR"}
 	env := append(withoutKeys(os.Environ(), set...), c.cfg.Env...)
-	env = append(withoutKeys(env, set...),
+	if c.cfg.Gateway && fronted(name) && !slices.ContainsFunc(env, func(kv string) bool {
+		return strings.HasPrefix(kv, "NUISANCE_TRUSTED_PROXIES=") && kv != "NUISANCE_TRUSTED_PROXIES="
+	}) {
+		// Its clients come through the gateway: their address, not the
+		// gateway's, is what its rate limits count.
+		env = append(env, "NUISANCE_TRUSTED_PROXIES="+gatewayProxies)
+	}
+	return append(withoutKeys(env, set...),
 		"NATS_URL="+c.NATSURL(name),
 		"DATABASE_URL="+c.dsn,
 		"NUISANCE_HTTP_ADDR="+addr,
 		fmt.Sprintf("NUISANCE_STREAM_REPLICAS=%d", Nodes),
 		"NUISANCE_DATA_DIR="+dataDir,
 	)
-	p := &Proc{Name: name, Addr: addr, bin: filepath.Join(c.cfg.Bin, name), env: env, log: filepath.Join(c.cfg.Dir, name+".log")}
-	if err := p.start(); err != nil {
-		return err
-	}
-	c.Services = append(c.Services, p)
-	return nil
 }
 
 // WaitReady waits until the service answers /readyz. A service that
@@ -602,9 +703,12 @@ func (c *Cluster) WaitReady(ctx context.Context, p *Proc, timeout time.Duration)
 	return nil
 }
 
-// Stop stops the services, then the NATS nodes, gracefully; a private
-// PostgreSQL cluster keeps running for the next start.
+// Stop stops the gateway, the services, then the NATS nodes, gracefully;
+// a private PostgreSQL cluster keeps running for the next start.
 func (c *Cluster) Stop() {
+	if c.Gateway != nil {
+		_ = c.Gateway.Stop(30 * time.Second)
+	}
 	var wg sync.WaitGroup
 	for _, p := range c.Services {
 		wg.Add(1)

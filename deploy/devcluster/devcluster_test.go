@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -135,5 +136,41 @@ func TestFreeAddrIsBelowTheOutgoingRange(t *testing.T) {
 		if p, _ := strconv.Atoi(port); p < minPort || p >= lo {
 			t.Errorf("port %d outside [%d, %d)", p, minPort, lo)
 		}
+	}
+}
+
+// The gateway sends each prefix to the service that serves it, the rest
+// to the officers, and the services it fronts trust it for the client's
+// address, while the others (and a cluster without it) trust nobody.
+func TestGatewayFrontsTheServicesOfTheConsole(t *testing.T) {
+	t.Parallel()
+	c := &Cluster{cfg: Config{Gateway: true}, passwords: map[string]string{}}
+	for _, name := range []string{"intake", "geocoder", "hotspots", "officers", "reporter"} {
+		c.Services = append(c.Services, &Proc{Name: name, Addr: "127.0.0.1:1" + strconv.Itoa(len(c.Services))})
+	}
+	want := "/api/v1/hotspots=http://127.0.0.1:12;/reports/=http://127.0.0.1:14;/v1/hotline/=http://127.0.0.1:10;/=http://127.0.0.1:13"
+	if got := c.GatewayRoutes(); got != want {
+		t.Errorf("routes %s, want %s", got, want)
+	}
+	trusts := func(c *Cluster, name string) string {
+		env := c.serviceEnv(name, "127.0.0.1:1", t.TempDir())
+		v := ""
+		for _, kv := range env {
+			if k, val, _ := strings.Cut(kv, "="); k == "NUISANCE_TRUSTED_PROXIES" {
+				v = val // the last one is the one the process sees
+			}
+		}
+		return v
+	}
+	for name, want := range map[string]string{"officers": "127.0.0.1", "hotspots": "127.0.0.1", "reporter": "127.0.0.1", "intake": "127.0.0.1", "geocoder": ""} {
+		if got := trusts(c, name); got != want {
+			t.Errorf("%s trusts %q, want %q", name, got, want)
+		}
+	}
+	if got := trusts(&Cluster{cfg: Config{}}, "officers"); got != "" {
+		t.Errorf("without the gateway the officers trust %q", got)
+	}
+	if got := trusts(&Cluster{cfg: Config{Gateway: true, Env: []string{"NUISANCE_TRUSTED_PROXIES=10.0.0.0/24"}}}, "officers"); got != "10.0.0.0/24" {
+		t.Errorf("the operator's setting was replaced by %q", got)
 	}
 }
