@@ -50,6 +50,21 @@ func (r Route) matches(path string) bool {
 	return path == r.Prefix || strings.HasPrefix(path, r.Prefix+"/")
 }
 
+// Match is the route that serves path: the longest prefix that takes it.
+// A deployment's tests ask it which service a console's call reaches.
+func Match(routes []Route, path string) (Route, bool) {
+	best := -1
+	for i, r := range routes {
+		if r.matches(path) && (best < 0 || len(r.Prefix) > len(routes[best].Prefix)) {
+			best = i
+		}
+	}
+	if best < 0 {
+		return Route{}, false
+	}
+	return routes[best], true
+}
+
 // ParseRoutes reads routes written PREFIX=URL[,URL...], separated by
 // semicolons or white space, e.g.
 //

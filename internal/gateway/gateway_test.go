@@ -404,3 +404,19 @@ func TestForwardsTheClientAddress(t *testing.T) {
 		}
 	}
 }
+
+func TestMatchTakesTheLongestPrefix(t *testing.T) {
+	t.Parallel()
+	rs, err := ParseRoutes("/=http://o:1;/api/v1/hotspots=http://h:1;/api/v1/=http://a:1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for path, want := range map[string]string{"/api/v1/hotspots": "h:1", "/api/v1/hotspots/weekly": "h:1", "/api/v1/stream": "a:1", "/officer/": "o:1"} {
+		if r, ok := Match(rs, path); !ok || r.Upstreams[0].Host != want {
+			t.Errorf("%s: %v %v, want %s", path, r, ok, want)
+		}
+	}
+	if _, ok := Match(rs[1:], "/officer/"); ok {
+		t.Error("a path no route takes matched")
+	}
+}
