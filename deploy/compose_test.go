@@ -2,6 +2,7 @@ package deploy
 
 import (
 	"fmt"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,6 +14,8 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/xiamen-eeb/nuisance/internal/config"
+	"github.com/xiamen-eeb/nuisance/internal/gateway"
 	"github.com/xiamen-eeb/nuisance/internal/hotline"
 )
 
@@ -385,5 +388,127 @@ func TestComposeGivesEveryServiceTimeToStop(t *testing.T) {
 		if err != nil || d < 65*time.Second {
 			t.Errorf("%s: stop_grace_period %q, want at least 65s (30 s HTTP drain + 30 s batch + 5 s NATS drain)", svc, str(path(doc, "services", svc, "stop_grace_period")))
 		}
+	}
+}
+
+// composeDefault is a Compose value with each ${VAR:-default} read as its
+// default, as Compose reads it when VAR is unset.
+func composeDefault(v string) string {
+	return regexp.MustCompile(`\$\{[A-Z0-9_]+:-([^}]*)\}`).ReplaceAllString(v, "$1")
+}
+
+// fronted are the services whose HTTP clients come through the gateway:
+// the officers' console and the APIs it calls.
+var fronted = []string{"officers", "hotspots", "reporter"}
+
+// The officers' console calls every API on its own origin. Split into
+// processes, the hotspots and the reports are other services: the
+// gateway serves them all on one published address, from the one image,
+// without NATS or PostgreSQL, and the services behind it publish no port
+// of their own and trust it (only it) for the client's address.
+func TestComposeGatewayFrontsTheConsole(t *testing.T) {
+	t.Parallel()
+	doc := composeFile(t)
+	services, _ := doc["services"].(map[string]any)
+	g, ok := services["gateway"]
+	if !ok {
+		t.Fatal("no gateway service")
+	}
+	if cmd := strs(path(g, "command")); !slices.Equal(cmd, []string{"nuisance", "gateway"}) {
+		t.Errorf("gateway runs %v, want nuisance gateway", cmd)
+	}
+	if img := str(path(g, "image")); img == "" || img != str(path(services["officers"], "image")) || str(path(g, "build", "dockerfile")) != "Dockerfile" {
+		t.Errorf("gateway image %q, want the services' one image from the Dockerfile", img)
+	}
+	if got, want := str(path(g, "deploy", "replicas")), str(path(services["officers"], "deploy", "replicas")); got != want {
+		t.Errorf("gateway runs %s replicas, the officers %s", got, want)
+	}
+	if !slices.ContainsFunc(strs(path(g, "healthcheck", "test")), func(a string) bool { return strings.HasSuffix(a, "/readyz") }) {
+		t.Error("gateway has no healthcheck on /readyz")
+	}
+	if d, err := time.ParseDuration(str(path(g, "stop_grace_period"))); err != nil || d < 35*time.Second {
+		t.Errorf("gateway stop_grace_period %q, want at least 35s (30 s for the requests in flight)", str(path(g, "stop_grace_period")))
+	}
+	env, _ := path(g, "environment").(map[string]any)
+	for k := range env {
+		if k == "NATS_URL" || k == "DATABASE_URL" || strings.HasPrefix(k, "NATS_PASSWORD") || k == "HOTLINE_SECRET" {
+			t.Errorf("gateway has %s: it needs neither NATS, PostgreSQL nor the hotline's secret", k)
+		}
+	}
+	if str(env["NUISANCE_HTTP_ADDR"]) != "0.0.0.0:8080" {
+		t.Errorf("gateway listens on %q, want 0.0.0.0:8080", str(env["NUISANCE_HTTP_ADDR"]))
+	}
+	ports := strs(path(g, "ports"))
+	if len(ports) != 1 || !strings.HasSuffix(ports[0], ":8080") {
+		t.Errorf("gateway publishes %v, want its port 8080", ports)
+	}
+
+	// What the console calls reaches the service that serves it.
+	routes, err := gateway.ParseRoutes(composeDefault(str(env["NUISANCE_GATEWAY_ROUTES"])))
+	if err != nil {
+		t.Fatalf("NUISANCE_GATEWAY_ROUTES: %v", err)
+	}
+	for p, want := range map[string]string{
+		"/officer/":                     "officers",
+		"/api/v1/me":                    "officers",
+		"/api/v1/assignments":           "officers",
+		"/api/v1/triage":                "officers",
+		"/api/v1/stream":                "officers",
+		"/api/v1/hotspots":              "hotspots",
+		"/api/v1/hotspots/weekly":       "hotspots",
+		"/reports/weekly/":              "reporter",
+		"/reports/weekly/2024-W11.html": "reporter",
+	} {
+		r, ok := gateway.Match(routes, p)
+		if !ok {
+			t.Errorf("%s: no route", p)
+			continue
+		}
+		for _, u := range r.Upstreams {
+			if u.Host != want+":8080" {
+				t.Errorf("%s goes to %s, want %s:8080", p, u.Host, want)
+			}
+		}
+	}
+
+	// The fronted services share a network with the gateway whose
+	// addresses they trust, and publish no port; the intake keeps its
+	// port for the hotline.
+	subnet := composeDefault(str(path(doc, "networks", "front", "ipam", "config").([]any)[0].(map[string]any)["subnet"]))
+	front, err := netip.ParsePrefix(subnet)
+	if err != nil {
+		t.Fatalf("front network subnet %q: %v", subnet, err)
+	}
+	if nets := strs(path(g, "networks")); !slices.Equal(nets, []string{"front"}) {
+		t.Errorf("gateway is on %v, want the front network only", nets)
+	}
+	for _, name := range fronted {
+		s := services[name]
+		if p := path(s, "ports"); p != nil {
+			t.Errorf("%s publishes %v: its clients come through the gateway", name, p)
+		}
+		if nets := strs(path(s, "networks")); !slices.Contains(nets, "front") || !slices.Contains(nets, "default") {
+			t.Errorf("%s is on %v, want default (NATS, PostgreSQL) and front (the gateway)", name, nets)
+		}
+		v := composeDefault(str(path(s, "environment", "NUISANCE_TRUSTED_PROXIES")))
+		cfg, err := config.FromEnv(func(k string) string {
+			if k == "NUISANCE_TRUSTED_PROXIES" {
+				return v
+			}
+			return ""
+		})
+		if err != nil {
+			t.Errorf("%s: %v", name, err)
+			continue
+		}
+		if !slices.Contains(cfg.TrustedProxies, front) {
+			t.Errorf("%s trusts %v, want the gateway's network %s", name, cfg.TrustedProxies, front)
+		}
+	}
+	if p := strs(path(services["intake"], "ports")); len(p) == 0 {
+		t.Error("the intake publishes no port for the hotline")
+	}
+	if v := composeDefault(str(path(services["intake"], "environment", "NUISANCE_TRUSTED_PROXIES"))); v != "" {
+		t.Errorf("the intake, reached on its published port, trusts %q", v)
 	}
 }
