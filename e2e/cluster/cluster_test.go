@@ -1,14 +1,20 @@
 // Package cluster tests the distributed topology end to end: three
 // clustered NATS nodes, PostgreSQL and one process per service, with a
-// service killed and a NATS node restarted in the middle of the feed.
+// service killed and a NATS node restarted in the middle of the feed,
+// and the officers' console served through the gateway.
 package cluster
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -16,6 +22,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/xiamen-eeb/nuisance/deploy/devcluster"
+	"github.com/xiamen-eeb/nuisance/internal/auth"
 	"github.com/xiamen-eeb/nuisance/internal/hotline"
 	"github.com/xiamen-eeb/nuisance/internal/pgtest"
 	"github.com/xiamen-eeb/nuisance/internal/simulate"
@@ -35,7 +42,7 @@ func TestClusterKeepsEveryComplaintThroughCrashes(t *testing.T) {
 	}
 	services := devcluster.Available(repo)
 	bin := filepath.Join(t.TempDir(), "bin")
-	if err := devcluster.Build(context.Background(), repo, bin, services); err != nil {
+	if err := devcluster.Build(context.Background(), repo, bin, append(slices.Clone(services), devcluster.GatewayCommand)); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
@@ -45,7 +52,8 @@ func TestClusterKeepsEveryComplaintThroughCrashes(t *testing.T) {
 	start := time.Now()
 	c, err := devcluster.Start(ctx, devcluster.Config{
 		Repo: repo, Dir: dir, Bin: bin, DatabaseURL: dsn, Services: services,
-		Env: []string{"HOTLINE_SECRET=" + secret, "NUISANCE_SWEEP_AFTER=3s", "LOG_LEVEL=warn"},
+		Env:     []string{"HOTLINE_SECRET=" + secret, "NUISANCE_SWEEP_AFTER=3s", "LOG_LEVEL=warn"},
+		Gateway: true,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -53,7 +61,11 @@ func TestClusterKeepsEveryComplaintThroughCrashes(t *testing.T) {
 	t.Cleanup(func() {
 		c.Stop()
 		if t.Failed() {
-			for _, p := range append(c.NATS, c.Services...) {
+			procs := slices.Concat(c.NATS, c.Services)
+			if c.Gateway != nil {
+				procs = append(procs, c.Gateway)
+			}
+			for _, p := range procs {
 				if b, err := os.ReadFile(p.LogFile()); err == nil {
 					t.Logf("--- %s (last 3000 bytes)\n%s", p.Name, tail(b, 3000))
 				}
@@ -194,6 +206,9 @@ func TestClusterKeepsEveryComplaintThroughCrashes(t *testing.T) {
 	if c.Service("hotspots") != nil && c.Service("router") != nil {
 		redriveInCluster(t, ctx, pool)
 	}
+	if c.Service("officers") != nil && c.Service("hotspots") != nil && c.Service("reporter") != nil {
+		consoleThroughGateway(t, ctx, c, pool, tickets)
+	}
 	t.Logf("%d complaints: %d received, %d located, %d unlocated, %d assigned, in %s", feedSize, received, located, unlocated, assigned, time.Since(start).Round(time.Millisecond))
 }
 
@@ -251,4 +266,77 @@ func tail(b []byte, n int) string {
 		b = b[len(b)-n:]
 	}
 	return string(b)
+}
+
+// consoleThroughGateway checks that the officers' console works at the
+// gateway's address as it does in the all-in-one process: the console, the
+// officers' API, the hotspots (served by the hotspots process) and the
+// weekly reports (the reporter's) on the one origin it calls, and the live
+// event stream delivered through it.
+func consoleThroughGateway(t *testing.T, ctx context.Context, c *devcluster.Cluster, pool *pgxpool.Pool, tickets []string) {
+	t.Helper()
+	if c.Gateway == nil {
+		t.Fatal("no gateway in front of the services")
+	}
+	base := "http://" + c.Gateway.Addr
+	var district string
+	if err := pool.QueryRow(ctx, `SELECT district FROM complaint_lookup WHERE ticket_id = ANY($1) AND case_id IS NOT NULL AND district IS NOT NULL
+		GROUP BY district ORDER BY count(*) DESC LIMIT 1`, tickets).Scan(&district); err != nil {
+		t.Fatalf("a district with cases: %v", err)
+	}
+	_, token, err := auth.NewStore(pool, 0).Add(ctx, auth.NewOfficer{Name: "e2e-supervisor", District: district, Role: auth.RoleSupervisor})
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := &http.Client{Timeout: 10 * time.Second}
+	for _, tt := range []struct {
+		path, wantType string
+	}{
+		{"/officer/", "text/html"},
+		{"/api/v1/me", "json"},
+		{"/api/v1/hotspots?status=emerging,active,escalated&limit=200", "json"},
+		{"/reports/weekly/", "json"},
+	} {
+		req, _ := http.NewRequestWithContext(ctx, "GET", base+tt.path, nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatalf("%s: %v", tt.path, err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		ct := resp.Header.Get("Content-Type")
+		if resp.StatusCode != http.StatusOK || !strings.Contains(ct, tt.wantType) {
+			t.Errorf("GET %s through the gateway: %d %s, want 200 %s: %s", tt.path, resp.StatusCode, ct, tt.wantType, tail(body, 300))
+			continue
+		}
+		if tt.wantType == "json" && !json.Valid(body) {
+			t.Errorf("GET %s through the gateway: not JSON: %s", tt.path, tail(body, 300))
+		}
+	}
+
+	// The stream, opened as the console opens it (the token in the query),
+	// from the start of the case stream: the district's case events come
+	// through the gateway.
+	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(sctx, "GET", base+"/api/v1/stream?heartbeat=event&access_token="+token, nil)
+	req.Header.Set("Accept", "text/event-stream")
+	req.Header.Set("Last-Event-ID", "1")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("stream through the gateway: %v", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "text/event-stream" {
+		b, _ := io.ReadAll(resp.Body)
+		t.Fatalf("stream through the gateway: %d %s: %s", resp.StatusCode, resp.Header.Get("Content-Type"), tail(b, 300))
+	}
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		if sc.Text() == "event: case" {
+			return
+		}
+	}
+	t.Fatalf("the stream through the gateway ended without a case event of %s: %v", district, sc.Err())
 }
