@@ -222,18 +222,18 @@ func (g *Gateway) fail(w http.ResponseWriter, r *http.Request, route string, err
 	if r.Context().Err() != nil {
 		return // the client is gone: nobody reads the answer
 	}
-	st, title := http.StatusBadGateway, "bad gateway"
+	st, kind := http.StatusBadGateway, "bad_gateway"
 	var down *allDown
 	switch {
 	case errors.As(err, &down):
-		st, title = http.StatusServiceUnavailable, "unavailable"
+		st, kind = http.StatusServiceUnavailable, "unavailable"
 		w.Header().Set("Retry-After", "5")
 	case errors.Is(err, context.DeadlineExceeded):
-		st, title = http.StatusGatewayTimeout, "timeout"
+		st, kind = http.StatusGatewayTimeout, "gateway_timeout"
 	}
 	g.log.Warn("upstream failed", zap.String("route", route), zap.String("method", r.Method),
 		zap.String("path", r.URL.Path), zap.Int("status", st), logging.Error(err))
-	httpx.WriteProblem(w, httpx.Problem{Type: "https://nuisance.xm.gov/problems/" + title, Status: st,
+	httpx.WriteProblem(w, httpx.Problem{Type: "https://nuisance.xm.gov/problems/" + kind, Status: st,
 		Detail: fmt.Sprintf("the service of %s did not answer; retry later", route)})
 }
 

@@ -242,7 +242,8 @@ func TestAllReplicasDownIsAProblemNamingTheRoute(t *testing.T) {
 	if err := json.Unmarshal(b, &p); err != nil {
 		t.Fatalf("%s: %v", b, err)
 	}
-	if resp.StatusCode != 503 || resp.Header.Get("Content-Type") != "application/problem+json" || p.Status != 503 || resp.Header.Get("Retry-After") == "" {
+	if resp.StatusCode != 503 || resp.Header.Get("Content-Type") != "application/problem+json" || p.Status != 503 || resp.Header.Get("Retry-After") == "" ||
+		p.Type != "https://nuisance.xm.gov/problems/unavailable" {
 		t.Fatalf("%d %s %s, want 503 problem+json with Retry-After", resp.StatusCode, resp.Header.Get("Content-Type"), b)
 	}
 	if !strings.Contains(p.Detail, "/api/v1/hotspots") {
