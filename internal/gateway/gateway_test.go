@@ -270,6 +270,10 @@ func TestAllReplicasDownIsAProblemNamingTheRoute(t *testing.T) {
 
 func TestStreamsEventsAsTheyCome(t *testing.T) {
 	t.Parallel()
+	// A server-wide read or write timeout would end every stream at it.
+	if s := Server(nil); s.ReadTimeout != 0 || s.WriteTimeout != 0 || s.ReadHeaderTimeout == 0 {
+		t.Errorf("server timeouts: read %s, write %s, header %s; want none on the request and response, one on the header", s.ReadTimeout, s.WriteTimeout, s.ReadHeaderTimeout)
+	}
 	release := make(chan struct{})
 	var xff atomic.Value
 	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
