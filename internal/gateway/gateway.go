@@ -314,10 +314,9 @@ func idempotent(r *http.Request) bool {
 	return false
 }
 
-// Server is the HTTP server the gateway runs on: a bound on reading a
-// request's headers, and none on the whole request or the response, which
-// would cut the officers' event streams (hours long) at the bound. A slow
-// body is cut by the upstream's own read timeout.
+// Server is the HTTP server the gateway runs on: the services' bounds on
+// reading a request, and none on writing the response, which would cut
+// the officers' event streams (hours long) at the bound.
 func Server(h http.Handler) *http.Server {
-	return &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second}
+	return &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, IdleTimeout: 120 * time.Second}
 }

@@ -270,9 +270,9 @@ func TestAllReplicasDownIsAProblemNamingTheRoute(t *testing.T) {
 
 func TestStreamsEventsAsTheyCome(t *testing.T) {
 	t.Parallel()
-	// A server-wide read or write timeout would end every stream at it.
-	if s := Server(nil); s.ReadTimeout != 0 || s.WriteTimeout != 0 || s.ReadHeaderTimeout == 0 {
-		t.Errorf("server timeouts: read %s, write %s, header %s; want none on the request and response, one on the header", s.ReadTimeout, s.WriteTimeout, s.ReadHeaderTimeout)
+	// A server-wide write timeout would end every stream at it.
+	if s := Server(nil); s.WriteTimeout != 0 || s.ReadHeaderTimeout == 0 {
+		t.Errorf("server timeouts: write %s, header %s; want none on the response, one on the header", s.WriteTimeout, s.ReadHeaderTimeout)
 	}
 	release := make(chan struct{})
 	var xff atomic.Value
