@@ -356,16 +356,25 @@ func TestComposePrometheusScrapesEveryService(t *testing.T) {
 	if !slices.Contains(cfg.RuleFiles, "alerts.yml") {
 		t.Error("prometheus.yml does not load alerts.yml")
 	}
+	// The gateway too: a front door down is the console down.
+	names := []string{"gateway"}
 	for _, svc := range Services {
-		i := slices.IndexFunc(cfg.ScrapeConfigs, func(c scrapeJob) bool { return c.JobName == "nuisance-"+svc.Name })
+		names = append(names, svc.Name)
+	}
+	for _, name := range names {
+		i := slices.IndexFunc(cfg.ScrapeConfigs, func(c scrapeJob) bool { return c.JobName == "nuisance-"+name })
 		if i < 0 {
-			t.Errorf("no scrape job nuisance-%s", svc.Name)
+			t.Errorf("no scrape job nuisance-%s", name)
 			continue
 		}
 		sd := cfg.ScrapeConfigs[i].DNSSDConfigs
-		if len(sd) != 1 || !slices.Equal(sd[0].Names, []string{svc.Name}) || sd[0].Port != 8080 {
-			t.Errorf("job nuisance-%s does not find the replicas of %s on 8080: %+v", svc.Name, svc.Name, sd)
+		if len(sd) != 1 || !slices.Equal(sd[0].Names, []string{name}) || sd[0].Port != 8080 {
+			t.Errorf("job nuisance-%s does not find the replicas of %s on 8080: %+v", name, name, sd)
 		}
+	}
+	// It reaches the gateway, which is on the front network only.
+	if nets := strs(path(doc, "services", "prometheus", "networks")); !slices.Contains(nets, "front") || !slices.Contains(nets, "default") {
+		t.Errorf("prometheus is on networks %v, want default (the services) and front (the gateway)", nets)
 	}
 	tool := promtool(t)
 	if out, err := exec.Command(tool, "check", "config", "prometheus/prometheus.yml").CombinedOutput(); err != nil {
