@@ -104,6 +104,25 @@ type Heartbeat struct {
 	EveryMS int64 `json:"every_ms"`
 }
 
+// StreamReplaced is the data of a "replaced" event, the last of a stream
+// that a newer stream of the same token took the place of: MaxStreams is
+// how many one token holds. A client that reopened the stream by itself
+// would end another of the token's streams, which would reopen in turn:
+// five devices on one token would take the stream from each other every
+// few seconds, each reading its screen again each time.
+type StreamReplaced struct {
+	MaxStreams int `json:"max_streams"`
+}
+
+// replacedRetry is the reconnection delay a replaced stream leaves a
+// client that does not know the replaced event: one that reopens anyway
+// does so once a minute, not at every retry.
+const replacedRetry = time.Minute
+
+// evictionGrace is how long a replaced stream may take to say so; a write
+// blocked on a client that stopped reading ends then.
+const evictionGrace = time.Second
+
 // handleStream pushes the changes of the principal's cases as Server-Sent
 // Events: "event: case", the JetStream sequence as id, a StreamEvent as
 // data. A client that reconnects with Last-Event-ID gets every event
@@ -119,6 +138,12 @@ type Heartbeat struct {
 // resumes after the last case event. Clients that do not ask get the
 // comments, as before: one that takes every event for a case event is
 // not handed others.
+//
+// A token holds MaxStreamsPerToken streams; a newer one ends the oldest,
+// which is told so before it ends, so that it does not come back by
+// itself and end another in turn: a client that asked for events gets an
+// event named replaced (no id, its data a StreamReplaced), one that did
+// not a comment; both get a retry of replacedRetry.
 func (s *Service) handleStream(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
 	if s.js == nil {
 		return fault.Errorf(fault.Unavailable, "no event stream in this process")
@@ -138,6 +163,14 @@ func (s *Service) handleStream(w http.ResponseWriter, r *http.Request, p auth.Pr
 			return fmt.Errorf("stream: %w", err)
 		}
 		heartbeat = "event: heartbeat\ndata: " + string(b) + "\n\n"
+	}
+	replaced := fmt.Sprintf("retry: %d\n: replaced by a newer stream of this token\n\n", replacedRetry.Milliseconds())
+	if beatEvents {
+		b, err := json.Marshal(StreamReplaced{MaxStreams: s.cfg.MaxStreamsPerToken})
+		if err != nil {
+			return fmt.Errorf("stream: %w", err)
+		}
+		replaced = fmt.Sprintf("retry: %d\nevent: replaced\ndata: %s\n\n", replacedRetry.Milliseconds(), b)
 	}
 	ctx := r.Context()
 	slot, release, err := s.streams.admit(p.ID, s.cfg.MaxStreamsPerToken, s.cfg.MaxStreams)
@@ -190,8 +223,8 @@ func (s *Service) handleStream(w http.ResponseWriter, r *http.Request, p auth.Pr
 	if err := rc.SetWriteDeadline(time.Time{}); err != nil && !errors.Is(err, http.ErrNotSupported) {
 		return fmt.Errorf("stream: %w", err)
 	}
-	send := func(format string, args ...any) bool {
-		_ = rc.SetWriteDeadline(time.Now().Add(s.cfg.StreamWriteTimeout))
+	sendWithin := func(d time.Duration, format string, args ...any) bool {
+		_ = rc.SetWriteDeadline(time.Now().Add(d))
 		if _, err := fmt.Fprintf(w, format, args...); err != nil {
 			return false
 		}
@@ -200,6 +233,9 @@ func (s *Service) handleStream(w http.ResponseWriter, r *http.Request, p auth.Pr
 		}
 		_ = rc.SetWriteDeadline(time.Time{})
 		return true
+	}
+	send := func(format string, args ...any) bool {
+		return sendWithin(s.cfg.StreamWriteTimeout, format, args...)
 	}
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
@@ -225,11 +261,12 @@ func (s *Service) handleStream(w http.ResponseWriter, r *http.Request, p auth.Pr
 	go func() {
 		select {
 		case <-s.done:
+			_ = rc.SetWriteDeadline(time.Now())
 		case <-slot.evicted:
+			// Time to write the replaced event, not a cut in its middle.
+			_ = rc.SetWriteDeadline(time.Now().Add(evictionGrace))
 		case <-quit:
-			return
 		}
-		_ = rc.SetWriteDeadline(time.Now())
 	}()
 	go func() {
 		defer close(msgs)
@@ -266,6 +303,7 @@ func (s *Service) handleStream(w http.ResponseWriter, r *http.Request, p auth.Pr
 		case <-s.done:
 			return nil
 		case <-slot.evicted:
+			sendWithin(evictionGrace, "%s", replaced)
 			return nil
 		case <-beat.C:
 			if !still() {

@@ -192,3 +192,62 @@ func TestAnEndedStreamLeavesNoConsumer(t *testing.T) {
 		t.Fatalf("3s after 30 streams ended, %d of their JetStream consumers are still on the server", left)
 	}
 }
+
+// untilEnd reads a stream's lines until the server ends it, or fails.
+func untilEnd(t *testing.T, lines <-chan string, d time.Duration) []string {
+	t.Helper()
+	var got []string
+	deadline := time.After(d)
+	for {
+		select {
+		case l, ok := <-lines:
+			if !ok {
+				return got
+			}
+			got = append(got, l)
+		case <-deadline:
+			t.Fatalf("the stream still open %v after it was replaced, after %q", d, got)
+		}
+	}
+}
+
+// A stream ended for a newer one of the same token (five devices on one
+// token, the cap four) used to end without a word: a browser reopened it
+// after its 3 s retry, which ended another device's stream, which
+// reopened in turn, and so on every few seconds. The replaced stream is
+// now told so before it ends (an event named replaced for a client that
+// takes events, a comment for one that does not) with a retry of a
+// minute; the newest stream keeps streaming.
+func TestReplacedStreamIsToldAndEnds(t *testing.T) {
+	t.Parallel()
+	n := testenv.StartNATS(t)
+	e := setup(t, n.JS, func(c *Config) { c.MaxStreamsPerToken = 1 })
+
+	plain := e.lines(whoOwn, "")
+	firstLines(t, plain, 3) // retry, connected, blank
+	events := e.lines(whoOwn, "?heartbeat=event")
+	got := strings.Join(untilEnd(t, plain, 10*time.Second), "\n")
+	if !strings.Contains(got, ": replaced") || !strings.Contains(got, "retry: 60000") {
+		t.Errorf("a replaced stream without events ended with %q, want a comment saying replaced and retry: 60000", got)
+	}
+	if strings.Contains(got, "event: replaced") {
+		t.Errorf("a client that asked for no events but case was handed %q", got)
+	}
+
+	firstLines(t, events, 6) // retry, connected, blank, heartbeat event, blank
+	newest := e.openStream(whoOwn, "")
+	got = strings.Join(untilEnd(t, events, 10*time.Second), "\n")
+	if !strings.Contains(got, "event: replaced\ndata: {\"max_streams\":1}") || !strings.Contains(got, "retry: 60000") {
+		t.Fatalf("a replaced stream that takes events ended with %q, want event: replaced with its data and retry: 60000", got)
+	}
+
+	publishCaseEvents(t, n, ownTeam, 1)
+	if ev := newest.next(); ev.event != "case" || ev.data.CaseID != "case_rev0" {
+		t.Fatalf("the newest stream got %+v, want the case event", ev)
+	}
+	select {
+	case <-newest.ended:
+		t.Fatal("the newest stream ended")
+	default:
+	}
+}
