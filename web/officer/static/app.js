@@ -38,7 +38,7 @@
   var HOTSPOT_STATUS = { emerging: "新出现", active: "持续", escalated: "升级" };
 
   var state = { tab: "active", items: [], next: "", fresh: {}, caseId: "", caseData: null, source: null, retry: 0, role: "", resolveDue: "",
-    caseDistrict: "", caseTeam: "", lastEventId: "", streamOpened: false, pages: 0, triageHistory: false, triageTotal: -1,
+    caseDistrict: "", caseTeam: "", lastEventId: "", streamOpened: false, replaced: false, pages: 0, triageHistory: false, triageTotal: -1,
     triageCapped: false };
   var districts = null;
 
@@ -315,6 +315,8 @@
 
   function signOut(msg) {
     try { localStorage.removeItem(TOKEN_KEY); } catch (e) { /* private mode */ }
+    state.replaced = false;
+    $("stream-replaced").hidden = true;
     closeStream();
     state.lastEventId = "";
     state.streamOpened = false;
@@ -1137,8 +1139,39 @@
 
   function setLive(on) {
     var n = $("live");
-    n.textContent = on ? "实时" : "离线";
-    n.className = "live " + (on ? "on" : "off");
+    n.textContent = on ? "实时" : state.replaced ? "未接收" : "离线";
+    n.className = "live " + (on ? "on" : "off") + (state.replaced ? " replaced" : "");
+    n.title = state.replaced ? "实时推送已在其他设备打开，点此在本机恢复" : "实时推送";
+  }
+
+  // A token holds a few streams (4): a newer one, on another device, ends
+  // the oldest, which the server tells so (an event named replaced).
+  // Reopened by itself it would end another device's stream, which would
+  // reopen in turn, every few seconds on every device. A replaced stream
+  // stays closed, and says so, until the officer takes it back (the badge
+  // or the button): a deliberate act, which ends the oldest other one.
+  // Nothing else reopens it meanwhile (openStream does nothing): not the
+  // watchdog, nor a retry, nor going to another page.
+  function onReplaced(es, ev) {
+    es.close();
+    if (state.source !== es) { return; }
+    state.source = null;
+    clearTimeout(watchdog);
+    var d = {};
+    try { d = JSON.parse(ev.data); } catch (e) { /* said without the cap */ }
+    state.replaced = true;
+    setLive(false);
+    var cap = typeof d.max_streams === "number" && d.max_streams > 0 ? "同一账号最多在 " + d.max_streams + " 台设备上同时接收，最新打开的优先。" : "";
+    $("stream-replaced-text").textContent = "实时推送已在其他设备打开，本机不再自动更新。" + cap;
+    $("stream-replaced").hidden = false;
+  }
+  function takeBack() {
+    if (!state.replaced) { return; }
+    state.replaced = false;
+    $("stream-replaced").hidden = true;
+    state.retry = 0;
+    setLive(false);
+    openStream();
   }
 
   // openStream follows the team's assignments. EventSource cannot send an
@@ -1154,7 +1187,7 @@
   // longer holds them), and a case reassigned or resolved meanwhile must
   // not stay on screen as it was.
   function openStream() {
-    if (state.source || !token() || typeof EventSource === "undefined") { return; }
+    if (state.replaced || state.source || !token() || typeof EventSource === "undefined") { return; }
     var url = "/api/v1/stream?heartbeat=event&access_token=" + encodeURIComponent(token());
     if (state.lastEventId) { url += "&last_event_id=" + encodeURIComponent(state.lastEventId); }
     var es = new EventSource(url);
@@ -1191,6 +1224,7 @@
       caughtUp(es);
     });
     es.addEventListener("heartbeat", function (ev) { onBeat(es, ev); });
+    es.addEventListener("replaced", function (ev) { onReplaced(es, ev); });
   }
 
   // readAgain reads again what the page shows. Case events do not change
@@ -1256,6 +1290,10 @@
       });
     });
     $("signout").addEventListener("click", function () { signOut(""); });
+    // The badge takes back a stream another device took; offline, it
+    // tries again at once rather than at the next retry.
+    $("live").addEventListener("click", function () { if (state.replaced) { takeBack(); } else { openStream(); } });
+    $("stream-takeback").addEventListener("click", takeBack);
     Array.prototype.forEach.call(document.querySelectorAll(".tab"), function (b) {
       b.addEventListener("click", function () {
         selectTab(b.getAttribute("data-status"));
