@@ -1,6 +1,9 @@
 package classify
 
-import "testing"
+import (
+	"testing"
+	"time"
+)
 
 func BenchmarkClassify(b *testing.B) {
 	c := newClassifier(b)
@@ -20,6 +23,22 @@ func BenchmarkClassifyHotlineCategory(b *testing.B) {
 	for b.Loop() {
 		if _, err := c.Classify(in); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkPrioritise ranks a priority complaint of a year with its own
+// plan and one of a later year that falls back to the latest plan.
+func BenchmarkPrioritise(b *testing.B) {
+	c := newClassifier(b)
+	at := []time.Time{
+		time.Date(2024, 3, 12, 23, 0, 0, 0, time.UTC),
+		time.Date(2026, 3, 12, 23, 0, 0, 0, time.UTC),
+	}
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		if p := c.Prioritise("noise", "construction", "siming", at[i%2]); !p.Priority {
+			b.Fatal("not a priority")
 		}
 	}
 }

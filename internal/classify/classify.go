@@ -1,6 +1,6 @@
 // Package classify decides which nuisance a citizen's complaint is about —
 // noise, dust or cooking smoke, and which kind of each — and whether the
-// bureau's 2024 plan makes it a priority. The hotline's own code is trusted
+// bureau's plan of its year makes it a priority. The hotline's own code is trusted
 // first, then its category path, then the citizen's words; a complaint about
 // none of the nuisances gets an empty category and goes to triage. The
 // words are weighed keyword by keyword; a few rules (the seed's overrides)
@@ -22,7 +22,6 @@ import (
 	"math"
 	"sort"
 	"strings"
-	"time"
 
 	"github.com/xiamen-eeb/nuisance/seeds"
 )
@@ -103,7 +102,7 @@ func socialLifeDetail(text string) string {
 	return ""
 }
 
-// Priority tells how the 2024 plan ranks a complaint.
+// Priority tells how the plan of its year ranks a complaint.
 type Priority struct {
 	// Priority is set for a complaint in one of the plan's priority
 	// districts for its kind, and for every urgent complaint.
@@ -137,9 +136,7 @@ type Classifier struct {
 
 	overrides []override
 
-	loc           *time.Location
-	districtRules []rule
-	nightRules    []rule
+	plans *Plans
 }
 
 type category struct {
@@ -260,20 +257,27 @@ type rule struct {
 	districts map[string]bool // empty: every district
 	from, to  int             // minutes after midnight, night rules only
 	reason    string
+	// planReason and latestReason are the reason first of a complaint's,
+	// after its plan's year (see Prioritise).
+	planReason, latestReason string
 }
 
 // New builds a Classifier from the seeds embedded in the binary.
 func New() (*Classifier, error) {
-	return newFromFS(seeds.FS)
+	return newFromFS(seeds.FS, "")
 }
 
-func newFromFS(fsys fs.FS) (*Classifier, error) {
+// NewWith builds a Classifier from the embedded seeds with the priority
+// plans of an operator's file (NUISANCE_PRIORITY) added: the bureau adopts
+// a plan each year, and installing it must not wait for a new build. An
+// empty path adds nothing. See LoadPlans for the file.
+func NewWith(priorityPath string) (*Classifier, error) {
+	return newFromFS(seeds.FS, priorityPath)
+}
+
+func newFromFS(fsys fs.FS, priorityPath string) (*Classifier, error) {
 	var cs categoriesSeed
 	if err := readJSON(fsys, categoriesFile, &cs); err != nil {
-		return nil, err
-	}
-	var ps prioritySeed
-	if err := readJSON(fsys, priorityFile, &ps); err != nil {
 		return nil, err
 	}
 	c := &Classifier{}
@@ -283,9 +287,11 @@ func newFromFS(fsys fs.FS) (*Classifier, error) {
 	if len(c.labels) > maxLabels {
 		return nil, fmt.Errorf("%s: %d subcategories, at most %d", categoriesFile, len(c.labels), maxLabels)
 	}
-	if err := c.buildPriority(&ps); err != nil {
+	plans, err := loadPlans(fsys, priorityPath, c.catIndex, c.labelIndex)
+	if err != nil {
 		return nil, err
 	}
+	c.plans = plans
 	return c, nil
 }
 

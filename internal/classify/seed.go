@@ -1,9 +1,12 @@
 package classify
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io/fs"
+	"os"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -75,13 +78,24 @@ type subcategorySeed struct {
 	Keywords map[string]float64 `json:"keywords"`
 }
 
-// prioritySeed is seeds/priority.json: the 2024 plan's priority districts
-// and the night-time rule.
+// prioritySeed is seeds/priority.json, and the layout of an operator's
+// file of added plans: the bureau's priority plans by year.
 type prioritySeed struct {
-	Version       int        `json:"version"`
+	Version   int        `json:"version"`
+	Timezone  string     `json:"timezone"`
+	Districts []string   `json:"districts"`
+	Plans     []planSeed `json:"plans"`
+}
+
+// priorityVersion is the layout version of priority.json: 2 holds plans
+// by year.
+const priorityVersion = 2
+
+// planSeed is one year's plan (点题整治): its priority districts and its
+// night-time rules.
+type planSeed struct {
+	Year          int        `json:"year"`
 	Source        string     `json:"source"`
-	Timezone      string     `json:"timezone"`
-	Districts     []string   `json:"districts"`
 	DistrictRules []ruleSeed `json:"district_rules"`
 	NightRules    []ruleSeed `json:"night_rules"`
 }
@@ -324,73 +338,179 @@ func normaliseAll(in []string) []string {
 	return out
 }
 
-// buildPriority validates the priority seed against the taxonomy.
-func (c *Classifier) buildPriority(s *prioritySeed) error {
-	loc, err := loadLocation(s.Timezone)
-	if err != nil {
-		return fmt.Errorf("%s: %w", priorityFile, err)
+// loadPlans reads the embedded priority.json and, when path is not
+// empty, an operator's file of the same layout whose plans are added to
+// the embedded ones, a year in both taking the operator's. Every plan is
+// checked against the taxonomy and the districts; an error names the
+// file, the plan's year and the field.
+func loadPlans(fsys fs.FS, path string, catIndex, labelIndex map[string]int) (*Plans, error) {
+	var base prioritySeed
+	if err := readJSON(fsys, priorityFile, &base); err != nil {
+		return nil, err
 	}
-	c.loc = loc
+	if base.Version != priorityVersion {
+		return nil, fmt.Errorf("%s: version %d, want %d", priorityFile, base.Version, priorityVersion)
+	}
+	loc, err := loadLocation(base.Timezone)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", priorityFile, err)
+	}
+	if len(base.Districts) == 0 {
+		return nil, fmt.Errorf("%s: no districts", priorityFile)
+	}
+	p := &Plans{loc: loc, districts: slices.Clone(base.Districts)}
 	known := map[string]bool{}
-	for _, d := range s.Districts {
+	for _, d := range base.Districts {
 		known[d] = true
 	}
-	if len(known) == 0 {
-		return fmt.Errorf("%s: no districts", priorityFile)
+	byYear := map[int]plan{}
+	add := func(file string, s *prioritySeed) error {
+		seen := map[int]bool{}
+		for i, ps := range s.Plans {
+			if ps.Year < 2000 || ps.Year > 2200 {
+				return fmt.Errorf("%s: plan %d: year %d, want a year such as 2025", file, i+1, ps.Year)
+			}
+			if seen[ps.Year] {
+				return fmt.Errorf("%s: plan %d: year given twice", file, ps.Year)
+			}
+			seen[ps.Year] = true
+			pl, err := compilePlan(ps, catIndex, labelIndex, known)
+			if err != nil {
+				return fmt.Errorf("%s: plan %d: %w", file, ps.Year, err)
+			}
+			byYear[ps.Year] = pl
+		}
+		return nil
 	}
-	compile := func(kind string, r ruleSeed, night bool) (rule, error) {
-		ci, ok := c.catIndex[r.Category]
+	if len(base.Plans) == 0 {
+		return nil, fmt.Errorf("%s: no plans", priorityFile)
+	}
+	if err := add(priorityFile, &base); err != nil {
+		return nil, err
+	}
+	if path != "" {
+		op, err := readOperatorPlans(path)
+		if err != nil {
+			return nil, err
+		}
+		if op.Timezone != "" && op.Timezone != base.Timezone {
+			return nil, fmt.Errorf("%s: timezone %q, want %q or none", path, op.Timezone, base.Timezone)
+		}
+		if op.Districts != nil && !slices.Equal(op.Districts, base.Districts) {
+			return nil, fmt.Errorf("%s: districts %v differ from the built-in %v: leave them out", path, op.Districts, base.Districts)
+		}
+		if len(op.Plans) == 0 {
+			return nil, fmt.Errorf("%s: no plans", path)
+		}
+		if err := add(path, op); err != nil {
+			return nil, err
+		}
+	}
+	for _, pl := range byYear {
+		p.plans = append(p.plans, pl)
+	}
+	slices.SortFunc(p.plans, func(a, b plan) int { return a.year - b.year })
+	return p, nil
+}
+
+// readOperatorPlans reads an operator's priority file strictly: a field
+// misspelt would otherwise drop a rule silently.
+func readOperatorPlans(path string) (*prioritySeed, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("priority plans: %w", err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	var s prioritySeed
+	if err := dec.Decode(&s); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if s.Version != 0 && s.Version != priorityVersion {
+		return nil, fmt.Errorf("%s: version %d, want %d", path, s.Version, priorityVersion)
+	}
+	return &s, nil
+}
+
+// compilePlan validates one year's plan against the taxonomy and the
+// districts.
+func compilePlan(ps planSeed, catIndex, labelIndex map[string]int, known map[string]bool) (plan, error) {
+	pl := plan{year: ps.Year, source: ps.Source}
+	compile := func(kind string, n int, r ruleSeed, night bool) (rule, error) {
+		where := fmt.Sprintf("%s_rules[%d]", kind, n)
+		ci, ok := catIndex[r.Category]
 		if !ok {
-			return rule{}, fmt.Errorf("%s: %s rule: unknown category %q", priorityFile, kind, r.Category)
+			return rule{}, fmt.Errorf("%s.category: unknown category %q", where, r.Category)
 		}
 		out := rule{cat: ci, labels: map[int]bool{}, districts: map[string]bool{}, reason: r.Reason}
+		out.planReason, out.latestReason = planReasons(ps.Year, r.Reason)
 		for _, sub := range r.Subcategories {
-			li, ok := c.labelIndex[r.Category+"/"+sub]
+			li, ok := labelIndex[r.Category+"/"+sub]
 			if !ok {
-				return rule{}, fmt.Errorf("%s: %s rule: %q is not a subcategory of %q", priorityFile, kind, sub, r.Category)
+				return rule{}, fmt.Errorf("%s.subcategories: %q is not a subcategory of %q", where, sub, r.Category)
 			}
 			out.labels[li] = true
 		}
 		for _, d := range r.Districts {
 			if !known[d] {
-				return rule{}, fmt.Errorf("%s: %s rule: unknown district %q", priorityFile, kind, d)
+				return rule{}, fmt.Errorf("%s.districts: unknown district %q", where, d)
 			}
 			out.districts[d] = true
 		}
 		if !night && len(out.districts) == 0 {
-			return rule{}, fmt.Errorf("%s: %s rule for %q names no district", priorityFile, kind, r.Category)
+			return rule{}, fmt.Errorf("%s.districts: %s rule for %q names no district", where, kind, r.Category)
 		}
 		if r.Reason == "" {
-			return rule{}, fmt.Errorf("%s: %s rule for %q has no reason", priorityFile, kind, r.Category)
+			return rule{}, fmt.Errorf("%s.reason: %s rule for %q has no reason", where, kind, r.Category)
 		}
 		if night {
+			var err error
 			if out.from, err = parseClock(r.From); err != nil {
-				return rule{}, fmt.Errorf("%s: night rule from: %w", priorityFile, err)
+				return rule{}, fmt.Errorf("%s.from: %w", where, err)
 			}
 			if out.to, err = parseClock(r.To); err != nil {
-				return rule{}, fmt.Errorf("%s: night rule to: %w", priorityFile, err)
+				return rule{}, fmt.Errorf("%s.to: %w", where, err)
 			}
 			if out.from == out.to {
-				return rule{}, fmt.Errorf("%s: night rule from and to are equal", priorityFile)
+				return rule{}, fmt.Errorf("%s: night rule from and to are equal", where)
 			}
+		} else if r.From != "" || r.To != "" {
+			return rule{}, fmt.Errorf("%s: from and to are for night rules", where)
 		}
 		return out, nil
 	}
-	for _, r := range s.DistrictRules {
-		cr, err := compile("district", r, false)
+	merged := map[string]int{}
+	for i, r := range ps.DistrictRules {
+		cr, err := compile("district", i, r, false)
 		if err != nil {
-			return err
+			return plan{}, err
 		}
-		c.districtRules = append(c.districtRules, cr)
+		pl.districtRules = append(pl.districtRules, cr)
+		j, ok := merged[r.Category]
+		if !ok {
+			j = len(pl.rules)
+			merged[r.Category] = j
+			pl.rules = append(pl.rules, PlanRule{Category: r.Category})
+		}
+		for _, sub := range r.Subcategories {
+			if !slices.Contains(pl.rules[j].Subcategories, sub) {
+				pl.rules[j].Subcategories = append(pl.rules[j].Subcategories, sub)
+			}
+		}
+		for _, d := range r.Districts {
+			if !slices.Contains(pl.rules[j].Districts, d) {
+				pl.rules[j].Districts = append(pl.rules[j].Districts, d)
+			}
+		}
 	}
-	for _, r := range s.NightRules {
-		cr, err := compile("night", r, true)
+	for i, r := range ps.NightRules {
+		cr, err := compile("night", i, r, true)
 		if err != nil {
-			return err
+			return plan{}, err
 		}
-		c.nightRules = append(c.nightRules, cr)
+		pl.nightRules = append(pl.nightRules, cr)
 	}
-	return nil
+	return pl, nil
 }
 
 // parseClock reads "HH:MM" as minutes after midnight.

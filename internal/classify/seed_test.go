@@ -69,11 +69,13 @@ func TestSeedsInvalid(t *testing.T) {
 		{"bad clock", priorityFile, `"from": "22:00"`, `"from": "22h"`, "clock"},
 		{"empty night", priorityFile, `"to": "06:00"`, `"to": "22:00"`, "equal"},
 		{"unknown timezone", priorityFile, `"Asia/Shanghai"`, `"Asia/Xiamen"`, "timezone"},
+		{"old layout", priorityFile, `"version": 2`, `"version": 1`, "version 1, want 2"},
+		{"night clock on a district rule", priorityFile, `"districts": ["siming", "huli", "jimei"],`, `"districts": ["siming", "huli", "jimei"], "from": "22:00",`, "district_rules[0]: from and to"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			_, err := newFromFS(seedFS(t, tt.file, tt.old, tt.new))
+			_, err := newFromFS(seedFS(t, tt.file, tt.old, tt.new), "")
 			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 				t.Errorf("got error %v, want one containing %q", err, tt.wantErr)
 			}

@@ -39,6 +39,7 @@ var page = template.Must(template.New("report").Funcs(template.FuncMap{
 	"f2":          func(v float64) string { return fmt.Sprintf("%.2f", v) },
 	"f3":          func(v float64) string { return fmt.Sprintf("%.3f", v) },
 	"add":         func(a, b int) int { return a + b },
+	"join":        func(s []string) string { return strings.Join(s, "、") },
 }).Parse(pageSource))
 
 // htmlView is what the page template reads: the report and the parts the

@@ -81,6 +81,11 @@ type Report struct {
 	Unclassified int            `json:"unclassified"`
 	Unlocated    int            `json:"unlocated"`
 
+	// PriorityPlan is the bureau's plan (点题整治) whose priority
+	// districts the categories put first: the plan of the week's year, or
+	// the latest before it; nil before the earliest plan, when no
+	// district is a priority.
+	PriorityPlan *PriorityPlan `json:"priority_plan"`
 	// Categories breaks each category down by district with the change
 	// from the week before, the priority districts first.
 	Categories []CategorySummary `json:"categories"`
@@ -101,6 +106,33 @@ type Report struct {
 	// QuietCommunities are the quiet residential communities (宁静小区)
 	// that complaints of the week came from, the most complaints first.
 	QuietCommunities []QuietCommunity `json:"quiet_communities"`
+}
+
+// PriorityPlan tells the report's readers which year's plan marks the
+// priority districts: a plan is adopted each year, and a week of a year
+// whose plan is not installed yet is ranked by the latest one.
+type PriorityPlan struct {
+	// Year is the plan's year; ForYear the year of the report's week
+	// (its ISO week-numbering year, that of its Thursday).
+	Year    int `json:"year"`
+	ForYear int `json:"for_year"`
+	// Latest is set when Year is not ForYear: ForYear has no plan of its
+	// own and the latest plan before it applies.
+	Latest bool   `json:"latest"`
+	Source string `json:"source"`
+	// Rules are the plan's priority districts by category, with the
+	// kinds of nuisance they are a priority for.
+	Rules []PriorityRule `json:"rules"`
+}
+
+// PriorityRule is a plan's priority districts for the kinds of one
+// category it names, with their names for the page.
+type PriorityRule struct {
+	Category         string   `json:"category"`
+	Subcategories    []string `json:"subcategories"`
+	SubcategoryNames []string `json:"subcategory_names"`
+	Districts        []string `json:"districts"`
+	DistrictNames    []string `json:"district_names"`
 }
 
 // Revision tells the readers of a revised report what changed since it
@@ -179,12 +211,13 @@ type CategorySummary struct {
 type DistrictCount struct {
 	District string `json:"district"`
 	Name     string `json:"name"`
-	// Priority marks a priority district of the 2024 plan for the category.
+	// Priority marks a priority district of the report's plan
+	// (Report.PriorityPlan) for the category.
 	Priority bool `json:"priority"`
 	Count
 	// PriorityCount, in a priority district only, counts the complaints of
-	// the kinds the plan names (construction and social-life noise;
-	// construction-site and road dust): Count holds every kind.
+	// the kinds the plan names (in 2024 construction and social-life
+	// noise; construction-site and road dust): Count holds every kind.
 	PriorityCount *Count `json:"priority_count,omitempty"`
 }
 

@@ -33,12 +33,20 @@ const MaxOverdue = 200
 // Generate builds the report of an ISO week ("2024-W11") from the
 // pipeline's tables in one consistent snapshot; now is its generation
 // time. A malformed week is a fault.Invalid error. The command line
-// (`nuisance report`) and the scheduler both call it.
+// (`nuisance report`) and the scheduler both call it. The priority
+// districts are those of the built-in plans; GenerateWith adds an
+// operator's.
 func Generate(ctx context.Context, pool *pgxpool.Pool, week string, now time.Time) (*report.Report, error) {
+	return GenerateWith(ctx, pool, week, now, "")
+}
+
+// GenerateWith is Generate with the priority plans of an operator's file
+// (NUISANCE_PRIORITY) added to the built-in ones; "" adds none.
+func GenerateWith(ctx context.Context, pool *pgxpool.Pool, week string, now time.Time, priorityFile string) (*report.Report, error) {
 	var r *report.Report
 	err := pgx.BeginTxFunc(ctx, pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
 		var err error
-		r, err = generate(ctx, tx, week, now)
+		r, err = generate(ctx, tx, week, now, priorityFile)
 		return err
 	})
 	if err != nil {
@@ -57,8 +65,8 @@ func Render(r *report.Report, format string, w io.Writer) error {
 }
 
 // generate runs the report's queries in tx.
-func generate(ctx context.Context, tx pgx.Tx, week string, now time.Time) (*report.Report, error) {
-	ref, err := loadRef()
+func generate(ctx context.Context, tx pgx.Tx, week string, now time.Time, priorityFile string) (*report.Report, error) {
+	ref, err := loadRef(priorityFile)
 	if err != nil {
 		return nil, fmt.Errorf("report %s: %w", week, err)
 	}
@@ -74,7 +82,8 @@ func generate(ctx context.Context, tx pgx.Tx, week string, now time.Time) (*repo
 		PreviousWeek: gistar.WeekOf(prevStart),
 		GeneratedAt:  now.In(start.Location()).Truncate(time.Second),
 	}
-	g := &gen{tx: tx, ref: ref, r: r, start: start, end: end, prevStart: prevStart}
+	g := &gen{tx: tx, ref: ref, plan: ref.planOf(start), r: r, start: start, end: end, prevStart: prevStart}
+	r.PriorityPlan = g.plan.plan
 	steps := []struct {
 		name string
 		fn   func(context.Context) error
@@ -101,6 +110,7 @@ func generate(ctx context.Context, tx pgx.Tx, week string, now time.Time) (*repo
 type gen struct {
 	tx                    pgx.Tx
 	ref                   *ref
+	plan                  *weekPlan
 	r                     *report.Report
 	start, end, prevStart time.Time
 }
@@ -245,7 +255,7 @@ func (g *gen) counts(ctx context.Context) error {
 			srows.Close()
 			return err
 		}
-		if !slices.Contains(g.ref.prioritySubs[cat], subcat) {
+		if !g.plan.priorityKind(cat, subcat) {
 			continue
 		}
 		k := key{cat, district}
@@ -268,11 +278,11 @@ func (g *gen) counts(ctx context.Context) error {
 			}
 		}
 		cs.Count = report.NewCount(r.ByCategory[c], catPrev)
-		for _, d := range g.ref.orderedDistricts(c) {
+		for _, d := range g.ref.orderedDistricts(g.plan, c) {
 			dc := report.DistrictCount{
 				District: d,
 				Name:     g.ref.districtName(d),
-				Priority: slices.Contains(g.ref.priority[c], d),
+				Priority: slices.Contains(g.plan.districts[c], d),
 				Count:    report.NewCount(this[key{c, d}], prev[key{c, d}]),
 			}
 			if dc.Priority {

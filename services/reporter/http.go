@@ -75,7 +75,7 @@ func (s *Service) handleReport(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		var rep *report.Report
-		if rep, err = Generate(r.Context(), s.pool, week, now); err == nil {
+		if rep, err = GenerateWith(r.Context(), s.pool, week, now, s.cfg.PriorityFile); err == nil {
 			var buf bytes.Buffer
 			err = report.Render(rep, format, &buf)
 			body = buf.Bytes()

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/xiamen-eeb/nuisance/internal/classify"
 	"github.com/xiamen-eeb/nuisance/internal/geo"
 	"github.com/xiamen-eeb/nuisance/internal/report"
 	"github.com/xiamen-eeb/nuisance/internal/routing"
@@ -14,17 +15,16 @@ import (
 )
 
 // ref is the reference data a report is written with: district names and
-// order, the 2024 plan's priority districts, the teams, the routing
+// order, the bureau's yearly priority plans, the teams, the routing
 // rules (for the quiet communities) and the hotspot detector's minimum
 // count.
 type ref struct {
-	districts []string          // slugs in the plan's order
+	districts []string          // slugs in the plans' order
 	names     map[string]string // slug -> 思明区
-	priority  map[string][]string
-	// prioritySubs are the subcategories the plan's priority rules name,
-	// by category.
-	prioritySubs map[string][]string
-	teams        map[string]routing.Team
+	plans     *classify.Plans
+	// kindName names a subcategory (建筑施工噪声).
+	kindName func(category, subcategory string) string
+	teams    map[string]routing.Team
 	// router marks the quiet communities of the work orders no case
 	// holds, as it marks those of cases.
 	router   *routing.Router
@@ -32,16 +32,6 @@ type ref struct {
 	// cooling is how long a hotspot of the category goes without a
 	// complaint before it cools.
 	cooling map[string]time.Duration
-}
-
-// prioritySeed is the part of seeds/priority.json the report reads.
-type prioritySeed struct {
-	Districts     []string `json:"districts"`
-	DistrictRules []struct {
-		Category      string   `json:"category"`
-		Subcategories []string `json:"subcategories"`
-		Districts     []string `json:"districts"`
-	} `json:"district_rules"`
 }
 
 // hotspotSeed is the part of seeds/hotspots.json the report reads.
@@ -52,25 +42,38 @@ type hotspotSeed struct {
 	} `json:"categories"`
 }
 
-var loadRef = sync.OnceValues(func() (*ref, error) {
-	r := &ref{names: map[string]string{}, priority: map[string][]string{}, prioritySubs: map[string][]string{}, teams: map[string]routing.Team{}, minCount: map[string]int{}, cooling: map[string]time.Duration{}}
-	var ps prioritySeed
-	if err := readSeed("priority.json", &ps); err != nil {
+// refs caches the reference data by the operator's priority file ("" for
+// the built-in plans alone): it is read once, at start.
+var refs = struct {
+	sync.Mutex
+	byFile map[string]*ref
+}{byFile: map[string]*ref{}}
+
+// loadRef returns the reference data with the priority plans of the
+// operator's file priorityFile added (NUISANCE_PRIORITY; "" for none).
+func loadRef(priorityFile string) (*ref, error) {
+	refs.Lock()
+	defer refs.Unlock()
+	if r, ok := refs.byFile[priorityFile]; ok {
+		return r, nil
+	}
+	r, err := readRef(priorityFile)
+	if err != nil {
 		return nil, err
 	}
-	r.districts = ps.Districts
-	for _, rule := range ps.DistrictRules {
-		for _, sub := range rule.Subcategories {
-			if !slices.Contains(r.prioritySubs[rule.Category], sub) {
-				r.prioritySubs[rule.Category] = append(r.prioritySubs[rule.Category], sub)
-			}
-		}
-		for _, d := range rule.Districts {
-			if !slices.Contains(r.priority[rule.Category], d) {
-				r.priority[rule.Category] = append(r.priority[rule.Category], d)
-			}
-		}
+	refs.byFile[priorityFile] = r
+	return r, nil
+}
+
+func readRef(priorityFile string) (*ref, error) {
+	r := &ref{names: map[string]string{}, teams: map[string]routing.Team{}, minCount: map[string]int{}, cooling: map[string]time.Duration{}}
+	cls, err := classify.NewWith(priorityFile)
+	if err != nil {
+		return nil, err
 	}
+	r.plans = cls.Plans()
+	r.kindName = cls.Name
+	r.districts = r.plans.Districts()
 	ds, err := geo.LoadDistricts()
 	if err != nil {
 		return nil, err
@@ -100,7 +103,7 @@ var loadRef = sync.OnceValues(func() (*ref, error) {
 		r.cooling[c] = time.Duration(hs.Categories[c].CoolingDays * float64(24*time.Hour))
 	}
 	return r, nil
-})
+}
 
 func readSeed(name string, v any) error {
 	b, err := seeds.FS.ReadFile(name)
@@ -129,10 +132,57 @@ func (r *ref) teamName(id string) string {
 	return id
 }
 
+// weekPlan is the priority plan of a report's week: the plan of the
+// week's ISO year (that of its Thursday, the year the week is numbered
+// in), or the latest before it.
+type weekPlan struct {
+	plan *report.PriorityPlan // nil: no plan, no priority district
+	// districts are the priority districts by category, in the plan's
+	// order; subs the kinds the plan names, all marking a category
+	// whose every kind it names.
+	districts map[string][]string
+	subs      map[string][]string
+	all       map[string]bool
+}
+
+// planOf returns the plan of the week that starts at start.
+func (r *ref) planOf(start time.Time) *weekPlan {
+	wp := &weekPlan{districts: map[string][]string{}, subs: map[string][]string{}, all: map[string]bool{}}
+	year := start.In(r.plans.Location()).AddDate(0, 0, 3).Year()
+	p, ok := r.plans.ForYear(year)
+	if !ok {
+		return wp
+	}
+	wp.plan = &report.PriorityPlan{Year: p.Year, ForYear: year, Latest: p.Latest, Source: p.Source, Rules: []report.PriorityRule{}}
+	for _, rule := range p.Rules {
+		pr := report.PriorityRule{Category: rule.Category, Subcategories: rule.Subcategories, Districts: rule.Districts}
+		for _, sub := range rule.Subcategories {
+			pr.SubcategoryNames = append(pr.SubcategoryNames, r.kindName(rule.Category, sub))
+		}
+		if len(rule.Subcategories) == 0 {
+			pr.Subcategories = []string{}
+			pr.SubcategoryNames = []string{r.kindName(rule.Category, "")}
+			wp.all[rule.Category] = true
+		}
+		for _, d := range rule.Districts {
+			pr.DistrictNames = append(pr.DistrictNames, r.districtName(d))
+		}
+		wp.plan.Rules = append(wp.plan.Rules, pr)
+		wp.districts[rule.Category] = rule.Districts
+		wp.subs[rule.Category] = rule.Subcategories
+	}
+	return wp
+}
+
+// priorityKind reports whether the plan names a kind of nuisance.
+func (wp *weekPlan) priorityKind(category, subcategory string) bool {
+	return wp.all[category] || slices.Contains(wp.subs[category], subcategory)
+}
+
 // orderedDistricts lists the districts for a category: its priority
 // districts in the plan's order, then the others.
-func (r *ref) orderedDistricts(category string) []string {
-	out := slices.Clone(r.priority[category])
+func (r *ref) orderedDistricts(wp *weekPlan, category string) []string {
+	out := slices.Clone(wp.districts[category])
 	for _, d := range r.districts {
 		if !slices.Contains(out, d) {
 			out = append(out, d)

@@ -45,6 +45,10 @@ type Config struct {
 	Retry time.Duration
 	// Now is the clock; tests set it.
 	Now func() time.Time
+	// PriorityFile is an operator's priority.json whose yearly plans are
+	// added to the built-in ones (NUISANCE_PRIORITY); empty: the built-in
+	// plans alone.
+	PriorityFile string
 }
 
 // DefaultConfig returns the production schedule: Monday 00:05, eight
@@ -87,7 +91,7 @@ func New(cfg Config, pool *pgxpool.Pool, log *zap.Logger) (*Service, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	if _, err := loadRef(); err != nil {
+	if _, err := loadRef(cfg.PriorityFile); err != nil {
 		return nil, fmt.Errorf("reporter: %w", err)
 	}
 	return &Service{cfg: cfg, pool: pool, log: log}, nil

@@ -268,7 +268,7 @@ func (s *Service) Store(ctx context.Context, week string) (bool, error) {
 			return nil
 		}
 		now := s.cfg.Now()
-		r, err := generate(ctx, tx, week, now)
+		r, err := generate(ctx, tx, week, now, s.cfg.PriorityFile)
 		if err != nil {
 			return err
 		}
