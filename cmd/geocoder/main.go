@@ -25,6 +25,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return err
 	}
 	return app.Main(ctx, "geocoder", getenv, stdout, func(sys *app.System) ([]app.Part, error) {
+		cfg.PriorityFile = sys.Cfg.Priority
 		svc, err := geocoder.New(cfg, sys.Pool, sys.JS, sys.Log.Named("geocoder"))
 		if err != nil {
 			return nil, err

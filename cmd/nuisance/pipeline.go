@@ -25,7 +25,9 @@ func pipeline(_ context.Context, sys *app.System) ([]app.Part, error) {
 	if err != nil {
 		return nil, err
 	}
-	geo, err := geocoder.New(geocoder.DefaultConfig(), sys.Pool, sys.JS, log.Named("geocoder"))
+	gcfg := geocoder.DefaultConfig()
+	gcfg.PriorityFile = sys.Cfg.Priority
+	geo, err := geocoder.New(gcfg, sys.Pool, sys.JS, log.Named("geocoder"))
 	if err != nil {
 		return nil, err
 	}
@@ -45,7 +47,9 @@ func pipeline(_ context.Context, sys *app.System) ([]app.Part, error) {
 	if err != nil {
 		return nil, err
 	}
-	rep, err := reporter.New(reporter.DefaultConfig(reporter.Authorizer(off.Authorizer().Role())), sys.Pool, log.Named("reporter"))
+	repcfg := reporter.DefaultConfig(reporter.Authorizer(off.Authorizer().Role()))
+	repcfg.PriorityFile = sys.Cfg.Priority
+	rep, err := reporter.New(repcfg, sys.Pool, log.Named("reporter"))
 	if err != nil {
 		return nil, err
 	}

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/xiamen-eeb/nuisance/internal/config"
 	"github.com/xiamen-eeb/nuisance/internal/gistar"
 	"github.com/xiamen-eeb/nuisance/internal/report"
 	"github.com/xiamen-eeb/nuisance/services/reporter"
@@ -41,12 +42,16 @@ func runReport(ctx context.Context, args []string, getenv func(string) string, s
 	if err != nil {
 		return fmt.Errorf("report: %w", err)
 	}
+	cfg, err := config.FromEnv(getenv)
+	if err != nil {
+		return err
+	}
 	pool, closeDB, err := openDB(ctx, getenv, stderr)
 	if err != nil {
 		return err
 	}
 	defer closeDB()
-	r, err := reporter.Generate(ctx, pool, *week, now)
+	r, err := reporter.GenerateWith(ctx, pool, *week, now, cfg.Priority)
 	if err != nil {
 		return err
 	}

@@ -26,6 +26,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		tokens := auth.NewStore(sys.Pool, auth.DefaultCacheTTL)
 		cfg := reporter.DefaultConfig(tokens.Authorizer().Role())
 		cfg.Backfill = *backfill
+		cfg.PriorityFile = sys.Cfg.Priority
 		svc, err := reporter.New(cfg, sys.Pool, sys.Log.Named("reporter"))
 		if err != nil {
 			return nil, err

@@ -39,6 +39,10 @@ type Config struct {
 	// working-day calendar (next year's holidays, before a new build
 	// carries them); empty: the built-in calendar alone.
 	Calendar string
+	// Priority is a priority.json whose yearly plans (点题整治) are added
+	// to the built-in ones (the bureau's plan of a new year, before a new
+	// build carries it); empty: the built-in plans alone.
+	Priority string
 	// CallbackRetention is how long a callback is kept once delivered or
 	// given up on (default 90 days); 0 keeps every callback.
 	CallbackRetention time.Duration
@@ -68,6 +72,7 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		LogLevel:            or(getenv("LOG_LEVEL"), "info"),
 		DebugAddr:           getenv("NUISANCE_DEBUG_ADDR"),
 		Calendar:            getenv("NUISANCE_CALENDAR"),
+		Priority:            getenv("NUISANCE_PRIORITY"),
 		StreamReplicas:      1,
 		SweepAfter:          2 * time.Minute,
 		CallbackRetention:   90 * 24 * time.Hour,
@@ -240,6 +245,7 @@ func (c Config) Masked() map[string]any {
 		"sweep_after":           c.SweepAfter.String(),
 		"debug_addr":            or(c.DebugAddr, "off"),
 		"calendar":              or(c.Calendar, "built-in"),
+		"priority":              or(c.Priority, "built-in"),
 		"callback_retention":    retention(c.CallbackRetention, "off: every callback kept"),
 		"pii_retention":         retention(c.PIIRetention, "off: callers kept"),
 		"dead_letter_retention": retention(c.DeadLetterRetention, "off: every dead letter kept"),

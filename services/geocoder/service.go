@@ -47,6 +47,10 @@ type Config struct {
 	MaxDeliver int
 	// AckWait is how long a delivery may take before JetStream redelivers.
 	AckWait time.Duration
+	// PriorityFile is an operator's priority.json whose yearly plans are
+	// added to the built-in ones (NUISANCE_PRIORITY); empty: the built-in
+	// plans alone.
+	PriorityFile string
 }
 
 // DefaultConfig returns the production settings.
@@ -93,10 +97,11 @@ func New(cfg Config, pool *pgxpool.Pool, js jetstream.JetStream, log *zap.Logger
 	if err != nil {
 		return nil, fmt.Errorf("geocoder: %w", err)
 	}
-	cls, err := classify.New()
+	cls, err := classify.NewWith(cfg.PriorityFile)
 	if err != nil {
 		return nil, fmt.Errorf("geocoder: %w", err)
 	}
+	log.Info("priority plans", zap.Ints("years", cls.Plans().Years()), zap.String("added", cfg.PriorityFile))
 	s := &Service{
 		cfg: cfg, pool: pool, js: js, log: log,
 		loc:       locate.NewFrom(d, g),
