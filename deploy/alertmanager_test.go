@@ -340,14 +340,7 @@ func TestAlertmanagerConfig(t *testing.T) {
 // elsewhere the test is skipped without it.
 func amtool(t *testing.T) string {
 	t.Helper()
-	path, err := exec.LookPath("amtool")
-	if err != nil {
-		if os.Getenv("AMTOOL_REQUIRED") != "" {
-			t.Fatal("amtool not installed: scripts/install-deps.sh --amtool")
-		}
-		t.Skip("amtool not installed (scripts/install-deps.sh --amtool)")
-	}
-	return path
+	return tool(t, "AMTOOL_REQUIRED", "--amtool", "amtool")
 }
 
 // amtool reads the configuration as Alertmanager does, and routes every
@@ -434,17 +427,7 @@ func postgresDown() []map[string]string {
 // (Debian names it prometheus-alertmanager).
 func alertmanagerBinary(t *testing.T) string {
 	t.Helper()
-	amtool(t)
-	for _, name := range []string{"alertmanager", "prometheus-alertmanager"} {
-		if path, err := exec.LookPath(name); err == nil {
-			return path
-		}
-	}
-	if os.Getenv("AMTOOL_REQUIRED") != "" {
-		t.Fatal("amtool found without alertmanager: scripts/install-deps.sh --amtool")
-	}
-	t.Skip("alertmanager not installed (scripts/install-deps.sh --amtool)")
-	return ""
+	return tool(t, "AMTOOL_REQUIRED", "--amtool", "alertmanager", "prometheus-alertmanager")
 }
 
 // notification is what a webhook receiver is sent.

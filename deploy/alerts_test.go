@@ -148,12 +148,22 @@ func TestAlertRulesFireOnFirstEvent(t *testing.T) {
 // is skipped without it.
 func promtool(t *testing.T) string {
 	t.Helper()
-	path, err := exec.LookPath("promtool")
-	if err != nil {
-		if os.Getenv("PROMTOOL_REQUIRED") != "" {
-			t.Fatal("promtool not installed: scripts/install-deps.sh --promtool")
+	return tool(t, "PROMTOOL_REQUIRED", "--promtool", "promtool")
+}
+
+// tool finds the first of names on PATH, which scripts/install-deps.sh
+// installs with flag: without it the test fails where the variable
+// required is set (make test), and is skipped elsewhere.
+func tool(t *testing.T, required, flag string, names ...string) string {
+	t.Helper()
+	for _, name := range names {
+		if path, err := exec.LookPath(name); err == nil {
+			return path
 		}
-		t.Skip("promtool not installed (scripts/install-deps.sh --promtool)")
 	}
-	return path
+	if os.Getenv(required) != "" {
+		t.Fatalf("%s not installed: scripts/install-deps.sh %s", names[0], flag)
+	}
+	t.Skipf("%s not installed (scripts/install-deps.sh %s)", names[0], flag)
+	return ""
 }

@@ -234,38 +234,53 @@ if [ "$want_chromium" -eq 1 ]; then
 	fi
 fi
 
-if [ "$want_promtool" -eq 1 ]; then
-	if command -v promtool >/dev/null 2>&1; then
-		say "promtool found; nothing to install"
-	else
-		apt_update_once
-		if [ "$(candidate_version prometheus)" = "$PROMTOOL_DEB_VERSION" ]; then
-			apt_install "prometheus=$PROMTOOL_DEB_VERSION"
-			did+=("installed prometheus $PROMTOOL_DEB_VERSION (promtool)")
-		else
-			say "prometheus $PROMTOOL_DEB_VERSION is not offered: building promtool $PROMTOOL_MODULE_VERSION from the Go module proxy"
-			run env GOBIN=/usr/local/bin GOFLAGS=-mod=mod go install "github.com/prometheus/prometheus/cmd/promtool@$PROMTOOL_MODULE_VERSION" ||
-				die "go install promtool@$PROMTOOL_MODULE_VERSION failed"
-			did+=("built promtool $PROMTOOL_MODULE_VERSION")
-		fi
+# install_pinned PACKAGE DEB_VERSION MODULE_VERSION SPEC...: each SPEC is
+# "NAMES=PACKAGE_PATH", the command (any of the |-separated NAMES) and the
+# Go package it is built from. Installs Debian's PACKAGE at DEB_VERSION
+# when a command is missing, or, where the package lists offer another
+# version, builds every missing command from the Go module proxy at
+# MODULE_VERSION.
+install_pinned() {
+	local pkg=$1 deb_version=$2 module_version=$3
+	shift 3
+	local missing=() spec alts name found
+	for spec in "$@"; do
+		found=0
+		IFS='|' read -ra alts <<<"${spec%%=*}"
+		for name in "${alts[@]}"; do
+			if command -v "$name" >/dev/null 2>&1; then found=1; fi
+		done
+		[ "$found" -eq 1 ] || missing+=("$spec")
+	done
+	if [ ${#missing[@]} -eq 0 ]; then
+		say "${pkg}'s commands found; nothing to install"
+		return
 	fi
+	apt_update_once
+	if [ "$(candidate_version "$pkg")" = "$deb_version" ]; then
+		apt_install "$pkg=$deb_version"
+		did+=("installed $pkg $deb_version")
+		return
+	fi
+	say "$pkg $deb_version is not offered: building from the Go module proxy at $module_version"
+	for spec in "${missing[@]}"; do
+		run env GOBIN=/usr/local/bin GOFLAGS=-mod=mod go install "${spec#*=}@$module_version" ||
+			die "go install ${spec#*=}@$module_version failed"
+		did+=("built ${spec#*=} $module_version")
+	done
+}
+
+if [ "$want_promtool" -eq 1 ]; then
+	install_pinned prometheus "$PROMTOOL_DEB_VERSION" "$PROMTOOL_MODULE_VERSION" \
+		"promtool=github.com/prometheus/prometheus/cmd/promtool"
 fi
 
+# amtool, and the Alertmanager the tests run (Debian names it
+# prometheus-alertmanager).
 if [ "$want_amtool" -eq 1 ]; then
-	if command -v amtool >/dev/null 2>&1; then
-		say "amtool found; nothing to install"
-	else
-		apt_update_once
-		if [ "$(candidate_version prometheus-alertmanager)" = "$AMTOOL_DEB_VERSION" ]; then
-			apt_install "prometheus-alertmanager=$AMTOOL_DEB_VERSION"
-			did+=("installed prometheus-alertmanager $AMTOOL_DEB_VERSION (amtool)")
-		else
-			say "prometheus-alertmanager $AMTOOL_DEB_VERSION is not offered: building amtool $AMTOOL_MODULE_VERSION from the Go module proxy"
-			run env GOBIN=/usr/local/bin GOFLAGS=-mod=mod go install "github.com/prometheus/alertmanager/cmd/amtool@$AMTOOL_MODULE_VERSION" ||
-				die "go install amtool@$AMTOOL_MODULE_VERSION failed"
-			did+=("built amtool $AMTOOL_MODULE_VERSION")
-		fi
-	fi
+	install_pinned prometheus-alertmanager "$AMTOOL_DEB_VERSION" "$AMTOOL_MODULE_VERSION" \
+		"amtool=github.com/prometheus/alertmanager/cmd/amtool" \
+		"alertmanager|prometheus-alertmanager=github.com/prometheus/alertmanager/cmd/alertmanager"
 fi
 
 restore_policy
