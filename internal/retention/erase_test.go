@@ -334,6 +334,31 @@ func TestErasesCallersOfComplaintsStoppedOnADeadLetter(t *testing.T) {
 	}
 }
 
+// dlqCopy stores a dead letter of event, ago, and its copy on the DLQ
+// stream, recorded as the consumer records it (the sequence with the
+// stream's creation); it returns the dead letter's id and the copy's
+// sequence.
+func dlqCopy(t *testing.T, js jetstream.JetStream, pool *pgxpool.Pool, event, reason string, payload []byte, ago time.Duration) (int64, uint64) {
+	t.Helper()
+	ctx := context.Background()
+	m := nats.NewMsg("dlq.geocoder")
+	m.Data = payload
+	m.Header.Set("Nuisance-Reason", reason)
+	m.Header.Set(jetstream.MsgIDHeader, "dlq:geocoder:"+event)
+	ack, err := js.PublishMsg(ctx, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := js.Stream(ctx, "DLQ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := letter(t, pool, "geocoder", "complaint.received", event, reason, payload, ago)
+	created := st.CachedInfo().Created
+	recordCopy(t, pool, id, ack.Sequence, &created, ago)
+	return id, ack.Sequence
+}
+
 // letter stores a dead letter of event with payload, written ago ago,
 // and returns its id.
 func letter(t *testing.T, pool *pgxpool.Pool, consumer, subject, event, reason string, payload []byte, ago time.Duration) int64 {
@@ -612,23 +637,7 @@ func TestDeletesTheDLQCopiesOfDeadLettersLongAgo(t *testing.T) {
 	payload := []byte(`{"event_id":"x.received","complaint_id":"x","ticket_id":"T","description":"请回电13812345678","caller":{"name":"王小明","phone":"13812345678"}}`)
 	copyOf := func(event string, ago time.Duration) (int64, uint64) {
 		t.Helper()
-		m := nats.NewMsg("dlq.geocoder")
-		m.Data = payload
-		m.Header.Set("Nuisance-Reason", "schema complaint.received.v1: / 'not' failed")
-		m.Header.Set(jetstream.MsgIDHeader, "dlq:geocoder:"+event)
-		ack, err := n.JS.PublishMsg(ctx, m)
-		if err != nil {
-			t.Fatal(err)
-		}
-		id := letter(t, pool, "geocoder", "complaint.received", event, "schema complaint.received.v1: / 'not' failed", payload, ago)
-		// The consumer records the stream's creation with the sequence.
-		st, err := n.JS.Stream(ctx, "DLQ")
-		if err != nil {
-			t.Fatal(err)
-		}
-		created := st.CachedInfo().Created
-		recordCopy(t, pool, id, ack.Sequence, &created, ago)
-		return id, ack.Sequence
+		return dlqCopy(t, n.JS, pool, event, "schema complaint.received.v1: / 'not' failed", payload, ago)
 	}
 	oldID, oldSeq := copyOf("old.received", 20*day)
 	youngID, youngSeq := copyOf("young.received", 5*day)
@@ -751,19 +760,7 @@ func TestErasesWhenTheDLQCannotBeReached(t *testing.T) {
 	pool, job := setup(t, retention.Config{PII: 10 * day, DLQ: n.JS})
 	ctx := context.Background()
 	payload := []byte(`{"event_id":"y.received","complaint_id":"y","ticket_id":"T","description":"请回电13812345678","caller":{"name":"王小明","phone":"13812345678"}}`)
-	m := nats.NewMsg("dlq.geocoder")
-	m.Data = payload
-	ack, err := n.JS.PublishMsg(ctx, m)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := n.JS.Stream(ctx, "DLQ")
-	if err != nil {
-		t.Fatal(err)
-	}
-	id := letter(t, pool, "geocoder", "complaint.received", "unreached.received", "boom", payload, 20*day)
-	created := st.CachedInfo().Created
-	recordCopy(t, pool, id, ack.Sequence, &created, 20*day)
+	id, seq := dlqCopy(t, n.JS, pool, "unreached.received", "boom", payload, 20*day)
 	n.NC.Close()
 
 	failures := metric(t, "nuisance_retention_dlq_delete_failures_total")
@@ -782,8 +779,8 @@ func TestErasesWhenTheDLQCannotBeReached(t *testing.T) {
 	if got := metric(t, "nuisance_retention_dlq_delete_failures_total"); got != failures+1 {
 		t.Errorf("nuisance_retention_dlq_delete_failures_total went from %v to %v, want one more", failures, got)
 	}
-	if got := copiesOf(t, pool, id); !slices.Equal(got, []uint64{ack.Sequence}) {
-		t.Errorf("the copies recorded are %v, want [%d] kept for the next pass", got, ack.Sequence)
+	if got := copiesOf(t, pool, id); !slices.Equal(got, []uint64{seq}) {
+		t.Errorf("the copies recorded are %v, want [%d] kept for the next pass", got, seq)
 	}
 	if got := metric(t, "nuisance_retention_dlq_deletions_done_total"); got != done {
 		t.Errorf("nuisance_retention_dlq_deletions_done_total went from %v to %v on a pass that deleted nothing", done, got)
@@ -1075,19 +1072,7 @@ func TestAPostgreSQLFailureInTheDLQStepFailsThePass(t *testing.T) {
 	pool, job := setup(t, retention.Config{PII: 10 * day, DLQ: n.JS})
 	ctx := context.Background()
 	payload := []byte(`{"event_id":"w.received","complaint_id":"w","ticket_id":"T"}`)
-	m := nats.NewMsg("dlq.geocoder")
-	m.Data = payload
-	ack, err := n.JS.PublishMsg(ctx, m)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := n.JS.Stream(ctx, "DLQ")
-	if err != nil {
-		t.Fatal(err)
-	}
-	id := letter(t, pool, "geocoder", "complaint.received", "pgfails.received", "boom", payload, 20*day)
-	created := st.CachedInfo().Created
-	recordCopy(t, pool, id, ack.Sequence, &created, 20*day)
+	id, seq := dlqCopy(t, n.JS, pool, "pgfails.received", "boom", payload, 20*day)
 	exec(t, pool, `CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'refused'; END $$`)
 	exec(t, pool, `CREATE TRIGGER refuse BEFORE DELETE ON dead_letter_copies FOR EACH ROW EXECUTE FUNCTION refuse()`)
 
@@ -1106,7 +1091,7 @@ func TestAPostgreSQLFailureInTheDLQStepFailsThePass(t *testing.T) {
 	if got := metric(t, "nuisance_retention_last_pass_timestamp_seconds"); got != last {
 		t.Errorf("the last pass moved from %v to %v: a pass PostgreSQL failed counted as made", last, got)
 	}
-	if got := copiesOf(t, pool, id); !slices.Equal(got, []uint64{ack.Sequence}) {
-		t.Errorf("the copies recorded are %v, want [%d] kept", got, ack.Sequence)
+	if got := copiesOf(t, pool, id); !slices.Equal(got, []uint64{seq}) {
+		t.Errorf("the copies recorded are %v, want [%d] kept", got, seq)
 	}
 }
