@@ -101,7 +101,12 @@ type Config struct {
 	Routes []Route
 	// Transport reaches the upstreams; nil: a default one.
 	Transport http.RoundTripper
-	Log       *zap.Logger
+	// HeaderTimeout bounds the wait for an upstream's response headers
+	// with the default Transport, so that a replica that hangs does not
+	// hold the client and the gateway's connection for ever; 0: 60 s.
+	// An event stream's headers come at once, its events after them.
+	HeaderTimeout time.Duration
+	Log           *zap.Logger
 }
 
 // Gateway is the proxy; it is an http.Handler.
@@ -124,8 +129,11 @@ func New(cfg Config) (*Gateway, error) {
 	if cfg.Log == nil {
 		cfg.Log = zap.NewNop()
 	}
+	if cfg.HeaderTimeout <= 0 {
+		cfg.HeaderTimeout = 60 * time.Second
+	}
 	if cfg.Transport == nil {
-		cfg.Transport = defaultTransport()
+		cfg.Transport = defaultTransport(cfg.HeaderTimeout)
 	}
 	g := &Gateway{log: cfg.Log, mux: http.NewServeMux()}
 	for _, r := range cfg.Routes {
@@ -142,10 +150,12 @@ func New(cfg Config) (*Gateway, error) {
 
 // defaultTransport is http.DefaultTransport's settings with a bound on
 // how long an upstream may take to connect, so that a replica that
-// swallows connections is left for the next one.
-func defaultTransport() *http.Transport {
+// swallows connections is left for the next one, and on how long it may
+// take to answer.
+func defaultTransport(headerTimeout time.Duration) *http.Transport {
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.DialContext = (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext
+	t.ResponseHeaderTimeout = headerTimeout
 	t.MaxIdleConnsPerHost = 32
 	return t
 }

@@ -425,3 +425,51 @@ func TestMatchTakesTheLongestPrefix(t *testing.T) {
 		t.Error("a path no route takes matched")
 	}
 }
+
+func TestAnUpstreamThatDoesNotAnswerIsATimeout(t *testing.T) {
+	t.Parallel()
+	// The replica reads the request and never answers.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	t.Cleanup(func() { close(done); ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				_, _ = http.ReadRequest(bufio.NewReader(c))
+				<-done
+			}()
+		}
+	}()
+	rs, err := ParseRoutes("/=http://" + ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := New(Config{Routes: rs, HeaderTimeout: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewUnstartedServer(nil)
+	srv.Config = Server(g)
+	srv.Start()
+	t.Cleanup(srv.Close)
+	client := &http.Client{Timeout: 5 * time.Second}
+	start := time.Now()
+	resp, err := client.Get(srv.URL + "/api/v1/assignments")
+	if err != nil {
+		t.Fatalf("after %s: %v; want the gateway to answer", time.Since(start).Round(time.Millisecond), err)
+	}
+	defer resp.Body.Close()
+	var p httpx.Problem
+	_ = json.NewDecoder(resp.Body).Decode(&p)
+	if resp.StatusCode != http.StatusGatewayTimeout || p.Type != "https://nuisance.xm.gov/problems/gateway_timeout" {
+		t.Errorf("%d %q after %s, want 504 gateway_timeout", resp.StatusCode, p.Type, time.Since(start).Round(time.Millisecond))
+	}
+}
