@@ -26,7 +26,9 @@ by semicolons; the longest matching prefix wins, and a route's URLs are
 the replicas of its service, e.g.
   /api/v1/hotspots=http://hotspots:8080; /reports/=http://reporter:8080; /=http://officers:8080
 The services behind it should trust its address (NUISANCE_TRUSTED_PROXIES)
-to count each client, not the gateway, against their rate limits.
+to count each client, not the gateway, against their rate limits. The
+gateway's own NUISANCE_TRUSTED_PROXIES are the load balancers in front of
+it, whose X-Forwarded-For it passes on; any other client's it drops.
 `
 
 // gatewayGrace is how long a stopping gateway lets the requests in flight
@@ -63,7 +65,7 @@ func runGateway(ctx context.Context, args []string, getenv func(string) string, 
 	}
 	defer func() { _ = log.Sync() }()
 	log = log.With(zap.String("process", "gateway"))
-	g, err := gateway.New(gateway.Config{Routes: routes, Log: log})
+	g, err := gateway.New(gateway.Config{Routes: routes, TrustedProxies: cfg.TrustedProxies, Log: log})
 	if err != nil {
 		return err
 	}

@@ -15,6 +15,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httputil"
+	"net/netip"
 	"net/url"
 	"slices"
 	"strings"
@@ -106,7 +107,14 @@ type Config struct {
 	// hold the client and the gateway's connection for ever; 0: 60 s.
 	// An event stream's headers come at once, its events after them.
 	HeaderTimeout time.Duration
-	Log           *zap.Logger
+	// TrustedProxies are the load balancers in front of the gateway
+	// (NUISANCE_TRUSTED_PROXIES) whose X-Forwarded-For it passes on;
+	// any other client's is dropped. The services trust the gateway's
+	// whole network, whose host-side address (a published port's proxy)
+	// is a peer of the gateway too: a client's own entries passed on
+	// from there would be read as its address.
+	TrustedProxies []netip.Prefix
+	Log            *zap.Logger
 }
 
 // Gateway is the proxy; it is an http.Handler.
@@ -140,7 +148,7 @@ func New(cfg Config) (*Gateway, error) {
 		if len(r.Upstreams) == 0 {
 			return nil, fmt.Errorf("gateway: route %s has no upstream", r.Prefix)
 		}
-		g.routes = append(g.routes, g.route(r, cfg.Transport))
+		g.routes = append(g.routes, g.route(r, cfg.Transport, cfg.TrustedProxies))
 	}
 	// Longest prefix first: /api/v1/hotspots before /api/v1/ before /.
 	slices.SortStableFunc(g.routes, func(a, b route) int { return len(b.Prefix) - len(a.Prefix) })
@@ -160,7 +168,7 @@ func defaultTransport(headerTimeout time.Duration) *http.Transport {
 	return t
 }
 
-func (g *Gateway) route(r Route, base http.RoundTripper) route {
+func (g *Gateway) route(r Route, base http.RoundTripper, trusted []netip.Prefix) route {
 	ft := &failover{upstreams: r.Upstreams, base: base}
 	name := r.Name()
 	p := &httputil.ReverseProxy{
@@ -168,11 +176,11 @@ func (g *Gateway) route(r Route, base http.RoundTripper) route {
 			// The scheme and host are the failover's to choose per
 			// attempt; the first replica stands in until then.
 			pr.SetURL(r.Upstreams[0])
-			// The client's X-Forwarded-For is kept and its peer
-			// appended: the services trust the gateway's entry only
-			// (NUISANCE_TRUSTED_PROXIES), and a load balancer in front
-			// can be trusted as well.
-			pr.Out.Header["X-Forwarded-For"] = pr.In.Header["X-Forwarded-For"]
+			// The peer is appended to the X-Forwarded-For of a trusted
+			// load balancer, and is the whole of anyone else's.
+			if trustedPeer(trusted, pr.In.RemoteAddr) {
+				pr.Out.Header["X-Forwarded-For"] = pr.In.Header["X-Forwarded-For"]
+			}
 			pr.SetXForwarded()
 		},
 		Transport: ft,
@@ -218,6 +226,16 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	httpx.WriteProblem(w, httpx.Problem{Type: "https://nuisance.xm.gov/problems/not_found", Status: http.StatusNotFound,
 		Detail: "no service serves this path"})
+}
+
+// trustedPeer reports whether a request's peer is one of trusted.
+func trustedPeer(trusted []netip.Prefix, remoteAddr string) bool {
+	ap, err := netip.ParseAddrPort(remoteAddr)
+	if err != nil {
+		return false
+	}
+	a := ap.Addr().Unmap().WithZone("")
+	return slices.ContainsFunc(trusted, func(p netip.Prefix) bool { return p.Contains(a) })
 }
 
 // isStream tells a Server-Sent Events request, which may last for hours.

@@ -392,7 +392,7 @@ func TestForwardsTheClientAddress(t *testing.T) {
 	client := &http.Client{Transport: &http.Transport{DialContext: (&net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 2)}}).DialContext}}
 	for _, tt := range []struct{ sent, wantXFF string }{
 		{"", "127.0.0.2"},
-		{"203.0.113.9", "203.0.113.9, 127.0.0.2"},
+		{"203.0.113.9", "127.0.0.2"}, // the client's own is dropped
 	} {
 		req, _ := http.NewRequest("GET", gw+"/api/v1/me", nil)
 		if tt.sent != "" {
@@ -471,5 +471,50 @@ func TestAnUpstreamThatDoesNotAnswerIsATimeout(t *testing.T) {
 	_ = json.NewDecoder(resp.Body).Decode(&p)
 	if resp.StatusCode != http.StatusGatewayTimeout || p.Type != "https://nuisance.xm.gov/problems/gateway_timeout" {
 		t.Errorf("%d %q after %s, want 504 gateway_timeout", resp.StatusCode, p.Type, time.Since(start).Round(time.Millisecond))
+	}
+}
+
+// The services trust the gateway's whole network, the host-side address
+// that a published port's proxy connects from included: a client's own
+// X-Forwarded-For passed on from there would be taken for its address,
+// and each request could claim a new one against the rate limits. Only
+// a load balancer the gateway trusts has its entries passed on.
+func TestAClientCannotClaimAnAddress(t *testing.T) {
+	t.Parallel()
+	got := make(chan string, 1)
+	frontNet := netip.MustParsePrefix("127.0.0.0/8")
+	up := httptest.NewServer(httpx.TrustProxies([]netip.Prefix{frontNet}, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got <- httpx.ClientAddr(r).String()
+	})))
+	t.Cleanup(up.Close)
+	rs, err := ParseRoutes("/=" + up.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := &http.Client{Transport: &http.Transport{DialContext: (&net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 2)}}).DialContext}}
+	for _, tt := range []struct {
+		name    string
+		trusted []netip.Prefix
+		want    string
+	}{
+		{"an untrusted peer", nil, "127.0.0.2"},
+		{"a trusted load balancer", []netip.Prefix{netip.MustParsePrefix("127.0.0.2/32")}, "203.0.113.9"},
+	} {
+		g, err := New(Config{Routes: rs, TrustedProxies: tt.trusted})
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv := httptest.NewServer(g)
+		req, _ := http.NewRequest("GET", srv.URL+"/api/v1/me", nil)
+		req.Header.Set("X-Forwarded-For", "203.0.113.9")
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		srv.Close()
+		if s := <-got; s != tt.want {
+			t.Errorf("%s sent X-Forwarded-For 203.0.113.9: the service counted %s, want %s", tt.name, s, tt.want)
+		}
 	}
 }
