@@ -26,6 +26,8 @@ type plan struct {
 	nightRules    []rule
 	// rules are the district rules merged by category, for the report.
 	rules []PlanRule
+	// targets are the district rules one by one, by name.
+	targets []PlanRule
 }
 
 // Plan is the plan a complaint or a week is prioritised by, as the
@@ -40,6 +42,22 @@ type Plan struct {
 	Source string
 	// Rules are the priority districts by category, in the seed's order.
 	Rules []PlanRule
+	// targets are the district rules one by one: Rules merges those of
+	// a category, and with them which kinds each district is for.
+	targets []PlanRule
+}
+
+// Targets reports whether the plan makes a kind of nuisance a priority in
+// a district, as Prioritise ranks a complaint: one of its district rules
+// names both. Rules cannot tell, having merged a category's rules.
+func (p Plan) Targets(category, subcategory, district string) bool {
+	for _, r := range p.targets {
+		if r.Category == category && slices.Contains(r.Districts, district) &&
+			(len(r.Subcategories) == 0 || slices.Contains(r.Subcategories, subcategory)) {
+			return true
+		}
+	}
+	return false
 }
 
 // PlanRule is a plan's priority districts for the kinds of one category
@@ -72,7 +90,7 @@ func (p *Plans) ForYear(year int) (Plan, bool) {
 	if pl == nil {
 		return Plan{}, false
 	}
-	out := Plan{Year: pl.year, Latest: latest, Source: pl.source}
+	out := Plan{Year: pl.year, Latest: latest, Source: pl.source, targets: pl.targets}
 	for _, r := range pl.rules {
 		out.Rules = append(out.Rules, PlanRule{Category: r.Category, Subcategories: slices.Clone(r.Subcategories), Districts: slices.Clone(r.Districts)})
 	}

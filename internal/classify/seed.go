@@ -486,6 +486,7 @@ func compilePlan(ps planSeed, catIndex, labelIndex map[string]int, known map[str
 			return plan{}, err
 		}
 		pl.districtRules = append(pl.districtRules, cr)
+		pl.targets = append(pl.targets, PlanRule{Category: r.Category, Subcategories: slices.Clone(r.Subcategories), Districts: slices.Clone(r.Districts)})
 		j, ok := merged[r.Category]
 		if !ok {
 			j = len(pl.rules)

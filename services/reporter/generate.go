@@ -255,7 +255,7 @@ func (g *gen) counts(ctx context.Context) error {
 			srows.Close()
 			return err
 		}
-		if !g.plan.priorityKind(cat, subcat) {
+		if !g.plan.priorityKind(cat, subcat, district) {
 			continue
 		}
 		k := key{cat, district}

@@ -183,3 +183,53 @@ func TestReporterRefusesABadPlan(t *testing.T) {
 		}
 	}
 }
+
+// A plan may make one kind a priority in one district and another kind in
+// another: each district's "of the plan's kinds" counts the kinds the plan
+// names for that district, as the classifier ranks them, not every kind
+// it names for the category somewhere.
+func TestPriorityKindsAreTheDistricts(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := testenv.DB(t)
+	file := filepath.Join(t.TempDir(), "priority.json")
+	const plan = `{"plans": [{"year": 2026, "source": "2026 年点题整治计划", "district_rules": [
+	  {"category": "noise", "subcategories": ["construction"], "districts": ["siming"], "reason": "construction noise in siming"},
+	  {"category": "noise", "subcategories": ["social_life"], "districts": ["huli"], "reason": "social-life noise in huli"}]}]}`
+	if err := os.WriteFile(file, []byte(plan), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for i, c := range []struct{ district, sub string }{
+		{"siming", "construction"}, {"siming", "social_life"}, {"siming", "social_life"},
+		{"huli", "construction"}, {"huli", "social_life"},
+	} {
+		id := fmt.Sprintf("cmp-kinds-%d", i)
+		when := at(t, "2026-W11", i, 10)
+		if _, err := pool.Exec(ctx, `INSERT INTO complaints (id, ticket_id, received_at, description, address) VALUES ($1, $1, $2, '投诉', '厦门')`, id, when); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := pool.Exec(ctx, `INSERT INTO locations (complaint_id, located, district, category, subcategory, received_at)
+			VALUES ($1, true, $2, 'noise', $3, $4)`, id, c.district, c.sub, when); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r, err := GenerateWith(ctx, pool, "2026-W11", at(t, "2026-W12", 0, 1), file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string][2]int{"siming": {3, 1}, "huli": {2, 1}}
+	for _, cs := range r.Categories {
+		if cs.Category != "noise" {
+			continue
+		}
+		for _, d := range cs.Districts {
+			w, ok := want[d.District]
+			if !ok {
+				continue
+			}
+			if d.PriorityCount == nil || d.Count.Count != w[0] || d.PriorityCount.Count != w[1] {
+				t.Errorf("%s noise: %d complaints, of the plan's kinds %+v; want %d of which %d", d.District, d.Count.Count, d.PriorityCount, w[0], w[1])
+			}
+		}
+	}
+}

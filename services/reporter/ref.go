@@ -137,22 +137,21 @@ func (r *ref) teamName(id string) string {
 // in), or the latest before it.
 type weekPlan struct {
 	plan *report.PriorityPlan // nil: no plan, no priority district
+	p    classify.Plan
 	// districts are the priority districts by category, in the plan's
-	// order; subs the kinds the plan names, all marking a category
-	// whose every kind it names.
+	// order.
 	districts map[string][]string
-	subs      map[string][]string
-	all       map[string]bool
 }
 
 // planOf returns the plan of the week that starts at start.
 func (r *ref) planOf(start time.Time) *weekPlan {
-	wp := &weekPlan{districts: map[string][]string{}, subs: map[string][]string{}, all: map[string]bool{}}
+	wp := &weekPlan{districts: map[string][]string{}}
 	year := start.In(r.plans.Location()).AddDate(0, 0, 3).Year()
 	p, ok := r.plans.ForYear(year)
 	if !ok {
 		return wp
 	}
+	wp.p = p
 	wp.plan = &report.PriorityPlan{Year: p.Year, ForYear: year, Latest: p.Latest, Source: p.Source, Rules: []report.PriorityRule{}}
 	for _, rule := range p.Rules {
 		pr := report.PriorityRule{Category: rule.Category, Subcategories: rule.Subcategories, Districts: rule.Districts}
@@ -162,21 +161,20 @@ func (r *ref) planOf(start time.Time) *weekPlan {
 		if len(rule.Subcategories) == 0 {
 			pr.Subcategories = []string{}
 			pr.SubcategoryNames = []string{r.kindName(rule.Category, "")}
-			wp.all[rule.Category] = true
 		}
 		for _, d := range rule.Districts {
 			pr.DistrictNames = append(pr.DistrictNames, r.districtName(d))
 		}
 		wp.plan.Rules = append(wp.plan.Rules, pr)
 		wp.districts[rule.Category] = rule.Districts
-		wp.subs[rule.Category] = rule.Subcategories
 	}
 	return wp
 }
 
-// priorityKind reports whether the plan names a kind of nuisance.
-func (wp *weekPlan) priorityKind(category, subcategory string) bool {
-	return wp.all[category] || slices.Contains(wp.subs[category], subcategory)
+// priorityKind reports whether the plan makes a kind of nuisance a
+// priority in a district.
+func (wp *weekPlan) priorityKind(category, subcategory, district string) bool {
+	return wp.plan != nil && wp.p.Targets(category, subcategory, district)
 }
 
 // orderedDistricts lists the districts for a category: its priority
