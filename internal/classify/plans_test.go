@@ -156,6 +156,14 @@ func TestOperatorPlanInvalid(t *testing.T) {
 		{"bad year", `"year": 2026`, `"year": 26`, []string{"plan 1", "year 26"}},
 		{"unknown field", `"district_rules"`, `"district_rule"`, []string{"unknown field"}},
 		{"other timezone", `"plans"`, `"timezone": "UTC", "plans"`, []string{"timezone"}},
+		// The layout before plans by year: its fields are unknown to
+		// version 2, the version is what is wrong.
+		{"version 1", `"plans"`, `"version": 1, "source": "2024 年工作计划", "district_rules": [], "plans"`, []string{"version 1, want 2"}},
+		// A second object, pasted after the first, would be ignored.
+		{"content after the plans", `]
+}`, `]
+}
+{"plans": []}`, []string{"after the end"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -177,6 +185,10 @@ func TestOperatorPlanInvalid(t *testing.T) {
 	}
 	if _, err := NewWith(filepath.Join(t.TempDir(), "missing.json")); err == nil || !strings.Contains(err.Error(), "missing.json") {
 		t.Errorf("missing file: got %v", err)
+	}
+	empty := writePlans(t, "")
+	if _, err := NewWith(empty); err == nil || !strings.Contains(err.Error(), empty) || !strings.Contains(err.Error(), "empty") {
+		t.Errorf("empty file: got %v", err)
 	}
 	path := writePlans(t, `{"plans": []}`)
 	if _, err := NewWith(path); err == nil || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), "no plans") {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"slices"
@@ -420,14 +421,25 @@ func readOperatorPlans(path string) (*prioritySeed, error) {
 	if err != nil {
 		return nil, fmt.Errorf("priority plans: %w", err)
 	}
+	if len(bytes.TrimSpace(b)) == 0 {
+		return nil, fmt.Errorf("%s: empty file, want the layout of seeds/priority.json", path)
+	}
+	// The version first: a file of another layout has fields unknown
+	// to this one, and its version is what is wrong.
+	var v struct {
+		Version int `json:"version"`
+	}
+	if err := json.Unmarshal(b, &v); err == nil && v.Version != 0 && v.Version != priorityVersion {
+		return nil, fmt.Errorf("%s: version %d, want %d", path, v.Version, priorityVersion)
+	}
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	var s prioritySeed
 	if err := dec.Decode(&s); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	if s.Version != 0 && s.Version != priorityVersion {
-		return nil, fmt.Errorf("%s: version %d, want %d", path, s.Version, priorityVersion)
+	if err := dec.Decode(new(json.RawMessage)); err != io.EOF {
+		return nil, fmt.Errorf("%s: content after the end of the plans' object (offset %d)", path, dec.InputOffset())
 	}
 	return &s, nil
 }
