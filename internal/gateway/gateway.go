@@ -164,6 +164,10 @@ func defaultTransport(headerTimeout time.Duration) *http.Transport {
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.DialContext = (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext
 	t.ResponseHeaderTimeout = headerTimeout
+	// The upstreams are the deployment's own services: never through
+	// an HTTP_PROXY the environment (or Docker's client) sets, which
+	// would carry the officers' tokens out of it.
+	t.Proxy = nil
 	t.MaxIdleConnsPerHost = 32
 	return t
 }

@@ -518,3 +518,17 @@ func TestAClientCannotClaimAnAddress(t *testing.T) {
 		}
 	}
 }
+
+// An HTTP_PROXY in the gateway's environment (Docker's client sets one in
+// every container it creates when configured to) must not carry the
+// requests to the services, with their tokens, out of the deployment.
+// ProxyFromEnvironment never proxies loopback, so the transport is read.
+func TestUpstreamsAreReachedDirectly(t *testing.T) {
+	t.Parallel()
+	tr := defaultTransport(time.Second)
+	if tr.Proxy != nil {
+		req, _ := http.NewRequest("GET", "http://officers:8080/api/v1/me", nil)
+		u, err := tr.Proxy(req)
+		t.Errorf("the transport has a proxy function (for officers:8080 now: %v, %v); want none", u, err)
+	}
+}
