@@ -24,10 +24,8 @@ type plan struct {
 	source        string
 	districtRules []rule
 	nightRules    []rule
-	// rules are the district rules merged by category, for the report.
+	// rules are the district rules by name, for the report.
 	rules []PlanRule
-	// targets are the district rules one by one, by name.
-	targets []PlanRule
 }
 
 // Plan is the plan a complaint or a week is prioritised by, as the
@@ -40,18 +38,17 @@ type Plan struct {
 	Latest bool
 	// Source names the bureau's document.
 	Source string
-	// Rules are the priority districts by category, in the seed's order.
+	// Rules are the plan's district rules one by one, in the seed's
+	// order: merged by category they would no longer tell which kinds
+	// each district is a priority for.
 	Rules []PlanRule
-	// targets are the district rules one by one: Rules merges those of
-	// a category, and with them which kinds each district is for.
-	targets []PlanRule
 }
 
 // Targets reports whether the plan makes a kind of nuisance a priority in
 // a district, as Prioritise ranks a complaint: one of its district rules
-// names both. Rules cannot tell, having merged a category's rules.
+// names both.
 func (p Plan) Targets(category, subcategory, district string) bool {
-	for _, r := range p.targets {
+	for _, r := range p.Rules {
 		if r.Category == category && slices.Contains(r.Districts, district) &&
 			(len(r.Subcategories) == 0 || slices.Contains(r.Subcategories, subcategory)) {
 			return true
@@ -60,8 +57,8 @@ func (p Plan) Targets(category, subcategory, district string) bool {
 	return false
 }
 
-// PlanRule is a plan's priority districts for the kinds of one category
-// it names.
+// PlanRule is one of a plan's district rules: its priority districts
+// for the kinds of one category it names, every kind when none.
 type PlanRule struct {
 	Category      string
 	Subcategories []string
@@ -90,7 +87,7 @@ func (p *Plans) ForYear(year int) (Plan, bool) {
 	if pl == nil {
 		return Plan{}, false
 	}
-	out := Plan{Year: pl.year, Latest: latest, Source: pl.source, targets: pl.targets}
+	out := Plan{Year: pl.year, Latest: latest, Source: pl.source}
 	for _, r := range pl.rules {
 		out.Rules = append(out.Rules, PlanRule{Category: r.Category, Subcategories: slices.Clone(r.Subcategories), Districts: slices.Clone(r.Districts)})
 	}

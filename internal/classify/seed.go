@@ -491,30 +491,13 @@ func compilePlan(ps planSeed, catIndex, labelIndex map[string]int, known map[str
 		}
 		return out, nil
 	}
-	merged := map[string]int{}
 	for i, r := range ps.DistrictRules {
 		cr, err := compile("district", i, r, false)
 		if err != nil {
 			return plan{}, err
 		}
 		pl.districtRules = append(pl.districtRules, cr)
-		pl.targets = append(pl.targets, PlanRule{Category: r.Category, Subcategories: slices.Clone(r.Subcategories), Districts: slices.Clone(r.Districts)})
-		j, ok := merged[r.Category]
-		if !ok {
-			j = len(pl.rules)
-			merged[r.Category] = j
-			pl.rules = append(pl.rules, PlanRule{Category: r.Category})
-		}
-		for _, sub := range r.Subcategories {
-			if !slices.Contains(pl.rules[j].Subcategories, sub) {
-				pl.rules[j].Subcategories = append(pl.rules[j].Subcategories, sub)
-			}
-		}
-		for _, d := range r.Districts {
-			if !slices.Contains(pl.rules[j].Districts, d) {
-				pl.rules[j].Districts = append(pl.rules[j].Districts, d)
-			}
-		}
+		pl.rules = append(pl.rules, PlanRule{Category: r.Category, Subcategories: slices.Clone(r.Subcategories), Districts: slices.Clone(r.Districts)})
 	}
 	for i, r := range ps.NightRules {
 		cr, err := compile("night", i, r, true)

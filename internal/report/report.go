@@ -120,13 +120,13 @@ type PriorityPlan struct {
 	// own and the latest plan before it applies.
 	Latest bool   `json:"latest"`
 	Source string `json:"source"`
-	// Rules are the plan's priority districts by category, with the
-	// kinds of nuisance they are a priority for.
+	// Rules are the plan's rules of priority districts, one by one,
+	// with the kinds of nuisance each is a priority for.
 	Rules []PriorityRule `json:"rules"`
 }
 
-// PriorityRule is a plan's priority districts for the kinds of one
-// category it names, with their names for the page.
+// PriorityRule is one rule of a plan: its priority districts for the
+// kinds of one category it names, with their names for the page.
 type PriorityRule struct {
 	Category         string   `json:"category"`
 	Subcategories    []string `json:"subcategories"`

@@ -232,4 +232,15 @@ func TestPriorityKindsAreTheDistricts(t *testing.T) {
 			}
 		}
 	}
+	// The plan is stated rule by rule: not each kind in both districts.
+	if got := priorityRows(t, r, "noise"); !slices.Equal(got, []string{"siming", "huli"}) {
+		t.Errorf("noise priority districts %v, want [siming huli]", got)
+	}
+	if p := r.PriorityPlan; p == nil || len(p.Rules) != 2 || !slices.Equal(p.Rules[0].Districts, []string{"siming"}) || !slices.Equal(p.Rules[1].Subcategories, []string{"social_life"}) {
+		t.Errorf("priority plan %+v, want its two rules", p)
+	}
+	validJSON(t, r)
+	if html := renderHTML(t, r); !strings.Contains(html, "重点区域依 2026 年点题整治计划：建筑施工噪声为思明区；社会生活噪声为湖里区。") {
+		t.Error("the report does not state the plan's two rules")
+	}
 }

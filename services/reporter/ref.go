@@ -166,7 +166,11 @@ func (r *ref) planOf(start time.Time) *weekPlan {
 			pr.DistrictNames = append(pr.DistrictNames, r.districtName(d))
 		}
 		wp.plan.Rules = append(wp.plan.Rules, pr)
-		wp.districts[rule.Category] = rule.Districts
+		for _, d := range rule.Districts {
+			if !slices.Contains(wp.districts[rule.Category], d) {
+				wp.districts[rule.Category] = append(wp.districts[rule.Category], d)
+			}
+		}
 	}
 	return wp
 }
