@@ -27,6 +27,7 @@ Usage:
   nuisance deadletters list|retry      events a stage gave up on, and sending them again
   nuisance migrate                     apply this version's database migrations (the services do at their start)
   nuisance calendar [FILE]             the holidays deadlines follow, with an added year's file checked
+  nuisance priority [FILE]             the yearly priority plans (点题整治), with an operator's file checked
   nuisance streams                     declare the JetStream streams as the operator (after an upgrade)
   nuisance gateway [-routes ROUTES]    the distributed deployment's front door: console and APIs on one address
   nuisance help                        this text
@@ -80,6 +81,8 @@ func dispatch(ctx context.Context, args []string, getenv func(string) string, st
 		return runMigrate(ctx, args[1:], getenv, stdout, stderr)
 	case "calendar":
 		return runCalendar(ctx, args[1:], getenv, stdout, stderr)
+	case "priority":
+		return runPriority(ctx, args[1:], getenv, stdout, stderr)
 	case "streams":
 		return runStreams(ctx, args[1:], getenv, stdout, stderr)
 	case "gateway":
