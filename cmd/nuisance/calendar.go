@@ -26,22 +26,9 @@ router would refuse the file.
 // built-in years and those of an operator's file (NUISANCE_CALENDAR, or
 // the file given), checked as the router checks them at start.
 func runCalendar(_ context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	if len(args) > 0 && (args[0] == "help" || args[0] == "-h" || args[0] == "--help") {
-		_, err := io.WriteString(stdout, calendarUsage)
+	file, helped, err := fileArg("calendar", calendarUsage, "NUISANCE_CALENDAR", args, getenv, stdout, stderr)
+	if err != nil || helped {
 		return err
-	}
-	fs := flag.NewFlagSet("calendar", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprint(stderr, calendarUsage) }
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if fs.NArg() > 1 {
-		return fmt.Errorf("calendar: give at most one file")
-	}
-	file := getenv("NUISANCE_CALENDAR")
-	if fs.NArg() == 1 {
-		file = fs.Arg(0)
 	}
 	cal, err := workday.LoadWith(file)
 	if err != nil {
@@ -82,4 +69,28 @@ func runCalendar(_ context.Context, args []string, getenv func(string) string, s
 		fmt.Fprintf(stderr, "warning: the calendar ends with %d: add next year's holidays (国务院办公厅 部分节假日安排的通知) in a file and set NUISANCE_CALENDAR to it\n", last)
 	}
 	return nil
+}
+
+// fileArg reads the arguments of a command that shows the built-in
+// reference data with an operator's file added: at most one FILE, else
+// the file the environment variable env names ("" for none). helped is
+// set when the command's usage was asked for and written.
+func fileArg(cmd, usage, env string, args []string, getenv func(string) string, stdout, stderr io.Writer) (file string, helped bool, err error) {
+	if len(args) > 0 && (args[0] == "help" || args[0] == "-h" || args[0] == "--help") {
+		_, err := io.WriteString(stdout, usage)
+		return "", true, err
+	}
+	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprint(stderr, usage) }
+	if err := fs.Parse(args); err != nil {
+		return "", false, err
+	}
+	if fs.NArg() > 1 {
+		return "", false, fmt.Errorf("%s: give at most one file", cmd)
+	}
+	if fs.NArg() == 1 {
+		return fs.Arg(0), false, nil
+	}
+	return getenv(env), false, nil
 }

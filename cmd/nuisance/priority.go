@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"strconv"
@@ -26,22 +25,9 @@ the problem, when the geocoder and the reporter would refuse the file.
 // reporter check them at start, and which plan this year's complaints
 // follow.
 func runPriority(_ context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	if len(args) > 0 && (args[0] == "help" || args[0] == "-h" || args[0] == "--help") {
-		_, err := io.WriteString(stdout, priorityUsage)
+	file, helped, err := fileArg("priority", priorityUsage, "NUISANCE_PRIORITY", args, getenv, stdout, stderr)
+	if err != nil || helped {
 		return err
-	}
-	fs := flag.NewFlagSet("priority", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprint(stderr, priorityUsage) }
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if fs.NArg() > 1 {
-		return fmt.Errorf("priority: give at most one file")
-	}
-	file := getenv("NUISANCE_PRIORITY")
-	if fs.NArg() == 1 {
-		file = fs.Arg(0)
 	}
 	c, err := classify.NewWith(file)
 	if err != nil {

@@ -138,11 +138,29 @@ var outcomeLabels = map[string]string{
 	OutcomeReferred:    "已移交",
 }
 
-// OutcomeLabel is outcome in Chinese, and whether outcome is one; the
-// audit keeps the code, which the hotline would have to translate.
-func OutcomeLabel(outcome string) (string, bool) {
-	l, ok := outcomeLabels[outcome]
-	return l, ok
+// resolutionReason is the audit's reason of a resolution (and its
+// event's note): the outcome's code, then the team's note if any.
+func resolutionReason(outcome, note string) string {
+	if note == "" {
+		return outcome
+	}
+	return outcome + ": " + note
+}
+
+// ResolutionText is a resolution's reason as resolutionReason writes it,
+// with the outcome in Chinese ("已整改：…"), the words the officers'
+// console shows and the hotline's staff read to the citizen; a reason of
+// another form is returned as it is.
+func ResolutionText(reason string) string {
+	code, note, _ := strings.Cut(reason, ": ")
+	label, ok := outcomeLabels[code]
+	switch {
+	case !ok:
+		return reason
+	case note == "":
+		return label
+	}
+	return label + "：" + note
 }
 
 // Resolve records the team's handling of an accepted case (办理) with its
@@ -166,11 +184,7 @@ func Resolve(ctx context.Context, tx pgx.Tx, caseID string, by Actor, outcome, n
 	if err := dropTimers(ctx, tx, caseID, TimerSign, TimerResolve); err != nil {
 		return Case{}, err
 	}
-	reason := outcome
-	if note != "" {
-		reason += ": " + note
-	}
-	return n, record(ctx, tx, n, by, c.Status, "resolve", KindResolved, reason, at)
+	return n, record(ctx, tx, n, by, c.Status, "resolve", KindResolved, resolutionReason(outcome, note), at)
 }
 
 // Return sends a case back as wrongly dispatched (退单) with the reason; the

@@ -171,25 +171,9 @@ func hotlineNote(ev event.CaseChanged) string {
 	case byService && (ev.Kind == caseflow.KindAssigned || ev.Kind == caseflow.KindMerged):
 		return ""
 	case ev.Kind == caseflow.KindResolved:
-		return resolutionNote(ev.Note)
+		return caseflow.ResolutionText(ev.Note)
 	}
 	return ev.Note
-}
-
-// resolutionNote is a resolution's note, "<outcome>" or "<outcome>: <办理说明>"
-// as the audit records it, with the outcome in Chinese ("已整改：…"): the
-// hotline's staff read it to the citizen. A note of another form is told
-// as it is.
-func resolutionNote(note string) string {
-	code, text, _ := strings.Cut(note, ": ")
-	label, ok := caseflow.OutcomeLabel(code)
-	switch {
-	case !ok:
-		return note
-	case text == "":
-		return label
-	}
-	return label + "：" + text
 }
 
 // storable refuses an event PostgreSQL cannot store: text with a NUL
