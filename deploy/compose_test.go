@@ -111,7 +111,8 @@ func str(v any) string { s, _ := v.(string); return s }
 
 func strs(v any) []string {
 	var out []string
-	for _, x := range v.([]any) {
+	xs, _ := v.([]any)
+	for _, x := range xs {
 		out = append(out, str(x))
 	}
 	return out
@@ -519,5 +520,43 @@ func TestComposeGatewayFrontsTheConsole(t *testing.T) {
 	}
 	if v := composeDefault(str(path(services["intake"], "environment", "NUISANCE_TRUSTED_PROXIES"))); v != "" {
 		t.Errorf("the intake, reached on its published port, trusts %q", v)
+	}
+}
+
+// The bureau's yearly files (a new year's holidays, a new year's priority
+// plan) reach the processes that read them: each gets its setting from
+// the environment, empty (the built-in years) when unset, and the
+// repository's deploy/site mounted where the setting's file is put.
+func TestComposePassesTheBureausYearlyFiles(t *testing.T) {
+	t.Parallel()
+	doc := composeFile(t)
+	readers := map[string]string{
+		"router":   "NUISANCE_CALENDAR",
+		"geocoder": "NUISANCE_PRIORITY",
+		"reporter": "NUISANCE_PRIORITY",
+	}
+	for svc, name := range readers {
+		env, _ := path(doc, "services", svc, "environment").(map[string]any)
+		if got, want := str(env[name]), "${"+name+":-}"; got != want {
+			t.Errorf("%s: %s is %q, want %q", svc, name, got, want)
+		}
+		if !slices.Contains(strs(path(doc, "services", svc, "volumes")), "./deploy/site:/etc/nuisance:ro") {
+			t.Errorf("%s does not mount deploy/site at /etc/nuisance", svc)
+		}
+	}
+	if _, err := os.Stat("site/README.md"); err != nil {
+		t.Errorf("deploy/site, the directory compose mounts, is not in the repository: %v", err)
+	}
+	// The operator's commands that read them run in a service's container
+	// (nuisance report in the reporter's, nuisance calendar in the
+	// router's) and take the same setting.
+	cfg, err := config.FromEnv(func(k string) string {
+		return map[string]string{"NUISANCE_CALENDAR": "/etc/nuisance/calendar.json", "NUISANCE_PRIORITY": "/etc/nuisance/priority.json"}[k]
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Calendar != "/etc/nuisance/calendar.json" || cfg.Priority != "/etc/nuisance/priority.json" {
+		t.Errorf("config reads calendar %q, priority %q from the settings compose passes", cfg.Calendar, cfg.Priority)
 	}
 }
