@@ -106,8 +106,8 @@ type group struct {
 // where it is one: introduced by a contact word (电话, 手机, 座机, 联系, 打,
 // tel …, see contactWords), by a contact word and the name of the person
 // it gives the number of (联系人：王先生，5551234, 电话陈女士5551234,
-// 电话王小明5551234, see named) or by a personal number masked just
-// before it (138…或5551234), or written alone in a phone's two groups
+// 电话王小明5551234, 电话建国5551234, see named) or by a personal number
+// masked just before it (138…或5551234), or written alone in a phone's two groups
 // (555-1234, 2022 922) that are no range of house numbers or times
 // (阳翟路2791-2799, 2230-0600) and have no unit after them (2201-2205室),
 // or after a house number and a space (美溪道28 555-1234). Its first digit is 2 to 9, and eight digits that
@@ -434,9 +434,10 @@ const maxName = 4
 // After 联系人 any such name counts; after another contact word (电话, 联系,
 // 打 …) a name with a title (王先生, 陈女士, 李师傅, 王总) or a familiar one
 // (小张, 老王), or after one of two characters or more a full name
-// (电话王小明, see plainName), so that the words of a place or an order
-// after one (电话局, 联系业主，工单号, 来电人反映, 手机钟表店) do not make the
-// number after them a phone.
+// (电话王小明, see plainName) or a given name alone (电话建国, see
+// givenName), so that the words of a place or an order after one (电话局,
+// 联系业主，工单号, 来电人反映, 手机钟表店) do not make the number after them a
+// phone.
 func named(rs []rune) bool {
 	for n := 1; n <= maxName && n <= len(rs); n++ {
 		name := rs[len(rs)-n:]
@@ -453,7 +454,7 @@ func named(rs []rune) bool {
 			}
 		}
 		plain := !titled(name)
-		if plain && !plainName(name) {
+		if plain && !plainName(name) && !givenName(name) {
 			continue
 		}
 		for _, w := range contactWords {
@@ -501,6 +502,22 @@ func titled(name []rune) bool {
 	}
 	return false
 }
+
+// givenName reports whether name, Chinese characters, may be a given name
+// of two characters written without the family name (建国, 志强, 丽华), as
+// a caller gives the name to ask for: both characters are among
+// givenChars. The words written after a contact word (反映, 告知, 回访, 业主,
+// 工单, 无人接听, 高峰期) hold a character no given name is made of.
+func givenName(name []rune) bool {
+	return len(name) == 2 && strings.ContainsRune(givenChars, name[0]) && strings.ContainsRune(givenChars, name[1]) && !placeWords(name)
+}
+
+// givenChars are the characters given names are commonly made of, less
+// those of the words an officer writes after a contact word (通知, 时间,
+// 中心, 人员, 先生, 公司, 社区 …).
+const givenChars = "" +
+	"伟刚勇毅俊峰强军平保东文辉力明永健世广志义兴良海山仁波宁贵福龙元全国胜学祥才发武新利清飞彬富顺信杰涛昌成康星光达岩茂进林坚彪博诚敬震振壮思群豪邦承乐绍功松善厚庆磊民友裕河哲江超浩亮政谦亨奇固翰朗宏鸣朋斌梁栋维启克伦翔旭鹏泽晨辰致树炎德泰盛雄琛钧冠策腾楠榕航弘家建" +
+	"秀娟英华慧巧美娜静淑惠珠翠雅芝玉萍红娥玲芬芳燕彩春菊兰凤洁梅琳素云莲真环雪荣爱妹霞香月莺媛艳瑞凡佳嘉琼勤珍贞莉桂娣叶璧璐娅琦晶妍茜秋珊莎锦黛青倩婷姣婉娴瑾颖露瑶怡婵雁蓓仪荷丹蓉眉君琴蕊薇菁梦岚婕馨瑗琰韵融艺咏卿聪澜纯毓悦昭冰爽琬茗羽希欣飘滢馥筠柔竹霭凝晓欢霄枫芸菲寒伊亚宜姬舒影荔枝丽小阳宇轩睿涵"
 
 // endsWithWord reports whether rs ends with w, Latin letters in any case
 // and width; a Latin w only as a word of its own.
