@@ -897,6 +897,49 @@ const (
 	tradeChars = "修售卖批"
 )
 
+// BareName reports whether s may be a person's full name written with no
+// title and no contact word (王小明, 陈建国, 欧阳娜娜), as a caller adds it
+// after the house number of the address: a family name of familyNames and
+// one or two Chinese characters, or one of compoundFamilies and one or
+// two, and no word of a place, a shop or a position, which a family name's
+// character may begin too: a place's or a shop's ending (金山社区, 高林村,
+// 万达店, see placeWords), a brand's or an estate's word (李记, 王府井,
+// 金安大厦, 龙华苑, see bareWords) or a home's or a position's last (王家,
+// 江边, 林后, 江头, see bareEnds). A place named like a person (高崎, 金山)
+// it cannot tell: its caller checks the names of the places it knows.
+func BareName(s string) bool {
+	var buf [maxName + 1]rune
+	n := 0
+	for _, r := range s {
+		if n == len(buf) || !unicode.Is(unicode.Han, r) {
+			return false
+		}
+		buf[n] = r
+		n++
+	}
+	name := buf[:n]
+	if n < 2 || placeWords(name) || strings.ContainsRune(bareEnds, name[n-1]) ||
+		slices.ContainsFunc(name, func(r rune) bool { return strings.ContainsRune(bareWords, r) }) {
+		return false
+	}
+	for _, f := range compoundFamilies {
+		if n > len(f) && slices.Equal(name[:len(f)], f) {
+			return n-len(f) <= 2
+		}
+	}
+	return n <= 3 && strings.ContainsRune(familyNames, name[0])
+}
+
+// bareWords are the characters of a shop's, a brand's or an estate's
+// name (李记, 陈记排档, 王府井, 林氏, 金安大厦, 龙华苑, 阳光里) that a full
+// name written without a title holds too rarely to take the risk; bareEnds
+// the last characters of a family's home (王家, 李家) and of a position's
+// words (江边, 林后, 江头, 门口, 楼下, 东侧, 内, 外).
+const (
+	bareWords = "记府井氏厦苑里号园寓邸墅居阁庭座层栋幢"
+	bareEnds  = "家边旁侧面近内外口下上前后头角间处"
+)
+
 // family reports whether name, Chinese characters, begins with a family
 // name (familyNames, compoundFamilies) with more after it.
 func family(name []rune) bool {

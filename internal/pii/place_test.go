@@ -98,3 +98,45 @@ func BenchmarkMaskPlace(b *testing.B) {
 		i++
 	}
 }
+
+// TestBareName: a full name with no title (王小明, 欧阳娜娜) may end an
+// address after its house number; the words of a place, a shop or a
+// position a family name's character begins (金山社区, 李记, 江边) are none.
+func TestBareName(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		in   string
+		want bool
+	}{
+		{"王小明", true},
+		{"陈建国", true},
+		{"李娜", true},
+		{"欧阳娜娜", true},
+		{"欧阳娜", true},
+		{"司马光", true},
+		// No name.
+		{"金山社区", false},
+		{"高林村", false},
+		{"石材厂", false},
+		{"黄厝", false},
+		{"李记", false},
+		{"陈记排档", false},
+		{"王府井", false},
+		{"金安大厦", false},
+		{"龙华苑", false},
+		{"江边", false},
+		{"林后", false},
+		{"江头", false},
+		{"王家", false},
+		{"王小明明", false},
+		{"欧阳娜娜娜", false},
+		{"建国", false},
+		{"王", false},
+		{"王 明", false},
+		{"", false},
+	} {
+		if got := BareName(tc.in); got != tc.want {
+			t.Errorf("BareName(%q) = %v, want %v", tc.in, got, tc.want)
+		}
+	}
+}

@@ -1,6 +1,7 @@
 package place
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/xiamen-eeb/nuisance/internal/pii"
@@ -277,6 +278,84 @@ func TestContactWordsArePII(t *testing.T) {
 		for _, tail := range []string{" 13812345678", "：5551234", "：无", "：王小明"} {
 			if got := Normalize("湖里区殿前一路5号 " + w + tail); got != "湖里区殿前一路5号" {
 				t.Errorf("Normalize(%q) = %q, want 湖里区殿前一路5号", "湖里区殿前一路5号 "+w+tail, got)
+			}
+		}
+	}
+}
+
+// TestBareNameAfterHouseNumber: a caller often adds a full name with no
+// title and no contact label after the house number of the address
+// (湖里区金山街道XX路5号 王小明), or before the phone given after it. The
+// name goes with the phone; the place's own words after a house number
+// (a community, a shop, a brand, a building, a position, a place of
+// Xiamen the gazetteer names) stay, and so do a name's characters where no
+// house number comes before them.
+func TestBareNameAfterHouseNumber(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ in, want string }{
+		{"湖里区金山街道XX路5号 王小明", "湖里区金山街道xx路5号"},
+		{"思明区莲前西路101号3栋2单元 陈建国", "思明区莲前西路101号3栋2单元"},
+		{"湖里区殿前一路5号王小明", "湖里区殿前一路5号"},
+		{"湖里区殿前一路5号，李娜", "湖里区殿前一路5号"},
+		{"湖里区殿前一路5号 欧阳娜娜", "湖里区殿前一路5号"},
+		{"湖里区殿前一路88号1201室 林晓燕", "湖里区殿前一路88号1201室"},
+		{"湖里区殿前一路5号楼 郑芳", "湖里区殿前一路5号楼"},
+		{"思明区SM城市广场A座 蔡丽华", "思明区sm城市广场a座"},
+		{"同安区城南街道3幢 庄秀英", "同安区城南街道3幢"},
+		{"湖里区殿前一路5号 王小明 13812345678", "湖里区殿前一路5号"},
+		{"湖里区殿前一路5号王小明13812345678", "湖里区殿前一路5号"},
+		{"湖里区殿前一路5号 黄志强 电话13812345678", "湖里区殿前一路5号"},
+		{"湖里区殿前一路5号 郑芳 5551234", "湖里区殿前一路5号"},
+		{"湖里区殿前一路5号 陈建国 0592-5551234 王先生", "湖里区殿前一路5号"},
+	} {
+		if got := Normalize(tc.in); got != tc.want {
+			t.Errorf("Normalize(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+	// What stays.
+	for _, in := range []string{
+		"湖里区殿前一路5号金山社区", "湖里区殿前一路5号高林村", "湖里区殿前一路5号李记",
+		"湖里区殿前一路5号王府井", "湖里区殿前一路5号陈记排档", "湖里区殿前一路5号金安大厦",
+		"湖里区殿前一路5号龙华苑", "湖里区殿前一路5号黄厝", "湖里区殿前一路5号石材厂",
+		"湖里区殿前一路5号江边", "湖里区殿前一路5号林后", "湖里区殿前一路5号王家",
+		"湖里区殿前一路5号东侧", "湖里区殿前一路5号旁边", "湖里区殿前一路5号楼下",
+		"嘉禾路1299号高崎", "湖里区殿前一路5号江头", "湖里区殿前一路5号金山",
+		"湖里区殿前一路5号万达", "湖里区殿前一路5号洪文",
+		"湖里区殿前一路王小明", "湖里区殿前一路王小明13812345678", "王小明湖里区殿前一路5号",
+		"湖里区殿前一路5号王小明明",
+	} {
+		want := in
+		if i := strings.Index(want, "13812345678"); i >= 0 {
+			want = want[:i]
+		}
+		if got := Normalize(in); got != want {
+			t.Errorf("Normalize(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// TestBareNameKeysSamePlace: across the gazetteer's names, an address
+// with a house number keys the same place with a caller's full name after
+// it, a phone after the name or none, as without; a place's word after it
+// stays in the address.
+func TestBareNameKeysSamePlace(t *testing.T) {
+	t.Parallel()
+	m := setup(t)
+	tails := []string{" 王小明", "陈建国", " 欧阳娜娜", "，李娜", " 黄志强 13812345678", " 郑芳 5551234", " 林晓燕 电话：无"}
+	addrs := []string{"湖里区殿前一路", "美溪道", "厦港街道沙坡尾"}
+	for _, p := range m.Gazetteer().Places {
+		addrs = append(addrs, p.Name)
+	}
+	for _, a := range addrs {
+		for _, h := range []string{"28号", "3栋2单元", "1201室"} {
+			want := m.Geocode(a + h)
+			for _, tail := range tails {
+				if got := m.Geocode(a + h + tail); got.Key != want.Key || got.Normalized != want.Normalized {
+					t.Errorf("%q keyed %q (%q), want %q (%q) as without %q", a+h+tail, got.Key, got.Normalized, want.Key, want.Normalized, tail)
+				}
+			}
+			if got := m.Geocode(a + h + " 金山社区"); got.Normalized == want.Normalized {
+				t.Errorf("%q normalized to %q, as without 金山社区", a+h+" 金山社区", got.Normalized)
 			}
 		}
 	}

@@ -6,6 +6,7 @@ package place
 import (
 	"slices"
 	"strings"
+	"sync"
 	"unicode"
 	"unicode/utf8"
 
@@ -90,10 +91,15 @@ func Normalize(s string) string {
 // number, a digit or a separator the address had (at one of cuts), or is
 // of a family name and 先生, 女士 or 小姐, which name no shop. A name with
 // another title after a place's words (殿前一路王师傅, 殿前一路李大姐) may be
-// the shop's and stays.
+// the shop's and stays. A full name with no title goes after a house
+// number only (金山街道XX路5号 王小明, 3栋2单元陈建国, see bareNameStart).
 func dropTrailingName(s string, cuts []int) string {
 	at := nameStart(s, 0, len(s), cuts)
-	if at == 0 || at == len(s) {
+	if at == len(s) {
+		at = bareNameStart(s, 0, len(s))
+		return s[:at]
+	}
+	if at == 0 {
 		return s
 	}
 	name := s[at:]
@@ -157,6 +163,82 @@ func nameStart(s string, from, i int, cuts []int) int {
 	}
 	return at
 }
+
+// bareNameStart is where the full name with no title that s[from:i] ends
+// with begins (see pii.BareName), i when it ends with none: right after a
+// house number (5号, 3栋, 2单元, 1201室, a座, 5号楼: one or two of
+// unitEnds after a digit or a Latin letter), the name being all that
+// follows it. Where no house number comes before, the words may be the
+// place's own (殿前一路王小明 stays); a name a place of the gazetteer
+// begins with (高崎, 金山, 江头, 万达) is the place's too.
+func bareNameStart(s string, from, i int) int {
+	at := i
+	for n := 1; n <= maxName && at > from; n++ {
+		r, size := utf8.DecodeLastRuneInString(s[from:at])
+		if !unicode.Is(unicode.Han, r) {
+			break
+		}
+		at -= size
+		if n >= 2 && houseNumberBefore(s, from, at) && pii.BareName(s[at:i]) && !placeNames()[s[at:i]] {
+			return at
+		}
+	}
+	return i
+}
+
+// houseNumberBefore reports whether s[from:at] ends with a house number:
+// one or two of unitEnds (单元 one of them) after a digit or a Latin
+// letter.
+func houseNumberBefore(s string, from, at int) bool {
+	for n := 0; n < 2 && at > from; n++ {
+		r, size := utf8.DecodeLastRuneInString(s[from:at])
+		if !strings.ContainsRune(unitEnds, r) {
+			break
+		}
+		at -= size
+		if r == '元' && strings.HasSuffix(s[from:at], "单") {
+			at -= len("单")
+		}
+		if at > from && (s[at-1] >= '0' && s[at-1] <= '9' || isLetter(rune(s[at-1]))) {
+			return true
+		}
+	}
+	return false
+}
+
+// placeNames are the beginnings, of two to maxName characters, of the
+// names of the gazetteer's districts, sub-districts and places
+// (金山街道: 金山, 金山街; 高崎国际机场: 高崎, 高崎国), which are no
+// caller's name after a house number however they read.
+var placeNames = sync.OnceValue(func() map[string]bool {
+	names := map[string]bool{}
+	g, err := LoadGazetteer()
+	if err != nil {
+		return names
+	}
+	add := func(name string) {
+		rs := []rune(name)
+		for n := 2; n <= maxName && n <= len(rs); n++ {
+			names[string(rs[:n])] = true
+		}
+	}
+	for _, d := range g.Districts {
+		add(d.Name)
+		for _, a := range d.Aliases {
+			add(a)
+		}
+	}
+	for _, sd := range g.Subdistricts {
+		add(sd.Name)
+		for _, a := range sd.Aliases {
+			add(a)
+		}
+	}
+	for _, p := range g.Places {
+		add(p.Name)
+	}
+	return names
+})
 
 // cutContact ends a normalized address where its contact part begins:
 // at a contact label, not at the start, that begins with 联系 and goes on
@@ -315,13 +397,14 @@ var wordFirsts, wordPairs = func() (firsts *[1 << 16 / 64]uint64, pairs []rune) 
 // begins, no earlier than kept: the contact label just before the number
 // (电话138…), the caller's name with a title or familiar name just before
 // either (王先生138…, 陈女士电话138…, 佘先生138…, 物业经理138…, see
-// nameStart), and the label before the name (电话王先生138…). i when there
-// is none of them.
+// nameStart), and the label before the name (电话王先生138…); or a full
+// name with no title after a house number (5号王小明138…, see
+// bareNameStart). i when there is none of them.
 func contactBefore(s string, kept, i int, cuts []int) int {
 	i -= labelBefore(s, kept, i, cuts)
 	at := nameStart(s, kept, i, cuts)
 	if at == i {
-		return i
+		return bareNameStart(s, kept, i)
 	}
 	return at - labelBefore(s, kept, at, cuts)
 }
