@@ -789,6 +789,10 @@ func MaskPlace(s string) string {
 	if name == "" {
 		name = labelledName(body, false)
 	}
+	if name == "" {
+		// A key stored before names with no title left the key.
+		name = trailingBareName(body)
+	}
 	if name == "" && phoneTail(tail) {
 		if name = labelledName(body, true); name != "" && !strings.ContainsRune(tail, '*') {
 			tail = starDigits(tail)
@@ -928,6 +932,50 @@ func BareName(s string) bool {
 		}
 	}
 	return n <= 3 && strings.ContainsRune(familyNames, name[0])
+}
+
+// UnitEnds end a house number (5号, 3栋, 2单元, 1201室, A座): a name after
+// one is no part of the place's name.
+const UnitEnds = "号室栋幢楼层座元户"
+
+// EndsWithHouseNumber reports whether s ends with a house number: one or
+// two of UnitEnds (单元 one of them) after a digit or a Latin letter.
+func EndsWithHouseNumber(s string) bool {
+	at := len(s)
+	for n := 0; n < 2 && at > 0; n++ {
+		r, size := utf8.DecodeLastRuneInString(s[:at])
+		if !strings.ContainsRune(UnitEnds, r) {
+			break
+		}
+		at -= size
+		if r == '元' && strings.HasSuffix(s[:at], "单") {
+			at -= len("单")
+		}
+		if at > 0 {
+			if p, _ := utf8.DecodeLastRuneInString(s[:at]); isDigit(p) || unicode.IsLetter(p) && p < utf8.RuneSelf {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// trailingBareName is the full name with no title (see BareName) that s
+// ends with right after a house number (殿前一路5号王小明: 王小明), "" when
+// it ends with none.
+func trailingBareName(s string) string {
+	at := len(s)
+	for n := 1; n <= maxName && at > 0; n++ {
+		r, size := utf8.DecodeLastRuneInString(s[:at])
+		if !unicode.Is(unicode.Han, r) {
+			break
+		}
+		at -= size
+		if n >= 2 && EndsWithHouseNumber(s[:at]) && BareName(s[at:]) {
+			return s[at:]
+		}
+	}
+	return ""
 }
 
 // bareWords are the characters of a shop's, a brand's or an estate's

@@ -64,6 +64,14 @@ func TestMaskPlace(t *testing.T) {
 		{"huli/殿前一路5号手机钟表店13800138000", "huli/殿前一路5号手机钟表店138****8000"},
 		{"huli/殿前一路5号电话阿明3号", "huli/殿前一路5号电话阿明3号"},
 		{"huli/殿前一路5号电话阿明201", "huli/殿前一路5号电话阿明201"},
+		// A full name with no title after the house number, in a key
+		// stored before such names left the keys.
+		{"huli/殿前一路5号王小明", "huli/殿前一路5号王**"},
+		{"huli/殿前一路3栋2单元欧阳娜娜", "huli/殿前一路3栋2单元欧***"},
+		{"huli/殿前一路5号王小明13800138000", "huli/殿前一路5号王**138****8000"},
+		{"huli/殿前一路王小明", "huli/殿前一路王小明"},
+		{"huli/殿前一路5号李记", "huli/殿前一路5号李记"},
+		{"huli/殿前一路5号金山社区", "huli/殿前一路5号金山社区"},
 		// Places stay as they are.
 		{"huli/殿前一路5号", "huli/殿前一路5号"},
 		{"huli/殿前一路5号手机维修店", "huli/殿前一路5号手机维修店"},
@@ -77,7 +85,6 @@ func TestMaskPlace(t *testing.T) {
 		{"siming/环岛路联系黄厝", "siming/环岛路联系黄厝"},
 		{"siming/环岛南路电话曾厝垵", "siming/环岛南路电话曾厝垵"},
 		{"huli/殿前一路5号手机黄金维修", "huli/殿前一路5号手机黄金维修"},
-		{"huli/殿前一路5号王小明", "huli/殿前一路5号王小明"},
 		{"王师傅烧烤店", "王师傅烧烤店"},
 		{"思明区电话局宿舍3号", "思明区电话局宿舍3号"},
 		{"", ""},

@@ -116,7 +116,7 @@ func politeTitle(name string) bool {
 
 // unitEnds end a house number (5号, 3栋, 2单元, 1201室, A座): a name after one is
 // no part of the place's name.
-const unitEnds = "号室栋幢楼层座元户"
+const unitEnds = pii.UnitEnds
 
 // roles are the words before a title alone that name whose it is (物业经理,
 // 项目经理, 工地老板): the person to call, no part of the place's name.
@@ -186,24 +186,10 @@ func bareNameStart(s string, from, i int) int {
 	return i
 }
 
-// houseNumberBefore reports whether s[from:at] ends with a house number:
-// one or two of unitEnds (单元 one of them) after a digit or a Latin
-// letter.
+// houseNumberBefore reports whether s[from:at] ends with a house number
+// (see pii.EndsWithHouseNumber).
 func houseNumberBefore(s string, from, at int) bool {
-	for n := 0; n < 2 && at > from; n++ {
-		r, size := utf8.DecodeLastRuneInString(s[from:at])
-		if !strings.ContainsRune(unitEnds, r) {
-			break
-		}
-		at -= size
-		if r == '元' && strings.HasSuffix(s[from:at], "单") {
-			at -= len("单")
-		}
-		if at > from && (s[at-1] >= '0' && s[at-1] <= '9' || isLetter(rune(s[at-1]))) {
-			return true
-		}
-	}
-	return false
+	return pii.EndsWithHouseNumber(s[from:at])
 }
 
 // placeNames are the beginnings, of two to maxName characters, of the
