@@ -8,6 +8,7 @@
 package gateway
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -37,6 +38,11 @@ type Route struct {
 	Prefix string
 	// Upstreams are base URLs (scheme and host) of the replicas.
 	Upstreams []*url.URL
+	// HeaderTimeout bounds the wait for a replica's response headers
+	// on this route, for a service slower to answer than the others
+	// (the reporter generating a week's report); 0: the gateway's
+	// (Config.HeaderTimeout).
+	HeaderTimeout time.Duration
 }
 
 // Name is how problems and logs name the route: its prefix, never an
@@ -66,21 +72,55 @@ func Match(routes []Route, path string) (Route, bool) {
 	return routes[best], true
 }
 
-// ParseRoutes reads routes written PREFIX=URL[,URL...], separated by
-// semicolons or white space, e.g.
+// DefaultHeaderTimeout is how long the gateway waits for a replica's
+// response headers on a route with no timeout of its own, unless
+// Config.HeaderTimeout says otherwise.
+const DefaultHeaderTimeout = 60 * time.Second
+
+// Bounds of a route's header timeout: under a second is a unit mistyped
+// (5ms for 5m); over an hour, a replica that hangs holds its client and
+// connection nearly for ever.
+const (
+	minHeaderTimeout = time.Second
+	maxHeaderTimeout = time.Hour
+)
+
+// ParseRoutes reads routes written PREFIX[OPTIONS]=URL[,URL...],
+// separated by semicolons or white space, e.g.
 //
-//	/api/v1/hotspots=http://hotspots:8080; /reports/=http://reporter:8080; /=http://officers-1:8080,http://officers-2:8080
+//	/api/v1/hotspots=http://hotspots:8080; /reports/[timeout=5m]=http://reporter:8080; /=http://officers-1:8080,http://officers-2:8080
+//
+// The options, in brackets between the prefix and "=", are optional:
+// timeout=DURATION (Go's syntax, from 1s to 1h, e.g. 90s or 5m) bounds
+// the wait for the route's response headers in place of the gateway's
+// default (60 s). A route with no options is written as before.
 func ParseRoutes(s string) ([]Route, error) {
 	var out []Route
 	for _, e := range strings.FieldsFunc(s, func(r rune) bool { return r == ';' || r == ' ' || r == '\t' || r == '\n' }) {
 		prefix, ups, ok := strings.Cut(e, "=")
+		opts, hasOpts := "", false
+		if i := strings.IndexByte(prefix, '['); i >= 0 {
+			// The options' own "=" came first: the prefix ends at the
+			// bracket, the upstreams begin after the "]=". A bracket
+			// after the first "=" is an upstream's (an IPv6 host).
+			j := strings.IndexByte(e[i:], ']')
+			if j < 0 || !strings.HasPrefix(e[i+j+1:], "=") {
+				return nil, fmt.Errorf("route %s: want /PREFIX[timeout=DURATION]=http://HOST:PORT[,http://HOST:PORT...]", e[:i])
+			}
+			prefix, opts, ups, hasOpts = e[:i], e[i+1:i+j], e[i+j+2:], true
+		}
 		if !ok || !strings.HasPrefix(prefix, "/") {
-			return nil, fmt.Errorf("route %q: want /PREFIX=http://HOST:PORT[,http://HOST:PORT...]", e)
+			return nil, fmt.Errorf("route %q: want /PREFIX[timeout=DURATION]=http://HOST:PORT[,http://HOST:PORT...]", e)
 		}
 		if slices.ContainsFunc(out, func(r Route) bool { return r.Prefix == prefix }) {
 			return nil, fmt.Errorf("route %s: given twice", prefix)
 		}
 		r := Route{Prefix: prefix}
+		if hasOpts {
+			if err := r.parseOptions(opts); err != nil {
+				return nil, err
+			}
+		}
 		for _, raw := range strings.Split(ups, ",") {
 			u, err := url.Parse(raw)
 			if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.User != nil {
@@ -97,15 +137,41 @@ func ParseRoutes(s string) ([]Route, error) {
 	return out, nil
 }
 
+// parseOptions reads the options of a route, written between brackets
+// after its prefix: timeout=DURATION.
+func (r *Route) parseOptions(opts string) error {
+	for _, o := range strings.Split(opts, ",") {
+		k, v, _ := strings.Cut(o, "=")
+		switch k {
+		case "timeout":
+			if r.HeaderTimeout != 0 {
+				return fmt.Errorf("route %s: timeout given twice", r.Prefix)
+			}
+			d, err := time.ParseDuration(v)
+			if err != nil || d < minHeaderTimeout || d > maxHeaderTimeout {
+				return fmt.Errorf("route %s: timeout %q: want a duration from %s to %s, e.g. [timeout=5m]", r.Prefix, v, minHeaderTimeout, maxHeaderTimeout)
+			}
+			r.HeaderTimeout = d
+		default:
+			return fmt.Errorf("route %s: option %q: want [timeout=DURATION]", r.Prefix, o)
+		}
+	}
+	return nil
+}
+
 // Config is the gateway's routing and what it runs on.
 type Config struct {
 	Routes []Route
-	// Transport reaches the upstreams; nil: a default one.
+	// Transport reaches the upstreams; nil: a default one per header
+	// timeout. One given serves every route with its own bounds, and
+	// then no route may have a timeout of its own.
 	Transport http.RoundTripper
 	// HeaderTimeout bounds the wait for an upstream's response headers
-	// with the default Transport, so that a replica that hangs does not
-	// hold the client and the gateway's connection for ever; 0: 60 s.
-	// An event stream's headers come at once, its events after them.
+	// with the default Transport, on the routes with no timeout of their
+	// own, so that a replica that hangs does not hold the client and the
+	// gateway's connection for ever; 0: 60 s. It bounds each attempt: a
+	// GET whose replica timed out is sent on to the next. An event
+	// stream's headers come at once, its events after them.
 	HeaderTimeout time.Duration
 	// TrustedProxies are the load balancers in front of the gateway
 	// (NUISANCE_TRUSTED_PROXIES) whose X-Forwarded-For it passes on;
@@ -126,7 +192,8 @@ type Gateway struct {
 
 type route struct {
 	Route
-	proxy *httputil.ReverseProxy
+	proxy   *httputil.ReverseProxy
+	metrics *routeMetrics
 }
 
 // New builds the gateway for cfg's routes.
@@ -138,17 +205,30 @@ func New(cfg Config) (*Gateway, error) {
 		cfg.Log = zap.NewNop()
 	}
 	if cfg.HeaderTimeout <= 0 {
-		cfg.HeaderTimeout = 60 * time.Second
+		cfg.HeaderTimeout = DefaultHeaderTimeout
 	}
-	if cfg.Transport == nil {
-		cfg.Transport = defaultTransport(cfg.HeaderTimeout)
-	}
+	// ResponseHeaderTimeout is a transport's: one transport for each
+	// timeout the routes have.
+	transports := map[time.Duration]http.RoundTripper{}
 	g := &Gateway{log: cfg.Log, mux: http.NewServeMux()}
 	for _, r := range cfg.Routes {
 		if len(r.Upstreams) == 0 {
 			return nil, fmt.Errorf("gateway: route %s has no upstream", r.Prefix)
 		}
-		g.routes = append(g.routes, g.route(r, cfg.Transport, cfg.TrustedProxies))
+		if r.HeaderTimeout < 0 {
+			return nil, fmt.Errorf("gateway: route %s: timeout %s", r.Prefix, r.HeaderTimeout)
+		}
+		tr := cfg.Transport
+		if tr == nil {
+			d := cmp.Or(r.HeaderTimeout, cfg.HeaderTimeout)
+			if transports[d] == nil {
+				transports[d] = defaultTransport(d)
+			}
+			tr = transports[d]
+		} else if r.HeaderTimeout != 0 {
+			return nil, fmt.Errorf("gateway: route %s: a timeout of its own needs the default transport", r.Prefix)
+		}
+		g.routes = append(g.routes, g.route(r, tr, cfg.TrustedProxies))
 	}
 	// Longest prefix first: /api/v1/hotspots before /api/v1/ before /.
 	slices.SortStableFunc(g.routes, func(a, b route) int { return len(b.Prefix) - len(a.Prefix) })
@@ -173,8 +253,9 @@ func defaultTransport(headerTimeout time.Duration) *http.Transport {
 }
 
 func (g *Gateway) route(r Route, base http.RoundTripper, trusted []netip.Prefix) route {
-	ft := &failover{upstreams: r.Upstreams, base: base}
 	name := r.Name()
+	m := newRouteMetrics(name)
+	ft := &failover{upstreams: r.Upstreams, base: base, metrics: m}
 	p := &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			// The scheme and host are the failover's to choose per
@@ -196,7 +277,7 @@ func (g *Gateway) route(r Route, base http.RoundTripper, trusted []netip.Prefix)
 			g.fail(w, req, name, err)
 		},
 	}
-	return route{Route: r, proxy: p}
+	return route{Route: r, proxy: p, metrics: m}
 }
 
 // ServeHTTP answers the gateway's own /healthz, /readyz and /metrics and
@@ -224,7 +305,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				}()
 				r = r.WithContext(ctx)
 			}
-			rt.proxy.ServeHTTP(w, r)
+			rt.metrics.serve(rt.proxy, w, r)
 			return
 		}
 	}
@@ -283,6 +364,7 @@ func (e *allDown) Unwrap() error { return e.last }
 type failover struct {
 	upstreams []*url.URL
 	base      http.RoundTripper
+	metrics   *routeMetrics
 	next      atomic.Uint32
 }
 
@@ -309,14 +391,24 @@ func (f *failover) RoundTrip(req *http.Request) (*http.Response, error) {
 			return resp, nil
 		}
 		if req.Context().Err() != nil {
-			return nil, err
+			return nil, err // the client is gone, not the replica
 		}
+		last := i == n-1
 		if dialFailed(err) {
-			continue
+			f.metrics.refused.Inc()
+		} else {
+			if errors.Is(err, context.DeadlineExceeded) {
+				f.metrics.timedOut.Inc()
+			} else {
+				f.metrics.broken.Inc()
+			}
+			reached = true
+			if !idempotent(req) {
+				break
+			}
 		}
-		reached = true
-		if !idempotent(req) {
-			break
+		if !last {
+			f.metrics.failovers.Inc()
 		}
 	}
 	if !reached {
