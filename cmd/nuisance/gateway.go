@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"flag"
 	"fmt"
@@ -21,10 +22,11 @@ const gatewayUsage = `usage: nuisance gateway [-routes ROUTES]
 The front door of the distributed deployment: serves on NUISANCE_HTTP_ADDR
 and sends each request to the service that serves its path, so that the
 officers' console (/officer/) and every API it calls share one address.
-ROUTES (or NUISANCE_GATEWAY_ROUTES) lists PREFIX=URL[,URL...], separated
-by semicolons; the longest matching prefix wins, and a route's URLs are
-the replicas of its service, e.g.
-  /api/v1/hotspots=http://hotspots:8080; /reports/=http://reporter:8080; /=http://officers:8080
+ROUTES (or NUISANCE_GATEWAY_ROUTES) lists PREFIX[timeout=DURATION]=URL[,URL...],
+separated by semicolons; the longest matching prefix wins, and a route's
+URLs are the replicas of its service. A replica's response headers are
+waited for 60 s, or the route's timeout (1s to 1h) if it has one, e.g.
+  /api/v1/hotspots=http://hotspots:8080; /reports/[timeout=5m]=http://reporter:8080; /=http://officers:8080
 The services behind it should trust its address (NUISANCE_TRUSTED_PROXIES)
 to count each client, not the gateway, against their rate limits. The
 gateway's own NUISANCE_TRUSTED_PROXIES are the load balancers in front of
@@ -44,7 +46,7 @@ func runGateway(ctx context.Context, args []string, getenv func(string) string, 
 	fs := flag.NewFlagSet("gateway", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprint(stderr, gatewayUsage) }
-	routesFlag := fs.String("routes", getenv("NUISANCE_GATEWAY_ROUTES"), "PREFIX=URL[,URL...];... (default NUISANCE_GATEWAY_ROUTES)")
+	routesFlag := fs.String("routes", getenv("NUISANCE_GATEWAY_ROUTES"), "PREFIX[timeout=DURATION]=URL[,URL...];... (default NUISANCE_GATEWAY_ROUTES)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -78,7 +80,8 @@ func runGateway(ctx context.Context, args []string, getenv func(string) string, 
 		for i, u := range r.Upstreams {
 			ups[i] = u.String()
 		}
-		log.Info("route", zap.String("prefix", r.Prefix), zap.Strings("upstreams", ups))
+		log.Info("route", zap.String("prefix", r.Prefix), zap.Strings("upstreams", ups),
+			zap.Duration("header_timeout", cmp.Or(r.HeaderTimeout, gateway.DefaultHeaderTimeout)))
 	}
 	log.Info("gateway listening", zap.String("addr", ln.Addr().String()))
 	err = httpx.Serve(ctx, gateway.Server(g), ln, gatewayGrace)

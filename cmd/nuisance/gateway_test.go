@@ -42,7 +42,7 @@ func TestGatewayCommandRoutesFromTheEnvironment(t *testing.T) {
 	env := map[string]string{
 		"NUISANCE_HTTP_ADDR":      "127.0.0.1:0",
 		"NUISANCE_DATA_DIR":       t.TempDir(),
-		"NUISANCE_GATEWAY_ROUTES": "/api/v1/hotspots=" + hotspots.URL + ";/=" + officers.URL,
+		"NUISANCE_GATEWAY_ROUTES": "/api/v1/hotspots[timeout=5m]=" + hotspots.URL + ";/=" + officers.URL,
 	}
 	var errOut lockedBuffer
 	ctx, stop := context.WithCancel(context.Background())
@@ -75,6 +75,21 @@ func TestGatewayCommandRoutesFromTheEnvironment(t *testing.T) {
 		if resp.StatusCode != 200 || strings.TrimSpace(string(b)) != want {
 			t.Errorf("%s: %d %q, want %q", path, resp.StatusCode, b, want)
 		}
+	}
+	// Each route is logged with the wait for its headers, its own or
+	// the default.
+	timeouts := map[string]float64{}
+	for _, line := range strings.Split(errOut.String(), "\n") {
+		var e struct {
+			Msg, Prefix   string
+			HeaderTimeout float64 `json:"header_timeout"`
+		}
+		if json.Unmarshal([]byte(line), &e) == nil && e.Msg == "route" {
+			timeouts[e.Prefix] = e.HeaderTimeout
+		}
+	}
+	if timeouts["/api/v1/hotspots"] != 300 || timeouts["/"] != 60 {
+		t.Errorf("routes logged with header timeouts %v (seconds), want /api/v1/hotspots 300 and / 60", timeouts)
 	}
 	stop()
 	if err := <-done; err != nil {
