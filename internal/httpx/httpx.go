@@ -142,8 +142,15 @@ func Ops(mux Mux, checks ...Check) {
 }
 
 // Serve runs srv on ln until ctx is cancelled, then stops accepting and
-// waits up to grace for in-flight requests.
-func Serve(ctx context.Context, srv *http.Server, ln net.Listener, grace time.Duration) error {
+// waits up to grace for in-flight requests. The TCP connections it
+// accepts notice a dead peer by DefaultLiveness, or the Liveness of
+// WithLiveness.
+func Serve(ctx context.Context, srv *http.Server, ln net.Listener, grace time.Duration, opts ...ServeOption) error {
+	o := serveOptions{liveness: DefaultLiveness()}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	ln = liveListener{Listener: ln, l: o.liveness}
 	closing := make(chan struct{})
 	srv.BaseContext = func(net.Listener) context.Context {
 		return context.WithValue(context.Background(), closingKey{}, (<-chan struct{})(closing))
