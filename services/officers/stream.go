@@ -143,7 +143,12 @@ const evictionGrace = time.Second
 // which is told so before it ends, so that it does not come back by
 // itself and end another in turn: a client that asked for events gets an
 // event named replaced (no id, its data a StreamReplaced), one that did
-// not a comment; both get a retry of replacedRetry.
+// not a comment; both get a retry of replacedRetry. A stream whose device
+// is gone without a word (another network, no coverage) frees its slot
+// when the server gives up the connection: its next heartbeat goes
+// unacknowledged and the connection closes the user timeout of
+// httpx.DefaultLiveness later, within Heartbeat plus that (a minute by
+// default), not when TCP stops retransmitting a quarter of an hour on.
 func (s *Service) handleStream(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
 	if s.js == nil {
 		return fault.Errorf(fault.Unavailable, "no event stream in this process")
