@@ -77,7 +77,10 @@ type Config struct {
 // front door; Build builds it like a service's.
 const GatewayCommand = "nuisance"
 
-type gatewayRoute struct{ service, prefix string }
+// gatewayRoute is a route of the gateway: its prefix, and options such as
+// its own wait for response headers (a week's report generated on the
+// fly takes longer than the gateway's default minute).
+type gatewayRoute struct{ service, prefix, options string }
 
 // fronted reports whether the gateway sends requests to the service.
 func fronted(service string) bool {
@@ -87,10 +90,10 @@ func fronted(service string) bool {
 // gatewayPrefixes are the paths the gateway sends to each service; the
 // officers take everything else (the console and /api/v1/).
 var gatewayPrefixes = []gatewayRoute{
-	{"hotspots", "/api/v1/hotspots"},
-	{"reporter", "/reports/"},
-	{"intake", "/v1/hotline/"},
-	{"officers", "/"},
+	{"hotspots", "/api/v1/hotspots", ""},
+	{"reporter", "/reports/", "[timeout=5m]"},
+	{"intake", "/v1/hotline/", ""},
+	{"officers", "/", ""},
 }
 
 // gatewayProxies is what the services behind the gateway trust as their
@@ -424,7 +427,7 @@ func (c *Cluster) GatewayRoutes() string {
 	var routes []string
 	for _, r := range gatewayPrefixes {
 		if p := c.Service(r.service); p != nil {
-			routes = append(routes, r.prefix+"=http://"+p.Addr)
+			routes = append(routes, r.prefix+r.options+"=http://"+p.Addr)
 		}
 	}
 	return strings.Join(routes, ";")

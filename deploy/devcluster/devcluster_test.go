@@ -148,7 +148,7 @@ func TestGatewayFrontsTheServicesOfTheConsole(t *testing.T) {
 	for _, name := range []string{"intake", "geocoder", "hotspots", "officers", "reporter"} {
 		c.Services = append(c.Services, &Proc{Name: name, Addr: "127.0.0.1:1" + strconv.Itoa(len(c.Services))})
 	}
-	want := "/api/v1/hotspots=http://127.0.0.1:12;/reports/=http://127.0.0.1:14;/v1/hotline/=http://127.0.0.1:10;/=http://127.0.0.1:13"
+	want := "/api/v1/hotspots=http://127.0.0.1:12;/reports/[timeout=5m]=http://127.0.0.1:14;/v1/hotline/=http://127.0.0.1:10;/=http://127.0.0.1:13"
 	if got := c.GatewayRoutes(); got != want {
 		t.Errorf("routes %s, want %s", got, want)
 	}
