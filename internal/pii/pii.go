@@ -931,8 +931,15 @@ func BareName(s string) bool {
 			return n-len(f) <= 2
 		}
 	}
-	return n <= 3 && strings.ContainsRune(familyNames, name[0])
+	return n <= 3 && (strings.ContainsRune(familyNames, name[0]) || strings.ContainsRune(bareFamilies, name[0]))
 }
+
+// bareFamilies are family names common in Xiamen and southern Fujian that
+// familyNames leaves out, read as a full name's first only (阮志明, 卓雅琴,
+// 翁建华): no word a place's or a shop's name after a house number begins
+// with, and kept apart from familyNames, whose 小X and 老X would take them
+// in words too.
+const bareFamilies = "阮卓翁"
 
 // UnitEnds end a house number (5号, 3栋, 2单元, 1201室, A座): a name after
 // one is no part of the place's name.

@@ -121,6 +121,9 @@ func TestBareName(t *testing.T) {
 		{"欧阳娜娜", true},
 		{"欧阳娜", true},
 		{"司马光", true},
+		{"阮志明", true},
+		{"卓雅琴", true},
+		{"翁建华", true},
 		// No name.
 		{"金山社区", false},
 		{"高林村", false},
