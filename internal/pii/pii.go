@@ -6,7 +6,9 @@ package pii
 import (
 	"encoding/json"
 	"slices"
+	"strconv"
 	"strings"
+	"time"
 	"unicode"
 	"unicode/utf8"
 )
@@ -95,7 +97,8 @@ type group struct {
 // description, an officer's note): mainland mobiles (1[3-9]x xxxx xxxx,
 // with +86, 86 or 0086 before them), landlines with an area code
 // (0592-1234567, (0592)1234567, 010 1234 5678), and ID-card numbers (18
-// characters whose check digit holds, or the old 15 digits, each with a
+// characters whose check digit holds, or fails on a birth date too old
+// for a permit's (see mistypedID), or the old 15 digits, each with a
 // birth date), in ASCII or full-width digits (a Chinese input method in
 // full-width mode), with spaces, hyphens or dots between the groups as
 // people type them. Phones keep the first three and last four digits, like
@@ -604,9 +607,9 @@ func classify(d string, firstLen int, plus bool, x byte) (masked string, withX b
 		return MaskPhone(d), false
 	case plus && strings.HasPrefix(d, "86") && firstLen == 2 && Landline("0"+d[2:], len(d)):
 		return "+86" + MaskPhone(d[2:]), false
-	case len(d) == 18 && idCard(d):
+	case len(d) == 18 && (idCard(d) || mistypedID(d)):
 		return maskID(d), false
-	case len(d) == 17 && x != 0 && idCard(d+string(rune(x))):
+	case len(d) == 17 && x != 0 && (idCard(d+string(rune(x))) || mistypedID(d+string(rune(x)))):
 		return maskID(d + string(rune(x))), true
 	case len(d) == 15 && birthDate("19"+d[6:12]) && d[0] >= '1' && d[0] <= '8':
 		return maskID(d), false
@@ -659,6 +662,59 @@ func idCard(d string) bool {
 		c = 'X'
 	}
 	return "10X98765432"[sum%11] == c
+}
+
+// mistypedID reports whether d, 17 digits and a check character whose
+// check fails, is an ID-card number with a typo all the same: a
+// province's code, and a birth date at least adultAge years ago. A
+// permit or an order of the last years holds the date it was issued
+// where an ID card holds the birth date (a construction permit
+// 350203201912010101) and stays; one of a typed ID card, 17 of its
+// digits right, would show the card.
+func mistypedID(d string) bool {
+	if !province(d[:2]) || !birthDate(d[6:14]) {
+		return false
+	}
+	for i := 0; i < 17; i++ {
+		if d[i] < '0' || d[i] > '9' {
+			return false
+		}
+	}
+	c := d[17]
+	if (c < '0' || c > '9') && c != 'X' && c != 'x' {
+		return false
+	}
+	year, _ := strconv.Atoi(d[6:10])
+	return year <= time.Now().Year()-adultAge
+}
+
+// adultAge is the age below which a caller's ID card is not expected:
+// the birth years of the last adultAge years are read as the dates of
+// permits and orders.
+const adultAge = 14
+
+// province reports whether p is the code of a province-level region of
+// GB/T 2260, the first two digits of an ID card.
+func province(p string) bool {
+	switch p[0] {
+	case '1':
+		return p[1] >= '1' && p[1] <= '5'
+	case '2':
+		return p[1] >= '1' && p[1] <= '3'
+	case '3':
+		return p[1] >= '1' && p[1] <= '7'
+	case '4':
+		return p[1] >= '1' && p[1] <= '6'
+	case '5':
+		return p[1] >= '0' && p[1] <= '4'
+	case '6':
+		return p[1] >= '1' && p[1] <= '5'
+	case '7':
+		return p[1] == '1'
+	case '8':
+		return p[1] == '1' || p[1] == '2'
+	}
+	return false
 }
 
 // birthDate reports whether d is a plausible YYYYMMDD of birth.
