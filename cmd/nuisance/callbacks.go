@@ -87,7 +87,7 @@ func runCallbacks(ctx context.Context, args []string, getenv func(string) string
 		tw := newTable(stdout, "ID", "TICKET", "CASE", "STATUS", "ATTEMPTS", "NEXT", "LAST ERROR")
 		for _, d := range ds {
 			tw.row(d.ID, d.Body.TicketID, d.Body.CaseID, d.Body.Status, strconv.Itoa(d.Attempts),
-				d.NextAt.Format("2006-01-02 15:04:05"), d.LastError)
+				clock(d.NextAt), d.LastError)
 		}
 		if err := tw.flush(); err != nil {
 			return err
@@ -132,7 +132,7 @@ func listDiscarded(ctx context.Context, pool *pgxpool.Pool, limit int, stdout io
 	}
 	tw := newTable(stdout, "ID", "TICKET", "CASE", "STATUS", "DISCARDED", "BY", "REASON", "LAST ERROR")
 	for _, d := range ds {
-		tw.row(d.ID, d.Body.TicketID, d.Body.CaseID, d.Body.Status, d.DiscardedAt.Format("2006-01-02 15:04:05"),
+		tw.row(d.ID, d.Body.TicketID, d.Body.CaseID, d.Body.Status, clock(*d.DiscardedAt),
 			d.DiscardedBy, d.DiscardReason, d.LastError)
 	}
 	if err := tw.flush(); err != nil {
@@ -195,7 +195,7 @@ func runCallbacksDiscard(ctx context.Context, args []string, getenv func(string)
 	}
 	fmt.Fprintf(stdout, "%d dead %s discarded\n", n, noun)
 	for _, d := range already {
-		fmt.Fprintf(stdout, "%s already discarded %s by %s: %s\n", d.ID, d.DiscardedAt.Format("2006-01-02 15:04:05"), d.DiscardedBy, d.DiscardReason)
+		fmt.Fprintf(stdout, "%s already discarded %s by %s: %s\n", d.ID, clock(*d.DiscardedAt), d.DiscardedBy, d.DiscardReason)
 	}
 	return nil
 }

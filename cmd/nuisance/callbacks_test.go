@@ -65,6 +65,10 @@ func TestCallbacksCLIRefusesWhatItsHelpDoesNotOffer(t *testing.T) {
 	if last := lines[len(lines)-1]; !strings.Contains(last, "3") {
 		t.Errorf("pending -n 2 with 3 waiting ends %q: the total is not told", last)
 	}
+	// Times are Xiamen's, their offset said, whatever the host's zone.
+	if !strings.Contains(lines[1], " +08:00") {
+		t.Errorf("pending lists %q, want its next attempt in Xiamen's time (+08:00)", lines[1])
+	}
 	// One ID given twice is one callback, known.
 	if out, msg, err := cli("retry", "cb_dead_1", "cb_dead_1"); err != nil || strings.Contains(msg, "unknown") || !strings.HasPrefix(out, "1 dead") {
 		t.Errorf("retry of one dead ID given twice: %q %q %v", out, msg, err)

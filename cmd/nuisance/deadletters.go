@@ -75,7 +75,7 @@ func runDeadLetters(ctx context.Context, args []string, getenv func(string) stri
 		state := "dead"
 		switch {
 		case d.Retried != nil:
-			state = "sent again " + d.Retried.Format("2006-01-02 15:04:05")
+			state = "sent again " + clock(*d.Retried)
 		case d.RetryRequested != nil:
 			state = "to send again"
 		}
@@ -88,7 +88,7 @@ func runDeadLetters(ctx context.Context, args []string, getenv func(string) stri
 			handled = "yes"
 		}
 		tw.row(strconv.FormatInt(d.ID, 10), d.Consumer, d.Subject, d.EventID, strconv.Itoa(d.Deliveries),
-			d.At.Format("2006-01-02 15:04:05"), state, handled, reason)
+			clock(d.At), state, handled, reason)
 	}
 	if err := tw.flush(); err != nil {
 		return err

@@ -93,12 +93,12 @@ func runOfficers(ctx context.Context, args []string, getenv func(string) string,
 			state := "active"
 			switch {
 			case o.DisabledAt != nil:
-				state = "disabled " + o.DisabledAt.Format("2006-01-02 15:04")
+				state = "disabled " + clock(*o.DisabledAt)
 			case o.RotatedAt != nil:
-				state = "active, rotated " + o.RotatedAt.Format("2006-01-02 15:04")
+				state = "active, rotated " + clock(*o.RotatedAt)
 			}
 			tw.row(o.ID, o.Role, dash(o.Team), dash(o.District), o.Name,
-				o.CreatedAt.Format("2006-01-02 15:04"), state)
+				clock(o.CreatedAt), state)
 		}
 		if err := tw.flush(); err != nil {
 			return err
