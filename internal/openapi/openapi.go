@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/http"
 	"regexp"
 	"slices"
@@ -32,8 +33,7 @@ const File = "openapi.json"
 // Path is where the document is served.
 const Path = "/openapi.json"
 
-// documentURL is the base its JSON pointers resolve against; the event
-// and payload schemas it refers to live beside it under /schemas/.
+// documentURL is the base its JSON pointers resolve against.
 const documentURL = "https://nuisance.xm.gov/openapi.json"
 
 // methods are the HTTP methods an OpenAPI path item may describe.
@@ -66,8 +66,16 @@ var loaded = sync.OnceValues(func() (*Document, error) {
 // Load returns the system's document, schemas/openapi.json, parsed once.
 func Load() (*Document, error) { return loaded() }
 
-// Parse parses an OpenAPI 3.1 document.
-func Parse(b []byte) (*Document, error) {
+// Parse parses an OpenAPI 3.1 document and bundles into it the schema
+// files of package schemas it refers to by URL (see bundle): the
+// document served, validated against and listed is self-contained.
+func Parse(b []byte) (*Document, error) { return parse(b, schemas.FS) }
+
+func parse(src []byte, fsys fs.FS) (*Document, error) {
+	b, err := bundle(src, fsys)
+	if err != nil {
+		return nil, fmt.Errorf("openapi: %w", err)
+	}
 	d := &Document{raw: b, compiled: map[string]*jsonschema.Schema{}}
 	if err := json.Unmarshal(b, &d.doc); err != nil {
 		return nil, fmt.Errorf("openapi: %w", err)
@@ -78,12 +86,12 @@ func Parse(b []byte) (*Document, error) {
 	if !strings.HasPrefix(d.doc.OpenAPI, "3.1.") {
 		return nil, fmt.Errorf("openapi: version %q, want 3.1.x", d.doc.OpenAPI)
 	}
-	sum := sha256.Sum256(b)
-	d.etag = `"` + hex.EncodeToString(sum[:8]) + `"`
+	d.etag = etagOf(b)
 	return d, nil
 }
 
-// JSON returns the document as stored.
+// JSON returns the document as served: schemas/openapi.json with the
+// schema files it names bundled in.
 func (d *Document) JSON() []byte { return d.raw }
 
 // Operations lists the document's operations as route patterns,
@@ -101,35 +109,80 @@ func (d *Document) Operations() []string {
 	return ops
 }
 
-// Routes mounts GET /openapi.json on mux.
-func Routes(mux httpx.Mux) { mux.Handle("GET "+Path, Handler()) }
+// SchemasPath is where the schema files of package schemas are served,
+// each by its file name (hotline.complaint.v1.json), as their $id names
+// them.
+const SchemasPath = "/schemas/"
 
-// Handler serves the document: anyone may read the contract, tools on
+// Routes mounts GET /openapi.json and GET /schemas/{file} on mux.
+func Routes(mux httpx.Mux) {
+	h := Handler()
+	mux.Handle("GET "+Path, h)
+	mux.Handle("GET "+SchemasPath+"{file}", h)
+}
+
+// Handler serves the document at /openapi.json and the schema files at
+// /schemas/{file}, as they are: anyone may read the contract, tools on
 // other origins included, and it names nothing secret.
 func Handler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if file, ok := strings.CutPrefix(r.URL.Path, SchemasPath); ok {
+			b, etag, ok := schemaFile(file)
+			if !ok {
+				httpx.WriteProblem(w, httpx.Problem{Status: http.StatusNotFound, Detail: "no such schema"})
+				return
+			}
+			serve(w, r, "application/schema+json", etag, b)
+			return
+		}
 		d, err := Load()
 		if err != nil {
 			httpx.WriteProblem(w, httpx.Problem{Status: http.StatusInternalServerError, Detail: "the OpenAPI document could not be read"})
 			return
 		}
-		h := w.Header()
-		h.Set("Content-Type", "application/json")
-		h.Set("Cache-Control", "no-cache")
-		h.Set("ETag", d.etag)
-		h.Set("Access-Control-Allow-Origin", "*")
-		h.Set("X-Content-Type-Options", "nosniff")
-		if m := r.Header.Get("If-None-Match"); m != "" && strings.Contains(m, d.etag) {
-			w.WriteHeader(http.StatusNotModified)
-			return
-		}
-		h.Set("Content-Length", strconv.Itoa(len(d.raw)))
-		if r.Method == http.MethodHead {
-			return
-		}
-		_, _ = w.Write(d.raw)
+		serve(w, r, "application/json", d.etag, d.raw)
 	})
 }
+
+// serve writes b, or 304 when the client holds it already.
+func serve(w http.ResponseWriter, r *http.Request, contentType, etag string, b []byte) {
+	h := w.Header()
+	h.Set("Content-Type", contentType)
+	h.Set("Cache-Control", "no-cache")
+	h.Set("ETag", etag)
+	h.Set("Access-Control-Allow-Origin", "*")
+	h.Set("X-Content-Type-Options", "nosniff")
+	if m := r.Header.Get("If-None-Match"); m != "" && strings.Contains(m, etag) {
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	h.Set("Content-Length", strconv.Itoa(len(b)))
+	if r.Method == http.MethodHead {
+		return
+	}
+	_, _ = w.Write(b)
+}
+
+func etagOf(b []byte) string {
+	sum := sha256.Sum256(b)
+	return `"` + hex.EncodeToString(sum[:8]) + `"`
+}
+
+// schemaFile is a schema file of package schemas by its name, with its
+// ETag; the OpenAPI document's source is not one (it is served bundled
+// at /openapi.json).
+func schemaFile(name string) ([]byte, string, bool) {
+	if name == File || !schemaName.MatchString(name) {
+		return nil, "", false
+	}
+	b, err := schemas.FS.ReadFile(name)
+	if err != nil {
+		return nil, "", false
+	}
+	return b, etagOf(b), true
+}
+
+var schemaName = regexp.MustCompile(`^[a-z0-9][a-z0-9.]*\.json$`)
 
 // route is a method (empty: any) and a path with its parameters blanked.
 type route struct{ method, path string }
@@ -332,36 +385,13 @@ func escape(tok string) string {
 	return strings.ReplaceAll(strings.ReplaceAll(tok, "~", "~0"), "/", "~1")
 }
 
-// schema compiles the schema at ptr, with the event and payload schemas
-// of package schemas available by their $id.
+// schema compiles the schema at ptr from the document alone: the
+// schemas it names are bundled in it, and no URL is fetched.
 func (d *Document) schema(ptr string) (*jsonschema.Schema, error) {
 	d.compileOnce.Do(func() {
 		c := jsonschema.NewCompiler()
 		c.DefaultDraft(jsonschema.Draft2020)
-		entries, err := schemas.FS.ReadDir(".")
-		if err != nil {
-			d.compileErr = err
-			return
-		}
-		for _, e := range entries {
-			if e.Name() == File {
-				continue
-			}
-			b, err := schemas.FS.ReadFile(e.Name())
-			if err != nil {
-				d.compileErr = err
-				return
-			}
-			v, err := jsonschema.UnmarshalJSON(bytes.NewReader(b))
-			if err != nil {
-				d.compileErr = fmt.Errorf("schema %s: %w", e.Name(), err)
-				return
-			}
-			if err := c.AddResource("https://nuisance.xm.gov/schemas/"+e.Name(), v); err != nil {
-				d.compileErr = fmt.Errorf("schema %s: %w", e.Name(), err)
-				return
-			}
-		}
+		c.UseLoader(noLoader{})
 		v, err := jsonschema.UnmarshalJSON(bytes.NewReader(d.raw))
 		if err != nil {
 			d.compileErr = err
@@ -387,4 +417,11 @@ func (d *Document) schema(ptr string) (*jsonschema.Schema, error) {
 	}
 	d.compiled[ptr] = s
 	return s, nil
+}
+
+// noLoader refuses every URL: the document holds all its schemas.
+type noLoader struct{}
+
+func (noLoader) Load(url string) (any, error) {
+	return nil, fmt.Errorf("%s is not in the document", url)
 }

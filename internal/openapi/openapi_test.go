@@ -107,6 +107,7 @@ var contract = []string{
 	"GET /readyz",
 	"GET /metrics",
 	"GET /openapi.json",
+	"GET /schemas/{file}",
 	"GET /officer/",
 	"GET /officer/districts.json",
 	"GET /officer/teams.json",
