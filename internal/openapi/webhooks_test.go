@@ -112,3 +112,34 @@ func TestWorkOrderStatusSaysWhatEachStatusMeans(t *testing.T) {
 		t.Error("the status description does not say unlocated also answers a work order not classified")
 	}
 }
+
+// TestHotlineTextsSayWhatHolds: the look-up's priority and due_at say
+// what they are, the look-up that its signed headers read any ticket,
+// and the signature that several may come on one line or on several.
+func TestHotlineTextsSayWhatHolds(t *testing.T) {
+	t.Parallel()
+	d := load(t)
+	for ptr, words := range map[string][]string{
+		"/components/schemas/WorkOrderStatus/properties/priority": {"night", "22:00", "by year", "no district"},
+		"/components/schemas/WorkOrderStatus/properties/due_at":   {"resolve deadline", "sign-for", "not given"},
+		"/paths/~1v1~1hotline~1complaints~1{ticket_id}/get":       {"not the path", "any ticket_id", "secret", "no caller's data"},
+		"/components/securitySchemes/webhookSignature":            {"space-separated", "repeated"},
+		"/paths/~1v1~1hotline~1complaints/post":                   {"space-separated", "repeated"},
+	} {
+		n, err := d.resolve(ptr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var v struct {
+			Description string `json:"description"`
+		}
+		if err := json.Unmarshal(n.raw, &v); err != nil {
+			t.Fatal(err)
+		}
+		for _, w := range words {
+			if !strings.Contains(v.Description, w) {
+				t.Errorf("%s: the description does not say %q", ptr, w)
+			}
+		}
+	}
+}
