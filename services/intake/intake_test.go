@@ -517,3 +517,42 @@ func TestDuplicateWithOtherContentsSaysSo(t *testing.T) {
 		t.Errorf("a work order with no address sent again: %d %+v, want a plain duplicate", code, a)
 	}
 }
+
+// TestACorrectionUnderTheSameWebhookIDSaysItDiffers: a hotline that sends
+// each work order under its ticket as webhook-id sends a correction
+// under the id of the first delivery. That is no retry: it is answered as
+// the duplicate that differs, as under a new id, and never "accepted" as
+// if the change were stored; a true retry (the same id and body) still
+// has the first answer.
+func TestACorrectionUnderTheSameWebhookIDSaysItDiffers(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	ctx := context.Background()
+	post := func(b []byte) (int, intake.Answer) {
+		t.Helper()
+		resp, err := e.client.Post(ctx, "T-same", b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var a intake.Answer
+		if err := resp.Decode(&a); err != nil {
+			t.Fatalf("%d %s", resp.Status, resp.Body)
+		}
+		return resp.Status, a
+	}
+	code, first := post(body("T-same", ""))
+	if code != http.StatusAccepted {
+		t.Fatalf("first: %d %+v", code, first)
+	}
+	if code, a := post(body("T-same", "")); code != http.StatusAccepted || a != first {
+		t.Errorf("a retry: %d %+v, want the first answer %+v", code, a, first)
+	}
+	corrected := []byte(strings.Replace(string(body("T-same", "")), "吵得睡不着", "吵得睡不着。更正：在莲前西路", 1))
+	code, a := post(corrected)
+	if code != http.StatusOK || a.Status != "duplicate" || !a.Differs || !strings.Contains(a.Detail, "not applied") || a.ComplaintID != first.ComplaintID {
+		t.Errorf("a correction under the same webhook-id: %d %+v, want 200 duplicate that differs", code, a)
+	}
+	if n := e.count(t, `SELECT count(*) FROM complaints WHERE ticket_id = 'T-same' AND description NOT LIKE '%更正%'`); n != 1 {
+		t.Errorf("the stored work order changed (%d as first stored)", n)
+	}
+}

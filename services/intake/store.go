@@ -86,8 +86,9 @@ SELECT id FROM ins`
 
 // conflictSQL finds, for each work order the batch skipped, the complaint
 // it conflicted with: the one with its ticket (a duplicate, or a retried
-// delivery when the webhook-id is the same too) before one with only its
-// webhook-id (an id reused for another work order). The skipping statement
+// delivery when the webhook-id is the same too and the contents are those
+// stored) before one with only its webhook-id (an id reused for another
+// work order). The skipping statement
 // waited for the conflicting row's transaction, so this later statement
 // sees it.
 // A duplicate whose words, address, time or coordinates differ from the
@@ -227,8 +228,12 @@ func (s *Service) store(ctx context.Context, batch []*submission) ([]result, err
 		descs, addrs, ats = append(descs, cols.descs[i]), append(addrs, cols.addrs[i]), append(ats, cols.at[i])
 		lons, lats = append(lons, cols.lons[i]), append(lats, cols.lats[i])
 	}
-	// A conflict is a ticket seen before (answer: duplicate) or a
-	// webhook-id seen before (answer: the original answer).
+	// A conflict is a ticket seen before (answer: duplicate), a delivery
+	// retried (the same webhook-id and contents; answer: the original
+	// answer) or a webhook-id of another ticket's (refused). The same
+	// webhook-id with other contents is no retry: a correction sent under
+	// the id of the first delivery (the hotline may use its ticket as the
+	// id) is answered as the duplicate that differs it is, not as stored.
 	rows, err = s.pool.Query(ctx, conflictSQL, tickets, webhooks, descs, addrs, ats, lons, lats)
 	if err != nil {
 		return nil, err
@@ -245,7 +250,7 @@ func (s *Service) store(ctx context.Context, batch []*submission) ([]result, err
 		switch {
 		case !sameTicket:
 			results[i] = result{err: WebhookReusedError{OtherTicket: ticket}}
-		case sameDelivery:
+		case sameDelivery && !differs:
 			results[i] = accepted(id, ticket)
 		default:
 			ans := Answer{ComplaintID: id, TicketID: ticket, Status: "duplicate"}
