@@ -556,3 +556,46 @@ func TestACorrectionUnderTheSameWebhookIDSaysItDiffers(t *testing.T) {
 		t.Errorf("the stored work order changed (%d as first stored)", n)
 	}
 }
+
+// TestSignaturesOnSeveralLines: several signatures may come as one
+// space-separated webhook-signature or as several lines of it (RFC 9110
+// lets a client or a proxy send a list either way); the post and the
+// look-up are verified against all of them.
+func TestSignaturesOnSeveralLines(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	other, err := hotline.New(e.srv.URL, "whsec_"+"c29tZS1vdGhlci1zZWNyZXQta2V5LW5vdC1vdXJz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := body("T-lines", "")
+	// Signed with a key the intake does not have, then with its own: the
+	// one that matches is on the second line.
+	sign := func(r *http.Request, id string, b []byte) {
+		if err := other.Sign(r, id, b); err != nil {
+			t.Fatal(err)
+		}
+		foreign := r.Header.Get("webhook-signature")
+		if err := e.client.Sign(r, id, b); err != nil {
+			t.Fatal(err)
+		}
+		own := r.Header.Get("webhook-signature")
+		r.Header.Del("webhook-signature")
+		r.Header.Add("webhook-signature", foreign)
+		r.Header.Add("webhook-signature", own)
+	}
+	st, p := post(t, e, "application/json", b, func(r *http.Request) { sign(r, "lines-1", b) })
+	if st != http.StatusAccepted {
+		t.Fatalf("a post with its signatures on two lines: %d %v", st, p)
+	}
+	req, _ := http.NewRequest(http.MethodGet, e.srv.URL+"/v1/hotline/complaints/T-lines", nil)
+	sign(req, "lines-2", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("a look-up with its signatures on two lines: %d", resp.StatusCode)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"mime"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/google/uuid"
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
@@ -60,8 +61,15 @@ func clientOf(r *http.Request) string { return httpx.ClientKey(r) }
 
 // verify checks the Standard Webhooks signature of body against every
 // configured secret; the library compares in constant time and enforces
-// the 5-minute timestamp tolerance.
+// the 5-minute timestamp tolerance. Signatures sent as several
+// webhook-signature lines (a list, as RFC 9110 lets a client or a proxy
+// send one) are one space-separated list, as if sent on one line: the
+// library reads the first line only.
 func (s *Service) verify(body []byte, h http.Header) error {
+	if sigs := h.Values("webhook-signature"); len(sigs) > 1 {
+		h = h.Clone()
+		h.Set("webhook-signature", strings.Join(sigs, " "))
+	}
 	var err error
 	for _, wh := range s.hooks {
 		if err = wh.Verify(body, h); err == nil {
