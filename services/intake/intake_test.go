@@ -2,6 +2,7 @@ package intake_test
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -597,5 +598,47 @@ func TestSignaturesOnSeveralLines(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("a look-up with its signatures on two lines: %d", resp.StatusCode)
+	}
+}
+
+// TestACompressedBodyIsRefusedAsSuch: the intake decodes no content
+// coding; a body sent gzip-compressed is answered 415 saying so (with
+// Accept-Encoding: identity, RFC 7694), not 400 "not valid UTF-8" as if
+// its JSON were broken. identity is the body as it is.
+func TestACompressedBodyIsRefusedAsSuch(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	_, _ = zw.Write(body("T-gz", ""))
+	_ = zw.Close()
+	for _, enc := range []string{"gzip", "br", "identity, gzip"} {
+		req, _ := http.NewRequest(http.MethodPost, e.srv.URL+"/v1/hotline/complaints", bytes.NewReader(gz.Bytes()))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Content-Encoding", enc)
+		if err := e.client.Sign(req, "gz-1", gz.Bytes()); err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var p map[string]any
+		_ = json.NewDecoder(resp.Body).Decode(&p)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusUnsupportedMediaType || resp.Header.Get("Content-Type") != "application/problem+json" ||
+			!strings.Contains(fmt.Sprint(p["detail"]), "Content-Encoding") || resp.Header.Get("Accept-Encoding") != "identity" {
+			t.Errorf("Content-Encoding %s: %d %s %v (Accept-Encoding %q)", enc, resp.StatusCode, resp.Header.Get("Content-Type"), p, resp.Header.Get("Accept-Encoding"))
+		}
+	}
+	b := body("T-identity", "")
+	st, p := post(t, e, "application/json", b, func(r *http.Request) {
+		r.Header.Set("Content-Encoding", "identity")
+		if err := e.client.Sign(r, "id-1", b); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if st != http.StatusAccepted {
+		t.Errorf("Content-Encoding identity: %d %v", st, p)
 	}
 }

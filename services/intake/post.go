@@ -100,6 +100,20 @@ func jsonContent(ct string) bool {
 	return err == nil && (mt == "application/json" || mt == "application/webhook+json")
 }
 
+// identityEncoded tells whether a body was sent with no content coding
+// (none named, or identity): the intake decodes none, and a compressed
+// body read as JSON would be refused as not UTF-8.
+func identityEncoded(h http.Header) bool {
+	for _, line := range h.Values("Content-Encoding") {
+		for coding := range strings.SplitSeq(line, ",") {
+			if c := strings.TrimSpace(coding); c != "" && !strings.EqualFold(c, "identity") {
+				return false
+			}
+		}
+	}
+	return true
+}
+
 // readBody reads the body up to MaxBody, into one buffer of the announced
 // length when there is one.
 func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
@@ -144,6 +158,12 @@ func (s *Service) receive(w http.ResponseWriter, r *http.Request, history bool) 
 	}
 	if !jsonContent(r.Header.Get("Content-Type")) {
 		problem(w, http.StatusUnsupportedMediaType, "unsupported_media_type", "Content-Type must be application/json")
+		return
+	}
+	if !identityEncoded(r.Header) {
+		// RFC 7694: the 415 names the codings the intake takes.
+		w.Header().Set("Accept-Encoding", "identity")
+		problem(w, http.StatusUnsupportedMediaType, "unsupported_encoding", "Content-Encoding is not supported: send the body as it is (identity), not compressed")
 		return
 	}
 	if r.ContentLength > MaxBody {
