@@ -211,7 +211,7 @@ func TestRejections(t *testing.T) {
 			b, _ := json.Marshal(json.RawMessage(body("T-d", "")))
 			_ = c.Sign(r, "m", b)
 		}, 401, ""},
-		{"missing required", "application/json", []byte(`{"ticket_id":"T-e","address":"思明区"}`), nil, 400, "/"},
+		{"missing required", "application/json", []byte(`{"ticket_id":"T-e","address":"思明区"}`), nil, 400, "/received_at"},
 		{"wrong types", "application/json", []byte(`{"ticket_id":5,"received_at":"2024-03-11T23:10:00+08:00","description":"x","address":"思明区"}`), nil, 400, "/ticket_id"},
 		{"coordinates out of range", "application/json", body("T-f", "")[:0:0], nil, 400, "/location/lat"},
 		{"unknown field", "application/json", body("T-g", `,"priority":"high"`), nil, 400, "/"},

@@ -5,6 +5,7 @@ package workorder
 
 import (
 	"encoding/json"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -154,8 +155,11 @@ const (
 
 // explain rewrites the schema's errors a sender would misread: the two
 // alternatives of anyOf, address and location, each reported missing as if
-// both were required, become one error saying one of them is needed; a
-// received_at of another form says the form needed.
+// both were required, become one error saying one of them is needed; the
+// required properties missing from an object, reported as one error on
+// the object, become one error each, naming the property by its pointer
+// (/received_at, /location/lat); a received_at of another form says the
+// form needed.
 func explain(fe []FieldError) []FieldError {
 	var address, location bool
 	for _, f := range fe {
@@ -171,10 +175,54 @@ func explain(fe []FieldError) []FieldError {
 			continue
 		case f.Field == "/received_at" && strings.HasPrefix(f.Detail, "is not a valid date-time"):
 			f.Detail = receivedAtForm
+		default:
+			if names, ok := missingProperties(f.Detail); ok {
+				for _, name := range names {
+					out = append(out, FieldError{Field: childPointer(f.Field, name), Detail: missingDetail})
+				}
+				continue
+			}
 		}
 		out = append(out, f)
 	}
+	slices.SortStableFunc(out, func(a, b FieldError) int { return strings.Compare(a.Field, b.Field) })
 	return out
+}
+
+// missingDetail is the detail of a required property missing.
+const missingDetail = "missing: a required property"
+
+// missingProperties are the names the schema's "missing property 'a'" or
+// "missing properties 'a', 'b'" gives, in its order.
+func missingProperties(detail string) ([]string, bool) {
+	list, ok := strings.CutPrefix(detail, "missing properties ")
+	if !ok {
+		if list, ok = strings.CutPrefix(detail, "missing property "); !ok {
+			return nil, false
+		}
+	}
+	if len(list) < 2 || list[0] != '\'' || list[len(list)-1] != '\'' {
+		return nil, false
+	}
+	names := strings.Split(list[1:len(list)-1], "', '")
+	for _, n := range names {
+		// The schema's property names are plain words: any other is a
+		// form of the message not read here, and left as it is.
+		if n == "" || strings.ContainsAny(n, `'"\`) {
+			return nil, false
+		}
+	}
+	return names, true
+}
+
+// childPointer is the JSON pointer (RFC 6901) of the property name of the
+// object at pointer parent ("/" for the document).
+func childPointer(parent, name string) string {
+	name = strings.NewReplacer("~", "~0", "/", "~1").Replace(name)
+	if parent == "/" || parent == "" {
+		return "/" + name
+	}
+	return parent + "/" + name
 }
 
 // parseRFC3339 reads an RFC 3339 date-time, with its separators in either

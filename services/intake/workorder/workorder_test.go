@@ -109,3 +109,39 @@ func TestARequiredFieldSentAsNullIsToldToHaveAValue(t *testing.T) {
 		t.Errorf("description null: %v %+v, want one error on /description asking for a value", err, fe)
 	}
 }
+
+// Required properties missing are named each by its pointer, as the
+// README promises, not together on the object ("/": "missing
+// properties 'received_at', 'description'"), in the document and in an
+// object within it.
+func TestEachMissingPropertyIsNamed(t *testing.T) {
+	p, err := NewParser()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		body string
+		want []string
+	}{
+		{`{"ticket_id":"T-1","address":"思明区"}`, []string{"/description", "/received_at"}},
+		{`{"address":"思明区"}`, []string{"/description", "/received_at", "/ticket_id"}},
+		{`{"ticket_id":"T-1","received_at":"2024-03-11T23:10:00+08:00","description":"吵","location":{"lon":118.1}}`, []string{"/location/lat"}},
+		{`{"ticket_id":"T-1","received_at":"2024-03-11T23:10:00+08:00","description":"吵","location":{}}`, []string{"/location/lat", "/location/lon"}},
+		{`{"ticket_id":"T-1","description":"吵"}`, []string{"/", "/received_at"}},
+	} {
+		_, fe, err := p.Parse([]byte(tc.body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, f := range fe {
+			got = append(got, f.Field)
+			if f.Field != "/" && f.Detail != "missing: a required property" {
+				t.Errorf("%s: %s: %q, want it said missing", tc.body, f.Field, f.Detail)
+			}
+		}
+		if strings.Join(got, " ") != strings.Join(tc.want, " ") {
+			t.Errorf("%s: fields %v, want %v (%+v)", tc.body, got, tc.want, fe)
+		}
+	}
+}
