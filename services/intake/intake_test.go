@@ -225,6 +225,7 @@ func TestRejections(t *testing.T) {
 		{"sql in the ticket id", "application/json", []byte(`{"ticket_id":"T'; DROP TABLE complaints;--","received_at":"2024-03-11T23:10:00+08:00","description":"吵","address":"思明区"}`), nil, 400, "/ticket_id"},
 		{"NUL in the description", "application/json", []byte(`{"ticket_id":"T-n","received_at":"2024-03-11T23:10:00+08:00","description":"吵\u0000","address":"思明区"}`), nil, 400, "/description"},
 		{"words in the caller's phone", "application/json", []byte(`{"ticket_id":"T-o","received_at":"2024-03-11T23:10:00+08:00","description":"吵","address":"思明区","caller":{"name":"王先生","phone":"13800138000 转 5"}}`), nil, 400, "/caller/phone"},
+		{"a key sent twice", "application/json", []byte(`{"ticket_id":"T-p","received_at":"2024-03-11T23:10:00+08:00","description":"吵","address":"思明区","ticket_id":"T-q"}`), nil, 400, "/ticket_id"},
 		{"html in the channel", "application/json", []byte(`{"ticket_id":"T-m","received_at":"2024-03-11T23:10:00+08:00","description":"吵","address":"思明区","channel":"<script>alert(1)</script>"}`), nil, 400, "/channel"},
 	}
 	cases[7].body = []byte(`{"ticket_id":"T-f","received_at":"2024-03-11T23:10:00+08:00","description":"吵","location":{"lon":118.1,"lat":95}}`)

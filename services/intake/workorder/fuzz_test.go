@@ -17,6 +17,7 @@ func FuzzIntakeDecode(f *testing.F) {
 		`[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]`,
 		`{"ticket_id":{"a":{"b":{"c":1}}}}`,
 		"\xff\xfe{}",
+		`{"ticket_id":"T-6","received_at":"2024-03-11T23:10:00Z","description":"x","address":"y","ticket\u005fid":"T-7"}`,
 		`{"ticket_id":"T-5","received_at":"2024-03-11T23:10:00Z","description":"x","address":"y","caller":{"phone":"13800138000"},"extra":1}`,
 	}...) {
 		f.Add([]byte(seed))

@@ -116,6 +116,9 @@ func unstorable(c *Complaint) []FieldError {
 // parseSchema validates valid UTF-8 body against the schema and decodes it.
 func (p *Parser) parseSchema(body []byte) (Complaint, []FieldError, error) {
 	var c Complaint
+	if fe := duplicateKeys(body); len(fe) > 0 {
+		return c, fe, nil
+	}
 	fe, err := schemas.Validate(p.schema, body)
 	if err != nil {
 		return c, nil, err
@@ -218,7 +221,7 @@ func missingProperties(detail string) ([]string, bool) {
 // childPointer is the JSON pointer (RFC 6901) of the property name of the
 // object at pointer parent ("/" for the document).
 func childPointer(parent, name string) string {
-	name = strings.NewReplacer("~", "~0", "/", "~1").Replace(name)
+	name = pointerEscaper.Replace(name)
 	if parent == "/" || parent == "" {
 		return "/" + name
 	}

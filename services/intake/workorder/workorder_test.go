@@ -1,6 +1,7 @@
 package workorder
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -143,5 +144,42 @@ func TestEachMissingPropertyIsNamed(t *testing.T) {
 		if strings.Join(got, " ") != strings.Join(tc.want, " ") {
 			t.Errorf("%s: fields %v, want %v (%+v)", tc.body, got, tc.want, fe)
 		}
+	}
+}
+
+// A key sent twice in one object is refused, naming it by its pointer, at
+// any depth: decoded, the last value would count without a word, where
+// the sender may mean the first (a ticket_id sent twice could store the
+// work order under another ticket).
+func TestADuplicatedKeyIsRefused(t *testing.T) {
+	p, err := NewParser()
+	if err != nil {
+		t.Fatal(err)
+	}
+	const rest = `"received_at":"2024-03-11T23:10:00+08:00","description":"吵","address":"思明区"`
+	many := ""
+	for i := range 40 {
+		many += fmt.Sprintf(`"k%d":%d,`, i, i)
+	}
+	for _, tc := range []struct{ body, want string }{
+		{`{"ticket_id":"a",` + rest + `,"ticket_id":"b"}`, "/ticket_id"},
+		{`{"ticket_id":"a",` + rest + `,"location":{"lon":118.1,"lat":24.5,"lat":25}}`, "/location/lat"},
+		{`{"ticket_id":"a",` + rest + `,"caller":{"name":"x"},"caller":{"name":"y"}}`, "/caller"},
+		{`{"ticket_id":"a",` + rest + `,"ticket\u005fid":"b"}`, "/ticket_id"},
+		{`{"ticket_id":"a",` + rest + `,"x":[1,{"a/b":1,"a~1b":2,"a/b":3}]}`, "/x/1/a~1b"},
+		{`{"ticket_id":"a",` + rest + `,"x":{` + many + `"k7":1}}`, "/x/k7"},
+	} {
+		_, fe, err := p.Parse([]byte(tc.body))
+		if err != nil || len(fe) != 1 || fe[0].Field != tc.want || !strings.Contains(fe[0].Detail, "more than once") {
+			t.Errorf("%s: %v %+v, want one error on %s", tc.body, err, fe, tc.want)
+		}
+	}
+	// The same keys in other objects are no duplicates, and what is not
+	// JSON is still said to be so.
+	if _, fe, err := p.Parse([]byte(`{"ticket_id":"a",` + rest + `,"location":{"lon":118.1,"lat":24.5},"caller":{"name":"x","phone":"1"}}`)); err != nil || len(fe) > 0 {
+		t.Errorf("a work order of distinct keys: %v %+v", err, fe)
+	}
+	if _, _, err := p.Parse([]byte(`{"ticket_id":"a","ticket_id":`)); err == nil {
+		t.Error("a body cut short was not said to be no JSON")
 	}
 }
