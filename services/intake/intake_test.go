@@ -54,7 +54,9 @@ func setupBehind(t *testing.T, trusted []netip.Prefix, mutate ...func(*intake.Co
 	go func() { _ = svc.Run(ctx); close(done) }()
 	mux := http.NewServeMux()
 	svc.Routes(mux)
-	srv := httptest.NewServer(httpx.TrustProxies(trusted, mux))
+	// Served as a process serves the intake: its raw look-ups before the
+	// mux, which would clean their paths.
+	srv := httptest.NewServer(httpx.TrustProxies(trusted, svc.RawLookups(mux)))
 	t.Cleanup(func() { srv.Close(); cancel(); <-done })
 	c, err := hotline.New(srv.URL, secret)
 	if err != nil {

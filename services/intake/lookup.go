@@ -3,10 +3,13 @@ package intake
 import (
 	"errors"
 	"net/http"
+	"net/url"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/xiamen-eeb/nuisance/internal/hotline"
 	"github.com/xiamen-eeb/nuisance/internal/httpx"
 	"github.com/xiamen-eeb/nuisance/internal/logging"
 )
@@ -39,7 +42,11 @@ func (s *Service) handleLookup(w http.ResponseWriter, r *http.Request) {
 		problem(w, http.StatusUnauthorized, "signature", signatureDetail(err))
 		return
 	}
-	ticket := r.PathValue("ticket_id")
+	ticket, ok := ticketOf(r)
+	if !ok {
+		problem(w, http.StatusNotFound, "not_found", "no ticket_id in the path: GET "+hotline.ComplaintsPath+"/{ticket_id}")
+		return
+	}
 	var st Status
 	err := s.pool.QueryRow(r.Context(), `SELECT ticket_id, complaint_id, status, category, subcategory, district,
 		district_name, priority, hotspot_id, case_id, team, due_at, updated_at
@@ -58,4 +65,28 @@ func (s *Service) handleLookup(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	httpx.WriteJSON(w, http.StatusOK, st)
+}
+
+// ticketOf is the ticket_id of a look-up: the rest of the path as sent,
+// each escape (%2F) undone, read from the raw path and not the cleaned
+// one: a ticket may hold //, /./ or /../ (XM/../0004), which cleaning
+// would make another ticket's.
+func ticketOf(r *http.Request) (string, bool) {
+	rest, ok := strings.CutPrefix(r.URL.EscapedPath(), hotline.ComplaintsPath+"/")
+	if !ok {
+		rest = r.PathValue("ticket_id")
+	} else if t, err := url.PathUnescape(rest); err == nil {
+		rest = t
+	} else {
+		return "", false
+	}
+	return rest, rest != ""
+}
+
+// handleComplaintsOther answers a method other than POST on the
+// collection of work orders.
+func handleComplaintsOther(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Allow", http.MethodPost)
+	problem(w, http.StatusMethodNotAllowed, "method_not_allowed",
+		r.Method+" is not allowed here: "+hotline.ComplaintsPath+" takes POST (a work order); a work order is looked up with GET "+hotline.ComplaintsPath+"/{ticket_id}")
 }

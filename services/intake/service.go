@@ -6,6 +6,8 @@ package intake
 import (
 	"context"
 	"fmt"
+	"net/http"
+	"path"
 	"strings"
 	"sync"
 	"time"
@@ -119,8 +121,39 @@ func (s *Service) Routes(mux httpx.Mux) {
 	mux.HandleFunc("POST "+hotline.HistoryPath, s.handleHistory)
 	// A ticket_id may hold slashes (the schema allows them): the look-up
 	// takes the rest of the path, so that one sent unescaped finds its
-	// work order as one with each slash escaped (%2F) does.
+	// work order as one with each slash escaped (%2F) does. One holding
+	// //, /./ or /../ is found only behind RawLookups.
 	mux.HandleFunc("GET "+hotline.ComplaintsPath+"/{ticket_id...}", s.handleLookup)
+	// The collection itself takes POST alone. Any other method there is
+	// 405 naming it (and the look-up's path), not the mux's redirect of a
+	// GET to the look-up of no ticket, nor an Allow listing that GET.
+	mux.HandleFunc(hotline.ComplaintsPath, handleComplaintsOther)
+}
+
+// RawLookups serves, before next, the look-ups whose path a ServeMux
+// would clean: a ticket_id holding //, /./ or /../ (which the schema's
+// pattern allows, XM/../0004), sent with its slashes as they are. The mux
+// answers such a path with a redirect to its cleaned form, the look-up of
+// another ticket (/v1/hotline/complaints/0004); here it is looked up as
+// sent. Everything else goes to next, the mux the intake's Routes are
+// mounted on: a process serving the intake puts RawLookups in front of it.
+func (s *Service) RawLookups(next http.Handler) http.Handler {
+	prefix := hotline.ComplaintsPath + "/"
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet || r.Method == http.MethodHead {
+			if p := r.URL.EscapedPath(); strings.HasPrefix(p, prefix) && len(p) > len(prefix) && !cleanPath(p) {
+				s.handleLookup(w, r)
+				return
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// cleanPath tells whether a ServeMux leaves p as it is: no empty, . or
+// .. segment (a trailing slash is no empty segment to it).
+func cleanPath(p string) bool {
+	return path.Clean(p) == p || path.Clean(p)+"/" == p
 }
 
 // maxClients is how many client addresses the intake keeps a rate
