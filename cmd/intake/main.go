@@ -23,6 +23,6 @@ func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.
 		if err != nil {
 			return nil, err
 		}
-		return []app.Part{{Name: "intake", Runner: in, Routes: in.Routes, Publishes: []string{"complaint.received"}}}, nil
+		return []app.Part{{Name: "intake", Runner: in, Routes: in.Routes, Wrap: in.RawLookups, Publishes: []string{"complaint.received"}}}, nil
 	})
 }

@@ -204,6 +204,24 @@ func TestPipelineCarriesComplaintsToAssignedCases(t *testing.T) {
 	if err := run(context.Background(), []string{"status", "no-such-ticket"}, func(k string) string { return statusEnv[k] }, &sout, &serr); err == nil || !strings.Contains(err.Error(), "404") {
 		t.Errorf("nuisance status of an unknown ticket: %v", err)
 	}
+	// A ticket whose raw path holds /../ is looked up as sent: never
+	// cleaned into (or redirected to) the ticket after it.
+	req, err := http.NewRequest(http.MethodGet, "http://"+addr+hotline.ComplaintsPath+"/XM/../"+ticket, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := client.Sign(req, "msg_dot_lookup", nil); err != nil {
+		t.Fatal(err)
+	}
+	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	if resp, err := noRedirect.Do(req); err != nil {
+		t.Fatal(err)
+	} else {
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusNotFound {
+			t.Errorf("look-up of XM/../%s: %d (Location %q), want 404: no such ticket", ticket, resp.StatusCode, resp.Header.Get("Location"))
+		}
+	}
 	if n := count(`SELECT count(*) FROM dead_letters`); n != 0 {
 		t.Fatalf("%d dead letters for valid input", n)
 	}

@@ -63,7 +63,7 @@ func runUp(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err != nil {
 		return err
 	}
-	parts := []app.Part{{Name: "intake", Runner: in, Routes: in.Routes}}
+	parts := []app.Part{{Name: "intake", Runner: in, Routes: in.Routes, Wrap: in.RawLookups}}
 	more, err := pipeline(ctx, sys)
 	if err != nil {
 		return err

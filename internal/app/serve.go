@@ -44,6 +44,10 @@ type Part struct {
 	// and nil Publishes lets the process relay everything (the all-in-one
 	// process); an empty, non-nil list says the part writes no events.
 	Publishes []string
+	// Wrap, when set, takes the requests before the routes' mux does: a
+	// part whose paths the mux would clean and redirect (the intake's
+	// tickets holding //, /./ or /../) answers them as sent.
+	Wrap func(http.Handler) http.Handler
 	// OnShutdown runs when the HTTP server begins shutting down: long-lived
 	// responses (event streams) end there instead of holding the shutdown.
 	OnShutdown func()
@@ -143,7 +147,13 @@ func Serve(ctx context.Context, sys *System, ln net.Listener, parts []Part) erro
 	}
 	// Behind the proxies of NUISANCE_TRUSTED_PROXIES, a request's client
 	// (which rate limits count against) is read from X-Forwarded-For.
-	srv := &http.Server{Handler: httpx.TrustProxies(sys.Cfg.TrustedProxies, httpx.WithProblems(mux)), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, IdleTimeout: 120 * time.Second}
+	h := httpx.WithProblems(mux)
+	for _, p := range parts {
+		if p.Wrap != nil {
+			h = p.Wrap(h)
+		}
+	}
+	srv := &http.Server{Handler: httpx.TrustProxies(sys.Cfg.TrustedProxies, h), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, IdleTimeout: 120 * time.Second}
 	for _, p := range parts {
 		if p.OnShutdown != nil {
 			srv.RegisterOnShutdown(p.OnShutdown)
