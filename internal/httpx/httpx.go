@@ -128,9 +128,17 @@ func Ops(mux Mux, checks ...Check) {
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
 		res := map[string]string{}
 		st := 200
+		// The why of a failed check (a driver's error names the database's
+		// user, name, host and port) is told on the host only: a port
+		// published to the hotline or a proxy's clients says which check
+		// failed, and the process's log says why.
+		local := r.RemoteAddr != "" && ClientAddr(r).IsLoopback()
 		for i, err := range RunChecks(r.Context(), checks) {
 			if err != nil {
-				res[checks[i].Name] = err.Error()
+				res[checks[i].Name] = "failed: see the process's log, or /readyz from its host"
+				if local {
+					res[checks[i].Name] = err.Error()
+				}
 				st = 503
 			} else {
 				res[checks[i].Name] = "ok"
