@@ -84,10 +84,20 @@ func runCallbacks(ctx context.Context, args []string, getenv func(string) string
 		if err != nil {
 			return err
 		}
-		tw := newTable(stdout, "ID", "TICKET", "CASE", "STATUS", "ATTEMPTS", "NEXT", "LAST ERROR")
+		// A dead callback is tried no more: when it was given up on, not
+		// a next attempt that will never come.
+		when := "NEXT"
+		if args[0] == "dead" {
+			when = "DEAD SINCE"
+		}
+		tw := newTable(stdout, "ID", "TICKET", "CASE", "STATUS", "ATTEMPTS", when, "LAST ERROR")
 		for _, d := range ds {
+			at := d.NextAt
+			if args[0] == "dead" && d.DeadAt != nil {
+				at = *d.DeadAt
+			}
 			tw.row(d.ID, d.Body.TicketID, d.Body.CaseID, d.Body.Status, strconv.Itoa(d.Attempts),
-				clock(d.NextAt), d.LastError)
+				clock(at), d.LastError)
 		}
 		if err := tw.flush(); err != nil {
 			return err

@@ -37,6 +37,11 @@ func TestCallbacksCLIRefusesWhatItsHelpDoesNotOffer(t *testing.T) {
 		SELECT 'cb_wait_' || i, 'ev_wait_' || i, 'T-wait-' || i, 'case_w' || i, 'assigned', now() FROM generate_series(1, 3) i`); err != nil {
 		t.Fatal(err)
 	}
+	// A dead callback is tried no more: the listing says since when, not
+	// a next attempt.
+	if out, _, err := cli("dead"); err != nil || !strings.Contains(out, "DEAD SINCE") || strings.Contains(out, "NEXT") {
+		t.Errorf("callbacks dead: %q %v, want when each was given up on", out, err)
+	}
 	dead := func() int {
 		var n int
 		if err := pool.QueryRow(ctx, `SELECT count(*) FROM callbacks WHERE dead_at IS NOT NULL`).Scan(&n); err != nil {

@@ -5,7 +5,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
+	"strings"
+
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/xiamen-eeb/nuisance/internal/outbox"
 )
@@ -62,13 +66,22 @@ func runDeadLetters(ctx context.Context, args []string, getenv func(string) stri
 		}
 		fmt.Fprintf(stdout, "%d dead letters to send again; a running process sends each within seconds\n", n)
 		if n < len(ids) {
-			fmt.Fprintf(stderr, "%d of the IDs given are unknown or of another consumer\n", len(ids)-n)
+			// The others are asked for; a script sees that not all were.
+			return fmt.Errorf("deadletters retry: %d of the IDs given are unknown or of another consumer (see deadletters list -all)", len(ids)-n)
+		}
+		if n == 0 {
+			return noneOf(ctx, pool, *consumer, stderr)
 		}
 		return nil
 	}
 	ds, err := outbox.DeadLetters(ctx, pool, *consumer, !*all, *limit)
 	if err != nil {
 		return err
+	}
+	if len(ds) == 0 {
+		if err := noneOf(ctx, pool, *consumer, stderr); err != nil {
+			return err
+		}
 	}
 	tw := newTable(stdout, "ID", "CONSUMER", "SUBJECT", "EVENT", "DELIVERIES", "AT", "STATE", "HANDLED", "REASON")
 	for _, d := range ds {
@@ -105,5 +118,27 @@ func runDeadLetters(ctx context.Context, args []string, getenv func(string) stri
 		}
 	}
 	fmt.Fprintf(stdout, "%d dead letters\n", len(ds))
+	return nil
+}
+
+// noneOf tells, when -consumer named one that has never had a dead
+// letter (a misspelt durable: hotspot for hotspots), which consumers
+// have: "0 dead letters" alone would read as all clear.
+func noneOf(ctx context.Context, pool *pgxpool.Pool, consumer string, stderr io.Writer) error {
+	if consumer == "" {
+		return nil
+	}
+	var known []string
+	if err := pool.QueryRow(ctx, `SELECT COALESCE(array_agg(DISTINCT consumer ORDER BY consumer), '{}') FROM dead_letters`).Scan(&known); err != nil {
+		return fmt.Errorf("dead letters' consumers: %w", err)
+	}
+	if slices.Contains(known, consumer) {
+		return nil
+	}
+	if len(known) == 0 {
+		fmt.Fprintf(stderr, "no consumer has had a dead letter (-consumer %s)\n", consumer)
+		return nil
+	}
+	fmt.Fprintf(stderr, "%s has never had a dead letter: the consumers that have are %s\n", consumer, strings.Join(known, ", "))
 	return nil
 }

@@ -44,13 +44,20 @@ func TestDeadLettersCLI(t *testing.T) {
 	if strings.Contains(out, phone) {
 		t.Fatal("the list shows a payload's phone number")
 	}
+	// A misspelt consumer is no all-clear: the consumers that have dead
+	// letters are named.
+	if out, msg, err := cli("list", "-consumer", "rooter"); err != nil || !strings.Contains(out, "0 dead letters") || !strings.Contains(msg, "router") {
+		t.Errorf("list -consumer rooter: %q %q %v, want none and the consumers that have some named", out, msg, err)
+	}
 	for _, bad := range [][]string{{"list", "router"}, {"retry", "x"}, {"retry", "-all"}, {"retry", "-n", "3"}, {"resend"}, {}} {
 		if _, _, err := cli(bad...); err == nil {
 			t.Errorf("%v accepted", bad)
 		}
 	}
-	if out, msg, err := cli("retry", "-consumer", "router", "999999"); err != nil || !strings.HasPrefix(out, "0 dead letters") || !strings.Contains(msg, "unknown") {
-		t.Errorf("retry of an unknown ID: %q %q %v", out, msg, err)
+	// An unknown ID fails the command (the others given are asked for),
+	// as callbacks retry does.
+	if out, _, err := cli("retry", "-consumer", "router", "999999"); err == nil || !strings.HasPrefix(out, "0 dead letters") || !strings.Contains(err.Error(), "unknown") {
+		t.Errorf("retry of an unknown ID: %q %v, want it to fail naming the IDs unknown", out, err)
 	}
 	if out, _, err := cli("retry", "-consumer", "router"); err != nil || !strings.HasPrefix(out, "1 dead letters") {
 		t.Fatalf("retry: %q %v", out, err)
