@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -9,10 +10,12 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"go.uber.org/zap"
 
 	"github.com/xiamen-eeb/nuisance/internal/app"
 	"github.com/xiamen-eeb/nuisance/internal/config"
 	"github.com/xiamen-eeb/nuisance/internal/logging"
+	"github.com/xiamen-eeb/nuisance/internal/pgcluster"
 	"github.com/xiamen-eeb/nuisance/internal/pgstore"
 )
 
@@ -21,8 +24,11 @@ import (
 // data directory. It never creates one: a command run with another
 // NUISANCE_DATA_DIR than `nuisance up` would otherwise work on a new,
 // empty database. A cluster it had to start (nuisance up is not running)
-// is stopped again by the returned close. The schema must be the one
-// this binary was built for: it is checked, not migrated.
+// is stopped again by the returned close. While nuisance up holds the
+// data directory (upLockName) it starts nothing: a cluster down then is
+// nuisance up's outage, or a maintenance, and the command refuses rather
+// than hide it and cut nuisance up's sessions at its stop. The schema
+// must be the one this binary was built for: it is checked, not migrated.
 func openDB(ctx context.Context, getenv func(string) string, stderr io.Writer) (*pgxpool.Pool, func(), error) {
 	return openDBFor(ctx, getenv, stderr, false)
 }
@@ -41,17 +47,13 @@ func openDBFor(ctx context.Context, getenv func(string) string, stderr io.Writer
 	if err != nil {
 		return nil, nil, err
 	}
-	dsn, cluster, err := app.OpenDB(ctx, cfg, log)
+	dsn, cluster, err := openCluster(ctx, cfg, log)
 	if err != nil {
 		return nil, nil, err
 	}
 	stop := func() {
 		if cluster != nil && cluster.Started {
-			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-			defer cancel()
-			if err := cluster.Stop(sctx); err != nil {
-				fmt.Fprintf(stderr, "stop the private PostgreSQL this command started: %v\n", err)
-			}
+			stopStarted(ctx, cfg.DataDir, cluster, stderr)
 		}
 	}
 	pool, err := pgstore.Open(ctx, dsn, 4)
@@ -75,6 +77,62 @@ func openDBFor(ctx context.Context, getenv func(string) string, stderr io.Writer
 		return nil, nil, err
 	}
 	return pool, func() { pool.Close(); stop() }, nil
+}
+
+// upLockName is the file in the data directory that nuisance up holds
+// locked (pgcluster.HoldUse) for its whole life, so that operator
+// commands know it runs and never start or stop its private PostgreSQL.
+const upLockName = "up.lock"
+
+// openCluster returns the DSN of the database and, without DATABASE_URL,
+// the private cluster. While nuisance up holds the data directory the
+// cluster must be running already; otherwise the command starts it if
+// need be, holding the lock shared so that a nuisance up starting
+// meanwhile waits until the cluster is up.
+func openCluster(ctx context.Context, cfg config.Config, log *zap.Logger) (string, *pgcluster.Cluster, error) {
+	if cfg.DatabaseURL != "" {
+		return app.OpenDB(ctx, cfg, log)
+	}
+	use, err := pgcluster.ShareUse(filepath.Join(cfg.DataDir, upLockName))
+	if errors.Is(err, pgcluster.ErrInUse) {
+		pgDir := filepath.Join(cfg.DataDir, "pg")
+		c, err := pgcluster.Attach(ctx, pgDir, log)
+		if errors.Is(err, pgcluster.ErrNotRunning) {
+			return "", nil, fmt.Errorf("the private PostgreSQL of the running `nuisance up` (%s) is not running: "+
+				"nuisance up is not ready until it is back; start it again (stopping and starting nuisance up does), "+
+				"then run this command again; this command does not start it behind nuisance up's back", pgDir)
+		}
+		if err != nil {
+			return "", nil, err
+		}
+		// Never Started: the returned close leaves it running.
+		return c.DSN(pgcluster.DefaultDatabase), c, nil
+	}
+	if err != nil {
+		return "", nil, err
+	}
+	defer use.Release()
+	return app.OpenDB(ctx, cfg, log)
+}
+
+// stopStarted stops the private cluster a command started, unless a
+// nuisance up started since then and works on it.
+func stopStarted(ctx context.Context, dataDir string, cluster *pgcluster.Cluster, stderr io.Writer) {
+	use, err := pgcluster.ShareUse(filepath.Join(dataDir, upLockName))
+	if errors.Is(err, pgcluster.ErrInUse) {
+		fmt.Fprintf(stderr, "the private PostgreSQL this command started is left running: nuisance up uses it now\n")
+		return
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "stop the private PostgreSQL this command started: %v\n", err)
+		return
+	}
+	defer use.Release()
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	if err := cluster.Stop(sctx); err != nil {
+		fmt.Fprintf(stderr, "stop the private PostgreSQL this command started: %v\n", err)
+	}
 }
 
 // runMigrate applies this version's migrations to the database: what the

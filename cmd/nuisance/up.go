@@ -2,10 +2,13 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"net"
+	"os"
+	"path/filepath"
 	"runtime/debug"
 
 	"go.uber.org/zap"
@@ -13,6 +16,7 @@ import (
 	"github.com/xiamen-eeb/nuisance/internal/app"
 	"github.com/xiamen-eeb/nuisance/internal/config"
 	"github.com/xiamen-eeb/nuisance/internal/logging"
+	"github.com/xiamen-eeb/nuisance/internal/pgcluster"
 	"github.com/xiamen-eeb/nuisance/services/intake"
 )
 
@@ -52,6 +56,21 @@ func runUp(ctx context.Context, args []string, getenv func(string) string, stdou
 		debug.SetMemoryLimit(upMemoryLimit)
 		log.Info("memory limit", zap.Int("soft_limit_mib", upMemoryLimit>>20), zap.String("override", "GOMEMLIMIT"))
 	}
+
+	// Held until nuisance up has stopped everything, its private
+	// PostgreSQL included: operator commands see it and never start or
+	// stop that cluster behind its back (openDB).
+	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
+		return fmt.Errorf("create data directory %s: %w", cfg.DataDir, err)
+	}
+	use, err := pgcluster.HoldUse(ctx, filepath.Join(cfg.DataDir, upLockName))
+	if errors.Is(err, pgcluster.ErrInUse) {
+		return fmt.Errorf("another nuisance up runs on the data directory %s: stop it first, or give this one another NUISANCE_DATA_DIR", cfg.DataDir)
+	}
+	if err != nil {
+		return err
+	}
+	defer use.Release()
 
 	sys, err := app.Open(ctx, cfg, log, app.Options{Name: "nuisance", EmbedNATS: true, StopClusterOnClose: true, MaxConns: 40})
 	if err != nil {

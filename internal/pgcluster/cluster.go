@@ -139,6 +139,39 @@ func EnsureWith(ctx context.Context, opts Options) (*Cluster, error) {
 	return c, nil
 }
 
+// ErrNotRunning tells that no server runs in the cluster directory.
+var ErrNotRunning = errors.New("the private PostgreSQL is not running")
+
+// Attach returns the cluster in dir when its server runs, and
+// ErrNotRunning otherwise: it creates, starts and repairs nothing, for
+// a command that must not start a server another process owns.
+func Attach(ctx context.Context, dir string, log *zap.Logger) (*Cluster, error) {
+	c, err := newCluster(ctx, Options{Dir: dir, Log: log})
+	if err != nil {
+		return nil, err
+	}
+	lock, err := lockDir(ctx, c.Dir)
+	if err != nil {
+		return nil, fmt.Errorf("pgcluster %s: %w", c.Dir, err)
+	}
+	defer lock.unlock()
+	pid, err := readPostmasterPID(c.DataDir)
+	if err != nil {
+		return nil, fmt.Errorf("pgcluster %s: %w", c.Dir, err)
+	}
+	if pid == nil || pid.PID <= 0 || !processAlive(pid.PID) || !isPostmasterOf(pid.PID, c.DataDir) {
+		return nil, fmt.Errorf("pgcluster %s: %w", c.Dir, ErrNotRunning)
+	}
+	c.Port = pid.Port
+	if pid.SocketDir != "" {
+		c.Socket = pid.SocketDir
+	}
+	if err := c.waitReady(ctx, c.startTimeout); err != nil {
+		return nil, fmt.Errorf("pgcluster %s: server pid %d runs but does not answer: %w", c.Dir, pid.PID, err)
+	}
+	return c, nil
+}
+
 // StopDir stops the cluster in dir if one runs there, without creating or
 // starting anything: for `make test` to shut the shared test cluster down.
 func StopDir(ctx context.Context, dir string, log *zap.Logger) error {

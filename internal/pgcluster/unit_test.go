@@ -1,12 +1,15 @@
 package pgcluster
 
 import (
+	"context"
+	"errors"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestParsePostmasterPID(t *testing.T) {
@@ -221,4 +224,48 @@ func TestNoBinariesErrorNamesTheFix(t *testing.T) {
 	if !strings.Contains(ErrNoBinaries.Error(), "scripts/install-deps.sh") {
 		t.Errorf("ErrNoBinaries does not point at the install script: %v", ErrNoBinaries)
 	}
+}
+
+// The use lock: short commands share it with each other; a long-lived
+// holder excludes them and a second long-lived holder, and waits while
+// only short commands hold it.
+func TestUseLock(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "up.lock")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+
+	a, err := ShareUse(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := ShareUse(path)
+	if err != nil {
+		t.Fatalf("two commands share the lock: %v", err)
+	}
+	short, cancelShort := context.WithTimeout(ctx, 50*time.Millisecond)
+	_, err = HoldUse(short, path)
+	cancelShort()
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("hold while commands share it: %v, want to wait until they are done", err)
+	}
+	a.Release()
+	b.Release()
+
+	up, err := HoldUse(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ShareUse(path); !errors.Is(err, ErrInUse) {
+		t.Errorf("share while held: %v, want ErrInUse", err)
+	}
+	if _, err := HoldUse(ctx, path); !errors.Is(err, ErrInUse) {
+		t.Errorf("a second holder: %v, want ErrInUse at once", err)
+	}
+	up.Release()
+	c, err := ShareUse(path)
+	if err != nil {
+		t.Fatalf("share after release: %v", err)
+	}
+	c.Release()
 }
