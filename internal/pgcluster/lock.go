@@ -23,7 +23,17 @@ type dirLock struct{ f *os.File }
 // Separate calls conflict even inside one process, since flock locks
 // belong to the open file, not the process.
 func lockDir(ctx context.Context, dir string) (*dirLock, error) {
-	path := filepath.Join(dir, lockFileName)
+	f, err := waitExclusive(ctx, filepath.Join(dir, lockFileName), nil)
+	if err != nil {
+		return nil, err
+	}
+	return &dirLock{f: f}, nil
+}
+
+// waitExclusive opens path and waits for its exclusive flock, giving up
+// when ctx ends, or when busy, asked each time the lock is found held,
+// says not to wait.
+func waitExclusive(ctx context.Context, path string, busy func() error) (*os.File, error) {
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("open lock %s: %w", path, err)
@@ -32,11 +42,17 @@ func lockDir(ctx context.Context, dir string) (*dirLock, error) {
 	for {
 		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
 		if err == nil {
-			return &dirLock{f: f}, nil
+			return f, nil
 		}
 		if !errors.Is(err, syscall.EWOULDBLOCK) && !errors.Is(err, syscall.EINTR) {
 			f.Close()
 			return nil, fmt.Errorf("lock %s: %w", path, err)
+		}
+		if busy != nil {
+			if err := busy(); err != nil {
+				f.Close()
+				return nil, fmt.Errorf("lock %s: %w", path, err)
+			}
 		}
 		select {
 		case <-ctx.Done():
@@ -70,40 +86,23 @@ type UseLock struct{ f *os.File }
 // waits while short commands share the lock, giving up when ctx ends, and
 // returns ErrInUse at once when another process holds it exclusively.
 func HoldUse(ctx context.Context, path string) (*UseLock, error) {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
-	if err != nil {
-		return nil, fmt.Errorf("open lock %s: %w", path, err)
-	}
-	delay := 5 * time.Millisecond
-	for {
-		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+	// Held: shared by short commands, for which it is worth waiting, or
+	// exclusively by another long-lived holder, for which it is not. A
+	// second descriptor tells them apart.
+	f, err := waitExclusive(ctx, path, func() error {
+		shared, err := shareOnce(path)
+		if errors.Is(err, ErrInUse) {
+			return ErrInUse
+		}
 		if err == nil {
-			return &UseLock{f: f}, nil
-		}
-		if !errors.Is(err, syscall.EWOULDBLOCK) && !errors.Is(err, syscall.EINTR) {
-			f.Close()
-			return nil, fmt.Errorf("lock %s: %w", path, err)
-		}
-		// Held: shared by short commands, for which it is worth
-		// waiting, or exclusively by another long-lived holder, for
-		// which it is not. A second descriptor tells them apart.
-		switch shared, err := shareOnce(path); {
-		case errors.Is(err, ErrInUse):
-			f.Close()
-			return nil, fmt.Errorf("lock %s: %w", path, ErrInUse)
-		case err == nil:
 			shared.Release()
 		}
-		select {
-		case <-ctx.Done():
-			f.Close()
-			return nil, fmt.Errorf("lock %s: %w", path, ctx.Err())
-		case <-time.After(delay):
-		}
-		if delay < 100*time.Millisecond {
-			delay *= 2
-		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
+	return &UseLock{f: f}, nil
 }
 
 // ShareUse takes the use lock on path shared, without waiting: ErrInUse
