@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime/pprof"
 	"sort"
 	"sync"
@@ -27,6 +28,7 @@ import (
 	"github.com/xiamen-eeb/nuisance/internal/config"
 	"github.com/xiamen-eeb/nuisance/internal/hotline"
 	"github.com/xiamen-eeb/nuisance/internal/outbox"
+	"github.com/xiamen-eeb/nuisance/internal/pgcluster"
 	"github.com/xiamen-eeb/nuisance/services/intake"
 )
 
@@ -49,6 +51,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	committers := fs.Int("committers", 0, "intake group-commit loops (0: the default)")
 	maxWait := fs.Duration("max-wait", 0, "intake group-commit gathering time (0: the default)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the intake phase to this file")
+	wipe := fs.Bool("wipe", false, "empty the database's complaints and outbox first when it holds work orders (refused without it)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -68,12 +71,33 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		cfg.DataDir = dir
 	}
 	cfg.HotlineSecret = secret
+	if cfg.DatabaseURL == "" {
+		// The private cluster of a data directory nuisance up runs on is
+		// its, not a benchmark's to start, empty and stop.
+		if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
+			return err
+		}
+		use, err := pgcluster.HoldUse(ctx, filepath.Join(cfg.DataDir, pgcluster.UseLockFile))
+		if err != nil {
+			return fmt.Errorf("data directory %s: %w (nuisance up runs on it: give loadgen a directory of its own)", cfg.DataDir, err)
+		}
+		defer use.Release()
+	}
 	log := zap.NewNop()
 	sys, err := app.Open(ctx, cfg, log, app.Options{Name: "loadgen", EmbedNATS: true, StopClusterOnClose: getenv("DATABASE_URL") == "", MaxConns: 40})
 	if err != nil {
 		return err
 	}
 	defer sys.Close()
+	// The run starts from empty tables: on a database that holds work
+	// orders (DATABASE_URL left set to the system's own), only when asked.
+	var held int64
+	if err := sys.Pool.QueryRow(ctx, `SELECT count(*) FROM complaints`).Scan(&held); err != nil {
+		return err
+	}
+	if held > 0 && !*wipe {
+		return fmt.Errorf("the database holds %d work orders, and loadgen empties the complaints and the outbox: run it on a database of its own (unset DATABASE_URL for a private one), or give -wipe", held)
+	}
 	if _, err := sys.Pool.Exec(ctx, `TRUNCATE complaints, outbox CASCADE`); err != nil {
 		return err
 	}

@@ -82,7 +82,7 @@ func openDBFor(ctx context.Context, getenv func(string) string, stderr io.Writer
 // upLockName is the file in the data directory that nuisance up holds
 // locked (pgcluster.HoldUse) for its whole life, so that operator
 // commands know it runs and never start or stop its private PostgreSQL.
-const upLockName = "up.lock"
+const upLockName = pgcluster.UseLockFile
 
 // openCluster returns the DSN of the database and, without DATABASE_URL,
 // the private cluster. While nuisance up holds the data directory the

@@ -71,6 +71,10 @@ func (l *dirLock) unlock() {
 	l.f.Close()
 }
 
+// UseLockFile is the use lock's file in a data directory: nuisance up
+// holds it, the operator's commands and the load generator check it.
+const UseLockFile = "up.lock"
+
 // ErrInUse tells that a long-lived process holds a use lock exclusively.
 var ErrInUse = errors.New("in use by a running process")
 
