@@ -54,6 +54,8 @@ func runDeadLetters(ctx context.Context, args []string, getenv func(string) stri
 		}
 		ids = append(ids, id)
 	}
+	// One ID given twice is one dead letter.
+	ids = slices.Compact(slices.Sorted(slices.Values(ids)))
 	pool, closeDB, err := openDB(ctx, getenv, stderr)
 	if err != nil {
 		return err

@@ -92,7 +92,7 @@ func TestDeadLettersCLI(t *testing.T) {
 	if err := pool.QueryRow(ctx, `SELECT id::text FROM dead_letters WHERE consumer = 'router'`).Scan(&id); err != nil {
 		t.Fatal(err)
 	}
-	if out, _, err := cli("retry", id); err != nil || !strings.HasPrefix(out, "1 dead letters") {
+	if out, _, err := cli("retry", id, id); err != nil || !strings.HasPrefix(out, "1 dead letters") {
 		t.Errorf("retry by ID of one sent before: %q %v", out, err)
 	}
 	if out, _, _ := cli("list", "-consumer", "router"); !strings.Contains(out, "to send again") {

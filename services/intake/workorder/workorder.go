@@ -116,7 +116,10 @@ func unstorable(c *Complaint) []FieldError {
 // parseSchema validates valid UTF-8 body against the schema and decodes it.
 func (p *Parser) parseSchema(body []byte) (Complaint, []FieldError, error) {
 	var c Complaint
-	if fe := duplicateKeys(body); len(fe) > 0 {
+	// The scan reads keys, not values: what it found counts only in a
+	// JSON document (one with a bad value or bytes after it is the
+	// schema's decoder's to name).
+	if fe := duplicateKeys(body); len(fe) > 0 && json.Valid(body) {
 		return c, fe, nil
 	}
 	fe, err := schemas.Validate(p.schema, body)

@@ -182,4 +182,16 @@ func TestADuplicatedKeyIsRefused(t *testing.T) {
 	if _, _, err := p.Parse([]byte(`{"ticket_id":"a","ticket_id":`)); err == nil {
 		t.Error("a body cut short was not said to be no JSON")
 	}
+	// Keys repeated in a body that is no JSON document (a bad value, bytes
+	// after it) do not make it one: it is said to be no JSON.
+	for _, body := range []string{
+		`{"ticket_id":"a","ticket_id":"b"} garbage`,
+		`{"ticket_id":nope,"ticket_id":"b"}`,
+		`{"ticket_id":01,"ticket_id":"b"}`,
+		`{"ticket_id":"a","ticket_id":"b"}}`,
+	} {
+		if _, fe, err := p.Parse([]byte(body)); err == nil {
+			t.Errorf("%s: %+v and no error, want it said to be no JSON", body, fe)
+		}
+	}
 }
