@@ -199,7 +199,7 @@ func TestTickOvertakenByAComplaintKeepsTheEngine(t *testing.T) {
 	last := t0.Add(hours(2))
 	rebuilt := 0
 	e.svc.mu.Lock()
-	e.svc.afterRebuild = func() { rebuilt++ }
+	e.svc.afterRebuild = func(string) { rebuilt++ }
 	e.svc.mu.Unlock()
 
 	// The tick decides to cool the hotspot; before it writes, a complaint

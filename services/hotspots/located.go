@@ -55,7 +55,8 @@ func (s *Service) HandleComplaintLocated(ctx context.Context, tx pgx.Tx, ev even
 // transaction committed; when it did not, the engine held decisions the
 // database does not and is rebuilt first. A batch that fails after the
 // engine moved marks it for rebuilding, so that the consume loop's retry
-// with one complaint per savepoint starts from the database.
+// with one complaint at a time starts from the database; its complaints
+// become suspects, tried before the engine takes them again (see probe).
 func (s *Service) HandleComplaintsLocated(ctx context.Context, tx pgx.Tx, evs []event.ComplaintLocated, _ []natsx.Meta) error {
 	for _, ev := range evs {
 		if err := s.validate(ev); err != nil {
@@ -64,9 +65,16 @@ func (s *Service) HandleComplaintsLocated(ctx context.Context, tx pgx.Tx, evs []
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if err := s.probe(ctx, tx, evs); err != nil {
+		return err
+	}
 	if err := s.syncForBatch(ctx, tx); err != nil {
 		return fmt.Errorf("cluster %d complaints: %w", len(evs), err)
 	}
+	// From here the engine may move: a failure makes suspects of the
+	// batch's complaints, a success clears them.
+	ok := false
+	defer func() { s.suspect(evs, !ok) }()
 	w := newWrites()
 	s.store.q = tx
 	s.store.flush = func(ctx context.Context) error { return w.flush(ctx, tx) }
@@ -137,7 +145,101 @@ func (s *Service) HandleComplaintsLocated(ctx context.Context, tx pgx.Tx, evs []
 		changes.WithLabelValues(string(k)).Inc()
 	}
 	inMemory.WithLabelValues(s.durable).Set(float64(s.engine.Len()))
+	ok = true
 	return nil
+}
+
+// probe tries, before the engine takes them, to write the rows of their
+// own that every handling of a batch's complaints writes (each one's
+// member, here in no hotspot, and its complaint.clustered), in a
+// savepoint it rolls back, and fails the batch with the database's error
+// when they are refused. It tries the suspects (the complaints of a batch
+// that failed since the engine last took them), and every complaint while
+// the engine waits for a rebuild. The caller holds s.mu.
+//
+// The engine has no undo: once it took a batch whose writes then fail, it
+// is rebuilt from the database, a read of every recent complaint (seconds
+// in production) during which the detector stops for every district. A
+// complaint whose rows the database always refuses (a constraint, a bad
+// row) would pay that at each of its deliveries, twice when it comes in a
+// batch (the batch, then itself alone in the consume loop's retry one by
+// one). Tried first, it fails alone before the engine moves: the others
+// of its batch are stored one by one without a rebuild, it is redelivered
+// and dead-lettered as any failing message, and the engine is rebuilt at
+// most once, for the batch that first held it. While every write fails
+// (a full disk), the batches fail here too, and the rebuild waits until
+// the database takes writes again. A refusal this cannot foresee (of a
+// hotspot's row or event, which depend on the engine's decision) still
+// costs a rebuild per failing batch.
+func (s *Service) probe(ctx context.Context, tx pgx.Tx, evs []event.ComplaintLocated) error {
+	w := newWrites()
+	w.probe = true
+	var ids []string
+	for _, ev := range evs {
+		if _, ok := s.suspects[ev.ComplaintID]; !ok && !s.stale() && s.engine != nil {
+			continue
+		}
+		m := cluster.Member{Point: cluster.Point{
+			ID: ev.ComplaintID, Category: ev.Category, Subcategory: ev.Subcategory, District: ev.District,
+			Lon: ev.Lon, Lat: ev.Lat, PlaceKey: ev.PlaceKey, At: ev.ReceivedAt.UTC().Truncate(time.Microsecond),
+		}}
+		if err := w.add(ev, cluster.Result{Members: []cluster.Member{m}}); err != nil {
+			return err
+		}
+		ids = append(ids, ev.ComplaintID)
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	what := fmt.Sprintf("%d complaints", len(ids))
+	if len(ids) == 1 {
+		what = "complaint " + ids[0]
+	}
+	sp, err := tx.Begin(ctx)
+	if err == nil {
+		err = w.finish(ctx, sp)
+		if rerr := sp.Rollback(ctx); err == nil && rerr != nil {
+			err = rerr
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("store %s, tried before clustering: %w", what, err)
+	}
+	return nil
+}
+
+// Suspects are kept for suspectFor after their last failure, long enough
+// for every redelivery of a message (natsx.Backoff), and at most
+// maxSuspects of them: one forgotten costs at most a rebuild.
+const (
+	suspectFor  = 15 * time.Minute
+	maxSuspects = 10000
+)
+
+// suspect records the complaints of a batch that failed (failed true) as
+// suspects, or forgets them once the engine took them. The caller holds
+// s.mu.
+func (s *Service) suspect(evs []event.ComplaintLocated, failed bool) {
+	if !failed {
+		for _, ev := range evs {
+			delete(s.suspects, ev.ComplaintID)
+		}
+		return
+	}
+	now := time.Now()
+	if s.suspects == nil || len(s.suspects)+len(evs) > maxSuspects {
+		for id, at := range s.suspects {
+			if now.Sub(at) > suspectFor {
+				delete(s.suspects, id)
+			}
+		}
+		if s.suspects == nil || len(s.suspects)+len(evs) > maxSuspects {
+			s.suspects = make(map[string]time.Time, len(evs))
+		}
+	}
+	for _, ev := range evs {
+		s.suspects[ev.ComplaintID] = now
+	}
 }
 
 // clusteredElsewhere returns, for the corrections in evs (event id

@@ -267,7 +267,7 @@ func TestRebuildOutlastingTheBatchDeadlineIsNotRepeated(t *testing.T) {
 	rebuilt := 0
 	e.svc.mu.Lock()
 	e.svc.markStale("a batch failed after the engine moved")
-	e.svc.afterRebuild = func() {
+	e.svc.afterRebuild = func(string) {
 		rebuilt++
 		time.Sleep(400 * time.Millisecond) // a rebuild longer than the batch may take
 	}

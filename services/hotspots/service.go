@@ -9,7 +9,10 @@
 // PostgreSQL is the truth: the engine's memory is rebuilt from
 // hotspot_members and hotspots at start, and again whenever a transaction
 // that carried the engine's decisions did not commit, so memory never runs
-// ahead of the database. The work is partitioned by district: each
+// ahead of the database. A complaint whose own rows the database refuses
+// (a constraint, a bad row) is pinned before the engine takes it again
+// (see Service.probe), so that it does not cost a rebuild at every
+// delivery. The work is partitioned by district: each
 // instance consumes the complaint.located subjects of its districts on a
 // durable consumer of its own, and exactly one instance runs per partition.
 package hotspots
@@ -103,9 +106,14 @@ type Service struct {
 	// lastXact is the transaction of the last batch of located complaints;
 	// when it turns out not to have committed, the engine is rebuilt.
 	lastXact string
-	// afterRebuild, when set, runs after every rebuild; tests use it to
-	// make a rebuild outlast a batch's deadline.
-	afterRebuild func()
+	// afterRebuild, when set, runs after every rebuild with its reason;
+	// tests use it to count rebuilds and to make one outlast a batch's
+	// deadline.
+	afterRebuild func(why string)
+	// suspects are the complaints of the batches that failed since the
+	// engine last took them, with when they failed: each is tried (probe)
+	// before the engine takes it again.
+	suspects map[string]time.Time
 	// refused holds the records, as the engine judged them, of the
 	// hotspots whose transitions the database refused at the last tick.
 	refused map[string]cluster.Hotspot

@@ -203,7 +203,7 @@ func (s *Service) rebuild(ctx context.Context, q querier) error {
 	s.log.Log(level, "hotspot engine rebuilt from the database", zap.String("reason", why),
 		zap.Int("complaints", len(members)), zap.Int("hotspots", len(hs)), zap.Duration("took", time.Since(start)))
 	if s.afterRebuild != nil {
-		s.afterRebuild()
+		s.afterRebuild(why)
 	}
 	inMemory.WithLabelValues(s.durable).Set(float64(e.Len()))
 	return nil

@@ -37,7 +37,7 @@ func TestTicksBesideBatchesNeverRebuild(t *testing.T) {
 	e.clock.Set(t0.Add(span + hours(1)))
 	var rebuilt atomic.Int32
 	e.svc.mu.Lock()
-	e.svc.afterRebuild = func() { rebuilt.Add(1) }
+	e.svc.afterRebuild = func(string) { rebuilt.Add(1) }
 	e.svc.mu.Unlock()
 
 	ctx, cancel := context.WithCancel(context.Background())

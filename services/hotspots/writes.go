@@ -41,15 +41,24 @@ WHERE (hotspots.status, hotspots.complaint_count, hotspots.first_at, hotspots.la
    OR (hotspots.place IS NULL AND EXCLUDED.place IS NOT NULL)
    OR (hotspots.place_key IS NULL AND EXCLUDED.place_key IS NOT NULL)`
 
-// upsertMembers writes the members of a batch; a member whose hotspot is
-// unchanged is left as it is.
-const upsertMembers = `
+// insertMembers inserts the members of a batch.
+const insertMembers = `
 INSERT INTO hotspot_members (complaint_id, hotspot_id, category, subcategory, district, lon, lat, place_key, at)
 SELECT id, NULLIF(hs, ''), category, NULLIF(sub, ''), district, lon, lat, NULLIF(pk, ''), at
 FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::float8[], $7::float8[], $8::text[], $9::timestamptz[])
-     AS t(id, hs, category, sub, district, lon, lat, pk, at)
+     AS t(id, hs, category, sub, district, lon, lat, pk, at)`
+
+// upsertMembers writes the members of a batch; a member whose hotspot is
+// unchanged is left as it is.
+const upsertMembers = insertMembers + `
 ON CONFLICT (complaint_id) DO UPDATE SET hotspot_id = EXCLUDED.hotspot_id
 WHERE hotspot_members.hotspot_id IS DISTINCT FROM EXCLUDED.hotspot_id`
+
+// probeMembers is upsertMembers for a trial (see Service.probe): a member
+// stored already is left alone, not locked, since the engine leaves the
+// member of a complaint it holds as it is.
+const probeMembers = insertMembers + `
+ON CONFLICT (complaint_id) DO NOTHING`
 
 // Members the engine no longer holds still name an absorbed hotspot, and
 // so do hotspots merged into it before: both move to the survivor.
@@ -80,6 +89,8 @@ type writes struct {
 	absorbed    map[string]string
 	absorbOrder []string
 	events      outbox.Events
+	// probe writes members with probeMembers (see Service.probe).
+	probe bool
 }
 
 func newWrites() *writes {
@@ -195,7 +206,11 @@ func (w *writes) queue(b *pgx.Batch) {
 			ids[i], hss[i], cats[i], subs[i], dists[i], pks[i] = m.ID, m.HotspotID, m.Category, m.Subcategory, m.District, m.PlaceKey
 			lons[i], lats[i], ats[i] = m.Lon, m.Lat, m.At
 		}
-		b.Queue(upsertMembers, ids, hss, cats, subs, dists, lons, lats, pks, ats)
+		stmt := upsertMembers
+		if w.probe {
+			stmt = probeMembers
+		}
+		b.Queue(stmt, ids, hss, cats, subs, dists, lons, lats, pks, ats)
 	}
 	if n := len(w.absorbOrder); n > 0 {
 		from, to := make([]string, n), make([]string, n)
