@@ -44,8 +44,8 @@ type Handler[T Event] func(ctx context.Context, tx pgx.Tx, ev T, m Meta) error
 // BatchHandler handles the fresh events of one batch together inside the
 // batch transaction tx: one lookup for the whole batch, one statement per
 // table. evs and metas are parallel. When it fails, the consumer handles
-// the batch again with one event per call, each in its own savepoint, so
-// that the failure is pinned to its event; the error kinds are those of
+// the batch again with one event per call, each in its own transaction,
+// so that the failure is pinned to its event and the others commit; the error kinds are those of
 // Handler.
 type BatchHandler[T Event] func(ctx context.Context, tx pgx.Tx, evs []T, metas []Meta) error
 
@@ -355,16 +355,16 @@ func (c *Consumer[T]) watchBacklog(ctx context.Context) {
 	}
 }
 
-// commitHooks is what the handlers of one transaction (or of one
-// message's savepoint) asked to run once it commits.
+// commitHooks is what the handlers of one transaction (a batch's, or one
+// message's when the batch is handled again one by one) asked to run
+// once it commits.
 type commitHooks struct{ fns []func() }
 
 type commitHooksKey struct{}
 
 // OnCommit returns, for a handler the consume loop called, a function
 // that registers work to run once the handler's transaction has
-// committed: never when it rolls back, nor when the message's savepoint
-// does. Outside the consume loop (a handler called with a transaction of
+// committed: never when it rolls back. Outside the consume loop (a handler called with a transaction of
 // its caller's) it returns nil and false, and the handler must not rely
 // on after-commit work.
 func OnCommit(ctx context.Context) (func(func()), bool) {
