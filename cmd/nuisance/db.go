@@ -99,8 +99,9 @@ func openCluster(ctx context.Context, cfg config.Config, log *zap.Logger) (strin
 		c, err := pgcluster.Attach(ctx, pgDir, log)
 		if errors.Is(err, pgcluster.ErrNotRunning) {
 			return "", nil, fmt.Errorf("the private PostgreSQL of the running `nuisance up` (%s) is not running: "+
-				"nuisance up is not ready until it is back; start it again (stopping and starting nuisance up does), "+
-				"then run this command again; this command does not start it behind nuisance up's back", pgDir)
+				"if nuisance up is starting, run this command again in a few seconds; otherwise nuisance up is not ready until it is back: "+
+				"start it again (stopping and starting nuisance up does), then run this command again; "+
+				"this command does not start it behind nuisance up's back", pgDir)
 		}
 		if err != nil {
 			return "", nil, err

@@ -132,7 +132,10 @@ func Ops(mux Mux, checks ...Check) {
 		// user, name, host and port) is told on the host only: a port
 		// published to the hotline or a proxy's clients says which check
 		// failed, and the process's log says why.
-		local := r.RemoteAddr != "" && ClientAddr(r).IsLoopback()
+		// A request a proxy on the host forwarded (nginx to 127.0.0.1,
+		// not among the trusted proxies) is not the host's own.
+		local := r.RemoteAddr != "" && ClientAddr(r).IsLoopback() &&
+			r.Header.Get("X-Forwarded-For") == "" && r.Header.Get("Forwarded") == "" && r.Header.Get("X-Real-Ip") == ""
 		for i, err := range RunChecks(r.Context(), checks) {
 			if err != nil {
 				res[checks[i].Name] = "failed: see the process's log, or /readyz from its host"

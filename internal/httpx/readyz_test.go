@@ -21,15 +21,20 @@ func TestReadyzTellsWhyOnTheHostOnly(t *testing.T) {
 		return errors.New("failed to connect to `user=nuisance database=nuisance`: 10.0.0.5:5432: dial error")
 	}})
 	for _, tc := range []struct {
-		remote string
-		why    bool
+		remote, forwarded string
+		why               bool
 	}{
-		{"127.0.0.1:40000", true},
-		{"[::1]:40000", true},
-		{"203.0.113.9:40000", false},
+		{"127.0.0.1:40000", "", true},
+		{"[::1]:40000", "", true},
+		{"203.0.113.9:40000", "", false},
+		// A proxy on the host, not trusted, forwarding a client's request.
+		{"127.0.0.1:40000", "203.0.113.9", false},
 	} {
 		req := httptest.NewRequest(http.MethodGet, "/readyz", nil)
 		req.RemoteAddr = tc.remote
+		if tc.forwarded != "" {
+			req.Header.Set("X-Forwarded-For", tc.forwarded)
+		}
 		rec := httptest.NewRecorder()
 		mux.ServeHTTP(rec, req)
 		body := rec.Body.String()
@@ -37,7 +42,7 @@ func TestReadyzTellsWhyOnTheHostOnly(t *testing.T) {
 			t.Errorf("from %s: %d %s, want 503 naming the check", tc.remote, rec.Code, body)
 		}
 		if got := strings.Contains(body, "10.0.0.5"); got != tc.why {
-			t.Errorf("from %s: %s; the error told: %v, want %v", tc.remote, body, got, tc.why)
+			t.Errorf("from %s (forwarded for %q): %s; the error told: %v, want %v", tc.remote, tc.forwarded, body, got, tc.why)
 		}
 	}
 }
