@@ -65,6 +65,21 @@ func BenchmarkGroupCommit(b *testing.B) {
 // BenchmarkPost runs the signed POST handler, from the raw request to the
 // answer after the group commit, with 64 requests in flight.
 func BenchmarkPost(b *testing.B) {
+	benchPost(b, 0, func(n int64) []byte { return benchBody("P-" + strconv.FormatInt(n, 10)) }, http.StatusAccepted)
+}
+
+// BenchmarkPostDuplicate posts work orders whose tickets were stored
+// before, under webhook-ids of their own: each is compared with the
+// stored one and answered a duplicate.
+func BenchmarkPostDuplicate(b *testing.B) {
+	const stored = 64
+	benchPost(b, stored, func(n int64) []byte { return benchBody("D-" + strconv.FormatInt(n%stored, 10)) }, http.StatusOK)
+}
+
+// benchPost posts body(n) for n = 1, 2, ... through handlePost, each
+// under a webhook-id of its own, and checks each is answered code; the
+// first stored are posted before the timer starts.
+func benchPost(b *testing.B, stored int64, body func(n int64) []byte, code int) {
 	s := benchService(b)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -74,28 +89,39 @@ func BenchmarkPost(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	post := func(n int64, want int) bool {
+		body := body(n)
+		id := "post-" + strconv.FormatInt(n, 10)
+		now := time.Now()
+		sig, err := wh.Sign(id, now, body)
+		if err != nil {
+			b.Error(err)
+			return false
+		}
+		req := httptest.NewRequest(http.MethodPost, "/v1/hotline/complaints", bytes.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("webhook-id", id)
+		req.Header.Set("webhook-timestamp", strconv.FormatInt(now.Unix(), 10))
+		req.Header.Set("webhook-signature", sig)
+		w := httptest.NewRecorder()
+		s.handlePost(w, req)
+		if w.Code != want {
+			b.Errorf("answered %d: %s", w.Code, w.Body)
+			return false
+		}
+		return true
+	}
 	var seq atomic.Int64
+	for range stored {
+		if !post(seq.Add(1), http.StatusAccepted) {
+			return
+		}
+	}
 	b.SetParallelism(32)
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			n := strconv.FormatInt(seq.Add(1), 10)
-			body := benchBody("P-" + n)
-			now := time.Now()
-			sig, err := wh.Sign("post-"+n, now, body)
-			if err != nil {
-				b.Error(err)
-				return
-			}
-			req := httptest.NewRequest(http.MethodPost, "/v1/hotline/complaints", bytes.NewReader(body))
-			req.Header.Set("Content-Type", "application/json")
-			req.Header.Set("webhook-id", "post-"+n)
-			req.Header.Set("webhook-timestamp", strconv.FormatInt(now.Unix(), 10))
-			req.Header.Set("webhook-signature", sig)
-			w := httptest.NewRecorder()
-			s.handlePost(w, req)
-			if w.Code != http.StatusAccepted {
-				b.Errorf("answered %d: %s", w.Code, w.Body)
+			if !post(seq.Add(1), code) {
 				return
 			}
 		}
