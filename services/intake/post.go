@@ -30,17 +30,34 @@ type Answer struct {
 	ComplaintID string `json:"complaint_id"`
 	TicketID    string `json:"ticket_id"`
 	Status      string `json:"status"` // accepted | duplicate
-	// Differs says a duplicate's words, address, time or coordinates are
-	// not those of the work order stored under its ticket, which stays
-	// the record: a change sent again under the same ticket is not
-	// applied, and the hotline is told so rather than left to think it
-	// was.
+	// Differs says fields of a duplicate are not those of the work order
+	// stored under its ticket, which stays the record: a change sent
+	// again under the same ticket is not applied, and the hotline is told
+	// so rather than left to think it was. Detail names the fields by
+	// their JSON pointers (never the caller's values), and says when the
+	// stored caller was erased and can no longer be compared.
 	Differs bool   `json:"differs,omitempty"`
 	Detail  string `json:"detail,omitempty"`
 }
 
-// differsDetail is the Detail of a duplicate that differs.
-const differsDetail = "a work order with this ticket_id was stored before, with other contents; it stays as first stored, and the contents of this one are not applied"
+// duplicateDetail is the Detail of a duplicate whose fields (JSON
+// pointers) differ from the stored work order's, or whose stored caller
+// was erased (callerErased); "" for one that is the same.
+func duplicateDetail(fields []string, callerErased bool) string {
+	var b strings.Builder
+	if len(fields) > 0 {
+		b.WriteString("a work order with this ticket_id was stored before, with other contents (")
+		b.WriteString(strings.Join(fields, ", "))
+		b.WriteString("); it stays as first stored, and the contents of this one are not applied")
+	}
+	if callerErased {
+		if b.Len() == 0 {
+			b.WriteString("a work order with this ticket_id was stored before, and it stays as first stored; this one is not applied")
+		}
+		b.WriteString(". The stored work order's caller was erased when its retention period ended, and the phone numbers and caller's name in its words and address masked: its caller can no longer be compared with this one's")
+	}
+	return b.String()
+}
 
 func problem(w http.ResponseWriter, status int, kind, detail string, fields ...httpx.FieldError) {
 	requests.WithLabelValues(strconv.Itoa(status)).Inc()

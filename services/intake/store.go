@@ -15,6 +15,7 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/xiamen-eeb/nuisance/internal/logging"
+	"github.com/xiamen-eeb/nuisance/internal/pii"
 )
 
 var commitSize = promauto.NewHistogram(prometheus.HistogramOpts{
@@ -91,18 +92,48 @@ SELECT id FROM ins`
 // work order). The skipping statement
 // waited for the conflicting row's transaction, so this later statement
 // sees it.
-// A duplicate whose words, address, time or coordinates differ from the
-// stored work order's is said to differ: the first stays the record.
-// Once the retention job has erased the stored one's caller (and masked
-// the caller in its words), they cannot be compared: not said to differ.
+// It names, by their JSON pointers, the fields of the work order that
+// differ from the stored one's (the first stays the record): every field
+// the intake stores, each as stored (an empty text as none, no crs as
+// gcj02, received_at as the instant). Once the retention job has erased
+// the stored caller (pii_erased_at) and masked the phone numbers and the
+// caller's name in the words and the address, those are compared with
+// this work order's masked as the job masks them (masked_description,
+// masked_address), and the caller cannot be compared: the last column
+// says so, unless the job found none to erase (caller_erased false), and
+// then none is what is compared.
 const conflictSQL = `SELECT k.i, c.id, c.ticket_id, c.ticket_id = k.ticket_id,
 	k.webhook_id <> '' AND c.webhook_id IS NOT DISTINCT FROM k.webhook_id,
-	c.pii_erased_at IS NULL AND (c.description IS DISTINCT FROM k.description OR c.address IS DISTINCT FROM NULLIF(k.address, '')
-		OR c.received_at <> k.received_at OR c.loc_lon IS DISTINCT FROM k.lon OR c.loc_lat IS DISTINCT FROM k.lat)
-FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::float8[], $7::float8[])
-	WITH ORDINALITY AS k(ticket_id, webhook_id, description, address, received_at, lon, lat, i)
+	array_remove(ARRAY[
+		CASE WHEN c.received_at <> k.received_at THEN '/received_at' END,
+		CASE WHEN c.description IS DISTINCT FROM CASE WHEN c.pii_erased_at IS NULL THEN k.description ELSE k.masked_description END
+			THEN '/description' END,
+		CASE WHEN c.category IS DISTINCT FROM NULLIF(k.category, '') THEN '/category' END,
+		CASE WHEN c.subcategory IS DISTINCT FROM NULLIF(k.subcategory, '') THEN '/subcategory' END,
+		CASE WHEN c.hotline_category IS DISTINCT FROM NULLIF(k.hotline_category, '') THEN '/hotline_category' END,
+		CASE WHEN c.address IS DISTINCT FROM NULLIF(CASE WHEN c.pii_erased_at IS NULL THEN k.address ELSE k.masked_address END, '')
+			THEN '/address' END,
+		CASE WHEN (c.loc_lon IS NULL) <> (k.lon IS NULL) THEN '/location' END,
+		CASE WHEN c.loc_lon <> k.lon THEN '/location/lon' END,
+		CASE WHEN c.loc_lat <> k.lat THEN '/location/lat' END,
+		CASE WHEN c.loc_lon IS NOT NULL AND k.lon IS NOT NULL AND COALESCE(NULLIF(c.loc_crs, ''), 'gcj02') <> k.crs
+			THEN '/location/crs' END,
+		CASE WHEN c.channel IS DISTINCT FROM NULLIF(k.channel, '') THEN '/channel' END,
+		CASE WHEN c.pii_erased_at IS NULL OR c.caller_erased IS FALSE THEN
+			CASE WHEN (c.caller_name IS NULL AND c.caller_phone IS NULL) <> (k.caller_name = '' AND k.caller_phone = '') THEN '/caller' END END,
+		CASE WHEN c.pii_erased_at IS NULL AND (c.caller_name IS NOT NULL OR c.caller_phone IS NOT NULL) AND (k.caller_name <> '' OR k.caller_phone <> '')
+			AND c.caller_name IS DISTINCT FROM NULLIF(k.caller_name, '') THEN '/caller/name' END,
+		CASE WHEN c.pii_erased_at IS NULL AND (c.caller_name IS NOT NULL OR c.caller_phone IS NOT NULL) AND (k.caller_name <> '' OR k.caller_phone <> '')
+			AND c.caller_phone IS DISTINCT FROM NULLIF(k.caller_phone, '') THEN '/caller/phone' END
+	], NULL),
+	c.pii_erased_at IS NOT NULL AND c.caller_erased IS NOT FALSE
+FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::float8[], $7::float8[], $8::text[],
+	$9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[], $16::text[])
+	WITH ORDINALITY AS k(ticket_id, webhook_id, description, address, received_at, lon, lat, crs,
+		category, subcategory, hotline_category, channel, caller_name, caller_phone, masked_description, masked_address, i)
 CROSS JOIN LATERAL (
-	SELECT id, ticket_id, webhook_id, description, address, received_at, loc_lon, loc_lat, pii_erased_at FROM complaints
+	SELECT id, ticket_id, webhook_id, received_at, description, category, subcategory, hotline_category, address,
+		loc_lon, loc_lat, loc_crs, channel, caller_name, caller_phone, caller_erased, pii_erased_at FROM complaints
 	WHERE ticket_id = k.ticket_id OR (k.webhook_id <> '' AND webhook_id = k.webhook_id)
 	ORDER BY ticket_id = k.ticket_id DESC LIMIT 1
 ) c`
@@ -213,9 +244,7 @@ func (s *Service) store(ctx context.Context, batch []*submission) ([]result, err
 	for _, id := range inserted {
 		fresh[id] = true
 	}
-	var tickets, webhooks, descs, addrs []string
-	var ats []time.Time
-	var lons, lats []*float64
+	var k conflictArgs
 	var conflicts []int
 	for i, sub := range batch {
 		if fresh[sub.id] {
@@ -223,40 +252,38 @@ func (s *Service) store(ctx context.Context, batch []*submission) ([]result, err
 			continue
 		}
 		conflicts = append(conflicts, i)
-		tickets = append(tickets, sub.c.TicketID)
-		webhooks = append(webhooks, sub.webhookID)
-		descs, addrs, ats = append(descs, cols.descs[i]), append(addrs, cols.addrs[i]), append(ats, cols.at[i])
-		lons, lats = append(lons, cols.lons[i]), append(lats, cols.lats[i])
+		k.add(cols, i, sub)
 	}
 	// A conflict is a ticket seen before (answer: duplicate), a delivery
 	// retried (the same webhook-id and contents; answer: the original
 	// answer) or a webhook-id of another ticket's (refused). The same
 	// webhook-id with other contents is no retry: a correction sent under
 	// the id of the first delivery (the hotline may use its ticket as the
-	// id) is answered as the duplicate that differs it is, not as stored.
-	rows, err = s.pool.Query(ctx, conflictSQL, tickets, webhooks, descs, addrs, ats, lons, lats)
+	// id) is answered as the duplicate that differs it is, not as stored;
+	// nor is one whose stored caller was erased, which it cannot be
+	// compared with.
+	rows, err = s.pool.Query(ctx, conflictSQL, k.args()...)
 	if err != nil {
 		return nil, err
 	}
 	found := 0
-	var k int
+	var n int
 	var id, ticket string
-	var sameTicket, sameDelivery, differs bool
-	_, err = pgx.ForEachRow(rows, []any{&k, &id, &ticket, &sameTicket, &sameDelivery, &differs}, func() error {
-		if k < 1 || k > len(conflicts) {
-			return fmt.Errorf("conflict lookup answered for work order %d of %d", k, len(conflicts))
+	var sameTicket, sameDelivery, callerErased bool
+	var fields []string
+	_, err = pgx.ForEachRow(rows, []any{&n, &id, &ticket, &sameTicket, &sameDelivery, &fields, &callerErased}, func() error {
+		if n < 1 || n > len(conflicts) {
+			return fmt.Errorf("conflict lookup answered for work order %d of %d", n, len(conflicts))
 		}
-		i := conflicts[k-1]
+		i := conflicts[n-1]
 		switch {
 		case !sameTicket:
 			results[i] = result{err: WebhookReusedError{OtherTicket: ticket}}
-		case sameDelivery && !differs:
+		case sameDelivery && len(fields) == 0 && !callerErased:
 			results[i] = accepted(id, ticket)
 		default:
 			ans := Answer{ComplaintID: id, TicketID: ticket, Status: "duplicate"}
-			if differs {
-				ans.Differs, ans.Detail = true, differsDetail
-			}
+			ans.Differs, ans.Detail = len(fields) > 0, duplicateDetail(fields, callerErased)
 			results[i] = result{ans: ans, status: http.StatusOK}
 		}
 		found++
@@ -269,6 +296,46 @@ func (s *Service) store(ctx context.Context, batch []*submission) ([]result, err
 		return nil, fmt.Errorf("%d of %d skipped work orders conflict with no stored complaint", len(conflicts)-found, len(conflicts))
 	}
 	return results, nil
+}
+
+// conflictArgs holds the skipped work orders of a batch column by
+// column, for conflictSQL's unnest.
+type conflictArgs struct {
+	tickets, webhooks, descs, addrs, cats, subs, hcats, channels, names, phones, maskedDescs, maskedAddrs []string
+	crss                                                                                                  []*string
+	at                                                                                                    []time.Time
+	lons, lats                                                                                            []*float64
+}
+
+// add appends the batch's work order i, with its words and address
+// masked as the retention job masks a stored one's (retention.masked):
+// the phone numbers, and the name of the work order's own caller.
+func (k *conflictArgs) add(cols *columns, i int, sub *submission) {
+	k.tickets, k.webhooks = append(k.tickets, cols.tickets[i]), append(k.webhooks, cols.webhooks[i])
+	k.descs, k.addrs, k.at = append(k.descs, cols.descs[i]), append(k.addrs, cols.addrs[i]), append(k.at, cols.at[i])
+	k.lons, k.lats, k.crss = append(k.lons, cols.lons[i]), append(k.lats, cols.lats[i]), append(k.crss, cols.crss[i])
+	k.cats, k.subs, k.hcats = append(k.cats, cols.cats[i]), append(k.subs, cols.subs[i]), append(k.hcats, cols.hcats[i])
+	k.channels, k.names, k.phones = append(k.channels, cols.channels[i]), append(k.names, cols.names[i]), append(k.phones, cols.phones[i])
+	k.maskedDescs = append(k.maskedDescs, erasedForm(cols.descs[i], cols.names[i]))
+	k.maskedAddrs = append(k.maskedAddrs, erasedForm(cols.addrs[i], cols.names[i]))
+}
+
+// erasedForm is s as the retention job leaves it once it has erased the
+// caller named name.
+func erasedForm(s, name string) string {
+	if s == "" {
+		return s
+	}
+	if name != "" {
+		s = pii.MaskNames(s, name)
+	}
+	return pii.MaskText(s)
+}
+
+// args are conflictSQL's parameters in order.
+func (k *conflictArgs) args() []any {
+	return []any{k.tickets, k.webhooks, k.descs, k.addrs, k.at, k.lons, k.lats, k.crss,
+		k.cats, k.subs, k.hcats, k.channels, k.names, k.phones, k.maskedDescs, k.maskedAddrs}
 }
 
 func accepted(id, ticket string) result {
