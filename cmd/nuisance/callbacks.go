@@ -117,6 +117,15 @@ func runCallbacks(ctx context.Context, args []string, getenv func(string) string
 		}
 		return nil
 	case args[0] == "retry":
+		// Which of the IDs given are dead, asked before they are revived:
+		// the others are named, so that the operator sees which.
+		var dead []string
+		if len(ids) > 0 {
+			if err := pool.QueryRow(ctx, `SELECT COALESCE(array_agg(id), '{}') FROM callbacks
+				WHERE id = ANY($1) AND dead_at IS NOT NULL AND delivered_at IS NULL AND discarded_at IS NULL`, ids).Scan(&dead); err != nil {
+				return fmt.Errorf("callbacks retry: %w", err)
+			}
+		}
 		n, superseded, err := callbacks.RetryDead(ctx, pool, ids)
 		if err != nil {
 			return err
@@ -124,6 +133,11 @@ func runCallbacks(ctx context.Context, args []string, getenv func(string) string
 		fmt.Fprintf(stdout, "%d dead deliveries scheduled again\n", n)
 		if superseded > 0 {
 			fmt.Fprintf(stdout, "%d not sent: the hotline has had a later callback of their work order since\n", superseded)
+		}
+		for _, id := range ids {
+			if !slices.Contains(dead, id) {
+				fmt.Fprintf(stderr, "%s: unknown, or not dead (being retried, delivered or discarded)\n", id)
+			}
 		}
 		if len(ids) > 0 && int(n+superseded) < len(ids) {
 			// The others are scheduled; a script sees that not all were.

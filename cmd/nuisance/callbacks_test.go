@@ -55,8 +55,8 @@ func TestCallbacksCLIRefusesWhatItsHelpDoesNotOffer(t *testing.T) {
 	if out, _, err := cli("pending", "cb_wait_1"); err == nil {
 		t.Errorf("callbacks pending with an argument accepted: %q", out)
 	}
-	if out, msg, err := cli("retry", "cb_no_such"); err == nil || !strings.Contains(err.Error(), "unknown") {
-		t.Errorf("retry of an unknown ID does not fail saying so: %q %q %v", out, msg, err)
+	if out, msg, err := cli("retry", "cb_no_such"); err == nil || !strings.Contains(err.Error(), "unknown") || !strings.Contains(msg, "cb_no_such: unknown") {
+		t.Errorf("retry of an unknown ID does not fail naming it: %q %q %v", out, msg, err)
 	}
 	// -n typed after an ID is a flag retry refuses, not two more IDs.
 	if out, _, err := cli("retry", "cb_no_such", "-n", "1"); err == nil || strings.Contains(err.Error(), "unknown or not dead") {
