@@ -19,6 +19,7 @@ import (
 	"slices"
 	"strings"
 	"syscall"
+	"time"
 
 	"go.uber.org/zap"
 
@@ -26,6 +27,7 @@ import (
 	"github.com/xiamen-eeb/nuisance/deploy/devcluster"
 	"github.com/xiamen-eeb/nuisance/internal/config"
 	"github.com/xiamen-eeb/nuisance/internal/logging"
+	"github.com/xiamen-eeb/nuisance/internal/pgcluster"
 )
 
 func main() {
@@ -83,6 +85,20 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if cfg.CallbackURL != "" {
 		env = append(env, "HOTLINE_CALLBACK_URL="+cfg.CallbackURL)
 	}
+	if cfg.DatabaseURL == "" {
+		// As nuisance up holds its data directory: the operator's
+		// commands never start or stop this cluster's PostgreSQL behind
+		// its back, and a second make cluster on it is refused.
+		dir := filepath.Join(cfg.DataDir, "cluster")
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return err
+		}
+		use, err := pgcluster.HoldUse(ctx, filepath.Join(dir, pgcluster.UseLockFile))
+		if err != nil {
+			return fmt.Errorf("data directory %s: %w", dir, err)
+		}
+		defer use.Release()
+	}
 	c, err := devcluster.Start(ctx, devcluster.Config{
 		Repo:        *repo,
 		Dir:         filepath.Join(cfg.DataDir, "cluster"),
@@ -98,7 +114,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if err != nil {
 		return err
 	}
-	defer c.Stop()
+	defer func() {
+		c.Stop()
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer cancel()
+		if err := c.StopPostgres(sctx); err != nil {
+			log.Warn("stop the private PostgreSQL", zap.Error(err))
+		}
+	}()
 	fmt.Fprintf(stdout, "\nNATS cluster (R%d streams):\n", devcluster.Nodes)
 	for _, p := range c.NATS {
 		fmt.Fprintf(stdout, "  %-9s nats://%s   log %s\n", p.Name, p.Addr, p.LogFile())
@@ -114,6 +137,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		fmt.Fprintf(stdout, "Officers' console: http://%s/officer/ (the gateway; the hotline posts to the intake).\n", g.Addr)
 	}
 	fmt.Fprintf(stdout, "Hotline secret in %s. Ctrl-C stops the cluster.\n", cfg.SecretFile())
+	if cfg.DatabaseURL == "" {
+		// The operator's commands reach the cluster's own PostgreSQL,
+		// not make run's, through its data directory.
+		fmt.Fprintf(stdout, "Operator commands on this cluster's database: NUISANCE_DATA_DIR=%s go run ./cmd/nuisance officers add --team siming-eco --name 李警官\n",
+			filepath.Join(cfg.DataDir, "cluster"))
+	}
 	<-ctx.Done()
 	log.Info("stopping the cluster")
 	return nil

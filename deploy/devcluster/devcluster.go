@@ -725,6 +725,16 @@ func (c *Cluster) Stop() {
 	wg.Wait()
 }
 
+// StopPostgres stops the private PostgreSQL cluster if this Start
+// started it (make cluster's Ctrl-C, as make run's); one it found running,
+// or DATABASE_URL's, is left as it was.
+func (c *Cluster) StopPostgres(ctx context.Context) error {
+	if c.pg == nil || !c.pg.Started {
+		return nil
+	}
+	return c.pg.Stop(ctx)
+}
+
 func httpOK(url string) bool {
 	client := http.Client{Timeout: 2 * time.Second}
 	resp, err := client.Get(url)
