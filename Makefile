@@ -7,7 +7,7 @@ export GOFLAGS ?= -buildvcs=false
 NUISANCE_TEST_PG_DIR ?= /tmp/nuisance-test-pg-$(shell printf '%s' '$(CURDIR)' | cksum | cut -d' ' -f1)
 export NUISANCE_TEST_PG_DIR
 
-.PHONY: run test deps test-deps build vet fuzz bench clean
+.PHONY: run test deps test-deps build vet fuzz bench clean distclean
 
 deps:
 	@bash scripts/install-deps.sh
@@ -54,8 +54,13 @@ bench: deps
 	@mkdir -p $(dir $(PIPEBENCH_OUT))
 	$(GO) run ./cmd/pipebench -n $(PIPEBENCH_N) -o $(PIPEBENCH_OUT)
 
+# clean keeps ./var, make run's database, secret and NATS data;
+# distclean removes it too.
 clean:
-	rm -rf bin var
+	rm -rf bin
+
+distclean: clean
+	rm -rf var
 
 # The distributed topology on loopback, without Docker: three clustered
 # nats-server processes (the version go.mod pins), PostgreSQL

@@ -35,6 +35,7 @@ Usage:
 Configuration (environment): NATS_URL, DATABASE_URL, NUISANCE_HTTP_ADDR,
 HOTLINE_SECRET, HOTLINE_CALLBACK_URL, NUISANCE_DATA_DIR, NUISANCE_CALENDAR,
 NUISANCE_PRIORITY, LOG_LEVEL; the gateway's routes: NUISANCE_GATEWAY_ROUTES.
+Every setting, with its default, is in README.md's Configuration table.
 `
 
 func main() {
