@@ -443,7 +443,7 @@ func TestOfficerResolvesLiveAssignmentOnPhone(t *testing.T) {
 		t.Error("the page reloaded: the assignments did not arrive live")
 	}
 	got := text(card)
-	for _, want := range []string{"紧急", "噪声 · 建筑施工", "思明区", "莲前西路2号工地", "待签收"} {
+	for _, want := range []string{"紧急", "噪声 · 建筑施工噪声", "思明区", "莲前西路2号工地", "待签收"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("card %q lacks %q", got, want)
 		}

@@ -6,9 +6,11 @@
 
   var TOKEN_KEY = "nuisance.officer.token";
   var CATEGORY = { noise: "噪声", dust: "扬尘", cooking_smoke: "油烟" };
+  // The kinds by the names the bureau uses (seeds/categories.json, as the
+  // weekly report shows them).
   var SUBCATEGORY = {
-    construction: "建筑施工", social_life: "社会生活", traffic: "交通运输", industrial: "工业",
-    construction_site: "施工工地", road: "道路", yard: "堆场", restaurant: "餐饮", open_air_bbq: "露天烧烤"
+    construction: "建筑施工噪声", social_life: "社会生活噪声", traffic: "交通运输噪声", industrial: "工业噪声",
+    construction_site: "施工扬尘", road: "道路扬尘", yard: "堆场扬尘", restaurant: "餐饮油烟", open_air_bbq: "露天烧烤"
   };
   var DISTRICT = { siming: "思明区", haicang: "海沧区", huli: "湖里区", jimei: "集美区", tongan: "同安区", xiangan: "翔安区" };
   var PRIORITY = { urgent: "紧急", priority: "优先", normal: "一般" };
