@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/xiamen-eeb/nuisance/internal/hotline"
 	"github.com/xiamen-eeb/nuisance/internal/simulate"
+	"github.com/xiamen-eeb/nuisance/services/callbacks"
 )
 
 func runSimulate(_ context.Context, args []string, _ func(string) string, stdout, stderr io.Writer) error {
@@ -75,7 +76,7 @@ func demoRefused(ctx context.Context, pool *pgxpool.Pool, callbackURL string) (s
 		return "HOTLINE_CALLBACK_URL is set, and the hotline would be called back about simulated work orders", nil
 	}
 	var real bool
-	if err := pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM complaints WHERE ticket_id NOT LIKE $1 || '%')`, DemoTicketPrefix).Scan(&real); err != nil {
+	if err := pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM complaints WHERE ticket_id NOT LIKE $1 || '%')`, callbacks.DemoTicketPrefix).Scan(&real); err != nil {
 		return "", fmt.Errorf("demo: %w", err)
 	}
 	if real {
@@ -83,12 +84,6 @@ func demoRefused(ctx context.Context, pool *pgxpool.Pool, callbackURL string) (s
 	}
 	return "", nil
 }
-
-// DemoTicketPrefix marks the demo's work orders: the simulator numbers
-// them as the hotline does (12345-YYYYMMDD-NNNNNN), and a real work order
-// of that week replayed later (a backfill) would be taken for a
-// duplicate of the simulated one and lost.
-const DemoTicketPrefix = "DEMO-"
 
 // demoFeed is the demo's simulated week: the last full week before now.
 func demoFeed(now time.Time, count int) (time.Time, *bytes.Buffer, error) {
@@ -107,7 +102,7 @@ func demoFeed(now time.Time, count int) (time.Time, *bytes.Buffer, error) {
 		return time.Time{}, nil, err
 	}
 	for i := range feed.Complaints {
-		feed.Complaints[i].TicketID = DemoTicketPrefix + feed.Complaints[i].TicketID
+		feed.Complaints[i].TicketID = callbacks.DemoTicketPrefix + feed.Complaints[i].TicketID
 	}
 	var buf bytes.Buffer
 	if err := feed.WriteNDJSON(&buf); err != nil {

@@ -94,7 +94,7 @@ func runUp(ctx context.Context, args []string, getenv func(string) string, stdou
 		return fmt.Errorf("listen %s: %w", cfg.HTTPAddr, err)
 	}
 	base := "http://" + ln.Addr().String()
-	fmt.Fprintf(stdout, "nuisance is up: intake %s/v1/hotline/complaints, officers' console %s/officer/, reports %s/reports/weekly/, health %s/readyz, metrics %s/metrics\n",
+	fmt.Fprintf(stdout, "nuisance is up: intake %s/v1/hotline/complaints, officers' console %s/officer/, reports (with an officer's token) %s/reports/weekly/, health %s/readyz, metrics %s/metrics\n",
 		base, base, base, base, base)
 	if *demo {
 		// The demo's simulated week belongs in a trial database only: not

@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -42,7 +43,8 @@ type Delivery struct {
 	DeadAt      *time.Time `json:"dead_at,omitempty"`
 	LastError   string     `json:"last_error,omitempty"`
 	// DiscardedAt, DiscardedBy and DiscardReason record an operator's
-	// giving up on a dead delivery for good (Discard).
+	// giving up on a dead delivery for good (Discard), or a demo work
+	// order's callback never sent (DemoDiscardedBy).
 	DiscardedAt   *time.Time `json:"discarded_at,omitempty"`
 	DiscardedBy   string     `json:"discarded_by,omitempty"`
 	DiscardReason string     `json:"discard_reason,omitempty"`
@@ -172,8 +174,19 @@ const recordResults = `UPDATE callbacks c SET
 // over; else due again after a backoff; nothing when its lease has passed
 // to another claim (recordResults). The window is the database's to
 // judge: on its own clock, a replica running ahead would give callbacks up
-// early, one running behind retry them too long.
+// early, one running behind retry them too long. A demo work order's,
+// never posted, is discarded instead (recordDemo), with a statement of
+// its own.
 func (s *Service) record(ctx context.Context, claimed []Delivery, results []error) error {
+	claimed, results, err := s.recordDemo(ctx, claimed, results)
+	if len(claimed) == 0 {
+		return err
+	}
+	return errors.Join(err, s.recordPosted(ctx, claimed, results))
+}
+
+// recordPosted writes the outcomes of the POSTs of record.
+func (s *Service) recordPosted(ctx context.Context, claimed []Delivery, results []error) error {
 	n := len(claimed)
 	ids := make([]string, n)
 	tries := make([]int32, n)
@@ -227,6 +240,33 @@ func (s *Service) record(ctx context.Context, claimed []Delivery, results []erro
 	return nil
 }
 
+// recordDemo discards the claimed callbacks of demo work orders, which
+// were not posted (errDemo), and returns the others with their results.
+func (s *Service) recordDemo(ctx context.Context, claimed []Delivery, results []error) ([]Delivery, []error, error) {
+	if !slices.ContainsFunc(results, func(err error) bool { return err == errDemo }) {
+		return claimed, results, nil
+	}
+	var ids []string
+	var tries []int32
+	var leases []time.Time
+	var keep []Delivery
+	var kept []error
+	for i, d := range claimed {
+		if results[i] == errDemo {
+			ids, tries, leases = append(ids, d.ID), append(tries, int32(d.Attempts)), append(leases, d.NextAt)
+			continue
+		}
+		keep, kept = append(keep, d), append(kept, results[i])
+	}
+	n, err := s.discardClaimedDemo(ctx, ids, tries, leases)
+	if err != nil {
+		return keep, kept, err
+	}
+	s.log.Warn("callbacks of demo work orders discarded, not sent to the hotline (nuisance callbacks dead -discarded)",
+		zap.Int64("callbacks", n), zap.String("discarded_by", DemoDiscardedBy))
+	return keep, kept, nil
+}
+
 // backoff is the delay after the n-th failed attempt: BaseBackoff doubled
 // n-1 times, capped at MaxBackoff, with up to a fifth of jitter so that
 // deliveries that failed together do not retry together.
@@ -239,8 +279,12 @@ func (s *Service) backoff(n int) time.Duration {
 	return d + time.Duration(rand.Int64N(int64(d)/5+1))
 }
 
-// post sends one delivery to the hotline, its time in UTC.
+// post sends one delivery to the hotline, its time in UTC; a demo work
+// order's is never sent (errDemo).
 func (s *Service) post(ctx context.Context, d Delivery) error {
+	if IsDemoTicket(d.Body.TicketID) {
+		return errDemo
+	}
 	d.Body.At = d.Body.At.UTC()
 	body, err := json.Marshal(d.Body)
 	if err != nil {
@@ -384,8 +428,9 @@ func Dead(ctx context.Context, pool *pgxpool.Pool, limit int) ([]Delivery, error
 	return list(ctx, pool, `dead_at IS NOT NULL AND delivered_at IS NULL AND superseded_by IS NULL AND discarded_at IS NULL ORDER BY dead_at DESC`, limit)
 }
 
-// Discarded lists the dead deliveries an operator discarded, latest
-// discarded first, at most limit.
+// Discarded lists the dead deliveries an operator discarded, and the
+// callbacks of demo work orders (DiscardDemo), latest discarded first, at
+// most limit.
 func Discarded(ctx context.Context, pool *pgxpool.Pool, limit int) ([]Delivery, error) {
 	return list(ctx, pool, `discarded_at IS NOT NULL ORDER BY discarded_at DESC, id`, limit)
 }

@@ -7,7 +7,8 @@
 // callbacks whose id is its stable webhook-id; a delivery loop retries it
 // with exponential backoff for 24 hours, then dead-letters it where
 // operators see it and can retry it. Several instances may run: rows are
-// claimed with SKIP LOCKED and a lease.
+// claimed with SKIP LOCKED and a lease. A demo work order's callback
+// (DemoTicketPrefix) is never sent: once a URL is set it is discarded.
 package callbacks
 
 import (
@@ -227,6 +228,10 @@ func (s *Service) Run(ctx context.Context) error {
 	}
 	if s.cfg.URL == "" {
 		s.log.Warn("HOTLINE_CALLBACK_URL is unset: callbacks are stored and wait until it is set (nuisance callbacks pending)")
+	} else {
+		// The demo week's callbacks waited for a URL that is a real
+		// hotline's: they are given up before any is claimed.
+		s.discardDemoAtStart(ctx)
 	}
 	// One loop down stops the others; the first error is reported.
 	g, ctx := errgroup.WithContext(ctx)
