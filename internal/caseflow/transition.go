@@ -100,10 +100,45 @@ func setTimers(ctx context.Context, tx pgx.Tx, c Case) error {
 	return nil
 }
 
+// teamOnly refuses a transition that is the assigned team's own (签收,
+// 办结, 退单: what, as the refusal says it does) to anyone but a member of
+// that team: an officer of it, or a supervisor or an admin whose own team
+// it is. A supervisor sees the district's cases, but does not sign for,
+// resolve or return them in a team's name: that would count toward the
+// team's record (签收及时率) and tell the hotline the team did it. The
+// supervisor's tools are 改派 (Reassign) and 延期 (Extend). Services (the
+// pipeline, tests, replays) act as the team they are told.
+//
+// The team is read from the active assignment under the case's lock, like
+// the right of lockFor.
+func teamOnly(ctx context.Context, tx pgx.Tx, c Case, by Actor, action, does string) error {
+	if by.role() == RoleService {
+		return nil
+	}
+	var team string
+	err := tx.QueryRow(ctx, `SELECT team FROM assignments WHERE case_id = $1 AND status = 'active'`, c.ID).Scan(&team)
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		return fmt.Errorf("team of case %s: %w", c.ID, err)
+	}
+	if team != "" && by.Team == team {
+		return nil
+	}
+	instead := "a supervisor reassigns a case to another team (改派) or extends its deadline (延期)"
+	if team == "" {
+		return fault.Errorf(fault.Forbidden, "%s is the assigned team's: no team holds case %s now, the team it goes to %s it; %s",
+			action, c.ID, does, instead)
+	}
+	return fault.Errorf(fault.Forbidden, "%s is the assigned team's: %s %s case %s; %s",
+		action, TeamName(team), does, c.ID, instead)
+}
+
 // Accept records that the assigned team signed for the case (签收).
 func Accept(ctx context.Context, tx pgx.Tx, caseID string, by Actor) (Case, error) {
 	c, err := lockFor(ctx, tx, caseID, by)
 	if err != nil {
+		return Case{}, err
+	}
+	if err := teamOnly(ctx, tx, c, by, "签收", "signs for"); err != nil {
 		return Case{}, err
 	}
 	if c.Status != StatusAssigned {
@@ -173,6 +208,9 @@ func Resolve(ctx context.Context, tx pgx.Tx, caseID string, by Actor, outcome, n
 	if err != nil {
 		return Case{}, err
 	}
+	if err := teamOnly(ctx, tx, c, by, "办结", "resolves"); err != nil {
+		return Case{}, err
+	}
 	if c.Status != StatusAccepted {
 		return Case{}, conflict(c, "resolve", StatusAccepted)
 	}
@@ -196,6 +234,9 @@ func Return(ctx context.Context, tx pgx.Tx, caseID string, by Actor, reason stri
 	}
 	c, err := lockFor(ctx, tx, caseID, by)
 	if err != nil {
+		return Case{}, err
+	}
+	if err := teamOnly(ctx, tx, c, by, "退单", "returns"); err != nil {
 		return Case{}, err
 	}
 	if c.Status != StatusAssigned && c.Status != StatusAccepted {
@@ -274,7 +315,8 @@ func Reassign(ctx context.Context, tx pgx.Tx, caseID string, by Actor, team, rea
 		return Case{}, err
 	}
 	if t.District != c.District {
-		return Case{}, fault.Errorf(fault.Invalid, "team %s works in %s, case %s is in %s", team, t.District, caseID, c.District)
+		return Case{}, fault.Errorf(fault.Invalid, "team %s works in %s, case %s is in %s: a case is reassigned within its district",
+			TeamName(team), DistrictName(t.District), caseID, DistrictName(c.District))
 	}
 	switch c.Status {
 	case StatusOpen, StatusAssigned, StatusAccepted, StatusReturned:
@@ -282,7 +324,7 @@ func Reassign(ctx context.Context, tx pgx.Tx, caseID string, by Actor, team, rea
 		return Case{}, conflict(c, "reassign", StatusOpen, StatusAssigned, StatusAccepted, StatusReturned)
 	}
 	if c.Team == team && (c.Status == StatusAssigned || c.Status == StatusAccepted) {
-		return Case{}, fault.Errorf(fault.Conflict, "case %s is already with %s", caseID, team)
+		return Case{}, fault.Errorf(fault.Conflict, "case %s is already with %s", caseID, TeamName(team))
 	}
 	at := nowFrom(ctx)
 	var assignedAt, signDue *time.Time
@@ -351,19 +393,19 @@ func Extend(ctx context.Context, tx pgx.Tx, caseID string, by Actor, resolveDue 
 	at := nowFrom(ctx)
 	if c.ResolveDue != nil && !at.Before(*c.ResolveDue) {
 		return Case{}, fault.Errorf(fault.Conflict, "case %s was due at %s: an extension is granted before the deadline, an overdue case is escalated (督办)",
-			caseID, c.ResolveDue.UTC().Format(time.RFC3339))
+			caseID, When(*c.ResolveDue))
 	}
-	from := at
+	from, fromWhat := at, "now"
 	if c.ResolveDue != nil {
-		from = *c.ResolveDue
+		from, fromWhat = *c.ResolveDue, "the current deadline"
 	}
 	resolveDue = resolveDue.UTC()
 	switch {
 	case !resolveDue.After(from):
-		return Case{}, fault.Errorf(fault.Invalid, "the new deadline %s is not later than %s", resolveDue.Format(time.RFC3339), from.Format(time.RFC3339))
+		return Case{}, fault.Errorf(fault.Invalid, "the new deadline %s is not later than %s, %s", When(resolveDue), fromWhat, When(from))
 	case resolveDue.Sub(from) > MaxExtension:
-		return Case{}, fault.Errorf(fault.Invalid, "the new deadline %s is more than %d days after %s", resolveDue.Format(time.RFC3339),
-			int(MaxExtension/(24*time.Hour)), from.Format(time.RFC3339))
+		return Case{}, fault.Errorf(fault.Invalid, "the new deadline %s is more than %d days after %s, %s (latest %s)", When(resolveDue),
+			int(MaxExtension/(24*time.Hour)), fromWhat, When(from), When(from.Add(MaxExtension)))
 	}
 	if _, err := tx.Exec(ctx, `UPDATE assignments SET resolve_due = $2 WHERE case_id = $1 AND status = 'active'`, caseID, resolveDue); err != nil {
 		return Case{}, fmt.Errorf("extend case %s: %w", caseID, err)
