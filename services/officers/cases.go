@@ -531,6 +531,29 @@ func (s *Service) handleReassign(w http.ResponseWriter, r *http.Request, p auth.
 	})
 }
 
+var weekdays = [...]string{"星期日", "星期一", "星期二", "星期三", "星期四", "星期五", "星期六"}
+
+// workingDay refuses a new resolve deadline whose day, in Xiamen, is not
+// a working day of the calendar the router counts deadlines by: a
+// deadline is the end of a working day (DOMAIN.md), and no team works a
+// case on a rest day or a public holiday. The refusal names the day and
+// the next working day. The time of day is the supervisor's: a deadline
+// on a working day ends when it says (the console sends 23:59:59).
+func (s *Service) workingDay(due time.Time) error {
+	if s.cal.IsWorkingDay(due) {
+		return nil
+	}
+	loc := s.cal.Location()
+	day := due.In(loc)
+	what := "a rest day (" + weekdays[day.Weekday()] + ")"
+	if name, adjusted, ok := s.cal.Holiday(due); ok && !adjusted {
+		what = "a public holiday (" + name + ", " + weekdays[day.Weekday()] + ")"
+	}
+	next := s.cal.AddWorkingDays(due, 1)
+	return invalid("/resolve_due", "%s is %s; the next working day is %s (%s), a deadline ends at its close: %s",
+		day.Format(time.DateOnly), what, next.Format(time.DateOnly), weekdays[next.Weekday()], next.Format(time.RFC3339))
+}
+
 // handleExtend moves a case's resolve deadline later (延期), by a
 // supervisor or an admin: {"resolve_due" (RFC 3339), "reason"}.
 func (s *Service) handleExtend(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
@@ -552,6 +575,9 @@ func (s *Service) handleExtend(w http.ResponseWriter, r *http.Request, p auth.Pr
 		return invalid("/reason", "required: why the case needs more time")
 	case utf8.RuneCountInString(in.Reason) > maxText:
 		return invalid("/reason", "longer than %d characters", maxText)
+	}
+	if err := s.workingDay(due); err != nil {
+		return err
 	}
 	return s.transition(w, r, "extend", func(ctx context.Context, tx pgx.Tx, id string) (caseflow.Case, error) {
 		reason, err := maskNote(ctx, tx, id, in.Reason)

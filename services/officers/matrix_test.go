@@ -81,7 +81,7 @@ func TestAccessMatrix(t *testing.T) {
 				}
 			}},
 		{method: "POST", route: "/api/v1/cases/{id}/callback-reveal", prepare: casePath("/callback-reveal"), want: codes(200, 404, 404, 403, 403)},
-		{method: "POST", route: "/api/v1/cases/{id}/accept", prepare: casePath("/accept"), want: codes(200, 404, 404, 200, 200),
+		{method: "POST", route: "/api/v1/cases/{id}/accept", prepare: casePath("/accept"), want: codes(200, 404, 404, 403, 403),
 			check: wantStatus("accepted")},
 		{method: "POST", route: "/api/v1/cases/{id}/resolve",
 			prepare: func(e *env) (string, any) {
@@ -89,12 +89,12 @@ func TestAccessMatrix(t *testing.T) {
 				e.accept(id)
 				return "/api/v1/cases/" + id + "/resolve", map[string]string{"outcome": "rectified", "note": "已责令停工"}
 			},
-			want: codes(200, 404, 404, 200, 200), check: wantStatus("resolved")},
+			want: codes(200, 404, 404, 403, 403), check: wantStatus("resolved")},
 		{method: "POST", route: "/api/v1/cases/{id}/return",
 			prepare: func(e *env) (string, any) {
 				return "/api/v1/cases/" + assigned(e) + "/return", map[string]string{"reason": "属于城管职责"}
 			},
-			want: codes(200, 404, 404, 200, 200), check: wantStatus("returned")},
+			want: codes(200, 404, 404, 403, 403), check: wantStatus("returned")},
 		{method: "POST", route: "/api/v1/cases/{id}/reassign",
 			prepare: func(e *env) (string, any) {
 				return "/api/v1/cases/" + assigned(e) + "/reassign", map[string]string{"team": otherTeam, "reason": "商铺噪声归城管"}
@@ -110,7 +110,7 @@ func TestAccessMatrix(t *testing.T) {
 		{method: "POST", route: "/api/v1/cases/{id}/extend",
 			prepare: func(e *env) (string, any) {
 				id := e.dueIn(assigned(e), 72*time.Hour)
-				return "/api/v1/cases/" + id + "/extend", map[string]string{"resolve_due": time.Now().Add(10 * 24 * time.Hour).Format(time.RFC3339), "reason": "工地分阶段整改"}
+				return "/api/v1/cases/" + id + "/extend", map[string]string{"resolve_due": e.workingDue(10 * 24 * time.Hour), "reason": "工地分阶段整改"}
 			},
 			want: codes(403, 403, 404, 200, 200),
 			check: func(t *testing.T, e *env, who, path string, body []byte) {

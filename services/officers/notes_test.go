@@ -65,7 +65,7 @@ func TestNotesMasked(t *testing.T) {
 			body["team"] = otherTeam
 		case "extend":
 			e.dueIn(id, 72*time.Hour)
-			body["resolve_due"] = time.Now().Add(10 * 24 * time.Hour).Format(time.RFC3339)
+			body["resolve_due"] = e.workingDue(10 * 24 * time.Hour)
 		}
 		code, answer := e.do(nt.who, "POST", "/api/v1/cases/"+id+"/"+nt.action, body)
 		if code != 200 {

@@ -26,6 +26,7 @@ import (
 	"github.com/xiamen-eeb/nuisance/internal/classify"
 	"github.com/xiamen-eeb/nuisance/internal/geo"
 	"github.com/xiamen-eeb/nuisance/internal/outbox"
+	"github.com/xiamen-eeb/nuisance/internal/workday"
 )
 
 // Config tunes the service; DefaultConfig gives production values.
@@ -64,6 +65,12 @@ type Config struct {
 	// gets 5 a second.
 	RatePerToken float64
 	RateBurst    int
+	// CalendarFile is the operator's calendar.json whose years are added
+	// to the built-in working-day calendar (NUISANCE_CALENDAR), as the
+	// router's is: an extension (延期) ends on a working day of the
+	// calendar the router counts deadlines by. Empty: the built-in
+	// calendar alone.
+	CalendarFile string
 }
 
 // DefaultConfig returns a 15 s heartbeat, pages of 50 (at most 200), the
@@ -83,6 +90,7 @@ type Service struct {
 	tokens    *auth.Store
 	districts *geo.Districts
 	cls       *classify.Classifier
+	cal       *workday.Calendar
 
 	done      chan struct{}
 	closeOnce sync.Once
@@ -153,8 +161,12 @@ func New(cfg Config, pool *pgxpool.Pool, js jetstream.JetStream, log *zap.Logger
 	if err != nil {
 		return nil, fmt.Errorf("officers: %w", err)
 	}
+	cal, err := workday.LoadWith(cfg.CalendarFile)
+	if err != nil {
+		return nil, fmt.Errorf("officers: NUISANCE_CALENDAR: %w", err)
+	}
 	s := &Service{cfg: cfg, pool: pool, js: js, log: log, tokens: auth.NewStore(pool, cfg.TokenCacheTTL),
-		districts: districts, cls: cls, done: make(chan struct{}), streams: streamSlots{byID: map[string][]*streamSlot{}},
+		districts: districts, cls: cls, cal: cal, done: make(chan struct{}), streams: streamSlots{byID: map[string][]*streamSlot{}},
 		limiters: auth.NewRateLimiter(cfg.RatePerToken, cfg.RateBurst, rateLimitedTotal)}
 	// Load the teams now: a broken seed stops the start, not a request.
 	if _, _, err := s.tokens.Team(""); err != nil {

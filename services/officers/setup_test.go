@@ -255,6 +255,17 @@ func (e *env) dueIn(id string, d time.Duration) string {
 	return id
 }
 
+// workingDue is a new resolve deadline about d from now, on a working
+// day of the service's calendar (a later one when that day is not), as
+// RFC 3339: an extension ends on a working day.
+func (e *env) workingDue(d time.Duration) string {
+	due := time.Now().Add(d)
+	for !e.svc.cal.IsWorkingDay(due) {
+		due = due.Add(24 * time.Hour)
+	}
+	return due.Format(time.RFC3339)
+}
+
 // do sends a request as who and returns the status and the body.
 func (e *env) do(who, method, path string, body any) (int, []byte) {
 	e.t.Helper()

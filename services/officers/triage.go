@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/xiamen-eeb/nuisance/internal/auth"
+	"github.com/xiamen-eeb/nuisance/internal/caseflow"
 	"github.com/xiamen-eeb/nuisance/internal/event"
 	"github.com/xiamen-eeb/nuisance/internal/fault"
 	"github.com/xiamen-eeb/nuisance/internal/httpx"
@@ -285,7 +286,8 @@ func (s *Service) validate(c *Correction) error {
 			return invalid("/lon", "point (%g, %g) is not in Xiamen", lon, lat)
 		}
 		if hit.District.Slug != c.District {
-			return invalid("/district", "point (%g, %g) lies in %s, not %s", lon, lat, hit.District.Slug, c.District)
+			return invalid("/district", "point (%g, %g) lies in %s (%s), not %s (%s)", lon, lat,
+				caseflow.DistrictName(hit.District.Slug), hit.District.Slug, caseflow.DistrictName(c.District), c.District)
 		}
 	}
 	switch {
@@ -348,7 +350,7 @@ func (s *Service) handleCorrect(w http.ResponseWriter, r *http.Request, p auth.P
 			return fmt.Errorf("correct %s: %w", id, err)
 		}
 		if resolved != nil {
-			return fault.Errorf(fault.Conflict, "complaint %s left triage at %s", id, resolved.UTC().Format(time.RFC3339))
+			return fault.Errorf(fault.Conflict, "complaint %s left triage at %s", id, caseflow.When(*resolved))
 		}
 		// A complaint a case holds already (one of a returned case no
 		// team is left for) is not routed again by a correction: the
