@@ -432,7 +432,9 @@ func (s *Service) transition(w http.ResponseWriter, r *http.Request, name string
 	return nil
 }
 
-// handleAccept signs for a case (签收).
+// handleAccept signs for a case (签收). It, handleResolve and
+// handleReturn are the assigned team's own (caseflow refuses anyone else
+// with 403): a supervisor or an admin reassigns (改派) or extends (延期).
 func (s *Service) handleAccept(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
 	if err := decode(w, r, &struct{}{}); err != nil {
 		return err
@@ -555,7 +557,8 @@ func (s *Service) workingDay(due time.Time) error {
 }
 
 // handleExtend moves a case's resolve deadline later (延期), by a
-// supervisor or an admin: {"resolve_due" (RFC 3339), "reason"}.
+// supervisor or an admin: {"resolve_due" (RFC 3339), "reason"}. The new
+// deadline falls on a working day (workingDay).
 func (s *Service) handleExtend(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
 	var in struct {
 		ResolveDue string `json:"resolve_due"`
