@@ -532,6 +532,7 @@ func TestComposePassesTheBureausYearlyFiles(t *testing.T) {
 	doc := composeFile(t)
 	readers := map[string]string{
 		"router":   "NUISANCE_CALENDAR",
+		"officers": "NUISANCE_CALENDAR",
 		"geocoder": "NUISANCE_PRIORITY",
 		"reporter": "NUISANCE_PRIORITY",
 	}

@@ -21,7 +21,9 @@ func pipeline(_ context.Context, sys *app.System) ([]app.Part, error) {
 	log := sys.Log
 	// The officers service holds the token store; the hotspots API and the
 	// reports share its cache.
-	off, err := officers.New(officers.DefaultConfig(), sys.Pool, sys.JS, log.Named("officers"))
+	ocfg := officers.DefaultConfig()
+	ocfg.CalendarFile = sys.Cfg.Calendar // extensions end on working days of the router's calendar
+	off, err := officers.New(ocfg, sys.Pool, sys.JS, log.Named("officers"))
 	if err != nil {
 		return nil, err
 	}

@@ -33,6 +33,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return fmt.Errorf("-token-cache %s: want 0 to 1m", cfg.TokenCacheTTL)
 	}
 	return app.Main(ctx, "officers", getenv, stdout, func(sys *app.System) ([]app.Part, error) {
+		// Extensions end on working days of the router's calendar.
+		cfg.CalendarFile = sys.Cfg.Calendar
 		svc, err := officers.New(cfg, sys.Pool, sys.JS, sys.Log.Named("officers"))
 		if err != nil {
 			return nil, err

@@ -39,6 +39,7 @@ import (
 	"github.com/xiamen-eeb/nuisance/internal/outbox"
 	"github.com/xiamen-eeb/nuisance/internal/pgstore"
 	"github.com/xiamen-eeb/nuisance/internal/testenv"
+	"github.com/xiamen-eeb/nuisance/internal/workday"
 	"github.com/xiamen-eeb/nuisance/services/callbacks"
 	"github.com/xiamen-eeb/nuisance/services/hotspots"
 	"github.com/xiamen-eeb/nuisance/services/officers"
@@ -654,7 +655,16 @@ func TestOfficerResolvesLiveAssignmentOnPhone(t *testing.T) {
 		t.Fatal(err)
 	}
 	extendID, _ := s.feed(t, 6, "normal", time.Now().Add(4*time.Hour))
-	newDay := time.Now().In(shanghai).AddDate(0, 0, 10).Format("2006-01-02")
+	// An extension ends on a working day: the first from ten days on.
+	cal, err := workday.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := time.Now().In(shanghai).AddDate(0, 0, 10)
+	for !cal.IsWorkingDay(d) {
+		d = d.AddDate(0, 0, 1)
+	}
+	newDay := d.Format("2006-01-02")
 	step("sign in as the supervisor and extend a case",
 		chromedp.WaitVisible(chromedp.CSS("#token")),
 		chromedp.SendKeys(chromedp.CSS("#token"), supToken),

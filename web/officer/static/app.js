@@ -306,6 +306,7 @@
   function showWho(me) {
     state.role = (me && me.role) || "";
     state.district = (me && me.district) || "";
+    state.team = (me && me.team) || "";
     ["triage", "waiting"].forEach(function (name) {
       var tab = document.querySelector('.tab[data-status="' + name + '"]');
       tab.hidden = !supervising();
@@ -870,11 +871,14 @@
     due.textContent = "";
     due.appendChild(dueNode(c));
 
-    if (c.status !== "accepted") { $("resolve-form").hidden = true; }
-    if (c.status !== "assigned" && c.status !== "accepted") { $("return-form").hidden = true; }
-    $("btn-accept").hidden = c.status !== "assigned";
-    $("btn-resolve").hidden = c.status !== "accepted";
-    $("btn-return").hidden = c.status !== "assigned" && c.status !== "accepted";
+    // 签收, 办结 and 退单 are the assigned team's own: a supervisor of
+    // another team moves the case (改派) or extends it (延期) instead.
+    var ours = !!state.team && c.team === state.team;
+    if (c.status !== "accepted" || !ours) { $("resolve-form").hidden = true; }
+    if ((c.status !== "assigned" && c.status !== "accepted") || !ours) { $("return-form").hidden = true; }
+    $("btn-accept").hidden = !ours || c.status !== "assigned";
+    $("btn-resolve").hidden = !ours || c.status !== "accepted";
+    $("btn-return").hidden = !ours || (c.status !== "assigned" && c.status !== "accepted");
     // 延期: the district's supervisors and admins, on a case being worked
     // and not yet overdue (an overdue case is escalated, 督办, instead).
     var mayExtend = supervising() && (c.status === "assigned" || c.status === "accepted") &&
