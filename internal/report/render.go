@@ -68,15 +68,19 @@ func renderJSON(r *Report, w io.Writer) error {
 
 // csvHeader names the CSV columns: one row per hotspot of the week.
 var csvHeader = []string{
-	"week", "hotspot_id", "category", "category_name", "subcategory",
+	"week", "hotspot_id", "priority", "category", "category_name", "subcategory", "subcategory_name",
 	"district", "district_name", "subdistrict", "place", "lon", "lat",
 	"week_count", "previous_count", "total_count", "trend", "trend_name",
-	"status", "first_at", "last_at", "team", "team_name", "case_id", "case_status",
+	"status", "status_name", "first_at", "last_at", "team", "team_name", "case_id", "case_status", "case_status_name",
 	"case_count", "case_ids",
 }
 
 // renderCSV writes one row per hotspot, with a UTF-8 byte order mark so
 // that spreadsheet programs on Chinese Windows read the names correctly.
+// Codes have their Chinese names beside them; priority is 重点 for a
+// hotspot of the plan's priority kinds in its district. A hotspot whose
+// status was not on record at the week's end (found later, from late or
+// backfilled work orders) says so in status_name, its status code empty.
 func renderCSV(r *Report, w io.Writer) error {
 	if _, err := io.WriteString(w, "\ufeff"); err != nil {
 		return err
@@ -88,13 +92,13 @@ func renderCSV(r *Report, w io.Writer) error {
 	}
 	for _, h := range r.Hotspots {
 		row := []string{
-			r.Week, h.ID, h.Category, CategoryName(h.Category), h.Subcategory,
+			r.Week, h.ID, priorityMark(h.Priority), h.Category, CategoryName(h.Category), h.Subcategory, h.SubcategoryName,
 			h.District, h.DistrictName, h.Subdistrict, h.Place, coord(h.Lon), coord(h.Lat),
 			strconv.Itoa(h.WeekCount), strconv.Itoa(h.PreviousCount), strconv.Itoa(h.TotalCount),
-			h.Trend, trendNames[h.Trend], h.Status,
+			h.Trend, trendNames[h.Trend], h.Status, hotspotStatusName(h.Status),
 			h.FirstAt.In(shanghai).Format("2006-01-02T15:04:05Z07:00"),
 			h.LastAt.In(shanghai).Format("2006-01-02T15:04:05Z07:00"),
-			h.Team, h.TeamName, h.CaseID, h.CaseStatus,
+			h.Team, h.TeamName, h.CaseID, h.CaseStatus, caseStatusName(h.CaseStatus),
 			strconv.Itoa(h.CaseCount), caseIDs(h.Cases),
 		}
 		if err := cw.Write(row); err != nil {
@@ -103,6 +107,31 @@ func renderCSV(r *Report, w io.Writer) error {
 	}
 	cw.Flush()
 	return cw.Error()
+}
+
+// priorityMark is the CSV's priority column: 重点 or empty.
+func priorityMark(p bool) string {
+	if p {
+		return "重点"
+	}
+	return ""
+}
+
+// hotspotStatusName names a hotspot's status, 未记录 when none was on
+// record at the week's end.
+func hotspotStatusName(code string) string {
+	if code == "" {
+		return "未记录"
+	}
+	return label(hotspotStatusNames, code)
+}
+
+// caseStatusName names a case's status, empty for no case.
+func caseStatusName(code string) string {
+	if code == "" {
+		return ""
+	}
+	return label(caseStatusNames, code)
 }
 
 // caseIDs joins the ids of a hotspot's listed cases with semicolons.

@@ -93,8 +93,10 @@ type Report struct {
 	// report week last.
 	Daily []Day `json:"daily"`
 
-	// Hotspots are the repeat-complaint hotspots of the week, the busiest
-	// first; HotspotTrends counts them by trend.
+	// Hotspots are the repeat-complaint hotspots of the week: those of a
+	// kind the plan makes a priority in their district first (Priority),
+	// then the others, the busiest first in each; HotspotTrends counts
+	// them by trend.
 	Hotspots      []Hotspot      `json:"hotspots"`
 	HotspotTrends map[string]int `json:"hotspot_trends"`
 	// Gistar holds, per category, the week's statistically significant
@@ -150,6 +152,11 @@ type Revision struct {
 	// Late counts the week's complaints that reached the system after
 	// the first generation.
 	Late int `json:"late"`
+	// PreviousWeekChanged is set when the week before changed since the
+	// report was last stored (complaints of it arrived late or were
+	// backfilled, or were corrected from triage): its previous-week
+	// figures, changes and hotspot trends depend on it.
+	PreviousWeekChanged bool `json:"previous_week_changed,omitempty"`
 }
 
 // QuietCommunity is one quiet residential community (宁静小区) of the
@@ -232,9 +239,14 @@ type Day struct {
 
 // Hotspot is a repeat-complaint hotspot as the week saw it.
 type Hotspot struct {
-	ID           string   `json:"id"`
-	Category     string   `json:"category"`
-	Subcategory  string   `json:"subcategory,omitempty"`
+	ID          string `json:"id"`
+	Category    string `json:"category"`
+	Subcategory string `json:"subcategory,omitempty"`
+	// SubcategoryName names Subcategory (建筑施工噪声).
+	SubcategoryName string `json:"subcategory_name,omitempty"`
+	// Priority marks a hotspot of a kind the report's plan makes a
+	// priority in its district (重点): the report lists them first.
+	Priority     bool     `json:"priority"`
 	District     string   `json:"district"`
 	DistrictName string   `json:"district_name"`
 	Subdistrict  string   `json:"subdistrict,omitempty"`
@@ -253,9 +265,12 @@ type Hotspot struct {
 	Status  string    `json:"status"`
 	FirstAt time.Time `json:"first_at"`
 	LastAt  time.Time `json:"last_at"`
-	// Team and CaseID name the hotspot's latest case opened before the
-	// week's end, empty when none; Team and CaseStatus are the case's at
-	// the week's end.
+	// Team and CaseID name the hotspot's case, opened before the week's
+	// end, that holds most of its complaints of the week (on a tie, one of
+	// the hotspot's own category, then the latest), empty when none; Team
+	// and CaseStatus are the case's at the week's end, or, for a case
+	// whose record begins after the week's end (opened from a backlog),
+	// as the report's generation found them.
 	Team       string `json:"team,omitempty"`
 	TeamName   string `json:"team_name,omitempty"`
 	CaseID     string `json:"case_id,omitempty"`

@@ -52,6 +52,7 @@ type complaintRow struct {
 // offset from the report week (0 the report week, -1 the week before).
 type plantedHotspot struct {
 	id, category, district, place, status string
+	subcategory                           string
 	lon, lat                              float64
 	weeks                                 map[int]int
 	resolvedAt                            *time.Time
@@ -139,11 +140,11 @@ func seed(t testing.TB, pool *pgxpool.Pool) *fixture {
 		}
 	}
 	planted := []plantedHotspot{
-		{id: "hs-growing", category: "noise", district: "siming", place: "湖滨南路工地", status: "escalated", lon: 118.1100, lat: 24.4800,
+		{id: "hs-growing", category: "noise", subcategory: "traffic", district: "siming", place: "湖滨南路工地", status: "escalated", lon: 118.1100, lat: 24.4800,
 			weeks: map[int]int{-3: 2, -2: 3, -1: 3, 0: 7}},
-		{id: "hs-new", category: "dust", district: "xiangan", place: "翔安大道渣土运输路段", status: "active", lon: 118.2500, lat: 24.6200,
+		{id: "hs-new", category: "dust", subcategory: "road", district: "xiangan", place: "翔安大道渣土运输路段", status: "active", lon: 118.2500, lat: 24.6200,
 			weeks: map[int]int{0: 5}},
-		{id: "hs-persistent", category: "noise", district: "huli", place: "五缘湾广场", status: "active", lon: 118.1800, lat: 24.5200,
+		{id: "hs-persistent", category: "noise", subcategory: "social_life", district: "huli", place: "五缘湾广场", status: "active", lon: 118.1800, lat: 24.5200,
 			weeks: map[int]int{-1: 4, 0: 3}},
 		{id: "hs-cooled", category: "cooking_smoke", district: "huli", place: "江头夜市", status: "cooling", lon: 118.1500, lat: 24.5000,
 			weeks: map[int]int{-1: 4}},
@@ -220,9 +221,9 @@ func seed(t testing.TB, pool *pgxpool.Pool) *fixture {
 		t.Fatalf("seed locations: %v", err)
 	}
 	for _, h := range planted {
-		if _, err := pool.Exec(ctx, `INSERT INTO hotspots (id, category, district, status, complaint_count, first_at, last_at, lon, lat, place, resolved_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
-			h.id, h.category, h.district, h.status, counts[h.id], firstAt[h.id], lastAt[h.id], h.lon, h.lat, h.place, h.resolvedAt); err != nil {
+		if _, err := pool.Exec(ctx, `INSERT INTO hotspots (id, category, subcategory, district, status, complaint_count, first_at, last_at, lon, lat, place, resolved_at)
+			VALUES ($1, $2, NULLIF($3, ''), $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+			h.id, h.category, h.subcategory, h.district, h.status, counts[h.id], firstAt[h.id], lastAt[h.id], h.lon, h.lat, h.place, h.resolvedAt); err != nil {
 			t.Fatalf("seed hotspot: %v", err)
 		}
 		// Its status is the one of the week's end, on record since its

@@ -306,8 +306,12 @@ func (g *gen) counts(ctx context.Context) error {
 
 // hotspots lists the hotspots that drew complaints in the week or the
 // week before, or were resolved in the week, with their counts, trend
-// and latest case. Merged hotspots live on in the one they merged into.
-// A hotspot's status, and its latest case's status and team, are those
+// and case: the one holding most of its complaints of the week (on a tie,
+// one of its own category, then the latest), whose team is the one
+// responsible for it, not that of a stray complaint's latest case.
+// Merged hotspots live on in the one they merged into. Those of a kind
+// the week's plan makes a priority in their district come first.
+// A hotspot's status, and its case's status and team, are those
 // of the week's end (hotspotStatusAt, caseStatusAt, caseTeamAt): a week
 // generated again months later shows neither what has been escalated or
 // closed since nor what has been resolved since, beside counts and an
@@ -354,13 +358,13 @@ func (g *gen) hotspots(ctx context.Context) error {
 		LEFT JOIN later ON later.id = h.id
 		LEFT JOIN res ON res.id = h.id
 		LEFT JOIN LATERAL (
-			SELECT l.* FROM (SELECT h.id UNION ALL SELECT m.id FROM hotspots m WHERE m.merged_into = h.id) s(id)
-			CROSS JOIN LATERAL (
-				SELECT c.id, `+caseTeamAt("c", "$3")+` AS team, `+caseStatusAt("c", "$3")+` AS status, c.opened_at FROM cases c
-				WHERE c.hotspot_id = s.id AND c.opened_at < $3
-				ORDER BY c.opened_at DESC, c.id DESC LIMIT 1
-			) l
-			ORDER BY l.opened_at DESC, l.id DESC LIMIT 1
+			SELECT c.id, `+caseTeamAt("c", "$3")+` AS team, `+caseStatusAt("c", "$3")+` AS status
+			FROM (SELECT h.id UNION ALL SELECT m.id FROM hotspots m WHERE m.merged_into = h.id) s(id)
+			JOIN cases c ON c.hotspot_id = s.id AND c.opened_at < $3
+			ORDER BY (SELECT count(*) FROM case_complaints cc JOIN hotspot_members hm ON hm.complaint_id = cc.complaint_id
+			          WHERE cc.case_id = c.id AND hm.at >= $2 AND hm.at < $3) DESC,
+			         c.category = h.category DESC, c.opened_at DESC, c.id DESC
+			LIMIT 1
 		) k ON true
 		WHERE h.status <> 'merged'`, g.prevStart, g.start, g.end)
 	if err != nil {
@@ -391,6 +395,10 @@ func (g *gen) hotspots(ctx context.Context) error {
 			continue
 		}
 		h.DistrictName = g.ref.districtName(h.District)
+		if h.Subcategory != "" {
+			h.SubcategoryName = g.ref.kindName(h.Category, h.Subcategory)
+		}
+		h.Priority = g.plan.priorityKind(h.Category, h.Subcategory, h.District)
 		if h.Team != "" {
 			h.TeamName = g.ref.teamName(h.Team)
 		}
@@ -402,9 +410,20 @@ func (g *gen) hotspots(ctx context.Context) error {
 		return err
 	}
 	slices.SortFunc(r.Hotspots, func(a, b report.Hotspot) int {
-		return cmp.Or(cmp.Compare(b.WeekCount, a.WeekCount), cmp.Compare(b.TotalCount, a.TotalCount), cmp.Compare(a.ID, b.ID))
+		return cmp.Or(-cmpBool(a.Priority, b.Priority), cmp.Compare(b.WeekCount, a.WeekCount), cmp.Compare(b.TotalCount, a.TotalCount), cmp.Compare(a.ID, b.ID))
 	})
 	return g.hotspotCases(ctx)
+}
+
+// cmpBool orders false before true.
+func cmpBool(a, b bool) int {
+	switch {
+	case a == b:
+		return 0
+	case a:
+		return 1
+	}
+	return -1
 }
 
 // hotspotCases lists each reported hotspot's cases that were open during
@@ -484,13 +503,16 @@ func hotspotStatusAt(h, t string) string {
 // caseStatusAt is the SQL of the status the case c (an alias of cases, or
 // of rows with its id and status) had at t, from its audit: the status
 // its last transition before t left, or, when it had none by then, the
-// one its first transition after found (the opening's own, open, for a
-// case whose complaint of before t was delivered after it); the case's
-// status when its audit holds nothing.
+// one its first transition after found. A case whose record begins after
+// t, with its opening (a case opened from a backlog, whose complaint of
+// before t was delivered after it, and mostly assigned at once), had no
+// status at t: it has its status now, as the generation finds it, not
+// the opening's own (open, 待派单, for a case a team holds). So has a
+// case whose audit holds nothing.
 func caseStatusAt(c, t string) string {
 	return `COALESCE(
 		(SELECT a.to_status FROM case_audit a WHERE a.case_id = ` + c + `.id AND a.at < ` + t + ` ORDER BY a.at DESC, a.id DESC LIMIT 1),
-		(SELECT COALESCE(a.from_status, a.to_status) FROM case_audit a WHERE a.case_id = ` + c + `.id AND a.at >= ` + t + `
+		(SELECT a.from_status FROM case_audit a WHERE a.case_id = ` + c + `.id AND a.at >= ` + t + `
 		 ORDER BY a.at, a.id LIMIT 1),
 		` + c + `.status)`
 }
@@ -657,7 +679,8 @@ const reopenedAfterSQL = `r AS (
 	)`
 
 // overdue lists the cases past their resolve deadline and unresolved at
-// the end of the week, with the status they had then (signed for or not,
+// the end of the week, each at its place or, when the case has none, at
+// its first complaint's sub-district and place, with the status they had then (signed for or not,
 // by when they were) and whether they had been escalated by then: a
 // report generated again later shows the week as it ended.
 func (g *gen) overdue(ctx context.Context) error {
@@ -682,7 +705,12 @@ func (g *gen) overdue(ctx context.Context) error {
 			FROM ended
 			WHERE (resolved_at IS NULL OR resolved_at > $1) AND resolve_due < $1 AND opened_at < $1
 		)
-		SELECT id, category, district, COALESCE(team, ''), COALESCE(place, ''),
+		SELECT id, category, district, COALESCE(team, ''),
+		       COALESCE(NULLIF(place, ''), (
+		           SELECT concat_ws(' ', NULLIF(l.subdistrict, ''), NULLIF(COALESCE(NULLIF(l.place, ''), regexp_replace(l.place_key, '^[a-z]+/', '')), ''))
+		           FROM case_complaints cc JOIN locations l ON l.complaint_id = cc.complaint_id
+		           WHERE cc.case_id = o.id AND COALESCE(NULLIF(l.subdistrict, ''), NULLIF(l.place, ''), NULLIF(l.place_key, '')) IS NOT NULL
+		           ORDER BY l.received_at, l.complaint_id LIMIT 1), ''),
 		       CASE WHEN status IN ('assigned', 'accepted', 'resolved', 'closed') THEN
 		                CASE WHEN accepted_at <= $1 THEN 'accepted' ELSE 'assigned' END
 		            ELSE status END,
@@ -701,6 +729,11 @@ func (g *gen) overdue(ctx context.Context) error {
 		if err := rows.Scan(&c.CaseID, &c.Category, &c.District, &c.Team, &c.Place, &c.Status, &c.ResolveDue, &c.Escalated, &tl.OverdueTotal); err != nil {
 			return err
 		}
+		// A case without a place of its own is shown where its first
+		// complaint was located (街道 and place), which is made of a
+		// citizen's address: a phone number or a caller's name in it is
+		// masked.
+		c.Place = pii.MaskPlace(c.Place)
 		c.DistrictName = g.ref.districtName(c.District)
 		if c.Team != "" {
 			c.TeamName = g.ref.teamName(c.Team)

@@ -233,9 +233,25 @@ func TestGenerateCountsMatchSeedAndSQL(t *testing.T) {
 	if h := got["hs-growing"]; h.CaseID != "case-1" || h.TeamName != "思明区城市管理综合执法大队" || h.TotalCount != 15 || h.PreviousCount != 3 {
 		t.Errorf("hs-growing: case %q team %q total %d previous %d", h.CaseID, h.TeamName, h.TotalCount, h.PreviousCount)
 	}
+	// The plan's priority kinds in their districts first (hs-new, road
+	// dust in Xiang'an; hs-persistent, social-life noise in Huli), then
+	// the others, each by this week's count.
 	for i := 1; i < len(r.Hotspots); i++ {
-		if r.Hotspots[i].WeekCount > r.Hotspots[i-1].WeekCount {
-			t.Errorf("hotspots not ordered by this week's count: %s after %s", r.Hotspots[i].ID, r.Hotspots[i-1].ID)
+		a, b := r.Hotspots[i-1], r.Hotspots[i]
+		if b.Priority && !a.Priority || a.Priority == b.Priority && b.WeekCount > a.WeekCount {
+			t.Errorf("hotspots not ordered priority first, then by this week's count: %s after %s", b.ID, a.ID)
+		}
+	}
+	var order []string
+	for _, h := range r.Hotspots {
+		order = append(order, h.ID)
+	}
+	if want := []string{"hs-new", "hs-persistent", "hs-growing"}; len(order) < 3 || !slices.Equal(order[:3], want) {
+		t.Errorf("hotspots in order %v, want %v first", order, want)
+	}
+	for _, h := range r.Hotspots {
+		if want := h.ID == "hs-new" || h.ID == "hs-persistent"; h.Priority != want {
+			t.Errorf("hotspot %s marked priority %v, want %v", h.ID, h.Priority, want)
 		}
 	}
 

@@ -72,8 +72,16 @@ func (s *Service) staleBefore(ctx context.Context, first string) ([]string, erro
 	if err != nil {
 		return nil, fmt.Errorf("weeks before %s: %w", first, err)
 	}
+	// The report of the week after each changes with it (its figures of
+	// the week before): it is watched too, if stored, whatever the age
+	// of the changed week's own report or whether it has one.
 	for _, w := range weeks {
 		o.watch[w] = true
+		if ws, _, err := gistar.WeekBounds(w); err == nil {
+			if next := gistar.WeekOf(ws.AddDate(0, 0, 7)); next < first {
+				o.watch[next] = true
+			}
+		}
 	}
 	watched := make([]string, 0, len(o.watch))
 	for w := range o.watch {
@@ -104,6 +112,11 @@ func (s *Service) staleBefore(ctx context.Context, first string) ([]string, erro
 		stale, err := s.stale(ctx, w, st.complaints, st.unsettled)
 		if err != nil {
 			return nil, err
+		}
+		if !stale {
+			if stale, err = s.previousChanged(ctx, s.pool, w); err != nil {
+				return nil, err
+			}
 		}
 		switch {
 		case stale:

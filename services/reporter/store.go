@@ -28,7 +28,8 @@ func EventID(week string) string { return "report.weekly." + week + ".generated"
 
 // CatchUp stores the report of every finished week that has none, or
 // whose stored report is stale (the week has complaints it did not count,
-// or fewer of them on their way through the pipeline): the last
+// or fewer of them on their way through the pipeline, or the week before
+// changed since: previousChanged): the last
 // Config.Backfill weeks, none before the earliest complaint's week,
 // oldest first; and before them, the stale reports of earlier weeks that
 // complaints stored since have changed (staleBefore). A stored week of
@@ -119,6 +120,11 @@ func (s *Service) CatchUp(ctx context.Context) ([]string, error) {
 			stale, err := s.stale(ctx, w, st.complaints, st.unsettled)
 			if err != nil {
 				return done, err
+			}
+			if !stale {
+				if stale, err = s.previousChanged(ctx, s.pool, w); err != nil {
+					return done, err
+				}
 			}
 			if !stale {
 				continue
@@ -222,7 +228,8 @@ func (s *Service) stale(ctx context.Context, week string, complaints, unsettled 
 // instance holds the week. A week stored before is replaced when it is
 // stale (its event is not sent again), and the new report says it is a
 // revision: when the week was first generated, and the corrections and
-// late complaints since. It reports whether it stored the report.
+// late complaints since, or that the week before changed. It reports
+// whether it stored the report.
 func (s *Service) Store(ctx context.Context, week string) (bool, error) {
 	conn, err := s.pool.Acquire(ctx)
 	if err != nil {
@@ -263,8 +270,14 @@ func (s *Service) Store(ctx context.Context, week string) (bool, error) {
 		if err != nil {
 			return err
 		}
+		prevChanged := false
+		if had != nil {
+			if prevChanged, err = s.previousChanged(ctx, tx, week); err != nil {
+				return err
+			}
+		}
 		// Another instance may have stored it since this one looked.
-		if had != nil && c.complaints == had.complaints && c.unsettled >= had.unsettled && c.corrections <= had.corrections {
+		if had != nil && c.complaints == had.complaints && c.unsettled >= had.unsettled && c.corrections <= had.corrections && !prevChanged {
 			return nil
 		}
 		now := s.cfg.Now()
@@ -276,6 +289,7 @@ func (s *Service) Store(ctx context.Context, week string) (bool, error) {
 			if r.Revision, err = revision(ctx, tx, r, *had); err != nil {
 				return err
 			}
+			r.Revision.PreviousWeekChanged = prevChanged
 		}
 		out := map[string]string{}
 		for _, f := range report.Formats {
@@ -306,6 +320,102 @@ func (s *Service) Store(ctx context.Context, week string) (bool, error) {
 		return false, fmt.Errorf("store report %s: %w", week, err)
 	}
 	return stored, nil
+}
+
+// previousChanged tells whether the week before a stored week's report
+// differs now from what the report counted of it: its previous_total
+// (complaints arrived late or backfilled as history since) or its
+// previous-week counts by category and district (complaints corrected
+// from triage, or located, since). The report's figures of the week
+// before, their change and its hotspots' trends depend on that week, so
+// a change to a week marks the stored report of the week after it for
+// generating again. It reads the stored report's JSON and the week
+// before's complaints and locations through their indexes.
+func (s *Service) previousChanged(ctx context.Context, q interface {
+	QueryRow(context.Context, string, ...any) pgx.Row
+	Query(context.Context, string, ...any) (pgx.Rows, error)
+}, week string) (bool, error) {
+	var doc []byte
+	err := q.QueryRow(ctx, `SELECT jsonb_build_object('previous_total', json->'previous_total', 'categories', json->'categories')
+		FROM weekly_reports WHERE week = $1`, week).Scan(&doc)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("report %s: its previous week: %w", week, err)
+	}
+	var had struct {
+		PreviousTotal *int `json:"previous_total"`
+		Categories    []struct {
+			Category  string `json:"category"`
+			Districts []struct {
+				District string `json:"district"`
+				Previous int    `json:"previous"`
+			} `json:"districts"`
+			Unlocated struct {
+				Previous int `json:"previous"`
+			} `json:"unlocated"`
+		} `json:"categories"`
+	}
+	if err := json.Unmarshal(doc, &had); err != nil {
+		return false, fmt.Errorf("report %s: its previous week: %w", week, err)
+	}
+	if had.PreviousTotal == nil {
+		return false, nil // a report that says nothing of the week before
+	}
+	ref, err := loadRef(s.cfg.PriorityFile)
+	if err != nil {
+		return false, err
+	}
+	start, _, err := gistar.WeekBounds(week)
+	if err != nil {
+		return false, err
+	}
+	prevStart := start.AddDate(0, 0, -7)
+	var total int
+	if err := q.QueryRow(ctx, `SELECT count(*) FROM complaints WHERE received_at >= $1 AND received_at < $2`, prevStart, start).Scan(&total); err != nil {
+		return false, fmt.Errorf("report %s: its previous week: %w", week, err)
+	}
+	if total != *had.PreviousTotal {
+		return true, nil
+	}
+	// The counts as generate tallies them: a category or district it
+	// does not know is none.
+	type key struct{ cat, district string }
+	now := map[key]int{}
+	rows, err := q.Query(ctx, `
+		SELECT COALESCE(category, ''), CASE WHEN located THEN COALESCE(district, '') ELSE '' END, count(*)
+		FROM locations
+		WHERE received_at >= $1 AND received_at < $2 AND (category IS NOT NULL OR located)
+		GROUP BY 1, 2`, prevStart, start)
+	if err != nil {
+		return false, fmt.Errorf("report %s: its previous week: %w", week, err)
+	}
+	var k key
+	var n int
+	if _, err := pgx.ForEachRow(rows, []any{&k.cat, &k.district, &n}, func() error {
+		if !slices.Contains(report.Categories, k.cat) {
+			return nil
+		}
+		if _, ok := ref.names[k.district]; !ok {
+			k.district = ""
+		}
+		now[k] += n
+		return nil
+	}); err != nil {
+		return false, fmt.Errorf("report %s: its previous week: %w", week, err)
+	}
+	for _, c := range had.Categories {
+		for _, d := range c.Districts {
+			if now[key{c.Category, d.District}] != d.Previous {
+				return true, nil
+			}
+		}
+		if now[key{c.Category, ""}] != c.Unlocated.Previous {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 // storedReport is what a stored week's row says of its generation.
