@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"time"
@@ -33,9 +34,12 @@ func (s *Service) HandleComplaintClustered(ctx context.Context, tx pgx.Tx, ev ev
 // triage as unrouted, with the reason. A complaint loaded as history (the
 // event's mark, or the stored complaint's) is left as it is: it opens no
 // case and joins none, so nothing is assigned, escalated or called back,
-// and it goes on no triage list.
+// and it goes on no triage list. A supervisor's correction of a
+// complaint whose case no team holds (无法派单) takes it out of that
+// case, to be routed as corrected (see corrected.go).
 //
-// The batch is worked as a set, in three round trips whatever its size:
+// The batch is worked as a set, in three round trips whatever its size
+// (and a few more for its corrections, which are rare):
 // one takes the place locks and finds every complaint's candidate cases,
 // the decisions are taken in Go in the order of the events (so a
 // complaint joins the case an earlier complaint of the batch opened at
@@ -85,12 +89,38 @@ func (s *Service) HandleComplaintsClustered(ctx context.Context, tx pgx.Tx, evs 
 		routed.WithLabelValues("history").Add(float64(counts["history"]))
 		return nil // a batch of history
 	}
-	found, err := find(ctx, tx, placed, unroutable)
+	// The supervisors' corrections of the batch (see corrected.go).
+	corrected := map[string]event.ComplaintClustered{}
+	for _, ev := range evs {
+		if !ev.History && correctionOf(ev) != "" {
+			corrected[ev.ComplaintID] = ev
+		}
+	}
+	var heldKeys []string
+	if len(corrected) > 0 {
+		var err error
+		if heldKeys, err = placeKeys(ctx, tx, slices.Collect(maps.Keys(corrected))); err != nil {
+			return err
+		}
+		if err := dropForeignHotspots(ctx, tx, placed, corrected); err != nil {
+			return err
+		}
+	}
+	found, err := find(ctx, tx, placed, unroutable, heldKeys)
 	if err != nil {
 		return err
 	}
+	var held map[string]*heldCase
+	if len(corrected) > 0 {
+		if held, err = heldCases(ctx, tx, slices.Collect(maps.Keys(corrected))); err != nil {
+			return err
+		}
+	}
 
 	at := s.now()
+	if err := moveCorrected(ctx, tx, found, placed, corrected, held, at); err != nil {
+		return err
+	}
 	var w caseflow.Writes
 	var parked []unroutableComplaint
 	for _, p := range placed {
@@ -105,6 +135,23 @@ func (s *Service) HandleComplaintsClustered(ctx context.Context, tx pgx.Tx, evs 
 			continue
 		}
 		if m.held {
+			if h := held[p.ev.ComplaintID]; h != nil && sameCorrection(corrected, p.ev) {
+				if !h.waiting {
+					// A correction of a complaint whose case a team
+					// holds (reassigned while the correction was on
+					// its way): the case stays as the supervisor left it.
+					counts["kept"]++
+					continue
+				}
+				// Corrected to its waiting case's district and kind
+				// (see moveCorrected): it waits there, on the triage
+				// list again.
+				counts["parked"]++
+				delete(held, p.ev.ComplaintID) // a second copy in the batch is a copy
+				parked = append(parked, unroutableComplaint{id: p.ev.ComplaintID,
+					reason: "corrected to the district and kind of nuisance of case " + h.ID + ", which every team the rules name returned: reassign the case (改派)"})
+				continue
+			}
 			counts["duplicate"]++
 			continue // a replay, or a second copy in the batch: the complaint is in its case already
 		}
@@ -133,6 +180,12 @@ func (s *Service) HandleComplaintsClustered(ctx context.Context, tx pgx.Tx, evs 
 			continue
 		}
 		if found.complaints[u.id].held {
+			if h := held[u.id]; h != nil && h.waiting {
+				// Corrected to what no rule covers: it waits in its
+				// case, on the triage list again.
+				ids, reasons = append(ids, u.id), append(reasons, u.reason+"; it stays in case "+h.ID+", which no team holds")
+				continue
+			}
 			counts["duplicate"]++
 			continue // a replay: the complaint is in its case already
 		}
@@ -159,8 +212,12 @@ func (s *Service) HandleComplaintsClustered(ctx context.Context, tx pgx.Tx, evs 
 func (s *Service) place(w *caseflow.Writes, f *finding, p placement, ticket string, at time.Time) (string, *candidate, error) {
 	c := f.best(p)
 	if c == nil {
+		id := p.caseID
+		if id == "" {
+			id = caseflow.IDFor(p.ev.ComplaintID)
+		}
 		n, err := w.OpenAssigned(actor, caseflow.NewCase{
-			ID:          caseflow.IDFor(p.ev.ComplaintID),
+			ID:          id,
 			ComplaintID: p.ev.ComplaintID,
 			Category:    p.ev.Category,
 			Subcategory: p.ev.Subcategory,
@@ -257,6 +314,9 @@ type placement struct {
 	dLat, dLon float64   // the radius in degrees, for the bounding box
 	since      time.Time // a resolved case reopens if resolved since
 	vague      bool      // the place key names no one place (place.Vague)
+	// caseID is the id of the case the complaint opens when it joins
+	// none; "" is caseflow.IDFor's.
+	caseID string
 }
 
 func (s *Service) placementOf(ev event.ComplaintClustered, dec routing.Decision) placement {
@@ -426,9 +486,10 @@ func (p placement) before(a *candidate, da float64, b *candidate, db float64) bo
 }
 
 // find takes the advisory lock of every district and category of the
-// batch, in one order for every router so that two batches never wait for
-// each other in a circle; it serialises every decision about their cases
-// until the transaction commits, so complaints about one place arriving at
+// batch, and of those of heldKeys (the places of the cases its corrected
+// complaints may leave), in one order for every router so that two
+// batches never wait for each other in a circle; it serialises every
+// decision about their cases until the transaction commits, so complaints about one place arriving at
 // once, in one batch or in two, find each other's case (a lock per grid
 // cell would let two complaints either side of a cell edge open two
 // cases). Under the locks, in the same round trip, it learns of every
@@ -436,7 +497,7 @@ func (p placement) before(a *candidate, da float64, b *candidate, db float64) bo
 // loaded as history and its work order, and finds and locks (in the order
 // of their ids) every case a complaint of the batch may join, with its
 // work orders and the teams that returned it.
-func find(ctx context.Context, tx pgx.Tx, placed []placement, unroutable []unroutableComplaint) (*finding, error) {
+func find(ctx context.Context, tx pgx.Tx, placed []placement, unroutable []unroutableComplaint, heldKeys []string) (*finding, error) {
 	f := &finding{complaints: make(map[string]complaintRow, len(placed)+len(unroutable))}
 	ids := make([]string, 0, len(placed)+len(unroutable))
 	var keys []string
@@ -447,6 +508,7 @@ func find(ctx context.Context, tx pgx.Tx, placed []placement, unroutable []unrou
 	for _, u := range unroutable {
 		ids = append(ids, u.id)
 	}
+	keys = append(keys, heldKeys...)
 	slices.Sort(keys)
 	keys = slices.Compact(keys)
 

@@ -91,7 +91,7 @@ type Service struct {
 var (
 	routed = promauto.NewCounterVec(prometheus.CounterOpts{
 		Name: "nuisance_router_complaints_total",
-		Help: "Clustered complaints the router handled, by outcome (opened, merged, reopened, unrouted, duplicate, history).",
+		Help: "Clustered complaints the router handled, by outcome (opened, merged, reopened, unrouted, parked, duplicate, kept: a correction of a complaint whose case a team holds, history).",
 	}, []string{"outcome"})
 	escalations = promauto.NewCounterVec(prometheus.CounterOpts{
 		Name: "nuisance_router_escalations_total",
