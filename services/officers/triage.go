@@ -57,8 +57,9 @@ type TriageItem struct {
 	Disagreement        string          `json:"disagreement,omitempty"`
 	Corrections         int             `json:"corrections"`
 	// CaseID is the case that holds the complaint already, when it does
-	// (a returned case no team is left for): it is moved with 改派, not
-	// corrected.
+	// (a returned case no team is left for): a correction to another
+	// district or kind of nuisance takes the complaint out of it to be
+	// routed there; the case itself is moved with 改派.
 	CaseID string `json:"case_id,omitempty"`
 	// History says the work order was loaded as history (nuisance replay
 	// -history): handled by the hotline long ago, it is listed apart from
@@ -352,18 +353,29 @@ func (s *Service) handleCorrect(w http.ResponseWriter, r *http.Request, p auth.P
 		if resolved != nil {
 			return fault.Errorf(fault.Conflict, "complaint %s left triage at %s", id, caseflow.When(*resolved))
 		}
-		// A complaint a case holds already (one of a returned case no
-		// team is left for) is not routed again by a correction: the
-		// router would drop it as a replay and the case would wait for
-		// ever. Its case is reassigned (改派) instead.
-		var caseID, caseStatus string
-		err = tx.QueryRow(ctx, `SELECT c.id, c.status FROM case_complaints cc JOIN cases c ON c.id = cc.case_id
-			WHERE cc.complaint_id = $1`, id).Scan(&caseID, &caseStatus)
-		if err == nil {
-			return fault.Errorf(fault.Conflict, "complaint %s is in case %s (%s): reassign the case (改派) rather than correct the complaint", id, caseID, caseStatus)
-		}
-		if !errors.Is(err, pgx.ErrNoRows) {
+		// A complaint a case holds already is corrected only when no
+		// team holds the case (one returned by every team the rules
+		// name, 无法派单): the router takes it out of the case and
+		// routes it to the district and kind of nuisance corrected. A
+		// case a team holds is reassigned (改派) instead, and so is a
+		// waiting case whose complaint the correction leaves of its
+		// district and kind: the rules would route it to the teams that
+		// returned it.
+		var caseID, caseStatus, caseDistrict, caseCategory, caseSubcategory string
+		var waiting bool
+		err = tx.QueryRow(ctx, `SELECT c.id, c.status, c.district, c.category, COALESCE(c.subcategory, ''),
+				c.status = 'returned' AND NOT EXISTS (SELECT 1 FROM assignments a WHERE a.case_id = c.id AND a.status = 'active')
+			FROM case_complaints cc JOIN cases c ON c.id = cc.case_id
+			WHERE cc.complaint_id = $1`, id).Scan(&caseID, &caseStatus, &caseDistrict, &caseCategory, &caseSubcategory, &waiting)
+		switch {
+		case errors.Is(err, pgx.ErrNoRows):
+		case err != nil:
 			return fmt.Errorf("correct %s: %w", id, err)
+		case !waiting:
+			return fault.Errorf(fault.Conflict, "complaint %s is in case %s (%s): reassign the case (改派) rather than correct the complaint", id, caseID, caseStatus)
+		case in.District == caseDistrict && in.Category == caseCategory && in.Subcategory == caseSubcategory:
+			return fault.Errorf(fault.Conflict, "complaint %s is in case %s, of %s %s/%s already: reassign the case (改派), or correct the complaint to another district or kind of nuisance",
+				id, caseID, caseDistrict, caseCategory, caseSubcategory)
 		}
 		var pending int
 		if err := tx.QueryRow(ctx, correctionsOf, id, CorrectionsConsumer).Scan(&n, &pending); err != nil {
