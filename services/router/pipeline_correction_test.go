@@ -1,0 +1,125 @@
+package router_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/xiamen-eeb/nuisance/internal/caseflow"
+	"github.com/xiamen-eeb/nuisance/internal/event"
+	"github.com/xiamen-eeb/nuisance/internal/outbox"
+	"github.com/xiamen-eeb/nuisance/internal/testenv"
+	"github.com/xiamen-eeb/nuisance/services/geocoder"
+	"github.com/xiamen-eeb/nuisance/services/hotspots"
+)
+
+// The pipeline, from the geocoder on, through JetStream: a work order
+// about construction noise is placed in Huli by its coordinates; both
+// Huli teams the rules name return its case (退单), which waits on the
+// triage list (无法派单). A Siming supervisor corrects the complaint to
+// Siming, as the officers' API records it (the correction row and
+// triage.corrected, in one transaction). The geocoder applies it, the
+// detector clusters it again and the router takes it out of the Huli
+// case, which it closes, into a Siming case assigned to the Siming team.
+func TestACorrectionMovesAComplaintOutOfACaseNoTeamHolds(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	n := testenv.StartNATS(t)
+	e.startRelay(t, n)
+	log := testenv.Log(t)
+	geo, err := geocoder.New(geocoder.Config{MaxDeliver: 3, AckWait: 5 * time.Second}, e.pool, n.JS, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	det, err := hotspots.New(hotspots.DefaultConfig(), e.pool, n.JS, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(e.ctx)
+	done := make(chan struct{}, 2)
+	go func() { _ = geo.Run(ctx); done <- struct{}{} }()
+	go func() { _ = det.Run(ctx); done <- struct{}{} }()
+	t.Cleanup(func() { cancel(); <-done; <-done })
+	run(t, e.ctx, e.newRouter(t, n.JS))
+
+	at := time.Now().UTC().Add(-time.Hour).Truncate(time.Second)
+	id, ticket := "cmp_pipe_M1", "PIPE-M1"
+	received := event.ComplaintReceived{
+		EventID: id + ".received", ComplaintID: id, TicketID: ticket, ReceivedAt: at,
+		Description: "工地夜间施工噪声", Category: "noise", Subcategory: "construction",
+		Location: &event.Location{Lon: huliLon, Lat: huliLat, CRS: "wgs84"},
+	}
+	if err := pgx.BeginFunc(e.ctx, e.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(e.ctx, `INSERT INTO complaints (id, ticket_id, received_at, description, category, subcategory, loc_lon, loc_lat, loc_crs)
+			VALUES ($1, $2, $3, $4, 'noise', 'construction', $5, $6, 'wgs84')`, id, ticket, at, received.Description, huliLon, huliLat); err != nil {
+			return err
+		}
+		return outbox.Add(e.ctx, tx, event.SubjComplaintReceived, received.EventID, received)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, 30*time.Second, "the complaint in a Huli case", func() bool {
+		return e.count(t, `SELECT count(*) FROM case_complaints cc JOIN cases c ON c.id = cc.case_id
+			WHERE cc.complaint_id = $1 AND c.district = 'huli'`, id) == 1
+	})
+	old := e.caseOf(t, id)
+	for _, team := range []string{"huli-eco", "huli-housing"} {
+		testenv.Eventually(t, 20*time.Second, "case assigned to "+team, func() bool {
+			got, err := caseflow.Get(e.ctx, e.pool, old.ID)
+			return err == nil && got.Status == caseflow.StatusAssigned && got.Team == team
+		})
+		officer := caseflow.Actor{ID: "officer:" + team, Team: team, District: "huli", Role: caseflow.RoleOfficer}
+		if err := pgx.BeginFunc(e.ctx, e.pool, func(tx pgx.Tx) error {
+			_, err := caseflow.Return(e.ctx, tx, old.ID, officer, "不在本区")
+			return err
+		}); err != nil {
+			t.Fatalf("return by %s: %v", team, err)
+		}
+	}
+	testenv.Eventually(t, 20*time.Second, "the complaint on the triage list (无法派单)", func() bool {
+		return e.count(t, `SELECT count(*) FROM triage WHERE complaint_id = $1 AND kind = 'unrouted' AND resolved_at IS NULL`, id) == 1
+	})
+
+	// The supervisor's correction, as the officers' API records it.
+	lon, lat := siteLon, siteLat
+	corr := event.TriageCorrected{EventID: id + ".triage.corrected.1", ComplaintID: id, District: "siming", Lon: &lon, Lat: &lat,
+		Category: "noise", Subcategory: "construction", Officer: "sup-7"}
+	if err := pgx.BeginFunc(e.ctx, e.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(e.ctx, `INSERT INTO triage_corrections (complaint_id, n, officer_id, kind, district, lon, lat, category, subcategory, event_id)
+			VALUES ($1, 1, $2, 'unrouted', 'siming', $3, $4, 'noise', 'construction', $5)`, id, corr.Officer, lon, lat, corr.EventID); err != nil {
+			return err
+		}
+		return outbox.Add(e.ctx, tx, event.SubjTriageCorrected, corr.EventID, corr)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, 30*time.Second, "the complaint in a Siming case", func() bool {
+		return e.count(t, `SELECT count(*) FROM case_complaints cc JOIN cases c ON c.id = cc.case_id
+			WHERE cc.complaint_id = $1 AND c.district = 'siming'`, id) == 1
+	})
+	got := e.caseOf(t, id)
+	active := e.count(t, `SELECT count(*) FROM assignments WHERE case_id = $1 AND status = 'active'`, got.ID)
+	left, err := caseflow.Get(e.ctx, e.pool, old.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	audit := e.audit(t, old.ID)
+	t.Logf("corrected: case %s (%s, %s, team %s, %d active); old case %s %s, audit:\n%s",
+		got.ID, got.District, got.Status, got.Team, active, left.ID, left.Status, strings.Join(audit, "\n"))
+	if got.Status != caseflow.StatusAssigned || got.Team != "siming-eco" || active != 1 {
+		t.Errorf("the corrected complaint's case %s is %s, team %s, %d active assignments; want assigned to siming-eco", got.ID, got.Status, got.Team, active)
+	}
+	if left.Status != caseflow.StatusClosed {
+		t.Errorf("the Huli case, left with no complaint, is %s; want closed", left.Status)
+	}
+	if !strings.Contains(strings.Join(audit, "\n"), "officer:sup-7 remove returned->returned: complaint "+id+" corrected to siming") {
+		t.Errorf("the Huli case's audit does not say who moved the complaint where")
+	}
+	testenv.Eventually(t, 20*time.Second, "the assignment published for the hotline", func() bool {
+		return e.count(t, `SELECT count(*) FROM outbox WHERE subject = 'case.assigned.siming-eco' AND payload->>'case_id' = $1
+			AND (payload::jsonb)->'tickets' ? $2 AND sent_at IS NOT NULL`, got.ID, ticket) == 1
+	})
+}
