@@ -55,11 +55,11 @@ func (e *env) triageIDs(who string) []string {
 }
 
 // A complaint of a returned case that no team is left for waits on the
-// triage list. A correction cannot help it: the geocoder closes the
-// triage entry and re-publishes the complaint, and the router drops it as
-// a complaint its case holds already, so the case stays returned, out of
-// every list of the console, and the citizen is never answered. The
-// correction must be refused, pointing the supervisor at the case.
+// triage list. A correction to the case's own district and kind cannot
+// help it: routed again, it would reach only the teams that returned it.
+// That correction is refused, pointing the supervisor at the case (改派);
+// one to another district or kind is taken (the router moves the
+// complaint out of the case: services/router).
 func TestCorrectingAParkedComplaintIsRefused(t *testing.T) {
 	t.Parallel()
 	e := setup(t, nil)
@@ -78,6 +78,17 @@ func TestCorrectingAParkedComplaintIsRefused(t *testing.T) {
 		map[string]any{"district": "siming", "category": "noise", "subcategory": "construction"})
 	if code != 409 {
 		t.Fatalf("correcting complaint %s of returned case %s: %d %s; want 409 naming the case to reassign", cmp, caseID, code, body)
+	}
+	// Another kind of nuisance: the complaint was classified wrong, and
+	// the correction is what sends it to the right team.
+	code, body = e.do(whoSupervisor, "POST", "/api/v1/triage/"+cmp+"/correct",
+		map[string]any{"district": "siming", "category": "dust", "subcategory": "construction_site"})
+	if code != 202 {
+		t.Fatalf("correcting complaint %s of returned case %s to another kind: %d %s; want 202", cmp, caseID, code, body)
+	}
+	var n int
+	if err := e.pool.QueryRow(context.Background(), `SELECT count(*) FROM triage_corrections WHERE complaint_id = $1 AND category = 'dust'`, cmp).Scan(&n); err != nil || n != 1 {
+		t.Errorf("the correction of %s recorded %d times (%v), want once", cmp, n, err)
 	}
 }
 

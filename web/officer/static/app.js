@@ -19,7 +19,7 @@
   var DEADLINE = { sign: "签收", resolve: "办结" };
   var ACTION = {
     open: "立案", merge: "并案", assign: "派单", reassign: "改派", extend: "延期", accept: "签收", resolve: "办结", "return": "退单",
-    reopen: "重新交办", escalate: "督办", close: "销号", reveal_caller: "查看来电号码"
+    reopen: "重新交办", escalate: "督办", close: "销号", reveal_caller: "查看来电号码", remove: "分拣更正移出"
   };
   var TABS = { active: ["assigned", "accepted"], assigned: ["assigned"], accepted: ["accepted"], done: ["resolved", "closed"], waiting: ["open", "returned"], hotspots: [], triage: [] };
   // The waiting tab (待派单, supervisors and admins) lists the cases no team
