@@ -4,11 +4,18 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest/observer"
+
 	"github.com/xiamen-eeb/nuisance/internal/hotline"
+	"github.com/xiamen-eeb/nuisance/internal/testenv"
 	"github.com/xiamen-eeb/nuisance/schemas"
 	"github.com/xiamen-eeb/nuisance/services/intake"
 )
@@ -114,5 +121,160 @@ func TestHistoryIsStoredOnceMarkedAndClosed(t *testing.T) {
 	}
 	if n := e.count(t, `SELECT count(*) FROM complaints WHERE ticket_id IN ('T-extra', 'T-unsigned')`); n != 0 {
 		t.Errorf("%d refused work orders stored", n)
+	}
+}
+
+// otherEndpoints is the process's count of work orders sent to the
+// endpoint their ticket was not stored by, for reason.
+func otherEndpoints(t *testing.T, reason string) float64 {
+	t.Helper()
+	mfs, err := prometheus.DefaultGatherer.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != "nuisance_intake_other_endpoint_total" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "reason" && l.GetValue() == reason {
+					return m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	return 0
+}
+
+// A delivery is a retry only on the endpoint it was first delivered to.
+// The hotline's signature covers its webhook-id, timestamp and body, not
+// its path: whoever sees a signed delivery can send it to the other
+// endpoint within the 5 minutes. The hotline's work order sent first as
+// history is not then answered accepted as the hotline's (it would be
+// taken for handled, and never be): it is refused, 409 other_endpoint,
+// and stays history; the history of a delivery of the hotline's leaves
+// it the hotline's. Each is counted and warned of, by ticket and
+// delivery, never the caller. A retry on the first endpoint is answered
+// as the first time, and a ticket stored as history sent by the hotline
+// under a webhook-id of its own is a duplicate that says it is not
+// handled.
+func TestADeliveryIsARetryOnlyOnItsFirstEndpoint(t *testing.T) {
+	t.Parallel()
+	core, logs := observer.New(zap.WarnLevel)
+	e := setupLogged(t, zap.New(zapcore.NewTee(testenv.Log(t).Core(), core)), nil)
+	ctx := context.Background()
+	post := func(path, msgID string, b []byte) (int, intake.Answer, string) {
+		t.Helper()
+		resp, err := e.client.PostTo(ctx, path, msgID, b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var a intake.Answer
+		_ = resp.Decode(&a)
+		return resp.Status, a, string(resp.Body)
+	}
+	stored := func(ticket string) (id string, history bool, events int) {
+		t.Helper()
+		if err := e.pool.QueryRow(ctx, `SELECT id, history FROM complaints WHERE ticket_id = $1`, ticket).Scan(&id, &history); err != nil {
+			t.Fatal(err)
+		}
+		return id, history, e.count(t, `SELECT count(*) FROM outbox WHERE subject = 'complaint.received' AND payload->>'ticket_id' = $1`, ticket)
+	}
+	firstHistory, firstLive := otherEndpoints(t, "delivery_first_history"), otherEndpoints(t, "delivery_first_live")
+
+	// History first, then the same signed delivery as the hotline's.
+	status, h, raw := post(hotline.HistoryPath, "x-1", body("T-x1", ""))
+	if status != http.StatusAccepted {
+		t.Fatalf("history answered %d %s", status, raw)
+	}
+	status, _, raw = post(hotline.ComplaintsPath, "x-1", body("T-x1", ""))
+	if status != http.StatusConflict || !strings.Contains(raw, "/problems/other_endpoint") ||
+		!strings.Contains(raw, hotline.HistoryPath) || !strings.Contains(raw, "not handled") || !strings.Contains(raw, "T-x1") {
+		t.Errorf("the hotline's delivery first made as history answered %d %s, want 409 other_endpoint saying it is history, not handled", status, raw)
+	}
+	// With other contents too: no duplicate answer that would hide where it went.
+	status, _, raw = post(hotline.ComplaintsPath, "x-1", body("T-x1", `,"channel":"app"`))
+	if status != http.StatusConflict || !strings.Contains(raw, "/problems/other_endpoint") {
+		t.Errorf("the hotline's delivery first made as history, with other contents, answered %d %s, want 409 other_endpoint", status, raw)
+	}
+	if id, history, events := stored("T-x1"); id != h.ComplaintID || !history || events != 1 {
+		t.Errorf("T-x1 stored as %s history=%v with %d events, want %s history=true with 1", id, history, events, h.ComplaintID)
+	}
+	// A retry as history is answered as the first time.
+	if status, r, raw := post(hotline.HistoryPath, "x-1", body("T-x1", "")); status != http.StatusAccepted || r != h {
+		t.Errorf("history retried answered %d %s, want the first answer %+v", status, raw, h)
+	}
+
+	// The hotline's first, then the same signed delivery as history.
+	status, l, raw := post(hotline.ComplaintsPath, "y-1", body("T-y1", ""))
+	if status != http.StatusAccepted {
+		t.Fatalf("the hotline's answered %d %s", status, raw)
+	}
+	status, _, raw = post(hotline.HistoryPath, "y-1", body("T-y1", ""))
+	if status != http.StatusConflict || !strings.Contains(raw, "/problems/other_endpoint") ||
+		!strings.Contains(raw, hotline.ComplaintsPath) || !strings.Contains(raw, "T-y1") {
+		t.Errorf("history of the hotline's delivery answered %d %s, want 409 other_endpoint", status, raw)
+	}
+	if id, history, events := stored("T-y1"); id != l.ComplaintID || history || events != 1 {
+		t.Errorf("T-y1 stored as %s history=%v with %d events, want %s history=false with 1", id, history, events, l.ComplaintID)
+	}
+	if n := e.count(t, `SELECT count(*) FROM outbox WHERE event_id = $1 AND payload::jsonb ? 'history'`, l.ComplaintID+".received"); n != 0 {
+		t.Error("the hotline's work order carries a history mark")
+	}
+	if status, r, raw := post(hotline.ComplaintsPath, "y-1", body("T-y1", "")); status != http.StatusAccepted || r != l {
+		t.Errorf("the hotline's retry answered %d %s, want the first answer %+v", status, raw, l)
+	}
+
+	if got := otherEndpoints(t, "delivery_first_history"); got != firstHistory+2 {
+		t.Errorf("delivery_first_history counted %v, want %v", got, firstHistory+2)
+	}
+	if got := otherEndpoints(t, "delivery_first_live"); got != firstLive+1 {
+		t.Errorf("delivery_first_live counted %v, want %v", got, firstLive+1)
+	}
+
+	// History sent by the hotline under a webhook-id of its own: a
+	// duplicate that says it is history, closed and not handled.
+	status, d, raw := post(hotline.ComplaintsPath, "x-2", body("T-x1", ""))
+	if status != http.StatusOK || d.Status != "duplicate" || d.ComplaintID != h.ComplaintID ||
+		!strings.Contains(d.Detail, "stored as history") || !strings.Contains(d.Detail, "closed and not handled") {
+		t.Errorf("the hotline's POST of a ticket stored as history answered %d %s, want 200 duplicate saying it is not handled", status, raw)
+	}
+	status, d, raw = post(hotline.ComplaintsPath, "x-3", body("T-x1", `,"channel":"app"`))
+	if status != http.StatusOK || !d.Differs || !strings.Contains(d.Detail, "not handled") || !strings.Contains(d.Detail, "/channel") {
+		t.Errorf("the hotline's POST of a ticket stored as history, with other contents, answered %d %s", status, raw)
+	}
+	status, d, raw = post(hotline.HistoryPath, "y-2", body("T-y1", ""))
+	if status != http.StatusOK || d.Status != "duplicate" || !strings.Contains(d.Detail, "not stored as history") {
+		t.Errorf("history of a ticket of the hotline's answered %d %s, want 200 duplicate saying it is not history", status, raw)
+	}
+	if _, history, _ := stored("T-x1"); !history {
+		t.Error("T-x1 is no longer history")
+	}
+	if _, history, _ := stored("T-y1"); history {
+		t.Error("T-y1 became history")
+	}
+
+	// Each warned of, by ticket and delivery, never by its caller.
+	warned := map[string]bool{}
+	for _, entry := range logs.All() {
+		fields := entry.ContextMap()
+		if entry.Level != zap.WarnLevel || fields["reason"] == nil {
+			continue
+		}
+		warned[fmt.Sprint(fields["reason"], " ", fields["ticket_id"], " ", fields["webhook_id"], " ", fields["endpoint"])] = true
+		if line := fmt.Sprint(entry.Message, fields); strings.Contains(line, "王小明") || strings.Contains(line, "13800138000") {
+			t.Errorf("a warning quotes the caller: %s", line)
+		}
+	}
+	for _, want := range []string{
+		"delivery_first_history T-x1 x-1 " + hotline.ComplaintsPath,
+		"delivery_first_live T-y1 y-1 " + hotline.HistoryPath,
+		"ticket_stored_as_history T-x1 x-2 " + hotline.ComplaintsPath,
+		"ticket_stored_live T-y1 y-2 " + hotline.HistoryPath,
+	} {
+		if !warned[want] {
+			t.Errorf("no warning %q; warned %v", want, warned)
+		}
 	}
 }

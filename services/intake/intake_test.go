@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"go.uber.org/zap"
 
 	"github.com/xiamen-eeb/nuisance/internal/hotline"
 	"github.com/xiamen-eeb/nuisance/internal/httpx"
@@ -40,12 +41,18 @@ func setup(t *testing.T, mutate ...func(*intake.Config)) env {
 // (NUISANCE_TRUSTED_PROXIES).
 func setupBehind(t *testing.T, trusted []netip.Prefix, mutate ...func(*intake.Config)) env {
 	t.Helper()
+	return setupLogged(t, testenv.Log(t), trusted, mutate...)
+}
+
+// setupLogged is setupBehind with the intake logging to log.
+func setupLogged(t *testing.T, log *zap.Logger, trusted []netip.Prefix, mutate ...func(*intake.Config)) env {
+	t.Helper()
 	pool := testenv.DB(t)
 	cfg := intake.DefaultConfig(secret + " whsec_b2xkLXNlY3JldC1rZXktZm9yLXJvdGF0aW9u")
 	for _, m := range mutate {
 		m(&cfg)
 	}
-	svc, err := intake.New(cfg, pool, testenv.Log(t))
+	svc, err := intake.New(cfg, pool, log)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,6 +12,8 @@ import (
 
 	"github.com/google/uuid"
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 
 	"github.com/xiamen-eeb/nuisance/internal/event"
 	"github.com/xiamen-eeb/nuisance/internal/httpx"
@@ -163,7 +165,10 @@ func (s *Service) handlePost(w http.ResponseWriter, r *http.Request) { s.receive
 // ticket is stored once whichever way it came. Stored marked as history,
 // it is located and clustered, for the hotspots and the reports, and put
 // in no case: nothing is assigned or escalated, and the hotline is never
-// called back about it.
+// called back about it. A delivery is a retry on the endpoint it was
+// first made to only: the signature does not cover the path, and the
+// hotline's delivery sent again here (or the reverse) is refused, 409
+// other_endpoint, not answered as the first.
 func (s *Service) handleHistory(w http.ResponseWriter, r *http.Request) { s.receive(w, r, true) }
 
 // receive verifies, validates and stores a work order, as history or not.
@@ -223,10 +228,17 @@ func (s *Service) receive(w http.ResponseWriter, r *http.Request, history bool) 
 		problem(w, http.StatusBadRequest, "invalid", "the work order does not match hotline.complaint.v1", fe...)
 		return
 	}
-	ans, status, err := s.submit(r.Context(), c, webhookID, history)
+	res := s.submit(r.Context(), c, webhookID, history)
+	ans, status, err := res.ans, res.status, res.err
 	var reused WebhookReusedError
 	if errors.As(err, &reused) {
 		problem(w, http.StatusConflict, "webhook_reused", reused.Error())
+		return
+	}
+	var other OtherEndpointError
+	if errors.As(err, &other) {
+		s.deliveredElsewhere(r, other.reason(), other.Ticket, webhookID)
+		problem(w, http.StatusConflict, "other_endpoint", other.Error())
 		return
 	}
 	if err != nil {
@@ -236,8 +248,23 @@ func (s *Service) receive(w http.ResponseWriter, r *http.Request, history bool) 
 		problem(w, http.StatusServiceUnavailable, "unavailable", "the complaint could not be stored; retry with the same webhook-id")
 		return
 	}
+	if res.otherEndpoint != "" {
+		s.deliveredElsewhere(r, res.otherEndpoint, ans.TicketID, webhookID)
+	}
 	requests.WithLabelValues(strconv.Itoa(status)).Inc()
 	httpx.WriteJSON(w, status, ans)
+}
+
+// deliveredElsewhere counts a work order sent to the endpoint its ticket
+// was not stored by, and warns of it, by its ticket and delivery (never
+// its caller), at most once every 30 seconds a reason: the hotline's
+// delivery replayed as history (or the reverse), which is how a work
+// order would be kept from being handled, or a ticket sent both ways.
+func (s *Service) deliveredElsewhere(r *http.Request, reason, ticket, webhookID string) {
+	otherEndpoint.WithLabelValues(reason).Inc()
+	s.endpointLog.Fail(zapcore.WarnLevel, reason, "work order sent to the endpoint its ticket was not stored by: nothing changed",
+		zap.String("reason", reason), zap.String("endpoint", r.URL.Path),
+		zap.String("ticket_id", ticket), zap.String("webhook_id", webhookID))
 }
 
 // submission is one work order waiting for a group commit.
@@ -254,22 +281,25 @@ type result struct {
 	ans    Answer
 	status int
 	err    error
+	// otherEndpoint is the reason a duplicate is counted under
+	// (otherEndpointDetail) when its ticket was stored by the other
+	// endpoint; "" when by the same.
+	otherEndpoint string
 }
 
-func (s *Service) submit(ctx context.Context, c Complaint, webhookID string, history bool) (Answer, int, error) {
+func (s *Service) submit(ctx context.Context, c Complaint, webhookID string, history bool) result {
 	sub, err := s.prepare(c, webhookID, history)
 	if err != nil {
-		return Answer{}, 0, err
+		return result{err: err}
 	}
 	select {
 	case s.subs <- sub:
 	case <-ctx.Done():
-		return Answer{}, 0, ctx.Err()
+		return result{err: ctx.Err()}
 	}
 	// The commit goes on even if the client hangs up: the answer is then
 	// given to its retry.
-	res := <-sub.done
-	return res.ans, res.status, res.err
+	return <-sub.done
 }
 
 // prepare gives the work order its complaint id and its complaint.received

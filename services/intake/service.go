@@ -61,11 +61,14 @@ type Service struct {
 	pool     *pgxpool.Pool
 	log      *zap.Logger
 	storeLog *logging.Throttle // the commits' failures, at a bounded rate
-	hooks    []*standardwebhooks.Webhook
-	parser   *workorder.Parser
-	subs     chan *submission
-	limiters *lru.Cache[string, *rate.Limiter] // client address -> its limiter, the most recent maxClients
-	now      func() time.Time
+	// endpointLog warns of work orders sent to the endpoint their ticket
+	// was not stored by (deliveredElsewhere), at a bounded rate.
+	endpointLog *logging.Throttle
+	hooks       []*standardwebhooks.Webhook
+	parser      *workorder.Parser
+	subs        chan *submission
+	limiters    *lru.Cache[string, *rate.Limiter] // client address -> its limiter, the most recent maxClients
+	now         func() time.Time
 }
 
 var requests = promauto.NewCounterVec(prometheus.CounterOpts{
@@ -73,12 +76,25 @@ var requests = promauto.NewCounterVec(prometheus.CounterOpts{
 	Help: "Hotline intake requests by answer status.",
 }, []string{"status"})
 
+// otherEndpoint counts the work orders sent to the endpoint their ticket
+// was not stored by, by reason: delivery_first_history (a delivery first
+// made as history, sent again as the hotline's: answered 409, never
+// accepted), delivery_first_live (the reverse), ticket_stored_as_history
+// (the hotline's POST of a ticket stored as history, under a webhook-id
+// of its own: a duplicate, not handled) and ticket_stored_live (history
+// of a ticket the hotline delivered).
+var otherEndpoint = promauto.NewCounterVec(prometheus.CounterOpts{
+	Name: "nuisance_intake_other_endpoint_total",
+	Help: "Work orders sent to the intake endpoint (hotline's or history) their ticket was not stored by, by reason.",
+}, []string{"reason"})
+
 // New builds the intake; Run must be running for posts to be stored.
 func New(cfg Config, pool *pgxpool.Pool, log *zap.Logger) (*Service, error) {
 	if len(cfg.Secrets) == 0 {
 		return nil, fmt.Errorf("intake: no hotline secret")
 	}
-	s := &Service{cfg: cfg, pool: pool, log: log, storeLog: logging.NewThrottle(log, logging.ThrottleEvery), subs: make(chan *submission, cfg.MaxBatch*cfg.Committers*2), now: time.Now}
+	s := &Service{cfg: cfg, pool: pool, log: log, storeLog: logging.NewThrottle(log, logging.ThrottleEvery),
+		endpointLog: logging.NewThrottle(log, logging.ThrottleEvery), subs: make(chan *submission, cfg.MaxBatch*cfg.Committers*2), now: time.Now}
 	var err error
 	if s.limiters, err = lru.New[string, *rate.Limiter](maxClients); err != nil {
 		return nil, err
@@ -109,6 +125,7 @@ func (s *Service) Run(ctx context.Context) error {
 	}
 	wg.Wait()
 	s.storeLog.Stop()
+	s.endpointLog.Stop()
 	return nil
 }
 

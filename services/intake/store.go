@@ -14,6 +14,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
+	"github.com/xiamen-eeb/nuisance/internal/hotline"
 	"github.com/xiamen-eeb/nuisance/internal/logging"
 	"github.com/xiamen-eeb/nuisance/internal/pii"
 )
@@ -99,9 +100,11 @@ SELECT id FROM ins`
 // the stored caller (pii_erased_at) and masked the phone numbers and the
 // caller's name in the words and the address, those are compared with
 // this work order's masked as the job masks them (masked_description,
-// masked_address), and the caller cannot be compared: the last column
-// says so, unless the job found none to erase (caller_erased false), and
-// then none is what is compared.
+// masked_address), and the caller cannot be compared: the column after
+// the fields says so, unless the job found none to erase (caller_erased
+// false), and then none is what is compared. The last column tells
+// whether the stored complaint is history: the endpoint its first
+// delivery came to.
 const conflictSQL = `SELECT k.i, c.id, c.ticket_id, c.ticket_id = k.ticket_id,
 	k.webhook_id <> '' AND c.webhook_id IS NOT DISTINCT FROM k.webhook_id,
 	array_remove(ARRAY[
@@ -126,14 +129,14 @@ const conflictSQL = `SELECT k.i, c.id, c.ticket_id, c.ticket_id = k.ticket_id,
 		CASE WHEN c.pii_erased_at IS NULL AND (c.caller_name IS NOT NULL OR c.caller_phone IS NOT NULL) AND (k.caller_name <> '' OR k.caller_phone <> '')
 			AND c.caller_phone IS DISTINCT FROM NULLIF(k.caller_phone, '') THEN '/caller/phone' END
 	], NULL),
-	c.pii_erased_at IS NOT NULL AND c.caller_erased IS NOT FALSE
+	c.pii_erased_at IS NOT NULL AND c.caller_erased IS NOT FALSE, c.history
 FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::float8[], $7::float8[], $8::text[],
 	$9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[], $16::text[])
 	WITH ORDINALITY AS k(ticket_id, webhook_id, description, address, received_at, lon, lat, crs,
 		category, subcategory, hotline_category, channel, caller_name, caller_phone, masked_description, masked_address, i)
 CROSS JOIN LATERAL (
 	SELECT id, ticket_id, webhook_id, received_at, description, category, subcategory, hotline_category, address,
-		loc_lon, loc_lat, loc_crs, channel, caller_name, caller_phone, caller_erased, pii_erased_at FROM complaints
+		loc_lon, loc_lat, loc_crs, channel, caller_name, caller_phone, caller_erased, pii_erased_at, history FROM complaints
 	WHERE ticket_id = k.ticket_id OR (k.webhook_id <> '' AND webhook_id = k.webhook_id)
 	ORDER BY ticket_id = k.ticket_id DESC LIMIT 1
 ) c`
@@ -146,6 +149,53 @@ type WebhookReusedError struct{ OtherTicket string }
 
 func (e WebhookReusedError) Error() string {
 	return fmt.Sprintf("webhook-id was used before for work order %s; deliver each work order under a webhook-id of its own (a retry keeps the id of its first delivery)", e.OtherTicket)
+}
+
+// OtherEndpointError is the answer to a delivery of a work order (its
+// webhook-id and ticket) to the endpoint it was not first delivered to:
+// the hotline's POST of one first delivered as history, or the history
+// of one first delivered as the hotline's. A delivery is retried on the
+// endpoint it was first made to; one sent to the other is no retry, and
+// nothing is changed. (Taken for a retry, the hotline's work order
+// replayed first as history would be answered accepted, and never be
+// handled.) FirstHistory tells where it was first delivered.
+type OtherEndpointError struct {
+	Ticket       string
+	FirstHistory bool
+}
+
+func (e OtherEndpointError) Error() string {
+	if e.FirstHistory {
+		return fmt.Sprintf("webhook-id was first delivered to %s, with work order %s: it is stored as history, closed and not handled (no case is opened for it, and the hotline is not called back about it), and this delivery to %s changes nothing. "+
+			"A retry goes to the endpoint of its first delivery; if the hotline is to have this work order handled, tell the bureau's operator, for one stored as history is not",
+			hotline.HistoryPath, e.Ticket, hotline.ComplaintsPath)
+	}
+	return fmt.Sprintf("webhook-id was first delivered to %s, with work order %s: it is stored as the hotline's and handled, and this delivery to %s changes nothing (it is not stored as history). "+
+		"A retry goes to the endpoint of its first delivery; backfill history under webhook-ids of its own",
+		hotline.ComplaintsPath, e.Ticket, hotline.HistoryPath)
+}
+
+// reason is the label under which the intake counts it (otherEndpoint).
+func (e OtherEndpointError) reason() string {
+	if e.FirstHistory {
+		return "delivery_first_history"
+	}
+	return "delivery_first_live"
+}
+
+// otherEndpointDetail is the Detail of a duplicate of a ticket stored by
+// the other endpoint, under a webhook-id of its own (history the history
+// of the duplicate, stored that of the stored complaint, which stays as
+// stored), and the reason it is counted under; "" for one of the same.
+func otherEndpointDetail(history, stored bool) (detail, reason string) {
+	switch {
+	case stored && !history:
+		return "a work order with this ticket_id is stored as history, loaded by the bureau's operator as one the hotline closed before this system knew of it: it is closed and not handled (no case is opened for it, and the hotline is not called back about it), and this one changes nothing. " +
+			"If the hotline is to have it handled, tell the bureau's operator", "ticket_stored_as_history"
+	case !stored && history:
+		return "a work order with this ticket_id was delivered by the hotline and is handled as the hotline's: it is not stored as history, and this one changes nothing", "ticket_stored_live"
+	}
+	return "", ""
 }
 
 // commit stores a batch and answers every submission. The insert is one
@@ -261,7 +311,10 @@ func (s *Service) store(ctx context.Context, batch []*submission) ([]result, err
 	// the id of the first delivery (the hotline may use its ticket as the
 	// id) is answered as the duplicate that differs it is, not as stored;
 	// nor is one whose stored caller was erased, which it cannot be
-	// compared with.
+	// compared with. Nor is a delivery sent to the endpoint it was not
+	// first delivered to (OtherEndpointError); a ticket stored by the
+	// other endpoint under a webhook-id of its own is a duplicate that
+	// says so.
 	rows, err = s.pool.Query(ctx, conflictSQL, k.args()...)
 	if err != nil {
 		return nil, err
@@ -269,22 +322,32 @@ func (s *Service) store(ctx context.Context, batch []*submission) ([]result, err
 	found := 0
 	var n int
 	var id, ticket string
-	var sameTicket, sameDelivery, callerErased bool
+	var sameTicket, sameDelivery, callerErased, storedHistory bool
 	var fields []string
-	_, err = pgx.ForEachRow(rows, []any{&n, &id, &ticket, &sameTicket, &sameDelivery, &fields, &callerErased}, func() error {
+	_, err = pgx.ForEachRow(rows, []any{&n, &id, &ticket, &sameTicket, &sameDelivery, &fields, &callerErased, &storedHistory}, func() error {
 		if n < 1 || n > len(conflicts) {
 			return fmt.Errorf("conflict lookup answered for work order %d of %d", n, len(conflicts))
 		}
 		i := conflicts[n-1]
+		history := batch[i].history
 		switch {
 		case !sameTicket:
 			results[i] = result{err: WebhookReusedError{OtherTicket: ticket}}
+		case sameDelivery && storedHistory != history:
+			results[i] = result{err: OtherEndpointError{Ticket: ticket, FirstHistory: storedHistory}}
 		case sameDelivery && len(fields) == 0 && !callerErased:
 			results[i] = accepted(id, ticket)
 		default:
 			ans := Answer{ComplaintID: id, TicketID: ticket, Status: "duplicate"}
 			ans.Differs, ans.Detail = len(fields) > 0, duplicateDetail(fields, callerErased)
-			results[i] = result{ans: ans, status: http.StatusOK}
+			other, reason := otherEndpointDetail(history, storedHistory)
+			if other != "" {
+				if ans.Detail != "" {
+					other += ". Besides, " + ans.Detail
+				}
+				ans.Detail = other
+			}
+			results[i] = result{ans: ans, status: http.StatusOK, otherEndpoint: reason}
 		}
 		found++
 		return nil

@@ -243,3 +243,42 @@ func TestAnOutageIsLoggedAtABoundedRate(t *testing.T) {
 		t.Errorf("the work order refused after the outage logged %d times with its ticket, want 1", refused)
 	}
 }
+
+// One group commit holding the same delivery for both endpoints stores
+// it once, by the endpoint of the first in the batch, and refuses the
+// other as delivered to the other endpoint; a retry of each on its own
+// endpoint in the same commit is answered as a retry.
+func TestGroupCommitRefusesADeliveryToTheOtherEndpoint(t *testing.T) {
+	t.Parallel()
+	s := storeSetup(t)
+	ctx := context.Background()
+	asHistory := func(sub *submission) *submission {
+		t.Helper()
+		h, err := s.prepare(sub.c, sub.webhookID, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return h
+	}
+	batch := []*submission{
+		asHistory(s.submission(t, "T-h", "w-h", "吵")),
+		s.submission(t, "T-h", "w-h", "吵"), // the history's delivery, as the hotline's
+		asHistory(s.submission(t, "T-h", "w-h", "吵")),
+		s.submission(t, "T-l", "w-l", "吵"),
+		asHistory(s.submission(t, "T-l", "w-l", "吵")), // the hotline's delivery, as history
+	}
+	s.commit(ctx, batch)
+	got := answers(batch)
+	for i, firstHistory := range map[int]bool{1: true, 4: false} {
+		var other OtherEndpointError
+		if !errors.As(got[i].err, &other) || other.FirstHistory != firstHistory {
+			t.Errorf("work order %d, the same delivery to the other endpoint, answered %d %+v (%v); want it refused", i, got[i].status, got[i].ans, got[i].err)
+		}
+	}
+	if r := got[2]; r.err != nil || r.status != http.StatusAccepted || r.ans != got[0].ans {
+		t.Errorf("a retry of the history on its endpoint answered %d %+v (%v); want %+v", r.status, r.ans, r.err, got[0].ans)
+	}
+	if n := s.count(t, `SELECT count(*) FROM complaints WHERE (ticket_id = 'T-h' AND history) OR (ticket_id = 'T-l' AND NOT history)`); n != 2 {
+		t.Errorf("%d of T-h (history) and T-l (the hotline's) stored as first delivered, want 2", n)
+	}
+}
