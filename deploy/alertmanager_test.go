@@ -415,8 +415,8 @@ func postgresDown() []map[string]string {
 	}
 	for _, svc := range Services {
 		for _, c := range svc.Consumers {
-			if c.Durable != "*" && !c.Ordered {
-				out = append(out, map[string]string{"alertname": "NuisanceStageFallingBehind", "severity": "warning", "consumer": c.Durable})
+			if len(c.Durables) == 1 && !c.Ordered {
+				out = append(out, map[string]string{"alertname": "NuisanceStageFallingBehind", "severity": "warning", "consumer": c.Durables[0]})
 			}
 		}
 	}

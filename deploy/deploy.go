@@ -10,26 +10,57 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/xiamen-eeb/nuisance/services/callbacks"
+	"github.com/xiamen-eeb/nuisance/services/geocoder"
+	"github.com/xiamen-eeb/nuisance/services/hotspots"
+	"github.com/xiamen-eeb/nuisance/services/router"
 )
 
 // Streams are the JetStream streams every service declares at start; they
 // mirror natsx.Streams, which a test checks.
 var Streams = []string{"COMPLAINTS", "HOTSPOTS", "CASES", "TRIAGE", "REPORTS", "DLQ"}
 
-// Consumer is a durable consumer a service creates and reads. A Durable of
-// "*" allows any name on the stream: the hotspot detector names its
-// consumers after its district partition, and ordered consumers get
-// generated names.
+// Consumer is a consumer a service creates and reads. A durable consumer
+// is one of Durables, the names the service's code gives it, and no other
+// service may touch it: a user allowed any name on a stream could pull
+// another service's messages from its durable, change its filter or
+// delete it, and that service would stop without an error.
 type Consumer struct {
-	Stream  string
-	Durable string
+	Stream string
+	// Durables are the names the consumer may take: one, or for the
+	// hotspot detector one per district partition (PartitionDurables).
+	Durables []string
 	// Filters are the subjects the consumer reads; the sweeper of the
 	// service republishes events on them that it has not processed, so
 	// the service may publish them too.
 	Filters []string
 	// Ordered consumers (the officers' live push) are ephemeral, without
-	// acks, and deleted and recreated on a gap.
+	// acks, and deleted and recreated on a gap. nats.go names them with a
+	// random prefix, so any name on the stream is allowed, except the
+	// durables of the other services (Service.PublishDeny).
 	Ordered bool
+}
+
+// PartitionDurables are the names of a hotspot detector's consumer, one
+// per partition of the districts (hotspots.Durable) with suffix appended:
+// instances of one partition share one, and which partitions a site runs
+// is its choice, so every one of them is allowed.
+func PartitionDurables(suffix string) []string {
+	n := len(hotspots.Districts)
+	out := []string{hotspots.Durable(nil) + suffix}
+	for mask := 1; mask < 1<<n; mask++ {
+		var ds []string
+		for i, d := range hotspots.Districts {
+			if mask&(1<<i) != 0 {
+				ds = append(ds, d)
+			}
+		}
+		if name := hotspots.Durable(ds) + suffix; !slices.Contains(out, name) {
+			out = append(out, name)
+		}
+	}
+	return out
 }
 
 // Service is one service's NATS identity.
@@ -48,23 +79,23 @@ var Services = []Service{
 	{Name: "intake", Publishes: []string{"complaint.received"}, Stateless: true},
 	{Name: "geocoder", Publishes: []string{"complaint.located.>", "complaint.unlocated"}, Stateless: true,
 		Consumers: []Consumer{
-			{Stream: "COMPLAINTS", Durable: "geocoder", Filters: []string{"complaint.received"}},
-			{Stream: "TRIAGE", Durable: "geocoder-triage", Filters: []string{"triage.corrected"}},
+			{Stream: "COMPLAINTS", Durables: []string{geocoder.DurableReceived}, Filters: []string{"complaint.received"}},
+			{Stream: "TRIAGE", Durables: []string{geocoder.DurableCorrected}, Filters: []string{"triage.corrected"}},
 		}},
 	{Name: "hotspots", Publishes: []string{"complaint.clustered.>", "hotspot.>"},
 		Consumers: []Consumer{
-			{Stream: "COMPLAINTS", Durable: "*", Filters: []string{"complaint.located.>"}},
-			{Stream: "CASES", Durable: "*", Filters: []string{"case.resolved"}},
+			{Stream: "COMPLAINTS", Durables: PartitionDurables(""), Filters: []string{"complaint.located.>"}},
+			{Stream: "CASES", Durables: PartitionDurables("-resolved"), Filters: []string{"case.resolved"}},
 		}},
 	{Name: "router", Publishes: []string{"case.>"}, Stateless: true,
 		Consumers: []Consumer{
-			{Stream: "COMPLAINTS", Durable: "router", Filters: []string{"complaint.clustered.>"}},
-			{Stream: "CASES", Durable: "router-returned", Filters: []string{"case.returned"}},
+			{Stream: "COMPLAINTS", Durables: []string{router.DurableClustered}, Filters: []string{"complaint.clustered.>"}},
+			{Stream: "CASES", Durables: []string{router.DurableReturned}, Filters: []string{"case.returned"}},
 		}},
 	{Name: "officers", Publishes: []string{"case.>", "triage.corrected"}, Stateless: true,
-		Consumers: []Consumer{{Stream: "CASES", Durable: "*", Filters: []string{"case.>"}, Ordered: true}}},
+		Consumers: []Consumer{{Stream: "CASES", Filters: []string{"case.>"}, Ordered: true}}},
 	{Name: "callbacks", Stateless: true,
-		Consumers: []Consumer{{Stream: "CASES", Durable: "callbacks", Filters: []string{"case.>"}}}},
+		Consumers: []Consumer{{Stream: "CASES", Durables: []string{callbacks.Durable}, Filters: []string{"case.>"}}}},
 	{Name: "reporter", Publishes: []string{"report.>"}},
 }
 
@@ -116,13 +147,53 @@ func (s Service) PublishAllow() []string {
 		add("$JS.API.STREAM.INFO."+st, "$JS.API.STREAM.CREATE."+st)
 	}
 	for _, c := range s.Consumers {
-		api := "$JS.API.CONSUMER."
-		add(api+"CREATE."+c.Stream+"."+c.Durable, api+"CREATE."+c.Stream+"."+c.Durable+".>",
-			api+"INFO."+c.Stream+"."+c.Durable, api+"MSG.NEXT."+c.Stream+"."+c.Durable)
 		if c.Ordered {
-			add(api + "DELETE." + c.Stream + "." + c.Durable)
-		} else {
-			add(api+"DURABLE.CREATE."+c.Stream+"."+c.Durable, "$JS.ACK."+c.Stream+"."+c.Durable+".>")
+			add(consumerAPI(c.Stream, "*")...)
+			add(consumerAPI(c.Stream, "*")[0] + ".>")
+			add("$JS.API.CONSUMER.DELETE." + c.Stream + ".*")
+			continue
+		}
+		for _, d := range c.Durables {
+			add(consumerAPI(c.Stream, d)...)
+			add(consumerAPI(c.Stream, d)[0]+".>", "$JS.API.CONSUMER.DURABLE.CREATE."+c.Stream+"."+d, "$JS.ACK."+c.Stream+"."+d+".>")
+		}
+	}
+	return out
+}
+
+// consumerAPI are the JetStream API subjects that create or update, look
+// up and pull from the consumer durable of stream; CREATE comes first, and
+// is also sent with the consumer's filter appended.
+func consumerAPI(stream, durable string) []string {
+	api := "$JS.API.CONSUMER."
+	return []string{api + "CREATE." + stream + "." + durable, api + "INFO." + stream + "." + durable, api + "MSG.NEXT." + stream + "." + durable}
+}
+
+// PublishDeny are the subjects s may not publish although PublishAllow
+// matches them: where it may name a consumer as it likes (its ordered
+// consumers), the API calls on the other services' durables of that stream
+// (create or update, look up, pull, delete, acks). nats-server applies a
+// deny before any allow.
+func (s Service) PublishDeny() []string {
+	var out []string
+	for _, c := range s.Consumers {
+		if !c.Ordered {
+			continue
+		}
+		for _, o := range Services {
+			if o.Name == s.Name {
+				continue
+			}
+			for _, oc := range o.Consumers {
+				if oc.Stream != c.Stream {
+					continue
+				}
+				for _, d := range oc.Durables {
+					api := consumerAPI(c.Stream, d)
+					out = append(out, api...)
+					out = append(out, api[0]+".>", "$JS.API.CONSUMER.DELETE."+c.Stream+"."+d, "$JS.ACK."+c.Stream+"."+d+".>")
+				}
+			}
 		}
 	}
 	return out
@@ -145,8 +216,8 @@ func Authorization() string {
 	b.WriteString("authorization {\n  users = [\n")
 	for _, s := range Services {
 		fmt.Fprintf(&b, "    {\n      user: %s\n      password: $%s\n      permissions: {\n", s.Name, PasswordVar(s.Name))
-		writeList(&b, "publish", s.PublishAllow())
-		writeList(&b, "subscribe", s.SubscribeAllow())
+		writeList(&b, "publish", s.PublishAllow(), s.PublishDeny())
+		writeList(&b, "subscribe", s.SubscribeAllow(), nil)
 		b.WriteString("      }\n    }\n")
 	}
 	fmt.Fprintf(&b, "    {\n      user: %s\n      password: $%s\n    }\n", OperatorUser, PasswordVar(OperatorUser))
@@ -154,12 +225,20 @@ func Authorization() string {
 	return b.String()
 }
 
-func writeList(b *strings.Builder, key string, subjects []string) {
-	fmt.Fprintf(b, "        %s: { allow: [\n", key)
-	for _, s := range subjects {
-		fmt.Fprintf(b, "          %q\n", s)
+func writeList(b *strings.Builder, key string, allow, deny []string) {
+	fmt.Fprintf(b, "        %s: {\n          allow: [\n", key)
+	for _, s := range allow {
+		fmt.Fprintf(b, "            %q\n", s)
 	}
-	b.WriteString("        ] }\n")
+	b.WriteString("          ]\n")
+	if len(deny) > 0 {
+		b.WriteString("          deny: [\n")
+		for _, s := range deny {
+			fmt.Fprintf(b, "            %q\n", s)
+		}
+		b.WriteString("          ]\n")
+	}
+	b.WriteString("        }\n")
 }
 
 // Users are the NATS users the authorization block declares.

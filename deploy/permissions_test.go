@@ -199,63 +199,63 @@ func TestServiceUsersDoWhatTheirServicesDo(t *testing.T) {
 					}
 				}
 			}
-			for i, cs := range s.Consumers {
-				name := cs.Durable
-				if name == "*" {
-					name = fmt.Sprintf("%s-%d", s.Name, i)
-				}
-				subj := concrete(cs.Filters[0])
-				m := nats.NewMsg(subj)
-				m.Data = []byte(`{"event_id":"y"}`)
-				m.Header.Set(jetstream.MsgIDHeader, fmt.Sprintf("%s-in-%d", s.Name, i))
-				if _, err := c.js.PublishMsg(ctx, m); err != nil {
-					t.Fatalf("republish input %s: %v", subj, err)
-				}
-				var cons jetstream.Consumer
-				var err error
-				if cs.Ordered {
-					cons, err = c.js.OrderedConsumer(ctx, cs.Stream, jetstream.OrderedConsumerConfig{FilterSubjects: cs.Filters})
-				} else {
-					cfg := jetstream.ConsumerConfig{Durable: name, AckPolicy: jetstream.AckExplicitPolicy, DeliverPolicy: jetstream.DeliverAllPolicy}
-					if len(cs.Filters) == 1 {
-						cfg.FilterSubject = cs.Filters[0]
-					} else {
-						cfg.FilterSubjects = cs.Filters
+			n := 0
+			for _, cs := range s.Consumers {
+				for _, name := range ownDurables(cs) {
+					n++
+					subj := concrete(cs.Filters[0])
+					m := nats.NewMsg(subj)
+					m.Data = []byte(`{"event_id":"y"}`)
+					m.Header.Set(jetstream.MsgIDHeader, fmt.Sprintf("%s-in-%d", s.Name, n))
+					if _, err := c.js.PublishMsg(ctx, m); err != nil {
+						t.Fatalf("republish input %s: %v", subj, err)
 					}
-					cons, err = c.js.CreateOrUpdateConsumer(ctx, cs.Stream, cfg)
-				}
-				if err != nil {
-					t.Fatalf("create consumer %s on %s: %v", name, cs.Stream, err)
-				}
-				batch, err := cons.FetchNoWait(256)
-				if err != nil {
-					t.Fatalf("fetch from %s: %v", name, err)
-				}
-				got := 0
-				for msg := range batch.Messages() {
-					got++
-					if !cs.Ordered {
-						if err := msg.DoubleAck(ctx); err != nil {
-							t.Fatalf("ack on %s: %v", name, err)
+					var cons jetstream.Consumer
+					var err error
+					if cs.Ordered {
+						cons, err = c.js.OrderedConsumer(ctx, cs.Stream, jetstream.OrderedConsumerConfig{FilterSubjects: cs.Filters})
+					} else {
+						cfg := jetstream.ConsumerConfig{Durable: name, AckPolicy: jetstream.AckExplicitPolicy, DeliverPolicy: jetstream.DeliverAllPolicy}
+						if len(cs.Filters) == 1 {
+							cfg.FilterSubject = cs.Filters[0]
+						} else {
+							cfg.FilterSubjects = cs.Filters
+						}
+						cons, err = c.js.CreateOrUpdateConsumer(ctx, cs.Stream, cfg)
+					}
+					if err != nil {
+						t.Fatalf("create consumer %s on %s: %v", name, cs.Stream, err)
+					}
+					batch, err := cons.FetchNoWait(256)
+					if err != nil {
+						t.Fatalf("fetch from %s: %v", name, err)
+					}
+					got := 0
+					for msg := range batch.Messages() {
+						got++
+						if !cs.Ordered {
+							if err := msg.DoubleAck(ctx); err != nil {
+								t.Fatalf("ack on %s: %v", name, err)
+							}
 						}
 					}
-				}
-				if got == 0 {
-					t.Fatalf("consumer %s fetched nothing: %v", name, batch.Error())
-				}
-				if cs.Ordered {
-					// The officers' stream deletes its consumer when it ends.
-					if err := c.js.DeleteConsumer(ctx, cs.Stream, cons.CachedInfo().Name); err != nil {
-						t.Fatalf("delete ordered consumer on %s: %v", cs.Stream, err)
+					if got == 0 {
+						t.Fatalf("consumer %s fetched nothing: %v", name, batch.Error())
 					}
-				}
-				if !cs.Ordered {
-					info, err := cons.Info(ctx)
-					if err != nil {
-						t.Fatalf("consumer info %s: %v", name, err)
+					if cs.Ordered {
+						// The officers' stream deletes its consumer when it ends.
+						if err := c.js.DeleteConsumer(ctx, cs.Stream, cons.CachedInfo().Name); err != nil {
+							t.Fatalf("delete ordered consumer on %s: %v", cs.Stream, err)
+						}
 					}
-					if info.NumAckPending != 0 || info.AckFloor.Consumer == 0 {
-						t.Fatalf("consumer %s: %d pending after acks, ack floor %d", name, info.NumAckPending, info.AckFloor.Consumer)
+					if !cs.Ordered {
+						info, err := cons.Info(ctx)
+						if err != nil {
+							t.Fatalf("consumer info %s: %v", name, err)
+						}
+						if info.NumAckPending != 0 || info.AckFloor.Consumer == 0 {
+							t.Fatalf("consumer %s: %d pending after acks, ack floor %d", name, info.NumAckPending, info.AckFloor.Consumer)
+						}
 					}
 				}
 			}
@@ -264,6 +264,18 @@ func TestServiceUsersDoWhatTheirServicesDo(t *testing.T) {
 			}
 		})
 	}
+}
+
+// ownDurables are the names of cs the test uses: its one durable, the
+// first and last partition of a partitioned one, "" for an ordered one.
+func ownDurables(cs Consumer) []string {
+	switch {
+	case cs.Ordered:
+		return []string{""}
+	case len(cs.Durables) > 1:
+		return []string{cs.Durables[0], cs.Durables[len(cs.Durables)-1]}
+	}
+	return cs.Durables
 }
 
 // TestServiceUsersAreRefusedOutsideTheirSubjects has every service publish
@@ -371,5 +383,119 @@ func TestServicesOwnTheirEventsOnly(t *testing.T) {
 		if !slices.Contains(Streams, st.Name) {
 			t.Errorf("stream %s is declared by every process but no user may declare it", st.Name)
 		}
+	}
+}
+
+// durable is a durable consumer of one service, as the test names it.
+type durable struct {
+	owner, stream, name string
+	filters             []string
+}
+
+// TestServiceUsersCannotTouchOtherServicesDurables creates the durable
+// consumers of every service, one event waiting on each, and has every
+// other service pull from them, re-filter them to a subject nothing is
+// published on, delete them and ack on them: NATS refuses each, and the
+// consumers are as they were, their event undelivered. A service allowed
+// to would stop the other one without an error (the officers, facing the
+// internet, stopping the hotline's callbacks).
+func TestServiceUsersCannotTouchOtherServicesDurables(t *testing.T) {
+	t.Parallel()
+	url, pw := startServer(t)
+	op := connect(t, url, OperatorUser, pw[OperatorUser])
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if err := natsx.DeclareStreams(ctx, op.js, 1); err != nil {
+		t.Fatal(err)
+	}
+	var victims []durable
+	for _, s := range Services {
+		for _, cs := range s.Consumers {
+			if cs.Ordered {
+				continue
+			}
+			for _, name := range ownDurables(cs) {
+				victims = append(victims, durable{s.Name, cs.Stream, name, cs.Filters})
+				if _, err := op.js.CreateOrUpdateConsumer(ctx, cs.Stream, jetstream.ConsumerConfig{
+					Durable: name, FilterSubjects: cs.Filters, AckPolicy: jetstream.AckExplicitPolicy,
+				}); err != nil {
+					t.Fatalf("create %s on %s: %v", name, cs.Stream, err)
+				}
+			}
+		}
+	}
+	for i, v := range victims {
+		m := nats.NewMsg(concrete(v.filters[0]))
+		m.Data = []byte(`{"event_id":"waiting"}`)
+		m.Header.Set(jetstream.MsgIDHeader, fmt.Sprintf("waiting-%d", i))
+		if _, err := op.js.PublishMsg(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, s := range Services {
+		t.Run(s.Name, func(t *testing.T) {
+			t.Parallel()
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			defer cancel()
+			c := connect(t, url, s.Name, pw[s.Name])
+			var want []string
+			for _, v := range victims {
+				if v.owner == s.Name {
+					continue
+				}
+				api := "$JS.API.CONSUMER."
+				next := api + "MSG.NEXT." + v.stream + "." + v.name
+				if _, err := c.nc.Request(next, []byte(`{"batch":1,"no_wait":true}`), 300*time.Millisecond); err == nil {
+					t.Errorf("%s pulled from %s's %s", s.Name, v.owner, v.name)
+				}
+				nothing, _, _ := strings.Cut(v.filters[0], ".")
+				nothing += ".nothing"
+				uctx, ucancel := context.WithTimeout(ctx, 300*time.Millisecond)
+				_, err := c.js.UpdateConsumer(uctx, v.stream, jetstream.ConsumerConfig{
+					Durable: v.name, FilterSubject: nothing, AckPolicy: jetstream.AckExplicitPolicy,
+				})
+				ucancel()
+				if err == nil {
+					t.Errorf("%s re-filtered %s's %s to %s", s.Name, v.owner, v.name, nothing)
+				}
+				dctx, dcancel := context.WithTimeout(ctx, 300*time.Millisecond)
+				err = c.js.DeleteConsumer(dctx, v.stream, v.name)
+				dcancel()
+				if err == nil {
+					t.Errorf("%s deleted %s's %s", s.Name, v.owner, v.name)
+				}
+				ack := "$JS.ACK." + v.stream + "." + v.name + ".1.1.1.0.0"
+				if err := c.nc.Publish(ack, []byte("+ACK")); err != nil {
+					t.Fatal(err)
+				}
+				want = append(want, next, api+"CREATE."+v.stream+"."+v.name+"."+nothing, api+"DELETE."+v.stream+"."+v.name, ack)
+
+				info, err := op.js.Consumer(ctx, v.stream, v.name)
+				if err != nil {
+					t.Fatalf("%s's %s after %s's attempts: %v", v.owner, v.name, s.Name, err)
+				}
+				ci := info.CachedInfo()
+				if !slices.Equal(ci.Config.FilterSubjects, v.filters) || ci.Config.FilterSubject != "" {
+					t.Errorf("%s's %s filters %q %v after %s's attempts, want %v", v.owner, v.name, ci.Config.FilterSubject, ci.Config.FilterSubjects, s.Name, v.filters)
+				}
+				if ci.Delivered.Stream != 0 || ci.NumPending == 0 {
+					t.Errorf("%s's %s: %d delivered, %d pending after %s's attempts, want its event waiting", v.owner, v.name, ci.Delivered.Stream, ci.NumPending, s.Name)
+				}
+			}
+			if err := c.nc.Flush(); err != nil {
+				t.Fatal(err)
+			}
+			var denied []string
+			deadline := time.Now().Add(5 * time.Second)
+			for len(denied) < len(want) && time.Now().Before(deadline) {
+				time.Sleep(20 * time.Millisecond)
+				denied = c.deniedErrors()
+			}
+			for _, subj := range want {
+				if !slices.ContainsFunc(denied, func(e string) bool { return strings.Contains(e, `"`+subj+`"`) }) {
+					t.Errorf("no permissions violation for %s", subj)
+				}
+			}
+		})
 	}
 }
