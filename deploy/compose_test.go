@@ -209,10 +209,22 @@ func TestComposeDescribesTheDistributedDeployment(t *testing.T) {
 		if !strings.HasPrefix(str(env["DATABASE_URL"]), "postgres://") || !strings.Contains(str(env["DATABASE_URL"]), "@postgres:") {
 			t.Errorf("%s does not use the postgres service", svc.Name)
 		}
+		// A trial's passwords reach both ends.
+		pgPassword := composeTrial(t, str(path(pg, "environment", "POSTGRES_PASSWORD")))
+		if got := composeTrial(t, str(env["DATABASE_URL"])); !strings.HasPrefix(got, "postgres://nuisance:"+pgPassword+"@postgres:") || pgPassword == "" {
+			t.Errorf("%s: a trial's DATABASE_URL is %q, without the postgres service's password", svc.Name, got)
+		}
+		natsEnv, _ := path(services[natsNodes[0]], "environment").(map[string]any)
+		natsPassword := composeTrial(t, str(natsEnv[PasswordVar(svc.Name)]))
+		for _, u := range strings.Split(composeTrial(t, str(env["NATS_URL"])), ",") {
+			if !strings.HasPrefix(u, "nats://"+svc.Name+":"+natsPassword+"@") || natsPassword == "" {
+				t.Errorf("%s: a trial's NATS URL does not carry the password the NATS nodes have for %s", svc.Name, svc.Name)
+			}
+		}
 		urls := strings.Split(str(env["NATS_URL"]), ",")
 		var hosts []string
 		for _, u := range urls {
-			prefix := "nats://" + svc.Name + ":${" + PasswordVar(svc.Name) + ":-"
+			prefix := "nats://" + svc.Name + ":${" + PasswordVar(svc.Name) + ":?"
 			_, host, _ := strings.Cut(u, "}@")
 			if !strings.HasPrefix(u, prefix) {
 				t.Errorf("%s: NATS URL %q does not log in as its own user", svc.Name, u)
@@ -302,28 +314,100 @@ func TestDockerfileBuildsStaticNonRootImage(t *testing.T) {
 
 // The intake exits at once without HOTLINE_SECRET, and under restart:
 // unless-stopped would restart for ever while the rest of the stack comes
-// up healthy. Like the other secrets, HOTLINE_SECRET has a trial default:
-// a key the intake accepts, the same for the callbacks that sign with it.
-func TestComposeHotlineSecretHasATrialDefault(t *testing.T) {
+// up healthy: compose requires it instead. The trial's, in
+// deploy/trial.env, is a key the intake accepts, the same for the
+// callbacks that sign with it.
+func TestComposeHotlineSecretIsRequiredWithATrialValue(t *testing.T) {
 	t.Parallel()
 	doc := composeFile(t)
-	fallback := regexp.MustCompile(`^\$\{HOTLINE_SECRET:-(whsec_[A-Za-z0-9+/=]+)\}$`)
-	var keys []string
+	required := regexp.MustCompile(`^\$\{HOTLINE_SECRET:\?[^}]+\}$`)
 	for _, svc := range []string{"intake", "callbacks"} {
 		env, _ := path(doc, "services", svc, "environment").(map[string]any)
-		m := fallback.FindStringSubmatch(str(env["HOTLINE_SECRET"]))
-		if m == nil {
-			t.Errorf("%s: HOTLINE_SECRET is %q, want ${HOTLINE_SECRET:-whsec_...}", svc, str(env["HOTLINE_SECRET"]))
+		v := str(env["HOTLINE_SECRET"])
+		if !required.MatchString(v) {
+			t.Errorf("%s: HOTLINE_SECRET is %q, want ${HOTLINE_SECRET:?message}", svc, v)
 			continue
 		}
-		if _, err := hotline.NewWebhook(m[1]); err != nil {
+		if _, err := hotline.NewWebhook(composeTrial(t, v)); err != nil {
 			t.Errorf("%s: the trial secret is refused: %v", svc, err)
 		}
-		keys = append(keys, m[1])
 	}
-	if len(keys) == 2 && keys[0] != keys[1] {
-		t.Error("the intake and the callbacks have different trial secrets")
+}
+
+// secretVars are the variables of docker-compose.yml that hold secrets.
+func secretVars() []string {
+	out := []string{"HOTLINE_SECRET", "POSTGRES_PASSWORD"}
+	for _, u := range Users() {
+		out = append(out, PasswordVar(u))
 	}
+	return out
+}
+
+// A secret of docker-compose.yml has no default: a default is published
+// in the repository, and a deployment that forgot to set it would start
+// on it (the hotline's signing key on a port published on every
+// interface). Compose refuses to start without it; the trial's values are
+// in deploy/trial.env, which a trial passes with --env-file, and no
+// other variable is there.
+func TestComposeSecretsHaveNoDefault(t *testing.T) {
+	t.Parallel()
+	src, err := os.ReadFile("../docker-compose.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	trial := trialEnv(t)
+	secrets := secretVars()
+	used := map[string]bool{}
+	for _, m := range regexp.MustCompile(`\$\{([A-Za-z0-9_]+)([^}]*)\}`).FindAllStringSubmatch(string(src), -1) {
+		name, rest := m[1], m[2]
+		secret := slices.Contains(secrets, name) || regexp.MustCompile(`SECRET|PASSWORD|TOKEN|KEY`).MatchString(name)
+		if !secret {
+			continue
+		}
+		used[name] = true
+		if !strings.HasPrefix(rest, ":?") || len(rest) == 2 {
+			t.Errorf("docker-compose.yml: %s, want ${%s:?message}: compose refuses to start without it", m[0], name)
+		}
+		if trial[name] == "" {
+			t.Errorf("deploy/trial.env has no %s", name)
+		}
+	}
+	for _, name := range secrets {
+		if !used[name] {
+			t.Errorf("docker-compose.yml does not use %s", name)
+		}
+	}
+	for name := range trial {
+		if !used[name] {
+			t.Errorf("deploy/trial.env sets %s, which is no secret of docker-compose.yml", name)
+		}
+	}
+	if !strings.Contains(string(src), "--env-file deploy/trial.env") {
+		t.Error("docker-compose.yml does not say how a trial passes deploy/trial.env")
+	}
+}
+
+// trialEnv is deploy/trial.env, the variables a local trial passes
+// (docker compose --env-file deploy/trial.env).
+func trialEnv(t *testing.T) map[string]string {
+	t.Helper()
+	b, err := os.ReadFile("trial.env")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]string{}
+	for i, line := range strings.Split(string(b), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		k, v, ok := strings.Cut(line, "=")
+		if !ok || !regexp.MustCompile(`^[A-Z][A-Z0-9_]*$`).MatchString(k) || v == "" {
+			t.Fatalf("deploy/trial.env:%d: %q, want NAME=value", i+1, line)
+		}
+		out[k] = v
+	}
+	return out
 }
 
 // The deployment's Prometheus scrapes every replica of every service (by
@@ -383,6 +467,25 @@ func TestComposePrometheusScrapesEveryService(t *testing.T) {
 	}
 }
 
+// Prometheus and Alertmanager have no login: anyone reaching them reads
+// the whole deployment's metrics and targets, or silences its alerts.
+// They listen on the host's loopback only.
+func TestComposeOperatorConsolesListenOnLoopback(t *testing.T) {
+	t.Parallel()
+	doc := composeFile(t)
+	for svc, port := range map[string]string{"prometheus": "9090", "alertmanager": "9093"} {
+		ports := strs(path(doc, "services", svc, "ports"))
+		if len(ports) == 0 {
+			t.Errorf("%s publishes no port", svc)
+		}
+		for _, p := range ports {
+			if p != "127.0.0.1:"+port+":"+port {
+				t.Errorf("%s publishes %q, want 127.0.0.1:%s:%s", svc, p, port, port)
+			}
+		}
+	}
+}
+
 // docker stop (a rolling upgrade, compose down) sends SIGTERM and, after
 // the stop grace period (10 s unless set), SIGKILL. A process's graceful
 // stop takes up to 30 s for the requests in flight (app.Serve), then the
@@ -401,10 +504,24 @@ func TestComposeGivesEveryServiceTimeToStop(t *testing.T) {
 	}
 }
 
-// composeDefault is a Compose value with each ${VAR:-default} read as its
-// default, as Compose reads it when VAR is unset.
-func composeDefault(v string) string {
-	return regexp.MustCompile(`\$\{[A-Z0-9_]+:-([^}]*)\}`).ReplaceAllString(v, "$1")
+// composeTrial is a Compose value as a local trial reads it (docker
+// compose --env-file deploy/trial.env, nothing else set): each ${VAR},
+// ${VAR:?message} or ${VAR:-default} is VAR's value in deploy/trial.env,
+// or else its default; a required one missing there is an error.
+func composeTrial(t *testing.T, v string) string {
+	t.Helper()
+	trial := trialEnv(t)
+	return regexp.MustCompile(`\$\{([A-Z0-9_]+)(:[-?][^}]*)?\}`).ReplaceAllStringFunc(v, func(ref string) string {
+		m := regexp.MustCompile(`^\$\{([A-Z0-9_]+)(:[-?][^}]*)?\}$`).FindStringSubmatch(ref)
+		if val := trial[m[1]]; val != "" {
+			return val
+		}
+		if strings.HasPrefix(m[2], ":-") {
+			return m[2][2:]
+		}
+		t.Errorf("%s: a trial does not set %s", v, m[1])
+		return ""
+	})
 }
 
 // fronted are the services whose HTTP clients come through the gateway:
@@ -454,7 +571,7 @@ func TestComposeGatewayFrontsTheConsole(t *testing.T) {
 	}
 
 	// What the console calls reaches the service that serves it.
-	routes, err := gateway.ParseRoutes(composeDefault(str(env["NUISANCE_GATEWAY_ROUTES"])))
+	routes, err := gateway.ParseRoutes(composeTrial(t, str(env["NUISANCE_GATEWAY_ROUTES"])))
 	if err != nil {
 		t.Fatalf("NUISANCE_GATEWAY_ROUTES: %v", err)
 	}
@@ -484,7 +601,7 @@ func TestComposeGatewayFrontsTheConsole(t *testing.T) {
 	// The fronted services share a network with the gateway whose
 	// addresses they trust, and publish no port; the intake keeps its
 	// port for the hotline.
-	subnet := composeDefault(str(path(doc, "networks", "front", "ipam", "config").([]any)[0].(map[string]any)["subnet"]))
+	subnet := composeTrial(t, str(path(doc, "networks", "front", "ipam", "config").([]any)[0].(map[string]any)["subnet"]))
 	front, err := netip.ParsePrefix(subnet)
 	if err != nil {
 		t.Fatalf("front network subnet %q: %v", subnet, err)
@@ -500,7 +617,7 @@ func TestComposeGatewayFrontsTheConsole(t *testing.T) {
 		if nets := strs(path(s, "networks")); !slices.Contains(nets, "front") || !slices.Contains(nets, "default") {
 			t.Errorf("%s is on %v, want default (NATS, PostgreSQL) and front (the gateway)", name, nets)
 		}
-		v := composeDefault(str(path(s, "environment", "NUISANCE_TRUSTED_PROXIES")))
+		v := composeTrial(t, str(path(s, "environment", "NUISANCE_TRUSTED_PROXIES")))
 		cfg, err := config.FromEnv(func(k string) string {
 			if k == "NUISANCE_TRUSTED_PROXIES" {
 				return v
@@ -518,7 +635,7 @@ func TestComposeGatewayFrontsTheConsole(t *testing.T) {
 	if p := strs(path(services["intake"], "ports")); len(p) == 0 {
 		t.Error("the intake publishes no port for the hotline")
 	}
-	if v := composeDefault(str(path(services["intake"], "environment", "NUISANCE_TRUSTED_PROXIES"))); v != "" {
+	if v := composeTrial(t, str(path(services["intake"], "environment", "NUISANCE_TRUSTED_PROXIES"))); v != "" {
 		t.Errorf("the intake, reached on its published port, trusts %q", v)
 	}
 }
