@@ -119,7 +119,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 		defer cancel()
 		if err := c.StopPostgres(sctx); err != nil {
-			log.Warn("stop the private PostgreSQL", zap.Error(err))
+			log.Warn("stop the private PostgreSQL", logging.Error(err))
 		}
 	}()
 	fmt.Fprintf(stdout, "\nNATS cluster (R%d streams):\n", devcluster.Nodes)
