@@ -141,9 +141,15 @@ func Check(ctx context.Context, roles ...string) error {
 	return nil
 }
 
+// StreamPath is the officers' live event stream, the one route whose
+// token may come as the access_token query parameter.
+const StreamPath = "/api/v1/stream"
+
 // bearer extracts the token of a request: the Authorization header, or,
-// for an event stream only, the access_token query parameter, because a
-// browser's EventSource cannot set headers.
+// for a GET of the event stream at StreamPath only, the access_token
+// query parameter, because a browser's EventSource cannot set headers.
+// No other route takes it, so a token is never put in (and leaked from:
+// logs, history, Referer) the address of a report or a case.
 func bearer(r *http.Request) string {
 	if h := r.Header.Get("Authorization"); h != "" {
 		scheme, tok, ok := strings.Cut(strings.TrimSpace(h), " ")
@@ -152,7 +158,7 @@ func bearer(r *http.Request) string {
 		}
 		return strings.TrimSpace(tok)
 	}
-	if r.Method == http.MethodGet && strings.Contains(r.Header.Get("Accept"), "text/event-stream") {
+	if r.Method == http.MethodGet && r.URL.Path == StreamPath && strings.Contains(r.Header.Get("Accept"), "text/event-stream") {
 		return r.URL.Query().Get("access_token")
 	}
 	return ""

@@ -71,10 +71,13 @@ func TestBearer(t *testing.T) {
 		{"basic", "GET", "/x", "Basic dXNlcjpwYXNz", "", ""},
 		{"no scheme", "GET", "/x", "nso_abc", "", ""},
 		{"none", "GET", "/x", "", "", ""},
-		{"query on a stream", "GET", "/x?access_token=nso_q", "", "text/event-stream", "nso_q"},
-		{"query elsewhere", "GET", "/x?access_token=nso_q", "", "application/json", ""},
-		{"query on a post", "POST", "/x?access_token=nso_q", "", "text/event-stream", ""},
-		{"header wins", "GET", "/x?access_token=nso_q", "Bearer nso_h", "text/event-stream", "nso_h"},
+		{"query on a stream", "GET", "/api/v1/stream?heartbeat=event&access_token=nso_q", "", "text/event-stream", "nso_q"},
+		{"query on the stream as json", "GET", "/api/v1/stream?access_token=nso_q", "", "application/json", ""},
+		{"query on a post", "POST", "/api/v1/stream?access_token=nso_q", "", "text/event-stream", ""},
+		{"query on another route", "GET", "/api/v1/assignments?access_token=nso_q", "", "text/event-stream", ""},
+		{"query on a report", "GET", "/reports/weekly/2024-W11.html?access_token=nso_q", "", "text/event-stream", ""},
+		{"query under the stream", "GET", "/api/v1/stream/x?access_token=nso_q", "", "text/event-stream", ""},
+		{"header wins", "GET", "/api/v1/stream?access_token=nso_q", "Bearer nso_h", "text/event-stream", "nso_h"},
 	} {
 		r := httptest.NewRequest(tc.method, tc.url, nil)
 		if tc.authz != "" {

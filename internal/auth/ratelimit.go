@@ -1,6 +1,8 @@
 package auth
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"math"
 	"net/http"
@@ -124,6 +126,15 @@ func (l *RateLimiter) Limit(w http.ResponseWriter, p Principal) bool {
 	w.Header().Set("Retry-After", strconv.Itoa(secs))
 	writeRateLimited(w, "too many requests with this token; retry after "+strconv.Itoa(secs)+" s")
 	return true
+}
+
+// LimitToken is Limit for a service that knows only the role of a
+// request's holder (the reporter): it holds the bearer token of r, which
+// the caller authenticated, to the rate by the token itself (its hash: a
+// rotated token starts a new budget), and answers 429 as Limit does.
+func (l *RateLimiter) LimitToken(w http.ResponseWriter, r *http.Request) bool {
+	sum := sha256.Sum256([]byte(bearer(r)))
+	return l.Limit(w, Principal{ID: "token:" + hex.EncodeToString(sum[:16])})
 }
 
 // retryAfter is wait in whole seconds, at least one.
