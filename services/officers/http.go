@@ -45,7 +45,7 @@ func (s *Service) Routes(mux httpx.Mux) {
 	mux.Handle("POST /api/v1/cases/{id}/return", s.route(anyRole, s.handleReturn))
 	mux.Handle("POST /api/v1/cases/{id}/reassign", s.route(supervisors, s.handleReassign))
 	mux.Handle("POST /api/v1/cases/{id}/extend", s.route(supervisors, s.handleExtend))
-	mux.Handle("GET /api/v1/stream", s.routeUnlimited(anyRole, s.handleStream))
+	mux.Handle("GET "+auth.StreamPath, s.routeStream(anyRole, s.handleStream))
 	mux.Handle("GET /api/v1/triage", s.route(supervisors, s.handleTriage))
 	mux.Handle("POST /api/v1/triage/{complaint_id}/correct", s.route(supervisors, s.handleCorrect))
 }
@@ -58,18 +58,23 @@ type handler func(w http.ResponseWriter, r *http.Request, p auth.Principal) erro
 // the role is checked: a refused request costs too), checks the role and
 // runs h.
 func (s *Service) route(roles []string, h handler) http.Handler {
-	return s.serve(roles, h, true)
+	return s.serve(roles, h, s.limit)
 }
 
-// routeUnlimited is route without the rate limit, for the event stream:
-// a stream is one long request, capped per token by MaxStreamsPerToken,
-// and an EventSource reconnects by itself after a refusal, which would
-// only spend the token's budget again.
-func (s *Service) routeUnlimited(roles []string, h handler) http.Handler {
-	return s.serve(roles, h, false)
+// routeStream is route for the event stream: a stream is one long
+// request, capped per token by MaxStreamsPerToken, and is not held to
+// the requests' rate, which an EventSource reconnecting by itself after
+// a refusal would only spend again. What a token is held to is how often
+// it opens streams (streamOpenBurst, one more every streamOpenEvery):
+// each open is a JetStream consumer, and one resuming from an early
+// Last-Event-ID reads the case stream through again.
+func (s *Service) routeStream(roles []string, h handler) http.Handler {
+	return s.serve(roles, h, s.limitStreamOpens)
 }
 
-func (s *Service) serve(roles []string, h handler, limited bool) http.Handler {
+// serve authenticates the request, lets limit refuse it (it answers 429
+// itself and reports whether it did), checks the role and runs h.
+func (s *Service) serve(roles []string, h handler, limit func(http.ResponseWriter, auth.Principal) bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p, err := s.tokens.Authorize(r)
 		if err != nil {
@@ -77,7 +82,7 @@ func (s *Service) serve(roles []string, h handler, limited bool) http.Handler {
 			return
 		}
 		r = r.WithContext(auth.WithPrincipal(r.Context(), p))
-		if limited && s.limit(w, p) {
+		if limit(w, p) {
 			return
 		}
 		if err := auth.Check(r.Context(), roles...); err != nil {

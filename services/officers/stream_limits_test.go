@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/xiamen-eeb/nuisance/internal/auth"
 	"github.com/xiamen-eeb/nuisance/internal/caseflow"
 	"github.com/xiamen-eeb/nuisance/internal/event"
 	"github.com/xiamen-eeb/nuisance/internal/httpx"
@@ -117,6 +118,9 @@ func TestOneTokenHoldsAFewStreams(t *testing.T) {
 	t.Parallel()
 	n := testenv.StartNATS(t)
 	e := setup(t, n.JS)
+	// Opens as fast as a loop makes them, past the rate of opens
+	// (TestATokenOpensStreamsAtARate): what is tested is the cap.
+	e.svc.streams.opens = auth.NewRateLimiter(1000, 1000, nil)
 	const tries, perToken = 40, 4
 	var open atomic.Int64
 	refused := 0
@@ -166,6 +170,7 @@ func TestAnEndedStreamLeavesNoConsumer(t *testing.T) {
 	t.Parallel()
 	n := testenv.StartNATS(t)
 	e := setup(t, n.JS)
+	e.svc.streams.opens = auth.NewRateLimiter(1000, 1000, nil) // 30 opens at once, past the rate of opens
 	for range 30 {
 		s := e.openStream(whoOwn, "")
 		s.close()
