@@ -17,10 +17,13 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
 	"go.uber.org/zap"
+	"golang.org/x/sync/singleflight"
 
+	"github.com/xiamen-eeb/nuisance/internal/auth"
 	"github.com/xiamen-eeb/nuisance/internal/gistar"
 	"github.com/xiamen-eeb/nuisance/internal/logging"
 	"github.com/xiamen-eeb/nuisance/internal/outbox"
+	"github.com/xiamen-eeb/nuisance/internal/report"
 )
 
 // Authorizer tells who sent a request: the role ("officer", "supervisor"
@@ -49,21 +52,40 @@ type Config struct {
 	// added to the built-in ones (NUISANCE_PRIORITY); empty: the built-in
 	// plans alone.
 	PriorityFile string
+	// RatePerToken and RateBurst limit the report requests of one token:
+	// past them it is answered 429 with Retry-After. A supervisor reads a
+	// few weeks in a few formats on a Monday; a script reading week
+	// after week (each not stored generated on the fly) is slowed to
+	// RatePerToken a second.
+	RatePerToken float64
+	RateBurst    int
 }
 
 // DefaultConfig returns the production schedule: Monday 00:05, eight
-// weeks of catch-up, a retry every minute.
+// weeks of catch-up, a retry every minute; and a token's report requests
+// limited to one a second in bursts of 30.
 func DefaultConfig(authorize Authorizer) Config {
-	return Config{Authorize: authorize, Backfill: 8, After: 5 * time.Minute, Retry: time.Minute, Now: time.Now}
+	return Config{Authorize: authorize, Backfill: 8, After: 5 * time.Minute, Retry: time.Minute, Now: time.Now,
+		RatePerToken: 1, RateBurst: 30}
 }
 
 // Service is the reporter.
 type Service struct {
-	cfg   Config
-	pool  *pgxpool.Pool
-	log   *zap.Logger
-	older olderWeeks
+	cfg     Config
+	pool    *pgxpool.Pool
+	log     *zap.Logger
+	older   olderWeeks
+	limiter *auth.RateLimiter
+	// weeks generates at most one report of a week not stored at once,
+	// whoever asks for it; build generates one (GenerateWith).
+	weeks singleflight.Group
+	build func(ctx context.Context, week string, now time.Time) (*report.Report, error)
 }
+
+var rateLimited = promauto.NewCounter(prometheus.CounterOpts{
+	Name: "nuisance_reporter_rate_limited_total",
+	Help: "Report requests refused (429) because their token was over its rate limit.",
+})
 
 var generated = promauto.NewCounterVec(prometheus.CounterOpts{
 	Name: "nuisance_reporter_reports_total",
@@ -91,10 +113,20 @@ func New(cfg Config, pool *pgxpool.Pool, log *zap.Logger) (*Service, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.RatePerToken <= 0 {
+		cfg.RatePerToken = def.RatePerToken
+	}
+	if cfg.RateBurst <= 0 {
+		cfg.RateBurst = def.RateBurst
+	}
 	if _, err := loadRef(cfg.PriorityFile); err != nil {
 		return nil, fmt.Errorf("reporter: %w", err)
 	}
-	return &Service{cfg: cfg, pool: pool, log: log}, nil
+	s := &Service{cfg: cfg, pool: pool, log: log, limiter: auth.NewRateLimiter(cfg.RatePerToken, cfg.RateBurst, rateLimited)}
+	s.build = func(ctx context.Context, week string, now time.Time) (*report.Report, error) {
+		return GenerateWith(ctx, pool, week, now, cfg.PriorityFile)
+	}
+	return s, nil
 }
 
 // Watches is empty: the reporter consumes no events, its schedule and its
