@@ -49,6 +49,13 @@ func (p *pgProxy) open(t *testing.T) {
 				continue
 			}
 			p.mu.Lock()
+			if p.ln != ln {
+				// Cut while this one was being dialled: it is gone too.
+				p.mu.Unlock()
+				c.Close()
+				s.Close()
+				return
+			}
 			p.conns = append(p.conns, c, s)
 			p.mu.Unlock()
 			go func() { _, _ = io.Copy(s, c); s.Close() }()
@@ -60,7 +67,10 @@ func (p *pgProxy) open(t *testing.T) {
 func (p *pgProxy) cut() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.ln.Close()
+	if p.ln != nil {
+		p.ln.Close()
+		p.ln = nil
+	}
 	for _, c := range p.conns {
 		c.Close()
 	}
