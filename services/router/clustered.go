@@ -93,10 +93,18 @@ func (s *Service) HandleComplaintsClustered(ctx context.Context, tx pgx.Tx, evs 
 	corrected := map[string]event.ComplaintClustered{}
 	for _, ev := range evs {
 		if !ev.History && correctionOf(ev) != "" {
-			corrected[ev.ComplaintID] = ev
+			if c, ok := corrected[ev.ComplaintID]; !ok || correctionNumber(correctionOf(ev)) > correctionNumber(correctionOf(c)) {
+				corrected[ev.ComplaintID] = ev
+			}
 		}
 	}
 	var heldKeys []string
+	if len(corrected) > 0 {
+		var err error
+		if placed, unroutable, err = latestCorrectionOnly(ctx, tx, placed, unroutable, corrected, counts); err != nil {
+			return err
+		}
+	}
 	if len(corrected) > 0 {
 		var err error
 		if heldKeys, err = placeKeys(ctx, tx, slices.Collect(maps.Keys(corrected))); err != nil {

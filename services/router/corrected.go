@@ -3,7 +3,9 @@ package router
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -40,6 +42,60 @@ func correctionOf(ev event.ComplaintClustered) string {
 		return n
 	}
 	return ""
+}
+
+// correctionNumber is n of a correction's number as correctionOf gives
+// it, 0 for none or one that is no number.
+func correctionNumber(n string) int {
+	v, err := strconv.Atoi(n)
+	if err != nil {
+		return 0
+	}
+	return v
+}
+
+// latestCorrectionOnly keeps, of the complaints the batch corrects, only
+// the placement of the batch's latest correction (corrected), and none
+// when a later correction than it has been applied since (the supervisor
+// corrected again while it was on its way: that one's event places the
+// complaint). Another copy of such a complaint in the batch (an older
+// correction, the event from before the corrections, a redelivery) would
+// place it as it was, undoing the correction. The copies left out are
+// counted as duplicates, the corrections behind a later one as
+// superseded; corrected loses those.
+func latestCorrectionOnly(ctx context.Context, tx pgx.Tx, placed []placement, unroutable []unroutableComplaint,
+	corrected map[string]event.ComplaintClustered, counts map[string]int) ([]placement, []unroutableComplaint, error) {
+	latest, err := lastCorrections(ctx, tx, slices.Collect(maps.Keys(corrected)))
+	if err != nil {
+		return nil, nil, err
+	}
+	stale := map[string]bool{}
+	for id, ev := range corrected {
+		if l, ok := latest[id]; ok && correctionNumber(l.n) > correctionNumber(correctionOf(ev)) {
+			stale[id] = true
+			delete(corrected, id)
+		}
+	}
+	placed = slices.DeleteFunc(placed, func(p placement) bool {
+		id := p.ev.ComplaintID
+		if stale[id] {
+			counts["superseded"]++
+			return true
+		}
+		if c, ok := corrected[id]; ok && c.EventID != p.ev.EventID {
+			counts["duplicate"]++
+			return true
+		}
+		return false
+	})
+	unroutable = slices.DeleteFunc(unroutable, func(u unroutableComplaint) bool {
+		if stale[u.id] {
+			counts["superseded"]++
+			return true
+		}
+		return false
+	})
+	return placed, unroutable, nil
 }
 
 // movedCaseID is the id of the case a corrected complaint opens when it

@@ -286,3 +286,50 @@ func TestACorrectedComplaintStaysInACaseATeamHoldsOrOfItsKind(t *testing.T) {
 		t.Errorf("the complaint has %d open triage entries, want 1: it waits for the supervisor again", n)
 	}
 }
+
+// Of a complaint the batch corrects, only the correction places it:
+// another copy in the batch (its event from before the correction,
+// redelivered or sent again) would put it back where it was. And a
+// correction behind a later one the geocoder has applied since (the
+// supervisor corrected again while it was on its way) places nothing.
+func TestOnlyTheLatestCorrectionPlacesTheComplaint(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	n := testenv.StartNATS(t)
+	e.startRelay(t, n)
+	run(t, e.ctx, e.newRouter(t, n.JS))
+	at := time.Date(2024, 3, 5, 10, 0, 0, 0, shanghai)
+	first, second := e.huliComplaint(t, "L1", at, 0), e.huliComplaint(t, "L2", at.Add(time.Hour), 20)
+	old := e.waitingInTriage(t, n, first, second)
+
+	fixed := e.correctToSiming(t, second, "sup-siming")
+	// The event from before the correction first, in the same batch.
+	if err := e.handle(t, second, fixed); err != nil {
+		t.Fatal(err)
+	}
+	got := e.caseOf(t, second.ComplaintID)
+	if got.ID == old.ID || got.District != "siming" {
+		t.Fatalf("the corrected complaint is in case %s (%s), want a Siming case, not %s: the copy from before the correction placed it",
+			got.ID, got.District, old.ID)
+	}
+	if n := e.count(t, `SELECT count(*) FROM case_complaints WHERE complaint_id = $1`, second.ComplaintID); n != 1 {
+		t.Errorf("the corrected complaint is in %d cases, want 1", n)
+	}
+
+	// Correction 2 of the other complaint applied, then correction 1's
+	// event arrives: it is behind, and moves nothing.
+	if _, err := e.pool.Exec(e.ctx, `INSERT INTO triage_corrections (complaint_id, n, officer_id, kind, district, category, subcategory, event_id, applied_at)
+		VALUES ($1, 1, 'sup-siming', 'unrouted', 'siming', 'noise', 'construction', $1 || '.triage.corrected.1', now()),
+		       ($1, 2, 'sup-siming', 'unrouted', 'huli', 'noise', 'social_life', $1 || '.triage.corrected.2', now())`, first.ComplaintID); err != nil {
+		t.Fatal(err)
+	}
+	behind := clustered(first.TicketID, first.ReceivedAt, 0, 0) // to Siming, as correction 1 said
+	behind.EventID = first.ComplaintID + ".clustered.c1"
+	behind.Method = "corrected"
+	if err := e.handle(t, behind); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.caseOf(t, first.ComplaintID); got.ID != old.ID {
+		t.Errorf("correction 1, behind correction 2, moved the complaint to %s (%s)", got.ID, got.District)
+	}
+}
