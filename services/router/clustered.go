@@ -434,6 +434,13 @@ func (p placement) matches(c *candidate) (float64, bool) {
 	if c.District != p.ev.District || c.Category != p.ev.Category {
 		return 0, false
 	}
+	// A complaint a supervisor's correction took out of a case no team
+	// holds (p.caseID, see moveCorrected) joins no such case again: it
+	// would wait there once more, the correction undone (露天烧烤 read as
+	// 餐饮油烟 at the place of the case its team returned).
+	if p.caseID != "" && c.Status == caseflow.StatusReturned {
+		return 0, false
+	}
 	switch c.Status {
 	case caseflow.StatusOpen, caseflow.StatusAssigned, caseflow.StatusAccepted, caseflow.StatusReturned:
 	case caseflow.StatusResolved:

@@ -333,3 +333,49 @@ func TestOnlyTheLatestCorrectionPlacesTheComplaint(t *testing.T) {
 		t.Errorf("correction 1, behind correction 2, moved the complaint to %s (%s)", got.ID, got.District)
 	}
 }
+
+// Corrected to another kind that the same team handles (a 露天烧烤 read as
+// 餐饮油烟), a complaint that left the case its team returned does not
+// join that case again, waiting there once more with the correction
+// undone: it opens a case of its own for the team.
+func TestACorrectedComplaintDoesNotJoinTheCaseItLeft(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	at := time.Date(2024, 3, 5, 20, 0, 0, 0, shanghai)
+	var evs []event.ComplaintClustered
+	for i, ticket := range []string{"B1", "B2"} {
+		ev := e.complaint(t, ticket, at.Add(time.Duration(i)*time.Minute), float64(i*10), 0)
+		ev.Category, ev.Subcategory = "cooking_smoke", "open_air_bbq"
+		evs = append(evs, ev)
+	}
+	if err := e.handle(t, evs...); err != nil {
+		t.Fatal(err)
+	}
+	old := e.caseOf(t, evs[0].ComplaintID)
+	if e.caseOf(t, evs[1].ComplaintID).ID != old.ID || old.Team == "" {
+		t.Fatalf("the two barbecue complaints are not in one assigned case: %+v", old)
+	}
+	team := caseflow.Actor{ID: "officer:" + old.Team, Team: old.Team, District: "siming", Role: caseflow.RoleOfficer}
+	if err := pgx.BeginFunc(e.ctx, e.pool, func(tx pgx.Tx) error {
+		_, err := caseflow.Return(e.ctx, tx, old.ID, team, "是餐饮店油烟，不是露天烧烤")
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	second := evs[1]
+	if _, err := e.pool.Exec(e.ctx, `INSERT INTO triage_corrections (complaint_id, n, officer_id, kind, district, category, subcategory, event_id, applied_at)
+		VALUES ($1, 1, 'sup-siming', 'unrouted', 'siming', 'cooking_smoke', 'restaurant', $1 || '.triage.corrected.1', now())`, second.ComplaintID); err != nil {
+		t.Fatal(err)
+	}
+	fixed := second
+	fixed.EventID = second.ComplaintID + ".clustered.c1"
+	fixed.Method, fixed.Subcategory = "corrected", "restaurant"
+	if err := e.handle(t, fixed); err != nil {
+		t.Fatal(err)
+	}
+	got := e.caseOf(t, second.ComplaintID)
+	t.Logf("old case %s (%s), audit:\n%s", old.ID, old.Team, strings.Join(e.audit(t, old.ID), "\n"))
+	if got.ID == old.ID || got.Status != caseflow.StatusAssigned || got.Subcategory != "restaurant" {
+		t.Errorf("the corrected complaint is in case %s (%s, %s), want a restaurant case of its own, assigned, not %s", got.ID, got.Status, got.Subcategory, old.ID)
+	}
+}
