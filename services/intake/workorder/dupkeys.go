@@ -10,9 +10,10 @@ import (
 // duplicateDetail is the detail of a key sent twice in one object.
 const duplicateDetail = "this key appears more than once in its object: send each key once (JSON leaves open which value counts)"
 
-// duplicateKeys names every key that appears more than once in its
-// object, at any depth, by its JSON pointer (/ticket_id,
-// /location/lat), in the order the document repeats them. The decoders
+// duplicateKeys names the keys that appear more than once in their
+// object, at any depth, by their JSON pointers (/ticket_id,
+// /location/lat), each once, in the order the document repeats them, at
+// most maxDuplicates. The decoders
 // would keep the last value without a word, and the sender may mean the
 // first. A body that is not JSON names none: the schema's decoder says
 // what is wrong with it.
@@ -38,6 +39,7 @@ type dupScanner struct {
 	i    int
 	path []pathStep // from the document to the value being scanned
 	out  []FieldError
+	more bool // more keys sent twice than maxDuplicates
 }
 
 // pathStep is one step of a pointer: an object's key or an array's index.
@@ -190,7 +192,7 @@ func (s *dupScanner) object(depth int) bool {
 			}
 		}
 		if dup {
-			s.out = append(s.out, FieldError{Field: s.pointer(), Detail: duplicateDetail})
+			s.found(s.pointer)
 		}
 		s.space()
 		if s.i >= len(s.b) || s.b[s.i] != ':' {
@@ -217,6 +219,31 @@ func (s *dupScanner) object(depth int) bool {
 }
 
 // pointer is the JSON pointer (RFC 6901) of the value being scanned.
+// maxDuplicates is how many keys sent twice the answer names: a body of
+// 64 KiB may repeat a key thousands of times, or nest repeats thousands
+// deep, and the answer names each pointer once, the first few.
+const maxDuplicates = 20
+
+// found records a key sent twice, by its pointer, once each and at most
+// maxDuplicates; past that, only that there were more.
+func (s *dupScanner) found(pointer func() string) {
+	if s.more {
+		return
+	}
+	if len(s.out) == maxDuplicates {
+		s.more = true
+		s.out = append(s.out, FieldError{Field: "/", Detail: "more keys appear more than once than are named here: send each key once"})
+		return
+	}
+	p := pointer()
+	for _, e := range s.out {
+		if e.Field == p {
+			return
+		}
+	}
+	s.out = append(s.out, FieldError{Field: p, Detail: duplicateDetail})
+}
+
 func (s *dupScanner) pointer() string {
 	var p strings.Builder
 	for _, st := range s.path {

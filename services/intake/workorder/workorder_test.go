@@ -182,6 +182,32 @@ func TestADuplicatedKeyIsRefused(t *testing.T) {
 	if _, _, err := p.Parse([]byte(`{"ticket_id":"a","ticket_id":`)); err == nil {
 		t.Error("a body cut short was not said to be no JSON")
 	}
+	// Repeated thousands of times, or nested thousands deep, a key sent
+	// twice makes a small answer: each pointer once, at most
+	// maxDuplicates of them and a word that there are more.
+	deep := strings.Repeat(`{"a":0,"a":`, 3000) + "0" + strings.Repeat("}", 3000)
+	wide := `{"x":0` + strings.Repeat(`,"x":0`, 5000) + `}`
+	for name, body := range map[string]string{
+		"deep":    `{"ticket_id":"a",` + rest + `,"z":` + deep + `}`,
+		"wide":    `{"ticket_id":"a",` + rest + `,"z":` + wide + `}`,
+		"channel": `{"ticket_id":"a",` + rest + strings.Repeat(`,"channel":"app"`, 3000) + `}`,
+	} {
+		_, fe, err := p.Parse([]byte(body))
+		size := 0
+		for _, e := range fe {
+			size += len(e.Field) + len(e.Detail)
+		}
+		if err != nil || len(fe) == 0 || len(fe) > maxDuplicates+1 || size > 256<<10 {
+			t.Errorf("%s: %d errors, %d bytes (%v), want at most %d, small", name, len(fe), size, err, maxDuplicates+1)
+		}
+		seen := map[string]bool{}
+		for _, e := range fe {
+			if seen[e.Field] {
+				t.Errorf("%s: %s named twice", name, e.Field)
+			}
+			seen[e.Field] = true
+		}
+	}
 	// Keys repeated in a body that is no JSON document (a bad value, bytes
 	// after it) do not make it one: it is said to be no JSON.
 	for _, body := range []string{
