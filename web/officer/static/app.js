@@ -637,7 +637,9 @@
     bottom.appendChild(el("span", "hint", "工单 " + (it.ticket_id || "") + " · " + (it.history ? dayOf(it.received_at) : when(it.received_at))));
     if (it.case_id) {
       // A case holds it already (退单 by every team the rules name): the
-      // case is moved with 改派 on its page, not corrected here.
+      // case moves to another team of its district with 改派 on its page;
+      // a complaint placed in the wrong district or read as the wrong
+      // kind is corrected here instead, and leaves the case.
       var open = el("button", "secondary", "案件 · 改派");
       open.type = "button";
       open.addEventListener("click", function () {
@@ -647,9 +649,6 @@
         location.hash = "#/case/" + encodeURIComponent(it.case_id);
       });
       bottom.appendChild(open);
-      d.appendChild(bottom);
-      li.appendChild(d);
-      return li;
     }
     var b = el("button", "secondary", "更正");
     b.type = "button";
@@ -787,6 +786,13 @@
     // 立案 and 并案 say it already: the complaint's id is for the log.
     if (/^complaint \S+$/.test(r)) { return ""; }
     if ((m = /^no complaint within (\d+) days of the resolution$/.exec(r))) { return "办结后" + m[1] + "日内该地点无新投诉，办结销号"; }
+    // A supervisor's correction (分拣) took a complaint out of a case no
+    // team held, and a case left with none was closed.
+    m = /^complaint \S+ corrected to (\w+), (\w+)(?:\/(\w+))? \([^)]*\): it leaves the case/.exec(r);
+    if (m) {
+      return "分拣更正为" + label(DISTRICT, m[1]) + " " + (m[3] ? label(SUBCATEGORY, m[3]) : label(CATEGORY, m[2])) + "，移出本案，重新派单";
+    }
+    if (/^no complaint left: .* moved out by a supervisor's correction/.test(r)) { return "本案投诉均经分拣更正移出，案件关闭"; }
     // Whose number was looked at is for the log too.
     if (action === "reveal_caller" && /^complaints \S+(, \S+)*$/.test(r)) { return ""; }
     return r;
