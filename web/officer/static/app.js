@@ -1337,7 +1337,17 @@
       // at most MaxExtension (30 days) after it.
       var from = new Date(state.resolveDue || Date.now());
       if (isNaN(from) || from < new Date()) { from = new Date(); }
-      $("extend-date").value = shanghaiDate(new Date(from.getTime() + 7 * 86400000));
+      // A deadline ends on a working day: a week on that is a Saturday or
+      // a Sunday offers the Monday after (a holiday the server refuses,
+      // naming its next working day).
+      var pick = new Date(from.getTime() + 7 * 86400000);
+      for (var i = 0; i < 2; i++) {
+        var t = inShanghai(pick);
+        var weekday = new Date(Date.UTC(t.year, t.month - 1, t.day)).getUTCDay();
+        if (weekday !== 6 && weekday !== 0) { break; }
+        pick = new Date(pick.getTime() + 86400000);
+      }
+      $("extend-date").value = shanghaiDate(pick);
       $("extend-date").min = shanghaiDate(new Date(from.getTime() + 1000));
       $("extend-date").max = shanghaiDate(new Date(from.getTime() + 30 * 86400000 - 86399000));
       $("extend-reason").focus();
