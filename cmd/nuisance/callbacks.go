@@ -11,6 +11,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/xiamen-eeb/nuisance/internal/caseflow"
 	"github.com/xiamen-eeb/nuisance/services/callbacks"
 )
 
@@ -97,7 +98,7 @@ func runCallbacks(ctx context.Context, args []string, getenv func(string) string
 				at = *d.DeadAt
 			}
 			tw.row(d.ID, d.Body.TicketID, d.Body.CaseID, d.Body.Status, strconv.Itoa(d.Attempts),
-				clock(at), d.LastError)
+				caseflow.When(at), d.LastError)
 		}
 		if err := tw.flush(); err != nil {
 			return err
@@ -156,7 +157,7 @@ func listDiscarded(ctx context.Context, pool *pgxpool.Pool, limit int, stdout io
 	}
 	tw := newTable(stdout, "ID", "TICKET", "CASE", "STATUS", "DISCARDED", "BY", "REASON", "LAST ERROR")
 	for _, d := range ds {
-		tw.row(d.ID, d.Body.TicketID, d.Body.CaseID, d.Body.Status, clock(*d.DiscardedAt),
+		tw.row(d.ID, d.Body.TicketID, d.Body.CaseID, d.Body.Status, caseflow.When(*d.DiscardedAt),
 			d.DiscardedBy, d.DiscardReason, d.LastError)
 	}
 	if err := tw.flush(); err != nil {
@@ -219,7 +220,7 @@ func runCallbacksDiscard(ctx context.Context, args []string, getenv func(string)
 	}
 	fmt.Fprintf(stdout, "%d dead %s discarded\n", n, noun)
 	for _, d := range already {
-		fmt.Fprintf(stdout, "%s already discarded %s by %s: %s\n", d.ID, clock(*d.DiscardedAt), d.DiscardedBy, d.DiscardReason)
+		fmt.Fprintf(stdout, "%s already discarded %s by %s: %s\n", d.ID, caseflow.When(*d.DiscardedAt), d.DiscardedBy, d.DiscardReason)
 	}
 	return nil
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/xiamen-eeb/nuisance/internal/caseflow"
 	"github.com/xiamen-eeb/nuisance/internal/outbox"
 )
 
@@ -90,7 +91,7 @@ func runDeadLetters(ctx context.Context, args []string, getenv func(string) stri
 		state := "dead"
 		switch {
 		case d.Retried != nil:
-			state = "sent again " + clock(*d.Retried)
+			state = "sent again " + caseflow.When(*d.Retried)
 		case d.RetryRequested != nil:
 			state = "to send again"
 		}
@@ -103,7 +104,7 @@ func runDeadLetters(ctx context.Context, args []string, getenv func(string) stri
 			handled = "yes"
 		}
 		tw.row(strconv.FormatInt(d.ID, 10), d.Consumer, d.Subject, d.EventID, strconv.Itoa(d.Deliveries),
-			clock(d.At), state, handled, reason)
+			caseflow.When(d.At), state, handled, reason)
 	}
 	if err := tw.flush(); err != nil {
 		return err

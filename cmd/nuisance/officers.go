@@ -8,6 +8,7 @@ import (
 	"io"
 
 	"github.com/xiamen-eeb/nuisance/internal/auth"
+	"github.com/xiamen-eeb/nuisance/internal/caseflow"
 )
 
 const officersUsage = `nuisance officers add --team TEAM --name NAME [--role officer|supervisor|admin] [--district D]
@@ -93,12 +94,12 @@ func runOfficers(ctx context.Context, args []string, getenv func(string) string,
 			state := "active"
 			switch {
 			case o.DisabledAt != nil:
-				state = "disabled " + clock(*o.DisabledAt)
+				state = "disabled " + caseflow.When(*o.DisabledAt)
 			case o.RotatedAt != nil:
-				state = "active, rotated " + clock(*o.RotatedAt)
+				state = "active, rotated " + caseflow.When(*o.RotatedAt)
 			}
 			tw.row(o.ID, o.Role, dash(o.Team), dash(o.District), o.Name,
-				clock(o.CreatedAt), state)
+				caseflow.When(o.CreatedAt), state)
 		}
 		if err := tw.flush(); err != nil {
 			return err

@@ -3,8 +3,6 @@ package main
 import (
 	"io"
 	"strings"
-	"time"
-	_ "time/tzdata" // Asia/Shanghai on hosts without a zoneinfo database
 
 	"github.com/mattn/go-runewidth"
 )
@@ -49,17 +47,3 @@ func (t *table) flush() error {
 	_, err := io.WriteString(t.w, b.String())
 	return err
 }
-
-// xiamenTime is the bureau's time zone, whatever the zone of the host the
-// command runs on (a container's is UTC).
-var xiamenTime = func() *time.Location {
-	loc, err := time.LoadLocation("Asia/Shanghai")
-	if err != nil {
-		return time.FixedZone("CST", 8*60*60)
-	}
-	return loc
-}()
-
-// clock shows t as an operator in Xiamen reads it, its offset said:
-// 2026-12-08 01:56:15 +08:00.
-func clock(t time.Time) string { return t.In(xiamenTime).Format("2006-01-02 15:04:05 -07:00") }

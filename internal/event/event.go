@@ -208,3 +208,8 @@ func (e CaseChanged) ID() string { return e.EventID }
 
 // ID returns the event id consumers record for idempotency.
 func (e ReportGenerated) ID() string { return e.EventID }
+
+// EarliestReceived is the earliest received_at of a work order: no work
+// order is older than the hotline's records. The intake refuses one
+// before it, and no week before it holds a complaint, nor a report.
+var EarliestReceived = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)

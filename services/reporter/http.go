@@ -16,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/xiamen-eeb/nuisance/internal/auth"
+	"github.com/xiamen-eeb/nuisance/internal/event"
 	"github.com/xiamen-eeb/nuisance/internal/fault"
 	"github.com/xiamen-eeb/nuisance/internal/gistar"
 	"github.com/xiamen-eeb/nuisance/internal/httpx"
@@ -96,10 +97,9 @@ func (s *Service) handleList(w http.ResponseWriter, r *http.Request) {
 	httpx.WriteJSON(w, http.StatusOK, map[string]any{"reports": list})
 }
 
-// earliestReceived is the earliest received_at the intake takes
-// (services/intake/workorder): no complaint, so no report, is of a week
-// before the one that holds it.
-var earliestReceived = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
+// earliestReceived is the earliest received_at the intake takes: no
+// complaint, so no report, is of a week before the one that holds it.
+var earliestReceived = event.EarliestReceived
 
 // buildTimeout bounds the generation of a week not stored, which runs on
 // when the request that started it is gone: the others waiting for it

@@ -39,19 +39,7 @@ func (e *env) waitingInTriage(t *testing.T, n *testenv.NATS, evs ...event.Compla
 			e.count(t, `SELECT count(*) FROM case_complaints WHERE complaint_id = ANY($1)`, ids(evs)) == len(evs)
 	})
 	c := e.caseOf(t, evs[0].ComplaintID)
-	for _, team := range []string{"huli-eco", "huli-housing"} {
-		testenv.Eventually(t, 20*time.Second, "case assigned to "+team, func() bool {
-			got, err := caseflow.Get(e.ctx, e.pool, c.ID)
-			return err == nil && got.Status == caseflow.StatusAssigned && got.Team == team
-		})
-		officer := caseflow.Actor{ID: "officer:" + team, Team: team, District: "huli", Role: caseflow.RoleOfficer}
-		if err := pgx.BeginFunc(e.ctx, e.pool, func(tx pgx.Tx) error {
-			_, err := caseflow.Return(e.ctx, tx, c.ID, officer, "not in our district")
-			return err
-		}); err != nil {
-			t.Fatalf("return by %s: %v", team, err)
-		}
-	}
+	e.returnedByEveryHuliTeam(t, c.ID)
 	testenv.Eventually(t, 20*time.Second, "complaints on the triage list as unrouted", func() bool {
 		return e.count(t, `SELECT count(*) FROM triage WHERE complaint_id = ANY($1) AND kind = 'unrouted' AND resolved_at IS NULL`, ids(evs)) == len(evs)
 	})
@@ -63,6 +51,26 @@ func (e *env) waitingInTriage(t *testing.T, n *testenv.NATS, evs ...event.Compla
 		t.Fatalf("case %s is %s after every Huli team returned it, want returned", c.ID, c.Status)
 	}
 	return c
+}
+
+// returnedByEveryHuliTeam has each Huli team the rules name for
+// construction noise, in turn, return the case as it is assigned to it
+// (退单), the running router assigning it to the next.
+func (e *env) returnedByEveryHuliTeam(t *testing.T, caseID string) {
+	t.Helper()
+	for _, team := range []string{"huli-eco", "huli-housing"} {
+		testenv.Eventually(t, 20*time.Second, "case assigned to "+team, func() bool {
+			got, err := caseflow.Get(e.ctx, e.pool, caseID)
+			return err == nil && got.Status == caseflow.StatusAssigned && got.Team == team
+		})
+		officer := caseflow.Actor{ID: "officer:" + team, Team: team, District: "huli", Role: caseflow.RoleOfficer}
+		if err := pgx.BeginFunc(e.ctx, e.pool, func(tx pgx.Tx) error {
+			_, err := caseflow.Return(e.ctx, tx, caseID, officer, "不在本区")
+			return err
+		}); err != nil {
+			t.Fatalf("return by %s: %v", team, err)
+		}
+	}
 }
 
 func ids(evs []event.ComplaintClustered) []string {

@@ -66,19 +66,7 @@ func TestACorrectionMovesAComplaintOutOfACaseNoTeamHolds(t *testing.T) {
 			WHERE cc.complaint_id = $1 AND c.district = 'huli'`, id) == 1
 	})
 	old := e.caseOf(t, id)
-	for _, team := range []string{"huli-eco", "huli-housing"} {
-		testenv.Eventually(t, 20*time.Second, "case assigned to "+team, func() bool {
-			got, err := caseflow.Get(e.ctx, e.pool, old.ID)
-			return err == nil && got.Status == caseflow.StatusAssigned && got.Team == team
-		})
-		officer := caseflow.Actor{ID: "officer:" + team, Team: team, District: "huli", Role: caseflow.RoleOfficer}
-		if err := pgx.BeginFunc(e.ctx, e.pool, func(tx pgx.Tx) error {
-			_, err := caseflow.Return(e.ctx, tx, old.ID, officer, "不在本区")
-			return err
-		}); err != nil {
-			t.Fatalf("return by %s: %v", team, err)
-		}
-	}
+	e.returnedByEveryHuliTeam(t, old.ID)
 	testenv.Eventually(t, 20*time.Second, "the complaint on the triage list (无法派单)", func() bool {
 		return e.count(t, `SELECT count(*) FROM triage WHERE complaint_id = $1 AND kind = 'unrouted' AND resolved_at IS NULL`, id) == 1
 	})

@@ -63,12 +63,12 @@ func NewParser() (*Parser, error) {
 }
 
 // Bounds of received_at: no work order is older than the hotline's
-// records, and none from the future beyond a clock's drift. Out of them a
-// time is a sender's error, and its deadlines would be nonsense. An hour
-// ahead is far more than two clocks drift apart, and less than the eight
-// hours of a Xiamen time sent as UTC ("23:10Z" for 23:10 local), the
-// likeliest error of an integration.
-var earliestReceived = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
+// records (event.EarliestReceived), and none from the future beyond a
+// clock's drift. Out of them a time is a sender's error, and its
+// deadlines would be nonsense. An hour ahead is far more than two clocks
+// drift apart, and less than the eight hours of a Xiamen time sent as UTC
+// ("23:10Z" for 23:10 local), the likeliest error of an integration.
+var earliestReceived = event.EarliestReceived
 
 const maxClockAhead = time.Hour
 
