@@ -348,12 +348,12 @@ func TestValidate(t *testing.T) {
 		ok     bool
 		notDoc bool
 	}{
-		{"POST /v1/hotline/complaints", 202, "application/json", `{"complaint_id":"c1","ticket_id":"T1","status":"accepted"}`, true, false},
+		{"POST /v1/hotline/complaints", 202, "application/json", `{"complaint_id":"c1","ticket_id":"T1","status":"accepted","history":false}`, true, false},
 		{"POST /v1/hotline/complaints", 202, "application/json", `{"complaint_id":"c1","ticket_id":"T1","status":"stored"}`, false, false},
 		{"POST /v1/hotline/complaints", 400, "application/problem+json", `{"type":"about:blank","title":"Bad Request","status":400,"errors":[{"field":"/ticket_id","detail":"missing"}]}`, true, false},
 		{"POST /v1/hotline/complaints", 400, "application/problem+json", `{"title":"Bad Request","status":400}`, false, false},
 		{"GET /v1/hotline/complaints/{ticket_id}", 200, "application/json; charset=utf-8",
-			`{"ticket_id":"T1","complaint_id":"c1","status":"received","category":null,"subcategory":null,"district":null,"district_name":null,"priority":null,"hotspot_id":null,"case_id":null,"team":null,"due_at":null,"updated_at":"2024-03-11T08:00:00Z"}`, true, false},
+			`{"ticket_id":"T1","complaint_id":"c1","status":"received","category":null,"subcategory":null,"district":null,"district_name":null,"priority":null,"hotspot_id":null,"case_id":null,"team":null,"due_at":null,"updated_at":"2024-03-11T08:00:00Z","history":false}`, true, false},
 		{"GET /v1/hotline/complaints/{ticket_id}", 200, "application/json",
 			`{"ticket_id":"T1","complaint_id":"c1","status":"received","district":"xiamen"}`, false, false},
 		{"GET /api/v1/cases/{id}", 200, "application/json",

@@ -15,6 +15,7 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/xiamen-eeb/nuisance/internal/hotline"
+	"github.com/xiamen-eeb/nuisance/internal/openapi"
 	"github.com/xiamen-eeb/nuisance/internal/testenv"
 	"github.com/xiamen-eeb/nuisance/schemas"
 	"github.com/xiamen-eeb/nuisance/services/intake"
@@ -276,5 +277,60 @@ func TestADeliveryIsARetryOnlyOnItsFirstEndpoint(t *testing.T) {
 		if !warned[want] {
 			t.Errorf("no warning %q; warned %v", want, warned)
 		}
+	}
+}
+
+// Every answer about a work order says, as a field and not only in its
+// detail's prose, whether the work order stored under its ticket is
+// history (closed, in no case, never called back): the 202 of either
+// endpoint, a retry's, the 200 duplicate's whichever endpoint it was
+// sent to (the stored one's mark), and the look-up's. The hotline's
+// system tells by it a ticket it will hear no more of. Each answer is
+// also held to the served OpenAPI, which requires the field.
+func TestAnswersSayWhetherTheWorkOrderIsHistory(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	ctx := context.Background()
+	doc, err := openapi.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	check := func(what, op string, resp hotline.Response, wantStatus int, want bool) {
+		t.Helper()
+		var a struct {
+			History *bool `json:"history"`
+		}
+		if err := resp.Decode(&a); err != nil || resp.Status != wantStatus || a.History == nil || *a.History != want {
+			t.Errorf("%s answered %d %s, want %d with history %v", what, resp.Status, resp.Body, wantStatus, want)
+		}
+		if err := doc.Validate(op, resp.Status, "application/json", resp.Body); err != nil {
+			t.Errorf("%s against the OpenAPI: %v", what, err)
+		}
+	}
+	postOp := func(path string) string { return "POST " + path }
+	post := func(path, msgID, ticket, extra string) hotline.Response {
+		t.Helper()
+		resp, err := e.client.PostTo(ctx, path, msgID, body(ticket, extra))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp
+	}
+	live, hist := hotline.ComplaintsPath, hotline.HistoryPath
+	check("the hotline's work order", postOp(live), post(live, "a-1", "T-a", ""), http.StatusAccepted, false)
+	check("history", postOp(hist), post(hist, "h-1", "T-h", ""), http.StatusAccepted, true)
+	check("the hotline's retry", postOp(live), post(live, "a-1", "T-a", ""), http.StatusAccepted, false)
+	check("history's retry", postOp(hist), post(hist, "h-1", "T-h", ""), http.StatusAccepted, true)
+	check("the hotline's again", postOp(live), post(live, "a-2", "T-a", ""), http.StatusOK, false)
+	check("history again", postOp(hist), post(hist, "h-2", "T-h", ""), http.StatusOK, true)
+	check("the hotline's POST of a ticket stored as history", postOp(live), post(live, "a-3", "T-h", ""), http.StatusOK, true)
+	check("the same, with other contents", postOp(live), post(live, "a-4", "T-h", `,"channel":"app"`), http.StatusOK, true)
+	check("history of a ticket of the hotline's", postOp(hist), post(hist, "h-3", "T-a", ""), http.StatusOK, false)
+	for ticket, want := range map[string]bool{"T-a": false, "T-h": true} {
+		resp, err := e.client.Lookup(ctx, "look-"+ticket, ticket)
+		if err != nil {
+			t.Fatal(err)
+		}
+		check("the look-up of "+ticket, "GET "+hotline.ComplaintsPath+"/{ticket_id}", resp, http.StatusOK, want)
 	}
 }

@@ -30,6 +30,11 @@ type Status struct {
 	Team         *string    `json:"team"`
 	DueAt        *time.Time `json:"due_at"`
 	UpdatedAt    time.Time  `json:"updated_at"`
+	// History says the work order was stored as history (POST
+	// /v1/hotline/history): closed from the start, no case ever holds
+	// it and the hotline is never called back about it. A closed work
+	// order that is not history was handled and closed out by a team.
+	History bool `json:"history"`
 }
 
 func (s *Service) handleLookup(w http.ResponseWriter, r *http.Request) {
@@ -48,11 +53,11 @@ func (s *Service) handleLookup(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var st Status
-	err := s.pool.QueryRow(r.Context(), `SELECT ticket_id, complaint_id, status, category, subcategory, district,
-		district_name, priority, hotspot_id, case_id, team, due_at, updated_at
-		FROM complaint_lookup WHERE ticket_id = $1`, ticket).Scan(&st.TicketID, &st.ComplaintID, &st.Status,
+	err := s.pool.QueryRow(r.Context(), `SELECT l.ticket_id, l.complaint_id, l.status, l.category, l.subcategory, l.district,
+		l.district_name, l.priority, l.hotspot_id, l.case_id, l.team, l.due_at, l.updated_at, c.history
+		FROM complaint_lookup l JOIN complaints c ON c.id = l.complaint_id WHERE l.ticket_id = $1`, ticket).Scan(&st.TicketID, &st.ComplaintID, &st.Status,
 		&st.Category, &st.Subcategory, &st.District, &st.DistrictName, &st.Priority, &st.HotspotID, &st.CaseID,
-		&st.Team, &st.DueAt, &st.UpdatedAt)
+		&st.Team, &st.DueAt, &st.UpdatedAt, &st.History)
 	if errors.Is(err, pgx.ErrNoRows) {
 		problem(w, http.StatusNotFound, "not_found", "no work order with this ticket_id")
 		return

@@ -40,6 +40,13 @@ type Answer struct {
 	// stored caller was erased and can no longer be compared.
 	Differs bool   `json:"differs,omitempty"`
 	Detail  string `json:"detail,omitempty"`
+	// History says the work order under this ticket is stored as history
+	// (POST /v1/hotline/history): closed, never in a case, never called
+	// back. It is the stored one's mark, whichever endpoint this one was
+	// sent to, so that the hotline's system can tell a ticket it will
+	// hear no more of without reading Detail's prose; false on every
+	// answer about a work order handled as the hotline's.
+	History bool `json:"history"`
 }
 
 // duplicateDetail is the Detail of a duplicate whose fields (JSON

@@ -286,7 +286,7 @@ func (s *Service) store(ctx context.Context, batch []*submission) ([]result, err
 	results := make([]result, len(batch))
 	if len(inserted) == len(batch) {
 		for i, sub := range batch {
-			results[i] = accepted(sub.id, sub.c.TicketID)
+			results[i] = accepted(sub.id, sub.c.TicketID, sub.history)
 		}
 		return results, nil
 	}
@@ -298,7 +298,7 @@ func (s *Service) store(ctx context.Context, batch []*submission) ([]result, err
 	var conflicts []int
 	for i, sub := range batch {
 		if fresh[sub.id] {
-			results[i] = accepted(sub.id, sub.c.TicketID)
+			results[i] = accepted(sub.id, sub.c.TicketID, sub.history)
 			continue
 		}
 		conflicts = append(conflicts, i)
@@ -336,9 +336,9 @@ func (s *Service) store(ctx context.Context, batch []*submission) ([]result, err
 		case sameDelivery && storedHistory != history:
 			results[i] = result{err: OtherEndpointError{Ticket: ticket, FirstHistory: storedHistory}}
 		case sameDelivery && len(fields) == 0 && !callerErased:
-			results[i] = accepted(id, ticket)
+			results[i] = accepted(id, ticket, storedHistory)
 		default:
-			ans := Answer{ComplaintID: id, TicketID: ticket, Status: "duplicate"}
+			ans := Answer{ComplaintID: id, TicketID: ticket, Status: "duplicate", History: storedHistory}
 			ans.Differs, ans.Detail = len(fields) > 0, duplicateDetail(fields, callerErased)
 			other, reason := otherEndpointDetail(history, storedHistory)
 			if other != "" {
@@ -401,8 +401,8 @@ func (k *conflictArgs) args() []any {
 		k.cats, k.subs, k.hcats, k.channels, k.names, k.phones, k.maskedDescs, k.maskedAddrs}
 }
 
-func accepted(id, ticket string) result {
-	return result{ans: Answer{ComplaintID: id, TicketID: ticket, Status: "accepted"}, status: http.StatusAccepted}
+func accepted(id, ticket string, history bool) result {
+	return result{ans: Answer{ComplaintID: id, TicketID: ticket, Status: "accepted", History: history}, status: http.StatusAccepted}
 }
 
 // columns holds a batch column by column, for insertSQL's unnest.
