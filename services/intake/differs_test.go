@@ -3,9 +3,14 @@ package intake_test
 import (
 	"context"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/xiamen-eeb/nuisance/internal/hotline"
+	"github.com/xiamen-eeb/nuisance/internal/retention"
+	"github.com/xiamen-eeb/nuisance/internal/testenv"
 	"github.com/xiamen-eeb/nuisance/services/intake"
 )
 
@@ -181,5 +186,81 @@ func TestARowStoredWithoutACRS(t *testing.T) {
 		if _, a := postAnswer(t, e, "crs-4", []byte(strings.Replace(differsBody("T-crs"), "gcj02", "bd09", 1))); !a.Differs || !strings.Contains(a.Detail, "/location/crs") {
 			t.Errorf("stored crs %s, sent again naming bd09: %+v, want a duplicate that differs naming /location/crs", stored, a)
 		}
+	}
+}
+
+// TestWordsErasedWithTheirCallerAreStillTheSame: the retention job erases
+// a stored caller and masks the caller's name in the words and the
+// address (王小明 as 王**). The same work order sent again without a
+// caller, or with another, cannot have its words masked with the erased
+// name, which is gone: they were said to differ in /description and
+// /address although they are the same. Now only the name is not
+// compared: the same words are a duplicate that does not differ (its
+// detail saying the caller cannot be compared), and words changed
+// elsewhere, or naming someone else, still differ.
+func TestWordsErasedWithTheirCallerAreStillTheSame(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	ctx := context.Background()
+	first := strings.Replace(strings.Replace(differsBody("T-w"), "吵得睡不着", "吵得睡不着，我是王小明，电话13800138000，王小明", 1),
+		`"address":"思明区莲前街道"`, `"address":"思明区莲前街道12号王小明家"`, 1)
+	// Loaded as history longer ago than the retention period: the
+	// retention job itself erases its caller.
+	post := func(delivery, b string) (int, intake.Answer) {
+		t.Helper()
+		resp, err := e.client.PostTo(ctx, hotline.HistoryPath, delivery, []byte(b))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var a intake.Answer
+		if err := resp.Decode(&a); err != nil {
+			t.Fatalf("%s: %d %s", delivery, resp.Status, resp.Body)
+		}
+		return resp.Status, a
+	}
+	if code, a := post("w-1", first); code != http.StatusAccepted {
+		t.Fatalf("first: %d %+v", code, a)
+	}
+	if _, err := e.pool.Exec(ctx, `UPDATE complaints SET created_at = now() - interval '2 days' WHERE ticket_id = 'T-w'`); err != nil {
+		t.Fatal(err)
+	}
+	job, err := retention.New(retention.Config{PII: 24 * time.Hour}, e.pool, testenv.Log(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res, err := job.RunOnce(ctx); err != nil || res.Erased != 1 {
+		t.Fatalf("retention erased %+v, %v; want the one caller", res, err)
+	}
+	if n := e.count(t, `SELECT count(*) FROM complaints WHERE ticket_id = 'T-w' AND caller_name IS NULL
+		AND description LIKE '%我是王**，电话138****8000，王**' AND address = '思明区莲前街道12号王**家'`); n != 1 {
+		t.Fatal("the retention job did not mask the caller's name in the words and the address")
+	}
+	noCaller := strings.Replace(first, `,"caller":{"name":"王小明","phone":"13800138000"}`, "", 1)
+	for _, tc := range []struct {
+		what, body string
+		differs    []string
+	}{
+		{"the same work order", first, nil},
+		{"the same without its caller", noCaller, nil},
+		{"the same with another caller", strings.Replace(first, `"name":"王小明"`, `"name":"李小红"`, 1), nil},
+		{"the same, its caller not named", strings.Replace(first, `"name":"王小明",`, ``, 1), nil},
+		{"other words, without its caller", strings.Replace(noCaller, "吵得睡不着", "吵得整夜睡不着", 1), []string{"/description"}},
+		{"another address, without its caller", strings.Replace(noCaller, "12号", "14号", 1), []string{"/address"}},
+		{"naming someone else, without its caller", strings.ReplaceAll(noCaller, "王小明", "张大山"), []string{"/description", "/address"}},
+		{"naming someone else once, without its caller", strings.Replace(noCaller, "，王小明", "，王小红", 1), []string{"/description"}},
+	} {
+		code, a := post("w-"+tc.what, tc.body)
+		if code != http.StatusOK || a.Status != "duplicate" || !strings.Contains(a.Detail, "no longer be compared") {
+			t.Errorf("%s: %d %+v, want a duplicate saying the caller cannot be compared", tc.what, code, a)
+		}
+		if a.Differs != (len(tc.differs) > 0) {
+			t.Errorf("%s: differs %v, want %v (%s)", tc.what, a.Differs, len(tc.differs) > 0, a.Detail)
+		}
+		for _, f := range []string{"/description", "/address"} {
+			if want := slices.Contains(tc.differs, f); strings.Contains(a.Detail, f) != want {
+				t.Errorf("%s: the detail names %s: %v, want %v (%s)", tc.what, f, !want, want, a.Detail)
+			}
+		}
+		noPersonalData(t, tc.what, a)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -102,9 +103,12 @@ SELECT id FROM ins`
 // this work order's masked as the job masks them (masked_description,
 // masked_address), and the caller cannot be compared: the column after
 // the fields says so, unless the job found none to erase (caller_erased
-// false), and then none is what is compared. The last column tells
+// false), and then none is what is compared. The next column tells
 // whether the stored complaint is history: the endpoint its first
-// delivery came to.
+// delivery came to. The last two are the stored words and address of an
+// erased complaint that the masked ones of this work order are not: the
+// job masked the stored caller's name in them, which this work order's
+// caller need not have, and store compares them again (sameOnceErased).
 const conflictSQL = `SELECT k.i, c.id, c.ticket_id, c.ticket_id = k.ticket_id,
 	k.webhook_id <> '' AND c.webhook_id IS NOT DISTINCT FROM k.webhook_id,
 	array_remove(ARRAY[
@@ -129,7 +133,9 @@ const conflictSQL = `SELECT k.i, c.id, c.ticket_id, c.ticket_id = k.ticket_id,
 		CASE WHEN c.pii_erased_at IS NULL AND (c.caller_name IS NOT NULL OR c.caller_phone IS NOT NULL) AND (k.caller_name <> '' OR k.caller_phone <> '')
 			AND c.caller_phone IS DISTINCT FROM NULLIF(k.caller_phone, '') THEN '/caller/phone' END
 	], NULL),
-	c.pii_erased_at IS NOT NULL AND c.caller_erased IS NOT FALSE, c.history
+	c.pii_erased_at IS NOT NULL AND c.caller_erased IS NOT FALSE, c.history,
+	CASE WHEN c.pii_erased_at IS NOT NULL AND c.description IS DISTINCT FROM k.masked_description THEN c.description END,
+	CASE WHEN c.pii_erased_at IS NOT NULL AND c.address IS DISTINCT FROM NULLIF(k.masked_address, '') THEN c.address END
 FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::float8[], $7::float8[], $8::text[],
 	$9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[], $16::text[])
 	WITH ORDINALITY AS k(ticket_id, webhook_id, description, address, received_at, lon, lat, crs,
@@ -324,12 +330,15 @@ func (s *Service) store(ctx context.Context, batch []*submission) ([]result, err
 	var id, ticket string
 	var sameTicket, sameDelivery, callerErased, storedHistory bool
 	var fields []string
-	_, err = pgx.ForEachRow(rows, []any{&n, &id, &ticket, &sameTicket, &sameDelivery, &fields, &callerErased, &storedHistory}, func() error {
+	var erasedDesc, erasedAddr *string
+	_, err = pgx.ForEachRow(rows, []any{&n, &id, &ticket, &sameTicket, &sameDelivery, &fields, &callerErased, &storedHistory,
+		&erasedDesc, &erasedAddr}, func() error {
 		if n < 1 || n > len(conflicts) {
 			return fmt.Errorf("conflict lookup answered for work order %d of %d", n, len(conflicts))
 		}
 		i := conflicts[n-1]
 		history := batch[i].history
+		fields = recompareErased(fields, batch[i].c, erasedDesc, erasedAddr)
 		switch {
 		case !sameTicket:
 			results[i] = result{err: WebhookReusedError{OtherTicket: ticket}}
@@ -381,6 +390,65 @@ func (k *conflictArgs) add(cols *columns, i int, sub *submission) {
 	k.channels, k.names, k.phones = append(k.channels, cols.channels[i]), append(k.names, cols.names[i]), append(k.phones, cols.phones[i])
 	k.maskedDescs = append(k.maskedDescs, erasedForm(cols.descs[i], cols.names[i]))
 	k.maskedAddrs = append(k.maskedAddrs, erasedForm(cols.addrs[i], cols.names[i]))
+}
+
+// recompareErased is fields without /description and /address where
+// conflictSQL found them to differ from an erased complaint's (stored
+// words desc, address addr; nil where it found them the same) only for
+// the name masked in them (sameOnceErased).
+func recompareErased(fields []string, c Complaint, desc, addr *string) []string {
+	var caller string
+	if c.Caller != nil {
+		caller = c.Caller.Name
+	}
+	if desc != nil && sameOnceErased(*desc, c.Description, caller) {
+		fields = slices.DeleteFunc(fields, func(f string) bool { return f == "/description" })
+	}
+	if addr != nil && sameOnceErased(*addr, c.Address, caller) {
+		fields = slices.DeleteFunc(fields, func(f string) bool { return f == "/address" })
+	}
+	return fields
+}
+
+// sameOnceErased tells whether s, the words or address of a work order,
+// are those stored, once the retention job has erased the stored caller:
+// stored is them with the phone numbers masked and the caller's name
+// masked (王小明 as 王**), and that name is gone. So the name is what can
+// no longer be compared, and everything else still is: s is the same
+// when masking it as the job did, with some name, gives stored. The name
+// is this work order's caller's (conflictSQL tries it), none (the stored
+// caller gave only a phone, or did not write the name in the words), or
+// the stored caller's, which this work order need not carry (sent with
+// no caller, or another): read from s where stored has it masked, the
+// first run of characters stored has as stars and s has in full, after
+// the first character both keep. Words that differ only in one name
+// written in full where stored has it masked, with its first character
+// and its length, are taken for the same, as the caller is taken for
+// one that cannot be compared; any other difference is one.
+func sameOnceErased(stored, s, caller string) bool {
+	masked := erasedForm(s, "")
+	if masked == stored {
+		return true
+	}
+	st, ms := []rune(stored), []rune(masked)
+	if len(st) != len(ms) {
+		// A name masked keeps its length, as the phone numbers masked
+		// alike on both sides do: s differs in more than a name.
+		return false
+	}
+	i := 0
+	for i < len(st) && st[i] == ms[i] {
+		i++
+	}
+	if i == 0 || st[i] != '*' {
+		return false
+	}
+	j := i
+	for j < len(st) && st[j] == '*' && ms[j] != '*' {
+		j++
+	}
+	name := string(ms[i-1 : j])
+	return name != caller && erasedForm(s, name) == stored
 }
 
 // erasedForm is s as the retention job leaves it once it has erased the
