@@ -15,6 +15,8 @@ import (
 
 	"github.com/google/uuid"
 	"golang.org/x/time/rate"
+
+	"github.com/xiamen-eeb/nuisance/internal/pii"
 )
 
 // Summary counts what a replay achieved.
@@ -289,7 +291,7 @@ func (c *Client) postWithRetry(ctx context.Context, path string, line []byte, re
 			last = fmt.Sprintf("%d", resp.Status)
 		default:
 			if resp.Status >= 400 {
-				return resp.Status, problemReason(resp.Body)
+				return resp.Status, problemReason(resp.Body, line)
 			}
 			if resp.Status == http.StatusOK && differs(resp.Body) {
 				return resp.Status, differsReason
@@ -320,8 +322,23 @@ func differs(body []byte) bool {
 	return json.Unmarshal(body, &a) == nil && a.Differs
 }
 
-// problemReason extracts a short reason from a problem+json body.
-func problemReason(body []byte) string {
+// Bounds of a rejection's reason: the summary counts lines by reason,
+// and prints each once, on one line.
+const (
+	maxErrorsShown = 10  // the errors named, then how many more
+	maxDetailRunes = 160 // of one error's detail
+)
+
+// problemReason is the reason a problem+json body gives for refusing
+// line: every error it names, the fields of errors of one detail
+// together ("/received_at, /description: missing: a required
+// property"), groups joined by "; ", the first maxErrorsShown fields
+// and how many more, each detail cut at maxDetailRunes; its detail when
+// it names none. An error may quote a value of the line (a key sent,
+// a value refused): the reason is masked (pii.MaskError) with the
+// phone numbers and the line's callers' names, for the summary is
+// printed, and kept, where the work orders are not.
+func problemReason(body, line []byte) string {
 	var p struct {
 		Detail string `json:"detail"`
 		Errors []struct {
@@ -332,8 +349,33 @@ func problemReason(body []byte) string {
 	if json.Unmarshal(body, &p) != nil {
 		return "unreadable answer"
 	}
-	if len(p.Errors) > 0 {
-		return p.Errors[0].Field + ": " + p.Errors[0].Detail
+	if len(p.Errors) == 0 {
+		return pii.MaskError(p.Detail, pii.PayloadNames(line)...)
 	}
-	return p.Detail
+	var details []string
+	fields := map[string][]string{}
+	shown := 0
+	for _, e := range p.Errors {
+		if shown == maxErrorsShown {
+			break
+		}
+		shown++
+		d := e.Detail
+		if r := []rune(d); len(r) > maxDetailRunes {
+			d = string(r[:maxDetailRunes]) + "…"
+		}
+		if _, ok := fields[d]; !ok {
+			details = append(details, d)
+		}
+		fields[d] = append(fields[d], e.Field)
+	}
+	groups := make([]string, len(details))
+	for i, d := range details {
+		groups[i] = strings.Join(fields[d], ", ") + ": " + d
+	}
+	reason := strings.Join(groups, "; ")
+	if more := len(p.Errors) - shown; more > 0 {
+		reason += fmt.Sprintf("; and %d more", more)
+	}
+	return pii.MaskError(reason, pii.PayloadNames(line)...)
 }
