@@ -32,7 +32,6 @@ var page = template.Must(template.New("report").Funcs(template.FuncMap{
 	"repeatPct":   repeatPct,
 	"change":      change,
 	"changeClass": changeClass,
-	"date":        func(t time.Time) string { return t.In(shanghai).Format("1月2日") },
 	"datetime":    func(t time.Time) string { return t.In(shanghai).Format("2006-01-02 15:04") },
 	"place":       placeOf,
 	"f1":          func(v float64) string { return fmt.Sprintf("%.1f", v) },
@@ -47,7 +46,7 @@ var page = template.Must(template.New("report").Funcs(template.FuncMap{
 type htmlView struct {
 	*Report
 	WeekLabel   string
-	LastDay     time.Time
+	WeekDates   string
 	TotalCount  Count
 	MapSVG      template.HTML
 	TrendSVG    template.HTML
@@ -79,7 +78,7 @@ func renderHTML(r *Report, w io.Writer) error {
 	v := htmlView{
 		Report:     r,
 		WeekLabel:  weekLabel(r.Week),
-		LastDay:    r.End.Add(-time.Hour),
+		WeekDates:  weekDates(r.Start, r.End.Add(-time.Hour)),
 		TotalCount: NewCount(r.Total, r.PreviousTotal),
 		// Both SVGs are built from numbers and escaped text only.
 		MapSVG:   template.HTML(m),
@@ -113,6 +112,18 @@ func weekLabel(week string) string {
 		return week
 	}
 	return week[:4] + "年第" + strings.TrimLeft(week[6:], "0") + "周"
+}
+
+// weekDates writes a week's first and last day, "3月11日—3月17日"; a week
+// across the new year names both years, "2026年12月28日—2027年1月3日": its
+// label's year is that of only some of its days.
+func weekDates(first, last time.Time) string {
+	first, last = first.In(shanghai), last.In(shanghai)
+	layout := "1月2日"
+	if first.Year() != last.Year() {
+		layout = "2006年1月2日"
+	}
+	return first.Format(layout) + "—" + last.Format(layout)
 }
 
 // pct100 writes a ratio as a percentage, "—" when there is none.

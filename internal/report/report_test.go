@@ -217,6 +217,35 @@ func TestRenderHTML(t *testing.T) {
 	}
 }
 
+// TestRenderHTMLWeekAcrossNewYear: a week holding the new year is dated
+// with both years, in Xiamen time, however its times arrive: the days
+// "12月28日—1月3日" under "2026年第53周" would read as a week of 2026 alone,
+// and those of 2026-W01 as a week of December 2026.
+func TestRenderHTMLWeekAcrossNewYear(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		week, prev string
+		start      time.Time
+		label      string
+		dates      string
+	}{
+		{"2026-W53", "2026-W52", time.Date(2026, 12, 27, 16, 0, 0, 0, time.UTC), "2026年第53周", "2026年12月28日—2027年1月3日"},
+		{"2026-W01", "2025-W52", time.Date(2025, 12, 29, 0, 0, 0, 0, shanghai), "2026年第1周", "2025年12月29日—2026年1月4日"},
+		{"2027-W01", "2026-W53", time.Date(2027, 1, 4, 0, 0, 0, 0, shanghai), "2027年第1周", "（1月4日—1月10日）"},
+		{"2026-W52", "2026-W51", time.Date(2026, 12, 21, 0, 0, 0, 0, shanghai), "2026年第52周", "（12月21日—12月27日）"},
+	}
+	for _, tt := range tests {
+		r := sample()
+		r.Week, r.PreviousWeek, r.Start, r.End = tt.week, tt.prev, tt.start, tt.start.AddDate(0, 0, 7)
+		html := string(render(t, r, "html"))
+		for _, want := range []string{tt.label, tt.dates} {
+			if !strings.Contains(html, want) {
+				t.Errorf("%s: HTML lacks %q", tt.week, want)
+			}
+		}
+	}
+}
+
 var circle = regexp.MustCompile(`<circle cx="[0-9.]+" cy="[0-9.]+" r="([0-9.]+)" fill="(#[0-9a-f]+|none)"[^>]*><title>([^<]*)</title>`)
 
 func TestMapMarkersSizedByCount(t *testing.T) {
