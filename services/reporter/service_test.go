@@ -40,6 +40,13 @@ func TestNextRunAndLastDue(t *testing.T) {
 		{"sunday 16:30 UTC is monday in Xiamen", time.Date(2024, 3, 17, 16, 30, 0, 0, time.UTC), time.Date(2024, 3, 25, 0, 5, 0, 0, cst), "2024-W11"},
 		{"new year", time.Date(2025, 1, 1, 12, 0, 0, 0, cst), time.Date(2025, 1, 6, 0, 5, 0, 0, cst), "2024-W52"},
 		{"week 53", time.Date(2021, 1, 4, 1, 0, 0, 0, cst), time.Date(2021, 1, 11, 0, 5, 0, 0, cst), "2020-W53"},
+		// 2026 has 53 ISO weeks: 2026-W53 runs 2026-12-28 to 2027-01-03.
+		{"2026-W53 opens", time.Date(2026, 12, 28, 0, 5, 0, 0, cst), time.Date(2027, 1, 4, 0, 5, 0, 0, cst), "2026-W52"},
+		{"new year's day 2027", time.Date(2027, 1, 1, 9, 0, 0, 0, cst), time.Date(2027, 1, 4, 0, 5, 0, 0, cst), "2026-W52"},
+		{"2027-01-04 before the delay", time.Date(2027, 1, 4, 0, 4, 0, 0, cst), time.Date(2027, 1, 4, 0, 5, 0, 0, cst), "2026-W52"},
+		{"2027-01-04 at the delay", time.Date(2027, 1, 4, 0, 5, 0, 0, cst), time.Date(2027, 1, 11, 0, 5, 0, 0, cst), "2026-W53"},
+		{"2027-01-03 16:30 UTC is monday in Xiamen", time.Date(2027, 1, 3, 16, 30, 0, 0, time.UTC), time.Date(2027, 1, 11, 0, 5, 0, 0, cst), "2026-W53"},
+		{"2027-W01 done", time.Date(2027, 1, 11, 0, 5, 0, 0, cst), time.Date(2027, 1, 18, 0, 5, 0, 0, cst), "2027-W01"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
