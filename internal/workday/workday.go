@@ -13,6 +13,9 @@ import (
 	"time"
 	_ "time/tzdata" // Asia/Shanghai must resolve on hosts without zoneinfo.
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+
 	"github.com/xiamen-eeb/nuisance/seeds"
 )
 
@@ -134,12 +137,37 @@ func Load() (*Calendar, error) {
 	return LoadFS(seeds.FS)
 }
 
+// coveredUntil is, for each calendar a process loaded with LoadWith (the
+// one its deadlines follow: the router's, the officers'), when it stops
+// knowing public holidays. A process that loads none exports nothing, so
+// an alert on the smallest value is one on the processes that set
+// deadlines, each of which must be given next year's announcement.
+var coveredUntil = promauto.NewGaugeVec(prometheus.GaugeOpts{
+	Name: "nuisance_calendar_covered_until_timestamp_seconds",
+	Help: "When the working-day calendar this process sets deadlines by stops knowing public holidays (1 January 00:00 Asia/Shanghai after its last year), by calendar (built-in, or the NUISANCE_CALENDAR file); after it, deadlines count weekends only.",
+}, []string{"calendar"})
+
 // LoadWith reads the embedded calendar and, when path is not empty, the
 // calendar file at path on top of it: each year the file lists replaces
 // the embedded year of that number or adds to them. This is how an
 // operator adds next year's announcement (usually published in November)
 // without a new build. The result must still be whole years without a gap.
+// The calendar loaded is the one the process sets deadlines by: its
+// CoveredUntil is exported for the alert that next year is missing.
 func LoadWith(path string) (*Calendar, error) {
+	c, err := loadWith(path)
+	if err != nil {
+		return nil, err
+	}
+	source := path
+	if source == "" {
+		source = "built-in"
+	}
+	coveredUntil.WithLabelValues(source).Set(float64(c.CoveredUntil().Unix()))
+	return c, nil
+}
+
+func loadWith(path string) (*Calendar, error) {
 	if path == "" {
 		return Load()
 	}
@@ -338,6 +366,13 @@ func (c *Calendar) Years() (first, last int) { return c.firstYear, c.lastYear }
 // Announcements returns the years the calendar holds, in order, as they
 // were announced: for an operator checking what the deadlines follow.
 func (c *Calendar) Announcements() []Year { return slices.Clone(c.years) }
+
+// CoveredUntil is when the calendar stops knowing public holidays: 00:00
+// Asia/Shanghai on 1 January after its last year. A deadline from a time
+// at or after it, or falling there, counts weekends only.
+func (c *Calendar) CoveredUntil() time.Time {
+	return time.Date(c.lastYear+1, time.January, 1, 0, 0, 0, 0, c.loc)
+}
 
 // Covers reports whether t falls in a year whose announcement the calendar
 // holds; outside it, IsWorkingDay knows weekends only.

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"testing/fstest"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 var shanghai = mustLoc("Asia/Shanghai")
@@ -528,4 +530,69 @@ func TestLoadWithAddsTheOperatorsYears(t *testing.T) {
 	if _, err := LoadWith(dir + "/missing.json"); err == nil {
 		t.Error("a missing file was accepted")
 	}
+}
+
+// The calendar a process sets deadlines by (LoadWith) is exported with
+// when it stops knowing public holidays, 1 January 00:00 in Xiamen after
+// its last year, for the alert that next year's announcement is missing;
+// an operator's file adding a year moves it a year on.
+func TestLoadWithExportsWhenTheCalendarEnds(t *testing.T) {
+	t.Parallel()
+	c, err := LoadWith("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, last := c.Years()
+	end := c.CoveredUntil()
+	if want := time.Date(last+1, time.January, 1, 0, 0, 0, 0, shanghai); !end.Equal(want) {
+		t.Errorf("built-in calendar covered until %s, want %s", end, want)
+	}
+	if !c.Covers(end.Add(-time.Second)) || c.Covers(end) {
+		t.Errorf("Covers disagrees with CoveredUntil %s", end)
+	}
+	if got := exportedUntil(t, "built-in"); got != float64(end.Unix()) {
+		t.Errorf("built-in calendar exported as covered until %v, want %d", got, end.Unix())
+	}
+
+	// Made-up holidays: the test needs a year, not the real announcement.
+	file := t.TempDir() + "/calendar.json"
+	if err := os.WriteFile(file, []byte(`{"years": [{"year": 2027, "holidays": [
+		{"name": "元旦", "from": "2027-01-01", "to": "2027-01-03", "work": []}]}]}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err = LoadWith(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := time.Date(2027, time.December, 31, 16, 0, 0, 0, time.UTC) // 2028-01-01 00:00 +08:00
+	if !c.CoveredUntil().Equal(want) {
+		t.Errorf("with 2027 added, covered until %s, want %s", c.CoveredUntil(), want)
+	}
+	if got := exportedUntil(t, file); got != float64(want.Unix()) {
+		t.Errorf("the operator's calendar exported as covered until %v, want %d", got, want.Unix())
+	}
+}
+
+// exportedUntil is the process's nuisance_calendar_covered_until_timestamp_seconds
+// of a calendar, as Prometheus scrapes it.
+func exportedUntil(t *testing.T, calendar string) float64 {
+	t.Helper()
+	mfs, err := prometheus.DefaultGatherer.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != "nuisance_calendar_covered_until_timestamp_seconds" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "calendar" && l.GetValue() == calendar {
+					return m.GetGauge().GetValue()
+				}
+			}
+		}
+	}
+	t.Fatalf("no covered-until metric of calendar %s", calendar)
+	return 0
 }
