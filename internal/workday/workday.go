@@ -289,7 +289,14 @@ func New(f File) (*Calendar, error) {
 	}
 	c.years = slices.Clone(f.Years)
 	slices.SortStableFunc(c.years, func(a, b Year) int { return a.Year - b.Year })
+	// The first year's notice may give days of the December before it.
 	c.base = civil(c.firstYear, time.January, 1)
+	for d := range c.off {
+		c.base = min(c.base, d)
+	}
+	for d := range c.work {
+		c.base = min(c.base, d)
+	}
 	c.working = make([]bool, civil(c.lastYear+1, time.January, 1)-c.base)
 	for i := range c.working {
 		d := c.base + day(i)
@@ -300,13 +307,17 @@ func New(f File) (*Calendar, error) {
 	return c, nil
 }
 
+// parseDay reads a day of year's announcement: a day of the year, or of
+// the December before it, where a notice puts New Year's Day's days off
+// and the Saturday worked for them when 1 January is a Monday or a
+// Tuesday (2019's: 2018-12-30 to 2019-01-01 off, 2018-12-29 worked).
 func (c *Calendar) parseDay(year int, s string) (day, error) {
 	t, err := time.ParseInLocation(time.DateOnly, s, c.loc)
 	if err != nil {
 		return 0, fmt.Errorf("parse date %q: %w", s, err)
 	}
-	if t.Year() != year {
-		return 0, fmt.Errorf("date %s outside year %d", s, year)
+	if t.Year() != year && (t.Year() != year-1 || t.Month() != time.December) {
+		return 0, fmt.Errorf("date %s outside year %d and the December before it", s, year)
 	}
 	return dayOf(t), nil
 }

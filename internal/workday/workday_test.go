@@ -390,6 +390,7 @@ func TestNewRejectsBadAnnouncements(t *testing.T) {
 		{"day off twice", `{"years": [{"year": 2024, "holidays": [{"name": "x", "from": "2024-05-01", "to": "2024-05-03"}, {"name": "y", "from": "2024-05-03", "to": "2024-05-04"}]}]}`, "day 2024-05-03 off twice"},
 		{"off and worked", `{"years": [{"year": 2024, "holidays": [{"name": "x", "from": "2024-02-10", "to": "2024-02-17", "work": ["2024-02-11"]}]}]}`, "both off and worked"},
 		{"date in other year", `{"years": [{"year": 2024, "holidays": [{"name": "x", "from": "2025-01-01", "to": "2025-01-01"}]}]}`, "outside year 2024"},
+		{"november before", `{"years": [{"year": 2024, "holidays": [{"name": "x", "from": "2023-11-30", "to": "2023-11-30"}]}]}`, "outside year 2024"},
 		{"reversed range", `{"years": [{"year": 2024, "holidays": [{"name": "x", "from": "2024-05-05", "to": "2024-05-01"}]}]}`, "before it starts"},
 		{"too long", `{"years": [{"year": 2024, "holidays": [{"name": "x", "from": "2024-05-01", "to": "2024-05-30"}]}]}`, "longer than ten days"},
 		{"gap", `{"years": [{"year": 2024, "holidays": [{"name": "元旦", "from": "2024-01-01", "to": "2024-01-01"}]}, {"year": 2026, "holidays": [{"name": "元旦", "from": "2026-01-01", "to": "2026-01-01"}]}]}`, "year 2025 missing"},
@@ -595,4 +596,53 @@ func exportedUntil(t *testing.T, calendar string) float64 {
 	}
 	t.Fatalf("no covered-until metric of calendar %s", calendar)
 	return 0
+}
+
+// A notice gives New Year's Day's days off and the Saturday worked for
+// them in the December before its year when 1 January is a Monday or a
+// Tuesday, as 2018's and 2019's did (2019's was published in December
+// 2018): the calendar takes them, in the first year too, and counts
+// deadlines through them.
+func TestAnnouncementsReachIntoTheDecemberBefore(t *testing.T) {
+	t.Parallel()
+	c, err := New(File{Years: []Year{
+		{Year: 2018, Source: "国务院办公厅关于2018年部分节假日安排的通知", Holidays: []Holiday{
+			{Name: "元旦", From: "2017-12-30", To: "2018-01-01"}}},
+		{Year: 2019, Source: "国务院办公厅关于2019年部分节假日安排的通知", Holidays: []Holiday{
+			{Name: "元旦", From: "2018-12-30", To: "2019-01-01", WorkingDays: []string{"2018-12-29"}}}},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for date, want := range map[string]bool{
+		"2017-12-29": true,  // Friday before the first year's holiday
+		"2018-01-01": false, // Monday, New Year's Day
+		"2018-12-28": true,  // Friday
+		"2018-12-29": true,  // Saturday worked for 2019's New Year
+		"2018-12-31": false, // Monday off, given by 2019's notice
+		"2019-01-02": true,
+	} {
+		if got := c.IsWorkingDay(at(t, date+" 12:00")); got != want {
+			t.Errorf("IsWorkingDay(%s) = %v, want %v", date, got, want)
+		}
+	}
+	if name, adjusted, ok := c.Holiday(at(t, "2018-12-29 12:00")); name != "元旦" || !adjusted || !ok {
+		t.Errorf("Holiday(2018-12-29) = %q, %v, %v; want 元旦's adjusted working day", name, adjusted, ok)
+	}
+	// 2019 alone: its days of December 2018 still count.
+	first, err := New(File{Years: []Year{{Year: 2019, Holidays: []Holiday{
+		{Name: "元旦", From: "2018-12-30", To: "2019-01-01", WorkingDays: []string{"2018-12-29"}}}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first.IsWorkingDay(at(t, "2018-12-31 12:00")) || !first.IsWorkingDay(at(t, "2018-12-29 12:00")) {
+		t.Error("a calendar beginning with 2019 does not take its days of December 2018")
+	}
+	// Two working days from Friday 2018-12-28: Saturday the 29th, then
+	// Wednesday 2 January.
+	for _, c := range []*Calendar{c, first} {
+		if due := c.AddWorkingDays(at(t, "2018-12-28 10:00"), 2); !due.Equal(endOf(t, "2019-01-02")) {
+			t.Errorf("deadline %s, want the end of 2019-01-02", due)
+		}
+	}
 }
