@@ -204,3 +204,53 @@ func TestWeekAcrossTheNewYearFollowsItsISOYearsPlan(t *testing.T) {
 		t.Error("2027-W01's page does not state the 2027 plan")
 	}
 }
+
+// Past the catch-up window, a late complaint of 2026-W53 still revises
+// its report and that of 2027-W01, the week after it across the new year.
+func TestOlderWeekAcrossTheNewYearRevisesTheNext(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := testenv.DB(t)
+	// Settled complaints (waiting on the triage list): their stored
+	// reports are not looked at again unless something changes them.
+	settled := func(id string, when time.Time) {
+		t.Helper()
+		yearEndComplaint(t, pool, id, when)
+		if _, err := pool.Exec(ctx, `INSERT INTO triage (complaint_id, reason, kind) VALUES ($1, 'no team', 'unrouted')`, id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	settled("cmp-ye-old-1", time.Date(2026, 12, 30, 10, 0, 0, 0, cst))
+	settled("cmp-ye-old-2", time.Date(2027, 1, 5, 10, 0, 0, 0, cst))
+	// Stored an hour ago: no later look reads them as new.
+	if _, err := pool.Exec(ctx, `UPDATE complaints SET created_at = now() - interval '1 hour'`); err != nil {
+		t.Fatal(err)
+	}
+	cfg := DefaultConfig(fakeAuth)
+	cfg.Backfill = 1
+	cfg.Now = func() time.Time { return time.Date(2027, 1, 25, 0, 5, 0, 0, cst) } // 2027-W03 due
+	s, err := New(cfg, pool, testenv.Log(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range []string{"2026-W53", "2027-W01"} {
+		if ok, err := s.Store(ctx, w); err != nil || !ok {
+			t.Fatalf("store %s: %v, %v", w, ok, err)
+		}
+	}
+	if weeks, err := s.CatchUp(ctx); err != nil || !slices.Equal(weeks, []string{"2027-W03"}) {
+		t.Fatalf("first catch-up stored %v (%v), want 2027-W03", weeks, err)
+	}
+	settled("cmp-ye-old-late", time.Date(2027, 1, 3, 22, 0, 0, 0, cst))
+	weeks, err := s.CatchUp(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"2026-W53", "2027-W01"}; !slices.Equal(weeks, want) {
+		t.Fatalf("catch-up after a late complaint of 2026-W53 stored %v, want %v", weeks, want)
+	}
+	w01, _ := storedJSON(t, pool, "2027-W01")
+	if w01.PreviousTotal != 2 || w01.Revision == nil || !w01.Revision.PreviousWeekChanged {
+		t.Errorf("2027-W01: previous_total %d, revision %+v; want 2, its week before changed", w01.PreviousTotal, w01.Revision)
+	}
+}
