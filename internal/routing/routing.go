@@ -422,8 +422,15 @@ func (r *Router) decide(req Request, m match, ru *rule, team Team) (Decision, er
 	if d.ResolveDue, err = r.cal.Deadline(req.At, limits.Resolve); err != nil {
 		return Decision{}, fmt.Errorf("resolve deadline of %s: %w", d.Priority, err)
 	}
-	d.CalendarCovered = r.cal.Covers(req.At) && r.cal.Covers(d.ResolveDue)
+	d.CalendarCovered = r.covered(req.At, limits.Sign, d.SignDue) && r.covered(req.At, limits.Resolve, d.ResolveDue)
 	return d, nil
+}
+
+// covered tells whether a deadline span from at to due was counted on the
+// calendar's announced days: a span of hours is wall-clock time, which no
+// holiday changes, so only a working-day span can fall outside.
+func (r *Router) covered(at time.Time, s workday.Span, due time.Time) bool {
+	return s.WorkingDays == 0 || r.cal.Covers(at) && r.cal.Covers(due)
 }
 
 // placeAt finds the special place of a kind the complaint is at: the

@@ -373,6 +373,23 @@ func TestRouteDeadlines(t *testing.T) {
 	if d.CalendarCovered {
 		t.Error("CalendarCovered = true in 2031, outside the calendar")
 	}
+	// An urgent case's deadlines are hours on the clock: no holiday
+	// changes them, so crossing into a year the calendar lacks does not
+	// make them uncovered.
+	d, err = r.Route(Request{Category: "dust", Subcategory: "road", District: "xiangan", At: at(t, "2026-12-31 20:00"), Urgent: true})
+	if err != nil {
+		t.Fatalf("Route: %v", err)
+	}
+	if !d.CalendarCovered {
+		t.Errorf("CalendarCovered = false for an urgent case's hours into the next year (resolve due %s)", d.ResolveDue)
+	}
+	d, err = r.Route(Request{Category: "dust", Subcategory: "road", District: "xiangan", At: at(t, "2026-12-31 20:00")})
+	if err != nil {
+		t.Fatalf("Route: %v", err)
+	}
+	if d.CalendarCovered {
+		t.Errorf("CalendarCovered = true for working days counted into 2027 (resolve due %s)", d.ResolveDue)
+	}
 }
 
 func TestRouteExcludeTeams(t *testing.T) {
