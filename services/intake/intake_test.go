@@ -223,7 +223,7 @@ func TestRejections(t *testing.T) {
 		{"missing required", "application/json", []byte(`{"ticket_id":"T-e","address":"思明区"}`), nil, 400, "/received_at"},
 		{"wrong types", "application/json", []byte(`{"ticket_id":5,"received_at":"2024-03-11T23:10:00+08:00","description":"x","address":"思明区"}`), nil, 400, "/ticket_id"},
 		{"coordinates out of range", "application/json", body("T-f", "")[:0:0], nil, 400, "/location/lat"},
-		{"unknown field", "application/json", body("T-g", `,"priority":"high"`), nil, 400, "/"},
+		{"unknown field", "application/json", body("T-g", `,"priority":"high"`), nil, 400, "/priority"},
 		{"bad category", "application/json", body("T-h", `,"category":"smell"`), nil, 400, "/category"},
 		{"neither address nor location", "application/json", []byte(`{"ticket_id":"T-i","received_at":"2024-03-11T23:10:00+08:00","description":"吵"}`), nil, 400, "/"},
 		{"invalid utf-8", "application/json", []byte("{\"ticket_id\":\"T-j\",\"received_at\":\"2024-03-11T23:10:00+08:00\",\"description\":\"\xff\xfe\",\"address\":\"思明区\"}"), nil, 400, ""},

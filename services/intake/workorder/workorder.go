@@ -13,6 +13,7 @@ import (
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
 	"github.com/xiamen-eeb/nuisance/internal/event"
+	"github.com/xiamen-eeb/nuisance/internal/pii"
 	"github.com/xiamen-eeb/nuisance/schemas"
 )
 
@@ -80,19 +81,35 @@ func (ErrNotUTF8) Error() string { return "body is not valid UTF-8" }
 
 // Parse validates body and decodes it. A non-nil error means body is not a
 // JSON document; fields name every offending property of one that is.
+// Neither quotes personal data the body holds, for they are answered and
+// may be logged: the callers' names the work order gives and the phone
+// and ID-card numbers are masked in them, and a key the schema lacks is
+// named by its pointer, masked (see masked).
 func (p *Parser) Parse(body []byte) (Complaint, []FieldError, error) {
 	if !utf8.Valid(body) {
 		return Complaint{}, nil, ErrNotUTF8{}
 	}
 	c, fe, err := p.parseSchema(body)
-	if err != nil || len(fe) > 0 {
-		return c, fe, err
+	if err != nil {
+		return c, nil, notJSON{pii.MaskError(err.Error())}
 	}
-	if fe := unstorable(&c); len(fe) > 0 {
-		return Complaint{}, fe, nil
+	if len(fe) == 0 {
+		if fe = unstorable(&c); len(fe) > 0 {
+			c = Complaint{}
+		}
+	}
+	if len(fe) > 0 {
+		doc := decode(body)
+		return c, masked(unknownKeys(p.schema, doc, fe), pii.CallerNames(doc)), nil
 	}
 	return c, nil, nil
 }
+
+// notJSON is the decoder's error on a body that is no JSON document, its
+// text masked (pii.MaskError): it may quote what it stopped at.
+type notJSON struct{ detail string }
+
+func (e notJSON) Error() string { return e.detail }
 
 // unstorable names the free-text fields holding U+0000, which JSON allows
 // and PostgreSQL text cannot hold: refused here, such a work order would

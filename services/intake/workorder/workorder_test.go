@@ -2,6 +2,7 @@ package workorder
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -219,5 +220,48 @@ func TestADuplicatedKeyIsRefused(t *testing.T) {
 		if _, fe, err := p.Parse([]byte(body)); err == nil {
 			t.Errorf("%s: %+v and no error, want it said to be no JSON", body, fe)
 		}
+	}
+}
+
+// Whatever an error quotes of the sender's, the work order's callers'
+// names and the phone numbers are masked in it, and a key of the
+// sender's in a pointer keeps its first character alone when it is not
+// a property's kind of name: a detail's own words and a property's name
+// stay.
+func TestFieldErrorsAreMasked(t *testing.T) {
+	names := []string{"王小明"}
+	for _, tc := range []struct{ in, want FieldError }{
+		{FieldError{Field: "/caller/name", Detail: `"王小明 13800138000" is not valid`}, FieldError{Field: "/caller/name", Detail: `"王** 138****8000" is not valid`}},
+		{FieldError{Field: "/王小明", Detail: unknownDetail}, FieldError{Field: "/王**", Detail: unknownDetail}},
+		{FieldError{Field: "/x/陈建国/0", Detail: duplicateDetail}, FieldError{Field: "/x/陈**/0", Detail: duplicateDetail}},
+		{FieldError{Field: "/tel_13800138000", Detail: unknownDetail}, FieldError{Field: "/tel_***********", Detail: unknownDetail}},
+		{FieldError{Field: "/callback_url", Detail: unknownDetail}, FieldError{Field: "/callback_url", Detail: unknownDetail}},
+		{FieldError{Field: "/", Detail: "cannot unmarshal number 13800138000 into int32"}, FieldError{Field: "/", Detail: "cannot unmarshal number 138****8000 into int32"}},
+	} {
+		if got := masked([]FieldError{tc.in}, names); got[0] != tc.want {
+			t.Errorf("%+v masked is %+v, want %+v", tc.in, got[0], tc.want)
+		}
+	}
+}
+
+// Each key the schema lacks is named by its own pointer, at any depth
+// the schema has objects: not the object quoting the keys it holds.
+func TestUnknownKeysAreNamedByTheirPointers(t *testing.T) {
+	p, err := NewParser()
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := `{"ticket_id":"a","received_at":"2024-03-11T23:10:00+08:00","description":"吵","address":"思明区","zz":1,"history":true,` +
+		`"location":{"lon":118.1,"lat":24.5,"alt":3},"caller":{"name":"王小明","id_card":"x"}}`
+	_, fe, err := p.Parse([]byte(body))
+	var got []string
+	for _, f := range fe {
+		got = append(got, f.Field)
+		if f.Detail != unknownDetail {
+			t.Errorf("%s: %q, want it said not allowed", f.Field, f.Detail)
+		}
+	}
+	if want := []string{"/caller/id_card", "/history", "/location/alt", "/zz"}; err != nil || !slices.Equal(got, want) {
+		t.Errorf("%v: named %v, want %v", err, got, want)
 	}
 }
