@@ -5,8 +5,9 @@
 //
 // The complaints are read where the geocoder located them (locations),
 // as the report's counts by district are: a supervisor's correction moves
-// a complaint there, whereas the hotspot detector keeps a complaint it
-// has clustered where it first clustered it (hotspot_members), and a
+// a complaint there at once, whereas the hotspot detector moves it only
+// once it has the correction (and keeps one corrected into another
+// partition's district where it clustered it, hotspot_members), and a
 // complaint it has not clustered (on its way, or a dead letter) has no
 // member row at all.
 package hotspotstats

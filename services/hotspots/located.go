@@ -49,7 +49,9 @@ func (s *Service) HandleComplaintLocated(ctx context.Context, tx pgx.Tx, ev even
 // decided: every hotspot and member it changed, each written once with
 // its final state, the complaints' complaint.clustered and the hotspot
 // events, one statement per table. A complaint the engine already holds (a
-// second location of it) keeps its hotspot.
+// second location of it) keeps its hotspot, unless a supervisor's
+// correction moves it (see moveCorrected); a located event behind a later
+// correction of its complaint changes nothing (see latestOnly).
 //
 // Before the engine is used, one query tells whether the previous batch's
 // transaction committed; when it did not, the engine held decisions the
@@ -62,6 +64,10 @@ func (s *Service) HandleComplaintsLocated(ctx context.Context, tx pgx.Tx, evs []
 		if err := s.validate(ev); err != nil {
 			return err
 		}
+	}
+	evs, err := latestOnly(ctx, tx, evs)
+	if err != nil || len(evs) == 0 {
+		return err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -84,8 +90,25 @@ func (s *Service) HandleComplaintsLocated(ctx context.Context, tx pgx.Tx, evs []
 	if err != nil {
 		return fmt.Errorf("cluster %d complaints: %w", len(evs), err)
 	}
+	kinds, moved, err := s.moveCorrected(ctx, tx, evs)
+	if err != nil {
+		return fmt.Errorf("cluster %d complaints: %w", len(evs), err)
+	}
+	if moved {
+		// The engine has no undo of a point: it forgets the moved
+		// complaints by a rebuild from tx, which holds them no more; a
+		// batch that then fails leaves it stale.
+		defer func() {
+			if !ok {
+				s.markStale("a batch failed after a correction moved complaints")
+			}
+		}()
+		s.staleWhy = reasonCorrection
+		if err := s.rebuild(ctx, tx); err != nil {
+			return fmt.Errorf("cluster %d complaints: %w", len(evs), err)
+		}
+	}
 	outcomes := make([]string, 0, len(evs))
-	var kinds []cluster.ChangeKind
 	for i, ev := range evs {
 		if hs, ok := elsewhere[ev.ComplaintID]; ok {
 			// Corrected into this partition from another one, which

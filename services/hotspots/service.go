@@ -127,7 +127,7 @@ type Service struct {
 var (
 	clustered = promauto.NewCounterVec(prometheus.CounterOpts{
 		Name: "nuisance_hotspots_complaints_total",
-		Help: "Located complaints the hotspot detector handled, by outcome (hotspot, none, known).",
+		Help: "Located complaints the hotspot detector handled, by outcome (hotspot, none, known, superseded: behind a later correction of the complaint).",
 	}, []string{"outcome"})
 	changes = promauto.NewCounterVec(prometheus.CounterOpts{
 		Name: "nuisance_hotspots_changes_total",

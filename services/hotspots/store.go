@@ -137,7 +137,11 @@ func (s *Service) districtArg() []string {
 
 // loadState reads what Engine.Restore needs for the partition: the members
 // received since cfg.RestoreFrom(latest) and the hotspots they belong to,
-// with every hotspot still alive and every recently merged one.
+// with every hotspot still alive and every recently merged one or
+// recently left without complaints by corrections (see moveCorrected):
+// the engine names a hotspot after its founder, and a corrected complaint
+// that founds one at its new place must not take the id of the one it
+// left.
 func (s *Service) loadState(ctx context.Context, q querier) ([]cluster.Member, []cluster.Hotspot, error) {
 	ds := s.districtArg()
 	var latest *time.Time
@@ -160,6 +164,7 @@ func (s *Service) loadState(ctx context.Context, q querier) ([]cluster.Member, [
 		WHERE ($2::text[] IS NULL OR district = ANY($2))
 		  AND (status NOT IN ('closed', 'merged')
 		       OR (status = 'merged' AND last_at >= $1)
+		       OR (status = 'closed' AND complaint_count = 0 AND last_at >= $1)
 		       OR EXISTS (SELECT 1 FROM hotspot_members m WHERE m.hotspot_id = h.id AND m.at >= $1))`, from, ds)
 	if err != nil {
 		return nil, nil, fmt.Errorf("hotspots: %w", err)
@@ -195,9 +200,10 @@ func (s *Service) rebuild(ctx context.Context, q querier) error {
 	s.engine, s.staleWhy = e, ""
 	rebuilds.WithLabelValues(why).Inc()
 	// Past the start, a rebuild follows a failure, and stalls the
-	// detector for its time: operators hear of it.
+	// detector for its time: operators hear of it. A correction's is
+	// the expected cost of a supervisor's correction.
 	level := zap.WarnLevel
-	if why == "start" {
+	if why == "start" || why == reasonCorrection {
 		level = zap.InfoLevel
 	}
 	s.log.Log(level, "hotspot engine rebuilt from the database", zap.String("reason", why),
@@ -279,6 +285,10 @@ func (s *Service) markStale(why string) {
 // stale reports whether the engine must be rebuilt before its next use.
 // The caller holds s.mu.
 func (s *Service) stale() bool { return s.staleWhy != "" }
+
+// reasonCorrection is the reason of the rebuild that makes the engine
+// forget the complaints a correction moves (see moveCorrected).
+const reasonCorrection = "a correction moved complaints"
 
 // rebuildTimeout bounds one rebuild of the engine from PostgreSQL.
 const rebuildTimeout = 10 * time.Minute
