@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -19,6 +20,7 @@ import (
 	"github.com/xiamen-eeb/nuisance/internal/auth"
 	"github.com/xiamen-eeb/nuisance/internal/cluster"
 	"github.com/xiamen-eeb/nuisance/internal/fault"
+	"github.com/xiamen-eeb/nuisance/internal/geo"
 	"github.com/xiamen-eeb/nuisance/internal/gistar"
 	"github.com/xiamen-eeb/nuisance/internal/hotspotstats"
 	"github.com/xiamen-eeb/nuisance/internal/httpx"
@@ -48,8 +50,10 @@ var shanghai = func() *time.Location {
 // Routes mounts GET /api/v1/hotspots, the hotspots as a GeoJSON
 // FeatureCollection, and GET /api/v1/hotspots/weekly, the week's Gi* hot
 // cells of a category. Every request needs a bearer token: admins see
-// every hotspot, supervisors their district's, officers those whose case
-// their team holds. Each token is held to RatePerToken, over both.
+// every hotspot and the whole city's cells, supervisors their district's
+// hotspots and cells, officers the hotspots whose case their team holds
+// and their district's cells. Each token is held to RatePerToken, over
+// both.
 func (s *Service) Routes(mux httpx.Mux) {
 	mux.HandleFunc("GET /api/v1/hotspots", s.authorized(s.handleList))
 	mux.HandleFunc("GET /api/v1/hotspots/weekly", s.authorized(s.handleWeekly))
@@ -335,7 +339,9 @@ type CellFeature struct {
 }
 
 // WeeklyCollection is the body of GET /api/v1/hotspots/weekly: the week's
-// hot cells, then the cells that cooled, with the analysis' parameters.
+// hot cells, then the cells that cooled, of the districts the token may
+// see, with the analysis' parameters. The analysis is the city's, as the
+// weekly report's: Cells and Points count the whole study area.
 type WeeklyCollection struct {
 	Type       string        `json:"type"`
 	Week       string        `json:"week"`
@@ -347,7 +353,53 @@ type WeeklyCollection struct {
 	Features   []CellFeature `json:"features"`
 }
 
-func (s *Service) handleWeekly(w http.ResponseWriter, r *http.Request, _ auth.Principal) {
+// weeklyDistrict is the district whose cells of the weekly grid principal
+// p may see, "" for the whole city: an admin sees the city, a supervisor
+// or an officer their own district, as for the cases.
+func weeklyDistrict(p auth.Principal) (string, error) {
+	switch p.Role {
+	case auth.RoleAdmin:
+		return "", nil
+	case auth.RoleSupervisor, auth.RoleOfficer:
+		if p.District == "" {
+			return "", fault.Errorf(fault.Forbidden, "%s %s has no district", p.Role, p.ID)
+		}
+		return p.District, nil
+	default:
+		return "", fault.Errorf(fault.Forbidden, "role %q may not see the weekly hot cells", p.Role)
+	}
+}
+
+// xiamen are the district outlines a cell of the weekly grid is placed by.
+var xiamen = sync.OnceValues(geo.LoadDistricts)
+
+// cellIn reports whether a cell of the weekly grid covers part of a
+// district: its centre or a corner lies in it, or off the shore within
+// geo.SnapMeters of it. A cell across a boundary is in both districts.
+func cellIn(ds *geo.Districts, c gistar.Cell, district string) bool {
+	in := func(lon, lat float64) bool {
+		hit, ok := ds.Locate(lon, lat)
+		return ok && hit.District.Slug == district
+	}
+	if in(c.Lon, c.Lat) {
+		return true
+	}
+	return slices.ContainsFunc(c.Polygon, func(pt [2]float64) bool { return in(pt[0], pt[1]) })
+}
+
+func (s *Service) handleWeekly(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+	district, err := weeklyDistrict(p)
+	if err != nil {
+		httpx.WriteError(w, s.log, err)
+		return
+	}
+	var ds *geo.Districts
+	if district != "" {
+		if ds, err = xiamen(); err != nil {
+			httpx.WriteError(w, s.log, fmt.Errorf("weekly hot cells: %w", err))
+			return
+		}
+	}
 	q := r.URL.Query()
 	week := q.Get("week")
 	if week == "" {
@@ -371,6 +423,9 @@ func (s *Service) handleWeekly(w http.ResponseWriter, r *http.Request, _ auth.Pr
 		CellMeters: res.CellMeters, Cells: res.N, Points: res.Points, Features: []CellFeature{},
 	}
 	for _, c := range slices.Concat(res.Cells, res.Cooled) {
+		if district != "" && !cellIn(ds, c, district) {
+			continue
+		}
 		ring := make([][2]float64, len(c.Polygon))
 		copy(ring, c.Polygon)
 		out.Features = append(out.Features, CellFeature{

@@ -3,6 +3,8 @@ package hotspots
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -15,6 +17,7 @@ import (
 	"github.com/xiamen-eeb/nuisance/internal/auth"
 	"github.com/xiamen-eeb/nuisance/internal/event"
 	"github.com/xiamen-eeb/nuisance/internal/fault"
+	"github.com/xiamen-eeb/nuisance/internal/geo"
 	"github.com/xiamen-eeb/nuisance/internal/httpx"
 	"github.com/xiamen-eeb/nuisance/internal/testenv"
 )
@@ -259,4 +262,124 @@ func TestWeeklyCellsOfStoredComplaints(t *testing.T) {
 	if resp.StatusCode != http.StatusBadRequest {
 		t.Errorf("week 2024-W99: status %d, want 400", resp.StatusCode)
 	}
+}
+
+// The weekly grid is the city's analysis, but a supervisor or an officer
+// sees only the cells of their own district; an admin sees the city's. A
+// token of no district, or of another role, is refused 403.
+func TestWeeklyCellsOfTheTokensDistrict(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	cfg := DefaultConfig()
+	cfg.Authorize = func(r *http.Request) (auth.Principal, error) {
+		switch r.Header.Get("Authorization") {
+		case "Bearer sup-none":
+			return auth.Principal{ID: "s9", Role: auth.RoleSupervisor}, nil
+		case "Bearer visitor":
+			return auth.Principal{ID: "v1", District: "siming", Role: "visitor"}, nil
+		}
+		return fakeAuthorize(r)
+	}
+	s, err := New(cfg, e.pool, nil, testenv.Log(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	s.Routes(mux)
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+
+	// A burst in Siming and one in Huli in the week of 2024-03-11, over a
+	// thin background in every week.
+	week := time.Date(2024, 3, 11, 2, 0, 0, 0, time.UTC)
+	var evs []event.ComplaintLocated
+	for i := range 12 {
+		evs = append(evs, located(fmt.Sprintf("sm%d", i), float64(i), 0, week.Add(hours(i))),
+			inHuli(located(fmt.Sprintf("hl%d", i), float64(i), 0, week.Add(hours(i)))))
+	}
+	for w := range 9 {
+		for k := range 4 {
+			evs = append(evs, located(fmt.Sprintf("bg%d-%d", w, k), float64(k%2)*6000-3000, float64(k/2)*6000-3000, week.AddDate(0, 0, -7*w).Add(hours(30))))
+		}
+	}
+	addComplaints(t, e.pool, evs...)
+	ds, err := geo.LoadDistricts()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ev := range evs {
+		if hit, ok := ds.Locate(*ev.Lon, *ev.Lat); ok {
+			ev.District = hit.District.Slug
+		}
+		if _, err := e.pool.Exec(context.Background(), `INSERT INTO locations (complaint_id, located, district, lon, lat, category, received_at)
+			VALUES ($1, true, $2, $3, $4, $5, $6)`, ev.ComplaintID, ev.District, ev.Lon, ev.Lat, ev.Category, ev.ReceivedAt); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	cells := func(token string) map[string]CellFeature {
+		t.Helper()
+		resp := get(t, srv.URL+"/api/v1/hotspots/weekly?week=2024-W11&category=noise", token)
+		defer resp.Body.Close()
+		var wc WeeklyCollection
+		if err := json.NewDecoder(resp.Body).Decode(&wc); err != nil || resp.StatusCode != http.StatusOK {
+			t.Fatalf("%s: status %d: %v", token, resp.StatusCode, err)
+		}
+		if wc.Points != 28 {
+			t.Errorf("%s: %d points, want the city's 28 of the week", token, wc.Points)
+		}
+		out := map[string]CellFeature{}
+		for _, f := range wc.Features {
+			out[f.ID] = f
+		}
+		return out
+	}
+	// hot returns the ids of the significant cells with the burst in them.
+	hot := func(cs map[string]CellFeature) []string {
+		var out []string
+		for id, c := range cs {
+			if c.Properties.Significant && c.Properties.Count >= 12 {
+				out = append(out, id)
+			}
+		}
+		slices.Sort(out)
+		return out
+	}
+	city := cells("admin")
+	if len(hot(city)) != 2 {
+		t.Fatalf("admin sees the burst cells %v, want Siming's and Huli's", hot(city))
+	}
+	siming, huli := cells("sup-siming"), cells("officer-cg")
+	for name, cs := range map[string]map[string]CellFeature{"Siming's supervisor": siming, "Huli's officer": huli} {
+		if len(hot(cs)) != 1 {
+			t.Errorf("%s sees the burst cells %v, want their district's only", name, hot(cs))
+		}
+		for id := range cs {
+			if _, ok := city[id]; !ok {
+				t.Errorf("%s sees cell %s, which the city has not", name, id)
+			}
+		}
+	}
+	if hs, hh := hot(siming), hot(huli); len(hs) == 1 && len(hh) == 1 && hs[0] == hh[0] {
+		t.Errorf("Siming and Huli see the same burst cell %s", hs[0])
+	}
+	if got := cells("officer-eco"); !maps.Equal(mapKeys(got), mapKeys(siming)) {
+		t.Errorf("Siming's officer sees cells %v, want Siming's supervisor's %v", slices.Sorted(maps.Keys(got)), slices.Sorted(maps.Keys(siming)))
+	}
+
+	for _, token := range []string{"sup-none", "visitor"} {
+		resp := get(t, srv.URL+"/api/v1/hotspots/weekly?week=2024-W11&category=noise", token)
+		_ = resp.Body.Close()
+		if resp.StatusCode != http.StatusForbidden || resp.Header.Get("Content-Type") != "application/problem+json" {
+			t.Errorf("%s: status %d %s, want 403 problem+json", token, resp.StatusCode, resp.Header.Get("Content-Type"))
+		}
+	}
+}
+
+func mapKeys[V any](m map[string]V) map[string]bool {
+	out := make(map[string]bool, len(m))
+	for k := range m {
+		out[k] = true
+	}
+	return out
 }
