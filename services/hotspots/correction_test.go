@@ -125,6 +125,9 @@ func TestACorrectedComplaintLeavesItsHotspot(t *testing.T) {
 		}
 	}
 	check("after the correction", 3, 3)
+	if _, ev, ok := hotspotEvent(t, e.pool, hs+".updated.a4.c1"); !ok || ev.Kind != "updated" || ev.ComplaintCount != 3 || ev.District != "siming" {
+		t.Errorf("hotspot event of a4 leaving %s: %+v (found %v), want updated with 3 complaints", hs, ev, ok)
+	}
 	outbox := count(t, e.pool, `SELECT count(*) FROM outbox`)
 
 	redeliver(t, e, fixed)
@@ -167,9 +170,8 @@ func TestACorrectionThatEmptiesAHotspotClosesIt(t *testing.T) {
 			t.Errorf("%s is in hotspot %q, want none", id, got)
 		}
 	}
-	if n := count(t, e.pool, `SELECT count(*) FROM outbox WHERE subject = 'hotspot.closed' AND payload->>'hotspot_id' = $1
-		AND (payload->>'complaint_count')::int = 0`, hs); n != 1 {
-		t.Errorf("%d hotspot.closed of %s with no complaint, want 1", n, hs)
+	if subject, ev, ok := hotspotEvent(t, e.pool, hs+".closed.b3.c2"); !ok || subject != "hotspot.closed" || ev.Status != "closed" || ev.ComplaintCount != 0 {
+		t.Errorf("hotspot event of b3 leaving %s: %s %+v (found %v), want hotspot.closed with no complaint", hs, subject, ev, ok)
 	}
 
 	e.handle(t, corrected(located("b3", 5, 10, t0.Add(hours(2))), 1))
