@@ -44,6 +44,11 @@ func TestACorrectedComplaintIsClusteredAgainForTheRouter(t *testing.T) {
 	if len(got) != 2 || got[1] != [4]string{"c1.clustered.c1", "complaint.clustered.siming.dust", "siming", "dust"} {
 		t.Errorf("clustered events %v, want the first and one for the correction (c1.clustered.c1, siming, dust)", got)
 	}
+	// The detector counts it as dust, where the weekly report's hotspots
+	// read it.
+	if n := count(t, e.pool, `SELECT count(*) FROM hotspot_members WHERE complaint_id = 'c1' AND category = 'dust'`); n != 1 {
+		t.Error("c1 is not stored as dust")
+	}
 }
 
 // corrected is ev as the geocoder publishes its n-th correction.
