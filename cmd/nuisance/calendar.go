@@ -64,7 +64,7 @@ func runCalendar(_ context.Context, args []string, getenv func(string) string, s
 	if file != "" {
 		source = "built-in and " + file
 	}
-	fmt.Fprintf(stdout, "\n%s: %d to %d. After %d, deadlines count weekends only.\n", source, first, last, last)
+	fmt.Fprintf(stdout, "\n%s: %d to %d. After %d, deadlines count weekends and the holidays fixed by date (元旦, 劳动节, 国庆节) only.\n", source, first, last, last)
 	if time.Now().Add(router.CalendarWarnAhead).In(cal.Location()).Year() > last {
 		fmt.Fprintf(stderr, "warning: the calendar ends with %d: add next year's holidays (国务院办公厅 部分节假日安排的通知) in a file and set NUISANCE_CALENDAR to it\n", last)
 	}

@@ -115,8 +115,9 @@ type File struct {
 }
 
 // Calendar knows the working days of the years it was given. Outside those
-// years it falls back to weekends only: Monday to Friday work, Saturday and
-// Sunday off, with no public holidays. Covers reports whether a time is
+// years it falls back to weekends and the holidays fixed by date (元旦,
+// 劳动节, 国庆节): Monday to Friday work, Saturday, Sunday and those days
+// off, with neither the lunar holidays nor adjusted working days. Covers reports whether a time is
 // inside the announced years, so callers can flag a deadline computed on
 // the fallback (for instance when next year's announcement, usually
 // published in November, has not been added to the seed yet).
@@ -144,7 +145,7 @@ func Load() (*Calendar, error) {
 // deadlines, each of which must be given next year's announcement.
 var coveredUntil = promauto.NewGaugeVec(prometheus.GaugeOpts{
 	Name: "nuisance_calendar_covered_until_timestamp_seconds",
-	Help: "When the working-day calendar this process sets deadlines by stops knowing public holidays (1 January 00:00 Asia/Shanghai after its last year), by calendar (built-in, or the NUISANCE_CALENDAR file); after it, deadlines count weekends only.",
+	Help: "When the working-day calendar this process sets deadlines by stops knowing public holidays (1 January 00:00 Asia/Shanghai after its last year), by calendar (built-in, or the NUISANCE_CALENDAR file); after it, deadlines count weekends and the holidays fixed by date (元旦, 劳动节, 国庆节) only.",
 }, []string{"calendar"})
 
 // LoadWith reads the embedded calendar and, when path is not empty, the
@@ -380,13 +381,15 @@ func (c *Calendar) Announcements() []Year { return slices.Clone(c.years) }
 
 // CoveredUntil is when the calendar stops knowing public holidays: 00:00
 // Asia/Shanghai on 1 January after its last year. A deadline from a time
-// at or after it, or falling there, counts weekends only.
+// at or after it, or falling there, counts weekends and the holidays
+// fixed by date only.
 func (c *Calendar) CoveredUntil() time.Time {
 	return time.Date(c.lastYear+1, time.January, 1, 0, 0, 0, 0, c.loc)
 }
 
 // Covers reports whether t falls in a year whose announcement the calendar
-// holds; outside it, IsWorkingDay knows weekends only.
+// holds; outside it, IsWorkingDay knows weekends and the holidays fixed
+// by date only.
 func (c *Calendar) Covers(t time.Time) bool {
 	y := t.In(c.loc).Year()
 	return y >= c.firstYear && y <= c.lastYear
@@ -395,7 +398,7 @@ func (c *Calendar) Covers(t time.Time) bool {
 // IsWorkingDay reports whether the local day of t in Asia/Shanghai is a
 // working day: adjusted working days work, public holidays do not, and
 // otherwise Monday to Friday work. Outside the calendar's years only the
-// weekday rule applies (see Calendar).
+// weekday rule and the holidays fixed by date apply (see Calendar).
 func (c *Calendar) IsWorkingDay(t time.Time) bool {
 	return c.isWorking(dayOf(t.In(c.loc)))
 }
@@ -404,7 +407,30 @@ func (c *Calendar) isWorking(d day) bool {
 	if i := int(d - c.base); i >= 0 && i < len(c.working) {
 		return c.working[i]
 	}
+	if _, ok := fixedHoliday(d); ok {
+		return false
+	}
 	return !d.weekend()
+}
+
+// fixedHoliday names the public holidays of the State Council's
+// 全国年节及纪念日放假办法 (as revised from 2025) that fall on the same
+// date every year: 元旦 on 1 January, 劳动节 on 1–2 May and 国庆节 on
+// 1–3 October. Whatever a year's announcement adds around them, these days
+// are off, so outside the announced years the calendar keeps them as well
+// as the weekends. The holidays of the lunar calendar (春节, 清明节, 端午节,
+// 中秋节) move from year to year and wait for the announcement.
+func fixedHoliday(d day) (string, bool) {
+	_, m, dd := d.date()
+	switch {
+	case m == time.January && dd == 1:
+		return "元旦", true
+	case m == time.May && dd <= 2:
+		return "劳动节", true
+	case m == time.October && dd <= 3:
+		return "国庆节", true
+	}
+	return "", false
 }
 
 // Holiday names the public holiday or the holiday an adjusted working day
@@ -417,6 +443,11 @@ func (c *Calendar) Holiday(t time.Time) (name string, adjustedWorkingDay bool, o
 	}
 	if n, found := c.off[d]; found {
 		return n, false, true
+	}
+	if i := int(d - c.base); i < 0 || i >= len(c.working) {
+		if n, found := fixedHoliday(d); found {
+			return n, false, true
+		}
 	}
 	return "", false, false
 }

@@ -131,8 +131,9 @@ func TestIsWorkingDayUsesShanghaiDate(t *testing.T) {
 	}
 }
 
-// Outside the announced years the calendar keeps weekends only: 2030's
-// New Year's Day, a Tuesday, counts as a working day until the year's
+// Outside the announced years the calendar keeps weekends and the
+// holidays fixed by date: 2030's New Year's Day, a Tuesday, is off, while
+// its Spring Festival (lunar) counts as working days until the year's
 // announcement is added, and Covers says so.
 func TestOutsideCalendarFallsBackToWeekends(t *testing.T) {
 	t.Parallel()
@@ -146,9 +147,16 @@ func TestOutsideCalendarFallsBackToWeekends(t *testing.T) {
 		want   bool
 		covers bool
 	}{
-		{"2030-01-01", true, false},  // Tuesday, holiday unknown
+		{"2030-01-01", false, false}, // Tuesday, 元旦
+		{"2030-01-02", true, false},  // Wednesday
 		{"2030-01-05", false, false}, // Saturday
-		{"2023-10-02", true, false},  // Monday of National Day 2023, before the calendar
+		{"2030-02-04", true, false},  // Monday of Spring Festival 2030: lunar, unknown
+		{"2030-05-02", false, false}, // Thursday, 劳动节
+		{"2030-05-03", true, false},  // Friday: a bridging day only an announcement gives
+		{"2030-10-03", false, false}, // Thursday, 国庆节
+		{"2030-10-04", true, false},  // Friday
+		{"2023-10-02", false, false}, // Monday of National Day 2023, before the calendar
+		{"2023-10-05", true, false},  // Thursday after it: announced off in 2023, unknown here
 		{"2024-01-01", false, true},
 	}
 	for _, tt := range tests {
@@ -162,6 +170,17 @@ func TestOutsideCalendarFallsBackToWeekends(t *testing.T) {
 	}
 	if got, want := c.AddWorkingDays(at(t, "2030-01-04 10:00"), 1), endOf(t, "2030-01-07"); !got.Equal(want) {
 		t.Errorf("AddWorkingDays(Fri 2030-01-04, 1) = %s, want %s", got, want)
+	}
+	// A deadline counted over the New Year of a year not yet announced
+	// skips 1 January.
+	if got, want := c.AddWorkingDays(at(t, "2029-12-31 10:00"), 1), endOf(t, "2030-01-02"); !got.Equal(want) {
+		t.Errorf("AddWorkingDays(Mon 2029-12-31, 1) = %s, want %s", got, want)
+	}
+	if name, adjusted, ok := c.Holiday(at(t, "2030-10-02 10:00")); !ok || adjusted || name != "国庆节" {
+		t.Errorf("Holiday(2030-10-02) = %q, %v, %v; want 国庆节, false, true", name, adjusted, ok)
+	}
+	if name, _, ok := c.Holiday(at(t, "2030-02-04 10:00")); ok {
+		t.Errorf("Holiday(2030-02-04) = %q, want none: the lunar holidays wait for the announcement", name)
 	}
 }
 

@@ -909,7 +909,7 @@ func TestAHotspotsCaseFarAwayIsAnotherCase(t *testing.T) {
 }
 
 // The working-day calendar ends with its last announced year. Past it, a
-// deadline counts weekends only: the router says so in a warning at start
+// deadline counts weekends and the holidays fixed by date only: the router says so in a warning at start
 // from mid-November, counts each such deadline for the operator's alert,
 // and takes an operator's calendar file (NUISANCE_CALENDAR) with the new
 // year's holidays, whose deadlines then skip them.
@@ -959,7 +959,7 @@ func TestTheCalendarsEndIsWarnedOfAndAFileExtendsIt(t *testing.T) {
 	before := testenv.MustMetric(t, "nuisance_router_deadlines_outside_calendar_total")
 	c := route(svc, "CAL-1", 0)
 	if want := time.Date(2027, 3, 8, 23, 59, 59, 0, shanghai); c.SignDue == nil || !c.SignDue.Equal(want) {
-		t.Errorf("without the file: sign for by %v, want %s (weekends only)", c.SignDue, want)
+		t.Errorf("without the file: sign for by %v, want %s (weekends and the holidays fixed by date only)", c.SignDue, want)
 	}
 	if got := testenv.MustMetric(t, "nuisance_router_deadlines_outside_calendar_total") - before; got != 1 {
 		t.Errorf("deadlines outside the calendar rose by %v, want 1", got)

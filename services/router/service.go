@@ -99,7 +99,7 @@ var (
 	}, []string{"kind", "escalated"})
 	calendarLastYear = promauto.NewGauge(prometheus.GaugeOpts{
 		Name: "nuisance_calendar_last_year",
-		Help: "The last year whose public holidays the router's working-day calendar knows; after it, deadlines count weekends only.",
+		Help: "The last year whose public holidays the router's working-day calendar knows; after it, deadlines count weekends and the holidays fixed by date only.",
 	})
 	outsideCalendar = promauto.NewCounter(prometheus.CounterOpts{
 		Name: "nuisance_router_deadlines_outside_calendar_total",
@@ -158,7 +158,7 @@ func New(cfg Config, pool *pgxpool.Pool, js jetstream.JetStream, log *zap.Logger
 	}
 	fields := []zap.Field{zap.Int("first_year", first), zap.Int("last_year", last), zap.String("calendar", source)}
 	if cfg.Now().Add(CalendarWarnAhead).In(cal.Location()).Year() > last {
-		log.Warn("the working-day calendar ends before the coming year: add its holidays with NUISANCE_CALENDAR, or deadlines after it count weekends only", fields...)
+		log.Warn("the working-day calendar ends before the coming year: add its holidays with NUISANCE_CALENDAR, or deadlines after it count weekends and the holidays fixed by date only", fields...)
 	} else {
 		log.Info("working-day calendar", fields...)
 	}
