@@ -65,7 +65,7 @@ func (s *Service) route(roles []string, h handler) http.Handler {
 // request, capped per token by MaxStreamsPerToken, and is not held to
 // the requests' rate, which an EventSource reconnecting by itself after
 // a refusal would only spend again. What a token is held to is how often
-// it opens streams (streamOpenBurst, one more every streamOpenEvery):
+// it opens streams (StreamOpenBurst, one more every StreamOpenEvery):
 // each open is a JetStream consumer, and one resuming from an early
 // Last-Event-ID reads the case stream through again.
 func (s *Service) routeStream(roles []string, h handler) http.Handler {

@@ -65,6 +65,17 @@ type Config struct {
 	// gets 5 a second.
 	RatePerToken float64
 	RateBurst    int
+	// StreamOpenBurst and StreamOpenEvery limit how often one token
+	// opens the event stream: StreamOpenBurst opens at once, then one
+	// more every StreamOpenEvery; past them an open is answered 429 with
+	// Retry-After. Each open is a JetStream consumer, and one resuming
+	// from an early Last-Event-ID reads the case stream through again.
+	// The console's EventSource reconnects after 3 s (its retry), and
+	// after a refusal backs off from 2 s to a minute: a phone going in
+	// and out of coverage stays within 10 and one every 3 s, a loop of
+	// opens does not.
+	StreamOpenBurst int
+	StreamOpenEvery time.Duration
 	// CalendarFile is the operator's calendar.json whose years are added
 	// to the built-in working-day calendar (NUISANCE_CALENDAR), as the
 	// router's is: an extension (延期) ends on a working day of the
@@ -74,11 +85,12 @@ type Config struct {
 }
 
 // DefaultConfig returns a 15 s heartbeat, pages of 50 (at most 200), the
-// token cache of internal/auth and 5 requests a second a token, in bursts
-// of 100.
+// token cache of internal/auth, 5 requests a second a token, in bursts
+// of 100, and stream opens in bursts of 10, then one every 3 s.
 func DefaultConfig() Config {
 	return Config{Heartbeat: 15 * time.Second, PageSize: 50, MaxPage: 200, TokenCacheTTL: auth.DefaultCacheTTL, Stream: "CASES",
-		MaxStreamsPerToken: 4, MaxStreams: 2000, StreamWriteTimeout: 10 * time.Second, RatePerToken: 5, RateBurst: 100}
+		MaxStreamsPerToken: 4, MaxStreams: 2000, StreamWriteTimeout: 10 * time.Second, RatePerToken: 5, RateBurst: 100,
+		StreamOpenBurst: 10, StreamOpenEvery: 3 * time.Second}
 }
 
 // Service is the officers' API.
@@ -96,6 +108,8 @@ type Service struct {
 	closeOnce sync.Once
 	streams   streamSlots
 	limiters  *auth.RateLimiter
+	// opens holds each token to its rate of opening event streams.
+	opens *auth.RateLimiter
 }
 
 var (
@@ -153,6 +167,12 @@ func New(cfg Config, pool *pgxpool.Pool, js jetstream.JetStream, log *zap.Logger
 	if cfg.RateBurst <= 0 {
 		cfg.RateBurst = def.RateBurst
 	}
+	if cfg.StreamOpenBurst <= 0 {
+		cfg.StreamOpenBurst = def.StreamOpenBurst
+	}
+	if cfg.StreamOpenEvery <= 0 {
+		cfg.StreamOpenEvery = def.StreamOpenEvery
+	}
 	districts, err := geo.LoadDistricts()
 	if err != nil {
 		return nil, fmt.Errorf("officers: %w", err)
@@ -167,7 +187,8 @@ func New(cfg Config, pool *pgxpool.Pool, js jetstream.JetStream, log *zap.Logger
 	}
 	s := &Service{cfg: cfg, pool: pool, js: js, log: log, tokens: auth.NewStore(pool, cfg.TokenCacheTTL),
 		districts: districts, cls: cls, cal: cal, done: make(chan struct{}), streams: streamSlots{byID: map[string][]*streamSlot{}},
-		limiters: auth.NewRateLimiter(cfg.RatePerToken, cfg.RateBurst, rateLimitedTotal)}
+		limiters: auth.NewRateLimiter(cfg.RatePerToken, cfg.RateBurst, rateLimitedTotal),
+		opens:    auth.NewRateLimiter(1/cfg.StreamOpenEvery.Seconds(), cfg.StreamOpenBurst, streamOpensLimited)}
 	// Load the teams now: a broken seed stops the start, not a request.
 	if _, _, err := s.tokens.Team(""); err != nil {
 		return nil, fmt.Errorf("officers: %w", err)

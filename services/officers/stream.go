@@ -357,16 +357,6 @@ func (s *Service) handleStream(w http.ResponseWriter, r *http.Request, p auth.Pr
 	}
 }
 
-// How often one token holder may open event streams: a burst of
-// streamOpenBurst, then one more every streamOpenEvery. The console's
-// EventSource reconnects after 3 s (its retry), and after a refusal backs
-// off from 2 s to a minute: a phone going in and out of coverage stays
-// within it, a loop of opens does not.
-const (
-	streamOpenBurst = 10
-	streamOpenEvery = 3 * time.Second
-)
-
 var streamOpensLimited = promauto.NewCounter(prometheus.CounterOpts{
 	Name: "nuisance_officers_stream_opens_limited_total",
 	Help: "Event streams refused (429) because their token opened streams too often.",
@@ -375,33 +365,18 @@ var streamOpensLimited = promauto.NewCounter(prometheus.CounterOpts{
 // limitStreamOpens answers 429 with Retry-After when p opened streams too
 // often, and reports whether it did.
 func (s *Service) limitStreamOpens(w http.ResponseWriter, p auth.Principal) bool {
-	if !s.streams.openLimiter().Limit(w, p) {
+	if !s.opens.Limit(w, p) {
 		return false
 	}
 	s.log.Debug("stream opens limited", zap.String("officer", p.ID), zap.String("retry_after", w.Header().Get("Retry-After")))
 	return true
 }
 
-// streamSlots counts the open event streams, by token holder and in all,
-// and holds each token holder to its rate of opening them.
+// streamSlots counts the open event streams, by token holder and in all.
 type streamSlots struct {
 	mu    sync.Mutex
 	total int
 	byID  map[string][]*streamSlot
-	// opens limits how often a token holder opens streams; nil until
-	// the first open, which sets the default of streamOpenBurst and
-	// streamOpenEvery.
-	opens *auth.RateLimiter
-}
-
-// openLimiter is the limiter of stream opens.
-func (t *streamSlots) openLimiter() *auth.RateLimiter {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.opens == nil {
-		t.opens = auth.NewRateLimiter(1/streamOpenEvery.Seconds(), streamOpenBurst, streamOpensLimited)
-	}
-	return t.opens
 }
 
 // streamSlot is one open stream; evicted is closed when a newer stream

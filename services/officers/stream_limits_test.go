@@ -14,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/xiamen-eeb/nuisance/internal/auth"
 	"github.com/xiamen-eeb/nuisance/internal/caseflow"
 	"github.com/xiamen-eeb/nuisance/internal/event"
 	"github.com/xiamen-eeb/nuisance/internal/httpx"
@@ -117,10 +116,9 @@ func TestAStalledStreamDoesNotHoldShutdown(t *testing.T) {
 func TestOneTokenHoldsAFewStreams(t *testing.T) {
 	t.Parallel()
 	n := testenv.StartNATS(t)
-	e := setup(t, n.JS)
 	// Opens as fast as a loop makes them, past the rate of opens
 	// (TestATokenOpensStreamsAtARate): what is tested is the cap.
-	e.svc.streams.opens = auth.NewRateLimiter(1000, 1000, nil)
+	e := setup(t, n.JS, func(c *Config) { c.StreamOpenBurst, c.StreamOpenEvery = 1000, time.Millisecond })
 	const tries, perToken = 40, 4
 	var open atomic.Int64
 	refused := 0
@@ -169,8 +167,8 @@ func TestOneTokenHoldsAFewStreams(t *testing.T) {
 func TestAnEndedStreamLeavesNoConsumer(t *testing.T) {
 	t.Parallel()
 	n := testenv.StartNATS(t)
-	e := setup(t, n.JS)
-	e.svc.streams.opens = auth.NewRateLimiter(1000, 1000, nil) // 30 opens at once, past the rate of opens
+	// 30 opens at once, past the rate of opens.
+	e := setup(t, n.JS, func(c *Config) { c.StreamOpenBurst, c.StreamOpenEvery = 1000, time.Millisecond })
 	for range 30 {
 		s := e.openStream(whoOwn, "")
 		s.close()

@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/xiamen-eeb/nuisance/internal/auth"
 	"github.com/xiamen-eeb/nuisance/internal/testenv"
@@ -36,34 +37,30 @@ func (e *env) openOnce(token, query, lastID string) *http.Response {
 // Every open of the stream is a JetStream consumer, and one resuming
 // after Last-Event-ID 1 reads the whole case stream through: a script
 // reconnecting in a loop made the server do so without end. A token
-// opens a burst of streams (a phone's reconnections), then is told to
-// wait, as a problem with Retry-After; another token is not.
+// opens a burst of streams (a phone's reconnections, StreamOpenBurst of
+// the Config), then is told to wait, as a problem with Retry-After, until
+// StreamOpenEvery gives one back; another token is not.
 func TestATokenOpensStreamsAtARate(t *testing.T) {
 	t.Parallel()
+	if def := DefaultConfig(); def.StreamOpenBurst != 10 || def.StreamOpenEvery != 3*time.Second {
+		t.Errorf("default stream opens: bursts of %d, one every %s; want 10, 3s", def.StreamOpenBurst, def.StreamOpenEvery)
+	}
 	n := testenv.StartNATS(t)
-	e := setup(t, n.JS)
-	for i := range streamOpenBurst {
+	// An hour between opens past the burst: no open is given back while
+	// the test runs, so the refusal comes exactly after the burst.
+	const burst = 3
+	e := setup(t, n.JS, func(c *Config) { c.StreamOpenBurst, c.StreamOpenEvery = burst, time.Hour })
+	for i := range burst {
 		if resp := e.openOnce(e.tokens[whoOwn], "", "1"); resp.StatusCode != 200 {
-			t.Fatalf("open %d of a token's first %d: %d", i+1, streamOpenBurst, resp.StatusCode)
+			t.Fatalf("open %d of a token's first %d: %d", i+1, burst, resp.StatusCode)
 		}
 	}
-	// Each later open takes one of a budget given back every
-	// streamOpenEvery: the opens past the burst are refused before long.
-	var refused *http.Response
-	for range 100 {
-		if resp := e.openOnce(e.tokens[whoOwn], "", "1"); resp.StatusCode != 200 {
-			refused = resp
-			break
-		}
-	}
-	if refused == nil {
-		t.Fatalf("%d opens of the stream by one token after its burst of %d, none refused", 100, streamOpenBurst)
-	}
+	refused := e.openOnce(e.tokens[whoOwn], "", "1")
 	if refused.StatusCode != http.StatusTooManyRequests {
-		t.Fatalf("an open past the token's rate: %d, want 429", refused.StatusCode)
+		t.Fatalf("open %d, past the token's burst of %d: %d, want 429", burst+1, burst, refused.StatusCode)
 	}
-	if s, err := strconv.Atoi(refused.Header.Get("Retry-After")); err != nil || s < 1 {
-		t.Errorf("429 with Retry-After %q, want whole seconds", refused.Header.Get("Retry-After"))
+	if s, err := strconv.Atoi(refused.Header.Get("Retry-After")); err != nil || s < 3000 || s > 3600 {
+		t.Errorf("429 with Retry-After %q, want the hour of StreamOpenEvery in whole seconds", refused.Header.Get("Retry-After"))
 	}
 	if ct := refused.Header.Get("Content-Type"); ct != "application/problem+json" {
 		t.Errorf("429 as %q, want a problem", ct)
