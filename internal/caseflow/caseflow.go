@@ -275,20 +275,45 @@ type AuditEntry struct {
 	Deadline  string     `json:"deadline,omitempty"`
 	DueBefore *time.Time `json:"due_before,omitempty"`
 	DueAfter  *time.Time `json:"due_after,omitempty"`
+	// ComplaintID is, for a removal (remove: a supervisor's correction
+	// took a complaint out of a case no team held), the complaint that
+	// left; MovedTo the case that holds it now, read as the audit is,
+	// empty until the router has placed it (or when it went back to the
+	// triage list).
+	ComplaintID string `json:"complaint_id,omitempty"`
+	MovedTo     string `json:"moved_to,omitempty"`
 }
 
+// RemoveReason is the audit reason of a removal (remove) of complaintID
+// from a case, followed by what the correction says (rest): Audit reads
+// the complaint back from its head to name the case it went to.
+func RemoveReason(complaintID, rest string) string {
+	return "complaint " + complaintID + " corrected to " + rest
+}
+
+// removed is, of the audit entry ca, the complaint a removal took out of
+// its case (RemoveReason), or NULL.
+const removed = `CASE WHEN ca.action = 'remove' THEN substring(ca.reason from '^complaint (\S+) corrected to ') END`
+
 // Audit returns a case's transitions in order, for the officers' case view
-// and for inquiries into who did what.
+// and for inquiries into who did what. A removal names the case its
+// complaint is in now (MovedTo): the router records the removal before
+// it places the complaint, and the complaint's membership says where it
+// went.
 func Audit(ctx context.Context, q Querier, caseID string) ([]AuditEntry, error) {
-	rows, err := q.Query(ctx, `SELECT id, actor, at, COALESCE(from_status, ''), to_status, action, COALESCE(reason, ''),
-			COALESCE(deadline, ''), due_before, due_after
-		FROM case_audit WHERE case_id = $1 ORDER BY id`, caseID)
+	rows, err := q.Query(ctx, `SELECT ca.id, ca.actor, ca.at, COALESCE(ca.from_status, ''), ca.to_status, ca.action, COALESCE(ca.reason, ''),
+			COALESCE(ca.deadline, ''), ca.due_before, ca.due_after, COALESCE(r.complaint_id, ''), COALESCE(cc.case_id, '')
+		FROM case_audit ca
+		CROSS JOIN LATERAL (SELECT `+removed+` AS complaint_id) r
+		LEFT JOIN case_complaints cc ON cc.complaint_id = r.complaint_id AND cc.case_id <> ca.case_id
+		WHERE ca.case_id = $1 ORDER BY ca.id`, caseID)
 	if err != nil {
 		return nil, fmt.Errorf("audit of case %s: %w", caseID, err)
 	}
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (AuditEntry, error) {
 		var e AuditEntry
-		err := r.Scan(&e.ID, &e.Actor, &e.At, &e.From, &e.To, &e.Action, &e.Reason, &e.Deadline, &e.DueBefore, &e.DueAfter)
+		err := r.Scan(&e.ID, &e.Actor, &e.At, &e.From, &e.To, &e.Action, &e.Reason, &e.Deadline, &e.DueBefore, &e.DueAfter,
+			&e.ComplaintID, &e.MovedTo)
 		return e, err
 	})
 	if err != nil {

@@ -81,12 +81,24 @@ type Assignment struct {
 	ResolveDue     *time.Time `json:"resolve_due,omitempty"`
 	AcceptedAt     *time.Time `json:"accepted_at,omitempty"`
 	UpdatedAt      time.Time  `json:"updated_at"`
+	// MovedOut marks a closed case that was closed because supervisors'
+	// corrections (分拣更正) moved every complaint out of it: it was
+	// never handled, and reads 已移出, not 已销号.
+	MovedOut bool `json:"moved_out,omitempty"`
 }
+
+// movedOut is the SQL condition under which case c was closed for
+// having no complaint left, every one moved out by a supervisor's
+// correction (the router's removal, audited remove, and its closing): it
+// is read from the case as it is, so no event or audit entry of the
+// router says it again.
+const movedOut = `(c.status = 'closed' AND NOT EXISTS (SELECT 1 FROM case_complaints cc WHERE cc.case_id = c.id)
+	AND EXISTS (SELECT 1 FROM case_audit ca WHERE ca.case_id = c.id AND ca.action = 'remove'))`
 
 const listAssignments = `SELECT c.id, c.status, c.category, COALESCE(c.subcategory, ''), c.district, COALESCE(c.subdistrict, ''),
 	COALESCE(c.team, ''), c.priority, c.mode, COALESCE(c.place, ''), COALESCE(c.hotspot_id, ''), c.escalated, c.reopened,
 	(SELECT count(*) FROM case_complaints cc WHERE cc.case_id = c.id), c.lon, c.lat, c.opened_at, a.assigned_at,
-	c.sign_due, c.resolve_due, c.accepted_at, c.updated_at
+	c.sign_due, c.resolve_due, c.accepted_at, c.updated_at, ` + movedOut + `
 FROM cases c
 LEFT JOIN assignments a ON a.case_id = c.id AND a.status = 'active'
 WHERE {scope}
@@ -126,7 +138,7 @@ func (s *Service) handleAssignments(w http.ResponseWriter, r *http.Request, p au
 		err := row.Scan(&a.CaseID, &a.Status, &a.Category, &a.Subcategory, &a.District, &a.Subdistrict,
 			&a.Team, &a.Priority, &a.Mode, &a.Place, &a.HotspotID, &a.Escalated, &a.Reopened,
 			&a.ComplaintCount, &a.Lon, &a.Lat, &a.OpenedAt, &a.AssignedAt,
-			&a.SignDue, &a.ResolveDue, &a.AcceptedAt, &a.UpdatedAt)
+			&a.SignDue, &a.ResolveDue, &a.AcceptedAt, &a.UpdatedAt, &a.MovedOut)
 		return a, err
 	})
 	if err != nil {
@@ -181,11 +193,13 @@ type Complaint struct {
 // CaseView is a case with its work orders and its audit trail.
 type CaseView struct {
 	caseflow.Case
-	CategoryName string                `json:"category_name,omitempty"`
-	DistrictName string                `json:"district_name,omitempty"`
-	TeamName     string                `json:"team_name,omitempty"`
-	Complaints   []Complaint           `json:"complaints"`
-	Audit        []caseflow.AuditEntry `json:"audit"`
+	CategoryName string `json:"category_name,omitempty"`
+	DistrictName string `json:"district_name,omitempty"`
+	TeamName     string `json:"team_name,omitempty"`
+	// MovedOut: see Assignment.MovedOut.
+	MovedOut   bool                  `json:"moved_out,omitempty"`
+	Complaints []Complaint           `json:"complaints"`
+	Audit      []caseflow.AuditEntry `json:"audit"`
 }
 
 // callerErasedAt is when the retention job erased the caller of the
@@ -221,8 +235,13 @@ func (s *Service) handleCase(w http.ResponseWriter, r *http.Request, p auth.Prin
 		if v.Complaints, err = s.complaints(ctx, tx, id, p); err != nil {
 			return err
 		}
-		v.Audit, err = caseflow.Audit(ctx, tx, id)
-		return err
+		if v.Audit, err = caseflow.Audit(ctx, tx, id); err != nil {
+			return err
+		}
+		if err := tx.QueryRow(ctx, `SELECT `+movedOut+` FROM cases c WHERE c.id = $1`, id).Scan(&v.MovedOut); err != nil {
+			return fmt.Errorf("case %s: %w", id, err)
+		}
+		return nil
 	})
 	if err != nil {
 		return err

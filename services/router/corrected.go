@@ -248,8 +248,8 @@ func moveOut(ctx context.Context, tx pgx.Tx, leaving map[string]*heldCase, evs m
 				by = "correction " + corr.n + " by " + corr.actor()
 			}
 			actors[i] = corr.actor()
-			reasons[i] = fmt.Sprintf("complaint %s corrected to %s, %s (%s): it leaves the case, which no team holds, to be routed there",
-				id, ev.District, kind, by)
+			reasons[i] = caseflow.RemoveReason(id, fmt.Sprintf("%s, %s (%s): it leaves the case, which no team holds, to be routed there",
+				ev.District, kind, by))
 		}
 		if _, err := tx.Exec(ctx, `DELETE FROM case_complaints WHERE case_id = $1 AND complaint_id = ANY($2)`, caseID, complaints); err != nil {
 			return nil, fmt.Errorf("move corrected complaints out of case %s: %w", caseID, err)

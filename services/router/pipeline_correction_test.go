@@ -2,18 +2,25 @@ package router_test
 
 import (
 	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/xiamen-eeb/nuisance/internal/auth"
 	"github.com/xiamen-eeb/nuisance/internal/caseflow"
 	"github.com/xiamen-eeb/nuisance/internal/event"
+	"github.com/xiamen-eeb/nuisance/internal/httpx"
 	"github.com/xiamen-eeb/nuisance/internal/outbox"
 	"github.com/xiamen-eeb/nuisance/internal/testenv"
 	"github.com/xiamen-eeb/nuisance/services/geocoder"
 	"github.com/xiamen-eeb/nuisance/services/hotspots"
+	"github.com/xiamen-eeb/nuisance/services/officers"
 )
 
 // The pipeline, from the geocoder on, through JetStream: a work order
@@ -106,8 +113,87 @@ func TestACorrectionMovesAComplaintOutOfACaseNoTeamHolds(t *testing.T) {
 	if !strings.Contains(strings.Join(audit, "\n"), "officer:sup-7 remove returned->returned: complaint "+id+" corrected to siming") {
 		t.Errorf("the Huli case's audit does not say who moved the complaint where")
 	}
+	// The team that returned the Huli case last reads it among its
+	// finished cases (已办结) through the officers' API: as moved out by
+	// the correction (已移出), not closed as handled (已销号), and its
+	// record names the case the complaint went to.
+	huli := readAsTeam(t, e, left.Team)
+	var list struct {
+		Items []struct {
+			CaseID   string `json:"case_id"`
+			Status   string `json:"status"`
+			MovedOut bool   `json:"moved_out"`
+		} `json:"items"`
+	}
+	huli("/api/v1/assignments?status=resolved,closed", &list)
+	var listed bool
+	for _, it := range list.Items {
+		if it.CaseID == old.ID {
+			listed = true
+			if it.Status != caseflow.StatusClosed || !it.MovedOut {
+				t.Errorf("team %s's finished list shows the emptied case %s as %s, moved_out %v; want closed, moved out", left.Team, old.ID, it.Status, it.MovedOut)
+			}
+		}
+	}
+	if !listed {
+		t.Errorf("team %s's finished list %+v lacks the case it returned, emptied by the correction", left.Team, list.Items)
+	}
+	var view struct {
+		Status   string                `json:"status"`
+		MovedOut bool                  `json:"moved_out"`
+		Audit    []caseflow.AuditEntry `json:"audit"`
+	}
+	huli("/api/v1/cases/"+old.ID, &view)
+	if !view.MovedOut {
+		t.Errorf("the emptied case's record does not say it was moved out")
+	}
+	var removal *caseflow.AuditEntry
+	for i, a := range view.Audit {
+		if a.Action == "remove" {
+			removal = &view.Audit[i]
+		}
+	}
+	if removal == nil || removal.ComplaintID != id || removal.MovedTo != got.ID {
+		t.Errorf("the emptied case's removal %+v; want complaint %s moved to case %s", removal, id, got.ID)
+	}
 	testenv.Eventually(t, 20*time.Second, "the assignment published for the hotline", func() bool {
 		return e.count(t, `SELECT count(*) FROM outbox WHERE subject = 'case.assigned.siming-eco' AND payload->>'case_id' = $1
 			AND (payload::jsonb)->'tickets' ? $2 AND sent_at IS NOT NULL`, got.ID, ticket) == 1
 	})
+}
+
+// readAsTeam serves the officers' API on the test's database and returns
+// a reader of it as an officer of team: it decodes the answer to path
+// into v, failing the test on any other status than 200.
+func readAsTeam(t *testing.T, e *env, team string) func(path string, v any) {
+	t.Helper()
+	svc, err := officers.New(officers.DefaultConfig(), e.pool, nil, testenv.Log(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := httpx.NewRecordingMux()
+	svc.Routes(mux)
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	_, token, err := auth.NewStore(e.pool, 0).Add(e.ctx, auth.NewOfficer{Name: "陈一", Team: team})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return func(path string, v any) {
+		t.Helper()
+		req, _ := http.NewRequestWithContext(e.ctx, "GET", srv.URL+path, nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			b, _ := io.ReadAll(resp.Body)
+			t.Fatalf("GET %s as team %s: %d %s", path, team, resp.StatusCode, b)
+		}
+		if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
+			t.Fatalf("GET %s: %v", path, err)
+		}
+	}
 }

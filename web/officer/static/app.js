@@ -15,6 +15,11 @@
   var DISTRICT = { siming: "思明区", haicang: "海沧区", huli: "湖里区", jimei: "集美区", tongan: "同安区", xiangan: "翔安区" };
   var PRIORITY = { urgent: "紧急", priority: "优先", normal: "一般" };
   var STATUS = { open: "待派单", assigned: "待签收", accepted: "处理中", resolved: "已办结", returned: "已退单", closed: "已销号" };
+  // A closed case whose complaints supervisors' corrections (分拣更正)
+  // all moved out to other cases (moved_out) was never handled: it reads
+  // 已移出, not 已销号.
+  var MOVED_OUT = "已移出";
+  function statusText(o) { return o.status === "closed" && o.moved_out ? MOVED_OUT : label(STATUS, o.status); }
   var OUTCOME = { rectified: "已整改", no_violation: "无违法行为", penalized: "已处罚", referred: "已移交" };
   var DEADLINE = { sign: "签收", resolve: "办结" };
   var ACTION = {
@@ -730,7 +735,7 @@
       var p = o.priority || "normal";
       top.appendChild(el("span", "badge " + p, label(PRIORITY, p)));
       top.appendChild(el("span", "cat", categoryText(o)));
-      top.appendChild(el("span", "state " + o.status, label(STATUS, o.status)));
+      top.appendChild(el("span", "state " + o.status, statusText(o)));
       if (o.escalated) { top.appendChild(el("span", "flag", "督办")); }
       a.appendChild(top);
       var where = [o.district_name || label(DISTRICT, o.district), o.place || o.address || ""].filter(Boolean).join(" · ");
@@ -792,7 +797,7 @@
     if (m) {
       return "分拣更正为" + label(DISTRICT, m[1]) + " " + (m[3] ? label(SUBCATEGORY, m[3]) : label(CATEGORY, m[2])) + "，移出本案，重新派单";
     }
-    if (/^no complaint left: .* moved out by a supervisor's correction/.test(r)) { return "本案投诉均经分拣更正移出，案件关闭"; }
+    if (/^no complaint left: .* moved out by a supervisor's correction/.test(r)) { return "本案投诉均经分拣更正移出，更正后关闭，未经办理"; }
     // Whose number was looked at is for the log too.
     if (action === "reveal_caller" && /^complaints \S+(, \S+)*$/.test(r)) { return ""; }
     return r;
@@ -858,7 +863,7 @@
     var top = el("div", "top");
     var p = c.priority || "normal";
     top.appendChild(el("span", "badge " + p, label(PRIORITY, p)));
-    top.appendChild(el("span", "state " + c.status, label(STATUS, c.status)));
+    top.appendChild(el("span", "state " + c.status, statusText(c)));
     if (c.escalated) { top.appendChild(el("span", "flag", "督办")); }
     head.appendChild(top);
     head.appendChild(el("div", "title", categoryText(c)));
@@ -906,9 +911,17 @@
 
     var audit = $("audit");
     audit.textContent = "";
-    (data.audit || c.audit || []).forEach(function (a) {
+    var entries = data.audit || c.audit || [];
+    // The cases the corrected complaints went to, for the closing.
+    var movedTo = [];
+    entries.forEach(function (a) {
+      if (a.action === "remove" && a.moved_to && movedTo.indexOf(a.moved_to) < 0) { movedTo.push(a.moved_to); }
+    });
+    entries.forEach(function (a) {
       var to = a.to || a.to_status;
-      var t = when(a.at) + " " + label(ACTION, a.action) + (to && to !== (a.from || a.from_status) ? " → " + label(STATUS, to) : "");
+      var emptied = a.action === "close" && c.moved_out && to === "closed";
+      var toText = emptied ? MOVED_OUT : label(STATUS, to);
+      var t = when(a.at) + " " + label(ACTION, a.action) + (to && to !== (a.from || a.from_status) ? " → " + toText : "");
       var reason = a.reason;
       if (a.due_after) {
         t += " 至 " + when(a.due_after) + (a.due_before ? "（原 " + when(a.due_before) + "）" : "");
@@ -919,6 +932,11 @@
         reason = "";
       }
       reason = reason && reasonText(reason, a.action);
+      if (a.action === "remove" && a.moved_to) {
+        reason = (reason ? reason + "，" : "") + "已转入案件 " + a.moved_to;
+      } else if (emptied && movedTo.length) {
+        reason = (reason ? reason + "，" : "") + "投诉已转入案件 " + movedTo.join("、");
+      }
       if (reason) { t += "（" + reason + "）"; }
       audit.appendChild(el("li", "", t));
     });
