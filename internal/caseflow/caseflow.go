@@ -96,20 +96,20 @@ func (a Actor) role() string {
 
 func (a Actor) check() error {
 	if a.ID == "" {
-		return fault.Errorf(fault.Unauthorized, "no actor")
+		return fault.Errorf(fault.Unauthorized, "未指明操作人")
 	}
 	switch a.role() {
 	case RoleService, RoleAdmin:
 	case RoleOfficer:
 		if a.Team == "" {
-			return fault.Errorf(fault.Forbidden, "officer %s has no team", a.ID)
+			return fault.Errorf(fault.Forbidden, "执法人员 %s 未编入执法单位", a.ID)
 		}
 	case RoleSupervisor:
 		if a.District == "" {
-			return fault.Errorf(fault.Forbidden, "supervisor %s has no district", a.ID)
+			return fault.Errorf(fault.Forbidden, "区级主管 %s 未指定所辖区", a.ID)
 		}
 	default:
-		return fault.Errorf(fault.Forbidden, "actor %s has unknown role %q", a.ID, a.Role)
+		return fault.Errorf(fault.Forbidden, "操作人 %s 的角色 %q 未知", a.ID, a.Role)
 	}
 	return nil
 }
@@ -192,7 +192,7 @@ const readable = `(` + visible + ` OR ($2 = 'officer' AND c.status = 'closed' AN
 func Get(ctx context.Context, q Querier, id string) (Case, error) {
 	c, err := scanCase(q.QueryRow(ctx, `SELECT `+caseColumns+` FROM cases c WHERE c.id = $1`, id))
 	if errors.Is(err, pgx.ErrNoRows) {
-		return Case{}, fault.Errorf(fault.NotFound, "case %s not found", id)
+		return Case{}, fault.Errorf(fault.NotFound, "未找到案件 %s", id)
 	}
 	if err != nil {
 		return Case{}, fmt.Errorf("get case %s: %w", id, err)
@@ -209,7 +209,7 @@ func GetFor(ctx context.Context, q Querier, id string, by Actor) (Case, error) {
 	}
 	c, err := scanCase(q.QueryRow(ctx, `SELECT `+caseColumns+` FROM cases c WHERE c.id = $1 AND `+readable, id, by.role(), by.Team, by.District))
 	if errors.Is(err, pgx.ErrNoRows) {
-		return Case{}, fault.Errorf(fault.NotFound, "case %s not found", id)
+		return Case{}, fault.Errorf(fault.NotFound, "未找到案件 %s", id)
 	}
 	if err != nil {
 		return Case{}, fmt.Errorf("get case %s: %w", id, err)

@@ -81,7 +81,7 @@ func TestOnlyTheAssignedTeamSignsResolvesAndReturns(t *testing.T) {
 		t.Fatal(err)
 	}
 	err = tx(t, ctx, pool, func(tx pgx.Tx) error { _, err := caseflow.Accept(ctx, tx, open.ID, sup); return err })
-	if fault.KindOf(err) != fault.Forbidden || !strings.Contains(err.Error(), "no team holds") {
+	if fault.KindOf(err) != fault.Forbidden || !strings.Contains(err.Error(), "目前无单位承办") {
 		t.Errorf("a supervisor signs for a returned case: %v (%s), want forbidden, saying no team holds it", err, fault.KindOf(err))
 	}
 }
@@ -111,15 +111,15 @@ func TestSupervisorErrorsSpeakXiamenTimeAndNames(t *testing.T) {
 		{"overdue", func(tx pgx.Tx) error {
 			_, err := caseflow.Extend(late, tx, c.ID, sup, time.Date(2024, 3, 20, 15, 59, 59, 0, time.UTC), "分阶段整改")
 			return err
-		}, []string{"was due at 2024-03-13 00:00 +08:00"}},
+		}, []string{"办结时限 2024-03-13 00:00 +08:00 已过"}},
 		{"another district's team", func(tx pgx.Tx) error {
 			_, err := caseflow.Reassign(ctx, tx, c.ID, sup, "huli-eco", "商铺噪声")
 			return err
-		}, []string{"湖里区生态环境执法大队 (huli-eco) works in 湖里区", "is in 思明区"}},
+		}, []string{"湖里区生态环境执法大队 (huli-eco)属湖里区", "在思明区"}},
 		{"the same team", func(tx pgx.Tx) error {
 			_, err := caseflow.Reassign(ctx, tx, c.ID, sup, "siming-eco", "商铺噪声")
 			return err
-		}, []string{"already with 思明区生态环境执法大队 (siming-eco)"}},
+		}, []string{"已由思明区生态环境执法大队 (siming-eco)承办"}},
 	} {
 		err := tx(t, ctx, pool, tt.do)
 		if err == nil {

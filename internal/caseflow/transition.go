@@ -46,7 +46,7 @@ func lockFor(ctx context.Context, tx pgx.Tx, id string, by Actor) (Case, error) 
 	}
 	c, err := scanCase(tx.QueryRow(ctx, `SELECT `+caseColumns+` FROM cases c WHERE c.id = $1 FOR UPDATE OF c`, id))
 	if errors.Is(err, pgx.ErrNoRows) {
-		return Case{}, fault.Errorf(fault.NotFound, "case %s not found", id)
+		return Case{}, fault.Errorf(fault.NotFound, "未找到案件 %s", id)
 	}
 	if err != nil {
 		return Case{}, fmt.Errorf("lock case %s: %w", id, err)
@@ -57,7 +57,7 @@ func lockFor(ctx context.Context, tx pgx.Tx, id string, by Actor) (Case, error) 
 		return Case{}, fmt.Errorf("check the right to case %s: %w", id, err)
 	}
 	if !may {
-		return Case{}, fault.Errorf(fault.NotFound, "case %s not found", id)
+		return Case{}, fault.Errorf(fault.NotFound, "未找到案件 %s", id)
 	}
 	return c, nil
 }
@@ -74,8 +74,14 @@ func update(ctx context.Context, tx pgx.Tx, id string, at time.Time, set string,
 	return c, nil
 }
 
+// conflict refuses the action (签收, in the reader's words) on case c in
+// a status other than want, naming the statuses as the console does.
 func conflict(c Case, action string, want ...string) error {
-	return fault.Errorf(fault.Conflict, "case %s is %s: cannot %s (needs %s)", c.ID, c.Status, action, strings.Join(want, " or "))
+	names := make([]string, len(want))
+	for i, w := range want {
+		names[i] = StatusName(w)
+	}
+	return fault.Errorf(fault.Conflict, "案件 %s 当前为%s，不能%s（须为%s）", c.ID, StatusName(c.Status), action, strings.Join(names, "或"))
 }
 
 func dropTimers(ctx context.Context, tx pgx.Tx, caseID string, kinds ...string) error {
@@ -101,7 +107,7 @@ func setTimers(ctx context.Context, tx pgx.Tx, c Case) error {
 }
 
 // teamOnly refuses a transition that is the assigned team's own (签收,
-// 办结, 退单: what, as the refusal says it does) to anyone but a member of
+// 办结, 退单: action, as the refusal says it) to anyone but a member of
 // that team: an officer of it, or a supervisor or an admin whose own team
 // it is. A supervisor sees the district's cases, but does not sign for,
 // resolve or return them in a team's name: that would count toward the
@@ -111,7 +117,7 @@ func setTimers(ctx context.Context, tx pgx.Tx, c Case) error {
 //
 // The team is read from the active assignment under the case's lock, like
 // the right of lockFor.
-func teamOnly(ctx context.Context, tx pgx.Tx, c Case, by Actor, action, does string) error {
+func teamOnly(ctx context.Context, tx pgx.Tx, c Case, by Actor, action string) error {
 	if by.role() == RoleService {
 		return nil
 	}
@@ -123,13 +129,13 @@ func teamOnly(ctx context.Context, tx pgx.Tx, c Case, by Actor, action, does str
 	if team != "" && by.Team == team {
 		return nil
 	}
-	instead := "a supervisor reassigns a case to another team (改派) or extends its deadline (延期)"
+	instead := "区级主管可将案件改派其他单位（改派）或延长办结时限（延期）"
 	if team == "" {
-		return fault.Errorf(fault.Forbidden, "%s is the assigned team's: no team holds case %s now, the team it goes to %s it; %s",
-			action, c.ID, does, instead)
+		return fault.Errorf(fault.Forbidden, "%s须由承办单位进行：案件 %s 目前无单位承办，由派往的单位%s；%s",
+			action, c.ID, action, instead)
 	}
-	return fault.Errorf(fault.Forbidden, "%s is the assigned team's: %s %s case %s; %s",
-		action, TeamName(team), does, c.ID, instead)
+	return fault.Errorf(fault.Forbidden, "%s须由承办单位进行：案件 %s 由%s承办，由其%s；%s",
+		action, c.ID, TeamName(team), action, instead)
 }
 
 // Accept records that the assigned team signed for the case (签收).
@@ -138,11 +144,11 @@ func Accept(ctx context.Context, tx pgx.Tx, caseID string, by Actor) (Case, erro
 	if err != nil {
 		return Case{}, err
 	}
-	if err := teamOnly(ctx, tx, c, by, "签收", "signs for"); err != nil {
+	if err := teamOnly(ctx, tx, c, by, "签收"); err != nil {
 		return Case{}, err
 	}
 	if c.Status != StatusAssigned {
-		return Case{}, conflict(c, "accept", StatusAssigned)
+		return Case{}, conflict(c, "签收", StatusAssigned)
 	}
 	at := nowFrom(ctx)
 	n, err := update(ctx, tx, caseID, at, `status = 'accepted', accepted_at = $2`)
@@ -202,17 +208,17 @@ func ResolutionText(reason string) string {
 // outcome; the hotline is told of it through the case.resolved event.
 func Resolve(ctx context.Context, tx pgx.Tx, caseID string, by Actor, outcome, note string) (Case, error) {
 	if !ValidOutcome(outcome) {
-		return Case{}, fault.Errorf(fault.Invalid, "outcome %q: want rectified, no_violation, penalized or referred", outcome)
+		return Case{}, fault.Errorf(fault.Invalid, "处置结果 %q 无效：应为%s", outcome, OutcomeChoices())
 	}
 	c, err := lockFor(ctx, tx, caseID, by)
 	if err != nil {
 		return Case{}, err
 	}
-	if err := teamOnly(ctx, tx, c, by, "办结", "resolves"); err != nil {
+	if err := teamOnly(ctx, tx, c, by, "办结"); err != nil {
 		return Case{}, err
 	}
 	if c.Status != StatusAccepted {
-		return Case{}, conflict(c, "resolve", StatusAccepted)
+		return Case{}, conflict(c, "办结", StatusAccepted)
 	}
 	at := nowFrom(ctx)
 	n, err := update(ctx, tx, caseID, at, `status = 'resolved', resolved_at = $2, outcome = $3, note = NULLIF($4, '')`, outcome, note)
@@ -230,17 +236,17 @@ func Resolve(ctx context.Context, tx pgx.Tx, caseID string, by Actor, outcome, n
 func Return(ctx context.Context, tx pgx.Tx, caseID string, by Actor, reason string) (Case, error) {
 	reason = strings.TrimSpace(reason)
 	if reason == "" {
-		return Case{}, fault.Errorf(fault.Invalid, "a return needs a reason")
+		return Case{}, fault.Errorf(fault.Invalid, "退单须说明理由")
 	}
 	c, err := lockFor(ctx, tx, caseID, by)
 	if err != nil {
 		return Case{}, err
 	}
-	if err := teamOnly(ctx, tx, c, by, "退单", "returns"); err != nil {
+	if err := teamOnly(ctx, tx, c, by, "退单"); err != nil {
 		return Case{}, err
 	}
 	if c.Status != StatusAssigned && c.Status != StatusAccepted {
-		return Case{}, conflict(c, "return", StatusAssigned, StatusAccepted)
+		return Case{}, conflict(c, "退单", StatusAssigned, StatusAccepted)
 	}
 	at := nowFrom(ctx)
 	if _, err := tx.Exec(ctx, `UPDATE assignments SET status = 'returned', ended_at = $2, reason = $3 WHERE case_id = $1 AND status = 'active'`, caseID, at, reason); err != nil {
@@ -289,42 +295,42 @@ func supervisorOnly(by Actor, what string) error {
 	if err := by.check(); err != nil {
 		return err
 	}
-	return fault.Errorf(fault.Forbidden, "only a supervisor or an admin may %s", what)
+	return fault.Errorf(fault.Forbidden, "只有区级主管或管理员可以%s", what)
 }
 
 // Reassign moves a case to another team of its district (改派), by a
 // supervisor of that district or an admin. The case keeps its deadlines:
 // they run from the citizen's call, not from the reassignment.
 func Reassign(ctx context.Context, tx pgx.Tx, caseID string, by Actor, team, reason string) (Case, error) {
-	if err := supervisorOnly(by, "reassign a case"); err != nil {
+	if err := supervisorOnly(by, "改派案件"); err != nil {
 		return Case{}, err
 	}
 	reason = strings.TrimSpace(reason)
 	if reason == "" {
-		return Case{}, fault.Errorf(fault.Invalid, "a reassignment needs a reason")
+		return Case{}, fault.Errorf(fault.Invalid, "改派须说明理由")
 	}
 	t, ok, err := teamByID(team)
 	if err != nil {
 		return Case{}, err
 	}
 	if !ok {
-		return Case{}, fault.Errorf(fault.Invalid, "unknown team %q", team)
+		return Case{}, fault.Wrap(fault.Invalid, &InputError{Arg: "team", Msg: fmt.Sprintf("未知单位 %q", team)})
 	}
 	c, err := lockFor(ctx, tx, caseID, by)
 	if err != nil {
 		return Case{}, err
 	}
 	if t.District != c.District {
-		return Case{}, fault.Errorf(fault.Invalid, "team %s works in %s, case %s is in %s: a case is reassigned within its district",
-			TeamName(team), DistrictName(t.District), caseID, DistrictName(c.District))
+		return Case{}, fault.Wrap(fault.Invalid, &InputError{Arg: "team", Msg: fmt.Sprintf("%s属%s，案件 %s 在%s：案件只在本区内改派",
+			TeamName(team), DistrictName(t.District), caseID, DistrictName(c.District))})
 	}
 	switch c.Status {
 	case StatusOpen, StatusAssigned, StatusAccepted, StatusReturned:
 	default:
-		return Case{}, conflict(c, "reassign", StatusOpen, StatusAssigned, StatusAccepted, StatusReturned)
+		return Case{}, conflict(c, "改派", StatusOpen, StatusAssigned, StatusAccepted, StatusReturned)
 	}
 	if c.Team == team && (c.Status == StatusAssigned || c.Status == StatusAccepted) {
-		return Case{}, fault.Errorf(fault.Conflict, "case %s is already with %s", caseID, TeamName(team))
+		return Case{}, fault.Errorf(fault.Conflict, "案件 %s 已由%s承办", caseID, TeamName(team))
 	}
 	at := nowFrom(ctx)
 	var assignedAt, signDue *time.Time
@@ -376,36 +382,37 @@ const MaxExtension = 30 * 24 * time.Hour
 // the hotline's status lookup see the new deadline; the case.extended
 // event carries it.
 func Extend(ctx context.Context, tx pgx.Tx, caseID string, by Actor, resolveDue time.Time, reason string) (Case, error) {
-	if err := supervisorOnly(by, "extend a case's deadline"); err != nil {
+	if err := supervisorOnly(by, "延长案件的办结时限（延期）"); err != nil {
 		return Case{}, err
 	}
 	reason = strings.TrimSpace(reason)
 	if reason == "" {
-		return Case{}, fault.Errorf(fault.Invalid, "an extension needs a reason")
+		return Case{}, fault.Errorf(fault.Invalid, "延期须说明理由")
 	}
 	c, err := lockFor(ctx, tx, caseID, by)
 	if err != nil {
 		return Case{}, err
 	}
 	if c.Status != StatusAssigned && c.Status != StatusAccepted {
-		return Case{}, conflict(c, "extend", StatusAssigned, StatusAccepted)
+		return Case{}, conflict(c, "延期", StatusAssigned, StatusAccepted)
 	}
 	at := nowFrom(ctx)
 	if c.ResolveDue != nil && !at.Before(*c.ResolveDue) {
-		return Case{}, fault.Errorf(fault.Conflict, "case %s was due at %s: an extension is granted before the deadline, an overdue case is escalated (督办)",
+		return Case{}, fault.Errorf(fault.Conflict, "案件 %s 的办结时限 %s 已过：延期须在时限之前办理，逾期的案件予以督办",
 			caseID, When(*c.ResolveDue))
 	}
-	from, fromWhat := at, "now"
+	from, fromWhat := at, "现在"
 	if c.ResolveDue != nil {
-		from, fromWhat = *c.ResolveDue, "the current deadline"
+		from, fromWhat = *c.ResolveDue, "当前的办结时限"
 	}
 	resolveDue = resolveDue.UTC()
 	switch {
 	case !resolveDue.After(from):
-		return Case{}, fault.Errorf(fault.Invalid, "the new deadline %s is not later than %s, %s", When(resolveDue), fromWhat, When(from))
+		return Case{}, fault.Wrap(fault.Invalid, &InputError{Arg: "resolve_due", Msg: fmt.Sprintf("新的办结时限 %s 不晚于%s %s",
+			When(resolveDue), fromWhat, When(from))})
 	case resolveDue.Sub(from) > MaxExtension:
-		return Case{}, fault.Errorf(fault.Invalid, "the new deadline %s is more than %d days after %s, %s (latest %s)", When(resolveDue),
-			int(MaxExtension/(24*time.Hour)), fromWhat, When(from), When(from.Add(MaxExtension)))
+		return Case{}, fault.Wrap(fault.Invalid, &InputError{Arg: "resolve_due", Msg: fmt.Sprintf("新的办结时限 %s 超出%s %s 之后 %d 天（最晚 %s）",
+			When(resolveDue), fromWhat, When(from), int(MaxExtension/(24*time.Hour)), When(from.Add(MaxExtension)))})
 	}
 	if _, err := tx.Exec(ctx, `UPDATE assignments SET resolve_due = $2 WHERE case_id = $1 AND status = 'active'`, caseID, resolveDue); err != nil {
 		return Case{}, fmt.Errorf("extend case %s: %w", caseID, err)
@@ -431,7 +438,7 @@ func Close(ctx context.Context, tx pgx.Tx, caseID string, by Actor, note string)
 		return Case{}, err
 	}
 	if c.Status != StatusResolved {
-		return Case{}, conflict(c, "close", StatusResolved)
+		return Case{}, conflict(c, "销号", StatusResolved)
 	}
 	at := nowFrom(ctx)
 	if _, err := tx.Exec(ctx, `UPDATE assignments SET status = 'done', ended_at = $2 WHERE case_id = $1 AND status = 'active'`, caseID, at); err != nil {
@@ -512,7 +519,7 @@ func Assign(ctx context.Context, tx pgx.Tx, caseID string, by Actor, a Assignmen
 		return Case{}, err
 	}
 	if c.Status != StatusOpen && c.Status != StatusReturned {
-		return Case{}, conflict(c, "assign", StatusOpen, StatusReturned)
+		return Case{}, conflict(c, "派单", StatusOpen, StatusReturned)
 	}
 	returned, err := ReturnedTeams(ctx, tx, caseID)
 	if err != nil {
@@ -537,7 +544,7 @@ func assign(ctx context.Context, tx pgx.Tx, c Case, by Actor, a Assignment, acti
 	if err != nil {
 		var pe *pgconn.PgError
 		if errors.As(err, &pe) && pe.Code == "23505" {
-			return Case{}, fault.Errorf(fault.Conflict, "case %s already has an active assignment", c.ID)
+			return Case{}, fault.Errorf(fault.Conflict, "案件 %s 已有承办中的派单", c.ID)
 		}
 		return Case{}, fmt.Errorf("assign case %s: %w", c.ID, err)
 	}
@@ -652,7 +659,7 @@ func Reopen(ctx context.Context, tx pgx.Tx, caseID string, by Actor, signDue, re
 		return Case{}, err
 	}
 	if c.Status != StatusResolved {
-		return Case{}, conflict(c, "reopen", StatusResolved)
+		return Case{}, conflict(c, "重新交办", StatusResolved)
 	}
 	at := nowFrom(ctx)
 	var sign, resolve *time.Time

@@ -1,6 +1,7 @@
 package caseflow
 
 import (
+	"strings"
 	"sync"
 	"time"
 
@@ -58,3 +59,54 @@ func TeamName(id string) string {
 	}
 	return t.Name + " (" + id + ")"
 }
+
+// StatusNames are the statuses as the console shows them (its STATUS),
+// so that a refusal naming a case's status says what the reader sees.
+var StatusNames = map[string]string{
+	StatusOpen:     "待派单",
+	StatusAssigned: "待签收",
+	StatusAccepted: "处理中",
+	StatusResolved: "已办结",
+	StatusReturned: "已退单",
+	StatusClosed:   "已销号",
+}
+
+// StatusName is the status as the console shows it (待签收), or the
+// status itself when it has no name.
+func StatusName(status string) string {
+	if n, ok := StatusNames[status]; ok {
+		return n
+	}
+	return status
+}
+
+// OutcomeNames are the outcomes of a resolution as the console shows
+// them (its OUTCOME).
+var OutcomeNames = map[string]string{
+	OutcomeRectified:   "已整改",
+	OutcomeNoViolation: "无违法行为",
+	OutcomePenalized:   "已处罚",
+	OutcomeReferred:    "已移交",
+}
+
+// OutcomeChoices lists the outcomes an officer may record, for a refusal
+// of another: 已整改（rectified）、无违法行为（no_violation）、….
+func OutcomeChoices() string {
+	var b strings.Builder
+	for i, o := range []string{OutcomeRectified, OutcomeNoViolation, OutcomePenalized, OutcomeReferred} {
+		if i > 0 {
+			b.WriteString("、")
+		}
+		b.WriteString(OutcomeNames[o] + "（" + o + "）")
+	}
+	return b.String()
+}
+
+// InputError is a transition's refusal of one of its arguments (Arg:
+// team, resolve_due), so that an API can name the field the reader
+// filled in; it is wrapped as fault.Invalid.
+type InputError struct {
+	Arg, Msg string
+}
+
+func (e *InputError) Error() string { return e.Msg }

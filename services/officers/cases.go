@@ -111,7 +111,7 @@ LIMIT $5`
 // an officer its team's, a supervisor its district's, an admin all.
 // ?status=assigned,accepted filters, ?limit and ?cursor page.
 func (s *Service) handleAssignments(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
-	statuses, err := oneOf(r, "status", caseStatuses)
+	statuses, err := oneOf(r, "status", caseStatuses, caseflow.StatusNames)
 	if err != nil {
 		return err
 	}
@@ -367,13 +367,13 @@ func (s *Service) handleReveal(w http.ResponseWriter, r *http.Request, p auth.Pr
 		q, scope := scoped(revealCase, p, false)
 		err := tx.QueryRow(ctx, q, scope, id).Scan(&status, &team)
 		if errors.Is(err, pgx.ErrNoRows) {
-			return fault.Errorf(fault.NotFound, "case %s not found", id)
+			return fault.Errorf(fault.NotFound, "未找到案件 %s", id)
 		}
 		if err != nil {
 			return fmt.Errorf("reveal callers of case %s: %w", id, err)
 		}
 		if p.Team == "" || team != p.Team {
-			return fault.Errorf(fault.Forbidden, "only the team assigned case %s may call its citizens back", id)
+			return fault.Errorf(fault.Forbidden, "只有承办案件 %s 的单位可以查看来电号码、回访群众", id)
 		}
 		rows, err := tx.Query(ctx, revealCallers, id, p.Team, in.ComplaintID)
 		if err != nil {
@@ -389,7 +389,7 @@ func (s *Service) handleReveal(w http.ResponseWriter, r *http.Request, p auth.Pr
 			return fmt.Errorf("reveal callers of case %s: %w", id, err)
 		}
 		if len(callers) == 0 {
-			return fault.Errorf(fault.NotFound, "case %s holds no complaint %s", id, in.ComplaintID)
+			return fault.Errorf(fault.NotFound, "案件 %s 中没有投诉 %s", id, in.ComplaintID)
 		}
 		// Only the numbers shown are recorded: none of a caller erased,
 		// nor of a work order that came with no caller.
@@ -475,11 +475,11 @@ func (s *Service) handleResolve(w http.ResponseWriter, r *http.Request, p auth.P
 	in.Note = strings.TrimSpace(in.Note)
 	switch {
 	case in.Outcome == "":
-		return invalid("/outcome", "required: rectified, no_violation, penalized or referred")
+		return invalid("/outcome", "必填：%s", caseflow.OutcomeChoices())
 	case !caseflow.ValidOutcome(in.Outcome):
-		return invalid("/outcome", "%q: want rectified, no_violation, penalized or referred", in.Outcome)
+		return invalid("/outcome", "%q 无效：应为%s", in.Outcome, caseflow.OutcomeChoices())
 	case utf8.RuneCountInString(in.Note) > maxText:
-		return invalid("/note", "longer than %d characters", maxText)
+		return invalid("/note", "超过 %d 字", maxText)
 	}
 	return s.transition(w, r, "resolve", func(ctx context.Context, tx pgx.Tx, id string) (caseflow.Case, error) {
 		note, err := maskNote(ctx, tx, id, in.Note)
@@ -501,9 +501,9 @@ func (s *Service) handleReturn(w http.ResponseWriter, r *http.Request, p auth.Pr
 	in.Reason = strings.TrimSpace(in.Reason)
 	switch {
 	case in.Reason == "":
-		return invalid("/reason", "required: why the case is not this team's")
+		return invalid("/reason", "必填：说明案件为何不属本单位办理")
 	case utf8.RuneCountInString(in.Reason) > maxText:
-		return invalid("/reason", "longer than %d characters", maxText)
+		return invalid("/reason", "超过 %d 字", maxText)
 	}
 	return s.transition(w, r, "return", func(ctx context.Context, tx pgx.Tx, id string) (caseflow.Case, error) {
 		reason, err := maskNote(ctx, tx, id, in.Reason)
@@ -526,18 +526,18 @@ func (s *Service) handleReassign(w http.ResponseWriter, r *http.Request, p auth.
 	}
 	in.Team, in.Reason = strings.TrimSpace(in.Team), strings.TrimSpace(in.Reason)
 	if in.Team == "" {
-		return invalid("/team", "required: the id of a team of the case's district")
+		return invalid("/team", "必填：选择案件所在区的一个单位")
 	}
 	if _, ok, err := s.tokens.Team(in.Team); err != nil {
 		return err
 	} else if !ok {
-		return invalid("/team", "unknown team %q", in.Team)
+		return invalid("/team", "未知单位 %q", in.Team)
 	}
 	switch {
 	case in.Reason == "":
-		return invalid("/reason", "required: why the case changes team")
+		return invalid("/reason", "必填：说明为何改派")
 	case utf8.RuneCountInString(in.Reason) > maxText:
-		return invalid("/reason", "longer than %d characters", maxText)
+		return invalid("/reason", "超过 %d 字", maxText)
 	}
 	return s.transition(w, r, "reassign", func(ctx context.Context, tx pgx.Tx, id string) (caseflow.Case, error) {
 		reason, err := maskNote(ctx, tx, id, in.Reason)
@@ -545,11 +545,18 @@ func (s *Service) handleReassign(w http.ResponseWriter, r *http.Request, p auth.
 			return caseflow.Case{}, err
 		}
 		c, err := caseflow.Reassign(ctx, tx, id, actor(p), in.Team, reason)
-		if fault.KindOf(err) == fault.Invalid && strings.Contains(err.Error(), "works in") {
-			return c, invalid("/team", "%v", err)
-		}
-		return c, err
+		return c, asField(err)
 	})
+}
+
+// asField is err, a caseflow.InputError naming one of the transition's
+// arguments made the fieldError of its field.
+func asField(err error) error {
+	var ie *caseflow.InputError
+	if fault.KindOf(err) == fault.Invalid && errors.As(err, &ie) {
+		return invalid("/"+ie.Arg, "%s", ie.Msg)
+	}
+	return err
 }
 
 var weekdays = [...]string{"星期日", "星期一", "星期二", "星期三", "星期四", "星期五", "星期六"}
@@ -566,13 +573,13 @@ func (s *Service) workingDay(due time.Time) error {
 	}
 	loc := s.cal.Location()
 	day := due.In(loc)
-	what := "a rest day (" + weekdays[day.Weekday()] + ")"
+	what := "休息日（" + weekdays[day.Weekday()] + "）"
 	if name, adjusted, ok := s.cal.Holiday(due); ok && !adjusted {
-		what = "a public holiday (" + name + ", " + weekdays[day.Weekday()] + ")"
+		what = "法定节假日（" + name + "，" + weekdays[day.Weekday()] + "）"
 	}
 	next := s.cal.AddWorkingDays(due, 1)
-	return invalid("/resolve_due", "%s is %s; the next working day is %s (%s), a deadline ends at its close: %s",
-		day.Format(time.DateOnly), what, next.Format(time.DateOnly), weekdays[next.Weekday()], next.Format(time.RFC3339))
+	return invalid("/resolve_due", "%s 是%s；下一个工作日是 %s（%s），时限截至当日结束：%s",
+		day.Format(time.DateOnly), what, next.Format(time.DateOnly), weekdays[next.Weekday()], caseflow.When(next))
 }
 
 // handleExtend moves a case's resolve deadline later (延期), by a
@@ -590,13 +597,13 @@ func (s *Service) handleExtend(w http.ResponseWriter, r *http.Request, p auth.Pr
 	due, err := time.Parse(time.RFC3339, in.ResolveDue)
 	switch {
 	case in.ResolveDue == "":
-		return invalid("/resolve_due", "required: the new resolve deadline, RFC 3339 (2024-03-19T23:59:59+08:00)")
+		return invalid("/resolve_due", "必填：新的办结时限，RFC 3339 格式（2024-03-19T23:59:59+08:00）")
 	case err != nil:
-		return invalid("/resolve_due", "not an RFC 3339 time (2024-03-19T23:59:59+08:00)")
+		return invalid("/resolve_due", "不是 RFC 3339 格式的时间（2024-03-19T23:59:59+08:00）")
 	case in.Reason == "":
-		return invalid("/reason", "required: why the case needs more time")
+		return invalid("/reason", "必填：说明为何需要延期")
 	case utf8.RuneCountInString(in.Reason) > maxText:
-		return invalid("/reason", "longer than %d characters", maxText)
+		return invalid("/reason", "超过 %d 字", maxText)
 	}
 	if err := s.workingDay(due); err != nil {
 		return err
@@ -607,9 +614,6 @@ func (s *Service) handleExtend(w http.ResponseWriter, r *http.Request, p auth.Pr
 			return caseflow.Case{}, err
 		}
 		c, err := caseflow.Extend(ctx, tx, id, actor(p), due, reason)
-		if fault.KindOf(err) == fault.Invalid && strings.Contains(err.Error(), "new deadline") {
-			return c, invalid("/resolve_due", "%v", err)
-		}
-		return c, err
+		return c, asField(err)
 	})
 }

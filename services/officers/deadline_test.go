@@ -108,11 +108,12 @@ func TestExtendEndsOnAWorkingDay(t *testing.T) {
 		next = next.AddDate(0, 0, 1)
 	}
 	id := e.dueIn(e.newCase(ownTeam, complaint{}), 48*time.Hour)
-	refused("a Saturday", id, endOf(sat), sat.Format(time.DateOnly)+" is a rest day (星期六); the next working day is "+next.Format(time.DateOnly), endOf(next))
+	refused("a Saturday", id, endOf(sat), sat.Format(time.DateOnly)+" 是休息日（星期六）；下一个工作日是 "+next.Format(time.DateOnly),
+		next.Format(time.DateOnly)+" 23:59:59 +08:00")
 	// A time in another zone counts by its day in Xiamen: Friday 17:00 UTC
 	// is Saturday 01:00 there.
 	refused("a Saturday in UTC", id, time.Date(sat.Year(), sat.Month(), sat.Day()-1, 17, 0, 0, 0, time.UTC).Format(time.RFC3339),
-		sat.Format(time.DateOnly)+" is a rest day (星期六)")
+		sat.Format(time.DateOnly)+" 是休息日（星期六）")
 
 	// 元旦 of the operator's calendar, and the Saturday worked after it.
 	jan1 := time.Date(newYear, time.January, 1, 0, 0, 0, 0, sh)
@@ -122,7 +123,7 @@ func TestExtendEndsOnAWorkingDay(t *testing.T) {
 		after = after.AddDate(0, 0, 1)
 	}
 	holiday := e.dueAt(e.newCase(ownTeam, complaint{}), jan1.AddDate(0, 0, -5))
-	refused("元旦", holiday, endOf(jan1), jan1.Format(time.DateOnly)+" is a public holiday (元旦, ", "the next working day is "+after.Format(time.DateOnly))
+	refused("元旦", holiday, endOf(jan1), jan1.Format(time.DateOnly)+" 是法定节假日（元旦，", "下一个工作日是 "+after.Format(time.DateOnly))
 	if code, body := extend(holiday, endOf(worked)); code != http.StatusOK {
 		t.Errorf("an adjusted working day %s: %d %s, want 200", worked.Format(time.DateOnly), code, body)
 	}
@@ -148,6 +149,6 @@ func TestExtendEndsOnAWorkingDay(t *testing.T) {
 	}
 	current := time.Date(now.Year(), now.Month(), now.Day(), 16, 24, 0, 0, time.UTC).AddDate(0, 0, 2)
 	tooFar := e.dueAt(e.newCase(ownTeam, complaint{}), current)
-	refused("too far", tooFar, endOf(far), fmt.Sprintf("the new deadline %s is more than 30 days after the current deadline, %s",
+	refused("too far", tooFar, endOf(far), fmt.Sprintf("新的办结时限 %s 超出当前的办结时限 %s 之后 30 天",
 		far.Format(time.DateOnly)+" 23:59:59 +08:00", current.In(sh).Format("2006-01-02 15:04 +08:00")))
 }

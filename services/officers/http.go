@@ -15,13 +15,11 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
-	"go.uber.org/zap"
 
 	"github.com/xiamen-eeb/nuisance/internal/auth"
 	"github.com/xiamen-eeb/nuisance/internal/caseflow"
 	"github.com/xiamen-eeb/nuisance/internal/fault"
 	"github.com/xiamen-eeb/nuisance/internal/httpx"
-	"github.com/xiamen-eeb/nuisance/internal/logging"
 )
 
 // maxBody caps a request body; the largest legitimate one is a note.
@@ -85,7 +83,7 @@ func (s *Service) serve(roles []string, h handler, limit func(http.ResponseWrite
 		if limit(w, p) {
 			return
 		}
-		if err := auth.Check(r.Context(), roles...); err != nil {
+		if err := checkRole(p, roles); err != nil {
 			s.writeError(w, r, err)
 			return
 		}
@@ -119,40 +117,13 @@ func failed(r *http.Request, err error) string {
 	return "rejected"
 }
 
-// writeError writes err as a problem, naming the offending field of a
-// fieldError. A request its client gave up on is no failure of the
-// server: it is counted and logged at Info, not as an error.
-func (s *Service) writeError(w http.ResponseWriter, r *http.Request, err error) {
-	if abandoned(r, err) {
-		abandonedTotal.WithLabelValues(r.Pattern).Inc()
-		s.log.Info("request abandoned by its client", zap.String("route", r.Pattern), logging.Error(err))
-		httpx.WriteProblem(w, httpx.Problem{Status: http.StatusServiceUnavailable, Detail: "request abandoned by its client"})
-		return
-	}
-	var fe *fieldError
-	if errors.As(err, &fe) {
-		httpx.WriteProblem(w, httpx.Problem{
-			Type:   "https://nuisance.xm.gov/problems/invalid",
-			Status: http.StatusBadRequest,
-			Detail: fe.Error(),
-			Errors: []httpx.FieldError{{Field: fe.field, Detail: fe.detail}},
-		})
-		return
-	}
-	if fault.KindOf(err) == fault.Unauthorized {
-		auth.Deny(w, s.log, err)
-		return
-	}
-	httpx.WriteError(w, s.log, err)
-}
-
 // fieldError is invalid input in one named field (a JSON pointer, or the
 // name of a query parameter).
 type fieldError struct {
 	field, detail string
 }
 
-func (e *fieldError) Error() string { return strings.TrimPrefix(e.field, "/") + ": " + e.detail }
+func (e *fieldError) Error() string { return fieldName(e.field) + "：" + e.detail }
 
 func invalid(field, format string, args ...any) error {
 	return &fieldError{field: field, detail: fmt.Sprintf(format, args...)}
@@ -165,9 +136,9 @@ func decode(w http.ResponseWriter, r *http.Request, v any) error {
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			return invalid("/", "body over %d bytes", maxBody)
+			return invalid("/", "超过 %d 字节", maxBody)
 		}
-		return fault.Wrap(fault.Invalid, fmt.Errorf("read body: %w", err))
+		return fault.Wrap(fault.Invalid, &shownError{detail: "请求内容未能读完，请重试", cause: err})
 	}
 	if len(bytes.TrimSpace(body)) == 0 {
 		body = []byte("{}")
@@ -179,19 +150,35 @@ func decode(w http.ResponseWriter, r *http.Request, v any) error {
 		var se *json.SyntaxError
 		switch {
 		case errors.As(err, &te):
-			return invalid("/"+strings.ReplaceAll(te.Field, ".", "/"), "want a %s", te.Type)
+			return invalid("/"+strings.ReplaceAll(te.Field, ".", "/"), "类型不对，应为 %s", jsonType(te.Type.Kind().String()))
 		case errors.As(err, &se):
-			return invalid("/", "malformed JSON at byte %d", se.Offset)
+			return invalid("/", "不是有效的 JSON（第 %d 字节）", se.Offset)
 		case strings.HasPrefix(err.Error(), "json: unknown field "):
 			name, _ := strconv.Unquote(strings.TrimPrefix(err.Error(), "json: unknown field "))
-			return invalid("/"+name, "unknown field")
+			return invalid("/"+name, "未知字段")
 		}
-		return invalid("/", "%v", err)
+		return invalid("/", "不是有效的 JSON 对象")
 	}
 	if dec.More() {
-		return invalid("/", "more than one JSON value")
+		return invalid("/", "含有多个 JSON 值")
 	}
 	return nil
+}
+
+// jsonType names a Go kind as JSON calls it, for a refusal of a value of
+// another type.
+func jsonType(kind string) string {
+	switch {
+	case kind == "string":
+		return "字符串"
+	case kind == "bool":
+		return "true 或 false"
+	case strings.HasPrefix(kind, "int"), strings.HasPrefix(kind, "uint"), strings.HasPrefix(kind, "float"):
+		return "数字"
+	case kind == "slice", kind == "array":
+		return "数组"
+	}
+	return "对象"
 }
 
 // actor is the principal as caseflow sees it.
@@ -207,7 +194,7 @@ func (s *Service) page(r *http.Request) (int, error) {
 	}
 	n, err := strconv.Atoi(v)
 	if err != nil || n < 1 || n > s.cfg.MaxPage {
-		return 0, invalid("limit", "want 1 to %d", s.cfg.MaxPage)
+		return 0, invalid("limit", "应为 1 到 %d", s.cfg.MaxPage)
 	}
 	return n, nil
 }
@@ -232,18 +219,19 @@ func parseCursor(r *http.Request) (*cursor, error) {
 	}
 	b, err := base64.RawURLEncoding.DecodeString(v)
 	if err != nil {
-		return nil, invalid("cursor", "not a cursor of this API")
+		return nil, invalid("cursor", "无效，请从第一页重新加载")
 	}
 	us, id, ok := strings.Cut(string(b), "|")
 	n, err := strconv.ParseInt(us, 10, 64)
 	if !ok || err != nil || id == "" {
-		return nil, invalid("cursor", "not a cursor of this API")
+		return nil, invalid("cursor", "无效，请从第一页重新加载")
 	}
 	return &cursor{At: time.UnixMicro(n).UTC(), ID: id}, nil
 }
 
-// oneOf checks a comma-separated query parameter against allowed values.
-func oneOf(r *http.Request, name string, allowed []string) ([]string, error) {
+// oneOf checks a comma-separated query parameter against allowed values,
+// which a refusal lists by their names (待签收（assigned）).
+func oneOf(r *http.Request, name string, allowed []string, names map[string]string) ([]string, error) {
 	v := strings.TrimSpace(r.URL.Query().Get(name))
 	if v == "" {
 		return []string{}, nil
@@ -252,7 +240,11 @@ func oneOf(r *http.Request, name string, allowed []string) ([]string, error) {
 	for _, x := range strings.Split(v, ",") {
 		x = strings.TrimSpace(x)
 		if !slices.Contains(allowed, x) {
-			return nil, invalid(name, "%q: want %s", x, strings.Join(allowed, ", "))
+			choices := make([]string, len(allowed))
+			for i, a := range allowed {
+				choices[i] = names[a] + "（" + a + "）"
+			}
+			return nil, invalid(name, "%q 无效：应为%s", x, strings.Join(choices, "、"))
 		}
 		out = append(out, x)
 	}

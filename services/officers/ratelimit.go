@@ -18,7 +18,7 @@ var rateLimitedTotal = promauto.NewCounter(prometheus.CounterOpts{
 // limit answers 429 when the principal's token is over its rate, and
 // reports whether it did.
 func (s *Service) limit(w http.ResponseWriter, p auth.Principal) bool {
-	if !s.limiters.Limit(w, p) {
+	if !limited(w, s.limiters, p, rateLimitedTotal, "此登录令牌的请求") {
 		return false
 	}
 	s.log.Debug("rate limited", zap.String("officer", p.ID), zap.String("retry_after", w.Header().Get("Retry-After")))

@@ -187,8 +187,8 @@ func New(cfg Config, pool *pgxpool.Pool, js jetstream.JetStream, log *zap.Logger
 	}
 	s := &Service{cfg: cfg, pool: pool, js: js, log: log, tokens: auth.NewStore(pool, cfg.TokenCacheTTL),
 		districts: districts, cls: cls, cal: cal, done: make(chan struct{}), streams: streamSlots{byID: map[string][]*streamSlot{}},
-		limiters: auth.NewRateLimiter(cfg.RatePerToken, cfg.RateBurst, rateLimitedTotal),
-		opens:    auth.NewRateLimiter(1/cfg.StreamOpenEvery.Seconds(), cfg.StreamOpenBurst, streamOpensLimited)}
+		limiters: auth.NewRateLimiter(cfg.RatePerToken, cfg.RateBurst, nil),
+		opens:    auth.NewRateLimiter(1/cfg.StreamOpenEvery.Seconds(), cfg.StreamOpenBurst, nil)}
 	// Load the teams now: a broken seed stops the start, not a request.
 	if _, _, err := s.tokens.Team(""); err != nil {
 		return nil, fmt.Errorf("officers: %w", err)

@@ -82,7 +82,7 @@ func lastEventID(r *http.Request) (uint64, error) {
 	}
 	n, err := strconv.ParseUint(v, 10, 64)
 	if err != nil {
-		return 0, invalid(field, "want the id of an event of this stream")
+		return 0, invalid(field, "应为本推送中一条消息的编号")
 	}
 	return n, nil
 }
@@ -96,7 +96,7 @@ func heartbeatEvents(r *http.Request) (bool, error) {
 	case "event":
 		return true, nil
 	default:
-		return false, invalid("heartbeat", "%q: want event, or nothing for comments", v)
+		return false, invalid("heartbeat", "%q 无效：应为 event，或不填", v)
 	}
 }
 
@@ -153,7 +153,7 @@ const evictionGrace = time.Second
 // default), not when TCP stops retransmitting a quarter of an hour on.
 func (s *Service) handleStream(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
 	if s.js == nil {
-		return fault.Errorf(fault.Unavailable, "no event stream in this process")
+		return unavailable("此服务未提供实时推送", nil)
 	}
 	last, err := lastEventID(r)
 	if err != nil {
@@ -194,7 +194,7 @@ func (s *Service) handleStream(w http.ResponseWriter, r *http.Request, p auth.Pr
 	if last > 0 {
 		st, err := s.js.Stream(ctx, s.cfg.Stream)
 		if err != nil {
-			return fault.Wrap(fault.Unavailable, fmt.Errorf("open case stream: %w", err))
+			return unavailable("实时推送暂时打不开，请稍后再试", fmt.Errorf("open case stream: %w", err))
 		}
 		// An id beyond the stream's end is from a stream that was
 		// recreated since: start afresh rather than wait for that
@@ -205,7 +205,7 @@ func (s *Service) handleStream(w http.ResponseWriter, r *http.Request, p auth.Pr
 	}
 	cons, err := s.js.OrderedConsumer(ctx, s.cfg.Stream, cfg)
 	if err != nil {
-		return fault.Wrap(fault.Unavailable, fmt.Errorf("open case stream: %w", err))
+		return unavailable("实时推送暂时打不开，请稍后再试", fmt.Errorf("open case stream: %w", err))
 	}
 	// The server would keep the consumer for its InactiveThreshold after
 	// the stream ends: a console reconnecting every few seconds, or a
@@ -219,7 +219,7 @@ func (s *Service) handleStream(w http.ResponseWriter, r *http.Request, p auth.Pr
 	}()
 	it, err := cons.Messages()
 	if err != nil {
-		return fault.Wrap(fault.Unavailable, fmt.Errorf("open case stream: %w", err))
+		return unavailable("实时推送暂时打不开，请稍后再试", fmt.Errorf("open case stream: %w", err))
 	}
 	defer it.Stop()
 
@@ -365,7 +365,7 @@ var streamOpensLimited = promauto.NewCounter(prometheus.CounterOpts{
 // limitStreamOpens answers 429 with Retry-After when p opened streams too
 // often, and reports whether it did.
 func (s *Service) limitStreamOpens(w http.ResponseWriter, p auth.Principal) bool {
-	if !s.opens.Limit(w, p) {
+	if !limited(w, s.opens, p, streamOpensLimited, "此登录令牌打开实时推送") {
 		return false
 	}
 	s.log.Debug("stream opens limited", zap.String("officer", p.ID), zap.String("retry_after", w.Header().Get("Retry-After")))
@@ -391,7 +391,7 @@ func (t *streamSlots) admit(id string, perID, total int) (*streamSlot, func(), e
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.total >= total {
-		return nil, nil, fault.Errorf(fault.Unavailable, "too many event streams open in this process; retry later")
+		return nil, nil, unavailable("此服务打开的实时推送已满，请稍后再试", nil)
 	}
 	slot := &streamSlot{evicted: make(chan struct{})}
 	t.total++

@@ -25,6 +25,9 @@ import (
 // triageKinds are the kinds of triage entry (triage.kind).
 var triageKinds = []string{"unlocated", "unclassified", "unrouted"}
 
+// triageKindNames are the kinds as the console's 分拣 names them.
+var triageKindNames = map[string]string{"unlocated": "未能定位", "unclassified": "未能分类", "unrouted": "无法派单"}
+
 // triageVisible is the SQL condition under which the principal in $1
 // (role) and $2 (district) may see a triage entry whose location is l: a
 // supervisor those of its district and those placed in no district yet,
@@ -157,7 +160,7 @@ func triageSQL(history, after bool) (list, count string) {
 // many at least (total_capped): the pages after it do not count them
 // again.
 func (s *Service) handleTriage(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
-	kinds, err := oneOf(r, "kind", triageKinds)
+	kinds, err := oneOf(r, "kind", triageKinds, triageKindNames)
 	if err != nil {
 		return err
 	}
@@ -167,7 +170,7 @@ func (s *Service) handleTriage(w http.ResponseWriter, r *http.Request, p auth.Pr
 	case "true":
 		history = true
 	default:
-		return invalid("history", "%q: want true or false", v)
+		return invalid("history", "%q 无效：应为 true 或 false", v)
 	}
 	limit, err := s.page(r)
 	if err != nil {
@@ -257,13 +260,13 @@ func (s *Service) validate(c *Correction) error {
 	c.District, c.Subdistrict = strings.TrimSpace(c.District), strings.TrimSpace(c.Subdistrict)
 	c.Category, c.Subcategory = strings.TrimSpace(c.Category), strings.TrimSpace(c.Subcategory)
 	if c.District == "" {
-		return invalid("/district", "required: siming, haicang, huli, jimei, tongan or xiangan")
+		return invalid("/district", "必填：%s", s.districtChoices())
 	}
 	if _, ok := s.districts.BySlug(c.District); !ok {
-		return invalid("/district", "unknown district %q: want siming, haicang, huli, jimei, tongan or xiangan", c.District)
+		return invalid("/district", "未知的区 %q：应为%s", c.District, s.districtChoices())
 	}
 	if utf8.RuneCountInString(c.Subdistrict) > 100 {
-		return invalid("/subdistrict", "longer than 100 characters")
+		return invalid("/subdistrict", "超过 100 字")
 	}
 	// The one free text of a correction goes into the event and the
 	// complaint's location; a number typed into it is masked like a
@@ -271,35 +274,35 @@ func (s *Service) validate(c *Correction) error {
 	c.Subdistrict = pii.MaskText(c.Subdistrict)
 	switch {
 	case c.Lon == nil && c.Lat != nil:
-		return invalid("/lon", "required with lat")
+		return invalid("/lon", "填了纬度，也须填经度")
 	case c.Lon != nil && c.Lat == nil:
-		return invalid("/lat", "required with lon")
+		return invalid("/lat", "填了经度，也须填纬度")
 	case c.Lon != nil:
 		lon, lat := *c.Lon, *c.Lat
 		if math.IsNaN(lon) || lon < -180 || lon > 180 {
-			return invalid("/lon", "want a WGS-84 longitude")
+			return invalid("/lon", "应为 WGS-84 经度")
 		}
 		if math.IsNaN(lat) || lat < -90 || lat > 90 {
-			return invalid("/lat", "want a WGS-84 latitude")
+			return invalid("/lat", "应为 WGS-84 纬度")
 		}
 		hit, ok := s.districts.Locate(lon, lat)
 		if !ok {
-			return invalid("/lon", "point (%g, %g) is not in Xiamen", lon, lat)
+			return invalid("/lon", "点 (%g, %g) 不在厦门市内", lon, lat)
 		}
 		if hit.District.Slug != c.District {
-			return invalid("/district", "point (%g, %g) lies in %s (%s), not %s (%s)", lon, lat,
+			return invalid("/district", "点 (%g, %g) 在%s (%s)，不在%s (%s)", lon, lat,
 				caseflow.DistrictName(hit.District.Slug), hit.District.Slug, caseflow.DistrictName(c.District), c.District)
 		}
 	}
 	switch {
 	case c.Category == "":
-		return invalid("/category", "required: noise, dust or cooking_smoke")
+		return invalid("/category", "必填：%s", s.categoryChoices())
 	case s.cls.Name(c.Category, "") == "":
-		return invalid("/category", "unknown category %q: want noise, dust or cooking_smoke", c.Category)
+		return invalid("/category", "未知类别 %q：应为%s", c.Category, s.categoryChoices())
 	case c.Subcategory == "":
-		return invalid("/subcategory", "required")
+		return invalid("/subcategory", "必填")
 	case s.cls.Name(c.Category, c.Subcategory) == "":
-		return invalid("/subcategory", "unknown subcategory %q of %s", c.Subcategory, c.Category)
+		return invalid("/subcategory", "%q 不是%s的小类", c.Subcategory, s.cls.Name(c.Category, ""))
 	}
 	return nil
 }
@@ -345,13 +348,13 @@ func (s *Service) handleCorrect(w http.ResponseWriter, r *http.Request, p auth.P
 		var resolved *time.Time
 		err := tx.QueryRow(ctx, lockTriage, p.Role, p.District, id).Scan(&kind, &resolved)
 		if errors.Is(err, pgx.ErrNoRows) {
-			return fault.Errorf(fault.NotFound, "no triage entry for complaint %s", id)
+			return fault.Errorf(fault.NotFound, "分拣清单中没有投诉 %s", id)
 		}
 		if err != nil {
 			return fmt.Errorf("correct %s: %w", id, err)
 		}
 		if resolved != nil {
-			return fault.Errorf(fault.Conflict, "complaint %s left triage at %s", id, caseflow.When(*resolved))
+			return fault.Errorf(fault.Conflict, "投诉 %s 已于 %s 离开分拣清单", id, caseflow.When(*resolved))
 		}
 		// A complaint a case holds already is corrected only when no
 		// team holds the case (one returned by every team the rules
@@ -372,17 +375,17 @@ func (s *Service) handleCorrect(w http.ResponseWriter, r *http.Request, p auth.P
 		case err != nil:
 			return fmt.Errorf("correct %s: %w", id, err)
 		case !waiting:
-			return fault.Errorf(fault.Conflict, "complaint %s is in case %s (%s): reassign the case (改派) rather than correct the complaint", id, caseID, caseStatus)
+			return fault.Errorf(fault.Conflict, "投诉 %s 在案件 %s 中（%s）：请改派该案件（改派），而不是更正投诉", id, caseID, caseflow.StatusName(caseStatus))
 		case in.District == caseDistrict && in.Category == caseCategory && in.Subcategory == caseSubcategory:
-			return fault.Errorf(fault.Conflict, "complaint %s is in case %s, of %s %s/%s already: reassign the case (改派), or correct the complaint to another district or kind of nuisance",
-				id, caseID, caseDistrict, caseCategory, caseSubcategory)
+			return fault.Errorf(fault.Conflict, "投诉 %s 所在的案件 %s 已是%s%s：请改派该案件（改派），或将投诉更正为其他区或其他类别",
+				id, caseID, caseflow.DistrictName(caseDistrict), s.cls.Name(caseCategory, caseSubcategory))
 		}
 		var pending int
 		if err := tx.QueryRow(ctx, correctionsOf, id, CorrectionsConsumer).Scan(&n, &pending); err != nil {
 			return fmt.Errorf("correct %s: %w", id, err)
 		}
 		if pending > 0 {
-			return fault.Errorf(fault.Conflict, "complaint %s: correction %d is still being applied; try again in a moment", id, pending)
+			return fault.Errorf(fault.Conflict, "投诉 %s 的第 %d 次更正仍在处理中，请稍后再试", id, pending)
 		}
 		n++
 		eventID = id + ".triage.corrected." + strconv.Itoa(n)
@@ -416,4 +419,24 @@ func (s *Service) handleCorrect(w http.ResponseWriter, r *http.Request, p auth.P
 		Status      string `json:"status"`
 	}{id, n, eventID, "corrected"})
 	return nil
+}
+
+// districtChoices lists the districts a correction may name, by name and
+// slug: 思明区（siming）、海沧区（haicang）、….
+func (s *Service) districtChoices() string {
+	var out []string
+	for _, d := range []string{"siming", "haicang", "huli", "jimei", "tongan", "xiangan"} {
+		out = append(out, s.districtName(d)+"（"+d+"）")
+	}
+	return strings.Join(out, "、")
+}
+
+// categoryChoices lists the kinds of nuisance by name and slug:
+// 噪声（noise）、….
+func (s *Service) categoryChoices() string {
+	var out []string
+	for _, c := range []string{"noise", "dust", "cooking_smoke"} {
+		out = append(out, s.cls.Name(c, "")+"（"+c+"）")
+	}
+	return strings.Join(out, "、")
 }

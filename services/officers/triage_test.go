@@ -113,7 +113,7 @@ func TestTriageCorrect(t *testing.T) {
 			// the complaint in a case, it would move the complaint and not
 			// its case.
 			code, body := e.do(whoSupervisor, "POST", path, good)
-			if p := problem(t, body); code != 409 || !strings.Contains(p.Detail, fmt.Sprintf("correction %d is still being applied", n-1)) {
+			if p := problem(t, body); code != 409 || !strings.Contains(p.Detail, fmt.Sprintf("第 %d 次更正仍在处理中", n-1)) {
 				t.Fatalf("correction %d while %d is pending: %d %s", n, n-1, code, body)
 			}
 			settle := `UPDATE triage_corrections SET applied_at = now() WHERE complaint_id = $1 AND n = $2`

@@ -2,10 +2,13 @@ package officer
 
 import (
 	"encoding/json"
+	"maps"
 	"regexp"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/xiamen-eeb/nuisance/internal/caseflow"
 )
 
 // A supervisor 改派s a case that is open or returned (caseflow.Reassign
@@ -45,5 +48,27 @@ func TestConsoleListsTheCasesASupervisorMustReassign(t *testing.T) {
 		if len(in) == 0 {
 			t.Errorf("no tab of the console lists %s cases (tabs %s): a supervisor cannot find them to reassign", status, strings.TrimSpace(lit))
 		}
+	}
+}
+
+// The API's refusals name a case's status as caseflow.StatusNames does
+// ("案件 … 为待签收"): the console must show the statuses by the same
+// names, or a refusal would name a status the reader never sees.
+func TestConsoleNamesStatusesAsTheAPI(t *testing.T) {
+	js, err := staticFS.ReadFile("static/app.js")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`var STATUS = (\{[^;]*\});`).FindSubmatch(js)
+	if m == nil {
+		t.Fatal("no STATUS in app.js")
+	}
+	lit := regexp.MustCompile(`([{,]\s*)([a-z_]+):`).ReplaceAllString(string(m[1]), `$1"$2":`)
+	var names map[string]string
+	if err := json.Unmarshal([]byte(lit), &names); err != nil {
+		t.Fatalf("STATUS %s: %v", lit, err)
+	}
+	if !maps.Equal(names, caseflow.StatusNames) {
+		t.Errorf("the console names statuses %v, the API %v", names, caseflow.StatusNames)
 	}
 }

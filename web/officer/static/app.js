@@ -14,6 +14,7 @@
   };
   var DISTRICT = { siming: "思明区", haicang: "海沧区", huli: "湖里区", jimei: "集美区", tongan: "同安区", xiangan: "翔安区" };
   var PRIORITY = { urgent: "紧急", priority: "优先", normal: "一般" };
+  // STATUS is caseflow.StatusNames: the API's refusals name a status so.
   var STATUS = { open: "待派单", assigned: "待签收", accepted: "处理中", resolved: "已办结", returned: "已退单", closed: "已销号" };
   // A closed case whose complaints supervisors' corrections (分拣更正)
   // all moved out to other cases (moved_out) was never handled: it reads
