@@ -206,10 +206,10 @@ func (s *Service) writeError(w http.ResponseWriter, r *http.Request, err error) 
 		if k == fault.Unavailable {
 			detail = "服务暂不可用，请稍后再试"
 		}
-		var se *shownError
-		if errors.As(err, &se) {
-			detail = se.detail
-		}
+	}
+	var se *shownError
+	if errors.As(err, &se) {
+		detail = se.detail
 	}
 	writeProblem(w, k.String(), st, detail)
 }
