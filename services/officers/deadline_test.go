@@ -33,6 +33,35 @@ func firstSaturdayAfter(t time.Time) time.Time {
 	return t
 }
 
+// Without the operator's file, 元旦 of the year after the built-in
+// calendar is still no working day: the holidays fixed by date hold in a
+// year whose announcement is not installed.
+func TestExtendRefusesNewYearsDayOfAYearNotAnnounced(t *testing.T) {
+	t.Parallel()
+	sh, err := time.LoadLocation(workday.Zone)
+	if err != nil {
+		t.Fatal(err)
+	}
+	builtin, err := workday.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, last := builtin.Years()
+	jan1 := time.Date(last+1, time.January, 1, 23, 59, 59, 0, sh)
+	if time.Until(jan1) < 24*time.Hour {
+		t.Skipf("%s is past: the built-in calendar needs %d's announcement", jan1.Format(time.DateOnly), last+1)
+	}
+	e := setup(t, nil)
+	id := e.dueAt(e.newCase(ownTeam, complaint{}), jan1.AddDate(0, 0, -5))
+	code, body := e.do(whoSupervisor, "POST", "/api/v1/cases/"+id+"/extend", map[string]string{"resolve_due": jan1.Format(time.RFC3339), "reason": "工地分阶段整改"})
+	if code != http.StatusBadRequest {
+		t.Fatalf("extension to %s: %d %s, want 400", jan1.Format(time.DateOnly), code, body)
+	}
+	if p := problem(t, body); !strings.Contains(p.Detail, jan1.Format(time.DateOnly)+" 是法定节假日（元旦，") {
+		t.Errorf("extension to %s refused with %q, want it named 元旦", jan1.Format(time.DateOnly), p.Detail)
+	}
+}
+
 // An extension (延期) ends on a working day of the calendar the router
 // counts by, the operator's NUISANCE_CALENDAR on top of the built-in one:
 // a rest day or a public holiday is refused with the day and the next
