@@ -253,7 +253,8 @@ func (s *Service) List(ctx context.Context, p auth.Principal, f Filter) (Feature
 		limit = defaultLimit
 	}
 	sql := `SELECT h.id, h.category, COALESCE(h.subcategory, ''), h.district, COALESCE(h.subdistrict, ''),
-		h.complaint_count, h.status, h.first_at, h.last_at, COALESCE(NULLIF(h.place, ''), h.place_key, ''),
+		h.complaint_count, h.status, h.first_at, h.last_at,
+		COALESCE(NULLIF(h.place, ''), regexp_replace(h.place_key, '^[a-z]+/', ''), ''),
 		COALESCE(h.merged_into, ''), h.resolved_at, h.lon, h.lat
 		FROM hotspots h WHERE ` + strings.Join(where, " AND ") + `
 		ORDER BY h.last_at DESC, h.id LIMIT ` + arg(limit)
@@ -271,7 +272,11 @@ func (s *Service) List(ctx context.Context, p auth.Principal, f Filter) (Feature
 			return FeatureCollection{}, fmt.Errorf("list hotspots: %w", err)
 		}
 		v.FirstAt, v.LastAt = v.FirstAt.UTC(), v.LastAt.UTC()
-		v.Place = pii.MaskPlace(v.Place) // a key made of an address, as the report shows it
+		// A hotspot without a named place is shown, as the weekly report
+		// shows it, by its key less the district's slug: the address its
+		// complaints share, with a phone or a caller's name a key stored
+		// before addresses lost them holds masked.
+		v.Place = pii.MaskPlace(v.Place)
 		if v.ResolvedAt != nil {
 			r := v.ResolvedAt.UTC()
 			v.ResolvedAt = &r

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"maps"
 	"net/http"
 	"net/http/httptest"
@@ -19,6 +20,7 @@ import (
 	"github.com/xiamen-eeb/nuisance/internal/fault"
 	"github.com/xiamen-eeb/nuisance/internal/geo"
 	"github.com/xiamen-eeb/nuisance/internal/httpx"
+	"github.com/xiamen-eeb/nuisance/internal/openapi"
 	"github.com/xiamen-eeb/nuisance/internal/testenv"
 )
 
@@ -108,14 +110,15 @@ func TestListHotspotsByRoleAndFilter(t *testing.T) {
 		})
 	}
 
-	// A hotspot without a named place is shown by its key, made of an
-	// address: a phone number and a caller's name with a title in a key
-	// stored before addresses lost theirs are masked.
-	t.Run("a place key shows no phone and no name", func(t *testing.T) {
+	// A hotspot without a named place is shown by its key less the
+	// district's slug, made of an address: a phone number and a caller's
+	// name with a title in a key stored before addresses lost theirs are
+	// masked.
+	t.Run("a place key shows no slug, no phone and no name", func(t *testing.T) {
 		t.Parallel()
 		fc := getCollection(t, srv.URL+"/api/v1/hotspots?district=huli", "admin")
-		if len(fc.Features) != 1 || fc.Features[0].Properties.Place != "huli/殿前一路5号电话王**138****8000" {
-			t.Errorf("features %+v, want the dust hotspot by its key, its phone and name masked", fc.Features)
+		if len(fc.Features) != 1 || fc.Features[0].Properties.Place != "殿前一路5号电话王**138****8000" {
+			t.Errorf("features %+v, want the dust hotspot by its address, its phone and name masked", fc.Features)
 		}
 	})
 
@@ -170,6 +173,84 @@ func TestListHotspotsByRoleAndFilter(t *testing.T) {
 			t.Errorf("status %d, challenge %q; want 401 with a challenge", resp.StatusCode, resp.Header.Get("WWW-Authenticate"))
 		}
 	})
+}
+
+// TestListShowsAPlaceNotItsKey is the officers' console's hotspot card
+// (湖里区 · 禾山街道 · place): a hotspot is shown by its named place, and
+// without one (NULL or empty) by its key as the weekly report shows it,
+// less the district's slug and with the callers' names and phones a key
+// stored before addresses lost them holds masked; never by the internal
+// key "huli/…". Each answer is held to the served OpenAPI.
+func TestListShowsAPlaceNotItsKey(t *testing.T) {
+	t.Parallel()
+	pool := testenv.DB(t)
+	_, err := pool.Exec(context.Background(), `
+		INSERT INTO hotspots (id, category, district, subdistrict, status, complaint_count, first_at, last_at, place, place_key) VALUES
+		('hs_empty', 'noise', 'huli', 'heshan', 'active', 4, '2024-03-01T08:00:00Z', '2024-03-10T08:00:00Z', '', 'huli/华昌路鹭港苑'),
+		('hs_named', 'noise', 'huli', 'heshan', 'active', 4, '2024-03-01T08:00:00Z', '2024-03-09T08:00:00Z', '鹭港苑', 'huli/华昌路鹭港苑2号'),
+		('hs_contact', 'dust', 'huli', NULL, 'active', 3, '2024-03-01T08:00:00Z', '2024-03-08T08:00:00Z', NULL, 'huli/殿前一路5号联系人王小明13812345678'),
+		('hs_bare', 'dust', 'huli', NULL, 'emerging', 3, '2024-03-01T08:00:00Z', '2024-03-07T08:00:00Z', NULL, 'huli/华昌路3栋2单元陈建国'),
+		('hs_none', 'dust', 'huli', NULL, 'emerging', 3, '2024-03-01T08:00:00Z', '2024-03-06T08:00:00Z', NULL, NULL)`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	openCase(t, pool, "case-huli", "hs_empty", "huli-cg", "huli")
+	cfg := DefaultConfig()
+	cfg.Authorize = fakeAuthorize
+	s, err := New(cfg, pool, nil, testenv.Log(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := httpx.NewRecordingMux()
+	s.Routes(mux)
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	doc, err := openapi.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	list := func(t *testing.T, token string) map[string]string {
+		t.Helper()
+		resp := get(t, srv.URL+"/api/v1/hotspots?district=huli", token)
+		defer resp.Body.Close()
+		body, err := io.ReadAll(resp.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := doc.Validate("GET /api/v1/hotspots", resp.StatusCode, resp.Header.Get("Content-Type"), body); err != nil {
+			t.Errorf("against the OpenAPI: %v", err)
+		}
+		var fc FeatureCollection
+		if err := json.Unmarshal(body, &fc); err != nil {
+			t.Fatal(err)
+		}
+		places := map[string]string{}
+		for _, f := range fc.Features {
+			places[f.ID] = f.Properties.Place
+		}
+		return places
+	}
+
+	want := map[string]string{
+		"hs_empty":   "华昌路鹭港苑",
+		"hs_named":   "鹭港苑",
+		"hs_contact": "殿前一路5号联系人王**138****5678",
+		"hs_bare":    "华昌路3栋2单元陈**",
+		"hs_none":    "",
+	}
+	got := list(t, "admin")
+	if !maps.Equal(got, want) {
+		t.Errorf("places %v, want %v", got, want)
+	}
+	for id, p := range got {
+		if strings.Contains(p, "/") || strings.Contains(p, "王小明") || strings.Contains(p, "陈建国") || strings.Contains(p, "13812345678") {
+			t.Errorf("%s shown at %q: a key's slug or a caller's name or phone", id, p)
+		}
+	}
+	// The officer whose team holds the case sees the same card.
+	if got := list(t, "officer-cg"); !maps.Equal(got, map[string]string{"hs_empty": "华昌路鹭港苑"}) {
+		t.Errorf("the Huli officer sees %v, want hs_empty at 华昌路鹭港苑", got)
+	}
 }
 
 func get(t *testing.T, u, token string) *http.Response {
