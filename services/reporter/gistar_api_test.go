@@ -17,10 +17,12 @@ import (
 // same. A burst of noise complaints at P in W11 over a background in
 // every analysed week, each located and clustered where it is, but for
 // four the geocoder put at Q, 2 km away, that a supervisor moved to P
-// from the triage list after the detector had clustered them (it keeps
-// a complaint it holds where it first clustered it), and one it has not
-// clustered (still on its way, or a dead letter): both see eleven at P,
-// where the report counts them in its districts too.
+// from the triage list after the detector had clustered them (still at
+// Q in hotspot_members until the correction's located event reaches the
+// detector, which then takes each out of its hotspot and clusters it at
+// P), and one it has not clustered (still on its way, or a dead letter):
+// both see eleven at P, where the report counts them in its districts
+// too.
 func TestTheReportsGistarIsTheHotspotsAPIs(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
