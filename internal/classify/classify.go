@@ -83,11 +83,46 @@ const (
 	DetailBarKTV    = "bar_ktv"
 )
 
-// barKTVWords and neighbourWords tell the details apart; a venue is
-// looked for first ("楼下KTV" is a venue, not a neighbour).
+// barKTVWords tell a venue; a venue is looked for first ("楼下KTV" is a
+// venue, not a neighbour).
+var barKTVWords = []string{"ktv", "酒吧", "歌厅", "歌舞厅", "夜总会", "清吧", "酒馆", "练歌房", "livehouse", "迪厅", "夜店", "夜场", "驻唱"}
+
+// The words that tell noise between neighbours, read sentence by
+// sentence: a sentence names a neighbour by neighbourWords, a household
+// near the caller's (nearWords with a householdWords after it, "楼下的
+// 人家", "隔壁那户"), or a place near it with what people do at home
+// (nearWords and homeWords: "楼下蹦跳拖椅子"). No sentence that names a
+// shop, stall, eatery, public place, site or factory (notHouseholdWords)
+// names a neighbour: "超市门口搞促销…楼上住户更难受" is the shop's, and
+// so is the caller's own flat (callerWords: "…住在楼上睡不着"). Renovation
+// (renovationWords) is urban management's: a sentence that names it
+// counts only neighbourWords, as before the households and home
+// activities were read, so "隔壁装修的住户" stays urban management's.
 var (
-	barKTVWords    = []string{"ktv", "酒吧", "歌厅", "歌舞厅", "夜总会", "清吧", "酒馆", "练歌房", "livehouse", "迪厅", "夜店", "夜场", "驻唱"}
-	neighbourWords = []string{"邻居", "邻里", "楼上住户", "楼下住户", "隔壁住户", "对门住户", "楼上", "对门"}
+	neighbourWords    = []string{"邻居", "邻里", "楼上住户", "楼下住户", "隔壁住户", "对门住户", "楼上", "对门"}
+	nearWords         = []string{"楼上", "楼下", "隔壁", "对门", "对面", "同单元", "同一单元", "同楼层", "同一层"}
+	householdWords    = []string{"住户", "人家", "那户", "那家", "家的", "家里", "家人", "家小孩", "家孩子", "家大人", "一家"}
+	homeWords         = []string{"蹦跳", "跑跳", "跳来跳去", "拖椅子", "拖凳子", "拖桌椅", "拖拉桌椅", "拖动桌椅", "拉椅子", "跺脚", "打麻将", "搓麻将", "麻将声", "洗牌", "吵架", "打架", "摔东西", "砸东西", "拍皮球", "弹钢琴", "练琴", "高跟鞋", "敲地板", "在家", "屋里"}
+	notHouseholdWords = []string{"店", "铺", "商户", "商家", "门面", "摊", "超市", "市场", "商场", "广场", "公园", "球场", "餐馆", "餐厅", "餐饮", "餐吧", "快餐", "馆", "棋牌室", "会所", "喇叭", "叫卖", "促销", "工地", "厂", "学校", "幼儿园", "健身", "培训", "琴行"}
+	renovationWords   = []string{"装修", "电钻", "电锤", "冲击钻", "打墙", "砸墙", "敲墙", "切瓷砖", "切割瓷砖", "施工", "工程"}
+	// callerWords are where the caller lives, and the compound next to
+	// it, replaced before reading: neither is a neighbour's flat.
+	callerWords = strings.NewReplacer("住在楼上", "|", "住在楼下", "|", "住在隔壁", "|", "住在对面", "|", "住楼上", "|", "住楼下", "|",
+		"隔壁小区", "|小区", "对面小区", "|小区")
+	// placeNames hold a word of notHouseholdWords and name no shop:
+	// Xiang'an's 新店 (镇, 街道).
+	placeNames = strings.NewReplacer("新店", "|")
+	// householdPhrases are nearWords each followed by a householdWords,
+	// with or without 的 between.
+	householdPhrases = func() []string {
+		var out []string
+		for _, n := range nearWords {
+			for _, h := range householdWords {
+				out = append(out, n+h, n+"的"+h)
+			}
+		}
+		return out
+	}()
 )
 
 // socialLifeDetail reads the detail of a social-life noise complaint
@@ -96,8 +131,21 @@ func socialLifeDetail(text string) string {
 	if containsAny(text, barKTVWords) {
 		return DetailBarKTV
 	}
-	if containsAny(text, neighbourWords) {
-		return DetailNeighbour
+	text = callerWords.Replace(text)
+	for sentence := range strings.FieldsFuncSeq(text, isSentenceEnd) {
+		if containsAny(placeNames.Replace(sentence), notHouseholdWords) {
+			continue
+		}
+		if containsAny(sentence, neighbourWords) {
+			return DetailNeighbour
+		}
+		if containsAny(sentence, renovationWords) {
+			continue
+		}
+		if containsAny(sentence, householdPhrases) ||
+			(containsAny(sentence, nearWords) && containsAny(sentence, homeWords)) {
+			return DetailNeighbour
+		}
 	}
 	return ""
 }
@@ -301,7 +349,9 @@ func newFromFS(fsys fs.FS, priorityPath string) (*Classifier, error) {
 func (c *Classifier) Classify(in Input) (Result, error) {
 	res, err := c.classify(in)
 	if err == nil && res.Category == "noise" && res.Subcategory == "social_life" {
-		res.Detail = socialLifeDetail(normalise(in.HotlineCategory + " " + in.Description))
+		// The hotline's category is a sentence of its own: a shop the
+		// citizen names does not undo its 邻里噪声.
+		res.Detail = socialLifeDetail(normalise(in.HotlineCategory + "。" + in.Description))
 	}
 	return res, err
 }

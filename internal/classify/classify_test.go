@@ -272,6 +272,9 @@ func TestSocialLifeDetail(t *testing.T) {
 		{Input{Description: "隔壁酒吧唱歌到凌晨两点"}, DetailBarKTV},
 		{Input{Description: "小区广场舞音响太吵"}, ""},
 		{Input{HotlineCategory: "生态环境>噪声污染>邻里噪声", Description: "太吵了"}, DetailNeighbour},
+		// The hotline's 邻里噪声 stands whatever shop the citizen names.
+		{Input{HotlineCategory: "生态环境>噪声污染>邻里噪声", Description: "楼下商铺旁边那户人家天天吵架"}, DetailNeighbour},
+		{Input{HotlineCategory: "生态环境>噪声污染>社会生活噪声", Description: "超市门口搞促销，楼上住户更难受"}, ""},
 		{Input{Description: "隔壁工地晚上打桩，楼上都能听到"}, ""}, // construction noise has no detail
 	} {
 		got, err := c.Classify(tc.in)

@@ -14,7 +14,7 @@ func TestCommonPhrasings(t *testing.T) {
 	c := newClassifier(t)
 	for _, tt := range []struct{ text, cat, sub, detail string }{
 		// Neighbours: the police's.
-		{"楼下蹦跳拖椅子，孩子没法写作业", "noise", "social_life", ""},
+		{"楼下蹦跳拖椅子，孩子没法写作业", "noise", "social_life", DetailNeighbour},
 		// 写作业 is homework, no 作业 (work on a site).
 		{"楼上每天晚上蹦跳，孩子没法写作业", "noise", "social_life", DetailNeighbour},
 		{"楼上每天晚上蹦跳，孩子做作业都没法集中精神", "noise", "social_life", DetailNeighbour},
