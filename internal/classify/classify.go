@@ -95,9 +95,10 @@ var barKTVWords = []string{"ktv", "酒吧", "歌厅", "歌舞厅", "夜总会", 
 // shop, stall, eatery, public place, site or factory (notHouseholdWords)
 // names a neighbour: "超市门口搞促销…楼上住户更难受" is the shop's, and
 // so is the caller's own flat (callerWords: "…住在楼上睡不着"). Renovation
-// (renovationWords) is urban management's: a sentence that names it
-// counts only neighbourWords, as before the households and home
-// activities were read, so "隔壁装修的住户" stays urban management's.
+// (renovationWords) is urban management's, whoever does it (seeds/
+// routing.json's noise.social_life): a sentence that names it names no
+// neighbour, so "隔壁装修的住户" and "楼上邻居装修砸墙" stay urban
+// management's.
 var (
 	neighbourWords    = []string{"邻居", "邻里", "楼上住户", "楼下住户", "隔壁住户", "对门住户", "楼上", "对门"}
 	nearWords         = []string{"楼上", "楼下", "隔壁", "对门", "对面", "同单元", "同一单元", "同楼层", "同一层"}
@@ -136,11 +137,11 @@ func socialLifeDetail(text string) string {
 		if containsAny(placeNames.Replace(sentence), notHouseholdWords) {
 			continue
 		}
-		if containsAny(sentence, neighbourWords) {
-			return DetailNeighbour
-		}
 		if containsAny(sentence, renovationWords) {
 			continue
+		}
+		if containsAny(sentence, neighbourWords) {
+			return DetailNeighbour
 		}
 		if containsAny(sentence, householdPhrases) ||
 			(containsAny(sentence, nearWords) && containsAny(sentence, homeWords)) {
