@@ -282,6 +282,13 @@ type AuditEntry struct {
 	// triage list).
 	ComplaintID string `json:"complaint_id,omitempty"`
 	MovedTo     string `json:"moved_to,omitempty"`
+	// FromTeam and ToTeam are, for an assignment (assign, reassign: 派单,
+	// 改派), the team that held the case before it (none for a case no
+	// team had held) and the team it went to. The audit row does not
+	// store them: they are read from the case's assignments, the one
+	// made by the entry (assigned at its time) and the one before it.
+	FromTeam string `json:"from_team,omitempty"`
+	ToTeam   string `json:"to_team,omitempty"`
 }
 
 // RemoveReason is the audit reason of a removal (remove) of complaintID
@@ -299,13 +306,20 @@ const removed = `CASE WHEN ca.action = 'remove' THEN substring(ca.reason from '^
 // and for inquiries into who did what. A removal names the case its
 // complaint is in now (MovedTo): the router records the removal before
 // it places the complaint, and the complaint's membership says where it
-// went.
+// went. An assignment names the team before and the team after
+// (FromTeam, ToTeam), read from the case's assignments: the transition
+// stamps the assignment it makes and its audit row with the same time.
 func Audit(ctx context.Context, q Querier, caseID string) ([]AuditEntry, error) {
 	rows, err := q.Query(ctx, `SELECT ca.id, ca.actor, ca.at, COALESCE(ca.from_status, ''), ca.to_status, ca.action, COALESCE(ca.reason, ''),
-			COALESCE(ca.deadline, ''), ca.due_before, ca.due_after, COALESCE(r.complaint_id, ''), COALESCE(cc.case_id, '')
+			COALESCE(ca.deadline, ''), ca.due_before, ca.due_after, COALESCE(r.complaint_id, ''), COALESCE(cc.case_id, ''),
+			COALESCE(f.team, ''), COALESCE(t.team, '')
 		FROM case_audit ca
 		CROSS JOIN LATERAL (SELECT `+removed+` AS complaint_id) r
 		LEFT JOIN case_complaints cc ON cc.complaint_id = r.complaint_id AND cc.case_id <> ca.case_id
+		LEFT JOIN LATERAL (SELECT x.team FROM assignments x WHERE ca.action IN ('assign', 'reassign')
+			AND x.case_id = ca.case_id AND x.assigned_at = ca.at ORDER BY x.id DESC LIMIT 1) t ON true
+		LEFT JOIN LATERAL (SELECT x.team FROM assignments x WHERE ca.action IN ('assign', 'reassign')
+			AND x.case_id = ca.case_id AND x.assigned_at < ca.at ORDER BY x.assigned_at DESC, x.id DESC LIMIT 1) f ON true
 		WHERE ca.case_id = $1 ORDER BY ca.id`, caseID)
 	if err != nil {
 		return nil, fmt.Errorf("audit of case %s: %w", caseID, err)
@@ -313,7 +327,7 @@ func Audit(ctx context.Context, q Querier, caseID string) ([]AuditEntry, error) 
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (AuditEntry, error) {
 		var e AuditEntry
 		err := r.Scan(&e.ID, &e.Actor, &e.At, &e.From, &e.To, &e.Action, &e.Reason, &e.Deadline, &e.DueBefore, &e.DueAfter,
-			&e.ComplaintID, &e.MovedTo)
+			&e.ComplaintID, &e.MovedTo, &e.FromTeam, &e.ToTeam)
 		return e, err
 	})
 	if err != nil {
