@@ -56,18 +56,26 @@ var caseStatuses = []string{caseflow.StatusOpen, caseflow.StatusAssigned, casefl
 // Assignment is one line of an officer's inbox: a case, where and what it
 // is, and its deadlines.
 type Assignment struct {
-	CaseID         string     `json:"case_id"`
-	Status         string     `json:"status"`
-	Category       string     `json:"category"`
-	Subcategory    string     `json:"subcategory,omitempty"`
-	CategoryName   string     `json:"category_name,omitempty"`
-	District       string     `json:"district"`
-	DistrictName   string     `json:"district_name,omitempty"`
-	Subdistrict    string     `json:"subdistrict,omitempty"`
-	Team           string     `json:"team,omitempty"`
-	TeamName       string     `json:"team_name,omitempty"`
-	Priority       string     `json:"priority"`
-	Mode           string     `json:"mode"`
+	CaseID       string `json:"case_id"`
+	Status       string `json:"status"`
+	Category     string `json:"category"`
+	Subcategory  string `json:"subcategory,omitempty"`
+	CategoryName string `json:"category_name,omitempty"`
+	District     string `json:"district"`
+	DistrictName string `json:"district_name,omitempty"`
+	Subdistrict  string `json:"subdistrict,omitempty"`
+	// SubdistrictName is the case's sub-district (街道) by its name, when
+	// it is known: the case's own, or its first located complaint's.
+	SubdistrictName string `json:"subdistrict_name,omitempty"`
+	Team            string `json:"team,omitempty"`
+	// TeamName names the team that holds the case (its active
+	// assignment), or the team that held it last of a closed case; null
+	// when no team holds it (待派单, 已退单).
+	TeamName *string `json:"team_name"`
+	Priority string  `json:"priority"`
+	Mode     string  `json:"mode"`
+	// Place is where the case is, as the case view and the weekly report
+	// show it (shownPlace), callers' names and phones masked.
 	Place          string     `json:"place,omitempty"`
 	HotspotID      string     `json:"hotspot_id,omitempty"`
 	Escalated      bool       `json:"escalated"`
@@ -95,21 +103,103 @@ type Assignment struct {
 const movedOut = `(c.status = 'closed' AND NOT EXISTS (SELECT 1 FROM case_complaints cc WHERE cc.case_id = c.id)
 	AND EXISTS (SELECT 1 FROM case_audit ca WHERE ca.case_id = c.id AND ca.action = 'remove'))`
 
-const listAssignments = `SELECT c.id, c.status, c.category, COALESCE(c.subcategory, ''), c.district, COALESCE(c.subdistrict, ''),
-	COALESCE(c.team, ''), c.priority, c.mode, COALESCE(c.place, ''), COALESCE(c.hotspot_id, ''), c.escalated, c.reopened,
-	(SELECT count(*) FROM case_complaints cc WHERE cc.case_id = c.id), c.lon, c.lat, c.opened_at, a.assigned_at,
-	c.sign_due, c.resolve_due, c.accepted_at, c.updated_at, ` + movedOut + `
-FROM cases c
-LEFT JOIN assignments a ON a.case_id = c.id AND a.status = 'active'
-WHERE {scope}
-	AND (cardinality($2::text[]) = 0 OR c.status = ANY($2))
-	AND ($3::timestamptz IS NULL OR (c.opened_at, c.id) < ($3, $4))
-ORDER BY c.opened_at DESC, c.id DESC
-LIMIT $5`
+// shownPlace is the place of case c as officers see it, and as the
+// hotspots' API and the weekly report show a place: its name, or else its
+// key less the district's slug (华昌路鹭港苑, not huli/华昌路鹭港苑), or its
+// hotspot's, or its first located complaint's. It is made of citizens'
+// addresses: whoever reads it masks it (pii.MaskPlace).
+const shownPlace = `COALESCE(NULLIF(c.place, ''), NULLIF(regexp_replace(COALESCE(c.place_key, ''), '^[a-z]+/', ''), ''),
+	(SELECT NULLIF(COALESCE(NULLIF(h.place, ''), regexp_replace(COALESCE(h.place_key, ''), '^[a-z]+/', '')), '')
+		FROM hotspots h WHERE h.id = c.hotspot_id),
+	(SELECT COALESCE(NULLIF(l.place, ''), regexp_replace(l.place_key, '^[a-z]+/', ''))
+		FROM case_complaints cc JOIN locations l ON l.complaint_id = cc.complaint_id
+		WHERE cc.case_id = c.id AND COALESCE(NULLIF(l.place, ''), NULLIF(l.place_key, '')) IS NOT NULL
+		ORDER BY l.received_at, l.complaint_id LIMIT 1), '')`
 
-// handleAssignments lists the cases the principal may see, newest first:
-// an officer its team's, a supervisor its district's, an admin all.
-// ?status=assigned,accepted filters, ?limit and ?cursor page.
+// shownSubdistrict is the sub-district of case c: its own, or its first
+// located complaint's.
+const shownSubdistrict = `COALESCE(NULLIF(c.subdistrict, ''),
+	(SELECT l.subdistrict FROM case_complaints cc JOIN locations l ON l.complaint_id = cc.complaint_id
+		WHERE cc.case_id = c.id AND NULLIF(l.subdistrict, '') IS NOT NULL
+		ORDER BY l.received_at, l.complaint_id LIMIT 1), '')`
+
+// listColumns are an Assignment's, of the case c of the page p with its
+// active assignment a.
+const listColumns = `c.id, c.status, c.category, COALESCE(c.subcategory, ''), c.district, ` + shownSubdistrict + `,
+	COALESCE(c.team, ''), c.priority, c.mode, ` + shownPlace + `, COALESCE(c.hotspot_id, ''), c.escalated, c.reopened,
+	(SELECT count(*) FROM case_complaints cc WHERE cc.case_id = c.id), c.lon, c.lat, c.opened_at, a.assigned_at,
+	c.sign_due, c.resolve_due, c.accepted_at, c.updated_at, ` + movedOut + `,
+	COALESCE(a.team, CASE WHEN c.status = 'closed' THEN c.team END, '')`
+
+// listEnded lists ended cases (resolved, closed) newest first, paged by
+// (opened_at, id). The page is chosen first and described after, so the
+// places and counts are read for its rows only.
+const listEnded = `WITH p AS (
+	SELECT c.id FROM cases c
+	LEFT JOIN assignments a ON a.case_id = c.id AND a.status = 'active'
+	WHERE {scope}
+		AND (cardinality($2::text[]) = 0 OR c.status = ANY($2))
+		AND ($3::timestamptz IS NULL OR (c.opened_at, c.id) < ($3, $4))
+	ORDER BY c.opened_at DESC, c.id DESC
+	LIMIT $5)
+SELECT ` + listColumns + `, 0, NULL::timestamptz
+FROM p JOIN cases c ON c.id = p.id
+LEFT JOIN assignments a ON a.case_id = c.id AND a.status = 'active'
+ORDER BY c.opened_at DESC, c.id DESC`
+
+// actionRank and actionDue are case c's place in the order of what needs
+// action first, as of $6: overdue (a sign-for deadline of a case not
+// signed for, or a resolve deadline, passed), then by priority (urgent,
+// high, normal): rank 0 to 5; then by the nearest deadline still to meet
+// (the sign-for one until signed for), none last.
+const (
+	actionRank = `(CASE WHEN c.status IN ('assigned', 'accepted')
+			AND ((c.status = 'assigned' AND c.sign_due < $6) OR c.resolve_due < $6) THEN 0 ELSE 3 END
+		+ CASE c.priority WHEN 'urgent' THEN 0 WHEN 'high' THEN 1 ELSE 2 END)`
+	actionDue = `COALESCE(CASE c.status WHEN 'assigned' THEN LEAST(c.sign_due, c.resolve_due)
+		WHEN 'accepted' THEN c.resolve_due END, '9999-12-31T00:00:00Z'::timestamptz)`
+)
+
+// listActive lists cases by what needs action first (actionRank,
+// actionDue), then newest first, paged by (rank, due, opened_at, id)
+// as of the first page's time ($6), so that a case falling overdue
+// between pages moves no other across the boundary.
+const listActive = `WITH p AS (
+	SELECT c.id, k.rank, k.due FROM cases c
+	LEFT JOIN assignments a ON a.case_id = c.id AND a.status = 'active'
+	CROSS JOIN LATERAL (SELECT ` + actionRank + ` AS rank, ` + actionDue + ` AS due) k
+	WHERE {scope}
+		AND (cardinality($2::text[]) = 0 OR c.status = ANY($2))
+		AND ($3::timestamptz IS NULL OR (k.rank, k.due) > ($7::int, $8::timestamptz)
+			OR ((k.rank, k.due) = ($7::int, $8::timestamptz) AND (c.opened_at, c.id) < ($3, $4)))
+	ORDER BY k.rank, k.due, c.opened_at DESC, c.id DESC
+	LIMIT $5)
+SELECT ` + listColumns + `, p.rank, p.due
+FROM p JOIN cases c ON c.id = p.id
+LEFT JOIN assignments a ON a.case_id = c.id AND a.status = 'active'
+ORDER BY p.rank, p.due, c.opened_at DESC, c.id DESC`
+
+// ended reports whether a list of statuses holds ended cases only (已办结:
+// resolved, closed), listed newest first rather than by what needs
+// action.
+func ended(statuses []string) bool {
+	if len(statuses) == 0 {
+		return false
+	}
+	for _, st := range statuses {
+		if st != caseflow.StatusResolved && st != caseflow.StatusClosed {
+			return false
+		}
+	}
+	return true
+}
+
+// handleAssignments lists the cases the principal may see: an officer its
+// team's, a supervisor its district's, an admin all. Ended cases (a list
+// of resolved and closed only) come newest first; any other list by what
+// needs action first: overdue cases, then urgent ones, then by the
+// nearest deadline, then newest. ?status=assigned,accepted filters,
+// ?limit and ?cursor page.
 func (s *Service) handleAssignments(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
 	statuses, err := oneOf(r, "status", caseStatuses, caseflow.StatusNames)
 	if err != nil {
@@ -119,27 +209,50 @@ func (s *Service) handleAssignments(w http.ResponseWriter, r *http.Request, p au
 	if err != nil {
 		return err
 	}
-	cur, err := parseCursor(r)
+	byAction := !ended(statuses)
+	cur, err := parseListCursor(r, byAction)
 	if err != nil {
 		return err
 	}
 	var at *time.Time
 	var after string
+	asOf := time.Now().UTC()
 	if cur != nil {
 		at, after = &cur.At, cur.ID
+		if byAction {
+			asOf = cur.AsOf
+		}
 	}
-	q, scope := scoped(listAssignments, p, true)
-	rows, err := s.pool.Query(r.Context(), q, scope, statuses, at, after, limit+1)
+	var rows pgx.Rows
+	if byAction {
+		var rank *int
+		var due *time.Time
+		if cur != nil {
+			rank, due = &cur.Rank, &cur.Due
+		}
+		q, scope := scoped(listActive, p, true)
+		rows, err = s.pool.Query(r.Context(), q, scope, statuses, at, after, limit+1, asOf, rank, due)
+	} else {
+		q, scope := scoped(listEnded, p, true)
+		rows, err = s.pool.Query(r.Context(), q, scope, statuses, at, after, limit+1)
+	}
 	if err != nil {
 		return fmt.Errorf("list assignments: %w", err)
 	}
-	items, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (Assignment, error) {
-		var a Assignment
-		err := row.Scan(&a.CaseID, &a.Status, &a.Category, &a.Subcategory, &a.District, &a.Subdistrict,
+	type row struct {
+		a    Assignment
+		team string
+		rank int
+		due  *time.Time
+	}
+	items, err := pgx.CollectRows(rows, func(rw pgx.CollectableRow) (row, error) {
+		var x row
+		a := &x.a
+		err := rw.Scan(&a.CaseID, &a.Status, &a.Category, &a.Subcategory, &a.District, &a.Subdistrict,
 			&a.Team, &a.Priority, &a.Mode, &a.Place, &a.HotspotID, &a.Escalated, &a.Reopened,
 			&a.ComplaintCount, &a.Lon, &a.Lat, &a.OpenedAt, &a.AssignedAt,
-			&a.SignDue, &a.ResolveDue, &a.AcceptedAt, &a.UpdatedAt, &a.MovedOut)
-		return a, err
+			&a.SignDue, &a.ResolveDue, &a.AcceptedAt, &a.UpdatedAt, &a.MovedOut, &x.team, &x.rank, &x.due)
+		return x, err
 	})
 	if err != nil {
 		return fmt.Errorf("list assignments: %w", err)
@@ -148,19 +261,46 @@ func (s *Service) handleAssignments(w http.ResponseWriter, r *http.Request, p au
 	if len(items) > limit {
 		items = items[:limit]
 		last := items[limit-1]
-		next = cursor{At: last.OpenedAt, ID: last.CaseID}.String()
+		c := listCursor{At: last.a.OpenedAt, ID: last.a.CaseID}
+		if byAction {
+			c.byAction, c.AsOf, c.Rank, c.Due = true, asOf, last.rank, *last.due
+		}
+		next = c.String()
 	}
+	out := make([]Assignment, len(items))
 	for i := range items {
-		a := &items[i]
+		a := items[i].a
 		a.CategoryName = s.cls.Name(a.Category, a.Subcategory)
 		a.DistrictName = s.districtName(a.District)
-		a.TeamName = s.teamName(a.Team)
+		a.SubdistrictName = s.subdistrictName(a.Subdistrict)
+		if name := s.teamLabel(items[i].team); name != "" {
+			a.TeamName = &name
+		}
+		a.Place = pii.MaskPlace(a.Place)
+		out[i] = a
 	}
 	httpx.WriteJSON(w, http.StatusOK, struct {
 		Items      []Assignment `json:"items"`
 		NextCursor string       `json:"next_cursor,omitempty"`
-	}{items, next})
+	}{out, next})
 	return nil
+}
+
+// subdistrictName is a sub-district by its name, given its name or its
+// statistics code; "" for one the gazetteer does not know given by code.
+func (s *Service) subdistrictName(v string) string {
+	if v == "" {
+		return ""
+	}
+	if n, ok := s.subdistricts[v]; ok {
+		return n
+	}
+	for _, r := range v {
+		if r < '0' || r > '9' {
+			return v // a name the gazetteer does not list
+		}
+	}
+	return ""
 }
 
 // Complaint is one hotline work order of a case as an officer sees it:
@@ -196,10 +336,19 @@ type CaseView struct {
 	CategoryName string `json:"category_name,omitempty"`
 	DistrictName string `json:"district_name,omitempty"`
 	TeamName     string `json:"team_name,omitempty"`
+	// SubdistrictName: see Assignment.SubdistrictName.
+	SubdistrictName string `json:"subdistrict_name,omitempty"`
 	// MovedOut: see Assignment.MovedOut.
-	MovedOut   bool                  `json:"moved_out,omitempty"`
-	Complaints []Complaint           `json:"complaints"`
-	Audit      []caseflow.AuditEntry `json:"audit"`
+	MovedOut bool `json:"moved_out,omitempty"`
+	// ReopenedAt is when a new complaint at the place of the resolved
+	// case last reopened it (重新交办); Reopened counts the reopenings.
+	ReopenedAt *time.Time `json:"reopened_at,omitempty"`
+	// PreviousResolution is, while a reopened case has not been resolved
+	// again, the resolution the reopening set aside: its outcome and note
+	// are no longer the case's (outcome and note are empty).
+	PreviousResolution *Resolution  `json:"previous_resolution,omitempty"`
+	Complaints         []Complaint  `json:"complaints"`
+	Audit              []AuditEntry `json:"audit"`
 }
 
 // callerErasedAt is when the retention job erased the caller of the
@@ -235,10 +384,13 @@ func (s *Service) handleCase(w http.ResponseWriter, r *http.Request, p auth.Prin
 		if v.Complaints, err = s.complaints(ctx, tx, id, p); err != nil {
 			return err
 		}
-		if v.Audit, err = caseflow.Audit(ctx, tx, id); err != nil {
+		var re reopening
+		if v.Audit, re, err = s.auditView(ctx, tx, id); err != nil {
 			return err
 		}
-		if err := tx.QueryRow(ctx, `SELECT `+movedOut+` FROM cases c WHERE c.id = $1`, id).Scan(&v.MovedOut); err != nil {
+		v.reopened(re)
+		if err := tx.QueryRow(ctx, `SELECT `+movedOut+`, `+shownPlace+`, `+shownSubdistrict+` FROM cases c WHERE c.id = $1`, id).
+			Scan(&v.MovedOut, &v.Place, &v.Subdistrict); err != nil {
 			return fmt.Errorf("case %s: %w", id, err)
 		}
 		return nil
@@ -246,22 +398,40 @@ func (s *Service) handleCase(w http.ResponseWriter, r *http.Request, p auth.Prin
 	if err != nil {
 		return err
 	}
-	v.CategoryName = s.cls.Name(v.Category, v.Subcategory)
-	v.DistrictName = s.districtName(v.District)
-	v.TeamName = s.teamName(v.Team)
-	v.mask()
+	s.name(&v)
 	httpx.WriteJSON(w, http.StatusOK, v)
 	return nil
 }
 
+// reopened sets in v what the record says of its last reopening: when,
+// and the resolution it set aside while the case has not been resolved
+// again, which is then no longer shown as the case's.
+func (v *CaseView) reopened(re reopening) {
+	v.ReopenedAt = re.at
+	if re.previous != nil && v.Status != caseflow.StatusResolved && v.Status != caseflow.StatusClosed {
+		v.PreviousResolution = re.previous
+		v.Outcome, v.Note = "", ""
+	}
+}
+
+// name gives v the names of its kind, district, team and sub-district,
+// and masks it for the reader.
+func (s *Service) name(v *CaseView) {
+	v.CategoryName = s.cls.Name(v.Category, v.Subcategory)
+	v.DistrictName = s.districtName(v.District)
+	v.TeamName = s.teamName(v.Team)
+	v.SubdistrictName = s.subdistrictName(v.Subdistrict)
+	v.mask()
+}
+
 // mask masks again, on the way out, the numbers in the officers' text of
 // a case: a note taken before notes were masked as they are accepted (see
-// maskNote) is still stored whole.
+// maskNote) is still stored whole; the place as the list shows it
+// (pii.MaskPlace), and its key alike.
 func (v *CaseView) mask() {
 	v.Note = pii.MaskText(v.Note)
-	for i := range v.Audit {
-		v.Audit[i].Reason = pii.MaskText(v.Audit[i].Reason)
-	}
+	v.Place = pii.MaskPlace(v.Place)
+	v.PlaceKey = pii.MaskPlace(v.PlaceKey)
 }
 
 // maskNote masks what an officer typed into a note or a reason: phone and
@@ -434,19 +604,29 @@ func (s *Service) transition(w http.ResponseWriter, r *http.Request, name string
 	id := r.PathValue("id")
 	ctx := r.Context()
 	var c caseflow.Case
+	var re reopening
 	err := pgstore.InTx(ctx, s.pool, func(tx pgx.Tx) error {
 		var err error
-		c, err = fn(ctx, tx, id)
-		return err
+		if c, err = fn(ctx, tx, id); err != nil {
+			return err
+		}
+		// A reopened case signed for again is answered as the case
+		// view shows it: without the resolution the reopening set aside.
+		entries, err := caseflow.Audit(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		re = reopenedFrom(entries)
+		return nil
 	})
 	if err != nil {
 		actions.WithLabelValues(name, failed(r, err)).Inc()
 		return err
 	}
 	actions.WithLabelValues(name, "ok").Inc()
-	v := CaseView{Case: c, CategoryName: s.cls.Name(c.Category, c.Subcategory),
-		DistrictName: s.districtName(c.District), TeamName: s.teamName(c.Team)}
-	v.mask()
+	v := CaseView{Case: c}
+	v.reopened(re)
+	s.name(&v)
 	httpx.WriteJSON(w, http.StatusOK, v)
 	return nil
 }
@@ -463,7 +643,8 @@ func (s *Service) handleAccept(w http.ResponseWriter, r *http.Request, p auth.Pr
 	})
 }
 
-// handleResolve records the handling of a case: {"outcome", "note"}.
+// handleResolve records the handling of a case: {"outcome", "note"},
+// both required, whatever the outcome.
 func (s *Service) handleResolve(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
 	var in struct {
 		Outcome string `json:"outcome"`
@@ -478,6 +659,10 @@ func (s *Service) handleResolve(w http.ResponseWriter, r *http.Request, p auth.P
 		return invalid("/outcome", "必填：%s", caseflow.OutcomeChoices())
 	case !caseflow.ValidOutcome(in.Outcome):
 		return invalid("/outcome", "%q 无效：应为%s", in.Outcome, caseflow.OutcomeChoices())
+	case in.Note == "":
+		// The hotline reads the note to the citizen as 办理说明: an
+		// outcome alone (已整改) tells them nothing of what was done.
+		return invalid("/note", "必填：说明如何处置（办理说明将告知来电群众）")
 	case utf8.RuneCountInString(in.Note) > maxText:
 		return invalid("/note", "超过 %d 字", maxText)
 	}
@@ -584,7 +769,8 @@ func (s *Service) workingDay(due time.Time) error {
 
 // handleExtend moves a case's resolve deadline later (延期), by a
 // supervisor or an admin: {"resolve_due" (RFC 3339), "reason"}. The new
-// deadline falls on a working day (workingDay).
+// deadline falls on a working day (workingDay), checked once the case is
+// known to be the reader's to extend.
 func (s *Service) handleExtend(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
 	var in struct {
 		ResolveDue string `json:"resolve_due"`
@@ -605,10 +791,15 @@ func (s *Service) handleExtend(w http.ResponseWriter, r *http.Request, p auth.Pr
 	case utf8.RuneCountInString(in.Reason) > maxText:
 		return invalid("/reason", "超过 %d 字", maxText)
 	}
-	if err := s.workingDay(due); err != nil {
-		return err
-	}
 	return s.transition(w, r, "extend", func(ctx context.Context, tx pgx.Tx, id string) (caseflow.Case, error) {
+		// The case first: another district's case, or none, is 404
+		// whatever the date (a rest day is no news of it).
+		if _, err := caseflow.GetFor(ctx, tx, id, actor(p)); err != nil {
+			return caseflow.Case{}, err
+		}
+		if err := s.workingDay(due); err != nil {
+			return caseflow.Case{}, err
+		}
 		reason, err := maskNote(ctx, tx, id, in.Reason)
 		if err != nil {
 			return caseflow.Case{}, err

@@ -229,6 +229,65 @@ func parseCursor(r *http.Request) (*cursor, error) {
 	return &cursor{At: time.UnixMicro(n).UTC(), ID: id}, nil
 }
 
+// listCursor is the position after the last item of a page of cases:
+// for a list by what needs action (listActive), the time the first page
+// was read (AsOf, which every page ranks by), the item's rank and
+// deadline, then as for an ended list its opening time and id.
+type listCursor struct {
+	byAction bool
+	AsOf     time.Time
+	Rank     int
+	Due      time.Time
+	At       time.Time
+	ID       string
+}
+
+func (c listCursor) String() string {
+	if !c.byAction {
+		return cursor{At: c.At, ID: c.ID}.String()
+	}
+	us := func(t time.Time) string { return strconv.FormatInt(t.UnixMicro(), 10) }
+	return base64.RawURLEncoding.EncodeToString([]byte("a|" + us(c.AsOf) + "|" + strconv.Itoa(c.Rank) + "|" + us(c.Due) + "|" + us(c.At) + "|" + c.ID))
+}
+
+// parseListCursor reads the cursor of a list of cases, by action or not;
+// a cursor of the other order (the status filter changed between pages)
+// is refused.
+func parseListCursor(r *http.Request, byAction bool) (*listCursor, error) {
+	v := r.URL.Query().Get("cursor")
+	if v == "" {
+		return nil, nil
+	}
+	bad := invalid("cursor", "无效，请从第一页重新加载")
+	b, err := base64.RawURLEncoding.DecodeString(v)
+	if err != nil {
+		return nil, bad
+	}
+	rest, action := strings.CutPrefix(string(b), "a|")
+	if action != byAction {
+		return nil, bad
+	}
+	if !byAction {
+		c, err := parseCursor(r)
+		if err != nil {
+			return nil, err
+		}
+		return &listCursor{At: c.At, ID: c.ID}, nil
+	}
+	parts := strings.SplitN(rest, "|", 5)
+	if len(parts) != 5 || parts[4] == "" {
+		return nil, bad
+	}
+	var n [4]int64
+	for i := range 4 {
+		if n[i], err = strconv.ParseInt(parts[i], 10, 64); err != nil {
+			return nil, bad
+		}
+	}
+	return &listCursor{byAction: true, AsOf: time.UnixMicro(n[0]).UTC(), Rank: int(n[1]), Due: time.UnixMicro(n[2]).UTC(),
+		At: time.UnixMicro(n[3]).UTC(), ID: parts[4]}, nil
+}
+
 // oneOf checks a comma-separated query parameter against allowed values,
 // which a refusal lists by their names (待签收（assigned）).
 func oneOf(r *http.Request, name string, allowed []string, names map[string]string) ([]string, error) {

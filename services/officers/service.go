@@ -26,6 +26,8 @@ import (
 	"github.com/xiamen-eeb/nuisance/internal/classify"
 	"github.com/xiamen-eeb/nuisance/internal/geo"
 	"github.com/xiamen-eeb/nuisance/internal/outbox"
+	"github.com/xiamen-eeb/nuisance/internal/place"
+	"github.com/xiamen-eeb/nuisance/internal/routing"
 	"github.com/xiamen-eeb/nuisance/internal/workday"
 )
 
@@ -103,6 +105,12 @@ type Service struct {
 	districts *geo.Districts
 	cls       *classify.Classifier
 	cal       *workday.Calendar
+	// rules are the routing rules, to say in Chinese the rule an
+	// assignment's reason names.
+	rules *routing.Router
+	// subdistricts are the sub-districts' names by their statistics
+	// code and by name.
+	subdistricts map[string]string
 
 	done      chan struct{}
 	closeOnce sync.Once
@@ -185,8 +193,20 @@ func New(cfg Config, pool *pgxpool.Pool, js jetstream.JetStream, log *zap.Logger
 	if err != nil {
 		return nil, fmt.Errorf("officers: NUISANCE_CALENDAR: %w", err)
 	}
+	rules, err := routing.Load()
+	if err != nil {
+		return nil, fmt.Errorf("officers: %w", err)
+	}
+	gaz, err := place.LoadGazetteer()
+	if err != nil {
+		return nil, fmt.Errorf("officers: %w", err)
+	}
+	subdistricts := make(map[string]string, 2*len(gaz.Subdistricts))
+	for _, sd := range gaz.Subdistricts {
+		subdistricts[sd.Code], subdistricts[sd.Name] = sd.Name, sd.Name
+	}
 	s := &Service{cfg: cfg, pool: pool, js: js, log: log, tokens: auth.NewStore(pool, cfg.TokenCacheTTL),
-		districts: districts, cls: cls, cal: cal, done: make(chan struct{}), streams: streamSlots{byID: map[string][]*streamSlot{}},
+		districts: districts, cls: cls, cal: cal, rules: rules, subdistricts: subdistricts, done: make(chan struct{}), streams: streamSlots{byID: map[string][]*streamSlot{}},
 		limiters: auth.NewRateLimiter(cfg.RatePerToken, cfg.RateBurst, nil),
 		opens:    auth.NewRateLimiter(1/cfg.StreamOpenEvery.Seconds(), cfg.StreamOpenBurst, nil)}
 	// Load the teams now: a broken seed stops the start, not a request.
