@@ -357,7 +357,7 @@ func TestValidate(t *testing.T) {
 		{"GET /v1/hotline/complaints/{ticket_id}", 200, "application/json",
 			`{"ticket_id":"T1","complaint_id":"c1","status":"received","district":"xiamen"}`, false, false},
 		{"GET /api/v1/cases/{id}", 200, "application/json",
-			`{"id":"case_1","category":"noise","district":"siming","status":"assigned","priority":"urgent","opened_at":"2024-03-11T08:00:00Z","updated_at":"2024-03-11T08:00:00Z","complaints":[{"complaint_id":"c1","ticket_id":"T1","received_at":"2024-03-11T08:00:00Z","description":"吵","caller_phone":"138****5678"}],"audit":[{"id":1,"actor":"service:router","at":"2024-03-11T08:00:00Z","to":"assigned","action":"assign"}]}`, true, false},
+			`{"id":"case_1","category":"noise","district":"siming","status":"assigned","priority":"urgent","opened_at":"2024-03-11T08:00:00Z","updated_at":"2024-03-11T08:00:00Z","complaints":[{"complaint_id":"c1","ticket_id":"T1","received_at":"2024-03-11T08:00:00Z","description":"吵","caller_phone":"138****5678"}],"audit":[{"id":1,"actor":"service:router","at":"2024-03-11T08:00:00Z","to":"assigned","action":"assign","actor_name":"系统","reason_text":""}]}`, true, false},
 		{"GET /api/v1/cases/{id}", 200, "application/json",
 			`{"id":"case_1","category":"noise","district":"siming","status":"assigned","priority":"urgent","opened_at":"2024-03-11T08:00:00Z","updated_at":"2024-03-11T08:00:00Z","complaints":[{"complaint_id":"c1","ticket_id":"T1","received_at":"2024-03-11T08:00:00Z","description":"吵","caller_phone":"13812345678"}],"audit":null}`, false, false},
 		{"POST /api/v1/cases/{id}/resolve", 200, "application/json",
