@@ -307,3 +307,32 @@ func TestReopenedCaseView(t *testing.T) {
 		t.Errorf("resolved again: %s", body)
 	}
 }
+
+// TestReasonText checks the pipeline's reasons said in Chinese, the rule
+// an assignment names kept apart, and a person's reason as typed.
+func TestReasonText(t *testing.T) {
+	t.Parallel()
+	e := setup(t, nil)
+	for _, tc := range []struct {
+		action, reason, text, rule string
+	}{
+		{"assign", "rule noise.social_life", "按派单规则：社会生活噪声由城市管理综合执法部门承办", "noise.social_life"},
+		{"assign", "rule dust.yard.positive_list", "按派单规则：", "dust.yard.positive_list"},
+		{"assign", "rule noise.construction.returned after return by siming-eco, siming-police", "思明区生态环境执法大队、思明分局治安大队已退单", "noise.construction.returned"},
+		{"assign", "rule nowhere.rule", "按派单规则派单", "nowhere.rule"},
+		{"reopen", "complaint cmp_1 at the same place", "同一地点又有投诉", ""},
+		{"open", "complaint cmp_1", "", ""},
+		{"close", "no complaint within 30 days of the resolution", "办结后30日内该地点无新投诉，办结销号", ""},
+		{"escalate", "resolve deadline 2024-03-16T15:59:59Z passed", "办结时限 2024-03-16 23:59:59 +08:00 已过，予以督办", ""},
+		{"escalate", "sign-for deadline 2024-03-12T14:31:00Z passed", "签收时限 2024-03-12 22:31 +08:00 已过，予以督办", ""},
+		{"remove", "complaint cmp_1 corrected to huli, noise/construction (officer:off_1): it leaves the case, which no team holds, to be routed there", "分拣更正为湖里区 建筑施工噪声，移出本案，重新派单", ""},
+		{"resolve", "no_violation: 现场未发现施工", "无违法行为：现场未发现施工", ""},
+		{"reveal_caller", "complaints cmp_1, cmp_2", "", ""},
+		{"return", "噪声来自商铺，应由城管处理", "噪声来自商铺，应由城管处理", ""},
+	} {
+		text, rule := e.svc.reasonText(caseflow.AuditEntry{Action: tc.action, Reason: tc.reason})
+		if !strings.Contains(text, tc.text) || (tc.text == "" && text != "") || rule != tc.rule {
+			t.Errorf("%s %q: %q, rule %q; want %q, rule %q", tc.action, tc.reason, text, rule, tc.text, tc.rule)
+		}
+	}
+}
