@@ -27,7 +27,7 @@
     open: "立案", merge: "并案", assign: "派单", reassign: "改派", extend: "延期", accept: "签收", resolve: "办结", "return": "退单",
     reopen: "重新交办", escalate: "督办", close: "销号", reveal_caller: "查看来电号码", remove: "分拣更正移出"
   };
-  var TABS = { active: ["assigned", "accepted"], assigned: ["assigned"], accepted: ["accepted"], done: ["resolved", "closed"], waiting: ["open", "returned"], hotspots: [], triage: [] };
+  var TABS = { active: ["assigned", "accepted"], assigned: ["assigned"], accepted: ["accepted"], done: ["resolved", "closed"], waiting: ["open", "returned"], hotspots: [], triage: [], reports: [] };
   // The waiting tab (待派单, supervisors and admins) lists the cases no team
   // holds: open, or returned (退单) with no team left, for 改派.
   // The triage tab (分拣, supervisors and admins) lists the complaints the
@@ -41,6 +41,8 @@
     dust: ["construction_site", "road", "yard"],
     cooking_smoke: ["restaurant", "open_air_bbq"]
   };
+  // The reports tab (周报, supervisors and admins, whom the reporter
+  // serves) lists the weekly reports and shows one in the page.
   // The hotspots tab lists the repeat-complaint places in the caller's
   // scope (a supervisor's district, the places of an officer's cases).
   var HOTSPOT_STATUS = { emerging: "新出现", active: "持续", escalated: "升级" };
@@ -222,6 +224,23 @@
     return null;
   }
 
+  // holds says whether a team holds case o: it was sent to one that has
+  // not given it back (待派单, open or returned, no team holds it, though
+  // the team that returned it is still recorded).
+  function holds(o) { return !!o.team && o.status !== "open" && o.status !== "returned"; }
+
+  // overdueNow says whether o's current deadline has passed: the 督办
+  // flag of the case (escalated) outlives a 改派, and the new team's
+  // deadline is not the one that passed.
+  function overdueNow(o) {
+    var due = dueOf(o);
+    return !!due && new Date(due.at).getTime() < Date.now();
+  }
+  function escalatedNow(o) { return !!o.escalated && overdueNow(o); }
+
+  // reopenedOf says whether o was reopened (重新交办) after a resolution.
+  function reopenedOf(o) { return !!o.reopened_at || (typeof o.reopened === "number" && o.reopened > 0); }
+
   function span(ms) {
     var s = Math.floor(Math.abs(ms) / 1000);
     var d = Math.floor(s / 86400), h = Math.floor(s % 86400 / 3600), m = Math.floor(s % 3600 / 60);
@@ -262,7 +281,7 @@
 
   function show(name) {
     ["login", "list", "case"].forEach(function (v) { $("view-" + v).hidden = v !== name; });
-    $("signout").hidden = name === "login";
+    $("foot").hidden = name === "login";
   }
 
   function route() {
@@ -313,7 +332,7 @@
     state.role = (me && me.role) || "";
     state.district = (me && me.district) || "";
     state.team = (me && me.team) || "";
-    ["triage", "waiting"].forEach(function (name) {
+    ["triage", "waiting", "reports"].forEach(function (name) {
       var tab = document.querySelector('.tab[data-status="' + name + '"]');
       tab.hidden = !supervising();
       if (tab.hidden && state.tab === name) { selectTab("active"); }
@@ -338,6 +357,7 @@
     // Nothing of the last case (a caller's number revealed) stays in the
     // page for whoever signs in next on this phone.
     clearCase();
+    keptCases = [];
     state.caseId = "";
     if (msg) { var e = $("login-error"); e.textContent = msg; e.hidden = false; }
     if (location.hash !== "#/login") { location.hash = "#/login"; } else { route(); }
@@ -405,6 +425,7 @@
     if (!keep) { moreWanted = false; }
     $("more").disabled = false;
     if (state.tab === "hotspots") { return loadHotspots(); }
+    if (state.tab === "reports") { return loadReports(); }
     var triage = state.tab === "triage";
     if (more) { moreBusy = true; } else { listBusy = true; listKeep = keep; }
     if (triage && !more) {
@@ -493,6 +514,73 @@
       "辖区内暂无重复投诉热点", "热点加载失败：");
   }
 
+  // loadReports lists the weekly reports the reporter keeps; it serves
+  // them on this origin to the token's Authorization, as the API.
+  function loadReports() {
+    return loadSide("reports", "/reports/weekly/", function (d) { return d && d.reports; }, reportNode,
+      "暂无周报", "周报列表加载失败：");
+  }
+
+  function reportNode(r) {
+    var li = el("li");
+    var b = el("button", "card report");
+    b.type = "button";
+    var top = el("div", "top");
+    top.appendChild(el("span", "cat", "周报 " + (r.week || "")));
+    b.appendChild(top);
+    var bottom = el("div", "bottom");
+    bottom.appendChild(el("span", "", (typeof r.total === "number" ? r.total : "") + " 件投诉"));
+    bottom.appendChild(el("span", "hint", "生成于 " + when(r.generated_at)));
+    b.appendChild(bottom);
+    b.addEventListener("click", function () { showReport(r, b); });
+    li.appendChild(b);
+    return li;
+  }
+
+  // showReport reads the report's HTML with the token and shows it in the
+  // page: its style sheet applies to it alone (a shadow root; a sheet
+  // built by the script, which the console's policy allows where it
+  // refuses the report's inline one), and a report wider than the phone
+  // scrolls sideways in its box.
+  function showReport(r, b) {
+    var path = (r.links && r.links.html) || "/reports/weekly/" + encodeURIComponent(r.week) + ".html";
+    b.disabled = true;
+    timed(path, { headers: { "Authorization": "Bearer " + token(), "Accept": "text/html" }, cache: "no-store", credentials: "same-origin" }, function (res) {
+      if (res.status === 401) { signOut("令牌无效或已停用，请重新登录"); throw new ApiError(401, "未登录"); }
+      if (res.status === 403) { throw new ApiError(403, "周报仅供督导和管理员查看"); }
+      if (!res.ok) { throw new ApiError(res.status, "请求失败 (" + res.status + ")"); }
+      return res.text();
+    }).then(function (html) {
+      if (state.tab !== "reports") { return; }
+      var doc = new DOMParser().parseFromString(html, "text/html");
+      var css = Array.prototype.map.call(doc.querySelectorAll("style"), function (n) { return n.textContent; }).join("\n");
+      Array.prototype.forEach.call(doc.querySelectorAll("script, style, link, iframe, object, embed"), function (n) { n.remove(); });
+      var box = $("report-body");
+      box.textContent = "";
+      var host = el("div", "report-host");
+      box.appendChild(host);
+      var root = host.attachShadow ? host.attachShadow({ mode: "open" }) : host;
+      var page = el("div", "report-root");
+      Array.prototype.forEach.call(doc.body.childNodes, function (n) { page.appendChild(document.importNode(n, true)); });
+      if (root !== host && typeof CSSStyleSheet === "function" && "adoptedStyleSheets" in root) {
+        try {
+          var sheet = new CSSStyleSheet();
+          // The report's html and body are this box here.
+          sheet.replaceSync(css.replace(/(^|[\s,}])(html|body)(?=[\s,{.:#\[])/g, "$1.report-root"));
+          root.adoptedStyleSheets = [sheet];
+        } catch (e) { /* shown unstyled */ }
+      }
+      root.appendChild(page);
+      $("list").hidden = true;
+      $("more").hidden = true;
+      $("list-empty").hidden = true;
+      $("report-view").hidden = false;
+      window.scrollTo(0, 0);
+    }).catch(function (err) {
+      if (err.status !== 401) { toast("周报加载失败：" + err.message); }
+    }).then(function () { b.disabled = false; });
+  }
+
   // selectTab marks the tab of the list named and makes it the list's.
   function selectTab(name) {
     Array.prototype.forEach.call(document.querySelectorAll(".tab"), function (o) {
@@ -505,6 +593,9 @@
     // tab's first.
     state.pages = 0;
     $("triage-scope").hidden = name !== "triage";
+    $("report-view").hidden = true;
+    $("report-body").textContent = "";
+    $("list").hidden = false;
     $("triage-total").hidden = true;
     $("triage-news").hidden = true;
     $("triage-history-hint").hidden = name !== "triage" || !state.triageHistory;
@@ -690,6 +781,7 @@
     f.addEventListener("submit", function (e) {
       e.preventDefault();
       ok.disabled = true;
+      if (!it.history) { corrected.push({ district: district.value, category: cat.value, at: Date.now() }); }
       api("POST", "/api/v1/triage/" + encodeURIComponent(it.complaint_id) + "/correct",
         { district: district.value, category: cat.value, subcategory: sub.value })
         .then(function () {
@@ -737,14 +829,23 @@
       top.appendChild(el("span", "badge " + p, label(PRIORITY, p)));
       top.appendChild(el("span", "cat", categoryText(o)));
       top.appendChild(el("span", "state " + o.status, statusText(o)));
-      if (o.escalated) { top.appendChild(el("span", "flag", "督办")); }
+      if (reopenedOf(o)) { top.appendChild(el("span", "state reopened", "重新交办")); }
+      if (escalatedNow(o)) { top.appendChild(el("span", "flag", "督办")); }
       a.appendChild(top);
-      var where = [o.district_name || label(DISTRICT, o.district), o.place || o.address || ""].filter(Boolean).join(" · ");
+      var where = [o.subdistrict_name || o.district_name || label(DISTRICT, o.district), o.place || o.address || ""].filter(Boolean).join(" · ");
       a.appendChild(el("div", "where", where));
+      // A supervisor's list covers the district's teams: whose case it is.
+      if (supervising()) {
+        var held = holds(o);
+        a.appendChild(el("div", "team" + (held ? "" : " none"), held ? "承办：" + (o.team_name || teamText(o.team)) : "待派单"));
+      }
       var bottom = el("div", "bottom");
       bottom.appendChild(dueNode(o));
       var n = o.complaint_count || o.complaints;
-      bottom.appendChild(el("span", "hint", typeof n === "number" && n > 1 ? n + " 件投诉" : when(o.assigned_at || o.opened_at)));
+      var facts = [];
+      if (typeof n === "number" && n > 1) { facts.push(n + " 件投诉"); }
+      facts.push(timeText(o));
+      bottom.appendChild(el("span", "hint", facts.filter(Boolean).join(" · ")));
       a.appendChild(bottom);
       li.appendChild(a);
       ul.appendChild(li);
@@ -754,10 +855,21 @@
     $("more").hidden = !state.next;
   }
 
+  // timeText is the time a card shows, named: when the case was closed
+  // or resolved (已办结), else when it was sent to the team (派单), else
+  // when it was opened (立案).
+  function timeText(o) {
+    if (o.status === "closed" && o.closed_at) { return "销号 " + when(o.closed_at); }
+    if ((o.status === "resolved" || o.status === "closed") && o.resolved_at) { return "办结 " + when(o.resolved_at); }
+    if (o.assigned_at) { return "派单 " + when(o.assigned_at); }
+    return o.opened_at ? "立案 " + when(o.opened_at) : "";
+  }
+
   var FORMS = ["resolve-form", "return-form", "extend-form", "reassign-form"];
   // hideForms hides the action forms, but the one named keep.
   function hideForms(keep) {
     FORMS.forEach(function (f) { $(f).hidden = f !== keep; });
+    Array.prototype.forEach.call(document.querySelectorAll("#view-case .form-error"), function (n) { n.hidden = true; });
   }
 
   // clearCase empties the case page, so that nothing of the case shown
@@ -765,7 +877,9 @@
   // one being loaded.
   function clearCase() {
     state.caseData = null;
-    ["case-head", "case-due", "complaints", "audit", "map", "map-caption", "complaint-count"].forEach(function (n) { $(n).textContent = ""; });
+    $("case-offline").hidden = true;
+    ["case-head", "case-due", "complaints", "audit", "map", "map-caption", "complaint-count", "map-note-text"].forEach(function (n) { $(n).textContent = ""; });
+    $("map-note").hidden = true;
     ["btn-accept", "btn-resolve", "btn-return", "btn-extend", "btn-reassign"].forEach(function (n) { $(n).hidden = true; });
     $("case-head").appendChild(el("div", "meta", "加载中…"));
   }
@@ -779,6 +893,13 @@
     var i = id.lastIndexOf("-");
     return i < 0 ? id : label(DISTRICT, id.slice(0, i)) + (DEPT[id.slice(i + 1)] || id.slice(i + 1));
   }
+  // ruleText names a routing rule (noise.social_life.neighbour) by the
+  // kind of nuisance it routes, never by its id, which is for the log.
+  function ruleText(id) {
+    var parts = String(id).split(/[.\-]/);
+    var kind = SUBCATEGORY[parts[1]] || CATEGORY[parts[0]] || "";
+    return "按" + kind + "派单规则";
+  }
   function reasonText(r, action) {
     var m;
     // A resolution's reason is its outcome's code, then the team's note.
@@ -786,8 +907,8 @@
       return OUTCOME[m[1]] + (m[2] ? "：" + m[2] : "");
     }
     m = /^rule (\S+) after return by (.+)$/.exec(r);
-    if (m) { return "按派单规则 " + m[1] + " 重新派单，已退单：" + m[2].split(", ").map(teamText).join("、"); }
-    if ((m = /^rule (\S+)$/.exec(r))) { return "按派单规则 " + m[1]; }
+    if (m) { return ruleText(m[1]) + "重新派单，已退单：" + m[2].split(", ").map(teamText).join("、"); }
+    if ((m = /^rule (\S+)$/.exec(r))) { return ruleText(m[1]); }
     if (/^complaint \S+ at the same place$/.test(r)) { return "同一地点又有投诉"; }
     // 立案 and 并案 say it already: the complaint's id is for the log.
     if (/^complaint \S+$/.test(r)) { return ""; }
@@ -823,14 +944,26 @@
     // A screen reader or keyboard user lands on the case just opened.
     if (other) { $("case-head").focus(); }
     return api("GET", "/api/v1/cases/" + encodeURIComponent(id)).then(function (data) {
-      if (state.caseId !== id) { return; }
+      if (state.caseId !== id) { return false; }
       state.caseData = data;
+      $("case-offline").hidden = true;
+      remember(id, data);
       renderCase(data);
+      return true;
     }).catch(function (err) {
-      if (state.caseId !== id) { return; }
-      if (err.status === 404) { toast("该案件不存在或不属于本单位"); location.hash = "#/"; return; }
-      if (err.status === 401) { return; }
+      if (state.caseId !== id) { return false; }
+      if (err.status === 404) { toast("该案件不存在或不属于本单位"); location.hash = "#/"; return false; }
+      if (err.status === 401) { return false; }
       toast("案件加载失败：" + err.message);
+      // Offline, a case viewed lately is shown as it was then, said so.
+      var kept = err.status === 0 && !state.caseData && recalled(id);
+      if (kept) {
+        state.caseData = kept.data;
+        renderCase(kept.data);
+        $("case-offline").textContent = "离线，显示于 " + clock(kept.at) + " 的内容（" + err.message + "）";
+        $("case-offline").hidden = false;
+        return false;
+      }
       // Refused for the token's rate: read again once the wait is over,
       // if the case is still the one shown and no later read started.
       if (err.status === 429) {
@@ -839,7 +972,7 @@
             if (seq === caseSeq && state.caseId === id && !$("view-case").hidden) { openCase(id); }
           });
         }
-        if (state.caseData) { return; }
+        if (state.caseData) { return false; }
       }
       // Nothing of the case is shown yet: say so in its place, with a
       // way to try again (a refresh of a case shown keeps it).
@@ -853,7 +986,23 @@
         again.addEventListener("click", function () { clearCase(); openCase(id); });
         head.appendChild(again);
       }
+      return false;
     });
+  }
+
+  // The cases viewed lately, kept in memory (never stored: they name
+  // callers, masked) so that one reopened offline can still be read.
+  var KEPT_CASES = 10;
+  var keptCases = [];
+  function remember(id, data) {
+    keptCases = keptCases.filter(function (k) { return k.id !== id; });
+    keptCases.unshift({ id: id, data: data, at: Date.now() });
+    keptCases.length = Math.min(keptCases.length, KEPT_CASES);
+  }
+  function recalled(id) { return keptCases.filter(function (k) { return k.id === id; })[0] || null; }
+  function clock(ms) {
+    var t = inShanghai(new Date(ms));
+    return pad(t.hour) + ":" + pad(t.minute);
   }
 
   function renderCase(data) {
@@ -865,18 +1014,32 @@
     var p = c.priority || "normal";
     top.appendChild(el("span", "badge " + p, label(PRIORITY, p)));
     top.appendChild(el("span", "state " + c.status, statusText(c)));
-    if (c.escalated) { top.appendChild(el("span", "flag", "督办")); }
+    if (reopenedOf(c)) { top.appendChild(el("span", "state reopened", "重新交办")); }
+    if (escalatedNow(c)) { top.appendChild(el("span", "flag", "督办")); }
     head.appendChild(top);
     head.appendChild(el("div", "title", categoryText(c)));
-    head.appendChild(el("div", "meta", [c.district_name || label(DISTRICT, c.district), c.subdistrict, c.place].filter(Boolean).join(" · ")));
-    if (c.team_name) { head.appendChild(el("div", "meta", "承办单位：" + c.team_name)); }
+    head.appendChild(el("div", "meta", [c.district_name || label(DISTRICT, c.district), c.subdistrict_name || c.subdistrict, c.place].filter(Boolean).join(" · ")));
+    // 承办单位 while a team holds the case; one waiting for 改派 is held by
+    // none, whichever team returned it.
+    if (holds(c)) { head.appendChild(el("div", "meta", "承办单位：" + (c.team_name || teamText(c.team)))); }
     var extra = [];
     if (c.mode === "non_site") { extra.push("非现场检查"); }
     if (c.quiet_community) { extra.push("宁静小区：" + c.quiet_community); }
     if (c.positive_list) { extra.push("正面清单：" + c.positive_list); }
-    if (c.outcome) { extra.push("处置结果：" + label(OUTCOME, c.outcome)); }
-    if (c.note) { extra.push("说明：" + c.note); }
+    // A reopened case's outcome and note are its last resolution's, not
+    // the current one's: they read 上次办结.
+    var prev = c.previous_resolution;
+    var done = c.status === "resolved" || c.status === "closed";
+    if (!prev && reopenedOf(c) && !done && (c.outcome || c.note)) { prev = { outcome: c.outcome, note: c.note, at: c.resolved_at }; }
+    if (done) {
+      if (c.outcome) { extra.push("处置结果：" + label(OUTCOME, c.outcome)); }
+      if (c.note) { extra.push("说明：" + c.note); }
+    }
     extra.forEach(function (t) { head.appendChild(el("div", "meta", t)); });
+    if (prev && (prev.outcome || prev.note)) {
+      head.appendChild(el("div", "meta prev", "上次办结" + (prev.at ? "（" + when(prev.at) + "）" : "") + "：" +
+        [label(OUTCOME, prev.outcome), prev.note].filter(Boolean).join("，")));
+    }
     head.appendChild(el("div", "meta", "案件编号 " + caseIdOf(c)));
 
     var due = $("case-due");
@@ -923,6 +1086,10 @@
       var emptied = a.action === "close" && c.moved_out && to === "closed";
       var toText = emptied ? MOVED_OUT : label(STATUS, to);
       var t = when(a.at) + " " + label(ACTION, a.action) + (to && to !== (a.from || a.from_status) ? " → " + toText : "");
+      // 改派 names the teams, from and to.
+      if (a.action === "reassign" && (a.from_team_name || a.to_team_name)) {
+        t = when(a.at) + " 改派：" + (a.from_team_name || "待派单") + " → " + (a.to_team_name || "");
+      }
       var reason = a.reason;
       if (a.due_after) {
         t += " 至 " + when(a.due_after) + (a.due_before ? "（原 " + when(a.due_before) + "）" : "");
@@ -932,13 +1099,15 @@
         t += "（" + label(DEADLINE, a.deadline) + "时限 " + when(a.due_before) + " 已过）";
         reason = "";
       }
-      reason = reason && reasonText(reason, a.action);
+      reason = reason && (a.reason_text || reasonText(reason, a.action));
       if (a.action === "remove" && a.moved_to) {
         reason = (reason ? reason + "，" : "") + "已转入案件 " + a.moved_to;
       } else if (emptied && movedTo.length) {
         reason = (reason ? reason + "，" : "") + "投诉已转入案件 " + movedTo.join("、");
       }
       if (reason) { t += "（" + reason + "）"; }
+      // Who did it, by name.
+      if (a.actor_name) { t += " · " + a.actor_name; }
       audit.appendChild(el("li", "", t));
     });
     drawMap(c, complaints);
@@ -960,7 +1129,8 @@
       var name = cp.caller_name || (cp.caller && cp.caller.name) || "来电人";
       var ph = el("span", "phone", name + " " + masked);
       row.appendChild(ph);
-      var active = c.status === "assigned" || c.status === "accepted";
+      // The number is revealed to the team the case is assigned to, only.
+      var active = (c.status === "assigned" || c.status === "accepted") && !!state.team && c.team === state.team;
       if (active) {
         var b = el("button", "secondary", "回拨");
         b.type = "button";
@@ -1017,12 +1187,34 @@
       .catch(function (err) { b.disabled = false; if (err.status !== 401) { toast("无法获取号码：" + err.message); } });
   }
 
-  function act(path, body, done) {
+  // mine holds the cases this page acted on lately, by when, and
+  // corrected the 分拣 corrections it made: the news their actions push
+  // back (退单's 案件已转派其他队伍, 改派's or a correction's 新任务) is the
+  // user's own doing and is not announced over the action's own result.
+  var MINE_MS = 10000, CORRECTED_MS = 30000;
+  var mine = {}, corrected = [];
+  function markMine(id) { if (id) { mine[id] = Date.now(); } }
+  function ownNews(d, id) {
+    var now = Date.now();
+    Object.keys(mine).forEach(function (k) { if (now - mine[k] > MINE_MS) { delete mine[k]; } });
+    if (id && mine[id]) { return true; }
+    // A correction opens or joins a case of its district and kind, whose
+    // id the page does not know.
+    corrected = corrected.filter(function (x) { return now - x.at <= CORRECTED_MS; });
+    return (d.kind === "assigned") && corrected.some(function (x) { return x.district === d.district && x.category === d.category; });
+  }
+
+  // act carries out an action on the case shown; pressed, the button
+  // tapped, says 提交中… until the answer comes.
+  function act(path, body, done, pressed) {
     var id = state.caseId;
+    markMine(id);
     var buttons = document.querySelectorAll("#view-case button");
     for (var i = 0; i < buttons.length; i++) { buttons[i].disabled = true; }
+    var pressedText = pressed ? pressed.textContent : "";
+    if (pressed) { pressed.textContent = "提交中…"; }
     return api("POST", "/api/v1/cases/" + encodeURIComponent(id) + "/" + path, body)
-      .then(function () { toast(done); return true; })
+      .then(function () { markMine(id); toast(done); return true; })
       .catch(function (err) {
         if (err.status === 401) { return false; }
         if (err.status === 429) {
@@ -1036,16 +1228,42 @@
         // changed meanwhile (409): either way the case is read again, so
         // that the page shows what the server holds rather than invite a
         // second, refused, tap.
-        toast(err.status === 409 ? "案件状态已变化，已刷新" : "操作失败：" + err.message + (err.status ? "" : "，已重新读取案件"));
-        if (state.caseId === id) { openCase(id); }
-        return false;
+        if (err.status) {
+          toast(err.status === 409 ? "案件状态已变化，已刷新" : "操作失败：" + err.message);
+          if (state.caseId === id) { openCase(id); }
+          return false;
+        }
+        // No answer: whether it was carried out is not known until the
+        // case is read again, which is said as it turns out.
+        var unknown = "操作失败：" + err.message + "，未知是否已生效";
+        toast(unknown + "，正在重新读取案件…");
+        if (state.caseId !== id) { return false; }
+        return openCase(id).then(function (read) {
+          if (state.caseId !== id) { return false; }
+          toast(read ? unknown + "；已重新读取案件，请按页面所示核对" : unknown + "；重新读取案件也失败，请检查网络后重试");
+          return false;
+        });
       })
       .then(function (ok) {
+        if (pressed) { pressed.textContent = pressedText; }
         for (var i = 0; i < buttons.length; i++) { buttons[i].disabled = false; }
         if (ok && path !== "return" && state.caseId === id) { openCase(id); }
         return ok;
       });
   }
+
+  // filled says whether the text box id holds more than blanks (the
+  // browser's required takes spaces; the note sent is trimmed); if not,
+  // the form says msg under it.
+  function filled(id, msg) {
+    var box = $(id);
+    var err = box.form.querySelector(".form-error");
+    var ok = box.value.trim() !== "";
+    if (err) { err.textContent = ok ? "" : msg; err.hidden = ok; }
+    if (!ok) { box.focus(); }
+    return ok;
+  }
+  function submitOf(form) { return form.querySelector("button[type=submit]"); }
 
   var teamsLoad = null;
   // loadTeams fetches the teams once: the 改派 form offers those of the
@@ -1071,11 +1289,31 @@
     // The case's place as a ring under its complaints' points.
     var pts = num(c.lon) && num(c.lat) ? [[c.lon, c.lat, "pt case"]] : [];
     complaints.forEach(function (cp) { if (num(cp.lon) && num(cp.lat)) { pts.push([cp.lon, cp.lat, "pt"]); } });
+    showPlace(c, complaints, pts);
     loadDistricts().catch(function () { return { features: [] }; }).then(function (fc) {
       if (state.caseData && (state.caseData.case || state.caseData) !== c) { return; }
       var f = (fc.features || []).filter(function (f) { return f.properties && f.properties.slug === c.district; })[0];
       renderMap(f, pts, c);
     });
+  }
+
+  // AMAP is Amap's (高德) marker page, which the phone's Amap app opens
+  // to navigate to the point (a link the officer follows, nothing the
+  // console loads); coordinate=wgs84 says the point is WGS-84.
+  var AMAP = "https://uri.amap.com/marker";
+
+  // showPlace collapses the map to a line when no complaint of the case
+  // has coordinates, and offers 导航 to the case's point when one has.
+  function showPlace(c, complaints, pts) {
+    var nav = $("map-nav");
+    $("map-figure").hidden = pts.length === 0;
+    $("map-note").hidden = false;
+    $("map-note-text").textContent = pts.length ? "" : label(DISTRICT, c.district) + " · 投诉未标注坐标";
+    nav.hidden = pts.length === 0;
+    if (!pts.length) { nav.removeAttribute("href"); return; }
+    var located = complaints.filter(function (cp) { return num(cp.lon) && num(cp.lat); })[0] || {};
+    var name = c.place || located.address || located.place || label(DISTRICT, c.district);
+    nav.href = AMAP + "?position=" + pts[0][0] + "," + pts[0][1] + "&name=" + encodeURIComponent(name) + "&coordinate=wgs84&callnative=1";
   }
 
   function renderMap(feature, pts, c) {
@@ -1285,7 +1523,10 @@
     if (!firstSight(d.event_id)) { return; }
     var id = d.case_id || d.id || "";
     var kind = d.kind || ev.type;
-    if (d.left_team && id) {
+    if (ownNews(d, id)) {
+      // The user's own action: its result is said already.
+      if (kind === "assigned" && id) { state.fresh[id] = true; }
+    } else if (d.left_team && id) {
       delete state.fresh[id];
       toast("案件已转派其他队伍：" + categoryText(d));
     } else if (kind === "assigned" && id) {
@@ -1320,7 +1561,17 @@
         if (err.status !== 401) { toast("登录失败：" + err.message); }
       });
     });
-    $("signout").addEventListener("click", function () { signOut(""); });
+    // A token is shown once, when it is made: signing out by mistake
+    // leaves an officer without a way back in, so it is asked first.
+    $("signout").addEventListener("click", function () {
+      if (window.confirm("确定退出登录？退出后需要重新输入访问令牌才能登录（令牌只在创建时显示一次，请确认已妥善保存）。")) { signOut(""); }
+    });
+    $("report-close").addEventListener("click", function () {
+      $("report-view").hidden = true;
+      $("report-body").textContent = "";
+      $("list").hidden = false;
+      $("list-empty").hidden = $("list").children.length > 0;
+    });
     // The badge takes back a stream another device took; offline, it
     // tries again at once rather than at the next retry.
     $("live").addEventListener("click", function () { if (state.replaced) { takeBack(); } else { openStream(); } });
@@ -1339,7 +1590,11 @@
         loadList("first");
       });
     });
-    $("btn-accept").addEventListener("click", function () { act("accept", {}, "已签收"); });
+    $("btn-accept").addEventListener("click", function () { act("accept", {}, "已签收", $("btn-accept")); });
+    // A note typed after a refusal clears the refusal.
+    Array.prototype.forEach.call(document.querySelectorAll("#view-case form textarea"), function (t) {
+      t.addEventListener("input", function () { var n = t.form.querySelector(".form-error"); if (n) { n.hidden = true; } });
+    });
     $("btn-resolve").addEventListener("click", function () {
       hideForms("resolve-form");
       $("resolve-note").focus();
@@ -1384,24 +1639,28 @@
     });
     $("reassign-form").addEventListener("submit", function (e) {
       e.preventDefault();
-      act("reassign", { team: $("reassign-team").value, reason: $("reassign-reason").value.trim() }, "已改派")
+      if (!filled("reassign-reason", "请填写改派理由")) { return; }
+      act("reassign", { team: $("reassign-team").value, reason: $("reassign-reason").value.trim() }, "已改派", submitOf(this))
         .then(function (ok) { if (ok) { $("reassign-reason").value = ""; $("reassign-form").hidden = true; } });
     });
     $("extend-form").addEventListener("submit", function (e) {
       e.preventDefault();
       var day = $("extend-date").value;
       if (!day) { return; }
-      act("extend", { resolve_due: day + "T23:59:59+08:00", reason: $("extend-reason").value.trim() }, "已延期")
+      if (!filled("extend-reason", "请填写延期理由")) { return; }
+      act("extend", { resolve_due: day + "T23:59:59+08:00", reason: $("extend-reason").value.trim() }, "已延期", submitOf(this))
         .then(function (ok) { if (ok) { $("extend-reason").value = ""; $("extend-form").hidden = true; } });
     });
     $("resolve-form").addEventListener("submit", function (e) {
       e.preventDefault();
-      act("resolve", { outcome: $("outcome").value, note: $("resolve-note").value.trim() }, "已办结")
+      if (!filled("resolve-note", "请填写处置说明")) { return; }
+      act("resolve", { outcome: $("outcome").value, note: $("resolve-note").value.trim() }, "已办结", submitOf(this))
         .then(function (ok) { if (ok) { $("resolve-note").value = ""; } });
     });
     $("return-form").addEventListener("submit", function (e) {
       e.preventDefault();
-      act("return", { reason: $("return-reason").value.trim() }, "已退单").then(function (ok) {
+      if (!filled("return-reason", "请填写退单理由")) { return; }
+      act("return", { reason: $("return-reason").value.trim() }, "已退单", submitOf(this)).then(function (ok) {
         if (!ok) { return; }
         $("return-reason").value = "";
         location.hash = "#/";

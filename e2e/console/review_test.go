@@ -1,0 +1,97 @@
+// What an enforcement officer found reviewing the console on a phone
+// (390×844): a blank note that went through, a 回拨 offered to whom it
+// always fails, a sign-out one tap away.
+package console
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/xiamen-eeb/nuisance/internal/auth"
+)
+
+// acceptConfirm answers the page's next confirm() yes, keeping what it
+// asked in window.__asked (Chromium's own dialog would stop the page).
+const acceptConfirm = `window.__asked = ""; window.confirm = function (m) { window.__asked = String(m); return true; }`
+
+// 办结 with only blanks in 处置说明: the browser's required takes spaces,
+// and the note sent is trimmed to nothing. The form refuses it, saying
+// so, and nothing is sent.
+func TestBlankNoteIsRefused(t *testing.T) {
+	s := setup(t)
+	caseID, _ := s.feed(t, 1, "urgent", time.Now().Add(2*time.Hour))
+	p := openPhone(t, s, 390, s.token)
+	p.step("open the case and sign for it",
+		chromedp.Evaluate[chromedp.Void](`location.hash = "#/case/`+caseID+`"`),
+		chromedp.WaitVisible(chromedp.CSS("#btn-accept")),
+		chromedp.Click(chromedp.CSS("#btn-accept")),
+		chromedp.WaitVisible(chromedp.CSS("#btn-resolve")),
+		p.wait(`!document.querySelector("#btn-resolve").disabled`),
+	)
+	p.step("resolve with a note of blanks",
+		chromedp.Click(chromedp.CSS("#btn-resolve")),
+		chromedp.WaitVisible(chromedp.CSS("#resolve-form")),
+		chromedp.SendKeys(chromedp.CSS("#resolve-note"), "   "),
+		chromedp.Click(chromedp.CSS("#resolve-form button[type=submit]")),
+	)
+	if err := p.waitFor(`[...document.querySelectorAll("#resolve-form .error")].some(e => !e.hidden && e.textContent.includes("请填写处置说明"))`, 5*time.Second); err != nil {
+		t.Errorf("a note of blanks is not refused with 请填写处置说明 (form hidden %v, toast %q)",
+			p.eval(`document.querySelector("#resolve-form").hidden`), p.str(`document.querySelector("#toast").textContent`))
+	}
+	time.Sleep(time.Second) // what a resolution sent would have done by now
+	var status string
+	if err := s.pool.QueryRow(context.Background(), `SELECT status FROM cases WHERE id = $1`, caseID).Scan(&status); err != nil {
+		t.Fatal(err)
+	}
+	if status != "accepted" {
+		t.Errorf("after 办结 with a blank note the case is %s, want it still accepted", status)
+	}
+}
+
+// A supervisor without the case's team is not offered 回拨 (the API
+// reveals a caller's number to the assigned team only), as they are not
+// offered 签收 or 办结; and 退出 asks first, saying the token is needed
+// to sign in again.
+func TestSupervisorOfAnotherTeamAndSignOut(t *testing.T) {
+	s := setup(t)
+	caseID, _ := s.feed(t, 1, "urgent", time.Now().Add(2*time.Hour))
+	_, supToken, err := auth.NewStore(s.pool, 0).Add(context.Background(), auth.NewOfficer{Name: "郑明", District: "siming", Role: auth.RoleSupervisor})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := openPhone(t, s, 390, supToken)
+	p.step("open the team's case",
+		chromedp.Evaluate[chromedp.Void](`location.hash = "#/case/`+caseID+`"`),
+		chromedp.WaitVisible(chromedp.CSS("#btn-reassign")),
+		p.wait(`document.querySelector("#complaints .caller") !== null`),
+	)
+	if p.eval(`document.querySelector("#complaints button[data-complaint]") !== null`) {
+		t.Error("a supervisor of no team holding the case is offered 回拨, which the API refuses them")
+	}
+	if !p.eval(`document.querySelector("#btn-accept").hidden`) {
+		t.Error("a supervisor of no team holding the case is offered 签收")
+	}
+	// 退出 asks; answered no, nothing happens.
+	p.step("tap 退出 and answer no",
+		chromedp.Evaluate[chromedp.Void](`window.__asked = ""; window.confirm = function (m) { window.__asked = String(m); return false; }`),
+		chromedp.Click(chromedp.CSS("#signout")),
+	)
+	if asked := p.str(`window.__asked`); !strings.Contains(asked, "令牌") {
+		t.Errorf("退出 asked %q: want a question saying the token is needed to sign in again", asked)
+	}
+	if !p.eval(`localStorage.getItem("nuisance.officer.token") !== null && document.querySelector("#view-login").hidden`) {
+		t.Error("退出 answered no signed out all the same")
+	}
+	if p.eval(`document.querySelector("header.bar #signout") !== null`) {
+		t.Error("退出 is in the bar next to 实时")
+	}
+	p.step("tap 退出 and answer yes",
+		chromedp.Evaluate[chromedp.Void](acceptConfirm),
+		chromedp.Click(chromedp.CSS("#signout")),
+		chromedp.WaitVisible(chromedp.CSS("#view-login")),
+	)
+}
