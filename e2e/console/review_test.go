@@ -10,8 +10,12 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/jackc/pgx/v5"
 
 	"github.com/xiamen-eeb/nuisance/internal/auth"
+	"github.com/xiamen-eeb/nuisance/internal/caseflow"
+	"github.com/xiamen-eeb/nuisance/internal/pgstore"
+	"github.com/xiamen-eeb/nuisance/internal/testenv"
 )
 
 // acceptConfirm answers the page's next confirm() yes, keeping what it
@@ -94,4 +98,47 @@ func TestSupervisorOfAnotherTeamAndSignOut(t *testing.T) {
 		chromedp.Click(chromedp.CSS("#signout")),
 		chromedp.WaitVisible(chromedp.CSS("#view-login")),
 	)
+}
+
+// recordToasts keeps every text the toast shows in window.__toasts.
+const recordToasts = `window.__toasts = []; new MutationObserver(function () { window.__toasts.push(document.querySelector("#toast").textContent); })
+	.observe(document.querySelector("#toast"), { childList: true, characterData: true, subtree: true })`
+
+// An officer's own 退单 is announced as done (已退单): the push it
+// causes (the router sends the case on, away from the team) is the
+// officer's own doing, not news of a case taken away (案件已转派其他队伍).
+func TestOwnReturnIsNotNews(t *testing.T) {
+	s := setup(t)
+	caseID, _ := s.feed(t, 1, "normal", time.Now().Add(2*time.Hour))
+	p := openPhone(t, s, 390, s.token)
+	p.step("open the case",
+		chromedp.Evaluate[chromedp.Void](`location.hash = "#/case/`+caseID+`"`),
+		chromedp.WaitVisible(chromedp.CSS("#btn-return")),
+		chromedp.Evaluate[chromedp.Void](recordToasts),
+	)
+	p.step("return it",
+		chromedp.Click(chromedp.CSS("#btn-return")),
+		chromedp.WaitVisible(chromedp.CSS("#return-form")),
+		chromedp.SendKeys(chromedp.CSS("#return-reason"), "施工噪声夜间作业许可属生态环境部门职责"),
+		chromedp.Click(chromedp.CSS("#return-form button[type=submit]")),
+		chromedp.WaitVisible(chromedp.CSS("#view-list")),
+		p.wait(`window.__toasts.some(t => t.includes("已退单"))`),
+	)
+	// The router sends the returned case to the next team at once, as it
+	// does; the relay publishes it, and the stream pushes it.
+	if err := pgstore.InTx(context.Background(), s.pool, func(tx pgx.Tx) error {
+		_, err := caseflow.Reassign(context.Background(), tx, caseID, caseflow.Service("router"), "siming-eco", "rule noise.construction.returned")
+		return err
+	}); err != nil {
+		t.Fatalf("route the returned case: %v", err)
+	}
+	testenv.Eventually(t, 10*time.Second, "the return published", func() bool {
+		var left int
+		err := s.pool.QueryRow(context.Background(), `SELECT count(*) FROM outbox WHERE payload->>'case_id' = $1 AND sent_at IS NULL`, caseID).Scan(&left)
+		return err == nil && left == 0
+	})
+	time.Sleep(1500 * time.Millisecond) // as long as a push takes to be shown, with room
+	if got := p.str(`window.__toasts.join(" | ")`); strings.Contains(got, "转派") {
+		t.Errorf("after the officer's own 退单 the toasts read %q: the push of the return announced as news", got)
+	}
 }
