@@ -142,3 +142,51 @@ func TestOwnReturnIsNotNews(t *testing.T) {
 		t.Errorf("after the officer's own 退单 the toasts read %q: the push of the return announced as news", got)
 	}
 }
+
+// 督办 goes by the deadline the case runs to now: a case escalated for the
+// team before, moved by 改派 (which gives the new team the time to sign
+// for it), is not shown 督办 to the new team. A case waiting for 改派 (its
+// team returned it) names no 承办单位: no team holds it.
+func TestOverdueAndTeamGoByTheCaseAsItIs(t *testing.T) {
+	s := setup(t)
+	movedID, _ := s.feed(t, 1, "normal", time.Now().Add(-100*time.Hour))
+	returnedID, _ := s.feed(t, 2, "normal", time.Now().Add(3*time.Hour))
+	ctx := context.Background()
+	sup := caseflow.Actor{ID: "officer:supervisor", District: "siming", Role: caseflow.RoleSupervisor}
+	if err := pgstore.InTx(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := caseflow.EscalateDue(ctx, tx, caseflow.Service("router"), time.Now(), 100); err != nil {
+			return err
+		}
+		if _, err := caseflow.Reassign(ctx, tx, movedID, sup, "siming-eco", "夜间施工噪声属生态环境部门职责"); err != nil {
+			return err
+		}
+		_, err := caseflow.Return(ctx, tx, returnedID, caseflow.Actor{ID: "officer:o1", Team: team, District: "siming", Role: caseflow.RoleOfficer}, "不属于本单位职责")
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	var escalated bool
+	if err := s.pool.QueryRow(ctx, `SELECT escalated FROM cases WHERE id = $1`, movedID).Scan(&escalated); err != nil || !escalated {
+		t.Fatalf("the case moved is not escalated (%v): the test proves nothing", err)
+	}
+	_, supToken, err := auth.NewStore(s.pool, 0).Add(ctx, auth.NewOfficer{Name: "郑明", District: "siming", Role: auth.RoleSupervisor})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := openPhone(t, s, 390, supToken)
+	card := `#list a.card[data-case="` + movedID + `"]`
+	p.step("see the case moved", chromedp.WaitVisible(chromedp.CSS(card)))
+	if got := p.str(`document.querySelector('` + card + `').textContent`); strings.Contains(got, "督办") {
+		t.Errorf("the card of a case moved to a team with time to sign for it reads %q: 督办 for the team before", got)
+	}
+	p.step("open it", chromedp.Evaluate[chromedp.Void](`location.hash = "#/case/`+movedID+`"`),
+		p.wait(`document.querySelector("#case-head").textContent.includes(`+jsString(movedID)+`)`))
+	if got := p.str(`document.querySelector("#case-head").textContent`); strings.Contains(got, "督办") {
+		t.Errorf("the case moved reads %q: 督办 for the team before", got)
+	}
+	p.step("open the case returned", chromedp.Evaluate[chromedp.Void](`location.hash = "#/case/`+returnedID+`"`),
+		p.wait(`document.querySelector("#case-head").textContent.includes(`+jsString(returnedID)+`)`))
+	if got := p.str(`document.querySelector("#case-head").textContent`); strings.Contains(got, "承办单位") {
+		t.Errorf("the case returned, which no team holds, reads %q", got)
+	}
+}
