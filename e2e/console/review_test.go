@@ -190,3 +190,42 @@ func TestOverdueAndTeamGoByTheCaseAsItIs(t *testing.T) {
 		t.Errorf("the case returned, which no team holds, reads %q", got)
 	}
 }
+
+// A case reopened (重新交办: the nuisance came back after the resolution)
+// says so on its card and its page, and its last resolution reads as
+// such (上次办结), not as the case's current 说明.
+func TestReopenedCaseSaysSo(t *testing.T) {
+	s := setup(t)
+	caseID, _ := s.feed(t, 1, "normal", time.Now().Add(4*time.Hour))
+	ctx := context.Background()
+	if err := pgstore.InTx(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := caseflow.Accept(ctx, tx, caseID, caseflow.Service("test")); err != nil {
+			return err
+		}
+		if _, err := caseflow.Resolve(ctx, tx, caseID, caseflow.Service("test"), caseflow.OutcomeRectified, "已责令工地夜间停工"); err != nil {
+			return err
+		}
+		_, err := caseflow.Reopen(ctx, tx, caseID, caseflow.Service("router"), time.Now().Add(24*time.Hour), time.Now().Add(72*time.Hour), "test")
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	p := openPhone(t, s, 390, s.token)
+	card := `#list a.card[data-case="` + caseID + `"]`
+	p.step("see the case", chromedp.WaitVisible(chromedp.CSS(card)))
+	if got := p.str(`document.querySelector('` + card + `').textContent`); !strings.Contains(got, "重新交办") {
+		t.Errorf("the card of a reopened case reads %q: no 重新交办", got)
+	}
+	p.step("open it", chromedp.Evaluate[chromedp.Void](`location.hash = "#/case/`+caseID+`"`),
+		p.wait(`document.querySelector("#case-head").textContent.includes(`+jsString(caseID)+`)`))
+	head := p.str(`document.querySelector("#case-head").textContent`)
+	if !strings.Contains(head, "重新交办") {
+		t.Errorf("the reopened case reads %q: no 重新交办", head)
+	}
+	if strings.Contains(head, "说明：已责令") || strings.Contains(head, "处置结果：") {
+		t.Errorf("the reopened case reads %q: its last resolution as the current one", head)
+	}
+	if strings.Contains(head, "已责令工地夜间停工") && !strings.Contains(head, "上次办结") {
+		t.Errorf("the reopened case reads %q: the last resolution not named 上次办结", head)
+	}
+}
