@@ -217,3 +217,12 @@ func relative(rest string) bool {
 	}
 	return false
 }
+
+// ShownSQL is the SQL expression of a place as people are shown it, from
+// a row's place name (column place) and place key (column key): the name,
+// or else the key less its "district/" prefix (华昌路鹭港苑, never
+// huli/华昌路鹭港苑), or the empty string when neither is set. It is made of citizens'
+// addresses: whoever shows it masks it (pii.MaskPlace).
+func ShownSQL(place, key string) string {
+	return "COALESCE(NULLIF(" + place + ", ''), regexp_replace(COALESCE(" + key + ", ''), '^[a-z]+/', ''))"
+}

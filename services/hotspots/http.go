@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promauto"
 
 	"github.com/xiamen-eeb/nuisance/internal/pii"
+	"github.com/xiamen-eeb/nuisance/internal/place"
 
 	"github.com/xiamen-eeb/nuisance/internal/auth"
 	"github.com/xiamen-eeb/nuisance/internal/cluster"
@@ -254,7 +255,7 @@ func (s *Service) List(ctx context.Context, p auth.Principal, f Filter) (Feature
 	}
 	sql := `SELECT h.id, h.category, COALESCE(h.subcategory, ''), h.district, COALESCE(h.subdistrict, ''),
 		h.complaint_count, h.status, h.first_at, h.last_at,
-		COALESCE(NULLIF(h.place, ''), regexp_replace(h.place_key, '^[a-z]+/', ''), ''),
+		` + place.ShownSQL("h.place", "h.place_key") + `,
 		COALESCE(h.merged_into, ''), h.resolved_at, h.lon, h.lat
 		FROM hotspots h WHERE ` + strings.Join(where, " AND ") + `
 		ORDER BY h.last_at DESC, h.id LIMIT ` + arg(limit)

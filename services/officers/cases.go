@@ -18,6 +18,7 @@ import (
 	"github.com/xiamen-eeb/nuisance/internal/httpx"
 	"github.com/xiamen-eeb/nuisance/internal/pgstore"
 	"github.com/xiamen-eeb/nuisance/internal/pii"
+	"github.com/xiamen-eeb/nuisance/internal/place"
 )
 
 // maxText caps a note or a reason, in characters.
@@ -108,10 +109,10 @@ const movedOut = `(c.status = 'closed' AND NOT EXISTS (SELECT 1 FROM case_compla
 // key less the district's slug (华昌路鹭港苑, not huli/华昌路鹭港苑), or its
 // hotspot's, or its first located complaint's. It is made of citizens'
 // addresses: whoever reads it masks it (pii.MaskPlace).
-const shownPlace = `COALESCE(NULLIF(c.place, ''), NULLIF(regexp_replace(COALESCE(c.place_key, ''), '^[a-z]+/', ''), ''),
-	(SELECT NULLIF(COALESCE(NULLIF(h.place, ''), regexp_replace(COALESCE(h.place_key, ''), '^[a-z]+/', '')), '')
+var shownPlace = `COALESCE(NULLIF(` + place.ShownSQL("c.place", "c.place_key") + `, ''),
+	(SELECT NULLIF(` + place.ShownSQL("h.place", "h.place_key") + `, '')
 		FROM hotspots h WHERE h.id = c.hotspot_id),
-	(SELECT COALESCE(NULLIF(l.place, ''), regexp_replace(l.place_key, '^[a-z]+/', ''))
+	(SELECT ` + place.ShownSQL("l.place", "l.place_key") + `
 		FROM case_complaints cc JOIN locations l ON l.complaint_id = cc.complaint_id
 		WHERE cc.case_id = c.id AND COALESCE(NULLIF(l.place, ''), NULLIF(l.place_key, '')) IS NOT NULL
 		ORDER BY l.received_at, l.complaint_id LIMIT 1), '')`
@@ -125,7 +126,7 @@ const shownSubdistrict = `COALESCE(NULLIF(c.subdistrict, ''),
 
 // listColumns are an Assignment's, of the case c of the page p with its
 // active assignment a.
-const listColumns = `c.id, c.status, c.category, COALESCE(c.subcategory, ''), c.district, ` + shownSubdistrict + `,
+var listColumns = `c.id, c.status, c.category, COALESCE(c.subcategory, ''), c.district, ` + shownSubdistrict + `,
 	COALESCE(c.team, ''), c.priority, c.mode, ` + shownPlace + `, COALESCE(c.hotspot_id, ''), c.escalated, c.reopened,
 	(SELECT count(*) FROM case_complaints cc WHERE cc.case_id = c.id), c.lon, c.lat, c.opened_at, a.assigned_at,
 	c.sign_due, c.resolve_due, c.accepted_at, c.updated_at, ` + movedOut + `,
@@ -134,7 +135,7 @@ const listColumns = `c.id, c.status, c.category, COALESCE(c.subcategory, ''), c.
 // listEnded lists ended cases (resolved, closed) newest first, paged by
 // (opened_at, id). The page is chosen first and described after, so the
 // places and counts are read for its rows only.
-const listEnded = `WITH p AS (
+var listEnded = `WITH p AS (
 	SELECT c.id FROM cases c
 	LEFT JOIN assignments a ON a.case_id = c.id AND a.status = 'active'
 	WHERE {scope}
@@ -164,7 +165,7 @@ const (
 // actionDue), then newest first, paged by (rank, due, opened_at, id)
 // as of the first page's time ($6), so that a case falling overdue
 // between pages moves no other across the boundary.
-const listActive = `WITH p AS (
+var listActive = `WITH p AS (
 	SELECT c.id, k.rank, k.due FROM cases c
 	LEFT JOIN assignments a ON a.case_id = c.id AND a.status = 'active'
 	CROSS JOIN LATERAL (SELECT ` + actionRank + ` AS rank, ` + actionDue + ` AS due) k

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/xiamen-eeb/nuisance/internal/pii"
+	"github.com/xiamen-eeb/nuisance/internal/place"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -347,7 +348,7 @@ func (g *gen) hotspots(ctx context.Context) error {
 			GROUP BY hotspot_id
 		)
 		SELECT h.id, h.category, COALESCE(h.subcategory, ''), h.district, COALESCE(h.subdistrict, ''),
-		       COALESCE(NULLIF(h.place, ''), regexp_replace(h.place_key, '^[a-z]+/', ''), ''), h.lon, h.lat, `+hotspotStatusAt("h", "$3")+`, res.id IS NOT NULL,
+		       `+place.ShownSQL("h.place", "h.place_key")+`, h.lon, h.lat, `+hotspotStatusAt("h", "$3")+`, res.id IS NOT NULL,
 		       COALESCE(w.week, 0), COALESCE(w.prev, 0),
 		       GREATEST(h.complaint_count - COALESCE(later.n, 0), COALESCE(w.week, 0) + COALESCE(w.prev, 0)),
 		       h.first_at,
@@ -707,7 +708,7 @@ func (g *gen) overdue(ctx context.Context) error {
 		)
 		SELECT id, category, district, COALESCE(team, ''),
 		       COALESCE(NULLIF(place, ''), (
-		           SELECT concat_ws(' ', NULLIF(l.subdistrict, ''), NULLIF(COALESCE(NULLIF(l.place, ''), regexp_replace(l.place_key, '^[a-z]+/', '')), ''))
+		           SELECT concat_ws(' ', NULLIF(l.subdistrict, ''), NULLIF(`+place.ShownSQL("l.place", "l.place_key")+`, ''))
 		           FROM case_complaints cc JOIN locations l ON l.complaint_id = cc.complaint_id
 		           WHERE cc.case_id = o.id AND COALESCE(NULLIF(l.subdistrict, ''), NULLIF(l.place, ''), NULLIF(l.place_key, '')) IS NOT NULL
 		           ORDER BY l.received_at, l.complaint_id LIMIT 1), ''),
