@@ -26,3 +26,15 @@ func TestProblemReasonIsBounded(t *testing.T) {
 		t.Errorf("a problem naming no field read as %q", got)
 	}
 }
+
+// A phone number that the cut at maxDetailRunes would split is masked
+// before the cut: no part of it long enough to dial survives.
+func TestProblemReasonMasksBeforeItCuts(t *testing.T) {
+	phone := "13812345678"
+	detail := strings.Repeat("长", maxDetailRunes-6) + phone + "的键不被接受"
+	body := fmt.Sprintf(`{"status":400,"detail":"x","errors":[{"field":"/x","detail":%q}]}`, detail)
+	got := problemReason([]byte(body), []byte(`{}`))
+	if strings.Contains(got, phone[:6]) {
+		t.Errorf("the reason keeps %q of the phone number: %q", phone[:6], got[len(got)-40:])
+	}
+}

@@ -333,11 +333,11 @@ const (
 // line: every error it names, the fields of errors of one detail
 // together ("/received_at, /description: missing: a required
 // property"), groups joined by "; ", the first maxErrorsShown fields
-// and how many more, each detail cut at maxDetailRunes; its detail when
-// it names none. An error may quote a value of the line (a key sent,
-// a value refused): the reason is masked (pii.MaskError) with the
-// phone numbers and the line's callers' names, for the summary is
-// printed, and kept, where the work orders are not.
+// and how many more, each detail masked and then cut at maxDetailRunes;
+// its detail when it names none. An error may quote a value of the line
+// (a key sent, a value refused): the reason is masked (pii.MaskError)
+// with the phone numbers and the line's callers' names, for the summary
+// is printed, and kept, where the work orders are not.
 func problemReason(body, line []byte) string {
 	var p struct {
 		Detail string `json:"detail"`
@@ -352,6 +352,7 @@ func problemReason(body, line []byte) string {
 	if len(p.Errors) == 0 {
 		return pii.MaskError(p.Detail, pii.PayloadNames(line)...)
 	}
+	names := pii.PayloadNames(line)
 	var details []string
 	fields := map[string][]string{}
 	shown := 0
@@ -360,7 +361,9 @@ func problemReason(body, line []byte) string {
 			break
 		}
 		shown++
-		d := e.Detail
+		// Masked before it is cut: a phone number cut in two is no
+		// longer recognised as one.
+		d := pii.MaskError(e.Detail, names...)
 		if r := []rune(d); len(r) > maxDetailRunes {
 			d = string(r[:maxDetailRunes]) + "…"
 		}
@@ -377,5 +380,5 @@ func problemReason(body, line []byte) string {
 	if more := len(p.Errors) - shown; more > 0 {
 		reason += fmt.Sprintf("; and %d more", more)
 	}
-	return pii.MaskError(reason, pii.PayloadNames(line)...)
+	return pii.MaskError(reason, names...)
 }
