@@ -100,10 +100,15 @@ var barKTVWords = []string{"ktv", "酒吧", "歌厅", "歌舞厅", "夜总会", 
 // neighbour, so "隔壁装修的住户" and "楼上邻居装修砸墙" stay urban
 // management's.
 var (
-	neighbourWords    = []string{"邻居", "邻里", "楼上住户", "楼下住户", "隔壁住户", "对门住户", "楼上", "对门"}
-	nearWords         = []string{"楼上", "楼下", "隔壁", "对门", "对面", "同单元", "同一单元", "同楼层", "同一层"}
-	householdWords    = []string{"住户", "人家", "那户", "那家", "家的", "家里", "家人", "家小孩", "家孩子", "家大人", "一家"}
-	homeWords         = []string{"蹦跳", "跑跳", "跳来跳去", "拖椅子", "拖凳子", "拖桌椅", "拖拉桌椅", "拖动桌椅", "拉椅子", "跺脚", "打麻将", "搓麻将", "麻将声", "洗牌", "吵架", "打架", "摔东西", "砸东西", "拍皮球", "弹钢琴", "练琴", "高跟鞋", "敲地板", "在家", "屋里"}
+	neighbourWords = []string{"邻居", "邻里", "楼上住户", "楼下住户", "隔壁住户", "对门住户", "楼上", "对门"}
+	nearWords      = []string{"楼上", "楼下", "隔壁", "对门", "对面", "同单元", "同一单元", "同楼层", "同一层"}
+	householdWords = []string{"住户", "人家", "那户", "那家", "家的", "家里", "家人", "家小孩", "家孩子", "家大人", "一家"}
+	homeWords      = []string{"蹦跳", "跑跳", "跳来跳去", "拖椅子", "拖凳子", "拖桌椅", "拖拉桌椅", "拖动桌椅", "拉椅子", "跺脚", "打麻将", "搓麻将", "麻将声", "洗牌", "吵架", "打架", "摔东西", "砸东西", "拍皮球", "弹钢琴", "练琴", "高跟鞋", "敲地板"}
+	// atHomeWords say where something happens, at home, and are the
+	// caller's as often as the neighbour's ("楼下有人弹吉他唱歌，在家都睡
+	// 不着"): they name a neighbour only in the clause of a nearWords
+	// ("隔壁每天在家里唱歌"), never in the caller's own.
+	atHomeWords       = []string{"在家", "屋里"}
 	notHouseholdWords = []string{"店", "铺", "商户", "商家", "门面", "摊", "超市", "市场", "商场", "广场", "公园", "球场", "餐馆", "餐厅", "餐饮", "餐吧", "快餐", "馆", "棋牌室", "会所", "喇叭", "叫卖", "促销", "工地", "厂", "学校", "幼儿园", "健身", "培训", "琴行"}
 	renovationWords   = []string{"装修", "电钻", "电锤", "冲击钻", "打墙", "砸墙", "敲墙", "切瓷砖", "切割瓷砖", "施工", "工程"}
 	// callerWords are where the caller lives, and the compound next to
@@ -146,6 +151,11 @@ func socialLifeDetail(text string) string {
 		if containsAny(sentence, householdPhrases) ||
 			(containsAny(sentence, nearWords) && containsAny(sentence, homeWords)) {
 			return DetailNeighbour
+		}
+		for clause := range strings.FieldsFuncSeq(sentence, isClauseBreak) {
+			if !strings.Contains(clause, "我") && containsAny(clause, nearWords) && containsAny(clause, atHomeWords) {
+				return DetailNeighbour
+			}
 		}
 	}
 	return ""

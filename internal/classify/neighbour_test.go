@@ -42,6 +42,13 @@ func TestNeighbourNoise(t *testing.T) {
 		{"楼下每天半夜跺脚，咚咚响，根本睡不着。", classify.DetailNeighbour, police},
 		{"楼上的人家每天晚餐后就开始跳舞蹦迪，音乐震天响。", classify.DetailNeighbour, police},
 		{"隔壁每天在家里唱歌开音响到半夜，沟通无果。", classify.DetailNeighbour, police},
+		// At home in the caller's own clause is the caller's home: the
+		// music downstairs is a shop's or the street's until a household
+		// is named.
+		{"楼下有人弹吉他唱歌，在家都睡不着。", "", urban},
+		{"楼下有人放音乐跳舞，我在家根本没法休息。", "", urban},
+		{"楼下有人用音响放歌，屋里都听得清清楚楚。", "", urban},
+		{"对面楼有人开音响唱歌，在家没法休息。", "", urban},
 		{"楼下的人家天天深夜打麻将，还在洗牌喧哗，吵得睡不着。顺便反映一下，楼下饭店的油烟也很大。", classify.DetailNeighbour, police},
 		// Shops, stalls, squares, parlours: the caller living upstairs
 		// makes none of them a neighbour.
