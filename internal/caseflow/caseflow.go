@@ -283,8 +283,9 @@ type AuditEntry struct {
 	ComplaintID string `json:"complaint_id,omitempty"`
 	MovedTo     string `json:"moved_to,omitempty"`
 	// FromTeam and ToTeam are, for an assignment (assign, reassign: 派单,
-	// 改派), the team that held the case before it (none for a case no
-	// team had held) and the team it went to. The audit row does not
+	// 改派), the team that held the case until it (none for a case no
+	// team held then: never held, or returned by the team before) and the
+	// team it went to. The audit row does not
 	// store them: they are read from the case's assignments, the one
 	// made by the entry (assigned at its time) and the one before it.
 	FromTeam string `json:"from_team,omitempty"`
@@ -319,7 +320,7 @@ func Audit(ctx context.Context, q Querier, caseID string) ([]AuditEntry, error) 
 		LEFT JOIN LATERAL (SELECT x.team FROM assignments x WHERE ca.action IN ('assign', 'reassign')
 			AND x.case_id = ca.case_id AND x.assigned_at = ca.at ORDER BY x.id DESC LIMIT 1) t ON true
 		LEFT JOIN LATERAL (SELECT x.team FROM assignments x WHERE ca.action IN ('assign', 'reassign')
-			AND x.case_id = ca.case_id AND x.assigned_at < ca.at ORDER BY x.assigned_at DESC, x.id DESC LIMIT 1) f ON true
+			AND x.case_id = ca.case_id AND x.assigned_at < ca.at AND (x.ended_at IS NULL OR x.ended_at >= ca.at) ORDER BY x.assigned_at DESC, x.id DESC LIMIT 1) f ON true
 		WHERE ca.case_id = $1 ORDER BY ca.id`, caseID)
 	if err != nil {
 		return nil, fmt.Errorf("audit of case %s: %w", caseID, err)

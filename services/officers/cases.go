@@ -19,6 +19,7 @@ import (
 	"github.com/xiamen-eeb/nuisance/internal/pgstore"
 	"github.com/xiamen-eeb/nuisance/internal/pii"
 	"github.com/xiamen-eeb/nuisance/internal/place"
+	"github.com/xiamen-eeb/nuisance/internal/routing"
 )
 
 // maxText caps a note or a reason, in characters.
@@ -89,7 +90,12 @@ type Assignment struct {
 	SignDue        *time.Time `json:"sign_due,omitempty"`
 	ResolveDue     *time.Time `json:"resolve_due,omitempty"`
 	AcceptedAt     *time.Time `json:"accepted_at,omitempty"`
-	UpdatedAt      time.Time  `json:"updated_at"`
+	// ResolvedAt and ClosedAt are when the case was resolved (办结) and
+	// closed (销号), absent until it was: an 已办结 card says when it
+	// was handled, not when it was dispatched.
+	ResolvedAt *time.Time `json:"resolved_at,omitempty"`
+	ClosedAt   *time.Time `json:"closed_at,omitempty"`
+	UpdatedAt  time.Time  `json:"updated_at"`
 	// MovedOut marks a closed case that was closed because supervisors'
 	// corrections (分拣更正) moved every complaint out of it: it was
 	// never handled, and reads 已移出, not 已销号.
@@ -129,7 +135,7 @@ const shownSubdistrict = `COALESCE(NULLIF(c.subdistrict, ''),
 var listColumns = `c.id, c.status, c.category, COALESCE(c.subcategory, ''), c.district, ` + shownSubdistrict + `,
 	COALESCE(c.team, ''), c.priority, c.mode, ` + shownPlace + `, COALESCE(c.hotspot_id, ''), c.escalated, c.reopened,
 	(SELECT count(*) FROM case_complaints cc WHERE cc.case_id = c.id), c.lon, c.lat, c.opened_at, a.assigned_at,
-	c.sign_due, c.resolve_due, c.accepted_at, c.updated_at, ` + movedOut + `,
+	c.sign_due, c.resolve_due, c.accepted_at, c.resolved_at, c.closed_at, c.updated_at, ` + movedOut + `,
 	COALESCE(a.team, CASE WHEN c.status = 'closed' THEN c.team END, '')`
 
 // listEnded lists ended cases (resolved, closed) newest first, paged by
@@ -151,12 +157,12 @@ ORDER BY c.opened_at DESC, c.id DESC`
 // actionRank and actionDue are case c's place in the order of what needs
 // action first, as of $6: overdue (a sign-for deadline of a case not
 // signed for, or a resolve deadline, passed), then by priority (urgent,
-// high, normal): rank 0 to 5; then by the nearest deadline still to meet
+// priority, normal): rank 0 to 5; then by the nearest deadline still to meet
 // (the sign-for one until signed for), none last.
 const (
 	actionRank = `(CASE WHEN c.status IN ('assigned', 'accepted')
 			AND ((c.status = 'assigned' AND c.sign_due < $6) OR c.resolve_due < $6) THEN 0 ELSE 3 END
-		+ CASE c.priority WHEN 'urgent' THEN 0 WHEN 'high' THEN 1 ELSE 2 END)`
+		+ CASE c.priority WHEN '` + routing.PriorityUrgent + `' THEN 0 WHEN '` + routing.PriorityHigh + `' THEN 1 ELSE 2 END)`
 	actionDue = `COALESCE(CASE c.status WHEN 'assigned' THEN LEAST(c.sign_due, c.resolve_due)
 		WHEN 'accepted' THEN c.resolve_due END, '9999-12-31T00:00:00Z'::timestamptz)`
 )
@@ -252,7 +258,7 @@ func (s *Service) handleAssignments(w http.ResponseWriter, r *http.Request, p au
 		err := rw.Scan(&a.CaseID, &a.Status, &a.Category, &a.Subcategory, &a.District, &a.Subdistrict,
 			&a.Team, &a.Priority, &a.Mode, &a.Place, &a.HotspotID, &a.Escalated, &a.Reopened,
 			&a.ComplaintCount, &a.Lon, &a.Lat, &a.OpenedAt, &a.AssignedAt,
-			&a.SignDue, &a.ResolveDue, &a.AcceptedAt, &a.UpdatedAt, &a.MovedOut, &x.team, &x.rank, &x.due)
+			&a.SignDue, &a.ResolveDue, &a.AcceptedAt, &a.ResolvedAt, &a.ClosedAt, &a.UpdatedAt, &a.MovedOut, &x.team, &x.rank, &x.due)
 		return x, err
 	})
 	if err != nil {
@@ -336,7 +342,9 @@ type CaseView struct {
 	caseflow.Case
 	CategoryName string `json:"category_name,omitempty"`
 	DistrictName string `json:"district_name,omitempty"`
-	TeamName     string `json:"team_name,omitempty"`
+	// TeamName names the team holding the case, as Assignment.TeamName
+	// does: absent while no team holds it (待派单, 已退单).
+	TeamName string `json:"team_name,omitempty"`
 	// SubdistrictName: see Assignment.SubdistrictName.
 	SubdistrictName string `json:"subdistrict_name,omitempty"`
 	// MovedOut: see Assignment.MovedOut.
@@ -420,7 +428,12 @@ func (v *CaseView) reopened(re reopening) {
 func (s *Service) name(v *CaseView) {
 	v.CategoryName = s.cls.Name(v.Category, v.Subcategory)
 	v.DistrictName = s.districtName(v.District)
-	v.TeamName = s.teamName(v.Team)
+	// A team is named while it holds the case (and of a closed case,
+	// the team that held it last), as the list names it: none of a case
+	// waiting for a team (待派单) or returned (已退单).
+	if v.Status != caseflow.StatusOpen && v.Status != caseflow.StatusReturned {
+		v.TeamName = s.teamName(v.Team)
+	}
 	v.SubdistrictName = s.subdistrictName(v.Subdistrict)
 	v.mask()
 }
