@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -231,34 +230,31 @@ func (w *Writes) Merge(c Case, by Actor, complaintID, hotspotID, ticket, priorit
 	if n.HotspotID == "" {
 		n.HotspotID = hotspotID
 	}
-	reason := "complaint " + complaintID
+	m := Merged{ComplaintID: complaintID}
 	if routing.Outranks(priority, c.Priority) {
 		n.Priority = priority
-		reason += "; priority raised to " + priority
+		m.RaisedTo = priority
 	}
-	var earlier []string
 	var timers []timerRow // of the deadlines brought forward only
 	if c.Status == StatusAssigned && sooner(signDue, c.SignDue) {
 		d := signDue.UTC()
 		n.SignDue = &d
-		earlier = append(earlier, "sign-for by "+d.Format(time.RFC3339))
+		m.SignBy = d
 		timers = append(timers, timerRow{caseID: c.ID, kind: TimerSign, due: d})
 	}
 	if (c.Status == StatusAssigned || c.Status == StatusAccepted) && sooner(resolveDue, c.ResolveDue) {
 		d := resolveDue.UTC()
 		n.ResolveDue = &d
-		earlier = append(earlier, "resolve by "+d.Format(time.RFC3339))
+		m.ResolveBy = d
 		timers = append(timers, timerRow{caseID: c.ID, kind: TimerResolve, due: d})
 	}
-	if len(earlier) > 0 {
-		reason += "; deadline brought forward: " + strings.Join(earlier, ", ")
-	}
+	reason := MergeReason(m)
 	n.UpdatedAt, n.Version = at, c.Version+1
 	if err := w.touch(c, n, false); err != nil {
 		return Case{}, err
 	}
 	var opts []eventOption
-	if len(earlier) > 0 {
+	if len(timers) > 0 {
 		w.setDues(c.ID, n, false)
 		w.timers = append(w.timers, timers...)
 		opts = append(opts, deadlineSooner)

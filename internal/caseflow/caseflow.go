@@ -299,6 +299,75 @@ func RemoveReason(complaintID, rest string) string {
 	return "complaint " + complaintID + " corrected to " + rest
 }
 
+// Merged is what the reason of a merge (merge) says: the complaint that
+// joined the case, the priority it raised the case to (empty: none) and
+// the deadlines it brought forward (zero: not moved).
+type Merged struct {
+	ComplaintID       string
+	RaisedTo          string
+	SignBy, ResolveBy time.Time
+}
+
+// MergeReason is the audit reason of a merge, for the log and the
+// hotline's note: "complaint <id>; priority raised to urgent; deadline
+// brought forward: sign-for by <RFC 3339>, resolve by <RFC 3339>", each
+// part after the first only when it happened. ParseMergeReason reads it
+// back, so that a reader can say it in its own words.
+func MergeReason(m Merged) string {
+	reason := "complaint " + m.ComplaintID
+	if m.RaisedTo != "" {
+		reason += "; priority raised to " + m.RaisedTo
+	}
+	var earlier []string
+	if !m.SignBy.IsZero() {
+		earlier = append(earlier, "sign-for by "+m.SignBy.UTC().Format(time.RFC3339))
+	}
+	if !m.ResolveBy.IsZero() {
+		earlier = append(earlier, "resolve by "+m.ResolveBy.UTC().Format(time.RFC3339))
+	}
+	if len(earlier) > 0 {
+		reason += "; deadline brought forward: " + strings.Join(earlier, ", ")
+	}
+	return reason
+}
+
+// ParseMergeReason reads a reason MergeReason made; false for any other.
+func ParseMergeReason(reason string) (Merged, bool) {
+	parts := strings.Split(reason, "; ")
+	id, ok := strings.CutPrefix(parts[0], "complaint ")
+	if !ok || id == "" || strings.ContainsAny(id, " ,;") {
+		return Merged{}, false
+	}
+	m := Merged{ComplaintID: id}
+	for _, p := range parts[1:] {
+		if to, ok := strings.CutPrefix(p, "priority raised to "); ok && to != "" && m.RaisedTo == "" {
+			m.RaisedTo = to
+			continue
+		}
+		list, ok := strings.CutPrefix(p, "deadline brought forward: ")
+		if !ok {
+			return Merged{}, false
+		}
+		for _, d := range strings.Split(list, ", ") {
+			var at *time.Time
+			var v string
+			if v, ok = strings.CutPrefix(d, "sign-for by "); ok {
+				at = &m.SignBy
+			} else if v, ok = strings.CutPrefix(d, "resolve by "); ok {
+				at = &m.ResolveBy
+			} else {
+				return Merged{}, false
+			}
+			t, err := time.Parse(time.RFC3339, v)
+			if err != nil {
+				return Merged{}, false
+			}
+			*at = t
+		}
+	}
+	return m, true
+}
+
 // removed is, of the audit entry ca, the complaint a removal took out of
 // its case (RemoveReason), or NULL.
 const removed = `CASE WHEN ca.action = 'remove' THEN substring(ca.reason from '^complaint (\S+) corrected to ') END`

@@ -596,3 +596,30 @@ func TestExtendMovesTheResolveDeadlineAndItsEscalation(t *testing.T) {
 		t.Error("the extended deadline passed without escalation")
 	}
 }
+
+// TestMergeReasonReadsBack checks that ParseMergeReason reads back every
+// reason MergeReason makes, and refuses what it did not make.
+func TestMergeReasonReadsBack(t *testing.T) {
+	t.Parallel()
+	sign := time.Date(2026, 12, 4, 1, 0, 0, 0, time.UTC)
+	resolve := time.Date(2026, 12, 4, 15, 31, 36, 0, time.UTC)
+	for _, m := range []caseflow.Merged{
+		{ComplaintID: "01a25268-aa"},
+		{ComplaintID: "c1", RaisedTo: routing.PriorityHigh},
+		{ComplaintID: "c1", ResolveBy: resolve},
+		{ComplaintID: "c1", SignBy: sign},
+		{ComplaintID: "c1", RaisedTo: routing.PriorityUrgent, SignBy: sign, ResolveBy: resolve},
+	} {
+		r := caseflow.MergeReason(m)
+		got, ok := caseflow.ParseMergeReason(r)
+		if !ok || got.ComplaintID != m.ComplaintID || got.RaisedTo != m.RaisedTo || !got.SignBy.Equal(m.SignBy) || !got.ResolveBy.Equal(m.ResolveBy) {
+			t.Errorf("%q read back as %+v, %v; want %+v", r, got, ok, m)
+		}
+	}
+	for _, r := range []string{"", "rule noise.x", "complaint c1 at the same place", "complaint c1; something else",
+		"complaint c1; deadline brought forward: resolve by tomorrow"} {
+		if m, ok := caseflow.ParseMergeReason(r); ok {
+			t.Errorf("%q read as %+v", r, m)
+		}
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/xiamen-eeb/nuisance/internal/geo"
+	"github.com/xiamen-eeb/nuisance/internal/routing"
 	"github.com/xiamen-eeb/nuisance/internal/workday"
 )
 
@@ -78,6 +79,14 @@ func StatusName(status string) string {
 		return n
 	}
 	return status
+}
+
+// PriorityNames are the priorities (the router's levels) as the console
+// shows them (its PRIORITY).
+var PriorityNames = map[string]string{
+	routing.PriorityUrgent: "紧急",
+	routing.PriorityHigh:   "优先",
+	routing.PriorityNormal: "一般",
 }
 
 // OutcomeNames are the outcomes of a resolution as the console shows

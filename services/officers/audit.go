@@ -203,6 +203,11 @@ func (s *Service) reasonText(e caseflow.AuditEntry) (string, string) {
 	if complaintOnly.MatchString(r) {
 		return "", ""
 	}
+	if e.Action == "merge" {
+		if m, ok := caseflow.ParseMergeReason(r); ok {
+			return s.mergeText(m), ""
+		}
+	}
 	if m := quietDays.FindStringSubmatch(r); m != nil {
 		return "办结后" + m[1] + "日内该地点无新投诉，办结销号", ""
 	}
@@ -231,6 +236,36 @@ func (s *Service) reasonText(e caseflow.AuditEntry) (string, string) {
 		return "", ""
 	}
 	return r, ""
+}
+
+// mergeText says what a merge (并案) changed of its case: the priority it
+// raised (提升为紧急), the deadlines it brought forward, in Xiamen time
+// (办结时限提前至 12月4日 23:31); "" when it changed neither. The
+// complaint's id is for the log.
+func (s *Service) mergeText(m caseflow.Merged) string {
+	var parts []string
+	if m.RaisedTo != "" {
+		name := caseflow.PriorityNames[m.RaisedTo]
+		if name == "" {
+			name = m.RaisedTo
+		}
+		parts = append(parts, "提升为"+name)
+	}
+	loc := s.cal.Location()
+	var dues []string
+	if !m.SignBy.IsZero() {
+		dues = append(dues, "签收时限提前至 "+m.SignBy.In(loc).Format("1月2日 15:04"))
+	}
+	if !m.ResolveBy.IsZero() {
+		dues = append(dues, "办结时限提前至 "+m.ResolveBy.In(loc).Format("1月2日 15:04"))
+	}
+	if len(dues) > 0 {
+		parts = append(parts, strings.Join(dues, "，"))
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return "并案：" + strings.Join(parts, "；")
 }
 
 // ruleText says that routing rule id decided an assignment, in the words

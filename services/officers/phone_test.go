@@ -2,6 +2,8 @@ package officers
 
 import (
 	"context"
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -153,5 +155,63 @@ func TestReassignOfReturnedCaseFromNoTeam(t *testing.T) {
 	}
 	if re[1].FromTeam != otherTeam || re[1].FromTeamName != "思明区城市管理综合执法大队" || re[1].ToTeam != ownTeam {
 		t.Errorf("reassign of the held case: from %q (%q) to %q", re[1].FromTeam, re[1].FromTeamName, re[1].ToTeam)
+	}
+}
+
+// TestMergeReasonInChinese checks that the record says in Chinese what a
+// merge (并案) changed: the priority it raised the case to by its name
+// (提升为优先, not "priority raised to priority") and the deadlines it
+// brought forward in Xiamen time, with no complaint id, no English and no
+// ISO time; and nothing of a merge that changed neither.
+func TestMergeReasonInChinese(t *testing.T) {
+	t.Parallel()
+	e := setup(t, nil)
+	ctx := context.Background()
+	merge := func(id, priority string, sign, resolve time.Time) {
+		t.Helper()
+		n := e.seq.Add(1)
+		cmp := fmt.Sprintf("cmp_merge_%s_%d", t.Name(), n)
+		err := pgstore.InTx(ctx, e.pool, func(tx pgx.Tx) error {
+			if _, err := tx.Exec(ctx, `INSERT INTO complaints (id, ticket_id, received_at, description) VALUES ($1, $2, $3, '又在施工')`,
+				cmp, "TM"+cmp, time.Date(2024, 3, 12, 1, 0, 0, 0, time.UTC)); err != nil {
+				return err
+			}
+			_, _, err := caseflow.Merge(ctx, tx, id, caseflow.Service("router"), cmp, "", priority, sign, resolve)
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	reasons := func(id string) []string {
+		t.Helper()
+		v, _ := e.caseView(whoSupervisor, id)
+		var out []string
+		for _, a := range v.Audit {
+			if a.Action == "merge" {
+				out = append(out, a.ReasonText)
+			}
+		}
+		return out
+	}
+	resolve := time.Date(2024, 3, 14, 15, 31, 36, 0, time.UTC) // 3月14日 23:31 in Xiamen
+	sign := time.Date(2024, 3, 12, 2, 0, 0, 0, time.UTC)       // 3月12日 10:00
+
+	raised := e.newCase(ownTeam, complaint{})
+	merge(raised, routing.PriorityHigh, time.Time{}, resolve)
+	merge(raised, routing.PriorityNormal, time.Time{}, time.Time{})
+	both := e.newCase(ownTeam, complaint{})
+	merge(both, routing.PriorityUrgent, sign, resolve)
+
+	for _, c := range []struct {
+		id   string
+		want []string
+	}{
+		{raised, []string{"并案：提升为优先；办结时限提前至 3月14日 23:31", ""}},
+		{both, []string{"并案：提升为紧急；签收时限提前至 3月12日 10:00，办结时限提前至 3月14日 23:31"}},
+	} {
+		if got := reasons(c.id); !slices.Equal(got, c.want) {
+			t.Errorf("case %s: reason_text %q, want %q", c.id, got, c.want)
+		}
 	}
 }
