@@ -278,8 +278,19 @@ func TestReturnNeverGoesBackToTheSameTeam(t *testing.T) {
 	}); err != nil {
 		t.Fatalf("reassign: %v", err)
 	}
-	if got.Status != caseflow.StatusAssigned || got.Team != "siming-housing" || got.ResolveDue == nil || !got.ResolveDue.Equal(*c.ResolveDue) {
-		t.Errorf("reassigned case %+v: want assigned to siming-housing keeping its deadline", got)
+	// The new team gets fresh deadlines, counted from the reassignment
+	// as the router counts a team's.
+	r, err := routing.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sign, resolve, err := r.Deadlines(routing.PriorityNormal, got.UpdatedAt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Status != caseflow.StatusAssigned || got.Team != "siming-housing" || got.ResolveDue == nil || !got.ResolveDue.Equal(resolve) ||
+		got.SignDue == nil || !got.SignDue.Equal(sign) {
+		t.Errorf("reassigned case %+v: want assigned to siming-housing with deadlines %s, %s", got, sign, resolve)
 	}
 	var active int
 	if err := pool.QueryRow(ctx, `SELECT count(*) FROM assignments WHERE case_id = $1 AND status = 'active'`, c.ID).Scan(&active); err != nil || active != 1 {

@@ -268,6 +268,35 @@ var (
 	teamsErr  error
 )
 
+// Deadliner counts the deadlines of a case of priority given to a team
+// at at (routing.Router.Deadlines): a reassignment (改派) gives the new
+// team fresh ones.
+type Deadliner interface {
+	Deadlines(priority string, at time.Time) (sign, resolve time.Time, err error)
+}
+
+type deadlinerKey struct{}
+
+// WithDeadlines makes transitions under ctx count deadlines with d: a
+// service's router on the calendar it was given (NUISANCE_CALENDAR).
+// Without it they are counted on the embedded seeds' calendar.
+func WithDeadlines(ctx context.Context, d Deadliner) context.Context {
+	return context.WithValue(ctx, deadlinerKey{}, d)
+}
+
+func deadlinerFrom(ctx context.Context) (Deadliner, error) {
+	if d, ok := ctx.Value(deadlinerKey{}).(Deadliner); ok && d != nil {
+		return d, nil
+	}
+	if _, _, err := teamByID(""); err != nil {
+		return nil, err
+	}
+	return seedRouter, nil
+}
+
+// seedRouter is the router of the embedded seeds, loaded with teams.
+var seedRouter *routing.Router
+
 // teamByID finds a team of the seeds, for reassignments.
 func teamByID(id string) (routing.Team, bool, error) {
 	teamsOnce.Do(func() {
@@ -276,6 +305,7 @@ func teamByID(id string) (routing.Team, bool, error) {
 			teamsErr = fmt.Errorf("load teams: %w", err)
 			return
 		}
+		seedRouter = r
 		teams = make(map[string]routing.Team)
 		for _, t := range r.Teams() {
 			teams[t.ID] = t
@@ -333,29 +363,23 @@ func Reassign(ctx context.Context, tx pgx.Tx, caseID string, by Actor, team, rea
 		return Case{}, fault.Errorf(fault.Conflict, "案件 %s 已由%s承办", caseID, TeamName(team))
 	}
 	at := nowFrom(ctx)
-	var assignedAt, signDue *time.Time
-	err = tx.QueryRow(ctx, `UPDATE assignments SET status = 'reassigned', ended_at = $2, reason = $3 WHERE case_id = $1 AND status = 'active'
-		RETURNING assigned_at, sign_due`, caseID, at, reason).Scan(&assignedAt, &signDue)
-	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+	if _, err = tx.Exec(ctx, `UPDATE assignments SET status = 'reassigned', ended_at = $2, reason = $3 WHERE case_id = $1 AND status = 'active'`,
+		caseID, at, reason); err != nil {
 		return Case{}, fmt.Errorf("reassign case %s: %w", caseID, err)
 	}
 	a := Assignment{Team: team, Mode: c.Mode, Priority: c.Priority, QuietCommunity: c.QuietCommunity, PositiveList: c.PositiveList, Reason: reason}
-	if c.SignDue != nil {
-		a.SignDue = *c.SignDue
-		// The new team signs for the case itself: a sign-for deadline
-		// already past (met by the team before, or missed and escalated
-		// already) would escalate it at once. It gets the time the team
-		// before it had, counted from now.
-		if !c.SignDue.After(at) {
-			span := 24 * time.Hour
-			if assignedAt != nil && signDue != nil && signDue.After(*assignedAt) {
-				span = signDue.Sub(*assignedAt)
-			}
-			a.SignDue = at.Add(span)
-		}
+	// The new team gets the time any team is given for a case of its
+	// priority, counted from now on the working-day calendar, as the
+	// router gives the team it sends a returned case on to: deadlines
+	// the team before ran out of (a sign-for deadline met, or either
+	// missed and escalated already) would leave the new team overdue at
+	// once, escalated for what it never held, and refused an extension.
+	d, err := deadlinerFrom(ctx)
+	if err != nil {
+		return Case{}, err
 	}
-	if c.ResolveDue != nil {
-		a.ResolveDue = *c.ResolveDue
+	if a.SignDue, a.ResolveDue, err = d.Deadlines(c.Priority, at); err != nil {
+		return Case{}, fmt.Errorf("reassign case %s: %w", caseID, err)
 	}
 	// A returned case no team was left for put its complaints on the
 	// triage list as unrouted, waiting for this: they are routed now.
@@ -364,7 +388,8 @@ func Reassign(ctx context.Context, tx pgx.Tx, caseID string, by Actor, team, rea
 		  AND complaint_id IN (SELECT complaint_id FROM case_complaints WHERE case_id = $1)`, caseID, at, by.ID); err != nil {
 		return Case{}, fmt.Errorf("reassign case %s: clear its triage entries: %w", caseID, err)
 	}
-	return assign(ctx, tx, c, by, a, "reassign", at)
+	resolve := a.ResolveDue
+	return assign(ctx, tx, c, by, a, "reassign", at, deadlineMove{kind: TimerResolve, before: c.ResolveDue, after: &resolve})
 }
 
 // MaxExtension is the most one extension (延期) may move a case's resolve
@@ -528,10 +553,10 @@ func Assign(ctx context.Context, tx pgx.Tx, caseID string, by Actor, a Assignmen
 	if slices.Contains(returned, a.Team) {
 		return Case{}, fault.Errorf(fault.Conflict, "team %s returned case %s: it is not assigned to it again", a.Team, caseID)
 	}
-	return assign(ctx, tx, c, by, a, "assign", nowFrom(ctx))
+	return assign(ctx, tx, c, by, a, "assign", nowFrom(ctx), deadlineMove{})
 }
 
-func assign(ctx context.Context, tx pgx.Tx, c Case, by Actor, a Assignment, action string, at time.Time) (Case, error) {
+func assign(ctx context.Context, tx pgx.Tx, c Case, by Actor, a Assignment, action string, at time.Time, moved deadlineMove) (Case, error) {
 	var sign, resolve *time.Time
 	if !a.SignDue.IsZero() {
 		sign = &a.SignDue
@@ -561,7 +586,7 @@ func assign(ctx context.Context, tx pgx.Tx, c Case, by Actor, a Assignment, acti
 	if c.Team != "" && c.Team != n.Team {
 		previous = c.Team
 	}
-	return n, recordFrom(ctx, tx, n, by, c.Status, action, KindAssigned, a.Reason, at, previous, deadlineMove{})
+	return n, recordFrom(ctx, tx, n, by, c.Status, action, KindAssigned, a.Reason, at, previous, moved)
 }
 
 // NewCase is a case the router opens for the first complaint about a place.

@@ -414,16 +414,31 @@ func (r *Router) decide(req Request, m match, ru *rule, team Team) (Decision, er
 	case req.Priority || m.quiet != nil:
 		d.Priority = PriorityHigh
 	}
-	limits := r.deadlines.Levels[d.Priority]
 	var err error
-	if d.SignDue, err = r.cal.Deadline(req.At, limits.Sign); err != nil {
-		return Decision{}, fmt.Errorf("sign-for deadline of %s: %w", d.Priority, err)
+	if d.SignDue, d.ResolveDue, err = r.Deadlines(d.Priority, req.At); err != nil {
+		return Decision{}, err
 	}
-	if d.ResolveDue, err = r.cal.Deadline(req.At, limits.Resolve); err != nil {
-		return Decision{}, fmt.Errorf("resolve deadline of %s: %w", d.Priority, err)
-	}
+	limits := r.deadlines.Levels[d.Priority]
 	d.CalendarCovered = r.covered(req.At, limits.Sign, d.SignDue) && r.covered(req.At, limits.Resolve, d.ResolveDue)
 	return d, nil
+}
+
+// Deadlines are the sign-for and resolve deadlines of a case of priority
+// given to a team at at, counted on the router's working-day calendar by
+// the spans of seeds/deadlines.json: a routing decision's, and a
+// reassignment's (改派), whose new team gets the time any team is given.
+func (r *Router) Deadlines(priority string, at time.Time) (sign, resolve time.Time, err error) {
+	limits, ok := r.deadlines.Levels[priority]
+	if !ok {
+		return time.Time{}, time.Time{}, fmt.Errorf("no deadlines for priority %q", priority)
+	}
+	if sign, err = r.cal.Deadline(at, limits.Sign); err != nil {
+		return time.Time{}, time.Time{}, fmt.Errorf("sign-for deadline of %s: %w", priority, err)
+	}
+	if resolve, err = r.cal.Deadline(at, limits.Resolve); err != nil {
+		return time.Time{}, time.Time{}, fmt.Errorf("resolve deadline of %s: %w", priority, err)
+	}
+	return sign, resolve, nil
 }
 
 // covered tells whether a deadline span from at to due was counted on the

@@ -743,7 +743,9 @@ func (s *Service) handleReassign(w http.ResponseWriter, r *http.Request, p auth.
 		if err != nil {
 			return caseflow.Case{}, err
 		}
-		c, err := caseflow.Reassign(ctx, tx, id, actor(p), in.Team, reason)
+		// The new team's deadlines are counted on the calendar this
+		// service was given, as the router counts them.
+		c, err := caseflow.Reassign(caseflow.WithDeadlines(ctx, s.rules), tx, id, actor(p), in.Team, reason)
 		return c, asField(err)
 	})
 }

@@ -215,3 +215,48 @@ func TestMergeReasonInChinese(t *testing.T) {
 		}
 	}
 }
+
+// TestReassignGivesFreshDeadlines checks that 改派 of an overdue case
+// gives the new team the deadlines any team is given for a case of its
+// priority, counted from the reassignment on the service's calendar (as
+// the router gives the team it sends a returned case on to); that the
+// record says the resolve deadline moved, from what to what; and that
+// the new team, not overdue, can be given 延期.
+func TestReassignGivesFreshDeadlines(t *testing.T) {
+	t.Parallel()
+	e := setup(t, nil)
+	id := e.newCase(ownTeam, complaint{}) // deadlines in 2024: overdue
+	e.accept(id)
+	before, _ := e.caseView(whoSupervisor, id)
+	if code, body := e.do(whoSupervisor, "POST", "/api/v1/cases/"+id+"/reassign", map[string]string{"team": otherTeam, "reason": "属城管"}); code != 200 {
+		t.Fatalf("reassign: %d %s", code, body)
+	}
+	v, _ := e.caseView(whoSupervisor, id)
+	var re AuditEntry
+	for _, a := range v.Audit {
+		if a.Action == "reassign" {
+			re = a
+		}
+	}
+	sign, resolve, err := e.svc.rules.Deadlines(routing.PriorityNormal, re.At)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.SignDue == nil || !v.SignDue.Equal(sign) || v.ResolveDue == nil || !v.ResolveDue.Equal(resolve) || !resolve.After(re.At) {
+		t.Errorf("after 改派 at %s: sign_due %v resolve_due %v, want %s %s", re.At, v.SignDue, v.ResolveDue, sign, resolve)
+	}
+	if re.Deadline != caseflow.TimerResolve || re.DueBefore == nil || !re.DueBefore.Equal(*before.ResolveDue) || re.DueAfter == nil || !re.DueAfter.Equal(resolve) {
+		t.Errorf("record of 改派: deadline %q from %v to %v", re.Deadline, re.DueBefore, re.DueAfter)
+	}
+	var sdue, rdue time.Time
+	if err := e.pool.QueryRow(context.Background(), `SELECT sign_due, resolve_due FROM assignments WHERE case_id = $1 AND status = 'active'`, id).Scan(&sdue, &rdue); err != nil {
+		t.Fatal(err)
+	}
+	if !sdue.Equal(sign) || !rdue.Equal(resolve) {
+		t.Errorf("active assignment's deadlines %s %s, want %s %s", sdue, rdue, sign, resolve)
+	}
+	due, _ := time.Parse(time.RFC3339, e.workingDue(resolve.Sub(time.Now())+72*time.Hour))
+	if code, body := e.do(whoSupervisor, "POST", "/api/v1/cases/"+id+"/extend", map[string]string{"resolve_due": due.Format(time.RFC3339), "reason": "需分期整改"}); code != 200 {
+		t.Errorf("延期 of the reassigned case: %d %s", code, body)
+	}
+}

@@ -193,7 +193,7 @@ func New(cfg Config, pool *pgxpool.Pool, js jetstream.JetStream, log *zap.Logger
 	if err != nil {
 		return nil, fmt.Errorf("officers: NUISANCE_CALENDAR: %w", err)
 	}
-	rules, err := routing.Load()
+	rules, err := routing.LoadCalendar(cal)
 	if err != nil {
 		return nil, fmt.Errorf("officers: %w", err)
 	}
