@@ -138,7 +138,7 @@ var listColumns = `c.id, c.status, c.category, COALESCE(c.subcategory, ''), c.di
 	c.sign_due, c.resolve_due, c.accepted_at, c.resolved_at, c.closed_at, c.updated_at, ` + movedOut + `,
 	COALESCE(a.team, CASE WHEN c.status = 'closed' THEN c.team END, '')`
 
-// listEnded lists ended cases (resolved, closed) newest first, paged by
+// listEnded lists cases newest first (the lists that are not active), paged by
 // (opened_at, id). The page is chosen first and described after, so the
 // places and counts are read for its rows only.
 var listEnded = `WITH p AS (
@@ -186,15 +186,21 @@ FROM p JOIN cases c ON c.id = p.id
 LEFT JOIN assignments a ON a.case_id = c.id AND a.status = 'active'
 ORDER BY p.rank, p.due, c.opened_at DESC, c.id DESC`
 
-// ended reports whether a list of statuses holds ended cases only (已办结:
-// resolved, closed), listed newest first rather than by what needs
-// action.
-func ended(statuses []string) bool {
+// active reports whether a list of statuses asks for cases still to be
+// acted on only (open, assigned, accepted, returned), listed by what needs
+// action first. Any other list (ended cases, 已办结; every case, with no
+// status asked for; a mix) comes newest first, in the order of an index:
+// the action order sorts every case of the list at each page, which the
+// active cases of a scope, a few hundred, afford and a city's years of
+// ended ones do not.
+func active(statuses []string) bool {
 	if len(statuses) == 0 {
 		return false
 	}
 	for _, st := range statuses {
-		if st != caseflow.StatusResolved && st != caseflow.StatusClosed {
+		switch st {
+		case caseflow.StatusOpen, caseflow.StatusAssigned, caseflow.StatusAccepted, caseflow.StatusReturned:
+		default:
 			return false
 		}
 	}
@@ -202,11 +208,11 @@ func ended(statuses []string) bool {
 }
 
 // handleAssignments lists the cases the principal may see: an officer its
-// team's, a supervisor its district's, an admin all. Ended cases (a list
-// of resolved and closed only) come newest first; any other list by what
-// needs action first: overdue cases, then urgent ones, then by the
-// nearest deadline, then newest. ?status=assigned,accepted filters,
-// ?limit and ?cursor page.
+// team's, a supervisor its district's, an admin all. A list of cases
+// still to be acted on (active) comes by what needs action first: overdue
+// cases, then urgent ones, then by the nearest deadline, then newest; any
+// other newest first. ?status=assigned,accepted filters, ?limit and
+// ?cursor page.
 func (s *Service) handleAssignments(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
 	statuses, err := oneOf(r, "status", caseStatuses, caseflow.StatusNames)
 	if err != nil {
@@ -216,7 +222,7 @@ func (s *Service) handleAssignments(w http.ResponseWriter, r *http.Request, p au
 	if err != nil {
 		return err
 	}
-	byAction := !ended(statuses)
+	byAction := active(statuses)
 	cur, err := parseListCursor(r, byAction)
 	if err != nil {
 		return err

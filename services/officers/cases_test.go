@@ -157,8 +157,8 @@ func TestBadInput(t *testing.T) {
 	}
 }
 
-// TestAssignmentsPaging pages through an inbox and filters it by status.
-// Every case of the fixture is overdue (its deadlines are in 2024) and of
+// TestAssignmentsPaging pages through an inbox (待办: assigned and
+// accepted) and filters it by status. Every case of the fixture is overdue (its deadlines are in 2024) and of
 // normal priority: the nearest deadline comes first, the sign-for one
 // of a case not signed for (a day after the call) before the resolve one
 // of a case signed for (five days after).
@@ -180,7 +180,7 @@ func TestAssignmentsPaging(t *testing.T) {
 		if pages > 5 {
 			t.Fatal("paging does not end")
 		}
-		path := "/api/v1/assignments?limit=3"
+		path := "/api/v1/assignments?status=assigned,accepted&limit=3"
 		if cursor != "" {
 			path += "&cursor=" + url.QueryEscape(cursor)
 		}

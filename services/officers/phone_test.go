@@ -47,7 +47,7 @@ func TestActiveListRanksStoredPriorities(t *testing.T) {
 		byID[id] = c.name
 	}
 	var got []string
-	for _, a := range e.list(whoOwn, "").Items {
+	for _, a := range e.list(whoOwn, "status=assigned,accepted").Items {
 		got = append(got, byID[a.CaseID])
 	}
 	var want []string

@@ -178,6 +178,23 @@ func TestListByAction(t *testing.T) {
 	if code, body := e.do(whoOwn, "GET", "/api/v1/assignments?status=assigned&cursor="+url.QueryEscape(done.NextCursor), nil); code != 400 {
 		t.Errorf("an ended list's cursor on the active list: %d %s", code, body)
 	}
+	// A list of every case, or of active and ended ones mixed, is newest
+	// first too: the action order sorts the whole list at each page,
+	// which only the cases still to be acted on afford.
+	for _, q := range []string{"", "status=accepted,resolved"} {
+		all := e.list(whoOwn, q)
+		var got []string
+		for _, a := range all.Items {
+			got = append(got, a.CaseID)
+		}
+		wantAll := []string{ids[5], ids[4], ids[3], ids[2], ids[1], ids[0]}
+		if q != "" {
+			wantAll = []string{ids[5], ids[4], ids[1]}
+		}
+		if !slices.Equal(got, wantAll) {
+			t.Errorf("list %q: %v, want newest first %v", q, got, wantAll)
+		}
+	}
 }
 
 // TestAuditNamesWho checks that the record names who acted: the router
