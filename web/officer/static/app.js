@@ -75,9 +75,10 @@
     toastTimer = setTimeout(function () { t.hidden = true; }, 3500);
   }
 
-  // ApiError carries the problem+json detail of a failed call; status 0
-  // is the network's failure, with no answer from the server.
-  function ApiError(status, detail) { this.status = status; this.message = detail; }
+  // ApiError carries the problem+json detail of a failed call, and the
+  // fields it names (errors[]: field, detail); status 0 is the network's
+  // failure, with no answer from the server.
+  function ApiError(status, detail, errors) { this.status = status; this.message = detail; this.errors = errors || []; }
 
   // TIMEOUT is how long a request waits for its answer. A mobile network
   // can swallow a request with no answer and no error, and the browser
@@ -152,7 +153,7 @@
       return parsed.then(function (data) {
         if (!res.ok) {
           var detail = (data && (data.detail || data.title)) || ("请求失败 (" + res.status + ")");
-          throw new ApiError(res.status, detail);
+          throw new ApiError(res.status, detail, data && Array.isArray(data.errors) ? data.errors : []);
         }
         return data;
       });
@@ -240,6 +241,9 @@
 
   // reopenedOf says whether o was reopened (重新交办) after a resolution.
   function reopenedOf(o) { return !!o.reopened_at || (typeof o.reopened === "number" && o.reopened > 0); }
+  // reopenedNow says whether o is reopened and worked again: resolved
+  // (or closed) once more, it is 已办结 and no longer 重新交办.
+  function reopenedNow(o) { return reopenedOf(o) && o.status !== "resolved" && o.status !== "closed"; }
 
   function span(ms) {
     var s = Math.floor(Math.abs(ms) / 1000);
@@ -384,6 +388,26 @@
   // case of the tab's statuses, or any triage entry.
   function listed(o) { return state.tab === "triage" || TABS[state.tab].indexOf(o.status) >= 0; }
 
+  // appendPage adds the items of a page to those listed. The list's
+  // order (keyset) follows a case's status and times: a case that
+  // changed since the pages before were read may come again on a later
+  // one. A case is listed once, as read last (its copy before is
+  // dropped); a triage entry listed already stays where it is, as its
+  // correction may be being typed (its copy again is dropped).
+  function appendPage(items, got, triage) {
+    var key = triage ? function (o) { return o.complaint_id || ""; } : caseIdOf;
+    var seen = {}, fresh = [];
+    (triage ? items : []).forEach(function (o) { seen[key(o)] = true; });
+    got.forEach(function (o) {
+      var k = key(o);
+      if (k && seen[k]) { return; }
+      if (k) { seen[k] = true; }
+      fresh.push(o);
+    });
+    if (triage) { return items.concat(fresh); }
+    return items.filter(function (o) { return !seen[key(o)]; }).concat(fresh);
+  }
+
   function itemsOf(data) {
     if (Array.isArray(data)) { return data; }
     return (data && (data.assignments || data.items || data.cases)) || [];
@@ -452,7 +476,8 @@
     return page(more ? state.next : "", pages).then(function () {
       if (seq !== listSeq) { return; }
       drawn = true;
-      state.items = more ? state.items.concat(got) : got;
+      var before = more ? state.items : [];
+      state.items = appendPage(before, got, triage);
       state.pages = more ? state.pages + 1 : read;
       state.next = next;
       if (!triage) { renderList(); return; }
@@ -461,7 +486,7 @@
       if (!more) { state.triageTotal = total; state.triageCapped = capped; }
       // A page more is added under those shown, so that a correction
       // being typed above is not lost.
-      renderTriage(more ? got : null);
+      renderTriage(more ? state.items.slice(before.length) : null);
     }).catch(function (err) {
       if (seq === listSeq && err.status !== 401) { toast((triage ? "分拣列表" : "任务列表") + "加载失败：" + err.message); }
       // A read refused for the token's rate is read again once the wait
@@ -538,10 +563,11 @@
   }
 
   // showReport reads the report's HTML with the token and shows it in the
-  // page: its style sheet applies to it alone (a shadow root; a sheet
-  // built by the script, which the console's policy allows where it
-  // refuses the report's inline one), and a report wider than the phone
-  // scrolls sideways in its box.
+  // page, under the console's own style sheet: its rules for the report
+  // box (.report-body) lay the report out for a phone, where the report's
+  // own sheet lays it out for A4. The report's <style> is taken out of
+  // the text before it is parsed: the console's policy (style-src
+  // 'self') refuses inline styles, and parsing one logs the refusal.
   function showReport(r, b) {
     var path = (r.links && r.links.html) || "/reports/weekly/" + encodeURIComponent(r.week) + ".html";
     b.disabled = true;
@@ -552,25 +578,15 @@
       return res.text();
     }).then(function (html) {
       if (state.tab !== "reports") { return; }
-      var doc = new DOMParser().parseFromString(html, "text/html");
-      var css = Array.prototype.map.call(doc.querySelectorAll("style"), function (n) { return n.textContent; }).join("\n");
-      Array.prototype.forEach.call(doc.querySelectorAll("script, style, link, iframe, object, embed"), function (n) { n.remove(); });
+      var doc = new DOMParser().parseFromString(reportText(html), "text/html");
+      Array.prototype.forEach.call(doc.querySelectorAll("script, style, link, iframe, object, embed, [style]"), function (n) {
+        if (n.hasAttribute("style") && n.tagName !== "STYLE") { n.removeAttribute("style"); } else { n.remove(); }
+      });
       var box = $("report-body");
       box.textContent = "";
-      var host = el("div", "report-host");
-      box.appendChild(host);
-      var root = host.attachShadow ? host.attachShadow({ mode: "open" }) : host;
       var page = el("div", "report-root");
       Array.prototype.forEach.call(doc.body.childNodes, function (n) { page.appendChild(document.importNode(n, true)); });
-      if (root !== host && typeof CSSStyleSheet === "function" && "adoptedStyleSheets" in root) {
-        try {
-          var sheet = new CSSStyleSheet();
-          // The report's html and body are this box here.
-          sheet.replaceSync(css.replace(/(^|[\s,}])(html|body)(?=[\s,{.:#\[])/g, "$1.report-root"));
-          root.adoptedStyleSheets = [sheet];
-        } catch (e) { /* shown unstyled */ }
-      }
-      root.appendChild(page);
+      box.appendChild(page);
       $("list").hidden = true;
       $("more").hidden = true;
       $("list-empty").hidden = true;
@@ -579,6 +595,15 @@
     }).catch(function (err) {
       if (err.status !== 401) { toast("周报加载失败：" + err.message); }
     }).then(function () { b.disabled = false; });
+  }
+
+  // reportText is a report's HTML without its style sheets, scripts and
+  // inline style attributes, none of which the console's policy allows.
+  function reportText(html) {
+    return String(html)
+      .replace(/<style\b[\s\S]*?<\/style\s*>/gi, "")
+      .replace(/<script\b[\s\S]*?<\/script\s*>/gi, "")
+      .replace(/\sstyle\s*=\s*("[^"]*"|'[^']*')/gi, "");
   }
 
   // selectTab marks the tab of the list named and makes it the list's.
@@ -717,6 +742,8 @@
   // triageNode is a complaint awaiting correction, with a form that says
   // where it is and what it is about; the complaint then re-enters the
   // pipeline.
+  // TRIAGE_FIELDS are the fields of a correction (分拣更正).
+  var TRIAGE_FIELDS = ["/district", "/category", "/subcategory", "/subdistrict", "/lon", "/lat"];
   function triageNode(it) {
     var li = el("li");
     var d = el("div", "card triage");
@@ -766,7 +793,10 @@
     district.setAttribute("aria-label", "所在区");
     cat.setAttribute("aria-label", "类别");
     sub.setAttribute("aria-label", "细类");
-    [el("label", "", "所在区"), district, el("label", "", "类别"), cat, el("label", "", "细类"), sub].forEach(function (n) { f.appendChild(n); });
+    var ferr = el("p", "error form-error");
+    ferr.setAttribute("role", "alert");
+    ferr.hidden = true;
+    [el("label", "", "所在区"), district, el("label", "", "类别"), cat, el("label", "", "细类"), sub, ferr].forEach(function (n) { f.appendChild(n); });
     var row = el("div", "row");
     var ok = el("button", "primary", "确认更正");
     ok.type = "submit";
@@ -781,6 +811,7 @@
     f.addEventListener("submit", function (e) {
       e.preventDefault();
       ok.disabled = true;
+      ferr.hidden = true;
       if (!it.history) { corrected.push({ district: district.value, category: cat.value, at: Date.now() }); }
       api("POST", "/api/v1/triage/" + encodeURIComponent(it.complaint_id) + "/correct",
         { district: district.value, category: cat.value, subcategory: sub.value })
@@ -790,7 +821,14 @@
           li.remove();
           dropTriage(it.complaint_id);
         })
-        .catch(function (err) { ok.disabled = false; if (err.status !== 401) { toast("更正失败：" + err.message); } });
+        .catch(function (err) {
+          ok.disabled = false;
+          if (err.status === 401) { return; }
+          // A field of the correction refused is said under the form.
+          var refusal = fieldRefusal(err, TRIAGE_FIELDS);
+          if (refusal && showFormError(f, refusal)) { return; }
+          toast("更正失败：" + err.message);
+        });
     });
     li.appendChild(d);
     return li;
@@ -829,7 +867,7 @@
       top.appendChild(el("span", "badge " + p, label(PRIORITY, p)));
       top.appendChild(el("span", "cat", categoryText(o)));
       top.appendChild(el("span", "state " + o.status, statusText(o)));
-      if (reopenedOf(o)) { top.appendChild(el("span", "state reopened", "重新交办")); }
+      if (reopenedNow(o)) { top.appendChild(el("span", "state reopened", "重新交办")); }
       if (escalatedNow(o)) { top.appendChild(el("span", "flag", "督办")); }
       a.appendChild(top);
       var where = [o.subdistrict_name || o.district_name || label(DISTRICT, o.district), o.place || o.address || ""].filter(Boolean).join(" · ");
@@ -856,11 +894,17 @@
   }
 
   // timeText is the time a card shows, named: when the case was closed
-  // or resolved (已办结), else when it was sent to the team (派单), else
-  // when it was opened (立案).
+  // (销号, or 关闭 for one whose complaints were all moved out) or
+  // resolved (办结), else when it was last sent to a team: reopened
+  // (重新交办) or assigned (派单), whichever came later, else when it was
+  // opened (立案).
   function timeText(o) {
-    if (o.status === "closed" && o.closed_at) { return "销号 " + when(o.closed_at); }
-    if ((o.status === "resolved" || o.status === "closed") && o.resolved_at) { return "办结 " + when(o.resolved_at); }
+    var done = o.status === "resolved" || o.status === "closed";
+    if (o.status === "closed" && o.closed_at) { return (o.moved_out ? "关闭 " : "销号 ") + when(o.closed_at); }
+    if (done && o.resolved_at) { return "办结 " + when(o.resolved_at); }
+    if (!done && o.reopened_at && (!o.assigned_at || new Date(o.reopened_at) >= new Date(o.assigned_at))) {
+      return "重新交办 " + when(o.reopened_at);
+    }
     if (o.assigned_at) { return "派单 " + when(o.assigned_at); }
     return o.opened_at ? "立案 " + when(o.opened_at) : "";
   }
@@ -899,6 +943,16 @@
     var parts = String(id).split(/[.\-]/);
     var kind = SUBCATEGORY[parts[1]] || CATEGORY[parts[0]] || "";
     return "按" + kind + "派单规则";
+  }
+  // reassignText names the teams of a 改派, from and to: a case no team
+  // held (待派单: open, or returned, whichever team returned it) was sent
+  // from none. "" when the entry names no team.
+  function reassignText(a) {
+    if (a.action !== "reassign" || !(a.from_team_name || a.to_team_name || a.from_team || a.to_team)) { return ""; }
+    var from = a.from || a.from_status;
+    var held = from !== "open" && from !== "returned" && (a.from_team_name || a.from_team);
+    var fromTeam = held ? a.from_team_name || teamText(a.from_team) : "待派单";
+    return "改派：" + fromTeam + " → " + (a.to_team_name || (a.to_team ? teamText(a.to_team) : ""));
   }
   function reasonText(r, action) {
     var m;
@@ -1014,7 +1068,7 @@
     var p = c.priority || "normal";
     top.appendChild(el("span", "badge " + p, label(PRIORITY, p)));
     top.appendChild(el("span", "state " + c.status, statusText(c)));
-    if (reopenedOf(c)) { top.appendChild(el("span", "state reopened", "重新交办")); }
+    if (reopenedNow(c)) { top.appendChild(el("span", "state reopened", "重新交办")); }
     if (escalatedNow(c)) { top.appendChild(el("span", "flag", "督办")); }
     head.appendChild(top);
     head.appendChild(el("div", "title", categoryText(c)));
@@ -1086,10 +1140,8 @@
       var emptied = a.action === "close" && c.moved_out && to === "closed";
       var toText = emptied ? MOVED_OUT : label(STATUS, to);
       var t = when(a.at) + " " + label(ACTION, a.action) + (to && to !== (a.from || a.from_status) ? " → " + toText : "");
-      // 改派 names the teams, from and to.
-      if (a.action === "reassign" && (a.from_team_name || a.to_team_name)) {
-        t = when(a.at) + " 改派：" + (a.from_team_name || "待派单") + " → " + (a.to_team_name || "");
-      }
+      var moved = reassignText(a);
+      if (moved) { t = when(a.at) + " " + moved; }
       var reason = a.reason;
       if (a.due_after) {
         t += " 至 " + when(a.due_after) + (a.due_before ? "（原 " + when(a.due_before) + "）" : "");
@@ -1204,6 +1256,35 @@
     return (d.kind === "assigned") && corrected.some(function (x) { return x.district === d.district && x.category === d.category; });
   }
 
+  // ACT_FORMS are the forms of the actions, and the request fields each
+  // takes: a refusal naming one of them (400, errors[]) is said under the
+  // form, where the officer corrects it, not in a toast that is gone in
+  // 3.5 s (延期 to a Saturday names the next working day).
+  var ACT_FORMS = {
+    resolve: { form: "resolve-form", fields: ["/outcome", "/note"] },
+    "return": { form: "return-form", fields: ["/reason"] },
+    extend: { form: "extend-form", fields: ["/resolve_due", "/reason"] },
+    reassign: { form: "reassign-form", fields: ["/team", "/reason"] }
+  };
+
+  // fieldRefusal is what err says of fields among those named, or "" when
+  // it is no 400 naming one of them.
+  function fieldRefusal(err, fields) {
+    if (!err || err.status !== 400 || !err.errors) { return ""; }
+    var hit = err.errors.filter(function (e) { return e && fields.indexOf(e.field) >= 0; });
+    if (!hit.length) { return ""; }
+    return hit.length === 1 ? err.message : hit.map(function (e) { return e.detail; }).join("；");
+  }
+
+  // showFormError says msg under form (its .form-error line).
+  function showFormError(form, msg) {
+    var n = form.querySelector(".form-error");
+    if (!n) { return false; }
+    n.textContent = msg;
+    n.hidden = false;
+    return true;
+  }
+
   // act carries out an action on the case shown; pressed, the button
   // tapped, says 提交中… until the answer comes.
   function act(path, body, done, pressed) {
@@ -1228,6 +1309,11 @@
         // changed meanwhile (409): either way the case is read again, so
         // that the page shows what the server holds rather than invite a
         // second, refused, tap.
+        // A field of the form refused: nothing was done, the case is as
+        // shown, and the form says why.
+        var of = ACT_FORMS[path];
+        var refusal = of && fieldRefusal(err, of.fields);
+        if (refusal && state.caseId === id && !$(of.form).hidden && showFormError($(of.form), refusal)) { return false; }
         if (err.status) {
           toast(err.status === 409 ? "案件状态已变化，已刷新" : "操作失败：" + err.message);
           if (state.caseId === id) { openCase(id); }
@@ -1591,8 +1677,9 @@
       });
     });
     $("btn-accept").addEventListener("click", function () { act("accept", {}, "已签收", $("btn-accept")); });
-    // A note typed after a refusal clears the refusal.
-    Array.prototype.forEach.call(document.querySelectorAll("#view-case form textarea"), function (t) {
+    // A note typed (or a day or team chosen) after a refusal clears the
+    // refusal.
+    Array.prototype.forEach.call(document.querySelectorAll("#view-case form textarea, #view-case form input, #view-case form select"), function (t) {
       t.addEventListener("input", function () { var n = t.form.querySelector(".form-error"); if (n) { n.hidden = true; } });
     });
     $("btn-resolve").addEventListener("click", function () {
