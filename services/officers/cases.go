@@ -95,6 +95,9 @@ type Assignment struct {
 	// was handled, not when it was dispatched.
 	ResolvedAt *time.Time `json:"resolved_at,omitempty"`
 	ClosedAt   *time.Time `json:"closed_at,omitempty"`
+	// ReopenedAt is when the case was last reopened (重新交办) by a new
+	// complaint at its place after it was resolved; absent if never.
+	ReopenedAt *time.Time `json:"reopened_at,omitempty"`
 	UpdatedAt  time.Time  `json:"updated_at"`
 	// MovedOut marks a closed case that was closed because supervisors'
 	// corrections (分拣更正) moved every complaint out of it: it was
@@ -136,6 +139,7 @@ var listColumns = `c.id, c.status, c.category, COALESCE(c.subcategory, ''), c.di
 	COALESCE(c.team, ''), c.priority, c.mode, ` + shownPlace + `, COALESCE(c.hotspot_id, ''), c.escalated, c.reopened,
 	(SELECT count(*) FROM case_complaints cc WHERE cc.case_id = c.id), c.lon, c.lat, c.opened_at, a.assigned_at,
 	c.sign_due, c.resolve_due, c.accepted_at, c.resolved_at, c.closed_at, c.updated_at, ` + movedOut + `,
+	(SELECT max(ca.at) FROM case_audit ca WHERE ca.case_id = c.id AND ca.action = 'reopen'),
 	COALESCE(a.team, CASE WHEN c.status = 'closed' THEN c.team END, '')`
 
 // listEnded lists cases newest first (the lists that are not active), paged by
@@ -264,7 +268,7 @@ func (s *Service) handleAssignments(w http.ResponseWriter, r *http.Request, p au
 		err := rw.Scan(&a.CaseID, &a.Status, &a.Category, &a.Subcategory, &a.District, &a.Subdistrict,
 			&a.Team, &a.Priority, &a.Mode, &a.Place, &a.HotspotID, &a.Escalated, &a.Reopened,
 			&a.ComplaintCount, &a.Lon, &a.Lat, &a.OpenedAt, &a.AssignedAt,
-			&a.SignDue, &a.ResolveDue, &a.AcceptedAt, &a.ResolvedAt, &a.ClosedAt, &a.UpdatedAt, &a.MovedOut, &x.team, &x.rank, &x.due)
+			&a.SignDue, &a.ResolveDue, &a.AcceptedAt, &a.ResolvedAt, &a.ClosedAt, &a.UpdatedAt, &a.MovedOut, &a.ReopenedAt, &x.team, &x.rank, &x.due)
 		return x, err
 	})
 	if err != nil {

@@ -305,6 +305,19 @@ func TestReopenedCaseView(t *testing.T) {
 	if p := v.PreviousResolution; p == nil || p.Outcome != "rectified" || p.Note != "已责令停工" || p.At.IsZero() {
 		t.Errorf("previous resolution %+v", p)
 	}
+	// The list's card says when it was reopened, as the case view does.
+	var listed bool
+	for _, a := range e.list(whoOwn, "status=assigned,accepted").Items {
+		if a.CaseID == id {
+			listed = true
+			if a.ReopenedAt == nil || !a.ReopenedAt.Equal(*v.ReopenedAt) {
+				t.Errorf("listed reopened_at %v, want %v", a.ReopenedAt, v.ReopenedAt)
+			}
+		}
+	}
+	if !listed {
+		t.Errorf("the reopened case %s is not listed", id)
+	}
 	for _, a := range v.Audit {
 		if a.Action == "reopen" && (a.DueBefore != nil || a.DueAfter == nil || a.ReasonText != "同一地点又有投诉") {
 			t.Errorf("reopen entry: %+v", a)
