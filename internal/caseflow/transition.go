@@ -329,8 +329,10 @@ func supervisorOnly(by Actor, what string) error {
 }
 
 // Reassign moves a case to another team of its district (改派), by a
-// supervisor of that district or an admin. The case keeps its deadlines:
-// they run from the citizen's call, not from the reassignment.
+// supervisor of that district or an admin. The new team gets the
+// deadlines of the case's priority counted from the move, as a team the
+// router sends a returned case on to does; the move of the resolve
+// deadline is in the case's record, and the hotline's look-up gives the new one.
 func Reassign(ctx context.Context, tx pgx.Tx, caseID string, by Actor, team, reason string) (Case, error) {
 	if err := supervisorOnly(by, "改派案件"); err != nil {
 		return Case{}, err
