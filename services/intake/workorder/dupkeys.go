@@ -10,6 +10,9 @@ import (
 // duplicateDetail is the detail of a key sent twice in one object.
 const duplicateDetail = "this key appears more than once in its object: send each key once (JSON leaves open which value counts)"
 
+// moreDuplicatesDetail says that keys sent twice went unnamed.
+const moreDuplicatesDetail = "more keys appear more than once than are named here: send each key once"
+
 // duplicateKeys names the keys that appear more than once in their
 // object, at any depth, by their JSON pointers (/ticket_id,
 // /location/lat), each once, in the order the document repeats them, at
@@ -232,7 +235,7 @@ func (s *dupScanner) found(pointer func() string) {
 	}
 	if len(s.out) == maxDuplicates {
 		s.more = true
-		s.out = append(s.out, FieldError{Field: "/", Detail: "more keys appear more than once than are named here: send each key once"})
+		s.out = append(s.out, FieldError{Field: "/", Detail: moreDuplicatesDetail})
 		return
 	}
 	p := pointer()

@@ -49,6 +49,7 @@ type FieldError = schemas.FieldError
 // Parser validates and decodes work orders.
 type Parser struct {
 	schema *jsonschema.Schema
+	mask   *masker
 	// Now is the clock received_at is checked against; time.Now unless a
 	// test sets it.
 	Now func() time.Time
@@ -60,7 +61,7 @@ func NewParser() (*Parser, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Parser{schema: s, Now: time.Now}, nil
+	return &Parser{schema: s, mask: newMasker(s), Now: time.Now}, nil
 }
 
 // Bounds of received_at: no work order is older than the hotline's
@@ -100,7 +101,7 @@ func (p *Parser) Parse(body []byte) (Complaint, []FieldError, error) {
 	}
 	if len(fe) > 0 {
 		doc := decode(body)
-		return c, masked(unknownKeys(p.schema, doc, fe), pii.CallerNames(doc)), nil
+		return c, p.mask.masked(unknownKeys(p.schema, doc, fe), pii.CallerNames(doc)), nil
 	}
 	return c, nil, nil
 }
@@ -118,7 +119,7 @@ func unstorable(c *Complaint) []FieldError {
 	var fe []FieldError
 	check := func(field, s string) {
 		if strings.IndexByte(s, 0) >= 0 {
-			fe = append(fe, FieldError{Field: field, Detail: "contains U+0000, which cannot be stored"})
+			fe = append(fe, FieldError{Field: field, Detail: nulByteDetail})
 		}
 	}
 	check("/address", c.Address)
@@ -158,10 +159,10 @@ func (p *Parser) parseSchema(body []byte) (Complaint, []FieldError, error) {
 	}
 	at, err := parseRFC3339(x.ReceivedAt)
 	if err != nil {
-		return c, []FieldError{{Field: "/received_at", Detail: "not an RFC 3339 date-time, e.g. 2024-03-11T23:10:00+08:00"}}, nil
+		return c, []FieldError{{Field: "/received_at", Detail: receivedAtRFC}}, nil
 	}
 	if at.Before(earliestReceived) || at.After(p.Now().Add(maxClockAhead)) {
-		return c, []FieldError{{Field: "/received_at", Detail: "not a time a work order was received: before 2000, or more than an hour ahead of this server's clock (a local time sent as UTC?)"}}, nil
+		return c, []FieldError{{Field: "/received_at", Detail: receivedAtRange}}, nil
 	}
 	c = x.Complaint
 	c.ReceivedAt = at
@@ -174,6 +175,9 @@ const (
 	missingLocation = "missing property 'location'"
 	neitherDetail   = "needs one of address and location (or both): the work order has neither"
 	receivedAtForm  = "not an RFC 3339 date-time with its offset, e.g. 2024-03-11T23:10:00+08:00"
+	receivedAtRFC   = "not an RFC 3339 date-time, e.g. 2024-03-11T23:10:00+08:00"
+	receivedAtRange = "not a time a work order was received: before 2000, or more than an hour ahead of this server's clock (a local time sent as UTC?)"
+	nulByteDetail   = "contains U+0000, which cannot be stored"
 )
 
 // explain rewrites the schema's errors a sender would misread: the two

@@ -229,6 +229,10 @@ func TestADuplicatedKeyIsRefused(t *testing.T) {
 // a property's kind of name: a detail's own words and a property's name
 // stay.
 func TestFieldErrorsAreMasked(t *testing.T) {
+	p, err := NewParser()
+	if err != nil {
+		t.Fatal(err)
+	}
 	names := []string{"王小明"}
 	for _, tc := range []struct{ in, want FieldError }{
 		{FieldError{Field: "/caller/name", Detail: `"王小明 13800138000" is not valid`}, FieldError{Field: "/caller/name", Detail: `"王** 138****8000" is not valid`}},
@@ -237,8 +241,10 @@ func TestFieldErrorsAreMasked(t *testing.T) {
 		{FieldError{Field: "/tel_13800138000", Detail: unknownDetail}, FieldError{Field: "/tel_***********", Detail: unknownDetail}},
 		{FieldError{Field: "/callback_url", Detail: unknownDetail}, FieldError{Field: "/callback_url", Detail: unknownDetail}},
 		{FieldError{Field: "/", Detail: "cannot unmarshal number 13800138000 into int32"}, FieldError{Field: "/", Detail: "cannot unmarshal number 138****8000 into int32"}},
+		{FieldError{Field: "/location/lon", Detail: "maximum: got 13800138000, want 136"}, FieldError{Field: "/location/lon", Detail: "maximum: got 138****8000, want 136"}},
+		{FieldError{Field: "/x/0/13800138000", Detail: unknownDetail}, FieldError{Field: "/x/0/138****8000", Detail: unknownDetail}},
 	} {
-		if got := masked([]FieldError{tc.in}, names); got[0] != tc.want {
+		if got := p.mask.masked([]FieldError{tc.in}, names); got[0] != tc.want {
 			t.Errorf("%+v masked is %+v, want %+v", tc.in, got[0], tc.want)
 		}
 	}
@@ -263,5 +269,84 @@ func TestUnknownKeysAreNamedByTheirPointers(t *testing.T) {
 	}
 	if want := []string{"/caller/id_card", "/history", "/location/alt", "/zz"}; err != nil || !slices.Equal(got, want) {
 		t.Errorf("%v: named %v, want %v", err, got, want)
+	}
+}
+
+// A property the schema knows is never masked, whatever the caller is
+// named: its pointer still resolves and the detail keeps its words (a
+// caller "an" made a bad channel /cha*nel). Only the sender's own keys
+// and what a detail quotes of the sender's are masked.
+func TestMaskingLeavesTheSchemasWords(t *testing.T) {
+	p, err := NewParser()
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := func(name, extra string) []byte {
+		return []byte(`{"ticket_id":"T-1","received_at":"2024-03-11T23:10:00+08:00","description":"吵","address":"思明区",` +
+			`"channel":"fax","subcategory":"x","location":{"lon":"x","lat":24.5},"caller":{"name":"` + name + `","phone":"x"}` + extra + `}`)
+	}
+	_, want, err := p.Parse(body("zz", ""))
+	if err != nil || len(want) != 4 {
+		t.Fatalf("%v %+v, want four errors", err, want)
+	}
+	for _, name := range []string{"an", "one", "must", "hone", "cat", "lo", "ti"} {
+		_, got, err := p.Parse(body(name, ""))
+		if err != nil || !slices.Equal(got, want) {
+			t.Errorf("caller %q: %v %+v, want %+v", name, err, got, want)
+		}
+	}
+	if want[0].Field != "/caller/phone" || want[1].Field != "/channel" || want[2].Field != "/location/lon" || want[3].Field != "/subcategory" {
+		t.Errorf("fields %+v, want /caller/phone, /channel, /location/lon, /subcategory", want)
+	}
+	// The sender's key holding the name is masked; the property beside it
+	// and the intake's detail are not.
+	_, got, err := p.Parse(body("an", `,"plan":1,"location_note":{"an":1}`))
+	var fields []string
+	for _, f := range got {
+		fields = append(fields, f.Field)
+		if strings.Contains(f.Field, "an") && f.Field != "/channel" {
+			t.Errorf("%s: the caller's name unmasked", f.Field)
+		}
+	}
+	if err != nil || !slices.Contains(fields, "/channel") || !slices.Contains(fields, "/pla*") || !slices.Contains(fields, "/location_note") {
+		t.Errorf("%v: fields %v, want /channel, /pla* and /location_note (no property, and no name in it)", err, fields)
+	}
+	for _, f := range got {
+		if f.Field == "/pla*" && f.Detail != unknownDetail {
+			t.Errorf("/pla*: %q, want %q", f.Detail, unknownDetail)
+		}
+	}
+}
+
+// Keys masked alike (王小明 and 王大明 are both /王**) are told apart:
+// two errors alike would read as one key said twice.
+func TestKeysMaskedAlikeAreToldApart(t *testing.T) {
+	p, err := NewParser()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, fe, err := p.Parse([]byte(`{"ticket_id":"T-1","received_at":"2024-03-11T23:10:00+08:00","description":"吵","address":"思明区",` +
+		`"王小明":1,"王大明":2,"王":3,"caller":{"陈建国":1}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var alike []FieldError
+	for _, f := range fe {
+		if strings.ContainsAny(f.Field+f.Detail, "小大建国明") {
+			t.Errorf("%+v: a key unmasked", f)
+		}
+		if f.Field == "/王**" {
+			alike = append(alike, f)
+		}
+	}
+	if len(fe) != 4 || len(alike) != 2 || alike[0] == alike[1] ||
+		!strings.HasPrefix(alike[0].Detail, unknownDetail) || !strings.HasPrefix(alike[1].Detail, unknownDetail) ||
+		!strings.Contains(alike[0].Detail, "1 of 2") || !strings.Contains(alike[1].Detail, "2 of 2") {
+		t.Errorf("%+v, want /王** twice, told apart as 1 of 2 and 2 of 2", fe)
+	}
+	for _, f := range fe {
+		if (f.Field == "/王" || f.Field == "/caller/陈**") && f.Detail != unknownDetail {
+			t.Errorf("%+v: numbered, alike no other", f)
+		}
 	}
 }
