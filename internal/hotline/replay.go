@@ -38,13 +38,80 @@ type Summary struct {
 	// Failed counts lines never answered after every retry.
 	Failed  int
 	Elapsed time.Duration
+	// History says the replay posted as history (ReplayOptions.History).
+	History bool
+	// Otherwise counts the duplicates whose ticket is stored the other
+	// way than this replay posts (the answer's "history"): in a live
+	// replay, a work order stored as history, closed and never handled
+	// (no case, no callback); in a history replay, one the hotline sent,
+	// handled live. Neither is changed by this replay, and the operator
+	// is told which they are.
+	Otherwise int
+	// OtherwiseShown are the first maxOtherwiseShown of them by line,
+	// with their ticket ids (never personal data).
+	OtherwiseShown []LineTicket
+}
+
+// LineTicket is a line of the file and the ticket the intake answered
+// about it.
+type LineTicket struct {
+	Line   int
+	Ticket string
+}
+
+// maxOtherwiseShown is how many duplicates stored the other way the
+// summary names.
+const maxOtherwiseShown = 10
+
+// otherwise notes a duplicate stored the other way, keeping the
+// earliest lines (the workers answer out of order).
+func (s *Summary) otherwise(line int, ticket string) {
+	s.Otherwise++
+	i := sort.Search(len(s.OtherwiseShown), func(i int) bool { return s.OtherwiseShown[i].Line > line })
+	if i == maxOtherwiseShown {
+		return
+	}
+	s.OtherwiseShown = append(s.OtherwiseShown, LineTicket{})
+	copy(s.OtherwiseShown[i+1:], s.OtherwiseShown[i:])
+	s.OtherwiseShown[i] = LineTicket{line, ticket}
+	if len(s.OtherwiseShown) > maxOtherwiseShown {
+		s.OtherwiseShown = s.OtherwiseShown[:maxOtherwiseShown]
+	}
+}
+
+// otherwiseWhat says what the duplicates stored the other way are.
+func (s Summary) otherwiseWhat() string {
+	if s.History {
+		return "stored live, handled as the hotline's, not history"
+	}
+	return "stored as history, not handled"
 }
 
 // String is the summary a person reads at the end of a replay.
 func (s Summary) String() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "accepted %d, duplicate %d, rejected %d, failed %d in %s",
-		s.Accepted, s.Duplicate, s.Rejected, s.Failed, s.Elapsed.Round(time.Millisecond))
+	dup := fmt.Sprint(s.Duplicate)
+	if s.Otherwise > 0 {
+		dup += fmt.Sprintf(" (%s: %d)", s.otherwiseWhat(), s.Otherwise)
+	}
+	fmt.Fprintf(&b, "accepted %d, duplicate %s, rejected %d, failed %d in %s",
+		s.Accepted, dup, s.Rejected, s.Failed, s.Elapsed.Round(time.Millisecond))
+	if s.Otherwise > 0 {
+		what := "closed: no case, no callback"
+		if s.History {
+			what = "it keeps its case and the hotline's callback"
+		}
+		fmt.Fprintf(&b, "\n  %6d × 200 duplicate %s (%s)", s.Otherwise, s.otherwiseWhat(), what)
+		shown := make([]string, len(s.OtherwiseShown))
+		for i, lt := range s.OtherwiseShown {
+			shown[i] = strings.TrimSpace(fmt.Sprintf("%d %s", lt.Line, lt.Ticket))
+		}
+		more := ""
+		if n := s.Otherwise - len(shown); n > 0 {
+			more = fmt.Sprintf(" and %d more", n)
+		}
+		fmt.Fprintf(&b, " (line, ticket: %s%s)", strings.Join(shown, ", "), more)
+	}
 	keys := make([]string, 0, len(s.Reasons))
 	for k := range s.Reasons {
 		keys = append(keys, k)
@@ -154,7 +221,7 @@ func (c *Client) Replay(ctx context.Context, r io.Reader, opt ReplayOptions) (Su
 		path = HistoryPath
 	}
 	start := time.Now()
-	sum := Summary{Reasons: map[string]int{}, Lines: map[string][]int{}}
+	sum := Summary{Reasons: map[string]int{}, Lines: map[string][]int{}, History: opt.History}
 	var mu sync.Mutex
 	lines := make(chan numbered, opt.Concurrency*2)
 	var wg sync.WaitGroup
@@ -164,16 +231,20 @@ func (c *Client) Replay(ctx context.Context, r io.Reader, opt ReplayOptions) (Su
 		go func() {
 			defer wg.Done()
 			for l := range lines {
-				status, reason := c.postWithRetry(ctx, path, l.line, opt.Retries)
+				res := c.postWithRetry(ctx, path, l.line, opt.Retries)
+				status, reason := res.status, res.reason
 				mu.Lock()
 				switch {
 				case status == http.StatusAccepted:
 					sum.Accepted++
 				case status == http.StatusOK:
 					sum.Duplicate++
-					if reason == differsReason {
+					if res.differs {
 						sum.Differs++
 						sum.note(differsReason, l.n)
+					}
+					if res.history != nil && *res.history != opt.History {
+						sum.otherwise(l.n, res.ticket)
 					}
 				case status == 0:
 					sum.Failed++
@@ -278,7 +349,20 @@ func readLine(rd *bufio.Reader, max int) (line []byte, tooLong bool, err error) 
 	}
 }
 
-func (c *Client) postWithRetry(ctx context.Context, path string, line []byte, retries int) (int, string) {
+// posted is the outcome of a line: the intake's status (0 when it never
+// answered) and, by status, the reason it was refused or not answered, or
+// what its answer says of the work order stored under the ticket.
+type posted struct {
+	status  int
+	reason  string
+	differs bool
+	// history is the answer's "history", nil when it says none (an
+	// intake from before it did): nothing is then told of the stored one.
+	history *bool
+	ticket  string
+}
+
+func (c *Client) postWithRetry(ctx context.Context, path string, line []byte, retries int) posted {
 	msgID := "msg_" + uuid.NewString()
 	backoff := 100 * time.Millisecond
 	last := ""
@@ -291,36 +375,31 @@ func (c *Client) postWithRetry(ctx context.Context, path string, line []byte, re
 			last = fmt.Sprintf("%d", resp.Status)
 		default:
 			if resp.Status >= 400 {
-				return resp.Status, problemReason(resp.Body, line)
+				return posted{status: resp.Status, reason: problemReason(resp.Body, line)}
 			}
-			if resp.Status == http.StatusOK && differs(resp.Body) {
-				return resp.Status, differsReason
+			var a struct {
+				TicketID string `json:"ticket_id"`
+				Differs  bool   `json:"differs"`
+				History  *bool  `json:"history"`
 			}
-			return resp.Status, ""
+			_ = json.Unmarshal(resp.Body, &a)
+			return posted{status: resp.Status, differs: a.Differs, history: a.History, ticket: a.TicketID}
 		}
 		select {
 		case <-ctx.Done():
-			return 0, "interrupted"
+			return posted{reason: "interrupted"}
 		case <-time.After(backoff):
 		}
 		if backoff < 5*time.Second {
 			backoff *= 2
 		}
 	}
-	return 0, last
+	return posted{reason: last}
 }
 
 // differsReason lists the duplicates whose contents differ from the
 // work order stored under their ticket.
 const differsReason = "200 duplicate with other contents than the work order stored under its ticket: not applied"
-
-// differs reads a duplicate's answer for "differs": true.
-func differs(body []byte) bool {
-	var a struct {
-		Differs bool `json:"differs"`
-	}
-	return json.Unmarshal(body, &a) == nil && a.Differs
-}
 
 // Bounds of a rejection's reason: the summary counts lines by reason,
 // and prints each once, on one line.
