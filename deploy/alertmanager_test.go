@@ -300,8 +300,19 @@ func TestAlertmanagerConfig(t *testing.T) {
 			}
 		}
 		sources := alertNames(t, ir.SourceMatchers)
-		if !slices.Equal(sources, []string{"NuisanceNotReady"}) {
-			t.Errorf("inhibit rule %d: sources %v, want NuisanceNotReady (the alert naming the dependency)", i, sources)
+		calendar := slices.Equal(sources, []string{"NuisanceCalendarEnding", "NuisanceCalendarYearMissing"})
+		if !slices.Equal(sources, []string{"NuisanceNotReady"}) && !calendar {
+			t.Errorf("inhibit rule %d: sources %v, want NuisanceNotReady (the alert naming the dependency) or the calendar's alerts", i, sources)
+		}
+		for _, n := range sources {
+			if r, ok := rules[n]; ok && !keepsLabels(r.Expr, ir.Equal...) {
+				t.Errorf("inhibit rule %d is sourced by %s, whose alerts lack the labels %v it is matched on: it mutes nothing", i, n, ir.Equal)
+			}
+		}
+		// A calendar that ends explains the deadlines set past it, and
+		// nothing else.
+		if targets := alertNames(t, ir.TargetMatchers); calendar && !slices.Equal(targets, []string{"NuisanceDeadlinesWithoutHolidays"}) {
+			t.Errorf("inhibit rule %d: the calendar's alerts mute %v, want NuisanceDeadlinesWithoutHolidays only", i, targets)
 		}
 		for _, n := range alertNames(t, ir.TargetMatchers) {
 			r, ok := rules[n]
@@ -323,9 +334,9 @@ func TestAlertmanagerConfig(t *testing.T) {
 	}
 	// What follows from a dependency gone is muted; what names a cause
 	// of its own is not.
-	for _, n := range []string{"NuisanceIntakeCannotStore", "NuisanceOutboxNotPublishing"} {
+	for _, n := range []string{"NuisanceIntakeCannotStore", "NuisanceOutboxNotPublishing", "NuisanceDeadlinesWithoutHolidays"} {
 		if !muted[n] {
-			t.Errorf("%s follows from PostgreSQL or NATS gone and is not muted", n)
+			t.Errorf("%s follows from a cause another alert names and is not muted", n)
 		}
 	}
 	for _, n := range []string{"NuisanceProcessDown", "NuisanceProcessGone", "NuisanceNATSReplicaLost", "NuisanceDeadLetters", "NuisanceCallbacksFailing", "NuisanceCaseEventsRefused"} {
@@ -773,5 +784,58 @@ func TestAlertmanagerNATSOutagePagesOnce(t *testing.T) {
 	// One relay per process.
 	if p := pages[0]; p.GroupLabels["alertname"] != "NuisanceNotReady" || p.GroupLabels["check"] != "nats" || len(p.Alerts) != len(relays) {
 		t.Errorf("page %v with %d alerts, want NuisanceNotReady for nats of all %d processes", p.GroupLabels, len(p.Alerts), len(relays))
+	}
+}
+
+// December to January on a router whose calendar lacks the coming year,
+// through a real Alertmanager: the calendar's warning (since mid-November)
+// and then its page tell the cause; the deadlines set past the calendar,
+// which follow from it, page neither in December nor at midnight when
+// the warning hands over to the page. Another router, whose calendar
+// holds the year, still pages for deadlines outside it.
+func TestAlertmanagerCalendarMutesDeadlinesWithoutHolidays(t *testing.T) {
+	t.Parallel()
+	url, sent := testAlertmanager(t)
+	router := func(name, severity, instance string) map[string]string {
+		return map[string]string{"alertname": name, "severity": severity, "job": "nuisance-router", "instance": instance}
+	}
+	ending := router("NuisanceCalendarEnding", "warning", "r1")
+	missing := router("NuisanceCalendarYearMissing", "critical", "r1")
+	outside := router("NuisanceDeadlinesWithoutHolidays", "critical", "r1")
+	postAlerts(t, url, []map[string]string{ending}, false)
+	sleepScaled(time.Minute)
+	postAlerts(t, url, []map[string]string{outside}, false)
+	// Past the warnings' wait (5m) and the pages' (1m).
+	sleepScaled(6 * time.Minute)
+	var december []string
+	for _, n := range sent() {
+		december = append(december, n.Receiver+" "+n.GroupLabels["alertname"])
+	}
+	if !slices.Equal(december, []string{"oncall-ticket NuisanceCalendarEnding"}) {
+		t.Fatalf("December: notifications %v, want one ticket of NuisanceCalendarEnding", december)
+	}
+
+	// 1 January: the page starts 5 minutes after the end, the warning
+	// ends 15 minutes after it (keep_firing_for).
+	postAlerts(t, url, []map[string]string{missing}, false)
+	sleepScaled(10 * time.Minute)
+	postAlerts(t, url, []map[string]string{ending}, true)
+	// The second router's calendar holds the year; a deadline outside it
+	// (a complaint dated before the calendar's first year) pages.
+	postAlerts(t, url, []map[string]string{router("NuisanceDeadlinesWithoutHolidays", "critical", "r2")}, false)
+	sleepScaled(6 * time.Minute)
+	var pages []string
+	for _, n := range sent()[1:] {
+		if n.Receiver != "oncall-pager" {
+			continue
+		}
+		for _, a := range n.Alerts {
+			pages = append(pages, a.Labels["alertname"]+" "+a.Labels["instance"])
+		}
+	}
+	slices.Sort(pages)
+	pages = slices.Compact(pages)
+	if want := []string{"NuisanceCalendarYearMissing r1", "NuisanceDeadlinesWithoutHolidays r2"}; !slices.Equal(pages, want) {
+		t.Errorf("January: pages of %v, want %v", pages, want)
 	}
 }
