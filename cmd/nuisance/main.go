@@ -26,7 +26,7 @@ Usage:
   nuisance callbacks pending|dead|retry|discard  hotline callbacks waiting, given up, sent again, or discarded
   nuisance deadletters list|retry      events a stage gave up on, and sending them again
   nuisance migrate                     apply this version's database migrations (the services do at their start)
-  nuisance calendar [FILE]             the holidays deadlines follow, with an added year's file checked
+  nuisance calendar [-partial] [FILE]  the holidays deadlines follow, with an added year's file checked
   nuisance priority [FILE]             the yearly priority plans (点题整治), with an operator's file checked
   nuisance streams                     declare the JetStream streams as the operator (after an upgrade)
   nuisance gateway [-routes ROUTES]    the distributed deployment's front door: console and APIs on one address
