@@ -103,7 +103,7 @@ var (
 	})
 	outsideCalendar = promauto.NewCounter(prometheus.CounterOpts{
 		Name: "nuisance_router_deadlines_outside_calendar_total",
-		Help: "Deadlines computed for a time outside the working-day calendar's years, on weekends alone (holidays unknown).",
+		Help: "Deadlines computed for a time outside the working-day calendar's years, counting weekends and the holidays fixed by date (元旦, 劳动节, 国庆节) only.",
 	})
 	closures = promauto.NewCounter(prometheus.CounterOpts{
 		Name: "nuisance_router_cases_closed_total",
