@@ -162,9 +162,9 @@ func checkRole(p auth.Principal, roles []string) error {
 }
 
 // limited answers 429 with Retry-After when limiter holds p back, counted
-// in refused, and reports whether it did; what is the reader's word for
-// what p did too often.
-func limited(w http.ResponseWriter, limiter *auth.RateLimiter, p auth.Principal, refused interface{ Inc() }, what string) bool {
+// in refused and logged at Debug as logged, and reports whether it did;
+// what is the reader's word for what p did too often.
+func (s *Service) limited(w http.ResponseWriter, limiter *auth.RateLimiter, p auth.Principal, refused interface{ Inc() }, what, logged string) bool {
 	ok, wait := limiter.Allow(p)
 	if ok {
 		return false
@@ -173,6 +173,7 @@ func limited(w http.ResponseWriter, limiter *auth.RateLimiter, p auth.Principal,
 	secs := strconv.Itoa(max(1, int(math.Ceil(wait.Seconds()))))
 	w.Header().Set("Retry-After", secs)
 	writeProblem(w, "rate_limited", http.StatusTooManyRequests, what+"过于频繁，请 "+secs+" 秒后再试")
+	s.log.Debug(logged, zap.String("officer", p.ID), zap.String("retry_after", secs))
 	return true
 }
 

@@ -5,7 +5,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
-	"go.uber.org/zap"
 
 	"github.com/xiamen-eeb/nuisance/internal/auth"
 )
@@ -18,9 +17,5 @@ var rateLimitedTotal = promauto.NewCounter(prometheus.CounterOpts{
 // limit answers 429 when the principal's token is over its rate, and
 // reports whether it did.
 func (s *Service) limit(w http.ResponseWriter, p auth.Principal) bool {
-	if !limited(w, s.limiters, p, rateLimitedTotal, "此登录令牌的请求") {
-		return false
-	}
-	s.log.Debug("rate limited", zap.String("officer", p.ID), zap.String("retry_after", w.Header().Get("Retry-After")))
-	return true
+	return s.limited(w, s.limiters, p, rateLimitedTotal, "此登录令牌的请求", "rate limited")
 }

@@ -365,11 +365,7 @@ var streamOpensLimited = promauto.NewCounter(prometheus.CounterOpts{
 // limitStreamOpens answers 429 with Retry-After when p opened streams too
 // often, and reports whether it did.
 func (s *Service) limitStreamOpens(w http.ResponseWriter, p auth.Principal) bool {
-	if !limited(w, s.opens, p, streamOpensLimited, "此登录令牌打开实时推送") {
-		return false
-	}
-	s.log.Debug("stream opens limited", zap.String("officer", p.ID), zap.String("retry_after", w.Header().Get("Retry-After")))
-	return true
+	return s.limited(w, s.opens, p, streamOpensLimited, "此登录令牌打开实时推送", "stream opens limited")
 }
 
 // streamSlots counts the open event streams, by token holder and in all.

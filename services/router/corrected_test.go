@@ -26,6 +26,20 @@ func (e *env) huliComplaint(t *testing.T, ticket string, at time.Time, east floa
 	return ev
 }
 
+// twoWaitingInTriage starts a router with its relay and has two
+// complaints about one Huli site, tickets prefix1 and prefix2, wait in one
+// case no team holds (waitingInTriage), which it returns with them.
+func twoWaitingInTriage(t *testing.T, prefix string) (*env, *testenv.NATS, event.ComplaintClustered, event.ComplaintClustered, caseflow.Case) {
+	t.Helper()
+	e := setup(t)
+	n := testenv.StartNATS(t)
+	e.startRelay(t, n)
+	run(t, e.ctx, e.newRouter(t, n.JS))
+	at := time.Date(2024, 3, 5, 10, 0, 0, 0, shanghai)
+	first, second := e.huliComplaint(t, prefix+"1", at, 0), e.huliComplaint(t, prefix+"2", at.Add(time.Hour), 20)
+	return e, n, first, second, e.waitingInTriage(t, n, first, second)
+}
+
 // waitingInTriage publishes the complaints, has every Huli team the rules
 // name return their case (退单) and waits until the case waits for a
 // supervisor (无法派单), and returns it.
@@ -212,13 +226,7 @@ func TestACorrectedComplaintLeavesTheCaseNoTeamHolds(t *testing.T) {
 // still waits on the triage list.
 func TestACorrectedComplaintLeavesTheOthersWaiting(t *testing.T) {
 	t.Parallel()
-	e := setup(t)
-	n := testenv.StartNATS(t)
-	e.startRelay(t, n)
-	run(t, e.ctx, e.newRouter(t, n.JS))
-	at := time.Date(2024, 3, 5, 10, 0, 0, 0, shanghai)
-	first, second := e.huliComplaint(t, "W1", at, 0), e.huliComplaint(t, "W2", at.Add(time.Hour), 20)
-	old := e.waitingInTriage(t, n, first, second)
+	e, n, first, second, old := twoWaitingInTriage(t, "W")
 
 	publish(t, e.ctx, n.JS, e.correctToSiming(t, second, "sup-siming"))
 	testenv.Eventually(t, 20*time.Second, "the corrected complaint in a Siming case", func() bool {
@@ -302,13 +310,7 @@ func TestACorrectedComplaintStaysInACaseATeamHoldsOrOfItsKind(t *testing.T) {
 // supervisor corrected again while it was on its way) places nothing.
 func TestOnlyTheLatestCorrectionPlacesTheComplaint(t *testing.T) {
 	t.Parallel()
-	e := setup(t)
-	n := testenv.StartNATS(t)
-	e.startRelay(t, n)
-	run(t, e.ctx, e.newRouter(t, n.JS))
-	at := time.Date(2024, 3, 5, 10, 0, 0, 0, shanghai)
-	first, second := e.huliComplaint(t, "L1", at, 0), e.huliComplaint(t, "L2", at.Add(time.Hour), 20)
-	old := e.waitingInTriage(t, n, first, second)
+	e, _, first, second, old := twoWaitingInTriage(t, "L")
 
 	fixed := e.correctToSiming(t, second, "sup-siming")
 	// The event from before the correction first, in the same batch.
